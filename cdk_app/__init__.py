@@ -1,0 +1,1 @@
+"""StreamTech Japan video platform: the CDK app (TapStack), its configuration and guardrails."""

@@ -1,0 +1,55 @@
+"""The app's entry point: read context once, build the app, synthesize, and report guardrail errors clearly."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from aws_cdk import App
+from aws_cdk import cx_api
+
+from cdk_app.aspects import apply_guardrails
+from cdk_app.config import AppConfig, ConfigError, parse_context
+from cdk_app.tap_stack import TapStack
+
+EXIT_OK = 0
+EXIT_GUARDRAIL = 1  # synthesis produced rule violations (Annotations errors)
+EXIT_CONFIG = 2  # bad context value: nothing was synthesized
+
+
+def build_app(app: App, config: AppConfig) -> TapStack:
+    """Build the whole app into `app`: the stack and its guardrails. Used by the entry point and the tests."""
+    stack = TapStack(app, config.stack_name, config=config)
+    apply_guardrails(app, config)
+    return stack
+
+
+def guardrail_errors(assembly: cx_api.CloudAssembly) -> list[str]:
+    """Every error annotation in the assembly, as 'path: message' lines."""
+    errors: list[str] = []
+    for stack in assembly.stacks_recursively:
+        for message in stack.messages:
+            if message.level == cx_api.SynthesisMessageLevel.ERROR:
+                errors.append(f"{message.id}: {message.entry.data}")
+    return errors
+
+
+def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context)."""
+    err = stderr or sys.stderr
+    app = App(context=dict(context) if context is not None else None, outdir=outdir, analytics_reporting=False)
+    try:
+        config = parse_context(app.node.try_get_context)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_CONFIG
+    build_app(app, config)
+    errors = guardrail_errors(app.synth())
+    for line in errors:
+        print(f"error: {line}", file=err)
+    if errors:
+        print(f"error: synthesis found {len(errors)} guardrail violation(s); nothing is deployable", file=err)
+        return EXIT_GUARDRAIL
+    return EXIT_OK

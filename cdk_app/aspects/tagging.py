@@ -1,0 +1,28 @@
+"""Mutating Aspect: puts the required cost and compliance tags on every taggable resource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jsii
+from aws_cdk import IAspect, TagManager
+from constructs import IConstruct
+
+# Same priority as Tags.of(...).add: a tag set explicitly on a resource with a higher priority wins.
+TAG_PRIORITY = 100
+
+
+@jsii.implements(IAspect)
+class TaggingAspect:
+    def __init__(self, tags: Mapping[str, str]) -> None:
+        self.tags = dict(tags)
+
+    def visit(self, node: IConstruct) -> None:
+        if TagManager.is_taggable(node):
+            manager = node.tags
+        elif TagManager.is_taggable_v2(node):
+            manager = node.cdk_tag_manager
+        else:
+            return
+        for key, value in self.tags.items():
+            manager.set_tag(key, value, TAG_PRIORITY, True)

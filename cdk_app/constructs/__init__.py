@@ -1,0 +1,1 @@
+"""One construct per business concern; the stack composes them."""

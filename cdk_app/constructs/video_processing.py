@@ -1,0 +1,55 @@
+"""The video-processing layer: the ECS cluster and the Fargate worker that mounts the EFS scratch space."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_app.config import AppConfig
+from cdk_app.constructs.workload import FargateWorkload, container_image
+
+SCRATCH_MOUNT = "/scratch"
+
+
+class VideoProcessing(Construct):
+    """Creates `self.cluster` and `self.worker` (a FargateWorkload)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, vpc: ec2.IVpc,
+                 subnets: ec2.SubnetSelection, key: kms.IKey, environment: dict[str, str],
+                 secrets: dict[str, ecs.Secret], file_system_id: str, file_system_arn: str,
+                 access_point_id: str, access_point_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        self.cluster = ecs.Cluster(
+            self, "Cluster", cluster_name=config.name("ecs-cluster"), vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        self.worker = FargateWorkload(
+            self, "Worker", config=config, name_key="video-processing", cluster=self.cluster, vpc=vpc,
+            subnets=subnets, key=key, image=container_image("video_worker", config.video_image_uri),
+            environment={**environment, "SCRATCH_DIR": SCRATCH_MOUNT},
+            secrets=secrets,
+            health_check="python3 /app/healthcheck.py || exit 1",
+            cpu=2048, memory_mib=4096, min_tasks=2, max_tasks=20,
+        )
+        task_definition = self.worker.task_definition
+        task_definition.add_volume(
+            name="scratch",
+            efs_volume_configuration=ecs.EfsVolumeConfiguration(
+                file_system_id=file_system_id,
+                transit_encryption="ENABLED",
+                authorization_config=ecs.AuthorizationConfig(access_point_id=access_point_id, iam="ENABLED"),
+            ),
+        )
+        self.worker.container.add_mount_points(
+            ecs.MountPoint(container_path=SCRATCH_MOUNT, source_volume="scratch", read_only=False))
+        # IAM authorization: the task may mount and write only through the scratch access point.
+        task_definition.add_to_task_role_policy(
+            iam.PolicyStatement(
+                actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                resources=[file_system_arn],
+                conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point_arn}},
+            )
+        )

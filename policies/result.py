@@ -1,0 +1,36 @@
+"""What a rule predicate returns: a status and the reason, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Status(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    # Only live checks produce ERROR: the check could not look (denied, throttled, endpoint down).
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class Result:
+    status: Status
+    reason: str
+
+    @classmethod
+    def ok(cls, reason: str) -> Result:
+        return cls(Status.PASS, reason)
+
+    @classmethod
+    def fail(cls, reason: str) -> Result:
+        return cls(Status.FAIL, reason)
+
+    @classmethod
+    def na(cls, reason: str = "not applicable to this resource type") -> Result:
+        return cls(Status.NOT_APPLICABLE, reason)
+
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.FAIL

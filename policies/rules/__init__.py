@@ -1,0 +1,1 @@
+"""Rule predicates: pure functions over plain dicts (CloudFormation properties or describe-call answers)."""

@@ -1,0 +1,51 @@
+"""Reading CloudFormation values that may be intrinsic functions, without resolving anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOKEN = "{token}"
+
+
+def ref_target(value: Any) -> str | None:
+    """The logical id a value points at through Ref or Fn::GetAtt, else None."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Ref" in value and isinstance(value["Ref"], str):
+            return value["Ref"]
+        getatt = value.get("Fn::GetAtt")
+        if isinstance(getatt, list) and getatt and isinstance(getatt[0], str):
+            return getatt[0]
+        if isinstance(getatt, str):
+            return getatt.split(".", 1)[0]
+    return None
+
+
+def render(value: Any) -> str | None:
+    """A string value with every embedded intrinsic replaced by TOKEN; None if it is not string-like."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        if "Fn::Join" in value:
+            sep, parts = value["Fn::Join"]
+            rendered = [render(part) for part in parts]
+            return sep.join(TOKEN if part is None else part for part in rendered)
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            import re
+
+            return re.sub(r"\$\{[^}]+\}", TOKEN, value["Fn::Sub"])
+        return TOKEN
+    return None
+
+
+def is_true(value: Any) -> bool:
+    """CloudFormation booleans arrive as true or "true"."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def tag_map(value: Any) -> dict[str, Any]:
+    """Tags in either CloudFormation form (list of Key/Value, or a map) as a dict."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return {t.get("Key"): t.get("Value") for t in value if isinstance(t, dict) and "Key" in t}
+    return {}

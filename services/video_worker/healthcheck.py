@@ -1,0 +1,12 @@
+"""Container health check: healthy while the worker's heartbeat is fresher than 60 seconds."""
+
+import os
+import sys
+import time
+
+path = os.environ.get("HEARTBEAT_FILE", "/tmp/heartbeat")
+try:
+    age = time.time() - float(open(path).read())
+except (OSError, ValueError):
+    sys.exit(1)
+sys.exit(0 if age < 60 else 1)
