@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
@@ -74,7 +75,9 @@ class TapStack(Stack):
         # Connections: each data store admits only the tasks that use it.
         worker_sg, api_sg = processing.worker.security_group, api.service.security_group
         for caller in (worker_sg, api_sg):
-            database.instance.connections.allow_default_port_from(caller, "PostgreSQL over TLS from platform tasks")
+            # A literal port (the instance's default port is a deploy-time token) keeps the rule reviewable.
+            database.instance.connections.allow_from(caller, ec2.Port.tcp(database.port),
+                                                     "PostgreSQL over TLS from platform tasks")
             cache.connections.allow_default_port_from(caller, "Redis over TLS from platform tasks")
         storage.file_system.connections.allow_default_port_from(worker_sg, "NFS over TLS from the worker")
 

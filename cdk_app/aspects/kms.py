@@ -9,18 +9,26 @@ from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties, report
 from policies.rules import stk_kms
+from policies.rules.intrinsics import ref_target
 
 
 @jsii.implements(IAspect)
 class KmsUsageAspect:
-    def __init__(self) -> None:
+    """The project CMK is the key behind the alias `alias_name`; any other key, or none, is a violation."""
+
+    def __init__(self, alias_name: str) -> None:
+        self.alias_name = alias_name
         self._cmk_ids: dict[str, frozenset[str]] = {}
 
     def _cmks(self, stack: Stack) -> frozenset[str]:
         path = stack.node.path
         if path not in self._cmk_ids:
             self._cmk_ids[path] = frozenset(
-                stack.resolve(child.logical_id) for child in stack.node.find_all() if isinstance(child, kms.CfnKey))
+                target
+                for child in stack.node.find_all()
+                if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == self.alias_name
+                and (target := ref_target(stack.resolve(child.target_key_id))) is not None
+            )
         return self._cmk_ids[path]
 
     def visit(self, node: IConstruct) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import CfnResource, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -37,6 +38,24 @@ class Network(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+
+        self._own_restrict_sg_handler_logs(config, key)
+
+    def _own_restrict_sg_handler_logs(self, config: AppConfig, key: kms.IKey) -> None:
+        """Give the default-SG-restricting custom resource's Lambda a log group the stack owns.
+
+        Left alone, Lambda would create /aws/lambda/<fn> on first run: unencrypted, never expiring,
+        and left behind when the stack is deleted.
+        """
+        stack = Stack.of(self)
+        provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        custom = self.vpc.node.try_find_child("RestrictDefaultSecurityGroupCustomResource")
+        handler = provider.node.try_find_child("Handler") if provider is not None else None
+        if not isinstance(handler, CfnResource) or custom is None:  # pragma: no cover - CDK internals moved
+            raise RuntimeError("CDK's default-security-group custom resource was not found; update network.py")
+        group = encrypted_log_group(self, "RestrictDefaultSgHandlerLogs", config=config, key=key,
+                                    name=Fn.join("", ["/aws/lambda/", handler.ref]))
+        custom.node.add_dependency(group)
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:

@@ -37,7 +37,10 @@ NAME_PROPERTIES: dict[str, tuple[str, str, bool]] = {
 }
 
 # Names whose shape AWS dictates and that cannot carry the suffix.
-AWS_MANDATED = (re.compile(r"API-Gateway-Execution-Logs_\{token\}/[A-Za-z0-9_-]+"),)
+AWS_MANDATED = (
+    re.compile(r"API-Gateway-Execution-Logs_\{token\}/[A-Za-z0-9_-]+"),
+    re.compile(r"/aws/lambda/\{token\}"),
+)
 
 
 def _segment_pattern(suffix: str) -> re.Pattern[str]:
