@@ -237,3 +237,11 @@ def test_hidden_lambda_log_group_is_owned_by_the_stack(synth):
     fn_id, _ = synth.one("AWS::Lambda::Function")
     names = [g["Properties"]["LogGroupName"] for g in synth.resources("AWS::Logs::LogGroup").values()]
     assert {"Fn::Join": ["", ["/aws/lambda/", {"Ref": fn_id}]]} in names
+
+
+def test_synthesis_is_deterministic(synth, tmp_path):
+    """A second synthesis of the same context gives the identical template (offline, no lookups)."""
+    from tests.conftest import cdk_json_context, synthesize
+
+    again = synthesize({**cdk_json_context(), "environmentSuffix": "test"}, tmp_path)
+    assert again.template == synth.template

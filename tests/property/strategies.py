@@ -1,0 +1,36 @@
+"""Named hypothesis strategies for the pure rules: suffixes, names, tag values, configs."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from cdk_app.config import AppConfig
+from cdk_app.naming import max_suffix_length
+from cdk_app.tagging import REQUIRED_TAG_KEYS
+
+#: Valid environment suffixes: lowercase alphanumeric runs joined by single hyphens, within the length limit.
+valid_suffixes = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,3}", fullmatch=True).filter(
+    lambda s: len(s) <= max_suffix_length())
+
+#: Arbitrary short text, including the characters that naming rules forbid.
+any_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+#: Characters a suffix must never contain.
+forbidden_suffix_chars = st.sampled_from(list("ABCXYZ _.:/@!#é\t") + ["\u3042"])
+
+#: Valid tag values (AWS's tag charset), not empty.
+tag_values = st.text(alphabet=st.sampled_from(list("abcXYZ019 _.:/=+-@")), min_size=1, max_size=40).filter(
+    lambda v: v.strip() == v and v != "")
+
+#: Extra tags whose keys never collide with AWS's reserved prefix.
+extra_tags = st.dictionaries(
+    keys=st.from_regex(r"[A-Z][a-zA-Z0-9]{0,20}", fullmatch=True).filter(lambda k: not k.lower().startswith("aws")),
+    values=tag_values, max_size=5)
+
+#: Valid configs built through the same parser the app uses.
+configs = st.builds(
+    lambda suffix, project, cost, owner, cls, extra: AppConfig.for_suffix(
+        suffix, project=project, costCenter=cost, owner=owner, dataClassification=cls, extraTags=extra),
+    valid_suffixes, tag_values, tag_values, tag_values, tag_values, extra_tags)
+
+REQUIRED = REQUIRED_TAG_KEYS
