@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from aws_cdk import App
@@ -35,6 +37,39 @@ def guardrail_errors(assembly: cx_api.CloudAssembly) -> list[str]:
     return errors
 
 
+def validation_report_errors(report: Path) -> list[str]:
+    """'path: message' lines for every violation in CDK's validation report (written when synthesis fails).
+
+    With the feature flag @aws-cdk/core:annotationsInValidationReport, Annotations errors (our Aspects,
+    cdk-nag) land here and app.synth() raises instead of returning the assembly.
+    """
+    data = json.loads(report.read_text())
+    lines: list[str] = []
+    for plugin in data.get("pluginReports", []):
+        if plugin.get("conclusion") != "failure":
+            continue
+        for violation in plugin.get("violations", []):
+            if violation.get("severity", "error") != "error":
+                continue
+            rule = violation.get("ruleName", "")
+            prefix = "" if rule.startswith("Annotation") or violation["description"].startswith("[") else f"[{rule}] "
+            for construct in violation.get("violatingConstructs", []):
+                lines.append(f"/{construct['constructPath']}: {prefix}{violation['description']}")
+    return lines
+
+
+def synth_errors(app: App) -> list[str]:
+    """Synthesize `app`; return every guardrail, compliance-pack or template validation error (empty: clean)."""
+    try:
+        assembly = app.synth()
+    except RuntimeError as exc:
+        report = Path(app.outdir) / "validation-report.json"
+        if "ValidationFailed" not in str(exc) or not report.exists():
+            raise
+        return validation_report_errors(report) or [str(exc)]
+    return guardrail_errors(assembly)
+
+
 def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
          stderr: TextIO | None = None) -> int:
     """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context)."""
@@ -46,7 +81,7 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
         print(f"error: {exc}", file=err)
         return EXIT_CONFIG
     build_app(app, config)
-    errors = guardrail_errors(app.synth())
+    errors = synth_errors(app)
     for line in errors:
         print(f"error: {line}", file=err)
     if errors:

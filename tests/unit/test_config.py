@@ -13,7 +13,7 @@ import pytest
 from cdk_app.app import EXIT_CONFIG, main
 from cdk_app.config import AppConfig, ConfigError, parse_context
 from cdk_app.naming import max_suffix_length
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cdk_json_context
 
 
 def parse(**context):
@@ -94,8 +94,12 @@ def test_config_is_frozen():
         config.environment_suffix = "prod"  # type: ignore[misc]
 
 
-def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path):
-    """0 when the app is clean, 1 with one line per violation when an Aspect reports an error."""
+@pytest.mark.parametrize("flags", [True, False], ids=["cdk.json-flags", "no-flags"])
+def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
+    """0 when the app is clean, 1 with one line per violation when an Aspect reports an error.
+
+    With cdk.json's flags the errors arrive through CDK's validation report; without, as annotations.
+    """
     from aws_cdk import Environment, Stack
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_logs as logs
@@ -112,7 +116,9 @@ def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path):
 
         monkeypatch.setattr(entry, "build_app", build)
         err = io.StringIO()
-        code = main({"environmentSuffix": "qa"}, outdir=str(tmp_path / str(encrypted)), stderr=err)
+        # cdk.json's feature flags make Annotations errors fail synth through the validation report.
+        context = {**(cdk_json_context() if flags else {}), "environmentSuffix": "qa"}
+        code = main(context, outdir=str(tmp_path / str(encrypted)), stderr=err)
         assert code == expected, err.getvalue()
         if expected == entry.EXIT_GUARDRAIL:
             lines = err.getvalue().splitlines()
