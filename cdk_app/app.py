@@ -12,6 +12,7 @@ from aws_cdk import App
 from aws_cdk import cx_api
 
 from cdk_app.aspects import apply_guardrails
+from cdk_app.compliance import apply_compliance_packs
 from cdk_app.config import AppConfig, ConfigError, parse_context
 from cdk_app.tap_stack import TapStack
 
@@ -21,9 +22,14 @@ EXIT_CONFIG = 2  # bad context value: nothing was synthesized
 
 
 def build_app(app: App, config: AppConfig) -> TapStack:
-    """Build the whole app into `app`: the stack and its guardrails. Used by the entry point and the tests."""
+    """Build the whole app into `app`: the stack, its guardrails and the compliance packs.
+
+    Used by the entry point and the tests, so the tests synthesize exactly what is deployed.
+    """
     stack = TapStack(app, config.stack_name, config=config)
     apply_guardrails(app, config)
+    if config.compliance_packs:
+        apply_compliance_packs(app, config)
     return stack
 
 

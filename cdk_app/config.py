@@ -46,6 +46,8 @@ class AppConfig:
     metadata_image_uri: str | None = None
     db_instance_class: str = "t4g.medium"
     redis_node_type: str = "cache.t4g.small"
+    # cdk-nag packs at synthesis; off only to measure a plain synth (bench/) — the gate always runs them.
+    compliance_packs: bool = True
     stack_name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -67,6 +69,7 @@ CONTEXT_KEYS = (
     "environmentSuffix", "region", "account", "dbSecretName", "apiKeySecretName", "redisAuthSecretName",
     "project", "costCenter", "owner", "dataClassification", "extraTags", "logRetentionDays",
     "natGateways", "redisNodeCount", "videoImageUri", "metadataImageUri", "dbInstanceClass", "redisNodeType",
+    "compliancePacks",
 )
 
 
@@ -184,8 +187,13 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     if not redis_type.startswith("cache."):
         raise ConfigError(f"redisNodeType '{redis_type}' is not an ElastiCache node type (cache.FAMILY.SIZE)")
 
+    packs = get("compliancePacks")
+    if packs is not None and str(packs).lower() not in ("true", "false"):
+        raise ConfigError(f"compliancePacks='{packs}' is not allowed; allowed: true, false")
+
     return AppConfig(
         environment_suffix=suffix,
+        compliance_packs=packs is None or str(packs).lower() == "true",
         region=region,
         account=account,
         db_secret=_secret_ref(get, "dbSecretName", default("db-secret")),

@@ -59,6 +59,8 @@ SERVICE_LIMITS: dict[str, ServiceLimit] = {
     "secret": ServiceLimit(
         "Secrets Manager secret name", 512, _rx(r"[A-Za-z0-9/_+=.@-]+"),
         "letters, digits and / _ + = . @ -"),
+    "waf": ServiceLimit(
+        "WAF web ACL name", 128, _rx(r"[A-Za-z0-9_-]+"), "letters, digits, hyphens and underscores"),
     "free-text": ServiceLimit(
         "name (API, VPC link, usage plan, security group, Name tag)", 255,
         _rx(r"[A-Za-z0-9 ._:/=+@-]+"), "letters, digits, spaces and . _ : / = + @ -"),
@@ -98,6 +100,9 @@ NAMES: dict[str, NameSpec] = {
     "api": NameSpec("api-{suffix}", "free-text"),
     "api-key": NameSpec("api-key-{suffix}", "free-text"),
     "usage-plan": NameSpec("usage-plan-{suffix}", "free-text"),
+    "waf-acl": NameSpec("waf-api-{suffix}", "waf"),
+    # WAF only delivers logs to log groups whose names start with "aws-waf-logs-".
+    "log-waf": NameSpec("aws-waf-logs-api-{suffix}", "log-group"),
     "alarm-topic": NameSpec("alarms-{suffix}", "sns-topic"),
     "log-video-processing": NameSpec("/ecs/video-processing-{suffix}", "log-group"),
     "log-metadata-api": NameSpec("/ecs/metadata-api-{suffix}", "log-group"),

@@ -13,22 +13,43 @@ class Severity(str, Enum):
     LOW = "LOW"
     INFO = "INFO"
 
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)  # CRITICAL = 0
+
 
 class Stage(str, Enum):
-    SYNTH = "synth"  # CDK Aspect at synthesis
-    TEMPLATE = "template"  # checks over the synthesized CloudFormation template
+    SYNTH = "synth"  # at synthesis: CDK Aspects and our cdk-nag pack
+    TEMPLATE = "template"  # over the synthesized templates: Checkov and the template engine
     LIVE = "live"  # opscli against deployed resources
+
+
+class Engine(str, Enum):
+    ASPECT = "aspect"  # cdk_app/aspects
+    NAG = "nag"  # policies/nag_pack.py (StreamTech pack)
+    CHECKOV = "checkov"  # a custom check in policies/checkov_checks, or the built-in named in references
+    TEMPLATE = "template"  # policies/template_engine.py: whole-template rules Checkov cannot express
+    LIVE = "live"  # opscli
+
+    @property
+    def stage(self) -> Stage:
+        return {Engine.ASPECT: Stage.SYNTH, Engine.NAG: Stage.SYNTH, Engine.CHECKOV: Stage.TEMPLATE,
+                Engine.TEMPLATE: Stage.TEMPLATE, Engine.LIVE: Stage.LIVE}[self]
 
 
 @dataclass(frozen=True)
 class References:
-    """Mapped controls. Empty string: no such control exists for this rule."""
+    """Mapped controls. Empty: no such control exists. Several ids are separated by ', '."""
 
-    security_hub: str = ""  # AWS Foundational Security Best Practices control id
+    security_hub: str = ""  # AWS Foundational Security Best Practices control id, e.g. RDS.5
     config_rule: str = ""  # AWS Config managed rule identifier
-    prowler: str = ""
-    cdk_nag: str = ""
-    checkov: str = ""
+    prowler: str = ""  # Prowler check id
+    cdk_nag: str = ""  # cdk-nag rule ids
+    checkov: str = ""  # Checkov built-in check ids
+
+    def ids(self, kind: str) -> list[str]:
+        value = getattr(self, kind)
+        return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @dataclass(frozen=True)
@@ -36,79 +57,220 @@ class Rule:
     id: str
     title: str
     severity: Severity
-    stages: tuple[Stage, ...]
+    engines: tuple[Engine, ...]
     rationale: str
     remediation: str
     references: References = field(default_factory=References)
-    # An accepted deviation documents a control we knowingly do not meet, and why.
+    # An accepted deviation documents a control we knowingly do not meet, and why. Suppressions of
+    # cdk-nag and Checkov findings cite one; its rationale is the suppression's reason.
     accepted_deviation: bool = False
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return tuple(dict.fromkeys(engine.stage for engine in self.engines))
 
     def message(self, detail: str) -> str:
         """The one line every engine prints: rule id, title, then what was found."""
         return f"[{self.id}] {self.title}: {detail}"
 
 
+A, N, C, T = Engine.ASPECT, Engine.NAG, Engine.CHECKOV, Engine.TEMPLATE
+R = References
+
 _RULES: tuple[Rule, ...] = (
-    Rule(
-        "STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL,
-        (Stage.SYNTH,),
-        "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
-        "Deploy the stack with env region ap-northeast-1; do not pass another region in context.",
-    ),
-    Rule(
-        "STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
-        Severity.MEDIUM, (Stage.SYNTH,),
-        "Deterministic names let several environments share an account and let opscli find resources "
-        "by direct lookup; a name over a service limit fails the deployment late.",
-        "Build every physical name with cdk_app.naming.physical_name and add new resource types to NAMES.",
-    ),
-    Rule(
-        "STK-TAG-001", "Every taggable resource carries the required cost and compliance tags",
-        Severity.MEDIUM, (Stage.SYNTH, Stage.TEMPLATE),
-        "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "
-        "DataClassification and ManagedBy on every resource.",
-        "Keep the tagging Aspect attached through apply_guardrails; set tag values in context, not per resource.",
-        References(config_rule="required-tags"),
-    ),
-    Rule(
-        "STK-KMS-001", "Data stores and log groups are encrypted with the project's customer-managed key",
-        Severity.HIGH, (Stage.SYNTH, Stage.TEMPLATE),
-        "One customer-managed key gives StreamTech control over key policy, rotation and revocation; an "
-        "AWS-managed aws/* key cannot be audited or disabled by the customer.",
-        "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, encryption_key).",
-        References(security_hub="RDS.3", config_rule="rds-storage-encrypted", cdk_nag="AwsSolutions-RDS2"),
-    ),
-    Rule(
-        "STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted",
-        Severity.MEDIUM, (Stage.SYNTH, Stage.TEMPLATE),
-        "Environments are created and deleted per suffix; retained resources leak cost and block "
-        "re-creation under the same deterministic names.",
-        "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT.",
-    ),
-    Rule(
-        "STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
-        Severity.LOW, (Stage.SYNTH, Stage.TEMPLATE),
-        "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
-        "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
-        References(security_hub="RDS.8", config_rule="rds-instance-deletion-protection-enabled",
-                   cdk_nag="AwsSolutions-RDS10"),
-        accepted_deviation=True,
-    ),
-    Rule(
-        "STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH,
-        (Stage.SYNTH, Stage.TEMPLATE),
-        "Credentials and API keys are owned and rotated outside the stack; a created secret would be "
-        "deleted with the stack and a SecretTargetAttachment would overwrite the existing one.",
-        "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
-        "Credentials.from_password(username, secret.secret_value_from_json('password')).",
-    ),
-    Rule(
-        "STK-SECRET-002", "No credential is passed to a container as a plain environment variable",
-        Severity.HIGH, (Stage.SYNTH, Stage.TEMPLATE),
-        "Environment variables are visible in the task definition to anyone who can describe it.",
-        "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
-        References(cdk_nag="AwsSolutions-ECS2", checkov="CKV_AWS_97"),
-    ),
+    # --- placement and identity -------------------------------------------------------------------
+    Rule("STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL, (A,),
+         "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
+         "Deploy the stack with env region ap-northeast-1; do not pass another region in context."),
+    Rule("STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
+         Severity.MEDIUM, (A, N, C),
+         "Deterministic names let several environments share an account and let opscli find resources by "
+         "direct lookup; a name over a service limit fails the deployment late.",
+         "Build every physical name with cdk_app.naming.physical_name and add new resource types to NAMES."),
+    Rule("STK-TAG-001", "Every taggable resource carries the required cost and compliance tags", Severity.MEDIUM,
+         (A, C),
+         "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "
+         "DataClassification and ManagedBy on every resource.",
+         "Keep the tagging Aspect attached through apply_guardrails; set tag values in context, not per resource.",
+         R(config_rule="required-tags")),
+    # --- encryption at rest -----------------------------------------------------------------------
+    Rule("STK-KMS-001", "Data stores, topics and log groups are encrypted with the project's customer-managed key",
+         Severity.HIGH, (A, N, C, T),
+         "One customer-managed key gives StreamTech control over key policy, rotation and revocation; an "
+         "AWS-managed aws/* key cannot be audited or disabled by the customer.",
+         "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, encryption_key).",
+         R(security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
+           prowler="rds_instance_storage_encrypted, efs_encryption_at_rest_enabled",
+           cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158")),
+    Rule("STK-KMS-002", "The customer-managed key rotates automatically", Severity.MEDIUM, (N, C),
+         "Automatic yearly rotation limits how much data one key version protects.",
+         "Create the key with enable_key_rotation=True (the Encryption construct does).",
+         R(security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
+           prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7")),
+    # --- high availability and backups ------------------------------------------------------------
+    Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C),
+         "A standby in a second AZ keeps metadata available through an AZ failure.",
+         "Set multi_az=True on the DatabaseInstance.",
+         R(security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
+           cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157")),
+    Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C),
+         "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
+         "Keep backup_retention at Duration.days(1) or more.",
+         # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
+         R(security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
+    Rule("STK-RDS-003", "PostgreSQL refuses plaintext connections (rds.force_ssl=1 in the attached parameter group)",
+         Severity.HIGH, (N, C, T),
+         "Without rds.force_ssl a client can connect without TLS and send credentials and metadata in clear.",
+         "Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
+         R(prowler="rds_instance_transport_encrypted")),
+    Rule("STK-NET-001", "Data stores are private: not publicly accessible and only in private subnets",
+         Severity.CRITICAL, (N, C, T),
+         "Video metadata, cache and scratch data must not be reachable from the internet.",
+         "Place RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
+         R(security_hub="RDS.2", config_rule="rds-instance-public-access-check",
+           prowler="rds_instance_no_public_access",
+           checkov="CKV_AWS_17")),
+    Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C),
+         "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
+         "Give the replication group num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
+         R(security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
+           prowler="elasticache_redis_cluster_multi_az_enabled")),
+    Rule("STK-REDIS-002", "Redis requires TLS in transit (mode required) and an AUTH token", Severity.HIGH, (N, C),
+         "TransitEncryptionMode 'preferred' still accepts plaintext clients; without AUTH any host that reaches "
+         "the port can read the cache.",
+         "Set transit_encryption_enabled, transit_encryption_mode='required' and auth_token from the secret.",
+         R(security_hub="ElastiCache.5, ElastiCache.6",
+           config_rule="elasticache-repl-grp-encrypted-in-transit, elasticache-repl-grp-redis-auth-enabled",
+           prowler="elasticache_redis_cluster_in_transit_encryption_enabled", checkov="CKV_AWS_31")),
+    Rule("STK-EFS-001", "The EFS file system policy denies access without TLS", Severity.HIGH, (N, C),
+         "Only a resource policy can force every client to mount over TLS; a client option alone is advisory.",
+         "Add a Deny statement with condition Bool aws:SecureTransport=false (the ScratchStorage construct does).",
+         R(prowler="efs_not_publicly_accessible")),
+    Rule("STK-EFS-002", "EFS has a mount target in every private subnet", Severity.MEDIUM, (T,),
+         "Tasks in any AZ must mount locally, so losing one AZ does not stop video processing elsewhere.",
+         "Create the file system with vpc_subnets selecting the private subnets."),
+    Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C),
+         "Encrypted mounts protect video data between task and file system; IAM authorization ties access to the "
+         "task role and the access point.",
+         "Use EfsVolumeConfiguration(transit_encryption='ENABLED', authorization_config=AuthorizationConfig(iam='ENABLED')).",
+         R(checkov="CKV_AWS_97")),
+    Rule("STK-ECS-002", "ECS services run at least two tasks without public IPs, with auto scaling registered",
+         Severity.MEDIUM, (N, T),
+         "Two tasks spread over AZs survive a task or AZ failure; scaling absorbs the daily video volume.",
+         "Keep desired_count >= 2, assign_public_ip=False and auto_scale_task_count on every service.",
+         R(security_hub="ECS.2", config_rule="ecs-service-assign-public-ip-disabled", checkov="CKV_AWS_333")),
+    Rule("STK-ECS-003", "The ECS cluster has Container Insights enabled", Severity.LOW, (N, C),
+         "Per-task CPU, memory and network metrics are needed to operate and scale the video workers.",
+         "Create the cluster with container_insights_v2=ContainerInsights.ENABLED.",
+         R(security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
+           cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65")),
+    Rule("STK-API-001", "The REST API is regional, not edge-optimized", Severity.HIGH, (N, C),
+         "An edge-optimized API routes requests through CloudFront points of presence outside Japan.",
+         "Create the RestApi with endpoint_types=[EndpointType.REGIONAL]."),
+    Rule("STK-API-002", "API stages write access logs and X-Ray traces", Severity.MEDIUM, (N, C),
+         "Access logs and traces are the evidence trail for every metadata request.",
+         "Give the stage access_log_destination and tracing_enabled=True.",
+         R(security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
+           cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73")),
+    Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C),
+         "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
+         "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service."),
+    Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C),
+         "Logs without retention are kept (and billed) forever and outlive their purpose.",
+         "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
+         R(checkov="CKV_AWS_66")),
+    # --- secrets and IAM --------------------------------------------------------------------------
+    Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
+         "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
+         "with the stack and a SecretTargetAttachment would overwrite the existing one.",
+         "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
+         "Credentials.from_password(username, secret.secret_value_from_json('password'))."),
+    Rule("STK-SECRET-002", "No credential is passed to a container as a plain environment variable", Severity.HIGH,
+         (A, C),
+         "Environment variables are visible in the task definition to anyone who can describe it.",
+         "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys."),
+    Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C),
+         "Least privilege: every role gets the actions its workload calls, on the resources it uses.",
+         "Use CDK grants (grant_read, connections) or explicit actions and resources.",
+         R(security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
+           prowler="iam_policy_no_administrative_privileges", cdk_nag="AwsSolutions-IAM5",
+           checkov="CKV_AWS_62, CKV_AWS_63")),
+    # --- destroyability ---------------------------------------------------------------------------
+    Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
+         (A, T),
+         "Environments are created and deleted per suffix; retained resources leak cost and block re-creation "
+         "under the same deterministic names.",
+         "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT."),
+    Rule("STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
+         Severity.LOW, (A, T),
+         "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
+         "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns."),
+    # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --
+    Rule("STK-DEV-001", "Deviation: deletion protection is off on RDS and the load balancer", Severity.INFO, (),
+         "Every environment must be deletable with its stack without manual steps, which deletion protection "
+         "would prevent; RDS automated backups remain for recovery.",
+         "Turn deletion protection on only for an environment that is never deleted, and drop it from the destroy test.",
+         R(security_hub="RDS.8", cdk_nag="AwsSolutions-RDS10, HIPAA.Security-RDSInstanceDeletionProtectionEnabled, "
+           "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled, HIPAA.Security-ELBDeletionProtectionEnabled, "
+           "NIST.800.53.R5-ELBDeletionProtectionEnabled"),
+         accepted_deviation=True),
+    Rule("STK-DEV-002", "Deviation: RDS and EFS are not in an AWS Backup plan", Severity.INFO, (),
+         "An AWS Backup vault holds recovery points that block stack deletion; RDS keeps its own automated "
+         "backups and the EFS file system only holds scratch copies of source videos.",
+         "Add a Backup plan with a vault outside this stack where long-term recovery points are required.",
+         R(cdk_nag="HIPAA.Security-RDSInBackupPlan, NIST.800.53.R5-RDSInBackupPlan, "
+           "HIPAA.Security-EFSInBackupPlan, NIST.800.53.R5-EFSInBackupPlan"), accepted_deviation=True),
+    Rule("STK-DEV-003", "Deviation: log retention is shorter than 365 days by default", Severity.INFO, (),
+         "Operational logs are kept for the configured period (30 days by default) to control cost, and "
+         "logRetentionDays raises it where an audit requires a year.",
+         "Set -c logRetentionDays=365 (or more) for environments under a one-year log retention requirement.",
+         R(security_hub="CloudWatch.16"), accepted_deviation=True),
+    Rule("STK-DEV-004", "Deviation: the API Gateway to metadata-service hop is HTTP inside the VPC", Severity.INFO, (),
+         "Clients reach API Gateway over TLS only, and the hop from the VPC link through the internal NLB to the "
+         "task stays inside the VPC because CloudFormation offers no TLS settings for REST API VPC-link "
+         "integrations; NLB access logs exist only for TLS listeners.",
+         "Give the NLB a TLS listener with an ACM certificate for an owned domain and point the integration at it.",
+         R(cdk_nag="HIPAA.Security-APIGWSSLEnabled, NIST.800.53.R5-APIGWSSLEnabled, PCI.DSS.321-APIGWSSLEnabled, "
+           "HIPAA.Security-ELBv2ACMCertificateRequired, NIST.800.53.R5-ELBv2ACMCertificateRequired, "
+           "PCI.DSS.321-ELBv2ACMCertificateRequired, AwsSolutions-ELB2, HIPAA.Security-ELBLoggingEnabled, "
+           "NIST.800.53.R5-ELBLoggingEnabled, PCI.DSS.321-ELBLoggingEnabled", checkov="CKV_AWS_91"),
+         accepted_deviation=True),
+    Rule("STK-DEV-005", "Deviation: the metadata API authorizes callers with API keys, not end-user identities",
+         Severity.INFO, (),
+         "The metadata API serves StreamTech's own services, which present an API key from the existing secret "
+         "under a usage plan; there are no end users to authenticate with Cognito or IAM.",
+         "Add an IAM or Cognito authorizer when the API is opened to end-user clients.",
+         R(cdk_nag="AwsSolutions-APIG4, AwsSolutions-COG4"), accepted_deviation=True),
+    Rule("STK-DEV-006", "Deviation: the API Gateway stage cache is off", Severity.INFO, (),
+         "Popular metadata is cached in Redis with invalidation on update, and an API Gateway cache would serve "
+         "stale metadata after an update.",
+         "Enable the stage cache with encryption only for routes whose data never changes.",
+         R(cdk_nag="HIPAA.Security-APIGWCacheEnabledAndEncrypted, NIST.800.53.R5-APIGWCacheEnabledAndEncrypted, "
+           "PCI.DSS.321-APIGWCacheEnabledAndEncrypted", checkov="CKV_AWS_120"), accepted_deviation=True),
+    Rule("STK-DEV-007", "Deviation: CDK-generated IAM policies and AWS-managed service-role policies", Severity.INFO, (),
+         "Roles get inline policies that CDK generates from resource-scoped grants, AWS-managed service-role "
+         "policies where AWS defines the service's needs, and ecr:GetAuthorizationToken on '*' because that "
+         "action supports no resource scoping.",
+         "Review the generated policies in the template; replace a managed policy when AWS widens it.",
+         R(cdk_nag="AwsSolutions-IAM4, AwsSolutions-IAM5, HIPAA.Security-IAMNoInlinePolicy, "
+           "NIST.800.53.R5-IAMNoInlinePolicy, PCI.DSS.321-IAMNoInlinePolicy"),
+         accepted_deviation=True),
+    Rule("STK-DEV-008", "Deviation: non-secret container settings are environment variables", Severity.INFO, (),
+         "Hostnames, ports and feature settings are configuration, not secrets, and STK-SECRET-002 keeps every "
+         "credential in the container's secrets field.",
+         "Move a value to Secrets Manager and the secrets field as soon as it is sensitive.",
+         R(cdk_nag="AwsSolutions-ECS2"), accepted_deviation=True),
+    Rule("STK-DEV-009", "Deviation: public subnets route 0.0.0.0/0 to the internet gateway", Severity.INFO, (),
+         "The public subnets hold only the NAT gateways, which need a default route to the internet gateway; "
+         "no task or data store is placed in them.",
+         "Use VPC endpoints and drop NAT (and the public subnets) if the workloads stop needing internet egress.",
+         R(cdk_nag="HIPAA.Security-VPCNoUnrestrictedRouteToIGW, NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW, "
+           "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"), accepted_deviation=True),
+    Rule("STK-DEV-010", "Deviation: CDK's default-security-group custom resource Lambda", Severity.INFO, (),
+         "CDK's own custom resource restricts the VPC's default security group once at deployment; it runs "
+         "outside the VPC with a CDK-managed runtime and no concurrency or DLQ needs.",
+         "Nothing to do while CDK provides this resource; it is removed with restrict_default_security_group=False.",
+         R(checkov="CKV_AWS_115, CKV_AWS_116, CKV_AWS_117"), accepted_deviation=True),
 )
 
 CATALOG: dict[str, Rule] = {rule.id: rule for rule in _RULES}
@@ -120,3 +282,11 @@ def get(rule_id: str) -> Rule:
         return CATALOG[rule_id]
     except KeyError:
         raise KeyError(f"unknown rule id '{rule_id}'") from None
+
+
+def rules_for(engine: Engine) -> list[Rule]:
+    return [rule for rule in _RULES if engine in rule.engines]
+
+
+def deviations() -> list[Rule]:
+    return [rule for rule in _RULES if rule.accepted_deviation]

@@ -13,6 +13,8 @@ from policies.rules.stk_destroy import PROTECTION_RULE_ID, protection_settings
 
 @jsii.implements(IAspect)
 class DestroyPolicyAspect:
+    rule_ids = ("STK-DESTROY-001", PROTECTION_RULE_ID)
+
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnResource):
             return

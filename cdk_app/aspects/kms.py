@@ -16,6 +16,8 @@ from policies.rules.intrinsics import ref_target
 class KmsUsageAspect:
     """The project CMK is the key behind the alias `alias_name`; any other key, or none, is a violation."""
 
+    rule_ids = (stk_kms.RULE_ID,)
+
     def __init__(self, alias_name: str) -> None:
         self.alias_name = alias_name
         self._cmk_ids: dict[str, frozenset[str]] = {}

@@ -12,6 +12,8 @@ from policies.rules import stk_name
 
 @jsii.implements(IAspect)
 class NamingAspect:
+    rule_ids = (stk_name.RULE_ID,)
+
     def __init__(self, suffix: str) -> None:
         self.suffix = suffix
 

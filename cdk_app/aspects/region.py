@@ -12,6 +12,8 @@ from policies.rules import stk_region
 
 @jsii.implements(IAspect)
 class RegionAspect:
+    rule_ids = (stk_region.RULE_ID,)
+
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, Stack):
             return

@@ -12,6 +12,8 @@ from policies.rules import stk_secret
 
 @jsii.implements(IAspect)
 class NoCreatedSecretsAspect:
+    rule_ids = (stk_secret.CREATED_RULE_ID, stk_secret.ENV_RULE_ID)
+
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnResource):
             return

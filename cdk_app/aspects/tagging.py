@@ -16,6 +16,8 @@ TAG_PRIORITY = 100
 
 @jsii.implements(IAspect)
 class TaggingAspect:
+    rule_ids = ("STK-TAG-001",)
+
     def __init__(self, tags: Mapping[str, str]) -> None:
         self.tags = dict(tags)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 from cdk_app.constructs.secrets import API_KEY_FIELD
@@ -71,6 +73,13 @@ class MetadataApi(Construct):
                                            unhealthy_threshold_count=2),
             deregistration_delay=Duration.seconds(30),
         )
+        suppress(self.load_balancer, "STK-DEV-004", checkov=["CKV_AWS_91"], nag=["AwsSolutions-ELB2", "HIPAA.Security-ELBLoggingEnabled",
+                                                          "NIST.800.53.R5-ELBLoggingEnabled",
+                                                          "PCI.DSS.321-ELBLoggingEnabled"])
+        suppress(self.load_balancer, "STK-DEV-001", nag=["HIPAA.Security-ELBDeletionProtectionEnabled",
+                                                          "NIST.800.53.R5-ELBDeletionProtectionEnabled"])
+        suppress(listener, "STK-DEV-004", nag=[f"{p}-ELBv2ACMCertificateRequired"
+                                                for p in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
         self.service.security_group.add_ingress_rule(
             nlb_sg, ec2.Port.tcp(SERVICE_PORT), "HTTP from the internal NLB only")
         nlb_sg.add_egress_rule(self.service.security_group, ec2.Port.tcp(SERVICE_PORT), "to the metadata tasks")
@@ -105,6 +114,14 @@ class MetadataApi(Construct):
             self, "ExecutionLogs", config=config, key=key,
             name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE_NAME}")
         self.rest_api.deployment_stage.node.add_dependency(self.execution_log_group)
+        stage = self.rest_api.deployment_stage
+        suppress(stage, "STK-DEV-006", checkov=["CKV_AWS_120"], nag=[f"{p}-APIGWCacheEnabledAndEncrypted"
+                                            for p in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
+        suppress(stage, "STK-DEV-004", nag=[f"{p}-APIGWSSLEnabled" for p in ("HIPAA.Security", "NIST.800.53.R5",
+                                                                            "PCI.DSS.321")])
+        suppress(self.rest_api.node.find_child("CloudWatchRole"), "STK-DEV-007", nag=["AwsSolutions-IAM4"],
+                 applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                             "AmazonAPIGatewayPushToCloudWatchLogs"])
 
         validator = self.rest_api.add_request_validator(
             "Validator", request_validator_name=f"params-{config.environment_suffix}",
@@ -126,8 +143,9 @@ class MetadataApi(Construct):
                     connection_type=apigw.ConnectionType.VPC_LINK, vpc_link=self.vpc_link,
                     request_parameters=integration_params or None, timeout=Duration.seconds(10)),
             )
-            resource.add_method("GET", integration, api_key_required=True, request_validator=validator,
-                                request_parameters=method_params or None)
+            method = resource.add_method("GET", integration, api_key_required=True, request_validator=validator,
+                                         request_parameters=method_params or None)
+            suppress(method, "STK-DEV-005", nag=["AwsSolutions-APIG4", "AwsSolutions-COG4"])
 
         self.api_key = self.rest_api.add_api_key(
             "ApiKey", api_key_name=config.name("api-key"),
@@ -137,3 +155,46 @@ class MetadataApi(Construct):
             throttle=apigw.ThrottleSettings(rate_limit=100, burst_limit=200),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)])
         plan.add_api_key(self.api_key)
+        self.web_acl = self._web_acl(config, key)
+
+    # AWS managed rule groups in evaluation order: common exploits, known bad inputs, bad IP reputation.
+    MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                           "AWSManagedRulesAmazonIpReputationList")
+    RATE_LIMIT_PER_5_MIN = 2000
+
+    def _web_acl(self, config: AppConfig, key: kms.IKey) -> wafv2.CfnWebACL:
+        """A regional WAF web ACL on the stage: managed rule groups, a per-IP rate limit, logs to CloudWatch."""
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
+
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=group, priority=index, override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group)),
+                visibility_config=visibility(group))
+            for index, group in enumerate(self.MANAGED_RULE_GROUPS)
+        ]
+        rules.append(wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp", priority=len(rules), action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=self.RATE_LIMIT_PER_5_MIN, aggregate_key_type="IP")),
+            visibility_config=visibility("RateLimitPerIp")))
+        acl = wafv2.CfnWebACL(
+            self, "WebAcl", name=config.name("waf-acl"), scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(config.name("waf-acl")), rules=rules)
+        wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.rest_api.deployment_stage.stage_arn,
+                                   web_acl_arn=acl.attr_arn)
+        log_name = config.name("log-waf")
+        log_group = encrypted_log_group(self, "WafLogs", config=config, key=key, name=log_name)
+        logging = wafv2.CfnLoggingConfiguration(
+            self, "WafLogging", resource_arn=acl.attr_arn,
+            # WAF wants the log group ARN without the ":*" that LogGroup.log_group_arn carries.
+            log_destination_configs=[Stack.of(self).format_arn(
+                service="logs", resource="log-group", resource_name=log_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME)])
+        logging.node.add_dependency(log_group)
+        return acl

@@ -63,7 +63,9 @@ class Cache(Construct):
             # "preferred" would still accept plaintext clients; "required" refuses them.
             transit_encryption_mode="required",
             auth_token=auth_secret.secret_value_from_json(REDIS_AUTH_FIELD).unsafe_unwrap(),
-            snapshot_retention_limit=1,
+            # Daily snapshots for 15 days (HIPAA/NIST backup controls); automatic snapshots are deleted
+            # with the replication group, so they do not block stack deletion.
+            snapshot_retention_limit=15,
             auto_minor_version_upgrade=True,
             log_delivery_configurations=[
                 elasticache.CfnReplicationGroup.LogDeliveryConfigurationRequestProperty(

@@ -9,6 +9,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
+from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 from cdk_app.constructs.secrets import DB_PASSWORD_FIELD, DB_USERNAME_FIELD
@@ -93,3 +94,8 @@ class Database(Construct):
         )
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
+        suppress(self.instance, "STK-DEV-001", nag=["AwsSolutions-RDS10", "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
+                                                     "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"])
+        suppress(self.instance, "STK-DEV-002", nag=["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"])
+        suppress(self.instance.node.find_child("MonitoringRole"), "STK-DEV-007", nag=["AwsSolutions-IAM4"],
+                 applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])

@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 
@@ -33,11 +34,16 @@ class Network(Construct):
         )
         self.flow_log_group = encrypted_log_group(
             self, "FlowLogGroup", config=config, key=key, name=config.name("log-vpc-flow"))
-        self.vpc.add_flow_log(
+        flow_log = self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        suppress(flow_log.node.find_child("IAMRole").node.find_child("DefaultPolicy"), "STK-DEV-007",
+                 nag=INLINE_POLICY_RULES)
+        for subnet in self.vpc.public_subnets:
+            suppress(subnet.node.find_child("DefaultRoute"), "STK-DEV-009",
+                     nag=[f"{p}-VPCNoUnrestrictedRouteToIGW" for p in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
 
         self._own_restrict_sg_handler_logs(config, key)
 
@@ -56,6 +62,7 @@ class Network(Construct):
         group = encrypted_log_group(self, "RestrictDefaultSgHandlerLogs", config=config, key=key,
                                     name=Fn.join("", ["/aws/lambda/", handler.ref]))
         custom.node.add_dependency(group)
+        suppress(handler, "STK-DEV-010", checkov=["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"])
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:

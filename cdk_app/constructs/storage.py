@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 
 SCRATCH_PATH = "/video-scratch"
@@ -53,6 +54,7 @@ class ScratchStorage(Construct):
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
             )
         )
+        suppress(self.file_system, "STK-DEV-002", nag=["HIPAA.Security-EFSInBackupPlan", "NIST.800.53.R5-EFSInBackupPlan"])
         self.access_point = self.file_system.add_access_point(
             "ScratchAccessPoint",
             path=SCRATCH_PATH,

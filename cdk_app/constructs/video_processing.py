@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.workload import FargateWorkload, container_image
 
@@ -53,3 +54,4 @@ class VideoProcessing(Construct):
                 conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point_arn}},
             )
         )
+        suppress(task_definition.task_role.node.find_child("DefaultPolicy"), "STK-DEV-007", nag=INLINE_POLICY_RULES)

@@ -24,8 +24,11 @@ KEY_PROPERTIES: dict[str, tuple[tuple[str | None, str], ...]] = {
 ENCRYPTION_REQUIRED = {"StorageEncrypted", "Encrypted", "AtRestEncryptionEnabled"}
 
 
-def check(resource_type: str, properties: Mapping[str, Any], cmk_ids: Collection[str]) -> Result:
-    """PASS when every key property of the resource references one of `cmk_ids` (logical ids of the CMK)."""
+def check(resource_type: str, properties: Mapping[str, Any], cmk_ids: Collection[str] | None) -> Result:
+    """PASS when every key property references one of `cmk_ids` (logical ids of the project CMK).
+
+    With cmk_ids None, any Ref/GetAtt to a key defined in the same template passes.
+    """
     specs = KEY_PROPERTIES.get(resource_type)
     if specs is None:
         return Result.na()
@@ -43,6 +46,17 @@ def check(resource_type: str, properties: Mapping[str, Any], cmk_ids: Collection
             if "alias/aws/" in shown:
                 return Result.fail(f"{key_prop} uses the AWS-managed key '{shown}', not the project CMK")
             return Result.fail(f"{key_prop} '{shown}' is not a reference to the project CMK")
-        if target not in cmk_ids:
+        if cmk_ids is not None and target not in cmk_ids:
             return Result.fail(f"{key_prop} references '{target}', which is not the project CMK")
     return Result.ok("encrypted with the project CMK")
+
+
+def check_rotation(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    """STK-KMS-002: a customer-managed key has automatic rotation on."""
+    if resource_type != "AWS::KMS::Key":
+        return Result.na()
+    if properties.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        return Result.na("rotation applies to symmetric keys only")
+    if is_true(properties.get("EnableKeyRotation")):
+        return Result.ok("automatic rotation is on")
+    return Result.fail("EnableKeyRotation is not true")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cdk_app.naming import name_problems
+from cdk_app.naming import SUFFIX_PATTERN, name_problems
 from policies.result import Result
 from policies.rules.intrinsics import TOKEN, render, tag_map
 
@@ -34,6 +34,7 @@ NAME_PROPERTIES: dict[str, tuple[str, str, bool]] = {
     "AWS::ApiGateway::UsagePlan": ("UsagePlanName", "free-text", False),
     "AWS::EC2::SecurityGroup": ("GroupName", "free-text", False),
     "AWS::SNS::Topic": ("TopicName", "sns-topic", False),
+    "AWS::WAFv2::WebACL": ("Name", "waf", False),
 }
 
 # Names whose shape AWS dictates and that cannot carry the suffix.
@@ -43,8 +44,9 @@ AWS_MANDATED = (
 )
 
 
-def _segment_pattern(suffix: str) -> re.Pattern[str]:
-    return re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*-" + re.escape(suffix))
+def _segment_pattern(suffix: str | None) -> re.Pattern[str]:
+    tail = re.escape(suffix) if suffix is not None else SUFFIX_PATTERN.pattern
+    return re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*-" + tail)
 
 
 def name_of(resource_type: str, properties: Mapping[str, Any]) -> Any:
@@ -54,13 +56,13 @@ def name_of(resource_type: str, properties: Mapping[str, Any]) -> Any:
     return properties.get(where)
 
 
-def conforms(name: str, suffix: str) -> bool:
+def conforms(name: str, suffix: str | None) -> bool:
     """True when some '/'-separated part of `name` is exactly `{resource-type}-{suffix}`."""
     pattern = _segment_pattern(suffix)
     return any(pattern.fullmatch(part) for part in name.split("/"))
 
 
-def check(resource_type: str, properties: Mapping[str, Any], suffix: str) -> Result:
+def check(resource_type: str, properties: Mapping[str, Any], suffix: str | None) -> Result:
     spec = NAME_PROPERTIES.get(resource_type)
     if spec is None:
         return Result.na()
@@ -76,9 +78,9 @@ def check(resource_type: str, properties: Mapping[str, Any], suffix: str) -> Res
     if TOKEN in name:
         if any(p.fullmatch(name) for p in AWS_MANDATED):
             return Result.ok(f"'{name}' has the AWS-mandated shape")
-        return Result.fail(f"name '{name}' is computed at deploy time; use a literal {{resource-type}}-{suffix} name")
+        return Result.fail(f"name '{name}' is computed at deploy time; use a literal {{resource-type}}-{suffix or '<suffix>'} name")
     if not conforms(name, suffix):
-        return Result.fail(f"name '{name}' does not follow {{resource-type}}-{suffix}")
+        return Result.fail(f"name '{name}' does not follow {{resource-type}}-{suffix or '<suffix>'}")
     problems = name_problems(name, limit)
     if problems:
         return Result.fail("; ".join(problems))

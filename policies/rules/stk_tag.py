@@ -27,7 +27,7 @@ TAGGABLE_TYPES = frozenset({
     "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage",
     "AWS::ApiGateway::VpcLink", "AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan",
     "AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Lambda::Function",
-    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Alarm", "AWS::WAFv2::WebACL",
 })
 
 

@@ -1,0 +1,17 @@
+"""What a predicate may know beyond one resource's properties: the environment and the project CMK."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Context:
+    # The environment suffix; None when the engine cannot know it (names are then checked for shape only).
+    suffix: str | None = None
+    # Logical ids of the project CMK; None when the engine sees one resource at a time (Checkov): a
+    # reference to any key defined in the same template is then accepted, and the template engine
+    # checks the exact identity.
+    cmk_ids: frozenset[str] | None = None
+    # Expected tag values (key -> value); keys alone are checked when empty.
+    expected_tags: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,90 @@
+"""Our cdk-nag pack: the catalog's NAG-engine rules, applied at synthesis through the shared predicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsii
+from aws_cdk import CfnResource, Stack
+from aws_cdk import aws_kms as kms
+from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
+from constructs import IConstruct
+
+from cdk_app.aspects._cfn import cfn_properties
+from policies import catalog
+from policies.context import Context
+from policies.registry import BY_ID, ResourceRule
+from policies.result import Status
+from policies.rules.intrinsics import ref_target
+
+PACK_NAME = "StreamTech"
+_COMPLIANCE = {Status.PASS: NagRuleCompliance.COMPLIANT, Status.FAIL: NagRuleCompliance.NON_COMPLIANT,
+               Status.NOT_APPLICABLE: NagRuleCompliance.NOT_APPLICABLE}
+
+
+@jsii.implements(IApplyRule)
+class _Application:
+    """One rule applied to one resource, in the shape cdk-nag's NagPack.applyRule expects."""
+
+    def __init__(self, rule: ResourceRule, node: CfnResource, context: Context) -> None:
+        self._rule, self._node, self._context = rule, node, context
+        entry = catalog.get(rule.rule_id)
+        self._info = entry.title
+        self._explanation = f"{entry.rationale} Remediation: {entry.remediation}"
+
+    @property
+    def info(self) -> str:
+        return self._info
+
+    @property
+    def explanation(self) -> str:
+        return self._explanation
+
+    @property
+    def level(self) -> NagMessageLevel:
+        return NagMessageLevel.ERROR
+
+    @property
+    def node(self) -> CfnResource:
+        return self._node
+
+    @property
+    def rule_suffix_override(self) -> str:
+        return self._rule.rule_id
+
+    @property
+    def ignore_suppression_condition(self) -> Any:
+        return None
+
+    def rule(self, node: CfnResource) -> NagRuleCompliance:
+        result = self._rule.evaluate(node.cfn_resource_type, cfn_properties(node), self._context)
+        return _COMPLIANCE[result.status]
+
+
+class StreamTechChecks(NagPack):
+    """cdk-nag pack 'StreamTech': findings are named StreamTech-<rule id>, e.g. StreamTech-STK-RDS-001."""
+
+    def __init__(self, *, suffix: str, cmk_alias: str, reports: bool = True) -> None:
+        super().__init__(reports=reports, verbose=True)
+        self._pack_name = PACK_NAME
+        self._suffix, self._cmk_alias = suffix, cmk_alias
+        self._contexts: dict[str, Context] = {}
+        self._rules = [BY_ID[r.id] for r in catalog.rules_for(catalog.Engine.NAG)]
+
+    def _context(self, stack: Stack) -> Context:
+        path = stack.node.path
+        if path not in self._contexts:
+            cmks = frozenset(
+                target for child in stack.node.find_all()
+                if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == self._cmk_alias
+                and (target := ref_target(stack.resolve(child.target_key_id))) is not None)
+            self._contexts[path] = Context(suffix=self._suffix, cmk_ids=cmks)
+        return self._contexts[path]
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource):
+            return
+        context = self._context(Stack.of(node))
+        for rule in self._rules:
+            if rule.applies_to(node.cfn_resource_type):
+                self._apply_rule(_Application(rule, node, context))

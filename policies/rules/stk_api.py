@@ -1,0 +1,43 @@
+"""STK-API-001/002/003: regional endpoint, access logs and tracing, real integrations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.result import Result
+
+REGIONAL_ID = "STK-API-001"
+LOGGING_ID = "STK-API-002"
+INTEGRATION_ID = "STK-API-003"
+
+
+def check_regional(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ApiGateway::RestApi":
+        return Result.na()
+    types = (properties.get("EndpointConfiguration") or {}).get("Types") or ["EDGE"]
+    if "EDGE" in types:
+        return Result.fail("the endpoint is edge-optimized (the default): requests route through CloudFront outside Japan")
+    return Result.ok(f"endpoint type {', '.join(types)}")
+
+
+def check_stage_logging(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ApiGateway::Stage":
+        return Result.na()
+    problems = []
+    if not (properties.get("AccessLogSetting") or {}).get("DestinationArn"):
+        problems.append("no access log destination")
+    if properties.get("TracingEnabled") is not True:
+        problems.append("X-Ray tracing is off")
+    return Result.fail("; ".join(problems)) if problems else Result.ok("access logs and tracing on")
+
+
+def check_integration(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ApiGateway::Method":
+        return Result.na()
+    if properties.get("HttpMethod") == "OPTIONS":
+        return Result.na("CORS preflight methods may be MOCK")
+    kind = (properties.get("Integration") or {}).get("Type")
+    if kind in (None, "MOCK"):
+        return Result.fail(f"integration type is {kind or 'missing'}: the method serves no backend data")
+    return Result.ok(f"integration type {kind}")

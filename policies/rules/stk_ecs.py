@@ -1,0 +1,50 @@
+"""STK-ECS-001/002/003: encrypted IAM-authorized EFS mounts, HA services, Container Insights."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.result import Result
+
+EFS_ID = "STK-ECS-001"
+SERVICE_ID = "STK-ECS-002"
+INSIGHTS_ID = "STK-ECS-003"
+
+
+def check_efs_volumes(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ECS::TaskDefinition":
+        return Result.na()
+    volumes = [v for v in properties.get("Volumes") or [] if isinstance(v, Mapping) and "EFSVolumeConfiguration" in v]
+    if not volumes:
+        return Result.na("no EFS volumes")
+    for volume in volumes:
+        config = volume["EFSVolumeConfiguration"]
+        name = volume.get("Name", "?")
+        if config.get("TransitEncryption") != "ENABLED":
+            return Result.fail(f"volume '{name}' mounts EFS without transit encryption")
+        if (config.get("AuthorizationConfig") or {}).get("IAM") != "ENABLED":
+            return Result.fail(f"volume '{name}' mounts EFS without IAM authorization")
+    return Result.ok("EFS volumes use TLS and IAM authorization")
+
+
+def check_service(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ECS::Service":
+        return Result.na()
+    problems = []
+    desired = properties.get("DesiredCount", 1)
+    if not isinstance(desired, int) or desired < 2:
+        problems.append(f"DesiredCount is {desired!r}; at least 2 tasks are required")
+    network = (properties.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+    if network.get("AssignPublicIp") == "ENABLED":
+        problems.append("tasks get public IP addresses")
+    return Result.fail("; ".join(problems)) if problems else Result.ok(f"{desired} tasks, private")
+
+
+def check_container_insights(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != "AWS::ECS::Cluster":
+        return Result.na()
+    for setting in properties.get("ClusterSettings") or []:
+        if setting.get("Name") == "containerInsights" and setting.get("Value") in ("enabled", "enhanced"):
+            return Result.ok(f"Container Insights {setting['Value']}")
+    return Result.fail("Container Insights is not enabled")

@@ -1,0 +1,67 @@
+"""STK-RDS-001/002/003 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, not public."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.result import Result
+from policies.rules.intrinsics import is_true
+
+MULTI_AZ_ID = "STK-RDS-001"
+BACKUP_ID = "STK-RDS-002"
+FORCE_SSL_ID = "STK-RDS-003"
+PUBLIC_ID = "STK-NET-001"
+
+INSTANCE = "AWS::RDS::DBInstance"
+PARAMETER_GROUP = "AWS::RDS::DBParameterGroup"
+
+
+def _is_postgres_instance(resource_type: str, properties: Mapping[str, Any]) -> bool:
+    return resource_type == INSTANCE and str(properties.get("Engine", "")).startswith("postgres")
+
+
+def check_multi_az(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != INSTANCE or "DBClusterIdentifier" in properties:
+        return Result.na()
+    return Result.ok("Multi-AZ") if is_true(properties.get("MultiAZ")) else Result.fail("MultiAZ is not true")
+
+
+def check_backups(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != INSTANCE or "DBClusterIdentifier" in properties:
+        return Result.na()
+    retention = properties.get("BackupRetentionPeriod", 1)  # CloudFormation's default is 1 day
+    try:
+        days = int(retention)
+    except (TypeError, ValueError):
+        return Result.fail(f"BackupRetentionPeriod {retention!r} is not a number of days")
+    if days < 1:
+        return Result.fail("BackupRetentionPeriod is 0: automated backups are off")
+    return Result.ok(f"automated backups kept {days} day(s)")
+
+
+def force_ssl_on(parameters: Mapping[str, Any] | None) -> bool:
+    return str((parameters or {}).get("rds.force_ssl", "")).strip() == "1"
+
+
+def check_force_ssl(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    """A PostgreSQL parameter group sets rds.force_ssl=1; a PostgreSQL instance names a parameter group."""
+    if resource_type == PARAMETER_GROUP:
+        if not str(properties.get("Family", "")).startswith("postgres"):
+            return Result.na("not a PostgreSQL parameter group")
+        if force_ssl_on(properties.get("Parameters")):
+            return Result.ok("rds.force_ssl=1")
+        return Result.fail("rds.force_ssl is not 1: plaintext connections are accepted")
+    if _is_postgres_instance(resource_type, properties):
+        if properties.get("DBParameterGroupName") is None:
+            return Result.fail("no DBParameterGroupName: the default parameter group does not enforce TLS here")
+        return Result.ok("a custom parameter group is attached (its rds.force_ssl is checked on the group)")
+    return Result.na()
+
+
+def check_not_public(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != INSTANCE:
+        return Result.na()
+    if is_true(properties.get("PubliclyAccessible")):
+        return Result.fail("PubliclyAccessible is true")
+    return Result.ok("not publicly accessible")

@@ -1,0 +1,52 @@
+"""STK-REDIS-001/002: Redis replication groups are highly available, TLS-only and AUTH-protected."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.result import Result
+from policies.rules.intrinsics import is_true
+
+HA_ID = "STK-REDIS-001"
+TRANSIT_ID = "STK-REDIS-002"
+TYPE = "AWS::ElastiCache::ReplicationGroup"
+
+
+def node_count(properties: Mapping[str, Any]) -> int:
+    """Nodes per shard: NumCacheClusters (cluster mode off) or 1 + ReplicasPerNodeGroup (cluster mode on)."""
+    if "NumCacheClusters" in properties:
+        return int(properties["NumCacheClusters"])
+    if "ReplicasPerNodeGroup" in properties:
+        return 1 + int(properties["ReplicasPerNodeGroup"])
+    return 1
+
+
+def check_high_availability(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != TYPE:
+        return Result.na()
+    problems = []
+    try:
+        nodes = node_count(properties)
+    except (TypeError, ValueError):
+        return Result.fail("node count is not a number")
+    if nodes < 2:
+        problems.append(f"{nodes} node(s) per shard; at least 2 are required")
+    if not is_true(properties.get("MultiAZEnabled")):
+        problems.append("MultiAZEnabled is not true")
+    if not is_true(properties.get("AutomaticFailoverEnabled")):
+        problems.append("AutomaticFailoverEnabled is not true")
+    return Result.fail("; ".join(problems)) if problems else Result.ok(f"{nodes} nodes, Multi-AZ, automatic failover")
+
+
+def check_transit(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    if resource_type != TYPE:
+        return Result.na()
+    if not is_true(properties.get("TransitEncryptionEnabled")):
+        return Result.fail("TransitEncryptionEnabled is not true: clients connect in plaintext")
+    mode = properties.get("TransitEncryptionMode")
+    if mode != "required":
+        return Result.fail(f"TransitEncryptionMode is {mode!r}, not 'required': plaintext clients are still accepted")
+    if not properties.get("AuthToken") and not properties.get("UserGroupIds"):
+        return Result.fail("no AuthToken (or RBAC user group): any host reaching the port can use the cache")
+    return Result.ok("TLS required and AUTH on")

@@ -1,0 +1,196 @@
+"""Per-rule CloudFormation fixtures: for every catalog rule an engine implements, a template that passes and
+one that fails. Suffix 'fx'; every template carries the project CMK (alias/kms-key-fx)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cdk_app.tagging import REQUIRED_TAG_KEYS
+
+SUFFIX = "fx"
+CMK_ALIAS = f"alias/kms-key-{SUFFIX}"
+CMK = {"Fn::GetAtt": ["Cmk", "Arn"]}
+TAGS = [{"Key": k, "Value": "fx" if k == "Environment" else "value"} for k in REQUIRED_TAG_KEYS]
+
+
+def template(resources: dict[str, Any]) -> dict[str, Any]:
+    base = {
+        "Cmk": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True, "Tags": TAGS,
+                                                          "KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+        "CmkAlias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": CMK_ALIAS,
+                                                                "TargetKeyId": {"Ref": "Cmk"}}},
+    }
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {**base, **copy.deepcopy(resources)}}
+
+
+def log_group(**overrides: Any) -> dict[str, Any]:
+    props = {"LogGroupName": "/ecs/worker-fx", "KmsKeyId": CMK, "RetentionInDays": 30, "Tags": TAGS}
+    props.update(overrides)
+    return {"Type": "AWS::Logs::LogGroup", "Properties": {k: v for k, v in props.items() if v is not None}}
+
+
+def db(**overrides: Any) -> dict[str, Any]:
+    props = {"DBInstanceIdentifier": "rds-fx", "Engine": "postgres", "DBInstanceClass": "db.t4g.medium",
+             "AllocatedStorage": "50", "MultiAZ": True, "StorageEncrypted": True, "KmsKeyId": CMK,
+             "BackupRetentionPeriod": 1, "PubliclyAccessible": False, "DeletionProtection": False,
+             "DBParameterGroupName": {"Ref": "Params"}, "MasterUsername": "admin", "MasterUserPassword": "x" * 16,
+             "Tags": TAGS}
+    props.update(overrides)
+    return {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": props}
+
+
+def params(force_ssl: str = "1") -> dict[str, Any]:
+    return {"Type": "AWS::RDS::DBParameterGroup",
+            "Properties": {"Family": "postgres17", "Description": "fx", "Parameters": {"rds.force_ssl": force_ssl},
+                           "Tags": TAGS}}
+
+
+def redis(**overrides: Any) -> dict[str, Any]:
+    props = {"ReplicationGroupId": "redis-fx", "ReplicationGroupDescription": "fx", "Engine": "redis",
+             "CacheNodeType": "cache.t4g.small", "NumCacheClusters": 2, "MultiAZEnabled": True,
+             "AutomaticFailoverEnabled": True, "AtRestEncryptionEnabled": True, "KmsKeyId": CMK,
+             "TransitEncryptionEnabled": True, "TransitEncryptionMode": "required", "AuthToken": "t" * 32,
+             "Tags": TAGS}
+    props.update(overrides)
+    return {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": props}
+
+
+TLS_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*", "Resource": "*",
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+
+
+def file_system(policy: Any = TLS_POLICY) -> dict[str, Any]:
+    props = {"Encrypted": True, "KmsKeyId": CMK, "FileSystemTags": [*TAGS, {"Key": "Name", "Value": "efs-fx"}]}
+    if policy is not None:
+        props["FileSystemPolicy"] = policy
+    return {"Type": "AWS::EFS::FileSystem", "Properties": props}
+
+
+def vpc_with_private_subnets(count: int) -> dict[str, Any]:
+    resources: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "Tags": TAGS}}}
+    for i in range(count):
+        resources[f"Private{i}"] = {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.0.{i}.0/24", "AvailabilityZone": f"ap-northeast-1{'acd'[i]}",
+            "Tags": TAGS}}
+    return resources
+
+
+def mount_targets(subnets: int) -> dict[str, Any]:
+    return {f"Mount{i}": {"Type": "AWS::EFS::MountTarget", "Properties": {
+        "FileSystemId": {"Ref": "Fs"}, "SubnetId": {"Ref": f"Private{i}"}, "SecurityGroups": ["sg-1"]}}
+        for i in range(subnets)}
+
+
+def task_definition(iam: str = "ENABLED", environment: list | None = None) -> dict[str, Any]:
+    return {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+        "Family": "worker-fx", "Cpu": "512", "Memory": "1024", "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": ["FARGATE"], "Tags": TAGS,
+        "ContainerDefinitions": [{"Name": "app", "Image": "example/app:1", "Essential": True,
+                                  "Environment": environment or [{"Name": "DB_HOST", "Value": "db"}]}],
+        "Volumes": [{"Name": "scratch", "EFSVolumeConfiguration": {
+            "FilesystemId": "fs-1", "TransitEncryption": "ENABLED",
+            "AuthorizationConfig": {"AccessPointId": "fsap-1", "IAM": iam}}}]}}
+
+
+def service(desired: int) -> dict[str, Any]:
+    return {
+        "Service": {"Type": "AWS::ECS::Service", "Properties": {
+            "ServiceName": "worker-fx", "Cluster": "ecs-cluster-fx", "TaskDefinition": "arn:task", "LaunchType": "FARGATE",
+            "DesiredCount": desired, "Tags": TAGS,
+            "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "DISABLED", "Subnets": ["subnet-1"]}}}},
+        "Scaling": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
+            "MaxCapacity": 10, "MinCapacity": 2, "ScalableDimension": "ecs:service:DesiredCount",
+            "ServiceNamespace": "ecs",
+            "ResourceId": {"Fn::Join": ["", ["service/ecs-cluster-fx/", {"Fn::GetAtt": ["Service", "Name"]}]]}}},
+    }
+
+
+def cluster(insights: str) -> dict[str, Any]:
+    return {"Type": "AWS::ECS::Cluster", "Properties": {
+        "ClusterName": "ecs-cluster-fx", "Tags": TAGS,
+        "ClusterSettings": [{"Name": "containerInsights", "Value": insights}]}}
+
+
+def rest_api(endpoint: str) -> dict[str, Any]:
+    return {"Type": "AWS::ApiGateway::RestApi", "Properties": {
+        "Name": "api-fx", "EndpointConfiguration": {"Types": [endpoint]}, "Tags": TAGS}}
+
+
+def stage(tracing: bool) -> dict[str, Any]:
+    return {"Type": "AWS::ApiGateway::Stage", "Properties": {
+        "RestApiId": "abc123", "StageName": "v1", "DeploymentId": "dep1", "TracingEnabled": tracing, "Tags": TAGS,
+        "AccessLogSetting": {"DestinationArn": "arn:aws:logs:ap-northeast-1:123456789012:log-group:/apigateway/x-fx",
+                             "Format": "$context.requestId"},
+        "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True}]}}
+
+
+def method(kind: str) -> dict[str, Any]:
+    integration = {"Type": kind, "IntegrationHttpMethod": "GET", "Uri": "http://nlb.internal/videos"}
+    if kind == "MOCK":
+        integration = {"Type": "MOCK"}
+    return {"Type": "AWS::ApiGateway::Method", "Properties": {
+        "RestApiId": "abc123", "ResourceId": "res1", "HttpMethod": "GET", "AuthorizationType": "NONE",
+        "ApiKeyRequired": True, "Integration": integration}}
+
+
+def iam_policy(action: str) -> dict[str, Any]:
+    return {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": "p", "Roles": ["role-fx"],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action,
+                                                                    "Resource": "arn:aws:s3:::bucket/*"}]}}}
+
+
+def other_key(rotation: bool) -> dict[str, Any]:
+    return {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": rotation, "Tags": TAGS,
+                                                     "KeyPolicy": {"Version": "2012-10-17", "Statement": []}}}
+
+
+def secret() -> dict[str, Any]:
+    return {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "created-fx", "KmsKeyId": CMK, "Tags": TAGS}}
+
+
+FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
+    "STK-NAME-001": {"pass": template({"Logs": log_group()}),
+                     "fail": template({"Logs": log_group(LogGroupName="/ecs/Worker_FX")})},
+    "STK-TAG-001": {"pass": template({"Logs": log_group()}),
+                    "fail": template({"Logs": log_group(Tags=[t for t in TAGS if t["Key"] != "Owner"])})},
+    "STK-KMS-001": {"pass": template({"Logs": log_group()}),
+                    "fail": template({"Logs": log_group(KmsKeyId="alias/aws/logs")})},
+    "STK-KMS-002": {"pass": template({"Other": other_key(True)}), "fail": template({"Other": other_key(False)})},
+    "STK-RDS-001": {"pass": template({"Params": params(), "Db": db()}),
+                    "fail": template({"Params": params(), "Db": db(MultiAZ=False)})},
+    "STK-RDS-002": {"pass": template({"Params": params(), "Db": db()}),
+                    "fail": template({"Params": params(), "Db": db(BackupRetentionPeriod=0)})},
+    "STK-RDS-003": {"pass": template({"Params": params(), "Db": db()}),
+                    "fail": template({"Params": params("0"), "Db": db()})},
+    "STK-NET-001": {"pass": template({"Params": params(), "Db": db()}),
+                    "fail": template({"Params": params(), "Db": db(PubliclyAccessible=True)})},
+    "STK-REDIS-001": {"pass": template({"Redis": redis()}), "fail": template({"Redis": redis(NumCacheClusters=1)})},
+    "STK-REDIS-002": {"pass": template({"Redis": redis()}),
+                      "fail": template({"Redis": redis(TransitEncryptionMode="preferred")})},
+    "STK-EFS-001": {"pass": template({"Fs": file_system()}), "fail": template({"Fs": file_system(None)})},
+    "STK-EFS-002": {"pass": template({**vpc_with_private_subnets(2), "Fs": file_system(), **mount_targets(2)}),
+                    "fail": template({**vpc_with_private_subnets(2), "Fs": file_system(), **mount_targets(1)})},
+    "STK-ECS-001": {"pass": template({"Task": task_definition()}),
+                    "fail": template({"Task": task_definition(iam="DISABLED")})},
+    "STK-ECS-002": {"pass": template(service(2)), "fail": template(service(1))},
+    "STK-ECS-003": {"pass": template({"Cluster": cluster("enabled")}),
+                    "fail": template({"Cluster": cluster("disabled")})},
+    "STK-API-001": {"pass": template({"Api": rest_api("REGIONAL")}), "fail": template({"Api": rest_api("EDGE")})},
+    "STK-API-002": {"pass": template({"Stage": stage(True)}), "fail": template({"Stage": stage(False)})},
+    "STK-API-003": {"pass": template({"Method": method("HTTP_PROXY")}), "fail": template({"Method": method("MOCK")})},
+    "STK-LOG-001": {"pass": template({"Logs": log_group()}),
+                    "fail": template({"Logs": log_group(RetentionInDays=None)})},
+    "STK-SECRET-001": {"pass": template({"Logs": log_group()}), "fail": template({"Secret": secret()})},
+    "STK-SECRET-002": {"pass": template({"Task": task_definition()}),
+                       "fail": template({"Task": task_definition(environment=[{"Name": "DB_PASSWORD", "Value": "x"}])})},
+    "STK-IAM-001": {"pass": template({"Policy": iam_policy("s3:GetObject")}),
+                    "fail": template({"Policy": iam_policy("*")})},
+    "STK-DESTROY-001": {"pass": template({"Logs": {**log_group(), "DeletionPolicy": "Delete"}}),
+                        "fail": template({"Logs": {**log_group(), "DeletionPolicy": "Retain"}})},
+    "STK-DESTROY-002": {"pass": template({"Params": params(), "Db": db()}),
+                        "fail": template({"Params": params(), "Db": db(DeletionProtection=True)})},
+}

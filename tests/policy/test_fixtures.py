@@ -1,0 +1,48 @@
+"""Every custom rule through every engine that implements it: the passing fixture passes, the failing one fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import catalog, template_engine
+from policies.catalog import Engine
+from policies.context import Context
+from policies.registry import BY_ID
+from policies.result import Status
+from tests.policy.fixtures import FIXTURES, SUFFIX
+
+CASES = [(rule.id, engine) for rule in catalog.CATALOG.values() for engine in rule.engines
+         if engine in (Engine.NAG, Engine.CHECKOV, Engine.TEMPLATE)]
+
+
+def test_every_rule_beyond_the_aspects_has_both_fixtures():
+    needed = {rule_id for rule_id, _ in CASES}
+    assert needed <= set(FIXTURES)
+    assert all(set(FIXTURES[rule_id]) == {"pass", "fail"} for rule_id in FIXTURES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(r for r in FIXTURES if r in BY_ID))
+def test_predicate(rule_id):
+    rule = BY_ID[rule_id]
+    context = Context(suffix=SUFFIX, cmk_ids=frozenset({"Cmk"}))
+
+    def statuses(kind):
+        return [rule.evaluate(r["Type"], r.get("Properties"), context).status
+                for r in FIXTURES[rule_id][kind]["Resources"].values()]
+
+    assert Status.FAIL not in statuses("pass")
+    assert Status.FAIL in statuses("fail")
+
+
+@pytest.mark.parametrize("rule_id, engine", CASES, ids=[f"{r}-{e.value}" for r, e in CASES])
+def test_engine(rule_id, engine, checkov_by_file, nag_by_stack):
+    def failed(kind: str) -> bool:
+        name = f"{rule_id}--{kind}.template.json"
+        if engine is Engine.TEMPLATE:
+            return bool(template_engine.failures(FIXTURES[rule_id][kind], rule_ids={rule_id}))
+        if engine is Engine.CHECKOV:
+            return any(f.catalog_id == rule_id for f in checkov_by_file.get(name, []))
+        return any(e.startswith(f"StreamTech-{rule_id}:") for e in nag_by_stack[name])
+
+    assert not failed("pass"), f"{engine.value} reports {rule_id} on its passing fixture"
+    assert failed("fail"), f"{engine.value} does not report {rule_id} on its failing fixture"
