@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,17 +107,17 @@ def nag_counts(cdk_out: Path) -> Counter:
     return counts
 
 
-def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str | None = None
-                 ) -> tuple[list[ReportFinding], Counter, set[str]]:
-    """Run Checkov (built-in CloudFormation checks + policies/checkov_checks) over `templates`."""
-    binary = checkov or os.environ.get("CHECKOV_BIN") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
+# Checkov's run time grows faster than linearly with the templates in one process (measured with
+# 3.3.30: 3 templates 6.6 s, 12 templates 18.7 s, 27 templates about 120 s), so templates are scanned
+# in small chunks, as many at once as there are cores.
+CHECKOV_CHUNK = 4
+
+
+def _run_checkov(binary: str, templates: Sequence[Path], env: dict[str, str]) -> list[dict]:
     args = [binary, "--framework", "cloudformation", "--external-checks-dir", str(ROOT / "policies" / "checkov_checks"),
-            "-o", "json", "--skip-download", "--no-fail-on-crash"]
+            "-o", "json", "--skip-download"]
     for template in templates:
         args += ["-f", str(template)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BC_SKIP_MAPPING": "TRUE"}
-    if suffix:
-        env["STREAMTECH_SUFFIX"] = suffix
     try:
         proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     except FileNotFoundError:
@@ -126,8 +127,38 @@ def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str 
     except json.JSONDecodeError:
         raise GateError(f"Checkov did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
                         EXIT_TOOL) from None
-    reports = reports if isinstance(reports, list) else [reports]
+    return reports if isinstance(reports, list) else [reports]
+
+
+def _custom_check_reason(check_id: str, path: str, resource: str, suffix: str | None,
+                         cache: dict[str, dict]) -> str:
+    """The predicate's reason for a failed custom check (Checkov's CloudFormation runner drops check details)."""
+    from policies.context import Context
+    from policies.registry import BY_ID
+
+    rule = BY_ID.get(check_id)
+    if rule is None or not path:
+        return ""
+    if path not in cache:
+        cache[path] = json.loads(Path(path).read_text())
+    logical_id = resource.rsplit(".", 1)[-1]
+    entry = cache[path].get("Resources", {}).get(logical_id, {})
+    result = rule.evaluate(entry.get("Type", ""), entry.get("Properties"), Context(suffix=suffix))
+    return result.reason if result.failed else ""
+
+
+def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str | None = None
+                 ) -> tuple[list[ReportFinding], Counter, set[str]]:
+    """Run Checkov (built-in CloudFormation checks + policies/checkov_checks) over `templates`."""
+    binary = checkov or os.environ.get("CHECKOV_BIN") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if suffix:
+        env["STREAMTECH_SUFFIX"] = suffix
+    chunks = [list(templates[i:i + CHECKOV_CHUNK]) for i in range(0, len(templates), CHECKOV_CHUNK)]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), os.cpu_count() or 1))) as pool:
+        reports = [report for chunk in pool.map(lambda c: _run_checkov(binary, c, env), chunks) for report in chunk]
     mapping = checkov_to_catalog()
+    templates_cache: dict[str, dict] = {}
     findings, counts, checks_run = [], Counter(), set()
     for report in reports:
         results = report.get("results", {})
@@ -137,9 +168,10 @@ def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str 
         for check in results.get("failed_checks", []):
             check_id = check["check_id"]
             catalog_id = check_id if check_id in catalog.CATALOG else mapping.get(check_id, "")
-            detail = "; ".join(check.get("details") or [])
-            message = f"{check['check_name']}{': ' + detail if detail else ''}"
             location = os.path.relpath(check.get("file_abs_path") or check.get("file_path", ""), ROOT)
+            detail = "; ".join(check.get("details") or []) or _custom_check_reason(
+                check_id, check.get("file_abs_path") or "", check["resource"], suffix, templates_cache)
+            message = f"{check['check_name']}{': ' + detail if detail else ''}"
             findings.append(ReportFinding("checkov", check_id, catalog_id, _severity(catalog_id, "MEDIUM"),
                                           check["resource"], location, message))
     return findings, counts, checks_run

@@ -67,3 +67,13 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
 )
 
 BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}
+
+# Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
+# every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).
+CHECKOV_BUILTIN_COVERED = frozenset({"STK-KMS-002", "STK-RDS-001", "STK-ECS-003", "STK-API-002", "STK-LOG-001"})
+
+
+def checkov_custom_rule_ids() -> list[str]:
+    from policies import catalog
+
+    return [r.id for r in catalog.rules_for(catalog.Engine.CHECKOV) if r.id not in CHECKOV_BUILTIN_COVERED]

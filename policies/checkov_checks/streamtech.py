@@ -12,11 +12,9 @@ from checkov.common.models.enums import CheckCategories, CheckResult
 
 from policies import catalog
 from policies.context import Context
-from policies.registry import BY_ID, ResourceRule
+from policies.registry import BY_ID, ResourceRule, checkov_custom_rule_ids
 from policies.result import Status
 
-# Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully.
-BUILTIN_COVERED = frozenset({"STK-KMS-002", "STK-RDS-001", "STK-ECS-003", "STK-API-002", "STK-LOG-001"})
 _RESULT = {Status.PASS: CheckResult.PASSED, Status.FAIL: CheckResult.FAILED, Status.NOT_APPLICABLE: CheckResult.UNKNOWN}
 
 
@@ -46,9 +44,5 @@ class CatalogCheck(BaseResourceCheck):
         return _RESULT[result.status]
 
 
-def custom_rule_ids() -> list[str]:
-    return [r.id for r in catalog.rules_for(catalog.Engine.CHECKOV) if r.id not in BUILTIN_COVERED]
-
-
 # Checkov registers a check when it is instantiated at import.
-CHECKS = [CatalogCheck(BY_ID[rule_id]) for rule_id in custom_rule_ids()]
+CHECKS = [CatalogCheck(BY_ID[rule_id]) for rule_id in checkov_custom_rule_ids()]

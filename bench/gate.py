@@ -1,0 +1,72 @@
+"""Benchmark: wall time of the policy gate next to a plain synth of the same app and an empty CDK app.
+
+    source scripts/env.sh && python bench/gate.py [--runs 3]
+
+Prints the median and min of each over --runs runs (after one warm-up run of each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EMPTY_APP = '''
+import aws_cdk as cdk
+app = cdk.App()
+cdk.Stack(app, "Empty", env=cdk.Environment(region="ap-northeast-1"))
+app.synth()
+'''
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-gate-"))
+    empty = work / "empty"
+    empty.mkdir()
+    (empty / "app.py").write_text(EMPTY_APP)
+    (empty / "cdk.json").write_text('{"app": "python3 app.py", "versionReporting": false, "notices": false}')
+    cases = {
+        "empty CDK app (cdk synth)": ([str(ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-o", str(work / "e")], empty),
+        "TapStack plain synth (no compliance packs)": (
+            ["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-c", "compliancePacks=false",
+             "-o", str(work / "plain")], ROOT),
+        "TapStack synth with Aspects + 5 cdk-nag packs": (
+            ["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-o", str(work / "packs")], ROOT),
+        "policy gate (synth + packs + Checkov + template engine)": (
+            [sys.executable, "-m", "policies.gate", "--suffix", "bench", "--cdk-out", str(work / "gate"),
+             "--reports", str(work / "reports")], ROOT),
+    }
+    results: dict[str, list[float]] = {}
+    for name, (cmd, cwd) in cases.items():
+        timed(cmd, cwd)  # warm-up: caches, __pycache__, node module loading
+        results[name] = [timed(cmd, cwd) for _ in range(args.runs)]
+    print(f"runs per case: {args.runs} (after one warm-up); machine: 2 cores")
+    for name, times in results.items():
+        print(f"  {name:<58} median {statistics.median(times):6.1f}s  min {min(times):6.1f}s")
+    plain = statistics.median(results["TapStack plain synth (no compliance packs)"])
+    gate = statistics.median(results["policy gate (synth + packs + Checkov + template engine)"])
+    print(f"  gate / plain synth: {gate / plain:.2f}x")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

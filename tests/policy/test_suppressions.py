@@ -1,0 +1,47 @@
+"""Suppressions: each on the resource it excuses, citing a catalog deviation, and exactly the reviewed list."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from cdk_app.compliance import reason, suppress
+from policies import catalog
+from tests.conftest import ROOT
+from tests.policy_support import synthesized_suppressions
+
+pytestmark = pytest.mark.synth
+REVIEWED = json.loads((ROOT / "policies" / "reviewed_suppressions.json").read_text())["suppressions"]
+
+
+def test_synthesized_suppressions_are_exactly_the_reviewed_list(synth):
+    found = [{k: v for k, v in e.items() if k != "reason"} | {"deviation": e["reason"].split(":")[0]}
+             for e in synthesized_suppressions(synth.stack)]
+    key = lambda e: (e["path"], e["engine"], e["rule"], e["applies_to"])  # noqa: E731
+    assert sorted(found, key=key) == sorted(REVIEWED, key=key)
+
+
+def test_every_suppression_reason_is_its_deviation_rationale(synth):
+    for entry in synthesized_suppressions(synth.stack):
+        deviation = entry["reason"].split(":")[0]
+        assert entry["reason"] == reason(deviation)
+        assert re.fullmatch(r"STK-DEV-\d{3}: [A-Z][^.]+[^.]*\.", entry["reason"]), entry["reason"]
+
+
+def test_every_suppressed_rule_is_named_by_the_deviation_it_cites():
+    for entry in REVIEWED:
+        rule = catalog.get(entry["deviation"])
+        names = rule.references.ids("cdk_nag") if entry["engine"] == "cdk-nag" else rule.references.ids("checkov")
+        assert entry["rule"] in names, f"{entry['rule']} is not among {entry['deviation']}'s references"
+
+
+def test_suppressions_only_cite_deviations_and_need_a_resource():
+    from aws_cdk import App, Stack
+
+    with pytest.raises(ValueError, match="not an accepted deviation"):
+        reason("STK-KMS-001")
+    stack = Stack(App(), "S")
+    with pytest.raises(TypeError, match="no CloudFormation resource"):
+        suppress(stack, "STK-DEV-001", nag=["AwsSolutions-RDS10"])
