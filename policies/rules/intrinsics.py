@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 TOKEN = "{token}"
+
+
+def as_dict(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else an empty one: malformed input is judged, never crashes a rule."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def ref_target(value: Any) -> str | None:
@@ -25,10 +36,10 @@ def render(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        if "Fn::Join" in value:
-            sep, parts = value["Fn::Join"]
-            rendered = [render(part) for part in parts]
-            return sep.join(TOKEN if part is None else part for part in rendered)
+        join = value.get("Fn::Join")
+        if isinstance(join, list) and len(join) == 2 and isinstance(join[0], str) and isinstance(join[1], list):
+            rendered = [render(part) for part in join[1]]
+            return join[0].join(TOKEN if part is None else part for part in rendered)
         if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
             import re
 
@@ -45,7 +56,7 @@ def is_true(value: Any) -> bool:
 def tag_map(value: Any) -> dict[str, Any]:
     """Tags in either CloudFormation form (list of Key/Value, or a map) as a dict."""
     if isinstance(value, dict):
-        return dict(value)
+        return {k: v for k, v in value.items() if isinstance(k, str)}
     if isinstance(value, list):
-        return {t.get("Key"): t.get("Value") for t in value if isinstance(t, dict) and "Key" in t}
+        return {t["Key"]: t.get("Value") for t in value if isinstance(t, dict) and isinstance(t.get("Key"), str)}
     return {}

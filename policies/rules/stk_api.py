@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
+from policies.rules.intrinsics import as_dict, as_list
 
 REGIONAL_ID = "STK-API-001"
 LOGGING_ID = "STK-API-002"
@@ -15,7 +16,7 @@ INTEGRATION_ID = "STK-API-003"
 def check_regional(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != "AWS::ApiGateway::RestApi":
         return Result.na()
-    types = (properties.get("EndpointConfiguration") or {}).get("Types") or ["EDGE"]
+    types = [str(t) for t in as_list(as_dict(properties.get("EndpointConfiguration")).get("Types"))] or ["EDGE"]
     if "EDGE" in types:
         return Result.fail("the endpoint is edge-optimized (the default): requests route through CloudFront outside Japan")
     return Result.ok(f"endpoint type {', '.join(types)}")
@@ -25,7 +26,7 @@ def check_stage_logging(resource_type: str, properties: Mapping[str, Any]) -> Re
     if resource_type != "AWS::ApiGateway::Stage":
         return Result.na()
     problems = []
-    if not (properties.get("AccessLogSetting") or {}).get("DestinationArn"):
+    if not as_dict(properties.get("AccessLogSetting")).get("DestinationArn"):
         problems.append("no access log destination")
     if properties.get("TracingEnabled") is not True:
         problems.append("X-Ray tracing is off")
@@ -37,7 +38,7 @@ def check_integration(resource_type: str, properties: Mapping[str, Any]) -> Resu
         return Result.na()
     if properties.get("HttpMethod") == "OPTIONS":
         return Result.na("CORS preflight methods may be MOCK")
-    kind = (properties.get("Integration") or {}).get("Type")
+    kind = as_dict(properties.get("Integration")).get("Type")
     if kind in (None, "MOCK"):
         return Result.fail(f"integration type is {kind or 'missing'}: the method serves no backend data")
     return Result.ok(f"integration type {kind}")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import is_true
+from policies.rules.intrinsics import as_list, is_true
 
 POLICY_RULE_ID = "STK-DESTROY-001"
 PROTECTION_RULE_ID = "STK-DESTROY-002"
@@ -34,7 +34,7 @@ def protection_settings(resource_type: str, properties: Mapping[str, Any]) -> li
         if is_true(properties.get(prop)):
             found.append(prop)
     if resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-        for attr in properties.get("LoadBalancerAttributes") or []:
+        for attr in as_list(properties.get("LoadBalancerAttributes")):
             if isinstance(attr, dict) and attr.get("Key") == "deletion_protection.enabled" and is_true(attr.get("Value")):
                 found.append("LoadBalancerAttributes.deletion_protection.enabled")
     return found

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
+from policies.rules.intrinsics import as_dict, as_list
 
 EFS_ID = "STK-ECS-001"
 SERVICE_ID = "STK-ECS-002"
@@ -15,15 +16,15 @@ INSIGHTS_ID = "STK-ECS-003"
 def check_efs_volumes(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != "AWS::ECS::TaskDefinition":
         return Result.na()
-    volumes = [v for v in properties.get("Volumes") or [] if isinstance(v, Mapping) and "EFSVolumeConfiguration" in v]
+    volumes = [v for v in as_list(properties.get("Volumes")) if isinstance(v, Mapping) and "EFSVolumeConfiguration" in v]
     if not volumes:
         return Result.na("no EFS volumes")
     for volume in volumes:
-        config = volume["EFSVolumeConfiguration"]
+        config = as_dict(volume["EFSVolumeConfiguration"])
         name = volume.get("Name", "?")
         if config.get("TransitEncryption") != "ENABLED":
             return Result.fail(f"volume '{name}' mounts EFS without transit encryption")
-        if (config.get("AuthorizationConfig") or {}).get("IAM") != "ENABLED":
+        if as_dict(config.get("AuthorizationConfig")).get("IAM") != "ENABLED":
             return Result.fail(f"volume '{name}' mounts EFS without IAM authorization")
     return Result.ok("EFS volumes use TLS and IAM authorization")
 
@@ -35,7 +36,7 @@ def check_service(resource_type: str, properties: Mapping[str, Any]) -> Result:
     desired = properties.get("DesiredCount", 1)
     if not isinstance(desired, int) or desired < 2:
         problems.append(f"DesiredCount is {desired!r}; at least 2 tasks are required")
-    network = (properties.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+    network = as_dict(as_dict(properties.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
     if network.get("AssignPublicIp") == "ENABLED":
         problems.append("tasks get public IP addresses")
     return Result.fail("; ".join(problems)) if problems else Result.ok(f"{desired} tasks, private")
@@ -44,7 +45,8 @@ def check_service(resource_type: str, properties: Mapping[str, Any]) -> Result:
 def check_container_insights(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != "AWS::ECS::Cluster":
         return Result.na()
-    for setting in properties.get("ClusterSettings") or []:
+    for setting in as_list(properties.get("ClusterSettings")):
+        setting = as_dict(setting)
         if setting.get("Name") == "containerInsights" and setting.get("Value") in ("enabled", "enhanced"):
             return Result.ok(f"Container Insights {setting['Value']}")
     return Result.fail("Container Insights is not enabled")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
+from policies.rules.intrinsics import as_dict
 
 RULE_ID = "STK-EFS-001"
 TYPE = "AWS::EFS::FileSystem"
@@ -25,12 +26,12 @@ def denies_insecure_transport(policy: Any) -> bool:
         principal = statement.get("Principal")
         if principal not in ("*", {"AWS": "*"}):
             continue
-        actions = _as_list(statement.get("Action", []))
+        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
         if not any(a in ("*", "elasticfilesystem:*") for a in actions) and not {
                 "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
                 "elasticfilesystem:ClientRootAccess"} <= set(actions):
             continue
-        secure = (statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+        secure = as_dict(as_dict(statement.get("Condition")).get("Bool")).get("aws:SecureTransport")
         if str(secure).lower() == "false":
             return True
     return False

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import render
+from policies.rules.intrinsics import as_list, render
 
 RULE_ID = "STK-IAM-001"
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
@@ -16,7 +16,7 @@ def _documents(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
     if resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
         return [properties.get("PolicyDocument")]
     if resource_type in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
-        return [p.get("PolicyDocument") for p in properties.get("Policies") or [] if isinstance(p, Mapping)]
+        return [p.get("PolicyDocument") for p in as_list(properties.get("Policies")) if isinstance(p, Mapping)]
     return []
 
 
@@ -40,7 +40,7 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
                              "AWS::IAM::Group"):
         return Result.na()
     problems = []
-    for arn in properties.get("ManagedPolicyArns") or []:
+    for arn in as_list(properties.get("ManagedPolicyArns")):
         shown = render(arn) or ""
         if any(shown.endswith(f"policy/{name}") for name in ADMIN_POLICIES):
             problems.append(f"attaches {shown.rsplit('/', 1)[-1]}")

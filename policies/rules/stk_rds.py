@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import is_true
+from policies.rules.intrinsics import as_dict, is_true
 
 MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"
@@ -41,7 +41,7 @@ def check_backups(resource_type: str, properties: Mapping[str, Any]) -> Result:
 
 
 def force_ssl_on(parameters: Mapping[str, Any] | None) -> bool:
-    return str((parameters or {}).get("rds.force_ssl", "")).strip() == "1"
+    return str(as_dict(parameters).get("rds.force_ssl", "")).strip() == "1"
 
 
 def check_force_ssl(resource_type: str, properties: Mapping[str, Any]) -> Result:

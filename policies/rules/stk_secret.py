@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import render
+from policies.rules.intrinsics import as_list, render
 
 CREATED_RULE_ID = "STK-SECRET-001"
 ENV_RULE_ID = "STK-SECRET-002"
@@ -32,11 +32,11 @@ def check_created(resource_type: str) -> Result:
 def plain_secret_variables(container_definitions: Any) -> list[str]:
     """`container/VARIABLE` for every environment variable that looks like or carries a credential."""
     found: list[str] = []
-    for container in container_definitions or []:
+    for container in as_list(container_definitions):
         if not isinstance(container, Mapping):
             continue
         cname = render(container.get("Name")) or "?"
-        for var in container.get("Environment") or []:
+        for var in as_list(container.get("Environment")):
             if not isinstance(var, Mapping):
                 continue
             name = render(var.get("Name")) or ""

@@ -34,3 +34,33 @@ configs = st.builds(
     valid_suffixes, tag_values, tag_values, tag_values, tag_values, extra_tags)
 
 REQUIRED = REQUIRED_TAG_KEYS
+
+#: CloudFormation resource types, real ones from the registry mixed with arbitrary AWS-shaped names.
+resource_types = st.one_of(
+    st.sampled_from(sorted({t for r in __import__("policies.registry", fromlist=["RESOURCE_RULES"]).RESOURCE_RULES
+                            for t in r.resource_types})),
+    st.from_regex(r"AWS::[A-Z][A-Za-z0-9]{1,12}::[A-Z][A-Za-z0-9]{1,16}", fullmatch=True),
+)
+
+#: JSON-like property values.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8)
+
+#: Arbitrary properties dicts, sometimes with the keys the rules read.
+properties = st.dictionaries(
+    st.sampled_from([
+        "MultiAZ", "KmsKeyId", "StorageEncrypted", "Engine", "TransitEncryptionMode", "Tags", "NumCacheClusters",
+        "DesiredCount", "RetentionInDays", "Name", "NetworkConfiguration", "ClusterSettings", "EndpointConfiguration",
+        "AccessLogSetting", "Integration", "FileSystemPolicy", "Volumes", "ContainerDefinitions", "Parameters",
+        "ManagedPolicyArns", "PolicyDocument", "Policies", "LoadBalancerAttributes", "FileSystemTags",
+        "BackupRetentionPeriod", "ReplicasPerNodeGroup", "AuthToken", "EnableKeyRotation", "KeySpec",
+        "TransitEncryptionEnabled", "MultiAZEnabled", "AutomaticFailoverEnabled", "Family", "DBParameterGroupName",
+        "PubliclyAccessible", "HttpMethod", "TracingEnabled", "DBInstanceIdentifier", "LogGroupName",
+        "Encrypted", "AtRestEncryptionEnabled", "EnablePerformanceInsights", "PerformanceInsightsKMSKeyId",
+        "KmsMasterKeyId", "Environment", "DeletionProtection"]) | st.text(max_size=10),
+    json_values, max_size=8)
+
+#: AWS-managed KMS key aliases.
+aws_managed_aliases = st.from_regex(r"alias/aws/[a-z0-9-]{1,20}", fullmatch=True)

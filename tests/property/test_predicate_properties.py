@@ -1,0 +1,75 @@
+"""Properties of the rule predicates (pure functions; no synthesis here)."""
+
+from __future__ import annotations
+
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+
+from policies.context import Context
+from policies.registry import RESOURCE_RULES
+from policies.result import Status
+from policies.rules import stk_kms, stk_rds, stk_redis
+from tests.property.strategies import aws_managed_aliases, json_values, properties, resource_types
+
+CONTEXT = Context(suffix="prod", cmk_ids=frozenset({"Cmk"}))
+
+
+@given(resource_types, properties)
+def test_every_predicate_is_not_applicable_to_types_it_does_not_target(resource_type, props):
+    """A rule never passes or fails a resource type outside its declared types."""
+    for rule in RESOURCE_RULES:
+        if not rule.applies_to(resource_type):
+            assert rule.evaluate(resource_type, props, CONTEXT).status is Status.NOT_APPLICABLE
+
+
+@given(properties)
+def test_predicates_never_crash_on_arbitrary_properties(props):
+    """Malformed properties get a verdict (usually FAIL), never an exception."""
+    for rule in RESOURCE_RULES:
+        for resource_type in rule.resource_types:
+            try:
+                rule.evaluate(resource_type, props, CONTEXT)
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:  # pragma: no cover - the property
+                raise AssertionError(f"{rule.rule_id} crashed on {resource_type} {props!r}: {exc!r}") from exc
+
+
+@given(properties, st.one_of(st.just(False), st.just("false"), st.none(), json_values))
+@example({}, None)
+def test_rds_without_multi_az_true_fails(props, multi_az):
+    """Any DB instance whose MultiAZ is not true (or "true") fails STK-RDS-001."""
+    assume(multi_az not in (True, "true", "True", "TRUE"))
+    props = {k: v for k, v in props.items() if k not in ("MultiAZ", "DBClusterIdentifier")}
+    if multi_az is not None:
+        props["MultiAZ"] = multi_az
+    assert stk_rds.check_multi_az("AWS::RDS::DBInstance", props).status is Status.FAIL
+
+
+@given(aws_managed_aliases, st.sampled_from(sorted(stk_kms.KEY_PROPERTIES)))
+def test_a_reference_to_any_aws_managed_key_fails_the_cmk_rule(alias, resource_type):
+    """Pointing any key property at an alias/aws/... key fails STK-KMS-001, in every engine's context."""
+    props = {"StorageEncrypted": True, "Encrypted": True, "AtRestEncryptionEnabled": True}
+    flag, key_prop = stk_kms.KEY_PROPERTIES[resource_type][0]
+    props[key_prop] = alias
+    for cmk_ids in (frozenset({"Cmk"}), None):
+        result = stk_kms.check(resource_type, props, cmk_ids)
+        assert result.status is Status.FAIL and alias in result.reason
+
+
+@given(st.sampled_from(["preferred", "Required", "", None, "REQUIRED"]))
+def test_any_transit_mode_but_required_fails(mode):
+    """Only TransitEncryptionMode 'required' passes STK-REDIS-002; 'preferred' still accepts plaintext."""
+    props = {"TransitEncryptionEnabled": True, "AuthToken": "x" * 20}
+    if mode is not None:
+        props["TransitEncryptionMode"] = mode
+    assert stk_redis.check_transit(stk_redis.TYPE, props).status is Status.FAIL
+
+
+@given(st.lists(json_values, max_size=4), st.lists(json_values, max_size=4))
+@example([{"Effect": "Deny", "Principal": "*", "Action": [{"x": 1}]}], [{"Key": ["a"], "Value": 1}])
+def test_policy_and_tag_readers_survive_malformed_shapes(statements, tags):
+    """Statement lists and tag lists of any shape are judged without an exception."""
+    from policies.rules import stk_efs
+    from policies.rules.intrinsics import tag_map
+
+    stk_efs.check(stk_efs.TYPE, {"FileSystemPolicy": {"Statement": statements}})
+    assert all(isinstance(k, str) for k in tag_map(tags))
