@@ -1,0 +1,559 @@
+"""Create a synthesized TapStack template's resources in the emulator through the service APIs.
+
+Every resource type the template uses is either created by a handler below (with the properties the
+template gives) or listed as skipped with the reason; nothing is dropped silently. Known emulator (moto)
+gaps are worked around here, each with a comment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from cdk_app.config import AppConfig
+from localenv.intrinsics import Resolver, Unresolvable, references
+
+ACCOUNT = "123456789012"  # moto's default account
+PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+          "AWS::NoValue": None}
+
+# Types not emulated, with the reason (printed in the deployment summary, never dropped silently).
+SKIPPED_TYPES = {
+    "AWS::CDK::Metadata": "CDK bookkeeping, no AWS resource",
+    "AWS::Lambda::Function": "CDK's custom-resource handler; custom resources are not run locally",
+    "Custom::VpcRestrictDefaultSG": "custom resource: its handler is not run locally",
+    "AWS::WAFv2::WebACL": "WAFv2 web ACLs are not emulated",
+    "AWS::WAFv2::WebACLAssociation": "WAFv2 is not emulated",
+    "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not emulated",
+    "AWS::ApiGateway::Account": "account-wide API Gateway setting; nothing to audit locally",
+    "AWS::CloudWatch::Alarm": "alarms have no posture to audit locally",
+    "AWS::SNS::TopicPolicy": "topic policy has no posture to audit locally",
+}
+
+
+@dataclass
+class DeployResult:
+    created: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (logical id, type, reason)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def _camel(value: Any, *, keep: frozenset[str] = frozenset({"Options"})) -> Any:
+    """CloudFormation PascalCase keys to the ECS API's camelCase, recursively (map-valued keys kept)."""
+    special = {"IAM": "iam", "EFSVolumeConfiguration": "efsVolumeConfiguration", "FilesystemId": "fileSystemId",
+               "ValueFrom": "valueFrom", "CpuArchitecture": "cpuArchitecture"}
+    if isinstance(value, list):
+        return [_camel(v, keep=keep) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            key = special.get(k, k[:1].lower() + k[1:])
+            out[key] = v if k in keep else _camel(v, keep=keep)
+        return out
+    return value
+
+
+def _tags(props: Mapping[str, Any], key: str = "Tags") -> list[dict[str, str]]:
+    return [{"Key": t["Key"], "Value": str(t["Value"])} for t in props.get(key, []) or []]
+
+
+class Deployer:
+    def __init__(self, template: Mapping[str, Any], config: AppConfig, *, session: boto3.Session | None = None,
+                 endpoint_url: str | None = None) -> None:
+        self.template = template
+        self.config = config
+        self.session = session or boto3.Session(region_name=config.region)
+        self.endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+        self.resolver = Resolver(
+            pseudo={**PSEUDO, "AWS::Region": config.region, "AWS::StackName": config.stack_name,
+                    "AWS::StackId": f"arn:aws:cloudformation:{config.region}:{ACCOUNT}:stack/{config.stack_name}/local"},
+            parameters={name: p.get("Default") for name, p in template.get("Parameters", {}).items()},
+            azs=list(config.availability_zones), secret_value=self._secret_value)
+        self._secret_cache: dict[str, dict[str, Any]] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, region_name=self.config.region,
+                                                         endpoint_url=self.endpoint_url)
+        return self._clients[service]
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def _secret_value(self, secret_id: str, key: str) -> str:
+        if secret_id not in self._secret_cache:
+            value = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            self._secret_cache[secret_id] = json.loads(value)
+        return str(self._secret_cache[secret_id][key])
+
+    def seed_secrets(self, values: Mapping[str, Mapping[str, str]]) -> None:
+        """Create the existing secrets the stack reads (inputs, not stack resources), encrypted with a customer
+        key and with rotation configured, as a real environment's secrets are."""
+        kms = self.client("kms")
+        key = kms.create_key(Description="secrets key (input to the stack, not created by it)")["KeyMetadata"]["Arn"]
+        rotation = self._rotation_function()
+        sm = self.client("secretsmanager")
+        for name, value in values.items():
+            sm.create_secret(Name=name, SecretString=json.dumps(value), KmsKeyId=key,
+                             Tags=[{"Key": "Environment", "Value": self.config.environment_suffix}])
+            sm.rotate_secret(SecretId=name, RotationLambdaARN=rotation, RotationRules={"AutomaticallyAfterDays": 30})
+
+    def _rotation_function(self) -> str:
+        role = self.client("iam").create_role(
+            RoleName=f"secret-rotation-{self.config.environment_suffix}",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+        return self.client("lambda").create_function(
+            FunctionName=f"secret-rotation-{self.config.environment_suffix}", Runtime="python3.12", Role=role,
+            Handler="index.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+
+    # --- the template ---------------------------------------------------------------------------
+
+    def order(self) -> list[str]:
+        resources = self.template["Resources"]
+        deps = {lid: (references(r.get("Properties", {})) | set(
+            [r["DependsOn"]] if isinstance(r.get("DependsOn"), str) else r.get("DependsOn", []))) & set(resources)
+            for lid, r in resources.items()}
+        ordered, done = [], set()
+
+        def visit(lid: str, path: tuple[str, ...] = ()) -> None:
+            if lid in done:
+                return
+            if lid in path:
+                raise ValueError(f"dependency cycle through {lid}")
+            for dep in sorted(deps[lid]):
+                visit(dep, path + (lid,))
+            done.add(lid)
+            ordered.append(lid)
+
+        for lid in resources:
+            visit(lid)
+        return ordered
+
+    def deploy(self) -> DeployResult:
+        result = DeployResult()
+        resources = self.template["Resources"]
+        for lid in self.order():
+            resource = resources[lid]
+            rtype = resource["Type"]
+            handler: Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]] | None = HANDLERS.get(rtype)
+            if handler is None:
+                result.skipped.append((lid, rtype, SKIPPED_TYPES.get(rtype, "no local handler for this type")))
+                continue
+            try:
+                props = self.resolver.resolve(resource.get("Properties", {}))
+            except Unresolvable as exc:
+                result.skipped.append((lid, rtype, f"depends on {exc}, which was not created locally"))
+                continue
+            physical_id, attrs = handler(self, lid, props)
+            self.resolver.refs[lid] = physical_id
+            self.resolver.attrs[lid] = attrs
+            result.created.append((lid, rtype))
+        for key, output in self.template.get("Outputs", {}).items():
+            try:
+                result.outputs[key] = str(self.resolver.resolve(output["Value"]))
+            except Unresolvable as exc:
+                result.outputs[key] = f"UNRESOLVED({exc})"
+        return result
+
+    # --- handlers: (self, logical id, resolved properties) -> (Ref value, GetAtt attributes) ----
+
+    def kms_key(self, lid: str, p: dict) -> tuple[str, dict]:
+        kms = self.client("kms")
+        meta = kms.create_key(Description=p.get("Description", lid), Policy=json.dumps(p.get("KeyPolicy", {})),
+                              Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in _tags(p)])["KeyMetadata"]
+        if p.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=meta["KeyId"])
+        return meta["KeyId"], {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+
+    def kms_alias(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("kms").create_alias(AliasName=p["AliasName"], TargetKeyId=p["TargetKeyId"])
+        return p["AliasName"], {}
+
+    def vpc(self, lid: str, p: dict) -> tuple[str, dict]:
+        ec2 = self.client("ec2")
+        vpc_id = ec2.create_vpc(CidrBlock=p["CidrBlock"], TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": _tags(p)}])["Vpc"]["VpcId"]
+        default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                           {"Name": "group-name", "Values": ["default"]}])
+        return vpc_id, {"VpcId": vpc_id, "CidrBlock": p["CidrBlock"],
+                        "DefaultSecurityGroup": default_sg["SecurityGroups"][0]["GroupId"]}
+
+    def subnet(self, lid: str, p: dict) -> tuple[str, dict]:
+        subnet = self.client("ec2").create_subnet(VpcId=p["VpcId"], CidrBlock=p["CidrBlock"],
+                                                  AvailabilityZone=p["AvailabilityZone"], TagSpecifications=[
+                                                      {"ResourceType": "subnet", "Tags": _tags(p)}])["Subnet"]
+        return subnet["SubnetId"], {"SubnetId": subnet["SubnetId"], "AvailabilityZone": p["AvailabilityZone"]}
+
+    def route_table(self, lid: str, p: dict) -> tuple[str, dict]:
+        table = self.client("ec2").create_route_table(VpcId=p["VpcId"])["RouteTable"]["RouteTableId"]
+        return table, {"RouteTableId": table}
+
+    def route_table_association(self, lid: str, p: dict) -> tuple[str, dict]:
+        assoc = self.client("ec2").associate_route_table(RouteTableId=p["RouteTableId"], SubnetId=p["SubnetId"])
+        return assoc["AssociationId"], {}
+
+    def internet_gateway(self, lid: str, p: dict) -> tuple[str, dict]:
+        igw = self.client("ec2").create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        return igw, {"InternetGatewayId": igw}
+
+    def gateway_attachment(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("ec2").attach_internet_gateway(InternetGatewayId=p["InternetGatewayId"], VpcId=p["VpcId"])
+        return f"{p['InternetGatewayId']}|{p['VpcId']}", {}
+
+    def eip(self, lid: str, p: dict) -> tuple[str, dict]:
+        address = self.client("ec2").allocate_address(Domain="vpc")
+        return address["PublicIp"], {"AllocationId": address["AllocationId"], "PublicIp": address["PublicIp"]}
+
+    def nat_gateway(self, lid: str, p: dict) -> tuple[str, dict]:
+        nat = self.client("ec2").create_nat_gateway(SubnetId=p["SubnetId"], AllocationId=p["AllocationId"])
+        return nat["NatGateway"]["NatGatewayId"], {}
+
+    def route(self, lid: str, p: dict) -> tuple[str, dict]:
+        target = {k: p[k] for k in ("GatewayId", "NatGatewayId") if p.get(k)}
+        self.client("ec2").create_route(RouteTableId=p["RouteTableId"],
+                                        DestinationCidrBlock=p["DestinationCidrBlock"], **target)
+        return f"{p['RouteTableId']}|{p['DestinationCidrBlock']}", {}
+
+    def security_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        group = self.client("ec2").create_security_group(
+            GroupName=p.get("GroupName", lid), Description=p["GroupDescription"], VpcId=p["VpcId"],
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags(p)}])["GroupId"]
+        return group, {"GroupId": group}
+
+    def security_group_ingress(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("ec2").authorize_security_group_ingress(GroupId=p["GroupId"], IpPermissions=[{
+            "IpProtocol": p["IpProtocol"], "FromPort": int(p["FromPort"]), "ToPort": int(p["ToPort"]),
+            "UserIdGroupPairs": [{"GroupId": p["SourceSecurityGroupId"], "Description": p.get("Description", "")}]}])
+        return f"{lid}", {}
+
+    def security_group_egress(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("ec2").authorize_security_group_egress(GroupId=p["GroupId"], IpPermissions=[{
+            "IpProtocol": p["IpProtocol"], "FromPort": int(p["FromPort"]), "ToPort": int(p["ToPort"]),
+            "UserIdGroupPairs": [{"GroupId": p["DestinationSecurityGroupId"]}]}])
+        return f"{lid}", {}
+
+    def log_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        logs = self.client("logs")
+        name = p["LogGroupName"]
+        logs.create_log_group(logGroupName=name, kmsKeyId=p["KmsKeyId"],
+                              tags={t["Key"]: t["Value"] for t in _tags(p)})
+        if p.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(p["RetentionInDays"]))
+        arn = f"arn:aws:logs:{self.config.region}:{ACCOUNT}:log-group:{name}:*"
+        return name, {"Arn": arn}
+
+    def flow_log(self, lid: str, p: dict) -> tuple[str, dict]:
+        flow = self.client("ec2").create_flow_logs(
+            ResourceIds=[p["ResourceId"]], ResourceType=p["ResourceType"], TrafficType=p["TrafficType"],
+            LogDestinationType="cloud-watch-logs", LogGroupName=p["LogGroupName"],
+            DeliverLogsPermissionArn=p["DeliverLogsPermissionArn"])
+        return flow["FlowLogIds"][0], {}
+
+    def iam_role(self, lid: str, p: dict) -> tuple[str, dict]:
+        iam = self.client("iam")
+        name = f"{self.config.stack_name}-{lid}"[:64]
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"]),
+                               Tags=_tags(p))["Role"]
+        for arn in p.get("ManagedPolicyArns", []) or []:
+            try:
+                iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            except iam.exceptions.NoSuchEntityException:
+                pass  # moto gap: it does not ship every AWS-managed policy; nothing audits role policies locally
+        return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def iam_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        for role in p.get("Roles", []):
+            self.client("iam").put_role_policy(RoleName=role, PolicyName=p["PolicyName"],
+                                               PolicyDocument=json.dumps(p["PolicyDocument"]))
+        return p["PolicyName"], {}
+
+    def db_subnet_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        name = p["DBSubnetGroupName"]
+        self.client("rds").create_db_subnet_group(DBSubnetGroupName=name, SubnetIds=p["SubnetIds"],
+                                                  DBSubnetGroupDescription=p["DBSubnetGroupDescription"],
+                                                  Tags=_tags(p))
+        return name, {}
+
+    def db_parameter_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        rds = self.client("rds")
+        name = p.get("DBParameterGroupName", lid.lower())
+        rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily=p["Family"],
+                                      Description=p["Description"], Tags=_tags(p))
+        rds.modify_db_parameter_group(DBParameterGroupName=name, Parameters=[
+            {"ParameterName": k, "ParameterValue": str(v), "ApplyMethod": "pending-reboot"}
+            for k, v in p.get("Parameters", {}).items()])
+        return name, {}
+
+    def db_instance(self, lid: str, p: dict) -> tuple[str, dict]:
+        keys = ("DBInstanceIdentifier", "Engine", "EngineVersion", "DBInstanceClass", "MultiAZ", "StorageEncrypted",
+                "KmsKeyId", "BackupRetentionPeriod", "DBParameterGroupName", "DBSubnetGroupName",
+                "VPCSecurityGroups", "MasterUsername", "MasterUserPassword", "PubliclyAccessible", "Port",
+                "EnablePerformanceInsights", "PerformanceInsightsKMSKeyId", "EnableCloudwatchLogsExports",
+                "DeletionProtection", "CopyTagsToSnapshot", "StorageType", "DBName", "MaxAllocatedStorage",
+                "EnableIAMDatabaseAuthentication", "AutoMinorVersionUpgrade", "MonitoringInterval",
+                "MonitoringRoleArn", "CACertificateIdentifier")
+        args = {k: p[k] for k in keys if k in p}
+        args["VpcSecurityGroupIds"] = args.pop("VPCSecurityGroups", [])
+        args["AllocatedStorage"] = int(p.get("AllocatedStorage", 20))
+        args.setdefault("PubliclyAccessible", False)  # CloudFormation's default inside a VPC subnet group
+        for key in ("Port", "BackupRetentionPeriod", "MaxAllocatedStorage", "MonitoringInterval"):
+            if key in args:
+                args[key] = int(args[key])
+        db = self.client("rds").create_db_instance(**args, Tags=_tags(p))["DBInstance"]
+        endpoint = db.get("Endpoint", {})
+        return db["DBInstanceIdentifier"], {"Endpoint.Address": endpoint.get("Address", f"{lid}.local"),
+                                            "Endpoint.Port": str(endpoint.get("Port", args.get("Port", 5432))),
+                                            "DBInstanceArn": db["DBInstanceArn"]}
+
+    def cache_subnet_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        name = p["CacheSubnetGroupName"]
+        self.client("elasticache").create_cache_subnet_group(
+            CacheSubnetGroupName=name, CacheSubnetGroupDescription=p["Description"], SubnetIds=p["SubnetIds"],
+            Tags=_tags(p))
+        return name, {}
+
+    def replication_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        keys = ("ReplicationGroupId", "ReplicationGroupDescription", "Engine", "EngineVersion", "CacheNodeType",
+                "NumCacheClusters", "PreferredCacheClusterAZs", "AutomaticFailoverEnabled", "MultiAZEnabled",
+                "CacheSubnetGroupName", "SecurityGroupIds", "Port", "AtRestEncryptionEnabled", "KmsKeyId",
+                "TransitEncryptionEnabled", "TransitEncryptionMode", "AuthToken", "SnapshotRetentionLimit",
+                "AutoMinorVersionUpgrade")
+        args = {k: p[k] for k in keys if k in p}
+        for key in ("NumCacheClusters", "Port", "SnapshotRetentionLimit"):
+            if key in args:
+                args[key] = int(args[key])
+        if "NumCacheClusters" in args:
+            # moto gap: with cluster mode disabled it sizes the group from ReplicasPerNodeGroup and ignores
+            # NumCacheClusters; pass both so the emulated members match the template.
+            args["ReplicasPerNodeGroup"] = args["NumCacheClusters"] - 1
+        group = self.client("elasticache").create_replication_group(**args, Tags=_tags(p))["ReplicationGroup"]
+        primary = group["NodeGroups"][0].get("PrimaryEndpoint", {})
+        reader = group["NodeGroups"][0].get("ReaderEndpoint", primary)
+        return group["ReplicationGroupId"], {
+            "PrimaryEndPoint.Address": primary.get("Address", ""), "PrimaryEndPoint.Port": str(args.get("Port", 6379)),
+            "ReaderEndPoint.Address": reader.get("Address", ""), "ReaderEndPoint.Port": str(args.get("Port", 6379))}
+
+    def file_system(self, lid: str, p: dict) -> tuple[str, dict]:
+        efs = self.client("efs")
+        fs = efs.create_file_system(
+            CreationToken=f"{self.config.stack_name}-{lid}", Encrypted=bool(p.get("Encrypted")), KmsKeyId=p["KmsKeyId"],
+            PerformanceMode=p.get("PerformanceMode", "generalPurpose"),
+            ThroughputMode=p.get("ThroughputMode", "bursting"), Tags=_tags(p, "FileSystemTags"))
+        if p.get("FileSystemPolicy"):
+            efs.put_file_system_policy(FileSystemId=fs["FileSystemId"], Policy=json.dumps(p["FileSystemPolicy"]))
+        return fs["FileSystemId"], {"Arn": fs["FileSystemArn"], "FileSystemId": fs["FileSystemId"]}
+
+    def mount_target(self, lid: str, p: dict) -> tuple[str, dict]:
+        target = self.client("efs").create_mount_target(FileSystemId=p["FileSystemId"], SubnetId=p["SubnetId"],
+                                                        SecurityGroups=p.get("SecurityGroups", []))
+        return target["MountTargetId"], {"IpAddress": target.get("IpAddress", "")}
+
+    def access_point(self, lid: str, p: dict) -> tuple[str, dict]:
+        args = {"FileSystemId": p["FileSystemId"], "Tags": _tags(p, "AccessPointTags")}
+        if p.get("PosixUser"):
+            args["PosixUser"] = {"Uid": int(p["PosixUser"]["Uid"]), "Gid": int(p["PosixUser"]["Gid"])}
+        if p.get("RootDirectory"):
+            root = p["RootDirectory"]
+            args["RootDirectory"] = {"Path": root.get("Path", "/")}
+            if root.get("CreationInfo"):
+                info = root["CreationInfo"]
+                args["RootDirectory"]["CreationInfo"] = {"OwnerUid": int(info["OwnerUid"]),
+                                                         "OwnerGid": int(info["OwnerGid"]),
+                                                         "Permissions": info["Permissions"]}
+        point = self.client("efs").create_access_point(**args)
+        return point["AccessPointId"], {"Arn": point["AccessPointArn"], "AccessPointId": point["AccessPointId"]}
+
+    def ecs_cluster(self, lid: str, p: dict) -> tuple[str, dict]:
+        cluster = self.client("ecs").create_cluster(
+            clusterName=p["ClusterName"], settings=_camel(p.get("ClusterSettings", [])),
+            tags=[{"key": t["Key"], "value": t["Value"]} for t in _tags(p)])["cluster"]
+        return cluster["clusterName"], {"Arn": cluster["clusterArn"]}
+
+    def task_definition(self, lid: str, p: dict) -> tuple[str, dict]:
+        args = {k[:1].lower() + k[1:]: v for k, v in p.items() if k not in ("Tags", "ContainerDefinitions", "Volumes")}
+        args["containerDefinitions"] = _camel(p["ContainerDefinitions"])
+        args["volumes"] = _camel(p.get("Volumes", []))
+        args["tags"] = [{"key": t["Key"], "value": t["Value"]} for t in _tags(p)]
+        args["runtimePlatform"] = _camel(args.get("runtimePlatform", {}))
+        arn = self.client("ecs").register_task_definition(**args)["taskDefinition"]["taskDefinitionArn"]
+        return arn, {"TaskDefinitionArn": arn}
+
+    def ecs_service(self, lid: str, p: dict) -> tuple[str, dict]:
+        args = {"cluster": p["Cluster"], "serviceName": p["ServiceName"], "taskDefinition": p["TaskDefinition"],
+                "desiredCount": int(p.get("DesiredCount", 1)), "launchType": p.get("LaunchType", "FARGATE"),
+                "networkConfiguration": _camel(p.get("NetworkConfiguration", {})),
+                "tags": [{"key": t["Key"], "value": t["Value"]} for t in _tags(p)]}
+        service = self.client("ecs").create_service(**args)["service"]
+        return service["serviceArn"], {"Name": service["serviceName"], "ServiceArn": service["serviceArn"]}
+
+    def scalable_target(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("application-autoscaling").register_scalable_target(
+            ServiceNamespace=p["ServiceNamespace"], ResourceId=p["ResourceId"],
+            ScalableDimension=p["ScalableDimension"], MinCapacity=int(p["MinCapacity"]),
+            MaxCapacity=int(p["MaxCapacity"]))
+        return f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}", {}
+
+    def scaling_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        namespace = p.get("ServiceNamespace") or "ecs"
+        resource_id, dimension = p.get("ResourceId"), p.get("ScalableDimension")
+        if "ScalingTargetId" in p:
+            resource_id, dimension, namespace = p["ScalingTargetId"].split("|")
+        config = dict(p["TargetTrackingScalingPolicyConfiguration"])
+        self.client("application-autoscaling").put_scaling_policy(
+            PolicyName=p["PolicyName"], ServiceNamespace=namespace, ResourceId=resource_id,
+            ScalableDimension=dimension, PolicyType=p["PolicyType"], TargetTrackingScalingPolicyConfiguration=config)
+        return p["PolicyName"], {}
+
+    def load_balancer(self, lid: str, p: dict) -> tuple[str, dict]:
+        lb = self.client("elbv2").create_load_balancer(
+            Name=p["Name"], Subnets=p["Subnets"], SecurityGroups=p.get("SecurityGroups", []),
+            Scheme=p.get("Scheme", "internal"), Type=p.get("Type", "network"), Tags=_tags(p))["LoadBalancers"][0]
+        return lb["LoadBalancerArn"], {"DNSName": lb["DNSName"], "LoadBalancerArn": lb["LoadBalancerArn"],
+                                       "LoadBalancerFullName": lb["LoadBalancerArn"].split("loadbalancer/")[-1]}
+
+    def target_group(self, lid: str, p: dict) -> tuple[str, dict]:
+        group = self.client("elbv2").create_target_group(
+            Name=p["Name"], Protocol=p["Protocol"], Port=int(p["Port"]), VpcId=p["VpcId"],
+            TargetType=p.get("TargetType", "ip"), Tags=_tags(p))["TargetGroups"][0]
+        return group["TargetGroupArn"], {"TargetGroupFullName": group["TargetGroupArn"].split(":")[-1],
+                                         "TargetGroupName": group["TargetGroupName"]}
+
+    def listener(self, lid: str, p: dict) -> tuple[str, dict]:
+        listener = self.client("elbv2").create_listener(
+            LoadBalancerArn=p["LoadBalancerArn"], Protocol=p["Protocol"], Port=int(p["Port"]),
+            DefaultActions=[{"Type": a["Type"], "TargetGroupArn": a["TargetGroupArn"]} for a in p["DefaultActions"]])
+        return listener["Listeners"][0]["ListenerArn"], {}
+
+    def rest_api(self, lid: str, p: dict) -> tuple[str, dict]:
+        api = self.client("apigateway").create_rest_api(
+            name=p["Name"], description=p.get("Description", ""), apiKeySource=p.get("ApiKeySourceType", "HEADER"),
+            endpointConfiguration={"types": p.get("EndpointConfiguration", {}).get("Types", ["EDGE"])},
+            tags={t["Key"]: t["Value"] for t in _tags(p)})
+        root = self.client("apigateway").get_resources(restApiId=api["id"])["items"][0]["id"]
+        return api["id"], {"RootResourceId": root}
+
+    def api_resource(self, lid: str, p: dict) -> tuple[str, dict]:
+        resource = self.client("apigateway").create_resource(restApiId=p["RestApiId"], parentId=p["ParentId"],
+                                                              pathPart=p["PathPart"])
+        return resource["id"], {"ResourceId": resource["id"]}
+
+    def api_method(self, lid: str, p: dict) -> tuple[str, dict]:
+        api = self.client("apigateway")
+        api.put_method(restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"],
+                       authorizationType=p.get("AuthorizationType", "NONE"),
+                       apiKeyRequired=bool(p.get("ApiKeyRequired")),
+                       requestParameters={k: bool(v) for k, v in p.get("RequestParameters", {}).items()})
+        integration = p.get("Integration", {})
+        api.put_integration(restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"],
+                            type=integration["Type"], integrationHttpMethod=integration.get("IntegrationHttpMethod", "GET"),
+                            uri=integration.get("Uri", ""), connectionType=integration.get("ConnectionType", "INTERNET"),
+                            connectionId=integration.get("ConnectionId", ""))
+        return f"{p['ResourceId']}|{p['HttpMethod']}", {}
+
+    def api_deployment(self, lid: str, p: dict) -> tuple[str, dict]:
+        deployment = self.client("apigateway").create_deployment(restApiId=p["RestApiId"],
+                                                                 description=p.get("Description", ""))
+        return deployment["id"], {"DeploymentId": deployment["id"]}
+
+    def api_stage(self, lid: str, p: dict) -> tuple[str, dict]:
+        api = self.client("apigateway")
+        api.create_stage(restApiId=p["RestApiId"], stageName=p["StageName"], deploymentId=p["DeploymentId"],
+                         tracingEnabled=bool(p.get("TracingEnabled")), tags={t["Key"]: t["Value"] for t in _tags(p)})
+        patches = []
+        if p.get("AccessLogSetting"):
+            patches += [{"op": "replace", "path": "/accessLogSettings/destinationArn",
+                         "value": p["AccessLogSetting"]["DestinationArn"]},
+                        {"op": "replace", "path": "/accessLogSettings/format",
+                         "value": p["AccessLogSetting"].get("Format", "")}]
+        for setting in p.get("MethodSettings", []):
+            prefix = f"/{setting.get('ResourcePath', '/*').lstrip('/') or '*'}/{setting.get('HttpMethod', '*')}"
+            prefix = prefix.replace("//", "/")
+            if "LoggingLevel" in setting:
+                patches.append({"op": "replace", "path": f"{prefix}/logging/loglevel", "value": setting["LoggingLevel"]})
+            if "MetricsEnabled" in setting:
+                patches.append({"op": "replace", "path": f"{prefix}/metrics/enabled",
+                                "value": str(setting["MetricsEnabled"]).lower()})
+        if patches:
+            api.update_stage(restApiId=p["RestApiId"], stageName=p["StageName"], patchOperations=patches)
+        return p["StageName"], {}
+
+    def api_request_validator(self, lid: str, p: dict) -> tuple[str, dict]:
+        validator = self.client("apigateway").create_request_validator(
+            restApiId=p["RestApiId"], name=p.get("Name", lid),
+            validateRequestBody=bool(p.get("ValidateRequestBody")),
+            validateRequestParameters=bool(p.get("ValidateRequestParameters")))
+        return validator["id"], {"RequestValidatorId": validator["id"]}
+
+    def api_key(self, lid: str, p: dict) -> tuple[str, dict]:
+        key = self.client("apigateway").create_api_key(name=p["Name"], value=p["Value"], enabled=p.get("Enabled", True))
+        return key["id"], {"APIKeyId": key["id"]}
+
+    def usage_plan(self, lid: str, p: dict) -> tuple[str, dict]:
+        plan = self.client("apigateway").create_usage_plan(
+            name=p["UsagePlanName"], apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
+            throttle={"rateLimit": float(p["Throttle"]["RateLimit"]), "burstLimit": int(p["Throttle"]["BurstLimit"])}
+            if p.get("Throttle") else {})
+        return plan["id"], {"Id": plan["id"]}
+
+    def usage_plan_key(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("apigateway").create_usage_plan_key(usagePlanId=p["UsagePlanId"], keyId=p["KeyId"],
+                                                         keyType=p["KeyType"])
+        return f"{p['UsagePlanId']}|{p['KeyId']}", {}
+
+    def vpc_link(self, lid: str, p: dict) -> tuple[str, dict]:
+        link = self.client("apigateway").create_vpc_link(name=p["Name"], targetArns=p["TargetArns"])
+        return link["id"], {}
+
+    def sns_topic(self, lid: str, p: dict) -> tuple[str, dict]:
+        attributes = {"KmsMasterKeyId": p["KmsMasterKeyId"]} if p.get("KmsMasterKeyId") else {}
+        arn = self.client("sns").create_topic(Name=p["TopicName"], Attributes=attributes, Tags=_tags(p))["TopicArn"]
+        return arn, {"TopicArn": arn, "TopicName": p["TopicName"]}
+
+
+HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
+    "AWS::KMS::Key": Deployer.kms_key, "AWS::KMS::Alias": Deployer.kms_alias,
+    "AWS::EC2::VPC": Deployer.vpc, "AWS::EC2::Subnet": Deployer.subnet, "AWS::EC2::RouteTable": Deployer.route_table,
+    "AWS::EC2::SubnetRouteTableAssociation": Deployer.route_table_association,
+    "AWS::EC2::InternetGateway": Deployer.internet_gateway, "AWS::EC2::VPCGatewayAttachment": Deployer.gateway_attachment,
+    "AWS::EC2::EIP": Deployer.eip, "AWS::EC2::NatGateway": Deployer.nat_gateway, "AWS::EC2::Route": Deployer.route,
+    "AWS::EC2::SecurityGroup": Deployer.security_group, "AWS::EC2::SecurityGroupIngress": Deployer.security_group_ingress,
+    "AWS::EC2::SecurityGroupEgress": Deployer.security_group_egress, "AWS::EC2::FlowLog": Deployer.flow_log,
+    "AWS::Logs::LogGroup": Deployer.log_group, "AWS::IAM::Role": Deployer.iam_role, "AWS::IAM::Policy": Deployer.iam_policy,
+    "AWS::RDS::DBSubnetGroup": Deployer.db_subnet_group, "AWS::RDS::DBParameterGroup": Deployer.db_parameter_group,
+    "AWS::RDS::DBInstance": Deployer.db_instance, "AWS::ElastiCache::SubnetGroup": Deployer.cache_subnet_group,
+    "AWS::ElastiCache::ReplicationGroup": Deployer.replication_group, "AWS::EFS::FileSystem": Deployer.file_system,
+    "AWS::EFS::MountTarget": Deployer.mount_target, "AWS::EFS::AccessPoint": Deployer.access_point,
+    "AWS::ECS::Cluster": Deployer.ecs_cluster, "AWS::ECS::TaskDefinition": Deployer.task_definition,
+    "AWS::ECS::Service": Deployer.ecs_service,
+    "AWS::ApplicationAutoScaling::ScalableTarget": Deployer.scalable_target,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": Deployer.scaling_policy,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": Deployer.load_balancer,
+    "AWS::ElasticLoadBalancingV2::TargetGroup": Deployer.target_group,
+    "AWS::ElasticLoadBalancingV2::Listener": Deployer.listener,
+    "AWS::ApiGateway::RestApi": Deployer.rest_api, "AWS::ApiGateway::Resource": Deployer.api_resource,
+    "AWS::ApiGateway::Method": Deployer.api_method, "AWS::ApiGateway::Deployment": Deployer.api_deployment,
+    "AWS::ApiGateway::Stage": Deployer.api_stage, "AWS::ApiGateway::RequestValidator": Deployer.api_request_validator,
+    "AWS::ApiGateway::ApiKey": Deployer.api_key, "AWS::ApiGateway::UsagePlan": Deployer.usage_plan,
+    "AWS::ApiGateway::UsagePlanKey": Deployer.usage_plan_key, "AWS::ApiGateway::VpcLink": Deployer.vpc_link,
+    "AWS::SNS::Topic": Deployer.sns_topic,
+}
+
+
+def default_secret_values(config: AppConfig) -> dict[str, dict[str, str]]:
+    """Local stand-ins for the existing secrets (made-up values, local emulator only)."""
+    return {
+        config.db_secret: {"username": "streamtech_admin", "password": "local-only-Passw0rd-not-secret"},
+        config.api_key_secret: {"apiKey": "local-only-api-key-0123456789abcdef"},
+        config.redis_auth_secret: {"authToken": "local-only-redis-auth-token-0123456789"},
+    }

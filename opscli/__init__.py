@@ -1,0 +1,11 @@
+"""opscli: read-only operations CLI that verifies the live posture of a StreamTech platform environment.
+
+Exit codes (the contract, tested in tests/opscli/test_cli.py):
+  0  compliant: no FAIL at or above --fail-on, no ERROR
+  1  findings: at least one FAIL at or above --fail-on
+  2  usage error: bad option, suffix, outputs file or rule id
+  3  incomplete: a check could not look (access denied, throttled, endpoint down, malformed answer),
+     or no credentials; takes precedence over 1
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,108 @@
+"""Live checks: collectors that look (read-only AWS calls) and judge (policies.live predicates).
+
+Each collector declares the operations it may call and the checks it yields; when it cannot look, every check
+it did not yield becomes ERROR (could not look) or FAIL (the resource it expected does not exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.aws import Aws
+from opscli.errors import CredentialsError
+from opscli.model import Finding
+from opscli.targets import Targets
+from policies.live import MalformedAnswer
+from policies.result import Result, Status
+
+NOT_FOUND_CODES = {
+    "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBParameterGroupNotFound", "ReplicationGroupNotFoundFault",
+    "FileSystemNotFound", "ClusterNotFoundException", "ServiceNotFoundException", "NotFoundException",
+    "ResourceNotFoundException", "NotFoundError",
+}
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+                "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "AuthFailure"}
+THROTTLE_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+                  "ProvisionedThroughputExceededException"}
+
+
+class Missing(Exception):
+    """The resource the environment should have does not exist."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    operations: tuple[str, ...]  # "service:Operation" as botocore names them
+    checks: tuple[tuple[str, str], ...]  # (check id, catalog rule id)
+
+
+@dataclass
+class Context:
+    aws: Aws
+    targets: Targets
+    now: datetime
+    cmk_arn: str | None = None
+    max_age_days: int = 90
+    expected_tags: dict[str, str] = field(default_factory=dict)
+
+
+def describe_failure(exc: BaseException) -> tuple[Status, str]:
+    """What an exception while looking means: (status, reason)."""
+    if isinstance(exc, Missing):
+        return Status.FAIL, str(exc)
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        operation = getattr(exc, "operation_name", "?")
+        if code in NOT_FOUND_CODES:
+            return Status.FAIL, f"not found ({operation}: {code})"
+        if code in DENIED_CODES:
+            return Status.ERROR, f"access denied to {operation} ({code}): {message}"
+        if code in THROTTLE_CODES:
+            return Status.ERROR, f"throttled on {operation} after retries ({code})"
+        return Status.ERROR, f"{operation} failed: {code} {message}".strip()
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
+        return Status.ERROR, f"endpoint unreachable: {exc}"
+    if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+        return Status.ERROR, f"timed out: {exc}"
+    if isinstance(exc, MalformedAnswer):
+        return Status.ERROR, f"malformed answer: {exc}"
+    if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
+        return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}"
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return Status.ERROR, f"AWS SDK error: {exc}"
+    raise exc
+
+
+def run_collector(spec: Spec, fn: Callable[..., Iterator[Finding]], ctx: Context, resource: str,
+                  *args: Any) -> list[Finding]:
+    """Run one collector for `resource`; every declared check it could not judge becomes ERROR or FAIL."""
+    findings: list[Finding] = []
+    try:
+        for finding in fn(ctx, resource, *args):
+            findings.append(finding)
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+    except Exception as exc:  # noqa: BLE001 - classified below; unknown exceptions re-raise there
+        status, reason = describe_failure(exc)
+        done = {f.check_id for f in findings}
+        for check_id, rule_id in spec.checks:
+            if check_id not in done:
+                findings.append(Finding(check_id, rule_id, status, resource, reason))
+    return findings
+
+
+def judge(check_id: str, rule_id: str, resource: str, predicate: Callable[..., Result], *args: Any) -> Finding:
+    """Apply a live predicate; a malformed answer is ERROR, never PASS."""
+    try:
+        result = predicate(*args)
+    except (MalformedAnswer, KeyError, TypeError, AttributeError) as exc:
+        status, reason = describe_failure(exc)
+        return Finding(check_id, rule_id, status, resource, reason)
+    return Finding(check_id, rule_id, result.status, resource, result.reason)

@@ -1,0 +1,216 @@
+"""opscli's commands: thin Click wrappers around the core, one error boundary, results on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
+from opscli import __version__, core, render, targets
+from opscli.aws import ALLOWED_REGION, Aws
+from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
+from opscli.iam_policy import policy_document
+from opscli.model import FailOn, Report, exit_code
+from policies import catalog
+
+EXIT_CODES = EXIT_CODES_DOC.split("Exit codes", 1)[1]
+
+
+class State:
+    def __init__(self) -> None:
+        self.verbose = False
+
+
+def _console(no_color: bool, *, stderr: bool) -> Console:
+    # emoji off: ARNs contain ":secret:", which rich would turn into an emoji.
+    return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=False,
+                   emoji=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def aws_options(fn: Callable) -> Callable:
+    options = [
+        click.option("--region", default=ALLOWED_REGION, show_default=True, help="AWS region (audits accept only ap-northeast-1)."),
+        click.option("--profile", default=None, help="AWS named profile."),
+        click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", default=None,
+                     help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL."),
+        click.option("--suffix", default=None, help="Environment suffix, e.g. prod (names: {resource-type}-{suffix})."),
+        click.option("--outputs", "outputs_file", type=click.Path(path_type=Path), default=None,
+                     help="Stack outputs file (cfn-outputs/flat-outputs.json) instead of --suffix."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return output_options(fn)
+
+
+def output_options(fn: Callable) -> Callable:
+    options = [
+        click.option("-o", "--output", type=click.Choice(["table", "json", "sarif"]), default="table",
+                     show_default=True, help="Result format on stdout."),
+        click.option("--fail-on", type=click.Choice([s.value for s in FailOn], case_sensitive=False), default="low",
+                     show_default=True, help="Lowest severity of a FAIL that makes the exit code 1."),
+        click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
+        click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _targets(suffix: str | None, outputs_file: Path | None) -> targets.Targets:
+    if outputs_file is not None and suffix is not None:
+        raise UsageError("give either --suffix or --outputs, not both")
+    if outputs_file is not None:
+        return targets.from_outputs(outputs_file)
+    if suffix is None:
+        raise UsageError("missing --suffix (e.g. --suffix prod) or --outputs FILE")
+    return targets.from_suffix(suffix)
+
+
+def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
+    ctx.obj.verbose = kwargs["verbose"]
+    err = _console(kwargs["no_color"], stderr=True)
+    target = _targets(kwargs["suffix"], kwargs["outputs_file"])
+    aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=kwargs["endpoint_url"])
+    if err.is_terminal and not kwargs["verbose"]:
+        with err.status(f"opscli: checking {target.suffix} …") as status:
+            report = run(aws, target, progress=lambda step: status.update(f"opscli: {step}"), **extra)
+    else:
+        report = run(aws, target, progress=(lambda step: err.print(f"checked {step}")) if kwargs["verbose"] else None,
+                     **extra)
+    code = exit_code(report.findings, kwargs["fail_on"])
+    if kwargs["output"] == "json":
+        click.echo(render.to_json(report, code), nl=False)
+    elif kwargs["output"] == "sarif":
+        click.echo(render.to_sarif(report), nl=False)
+    else:
+        render.table(report, _console(kwargs["no_color"], stderr=False), code)
+    ctx.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Exit codes" + EXIT_CODES)
+@click.version_option(__version__, prog_name="opscli")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Read-only checks of a deployed StreamTech platform environment (ap-northeast-1)."""
+    ctx.obj = ctx.obj or State()
+
+
+@cli.command(epilog="Exit codes" + EXIT_CODES)
+@aws_options
+@click.pass_context
+def audit(ctx: click.Context, **kwargs: Any) -> None:
+    """Verify the live Multi-AZ, encryption and TLS posture of every resource the stack deploys.
+
+    \b
+    opscli audit --suffix prod
+    opscli audit --outputs cfn-outputs/flat-outputs.json -o json | jq .summary
+    """
+    _run(ctx, core.audit, kwargs, {})
+
+
+@cli.group("rotate-check")
+def rotate_check() -> None:
+    """Rotation posture of the secrets and the KMS key the stack uses."""
+
+
+@rotate_check.command("secrets", epilog="Exit codes" + EXIT_CODES)
+@aws_options
+@click.option("--max-age-days", type=click.IntRange(1, 3650), default=90, show_default=True,
+              help="Longest time since the last rotation (and last access) that passes.")
+@click.pass_context
+def rotate_secrets(ctx: click.Context, max_age_days: int, **kwargs: Any) -> None:
+    """Rotation on, function set, rotated within --max-age-days, next rotation scheduled, nothing stuck in
+    AWSPENDING, recently accessed, encrypted with a customer-managed key."""
+    _run(ctx, core.rotate_secrets, kwargs, {"max_age_days": max_age_days})
+
+
+@rotate_check.command("keys", epilog="Exit codes" + EXIT_CODES)
+@aws_options
+@click.pass_context
+def rotate_keys(ctx: click.Context, **kwargs: Any) -> None:
+    """The project KMS key: customer-managed, enabled, automatic rotation on (period at most 365 days)."""
+    _run(ctx, core.rotate_keys, kwargs, {})
+
+
+@cli.group()
+def rules() -> None:
+    """Browse the rule catalog."""
+
+
+@rules.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--no-color", is_flag=True)
+def rules_list(output: str, no_color: bool) -> None:
+    """Every rule: id, severity, engines, title."""
+    if output == "json":
+        click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "engines": [e.value for e in r.engines],
+                                "title": r.title, "accepted_deviation": r.accepted_deviation}
+                               for r in catalog.CATALOG.values()], indent=2))
+        return
+    grid = Table(header_style="bold")
+    for column in ("id", "severity", "engines", "title"):
+        grid.add_column(column, overflow="fold")
+    for r in catalog.CATALOG.values():
+        grid.add_row(r.id, r.severity.value, ", ".join(e.value for e in r.engines) or "deviation", r.title)
+    _console(no_color, stderr=False).print(grid)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+def rules_show(rule_id: str) -> None:
+    """One rule in full: rationale, remediation, mapped controls."""
+    try:
+        rule = catalog.get(rule_id.upper())
+    except KeyError:
+        raise UsageError(f"unknown rule id '{rule_id}' (see: opscli rules list)") from None
+    refs = {k: v for k, v in vars(rule.references).items() if v}
+    lines = [f"{rule.id}  {rule.title}", f"severity:    {rule.severity.value}",
+             f"engines:     {', '.join(e.value for e in rule.engines) or 'accepted deviation'}",
+             f"rationale:   {rule.rationale}", f"remediation: {rule.remediation}"]
+    lines += [f"{k + ':':<12} {v}" for k, v in refs.items()]
+    click.echo("\n".join(lines))
+
+
+@cli.command("iam-policy")
+def iam_policy() -> None:
+    """Print the least-privilege IAM policy for exactly the read operations the checks use."""
+    click.echo(json.dumps(policy_document(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point with the one error boundary: an OpsError is one line and its exit code."""
+    state = State()
+    try:
+        code = cli.main(args=argv, prog_name="opscli", standalone_mode=False, obj=state)
+        return code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return EXIT_USAGE
+    except OpsError as exc:
+        if state.verbose:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the boundary: never a bare traceback
+        if state.verbose:
+            traceback.print_exc()
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)", err=True)
+        return 3
+
+
+def entry_point() -> None:  # pragma: no cover - console script
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The least-privilege IAM policy for exactly the read operations opscli's checks declare."""
+
+from __future__ import annotations
+
+import re
+
+from opscli.aws import ALLOWED_REGION, is_read
+from opscli.core import declared_operations
+
+# botocore service name -> IAM action prefix (where they differ)
+IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag"}
+
+
+def iam_actions(operations: set[str]) -> list[str]:
+    actions = set()
+    for operation in operations:
+        service, name = operation.split(":", 1)
+        if not is_read(name):  # pragma: no cover - guarded by tests and by the read-only hook
+            raise ValueError(f"{operation} is not a read operation")
+        if service == "apigateway":
+            actions.add("apigateway:GET")  # API Gateway's control plane authorizes by HTTP verb
+        else:
+            actions.add(f"{IAM_PREFIX.get(service, service)}:{name}")
+    return sorted(actions)
+
+
+def policy_document(operations: set[str] | None = None) -> dict:
+    actions = iam_actions(operations if operations is not None else declared_operations())
+    by_service: dict[str, list[str]] = {}
+    for action in actions:
+        by_service.setdefault(action.split(":")[0], []).append(action)
+    statements = [
+        {"Sid": "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title()), "Effect": "Allow", "Action": acts,
+         "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}}
+        for service, acts in sorted(by_service.items())
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}

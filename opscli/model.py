@@ -1,0 +1,80 @@
+"""What the core returns: findings with a status, and the exit code they imply."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+from policies import catalog
+from policies.result import Status
+
+SEVERITIES = [s.value for s in catalog.Severity]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_id: str  # e.g. "rds.multi_az"
+    rule_id: str  # catalog id
+    status: Status
+    resource: str  # ARN where known, else the name that was looked up
+    reason: str
+    severity: str = ""
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        rule = catalog.CATALOG.get(self.rule_id)
+        if rule is not None:
+            if not self.severity:
+                object.__setattr__(self, "severity", rule.severity.value)
+            if not self.title:
+                object.__setattr__(self, "title", rule.title)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(**{**data, "status": Status(data["status"])})
+
+
+@dataclass
+class Report:
+    command: str
+    target: dict[str, str]
+    findings: list[Finding] = field(default_factory=list)
+    api_calls: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(f.status.value for f in self.findings)
+        return {status.value: counted.get(status.value, 0) for status in Status}
+
+
+class FailOn(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+def exit_code(findings: Iterable[Finding], fail_on: str = "low") -> int:
+    """3 if any check could not look; else 1 if any FAIL at or above `fail_on`; else 0."""
+    threshold = SEVERITIES.index(fail_on.upper())
+    findings = list(findings)
+    if any(f.status is Status.ERROR for f in findings):
+        return EXIT_INCOMPLETE
+    if any(f.status is Status.FAIL and SEVERITIES.index(f.severity or "HIGH") <= threshold for f in findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
+    order = {Status.ERROR: 0, Status.FAIL: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+    return sorted(findings, key=lambda f: (order[f.status], SEVERITIES.index(f.severity or "HIGH"), f.check_id,
+                                           f.resource))

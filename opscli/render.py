@@ -1,0 +1,83 @@
+"""Renderers of a Report: a rich table for people, JSON and SARIF 2.1.0 for pipelines (stable schemas)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from opscli import __version__
+from opscli.model import Finding, Report
+from policies import catalog
+from policies.result import Status
+
+JSON_SCHEMA = "opscli.report/v1"
+_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim"}
+_SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable"}
+_SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
+
+
+def table(report: Report, console: Console, exit_code: int) -> None:
+    grid = Table(title=f"opscli {report.command} — {report.target.get('suffix', '')}", show_lines=False,
+                 header_style="bold")
+    for column in ("status", "severity", "rule", "check", "resource", "reason"):
+        grid.add_column(column, overflow="fold")
+    for f in report.findings:
+        grid.add_row(f"[{_STYLE[f.status]}]{f.status.value}[/]", f.severity, f.rule_id, f.check_id,
+                     escape(f.resource), escape(f.reason))
+    console.print(grid)
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+    console.print(f"{len(report.findings)} checks: {counts}; {report.api_calls} API calls in "
+                  f"{report.seconds:.1f}s; exit code {exit_code}")
+
+
+def to_json(report: Report, exit_code: int) -> str:
+    document = {
+        "schema": JSON_SCHEMA,
+        "tool": {"name": "opscli", "version": __version__},
+        "command": report.command,
+        "target": report.target,
+        "summary": {"exit_code": exit_code, "api_calls": report.api_calls, "seconds": round(report.seconds, 3),
+                    **report.counts()},
+        "findings": [f.to_dict() for f in report.findings],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def findings_from_json(text: str) -> list[Finding]:
+    return [Finding.from_dict(item) for item in json.loads(text)["findings"]]
+
+
+def to_sarif(report: Report) -> str:
+    rule_ids = sorted({f.rule_id for f in report.findings})
+    rules = []
+    for rule_id in rule_ids:
+        entry = catalog.CATALOG.get(rule_id)
+        rule = {"id": rule_id, "shortDescription": {"text": entry.title if entry else rule_id}}
+        if entry:
+            rule["fullDescription"] = {"text": entry.rationale}
+            rule["help"] = {"text": entry.remediation}
+        rules.append(rule)
+    results = [{
+        "ruleId": f.rule_id,
+        "kind": _SARIF_KIND[f.status],
+        "level": _SARIF_LEVEL.get(f.severity, "warning") if f.status is Status.FAIL else (
+            "error" if f.status is Status.ERROR else "none"),
+        "message": {"text": f.reason or f.title or f.rule_id},
+        "locations": [{"logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}]}],
+        "properties": f.to_dict(),
+    } for f in report.findings]
+    document = {
+        "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{"tool": {"driver": {"name": "opscli", "version": __version__, "rules": rules}},
+                  "invocations": [{"executionSuccessful": not any(f.status is Status.ERROR for f in report.findings),
+                                   "commandLine": f"opscli {report.command}"}],
+                  "results": results}],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def findings_from_sarif(text: str) -> list[Finding]:
+    return [Finding.from_dict(result["properties"]) for result in json.loads(text)["runs"][0]["results"]]

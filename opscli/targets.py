@@ -1,0 +1,83 @@
+"""Where the environment's resources are: derived from the suffix (the stack's naming function) or read from
+the stack outputs file (cfn-outputs/flat-outputs.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdk_app.naming import NamingError, physical_name, validate_suffix
+from opscli.errors import UsageError
+
+STAGE_NAME = "v1"
+# Outputs that must be present in an outputs file (written by the deploy pipeline from TapStack's outputs).
+REQUIRED_OUTPUTS = ("EnvironmentSuffix", "DbInstanceIdentifier", "DbParameterGroupName", "RedisReplicationGroupId",
+                    "EfsFileSystemId", "ClusterName", "VideoProcessingServiceName", "MetadataApiServiceName", "ApiId",
+                    "ApiStageName", "KmsKeyArn", "VideoProcessingLogGroup", "MetadataApiLogGroup",
+                    "ApiAccessLogGroup", "DbSecretName", "ApiKeySecretName", "RedisAuthSecretName")
+
+
+@dataclass(frozen=True)
+class Targets:
+    suffix: str
+    kms_key: str  # alias name, or the key ARN from the outputs
+    db_instance: str
+    db_parameter_group: str
+    redis_group: str
+    efs_name: str
+    efs_id: str | None
+    cluster: str
+    services: tuple[str, ...]
+    api_name: str
+    api_id: str | None
+    stage: str
+    log_groups: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"suffix": self.suffix, "source": "outputs" if self.api_id else "names"}
+
+
+def from_suffix(suffix: str) -> Targets:
+    try:
+        validate_suffix(suffix)
+    except NamingError as exc:
+        raise UsageError(str(exc)) from None
+
+    def n(key: str) -> str:
+        return physical_name(key, suffix)
+
+    return Targets(
+        suffix=suffix, kms_key=n("kms-alias"), db_instance=n("rds"), db_parameter_group=n("rds-parameter-group"),
+        redis_group=n("redis"), efs_name=n("efs"), efs_id=None, cluster=n("ecs-cluster"),
+        services=(n("video-processing"), n("metadata-api")), api_name=n("api"), api_id=None, stage=STAGE_NAME,
+        log_groups=(n("log-video-processing"), n("log-metadata-api"), n("log-api-access")),
+        secrets=(n("db-secret"), n("api-key-secret"), n("redis-auth-secret")),
+    )
+
+
+def from_outputs(path: Path) -> Targets:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"outputs file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"outputs file {path} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"outputs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"outputs file {path} must be a flat JSON object of OutputKey to OutputValue")
+    missing = [key for key in REQUIRED_OUTPUTS if not isinstance(data.get(key), str) or not data.get(key)]
+    if missing:
+        raise UsageError(f"outputs file {path} lacks {', '.join(missing)} (is it TapStack's flat outputs?)")
+    base = from_suffix(data["EnvironmentSuffix"])
+    return Targets(
+        suffix=base.suffix, kms_key=data["KmsKeyArn"], db_instance=data["DbInstanceIdentifier"],
+        db_parameter_group=data["DbParameterGroupName"], redis_group=data["RedisReplicationGroupId"],
+        efs_name=base.efs_name, efs_id=data["EfsFileSystemId"], cluster=data["ClusterName"],
+        services=(data["VideoProcessingServiceName"], data["MetadataApiServiceName"]), api_name=base.api_name,
+        api_id=data["ApiId"], stage=data["ApiStageName"],
+        log_groups=(data["VideoProcessingLogGroup"], data["MetadataApiLogGroup"], data["ApiAccessLogGroup"]),
+        secrets=(data["DbSecretName"], data["ApiKeySecretName"], data["RedisAuthSecretName"]),
+    )
