@@ -22,7 +22,8 @@ from opscli.iam_policy import policy_document
 from opscli.model import FailOn, Report, exit_code
 from policies import catalog
 
-EXIT_CODES = EXIT_CODES_DOC.split("Exit codes", 1)[1]
+# "\b" keeps Click from re-wrapping the table.
+EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()
 
 
 class State:
@@ -96,7 +97,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     ctx.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Exit codes" + EXIT_CODES)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="opscli")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -104,7 +105,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ctx.obj or State()
 
 
-@cli.command(epilog="Exit codes" + EXIT_CODES)
+@cli.command(epilog=EXIT_CODES)
 @aws_options
 @click.pass_context
 def audit(ctx: click.Context, **kwargs: Any) -> None:
@@ -122,7 +123,7 @@ def rotate_check() -> None:
     """Rotation posture of the secrets and the KMS key the stack uses."""
 
 
-@rotate_check.command("secrets", epilog="Exit codes" + EXIT_CODES)
+@rotate_check.command("secrets", epilog=EXIT_CODES)
 @aws_options
 @click.option("--max-age-days", type=click.IntRange(1, 3650), default=90, show_default=True,
               help="Longest time since the last rotation (and last access) that passes.")
@@ -133,7 +134,7 @@ def rotate_secrets(ctx: click.Context, max_age_days: int, **kwargs: Any) -> None
     _run(ctx, core.rotate_secrets, kwargs, {"max_age_days": max_age_days})
 
 
-@rotate_check.command("keys", epilog="Exit codes" + EXIT_CODES)
+@rotate_check.command("keys", epilog=EXIT_CODES)
 @aws_options
 @click.pass_context
 def rotate_keys(ctx: click.Context, **kwargs: Any) -> None:

@@ -33,7 +33,7 @@ def _aspect_names() -> dict[str, list[str]]:
 
 def _live_checks() -> dict[str, list[str]]:
     try:
-        from opscli.checks import live_check_names
+        from opscli.core import live_check_names
     except ImportError:  # opscli not built yet
         return {}
     return live_check_names()

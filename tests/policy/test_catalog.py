@@ -77,3 +77,10 @@ def test_lookup():
         catalog.get("NOPE")
     assert {r.id for r in catalog.deviations()} == {r.id for r in RULES if r.accepted_deviation}
     assert catalog.Severity.CRITICAL.rank < catalog.Severity.INFO.rank
+
+
+def test_every_live_rule_has_an_opscli_check_and_back():
+    from opscli.core import live_check_names
+
+    live = live_check_names()
+    assert {r.id for r in catalog.rules_for(Engine.LIVE)} == set(live)

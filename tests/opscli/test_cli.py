@@ -1,0 +1,113 @@
+"""The CLI: exit codes, stdout and stderr asserted separately (CliRunner for Click, main() for the boundary)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from opscli import errors
+from opscli.cli import State, cli, main
+from opscli.render import findings_from_json, findings_from_sarif
+
+pytestmark = pytest.mark.synth
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), obj=State())
+
+
+def test_audit_compliant_table_json_and_sarif(deployed):
+    table = invoke("audit", "--suffix", "test", "--no-color")
+    assert table.exit_code == 0, table.output
+    assert "opscli audit — test" in table.stdout and "exit code 0" in table.stdout
+    assert table.stderr == ""
+    as_json = invoke("audit", "--suffix", "test", "-o", "json")
+    document = json.loads(as_json.stdout)
+    assert document["schema"] == "opscli.report/v1" and document["summary"]["exit_code"] == 0
+    assert document["summary"]["FAIL"] == 0 and document["summary"]["PASS"] == len(document["findings"])
+    sarif = invoke("audit", "--suffix", "test", "-o", "sarif")
+    assert {f.check_id for f in findings_from_sarif(sarif.stdout)} == {f["check_id"] for f in document["findings"]}
+
+
+def test_audit_findings_exit_1_and_fail_on_threshold(deployed):
+    import boto3
+    boto3.client("logs", region_name="ap-northeast-1").delete_retention_policy(logGroupName="/ecs/metadata-api-test")
+    low = invoke("audit", "--suffix", "test", "-o", "json")
+    assert low.exit_code == errors.EXIT_FINDINGS
+    failed = [f for f in findings_from_json(low.stdout) if f.status.value == "FAIL"]
+    assert [(f.rule_id, f.severity) for f in failed] == [("STK-LOG-001", "LOW")]
+    # STK-LOG-001 is LOW: with --fail-on medium the same findings exit 0.
+    assert invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json").exit_code == errors.EXIT_OK
+
+
+def test_rotate_check_commands(deployed):
+    secrets = invoke("rotate-check", "secrets", "--suffix", "test", "--max-age-days", "30", "-o", "json")
+    assert secrets.exit_code == 0 and len(json.loads(secrets.stdout)["findings"]) == 15
+    keys = invoke("rotate-check", "keys", "--suffix", "test", "-o", "json")
+    assert keys.exit_code == 0 and json.loads(keys.stdout)["command"] == "rotate-check keys"
+
+
+def test_usage_errors_are_one_line_exit_2(capsys, aws_credentials, tmp_path):
+    cases = [
+        (["audit"], "error: missing --suffix (e.g. --suffix prod) or --outputs FILE"),
+        (["audit", "--suffix", "Prod!"], "error: environmentSuffix 'Prod!' is not allowed"),
+        (["audit", "--suffix", "a", "--outputs", "x.json"], "error: give either --suffix or --outputs, not both"),
+        (["audit", "--outputs", str(tmp_path / "missing.json")], "does not exist"),
+        (["rules", "show", "STK-NOPE-001"], "error: unknown rule id 'STK-NOPE-001' (see: opscli rules list)"),
+        (["audit", "--suffix", "x", "--region", "us-east-1"], "error: region 'us-east-1' is not allowed"),
+    ]
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "partial.json").write_text(json.dumps({"EnvironmentSuffix": "x"}))
+    cases += [(["audit", "--outputs", str(tmp_path / "bad.json")], "is not JSON"),
+              (["audit", "--outputs", str(tmp_path / "partial.json")], "lacks DbInstanceIdentifier")]
+    for argv, message in cases:
+        assert main(argv) == errors.EXIT_USAGE, argv
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err and "Traceback" not in captured.err, argv
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
+
+
+def test_unknown_output_format_is_a_click_usage_error(capsys):
+    assert main(["audit", "--suffix", "x", "-o", "yaml"]) == errors.EXIT_USAGE
+    assert "Invalid value for '-o' / '--output'" in capsys.readouterr().err
+
+
+def test_no_credentials_exit_3(monkeypatch, tmp_path, capsys):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["audit", "--suffix", "x"]) == errors.EXIT_INCOMPLETE
+    assert capsys.readouterr().err.startswith("error: no AWS credentials found")
+
+
+def test_internal_errors_are_one_line_unless_verbose(monkeypatch, capsys, aws_credentials):
+    import opscli.core
+    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: 1 / 0)
+    assert main(["audit", "--suffix", "x"]) == errors.EXIT_INCOMPLETE
+    err = capsys.readouterr().err
+    assert err.strip() == "error: internal error: ZeroDivisionError: division by zero (run with --verbose for details)"
+    assert main(["audit", "--suffix", "x", "--verbose"]) == errors.EXIT_INCOMPLETE
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_rules_and_iam_policy(capsys):
+    listed = invoke("rules", "list", "-o", "json")
+    rules = json.loads(listed.stdout)
+    assert {"STK-RDS-001", "STK-SECRET-003", "STK-DEV-001"} <= {r["id"] for r in rules}
+    assert "STK-RDS-001" in invoke("rules", "list", "--no-color").stdout
+    shown = invoke("rules", "show", "stk-redis-002")
+    assert shown.exit_code == 0 and "TransitEncryptionMode 'preferred'" in shown.stdout
+    policy = json.loads(invoke("iam-policy").stdout)
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert "rds:DescribeDBInstances" in actions and "apigateway:GET" in actions
+    assert all(a.split(":")[1].startswith(("Describe", "Get", "List", "GET")) for a in actions)
+    assert main(["--version"]) == 0 and "opscli, version" in capsys.readouterr().out
+
+
+def test_help_documents_the_exit_codes():
+    text = invoke("audit", "--help").stdout
+    assert "0  compliant" in text and "3  incomplete" in text

@@ -1,0 +1,73 @@
+"""Properties of opscli's pure parts: rendering round-trips, the exit-code function, target derivation."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from opscli.errors import UsageError
+from opscli.model import SEVERITIES, Finding, Report, exit_code
+from opscli.render import findings_from_json, findings_from_sarif, to_json, to_sarif
+from opscli.targets import from_suffix
+from policies import catalog
+from policies.result import Status
+from tests.property.strategies import any_text, valid_suffixes
+
+#: Findings with catalog rule ids or arbitrary ones, any status, any text (including markup and emoji codes).
+findings = st.builds(
+    Finding,
+    check_id=st.from_regex(r"[a-z]+\.[a-z_]+", fullmatch=True),
+    rule_id=st.one_of(st.sampled_from(sorted(catalog.CATALOG)), st.from_regex(r"X-[A-Z]{3}", fullmatch=True)),
+    status=st.sampled_from(list(Status)),
+    resource=any_text | st.just("arn:aws:secretsmanager:ap-northeast-1:1:secret:[bold]x:smile:"),
+    reason=any_text,
+    severity=st.sampled_from(SEVERITIES),
+    title=any_text,
+)
+
+
+@given(st.lists(findings, max_size=12))
+def test_json_and_sarif_parse_back_to_the_same_findings(items):
+    """Any findings list renders to JSON and SARIF that parse back to exactly the same findings."""
+    report = Report(command="audit", target={"suffix": "x"}, findings=items)
+    assert findings_from_json(to_json(report, exit_code(items))) == items
+    assert findings_from_sarif(to_sarif(report)) == items
+
+
+def oracle(statuses_and_severities, fail_on: str) -> int:
+    """Exit code by the documented contract, written independently of opscli.model.exit_code."""
+    order = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+    if any(status == "ERROR" for status, _ in statuses_and_severities):
+        return 3
+    for status, severity in statuses_and_severities:
+        if status == "FAIL" and order.index(severity) <= order.index(fail_on.upper()):
+            return 1
+    return 0
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(Status)), st.sampled_from(SEVERITIES)), max_size=20),
+       st.sampled_from(["critical", "high", "medium", "low", "info"]))
+def test_exit_code_matches_the_contract_for_any_status_mix(mix, fail_on):
+    """ERROR beats FAIL (3); a FAIL at or above --fail-on is 1; anything else is 0."""
+    items = [Finding("c.x", "STK-RDS-001", status, "r", "why", severity=sev) for status, sev in mix]
+    assert exit_code(items, fail_on) == oracle([(s.value, sev) for s, sev in mix], fail_on)
+
+
+@given(valid_suffixes)
+def test_every_valid_suffix_derives_names_with_that_suffix(suffix):
+    """opscli looks for exactly the names the stack's naming function gives."""
+    t = from_suffix(suffix)
+    assert t.db_instance == f"rds-{suffix}" and t.redis_group == f"redis-{suffix}"
+    assert all(name.endswith(f"-{suffix}") for name in (*t.services, *t.log_groups, *t.secrets))
+
+
+@given(any_text)
+def test_invalid_suffixes_are_usage_errors(text):
+    """Anything the suffix validator rejects is a usage error in opscli, never a lookup."""
+    from cdk_app.naming import suffix_problems
+    if suffix_problems(text):
+        try:
+            from_suffix(text)
+        except UsageError:
+            return
+        raise AssertionError(f"{text!r} accepted")  # pragma: no cover
