@@ -57,7 +57,8 @@ def from_suffix(suffix: str) -> Targets:
     )
 
 
-def from_outputs(path: Path) -> Targets:
+def load_outputs(path: Path) -> dict[str, str]:
+    """The flat OutputKey -> OutputValue map; `cdk deploy --outputs-file` nesting ({stack: {...}}) is unwrapped."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -66,8 +67,15 @@ def from_outputs(path: Path) -> Targets:
         raise UsageError(f"outputs file {path} cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"outputs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), dict):
+        data = next(iter(data.values()))  # cdk deploy --outputs-file writes {"TapStackprod": {...}}
     if not isinstance(data, dict):
         raise UsageError(f"outputs file {path} must be a flat JSON object of OutputKey to OutputValue")
+    return data
+
+
+def from_outputs(path: Path) -> Targets:
+    data = load_outputs(path)
     missing = [key for key in REQUIRED_OUTPUTS if not isinstance(data.get(key), str) or not data.get(key)]
     if missing:
         raise UsageError(f"outputs file {path} lacks {', '.join(missing)} (is it TapStack's flat outputs?)")

@@ -97,10 +97,13 @@ def synthesize(suffix: str, cdk_out: Path, *, cdk: str = "cdk") -> tuple[list[Re
     return findings, seconds
 
 
-def nag_counts(cdk_out: Path) -> Counter:
-    """Compliance counts over cdk-nag's CSV reports (one per pack and stack)."""
+def nag_counts(cdk_out: Path, templates: Sequence[Path]) -> Counter:
+    """Compliance counts over cdk-nag's CSV reports (one per pack and stack) of the given stacks."""
     counts: Counter = Counter()
+    stacks = {t.name.removesuffix(".template.json") for t in templates}
     for report in cdk_out.glob("*-NagReport.csv"):
+        if not any(report.name.endswith(f"-{stack}-NagReport.csv") for stack in stacks):
+            continue
         with report.open(newline="") as handle:
             for row in csv.DictReader(handle):
                 counts[f"nag_{row['Compliance'].lower().replace('-', '_')}"] += 1
@@ -190,6 +193,17 @@ def template_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], set[s
     return findings, rule_ids
 
 
+def assembly_templates(cdk_out: Path) -> list[Path]:
+    """The stack templates of the cloud assembly in `cdk_out`, from its manifest (cdk synth leaves templates of
+    earlier runs with other suffixes in place, and those must not be judged against this suffix)."""
+    manifest = cdk_out / "manifest.json"
+    if not manifest.exists():
+        return sorted(cdk_out.glob("*.template.json"))
+    artifacts = json.loads(manifest.read_text()).get("artifacts", {})
+    return sorted(cdk_out / a["properties"]["templateFile"] for a in artifacts.values()
+                  if a.get("type") == "aws:cloudformation:stack")
+
+
 def scan_templates(templates: Sequence[Path], *, suffix: str | None) -> GateResult:
     """The template stage alone (Checkov + template engine) over existing templates."""
     result = GateResult()
@@ -213,14 +227,14 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False) -> GateResult:
         result.findings.extend(findings)
         if findings:
             return result  # nothing was written to scan
-    templates = sorted(cdk_out.glob("*.template.json"))
+    templates = assembly_templates(cdk_out)
     if not templates:
         raise GateError(f"no *.template.json in {cdk_out}: synthesize first or drop --skip-synth", EXIT_USAGE)
     scanned = scan_templates(templates, suffix=suffix)
     result.findings.extend(scanned.findings)
     result.seconds.update(scanned.seconds)
     result.counts.update(scanned.counts)
-    result.counts.update(nag_counts(cdk_out))
+    result.counts.update(nag_counts(cdk_out, templates))
     result.counts["templates"] = len(templates)
     result.checks_run = scanned.checks_run
     return result

@@ -175,3 +175,15 @@ def test_synth_error_lines_become_findings():
     assert [(f.engine, f.rule_id, f.catalog_id) for f in findings] == [
         ("aspect", "STK-KMS-001", "STK-KMS-001"), ("nag", "AwsSolutions-IAM5", ""),
         ("nag", "StreamTech-STK-RDS-001", "STK-RDS-001")]
+
+
+def test_gate_scans_only_the_stacks_of_the_current_assembly(tmp_path):
+    """Templates of earlier synths (other suffixes) left in cdk.out are not judged against this suffix."""
+    (tmp_path / "TapStackold.template.json").write_text("{}")
+    (tmp_path / "TapStacknew.template.json").write_text("{}")
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
+        "TapStacknew": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "TapStacknew.template.json"}},
+        "Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}}}))
+    assert gate.assembly_templates(tmp_path) == [tmp_path / "TapStacknew.template.json"]
+    (tmp_path / "manifest.json").unlink()
+    assert len(gate.assembly_templates(tmp_path)) == 2

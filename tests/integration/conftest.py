@@ -1,0 +1,65 @@
+"""Integration tests read the stack's flat outputs and verify the deployed resources through boto3.
+
+Modes (STREAMTECH_INTEGRATION):
+  local (default)  deploy the synthesized template into a moto server on 127.0.0.1 and test that deployment
+  aws              test a real deployment: needs AWS credentials and the pipeline's outputs file
+                   (STREAMTECH_OUTPUTS_FILE, default cfn-outputs/flat-outputs.json); drift tests never run here
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import ROOT
+
+MODE = os.environ.get("STREAMTECH_INTEGRATION", "local")
+OUTPUTS_FILE = Path(os.environ.get("STREAMTECH_OUTPUTS_FILE", ROOT / "cfn-outputs" / "flat-outputs.json"))
+
+
+@dataclass
+class Deployment:
+    outputs: dict[str, str]
+    outputs_file: Path
+    endpoint_url: str | None
+    session: boto3.Session
+    local: bool
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    @property
+    def suffix(self) -> str:
+        return self.outputs["EnvironmentSuffix"]
+
+
+@pytest.fixture(scope="session")
+def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
+    if MODE == "aws":
+        if not OUTPUTS_FILE.exists():
+            pytest.skip(f"STREAMTECH_INTEGRATION=aws needs the deployed stack's flat outputs at {OUTPUTS_FILE}; "
+                        "it does not exist (write it with: cdk deploy --outputs-file cfn-outputs/flat-outputs.json)")
+        from opscli.targets import load_outputs
+        outputs = load_outputs(OUTPUTS_FILE)
+        yield Deployment(outputs, OUTPUTS_FILE, None, boto3.Session(region_name="ap-northeast-1"), local=False)
+        return
+    from localenv.__main__ import LOCAL_CREDENTIALS, deploy
+    from localenv.emulator import moto_server
+
+    synth = request.getfixturevalue("synth")
+    saved = {key: os.environ.get(key) for key in LOCAL_CREDENTIALS}
+    os.environ.update(LOCAL_CREDENTIALS)  # what opscli's users would export for the emulator
+    request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+                                  for k, v in saved.items()])
+    with moto_server() as endpoint:
+        path = tmp_path_factory.mktemp("integration") / "flat-outputs.json"
+        outputs = deploy(synth.template, synth.config, endpoint, path)
+        session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                                region_name="ap-northeast-1")
+        yield Deployment(outputs, path, endpoint, session, local=True)

@@ -1,0 +1,120 @@
+"""Drift: break one setting of the deployed (emulated) environment at a time; opscli must report the matching
+rule id with exit code 1, and pass again once the setting is restored. Never run against a real account."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from opscli.cli import main
+
+pytestmark = pytest.mark.synth
+
+
+@pytest.fixture
+def local(deployment):
+    if not deployment.local:
+        pytest.skip("drift tests change resources: they run against the local emulator only")
+    return deployment
+
+
+def run(deployment, capsys, *command: str) -> tuple[int, dict]:
+    code = main([*command, "--endpoint-url", deployment.endpoint_url, "-o", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def failed_rules(document: dict) -> set[str]:
+    return {f["rule_id"] for f in document["findings"] if f["status"] == "FAIL"}
+
+
+def _rds_multi_az(d, on):
+    d.client("rds").modify_db_instance(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"], MultiAZ=on,
+                                       ApplyImmediately=True)
+
+
+def _kms_rotation(d, on):
+    kms = d.client("kms")
+    (kms.enable_key_rotation if on else kms.disable_key_rotation)(KeyId=d.outputs["KmsKeyArn"])
+
+
+def _rds_owner_tag(d, on):
+    rds = d.client("rds")
+    arn = rds.describe_db_instances(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])["DBInstances"][0]["DBInstanceArn"]
+    if on:
+        rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "Owner", "Value": "platform-team"}])
+    else:
+        rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["Owner"])
+
+
+def _log_retention(d, on):
+    logs, name = d.client("logs"), d.outputs["ApiAccessLogGroup"]
+    if on:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=30)
+    else:
+        logs.delete_retention_policy(logGroupName=name)
+
+
+_saved_policy: dict[str, str] = {}
+
+
+def _efs_tls_policy(d, on):
+    efs, fs = d.client("efs"), d.outputs["EfsFileSystemId"]
+    if on:
+        efs.put_file_system_policy(FileSystemId=fs, Policy=_saved_policy.pop(fs))
+    else:
+        # The TLS deny statement removed (moto has no DeleteFileSystemPolicy; real AWS would accept either).
+        _saved_policy[fs] = efs.describe_file_system_policy(FileSystemId=fs)["Policy"]
+        efs.put_file_system_policy(FileSystemId=fs, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "elasticfilesystem:ClientMount", "Resource": "*"}]}))
+
+
+def _stage_tracing(d, on):
+    d.client("apigateway").update_stage(restApiId=d.outputs["ApiId"], stageName=d.outputs["ApiStageName"],
+                                        patchOperations=[{"op": "replace", "path": "/tracingEnabled",
+                                                          "value": str(on).lower()}])
+
+
+def _service_count(d, on):
+    d.client("ecs").update_service(cluster=d.outputs["ClusterName"], service=d.outputs["MetadataApiServiceName"],
+                                   desiredCount=2 if on else 1)
+
+
+_saved_rotation: dict[str, str] = {}
+
+
+def _secret_rotation(d, on):
+    sm, name = d.client("secretsmanager"), d.outputs["DbSecretName"]
+    if on:
+        sm.rotate_secret(SecretId=name, RotationLambdaARN=_saved_rotation.pop(name),
+                         RotationRules={"AutomaticallyAfterDays": 30})
+    else:
+        _saved_rotation[name] = sm.describe_secret(SecretId=name)["RotationLambdaARN"]
+        sm.cancel_rotate_secret(SecretId=name)
+
+
+DRIFTS = {
+    "rds-multi-az-off": (_rds_multi_az, "STK-RDS-001", "audit"),
+    "kms-rotation-off": (_kms_rotation, "STK-KMS-002", "audit"),
+    "required-tag-removed": (_rds_owner_tag, "STK-TAG-001", "audit"),
+    "log-retention-removed": (_log_retention, "STK-LOG-001", "audit"),
+    "efs-tls-policy-removed": (_efs_tls_policy, "STK-EFS-001", "audit"),
+    "api-tracing-off": (_stage_tracing, "STK-API-002", "audit"),
+    "service-below-two-tasks": (_service_count, "STK-ECS-002", "audit"),
+    "secret-rotation-off": (_secret_rotation, "STK-SECRET-003", "rotate-check"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRIFTS))
+def test_drift_is_reported_with_its_rule_id(local, capsys, name):
+    toggle, rule_id, command = DRIFTS[name]
+    args = ["audit", "--outputs", str(local.outputs_file)] if command == "audit" else [
+        "rotate-check", "secrets", "--outputs", str(local.outputs_file)]
+    toggle(local, False)
+    try:
+        code, document = run(local, capsys, *args)
+        assert code == 1 and failed_rules(document) == {rule_id}, (code, failed_rules(document))
+    finally:
+        toggle(local, True)
+    code, document = run(local, capsys, *args)
+    assert code == 0 and failed_rules(document) == set()
