@@ -10,7 +10,7 @@ from rich.table import Table
 
 from opscli import __version__
 from opscli.model import Finding, Report
-from policies import catalog
+from policies.reports import sarif_rules
 from policies.result import Status
 
 JSON_SCHEMA = "opscli.report/v1"
@@ -51,15 +51,7 @@ def findings_from_json(text: str) -> list[Finding]:
 
 
 def to_sarif(report: Report) -> str:
-    rule_ids = sorted({f.rule_id for f in report.findings})
-    rules = []
-    for rule_id in rule_ids:
-        entry = catalog.CATALOG.get(rule_id)
-        rule = {"id": rule_id, "shortDescription": {"text": entry.title if entry else rule_id}}
-        if entry:
-            rule["fullDescription"] = {"text": entry.rationale}
-            rule["help"] = {"text": entry.remediation}
-        rules.append(rule)
+    rules = sarif_rules({f.rule_id for f in report.findings})
     results = [{
         "ruleId": f.rule_id,
         "kind": _SARIF_KIND[f.status],

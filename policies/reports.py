@@ -29,16 +29,21 @@ def to_json(findings: Sequence[ReportFinding], *, summary: dict | None = None) -
                       sort_keys=True) + "\n"
 
 
-def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1") -> str:
-    rule_ids = sorted({f.rule_id for f in findings})
+def sarif_rules(rule_ids: set[str]) -> list[dict]:
+    """SARIF reportingDescriptors for `rule_ids`, with the catalog's words where the id is a catalog rule."""
     rules = []
-    for rule_id in rule_ids:
+    for rule_id in sorted(rule_ids):
         entry = catalog.CATALOG.get(rule_id)
         rule = {"id": rule_id, "shortDescription": {"text": entry.title if entry else rule_id}}
         if entry:
             rule["fullDescription"] = {"text": entry.rationale}
             rule["help"] = {"text": entry.remediation}
         rules.append(rule)
+    return rules
+
+
+def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1") -> str:
+    rules = sarif_rules({f.rule_id for f in findings})
     results = []
     for f in findings:
         result = {

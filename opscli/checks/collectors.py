@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.exceptions
@@ -17,6 +17,16 @@ def _tags(pairs: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
     if isinstance(pairs, dict):
         return dict(pairs)
     return {p[key]: p[value] for p in pairs or [] if key in p}
+
+
+def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: str) -> Any:
+    """The answer of `call`; a not-found error code becomes Missing('expected ... not found')."""
+    try:
+        return call()
+    except botocore.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] in missing_codes:
+            raise Missing(f"expected {expected} not found") from None
+        raise
 
 
 def _need_cmk(ctx: Context) -> str:
@@ -34,12 +44,7 @@ KMS = Spec("kms", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListResou
 
 def kms(ctx: Context, key: str) -> Iterator[Finding]:
     client = ctx.aws.client("kms")
-    try:
-        meta = client.describe_key(KeyId=key)["KeyMetadata"]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] == "NotFoundException":
-            raise Missing(f"expected KMS key {key} not found") from None
-        raise
+    meta = _expect(lambda: client.describe_key(KeyId=key)["KeyMetadata"], ("NotFoundException",), f"KMS key {key}")
     arn = live.need(meta, "Arn")
     ctx.cmk_arn = arn
     yield Finding("kms.found", "STK-NAME-001", Status.PASS, arn, f"found {key}")
@@ -62,12 +67,8 @@ RDS = Spec("rds", ("rds:DescribeDBInstances", "rds:DescribeDBParameters"),
 
 def rds(ctx: Context, identifier: str) -> Iterator[Finding]:
     client = ctx.aws.client("rds")
-    try:
-        db = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] in ("DBInstanceNotFound", "DBInstanceNotFoundFault"):
-            raise Missing(f"expected DB instance {identifier} not found") from None
-        raise
+    db = _expect(lambda: client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0],
+                 ("DBInstanceNotFound", "DBInstanceNotFoundFault"), f"DB instance {identifier}")
     arn = db.get("DBInstanceArn", identifier)
     yield Finding("rds.found", "STK-NAME-001", Status.PASS, arn, f"found {identifier}")
     yield judge("rds.multi_az", "STK-RDS-001", arn, live.rds_multi_az, db)
@@ -91,12 +92,8 @@ REDIS = Spec("elasticache", ("elasticache:DescribeReplicationGroups", "elasticac
 
 def redis(ctx: Context, group_id: str) -> Iterator[Finding]:
     client = ctx.aws.client("elasticache")
-    try:
-        group = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] == "ReplicationGroupNotFoundFault":
-            raise Missing(f"expected Redis replication group {group_id} not found") from None
-        raise
+    group = _expect(lambda: client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0],
+                    ("ReplicationGroupNotFoundFault",), f"Redis replication group {group_id}")
     arn = group.get("ARN", group_id)
     yield Finding("redis.found", "STK-NAME-001", Status.PASS, arn, f"found {group_id}")
     yield judge("redis.high_availability", "STK-REDIS-001", arn, live.redis_high_availability, group)
@@ -127,12 +124,8 @@ def efs(ctx: Context, name: str, file_system_id: str | None) -> Iterator[Finding
         if len(arns) > 1:
             raise live.MalformedAnswer(f"{len(arns)} file systems are tagged Name={name}; expected one")
         file_system_id = arns[0].rsplit("/", 1)[-1]
-    try:
-        fs = client.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] == "FileSystemNotFound":
-            raise Missing(f"expected EFS file system {file_system_id} ({name}) not found") from None
-        raise
+    fs = _expect(lambda: client.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0],
+                 ("FileSystemNotFound",), f"EFS file system {file_system_id} ({name})")
     arn = fs.get("FileSystemArn", file_system_id)
     yield Finding("efs.found", "STK-NAME-001", Status.PASS, arn, f"found {name} ({file_system_id})")
     yield judge("efs.cmk", "STK-KMS-001", arn, lambda: live.efs_cmk(fs, _need_cmk(ctx)))
@@ -205,12 +198,8 @@ def api(ctx: Context, name: str, api_id: str | None) -> Iterator[Finding]:
         if len(matches) > 1:
             raise live.MalformedAnswer(f"{len(matches)} REST APIs are named {name}; expected one")
         api_id = matches[0]
-    try:
-        rest_api = client.get_rest_api(restApiId=api_id)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] == "NotFoundException":
-            raise Missing(f"expected REST API {api_id} ({name}) not found") from None
-        raise
+    rest_api = _expect(lambda: client.get_rest_api(restApiId=api_id), ("NotFoundException",),
+                       f"REST API {api_id} ({name})")
     arn = f"arn:aws:apigateway:{ctx.aws.region}::/restapis/{api_id}"
     yield Finding("api.found", "STK-NAME-001", Status.PASS, arn, f"found {rest_api.get('name')} ({api_id})")
     yield judge("api.regional", "STK-API-001", arn, live.api_regional, rest_api)
@@ -247,12 +236,8 @@ SECRET = Spec("secretsmanager", ("secretsmanager:DescribeSecret", "secretsmanage
 
 def secret(ctx: Context, name: str) -> Iterator[Finding]:
     client = ctx.aws.client("secretsmanager")
-    try:
-        described = client.describe_secret(SecretId=name)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            raise Missing(f"expected secret {name} not found (the stack reads it; it must exist)") from None
-        raise
+    described = _expect(lambda: client.describe_secret(SecretId=name), ("ResourceNotFoundException",),
+                        f"secret {name} (the stack reads it; it must exist)")
     arn = described.get("ARN", name)
     yield judge("secret.rotation_enabled", "STK-SECRET-003", arn, live.secret_rotation_enabled, described)
     yield judge("secret.rotation_age", "STK-SECRET-004", arn, live.secret_rotation_age, described, ctx.now,
