@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
@@ -82,11 +84,18 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=kwargs["endpoint_url"])
     if err.is_terminal and not kwargs["verbose"]:
-        with err.status(f"opscli: checking {target.suffix} …") as status:
-            report = run(aws, target, progress=lambda step: status.update(f"opscli: {step}"), **extra)
+        with Progress(TextColumn("[bold]opscli[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task(f"checking {target.suffix}", total=None)
+
+            def advance(step: str, done: int, total: int) -> None:
+                bar.update(task, description=escape(step), completed=done, total=total)
+
+            report = run(aws, target, progress=advance, **extra)
     else:
-        report = run(aws, target, progress=(lambda step: err.print(f"checked {step}")) if kwargs["verbose"] else None,
-                     **extra)
+        verbose = kwargs["verbose"]
+        report = run(aws, target, progress=(lambda step, done, total: err.print(
+            f"checked {escape(step)} ({done}/{total})")) if verbose else None, **extra)
     code = exit_code(report.findings, kwargs["fail_on"])
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)

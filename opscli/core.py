@@ -21,7 +21,7 @@ SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 KEYS_SPECS: tuple[Spec, ...] = (c.KMS,)
 MAX_WORKERS = 4  # bounded concurrency across services
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (step just finished, steps done, steps in all)
 
 
 def expected_tags(targets: Targets) -> dict[str, str]:
@@ -38,17 +38,20 @@ def _run(command: str, aws: Aws, targets: Targets, first: list, rest: list, cont
     start = time.perf_counter()
     calls_before = len(aws.log.calls)
     findings: list[Finding] = []
+    total, done = len(first) + len(rest), 0
     for spec, fn, resource, *args in first:
-        if progress:
-            progress(f"{spec.name} {resource}")
         findings += run_collector(spec, fn, context, resource, *args)
+        done += 1
+        if progress:
+            progress(f"{spec.name} {resource}", done, total)
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
         futures = [(spec, resource, pool.submit(run_collector, spec, fn, context, resource, *args))
                    for spec, fn, resource, *args in rest]
         for spec, resource, future in futures:
             findings += future.result()
+            done += 1
             if progress:
-                progress(f"{spec.name} {resource}")
+                progress(f"{spec.name} {resource}", done, total)
     return Report(command=command, target=targets.as_dict(), findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
 

@@ -123,3 +123,27 @@ def test_nested_cdk_outputs_file_is_unwrapped(tmp_path):
     (tmp_path / "list.json").write_text("[1]")
     with pytest.raises(errors.UsageError, match="must be a flat JSON object"):
         from_outputs(tmp_path / "list.json")
+
+
+def test_verbose_progress_goes_to_stderr_only(deployed, capsys):
+    assert main(["audit", "--suffix", "test", "-o", "json", "--verbose"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["summary"]["exit_code"] == 0
+    lines = captured.err.strip().splitlines()
+    assert lines[0] == "checked kms alias/kms-key-test (1/11)" and lines[-1].endswith("(11/11)")
+
+
+def test_progress_bar_on_a_terminal(deployed, monkeypatch):
+    """On a terminal the progress bar is drawn on stderr and the results still go to stdout alone."""
+    import io
+
+    from rich.console import Console
+
+    import opscli.cli as cli_module
+    stderr = io.StringIO()
+    monkeypatch.setattr(cli_module, "_console", lambda no_color, stderr_=None, **kw: Console(
+        file=stderr, force_terminal=True, width=100) if kw.get("stderr") else Console(file=io.StringIO()))
+    result = CliRunner().invoke(cli, ["audit", "--suffix", "test", "-o", "json"], obj=State())
+    assert result.exit_code == 0 and json.loads(result.stdout)["schema"] == "opscli.report/v1"
+    drawn = stderr.getvalue()
+    assert "opscli" in drawn and "\x1b[" in drawn  # the bar, with terminal control codes, on stderr only
