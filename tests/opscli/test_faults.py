@@ -186,3 +186,60 @@ def test_no_credentials_stops_the_audit(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(CredentialsError, match="no AWS credentials found"):
         core.audit(Aws(region="ap-northeast-1"), T)
+
+
+def test_failure_classification_covers_every_kind():
+    import botocore.exceptions as bex
+    from opscli.checks import describe_failure
+
+    def client_error(code):
+        return bex.ClientError({"Error": {"Code": code, "Message": "m"}}, "DescribeThings")
+    assert describe_failure(client_error("InternalFailure")) == (Status.ERROR, "DescribeThings failed: InternalFailure m")
+    assert describe_failure(client_error("ResourceNotFoundException"))[0] is Status.FAIL
+    assert describe_failure(bex.ConnectTimeoutError(endpoint_url="http://x"))[0] is Status.ERROR
+    assert describe_failure(bex.PaginationError(message="bad"))[1].startswith("AWS SDK error")
+    assert describe_failure(KeyError("MultiAZ")) == (Status.ERROR, "malformed answer: KeyError 'MultiAZ'")
+    with pytest.raises(ZeroDivisionError):
+        describe_failure(ZeroDivisionError())
+
+
+def test_unresolved_project_key_makes_identity_checks_error(stubbed):
+    """Without the CMK's ARN nobody can say the key is the project's: ERROR, never PASS."""
+    context = ctx(stubbed)
+    context.cmk_arn = None
+    with Stubber(stubbed.client("rds")) as stub:
+        stub.add_response("describe_db_instances", db_answer())
+        stub.add_response("describe_db_parameters", {"Parameters": [
+            {"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]})
+        findings = by_check(run_collector(c.RDS, c.rds, context, "rds-fault"))
+    assert findings["rds.cmk"].status is Status.ERROR
+    assert "the project key could not be resolved" in findings["rds.cmk"].reason
+    assert findings["rds.multi_az"].status is Status.PASS
+
+
+def test_ambiguous_names_are_errors_not_guesses(moto_env):
+    """Two file systems tagged with the environment's name, or two REST APIs with its name: ERROR."""
+    efs = boto3.client("efs", region_name="ap-northeast-1")
+    api = boto3.client("apigateway", region_name="ap-northeast-1")
+    for token in ("a", "b"):
+        efs.create_file_system(CreationToken=token, Tags=[{"Key": "Name", "Value": T.efs_name}])
+        api.create_rest_api(name=T.api_name)
+    aws = Aws(session=boto3.Session(region_name="ap-northeast-1"))
+    efs_findings = by_check(run_collector(c.EFS, c.efs, ctx(aws), T.efs_name, None))
+    api_findings = by_check(run_collector(c.API, c.api, ctx(aws), T.api_name, None))
+    assert efs_findings["efs.found"].status is Status.ERROR and "2 file systems are tagged" in efs_findings["efs.found"].reason
+    assert api_findings["api.found"].status is Status.ERROR and "2 REST APIs are named" in api_findings["api.found"].reason
+
+
+def test_efs_policy_lookup_denied_is_error_for_the_policy_check_only(stubbed):
+    fs = {"FileSystemId": "fs-1", "FileSystemArn": "arn:aws:elasticfilesystem:ap-northeast-1:1:file-system/fs-1",
+          "Encrypted": True, "KmsKeyId": CMK, "Tags": [], "OwnerId": "1", "CreationToken": "t",
+          "CreationTime": NOW, "LifeCycleState": "available", "NumberOfMountTargets": 0,
+          "SizeInBytes": {"Value": 0}, "PerformanceMode": "generalPurpose"}
+    with Stubber(stubbed.client("efs")) as stub:
+        stub.add_response("describe_file_systems", {"FileSystems": [fs]})
+        stub.add_client_error("describe_file_system_policy", "AccessDeniedException", "no", 403)
+        findings = by_check(run_collector(c.EFS, c.efs, ctx(stubbed), T.efs_name, "fs-1"))
+    assert findings["efs.found"].status is Status.PASS and findings["efs.cmk"].status is Status.PASS
+    assert findings["efs.tls_policy"].status is Status.ERROR
+    assert "access denied to DescribeFileSystemPolicy" in findings["efs.tls_policy"].reason
