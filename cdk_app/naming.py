@@ -56,6 +56,10 @@ SERVICE_LIMITS: dict[str, ServiceLimit] = {
         "alias/ then letters, digits, / _ -", ("alias/aws/",)),
     "sns-topic": ServiceLimit(
         "SNS topic name", 256, _rx(r"[A-Za-z0-9_-]+"), "letters, digits, hyphens and underscores"),
+    "events-rule": ServiceLimit(
+        "EventBridge rule name", 64, _rx(r"[A-Za-z0-9._-]+"), "letters, digits, periods, hyphens and underscores"),
+    "sqs-queue": ServiceLimit(
+        "SQS queue name", 80, _rx(r"[A-Za-z0-9_-]+"), "letters, digits, hyphens and underscores"),
     "secret": ServiceLimit(
         "Secrets Manager secret name", 512, _rx(r"[A-Za-z0-9/_+=.@-]+"),
         "letters, digits and / _ + = . @ -"),
@@ -104,6 +108,10 @@ NAMES: dict[str, NameSpec] = {
     # WAF only delivers logs to log groups whose names start with "aws-waf-logs-".
     "log-waf": NameSpec("aws-waf-logs-api-{suffix}", "log-group"),
     "alarm-topic": NameSpec("alarms-{suffix}", "sns-topic"),
+    "intake-queue": NameSpec("intake-queue-{suffix}", "sqs-queue"),
+    "intake-dlq": NameSpec("intake-dlq-{suffix}", "sqs-queue"),
+    "intake-rule": NameSpec("intake-rule-{suffix}", "events-rule"),
+    "ingest-bucket": NameSpec("ingest-bucket-{suffix}", "free-text"),  # Name tag; the bucket name is generated
     "log-video-processing": NameSpec("/ecs/video-processing-{suffix}", "log-group"),
     "log-metadata-api": NameSpec("/ecs/metadata-api-{suffix}", "log-group"),
     "log-api-access": NameSpec("/apigateway/api-access-{suffix}", "log-group"),

@@ -12,6 +12,7 @@ from cdk_app.constructs.api import MetadataApi
 from cdk_app.constructs.cache import Cache
 from cdk_app.constructs.database import DB_NAME, Database
 from cdk_app.constructs.encryption import Encryption
+from cdk_app.constructs.intake import VideoIntake
 from cdk_app.constructs.network import Network
 from cdk_app.constructs.observability import Observability
 from cdk_app.constructs.secrets import (
@@ -42,6 +43,7 @@ class TapStack(Stack):
         cache = Cache(self, "Cache", config=config, vpc=vpc, subnets=private, key=key,
                       auth_secret=secrets.redis_auth)
         storage = ScratchStorage(self, "Storage", config=config, vpc=vpc, subnets=private, key=key)
+        intake = VideoIntake(self, "Intake", config=config, key=key)
 
         # What both services need to reach the data stores; credentials only through `secrets`.
         environment = {
@@ -55,6 +57,8 @@ class TapStack(Stack):
             "REDIS_TLS": "true",
             "AWS_REGION": config.region,
             "ENVIRONMENT": config.environment_suffix,
+            "INGEST_BUCKET": intake.bucket.bucket_name,
+            "INTAKE_QUEUE_URL": intake.queue.queue_url,
         }
         container_secrets = {
             "DB_USERNAME": ecs.Secret.from_secrets_manager(secrets.database, DB_USERNAME_FIELD),
@@ -80,6 +84,9 @@ class TapStack(Stack):
                                                      "PostgreSQL over TLS from platform tasks")
             cache.connections.allow_default_port_from(caller, "Redis over TLS from platform tasks")
         storage.file_system.connections.allow_default_port_from(worker_sg, "NFS over TLS from the worker")
+        # The worker consumes the queue and reads the videos; nothing else touches the intake.
+        intake.queue.grant_consume_messages(processing.worker.task_definition.task_role)
+        intake.grant_read_videos(processing.worker.task_definition.task_role)
 
         observability = Observability(
             self, "Observability", config=config, key=key, database=database.instance,
@@ -87,7 +94,7 @@ class TapStack(Stack):
             rest_api=api.rest_api)
 
         self.encryption, self.network, self.secrets = encryption, network, secrets
-        self.database, self.cache, self.storage = database, cache, storage
+        self.database, self.cache, self.storage, self.intake = database, cache, storage, intake
         self.processing, self.api, self.observability = processing, api, observability
         self._outputs()
 
@@ -118,6 +125,10 @@ class TapStack(Stack):
             "ApiStageName": self.api.rest_api.deployment_stage.stage_name,
             "LoadBalancerArn": self.api.load_balancer.load_balancer_arn,
             "AlarmTopicArn": self.observability.topic.topic_arn,
+            "IngestBucketName": self.intake.bucket.bucket_name,
+            "IntakeQueueUrl": self.intake.queue.queue_url,
+            "IntakeQueueName": c.name("intake-queue"),
+            "IntakeDeadLetterQueueName": c.name("intake-dlq"),
             "VideoProcessingLogGroup": self.processing.worker.log_group.log_group_name,
             "MetadataApiLogGroup": self.api.service.log_group.log_group_name,
             "ApiAccessLogGroup": self.api.access_log_group.log_group_name,

@@ -34,6 +34,7 @@ SKIPPED_TYPES = {
     "AWS::ApiGateway::Account": "account-wide API Gateway setting; nothing to audit locally",
     "AWS::CloudWatch::Alarm": "alarms have no posture to audit locally",
     "AWS::SNS::TopicPolicy": "topic policy has no posture to audit locally",
+    "Custom::S3AutoDeleteObjects": "custom resource: its handler is not run locally",
 }
 
 
@@ -515,6 +516,60 @@ class Deployer:
         link = self.client("apigateway").create_vpc_link(name=p["Name"], targetArns=p["TargetArns"])
         return link["id"], {}
 
+    def s3_bucket(self, lid: str, p: dict) -> tuple[str, dict]:
+        s3 = self.client("s3")
+        # CloudFormation generates the name: <stack>-<logical id>-<random>, lowercase, at most 63 characters.
+        name = f"{self.config.stack_name}-{lid}".lower()[:56] + "-local"
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.config.region})
+        if p.get("BucketEncryption"):
+            # CloudFormation says ServerSideEncryptionByDefault where the API says ApplyServerSideEncryptionByDefault.
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                 "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled"))}
+                for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]})
+        if p.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
+        if p.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
+                "Status": p["VersioningConfiguration"]["Status"]})
+        if _tags(p):
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(p)})
+        if p.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
+                "EventBridgeConfiguration": {}})
+        return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
+    def s3_bucket_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        s3 = self.client("s3")
+        s3.put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(p["PolicyDocument"]))
+        return f"{p['Bucket']}-policy", {}
+
+    def sqs_queue(self, lid: str, p: dict) -> tuple[str, dict]:
+        attributes = {k: str(p[k]) for k in ("KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "VisibilityTimeout",
+                                             "MessageRetentionPeriod") if k in p}
+        if p.get("RedrivePolicy"):
+            attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attributes,
+                               tags={t["Key"]: t["Value"] for t in _tags(p)})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, {"Arn": arn, "QueueName": p["QueueName"], "QueueUrl": url}
+
+    def sqs_queue_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        for url in p["Queues"]:
+            self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+        return lid, {}
+
+    def events_rule(self, lid: str, p: dict) -> tuple[str, dict]:
+        events = self.client("events")
+        arn = events.put_rule(Name=p["Name"], EventPattern=json.dumps(p["EventPattern"]),
+                              State=p.get("State", "ENABLED"), Description=p.get("Description", ""))["RuleArn"]
+        events.put_targets(Rule=p["Name"], Targets=[
+            {"Id": t["Id"], "Arn": t["Arn"], **({"DeadLetterConfig": t["DeadLetterConfig"]} if "DeadLetterConfig" in t else {}),
+             **({"RetryPolicy": {k: int(v) for k, v in t["RetryPolicy"].items()}} if "RetryPolicy" in t else {})}
+            for t in p.get("Targets", [])])
+        return p["Name"], {"Arn": arn}
+
     def sns_topic(self, lid: str, p: dict) -> tuple[str, dict]:
         attributes = {"KmsMasterKeyId": p["KmsMasterKeyId"]} if p.get("KmsMasterKeyId") else {}
         arn = self.client("sns").create_topic(Name=p["TopicName"], Attributes=attributes, Tags=_tags(p))["TopicArn"]
@@ -547,6 +602,9 @@ HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::ApiGateway::ApiKey": Deployer.api_key, "AWS::ApiGateway::UsagePlan": Deployer.usage_plan,
     "AWS::ApiGateway::UsagePlanKey": Deployer.usage_plan_key, "AWS::ApiGateway::VpcLink": Deployer.vpc_link,
     "AWS::SNS::Topic": Deployer.sns_topic,
+    "AWS::S3::Bucket": Deployer.s3_bucket, "AWS::S3::BucketPolicy": Deployer.s3_bucket_policy,
+    "AWS::SQS::Queue": Deployer.sqs_queue, "AWS::SQS::QueuePolicy": Deployer.sqs_queue_policy,
+    "AWS::Events::Rule": Deployer.events_rule,
 }
 
 

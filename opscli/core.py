@@ -16,7 +16,8 @@ from opscli.model import Finding, Report, sort_findings
 from opscli.targets import Targets
 
 # Which collectors each command runs (in that order for KMS first: the others compare against its key).
-AUDIT_SPECS: tuple[Spec, ...] = (c.KMS, c.RDS, c.REDIS, c.EFS, c.ECS_CLUSTER, c.ECS_SERVICE, c.API, c.LOGS)
+AUDIT_SPECS: tuple[Spec, ...] = (c.KMS, c.RDS, c.REDIS, c.EFS, c.ECS_CLUSTER, c.ECS_SERVICE, c.API, c.LOGS,
+                                 c.BUCKET, c.QUEUE)
 SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 KEYS_SPECS: tuple[Spec, ...] = (c.KMS,)
 MAX_WORKERS = 4  # bounded concurrency across services
@@ -71,6 +72,8 @@ def audit(aws: Aws, targets: Targets, *, progress: Progress | None = None, now: 
             (c.ECS_CLUSTER, c.ecs_cluster, t.cluster), (c.API, c.api, t.api_name, t.api_id)]
     rest += [(c.ECS_SERVICE, c.ecs_service, name) for name in t.services]
     rest += [(c.LOGS, c.log_group, name) for name in t.log_groups]
+    rest += [(c.BUCKET, c.bucket, t.ingest_bucket_tag, t.ingest_bucket),
+             (c.QUEUE, c.queue, t.intake_queue, t.intake_dlq), (c.QUEUE, c.queue, t.intake_dlq, None)]
     return _run("audit", aws, t, first, rest, _context(aws, t, now=now), progress)
 
 

@@ -15,7 +15,8 @@ STAGE_NAME = "v1"
 REQUIRED_OUTPUTS = ("EnvironmentSuffix", "DbInstanceIdentifier", "DbParameterGroupName", "RedisReplicationGroupId",
                     "EfsFileSystemId", "ClusterName", "VideoProcessingServiceName", "MetadataApiServiceName", "ApiId",
                     "ApiStageName", "KmsKeyArn", "VideoProcessingLogGroup", "MetadataApiLogGroup",
-                    "ApiAccessLogGroup", "DbSecretName", "ApiKeySecretName", "RedisAuthSecretName")
+                    "ApiAccessLogGroup", "DbSecretName", "ApiKeySecretName", "RedisAuthSecretName",
+                    "IngestBucketName", "IntakeQueueName", "IntakeDeadLetterQueueName")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Targets:
     stage: str
     log_groups: tuple[str, ...]
     secrets: tuple[str, ...]
+    ingest_bucket_tag: str = ""
+    ingest_bucket: str | None = None  # generated name: known from the outputs, else found by its Name tag
+    intake_queue: str = ""
+    intake_dlq: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {"suffix": self.suffix, "source": "outputs" if self.api_id else "names"}
@@ -54,6 +59,7 @@ def from_suffix(suffix: str) -> Targets:
         services=(n("video-processing"), n("metadata-api")), api_name=n("api"), api_id=None, stage=STAGE_NAME,
         log_groups=(n("log-video-processing"), n("log-metadata-api"), n("log-api-access")),
         secrets=(n("db-secret"), n("api-key-secret"), n("redis-auth-secret")),
+        ingest_bucket_tag=n("ingest-bucket"), intake_queue=n("intake-queue"), intake_dlq=n("intake-dlq"),
     )
 
 
@@ -88,4 +94,6 @@ def from_outputs(path: Path) -> Targets:
         api_id=data["ApiId"], stage=data["ApiStageName"],
         log_groups=(data["VideoProcessingLogGroup"], data["MetadataApiLogGroup"], data["ApiAccessLogGroup"]),
         secrets=(data["DbSecretName"], data["ApiKeySecretName"], data["RedisAuthSecretName"]),
+        ingest_bucket_tag=base.ingest_bucket_tag, ingest_bucket=data["IngestBucketName"],
+        intake_queue=data["IntakeQueueName"], intake_dlq=data["IntakeDeadLetterQueueName"],
     )

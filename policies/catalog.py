@@ -178,6 +178,25 @@ _RULES: tuple[Rule, ...] = (
          "Logs without retention are kept (and billed) forever and outlive their purpose.",
          "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
          R(checkov="CKV_AWS_66")),
+    Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
+         "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
+         "Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct does).",
+         R(security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
+           prowler="s3_bucket_level_public_access_block", checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56")),
+    Rule("STK-S3-002", "The ingest bucket refuses requests without TLS", Severity.HIGH, (T, L),
+         "Without a bucket policy denying aws:SecureTransport=false, uploads and downloads may travel in plaintext.",
+         "Create the bucket with enforce_ssl=True (the VideoIntake construct does).",
+         R(security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
+           cdk_nag="AwsSolutions-S10")),
+    Rule("STK-SQS-001", "Every work queue has a dead-letter queue", Severity.MEDIUM, (T, L),
+         "A poison or unreadable video would otherwise be retried forever and block the pipeline; the dead-letter "
+         "queue keeps it, with its reason, for an operator.",
+         "Give the queue dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
+         R(cdk_nag="AwsSolutions-SQS3")),
+    Rule("STK-SQS-002", "The intake queues refuse requests without TLS", Severity.HIGH, (T, L),
+         "Job messages name the uploaded videos; a queue policy denying aws:SecureTransport=false keeps them in TLS.",
+         "Create queues with enforce_ssl=True (the VideoIntake construct does).",
+         R(config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
     # --- secrets and IAM --------------------------------------------------------------------------
     Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
@@ -292,6 +311,18 @@ _RULES: tuple[Rule, ...] = (
          "Use VPC endpoints and drop NAT (and the public subnets) if the workloads stop needing internet egress.",
          R(cdk_nag="HIPAA.Security-VPCNoUnrestrictedRouteToIGW, NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW, "
            "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"), accepted_deviation=True),
+    Rule("STK-DEV-011", "Deviation: the ingest bucket has no S3 server access logs", Severity.INFO, (),
+         "Every upload is recorded as an object-created event that the worker processes and logs, and an access-log "
+         "bucket would need SSE-S3 encryption outside the project's customer-managed key rule.",
+         "Enable CloudTrail S3 data events for the bucket where per-request access records are required.",
+         R(cdk_nag="AwsSolutions-S1, HIPAA.Security-S3BucketLoggingEnabled, NIST.800.53.R5-S3BucketLoggingEnabled, "
+           "PCI.DSS.321-S3BucketLoggingEnabled", checkov="CKV_AWS_18"), accepted_deviation=True),
+    Rule("STK-DEV-012", "Deviation: the ingest bucket is not replicated to another region", Severity.INFO, (),
+         "StreamTech's videos and metadata must stay in Japan and this platform runs in ap-northeast-1 only, so "
+         "cross-region replication is excluded; versioning protects uploads against overwrites and deletes.",
+         "Replicate within Japan (ap-northeast-3) only if the regulator allows a second Japanese region.",
+         R(cdk_nag="HIPAA.Security-S3BucketReplicationEnabled, NIST.800.53.R5-S3BucketReplicationEnabled, "
+           "PCI.DSS.321-S3BucketReplicationEnabled"), accepted_deviation=True),
     Rule("STK-DEV-010", "Deviation: CDK's default-security-group custom resource Lambda", Severity.INFO, (),
          "CDK's own custom resource restricts the VPC's default security group once at deployment; it runs "
          "outside the VPC with a CDK-managed runtime and no concurrency or DLQ needs.",

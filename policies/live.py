@@ -310,3 +310,65 @@ def secret_cmk(secret: Mapping[str, Any], key_manager: str | None) -> Result:
     if key_manager != "CUSTOMER":
         return Result.fail(f"key {secret['KmsKeyId']} is {key_manager or 'not'} customer-managed")
     return Result.ok("encrypted with a customer-managed key")
+
+
+# --- S3 and SQS (intake) ------------------------------------------------------------------------
+
+def s3_cmk(rules: Sequence[Mapping[str, Any]] | None, cmk_arn: str) -> Result:
+    default = (rules or [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
+    if default.get("SSEAlgorithm") != "aws:kms":
+        return Result.fail(f"default encryption is {default.get('SSEAlgorithm') or 'not set'}, not aws:kms")
+    if default.get("KMSMasterKeyID") not in (cmk_arn, cmk_arn.rsplit("/", 1)[-1]):
+        return Result.fail(f"default key {default.get('KMSMasterKeyID')} is not the project CMK {cmk_arn}")
+    return Result.ok("default encryption with the project CMK")
+
+
+def s3_public_access(block: Mapping[str, Any] | None) -> Result:
+    names = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    off = [name for name in names if not (block or {}).get(name)]
+    return Result.fail(f"public access not fully blocked ({', '.join(off)} off)") if off else Result.ok(
+        "all four public access blocks on")
+
+
+def _policy_denies_plaintext(policy: str | None, service: str, what: str) -> Result:
+    from policies.rules.tls_policy import denies_insecure_transport
+
+    if not policy:
+        return Result.fail(f"no {what} policy: plaintext requests are accepted")
+    try:
+        document = json.loads(policy)
+    except json.JSONDecodeError:
+        raise MalformedAnswer(f"the {what} policy is not JSON") from None
+    if denies_insecure_transport(document, service):
+        return Result.ok(f"{what} policy denies non-TLS requests")
+    return Result.fail(f"the {what} policy does not deny aws:SecureTransport=false")
+
+
+def s3_tls_policy(policy: str | None) -> Result:
+    return _policy_denies_plaintext(policy, "s3", "bucket")
+
+
+def sqs_tls_policy(attributes: Mapping[str, Any]) -> Result:
+    return _policy_denies_plaintext(attributes.get("Policy"), "sqs", "queue")
+
+
+def sqs_cmk(attributes: Mapping[str, Any], cmk_arn: str) -> Result:
+    key = attributes.get("KmsMasterKeyId")
+    if not key:
+        return Result.fail("not encrypted with a customer-managed key (SSE-SQS or none)")
+    if key not in (cmk_arn, cmk_arn.rsplit("/", 1)[-1]):
+        return Result.fail(f"key {key} is not the project CMK {cmk_arn}")
+    return Result.ok("encrypted with the project CMK")
+
+
+def sqs_dead_letter(attributes: Mapping[str, Any], dead_letter_queue: str | None) -> Result:
+    """A work queue redrives to `dead_letter_queue`; the dead-letter queue itself (None) needs none."""
+    if dead_letter_queue is None:
+        return Result.ok("is the dead-letter queue")
+    redrive = attributes.get("RedrivePolicy")
+    if not redrive:
+        return Result.fail("no dead-letter queue: a poison message is retried forever")
+    target = json.loads(redrive).get("deadLetterTargetArn", "")
+    if target.rsplit(":", 1)[-1] != dead_letter_queue:
+        return Result.fail(f"redrives to {target}, not to {dead_letter_queue}")
+    return Result.ok(f"dead-letter queue {dead_letter_queue} after {json.loads(redrive).get('maxReceiveCount')} receives")

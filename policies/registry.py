@@ -10,8 +10,8 @@ from typing import Any
 from cdk_app.tagging import REQUIRED_TAG_KEYS
 from policies.context import Context
 from policies.result import Result
-from policies.rules import (stk_api, stk_ecs, stk_efs, stk_iam, stk_kms, stk_log, stk_name, stk_rds, stk_redis,
-                            stk_secret, stk_tag)
+from policies.rules import (stk_api, stk_ecs, stk_efs, stk_iam, stk_intake, stk_kms, stk_log, stk_name, stk_rds,
+                            stk_redis, stk_secret, stk_tag)
 
 Predicate = Callable[[str, Mapping[str, Any], Context], Result]
 
@@ -64,6 +64,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
                  lambda t, p, c: stk_secret.check_created(t)),
     ResourceRule(stk_secret.ENV_RULE_ID, frozenset({"AWS::ECS::TaskDefinition"}), _plain(stk_secret.check_environment)),
     ResourceRule(stk_iam.RULE_ID, _IAM_TYPES, _plain(stk_iam.check)),
+    ResourceRule(stk_intake.PUBLIC_ID, frozenset({"AWS::S3::Bucket"}), _plain(stk_intake.check_public_access_block)),
 )
 
 BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}

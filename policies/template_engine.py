@@ -13,12 +13,12 @@ from policies import catalog
 from policies.context import Context
 from policies.registry import RESOURCE_RULES
 from policies.result import Result, Status
-from policies.rules import stk_destroy, stk_kms, stk_rds
+from policies.rules import stk_destroy, stk_intake, stk_kms, stk_rds
 from policies.rules.intrinsics import ref_target, render
 
 # The whole-template rules _relationship_results judges (each also proven by a failing fixture).
 RELATIONSHIP_RULE_IDS = frozenset({"STK-DESTROY-001", "STK-DESTROY-002", "STK-KMS-001", "STK-RDS-003", "STK-NET-001",
-                                   "STK-EFS-002", "STK-ECS-002"})
+                                   "STK-EFS-002", "STK-ECS-002", "STK-S3-002", "STK-SQS-001", "STK-SQS-002"})
 CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
 
 
@@ -84,6 +84,10 @@ def _relationship_results(resources: Mapping[str, Any], cmk_ids: frozenset[str])
             fs = ref_target(v["Properties"].get("FileSystemId"))
             mount_subnets.setdefault(fs, set()).add(ref_target(v["Properties"].get("SubnetId")))
 
+    for lid, result in stk_intake.bucket_policy_results(resources):
+        yield stk_intake.BUCKET_TLS_ID, lid, result
+    for rule_id, lid, result in stk_intake.queue_results(resources):
+        yield rule_id, lid, result
     for lid, resource in resources.items():
         rtype, props = resource.get("Type", ""), resource.get("Properties", {}) or {}
         yield "STK-DESTROY-001", lid, stk_destroy.check_policies(resource)

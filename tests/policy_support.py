@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnResource, Stack
@@ -20,4 +21,4 @@ def synthesized_suppressions(stack: Stack) -> list[dict[str, Any]]:
         for item in (node.get_metadata("checkov") or {}).get("skip", []):
             entries.append({"path": path, "engine": "checkov", "rule": item["id"], "applies_to": [],
                             "reason": item["comment"]})
-    return sorted(entries, key=lambda e: (e["path"], e["engine"], e["rule"], e["applies_to"]))
+    return sorted(entries, key=lambda e: (e["path"], e["engine"], e["rule"], json.dumps(e["applies_to"])))

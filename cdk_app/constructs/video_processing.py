@@ -54,4 +54,8 @@ class VideoProcessing(Construct):
                 conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point_arn}},
             )
         )
-        suppress(task_definition.task_role.node.find_child("DefaultPolicy"), "STK-DEV-007", nag=INLINE_POLICY_RULES)
+        task_policy = task_definition.task_role.node.find_child("DefaultPolicy")
+        suppress(task_policy, "STK-DEV-007", nag=INLINE_POLICY_RULES)
+        # Object-level reads need "<bucket ARN>/*": the ingest bucket's videos, nothing broader.
+        suppress(task_policy, "STK-DEV-007", nag=["AwsSolutions-IAM5"],
+                 applies_to=[{"regex": "/^Resource::<IntakeBucket[A-F0-9]+\\.Arn>\\/\\*$/g"}])

@@ -225,6 +225,71 @@ def log_group(ctx: Context, name: str) -> Iterator[Finding]:
     yield judge("logs.cmk", "STK-KMS-001", arn, lambda: live.log_group(group, _need_cmk(ctx))[1])
 
 
+# --- Intake: S3 bucket and SQS queues -----------------------------------------------------------
+
+BUCKET = Spec("s3", ("resourcegroupstaggingapi:GetResources", "s3:GetBucketEncryption", "s3:GetPublicAccessBlock",
+                     "s3:GetBucketPolicy", "s3:GetBucketTagging"),
+              (("s3.found", "STK-NAME-001"), ("s3.cmk", "STK-KMS-001"), ("s3.public_access", "STK-S3-001"),
+               ("s3.tls_policy", "STK-S3-002"), ("s3.tags", "STK-TAG-001")))
+
+
+def _optional(call: Callable[[], Any], absent_codes: tuple[str, ...]) -> Any:
+    """The answer of `call`, or None when the error code says the configuration is absent."""
+    try:
+        return call()
+    except botocore.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] in absent_codes:
+            return None
+        raise
+
+
+def bucket(ctx: Context, name_tag: str, bucket_name: str | None) -> Iterator[Finding]:
+    s3 = ctx.aws.client("s3")
+    if bucket_name is None:
+        # The bucket name is generated (S3 names are global); its Name tag is deterministic.
+        tagging = ctx.aws.client("resourcegroupstaggingapi")
+        arns = [m["ResourceARN"] for page in tagging.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": "Name", "Values": [name_tag]}], ResourceTypeFilters=["s3"])
+            for m in page.get("ResourceTagMappingList", [])]
+        if not arns:
+            raise Missing(f"expected S3 bucket tagged Name={name_tag} not found")
+        if len(arns) > 1:
+            raise live.MalformedAnswer(f"{len(arns)} buckets are tagged Name={name_tag}; expected one")
+        bucket_name = arns[0].rsplit(":", 1)[-1]
+    encryption = _expect(lambda: _optional(lambda: s3.get_bucket_encryption(Bucket=bucket_name),
+                                           ("ServerSideEncryptionConfigurationNotFoundError",)),
+                         ("NoSuchBucket",), f"S3 bucket {bucket_name}")
+    arn = f"arn:aws:s3:::{bucket_name}"
+    yield Finding("s3.found", "STK-NAME-001", Status.PASS, arn, f"found {bucket_name} ({name_tag})")
+    rules = (encryption or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules")
+    yield judge("s3.cmk", "STK-KMS-001", arn, lambda: live.s3_cmk(rules, _need_cmk(ctx)))
+    block = _optional(lambda: s3.get_public_access_block(Bucket=bucket_name), ("NoSuchPublicAccessBlockConfiguration",))
+    yield judge("s3.public_access", "STK-S3-001", arn, live.s3_public_access,
+                (block or {}).get("PublicAccessBlockConfiguration"))
+    policy = _optional(lambda: s3.get_bucket_policy(Bucket=bucket_name), ("NoSuchBucketPolicy",))
+    yield judge("s3.tls_policy", "STK-S3-002", arn, live.s3_tls_policy, (policy or {}).get("Policy"))
+    tags = _optional(lambda: s3.get_bucket_tagging(Bucket=bucket_name), ("NoSuchTagSet",))
+    yield judge("s3.tags", "STK-TAG-001", arn, live.tags, _tags((tags or {}).get("TagSet")), ctx.expected_tags)
+
+
+QUEUE = Spec("sqs", ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+             (("sqs.cmk", "STK-KMS-001"), ("sqs.dead_letter", "STK-SQS-001"), ("sqs.tls_policy", "STK-SQS-002"),
+              ("sqs.tags", "STK-TAG-001")))
+
+
+def queue(ctx: Context, queue_name: str, dead_letter_queue: str | None) -> Iterator[Finding]:
+    sqs = ctx.aws.client("sqs")
+    url = _expect(lambda: sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                  ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"), f"SQS queue {queue_name}")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    arn = attributes.get("QueueArn", url)
+    yield judge("sqs.cmk", "STK-KMS-001", arn, lambda: live.sqs_cmk(attributes, _need_cmk(ctx)))
+    yield judge("sqs.dead_letter", "STK-SQS-001", arn, live.sqs_dead_letter, attributes, dead_letter_queue)
+    yield judge("sqs.tls_policy", "STK-SQS-002", arn, live.sqs_tls_policy, attributes)
+    yield judge("sqs.tags", "STK-TAG-001", arn, live.tags, sqs.list_queue_tags(QueueUrl=url).get("Tags", {}),
+                ctx.expected_tags)
+
+
 # --- Secrets Manager ----------------------------------------------------------------------------
 
 SECRET = Spec("secretsmanager", ("secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",

@@ -6,35 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import as_dict
+from policies.rules import tls_policy
 
 RULE_ID = "STK-EFS-001"
 TYPE = "AWS::EFS::FileSystem"
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess")
 
 
 def denies_insecure_transport(policy: Any) -> bool:
     """True when some statement denies all principals all (client) actions when aws:SecureTransport is false."""
-    if not isinstance(policy, Mapping):
-        return False
-    for statement in _as_list(policy.get("Statement", [])):
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Deny":
-            continue
-        principal = statement.get("Principal")
-        if principal not in ("*", {"AWS": "*"}):
-            continue
-        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
-        if not any(a in ("*", "elasticfilesystem:*") for a in actions) and not {
-                "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
-                "elasticfilesystem:ClientRootAccess"} <= set(actions):
-            continue
-        secure = as_dict(as_dict(statement.get("Condition")).get("Bool")).get("aws:SecureTransport")
-        if str(secure).lower() == "false":
-            return True
-    return False
+    return tls_policy.denies_insecure_transport(policy, "elasticfilesystem", CLIENT_ACTIONS)
 
 
 def check(resource_type: str, properties: Mapping[str, Any]) -> Result:

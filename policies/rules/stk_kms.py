@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from policies.result import Result
-from policies.rules.intrinsics import is_true, ref_target, render
+from policies.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
 
@@ -19,9 +19,17 @@ KEY_PROPERTIES: dict[str, tuple[tuple[str | None, str], ...]] = {
     "AWS::Logs::LogGroup": ((None, "KmsKeyId"),),
     "AWS::SNS::Topic": ((None, "KmsMasterKeyId"),),
     "AWS::SQS::Queue": ((None, "KmsMasterKeyId"),),
+    "AWS::S3::Bucket": ((None, "BucketEncryption"),),  # judged through its default encryption rule
 }
 # Flags that must be on for these types (a data store without encryption at rest fails outright).
 ENCRYPTION_REQUIRED = {"StorageEncrypted", "Encrypted", "AtRestEncryptionEnabled"}
+
+
+def _s3_default_encryption(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The bucket's default encryption as {SSEAlgorithm, KMSMasterKeyID} (empty if none)."""
+    rules = as_dict(properties.get("BucketEncryption")).get("ServerSideEncryptionConfiguration")
+    first = rules[0] if isinstance(rules, list) and rules else {}
+    return dict(as_dict(as_dict(first).get("ServerSideEncryptionByDefault")))
 
 
 def check(resource_type: str, properties: Mapping[str, Any], cmk_ids: Collection[str] | None) -> Result:
@@ -29,6 +37,12 @@ def check(resource_type: str, properties: Mapping[str, Any], cmk_ids: Collection
 
     With cmk_ids None, any Ref/GetAtt to a key defined in the same template passes.
     """
+    if resource_type == "AWS::S3::Bucket":
+        default = _s3_default_encryption(properties)
+        if default.get("SSEAlgorithm") != "aws:kms":
+            return Result.fail(f"default encryption is {default.get('SSEAlgorithm') or 'not set'}, not aws:kms")
+        properties = {"KmsKeyId": default.get("KMSMasterKeyID")}
+        resource_type = "AWS::Logs::LogGroup"  # same shape from here on: one key property, always required
     specs = KEY_PROPERTIES.get(resource_type)
     if specs is None:
         return Result.na()

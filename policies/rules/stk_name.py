@@ -35,6 +35,8 @@ NAME_PROPERTIES: dict[str, tuple[str, str, bool]] = {
     "AWS::EC2::SecurityGroup": ("GroupName", "free-text", False),
     "AWS::SNS::Topic": ("TopicName", "sns-topic", False),
     "AWS::WAFv2::WebACL": ("Name", "waf", False),
+    "AWS::SQS::Queue": ("QueueName", "sqs-queue", True),
+    "AWS::Events::Rule": ("Name", "events-rule", False),
 }
 
 # Names whose shape AWS dictates and that cannot carry the suffix.

@@ -93,7 +93,23 @@ def _secret_rotation(d, on):
         sm.cancel_rotate_secret(SecretId=name)
 
 
+_saved_queue_policy: dict[str, str] = {}
+
+
+def _queue_tls_policy(d, on):
+    sqs = d.client("sqs")
+    url = sqs.get_queue_url(QueueName=d.outputs["IntakeQueueName"])["QueueUrl"]
+    if on:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _saved_queue_policy.pop(url)})
+    else:
+        _saved_queue_policy[url] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+             "Resource": "*"}]})})
+
+
 DRIFTS = {
+    "queue-tls-policy-removed": (_queue_tls_policy, "STK-SQS-002", "audit"),
     "rds-multi-az-off": (_rds_multi_az, "STK-RDS-001", "audit"),
     "kms-rotation-off": (_kms_rotation, "STK-KMS-002", "audit"),
     "required-tag-removed": (_rds_owner_tag, "STK-TAG-001", "audit"),

@@ -130,7 +130,7 @@ def test_verbose_progress_goes_to_stderr_only(deployed, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["summary"]["exit_code"] == 0
     lines = captured.err.strip().splitlines()
-    assert lines[0] == "checked kms alias/kms-key-test (1/11)" and lines[-1].endswith("(11/11)")
+    assert lines[0] == "checked kms alias/kms-key-test (1/14)" and lines[-1].endswith("(14/14)")
 
 
 def test_progress_bar_on_a_terminal(deployed, monkeypatch):

@@ -152,6 +152,47 @@ def secret() -> dict[str, Any]:
     return {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "created-fx", "KmsKeyId": CMK, "Tags": TAGS}}
 
 
+def bucket(block: bool = True, **overrides: Any) -> dict[str, Any]:
+    props = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {
+                 "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK}}]},
+             "PublicAccessBlockConfiguration": {k: block for k in (
+                 "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")},
+             "Tags": TAGS}
+    props.update(overrides)
+    return {"Type": "AWS::S3::Bucket", "Properties": props}
+
+
+def tls_deny(service: str, resource: Any) -> dict[str, Any]:
+    return {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": f"{service}:*", "Resource": resource,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def bucket_policy(tls: bool) -> dict[str, Any]:
+    statement = tls_deny("s3", {"Fn::GetAtt": ["Bucket", "Arn"]}) if tls else {
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject",
+        "Resource": {"Fn::GetAtt": ["Bucket", "Arn"]}}
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Bucket"}, "PolicyDocument": {
+        "Version": "2012-10-17", "Statement": [statement]}}}
+
+
+def queues(redrive: bool = True, tls: bool = True) -> dict[str, Any]:
+    work = {"QueueName": "intake-queue-fx", "KmsMasterKeyId": CMK, "Tags": TAGS}
+    if redrive:
+        work["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 3}
+    resources = {
+        "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "intake-dlq-fx", "KmsMasterKeyId": CMK,
+                                                           "Tags": TAGS}},
+        "Work": {"Type": "AWS::SQS::Queue", "Properties": work},
+    }
+    for name in ("Dlq", "Work"):
+        statement = tls_deny("sqs", {"Fn::GetAtt": [name, "Arn"]}) if tls else {
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": [name, "Arn"]}}
+        resources[f"{name}Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [{"Ref": name}], "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}}
+    return resources
+
+
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-NAME-001": {"pass": template({"Logs": log_group()}),
                      "fail": template({"Logs": log_group(LogGroupName="/ecs/Worker_FX")})},
@@ -189,6 +230,12 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                        "fail": template({"Task": task_definition(environment=[{"Name": "DB_PASSWORD", "Value": "x"}])})},
     "STK-IAM-001": {"pass": template({"Policy": iam_policy("s3:GetObject")}),
                     "fail": template({"Policy": iam_policy("*")})},
+    "STK-S3-001": {"pass": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(True)}),
+                   "fail": template({"Bucket": bucket(block=False), "BucketPolicy": bucket_policy(True)})},
+    "STK-S3-002": {"pass": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(True)}),
+                   "fail": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(False)})},
+    "STK-SQS-001": {"pass": template(queues()), "fail": template(queues(redrive=False))},
+    "STK-SQS-002": {"pass": template(queues()), "fail": template(queues(tls=False))},
     "STK-DESTROY-001": {"pass": template({"Logs": {**log_group(), "DeletionPolicy": "Delete"}}),
                         "fail": template({"Logs": {**log_group(), "DeletionPolicy": "Retain"}})},
     "STK-DESTROY-002": {"pass": template({"Params": params(), "Db": db()}),

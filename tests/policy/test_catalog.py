@@ -13,7 +13,7 @@ from policies.catalog import Engine
 from policies.registry import BY_ID, CHECKOV_BUILTIN_COVERED, RESOURCE_RULES, checkov_custom_rule_ids
 from policies.template_engine import RELATIONSHIP_RULE_IDS
 
-ID = re.compile(r"STK-[A-Z]+-\d{3}")
+ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")
 REFERENCE_SHAPES = {
     "security_hub": re.compile(r"[A-Za-z0-9]+\.\d+"),
     "config_rule": re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*"),

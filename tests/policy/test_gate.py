@@ -81,6 +81,17 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
     "service-one-task": (lambda t: props(t, "AWS::ECS::Service").update(DesiredCount=1), "STK-ECS-002"),
     "insights-off": (lambda t: props(t, "AWS::ECS::Cluster").update(
         ClusterSettings=[{"Name": "containerInsights", "Value": "disabled"}]), "STK-ECS-003"),
+    "bucket-public": (lambda t: props(t, "AWS::S3::Bucket")["PublicAccessBlockConfiguration"].update(
+        BlockPublicPolicy=False), "STK-S3-001"),
+    "bucket-sse-s3": (lambda t: props(t, "AWS::S3::Bucket").update(BucketEncryption={
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
+        "STK-KMS-001"),
+    "bucket-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
+                                             if v["Type"] == "AWS::S3::BucketPolicy"], "STK-S3-002"),
+    "queue-without-dlq": (lambda t: by_name(t, "AWS::SQS::Queue", "QueueName", "intake-queue-test").pop(
+        "RedrivePolicy"), "STK-SQS-001"),
+    "queue-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
+                                            if v["Type"] == "AWS::SQS::QueuePolicy"], "STK-SQS-002"),
     "iam-star": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(
         {"Effect": "Allow", "Action": "*", "Resource": "*"}), "STK-IAM-001"),
 }

@@ -50,6 +50,9 @@ def test_a_reference_to_any_aws_managed_key_fails_the_cmk_rule(alias, resource_t
     props = {"StorageEncrypted": True, "Encrypted": True, "AtRestEncryptionEnabled": True}
     flag, key_prop = stk_kms.KEY_PROPERTIES[resource_type][0]
     props[key_prop] = alias
+    if resource_type == "AWS::S3::Bucket":  # the key sits in the bucket's default encryption rule
+        props["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": alias}}]}
     for cmk_ids in (frozenset({"Cmk"}), None):
         result = stk_kms.check(resource_type, props, cmk_ids)
         assert result.status is Status.FAIL and alias in result.reason

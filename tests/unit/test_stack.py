@@ -233,10 +233,13 @@ def test_outputs_cover_what_integration_tests_and_opscli_read(synth):
             "ApiKeySecretName", "RedisAuthSecretName"} <= outputs
 
 
-def test_hidden_lambda_log_group_is_owned_by_the_stack(synth):
-    fn_id, _ = synth.one("AWS::Lambda::Function")
+def test_every_hidden_lambda_has_a_log_group_owned_by_the_stack(synth):
+    """CDK's custom-resource handlers (default-SG restriction, bucket auto-delete) log into stack-owned groups."""
+    functions = synth.resources("AWS::Lambda::Function")
     names = [g["Properties"]["LogGroupName"] for g in synth.resources("AWS::Logs::LogGroup").values()]
-    assert {"Fn::Join": ["", ["/aws/lambda/", {"Ref": fn_id}]]} in names
+    assert len(functions) == 2
+    for fn_id in functions:
+        assert {"Fn::Join": ["", ["/aws/lambda/", {"Ref": fn_id}]]} in names
 
 
 def test_synthesis_is_deterministic(synth, tmp_path):
@@ -245,3 +248,50 @@ def test_synthesis_is_deterministic(synth, tmp_path):
 
     again = synthesize({**cdk_json_context(), "environmentSuffix": "test"}, tmp_path)
     assert again.template == synth.template
+
+
+def test_intake_bucket_is_cmk_encrypted_private_tls_only_versioned_and_feeds_the_queue(synth):
+    kid = key_id(synth)
+    bucket_id, bucket = synth.one("AWS::S3::Bucket")
+    p = bucket["Properties"]
+    default = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms" and ref_target(default["KMSMasterKeyID"]) == kid
+    assert all(p["PublicAccessBlockConfiguration"].values()) and len(p["PublicAccessBlockConfiguration"]) == 4
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert p["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert tag_map(p["Tags"])["Name"] == "ingest-bucket-test"
+    policy = next(r["Properties"] for r in synth.resources("AWS::S3::BucketPolicy").values()
+                  if ref_target(r["Properties"]["Bucket"]) == bucket_id)
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy["PolicyDocument"]["Statement"])
+    # The object-created rule targets the intake queue, with the DLQ for undeliverable events.
+    _, rule = synth.one("AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"]["detail-type"] == ["Object Created"]
+    queues = {r["Properties"]["QueueName"]: k for k, r in synth.resources("AWS::SQS::Queue").items()}
+    target = rule["Properties"]["Targets"][0]
+    assert ref_target(target["Arn"]) == queues["intake-queue-test"]
+    assert ref_target(target["DeadLetterConfig"]["Arn"]) == queues["intake-dlq-test"]
+
+
+def test_intake_queues_use_the_cmk_a_dead_letter_queue_and_tls(synth):
+    kid = key_id(synth)
+    queues = {r["Properties"]["QueueName"]: (k, r["Properties"]) for k, r in synth.resources("AWS::SQS::Queue").items()}
+    assert set(queues) == {"intake-queue-test", "intake-dlq-test"}
+    work = queues["intake-queue-test"][1]
+    assert ref_target(work["RedrivePolicy"]["deadLetterTargetArn"]) == queues["intake-dlq-test"][0]
+    assert work["RedrivePolicy"]["maxReceiveCount"] == 3 and work["VisibilityTimeout"] == 900
+    for logical_id, props in queues.values():
+        assert ref_target(props["KmsMasterKeyId"]) == kid
+        policy = next(r["Properties"]["PolicyDocument"] for r in synth.resources("AWS::SQS::QueuePolicy").values()
+                      if logical_id in [ref_target(q) for q in r["Properties"]["Queues"]])
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in policy["Statement"])
+
+
+def test_only_the_worker_reads_videos_and_consumes_the_queue(synth):
+    statements = {k: p["Properties"]["PolicyDocument"]["Statement"] for k, p in synth.resources("AWS::IAM::Policy").items()}
+    readers = {k for k, st in statements.items() for s in st
+               if "s3:GetObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    consumers = {k for k, st in statements.items() for s in st
+                 if "sqs:ReceiveMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert len(readers) == 1 and readers == consumers and "VideoProcessingWorker" in next(iter(readers))
