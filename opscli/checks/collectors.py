@@ -29,6 +29,20 @@ def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: s
         raise
 
 
+def _arn_by_name_tag(ctx: Context, name: str, resource_type: str, what: str) -> str:
+    """The one resource of `resource_type` tagged Name=`name`, through the tagging API's server-side filter
+    (cost independent of the account's size); Missing if none, an ERROR if several."""
+    tagging = ctx.aws.client("resourcegroupstaggingapi")
+    arns = [m["ResourceARN"] for page in tagging.get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": "Name", "Values": [name]}], ResourceTypeFilters=[resource_type])
+        for m in page.get("ResourceTagMappingList", [])]
+    if not arns:
+        raise Missing(f"expected {what} tagged Name={name} not found")
+    if len(arns) > 1:
+        raise live.MalformedAnswer(f"{len(arns)} {what}s are tagged Name={name}; expected one")
+    return arns[0]
+
+
 def _need_cmk(ctx: Context) -> str:
     if ctx.cmk_arn is None:
         raise live.MalformedAnswer("the project key could not be resolved, so its identity cannot be compared")
@@ -113,17 +127,9 @@ EFS = Spec("efs", ("resourcegroupstaggingapi:GetResources", "efs:DescribeFileSys
 
 def efs(ctx: Context, name: str, file_system_id: str | None) -> Iterator[Finding]:
     client = ctx.aws.client("efs")
-    if file_system_id is None:
-        # EFS has no lookup by name; the tagging API filters server-side (cost independent of account size).
-        tagging = ctx.aws.client("resourcegroupstaggingapi")
-        arns = [m["ResourceARN"] for page in tagging.get_paginator("get_resources").paginate(
-            TagFilters=[{"Key": "Name", "Values": [name]}], ResourceTypeFilters=["elasticfilesystem:file-system"])
-            for m in page.get("ResourceTagMappingList", [])]
-        if not arns:
-            raise Missing(f"expected EFS file system tagged Name={name} not found")
-        if len(arns) > 1:
-            raise live.MalformedAnswer(f"{len(arns)} file systems are tagged Name={name}; expected one")
-        file_system_id = arns[0].rsplit("/", 1)[-1]
+    if file_system_id is None:  # EFS has no lookup by name
+        arn = _arn_by_name_tag(ctx, name, "elasticfilesystem:file-system", "EFS file system")
+        file_system_id = arn.rsplit("/", 1)[-1]
     fs = _expect(lambda: client.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0],
                  ("FileSystemNotFound",), f"EFS file system {file_system_id} ({name})")
     arn = fs.get("FileSystemArn", file_system_id)
@@ -245,17 +251,8 @@ def _optional(call: Callable[[], Any], absent_codes: tuple[str, ...]) -> Any:
 
 def bucket(ctx: Context, name_tag: str, bucket_name: str | None) -> Iterator[Finding]:
     s3 = ctx.aws.client("s3")
-    if bucket_name is None:
-        # The bucket name is generated (S3 names are global); its Name tag is deterministic.
-        tagging = ctx.aws.client("resourcegroupstaggingapi")
-        arns = [m["ResourceARN"] for page in tagging.get_paginator("get_resources").paginate(
-            TagFilters=[{"Key": "Name", "Values": [name_tag]}], ResourceTypeFilters=["s3"])
-            for m in page.get("ResourceTagMappingList", [])]
-        if not arns:
-            raise Missing(f"expected S3 bucket tagged Name={name_tag} not found")
-        if len(arns) > 1:
-            raise live.MalformedAnswer(f"{len(arns)} buckets are tagged Name={name_tag}; expected one")
-        bucket_name = arns[0].rsplit(":", 1)[-1]
+    if bucket_name is None:  # the bucket name is generated (S3 names are global); its Name tag is not
+        bucket_name = _arn_by_name_tag(ctx, name_tag, "s3", "S3 bucket").rsplit(":", 1)[-1]
     encryption = _expect(lambda: _optional(lambda: s3.get_bucket_encryption(Bucket=bucket_name),
                                            ("ServerSideEncryptionConfigurationNotFoundError",)),
                          ("NoSuchBucket",), f"S3 bucket {bucket_name}")

@@ -227,7 +227,7 @@ def test_ambiguous_names_are_errors_not_guesses(moto_env):
     aws = Aws(session=boto3.Session(region_name="ap-northeast-1"))
     efs_findings = by_check(run_collector(c.EFS, c.efs, ctx(aws), T.efs_name, None))
     api_findings = by_check(run_collector(c.API, c.api, ctx(aws), T.api_name, None))
-    assert efs_findings["efs.found"].status is Status.ERROR and "2 file systems are tagged" in efs_findings["efs.found"].reason
+    assert efs_findings["efs.found"].status is Status.ERROR and "2 EFS file systems are tagged" in efs_findings["efs.found"].reason
     assert api_findings["api.found"].status is Status.ERROR and "2 REST APIs are named" in api_findings["api.found"].reason
 
 
