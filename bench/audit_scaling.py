@@ -73,11 +73,11 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 500, 5000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    template_path = ROOT / "cdk.out" / "TapStackbench.template.json"
-    if not template_path.exists():
-        subprocess.run(["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-c", "compliancePacks=false",
-                        "-o", "cdk.out"], cwd=ROOT, check=True)
-    template = json.loads(template_path.read_text())
+    # Always synthesize: a template left in cdk.out by an older checkout would audit a different stack.
+    out = Path(tempfile.mkdtemp(prefix="bench-audit-"))
+    subprocess.run(["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-c", "compliancePacks=false",
+                    "-o", str(out)], cwd=ROOT, check=True, capture_output=True)
+    template = json.loads((out / "TapStackbench.template.json").read_text())
     config = AppConfig.for_suffix("bench")
     os.environ.update(LOCAL_CREDENTIALS)
     rows = []
