@@ -6,16 +6,14 @@ from typing import Any
 
 import jsii
 from aws_cdk import CfnResource, Stack
-from aws_cdk import aws_kms as kms
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
-from cdk_app.aspects._cfn import cfn_properties
+from cdk_app.aspects._cfn import cfn_properties, project_cmk_ids
 from policies import catalog
 from policies.context import Context
 from policies.registry import BY_ID, ResourceRule
 from policies.result import Status
-from policies.rules.intrinsics import ref_target
 
 PACK_NAME = "StreamTech"
 _COMPLIANCE = {Status.PASS: NagRuleCompliance.COMPLIANT, Status.FAIL: NagRuleCompliance.NON_COMPLIANT,
@@ -74,11 +72,7 @@ class StreamTechChecks(NagPack):
     def _context(self, stack: Stack) -> Context:
         path = stack.node.path
         if path not in self._contexts:
-            cmks = frozenset(
-                target for child in stack.node.find_all()
-                if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == self._cmk_alias
-                and (target := ref_target(stack.resolve(child.target_key_id))) is not None)
-            self._contexts[path] = Context(suffix=self._suffix, cmk_ids=cmks)
+            self._contexts[path] = Context(suffix=self._suffix, cmk_ids=project_cmk_ids(stack, self._cmk_alias))
         return self._contexts[path]
 
     def visit(self, node: IConstruct) -> None:

@@ -21,6 +21,20 @@ def cfn_properties(resource: CfnResource) -> dict[str, Any]:
     return stack.resolve(resource._render_properties(resolved)) or {}  # noqa: SLF001
 
 
+def project_cmk_ids(stack: Stack, alias_name: str) -> frozenset[str]:
+    """Logical ids of the key(s) behind `alias_name` in `stack`: the project CMK."""
+    from aws_cdk import aws_kms as kms
+
+    from policies.rules.intrinsics import ref_target
+
+    return frozenset(
+        target
+        for child in stack.node.find_all()
+        if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == alias_name
+        and (target := ref_target(stack.resolve(child.target_key_id))) is not None
+    )
+
+
 def report(node: IConstruct, rule_id: str, detail: str) -> None:
     """Fail synthesis at `node` with the rule's id and title and what was found."""
     Annotations.of(node).add_error(catalog.get(rule_id).message(f"{detail} (at {node.node.path})"))

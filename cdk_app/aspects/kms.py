@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import CfnResource, IAspect, Stack
-from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
-from cdk_app.aspects._cfn import cfn_properties, report
+from cdk_app.aspects._cfn import cfn_properties, project_cmk_ids, report
 from policies.rules import stk_kms
-from policies.rules.intrinsics import ref_target
 
 
 @jsii.implements(IAspect)
@@ -25,12 +23,7 @@ class KmsUsageAspect:
     def _cmks(self, stack: Stack) -> frozenset[str]:
         path = stack.node.path
         if path not in self._cmk_ids:
-            self._cmk_ids[path] = frozenset(
-                target
-                for child in stack.node.find_all()
-                if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == self.alias_name
-                and (target := ref_target(stack.resolve(child.target_key_id))) is not None
-            )
+            self._cmk_ids[path] = project_cmk_ids(stack, self.alias_name)
         return self._cmk_ids[path]
 
     def visit(self, node: IConstruct) -> None:

@@ -3,7 +3,7 @@ dead-letter queue."""
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
-from cdk_app.constructs.logs import encrypted_log_group
+from cdk_app.constructs.logs import own_custom_resource_logs
 
 # A worker holds a message this long per attempt (download, probe, write): longer than the slowest video.
 VISIBILITY_TIMEOUT = Duration.minutes(15)
@@ -68,28 +68,18 @@ class VideoIntake(Construct):
             sid="AllowEventBridgeToEncryptedQueues", principals=[iam.ServicePrincipal("events.amazonaws.com")],
             actions=["kms:GenerateDataKey*", "kms:Decrypt"], resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}))
-        self._own_auto_delete_handler_logs(config, key)
+        custom = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+        if custom is None:  # pragma: no cover - CDK internals moved
+            raise RuntimeError("CDK's auto-delete-objects custom resource was not found; update intake.py")
+        own_custom_resource_logs(custom, provider_type="Custom::S3AutoDeleteObjectsCustomResourceProvider",
+                                 config=config, key=key)
         suppress(self.bucket, "STK-DEV-011", checkov=["CKV_AWS_18"], nag=["AwsSolutions-S1"] + [
             f"{pack}-S3BucketLoggingEnabled" for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
         suppress(self.bucket, "STK-DEV-012", nag=[
             f"{pack}-S3BucketReplicationEnabled" for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
-        suppress(self.auto_delete_handler, "STK-DEV-010", checkov=["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"])
 
     def grant_read_videos(self, grantee: iam.IGrantable) -> None:
         """Read access to the uploaded videos (any version) and nothing else in the bucket."""
         grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[self.bucket.arn_for_objects("*")]))
         self.bucket.encryption_key.grant_decrypt(grantee)
-
-    def _own_auto_delete_handler_logs(self, config: AppConfig, key: kms.IKey) -> None:
-        """The auto-delete-objects custom resource's Lambda gets a stack-owned, encrypted, expiring log group."""
-        stack = Stack.of(self)
-        provider = stack.node.try_find_child("Custom::S3AutoDeleteObjectsCustomResourceProvider")
-        handler = provider.node.try_find_child("Handler") if provider is not None else None
-        custom = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
-        if not isinstance(handler, CfnResource) or custom is None:  # pragma: no cover - CDK internals moved
-            raise RuntimeError("CDK's auto-delete-objects custom resource was not found; update intake.py")
-        group = encrypted_log_group(self, "AutoDeleteHandlerLogs", config=config, key=key,
-                                    name=Fn.join("", ["/aws/lambda/", handler.ref]))
-        custom.node.add_dependency(group)
-        self.auto_delete_handler = handler

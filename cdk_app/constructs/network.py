@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
-from cdk_app.constructs.logs import encrypted_log_group
+from cdk_app.constructs.logs import encrypted_log_group, own_custom_resource_logs
 
 
 class Network(Construct):
@@ -45,24 +44,11 @@ class Network(Construct):
             suppress(subnet.node.find_child("DefaultRoute"), "STK-DEV-009",
                      nag=[f"{p}-VPCNoUnrestrictedRouteToIGW" for p in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
 
-        self._own_restrict_sg_handler_logs(config, key)
-
-    def _own_restrict_sg_handler_logs(self, config: AppConfig, key: kms.IKey) -> None:
-        """Give the default-SG-restricting custom resource's Lambda a log group the stack owns.
-
-        Left alone, Lambda would create /aws/lambda/<fn> on first run: unencrypted, never expiring,
-        and left behind when the stack is deleted.
-        """
-        stack = Stack.of(self)
-        provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
         custom = self.vpc.node.try_find_child("RestrictDefaultSecurityGroupCustomResource")
-        handler = provider.node.try_find_child("Handler") if provider is not None else None
-        if not isinstance(handler, CfnResource) or custom is None:  # pragma: no cover - CDK internals moved
+        if custom is None:  # pragma: no cover - CDK internals moved
             raise RuntimeError("CDK's default-security-group custom resource was not found; update network.py")
-        group = encrypted_log_group(self, "RestrictDefaultSgHandlerLogs", config=config, key=key,
-                                    name=Fn.join("", ["/aws/lambda/", handler.ref]))
-        custom.node.add_dependency(group)
-        suppress(handler, "STK-DEV-010", checkov=["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"])
+        own_custom_resource_logs(custom, provider_type="Custom::VpcRestrictDefaultSGCustomResourceProvider",
+                                 config=config, key=key)
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:
