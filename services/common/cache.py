@@ -1,0 +1,85 @@
+"""The Redis cache (ElastiCache in the cloud): TLS + AUTH, short timeouts and a circuit breaker, so that a
+cache outage costs one timeout, then nothing, while PostgreSQL answers.
+
+Keys: `video:<id>` holds a record's JSON (TTL), `videos:popular` is a sorted set of access counts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from services.common.log import JsonLogger
+from services.common.settings import RedisSettings
+
+POPULAR_KEY = "videos:popular"
+
+
+def video_key(vid: str) -> str:
+    return f"video:{vid}"
+
+
+class CacheUnavailable(RuntimeError):
+    """Redis could not be used (down, timing out, refusing AUTH); the caller goes to PostgreSQL."""
+
+
+class Cache:
+    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float = 5.0,
+                 client: redis.Redis | None = None) -> None:
+        self.settings, self.logger, self.open_for_s = settings, logger, open_for_s
+        self.client = client or redis.Redis(
+            host=settings.host, port=settings.port, password=settings.password, ssl=True,
+            ssl_cert_reqs="required", ssl_ca_certs=settings.ca_bundle, ssl_check_hostname=True,
+            socket_timeout=settings.timeout_s, socket_connect_timeout=settings.timeout_s,
+            # No client-side retries: one short timeout, then the breaker opens and PostgreSQL answers.
+            retry=Retry(NoBackoff(), 0), health_check_interval=30, decode_responses=True)
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def _call(self, what: str, fn, *args: Any) -> Any:
+        if not self.available:
+            raise CacheUnavailable("circuit open after a recent failure")
+        try:
+            return fn(*args)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                redis.exceptions.AuthenticationError, redis.exceptions.ResponseError, OSError) as exc:
+            with self._lock:
+                first = self.available
+                self._open_until = time.monotonic() + self.open_for_s
+            if first:
+                self.logger.warning("cache_unavailable", operation=what, error=f"{type(exc).__name__}: {exc}",
+                                    retry_in_s=self.open_for_s)
+            raise CacheUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    def ping(self) -> bool:
+        return bool(self._call("ping", self.client.ping))
+
+    def get_video(self, vid: str) -> dict[str, Any] | None:
+        raw = self._call("get", self.client.get, video_key(vid))
+        return json.loads(raw) if raw else None
+
+    def get_videos(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        raws = self._call("mget", self.client.mget, [video_key(i) for i in ids])
+        return {i: json.loads(r) for i, r in zip(ids, raws) if r}
+
+    def put_video(self, record: dict[str, Any]) -> None:
+        self._call("set", self.client.set, video_key(record["id"]),
+                   json.dumps(record, separators=(",", ":")), self.settings.ttl_s)
+
+    def count_view(self, vid: str) -> None:
+        self._call("zincrby", self.client.zincrby, POPULAR_KEY, 1, vid)
+
+    def popular(self, limit: int) -> list[tuple[str, int]]:
+        return [(vid, int(score)) for vid, score in
+                self._call("zrevrange", self.client.zrevrange, POPULAR_KEY, 0, limit - 1, True)]

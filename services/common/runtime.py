@@ -1,0 +1,52 @@
+"""What both services do at start: settings from the environment, AWS clients, the database pool with the
+schema migrated (retried while the database is not reachable yet), the cache."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import boto3
+import psycopg
+from botocore.config import Config
+from psycopg_pool import ConnectionPool
+
+from services.common import db
+from services.common.log import JsonLogger
+from services.common.settings import DatabaseSettings, integer
+
+EXIT_CONFIG = 2       # a setting is missing or not allowed: fix the task definition
+EXIT_UNAVAILABLE = 3  # a dependency stayed unreachable through the start-up window
+
+
+def aws_client(service: str) -> object:
+    """A client for the task's region; AWS_ENDPOINT_URL and AWS_CA_BUNDLE are honoured (local emulator)."""
+    return boto3.client(service, region_name=os.environ.get("AWS_REGION", "ap-northeast-1"),
+                        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
+                                      read_timeout=30))
+
+
+def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogger, stop: threading.Event,
+                  *, max_size: int) -> ConnectionPool | None:
+    """Migrate (once across tasks) and open the pool; None when `stop` came or the start-up window closed."""
+    window = integer(os.environ, "STARTUP_TIMEOUT_SECONDS", 120, 1, 3600)
+    deadline, delay = time.monotonic() + window, 0.5
+    while not stop.is_set():
+        try:
+            with db.connect(settings, f"{application}-migrate") as conn:
+                applied = db.migrate(conn)
+            logger.info("schema_ready", applied=applied, latest=db.load_migrations()[-1].version)
+            break
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                logger.error("database_unreachable", error=str(exc).strip(), waited_s=window)
+                return None
+            logger.warning("database_not_ready", error=str(exc).strip(), retry_in_s=delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 10)
+    else:
+        return None
+    pool = db.pool(settings, application, max_size=max_size)
+    pool.open(wait=False)
+    return pool

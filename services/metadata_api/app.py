@@ -1,0 +1,175 @@
+"""The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads.
+
+    GET /health                      liveness + the state of the database and the cache (always 200)
+    GET /videos/{id}                 one video (cache-aside through Redis, counted for /videos/popular)
+    GET /videos?limit=&cursor=&codec=   newest first, keyset-paged (next_cursor)
+    GET /videos/popular?limit=       the most viewed videos (Redis sorted set of views)
+
+Errors are JSON `{"error": ..., "detail": ...}`: 400 bad input, 404 unknown, 405 not GET, 503 when the
+database (or, for /videos/popular, the cache) is unavailable, with Retry-After."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from services.common import videos
+from services.common.cache import Cache, CacheUnavailable
+from services.common.log import JsonLogger
+
+CODEC = re.compile(r"^[a-z0-9_]{1,32}$")
+RETRY_AFTER_S = 5
+
+
+@dataclass
+class Response:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def error_response(status: int, error: str, detail: str, **headers: str) -> Response:
+    return Response(status, {"error": error, "detail": detail}, dict(headers))
+
+
+def _unavailable(what: str, detail: str) -> Response:
+    return error_response(503, f"{what} unavailable", detail, **{"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
+    raw = query.get("limit", [str(default)])[-1]
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ValueError(f"limit must be an integer from 1 to {high}, got {raw!r}")
+    return int(raw)
+
+
+class MetadataApi:
+    def __init__(self, *, db: ConnectionPool, cache: Cache, logger: JsonLogger) -> None:
+        self.db, self.cache, self.logger = db, cache, logger
+
+    def handle(self, method: str, target: str) -> Response:
+        url = urlsplit(target)
+        path = url.path.rstrip("/") or "/"
+        query = parse_qs(url.query, keep_blank_values=True)
+        if method not in ("GET", "HEAD"):
+            return error_response(405, "method not allowed", f"{method} is not supported; this API is read-only",
+                          Allow="GET, HEAD")
+        try:
+            if path == "/health":
+                return self.health()
+            if path == "/videos":
+                return self.list_videos(query)
+            if path == "/videos/popular":
+                return self.popular(query)
+            if path.startswith("/videos/") and path.count("/") == 2:
+                return self.get_video(path.rsplit("/", 1)[1])
+        except ValueError as exc:
+            return error_response(400, "bad request", str(exc))
+        except DatabaseUnavailable as exc:
+            return _unavailable("database", str(exc))
+        return error_response(404, "not found", f"no route {path}")
+
+    # -- the database, with a clear failure ------------------------------------------------------------------
+    def _db(self, fn, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with self.db.connection() as conn:
+                return fn(conn, *args, **kwargs)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            self.logger.error("database_unavailable", error=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+            raise DatabaseUnavailable("PostgreSQL did not answer; the source of truth is unreachable, retry later")
+
+    def _bypass(self, route: str) -> None:
+        self.logger.metric("CacheBypass", 1, route=route)
+
+    # -- routes -----------------------------------------------------------------------------------------------
+    def health(self) -> Response:
+        state: dict[str, Any] = {"status": "ok"}
+        try:
+            state["schema_version"] = self._db(
+                lambda c: c.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
+            state["database"] = "ok"
+        except DatabaseUnavailable:
+            state["database"] = "unavailable"
+        try:
+            self.cache.ping()
+            state["cache"] = "ok"
+        except CacheUnavailable:
+            state["cache"] = "unavailable"
+        return Response(200, state)
+
+    def get_video(self, raw_id: str) -> Response:
+        try:
+            vid = str(uuid.UUID(raw_id))
+        except ValueError:
+            raise ValueError(f"video id must be a UUID, got {raw_id!r}") from None
+        started = time.perf_counter()
+        cache_state = "MISS"
+        record = None
+        try:
+            record = self.cache.get_video(vid)
+            cache_state = "HIT" if record else "MISS"
+        except CacheUnavailable:
+            cache_state = "BYPASS"
+            self._bypass("/videos/{id}")
+        if record is None:
+            record = self._db(videos.get, vid)
+            if record is None:
+                return error_response(404, "not found", f"no video {vid}")
+            if cache_state == "MISS":
+                self._best_effort(self.cache.put_video, record)
+        if cache_state != "BYPASS":
+            self._best_effort(self.cache.count_view, vid)
+        return Response(200, record, {"X-Cache": cache_state,
+                                      "Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"})
+
+    def _best_effort(self, fn, *args: Any) -> None:
+        try:
+            fn(*args)
+        except CacheUnavailable:
+            pass  # already logged once by the cache's circuit breaker; PostgreSQL stays the truth
+
+    def list_videos(self, query: dict[str, list[str]]) -> Response:
+        unknown = sorted(set(query) - {"limit", "cursor", "codec"})
+        if unknown:
+            raise ValueError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: limit, cursor, codec")
+        limit = _limit(query, 20, 100)
+        cursor = query.get("cursor", [None])[-1] or None
+        codec = query.get("codec", [None])[-1] or None
+        if codec is not None and not CODEC.match(codec):
+            raise ValueError(f"codec must match {CODEC.pattern}, got {codec!r}")
+        if cursor:
+            videos.decode_cursor(cursor)  # a bad cursor is the caller's error (400), checked before the database
+        items, next_cursor = self._db(videos.page, limit=limit, cursor=cursor, codec=codec)
+        return Response(200, {"items": items, "next_cursor": next_cursor, "limit": limit})
+
+    def popular(self, query: dict[str, list[str]]) -> Response:
+        limit = _limit(query, 10, 50)
+        try:
+            ranking = self.cache.popular(limit)
+            cached = self.cache.get_videos([vid for vid, _ in ranking])
+        except CacheUnavailable:
+            self._bypass("/videos/popular")
+            return _unavailable("popularity ranking", "the view counts live in the cache, which is unreachable")
+        missing = [vid for vid, _ in ranking if vid not in cached]
+        loaded = self._db(videos.get_many, missing) if missing else {}
+        items = []
+        for vid, views in ranking:
+            record = cached.get(vid) or loaded.get(vid)
+            if record is not None:  # a ranked id whose row is gone (deleted) is not listed
+                items.append({"views": views, **record})
+        return Response(200, {"items": items, "limit": limit})
