@@ -111,6 +111,7 @@ NAMES: dict[str, NameSpec] = {
     "intake-queue": NameSpec("intake-queue-{suffix}", "sqs-queue"),
     "intake-dlq": NameSpec("intake-dlq-{suffix}", "sqs-queue"),
     "intake-rule": NameSpec("intake-rule-{suffix}", "events-rule"),
+    "worker-backlog-scaling": NameSpec("worker-backlog-scaling-{suffix}", "free-text"),
     "ingest-bucket": NameSpec("ingest-bucket-{suffix}", "free-text"),  # Name tag; the bucket name is generated
     "log-video-processing": NameSpec("/ecs/video-processing-{suffix}", "log-group"),
     "log-metadata-api": NameSpec("/ecs/metadata-api-{suffix}", "log-group"),

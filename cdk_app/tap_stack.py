@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_app.config import AppConfig
@@ -57,8 +58,6 @@ class TapStack(Stack):
             "REDIS_TLS": "true",
             "AWS_REGION": config.region,
             "ENVIRONMENT": config.environment_suffix,
-            "INGEST_BUCKET": intake.bucket.bucket_name,
-            "INTAKE_QUEUE_URL": intake.queue.queue_url,
         }
         container_secrets = {
             "DB_USERNAME": ecs.Secret.from_secrets_manager(secrets.database, DB_USERNAME_FIELD),
@@ -67,7 +66,10 @@ class TapStack(Stack):
         }
         processing = VideoProcessing(
             self, "VideoProcessing", config=config, vpc=vpc, subnets=private, key=key,
-            environment=environment, secrets=container_secrets,
+            environment={**environment, "INGEST_BUCKET": intake.bucket.bucket_name,
+                         "INTAKE_QUEUE_URL": intake.queue.queue_url,
+                         "INTAKE_DLQ_URL": intake.dead_letter_queue.queue_url},
+            secrets=container_secrets, queue_name=config.name("intake-queue"),
             file_system_id=storage.file_system.file_system_id, file_system_arn=storage.file_system.file_system_arn,
             access_point_id=storage.access_point.access_point_id,
             access_point_arn=storage.access_point.access_point_arn,
@@ -87,6 +89,15 @@ class TapStack(Stack):
         # The worker consumes the queue and reads the videos; nothing else touches the intake.
         intake.queue.grant_consume_messages(processing.worker.task_definition.task_role)
         intake.grant_read_videos(processing.worker.task_definition.task_role)
+        # Unreadable videos go to the dead-letter queue at once, with the reason (services/video_worker). Written
+        # out rather than grant_send_messages, whose KMS half adds kms:ReEncrypt* that sending never needs.
+        worker_role = processing.worker.task_definition.task_role
+        worker_role.add_to_principal_policy(iam.PolicyStatement(
+            sid="SendUnreadableVideosToDeadLetterQueue", actions=["sqs:SendMessage"],
+            resources=[intake.dead_letter_queue.queue_arn]))
+        worker_role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EncryptDeadLetterMessages", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[key.key_arn]))
 
         observability = Observability(
             self, "Observability", config=config, key=key, database=database.instance,
@@ -129,6 +140,7 @@ class TapStack(Stack):
             "IntakeQueueUrl": self.intake.queue.queue_url,
             "IntakeQueueName": c.name("intake-queue"),
             "IntakeDeadLetterQueueName": c.name("intake-dlq"),
+            "IntakeDeadLetterQueueUrl": self.intake.dead_letter_queue.queue_url,
             "VideoProcessingLogGroup": self.processing.worker.log_group.log_group_name,
             "MetadataApiLogGroup": self.api.service.log_group.log_group_name,
             "ApiAccessLogGroup": self.api.access_log_group.log_group_name,

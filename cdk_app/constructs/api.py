@@ -28,7 +28,7 @@ LISTENER_PORT = 80
 # (resource path, required path parameters, optional query strings)
 ROUTES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("/health", (), ()),
-    ("/videos", (), ("page", "limit", "codec")),
+    ("/videos", (), ("cursor", "limit", "codec")),
     ("/videos/popular", (), ("limit",)),
     ("/videos/{id}", ("id",), ()),
 )
@@ -59,7 +59,7 @@ class MetadataApi(Construct):
             key=key, image=container_image("metadata_api", config.metadata_image_uri),
             environment={**environment, "PORT": str(SERVICE_PORT)},
             secrets=secrets,
-            health_check=f"python3 /app/healthcheck.py {SERVICE_PORT} || exit 1",
+            health_check=f"python3 -m services.metadata_api.healthcheck {SERVICE_PORT} || exit 1",
             cpu=512, memory_mib=1024, min_tasks=2, max_tasks=10, container_port=SERVICE_PORT,
         )
         listener = self.load_balancer.add_listener("Http", port=LISTENER_PORT, protocol=elbv2.Protocol.TCP)

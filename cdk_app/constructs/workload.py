@@ -20,10 +20,12 @@ TASK_UID = "1000"
 
 
 def container_image(directory: str, image_uri: str | None) -> ecs.ContainerImage:
-    """The image built from services/<directory> (the default) or the registry image `image_uri`."""
+    """The image built from services/<directory>/Dockerfile (the default) or the registry image `image_uri`.
+    The build context is services/ itself: both images carry the shared `services.common` package."""
     if image_uri:
         return ecs.ContainerImage.from_registry(image_uri)
-    return ecs.ContainerImage.from_asset(str(SERVICES_DIR / directory))
+    return ecs.ContainerImage.from_asset(str(SERVICES_DIR), file=f"{directory}/Dockerfile",
+                                         exclude=["**/__pycache__", "**/*.pyc"])
 
 
 class FargateWorkload(Construct):
@@ -34,7 +36,7 @@ class FargateWorkload(Construct):
         vpc: ec2.IVpc, subnets: ec2.SubnetSelection, key: kms.IKey, image: ecs.ContainerImage,
         environment: Mapping[str, str], secrets: Mapping[str, ecs.Secret], health_check: str,
         cpu: int = 512, memory_mib: int = 1024, min_tasks: int = 2, max_tasks: int = 10,
-        container_port: int | None = None,
+        container_port: int | None = None, stop_timeout: Duration = Duration.seconds(30),
     ) -> None:
         super().__init__(scope, construct_id)
         name = config.name(name_key)
@@ -67,6 +69,8 @@ class FargateWorkload(Construct):
                                          timeout=Duration.seconds(5), retries=3,
                                          start_period=Duration.seconds(30)),
             port_mappings=[ecs.PortMapping(container_port=container_port)] if container_port else None,
+            # SIGTERM, then this long to finish in-flight work before SIGKILL.
+            stop_timeout=stop_timeout,
         )
         self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
         suppress(self.task_definition, "STK-DEV-008", nag=["AwsSolutions-ECS2"])

@@ -129,9 +129,44 @@ def test_services_run_at_least_two_tasks_privately_and_scale_on_cpu_and_memory(s
         assert p["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
     targets = synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
     assert len(targets) == 2 and all(t["Properties"]["MinCapacity"] >= 2 for t in targets)
-    metrics = {p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
-               for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()}
-    assert metrics == {"ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"}
+    configs = [p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+               for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()]
+    predefined = sorted(c["PredefinedMetricSpecification"]["PredefinedMetricType"]
+                        for c in configs if "PredefinedMetricSpecification" in c)
+    assert predefined == ["ECSServiceAverageCPUUtilization"] * 2 + ["ECSServiceAverageMemoryUtilization"] * 2
+
+
+def test_the_worker_scales_first_on_queue_backlog_per_task(synth):
+    [backlog] = [p["Properties"] for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+                 if "CustomizedMetricSpecification" in p["Properties"]["TargetTrackingScalingPolicyConfiguration"]]
+    assert backlog["PolicyName"] == "worker-backlog-scaling-test"
+    config = backlog["TargetTrackingScalingPolicyConfiguration"]
+    assert config["TargetValue"] == 10
+    queries = {q["Id"]: q for q in config["CustomizedMetricSpecification"]["Metrics"]}
+    visible = queries["visible"]["MetricStat"]["Metric"]
+    assert (visible["Namespace"], visible["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert visible["Dimensions"] == [{"Name": "QueueName", "Value": "intake-queue-test"}]
+    tasks = queries["tasks"]["MetricStat"]["Metric"]
+    assert tasks["MetricName"] == "RunningTaskCount" and {"Name": "ServiceName", "Value": "video-processing-test"} in [
+        {"Name": d["Name"], "Value": d["Value"]} for d in tasks["Dimensions"]]
+    assert queries["backlog_per_task"]["ReturnData"] is True and "visible /" in queries["backlog_per_task"]["Expression"]
+    # scales the worker's own scalable target (the one whose CPU and memory policies are the second signal)
+    worker_target = [lid for lid, t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
+                     if "VideoProcessing" in lid]
+    assert backlog["ScalingTargetId"] == {"Ref": worker_target[0]}
+
+
+def test_the_worker_may_send_to_the_dead_letter_queue_and_stop_slowly(synth):
+    [worker] = [t["Properties"] for t in synth.resources("AWS::ECS::TaskDefinition").values()
+                if t["Properties"]["Family"] == "video-processing-test"]
+    container = worker["ContainerDefinitions"][0]
+    assert container["StopTimeout"] == 120
+    env = {e["Name"] for e in container["Environment"]}
+    assert {"INTAKE_QUEUE_URL", "INTAKE_DLQ_URL", "INGEST_BUCKET", "SCRATCH_DIR", "DB_SSLMODE"} <= env
+    statements = [s for p in synth.resources("AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]
+                  if s.get("Sid") == "SendUnreadableVideosToDeadLetterQueue"]
+    assert statements and statements[0]["Action"] == "sqs:SendMessage"
     synth.assertions.has_resource_properties("AWS::ECS::Cluster", {
         "ClusterName": "ecs-cluster-test",
         "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]})
