@@ -103,7 +103,8 @@ class Deployer:
         for name, value in values.items():
             sm.create_secret(Name=name, SecretString=json.dumps(value), KmsKeyId=key,
                              Tags=[{"Key": "Environment", "Value": self.config.environment_suffix}])
-            sm.rotate_secret(SecretId=name, RotationLambdaARN=rotation, RotationRules={"AutomaticallyAfterDays": 30})
+            sm.rotate_secret(SecretId=name, RotationLambdaARN=rotation, RotationRules={"AutomaticallyAfterDays": 30},
+                             RotateImmediately=False)
 
     def _rotation_function(self) -> str:
         role = self.client("iam").create_role(

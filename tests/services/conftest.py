@@ -1,0 +1,110 @@
+"""Fixtures for the workloads: real PostgreSQL and Redis on 127.0.0.1 with TLS (certificates made for the
+session), started once per session and emptied per test; a log sink that keeps the JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from localenv.dataservers import PostgresServer, RedisServer
+from localenv.sample_video import make_video
+from localenv.tls import TlsFiles, make_tls_files
+from services.common import db
+from services.common.cache import Cache
+from services.common.log import JsonLogger
+from services.common.settings import DatabaseSettings, RedisSettings
+
+DATABASE = "videometadata"
+
+
+class LogSink(JsonLogger):
+    """A JsonLogger whose lines are kept for assertions."""
+
+    def __init__(self, service: str = "test") -> None:
+        self.buffer = io.StringIO()
+        super().__init__(service, stream=self.buffer)
+
+    @property
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.buffer.getvalue().splitlines()]
+
+    def events(self, name: str) -> list[dict]:
+        return [r for r in self.records if r.get("event") == name]
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def postgres(tls) -> Iterator[PostgresServer]:
+    server = PostgresServer(tls, password=secrets.token_urlsafe(18), database=DATABASE)
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tls, tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"), tls, password=secrets.token_urlsafe(18)).start()
+    yield server
+    server.stop()
+
+
+def settings_for(server: PostgresServer, **overrides) -> DatabaseSettings:
+    return DatabaseSettings.from_env({**server.environment(), **overrides})
+
+
+@pytest.fixture
+def db_settings(postgres) -> DatabaseSettings:
+    return settings_for(postgres)
+
+
+@pytest.fixture
+def clean_db(db_settings) -> DatabaseSettings:
+    """The migrated schema with no rows."""
+    with db.connect(db_settings, "tests") as conn:
+        db.migrate(conn)
+        conn.execute("TRUNCATE videos")
+    return db_settings
+
+
+@pytest.fixture
+def redis_settings(redis_server) -> RedisSettings:
+    return RedisSettings.from_env(redis_server.environment())
+
+
+@pytest.fixture
+def log() -> LogSink:
+    return LogSink()
+
+
+@pytest.fixture
+def cache(redis_settings, log) -> Cache:
+    cache = Cache(redis_settings, log)
+    cache.client.flushall()
+    return cache
+
+
+@pytest.fixture
+def pool(clean_db):
+    with db.pool(clean_db, "tests", max_size=4, timeout=2) as p:
+        p.wait(5)
+        yield p
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("videos") / "sample.mp4", seconds=2)
+
+
+def count_rows(settings: DatabaseSettings) -> int:
+    with psycopg.connect(**settings.conninfo("tests")) as conn:
+        return conn.execute("SELECT count(*) FROM videos").fetchone()[0]

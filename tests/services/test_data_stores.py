@@ -1,0 +1,86 @@
+"""The data stores' posture as the services see it: TLS with verification and credentials, or nothing."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import redis
+
+from services.common import db
+from services.common.settings import DatabaseSettings, RedisSettings, SettingsError
+
+
+def test_the_database_connection_is_tls_with_the_server_name_verified(db_settings):
+    with db.connect(db_settings, "tests") as conn:
+        ssl, version = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+        assert ssl is True and version in ("TLSv1.2", "TLSv1.3")
+        assert conn.info.pgconn.ssl_in_use
+
+
+def test_the_database_refuses_connections_without_tls(postgres):
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        psycopg.connect(host="127.0.0.1", port=postgres.port, dbname=postgres.database, user=postgres.user,
+                        password=postgres.password, sslmode="disable", connect_timeout=3)
+
+
+def test_a_server_certificate_from_another_ca_is_refused(postgres, tmp_path):
+    from localenv.tls import make_tls_files
+
+    other = make_tls_files(tmp_path / "other")
+    settings = DatabaseSettings.from_env({**postgres.environment(), "DB_CA_BUNDLE": str(other.ca)})
+    # Same CA name, other key: an impostor CA is refused on the signature.
+    with pytest.raises(psycopg.OperationalError, match="SSL error"):
+        db.connect(settings, "tests")
+
+
+def test_a_host_name_the_certificate_does_not_name_is_refused(postgres):
+    # 127.0.0.2 reaches the same loopback server, but the certificate names only 127.0.0.1 and localhost.
+    settings = DatabaseSettings.from_env({**postgres.environment(), "DB_HOST": "127.0.0.2"})
+    with pytest.raises(psycopg.OperationalError):
+        db.connect(settings, "tests")
+
+
+def test_a_wrong_database_password_is_refused(postgres):
+    settings = DatabaseSettings.from_env({**postgres.environment(), "DB_PASSWORD": "wrong"})
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        db.connect(settings, "tests")
+
+
+def test_redis_answers_over_tls_with_auth_only(redis_server, cache):
+    assert cache.ping() is True
+    env = redis_server.environment()
+    no_auth = redis.Redis(host="127.0.0.1", port=redis_server.port, ssl=True, ssl_ca_certs=env["REDIS_CA_BUNDLE"],
+                          socket_timeout=2)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        no_auth.get("x")
+    plain = redis.Redis(host="127.0.0.1", port=redis_server.port, password=redis_server.password, socket_timeout=2)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        plain.ping()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"DB_SSLMODE": "require"}, "DB_SSLMODE must be verify-full"),
+    ({"DB_HOST": ""}, "DB_HOST is not set"),
+    ({"DB_PORT": "eighty"}, "DB_PORT must be an integer"),
+    ({"DB_PORT": "70000"}, "DB_PORT must be between 1 and 65535"),
+    ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
+])
+def test_database_settings_refuse_missing_or_weak_values(postgres, change, message):
+    with pytest.raises(SettingsError, match=message):
+        DatabaseSettings.from_env({**postgres.environment(), **change})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"REDIS_TLS": "false"}, "REDIS_TLS must be true"),
+    ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
+    ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
+    ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
+])
+def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, message):
+    with pytest.raises(SettingsError, match=message):
+        RedisSettings.from_env({**redis_server.environment(), **change})
+
+
+def test_settings_never_show_credentials(db_settings, redis_settings):
+    assert db_settings.password not in repr(db_settings)
+    assert redis_settings.password not in repr(redis_settings)

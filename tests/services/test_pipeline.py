@@ -1,0 +1,165 @@
+"""End to end, as deployed: the synthesized stack in a TLS moto server, real PostgreSQL and Redis with TLS,
+the worker and the API as real processes with the environment ECS would give them. A generated video goes
+upload -> S3 event -> EventBridge -> SQS -> worker -> PostgreSQL -> Redis -> API."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+from localenv.pipeline import LocalPlatform, get_json, local_platform
+from localenv.sample_video import make_video
+from services.common.failpoints import CRASH_EXIT_CODE
+
+pytestmark = pytest.mark.synth
+
+STORED_OR_REJECTED = ("job_stored", "job_rejected")
+
+
+@pytest.fixture(scope="module")
+def platform(synth, tmp_path_factory):
+    with local_platform(synth.template, synth.config, workdir=tmp_path_factory.mktemp("platform")) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def api(platform):
+    process, base = platform.start_api()
+    assert process.process.poll() is None, process.records
+    return process, base
+
+
+def rows(platform: LocalPlatform, key: str) -> list[tuple]:
+    env = platform.postgres.environment()
+    with psycopg.connect(host="127.0.0.1", port=platform.postgres.port, dbname=env["DB_NAME"], user=env["DB_USERNAME"],
+                         password=env["DB_PASSWORD"], sslmode="verify-full", sslrootcert=env["DB_CA_BUNDLE"]) as conn:
+        return conn.execute("SELECT id::text, version_id, processed_count FROM videos WHERE object_key = %s",
+                            (key,)).fetchall()
+
+
+def queue_empty(platform: LocalPlatform) -> bool:
+    attributes = platform.client("sqs").get_queue_attributes(
+        QueueUrl=platform.outputs["IntakeQueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return all(v == "0" for v in attributes.values())
+
+
+def test_a_video_goes_through_the_whole_pipeline(platform, api, tmp_path):
+    api_process, base = api
+    worker = platform.start_worker()
+    video = make_video(tmp_path / "e2e.mp4", seconds=2)
+    version = platform.upload(video, "uploads/e2e.mp4")
+    done = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED and r.get("key") == "uploads/e2e.mp4", 60)
+    assert done["event"] == "job_stored" and done["version_id"] == version
+    status, headers, body = get_json(f"{base}/videos/{done['id']}")
+    assert status == 200 and headers["X-Cache"] == "HIT"  # the worker refreshed the entry on write
+    assert (body["key"], body["video_codec"], body["width"], body["height"]) == ("uploads/e2e.mp4", "h264", 320, 240)
+    assert body["duration_seconds"] == pytest.approx(2.0, abs=0.1) and body["size_bytes"] == video.stat().st_size
+    # Drop the entry: the API reloads it from PostgreSQL (cache-aside).
+    client = redis_lib.Redis(host="127.0.0.1", port=platform.redis.port, password=platform.redis.password, ssl=True,
+                             ssl_ca_certs=str(platform.tls.ca))
+    client.delete(f"video:{done['id']}")
+    assert get_json(f"{base}/videos/{done['id']}")[1]["X-Cache"] == "MISS"
+    popular = get_json(f"{base}/videos/popular")[2]["items"]
+    assert popular[0]["id"] == done["id"] and popular[0]["views"] == 2
+    listing = get_json(f"{base}/videos?limit=5")[2]
+    assert done["id"] in [v["id"] for v in listing["items"]]
+    assert rows(platform, "uploads/e2e.mp4") == [(done["id"], version, 1)]
+    assert queue_empty(platform)
+    assert all(r.get("service") == "video-worker" for r in worker.records if "event" in r and "_aws" not in r)
+    assert worker.stop() == 0 and worker.events("shutdown_requested") and worker.events("worker_stopped")
+
+
+def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, tmp_path):
+    worker = platform.start_worker()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(make_video(tmp_path / "whole.mp4").read_bytes()[:2000])
+    platform.upload(broken, "uploads/broken.mp4")
+    rejected = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED and "broken" in r.get("key", "")
+                               or r.get("event") == "job_rejected", 60)
+    assert rejected["event"] == "job_rejected" and rejected["reason"].startswith("unreadable video")
+    dlq = platform.client("sqs").get_queue_url(QueueName=platform.outputs["IntakeDeadLetterQueueName"])["QueueUrl"]
+    dead = platform.client("sqs").receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], WaitTimeSeconds=1)
+    assert "unreadable video" in dead["Messages"][0]["MessageAttributes"]["reason"]["StringValue"]
+    assert rows(platform, "uploads/broken.mp4") == [] and queue_empty(platform)
+    assert worker.stop() == 0
+
+
+def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, tmp_path):
+    key = "uploads/crash.mp4"
+    crashing = platform.start_worker(STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
+    platform.upload(make_video(tmp_path / "crash.mp4"), key)
+    crashing.process.wait(60)
+    assert crashing.process.returncode == CRASH_EXIT_CODE  # died between the commit and the acknowledgement
+    assert len(rows(platform, key)) == 1 and not queue_empty(platform)
+    restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    again = restarted.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == key, 60)
+    assert again["inserted"] is False
+    [(vid, _, processed)] = rows(platform, key)
+    assert vid == again["id"] and processed == 2
+    assert queue_empty(platform)
+    assert restarted.stop() == 0
+
+
+def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platform, tmp_path):
+    key = "uploads/sigkill.mp4"
+    worker = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    platform.upload(make_video(tmp_path / "sigkill.mp4", seconds=4), key)
+    worker.wait_for(lambda r: r.get("event") == "job_started" and r.get("key") == key, 60)
+    assert worker.kill() == -9
+    restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    deadline = time.monotonic() + 60
+    while not (queue_empty(platform) and rows(platform, key)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert len(rows(platform, key)) == 1 and queue_empty(platform)
+    assert restarted.stop() == 0
+
+
+def test_a_misconfigured_worker_exits_2_with_a_clear_log_line(platform):
+    worker = platform.start_worker(DB_SSLMODE="require")
+    assert worker.process.wait(30) == 2
+    assert "DB_SSLMODE must be verify-full" in worker.events("configuration_error")[0]["error"]
+
+
+def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api, tmp_path):
+    api_process, base = api
+    worker = platform.start_worker()
+    platform.upload(make_video(tmp_path / "nocache.mp4"), "uploads/nocache.mp4")
+    vid = worker.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == "uploads/nocache.mp4", 60)["id"]
+    worker.stop()
+    platform.redis.kill()
+    try:
+        mark = len(api_process.records)
+        status, headers, body = get_json(f"{base}/videos/{vid}")
+        assert status == 200 and headers["X-Cache"] == "BYPASS" and body["id"] == vid
+        api_process.wait_for(lambda r: r.get("event") == "cache_unavailable", 10, start=mark)
+        api_process.wait_for(lambda r: "CacheBypass" in r, 10, start=mark)
+        assert get_json(f"{base}/videos/popular")[0] == 503
+    finally:
+        platform.redis.start()
+
+
+def test_postgres_down_the_api_answers_503_quickly_then_recovers(platform, api):
+    api_process, base = api
+    platform.postgres.kill()
+    try:
+        started = time.monotonic()
+        status, headers, body = get_json(f"{base}/videos?limit=1", timeout=20)
+        elapsed = time.monotonic() - started
+        assert status == 503 and body["error"] == "database unavailable" and headers["Retry-After"] == "5"
+        assert elapsed < 10
+        assert get_json(f"{base}/health")[2]["database"] == "unavailable"
+    finally:
+        platform.postgres.start()
+    deadline = time.monotonic() + 30
+    while get_json(f"{base}/videos?limit=1")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert get_json(f"{base}/videos?limit=1")[0] == 200
+
+
+def test_the_api_stops_gracefully_on_sigterm(api):
+    api_process, _ = api
+    assert api_process.stop() == 0 and api_process.events("api_stopped")

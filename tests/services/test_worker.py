@@ -1,0 +1,199 @@
+"""The worker in process: moto's S3, EventBridge and SQS (the real event path: upload -> S3 event ->
+EventBridge rule -> queue), the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localenv.emulator import configure_moto, free_port
+from services.common import db
+from services.common.cache import video_key
+from services.common.settings import SettingsError
+from services.video_worker.worker import VisibilityExtender, Worker, WorkerSettings, parse_job
+from tests.services.conftest import LogSink, count_rows, settings_for
+from tests.services.test_api import down_cache
+
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture
+def intake(monkeypatch, tmp_path):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    configure_moto()
+    with mock_aws():
+        s3, sqs, events = (boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "events"))
+        s3.create_bucket(Bucket="ingest", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket="ingest", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(Bucket="ingest", NotificationConfiguration={
+            "EventBridgeConfiguration": {}})
+        dlq = sqs.create_queue(QueueName="intake-dlq")["QueueUrl"]
+        queue = sqs.create_queue(QueueName="intake-queue", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="intake-rule", EventPattern=json.dumps({
+            "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": ["ingest"]}}}))
+        events.put_targets(Rule="intake-rule", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        settings = WorkerSettings(queue_url=queue, dead_letter_queue_url=dlq, bucket="ingest", scratch_dir=scratch,
+                                  wait_s=0, visibility_s=60, retry_base_s=0, heartbeat_file=tmp_path / "beat")
+        yield {"s3": s3, "sqs": sqs, "settings": settings}
+
+
+@pytest.fixture
+def worker(intake, pool, cache, log) -> Worker:
+    return Worker(intake["settings"], sqs=intake["sqs"], s3=intake["s3"], db=pool, cache=cache, logger=log)
+
+
+def upload(intake, body: bytes, key: str = "uploads/clip.mp4") -> str:
+    return intake["s3"].put_object(Bucket="ingest", Key=key, Body=body)["VersionId"]
+
+
+def dead_letters(intake) -> list[dict]:
+    answer = intake["sqs"].receive_message(QueueUrl=intake["settings"].dead_letter_queue_url,
+                                           MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    return answer.get("Messages", [])
+
+
+def queue_depth(intake) -> int:
+    attributes = intake["sqs"].get_queue_attributes(
+        QueueUrl=intake["settings"].queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def test_an_uploaded_video_is_probed_stored_cached_and_acknowledged(worker, intake, sample_video, clean_db, cache,
+                                                                    log):
+    version = upload(intake, sample_video.read_bytes())
+    assert worker.poll_once() == ["stored"]
+    with db.connect(clean_db, "tests") as conn:
+        key, stored_version, codec, size = conn.execute(
+            "SELECT object_key, version_id, video_codec, size_bytes FROM videos").fetchone()
+    assert (key, stored_version, codec, size) == ("uploads/clip.mp4", version, "h264", sample_video.stat().st_size)
+    stored = log.events("job_stored")[0]
+    assert json.loads(cache.client.get(video_key(stored["id"])))["version_id"] == version
+    assert queue_depth(intake) == 0 and list(intake["settings"].scratch_dir.iterdir()) == []
+    assert {"VideosProcessed", "ProcessingSeconds"} <= {k for r in log.events("metric") for k in r}
+
+
+def test_a_redelivered_message_rewrites_the_same_row(worker, intake, sample_video, clean_db):
+    upload(intake, sample_video.read_bytes())
+    message = intake["sqs"].receive_message(QueueUrl=intake["settings"].queue_url,
+                                            VisibilityTimeout=0)["Messages"][0]
+    assert worker.handle(message) == "stored"
+    assert worker.handle({**message, "ReceiptHandle": message["ReceiptHandle"]}) == "stored"
+    with db.connect(clean_db, "tests") as conn:
+        assert conn.execute("SELECT count(*), max(processed_count) FROM videos").fetchone() == (1, 2)
+
+
+def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, intake, sample_video, clean_db, log):
+    upload(intake, sample_video.read_bytes()[:2500], key="uploads/broken.mp4")
+    assert worker.poll_once() == ["rejected"]
+    [dead] = dead_letters(intake)
+    assert dead["MessageAttributes"]["reason"]["StringValue"].startswith("unreadable video:")
+    assert json.loads(dead["Body"])["detail"]["object"]["key"] == "uploads/broken.mp4"
+    assert queue_depth(intake) == 0 and count_rows(clean_db) == 0
+    assert log.events("job_rejected")[0]["reason"].startswith("unreadable video")
+    assert list(intake["settings"].scratch_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("not json", "malformed event"),
+    (json.dumps({"source": "aws.ec2", "detail-type": "Instance State-change"}), "not an S3 Object Created event"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}), "malformed event"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                 "detail": {"bucket": {"name": "ingest"}, "object": {"key": ""}}}), "empty object key"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                 "detail": {"bucket": {"name": "other"}, "object": {"key": "k"}}}), "this worker serves ingest"),
+])
+def test_malformed_or_foreign_events_are_rejected(worker, intake, body, reason):
+    intake["sqs"].send_message(QueueUrl=intake["settings"].queue_url, MessageBody=body)
+    assert worker.poll_once() == ["rejected"]
+    assert reason in dead_letters(intake)[0]["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_an_object_deleted_before_processing_is_rejected_as_gone(worker, intake, sample_video):
+    version = upload(intake, sample_video.read_bytes())
+    intake["s3"].delete_object(Bucket="ingest", Key="uploads/clip.mp4", VersionId=version)
+    assert worker.poll_once() == ["rejected"]
+    assert "is gone" in dead_letters(intake)[0]["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_database_down_leaves_the_message_for_a_retry(intake, postgres, cache, sample_video):
+    log = LogSink()
+    settings = settings_for(postgres, DB_PORT=str(free_port()), DB_CONNECT_TIMEOUT="1")
+    with db.pool(settings, "tests", timeout=1) as dead_pool:
+        worker = Worker(intake["settings"], sqs=intake["sqs"], s3=intake["s3"], db=dead_pool, cache=cache,
+                        logger=log)
+        upload(intake, sample_video.read_bytes())
+        assert worker.poll_once() == ["retry"]
+        assert log.events("job_failed")[0]["reason"].startswith("database:")
+        assert queue_depth(intake) == 1 and dead_letters(intake) == []
+        again = intake["sqs"].receive_message(QueueUrl=intake["settings"].queue_url,
+                                              MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        assert again["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_redis_down_the_row_is_still_stored_and_the_miss_logged(intake, pool, redis_settings, sample_video,
+                                                                 clean_db):
+    log = LogSink()
+    worker = Worker(intake["settings"], sqs=intake["sqs"], s3=intake["s3"], db=pool,
+                    cache=down_cache(redis_settings, log), logger=log)
+    upload(intake, sample_video.read_bytes())
+    assert worker.poll_once() == ["stored"]
+    assert count_rows(clean_db) == 1 and log.events("cache_refresh_failed")
+
+
+def test_the_loop_beats_and_stops_when_asked(worker, intake):
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.time() - float(intake["settings"].heartbeat_file.read_text()) < 5
+    assert [r["event"] for r in worker.logger.records if r["event"].startswith("worker_")] == [
+        "worker_started", "worker_stopped"]
+
+
+class RecordingSqs:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def change_message_visibility(self, **kwargs) -> None:
+        self.calls.append(kwargs)
+
+
+def test_a_long_job_keeps_its_message_invisible_and_its_heartbeat_fresh():
+    sqs, beats = RecordingSqs(), []
+    with VisibilityExtender(sqs, "q", "r", 1, LogSink(), lambda: beats.append(1), tick_s=0.2):
+        time.sleep(1.3)
+    assert len(sqs.calls) >= 2 and sqs.calls[0] == {"QueueUrl": "q", "ReceiptHandle": "r", "VisibilityTimeout": 1}
+    assert len(beats) >= 5
+
+
+def test_worker_settings_need_a_writable_scratch_directory(tmp_path):
+    env = {"SCRATCH_DIR": str(tmp_path / "missing"), "INTAKE_QUEUE_URL": "q", "INTAKE_DLQ_URL": "d",
+           "INGEST_BUCKET": "b"}
+    with pytest.raises(SettingsError, match="not a writable directory"):
+        WorkerSettings.from_env(env)
+    settings = WorkerSettings.from_env({**env, "SCRATCH_DIR": str(tmp_path), "WORKER_WAIT_SECONDS": "5"})
+    assert settings.wait_s == 5 and settings.visibility_s == 900
+    with pytest.raises(SettingsError, match="WORKER_WAIT_SECONDS must be between 0 and 20"):
+        WorkerSettings.from_env({**env, "SCRATCH_DIR": str(tmp_path), "WORKER_WAIT_SECONDS": "60"})
+
+
+def test_an_s3_event_from_eventbridge_is_parsed():
+    body = json.dumps({"source": "aws.s3", "detail-type": "Object Created", "time": "2026-11-27T00:00:00Z",
+                       "detail": {"bucket": {"name": "b"}, "object": {"key": "a b.mp4", "size": 3, "etag": "e"}}})
+    job = parse_job({"MessageId": "m", "ReceiptHandle": "r", "Body": body})
+    assert (job.key, job.version_id, job.etag, job.size, job.receive_count) == ("a b.mp4", "null", "e", 3, 1)
