@@ -10,6 +10,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2; exit 2
 fi
 command -v node >/dev/null || { echo "error: Node.js (for the CDK CLI) is required: apt-get install nodejs npm" >&2; exit 2; }
+bash scripts/system-deps.sh
 
 stamp=.venv/.setup-stamp
 want=$(cat pyproject.toml package-lock.json requirements-checkov.txt | sha256sum | cut -d' ' -f1)

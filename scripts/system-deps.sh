@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The system packages the workloads' tests and the local pipeline need: PostgreSQL 15 (the stand-in for RDS)
+# and Redis 7 (for ElastiCache), from Debian's packages. Installs them when missing (as root, or with sudo);
+# otherwise says what to install. Idempotent: nothing to do when both are present.
+set -euo pipefail
+pg_bin=${STREAMTECH_PG_BIN:-/usr/lib/postgresql/15/bin}
+missing=()
+[[ -x $pg_bin/initdb && -x $pg_bin/pg_ctl ]] || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ $(id -u) -eq 0 ]]; then as_root=(); elif command -v sudo >/dev/null; then as_root=(sudo); else
+  echo "error: missing ${missing[*]}; install them: apt-get install -y ${missing[*]}" >&2; exit 2
+fi
+echo "setup: installing ${missing[*]} (Debian packages)" >&2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+  "${as_root[@]}" apt-get update -q >>"$log" 2>&1 || true
+  "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || {
+    cat "$log" >&2; echo "error: could not install ${missing[*]}" >&2; exit 1; }
+fi
+# The packages may start their default servers; the project runs its own on free ports, so stop those.
+"${as_root[@]}" service redis-server stop >/dev/null 2>&1 || true
+"${as_root[@]}" service postgresql stop >/dev/null 2>&1 || true
