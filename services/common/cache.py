@@ -40,6 +40,10 @@ class Cache:
             retry=Retry(NoBackoff(), 0), health_check_interval=30, decode_responses=True)
         self._open_until = 0.0
         self._lock = threading.Lock()
+        self._get_and_count = self.client.register_script(
+            "local v = redis.call('GET', KEYS[1]) "
+            "if v then redis.call('ZINCRBY', KEYS[2], 1, ARGV[1]) end "
+            "return v")
 
     @property
     def available(self) -> bool:
@@ -67,6 +71,21 @@ class Cache:
         raw = self._call("get", self.client.get, video_key(vid))
         return json.loads(raw) if raw else None
 
+    def get_and_count(self, vid: str) -> dict[str, Any] | None:
+        """The entry, and one view counted when it exists: one round trip (a script), and an id that does not
+        exist never enters the popularity set."""
+        raw = self._call("get_and_count", self._get_and_count, [video_key(vid), POPULAR_KEY], [vid])
+        return json.loads(raw) if raw else None
+
+    def put_and_count(self, record: dict[str, Any]) -> None:
+        """Fill the entry (TTL) and count one view: one round trip (a pipeline)."""
+        def both() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(video_key(record["id"]), json.dumps(record, separators=(",", ":")), self.settings.ttl_s)
+            pipe.zincrby(POPULAR_KEY, 1, record["id"])
+            pipe.execute()
+        self._call("put_and_count", both)
+
     def get_videos(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
@@ -76,9 +95,6 @@ class Cache:
     def put_video(self, record: dict[str, Any]) -> None:
         self._call("set", self.client.set, video_key(record["id"]),
                    json.dumps(record, separators=(",", ":")), self.settings.ttl_s)
-
-    def count_view(self, vid: str) -> None:
-        self._call("zincrby", self.client.zincrby, POPULAR_KEY, 1, vid)
 
     def popular(self, limit: int) -> list[tuple[str, int]]:
         return [(vid, int(score)) for vid, score in

@@ -121,7 +121,7 @@ class MetadataApi:
         cache_state = "MISS"
         record = None
         try:
-            record = self.cache.get_video(vid)
+            record = self.cache.get_and_count(vid)  # a hit is counted in the same round trip
             cache_state = "HIT" if record else "MISS"
         except CacheUnavailable:
             cache_state = "BYPASS"
@@ -131,9 +131,7 @@ class MetadataApi:
             if record is None:
                 return error_response(404, "not found", f"no video {vid}")
             if cache_state == "MISS":
-                self._best_effort(self.cache.put_video, record)
-        if cache_state != "BYPASS":
-            self._best_effort(self.cache.count_view, vid)
+                self._best_effort(self.cache.put_and_count, record)
         return Response(200, record, {"X-Cache": cache_state,
                                       "Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"})
 

@@ -13,10 +13,10 @@ import pytest
 
 from localenv.emulator import free_port
 from services.common import db, videos
-from services.common.cache import Cache, video_key
+from services.common.cache import POPULAR_KEY, Cache, video_key
 from services.common.settings import RedisSettings
 from services.metadata_api.app import MetadataApi
-from services.metadata_api.server import ApiServer, serve
+from services.metadata_api.server import ApiServer, serve_until
 from tests.services.conftest import LogSink, settings_for
 from tests.services.test_videos import record
 
@@ -59,6 +59,12 @@ def test_the_cache_entry_is_replaced_when_the_worker_updates_the_row(api, stored
     assert api.handle("GET", f"/videos/{vid}").body["duration_seconds"] == 9.5
 
 
+def test_unknown_ids_never_enter_the_popularity_ranking(api, stored, cache):
+    for _ in range(3):
+        assert api.handle("GET", f"/videos/{uuid.uuid4()}").status == 404
+    assert cache.popular(10) == []
+
+
 def test_popular_ranks_by_views(api, stored):
     for row, views in zip(stored, (1, 3, 2)):
         for _ in range(views):
@@ -68,8 +74,8 @@ def test_popular_ranks_by_views(api, stored):
 
 
 def test_popular_loads_rows_missing_from_the_cache_and_skips_deleted_ones(api, stored, cache, clean_db):
-    cache.count_view(stored[0]["id"])
-    cache.count_view(str(uuid.uuid4()))  # a ranked id whose row no longer exists
+    cache.client.zincrby(POPULAR_KEY, 1, stored[0]["id"])
+    cache.client.zincrby(POPULAR_KEY, 1, str(uuid.uuid4()))  # a ranked id whose row no longer exists
     items = api.handle("GET", "/videos/popular").body["items"]
     assert [i["id"] for i in items] == [stored[0]["id"]]
 
@@ -160,7 +166,7 @@ def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, cache, lo
 def http_api(api):
     server = ApiServer(("127.0.0.1", 0), api, api.logger)
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(server, stop))
+    thread = threading.Thread(target=serve_until, args=(server, stop))
     thread.start()
     yield server.server_address[1]
     stop.set()
