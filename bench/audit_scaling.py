@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cdk_app.config import AppConfig  # noqa: E402
-from localenv.__main__ import LOCAL_CREDENTIALS, deploy  # noqa: E402
+from localenv.__main__ import deploy  # noqa: E402
+from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
 from localenv.emulator import moto_server  # noqa: E402
 
 # Unrelated resources, round-robin over services the audit also reads (REST APIs kept to 1%: the real
