@@ -19,13 +19,11 @@ from pathlib import Path
 
 import boto3
 
-from cdk_app.config import AppConfig, ConfigError
+from cdk_app.config import AppConfig
 from localenv.deploy import Deployer, default_secret_values
-from localenv.emulator import moto_server
+from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+from localenv.inputs import ROOT, UsageError, load_stack
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_KEY": "local-emulator",
-                     "AWS_DEFAULT_REGION": "ap-northeast-1"}
 
 
 def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: Path) -> dict[str, str]:
@@ -51,15 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs", type=Path, default=ROOT / "cfn-outputs" / "flat-outputs.json")
     args = parser.parse_args(argv)
     try:
-        config = AppConfig.for_suffix(args.suffix)
-    except ConfigError as exc:
+        config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    template_path = args.template or ROOT / "cdk.out" / f"{config.stack_name}.template.json"
-    if not template_path.exists():
-        print(f"error: {template_path} does not exist: synthesize first (scripts/main.sh does)", file=sys.stderr)
-        return 2
-    template = json.loads(template_path.read_text())
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
     with moto_server() as endpoint:

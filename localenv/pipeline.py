@@ -32,17 +32,15 @@ from typing import Any
 
 import boto3
 
-from cdk_app.config import AppConfig, ConfigError
+from cdk_app.config import AppConfig
 from cdk_app.constructs.database import DB_NAME
 from localenv.dataservers import PostgresServer, RedisServer, ServerError
 from localenv.deploy import Deployer, default_secret_values
-from localenv.emulator import free_port, moto_server
+from localenv.emulator import LOCAL_CREDENTIALS, free_port, moto_server
+from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.sample_video import make_video
 from localenv.tls import TlsFiles, make_tls_files
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_KEY": "local-emulator",
-                     "AWS_DEFAULT_REGION": "ap-northeast-1"}
 # Endpoints that exist only inside the VPC; locally they are the servers started here.
 LOCAL_OVERRIDES = ("DB_HOST", "DB_PORT", "DB_CA_BUNDLE", "REDIS_HOST", "REDIS_PORT", "REDIS_CA_BUNDLE")
 
@@ -266,23 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for the worker")
     args = parser.parse_args(argv)
     try:
-        config = AppConfig.for_suffix(args.suffix)
-    except ConfigError as exc:
+        config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/pipeline.sh")
+        if args.video is not None and not args.video.is_file():
+            raise UsageError(f"--video {args.video} is not a file")
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    template_path = args.template or ROOT / "cdk.out" / f"{config.stack_name}.template.json"
-    if not template_path.exists():
-        print(f"error: {template_path} does not exist: synthesize first (scripts/pipeline.sh does)", file=sys.stderr)
-        return 2
-    if args.video is not None and not args.video.is_file():
-        print(f"error: --video {args.video} is not a file", file=sys.stderr)
         return 2
     for tool in ("redis-server",):
         if shutil.which(tool) is None:
             print(f"error: {tool} not found: apt-get install redis-server postgresql", file=sys.stderr)
             return 3
     try:
-        return run(json.loads(template_path.read_text()), config, args.video, args.timeout)
+        return run(template, config, args.video, args.timeout)
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

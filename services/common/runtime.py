@@ -1,11 +1,13 @@
 """What both services do at start: settings from the environment, AWS clients, the database pool with the
-schema migrated (retried while the database is not reachable yet), the cache."""
+schema migrated (retried while the database is not reachable yet), the cache — and their exit codes."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import boto3
 import psycopg
@@ -13,8 +15,12 @@ from botocore.config import Config
 from psycopg_pool import ConnectionPool
 
 from services.common import db
+from services.common.cache import Cache
+from services.common.lifecycle import Shutdown
 from services.common.log import JsonLogger
-from services.common.settings import DatabaseSettings, integer
+from services.common.settings import DatabaseSettings, RedisSettings, SettingsError, integer
+
+S = TypeVar("S")
 
 EXIT_CONFIG = 2       # a setting is missing or not allowed: fix the task definition
 EXIT_UNAVAILABLE = 3  # a dependency stayed unreachable through the start-up window
@@ -50,3 +56,28 @@ def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogg
     pool = db.pool(settings, application, max_size=max_size)
     pool.open(wait=False)
     return pool
+
+
+def run_service(service: str, read_settings: Callable[[], S],
+                serve: Callable[[S, ConnectionPool, Cache, JsonLogger, threading.Event], None],
+                *, pool_size: Callable[[S], int]) -> int:
+    """Start `service` (settings, schema, pool, cache), `serve` until SIGTERM; return the exit code:
+    0 stopped, EXIT_CONFIG a setting or the schema history is wrong, EXIT_UNAVAILABLE no database."""
+    logger = JsonLogger(service)
+    shutdown = Shutdown().install(logger)
+    try:
+        db_settings, redis_settings = DatabaseSettings.from_env(), RedisSettings.from_env()
+        settings = read_settings()
+    except SettingsError as exc:
+        logger.error("configuration_error", error=str(exc))
+        return EXIT_CONFIG
+    try:
+        pool = migrated_pool(db_settings, service, logger, shutdown.stop, max_size=pool_size(settings))
+    except db.MigrationError as exc:
+        logger.error("migration_error", error=str(exc))
+        return EXIT_CONFIG
+    if pool is None:
+        return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
+    with pool:
+        serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
+    return 0

@@ -5,39 +5,37 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
 
 from services.common.cache import Cache
-from services.common.db import MigrationError
-from services.common.lifecycle import Shutdown
 from services.common.log import JsonLogger
-from services.common.runtime import EXIT_CONFIG, EXIT_UNAVAILABLE, migrated_pool
-from services.common.settings import DatabaseSettings, RedisSettings, SettingsError, integer
+from services.common.runtime import run_service
+from services.common.settings import integer
 from services.metadata_api.app import MetadataApi
-from services.metadata_api.server import ApiServer, serve
+from services.metadata_api.server import ApiServer, serve_until
 
 
-def main() -> int:
-    logger = JsonLogger("metadata-api")
-    shutdown = Shutdown().install(logger)
-    try:
-        db_settings, redis_settings = DatabaseSettings.from_env(), RedisSettings.from_env()
-        port = integer(os.environ, "PORT", 8080, 1, 65535)
-        threads = integer(os.environ, "DB_POOL_SIZE", 16, 1, 100)
-    except SettingsError as exc:
-        logger.error("configuration_error", error=str(exc))
-        return EXIT_CONFIG
-    try:
-        pool = migrated_pool(db_settings, "metadata-api", logger, shutdown.stop, max_size=threads)
-    except MigrationError as exc:
-        logger.error("migration_error", error=str(exc))
-        return EXIT_CONFIG
-    if pool is None:
-        return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
-    with pool:
-        api = MetadataApi(db=pool, cache=Cache(redis_settings, logger), logger=logger)
-        serve(ApiServer((os.environ.get("BIND_ADDRESS", "0.0.0.0"), port), api, logger), shutdown.stop)
-    return 0
+@dataclass(frozen=True)
+class ApiSettings:
+    port: int
+    bind_address: str
+    pool_size: int
+
+    @classmethod
+    def from_env(cls) -> ApiSettings:
+        return cls(port=integer(os.environ, "PORT", 8080, 1, 65535),
+                   bind_address=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
+                   pool_size=integer(os.environ, "DB_POOL_SIZE", 16, 1, 100))
+
+
+def serve(settings: ApiSettings, pool: ConnectionPool, cache: Cache, logger: JsonLogger,
+          stop: threading.Event) -> None:
+    api = MetadataApi(db=pool, cache=cache, logger=logger)
+    serve_until(ApiServer((settings.bind_address, settings.port), api, logger), stop)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_service("metadata-api", ApiSettings.from_env, serve, pool_size=lambda s: s.pool_size))

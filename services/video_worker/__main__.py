@@ -4,38 +4,21 @@
 from __future__ import annotations
 
 import sys
+import threading
+
+from psycopg_pool import ConnectionPool
 
 from services.common.cache import Cache
-from services.common.db import MigrationError
-from services.common.lifecycle import Shutdown
 from services.common.log import JsonLogger
-from services.common.runtime import EXIT_CONFIG, EXIT_UNAVAILABLE, aws_client, migrated_pool
-from services.common.settings import DatabaseSettings, RedisSettings, SettingsError
+from services.common.runtime import aws_client, run_service
 from services.video_worker.worker import Worker, WorkerSettings
 
 
-def main() -> int:
-    logger = JsonLogger("video-worker")
-    shutdown = Shutdown().install(logger)
-    try:
-        db_settings, redis_settings = DatabaseSettings.from_env(), RedisSettings.from_env()
-        settings = WorkerSettings.from_env()
-    except SettingsError as exc:
-        logger.error("configuration_error", error=str(exc))
-        return EXIT_CONFIG
-    try:
-        pool = migrated_pool(db_settings, "video-worker", logger, shutdown.stop, max_size=2)
-    except MigrationError as exc:
-        logger.error("migration_error", error=str(exc))
-        return EXIT_CONFIG
-    if pool is None:
-        return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
-    with pool:
-        worker = Worker(settings, sqs=aws_client("sqs"), s3=aws_client("s3"), db=pool,
-                        cache=Cache(redis_settings, logger), logger=logger)
-        worker.run(shutdown.stop)
-    return 0
+def serve(settings: WorkerSettings, pool: ConnectionPool, cache: Cache, logger: JsonLogger,
+          stop: threading.Event) -> None:
+    Worker(settings, sqs=aws_client("sqs"), s3=aws_client("s3"), db=pool, cache=cache, logger=logger).run(stop)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # One job at a time per process: two database connections are plenty (the job's and a spare).
+    sys.exit(run_service("video-worker", WorkerSettings.from_env, serve, pool_size=lambda _: 2))

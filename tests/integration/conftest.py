@@ -49,7 +49,8 @@ def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
         outputs = load_outputs(OUTPUTS_FILE)
         yield Deployment(outputs, OUTPUTS_FILE, None, boto3.Session(region_name="ap-northeast-1"), local=False)
         return
-    from localenv.__main__ import LOCAL_CREDENTIALS, deploy
+    from localenv.__main__ import deploy
+    from localenv.emulator import LOCAL_CREDENTIALS
     from localenv.emulator import moto_server
 
     synth = request.getfixturevalue("synth")

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 
+from localenv.emulator import free_port
 from localenv.pipeline import LocalPlatform, get_json, local_platform
 from localenv.sample_video import make_video
 from services.common.failpoints import CRASH_EXIT_CODE
@@ -158,6 +159,12 @@ def test_postgres_down_the_api_answers_503_quickly_then_recovers(platform, api):
     while get_json(f"{base}/videos?limit=1")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert get_json(f"{base}/videos?limit=1")[0] == 200
+
+
+def test_a_worker_without_a_reachable_database_exits_3_after_its_start_up_window(platform):
+    worker = platform.start_worker(DB_PORT=str(free_port()), STARTUP_TIMEOUT_SECONDS="2")
+    assert worker.process.wait(30) == 3
+    assert worker.events("database_not_ready") and worker.events("database_unreachable")
 
 
 def test_the_api_stops_gracefully_on_sigterm(api):
