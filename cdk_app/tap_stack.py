@@ -102,7 +102,7 @@ class TapStack(Stack):
         observability = Observability(
             self, "Observability", config=config, key=key, database=database.instance,
             cache=cache.replication_group, services=[processing.worker.service, api.service.service],
-            rest_api=api.rest_api)
+            rest_api=api.rest_api, intake=intake)
 
         self.encryption, self.network, self.secrets = encryption, network, secrets
         self.database, self.cache, self.storage, self.intake = database, cache, storage, intake

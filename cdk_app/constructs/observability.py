@@ -15,6 +15,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_app.config import AppConfig
+from cdk_app.constructs.intake import VideoIntake
+# The workloads' own metrics arrive as CloudWatch Embedded Metric Format lines under this namespace.
+from services.common.log import METRIC_NAMESPACE as WORKLOAD_NAMESPACE
 
 
 class Observability(Construct):
@@ -22,7 +25,7 @@ class Observability(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, key: kms.IKey,
                  database: rds.DatabaseInstance, cache: elasticache.CfnReplicationGroup,
-                 services: list[ecs.FargateService], rest_api: apigw.RestApi) -> None:
+                 services: list[ecs.FargateService], rest_api: apigw.RestApi, intake: VideoIntake) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "AlarmTopic", topic_name=config.name("alarm-topic"), master_key=key,
                                enforce_ssl=True)
@@ -31,6 +34,7 @@ class Observability(Construct):
         action = cw_actions.SnsAction(self.topic)
         five_min = Duration.minutes(5)
         node_ids = [f"{cache.replication_group_id}-{i:03d}" for i in range(1, config.redis_node_count + 1)]
+        above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         specs: dict[str, tuple[cw.IMetric, float, cw.ComparisonOperator]] = {
             "DatabaseCpu": (database.metric_cpu_utilization(period=five_min), 80, cw.ComparisonOperator.GREATER_THAN_THRESHOLD),
             "DatabaseFreeStorage": (database.metric_free_storage_space(period=five_min), 5 * 1024**3,
@@ -48,10 +52,23 @@ class Observability(Construct):
         for service in services:
             specs[f"Cpu{service.node.scope.node.id}"] = (
                 service.metric_cpu_utilization(period=five_min), 90, cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        # The intake: uploads not draining, and videos the worker could not read (each one is a customer's file).
+        specs["IntakeOldestMessageAge"] = (
+            intake.queue.metric_approximate_age_of_oldest_message(period=five_min, statistic="Maximum"), 1800, above)
+        specs["CacheBypassed"] = (
+            cw.Metric(namespace=WORKLOAD_NAMESPACE, metric_name="CacheBypass", statistic="Sum", period=five_min,
+                      dimensions_map={"service": "metadata-api"}), 100, above)
         self.alarms: dict[str, cw.Alarm] = {}
         for name, (metric, threshold, comparison) in specs.items():
-            alarm = cw.Alarm(self, name, metric=metric, threshold=threshold, comparison_operator=comparison,
-                             evaluation_periods=3, datapoints_to_alarm=2,
-                             treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
-            alarm.add_alarm_action(action)
-            self.alarms[name] = alarm
+            self._alarm(name, metric, threshold, comparison, action, periods=3, datapoints=2)
+        # One rejected video is worth a look: the first datapoint alarms.
+        self._alarm("DeadLetterMessages", intake.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=five_min, statistic="Maximum"), 0, above, action, periods=1, datapoints=1)
+
+    def _alarm(self, name: str, metric: cw.IMetric, threshold: float, comparison: cw.ComparisonOperator,
+               action: cw_actions.SnsAction, *, periods: int, datapoints: int) -> None:
+        alarm = cw.Alarm(self, name, metric=metric, threshold=threshold, comparison_operator=comparison,
+                         evaluation_periods=periods, datapoints_to_alarm=datapoints,
+                         treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        alarm.add_alarm_action(action)
+        self.alarms[name] = alarm
