@@ -40,6 +40,11 @@ class Targets:
     intake_queue: str = ""
     intake_dlq: str = ""
 
+    @property
+    def worker_service(self) -> str:
+        """The video worker's service (the intake queue's consumer): the first of `services`."""
+        return self.services[0]
+
     def as_dict(self) -> dict[str, str]:
         return {"suffix": self.suffix, "source": "outputs" if self.api_id else "names"}
 

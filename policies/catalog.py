@@ -197,6 +197,11 @@ _RULES: tuple[Rule, ...] = (
          "Job messages name the uploaded videos; a queue policy denying aws:SecureTransport=false keeps them in TLS.",
          "Create queues with enforce_ssl=True (the VideoIntake construct does).",
          R(config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
+    Rule("STK-SQS-003", "The intake queue's workers scale on its backlog per task", Severity.MEDIUM, (T, L),
+         "Uploads arrive in bursts; CPU alone misses a growing queue of short jobs. Tracking visible messages per "
+         "running task adds workers while videos wait and removes them when the queue is empty.",
+         "Keep the worker's target-tracking policy on ApproximateNumberOfMessagesVisible / RunningTaskCount "
+         "(VideoProcessing._scale_on_backlog); CPU and memory stay as the second signal."),
     # --- secrets and IAM --------------------------------------------------------------------------
     Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "

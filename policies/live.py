@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from policies.result import Result
+from policies.rules import stk_intake
 from policies.rules.stk_efs import denies_insecure_transport
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
@@ -372,3 +373,10 @@ def sqs_dead_letter(attributes: Mapping[str, Any], dead_letter_queue: str | None
     if target.rsplit(":", 1)[-1] != dead_letter_queue:
         return Result.fail(f"redrives to {target}, not to {dead_letter_queue}")
     return Result.ok(f"dead-letter queue {dead_letter_queue} after {json.loads(redrive).get('maxReceiveCount')} receives")
+
+
+def sqs_backlog_scaling(policies: list[Mapping[str, Any]], queue_name: str) -> Result:
+    """STK-SQS-003 live: one of the worker service's scaling policies (DescribeScalingPolicies) tracks the
+    queue's backlog per task."""
+    return stk_intake.any_backlog_scaling(
+        [(p.get("PolicyType"), p.get("TargetTrackingScalingPolicyConfiguration")) for p in policies], queue_name)

@@ -18,7 +18,8 @@ from policies.rules.intrinsics import ref_target, render
 
 # The whole-template rules _relationship_results judges (each also proven by a failing fixture).
 RELATIONSHIP_RULE_IDS = frozenset({"STK-DESTROY-001", "STK-DESTROY-002", "STK-KMS-001", "STK-RDS-003", "STK-NET-001",
-                                   "STK-EFS-002", "STK-ECS-002", "STK-S3-002", "STK-SQS-001", "STK-SQS-002"})
+                                   "STK-EFS-002", "STK-ECS-002", "STK-S3-002", "STK-SQS-001", "STK-SQS-002",
+                                   "STK-SQS-003"})
 CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
 
 

@@ -269,9 +269,10 @@ def bucket(ctx: Context, name_tag: str, bucket_name: str | None) -> Iterator[Fin
     yield judge("s3.tags", "STK-TAG-001", arn, live.tags, _tags((tags or {}).get("TagSet")), ctx.expected_tags)
 
 
-QUEUE = Spec("sqs", ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+QUEUE = Spec("sqs", ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags",
+                     "application-autoscaling:DescribeScalingPolicies"),
              (("sqs.cmk", "STK-KMS-001"), ("sqs.dead_letter", "STK-SQS-001"), ("sqs.tls_policy", "STK-SQS-002"),
-              ("sqs.tags", "STK-TAG-001")))
+              ("sqs.backlog_scaling", "STK-SQS-003"), ("sqs.tags", "STK-TAG-001")))
 
 
 def queue(ctx: Context, queue_name: str, dead_letter_queue: str | None) -> Iterator[Finding]:
@@ -283,6 +284,12 @@ def queue(ctx: Context, queue_name: str, dead_letter_queue: str | None) -> Itera
     yield judge("sqs.cmk", "STK-KMS-001", arn, lambda: live.sqs_cmk(attributes, _need_cmk(ctx)))
     yield judge("sqs.dead_letter", "STK-SQS-001", arn, live.sqs_dead_letter, attributes, dead_letter_queue)
     yield judge("sqs.tls_policy", "STK-SQS-002", arn, live.sqs_tls_policy, attributes)
+    if dead_letter_queue is not None:  # the work queue: its consumers must scale on its backlog
+        service = f"service/{ctx.targets.cluster}/{ctx.targets.worker_service}"
+        policies = [p for page in ctx.aws.client("application-autoscaling").get_paginator(
+            "describe_scaling_policies").paginate(ServiceNamespace="ecs", ResourceId=service)
+            for p in page.get("ScalingPolicies", [])]
+        yield judge("sqs.backlog_scaling", "STK-SQS-003", arn, live.sqs_backlog_scaling, policies, queue_name)
     yield judge("sqs.tags", "STK-TAG-001", arn, live.tags, sqs.list_queue_tags(QueueUrl=url).get("Tags", {}),
                 ctx.expected_tags)
 

@@ -1,4 +1,4 @@
-"""STK-S3-001/002 and STK-SQS-001/002: the ingest bucket and the intake queues."""
+"""STK-S3-001/002 and STK-SQS-001/002/003: the ingest bucket and the intake queues."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ PUBLIC_ID = "STK-S3-001"
 BUCKET_TLS_ID = "STK-S3-002"
 DLQ_ID = "STK-SQS-001"
 QUEUE_TLS_ID = "STK-SQS-002"
+BACKLOG_SCALING_ID = "STK-SQS-003"
 BLOCK_SETTINGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 
 
@@ -43,8 +44,55 @@ def bucket_policy_results(resources: Mapping[str, Any]) -> list[tuple[str, Resul
     return results
 
 
+def _metric(query: Any) -> Mapping[str, Any]:
+    return as_dict(as_dict(as_dict(query).get("MetricStat")).get("Metric"))
+
+
+def _dimensions(query: Any) -> list[dict[str, Any]]:
+    dimensions = _metric(query).get("Dimensions")
+    return [{"Name": as_dict(d).get("Name"), "Value": as_dict(d).get("Value")}
+            for d in (dimensions if isinstance(dimensions, list) else [])]
+
+
+def backlog_scaling(policy_type: Any, configuration: Any, queue_name: str) -> Result:
+    """STK-SQS-003 for one scaling policy (a template's properties or DescribeScalingPolicies' answer, same
+    shape): target tracking on `queue_name`'s visible messages divided by the running tasks."""
+    if policy_type != "TargetTrackingScaling":
+        return Result.fail(f"policy type {policy_type!r}, not target tracking")
+    config = as_dict(configuration)
+    queries = as_dict(config.get("CustomizedMetricSpecification")).get("Metrics")
+    if not isinstance(queries, list):
+        return Result.fail("no metric-math customized metric")
+    visible = [q for q in queries if _metric(q).get("Namespace") == "AWS/SQS"
+               and _metric(q).get("MetricName") == "ApproximateNumberOfMessagesVisible"
+               and {"Name": "QueueName", "Value": queue_name} in _dimensions(q)]
+    tasks = [q for q in queries if _metric(q).get("MetricName") == "RunningTaskCount"]
+    if not visible:
+        return Result.fail(f"does not read the visible messages of {queue_name}")
+    if not tasks:
+        return Result.fail("does not divide by the running task count")
+    returned = [q for q in queries if is_true(as_dict(q).get("ReturnData"))]
+    expression = str(as_dict(returned[0]).get("Expression", "")) if len(returned) == 1 else ""
+    if not (str(as_dict(visible[0]).get("Id")) in expression and str(as_dict(tasks[0]).get("Id")) in expression):
+        return Result.fail("the returned expression is not the backlog per task")
+    target = config.get("TargetValue")
+    if not isinstance(target, (int, float)) or target <= 0:
+        return Result.fail(f"target value {target!r} is not a positive backlog per task")
+    return Result.ok(f"target tracking: {expression} = {target:g} messages per task")
+
+
+def any_backlog_scaling(policies: list[tuple[Any, Any]], queue_name: str) -> Result:
+    """PASS when one of the (policy type, configuration) pairs scales on `queue_name`'s backlog per task."""
+    results = [backlog_scaling(kind, config, queue_name) for kind, config in policies]
+    passing = [r for r in results if not r.failed]
+    if passing:
+        return passing[0]
+    reasons = "; ".join(sorted({r.reason for r in results})) or "no scaling policy at all"
+    return Result.fail(f"no worker scaling policy follows the backlog of {queue_name} ({reasons})")
+
+
 def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]:
-    """(rule id, queue logical id, result) for STK-SQS-001 and STK-SQS-002 over every queue of the template."""
+    """(rule id, queue logical id, result) for STK-SQS-001/002/003 over every queue of the template."""
     dead_letter_targets = set()
     for resource in resources.values():
         if resource.get("Type") == "AWS::SQS::Queue":
@@ -56,6 +104,9 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
             props = as_dict(resource.get("Properties"))
             for queue in props.get("Queues", []) if isinstance(props.get("Queues"), list) else []:
                 policies[ref_target(queue) or ""] = props.get("PolicyDocument")
+    scaling = [(as_dict(r.get("Properties")).get("PolicyType"),
+                as_dict(r.get("Properties")).get("TargetTrackingScalingPolicyConfiguration"))
+               for r in resources.values() if r.get("Type") == "AWS::ApplicationAutoScaling::ScalingPolicy"]
     results = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::SQS::Queue":
@@ -66,6 +117,8 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
         elif redrive.get("deadLetterTargetArn") and int(redrive.get("maxReceiveCount", 0) or 0) >= 1:
             results.append((DLQ_ID, logical_id, Result.ok(
                 f"dead-letter queue after {redrive['maxReceiveCount']} receives")))
+            results.append((BACKLOG_SCALING_ID, logical_id, any_backlog_scaling(
+                scaling, str(as_dict(resource.get("Properties")).get("QueueName")))))
         else:
             results.append((DLQ_ID, logical_id, Result.fail("no dead-letter queue: a poison message is retried forever")))
         tls = denies_insecure_transport(policies.get(logical_id), "sqs")

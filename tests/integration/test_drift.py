@@ -108,7 +108,26 @@ def _queue_tls_policy(d, on):
              "Resource": "*"}]})})
 
 
+_saved_scaling: dict[str, dict] = {}
+
+
+def _backlog_scaling(d, on):
+    scaling = d.client("application-autoscaling")
+    resource = f"service/{d.outputs['ClusterName']}/{d.outputs['VideoProcessingServiceName']}"
+    if on:
+        scaling.put_scaling_policy(**_saved_scaling.pop(resource))
+    else:
+        [policy] = [p for p in scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)[
+            "ScalingPolicies"] if "CustomizedMetricSpecification" in p["TargetTrackingScalingPolicyConfiguration"]]
+        _saved_scaling[resource] = {k: policy[k] for k in (
+            "PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyType",
+            "TargetTrackingScalingPolicyConfiguration")}
+        scaling.delete_scaling_policy(PolicyName=policy["PolicyName"], ServiceNamespace="ecs", ResourceId=resource,
+                                      ScalableDimension=policy["ScalableDimension"])
+
+
 DRIFTS = {
+    "worker-backlog-scaling-deleted": (_backlog_scaling, "STK-SQS-003", "audit"),
     "queue-tls-policy-removed": (_queue_tls_policy, "STK-SQS-002", "audit"),
     "rds-multi-az-off": (_rds_multi_az, "STK-RDS-001", "audit"),
     "kms-rotation-off": (_kms_rotation, "STK-KMS-002", "audit"),

@@ -175,7 +175,24 @@ def bucket_policy(tls: bool) -> dict[str, Any]:
         "Version": "2012-10-17", "Statement": [statement]}}}
 
 
-def queues(redrive: bool = True, tls: bool = True) -> dict[str, Any]:
+def backlog_policy(queue_name: str = "intake-queue-fx", **changes: Any) -> dict[str, Any]:
+    """The worker's target-tracking policy on the queue's visible messages per running task."""
+    def metric(namespace: str, name: str, dimensions: list[dict[str, str]]) -> dict[str, Any]:
+        return {"Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}, "Stat": "Average"}
+    config = {"TargetValue": 10, "CustomizedMetricSpecification": {"Metrics": [
+        {"Id": "visible", "ReturnData": False, "MetricStat": metric(
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", [{"Name": "QueueName", "Value": queue_name}])},
+        {"Id": "tasks", "ReturnData": False, "MetricStat": metric(
+            "ECS/ContainerInsights", "RunningTaskCount", [{"Name": "ServiceName", "Value": "video-processing-fx"}])},
+        {"Id": "backlog", "ReturnData": True, "Expression": "visible / IF(tasks > 0, tasks, 1)"}]}}
+    config.update(changes)
+    return {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
+        "PolicyName": "worker-backlog-scaling-fx", "PolicyType": "TargetTrackingScaling",
+        "ScalingTargetId": "service/ecs-cluster-fx/video-processing-fx|ecs:service:DesiredCount|ecs",
+        "TargetTrackingScalingPolicyConfiguration": config}}
+
+
+def queues(redrive: bool = True, tls: bool = True, scaling: dict[str, Any] | None = None) -> dict[str, Any]:
     work = {"QueueName": "intake-queue-fx", "KmsMasterKeyId": CMK, "Tags": TAGS}
     if redrive:
         work["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 3}
@@ -190,6 +207,7 @@ def queues(redrive: bool = True, tls: bool = True) -> dict[str, Any]:
             "Resource": {"Fn::GetAtt": [name, "Arn"]}}
         resources[f"{name}Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
             "Queues": [{"Ref": name}], "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}}
+    resources["Backlog"] = backlog_policy() if scaling is None else scaling
     return resources
 
 
@@ -236,6 +254,12 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                    "fail": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(False)})},
     "STK-SQS-001": {"pass": template(queues()), "fail": template(queues(redrive=False))},
     "STK-SQS-002": {"pass": template(queues()), "fail": template(queues(tls=False))},
+    # the worker scales on CPU only: the backlog of the queue is not followed
+    "STK-SQS-003": {"pass": template(queues()), "fail": template(queues(scaling={
+        "Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
+            "PolicyName": "cpu-fx", "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 60, "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}}}))},
     "STK-DESTROY-001": {"pass": template({"Logs": {**log_group(), "DeletionPolicy": "Delete"}}),
                         "fail": template({"Logs": {**log_group(), "DeletionPolicy": "Retain"}})},
     "STK-DESTROY-002": {"pass": template({"Params": params(), "Db": db()}),

@@ -92,6 +92,10 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
         "RedrivePolicy"), "STK-SQS-001"),
     "queue-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
                                             if v["Type"] == "AWS::SQS::QueuePolicy"], "STK-SQS-002"),
+    "worker-scales-on-cpu-only": (lambda t: by_name(t, "AWS::ApplicationAutoScaling::ScalingPolicy", "PolicyName",
+                                                     "worker-backlog-scaling-test").update(
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 60, "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}), "STK-SQS-003"),
     "iam-star": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(
         {"Effect": "Allow", "Action": "*", "Resource": "*"}), "STK-IAM-001"),
 }

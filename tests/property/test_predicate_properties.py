@@ -76,3 +76,30 @@ def test_policy_and_tag_readers_survive_malformed_shapes(statements, tags):
 
     stk_efs.check(stk_efs.TYPE, {"FileSystemPolicy": {"Statement": statements}})
     assert all(isinstance(k, str) for k in tag_map(tags))
+
+
+_leaf = st.one_of(json_values, st.sampled_from(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "RunningTaskCount",
+                                               "QueueName", "intake-queue-prod", "visible", "tasks"]))
+_query = st.fixed_dictionaries({}, optional={
+    "Id": _leaf, "ReturnData": st.one_of(st.booleans(), _leaf), "Expression": _leaf,
+    "MetricStat": st.one_of(_leaf, st.fixed_dictionaries({}, optional={"Metric": st.one_of(_leaf, st.fixed_dictionaries(
+        {}, optional={"Namespace": _leaf, "MetricName": _leaf,
+                      "Dimensions": st.one_of(_leaf, st.lists(st.one_of(_leaf, st.fixed_dictionaries(
+                          {"Name": _leaf, "Value": _leaf})), max_size=3))}))}))})
+
+
+@given(st.one_of(st.just("TargetTrackingScaling"), json_values), json_values, st.lists(st.one_of(_query, json_values),
+                                                                                        max_size=4))
+@example("TargetTrackingScaling", {}, [{"MetricStat": {"Metric": {  # found by hand: Dimensions not a list
+    "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Dimensions": 5}}}])
+def test_backlog_scaling_judges_any_policy_shape_without_crashing(policy_type, configuration, metrics):
+    """STK-SQS-003 reads template properties and live answers alike: whatever their shape, a verdict."""
+    from policies.rules.stk_intake import any_backlog_scaling, backlog_scaling
+
+    shaped = {"TargetValue": 10, "CustomizedMetricSpecification": {"Metrics": metrics}}
+    for config in (configuration, shaped):
+        result = backlog_scaling(policy_type, config, "intake-queue-prod")
+        assert result.status in (Status.PASS, Status.FAIL)
+        if policy_type != "TargetTrackingScaling":
+            assert result.status is Status.FAIL
+    assert any_backlog_scaling([], "intake-queue-prod").status is Status.FAIL
