@@ -36,7 +36,7 @@ class FargateWorkload(Construct):
         vpc: ec2.IVpc, subnets: ec2.SubnetSelection, key: kms.IKey, image: ecs.ContainerImage,
         environment: Mapping[str, str], secrets: Mapping[str, ecs.Secret], health_check: str,
         cpu: int = 512, memory_mib: int = 1024, min_tasks: int = 2, max_tasks: int = 10,
-        container_port: int | None = None, stop_timeout: Duration = Duration.seconds(30),
+        container_port: int | None = None, stop_timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         name = config.name(name_key)
@@ -70,7 +70,7 @@ class FargateWorkload(Construct):
                                          start_period=Duration.seconds(30)),
             port_mappings=[ecs.PortMapping(container_port=container_port)] if container_port else None,
             # SIGTERM, then this long to finish in-flight work before SIGKILL.
-            stop_timeout=stop_timeout,
+            stop_timeout=stop_timeout or Duration.seconds(30),
         )
         self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
         suppress(self.task_definition, "STK-DEV-008", nag=["AwsSolutions-ECS2"])

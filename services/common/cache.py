@@ -90,7 +90,7 @@ class Cache:
         if not ids:
             return {}
         raws = self._call("mget", self.client.mget, [video_key(i) for i in ids])
-        return {i: json.loads(r) for i, r in zip(ids, raws) if r}
+        return {i: json.loads(r) for i, r in zip(ids, raws, strict=True) if r}
 
     def put_video(self, record: dict[str, Any]) -> None:
         self._call("set", self.client.set, video_key(record["id"]),

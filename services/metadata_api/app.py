@@ -91,7 +91,8 @@ class MetadataApi:
                 return fn(conn, *args, **kwargs)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self.logger.error("database_unavailable", error=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
-            raise DatabaseUnavailable("PostgreSQL did not answer; the source of truth is unreachable, retry later")
+            raise DatabaseUnavailable(
+                "PostgreSQL did not answer; the source of truth is unreachable, retry later") from exc
 
     def _bypass(self, route: str) -> None:
         self.logger.metric("CacheBypass", 1, route=route)

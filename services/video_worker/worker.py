@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ class WorkerSettings:
     heartbeat_file: Path = Path("/tmp/heartbeat")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ = os.environ) -> WorkerSettings:
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
         scratch = Path(require(env, "SCRATCH_DIR"))
         if not scratch.is_dir() or not os.access(scratch, os.W_OK):
             raise SettingsError(f"SCRATCH_DIR {scratch} is not a writable directory (the EFS mount)")

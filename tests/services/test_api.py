@@ -66,7 +66,7 @@ def test_unknown_ids_never_enter_the_popularity_ranking(api, stored, cache):
 
 
 def test_popular_ranks_by_views(api, stored):
-    for row, views in zip(stored, (1, 3, 2)):
+    for row, views in zip(stored, (1, 3, 2), strict=True):
         for _ in range(views):
             api.handle("GET", f"/videos/{row['id']}")
     body = api.handle("GET", "/videos/popular?limit=2").body
