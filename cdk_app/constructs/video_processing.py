@@ -34,7 +34,8 @@ class VideoProcessing(Construct):
         self.worker = FargateWorkload(
             self, "Worker", config=config, name_key="video-processing", cluster=self.cluster, vpc=vpc,
             subnets=subnets, key=key, image=container_image("video_worker", config.video_image_uri),
-            environment={**environment, "SCRATCH_DIR": SCRATCH_MOUNT},
+            # Two jobs at once per 2-vCPU task: a job mostly waits on S3 and the database.
+            environment={**environment, "SCRATCH_DIR": SCRATCH_MOUNT, "WORKER_CONCURRENCY": "2"},
             secrets=secrets,
             health_check="python3 -m services.video_worker.healthcheck || exit 1",
             cpu=2048, memory_mib=4096, min_tasks=2, max_tasks=20,

@@ -20,5 +20,5 @@ def serve(settings: WorkerSettings, pool: ConnectionPool, cache: Cache, logger: 
 
 
 if __name__ == "__main__":
-    # One job at a time per process: two database connections are plenty (the job's and a spare).
-    sys.exit(run_service("video-worker", WorkerSettings.from_env, serve, pool_size=lambda _: 2))
+    # One database connection per concurrent job, and a spare.
+    sys.exit(run_service("video-worker", WorkerSettings.from_env, serve, pool_size=lambda s: s.concurrency + 1))

@@ -45,6 +45,7 @@ class WorkerSettings:
     visibility_s: int = 900
     retry_base_s: int = 30
     heartbeat_file: Path = Path("/tmp/heartbeat")
+    concurrency: int = 1  # jobs at once per process (each its own poll loop); I/O-bound jobs share the vCPUs
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -56,6 +57,7 @@ class WorkerSettings:
                    wait_s=integer(env, "WORKER_WAIT_SECONDS", 20, 0, 20),
                    visibility_s=integer(env, "WORKER_VISIBILITY_SECONDS", 900, 1, 43200),
                    retry_base_s=integer(env, "WORKER_RETRY_BASE_SECONDS", 30, 0, 900),
+                   concurrency=integer(env, "WORKER_CONCURRENCY", 1, 1, 16),
                    heartbeat_file=Path(env.get("HEARTBEAT_FILE", "/tmp/heartbeat")))
 
 
@@ -133,12 +135,28 @@ class Worker:
     def __init__(self, settings: WorkerSettings, *, sqs: Any, s3: Any, db: ConnectionPool, cache: Cache,
                  logger: JsonLogger) -> None:
         self.settings, self.sqs, self.s3, self.db, self.cache, self.logger = settings, sqs, s3, db, cache, logger
+        self._beat_lock = threading.Lock()
 
     def beat(self) -> None:
-        self.settings.heartbeat_file.write_text(str(time.time()))
+        """The container health check reads this file's timestamp (healthcheck.py); written atomically."""
+        with self._beat_lock:
+            partial = self.settings.heartbeat_file.with_suffix(".partial")
+            partial.write_text(str(time.time()))
+            os.replace(partial, self.settings.heartbeat_file)
 
     def run(self, stop: threading.Event) -> None:
-        self.logger.info("worker_started", queue=self.settings.queue_url, scratch=str(self.settings.scratch_dir))
+        """`concurrency` poll loops until `stop`; each finishes its current job before returning."""
+        self.logger.info("worker_started", queue=self.settings.queue_url, scratch=str(self.settings.scratch_dir),
+                         concurrency=self.settings.concurrency)
+        loops = [threading.Thread(target=self._loop, args=(stop,), name=f"job-loop-{n}")
+                 for n in range(self.settings.concurrency)]
+        for loop in loops:
+            loop.start()
+        for loop in loops:
+            loop.join()
+        self.logger.info("worker_stopped")
+
+    def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.beat()
             try:
@@ -146,7 +164,6 @@ class Worker:
             except (ClientError, BotoCoreError) as exc:
                 self.logger.error("receive_failed", error=f"{type(exc).__name__}: {exc}")
                 stop.wait(5)
-        self.logger.info("worker_stopped")
 
     def poll_once(self) -> list[str]:
         answer = self.sqs.receive_message(

@@ -197,3 +197,27 @@ def test_an_s3_event_from_eventbridge_is_parsed():
                        "detail": {"bucket": {"name": "b"}, "object": {"key": "a b.mp4", "size": 3, "etag": "e"}}})
     job = parse_job({"MessageId": "m", "ReceiptHandle": "r", "Body": body})
     assert (job.key, job.version_id, job.etag, job.size, job.receive_count) == ("a b.mp4", "null", "e", 3, 1)
+
+
+def test_concurrent_job_loops_share_the_queue_without_doing_a_video_twice(intake, pool, cache, sample_video,
+                                                                          clean_db):
+    from dataclasses import replace
+
+    log = LogSink()
+    worker = Worker(replace(intake["settings"], concurrency=3), sqs=intake["sqs"], s3=intake["s3"], db=pool,
+                    cache=cache, logger=log)
+    for n in range(6):
+        upload(intake, sample_video.read_bytes(), key=f"uploads/parallel-{n}.mp4")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(log.events("job_stored")) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(30)
+    assert len(log.events("job_stored")) == 6 and count_rows(clean_db) == 6 and queue_depth(intake) == 0
+    with db.connect(clean_db, "tests") as conn:
+        assert conn.execute("SELECT max(processed_count) FROM videos").fetchone() == (1,)
+    assert log.events("worker_started")[0]["concurrency"] == 3 and len(log.events("worker_stopped")) == 1
+    float(intake["settings"].heartbeat_file.read_text())  # a whole timestamp, never interleaved writes

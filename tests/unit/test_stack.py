@@ -161,8 +161,9 @@ def test_the_worker_may_send_to_the_dead_letter_queue_and_stop_slowly(synth):
                 if t["Properties"]["Family"] == "video-processing-test"]
     container = worker["ContainerDefinitions"][0]
     assert container["StopTimeout"] == 120
-    env = {e["Name"] for e in container["Environment"]}
-    assert {"INTAKE_QUEUE_URL", "INTAKE_DLQ_URL", "INGEST_BUCKET", "SCRATCH_DIR", "DB_SSLMODE"} <= env
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert {"INTAKE_QUEUE_URL", "INTAKE_DLQ_URL", "INGEST_BUCKET", "SCRATCH_DIR", "DB_SSLMODE"} <= set(env)
+    assert env["WORKER_CONCURRENCY"] == "2" and env["DB_SSLMODE"] == "verify-full"
     statements = [s for p in synth.resources("AWS::IAM::Policy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]
                   if s.get("Sid") == "SendUnreadableVideosToDeadLetterQueue"]
