@@ -105,9 +105,9 @@ class PostgresServer:
              "pg_ctl start")
         _wait_for_port(self.port, 30, "PostgreSQL", self.log)
         if fresh:
-            env = {**os.environ, "PGPASSWORD": self.password}
+            env = {**os.environ, "PGPASSWORD": self.password}  # in the environment, not in the process list
             done = subprocess.run(
-                [*self._as, "env", f"PGPASSWORD={self.password}", str(PG_BIN / "psql"), "-h", str(self.directory),
+                [*self._as, str(PG_BIN / "psql"), "-h", str(self.directory),
                  "-p", str(self.port), "-U", self.user, "-d", "postgres", "-v", "ON_ERROR_STOP=1",
                  "-c", f'CREATE DATABASE "{self.database}"'], capture_output=True, text=True, env=env)
             if done.returncode != 0:

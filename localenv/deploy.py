@@ -76,7 +76,7 @@ class Deployer:
             pseudo={**PSEUDO, "AWS::Region": config.region, "AWS::StackName": config.stack_name,
                     "AWS::StackId": f"arn:aws:cloudformation:{config.region}:{ACCOUNT}:stack/{config.stack_name}/local"},
             parameters={name: p.get("Default") for name, p in template.get("Parameters", {}).items()},
-            azs=list(config.availability_zones), secret_value=self._secret_value)
+            azs=list(config.availability_zones), secret_value=self.secret_value)
         self._secret_cache: dict[str, dict[str, Any]] = {}
 
     def client(self, service: str) -> Any:
@@ -87,7 +87,8 @@ class Deployer:
 
     # --- inputs ---------------------------------------------------------------------------------
 
-    def _secret_value(self, secret_id: str, key: str) -> str:
+    def secret_value(self, secret_id: str, key: str) -> str:
+        """Field `key` of the JSON secret `secret_id` (name or ARN), read once per secret."""
         if secret_id not in self._secret_cache:
             value = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
             self._secret_cache[secret_id] = json.loads(value)

@@ -119,6 +119,7 @@ class LocalPlatform:
     redis: RedisServer
     scratch: Path
     workdir: Path
+    secret_value: Callable[[str, str], str]  # (secret id, JSON key) -> value, read from Secrets Manager
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -131,12 +132,10 @@ class LocalPlatform:
         container = self.client("ecs").describe_task_definition(taskDefinition=family)[
             "taskDefinition"]["containerDefinitions"][0]
         env = {e["name"]: e["value"] for e in container.get("environment", [])}
-        secrets = self.client("secretsmanager")
         for secret in container.get("secrets", []):
-            # valueFrom: <secret ARN>:<json-key>:<version-stage>:<version-id> (ECS's format)
-            arn, json_key = secret["valueFrom"].split(":")[:7], secret["valueFrom"].split(":")[7]
-            value = json.loads(secrets.get_secret_value(SecretId=":".join(arn))["SecretString"])
-            env[secret["name"]] = value[json_key]
+            # valueFrom: <secret ARN (7 fields)>:<json-key>:<version-stage>:<version-id> (ECS's format)
+            parts = secret["valueFrom"].split(":")
+            env[secret["name"]] = self.secret_value(":".join(parts[:7]), parts[7])
         return env
 
     def service_environment(self, family_key: str, **extra: str) -> dict[str, str]:
@@ -202,7 +201,8 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         scratch = workdir / "scratch"  # the EFS access point's stand-in
         scratch.mkdir()
         platform = LocalPlatform(config=config, endpoint=endpoint, tls=tls, outputs=outputs, session=session,
-                                 postgres=postgres, redis=redis, scratch=scratch, workdir=workdir)
+                                 postgres=postgres, redis=redis, scratch=scratch, workdir=workdir,
+                                 secret_value=deployer.secret_value)
         stack.callback(lambda: [p.stop() for p in platform.processes])
         yield platform
 

@@ -315,11 +315,16 @@ def secret_cmk(secret: Mapping[str, Any], key_manager: str | None) -> Result:
 
 # --- S3 and SQS (intake) ------------------------------------------------------------------------
 
+def _is_project_key(key: Any, cmk_arn: str) -> bool:
+    """S3 and SQS report the key as its ARN or its bare id, as it was configured."""
+    return key in (cmk_arn, cmk_arn.rsplit("/", 1)[-1])
+
+
 def s3_cmk(rules: Sequence[Mapping[str, Any]] | None, cmk_arn: str) -> Result:
     default = (rules or [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
     if default.get("SSEAlgorithm") != "aws:kms":
         return Result.fail(f"default encryption is {default.get('SSEAlgorithm') or 'not set'}, not aws:kms")
-    if default.get("KMSMasterKeyID") not in (cmk_arn, cmk_arn.rsplit("/", 1)[-1]):
+    if not _is_project_key(default.get("KMSMasterKeyID"), cmk_arn):
         return Result.fail(f"default key {default.get('KMSMasterKeyID')} is not the project CMK {cmk_arn}")
     return Result.ok("default encryption with the project CMK")
 
@@ -357,7 +362,7 @@ def sqs_cmk(attributes: Mapping[str, Any], cmk_arn: str) -> Result:
     key = attributes.get("KmsMasterKeyId")
     if not key:
         return Result.fail("not encrypted with a customer-managed key (SSE-SQS or none)")
-    if key not in (cmk_arn, cmk_arn.rsplit("/", 1)[-1]):
+    if not _is_project_key(key, cmk_arn):
         return Result.fail(f"key {key} is not the project CMK {cmk_arn}")
     return Result.ok("encrypted with the project CMK")
 

@@ -24,6 +24,11 @@ def video_key(vid: str) -> str:
     return f"video:{vid}"
 
 
+def _entry(record: dict[str, Any]) -> str:
+    """A record as its cache entry (compact JSON); the worker's write-through and the API's fill agree."""
+    return json.dumps(record, separators=(",", ":"))
+
+
 class CacheUnavailable(RuntimeError):
     """Redis could not be used (down, timing out, refusing AUTH); the caller goes to PostgreSQL."""
 
@@ -67,10 +72,6 @@ class Cache:
     def ping(self) -> bool:
         return bool(self._call("ping", self.client.ping))
 
-    def get_video(self, vid: str) -> dict[str, Any] | None:
-        raw = self._call("get", self.client.get, video_key(vid))
-        return json.loads(raw) if raw else None
-
     def get_and_count(self, vid: str) -> dict[str, Any] | None:
         """The entry, and one view counted when it exists: one round trip (a script), and an id that does not
         exist never enters the popularity set."""
@@ -81,7 +82,7 @@ class Cache:
         """Fill the entry (TTL) and count one view: one round trip (a pipeline)."""
         def both() -> None:
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(video_key(record["id"]), json.dumps(record, separators=(",", ":")), self.settings.ttl_s)
+            pipe.set(video_key(record["id"]), _entry(record), self.settings.ttl_s)
             pipe.zincrby(POPULAR_KEY, 1, record["id"])
             pipe.execute()
         self._call("put_and_count", both)
@@ -93,8 +94,7 @@ class Cache:
         return {i: json.loads(r) for i, r in zip(ids, raws, strict=True) if r}
 
     def put_video(self, record: dict[str, Any]) -> None:
-        self._call("set", self.client.set, video_key(record["id"]),
-                   json.dumps(record, separators=(",", ":")), self.settings.ttl_s)
+        self._call("set", self.client.set, video_key(record["id"]), _entry(record), self.settings.ttl_s)
 
     def popular(self, limit: int) -> list[tuple[str, int]]:
         return [(vid, int(score)) for vid, score in

@@ -38,11 +38,12 @@ def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogg
     """Migrate (once across tasks) and open the pool; None when `stop` came or the start-up window closed."""
     window = integer(os.environ, "STARTUP_TIMEOUT_SECONDS", 120, 1, 3600)
     deadline, delay = time.monotonic() + window, 0.5
+    migrations = db.load_migrations()
     while not stop.is_set():
         try:
             with db.connect(settings, f"{application}-migrate") as conn:
-                applied = db.migrate(conn)
-            logger.info("schema_ready", applied=applied, latest=db.load_migrations()[-1].version)
+                applied = db.migrate(conn, migrations)
+            logger.info("schema_ready", applied=applied, latest=migrations[-1].version)
             break
         except psycopg.OperationalError as exc:
             if time.monotonic() + delay > deadline:
