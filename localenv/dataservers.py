@@ -26,6 +26,16 @@ class ServerError(RuntimeError):
     """A local data server could not be set up or started (message says which and why)."""
 
 
+def missing_servers() -> list[str]:
+    """The Debian packages of the local data servers that this machine lacks (empty: both can run)."""
+    missing = []
+    if not all((PG_BIN / tool).exists() for tool in ("initdb", "pg_ctl")):
+        missing.append("postgresql")
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    return missing
+
+
 def _wait_for_port(port: int, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,31 +1,57 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for this repo: .venv (app, opscli and test dependencies), .venv-checkov (Checkov,
-# kept apart for its boto3 pin) and the pinned CDK CLI in node_modules.
-# Idempotent and quick when nothing changed (keyed on pyproject.toml and package-lock.json).
+# Set up this checkout from its lock files; nothing is resolved at install time:
+#   .venv          app, opscli, workloads and tests     requirements.lock         (uv pip sync)
+#   .venv-checkov  Checkov, apart for its boto3 pin      requirements-checkov.lock (uv pip sync)
+#   node_modules   the pinned CDK CLI                    package-lock.json         (npm ci)
+# uv itself is pinned below and installed into .venv-tools. Idempotent: a no-op while the inputs are unchanged.
+# System packages (PostgreSQL, Redis) are not installed here: scripts/system-deps.sh, run by the commands that
+# need them (tests, pipeline); the main command (gate + opscli on the emulator) needs neither.
+# Lock files are regenerated with scripts/lock.sh after a change to pyproject.toml or requirements-checkov.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.9
 
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2; exit 2
 fi
 command -v node >/dev/null || { echo "error: Node.js (for the CDK CLI) is required: apt-get install nodejs npm" >&2; exit 2; }
-bash scripts/system-deps.sh
 
 stamp=.venv/.setup-stamp
-want=$(cat pyproject.toml package-lock.json requirements-checkov.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock requirements-checkov.lock build-constraints.txt package-lock.json pyproject.toml \
+         scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x node_modules/.bin/cdk && -x .venv-checkov/bin/checkov ]]; then
   exit 0
 fi
-echo "setup: installing .venv, .venv-checkov and the pinned CDK CLI (first run takes about two minutes)" >&2
+start=$SECONDS
+echo "setup: installing .venv, .venv-checkov (uv, from the lock files) and the pinned CDK CLI (npm ci)" >&2
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+npm_log=$(mktemp)
+trap 'rm -f "$log" "$npm_log"' EXIT
 run() { "$@" >>"$log" 2>&1 || { cat "$log" >&2; echo "error: set-up step failed: $*" >&2; exit 1; }; }
-[[ -x .venv/bin/python ]] || run "$PYTHON" -m venv .venv
-run .venv/bin/python -m pip install --upgrade pip
-run .venv/bin/python -m pip install -e ".[test]"
-run npm ci --no-audit --no-fund
-[[ -x .venv-checkov/bin/python ]] || run "$PYTHON" -m venv .venv-checkov
-run .venv-checkov/bin/python -m pip install --upgrade pip
-run .venv-checkov/bin/python -m pip install -r requirements-checkov.txt
+
+# The CDK CLI downloads while uv installs.
+npm ci --no-audit --no-fund >"$npm_log" 2>&1 &
+npm_pid=$!
+
+uv=.venv-tools/bin/uv
+if [[ ! -x $uv || "$($uv --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then
+  rm -rf .venv-tools
+  run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target .venv-tools "uv==$UV_VERSION"
+fi
+# Bytecode compiled at install: every later process (pytest workers, opscli, Checkov) imports it instead of
+# compiling the libraries again (which it would do on every start where PYTHONDONTWRITEBYTECODE is set).
+export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
+[[ -x .venv/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv
+run "$uv" pip sync --quiet --compile-bytecode --python .venv/bin/python requirements.lock
+run "$uv" pip install --quiet --python .venv/bin/python --no-deps --build-constraints build-constraints.txt -e .
+[[ -x .venv-checkov/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv-checkov
+run "$uv" pip sync --quiet --compile-bytecode --python .venv-checkov/bin/python requirements-checkov.lock
+
+if ! wait "$npm_pid"; then
+  cat "$npm_log" >&2; echo "error: set-up step failed: npm ci" >&2; exit 1
+fi
 echo "$want" > "$stamp"
+echo "setup: done in $((SECONDS - start)) s" >&2
