@@ -1,10 +1,14 @@
-"""Run the main job's local half: a moto server, the stack deployed into it from the synthesized template,
-then `opscli audit` and `opscli rotate-check secrets` against it.
+"""The local stand-in for AWS: the synthesized stack deployed into a moto server on 127.0.0.1.
 
-    python -m localenv --suffix dev [--template cdk.out/TapStackdev.template.json] [--outputs cfn-outputs/flat-outputs.json]
+    python -m localenv --suffix dev [--template T] [--outputs F]   deploy, run opscli audit + rotate-check, stop
+    python -m localenv up --suffix dev [--template T] [--outputs F] [--port N]
+                                                                     deploy and keep it running (Ctrl-C stops)
+    python -m localenv down --suffix dev                             stop the deployment `up` started
 
-Exit codes: 0 deployed and the audit passed; 1 the audit or rotate-check found something; 2 usage error
-(missing template); 3 deployment or audit could not complete.
+The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it). `up` prints the
+endpoint and the environment to export, and records itself in .cache/localenv/TapStack<suffix>.json.
+Exit codes: 0 done (audit passed; up: stopped cleanly); 1 the audit or rotate-check found something;
+2 usage error (bad suffix, missing template, nothing to stop); 3 deployment or audit could not complete.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,51 +30,145 @@ from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
 from localenv.inputs import ROOT, UsageError, load_stack
 
+STATE_DIR = ROOT / ".cache" / "localenv"
 
 
-def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: Path) -> dict[str, str]:
+def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: Path, *,
+           quiet: bool = False) -> dict[str, str]:
     session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                             region_name=config.region)
     deployer = Deployer(template, config, session=session, endpoint_url=endpoint_url)
     deployer.seed_secrets(default_secret_values(config))
     result = deployer.deploy()
-    print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
-          f"{len(result.skipped)} not emulated:")
-    for logical_id, rtype, reason in result.skipped:
-        print(f"  - {rtype:<38} {logical_id}: {reason}")
     outputs_path.parent.mkdir(parents=True, exist_ok=True)
     outputs_path.write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {outputs_path}")
+    if not quiet:
+        print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
+              f"{len(result.skipped)} not emulated:")
+        for logical_id, rtype, reason in result.skipped:
+            print(f"  - {rtype:<38} {logical_id}: {reason}")
+        print(f"wrote {outputs_path}")
     return result.outputs
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localenv", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suffix", default="dev")
-    parser.add_argument("--template", type=Path)
-    parser.add_argument("--outputs", type=Path, default=ROOT / "cfn-outputs" / "flat-outputs.json")
-    args = parser.parse_args(argv)
-    try:
-        config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> Path:
+    return state_dir / f"{config.stack_name}.json"
+
+
+def run_once(config: AppConfig, template: dict, outputs: Path) -> int:
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
     with moto_server() as endpoint:
         start = time.perf_counter()
-        deploy(template, config, endpoint, args.outputs)
+        deploy(template, config, endpoint, outputs)
         print(f"local deployment took {time.perf_counter() - start:.1f}s")
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
         for name, command in (
-            ("audit", ["audit", "--outputs", str(args.outputs)]),
+            ("audit", ["audit", "--outputs", str(outputs)]),
             ("rotate-check secrets", ["rotate-check", "secrets", "--suffix", config.environment_suffix]),
         ):
             print(f"\n== opscli {name} (against the local emulator)", flush=True)
             codes[name] = subprocess.run([sys.executable, "-m", "opscli", *command], env=env).returncode
     print("\n== summary: " + ", ".join(f"opscli {k} exit {v}" for k, v in codes.items()))
-    worst = max(codes.values())
-    return worst
+    return max(codes.values())
+
+
+def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: Path) -> int:
+    """Deploy and serve until SIGTERM or Ctrl-C; the state file says where (and is removed on the way out)."""
+    if state.exists():
+        try:
+            running = json.loads(state.read_text())
+            os.kill(int(running["pid"]), 0)
+        except (ValueError, KeyError, TypeError, ProcessLookupError):
+            state.unlink(missing_ok=True)  # a stale record of a process that is gone
+        else:
+            raise UsageError(f"{config.stack_name} is already up at {running.get('endpoint')} (pid {running['pid']}): "
+                             f"python -m localenv down --suffix {config.environment_suffix}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    os.environ.update(LOCAL_CREDENTIALS)
+    try:
+        with moto_server(port) as endpoint:
+            deploy(template, config, endpoint, outputs, quiet=True)
+            state.parent.mkdir(parents=True, exist_ok=True)
+            record = {"pid": os.getpid(), "endpoint": endpoint, "outputs": str(outputs.resolve()),
+                      "suffix": config.environment_suffix, "environment": {**LOCAL_CREDENTIALS,
+                                                                           "AWS_ENDPOINT_URL": endpoint}}
+            tmp = state.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            tmp.replace(state)  # readers never see half a file
+            exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
+            print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
+                  f"  outputs: {outputs}\n"
+                  f"  export {exports}\n"
+                  f"  then e.g.: opscli audit --outputs {outputs}\n"
+                  f"stop it with Ctrl-C or: python -m localenv down --suffix {config.environment_suffix}",
+                  flush=True)
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.unlink(missing_ok=True)
+    return 0
+
+
+def down(config: AppConfig, state: Path, *, timeout: float = 10) -> int:
+    try:
+        record = json.loads(state.read_text())
+        pid = int(record["pid"])
+    except FileNotFoundError:
+        raise UsageError(f"no local deployment of {config.stack_name} is running ({state} does not exist)") from None
+    except (ValueError, KeyError, TypeError):
+        state.unlink(missing_ok=True)
+        raise UsageError(f"{state} is not a localenv state file; removed it") from None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state.unlink(missing_ok=True)
+        print(f"{config.stack_name} was not running (stale record of pid {pid} removed)")
+        return 0
+    deadline = time.monotonic() + timeout
+    while state.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if state.exists():
+        print(f"error: pid {pid} did not stop within {timeout:.0f}s", file=sys.stderr)
+        return 3
+    print(f"stopped {config.stack_name} (pid {pid})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localenv", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("command", nargs="?", choices=("run", "up", "down"), default="run")
+    parser.add_argument("--suffix", default="dev")
+    parser.add_argument("--template", type=Path)
+    parser.add_argument("--outputs", type=Path, default=ROOT / "cfn-outputs" / "flat-outputs.json")
+    parser.add_argument("--port", type=int, help="up: the emulator's port (default: a free one)")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "down":
+            return down(AppConfig.for_suffix(args.suffix), state_file(AppConfig.for_suffix(args.suffix),
+                                                                      args.state_dir))
+        config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # ConfigError from AppConfig.for_suffix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "up":
+            return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir))
+        return run_once(config, template, args.outputs)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3
+        print(f"error: the local deployment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

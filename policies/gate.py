@@ -19,7 +19,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,23 +77,24 @@ def synth_findings(stderr: str) -> list[ReportFinding]:
     return findings
 
 
-def synthesize(suffix: str, cdk_out: Path, *, cdk: str = "cdk") -> tuple[list[ReportFinding], float]:
+def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
+    """`cdk synth` through the assembly cache (a clean synthesis of unchanged inputs is reused), copied into
+    `cdk_out`; the findings when synthesis fails."""
+    from cdk_app.assembly_cache import SynthesisFailed, export, synthesized  # stdlib-only module
+
     start = time.perf_counter()
     try:
-        proc = subprocess.run([cdk, "synth", "--quiet", "--no-notices", "-c", f"environmentSuffix={suffix}",
-                               "--output", str(cdk_out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    except FileNotFoundError:
-        raise GateError(f"the CDK CLI '{cdk}' was not found: run scripts/setup.sh", EXIT_TOOL) from None
-    seconds = time.perf_counter() - start
-    if proc.returncode == 0:
-        return [], seconds
-    findings = synth_findings(proc.stderr)
-    if "Subprocess exited with error 2" in proc.stderr:
-        first = next((l for l in proc.stderr.splitlines() if l.startswith("error: ")), proc.stderr.strip())
-        raise GateError(first.removeprefix("error: "), EXIT_USAGE)
-    if not findings:
-        raise GateError(f"cdk synth failed without findings:\n{proc.stderr.strip()[-2000:]}", EXIT_TOOL)
-    return findings, seconds
+        assembly = synthesized({"environmentSuffix": suffix})
+    except SynthesisFailed as exc:
+        findings = synth_findings(exc.output)
+        if "Subprocess exited with error 2" in exc.output:
+            first = next((l for l in exc.output.splitlines() if l.startswith("error: ")), exc.output.strip())
+            raise GateError(first.removeprefix("error: "), EXIT_USAGE) from None
+        if not findings:
+            raise GateError(f"{exc}:\n{exc.output.strip()[-2000:]}", EXIT_TOOL) from None
+        return findings, time.perf_counter() - start
+    export(assembly, cdk_out)
+    return [], time.perf_counter() - start
 
 
 def nag_counts(cdk_out: Path, templates: Sequence[Path]) -> Counter:
@@ -110,27 +110,23 @@ def nag_counts(cdk_out: Path, templates: Sequence[Path]) -> Counter:
     return counts
 
 
-# Checkov's run time grows faster than linearly with the templates in one process (measured with
-# 3.3.30: 3 templates 6.6 s, 12 templates 18.7 s, 27 templates about 120 s), so templates are scanned
-# in small chunks, as many at once as there are cores.
-CHECKOV_CHUNK = 4
-
-
-def _run_checkov(binary: str, templates: Sequence[Path], env: dict[str, str]) -> list[dict]:
-    args = [binary, "--framework", "cloudformation", "--external-checks-dir", str(ROOT / "policies" / "checkov_checks"),
-            "-o", "json", "--skip-download"]
-    for template in templates:
-        args += ["-f", str(template)]
+def _run_checkov(python: str, jobs: Sequence[tuple[Path, str | None]], env: dict[str, str]) -> list[dict]:
+    """Every (template, suffix) through Checkov in one process (policies/checkov_batch.py): a report each."""
+    args = [python, "-m", "policies.checkov_batch", "--external-checks-dir", str(ROOT / "policies" / "checkov_checks")]
+    for template, suffix in jobs:
+        args += ["--template", suffix, str(template)] if suffix else [str(template)]
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     except FileNotFoundError:
-        raise GateError(f"Checkov was not found at {binary}: run scripts/setup.sh", EXIT_TOOL) from None
+        raise GateError(f"Checkov was not found at {python}: run scripts/setup.sh", EXIT_TOOL) from None
     try:
-        reports = json.loads(proc.stdout)
+        reports = json.loads(proc.stdout) if proc.returncode == 0 else None
     except json.JSONDecodeError:
+        reports = None
+    if not isinstance(reports, list):
         raise GateError(f"Checkov did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
-                        EXIT_TOOL) from None
-    return reports if isinstance(reports, list) else [reports]
+                        EXIT_TOOL)
+    return reports
 
 
 def _custom_check_reason(check_id: str, path: str, resource: str, suffix: str | None,
@@ -150,16 +146,20 @@ def _custom_check_reason(check_id: str, path: str, resource: str, suffix: str | 
     return result.reason if result.failed else ""
 
 
-def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str | None = None
+def checkov_scan(templates: Sequence[Path], *, suffix: str | None
                  ) -> tuple[list[ReportFinding], Counter, set[str]]:
-    """Run Checkov (built-in CloudFormation checks + policies/checkov_checks) over `templates`."""
-    binary = checkov or os.environ.get("CHECKOV_BIN") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
+    """Run Checkov (built-in CloudFormation checks + policies/checkov_checks) over `templates`, in one process."""
+    return checkov_scan_jobs([(Path(t), suffix) for t in templates])
+
+
+def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[ReportFinding], Counter, set[str]]:
+    """Checkov over each (template, environment suffix) in one process (Checkov's interpreter: CHECKOV_PYTHON,
+    default .venv-checkov/bin/python); templates of several environments may share the run."""
+    python = os.environ.get("CHECKOV_PYTHON") or str(ROOT / ".venv-checkov" / "bin" / "python")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if suffix:
-        env["STREAMTECH_SUFFIX"] = suffix
-    chunks = [list(templates[i:i + CHECKOV_CHUNK]) for i in range(0, len(templates), CHECKOV_CHUNK)]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), os.cpu_count() or 1))) as pool:
-        reports = [report for chunk in pool.map(lambda c: _run_checkov(binary, c, env), chunks) for report in chunk]
+    env.pop("STREAMTECH_SUFFIX", None)
+    suffixes = {str(Path(t).resolve()): s for t, s in jobs}
+    reports = _run_checkov(python, [(Path(t).resolve(), s) for t, s in jobs], env)
     mapping = checkov_to_catalog()
     templates_cache: dict[str, dict] = {}
     findings, counts, checks_run = [], Counter(), set()
@@ -172,8 +172,9 @@ def checkov_scan(templates: Sequence[Path], *, suffix: str | None, checkov: str 
             check_id = check["check_id"]
             catalog_id = check_id if check_id in catalog.CATALOG else mapping.get(check_id, "")
             location = os.path.relpath(check.get("file_abs_path") or check.get("file_path", ""), ROOT)
+            path = check.get("file_abs_path") or ""
             detail = "; ".join(check.get("details") or []) or _custom_check_reason(
-                check_id, check.get("file_abs_path") or "", check["resource"], suffix, templates_cache)
+                check_id, path, check["resource"], suffixes.get(path), templates_cache)
             message = f"{check['check_name']}{': ' + detail if detail else ''}"
             findings.append(ReportFinding("checkov", check_id, catalog_id, _severity(catalog_id, "MEDIUM"),
                                           check["resource"], location, message))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Push one generated video through the local pipeline and show its metadata through the API:
-#   set up -> synth (cdk synth, Aspects + cdk-nag packs) -> the stack deployed into a TLS moto server ->
+#   set up -> synth (cdk synth, Aspects + cdk-nag packs; cached) -> the stack deployed into a TLS moto server ->
 #   PostgreSQL + Redis with TLS on 127.0.0.1 -> worker + API processes -> upload -> event -> worker ->
 #   PostgreSQL -> Redis -> GET /videos/{id}
 #   bash scripts/pipeline.sh [--suffix SUFFIX] [--video PATH]      (default suffix: dev)
@@ -18,7 +18,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 bash scripts/setup.sh
+bash scripts/system-deps.sh
 source scripts/env.sh
-echo "== synth TapStack$suffix"
-npx --no-install cdk synth --quiet --no-notices -c "environmentSuffix=$suffix" >/dev/null
+echo "== synth TapStack$suffix (cdk synth, reused from the assembly cache while its inputs are unchanged)"
+python -m cdk_app.assembly_cache --suffix "$suffix" --cdk-out cdk.out >/dev/null
 exec python -m localenv.pipeline --suffix "$suffix" "${args[@]}"
