@@ -1,10 +1,19 @@
-"""Shared fixtures: the TapStack synthesized once per session, and hypothesis profiles."""
+"""Shared fixtures: the TapStack assembly (synthesized once per change of its inputs, through the assembly
+cache), one local deployment of it per test worker, and the hypothesis profiles.
+
+Under pytest-xdist the controller starts the synthesis in the background as soon as the session begins, and
+tests that need no template run first, so neither core waits for it."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +23,8 @@ from hypothesis import HealthCheck, settings
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parents[1]
+SUFFIX = "test"
+CONTEXT = {"environmentSuffix": SUFFIX}
 
 settings.register_profile("quick", max_examples=50, deadline=None)
 settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True,
@@ -26,14 +37,76 @@ def cdk_json_context() -> dict[str, Any]:
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
+# --- scheduling -----------------------------------------------------------------------------------------
+
+_background: subprocess.Popen | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the xdist controller: start filling the assembly cache while the workers start and run the tests
+    that need no template. Workers that need it wait on the cache's lock; none synthesizes twice."""
+    global _background
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
+    _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
+                                   cwd=ROOT, stdout=log, stderr=log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _background is not None and _background.poll() is None:
+        _background.terminate()
+        _background.wait(10)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need no synthesized template first (a stable sort): they run while the assembly is built."""
+    items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under --dist loadgroup, every test of an xdist_group must carry its group in its node id (that is how
+    pytest-xdist schedules a group on one worker); otherwise the group's shared work would run on each worker."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist ignores the xdist_group of {len(lost)} test(s) (e.g. {lost[0]}): "
+                                f"this pytest and pytest-xdist do not work together (see pyproject.toml)")
+
+
+# --- the synthesized stack --------------------------------------------------------------------------------
+
 @dataclass
 class Synthesized:
-    config: Any
-    stack: Any
+    config: Any  # cdk_app.config.AppConfig
     template: dict[str, Any]
-    assertions: Any  # aws_cdk.assertions.Template
-    errors: list[str]
-    outdir: Path
+    manifest: dict[str, Any]
+    outdir: Path  # the cloud assembly directory (in the cache: read-only by convention)
+
+    @cached_property
+    def assertions(self) -> Any:
+        """aws_cdk.assertions.Template over the template (imported on first use: it starts jsii)."""
+        from aws_cdk.assertions import Template
+        return Template.from_json(self.template)
+
+    @property
+    def environment(self) -> str:
+        """The stack artifact's environment in the manifest, e.g. aws://unknown-account/ap-northeast-1."""
+        return self.manifest["artifacts"][self.config.stack_name]["environment"]
+
+    @property
+    def errors(self) -> list[str]:
+        """Every error annotation the manifest records for the stack, as 'path: message'."""
+        metadata = self.manifest["artifacts"][self.config.stack_name].get("metadata", {})
+        return [f"{path}: {entry['data']}" for path, entries in metadata.items() for entry in entries
+                if entry["type"] == "aws:cdk:error"]
+
+    @property
+    def template_path(self) -> Path:
+        return self.outdir / f"{self.config.stack_name}.template.json"
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
@@ -44,26 +117,107 @@ class Synthesized:
         return next(iter(found.items()))
 
 
-def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
+def synthesize(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """An in-process synthesis with the context `cdk synth` passes (for the determinism test); its template."""
     from aws_cdk import App
-    from aws_cdk.assertions import Template
 
-    from cdk_app.app import build_app, guardrail_errors
+    from cdk_app.app import build_app
     from cdk_app.config import parse_context
 
-    # The built-in CloudFormation validation runs in the real synth (`npx cdk synth`, the gate);
-    # tests only need the template.
-    app = App(context=context, outdir=str(outdir), analytics_reporting=False,
+    cli_context = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
+                   "aws:cdk:disable-version-reporting": True, "aws:cdk:bundling-stacks": ["**"]}
+    app = App(context={**cdk_json_context(), **cli_context, **context}, outdir=str(outdir), analytics_reporting=False,
               builtin_cloud_formation_validation=False)
-    config = parse_context(app.node.try_get_context)
-    stack = build_app(app, config)
-    assembly = app.synth()
-    template = assembly.get_stack_by_name(stack.stack_name).template
-    return Synthesized(config, stack, template, Template.from_json(template), guardrail_errors(assembly), outdir)
+    stack = build_app(app, parse_context(app.node.try_get_context))
+    return app.synth().get_stack_by_name(stack.stack_name).template
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The TapStack for suffix 'test', synthesized once for the whole session."""
-    context = {**cdk_json_context(), "environmentSuffix": "test"}
-    return synthesize(context, tmp_path_factory.mktemp("cdk-out"))
+def synth() -> Synthesized:
+    """The TapStack for suffix 'test': the real `cdk synth` (Aspects, every cdk-nag pack, CDK's template
+    validation), once per change of its inputs; a synthesis with findings fails here with the CLI's output."""
+    from cdk_app.assembly_cache import SynthesisFailed, synthesized
+    from cdk_app.config import parse_context
+
+    try:
+        assembly = synthesized(CONTEXT)
+    except SynthesisFailed as exc:
+        pytest.fail(f"synthesis of TapStack{SUFFIX} failed: {exc}\n{exc.output[-4000:]}", pytrace=False)
+    config = parse_context({**cdk_json_context(), **CONTEXT}.get)
+    return Synthesized(config, assembly.template(config.stack_name), assembly.manifest(), assembly.directory)
+
+
+# --- one local deployment per worker ------------------------------------------------------------------------
+
+@dataclass
+class LocalDeployment:
+    """`python -m localenv up` of the session's template: a moto server process on 127.0.0.1."""
+
+    endpoint: str
+    outputs: dict[str, str]
+    outputs_file: Path
+    process: subprocess.Popen = field(repr=False)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        from localenv.emulator import LOCAL_CREDENTIALS
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
+
+
+@pytest.fixture(scope="session")
+def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
+    """The compliant stack deployed once per session (per worker), shared read-only. A test that breaks a
+    setting restores it, and `restored_deployment` proves it did."""
+    directory = tmp_path_factory.mktemp("localenv")
+    outputs, log = directory / "flat-outputs.json", directory / "localenv.log"
+    state = directory / f"{synth.config.stack_name}.json"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),
+             "--outputs", str(outputs), "--state-dir", str(directory)], cwd=ROOT, stdout=sink, stderr=sink)
+    deadline = time.monotonic() + 120
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"python -m localenv up did not come up (exit {process.poll()}):\n{log.read_text()[-3000:]}",
+                        pytrace=False)
+        time.sleep(0.1)
+    record = json.loads(state.read_text())
+    try:
+        yield LocalDeployment(record["endpoint"], json.loads(outputs.read_text()), outputs, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
+    """Every check of `opscli audit` and `rotate-check secrets` on the deployment: (check, resource, status)."""
+    import boto3
+
+    from opscli import core, targets
+    from opscli.aws import Aws
+
+    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                            region_name="ap-northeast-1")
+    aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=2)
+    target = targets.from_outputs(deployment.outputs_file)
+    findings = core.audit(aws, target).findings + core.rotate_secrets(aws, target).findings
+    return sorted((f.check_id, f.resource, f.status.value) for f in findings)
+
+
+@pytest.fixture(scope="session")
+def baseline_posture(local_deployment) -> list[tuple[str, str, str]]:
+    return posture(local_deployment)
+
+
+@pytest.fixture
+def restored_deployment(local_deployment, baseline_posture) -> Iterator[LocalDeployment]:
+    """The shared deployment for a test that breaks settings on it: after the test, every check of the audit
+    and the rotate-check must be as it was at the start of the session, or the test fails."""
+    yield local_deployment
+    after = posture(local_deployment)
+    changed = sorted(set(after) ^ set(baseline_posture))
+    assert not changed, f"the test left the shared deployment changed: {changed}"

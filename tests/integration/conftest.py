@@ -1,7 +1,8 @@
 """Integration tests read the stack's flat outputs and verify the deployed resources through boto3.
 
 Modes (STREAMTECH_INTEGRATION):
-  local (default)  deploy the synthesized template into a moto server on 127.0.0.1 and test that deployment
+  local (default)  the session's local deployment of the synthesized template (a moto server process on
+                   127.0.0.1, tests/conftest.py)
   aws              test a real deployment: needs AWS credentials and the pipeline's outputs file
                    (STREAMTECH_OUTPUTS_FILE, default cfn-outputs/flat-outputs.json); drift tests never run here
 """
@@ -40,7 +41,7 @@ class Deployment:
 
 
 @pytest.fixture(scope="session")
-def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
+def deployment(request) -> Iterator[Deployment]:
     if MODE == "aws":
         if not OUTPUTS_FILE.exists():
             pytest.skip(f"STREAMTECH_INTEGRATION=aws needs the deployed stack's flat outputs at {OUTPUTS_FILE}; "
@@ -49,18 +50,13 @@ def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
         outputs = load_outputs(OUTPUTS_FILE)
         yield Deployment(outputs, OUTPUTS_FILE, None, boto3.Session(region_name="ap-northeast-1"), local=False)
         return
-    from localenv.__main__ import deploy
     from localenv.emulator import LOCAL_CREDENTIALS
-    from localenv.emulator import moto_server
 
-    synth = request.getfixturevalue("synth")
+    local = request.getfixturevalue("local_deployment")
     saved = {key: os.environ.get(key) for key in LOCAL_CREDENTIALS}
     os.environ.update(LOCAL_CREDENTIALS)  # what opscli's users would export for the emulator
     request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
                                   for k, v in saved.items()])
-    with moto_server() as endpoint:
-        path = tmp_path_factory.mktemp("integration") / "flat-outputs.json"
-        outputs = deploy(synth.template, synth.config, endpoint, path)
-        session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                                region_name="ap-northeast-1")
-        yield Deployment(outputs, path, endpoint, session, local=True)
+    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                            region_name="ap-northeast-1")
+    yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)

@@ -10,7 +10,8 @@ from cdk_app.naming import physical_name
 from cdk_app.tagging import REQUIRED_TAG_KEYS
 from opscli.targets import REQUIRED_OUTPUTS
 
-pytestmark = pytest.mark.synth
+# One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
 def test_outputs_are_complete(deployment):

@@ -9,7 +9,8 @@ import pytest
 
 from opscli.cli import main
 
-pytestmark = pytest.mark.synth
+# One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
 @pytest.fixture

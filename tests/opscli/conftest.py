@@ -1,4 +1,5 @@
-"""opscli test fixtures: a compliant environment deployed into moto from the real synthesized template."""
+"""opscli test fixtures: the session's compliant deployment, and fresh in-process moto states for tests that
+deploy a broken copy of the real template."""
 
 from __future__ import annotations
 
@@ -46,13 +47,20 @@ def moto_env(aws_credentials) -> Iterator[None]:
 
 
 @pytest.fixture
-def deployed(synth, moto_env) -> dict[str, str]:
-    """A compliant environment for suffix 'test' in a fresh moto state."""
-    return deploy_into_moto(synth.template, synth.config.environment_suffix)
+def deployed(local_deployment, monkeypatch) -> dict[str, str]:
+    """The compliant environment for suffix 'test': the session's local deployment (a moto server process),
+    with this test's AWS environment pointed at it. Read-only: a test that changes it asks for
+    `restored_deployment` too and restores what it changed."""
+    for key, value in local_deployment.environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return local_deployment.outputs
 
 
 @pytest.fixture
-def aws(moto_env) -> Aws:
+def aws() -> Aws:
+    """opscli's AWS access for this test: the in-process moto mock when the test asks for `moto_env`, the
+    shared deployment when it asks for `deployed` (through AWS_ENDPOINT_URL)."""
     return Aws(session=boto3.Session(region_name="ap-northeast-1"), max_attempts=2)
 
 

@@ -11,7 +11,8 @@ from opscli import errors
 from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
 
-pytestmark = pytest.mark.synth
+# One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
 def invoke(*args: str):
@@ -31,15 +32,20 @@ def test_audit_compliant_table_json_and_sarif(deployed):
     assert {f.check_id for f in findings_from_sarif(sarif.stdout)} == {f["check_id"] for f in document["findings"]}
 
 
-def test_audit_findings_exit_1_and_fail_on_threshold(deployed):
+def test_audit_findings_exit_1_and_fail_on_threshold(deployed, restored_deployment, synth):
     import boto3
-    boto3.client("logs", region_name="ap-northeast-1").delete_retention_policy(logGroupName="/ecs/metadata-api-test")
-    low = invoke("audit", "--suffix", "test", "-o", "json")
+    logs, name = boto3.client("logs", region_name="ap-northeast-1"), "/ecs/metadata-api-test"
+    logs.delete_retention_policy(logGroupName=name)
+    try:
+        low = invoke("audit", "--suffix", "test", "-o", "json")
+        medium = invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json")
+    finally:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=synth.config.log_retention_days)
     assert low.exit_code == errors.EXIT_FINDINGS
     failed = [f for f in findings_from_json(low.stdout) if f.status.value == "FAIL"]
     assert [(f.rule_id, f.severity) for f in failed] == [("STK-LOG-001", "LOW")]
     # STK-LOG-001 is LOW: with --fail-on medium the same findings exit 0.
-    assert invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json").exit_code == errors.EXIT_OK
+    assert medium.exit_code == errors.EXIT_OK
 
 
 def test_rotate_check_commands(deployed):

@@ -13,9 +13,10 @@ from opscli.errors import ReadOnlyViolation, UsageError
 from opscli.model import exit_code
 from policies.result import Status
 from tests.opscli.conftest import deploy_into_moto
-from tests.policy.test_gate import by_name, props
+from tests.policy.mutations import by_name, props
 
-pytestmark = pytest.mark.synth
+# One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
 def statuses(report) -> dict[tuple[str, str], Status]:

@@ -10,23 +10,16 @@ import sys
 import boto3
 import pytest
 
-from localenv.deploy import Deployer, default_secret_values
-from localenv.emulator import moto_server
 
-pytestmark = pytest.mark.synth
+# One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
-@pytest.fixture(scope="module")
-def server(synth, tmp_path_factory):
-    with moto_server() as endpoint:
-        config = synth.config
-        session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="ap-northeast-1")
-        deployer = Deployer(synth.template, config, session=session, endpoint_url=endpoint)
-        deployer.seed_secrets(default_secret_values(config))
-        outputs = deployer.deploy().outputs
-        path = tmp_path_factory.mktemp("srv") / "flat-outputs.json"
-        path.write_text(json.dumps(outputs))
-        yield endpoint, path, session
+@pytest.fixture
+def server(local_deployment):
+    """The session's local deployment (a moto server process): its endpoint, outputs file and a session."""
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="ap-northeast-1")
+    return local_deployment.endpoint, local_deployment.outputs_file, session
 
 
 def opscli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
@@ -53,10 +46,14 @@ def test_rotate_check_process_sarif(server):
     assert sarif["version"] == "2.1.0" and {r["kind"] for r in sarif["runs"][0]["results"]} == {"pass"}
 
 
-def test_audit_process_reports_drift_with_exit_1(server):
+def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
     endpoint, _, session = server
-    session.client("kms", endpoint_url=endpoint).disable_key_rotation(
-        KeyId=session.client("kms", endpoint_url=endpoint).describe_key(KeyId="alias/kms-key-test")["KeyMetadata"]["KeyId"])
-    proc = opscli(endpoint, "audit", "--suffix", "test", "--no-color")
+    kms = session.client("kms", endpoint_url=endpoint)
+    key_id = kms.describe_key(KeyId="alias/kms-key-test")["KeyMetadata"]["KeyId"]
+    kms.disable_key_rotation(KeyId=key_id)
+    try:
+        proc = opscli(endpoint, "audit", "--suffix", "test", "--no-color")
+    finally:
+        kms.enable_key_rotation(KeyId=key_id)
     assert proc.returncode == 1
     assert "FAIL" in proc.stdout and "STK-KMS-002" in proc.stdout and "automatic rotation is off" in proc.stdout

@@ -9,6 +9,7 @@ from policies.catalog import Engine
 from policies.context import Context
 from policies.registry import BY_ID
 from policies.result import Status
+from tests.policy.conftest import CHECKOV_GROUP
 from tests.policy.fixtures import FIXTURES, SUFFIX
 
 CASES = [(rule.id, engine) for rule in catalog.CATALOG.values() for engine in rule.engines
@@ -34,6 +35,8 @@ def test_predicate(rule_id):
     assert Status.FAIL in statuses("fail")
 
 
+@pytest.mark.synth  # the session's one Checkov run also judges the mutated real template
+@CHECKOV_GROUP
 @pytest.mark.parametrize("rule_id, engine", CASES, ids=[f"{r}-{e.value}" for r, e in CASES])
 def test_engine(rule_id, engine, checkov_by_file, nag_by_stack):
     def failed(kind: str) -> bool:

@@ -18,13 +18,13 @@ REVIEWED = json.loads((ROOT / "policies" / "reviewed_suppressions.json").read_te
 
 def test_synthesized_suppressions_are_exactly_the_reviewed_list(synth):
     found = [{k: v for k, v in e.items() if k != "reason"} | {"deviation": e["reason"].split(":")[0]}
-             for e in synthesized_suppressions(synth.stack)]
+             for e in synthesized_suppressions(synth.template)]
     key = lambda e: (e["path"], e["engine"], e["rule"], json.dumps(e["applies_to"]))  # noqa: E731
     assert sorted(found, key=key) == sorted(REVIEWED, key=key)
 
 
 def test_every_suppression_reason_is_its_deviation_rationale(synth):
-    for entry in synthesized_suppressions(synth.stack):
+    for entry in synthesized_suppressions(synth.template):
         deviation = entry["reason"].split(":")[0]
         assert entry["reason"] == reason(deviation)
         assert re.fullmatch(r"STK-DEV-\d{3}: [A-Z][^.]+[^.]*\.", entry["reason"]), entry["reason"]

@@ -17,13 +17,14 @@ from services.common.failpoints import CRASH_EXIT_CODE
 from services.common.settings import DatabaseSettings, RedisSettings
 from tests.services.conftest import LogSink
 
-pytestmark = pytest.mark.synth
+# One worker starts the local platform (moto over TLS, PostgreSQL, Redis) for the whole module.
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("pipeline")]
 
 STORED_OR_REJECTED = ("job_stored", "job_rejected")
 
 
 @pytest.fixture(scope="module")
-def platform(synth, tmp_path_factory):
+def platform(data_servers, synth, tmp_path_factory):
     with local_platform(synth.template, synth.config, workdir=tmp_path_factory.mktemp("platform")) as platform:
         yield platform
 

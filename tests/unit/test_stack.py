@@ -28,7 +28,7 @@ def test_synthesis_reports_no_guardrail_errors(synth):
 
 
 def test_region_and_azs_are_fixed(synth):
-    assert synth.stack.region == "ap-northeast-1"
+    assert synth.environment.endswith("/ap-northeast-1")
     azs = {v["Properties"]["AvailabilityZone"] for v in synth.resources("AWS::EC2::Subnet").values()}
     assert azs == {"ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"}
 
@@ -280,10 +280,10 @@ def test_every_hidden_lambda_has_a_log_group_owned_by_the_stack(synth):
 
 def test_synthesis_is_deterministic(synth, tmp_path):
     """A second synthesis of the same context gives the identical template (offline, no lookups)."""
-    from tests.conftest import cdk_json_context, synthesize
+    from tests.conftest import synthesize
 
-    again = synthesize({**cdk_json_context(), "environmentSuffix": "test"}, tmp_path)
-    assert again.template == synth.template
+    # `synth` came from the CDK CLI (or the cache); this one is synthesized in this process.
+    assert synthesize({"environmentSuffix": "test"}, tmp_path) == synth.template
 
 
 def test_intake_bucket_is_cmk_encrypted_private_tls_only_versioned_and_feeds_the_queue(synth):

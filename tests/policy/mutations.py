@@ -1,0 +1,90 @@
+"""The mutation table: each a copy of the real template with one requirement broken, and the catalog rule
+that must report it. Shared by the gate's mutation test and the opscli tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def first(template: dict, type_: str) -> dict:
+    return next(r for r in template["Resources"].values() if r["Type"] == type_)
+
+
+def props(template: dict, type_: str) -> dict:
+    return first(template, type_)["Properties"]
+
+
+def by_name(template: dict, type_: str, key: str, value: str) -> dict:
+    return next(r["Properties"] for r in template["Resources"].values()
+                if r["Type"] == type_ and r["Properties"].get(key) == value)
+
+
+def public_subnet_id(template: dict) -> str:
+    from policies.template_engine import public_subnets
+    return sorted(public_subnets(template["Resources"]))[0]
+
+
+def efs_volume(template: dict) -> dict:
+    """The EFS volume configuration of the task definition that mounts the scratch file system."""
+    return next(v["EFSVolumeConfiguration"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::ECS::TaskDefinition"
+                for v in r["Properties"].get("Volumes", []) if "EFSVolumeConfiguration" in v)
+
+
+def _set_env(t, name, value):
+    props(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0]["Environment"].append({"Name": name, "Value": value})
+
+
+MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
+    "rds-multi-az-off": (lambda t: props(t, "AWS::RDS::DBInstance").update(MultiAZ=False), "STK-RDS-001"),
+    "rds-backups-off": (lambda t: props(t, "AWS::RDS::DBInstance").update(BackupRetentionPeriod=0), "STK-RDS-002"),
+    "rds-force-ssl-off": (lambda t: props(t, "AWS::RDS::DBParameterGroup")["Parameters"].update({"rds.force_ssl": "0"}),
+                          "STK-RDS-003"),
+    "rds-public": (lambda t: props(t, "AWS::RDS::DBInstance").update(PubliclyAccessible=True), "STK-NET-001"),
+    "db-in-public-subnet": (lambda t: props(t, "AWS::RDS::DBSubnetGroup")["SubnetIds"].append(
+        {"Ref": public_subnet_id(t)}), "STK-NET-001"),
+    "rds-renamed": (lambda t: props(t, "AWS::RDS::DBInstance").update(DBInstanceIdentifier="database-x"), "STK-NAME-001"),
+    "rds-deletion-protection": (lambda t: props(t, "AWS::RDS::DBInstance").update(DeletionProtection=True),
+                                "STK-DESTROY-002"),
+    "redis-transit-preferred": (lambda t: props(t, "AWS::ElastiCache::ReplicationGroup").update(
+        TransitEncryptionMode="preferred"), "STK-REDIS-002"),
+    "redis-single-node": (lambda t: props(t, "AWS::ElastiCache::ReplicationGroup").update(NumCacheClusters=1),
+                          "STK-REDIS-001"),
+    "efs-policy-removed": (lambda t: props(t, "AWS::EFS::FileSystem").pop("FileSystemPolicy"), "STK-EFS-001"),
+    "efs-mount-target-removed": (lambda t: t["Resources"].pop(next(
+        k for k, v in t["Resources"].items() if v["Type"] == "AWS::EFS::MountTarget")), "STK-EFS-002"),
+    "efs-mount-without-tls": (lambda t: efs_volume(t).update(TransitEncryption="DISABLED"), "STK-ECS-001"),
+    "secret-created": (lambda t: t["Resources"].update(Sneaky={"Type": "AWS::SecretsManager::Secret",
+                                                              "Properties": {"Name": "sneaky-x"}}), "STK-SECRET-001"),
+    "password-in-env": (lambda t: _set_env(t, "DB_PASSWORD", "hunter2"), "STK-SECRET-002"),
+    "log-group-retained": (lambda t: first(t, "AWS::Logs::LogGroup").update(DeletionPolicy="Retain"), "STK-DESTROY-001"),
+    "log-group-aws-key": (lambda t: props(t, "AWS::Logs::LogGroup").update(KmsKeyId="alias/aws/logs"), "STK-KMS-001"),
+    "log-group-no-retention": (lambda t: props(t, "AWS::Logs::LogGroup").pop("RetentionInDays"), "STK-LOG-001"),
+    "kms-rotation-off": (lambda t: props(t, "AWS::KMS::Key").update(EnableKeyRotation=False), "STK-KMS-002"),
+    "tag-removed": (lambda t: props(t, "AWS::EC2::VPC").update(
+        Tags=[x for x in props(t, "AWS::EC2::VPC")["Tags"] if x["Key"] != "CostCenter"]), "STK-TAG-001"),
+    "api-edge": (lambda t: props(t, "AWS::ApiGateway::RestApi").update(EndpointConfiguration={"Types": ["EDGE"]}),
+                 "STK-API-001"),
+    "api-tracing-off": (lambda t: props(t, "AWS::ApiGateway::Stage").update(TracingEnabled=False), "STK-API-002"),
+    "api-mock": (lambda t: props(t, "AWS::ApiGateway::Method").update(Integration={"Type": "MOCK"}), "STK-API-003"),
+    "service-one-task": (lambda t: props(t, "AWS::ECS::Service").update(DesiredCount=1), "STK-ECS-002"),
+    "insights-off": (lambda t: props(t, "AWS::ECS::Cluster").update(
+        ClusterSettings=[{"Name": "containerInsights", "Value": "disabled"}]), "STK-ECS-003"),
+    "bucket-public": (lambda t: props(t, "AWS::S3::Bucket")["PublicAccessBlockConfiguration"].update(
+        BlockPublicPolicy=False), "STK-S3-001"),
+    "bucket-sse-s3": (lambda t: props(t, "AWS::S3::Bucket").update(BucketEncryption={
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
+        "STK-KMS-001"),
+    "bucket-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
+                                             if v["Type"] == "AWS::S3::BucketPolicy"], "STK-S3-002"),
+    "queue-without-dlq": (lambda t: by_name(t, "AWS::SQS::Queue", "QueueName", "intake-queue-test").pop(
+        "RedrivePolicy"), "STK-SQS-001"),
+    "queue-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
+                                            if v["Type"] == "AWS::SQS::QueuePolicy"], "STK-SQS-002"),
+    "worker-scales-on-cpu-only": (lambda t: by_name(t, "AWS::ApplicationAutoScaling::ScalingPolicy", "PolicyName",
+                                                     "worker-backlog-scaling-test").update(
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 60, "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}), "STK-SQS-003"),
+    "iam-star": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}), "STK-IAM-001"),
+}
