@@ -22,6 +22,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cdk_app.assembly_cache import synthesized  # noqa: E402
 from cdk_app.config import AppConfig  # noqa: E402
 from localenv.__main__ import deploy  # noqa: E402
 from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
@@ -74,11 +75,9 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 500, 5000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    # Always synthesize: a template left in cdk.out by an older checkout would audit a different stack.
-    out = Path(tempfile.mkdtemp(prefix="bench-audit-"))
-    subprocess.run(["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-c", "compliancePacks=false",
-                    "-o", str(out)], cwd=ROOT, check=True, capture_output=True)
-    template = json.loads((out / "TapStackbench.template.json").read_text())
+    # The assembly of this checkout (the cache synthesizes when an input changed): a template left in cdk.out
+    # by an older checkout would audit a different stack.
+    template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template("TapStackbench")
     config = AppConfig.for_suffix("bench")
     os.environ.update(LOCAL_CREDENTIALS)
     rows = []

@@ -213,11 +213,14 @@ def baseline_posture(local_deployment) -> list[tuple[str, str, str]]:
     return posture(local_deployment)
 
 
+def assert_restored(deployment: LocalDeployment, baseline: list[tuple[str, str, str]]) -> None:
+    changed = sorted(set(posture(deployment)) ^ set(baseline))
+    assert not changed, f"the test left the shared deployment changed: {changed}"
+
+
 @pytest.fixture
 def restored_deployment(local_deployment, baseline_posture) -> Iterator[LocalDeployment]:
     """The shared deployment for a test that breaks settings on it: after the test, every check of the audit
     and the rotate-check must be as it was at the start of the session, or the test fails."""
     yield local_deployment
-    after = posture(local_deployment)
-    changed = sorted(set(after) ^ set(baseline_posture))
-    assert not changed, f"the test left the shared deployment changed: {changed}"
+    assert_restored(local_deployment, baseline_posture)

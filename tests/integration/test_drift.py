@@ -154,3 +154,17 @@ def test_drift_is_reported_with_its_rule_id(local, capsys, name):
         toggle(local, True)
     code, document = run(local, capsys, *args)
     assert code == 0 and failed_rules(document) == set()
+
+
+def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(local, restored_deployment,
+                                                                              baseline_posture):
+    """The guard of the shared deployment: a change left behind is caught, a restored one passes."""
+    from tests.conftest import assert_restored
+
+    _kms_rotation(local, False)
+    try:
+        with pytest.raises(AssertionError, match="left the shared deployment changed"):
+            assert_restored(restored_deployment, baseline_posture)
+    finally:
+        _kms_rotation(local, True)
+    assert_restored(restored_deployment, baseline_posture)

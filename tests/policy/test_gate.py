@@ -101,3 +101,26 @@ def test_gate_scans_only_the_stacks_of_the_current_assembly(tmp_path):
     assert gate.assembly_templates(tmp_path) == [tmp_path / "TapStacknew.template.json"]
     (tmp_path / "manifest.json").unlink()
     assert len(gate.assembly_templates(tmp_path)) == 2
+
+
+def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monkeypatch, capsys):
+    """What `cdk synth` says when it fails (through the assembly cache) decides the gate's answer."""
+    from cdk_app import assembly_cache
+    from cdk_app.assembly_cache import SynthesisFailed
+
+    def failing(output):
+        def synthesized(context):
+            raise SynthesisFailed("cdk synth exited 1", exit_code=1, output=output)
+        return synthesized
+
+    finding = "error: /TapStackx/Logs/Resource: [STK-KMS-001] KmsKeyId is not set (at TapStackx/Logs/Resource)\n"
+    monkeypatch.setattr(assembly_cache, "synthesized", failing(finding))
+    result = gate.run("x", cdk_out=tmp_path / "out")
+    assert [(f.engine, f.catalog_id) for f in result.findings] == [("aspect", "STK-KMS-001")]
+    monkeypatch.setattr(assembly_cache, "synthesized",
+                        failing("error: environmentSuffix 'x' is bad\nSubprocess exited with error 2\n"))
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_USAGE
+    assert "environmentSuffix 'x' is bad" in capsys.readouterr().err
+    monkeypatch.setattr(assembly_cache, "synthesized", failing("node crashed\n"))
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
+    assert "node crashed" in capsys.readouterr().err
