@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "down":
-            return down(AppConfig.for_suffix(args.suffix), state_file(AppConfig.for_suffix(args.suffix),
-                                                                      args.state_dir))
+            config = AppConfig.for_suffix(args.suffix)
+            return down(config, state_file(config, args.state_dir))
         config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
