@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -92,13 +93,23 @@ def _module_file(root: Path, dotted: str) -> Path | None:
     return None
 
 
+# CPython 3.11 before 3.11.8 keeps the AST builder's recursion depth in shared state: two threads parsing at
+# once fail with "SystemError: AST constructor recursion depth mismatch" (gh-106905). Parse one at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(path: Path) -> ast.AST:
+    with _PARSE_LOCK:
+        return ast.parse(path.read_bytes(), filename=str(path))
+
+
 def _imported_modules(path: Path, root: Path) -> set[str]:
     """Dotted names of the modules `path` imports (absolute and relative), with their parent packages."""
     package = ".".join(path.relative_to(root).with_suffix("").parts)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
