@@ -2,10 +2,10 @@
 
 The key is a hash of everything that can change the assembly: the sources synthesis runs (cdk_app/ and every
 module of ours it imports, found by reading the import statements, with the data files beside them), the
-sources it stages (services/, the image assets' build context), cdk.json, cdk.context.json, the context given
-on the command line, the versions of the installed CDK libraries and Python, and the pinned CDK CLI
-(package-lock.json). A change to code synthesis never imports (the gate, opscli) keeps the cache. A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary
-directory, and only a clean synthesis is stored: a synthesis with guardrail or cdk-nag findings raises
+sources it stages (services/ and platform_spec/, the image assets' build context, and .dockerignore), cdk.json,
+cdk.context.json, the context given on the command line, the versions of the installed CDK libraries and Python,
+and the pinned CDK CLI (package-lock.json). A change to code synthesis never imports (the gate, opscli) keeps the
+cache. A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary directory, and only a clean synthesis is stored: a synthesis with guardrail or cdk-nag findings raises
 SynthesisFailed with the CLI's output, every time. Concurrent callers (pytest-xdist workers, the gate and a
 benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
 
@@ -37,8 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What synthesis runs (with what it imports) and stages, relative to the repository root.
 APP_PACKAGE = "cdk_app"
-STAGED_DIRS = ("services",)
-SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json")
+# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves).
+STAGED_DIRS = ("services", "platform_spec")
+SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awscli-v1",
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}

@@ -9,8 +9,8 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPackSuppression,
 from constructs import IConstruct
 
 from cdk_app.config import AppConfig
-from policies import catalog
-from policies.nag_pack import StreamTechChecks
+from platform_spec import catalog
+from cdk_app.nag_pack import StreamTechChecks
 
 # The packs every synthesis runs. cdk-nag 2.38.x runs them as Aspects, so a finding is an Annotations
 # error (synthesis fails) unless a suppression on that resource excuses it.

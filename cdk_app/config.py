@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdk_app.naming import NamingError, SERVICE_LIMITS, name_problems, physical_name, validate_suffix
-from cdk_app.tagging import tag_problems
+from platform_spec.naming import NamingError, SERVICE_LIMITS, name_problems, physical_name, validate_suffix
+from platform_spec.tagging import tag_problems
 
 ALLOWED_REGION = "ap-northeast-1"
 # Named, not looked up, so synthesis is deterministic offline and really spans three AZs

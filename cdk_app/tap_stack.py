@@ -20,6 +20,7 @@ from cdk_app.constructs.secrets import (
     DB_PASSWORD_FIELD, DB_USERNAME_FIELD, REDIS_AUTH_FIELD, ExistingSecrets)
 from cdk_app.constructs.storage import ScratchStorage
 from cdk_app.constructs.video_processing import VideoProcessing
+from platform_spec import contract
 
 
 class TapStack(Stack):
@@ -48,27 +49,27 @@ class TapStack(Stack):
 
         # What both services need to reach the data stores; credentials only through `secrets`.
         environment = {
-            "DB_HOST": database.instance.db_instance_endpoint_address,
-            "DB_PORT": str(database.port),
-            "DB_NAME": DB_NAME,
-            "DB_SSLMODE": "verify-full",
-            "REDIS_HOST": cache.replication_group.attr_primary_end_point_address,
-            "REDIS_READER_HOST": cache.replication_group.attr_reader_end_point_address,
-            "REDIS_PORT": str(cache.port),
-            "REDIS_TLS": "true",
-            "AWS_REGION": config.region,
-            "ENVIRONMENT": config.environment_suffix,
+            contract.DB_HOST: database.instance.db_instance_endpoint_address,
+            contract.DB_PORT: str(database.port),
+            contract.DB_NAME: DB_NAME,
+            contract.DB_SSLMODE: contract.DB_SSLMODE_REQUIRED,
+            contract.REDIS_HOST: cache.replication_group.attr_primary_end_point_address,
+            contract.REDIS_READER_HOST: cache.replication_group.attr_reader_end_point_address,
+            contract.REDIS_PORT: str(cache.port),
+            contract.REDIS_TLS: "true",
+            contract.AWS_REGION: config.region,
+            contract.ENVIRONMENT: config.environment_suffix,
         }
         container_secrets = {
-            "DB_USERNAME": ecs.Secret.from_secrets_manager(secrets.database, DB_USERNAME_FIELD),
-            "DB_PASSWORD": ecs.Secret.from_secrets_manager(secrets.database, DB_PASSWORD_FIELD),
-            "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(secrets.redis_auth, REDIS_AUTH_FIELD),
+            contract.DB_USERNAME: ecs.Secret.from_secrets_manager(secrets.database, DB_USERNAME_FIELD),
+            contract.DB_PASSWORD: ecs.Secret.from_secrets_manager(secrets.database, DB_PASSWORD_FIELD),
+            contract.REDIS_AUTH_TOKEN: ecs.Secret.from_secrets_manager(secrets.redis_auth, REDIS_AUTH_FIELD),
         }
         processing = VideoProcessing(
             self, "VideoProcessing", config=config, vpc=vpc, subnets=private, key=key,
-            environment={**environment, "INGEST_BUCKET": intake.bucket.bucket_name,
-                         "INTAKE_QUEUE_URL": intake.queue.queue_url,
-                         "INTAKE_DLQ_URL": intake.dead_letter_queue.queue_url},
+            environment={**environment, contract.INGEST_BUCKET: intake.bucket.bucket_name,
+                         contract.INTAKE_QUEUE_URL: intake.queue.queue_url,
+                         contract.INTAKE_DLQ_URL: intake.dead_letter_queue.queue_url},
             secrets=container_secrets, queue_name=config.name("intake-queue"),
             file_system_id=storage.file_system.file_system_id, file_system_arn=storage.file_system.file_system_arn,
             access_point_id=storage.access_point.access_point_id,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from localenv.emulator import free_port
 from localenv.tls import TlsFiles
+from platform_spec import contract
 
 PG_BIN = Path(os.environ.get("STREAMTECH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_ADMIN = "streamtech"
@@ -140,9 +141,10 @@ class PostgresServer:
 
     def environment(self) -> dict[str, str]:
         """The variables ECS gives the services for RDS (endpoint, database, credentials, CA bundle)."""
-        return {"DB_HOST": "127.0.0.1", "DB_PORT": str(self.port), "DB_NAME": self.database,
-                "DB_USERNAME": self.user, "DB_PASSWORD": self.password, "DB_SSLMODE": "verify-full",
-                "DB_CA_BUNDLE": str(self.tls.ca)}
+        return {contract.DB_HOST: "127.0.0.1", contract.DB_PORT: str(self.port), contract.DB_NAME: self.database,
+                contract.DB_USERNAME: self.user, contract.DB_PASSWORD: self.password,
+                contract.DB_SSLMODE: contract.DB_SSLMODE_REQUIRED,
+                contract.DB_CA_BUNDLE: str(self.tls.ca)}
 
 
 class RedisServer:
@@ -185,5 +187,5 @@ class RedisServer:
 
     def environment(self) -> dict[str, str]:
         """The variables ECS gives the services for ElastiCache (endpoint, TLS, AUTH token, CA bundle)."""
-        return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.port), "REDIS_TLS": "true",
-                "REDIS_AUTH_TOKEN": self.password, "REDIS_CA_BUNDLE": str(self.tls.ca)}
+        return {contract.REDIS_HOST: "127.0.0.1", contract.REDIS_PORT: str(self.port), contract.REDIS_TLS: "true",
+                contract.REDIS_AUTH_TOKEN: self.password, contract.REDIS_CA_BUNDLE: str(self.tls.ca)}

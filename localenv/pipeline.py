@@ -32,16 +32,17 @@ from typing import Any
 import boto3
 
 from cdk_app.config import AppConfig
-from cdk_app.constructs.database import DB_NAME
 from localenv.dataservers import PostgresServer, RedisServer, ServerError
 from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import LOCAL_CREDENTIALS, free_port, moto_server
 from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.sample_video import make_video
 from localenv.tls import TlsFiles, make_tls_files
+from platform_spec import contract
 
 # Endpoints that exist only inside the VPC; locally they are the servers started here.
-LOCAL_OVERRIDES = ("DB_HOST", "DB_PORT", "DB_CA_BUNDLE", "REDIS_HOST", "REDIS_PORT", "REDIS_CA_BUNDLE")
+LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, contract.REDIS_HOST, contract.REDIS_PORT,
+                   contract.REDIS_CA_BUNDLE)
 
 
 class ServiceProcess:
@@ -192,7 +193,7 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         deployer.seed_secrets(values)
         outputs = deployer.deploy().outputs
         db, cache = values[config.db_secret], values[config.redis_auth_secret]
-        postgres = PostgresServer(tls, password=db["password"], user=db["username"], database=DB_NAME)
+        postgres = PostgresServer(tls, password=db["password"], user=db["username"], database=contract.DATABASE)
         stack.callback(postgres.remove)
         postgres.start()
         redis = RedisServer(workdir / "redis", tls, password=cache["authToken"])

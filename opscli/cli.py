@@ -22,7 +22,7 @@ from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import policy_document
 from opscli.model import FailOn, Report, exit_code
-from policies import catalog
+from platform_spec import catalog
 
 # "\b" keeps Click from re-wrapping the table.
 EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()

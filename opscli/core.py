@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from cdk_app.tagging import REQUIRED_TAG_KEYS
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, Spec, run_collector
 from opscli.checks import collectors as c

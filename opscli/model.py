@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from policies import catalog
-from policies.result import Status
+from platform_spec import catalog
+from platform_spec.result import Status
 
 SEVERITIES = [s.value for s in catalog.Severity]
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from opscli import __version__
 from opscli.model import Finding, Report
 from policies.reports import sarif_rules
-from policies.result import Status
+from platform_spec.result import Status
 
 JSON_SCHEMA = "opscli.report/v1"
 _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim"}

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdk_app.naming import NamingError, physical_name, validate_suffix
+from platform_spec.naming import NamingError, physical_name, validate_suffix
 from opscli.errors import UsageError
 
 STAGE_NAME = "v1"

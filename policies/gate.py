@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policies import catalog, template_engine
+from platform_spec import catalog
+from policies import template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,8 +133,8 @@ def _run_checkov(python: str, jobs: Sequence[tuple[Path, str | None]], env: dict
 def _custom_check_reason(check_id: str, path: str, resource: str, suffix: str | None,
                          cache: dict[str, dict]) -> str:
     """The predicate's reason for a failed custom check (Checkov's CloudFormation runner drops check details)."""
-    from policies.context import Context
-    from policies.registry import BY_ID
+    from platform_spec.context import Context
+    from platform_spec.registry import BY_ID
 
     rule = BY_ID.get(check_id)
     if rule is None or not path:
@@ -278,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=ROOT / "reports")
     parser.add_argument("--skip-synth", action="store_true", help="scan the templates already in --cdk-out")
     args = parser.parse_args(argv)
-    from cdk_app.naming import suffix_problems  # stdlib-only module
+    from platform_spec.naming import suffix_problems  # stdlib-only module
 
     problems = suffix_problems(args.suffix)
     if problems:

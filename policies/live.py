@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from policies.result import Result
-from policies.rules import stk_intake
-from policies.rules.stk_efs import denies_insecure_transport
+from platform_spec.result import Result
+from platform_spec.rules import stk_intake
+from platform_spec.rules.stk_efs import denies_insecure_transport
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
 
@@ -337,7 +337,7 @@ def s3_public_access(block: Mapping[str, Any] | None) -> Result:
 
 
 def _policy_denies_plaintext(policy: str | None, service: str, what: str) -> Result:
-    from policies.rules.tls_policy import denies_insecure_transport
+    from platform_spec.rules.tls_policy import denies_insecure_transport
 
     if not policy:
         return Result.fail(f"no {what} policy: plaintext requests are accepted")

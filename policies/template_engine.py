@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policies import catalog
-from policies.context import Context
-from policies.registry import RESOURCE_RULES
-from policies.result import Result, Status
-from policies.rules import stk_destroy, stk_intake, stk_kms, stk_rds
-from policies.rules.intrinsics import ref_target, render
+from platform_spec import catalog
+from platform_spec.context import Context
+from platform_spec.registry import RESOURCE_RULES
+from platform_spec.result import Result, Status
+from platform_spec.rules import stk_destroy, stk_intake, stk_kms, stk_rds
+from platform_spec.rules.intrinsics import ref_target, render
 
 # The whole-template rules _relationship_results judges (each also proven by a failing fixture).
 RELATIONSHIP_RULE_IDS = frozenset({"STK-DESTROY-001", "STK-DESTROY-002", "STK-KMS-001", "STK-RDS-003", "STK-NET-001",

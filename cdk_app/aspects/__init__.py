@@ -12,7 +12,7 @@ from cdk_app.aspects.region import RegionAspect
 from cdk_app.aspects.secrets import NoCreatedSecretsAspect
 from cdk_app.aspects.tagging import TaggingAspect
 from cdk_app.config import AppConfig
-from cdk_app.tagging import compute_tags
+from platform_spec.tagging import compute_tags
 
 
 def mutating_aspects(config: AppConfig) -> list[IAspect]:

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Annotations, CfnResource, Stack
 from constructs import IConstruct
 
-from policies import catalog
+from platform_spec import catalog
 
 
 def cfn_properties(resource: CfnResource) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def project_cmk_ids(stack: Stack, alias_name: str) -> frozenset[str]:
     """Logical ids of the key(s) behind `alias_name` in `stack`: the project CMK."""
     from aws_cdk import aws_kms as kms
 
-    from policies.rules.intrinsics import ref_target
+    from platform_spec.rules.intrinsics import ref_target
 
     return frozenset(
         target

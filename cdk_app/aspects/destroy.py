@@ -7,8 +7,8 @@ from aws_cdk import Annotations, CfnResource, IAspect, RemovalPolicy
 from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties
-from policies import catalog
-from policies.rules.stk_destroy import PROTECTION_RULE_ID, protection_settings
+from platform_spec import catalog
+from platform_spec.rules.stk_destroy import PROTECTION_RULE_ID, protection_settings
 
 
 @jsii.implements(IAspect)

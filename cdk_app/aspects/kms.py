@@ -7,7 +7,7 @@ from aws_cdk import CfnResource, IAspect, Stack
 from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties, project_cmk_ids, report
-from policies.rules import stk_kms
+from platform_spec.rules import stk_kms
 
 
 @jsii.implements(IAspect)

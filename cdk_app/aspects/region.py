@@ -7,7 +7,7 @@ from aws_cdk import IAspect, Stack, Token
 from constructs import IConstruct
 
 from cdk_app.aspects._cfn import report
-from policies.rules import stk_region
+from platform_spec.rules import stk_region
 
 
 @jsii.implements(IAspect)

@@ -7,7 +7,7 @@ from aws_cdk import CfnResource, IAspect
 from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties, report
-from policies.rules import stk_secret
+from platform_spec.rules import stk_secret
 
 
 @jsii.implements(IAspect)

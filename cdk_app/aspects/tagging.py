@@ -8,7 +8,7 @@ import jsii
 from aws_cdk import CfnResource, IAspect, TagManager
 from constructs import IConstruct
 
-from policies.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
+from platform_spec.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
 
 # Same priority as Tags.of(...).add: a tag set explicitly on a resource with a higher priority wins.
 TAG_PRIORITY = 100

@@ -17,12 +17,13 @@ from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 from cdk_app.constructs.secrets import API_KEY_FIELD
 from cdk_app.constructs.workload import FargateWorkload, container_image
+from platform_spec import contract
 
 STAGE_NAME = "v1"
 # The API Gateway -> VPC link -> NLB -> task hop is HTTP inside the VPC: CloudFormation offers no
 # TlsConfig for REST API methods, so a self-signed backend certificate would be refused. Accepted
 # deviation STK-TLS-004 in the catalog; clients reach API Gateway over TLS only.
-SERVICE_PORT = 8080
+SERVICE_PORT = contract.API_PORT
 LISTENER_PORT = 80
 
 # (resource path, required path parameters, optional query strings)
@@ -57,7 +58,7 @@ class MetadataApi(Construct):
         self.service = FargateWorkload(
             self, "Service", config=config, name_key="metadata-api", cluster=cluster, vpc=vpc, subnets=subnets,
             key=key, image=container_image("metadata_api", config.metadata_image_uri),
-            environment={**environment, "PORT": str(SERVICE_PORT)},
+            environment={**environment, contract.PORT: str(SERVICE_PORT)},
             secrets=secrets,
             health_check=f"python3 -m services.metadata_api.healthcheck {SERVICE_PORT} || exit 1",
             cpu=512, memory_mib=1024, min_tasks=2, max_tasks=10, container_port=SERVICE_PORT,

@@ -13,10 +13,11 @@ from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 from cdk_app.constructs.secrets import DB_PASSWORD_FIELD, DB_USERNAME_FIELD
+from platform_spec import contract
 
 # Not 5432: scanners probe the default port first (AwsSolutions-RDS11).
 DB_PORT = 5433
-DB_NAME = "videometadata"
+DB_NAME = contract.DATABASE
 LOG_EXPORTS = ("postgresql", "upgrade")
 
 

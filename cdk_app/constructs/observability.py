@@ -17,7 +17,7 @@ from constructs import Construct
 from cdk_app.config import AppConfig
 from cdk_app.constructs.intake import VideoIntake
 # The workloads' own metrics arrive as CloudWatch Embedded Metric Format lines under this namespace.
-from services.common.log import METRIC_NAMESPACE as WORKLOAD_NAMESPACE
+from platform_spec.contract import METRIC_NAMESPACE as WORKLOAD_NAMESPACE
 
 
 class Observability(Construct):

@@ -6,12 +6,13 @@ from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
 from cdk_app.config import AppConfig
+from platform_spec.contract import SECRET_DB_PASSWORD_FIELD as DB_PASSWORD_FIELD
+from platform_spec.contract import SECRET_DB_USERNAME_FIELD as DB_USERNAME_FIELD
+from platform_spec.contract import SECRET_REDIS_AUTH_FIELD as REDIS_AUTH_FIELD
 
-# JSON fields the secrets must hold (documented in README "Secrets").
-DB_USERNAME_FIELD = "username"
-DB_PASSWORD_FIELD = "password"
+# JSON fields the secrets must hold (documented in README "Secrets"); the workloads' fields are in the contract.
 API_KEY_FIELD = "apiKey"
-REDIS_AUTH_FIELD = "authToken"
+__all__ = ["API_KEY_FIELD", "DB_PASSWORD_FIELD", "DB_USERNAME_FIELD", "REDIS_AUTH_FIELD", "import_secret"]
 
 
 def import_secret(scope: Construct, construct_id: str, ref: str) -> sm.ISecret:

@@ -13,8 +13,9 @@ from constructs import Construct
 from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.workload import FargateWorkload, container_image
+from platform_spec import contract
 
-SCRATCH_MOUNT = "/scratch"
+SCRATCH_MOUNT = contract.SCRATCH_MOUNT
 # Acceptable backlog per task: ~10 videos of a few seconds each keeps the queue's wait under a minute or two.
 BACKLOG_PER_TASK = 10
 
@@ -35,7 +36,7 @@ class VideoProcessing(Construct):
             self, "Worker", config=config, name_key="video-processing", cluster=self.cluster, vpc=vpc,
             subnets=subnets, key=key, image=container_image("video_worker", config.video_image_uri),
             # Two jobs at once per 2-vCPU task: a job mostly waits on S3 and the database.
-            environment={**environment, "SCRATCH_DIR": SCRATCH_MOUNT, "WORKER_CONCURRENCY": "2"},
+            environment={**environment, contract.SCRATCH_DIR: SCRATCH_MOUNT, contract.WORKER_CONCURRENCY: "2"},
             secrets=secrets,
             health_check="python3 -m services.video_worker.healthcheck || exit 1",
             cpu=2048, memory_mib=4096, min_tasks=2, max_tasks=20,

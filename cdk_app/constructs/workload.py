@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, IgnoreMode
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
@@ -15,17 +15,18 @@ from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 
-SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+# The images' build context is the repository root; its .dockerignore sends only services/ and platform_spec/.
+ROOT = Path(__file__).resolve().parents[2]
 TASK_UID = "1000"
 
 
 def container_image(directory: str, image_uri: str | None) -> ecs.ContainerImage:
     """The image built from services/<directory>/Dockerfile (the default) or the registry image `image_uri`.
-    The build context is services/ itself: both images carry the shared `services.common` package."""
+    Both images carry the shared `services.common` package and `platform_spec` (the contract they read)."""
     if image_uri:
         return ecs.ContainerImage.from_registry(image_uri)
-    return ecs.ContainerImage.from_asset(str(SERVICES_DIR), file=f"{directory}/Dockerfile",
-                                         exclude=["**/__pycache__", "**/*.pyc"])
+    return ecs.ContainerImage.from_asset(str(ROOT), file=f"services/{directory}/Dockerfile",
+                                         ignore_mode=IgnoreMode.DOCKER)
 
 
 class FargateWorkload(Construct):

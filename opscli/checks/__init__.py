@@ -18,7 +18,7 @@ from opscli.errors import CredentialsError
 from opscli.model import Finding
 from opscli.targets import Targets
 from policies.live import MalformedAnswer
-from policies.result import Result, Status
+from platform_spec.result import Result, Status
 
 NOT_FOUND_CODES = {
     "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBParameterGroupNotFound", "ReplicationGroupNotFoundFault",

@@ -10,7 +10,7 @@ import botocore.exceptions
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
 from policies import live
-from policies.result import Status
+from platform_spec.result import Status
 
 
 def _tags(pairs: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:

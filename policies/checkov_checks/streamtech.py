@@ -10,10 +10,10 @@ from typing import Any
 from checkov.cloudformation.checks.resource.base_resource_check import BaseResourceCheck
 from checkov.common.models.enums import CheckCategories, CheckResult
 
-from policies import catalog
-from policies.context import Context
-from policies.registry import BY_ID, ResourceRule, checkov_custom_rule_ids
-from policies.result import Status
+from platform_spec import catalog
+from platform_spec.context import Context
+from platform_spec.registry import BY_ID, ResourceRule, checkov_custom_rule_ids
+from platform_spec.result import Status
 
 _RESULT = {Status.PASS: CheckResult.PASSED, Status.FAIL: CheckResult.FAILED, Status.NOT_APPLICABLE: CheckResult.UNKNOWN}
 

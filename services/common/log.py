@@ -9,7 +9,8 @@ import threading
 import time
 from typing import Any, TextIO
 
-METRIC_NAMESPACE = "StreamTech/Workloads"
+from platform_spec.contract import METRIC_NAMESPACE  # noqa: F401 - re-exported: the namespace the alarms read
+
 
 
 class JsonLogger:

@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from platform_spec import contract
+
 # The RDS CA bundle shipped in the images (services/*/Dockerfile fetches Amazon's global bundle).
 DEFAULT_DB_CA_BUNDLE = "/app/certs/rds-global-bundle.pem"
 
@@ -47,14 +49,15 @@ class DatabaseSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DatabaseSettings:
-        sslmode = env.get("DB_SSLMODE", "verify-full")
-        if sslmode != "verify-full":
+        sslmode = env.get(contract.DB_SSLMODE, contract.DB_SSLMODE_REQUIRED)
+        if sslmode != contract.DB_SSLMODE_REQUIRED:
             raise SettingsError(f"DB_SSLMODE must be verify-full (TLS with the server's name checked), got {sslmode!r}")
-        ca = env.get("DB_CA_BUNDLE", DEFAULT_DB_CA_BUNDLE)
+        ca = env.get(contract.DB_CA_BUNDLE, DEFAULT_DB_CA_BUNDLE)
         if not os.path.isfile(ca):
             raise SettingsError(f"DB_CA_BUNDLE {ca} is not a file: the RDS CA bundle must ship in the image")
-        return cls(host=require(env, "DB_HOST"), port=integer(env, "DB_PORT", 5432, 1, 65535), name=require(env, "DB_NAME"),
-                   user=require(env, "DB_USERNAME"), password=require(env, "DB_PASSWORD"), ca_bundle=ca,
+        return cls(host=require(env, contract.DB_HOST), port=integer(env, contract.DB_PORT, 5432, 1, 65535),
+                   name=require(env, contract.DB_NAME),
+                   user=require(env, contract.DB_USERNAME), password=require(env, contract.DB_PASSWORD), ca_bundle=ca,
                    connect_timeout=integer(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
                    statement_timeout_ms=integer(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 100, 600000))
 
@@ -77,12 +80,12 @@ class RedisSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RedisSettings:
-        if env.get("REDIS_TLS", "true").lower() != "true":
+        if env.get(contract.REDIS_TLS, "true").lower() != "true":
             raise SettingsError("REDIS_TLS must be true: the cache is reached over TLS only")
-        ca = env.get("REDIS_CA_BUNDLE") or None
+        ca = env.get(contract.REDIS_CA_BUNDLE) or None
         if ca is not None and not os.path.isfile(ca):
             raise SettingsError(f"REDIS_CA_BUNDLE {ca} is not a file")
-        return cls(host=require(env, "REDIS_HOST"), port=integer(env, "REDIS_PORT", 6379, 1, 65535),
-                   password=require(env, "REDIS_AUTH_TOKEN"), ca_bundle=ca,
+        return cls(host=require(env, contract.REDIS_HOST), port=integer(env, contract.REDIS_PORT, 6379, 1, 65535),
+                   password=require(env, contract.REDIS_AUTH_TOKEN), ca_bundle=ca,
                    timeout_s=integer(env, "REDIS_TIMEOUT_MS", 250, 10, 10000) / 1000,
                    ttl_s=integer(env, "CACHE_TTL_SECONDS", 300, 1, 86400))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from platform_spec import contract
 from services.common.cache import Cache
 from services.common.log import JsonLogger
 from services.common.runtime import run_service
@@ -26,7 +27,7 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls) -> ApiSettings:
-        return cls(port=integer(os.environ, "PORT", 8080, 1, 65535),
+        return cls(port=integer(os.environ, contract.PORT, 8080, 1, 65535),
                    bind_address=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
                    pool_size=integer(os.environ, "DB_POOL_SIZE", 16, 1, 100))
 

@@ -22,6 +22,7 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from platform_spec import contract
 from services.common import failpoints, videos
 from services.common.cache import Cache, CacheUnavailable
 from services.common.log import JsonLogger
@@ -49,15 +50,16 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
-        scratch = Path(require(env, "SCRATCH_DIR"))
+        scratch = Path(require(env, contract.SCRATCH_DIR))
         if not scratch.is_dir() or not os.access(scratch, os.W_OK):
             raise SettingsError(f"SCRATCH_DIR {scratch} is not a writable directory (the EFS mount)")
-        return cls(queue_url=require(env, "INTAKE_QUEUE_URL"), dead_letter_queue_url=require(env, "INTAKE_DLQ_URL"),
-                   bucket=require(env, "INGEST_BUCKET"), scratch_dir=scratch,
+        return cls(queue_url=require(env, contract.INTAKE_QUEUE_URL),
+                   dead_letter_queue_url=require(env, contract.INTAKE_DLQ_URL),
+                   bucket=require(env, contract.INGEST_BUCKET), scratch_dir=scratch,
                    wait_s=integer(env, "WORKER_WAIT_SECONDS", 20, 0, 20),
                    visibility_s=integer(env, "WORKER_VISIBILITY_SECONDS", 900, 1, 43200),
                    retry_base_s=integer(env, "WORKER_RETRY_BASE_SECONDS", 30, 0, 900),
-                   concurrency=integer(env, "WORKER_CONCURRENCY", 1, 1, 16),
+                   concurrency=integer(env, contract.WORKER_CONCURRENCY, 1, 1, 16),
                    heartbeat_file=Path(env.get("HEARTBEAT_FILE", "/tmp/heartbeat")))
 
 

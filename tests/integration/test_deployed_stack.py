@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cdk_app.naming import physical_name
-from cdk_app.tagging import REQUIRED_TAG_KEYS
+from platform_spec.naming import physical_name
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 from opscli.targets import REQUIRED_OUTPUTS
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).

@@ -11,7 +11,7 @@ from opscli import core, targets
 from opscli.aws import Aws
 from opscli.errors import ReadOnlyViolation, UsageError
 from opscli.model import exit_code
-from policies.result import Status
+from platform_spec.result import Status
 from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props
 

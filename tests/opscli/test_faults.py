@@ -20,7 +20,7 @@ from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import CredentialsError
 from opscli.model import exit_code
-from policies.result import Status
+from platform_spec.result import Status
 
 T = targets.from_suffix("fault")
 CMK = "arn:aws:kms:ap-northeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"

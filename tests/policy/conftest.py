@@ -68,7 +68,8 @@ def checkov_union_template(original: dict, mutants: dict[str, dict]) -> tuple[di
 def policy_scan(fixture_dir, synth, tmp_path_factory) -> PolicyScan:
     """Checkov (built-in + our checks) over every fixture (suffix 'fx') and over the real template with the
     resources of every mutated copy (suffix 'test') in one process; the template engine over every whole copy."""
-    from policies import catalog, gate
+    from platform_spec import catalog
+    from policies import gate
 
     directory = tmp_path_factory.mktemp("mutations")
     paths = {"original": directory / "original.template.json"}
@@ -116,7 +117,7 @@ def nag_by_stack(fixture_dir):
     from aws_cdk import cloudformation_include as cfn_include
     from aws_cdk import cx_api
 
-    from policies.nag_pack import StreamTechChecks
+    from cdk_app.nag_pack import StreamTechChecks
 
     app = App(analytics_reporting=False, builtin_cloud_formation_validation=False)
     names = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cdk_app.tagging import REQUIRED_TAG_KEYS
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 SUFFIX = "fx"
 CMK_ALIAS = f"alias/kms-key-{SUFFIX}"

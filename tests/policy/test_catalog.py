@@ -8,9 +8,9 @@ import pytest
 
 from cdk_app.aspects import mutating_aspects, validating_aspects
 from cdk_app.config import AppConfig
-from policies import catalog
-from policies.catalog import Engine
-from policies.registry import BY_ID, CHECKOV_BUILTIN_COVERED, RESOURCE_RULES, checkov_custom_rule_ids
+from platform_spec import catalog
+from platform_spec.catalog import Engine
+from platform_spec.registry import BY_ID, CHECKOV_BUILTIN_COVERED, RESOURCE_RULES, checkov_custom_rule_ids
 from policies.template_engine import RELATIONSHIP_RULE_IDS
 
 ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from policies import catalog, template_engine
-from policies.catalog import Engine
-from policies.context import Context
-from policies.registry import BY_ID
-from policies.result import Status
+from platform_spec import catalog
+from policies import template_engine
+from platform_spec.catalog import Engine
+from platform_spec.context import Context
+from platform_spec.registry import BY_ID
+from platform_spec.result import Status
 from tests.policy.conftest import CHECKOV_GROUP
 from tests.policy.fixtures import FIXTURES, SUFFIX
 

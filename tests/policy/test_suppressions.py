@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cdk_app.compliance import reason, suppress
-from policies import catalog
+from platform_spec import catalog
 from tests.conftest import ROOT
 from tests.policy_support import synthesized_suppressions
 

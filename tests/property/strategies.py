@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from cdk_app.config import AppConfig
-from cdk_app.naming import max_suffix_length
-from cdk_app.tagging import REQUIRED_TAG_KEYS
+from platform_spec.naming import max_suffix_length
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 #: Valid environment suffixes: lowercase alphanumeric runs joined by single hyphens, within the length limit.
 valid_suffixes = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,3}", fullmatch=True).filter(
@@ -37,7 +37,7 @@ REQUIRED = REQUIRED_TAG_KEYS
 
 #: CloudFormation resource types, real ones from the registry mixed with arbitrary AWS-shaped names.
 resource_types = st.one_of(
-    st.sampled_from(sorted({t for r in __import__("policies.registry", fromlist=["RESOURCE_RULES"]).RESOURCE_RULES
+    st.sampled_from(sorted({t for r in __import__("platform_spec.registry", fromlist=["RESOURCE_RULES"]).RESOURCE_RULES
                             for t in r.resource_types})),
     st.from_regex(r"AWS::[A-Z][A-Za-z0-9]{1,12}::[A-Z][A-Za-z0-9]{1,16}", fullmatch=True),
 )

@@ -9,8 +9,8 @@ from opscli.errors import UsageError
 from opscli.model import SEVERITIES, Finding, Report, exit_code
 from opscli.render import findings_from_json, findings_from_sarif, to_json, to_sarif
 from opscli.targets import from_suffix
-from policies import catalog
-from policies.result import Status
+from platform_spec import catalog
+from platform_spec.result import Status
 from tests.property.strategies import any_text, valid_suffixes
 
 #: Findings with catalog rule ids or arbitrary ones, any status, any text (including markup and emoji codes).
@@ -64,7 +64,7 @@ def test_every_valid_suffix_derives_names_with_that_suffix(suffix):
 @given(any_text)
 def test_invalid_suffixes_are_usage_errors(text):
     """Anything the suffix validator rejects is a usage error in opscli, never a lookup."""
-    from cdk_app.naming import suffix_problems
+    from platform_spec.naming import suffix_problems
     if suffix_problems(text):
         try:
             from_suffix(text)

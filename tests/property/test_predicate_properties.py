@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from policies.context import Context
-from policies.registry import RESOURCE_RULES
-from policies.result import Status
-from policies.rules import stk_kms, stk_rds, stk_redis
+from platform_spec.context import Context
+from platform_spec.registry import RESOURCE_RULES
+from platform_spec.result import Status
+from platform_spec.rules import stk_kms, stk_rds, stk_redis
 from tests.property.strategies import aws_managed_aliases, json_values, properties, resource_types
 
 CONTEXT = Context(suffix="prod", cmk_ids=frozenset({"Cmk"}))
@@ -71,8 +71,8 @@ def test_any_transit_mode_but_required_fails(mode):
 @example([{"Effect": "Deny", "Principal": "*", "Action": [{"x": 1}]}], [{"Key": ["a"], "Value": 1}])
 def test_policy_and_tag_readers_survive_malformed_shapes(statements, tags):
     """Statement lists and tag lists of any shape are judged without an exception."""
-    from policies.rules import stk_efs
-    from policies.rules.intrinsics import tag_map
+    from platform_spec.rules import stk_efs
+    from platform_spec.rules.intrinsics import tag_map
 
     stk_efs.check(stk_efs.TYPE, {"FileSystemPolicy": {"Statement": statements}})
     assert all(isinstance(k, str) for k in tag_map(tags))
@@ -94,7 +94,7 @@ _query = st.fixed_dictionaries({}, optional={
     "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Dimensions": 5}}}])
 def test_backlog_scaling_judges_any_policy_shape_without_crashing(policy_type, configuration, metrics):
     """STK-SQS-003 reads template properties and live answers alike: whatever their shape, a verdict."""
-    from policies.rules.stk_intake import any_backlog_scaling, backlog_scaling
+    from platform_spec.rules.stk_intake import any_backlog_scaling, backlog_scaling
 
     shaped = {"TargetValue": 10, "CustomizedMetricSpecification": {"Metrics": metrics}}
     for config in (configuration, shaped):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 
 from cdk_app.config import parse_context
-from cdk_app.tagging import REQUIRED_TAG_KEYS, compute_tags, missing_required_tags, tag_problems
+from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags, missing_required_tags, tag_problems
 from tests.property.strategies import configs
 
 

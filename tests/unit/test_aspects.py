@@ -18,8 +18,8 @@ from aws_cdk import cx_api
 
 from cdk_app.aspects import apply_guardrails
 from cdk_app.config import AppConfig
-from cdk_app.tagging import REQUIRED_TAG_KEYS
-from policies.rules.intrinsics import tag_map
+from platform_spec.tagging import REQUIRED_TAG_KEYS
+from platform_spec.rules.intrinsics import tag_map
 
 CONFIG = AppConfig.for_suffix("unit")
 TOKYO = Environment(region="ap-northeast-1")

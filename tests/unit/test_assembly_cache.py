@@ -21,9 +21,9 @@ VERSIONS = {"python": "3.11.7", "aws-cdk-lib": "2.275.0"}
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A copy of what a synthesis reads: the packages, services and the CDK files (no venv, no tests)."""
-    for name in ("cdk_app", "policies", "services", "opscli"):
+    for name in ("cdk_app", "platform_spec", "policies", "services", "opscli"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("cdk.json", "package-lock.json"):
+    for name in ("cdk.json", "package-lock.json", ".dockerignore"):
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
@@ -34,9 +34,10 @@ def key(root: Path, context=CONTEXT, versions=VERSIONS) -> str:
 
 @pytest.mark.parametrize("changed", [
     "cdk_app/constructs/database.py",  # the app itself
-    "policies/nag_pack.py",  # imported by the app
-    "policies/rules/stk_rds.py",  # imported by what the app imports
+    "cdk_app/nag_pack.py",  # imported by the app
+    "platform_spec/rules/stk_rds.py",  # imported by what the app imports (and staged in the images)
     "services/metadata_api/Dockerfile",  # staged as an image asset
+    ".dockerignore",  # decides what the image assets stage
     "cdk.json",
     "package-lock.json",  # the CDK CLI
 ])

@@ -12,7 +12,7 @@ import pytest
 
 from cdk_app.app import EXIT_CONFIG, main
 from cdk_app.config import AppConfig, ConfigError, parse_context
-from cdk_app.naming import max_suffix_length
+from platform_spec.naming import max_suffix_length
 from tests.conftest import ROOT, cdk_json_context
 
 

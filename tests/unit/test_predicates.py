@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from policies.result import Status
-from policies.rules import stk_destroy, stk_kms, stk_name, stk_region, stk_secret, stk_tag
-from policies.rules.intrinsics import ref_target, render, tag_map
+from platform_spec.result import Status
+from platform_spec.rules import stk_destroy, stk_kms, stk_name, stk_region, stk_secret, stk_tag
+from platform_spec.rules.intrinsics import ref_target, render, tag_map
 
 CMK = {"Fn::GetAtt": ["Cmk", "Arn"]}
 

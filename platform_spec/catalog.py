@@ -26,7 +26,7 @@ class Stage(str, Enum):
 
 class Engine(str, Enum):
     ASPECT = "aspect"  # cdk_app/aspects
-    NAG = "nag"  # policies/nag_pack.py (StreamTech pack)
+    NAG = "nag"  # cdk_app/nag_pack.py (StreamTech pack)
     CHECKOV = "checkov"  # a custom check in policies/checkov_checks, or the built-in named in references
     TEMPLATE = "template"  # policies/template_engine.py: whole-template rules Checkov cannot express
     LIVE = "live"  # opscli
@@ -86,7 +86,7 @@ _RULES: tuple[Rule, ...] = (
          Severity.MEDIUM, (A, N, C, L),
          "Deterministic names let several environments share an account and let opscli find resources by "
          "direct lookup; a name over a service limit fails the deployment late.",
-         "Build every physical name with cdk_app.naming.physical_name and add new resource types to NAMES."),
+         "Build every physical name with platform_spec.naming.physical_name and add new resource types to NAMES."),
     Rule("STK-TAG-001", "Every taggable resource carries the required cost and compliance tags", Severity.MEDIUM,
          (A, C, L),
          "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "

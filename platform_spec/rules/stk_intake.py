@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_dict, is_true, ref_target
-from policies.rules.tls_policy import denies_insecure_transport
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
+from platform_spec.rules.tls_policy import denies_insecure_transport
 
 PUBLIC_ID = "STK-S3-001"
 BUCKET_TLS_ID = "STK-S3-002"

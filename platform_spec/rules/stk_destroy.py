@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_list, is_true
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_list, is_true
 
 POLICY_RULE_ID = "STK-DESTROY-001"
 PROTECTION_RULE_ID = "STK-DESTROY-002"

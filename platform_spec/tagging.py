@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cdk_app.config import AppConfig
+from typing import Protocol
 
 # The keys every taggable resource carries. Policies, the audit CLI and the tests read them here.
 REQUIRED_TAG_KEYS: tuple[str, ...] = (
@@ -42,7 +39,18 @@ def tag_problems(key: str, value: str) -> list[str]:
     return problems
 
 
-def compute_tags(config: AppConfig) -> dict[str, str]:
+class TagSource(Protocol):
+    """What the tag values come from (the CDK app's configuration has these fields)."""
+
+    project: str
+    environment_suffix: str
+    cost_center: str
+    owner: str
+    data_classification: str
+    extra_tags: tuple[tuple[str, str], ...]
+
+
+def compute_tags(config: TagSource) -> dict[str, str]:
     """All tags for every resource of the app: the required ones from config, then any extra tags."""
     tags: dict[str, str] = {
         "Project": config.project,

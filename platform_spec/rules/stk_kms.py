@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_dict, is_true, ref_target, render
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
 

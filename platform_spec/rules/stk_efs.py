@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules import tls_policy
+from platform_spec.result import Result
+from platform_spec.rules import tls_policy
 
 RULE_ID = "STK-EFS-001"
 TYPE = "AWS::EFS::FileSystem"

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cdk_app.naming import SUFFIX_PATTERN, name_problems
-from policies.result import Result
-from policies.rules.intrinsics import TOKEN, render, tag_map
+from platform_spec.naming import SUFFIX_PATTERN, name_problems
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import TOKEN, render, tag_map
 
 RULE_ID = "STK-NAME-001"
 

@@ -10,10 +10,10 @@ from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties, project_cmk_ids
-from policies import catalog
-from policies.context import Context
-from policies.registry import BY_ID, ResourceRule
-from policies.result import Status
+from platform_spec import catalog
+from platform_spec.context import Context
+from platform_spec.registry import BY_ID, ResourceRule
+from platform_spec.result import Status
 
 PACK_NAME = "StreamTech"
 _COMPLIANCE = {Status.PASS: NagRuleCompliance.COMPLIANT, Status.FAIL: NagRuleCompliance.NON_COMPLIANT,

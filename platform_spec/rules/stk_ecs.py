@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_dict, as_list
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_dict, as_list
 
 EFS_ID = "STK-ECS-001"
 SERVICE_ID = "STK-ECS-002"

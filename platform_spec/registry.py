@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_app.tagging import REQUIRED_TAG_KEYS
-from policies.context import Context
-from policies.result import Result
-from policies.rules import (stk_api, stk_ecs, stk_efs, stk_iam, stk_intake, stk_kms, stk_log, stk_name, stk_rds,
+from platform_spec.tagging import REQUIRED_TAG_KEYS
+from platform_spec.context import Context
+from platform_spec.result import Result
+from platform_spec.rules import (stk_api, stk_ecs, stk_efs, stk_iam, stk_intake, stk_kms, stk_log, stk_name, stk_rds,
                             stk_redis, stk_secret, stk_tag)
 
 Predicate = Callable[[str, Mapping[str, Any], Context], Result]
@@ -75,6 +75,6 @@ CHECKOV_BUILTIN_COVERED = frozenset({"STK-KMS-002", "STK-RDS-001", "STK-ECS-003"
 
 
 def checkov_custom_rule_ids() -> list[str]:
-    from policies import catalog
+    from platform_spec import catalog
 
     return [r.id for r in catalog.rules_for(catalog.Engine.CHECKOV) if r.id not in CHECKOV_BUILTIN_COVERED]

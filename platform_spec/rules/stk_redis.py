@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import is_true
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import is_true
 
 HA_ID = "STK-REDIS-001"
 TRANSIT_ID = "STK-REDIS-002"

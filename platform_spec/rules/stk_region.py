@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.result import Result
+from platform_spec.result import Result
 
 RULE_ID = "STK-REGION-001"
 ALLOWED_REGION = "ap-northeast-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
+from platform_spec.result import Result
 
 RULE_ID = "STK-LOG-001"
 

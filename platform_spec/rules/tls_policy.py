@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from policies.rules.intrinsics import as_dict
+from platform_spec.rules.intrinsics import as_dict
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_dict, is_true
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_dict, is_true
 
 MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_list, render
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_list, render
 
 CREATED_RULE_ID = "STK-SECRET-001"
 ENV_RULE_ID = "STK-SECRET-002"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import as_list, render
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import as_list, render
 
 RULE_ID = "STK-IAM-001"
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from policies.result import Result
-from policies.rules.intrinsics import tag_map
+from platform_spec.result import Result
+from platform_spec.rules.intrinsics import tag_map
 
 RULE_ID = "STK-TAG-001"
 
