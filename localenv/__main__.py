@@ -42,13 +42,20 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     result = deployer.deploy()
     outputs_path.parent.mkdir(parents=True, exist_ok=True)
     outputs_path.write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
+    record_path = stack_record_path(outputs_path)
+    record_path.write_text(json.dumps(result.stack_record(config.stack_name, template), indent=1) + "\n")
     if not quiet:
         print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
               f"{len(result.skipped)} not emulated:")
         for logical_id, rtype, reason in result.skipped:
             print(f"  - {rtype:<38} {logical_id}: {reason}")
-        print(f"wrote {outputs_path}")
+        print(f"wrote {outputs_path} and {record_path}")
     return result.outputs
+
+
+def stack_record_path(outputs_path: Path) -> Path:
+    """Where the deployment's stack record (logical -> physical ids and the template) goes: beside the outputs."""
+    return outputs_path.with_name("stack-resources.json")
 
 
 def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> Path:
@@ -92,6 +99,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
             deploy(template, config, endpoint, outputs, quiet=True)
             state.parent.mkdir(parents=True, exist_ok=True)
             record = {"pid": os.getpid(), "endpoint": endpoint, "outputs": str(outputs.resolve()),
+                      "stack_record": str(stack_record_path(outputs).resolve()),
                       "suffix": config.environment_suffix, "environment": {**LOCAL_CREDENTIALS,
                                                                            "AWS_ENDPOINT_URL": endpoint}}
             tmp = state.with_suffix(".tmp")

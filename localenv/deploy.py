@@ -17,7 +17,8 @@ from typing import Any
 import boto3
 
 from cdk_app.config import AppConfig
-from localenv.intrinsics import Resolver, Unresolvable, references
+from localenv.emulator import register_stack
+from platform_spec.intrinsics import Resolver, Unresolvable, references
 
 ACCOUNT = "123456789012"  # moto's default account
 PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
@@ -38,11 +39,25 @@ SKIPPED_TYPES = {
 }
 
 
+# The status a stack record gives a declared resource the local emulator does not create (with the reason).
+LOCAL_SKIPPED_STATUS = "LOCAL_NOT_EMULATED"
+
+
 @dataclass
 class DeployResult:
     created: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (logical id, type, reason)
     outputs: dict[str, str] = field(default_factory=dict)
+    physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical id (what Ref returns)
+
+    def stack_record(self, stack_name: str, template: Mapping[str, Any]) -> dict[str, Any]:
+        """What CloudFormation would answer for this stack: ListStackResources' summaries (the skipped
+        resources with a local status and the reason) and GetTemplate's body. opscli reads its scope from it."""
+        summaries = [{"LogicalResourceId": lid, "ResourceType": rtype, "PhysicalResourceId": self.physical[lid],
+                      "ResourceStatus": "CREATE_COMPLETE"} for lid, rtype in self.created]
+        summaries += [{"LogicalResourceId": lid, "ResourceType": rtype, "ResourceStatus": LOCAL_SKIPPED_STATUS,
+                       "ResourceStatusReason": reason} for lid, rtype, reason in self.skipped]
+        return {"StackName": stack_name, "StackResourceSummaries": summaries, "TemplateBody": template}
 
 
 def _camel(value: Any, *, keep: frozenset[str] = frozenset({"Options"})) -> Any:
@@ -58,6 +73,22 @@ def _camel(value: Any, *, keep: frozenset[str] = frozenset({"Options"})) -> Any:
             out[key] = v if k in keep else _camel(v, keep=keep)
         return out
     return value
+
+
+def _permission(rule: Mapping[str, Any], peer_key: str) -> dict[str, Any]:
+    """One CloudFormation security-group rule as an EC2 IpPermission."""
+    permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
+    for key in ("FromPort", "ToPort"):
+        if key in rule:
+            permission[key] = int(rule[key])
+    description = {"Description": rule["Description"]} if rule.get("Description") else {}
+    if rule.get("CidrIp"):
+        permission["IpRanges"] = [{"CidrIp": rule["CidrIp"], **description}]
+    if rule.get("CidrIpv6"):
+        permission["Ipv6Ranges"] = [{"CidrIpv6": rule["CidrIpv6"], **description}]
+    if rule.get(peer_key):
+        permission["UserIdGroupPairs"] = [{"GroupId": rule[peer_key], **description}]
+    return permission
 
 
 def _tags(props: Mapping[str, Any], key: str = "Tags") -> list[dict[str, str]]:
@@ -162,11 +193,15 @@ class Deployer:
             self.resolver.refs[lid] = physical_id
             self.resolver.attrs[lid] = attrs
             result.created.append((lid, rtype))
+            result.physical[lid] = str(physical_id)
         for key, output in self.template.get("Outputs", {}).items():
             try:
                 result.outputs[key] = str(self.resolver.resolve(output["Value"]))
             except Unresolvable as exc:
                 result.outputs[key] = f"UNRESOLVED({exc})"
+        # The emulator (moto, in this process) now answers CloudFormation's ListStackResources / GetTemplate
+        # for the stack, as AWS would after a deploy: opscli finds its scope the same way in both.
+        register_stack(result.stack_record(self.config.stack_name, self.template))
         return result
 
     # --- handlers: (self, logical id, resolved properties) -> (Ref value, GetAtt attributes) ----
@@ -187,6 +222,9 @@ class Deployer:
         ec2 = self.client("ec2")
         vpc_id = ec2.create_vpc(CidrBlock=p["CidrBlock"], TagSpecifications=[
             {"ResourceType": "vpc", "Tags": _tags(p)}])["Vpc"]["VpcId"]
+        for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
+            if attribute in p:
+                ec2.modify_vpc_attribute(VpcId=vpc_id, **{attribute: {"Value": str(p[attribute]).lower() == "true"}})
         default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
                                                            {"Name": "group-name", "Values": ["default"]}])
         return vpc_id, {"VpcId": vpc_id, "CidrBlock": p["CidrBlock"],
@@ -199,7 +237,8 @@ class Deployer:
         return subnet["SubnetId"], {"SubnetId": subnet["SubnetId"], "AvailabilityZone": p["AvailabilityZone"]}
 
     def route_table(self, lid: str, p: dict) -> tuple[str, dict]:
-        table = self.client("ec2").create_route_table(VpcId=p["VpcId"])["RouteTable"]["RouteTableId"]
+        table = self.client("ec2").create_route_table(VpcId=p["VpcId"], TagSpecifications=[
+            {"ResourceType": "route-table", "Tags": _tags(p)}])["RouteTable"]["RouteTableId"]
         return table, {"RouteTableId": table}
 
     def route_table_association(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -207,7 +246,8 @@ class Deployer:
         return assoc["AssociationId"], {}
 
     def internet_gateway(self, lid: str, p: dict) -> tuple[str, dict]:
-        igw = self.client("ec2").create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        igw = self.client("ec2").create_internet_gateway(TagSpecifications=[
+            {"ResourceType": "internet-gateway", "Tags": _tags(p)}])["InternetGateway"]["InternetGatewayId"]
         return igw, {"InternetGatewayId": igw}
 
     def gateway_attachment(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -229,21 +269,29 @@ class Deployer:
         return f"{p['RouteTableId']}|{p['DestinationCidrBlock']}", {}
 
     def security_group(self, lid: str, p: dict) -> tuple[str, dict]:
-        group = self.client("ec2").create_security_group(
+        ec2 = self.client("ec2")
+        group = ec2.create_security_group(
             GroupName=p.get("GroupName", lid), Description=p["GroupDescription"], VpcId=p["VpcId"],
             TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags(p)}])["GroupId"]
+        if "SecurityGroupEgress" in p:  # as CloudFormation does: declared egress replaces the default allow-all
+            ec2.revoke_security_group_egress(GroupId=group, IpPermissions=[
+                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+            if p["SecurityGroupEgress"]:
+                ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[
+                    _permission(rule, "DestinationSecurityGroupId") for rule in p["SecurityGroupEgress"]])
+        if p.get("SecurityGroupIngress"):
+            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+                _permission(rule, "SourceSecurityGroupId") for rule in p["SecurityGroupIngress"]])
         return group, {"GroupId": group}
 
     def security_group_ingress(self, lid: str, p: dict) -> tuple[str, dict]:
-        self.client("ec2").authorize_security_group_ingress(GroupId=p["GroupId"], IpPermissions=[{
-            "IpProtocol": p["IpProtocol"], "FromPort": int(p["FromPort"]), "ToPort": int(p["ToPort"]),
-            "UserIdGroupPairs": [{"GroupId": p["SourceSecurityGroupId"], "Description": p.get("Description", "")}]}])
+        self.client("ec2").authorize_security_group_ingress(GroupId=p["GroupId"], IpPermissions=[
+            _permission(p, "SourceSecurityGroupId")])
         return f"{lid}", {}
 
     def security_group_egress(self, lid: str, p: dict) -> tuple[str, dict]:
-        self.client("ec2").authorize_security_group_egress(GroupId=p["GroupId"], IpPermissions=[{
-            "IpProtocol": p["IpProtocol"], "FromPort": int(p["FromPort"]), "ToPort": int(p["ToPort"]),
-            "UserIdGroupPairs": [{"GroupId": p["DestinationSecurityGroupId"]}]}])
+        self.client("ec2").authorize_security_group_egress(GroupId=p["GroupId"], IpPermissions=[
+            _permission(p, "DestinationSecurityGroupId")])
         return f"{lid}", {}
 
     def log_group(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -260,7 +308,8 @@ class Deployer:
         flow = self.client("ec2").create_flow_logs(
             ResourceIds=[p["ResourceId"]], ResourceType=p["ResourceType"], TrafficType=p["TrafficType"],
             LogDestinationType="cloud-watch-logs", LogGroupName=p["LogGroupName"],
-            DeliverLogsPermissionArn=p["DeliverLogsPermissionArn"])
+            DeliverLogsPermissionArn=p["DeliverLogsPermissionArn"],
+            TagSpecifications=[{"ResourceType": "vpc-flow-log", "Tags": _tags(p)}])
         return flow["FlowLogIds"][0], {}
 
     def iam_role(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -272,7 +321,10 @@ class Deployer:
             try:
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
             except iam.exceptions.NoSuchEntityException:
-                pass  # moto gap: it does not ship every AWS-managed policy; nothing audits role policies locally
+                pass  # an AWS-managed policy moto does not ship: `opscli drift` reports it as missing, as it should
+        for policy in p.get("Policies", []) or []:
+            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
+                                PolicyDocument=json.dumps(policy["PolicyDocument"]))
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
     def iam_policy(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -353,6 +405,8 @@ class Deployer:
             CreationToken=f"{self.config.stack_name}-{lid}", Encrypted=bool(p.get("Encrypted")), KmsKeyId=p["KmsKeyId"],
             PerformanceMode=p.get("PerformanceMode", "generalPurpose"),
             ThroughputMode=p.get("ThroughputMode", "bursting"), Tags=_tags(p, "FileSystemTags"))
+        if p.get("LifecyclePolicies"):
+            efs.put_lifecycle_configuration(FileSystemId=fs["FileSystemId"], LifecyclePolicies=p["LifecyclePolicies"])
         if p.get("FileSystemPolicy"):
             efs.put_file_system_policy(FileSystemId=fs["FileSystemId"], Policy=json.dumps(p["FileSystemPolicy"]))
         return fs["FileSystemId"], {"Arn": fs["FileSystemArn"], "FileSystemId": fs["FileSystemId"]}
@@ -397,6 +451,10 @@ class Deployer:
                 "desiredCount": int(p.get("DesiredCount", 1)), "launchType": p.get("LaunchType", "FARGATE"),
                 "networkConfiguration": _camel(p.get("NetworkConfiguration", {})),
                 "tags": [{"key": t["Key"], "value": t["Value"]} for t in _tags(p)]}
+        for key in ("PropagateTags", "EnableECSManagedTags", "EnableExecuteCommand", "PlatformVersion",
+                    "HealthCheckGracePeriodSeconds", "DeploymentConfiguration", "LoadBalancers"):
+            if key in p:
+                args[key[:1].lower() + key[1:]] = _camel(p[key])
         service = self.client("ecs").create_service(**args)["service"]
         return service["serviceArn"], {"Name": service["serviceName"], "ServiceArn": service["serviceArn"]}
 
@@ -422,13 +480,20 @@ class Deployer:
         lb = self.client("elbv2").create_load_balancer(
             Name=p["Name"], Subnets=p["Subnets"], SecurityGroups=p.get("SecurityGroups", []),
             Scheme=p.get("Scheme", "internal"), Type=p.get("Type", "network"), Tags=_tags(p))["LoadBalancers"][0]
+        if p.get("LoadBalancerAttributes"):
+            self.client("elbv2").modify_load_balancer_attributes(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Attributes=[{"Key": a["Key"], "Value": str(a["Value"])} for a in p["LoadBalancerAttributes"]])
         return lb["LoadBalancerArn"], {"DNSName": lb["DNSName"], "LoadBalancerArn": lb["LoadBalancerArn"],
                                        "LoadBalancerFullName": lb["LoadBalancerArn"].split("loadbalancer/")[-1]}
 
     def target_group(self, lid: str, p: dict) -> tuple[str, dict]:
         group = self.client("elbv2").create_target_group(
             Name=p["Name"], Protocol=p["Protocol"], Port=int(p["Port"]), VpcId=p["VpcId"],
-            TargetType=p.get("TargetType", "ip"), Tags=_tags(p))["TargetGroups"][0]
+            TargetType=p.get("TargetType", "ip"), Tags=_tags(p),
+            **{k: (int(p[k]) if k.endswith(("Seconds", "Count")) else p[k])
+               for k in ("HealthCheckProtocol", "HealthCheckPath", "HealthCheckIntervalSeconds",
+                         "HealthyThresholdCount", "UnhealthyThresholdCount") if k in p})["TargetGroups"][0]
         return group["TargetGroupArn"], {"TargetGroupFullName": group["TargetGroupArn"].split(":")[-1],
                                          "TargetGroupName": group["TargetGroupName"]}
 
@@ -456,12 +521,16 @@ class Deployer:
         api.put_method(restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"],
                        authorizationType=p.get("AuthorizationType", "NONE"),
                        apiKeyRequired=bool(p.get("ApiKeyRequired")),
-                       requestParameters={k: bool(v) for k, v in p.get("RequestParameters", {}).items()})
+                       requestParameters={k: bool(v) for k, v in p.get("RequestParameters", {}).items()},
+                       **({"requestValidatorId": p["RequestValidatorId"]} if p.get("RequestValidatorId") else {}))
         integration = p.get("Integration", {})
+        extra = {"timeoutInMillis": int(integration["TimeoutInMillis"])} if "TimeoutInMillis" in integration else {}
+        if integration.get("RequestParameters"):
+            extra["requestParameters"] = integration["RequestParameters"]
         api.put_integration(restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"],
                             type=integration["Type"], integrationHttpMethod=integration.get("IntegrationHttpMethod", "GET"),
                             uri=integration.get("Uri", ""), connectionType=integration.get("ConnectionType", "INTERNET"),
-                            connectionId=integration.get("ConnectionId", ""))
+                            connectionId=integration.get("ConnectionId", ""), **extra)
         return f"{p['ResourceId']}|{p['HttpMethod']}", {}
 
     def api_deployment(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -484,9 +553,13 @@ class Deployer:
             prefix = prefix.replace("//", "/")
             if "LoggingLevel" in setting:
                 patches.append({"op": "replace", "path": f"{prefix}/logging/loglevel", "value": setting["LoggingLevel"]})
-            if "MetricsEnabled" in setting:
-                patches.append({"op": "replace", "path": f"{prefix}/metrics/enabled",
-                                "value": str(setting["MetricsEnabled"]).lower()})
+            for key, path in (("MetricsEnabled", "metrics/enabled"), ("DataTraceEnabled", "logging/dataTrace"),
+                              ("ThrottlingBurstLimit", "throttling/burstLimit"),
+                              ("ThrottlingRateLimit", "throttling/rateLimit")):
+                if key in setting:
+                    value = setting[key]
+                    patches.append({"op": "replace", "path": f"{prefix}/{path}",
+                                    "value": str(value).lower() if isinstance(value, bool) else str(value)})
         if patches:
             api.update_stage(restApiId=p["RestApiId"], stageName=p["StageName"], patchOperations=patches)
         return p["StageName"], {}
@@ -506,7 +579,7 @@ class Deployer:
         plan = self.client("apigateway").create_usage_plan(
             name=p["UsagePlanName"], apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
             throttle={"rateLimit": float(p["Throttle"]["RateLimit"]), "burstLimit": int(p["Throttle"]["BurstLimit"])}
-            if p.get("Throttle") else {})
+            if p.get("Throttle") else {}, tags={t["Key"]: t["Value"] for t in _tags(p)})
         return plan["id"], {"Id": plan["id"]}
 
     def usage_plan_key(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -536,6 +609,8 @@ class Deployer:
                 "Status": p["VersioningConfiguration"]["Status"]})
         if _tags(p):
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(p)})
+        if p.get("OwnershipControls"):
+            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=p["OwnershipControls"])
         if p.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
             s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
                 "EventBridgeConfiguration": {}})

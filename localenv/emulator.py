@@ -17,6 +17,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.config import default_user_config
@@ -84,7 +85,100 @@ def configure_moto() -> None:
     os.environ["MOTO_ECS_SERVICE_RUNNING"] = EMULATED_RUNNING_TASKS
     # No Docker here: Lambda functions are created, never run (secret rotation is recorded, not executed).
     default_user_config["lambda"]["use_docker"] = False
+    # The stack's roles attach AWS-managed policies (AWSLambdaBasicExecutionRole, ...): load them, so the
+    # deployment attaches what the template declares and `opscli drift` finds nothing missing. Only those moto
+    # needs here: all 1,582 cost 1.5 s per emulator start.
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    _load_only_used_managed_policies()
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
+    _keep_integration_connection_ids()
+    _serve_declared_stacks()
+
+
+# Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer
+# for them (moto's CloudFormation cannot deploy this stack, so the deployer creates the resources through the
+# service APIs and records the stack here). Emulators in this process share it.
+_DECLARED_STACKS: dict[str, dict[str, Any]] = {}
+
+
+def register_stack(record: dict[str, Any]) -> None:
+    """Make the emulator answer ListStackResources / GetTemplate for `record` (a stack record as written by
+    DeployResult.stack_record) as CloudFormation would for a deployed stack."""
+    _DECLARED_STACKS[record["StackName"]] = {**record, "created": datetime.now(timezone.utc)}
+
+
+def _serve_declared_stacks() -> None:
+    from moto.cloudformation import responses as cfn_responses
+    from moto.core.responses import ActionResult
+
+    if getattr(cfn_responses.CloudFormationResponse, "_serves_declared_stacks", False):
+        return
+    list_resources, get_template = (cfn_responses.CloudFormationResponse.list_stack_resources,
+                                    cfn_responses.CloudFormationResponse.get_template)
+
+    def list_stack_resources(self: Any) -> Any:
+        record = _DECLARED_STACKS.get(self._get_param("StackName"))
+        if record is None:
+            return list_resources(self)
+        return ActionResult({"StackResourceSummaries": [
+            {**summary, "LastUpdatedTimestamp": record["created"]} for summary in record["StackResourceSummaries"]]})
+
+    def template(self: Any) -> Any:
+        record = _DECLARED_STACKS.get(self._get_param("StackName"))
+        if record is None:
+            return get_template(self)
+        return ActionResult({"TemplateBody": json.dumps(record["TemplateBody"]),
+                             "StagesAvailable": ["Original", "Processed"]})
+
+    cfn_responses.CloudFormationResponse.list_stack_resources = list_stack_resources  # type: ignore[method-assign]
+    cfn_responses.CloudFormationResponse.get_template = template  # type: ignore[method-assign]
+    cfn_responses.CloudFormationResponse._serves_declared_stacks = True  # type: ignore[attr-defined]
+
+
+# AWS-managed policies the stack attaches (and AdministratorAccess, which the drift tests attach to show it
+# is caught). A policy missing here is not attached locally, and `opscli drift` says so: add it.
+MANAGED_POLICIES = ("AWSLambdaBasicExecutionRole", "AmazonAPIGatewayPushToCloudWatchLogs",
+                    "AmazonRDSEnhancedMonitoringRole", "AdministratorAccess")
+
+
+def _load_only_used_managed_policies() -> None:
+    from moto.iam import models as iam_models
+
+    data = json.loads(iam_models.aws_managed_policies_data)
+    if len(data) > len(MANAGED_POLICIES):
+        iam_models.aws_managed_policies_data = json.dumps({k: v for k, v in data.items() if k in MANAGED_POLICIES})
+
+
+def _keep_integration_connection_ids() -> None:
+    """moto drops an API Gateway integration's connectionId (the VPC link it goes through): keep it, so the
+    deployment holds what the template declares and `opscli drift` can compare it."""
+    from moto.apigateway import models as apigw_models
+    from moto.apigateway import responses as apigw_responses
+
+    if getattr(apigw_models.Integration, "_keeps_connection_id", False):
+        return
+    put_integration, to_json = apigw_responses.APIGatewayResponse.put_integration, apigw_models.Integration.to_json
+
+    def put(self: Any) -> Any:
+        answer = put_integration(self)
+        connection_id = self._get_param("connectionId")
+        if connection_id:  # path: /restapis/{api}/resources/{resource}/methods/{method}/integration
+            parts = self.path.split("?")[0].split("/")
+            integration = self.backend.get_integration(parts[2], parts[4], parts[6])
+            integration.connection_id = connection_id
+            status, headers, _ = answer
+            answer = status, headers, json.dumps(integration.to_json())
+        return answer
+
+    def as_json(self: Any) -> dict[str, Any]:
+        document = to_json(self)
+        if getattr(self, "connection_id", None):
+            document["connectionId"] = self.connection_id
+        return document
+
+    apigw_responses.APIGatewayResponse.put_integration = put  # type: ignore[method-assign]
+    apigw_models.Integration.to_json = as_json  # type: ignore[method-assign]
+    apigw_models.Integration._keeps_connection_id = True  # type: ignore[attr-defined]
 
 
 class _SchemeRecorder:

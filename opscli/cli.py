@@ -114,17 +114,45 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ctx.obj or State()
 
 
+def stack_record_option(fn: Callable) -> Callable:
+    return click.option(
+        "--stack-record", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        help="The stack's declaration and ids from a file (python -m localenv writes one as "
+             "cfn-outputs/stack-resources.json) instead of CloudFormation's ListStackResources and GetTemplate.")(fn)
+
+
 @cli.command(epilog=EXIT_CODES)
 @aws_options
+@stack_record_option
 @click.pass_context
-def audit(ctx: click.Context, **kwargs: Any) -> None:
+def audit(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
     """Verify the live Multi-AZ, encryption and TLS posture of every resource the stack deploys.
+
+    Every resource TapStack<suffix> declares (CloudFormation's ListStackResources, or --stack-record) is read
+    back into its CloudFormation shape and judged by the catalog's rules; the coverage line says what was read.
 
     \b
     opscli audit --suffix prod
     opscli audit --outputs cfn-outputs/flat-outputs.json -o json | jq .summary
     """
-    _run(ctx, core.audit, kwargs, {})
+    _run(ctx, core.audit, kwargs, {"stack_record": stack_record})
+
+
+@cli.command(epilog=EXIT_CODES)
+@aws_options
+@stack_record_option
+@click.pass_context
+def drift(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
+    """Where the live stack left its declaration: every declared property compared with its live value.
+
+    One FAIL per differing property, with both values and the rule the live value now breaks (if any); exit 1
+    on drift. Read-only, by id; no CloudFormation drift detection is started.
+
+    \b
+    opscli drift --suffix prod
+    opscli drift --outputs cfn-outputs/flat-outputs.json -o json | jq '.findings[] | select(.status=="FAIL")'
+    """
+    _run(ctx, core.drift, kwargs, {"stack_record": stack_record})
 
 
 @cli.group("rotate-check")
@@ -145,10 +173,11 @@ def rotate_secrets(ctx: click.Context, max_age_days: int, **kwargs: Any) -> None
 
 @rotate_check.command("keys", epilog=EXIT_CODES)
 @aws_options
+@stack_record_option
 @click.pass_context
-def rotate_keys(ctx: click.Context, **kwargs: Any) -> None:
-    """The project KMS key: customer-managed, enabled, automatic rotation on (period at most 365 days)."""
-    _run(ctx, core.rotate_keys, kwargs, {})
+def rotate_keys(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
+    """The stack's KMS keys: customer-managed, enabled, automatic rotation on, tagged."""
+    _run(ctx, core.rotate_keys, kwargs, {"stack_record": stack_record})
 
 
 @cli.group()

@@ -1,4 +1,9 @@
-"""The core: runs collectors for a command and returns a Report. Never prints; never imports click or rich."""
+"""The core: runs a command and returns a Report. Never prints; never imports click or rich.
+
+`audit`, `drift` and `rotate-check keys` read the stack's scope (every resource TapStack<suffix> declares) back
+into CloudFormation shape and judge it with the catalog's predicates (opscli.livestack, opscli.stackcheck);
+`rotate-check secrets` judges the existing secrets the stack reads (they are not resources of the stack).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,26 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
 
-from platform_spec.tagging import REQUIRED_TAG_KEYS
+from opscli import livestack, readers, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, Spec, run_collector
 from opscli.checks import collectors as c
-from opscli.errors import UsageError
+from opscli.errors import OpsError, UsageError
 from opscli.model import Finding, Report, sort_findings
 from opscli.targets import Targets
+from platform_spec.result import Status
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
-# Which collectors each command runs (in that order for KMS first: the others compare against its key).
-AUDIT_SPECS: tuple[Spec, ...] = (c.KMS, c.RDS, c.REDIS, c.EFS, c.ECS_CLUSTER, c.ECS_SERVICE, c.API, c.LOGS,
-                                 c.BUCKET, c.QUEUE)
 SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
-KEYS_SPECS: tuple[Spec, ...] = (c.KMS,)
-MAX_WORKERS = 4  # bounded concurrency across services
+MAX_WORKERS = 4  # bounded concurrency for the secrets
+STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
+# What reading the stack's scope takes beyond the readers: the declaration and the account id (for ARNs).
+SCOPE_OPERATIONS = frozenset({"cloudformation:GetTemplate", "cloudformation:ListStackResources",
+                              "sts:GetCallerIdentity"})
+KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
+KEY_RULES = frozenset({"STK-KMS-002", "STK-KMS-003", "STK-TAG-001", stackcheck.PRESENCE_RULE})
 
 Progress = Callable[[str, int, int], None]  # (step just finished, steps done, steps in all)
 
@@ -29,82 +39,134 @@ def expected_tags(targets: Targets) -> dict[str, str]:
     return {key: (targets.suffix if key == "Environment" else "") for key in REQUIRED_TAG_KEYS}
 
 
-def _context(aws: Aws, targets: Targets, *, max_age_days: int = 90, now: datetime | None = None) -> Context:
-    return Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days,
-                   expected_tags=expected_tags(targets))
-
-
-def _run(command: str, aws: Aws, targets: Targets, first: list, rest: list, context: Context,
-         progress: Progress | None) -> Report:
-    start = time.perf_counter()
-    calls_before = len(aws.log.calls)
-    findings: list[Finding] = []
-    total, done = len(first) + len(rest), 0
-    for spec, fn, resource, *args in first:
-        findings += run_collector(spec, fn, context, resource, *args)
-        done += 1
-        if progress:
-            progress(f"{spec.name} {resource}", done, total)
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        futures = [(spec, resource, pool.submit(run_collector, spec, fn, context, resource, *args))
-                   for spec, fn, resource, *args in rest]
-        for spec, resource, future in futures:
-            findings += future.result()
-            done += 1
-            if progress:
-                progress(f"{spec.name} {resource}", done, total)
-    return Report(command=command, target=targets.as_dict(), findings=sort_findings(findings),
-                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
-
-
 def require_region(aws: Aws) -> None:
     if aws.region != ALLOWED_REGION:
         raise UsageError(f"region '{aws.region}' is not allowed: the platform runs in {ALLOWED_REGION} only")
 
 
-def audit(aws: Aws, targets: Targets, *, progress: Progress | None = None, now: datetime | None = None) -> Report:
-    """Every live posture check of the environment (KMS first: the others compare against its key)."""
+def _start(aws: Aws) -> tuple[float, int]:
     require_region(aws)
     aws.check_credentials()
-    t = targets
-    first = [(c.KMS, c.kms, t.kms_key)]
-    rest = [(c.RDS, c.rds, t.db_instance), (c.REDIS, c.redis, t.redis_group), (c.EFS, c.efs, t.efs_name, t.efs_id),
-            (c.ECS_CLUSTER, c.ecs_cluster, t.cluster), (c.API, c.api, t.api_name, t.api_id)]
-    rest += [(c.ECS_SERVICE, c.ecs_service, name) for name in t.services]
-    rest += [(c.LOGS, c.log_group, name) for name in t.log_groups]
-    rest += [(c.BUCKET, c.bucket, t.ingest_bucket_tag, t.ingest_bucket),
-             (c.QUEUE, c.queue, t.intake_queue, t.intake_dlq), (c.QUEUE, c.queue, t.intake_dlq, None)]
-    return _run("audit", aws, t, first, rest, _context(aws, t, now=now), progress)
+    return time.perf_counter(), len(aws.log.calls)
 
+
+# --- the stack as the scope ---------------------------------------------------------------------------
+
+def stack_scope(aws: Aws, targets: Targets, *, stack_record: Path | None = None) -> stack.StackScope:
+    """The declared resources: from CloudFormation (ListStackResources + GetTemplate of TapStack<suffix>; the
+    local emulator answers them for the stack it deployed), or from a stack record file."""
+    if stack_record is not None:
+        return stack.from_record(stack_record)
+    return stack.from_cloudformation(aws, f"{STACK_PREFIX}{targets.suffix}")
+
+
+def account_id(aws: Aws) -> str:
+    try:
+        answer = aws.client("sts").get_caller_identity()
+    except Exception as exc:  # noqa: BLE001 - any failure to learn the account means nothing can be resolved
+        raise OpsError(f"could not read the account id (sts:GetCallerIdentity): {exc}") from None
+    account = answer.get("Account") if isinstance(answer, dict) else None
+    if not isinstance(account, str) or not account:
+        raise OpsError("sts:GetCallerIdentity answered without an Account")
+    return account
+
+
+def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None) -> livestack.LiveStack:
+    total, done = len(scope.resources), [0]
+
+    def step(label: str) -> None:
+        done[0] += 1
+        if progress:
+            progress(label, done[0], total)
+
+    return livestack.read_stack(aws, scope, account=account_id(aws), progress=step)
+
+
+def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: float, aws: Aws,
+                 calls_before: int) -> Report:
+    """The stack's declaration could not be read: one ERROR (could not look), so the report still prints."""
+    finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, f"{STACK_PREFIX}{targets.suffix}",
+                      f"could not look: {exc}")
+    return Report(command=command, target=targets.as_dict(), findings=[finding],
+                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
+
+
+def _report(command: str, targets: Targets, scope: stack.StackScope, findings: list[Finding], start: float,
+            aws: Aws, calls_before: int, cover: stackcheck.Coverage) -> Report:
+    return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name},
+                  findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
+                  seconds=time.perf_counter() - start, coverage=cover.to_dict())
+
+
+def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
+          now: datetime | None = None) -> Report:
+    """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
+    the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts)."""
+    start, calls_before = _start(aws)
+    try:
+        scope = stack_scope(aws, targets, stack_record=stack_record)
+    except stack.ScopeError as exc:
+        return _scope_error("audit", targets, exc, start, aws, calls_before)
+    live = _read(aws, scope, progress)
+    findings = stackcheck.judge(live, expected_tags={"Environment": targets.suffix})
+    return _report("audit", targets, scope, findings, start, aws, calls_before, stackcheck.coverage(live))
+
+
+def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
+          now: datetime | None = None) -> Report:
+    """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
+    start, calls_before = _start(aws)
+    try:
+        scope = stack_scope(aws, targets, stack_record=stack_record)
+    except stack.ScopeError as exc:
+        return _scope_error("drift", targets, exc, start, aws, calls_before)
+    live = _read(aws, scope, progress)
+    findings, unverifiable = stackcheck.drift(live, expected_tags={"Environment": targets.suffix})
+    cover = stackcheck.coverage(live)
+    cover.unverifiable = unverifiable
+    return _report("drift", targets, scope, findings, start, aws, calls_before, cover)
+
+
+def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
+                now: datetime | None = None) -> Report:
+    """The stack's KMS keys: present, customer-managed and enabled, rotating automatically, tagged."""
+    start, calls_before = _start(aws)
+    try:
+        scope = stack_scope(aws, targets, stack_record=stack_record)
+    except stack.ScopeError as exc:
+        return _scope_error("rotate-check keys", targets, exc, start, aws, calls_before)
+    keys = stack.StackScope(scope.stack_name, scope.template,
+                            tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
+    live = _read(aws, keys, progress)
+    findings = [f for f in stackcheck.judge(live, expected_tags={"Environment": targets.suffix})
+                if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
+    return _report("rotate-check keys", targets, keys, findings, start, aws, calls_before,
+                   stackcheck.coverage(live))
+
+
+# --- the existing secrets the stack reads -------------------------------------------------------------
 
 def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progress: Progress | None = None,
                    now: datetime | None = None) -> Report:
     """Rotation posture of the secrets the stack reads."""
-    require_region(aws)
-    aws.check_credentials()
-    rest = [(c.SECRET, c.secret, name) for name in targets.secrets]
-    return _run("rotate-check secrets", aws, targets, [], rest,
-                _context(aws, targets, max_age_days=max_age_days, now=now), progress)
+    start, calls_before = _start(aws)
+    context = Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days,
+                      expected_tags=expected_tags(targets))
+    findings: list[Finding] = []
+    total, done = len(targets.secrets), 0
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        futures = [(name, pool.submit(run_collector, c.SECRET, c.secret, context, name)) for name in targets.secrets]
+        for name, future in futures:
+            findings += future.result()
+            done += 1
+            if progress:
+                progress(f"secret {name}", done, total)
+    return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
+                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
 
 
-def rotate_keys(aws: Aws, targets: Targets, *, progress: Progress | None = None,
-                now: datetime | None = None) -> Report:
-    """Rotation posture of the project KMS key."""
-    require_region(aws)
-    aws.check_credentials()
-    return _run("rotate-check keys", aws, targets, [(c.KMS, c.kms, targets.kms_key)], [],
-                _context(aws, targets, now=now), progress)
-
-
-def declared_operations(specs: tuple[Spec, ...] = AUDIT_SPECS + SECRETS_SPECS + KEYS_SPECS) -> set[str]:
-    return {op for spec in specs for op in spec.operations}
-
-
-def live_check_names() -> dict[str, list[str]]:
-    """Catalog rule id -> the live check ids that judge it (for the compliance matrix)."""
-    names: dict[str, list[str]] = {}
-    for spec in AUDIT_SPECS + SECRETS_SPECS:
-        for check_id, rule_id in spec.checks:
-            if check_id not in names.setdefault(rule_id, []):
-                names[rule_id].append(check_id)
-    return names
+def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:
+    """Every operation opscli may call: the secrets' checks, the readers' and the scope's."""
+    operations = {op for spec in specs for op in spec.operations}
+    operations |= {op for reader in readers.READERS.values() for op in reader.operations}
+    return operations | SCOPE_OPERATIONS

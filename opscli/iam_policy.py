@@ -8,7 +8,7 @@ from opscli.aws import ALLOWED_REGION, is_read
 from opscli.core import declared_operations
 
 # botocore service name -> IAM action prefix (where they differ)
-IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag"}
+IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "elbv2": "elasticloadbalancing"}
 
 
 def iam_actions(operations: set[str]) -> list[str]:

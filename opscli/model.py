@@ -49,6 +49,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     api_calls: int = 0
     seconds: float = 0.0
+    coverage: dict | None = None  # the stack-scope run's coverage (declared, read, and why not), when there was one
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

@@ -29,8 +29,26 @@ def table(report: Report, console: Console, exit_code: int) -> None:
                      escape(f.resource), escape(f.reason))
     console.print(grid)
     counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+    if report.coverage is not None:
+        console.print(f"coverage: {coverage_line(report.coverage)}")
     console.print(f"{len(report.findings)} checks: {counts}; {report.api_calls} API calls in "
                   f"{report.seconds:.1f}s; exit code {exit_code}")
+
+
+def coverage_line(coverage: dict) -> str:
+    """declared / read, and the count behind every reason a declared resource was not read."""
+    parts = [f"{coverage['read']} of {coverage['declared']} declared resources read"]
+    if coverage.get("missing"):
+        parts.append(f"{len(coverage['missing'])} missing")
+    if coverage.get("errors"):
+        parts.append(f"{len(coverage['errors'])} could not be read")
+    if coverage.get("no_reader"):
+        parts.append(f"types without a reader: {', '.join(sorted(coverage['no_reader']))}")
+    if coverage.get("not_emulated"):
+        parts.append(f"not emulated locally: {', '.join(sorted(coverage['not_emulated']))}")
+    if coverage.get("unverifiable"):
+        parts.append(f"{coverage['unverifiable']} declared properties not in the answers")
+    return "; ".join(parts)
 
 
 def to_json(report: Report, exit_code: int) -> str:
@@ -43,6 +61,8 @@ def to_json(report: Report, exit_code: int) -> str:
                     **report.counts()},
         "findings": [f.to_dict() for f in report.findings],
     }
+    if report.coverage is not None:
+        document["coverage"] = report.coverage
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -28,8 +28,8 @@ class Engine(str, Enum):
     ASPECT = "aspect"  # cdk_app/aspects
     NAG = "nag"  # cdk_app/nag_pack.py (StreamTech pack)
     CHECKOV = "checkov"  # a custom check in policies/checkov_checks, or the built-in named in references
-    TEMPLATE = "template"  # policies/template_engine.py: whole-template rules Checkov cannot express
-    LIVE = "live"  # opscli
+    TEMPLATE = "template"  # platform_spec/template_engine.py: whole-template rules Checkov cannot express
+    LIVE = "live"  # opscli: the same predicates over every declared resource, read back in template shape
 
     @property
     def stage(self) -> Stage:
@@ -64,6 +64,9 @@ class Rule:
     # An accepted deviation documents a control we knowingly do not meet, and why. Suppressions of
     # cdk-nag and Checkov findings cite one; its rationale is the suppression's reason.
     accepted_deviation: bool = False
+    # Why a rule that judges the declaration cannot be judged on the live resources (empty: it is, or it has
+    # no template stage). The coverage test requires a reason for every template-stage rule without LIVE.
+    template_only: str = ""
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -148,7 +151,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-EFS-002", "EFS has a mount target in every private subnet", Severity.MEDIUM, (T, L),
          "Tasks in any AZ must mount locally, so losing one AZ does not stop video processing elsewhere.",
          "Create the file system with vpc_subnets selecting the private subnets."),
-    Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C),
+    Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C, L),
          "Encrypted mounts protect video data between task and file system; IAM authorization ties access to the "
          "task role and the access point.",
          "Use EfsVolumeConfiguration(transit_encryption='ENABLED', authorization_config=AuthorizationConfig(iam='ENABLED')).",
@@ -171,7 +174,7 @@ _RULES: tuple[Rule, ...] = (
          "Give the stage access_log_destination and tracing_enabled=True.",
          R(security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
            cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73")),
-    Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C),
+    Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
          "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service."),
     Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C, L),
@@ -207,18 +210,24 @@ _RULES: tuple[Rule, ...] = (
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
          "with the stack and a SecretTargetAttachment would overwrite the existing one.",
          "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
-         "Credentials.from_password(username, secret.secret_value_from_json('password'))."),
+         "Credentials.from_password(username, secret.secret_value_from_json('password')).",
+         template_only="Whether the stack creates a secret is a fact of its declaration, judged before anything is "
+                       "deployed; the live scope is the declared resources, and opscli never reads secret values."),
     Rule("STK-SECRET-002", "No credential is passed to a container as a plain environment variable", Severity.HIGH,
-         (A, C),
+         (A, C, L),
          "Environment variables are visible in the task definition to anyone who can describe it.",
          "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys."),
-    Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C),
+    Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C, L),
          "Least privilege: every role gets the actions its workload calls, on the resources it uses.",
          "Use CDK grants (grant_read, connections) or explicit actions and resources.",
          R(security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
            prowler="iam_inline_policy_no_administrative_privileges, iam_customer_attached_policy_no_administrative_privileges",
            cdk_nag="AwsSolutions-IAM5",
            checkov="CKV_AWS_62, CKV_AWS_63")),
+    Rule("STK-STACK-001", "Every resource the stack declares exists and is readable", Severity.HIGH, (L,),
+         "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
+         "never created) leaves a gap in the platform that no posture check of the others would show.",
+         "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail)."),
     Rule("STK-KMS-003", "The project key is customer-managed and enabled", Severity.HIGH, (L,),
          "Every data store depends on the project key: a disabled or pending-deletion key makes the data unreadable.",
          "Re-enable the key (kms enable-key) or cancel its deletion (kms cancel-key-deletion) at once.",
@@ -250,9 +259,11 @@ _RULES: tuple[Rule, ...] = (
          (A, T),
          "Environments are created and deleted per suffix; retained resources leak cost and block re-creation "
          "under the same deterministic names.",
-         "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT."),
+         "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT.",
+         template_only="DeletionPolicy is an attribute of the CloudFormation declaration, not of the deployed "
+                       "resource: no AWS API reports it, so it is judged on the template only."),
     Rule("STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
-         Severity.LOW, (A, T),
+         Severity.LOW, (A, T, L),
          "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
          "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns."),
     # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --

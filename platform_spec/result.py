@@ -14,6 +14,11 @@ class Status(str, Enum):
     ERROR = "ERROR"
 
 
+class CouldNotLook(Exception):
+    """An answer lacks (or garbles) a field AWS always returns: the check could not look, so it is ERROR,
+    never PASS or FAIL. Live readers and live-only predicates raise it; opscli reports it."""
+
+
 @dataclass(frozen=True)
 class Result:
     status: Status

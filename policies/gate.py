@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platform_spec import catalog
-from policies import template_engine
+from platform_spec import template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,6 +14,7 @@ from pathlib import Path
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import CHECKOV_BUILTIN_COVERED, checkov_custom_rule_ids
+from platform_spec.stages import live_evaluations
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "compliance-matrix.md"
@@ -31,16 +32,8 @@ def _aspect_names() -> dict[str, list[str]]:
     return names
 
 
-def _live_checks() -> dict[str, list[str]]:
-    try:
-        from opscli.core import live_check_names
-    except ImportError:  # opscli not built yet
-        return {}
-    return live_check_names()
-
-
 def render() -> str:
-    aspects, live = _aspect_names(), _live_checks()
+    aspects, live = _aspect_names(), live_evaluations()
     custom = set(checkov_custom_rule_ids())
     lines = [
         "# Compliance matrix",
@@ -67,7 +60,7 @@ def render() -> str:
             f"`StreamTech-{rule.id}`" if Engine.NAG in rule.engines else "",
             checkov,
             "yes" if Engine.TEMPLATE in rule.engines else "",
-            ", ".join(f"`{c}`" for c in live.get(rule.id, [])),
+            ", ".join(c if c.startswith("audit") else f"`{c}`" for c in live.get(rule.id, [])),
             rule.references.security_hub, rule.references.config_rule,
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")

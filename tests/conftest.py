@@ -194,7 +194,8 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
 
 
 def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
-    """Every check of `opscli audit` and `rotate-check secrets` on the deployment: (check, resource, status)."""
+    """Every check of `opscli audit`, `drift` and `rotate-check secrets` on the deployment: (check, resource,
+    status). Drift covers every declared property the readers read, so a change a test leaves behind shows."""
     import boto3
 
     from opscli import core, targets
@@ -204,7 +205,12 @@ def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
                             region_name="ap-northeast-1")
     aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=2)
     target = targets.from_outputs(deployment.outputs_file)
-    findings = core.audit(aws, target).findings + core.rotate_secrets(aws, target).findings
+    from opscli import livestack, stackcheck
+
+    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))  # one read
+    tags = {"Environment": target.suffix}
+    findings = stackcheck.judge(live, expected_tags=tags) + stackcheck.drift(live, expected_tags=tags)[0] + \
+        core.rotate_secrets(aws, target).findings
     return sorted((f.check_id, f.resource, f.status.value) for f in findings)
 
 

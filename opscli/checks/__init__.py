@@ -1,4 +1,4 @@
-"""Live checks: collectors that look (read-only AWS calls) and judge (policies.live predicates).
+"""Live checks by name: collectors that look (read-only AWS calls) and judge (live-only predicates).
 
 Each collector declares the operations it may call and the checks it yields; when it cannot look, every check
 it did not yield becomes ERROR (could not look) or FAIL (the resource it expected does not exist).
@@ -17,8 +17,7 @@ from opscli.aws import Aws
 from opscli.errors import CredentialsError
 from opscli.model import Finding
 from opscli.targets import Targets
-from policies.live import MalformedAnswer
-from platform_spec.result import Result, Status
+from platform_spec.result import CouldNotLook, Result, Status
 
 NOT_FOUND_CODES = {
     "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBParameterGroupNotFound", "ReplicationGroupNotFoundFault",
@@ -71,7 +70,7 @@ def describe_failure(exc: BaseException) -> tuple[Status, str]:
         return Status.ERROR, f"endpoint unreachable: {exc}"
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
         return Status.ERROR, f"timed out: {exc}"
-    if isinstance(exc, MalformedAnswer):
+    if isinstance(exc, CouldNotLook):
         return Status.ERROR, f"malformed answer: {exc}"
     if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
         return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}"
@@ -102,7 +101,7 @@ def judge(check_id: str, rule_id: str, resource: str, predicate: Callable[..., R
     """Apply a live predicate; a malformed answer is ERROR, never PASS."""
     try:
         result = predicate(*args)
-    except (MalformedAnswer, KeyError, TypeError, AttributeError) as exc:
+    except (CouldNotLook, KeyError, TypeError, AttributeError) as exc:
         status, reason = describe_failure(exc)
         return Finding(check_id, rule_id, status, resource, reason)
     return Finding(check_id, rule_id, result.status, resource, result.reason)

@@ -9,6 +9,7 @@ from platform_spec.result import Result
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
+MAX_ROTATION_DAYS = 365  # STK-KMS-002: yearly at most (the AWS default; KMS allows up to 2560)
 
 # Per resource type: (flag that turns encryption on, or None if the key alone does; key property).
 KEY_PROPERTIES: dict[str, tuple[tuple[str | None, str], ...]] = {
@@ -71,6 +72,9 @@ def check_rotation(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.na()
     if properties.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
         return Result.na("rotation applies to symmetric keys only")
-    if is_true(properties.get("EnableKeyRotation")):
-        return Result.ok("automatic rotation is on")
-    return Result.fail("EnableKeyRotation is not true")
+    if not is_true(properties.get("EnableKeyRotation")):
+        return Result.fail("EnableKeyRotation is not true")
+    period = properties.get("RotationPeriodInDays")
+    if isinstance(period, int) and not isinstance(period, bool) and period > MAX_ROTATION_DAYS:
+        return Result.fail(f"RotationPeriodInDays is {period}; at most {MAX_ROTATION_DAYS}")
+    return Result.ok("automatic rotation is on" + (f" every {period} days" if isinstance(period, int) else ""))

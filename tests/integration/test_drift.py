@@ -8,6 +8,7 @@ import json
 import pytest
 
 from opscli.cli import main
+from platform_spec.result import Status
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -127,33 +128,175 @@ def _backlog_scaling(d, on):
                                       ScalableDimension=policy["ScalableDimension"])
 
 
+def _db_security_group(d) -> str:
+    rds = d.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])["DBInstances"][0]
+    return db["VpcSecurityGroups"][0]["VpcSecurityGroupId"]
+
+
+_OPEN_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+
+def _db_open_to_the_world(d, on):
+    ec2, group = d.client("ec2"), _db_security_group(d)
+    (ec2.revoke_security_group_ingress if on else ec2.authorize_security_group_ingress)(
+        GroupId=group, IpPermissions=_OPEN_SSH)
+
+
+def _force_ssl(d, on):
+    d.client("rds").modify_db_parameter_group(
+        DBParameterGroupName=d.outputs["DbParameterGroupName"],
+        Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1" if on else "0",
+                     "ApplyMethod": "immediate"}])
+
+
+def _insights(d, on):
+    d.client("ecs").update_cluster(cluster=d.outputs["ClusterName"], settings=[
+        {"name": "containerInsights", "value": "enabled" if on else "disabled"}])
+
+
+def _api_endpoint(d, on):
+    d.client("apigateway").update_rest_api(restApiId=d.outputs["ApiId"], patchOperations=[
+        {"op": "replace", "path": "/endpointConfiguration/types/0", "value": "REGIONAL" if on else "EDGE"}])
+
+
+def _bucket_public_access(d, on):
+    d.client("s3").put_public_access_block(Bucket=d.outputs["IngestBucketName"], PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": on, "RestrictPublicBuckets": True})
+
+
+def _queue_key(d, on):
+    sqs = d.client("sqs")
+    url = sqs.get_queue_url(QueueName=d.outputs["IntakeQueueName"])["QueueUrl"]
+    # moto's SetQueueAttributes drops the queue's Policy unless it is given again (AWS keeps it).
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={
+        "KmsMasterKeyId": d.outputs["KmsKeyArn"] if on else "alias/aws/sqs", "Policy": policy})
+
+
+def _topic_key(d, on):
+    sns = d.client("sns")
+    arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":alarms-{d.suffix}"))
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="KmsMasterKeyId",
+                             AttributeValue=d.outputs["KmsKeyArn"] if on else "alias/aws/sns")
+
+
+def _admin_on_a_role(d, on):
+    iam = d.client("iam")
+    role = next(r["RoleName"] for r in iam.list_roles()["Roles"] if "VideoProcessingWorkerTaskDefinitionTaskRole"
+                in r["RoleName"])
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    (iam.detach_role_policy if on else iam.attach_role_policy)(RoleName=role, PolicyArn=admin)
+
+
+_saved_integration: dict[str, dict] = {}
+
+
+def _mock_integration(d, on):
+    api, api_id = d.client("apigateway"), d.outputs["ApiId"]
+    health = next(r["id"] for r in api.get_resources(restApiId=api_id)["items"] if r["path"] == "/health")
+    if on:
+        saved = _saved_integration.pop(health)
+        api.put_integration(restApiId=api_id, resourceId=health, httpMethod="GET", type=saved["type"],
+                            integrationHttpMethod=saved["httpMethod"], uri=saved["uri"],
+                            connectionType=saved["connectionType"], connectionId=saved["connectionId"],
+                            timeoutInMillis=saved["timeoutInMillis"])
+    else:
+        _saved_integration[health] = api.get_method(restApiId=api_id, resourceId=health, httpMethod="GET")[
+            "methodIntegration"]
+        api.put_integration(restApiId=api_id, resourceId=health, httpMethod="GET", type="MOCK")
+
+
+def _event_rule(d, on):
+    events, name = d.client("events"), f"intake-rule-{d.suffix}"
+    (events.enable_rule if on else events.disable_rule)(Name=name)
+
+
+def _scaling_minimum(d, on):
+    d.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs", ScalableDimension="ecs:service:DesiredCount",
+        ResourceId=f"service/{d.outputs['ClusterName']}/{d.outputs['MetadataApiServiceName']}",
+        MinCapacity=2 if on else 0, MaxCapacity=10)
+
+
+# name -> (toggle, rules `opscli audit` fails, (resource type, property) `opscli drift` reports, command)
 DRIFTS = {
-    "worker-backlog-scaling-deleted": (_backlog_scaling, "STK-SQS-003", "audit"),
-    "queue-tls-policy-removed": (_queue_tls_policy, "STK-SQS-002", "audit"),
-    "rds-multi-az-off": (_rds_multi_az, "STK-RDS-001", "audit"),
-    "kms-rotation-off": (_kms_rotation, "STK-KMS-002", "audit"),
-    "required-tag-removed": (_rds_owner_tag, "STK-TAG-001", "audit"),
-    "log-retention-removed": (_log_retention, "STK-LOG-001", "audit"),
-    "efs-tls-policy-removed": (_efs_tls_policy, "STK-EFS-001", "audit"),
-    "api-tracing-off": (_stage_tracing, "STK-API-002", "audit"),
-    "service-below-two-tasks": (_service_count, "STK-ECS-002", "audit"),
-    "secret-rotation-off": (_secret_rotation, "STK-SECRET-003", "rotate-check"),
+    "worker-backlog-scaling-deleted": (_backlog_scaling, {"STK-SQS-003", "STK-STACK-001"},
+                                       ("AWS::ApplicationAutoScaling::ScalingPolicy", None), "audit"),
+    "queue-tls-policy-removed": (_queue_tls_policy, {"STK-SQS-002"}, ("AWS::SQS::QueuePolicy", "PolicyDocument"),
+                                 "audit"),
+    "queue-aws-managed-key": (_queue_key, {"STK-KMS-001"}, ("AWS::SQS::Queue", "KmsMasterKeyId"), "audit"),
+    "rds-multi-az-off": (_rds_multi_az, {"STK-RDS-001"}, ("AWS::RDS::DBInstance", "MultiAZ"), "audit"),
+    "rds-force-ssl-off": (_force_ssl, {"STK-RDS-003"}, ("AWS::RDS::DBParameterGroup", "Parameters"), "audit"),
+    "db-open-to-the-world": (_db_open_to_the_world, set(), ("AWS::EC2::SecurityGroup", "SecurityGroupIngress"),
+                             "audit"),
+    "kms-rotation-off": (_kms_rotation, {"STK-KMS-002"}, ("AWS::KMS::Key", "EnableKeyRotation"), "audit"),
+    "required-tag-removed": (_rds_owner_tag, {"STK-TAG-001"}, ("AWS::RDS::DBInstance", "Tags"), "audit"),
+    "log-retention-removed": (_log_retention, {"STK-LOG-001"}, ("AWS::Logs::LogGroup", "RetentionInDays"), "audit"),
+    "efs-tls-policy-removed": (_efs_tls_policy, {"STK-EFS-001"}, ("AWS::EFS::FileSystem", "FileSystemPolicy"),
+                               "audit"),
+    "api-tracing-off": (_stage_tracing, {"STK-API-002"}, ("AWS::ApiGateway::Stage", "TracingEnabled"), "audit"),
+    "api-edge-optimized": (_api_endpoint, {"STK-API-001"}, ("AWS::ApiGateway::RestApi", "EndpointConfiguration"),
+                           "audit"),
+    "api-mock-integration": (_mock_integration, {"STK-API-003"}, ("AWS::ApiGateway::Method", "Integration"),
+                             "audit"),
+    "service-below-two-tasks": (_service_count, {"STK-ECS-002"}, ("AWS::ECS::Service", "DesiredCount"), "audit"),
+    "insights-off": (_insights, {"STK-ECS-003"}, ("AWS::ECS::Cluster", "ClusterSettings"), "audit"),
+    "scaling-minimum-zero": (_scaling_minimum, set(), ("AWS::ApplicationAutoScaling::ScalableTarget", "MinCapacity"),
+                             "audit"),
+    "bucket-public-policy-allowed": (_bucket_public_access, {"STK-S3-001"},
+                                     ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"), "audit"),
+    "topic-aws-managed-key": (_topic_key, {"STK-KMS-001"}, ("AWS::SNS::Topic", "KmsMasterKeyId"), "audit"),
+    "admin-on-a-task-role": (_admin_on_a_role, {"STK-IAM-001"}, ("AWS::IAM::Role", "ManagedPolicyArns"), "audit"),
+    "intake-rule-disabled": (_event_rule, set(), ("AWS::Events::Rule", "State"), "audit"),
+    "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
 }
+
+
+def look(deployment) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+    """One read of the whole stack, judged as `opscli audit` judges it and compared as `opscli drift` compares it:
+    (rules the audit fails, (type, property) the drift reports, rules the drifted values break)."""
+    from opscli import core, livestack, stackcheck, targets
+    from opscli.aws import Aws
+
+    aws = Aws(session=deployment.session, endpoint_url=deployment.endpoint_url, max_attempts=2)
+    target = targets.from_outputs(deployment.outputs_file)
+    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    tags = {"Environment": target.suffix}
+    audit = {f.rule_id for f in stackcheck.judge(live, expected_tags=tags) if f.status is Status.FAIL}
+    drift, _ = stackcheck.drift(live, expected_tags=tags)
+    changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in drift
+               if f.status is Status.FAIL}
+    return audit, changed, {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id}
 
 
 @pytest.mark.parametrize("name", sorted(DRIFTS))
 def test_drift_is_reported_with_its_rule_id(local, capsys, name):
-    toggle, rule_id, command = DRIFTS[name]
-    args = ["audit", "--outputs", str(local.outputs_file)] if command == "audit" else [
-        "rotate-check", "secrets", "--outputs", str(local.outputs_file)]
+    """One live misconfiguration at a time: the audit fails exactly the rules it breaks, the drift names the
+    resource and property (and the rule the value now breaks), and both are clean once it is restored.
+    (The commands themselves, exit codes and formats are tested in tests/opscli; this reads once per state.)"""
+    toggle, rules, drifted, command = DRIFTS[name]
     toggle(local, False)
     try:
-        code, document = run(local, capsys, *args)
-        assert code == 1 and failed_rules(document) == {rule_id}, (code, failed_rules(document))
+        if command == "audit":
+            audit, changed, broken = look(local)
+            assert audit == rules, audit
+            rtype, prop = drifted
+            assert any(t == rtype and (prop is None or p == prop) for t, p in changed), changed
+            if prop is None:  # the resource is gone: drift says so (presence), with what was expected
+                assert broken == {"STK-STACK-001"}, broken
+            else:  # a drifted value names the rule it now breaks
+                assert broken == rules - {"STK-STACK-001"}, broken
+        else:
+            code, document = run(local, capsys, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
+            assert code == 1 and failed_rules(document) == rules
     finally:
         toggle(local, True)
-    code, document = run(local, capsys, *args)
-    assert code == 0 and failed_rules(document) == set()
+    if command == "audit":
+        assert look(local) == (set(), set(), set())
+    else:
+        code, document = run(local, capsys, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
+        assert code == 0 and failed_rules(document) == set()
 
 
 def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(local, restored_deployment,

@@ -136,7 +136,9 @@ def test_verbose_progress_goes_to_stderr_only(deployed, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["summary"]["exit_code"] == 0
     lines = captured.err.strip().splitlines()
-    assert lines[0] == "checked kms alias/kms-key-test (1/14)" and lines[-1].endswith("(14/14)")
+    declared = json.loads(captured.out)["coverage"]["declared"]
+    assert lines[0].startswith("checked read AWS::") and lines[0].endswith(f"(1/{declared})")
+    assert lines[-1].endswith(f"({declared}/{declared})") and len(lines) == declared
 
 
 def test_progress_bar_on_a_terminal(deployed, monkeypatch):

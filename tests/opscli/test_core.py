@@ -12,6 +12,8 @@ from opscli.aws import Aws
 from opscli.errors import ReadOnlyViolation, UsageError
 from opscli.model import exit_code
 from platform_spec.result import Status
+from platform_spec.rules.secrets_live import SECRET_CHECKS
+from platform_spec.stages import live_evaluations
 from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props
 
@@ -19,36 +21,37 @@ from tests.policy.mutations import by_name, props
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 
-def statuses(report) -> dict[tuple[str, str], Status]:
-    return {(f.check_id, f.resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]): f.status for f in report.findings}
-
-
 def failing(report) -> set[str]:
-    return {f.check_id for f in report.findings if f.status is Status.FAIL}
+    """The catalog rules the report fails."""
+    return {f.rule_id for f in report.findings if f.status is Status.FAIL}
+
+
+def failing_on(report) -> set[tuple[str, str]]:
+    """(rule, resource type) of every FAIL."""
+    return {(f.rule_id, f.resource.split(" ", 1)[0]) for f in report.findings if f.status is Status.FAIL}
 
 
 def test_compliant_environment_passes_every_check(deployed, aws, synth):
     report = core.audit(aws, targets.from_suffix("test"))
-    assert {f.status for f in report.findings} == {Status.PASS}, [f for f in report.findings if f.status is not Status.PASS]
-    checks = {f.check_id for f in report.findings}
-    assert {"rds.multi_az", "rds.cmk", "rds.force_ssl", "redis.high_availability", "redis.transit", "redis.cmk",
-            "efs.tls_policy", "efs.mount_targets", "ecs.cluster", "ecs.service", "api.regional",
-            "api.stage_logging", "kms.rotation", "logs.retention", "logs.cmk"} <= checks
-    assert exit_code(report.findings) == 0
-    assert report.api_calls == len(aws.log.calls) > 10
+    assert {f.status for f in report.findings} == {Status.PASS}, [f for f in report.findings if f.status != Status.PASS]
+    coverage = report.coverage
+    assert coverage["declared"] == len(synth.template["Resources"]) and not coverage["missing"]
+    assert not coverage["errors"]
+    # Every rule the audit judges live (all but the secrets' rotation rules, which rotate-check judges) was judged.
+    secret_checks = {check for check, _ in SECRET_CHECKS}
+    audited = {rule_id for rule_id, how in live_evaluations().items() if set(how) - secret_checks}
+    assert audited <= {f.rule_id for f in report.findings}
 
 
-def test_outputs_file_targets_the_same_resources(deployed, tmp_path):
-    import json
+def test_outputs_file_and_suffix_audit_the_same_stack(deployed, tmp_path):
+    from tests.conftest import ROOT  # noqa: F401 - the outputs file is the session deployment's
     path = tmp_path / "flat-outputs.json"
-    path.write_text(json.dumps(deployed))
-    by_outputs_aws, by_suffix_aws = (Aws(session=boto3.Session(region_name="ap-northeast-1")) for _ in range(2))
-    by_outputs = core.audit(by_outputs_aws, targets.from_outputs(path))
-    by_suffix = core.audit(by_suffix_aws, targets.from_suffix("test"))
-    assert {(f.check_id, f.status) for f in by_outputs.findings} == {(f.check_id, f.status) for f in by_suffix.findings}
-    # With outputs, the API and the file system are not looked up by name.
-    assert {"apigateway:GetRestApis", "resourcegroupstaggingapi:GetResources"} <= by_suffix_aws.log.operations
-    assert not {"apigateway:GetRestApis", "resourcegroupstaggingapi:GetResources"} & by_outputs_aws.log.operations
+    path.write_text(__import__("json").dumps(deployed))
+    session = boto3.Session(region_name="ap-northeast-1")
+    by_outputs = core.audit(Aws(session=session, max_attempts=2), targets.from_outputs(path))
+    by_suffix = core.audit(Aws(session=session, max_attempts=2), targets.from_suffix("test"))
+    assert {(f.check_id, f.resource, f.status) for f in by_outputs.findings} == \
+        {(f.check_id, f.resource, f.status) for f in by_suffix.findings}
 
 
 def _break_data_stores(t):
@@ -75,15 +78,23 @@ def _break_platform(t):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (_break_data_stores, {"rds.multi_az", "rds.backups", "rds.not_public", "rds.force_ssl", "redis.transit",
-                          "redis.high_availability", "efs.tls_policy", "efs.mount_targets"}),
-    (_break_platform, {"kms.rotation", "api.regional", "api.stage_logging", "ecs.cluster", "ecs.service",
-                       "logs.retention", "rds.tags"}),
+    (_break_data_stores, {("STK-RDS-001", "AWS::RDS::DBInstance"), ("STK-RDS-002", "AWS::RDS::DBInstance"),
+                          ("STK-NET-001", "AWS::RDS::DBInstance"), ("STK-RDS-003", "AWS::RDS::DBInstance"),
+                          ("STK-RDS-003", "AWS::RDS::DBParameterGroup"),
+                          ("STK-REDIS-002", "AWS::ElastiCache::ReplicationGroup"),
+                          ("STK-REDIS-001", "AWS::ElastiCache::ReplicationGroup"),
+                          ("STK-EFS-001", "AWS::EFS::FileSystem"), ("STK-EFS-002", "AWS::EFS::FileSystem")}),
+    (_break_platform, {("STK-KMS-002", "AWS::KMS::Key"), ("STK-API-001", "AWS::ApiGateway::RestApi"),
+                       ("STK-API-002", "AWS::ApiGateway::Stage"), ("STK-ECS-003", "AWS::ECS::Cluster"),
+                       ("STK-ECS-002", "AWS::ECS::Service"), ("STK-LOG-001", "AWS::Logs::LogGroup"),
+                       ("STK-TAG-001", "AWS::RDS::DBInstance")}),
 ], ids=["data-stores", "platform"])
 def test_non_compliant_resources_fail_exactly_their_checks(synth, moto_env, aws, mutate, expected):
+    """A copy of the real template with requirements broken, deployed: the audit fails exactly those rules on
+    exactly those resource types (the deployment is what was declared, so nothing else is missing)."""
     deploy_into_moto(synth.template, "test", mutate)
     report = core.audit(aws, targets.from_suffix("test"))
-    assert failing(report) == expected
+    assert failing_on(report) == expected
     assert not any(f.status is Status.ERROR for f in report.findings)
     assert exit_code(report.findings) == 1
 
@@ -97,21 +108,27 @@ def test_foreign_key_is_not_the_project_cmk(synth, moto_env, aws):
         by_name(t, "AWS::Logs::LogGroup", "LogGroupName", "/ecs/metadata-api-test")["KmsKeyId"] = other
     deploy_into_moto(synth.template, "test", mutate)
     report = core.audit(aws, targets.from_suffix("test"))
-    assert failing(report) == {"rds.cmk", "logs.cmk"}
-    assert any("is not the project CMK" in f.reason for f in report.findings if f.check_id == "rds.cmk")
+    assert failing_on(report) == {("STK-KMS-001", "AWS::RDS::DBInstance"), ("STK-KMS-001", "AWS::Logs::LogGroup")}
+    assert any("is not a reference to the project CMK" in f.reason for f in report.findings
+               if f.rule_id == "STK-KMS-001" and f.status is Status.FAIL)
 
 
-def test_missing_environment_fails_with_what_was_expected(moto_env, aws):
+def test_a_stack_that_does_not_exist_is_an_error_not_a_pass(moto_env, aws):
     report = core.audit(aws, targets.from_suffix("ghost"))
-    reasons = {f.check_id: f.reason for f in report.findings if f.status is Status.FAIL}
-    assert reasons["rds.found"] == "expected DB instance rds-ghost not found"
-    assert reasons["redis.found"] == "expected Redis replication group redis-ghost not found"
-    assert reasons["efs.found"] == "expected EFS file system tagged Name=efs-ghost not found"
-    assert reasons["api.found"] == "expected REST API api-ghost not found"
-    assert reasons["kms.found"] == "expected KMS key alias/kms-key-ghost not found"
-    assert "expected ECS cluster ecs-cluster-ghost not found" in reasons["ecs.cluster"]
-    assert not any(f.status is Status.PASS for f in report.findings)
-    assert exit_code(report.findings) == 1
+    assert [(f.status, f.resource) for f in report.findings] == [(Status.ERROR, "TapStackghost")]
+    assert "stack TapStackghost does not exist" in report.findings[0].reason and exit_code(report.findings) == 3
+
+
+def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(synth, moto_env, aws):
+    deploy_into_moto(synth.template, "test")
+    boto3.client("sqs", region_name="ap-northeast-1").delete_queue(
+        QueueUrl=boto3.client("sqs", region_name="ap-northeast-1").get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
+    report = core.audit(aws, targets.from_suffix("test"))
+    gone = {f.resource.split(" ", 1)[0]: f for f in report.findings
+            if f.rule_id == "STK-STACK-001" and f.status is Status.FAIL}
+    assert set(gone) == {"AWS::SQS::Queue", "AWS::SQS::QueuePolicy"}  # the queue, and the policy that went with it
+    queue = gone["AWS::SQS::Queue"]
+    assert queue.reason.startswith("expected AWS::SQS::Queue ") and "declared by TapStacktest" in queue.reason
 
 
 def test_rotation_checks_on_seeded_secrets(deployed, aws):
@@ -136,9 +153,10 @@ def test_rotation_off_and_aws_managed_key_fail(moto_env, aws):
 
 def test_key_rotation_check(deployed, aws):
     report = core.rotate_keys(aws, targets.from_suffix("test"))
-    assert {f.check_id: f.status for f in report.findings} == {
-        "kms.found": Status.PASS, "kms.customer_managed": Status.PASS, "kms.rotation": Status.PASS,
-        "kms.tags": Status.PASS}
+    assert {(f.rule_id, f.status) for f in report.findings} == {
+        ("STK-STACK-001", Status.PASS), ("STK-KMS-002", Status.PASS), ("STK-KMS-003", Status.PASS),
+        ("STK-TAG-001", Status.PASS)}
+    assert {f.resource.split(" ", 1)[0] for f in report.findings} == {"AWS::KMS::Key"}
 
 
 def test_calls_are_exactly_the_declared_reads(deployed, aws):

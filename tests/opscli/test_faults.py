@@ -1,4 +1,4 @@
-"""Fault injection: every way a check can fail to look ends as ERROR (never PASS), and the others go on.
+"""Fault injection: every way a reader can fail to look ends as ERROR (never PASS or FAIL), and the others go on.
 
 moto cannot produce these faults, so the answers are stubbed (botocore.stub.Stubber) or the network is real:
 a closed port on 127.0.0.1 (connection refused) and a local socket that never answers (read timeout).
@@ -14,106 +14,183 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from opscli import core, targets
+from opscli import core, livestack, stackcheck, targets
 from opscli.aws import Aws
 from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import CredentialsError
 from opscli.model import exit_code
+from opscli.stack import build
 from platform_spec.result import Status
 
 T = targets.from_suffix("fault")
-CMK = "arn:aws:kms:ap-northeast-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+ACCOUNT = "123456789012"
+CMK = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+TAGS = [{"Key": k, "Value": "fault" if k == "Environment" else "x"} for k in core.expected_tags(T)]
 
 
 def ctx(aws: Aws) -> Context:
-    return Context(aws=aws, targets=T, now=NOW, cmk_arn=CMK, expected_tags=core.expected_tags(T))
+    return Context(aws=aws, targets=T, now=NOW, expected_tags=core.expected_tags(T))
+
+
+def scope(**resources):
+    """A stack of the given resources: logical id -> (type, physical id, declared properties)."""
+    template = {"Resources": {lid: {"Type": t, "Properties": p} for lid, (t, _, p) in resources.items()}}
+    summaries = [{"LogicalResourceId": lid, "ResourceType": t, "PhysicalResourceId": pid,
+                  "ResourceStatus": "CREATE_COMPLETE"} for lid, (t, pid, _) in resources.items()]
+    return build("TapStackfault", template, summaries, "test")
+
+
+DB = ("AWS::RDS::DBInstance", "rds-fault", {"Engine": "postgres", "MultiAZ": True})
+LOGS = ("AWS::Logs::LogGroup", "/ecs/fault", {"LogGroupName": "/ecs/fault", "RetentionInDays": 30,
+                                              "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}})
 
 
 def db_answer(**overrides) -> dict:
-    db = {"DBInstanceIdentifier": "rds-fault", "DBInstanceArn": "arn:aws:rds:ap-northeast-1:123456789012:db:rds-fault",
-          "MultiAZ": True, "BackupRetentionPeriod": 1, "PubliclyAccessible": False, "StorageEncrypted": True,
-          "KmsKeyId": CMK, "DBParameterGroups": [{"DBParameterGroupName": "rds-params-fault",
-                                                    "ParameterApplyStatus": "in-sync"}],
-          "TagList": [{"Key": k, "Value": "fault" if k == "Environment" else "x"} for k in core.expected_tags(T)]}
+    db = {"DBInstanceIdentifier": "rds-fault", "DBInstanceArn": f"arn:aws:rds:ap-northeast-1:{ACCOUNT}:db:rds-fault",
+          "Engine": "postgres", "MultiAZ": True, "BackupRetentionPeriod": 1, "PubliclyAccessible": False,
+          "StorageEncrypted": True, "KmsKeyId": CMK, "VpcSecurityGroups": [], "DBInstanceStatus": "available",
+          "DBParameterGroups": [{"DBParameterGroupName": "rds-params-fault", "ParameterApplyStatus": "in-sync"}],
+          "TagList": TAGS}
     db.update(overrides)
     return {"DBInstances": [{k: v for k, v in db.items() if v is not None}]}
 
 
+def log_answers(stub) -> None:
+    stub.add_response("describe_log_groups", {"logGroups": [
+        {"logGroupName": "/ecs/fault", "retentionInDays": 30, "kmsKeyId": CMK,
+         "arn": f"arn:aws:logs:ap-northeast-1:{ACCOUNT}:log-group:/ecs/fault:*"}]})
+    stub.add_response("list_tags_for_resource", {"tags": {t["Key"]: t["Value"] for t in TAGS}})
+
+
 @pytest.fixture
 def stubbed(aws_credentials):
-    aws = Aws(session=boto3.Session(region_name="ap-northeast-1"), max_attempts=1)
-    return aws
+    return Aws(session=boto3.Session(region_name="ap-northeast-1"), max_attempts=1)
+
+
+def read(aws: Aws, **resources) -> livestack.LiveStack:
+    return livestack.read_stack(aws, scope(**resources), account=ACCOUNT, max_workers=1)
 
 
 def by_check(findings):
     return {f.check_id: f for f in findings}
 
 
-def test_access_denied_on_one_service_is_error_and_others_go_on(stubbed):
-    rds = stubbed.client("rds")
-    with Stubber(rds) as stub:
-        stub.add_client_error("describe_db_instances", "AccessDenied", "User is not authorized", 403)
-        findings = run_collector(c.RDS, c.rds, ctx(stubbed), "rds-fault")
-    assert {f.status for f in findings} == {Status.ERROR}
-    assert {f.check_id for f in findings} == {check for check, _ in c.RDS.checks}
-    assert all("access denied to DescribeDBInstances" in f.reason for f in findings)
+def test_access_denied_on_one_resource_is_error_and_the_others_are_judged(stubbed):
+    with Stubber(stubbed.client("rds")) as rds, Stubber(stubbed.client("logs")) as logs:
+        rds.add_client_error("describe_db_instances", "AccessDenied", "User is not authorized", 403)
+        log_answers(logs)
+        live = read(stubbed, Db=DB, Logs=LOGS)
+    assert live.resources["Db"].state == livestack.ReadState.ERROR
+    assert "access denied to DescribeDBInstances" in live.resources["Db"].detail
+    findings = stackcheck.judge(live)
+    on_db = [f for f in findings if "rds-fault" in f.resource]
+    assert [(f.rule_id, f.status) for f in on_db] == [("STK-STACK-001", Status.ERROR)]  # no verdict without evidence
+    assert {f.status for f in findings if "/ecs/fault" in f.resource and f.rule_id == "STK-LOG-001"} == {Status.PASS}
     assert exit_code(findings) == 3
 
 
 def test_throttling_after_retries_is_error(stubbed):
     with Stubber(stubbed.client("elasticache")) as stub:
         stub.add_client_error("describe_replication_groups", "Throttling", "Rate exceeded", 400)
-        findings = run_collector(c.REDIS, c.redis, ctx(stubbed), "redis-fault")
-    assert {f.status for f in findings} == {Status.ERROR}
-    assert "throttled on DescribeReplicationGroups" in findings[0].reason
+        live = read(stubbed, Redis=("AWS::ElastiCache::ReplicationGroup", "redis-fault", {}))
+    assert live.resources["Redis"].state == livestack.ReadState.ERROR
+    assert "throttled on DescribeReplicationGroups" in live.resources["Redis"].detail
 
 
-def test_missing_field_is_error_not_pass(stubbed):
-    """An answer without MultiAZ cannot prove Multi-AZ: that check is ERROR, the others are judged."""
+@pytest.mark.parametrize("field", ["MultiAZ", "DBParameterGroups", "BackupRetentionPeriod"])
+def test_an_answer_without_a_judged_field_is_error_not_a_verdict(stubbed, field):
+    """An answer without MultiAZ cannot prove Multi-AZ (nor disprove it): ERROR for the resource, no PASS/FAIL."""
     with Stubber(stubbed.client("rds")) as stub:
-        stub.add_response("describe_db_instances", db_answer(MultiAZ=None))
-        stub.add_response("describe_db_parameters", {"Parameters": [
-            {"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]})
-        findings = by_check(run_collector(c.RDS, c.rds, ctx(stubbed), "rds-fault"))
-    assert findings["rds.multi_az"].status is Status.ERROR
-    assert findings["rds.multi_az"].reason == "malformed answer: the answer has no 'MultiAZ'"
-    assert findings["rds.backups"].status is Status.PASS and findings["rds.force_ssl"].status is Status.PASS
+        stub.add_response("describe_db_instances", db_answer(**{field: None}))
+        live = read(stubbed, Db=DB)
+    assert live.resources["Db"].state == livestack.ReadState.ERROR
+    assert f"DescribeDBInstances answered without '{field}'" in live.resources["Db"].detail
+    assert {f.status for f in stackcheck.judge(live)} == {Status.ERROR}
+
+
+@pytest.mark.parametrize("field, value", [("MultiAZ", "yes"), ("BackupRetentionPeriod", "7"),
+                                          ("DBParameterGroups", {"not": "a list"})])
+def test_a_wrong_typed_field_is_error(stubbed, field, value):
+    """An answer that parses but holds the wrong type (the Stubber refuses to send one, so the parsed answer is
+    changed after the call, as a broken endpoint or proxy would): ERROR, no verdict."""
+    client = stubbed.client("rds")
+
+    def garble(parsed, **_):
+        parsed["DBInstances"][0][field] = value
+    client.meta.events.register("after-call.rds.DescribeDBInstances", garble)
+    with Stubber(client) as stub:
+        stub.add_response("describe_db_instances", db_answer())
+        live = read(stubbed, Db=DB)
+    assert live.resources["Db"].state == livestack.ReadState.ERROR, live.resources["Db"]
+    assert "could not look" in live.resources["Db"].detail
+    assert {f.status for f in stackcheck.judge(live)} == {Status.ERROR}
 
 
 def test_pagination_reads_every_page(stubbed):
-    """rds.force_ssl is on the third page of parameters: the check must read all pages."""
+    """rds.force_ssl is on the third page of parameters: the reader must read all pages."""
+    group = ("AWS::RDS::DBParameterGroup", "rds-params-fault", {})
     with Stubber(stubbed.client("rds")) as stub:
-        stub.add_response("describe_db_instances", db_answer())
+        stub.add_response("describe_db_parameter_groups", {"DBParameterGroups": [
+            {"DBParameterGroupName": "rds-params-fault", "DBParameterGroupFamily": "postgres16"}]})
         stub.add_response("describe_db_parameters", {"Parameters": [{"ParameterName": "a", "ParameterValue": "1"}],
                                                      "Marker": "p2"})
         stub.add_response("describe_db_parameters", {"Parameters": [{"ParameterName": "b", "ParameterValue": "1"}],
                                                      "Marker": "p3"})
         stub.add_response("describe_db_parameters", {"Parameters": [
             {"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]})
-        findings = by_check(run_collector(c.RDS, c.rds, ctx(stubbed), "rds-fault"))
+        live = read(stubbed, Params=group)
         stub.assert_no_pending_responses()
-    assert findings["rds.force_ssl"].status is Status.PASS
+    assert live.resources["Params"].properties["Parameters"] == {"a": "1", "b": "1", "rds.force_ssl": "1"}
     assert stubbed.log.calls.count("rds:DescribeDBParameters") == 3
 
 
 def test_redis_transit_mode_and_members_from_stubbed_answers(stubbed):
-    """moto reports one member whatever NumCacheClusters says: the HA judgement is tested on recorded shapes."""
-    group = {"ReplicationGroupId": "redis-fault", "ARN": "arn:aws:elasticache:ap-northeast-1:1:replicationgroup:redis-fault",
+    """moto reports every member in one AZ whatever was asked: the live-only spread rule on recorded shapes."""
+    group = {"ReplicationGroupId": "redis-fault", "Description": "d",
+             "ARN": f"arn:aws:elasticache:ap-northeast-1:{ACCOUNT}:replicationgroup:redis-fault",
              "MultiAZ": "enabled", "AutomaticFailover": "enabled", "TransitEncryptionEnabled": True,
              "TransitEncryptionMode": "preferred", "AuthTokenEnabled": True, "AtRestEncryptionEnabled": True,
-             "KmsKeyId": CMK, "NodeGroups": [{"NodeGroupId": "0001", "NodeGroupMembers": [
+             "KmsKeyId": CMK, "MemberClusters": ["redis-fault-001", "redis-fault-002"],
+             "NodeGroups": [{"NodeGroupId": "0001", "NodeGroupMembers": [
                  {"CacheClusterId": "redis-fault-001", "PreferredAvailabilityZone": "ap-northeast-1a"},
                  {"CacheClusterId": "redis-fault-002", "PreferredAvailabilityZone": "ap-northeast-1a"}]}]}
     with Stubber(stubbed.client("elasticache")) as stub:
         stub.add_response("describe_replication_groups", {"ReplicationGroups": [group]})
-        stub.add_response("list_tags_for_resource", {"TagList": []})
-        findings = by_check(run_collector(c.REDIS, c.redis, ctx(stubbed), "redis-fault"))
-    assert findings["redis.transit"].status is Status.FAIL and "'preferred'" in findings["redis.transit"].reason
-    assert findings["redis.high_availability"].status is Status.FAIL
-    assert "members in 1 AZ(s)" in findings["redis.high_availability"].reason
-    assert findings["redis.cmk"].status is Status.PASS and findings["redis.tags"].status is Status.FAIL
+        stub.add_response("list_tags_for_resource", {"TagList": TAGS})
+        live = read(stubbed, Redis=("AWS::ElastiCache::ReplicationGroup", "redis-fault", {}))
+    findings = stackcheck.judge(live, expected_tags={"Environment": "fault"})
+    failed = {(f.check_id, f.rule_id): f.reason for f in findings if f.status is Status.FAIL}
+    assert "'preferred'" in failed[("STK-REDIS-002", "STK-REDIS-002")]
+    assert "in 1 AZ(s)" in failed[("redis.members_spread", "STK-REDIS-001")]
+    assert ("STK-REDIS-001", "STK-REDIS-001") not in failed  # two members, Multi-AZ, failover: the declared part holds
+
+
+def test_an_unreadable_key_alias_makes_whole_stack_rules_error_not_fail(stubbed):
+    """Without the alias nobody can say which key is the project's: STK-KMS-001 is ERROR, never FAIL or PASS."""
+    alias = ("AWS::KMS::Alias", "alias/kms-key-fault", {"AliasName": "alias/kms-key-fault",
+                                                        "TargetKeyId": {"Fn::GetAtt": ["Key", "Arn"]}})
+    with Stubber(stubbed.client("kms")) as kms, Stubber(stubbed.client("logs")) as logs:
+        kms.add_client_error("describe_key", "AccessDeniedException", "no", 403)
+        log_answers(logs)
+        live = read(stubbed, Alias=alias, Logs=LOGS)
+    kms_findings = [f for f in stackcheck.judge(live) if f.rule_id == "STK-KMS-001"]
+    assert kms_findings and {f.status for f in kms_findings} == {Status.ERROR}
+    assert "could not judge: 1 declared resources could not be read (Alias)" in kms_findings[0].reason
+
+
+def test_efs_policy_lookup_denied_is_error_for_the_file_system(stubbed):
+    fs = {"FileSystemId": "fs-1", "FileSystemArn": f"arn:aws:elasticfilesystem:ap-northeast-1:{ACCOUNT}:file-system/fs-1",
+          "Encrypted": True, "KmsKeyId": CMK, "Tags": TAGS, "OwnerId": "1", "CreationToken": "t",
+          "CreationTime": NOW, "LifeCycleState": "available", "NumberOfMountTargets": 0,
+          "SizeInBytes": {"Value": 0}, "PerformanceMode": "generalPurpose"}
+    with Stubber(stubbed.client("efs")) as stub:
+        stub.add_response("describe_file_systems", {"FileSystems": [fs]})
+        stub.add_client_error("describe_file_system_policy", "AccessDeniedException", "no", 403)
+        live = read(stubbed, Fs=("AWS::EFS::FileSystem", "fs-1", {}))
+    assert live.resources["Fs"].state == livestack.ReadState.ERROR
+    assert "access denied to DescribeFileSystemPolicy" in live.resources["Fs"].detail
 
 
 def test_secret_last_accessed_from_stubbed_answer(stubbed):
@@ -141,9 +218,11 @@ def test_connection_refused_is_error_for_every_check(aws_credentials):
     aws = Aws(session=boto3.Session(region_name="ap-northeast-1"), endpoint_url=f"http://127.0.0.1:{port}",
               max_attempts=1)
     report = core.audit(aws, T)
-    assert report.findings and {f.status for f in report.findings} == {Status.ERROR}
-    assert all("endpoint unreachable" in f.reason for f in report.findings)
+    assert [f.status for f in report.findings] == [Status.ERROR]
+    assert "could not read stack TapStackfault: endpoint unreachable" in report.findings[0].reason
     assert exit_code(report.findings) == 3
+    secrets = core.rotate_secrets(aws, T)
+    assert secrets.findings and {f.status for f in secrets.findings} == {Status.ERROR}
 
 
 def test_read_timeout_is_error(aws_credentials):
@@ -167,15 +246,15 @@ def test_read_timeout_is_error(aws_credentials):
         aws = Aws(session=boto3.Session(region_name="ap-northeast-1"),
                   endpoint_url=f"http://127.0.0.1:{server.getsockname()[1]}", max_attempts=1)
         aws._config = aws._config.merge(__import__("botocore.config").config.Config(read_timeout=1))
-        findings = run_collector(c.RDS, c.rds, ctx(aws), "rds-fault")
+        live = read(aws, Db=DB)
     finally:
         stop.set()
         thread.join(2)
         for conn in accepted:
             conn.close()
         server.close()
-    assert {f.status for f in findings} == {Status.ERROR}
-    assert "timed out" in findings[0].reason
+    assert live.resources["Db"].state == livestack.ReadState.ERROR
+    assert "timed out" in live.resources["Db"].detail
 
 
 def test_no_credentials_stops_the_audit(monkeypatch, tmp_path):
@@ -201,45 +280,3 @@ def test_failure_classification_covers_every_kind():
     assert describe_failure(KeyError("MultiAZ")) == (Status.ERROR, "malformed answer: KeyError 'MultiAZ'")
     with pytest.raises(ZeroDivisionError):
         describe_failure(ZeroDivisionError())
-
-
-def test_unresolved_project_key_makes_identity_checks_error(stubbed):
-    """Without the CMK's ARN nobody can say the key is the project's: ERROR, never PASS."""
-    context = ctx(stubbed)
-    context.cmk_arn = None
-    with Stubber(stubbed.client("rds")) as stub:
-        stub.add_response("describe_db_instances", db_answer())
-        stub.add_response("describe_db_parameters", {"Parameters": [
-            {"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]})
-        findings = by_check(run_collector(c.RDS, c.rds, context, "rds-fault"))
-    assert findings["rds.cmk"].status is Status.ERROR
-    assert "the project key could not be resolved" in findings["rds.cmk"].reason
-    assert findings["rds.multi_az"].status is Status.PASS
-
-
-def test_ambiguous_names_are_errors_not_guesses(moto_env):
-    """Two file systems tagged with the environment's name, or two REST APIs with its name: ERROR."""
-    efs = boto3.client("efs", region_name="ap-northeast-1")
-    api = boto3.client("apigateway", region_name="ap-northeast-1")
-    for token in ("a", "b"):
-        efs.create_file_system(CreationToken=token, Tags=[{"Key": "Name", "Value": T.efs_name}])
-        api.create_rest_api(name=T.api_name)
-    aws = Aws(session=boto3.Session(region_name="ap-northeast-1"))
-    efs_findings = by_check(run_collector(c.EFS, c.efs, ctx(aws), T.efs_name, None))
-    api_findings = by_check(run_collector(c.API, c.api, ctx(aws), T.api_name, None))
-    assert efs_findings["efs.found"].status is Status.ERROR and "2 EFS file systems are tagged" in efs_findings["efs.found"].reason
-    assert api_findings["api.found"].status is Status.ERROR and "2 REST APIs are named" in api_findings["api.found"].reason
-
-
-def test_efs_policy_lookup_denied_is_error_for_the_policy_check_only(stubbed):
-    fs = {"FileSystemId": "fs-1", "FileSystemArn": "arn:aws:elasticfilesystem:ap-northeast-1:1:file-system/fs-1",
-          "Encrypted": True, "KmsKeyId": CMK, "Tags": [], "OwnerId": "1", "CreationToken": "t",
-          "CreationTime": NOW, "LifeCycleState": "available", "NumberOfMountTargets": 0,
-          "SizeInBytes": {"Value": 0}, "PerformanceMode": "generalPurpose"}
-    with Stubber(stubbed.client("efs")) as stub:
-        stub.add_response("describe_file_systems", {"FileSystems": [fs]})
-        stub.add_client_error("describe_file_system_policy", "AccessDeniedException", "no", 403)
-        findings = by_check(run_collector(c.EFS, c.efs, ctx(stubbed), T.efs_name, "fs-1"))
-    assert findings["efs.found"].status is Status.PASS and findings["efs.cmk"].status is Status.PASS
-    assert findings["efs.tls_policy"].status is Status.ERROR
-    assert "access denied to DescribeFileSystemPolicy" in findings["efs.tls_policy"].reason

@@ -56,4 +56,4 @@ def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
     finally:
         kms.enable_key_rotation(KeyId=key_id)
     assert proc.returncode == 1
-    assert "FAIL" in proc.stdout and "STK-KMS-002" in proc.stdout and "automatic rotation is off" in proc.stdout
+    assert "FAIL" in proc.stdout and "STK-KMS-002" in proc.stdout and "EnableKeyRotation is not true" in proc.stdout

@@ -20,7 +20,7 @@ def by_name(template: dict, type_: str, key: str, value: str) -> dict:
 
 
 def public_subnet_id(template: dict) -> str:
-    from policies.template_engine import public_subnets
+    from platform_spec.template_engine import public_subnets
     return sorted(public_subnets(template["Resources"]))[0]
 
 

@@ -11,7 +11,7 @@ from cdk_app.config import AppConfig
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import BY_ID, CHECKOV_BUILTIN_COVERED, RESOURCE_RULES, checkov_custom_rule_ids
-from policies.template_engine import RELATIONSHIP_RULE_IDS
+from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
 
 ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")
 REFERENCE_SHAPES = {
@@ -80,7 +80,7 @@ def test_lookup():
 
 
 def test_every_live_rule_has_an_opscli_check_and_back():
-    from opscli.core import live_check_names
+    from platform_spec.stages import live_evaluations
 
-    live = live_check_names()
+    live = live_evaluations()
     assert {r.id for r in catalog.rules_for(Engine.LIVE)} == set(live)

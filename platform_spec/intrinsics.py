@@ -1,4 +1,5 @@
-"""Resolving CloudFormation intrinsics of one template against what the local deployment created."""
+"""Resolving the CloudFormation intrinsics of one template against the ids and attributes of a deployment
+(the local deployer as it creates resources; opscli from the stack's physical ids)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ DYNAMIC_REF = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+)*?
 
 
 class Unresolvable(Exception):
-    """A value refers to something the local deployment did not create."""
+    """A value refers to something the deployment does not have (or that the caller may not read)."""
 
 
 class Resolver:
     def __init__(self, *, pseudo: Mapping[str, str], parameters: Mapping[str, Any], azs: list[str],
-                 secret_value: Callable[[str, str], str]) -> None:
+                 secret_value: Callable[[str, str], str] | None = None) -> None:
         self.pseudo = dict(pseudo)
         self.parameters = dict(parameters)
         self.azs = azs
@@ -25,7 +26,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, str):
-            return DYNAMIC_REF.sub(lambda m: self.secret_value(m.group("id"), m.group("key")), value)
+            return DYNAMIC_REF.sub(lambda m: self._secret(m.group("id"), m.group("key")), value)
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -54,6 +55,11 @@ class Resolver:
                               lambda m: str(variables[m.group(1)] if m.group(1) in variables else self._sub(m.group(1))),
                               template)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _secret(self, secret_id: str, key: str) -> str:
+        if self.secret_value is None:
+            raise Unresolvable(f"secret {secret_id}")
+        return self.secret_value(secret_id, key)
 
     def _ref(self, name: str) -> Any:
         if name in self.pseudo:

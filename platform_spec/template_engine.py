@@ -1,6 +1,9 @@
-"""The template stage's own engine: every per-resource rule, plus the rules that need the whole template
+"""The whole-stack engine: every per-resource rule, plus the rules that need the whole stack
 (the exact CMK, the attached parameter group, subnet placement, scaling, deletion policies) which Checkov
-cannot express (it sees one resource at a time and strips DeletionPolicy)."""
+cannot express (it sees one resource at a time and strips DeletionPolicy).
+
+It judges a template: the synthesized one at the template stage, and at the live stage the template-shaped
+picture opscli reads back from the deployed resources (readers turn answers into property shape)."""
 
 from __future__ import annotations
 

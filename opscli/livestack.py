@@ -1,0 +1,295 @@
+"""The stack as it is live: every declared resource read back into its CloudFormation property shape, judged by
+the same engine as the template, and compared with its declaration (drift).
+
+The picture is built in three steps: read (one reader per type, by id, concurrently), put back into template shape
+(a live value that equals its resolved declaration becomes the declaration itself, intrinsics included; another
+value keeps its live form, with exact physical ids turned back into Refs), then judge or compare.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.checks import describe_failure
+from opscli.errors import CredentialsError
+from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
+from opscli.stack import Declared, StackScope
+from platform_spec.intrinsics import Resolver, Unresolvable
+from platform_spec.result import CouldNotLook, Status
+
+MAX_WORKERS = 8
+
+
+class ReadState:
+    READ = "read"
+    MISSING = "missing"  # declared and deployed, but not there now
+    ERROR = "error"  # could not look
+    NO_READER = "no-reader"
+    NOT_EMULATED = "not-emulated"  # the local emulator does not create this type
+    NOT_DEPLOYED = "not-deployed"  # CloudFormation lists no physical resource
+
+
+@dataclass
+class LiveResource:
+    declared: Declared
+    state: str
+    properties: dict[str, Any] | None = None
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for platform_spec.rules.live_only
+
+
+# Why a declared type has no reader: nothing about it bears on posture, or it cannot be read back.
+NO_READER: dict[str, str] = {
+    "AWS::CDK::Metadata": "CDK bookkeeping; no AWS resource",
+    "AWS::CloudWatch::Alarm": "alarm definitions carry no security posture (their topic is read)",
+    "AWS::ApiGateway::Account": "account-wide setting (CloudWatch role), not a resource of this stack alone",
+    "AWS::ApiGateway::ApiKey": "its value is a secret; opscli does not read secrets",
+    "AWS::ApiGateway::Deployment": "an immutable snapshot; the stage that serves it is read",
+    "AWS::ApiGateway::RequestValidator": "validation settings; its method references are read",
+    "AWS::ApiGateway::Resource": "a path segment; its methods are read",
+    "AWS::ApiGateway::UsagePlanKey": "a key-to-plan link; the plan is read and the key value is a secret",
+    "AWS::ApiGateway::VpcLink": "its target is the internal load balancer, which is read",
+    "AWS::EC2::EIP": "the NAT gateway's address; no posture of its own",
+    "AWS::EC2::NatGateway": "egress only; the routes that use it are read",
+    "AWS::EC2::VPCGatewayAttachment": "attachment only; the routes through the internet gateway are read",
+    "AWS::Lambda::Function": "CDK's custom-resource handlers, run only during deployment",
+    "AWS::SNS::TopicPolicy": "who may publish alarms; no data-protection posture",
+    "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not available on the local emulator, so a reader could not be "
+                                        "tested; the stage's web ACL association is listed here until it is",
+    "AWS::WAFv2::WebACL": "WAFv2 is not available on the local emulator (see LoggingConfiguration)",
+    "AWS::WAFv2::WebACLAssociation": "WAFv2 is not available on the local emulator (see LoggingConfiguration)",
+    "Custom::S3AutoDeleteObjects": "a deployment-time custom resource; no live resource",
+    "Custom::VpcRestrictDefaultSG": "a deployment-time custom resource; the default security group it empties is "
+                                    "not declared by the stack",
+}
+
+
+def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]:
+    """The GetAtt values CloudFormation derives from a physical id (what Fn::GetAtt returns), where known."""
+    pid = r.physical_id or ""
+    arn = f"arn:aws:{{}}:{region}:{account}:{{}}"
+    table: dict[str, Callable[[], dict[str, str]]] = {
+        "AWS::KMS::Key": lambda: {"Arn": arn.format("kms", f"key/{pid}"), "KeyId": pid},
+        "AWS::EC2::SecurityGroup": lambda: {"GroupId": pid},
+        "AWS::Logs::LogGroup": lambda: {"Arn": arn.format("logs", f"log-group:{pid}:*")},
+        "AWS::SQS::Queue": lambda: {"Arn": arn.format("sqs", pid.rsplit("/", 1)[-1]), "QueueUrl": pid,
+                                    "QueueName": pid.rsplit("/", 1)[-1]},
+        "AWS::S3::Bucket": lambda: {"Arn": f"arn:aws:s3:::{pid}"},
+        "AWS::IAM::Role": lambda: {"Arn": f"arn:aws:iam::{account}:role/{pid}"},
+        "AWS::ECS::Cluster": lambda: {"Arn": arn.format("ecs", f"cluster/{pid}")},
+        "AWS::ECS::Service": lambda: {"ServiceArn": pid, "Name": pid.rsplit("/", 1)[-1]},
+        "AWS::ECS::TaskDefinition": lambda: {"TaskDefinitionArn": pid},
+        "AWS::EFS::FileSystem": lambda: {"Arn": arn.format("elasticfilesystem", f"file-system/{pid}"),
+                                         "FileSystemId": pid},
+        "AWS::EFS::AccessPoint": lambda: {"Arn": arn.format("elasticfilesystem", f"access-point/{pid}"),
+                                          "AccessPointId": pid},
+        "AWS::SNS::Topic": lambda: {"TopicArn": pid, "TopicName": pid.rsplit(":", 1)[-1]},
+        "AWS::Events::Rule": lambda: {"Arn": arn.format("events", f"rule/{pid}")},
+        "AWS::ElasticLoadBalancingV2::LoadBalancer": lambda: {"LoadBalancerArn": pid},
+        "AWS::ElasticLoadBalancingV2::TargetGroup": lambda: {"TargetGroupArn": pid},
+        "AWS::ApiGateway::Deployment": lambda: {"DeploymentId": pid},
+        "AWS::ApiGateway::RequestValidator": lambda: {"RequestValidatorId": pid},
+        "AWS::ApiGateway::Resource": lambda: {"ResourceId": pid},
+        "AWS::ApiGateway::ApiKey": lambda: {"APIKeyId": pid},
+        "AWS::ApiGateway::UsagePlan": lambda: {"Id": pid},
+        "AWS::ApiGateway::VpcLink": lambda: {"VpcLinkId": pid},
+        "AWS::EC2::VPC": lambda: {"VpcId": pid},
+        "AWS::EC2::Subnet": lambda: {"SubnetId": pid},
+        "AWS::EC2::RouteTable": lambda: {"RouteTableId": pid},
+        "AWS::EC2::InternetGateway": lambda: {"InternetGatewayId": pid},
+        "AWS::EC2::NatGateway": lambda: {"NatGatewayId": pid},
+        "AWS::EC2::EIP": lambda: {"AllocationId": pid, "PublicIp": pid},
+        "AWS::RDS::DBInstance": lambda: {"DBInstanceArn": arn.format("rds", f"db:{pid}")},
+    }
+    return table[r.type]() if pid and r.type in table else {}
+
+
+def _canonical(value: Any) -> Any:
+    """A comparable form: scalars as CloudFormation strings, policy-document shorthands expanded, lists sorted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        out = {k: _canonical(v) for k, v in value.items()}
+        for key in ("Action", "NotAction", "Resource", "NotResource"):
+            if isinstance(out.get(key), str):
+                out[key] = [out[key]]
+        if isinstance(out.get("Statement"), Mapping):
+            out["Statement"] = [out["Statement"]]
+        return out
+    if isinstance(value, list):
+        return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def same(declared: Any, live: Any) -> bool:
+    """Whether a live value matches a (resolved) declared one: declared map keys only (AWS adds defaults), lists
+    item for item in any order, scalars in CloudFormation's string form, a key id equal to its ARN."""
+    declared, live = _canonical(declared), _canonical(live)
+    return _same(declared, live)
+
+
+def _same(declared: Any, live: Any) -> bool:
+    if isinstance(declared, Mapping):
+        # An empty declared map or list is what AWS leaves out of its answer.
+        return isinstance(live, Mapping) and all(_same(v, live[k]) if k in live else v in ({}, [])
+                                                 for k, v in declared.items())
+    if isinstance(declared, list):
+        if not isinstance(live, list) or len(declared) != len(live):
+            return False
+        remaining = list(live)
+        for item in declared:
+            match = next((i for i, candidate in enumerate(remaining) if _same(item, candidate)), None)
+            if match is None:
+                return False
+            remaining.pop(match)
+        return True
+    if isinstance(declared, str) and isinstance(live, str) and declared != live:
+        # A key (or other resource) named by id on one side and by ARN on the other.
+        return declared.startswith("arn:") and declared.endswith("/" + live) or \
+            live.startswith("arn:") and live.endswith("/" + declared)
+    return declared == live
+
+
+class LiveStack:
+    """The declared resources read live (read once, judged and compared many ways)."""
+
+    def __init__(self, scope: StackScope, resources: dict[str, LiveResource], resolver: Resolver) -> None:
+        self.scope = scope
+        self.resources = resources
+        self.resolver = resolver
+        self._ids: dict[Any, Any] = {}
+        self.index_ids()
+
+    def index_ids(self) -> None:
+        """Physical ids and derived attributes -> the Ref / Fn::GetAtt that names them (for as_declared)."""
+        resolver = self.resolver
+        for lid, attrs in resolver.attrs.items():
+            for attr, value in attrs.items():
+                self._ids.setdefault(value, {"Fn::GetAtt": [lid, attr]})
+        for lid, pid in resolver.refs.items():
+            self._ids[pid] = {"Ref": lid}
+
+    def resolve(self, value: Any) -> Any:
+        try:
+            return self.resolver.resolve(value)
+        except Unresolvable:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise Unresolvable(f"a malformed intrinsic ({exc!r})") from None
+
+    def as_declared(self, declared: Any, live: Any) -> Any:
+        """`live` in template shape: the declaration itself where the live value matches it, else the live value
+        with exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt."""
+        try:
+            if declared is not None and same(self.resolve(declared), live):
+                return declared
+        except Unresolvable:
+            pass
+        if isinstance(live, Mapping):
+            base = declared if isinstance(declared, Mapping) else {}
+            return {k: self.as_declared(base.get(k), v) for k, v in live.items()}
+        if isinstance(live, list):
+            candidates = list(declared) if isinstance(declared, list) else []
+            out = []
+            for item in live:
+                match = None
+                for i, candidate in enumerate(candidates):
+                    try:
+                        if same(self.resolve(candidate), item):
+                            match = i
+                            break
+                    except Unresolvable:
+                        continue
+                out.append(candidates.pop(match) if match is not None else self.as_declared(None, item))
+            return out
+        if isinstance(live, str) and live in self._ids:
+            return self._ids[live]
+        return live
+
+    def live_template(self) -> dict[str, Any]:
+        """The stack as read, in template shape: only resources that were read, only the properties read."""
+        resources = {}
+        for lid, live in self.resources.items():
+            if live.state == ReadState.READ and live.properties is not None:
+                declared = live.declared.properties
+                resources[lid] = {"Type": live.declared.type, "Properties": {
+                    k: self.as_declared(declared.get(k), v) for k, v in live.properties.items() if v is not None}}
+        return {"Resources": resources}
+
+
+def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[[str], None] | None = None,
+               max_workers: int = MAX_WORKERS) -> LiveStack:
+    """Read every declared resource that has a reader (concurrently, each by id)."""
+    pseudo = {"AWS::Region": aws.region, "AWS::AccountId": account, "AWS::Partition": "aws",
+              "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name, "AWS::NoValue": None}
+    resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
+    resolver.refs.update(scope.physical_ids())
+    for declared in scope.resources:
+        attrs = derived_attributes(declared, aws.region, account)
+        if attrs:
+            resolver.attrs[declared.logical_id] = attrs
+    stack = LiveStack(scope, {}, resolver)
+    lock = threading.Lock()
+    context = ReadContext(aws=aws, scope=scope, resolve=stack.resolve)
+
+    def read(declared: Declared) -> LiveResource:
+        try:
+            return read_one(declared)
+        finally:
+            if progress:
+                with lock:
+                    progress(f"read {declared.type} {declared.logical_id}")
+
+    def read_one(declared: Declared) -> LiveResource:
+        if declared.not_emulated:
+            return LiveResource(declared, ReadState.NOT_EMULATED, detail=declared.reason)
+        reader = READERS.get(declared.type)
+        if reader is None:
+            return LiveResource(declared, ReadState.NO_READER, detail=NO_READER.get(declared.type, "no reader yet"))
+        if not declared.present:
+            return LiveResource(declared, ReadState.NOT_DEPLOYED, detail=f"CloudFormation reports {declared.status}")
+        try:
+            properties = reader.read(context, declared)
+            attributes = properties.pop(ATTRIBUTES, None) or {}
+            facts = properties.pop(FACTS, None) or {}
+            if attributes:
+                with lock:
+                    resolver.attrs.setdefault(declared.logical_id, {}).update(
+                        {k: v for k, v in attributes.items() if v is not None})
+            return LiveResource(declared, ReadState.READ, properties, facts=facts)
+        except NotFound as exc:
+            return LiveResource(declared, ReadState.MISSING, detail=str(exc))
+        except (CouldNotLook, Unresolvable) as exc:
+            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc}")
+        except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+            raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") \
+                from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            status, reason = describe_failure(exc)
+            return LiveResource(declared, ReadState.MISSING if status is Status.FAIL else ReadState.ERROR,
+                                detail=reason if status is Status.FAIL else f"could not look: {reason}")
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: malformed answer "
+                                                                   f"({type(exc).__name__}: {exc})")
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for live in pool.map(read, scope.resources):
+            stack.resources[live.declared.logical_id] = live
+    stack.index_ids()
+    return stack
+
+
+def _parameters(template: Mapping[str, Any]) -> dict[str, Any]:
+    params = template.get("Parameters") if isinstance(template, Mapping) else None
+    return {k: v.get("Default") for k, v in (params or {}).items() if isinstance(v, Mapping) and "Default" in v}

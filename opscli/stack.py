@@ -1,0 +1,141 @@
+"""The scope of everything live: the resources the stack declares, with their physical ids and declared properties.
+
+Against AWS the scope comes from CloudFormation (`ListStackResources` for logical -> physical ids, `GetTemplate`
+for what was declared), both read-only; against the local emulator from the stack record the local deployment
+writes in the same shapes (`cfn-outputs/stack-resources.json`). Lookups are by id: the cost grows with the stack,
+not with the account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.checks import describe_failure
+from opscli.errors import CredentialsError, OpsError, UsageError
+
+# CloudFormation statuses of a resource that exists (or existed and is being changed).
+PRESENT = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "IMPORT_COMPLETE",
+           "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE")
+LOCAL_NOT_EMULATED = "LOCAL_NOT_EMULATED"  # the local deployment's status for a type it does not emulate
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+class ScopeError(OpsError):
+    """The stack's declaration could not be read: nothing can be judged without it (exit 3)."""
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource the stack declares."""
+
+    logical_id: str
+    type: str
+    physical_id: str | None  # None: CloudFormation has no physical resource for it
+    status: str
+    reason: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict)  # as declared (intrinsics unresolved)
+    deletion_policy: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return bool(self.physical_id) and self.status in PRESENT
+
+    @property
+    def not_emulated(self) -> bool:
+        return self.status == LOCAL_NOT_EMULATED
+
+
+@dataclass(frozen=True)
+class StackScope:
+    stack_name: str
+    template: Mapping[str, Any]
+    resources: tuple[Declared, ...]
+    source: str  # "cloudformation" or the record's path
+
+    def by_logical_id(self) -> dict[str, Declared]:
+        return {r.logical_id: r for r in self.resources}
+
+    def physical_ids(self) -> dict[str, str]:
+        return {r.logical_id: r.physical_id for r in self.resources if r.physical_id}
+
+    def of_type(self, resource_type: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == resource_type]
+
+
+def _template_resources(template: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(template, Mapping) or not isinstance(template.get("Resources"), Mapping):
+        raise ScopeError(f"{where}: the template has no Resources map")
+    return template["Resources"]
+
+
+def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackScope:
+    """The scope from GetTemplate's body and ListStackResources' summaries (either from AWS or a record).
+    A resource the template declares that the summaries do not list is in scope too, as not deployed."""
+    resources = _template_resources(template, source)
+    if not isinstance(summaries, list) or not all(isinstance(s, Mapping) for s in summaries):
+        raise ScopeError(f"{source}: StackResourceSummaries is not a list of resources")
+    listed: dict[str, Mapping[str, Any]] = {}
+    for summary in summaries:
+        lid = summary.get("LogicalResourceId")
+        if not isinstance(lid, str) or not isinstance(summary.get("ResourceType"), str):
+            raise ScopeError(f"{source}: a stack resource without LogicalResourceId or ResourceType")
+        listed[lid] = summary
+    declared = []
+    for lid, resource in resources.items():
+        if not isinstance(resource, Mapping) or not isinstance(resource.get("Type"), str):
+            raise ScopeError(f"{source}: resource {lid} has no Type")
+        summary = listed.get(lid, {})
+        properties = resource.get("Properties", {})
+        declared.append(Declared(
+            logical_id=lid, type=resource["Type"],
+            physical_id=summary.get("PhysicalResourceId") or None,
+            status=summary.get("ResourceStatus", "NOT_IN_STACK"),
+            reason=summary.get("ResourceStatusReason", "") or "",
+            properties=properties if isinstance(properties, Mapping) else {},
+            deletion_policy=resource.get("DeletionPolicy")))
+    return StackScope(stack_name, template, tuple(declared), source)
+
+
+def from_record(path: Path) -> StackScope:
+    """The scope from a stack record file (what `python -m localenv` writes beside the outputs)."""
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise UsageError(f"{path} is larger than {MAX_RECORD_BYTES // 2**20} MiB: not a stack record")
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"stack record {path} does not exist (python -m localenv writes it)") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"stack record {path} is not readable JSON: {exc}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("StackName"), str):
+        raise UsageError(f"{path} is not a stack record (no StackName)")
+    try:
+        return build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path))
+    except ScopeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
+    """The scope from CloudFormation: GetTemplate (the processed template) and ListStackResources (paginated)."""
+    client = aws.client("cloudformation")
+    try:
+        body = client.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+        summaries = [s for page in client.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+                     for s in page["StackResourceSummaries"]]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            raise ScopeError(f"stack {stack_name} does not exist in {aws.region}: nothing to audit") from None
+        raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise ScopeError(f"could not read stack {stack_name}: the answer is malformed ({exc!r})") from None
+    return build(stack_name, template, summaries, "cloudformation")

@@ -1,0 +1,174 @@
+"""Judging the live stack with the catalog's predicates, and comparing it with its declaration (drift).
+
+Both start from the same read (`livestack.read_stack`). Judging runs the whole-stack engine of the template stage
+(`platform_spec.template_engine`) unchanged over the live picture in template shape; no rule is restated here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opscli.livestack import LiveStack, ReadState, same
+from opscli.model import Finding
+from opscli.readers import READERS
+from platform_spec import catalog, template_engine
+from platform_spec.catalog import Engine
+from platform_spec.intrinsics import Unresolvable
+from platform_spec.result import Status
+from platform_spec.rules.live_only import LIVE_ONLY_RULES
+from platform_spec.stages import PRESENCE_RULE
+
+LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE in r.engines)
+# Undeclared properties whose absence from the declaration still means a value: CloudFormation creates a group
+# without ingress when SecurityGroupIngress is left out, and a role without attached or inline policies, so any
+# live rule or policy there is drift.
+ABSENT_MEANS: dict[tuple[str, str], Any] = {("AWS::EC2::SecurityGroup", "SecurityGroupIngress"): [],
+                                            ("AWS::IAM::Role", "ManagedPolicyArns"): [],
+                                            ("AWS::IAM::Role", "Policies"): []}
+DRIFT_SEVERITY = "MEDIUM"  # a changed property that breaks no rule
+
+
+@dataclass
+class Coverage:
+    """What the live run could see: declared resources, read ones, and why the others were not read."""
+
+    declared: int = 0
+    read: int = 0
+    missing: list[str] = field(default_factory=list)  # logical ids declared but not there
+    errors: list[str] = field(default_factory=list)  # logical ids that could not be read
+    no_reader: dict[str, str] = field(default_factory=dict)  # type -> reason
+    not_emulated: dict[str, str] = field(default_factory=dict)  # type -> reason (local emulator only)
+    unverifiable: int = 0  # declared properties the answers did not include (drift only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"declared": self.declared, "read": self.read, "missing": self.missing, "errors": self.errors,
+                "no_reader": self.no_reader, "not_emulated": self.not_emulated, "unverifiable": self.unverifiable}
+
+
+def _label(live: LiveStack, logical_id: str) -> str:
+    declared = live.resources[logical_id].declared
+    return f"{declared.type} {logical_id}" + (f" ({declared.physical_id})" if declared.physical_id else "")
+
+
+def coverage(live: LiveStack) -> Coverage:
+    result = Coverage(declared=len(live.resources))
+    for lid, resource in live.resources.items():
+        state, rtype = resource.state, resource.declared.type
+        if state == ReadState.READ:
+            result.read += 1
+        elif state in (ReadState.MISSING, ReadState.NOT_DEPLOYED):
+            result.missing.append(lid)
+        elif state == ReadState.ERROR:
+            result.errors.append(lid)
+        elif state == ReadState.NO_READER:
+            result.no_reader[rtype] = resource.detail
+        elif state == ReadState.NOT_EMULATED:
+            result.not_emulated[rtype] = resource.detail
+    return result
+
+
+def presence_findings(live: LiveStack) -> list[Finding]:
+    """A declared resource that is not there is a FAIL saying what was expected; one that could not be read is
+    an ERROR (could not look), never a verdict."""
+    findings = []
+    for lid, resource in live.resources.items():
+        if resource.state in (ReadState.MISSING, ReadState.NOT_DEPLOYED):
+            findings.append(Finding(f"stack.{resource.declared.type}", PRESENCE_RULE, Status.FAIL, _label(live, lid),
+                                    f"expected {resource.declared.type} {lid} declared by "
+                                    f"{live.scope.stack_name}: {resource.detail}"))
+        elif resource.state == ReadState.ERROR:
+            findings.append(Finding(f"stack.{resource.declared.type}", PRESENCE_RULE, Status.ERROR,
+                                    _label(live, lid), resource.detail))
+        elif resource.state == ReadState.READ:
+            findings.append(Finding(f"stack.{resource.declared.type}", PRESENCE_RULE, Status.PASS, _label(live, lid),
+                                    "present and read"))
+    return findings
+
+
+def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every live rule over every read resource (and the whole-stack rules over the read set), plus presence."""
+    findings = presence_findings(live)
+    unreadable = [lid for lid, r in live.resources.items() if r.state == ReadState.ERROR]
+    for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS):
+        status, reason = f.status, f.reason
+        if unreadable and f.rule_id in template_engine.RELATIONSHIP_RULE_IDS:
+            # A whole-stack rule over a partial picture could judge what it did not see.
+            status = Status.ERROR
+            reason = f"could not judge: {len(unreadable)} declared resources could not be read " \
+                     f"({', '.join(unreadable[:3])}{', ...' if len(unreadable) > 3 else ''})"
+        findings.append(Finding(f.rule_id, f.rule_id, status, _label(live, f.logical_id), reason))
+    for lid, resource in live.resources.items():
+        if resource.state != ReadState.READ:
+            continue
+        for rule in LIVE_ONLY_RULES:
+            if rule.resource_type == resource.declared.type:
+                result = rule.predicate(resource.properties or {}, resource.facts)
+                findings.append(Finding(rule.check_id, rule.rule_id, result.status, _label(live, lid), result.reason))
+    return findings
+
+
+def _show(value: Any, limit: int = 160) -> str:
+    if value is None:
+        return "(not set)"
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) -> tuple[list[Finding], int]:
+    """One finding per declared property whose live value differs, with both values and the rule the live value
+    now breaks (a rule that fails live and passes with that one property as declared); plus presence.
+    Returns (findings, declared properties that could not be verified)."""
+    picture = live.live_template()
+
+    def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+        return {(f.rule_id, f.logical_id): f.reason for f in template_engine.evaluate(
+            template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS) if f.status is Status.FAIL}
+
+    live_failures = failing(picture)
+    findings = [f for f in presence_findings(live) if f.status is not Status.PASS]
+    unverifiable = 0
+    for lid, resource in live.resources.items():
+        if resource.state != ReadState.READ or resource.properties is None:
+            continue
+        reader = READERS[resource.declared.type]
+        declared = dict(resource.declared.properties)
+        for (rtype, key), value in ABSENT_MEANS.items():
+            if rtype == resource.declared.type and key not in declared:
+                declared[key] = value
+        label = _label(live, lid)
+        drifted = False
+        for key, value in declared.items():
+            if key not in reader.reads:
+                continue
+            try:
+                expected = live.resolve(value)
+            except Unresolvable:
+                unverifiable += 1
+                continue
+            if key not in resource.properties:
+                unverifiable += 1  # the answer did not include it: no evidence either way
+                continue
+            actual = resource.properties[key]
+            if same(expected, actual):
+                continue
+            drifted = True
+            restored = copy.deepcopy(picture)
+            restored["Resources"][lid]["Properties"][key] = value
+            broken = sorted(set(live_failures) - set(failing(restored)))
+            reason = f"{key}: declared {_show(expected)}, live {_show(actual)}"
+            if broken:
+                reason += "; now breaks " + "; ".join(f"{rule} ({live_failures[(rule, where)]})"
+                                                      for rule, where in broken)
+                rule = catalog.get(broken[0][0])
+                findings.append(Finding(f"drift.{key}", rule.id, Status.FAIL, label, reason))
+            else:
+                findings.append(Finding(f"drift.{key}", "", Status.FAIL, label, reason, severity=DRIFT_SEVERITY,
+                                        title=f"{resource.declared.type} {key} differs from the stack"))
+        if not drifted:
+            findings.append(Finding("drift.none", "", Status.PASS, label, "every readable declared property matches",
+                                    severity="INFO", title="matches its declaration"))
+    return findings, unverifiable

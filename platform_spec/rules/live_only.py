@@ -1,0 +1,83 @@
+"""Rules that exist only live: facts no template holds (a key's state, the AZs Redis members landed in, tasks
+actually running, a parameter group actually applied, a mount target actually available).
+
+Each predicate judges a resource in its CloudFormation property shape plus the live facts its reader adds
+(`facts`: plain values from the describe answers, named below). The live readers guarantee the facts a predicate
+names are present (an answer without them is ERROR, "could not look"), so a missing fact here is a bug, not
+a verdict: it raises KeyError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from platform_spec.result import Result
+
+LivePredicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Result]  # (properties, facts) -> Result
+
+
+@dataclass(frozen=True)
+class LiveOnlyRule:
+    rule_id: str  # the catalog rule whose live half this is
+    check_id: str
+    resource_type: str
+    facts: tuple[str, ...]  # the facts the reader must supply
+    predicate: LivePredicate
+
+
+def key_state(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-KMS-003: the project key is customer-managed and enabled (not disabled or pending deletion)."""
+    if facts["KeyManager"] != "CUSTOMER":
+        return Result.fail(f"the key is {facts['KeyManager']}-managed, not customer-managed")
+    if facts["KeyState"] != "Enabled":
+        return Result.fail(f"the key is {facts['KeyState']}: every data store encrypted with it is unreadable")
+    return Result.ok("customer-managed and enabled")
+
+
+def redis_members_spread(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-REDIS-001 (live half): the members really sit in at least two AZs."""
+    azs = sorted({az for az in facts["MemberAvailabilityZones"]})
+    if len(facts["MemberAvailabilityZones"]) < 2 or len(azs) < 2:
+        return Result.fail(f"{len(facts['MemberAvailabilityZones'])} member(s) in {len(azs)} AZ(s) "
+                           f"({', '.join(azs) or 'none'}); at least 2 members in 2 AZs are required")
+    return Result.ok(f"{len(facts['MemberAvailabilityZones'])} members in {len(azs)} AZs")
+
+
+def mount_target_available(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-EFS-002 (live half): a declared mount target is available, so tasks in its AZ can mount."""
+    if facts["LifeCycleState"] != "available":
+        return Result.fail(f"mount target in {facts['AvailabilityZoneName']} is {facts['LifeCycleState']}")
+    return Result.ok(f"available in {facts['AvailabilityZoneName']}")
+
+
+def tasks_running(props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-ECS-002 (live half): the service is active and runs at least two tasks (its desired count)."""
+    desired, running = props.get("DesiredCount"), facts["RunningCount"]
+    if facts["Status"] != "ACTIVE":
+        return Result.fail(f"service status is {facts['Status']}")
+    if not isinstance(desired, int) or running < max(desired, 2):
+        return Result.fail(f"{running} of {desired} tasks running; at least 2 are required")
+    return Result.ok(f"{running}/{desired} tasks running")
+
+
+def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-RDS-003 (live half): the attached parameter group is applied (a pending-reboot group's
+    rds.force_ssl is not what the instance runs with)."""
+    if facts["ParameterApplyStatus"] != "in-sync":
+        return Result.fail(f"the parameter group is {facts['ParameterApplyStatus']}, not in-sync: the instance does "
+                           "not run with its settings (rds.force_ssl) until it is applied")
+    return Result.ok("the attached parameter group is applied (in-sync)")
+
+
+LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
+    LiveOnlyRule("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
+    LiveOnlyRule("STK-REDIS-001", "redis.members_spread", "AWS::ElastiCache::ReplicationGroup",
+                 ("MemberAvailabilityZones",), redis_members_spread),
+    LiveOnlyRule("STK-EFS-002", "efs.mount_target_available", "AWS::EFS::MountTarget",
+                 ("LifeCycleState", "AvailabilityZoneName"), mount_target_available),
+    LiveOnlyRule("STK-ECS-002", "ecs.tasks_running", "AWS::ECS::Service", ("RunningCount", "Status"), tasks_running),
+    LiveOnlyRule("STK-RDS-003", "rds.parameters_applied", "AWS::RDS::DBInstance", ("ParameterApplyStatus",),
+                 parameters_applied),
+)

@@ -1,0 +1,79 @@
+"""Live-only rules over the existing secrets the stack reads (STK-SECRET-003 to 007): rotation, pending
+versions, last access and key. The secrets are not resources of the stack (it never creates one), so these
+judge DescribeSecret / ListSecretVersionIds answers as AWS gives them; opscli never reads a secret's value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from platform_spec.result import CouldNotLook, Result
+
+PENDING_STUCK_AFTER = timedelta(hours=24)
+# The checks `opscli rotate-check secrets` runs on each secret: (check id, catalog rule id).
+SECRET_CHECKS: tuple[tuple[str, str], ...] = (
+    ("secret.rotation_enabled", "STK-SECRET-003"), ("secret.rotation_age", "STK-SECRET-004"),
+    ("secret.pending", "STK-SECRET-005"), ("secret.last_accessed", "STK-SECRET-006"), ("secret.cmk", "STK-SECRET-007"))
+
+# --- Secrets ------------------------------------------------------------------------------------
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    raise CouldNotLook(f"expected a timestamp, got {value!r}")
+
+
+def secret_rotation_enabled(secret: Mapping[str, Any]) -> Result:
+    if not secret.get("RotationEnabled"):
+        return Result.fail("rotation is not enabled")
+    if not secret.get("RotationLambdaARN") and not secret.get("RotationRules", {}).get("ScheduleExpression"):
+        return Result.fail("rotation is enabled but no rotation function is configured")
+    return Result.ok(f"rotation enabled ({secret.get('RotationLambdaARN', 'managed rotation')})")
+
+
+def secret_rotation_age(secret: Mapping[str, Any], now: datetime, max_age_days: int) -> Result:
+    last = secret.get("LastRotatedDate")
+    if last is None:
+        return Result.fail("never rotated")
+    age = now - _utc(last)
+    if age > timedelta(days=max_age_days):
+        return Result.fail(f"last rotated {age.days} days ago; at most {max_age_days} allowed")
+    upcoming = secret.get("NextRotationDate")
+    if upcoming is None:
+        return Result.fail(f"rotated {age.days} days ago but no next rotation is scheduled")
+    if _utc(upcoming) < now:
+        return Result.fail(f"next rotation was due {_utc(upcoming):%Y-%m-%d} and has not happened")
+    return Result.ok(f"rotated {age.days} days ago; next {_utc(upcoming):%Y-%m-%d}")
+
+
+def secret_pending_versions(versions: Sequence[Mapping[str, Any]], now: datetime) -> Result:
+    for version in versions:
+        stages = version.get("VersionStages", [])
+        if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+            created = version.get("CreatedDate")
+            if created is None or now - _utc(created) > PENDING_STUCK_AFTER:
+                return Result.fail(f"version {version.get('VersionId', '?')} stuck in AWSPENDING "
+                                   f"(a rotation did not finish)")
+    return Result.ok("no version stuck in AWSPENDING")
+
+
+def secret_last_accessed(secret: Mapping[str, Any], now: datetime, max_age_days: int,
+                         versions: Sequence[Mapping[str, Any]] = ()) -> Result:
+    """Latest access of the secret or any of its versions (AWS records both, at day granularity)."""
+    dates = [_utc(d) for d in [secret.get("LastAccessedDate"), *(v.get("LastAccessedDate") for v in versions)] if d]
+    accessed = max(dates) if dates else None
+    if accessed is None:
+        return Result.fail("never accessed: the secret may be unused")
+    age = now - _utc(accessed)
+    if age > timedelta(days=max_age_days):
+        return Result.fail(f"last accessed {age.days} days ago: the secret may be unused")
+    return Result.ok(f"accessed {age.days} day(s) ago")
+
+
+def secret_cmk(secret: Mapping[str, Any], key_manager: str | None) -> Result:
+    if not secret.get("KmsKeyId"):
+        return Result.fail("encrypted with the AWS-managed key aws/secretsmanager")
+    if key_manager != "CUSTOMER":
+        return Result.fail(f"key {secret['KmsKeyId']} is {key_manager or 'not'} customer-managed")
+    return Result.ok("encrypted with a customer-managed key")
