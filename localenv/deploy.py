@@ -27,13 +27,8 @@ PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": 
 # Types not emulated, with the reason (printed in the deployment summary, never dropped silently).
 SKIPPED_TYPES = {
     "AWS::CDK::Metadata": "CDK bookkeeping, no AWS resource",
-    "AWS::Lambda::Function": "CDK's custom-resource handler; custom resources are not run locally",
     "Custom::VpcRestrictDefaultSG": "custom resource: its handler is not run locally",
-    "AWS::WAFv2::WebACL": "WAFv2 web ACLs are not emulated",
-    "AWS::WAFv2::WebACLAssociation": "WAFv2 is not emulated",
-    "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not emulated",
     "AWS::ApiGateway::Account": "account-wide API Gateway setting; nothing to audit locally",
-    "AWS::CloudWatch::Alarm": "alarms have no posture to audit locally",
     "AWS::SNS::TopicPolicy": "topic policy has no posture to audit locally",
     "Custom::S3AutoDeleteObjects": "custom resource: its handler is not run locally",
 }
@@ -89,6 +84,19 @@ def _permission(rule: Mapping[str, Any], peer_key: str) -> dict[str, Any]:
     if rule.get(peer_key):
         permission["UserIdGroupPairs"] = [{"GroupId": rule[peer_key], **description}]
     return permission
+
+
+def _waf_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CloudFormation's web ACL rules as the WAFv2 API takes them (numbers where the API wants numbers)."""
+    def convert(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: convert(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v, key) for v in value]
+        if key in ("Priority", "Limit", "EvaluationWindowSec") and isinstance(value, str) and value.isdigit():
+            return int(value)
+        return value
+    return convert(rules)
 
 
 def _tags(props: Mapping[str, Any], key: str = "Tags") -> list[dict[str, str]]:
@@ -255,11 +263,13 @@ class Deployer:
         return f"{p['InternetGatewayId']}|{p['VpcId']}", {}
 
     def eip(self, lid: str, p: dict) -> tuple[str, dict]:
-        address = self.client("ec2").allocate_address(Domain="vpc")
+        address = self.client("ec2").allocate_address(Domain="vpc", TagSpecifications=[
+            {"ResourceType": "elastic-ip", "Tags": _tags(p)}])
         return address["PublicIp"], {"AllocationId": address["AllocationId"], "PublicIp": address["PublicIp"]}
 
     def nat_gateway(self, lid: str, p: dict) -> tuple[str, dict]:
-        nat = self.client("ec2").create_nat_gateway(SubnetId=p["SubnetId"], AllocationId=p["AllocationId"])
+        nat = self.client("ec2").create_nat_gateway(SubnetId=p["SubnetId"], AllocationId=p["AllocationId"],
+                                                    TagSpecifications=[{"ResourceType": "natgateway", "Tags": _tags(p)}])
         return nat["NatGateway"]["NatGatewayId"], {}
 
     def route(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -572,7 +582,10 @@ class Deployer:
         return validator["id"], {"RequestValidatorId": validator["id"]}
 
     def api_key(self, lid: str, p: dict) -> tuple[str, dict]:
-        key = self.client("apigateway").create_api_key(name=p["Name"], value=p["Value"], enabled=p.get("Enabled", True))
+        key = self.client("apigateway").create_api_key(
+            name=p["Name"], value=p["Value"], enabled=p.get("Enabled", True),
+            stageKeys=[{"restApiId": k["RestApiId"], "stageName": k["StageName"]} for k in p.get("StageKeys", [])],
+            tags={t["Key"]: t["Value"] for t in _tags(p)})
         return key["id"], {"APIKeyId": key["id"]}
 
     def usage_plan(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -588,7 +601,8 @@ class Deployer:
         return f"{p['UsagePlanId']}|{p['KeyId']}", {}
 
     def vpc_link(self, lid: str, p: dict) -> tuple[str, dict]:
-        link = self.client("apigateway").create_vpc_link(name=p["Name"], targetArns=p["TargetArns"])
+        link = self.client("apigateway").create_vpc_link(name=p["Name"], targetArns=p["TargetArns"],
+                                                         tags={t["Key"]: t["Value"] for t in _tags(p)})
         return link["id"], {}
 
     def s3_bucket(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -652,6 +666,49 @@ class Deployer:
         arn = self.client("sns").create_topic(Name=p["TopicName"], Attributes=attributes, Tags=_tags(p))["TopicArn"]
         return arn, {"TopicArn": arn, "TopicName": p["TopicName"]}
 
+    def lambda_function(self, lid: str, p: dict) -> tuple[str, dict]:
+        """Created with placeholder code (the asset bucket is not local); never invoked: custom resources do not
+        run locally."""
+        name = p.get("FunctionName") or f"{self.config.stack_name}-{lid}"[:64]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("index.js", "exports.handler = async () => ({});\n")
+        args = {k: p[k] for k in ("Runtime", "Handler", "Description") if k in p}
+        args.update({k: int(p[k]) for k in ("MemorySize", "Timeout") if k in p})
+        function = self.client("lambda").create_function(
+            FunctionName=name, Role=p["Role"], Code={"ZipFile": code.getvalue()},
+            Tags={t["Key"]: t["Value"] for t in _tags(p)}, **args)
+        return name, {"Arn": function["FunctionArn"]}
+
+    def web_acl(self, lid: str, p: dict) -> tuple[str, dict]:
+        acl = self.client("wafv2").create_web_acl(
+            Name=p["Name"], Scope=p["Scope"], DefaultAction=p["DefaultAction"], Rules=_waf_rules(p.get("Rules", [])),
+            VisibilityConfig=p["VisibilityConfig"], Tags=_tags(p))["Summary"]
+        # CloudFormation's Ref of a web ACL: name|id|scope.
+        return f"{acl['Name']}|{acl['Id']}|{p['Scope']}", {"Arn": acl["ARN"], "Id": acl["Id"]}
+
+    def web_acl_association(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("wafv2").associate_web_acl(WebACLArn=p["WebACLArn"], ResourceArn=p["ResourceArn"])
+        return f"{p['ResourceArn']}|{p['WebACLArn']}", {}
+
+    def waf_logging(self, lid: str, p: dict) -> tuple[str, dict]:
+        self.client("wafv2").put_logging_configuration(LoggingConfiguration={
+            "ResourceArn": p["ResourceArn"], "LogDestinationConfigs": p["LogDestinationConfigs"]})
+        return p["ResourceArn"], {}
+
+    def alarm(self, lid: str, p: dict) -> tuple[str, dict]:
+        name = p.get("AlarmName") or f"{self.config.stack_name}-{lid}"
+        args = {k: p[k] for k in ("AlarmActions", "ComparisonOperator", "MetricName", "Namespace", "Statistic",
+                                  "ExtendedStatistic", "TreatMissingData", "AlarmDescription") if k in p}
+        args.update({k: int(p[k]) for k in ("DatapointsToAlarm", "EvaluationPeriods", "Period") if k in p})
+        args["Threshold"] = float(p["Threshold"])
+        if p.get("Dimensions"):
+            args["Dimensions"] = [{"Name": d["Name"], "Value": str(d["Value"])} for d in p["Dimensions"]]
+        cloudwatch = self.client("cloudwatch")
+        cloudwatch.put_metric_alarm(AlarmName=name, Tags=_tags(p), **args)
+        arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+        return name, {"Arn": arn}
+
 
 HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::KMS::Key": Deployer.kms_key, "AWS::KMS::Alias": Deployer.kms_alias,
@@ -682,6 +739,9 @@ HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::S3::Bucket": Deployer.s3_bucket, "AWS::S3::BucketPolicy": Deployer.s3_bucket_policy,
     "AWS::SQS::Queue": Deployer.sqs_queue, "AWS::SQS::QueuePolicy": Deployer.sqs_queue_policy,
     "AWS::Events::Rule": Deployer.events_rule,
+    "AWS::WAFv2::WebACL": Deployer.web_acl, "AWS::WAFv2::WebACLAssociation": Deployer.web_acl_association,
+    "AWS::WAFv2::LoggingConfiguration": Deployer.waf_logging, "AWS::CloudWatch::Alarm": Deployer.alarm,
+    "AWS::Lambda::Function": Deployer.lambda_function,
 }
 
 

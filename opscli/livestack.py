@@ -43,28 +43,19 @@ class LiveResource:
     properties: dict[str, Any] | None = None
     detail: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for platform_spec.rules.live_only
+    unresolved: bool = False  # the read needed a value of another resource that was not known yet
 
 
 # Why a declared type has no reader: nothing about it bears on posture, or it cannot be read back.
 NO_READER: dict[str, str] = {
     "AWS::CDK::Metadata": "CDK bookkeeping; no AWS resource",
-    "AWS::CloudWatch::Alarm": "alarm definitions carry no security posture (their topic is read)",
     "AWS::ApiGateway::Account": "account-wide setting (CloudWatch role), not a resource of this stack alone",
-    "AWS::ApiGateway::ApiKey": "its value is a secret; opscli does not read secrets",
     "AWS::ApiGateway::Deployment": "an immutable snapshot; the stage that serves it is read",
     "AWS::ApiGateway::RequestValidator": "validation settings; its method references are read",
     "AWS::ApiGateway::Resource": "a path segment; its methods are read",
     "AWS::ApiGateway::UsagePlanKey": "a key-to-plan link; the plan is read and the key value is a secret",
-    "AWS::ApiGateway::VpcLink": "its target is the internal load balancer, which is read",
-    "AWS::EC2::EIP": "the NAT gateway's address; no posture of its own",
-    "AWS::EC2::NatGateway": "egress only; the routes that use it are read",
     "AWS::EC2::VPCGatewayAttachment": "attachment only; the routes through the internet gateway are read",
-    "AWS::Lambda::Function": "CDK's custom-resource handlers, run only during deployment",
     "AWS::SNS::TopicPolicy": "who may publish alarms; no data-protection posture",
-    "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not available on the local emulator, so a reader could not be "
-                                        "tested; the stage's web ACL association is listed here until it is",
-    "AWS::WAFv2::WebACL": "WAFv2 is not available on the local emulator (see LoggingConfiguration)",
-    "AWS::WAFv2::WebACLAssociation": "WAFv2 is not available on the local emulator (see LoggingConfiguration)",
     "Custom::S3AutoDeleteObjects": "a deployment-time custom resource; no live resource",
     "Custom::VpcRestrictDefaultSG": "a deployment-time custom resource; the default security group it empties is "
                                     "not declared by the stack",
@@ -98,6 +89,8 @@ def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]
         "AWS::ApiGateway::RequestValidator": lambda: {"RequestValidatorId": pid},
         "AWS::ApiGateway::Resource": lambda: {"ResourceId": pid},
         "AWS::ApiGateway::ApiKey": lambda: {"APIKeyId": pid},
+        "AWS::CloudWatch::Alarm": lambda: {"Arn": arn.format("cloudwatch", f"alarm:{pid}")},
+        "AWS::WAFv2::WebACL": lambda: _web_acl_attributes(pid, region, account),
         "AWS::ApiGateway::UsagePlan": lambda: {"Id": pid},
         "AWS::ApiGateway::VpcLink": lambda: {"VpcLinkId": pid},
         "AWS::EC2::VPC": lambda: {"VpcId": pid},
@@ -105,10 +98,20 @@ def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]
         "AWS::EC2::RouteTable": lambda: {"RouteTableId": pid},
         "AWS::EC2::InternetGateway": lambda: {"InternetGatewayId": pid},
         "AWS::EC2::NatGateway": lambda: {"NatGatewayId": pid},
-        "AWS::EC2::EIP": lambda: {"AllocationId": pid, "PublicIp": pid},
+        "AWS::EC2::EIP": lambda: {"PublicIp": pid},
+        "AWS::Lambda::Function": lambda: {"Arn": arn.format("lambda", f"function:{pid}")},
         "AWS::RDS::DBInstance": lambda: {"DBInstanceArn": arn.format("rds", f"db:{pid}")},
     }
     return table[r.type]() if pid and r.type in table else {}
+
+
+def _web_acl_attributes(pid: str, region: str, account: str) -> dict[str, str]:
+    parts = pid.split("|")
+    if len(parts) != 3:
+        return {}
+    name, acl_id, scope = parts
+    where = "global" if scope == "CLOUDFRONT" else "regional"
+    return {"Arn": f"arn:aws:wafv2:{region}:{account}:{where}/webacl/{name}/{acl_id}", "Id": acl_id}
 
 
 def _canonical(value: Any) -> Any:
@@ -270,7 +273,10 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
             return LiveResource(declared, ReadState.READ, properties, facts=facts)
         except NotFound as exc:
             return LiveResource(declared, ReadState.MISSING, detail=str(exc))
-        except (CouldNotLook, Unresolvable) as exc:
+        except Unresolvable as exc:
+            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc} is not known",
+                                unresolved=True)
+        except CouldNotLook as exc:
             return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc}")
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
             raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") \
@@ -286,6 +292,10 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         for live in pool.map(read, scope.resources):
             stack.resources[live.declared.logical_id] = live
+    # A reader that needed a GetAtt only another reader could supply (an endpoint, an ARN) tries once more.
+    waiting = [r.declared for r in stack.resources.values() if r.state == ReadState.ERROR and r.unresolved]
+    for declared in waiting:
+        stack.resources[declared.logical_id] = read_one(declared)
     stack.index_ids()
     return stack
 

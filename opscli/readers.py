@@ -1049,3 +1049,122 @@ def cache_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
             "Tags": tag_list(need(tags, "TagList", list, operation="ListTagsForResource")), "Description": group.get("CacheSubnetGroupDescription", ""),
             "SubnetIds": sorted(s["SubnetIdentifier"] for s in need(group, "Subnets", list, operation=op)
                                 if isinstance(s, Mapping) and "SubnetIdentifier" in s)}
+
+
+# --- WAF, API keys and links, alarms ----------------------------------------------------------------
+
+@reader("AWS::WAFv2::WebACL", ("wafv2:GetWebACL", "wafv2:ListTagsForResource"),
+        "Name Scope DefaultAction Rules VisibilityConfig Tags")
+def web_acl(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    try:
+        name, acl_id, scope = r.physical_id.split("|")
+    except ValueError:
+        raise MalformedAnswer(f"web ACL id {r.physical_id!r} is not name|id|scope") from None
+    waf = ctx.aws.client("wafv2")
+    answer = _call("GetWebACL", waf.get_web_acl, "WAFNonexistentItemException", Name=name, Scope=scope, Id=acl_id)
+    acl = need(answer, "WebACL", Mapping, operation="GetWebACL")
+    tags = _call("ListTagsForResource", waf.list_tags_for_resource,
+                 ResourceARN=need(acl, "ARN", str, operation="GetWebACL"))
+    info = tags.get("TagInfoForResource") or {}
+    return {"Name": need(acl, "Name", str, operation="GetWebACL"), "Scope": scope,
+            "DefaultAction": need(acl, "DefaultAction", Mapping, operation="GetWebACL"),
+            "Rules": need(acl, "Rules", list, operation="GetWebACL"),
+            "VisibilityConfig": need(acl, "VisibilityConfig", Mapping, operation="GetWebACL"),
+            "Tags": tag_list(info.get("TagList", [])),
+            ATTRIBUTES: {"Arn": acl["ARN"], "Id": acl_id}}
+
+
+@reader("AWS::WAFv2::WebACLAssociation", ("wafv2:GetWebACLForResource",), "ResourceArn WebACLArn")
+def web_acl_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    resource = ctx.resolve(r.properties.get("ResourceArn"))
+    answer = _call("GetWebACLForResource", ctx.aws.client("wafv2").get_web_acl_for_resource,
+                   "WAFNonexistentItemException", ResourceArn=resource)
+    acl = answer.get("WebACL")
+    if not isinstance(acl, Mapping):
+        raise NotFound(f"no web ACL is associated with {resource}")
+    return {"ResourceArn": resource, "WebACLArn": need(acl, "ARN", str, operation="GetWebACLForResource")}
+
+
+@reader("AWS::WAFv2::LoggingConfiguration", ("wafv2:GetLoggingConfiguration",),
+        "ResourceArn LogDestinationConfigs")
+def waf_logging(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    resource = ctx.resolve(r.properties.get("ResourceArn"))
+    answer = _call("GetLoggingConfiguration", ctx.aws.client("wafv2").get_logging_configuration,
+                   "WAFNonexistentItemException", ResourceArn=resource)
+    config = need(answer, "LoggingConfiguration", Mapping, operation="GetLoggingConfiguration")
+    return {"ResourceArn": resource, "LogDestinationConfigs": need(config, "LogDestinationConfigs", list,
+                                                                   operation="GetLoggingConfiguration")}
+
+
+@reader("AWS::ApiGateway::ApiKey", ("apigateway:GetApiKey",), "Name Enabled StageKeys Tags")
+def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    # includeValue stays False: opscli never reads the key itself.
+    key = _call("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
+                includeValue=False)
+    stage_keys = []
+    for item in key.get("stageKeys", []):
+        if isinstance(item, Mapping):  # moto answers the pairs it was given; AWS answers "restApiId/stageName"
+            stage_keys.append({"RestApiId": item.get("restApiId"), "StageName": item.get("stageName")})
+        else:
+            api_id, _, stage = str(item).partition("/")
+            stage_keys.append({"RestApiId": api_id, "StageName": stage})
+    return {"Name": need(key, "name", str, operation="GetApiKey"), "Enabled": bool(key.get("enabled", False)),
+            "StageKeys": stage_keys, "Tags": tag_list(key.get("tags", {}))}
+
+
+@reader("AWS::ApiGateway::VpcLink", ("apigateway:GetVpcLink",), "Name TargetArns Tags")
+def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    link = _call("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
+    return {"Name": need(link, "name", str, operation="GetVpcLink"),
+            "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"), "Tags": tag_list(link.get("tags", {}))}
+
+
+@reader("AWS::CloudWatch::Alarm", ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
+        "AlarmActions ComparisonOperator DatapointsToAlarm Dimensions EvaluationPeriods ExtendedStatistic "
+        "MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
+def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    cloudwatch = ctx.aws.client("cloudwatch")
+    answer = _call("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=[r.physical_id])
+    found = _only(answer.get("MetricAlarms"), f"alarm {r.physical_id}", "DescribeAlarms")
+    props: dict[str, Any] = {}
+    for key in ("AlarmActions", "ComparisonOperator", "DatapointsToAlarm", "Dimensions", "EvaluationPeriods",
+                "ExtendedStatistic", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
+                "TreatMissingData"):
+        if key in found:
+            props[key] = found[key]
+    tags = _call("ListTagsForResource", cloudwatch.list_tags_for_resource,
+                 ResourceARN=need(found, "AlarmArn", str, operation="DescribeAlarms"))
+    props["Tags"] = tag_list(need(tags, "Tags", list, operation="ListTagsForResource"))
+    return props
+
+
+@reader("AWS::EC2::EIP", ("ec2:DescribeAddresses",), "Domain Tags")
+def elastic_ip(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "DescribeAddresses"
+    answer = _call(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
+    found = _only(answer.get("Addresses"), f"address {r.physical_id}", op)
+    return {"Domain": need(found, "Domain", str, operation=op), "Tags": tag_list(found.get("Tags", [])),
+            ATTRIBUTES: {"AllocationId": found.get("AllocationId")}}
+
+
+@reader("AWS::EC2::NatGateway", ("ec2:DescribeNatGateways",), "SubnetId AllocationId Tags")
+def nat_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "DescribeNatGateways"
+    answer = _call(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])
+    found = _only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op)
+    addresses = found.get("NatGatewayAddresses") or [{}]
+    props = {"SubnetId": need(found, "SubnetId", str, operation=op), "Tags": tag_list(found.get("Tags", []))}
+    if isinstance(addresses[0], Mapping) and addresses[0].get("AllocationId"):
+        props["AllocationId"] = addresses[0]["AllocationId"]
+    return props
+
+
+@reader("AWS::Lambda::Function", ("lambda:GetFunction",), "Runtime Handler MemorySize Timeout Role Description Tags")
+def lambda_function(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "GetFunction"
+    answer = _call(op, ctx.aws.client("lambda").get_function, "ResourceNotFoundException", FunctionName=r.physical_id)
+    config = need(answer, "Configuration", Mapping, operation=op)
+    props = {k: config[k] for k in ("Runtime", "Handler", "MemorySize", "Timeout", "Role", "Description")
+             if k in config}
+    props["Tags"] = tag_list(answer.get("Tags") or {})
+    return props

@@ -92,14 +92,16 @@ def presence_findings(live: LiveStack) -> list[Finding]:
 def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) -> list[Finding]:
     """Every live rule over every read resource (and the whole-stack rules over the read set), plus presence."""
     findings = presence_findings(live)
-    unreadable = [lid for lid, r in live.resources.items() if r.state == ReadState.ERROR]
+    unreadable = [(lid, r.declared.type) for lid, r in live.resources.items() if r.state == ReadState.ERROR]
     for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS):
         status, reason = f.status, f.reason
-        if unreadable and f.rule_id in template_engine.RELATIONSHIP_RULE_IDS:
-            # A whole-stack rule over a partial picture could judge what it did not see.
+        needs = template_engine.RELATIONSHIP_TYPES.get(f.rule_id, frozenset())
+        unseen = [lid for lid, rtype in unreadable if rtype in needs]
+        if unseen:
+            # A whole-stack rule over a picture missing what it reads could judge what it did not see.
             status = Status.ERROR
-            reason = f"could not judge: {len(unreadable)} declared resources could not be read " \
-                     f"({', '.join(unreadable[:3])}{', ...' if len(unreadable) > 3 else ''})"
+            reason = f"could not judge: {len(unseen)} declared resources it depends on could not be read " \
+                     f"({', '.join(unseen[:3])}{', ...' if len(unseen) > 3 else ''})"
         findings.append(Finding(f.rule_id, f.rule_id, status, _label(live, f.logical_id), reason))
     for lid, resource in live.resources.items():
         if resource.state != ReadState.READ:

@@ -23,6 +23,24 @@ from platform_spec.rules.intrinsics import ref_target, render
 RELATIONSHIP_RULE_IDS = frozenset({"STK-DESTROY-001", "STK-DESTROY-002", "STK-KMS-001", "STK-RDS-003", "STK-NET-001",
                                    "STK-EFS-002", "STK-ECS-002", "STK-S3-002", "STK-SQS-001", "STK-SQS-002",
                                    "STK-SQS-003"})
+_ROUTING = frozenset({"AWS::EC2::Subnet", "AWS::EC2::Route", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
+                      "AWS::EC2::SubnetRouteTableAssociation"})
+# The resource types each whole-stack rule reads beyond the resource it judges: a live picture missing one of
+# them (it could not be read) cannot support that rule's verdict.
+RELATIONSHIP_TYPES: dict[str, frozenset[str]] = {
+    "STK-KMS-001": frozenset({"AWS::KMS::Alias", "AWS::KMS::Key"}),
+    "STK-RDS-003": frozenset({"AWS::RDS::DBParameterGroup"}),
+    "STK-NET-001": _ROUTING,
+    "STK-EFS-002": _ROUTING | {"AWS::EFS::MountTarget"},
+    "STK-ECS-002": frozenset({"AWS::ApplicationAutoScaling::ScalableTarget"}),
+    "STK-S3-002": frozenset({"AWS::S3::BucketPolicy"}),
+    "STK-SQS-001": frozenset({"AWS::SQS::Queue"}),
+    "STK-SQS-002": frozenset({"AWS::SQS::QueuePolicy"}),
+    "STK-SQS-003": frozenset({"AWS::ApplicationAutoScaling::ScalingPolicy",
+                              "AWS::ApplicationAutoScaling::ScalableTarget"}),
+    "STK-DESTROY-001": frozenset(),  # the resource's own attributes
+    "STK-DESTROY-002": frozenset(),
+}
 CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
 
 

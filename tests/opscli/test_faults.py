@@ -177,7 +177,7 @@ def test_an_unreadable_key_alias_makes_whole_stack_rules_error_not_fail(stubbed)
         live = read(stubbed, Alias=alias, Logs=LOGS)
     kms_findings = [f for f in stackcheck.judge(live) if f.rule_id == "STK-KMS-001"]
     assert kms_findings and {f.status for f in kms_findings} == {Status.ERROR}
-    assert "could not judge: 1 declared resources could not be read (Alias)" in kms_findings[0].reason
+    assert "could not judge: 1 declared resources it depends on could not be read (Alias)" in kms_findings[0].reason
 
 
 def test_efs_policy_lookup_denied_is_error_for_the_file_system(stubbed):
