@@ -60,14 +60,15 @@ def create_unrelated(session: boto3.Session, endpoint: str, count: int) -> float
     return time.perf_counter() - start
 
 
-def audit(endpoint: str, outputs: Path) -> tuple[float, int, int]:
+def audit(endpoint: str, outputs: Path, command: str = "audit") -> tuple[float, int, int, str]:
     env = {**os.environ, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "opscli", "audit", "--suffix", "bench", "-o", "json"],
+    proc = subprocess.run([sys.executable, "-m", "opscli", command, "--suffix", "bench", "-o", "json"],
                           env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     document = json.loads(proc.stdout)
-    return elapsed, document["summary"]["api_calls"], proc.returncode
+    coverage = document.get("coverage") or {}
+    return elapsed, document["summary"]["api_calls"], proc.returncode, f"{coverage.get('read')}/{coverage.get('declared')}"
 
 
 def main() -> int:
@@ -86,16 +87,18 @@ def main() -> int:
             session = boto3.Session(region_name=config.region)
             deploy(template, config, endpoint, Path(tmp) / "outputs.json")
             filled = create_unrelated(session, endpoint, size)
-            audit(endpoint, Path(tmp) / "outputs.json")  # warm-up
-            results = [audit(endpoint, Path(tmp) / "outputs.json") for _ in range(args.runs)]
-        times = [r[0] for r in results]
-        rows.append((size, statistics.median(times), min(times), {r[1] for r in results}, {r[2] for r in results},
-                     filled))
-    print(f"\nopscli audit (real process, JSON output) against a moto server; median of {args.runs} runs")
-    print(f"{'unrelated':>10} {'median s':>9} {'min s':>7} {'API calls':>10} {'exit':>5}   (seeding took)")
-    for size, median, low, calls, codes, filled in rows:
-        print(f"{size:>10} {median:>9.2f} {low:>7.2f} {','.join(map(str, sorted(calls))):>10} "
-              f"{','.join(map(str, sorted(codes))):>5}   ({filled:.0f}s)")
+            for command in ("audit", "drift"):
+                audit(endpoint, Path(tmp) / "outputs.json", command)  # warm-up
+                results = [audit(endpoint, Path(tmp) / "outputs.json", command) for _ in range(args.runs)]
+                times = [r[0] for r in results]
+                rows.append((command, size, statistics.median(times), min(times), {r[1] for r in results},
+                             {r[2] for r in results}, {r[3] for r in results}, filled))
+    print(f"\nopscli audit / drift (real process, JSON output) against a moto server; median of {args.runs} runs")
+    print(f"{'command':>8} {'unrelated':>10} {'median s':>9} {'min s':>7} {'API calls':>10} {'exit':>5} "
+          f"{'read':>8}   (seeding took)")
+    for command, size, median, low, calls, codes, read, filled in rows:
+        print(f"{command:>8} {size:>10} {median:>9.2f} {low:>7.2f} {','.join(map(str, sorted(calls))):>10} "
+              f"{','.join(map(str, sorted(codes))):>5} {','.join(sorted(read)):>8}   ({filled:.0f}s)")
     return 0
 
 
