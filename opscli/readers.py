@@ -460,6 +460,8 @@ def task_definition(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     answer = _call(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
                    taskDefinition=r.physical_id, include=["TAGS"])
     task = need(answer, "taskDefinition", Mapping, operation=op)
+    if task.get("status") == "INACTIVE":  # deregistered: no new task can start from it
+        raise NotFound(f"task definition {r.physical_id} is deregistered (INACTIVE)")
     props: dict[str, Any] = {"Family": need(task, "family", str, operation=op),
                              "ContainerDefinitions": _pascal(need(task, "containerDefinitions", list, operation=op),
                                                              _ECS_SPECIAL, keep=frozenset({"Options"})),

@@ -131,6 +131,23 @@ def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(synth, mo
     assert queue.reason.startswith("expected AWS::SQS::Queue ") and "declared by TapStacktest" in queue.reason
 
 
+def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(synth, moto_env, aws):
+    deploy_into_moto(synth.template, "test")
+    ecs = boto3.client("ecs", region_name="ap-northeast-1")
+    efs = boto3.client("efs", region_name="ap-northeast-1")
+    service = ecs.describe_services(cluster="ecs-cluster-test", services=["video-processing-test"])["services"][0]
+    ecs.deregister_task_definition(taskDefinition=service["taskDefinition"])
+    file_system = efs.describe_file_systems()["FileSystems"][0]["FileSystemId"]
+    efs.delete_mount_target(MountTargetId=efs.describe_mount_targets(FileSystemId=file_system)["MountTargets"][0][
+        "MountTargetId"])
+    report = core.audit(aws, targets.from_suffix("test"))
+    assert failing_on(report) == {("STK-STACK-001", "AWS::ECS::TaskDefinition"), ("STK-STACK-001", "AWS::EFS::MountTarget"),
+                                  ("STK-EFS-002", "AWS::EFS::FileSystem")}
+    gone = {f.resource.split(" ", 1)[0]: f.reason for f in report.findings if f.rule_id == "STK-STACK-001"
+            and f.status is Status.FAIL}
+    assert "deregistered (INACTIVE)" in gone["AWS::ECS::TaskDefinition"]
+
+
 def test_rotation_checks_on_seeded_secrets(deployed, aws):
     report = core.rotate_secrets(aws, targets.from_suffix("test"))
     assert {f.status for f in report.findings} == {Status.PASS}
