@@ -98,50 +98,57 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
                   seconds=time.perf_counter() - start, coverage=cover.to_dict())
 
 
-def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-          now: datetime | None = None) -> Report:
-    """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
-    the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts)."""
+def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None,
+            run: Callable[[stack.StackScope], tuple[stack.StackScope, list[Finding], stackcheck.Coverage]]) -> Report:
+    """Read the stack's scope, then `run` it: (the scope it read, findings, coverage). An unreadable declaration
+    is one ERROR (could not look), so the report still prints."""
     start, calls_before = _start(aws)
     try:
         scope = stack_scope(aws, targets, stack_record=stack_record)
     except stack.ScopeError as exc:
-        return _scope_error("audit", targets, exc, start, aws, calls_before)
-    live = _read(aws, scope, progress)
-    findings = stackcheck.judge(live, expected_tags={"Environment": targets.suffix})
-    return _report("audit", targets, scope, findings, start, aws, calls_before, stackcheck.coverage(live))
+        return _scope_error(command, targets, exc, start, aws, calls_before)
+    used, findings, cover = run(scope)
+    return _report(command, targets, used, findings, start, aws, calls_before, cover)
+
+
+def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
+          now: datetime | None = None) -> Report:
+    """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
+    the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts)."""
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
+        live = _read(aws, scope, progress)
+        return scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live)
+    return _scoped("audit", aws, targets, stack_record, run)
 
 
 def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
           now: datetime | None = None) -> Report:
     """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
-    start, calls_before = _start(aws)
-    try:
-        scope = stack_scope(aws, targets, stack_record=stack_record)
-    except stack.ScopeError as exc:
-        return _scope_error("drift", targets, exc, start, aws, calls_before)
-    live = _read(aws, scope, progress)
-    findings, unverifiable = stackcheck.drift(live, expected_tags={"Environment": targets.suffix})
-    cover = stackcheck.coverage(live)
-    cover.unverifiable = unverifiable
-    return _report("drift", targets, scope, findings, start, aws, calls_before, cover)
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
+        live = _read(aws, scope, progress)
+        findings, unverifiable = stackcheck.drift(live, expected_tags=_tags(targets))
+        cover = stackcheck.coverage(live)
+        cover.unverifiable = unverifiable
+        return scope, findings, cover
+    return _scoped("drift", aws, targets, stack_record, run)
 
 
 def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
                 now: datetime | None = None) -> Report:
     """The stack's KMS keys: present, customer-managed and enabled, rotating automatically, tagged."""
-    start, calls_before = _start(aws)
-    try:
-        scope = stack_scope(aws, targets, stack_record=stack_record)
-    except stack.ScopeError as exc:
-        return _scope_error("rotate-check keys", targets, exc, start, aws, calls_before)
-    keys = stack.StackScope(scope.stack_name, scope.template,
-                            tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
-    live = _read(aws, keys, progress)
-    findings = [f for f in stackcheck.judge(live, expected_tags={"Environment": targets.suffix})
-                if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
-    return _report("rotate-check keys", targets, keys, findings, start, aws, calls_before,
-                   stackcheck.coverage(live))
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
+        keys = stack.StackScope(scope.stack_name, scope.template,
+                                tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
+        live = _read(aws, keys, progress)
+        findings = [f for f in stackcheck.judge(live, expected_tags=_tags(targets))
+                    if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
+        return keys, findings, stackcheck.coverage(live)
+    return _scoped("rotate-check keys", aws, targets, stack_record, run)
+
+
+def _tags(targets: Targets) -> dict[str, str]:
+    """The tag values the live stage checks (the keys come from the catalog's required tags)."""
+    return {"Environment": targets.suffix}
 
 
 # --- the existing secrets the stack reads -------------------------------------------------------------
