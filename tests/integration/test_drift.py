@@ -334,6 +334,25 @@ def _db_subnet_group_tag(d, on):
         rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["Owner"])
 
 
+_WORKER_TO_DB: dict[str, list] = {}
+
+
+def _db_ingress_revoked(d, on):
+    """The standalone ingress rule that lets the worker reach the database, revoked (and put back)."""
+    ec2, group = d.client("ec2"), _db_security_group(d)
+    if on:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=_WORKER_TO_DB.pop(group))
+    else:
+        permission = next(p for p in ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0][
+            "IpPermissions"] if p.get("UserIdGroupPairs"))
+        pair = permission["UserIdGroupPairs"][0]
+        revoked = [{"IpProtocol": permission["IpProtocol"], "FromPort": permission["FromPort"],
+                    "ToPort": permission["ToPort"], "UserIdGroupPairs": [
+                        {k: pair[k] for k in ("GroupId", "Description") if k in pair}]}]
+        _WORKER_TO_DB[group] = revoked
+        ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=revoked)
+
+
 # name -> (toggle, rules `opscli audit` fails, (resource type, property) `opscli drift` reports, command)
 DRIFTS = {
     "worker-backlog-scaling-deleted": (_backlog_scaling, {"STK-SQS-003", "STK-STACK-001"},
@@ -378,6 +397,8 @@ DRIFTS = {
                                     "audit"),
     "db-subnet-group-tag-removed": (_db_subnet_group_tag, {"STK-TAG-001"}, ("AWS::RDS::DBSubnetGroup", "Tags"),
                                     "audit"),
+    "db-ingress-rule-revoked": (_db_ingress_revoked, {"STK-STACK-001"}, ("AWS::EC2::SecurityGroupIngress", None),
+                                "audit"),
     "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
 }
 
