@@ -1,4 +1,10 @@
-"""The AWS side of opscli: one session, cached clients, retries, a read-only guard and a call log."""
+"""The AWS side of opscli: one session, cached clients, retries, a read-only guard and a call log.
+
+The guard is an allowlist: a client may send exactly the operations opscli declares (its readers', the stack
+scope's and the secrets' checks), which are also exactly what `opscli iam-policy` grants. Anything else —
+a write, or a read opscli has no business making such as secretsmanager:GetSecretValue — is refused before it
+is sent. Clients come only from `Aws.client`; the session is private.
+"""
 
 from __future__ import annotations
 
@@ -40,11 +46,17 @@ class Aws:
     """Clients for one region/profile/endpoint, each guarded so that only read operations can be sent."""
 
     def __init__(self, *, region: str = ALLOWED_REGION, profile: str | None = None, endpoint_url: str | None = None,
-                 retry_mode: str = "standard", max_attempts: int = 5, session: boto3.Session | None = None) -> None:
+                 retry_mode: str = "standard", max_attempts: int = 5, session: boto3.Session | None = None,
+                 allowed: frozenset[str] | None = None) -> None:
         try:
-            self.session = session or boto3.Session(profile_name=profile, region_name=region)
+            self._session = session or boto3.Session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(str(exc)) from None
+        if allowed is None:
+            from opscli.core import declared_operations  # the core's tables import this module: not at the top
+
+            allowed = frozenset(declared_operations())
+        self.allowed = allowed
         self.region = region
         self.endpoint_url = endpoint_url
         self.log = CallLog()
@@ -54,13 +66,13 @@ class Aws:
         self._lock = threading.Lock()
 
     def check_credentials(self) -> None:
-        if self.session.get_credentials() is None:
+        if self._session.get_credentials() is None:
             raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID")
 
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                 client.meta.events.register("before-call.*.*", self._guard)
                 self._clients[service] = client
             return self._clients[service]
@@ -68,5 +80,7 @@ class Aws:
     def _guard(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
         self.log.record(service, model.name)
-        if not is_read(model.name):
-            raise ReadOnlyViolation(f"refused {service}:{model.name}: opscli only reads")
+        operation = f"{service}:{model.name}"
+        if operation not in self.allowed or not is_read(model.name):
+            what = "opscli only reads" if not is_read(model.name) else "not an operation opscli declares"
+            raise ReadOnlyViolation(f"refused {operation}: {what}")

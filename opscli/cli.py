@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import traceback
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,25 @@ def _targets(suffix: str | None, outputs_file: Path | None) -> targets.Targets:
     return targets.from_suffix(suffix)
 
 
+def _endpoint(url: str | None) -> str | None:
+    """--endpoint-url must be an http(s) URL with a host: anything else is a usage error, not a failed call."""
+    if url is None:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint-url {url!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:5000)")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise UsageError(f"--endpoint-url {url!r} has a port that is not a number") from None
+    return url
+
+
 def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
-    aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=kwargs["endpoint_url"])
+    aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
     if err.is_terminal and not kwargs["verbose"]:
         with Progress(TextColumn("[bold]opscli[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:

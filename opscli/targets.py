@@ -78,6 +78,8 @@ def load_outputs(path: Path) -> dict[str, str]:
         raise UsageError(f"outputs file {path} cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"outputs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise UsageError(f"outputs file {path} is nested too deeply to be stack outputs") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), dict):
         data = next(iter(data.values()))  # cdk deploy --outputs-file writes {"TapStackprod": {...}}
     if not isinstance(data, dict):

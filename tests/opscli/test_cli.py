@@ -155,3 +155,16 @@ def test_progress_bar_on_a_terminal(deployed, monkeypatch):
     assert result.exit_code == 0 and json.loads(result.stdout)["schema"] == "opscli.report/v1"
     drawn = stderr.getvalue()
     assert "opscli" in drawn and "\x1b[" in drawn  # the bar, with terminal control codes, on stderr only
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://127.0.0.1:5000", "http://", "http://127.0.0.1:port"])
+def test_a_malformed_endpoint_url_is_a_usage_error(capsys, url):
+    assert main(["audit", "--suffix", "test", "--endpoint-url", url]) == errors.EXIT_USAGE
+    assert "--endpoint-url" in capsys.readouterr().err
+
+
+def test_a_deeply_nested_outputs_file_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["audit", "--outputs", str(path)]) == errors.EXIT_USAGE
+    assert "nested too deeply" in capsys.readouterr().err

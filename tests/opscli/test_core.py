@@ -188,9 +188,26 @@ def test_calls_are_exactly_the_declared_reads(deployed, aws):
 
 
 def test_read_only_guard_refuses_writes(aws):
-    with pytest.raises(ReadOnlyViolation, match="refused rds:DeleteDBInstance"):
+    with pytest.raises(ReadOnlyViolation, match="refused rds:DeleteDBInstance: opscli only reads"):
         aws.client("rds").delete_db_instance(DBInstanceIdentifier="rds-test")
     assert aws.log.calls == ["rds:DeleteDBInstance"]
+
+
+@pytest.mark.parametrize("service, call, kwargs", [
+    ("secretsmanager", "get_secret_value", {"SecretId": "rds-credentials-test"}),  # reads a secret's value
+    ("sts", "get_session_token", {}),  # a "Get" that mints credentials
+    ("s3", "get_object", {"Bucket": "b", "Key": "k"}),  # reads data, not posture
+    ("kms", "decrypt", {"CiphertextBlob": b"x"}),
+])
+def test_the_guard_is_an_allowlist_not_a_name_prefix(aws, service, call, kwargs):
+    """Only the operations opscli declares (and `opscli iam-policy` grants) leave the client."""
+    with pytest.raises(ReadOnlyViolation, match="refused"):
+        getattr(aws.client(service), call)(**kwargs)
+    assert not hasattr(aws, "session"), "the session is private: every client comes from the guarded factory"
+    from opscli.iam_policy import policy_document
+
+    granted = {a for s in policy_document()["Statement"] for a in s["Action"]}
+    assert "secretsmanager:GetSecretValue" not in granted and "sts:GetSessionToken" not in granted
 
 
 def test_audit_refuses_other_regions(moto_env):
