@@ -3,9 +3,10 @@
 Exit codes (the contract, tested in tests/opscli/test_cli.py):
   0  compliant: no FAIL at or above --fail-on, no ERROR
   1  findings: at least one FAIL at or above --fail-on
-  2  usage error: bad option, suffix, outputs file or rule id
-  3  incomplete: a check could not look (access denied, throttled, endpoint down, malformed answer),
-     or no credentials; takes precedence over 1
+  2  usage error: bad option, suffix, endpoint URL, outputs or stack-record file, or rule id
+  3  incomplete: a check could not look (access denied, throttled, endpoint down, malformed answer,
+     no answer before --timeout), or no credentials; takes precedence over 1
+  130  interrupted (Ctrl-C): the partial report is printed; unfinished checks are ERROR
 """
 
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from opscli.iam_policy import policy_document
 from opscli.model import FailOn, Report, exit_code
 from platform_spec import catalog
 
+DEFAULT_TIMEOUT = 60.0
+EXIT_INTERRUPTED = 130  # Ctrl-C: the partial report is printed, then the shell's convention for SIGINT
 # "\b" keeps Click from re-wrapping the table.
 EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()
 
@@ -63,6 +66,9 @@ def output_options(fn: Callable) -> Callable:
                      show_default=True, help="Lowest severity of a FAIL that makes the exit code 1."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
         click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
+        click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
+                     help="Seconds for the whole run: checks still without an answer then are ERROR and the "
+                          "report is printed."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -98,6 +104,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     err = _console(kwargs["no_color"], stderr=True)
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
+    deadline = time.monotonic() + kwargs["timeout"]
     if err.is_terminal and not kwargs["verbose"]:
         with Progress(TextColumn("[bold]opscli[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
@@ -106,18 +113,27 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
             def advance(step: str, done: int, total: int) -> None:
                 bar.update(task, description=escape(step), completed=done, total=total)
 
-            report = run(aws, target, progress=advance, **extra)
+            report = run(aws, target, progress=advance, deadline=deadline, **extra)
     else:
         verbose = kwargs["verbose"]
         report = run(aws, target, progress=(lambda step, done, total: err.print(
-            f"checked {escape(step)} ({done}/{total})")) if verbose else None, **extra)
+            f"checked {escape(step)} ({done}/{total})")) if verbose else None, deadline=deadline, **extra)
     code = exit_code(report.findings, kwargs["fail_on"])
+    if report.incomplete == "interrupted":
+        code = EXIT_INTERRUPTED
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
         click.echo(render.to_sarif(report), nl=False)
     else:
         render.table(report, _console(kwargs["no_color"], stderr=False), code)
+    if report.incomplete:
+        # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
+        err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "
+                  f"without an answer are ERROR")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     ctx.exit(code)
 
 

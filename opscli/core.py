@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from opscli import livestack, readers, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
@@ -71,7 +73,8 @@ def account_id(aws: Aws) -> str:
     return account
 
 
-def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None) -> livestack.LiveStack:
+def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None,
+          deadline: float | None = None) -> livestack.LiveStack:
     total, done = len(scope.resources), [0]
 
     def step(label: str) -> None:
@@ -79,7 +82,25 @@ def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None) -> lives
         if progress:
             progress(label, done[0], total)
 
-    return livestack.read_stack(aws, scope, account=account_id(aws), progress=step)
+    return livestack.read_stack(aws, scope, account=account_id(aws), progress=step, deadline=deadline)
+
+
+class ScopeTimeout(stack.ScopeError):
+    """The stack's declaration had no answer before the run's deadline."""
+
+
+def _bounded(call: Callable[[], Any], deadline: float | None, what: str) -> Any:
+    """`call()` in a worker thread, given up at `deadline`: a hung endpoint cannot hold the run past it."""
+    if deadline is None:
+        return call()
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(call)
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        raise ScopeTimeout(f"no answer to {what} before the run's --timeout") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: float, aws: Aws,
@@ -98,52 +119,63 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
                   seconds=time.perf_counter() - start, coverage=cover.to_dict())
 
 
-def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None,
-            run: Callable[[stack.StackScope], tuple[stack.StackScope, list[Finding], stackcheck.Coverage]]) -> Report:
-    """Read the stack's scope, then `run` it: (the scope it read, findings, coverage). An unreadable declaration
-    is one ERROR (could not look), so the report still prints."""
+def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None, deadline: float | None,
+            run: Callable[[stack.StackScope], tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
+                                                    str | None]]) -> Report:
+    """Read the stack's scope, then `run` it: (the scope it read, findings, coverage, incomplete). An unreadable
+    declaration is one ERROR (could not look), so the report still prints."""
     start, calls_before = _start(aws)
     try:
-        scope = stack_scope(aws, targets, stack_record=stack_record)
+        scope = _bounded(lambda: stack_scope(aws, targets, stack_record=stack_record), deadline,
+                         "the stack's declaration (CloudFormation)")
     except stack.ScopeError as exc:
-        return _scope_error(command, targets, exc, start, aws, calls_before)
-    used, findings, cover = run(scope)
-    return _report(command, targets, used, findings, start, aws, calls_before, cover)
+        report = _scope_error(command, targets, exc, start, aws, calls_before)
+        report.incomplete = "timeout" if isinstance(exc, ScopeTimeout) else None
+        return report
+    except KeyboardInterrupt:
+        report = _scope_error(command, targets, stack.ScopeError("interrupted (Ctrl-C)"), start, aws, calls_before)
+        report.incomplete = "interrupted"
+        return report
+    used, findings, cover, incomplete = run(scope)
+    report = _report(command, targets, used, findings, start, aws, calls_before, cover)
+    report.incomplete = incomplete
+    return report
 
 
 def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-          now: datetime | None = None) -> Report:
+          now: datetime | None = None, deadline: float | None = None) -> Report:
     """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
     the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts)."""
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
-        live = _read(aws, scope, progress)
-        return scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live)
-    return _scoped("audit", aws, targets, stack_record, run)
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
+        live = _read(aws, scope, progress, deadline)
+        return (scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live),
+                live.incomplete)
+    return _scoped("audit", aws, targets, stack_record, deadline, run)
 
 
 def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-          now: datetime | None = None) -> Report:
+          now: datetime | None = None, deadline: float | None = None) -> Report:
     """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
-        live = _read(aws, scope, progress)
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
+        live = _read(aws, scope, progress, deadline)
         findings, unverifiable = stackcheck.drift(live, expected_tags=_tags(targets))
         cover = stackcheck.coverage(live)
         cover.unverifiable = unverifiable
-        return scope, findings, cover
-    return _scoped("drift", aws, targets, stack_record, run)
+        return scope, findings, cover, live.incomplete
+    return _scoped("drift", aws, targets, stack_record, deadline, run)
 
 
 def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-                now: datetime | None = None) -> Report:
+                now: datetime | None = None, deadline: float | None = None) -> Report:
     """The stack's KMS keys: present, customer-managed and enabled, rotating automatically, tagged."""
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage]:
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
         keys = stack.StackScope(scope.stack_name, scope.template,
                                 tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
-        live = _read(aws, keys, progress)
+        live = _read(aws, keys, progress, deadline)
         findings = [f for f in stackcheck.judge(live, expected_tags=_tags(targets))
                     if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
-        return keys, findings, stackcheck.coverage(live)
-    return _scoped("rotate-check keys", aws, targets, stack_record, run)
+        return keys, findings, stackcheck.coverage(live), live.incomplete
+    return _scoped("rotate-check keys", aws, targets, stack_record, deadline, run)
 
 
 def _tags(targets: Targets) -> dict[str, str]:
@@ -154,22 +186,37 @@ def _tags(targets: Targets) -> dict[str, str]:
 # --- the existing secrets the stack reads -------------------------------------------------------------
 
 def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progress: Progress | None = None,
-                   now: datetime | None = None) -> Report:
-    """Rotation posture of the secrets the stack reads."""
+                   now: datetime | None = None, deadline: float | None = None) -> Report:
+    """Rotation posture of the secrets the stack reads; a secret with no answer by `deadline` (or when Ctrl-C
+    comes) is ERROR for every check."""
     start, calls_before = _start(aws)
     context = Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days,
                       expected_tags=expected_tags(targets))
     findings: list[Finding] = []
-    total, done = len(targets.secrets), 0
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        futures = [(name, pool.submit(run_collector, c.SECRET, c.secret, context, name)) for name in targets.secrets]
-        for name, future in futures:
-            findings += future.result()
-            done += 1
+    incomplete = None
+    pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
+    futures = [(name, pool.submit(run_collector, c.SECRET, c.secret, context, name)) for name in targets.secrets]
+    try:
+        for done, (name, future) in enumerate(futures, 1):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                findings += future.result(timeout=remaining)
+            except FutureTimeout:
+                incomplete = "timeout"
+                findings += [Finding(check, rule, Status.ERROR, name, "could not look: no answer before the run's "
+                                     "--timeout") for check, rule in c.SECRET.checks]
             if progress:
-                progress(f"secret {name}", done, total)
+                progress(f"secret {name}", done, len(futures))
+    except KeyboardInterrupt:
+        incomplete = "interrupted"
+        seen = {f.resource for f in findings}
+        findings += [Finding(check, rule, Status.ERROR, name, "could not look: interrupted (Ctrl-C)")
+                     for name, _ in futures if name not in seen for check, rule in c.SECRET.checks]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
-                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
+                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
+                  incomplete=incomplete)
 
 
 def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:

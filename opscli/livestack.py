@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +172,7 @@ class LiveStack:
         self.scope = scope
         self.resources = resources
         self.resolver = resolver
+        self.incomplete: str | None = None  # "timeout" or "interrupted" when some reads never finished
         self._ids: dict[Any, Any] = {}
         self.index_ids()
 
@@ -232,8 +234,9 @@ class LiveStack:
 
 
 def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[[str], None] | None = None,
-               max_workers: int = MAX_WORKERS) -> LiveStack:
-    """Read every declared resource that has a reader (concurrently, each by id)."""
+               max_workers: int = MAX_WORKERS, deadline: float | None = None) -> LiveStack:
+    """Read every declared resource that has a reader (concurrently, each by id). What has no answer by
+    `deadline` (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened."""
     pseudo = {"AWS::Region": aws.region, "AWS::AccountId": account, "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name, "AWS::NoValue": None}
     resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
@@ -289,13 +292,29 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
             return LiveResource(declared, ReadState.ERROR, detail=f"could not look: malformed answer "
                                                                    f"({type(exc).__name__}: {exc})")
 
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        for live in pool.map(read, scope.resources):
-            stack.resources[live.declared.logical_id] = live
-    # A reader that needed a GetAtt only another reader could supply (an endpoint, an ARN) tries once more.
-    waiting = [r.declared for r in stack.resources.values() if r.state == ReadState.ERROR and r.unresolved]
-    for declared in waiting:
-        stack.resources[declared.logical_id] = read_one(declared)
+    pool = ThreadPoolExecutor(max_workers=max_workers)
+    futures = {declared.logical_id: pool.submit(read, declared) for declared in scope.resources}
+    try:
+        wait(futures.values(), timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        stack.incomplete = "interrupted"
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung call must not hold the report back
+    for declared in scope.resources:
+        future = futures[declared.logical_id]
+        if future.done() and not future.cancelled():
+            stack.resources[declared.logical_id] = future.result()
+        else:
+            stack.incomplete = stack.incomplete or "timeout"
+            why = "interrupted (Ctrl-C)" if stack.incomplete == "interrupted" else \
+                "no answer before the run's --timeout"
+            stack.resources[declared.logical_id] = LiveResource(declared, ReadState.ERROR,
+                                                                detail=f"could not look: {why}")
+    if stack.incomplete is None:
+        # A reader that needed a GetAtt only another reader could supply (an endpoint, an ARN) tries once more.
+        waiting = [r.declared for r in stack.resources.values() if r.state == ReadState.ERROR and r.unresolved]
+        for declared in waiting:
+            stack.resources[declared.logical_id] = read_one(declared)
     stack.index_ids()
     return stack
 

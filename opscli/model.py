@@ -50,6 +50,7 @@ class Report:
     api_calls: int = 0
     seconds: float = 0.0
     coverage: dict | None = None  # the stack-scope run's coverage (declared, read, and why not), when there was one
+    incomplete: str | None = None  # "timeout" or "interrupted": some checks never got an answer (they are ERROR)
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

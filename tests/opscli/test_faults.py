@@ -280,3 +280,77 @@ def test_failure_classification_covers_every_kind():
     assert describe_failure(KeyError("MultiAZ")) == (Status.ERROR, "malformed answer: KeyError 'MultiAZ'")
     with pytest.raises(ZeroDivisionError):
         describe_failure(ZeroDivisionError())
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung endpoint)."""
+
+    def __enter__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.accepted, self.stop = [], threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _accept(self):
+        self.server.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                self.accepted.append(self.server.accept()[0])
+            except OSError:
+                continue
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(2)
+        for conn in self.accepted:
+            conn.close()
+        self.server.close()
+
+
+def _opscli(*args: str, **popen):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "NO_COLOR": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "opscli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+@pytest.mark.parametrize("command", [["audit"], ["drift"], ["rotate-check", "secrets"]])
+def test_a_hung_endpoint_ends_at_the_timeout_with_a_report_and_exit_3(command):
+    import json
+    import time
+
+    with SilentServer() as endpoint:
+        start = time.monotonic()
+        proc = _opscli(*command, "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "2", "-o", "json")
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - start
+    assert proc.returncode == 3 and elapsed < 10, (proc.returncode, elapsed, err)
+    document = json.loads(out)
+    assert document["findings"] and {f["status"] for f in document["findings"]} == {"ERROR"}
+    assert all("--timeout" in f["reason"] for f in document["findings"])
+    assert "timed out" in err
+
+
+def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
+    import json
+    import signal
+    import time
+
+    with SilentServer() as endpoint:
+        proc = _opscli("audit", "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "600", "-o", "json")
+        time.sleep(2.5)  # started, and waiting on the endpoint
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        stopped = time.monotonic() - sent
+    assert proc.returncode == 130 and stopped < 1.5, (proc.returncode, stopped, err)
+    document = json.loads(out)
+    assert [f["status"] for f in document["findings"]] == ["ERROR"]
+    assert "interrupted" in document["findings"][0]["reason"] and "interrupted" in err
