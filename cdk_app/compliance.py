@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Aspects, CfnResource
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPackSuppression, NagSuppressions, NIST80053R5Checks, PCIDSS321Checks
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NagPackSuppression,
+    NagSuppressions,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+)
 from constructs import IConstruct
 
 from cdk_app.config import AppConfig
-from platform_spec import catalog
 from cdk_app.nag_pack import StreamTechChecks
+from platform_spec import catalog
 
 # The packs every synthesis runs. cdk-nag 2.38.x runs them as Aspects, so a finding is an Annotations
 # error (synthesis fails) unless a suppression on that resource excuses it.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_spec.naming import NamingError, SERVICE_LIMITS, name_problems, physical_name, validate_suffix
+from platform_spec.naming import SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
 from platform_spec.tagging import tag_problems
 
 ALLOWED_REGION = "ap-northeast-1"

@@ -16,8 +16,7 @@ from cdk_app.constructs.encryption import Encryption
 from cdk_app.constructs.intake import VideoIntake
 from cdk_app.constructs.network import Network
 from cdk_app.constructs.observability import Observability
-from cdk_app.constructs.secrets import (
-    DB_PASSWORD_FIELD, DB_USERNAME_FIELD, REDIS_AUTH_FIELD, ExistingSecrets)
+from cdk_app.constructs.secrets import DB_PASSWORD_FIELD, DB_USERNAME_FIELD, REDIS_AUTH_FIELD, ExistingSecrets
 from cdk_app.constructs.storage import ScratchStorage
 from cdk_app.constructs.video_processing import VideoProcessing
 from platform_spec import contract

@@ -23,7 +23,6 @@ import botocore.exceptions
 from opscli.stack import Declared, StackScope
 from platform_spec.result import CouldNotLook
 
-
 # What a write-only secret property (an AUTH token) reads as when the answer says one is set.
 REDACTED = "(set; value not readable)"
 # A reader returns live facts no template holds (key state, running tasks, ...) under this key, for the

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from platform_spec.naming import NamingError, physical_name, validate_suffix
 from opscli.errors import UsageError
+from platform_spec.naming import NamingError, physical_name, validate_suffix
 
 STAGE_NAME = "v1"
 # Outputs that must be present in an outputs file (written by the deploy pipeline from TapStack's outputs).

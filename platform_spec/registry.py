@@ -7,11 +7,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from platform_spec.tagging import REQUIRED_TAG_KEYS
 from platform_spec.context import Context
 from platform_spec.result import Result
-from platform_spec.rules import (stk_api, stk_ecs, stk_efs, stk_iam, stk_intake, stk_kms, stk_log, stk_name, stk_rds,
-                            stk_redis, stk_secret, stk_tag)
+from platform_spec.rules import (
+    stk_api,
+    stk_ecs,
+    stk_efs,
+    stk_iam,
+    stk_intake,
+    stk_kms,
+    stk_log,
+    stk_name,
+    stk_rds,
+    stk_redis,
+    stk_secret,
+    stk_tag,
+)
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 Predicate = Callable[[str, Mapping[str, Any], Context], Result]
 

@@ -101,7 +101,7 @@ def _relationship_results(resources: Mapping[str, Any], cmk_ids: frozenset[str])
               for part in (v["Properties"].get("ResourceId", {}).get("Fn::Join", ["", []])[1]
                            if isinstance(v["Properties"].get("ResourceId"), dict) else [])}
     mount_subnets: dict[str, set[str]] = {}
-    for lid, v in resources.items():
+    for _lid, v in resources.items():
         if v.get("Type") == "AWS::EFS::MountTarget":
             fs = ref_target(v["Properties"].get("FileSystemId"))
             mount_subnets.setdefault(fs, set()).add(ref_target(v["Properties"].get("SubnetId")))

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from platform_spec import catalog
-from platform_spec import template_engine
+from platform_spec import catalog, template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,6 @@ from typing import Any, TextIO
 from platform_spec.contract import METRIC_NAMESPACE  # noqa: F401 - re-exported: the namespace the alarms read
 
 
-
 class JsonLogger:
     def __init__(self, service: str, stream: TextIO | None = None) -> None:
         self.service = service

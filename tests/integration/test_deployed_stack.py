@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from opscli.targets import REQUIRED_OUTPUTS
 from platform_spec.naming import physical_name
 from platform_spec.tagging import REQUIRED_TAG_KEYS
-from opscli.targets import REQUIRED_OUTPUTS
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]

@@ -269,6 +269,7 @@ def test_no_credentials_stops_the_audit(monkeypatch, tmp_path):
 
 def test_failure_classification_covers_every_kind():
     import botocore.exceptions as bex
+
     from opscli.checks import describe_failure
 
     def client_error(code):

@@ -10,7 +10,6 @@ import sys
 import boto3
 import pytest
 
-
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 

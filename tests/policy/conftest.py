@@ -113,9 +113,8 @@ def checkov_by_file(policy_scan) -> dict[str, list[ReportFinding]]:
 @pytest.fixture(scope="session")
 def nag_by_stack(fixture_dir):
     """Our cdk-nag pack over every fixture (one stack each, via CfnInclude) in one synth: stack -> errors."""
-    from aws_cdk import App, Aspects, Environment, Stack
+    from aws_cdk import App, Aspects, Environment, Stack, cx_api
     from aws_cdk import cloudformation_include as cfn_include
-    from aws_cdk import cx_api
 
     from cdk_app.nag_pack import StreamTechChecks
 

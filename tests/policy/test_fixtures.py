@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_spec import catalog
-from platform_spec import template_engine
+from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID

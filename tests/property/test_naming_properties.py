@@ -7,8 +7,15 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from platform_spec.naming import (NAMES, SERVICE_LIMITS, NamingError, max_suffix_length, name_problems,
-                            physical_name, suffix_problems)
+from platform_spec.naming import (
+    NAMES,
+    SERVICE_LIMITS,
+    NamingError,
+    max_suffix_length,
+    name_problems,
+    physical_name,
+    suffix_problems,
+)
 from tests.property.strategies import any_text, forbidden_suffix_chars, valid_suffixes
 
 

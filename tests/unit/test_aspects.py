@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, SecretValue, Stack
+from aws_cdk import App, Environment, RemovalPolicy, SecretValue, Stack, cx_api
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
@@ -14,12 +14,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as sm
-from aws_cdk import cx_api
 
 from cdk_app.aspects import apply_guardrails
 from cdk_app.config import AppConfig
-from platform_spec.tagging import REQUIRED_TAG_KEYS
 from platform_spec.rules.intrinsics import tag_map
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 CONFIG = AppConfig.for_suffix("unit")
 TOKYO = Environment(region="ap-northeast-1")

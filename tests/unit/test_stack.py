@@ -7,9 +7,9 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags
 from platform_spec.rules.intrinsics import ref_target, tag_map
 from platform_spec.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
+from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags
 
 pytestmark = pytest.mark.synth
 
