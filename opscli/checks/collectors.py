@@ -10,6 +10,7 @@ import botocore.exceptions
 
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
+from opscli.readers import need
 from platform_spec.rules import secrets_live as live
 
 
@@ -34,14 +35,17 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
     client = ctx.aws.client("secretsmanager")
     described = _expect(lambda: client.describe_secret(SecretId=name), ("ResourceNotFoundException",),
                         f"secret {name} (the stack reads it; it must exist)")
-    arn = described.get("ARN", name)
+    # DescribeSecret always names the secret: an answer without ARN and Name (an HTML or empty 200, a proxy's
+    # garbage) proves nothing, so every check of this secret is ERROR rather than "rotation is not enabled".
+    arn = need(described, "ARN", str, operation="DescribeSecret")
+    need(described, "Name", str, operation="DescribeSecret")
     yield judge("secret.rotation_enabled", "STK-SECRET-003", arn, live.secret_rotation_enabled, described)
     yield judge("secret.rotation_age", "STK-SECRET-004", arn, live.secret_rotation_age, described, ctx.now,
                 ctx.max_age_days)
     versions, token = [], None
     while True:  # botocore has no paginator for ListSecretVersionIds
         page = client.list_secret_version_ids(SecretId=arn, **({"NextToken": token} if token else {}))
-        versions += page.get("Versions", [])
+        versions += need(page, "Versions", list, operation="ListSecretVersionIds")
         token = page.get("NextToken")
         if not token:
             break
@@ -50,5 +54,7 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
                 ctx.max_age_days, versions)
     manager = None
     if described.get("KmsKeyId"):
-        manager = ctx.aws.client("kms").describe_key(KeyId=described["KmsKeyId"])["KeyMetadata"].get("KeyManager")
+        meta = need(ctx.aws.client("kms").describe_key(KeyId=described["KmsKeyId"]), "KeyMetadata", dict,
+                    operation="DescribeKey")
+        manager = need(meta, "KeyManager", str, operation="DescribeKey")
     yield judge("secret.cmk", "STK-SECRET-007", arn, live.secret_cmk, described, manager)

@@ -355,3 +355,34 @@ def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
     document = json.loads(out)
     assert [f["status"] for f in document["findings"]] == ["ERROR"]
     assert "interrupted" in document["findings"][0]["reason"] and "interrupted" in err
+
+
+@pytest.mark.parametrize("describe, versions, broken", [
+    ({}, {"Versions": []}, "DescribeSecret answered without 'ARN'"),  # an empty or HTML 200 parses to nothing
+    ({"ARN": "arn:aws:secretsmanager:ap-northeast-1:1:secret:s-AbCdEf", "Name": "s", "RotationEnabled": True,
+      "RotationLambdaARN": "arn:aws:lambda:ap-northeast-1:1:function:rot"}, {}, "without 'Versions'"),
+])
+def test_a_secret_answer_it_cannot_fully_read_is_error_never_pass_or_fail(stubbed, describe, versions, broken):
+    """Issue 12: a garbage DescribeSecret made 'never rotated' FAILs, an answer without Versions made 'nothing
+    stuck in AWSPENDING' a PASS. Without the fields there is no evidence either way."""
+    client = stubbed.client("secretsmanager")
+
+    def garble(parsed, model, **_):
+        if model.name == "DescribeSecret" and not describe:
+            parsed.clear()
+        if model.name == "ListSecretVersionIds" and not versions:
+            parsed.pop("Versions", None)
+    client.meta.events.register("after-call.secretsmanager.*", garble)
+    full = {"ARN": "arn:aws:secretsmanager:ap-northeast-1:1:secret:s-AbCdEf", "Name": "s"}
+    with Stubber(client) as stub:
+        stub.add_response("describe_secret", describe or full)
+        if describe:
+            stub.add_response("list_secret_version_ids", {"Versions": []})
+        findings = run_collector(c.SECRET, c.secret, ctx(stubbed), "s")
+    by = by_check(findings)
+    if not describe:
+        assert {f.status for f in findings} == {Status.ERROR} and all(broken in f.reason for f in findings)
+    else:
+        assert by["secret.pending"].status is Status.ERROR and broken in by["secret.pending"].reason
+        assert by["secret.last_accessed"].status is Status.ERROR
+    assert exit_code(findings) == 3
