@@ -13,9 +13,10 @@ a field AWS always returns raises MalformedAnswer (the check could not look), ne
 from __future__ import annotations
 
 import json
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
@@ -105,6 +106,21 @@ class ReadContext:
     aws: Any
     scope: StackScope
     resolve: Callable[[Any], Any]  # declared value -> live value (Ref/GetAtt through the stack's ids)
+    # Answers several readers need within one read of the stack (a security group and its standalone rules,
+    # a route table and its routes): asked once per run, by (operation, id).
+    _answers: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def once(self, operation: str, key: str, call: Callable[[], Any]) -> Any:
+        """The answer of `call`, asked once per (operation, key) in this run; readers asking at the same time
+        wait for the first. A call that raised is asked again by the next reader."""
+        with self._lock:
+            lock = self._locks.setdefault((operation, key), threading.Lock())
+        with lock:
+            if (operation, key) not in self._answers:
+                self._answers[(operation, key)] = call()
+            return self._answers[(operation, key)]
 
 
 Read = Callable[[ReadContext, Declared], dict[str, Any]]
@@ -717,8 +733,8 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
         "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags")
 def security_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeSecurityGroups"
-    answer = _call(op, ctx.aws.client("ec2").describe_security_groups, "InvalidGroup.NotFound",
-                   GroupIds=[r.physical_id])
+    answer = ctx.once(op, r.physical_id, lambda: _call(op, ctx.aws.client("ec2").describe_security_groups,
+                                                       "InvalidGroup.NotFound", GroupIds=[r.physical_id]))
     group = _only(answer.get("SecurityGroups"), f"security group {r.physical_id}", op)
     props = {"GroupName": need(group, "GroupName", str, operation=op),
              "GroupDescription": need(group, "Description", str, operation=op),
@@ -991,8 +1007,8 @@ def target_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
     op = "DescribeRouteTables"
-    answer = _call(op, ctx.aws.client("ec2").describe_route_tables, "InvalidRouteTableID.NotFound",
-                   RouteTableIds=[table_id])
+    answer = ctx.once(op, table_id, lambda: _call(op, ctx.aws.client("ec2").describe_route_tables,
+                                                  "InvalidRouteTableID.NotFound", RouteTableIds=[table_id]))
     return _only(answer.get("RouteTables"), f"route table {table_id}", op)
 
 
