@@ -43,7 +43,7 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     outputs_path.parent.mkdir(parents=True, exist_ok=True)
     outputs_path.write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
     record_path = stack_record_path(outputs_path)
-    record_path.write_text(json.dumps(result.stack_record(config.stack_name, template), indent=1) + "\n")
+    record_path.write_text(json.dumps(result.record, indent=1) + "\n")
     if not quiet:
         print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
               f"{len(result.skipped)} not emulated:")

@@ -44,6 +44,7 @@ class DeployResult:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (logical id, type, reason)
     outputs: dict[str, str] = field(default_factory=dict)
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical id (what Ref returns)
+    record: dict[str, Any] = field(default_factory=dict)  # the stack record (stack_record) of this deployment
 
     def stack_record(self, stack_name: str, template: Mapping[str, Any]) -> dict[str, Any]:
         """What CloudFormation would answer for this stack: ListStackResources' summaries (the skipped
@@ -209,7 +210,8 @@ class Deployer:
                 result.outputs[key] = f"UNRESOLVED({exc})"
         # The emulator (moto, in this process) now answers CloudFormation's ListStackResources / GetTemplate
         # for the stack, as AWS would after a deploy: opscli finds its scope the same way in both.
-        register_stack(result.stack_record(self.config.stack_name, self.template))
+        result.record = result.stack_record(self.config.stack_name, self.template)
+        register_stack(result.record)
         return result
 
     # --- handlers: (self, logical id, resolved properties) -> (Ref value, GetAtt attributes) ----

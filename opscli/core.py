@@ -23,7 +23,6 @@ from opscli.errors import OpsError, UsageError
 from opscli.model import Finding, Report, sort_findings
 from opscli.targets import Targets
 from platform_spec.result import Status
-from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 MAX_WORKERS = 4  # bounded concurrency for the secrets
@@ -35,10 +34,6 @@ KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
 KEY_RULES = frozenset({"STK-KMS-002", "STK-KMS-003", "STK-TAG-001", stackcheck.PRESENCE_RULE})
 
 Progress = Callable[[str, int, int], None]  # (step just finished, steps done, steps in all)
-
-
-def expected_tags(targets: Targets) -> dict[str, str]:
-    return {key: (targets.suffix if key == "Environment" else "") for key in REQUIRED_TAG_KEYS}
 
 
 def require_region(aws: Aws) -> None:
@@ -190,8 +185,7 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
     """Rotation posture of the secrets the stack reads; a secret with no answer by `deadline` (or when Ctrl-C
     comes) is ERROR for every check."""
     start, calls_before = _start(aws)
-    context = Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days,
-                      expected_tags=expected_tags(targets))
+    context = Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days)
     findings: list[Finding] = []
     incomplete = None
     pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)

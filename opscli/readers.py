@@ -718,11 +718,11 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
             base["FromPort"] = perm["FromPort"]
         if "ToPort" in perm:
             base["ToPort"] = perm["ToPort"]
-        for key, field, out in (("IpRanges", "CidrIp", "CidrIp"), ("Ipv6Ranges", "CidrIpv6", "CidrIpv6"),
+        for key, item_key, out in (("IpRanges", "CidrIp", "CidrIp"), ("Ipv6Ranges", "CidrIpv6", "CidrIpv6"),
                                 ("UserIdGroupPairs", "GroupId", peer), ("PrefixListIds", "PrefixListId",
                                                                         "DestinationPrefixListId")):
             for item in perm.get(key, []) or []:
-                rule = {**base, out: item.get(field)}
+                rule = {**base, out: item.get(item_key)}
                 if item.get("Description"):
                     rule["Description"] = item["Description"]
                 rules.append(rule)

@@ -7,7 +7,7 @@ it did not yield becomes ERROR (could not look) or FAIL (the resource it expecte
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +48,6 @@ class Context:
     now: datetime
     cmk_arn: str | None = None
     max_age_days: int = 90
-    expected_tags: dict[str, str] = field(default_factory=dict)
 
 
 def describe_failure(exc: BaseException) -> tuple[Status, str]:

@@ -3,6 +3,8 @@ rule id with exit code 1, and pass again once the setting is restored. Never run
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -23,9 +25,12 @@ def local(deployment):
     return deployment
 
 
-def run(deployment, capsys, *command: str) -> tuple[int, dict]:
-    code = main([*command, "--endpoint-url", deployment.endpoint_url, "-o", "json"])
-    return code, json.loads(capsys.readouterr().out)
+def run(deployment, *command: str) -> tuple[int, dict]:
+    """`opscli <command> --endpoint-url <the deployment> -o json` in process: (exit code, the JSON report)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*command, "--endpoint-url", deployment.endpoint_url, "-o", "json"])
+    return code, json.loads(out.getvalue())
 
 
 def failed_rules(document: dict) -> set[str]:
@@ -425,23 +430,12 @@ def all_restored(local):
     """After the last case: audit, drift and rotate-check are clean again (each case restores what it broke)."""
     yield
     assert look(local) == (set(), set(), set())
-    code, document = run_secrets(local)
+    code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
     assert code == 0 and failed_rules(document) == set()
 
 
-def run_secrets(deployment) -> tuple[int, dict]:
-    import contextlib
-    import io
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["rotate-check", "secrets", "--outputs", str(deployment.outputs_file), "--endpoint-url",
-                     deployment.endpoint_url, "-o", "json"])
-    return code, json.loads(out.getvalue())
-
-
 @pytest.mark.parametrize("name", sorted(DRIFTS))
-def test_drift_is_reported_with_its_rule_id(local, all_restored, capsys, name):
+def test_drift_is_reported_with_its_rule_id(local, all_restored, name):
     """One live misconfiguration at a time: the audit fails exactly the rules it breaks, the drift names the
     resource and property (and the rule the value now breaks), and both are clean once it is restored.
     (The commands themselves, exit codes and formats are tested in tests/opscli; this reads once per state.)"""
@@ -458,7 +452,7 @@ def test_drift_is_reported_with_its_rule_id(local, all_restored, capsys, name):
             else:  # a drifted value names the rule it now breaks
                 assert broken == rules - {"STK-STACK-001"}, broken
         else:
-            code, document = run(local, capsys, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
+            code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
             assert code == 1 and failed_rules(document) == rules
     finally:
         toggle(local, True)

@@ -22,16 +22,17 @@ from opscli.errors import CredentialsError
 from opscli.model import exit_code
 from opscli.stack import build
 from platform_spec.result import Status
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 T = targets.from_suffix("fault")
 ACCOUNT = "123456789012"
 CMK = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
-TAGS = [{"Key": k, "Value": "fault" if k == "Environment" else "x"} for k in core.expected_tags(T)]
+TAGS = [{"Key": k, "Value": "fault" if k == "Environment" else "x"} for k in REQUIRED_TAG_KEYS]
 
 
 def ctx(aws: Aws) -> Context:
-    return Context(aws=aws, targets=T, now=NOW, expected_tags=core.expected_tags(T))
+    return Context(aws=aws, targets=T, now=NOW)
 
 
 def scope(**resources):
