@@ -267,7 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            # Ctrl-C before a check began (while starting, or outside the phases that print a partial report):
+            # nothing to report. A call already sent may hold a worker thread, so do not wait for it.
+            click.echo("opscli: interrupted before any check ran", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
         click.echo("error: aborted", err=True)
         return EXIT_USAGE
     except OpsError as exc:

@@ -6,6 +6,7 @@ tests that need no template run first, so neither core waits for it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -196,17 +197,22 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
             process.kill()
 
 
+@functools.cache
+def _local_session() -> Any:
+    """One boto3 session for the emulator per worker: a new session loads every service model again (~0.35 s
+    for the services of a whole-stack read)."""
+    import boto3
+    return boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                         region_name="ap-northeast-1")
+
+
 def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
     """Every check of `opscli audit`, `drift` and `rotate-check secrets` on the deployment: (check, resource,
     status). Drift covers every declared property the readers read, so a change a test leaves behind shows."""
-    import boto3
-
     from opscli import core, targets
     from opscli.aws import Aws
 
-    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                            region_name="ap-northeast-1")
-    aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=2)
+    aws = Aws(session=_local_session(), endpoint_url=deployment.endpoint, max_attempts=2)
     target = targets.from_outputs(deployment.outputs_file)
     from opscli import livestack, stackcheck
 

@@ -287,7 +287,10 @@ def test_failure_classification_covers_every_kind():
 class SilentServer:
     """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung endpoint)."""
 
+    current: SilentServer | None = None
+
     def __enter__(self):
+        SilentServer.current = self
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(64)
@@ -330,7 +333,7 @@ def test_a_hung_endpoint_ends_at_the_timeout_with_a_report_and_exit_3(command):
 
     with SilentServer() as endpoint:
         start = time.monotonic()
-        proc = _opscli(*command, "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "2", "-o", "json")
+        proc = _opscli(*command, "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "1", "-o", "json")
         out, err = proc.communicate(timeout=60)
         elapsed = time.monotonic() - start
     assert proc.returncode == 3 and elapsed < 10, (proc.returncode, elapsed, err)
@@ -347,7 +350,11 @@ def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
 
     with SilentServer() as endpoint:
         proc = _opscli("audit", "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "600", "-o", "json")
-        time.sleep(2.5)  # started, and waiting on the endpoint
+        server = SilentServer.current
+        waited = time.monotonic()
+        while not server.accepted and time.monotonic() - waited < 30:  # started, and waiting on the endpoint
+            time.sleep(0.05)
+        time.sleep(0.2)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -356,6 +363,26 @@ def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
     document = json.loads(out)
     assert [f["status"] for f in document["findings"]] == ["ERROR"]
     assert "interrupted" in document["findings"][0]["reason"] and "interrupted" in err
+
+
+def test_ctrl_c_before_any_check_exits_130_at_once_without_a_traceback():
+    """Seen under load: a SIGINT while opscli was still starting became click's Abort, exit 2, and the
+    interpreter then waited for a thread stuck on the hung endpoint (30 s and more). Here a thread that never
+    ends stands for that call, and Ctrl-C comes while the command sets up its AWS access."""
+    import subprocess
+    import sys
+
+    harness = (
+        "import sys, threading\n"
+        "import opscli.cli as cli\n"
+        "threading.Thread(target=threading.Event().wait).start()  # a call that never answers\n"
+        "def ctrl_c(*a, **k):\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.Aws = ctrl_c\n"
+        "sys.exit(cli.main(['audit', '--suffix', 'dev', '-o', 'json']))\n")
+    proc = subprocess.run([sys.executable, "-c", harness], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 @pytest.mark.parametrize("describe, versions, broken", [
