@@ -37,6 +37,7 @@ DATABASE = "videometadata"  # the PostgreSQL database the stack creates and the 
 DB_SSLMODE_REQUIRED = "verify-full"
 API_PORT = 8080  # the metadata API's container port (NLB target group, security groups, health check)
 SCRATCH_MOUNT = "/scratch"  # where the worker's task mounts the EFS access point
+INTAKE_MAX_RECEIVES = 3  # receives of an intake message before it is dead-lettered (redrive policy and worker)
 METRIC_NAMESPACE = "StreamTech/Workloads"  # CloudWatch EMF namespace of the services' metrics (alarms read it)
 
 # The JSON fields of the existing secrets the stack reads (it never creates or writes a secret).

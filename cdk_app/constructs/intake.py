@@ -15,10 +15,11 @@ from constructs import Construct
 from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import own_custom_resource_logs
+from platform_spec import contract
 
 # A worker holds a message this long per attempt (download, probe, write): longer than the slowest video.
 VISIBILITY_TIMEOUT = Duration.minutes(15)
-MAX_RECEIVES = 3  # then the message (a poison or unreadable file) goes to the dead-letter queue
+MAX_RECEIVES = contract.INTAKE_MAX_RECEIVES  # then the message goes to the dead-letter queue
 
 
 class VideoIntake(Construct):

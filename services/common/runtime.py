@@ -24,6 +24,11 @@ S = TypeVar("S")
 
 EXIT_CONFIG = 2       # a setting is missing or not allowed: fix the task definition
 EXIT_UNAVAILABLE = 3  # a dependency stayed unreachable through the start-up window
+EXIT_FAILED = 4       # the service failed while running (e.g. a job loop died): ECS replaces the task
+
+
+class ServiceFailed(RuntimeError):
+    """Raised by a service's `serve` when it cannot go on: logged, and the process exits EXIT_FAILED."""
 
 
 def aws_client(service: str) -> object:
@@ -63,7 +68,8 @@ def run_service(service: str, read_settings: Callable[[], S],
                 serve: Callable[[S, ConnectionPool, Cache, JsonLogger, threading.Event], None],
                 *, pool_size: Callable[[S], int]) -> int:
     """Start `service` (settings, schema, pool, cache), `serve` until SIGTERM; return the exit code:
-    0 stopped, EXIT_CONFIG a setting or the schema history is wrong, EXIT_UNAVAILABLE no database."""
+    0 stopped, EXIT_CONFIG a setting or the schema history is wrong, EXIT_UNAVAILABLE no database,
+    EXIT_FAILED the service could not go on (ServiceFailed)."""
     logger = JsonLogger(service)
     shutdown = Shutdown().install(logger)
     try:
@@ -80,5 +86,9 @@ def run_service(service: str, read_settings: Callable[[], S],
     if pool is None:
         return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
     with pool:
-        serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
+        try:
+            serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
+        except ServiceFailed as exc:
+            logger.error("service_failed", error=str(exc))
+            return EXIT_FAILED
     return 0

@@ -1,5 +1,6 @@
 """python -m services.video_worker — the Fargate worker's entry point. Exit codes: 0 stopped on SIGTERM;
-2 configuration error; 3 the database stayed unreachable through the start-up window."""
+2 configuration error; 3 the database stayed unreachable through the start-up window; 4 a job loop died
+(the task must be replaced)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ def _rate(value: Fraction | None) -> float | None:
 
 def _stream(stream: av.stream.Stream) -> dict[str, Any]:
     ctx = stream.codec_context
+    # getattr: for some damaged headers PyAV's streams lack attributes they normally have (bit_rate seen).
     info: dict[str, Any] = {"index": stream.index, "type": stream.type, "codec": ctx.name if ctx else None,
-                            "bit_rate": stream.bit_rate or (ctx.bit_rate if ctx else None) or None,
+                            "bit_rate": getattr(stream, "bit_rate", None) or getattr(ctx, "bit_rate", None) or None,
                             "duration_seconds": round(float(stream.duration * stream.time_base), 3)
                             if stream.duration and stream.time_base else None}
     if stream.type == "video":
@@ -57,5 +58,7 @@ def probe(path: Path, *, decode_check: bool = True) -> dict[str, Any]:
             }
     except UnreadableVideo:
         raise
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the file is untrusted input: whatever it makes FFmpeg or PyAV
+        # raise (FFmpegError, ValueError, and for a few byte-flipped headers AttributeError), it is not a video
+        # this service can read; the reason keeps the exception's type for the dead-letter queue.
         raise UnreadableVideo(f"{type(exc).__name__}: {exc}") from exc

@@ -3,15 +3,26 @@
 At-least-once, idempotent: a message is deleted only after its row is committed, so a crash anywhere before
 that makes SQS deliver it again after the visibility timeout, and the upsert keyed by (bucket, key, version)
 rewrites the same row. Unreadable files and malformed events go to the dead-letter queue at once, with the
-reason as a message attribute and in the log; transient failures (database, S3) are retried with backoff and
-reach the dead-letter queue through the queue's redrive policy after its receive limit."""
+reason as a message attribute and in the log; transient failures (database, S3) are retried with backoff, and
+on the last receive the redrive policy allows (contract.INTAKE_MAX_RECEIVES) the worker dead-letters the message
+itself, so every dead letter carries its reason.
+
+One message never ends a job loop: whatever a job raises sends that message to its fate (retry, or the
+dead-letter queue) and the loop goes on. If a loop dies all the same, the worker stops and the process exits
+non-zero (WorkerFailed), so ECS replaces the task. Scratch files live in a directory of this task's own, locked
+while the task lives; at start the worker removes the directories of tasks that died mid-job (kill -9, a lost
+host), which nothing else would ever delete."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import shutil
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +37,7 @@ from platform_spec import contract
 from services.common import failpoints, videos
 from services.common.cache import Cache, CacheUnavailable
 from services.common.log import JsonLogger
+from services.common.runtime import ServiceFailed
 from services.common.settings import SettingsError, integer, require
 from services.video_worker.probe import UnreadableVideo, probe
 
@@ -34,6 +46,87 @@ GONE_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"})
 
 class PoisonMessage(ValueError):
     """The message is not an S3 Object Created event this worker can act on."""
+
+
+class WorkerFailed(ServiceFailed):
+    """A job loop died: the worker stopped, so the task can be replaced (a non-zero exit)."""
+
+
+TASK_DIR_PREFIX = "task-"
+LOCK_FILE = ".lock"
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,15}")
+
+
+class Scratch:
+    """This task's directory on the shared scratch mount (EFS): `<root>/task-<id>`, with a POSIX lock on its
+    `.lock` file flock-ed for the task's life (on NFS, as EFS is, Linux maps flock to an NFSv4 lock: released
+    when the process dies, or when a lost host's lease expires). `open()` first removes every sibling whose
+    lock can be taken: its task is gone."""
+
+    def __init__(self, root: Path, logger: JsonLogger) -> None:
+        self.root, self.logger = root, logger
+        self.directory = root / f"{TASK_DIR_PREFIX}{uuid.uuid4().hex}"
+        self._lock: Any = None
+
+    def open(self) -> Scratch:
+        self.sweep()
+        self.directory.mkdir()
+        self._lock = (self.directory / LOCK_FILE).open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return self
+
+    def sweep(self) -> None:
+        """Remove what dead tasks left behind (a directory nobody holds the lock of)."""
+        removed, freed = [], 0
+        for entry in sorted(self.root.glob(f"{TASK_DIR_PREFIX}*")):
+            if entry == self.directory or not entry.is_dir() or not self._abandoned(entry):
+                continue
+            freed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file() and not f.is_symlink())
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+        if removed:
+            self.logger.warning("scratch_swept", directories=removed, bytes=freed,
+                                note="left by tasks that stopped mid-job")
+
+    @staticmethod
+    def _abandoned(directory: Path) -> bool:
+        lock = directory / LOCK_FILE
+        try:
+            with lock.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return True
+        except BlockingIOError:
+            return False  # a live task holds it
+        except FileNotFoundError:
+            # No lock file: its task died between mkdir and locking, or is there right now. Give it a minute.
+            try:
+                return time.time() - directory.stat().st_mtime > 60
+            except FileNotFoundError:
+                return False
+        except OSError:
+            return False
+
+    def file_for(self, key: str) -> Path:
+        """A fresh file name for `key`'s download: never derived from the key beyond a plain extension. Opens
+        the directory on first use (a job handled outside `Worker.run`)."""
+        if self._lock is None:
+            self.open()
+        suffix = Path(key.replace("\0", "")).suffix
+        return self.directory / f"{uuid.uuid4().hex}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _receive_count(message: Mapping[str, Any]) -> int:
+    try:
+        return max(1, int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")))
+    except (TypeError, ValueError, AttributeError):
+        return 1
 
 
 @dataclass(frozen=True)
@@ -94,7 +187,7 @@ def parse_job(message: dict[str, Any]) -> Job:
     if not isinstance(key, str) or not key or not isinstance(bucket, str):
         raise PoisonMessage("malformed event: empty object key or bucket")
     return Job(message_id=message["MessageId"], receipt=message["ReceiptHandle"], body=body,
-               receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+               receive_count=_receive_count(message),
                bucket=bucket, key=key, version_id=str(obj.get("version-id") or "null"),
                size=obj.get("size"), etag=obj.get("etag") or obj.get("eTag"), event_time=event.get("time"))
 
@@ -138,6 +231,7 @@ class Worker:
                  logger: JsonLogger) -> None:
         self.settings, self.sqs, self.s3, self.db, self.cache, self.logger = settings, sqs, s3, db, cache, logger
         self._beat_lock = threading.Lock()
+        self.scratch = Scratch(settings.scratch_dir, logger)
 
     def beat(self) -> None:
         """The container health check reads this file's timestamp (healthcheck.py); written atomically."""
@@ -147,16 +241,32 @@ class Worker:
             os.replace(partial, self.settings.heartbeat_file)
 
     def run(self, stop: threading.Event) -> None:
-        """`concurrency` poll loops until `stop`; each finishes its current job before returning."""
-        self.logger.info("worker_started", queue=self.settings.queue_url, scratch=str(self.settings.scratch_dir),
+        """`concurrency` poll loops until `stop`; each finishes its current job before returning. A loop that
+        dies stops the others and raises WorkerFailed once they are done."""
+        self.scratch.open()
+        self.logger.info("worker_started", queue=self.settings.queue_url, scratch=str(self.scratch.directory),
                          concurrency=self.settings.concurrency)
-        loops = [threading.Thread(target=self._loop, args=(stop,), name=f"job-loop-{n}")
-                 for n in range(self.settings.concurrency)]
-        for loop in loops:
-            loop.start()
-        for loop in loops:
-            loop.join()
+        died: list[str] = []
+
+        def guarded() -> None:
+            try:
+                self._loop(stop)
+            except BaseException as exc:  # noqa: BLE001 - recorded, then the task must be replaced
+                died.append(f"{type(exc).__name__}: {exc}")
+                self.logger.error("job_loop_died", error=died[-1], trace=traceback.format_exc(limit=8))
+                stop.set()
+
+        loops = [threading.Thread(target=guarded, name=f"job-loop-{n}") for n in range(self.settings.concurrency)]
+        try:
+            for loop in loops:
+                loop.start()
+            for loop in loops:
+                loop.join()
+        finally:
+            self.scratch.close()
         self.logger.info("worker_stopped")
+        if died:
+            raise WorkerFailed(f"{len(died)} job loop(s) died: {died[0]}")
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -164,6 +274,9 @@ class Worker:
             try:
                 self.poll_once()
             except (ClientError, BotoCoreError) as exc:
+                self.logger.error("receive_failed", error=f"{type(exc).__name__}: {exc}")
+                stop.wait(5)
+            except Exception as exc:  # noqa: BLE001 - e.g. an answer botocore could not parse: try again
                 self.logger.error("receive_failed", error=f"{type(exc).__name__}: {exc}")
                 stop.wait(5)
 
@@ -174,7 +287,23 @@ class Worker:
         return [self.handle(message) for message in answer.get("Messages", [])]
 
     def handle(self, message: dict[str, Any]) -> str:
-        """Process one message; returns "stored", "rejected" or "retry"."""
+        """Process one message; returns "stored", "rejected" or "retry". Never raises: an exception nobody
+        foresaw is that message's failure (retried, dead-lettered with its reason on the last receive)."""
+        try:
+            return self._handle(message)
+        except Exception as exc:  # noqa: BLE001 - one message must not end the loop
+            reason = f"unexpected {type(exc).__name__}: {exc}"
+            self.logger.error("job_crashed", message_id=str(message.get("MessageId")), error=reason,
+                              trace=traceback.format_exc(limit=8))
+            try:
+                return self._retry(str(message.get("MessageId")), str(message.get("ReceiptHandle")),
+                                   str(message.get("Body", "")), _receive_count(message), None, reason)
+            except Exception as again:  # noqa: BLE001 - the message reappears after its visibility timeout
+                self.logger.error("job_crash_unhandled", message_id=str(message.get("MessageId")),
+                                  error=f"{type(again).__name__}: {again}")
+                return "retry"
+
+    def _handle(self, message: dict[str, Any]) -> str:
         started = time.perf_counter()
         try:
             job = parse_job(message)
@@ -185,7 +314,7 @@ class Worker:
                                 f"event for bucket {job.bucket}, this worker serves {self.settings.bucket}")
         self.logger.info("job_started", message_id=job.message_id, key=job.key, version_id=job.version_id,
                          receive_count=job.receive_count)
-        scratch = self.settings.scratch_dir / f"{uuid.uuid4().hex}{Path(job.key).suffix[:16]}"
+        scratch = self.scratch.file_for(job.key)
         try:
             with VisibilityExtender(self.sqs, self.settings.queue_url, job.receipt, self.settings.visibility_s,
                                     self.logger, self.beat):
@@ -201,10 +330,10 @@ class Worker:
             code = str(exc.response.get("Error", {}).get("Code"))
             if code in GONE_CODES:
                 return self._reject(job.message_id, job.receipt, job.body,
-                                    f"object s3://{job.bucket}/{job.key} version {job.version_id} is gone ({code})")
-            return self._retry(job, f"download failed: {code}: {exc}")
+                                    f"object is gone ({code}): s3://{job.bucket}/{job.key} version {job.version_id}")
+            return self._retry_job(job, f"download failed: {code}: {exc}")
         except BotoCoreError as exc:
-            return self._retry(job, f"download failed: {type(exc).__name__}: {exc}")
+            return self._retry_job(job, f"download failed: {type(exc).__name__}: {exc}")
         try:
             meta = probe(scratch)
         except UnreadableVideo as exc:
@@ -215,7 +344,7 @@ class Worker:
             with self.db.connection() as conn:
                 row, inserted = videos.upsert(conn, record)
         except (psycopg.Error, PoolTimeout) as exc:
-            return self._retry(job, f"database: {type(exc).__name__}: {exc}")
+            return self._retry_job(job, f"database: {type(exc).__name__}: {exc}")
         failpoints.hit("crash_after_store")
         try:
             self.cache.put_video(row)  # write-through: readers never see the previous version's entry
@@ -250,15 +379,22 @@ class Worker:
         self.logger.metric("VideosRejected", 1)
         return "rejected"
 
-    def _retry(self, job: Job, reason: str) -> str:
-        """Transient: leave the message, visible again after a backoff that grows with each receive."""
-        delay = min(self.settings.retry_base_s * 2 ** (job.receive_count - 1), self.settings.visibility_s)
+    def _retry_job(self, job: Job, reason: str) -> str:
+        return self._retry(job.message_id, job.receipt, job.body, job.receive_count, job.key, reason)
+
+    def _retry(self, message_id: str, receipt: str, body: str, receive_count: int, key: str | None,
+               reason: str) -> str:
+        """Transient: leave the message, visible again after a backoff that grows with each receive. On the
+        last receive the redrive policy allows, dead-letter it here instead, so the reason goes with it."""
+        if receive_count >= contract.INTAKE_MAX_RECEIVES:
+            return self._reject(message_id, receipt, body, f"failed {receive_count} times; last: {reason}")
+        delay = min(self.settings.retry_base_s * 2 ** (receive_count - 1), self.settings.visibility_s)
         try:
-            self.sqs.change_message_visibility(QueueUrl=self.settings.queue_url, ReceiptHandle=job.receipt,
+            self.sqs.change_message_visibility(QueueUrl=self.settings.queue_url, ReceiptHandle=receipt,
                                                VisibilityTimeout=delay)
         except (ClientError, BotoCoreError):
             delay = self.settings.visibility_s
-        self.logger.warning("job_failed", message_id=job.message_id, key=job.key, reason=reason,
-                            receive_count=job.receive_count, retry_in_s=delay)
+        self.logger.warning("job_failed", message_id=message_id, key=key, reason=reason,
+                            receive_count=receive_count, retry_in_s=delay)
         self.logger.metric("VideosRetried", 1)
         return "retry"

@@ -5,6 +5,7 @@ upload -> S3 event -> EventBridge -> SQS -> worker -> PostgreSQL -> Redis -> API
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,14 +108,20 @@ def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platfo
     key = "uploads/sigkill.mp4"
     worker = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
     platform.upload(make_video(tmp_path / "sigkill.mp4", seconds=4), key)
+    started = worker.wait_for(lambda r: r.get("event") == "worker_started", 60)
     worker.wait_for(lambda r: r.get("event") == "job_started" and r.get("key") == key, 60)
     assert worker.kill() == -9
+    killed_dir = Path(started["scratch"])
+    assert killed_dir.is_dir()  # what the killed task left on the scratch mount
     restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    swept = restarted.wait_for(lambda r: r.get("event") == "scratch_swept", 30)
+    assert killed_dir.name in swept["directories"] and not killed_dir.exists()
     deadline = time.monotonic() + 60
     while not (queue_empty(platform) and rows(platform, key)) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert len(rows(platform, key)) == 1 and queue_empty(platform)
     assert restarted.stop() == 0
+    assert [p.name for p in platform.scratch.iterdir()] == []  # a clean stop leaves nothing behind
 
 
 def test_a_misconfigured_worker_exits_2_with_a_clear_log_line(platform):

@@ -50,3 +50,57 @@ def test_an_audio_only_file_is_not_a_video(tmp_path):
             out.mux(packet)
     with pytest.raises(UnreadableVideo, match="no video stream"):
         probe(path)
+
+
+def mutants(data: bytes, count: int, seed: int) -> list[bytes]:
+    """Byte flips, truncations and spliced garbage of `data` (seeded: the same mutants every run)."""
+    import random
+
+    rng, out = random.Random(seed), []
+    for _ in range(count):
+        damaged = bytearray(data)
+        kind = rng.random()
+        if kind < 0.6:
+            for _ in range(rng.randint(1, 8)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        elif kind < 0.8:
+            damaged = damaged[:rng.randrange(len(damaged))]
+        else:
+            at = rng.randrange(len(damaged))
+            damaged[at:at + rng.randint(1, 64)] = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+        out.append(bytes(damaged))
+    return out
+
+
+@pytest.mark.parametrize("suffix, codec, audio", [(".mkv", "libx264", True), (".webm", "libvpx", False),
+                                                  (".mp4", "libx264", True)])
+def test_damaged_uploads_are_described_or_unreadable_never_an_exception(tmp_path, suffix, codec, audio):
+    """Issue 12: 5 of 600 byte-flipped MKV/WebM files made the probe raise AttributeError (a stream without
+    bit_rate), which ended the worker's loop. 300 mutants per container here (on that code, the WebM and
+    MP4 sets raised it)."""
+    clip = make_video(tmp_path / f"clip{suffix}", seconds=0.5, width=64, height=48, codec=codec, audio=audio)
+    outcomes = {"described": 0, "unreadable": 0}
+    for n, data in enumerate(mutants(clip.read_bytes(), 300, seed=len(suffix))):
+        path = tmp_path / f"mutant-{n}{suffix}"
+        path.write_bytes(data)
+        try:
+            meta = probe(path)
+        except UnreadableVideo as exc:
+            assert str(exc), "an unreadable file needs a reason"
+            outcomes["unreadable"] += 1
+        else:
+            assert meta["video_codec"] and meta["width"] and meta["height"]
+            outcomes["described"] += 1
+        path.unlink()
+    assert outcomes["described"] and outcomes["unreadable"], outcomes  # both kinds really occurred
+
+
+def test_any_exception_while_reading_is_an_unreadable_video(sample_video, monkeypatch):
+    import av
+
+    def broken(*_args, **_kwargs):
+        raise AttributeError("'VideoStream' object has no attribute 'bit_rate'")
+
+    monkeypatch.setattr(av, "open", broken)
+    with pytest.raises(UnreadableVideo, match="AttributeError"):
+        probe(sample_video)

@@ -4,8 +4,11 @@ EventBridge rule -> queue), the real PostgreSQL and Redis."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -15,7 +18,8 @@ from localenv.emulator import configure_moto, free_port
 from services.common import db
 from services.common.cache import video_key
 from services.common.settings import SettingsError
-from services.video_worker.worker import VisibilityExtender, Worker, WorkerSettings, parse_job
+from services.video_worker.worker import (LOCK_FILE, Scratch, VisibilityExtender, Worker, WorkerFailed, WorkerSettings,
+                                          parse_job)
 from tests.services.conftest import LogSink, count_rows, settings_for
 from tests.services.test_api import down_cache
 
@@ -63,6 +67,11 @@ def dead_letters(intake) -> list[dict]:
     return answer.get("Messages", [])
 
 
+def scratch_files(intake) -> list[Path]:
+    """Downloads left on the scratch mount (a task's directory holds only its lock file between jobs)."""
+    return [f for f in intake["settings"].scratch_dir.rglob("*") if f.is_file() and f.name != LOCK_FILE]
+
+
 def queue_depth(intake) -> int:
     attributes = intake["sqs"].get_queue_attributes(
         QueueUrl=intake["settings"].queue_url,
@@ -80,7 +89,7 @@ def test_an_uploaded_video_is_probed_stored_cached_and_acknowledged(worker, inta
     assert (key, stored_version, codec, size) == ("uploads/clip.mp4", version, "h264", sample_video.stat().st_size)
     stored = log.events("job_stored")[0]
     assert json.loads(cache.client.get(video_key(stored["id"])))["version_id"] == version
-    assert queue_depth(intake) == 0 and list(intake["settings"].scratch_dir.iterdir()) == []
+    assert queue_depth(intake) == 0 and scratch_files(intake) == []
     assert {"VideosProcessed", "ProcessingSeconds"} <= {k for r in log.events("metric") for k in r}
 
 
@@ -102,7 +111,7 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
     assert json.loads(dead["Body"])["detail"]["object"]["key"] == "uploads/broken.mp4"
     assert queue_depth(intake) == 0 and count_rows(clean_db) == 0
     assert log.events("job_rejected")[0]["reason"].startswith("unreadable video")
-    assert list(intake["settings"].scratch_dir.iterdir()) == []
+    assert scratch_files(intake) == []
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -221,3 +230,160 @@ def test_concurrent_job_loops_share_the_queue_without_doing_a_video_twice(intake
         assert conn.execute("SELECT max(processed_count) FROM videos").fetchone() == (1,)
     assert log.events("worker_started")[0]["concurrency"] == 3 and len(log.events("worker_stopped")) == 1
     float(intake["settings"].heartbeat_file.read_text())  # a whole timestamp, never interleaved writes
+
+
+def s3_event(key: str, bucket: str = "ingest", version: str | None = None) -> str:
+    obj = {"key": key, "size": 1}
+    if version:
+        obj["version-id"] = version
+    return json.dumps({"source": "aws.s3", "detail-type": "Object Created", "time": "2026-11-27T00:00:00Z",
+                       "detail": {"bucket": {"name": bucket}, "object": obj}})
+
+
+def test_an_exception_nobody_foresaw_is_that_messages_failure_not_the_loops(worker, intake, sample_video,
+                                                                           monkeypatch):
+    """Issue 12: the loop caught only AWS errors, so one odd message ended the thread (and, redelivered, the
+    next one). Now it is retried with backoff and, on the last receive, dead-lettered with its reason."""
+    upload(intake, sample_video.read_bytes())
+
+    def boom(*_args, **_kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'name'")
+
+    monkeypatch.setattr(worker, "_process", boom)
+    outcomes = []
+    for _ in range(3):
+        [message] = intake["sqs"].receive_message(QueueUrl=intake["settings"].queue_url, VisibilityTimeout=0,
+                                                  MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                                                  )["Messages"]
+        outcomes.append(worker.handle(message))
+    assert outcomes == ["retry", "retry", "rejected"]
+    [dead] = dead_letters(intake)
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith("failed 3 times; last: unexpected AttributeError"), reason
+    assert len(worker.logger.events("job_crashed")) == 3 and queue_depth(intake) == 0
+
+
+@pytest.mark.parametrize("key", ["uploads/nul\x00.mp4", "uploads/clip.mp4\x00", "../../etc/passwd",
+                                 "uploads/" + "x" * 1000 + ".mp4", "uploads/\u52d5\u753b .m\u00e4v", "."])
+def test_hostile_keys_never_end_the_loop(worker, intake, key):
+    """A key with a NUL made the scratch clean-up raise ValueError and ended the loop. The scratch name is
+    never taken from the key beyond a plain extension; the object does not exist, so each is dead-lettered."""
+    intake["sqs"].send_message(QueueUrl=intake["settings"].queue_url, MessageBody=s3_event(key))
+    assert worker.poll_once() == ["rejected"]
+    assert "is gone" in dead_letters(intake)[0]["MessageAttributes"]["reason"]["StringValue"]
+    assert scratch_files(intake) == []
+    assert all(p.parent.parent == intake["settings"].scratch_dir
+               for p in intake["settings"].scratch_dir.rglob("*") if p.is_file())
+
+
+def test_a_loop_that_dies_stops_the_worker_with_a_failure(worker, intake):
+    """If a loop dies all the same (here: the heartbeat cannot be written), the other loops stop and run()
+    raises WorkerFailed, which run_service turns into exit 4 so ECS replaces the task (it returned 0)."""
+    from dataclasses import replace
+
+    broken = Worker(replace(intake["settings"], concurrency=2,
+                            heartbeat_file=intake["settings"].scratch_dir / "missing" / "beat"),
+                    sqs=intake["sqs"], s3=intake["s3"], db=worker.db, cache=worker.cache, logger=LogSink())
+    stop = threading.Event()
+    with pytest.raises(WorkerFailed, match="job loop"):
+        broken.run(stop)
+    assert stop.is_set() and broken.logger.events("job_loop_died")
+    assert [r["event"] for r in broken.logger.records if r["event"].startswith("worker_")] == [
+        "worker_started", "worker_stopped"]
+
+
+def test_run_service_exits_4_when_the_service_fails(monkeypatch):
+    from services.common import runtime
+    from services.common.runtime import EXIT_FAILED, ServiceFailed
+
+    class FakePool:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(runtime, "migrated_pool", lambda *a, **k: FakePool())
+    monkeypatch.setattr(runtime.DatabaseSettings, "from_env", staticmethod(lambda: None))
+    monkeypatch.setattr(runtime.RedisSettings, "from_env", staticmethod(lambda: None))
+    monkeypatch.setattr(runtime, "Cache", lambda *a, **k: None)
+
+    def serve(*_args):
+        raise ServiceFailed("1 job loop(s) died: OSError")
+
+    assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_FAILED
+
+
+HOLD_LOCK = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_scratch_left_by_a_killed_task_is_removed_at_start_and_a_live_tasks_is_kept(tmp_path):
+    """After a kill -9 mid-download the partial file stayed on EFS forever (151 MB in one try). At start a
+    worker removes every task directory whose lock nobody holds; a live task's directory stays."""
+    root = tmp_path / "scratch"
+    dead, live = root / "task-dead", root / "task-live"
+    for directory in (dead, live):
+        directory.mkdir(parents=True)
+        (directory / LOCK_FILE).write_text("")
+    (dead / "partial.mp4").write_bytes(b"x" * 4096)
+    (live / "downloading.mp4").write_bytes(b"y" * 10)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(live / LOCK_FILE)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        log = LogSink()
+        scratch = Scratch(root, log).open()
+        assert not dead.exists() and (live / "downloading.mp4").exists() and scratch.directory.is_dir()
+        [swept] = log.events("scratch_swept")
+        assert swept["directories"] == ["task-dead"] and swept["bytes"] == 4096
+        assert Scratch(root, LogSink())._abandoned(scratch.directory) is False  # held while it lives
+        scratch.close()
+        assert not scratch.directory.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    Scratch(root, LogSink()).open().close()  # the holder died: its directory goes at the next start
+    assert not live.exists()
+
+
+def test_fuzz_damaged_uploads_and_hostile_keys_through_the_running_loop(intake, pool, cache, sample_video,
+                                                                         clean_db):
+    """Mutated videos (byte flips, truncations, splices) and hostile keys through Worker.run's loop: the loop
+    survives, the queue drains, and every message ends stored or dead-lettered with a reason."""
+    from tests.services.test_probe import mutants
+
+    log = LogSink()
+    worker = Worker(intake["settings"], sqs=intake["sqs"], s3=intake["s3"], db=pool, cache=cache, logger=log)
+    keys = ["uploads/a\x00b.mp4", "uploads/" + "k" * 900 + ".mp4", "../escape.mp4", "uploads/sp ace.mkv\x00"]
+    bodies = mutants(sample_video.read_bytes(), 40, seed=12)
+    for n, body in enumerate(bodies):
+        upload(intake, body, key=f"uploads/fuzz-{n}.mp4")
+    for key in keys:
+        intake["sqs"].send_message(QueueUrl=intake["settings"].queue_url, MessageBody=s3_event(key))
+    total = len(bodies) + len(keys)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while len(log.events("job_stored")) + len(log.events("job_rejected")) < total and time.monotonic() < deadline:
+        assert thread.is_alive()
+        time.sleep(0.05)
+    stop.set()
+    thread.join(30)
+    stored, rejected = log.events("job_stored"), log.events("job_rejected")
+    assert len(stored) + len(rejected) == total and queue_depth(intake) == 0, (len(stored), len(rejected))
+    assert stored and rejected and not log.events("job_crashed") and not log.events("job_loop_died")
+    dead = []
+    while batch := dead_letters(intake):
+        dead += batch
+        for message in batch:
+            intake["sqs"].delete_message(QueueUrl=intake["settings"].dead_letter_queue_url,
+                                         ReceiptHandle=message["ReceiptHandle"])
+    assert len(dead) == len(rejected) and all(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert count_rows(clean_db) == len(stored) and scratch_files(intake) == []
