@@ -208,13 +208,14 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         yield platform
 
 
-def get_json(url: str, timeout: float = 10) -> tuple[int, dict[str, str], Any]:
-    """GET `url`; (status, headers, JSON body) for every status, 2xx or not."""
+def get_json(url: str, timeout: float = 10) -> tuple[int, Any, Any]:
+    """GET `url`; (status, headers, JSON body) for every status, 2xx or not. The headers are looked up
+    case-insensitively, as HTTP header names are (the API sends them in lower case)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, response.headers, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+        return exc.code, exc.headers, json.loads(exc.read() or b"null")
 
 
 def _show(title: str, value: Any) -> None:

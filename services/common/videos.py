@@ -80,11 +80,16 @@ def encode_cursor(created_at: str, vid: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([created_at, vid]).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR_CHARS = 256  # an issued cursor is ~90 characters
+
+
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
         created_at, vid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return dt.datetime.fromisoformat(created_at), str(uuid.UUID(vid))
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, RecursionError):
         raise BadCursor("cursor is not one this API issued (use the next_cursor of the previous page)") from None
 
 

@@ -1,5 +1,6 @@
 """python -m services.metadata_api — the API task's entry point. Exit codes: 0 stopped on SIGTERM;
-2 configuration error; 3 the database stayed unreachable through the start-up window."""
+2 configuration error; 3 the database stayed unreachable through the start-up window; 4 the API could not
+serve (e.g. its port is taken)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from platform_spec import contract
-from services.common.cache import Cache
+from services.common.cache import AsyncCache, Cache
 from services.common.log import JsonLogger
-from services.common.runtime import run_service
+from services.common.runtime import ServiceFailed, run_service
 from services.common.settings import integer
 from services.metadata_api.app import MetadataApi
 from services.metadata_api.server import ApiServer, serve_until
@@ -34,8 +35,13 @@ class ApiSettings:
 
 def serve(settings: ApiSettings, pool: ConnectionPool, cache: Cache, logger: JsonLogger,
           stop: threading.Event) -> None:
-    api = MetadataApi(db=pool, cache=cache, logger=logger)
-    serve_until(ApiServer((settings.bind_address, settings.port), api, logger), stop)
+    api = MetadataApi(db=pool, cache=AsyncCache(cache.settings, logger), logger=logger)
+    try:
+        server = ApiServer((settings.bind_address, settings.port), api, logger)
+    except OSError as exc:
+        raise ServiceFailed(f"cannot listen on {settings.bind_address}:{settings.port}: {exc.strerror or exc}") \
+            from None
+    serve_until(server, stop)
 
 
 if __name__ == "__main__":

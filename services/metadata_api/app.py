@@ -1,19 +1,25 @@
-"""The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads.
+"""The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads. Async:
+the cache is read on the event loop (redis' asyncio client), PostgreSQL through the blocking pool in a bounded
+thread pool (a miss or a listing costs a thread for its query, a hit costs none).
 
     GET /health                      liveness + the state of the database and the cache (always 200)
     GET /videos/{id}                 one video (cache-aside through Redis, counted for /videos/popular)
     GET /videos?limit=&cursor=&codec=   newest first, keyset-paged (next_cursor)
     GET /videos/popular?limit=       the most viewed videos (Redis sorted set of views)
+    GET /openapi.json                this API's OpenAPI 3.1 description
 
 Errors are JSON `{"error": ..., "detail": ...}`: 400 bad input, 404 unknown, 405 not GET, 503 when the
 database (or, for /videos/popular, the cache) is unavailable, with Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,8 +28,9 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from services.common import videos
-from services.common.cache import Cache, CacheUnavailable
+from services.common.cache import AsyncCache, CacheUnavailable
 from services.common.log import JsonLogger
+from services.metadata_api import openapi
 
 CODEC = re.compile(r"^[a-z0-9_]{1,32}$")
 RETRY_AFTER_S = 5
@@ -59,25 +66,29 @@ def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
 
 
 class MetadataApi:
-    def __init__(self, *, db: ConnectionPool, cache: Cache, logger: JsonLogger) -> None:
+    def __init__(self, *, db: ConnectionPool, cache: AsyncCache, logger: JsonLogger,
+                 executor: ThreadPoolExecutor | None = None) -> None:
         self.db, self.cache, self.logger = db, cache, logger
+        self.executor = executor or ThreadPoolExecutor(max_workers=db.max_size, thread_name_prefix="db")
 
-    def handle(self, method: str, target: str) -> Response:
+    async def handle(self, method: str, target: str) -> Response:
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query, keep_blank_values=True)
         if method not in ("GET", "HEAD"):
             return error_response(405, "method not allowed", f"{method} is not supported; this API is read-only",
-                          Allow="GET, HEAD")
+                                  Allow="GET, HEAD")
         try:
             if path == "/health":
-                return self.health()
+                return await self.health()
+            if path == "/openapi.json":
+                return Response(200, openapi.DOCUMENT)
             if path == "/videos":
-                return self.list_videos(query)
+                return await self.list_videos(query)
             if path == "/videos/popular":
-                return self.popular(query)
+                return await self.popular(query)
             if path.startswith("/videos/") and path.count("/") == 2:
-                return self.get_video(path.rsplit("/", 1)[1])
+                return await self.get_video(path.rsplit("/", 1)[1])
         except ValueError as exc:
             return error_response(400, "bad request", str(exc))
         except DatabaseUnavailable as exc:
@@ -85,7 +96,11 @@ class MetadataApi:
         return error_response(404, "not found", f"no route {path}")
 
     # -- the database, with a clear failure ------------------------------------------------------------------
-    def _db(self, fn, *args: Any, **kwargs: Any) -> Any:
+    async def _db(self, fn, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: self._db_now(fn, *args,
+                                                                                                   **kwargs))
+
+    def _db_now(self, fn, *args: Any, **kwargs: Any) -> Any:
         try:
             with self.db.connection() as conn:
                 return fn(conn, *args, **kwargs)
@@ -98,22 +113,22 @@ class MetadataApi:
         self.logger.metric("CacheBypass", 1, route=route)
 
     # -- routes -----------------------------------------------------------------------------------------------
-    def health(self) -> Response:
+    async def health(self) -> Response:
         state: dict[str, Any] = {"status": "ok"}
         try:
-            state["schema_version"] = self._db(
+            state["schema_version"] = await self._db(
                 lambda c: c.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
             state["database"] = "ok"
         except DatabaseUnavailable:
             state["database"] = "unavailable"
         try:
-            self.cache.ping()
+            await self.cache.ping()
             state["cache"] = "ok"
         except CacheUnavailable:
             state["cache"] = "unavailable"
         return Response(200, state)
 
-    def get_video(self, raw_id: str) -> Response:
+    async def get_video(self, raw_id: str) -> Response:
         try:
             vid = str(uuid.UUID(raw_id))
         except ValueError:
@@ -122,27 +137,22 @@ class MetadataApi:
         cache_state = "MISS"
         record = None
         try:
-            record = self.cache.get_and_count(vid)  # a hit is counted in the same round trip
+            record = await self.cache.get_and_count(vid)  # a hit is counted in the same round trip
             cache_state = "HIT" if record else "MISS"
         except CacheUnavailable:
             cache_state = "BYPASS"
             self._bypass("/videos/{id}")
         if record is None:
-            record = self._db(videos.get, vid)
+            record = await self._db(videos.get, vid)
             if record is None:
                 return error_response(404, "not found", f"no video {vid}")
             if cache_state == "MISS":
-                self._best_effort(self.cache.put_and_count, record)
+                with contextlib.suppress(CacheUnavailable):  # logged once by the breaker; PostgreSQL is the truth
+                    await self.cache.put_and_count(record)
         return Response(200, record, {"X-Cache": cache_state,
                                       "Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"})
 
-    def _best_effort(self, fn, *args: Any) -> None:
-        try:
-            fn(*args)
-        except CacheUnavailable:
-            pass  # already logged once by the cache's circuit breaker; PostgreSQL stays the truth
-
-    def list_videos(self, query: dict[str, list[str]]) -> Response:
+    async def list_videos(self, query: dict[str, list[str]]) -> Response:
         unknown = sorted(set(query) - {"limit", "cursor", "codec"})
         if unknown:
             raise ValueError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: limit, cursor, codec")
@@ -153,19 +163,19 @@ class MetadataApi:
             raise ValueError(f"codec must match {CODEC.pattern}, got {codec!r}")
         if cursor:
             videos.decode_cursor(cursor)  # a bad cursor is the caller's error (400), checked before the database
-        items, next_cursor = self._db(videos.page, limit=limit, cursor=cursor, codec=codec)
+        items, next_cursor = await self._db(videos.page, limit=limit, cursor=cursor, codec=codec)
         return Response(200, {"items": items, "next_cursor": next_cursor, "limit": limit})
 
-    def popular(self, query: dict[str, list[str]]) -> Response:
+    async def popular(self, query: dict[str, list[str]]) -> Response:
         limit = _limit(query, 10, 50)
         try:
-            ranking = self.cache.popular(limit)
-            cached = self.cache.get_videos([vid for vid, _ in ranking])
+            ranking = await self.cache.popular(limit)
+            cached = await self.cache.get_videos([vid for vid, _ in ranking])
         except CacheUnavailable:
             self._bypass("/videos/popular")
             return _unavailable("popularity ranking", "the view counts live in the cache, which is unreachable")
         missing = [vid for vid, _ in ranking if vid not in cached]
-        loaded = self._db(videos.get_many, missing) if missing else {}
+        loaded = await self._db(videos.get_many, missing) if missing else {}
         items = []
         for vid, views in ranking:
             record = cached.get(vid) or loaded.get(vid)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.client
 import json
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from localenv.emulator import free_port
 from services.common import db, videos
-from services.common.cache import POPULAR_KEY, Cache, video_key
+from services.common.cache import POPULAR_KEY, AsyncCache, Cache, video_key
 from services.common.settings import RedisSettings
 from services.metadata_api.app import MetadataApi
 from services.metadata_api.server import ApiServer, serve_until
@@ -21,9 +24,43 @@ from tests.services.conftest import LogSink, settings_for
 from tests.services.test_videos import record
 
 
+class SyncApi:
+    """A MetadataApi driven from a test: its coroutines run on an event loop of its own (a thread), the one
+    its asyncio Redis client is bound to."""
+
+    def __init__(self, core: MetadataApi) -> None:
+        self.core = core
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def handle(self, method: str, target: str):
+        return asyncio.run_coroutine_threadsafe(self.core.handle(method, target), self.loop).result(30)
+
+    def __getattr__(self, name: str):
+        return getattr(self.core, name)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.core.cache.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.core.executor.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def sync_api(pool, cache: AsyncCache, log) -> Iterator[SyncApi]:
+    api = SyncApi(MetadataApi(db=pool, cache=cache, logger=log))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
 @pytest.fixture
-def api(pool, cache, log) -> MetadataApi:
-    return MetadataApi(db=pool, cache=cache, logger=log)
+def api(pool, cache, redis_settings, log) -> Iterator[SyncApi]:
+    """The API over the same Redis as `cache` (emptied for this test), which the tests read and seed."""
+    with sync_api(pool, AsyncCache(redis_settings, log), log) as api:
+        yield api
 
 
 @pytest.fixture
@@ -33,10 +70,13 @@ def stored(clean_db) -> list[dict]:
     return rows
 
 
+def down_settings(redis_settings, port: int | None = None) -> RedisSettings:
+    return RedisSettings(host="127.0.0.1", port=port or free_port(), password="x", ca_bundle=redis_settings.ca_bundle,
+                         timeout_s=0.25)
+
+
 def down_cache(redis_settings, log, port: int | None = None) -> Cache:
-    settings = RedisSettings(host="127.0.0.1", port=port or free_port(), password="x",
-                             ca_bundle=redis_settings.ca_bundle, timeout_s=0.25)
-    return Cache(settings, log)
+    return Cache(down_settings(redis_settings, port), log)
 
 
 def test_cache_aside_miss_then_hit_and_views_counted(api, stored, cache):
@@ -116,7 +156,11 @@ def test_health_reports_each_dependency(api, stored):
 
 def test_redis_down_the_api_answers_from_postgres_and_says_so(pool, stored, redis_settings):
     log = LogSink()
-    api = MetadataApi(db=pool, cache=down_cache(redis_settings, log), logger=log)
+    with sync_api(pool, AsyncCache(down_settings(redis_settings), log), log) as api:
+        redis_down_answers_from_postgres(api, stored, log)
+
+
+def redis_down_answers_from_postgres(api, stored, log) -> None:
     for _ in range(3):
         response = api.handle("GET", f"/videos/{stored[0]['id']}")
         assert response.status == 200 and response.headers["X-Cache"] == "BYPASS"
@@ -136,21 +180,21 @@ def test_a_hung_redis_costs_one_short_timeout_then_nothing(pool, stored, redis_s
     listener.listen()  # accepts, never answers the TLS handshake
     try:
         log = LogSink()
-        api = MetadataApi(db=pool, cache=down_cache(redis_settings, log, listener.getsockname()[1]), logger=log)
-        started = time.monotonic()
-        assert api.handle("GET", f"/videos/{stored[0]['id']}").headers["X-Cache"] == "BYPASS"
-        first = time.monotonic() - started
-        started = time.monotonic()
-        assert api.handle("GET", f"/videos/{stored[0]['id']}").status == 200
-        assert first < 2 and time.monotonic() - started < first
+        with sync_api(pool, AsyncCache(down_settings(redis_settings, listener.getsockname()[1]), log), log) as api:
+            started = time.monotonic()
+            assert api.handle("GET", f"/videos/{stored[0]['id']}").headers["X-Cache"] == "BYPASS"
+            first = time.monotonic() - started
+            started = time.monotonic()
+            assert api.handle("GET", f"/videos/{stored[0]['id']}").status == 200
+            assert first < 2 and time.monotonic() - started < first
     finally:
         listener.close()
 
 
-def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, cache, log):
+def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, redis_settings, log):
     settings = settings_for(postgres, DB_PORT=str(free_port()), DB_CONNECT_TIMEOUT="2")
-    with db.pool(settings, "tests", timeout=2) as dead_pool:
-        api = MetadataApi(db=dead_pool, cache=cache, logger=log)
+    with db.pool(settings, "tests", timeout=2) as dead_pool, \
+            sync_api(dead_pool, AsyncCache(redis_settings, log), log) as api:
         started = time.monotonic()
         response = api.handle("GET", f"/videos/{uuid.uuid4()}")
         assert time.monotonic() - started < 5
@@ -162,16 +206,31 @@ def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, cache, lo
         assert api.handle("GET", "/health").body["database"] == "unavailable"
 
 
-@pytest.fixture
-def http_api(api):
-    server = ApiServer(("127.0.0.1", 0), api, api.logger)
+@contextlib.contextmanager
+def running(pool, redis_settings, log, cache: AsyncCache | None = None) -> Iterator[tuple[ApiServer, threading.Event]]:
+    """The API served by uvicorn on a free port, in a thread; stopped (and checked stopped) afterwards."""
+    core = MetadataApi(db=pool, cache=cache or AsyncCache(redis_settings, log), logger=log)
+    server = ApiServer(("127.0.0.1", 0), core, log)
     stop = threading.Event()
     thread = threading.Thread(target=serve_until, args=(server, stop))
     thread.start()
-    yield server.server_address[1]
-    stop.set()
-    thread.join(10)
-    assert not thread.is_alive()
+    try:
+        yield server, stop
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def served(pool, cache, redis_settings, log) -> Iterator[ApiServer]:
+    with running(pool, redis_settings, log) as (server, _):
+        yield server
+
+
+@pytest.fixture
+def http_api(served) -> int:
+    return served.server_address[1]
 
 
 def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
@@ -180,7 +239,7 @@ def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
     response = conn.getresponse()
     body = response.read()
     conn.close()
-    return response.status, dict(response.getheaders()), body
+    return response.status, response.headers, body  # case-insensitive, as HTTP header names are
 
 
 def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, api):
@@ -200,9 +259,162 @@ def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, store
     assert {"method", "path", "status", "ms"} <= set(access[0])
 
 
-def test_an_unexpected_error_is_a_json_500_and_a_log_line(http_api, api, monkeypatch):
-    monkeypatch.setattr(api, "list_videos", lambda query: 1 / 0)
+def test_an_unexpected_error_is_a_json_500_and_a_log_line(http_api, served, api, monkeypatch):
+    monkeypatch.setattr(served.api, "list_videos", lambda query: 1 / 0)
     status, _, body = request(http_api, "GET", "/videos")
     assert status == 500 and json.loads(body) == {"error": "internal error",
                                                   "detail": "the request failed; see the service log"}
     assert api.logger.events("unhandled_error")[0]["error"].startswith("ZeroDivisionError")
+
+
+def raw(port: int, data: bytes, *, timeout: float = 5) -> bytes:
+    """Send bytes as they are; everything the server answers until it closes (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+def responses(data: bytes) -> list[tuple[int, dict, bytes]]:
+    """Split a byte stream of HTTP/1.1 responses (Content-Length framed)."""
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers.get("content-length", 0))
+        out.append((int(lines[0].split()[1]), headers, rest[:length]))
+        data = rest[length:]
+    return out
+
+
+@pytest.mark.parametrize("data, status, error", [
+    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri too long"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"b" * 20000 + b"\r\n\r\n", 431,
+     "request header fields too large"),
+    (b"BREW /pot HTCPCP/1.0\r\n\r\n", 400, "bad request"),
+    (b"GET /health HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400, "bad request"),
+    (b"POST /videos HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413, "payload too large"),
+])
+def test_protocol_errors_are_json_too(http_api, data, status, error):
+    """Issue 12: 414, 431 and 501 came back as HTML, while the README promises JSON errors."""
+    [(code, headers, body)] = responses(raw(http_api, data))
+    assert code == status and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"] == error and headers.get("connection") == "close"
+
+
+def test_a_request_body_is_never_read_as_a_second_request(http_api, stored):
+    """Issue 12: http.server did not drain a body, so a POST's body was parsed as the next request on the
+    connection (a request-smuggling opening). Here the body holds a complete GET; only two answers come."""
+    smuggled = f"GET /videos/{stored[0]['id']} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    data = (b"POST /videos HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(smuggled) + smuggled +
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answers = responses(raw(http_api, data))
+    assert [code for code, _, _ in answers] == [405, 200]
+    assert json.loads(answers[1][2])["status"] == "ok"
+
+
+def test_a_deeply_nested_cursor_is_a_400_not_a_500(api, stored):
+    import base64
+
+    nested = base64.urlsafe_b64encode(b"[" * 100000 + b"]" * 100000).decode()
+    assert api.handle("GET", f"/videos?cursor={nested}").status == 400
+    deep_but_short = base64.urlsafe_b64encode(b"[" * 150 + b"]" * 150).decode()
+    response = api.handle("GET", f"/videos?cursor={deep_but_short}")
+    assert response.status == 400 and "cursor is not one this API issued" in response.body["detail"]
+
+
+def test_sigterm_with_an_idle_keep_alive_client_stops_at_once(pool, redis_settings, log):
+    """Issue 12: with one idle keep-alive client, http.server never finished on SIGTERM (no socket timeout,
+    threads joined on close). Now idle connections are closed at shutdown and in-flight requests finish."""
+    with running(pool, redis_settings, log) as (server, stop):
+        idle = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        idle.request("GET", "/health")
+        assert idle.getresponse().read()  # now idle, the connection kept open
+        started = time.monotonic()
+        stop.set()
+        while not any(r["event"] == "api_stopped" for r in log.records) and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        assert time.monotonic() - started < 2
+        idle.close()
+    assert [r["event"] for r in log.records if r["event"].startswith("api_")] == ["api_started", "api_stopped"]
+
+
+def test_an_in_flight_request_finishes_during_shutdown(pool, redis_settings, log, stored):
+    with running(pool, redis_settings, log) as (server, stop):
+        original = server.api.health
+
+        async def slow():
+            await asyncio.sleep(1.0)
+            return await original()
+
+        server.api.health = slow
+        result = {}
+        client = threading.Thread(target=lambda: result.update(
+            answer=request(server.server_address[1], "GET", "/health")))
+        client.start()
+        time.sleep(0.3)  # the request is in flight
+        stop.set()
+        client.join(10)
+    assert result["answer"][0] == 200 and json.loads(result["answer"][2])["status"] == "ok"
+
+
+def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
+    holder = socket.create_server(("127.0.0.1", 0))
+    try:
+        with pytest.raises(OSError):
+            ApiServer(("127.0.0.1", holder.getsockname()[1]), api.core, api.logger)
+    finally:
+        holder.close()
+
+
+def test_the_openapi_description_covers_every_route_and_matches_real_answers(http_api, stored, api):
+    from services.metadata_api.openapi import DOCUMENT
+
+    status, _, body = request(http_api, "GET", "/openapi.json")
+    document = json.loads(body)
+    assert status == 200 and document == json.loads(json.dumps(DOCUMENT)) and document["openapi"] == "3.1.0"
+    paths = document["paths"]
+    vid = stored[0]["id"]
+    for target, template, code in [("/health", "/health", 200), ("/videos?limit=2", "/videos", 200),
+                                   (f"/videos/{vid}", "/videos/{id}", 200), ("/videos/popular", "/videos/popular", 200),
+                                   (f"/videos/{uuid.uuid4()}", "/videos/{id}", 404),
+                                   ("/videos?limit=0", "/videos", 400)]:
+        status, _, body = request(http_api, "GET", target)
+        assert status == code and str(code) in paths[template]["get"]["responses"], (target, status)
+        answer = json.loads(body)
+        schema = paths[template]["get"]["responses"][str(code)]["content"]["application/json"]["schema"]
+        _conforms(answer, schema, document)
+
+
+def _conforms(value, schema, document) -> None:
+    """The subset of JSON Schema the description uses: $ref, type, required, properties, items, allOf, enum."""
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    for part in schema.get("allOf", []):
+        _conforms(value, part, document)
+    types = schema.get("type")
+    if types:
+        names = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
+                 "null": type(None), "boolean": bool}
+        allowed = types if isinstance(types, list) else [types]
+        assert any(isinstance(value, names[t]) for t in allowed), (value, types)
+    if "enum" in schema:
+        assert value in schema["enum"]
+    if "const" in schema:
+        assert value == schema["const"]
+    if isinstance(value, dict):
+        assert set(schema.get("required", [])) <= set(value), (sorted(value), schema.get("required"))
+        if schema.get("additionalProperties") is False:
+            assert set(value) <= set(schema.get("properties", {}))
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                _conforms(value[name], sub, document)
+    if isinstance(value, list) and "items" in schema:
+        for item in value:
+            _conforms(item, schema["items"], document)
