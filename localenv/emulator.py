@@ -92,7 +92,27 @@ def configure_moto() -> None:
     _load_only_used_managed_policies()
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     _keep_integration_connection_ids()
+    _answer_stage_keys_as_aws_does()
     _serve_declared_stacks()
+
+
+def _answer_stage_keys_as_aws_does() -> None:
+    """moto gap: GetApiKey answers `stageKeys` as the {restApiId, stageName} pairs it was given; API Gateway
+    (and botocore's model: a list of strings) answers "restApiId/stageName"."""
+    from moto.apigateway import models as apigw_models
+
+    if getattr(apigw_models.ApiKey, "_stage_keys_as_aws", False):
+        return
+    original = apigw_models.ApiKey.to_json
+
+    def as_json(self: Any) -> dict[str, Any]:
+        answer = original(self)
+        answer["stageKeys"] = [f"{k['restApiId']}/{k['stageName']}" if isinstance(k, dict) else k
+                               for k in answer.get("stageKeys") or []]
+        return answer
+
+    apigw_models.ApiKey.to_json = as_json  # type: ignore[method-assign]
+    apigw_models.ApiKey._stage_keys_as_aws = True  # type: ignore[attr-defined]
 
 
 # Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer

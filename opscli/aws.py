@@ -4,11 +4,23 @@ The guard is an allowlist: a client may send exactly the operations opscli decla
 scope's and the secrets' checks), which are also exactly what `opscli iam-policy` grants. Anything else —
 a write, or a read opscli has no business making such as secretsmanager:GetSecretValue — is refused before it
 is sent. Clients come only from `Aws.client`; the session is private.
+
+Every 2xx answer is also checked before any reader sees it, so that a verdict never rests on an answer that
+could not be fully read (CouldNotLook, reported as ERROR):
+- the body is a whole document of its protocol: botocore turns an empty body into an empty answer and a JSON
+  body it cannot parse into {"message": <body>}, so a proxy's HTML page or an answer cut short would read as
+  "no tags", "no policy", "not associated";
+- every value in the parsed answer has the type the operation's model gives it, at any depth (a list where
+  a structure belongs, a string where a boolean does): the readers copy values into the CloudFormation shape,
+  and a wrong-typed value would otherwise become a drift, or a PASS or FAIL, of its own.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import datetime
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +29,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from opscli.errors import CredentialsError, ReadOnlyViolation, UsageError
+from platform_spec.result import CouldNotLook
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
 ALLOWED_REGION = "ap-northeast-1"
@@ -24,6 +37,95 @@ ALLOWED_REGION = "ap-northeast-1"
 
 def is_read(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES)
+
+
+def check_answer(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+    """A 2xx answer must be a whole document of its protocol when the operation returns anything, and its
+    parsed values must have the types of the operation's output shape."""
+    if http_response is None or not 200 <= http_response.status_code < 300:
+        return
+    _check_body(http_response, model)
+    if model.output_shape is not None:
+        problem = _mistyped(parsed, model.output_shape, ())
+        if problem:
+            raise CouldNotLook(f"{model.service_model.service_name}:{model.name} answered with {problem}")
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "long": (int,), "boolean": (bool,), "double": (int, float),
+    "float": (int, float), "timestamp": (datetime,), "blob": (bytes, bytearray)}
+
+
+def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
+    """Where `value` departs from `shape` (its path and the types), or None. Unknown keys are ignored."""
+    kind = shape.type_name
+    where = ".".join(str(p) for p in path) or "the answer"
+    if kind == "structure":
+        if shape.metadata.get("document"):
+            return None  # a free-form document: any JSON value
+        if not isinstance(value, dict):
+            return f"{where} of type {type(value).__name__}, not an object"
+        for key, member in shape.members.items():
+            if key in value:
+                problem = _mistyped(value[key], member, (*path, key))
+                if problem:
+                    return problem
+        return None
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{where} of type {type(value).__name__}, not a list"
+        for n, item in enumerate(value):
+            problem = _mistyped(item, shape.member, (*path, n))
+            if problem:
+                return problem
+        return None
+    if kind == "map":
+        if not isinstance(value, dict):
+            return f"{where} of type {type(value).__name__}, not a map"
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} with a key of type {type(key).__name__}"
+            problem = _mistyped(item, shape.value, (*path, key))
+            if problem:
+                return problem
+        return None
+    expected = _SCALARS.get(kind)
+    if expected is None:
+        return None  # a type this check does not know: left to the reader's own accessor
+    if not isinstance(value, expected) or (kind in ("integer", "long", "double", "float") and isinstance(value, bool)):
+        return f"{where} of type {type(value).__name__}, not {kind}"
+    return None
+
+
+def _check_body(http_response: Any, model: Any) -> None:
+    output = model.output_shape
+    if output is None or not any(not m.serialization.get("location") for m in output.members.values()):
+        return  # nothing is carried in the body (no output, or only headers and the status code)
+    if output.serialization.get("payload") and \
+            output.members[output.serialization["payload"]].type_name in ("blob", "string"):
+        return  # a raw payload (e.g. a policy document as the body): any bytes are its value
+    if getattr(http_response, "raw", None) is None:
+        return  # an answer made in memory (botocore's Stubber): no body to check; its types still are
+    body = http_response.content or b""
+    what = f"{model.service_model.service_name}:{model.name}"
+    if not body.strip():
+        raise CouldNotLook(f"{what} answered 200 with an empty body")
+    if model.service_model.protocol in ("json", "rest-json"):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise CouldNotLook(f"{what} answered with a body that is not JSON ({body[:60]!r})") from None
+        if not isinstance(document, dict):
+            raise CouldNotLook(f"{what} answered with JSON that is not an object")
+    elif model.service_model.protocol in ("query", "ec2", "rest-xml"):
+        try:
+            root = ElementTree.fromstring(body).tag.rsplit("}", 1)[-1]
+        except ElementTree.ParseError:
+            raise CouldNotLook(f"{what} answered with a body that is not XML ({body[:60]!r})") from None
+        # An HTML page can be well-formed XML: it is still not an answer (query and EC2 answers are
+        # <OperationResponse>; REST-XML roots are named after their shape, never html).
+        if root.lower() == "html" or (model.service_model.protocol != "rest-xml" and not root.endswith("Response")):
+            raise CouldNotLook(f"{what} answered with a <{root}> document, not its answer")
 
 
 @dataclass
@@ -74,6 +176,7 @@ class Aws:
             if service not in self._clients:
                 client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                 client.meta.events.register("before-call.*.*", self._guard)
+                client.meta.events.register("after-call.*.*", check_answer)
                 self._clients[service] = client
             return self._clients[service]
 

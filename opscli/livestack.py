@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
+import botocore.parsers
 
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError
@@ -181,7 +182,8 @@ class LiveStack:
         resolver = self.resolver
         for lid, attrs in resolver.attrs.items():
             for attr, value in attrs.items():
-                self._ids.setdefault(value, {"Fn::GetAtt": [lid, attr]})
+                if isinstance(value, str):  # ids and ARNs; anything else cannot name a resource
+                    self._ids.setdefault(value, {"Fn::GetAtt": [lid, attr]})
         for lid, pid in resolver.refs.items():
             self._ids[pid] = {"Ref": lid}
 
@@ -284,7 +286,8 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
             raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") \
                 from None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+                botocore.parsers.ResponseParserError) as exc:
             status, reason = describe_failure(exc)
             return LiveResource(declared, ReadState.MISSING if status is Status.FAIL else ReadState.ERROR,
                                 detail=reason if status is Status.FAIL else f"could not look: {reason}")

@@ -1082,7 +1082,7 @@ def web_acl(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     acl = need(answer, "WebACL", Mapping, operation="GetWebACL")
     tags = _call("ListTagsForResource", waf.list_tags_for_resource,
                  ResourceARN=need(acl, "ARN", str, operation="GetWebACL"))
-    info = tags.get("TagInfoForResource") or {}
+    info = need(tags, "TagInfoForResource", Mapping, operation="ListTagsForResource")  # AWS always returns it
     return {"Name": need(acl, "Name", str, operation="GetWebACL"), "Scope": scope,
             "DefaultAction": need(acl, "DefaultAction", Mapping, operation="GetWebACL"),
             "Rules": need(acl, "Rules", list, operation="GetWebACL"),
@@ -1119,12 +1119,9 @@ def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     key = _call("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
                 includeValue=False)
     stage_keys = []
-    for item in key.get("stageKeys", []):
-        if isinstance(item, Mapping):  # moto answers the pairs it was given; AWS answers "restApiId/stageName"
-            stage_keys.append({"RestApiId": item.get("restApiId"), "StageName": item.get("stageName")})
-        else:
-            api_id, _, stage = str(item).partition("/")
-            stage_keys.append({"RestApiId": api_id, "StageName": stage})
+    for item in key.get("stageKeys", []):  # "restApiId/stageName" (the answer's types are checked in aws.py)
+        api_id, _, stage = item.partition("/")
+        stage_keys.append({"RestApiId": api_id, "StageName": stage})
     return {"Name": need(key, "name", str, operation="GetApiKey"), "Enabled": bool(key.get("enabled", False)),
             "StageKeys": stage_keys, "Tags": tag_list(key.get("tags", {}))}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
+import botocore.parsers
 
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError, OpsError, UsageError
@@ -134,7 +135,7 @@ def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
         raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
-    except botocore.exceptions.BotoCoreError as exc:
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise ScopeError(f"could not read stack {stack_name}: the answer is malformed ({exc!r})") from None

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import botocore.exceptions
+import botocore.parsers
 
 from opscli.aws import Aws
 from opscli.errors import CredentialsError
@@ -71,6 +72,8 @@ def describe_failure(exc: BaseException) -> tuple[Status, str]:
         return Status.ERROR, f"timed out: {exc}"
     if isinstance(exc, CouldNotLook):
         return Status.ERROR, f"malformed answer: {exc}"
+    if isinstance(exc, botocore.parsers.ResponseParserError):  # not a BotoCoreError: bad XML/JSON, HTML, cut short
+        return Status.ERROR, f"malformed answer: {str(exc).splitlines()[0][:200]}"
     if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
         return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
