@@ -60,8 +60,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _background.wait(10)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need no synthesized template first (a stable sort): they run while the assembly is built."""
+    """Tests that need no synthesized template first (a stable sort): they run while the assembly is built.
+    A test on the shared local deployment that names no xdist group joins "deployment", so one worker starts
+    it; tests that deploy their own copy in process stay free to run on either worker."""
+    for item in items:
+        if "local_deployment" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("deployment"))
     items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
 
 

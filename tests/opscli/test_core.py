@@ -18,7 +18,7 @@ from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
-pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
+pytestmark = [pytest.mark.synth]  # tests on the shared deployment join its xdist group (tests/conftest.py)
 
 
 def failing(report) -> set[str]:

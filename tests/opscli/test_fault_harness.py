@@ -34,7 +34,7 @@ from opscli.readers import READERS
 from opscli.stack import LOCAL_NOT_EMULATED, StackScope
 from platform_spec.result import Status
 
-pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
 
 FAULT_HEADER = "x-streamtech-fault"
 SCOPE_OPERATIONS = {"cloudformation:ListStackResources", "cloudformation:GetTemplate", "sts:GetCallerIdentity"}
