@@ -38,9 +38,12 @@ class State:
 
 
 def _console(no_color: bool, *, stderr: bool) -> Console:
-    # emoji off: ARNs contain ":secret:", which rich would turn into an emoji.
-    return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=False,
-                   emoji=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+    # emoji off: ARNs contain ":secret:", which rich would turn into an emoji. The width is the terminal's
+    # (or COLUMNS; 80 when piped): the table fits it, full names are in JSON and SARIF. Colors only on a
+    # terminal, never with --no-color or NO_COLOR.
+    # Messages and progress on stderr are never wrapped (a line each, whole).
+    return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=stderr,
+                   emoji=False, highlight=False)
 
 
 def aws_options(fn: Callable) -> Callable:
@@ -64,6 +67,10 @@ def output_options(fn: Callable) -> Callable:
                      show_default=True, help="Result format on stdout."),
         click.option("--fail-on", type=click.Choice([s.value for s in FailOn], case_sensitive=False), default="low",
                      show_default=True, help="Lowest severity of a FAIL that makes the exit code 1."),
+        click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
+        click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
+                     help="Also write the report to PATH as FORMAT (json, sarif or table); repeatable, e.g. "
+                          "--report json=out/audit.json --report sarif=out/audit.sarif."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
         click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
         click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
@@ -73,6 +80,29 @@ def output_options(fn: Callable) -> Callable:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _report_specs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, Path]]:
+    specs = []
+    for value in values:
+        fmt, sep, path = value.partition("=")
+        if not sep or fmt not in render.REPORT_FORMATS or not path:
+            raise click.BadParameter(f"{value!r} is not FORMAT=PATH with FORMAT one of "
+                                     f"{', '.join(render.REPORT_FORMATS)}")
+        specs.append((fmt, Path(path)))
+    return specs
+
+
+def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], only_failed: bool) -> None:
+    """Each --report file, written whole or not at all (a temporary file renamed into place)."""
+    for fmt, path in specs:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_text(render.render(report, fmt, code, only_failed=only_failed), encoding="utf-8")
+            os.replace(partial, path)
+        except OSError as exc:
+            raise UsageError(f"cannot write --report {fmt}={path}: {exc.strerror or exc}") from None
 
 
 def _targets(suffix: str | None, outputs_file: Path | None) -> targets.Targets:
@@ -126,7 +156,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     elif kwargs["output"] == "sarif":
         click.echo(render.to_sarif(report), nl=False)
     else:
-        render.table(report, _console(kwargs["no_color"], stderr=False), code)
+        render.table(report, _console(kwargs["no_color"], stderr=False), code, only_failed=kwargs["only_failed"])
+    _write_reports(report, code, kwargs["reports"], kwargs["only_failed"])
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
         err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "

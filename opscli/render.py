@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,24 +16,86 @@ from policies.reports import sarif_rules
 
 JSON_SCHEMA = "opscli.report/v1"
 _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim"}
+_SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "LOW", "INFO": "INFO"}
 _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable"}
 _SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
 
 
-def table(report: Report, console: Console, exit_code: int) -> None:
-    grid = Table(title=f"opscli {report.command} — {report.target.get('suffix', '')}", show_lines=False,
-                 header_style="bold")
-    for column in ("status", "severity", "rule", "check", "resource", "reason"):
-        grid.add_column(column, overflow="fold")
-    for f in report.findings:
-        grid.add_row(f"[{_STYLE[f.status]}]{f.status.value}[/]", f.severity, f.rule_id, f.check_id,
-                     escape(f.resource), escape(f.reason))
-    console.print(grid)
-    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+def short_name(resource: str) -> str:
+    """A finding's resource as people read it: the logical id of "TYPE LogicalId (physical)", the last part of an
+    ARN or path; the full name stays in JSON and SARIF."""
+    parts = resource.split(" ")
+    if len(parts) >= 2 and parts[0].startswith("AWS::"):
+        return parts[1]
+    tail = resource.rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
+    return tail.rsplit("/", 1)[-1] or resource
+
+
+def service_of(finding: Finding) -> str:
+    """The AWS service a finding is about ("RDS" for AWS::RDS::DBInstance); "Secrets Manager" for secrets."""
+    first = finding.resource.split(" ", 1)[0]
+    if first.startswith("AWS::"):
+        return first.split("::")[1]
+    if ":secretsmanager:" in finding.resource or finding.check_id.startswith("secret."):
+        return "SecretsManager"
+    return "Stack"
+
+
+def table(report: Report, console: Console, exit_code: int, *, only_failed: bool = False) -> None:
+    """The findings for people: one row each, fitted to the console's width (the resource by its short name),
+    identical ERRORs collapsed into one row with their count; then coverage, a summary by service and
+    severity, and the totals."""
+    shown = [f for f in report.findings if not only_failed or f.status in (Status.FAIL, Status.ERROR)]
+    errors: dict[str, list[Finding]] = {}
+    for f in shown:
+        if f.status is Status.ERROR:
+            errors.setdefault(f.reason, []).append(f)
+    grid = Table(title=f"opscli {report.command} — {report.target.get('suffix', '')}", header_style="bold",
+                 expand=True)
+    grid.add_column("status", no_wrap=True, min_width=6)
+    grid.add_column("sev", no_wrap=True, min_width=4)
+    grid.add_column("rule", no_wrap=True, min_width=14)  # catalog ids are never cut
+    grid.add_column("resource", overflow="fold", ratio=1)
+    grid.add_column("reason", overflow="fold", ratio=2)
+    collapsed: set[str] = set()
+    for f in shown:
+        same = errors.get(f.reason, []) if f.status is Status.ERROR else []
+        if len(same) > 1:
+            if f.reason in collapsed:
+                continue
+            collapsed.add(f.reason)
+            grid.add_row(f"[{_STYLE[f.status]}]ERROR[/] ×{len(same)}", "", ", ".join(sorted({x.rule_id for x in same})),
+                         f"{len({x.resource for x in same})} resources", escape(f.reason))
+            continue
+        grid.add_row(f"[{_STYLE[f.status]}]{f.status.value}[/]", _SEVERITY.get(f.severity, f.severity), f.rule_id,
+                     escape(short_name(f.resource)), escape(f.reason))
+    if shown:
+        console.print(grid)
+    elif only_failed:
+        console.print("no FAIL or ERROR")
     if report.coverage is not None:
         console.print(f"coverage: {coverage_line(report.coverage)}")
+    summary = summary_line(report.findings)
+    if summary:
+        console.print(summary)
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
     console.print(f"{len(report.findings)} checks: {counts}; {report.api_calls} API calls in "
                   f"{report.seconds:.1f}s; exit code {exit_code}")
+
+
+def summary_line(findings: list[Finding]) -> str:
+    """FAIL and ERROR counted by service, with the severities of the FAILs: one line."""
+    by_service: dict[str, Counter] = {}
+    for f in findings:
+        if f.status in (Status.FAIL, Status.ERROR):
+            key = f.severity if f.status is Status.FAIL else "ERROR"
+            by_service.setdefault(service_of(f), Counter())[key] += 1
+    if not by_service:
+        return ""
+    order = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "ERROR"]
+    parts = [f"{service} " + " ".join(f"{n} {k}" for k in order if (n := counts[k]))
+             for service, counts in sorted(by_service.items())]
+    return "not passing, by service: " + "; ".join(parts)
 
 
 def coverage_line(coverage: dict) -> str:
@@ -71,19 +134,33 @@ def findings_from_json(text: str) -> list[Finding]:
 
 
 def to_sarif(report: Report) -> str:
+    """SARIF 2.1.0 that code scanning accepts: every result has a physical location (the synthesized template
+    and the line of the resource; CDK records no Python source lines, only jsii frames) and its logical
+    location; `level` is `none` unless the result is a FAIL (SARIF: kind other than "fail" means level none)."""
     rules = sarif_rules({f.rule_id for f in report.findings})
+    uri = report.template_uri or "cdk.out"
+
+    def location(f: Finding) -> dict:
+        parts = f.resource.split(" ")
+        line = report.template_lines.get(parts[1]) if len(parts) >= 2 and parts[0].startswith("AWS::") else None
+        return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                                     "region": {"startLine": line or 1}},
+                "logicalLocations": [{"fullyQualifiedName": f.resource or report.target.get("stack") or "stack",
+                                      "kind": "resource"}]}
+
     results = [{
         "ruleId": f.rule_id,
         "kind": _SARIF_KIND[f.status],
-        "level": _SARIF_LEVEL.get(f.severity, "warning") if f.status is Status.FAIL else (
-            "error" if f.status is Status.ERROR else "none"),
+        "level": _SARIF_LEVEL.get(f.severity, "warning") if f.status is Status.FAIL else "none",
         "message": {"text": f.reason or f.title or f.rule_id},
-        "locations": [{"logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}]}],
+        "locations": [location(f)],
+        "partialFingerprints": {"streamtechFinding/v1": f"{f.rule_id}|{f.check_id}|{f.resource}"},
         "properties": f.to_dict(),
     } for f in report.findings]
     document = {
         "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{"tool": {"driver": {"name": "opscli", "version": __version__, "rules": rules}},
+                  "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository's root"}}},
                   "invocations": [{"executionSuccessful": not any(f.status is Status.ERROR for f in report.findings),
                                    "commandLine": f"opscli {report.command}"}],
                   "results": results}],
@@ -93,3 +170,19 @@ def to_sarif(report: Report) -> str:
 
 def findings_from_sarif(text: str) -> list[Finding]:
     return [Finding.from_dict(result["properties"]) for result in json.loads(text)["runs"][0]["results"]]
+
+
+REPORT_FORMATS = ("json", "sarif", "table")
+
+
+def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = False) -> str:
+    """The report as text in `fmt` (the table without colors, at 120 columns), for a --report file."""
+    if fmt == "json":
+        return to_json(report, exit_code)
+    if fmt == "sarif":
+        return to_sarif(report)
+    import io
+    buffer = io.StringIO()
+    table(report, Console(file=buffer, width=120, no_color=True, emoji=False, highlight=False, soft_wrap=False),
+          exit_code, only_failed=only_failed)
+    return buffer.getvalue()
