@@ -8,6 +8,7 @@ import sys
 import time
 import traceback
 import urllib.parse
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
-from opscli import __version__, core, render, targets
+from opscli import __version__, accepted, core, render, targets
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import policy_document
-from opscli.model import FailOn, Report, exit_code
+from opscli.model import FailOn, Report, exit_code, sort_findings
 from platform_spec import catalog
 
 DEFAULT_TIMEOUT = 60.0
@@ -67,6 +68,10 @@ def output_options(fn: Callable) -> Callable:
                      show_default=True, help="Result format on stdout."),
         click.option("--fail-on", type=click.Choice([s.value for s in FailOn], case_sensitive=False), default="low",
                      show_default=True, help="Lowest severity of a FAIL that makes the exit code 1."),
+        click.option("--accepted", "accepted_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                     envvar="OPSCLI_ACCEPTED",
+                     help="Reviewed accepted-findings file (TOML; also OPSCLI_ACCEPTED): a matching FAIL becomes "
+                          "ACCEPTED, each entry is checked (STK-OPS-001)."),
         click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
                      help="Also write the report to PATH as FORMAT (json, sarif or table); repeatable, e.g. "
@@ -133,6 +138,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
+    accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
     deadline = time.monotonic() + kwargs["timeout"]
     if err.is_terminal and not kwargs["verbose"]:
@@ -148,6 +154,9 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
         verbose = kwargs["verbose"]
         report = run(aws, target, progress=(lambda step, done, total: err.print(
             f"checked {escape(step)} ({done}/{total})")) if verbose else None, deadline=deadline, **extra)
+    if accepting is not None:
+        report.findings = sort_findings(accepted.apply(report.findings, accepting, kwargs["accepted_file"],
+                                                       datetime.now(timezone.utc).date()))
     code = exit_code(report.findings, kwargs["fail_on"])
     if report.incomplete == "interrupted":
         code = EXIT_INTERRUPTED

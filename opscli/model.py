@@ -79,6 +79,6 @@ def exit_code(findings: Iterable[Finding], fail_on: str = "low") -> int:
 
 
 def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
-    order = {Status.ERROR: 0, Status.FAIL: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+    order = {Status.ERROR: 0, Status.FAIL: 1, Status.ACCEPTED: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
     return sorted(findings, key=lambda f: (order[f.status], SEVERITIES.index(f.severity or "HIGH"), f.check_id,
                                            f.resource))

@@ -15,9 +15,11 @@ from platform_spec.result import Status
 from policies.reports import sarif_rules
 
 JSON_SCHEMA = "opscli.report/v1"
-_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim"}
+_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim",
+          Status.ACCEPTED: "yellow"}
 _SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "LOW", "INFO": "INFO"}
-_SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable"}
+_SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable",
+               Status.ACCEPTED: "fail"}  # an accepted FAIL stays a failure, with an accepted suppression
 _SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
 
 
@@ -148,15 +150,18 @@ def to_sarif(report: Report) -> str:
                 "logicalLocations": [{"fullyQualifiedName": f.resource or report.target.get("stack") or "stack",
                                       "kind": "resource"}]}
 
-    results = [{
-        "ruleId": f.rule_id,
-        "kind": _SARIF_KIND[f.status],
-        "level": _SARIF_LEVEL.get(f.severity, "warning") if f.status is Status.FAIL else "none",
-        "message": {"text": f.reason or f.title or f.rule_id},
-        "locations": [location(f)],
-        "partialFingerprints": {"streamtechFinding/v1": f"{f.rule_id}|{f.check_id}|{f.resource}"},
-        "properties": f.to_dict(),
-    } for f in report.findings]
+    def result(f: Finding) -> dict:
+        failed = f.status in (Status.FAIL, Status.ACCEPTED)
+        out = {"ruleId": f.rule_id, "kind": _SARIF_KIND[f.status],
+               "level": _SARIF_LEVEL.get(f.severity, "warning") if failed else "none",
+               "message": {"text": f.reason or f.title or f.rule_id}, "locations": [location(f)],
+               "partialFingerprints": {"streamtechFinding/v1": f"{f.rule_id}|{f.check_id}|{f.resource}"},
+               "properties": f.to_dict()}
+        if f.status is Status.ACCEPTED:  # SARIF's own way: code scanning shows it as dismissed, with why
+            out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.reason}]
+        return out
+
+    results = [result(f) for f in report.findings]
     document = {
         "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{"tool": {"driver": {"name": "opscli", "version": __version__, "rules": rules}},

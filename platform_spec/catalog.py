@@ -228,6 +228,11 @@ _RULES: tuple[Rule, ...] = (
          "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
          "never created) leaves a gap in the platform that no posture check of the others would show.",
          "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail)."),
+    Rule("STK-OPS-001", "Every accepted live deviation is well-formed, approved and unexpired", Severity.MEDIUM, (L,),
+         "An accepted deviation without a reason, an approver or an end date becomes a permanent blind spot: the "
+         "audit stays green while nobody owns the risk any more.",
+         "Renew the entry in the accepted-findings file with a reason sentence, the approver and a new expiry "
+         "date within a year, or fix the resource and delete the entry."),
     Rule("STK-KMS-003", "The project key is customer-managed and enabled", Severity.HIGH, (L,),
          "Every data store depends on the project key: a disabled or pending-deletion key makes the data unreadable.",
          "Re-enable the key (kms enable-key) or cancel its deletion (kms cancel-key-deletion) at once.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import RESOURCE_RULES
+from platform_spec.rules import accepted
 from platform_spec.rules.live_only import LIVE_ONLY_RULES
 from platform_spec.rules.secrets_live import SECRET_CHECKS
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
@@ -27,4 +28,5 @@ def live_evaluations() -> dict[str, list[str]]:
         out.setdefault(live_rule.rule_id, []).append(live_rule.check_id)
     for check_id, rule_id in SECRET_CHECKS:
         out.setdefault(rule_id, []).append(check_id)
+    out.setdefault(accepted.RULE_ID, []).append(accepted.CHECK_ID)  # over the accepted-findings file, not a resource
     return out
