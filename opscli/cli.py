@@ -72,6 +72,8 @@ def output_options(fn: Callable) -> Callable:
                      envvar="OPSCLI_ACCEPTED",
                      help="Reviewed accepted-findings file (TOML; also OPSCLI_ACCEPTED): a matching FAIL becomes "
                           "ACCEPTED, each entry is checked (STK-OPS-001)."),
+        click.option("--compliance", type=click.Choice(sorted(render.FRAMEWORKS)), default=None,
+                     help="Only the rules mapped to this framework's controls, grouped by control (also in JSON)."),
         click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
                      help="Also write the report to PATH as FORMAT (json, sarif or table); repeatable, e.g. "
@@ -157,6 +159,11 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     if accepting is not None:
         report.findings = sort_findings(accepted.apply(report.findings, accepting, kwargs["accepted_file"],
                                                        datetime.now(timezone.utc).date()))
+    if kwargs["compliance"]:
+        field = render.FRAMEWORKS[kwargs["compliance"]]
+        report.findings = [f for f in report.findings
+                           if (rule := catalog.CATALOG.get(f.rule_id)) and rule.references.ids(field)]
+        report.compliance = kwargs["compliance"]
     code = exit_code(report.findings, kwargs["fail_on"])
     if report.incomplete == "interrupted":
         code = EXIT_INTERRUPTED

@@ -53,6 +53,7 @@ class Report:
     incomplete: str | None = None  # "timeout" or "interrupted": some checks never got an answer (they are ERROR)
     template_uri: str | None = None  # the synthesized template (cdk.out/<stack>.template.json), for SARIF locations
     template_lines: dict[str, int] = field(default_factory=dict)  # logical id -> its line in that file
+    compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

@@ -75,6 +75,8 @@ def table(report: Report, console: Console, exit_code: int, *, only_failed: bool
         console.print(grid)
     elif only_failed:
         console.print("no FAIL or ERROR")
+    if report.compliance:
+        compliance_table(compliance_view(report.findings, report.compliance), report.compliance, console)
     if report.coverage is not None:
         console.print(f"coverage: {coverage_line(report.coverage)}")
     summary = summary_line(report.findings)
@@ -117,6 +119,7 @@ def coverage_line(coverage: dict) -> str:
 
 
 def to_json(report: Report, exit_code: int) -> str:
+    """The stable JSON report (schema opscli.report/v1); with --compliance, a "compliance" object too."""
     document = {
         "schema": JSON_SCHEMA,
         "tool": {"name": "opscli", "version": __version__},
@@ -128,6 +131,9 @@ def to_json(report: Report, exit_code: int) -> str:
     }
     if report.coverage is not None:
         document["coverage"] = report.coverage
+    if report.compliance:
+        document["compliance"] = {"framework": report.compliance,
+                                  "controls": compliance_view(report.findings, report.compliance)}
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -191,3 +197,39 @@ def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = Fals
     table(report, Console(file=buffer, width=120, no_color=True, emoji=False, highlight=False, soft_wrap=False),
           exit_code, only_failed=only_failed)
     return buffer.getvalue()
+
+
+FRAMEWORKS = {"iso27001": "iso27001", "security-hub": "security_hub", "config": "config_rule", "prowler": "prowler",
+              "cdk-nag": "cdk_nag", "checkov": "checkov"}
+
+
+def compliance_view(findings: list[Finding], framework: str) -> dict[str, dict]:
+    """The findings grouped by the controls of `framework` their rules map to (catalog references): control ->
+    {"rules": [...], PASS/FAIL/ERROR/ACCEPTED/NOT_APPLICABLE counts}. A rule mapped to several controls
+    counts under each."""
+    from platform_spec import catalog
+
+    field = FRAMEWORKS[framework]
+    controls: dict[str, dict] = {}
+    for f in findings:
+        rule = catalog.CATALOG.get(f.rule_id)
+        for control in rule.references.ids(field) if rule else []:
+            entry = controls.setdefault(control, {"rules": [], **{s.value: 0 for s in Status}})
+            if f.rule_id not in entry["rules"]:
+                entry["rules"].append(f.rule_id)
+            entry[f.status.value] += 1
+
+    def order(control: str) -> tuple:
+        return tuple(int(p) if p.isdigit() else p for p in control.replace("-", ".").split("."))
+    return {c: {**controls[c], "rules": sorted(controls[c]["rules"])} for c in sorted(controls, key=order)}
+
+
+def compliance_table(view: dict[str, dict], framework: str, console: Console) -> None:
+    grid = Table(title=f"by {framework} control", header_style="bold", expand=False)
+    for column in ("control", "rules", "PASS", "FAIL", "ERROR", "ACCEPTED"):
+        grid.add_column(column, overflow="fold")
+    for control, entry in view.items():
+        verdict = "bold red" if entry["FAIL"] else "bold magenta" if entry["ERROR"] else "green"
+        grid.add_row(f"[{verdict}]{control}[/]", ", ".join(entry["rules"]), str(entry["PASS"]), str(entry["FAIL"]),
+                     str(entry["ERROR"]), str(entry["ACCEPTED"]))
+    console.print(grid)

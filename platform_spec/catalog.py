@@ -46,6 +46,7 @@ class References:
     prowler: str = ""  # Prowler check id
     cdk_nag: str = ""  # cdk-nag rule ids
     checkov: str = ""  # Checkov built-in check ids
+    iso27001: str = ""  # ISO/IEC 27001:2022 Annex A controls (the base of Japan's ISMAP), e.g. 8.24
 
     def ids(self, kind: str) -> list[str]:
         value = getattr(self, kind)
@@ -84,127 +85,134 @@ _RULES: tuple[Rule, ...] = (
     # --- placement and identity -------------------------------------------------------------------
     Rule("STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL, (A,),
          "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
-         "Deploy the stack with env region ap-northeast-1; do not pass another region in context."),
+         "Deploy the stack with env region ap-northeast-1; do not pass another region in context.",
+         references=R(iso27001="5.23, 5.31, 5.34")),
     Rule("STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
          Severity.MEDIUM, (A, N, C, L),
          "Deterministic names let several environments share an account and let opscli find resources by "
          "direct lookup; a name over a service limit fails the deployment late.",
-         "Build every physical name with platform_spec.naming.physical_name and add new resource types to NAMES."),
+         "Build every physical name with platform_spec.naming.physical_name and add new resource types to NAMES.",
+         references=R(iso27001="5.9, 8.9")),
     Rule("STK-TAG-001", "Every taggable resource carries the required cost and compliance tags", Severity.MEDIUM,
          (A, C, L),
          "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "
          "DataClassification and ManagedBy on every resource.",
          "Keep the tagging Aspect attached through apply_guardrails; set tag values in context, not per resource.",
-         R(config_rule="required-tags")),
+         R(iso27001="5.9, 5.12", config_rule="required-tags")),
     # --- encryption at rest -----------------------------------------------------------------------
     Rule("STK-KMS-001", "Data stores, topics and log groups are encrypted with the project's customer-managed key",
          Severity.HIGH, (A, N, C, T, L),
          "One customer-managed key gives StreamTech control over key policy, rotation and revocation; an "
          "AWS-managed aws/* key cannot be audited or disabled by the customer.",
          "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, encryption_key).",
-         R(security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
+         R(iso27001="8.24", security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
            prowler="rds_instance_storage_encrypted, efs_encryption_at_rest_enabled",
            cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158")),
     Rule("STK-KMS-002", "The customer-managed key rotates automatically", Severity.MEDIUM, (N, C, L),
          "Automatic yearly rotation limits how much data one key version protects.",
          "Create the key with enable_key_rotation=True (the Encryption construct does).",
-         R(security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
+         R(iso27001="8.24", security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
            prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7")),
     # --- high availability and backups ------------------------------------------------------------
     Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C, L),
          "A standby in a second AZ keeps metadata available through an AZ failure.",
          "Set multi_az=True on the DatabaseInstance.",
-         R(security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
+         R(iso27001="8.14", security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
            cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157")),
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
          "Keep backup_retention at Duration.days(1) or more.",
          # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
-         R(security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
+         R(iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
     Rule("STK-RDS-003", "PostgreSQL refuses plaintext connections (rds.force_ssl=1 in the attached parameter group)",
          Severity.HIGH, (N, C, T, L),
          "Without rds.force_ssl a client can connect without TLS and send credentials and metadata in clear.",
          "Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
-         R(prowler="rds_instance_transport_encrypted")),
+         R(iso27001="8.20, 8.24", prowler="rds_instance_transport_encrypted")),
     Rule("STK-NET-001", "Data stores are private: not publicly accessible and only in private subnets",
          Severity.CRITICAL, (N, C, T, L),
          "Video metadata, cache and scratch data must not be reachable from the internet.",
          "Place RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
-         R(security_hub="RDS.2", config_rule="rds-instance-public-access-check",
+         R(iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
            prowler="rds_instance_no_public_access",
            checkov="CKV_AWS_17")),
     Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C, L),
          "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
          "Give the replication group num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
-         R(security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
+         R(iso27001="8.14", security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
            prowler="elasticache_redis_cluster_multi_az_enabled")),
     Rule("STK-REDIS-002", "Redis requires TLS in transit (mode required) and an AUTH token", Severity.HIGH, (N, C, L),
          "TransitEncryptionMode 'preferred' still accepts plaintext clients; without AUTH any host that reaches "
          "the port can read the cache.",
          "Set transit_encryption_enabled, transit_encryption_mode='required' and auth_token from the secret.",
-         R(security_hub="ElastiCache.5, ElastiCache.6",
+         R(iso27001="8.5, 8.24", security_hub="ElastiCache.5, ElastiCache.6",
            config_rule="elasticache-repl-grp-encrypted-in-transit, elasticache-repl-grp-redis-auth-enabled",
            prowler="elasticache_redis_cluster_in_transit_encryption_enabled", checkov="CKV_AWS_31")),
     Rule("STK-EFS-001", "The EFS file system policy denies access without TLS", Severity.HIGH, (N, C, L),
          "Only a resource policy can force every client to mount over TLS; a client option alone is advisory.",
-         "Add a Deny statement with condition Bool aws:SecureTransport=false (the ScratchStorage construct does)."),
+         "Add a Deny statement with condition Bool aws:SecureTransport=false (the ScratchStorage construct does).",
+         references=R(iso27001="8.24")),
     Rule("STK-EFS-002", "EFS has a mount target in every private subnet", Severity.MEDIUM, (T, L),
          "Tasks in any AZ must mount locally, so losing one AZ does not stop video processing elsewhere.",
-         "Create the file system with vpc_subnets selecting the private subnets."),
+         "Create the file system with vpc_subnets selecting the private subnets.",
+         references=R(iso27001="8.14")),
     Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C, L),
          "Encrypted mounts protect video data between task and file system; IAM authorization ties access to the "
          "task role and the access point.",
          "Use EfsVolumeConfiguration(transit_encryption='ENABLED', authorization_config=AuthorizationConfig(iam='ENABLED')).",
-         R(checkov="CKV_AWS_97")),
+         R(iso27001="8.3, 8.24", checkov="CKV_AWS_97")),
     Rule("STK-ECS-002", "ECS services run at least two tasks without public IPs, with auto scaling registered",
          Severity.MEDIUM, (N, T, L),
          "Two tasks spread over AZs survive a task or AZ failure; scaling absorbs the daily video volume.",
          "Keep desired_count >= 2, assign_public_ip=False and auto_scale_task_count on every service.",
-         R(security_hub="ECS.2")),
+         R(iso27001="8.6, 8.14, 8.20", security_hub="ECS.2")),
     Rule("STK-ECS-003", "The ECS cluster has Container Insights enabled", Severity.LOW, (N, C, L),
          "Per-task CPU, memory and network metrics are needed to operate and scale the video workers.",
          "Create the cluster with container_insights_v2=ContainerInsights.ENABLED.",
-         R(security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
+         R(iso27001="8.16", security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
            cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65")),
     Rule("STK-API-001", "The REST API is regional, not edge-optimized", Severity.HIGH, (N, C, L),
          "An edge-optimized API routes requests through CloudFront points of presence outside Japan.",
-         "Create the RestApi with endpoint_types=[EndpointType.REGIONAL]."),
+         "Create the RestApi with endpoint_types=[EndpointType.REGIONAL].",
+         references=R(iso27001="5.23, 5.31")),
     Rule("STK-API-002", "API stages write access logs and X-Ray traces", Severity.MEDIUM, (N, C, L),
          "Access logs and traces are the evidence trail for every metadata request.",
          "Give the stage access_log_destination and tracing_enabled=True.",
-         R(security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
+         R(iso27001="8.15, 8.16", security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
            cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73")),
     Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
-         "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service."),
+         "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service.",
+         references=R(iso27001="8.25, 8.29")),
     Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C, L),
          "Logs without retention are kept (and billed) forever and outlive their purpose.",
          "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
-         R(checkov="CKV_AWS_66")),
+         R(iso27001="5.33, 8.15", checkov="CKV_AWS_66")),
     Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
          "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
          "Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct does).",
-         R(security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
+         R(iso27001="8.3, 8.12", security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
            prowler="s3_bucket_level_public_access_block", checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56")),
     Rule("STK-S3-002", "The ingest bucket refuses requests without TLS", Severity.HIGH, (T, L),
          "Without a bucket policy denying aws:SecureTransport=false, uploads and downloads may travel in plaintext.",
          "Create the bucket with enforce_ssl=True (the VideoIntake construct does).",
-         R(security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
+         R(iso27001="8.24", security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
            cdk_nag="AwsSolutions-S10")),
     Rule("STK-SQS-001", "Every work queue has a dead-letter queue", Severity.MEDIUM, (T, L),
          "A poison or unreadable video would otherwise be retried forever and block the pipeline; the dead-letter "
          "queue keeps it, with its reason, for an operator.",
          "Give the queue dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
-         R(cdk_nag="AwsSolutions-SQS3")),
+         R(iso27001="8.14", cdk_nag="AwsSolutions-SQS3")),
     Rule("STK-SQS-002", "The intake queues refuse requests without TLS", Severity.HIGH, (T, L),
          "Job messages name the uploaded videos; a queue policy denying aws:SecureTransport=false keeps them in TLS.",
          "Create queues with enforce_ssl=True (the VideoIntake construct does).",
-         R(config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
+         R(iso27001="8.24", config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
     Rule("STK-SQS-003", "The intake queue's workers scale on its backlog per task", Severity.MEDIUM, (T, L),
          "Uploads arrive in bursts; CPU alone misses a growing queue of short jobs. Tracking visible messages per "
          "running task adds workers while videos wait and removes them when the queue is empty.",
          "Keep the worker's target-tracking policy on ApproximateNumberOfMessagesVisible / RunningTaskCount "
-         "(VideoProcessing._scale_on_backlog); CPU and memory stay as the second signal."),
+         "(VideoProcessing._scale_on_backlog); CPU and memory stay as the second signal.",
+         references=R(iso27001="8.6")),
     # --- secrets and IAM --------------------------------------------------------------------------
     Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
@@ -212,53 +220,58 @@ _RULES: tuple[Rule, ...] = (
          "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
          "Credentials.from_password(username, secret.secret_value_from_json('password')).",
          template_only="Whether the stack creates a secret is a fact of its declaration, judged before anything is "
-                       "deployed; the live scope is the declared resources, and opscli never reads secret values."),
+                       "deployed; the live scope is the declared resources, and opscli never reads secret values.",
+         references=R(iso27001="5.17, 8.4")),
     Rule("STK-SECRET-002", "No credential is passed to a container as a plain environment variable", Severity.HIGH,
          (A, C, L),
          "Environment variables are visible in the task definition to anyone who can describe it.",
-         "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys."),
+         "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
+         references=R(iso27001="5.17, 8.12")),
     Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C, L),
          "Least privilege: every role gets the actions its workload calls, on the resources it uses.",
          "Use CDK grants (grant_read, connections) or explicit actions and resources.",
-         R(security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
+         R(iso27001="5.15, 5.18, 8.2", security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
            prowler="iam_inline_policy_no_administrative_privileges, iam_customer_attached_policy_no_administrative_privileges",
            cdk_nag="AwsSolutions-IAM5",
            checkov="CKV_AWS_62, CKV_AWS_63")),
     Rule("STK-STACK-001", "Every resource the stack declares exists and is readable", Severity.HIGH, (L,),
          "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
          "never created) leaves a gap in the platform that no posture check of the others would show.",
-         "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail)."),
+         "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail).",
+         references=R(iso27001="5.9, 8.9")),
     Rule("STK-OPS-001", "Every accepted live deviation is well-formed, approved and unexpired", Severity.MEDIUM, (L,),
          "An accepted deviation without a reason, an approver or an end date becomes a permanent blind spot: the "
          "audit stays green while nobody owns the risk any more.",
          "Renew the entry in the accepted-findings file with a reason sentence, the approver and a new expiry "
-         "date within a year, or fix the resource and delete the entry."),
+         "date within a year, or fix the resource and delete the entry.",
+         references=R(iso27001="5.36")),
     Rule("STK-KMS-003", "The project key is customer-managed and enabled", Severity.HIGH, (L,),
          "Every data store depends on the project key: a disabled or pending-deletion key makes the data unreadable.",
          "Re-enable the key (kms enable-key) or cancel its deletion (kms cancel-key-deletion) at once.",
-         R(security_hub="KMS.3", prowler="kms_cmk_are_used")),
+         R(iso27001="8.24", security_hub="KMS.3", prowler="kms_cmk_are_used")),
     Rule("STK-SECRET-003", "Each secret the stack uses has rotation enabled with a rotation function", Severity.HIGH,
          (L,),
          "Credentials that never change stay valid for anyone who ever saw them.",
          "Enable rotation with a rotation Lambda (secretsmanager rotate-secret --rotation-lambda-arn ...).",
-         R(security_hub="SecretsManager.1", config_rule="secretsmanager-rotation-enabled-check",
+         R(iso27001="5.17", security_hub="SecretsManager.1", config_rule="secretsmanager-rotation-enabled-check",
            prowler="secretsmanager_automatic_rotation_enabled")),
     Rule("STK-SECRET-004", "Each secret was rotated within the maximum age and its next rotation is scheduled",
          Severity.HIGH, (L,),
          "Rotation that is configured but failing leaves old credentials valid while the console shows rotation on.",
          "Check the rotation function's logs, fix it, and run secretsmanager rotate-secret.",
-         R(security_hub="SecretsManager.4", config_rule="secretsmanager-secret-periodic-rotation")),
+         R(iso27001="5.17", security_hub="SecretsManager.4", config_rule="secretsmanager-secret-periodic-rotation")),
     Rule("STK-SECRET-005", "No secret version is stuck in AWSPENDING", Severity.MEDIUM, (L,),
          "A version left in AWSPENDING means a rotation started and never finished; the next one will fail too.",
-         "Inspect the rotation function's logs, then remove the stage with update-secret-version-stage."),
+         "Inspect the rotation function's logs, then remove the stage with update-secret-version-stage.",
+         references=R(iso27001="5.17")),
     Rule("STK-SECRET-006", "Each secret the stack uses has been accessed recently", Severity.INFO, (L,),
          "A secret nobody reads is either unused (delete it) or read through a path nobody audits.",
          "Confirm the consumers; delete secrets that are no longer used.",
-         R(security_hub="SecretsManager.3", config_rule="secretsmanager-secret-unused")),
+         R(iso27001="5.18", security_hub="SecretsManager.3", config_rule="secretsmanager-secret-unused")),
     Rule("STK-SECRET-007", "Each secret is encrypted with a customer-managed KMS key", Severity.MEDIUM, (L,),
          "The AWS-managed aws/secretsmanager key cannot be governed by StreamTech's key policy.",
          "Re-encrypt the secret with a customer-managed key (secretsmanager update-secret --kms-key-id).",
-         R(config_rule="secretsmanager-using-cmk")),
+         R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
     # --- destroyability ---------------------------------------------------------------------------
     Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
          (A, T),
@@ -266,17 +279,19 @@ _RULES: tuple[Rule, ...] = (
          "under the same deterministic names.",
          "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT.",
          template_only="DeletionPolicy is an attribute of the CloudFormation declaration, not of the deployed "
-                       "resource: no AWS API reports it, so it is judged on the template only."),
+                       "resource: no AWS API reports it, so it is judged on the template only.",
+         references=R(iso27001="8.10")),
     Rule("STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
          Severity.LOW, (A, T, L),
          "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
-         "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns."),
+         "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
+         references=R(iso27001="8.10")),
     # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --
     Rule("STK-DEV-001", "Deviation: deletion protection is off on RDS and the load balancer", Severity.INFO, (),
          "Every environment must be deletable with its stack without manual steps, which deletion protection "
          "would prevent; RDS automated backups remain for recovery.",
          "Turn deletion protection on only for an environment that is never deleted, and drop it from the destroy test.",
-         R(security_hub="RDS.8", cdk_nag="AwsSolutions-RDS10, HIPAA.Security-RDSInstanceDeletionProtectionEnabled, "
+         R(iso27001="8.13", security_hub="RDS.8", cdk_nag="AwsSolutions-RDS10, HIPAA.Security-RDSInstanceDeletionProtectionEnabled, "
            "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled, HIPAA.Security-ELBDeletionProtectionEnabled, "
            "NIST.800.53.R5-ELBDeletionProtectionEnabled"),
          accepted_deviation=True),
@@ -284,19 +299,19 @@ _RULES: tuple[Rule, ...] = (
          "An AWS Backup vault holds recovery points that block stack deletion; RDS keeps its own automated "
          "backups and the EFS file system only holds scratch copies of source videos.",
          "Add a Backup plan with a vault outside this stack where long-term recovery points are required.",
-         R(cdk_nag="HIPAA.Security-RDSInBackupPlan, NIST.800.53.R5-RDSInBackupPlan, "
+         R(iso27001="8.13", cdk_nag="HIPAA.Security-RDSInBackupPlan, NIST.800.53.R5-RDSInBackupPlan, "
            "HIPAA.Security-EFSInBackupPlan, NIST.800.53.R5-EFSInBackupPlan"), accepted_deviation=True),
     Rule("STK-DEV-003", "Deviation: log retention is shorter than 365 days by default", Severity.INFO, (),
          "Operational logs are kept for the configured period (30 days by default) to control cost, and "
          "logRetentionDays raises it where an audit requires a year.",
          "Set -c logRetentionDays=365 (or more) for environments under a one-year log retention requirement.",
-         R(security_hub="CloudWatch.16"), accepted_deviation=True),
+         R(iso27001="8.15", security_hub="CloudWatch.16"), accepted_deviation=True),
     Rule("STK-DEV-004", "Deviation: the API Gateway to metadata-service hop is HTTP inside the VPC", Severity.INFO, (),
          "Clients reach API Gateway over TLS only, and the hop from the VPC link through the internal NLB to the "
          "task stays inside the VPC because CloudFormation offers no TLS settings for REST API VPC-link "
          "integrations; NLB access logs exist only for TLS listeners.",
          "Give the NLB a TLS listener with an ACM certificate for an owned domain and point the integration at it.",
-         R(cdk_nag="HIPAA.Security-APIGWSSLEnabled, NIST.800.53.R5-APIGWSSLEnabled, PCI.DSS.321-APIGWSSLEnabled, "
+         R(iso27001="8.24", cdk_nag="HIPAA.Security-APIGWSSLEnabled, NIST.800.53.R5-APIGWSSLEnabled, PCI.DSS.321-APIGWSSLEnabled, "
            "HIPAA.Security-ELBv2ACMCertificateRequired, NIST.800.53.R5-ELBv2ACMCertificateRequired, "
            "PCI.DSS.321-ELBv2ACMCertificateRequired, AwsSolutions-ELB2, HIPAA.Security-ELBLoggingEnabled, "
            "NIST.800.53.R5-ELBLoggingEnabled, PCI.DSS.321-ELBLoggingEnabled", checkov="CKV_AWS_91"),
@@ -306,7 +321,7 @@ _RULES: tuple[Rule, ...] = (
          "The metadata API serves StreamTech's own services, which present an API key from the existing secret "
          "under a usage plan; there are no end users to authenticate with Cognito or IAM.",
          "Add an IAM or Cognito authorizer when the API is opened to end-user clients.",
-         R(cdk_nag="AwsSolutions-APIG4, AwsSolutions-COG4"), accepted_deviation=True),
+         R(iso27001="8.5", cdk_nag="AwsSolutions-APIG4, AwsSolutions-COG4"), accepted_deviation=True),
     Rule("STK-DEV-006", "Deviation: the API Gateway stage cache is off", Severity.INFO, (),
          "Popular metadata is cached in Redis with invalidation on update, and an API Gateway cache would serve "
          "stale metadata after an update.",
@@ -318,37 +333,37 @@ _RULES: tuple[Rule, ...] = (
          "policies where AWS defines the service's needs, and ecr:GetAuthorizationToken on '*' because that "
          "action supports no resource scoping.",
          "Review the generated policies in the template; replace a managed policy when AWS widens it.",
-         R(cdk_nag="AwsSolutions-IAM4, AwsSolutions-IAM5, HIPAA.Security-IAMNoInlinePolicy, "
+         R(iso27001="8.2", cdk_nag="AwsSolutions-IAM4, AwsSolutions-IAM5, HIPAA.Security-IAMNoInlinePolicy, "
            "NIST.800.53.R5-IAMNoInlinePolicy, PCI.DSS.321-IAMNoInlinePolicy"),
          accepted_deviation=True),
     Rule("STK-DEV-008", "Deviation: non-secret container settings are environment variables", Severity.INFO, (),
          "Hostnames, ports and feature settings are configuration, not secrets, and STK-SECRET-002 keeps every "
          "credential in the container's secrets field.",
          "Move a value to Secrets Manager and the secrets field as soon as it is sensitive.",
-         R(cdk_nag="AwsSolutions-ECS2"), accepted_deviation=True),
+         R(iso27001="5.17", cdk_nag="AwsSolutions-ECS2"), accepted_deviation=True),
     Rule("STK-DEV-009", "Deviation: public subnets route 0.0.0.0/0 to the internet gateway", Severity.INFO, (),
          "The public subnets hold only the NAT gateways, which need a default route to the internet gateway; "
          "no task or data store is placed in them.",
          "Use VPC endpoints and drop NAT (and the public subnets) if the workloads stop needing internet egress.",
-         R(cdk_nag="HIPAA.Security-VPCNoUnrestrictedRouteToIGW, NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW, "
+         R(iso27001="8.20", cdk_nag="HIPAA.Security-VPCNoUnrestrictedRouteToIGW, NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW, "
            "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"), accepted_deviation=True),
     Rule("STK-DEV-011", "Deviation: the ingest bucket has no S3 server access logs", Severity.INFO, (),
          "Every upload is recorded as an object-created event that the worker processes and logs, and an access-log "
          "bucket would need SSE-S3 encryption outside the project's customer-managed key rule.",
          "Enable CloudTrail S3 data events for the bucket where per-request access records are required.",
-         R(cdk_nag="AwsSolutions-S1, HIPAA.Security-S3BucketLoggingEnabled, NIST.800.53.R5-S3BucketLoggingEnabled, "
+         R(iso27001="8.15", cdk_nag="AwsSolutions-S1, HIPAA.Security-S3BucketLoggingEnabled, NIST.800.53.R5-S3BucketLoggingEnabled, "
            "PCI.DSS.321-S3BucketLoggingEnabled", checkov="CKV_AWS_18"), accepted_deviation=True),
     Rule("STK-DEV-012", "Deviation: the ingest bucket is not replicated to another region", Severity.INFO, (),
          "StreamTech's videos and metadata must stay in Japan and this platform runs in ap-northeast-1 only, so "
          "cross-region replication is excluded; versioning protects uploads against overwrites and deletes.",
          "Replicate within Japan (ap-northeast-3) only if the regulator allows a second Japanese region.",
-         R(cdk_nag="HIPAA.Security-S3BucketReplicationEnabled, NIST.800.53.R5-S3BucketReplicationEnabled, "
+         R(iso27001="8.14", cdk_nag="HIPAA.Security-S3BucketReplicationEnabled, NIST.800.53.R5-S3BucketReplicationEnabled, "
            "PCI.DSS.321-S3BucketReplicationEnabled"), accepted_deviation=True),
     Rule("STK-DEV-010", "Deviation: CDK's default-security-group custom resource Lambda", Severity.INFO, (),
          "CDK's own custom resource restricts the VPC's default security group once at deployment; it runs "
          "outside the VPC with a CDK-managed runtime and no concurrency or DLQ needs.",
          "Nothing to do while CDK provides this resource; it is removed with restrict_default_security_group=False.",
-         R(checkov="CKV_AWS_115, CKV_AWS_116, CKV_AWS_117"), accepted_deviation=True),
+         R(iso27001="8.9", checkov="CKV_AWS_115, CKV_AWS_116, CKV_AWS_117"), accepted_deviation=True),
 )
 
 CATALOG: dict[str, Rule] = {rule.id: rule for rule in _RULES}

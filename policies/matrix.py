@@ -43,8 +43,9 @@ def render() -> str:
         "(`StreamTech-<id>`), Checkov custom checks (`<id>`) or the built-in checks named, the template engine, and "
         "opscli live checks.",
         "",
-        "| rule | severity | title | Aspect | cdk-nag | Checkov | template engine | live (opscli) | Security Hub | AWS Config |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rule | severity | title | Aspect | cdk-nag | Checkov | template engine | live (opscli) | Security Hub | AWS Config "
+        "| ISO/IEC 27001:2022 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for rule in catalog.CATALOG.values():
         if rule.accepted_deviation:
@@ -61,7 +62,7 @@ def render() -> str:
             checkov,
             "yes" if Engine.TEMPLATE in rule.engines else "",
             ", ".join(c if c.startswith("audit") else f"`{c}`" for c in live.get(rule.id, [])),
-            rule.references.security_hub, rule.references.config_rule,
+            rule.references.security_hub, rule.references.config_rule, rule.references.iso27001,
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     suppressions = json.loads((ROOT / "policies" / "reviewed_suppressions.json").read_text())["suppressions"]
@@ -71,14 +72,15 @@ def render() -> str:
         "",
         "Every cdk-nag or Checkov suppression cites one of these; its rationale is the suppression's reason.",
         "",
-        "| deviation | title | reason | suppressed findings | resources |",
-        "| --- | --- | --- | --- | --- |",
+        "| deviation | title | reason | suppressed findings | resources | ISO/IEC 27001:2022 |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for rule in catalog.deviations():
         cited = [s for s in suppressions if s["deviation"] == rule.id]
         findings = sorted({s["rule"] for s in cited})
         lines.append(f"| **{rule.id}** | {rule.title.removeprefix('Deviation: ')} | {rule.rationale} | "
-                     f"{', '.join(findings) or 'none in this stack'} | {len({s['path'] for s in cited})} |")
+                     f"{', '.join(findings) or 'none in this stack'} | {len({s['path'] for s in cited})} | "
+                     f"{rule.references.iso27001} |")
     return "\n".join(lines) + "\n"
 
 

@@ -121,3 +121,30 @@ def test_the_table_fits_80_columns_collapses_identical_errors_and_sums_up_by_ser
         assert "EncryptionKey3A692D6E".startswith(rows[0].split("│")[4].strip())  # the short name, not the type
         assert lines[-2] == "not passing, by service: KMS 1 MEDIUM; RDS 52 ERROR"
         assert lines[-1].startswith("54 checks: 1 PASS, 1 FAIL, 52 ERROR")
+
+
+def test_findings_are_grouped_by_the_controls_their_rules_map_to():
+    from opscli.render import compliance_view
+    from platform_spec.result import Status
+
+    items = [Finding("a", "STK-KMS-002", Status.FAIL, "k", "off"), Finding("b", "STK-RDS-003", Status.PASS, "d", "on"),
+             Finding("c", "STK-RDS-001", Status.ERROR, "d", "?")]
+    view = compliance_view(items, "iso27001")
+    assert list(view) == ["8.14", "8.20", "8.24"]  # numeric order
+    assert view["8.24"]["rules"] == ["STK-KMS-002", "STK-RDS-003"] and (view["8.24"]["FAIL"], view["8.24"]["PASS"]) == (1, 1)
+    assert view["8.14"]["ERROR"] == 1 and view["8.20"] == {**view["8.20"], "rules": ["STK-RDS-003"], "PASS": 1}
+
+
+@pytest.mark.synth
+def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(deployed, capsys):
+    from platform_spec import catalog
+
+    assert main(["audit", "--suffix", "test", "-o", "json", "--compliance", "iso27001"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["compliance"]["framework"] == "iso27001"
+    controls = document["compliance"]["controls"]
+    assert {"8.24", "8.14", "5.9"} <= set(controls) and controls["8.24"]["FAIL"] == 0 and controls["8.24"]["PASS"] > 10
+    assert all(catalog.get(f["rule_id"]).references.iso27001 for f in document["findings"])
+    assert main(["audit", "--suffix", "test", "--compliance", "security-hub", "--only-failed"]) == 0
+    out = capsys.readouterr().out
+    assert "by security-hub control" in out and "RDS.5" in out
