@@ -1,15 +1,15 @@
-"""The policy gate: synthesize with every guardrail and compliance pack, then Checkov (built-in + our checks)
-and the template engine over every template; one report in JSON, SARIF and JUnit XML.
+"""The policy gate: synthesize with every guardrail and compliance pack, then Checkov (built-in + our checks),
+cfn-lint (CloudFormation's resource specification) and the template engine over every template; one report in
+JSON, SARIF and JUnit XML.
 
-    python -m policies.gate --suffix prod [--cdk-out cdk.out] [--reports reports] [--skip-synth]
+    python -m policies.gate --suffix prod [--cdk-out cdk.out] [--reports reports] [--skip-synth] [-o table|json]
 
 Exit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);
-3 the gate could not run (CDK CLI or Checkov missing or crashed).
+3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -18,9 +18,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import click
 
 from platform_spec import catalog, template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
@@ -181,6 +183,37 @@ def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[Rep
     return findings, counts, checks_run
 
 
+def cfnlint_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], Counter]:
+    """cfn-lint over `templates` (one process): a property or value CloudFormation would reject fails here, not
+    at deploy time. Errors are findings; warnings and informational matches are counted (CDK's own output has a
+    few W3005 "dependency already enforced" warnings that are harmless)."""
+    args = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "--format",
+            "json", "--regions", "ap-northeast-1", "--",
+            *(str(Path(t).resolve()) for t in templates)]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    except FileNotFoundError:
+        raise GateError("cfn-lint could not start", EXIT_TOOL) from None
+    try:
+        matches = json.loads(proc.stdout or "[]") if not proc.returncode & 1 else None
+    except json.JSONDecodeError:
+        matches = None
+    if not isinstance(matches, list):
+        raise GateError(f"cfn-lint did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
+                        EXIT_TOOL)
+    findings, counts = [], Counter()
+    for match in matches:
+        level = str(match.get("Level", "Error")).lower()
+        counts[f"cfn_lint_{level}s"] += 1
+        if level != "error":
+            continue
+        path = match.get("Location", {}).get("Path") or []
+        resource = ".".join(str(p) for p in path[:2]) or "template"
+        findings.append(ReportFinding("cfn-lint", match["Rule"]["Id"], "", "HIGH", resource,
+                                      os.path.relpath(match.get("Filename", ""), ROOT), match.get("Message", "")))
+    return findings, counts
+
+
 def template_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], set[str]]:
     """The template engine's whole-template rules (those Checkov cannot express)."""
     rule_ids = {r.id for r in catalog.rules_for(catalog.Engine.TEMPLATE)}
@@ -205,24 +238,37 @@ def assembly_templates(cdk_out: Path) -> list[Path]:
                   if a.get("type") == "aws:cloudformation:stack")
 
 
-def scan_templates(templates: Sequence[Path], *, suffix: str | None) -> GateResult:
-    """The template stage alone (Checkov + template engine) over existing templates."""
+def scan_templates(templates: Sequence[Path], *, suffix: str | None, step: Step | None = None) -> GateResult:
+    """The template stage alone (Checkov, cfn-lint, template engine) over existing templates."""
+    step = step or (lambda _name: None)
     result = GateResult()
     start = time.perf_counter()
+    step("checkov")
     findings, counts, checks = checkov_scan(templates, suffix=suffix)
     result.seconds["checkov"] = time.perf_counter() - start
     start = time.perf_counter()
+    step("cfn-lint")
+    lint_findings, lint_counts = cfnlint_scan(templates)
+    result.seconds["cfn_lint"] = time.perf_counter() - start
+    start = time.perf_counter()
+    step("template engine")
     engine_findings, engine_rules = template_scan(templates)
     result.seconds["template_engine"] = time.perf_counter() - start
-    result.findings = findings + engine_findings
+    result.findings = findings + lint_findings + engine_findings
     result.counts.update(counts)
+    result.counts.update(lint_counts)
     result.checks_run = checks | engine_rules
     return result
 
 
-def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False) -> GateResult:
+Step = Callable[[str], None]
+
+
+def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | None = None) -> GateResult:
     result = GateResult()
     if not skip_synth:
+        if step:
+            step("synthesis (cdk synth, Aspects, cdk-nag packs)")
         findings, seconds = synthesize(suffix, cdk_out)
         result.seconds["synth"] = seconds
         result.findings.extend(findings)
@@ -231,7 +277,7 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False) -> GateResult:
     templates = assembly_templates(cdk_out)
     if not templates:
         raise GateError(f"no *.template.json in {cdk_out}: synthesize first or drop --skip-synth", EXIT_USAGE)
-    scanned = scan_templates(templates, suffix=suffix)
+    scanned = scan_templates(templates, suffix=suffix, step=step)
     result.findings.extend(scanned.findings)
     result.seconds.update(scanned.seconds)
     result.counts.update(scanned.counts)
@@ -259,43 +305,84 @@ def write_reports(result: GateResult, directory: Path) -> list[Path]:
 def summary_lines(result: GateResult) -> list[str]:
     seconds = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     c = result.counts
-    lines = [
+    return [
         f"policy gate: {len(result.findings)} unsuppressed finding(s) ({seconds})",
         f"  cdk-nag packs: {c.get('nag_compliant', 0)} compliant, {c.get('nag_suppressed', 0)} suppressed, "
         f"{c.get('nag_non_compliant', 0)} non-compliant",
         f"  checkov: {c.get('checkov_passed', 0)} passed, {c.get('checkov_skipped', 0)} suppressed, "
         f"{c.get('checkov_failed', 0)} failed over {c.get('templates', 0)} template(s)",
+        f"  cfn-lint: {c.get('cfn_lint_errors', 0)} error(s), {c.get('cfn_lint_warnings', 0)} warning(s), "
+        f"{c.get('cfn_lint_informationals', 0)} informational",
     ]
-    by_rule = Counter(f"{f.engine} {f.rule_id}" for f in result.findings)
-    lines += [f"  FAIL {key} x{count}" for key, count in sorted(by_rule.items())]
-    return lines
+
+
+def finding_line(f: ReportFinding) -> str:
+    """One finding, the catalog id first and the engine's own id after (the catalog id is the one to look up)."""
+    first = f.catalog_id or f"({f.engine})"
+    own = f"{f.engine} {f.rule_id}" if f.rule_id != f.catalog_id else f.engine
+    return f"FAIL {first} [{own}] {f.severity} {f.resource}: {f.message}"
+
+
+EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);\n"
+              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed).")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.option("--suffix", default="dev", show_default=True, help="Environment suffix to synthesize.")
+@click.option("--cdk-out", type=click.Path(path_type=Path, file_okay=False), default=ROOT / "cdk.out",
+              help="Cloud assembly directory (default: cdk.out).")
+@click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=ROOT / "reports",
+              help="Directory for gate.json, gate.sarif and gate.junit.xml (default: reports).")
+@click.option("--skip-synth", is_flag=True, help="Scan the templates already in --cdk-out.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Result format on stdout (the report files are always written).")
+@click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR).")
+def gate(suffix: str, cdk_out: Path, reports: Path, skip_synth: bool, output: str, no_color: bool) -> int:
+    """Synthesize TapStack<suffix> with every guardrail and compliance pack, then Checkov, cfn-lint and the
+    template engine over its templates. Results on stdout (catalog ids first), progress on stderr."""
+    from rich.console import Console
+
+    from platform_spec.naming import suffix_problems  # stdlib-only module
+
+    problems = suffix_problems(suffix)
+    if problems:
+        raise click.UsageError("; ".join(problems))
+    err = Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=True)
+    if err.is_terminal:
+        with err.status("policy gate") as status:
+            result = run(suffix, cdk_out=cdk_out, skip_synth=skip_synth,
+                         step=lambda name: status.update(f"policy gate: {name}"))
+    else:
+        result = run(suffix, cdk_out=cdk_out, skip_synth=skip_synth, step=lambda name: err.print(f"gate: {name}"))
+    paths = write_reports(result, reports)
+    code = EXIT_FINDINGS if result.findings else EXIT_OK
+    if output == "json":
+        click.echo((reports / "gate.json").read_text(), nl=False)
+        return code
+    for line in summary_lines(result):
+        click.echo(line)
+    for finding in result.findings:
+        click.echo(f"  {finding_line(finding)}")
+    click.echo(f"  reports: {', '.join(os.path.relpath(p, ROOT) for p in paths)}")
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policies.gate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suffix", default="dev", help="environment suffix to synthesize (default: dev)")
-    parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out")
-    parser.add_argument("--reports", type=Path, default=ROOT / "reports")
-    parser.add_argument("--skip-synth", action="store_true", help="scan the templates already in --cdk-out")
-    args = parser.parse_args(argv)
-    from platform_spec.naming import suffix_problems  # stdlib-only module
-
-    problems = suffix_problems(args.suffix)
-    if problems:
-        print(f"error: {'; '.join(problems)}", file=sys.stderr)
-        return EXIT_USAGE
+    """The one error boundary: usage errors exit 2, a gate that could not run exits 3, never a traceback."""
     try:
-        result = run(args.suffix, cdk_out=args.cdk_out, skip_synth=args.skip_synth)
-    except GateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return gate.main(args=list(argv) if argv is not None else None, prog_name="python -m policies.gate",
+                         standalone_mode=False)
+    except click.exceptions.Exit as exc:
         return exc.exit_code
-    paths = write_reports(result, args.reports)
-    for line in summary_lines(result):
-        print(line)
-    for finding in result.findings:
-        print(f"  - [{finding.engine}] {finding.resource}: {finding.message}", file=sys.stderr)
-    print(f"  reports: {', '.join(os.path.relpath(p, ROOT) for p in paths)}")
-    return EXIT_FINDINGS if result.findings else EXIT_OK
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except GateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

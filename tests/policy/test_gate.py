@@ -42,7 +42,7 @@ def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsy
     code = gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "cdk.out"), "--reports", str(tmp_path / "r")])
     out = capsys.readouterr().out
     assert code == gate.EXIT_OK, out
-    assert "policy gate: 0 unsuppressed finding(s)" in out
+    assert "policy gate: 0 unsuppressed finding(s)" in out and "cfn-lint: 0 error(s)" in out
     assert "0 non-compliant" in out and "0 failed over 1 template(s)" in out
     summary = json.loads((tmp_path / "r" / "gate.json").read_text())
     assert summary["findings"] == [] and summary["summary"]["nag_compliant"] > 100
@@ -71,7 +71,9 @@ def test_gate_reports_findings_with_exit_1(tmp_path, capsys):
     code = gate.main(["--suffix", "fx", "--skip-synth", "--cdk-out", str(tmp_path), "--reports", str(tmp_path / "r")])
     captured = capsys.readouterr()
     assert code == gate.EXIT_FINDINGS
-    assert "FAIL checkov STK-REDIS-002" in captured.out and "TransitEncryptionMode is 'preferred'" in captured.err
+    # Issue 13: the catalog id first, the engine's own id after; findings on stdout with the summary
+    line = next(l for l in captured.out.splitlines() if "STK-REDIS-002" in l)
+    assert line.strip().startswith("FAIL STK-REDIS-002 [checkov") and "TransitEncryptionMode is 'preferred'" in line
     sarif = json.loads((tmp_path / "r" / "gate.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"STK-REDIS-002"}
     suite = ET.parse(tmp_path / "r" / "gate.junit.xml").getroot().find("testsuite")
@@ -124,3 +126,23 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
     monkeypatch.setattr(assembly_cache, "synthesized", failing("node crashed\n"))
     assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
     assert "node crashed" in capsys.readouterr().err
+
+
+def test_cfn_lint_fails_a_property_cloudformation_would_reject(tmp_path, capsys):
+    """Issue 13: cfn-lint (CloudFormation's resource specification) runs over every template; an unknown
+    property is a finding here, not a failed deployment."""
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": "queue-fx", "VisibilityTimeoutSeconds": 30}}}}
+    (tmp_path / "bad.template.json").write_text(json.dumps(template))
+    findings, counts = gate.cfnlint_scan([tmp_path / "bad.template.json"])
+    assert counts["cfn_lint_errors"] >= 1
+    [finding] = [f for f in findings if f.rule_id == "E3002"]
+    assert finding.engine == "cfn-lint" and finding.resource == "Resources.Queue"
+    assert "VisibilityTimeoutSeconds" in finding.message
+    assert gate.finding_line(finding).startswith("FAIL (cfn-lint) [cfn-lint E3002] HIGH Resources.Queue: ")
+
+
+def test_a_broken_cfn_lint_is_a_gate_that_could_not_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(gate.sys, "executable", str(tmp_path / "no-python"))
+    with pytest.raises(gate.GateError, match="could not start|did not produce a report"):
+        gate.cfnlint_scan([tmp_path / "a.template.json"])
