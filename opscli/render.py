@@ -12,7 +12,7 @@ from rich.table import Table
 from opscli import __version__
 from opscli.model import Finding, Report
 from platform_spec.result import Status
-from policies.reports import sarif_rules
+from platform_spec.sarif import sarif_rules
 
 JSON_SCHEMA = "opscli.report/v1"
 _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim",

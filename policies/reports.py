@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from xml.etree import ElementTree as ET
 
-from platform_spec import catalog
+from platform_spec.sarif import sarif_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
@@ -27,19 +27,6 @@ class ReportFinding:
 def to_json(findings: Sequence[ReportFinding], *, summary: dict | None = None) -> str:
     return json.dumps({"summary": summary or {}, "findings": [asdict(f) for f in findings]}, indent=2,
                       sort_keys=True) + "\n"
-
-
-def sarif_rules(rule_ids: set[str]) -> list[dict]:
-    """SARIF reportingDescriptors for `rule_ids`, with the catalog's words where the id is a catalog rule."""
-    rules = []
-    for rule_id in sorted(rule_ids):
-        entry = catalog.CATALOG.get(rule_id)
-        rule = {"id": rule_id, "shortDescription": {"text": entry.title if entry else rule_id}}
-        if entry:
-            rule["fullDescription"] = {"text": entry.rationale}
-            rule["help"] = {"text": entry.remediation}
-        rules.append(rule)
-    return rules
 
 
 def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1") -> str:

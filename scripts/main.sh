@@ -19,7 +19,7 @@ done
 bash scripts/setup.sh
 source scripts/env.sh
 
-echo "== 1/3 policy gate: synth (Aspects + cdk-nag packs), Checkov, template engine  [suffix: $suffix]"
+echo "== 1/3 policy gate: synth (Aspects + cdk-nag packs), Checkov, cfn-lint, template engine  [suffix: $suffix]"
 gate=0
 python -m policies.gate --suffix "$suffix" --cdk-out cdk.out --reports reports || gate=$?
 if [[ $gate -ge 2 ]]; then exit "$gate"; fi
