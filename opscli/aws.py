@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3

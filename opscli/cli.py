@@ -8,8 +8,8 @@ import sys
 import time
 import traceback
 import urllib.parse
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,8 @@ def output_options(fn: Callable) -> Callable:
                      help="Only the rules mapped to this framework's controls, grouped by control (also in JSON)."),
         click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
-                     help="Also write the report to PATH as FORMAT (json, sarif or table); repeatable, e.g. "
-                          "--report json=out/audit.json --report sarif=out/audit.sarif."),
+                     help="Also write the report to PATH as FORMAT (json, sarif, table or html: one self-contained page); "
+                          "repeatable, e.g. --report sarif=out/audit.sarif --report html=out/audit.html."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
         click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
         click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,

@@ -113,7 +113,8 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
     return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name},
                   findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
                   seconds=time.perf_counter() - start, coverage=cover.to_dict(),
-                  template_uri=template_uri(scope.stack_name), template_lines=resource_lines(scope.template))
+                  template_uri=template_uri(scope.stack_name), template_lines=resource_lines(scope.template),
+                  template=scope.template)
 
 
 def template_uri(stack_name: str) -> str:

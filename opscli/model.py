@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from platform_spec import catalog
@@ -54,6 +55,7 @@ class Report:
     template_uri: str | None = None  # the synthesized template (cdk.out/<stack>.template.json), for SARIF locations
     template_lines: dict[str, int] = field(default_factory=dict)  # logical id -> its line in that file
     compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
+    template: Any = field(default=None, repr=False)  # the declaration read (for the HTML report's picture); not in JSON
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

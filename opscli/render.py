@@ -183,7 +183,7 @@ def findings_from_sarif(text: str) -> list[Finding]:
     return [Finding.from_dict(result["properties"]) for result in json.loads(text)["runs"][0]["results"]]
 
 
-REPORT_FORMATS = ("json", "sarif", "table")
+REPORT_FORMATS = ("json", "sarif", "table", "html")
 
 
 def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = False) -> str:
@@ -192,6 +192,9 @@ def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = Fals
         return to_json(report, exit_code)
     if fmt == "sarif":
         return to_sarif(report)
+    if fmt == "html":
+        from opscli.html import to_html
+        return to_html(report, exit_code)
     import io
     buffer = io.StringIO()
     table(report, Console(file=buffer, width=120, no_color=True, emoji=False, highlight=False, soft_wrap=False),

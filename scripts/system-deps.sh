@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The system packages the workloads' tests and the local pipeline need: PostgreSQL 15 (the stand-in for RDS)
-# and Redis 7 (for ElastiCache), from Debian's packages. Run by scripts/test.sh and scripts/pipeline.sh only
+# and Redis 7 (for ElastiCache), and for the HTML report's browser test headless Chromium, from Debian's packages. Run by scripts/test.sh and scripts/pipeline.sh only
 # (the gate and opscli need neither). Installs them when missing (as root or with sudo, where apt-get exists);
 # otherwise says in one line what to install and exits 0, so that everything that does not need them still
 # runs (the tests that do need them then say why they did not run). Idempotent: a no-op when both are present.
@@ -9,9 +9,11 @@ pg_bin=${STREAMTECH_PG_BIN:-/usr/lib/postgresql/15/bin}
 missing=()
 [[ -x $pg_bin/initdb && -x $pg_bin/pg_ctl ]] || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# --browser (scripts/test.sh): Chromium too, for the HTML report's browser test; the pipeline does not need it.
+if [[ ${1:-} == --browser ]]; then command -v chromium >/dev/null || missing+=(chromium); fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if ! command -v apt-get >/dev/null; then
-  echo "setup: PostgreSQL 15 and Redis 7 are missing (${missing[*]}): install them with your package manager; the workloads' tests and the pipeline need them" >&2
+  echo "setup: missing ${missing[*]}: install them with your package manager; the workloads' tests, the pipeline and the HTML report's browser test need them" >&2
   exit 0
 fi
 if [[ $(id -u) -eq 0 ]]; then as_root=(); elif command -v sudo >/dev/null; then as_root=(sudo); else

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/system-deps.sh
+bash scripts/system-deps.sh --browser
 source scripts/env.sh
 workers=${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 exec python -m pytest -n "$workers" --dist loadgroup --cov --cov-report=term --cov-report=xml:reports/coverage.xml "$@"

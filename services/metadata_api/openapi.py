@@ -10,7 +10,8 @@ from services.common.videos import MAX_CURSOR_CHARS
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 _UNAVAILABLE = {**_error("A dependency is unreachable; retry after the Retry-After seconds"),
@@ -45,7 +46,8 @@ DOCUMENT: dict[str, Any] = {
             "parameters": [{"name": "limit", "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}],
             "responses": {"200": {"description": "Ranked videos",
-                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Popular"}}}},
+                                  "content": {"application/json": {
+                                      "schema": {"$ref": "#/components/schemas/Popular"}}}},
                           "503": _UNAVAILABLE, **_COMMON}}},
         "/videos/{id}": {"get": {
             "summary": "One video (cache-aside; the view is counted for /videos/popular)",

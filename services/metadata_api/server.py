@@ -32,7 +32,7 @@ import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.common.log import JsonLogger
-from services.metadata_api.app import MetadataApi, Response, error_response
+from services.metadata_api.app import MetadataApi, error_response
 
 MAX_TARGET_BYTES = 4096    # the request target (path and query): more is 414
 MAX_HEADER_BYTES = 16384   # header names and values together: more is 431

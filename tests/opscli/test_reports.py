@@ -37,8 +37,8 @@ def assert_code_scanning_accepts(document: dict) -> None:
 @given(st.lists(findings, max_size=10), st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,20}", fullmatch=True),
                                                          st.integers(1, 5000), max_size=5))
 def test_sarif_of_any_findings_is_schema_valid_with_physical_locations(items, lines):
-    report = Report(command="audit", target={"suffix": "x"}, findings=items, template_uri="cdk.out/TapStackx.template.json",
-                    template_lines=lines)
+    report = Report(command="audit", target={"suffix": "x"}, findings=items,
+                    template_uri="cdk.out/TapStackx.template.json", template_lines=lines)
     document = json.loads(to_sarif(report))
     assert_code_scanning_accepts(document)
     assert findings_from_sarif(to_sarif(report)) == items
@@ -70,7 +70,8 @@ def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
     document = json.loads((out / "audit.json").read_text())
     sarif = json.loads((out / "audit.sarif").read_text())
     assert_code_scanning_accepts(sarif)
-    assert findings_from_json((out / "audit.json").read_text()) == findings_from_sarif((out / "audit.sarif").read_text())
+    assert findings_from_json((out / "audit.json").read_text()) == \
+        findings_from_sarif((out / "audit.sarif").read_text())
     assert len(document["findings"]) > 400 and document["summary"]["exit_code"] == 0
     assert "coverage:" in (out / "audit.txt").read_text() and not list(out.glob(".*.partial"))
     results = sarif["runs"][0]["results"]
@@ -78,7 +79,7 @@ def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
     assert len(located) > 0.9 * len(results)  # findings on declared resources point at their own lines
 
 
-@pytest.mark.parametrize("spec, said", [("html=x.html", "is not FORMAT=PATH"), ("json", "is not FORMAT=PATH"),
+@pytest.mark.parametrize("spec, said", [("pdf=x.pdf", "is not FORMAT=PATH"), ("json", "is not FORMAT=PATH"),
                                         ("json=", "is not FORMAT=PATH")])
 def test_a_bad_report_spec_is_a_usage_error(spec, said, capsys):
     assert main(["audit", "--suffix", "test", "--report", spec]) == 2
@@ -131,7 +132,8 @@ def test_findings_are_grouped_by_the_controls_their_rules_map_to():
              Finding("c", "STK-RDS-001", Status.ERROR, "d", "?")]
     view = compliance_view(items, "iso27001")
     assert list(view) == ["8.14", "8.20", "8.24"]  # numeric order
-    assert view["8.24"]["rules"] == ["STK-KMS-002", "STK-RDS-003"] and (view["8.24"]["FAIL"], view["8.24"]["PASS"]) == (1, 1)
+    assert view["8.24"]["rules"] == ["STK-KMS-002", "STK-RDS-003"]
+    assert (view["8.24"]["FAIL"], view["8.24"]["PASS"]) == (1, 1)
     assert view["8.14"]["ERROR"] == 1 and view["8.20"] == {**view["8.20"], "rules": ["STK-RDS-003"], "PASS": 1}
 
 

@@ -1,0 +1,116 @@
+"""The HTML report (issue 13): one self-contained static page, rendered by a real browser (Debian's headless
+Chromium): the posture matrix and a FAIL must be visible, not just present in the markup."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from opscli import diagram
+from opscli.html import to_html
+from opscli.model import Finding, Report
+from platform_spec.result import Status
+
+ROOT = Path(__file__).resolve().parents[2]
+FAIL_RGB = (0xC6, 0x28, 0x28)  # td.FAIL in opscli/html.py
+
+
+def sample_report(template=None) -> Report:
+    items = [Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key EncryptionKey3A692D6E (k-1)",
+                     "EnableKeyRotation is not true <script>alert(1)</script>", severity="MEDIUM"),
+             Finding("rds.multi_az", "STK-RDS-001", Status.PASS, "AWS::RDS::DBInstance DatabaseInstance (rds-x)",
+                    "on"),
+             Finding("stack.x", "STK-STACK-001", Status.ERROR, "AWS::SQS::Queue IntakeQueue (q)", "could not look: denied"),
+             Finding("kms.state", "STK-KMS-003", Status.ACCEPTED, "AWS::KMS::Key EncryptionKey3A692D6E (k-1)",
+                     "accepted until 2027-01-31 by sec@x: reason.")]
+    return Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=items, api_calls=7,
+                  seconds=1.2, coverage={"declared": 4, "read": 3, "errors": ["q"]}, template=template)
+
+
+def test_the_page_is_self_contained_and_escapes_what_it_shows(synth):
+    page = to_html(sample_report(synth.template), 3)
+    assert "<script" not in page.lower().replace("&lt;script&gt;", "")  # the hostile reason is text, not markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)  # nothing fetched when it is opened
+    assert re.findall(r"https?://[^\"' ]+", page) == ["http://www.w3.org/2000/svg"]  # the SVG namespace only
+    for cell in ('class="FAIL"', 'class="ERROR"', 'class="ACCEPTED"', 'class="PASS"'):
+        assert cell in page
+    assert 'data-type="AWS::KMS::Key" data-status="FAIL"' in page  # the picture shows where the FAIL is
+    assert "Create the key with enable_key_rotation=True" in page  # the catalog's remediation
+
+
+def test_the_committed_architecture_picture_is_the_one_the_template_gives(synth):
+    assert (ROOT / "docs" / "architecture.svg").read_text() == diagram.svg(synth.template, title=diagram.TITLE), \
+        "run: python -m opscli.diagram cdk.out/TapStack<suffix>.template.json > docs/architecture.svg"
+    items, edges = diagram.boxes(synth.template)
+    kinds = {i["type"] for i in items}
+    assert {"AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup", "AWS::ECS::Service",
+            "AWS::ApiGateway::RestApi", "AWS::KMS::Key"} <= kinds
+    assert ("AWS::Events::Rule", "AWS::SQS::Queue") in edges  # the intake flow, read from the references
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and RGBA rows of an 8-bit RGBA or RGB PNG (what Chromium writes), with the filters undone."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    width, height, depth, colour, *_ = header
+    assert depth == 8 and colour in (2, 6), header
+    channels = 4 if colour == 6 else 3
+    raw = zlib.decompress(b"".join(chunks))
+    stride, rows, previous = width * channels, [], bytearray(width * channels)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, corner = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        rows.append(bytes(line) if channels == 4 else b"".join(bytes(line[i:i + 3]) + b"\xff"
+                                                             for i in range(0, stride, 3)))
+        previous = line
+    return width, height, rows
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/system-deps.sh "
+                                                               "--browser installs it; scripts/test.sh runs that)")
+def test_a_real_browser_renders_the_matrix_and_the_fail_is_visible(synth, tmp_path):
+    page = tmp_path / "audit.html"
+    page.write_text(to_html(sample_report(synth.template), 3))
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars"]
+    try:
+        dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                             timeout=60).stdout
+        shot = tmp_path / "audit.png"
+        subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+                       capture_output=True, timeout=60, check=True)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert '<table class="matrix">' in dom and '<td class="FAIL"' in dom  # the browser parsed the matrix
+    width, height, rows = png_pixels(shot.read_bytes())
+    red = sum(1 for row in rows for x in range(0, len(row), 4) if tuple(row[x:x + 3]) == FAIL_RGB)
+    assert (width, height) == (1200, 900) and red > 200, red  # the FAIL cell and the verdict are painted red
