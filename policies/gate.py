@@ -178,8 +178,10 @@ def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[Rep
             detail = "; ".join(check.get("details") or []) or _custom_check_reason(
                 check_id, path, check["resource"], suffixes.get(path), templates_cache)
             message = f"{check['check_name']}{': ' + detail if detail else ''}"
+            lines = check.get("file_line_range") or [0]
             findings.append(ReportFinding("checkov", check_id, catalog_id, _severity(catalog_id, "MEDIUM"),
-                                          check["resource"], location, message))
+                                          check["resource"], location, message,
+                                          int(lines[0]) if str(lines[0]).isdigit() else 0))
     return findings, counts, checks_run
 
 

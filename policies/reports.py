@@ -22,6 +22,7 @@ class ReportFinding:
     resource: str  # construct path, template logical id or ARN
     location: str  # file the finding is in (template path) or "" for live resources
     message: str
+    line: int = 0  # the line in `location` (0: unknown)
 
 
 def to_json(findings: Sequence[ReportFinding], *, summary: dict | None = None) -> str:
@@ -40,11 +41,12 @@ def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1"
             "properties": {"engine": f.engine, "catalogId": f.catalog_id, "severity": f.severity,
                            "resource": f.resource},
         }
-        if f.location:
-            result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": f.location}},
-                                    "logicalLocations": [{"fullyQualifiedName": f.resource}]}]
-        else:
-            result["locations"] = [{"logicalLocations": [{"fullyQualifiedName": f.resource}]}]
+        # Code scanning needs a physical location for every result: the file and line where known, else the
+        # app's definition (cdk.json), where a synthesis finding (a construct path) starts.
+        result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": f.location or "cdk.json",
+                                                                          "uriBaseId": "%SRCROOT%"},
+                                                     "region": {"startLine": max(f.line, 1)}},
+                                "logicalLocations": [{"fullyQualifiedName": f.resource or "stack"}]}]
         results.append(result)
     sarif = {"version": "2.1.0", "$schema": SARIF_SCHEMA,
              "runs": [{"tool": {"driver": {"name": tool, "version": version, "rules": rules}}, "results": results}]}

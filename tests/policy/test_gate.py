@@ -67,7 +67,7 @@ def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch):
 
 def test_gate_reports_findings_with_exit_1(tmp_path, capsys):
     from tests.policy.fixtures import FIXTURES
-    (tmp_path / "broken.template.json").write_text(json.dumps(FIXTURES["STK-REDIS-002"]["fail"]))
+    (tmp_path / "broken.template.json").write_text(json.dumps(FIXTURES["STK-REDIS-002"]["fail"], indent=1))
     code = gate.main(["--suffix", "fx", "--skip-synth", "--cdk-out", str(tmp_path), "--reports", str(tmp_path / "r")])
     captured = capsys.readouterr()
     assert code == gate.EXIT_FINDINGS
@@ -76,6 +76,13 @@ def test_gate_reports_findings_with_exit_1(tmp_path, capsys):
     assert line.strip().startswith("FAIL STK-REDIS-002 [checkov") and "TransitEncryptionMode is 'preferred'" in line
     sarif = json.loads((tmp_path / "r" / "gate.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"STK-REDIS-002"}
+    from tests.opscli.test_reports import VALIDATOR
+    assert not list(VALIDATOR.iter_errors(sarif))  # the OASIS schema, and a file and line for code scanning:
+    for result in sarif["runs"][0]["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"].endswith("broken.template.json")
+        assert physical["region"]["startLine"] >= 1
+    assert any(r["locations"][0]["physicalLocation"]["region"]["startLine"] > 1 for r in sarif["runs"][0]["results"])
     suite = ET.parse(tmp_path / "r" / "gate.junit.xml").getroot().find("testsuite")
     assert int(suite.get("failures")) >= 1
 
