@@ -62,7 +62,7 @@ def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> Path:
     return state_dir / f"{config.stack_name}.json"
 
 
-def run_once(config: AppConfig, template: dict, outputs: Path) -> int:
+def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | None = None) -> int:
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
     with moto_server() as endpoint:
@@ -71,12 +71,16 @@ def run_once(config: AppConfig, template: dict, outputs: Path) -> int:
         print(f"local deployment took {time.perf_counter() - start:.1f}s")
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
         for name, command in (
-            ("audit", ["audit", "--outputs", str(outputs)]),
+            ("audit", ["audit", "--outputs", str(outputs), "--only-failed", *(
+                ["--report", f"html={reports / 'audit.html'}", "--report", f"sarif={reports / 'audit.sarif'}",
+                 "--report", f"json={reports / 'audit.json'}"] if reports else [])]),
             ("rotate-check secrets", ["rotate-check", "secrets", "--suffix", config.environment_suffix]),
         ):
             print(f"\n== opscli {name} (against the local emulator)", flush=True)
             codes[name] = subprocess.run([sys.executable, "-m", "opscli", *command], env=env).returncode
     print("\n== summary: " + ", ".join(f"opscli {k} exit {v}" for k, v in codes.items()))
+    if reports:
+        print(f"   audit reports: {reports / 'audit.html'} (open in a browser), audit.sarif, audit.json")
     return max(codes.values())
 
 
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path)
     parser.add_argument("--outputs", type=Path, default=ROOT / "cfn-outputs" / "flat-outputs.json")
     parser.add_argument("--port", type=int, help="up: the emulator's port (default: a free one)")
+    parser.add_argument("--reports", type=Path, default=ROOT / "reports",
+                        help="run: where the audit's HTML, SARIF and JSON reports go (default: reports)")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir))
-        return run_once(config, template, args.outputs)
+        return run_once(config, template, args.outputs, args.reports)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

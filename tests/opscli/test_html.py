@@ -94,23 +94,51 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, rows
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/system-deps.sh "
-                                                               "--browser installs it; scripts/test.sh runs that)")
-def test_a_real_browser_renders_the_matrix_and_the_fail_is_visible(synth, tmp_path):
-    page = tmp_path / "audit.html"
-    page.write_text(to_html(sample_report(synth.template), 3))
+NEEDS_CHROMIUM = pytest.mark.skipif(shutil.which("chromium") is None, reason=(
+    "needs Debian's chromium (scripts/system-deps.sh --browser installs it; scripts/test.sh runs that)"))
+
+
+def render_in_chromium(page: Path, shot: Path) -> str:
+    """Chromium's DOM of `page` (--dump-dom), and its screenshot at 1200x900 in `shot`."""
     profile = tempfile.mkdtemp(prefix="chromium-")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars"]
     try:
         dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                              timeout=60).stdout
-        shot = tmp_path / "audit.png"
         subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
                        capture_output=True, timeout=60, check=True)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    assert '<table class="matrix">' in dom and '<td class="FAIL"' in dom  # the browser parsed the matrix
+    return dom
+
+
+def painted(shot: Path, rgb: tuple[int, int, int]) -> int:
     width, height, rows = png_pixels(shot.read_bytes())
-    red = sum(1 for row in rows for x in range(0, len(row), 4) if tuple(row[x:x + 3]) == FAIL_RGB)
-    assert (width, height) == (1200, 900) and red > 200, red  # the FAIL cell and the verdict are painted red
+    assert (width, height) == (1200, 900)
+    return sum(1 for row in rows for x in range(0, len(row), 4) if tuple(row[x:x + 3]) == rgb)
+
+
+@NEEDS_CHROMIUM
+def test_a_real_browser_renders_the_matrix_and_the_fail_is_visible(synth, tmp_path):
+    page, shot = tmp_path / "audit.html", tmp_path / "audit.png"
+    page.write_text(to_html(sample_report(synth.template), 3))
+    dom = render_in_chromium(page, shot)
+    assert '<table class="matrix">' in dom and '<td class="FAIL"' in dom  # the browser parsed the matrix
+    assert painted(shot, FAIL_RGB) > 200  # the FAIL cell is painted red, not just present in the markup
+
+
+@NEEDS_CHROMIUM
+@pytest.mark.synth
+def test_the_report_of_a_real_audit_opens_in_the_browser(deployed, tmp_path, capsys):
+    """What the main command writes (python -m localenv run: opscli audit --report html=reports/audit.html),
+    here from the session's deployment."""
+    from opscli.cli import main
+
+    page, shot = tmp_path / "audit.html", tmp_path / "audit.png"
+    assert main(["audit", "--suffix", "test", "--only-failed", "--report", f"html={page}"]) == 0
+    capsys.readouterr()
+    dom = render_in_chromium(page, shot)
+    assert '<table class="matrix">' in dom and dom.count('<td class="PASS"') > 30 and 'class="FAIL"' not in dom
+    assert "COMPLIANT" in dom and "Nothing: every check passed." in dom and "<svg" in dom
+    assert painted(shot, (0x2E, 0x7D, 0x32)) > 200  # the green verdict and PASS cells are on screen

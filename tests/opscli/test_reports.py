@@ -150,3 +150,14 @@ def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(deployed,
     assert main(["audit", "--suffix", "test", "--compliance", "security-hub", "--only-failed"]) == 0
     out = capsys.readouterr().out
     assert "by security-hub control" in out and "RDS.5" in out
+
+
+@pytest.mark.synth
+def test_drift_and_rotate_check_sarif_are_schema_valid_too(deployed, tmp_path, capsys):
+    for command in (["drift"], ["rotate-check", "secrets"], ["rotate-check", "keys"]):
+        path = tmp_path / f"{'-'.join(command)}.sarif"
+        assert main([*command, "--suffix", "test", "-o", "json", "--report", f"sarif={path}"]) == 0
+        capsys.readouterr()
+        sarif = json.loads(path.read_text())
+        assert sarif["runs"][0]["results"]
+        assert_code_scanning_accepts(sarif)
