@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from opscli.errors import UsageError
+from opscli.errors import UsageError, read_input
 from opscli.model import Finding
 from platform_spec import catalog
 from platform_spec.result import Status
@@ -29,12 +29,9 @@ from platform_spec.rules.accepted import CHECK_ID, RULE_ID, accepted_entry
 
 
 def load(path: Path) -> list[Any]:
+    text = read_input(path, "accepted-findings file")
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--accepted {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--accepted {path}: cannot read it ({exc})") from None
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"--accepted {path} is not TOML: {exc}") from None
     entries = document.get("accept")

@@ -56,43 +56,40 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "float": (int, float), "timestamp": (datetime,), "blob": (bytes, bytearray)}
 
 
+_CONTAINERS = {"structure": (dict, "an object"), "list": (list, "a list"), "map": (dict, "a map")}
+
+
+def _children(value: Any, shape: Any) -> list[tuple[Any, Any]]:
+    """(key, shape) of each value inside a container the model describes (unknown structure keys ignored)."""
+    if shape.type_name == "structure":
+        return [(key, member) for key, member in shape.members.items() if key in value]
+    if shape.type_name == "list":
+        return [(n, shape.member) for n in range(len(value))]
+    return [(key, shape.value) for key in value]
+
+
 def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
-    """Where `value` departs from `shape` (its path and the types), or None. Unknown keys are ignored."""
+    """Where `value` departs from `shape` (its path and the types), or None."""
     kind = shape.type_name
     where = ".".join(str(p) for p in path) or "the answer"
-    if kind == "structure":
-        if shape.metadata.get("document"):
-            return None  # a free-form document: any JSON value
-        if not isinstance(value, dict):
-            return f"{where} of type {type(value).__name__}, not an object"
-        for key, member in shape.members.items():
-            if key in value:
-                problem = _mistyped(value[key], member, (*path, key))
-                if problem:
-                    return problem
-        return None
-    if kind == "list":
-        if not isinstance(value, list):
-            return f"{where} of type {type(value).__name__}, not a list"
-        for n, item in enumerate(value):
-            problem = _mistyped(item, shape.member, (*path, n))
+    if kind == "structure" and shape.metadata.get("document"):
+        return None  # a free-form document: any JSON value
+    if kind in _CONTAINERS:
+        expected, said = _CONTAINERS[kind]
+        if not isinstance(value, expected):
+            return f"{where} of type {type(value).__name__}, not {said}"
+        if kind == "map" and any(not isinstance(key, str) for key in value):
+            return f"{where} with a key that is not a string"
+        for key, sub in _children(value, shape):
+            problem = _mistyped(value[key], sub, (*path, key))
             if problem:
                 return problem
         return None
-    if kind == "map":
-        if not isinstance(value, dict):
-            return f"{where} of type {type(value).__name__}, not a map"
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{where} with a key of type {type(key).__name__}"
-            problem = _mistyped(item, shape.value, (*path, key))
-            if problem:
-                return problem
-        return None
-    expected = _SCALARS.get(kind)
-    if expected is None:
+    expected_scalar = _SCALARS.get(kind)
+    if expected_scalar is None:
         return None  # a type this check does not know: left to the reader's own accessor
-    if not isinstance(value, expected) or (kind in ("integer", "long", "double", "float") and isinstance(value, bool)):
+    if not isinstance(value, expected_scalar) or (kind in ("integer", "long", "double", "float")
+                                                 and isinstance(value, bool)):
         return f"{where} of type {type(value).__name__}, not {kind}"
     return None
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from opscli.errors import UsageError
+from opscli.errors import UsageError, read_input
 from platform_spec.naming import NamingError, physical_name, validate_suffix
 
 STAGE_NAME = "v1"
@@ -70,12 +70,9 @@ def from_suffix(suffix: str) -> Targets:
 
 def load_outputs(path: Path) -> dict[str, str]:
     """The flat OutputKey -> OutputValue map; `cdk deploy --outputs-file` nesting ({stack: {...}}) is unwrapped."""
+    text = read_input(path, "outputs file")
     try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UsageError(f"outputs file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"outputs file {path} cannot be read: {exc}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"outputs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
