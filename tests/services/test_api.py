@@ -347,9 +347,10 @@ def test_sigterm_with_an_idle_keep_alive_client_stops_at_once(pool, redis_settin
 
 def test_an_in_flight_request_finishes_during_shutdown(pool, redis_settings, log, stored):
     with running(pool, redis_settings, log) as (server, stop):
-        original = server.api.health
+        original, entered = server.api.health, threading.Event()
 
         async def slow():
+            entered.set()
             await asyncio.sleep(1.0)
             return await original()
 
@@ -358,7 +359,7 @@ def test_an_in_flight_request_finishes_during_shutdown(pool, redis_settings, log
         client = threading.Thread(target=lambda: result.update(
             answer=request(server.server_address[1], "GET", "/health")))
         client.start()
-        time.sleep(0.3)  # the request is in flight
+        assert entered.wait(20)  # the request is in flight (a fixed sleep lost the race on a loaded machine)
         stop.set()
         client.join(10)
     assert result["answer"][0] == 200 and json.loads(result["answer"][2])["status"] == "ok"
