@@ -16,6 +16,11 @@ PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2; exit 2
 fi
+# An active virtual environment without pip (this project's own .venv is one: uv makes it) would leave nothing
+# to install uv with: use the interpreter it was made from.
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+  PYTHON=$("$PYTHON" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')
+fi
 command -v node >/dev/null || { echo "error: Node.js (for the CDK CLI) is required: apt-get install nodejs npm" >&2; exit 2; }
 
 stamp=.venv/.setup-stamp
