@@ -156,6 +156,11 @@ def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) ->
     return answer
 
 
+def _listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: Any) -> list[dict[str, str]]:
+    """A ListTagsForResource answer's `key` (which AWS always returns) as CloudFormation's tag list."""
+    return tag_list(need(_call("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))
+
+
 # --- KMS -------------------------------------------------------------------------------------------
 
 @reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags"),
@@ -201,8 +206,7 @@ def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     props: dict[str, Any] = {"LogGroupName": r.physical_id, "RetentionInDays": group.get("retentionInDays"),
                              "KmsKeyId": group.get("kmsKeyId")}
     arn = need(group, "arn", str, operation="DescribeLogGroups").removesuffix(":*")
-    tags = _call("ListTagsForResource", logs.list_tags_for_resource, resourceArn=arn)
-    props["Tags"] = tag_list(need(tags, "tags", Mapping, operation="ListTagsForResource"))
+    props["Tags"] = _listed_tags(logs.list_tags_for_resource, "tags", Mapping, resourceArn=arn)
     return props
 
 
@@ -283,8 +287,7 @@ def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
              "Family": need(group, "DBParameterGroupFamily", str, operation="DescribeDBParameterGroups"),
              "Description": group.get("Description", "")}
     if "DBParameterGroupArn" in group:
-        tags = _call("ListTagsForResource", rds.list_tags_for_resource, ResourceName=group["DBParameterGroupArn"])
-        props["Tags"] = tag_list(need(tags, "TagList", list, operation="ListTagsForResource"))
+        props["Tags"] = _listed_tags(rds.list_tags_for_resource, "TagList", ResourceName=group["DBParameterGroupArn"])
     return props
 
 
@@ -296,10 +299,9 @@ def db_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                    DBSubnetGroupName=r.physical_id)
     group = _only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups")
     subnets = need(group, "Subnets", list, operation="DescribeDBSubnetGroups")
-    tags = _call("ListTagsForResource", rds.list_tags_for_resource,
-                 ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))
-    return {"DBSubnetGroupName": r.physical_id,
-            "Tags": tag_list(need(tags, "TagList", list, operation="ListTagsForResource")),
+    tags = _listed_tags(rds.list_tags_for_resource, "TagList",
+                        ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))
+    return {"DBSubnetGroupName": r.physical_id, "Tags": tags,
             "DBSubnetGroupDescription": group.get("DBSubnetGroupDescription", ""),
             "SubnetIds": sorted(s["SubnetIdentifier"] for s in subnets
                                 if isinstance(s, Mapping) and "SubnetIdentifier" in s)}
@@ -349,8 +351,7 @@ def replication_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                  "ReaderEndPoint.Address": reader_endpoint.get("Address"),
                                  "ReaderEndPoint.Port": str(reader_endpoint.get("Port", endpoint["Port"]))}
     if "ARN" in group:
-        tags = _call("ListTagsForResource", client.list_tags_for_resource, ResourceName=group["ARN"])
-        props["Tags"] = tag_list(need(tags, "TagList", list, operation="ListTagsForResource"))
+        props["Tags"] = _listed_tags(client.list_tags_for_resource, "TagList", ResourceName=group["ARN"])
     return props
 
 
@@ -685,8 +686,7 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
     props: dict[str, Any] = {"TopicName": r.physical_id.rsplit(":", 1)[-1],
                              "KmsMasterKeyId": attributes.get("KmsMasterKeyId") or None}
-    tags = _call("ListTagsForResource", sns.list_tags_for_resource, ResourceArn=r.physical_id)
-    props["Tags"] = tag_list(need(tags, "Tags", list, operation="ListTagsForResource"))
+    props["Tags"] = _listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
     return props
 
 
@@ -1060,10 +1060,10 @@ def cache_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     answer = _call(op, ctx.aws.client("elasticache").describe_cache_subnet_groups, "CacheSubnetGroupNotFoundFault",
                    CacheSubnetGroupName=r.physical_id)
     group = _only(answer.get("CacheSubnetGroups"), f"cache subnet group {r.physical_id}", op)
-    tags = _call("ListTagsForResource", ctx.aws.client("elasticache").list_tags_for_resource,
-                 ResourceName=need(group, "ARN", str, operation=op))
-    return {"CacheSubnetGroupName": r.physical_id,
-            "Tags": tag_list(need(tags, "TagList", list, operation="ListTagsForResource")), "Description": group.get("CacheSubnetGroupDescription", ""),
+    tags = _listed_tags(ctx.aws.client("elasticache").list_tags_for_resource, "TagList",
+                        ResourceName=need(group, "ARN", str, operation=op))
+    return {"CacheSubnetGroupName": r.physical_id, "Tags": tags,
+            "Description": group.get("CacheSubnetGroupDescription", ""),
             "SubnetIds": sorted(s["SubnetIdentifier"] for s in need(group, "Subnets", list, operation=op)
                                 if isinstance(s, Mapping) and "SubnetIdentifier" in s)}
 
@@ -1146,9 +1146,8 @@ def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                 "TreatMissingData"):
         if key in found:
             props[key] = found[key]
-    tags = _call("ListTagsForResource", cloudwatch.list_tags_for_resource,
-                 ResourceARN=need(found, "AlarmArn", str, operation="DescribeAlarms"))
-    props["Tags"] = tag_list(need(tags, "Tags", list, operation="ListTagsForResource"))
+    props["Tags"] = _listed_tags(cloudwatch.list_tags_for_resource, "Tags",
+                                 ResourceARN=need(found, "AlarmArn", str, operation="DescribeAlarms"))
     return props
 
 
