@@ -7,7 +7,6 @@ into CloudFormation shape and judge it with the catalog's predicates (opscli.liv
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -112,31 +111,7 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
             aws: Aws, calls_before: int, cover: stackcheck.Coverage) -> Report:
     return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name},
                   findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
-                  seconds=time.perf_counter() - start, coverage=cover.to_dict(),
-                  template_uri=template_uri(scope.stack_name), template_lines=resource_lines(scope.template),
-                  template=scope.template)
-
-
-def template_uri(stack_name: str) -> str:
-    """Where `cdk synth` writes the stack's template, relative to the repository (SARIF's %SRCROOT%)."""
-    return f"cdk.out/{stack_name}.template.json"
-
-
-def resource_lines(template: Any) -> dict[str, int]:
-    """Each resource's line in the template as `cdk synth` writes it (JSON, indent 1, keys in their order),
-    which is also how CloudFormation's GetTemplate gives it back."""
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        return {}
-    lines: dict[str, int] = {}
-    inside = False
-    for number, line in enumerate(json.dumps(template, indent=1, ensure_ascii=False).splitlines(), 1):
-        if line == ' "Resources": {':
-            inside = True
-        elif inside and line.startswith(" }"):
-            break
-        elif inside and line.startswith('  "') and not line.startswith('   ') and line.endswith(": {"):
-            lines[json.loads(line.strip()[:-3])] = number
-    return lines
+                  seconds=time.perf_counter() - start, coverage=cover.to_dict(), template=scope.template)
 
 
 def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None, deadline: float | None,
@@ -235,7 +210,7 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
         pool.shutdown(wait=False, cancel_futures=True)
     return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
-                  incomplete=incomplete, template_uri=template_uri(f"{STACK_PREFIX}{targets.suffix}"))
+                  incomplete=incomplete)
 
 
 def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:

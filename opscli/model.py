@@ -52,10 +52,8 @@ class Report:
     seconds: float = 0.0
     coverage: dict | None = None  # the stack-scope run's coverage (declared, read, and why not), when there was one
     incomplete: str | None = None  # "timeout" or "interrupted": some checks never got an answer (they are ERROR)
-    template_uri: str | None = None  # the synthesized template (cdk.out/<stack>.template.json), for SARIF locations
-    template_lines: dict[str, int] = field(default_factory=dict)  # logical id -> its line in that file
     compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
-    template: Any = field(default=None, repr=False)  # the declaration read (for the HTML report's picture); not in JSON
+    template: Any = field(default=None, repr=False)  # the declaration read (SARIF lines, HTML picture); not in JSON
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

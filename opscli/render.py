@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from opscli import __version__
+from opscli.core import STACK_PREFIX
 from opscli.model import Finding, Report
 from platform_spec.result import Status
 from platform_spec.sarif import sarif_rules
@@ -141,16 +143,35 @@ def findings_from_json(text: str) -> list[Finding]:
     return [Finding.from_dict(item) for item in json.loads(text)["findings"]]
 
 
+def resource_lines(template: Any) -> dict[str, int]:
+    """Each resource's line in the template as `cdk synth` writes it (JSON, indent 1, keys in their order),
+    which is also how CloudFormation's GetTemplate gives it back."""
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        return {}
+    lines: dict[str, int] = {}
+    inside = False
+    for number, line in enumerate(json.dumps(template, indent=1, ensure_ascii=False).splitlines(), 1):
+        if line == ' "Resources": {':
+            inside = True
+        elif inside and line.startswith(" }"):
+            break
+        elif inside and line.startswith('  "') and not line.startswith('   ') and line.endswith(": {"):
+            lines[json.loads(line.strip()[:-3])] = number
+    return lines
+
+
 def to_sarif(report: Report) -> str:
     """SARIF 2.1.0 that code scanning accepts: every result has a physical location (the synthesized template
     and the line of the resource; CDK records no Python source lines, only jsii frames) and its logical
     location; `level` is `none` unless the result is a FAIL (SARIF: kind other than "fail" means level none)."""
     rules = sarif_rules({f.rule_id for f in report.findings})
-    uri = report.template_uri or "cdk.out"
+    stack = report.target.get("stack") or f"{STACK_PREFIX}{report.target.get('suffix', '')}"
+    uri = f"cdk.out/{stack}.template.json"  # where `cdk synth` writes it, relative to the repository (%SRCROOT%)
+    lines = resource_lines(report.template)
 
     def location(f: Finding) -> dict:
         parts = f.resource.split(" ")
-        line = report.template_lines.get(parts[1]) if len(parts) >= 2 and parts[0].startswith("AWS::") else None
+        line = lines.get(parts[1]) if len(parts) >= 2 and parts[0].startswith("AWS::") else None
         return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
                                      "region": {"startLine": line or 1}},
                 "logicalLocations": [{"fullyQualifiedName": f.resource or report.target.get("stack") or "stack",
