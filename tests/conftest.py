@@ -205,11 +205,10 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
 
 @functools.cache
 def _local_session() -> Any:
-    """One boto3 session for the emulator per worker: a new session loads every service model again (~0.35 s
-    for the services of a whole-stack read)."""
-    import boto3
-    return boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                         region_name="ap-northeast-1")
+    """One boto3 session for the emulator per worker (its clients' credentials and region)."""
+    from opscli.aws import new_session
+    return new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                       region_name="ap-northeast-1")
 
 
 def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:

@@ -9,7 +9,6 @@ Modes (STREAMTECH_INTEGRATION):
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from opscli.aws import new_session
 from tests.conftest import ROOT
 
 MODE = os.environ.get("STREAMTECH_INTEGRATION", "local")
@@ -48,7 +48,7 @@ def deployment(request) -> Iterator[Deployment]:
                         "it does not exist (write it with: cdk deploy --outputs-file cfn-outputs/flat-outputs.json)")
         from opscli.targets import load_outputs
         outputs = load_outputs(OUTPUTS_FILE)
-        yield Deployment(outputs, OUTPUTS_FILE, None, boto3.Session(region_name="ap-northeast-1"), local=False)
+        yield Deployment(outputs, OUTPUTS_FILE, None, new_session(region_name="ap-northeast-1"), local=False)
         return
     from localenv.emulator import LOCAL_CREDENTIALS
 
@@ -57,6 +57,6 @@ def deployment(request) -> Iterator[Deployment]:
     os.environ.update(LOCAL_CREDENTIALS)  # what opscli's users would export for the emulator
     request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
                                   for k, v in saved.items()])
-    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                            region_name="ap-northeast-1")
+    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1")
     yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)

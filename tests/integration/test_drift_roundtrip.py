@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.aws import Aws
+from opscli.aws import Aws, new_session
 from opscli.readers import READERS
 from platform_spec.intrinsics import Unresolvable
 from platform_spec.result import Status
@@ -24,10 +24,8 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 @pytest.fixture(scope="module")
 def fresh(local_deployment):
-    import boto3
-
-    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                            region_name="ap-northeast-1")
+    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1")
     aws = Aws(session=session, endpoint_url=local_deployment.endpoint, max_attempts=2)
     target = targets.from_outputs(local_deployment.outputs_file)
     return livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))

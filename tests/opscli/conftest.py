@@ -7,14 +7,13 @@ import copy
 import os
 from collections.abc import Callable, Iterator
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from cdk_app.config import AppConfig
 from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import configure_moto
-from opscli.aws import Aws
+from opscli.aws import Aws, new_session
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "ap-northeast-1"}
@@ -34,7 +33,7 @@ def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None]
     if mutate:
         mutate(template)
     config = AppConfig.for_suffix(suffix)
-    deployer = Deployer(template, config, session=boto3.Session(region_name="ap-northeast-1"))
+    deployer = Deployer(template, config, session=new_session(region_name="ap-northeast-1"))
     deployer.seed_secrets(default_secret_values(config))
     return deployer.deploy().outputs
 
@@ -61,7 +60,7 @@ def deployed(local_deployment, monkeypatch) -> dict[str, str]:
 def aws() -> Aws:
     """opscli's AWS access for this test: the in-process moto mock when the test asks for `moto_env`, the
     shared deployment when it asks for `deployed` (through AWS_ENDPOINT_URL)."""
-    return Aws(session=boto3.Session(region_name="ap-northeast-1"), max_attempts=2)
+    return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from opscli import core, targets
-from opscli.aws import Aws
+from opscli.aws import Aws, new_session
 from opscli.errors import ReadOnlyViolation, UsageError
 from opscli.model import exit_code
 from platform_spec.result import Status
@@ -48,7 +48,7 @@ def test_outputs_file_and_suffix_audit_the_same_stack(deployed, tmp_path):
     from tests.conftest import ROOT  # noqa: F401 - the outputs file is the session deployment's
     path = tmp_path / "flat-outputs.json"
     path.write_text(__import__("json").dumps(deployed))
-    session = boto3.Session(region_name="ap-northeast-1")
+    session = new_session(region_name="ap-northeast-1")
     by_outputs = core.audit(Aws(session=session, max_attempts=2), targets.from_outputs(path))
     by_suffix = core.audit(Aws(session=session, max_attempts=2), targets.from_suffix("test"))
     assert {(f.check_id, f.resource, f.status) for f in by_outputs.findings} == \
@@ -214,3 +214,23 @@ def test_the_guard_is_an_allowlist_not_a_name_prefix(aws, service, call, kwargs)
 def test_audit_refuses_other_regions(moto_env):
     with pytest.raises(UsageError, match="region 'us-east-1' is not allowed"):
         core.audit(Aws(region="us-east-1"), targets.from_suffix("test"))
+
+
+def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, monkeypatch):
+    """Two sessions parse each service model once between them; their credentials, regions and clients stay
+    their own; an unknown profile is still a usage error, and a profile's own data path still has its own
+    loader (what botocore's per-session loader would have read)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_text("[profile models]\ndata_path = " + str(tmp_path / "models") + "\n")
+    one = new_session(aws_access_key_id="a", aws_secret_access_key="a", region_name="ap-northeast-1")
+    two = new_session(aws_access_key_id="b", aws_secret_access_key="b", region_name="ap-northeast-1")
+    loader = one._session.get_component("data_loader")
+    assert two._session.get_component("data_loader") is loader
+    assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
+    assert one.get_credentials().access_key == "a" and two.get_credentials().access_key == "b"
+    first, second = one.client("sqs"), two.client("sqs")
+    assert first is not second and first.meta.service_model.service_name == "sqs"
+    own = new_session(profile_name="models")._session.get_component("data_loader")
+    assert own is not loader and str(tmp_path / "models") in own.search_paths
+    with pytest.raises(UsageError, match="could not be found"):
+        Aws(profile="no-such-profile")

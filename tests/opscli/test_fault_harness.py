@@ -23,13 +23,12 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.aws import Aws
+from opscli.aws import Aws, new_session
 from opscli.readers import READERS
 from opscli.stack import LOCAL_NOT_EMULATED, StackScope
 from platform_spec.result import Status
@@ -138,8 +137,8 @@ class Harness:
 
     def __init__(self, deployment, proxy: FaultProxy) -> None:
         self.proxy = proxy
-        self.session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                                     region_name="ap-northeast-1")
+        self.session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                                   region_name="ap-northeast-1")
         self.fault: tuple[str, str] | None = None  # (operation, kind)
         self.mutation = None  # (operation, fn(parsed) -> bool mutated)
         self.mutated = 0

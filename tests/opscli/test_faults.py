@@ -10,12 +10,11 @@ import socket
 import threading
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.aws import Aws
+from opscli.aws import Aws, new_session
 from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import CredentialsError
@@ -67,7 +66,7 @@ def log_answers(stub) -> None:
 
 @pytest.fixture
 def stubbed(aws_credentials):
-    return Aws(session=boto3.Session(region_name="ap-northeast-1"), max_attempts=1)
+    return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=1)
 
 
 def read(aws: Aws, **resources) -> livestack.LiveStack:
@@ -216,7 +215,7 @@ def test_connection_refused_is_error_for_every_check(aws_credentials):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
-    aws = Aws(session=boto3.Session(region_name="ap-northeast-1"), endpoint_url=f"http://127.0.0.1:{port}",
+    aws = Aws(session=new_session(region_name="ap-northeast-1"), endpoint_url=f"http://127.0.0.1:{port}",
               max_attempts=1)
     report = core.audit(aws, T)
     assert [f.status for f in report.findings] == [Status.ERROR]
@@ -244,7 +243,7 @@ def test_read_timeout_is_error(aws_credentials):
     thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
     thread.start()
     try:
-        aws = Aws(session=boto3.Session(region_name="ap-northeast-1"),
+        aws = Aws(session=new_session(region_name="ap-northeast-1"),
                   endpoint_url=f"http://127.0.0.1:{server.getsockname()[1]}", max_attempts=1)
         aws._config = aws._config.merge(__import__("botocore.config").config.Config(read_timeout=1))
         live = read(aws, Db=DB)

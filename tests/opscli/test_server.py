@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 
-import boto3
 import pytest
+
+from opscli.aws import new_session
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 @pytest.fixture
 def server(local_deployment):
     """The session's local deployment (a moto server process): its endpoint, outputs file and a session."""
-    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="ap-northeast-1")
+    session = new_session(aws_access_key_id="x", aws_secret_access_key="x", region_name="ap-northeast-1")
     return local_deployment.endpoint, local_deployment.outputs_file, session
 
 
