@@ -412,9 +412,8 @@ def look(deployment) -> tuple[set[str], set[tuple[str, str]], set[str]]:
     """One read of the whole stack, judged as `opscli audit` judges it and compared as `opscli drift` compares it:
     (rules the audit fails, (type, property) the drift reports, rules the drifted values break)."""
     from opscli import core, livestack, stackcheck, targets
-    from opscli.aws import Aws
 
-    aws = Aws(session=deployment.session, endpoint_url=deployment.endpoint_url, max_attempts=2)
+    aws = deployment.aws
     target = targets.from_outputs(deployment.outputs_file)
     live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
     tags = {"Environment": target.suffix}

@@ -142,6 +142,7 @@ class Harness:
         self.fault: tuple[str, str] | None = None  # (operation, kind)
         self.mutation = None  # (operation, fn(parsed) -> bool mutated)
         self.mutated = 0
+        self._aws: Aws | None = None
         self.session.events.register("before-call.*.*", self._mark)
         self.session.events.register("after-call.*.*", self._mutate)
         aws = self.aws()
@@ -151,7 +152,11 @@ class Harness:
         self.scopes: dict[str, tuple[StackScope, livestack.LiveStack]] = {}
 
     def aws(self) -> Aws:
-        return Aws(session=self.session, endpoint_url=self.proxy.endpoint, max_attempts=1)  # no backoff sleeps
+        """One guarded access through the proxy for the module (its clients made once); no retries, so no
+        backoff sleeps. Faults are marked per request by the session's hooks, not by the client."""
+        if self._aws is None:
+            self._aws = Aws(session=self.session, endpoint_url=self.proxy.endpoint, max_attempts=1)
+        return self._aws
 
     def _mark(self, model, params, **_) -> None:
         if self.fault and f"{model.service_model.service_name}:{model.name}" == self.fault[0]:
