@@ -161,6 +161,61 @@ def _listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: 
     return tag_list(need(_call("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))
 
 
+BATCH = 100  # ids per batched call: within every limit used below (EC2 filter values, DescribeAlarms names)
+
+
+def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: str, what: str,
+                id_key: str | Callable[[Mapping[str, Any]], list[str]],
+                page: Callable[[list[str], str | None], tuple[Any, str | None]]) -> Mapping[str, Any]:
+    """The item of `wanted` out of one answer for every declared `resource_type` in scope: asked once per read
+    (one call where there was one per resource; fewer calls is less throttling in a large account). An id
+    outside those (a group a rule points at, say) is asked on its own.
+
+    `page(ids, token)` asks for those ids and returns (the answer's list of items, the next token); `id_key`
+    names the item's id, or gives the ids an item answers for. An id the answer leaves out is not found; an
+    item without its id, or one id answered twice, is a malformed answer."""
+    declared = sorted({d.physical_id for d in ctx.scope.of_type(resource_type)
+                       if d.physical_id and d.present and not d.not_emulated})
+    ids = declared if wanted in declared else [wanted]
+
+    def ask() -> dict[str, Mapping[str, Any]]:
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            token: str | None = None
+            while True:
+                items, token = page(ids[start:start + BATCH], token)
+                if not isinstance(items, list):
+                    raise MalformedAnswer(f"{operation} answered without a list of {what}s")
+                for item in items:
+                    keys = [need(item, id_key, str, operation=operation)] if isinstance(id_key, str) else \
+                        id_key(item)
+                    for key in keys:
+                        if key in found:
+                            raise MalformedAnswer(f"{operation} answered {what} {key} twice")
+                        found[key] = item
+                if not token:
+                    break
+        return found
+
+    items = ctx.once(operation, "\n".join(ids), ask)
+    if wanted not in items:
+        raise NotFound(f"{what} {wanted} not found")
+    return items[wanted]
+
+
+def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, key: str
+              ) -> Callable[[list[str], str | None], tuple[Any, str | None]]:
+    """One page of an EC2 Describe* by id filter (a filter leaves out an id that does not exist, where the ids
+    parameter would fail the whole call)."""
+    def page(ids: list[str], token: str | None) -> tuple[Any, str | None]:
+        kwargs: dict[str, Any] = {"Filters": [{"Name": filter_name, "Values": ids}]}
+        if token:
+            kwargs["NextToken"] = token
+        answer = _call(operation, getattr(ctx.aws.client("ec2"), method), **kwargs)
+        return answer.get(key), answer.get("NextToken")
+    return page
+
+
 # --- KMS -------------------------------------------------------------------------------------------
 
 @reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags"),
@@ -733,9 +788,8 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
         "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags")
 def security_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeSecurityGroups"
-    answer = ctx.once(op, r.physical_id, lambda: _call(op, ctx.aws.client("ec2").describe_security_groups,
-                                                       "InvalidGroup.NotFound", GroupIds=[r.physical_id]))
-    group = _only(answer.get("SecurityGroups"), f"security group {r.physical_id}", op)
+    group = _one_of_all(ctx, op, "AWS::EC2::SecurityGroup", r.physical_id, "security group", "GroupId",
+                        _ec2_page(ctx, "describe_security_groups", op, "group-id", "SecurityGroups"))
     props = {"GroupName": need(group, "GroupName", str, operation=op),
              "GroupDescription": need(group, "Description", str, operation=op),
              "VpcId": group.get("VpcId"),
@@ -811,8 +865,8 @@ def vpc(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 @reader("AWS::EC2::Subnet", ("ec2:DescribeSubnets",), "VpcId CidrBlock AvailabilityZone MapPublicIpOnLaunch Tags")
 def subnet(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeSubnets"
-    answer = _call(op, ctx.aws.client("ec2").describe_subnets, "InvalidSubnetID.NotFound", SubnetIds=[r.physical_id])
-    found = _only(answer.get("Subnets"), f"subnet {r.physical_id}", op)
+    found = _one_of_all(ctx, op, "AWS::EC2::Subnet", r.physical_id, "subnet", "SubnetId",
+                        _ec2_page(ctx, "describe_subnets", op, "subnet-id", "Subnets"))
     return {"VpcId": need(found, "VpcId", str, operation=op), "CidrBlock": need(found, "CidrBlock", str, operation=op),
             "AvailabilityZone": need(found, "AvailabilityZone", str, operation=op),
             "MapPublicIpOnLaunch": need(found, "MapPublicIpOnLaunch", bool, operation=op),
@@ -1007,9 +1061,8 @@ def target_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
     op = "DescribeRouteTables"
-    answer = ctx.once(op, table_id, lambda: _call(op, ctx.aws.client("ec2").describe_route_tables,
-                                                  "InvalidRouteTableID.NotFound", RouteTableIds=[table_id]))
-    return _only(answer.get("RouteTables"), f"route table {table_id}", op)
+    return _one_of_all(ctx, op, "AWS::EC2::RouteTable", table_id, "route table", "RouteTableId",
+                       _ec2_page(ctx, "describe_route_tables", op, "route-table-id", "RouteTables"))
 
 
 @reader("AWS::EC2::RouteTable", ("ec2:DescribeRouteTables",), "VpcId Tags")
@@ -1038,9 +1091,14 @@ def route(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def route_table_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     subnet_id = ctx.resolve(r.properties.get("SubnetId"))
     op = "DescribeRouteTables"
-    answer = _call(op, ctx.aws.client("ec2").describe_route_tables,
-                   Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
-    table = _only(answer.get("RouteTables"), f"route table of subnet {subnet_id}", op)
+
+    def subnets(table: Mapping[str, Any]) -> list[str]:  # the subnets a table is associated with
+        return [a["SubnetId"] for a in need(table, "Associations", list, operation=op)
+                if isinstance(a, Mapping) and isinstance(a.get("SubnetId"), str)]
+
+    # The table that holds the subnet's association, whichever it is (the declared one or not: that is drift).
+    table = _one_of_all(ctx, op, "AWS::EC2::Subnet", subnet_id, "route table of subnet", subnets,
+                        _ec2_page(ctx, "describe_route_tables", op, "association.subnet-id", "RouteTables"))
     return {"SubnetId": subnet_id, "RouteTableId": need(table, "RouteTableId", str, operation=op)}
 
 
@@ -1138,8 +1196,13 @@ def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         "MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
 def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     cloudwatch = ctx.aws.client("cloudwatch")
-    answer = _call("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=[r.physical_id])
-    found = _only(answer.get("MetricAlarms"), f"alarm {r.physical_id}", "DescribeAlarms")
+
+    def page(names: list[str], token: str | None) -> tuple[Any, str | None]:
+        answer = _call("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=names, AlarmTypes=["MetricAlarm"],
+                       **({"NextToken": token} if token else {}))
+        return answer.get("MetricAlarms"), answer.get("NextToken")
+
+    found = _one_of_all(ctx, "DescribeAlarms", "AWS::CloudWatch::Alarm", r.physical_id, "alarm", "AlarmName", page)
     props: dict[str, Any] = {}
     for key in ("AlarmActions", "ComparisonOperator", "DatapointsToAlarm", "Dimensions", "EvaluationPeriods",
                 "ExtendedStatistic", "MetricName", "Namespace", "Period", "Statistic", "Threshold",

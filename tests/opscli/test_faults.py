@@ -146,6 +146,70 @@ def test_pagination_reads_every_page(stubbed):
     assert stubbed.log.calls.count("rds:DescribeDBParameters") == 3
 
 
+def _subnet(subnet_id: str) -> dict:
+    return {"SubnetId": subnet_id, "VpcId": "vpc-1", "CidrBlock": "10.0.0.0/24", "AvailabilityZone": "ap-northeast-1a",
+            "MapPublicIpOnLaunch": False, "Tags": TAGS}
+
+
+def test_declared_subnets_are_read_in_one_call_over_every_page_and_a_missing_one_is_missing(stubbed):
+    """One DescribeSubnets for every declared subnet (by id filter, every page), where there was one per subnet;
+    the subnet the answer leaves out is MISSING, the others are read."""
+    subnets = {f"Subnet{n}": ("AWS::EC2::Subnet", f"subnet-{n}", {}) for n in range(3)}
+    ids = ["subnet-0", "subnet-1", "subnet-2"]
+    with Stubber(stubbed.client("ec2")) as stub:
+        stub.add_response("describe_subnets", {"Subnets": [_subnet("subnet-0")], "NextToken": "p2"},
+                          {"Filters": [{"Name": "subnet-id", "Values": ids}]})
+        stub.add_response("describe_subnets", {"Subnets": [_subnet("subnet-2")]},
+                          {"Filters": [{"Name": "subnet-id", "Values": ids}], "NextToken": "p2"})
+        live = livestack.read_stack(stubbed, scope(**subnets), account=ACCOUNT, max_workers=3)
+        stub.assert_no_pending_responses()
+    assert stubbed.log.calls == ["ec2:DescribeSubnets"] * 2
+    assert {lid: r.state for lid, r in live.resources.items()} == {
+        "Subnet0": livestack.ReadState.READ, "Subnet1": livestack.ReadState.MISSING,
+        "Subnet2": livestack.ReadState.READ}
+    assert live.resources["Subnet1"].detail == "subnet subnet-1 not found"
+    assert live.resources["Subnet2"].properties["CidrBlock"] == "10.0.0.0/24"
+
+
+@pytest.mark.parametrize("answer, said", [
+    ({"Subnets": [_subnet("subnet-0"), _subnet("subnet-0")]}, "answered subnet subnet-0 twice"),
+    ({"Subnets": [{k: v for k, v in _subnet("subnet-0").items() if k != "SubnetId"}]}, "without 'SubnetId'"),
+])
+def test_a_batched_answer_it_cannot_attribute_is_error_for_every_resource_of_it(stubbed, answer, said):
+    """An item without its id, or one id answered twice: no subnet of the answer gets a verdict."""
+    subnets = {f"Subnet{n}": ("AWS::EC2::Subnet", f"subnet-{n}", {}) for n in range(2)}
+    with Stubber(stubbed.client("ec2")) as stub:
+        stub.add_response("describe_subnets", answer)
+        stub.add_response("describe_subnets", answer)  # the second reader asks again: an error is not remembered
+        live = livestack.read_stack(stubbed, scope(**subnets), account=ACCOUNT, max_workers=1)
+    for resource in live.resources.values():
+        assert resource.state == livestack.ReadState.ERROR and said in resource.detail, resource.detail
+
+
+def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
+    """Batched reads ask for the declared alarms together; a name that is not among them goes alone."""
+    from opscli.readers import ReadContext, alarm
+    from opscli.stack import Declared
+
+    declared = scope(A=("AWS::CloudWatch::Alarm", "alarm-a", {}), B=("AWS::CloudWatch::Alarm", "alarm-b", {}))
+    context = ReadContext(aws=stubbed, scope=declared, resolve=lambda value: value)
+    arn = f"arn:aws:cloudwatch:ap-northeast-1:{ACCOUNT}:alarm:"
+    with Stubber(stubbed.client("cloudwatch")) as stub:
+        stub.add_response("describe_alarms", {"MetricAlarms": [{"AlarmName": "alarm-x", "AlarmArn": arn + "x"}]},
+                          {"AlarmNames": ["alarm-x"], "AlarmTypes": ["MetricAlarm"]})
+        stub.add_response("list_tags_for_resource", {"Tags": TAGS})
+        stub.add_response("describe_alarms", {"MetricAlarms": [{"AlarmName": "alarm-a", "AlarmArn": arn + "a"},
+                                                               {"AlarmName": "alarm-b", "AlarmArn": arn + "b"}]},
+                          {"AlarmNames": ["alarm-a", "alarm-b"], "AlarmTypes": ["MetricAlarm"]})
+        stub.add_response("list_tags_for_resource", {"Tags": TAGS})
+        stub.add_response("list_tags_for_resource", {"Tags": TAGS})
+        alarm(context, Declared("X", "AWS::CloudWatch::Alarm", "alarm-x", "CREATE_COMPLETE"))
+        for resource in declared.resources:
+            alarm(context, resource)
+        stub.assert_no_pending_responses()
+    assert stubbed.log.calls.count("cloudwatch:DescribeAlarms") == 2
+
+
 def test_redis_transit_mode_and_members_from_stubbed_answers(stubbed):
     """moto reports every member in one AZ whatever was asked: the live-only spread rule on recorded shapes."""
     group = {"ReplicationGroupId": "redis-fault", "Description": "d",
