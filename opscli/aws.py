@@ -188,7 +188,9 @@ class Aws:
         self.region = region
         self.endpoint_url = endpoint_url
         self.log = CallLog()
-        self._config = Config(region_name=region, retries={"mode": retry_mode, "max_attempts": max_attempts},
+        # max_attempts counts every attempt, the first included (botocore's own "max_attempts" key counts retries
+        # only: it asked once more than this said).
+        self._config = Config(region_name=region, retries={"mode": retry_mode, "total_max_attempts": max_attempts},
                               connect_timeout=5, read_timeout=20, user_agent_extra="opscli")
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import botocore.exceptions
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -149,7 +150,7 @@ class Harness:
         self.target = targets.from_outputs(deployment.outputs_file)
         self.scope = core.stack_scope(aws, self.target)
         self.account = core.account_id(aws)
-        self.scopes: dict[str, tuple[StackScope, livestack.LiveStack]] = {}
+        self.scopes: dict[frozenset[str], tuple[StackScope, livestack.LiveStack]] = {}
 
     def aws(self) -> Aws:
         """One guarded access through the proxy for the module (its clients made once); no retries, so no
@@ -170,8 +171,8 @@ class Harness:
     def sub_scope(self, operation: str) -> StackScope:
         """The declared resources whose reader asks `operation`, plus those whose live attributes they need
         (found from the unfaulted read); every other resource stays in the scope, unread, for its id."""
-        if operation not in self.scopes:
-            types = {t for t, r in READERS.items() if operation in r.operations}
+        types = self._types(operation)
+        if types not in self.scopes:
             wanted = {r.logical_id for r in self.scope.resources if r.type in types}
             for _ in range(4):
                 scope = self._only(wanted)
@@ -181,8 +182,8 @@ class Harness:
                 if needed <= wanted:
                     break
                 wanted |= needed
-            self.scopes[operation] = (scope, live)
-        return self.scopes[operation][0]
+            self.scopes[types] = (scope, live)
+        return self.scopes[types][0]
 
     def _only(self, wanted: set[str]) -> StackScope:
         return StackScope(self.scope.stack_name, self.scope.template, tuple(
@@ -196,7 +197,13 @@ class Harness:
     def unfaulted(self, operation: str) -> livestack.LiveStack:
         self.fault = self.mutation = None
         self.sub_scope(operation)
-        return self.scopes[operation][1]
+        return self.scopes[self._types(operation)][1]
+
+    @staticmethod
+    def _types(operation: str) -> frozenset[str]:
+        """The resource types whose reader asks `operation`. Operations of the same types (IAM's four for roles,
+        say) share one unfaulted read: the deployment does not change under the harness, which only reads."""
+        return frozenset(t for t, r in READERS.items() if operation in r.operations)
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +265,20 @@ def test_a_broken_answer_to_any_operation_is_error_never_a_verdict(harness, oper
         assert hits, f"{operation} was never asked: the {kind} fault was not applied"
         erred = assert_no_verdict_without_evidence(before, after, f"{operation} {kind}")
         assert erred, f"{operation} answered with {kind}, yet every resource kept its verdict"
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_max_attempts_counts_every_attempt_the_first_included(harness, attempts):
+    """Aws(max_attempts=N) asks N times in all before a throttled answer is final (botocore's own
+    "max_attempts" counts retries only: opscli asked once more than it said, with a backoff sleep)."""
+    aws = Aws(session=harness.session, endpoint_url=harness.proxy.endpoint, max_attempts=attempts)
+    harness.fault, mark = ("sts:GetCallerIdentity", "throttle"), len(harness.proxy.faulted)
+    try:
+        with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
+            aws.client("sts").get_caller_identity()
+    finally:
+        harness.fault = None
+    assert len(harness.proxy.faulted) - mark == attempts
 
 
 @pytest.mark.parametrize("operation", ["rds:DescribeDBInstances", "ecs:DescribeServices", "s3:GetBucketPolicy"])
