@@ -20,10 +20,10 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from xml.etree import ElementTree
 
 import boto3
 import botocore.exceptions
@@ -179,9 +179,7 @@ class Aws:
         except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(str(exc)) from None
         if allowed is None:
-            from opscli.core import (
-                declared_operations,  # the core's tables import this module: not at the top
-            )
+            from opscli.core import declared_operations  # the core's tables import this module: not at the top
 
             allowed = frozenset(declared_operations())
         self.allowed = allowed
