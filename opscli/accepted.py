@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opscli.errors import UsageError, read_input
-from opscli.model import Finding
+from opscli.model import Finding, resource_parts
 from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.rules.accepted import CHECK_ID, RULE_ID, accepted_entry
@@ -43,13 +43,8 @@ def load(path: Path) -> list[Any]:
 
 def _names(resource: str) -> set[str]:
     """The ways an entry may name a finding's resource: "TYPE LogicalId (physical)" gives all three."""
-    names = {resource}
-    parts = resource.split(" ", 2)
-    if len(parts) >= 2 and parts[0].startswith("AWS::"):
-        names.add(parts[1])
-        if len(parts) == 3 and parts[2].startswith("(") and parts[2].endswith(")"):
-            names.add(parts[2][1:-1])
-    return names
+    parts = resource_parts(resource)
+    return {resource} | ({name for name in parts[1:] if name is not None} if parts is not None else set())
 
 
 def apply(findings: list[Finding], entries: list[Any], source: Path, today: dt.date) -> list[Finding]:
@@ -68,9 +63,8 @@ def apply(findings: list[Finding], entries: list[Any], source: Path, today: dt.d
         matched = 0
         for n, f in enumerate(out):
             if f.rule_id == entry["rule"] and entry["resource"] in _names(f.resource) and f.status is Status.FAIL:
-                out[n] = replace(f, status=Status.ACCEPTED, reason=(
-                    f"accepted until {entry['expires'].isoformat()} by {entry['approver']}: {entry['reason']} "
-                    f"(finding: {f.reason})"))
+                out[n] = replace(f, status=Status.ACCEPTED,
+                                 reason=f"{verdict.reason}: {entry['reason']} (finding: {f.reason})")
                 matched += 1
         status = Status.PASS if matched else Status.NOT_APPLICABLE
         said = f"{verdict.reason}; accepts {matched} FAIL finding(s)" if matched else \

@@ -12,7 +12,7 @@ from typing import Any
 
 from opscli import __version__
 from opscli.diagram import svg
-from opscli.model import Finding, Report
+from opscli.model import Finding, Report, resource_parts
 from opscli.render import coverage_line, service_of, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
@@ -53,9 +53,9 @@ def type_status(findings: list[Finding]) -> dict[str, str]:
     """Resource type -> its worst status (for the architecture picture)."""
     by_type: dict[str, list[Status]] = {}
     for f in findings:
-        first = f.resource.split(" ", 1)[0]
-        if first.startswith("AWS::"):
-            by_type.setdefault(first, []).append(f.status)
+        parts = resource_parts(f.resource)
+        if parts is not None:
+            by_type.setdefault(parts[0], []).append(f.status)
     return {t: w.value for t, s in by_type.items() if (w := worst(s)) is not None}
 
 

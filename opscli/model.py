@@ -15,6 +15,23 @@ from platform_spec.result import Status
 SEVERITIES = [s.value for s in catalog.Severity]
 
 
+def resource_label(resource_type: str, logical_id: str, physical_id: str | None) -> str:
+    """How a finding names a resource the stack declares: "TYPE LogicalId (physical id)". `resource_parts`
+    reads it back (the table, SARIF, the HTML report and accepted-findings entries do)."""
+    return f"{resource_type} {logical_id}" + (f" ({physical_id})" if physical_id else "")
+
+
+def resource_parts(resource: str) -> tuple[str, str | None, str | None] | None:
+    """(type, logical id, physical id) of a `resource_label`, the ids None where it has none; None when
+    `resource` does not start with a resource type (a secret's ARN, a file entry)."""
+    parts = resource.split(" ", 2)
+    if not parts[0].startswith("AWS::"):
+        return None
+    logical = parts[1] if len(parts) >= 2 else None
+    physical = parts[2][1:-1] if len(parts) == 3 and parts[2].startswith("(") and parts[2].endswith(")") else None
+    return parts[0], logical, physical
+
+
 @dataclass(frozen=True)
 class Finding:
     check_id: str  # e.g. "rds.multi_az"

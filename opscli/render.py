@@ -12,7 +12,7 @@ from rich.table import Table
 
 from opscli import __version__
 from opscli.core import STACK_PREFIX
-from opscli.model import Finding, Report
+from opscli.model import Finding, Report, resource_parts
 from platform_spec.result import Status
 from platform_spec.sarif import sarif_rules
 
@@ -28,8 +28,8 @@ _SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW"
 def short_name(resource: str) -> str:
     """A finding's resource as people read it: the logical id of "TYPE LogicalId (physical)", the last part of an
     ARN or path; the full name stays in JSON and SARIF."""
-    parts = resource.split(" ")
-    if len(parts) >= 2 and parts[0].startswith("AWS::"):
+    parts = resource_parts(resource)
+    if parts is not None and parts[1] is not None:
         return parts[1]
     tail = resource.rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
     return tail.rsplit("/", 1)[-1] or resource
@@ -37,9 +37,9 @@ def short_name(resource: str) -> str:
 
 def service_of(finding: Finding) -> str:
     """The AWS service a finding is about ("RDS" for AWS::RDS::DBInstance); "Secrets Manager" for secrets."""
-    first = finding.resource.split(" ", 1)[0]
-    if first.startswith("AWS::"):
-        return first.split("::")[1]
+    parts = resource_parts(finding.resource)
+    if parts is not None:
+        return parts[0].split("::")[1]
     if ":secretsmanager:" in finding.resource or finding.check_id.startswith("secret."):
         return "SecretsManager"
     return "Stack"
@@ -170,8 +170,8 @@ def to_sarif(report: Report) -> str:
     lines = resource_lines(report.template)
 
     def location(f: Finding) -> dict:
-        parts = f.resource.split(" ")
-        line = lines.get(parts[1]) if len(parts) >= 2 and parts[0].startswith("AWS::") else None
+        parts = resource_parts(f.resource)
+        line = lines.get(parts[1]) if parts is not None and parts[1] is not None else None
         return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
                                      "region": {"startLine": line or 1}},
                 "logicalLocations": [{"fullyQualifiedName": f.resource or report.target.get("stack") or "stack",

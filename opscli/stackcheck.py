@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.livestack import LiveStack, ReadState, same
-from opscli.model import Finding
+from opscli.model import Finding, resource_label
 from opscli.readers import READERS
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
@@ -51,7 +51,7 @@ class Coverage:
 
 def _label(live: LiveStack, logical_id: str) -> str:
     declared = live.resources[logical_id].declared
-    return f"{declared.type} {logical_id}" + (f" ({declared.physical_id})" if declared.physical_id else "")
+    return resource_label(declared.type, logical_id, declared.physical_id)
 
 
 def coverage(live: LiveStack) -> Coverage:

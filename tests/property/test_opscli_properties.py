@@ -71,3 +71,21 @@ def test_invalid_suffixes_are_usage_errors(text):
         except UsageError:
             return
         raise AssertionError(f"{text!r} accepted")  # pragma: no cover
+
+
+@given(st.from_regex(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+", fullmatch=True),
+       st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,60}", fullmatch=True),
+       st.none() | st.from_regex(r"[^\s()][^()]{0,80}", fullmatch=True))
+def test_a_resource_label_reads_back_to_its_type_and_ids(resource_type, logical_id, physical_id):
+    """The table, SARIF, the HTML report and accepted-findings entries all read findings' resources back."""
+    from opscli.model import resource_label, resource_parts
+
+    assert resource_parts(resource_label(resource_type, logical_id, physical_id)) == (
+        resource_type, logical_id, physical_id)
+
+
+def test_a_resource_that_is_not_a_label_has_no_parts():
+    from opscli.model import resource_parts
+
+    assert resource_parts("arn:aws:secretsmanager:ap-northeast-1:1:secret:rds-credentials-x") is None
+    assert resource_parts("AWS::SQS::Queue") == ("AWS::SQS::Queue", None, None)
