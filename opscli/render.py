@@ -13,7 +13,10 @@ from rich.table import Table
 from opscli import __version__
 from opscli.core import STACK_PREFIX
 from opscli.model import Finding, Report, resource_parts
+from platform_spec import catalog
 from platform_spec.result import Status
+from platform_spec.sarif import LEVEL as SARIF_LEVEL
+from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
 from platform_spec.sarif import sarif_rules
 
 JSON_SCHEMA = "opscli.report/v1"
@@ -22,7 +25,6 @@ _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold mag
 _SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "LOW", "INFO": "INFO"}
 _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable",
                Status.ACCEPTED: "fail"}  # an accepted FAIL stays a failure, with an accepted suppression
-_SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
 
 
 def short_name(resource: str) -> str:
@@ -180,7 +182,7 @@ def to_sarif(report: Report) -> str:
     def result(f: Finding) -> dict:
         failed = f.status in (Status.FAIL, Status.ACCEPTED)
         out = {"ruleId": f.rule_id, "kind": _SARIF_KIND[f.status],
-               "level": _SARIF_LEVEL.get(f.severity, "warning") if failed else "none",
+               "level": SARIF_LEVEL.get(f.severity, "warning") if failed else "none",
                "message": {"text": f.reason or f.title or f.rule_id}, "locations": [location(f)],
                "partialFingerprints": {"streamtechFinding/v1": f"{f.rule_id}|{f.check_id}|{f.resource}"},
                "properties": f.to_dict()}
@@ -190,7 +192,7 @@ def to_sarif(report: Report) -> str:
 
     results = [result(f) for f in report.findings]
     document = {
-        "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0", "$schema": SARIF_SCHEMA,
         "runs": [{"tool": {"driver": {"name": "opscli", "version": __version__, "rules": rules}},
                   "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository's root"}}},
                   "invocations": [{"executionSuccessful": not any(f.status is Status.ERROR for f in report.findings),
@@ -231,8 +233,6 @@ def compliance_view(findings: list[Finding], framework: str) -> dict[str, dict]:
     """The findings grouped by the controls of `framework` their rules map to (catalog references): control ->
     {"rules": [...], PASS/FAIL/ERROR/ACCEPTED/NOT_APPLICABLE counts}. A rule mapped to several controls
     counts under each."""
-    from platform_spec import catalog
-
     field = FRAMEWORKS[framework]
     controls: dict[str, dict] = {}
     for f in findings:

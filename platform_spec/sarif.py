@@ -1,8 +1,12 @@
-"""SARIF reporting descriptors for catalog rules: the gate's and opscli's SARIF share them."""
+"""What the gate's and opscli's SARIF share: the schema, the level of a failed result by catalog severity, and
+the reporting descriptors of catalog rules."""
 
 from __future__ import annotations
 
 from platform_spec import catalog
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}  # of a FAIL
 
 
 def sarif_rules(rule_ids: set[str]) -> list[dict]:

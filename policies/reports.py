@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from xml.etree import ElementTree as ET
 
+from platform_spec.sarif import LEVEL as SARIF_LEVEL
+from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
 from platform_spec.sarif import sarif_rules
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_SARIF_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note", "INFO": "note"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1"
     for f in findings:
         result = {
             "ruleId": f.rule_id,
-            "level": _SARIF_LEVEL.get(f.severity, "warning"),
+            "level": SARIF_LEVEL.get(f.severity, "warning"),
             "message": {"text": f.message},
             "properties": {"engine": f.engine, "catalogId": f.catalog_id, "severity": f.severity,
                            "resource": f.resource},
