@@ -138,13 +138,13 @@ class AsyncCache:
                  connections: int = 8) -> None:
         self.settings, self.logger, self.connections = settings, logger, connections
         options = client_options(settings)
-        del options["ssl"], options["host"], options["port"], options["password"]
+        del options["ssl"]  # a pool's TLS is its connection class
         # A fixed set of connections, opened at start (warm()): under load, opening one TLS connection per
         # concurrent request timed out (250 ms) while the loop was busy, and the breaker then sent every
         # request to PostgreSQL. A command waits for a free connection at most the cache timeout.
         self.pool = aioredis.BlockingConnectionPool(
             connection_class=aioredis.SSLConnection, max_connections=connections, timeout=settings.timeout_s,
-            host=settings.host, port=settings.port, password=settings.password, **options)
+            **options)
         self.client = aioredis.Redis(connection_pool=self.pool)
         self.breaker = Breaker(logger, open_for_s)
         self._get_and_count = self.client.register_script(GET_AND_COUNT)

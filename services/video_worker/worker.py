@@ -273,10 +273,7 @@ class Worker:
             self.beat()
             try:
                 self.poll_once()
-            except (ClientError, BotoCoreError) as exc:
-                self.logger.error("receive_failed", error=f"{type(exc).__name__}: {exc}")
-                stop.wait(5)
-            except Exception as exc:  # noqa: BLE001 - e.g. an answer botocore could not parse: try again
+            except Exception as exc:  # noqa: BLE001 - AWS errors, or an answer botocore could not parse: try again
                 self.logger.error("receive_failed", error=f"{type(exc).__name__}: {exc}")
                 stop.wait(5)
 
