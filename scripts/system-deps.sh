@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The system packages the workloads' tests and the local pipeline need: PostgreSQL 15 (the stand-in for RDS)
-# and Redis 7 (for ElastiCache), and for the HTML report's browser test headless Chromium, from Debian's packages. Run by scripts/test.sh and scripts/pipeline.sh only
-# (the gate and opscli need neither). Installs them when missing (as root or with sudo, where apt-get exists);
-# otherwise says in one line what to install and exits 0, so that everything that does not need them still
-# runs (the tests that do need them then say why they did not run). Idempotent: a no-op when both are present.
+# The system packages the workloads' tests and the local pipeline need, from Debian's packages: PostgreSQL 15
+# (the stand-in for RDS) and Redis 7 (for ElastiCache); with --browser (scripts/test.sh) also Chromium, for the
+# HTML report's browser test. Run by scripts/test.sh and scripts/pipeline.sh only (the gate and opscli need
+# none of them). Installs what is missing (as root or with sudo, where apt-get exists); otherwise says in one
+# line what to install and exits 0, so that everything that does not need them still runs (the tests that do
+# need them then say why they did not run). Idempotent: a no-op when all are present.
 set -euo pipefail
 pg_bin=${STREAMTECH_PG_BIN:-/usr/lib/postgresql/15/bin}
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole test suite with coverage, on every core and one worker more (set-up included). Extra arguments go to pytest
-# (e.g. `bash scripts/test.sh -n 0 tests/unit` for one process). PYTEST_WORKERS overrides the worker count.
+# Run the whole test suite with coverage, on every core and one worker more (set-up included). Extra arguments
+# go to pytest (e.g. `bash scripts/test.sh -n 0 tests/unit` for one process). PYTEST_WORKERS overrides the
+# worker count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
