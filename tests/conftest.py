@@ -44,10 +44,14 @@ _background: subprocess.Popen | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On the xdist controller: start filling the assembly cache while the workers start and run the tests
-    that need no template. Workers that need it wait on the cache's lock; none synthesizes twice."""
+    """Where tests run: coverage's tracer paused inside botocore's and moto's hot paths (tests/library_tracing.py).
+    On the xdist controller: start filling the assembly cache while the workers start and run the tests that need
+    no template. Workers that need it wait on the cache's lock; none synthesizes twice."""
     global _background
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        if not os.environ.get("TESTS_TRACE_LIBRARIES"):  # =1: trace them too, to compare
+            from tests.library_tracing import pause_in_library_hot_paths
+            pause_in_library_hot_paths()
         return
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],

@@ -1,0 +1,133 @@
+"""tests/library_tracing.py pauses coverage's tracer inside some botocore and moto functions. That is only sound if
+none of our code runs inside them (it would go unmeasured) and if the tracer comes back exactly as it was."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import ROOT, posture
+from tests.library_tracing import PAUSED, pause_in_library_hot_paths, untraced
+
+OUR_PACKAGES = tuple(str(ROOT / name) + "/" for name in
+                     ("platform_spec", "cdk_app", "policies", "opscli", "localenv", "services"))
+PAUSED_CODE = untraced(lambda: None).__code__  # every paused function runs inside this wrapper's code
+
+
+class Recorder:
+    """A plain trace function in every thread: which paused calls were made, and which of our functions started
+    while one of them was running."""
+
+    def __init__(self) -> None:
+        self.paused_calls = 0
+        self.ours_inside: list[str] = []
+        self._depth = threading.local()
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> Callable | None:
+        if event != "call":
+            return None
+        depth = getattr(self._depth, "n", 0)
+        if frame.f_code is PAUSED_CODE:
+            self._depth.n = depth + 1
+            with self._lock:
+                self.paused_calls += 1
+            return self._leave
+        if depth and frame.f_code.co_filename.startswith(OUR_PACKAGES):
+            with self._lock:
+                self.ours_inside.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+        return None
+
+    def _leave(self, frame: Any, event: str, arg: Any) -> Callable | None:
+        if event == "return":
+            self._depth.n -= 1
+        return self._leave
+
+    def run(self, action: Callable[[], Any]) -> Any:
+        saved, saved_threads = sys.gettrace(), threading.gettrace()
+        sys.settrace(self)
+        threading.settrace(self)
+        try:
+            return action()
+        finally:
+            sys.settrace(saved)
+            threading.settrace(saved_threads)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def paused() -> None:
+    pause_in_library_hot_paths()  # as tests/conftest.py does (idempotent)
+    assert len(PAUSED) >= 6
+
+
+@pytest.mark.synth
+def test_a_whole_stack_read_runs_none_of_our_code_inside_a_paused_function(local_deployment):
+    recorder = Recorder()
+    findings = recorder.run(lambda: posture(local_deployment))
+    assert findings, "the read judged nothing"
+    assert recorder.paused_calls > 300, recorder.paused_calls  # ~158 API calls, each through several paused steps
+    assert recorder.ours_inside == []
+
+
+def test_in_process_moto_runs_none_of_our_code_inside_a_paused_function(monkeypatch):
+    from localenv.emulator import configure_moto
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t",
+                       "AWS_DEFAULT_REGION": "ap-northeast-1"}.items():
+        monkeypatch.setenv(key, value)
+    configure_moto()  # our patches of moto in place, as in the tests that deploy in process
+
+    def calls() -> None:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="ap-northeast-1")
+            sqs.create_queue(QueueName="q")
+            boto3.client("ec2", region_name="ap-northeast-1").describe_vpcs()
+            boto3.client("cloudformation", region_name="ap-northeast-1").list_stacks()
+
+    recorder = Recorder()
+    recorder.run(calls)
+    assert recorder.paused_calls > 10
+    assert recorder.ours_inside == []
+
+
+def test_the_recorder_would_see_our_code_inside_a_paused_function():
+    from opscli.model import resource_label
+
+    recorder = Recorder()
+    recorder.run(lambda: untraced(resource_label)("AWS::SQS::Queue", "Intake", "intake-queue-test"))
+    assert recorder.paused_calls == 1
+    assert recorder.ours_inside and recorder.ours_inside[0].endswith("opscli/model.py:resource_label")
+
+
+class FakeCoverageTracer:
+    """Stands for coverage's tracer (the pause recognizes it by its module)."""
+
+    __module__ = "coverage.fake"
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        return None
+
+
+def test_a_paused_call_runs_without_coverages_tracer_and_gives_it_back():
+    saved = sys.gettrace()
+    tracer = FakeCoverageTracer()
+    sys.settrace(tracer)
+    try:
+        inside = untraced(sys.gettrace)()
+        after = sys.gettrace()
+    finally:
+        sys.settrace(saved)
+    assert inside is None
+    assert after is tracer
+
+
+def test_another_tracer_such_as_a_debuggers_is_left_alone():
+    recorder = Recorder()
+    inside = recorder.run(lambda: untraced(sys.gettrace)())
+    assert inside is recorder
