@@ -38,12 +38,23 @@ READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Searc
 ALLOWED_REGION = "ap-northeast-1"
 
 
+class _SearchPaths(list):
+    """A loader's search paths, where a path already listed is not added again: boto3 appends its own data
+    directory for every session it makes, and a loader shared by every session would collect one per session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 @functools.cache
-def _data_loader(data_path: str | None) -> botocore.loaders.Loader:
-    """botocore's loader of service models, one per process (and data path). Every botocore session otherwise
-    makes its own and parses the models again (EC2's alone is megabytes of JSON): measured, half of the client
-    side's CPU for a whole-stack read from a new session (1.0 s -> 0.54 s), paid by every in-process run."""
-    return botocore.loaders.create_loader(data_path)
+def shared_loader(data_path: str | None = None) -> botocore.loaders.Loader:
+    """botocore's loader of service models, one per process (and data path); the same arguments as botocore's
+    `create_loader`, which a botocore session calls for its own. Every session otherwise makes its own loader and
+    parses the models again (EC2's alone is megabytes of JSON): measured, half of the client side's CPU for a
+    whole-stack read from a new session (1.0 s -> 0.54 s), paid by every in-process run."""
+    paths = _SearchPaths(botocore.loaders.create_loader(data_path).search_paths)  # botocore's, defaults included
+    return botocore.loaders.Loader(extra_search_paths=paths, include_default_search_paths=False)
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
@@ -54,12 +65,8 @@ def new_session(**kwargs: Any) -> boto3.Session:
     if kwargs.get("profile_name") is not None:
         core.set_config_variable("profile", kwargs["profile_name"])
     # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).
-    loader = _data_loader(core.get_config_variable("data_path"))
-    core.register_component("data_loader", loader)
-    session = boto3.Session(botocore_session=core, **kwargs)
-    paths = loader.search_paths  # boto3 appends its own data directory for every session: keep one of each
-    paths[:] = list(dict.fromkeys(paths))
-    return session
+    core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 def is_read(operation: str) -> bool:

@@ -52,6 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not os.environ.get("TESTS_TRACE_LIBRARIES"):  # =1: trace them too, to compare
             from tests.library_tracing import pause_in_library_hot_paths
             pause_in_library_hot_paths()
+        _share_service_models()
         return
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
@@ -62,6 +63,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _background is not None and _background.poll() is None:
         _background.terminate()
         _background.wait(10)
+
+
+def _share_service_models() -> None:
+    """Every botocore session of a test process shares one loader of service models (opscli.aws.shared_loader,
+    which opscli's own sessions use). moto starts every mock with a new boto3 default session and its backends
+    make sessions of their own: each would otherwise parse again every service model it touches."""
+    import botocore.session
+
+    from opscli.aws import shared_loader
+
+    botocore.session.create_loader = shared_loader  # what a botocore session calls for its data_loader
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids

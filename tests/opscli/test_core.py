@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import boto3
+import botocore.loaders
 import pytest
 
 from opscli import core, targets
@@ -227,6 +228,7 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
     loader = one._session.get_component("data_loader")
     assert two._session.get_component("data_loader") is loader
     assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
+    assert botocore.loaders.Loader.BUILTIN_DATA_PATH in loader.search_paths  # botocore's own paths kept
     assert one.get_credentials().access_key == "a" and two.get_credentials().access_key == "b"
     first, second = one.client("sqs"), two.client("sqs")
     assert first is not second and first.meta.service_model.service_name == "sqs"
