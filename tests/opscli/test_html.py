@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
-import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from opscli import diagram
 from opscli.html import to_html
@@ -56,44 +55,6 @@ def test_the_committed_architecture_picture_is_the_one_the_template_gives(synth)
     assert ("AWS::Events::Rule", "AWS::SQS::Queue") in edges  # the intake flow, read from the references
 
 
-def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and RGBA rows of an 8-bit RGBA or RGB PNG (what Chromium writes), with the filters undone."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks, header = 8, [], None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            chunks.append(body)
-        pos += 12 + length
-    width, height, depth, colour, *_ = header
-    assert depth == 8 and colour in (2, 6), header
-    channels = 4 if colour == 6 else 3
-    raw = zlib.decompress(b"".join(chunks))
-    stride, rows, previous = width * channels, [], bytearray(width * channels)
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            left = line[i - channels] if i >= channels else 0
-            up, corner = previous[i], previous[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 255
-            elif kind == 2:
-                line[i] = (line[i] + up) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 255
-            elif kind == 4:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
-        rows.append(bytes(line) if channels == 4 else b"".join(bytes(line[i:i + 3]) + b"\xff"
-                                                             for i in range(0, stride, 3)))
-        previous = line
-    return width, height, rows
-
-
 NEEDS_CHROMIUM = pytest.mark.skipif(shutil.which("chromium") is None, reason=(
     "needs Debian's chromium (scripts/system-deps.sh --browser installs it; scripts/test.sh runs that)"))
 
@@ -114,9 +75,11 @@ def render_in_chromium(page: Path, shot: Path) -> str:
 
 
 def painted(shot: Path, rgb: tuple[int, int, int]) -> int:
-    width, height, rows = png_pixels(shot.read_bytes())
-    assert (width, height) == (1200, 900)
-    return sum(1 for row in rows for x in range(0, len(row), 4) if tuple(row[x:x + 3]) == rgb)
+    """How many pixels of the 1200x900 screenshot have exactly the colour `rgb`."""
+    with Image.open(shot) as image:
+        assert image.format == "PNG" and image.size == (1200, 900), (image.format, image.size)
+        colours = image.convert("RGB").getcolors(maxcolors=1200 * 900)
+    return next((count for count, colour in colours if colour == rgb), 0)
 
 
 @NEEDS_CHROMIUM
