@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -99,18 +100,22 @@ def _module_file(root: Path, dotted: str) -> Path | None:
 _PARSE_LOCK = threading.Lock()
 
 
-def _parse(path: Path) -> ast.AST:
-    with _PARSE_LOCK:
-        return ast.parse(path.read_bytes(), filename=str(path))
-
-
-def _imported_modules(path: Path, root: Path) -> set[str]:
+def _imported_modules(path: Path, root: Path) -> frozenset[str]:
     """Dotted names of the modules `path` imports (absolute and relative), with their parent packages."""
-    package = ".".join(path.relative_to(root).with_suffix("").parts)
-    if path.name != "__init__.py":
+    return _imports_in(path.relative_to(root).parts, path.read_bytes())
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports_in(parts: tuple[str, ...], source: bytes) -> frozenset[str]:
+    """The imports of the module at `parts` (its path below the root) whose text is `source`: remembered per
+    path and text, so a process that computes the key again parses only what changed."""
+    package = ".".join(Path(*parts).with_suffix("").parts)
+    if parts[-1] != "__init__.py":
         package = package.rpartition(".")[0]
+    with _PARSE_LOCK:
+        tree = ast.parse(source, filename="/".join(parts))
     names: set[str] = set()
-    for node in ast.walk(_parse(path)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -122,9 +127,9 @@ def _imported_modules(path: Path, root: Path) -> set[str]:
             names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
     expanded = set()
     for name in names:
-        parts = name.split(".")
-        expanded.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return expanded
+        parts_of = name.split(".")
+        expanded.update(".".join(parts_of[:i]) for i in range(1, len(parts_of) + 1))
+    return frozenset(expanded)
 
 
 def _import_closure(root: Path, package: str) -> set[Path]:
