@@ -140,8 +140,20 @@ def _canonical(value: Any) -> Any:
 def same(declared: Any, live: Any) -> bool:
     """Whether a live value matches a (resolved) declared one: declared map keys only (AWS adds defaults), lists
     item for item in any order, scalars in CloudFormation's string form, a key id equal to its ARN."""
-    declared, live = _canonical(declared), _canonical(live)
-    return _same(declared, live)
+    if _identical(declared, live):
+        return True  # the same as they are, so the same in canonical form (most properties: none is built)
+    return _same(_canonical(declared), _canonical(live))
+
+
+def _identical(one: Any, other: Any) -> bool:
+    """Equal with the same types all the way down (1 and True, or [1] and [True], are not identical)."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return one.keys() == other.keys() and all(_identical(v, other[k]) for k, v in one.items())
+    if isinstance(one, list):
+        return len(one) == len(other) and all(map(_identical, one, other))
+    return bool(one == other)
 
 
 def _same(declared: Any, live: Any) -> bool:
