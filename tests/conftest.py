@@ -44,8 +44,9 @@ _background: subprocess.Popen | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Where tests run: coverage's tracer paused inside botocore's and moto's hot paths (tests/library_tracing.py).
-    On the xdist controller: start filling the assembly cache while the workers start and run the tests that need
+    """Where tests run (each worker, or the one process): coverage's tracer paused inside botocore's and moto's hot
+    paths (tests/library_tracing.py), and one loader of service models for every botocore session. On the xdist
+    controller: start filling the assembly cache while the workers start and run the tests that need
     no template. Workers that need it wait on the cache's lock; none synthesizes twice."""
     global _background
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):

@@ -68,3 +68,10 @@ def pause_in_library_hot_paths() -> None:
     _pause(botocore.endpoint, "convert_to_response_dict")  # read the body and headers
     _pause(botocore.parsers.ResponseParser, "parse")  # XML / JSON to the answer dict
     _pause(moto.core.serialize.ResponseSerializer, "serialize")  # in-process moto: the answer to XML / JSON
+
+
+def trace_library_hot_paths_again() -> None:
+    """Undo `pause_in_library_hot_paths` (the functions as they were)."""
+    while PAUSED:
+        owner, attribute = PAUSED.pop()
+        setattr(owner, attribute, getattr(owner, attribute).__wrapped__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import ROOT, posture
-from tests.library_tracing import PAUSED, pause_in_library_hot_paths, untraced
+from tests.library_tracing import PAUSED, pause_in_library_hot_paths, trace_library_hot_paths_again, untraced
 
 OUR_PACKAGES = tuple(str(ROOT / name) + "/" for name in
                      ("platform_spec", "cdk_app", "policies", "opscli", "localenv", "services"))
@@ -61,9 +61,15 @@ class Recorder:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def paused() -> None:
-    pause_in_library_hot_paths()  # as tests/conftest.py does (idempotent)
+def paused() -> Iterator[None]:
+    """The pause as tests/conftest.py makes it; when the run asked for none (TESTS_TRACE_LIBRARIES=1), it is
+    undone after these tests, so the rest of the run traces the libraries as asked."""
+    asked = bool(PAUSED)
+    pause_in_library_hot_paths()
     assert len(PAUSED) >= 6
+    yield
+    if not asked:
+        trace_library_hot_paths_again()
 
 
 @pytest.mark.synth
