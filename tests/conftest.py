@@ -40,6 +40,11 @@ def cdk_json_context() -> dict[str, Any]:
 
 # --- scheduling -----------------------------------------------------------------------------------------
 
+#: The tests that run the CDK in process and those that run Checkov, on one worker: a process that builds
+#: constructs starts a jsii kernel (~3.5 s of Node CPU to load aws-cdk-lib), so one kernel per run, not one per
+#: worker, and the session's one Checkov process.
+CDK_AND_CHECKOV = pytest.mark.xdist_group("cdk")
+
 _background: subprocess.Popen | None = None
 
 

@@ -1,7 +1,8 @@
 """Policy-test fixtures: one Checkov process for the session over every template that needs it (the per-rule
 fixtures and the mutated copies of the real template), and the per-rule fixtures through the cdk-nag pack.
 
-The tests that read the Checkov run share one xdist group, so the run happens once per session."""
+The tests that read the Checkov run share one xdist group (tests/conftest.CDK_AND_CHECKOV), so the run happens once
+per session."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ import pytest
 from policies.reports import ReportFinding
 from tests.policy.fixtures import CMK_ALIAS, FIXTURES, SUFFIX
 from tests.policy.mutations import MUTATIONS
-
-CHECKOV_GROUP = pytest.mark.xdist_group("checkov")
 
 
 def fixture_file(directory: Path, rule_id: str, kind: str) -> Path:

@@ -9,7 +9,7 @@ from platform_spec.catalog import Engine
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Status
-from tests.policy.conftest import CHECKOV_GROUP
+from tests.conftest import CDK_AND_CHECKOV
 from tests.policy.fixtures import FIXTURES, SUFFIX
 
 CASES = [(rule.id, engine) for rule in catalog.CATALOG.values() for engine in rule.engines
@@ -36,7 +36,7 @@ def test_predicate(rule_id):
 
 
 @pytest.mark.synth  # the session's one Checkov run also judges the mutated real template
-@CHECKOV_GROUP
+@CDK_AND_CHECKOV
 @pytest.mark.parametrize("rule_id, engine", CASES, ids=[f"{r}-{e.value}" for r, e in CASES])
 def test_engine(rule_id, engine, checkov_by_file, nag_by_stack):
     def failed(kind: str) -> bool:

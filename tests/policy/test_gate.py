@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from policies import gate
-from tests.policy.conftest import CHECKOV_GROUP
+from tests.conftest import CDK_AND_CHECKOV
 from tests.policy.mutations import MUTATIONS
 
-pytestmark = [pytest.mark.synth, CHECKOV_GROUP]
+pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
 
 
 @pytest.fixture(scope="module")

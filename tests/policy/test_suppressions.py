@@ -9,7 +9,7 @@ import pytest
 
 from cdk_app.compliance import reason, suppress
 from platform_spec import catalog
-from tests.conftest import ROOT
+from tests.conftest import CDK_AND_CHECKOV, ROOT
 from tests.policy_support import synthesized_suppressions
 
 pytestmark = pytest.mark.synth
@@ -37,6 +37,7 @@ def test_every_suppressed_rule_is_named_by_the_deviation_it_cites():
         assert entry["rule"] in names, f"{entry['rule']} is not among {entry['deviation']}'s references"
 
 
+@CDK_AND_CHECKOV
 def test_suppressions_only_cite_deviations_and_need_a_resource():
     from aws_cdk import App, Stack
 

@@ -19,6 +19,9 @@ from cdk_app.aspects import apply_guardrails
 from cdk_app.config import AppConfig
 from platform_spec.rules.intrinsics import tag_map
 from platform_spec.tagging import REQUIRED_TAG_KEYS
+from tests.conftest import CDK_AND_CHECKOV
+
+pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py says why the group)
 
 CONFIG = AppConfig.for_suffix("unit")
 TOKYO = Environment(region="ap-northeast-1")

@@ -13,7 +13,7 @@ import pytest
 from cdk_app.app import EXIT_CONFIG, main
 from cdk_app.config import AppConfig, ConfigError, parse_context
 from platform_spec.naming import max_suffix_length
-from tests.conftest import ROOT, cdk_json_context
+from tests.conftest import CDK_AND_CHECKOV, ROOT, cdk_json_context
 
 
 def parse(**context):
@@ -94,6 +94,7 @@ def test_config_is_frozen():
         config.environment_suffix = "prod"  # type: ignore[misc]
 
 
+@CDK_AND_CHECKOV
 @pytest.mark.parametrize("flags", [True, False], ids=["cdk.json-flags", "no-flags"])
 def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
     """0 when the app is clean, 1 with one line per violation when an Aspect reports an error.

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 from platform_spec.rules.intrinsics import ref_target, tag_map
 from platform_spec.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
 from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags
+from tests.conftest import CDK_AND_CHECKOV
 
 pytestmark = pytest.mark.synth
 
@@ -44,6 +45,7 @@ def test_vpc_has_public_and_private_subnets_in_every_az(synth):
     assert all(not s["Properties"].get("MapPublicIpOnLaunch") for s in subnets)
 
 
+@CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_one_cmk_with_rotation_and_short_pending_window(synth):
     _, key = synth.one("AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -109,6 +111,7 @@ def test_efs_is_cmk_encrypted_tls_only_with_a_mount_target_per_private_subnet(sy
     assert {ref_target(t["Properties"]["SubnetId"]) for t in targets} == private_subnet_ids(synth)
 
 
+@CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_worker_mounts_efs_with_transit_encryption_and_iam(synth):
     synth.assertions.has_resource_properties("AWS::ECS::TaskDefinition", {
         "Family": "video-processing-test",
@@ -156,6 +159,7 @@ def test_the_worker_scales_first_on_queue_backlog_per_task(synth):
     assert backlog["ScalingTargetId"] == {"Ref": worker_target[0]}
 
 
+@CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_the_worker_may_send_to_the_dead_letter_queue_and_stop_slowly(synth):
     [worker] = [t["Properties"] for t in synth.resources("AWS::ECS::TaskDefinition").values()
                 if t["Properties"]["Family"] == "video-processing-test"]
@@ -183,6 +187,7 @@ def test_containers_get_credentials_only_through_secrets(synth):
         assert container["ReadonlyRootFilesystem"] is True and container["User"] == "1000:1000"
 
 
+@CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_api_is_regional_logged_traced_keyed_and_backed_by_the_vpc_link(synth):
     synth.assertions.has_resource_properties("AWS::ApiGateway::RestApi", {
         "Name": "api-test", "EndpointConfiguration": {"Types": ["REGIONAL"]}})
@@ -278,6 +283,7 @@ def test_every_hidden_lambda_has_a_log_group_owned_by_the_stack(synth):
         assert {"Fn::Join": ["", ["/aws/lambda/", {"Ref": fn_id}]]} in names
 
 
+@CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_synthesis_is_deterministic(synth, tmp_path):
     """A second synthesis of the same context gives the identical template (offline, no lookups)."""
     from tests.conftest import synthesize
