@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,9 +15,11 @@ from moto import mock_aws
 
 from tests.conftest import ROOT, posture
 from tests.library_tracing import PAUSED, pause_in_library_hot_paths, trace_library_hot_paths_again, untraced
+from tests.opscli.conftest import FAKE_CREDENTIALS
 
-OUR_PACKAGES = tuple(str(ROOT / name) + "/" for name in
-                     ("platform_spec", "cdk_app", "policies", "opscli", "localenv", "services"))
+#: What coverage measures (pyproject.toml's [tool.coverage.run] source): the code a pause must never hide.
+OUR_PACKAGES = tuple(f"{ROOT / name}/" for name in
+                     tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["coverage"]["run"]["source"])
 PAUSED_CODE = untraced(lambda: None).__code__  # every paused function runs inside this wrapper's code
 
 
@@ -84,8 +87,7 @@ def test_a_whole_stack_read_runs_none_of_our_code_inside_a_paused_function(local
 def test_in_process_moto_runs_none_of_our_code_inside_a_paused_function(monkeypatch):
     from localenv.emulator import configure_moto
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t",
-                       "AWS_DEFAULT_REGION": "ap-northeast-1"}.items():
+    for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     configure_moto()  # our patches of moto in place, as in the tests that deploy in process
 
