@@ -202,7 +202,9 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
     state = directory / f"{synth.config.stack_name}.json"
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
     # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/test_localenv_cli.py.
-    env = {k: v for k, v in os.environ.items() if k != "COVERAGE_PROCESS_START"}
+    # coverage >= 7.10 hands its settings to subprocesses in COVERAGE_PROCESS_CONFIG (the `patch = subprocess`
+    # setting of pyproject.toml); COVERAGE_PROCESS_START is the older way. Both go.
+    env = {k: v for k, v in os.environ.items() if k not in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")}
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),

@@ -7,6 +7,7 @@ import sys
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -139,3 +140,15 @@ def test_another_tracer_such_as_a_debuggers_is_left_alone():
     recorder = Recorder()
     inside = recorder.run(lambda: untraced(sys.gettrace)())
     assert inside is recorder
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process environment from /proc")
+def test_the_shared_emulator_runs_without_coverages_subprocess_hook(local_deployment):
+    """The shared deployment's emulator is not measured (tests/conftest.local_deployment says why): coverage's
+    `patch = subprocess` starts measuring any Python process whose environment carries COVERAGE_PROCESS_CONFIG
+    (or the older COVERAGE_PROCESS_START). Left in, it made every whole-stack read of every test slower."""
+    names = {entry.split(b"=", 1)[0].decode()
+             for entry in (Path("/proc") / str(local_deployment.process.pid) / "environ").read_bytes().split(b"\0")
+             if entry}
+    assert "AWS_ACCESS_KEY_ID" in names or "PATH" in names  # the environment was read, not an empty file
+    assert not names & {"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"}
