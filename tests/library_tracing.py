@@ -60,6 +60,7 @@ def pause_in_library_hot_paths() -> None:
     import botocore.endpoint
     import botocore.httpsession
     import botocore.parsers
+    import botocore.session
     import moto.core.serialize
 
     _pause(botocore.client.BaseClient, "_convert_to_request_dict")  # validate and serialize the parameters
@@ -68,6 +69,7 @@ def pause_in_library_hot_paths() -> None:
     _pause(botocore.endpoint, "convert_to_response_dict")  # read the body and headers
     _pause(botocore.parsers.ResponseParser, "parse")  # XML / JSON to the answer dict
     _pause(moto.core.serialize.ResponseSerializer, "serialize")  # in-process moto: the answer to XML / JSON
+    _pause(botocore.session.Session, "create_client")  # a client: its model, class, endpoint and event handlers
 
 
 def trace_library_hot_paths_again() -> None:
