@@ -102,18 +102,22 @@ def _children(value: Any, shape: Any) -> list[tuple[Any, Any]]:
     return [(key, shape.value) for key in value]
 
 
+def _where(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "the answer"
+
+
 def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
-    """Where `value` departs from `shape` (its path and the types), or None."""
+    """Where `value` departs from `shape` (its path and the types), or None. (Every value of every answer goes
+    through here: the path is spelled out only for a problem.)"""
     kind = shape.type_name
-    where = ".".join(str(p) for p in path) or "the answer"
     if kind == "structure" and shape.metadata.get("document"):
         return None  # a free-form document: any JSON value
     if kind in _CONTAINERS:
         expected, said = _CONTAINERS[kind]
         if not isinstance(value, expected):
-            return f"{where} of type {type(value).__name__}, not {said}"
+            return f"{_where(path)} of type {type(value).__name__}, not {said}"
         if kind == "map" and any(not isinstance(key, str) for key in value):
-            return f"{where} with a key that is not a string"
+            return f"{_where(path)} with a key that is not a string"
         for key, sub in _children(value, shape):
             problem = _mistyped(value[key], sub, (*path, key))
             if problem:
@@ -124,7 +128,7 @@ def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
         return None  # a type this check does not know: left to the reader's own accessor
     if not isinstance(value, expected_scalar) or (kind in ("integer", "long", "double", "float")
                                                  and isinstance(value, bool)):
-        return f"{where} of type {type(value).__name__}, not {kind}"
+        return f"{_where(path)} of type {type(value).__name__}, not {kind}"
     return None
 
 
