@@ -187,12 +187,15 @@ def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[Rep
     return findings, counts, checks_run
 
 
+#: cfn-lint, run by this interpreter in a process of its own (so it runs beside Checkov and the synthesis).
+CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
+
+
 def cfnlint_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], Counter]:
     """cfn-lint over `templates` (one process): a property or value CloudFormation would reject fails here, not
     at deploy time. Errors are findings; warnings and informational matches are counted (CDK's own output has a
     few W3005 "dependency already enforced" warnings that are harmless)."""
-    args = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "--format",
-            "json", "--regions", "ap-northeast-1", "--",
+    args = [sys.executable, "-c", CFN_LINT, "--format", "json", "--regions", "ap-northeast-1", "--",
             *(str(Path(t).resolve()) for t in templates)]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
