@@ -63,3 +63,22 @@ def test_down_stops_a_running_deployment(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
+    """moto makes botocore sessions of its own (three at import, to list EC2's regions): in the emulator's
+    process they share one loader of service models, so each model is parsed once."""
+    import botocore.loaders
+    import botocore.session
+
+    from localenv.emulator import configure_moto
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)  # a fresh process's
+    assert botocore.session.Session().get_component("data_loader") is not \
+        botocore.session.Session().get_component("data_loader")
+    configure_moto()
+    one, two = botocore.session.Session(), botocore.session.Session()
+    assert one.get_component("data_loader") is two.get_component("data_loader")
+    own = botocore.session.Session()
+    own.set_config_variable("data_path", "/elsewhere")
+    assert own.get_component("data_loader") is not one.get_component("data_loader")  # another data path
