@@ -106,7 +106,7 @@ def _share_service_models() -> None:
     """One loader of botocore's service models for every botocore session of this process (botocore makes one
     per session with `create_loader`, keyed here by its one argument, the data path). moto makes sessions of its
     own, three of them at import only to list EC2's regions, and each parsed again every model it touched:
-    measured, ~0.8 of the ~4.6 s of CPU an emulator took to come up. A process that already shares one (the
+    measured, ~0.8 of the ~4.1 s of CPU an emulator took to come up. A process that already shares one (the
     tests share opscli's) keeps it."""
     import botocore.session
 

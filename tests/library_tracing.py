@@ -3,8 +3,10 @@
 On Python 3.11, coverage measures through a trace function, and while one is set every line of every module runs
 on the interpreter's slow tracing path, whether or not the file is measured: a whole-stack read costs about twice
 the CPU under coverage. Most of that read is botocore building, signing, sending and parsing requests (and, for
-in-process moto, moto serializing its answers). None of those functions calls back into our packages, so pausing
-the tracer inside them records exactly the same lines and arcs of our code, for about a fifth less CPU per read.
+in-process moto, moto serializing its answers), and every new client (its class, endpoint and a copy of the
+session's event handlers: every in-process CLI run makes its own). None of those functions calls back into our
+packages, so pausing the tracer inside them records exactly the same lines and arcs of our code, for about a
+fifth less CPU per read.
 
 Only coverage's own tracer is paused (a debugger's is left alone), only in the thread that calls, and only for
 the duration of the call: the frames run untraced start and end inside it, so the tracer's frame stack stays
