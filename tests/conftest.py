@@ -50,15 +50,17 @@ _background: subprocess.Popen | None = None
 
 def pytest_configure(config: pytest.Config) -> None:
     """Where tests run (each worker, or the one process): coverage's tracer paused inside botocore's and moto's hot
-    paths (tests/library_tracing.py), and one loader of service models for every botocore session. On the xdist
-    controller: start filling the assembly cache while the workers start and run the tests that need
-    no template. Workers that need it wait on the cache's lock; none synthesizes twice."""
+    paths (tests/library_tracing.py), one loader of service models for every botocore session, and cyclic
+    garbage collected less often. On the xdist controller: start filling the assembly cache while the workers
+    start and run the tests that need no template. Workers that need it wait on the cache's lock; none
+    synthesizes twice."""
     global _background
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         if not os.environ.get("TESTS_TRACE_LIBRARIES"):  # =1: trace them too, to compare
             from tests.library_tracing import pause_in_library_hot_paths
             pause_in_library_hot_paths()
         _share_service_models()
+        _collect_garbage_less_often()
         return
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
@@ -69,6 +71,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _background is not None and _background.poll() is None:
         _background.terminate()
         _background.wait(10)
+
+
+#: gc.set_threshold for a test process: (allocations before a young collection, and the two ratios after it).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def _collect_garbage_less_often() -> None:
+    """A test process holds 0.5-0.9 M objects (moto's backends, botocore's models, the jsii kernel's proxies), and
+    with Python's defaults (700, 10, 10) it scanned them all 10-24 times per worker and its young objects
+    thousands of times: measured with gc.callbacks, 16 s of CPU per run in the three workers' collections. With
+    GC_THRESHOLDS: about 5 s, for 20-40 MB more peak memory per worker (bench/README.md)."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _share_service_models() -> None:
