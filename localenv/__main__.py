@@ -22,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -54,6 +56,32 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     return result.outputs
 
 
+@contextmanager
+def deployed(template: dict, config: AppConfig, outputs_path: Path, *, port: int | None = None,
+             quiet: bool = False) -> Iterator[str]:
+    """A moto server with the stack deployed into it, for the duration of the block; yields its endpoint.
+
+    The process's cyclic garbage collector is off until the deployment is up: moto's backends and the deployment
+    make ~400k objects that live as long as the emulator, and the collector scanned them seven times on the way up
+    (0.9 of the 3.5 s of CPU `up` took to be ready). Then one collection, those objects are frozen out of every
+    later scan, and collection goes on as usual for what the requests make. For the entry points only (`up` and
+    the deploy-audit-stop run): the collector belongs to the whole process."""
+    gc.disable()
+    try:
+        with moto_server(port) as endpoint:
+            start = time.perf_counter()
+            deploy(template, config, endpoint, outputs_path, quiet=quiet)
+            took = time.perf_counter() - start
+            gc.collect()
+            gc.freeze()
+            gc.enable()
+            if not quiet:
+                print(f"local deployment took {took:.1f}s")
+            yield endpoint
+    finally:
+        gc.enable()
+
+
 def stack_record_path(outputs_path: Path) -> Path:
     """Where the deployment's stack record (logical -> physical ids and the template) goes: beside the outputs."""
     return outputs_path.with_name("stack-resources.json")
@@ -66,24 +94,16 @@ def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> Path:
 def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | None = None) -> int:
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
-    gc.disable()  # until the deployment is up: see _settle_collector
-    try:
-        with moto_server() as endpoint:
-            start = time.perf_counter()
-            deploy(template, config, endpoint, outputs)
-            _settle_collector()
-            print(f"local deployment took {time.perf_counter() - start:.1f}s")
-            env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
-            for name, command in (
-                ("audit", ["audit", "--outputs", str(outputs), "--only-failed", *(
-                    ["--report", f"html={reports / 'audit.html'}", "--report", f"sarif={reports / 'audit.sarif'}",
-                     "--report", f"json={reports / 'audit.json'}"] if reports else [])]),
-                ("rotate-check secrets", ["rotate-check", "secrets", "--suffix", config.environment_suffix]),
-            ):
-                print(f"\n== opscli {name} (against the local emulator)", flush=True)
-                codes[name] = subprocess.run([sys.executable, "-m", "opscli", *command], env=env).returncode
-    finally:
-        gc.enable()
+    with deployed(template, config, outputs) as endpoint:
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
+        for name, command in (
+            ("audit", ["audit", "--outputs", str(outputs), "--only-failed", *(
+                ["--report", f"html={reports / 'audit.html'}", "--report", f"sarif={reports / 'audit.sarif'}",
+                 "--report", f"json={reports / 'audit.json'}"] if reports else [])]),
+            ("rotate-check secrets", ["rotate-check", "secrets", "--suffix", config.environment_suffix]),
+        ):
+            print(f"\n== opscli {name} (against the local emulator)", flush=True)
+            codes[name] = subprocess.run([sys.executable, "-m", "opscli", *command], env=env).returncode
     print("\n== summary: " + ", ".join(f"opscli {k} exit {v}" for k, v in codes.items()))
     if reports:
         print(f"   audit reports: {reports / 'audit.html'} (open in a browser), audit.sarif, audit.json")
@@ -104,11 +124,8 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     os.environ.update(LOCAL_CREDENTIALS)
-    gc.disable()  # until the deployment is up: see _settle_collector
     try:
-        with moto_server(port) as endpoint:
-            deploy(template, config, endpoint, outputs, quiet=True)
-            _settle_collector()
+        with deployed(template, config, outputs, port=port, quiet=True) as endpoint:
             state.parent.mkdir(parents=True, exist_ok=True)
             record = {"pid": os.getpid(), "endpoint": endpoint, "outputs": str(outputs.resolve()),
                       "stack_record": str(stack_record_path(outputs).resolve()),
@@ -129,19 +146,8 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     except KeyboardInterrupt:
         pass
     finally:
-        gc.enable()
         state.unlink(missing_ok=True)
     return 0
-
-
-def _settle_collector() -> None:
-    """Called once the emulator is up, after starting with the cyclic garbage collector off. moto's backends and
-    the deployment make ~400k objects that live as long as the process, and the collector scanned them seven
-    times on the way up (0.9 of the 3.5 s of CPU `up` took to be ready). One collection now, then those objects
-    are frozen out of every later scan, and collection goes on as usual for what the requests make."""
-    gc.collect()
-    gc.freeze()
-    gc.enable()
 
 
 def down(config: AppConfig, state: Path, *, timeout: float = 10) -> int:
