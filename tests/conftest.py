@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -194,6 +194,17 @@ def synth() -> Synthesized:
 
 # --- one local deployment per worker ------------------------------------------------------------------------
 
+#: What starts coverage in a Python subprocess (the `patch = subprocess` setting of pyproject.toml): coverage
+#: >= 7.10 hands its settings over in COVERAGE_PROCESS_CONFIG; COVERAGE_PROCESS_START is the older way.
+COVERAGE_HOOKS = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"})
+
+
+def unmeasured(environment: Mapping[str, str]) -> dict[str, str]:
+    """`environment` for a subprocess that coverage must not measure (it runs none of our code, or its code is
+    measured elsewhere)."""
+    return {k: v for k, v in environment.items() if k not in COVERAGE_HOOKS}
+
+
 @dataclass
 class LocalDeployment:
     """`python -m localenv up` of the session's template: a moto server process on 127.0.0.1."""
@@ -218,9 +229,7 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
     state = directory / f"{synth.config.stack_name}.json"
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
     # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/test_localenv_cli.py.
-    # coverage >= 7.10 hands its settings to subprocesses in COVERAGE_PROCESS_CONFIG (the `patch = subprocess`
-    # setting of pyproject.toml); COVERAGE_PROCESS_START is the older way. Both go.
-    env = {k: v for k, v in os.environ.items() if k not in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")}
+    env = unmeasured(os.environ)
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),

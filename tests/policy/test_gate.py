@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from policies import gate
-from tests.conftest import CDK_AND_CHECKOV
+from tests.conftest import CDK_AND_CHECKOV, unmeasured
 from tests.policy.mutations import MUTATIONS
 
 pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
@@ -25,9 +25,7 @@ def cfn_lint_unmeasured(monkeypatch):
 
     def run_cfn_lint_unmeasured(args, *rest, **options):
         if list(args[1:3]) == ["-c", gate.CFN_LINT]:
-            environment = options.get("env") or os.environ
-            options["env"] = {k: v for k, v in environment.items()
-                              if k not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")}
+            options["env"] = unmeasured(options.get("env") or os.environ)
         return run(args, *rest, **options)
 
     monkeypatch.setattr(subprocess, "run", run_cfn_lint_unmeasured)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import ROOT, posture
+from tests.conftest import COVERAGE_HOOKS, ROOT, posture
 from tests.library_tracing import PAUSED, pause_in_library_hot_paths, trace_library_hot_paths_again, untraced
 from tests.opscli.conftest import FAKE_CREDENTIALS
 
@@ -151,4 +151,4 @@ def test_the_shared_emulator_runs_without_coverages_subprocess_hook(local_deploy
              for entry in (Path("/proc") / str(local_deployment.process.pid) / "environ").read_bytes().split(b"\0")
              if entry}
     assert "AWS_ACCESS_KEY_ID" in names or "PATH" in names  # the environment was read, not an empty file
-    assert not names & {"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"}
+    assert not names & COVERAGE_HOOKS
