@@ -1,0 +1,35 @@
+"""The test processes' own garbage-collection settings (tests/conftest.py): they must make the suite cheaper
+without hiding anything a test would otherwise see."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+from tests.conftest import GC_THRESHOLDS, settle_garbage_at_exit
+
+
+def test_this_test_process_collects_with_the_suites_thresholds():
+    assert gc.get_threshold() == GC_THRESHOLDS
+
+
+class _RaisesWhenCollected:
+    def __init__(self) -> None:
+        self.cycle = self  # only the cyclic collector can free it
+
+    def __del__(self) -> None:
+        raise RuntimeError("raised in a finalizer")
+
+
+def test_settling_at_exit_collects_the_garbage_before_freezing_the_rest(monkeypatch):
+    """The exit-time collection still runs every finalizer of cyclic garbage (so pytest's hook still reports
+    what they raise) before it freezes the survivors."""
+    reported: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reported.append(unraisable.exc_value))
+    _RaisesWhenCollected()
+    try:
+        settle_garbage_at_exit()
+        assert [str(exc) for exc in reported] == ["raised in a finalizer"]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
