@@ -18,6 +18,7 @@ import boto3
 
 from cdk_app.config import AppConfig
 from localenv.emulator import register_stack
+from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.intrinsics import Resolver, Unresolvable, references
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -34,10 +35,6 @@ SKIPPED_TYPES = {
 }
 
 
-# The status a stack record gives a declared resource the local emulator does not create (with the reason).
-LOCAL_SKIPPED_STATUS = "LOCAL_NOT_EMULATED"
-
-
 @dataclass
 class DeployResult:
     created: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
@@ -51,7 +48,7 @@ class DeployResult:
         resources with a local status and the reason) and GetTemplate's body. opscli reads its scope from it."""
         summaries = [{"LogicalResourceId": lid, "ResourceType": rtype, "PhysicalResourceId": self.physical[lid],
                       "ResourceStatus": "CREATE_COMPLETE"} for lid, rtype in self.created]
-        summaries += [{"LogicalResourceId": lid, "ResourceType": rtype, "ResourceStatus": LOCAL_SKIPPED_STATUS,
+        summaries += [{"LogicalResourceId": lid, "ResourceType": rtype, "ResourceStatus": LOCAL_NOT_EMULATED,
                        "ResourceStatusReason": reason} for lid, rtype, reason in self.skipped]
         return {"StackName": stack_name, "StackResourceSummaries": summaries, "TemplateBody": template}
 

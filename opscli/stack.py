@@ -19,11 +19,11 @@ import botocore.parsers
 
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError, OpsError, UsageError
+from platform_spec.contract import LOCAL_NOT_EMULATED  # the status of a resource localenv does not emulate
 
 # CloudFormation statuses of a resource that exists (or existed and is being changed).
 PRESENT = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "IMPORT_COMPLETE",
            "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE")
-LOCAL_NOT_EMULATED = "LOCAL_NOT_EMULATED"  # the local deployment's status for a type it does not emulate
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 

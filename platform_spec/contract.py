@@ -1,7 +1,9 @@
 """The contract between the infrastructure and the workloads: the environment variables the task definitions
 set and the services read, the ports, the secret fields, the database name and the metrics namespace.
 
-The CDK app writes these names into the task definitions and `services` reads them; neither side types them."""
+The CDK app writes these names into the task definitions and `services` reads them; neither side types them.
+The last section is the local deployment's side of the same idea: what `localenv` writes into the stack
+record and `opscli` reads back."""
 
 from __future__ import annotations
 
@@ -47,3 +49,6 @@ SECRET_REDIS_AUTH_FIELD = "authToken"
 
 # Variables the task definitions must carry through ECS `secrets` (never plain `environment`).
 SECRET_VARIABLES = frozenset({DB_USERNAME, DB_PASSWORD, REDIS_AUTH_TOKEN})
+
+# --- The local deployment's stack record (localenv writes it, opscli reads it) ----------------------
+LOCAL_NOT_EMULATED = "LOCAL_NOT_EMULATED"  # the status of a declared resource the emulator does not create

@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from opscli import core, livestack, stackcheck, targets
 from opscli.aws import Aws, new_session
 from opscli.readers import READERS
-from opscli.stack import LOCAL_NOT_EMULATED, StackScope
+from opscli.stack import StackScope
+from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import Status
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
