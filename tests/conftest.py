@@ -267,7 +267,7 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
 
 
 @functools.cache
-def _local_aws(endpoint: str) -> Any:
+def local_aws(endpoint: str) -> Any:
     """opscli's guarded access to a local deployment, one per worker and endpoint: its clients are made once,
     not once per read (21 services, about 0.1 s of CPU each time)."""
     from opscli.aws import Aws, new_session
@@ -277,19 +277,25 @@ def _local_aws(endpoint: str) -> Any:
     return Aws(session=session, endpoint_url=endpoint, max_attempts=2)
 
 
+def judge_and_compare(aws: Any, outputs_file: Path) -> tuple[list[Any], list[Any], Any]:
+    """One read of the whole stack, judged as `opscli audit` judges it and compared with its declaration as
+    `opscli drift` compares it: (the audit's findings, the drift's findings, the target)."""
+    from opscli import core, livestack, stackcheck, targets
+
+    target = targets.from_outputs(outputs_file)
+    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    tags = {"Environment": target.suffix}
+    return stackcheck.judge(live, expected_tags=tags), stackcheck.drift(live, expected_tags=tags)[0], target
+
+
 def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
     """Every check of `opscli audit`, `drift` and `rotate-check secrets` on the deployment: (check, resource,
     status). Drift covers every declared property the readers read, so a change a test leaves behind shows."""
-    from opscli import core, targets
+    from opscli import core
 
-    aws = _local_aws(deployment.endpoint)
-    target = targets.from_outputs(deployment.outputs_file)
-    from opscli import livestack, stackcheck
-
-    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))  # one read
-    tags = {"Environment": target.suffix}
-    findings = stackcheck.judge(live, expected_tags=tags) + stackcheck.drift(live, expected_tags=tags)[0] + \
-        core.rotate_secrets(aws, target).findings
+    aws = local_aws(deployment.endpoint)
+    audit, drift, target = judge_and_compare(aws, deployment.outputs_file)
+    findings = audit + drift + core.rotate_secrets(aws, target).findings
     return sorted((f.check_id, f.resource, f.status.value) for f in findings)
 
 

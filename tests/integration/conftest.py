@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from opscli.aws import Aws, new_session
-from tests.conftest import ROOT
+from tests.conftest import ROOT, local_aws
 
 MODE = os.environ.get("STREAMTECH_INTEGRATION", "local")
 OUTPUTS_FILE = Path(os.environ.get("STREAMTECH_OUTPUTS_FILE", ROOT / "cfn-outputs" / "flat-outputs.json"))
@@ -39,7 +39,10 @@ class Deployment:
     @cached_property
     def aws(self) -> Aws:
         """opscli's guarded access to the deployment, made once: its clients are made once per session, not
-        once per read (21 services, about 0.1 s of CPU each time)."""
+        once per read (21 services, about 0.1 s of CPU each time). Locally, the same one the shared deployment's
+        restore check (tests/conftest.posture) reads with."""
+        if self.local and self.endpoint_url:
+            return local_aws(self.endpoint_url)
         return Aws(session=self.session, endpoint_url=self.endpoint_url, max_attempts=2)
 
     @property

@@ -409,19 +409,15 @@ DRIFTS = {
 
 
 def look(deployment) -> tuple[set[str], set[tuple[str, str]], set[str]]:
-    """One read of the whole stack, judged as `opscli audit` judges it and compared as `opscli drift` compares it:
-    (rules the audit fails, (type, property) the drift reports, rules the drifted values break)."""
-    from opscli import core, livestack, stackcheck, targets
+    """One read of the whole stack, judged and compared: (rules the audit fails, (type, property) the drift
+    reports, rules the drifted values break)."""
+    from tests.conftest import judge_and_compare
 
-    aws = deployment.aws
-    target = targets.from_outputs(deployment.outputs_file)
-    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
-    tags = {"Environment": target.suffix}
-    audit = {f.rule_id for f in stackcheck.judge(live, expected_tags=tags) if f.status is Status.FAIL}
-    drift, _ = stackcheck.drift(live, expected_tags=tags)
+    audit, drift, _ = judge_and_compare(deployment.aws, deployment.outputs_file)
     changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in drift
                if f.status is Status.FAIL}
-    return audit, changed, {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id}
+    return ({f.rule_id for f in audit if f.status is Status.FAIL}, changed,
+            {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id})
 
 
 @pytest.fixture(scope="module")
