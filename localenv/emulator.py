@@ -106,12 +106,13 @@ def _share_service_models() -> None:
     """One loader of botocore's service models for every botocore session of this process (botocore makes one
     per session with `create_loader`, keyed here by its one argument, the data path). moto makes sessions of its
     own, three of them at import only to list EC2's regions, and each parsed again every model it touched:
-    measured, ~0.8 of the ~4.1 s of CPU an emulator took to come up. A process that already shares one (the
-    tests share opscli's) keeps it."""
+    measured, ~0.8 of the ~4.1 s of CPU an emulator took to come up. A process that has already put a loader
+    of its own in botocore's place (the tests share opscli's) keeps it."""
+    import botocore.loaders
     import botocore.session
 
-    if getattr(botocore.session.create_loader, "cache_info", None) is None:
-        botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+    if botocore.session.create_loader is botocore.loaders.create_loader:  # still botocore's own
+        botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 def _remember_response_methods() -> None:

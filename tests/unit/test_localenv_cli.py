@@ -82,3 +82,20 @@ def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(m
     own = botocore.session.Session()
     own.set_config_variable("data_path", "/elsewhere")
     assert own.get_component("data_loader") is not one.get_component("data_loader")  # another data path
+
+
+def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch):
+    """A process that put its own shared loader in botocore's place (the tests put opscli's) keeps it: the
+    emulator's configuration neither wraps nor replaces it."""
+    import botocore.session
+
+    from localenv.emulator import configure_moto
+
+    def own_loader(data_path=None):
+        return shared
+
+    shared = botocore.session.create_loader(None)
+    monkeypatch.setattr(botocore.session, "create_loader", own_loader)
+    configure_moto()
+    assert botocore.session.create_loader is own_loader
+    assert botocore.session.Session().get_component("data_loader") is shared
