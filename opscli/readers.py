@@ -444,9 +444,22 @@ def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         "FileSystemId SubnetId SecurityGroups")
 def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
-    answer = _call("DescribeMountTargets", efs.describe_mount_targets, "MountTargetNotFound",
-                   MountTargetId=r.physical_id)
-    target = _only(answer.get("MountTargets"), f"mount target {r.physical_id}", "DescribeMountTargets")
+    file_system = ctx.resolve(r.properties.get("FileSystemId"))
+    op = "DescribeMountTargets"
+
+    def every_mount_target_of_the_file_system() -> list[Any]:
+        try:
+            pages = efs.get_paginator("describe_mount_targets").paginate(FileSystemId=file_system)
+            return [t for page in pages for t in need(page, "MountTargets", list, operation=op)]
+        except botocore.exceptions.ClientError as exc:
+            if _not_found(exc, "FileSystemNotFound"):
+                raise NotFound(f"{op}: file system {file_system} not found") from None
+            raise
+
+    # One answer per file system, shared by its mount targets (one per AZ).
+    targets = ctx.once(op, file_system, every_mount_target_of_the_file_system)
+    target = _only([t for t in targets if isinstance(t, Mapping) and t.get("MountTargetId") == r.physical_id],
+                   f"mount target {r.physical_id}", op)
     groups = _call("DescribeMountTargetSecurityGroups", efs.describe_mount_target_security_groups,
                    MountTargetId=r.physical_id)
     return {FACTS: {"LifeCycleState": need(target, "LifeCycleState", str, operation="DescribeMountTargets"),
@@ -698,10 +711,7 @@ _INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "Vi
         "RedrivePolicy SqsManagedSseEnabled Tags")
 def queue(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     sqs = ctx.aws.client("sqs")
-    missing = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
-    answer = _call("GetQueueAttributes", sqs.get_queue_attributes, *missing, QueueUrl=r.physical_id,
-                   AttributeNames=["All"])
-    attributes = need(answer, "Attributes", Mapping, operation="GetQueueAttributes")
+    attributes = _queue_attributes(ctx, r.physical_id)
     props: dict[str, Any] = {"QueueName": need(attributes, "QueueArn", str,
                                                operation="GetQueueAttributes").rsplit(":", 1)[-1]}
     for key in _INT_ATTRIBUTES:
@@ -716,9 +726,21 @@ def queue(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         props["SqsManagedSseEnabled"] = str(attributes["SqsManagedSseEnabled"]).lower() == "true"
     props["RedrivePolicy"] = _json(attributes["RedrivePolicy"], "GetQueueAttributes", "RedrivePolicy") \
         if attributes.get("RedrivePolicy") else None
-    tags = _call("ListQueueTags", sqs.list_queue_tags, *missing, QueueUrl=r.physical_id)
+    tags = _call("ListQueueTags", sqs.list_queue_tags, *_QUEUE_MISSING, QueueUrl=r.physical_id)
     props["Tags"] = tag_list(tags.get("Tags", {}))
     return props
+
+
+_QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def _queue_attributes(ctx: ReadContext, url: str) -> Mapping[str, Any]:
+    """Every attribute of a queue (GetQueueAttributes "All"), asked once per read: the queue's reader and its
+    policy's share the answer."""
+    answer = ctx.once("GetQueueAttributes", url, lambda: _call(
+        "GetQueueAttributes", ctx.aws.client("sqs").get_queue_attributes, *_QUEUE_MISSING, QueueUrl=url,
+        AttributeNames=["All"]))
+    return need(answer, "Attributes", Mapping, operation="GetQueueAttributes")
 
 
 @reader("AWS::SQS::QueuePolicy", ("sqs:GetQueueAttributes",), "Queues PolicyDocument")
@@ -726,9 +748,7 @@ def queue_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     urls = ctx.resolve(r.properties.get("Queues"))
     if not isinstance(urls, list) or len(urls) != 1:
         raise MalformedAnswer("the declared QueuePolicy names more or less than one queue; read one at a time")
-    answer = _call("GetQueueAttributes", ctx.aws.client("sqs").get_queue_attributes,
-                   "AWS.SimpleQueueService.NonExistentQueue", QueueUrl=urls[0], AttributeNames=["Policy"])
-    attributes = answer.get("Attributes") or {}
+    attributes = _queue_attributes(ctx, urls[0])
     if "Policy" not in attributes:
         raise NotFound(f"queue {urls[0]} has no policy")
     return {"Queues": urls, "PolicyDocument": _json(attributes["Policy"], "GetQueueAttributes", "Policy")}
@@ -972,12 +992,17 @@ def scaling_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     if target is None:
         raise MalformedAnswer("the declared scaling policy's ScalingTargetId is not a target of this stack")
     namespace = ctx.resolve(target.properties.get("ServiceNamespace"))
+    resource_id = ctx.resolve(target.properties.get("ResourceId"))
     name = ctx.resolve(r.properties.get("PolicyName"))
     op = "DescribeScalingPolicies"
-    answer = _call(op, ctx.aws.client("application-autoscaling").describe_scaling_policies,
-                   ServiceNamespace=namespace, PolicyNames=[name],
-                   ResourceId=ctx.resolve(target.properties.get("ResourceId")))
-    policies = [p for p in need(answer, "ScalingPolicies", list, operation=op)
+
+    def every_policy_of_the_resource() -> list[Any]:
+        pages = ctx.aws.client("application-autoscaling").get_paginator("describe_scaling_policies").paginate(
+            ServiceNamespace=namespace, ResourceId=resource_id)
+        return [p for page in pages for p in need(page, "ScalingPolicies", list, operation=op)]
+
+    # One answer per scaled resource, shared by its policies (the stack gives one service three).
+    policies = [p for p in ctx.once(op, f"{namespace} {resource_id}", every_policy_of_the_resource)
                 if isinstance(p, Mapping) and p.get("PolicyName") == name]
     policy = _only(policies, f"scaling policy {name}", op)
     props: dict[str, Any] = {"PolicyName": name, "PolicyType": need(policy, "PolicyType", str, operation=op)}

@@ -6,6 +6,7 @@ a closed port on 127.0.0.1 (connection refused) and a local socket that never an
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from datetime import datetime, timedelta, timezone
@@ -208,6 +209,85 @@ def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
             alarm(context, resource)
         stub.assert_no_pending_responses()
     assert stubbed.log.calls.count("cloudwatch:DescribeAlarms") == 2
+
+
+def _reader_context(aws: Aws, declared, refs: dict[str, str]):
+    from opscli.readers import ReadContext
+
+    def resolve(value):
+        return refs.get(value["Ref"], value) if isinstance(value, dict) and "Ref" in value else value
+    return ReadContext(aws=aws, scope=declared, resolve=resolve)
+
+
+def test_mount_targets_are_read_in_one_call_per_file_system_and_one_left_out_is_missing(stubbed):
+    """One DescribeMountTargets by file system (every page) for all its mount targets; a target the answer
+    leaves out is not found, and a file system that is gone makes its targets not found too."""
+    from opscli.readers import NotFound, mount_target
+
+    on_fs = {"FileSystemId": {"Ref": "Fs"}}
+    declared = scope(A=("AWS::EFS::MountTarget", "fsmt-0000000a", on_fs),
+                     B=("AWS::EFS::MountTarget", "fsmt-0000000b", on_fs))
+    context = _reader_context(stubbed, declared, {"Fs": "fs-00000001"})
+    target = {"MountTargetId": "fsmt-0000000a", "FileSystemId": "fs-00000001", "SubnetId": "subnet-00000001",
+              "LifeCycleState": "available", "AvailabilityZoneName": "ap-northeast-1a", "OwnerId": ACCOUNT}
+    with Stubber(stubbed.client("efs")) as stub:
+        stub.add_response("describe_mount_targets", {"MountTargets": [], "NextMarker": "p2"},
+                          {"FileSystemId": "fs-00000001"})
+        stub.add_response("describe_mount_targets", {"MountTargets": [target]}, {"FileSystemId": "fs-00000001",
+                                                                                 "Marker": "p2"})
+        stub.add_response("describe_mount_target_security_groups", {"SecurityGroups": ["sg-00000002", "sg-00000001"]},
+                          {"MountTargetId": "fsmt-0000000a"})
+        a, b = declared.resources
+        assert mount_target(context, a)["SecurityGroups"] == ["sg-00000001", "sg-00000002"]
+        with pytest.raises(NotFound, match="mount target fsmt-0000000b not found"):
+            mount_target(context, b)
+        stub.assert_no_pending_responses()
+    assert stubbed.log.calls.count("efs:DescribeMountTargets") == 2  # two pages, asked once for both targets
+    gone = _reader_context(stubbed, declared, {"Fs": "fs-00000001"})
+    with Stubber(stubbed.client("efs")) as stub:
+        stub.add_client_error("describe_mount_targets", "FileSystemNotFound", http_status_code=404)
+        with pytest.raises(NotFound, match="file system fs-00000001 not found"):
+            mount_target(gone, a)
+
+
+def test_scaling_policies_of_one_resource_are_read_in_one_call_and_one_left_out_is_missing(stubbed):
+    from opscli.readers import NotFound, scaling_policy
+
+    target = ("AWS::ApplicationAutoScaling::ScalableTarget", "service/c/s|ecs:service:DesiredCount|ecs",
+              {"ServiceNamespace": "ecs", "ResourceId": "service/c/s", "ScalableDimension": "ecs:service:DesiredCount"})
+    policy = {"ScalingTargetId": {"Ref": "Target"}, "PolicyType": "TargetTrackingScaling"}
+    declared = scope(Target=target, Cpu=("AWS::ApplicationAutoScaling::ScalingPolicy", "cpu", {**policy,
+                                                                                               "PolicyName": "cpu"}),
+                     Gone=("AWS::ApplicationAutoScaling::ScalingPolicy", "gone", {**policy, "PolicyName": "gone"}))
+    context = _reader_context(stubbed, declared, {})
+    answer = {"ScalingPolicies": [
+        {"PolicyARN": "arn:p", "PolicyName": name, "ServiceNamespace": "ecs", "ResourceId": "service/c/s",
+         "ScalableDimension": "ecs:service:DesiredCount", "PolicyType": "TargetTrackingScaling",
+         "CreationTime": NOW} for name in ("cpu", "memory")]}
+    with Stubber(stubbed.client("application-autoscaling")) as stub:
+        stub.add_response("describe_scaling_policies", answer, {"ServiceNamespace": "ecs", "ResourceId": "service/c/s"})
+        _, cpu, gone = declared.resources
+        assert scaling_policy(context, cpu) == {"PolicyName": "cpu", "PolicyType": "TargetTrackingScaling"}
+        with pytest.raises(NotFound, match="scaling policy gone not found"):
+            scaling_policy(context, gone)
+        stub.assert_no_pending_responses()
+
+
+def test_a_queue_and_its_policy_share_one_answer_of_every_attribute(stubbed):
+    url = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/intake-fault"
+    declared = scope(Queue=("AWS::SQS::Queue", url, {}),
+                     Policy=("AWS::SQS::QueuePolicy", "policy-1", {"Queues": [{"Ref": "Queue"}]}))
+    policy = {"Version": "2012-10-17", "Statement": []}
+    with Stubber(stubbed.client("sqs")) as stub:
+        stub.add_response("get_queue_attributes", {"Attributes": {
+            "QueueArn": f"arn:aws:sqs:ap-northeast-1:{ACCOUNT}:intake-fault", "KmsMasterKeyId": CMK,
+            "Policy": json.dumps(policy)}}, {"QueueUrl": url, "AttributeNames": ["All"]})
+        stub.add_response("list_queue_tags", {"Tags": {"Environment": "fault"}}, {"QueueUrl": url})
+        live = livestack.read_stack(stubbed, declared, account=ACCOUNT, max_workers=2)
+        stub.assert_no_pending_responses()
+    assert live.resources["Queue"].properties["KmsMasterKeyId"] == CMK
+    assert live.resources["Policy"].properties == {"Queues": [url], "PolicyDocument": policy}
+    assert stubbed.log.calls.count("sqs:GetQueueAttributes") == 1
 
 
 def test_redis_transit_mode_and_members_from_stubbed_answers(stubbed):
