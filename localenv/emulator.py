@@ -12,7 +12,9 @@ import functools
 import json
 import logging
 import os
+import queue
 import socket
+import socketserver
 import ssl
 import threading
 import urllib.request
@@ -26,7 +28,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.s3.models import FakeBucket
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer
 
 from localenv.tls import TlsFiles
 
@@ -263,8 +265,47 @@ class _Dispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
+class PooledWSGIServer(BaseWSGIServer):
+    """werkzeug's WSGI server answering each connection in a thread it keeps, not a new one per connection
+    (werkzeug's threaded server starts a thread for every request, and closes every connection after one: a
+    whole-stack read is about 150 threads). A connection finds an idle thread, or a new one is started for it,
+    so no request ever waits for another (a long poll, a client that never sends); the threads stop with the
+    server. Measured on the local deployment: the emulator's CPU per whole-stack read 0.25-0.32 s -> 0.22-0.26 s
+    (bench/README.md)."""
+
+    multithread = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # threads free to take a connection, less those already promised one
+        self.threads: list[threading.Thread] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                thread = threading.Thread(target=self._answer, name=f"emulator-{len(self.threads)}", daemon=True)
+                self.threads.append(thread)
+                thread.start()
+        self._connections.put((request, client_address))
+
+    def _answer(self) -> None:
+        while (connection := self._connections.get()) is not None:
+            socketserver.ThreadingMixIn.process_request_thread(self, *connection)  # type: ignore[arg-type]
+            with self._lock:
+                self._idle += 1
+
+    def server_close(self) -> None:
+        super().server_close()
+        for _ in self.threads:
+            self._connections.put(None)
+
+
 class _Server(ThreadedMotoServer):
-    """moto's threaded server with the scheme recorder and, optionally, TLS."""
+    """moto's threaded server with the scheme recorder, a kept pool of threads and, optionally, TLS."""
 
     def __init__(self, port: int, ssl_context: ssl.SSLContext | None) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
@@ -272,8 +313,8 @@ class _Server(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app = _SchemeRecorder(_Dispatcher(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler,
-                                   ssl_context=self._ssl_context)
+        self._server = PooledWSGIServer(self._ip_address, self._port, app, MotoRequestHandler,
+                                        ssl_context=self._ssl_context)
         self._server_ready_event.set()
         self._server.serve_forever()
 
