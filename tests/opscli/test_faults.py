@@ -6,9 +6,12 @@ a closed port on 127.0.0.1 (connection refused) and a local socket that never an
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import socket
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -486,13 +489,31 @@ def test_a_hung_endpoint_ends_at_the_timeout_with_a_report_and_exit_3(command):
     assert "timed out" in err
 
 
+@contextlib.contextmanager
+def _ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started inside the block get SIGINT at its default, as a command typed at a terminal does, even
+    when this test process ignores it. A background job of a non-interactive shell (`... &`, nohup, some CI
+    runners) starts with SIGINT ignored; an ignored signal stays ignored across exec, and Python then installs
+    no KeyboardInterrupt handler, so opscli rightly keeps ignoring it. A handled signal is reset to its default
+    by exec."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
     import json
-    import signal
     import time
 
     with SilentServer() as endpoint:
-        proc = _opscli("audit", "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "600", "-o", "json")
+        with _ctrl_c_reaches_children():
+            proc = _opscli("audit", "--suffix", "hang", "--endpoint-url", endpoint, "--timeout", "600", "-o",
+                           "json")
         server = SilentServer.current
         waited = time.monotonic()
         while not server.accepted and time.monotonic() - waited < 30:  # started, and waiting on the endpoint
