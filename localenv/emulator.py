@@ -270,8 +270,8 @@ class PooledWSGIServer(BaseWSGIServer):
     (werkzeug's threaded server starts a thread for every request, and closes every connection after one: a
     whole-stack read is about 150 threads). A connection finds an idle thread, or a new one is started for it,
     so no request ever waits for another (a long poll, a client that never sends); the threads stop with the
-    server. Measured on the local deployment: the emulator's CPU per whole-stack read 0.25-0.32 s -> 0.22-0.26 s
-    (bench/README.md)."""
+    server. Measured on the local deployment, alternating: the emulator's CPU per whole-stack read 0.24-0.27 s ->
+    0.19-0.23 s (bench/README.md)."""
 
     multithread = True
 
