@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     start and run the tests that need no template. Workers that need it wait on the cache's lock; none
     synthesizes twice."""
     global _background
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+    if _runs_tests(config):
         if not os.environ.get("TESTS_TRACE_LIBRARIES"):  # =1: trace them too, to compare
             from tests.library_tracing import pause_in_library_hot_paths
             pause_in_library_hot_paths()
@@ -72,8 +72,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _background is not None and _background.poll() is None:
         _background.terminate()
         _background.wait(10)
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+    if _runs_tests(config):
         settle_garbage_at_exit()
+
+
+def _runs_tests(config: pytest.Config) -> bool:
+    """This process runs tests: an xdist worker, or the one process of a run without workers (not the
+    controller)."""
+    return hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
 
 
 def settle_garbage_at_exit() -> None:

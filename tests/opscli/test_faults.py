@@ -190,13 +190,22 @@ def test_a_batched_answer_it_cannot_attribute_is_error_for_every_resource_of_it(
         assert resource.state == livestack.ReadState.ERROR and said in resource.detail, resource.detail
 
 
+def _reader_context(aws: Aws, declared, refs: dict[str, str]):
+    """What a reader is given, with each {"Ref": id} resolved through `refs` (anything else as it is)."""
+    from opscli.readers import ReadContext
+
+    def resolve(value):
+        return refs.get(value["Ref"], value) if isinstance(value, dict) and "Ref" in value else value
+    return ReadContext(aws=aws, scope=declared, resolve=resolve)
+
+
 def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
     """Batched reads ask for the declared alarms together; a name that is not among them goes alone."""
-    from opscli.readers import ReadContext, alarm
+    from opscli.readers import alarm
     from opscli.stack import Declared
 
     declared = scope(A=("AWS::CloudWatch::Alarm", "alarm-a", {}), B=("AWS::CloudWatch::Alarm", "alarm-b", {}))
-    context = ReadContext(aws=stubbed, scope=declared, resolve=lambda value: value)
+    context = _reader_context(stubbed, declared, {})
     arn = f"arn:aws:cloudwatch:ap-northeast-1:{ACCOUNT}:alarm:"
     with Stubber(stubbed.client("cloudwatch")) as stub:
         stub.add_response("describe_alarms", {"MetricAlarms": [{"AlarmName": "alarm-x", "AlarmArn": arn + "x"}]},
@@ -212,14 +221,6 @@ def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
             alarm(context, resource)
         stub.assert_no_pending_responses()
     assert stubbed.log.calls.count("cloudwatch:DescribeAlarms") == 2
-
-
-def _reader_context(aws: Aws, declared, refs: dict[str, str]):
-    from opscli.readers import ReadContext
-
-    def resolve(value):
-        return refs.get(value["Ref"], value) if isinstance(value, dict) and "Ref" in value else value
-    return ReadContext(aws=aws, scope=declared, resolve=resolve)
 
 
 def test_mount_targets_are_read_in_one_call_per_file_system_and_one_left_out_is_missing(stubbed):
@@ -507,7 +508,6 @@ def _ctrl_c_reaches_children() -> Iterator[None]:
 
 
 def test_ctrl_c_stops_within_a_second_with_the_partial_report_and_exit_130():
-    import json
     import time
 
     with SilentServer() as endpoint:
