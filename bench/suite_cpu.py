@@ -67,6 +67,18 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def processes() -> dict[int, list[str]]:
+    """Every process now: pid -> the fields of /proc/PID/stat after the command name (state, parent pid, ...)."""
+    stats = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone between the listing and the read
+    return stats
+
+
 class Sampler(threading.Thread):
     """Every `interval` s: each descendant of `root` (by /proc's parent links), its CPU so far and command line."""
 
@@ -82,16 +94,8 @@ class Sampler(threading.Thread):
         self.sample()
 
     def sample(self) -> None:
-        parents, stats = {}, {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone between the listing and the read
-            pid = int(entry.name)
-            parents[pid], stats[pid] = int(fields[1]), fields
+        stats = processes()
+        parents = {pid: int(fields[1]) for pid, fields in stats.items()}
         me = os.getpid()
         for pid, fields in stats.items():
             ancestor, hops = parents.get(pid), 0
@@ -135,8 +139,8 @@ def owners(raw: Path) -> dict[tuple[str, str], int]:
         code = stack[processes[-1].end():].split(";") if processes else stack.split(";")
         owner = "stdlib"
         for frame in reversed([f for f in code if f]):
-            if owner_of(frame) in ("ours", "third party"):
-                owner = owner_of(frame)
+            if (found := owner_of(frame)) in ("ours", "third party"):
+                owner = found
                 break
         counts[(kind_of(command), owner)] += int(count)
     return counts
@@ -145,13 +149,7 @@ def owners(raw: Path) -> dict[tuple[str, str], int]:
 def reap_orphans(grace: float = 5.0) -> None:
     """Stop and reap what the suite left running (orphans come to us as their subreaper): their CPU is the suite's."""
     me = str(os.getpid())
-    left = []
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1] == me:
-                left.append(int(entry.name))
-        except OSError:
-            continue
+    left = [pid for pid, fields in processes().items() if fields[1] == me]
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -270,7 +268,7 @@ def main() -> int:
     print(f"  wall {wall:.1f} s; CPU of every process it ran {cpu:.1f} s on {n} cores: no schedule of this work "
           f"finishes here in under {cpu / n:.1f} s (CPU / cores)")
     by_kind: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0])
-    for (_, _), (seconds, command_line) in sampler.seen.items():
+    for seconds, command_line in sampler.seen.values():
         entry = by_kind[kind_of(command_line)]
         entry[0] += seconds
         entry[1] += 1
