@@ -25,13 +25,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from cdk_app.config import AppConfig
 from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
+from platform_spec import files
 
 STATE_DIR = ROOT / ".cache" / "localenv"
 
@@ -43,10 +46,9 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     deployer = Deployer(template, config, session=session, endpoint_url=endpoint_url)
     deployer.seed_secrets(default_secret_values(config))
     result = deployer.deploy()
-    outputs_path.parent.mkdir(parents=True, exist_ok=True)
-    outputs_path.write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
+    files.write_whole(outputs_path, json.dumps(result.outputs, indent=2, sort_keys=True) + "\n", "outputs file")
     record_path = stack_record_path(outputs_path)
-    record_path.write_text(json.dumps(result.record, indent=1) + "\n")
+    files.write_whole(record_path, json.dumps(result.record, indent=1) + "\n", "stack record")
     if not quiet:
         print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
               f"{len(result.skipped)} not emulated:")
@@ -87,8 +89,9 @@ def stack_record_path(outputs_path: Path) -> Path:
     return outputs_path.with_name("stack-resources.json")
 
 
-def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> Path:
-    return state_dir / f"{config.stack_name}.json"
+def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> statefile.Paths:
+    """The record and the lock of this stack's `up`."""
+    return statefile.Paths.for_stack(state_dir, config.stack_name)
 
 
 def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | None = None) -> int:
@@ -110,30 +113,24 @@ def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | N
     return max(codes.values())
 
 
-def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: Path) -> int:
-    """Deploy and serve until SIGTERM or Ctrl-C; the state file says where (and is removed on the way out)."""
-    if state.exists():
-        try:
-            running = json.loads(state.read_text())
-            os.kill(int(running["pid"]), 0)
-        except (ValueError, KeyError, TypeError, ProcessLookupError):
-            state.unlink(missing_ok=True)  # a stale record of a process that is gone
-        else:
-            raise UsageError(f"{config.stack_name} is already up at {running.get('endpoint')} (pid {running['pid']}): "
-                             f"python -m localenv down --suffix {config.environment_suffix}")
+def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: statefile.Paths) -> int:
+    """Deploy and serve until SIGTERM or Ctrl-C. The lock held for the whole run says which process this is; the
+    state record says where (and is removed on the way out)."""
+    held = statefile.acquire(state)
+    if held is None:
+        running = _quietly(statefile.read_record, state) or {}
+        raise UsageError(f"{config.stack_name} is already up at {running.get('endpoint', '?')} (pid "
+                         f"{statefile.holder(state)}): python -m localenv down --suffix {config.environment_suffix}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     os.environ.update(LOCAL_CREDENTIALS)
     try:
         with deployed(template, config, outputs, port=port, quiet=True) as endpoint:
-            state.parent.mkdir(parents=True, exist_ok=True)
             record = {"pid": os.getpid(), "endpoint": endpoint, "outputs": str(outputs.resolve()),
                       "stack_record": str(stack_record_path(outputs).resolve()),
                       "suffix": config.environment_suffix, "environment": {**LOCAL_CREDENTIALS,
                                                                            "AWS_ENDPOINT_URL": endpoint}}
-            tmp = state.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
-            tmp.replace(state)  # readers never see half a file
+            statefile.write_record(state, record)  # any earlier record is stale: this process holds the lock
             exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
             print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
                   f"  outputs: {outputs}\n"
@@ -146,29 +143,39 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     except KeyboardInterrupt:
         pass
     finally:
-        state.unlink(missing_ok=True)
+        state.record.unlink(missing_ok=True)
+        held.release()
     return 0
 
 
-def down(config: AppConfig, state: Path, *, timeout: float = 10) -> int:
+def _quietly(read: Any, state: statefile.Paths) -> Any:
     try:
-        record = json.loads(state.read_text())
-        pid = int(record["pid"])
-    except FileNotFoundError:
-        raise UsageError(f"no local deployment of {config.stack_name} is running ({state} does not exist)") from None
-    except (ValueError, KeyError, TypeError):
-        state.unlink(missing_ok=True)
-        raise UsageError(f"{state} is not a localenv state file; removed it") from None
+        return read(state)
+    except statefile.StateError:
+        return None
+
+
+def down(config: AppConfig, state: statefile.Paths, *, timeout: float = 10) -> int:
+    """Stop the `up` of this stack: only the process that holds its lock and that its record names."""
     try:
-        os.kill(pid, signal.SIGTERM)
+        record = statefile.read_record(state)
+    except statefile.StateError as exc:
+        if statefile.remove_if_stale(state):
+            raise UsageError(f"{exc}; no deployment of {config.stack_name} is running, so it was removed") from None
+        raise UsageError(f"{exc}; a deployment of {config.stack_name} holds {state.lock}: left as it is") from None
+    if record is None:
+        raise UsageError(f"no local deployment of {config.stack_name} is running ({state.record} does not exist)")
+    pid = record["pid"]
+    try:
+        statefile.stop(state, record, timeout=timeout)
+    except statefile.StateError as exc:
+        raise UsageError(str(exc)) from None
     except ProcessLookupError:
-        state.unlink(missing_ok=True)
-        print(f"{config.stack_name} was not running (stale record of pid {pid} removed)")
-        return 0
-    deadline = time.monotonic() + timeout
-    while state.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if state.exists():
+        if statefile.remove_if_stale(state):
+            print(f"{config.stack_name} was not running (stale record of pid {pid} removed)")
+            return 0
+        raise UsageError(f"{config.stack_name}: pid {pid} is not running, but its lock is held: left as it is") from None
+    except TimeoutError:
         print(f"error: pid {pid} did not stop within {timeout:.0f}s", file=sys.stderr)
         return 3
     print(f"stopped {config.stack_name} (pid {pid})")
@@ -192,17 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             config = AppConfig.for_suffix(args.suffix)
             return down(config, state_file(config, args.state_dir))
         config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # ConfigError from AppConfig.for_suffix
+    except ValueError as exc:  # UsageError, StateError, or ConfigError from AppConfig.for_suffix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         if args.command == "up":
             return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir))
         return run_once(config, template, args.outputs, args.reports)
-    except UsageError as exc:
+    except (UsageError, statefile.StateError, files.FileRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app.config import AppConfig, ConfigError
+from platform_spec import files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +23,16 @@ def load_stack(suffix: str, template: Path | None, *, synthesized_by: str) -> tu
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     path = template or ROOT / "cdk.out" / f"{config.stack_name}.template.json"
-    if not path.exists():
-        raise UsageError(f"{path} does not exist: synthesize first ({synthesized_by} does)")
-    return config, json.loads(path.read_text())
+    try:
+        text = files.read_regular(path, "template")
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist: synthesize first ({synthesized_by} does)") from None
+    except files.FileRefused as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        template = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"template {path} is not JSON: {exc}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise UsageError(f"template {path} has no Resources map: not a CloudFormation template")
+    return config, template

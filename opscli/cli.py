@@ -24,8 +24,9 @@ from opscli import __version__, accepted, core, render, targets
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import policy_document
-from opscli.model import FailOn, Report, exit_code, sort_findings
-from platform_spec import catalog
+from opscli.model import FailOn, Report, exit_code, judged, sort_findings
+from platform_spec import catalog, files
+from platform_spec.result import Status
 
 DEFAULT_TIMEOUT = 60.0
 EXIT_INTERRUPTED = 130  # Ctrl-C: the partial report is printed, then the shell's convention for SIGINT
@@ -101,15 +102,22 @@ def _report_specs(_ctx: click.Context, _param: click.Parameter, values: tuple[st
 
 
 def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], only_failed: bool) -> None:
-    """Each --report file, written whole or not at all (a temporary file renamed into place)."""
+    """Each --report file, written whole or not at all; never in place of a FIFO, device, socket or directory."""
     for fmt, path in specs:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.partial")
-            partial.write_text(render.render(report, fmt, code, only_failed=only_failed), encoding="utf-8")
-            os.replace(partial, path)
-        except OSError as exc:
-            raise UsageError(f"cannot write --report {fmt}={path}: {exc.strerror or exc}") from None
+            files.write_whole(path, render.render(report, fmt, code, only_failed=only_failed), f"--report {fmt}")
+        except files.FileRefused as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _refuse_unwritable_reports(specs: list[tuple[str, Path]]) -> None:
+    """A report path that is not a regular file is a usage error before anything is read, so that a run does
+    not end by failing to write (writing checks again)."""
+    for fmt, path in specs:
+        try:
+            files.writable_target(path, f"--report {fmt}")
+        except files.FileRefused as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _targets(suffix: str | None, outputs_file: Path | None) -> targets.Targets:
@@ -139,6 +147,7 @@ def _endpoint(url: str | None) -> str | None:
 def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
+    _refuse_unwritable_reports(kwargs["reports"])
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
@@ -165,6 +174,9 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                            if (rule := catalog.CATALOG.get(f.rule_id)) and rule.references.ids(field)]
         report.compliance = kwargs["compliance"]
     code = exit_code(report.findings, kwargs["fail_on"])
+    if not judged(report.findings) and not any(f.status is Status.ERROR for f in report.findings):
+        err.print(f"opscli: no check reached a verdict{' for --compliance ' + kwargs['compliance'] if kwargs['compliance'] else ''}: "
+                  f"a run that judged nothing vouches for nothing (exit {code})")
     if report.incomplete == "interrupted":
         code = EXIT_INTERRUPTED
     if kwargs["output"] == "json":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_spec import files
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -29,12 +31,11 @@ class ReadOnlyViolation(OpsError):
 
 
 def read_input(path: Any, what: str) -> str:
-    """The text of an input file the user named; a missing or unreadable file is a usage error saying which."""
-    from pathlib import Path
-
+    """The text of an input file the user named: a regular UTF-8 file of at most 16 MiB (a FIFO, a device, a
+    directory or a larger file is refused before anything waits on it); anything else is a usage error."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return files.read_regular(path, what)
     except FileNotFoundError:
         raise UsageError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{what} {path} cannot be read: {exc}") from None
+    except files.FileRefused as exc:
+        raise UsageError(str(exc)) from None

@@ -85,11 +85,20 @@ class FailOn(str, Enum):
     INFO = "info"
 
 
+JUDGED = frozenset({Status.PASS, Status.FAIL, Status.ACCEPTED})
+
+
+def judged(findings: Iterable[Finding]) -> int:
+    """How many checks reached a verdict (PASS, FAIL or ACCEPTED): what a run can vouch for."""
+    return sum(1 for f in findings if f.status in JUDGED)
+
+
 def exit_code(findings: Iterable[Finding], fail_on: str = "low") -> int:
-    """3 if any check could not look; else 1 if any FAIL at or above `fail_on`; else 0."""
+    """3 if any check could not look, or if no check reached a verdict at all (a run that judged nothing vouches
+    for nothing); else 1 if any FAIL at or above `fail_on`; else 0."""
     threshold = SEVERITIES.index(fail_on.upper())
     findings = list(findings)
-    if any(f.status is Status.ERROR for f in findings):
+    if any(f.status is Status.ERROR for f in findings) or not judged(findings):
         return EXIT_INCOMPLETE
     if any(f.status is Status.FAIL and SEVERITIES.index(f.severity or "HIGH") <= threshold for f in findings):
         return EXIT_FINDINGS

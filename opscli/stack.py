@@ -18,17 +18,20 @@ import botocore.exceptions
 import botocore.parsers
 
 from opscli.checks import describe_failure
-from opscli.errors import CredentialsError, OpsError, UsageError
+from opscli.errors import CredentialsError, OpsError, UsageError, read_input
 from platform_spec.contract import LOCAL_NOT_EMULATED  # the status of a resource localenv does not emulate
 
 # CloudFormation statuses of a resource that exists (or existed and is being changed).
 PRESENT = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "IMPORT_COMPLETE",
            "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE")
-MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 
 class ScopeError(OpsError):
     """The stack's declaration could not be read: nothing can be judged without it (exit 3)."""
+
+
+class IncompleteDeclaration(ScopeError):
+    """The template declares fewer resources than the stack lists: judging it would vouch for what it omits."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,15 @@ def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackS
         if not isinstance(lid, str) or not isinstance(summary.get("ResourceType"), str):
             raise ScopeError(f"{source}: a stack resource without LogicalResourceId or ResourceType")
         listed[lid] = summary
+    undeclared = sorted(set(listed) - set(resources))
+    if undeclared:
+        # A template that omits what the stack runs would judge only the part it shows (an empty one: nothing, and
+        # "0 checks" would read as compliant). Whatever the cause (a forged or truncated record, a template of
+        # another stack), it cannot be the declaration of these resources.
+        raise IncompleteDeclaration(
+            f"{source}: the stack lists {len(listed)} resources, but its template declares only "
+            f"{len(listed) - len(undeclared)} of them (not {', '.join(undeclared[:3])}"
+            f"{', ...' if len(undeclared) > 3 else ''}): the declaration is incomplete, nothing can be vouched for")
     declared = []
     for lid, resource in resources.items():
         if not isinstance(resource, Mapping) or not isinstance(resource.get("Type"), str):
@@ -104,19 +116,19 @@ def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackS
 
 
 def from_record(path: Path) -> StackScope:
-    """The scope from a stack record file (what `python -m localenv` writes beside the outputs)."""
+    """The scope from a stack record file (what `python -m localenv` writes beside the outputs). A file that is
+    not a stack record is a usage error; a record whose template omits resources it lists is a ScopeError."""
+    text = read_input(path, "stack record")
     try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            raise UsageError(f"{path} is larger than {MAX_RECORD_BYTES // 2**20} MiB: not a stack record")
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"stack record {path} does not exist (python -m localenv writes it)") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"stack record {path} is not readable JSON: {exc}") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("StackName"), str):
         raise UsageError(f"{path} is not a stack record (no StackName)")
     try:
         return build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path))
+    except IncompleteDeclaration:
+        raise
     except ScopeError as exc:
         raise UsageError(str(exc)) from None
 

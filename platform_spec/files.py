@@ -1,0 +1,128 @@
+"""Files a tool reads or writes on a user's behalf: read only a regular file of bounded size, and write a file
+whole or not at all, never in place of something that is not a regular file.
+
+Both tools that take paths from a user (opscli and localenv) stand on this module, so that a FIFO, a device such
+as /dev/zero, a directory or a file of gigabytes is refused in one place, with one sentence, before anything
+waits on it or fills memory with it. Standard library only (the ground floor).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+MAX_INPUT_BYTES = 16 * 2**20  # far above any stack's outputs, record or template (a whole TapStack: ~0.6 MiB)
+_CHUNK = 1 << 20
+
+
+class FileRefused(ValueError):
+    """A path the tool will not read or write; the message names the path and says why (a usage error)."""
+
+
+def kind(mode: int) -> str:
+    """What a file of this mode is, in words ("a FIFO", "a directory", ...)."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular(path: str | os.PathLike[str], what: str, *, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of `path`, which must be a regular file of at most `limit` bytes (symbolic links are
+    followed). Raises FileNotFoundError when it does not exist, FileRefused for anything else it cannot take.
+
+    The file is opened non-blocking, so a FIFO is refused at once instead of waiting for a writer, and it is
+    judged by what was opened (fstat), not by a name that could be swapped between a check and the read. At most
+    `limit` + 1 bytes are ever read, whatever the file claims its size is."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise FileRefused(f"{what} {path} cannot be opened: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise FileRefused(f"{what} {path} is {kind(mode)}, not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise FileRefused(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise FileRefused(f"{what} {path} is larger than {_mib(limit)}: refused")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRefused(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def writable_target(path: str | os.PathLike[str], what: str) -> tuple[Path, os.stat_result | None]:
+    """Where writing `path` would land (symbolic links followed) and what is there now (None: nothing); raises
+    FileRefused when that is not a regular file, or cannot be looked at. Call it before long work, so a run does
+    not end by failing to write its result."""
+    target = Path(os.path.realpath(path))
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    except OSError as exc:
+        raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(existing.st_mode):
+        raise FileRefused(f"{what} {path} is {kind(existing.st_mode)}, not a regular file: not replaced")
+    return target, existing
+
+
+def write_whole(path: str | os.PathLike[str], text: str, what: str) -> Path:
+    """Write `text` to `path` whole or not at all; returns the file written.
+
+    A symbolic link is written through to its target, as editors do (the link stays a link). A path that exists
+    and is not a regular file (a FIFO, a device, a socket, a directory) is refused with FileRefused and left as it
+    is. The text goes to a temporary file beside the target, which is renamed over it only once complete; on any
+    failure the temporary file is removed, so nothing partial is left behind. A new file gets the usual mode
+    (0666 less the umask); an existing one keeps its mode."""
+    target, existing = writable_target(path, what)
+    mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as exc:
+        raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+        os.replace(partial, target)
+    except BaseException as exc:
+        Path(partial).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+        raise
+    return target
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc), else by setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
