@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import urllib.parse
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,11 @@ from platform_spec.result import CouldNotLook
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
 ALLOWED_REGION = "ap-northeast-1"
+# What botocore's own credential providers send to obtain credentials for a profile that assumes a role (or signs
+# in through IAM Identity Center): no resource is read or changed, but they are calls all the same, so the guard
+# sees and logs them like any other; they are the only ones it lets through besides the declared reads.
+CREDENTIAL_OPERATIONS = frozenset({"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML",
+                                   "sso:GetRoleCredentials", "sso-oidc:CreateToken"})
 
 
 class _SearchPaths(list):
@@ -163,6 +169,10 @@ def _check_body(http_response: Any, model: Any) -> None:
             raise CouldNotLook(f"{what} answered with a <{root}> document, not its answer")
 
 
+class EndpointViolation(ReadOnlyViolation):
+    """A request about to leave for somewhere other than the endpoint the run was pointed at."""
+
+
 @dataclass
 class CallLog:
     """Every AWS operation attempted, as 'service:Operation' (thread-safe)."""
@@ -203,6 +213,23 @@ class Aws:
                               connect_timeout=5, read_timeout=20, user_agent_extra="opscli")
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._own_session()
+
+    def _own_session(self) -> None:
+        """The guard, the answer check and the endpoint pin on the session, not on each client: every client the
+        session makes from now on copies them, including the ones botocore's credential providers make for
+        themselves (a role profile's STS client), which never pass through `client`. A session handed from one
+        Aws to the next serves the newest: the previous one's handlers leave the session (its clients, made
+        already, keep their own copies), so no client carries two guards."""
+        events = self._session.events
+        for name, handler in getattr(self._session, "_opscli_handlers", ()):
+            events.unregister(name, handler)
+        handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer)]
+        if self.endpoint_url is not None:
+            handlers.append(("before-send.*.*", self._pin_endpoint))
+        for name, handler in handlers:
+            events.register(name, handler)
+        self._session._opscli_handlers = handlers
 
     def check_credentials(self) -> None:
         if self._session.get_credentials() is None:
@@ -211,16 +238,28 @@ class Aws:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
-                client.meta.events.register("before-call.*.*", self._guard)
-                client.meta.events.register("after-call.*.*", check_answer)
-                self._clients[service] = client
+                self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url,
+                                                              config=self._config)
             return self._clients[service]
 
     def _guard(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
         self.log.record(service, model.name)
         operation = f"{service}:{model.name}"
+        if operation in CREDENTIAL_OPERATIONS:
+            return
         if operation not in self.allowed or not is_read(model.name):
             what = "opscli only reads" if not is_read(model.name) else "not an operation opscli declares"
             raise ReadOnlyViolation(f"refused {operation}: {what}")
+
+    def _pin_endpoint(self, request: Any, **_: Any) -> None:
+        """With an endpoint given, nothing is sent anywhere else: a client that botocore makes for itself (a role
+        profile's STS client) resolves its endpoint from the profile and AWS_ENDPOINT_URL only, not from the
+        option, and would otherwise reach AWS from a run meant for an emulator."""
+        sent, pinned = urllib.parse.urlsplit(request.url), urllib.parse.urlsplit(self.endpoint_url)
+        host, pinned_host = sent.hostname or "", pinned.hostname or ""
+        same_host = host == pinned_host or host.endswith(f".{pinned_host}")  # S3's virtual-hosted style
+        if (sent.scheme, sent.port) != (pinned.scheme, pinned.port) or not same_host:
+            raise EndpointViolation(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
+                                    f"{self.endpoint_url} (a profile that assumes a role gets its STS endpoint from "
+                                    f"AWS_ENDPOINT_URL, not from --endpoint-url: set that instead)")

@@ -23,7 +23,7 @@ from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented cont
 from opscli import __version__, accepted, core, render, targets
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
-from opscli.iam_policy import policy_document
+from opscli.iam_policy import caller_notes, policy_document
 from opscli.model import FailOn, Report, exit_code, judged, sort_findings
 from platform_spec import catalog, files
 from platform_spec.result import Status
@@ -69,7 +69,7 @@ def output_options(fn: Callable) -> Callable:
                      show_default=True, help="Result format on stdout."),
         click.option("--fail-on", type=click.Choice([s.value for s in FailOn], case_sensitive=False), default="low",
                      show_default=True, help="Lowest severity of a FAIL that makes the exit code 1."),
-        click.option("--accepted", "accepted_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        click.option("--accepted", "accepted_file", type=click.Path(path_type=Path), default=None,
                      envvar="OPSCLI_ACCEPTED",
                      help="Reviewed accepted-findings file (TOML; also OPSCLI_ACCEPTED): a matching FAIL becomes "
                           "ACCEPTED, each entry is checked (STK-OPS-001)."),
@@ -206,7 +206,7 @@ def cli(ctx: click.Context) -> None:
 
 def stack_record_option(fn: Callable) -> Callable:
     return click.option(
-        "--stack-record", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        "--stack-record", type=click.Path(path_type=Path), default=None,
         help="The stack's declaration and ids from a file (python -m localenv writes one as "
              "cfn-outputs/stack-resources.json) instead of CloudFormation's ListStackResources and GetTemplate.")(fn)
 
@@ -311,8 +311,11 @@ def rules_show(rule_id: str) -> None:
 
 @cli.command("iam-policy")
 def iam_policy() -> None:
-    """Print the least-privilege IAM policy for exactly the read operations the checks use."""
+    """Print the least-privilege IAM policy for exactly the read operations the checks use (stdout: the policy
+    document alone; stderr: what the caller needs besides it, e.g. sts:AssumeRole for a role profile)."""
     click.echo(json.dumps(policy_document(), indent=2))
+    for note in caller_notes():
+        click.echo(f"note: {note}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:

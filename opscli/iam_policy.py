@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from opscli.aws import ALLOWED_REGION, is_read
+from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
 from opscli.core import declared_operations
 
 # botocore service name -> IAM action prefix (where they differ)
@@ -35,3 +35,17 @@ def policy_document(operations: set[str] | None = None) -> dict:
         for service, acts in sorted(by_service.items())
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def caller_notes() -> list[str]:
+    """What the caller needs beyond the policy: the credential calls the read-only guard also lets through (and
+    logs), which are granted where the role is defined, not in this policy."""
+    assume = sorted(op for op in CREDENTIAL_OPERATIONS if op.startswith("sts:"))
+    return [
+        "Attach the policy to the identity opscli runs as (a user, or the role a profile assumes).",
+        "With a profile that assumes a role (role_arn), botocore first calls " + ", ".join(assume) + " (the one "
+        "its profile names): the source identity needs that action on the role's ARN, and the role's trust policy "
+        "must allow it. These calls appear in opscli's call log (-v) like every other; nothing else is let through.",
+        "With IAM Identity Center (sso_session), botocore calls sso:GetRoleCredentials and sso-oidc:CreateToken, "
+        "granted by the permission set's assignment, not by an IAM policy.",
+    ]

@@ -42,6 +42,12 @@ def read_regular(path: str | os.PathLike[str], what: str, *, limit: int = MAX_IN
     except FileNotFoundError:
         raise
     except OSError as exc:
+        try:  # a socket cannot be opened at all (ENXIO): say what it is rather than the errno's words
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise FileRefused(f"{what} {path} is {kind(mode)}, not a regular file") from None
         raise FileRefused(f"{what} {path} cannot be opened: {exc.strerror or exc}") from None
     try:
         mode = os.fstat(fd).st_mode
@@ -59,7 +65,7 @@ def read_regular(path: str | os.PathLike[str], what: str, *, limit: int = MAX_IN
     finally:
         os.close(fd)
     if size > limit:
-        raise FileRefused(f"{what} {path} is larger than {_mib(limit)}: refused")
+        raise FileRefused(f"{what} {path} is larger than {_size(limit)}: refused")
     try:
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -124,5 +130,5 @@ def _umask() -> int:
     return current
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:g} MiB"
+def _size(size: int) -> str:
+    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size} bytes"

@@ -1,0 +1,124 @@
+"""opscli refuses what it cannot safely read or write, before it waits on it: special files and oversized files
+as inputs, special files as report paths, and a declaration that omits what the stack lists. Exit 2 for a path
+it will not take, 3 for a run that could judge nothing; never a verdict, never a hang, never a replaced file."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from opscli import errors
+from opscli.cli import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("option", ["--outputs", "--accepted", "--stack-record"])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "dir"])
+def test_an_input_that_is_not_a_regular_file_is_refused_at_once(option, special, fifo, tmp_path, capsys,
+                                                                 aws_credentials):
+    path = {"/dev/zero": "/dev/zero", "fifo": str(fifo), "dir": str(tmp_path)}[special]
+    said = {"/dev/zero": "a character device", "fifo": "a FIFO", "dir": "a directory"}[special]
+    argv = ["audit", option, path] if option == "--outputs" else ["audit", "--suffix", "x", option, path]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == errors.EXIT_USAGE, err
+    assert f"{path} is {said}, not a regular file" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_input_over_16_mib_is_refused(tmp_path, capsys):
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(16 * 2**20 + 1)  # sparse: no disk used
+    assert main(["audit", "--outputs", str(path)]) == errors.EXIT_USAGE
+    assert f"outputs file {path} is larger than 16 MiB: refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--outputs", "--accepted"])
+def test_the_real_process_given_a_fifo_ends_with_exit_2(option, fifo):
+    """The process itself, as an operator runs it: a FIFO nobody writes to would block a plain open() forever;
+    communicate()'s bound is there only so that a regression fails instead of hanging the suite."""
+    argv = ["audit", "--outputs", str(fifo)] if option == "--outputs" else \
+        ["audit", "--suffix", "x", "--accepted", str(fifo)]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "opscli", *argv], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == errors.EXIT_USAGE and "is a FIFO, not a regular file" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("special", ["fifo", "dir", "/dev/null", "link-to-fifo"])
+def test_a_report_path_that_is_not_a_regular_file_is_exit_2_before_the_run_and_left_as_it_was(
+        special, fifo, tmp_path, capsys, aws_credentials, monkeypatch):
+    import opscli.core
+
+    ran = []
+    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: ran.append(1))
+    path = {"fifo": fifo, "dir": tmp_path, "/dev/null": "/dev/null", "link-to-fifo": tmp_path / "link"}[special]
+    if special == "link-to-fifo":
+        path.symlink_to(fifo)
+    before = os.stat(path)
+    assert main(["audit", "--suffix", "x", "--report", f"sarif={path}"]) == errors.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--report sarif {path} is" in err and "not a regular file: not replaced" in err, err
+    assert not ran
+    after = os.stat(path)
+    assert (after.st_ino, stat.S_IFMT(after.st_mode)) == (before.st_ino, stat.S_IFMT(before.st_mode))
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def _record(tmp_path, template: dict, listed: list[tuple[str, str]]):
+    path = tmp_path / "stack-resources.json"
+    path.write_text(json.dumps({
+        "StackName": "TapStackx", "TemplateBody": template,
+        "StackResourceSummaries": [{"LogicalResourceId": lid, "ResourceType": rtype, "PhysicalResourceId": f"p-{lid}",
+                                    "ResourceStatus": "CREATE_COMPLETE"} for lid, rtype in listed]}))
+    return path
+
+
+@pytest.mark.parametrize("command", [["audit"], ["drift"], ["rotate-check", "keys"]])
+def test_a_record_whose_template_omits_listed_resources_is_exit_3_with_the_reason(command, tmp_path, capsys,
+                                                                                   aws_credentials):
+    listed = [(f"Queue{n}", "AWS::SQS::Queue") for n in range(139)]
+    record = _record(tmp_path, {"Resources": {}}, listed)
+    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    document = json.loads(capsys.readouterr().out)
+    [finding] = document["findings"]
+    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+    assert "the stack lists 139 resources, but its template declares only 0 of them" in finding["reason"]
+    partial = _record(tmp_path, {"Resources": {"Queue0": {"Type": "AWS::SQS::Queue"}}}, listed)
+    assert main([*command, "--suffix", "x", "--stack-record", str(partial), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert "declares only 1 of them (not Queue1, Queue10, Queue100, ...)" in capsys.readouterr().out
+
+
+def test_a_run_that_judges_nothing_is_exit_3_never_a_pass(tmp_path, capsys, moto_env):
+    """rotate-check keys over a stack without a key: nothing reached a verdict, so nothing is vouched for."""
+    record = _record(tmp_path, {"Resources": {}}, [])
+    assert main(["rotate-check", "keys", "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == 3
+    captured = capsys.readouterr()
+    [finding] = json.loads(captured.out)["findings"]
+    assert finding["status"] == "ERROR" and "a run that judged nothing vouches for nothing" in finding["reason"]
+
+
+def test_a_compliance_view_that_keeps_no_check_is_exit_3(monkeypatch, capsys, aws_credentials):
+    import opscli.core
+    from opscli.model import Finding, Report
+    from platform_spec.result import Status
+
+    only_unmapped = Report(command="audit", target={"suffix": "x"},
+                           findings=[Finding("c", "STK-NOT-A-RULE", Status.PASS, "r", "ok")])
+    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: only_unmapped)
+    assert main(["audit", "--suffix", "x", "--compliance", "iso27001", "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert "opscli: no check reached a verdict for --compliance iso27001" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""platform_spec.files: what the tools read for a user is a regular file of bounded size, read without waiting on
+anything; what they write is whole or absent, and never takes the place of something that is not a regular file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from platform_spec import files
+
+
+def test_a_regular_file_is_read_whole(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"k": "値"}', encoding="utf-8")
+    assert files.read_regular(path, "outputs file") == '{"k": "値"}'
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    assert files.read_regular(link, "outputs file") == '{"k": "値"}'
+
+
+def test_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        files.read_regular(tmp_path / "none", "outputs file")
+
+
+@pytest.mark.parametrize("special, said", [("/dev/zero", "a character device"), ("/dev/null", "a character device"),
+                                           ("dir", "a directory"), ("fifo", "a FIFO"), ("socket", "a socket")])
+def test_anything_but_a_regular_file_is_refused_without_waiting(tmp_path, special, said):
+    """A FIFO with no writer would block open(2) and read(2) forever, /dev/zero never ends: both are refused at
+    once (the FIFO is opened non-blocking and judged by fstat of what was opened)."""
+    path = Path(special)
+    if special == "dir":
+        path = tmp_path
+    elif special == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    elif special == "socket":
+        path = tmp_path / "sock"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+    with pytest.raises(files.FileRefused, match=f"outputs file {path} is {said}, not a regular file"):
+        files.read_regular(path, "outputs file")
+
+
+def test_a_file_over_the_limit_is_refused_after_reading_at_most_one_byte_more(tmp_path):
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * 1025)
+    with pytest.raises(files.FileRefused, match="is larger than 1024 bytes: refused"):
+        files.read_regular(path, "outputs file", limit=1024)
+    path.write_bytes(b"x" * 1024)
+    assert len(files.read_regular(path, "outputs file", limit=1024)) == 1024
+
+
+def test_a_file_that_grows_while_read_is_still_bounded(tmp_path):
+    """The size fstat reports is not trusted: at most limit + 1 bytes are read, whatever the file becomes."""
+    path = tmp_path / "growing"
+    path.write_bytes(b"")
+    stop = threading.Event()
+
+    def grow() -> None:
+        with path.open("ab") as handle:
+            while not stop.is_set():
+                handle.write(b"y" * 65536)
+                handle.flush()
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        while path.stat().st_size < 2 * 65536:
+            pass
+        with pytest.raises(files.FileRefused, match="is larger than"):
+            files.read_regular(path, "outputs file", limit=65536)
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "latin1"
+    path.write_bytes(b"{\"k\": \"\xe9\"}")
+    with pytest.raises(files.FileRefused, match=r"is not UTF-8 text \(byte 7\)"):
+        files.read_regular(path, "outputs file")
+
+
+def test_an_unreadable_path_is_refused_with_the_reason(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(files.FileRefused, match="cannot be opened"):
+        files.read_regular(loop, "outputs file")
+
+
+def test_a_report_is_written_whole_with_the_usual_mode_and_keeps_an_existing_mode(tmp_path):
+    path = tmp_path / "new" / "deeper" / "r.json"
+    assert files.write_whole(path, "one", "--report json") == path
+    assert path.read_text() == "one" and stat.S_IMODE(path.stat().st_mode) == 0o666 & ~files._umask()
+    path.chmod(0o600)
+    files.write_whole(path, "two", "--report json")
+    assert path.read_text() == "two" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]
+
+
+def test_a_symlink_is_written_through_to_its_target_and_stays_a_link(tmp_path):
+    target = tmp_path / "real.sarif"
+    target.write_text("old")
+    link = tmp_path / "link.sarif"
+    link.symlink_to(target)
+    assert files.write_whole(link, "new", "--report sarif") == target
+    assert link.is_symlink() and target.read_text() == "new"
+    dangling = tmp_path / "dangling.sarif"
+    dangling.symlink_to(tmp_path / "made.sarif")
+    files.write_whole(dangling, "made", "--report sarif")
+    assert dangling.is_symlink() and (tmp_path / "made.sarif").read_text() == "made"
+
+
+@pytest.mark.parametrize("special, said", [("fifo", "a FIFO"), ("dir", "a directory"), ("/dev/null", "a character device"),
+                                           ("link-to-fifo", "a FIFO"), ("socket", "a socket")])
+def test_a_path_that_is_not_a_regular_file_is_never_replaced(tmp_path, special, said):
+    path = {"fifo": tmp_path / "fifo", "dir": tmp_path / "d", "/dev/null": Path("/dev/null"),
+            "link-to-fifo": tmp_path / "link", "socket": tmp_path / "sock"}[special]
+    if special in ("fifo", "link-to-fifo"):
+        os.mkfifo(tmp_path / "fifo")
+        if special == "link-to-fifo":
+            path.symlink_to(tmp_path / "fifo")
+    elif special == "dir":
+        path.mkdir()
+    elif special == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+    before = os.stat(path)
+    with pytest.raises(files.FileRefused, match=f"is {said}, not a regular file: not replaced"):
+        files.write_whole(path, "x", "--report sarif")
+    after = os.stat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert not [p for p in tmp_path.rglob(".*.partial")]
+
+
+def test_a_failed_write_leaves_nothing_partial_and_the_old_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    path.write_text("old")
+
+    def refuse(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(files.FileRefused, match="cannot be written: No space left on device"):
+        files.write_whole(path, "new", "--report json")
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_an_interrupted_write_leaves_nothing_partial(tmp_path, monkeypatch):
+    def interrupt(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_whole(tmp_path / "r.json", "new", "--report json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_parent_that_is_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(files.FileRefused, match="cannot be written"):
+        files.write_whole(blocker / "x.sarif", "x", "--report sarif")
