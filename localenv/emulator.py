@@ -282,6 +282,12 @@ class PooledWSGIServer(BaseWSGIServer):
         self._idle = 0  # threads free to take a connection, less those already promised one
         self.threads: list[threading.Thread] = []
 
+    @property
+    def idle_threads(self) -> int:
+        """Threads free to take the next connection."""
+        with self._lock:
+            return self._idle
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
             if self._idle:

@@ -39,6 +39,8 @@ def oracle(statuses_and_severities, fail_on: str) -> int:
     order = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
     if any(status == "ERROR" for status, _ in statuses_and_severities):
         return 3
+    if not any(status in ("PASS", "FAIL", "ACCEPTED") for status, _ in statuses_and_severities):
+        return 3  # nothing reached a verdict: nothing is vouched for
     for status, severity in statuses_and_severities:
         if status == "FAIL" and order.index(severity) <= order.index(fail_on.upper()):
             return 1
@@ -48,7 +50,8 @@ def oracle(statuses_and_severities, fail_on: str) -> int:
 @given(st.lists(st.tuples(st.sampled_from(list(Status)), st.sampled_from(SEVERITIES)), max_size=20),
        st.sampled_from(["critical", "high", "medium", "low", "info"]))
 def test_exit_code_matches_the_contract_for_any_status_mix(mix, fail_on):
-    """ERROR beats FAIL (3); a FAIL at or above --fail-on is 1; anything else is 0."""
+    """ERROR beats FAIL (3), and so does a run in which no check reached a verdict (only NOT_APPLICABLE, or
+    nothing); a FAIL at or above --fail-on is 1; anything else is 0."""
     items = [Finding("c.x", "STK-RDS-001", status, "r", "why", severity=sev) for status, sev in mix]
     assert exit_code(items, fail_on) == oracle([(s.value, sev) for s, sev in mix], fail_on)
 

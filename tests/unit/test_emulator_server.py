@@ -1,5 +1,6 @@
 """localenv's emulator answers each connection in a thread it keeps (localenv.emulator.PooledWSGIServer): threads
-are reused, a connection never waits for another, and the threads stop with the server."""
+are reused, a connection never waits for another, and the threads stop with the server. Every assertion observes
+the server's state or a rendezvous of requests, never a clock: a busy machine changes how long, not what."""
 
 from __future__ import annotations
 
@@ -15,11 +16,26 @@ import pytest
 from localenv.emulator import PooledWSGIServer
 
 
+GATHERED = 12
+_together = threading.Barrier(GATHERED)
+
+
 def _app(environ, start_response):
-    if environ["PATH_INFO"] == "/slow":
-        time.sleep(0.5)
+    if environ["PATH_INFO"] == "/together":
+        # Answers only once GATHERED requests are inside the application at the same time: served one after
+        # another, the barrier breaks (its timeout is a bound against a hang, not a measure of speed).
+        _together.wait(timeout=60)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
+
+
+def _until(condition, what: str, bound: float = 60.0) -> None:
+    """Wait for `condition()` to hold (a state of the server, observed); the bound only turns a hang into a
+    failure and says nothing about speed."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -32,26 +48,26 @@ def server() -> Iterator[PooledWSGIServer]:
     serving.join(5)
 
 
-def _get(server: PooledWSGIServer, path: str = "/") -> bytes:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}{path}", timeout=5) as answer:
+def _get(server: PooledWSGIServer, path: str = "/", timeout: float = 30) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}{path}", timeout=timeout) as answer:
         return answer.read()
 
 
 def test_one_request_after_another_reuses_the_same_thread(server):
+    """Each request is sent once the thread that answered the one before is idle again (observed, not waited
+    for by a clock): then every request finds it, and werkzeug's own threaded server would have started thirty."""
     for _ in range(30):
         assert _get(server) == b"ok"
-    # The answer reaches the client a moment before its thread is free again, so a second thread may start;
-    # werkzeug's own threaded server would have started thirty.
-    assert len(server.threads) <= 3, server.threads
+        _until(lambda: server.idle_threads == len(server.threads), "the answering thread is idle again")
+    assert len(server.threads) == 1, server.threads
 
 
 def test_concurrent_requests_each_get_a_thread_and_none_waits_for_another(server):
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda _: _get(server, "/slow"), range(12)))
-    assert answers == [b"ok"] * 12
-    assert time.monotonic() - start < 3  # twelve 0.5 s answers one after another would take 6 s
-    assert len(server.threads) >= 12
+    _together.reset()
+    with ThreadPoolExecutor(max_workers=GATHERED) as pool:
+        answers = list(pool.map(lambda _: _get(server, "/together", timeout=90), range(GATHERED)))
+    assert answers == [b"ok"] * GATHERED  # all GATHERED were inside the application at once
+    assert len(server.threads) >= GATHERED
 
 
 def test_a_client_that_never_sends_holds_only_its_own_thread(server):
@@ -67,7 +83,7 @@ def test_the_threads_stop_with_the_server():
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     serving.start()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(lambda _: _get(server, "/slow"), range(3)))
+        list(pool.map(lambda _: _get(server), range(3)))
     server.shutdown()
     serving.join(5)
     for thread in server.threads:
