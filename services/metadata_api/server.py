@@ -36,7 +36,11 @@ from services.metadata_api.app import MetadataApi, error_response
 
 MAX_TARGET_BYTES = 4096    # the request target (path and query): more is 414
 MAX_HEADER_BYTES = 16384   # header names and values together: more is 431
-MAX_BODY_BYTES = 65536     # a read-only API takes no body; a larger one (or one of unknown size) closes the connection
+MAX_BODY_BYTES = 65536     # a read-only API takes no body; a larger one is a 413
+# A body over MAX_BODY_BYTES is still read (and discarded) up to this much before the 413 is sent: a server that
+# answers and closes with the client's bytes unread makes the kernel reset the connection, and the client then
+# sees "connection reset" instead of the 413. Past this, the 413 is sent and the connection closed anyway.
+MAX_DRAIN_BYTES = 16 * 2**20
 KEEP_ALIVE_S = 75          # longer than the NLB's idle timeout would cut, shorter than a leaked connection lives
 GRACEFUL_SHUTDOWN_S = 20   # in-flight requests get this long after SIGTERM; the task's stopTimeout is 30 s
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
@@ -98,12 +102,24 @@ class AsgiAdapter:
         target = scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")
+        length, chunked, expects_continue = self._body_size(scope["headers"])
+        declared_too_large = length is not None and length > MAX_BODY_BYTES
         close = False
-        length, chunked = self._body_size(scope["headers"])
-        if length is not None and length > MAX_BODY_BYTES:
-            response, close = error_response(413, "payload too large", "this API takes no request body"), True
+        if declared_too_large and (expects_continue or length > MAX_DRAIN_BYTES):
+            # Refused without reading: the client waits for "100 Continue" before sending, or says it will send
+            # more than is ever drained.
+            received = 0
+        elif chunked or length:
+            received = await self._drain(receive)
+            if received is None:
+                return  # the client went away while sending
         else:
-            close = chunked  # a body of unknown size: answer, then close rather than read it
+            received = 0
+        if declared_too_large or received > MAX_BODY_BYTES:
+            response = error_response(413, "payload too large",
+                                      f"this API takes no request body (at most {MAX_BODY_BYTES} bytes)")
+            close = True
+        else:
             try:
                 response = await self.api.handle(method, target)
             except Exception as exc:  # noqa: BLE001 - the last line of defence: a JSON 500, never a traceback
@@ -120,14 +136,32 @@ class AsgiAdapter:
                          ms=round((time.perf_counter() - started) * 1000, 2), cache=response.headers.get("X-Cache"))
 
     @staticmethod
-    def _body_size(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
-        length, chunked = None, False
+    def _body_size(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool, bool]:
+        """(Content-Length or None, chunked, Expect: 100-continue); a length that is not a number counts as too
+        large."""
+        length, chunked, expects_continue = None, False, False
         for name, value in headers:
             if name == b"content-length":
                 length = int(value) if value.isdigit() else MAX_BODY_BYTES + 1
             elif name == b"transfer-encoding":
                 chunked = True
-        return length, chunked
+            elif name == b"expect" and value.lower() == b"100-continue":
+                expects_continue = True
+        return length, chunked, expects_continue
+
+    @staticmethod
+    async def _drain(receive: Callable) -> int | None:
+        """Read the request body to its end (or MAX_DRAIN_BYTES), keeping none of it; the bytes read, or None
+        when the client disconnected first."""
+        received = 0
+        while received <= MAX_DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return received
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
         while True:

@@ -170,6 +170,21 @@ class Job:
     event_time: str | None
 
 
+def _storable(name: str, value: Any) -> None:
+    """A text field of the event that PostgreSQL could not store is the message's fault, found at once: NUL has
+    no place in a text column, and a lone surrogate (JSON's \\udXXX escape) is not UTF-8. Left to the database,
+    either is an error that looks transient, retried until the last receive."""
+    if not isinstance(value, str):
+        return
+    if "\x00" in value:
+        raise PoisonMessage(f"object {name} cannot be stored: it contains a NUL character (at {value.index(chr(0))})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PoisonMessage(f"object {name} cannot be stored: it is not valid UTF-8 (a lone surrogate at "
+                            f"{exc.start})") from None
+
+
 def parse_job(message: dict[str, Any]) -> Job:
     """An SQS message carrying EventBridge's S3 "Object Created" event."""
     body = message.get("Body", "")
@@ -186,6 +201,9 @@ def parse_job(message: dict[str, Any]) -> Job:
         raise PoisonMessage(f"malformed event: {type(exc).__name__}: {exc}") from None
     if not isinstance(key, str) or not key or not isinstance(bucket, str):
         raise PoisonMessage("malformed event: empty object key or bucket")
+    for name, value in (("bucket", bucket), ("key", key), ("version-id", obj.get("version-id")),
+                        ("etag", obj.get("etag") or obj.get("eTag")), ("time", event.get("time"))):
+        _storable(name, value)
     return Job(message_id=message["MessageId"], receipt=message["ReceiptHandle"], body=body,
                receive_count=_receive_count(message),
                bucket=bucket, key=key, version_id=str(obj.get("version-id") or "null"),

@@ -315,6 +315,33 @@ def test_protocol_errors_are_json_too(http_api, data, status, error):
     assert json.loads(body)["error"] == error and headers.get("connection") == "close"
 
 
+def _chunked(size: int, piece: int = 65536) -> bytes:
+    body = bytearray()
+    for start in range(0, size, piece):
+        chunk = b"v" * min(piece, size - start)
+        body += b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    return bytes(body) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("head, body", [
+    (b"POST /videos HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", _chunked(6_500_000)),
+    (b"POST /videos HTTP/1.1\r\nHost: x\r\nContent-Length: 6500000\r\n\r\n", b"v" * 6_500_000),
+], ids=["chunked", "content-length"])
+def test_an_oversized_body_gets_a_json_413_not_a_reset(http_api, head, body):
+    """A 6.5 MB body, chunked or not: it is read to its end and discarded, then answered with a JSON 413 (closing
+    with the client's bytes unread made the kernel reset the connection before the client read the answer)."""
+    [(code, headers, answer)] = responses(raw(http_api, head + body))
+    assert code == 413 and headers["content-type"] == "application/json" and headers["connection"] == "close"
+    assert json.loads(answer) == {"error": "payload too large",
+                                  "detail": "this API takes no request body (at most 65536 bytes)"}
+
+
+def test_a_small_chunked_body_is_read_and_the_request_answered(http_api):
+    data = (b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(10) +
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert [code for code, _, _ in responses(raw(http_api, data))] == [200, 200]  # the connection kept alive
+
+
 def test_a_request_body_is_never_read_as_a_second_request(http_api, stored):
     """Issue 12: http.server did not drain a body, so a POST's body was parsed as the next request on the
     connection (a request-smuggling opening). Here the body holds a complete GET; only two answers come."""

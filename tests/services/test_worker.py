@@ -122,11 +122,23 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": ""}}}), "empty object key"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "other"}, "object": {"key": "k"}}}), "this worker serves ingest"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                 "detail": {"bucket": {"name": "ingest"}, "object": {"key": "uploads/a\x00b.mp4"}}}),
+     "object key cannot be stored: it contains a NUL character (at 9)"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                 "detail": {"bucket": {"name": "ingest"}, "object": {"key": "uploads/\udcff.mp4"}}}),
+     "object key cannot be stored: it is not valid UTF-8 (a lone surrogate at 8)"),
+    (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                 "detail": {"bucket": {"name": "ingest"}, "object": {"key": "k", "etag": "\x00"}}}),
+     "object etag cannot be stored"),
 ])
 def test_malformed_or_foreign_events_are_rejected(worker, intake, body, reason):
+    """Rejected on the first receive (dead-lettered with the reason, not retried as a transient failure)."""
     intake["sqs"].send_message(QueueUrl=intake["settings"].queue_url, MessageBody=body)
     assert worker.poll_once() == ["rejected"]
-    assert reason in dead_letters(intake)[0]["MessageAttributes"]["reason"]["StringValue"]
+    [dead] = dead_letters(intake)
+    assert reason in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert queue_depth(intake) == 0
 
 
 def test_an_object_deleted_before_processing_is_rejected_as_gone(worker, intake, sample_video):
