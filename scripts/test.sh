@@ -2,6 +2,15 @@
 # Run the whole test suite with coverage, on every core and one worker more (set-up included). Extra arguments
 # go to pytest (e.g. `bash scripts/test.sh -n 0 tests/unit` for one process). PYTEST_WORKERS overrides the
 # worker count.
+#
+#   bash scripts/test.sh --affected [PYTEST_ARGS]   only the tests whose executed code changed since the last
+#                                                   --affected run (pytest-testmon; no coverage threshold)
+#
+# --affected runs everything (and records it) on its first run and whenever an input that no test's code trace
+# can see changed since its last green run: the lock files, cdk.json, pyproject.toml, any conftest.py, the
+# helpers under tests/ that are not test modules, or this script. Code that runs only in child processes (the
+# emulator of the shared deployment, opscli run as a process, the workloads' processes) is not traced: after a
+# change there, run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,6 +19,25 @@ source scripts/env.sh
 # One worker more than cores: the pipeline, hung-endpoint and browser tests wait on processes and timers, and a
 # third worker fills those waits (2 cores: 218 s with 2 workers, 190 s with 3, 199 s with 4; bench/README.md).
 workers=${PYTEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
+if [[ "${1:-}" == "--affected" ]]; then
+  shift
+  mkdir -p .cache/testmon
+  export TESTMON_DATAFILE=.cache/testmon/testmondata
+  stamp=.cache/testmon/inputs
+  want=$( { cat requirements.lock requirements-checkov.lock package-lock.json cdk.json pyproject.toml \
+              scripts/test.sh; find tests -name '*.py' ! -name 'test_*.py' -print0 | sort -z | xargs -0 cat; } \
+          | sha256sum | cut -d' ' -f1)
+  select=()
+  if [[ ! -f $TESTMON_DATAFILE || ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
+    echo "affected: first run, or lock files, cdk.json, pyproject.toml, conftest or test helpers changed: every test" >&2
+    select=(--testmon-noselect)
+  fi
+  rm -f "$stamp"  # written again only after a green run
+  status=0
+  python -m pytest -n "$workers" --dist loadgroup --testmon "${select[@]}" -p no:cov "$@" || status=$?
+  if [[ $status == 0 || $status == 5 ]]; then echo "$want" > "$stamp"; status=0; fi  # 5: nothing was affected
+  exit "$status"
+fi
 # The coverage XML (reports/coverage.xml) is CI's artifact: written there, not in a local run (about 1 s).
 reports=(--cov-report=term)
 if [[ -n "${CI:-}" || -n "${COVERAGE_XML:-}" ]]; then reports+=(--cov-report=xml:reports/coverage.xml); fi
