@@ -2,12 +2,15 @@
 
     source scripts/env.sh && python bench/gate.py [--runs 3]
 
-Prints the median and min of each over --runs runs (after one warm-up run of each).
+Prints the median and min of each over --runs runs (after one warm-up run of each). The gate is timed twice: as
+a developer reruns it on unchanged code (its synthesis reused from the assembly cache) and cold, after a code
+change (a new, empty assembly cache for every run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -17,6 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+COLD = "policy gate, cold assembly cache (after a code change)"
 EMPTY_APP = '''
 import aws_cdk as cdk
 app = cdk.App()
@@ -25,9 +29,14 @@ app.synth()
 '''
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, cold_cache: Path | None = None) -> float:
+    """Wall time of one run; with `cold_cache`, the assembly cache is a new empty directory under it (the gate
+    after a code change: its synthesis cannot be reused)."""
+    env = None
+    if cold_cache is not None:
+        env = {**os.environ, "STREAMTECH_ASSEMBLY_CACHE": tempfile.mkdtemp(dir=cold_cache)}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
@@ -53,17 +62,26 @@ def main() -> int:
         "policy gate (synth + packs + Checkov + template engine)": (
             [sys.executable, "-m", "policies.gate", "--suffix", "bench", "--cdk-out", str(work / "gate"),
              "--reports", str(work / "reports")], ROOT),
+        COLD: (
+            [sys.executable, "-m", "policies.gate", "--suffix", "bench", "--cdk-out", str(work / "gate-cold"),
+             "--reports", str(work / "reports-cold")], ROOT),
     }
+    caches = work / "caches"
+    caches.mkdir()
     results: dict[str, list[float]] = {}
     for name, (cmd, cwd) in cases.items():
-        timed(cmd, cwd)  # warm-up: caches, __pycache__, node module loading
-        results[name] = [timed(cmd, cwd) for _ in range(args.runs)]
+        cold = caches if name == COLD else None
+        timed(cmd, cwd, cold)  # warm-up: __pycache__, node module loading (and, but for COLD, the assembly cache)
+        results[name] = [timed(cmd, cwd, cold) for _ in range(args.runs)]
     print(f"runs per case: {args.runs} (after one warm-up); machine: 2 cores")
     for name, times in results.items():
         print(f"  {name:<58} median {statistics.median(times):6.1f}s  min {min(times):6.1f}s")
     plain = statistics.median(results["TapStack plain synth (no compliance packs)"])
     gate = statistics.median(results["policy gate (synth + packs + Checkov + template engine)"])
-    print(f"  gate / plain synth: {gate / plain:.2f}x")
+    packs = statistics.median(results["TapStack synth with Aspects + 5 cdk-nag packs"])
+    cold = statistics.median(results[COLD])
+    print(f"  gate (assembly cached) / plain synth: {gate / plain:.2f}x")
+    print(f"  gate (cold) / plain synth: {cold / plain:.2f}x; synth with packs alone: {packs / plain:.2f}x")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
