@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import socket
 import socketserver
 import ssl
@@ -100,6 +101,7 @@ def configure_moto() -> None:
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     _keep_integration_connection_ids()
     _answer_stage_keys_as_aws_does()
+    _answer_s3_documents_with_their_aws_roots()
     _serve_declared_stacks()
     _remember_response_methods()
 
@@ -151,6 +153,39 @@ def _answer_stage_keys_as_aws_does() -> None:
 
     apigw_models.ApiKey.to_json = as_json  # type: ignore[method-assign]
     apigw_models.ApiKey._stage_keys_as_aws = True  # type: ignore[attr-defined]
+
+
+# moto's S3 answers whose root element is not the one S3 sends (the S3 API reference's response syntax), by the
+# method that answers them. botocore ignores the root, but opscli's answer check does not: a document of another
+# shape is not an answer.
+_S3_ROOTS = {"get_bucket_versioning": ("GetBucketVersioningResponse", "VersioningConfiguration"),
+             "get_bucket_notification": ("GetBucketNotificationResponse", "NotificationConfiguration")}
+
+
+def _answer_s3_documents_with_their_aws_roots() -> None:
+    """moto gap: GetBucketVersioning (and GetBucketNotificationConfiguration when nothing is configured) answer
+    <GetBucketVersioningResponse/>, <GetBucketNotificationResponse/>; S3 answers <VersioningConfiguration/> and
+    <NotificationConfiguration/>."""
+    from moto.s3.responses import S3Response
+
+    for name, (moto_root, aws_root) in _S3_ROOTS.items():
+        original = getattr(S3Response, name)
+        if getattr(original, "_aws_root", False):
+            continue
+
+        def answer(self: Any, _original: Any = original, _moto: str = moto_root, _aws: str = aws_root) -> Any:
+            result = _original(self)
+            if not isinstance(result, tuple) or len(result) != 3:
+                return result
+            status, headers, body = result
+            text = body.decode() if isinstance(body, bytes) else body
+            if isinstance(text, str):
+                text = re.sub(rf"<(/?){_moto}\b", rf"<\g<1>{_aws}", text)
+                body = text.encode() if isinstance(body, bytes) else text
+            return status, headers, body
+
+        answer._aws_root = True  # type: ignore[attr-defined]
+        setattr(S3Response, name, answer)
 
 
 # Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer

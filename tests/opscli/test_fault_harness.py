@@ -119,6 +119,26 @@ def _fault(kind: str, status: int, content_type: str, payload: bytes) -> tuple[i
         return status, content_type, payload[: len(payload) // 2]
     if kind == "garbage":
         return 200, content_type, b"\x00\xff{<not an answer"
+    wrapped = payload.lstrip().startswith(b"<?xml") and b"Response" in payload.split(b">", 2)[1]
+    if kind == "foreign":  # well-formed, of its protocol, and another operation's (or a proxy's) document
+        if json_answer:
+            return 200, content_type, b'{"status": "ok", "checked": true}'
+        if wrapped:
+            return 200, content_type, (b"<OtherOperationResponse><OtherOperationResult><Status>ok</Status>"
+                                       b"</OtherOperationResult></OtherOperationResponse>")
+        return 200, content_type, b"<OtherConfiguration><Status>ok</Status></OtherConfiguration>"
+    if kind == "error200":  # an error document, sent with 200
+        if json_answer:
+            return 200, content_type, b'{"__type": "AccessDeniedException", "message": "not authorized"}'
+        if wrapped:
+            return 200, content_type, (b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                                       b"<Message>not authorized</Message></Error><RequestId>r</RequestId>"
+                                       b"</ErrorResponse>")
+        return 200, content_type, b"<Error><Code>AccessDenied</Code><Message>not authorized</Message></Error>"
+    if kind.startswith("boolean:"):  # every boolean member's true spelled TRUE (botocore reads it as false)
+        for name in kind.split(":", 1)[1].split(","):
+            payload = payload.replace(f"<{name}>true</{name}>".encode(), f"<{name}>TRUE</{name}>".encode())
+        return status, content_type, payload
     raise AssertionError(kind)
 
 
@@ -266,6 +286,91 @@ def test_a_broken_answer_to_any_operation_is_error_never_a_verdict(harness, oper
         assert hits, f"{operation} was never asked: the {kind} fault was not applied"
         erred = assert_no_verdict_without_evidence(before, after, f"{operation} {kind}")
         assert erred, f"{operation} answered with {kind}, yet every resource kept its verdict"
+
+
+DOCUMENT_KINDS = ("foreign", "error200")
+
+
+def _protocol(operation: str) -> str:
+    import botocore.session
+
+    service, name = operation.split(":")
+    return botocore.session.get_session().get_service_model(service).protocol
+
+
+@pytest.mark.parametrize("operation", reader_operations())
+def test_a_document_that_is_not_the_answer_to_any_operation_is_error_never_a_verdict(harness, operation):
+    """A well-formed document of the operation's protocol that is another operation's answer, or an error
+    document sent with status 200: each is ERROR ("could not look"), for every operation opscli calls."""
+    if _protocol(operation) == "smithy-rpc-v2-cbor":
+        pytest.skip(f"{operation} answers in CBOR: its documents are binary (the garbage and truncated faults "
+                    "of the test above cover it)")
+    before = harness.unfaulted(operation)
+    for kind in DOCUMENT_KINDS:
+        harness.fault, mark = (operation, kind), len(harness.proxy.faulted)
+        try:
+            after = harness.read(operation)
+        finally:
+            harness.fault = None
+        assert harness.proxy.faulted[mark:], f"{operation} was never asked: the {kind} fault was not applied"
+        erred = assert_no_verdict_without_evidence(before, after, f"{operation} {kind}")
+        assert erred, f"{operation} answered with a {kind} document, yet every resource kept its verdict"
+
+
+def _boolean_members(operation: str) -> set[str]:
+    """The wire names of the boolean members anywhere in the operation's output (not strings that say true)."""
+    import botocore.session
+
+    service, name = operation.split(":")
+    names, seen, todo = set(), set(), [botocore.session.get_session().get_service_model(service)
+                                        .operation_model(name).output_shape]
+    while todo:
+        shape = todo.pop()
+        if shape is None or shape.name in seen:
+            continue
+        seen.add(shape.name)
+        if shape.type_name == "structure":
+            for member_name, member in shape.members.items():
+                if member.type_name == "boolean":
+                    names.add(member.serialization.get("name", member_name))
+                todo.append(member)
+        elif shape.type_name == "list":
+            todo.append(shape.member)
+        elif shape.type_name == "map":
+            todo.append(shape.value)
+    return names
+
+
+def _answers_with_a_true_boolean(harness, operation: str, booleans: set[str]) -> bool:
+    captured = []
+
+    def keep(http_response, model, **_):
+        if f"{model.service_model.service_name}:{model.name}" == operation:
+            captured.append(http_response.content or b"")
+
+    events = harness.aws().client(operation.split(":")[0]).meta.events  # the client exists: its own hooks
+    events.register("after-call.*.*", keep)
+    try:
+        harness.read(operation)
+    finally:
+        events.unregister("after-call.*.*", keep)
+    return any(f"<{name}>true</{name}>".encode() in body for body in captured for name in booleans)
+
+
+@pytest.mark.parametrize("operation", [op for op in reader_operations()
+                                       if _protocol(op) in ("query", "ec2", "rest-xml")])
+def test_an_xml_boolean_spelled_true_in_capitals_is_error_never_false(harness, operation):
+    booleans = _boolean_members(operation)
+    before = harness.unfaulted(operation)
+    if not booleans or not _answers_with_a_true_boolean(harness, operation, booleans):
+        pytest.skip(f"the emulator's answers to {operation} hold no boolean member that is true here")
+    harness.fault = (operation, "boolean:" + ",".join(sorted(booleans)))
+    try:
+        after = harness.read(operation)
+    finally:
+        harness.fault = None
+    erred = assert_no_verdict_without_evidence(before, after, f"{operation} boolean")
+    assert erred, f"{operation} answered TRUE, yet every resource kept its verdict"
 
 
 @pytest.mark.parametrize("attempts", [1, 2])
