@@ -9,6 +9,16 @@ from opscli.core import declared_operations
 
 # botocore service name -> IAM action prefix (where they differ)
 IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "elbv2": "elasticloadbalancing"}
+# API operations that IAM authorizes under an action of another name (the service authorization reference lists,
+# for each action, the API operation it grants). tests/opscli/test_iam_policy.py checks every action of the policy
+# against AWS's published actions, so an operation whose action differs cannot be added without its entry here.
+IAM_ACTION = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+              "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+              "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock"}
+# Services with one global endpoint: their requests are made in us-east-1, whatever region the caller names, so a
+# condition on aws:RequestedRegion = ap-northeast-1 would deny every one of them. (botocore's endpoint data marks
+# them isRegionalized: false; the policy test checks this set against it.)
+GLOBAL_SERVICES = frozenset({"iam"})
 
 
 def iam_actions(operations: set[str]) -> list[str]:
@@ -20,7 +30,7 @@ def iam_actions(operations: set[str]) -> list[str]:
         if service == "apigateway":
             actions.add("apigateway:GET")  # API Gateway's control plane authorizes by HTTP verb
         else:
-            actions.add(f"{IAM_PREFIX.get(service, service)}:{name}")
+            actions.add(IAM_ACTION.get(operation, f"{IAM_PREFIX.get(service, service)}:{name}"))
     return sorted(actions)
 
 
@@ -29,11 +39,13 @@ def policy_document(operations: set[str] | None = None) -> dict:
     by_service: dict[str, list[str]] = {}
     for action in actions:
         by_service.setdefault(action.split(":")[0], []).append(action)
-    statements = [
-        {"Sid": "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title()), "Effect": "Allow", "Action": acts,
-         "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}}
-        for service, acts in sorted(by_service.items())
-    ]
+    statements = []
+    for service, acts in sorted(by_service.items()):
+        statement = {"Sid": "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title()), "Effect": "Allow",
+                     "Action": acts, "Resource": "*"}
+        if service not in GLOBAL_SERVICES:
+            statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}
+        statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
