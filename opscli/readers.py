@@ -575,6 +575,13 @@ def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     return props
 
 
+# AWS::ApiGateway::Stage MethodSetting's properties (its CloudFormation schema); GetStage answers more (the
+# cache-control authorization settings), which CloudFormation cannot declare.
+METHOD_SETTING_PROPERTIES = frozenset({
+    "CacheDataEncrypted", "CacheTtlInSeconds", "CachingEnabled", "DataTraceEnabled", "LoggingLevel", "MetricsEnabled",
+    "ThrottlingBurstLimit", "ThrottlingRateLimit"})
+
+
 @reader("AWS::ApiGateway::Stage", ("apigateway:GetStage",),
         "StageName DeploymentId TracingEnabled AccessLogSetting MethodSettings Tags")
 def api_stage(ctx: ReadContext, r: Declared) -> dict[str, Any]:
@@ -594,7 +601,9 @@ def api_stage(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         resource, _, method = path.rpartition("/")
         setting = {"ResourcePath": "/" + resource.lstrip("/") if resource not in ("*", "") else "/*",
                    "HttpMethod": method}
-        setting.update({k[:1].upper() + k[1:]: v for k, v in value.items()} if isinstance(value, Mapping) else {})
+        if isinstance(value, Mapping):
+            setting.update({name: value[key] for key in value
+                            if (name := key[:1].upper() + key[1:]) in METHOD_SETTING_PROPERTIES})
         settings.append(setting)
     props["MethodSettings"] = settings
     return props

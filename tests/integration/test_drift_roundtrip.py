@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -87,3 +88,62 @@ def test_any_single_declared_property_changed_live_is_reported(fresh, data):
     findings, _ = stackcheck.drift(mutated)
     failed = {(f.resource.split(" ", 2)[1], f.check_id) for f in findings if f.status is Status.FAIL}
     assert failed == {(lid, f"drift.{key}")}, (lid, key, new_value, failed)
+
+
+# --- the live picture against AWS's resource schemas --------------------------------------------------------------
+
+#: cfn-lint's rules that judge a resource's properties against its CloudFormation resource provider schema (the
+#: schemas AWS publishes per region, as cfn-lint ships them): names, types, enums, patterns, lengths, required.
+SCHEMA_RULES = ("E3002", "E3003", "E3012", "E3030", "E3031", "E3033", "E3034", "E3017", "E3018", "E3020", "E3032",
+                "E3035", "E3036", "E3037")
+
+
+def schema_violations(live: livestack.LiveStack) -> list[str]:
+    """Each read resource's live properties as a template of their own, linted against the schemas only."""
+    import json
+
+    from cfnlint.api import lint
+    from cfnlint.config import ManualArgs
+
+    resources = {lid: {"Type": r.declared.type, "Properties": r.properties}
+                 for lid, r in live.resources.items() if r.state == livestack.ReadState.READ and r.properties}
+    template = json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}, default=str)
+    matches = lint(template, config=ManualArgs(regions=["ap-northeast-1"], include_checks=["I"]))
+    return sorted(f"{m.rule.id} {'/'.join(map(str, m.path))}: {m.message}" for m in matches
+                  if m.rule.id in SCHEMA_RULES and not _unclaimed_required(m, live))
+
+
+def _unclaimed_required(match, live: livestack.LiveStack) -> bool:
+    """A required property the type's reader does not say it reads (an identifier such as RestApiId, which the
+    reader looks up by, or a Lambda's Code, which no read returns): the picture is partial by declaration, and
+    only what the reader claims to read is held to the schema."""
+    if match.rule.id != "E3003" or len(match.path) < 3:
+        return False
+    missing = re.search(r"'(\w+)' is a required property", match.message)
+    resource = live.resources.get(match.path[1])
+    return bool(missing and resource and missing.group(1) not in READERS[resource.declared.type].reads)
+
+
+def test_every_live_picture_fits_its_cloudformation_resource_schema(fresh):
+    """What the readers make of the emulator's answers is valid CloudFormation for its type, as AWS's own schema
+    says: a reader that invents a property name, a type or an enum value fails here, not against a real account."""
+    violations = schema_violations(fresh)
+    assert violations == [], "\n".join(violations[:40])
+    assert {r.declared.type for r in fresh.resources.values() if r.state == livestack.ReadState.READ} >= {
+        "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup", "AWS::EFS::FileSystem", "AWS::ECS::Service",
+        "AWS::ApiGateway::Stage", "AWS::KMS::Key", "AWS::EC2::SecurityGroup", "AWS::S3::Bucket"}
+
+
+def test_the_schema_check_fails_a_picture_a_reader_got_wrong(fresh):
+    """The same check on a picture with an invented property, a value of the wrong type and one outside its enum."""
+    rds = next(lid for lid, r in fresh.resources.items() if r.declared.type == "AWS::RDS::DBInstance")
+    ecs = next(lid for lid, r in fresh.resources.items() if r.declared.type == "AWS::ECS::Service")
+    wrong = copy.copy(fresh)
+    wrong.resources = {
+        rds: dataclasses.replace(fresh.resources[rds], properties={
+            **fresh.resources[rds].properties, "MultiAz": True, "BackupRetentionPeriod": {"days": 1}}),
+        ecs: dataclasses.replace(fresh.resources[ecs], properties={
+            **fresh.resources[ecs].properties, "LaunchType": "MOON"})}
+    found = "\n".join(schema_violations(wrong))
+    assert "'MultiAz' was unexpected" in found and "{'days': 1} is not of type 'integer'" in found, found
+    assert "'MOON' is not one of" in found, found
