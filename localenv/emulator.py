@@ -40,6 +40,11 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_K
 # moto gap: ECS services never start tasks; report the stack's minimum (2) as running so the emulated
 # environment looks like a healthy deployment. Set before any service is created.
 EMULATED_RUNNING_TASKS = "2"
+# A test mode: every answer moto pages, and the stacks it serves, come in pages of this many items (1 or 2), so a
+# reader that reads only the first page shows. Unset: AWS's page sizes where we serve the answer (100 stack
+# resources a page, as CloudFormation), moto's defaults elsewhere.
+PAGE_SIZE_ENV = "STREAMTECH_EMULATOR_PAGE_SIZE"
+STACK_RESOURCES_PAGE = 100  # CloudFormation's ListStackResources page size
 
 _request = threading.local()  # the scheme of the request this server thread is handling
 
@@ -103,6 +108,7 @@ def configure_moto() -> None:
     _answer_stage_keys_as_aws_does()
     _answer_s3_documents_with_their_aws_roots()
     _serve_declared_stacks()
+    _page_every_answer(page_size())
     _remember_response_methods()
 
 
@@ -213,8 +219,15 @@ def _serve_declared_stacks() -> None:
         record = _DECLARED_STACKS.get(self._get_param("StackName"))
         if record is None:
             return list_resources(self)
-        return ActionResult({"StackResourceSummaries": [
-            {**summary, "LastUpdatedTimestamp": record["created"]} for summary in record["StackResourceSummaries"]]})
+        token = self._get_param("NextToken") or "0"
+        start = int(token) if token.isdigit() else 0
+        size = page_size() or STACK_RESOURCES_PAGE
+        summaries = record["StackResourceSummaries"]
+        page = {"StackResourceSummaries": [{**summary, "LastUpdatedTimestamp": record["created"]}
+                                           for summary in summaries[start:start + size]]}
+        if start + size < len(summaries):
+            page["NextToken"] = str(start + size)
+        return ActionResult(page)
 
     def template(self: Any) -> Any:
         record = _DECLARED_STACKS.get(self._get_param("StackName"))
@@ -226,6 +239,37 @@ def _serve_declared_stacks() -> None:
     cfn_responses.CloudFormationResponse.list_stack_resources = list_stack_resources  # type: ignore[method-assign]
     cfn_responses.CloudFormationResponse.get_template = template  # type: ignore[method-assign]
     cfn_responses.CloudFormationResponse._serves_declared_stacks = True  # type: ignore[attr-defined]
+
+
+def page_size() -> int | None:
+    """The paged test mode's page size (STREAMTECH_EMULATOR_PAGE_SIZE: 1 or 2), or None when it is off."""
+    value = os.environ.get(PAGE_SIZE_ENV, "")
+    if not value:
+        return None
+    if value not in ("1", "2"):
+        raise ValueError(f"{PAGE_SIZE_ENV} must be 1 or 2, not {value!r}")
+    return int(value)
+
+
+def _page_every_answer(size: int | None) -> None:
+    """In the paged mode, every answer moto pages (its paginator, whatever page size the client asked for)
+    holds at most `size` items, with the token to the next page."""
+    if size is None:
+        return
+    from moto.utilities import paginator
+
+    if getattr(paginator.Paginator, "_paged_test_mode", None) == size:
+        return
+    original = getattr(paginator.Paginator, "_unpaged_init", paginator.Paginator.__init__)
+
+    def paged_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["max_results"] = size
+        kwargs["max_results_default"] = size
+        original(self, *args, **kwargs)
+
+    paginator.Paginator._unpaged_init = original  # type: ignore[attr-defined]
+    paginator.Paginator.__init__ = paged_init  # type: ignore[method-assign]
+    paginator.Paginator._paged_test_mode = size  # type: ignore[attr-defined]
 
 
 # AWS-managed policies the stack attaches (and AdministratorAccess, which the drift tests attach to show it

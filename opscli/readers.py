@@ -1172,14 +1172,26 @@ def web_acl(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     waf = ctx.aws.client("wafv2")
     answer = _call("GetWebACL", waf.get_web_acl, "WAFNonexistentItemException", Name=name, Scope=scope, Id=acl_id)
     acl = need(answer, "WebACL", Mapping, operation="GetWebACL")
-    tags = _call("ListTagsForResource", waf.list_tags_for_resource,
-                 ResourceARN=need(acl, "ARN", str, operation="GetWebACL"))
-    info = need(tags, "TagInfoForResource", Mapping, operation="ListTagsForResource")  # AWS always returns it
+    arn = need(acl, "ARN", str, operation="GetWebACL")
+    tag_list_read: list[Any] = []
+    markers: set[str] = set()
+    marker: str | None = None
+    while True:  # WAF pages its tags (NextMarker); botocore has no paginator for it
+        page = _call("ListTagsForResource", waf.list_tags_for_resource, ResourceARN=arn,
+                     **({"NextMarker": marker} if marker else {}))
+        info = need(page, "TagInfoForResource", Mapping, operation="ListTagsForResource")  # AWS always returns it
+        tag_list_read += need(info, "TagList", list, operation="ListTagsForResource") if "TagList" in info else []
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+        if marker in markers:  # an endpoint that pages in a circle would hold the read forever
+            raise MalformedAnswer(f"ListTagsForResource answered NextMarker {marker[:40]!r} twice")
+        markers.add(marker)
     return {"Name": need(acl, "Name", str, operation="GetWebACL"), "Scope": scope,
             "DefaultAction": need(acl, "DefaultAction", Mapping, operation="GetWebACL"),
             "Rules": need(acl, "Rules", list, operation="GetWebACL"),
             "VisibilityConfig": need(acl, "VisibilityConfig", Mapping, operation="GetWebACL"),
-            "Tags": tag_list(info.get("TagList", [])),
+            "Tags": tag_list(tag_list_read),
             ATTRIBUTES: {"Arn": acl["ARN"], "Id": acl_id}}
 
 

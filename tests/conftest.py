@@ -6,6 +6,7 @@ tests that need no template run first, so neither core waits for it."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -240,16 +241,14 @@ class LocalDeployment:
         return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
 
-@pytest.fixture(scope="session")
-def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
-    """The compliant stack deployed once per session (per worker), shared read-only. A test that breaks a
-    setting restores it, and `restored_deployment` proves it did."""
-    directory = tmp_path_factory.mktemp("localenv")
+@contextlib.contextmanager
+def deployment_process(synth: Any, directory: Path, **extra_env: str) -> Iterator[LocalDeployment]:
+    """`python -m localenv up` of the session's template in its own process, for the duration of the block."""
     outputs, log = directory / "flat-outputs.json", directory / "localenv.log"
     state = directory / f"{synth.config.stack_name}.json"
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
     # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/test_localenv_cli.py.
-    env = unmeasured(os.environ)
+    env = {**unmeasured(os.environ), **extra_env}
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),
@@ -270,6 +269,14 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
+    """The compliant stack deployed once per session (per worker), shared read-only. A test that breaks a
+    setting restores it, and `restored_deployment` proves it did."""
+    with deployment_process(synth, tmp_path_factory.mktemp("localenv")) as deployment:
+        yield deployment
 
 
 @functools.cache

@@ -600,3 +600,37 @@ def test_a_value_of_the_wrong_type_is_named_by_its_path(parsed, problem):
     with pytest.raises(CouldNotLook) as raised:
         check_answer(answer, parsed, model)
     assert str(raised.value) == f"ec2:DescribeSubnets answered with {problem}"
+
+
+def _web_acl_answer() -> dict:
+    arn = "arn:aws:wafv2:ap-northeast-1:123456789012:regional/webacl/waf-fault/1"
+    return {"WebACL": {"Name": "waf-fault", "Id": "1", "ARN": arn, "DefaultAction": {"Allow": {}}, "Rules": [],
+                       "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                            "MetricName": "m"}}, "LockToken": "t"}
+
+
+def test_web_acl_tags_are_read_over_every_page(stubbed):
+    """WAF pages its tags with NextMarker and botocore has no paginator for it: found by the emulator's paged mode
+    (the web ACL failed STK-TAG-001 there, its tags cut to the first page)."""
+    acl = ("AWS::WAFv2::WebACL", "waf-fault|1|REGIONAL", {})
+    with Stubber(stubbed.client("wafv2")) as stub:
+        stub.add_response("get_web_acl", _web_acl_answer())
+        stub.add_response("list_tags_for_resource", {"TagInfoForResource": {"TagList": [
+            {"Key": "Project", "Value": "p"}]}, "NextMarker": "m2"})
+        stub.add_response("list_tags_for_resource", {"TagInfoForResource": {"TagList": [
+            {"Key": "Owner", "Value": "o"}]}})
+        live = read(stubbed, Acl=acl)
+        stub.assert_no_pending_responses()
+    assert sorted(t["Key"] for t in live.resources["Acl"].properties["Tags"]) == ["Owner", "Project"]
+
+
+def test_an_endpoint_that_pages_in_a_circle_is_error_not_a_hang(stubbed):
+    acl = ("AWS::WAFv2::WebACL", "waf-fault|1|REGIONAL", {})
+    with Stubber(stubbed.client("wafv2")) as stub:
+        stub.add_response("get_web_acl", _web_acl_answer())
+        for _ in range(2):
+            stub.add_response("list_tags_for_resource", {"TagInfoForResource": {"TagList": [
+                {"Key": "Project", "Value": "p"}]}, "NextMarker": "m2"})
+        live = read(stubbed, Acl=acl)
+    assert live.resources["Acl"].state == livestack.ReadState.ERROR
+    assert "answered NextMarker 'm2' twice" in live.resources["Acl"].detail
