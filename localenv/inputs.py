@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,11 @@ def load_stack(suffix: str, template: Path | None, *, synthesized_by: str) -> tu
         raise UsageError(str(exc)) from None
     path = template or ROOT / "cdk.out" / f"{config.stack_name}.template.json"
     try:
-        text = files.read_regular(path, "template")
+        template = files.read_json(path, "template")
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist: synthesize first ({synthesized_by} does)") from None
     except files.FileRefused as exc:
         raise UsageError(str(exc)) from None
-    try:
-        template = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"template {path} is not JSON: {exc}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise UsageError(f"template {path} has no Resources map: not a CloudFormation template")
     return config, template

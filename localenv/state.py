@@ -97,17 +97,13 @@ def write_record(paths: Paths, record: dict[str, Any]) -> None:
 
 def read_record(paths: Paths) -> dict[str, Any] | None:
     """The record, or None when there is none. Raises StateError for one that is not a record (not a regular
-    file, too large, not a JSON object with an integer pid)."""
+    file, too large, not JSON, not an object with an integer pid)."""
     try:
-        text = files.read_regular(paths.record, "localenv state file", limit=MAX_STATE_BYTES)
+        record = files.read_json(paths.record, "localenv state file", limit=MAX_STATE_BYTES)
     except FileNotFoundError:
         return None
     except files.FileRefused as exc:
         raise StateError(str(exc)) from None
-    try:
-        record = json.loads(text)
-    except ValueError:
-        record = None
     if not isinstance(record, dict) or type(record.get("pid")) is not int:
         raise StateError(f"{paths.record} is not a localenv state file (no integer pid)")
     return record

@@ -33,8 +33,17 @@ class ReadOnlyViolation(OpsError):
 def read_input(path: Any, what: str) -> str:
     """The text of an input file the user named: a regular UTF-8 file of at most 16 MiB (a FIFO, a device, a
     directory or a larger file is refused before anything waits on it); anything else is a usage error."""
+    return _usage(files.read_regular, path, what)
+
+
+def read_json_input(path: Any, what: str) -> Any:
+    """The JSON value of an input file the user named, read as `read_input` reads; not JSON: a usage error."""
+    return _usage(files.read_json, path, what)
+
+
+def _usage(read: Any, path: Any, what: str) -> Any:
     try:
-        return files.read_regular(path, what)
+        return read(path, what)
     except FileNotFoundError:
         raise UsageError(f"{what} {path} does not exist") from None
     except files.FileRefused as exc:

@@ -18,7 +18,7 @@ import botocore.exceptions
 import botocore.parsers
 
 from opscli.checks import describe_failure
-from opscli.errors import CredentialsError, OpsError, UsageError, read_input
+from opscli.errors import CredentialsError, OpsError, UsageError, read_json_input
 from platform_spec.contract import LOCAL_NOT_EMULATED  # the status of a resource localenv does not emulate
 
 # CloudFormation statuses of a resource that exists (or existed and is being changed).
@@ -118,11 +118,7 @@ def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackS
 def from_record(path: Path) -> StackScope:
     """The scope from a stack record file (what `python -m localenv` writes beside the outputs). A file that is
     not a stack record is a usage error; a record whose template omits resources it lists is a ScopeError."""
-    text = read_input(path, "stack record")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"stack record {path} is not readable JSON: {exc}") from None
+    data = read_json_input(path, "stack record")
     if not isinstance(data, Mapping) or not isinstance(data.get("StackName"), str):
         raise UsageError(f"{path} is not a stack record (no StackName)")
     try:

@@ -3,11 +3,10 @@ the stack outputs file (cfn-outputs/flat-outputs.json)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from opscli.errors import UsageError, read_input
+from opscli.errors import UsageError, read_json_input
 from platform_spec.naming import NamingError, physical_name, validate_suffix
 
 STAGE_NAME = "v1"
@@ -70,13 +69,7 @@ def from_suffix(suffix: str) -> Targets:
 
 def load_outputs(path: Path) -> dict[str, str]:
     """The flat OutputKey -> OutputValue map; `cdk deploy --outputs-file` nesting ({stack: {...}}) is unwrapped."""
-    text = read_input(path, "outputs file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"outputs file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise UsageError(f"outputs file {path} is nested too deeply to be stack outputs") from None
+    data = read_json_input(path, "outputs file")
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), dict):
         data = next(iter(data.values()))  # cdk deploy --outputs-file writes {"TapStackprod": {...}}
     if not isinstance(data, dict):

@@ -8,10 +8,12 @@ waits on it or fills memory with it. Standard library only (the ground floor).
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 MAX_INPUT_BYTES = 16 * 2**20  # far above any stack's outputs, record or template (a whole TapStack: ~0.6 MiB)
 _CHUNK = 1 << 20
@@ -70,6 +72,18 @@ def read_regular(path: str | os.PathLike[str], what: str, *, limit: int = MAX_IN
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileRefused(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def read_json(path: str | os.PathLike[str], what: str, *, limit: int = MAX_INPUT_BYTES) -> Any:
+    """The JSON value in `path`, read as `read_regular` reads; FileRefused when it is not JSON (or is nested
+    deeper than the parser goes)."""
+    text = read_regular(path, what, limit=limit)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileRefused(f"{what} {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise FileRefused(f"{what} {path} is nested too deeply to be read") from None
 
 
 def writable_target(path: str | os.PathLike[str], what: str) -> tuple[Path, os.stat_result | None]:

@@ -167,3 +167,15 @@ def test_a_parent_that_is_a_file_is_refused(tmp_path):
     blocker.write_text("")
     with pytest.raises(files.FileRefused, match="cannot be written"):
         files.write_whole(blocker / "x.sarif", "x", "--report sarif")
+
+
+def test_json_is_read_and_what_is_not_json_is_refused(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"StackName": "TapStackx"}')
+    assert files.read_json(path, "stack record") == {"StackName": "TapStackx"}
+    path.write_text("{not json")
+    with pytest.raises(files.FileRefused, match=r"stack record .* is not JSON: Expecting property name .* at line 1"):
+        files.read_json(path, "stack record")
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(files.FileRefused, match="is nested too deeply to be read"):
+        files.read_json(path, "stack record")

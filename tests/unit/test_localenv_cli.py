@@ -48,7 +48,7 @@ def test_down_removes_a_record_only_when_no_deployment_holds_the_lock(tmp_path, 
     (tmp_path / "TapStackbad.json").write_text("{not json")
     assert main(["down", "--suffix", "bad", "--state-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "is not a localenv state file" in err and "so it was removed" in err
+    assert "localenv state file" in err and "is not JSON" in err and "so it was removed" in err
     assert not (tmp_path / "TapStackbad.json").exists()
     with lock_held_elsewhere(tmp_path / "TapStackheld.lock") as holder:
         for text in ("{not json", json.dumps({"pid": int(dead.stdout)}), '{"pid": -1}'):
