@@ -1,0 +1,130 @@
+"""`opscli iam-policy` is enough, and every statement is needed: the audit, drift and rotate-check run on the local
+emulator with IAM enforcement on (moto authorizes each request against the caller's policies once its no-auth
+count is spent), as a user whose only permissions are the generated policy. moto judges a policy's actions, not
+its resources or conditions; those are checked against AWS's own data in tests/opscli/test_iam_policy.py.
+
+Where moto itself departs from AWS, the departure is written here, not worked around in the policy:
+- it authorizes five reads under names IAM does not use for them (MOTO_ACTION_NAMES): the test's user is also granted moto's
+  name wherever the policy grants IAM's, and loses it with the statement that grants IAM's;
+- with enforcement on it refuses the SigV4 signature of every request to three REST-JSON services
+  (MOTO_SIGNATURE_GAPS; measured with moto 5.1, in process and as a server, for a valid signature): the
+  resources read through them are ERROR with SignatureDoesNotMatch, and nothing else is."""
+
+from __future__ import annotations
+
+import copy
+import json
+import urllib.request
+
+import pytest
+
+from opscli import core, livestack, stackcheck, targets
+from opscli.aws import Aws, new_session
+from opscli.iam_policy import policy_document
+from opscli.readers import READERS
+from platform_spec.result import Status
+from tests.conftest import deployment_process
+
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
+
+USER = "opscli-auditor"
+# IAM's action -> the name moto checks instead: CloudWatch under its endpoint prefix; the S3 bucket reads moto's
+# action map has no entry for (?encryption, ?publicAccessBlock, ?ownershipControls) fall to its default, ListBucket.
+MOTO_ACTION_NAMES = {"cloudwatch:DescribeAlarms": "monitoring:DescribeAlarms",
+                     "cloudwatch:ListTagsForResource": "monitoring:ListTagsForResource",
+                     "s3:GetEncryptionConfiguration": "s3:ListBucket",
+                     "s3:GetBucketPublicAccessBlock": "s3:ListBucket",
+                     "s3:GetBucketOwnershipControls": "s3:ListBucket"}
+MOTO_SIGNATURE_GAPS = frozenset({"apigateway", "efs", "lambda"})
+
+
+def _enforce(endpoint: str, after: float) -> None:
+    """IAM enforcement on (after 0 more requests) or off (float('inf')): moto's own control endpoint."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=str(after).encode(), method="POST",
+                                     headers={"Content-Type": "text/plain"})  # a form type would hide the body
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def _as_moto_needs(document: dict) -> dict:
+    """The policy with moto's own action names added beside IAM's, statement by statement."""
+    document = copy.deepcopy(document)
+    for statement in document["Statement"]:
+        statement["Action"] = sorted(set(statement["Action"]) | {MOTO_ACTION_NAMES[a] for a in statement["Action"]
+                                                                  if a in MOTO_ACTION_NAMES})
+    return document
+
+
+@pytest.fixture(scope="module")
+def enforced(synth, tmp_path_factory):
+    """A deployment of its own (enforcement would break every other test's reads), a user holding exactly the
+    policy, and its access key."""
+    with deployment_process(synth, tmp_path_factory.mktemp("iam-enforced")) as deployment:
+        admin = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                            region_name="ap-northeast-1").client("iam", endpoint_url=deployment.endpoint)
+        admin.create_user(UserName=USER)
+        admin.put_user_policy(UserName=USER, PolicyName="opscli",
+                              PolicyDocument=json.dumps(_as_moto_needs(policy_document())))
+        key = admin.create_access_key(UserName=USER)["AccessKey"]
+        yield deployment, admin, key
+        _enforce(deployment.endpoint, float("inf"))
+
+
+def _read_as_auditor(deployment, key) -> tuple[list, list, list]:
+    _enforce(deployment.endpoint, 0)
+    try:
+        session = new_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                              region_name="ap-northeast-1")
+        aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=1)
+        target = targets.from_outputs(deployment.outputs_file)
+        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+        tags = {"Environment": target.suffix}
+        return (stackcheck.judge(live, expected_tags=tags), stackcheck.drift(live, expected_tags=tags)[0],
+                core.rotate_secrets(aws, target).findings)
+    finally:
+        _enforce(deployment.endpoint, float("inf"))
+
+
+def _moto_refuses(resource_type: str) -> bool:
+    return any(op.split(":")[0] in MOTO_SIGNATURE_GAPS for op in READERS[resource_type].operations)
+
+
+def _errors(findings) -> list[tuple[str, str]]:
+    return [(f.resource, f.reason) for f in findings if f.status is Status.ERROR]
+
+
+def test_the_generated_policy_is_enough_for_every_check(enforced):
+    deployment, _admin, key = enforced
+    audit, drift, secrets = _read_as_auditor(deployment, key)
+    assert _errors(secrets) == []
+    assert len(audit) > 400 and secrets
+    for resource, reason in _errors(audit + drift):
+        resource_type = resource.split(" ", 1)[0]
+        assert resource_type.startswith("AWS::") and (
+            _moto_refuses(resource_type) and "SignatureDoesNotMatch" in reason
+            or "is not known" in reason), (resource, reason)  # or a whole-stack rule that needed such a resource
+    judged = [f for f in audit if f.status in (Status.PASS, Status.FAIL)]
+    assert not [f for f in judged if f.status is Status.FAIL]
+    assert {f.resource.split(" ", 1)[0] for f in judged} >= {
+        "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup", "AWS::ECS::Service", "AWS::KMS::Key",
+        "AWS::IAM::Role", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::CloudWatch::Alarm", "AWS::EC2::SecurityGroup"}
+
+
+def test_without_one_statement_exactly_its_checks_are_access_denied(enforced):
+    """Without the RDS statement, the RDS resources are ERROR "access denied" (and the whole-stack rules that
+    needed them, "is not known"), and nothing else. (RDS: moto enforces its query protocol; it was seen to let
+    SQS's JSON-protocol reads through with no statement at all.)"""
+    deployment, admin, key = enforced
+    document = policy_document()
+    kept = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != "OpscliReadRds"]}
+    admin.put_user_policy(UserName=USER, PolicyName="opscli", PolicyDocument=json.dumps(_as_moto_needs(kept)))
+    try:
+        audit, _drift, secrets = _read_as_auditor(deployment, key)
+    finally:
+        admin.put_user_policy(UserName=USER, PolicyName="opscli",
+                              PolicyDocument=json.dumps(_as_moto_needs(document)))
+    denied = {resource.split(" ", 1)[0] for resource, reason in _errors(audit) if "access denied" in reason}
+    assert denied == {"AWS::RDS::DBInstance", "AWS::RDS::DBParameterGroup", "AWS::RDS::DBSubnetGroup"}, denied
+    assert all("access denied to Describe" in reason or "is not known" in reason
+               for resource, reason in _errors(audit) if resource.startswith("AWS::RDS::"))
+    assert _errors(secrets) == []
