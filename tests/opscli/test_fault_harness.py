@@ -288,6 +288,30 @@ def test_a_broken_answer_to_any_operation_is_error_never_a_verdict(harness, oper
         assert erred, f"{operation} answered with {kind}, yet every resource kept its verdict"
 
 
+def _boolean_members(operation: str) -> set[str]:
+    """The wire names of the boolean members anywhere in the operation's output (not strings that say true)."""
+    import botocore.session
+
+    service, name = operation.split(":")
+    names, seen, todo = set(), set(), [botocore.session.get_session().get_service_model(service)
+                                        .operation_model(name).output_shape]
+    while todo:
+        shape = todo.pop()
+        if shape is None or shape.name in seen:
+            continue
+        seen.add(shape.name)
+        if shape.type_name == "structure":
+            for member_name, member in shape.members.items():
+                if member.type_name == "boolean":
+                    names.add(member.serialization.get("name", member_name))
+                todo.append(member)
+        elif shape.type_name == "list":
+            todo.append(shape.member)
+        elif shape.type_name == "map":
+            todo.append(shape.value)
+    return names
+
+
 DOCUMENT_KINDS = ("foreign", "error200")
 
 
@@ -317,30 +341,6 @@ def test_a_document_that_is_not_the_answer_to_any_operation_is_error_never_a_ver
         assert erred, f"{operation} answered with a {kind} document, yet every resource kept its verdict"
 
 
-def _boolean_members(operation: str) -> set[str]:
-    """The wire names of the boolean members anywhere in the operation's output (not strings that say true)."""
-    import botocore.session
-
-    service, name = operation.split(":")
-    names, seen, todo = set(), set(), [botocore.session.get_session().get_service_model(service)
-                                        .operation_model(name).output_shape]
-    while todo:
-        shape = todo.pop()
-        if shape is None or shape.name in seen:
-            continue
-        seen.add(shape.name)
-        if shape.type_name == "structure":
-            for member_name, member in shape.members.items():
-                if member.type_name == "boolean":
-                    names.add(member.serialization.get("name", member_name))
-                todo.append(member)
-        elif shape.type_name == "list":
-            todo.append(shape.member)
-        elif shape.type_name == "map":
-            todo.append(shape.value)
-    return names
-
-
 def _answers_with_a_true_boolean(harness, operation: str, booleans: set[str]) -> bool:
     captured = []
 
@@ -358,8 +358,10 @@ def _answers_with_a_true_boolean(harness, operation: str, booleans: set[str]) ->
 
 
 @pytest.mark.parametrize("operation", [op for op in reader_operations()
-                                       if _protocol(op) in ("query", "ec2", "rest-xml")])
+                                       if _protocol(op) in ("query", "ec2", "rest-xml") and _boolean_members(op)])
 def test_an_xml_boolean_spelled_true_in_capitals_is_error_never_false(harness, operation):
+    """Every XML operation whose output has a boolean member: where the emulator's answer holds one that is
+    true, that true spelled TRUE is ERROR for the resources that asked."""
     booleans = _boolean_members(operation)
     before = harness.unfaulted(operation)
     if not booleans or not _answers_with_a_true_boolean(harness, operation, booleans):
