@@ -149,3 +149,35 @@ def test_the_vendored_files_are_the_ones_notice_names():
     named = {file for _, file in RECORDINGS}
     present = {str(p.relative_to(DATA)) for p in DATA.rglob("*.json")}
     assert named == present
+
+
+# --- a recording's own verdict, reached by our reader and predicate -------------------------------------------
+
+def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recordings():
+    """Cloud Custodian's test_rds_public_accessible_disable asserts that c7n-test-pa is publicly accessible in its
+    first recording (its policy's filter matches it) and no longer in the second (after its action). The same
+    genuine answers, read by opscli's RDS reader into CloudFormation shape and judged by the catalog's
+    predicates: STK-RDS public access FAILs on the first and PASSes on the second, with no ERROR on either."""
+    from opscli import livestack, stackcheck
+    from opscli.stack import build
+    from platform_spec.result import Status
+    from platform_spec.rules import stk_rds
+
+    verdicts = []
+    for n in (1, 2):
+        answer = _load(f"test_rds_public_accessible_disable/rds.DescribeDBInstances_{n}.json",
+                       "rds:DescribeDBInstances")
+        answer["DBInstances"] = [i for i in answer["DBInstances"] if i["DBInstanceIdentifier"] == "c7n-test-pa"]
+        scope = build("TapStackreplay", {"Resources": {"Db": {"Type": stk_rds.INSTANCE, "Properties": {
+            "Engine": "mysql"}}}}, [{"LogicalResourceId": "Db", "ResourceType": stk_rds.INSTANCE,
+                                    "PhysicalResourceId": "c7n-test-pa", "ResourceStatus": "CREATE_COMPLETE"}], "replay")
+        aws = _guarded()
+        with Stubber(aws.client("rds")) as stub:
+            stub.add_response("describe_db_instances", answer)
+            live = livestack.read_stack(aws, scope, account="644160558196", max_workers=1)
+        assert live.resources["Db"].state == livestack.ReadState.READ, live.resources["Db"].detail
+        findings = {f.rule_id: f for f in stackcheck.judge(live) if f.resource.startswith(stk_rds.INSTANCE)}
+        assert not [f for f in findings.values() if f.status is Status.ERROR], findings
+        verdicts.append(findings[stk_rds.PUBLIC_ID].status)
+        assert findings[stk_rds.MULTI_AZ_ID].status is Status.FAIL  # the recording's MultiAZ: false
+    assert verdicts == [Status.FAIL, Status.PASS]
