@@ -24,9 +24,8 @@ from opscli import __version__, accepted, core, render, targets
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
-from opscli.model import FailOn, Report, exit_code, judged, sort_findings
+from opscli.model import FailOn, Report, exit_code, judged_nothing, sort_findings
 from platform_spec import catalog, files
-from platform_spec.result import Status
 
 DEFAULT_TIMEOUT = 60.0
 EXIT_INTERRUPTED = 130  # Ctrl-C: the partial report is printed, then the shell's convention for SIGINT
@@ -174,9 +173,10 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                            if (rule := catalog.CATALOG.get(f.rule_id)) and rule.references.ids(field)]
         report.compliance = kwargs["compliance"]
     code = exit_code(report.findings, kwargs["fail_on"])
-    if not judged(report.findings) and not any(f.status is Status.ERROR for f in report.findings):
-        err.print(f"opscli: no check reached a verdict{' for --compliance ' + kwargs['compliance'] if kwargs['compliance'] else ''}: "
-                  f"a run that judged nothing vouches for nothing (exit {code})")
+    if judged_nothing(report.findings):  # e.g. a --compliance view that keeps none of the run's checks
+        view = f" for --compliance {kwargs['compliance']}" if kwargs["compliance"] else ""
+        err.print(f"opscli: no check reached a verdict{view}: a run that judged nothing vouches for nothing "
+                  f"(exit {code})")
     if report.incomplete == "interrupted":
         code = EXIT_INTERRUPTED
     if kwargs["output"] == "json":

@@ -20,7 +20,7 @@ from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, Spec, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import OpsError, UsageError
-from opscli.model import Finding, Report, judged, sort_findings
+from opscli.model import Finding, Report, judged_nothing, sort_findings
 from opscli.targets import Targets
 from platform_spec.result import Status
 
@@ -109,7 +109,7 @@ def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: f
 
 def _report(command: str, targets: Targets, scope: stack.StackScope, findings: list[Finding], start: float,
             aws: Aws, calls_before: int, cover: stackcheck.Coverage) -> Report:
-    if not judged(findings) and not any(f.status is Status.ERROR for f in findings):
+    if judged_nothing(findings):
         # Nothing declared that this command judges (an empty template, a stack without keys): say so as an
         # ERROR, in every output, rather than print "0 checks" and exit 0.
         findings = [*findings, Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, scope.stack_name,

@@ -93,6 +93,12 @@ def judged(findings: Iterable[Finding]) -> int:
     return sum(1 for f in findings if f.status in JUDGED)
 
 
+def judged_nothing(findings: Iterable[Finding]) -> bool:
+    """No check reached a verdict and none said why (no ERROR): a run that must not pass as compliant."""
+    findings = list(findings)
+    return not judged(findings) and not any(f.status is Status.ERROR for f in findings)
+
+
 def exit_code(findings: Iterable[Finding], fail_on: str = "low") -> int:
     """3 if any check could not look, or if no check reached a verdict at all (a run that judged nothing vouches
     for nothing); else 1 if any FAIL at or above `fail_on`; else 0."""
