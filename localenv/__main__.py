@@ -30,9 +30,9 @@ from typing import Any
 import boto3
 
 from cdk_app.config import AppConfig
+from localenv import state as statefile
 from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
-from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
 from platform_spec import files
 
@@ -174,7 +174,8 @@ def down(config: AppConfig, state: statefile.Paths, *, timeout: float = 10) -> i
         if statefile.remove_if_stale(state):
             print(f"{config.stack_name} was not running (stale record of pid {pid} removed)")
             return 0
-        raise UsageError(f"{config.stack_name}: pid {pid} is not running, but its lock is held: left as it is") from None
+        raise UsageError(f"{config.stack_name}: pid {pid} is not running, but its lock is held: "
+                         "left as it is") from None
     except TimeoutError:
         print(f"error: pid {pid} did not stop within {timeout:.0f}s", file=sys.stderr)
         return 3

@@ -4,8 +4,8 @@ count is spent), as a user whose only permissions are the generated policy. moto
 its resources or conditions; those are checked against AWS's own data in tests/opscli/test_iam_policy.py.
 
 Where moto itself departs from AWS, the departure is written here, not worked around in the policy:
-- it authorizes five reads under names IAM does not use for them (MOTO_ACTION_NAMES): the test's user is also granted moto's
-  name wherever the policy grants IAM's, and loses it with the statement that grants IAM's;
+- it authorizes five reads under names IAM does not use for them (MOTO_ACTION_NAMES): the test's user is also
+  granted moto's name wherever the policy grants IAM's, and loses it with the statement that grants IAM's;
 - with enforcement on it refuses the SigV4 signature of every request to three REST-JSON services
   (MOTO_SIGNATURE_GAPS; measured with moto 5.1, in process and as a server, for a valid signature): the
   resources read through them are ERROR with SignatureDoesNotMatch, and nothing else is."""

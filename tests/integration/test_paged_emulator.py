@@ -1,7 +1,7 @@
 """The paged mode of the local emulator: every answer moto's paginator serves, and the stack's own
-ListStackResources, come in pages of 2 items. The audit, drift and rotate-check over that deployment reach exactly the posture they reach
-over the unpaged one: no reader stops at a first page. (AWS pages ListStackResources at 100 summaries, and the
-stack declares more than that.)"""
+ListStackResources, come in pages of 2 items. The audit, drift and rotate-check over that deployment reach exactly
+the posture they reach over the unpaged one: no reader stops at a first page. (AWS pages ListStackResources at
+100 summaries, and the stack declares more than that.)"""
 
 from __future__ import annotations
 

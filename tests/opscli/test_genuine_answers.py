@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -168,9 +167,10 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
         answer = _load(f"test_rds_public_accessible_disable/rds.DescribeDBInstances_{n}.json",
                        "rds:DescribeDBInstances")
         answer["DBInstances"] = [i for i in answer["DBInstances"] if i["DBInstanceIdentifier"] == "c7n-test-pa"]
-        scope = build("TapStackreplay", {"Resources": {"Db": {"Type": stk_rds.INSTANCE, "Properties": {
-            "Engine": "mysql"}}}}, [{"LogicalResourceId": "Db", "ResourceType": stk_rds.INSTANCE,
-                                    "PhysicalResourceId": "c7n-test-pa", "ResourceStatus": "CREATE_COMPLETE"}], "replay")
+        template = {"Resources": {"Db": {"Type": stk_rds.INSTANCE, "Properties": {"Engine": "mysql"}}}}
+        summaries = [{"LogicalResourceId": "Db", "ResourceType": stk_rds.INSTANCE,
+                      "PhysicalResourceId": "c7n-test-pa", "ResourceStatus": "CREATE_COMPLETE"}]
+        scope = build("TapStackreplay", template, summaries, "replay")
         aws = _guarded()
         with Stubber(aws.client("rds")) as stub:
             stub.add_response("describe_db_instances", answer)

@@ -18,8 +18,15 @@ from localenv.emulator import configure_moto, free_port
 from services.common import db
 from services.common.cache import video_key
 from services.common.settings import SettingsError
-from services.video_worker.worker import (LOCK_FILE, Scratch, VisibilityExtender, Worker, WorkerFailed, WorkerSettings,
-                                          parse_job)
+from services.video_worker.worker import (
+    LOCK_FILE,
+    Scratch,
+    VisibilityExtender,
+    Worker,
+    WorkerFailed,
+    WorkerSettings,
+    parse_job,
+)
 from tests.services.conftest import LogSink, count_rows, settings_for
 from tests.services.test_api import down_cache
 

@@ -50,7 +50,7 @@ def main(work: Path) -> dict:
                                       "up_alive": up.poll() is None, "bystander_alive": bystander.poll() is None}
         record.unlink()
         record.write_text(genuine)
-        result["genuine"] = dict(zip(("code", "said"), down()))
+        result["genuine"] = dict(zip(("code", "said"), down(), strict=True))
         result["up_exit"] = up.wait(20)
         result["bystander_alive_after_down"] = bystander.poll() is None
         # No `up` now holds the lock: a record naming the bystander (or -1) is provably stale, removed, and nothing

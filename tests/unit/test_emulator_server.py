@@ -15,7 +15,6 @@ import pytest
 
 from localenv.emulator import PooledWSGIServer
 
-
 GATHERED = 12
 _together = threading.Barrier(GATHERED)
 

@@ -117,8 +117,9 @@ def test_a_symlink_is_written_through_to_its_target_and_stays_a_link(tmp_path):
     assert dangling.is_symlink() and (tmp_path / "made.sarif").read_text() == "made"
 
 
-@pytest.mark.parametrize("special, said", [("fifo", "a FIFO"), ("dir", "a directory"), ("/dev/null", "a character device"),
-                                           ("link-to-fifo", "a FIFO"), ("socket", "a socket")])
+@pytest.mark.parametrize("special, said", [("fifo", "a FIFO"), ("dir", "a directory"),
+                                           ("/dev/null", "a character device"), ("link-to-fifo", "a FIFO"),
+                                           ("socket", "a socket")])
 def test_a_path_that_is_not_a_regular_file_is_never_replaced(tmp_path, special, said):
     path = {"fifo": tmp_path / "fifo", "dir": tmp_path / "d", "/dev/null": Path("/dev/null"),
             "link-to-fifo": tmp_path / "link", "socket": tmp_path / "sock"}[special]
