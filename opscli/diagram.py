@@ -8,12 +8,12 @@ no scripts and no network: it goes into the HTML report and docs/architecture.sv
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from html import escape
-from pathlib import Path
 from typing import Any
+
+from platform_spec import files
 
 TIERS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Edge", (("AWS::WAFv2::WebACL", "WAF web ACL"), ("AWS::ApiGateway::RestApi", "API Gateway REST API (regional)"),
@@ -135,9 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m opscli.diagram TEMPLATE.json > architecture.svg", file=sys.stderr)
         return 2
     try:
-        template = json.loads(Path(args[0]).read_text())
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read the template {args[0]}: {exc}", file=sys.stderr)
+        template = files.read_json(args[0], "template")
+    except FileNotFoundError:
+        print(f"error: template {args[0]} does not exist", file=sys.stderr)
+        return 2
+    except files.FileRefused as exc:  # a FIFO, a device, over 16 MiB, not JSON: one line, never a wait
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(svg(template, title=TITLE))
     return 0
