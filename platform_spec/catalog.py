@@ -136,6 +136,15 @@ _RULES: tuple[Rule, ...] = (
          R(iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
            prowler="rds_instance_no_public_access",
            checkov="CKV_AWS_17")),
+    Rule("STK-NET-002", "No security group admits traffic from anywhere (0.0.0.0/0 or ::/0)", Severity.CRITICAL,
+         (N, C, L),
+         "Nothing in the stack is reached through a security group from the internet (clients come through API "
+         "Gateway; the load balancer is internal), so an ingress rule open to the world is exposure on any port, "
+         "and on a data store's port it is the path from the internet to the data.",
+         "Remove the rule that admits 0.0.0.0/0 or ::/0 and admit the security group that needs the port instead "
+         "(connections.allow_from between the constructs).",
+         R(iso27001="8.20, 8.22", security_hub="EC2.18, EC2.19", config_rule="vpc-sg-open-only-to-authorized-ports",
+           prowler="ec2_securitygroup_allow_ingress_from_internet_to_any_port", cdk_nag="AwsSolutions-EC23")),
     Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C, L),
          "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
          "Give the replication group num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",

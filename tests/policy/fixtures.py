@@ -41,6 +41,13 @@ def db(**overrides: Any) -> dict[str, Any]:
             "Properties": props}
 
 
+def security_group(*ingress: dict[str, Any]) -> dict[str, Any]:
+    """A data store's security group with the given ingress rules (CloudFormation's SecurityGroupIngress)."""
+    return {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "database", "VpcId": "vpc-1", "SecurityGroupIngress": list(ingress),
+        "Tags": [{"Key": "Name", "Value": "sg-db"}]}}
+
+
 def params(force_ssl: str = "1") -> dict[str, Any]:
     return {"Type": "AWS::RDS::DBParameterGroup",
             "Properties": {"Family": "postgres17", "Description": "fx", "Parameters": {"rds.force_ssl": force_ssl},
@@ -227,6 +234,10 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                     "fail": template({"Params": params("0"), "Db": db()})},
     "STK-NET-001": {"pass": template({"Params": params(), "Db": db()}),
                     "fail": template({"Params": params(), "Db": db(PubliclyAccessible=True)})},
+    "STK-NET-002": {"pass": template({"Sg": security_group({"IpProtocol": "tcp", "FromPort": 5433, "ToPort": 5433,
+                                                            "SourceSecurityGroupId": "sg-worker"})}),
+                    "fail": template({"Sg": security_group({"IpProtocol": "tcp", "FromPort": 5433, "ToPort": 5433,
+                                                            "CidrIp": "0.0.0.0/0"})})},
     "STK-REDIS-001": {"pass": template({"Redis": redis()}), "fail": template({"Redis": redis(NumCacheClusters=1)})},
     "STK-REDIS-002": {"pass": template({"Redis": redis()}),
                       "fail": template({"Redis": redis(TransitEncryptionMode="preferred")})},
