@@ -107,6 +107,7 @@ def configure_moto() -> None:
     _keep_integration_connection_ids()
     _answer_stage_keys_as_aws_does()
     _answer_s3_documents_with_their_aws_roots()
+    _response_transformers_per_request()
     _serve_declared_stacks()
     _page_every_answer(page_size())
     _remember_response_methods()
@@ -192,6 +193,31 @@ def _answer_s3_documents_with_their_aws_roots() -> None:
 
         answer._aws_root = True  # type: ignore[attr-defined]
         setattr(S3Response, name, answer)
+
+
+def _response_transformers_per_request() -> None:
+    """moto bug: a response that includes or excludes a member for one request (ECS's DescribeServices and
+    DescribeClusters with include=TAGS, EC2's key pairs) writes that choice into a dict shared by its class, while
+    other threads' answers iterate over the same dict: "dictionary changed size during iteration" (seen in the
+    suite under load), and the choice leaks into later requests. Here each response keeps its own copy."""
+    from moto.core.responses import BaseResponse
+
+    if getattr(BaseResponse, "_transformers_per_request", False):
+        return
+
+    def include(self: Any, response_key_path: str) -> None:
+        self.RESPONSE_KEY_PATH_TO_TRANSFORMER = {**self.RESPONSE_KEY_PATH_TO_TRANSFORMER,
+                                                 response_key_path: lambda value: value}
+
+    def exclude(self: Any, response_key_path: str) -> None:
+        from moto.core.serialize import never_return
+
+        self.RESPONSE_KEY_PATH_TO_TRANSFORMER = {**self.RESPONSE_KEY_PATH_TO_TRANSFORMER,
+                                                 response_key_path: never_return}
+
+    BaseResponse._include_in_response = include  # type: ignore[method-assign]
+    BaseResponse._exclude_from_response = exclude  # type: ignore[method-assign]
+    BaseResponse._transformers_per_request = True  # type: ignore[attr-defined]
 
 
 # Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer

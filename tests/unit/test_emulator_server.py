@@ -88,3 +88,28 @@ def test_the_threads_stop_with_the_server():
     for thread in server.threads:
         thread.join(5)
     assert server.threads and not any(thread.is_alive() for thread in server.threads)
+
+
+def test_a_response_never_writes_its_member_choices_into_state_shared_between_requests(monkeypatch):
+    """moto wrote ECS's include=TAGS choice into a dict its response class shares with every thread, which another
+    thread's answer was iterating ("dictionary changed size during iteration", once in ten runs under load). With
+    the emulator's configuration the class's dict is never written, whatever a request includes."""
+    import boto3
+    from moto import mock_aws
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    from localenv.emulator import configure_moto
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    configure_moto()
+    before = dict(EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER)
+    with mock_aws():
+        ecs = boto3.client("ecs", region_name="ap-northeast-1")
+        ecs.create_cluster(clusterName="c", tags=[{"key": "Project", "value": "p"}])
+        tagged = ecs.describe_clusters(clusters=["c"], include=["TAGS"])["clusters"][0]
+        untagged = ecs.describe_clusters(clusters=["c"])["clusters"][0]
+    assert tagged["tags"] == [{"key": "Project", "value": "p"}]
+    assert not untagged.get("tags")  # the choice of one request does not leak into the next
+    assert EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER == before
