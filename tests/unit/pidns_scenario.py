@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 SUFFIX = "pidns"
@@ -71,5 +70,4 @@ def main(work: Path) -> dict:
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
     print(json.dumps(main(Path(sys.argv[1]))))
