@@ -423,7 +423,13 @@ class _Server(ThreadedMotoServer):
         self._ssl_context = ssl_context
 
     def _server_entry(self) -> None:
-        app = _SchemeRecorder(_Dispatcher(create_backend_app))
+        app: Any = _Dispatcher(create_backend_app)
+        size = page_size()
+        if size is not None:
+            from localenv.pager import Pager
+
+            app = Pager(app, size)
+        app = _SchemeRecorder(app)
         self._server = PooledWSGIServer(self._ip_address, self._port, app, MotoRequestHandler,
                                         ssl_context=self._ssl_context)
         self._server_ready_event.set()
