@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -310,11 +311,21 @@ def rules_show(rule_id: str) -> None:
 
 
 @cli.command("iam-policy")
-def iam_policy() -> None:
+@click.option("--suffix", default=None, help="Scope every action that supports it to this environment's stack.")
+@click.option("--outputs", "outputs_file", type=click.Path(path_type=Path), default=None,
+              help="Scope to the stack named in this outputs file (its secret and bucket names too).")
+@click.option("--account", default=None, help="The 12-digit account in the ARNs (default: \"*\", any account).")
+def iam_policy(suffix: str | None, outputs_file: Path | None, account: str | None) -> None:
     """Print the least-privilege IAM policy for exactly the read operations the checks use (stdout: the policy
-    document alone; stderr: what the caller needs besides it, e.g. sts:AssumeRole for a role profile)."""
-    click.echo(json.dumps(policy_document(), indent=2))
-    for note in caller_notes():
+    document alone; stderr: what the caller needs besides it, e.g. sts:AssumeRole for a role profile).
+
+    With --suffix or --outputs, every action AWS authorizes on a resource is granted on that stack's resources
+    only (its stack, names, and the names CloudFormation generates from the stack's name); without, on "*"."""
+    if account is not None and not re.fullmatch(r"\d{12}", account):
+        raise UsageError(f"--account must be 12 digits, not {account!r}")
+    scope = _targets(suffix, outputs_file) if suffix is not None or outputs_file is not None else None
+    click.echo(json.dumps(policy_document(targets=scope, account=account), indent=2))
+    for note in caller_notes(scoped=scope is not None):
         click.echo(f"note: {note}", err=True)
 
 

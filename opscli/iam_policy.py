@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
-from opscli.core import declared_operations
+from opscli.core import STACK_PREFIX, declared_operations
+from opscli.targets import Targets
+from platform_spec.naming import NAMES, physical_name
 
 # botocore service name -> IAM action prefix (where they differ)
 IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "elbv2": "elasticloadbalancing"}
@@ -19,6 +21,86 @@ IAM_ACTION = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
 # condition on aws:RequestedRegion = ap-northeast-1 would deny every one of them. (botocore's endpoint data marks
 # them isRegionalized: false; the policy test checks this set against it.)
 GLOBAL_SERVICES = frozenset({"iam"})
+# The account in a scoped ARN when none is given ("*", as AWS's own examples write it): another account's resources
+# still need that account's own grant. `--account` names the one account.
+ANY_ACCOUNT = "*"
+
+# The resources each action is scoped to, for one stack. The service authorization reference lists, per action, the
+# resource types it authorizes; tests/opscli/test_iam_policy.py checks that every action with a resource type is
+# scoped here (or is in UNSCOPED with its reason), that every pattern has the shape of one of the action's types,
+# and, on the local deployment, that every call the audit makes names a resource its pattern matches.
+# Placeholders: {region} {account} {stack} (TapStack<suffix>), {bucket} (the stack's generated bucket names),
+# {cluster} {db} {db_params} {db_subnets} {redis} {redis_subnets} {rule} {topic} {waf}, and per-item lists: {queue}
+# {secret} {log_group}. Names CloudFormation generates (roles, alarms, functions, buckets) begin with the stack's
+# name. Ids AWS makes (keys, file systems, VPCs, APIs) are "*" within the region and account.
+SCOPED: dict[str, tuple[str, ...]] = {
+    "cloudformation:GetTemplate": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
+    "cloudformation:ListStackResources": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
+    "cloudwatch:DescribeAlarms": ("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*",),
+    "cloudwatch:ListTagsForResource": ("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*",),
+    "ec2:DescribeVpcAttribute": ("arn:aws:ec2:{region}:{account}:vpc/*",),
+    "ecs:DescribeClusters": ("arn:aws:ecs:{region}:{account}:cluster/{cluster}",),
+    "ecs:DescribeServices": ("arn:aws:ecs:{region}:{account}:service/{cluster}/*",),
+    "elasticache:DescribeCacheSubnetGroups": ("arn:aws:elasticache:{region}:{account}:subnetgroup:{redis_subnets}",),
+    "elasticache:DescribeReplicationGroups": ("arn:aws:elasticache:{region}:{account}:replicationgroup:{redis}",),
+    "elasticache:ListTagsForResource": ("arn:aws:elasticache:{region}:{account}:replicationgroup:{redis}",
+                                        "arn:aws:elasticache:{region}:{account}:subnetgroup:{redis_subnets}"),
+    "elasticfilesystem:DescribeAccessPoints": ("arn:aws:elasticfilesystem:{region}:{account}:access-point/*",
+                                               "arn:aws:elasticfilesystem:{region}:{account}:file-system/*"),
+    "elasticfilesystem:DescribeFileSystemPolicy": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "elasticfilesystem:DescribeFileSystems": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "elasticfilesystem:DescribeLifecycleConfiguration": (
+        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "elasticfilesystem:DescribeMountTargetSecurityGroups": (
+        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "elasticfilesystem:DescribeMountTargets": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "events:DescribeRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
+    "events:ListTargetsByRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
+    "iam:GetRole": ("arn:aws:iam::{account}:role/{stack}-*",),
+    "iam:GetRolePolicy": ("arn:aws:iam::{account}:role/{stack}-*",),
+    "iam:ListAttachedRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
+    "iam:ListRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
+    "kms:DescribeKey": ("arn:aws:kms:{region}:{account}:key/*",),
+    "kms:GetKeyPolicy": ("arn:aws:kms:{region}:{account}:key/*",),
+    "kms:GetKeyRotationStatus": ("arn:aws:kms:{region}:{account}:key/*",),
+    "kms:ListResourceTags": ("arn:aws:kms:{region}:{account}:key/*",),
+    "lambda:GetFunction": ("arn:aws:lambda:{region}:{account}:function:{stack}-*",),
+    "logs:ListTagsForResource": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
+    "rds:DescribeDBParameters": ("arn:aws:rds:{region}:{account}:pg:{db_params}",),
+    "rds:ListTagsForResource": ("arn:aws:rds:{region}:{account}:db:{db}",
+                                "arn:aws:rds:{region}:{account}:pg:{db_params}",
+                                "arn:aws:rds:{region}:{account}:subgrp:{db_subnets}"),
+    "s3:GetBucketNotification": ("arn:aws:s3:::{bucket}",),
+    "s3:GetBucketOwnershipControls": ("arn:aws:s3:::{bucket}",),
+    "s3:GetBucketPolicy": ("arn:aws:s3:::{bucket}",),
+    "s3:GetBucketPublicAccessBlock": ("arn:aws:s3:::{bucket}",),
+    "s3:GetBucketTagging": ("arn:aws:s3:::{bucket}",),
+    "s3:GetBucketVersioning": ("arn:aws:s3:::{bucket}",),
+    "s3:GetEncryptionConfiguration": ("arn:aws:s3:::{bucket}",),
+    "secretsmanager:DescribeSecret": ("{secret}",),
+    "secretsmanager:ListSecretVersionIds": ("{secret}",),
+    "sns:GetTopicAttributes": ("arn:aws:sns:{region}:{account}:{topic}",),
+    "sns:ListTagsForResource": ("arn:aws:sns:{region}:{account}:{topic}",),
+    "sqs:GetQueueAttributes": ("arn:aws:sqs:{region}:{account}:{queue}",),
+    "sqs:ListQueueTags": ("arn:aws:sqs:{region}:{account}:{queue}",),
+    "wafv2:GetLoggingConfiguration": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
+    "wafv2:GetWebACL": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
+    # AWS authorizes it on the web ACL and on the resource asked about (the API's stage).
+    "wafv2:GetWebACLForResource": ("arn:aws:wafv2:{region}:{account}:regional/webacl/*/*",
+                                   "arn:aws:apigateway:{region}::/restapis/*/stages/*"),
+    "wafv2:ListTagsForResource": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
+    # API Gateway authorizes its control plane by HTTP verb on the path read: the stack's APIs (and their stages,
+    # resources, methods), its usage plans, API keys and VPC links. Their ids are made by AWS.
+    "apigateway:GET": ("arn:aws:apigateway:{region}::/restapis/*", "arn:aws:apigateway:{region}::/usageplans/*",
+                       "arn:aws:apigateway:{region}::/apikeys/*", "arn:aws:apigateway:{region}::/vpclinks/*"),
+}
+# Actions the reference lists with a resource type that are left on "*", and why.
+UNSCOPED: dict[str, str] = {
+    "rds:DescribeDBInstances": "asked with a filter over every declared instance in one call: RDS authorizes a "
+                               "filtered list on every instance it could return, not on the ids in the filter",
+    "rds:DescribeDBParameterGroups": "asked with a filter over every declared group in one call (as above)",
+    "rds:DescribeDBSubnetGroups": "asked with a filter over every declared group in one call (as above)",
+}
 
 
 def iam_actions(operations: set[str]) -> list[str]:
@@ -34,26 +116,78 @@ def iam_actions(operations: set[str]) -> list[str]:
     return sorted(actions)
 
 
-def policy_document(operations: set[str] | None = None) -> dict:
+def scope_values(targets: Targets, account: str | None = None) -> dict[str, tuple[str, ...]]:
+    """The values of SCOPED's placeholders for one stack: each a tuple (a pattern is written once per value)."""
+    stack = f"{STACK_PREFIX}{targets.suffix}"
+
+    def secret_arn(name: str) -> str:
+        if name.startswith("arn:"):
+            return name if name.endswith("*") or name[-7:-6] == "-" else f"{name}-??????"
+        return f"arn:aws:secretsmanager:{{region}}:{{account}}:secret:{name}-??????"
+
+    log_groups = sorted({physical_name(key, targets.suffix) for key, spec in NAMES.items()
+                         if spec.limit == "log-group"} | set(targets.log_groups))
+    return {
+        "region": (ALLOWED_REGION,), "account": (account or ANY_ACCOUNT,), "stack": (stack,),
+        "bucket": (targets.ingest_bucket or f"{stack.lower()}-*",), "cluster": (targets.cluster,),
+        "db": (targets.db_instance,), "db_params": (targets.db_parameter_group,),
+        "db_subnets": (physical_name("rds-subnet-group", targets.suffix),),
+        "redis": (targets.redis_group,), "redis_subnets": (physical_name("redis-subnet-group", targets.suffix),),
+        "rule": (physical_name("intake-rule", targets.suffix),),
+        "topic": (physical_name("alarm-topic", targets.suffix),), "waf": (physical_name("waf-acl", targets.suffix),),
+        "queue": tuple(q for q in (targets.intake_queue, targets.intake_dlq) if q),
+        "secret": tuple(secret_arn(s) for s in targets.secrets),
+        # The log groups the stack names, and those CloudFormation names for it (its functions' and the API's).
+        "log_group": (*log_groups, f"/aws/lambda/{stack}-*", "API-Gateway-Execution-Logs_*"),
+    }
+
+
+def scoped_resources(action: str, values: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ARNs `action` is granted on: its SCOPED patterns with every placeholder filled, one per value."""
+    found: list[str] = []
+    for pattern in SCOPED[action]:
+        expanded = [pattern]
+        for key, options in values.items():
+            if "{" + key + "}" in pattern:
+                expanded = [e.replace("{" + key + "}", option) for e in expanded for option in options]
+        for arn in expanded:  # a secret's ARN carries {region} and {account} of its own
+            arn = arn.replace("{region}", values["region"][0]).replace("{account}", values["account"][0])
+            if arn not in found:
+                found.append(arn)
+    return found
+
+
+def policy_document(operations: set[str] | None = None, *, targets: Targets | None = None,
+                    account: str | None = None) -> dict:
+    """The policy for `operations` (every operation opscli declares, by default). With `targets`, every action the
+    reference gives a resource type is granted on that stack's resources alone (SCOPED); without, on "*"."""
     actions = iam_actions(operations if operations is not None else declared_operations())
-    by_service: dict[str, list[str]] = {}
+    values = scope_values(targets, account) if targets is not None else None
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for action in actions:
-        by_service.setdefault(action.split(":")[0], []).append(action)
+        resources = tuple(scoped_resources(action, values)) if values is not None and action in SCOPED else ("*",)
+        groups.setdefault((action.split(":")[0], resources), []).append(action)
     statements = []
-    for service, acts in sorted(by_service.items()):
-        statement = {"Sid": "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title()), "Effect": "Allow",
-                     "Action": acts, "Resource": "*"}
+    names: dict[str, int] = {}
+    for (service, resources), acts in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] != ("*",), g[0][1])):
+        sid = "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title())
+        names[sid] = names.get(sid, 0) + 1
+        statement = {"Sid": sid if names[sid] == 1 else f"{sid}{names[sid]}", "Effect": "Allow",
+                     "Action": acts, "Resource": resources[0] if resources == ("*",) else list(resources)}
         if service not in GLOBAL_SERVICES:
             statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def caller_notes() -> list[str]:
+def caller_notes(*, scoped: bool = True) -> list[str]:
     """What the caller needs beyond the policy: the credential calls the read-only guard also lets through (and
     logs), which are granted where the role is defined, not in this policy."""
     assume = sorted(op for op in CREDENTIAL_OPERATIONS if op.startswith("sts:"))
-    return [
+    unscoped = [] if scoped else [
+        "No --suffix or --outputs: every action is granted on \"*\". Give the stack's suffix (or its outputs file) "
+        "for a policy scoped to that stack's resources."]
+    return unscoped + [
         "Attach the policy to the identity opscli runs as (a user, or the role a profile assumes).",
         "With a profile that assumes a role (role_arn), botocore first calls " + ", ".join(assume) + " (the one "
         "its profile names): the source identity needs that action on the role's ARN, and the role's trust policy "

