@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_dict, as_list
 
 REGIONAL_ID = "STK-API-001"
@@ -42,3 +43,8 @@ def check_integration(resource_type: str, properties: Mapping[str, Any]) -> Resu
     if kind in (None, "MOCK"):
         return Result.fail(f"integration type is {kind or 'missing'}: the method serves no backend data")
     return Result.ok(f"integration type {kind}")
+
+
+plain_rule(REGIONAL_ID, {"AWS::ApiGateway::RestApi"}, check_regional)
+plain_rule(LOGGING_ID, {"AWS::ApiGateway::Stage"}, check_stage_logging)
+plain_rule(INTEGRATION_ID, {"AWS::ApiGateway::Method"}, check_integration)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_dict, as_list
 
 EFS_ID = "STK-ECS-001"
@@ -50,3 +51,8 @@ def check_container_insights(resource_type: str, properties: Mapping[str, Any]) 
         if setting.get("Name") == "containerInsights" and setting.get("Value") in ("enabled", "enhanced"):
             return Result.ok(f"Container Insights {setting['Value']}")
     return Result.fail("Container Insights is not enabled")
+
+
+plain_rule(EFS_ID, {"AWS::ECS::TaskDefinition"}, check_efs_volumes)
+plain_rule(SERVICE_ID, {"AWS::ECS::Service"}, check_service)
+plain_rule(INSIGHTS_ID, {"AWS::ECS::Cluster"}, check_container_insights)

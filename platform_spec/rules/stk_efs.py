@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules import tls_policy
 
 RULE_ID = "STK-EFS-001"
@@ -26,3 +27,6 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if denies_insecure_transport(properties.get("FileSystemPolicy")):
         return Result.ok("file system policy denies non-TLS access")
     return Result.fail("FileSystemPolicy has no Deny for aws:SecureTransport=false: clients may mount without TLS")
+
+
+plain_rule(RULE_ID, {TYPE}, check)

@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_list, render
 
 RULE_ID = "STK-IAM-001"
+IAM_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::User",
+                       "AWS::IAM::Group"})
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
 
 
@@ -48,3 +51,6 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
         for action in wildcard_actions(document):
             problems.append(f"allows action '{action}'")
     return Result.fail("; ".join(problems)) if problems else Result.ok("no wildcard or administrative grants")
+
+
+plain_rule(RULE_ID, IAM_TYPES, check)

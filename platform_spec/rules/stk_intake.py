@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.tls_policy import denies_insecure_transport
 
@@ -125,3 +126,6 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
         results.append((QUEUE_TLS_ID, logical_id, Result.ok("queue policy denies non-TLS requests") if tls else
                         Result.fail("no queue policy denying aws:SecureTransport=false")))
     return results
+
+
+plain_rule(PUBLIC_ID, {"AWS::S3::Bucket"}, check_public_access_block)

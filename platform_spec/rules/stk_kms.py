@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule, resource_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
@@ -78,3 +79,7 @@ def check_rotation(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if isinstance(period, int) and not isinstance(period, bool) and period > MAX_ROTATION_DAYS:
         return Result.fail(f"RotationPeriodInDays is {period}; at most {MAX_ROTATION_DAYS}")
     return Result.ok("automatic rotation is on" + (f" every {period} days" if isinstance(period, int) else ""))
+
+
+resource_rule(RULE_ID, KEY_PROPERTIES, lambda t, p, c: check(t, p, c.cmk_ids))
+plain_rule("STK-KMS-002", {"AWS::KMS::Key"}, check_rotation)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 
 RULE_ID = "STK-LOG-001"
 
@@ -17,3 +18,6 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if days is None:
         return Result.fail("no RetentionInDays: logs are kept forever")
     return Result.ok(f"retention {days} days")
+
+
+plain_rule(RULE_ID, {"AWS::Logs::LogGroup"}, check)

@@ -8,6 +8,7 @@ from typing import Any
 
 from platform_spec.naming import SUFFIX_PATTERN, name_problems
 from platform_spec.result import Result
+from platform_spec.rule import resource_rule
 from platform_spec.rules.intrinsics import TOKEN, render, tag_map
 
 RULE_ID = "STK-NAME-001"
@@ -87,3 +88,6 @@ def check(resource_type: str, properties: Mapping[str, Any], suffix: str | None)
     if problems:
         return Result.fail("; ".join(problems))
     return Result.ok(f"'{name}' follows the naming convention")
+
+
+resource_rule(RULE_ID, NAME_PROPERTIES, lambda t, p, c: check(t, p, c.suffix))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 
 OPEN_INGRESS_ID = "STK-NET-002"
 GROUP = "AWS::EC2::SecurityGroup"
@@ -52,3 +53,6 @@ def check_no_ingress_from_anywhere(resource_type: str, properties: Mapping[str, 
     if opened:
         return Result.fail(f"admits {', '.join(opened)}: anyone on the internet can reach it")
     return Result.ok("no ingress from anywhere")
+
+
+plain_rule(OPEN_INGRESS_ID, TYPES, check_no_ingress_from_anywhere)

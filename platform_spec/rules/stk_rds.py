@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_dict, is_true
 
 MULTI_AZ_ID = "STK-RDS-001"
@@ -65,3 +66,9 @@ def check_not_public(resource_type: str, properties: Mapping[str, Any]) -> Resul
     if is_true(properties.get("PubliclyAccessible")):
         return Result.fail("PubliclyAccessible is true")
     return Result.ok("not publicly accessible")
+
+
+plain_rule(MULTI_AZ_ID, {INSTANCE}, check_multi_az)
+plain_rule(BACKUP_ID, {INSTANCE}, check_backups)
+plain_rule(FORCE_SSL_ID, {INSTANCE, PARAMETER_GROUP}, check_force_ssl)
+plain_rule(PUBLIC_ID, {INSTANCE}, check_not_public)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import is_true
 
 HA_ID = "STK-REDIS-001"
@@ -50,3 +51,7 @@ def check_transit(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if not properties.get("AuthToken") and not properties.get("UserGroupIds"):
         return Result.fail("no AuthToken (or RBAC user group): any host reaching the port can use the cache")
     return Result.ok("TLS required and AUTH on")
+
+
+plain_rule(HA_ID, {TYPE}, check_high_availability)
+plain_rule(TRANSIT_ID, {TYPE}, check_transit)

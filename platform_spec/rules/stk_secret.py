@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import plain_rule, resource_rule
 from platform_spec.rules.intrinsics import as_list, render
 
 CREATED_RULE_ID = "STK-SECRET-001"
@@ -53,3 +54,7 @@ def check_environment(resource_type: str, properties: Mapping[str, Any]) -> Resu
     if found:
         return Result.fail(f"credential-like plain environment variables {', '.join(found)}; use `secrets`")
     return Result.ok("no credentials in plain environment variables")
+
+
+resource_rule(CREATED_RULE_ID, SECRET_WRITING_TYPES, lambda t, p, c: check_created(t))
+plain_rule(ENV_RULE_ID, {"AWS::ECS::TaskDefinition"}, check_environment)

@@ -6,7 +6,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import resource_rule
 from platform_spec.rules.intrinsics import tag_map
+from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 RULE_ID = "STK-TAG-001"
 
@@ -45,3 +47,7 @@ def check(resource_type: str, properties: Mapping[str, Any], required: Collectio
         if wrong:
             return Result.fail(f"wrong tag values: {', '.join(wrong)}")
     return Result.ok("all required tags present")
+
+
+resource_rule(RULE_ID, TAGGABLE_TYPES,
+              lambda t, p, c: check(t, p, REQUIRED_TAG_KEYS, dict(c.expected_tags) or None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,25 @@ def test_every_checkov_rule_has_a_custom_check_or_a_named_builtin():
 
 def test_registry_rules_are_all_in_the_catalog():
     assert {r.rule_id for r in RESOURCE_RULES} <= set(catalog.CATALOG)
+
+
+def test_every_rule_module_that_registers_a_rule_is_imported_by_the_registry():
+    """A rule module registers its rules when imported; the registry imports each by name (no discovery: the
+    synthesis cache keys on import statements). A module left out would register nothing, silently."""
+    import ast
+    import importlib
+    import pkgutil
+
+    from platform_spec import registry, rule, rules
+
+    tree = ast.parse(Path(registry.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "platform_spec.rules" for alias in node.names}
+    for info in pkgutil.iter_modules(rules.__path__):
+        module = importlib.import_module(f"platform_spec.rules.{info.name}")
+        registers = any(r.predicate.__module__ == module.__name__ or r.rule_id in vars(module).values()
+                        for r in rule.REGISTERED)
+        assert not registers or info.name in imported, f"platform_spec.registry does not import {info.name}"
 
 
 def test_lookup():

@@ -1,0 +1,49 @@
+"""A per-resource rule: its id, the CloudFormation types it judges and its predicate over one resource's
+properties. Each rule module registers its own rules here (`resource_rule`); platform_spec.registry imports every
+module of platform_spec.rules and reads them back. The cdk-nag pack, the Checkov checks and the template engine
+(synthesized templates and live pictures alike) adapt the same objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from platform_spec.context import Context
+from platform_spec.result import Result
+
+Predicate = Callable[[str, Mapping[str, Any], Context], Result]
+Plain = Callable[[str, Mapping[str, Any]], Result]
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    rule_id: str
+    resource_types: frozenset[str]
+    predicate: Predicate
+
+    def applies_to(self, resource_type: str) -> bool:
+        return resource_type in self.resource_types
+
+    def evaluate(self, resource_type: str, properties: Mapping[str, Any] | None, context: Context) -> Result:
+        if not self.applies_to(resource_type):
+            return Result.na()
+        return self.predicate(resource_type, properties or {}, context)
+
+
+REGISTERED: list[ResourceRule] = []
+
+
+def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predicate) -> ResourceRule:
+    """Register a rule whose predicate reads the context (suffix, project CMK, expected tags)."""
+    if any(rule.rule_id == rule_id for rule in REGISTERED):
+        raise ValueError(f"rule {rule_id} is registered twice")
+    rule = ResourceRule(rule_id, frozenset(resource_types), predicate)
+    REGISTERED.append(rule)
+    return rule
+
+
+def plain_rule(rule_id: str, resource_types: Iterable[str], check: Plain) -> ResourceRule:
+    """Register a rule whose predicate reads the resource alone."""
+    return resource_rule(rule_id, resource_types, lambda resource_type, properties, _context:
+                         check(resource_type, properties))
