@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, Stack, Token
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
@@ -72,7 +72,9 @@ class StreamTechChecks(NagPack):
     def _context(self, stack: Stack) -> Context:
         path = stack.node.path
         if path not in self._contexts:
-            self._contexts[path] = Context(suffix=self._suffix, cmk_ids=project_cmk_ids(stack, self._cmk_alias))
+            account = stack.account if not Token.is_unresolved(stack.account) else None
+            self._contexts[path] = Context(suffix=self._suffix, cmk_ids=project_cmk_ids(stack, self._cmk_alias),
+                                           account=account)
         return self._contexts[path]
 
     def visit(self, node: IConstruct) -> None:

@@ -30,7 +30,6 @@ SKIPPED_TYPES = {
     "AWS::CDK::Metadata": "CDK bookkeeping, no AWS resource",
     "Custom::VpcRestrictDefaultSG": "custom resource: its handler is not run locally",
     "AWS::ApiGateway::Account": "account-wide API Gateway setting; nothing to audit locally",
-    "AWS::SNS::TopicPolicy": "topic policy has no posture to audit locally",
     "Custom::S3AutoDeleteObjects": "custom resource: its handler is not run locally",
 }
 
@@ -650,6 +649,12 @@ class Deployer:
             self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
         return lid, {}
 
+    def sns_topic_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        for arn in p["Topics"]:
+            self.client("sns").set_topic_attributes(TopicArn=arn, AttributeName="Policy",
+                                                    AttributeValue=json.dumps(p["PolicyDocument"]))
+        return lid, {}
+
     def events_rule(self, lid: str, p: dict) -> tuple[str, dict]:
         events = self.client("events")
         arn = events.put_rule(Name=p["Name"], EventPattern=json.dumps(p["EventPattern"]),
@@ -737,6 +742,7 @@ HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::SNS::Topic": Deployer.sns_topic,
     "AWS::S3::Bucket": Deployer.s3_bucket, "AWS::S3::BucketPolicy": Deployer.s3_bucket_policy,
     "AWS::SQS::Queue": Deployer.sqs_queue, "AWS::SQS::QueuePolicy": Deployer.sqs_queue_policy,
+    "AWS::SNS::TopicPolicy": Deployer.sns_topic_policy,
     "AWS::Events::Rule": Deployer.events_rule,
     "AWS::WAFv2::WebACL": Deployer.web_acl, "AWS::WAFv2::WebACLAssociation": Deployer.web_acl_association,
     "AWS::WAFv2::LoggingConfiguration": Deployer.waf_logging, "AWS::CloudWatch::Alarm": Deployer.alarm,

@@ -105,6 +105,7 @@ def configure_moto() -> None:
     _load_only_used_managed_policies()
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     _keep_integration_connection_ids()
+    _update_web_acls_to_no_rules()
     _answer_stage_keys_as_aws_does()
     _answer_s3_documents_with_their_aws_roots()
     _response_transformers_per_request()
@@ -310,6 +311,27 @@ def _load_only_used_managed_policies() -> None:
     data = json.loads(iam_models.aws_managed_policies_data)
     if len(data) > len(MANAGED_POLICIES):
         iam_models.aws_managed_policies_data = json.dumps({k: v for k, v in data.items() if k in MANAGED_POLICIES})
+
+
+def _update_web_acls_to_no_rules() -> None:
+    """moto's UpdateWebACL takes `Rules: []` for "leave the rules as they are"; AWS replaces the rules with none
+    (Rules is required, and empty is valid). Kept as AWS does, so emptying a web ACL can be shown to be caught."""
+    from moto.wafv2 import models as waf_models
+
+    backend = waf_models.WAFV2Backend
+    if getattr(backend, "_empties_rules", False):
+        return
+    update = backend.update_web_acl
+
+    def update_web_acl(self: Any, name: str, _id: str, default_action: Any, rules: Any, *args: Any,
+                       **kwargs: Any) -> str:
+        token = update(self, name, _id, default_action, rules, *args, **kwargs)
+        if rules == []:
+            self.get_web_acl(None, name, _id).rules = []
+        return token
+
+    backend.update_web_acl = update_web_acl  # type: ignore[method-assign]
+    backend._empties_rules = True  # type: ignore[attr-defined]
 
 
 def _keep_integration_connection_ids() -> None:

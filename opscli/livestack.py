@@ -57,7 +57,6 @@ NO_READER: dict[str, str] = {
     "AWS::ApiGateway::Resource": "a path segment; its methods are read",
     "AWS::ApiGateway::UsagePlanKey": "a key-to-plan link; the plan is read and the key value is a secret",
     "AWS::EC2::VPCGatewayAttachment": "attachment only; the routes through the internet gateway are read",
-    "AWS::SNS::TopicPolicy": "who may publish alarms; no data-protection posture",
     "Custom::S3AutoDeleteObjects": "a deployment-time custom resource; no live resource",
     "Custom::VpcRestrictDefaultSG": "a deployment-time custom resource; the default security group it empties is "
                                     "not declared by the stack",
@@ -188,6 +187,12 @@ class LiveStack:
         self.incomplete: str | None = None  # "timeout" or "interrupted" when some reads never finished
         self._ids: dict[Any, Any] = {}
         self.index_ids()
+
+    @property
+    def account(self) -> str | None:
+        """The account the stack was read in (the caller's, from sts:GetCallerIdentity)."""
+        account = self.resolver.pseudo.get("AWS::AccountId")
+        return account if isinstance(account, str) and account else None
 
     def index_ids(self) -> None:
         """Physical ids and derived attributes -> the Ref / Fn::GetAtt that names them (for as_declared)."""

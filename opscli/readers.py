@@ -537,8 +537,8 @@ _ECS_SPECIAL = {"efsVolumeConfiguration": "EFSVolumeConfiguration", "fileSystemI
 
 
 @reader("AWS::ECS::TaskDefinition", ("ecs:DescribeTaskDefinition",),
-        "Family Cpu Memory NetworkMode RequiresCompatibilities TaskRoleArn ExecutionRoleArn ContainerDefinitions "
-        "Volumes RuntimePlatform Tags")
+        "Family Cpu Memory NetworkMode PidMode IpcMode RequiresCompatibilities TaskRoleArn ExecutionRoleArn "
+        "ContainerDefinitions Volumes RuntimePlatform Tags")
 def task_definition(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeTaskDefinition"
     answer = _call(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
@@ -551,8 +551,8 @@ def task_definition(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                                              _ECS_SPECIAL, keep=frozenset({"Options"})),
                              "Volumes": _pascal(task.get("volumes", []), _ECS_SPECIAL),
                              "Tags": tag_list(answer.get("tags", []), "key", "value")}
-    for key in ("cpu", "memory", "networkMode", "requiresCompatibilities", "taskRoleArn", "executionRoleArn",
-                "runtimePlatform"):
+    for key in ("cpu", "memory", "networkMode", "pidMode", "ipcMode", "requiresCompatibilities", "taskRoleArn",
+                "executionRoleArn", "runtimePlatform"):
         if key in task:
             props[key[:1].upper() + key[1:]] = _pascal(task[key])
     return props
@@ -772,6 +772,18 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                              "KmsMasterKeyId": attributes.get("KmsMasterKeyId") or None}
     props["Tags"] = _listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
     return props
+
+
+@reader("AWS::SNS::TopicPolicy", ("sns:GetTopicAttributes",), "Topics PolicyDocument")
+def topic_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    arns = ctx.resolve(r.properties.get("Topics"))
+    if not isinstance(arns, list) or len(arns) != 1:
+        raise MalformedAnswer("the declared TopicPolicy names more or less than one topic; read one at a time")
+    answer = _call("GetTopicAttributes", ctx.aws.client("sns").get_topic_attributes, "NotFound", TopicArn=arns[0])
+    attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
+    if "Policy" not in attributes:
+        raise NotFound(f"topic {arns[0]} has no policy")
+    return {"Topics": arns, "PolicyDocument": _json(attributes["Policy"], "GetTopicAttributes", "Policy")}
 
 
 @reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule"),
@@ -1238,8 +1250,8 @@ def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::CloudWatch::Alarm", ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
-        "AlarmActions ComparisonOperator DatapointsToAlarm Dimensions EvaluationPeriods ExtendedStatistic "
-        "MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
+        "ActionsEnabled AlarmActions ComparisonOperator DatapointsToAlarm Dimensions EvaluationPeriods "
+        "ExtendedStatistic MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
 def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     cloudwatch = ctx.aws.client("cloudwatch")
 
@@ -1250,8 +1262,8 @@ def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
     found = _one_of_all(ctx, "DescribeAlarms", "AWS::CloudWatch::Alarm", r.physical_id, "alarm", "AlarmName", page)
     props: dict[str, Any] = {}
-    for key in ("AlarmActions", "ComparisonOperator", "DatapointsToAlarm", "Dimensions", "EvaluationPeriods",
-                "ExtendedStatistic", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
+    for key in ("ActionsEnabled", "AlarmActions", "ComparisonOperator", "DatapointsToAlarm", "Dimensions",
+                "EvaluationPeriods", "ExtendedStatistic", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
                 "TreatMissingData"):
         if key in found:
             props[key] = found[key]

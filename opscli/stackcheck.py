@@ -27,7 +27,8 @@ LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE 
 # live rule or policy there is drift.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {("AWS::EC2::SecurityGroup", "SecurityGroupIngress"): [],
                                             ("AWS::IAM::Role", "ManagedPolicyArns"): [],
-                                            ("AWS::IAM::Role", "Policies"): []}
+                                            ("AWS::IAM::Role", "Policies"): [],
+                                            ("AWS::CloudWatch::Alarm", "ActionsEnabled"): True}
 DRIFT_SEVERITY = "MEDIUM"  # a changed property that breaks no rule
 
 
@@ -92,7 +93,8 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
     """Every live rule over every read resource (and the whole-stack rules over the read set), plus presence."""
     findings = presence_findings(live)
     unreadable = [(lid, r.declared.type) for lid, r in live.resources.items() if r.state == ReadState.ERROR]
-    for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS):
+    for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS,
+                                      account=live.account):
         status, reason = f.status, f.reason
         needs = template_engine.RELATIONSHIP_TYPES.get(f.rule_id, frozenset())
         unseen = [lid for lid, rtype in unreadable if rtype in needs]
@@ -136,7 +138,8 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
 
     def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
         return {(f.rule_id, f.logical_id): f.reason for f in template_engine.evaluate(
-            template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS) if f.status is Status.FAIL}
+            template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS, account=live.account)
+            if f.status is Status.FAIL}
 
     live_failures = failing(picture)
     findings = [f for f in presence_findings(live) if f.status is not Status.PASS]

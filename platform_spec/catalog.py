@@ -295,6 +295,99 @@ _RULES: tuple[Rule, ...] = (
          "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
          "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
          references=R(iso27001="8.10")),
+    # --- attack surface: what an intruder or a hurried operator changes -----------------------------------
+    Rule("STK-POLICY-001", "Resource policies grant nothing to everyone and nothing to another account",
+         Severity.CRITICAL, (N, C, L),
+         "A queue, topic, bucket, secret or key policy is the one door an outsider needs no identity of this account "
+         "to use: an Allow to \"*\" without a condition on the caller opens the resource to every AWS customer, and "
+         "a principal of another account is how access is kept after the credentials that won it are revoked.",
+         "Now: remove the statement (aws sqs set-queue-attributes / aws s3api put-bucket-policy / aws kms "
+         "put-key-policy with the declared document). In code: grant through add_to_resource_policy with a "
+         "service principal and an aws:SourceArn or aws:SourceAccount condition, never an AccountPrincipal of "
+         "another account.",
+         R(iso27001="5.15, 8.3", security_hub="SQS.3, SNS.4, S3.2, KMS.5",
+           prowler="sqs_queues_not_publicly_accessible, sns_topics_not_publicly_accessible, "
+           "kms_key_not_publicly_accessible, s3_bucket_policy_public_write_access", checkov="CKV_AWS_33")),
+    Rule("STK-IAM-002", "Every role is assumable by AWS services alone", Severity.HIGH, (N, C, L),
+         "The stack's roles belong to its services; a trust policy naming an account, a user, a federated identity "
+         "or everyone lets that party take the role's permissions from outside the stack.",
+         "Now: aws iam update-assume-role-policy with the declared document. In code: create roles with "
+         "assumed_by=iam.ServicePrincipal(...) only.",
+         R(iso27001="5.15, 5.18, 8.2", checkov="CKV_AWS_60, CKV_AWS_61")),
+    Rule("STK-IAM-003", "No identity policy allows iam:PassRole on every role or writes IAM permissions",
+         Severity.HIGH, (N, C, L),
+         "iam:PassRole on \"*\" lets the holder hand any role, an administrator's among them, to a service it "
+         "controls; the IAM writes (attach or put a policy, create a key or a policy version) let it grant itself "
+         "anything: either turns one compromised task into the account.",
+         "Now: remove the statement from the role's policy (aws iam put-role-policy / detach-role-policy). In "
+         "code: grant PassRole only on the role's own ARN (role.grant_pass_role) and no iam: writes.",
+         R(iso27001="5.15, 5.18, 8.2", prowler="iam_policy_allows_privilege_escalation, "
+           "iam_inline_policy_allows_privilege_escalation", checkov="CKV_AWS_110")),
+    Rule("STK-ECS-004", "Containers run unprivileged and share none of the host's namespaces", Severity.HIGH,
+         (N, C, L),
+         "A privileged container, a break-out capability (SYS_ADMIN, NET_ADMIN, ALL) or the host's network, PID or "
+         "IPC namespace turns a compromised video worker into its host.",
+         "Now: register a task definition revision without it and update the service to it. In code: never set "
+         "privileged, linux_parameters capabilities or a host network/PID/IPC mode on the task definition.",
+         R(iso27001="8.9, 8.22", security_hub="ECS.4, ECS.3, ECS.1",
+           prowler="ecs_task_definitions_no_privileged_containers, ecs_task_definitions_host_namespace_not_shared, "
+           "ecs_task_definitions_host_networking_mode_users")),
+    Rule("STK-ECS-005", "Every container's root filesystem is read-only", Severity.MEDIUM, (N, C, L),
+         "A compromised worker that can write its root filesystem can plant a binary or change its own code; "
+         "scratch space is the EFS volume and /tmp mounts.",
+         "Now: register a task definition revision with readonlyRootFilesystem true. In code: "
+         "readonly_root_filesystem=True on every container.",
+         R(iso27001="8.9", security_hub="ECS.5", config_rule="ecs-containers-readonly-access",
+           prowler="ecs_task_definitions_containers_readonly_access")),
+    Rule("STK-ECS-006", "Services give their tasks no public IP and no ECS Exec shell", Severity.HIGH, (N, C, L),
+         "A public IP puts a task on the internet whatever its subnet's routes become; ECS Exec gives whoever may "
+         "call ecs:ExecuteCommand an interactive shell in a running task, beside every audited path.",
+         "Now: aws ecs update-service --disable-execute-command --network-configuration "
+         "'awsvpcConfiguration={...,assignPublicIp=DISABLED}' --force-new-deployment. In code: "
+         "assign_public_ip=False and enable_execute_command=False on the service.",
+         R(iso27001="8.20, 8.22", security_hub="ECS.2", config_rule="ecs-no-public-ip-assignment",
+           prowler="ecs_service_no_assign_public_ip")),
+    Rule("STK-S3-003", "The intake bucket enforces bucket-owner object ownership (ACLs disabled)", Severity.MEDIUM,
+         (N, C, L),
+         "With ACLs enabled an uploader keeps ownership of its objects and an object ACL can make one video public "
+         "past the bucket policy.",
+         "Now: aws s3api put-bucket-ownership-controls --ownership-controls "
+         "'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'. In code: object_ownership=BUCKET_OWNER_ENFORCED.",
+         R(iso27001="5.15, 8.3", security_hub="S3.12", prowler="s3_bucket_acl_prohibited")),
+    Rule("STK-API-004", "Every API method requires an API key or an authorizer", Severity.HIGH, (N, C, L),
+         "A method with AuthorizationType NONE and no API key is open to anyone who finds the URL, and its "
+         "throttling is then the whole account's; a method added later (a debug route) is where this breaks.",
+         "Now: aws apigateway update-method ... --patch-operations op=replace,path=/apiKeyRequired,value=true, "
+         "then create a deployment. In code: api_key_required=True (or an authorizer) on every method.",
+         R(iso27001="5.15, 8.5, 8.26", prowler="apigateway_restapi_authorizers_enabled", cdk_nag="AwsSolutions-APIG4",
+           checkov="CKV_AWS_59")),
+    Rule("STK-ALARM-001", "Every alarm has its actions enabled and notifies someone", Severity.MEDIUM, (N, C, L),
+         "An alarm whose actions are disabled still turns red in the console and tells nobody: one call "
+         "(DisableAlarmActions) blinds the operators before an attack or after a bad change.",
+         "Now: aws cloudwatch enable-alarm-actions --alarm-names NAME. In code: add an SnsAction to every alarm "
+         "and never set actions_enabled=False.",
+         R(iso27001="8.16", security_hub="CloudWatch.17", config_rule="cloudwatch-alarm-action-enabled-check",
+           prowler="cloudwatch_alarm_actions_enabled")),
+    Rule("STK-WAF-001", "The API's web ACL has rules", Severity.HIGH, (N, C, L),
+         "A web ACL emptied of its rules filters nothing while every association still looks right.",
+         "Now: aws wafv2 update-web-acl with the declared rules. In code: keep the managed rule groups on the "
+         "WebAcl construct.",
+         R(iso27001="8.20, 8.23", security_hub="WAF.10", prowler="wafv2_webacl_with_rules")),
+    Rule("STK-API-005", "Every API stage is associated with a web ACL", Severity.HIGH, (T, L),
+         "Without a web ACL the API faces the internet with throttling alone; disassociating it is one call and "
+         "changes no declared property of the API.",
+         "Now: aws wafv2 associate-web-acl --web-acl-arn ACL --resource-arn STAGE_ARN. In code: keep the "
+         "CfnWebACLAssociation on every stage.",
+         R(iso27001="8.20, 8.23", security_hub="APIGateway.4", config_rule="api-gw-associated-with-waf",
+           prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3")),
+    Rule("STK-NET-003", "Every VPC has a flow log that captures ALL traffic", Severity.MEDIUM, (T, L),
+         "Flow logs are the record of who talked to the data stores; one of ACCEPT or REJECT alone misses half of "
+         "it, and deleting the flow log is among an intruder's first steps.",
+         "Now: aws ec2 create-flow-logs --resource-type VPC --resource-ids VPC --traffic-type ALL "
+         "--log-destination-type cloud-watch-logs --log-group-name /vpc/flow-logs-SUFFIX "
+         "--deliver-logs-permission-arn ROLE. In code: keep vpc.add_flow_log with traffic_type=ALL.",
+         R(iso27001="8.15, 8.16", security_hub="EC2.6", config_rule="vpc-flow-logs-enabled",
+           prowler="vpc_flow_logs_enabled", cdk_nag="AwsSolutions-VPC7")),
     # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --
     Rule("STK-DEV-001", "Deviation: deletion protection is off on RDS and the load balancer", Severity.INFO, (),
          "Every environment must be deletable with its stack without manual steps, which deletion protection "

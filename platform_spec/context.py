@@ -15,3 +15,6 @@ class Context:
     cmk_ids: frozenset[str] | None = None
     # Expected tag values (key -> value); keys alone are checked when empty.
     expected_tags: tuple[tuple[str, str], ...] = ()
+    # The stack's account when the engine knows it (live: the caller's; synthesis: the configured one); None at
+    # the template stage of an account-agnostic template, where the account is AWS::AccountId.
+    account: str | None = None

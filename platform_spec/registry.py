@@ -6,12 +6,19 @@ from __future__ import annotations
 
 # Every rule module, imported for the rules it registers (platform_spec.rule). Imported by name, not discovered:
 # the synthesis cache keys on the import statements (tests/policy/test_catalog.py checks none is missing).
-from platform_spec.rule import REGISTERED, Predicate, ResourceRule
+from platform_spec.rule import REGISTERED, STACK_RULES, Predicate, ResourceRule, StackRule
 from platform_spec.rules import (  # noqa: F401
+    stk_alarm,
     stk_api,
+    stk_api_auth,
     stk_ecs,
+    stk_ecs_service,
+    stk_ecs_task,
     stk_efs,
+    stk_flow_log,
     stk_iam,
+    stk_iam_escalation,
+    stk_iam_trust,
     stk_intake,
     stk_kms,
     stk_log,
@@ -19,16 +26,21 @@ from platform_spec.rules import (  # noqa: F401
     stk_net,
     stk_rds,
     stk_redis,
+    stk_resource_policy,
+    stk_s3_ownership,
     stk_secret,
     stk_tag,
+    stk_waf,
 )
 
-__all__ = ["BY_ID", "CHECKOV_BUILTIN_COVERED", "RESOURCE_RULES", "Predicate", "ResourceRule",
-           "checkov_custom_rule_ids"]
+__all__ = ["BY_ID", "CHECKOV_BUILTIN_COVERED", "RESOURCE_RULES", "STACK_RULES_BY_ID", "Predicate", "ResourceRule",
+           "StackRule", "checkov_custom_rule_ids"]
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = tuple(sorted(REGISTERED, key=lambda rule: rule.rule_id))
 
 BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}
+# The whole-stack rules the rule modules register (the template engine runs them beside its own).
+STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_RULES}
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).

@@ -47,3 +47,27 @@ def plain_rule(rule_id: str, resource_types: Iterable[str], check: Plain) -> Res
     """Register a rule whose predicate reads the resource alone."""
     return resource_rule(rule_id, resource_types, lambda resource_type, properties, _context:
                          check(resource_type, properties))
+
+
+# A whole-stack rule: judges resources in relation to others in one template (a declaration or a live picture).
+StackCheck = Callable[[Mapping[str, Any]], Iterable[tuple[str, Result]]]
+
+
+@dataclass(frozen=True)
+class StackRule:
+    rule_id: str
+    # Every resource type the rule reads: a live picture that could not read one of them cannot support a verdict.
+    reads: frozenset[str]
+    check: StackCheck  # resources (logical id -> resource) -> (logical id judged, result)
+
+
+STACK_RULES: list[StackRule] = []
+
+
+def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck) -> StackRule:
+    """Register a whole-stack rule (run by the template engine at the template and live stages)."""
+    if any(rule.rule_id == rule_id for rule in STACK_RULES):
+        raise ValueError(f"stack rule {rule_id} is registered twice")
+    rule = StackRule(rule_id, frozenset(reads), check)
+    STACK_RULES.append(rule)
+    return rule

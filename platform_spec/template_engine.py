@@ -14,15 +14,16 @@ from typing import Any
 
 from platform_spec import catalog
 from platform_spec.context import Context
-from platform_spec.registry import RESOURCE_RULES
+from platform_spec.registry import RESOURCE_RULES, STACK_RULES_BY_ID
 from platform_spec.result import Result, Status
 from platform_spec.rules import stk_destroy, stk_intake, stk_kms, stk_rds
 from platform_spec.rules.intrinsics import ref_target, render
 
-# The whole-template rules _relationship_results judges (each also proven by a failing fixture).
+# The whole-template rules _relationship_results judges, and those the rule modules register (each also proven
+# by a failing fixture).
 RELATIONSHIP_RULE_IDS = frozenset({"STK-DESTROY-001", "STK-DESTROY-002", "STK-KMS-001", "STK-RDS-003", "STK-NET-001",
                                    "STK-EFS-002", "STK-ECS-002", "STK-S3-002", "STK-SQS-001", "STK-SQS-002",
-                                   "STK-SQS-003"})
+                                   "STK-SQS-003"}) | frozenset(STACK_RULES_BY_ID)
 _ROUTING = frozenset({"AWS::EC2::Subnet", "AWS::EC2::Route", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
                       "AWS::EC2::SubnetRouteTableAssociation"})
 # The resource types each whole-stack rule reads beyond the resource it judges: a live picture missing one of
@@ -40,6 +41,7 @@ RELATIONSHIP_TYPES: dict[str, frozenset[str]] = {
                               "AWS::ApplicationAutoScaling::ScalableTarget"}),
     "STK-DESTROY-001": frozenset(),  # the resource's own attributes
     "STK-DESTROY-002": frozenset(),
+    **{rule_id: rule.reads for rule_id, rule in STACK_RULES_BY_ID.items()},
 }
 CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
 
@@ -106,6 +108,9 @@ def _relationship_results(resources: Mapping[str, Any], cmk_ids: frozenset[str])
             fs = ref_target(v["Properties"].get("FileSystemId"))
             mount_subnets.setdefault(fs, set()).add(ref_target(v["Properties"].get("SubnetId")))
 
+    for rule_id, stack_rule in STACK_RULES_BY_ID.items():
+        for lid, result in stack_rule.check(resources):
+            yield rule_id, lid, result
     for lid, result in stk_intake.bucket_policy_results(resources):
         yield stk_intake.BUCKET_TLS_ID, lid, result
     for rule_id, lid, result in stk_intake.queue_results(resources):
@@ -144,11 +149,12 @@ def _relationship_results(resources: Mapping[str, Any], cmk_ids: frozenset[str])
 
 
 def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | None = None,
-             rule_ids: Iterable[str] | None = None) -> list[Finding]:
+             rule_ids: Iterable[str] | None = None, account: str | None = None) -> list[Finding]:
     """Every applicable finding (PASS and FAIL) of the template; restricted to `rule_ids` if given."""
     resources = template.get("Resources", {})
     suffix, cmk_ids = project_cmks(resources)
-    context = Context(suffix=suffix, cmk_ids=cmk_ids, expected_tags=tuple(sorted((expected_tags or {}).items())))
+    context = Context(suffix=suffix, cmk_ids=cmk_ids, expected_tags=tuple(sorted((expected_tags or {}).items())),
+                      account=account)
     wanted = set(rule_ids) if rule_ids is not None else None
     findings: list[Finding] = []
 

@@ -60,3 +60,18 @@ def tag_map(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         return {t["Key"]: t.get("Value") for t in value if isinstance(t, dict) and isinstance(t.get("Key"), str)}
     return {}
+
+
+def references(value: Any) -> set[str]:
+    """Every logical id a value points at through Ref or Fn::GetAtt, however deep (inside Fn::Join, lists ...)."""
+    found: set[str] = set()
+    target = ref_target(value)
+    if target is not None:
+        found.add(target)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found |= references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 
 import pytest
 
@@ -358,6 +359,86 @@ def _db_ingress_revoked(d, on):
         ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=revoked)
 
 
+# --- attack surface: what an intruder or a hurried operator changes (issue 25) -------------------------------
+
+_saved: dict[str, object] = {}
+
+
+def _task_role(d) -> str:
+    iam = d.client("iam")
+    return next(r["RoleName"] for r in iam.list_roles()["Roles"]
+                if "VideoProcessingWorkerTaskDefinitionTaskRole" in r["RoleName"])
+
+
+def _role_trusts_another_account(d, on):
+    iam, role = d.client("iam"), _task_role(d)
+    if on:
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=_saved.pop("trust"))
+    else:
+        document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        _saved["trust"] = json.dumps(document)
+        opened = {**document, "Statement": document["Statement"] + [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]}
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(opened))
+
+
+def _queue_open_to_everyone(d, on):
+    sqs = d.client("sqs")
+    url = sqs.get_queue_url(QueueName=d.outputs["IntakeQueueName"])["QueueUrl"]
+    if on:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _saved.pop("queue-policy")})
+    else:
+        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        _saved["queue-policy"] = policy
+        document = json.loads(policy)
+        document["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                                      "Resource": document["Statement"][0]["Resource"]})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(document)})
+
+
+def _key_granted_to_another_account(d, on):
+    kms, key = d.client("kms"), d.outputs["KmsKeyArn"]
+    if on:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=_saved.pop("key-policy"))
+    else:
+        policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+        _saved["key-policy"] = policy
+        document = json.loads(policy)
+        document["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                                      "Action": ["kms:Decrypt"], "Resource": "*"})
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(document))
+
+
+def _bucket_acls_enabled(d, on):
+    s3 = d.client("s3")
+    ownership = "BucketOwnerEnforced" if on else "ObjectWriter"
+    s3.put_bucket_ownership_controls(Bucket=d.outputs["IngestBucketName"],
+                                     OwnershipControls={"Rules": [{"ObjectOwnership": ownership}]})
+
+
+def _alarm_actions_disabled(d, on):
+    cloudwatch = d.client("cloudwatch")
+    names = [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"] if "DatabaseCpu" in a["AlarmName"]]
+    (cloudwatch.enable_alarm_actions if on else cloudwatch.disable_alarm_actions)(AlarmNames=names)
+
+
+def _ecs_exec_enabled(d, on):
+    d.client("ecs").update_service(cluster=d.outputs["ClusterName"], service=d.outputs["MetadataApiServiceName"],
+                                   enableExecuteCommand=not on)
+
+
+def _web_acl_emptied(d, on):
+    waf, stage = d.client("wafv2"), _stage_arn(d)
+    acl = waf.get_web_acl_for_resource(ResourceArn=stage)["WebACL"]
+    lock = waf.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["LockToken"]
+    if not on:
+        _saved["acl-rules"] = acl["Rules"]
+    waf.update_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"], DefaultAction=acl["DefaultAction"],
+                       Rules=_saved.pop("acl-rules") if on else [], VisibilityConfig=acl["VisibilityConfig"],
+                       LockToken=lock)
+
+
 # name -> (toggle, rules `opscli audit` fails, (resource type, property) `opscli drift` reports, command)
 DRIFTS = {
     "worker-backlog-scaling-deleted": (_backlog_scaling, {"STK-SQS-003", "STK-STACK-001"},
@@ -395,15 +476,26 @@ DRIFTS = {
     "alias-on-another-key": (_alias_target, {"STK-KMS-001"}, ("AWS::KMS::Alias", "TargetKeyId"), "audit"),
     "bucket-tls-policy-deleted": (_bucket_tls_policy, {"STK-S3-002", "STK-STACK-001"},
                                   ("AWS::S3::BucketPolicy", None), "audit"),
-    "star-in-a-role-policy": (_star_in_a_role_policy, {"STK-IAM-001"}, ("AWS::IAM::Policy", "PolicyDocument"),
-                              "audit"),
+    "star-in-a-role-policy": (_star_in_a_role_policy, {"STK-IAM-001", "STK-IAM-003"},
+                              ("AWS::IAM::Policy", "PolicyDocument"), "audit"),
     "flow-log-tag-removed": (_flow_log_tag, {"STK-TAG-001"}, ("AWS::EC2::FlowLog", "Tags"), "audit"),
-    "waf-detached-from-the-stage": (_waf_association, {"STK-STACK-001"}, ("AWS::WAFv2::WebACLAssociation", None),
-                                    "audit"),
+    "waf-detached-from-the-stage": (_waf_association, {"STK-STACK-001", "STK-API-005"},
+                                    ("AWS::WAFv2::WebACLAssociation", None), "audit"),
     "db-subnet-group-tag-removed": (_db_subnet_group_tag, {"STK-TAG-001"}, ("AWS::RDS::DBSubnetGroup", "Tags"),
                                     "audit"),
     "db-ingress-rule-revoked": (_db_ingress_revoked, {"STK-STACK-001"}, ("AWS::EC2::SecurityGroupIngress", None),
                                 "audit"),
+    "role-trusts-another-account": (_role_trusts_another_account, {"STK-IAM-002"},
+                                    ("AWS::IAM::Role", "AssumeRolePolicyDocument"), "audit"),
+    "queue-open-to-everyone": (_queue_open_to_everyone, {"STK-POLICY-001"},
+                               ("AWS::SQS::QueuePolicy", "PolicyDocument"), "audit"),
+    "key-granted-to-another-account": (_key_granted_to_another_account, {"STK-POLICY-001"},
+                                       ("AWS::KMS::Key", "KeyPolicy"), "audit"),
+    "bucket-acls-enabled": (_bucket_acls_enabled, {"STK-S3-003"}, ("AWS::S3::Bucket", "OwnershipControls"), "audit"),
+    "alarm-actions-disabled": (_alarm_actions_disabled, {"STK-ALARM-001"},
+                               ("AWS::CloudWatch::Alarm", "ActionsEnabled"), "audit"),
+    "ecs-exec-enabled": (_ecs_exec_enabled, {"STK-ECS-006"}, ("AWS::ECS::Service", "EnableExecuteCommand"), "audit"),
+    "web-acl-emptied": (_web_acl_emptied, {"STK-WAF-001"}, ("AWS::WAFv2::WebACL", "Rules"), "audit"),
     "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
 }
 
@@ -416,8 +508,11 @@ def look(deployment) -> tuple[set[str], set[tuple[str, str]], set[str]]:
     audit, drift, _ = judge_and_compare(deployment.aws, deployment.outputs_file)
     changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in drift
                if f.status is Status.FAIL}
-    return ({f.rule_id for f in audit if f.status is Status.FAIL}, changed,
-            {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id})
+    # A drifted value that breaks several rules is one finding under the first; its reason names them all.
+    broken = {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id}
+    broken |= {rule for f in drift if f.status is Status.FAIL and f.rule_id
+               for rule in re.findall(r"(STK-[A-Z0-9]+-\d{3}) \(", f.reason.split("; now breaks ", 1)[-1])}
+    return {f.rule_id for f in audit if f.status is Status.FAIL}, changed, broken
 
 
 @pytest.fixture(scope="module")

@@ -218,6 +218,87 @@ def queues(redrive: bool = True, tls: bool = True, scaling: dict[str, Any] | Non
     return resources
 
 
+def hardened_task(**container: Any) -> dict[str, Any]:
+    """The worker's task definition as the stack declares it (read-only root, no privileges), with `container`
+    properties (or, under the key "task", task properties) changed."""
+    task_changes = container.pop("task", {})
+    resource = task_definition()
+    definition = {**resource["Properties"]["ContainerDefinitions"][0], "ReadonlyRootFilesystem": True,
+                  "User": "1000:1000", **container}
+    resource["Properties"] = {**resource["Properties"], "ContainerDefinitions": [definition], **task_changes}
+    return resource
+
+
+def service_with(**changes: Any) -> dict[str, Any]:
+    resources = service(2)
+    props = resources["Service"]["Properties"]
+    network = changes.pop("AssignPublicIp", None)
+    if network:
+        props["NetworkConfiguration"] = {"AwsvpcConfiguration": {"AssignPublicIp": network, "Subnets": ["subnet-1"]}}
+    props.update(changes)
+    return resources
+
+
+def role(*principals: Any) -> dict[str, Any]:
+    return {"Type": "AWS::IAM::Role", "Properties": {"Tags": TAGS, "AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": p}
+                                               for p in principals]}}}
+
+
+def statement_policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": "p", "Roles": ["role-fx"],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}}
+
+
+def queue_with_policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "intake-queue-fx",
+                                                                  "KmsMasterKeyId": CMK, "Tags": TAGS}},
+            "QueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": "Queue"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}}}
+
+
+def alarm(**changes: Any) -> dict[str, Any]:
+    props = {"AlarmName": "alarm-fx", "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1,
+             "MetricName": "CPUUtilization", "Namespace": "AWS/RDS", "Period": 60, "Statistic": "Average",
+             "Threshold": 80, "AlarmActions": ["arn:aws:sns:ap-northeast-1:123456789012:alarms-fx"], "Tags": TAGS}
+    props.update(changes)
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {k: v for k, v in props.items() if v is not None}}
+
+
+def web_acl(rules: bool = True) -> dict[str, Any]:
+    rule = {"Name": "common", "Priority": 0, "OverrideAction": {"None": {}},
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}},
+            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                 "MetricName": "common"}}
+    return {"Type": "AWS::WAFv2::WebACL", "Properties": {
+        "Name": "waf-api-fx", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}}, "Rules": [rule] if rules else [],
+        "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "waf"},
+        "Tags": TAGS}}
+
+
+def guarded_stage(associated: bool) -> dict[str, Any]:
+    resources = {"Api": rest_api("REGIONAL"), "Stage": stage(True), "Acl": web_acl()}
+    resources["Stage"]["Properties"]["RestApiId"] = {"Ref": "Api"}
+    if associated:
+        resources["Association"] = {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": {"Fn::Join": ["", ["arn:aws:apigateway:ap-northeast-1::/restapis/", {"Ref": "Api"},
+                                              "/stages/", {"Ref": "Stage"}]]},
+            "WebACLArn": {"Fn::GetAtt": ["Acl", "Arn"]}}}
+    return resources
+
+
+def logged_vpc(traffic: str | None) -> dict[str, Any]:
+    resources = vpc_with_private_subnets(1)
+    if traffic is not None:
+        resources["FlowLog"] = {"Type": "AWS::EC2::FlowLog", "Properties": {
+            "ResourceId": {"Ref": "Vpc"}, "ResourceType": "VPC", "TrafficType": traffic,
+            "LogDestinationType": "cloud-watch-logs", "LogGroupName": "/vpc/flow-logs-fx",
+            "DeliverLogsPermissionArn": "arn:aws:iam::123456789012:role/flow-fx", "Tags": TAGS}}
+    return resources
+
+
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-NAME-001": {"pass": template({"Logs": log_group()}),
                      "fail": template({"Logs": log_group(LogGroupName="/ecs/Worker_FX")})},
@@ -275,4 +356,37 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                         "fail": template({"Logs": {**log_group(), "DeletionPolicy": "Retain"}})},
     "STK-DESTROY-002": {"pass": template({"Params": params(), "Db": db()}),
                         "fail": template({"Params": params(), "Db": db(DeletionProtection=True)})},
+    "STK-POLICY-001": {"pass": template(queue_with_policy(
+                           tls_deny("sqs", {"Fn::GetAtt": ["Queue", "Arn"]}),
+                           {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                            "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:ap-northeast-1:1:rule/r"}}})),
+                       "fail": template(queue_with_policy(
+                           {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}}))},
+    "STK-IAM-002": {"pass": template({"Role": role({"Service": "ecs-tasks.amazonaws.com"})}),
+                    "fail": template({"Role": role({"Service": "ecs-tasks.amazonaws.com"},
+                                                   {"AWS": "arn:aws:iam::999999999999:root"})})},
+    "STK-IAM-003": {"pass": template({"Policy": statement_policy(
+                        {"Effect": "Allow", "Action": "iam:PassRole",
+                         "Resource": "arn:aws:iam::123456789012:role/task-fx"})}),
+                    "fail": template({"Policy": statement_policy(
+                        {"Effect": "Allow", "Action": ["iam:PassRole", "ecs:RunTask"], "Resource": "*"})})},
+    "STK-ECS-004": {"pass": template({"Task": hardened_task()}),
+                    "fail": template({"Task": hardened_task(Privileged=True)})},
+    "STK-ECS-005": {"pass": template({"Task": hardened_task()}),
+                    "fail": template({"Task": hardened_task(ReadonlyRootFilesystem=False)})},
+    "STK-ECS-006": {"pass": template(service_with()),
+                    "fail": template(service_with(EnableExecuteCommand=True))},
+    "STK-S3-003": {"pass": template({"Bucket": bucket(OwnershipControls={
+                       "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})}),
+                   "fail": template({"Bucket": bucket(OwnershipControls={
+                       "Rules": [{"ObjectOwnership": "ObjectWriter"}]})})},
+    "STK-API-004": {"pass": template({"Method": method("HTTP_PROXY")}),
+                    "fail": template({"Method": {**method("HTTP_PROXY"), "Properties": {
+                        **method("HTTP_PROXY")["Properties"], "ApiKeyRequired": False}}})},
+    "STK-ALARM-001": {"pass": template({"Alarm": alarm()}), "fail": template({"Alarm": alarm(ActionsEnabled=False)})},
+    "STK-WAF-001": {"pass": template({"Acl": web_acl()}), "fail": template({"Acl": web_acl(rules=False)})},
+    "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
+    "STK-NET-003": {"pass": template(logged_vpc("ALL")), "fail": template(logged_vpc("REJECT"))},
 }

@@ -87,4 +87,29 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
             "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}), "STK-SQS-003"),
     "iam-star": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(
         {"Effect": "Allow", "Action": "*", "Resource": "*"}), "STK-IAM-001"),
+    # attack surface (issue 25)
+    "flow-log-removed": (lambda t: _drop(t, "AWS::EC2::FlowLog"), "STK-NET-003"),
+    "waf-association-removed": (lambda t: _drop(t, "AWS::WAFv2::WebACLAssociation"), "STK-API-005"),
+    "web-acl-without-rules": (lambda t: props(t, "AWS::WAFv2::WebACL").update(Rules=[]), "STK-WAF-001"),
+    "role-trusts-everyone": (lambda t: props(t, "AWS::IAM::Role")["AssumeRolePolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}), "STK-IAM-002"),
+    "pass-any-role": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}), "STK-IAM-003"),
+    "queue-open-to-everyone": (lambda t: props(t, "AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}), "STK-POLICY-001"),
+    "privileged-container": (lambda t: props(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0].update(
+        Privileged=True), "STK-ECS-004"),
+    "writable-root": (lambda t: props(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0].update(
+        ReadonlyRootFilesystem=False), "STK-ECS-005"),
+    "ecs-exec-on": (lambda t: props(t, "AWS::ECS::Service").update(EnableExecuteCommand=True), "STK-ECS-006"),
+    "bucket-acls-on": (lambda t: props(t, "AWS::S3::Bucket").update(
+        OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}), "STK-S3-003"),
+    "open-method": (lambda t: props(t, "AWS::ApiGateway::Method").update(ApiKeyRequired=False), "STK-API-004"),
+    "alarm-actions-off": (lambda t: props(t, "AWS::CloudWatch::Alarm").update(ActionsEnabled=False), "STK-ALARM-001"),
 }
+
+
+def _drop(template: dict, type_: str) -> None:
+    """Remove every resource of `type_` (a required resource left out of the template)."""
+    for lid in [lid for lid, r in template["Resources"].items() if r["Type"] == type_]:
+        template["Resources"].pop(lid)
