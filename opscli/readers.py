@@ -31,6 +31,10 @@ REDACTED = "(set; value not readable)"
 FACTS = "__facts__"
 # A reader may return GetAtt values it saw (e.g. an endpoint address) under this key; they are not properties.
 ATTRIBUTES = "__attributes__"
+# A fact: what AWS keeps under a declared resource that the stack does not declare (a grant on the key, a key of
+# the usage plan, a manual snapshot, a route, a subscription, a target, an attached policy, a running revision),
+# one line each, judged by STK-STACK-002.
+UNDECLARED = "Undeclared"
 
 
 class MalformedAnswer(CouldNotLook):
@@ -144,6 +148,14 @@ def reader(resource_type: str, operations: tuple[str, ...], reads: str) -> Calla
     return register
 
 
+def _resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:
+    """A declared value resolved, or `default` when it cannot be (a child compared with it is then undeclared)."""
+    try:
+        return ctx.resolve(value)
+    except Exception:  # noqa: BLE001 - Unresolvable or a malformed declaration: nothing declared to compare
+        return default
+
+
 def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) -> Any:
     try:
         answer = fn(**kwargs)
@@ -218,7 +230,8 @@ def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, k
 
 # --- KMS -------------------------------------------------------------------------------------------
 
-@reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags"),
+@reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
+                          "kms:ListGrants"),
         "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec Tags")
 def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     kms = ctx.aws.client("kms")
@@ -234,10 +247,29 @@ def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
              "KeyPolicy": _json(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),
              "Tags": tag_list(tags, "TagKey", "TagValue"),
              FACTS: {"KeyManager": need(meta, "KeyManager", str, operation="DescribeKey"),
-                     "KeyState": need(meta, "KeyState", str, operation="DescribeKey")}}
+                     "KeyState": need(meta, "KeyState", str, operation="DescribeKey"),
+                     UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id)}}
     if "RotationPeriodInDays" in rotation:
         props["RotationPeriodInDays"] = rotation["RotationPeriodInDays"]
     return {k: v for k, v in props.items() if v is not None}
+
+
+def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:
+    """Grants on the key to anyone but an AWS service (ListGrants shows a service's grants under its service
+    principal), a role of this stack or a service-linked role of this account."""
+    account = _resolved(ctx, {"Ref": "AWS::AccountId"}, "")
+    roles = {f"arn:aws:iam::{account}:role/{d.physical_id}" for d in ctx.scope.of_type("AWS::IAM::Role")
+             if d.physical_id}
+    found = []
+    for page in kms.get_paginator("list_grants").paginate(KeyId=key):
+        for grant in need(page, "Grants", list, operation="ListGrants"):
+            grantee = str(grant.get("GranteePrincipal") or grant.get("GranteeServicePrincipal") or "")
+            if grantee.endswith((".amazonaws.com", ".amazonaws.com.cn")) or grantee in roles or \
+                    grantee.startswith(f"arn:aws:iam::{account}:role/aws-service-role/"):
+                continue
+            operations = ", ".join(str(o) for o in grant.get("Operations") or [])
+            found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} to {grantee or '(no grantee)'} ({operations})")
+    return found
 
 
 @reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")
@@ -267,7 +299,29 @@ def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 # --- RDS -------------------------------------------------------------------------------------------
 
-@reader("AWS::RDS::DBInstance", ("rds:DescribeDBInstances",),
+def _manual_snapshots(rds: Any, instance: str) -> list[str]:
+    """The instance's manual snapshots (the stack declares none: each is a copy of the data outside the
+    declaration), with whom each is shared."""
+    found = []
+    for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance,
+                                                                     SnapshotType="manual"):
+        for snapshot in need(page, "DBSnapshots", list, operation="DescribeDBSnapshots"):
+            name = need(snapshot, "DBSnapshotIdentifier", str, operation="DescribeDBSnapshots")
+            answer = _call("DescribeDBSnapshotAttributes", rds.describe_db_snapshot_attributes,
+                           DBSnapshotIdentifier=name)
+            result = need(answer, "DBSnapshotAttributesResult", Mapping, operation="DescribeDBSnapshotAttributes")
+            shared = sorted(str(v) for a in need(result, "DBSnapshotAttributes", list,
+                                                 operation="DescribeDBSnapshotAttributes")
+                            if isinstance(a, Mapping) and a.get("AttributeName") == "restore"
+                            for v in a.get("AttributeValues") or [])
+            found.append(f"manual snapshot {name}" + (
+                " shared with everyone (restore: all)" if "all" in shared else
+                f" shared with account {', '.join(shared)}" if shared else ""))
+    return found
+
+
+@reader("AWS::RDS::DBInstance", ("rds:DescribeDBInstances", "rds:DescribeDBSnapshots",
+                                  "rds:DescribeDBSnapshotAttributes"),
         "DBInstanceIdentifier DBInstanceClass Engine EngineVersion AllocatedStorage MaxAllocatedStorage StorageType "
         "StorageEncrypted KmsKeyId MultiAZ PubliclyAccessible BackupRetentionPeriod DeletionProtection "
         "CopyTagsToSnapshot AutoMinorVersionUpgrade EnableIAMDatabaseAuthentication EnablePerformanceInsights "
@@ -291,7 +345,7 @@ def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                               if isinstance(g, Mapping) and "VpcSecurityGroupId" in g],
         "Tags": tag_list(db.get("TagList", [])),
         FACTS: {"ParameterApplyStatus": need(_parameter_group(db), "ParameterApplyStatus", str, operation=op),
-                "DBInstanceStatus": db.get("DBInstanceStatus")},
+                "DBInstanceStatus": db.get("DBInstanceStatus"), UNDECLARED: _manual_snapshots(rds, r.physical_id)},
     }
     simple = {"DBInstanceClass": "DBInstanceClass", "Engine": "Engine", "EngineVersion": "EngineVersion",
               "AllocatedStorage": "AllocatedStorage", "MaxAllocatedStorage": "MaxAllocatedStorage",
@@ -504,6 +558,15 @@ def ecs_cluster(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                                                                      "key", "value")}
 
 
+def _undeclared_revisions(ctx: ReadContext, r: Declared, service: Mapping[str, Any]) -> list[str]:
+    """Task definitions the service runs or deploys that are not the one the stack declares for it."""
+    declared = _resolved(ctx, r.properties.get("TaskDefinition"))
+    running = [str(service.get("taskDefinition"))] + [str(d.get("taskDefinition")) for d in
+                                                      service.get("deployments") or [] if isinstance(d, Mapping)]
+    return [f"runs task definition {arn.rsplit('/', 1)[-1]}, not the declared {str(declared).rsplit('/', 1)[-1]}"
+            for arn in dict.fromkeys(running) if arn != declared]
+
+
 @reader("AWS::ECS::Service", ("ecs:DescribeServices",),
         "ServiceName Cluster DesiredCount LaunchType PlatformVersion TaskDefinition NetworkConfiguration "
         "DeploymentConfiguration HealthCheckGracePeriodSeconds PropagateTags EnableECSManagedTags "
@@ -524,7 +587,8 @@ def ecs_service(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         "NetworkConfiguration": _pascal(need(service, "networkConfiguration", Mapping, operation=op)),
         "Tags": tag_list(service.get("tags", []), "key", "value"),
         FACTS: {"RunningCount": need(service, "runningCount", int, operation=op),
-                "Status": need(service, "status", str, operation=op)},
+                "Status": need(service, "status", str, operation=op),
+                UNDECLARED: _undeclared_revisions(ctx, r, service)},
     }
     for key in ("launchType", "platformVersion", "healthCheckGracePeriodSeconds", "propagateTags",
                 "enableECSManagedTags", "enableExecuteCommand", "deploymentConfiguration", "loadBalancers"):
@@ -630,7 +694,8 @@ def api_method(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan",), "UsagePlanName ApiStages Throttle Tags")
+@reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys"),
+        "UsagePlanName ApiStages Throttle Tags")
 def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     plan = _call("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
                  usagePlanId=r.physical_id)
@@ -640,6 +705,13 @@ def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                              "Tags": tag_list(plan.get("tags", {}))}
     if isinstance(plan.get("throttle"), Mapping):
         props["Throttle"] = _pascal(plan["throttle"])
+    declared = {_resolved(ctx, d.properties.get("KeyId")) for d in ctx.scope.of_type("AWS::ApiGateway::UsagePlanKey")
+                if _resolved(ctx, d.properties.get("UsagePlanId")) == r.physical_id}
+    keys = [k for page in ctx.aws.client("apigateway").get_paginator("get_usage_plan_keys").paginate(
+        usagePlanId=r.physical_id) for k in need(page, "items", list, operation="GetUsagePlanKeys")
+        if isinstance(k, Mapping)]
+    props[FACTS] = {UNDECLARED: [f"API key {k.get('id')} ({k.get('name', '?')})" for k in keys
+                                 if k.get("id") not in declared]}
     return props
 
 
@@ -763,7 +835,8 @@ def queue_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     return {"Queues": urls, "PolicyDocument": _json(attributes["Policy"], "GetQueueAttributes", "Policy")}
 
 
-@reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource"), "TopicName KmsMasterKeyId Tags")
+@reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"),
+        "TopicName KmsMasterKeyId Tags")
 def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     sns = ctx.aws.client("sns")
     answer = _call("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
@@ -771,6 +844,16 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     props: dict[str, Any] = {"TopicName": r.physical_id.rsplit(":", 1)[-1],
                              "KmsMasterKeyId": attributes.get("KmsMasterKeyId") or None}
     props["Tags"] = _listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
+    declared = {(str(_resolved(ctx, d.properties.get("Protocol"))), str(_resolved(ctx, d.properties.get("Endpoint"))))
+                for d in ctx.scope.of_type("AWS::SNS::Subscription")
+                if _resolved(ctx, d.properties.get("TopicArn")) == r.physical_id}
+    declared |= {(str(_resolved(ctx, s.get("Protocol"))), str(_resolved(ctx, s.get("Endpoint"))))
+                 for s in r.properties.get("Subscription") or [] if isinstance(s, Mapping)}
+    subscriptions = [x for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=r.physical_id)
+                     for x in need(page, "Subscriptions", list, operation="ListSubscriptionsByTopic")
+                     if isinstance(x, Mapping)]
+    props[FACTS] = {UNDECLARED: [f"subscription {x.get('Protocol')}:{x.get('Endpoint')}" for x in subscriptions
+                                 if (str(x.get("Protocol")), str(x.get("Endpoint"))) not in declared]}
     return props
 
 
@@ -791,10 +874,14 @@ def topic_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     events = ctx.aws.client("events")
     rule = _call("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)
-    targets = _call("ListTargetsByRule", events.list_targets_by_rule, Rule=r.physical_id)
+    targets = [t for page in events.get_paginator("list_targets_by_rule").paginate(Rule=r.physical_id)
+               for t in need(page, "Targets", list, operation="ListTargetsByRule")]
+    declared = {_resolved(ctx, t.get("Id")) for t in r.properties.get("Targets") or [] if isinstance(t, Mapping)}
     props: dict[str, Any] = {"Name": need(rule, "Name", str, operation="DescribeRule"),
                              "State": need(rule, "State", str, operation="DescribeRule"),
-                             "Targets": need(targets, "Targets", list, operation="ListTargetsByRule")}
+                             "Targets": targets,
+                             FACTS: {UNDECLARED: [f"target {t.get('Id')} -> {t.get('Arn')}" for t in targets
+                                                  if isinstance(t, Mapping) and t.get("Id") not in declared]}}
     if "Description" in rule:
         props["Description"] = rule["Description"]
     if "EventPattern" in rule:
@@ -963,10 +1050,16 @@ def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         policies.append({"PolicyName": name, "PolicyDocument": _json(
             need(document, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"), "GetRolePolicy",
             "PolicyDocument")})
+    # Each name resolved on its own: a policy document may name what is not known yet (a group's id), its name not.
+    declared_managed = {_resolved(ctx, arn) for arn in r.properties.get("ManagedPolicyArns") or []}
+    declared_inline = {str(_resolved(ctx, p.get("PolicyName"))) for p in r.properties.get("Policies") or []
+                       if isinstance(p, Mapping)}
+    undeclared = [f"managed policy {arn} attached" for arn in sorted(attached) if arn not in declared_managed]
+    undeclared += [f"inline policy {name}" for name in own if name not in declared_inline]
     props = {"RoleName": r.physical_id, "ManagedPolicyArns": sorted(attached), "Policies": policies,
              "AssumeRolePolicyDocument": _json(need(role, "AssumeRolePolicyDocument", (str, Mapping),
                                                     operation="GetRole"), "GetRole", "AssumeRolePolicyDocument"),
-             "Tags": tag_list(role.get("Tags", []))}
+             "Tags": tag_list(role.get("Tags", [])), FACTS: {UNDECLARED: undeclared}}
     if role.get("Description"):
         props["Description"] = role["Description"]
     return props
@@ -1114,7 +1207,26 @@ def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
 @reader("AWS::EC2::RouteTable", ("ec2:DescribeRouteTables",), "VpcId Tags")
 def route_table(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     table = _route_table(ctx, r.physical_id)
-    return {"VpcId": need(table, "VpcId", str, operation="DescribeRouteTables"), "Tags": tag_list(table.get("Tags", []))}
+    declared = {_resolved(ctx, d.properties.get("DestinationCidrBlock")) for d in ctx.scope.of_type("AWS::EC2::Route")
+                if _resolved(ctx, d.properties.get("RouteTableId")) == r.physical_id}
+    endpoints = {_resolved(ctx, {"Ref": d.logical_id}) for d in ctx.scope.of_type("AWS::EC2::VPCEndpoint")
+                 if r.physical_id in {_resolved(ctx, t) for t in d.properties.get("RouteTableIds") or []}}
+    undeclared = []
+    for found in need(table, "Routes", list, operation="DescribeRouteTables"):
+        if not isinstance(found, Mapping):
+            continue
+        target = next((str(found[k]) for k in ("GatewayId", "NatGatewayId", "TransitGatewayId",
+                                               "VpcPeeringConnectionId", "NetworkInterfaceId", "InstanceId",
+                                               "EgressOnlyInternetGatewayId", "CarrierGatewayId",
+                                               "LocalGatewayId", "CoreNetworkArn") if found.get(k)), "?")
+        destination = found.get("DestinationCidrBlock") or found.get("DestinationIpv6CidrBlock") or \
+            found.get("DestinationPrefixListId")
+        if target == "local" or destination in declared or (found.get("DestinationPrefixListId") and
+                                                           target in endpoints):
+            continue  # the VPC's own route, a declared route, or a declared gateway endpoint's
+        undeclared.append(f"route {destination} -> {target}")
+    return {"VpcId": need(table, "VpcId", str, operation="DescribeRouteTables"),
+            "Tags": tag_list(table.get("Tags", [])), FACTS: {UNDECLARED: undeclared}}
 
 
 @reader("AWS::EC2::Route", ("ec2:DescribeRouteTables",),

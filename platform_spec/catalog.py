@@ -248,6 +248,17 @@ _RULES: tuple[Rule, ...] = (
          "never created) leaves a gap in the platform that no posture check of the others would show.",
          "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail).",
          references=R(iso27001="5.9, 8.9")),
+    Rule("STK-STACK-002", "Nothing was added next to the declaration", Severity.HIGH, (L,),
+         "What an intruder adds beside a declared resource changes none of its declared properties, so neither the "
+         "posture rules nor drift see it: a grant on the project key to another principal, a second API key on the "
+         "usage plan, a manual (or shared) database snapshot, a subscription on the alarm topic, an extra target of "
+         "the intake rule, a policy attached to a task role, a task definition revision the service runs, a route.",
+         "Now: remove what was added (aws kms revoke-grant, aws apigateway delete-usage-plan-key, aws rds "
+         "delete-db-snapshot, aws sns unsubscribe, aws events remove-targets, aws iam detach-role-policy, aws ecs "
+         "update-service --task-definition DECLARED, aws ec2 delete-route), then find who added it in CloudTrail. "
+         "In code: declare it in the stack if it is meant to be there.",
+         R(iso27001="5.9, 8.9, 8.16", prowler="kms_key_not_publicly_accessible, rds_snapshots_public_access",
+           security_hub="RDS.1")),
     Rule("STK-OPS-001", "Every accepted live deviation is well-formed, approved and unexpired", Severity.MEDIUM, (L,),
          "An accepted deviation without a reason, an approver or an end date becomes a permanent blind spot: the "
          "audit stays green while nobody owns the risk any more.",

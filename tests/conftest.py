@@ -290,6 +290,21 @@ def local_aws(endpoint: str) -> Any:
     return Aws(session=session, endpoint_url=endpoint, max_attempts=2)
 
 
+@contextlib.contextmanager
+def manual_snapshot(deployment: Any, name: str = "taken-by-hand") -> Iterator[str]:
+    """A manual snapshot of the deployment's database for the block (what STK-STACK-002 finds next to the
+    declaration; the only way to make the readers ask DescribeDBSnapshotAttributes), deleted after it."""
+    from opscli.aws import new_session
+
+    rds = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                      region_name="ap-northeast-1").client("rds", endpoint_url=deployment.endpoint)
+    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=deployment.outputs["DbInstanceIdentifier"])
+    try:
+        yield name
+    finally:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=name)
+
+
 def judge_and_compare(aws: Any, outputs_file: Path) -> tuple[list[Any], list[Any], Any]:
     """One read of the whole stack, judged as `opscli audit` judges it and compared with its declaration as
     `opscli drift` compares it: (the audit's findings, the drift's findings, the target)."""

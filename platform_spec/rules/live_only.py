@@ -71,7 +71,24 @@ def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> R
     return Result.ok("the attached parameter group is applied (in-sync)")
 
 
+UNDECLARED_CHILDREN_ID = "STK-STACK-002"
+# The declared types whose readers list what AWS keeps under them (the fact "Undeclared").
+CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::RDS::DBInstance", "AWS::SNS::Topic",
+                 "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
+
+
+def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-STACK-002: nothing was added next to the declaration (a grant on the key, a key of the usage plan, a
+    manual snapshot, a subscription, a target, a policy on a role, a revision a service runs, a route)."""
+    found = facts["Undeclared"]
+    if found:
+        return Result.fail(f"{len(found)} undeclared: {'; '.join(found[:5])}{' ...' if len(found) > 5 else ''}")
+    return Result.ok("nothing beside the declaration")
+
+
 LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
+    *(LiveOnlyRule(UNDECLARED_CHILDREN_ID, "stack.undeclared_children", resource_type, ("Undeclared",),
+                   nothing_undeclared) for resource_type in CHILD_BEARING),
     LiveOnlyRule("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
     LiveOnlyRule("STK-REDIS-001", "redis.members_spread", "AWS::ElastiCache::ReplicationGroup",
                  ("MemberAvailabilityZones",), redis_members_spread),

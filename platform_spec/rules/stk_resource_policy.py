@@ -25,6 +25,9 @@ DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy":
              "AWS::KMS::Key": "KeyPolicy"}
 
 
+UNREADABLE = object()
+
+
 def _document(value: Any) -> Any:
     if isinstance(value, str):  # SecretsManager::ResourcePolicy may hold the policy as a JSON string
         import json
@@ -32,7 +35,7 @@ def _document(value: Any) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            return None
+            return UNREADABLE
     return value
 
 
@@ -43,6 +46,8 @@ def check(resource_type: str, properties: Mapping[str, Any], account: str | None
     document = _document(properties.get(key))
     if document is None:
         return Result.ok("no resource policy")
+    if document is UNREADABLE:
+        return Result.fail("the policy is not a JSON document: cannot show it grants nobody")
     problems = []
     for statement in allows(document):
         for kind, value in principals(statement):

@@ -439,6 +439,93 @@ def _web_acl_emptied(d, on):
                        LockToken=lock)
 
 
+# --- next to the declaration: children AWS keeps under a declared resource, added without changing it ---------
+
+def _grant_on_the_key(d, on):
+    kms, key = d.client("kms"), d.outputs["KmsKeyArn"]
+    if on:
+        kms.revoke_grant(KeyId=key, GrantId=_saved.pop("grant"))
+    else:
+        _saved["grant"] = kms.create_grant(KeyId=key, GranteePrincipal="arn:aws:iam::999999999999:root",
+                                           Operations=["Decrypt"])["GrantId"]
+
+
+def _second_key_on_the_usage_plan(d, on):
+    api = d.client("apigateway")
+    name = f"usage-plan-{d.outputs['EnvironmentSuffix']}"
+    plan = next(p["id"] for p in api.get_usage_plans()["items"] if p["name"] == name)
+    if on:
+        key = _saved.pop("api-key")
+        api.delete_usage_plan_key(usagePlanId=plan, keyId=key)
+        api.delete_api_key(apiKey=key)
+    else:
+        key = api.create_api_key(name="added-by-hand", enabled=True)["id"]
+        api.create_usage_plan_key(usagePlanId=plan, keyId=key, keyType="API_KEY")
+        _saved["api-key"] = key
+
+
+def _shared_manual_snapshot(d, on):
+    rds = d.client("rds")
+    if on:
+        rds.delete_db_snapshot(DBSnapshotIdentifier="copy-for-later")
+    else:
+        rds.create_db_snapshot(DBSnapshotIdentifier="copy-for-later",
+                               DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="copy-for-later", AttributeName="restore",
+                                         ValuesToAdd=["all"])
+
+
+def _subscription_on_the_alarm_topic(d, on):
+    sns = d.client("sns")
+    if on:
+        sns.unsubscribe(SubscriptionArn=_saved.pop("subscription"))
+    else:
+        _saved["subscription"] = sns.subscribe(TopicArn=d.outputs["AlarmTopicArn"], Protocol="email",
+                                               Endpoint="someone@example.com",
+                                               ReturnSubscriptionArn=True)["SubscriptionArn"]
+
+
+def _extra_target_of_the_intake_rule(d, on):
+    events = d.client("events")
+    rule = f"intake-rule-{d.outputs['EnvironmentSuffix']}"
+    if on:
+        events.remove_targets(Rule=rule, Ids=["copy-of-uploads"])
+    else:
+        events.put_targets(Rule=rule, Targets=[{"Id": "copy-of-uploads",
+                                                "Arn": "arn:aws:sqs:ap-northeast-1:999999999999:elsewhere"}])
+
+
+def _another_revision_running(d, on):
+    ecs = d.client("ecs")
+    cluster, service = d.outputs["ClusterName"], d.outputs["MetadataApiServiceName"]
+    if on:
+        declared, added = _saved.pop("revision")
+        ecs.update_service(cluster=cluster, service=service, taskDefinition=declared)
+        ecs.deregister_task_definition(taskDefinition=added)
+    else:
+        declared = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
+        task = ecs.describe_task_definition(taskDefinition=declared)["taskDefinition"]
+        keep = ("family", "containerDefinitions", "networkMode", "requiresCompatibilities", "cpu", "memory",
+                "taskRoleArn", "executionRoleArn", "volumes")
+        added = ecs.register_task_definition(**{k: task[k] for k in keep if k in task})["taskDefinition"][
+            "taskDefinitionArn"]
+        ecs.update_service(cluster=cluster, service=service, taskDefinition=added)
+        _saved["revision"] = (declared, added)
+
+
+def _route_added_to_a_private_table(d, on):
+    ec2 = d.client("ec2")
+    vpc = d.outputs["VpcId"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    private = next(t["RouteTableId"] for t in tables if any(r.get("NatGatewayId") for r in t["Routes"]))
+    if on:
+        ec2.delete_route(RouteTableId=private, DestinationCidrBlock="203.0.113.0/24")
+    else:
+        nat = next(r["NatGatewayId"] for t in tables if t["RouteTableId"] == private for r in t["Routes"]
+                   if r.get("NatGatewayId"))
+        ec2.create_route(RouteTableId=private, DestinationCidrBlock="203.0.113.0/24", NatGatewayId=nat)
+
+
 # name -> (toggle, rules `opscli audit` fails, (resource type, property) `opscli drift` reports, command)
 DRIFTS = {
     "worker-backlog-scaling-deleted": (_backlog_scaling, {"STK-SQS-003", "STK-STACK-001"},
@@ -467,7 +554,8 @@ DRIFTS = {
     "bucket-public-policy-allowed": (_bucket_public_access, {"STK-S3-001"},
                                      ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"), "audit"),
     "topic-aws-managed-key": (_topic_key, {"STK-KMS-001"}, ("AWS::SNS::Topic", "KmsMasterKeyId"), "audit"),
-    "admin-on-a-task-role": (_admin_on_a_role, {"STK-IAM-001"}, ("AWS::IAM::Role", "ManagedPolicyArns"), "audit"),
+    "admin-on-a-task-role": (_admin_on_a_role, {"STK-IAM-001", "STK-STACK-002"},
+                             ("AWS::IAM::Role", "ManagedPolicyArns"), "audit"),
     "intake-rule-disabled": (_event_rule, set(), ("AWS::Events::Rule", "State"), "audit"),
     "redis-tag-removed": (_redis_owner_tag, {"STK-TAG-001"}, ("AWS::ElastiCache::ReplicationGroup", "Tags"), "audit"),
     "access-point-tag-removed": (_access_point_owner_tag, {"STK-TAG-001"},
@@ -496,6 +584,16 @@ DRIFTS = {
                                ("AWS::CloudWatch::Alarm", "ActionsEnabled"), "audit"),
     "ecs-exec-enabled": (_ecs_exec_enabled, {"STK-ECS-006"}, ("AWS::ECS::Service", "EnableExecuteCommand"), "audit"),
     "web-acl-emptied": (_web_acl_emptied, {"STK-WAF-001"}, ("AWS::WAFv2::WebACL", "Rules"), "audit"),
+    # beside the declaration: no declared property changes, so drift reports nothing ("beside" below)
+    "grant-on-the-key": (_grant_on_the_key, {"STK-STACK-002"}, None, "beside"),
+    "second-key-on-the-usage-plan": (_second_key_on_the_usage_plan, {"STK-STACK-002"}, None, "beside"),
+    "shared-manual-snapshot": (_shared_manual_snapshot, {"STK-STACK-002"}, None, "beside"),
+    "subscription-on-the-alarm-topic": (_subscription_on_the_alarm_topic, {"STK-STACK-002"}, None, "beside"),
+    "extra-target-of-the-intake-rule": (_extra_target_of_the_intake_rule, {"STK-STACK-002"},
+                                        ("AWS::Events::Rule", "Targets"), "audit"),
+    "another-revision-running": (_another_revision_running, {"STK-STACK-002"},
+                                 ("AWS::ECS::Service", "TaskDefinition"), "audit"),
+    "route-added-to-a-private-table": (_route_added_to_a_private_table, {"STK-STACK-002"}, None, "beside"),
     "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
 }
 
@@ -532,15 +630,19 @@ def test_drift_is_reported_with_its_rule_id(local, all_restored, name):
     toggle, rules, drifted, command = DRIFTS[name]
     toggle(local, False)
     try:
-        if command == "audit":
+        if command == "beside":  # added next to the declaration: the audit sees it, drift has nothing to compare
+            audit, changed, broken = look(local)
+            assert audit == rules, audit
+            assert changed == set() and broken == set(), (changed, broken)
+        elif command == "audit":
             audit, changed, broken = look(local)
             assert audit == rules, audit
             rtype, prop = drifted
             assert any(t == rtype and (prop is None or p == prop) for t, p in changed), changed
             if prop is None:  # the resource is gone: drift says so (presence), with what was expected
                 assert broken == {"STK-STACK-001"}, broken
-            else:  # a drifted value names the rule it now breaks
-                assert broken == rules - {"STK-STACK-001"}, broken
+            else:  # a drifted value names the rule it now breaks (a child beside the declaration is no property)
+                assert broken == rules - {"STK-STACK-001", "STK-STACK-002"}, broken
         else:
             code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
             assert code == 1 and failed_rules(document) == rules

@@ -69,6 +69,10 @@ def resources_of(operation: str, params: dict, account: str, path: str) -> list[
         return [_arn("rds", f"pg:{p['DBParameterGroupName']}", account)]
     if operation == "rds:ListTagsForResource":
         return [p["ResourceName"]]
+    if operation == "rds:DescribeDBSnapshots":
+        return [_arn("rds", f"db:{p['DBInstanceIdentifier']}", account)]
+    if operation == "rds:DescribeDBSnapshotAttributes":
+        return [_arn("rds", f"snapshot:{p['DBSnapshotIdentifier']}", account)]
     if service == "s3":
         return [f"arn:aws:s3:::{p['Bucket']}"]
     if service == "secretsmanager":

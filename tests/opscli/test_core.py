@@ -178,11 +178,15 @@ def test_key_rotation_check(deployed, aws):
     assert {f.resource.split(" ", 1)[0] for f in report.findings} == {"AWS::KMS::Key"}
 
 
-def test_calls_are_exactly_the_declared_reads(deployed, aws):
-    """A full audit, rotate-check secrets and keys call exactly the operations `opscli iam-policy` covers."""
+def test_calls_are_exactly_the_declared_reads(deployed, aws, local_deployment):
+    """A full audit, rotate-check secrets and keys call exactly the operations `opscli iam-policy` covers (with a
+    manual snapshot beside the database, whose sharing the audit then reads)."""
     from opscli.aws import is_read
+    from tests.conftest import manual_snapshot
+
     t = targets.from_suffix("test")
-    core.audit(aws, t)
+    with manual_snapshot(local_deployment):
+        core.audit(aws, t)
     core.rotate_secrets(aws, t)
     core.rotate_keys(aws, t)
     assert aws.log.operations == core.declared_operations()

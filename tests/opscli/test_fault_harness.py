@@ -228,8 +228,13 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def harness(local_deployment, proxy) -> Harness:
-    return Harness(local_deployment, proxy)
+def harness(local_deployment, proxy) -> Iterator[Harness]:
+    """The harness, with a manual snapshot beside the database for the module: without a child to read, the
+    readers never ask for one's attributes (DescribeDBSnapshotAttributes) and no fault of it would be applied."""
+    from tests.conftest import manual_snapshot
+
+    with manual_snapshot(local_deployment):
+        yield Harness(local_deployment, proxy)
 
 
 def reader_operations() -> list[str]:

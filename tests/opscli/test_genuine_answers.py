@@ -39,7 +39,7 @@ def recordings() -> list[tuple[str, str]]:
 # Operations opscli calls with no recording at SOURCE_COMMIT (Cloud Custodian never recorded them): covered by the
 # emulator, the Stubber tests and the schema test only.
 GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
-    "apigateway:GetApiKey", "apigateway:GetUsagePlan", "apigateway:GetVpcLink",
+    "apigateway:GetApiKey", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
     "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration", "wafv2:GetWebACLForResource")}
 
@@ -174,6 +174,7 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
         aws = _guarded()
         with Stubber(aws.client("rds")) as stub:
             stub.add_response("describe_db_instances", answer)
+            stub.add_response("describe_db_snapshots", {"DBSnapshots": []})  # it has no manual snapshot
             live = livestack.read_stack(aws, scope, account="644160558196", max_workers=1)
         assert live.resources["Db"].state == livestack.ReadState.READ, live.resources["Db"].detail
         findings = {f.rule_id: f for f in stackcheck.judge(live) if f.resource.startswith(stk_rds.INSTANCE)}
@@ -181,3 +182,39 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
         verdicts.append(findings[stk_rds.PUBLIC_ID].status)
         assert findings[stk_rds.MULTI_AZ_ID].status is Status.FAIL  # the recording's MultiAZ: false
     assert verdicts == [Status.FAIL, Status.PASS]
+
+
+def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
+    """Cloud Custodian's test_rds_snapshot_access asserts, on its recordings, that of instance tidx's snapshots
+    tidx-pub is shared with everyone ("all") and tidx-rdx with account 619193117841. The same genuine answers, read
+    by opscli's RDS reader (its manual snapshots, as DescribeDBSnapshots with SnapshotType=manual answers) and
+    judged: STK-STACK-002 FAILs on the instance, naming both snapshots with exactly that sharing."""
+    from opscli import livestack, stackcheck
+    from opscli.stack import build
+    from platform_spec.result import Status
+    from platform_spec.rules import stk_rds
+
+    snapshots = _load("test_rds_snapshot_access/rds.DescribeDBSnapshots_1.json", "rds:DescribeDBSnapshots")
+    snapshots["DBSnapshots"] = [x for x in snapshots["DBSnapshots"] if x["SnapshotType"] == "manual"]
+    instance = {"DBInstances": [{"DBInstanceIdentifier": "tidx", "MultiAZ": True, "StorageEncrypted": True,
+                                 "PubliclyAccessible": False, "BackupRetentionPeriod": 1, "VpcSecurityGroups": [],
+                                 "DBParameterGroups": [{"DBParameterGroupName": "default.postgres16",
+                                                        "ParameterApplyStatus": "in-sync"}]}]}
+    template = {"Resources": {"Db": {"Type": stk_rds.INSTANCE, "Properties": {"Engine": "postgres"}}}}
+    summaries = [{"LogicalResourceId": "Db", "ResourceType": stk_rds.INSTANCE, "PhysicalResourceId": "tidx",
+                  "ResourceStatus": "CREATE_COMPLETE"}]
+    aws = _guarded()
+    with Stubber(aws.client("rds")) as stub:
+        stub.add_response("describe_db_instances", instance)
+        stub.add_response("describe_db_snapshots", snapshots)
+        for n in (3, 4):
+            stub.add_response("describe_db_snapshot_attributes", _load(
+                f"test_rds_snapshot_access/rds.DescribeDBSnapshotAttributes_{n}.json",
+                "rds:DescribeDBSnapshotAttributes"))
+        live = livestack.read_stack(aws, build("TapStackreplay", template, summaries, "replay"), account="1",
+                                    max_workers=1)
+    assert live.resources["Db"].state == livestack.ReadState.READ, live.resources["Db"].detail
+    found = [f for f in stackcheck.judge(live) if f.rule_id == "STK-STACK-002"]
+    assert [f.status for f in found] == [Status.FAIL]
+    assert "manual snapshot tidx-pub shared with everyone (restore: all)" in found[0].reason
+    assert "manual snapshot tidx-rdx shared with account 619193117841" in found[0].reason
