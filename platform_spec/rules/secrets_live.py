@@ -32,7 +32,27 @@ def secret_rotation_enabled(secret: Mapping[str, Any]) -> Result:
     return Result.ok(f"rotation enabled ({secret.get('RotationLambdaARN', 'managed rotation')})")
 
 
+def rotation_interval_days(secret: Mapping[str, Any]) -> float | None:
+    """How many days the rotation schedule leaves between rotations: AutomaticallyAfterDays, a rate() schedule,
+    or (a cron schedule) the gap between the last rotation and the next; None when nothing says."""
+    import re
+
+    rules = secret.get("RotationRules") or {}
+    if isinstance(rules.get("AutomaticallyAfterDays"), int):
+        return float(rules["AutomaticallyAfterDays"])
+    rate = re.fullmatch(r"rate\((\d+) (minutes?|hours?|days?)\)", str(rules.get("ScheduleExpression", "")).strip())
+    if rate:
+        per_day = {"minute": 1440, "hour": 24, "day": 1}[rate.group(2).rstrip("s")]
+        return int(rate.group(1)) / per_day
+    if secret.get("LastRotatedDate") and secret.get("NextRotationDate"):
+        return (_utc(secret["NextRotationDate"]) - _utc(secret["LastRotatedDate"])).total_seconds() / 86400
+    return None
+
+
 def secret_rotation_age(secret: Mapping[str, Any], now: datetime, max_age_days: int) -> Result:
+    interval = rotation_interval_days(secret)
+    if interval is not None and interval > max_age_days:
+        return Result.fail(f"rotation is scheduled every {interval:g} days; at most {max_age_days} allowed")
     last = secret.get("LastRotatedDate")
     if last is None:
         return Result.fail("never rotated")

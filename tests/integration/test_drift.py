@@ -103,6 +103,14 @@ def _secret_rotation(d, on):
         sm.cancel_rotate_secret(SecretId=name)
 
 
+def _secret_rotation_stretched(d, on):
+    """The rotation schedule stretched to a year: rotation stays enabled, the secret was rotated recently."""
+    sm, name = d.client("secretsmanager"), d.outputs["DbSecretName"]
+    secret = sm.describe_secret(SecretId=name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=secret["RotationLambdaARN"],
+                     RotationRules={"AutomaticallyAfterDays": 30 if on else 365})
+
+
 _saved_queue_policy: dict[str, str] = {}
 
 
@@ -595,6 +603,7 @@ DRIFTS = {
                                  ("AWS::ECS::Service", "TaskDefinition"), "audit"),
     "route-added-to-a-private-table": (_route_added_to_a_private_table, {"STK-STACK-002"}, None, "beside"),
     "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
+    "secret-rotation-stretched-to-a-year": (_secret_rotation_stretched, {"STK-SECRET-004"}, None, "rotate-check"),
 }
 
 

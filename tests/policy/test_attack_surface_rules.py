@@ -137,3 +137,25 @@ def test_what_grows_next_to_the_declaration_is_named_up_to_five():
     assert result.status is Status.FAIL and "7 undeclared" in result.reason and "grant 4" in result.reason \
         and "grant 5" not in result.reason
     assert live_only.nothing_undeclared({}, {"Undeclared": []}).status is Status.PASS
+
+
+@pytest.mark.parametrize(("rules", "extra", "status"), [
+    ({"AutomaticallyAfterDays": 30}, {}, Status.PASS),
+    ({"AutomaticallyAfterDays": 365}, {}, Status.FAIL),
+    ({"ScheduleExpression": "rate(10 days)"}, {}, Status.PASS),
+    ({"ScheduleExpression": "rate(2160 hours)"}, {}, Status.FAIL),  # 90 days > 30
+    ({"ScheduleExpression": "cron(0 0 1 */6 ? *)"}, {"NextRotationDate": "+180"}, Status.FAIL),
+    ({"ScheduleExpression": "cron(0 0 * * ? *)"}, {"NextRotationDate": "+1"}, Status.PASS),
+])
+def test_a_rotation_schedule_longer_than_the_policy_fails(rules, extra, status):
+    """STK-SECRET-004: a schedule stretched past the allowed age fails before the age itself runs out."""
+    from datetime import datetime, timedelta, timezone
+
+    from platform_spec.rules.secrets_live import secret_rotation_age
+
+    now = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    last = now - timedelta(days=1)
+    secret = {"RotationRules": rules, "LastRotatedDate": last, "NextRotationDate": now + timedelta(days=5)}
+    if "NextRotationDate" in extra:
+        secret["NextRotationDate"] = last + timedelta(days=int(extra["NextRotationDate"]))
+    assert secret_rotation_age(secret, now, 30).status is status
