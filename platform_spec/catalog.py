@@ -391,6 +391,15 @@ _RULES: tuple[Rule, ...] = (
          "CfnWebACLAssociation on every stage.",
          R(iso27001="8.20, 8.23", security_hub="APIGateway.4", config_rule="api-gw-associated-with-waf",
            prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3")),
+    Rule("STK-NET-004", "No private subnet routes to an internet gateway", Severity.HIGH, (T, L),
+         "The private subnets hold the workers and every data store, and reach out only through NAT; a route from "
+         "their table to the internet gateway makes them public in all but name, one public IP or one opened "
+         "security group away from the internet.",
+         "Now: aws ec2 replace-route --route-table-id TABLE --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT "
+         "(or delete-route). In code: keep the workloads in PRIVATE_WITH_EGRESS subnets; never add_route to the "
+         "internet gateway on their tables.",
+         R(iso27001="8.20, 8.22", config_rule="no-unrestricted-route-to-igw",
+           cdk_nag="NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")),
     Rule("STK-NET-003", "Every VPC has a flow log that captures ALL traffic", Severity.MEDIUM, (T, L),
          "Flow logs are the record of who talked to the data stores; one of ACCEPT or REJECT alone misses half of "
          "it, and deleting the flow log is among an intruder's first steps.",

@@ -24,6 +24,7 @@ from platform_spec.rules import (  # noqa: F401
     stk_log,
     stk_name,
     stk_net,
+    stk_private_routes,
     stk_rds,
     stk_redis,
     stk_resource_policy,

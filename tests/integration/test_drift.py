@@ -534,6 +534,21 @@ def _route_added_to_a_private_table(d, on):
         ec2.create_route(RouteTableId=private, DestinationCidrBlock="203.0.113.0/24", NatGatewayId=nat)
 
 
+def _private_default_route_to_the_internet(d, on):
+    ec2 = d.client("ec2")
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [d.outputs["VpcId"]]}])["RouteTables"]
+    if on:
+        table, nat = _saved.pop("private-route")
+        ec2.replace_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    else:
+        table, nat = next((t["RouteTableId"], r["NatGatewayId"]) for t in tables for r in t["Routes"]
+                          if r.get("NatGatewayId") and r.get("DestinationCidrBlock") == "0.0.0.0/0")
+        gateway = next(r["GatewayId"] for t in tables for r in t["Routes"]
+                       if r.get("GatewayId", "").startswith("igw-"))
+        _saved["private-route"] = (table, nat)
+        ec2.replace_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+
+
 # name -> (toggle, rules `opscli audit` fails, (resource type, property) `opscli drift` reports, command)
 DRIFTS = {
     "worker-backlog-scaling-deleted": (_backlog_scaling, {"STK-SQS-003", "STK-STACK-001"},
@@ -602,6 +617,9 @@ DRIFTS = {
     "another-revision-running": (_another_revision_running, {"STK-STACK-002"},
                                  ("AWS::ECS::Service", "TaskDefinition"), "audit"),
     "route-added-to-a-private-table": (_route_added_to_a_private_table, {"STK-STACK-002"}, None, "beside"),
+    # the subnet is public now: the data stores' subnet groups include it too (STK-NET-001)
+    "private-default-route-to-the-internet": (_private_default_route_to_the_internet, {"STK-NET-004", "STK-NET-001"},
+                                              ("AWS::EC2::Route", "GatewayId"), "audit"),
     "secret-rotation-off": (_secret_rotation, {"STK-SECRET-003"}, None, "rotate-check"),
     "secret-rotation-stretched-to-a-year": (_secret_rotation_stretched, {"STK-SECRET-004"}, None, "rotate-check"),
 }

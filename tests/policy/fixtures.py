@@ -289,6 +289,19 @@ def guarded_stage(associated: bool) -> dict[str, Any]:
     return resources
 
 
+def private_subnet_routed(key: str, target: Any) -> dict[str, Any]:
+    """A private subnet (as CDK tags it) whose table sends 0.0.0.0/0 to `target`."""
+    resources = vpc_with_private_subnets(1)
+    resources["Private0"]["Properties"]["Tags"] = [*TAGS, {"Key": "aws-cdk:subnet-type", "Value": "Private"}]
+    resources["Igw"] = {"Type": "AWS::EC2::InternetGateway", "Properties": {"Tags": TAGS}}
+    resources["Table"] = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}, "Tags": TAGS}}
+    resources["Association"] = {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {
+        "SubnetId": {"Ref": "Private0"}, "RouteTableId": {"Ref": "Table"}}}
+    resources["Default"] = {"Type": "AWS::EC2::Route", "Properties": {
+        "RouteTableId": {"Ref": "Table"}, "DestinationCidrBlock": "0.0.0.0/0", key: target}}
+    return resources
+
+
 def logged_vpc(traffic: str | None) -> dict[str, Any]:
     resources = vpc_with_private_subnets(1)
     if traffic is not None:
@@ -389,4 +402,6 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-WAF-001": {"pass": template({"Acl": web_acl()}), "fail": template({"Acl": web_acl(rules=False)})},
     "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
     "STK-NET-003": {"pass": template(logged_vpc("ALL")), "fail": template(logged_vpc("REJECT"))},
+    "STK-NET-004": {"pass": template(private_subnet_routed("NatGatewayId", "nat-1")),
+                    "fail": template(private_subnet_routed("GatewayId", {"Ref": "Igw"}))},
 }

@@ -105,8 +105,19 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
     "bucket-acls-on": (lambda t: props(t, "AWS::S3::Bucket").update(
         OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}), "STK-S3-003"),
     "open-method": (lambda t: props(t, "AWS::ApiGateway::Method").update(ApiKeyRequired=False), "STK-API-004"),
+    "private-subnet-to-igw": (lambda t: _private_route_to_igw(t), "STK-NET-004"),
     "alarm-actions-off": (lambda t: props(t, "AWS::CloudWatch::Alarm").update(ActionsEnabled=False), "STK-ALARM-001"),
 }
+
+
+def _private_route_to_igw(template: dict) -> None:
+    """A private subnet's default route sent to the internet gateway instead of the NAT gateway."""
+    resources = template["Resources"]
+    gateway = next(lid for lid, r in resources.items() if r["Type"] == "AWS::EC2::InternetGateway")
+    route = next(r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::EC2::Route" and "NatGatewayId" in r["Properties"])
+    route.pop("NatGatewayId")
+    route["GatewayId"] = {"Ref": gateway}
 
 
 def _drop(template: dict, type_: str) -> None:
