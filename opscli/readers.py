@@ -1239,9 +1239,8 @@ def route(ctx: ReadContext, r: Declared) -> dict[str, Any]:
               if isinstance(x, Mapping) and x.get("DestinationCidrBlock") == destination]
     found = _only(routes, f"route to {destination} in {table_id}", "DescribeRouteTables")
     props = {"RouteTableId": table_id, "DestinationCidrBlock": destination}
-    for key in ("GatewayId", "NatGatewayId"):
-        if found.get(key):
-            props[key] = found[key]
+    for key in ("GatewayId", "NatGatewayId"):  # a route has one target: the other is read as not set
+        props[key] = found.get(key) or None
     return props
 
 
