@@ -23,6 +23,7 @@ from opscli.errors import OpsError, UsageError
 from opscli.model import Finding, Report, judged_nothing, sort_findings
 from opscli.targets import Targets
 from platform_spec.result import Status
+from platform_spec.rules import live_only, stk_kms, stk_tag
 
 SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 MAX_WORKERS = 4  # bounded concurrency for the secrets
@@ -31,7 +32,7 @@ STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_ap
 SCOPE_OPERATIONS = frozenset({"cloudformation:GetTemplate", "cloudformation:ListStackResources",
                               "sts:GetCallerIdentity"})
 KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
-KEY_RULES = frozenset({"STK-KMS-002", "STK-KMS-003", "STK-TAG-001", stackcheck.PRESENCE_RULE})
+KEY_RULES = frozenset({stk_kms.ROTATION_ID, live_only.KEY_STATE_ID, stk_tag.RULE_ID, stackcheck.PRESENCE_RULE})
 
 Progress = Callable[[str, int, int], None]  # (step just finished, steps done, steps in all)
 

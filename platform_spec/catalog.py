@@ -68,6 +68,8 @@ class Rule:
     # Why a rule that judges the declaration cannot be judged on the live resources (empty: it is, or it has
     # no template stage). The coverage test requires a reason for every template-stage rule without LIVE.
     template_only: str = ""
+    # Checkov's built-in checks (named in references.checkov) cover the template stage fully: no custom check.
+    checkov_builtin: bool = False
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -112,13 +114,13 @@ _RULES: tuple[Rule, ...] = (
          "Automatic yearly rotation limits how much data one key version protects.",
          "Create the key with enable_key_rotation=True (the Encryption construct does).",
          R(iso27001="8.24", security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
-           prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7")),
+           prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7"), checkov_builtin=True),
     # --- high availability and backups ------------------------------------------------------------
     Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C, L),
          "A standby in a second AZ keeps metadata available through an AZ failure.",
          "Set multi_az=True on the DatabaseInstance.",
          R(iso27001="8.14", security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
-           cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157")),
+           cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157"), checkov_builtin=True),
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
          "Keep backup_retention at Duration.days(1) or more.",
@@ -179,7 +181,7 @@ _RULES: tuple[Rule, ...] = (
          "Per-task CPU, memory and network metrics are needed to operate and scale the video workers.",
          "Create the cluster with container_insights_v2=ContainerInsights.ENABLED.",
          R(iso27001="8.16", security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
-           cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65")),
+           cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65"), checkov_builtin=True),
     Rule("STK-API-001", "The REST API is regional, not edge-optimized", Severity.HIGH, (N, C, L),
          "An edge-optimized API routes requests through CloudFront points of presence outside Japan.",
          "Create the RestApi with endpoint_types=[EndpointType.REGIONAL].",
@@ -188,7 +190,7 @@ _RULES: tuple[Rule, ...] = (
          "Access logs and traces are the evidence trail for every metadata request.",
          "Give the stage access_log_destination and tracing_enabled=True.",
          R(iso27001="8.15, 8.16", security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
-           cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73")),
+           cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73"), checkov_builtin=True),
     Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
          "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service.",
@@ -196,7 +198,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C, L),
          "Logs without retention are kept (and billed) forever and outlive their purpose.",
          "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
-         R(iso27001="5.33, 8.15", checkov="CKV_AWS_66")),
+         R(iso27001="5.33, 8.15", checkov="CKV_AWS_66"), checkov_builtin=True),
     Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
          "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
          "Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct does).",

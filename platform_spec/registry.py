@@ -6,11 +6,13 @@ from __future__ import annotations
 
 # Every rule module, imported for the rules it registers (platform_spec.rule). Imported by name, not discovered:
 # the synthesis cache keys on the import statements (tests/policy/test_catalog.py checks none is missing).
+from platform_spec import catalog as _catalog
 from platform_spec.rule import REGISTERED, STACK_RULES, Predicate, ResourceRule, StackRule
 from platform_spec.rules import (  # noqa: F401
     stk_alarm,
     stk_api,
     stk_api_auth,
+    stk_destroy,
     stk_ecs,
     stk_ecs_service,
     stk_ecs_task,
@@ -45,7 +47,7 @@ STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).
-CHECKOV_BUILTIN_COVERED = frozenset({"STK-KMS-002", "STK-RDS-001", "STK-ECS-003", "STK-API-002", "STK-LOG-001"})
+CHECKOV_BUILTIN_COVERED = frozenset(rule.id for rule in _catalog.CATALOG.values() if rule.checkov_builtin)
 
 
 def checkov_custom_rule_ids() -> list[str]:

@@ -59,15 +59,19 @@ class StackRule:
     # Every resource type the rule reads: a live picture that could not read one of them cannot support a verdict.
     reads: frozenset[str]
     check: StackCheck  # resources (logical id -> resource) -> (logical id judged, result)
+    # The template engine runs this instead of the per-resource rule of the same id (which sees one resource and
+    # so must accept less, e.g. any key of the template where this one knows the exact project key).
+    replaces_resource_rule: bool = False
 
 
 STACK_RULES: list[StackRule] = []
 
 
-def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck) -> StackRule:
+def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck, *,
+               replaces_resource_rule: bool = False) -> StackRule:
     """Register a whole-stack rule (run by the template engine at the template and live stages)."""
     if any(rule.rule_id == rule_id for rule in STACK_RULES):
         raise ValueError(f"stack rule {rule_id} is registered twice")
-    rule = StackRule(rule_id, frozenset(reads), check)
+    rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule)
     STACK_RULES.append(rule)
     return rule

@@ -6,13 +6,13 @@ from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import RESOURCE_RULES
 from platform_spec.rules import accepted
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
+from platform_spec.rules.live_only import LIVE_ONLY_RULES, PRESENCE_ID
 from platform_spec.rules.secrets_live import SECRET_CHECKS
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
 
 STACK_AUDIT = "audit: every declared resource"
 PRESENCE = "audit: every declared resource present"
-PRESENCE_RULE = "STK-STACK-001"
+PRESENCE_RULE = PRESENCE_ID
 
 
 def live_evaluations() -> dict[str, list[str]]:

@@ -8,12 +8,12 @@ from constructs import IConstruct
 
 from cdk_app.aspects._cfn import cfn_properties
 from platform_spec import catalog
-from platform_spec.rules.stk_destroy import PROTECTION_RULE_ID, protection_settings
+from platform_spec.rules.stk_destroy import POLICY_RULE_ID, PROTECTION_RULE_ID, protection_settings
 
 
 @jsii.implements(IAspect)
 class DestroyPolicyAspect:
-    rule_ids = ("STK-DESTROY-001", PROTECTION_RULE_ID)
+    rule_ids = (POLICY_RULE_ID, PROTECTION_RULE_ID)
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnResource):

@@ -8,7 +8,7 @@ import jsii
 from aws_cdk import CfnResource, IAspect, TagManager
 from constructs import IConstruct
 
-from platform_spec.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
+from platform_spec.rules.stk_tag import RULE_ID, TAG_PROPERTY, TAGGABLE_TYPES
 
 # Same priority as Tags.of(...).add: a tag set explicitly on a resource with a higher priority wins.
 TAG_PRIORITY = 100
@@ -16,7 +16,7 @@ TAG_PRIORITY = 100
 
 @jsii.implements(IAspect)
 class TaggingAspect:
-    rule_ids = ("STK-TAG-001",)
+    rule_ids = (RULE_ID,)
 
     def __init__(self, tags: Mapping[str, str]) -> None:
         self.tags = dict(tags)

@@ -31,6 +31,13 @@ SECRET = Spec("secretsmanager", ("secretsmanager:DescribeSecret", "secretsmanage
               live.SECRET_CHECKS)
 
 
+RULE_OF = dict(live.SECRET_CHECKS)  # check id -> catalog rule id
+
+
+def _judge(check_id: str, *args: Any) -> Finding:
+    return judge(check_id, RULE_OF[check_id], *args)
+
+
 def secret(ctx: Context, name: str) -> Iterator[Finding]:
     client = ctx.aws.client("secretsmanager")
     described = _expect(lambda: client.describe_secret(SecretId=name), ("ResourceNotFoundException",),
@@ -39,8 +46,8 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
     # garbage) proves nothing, so every check of this secret is ERROR rather than "rotation is not enabled".
     arn = need(described, "ARN", str, operation="DescribeSecret")
     need(described, "Name", str, operation="DescribeSecret")
-    yield judge("secret.rotation_enabled", "STK-SECRET-003", arn, live.secret_rotation_enabled, described)
-    yield judge("secret.rotation_age", "STK-SECRET-004", arn, live.secret_rotation_age, described, ctx.now,
+    yield _judge("secret.rotation_enabled", arn, live.secret_rotation_enabled, described)
+    yield _judge("secret.rotation_age", arn, live.secret_rotation_age, described, ctx.now,
                 ctx.max_age_days)
     versions, token = [], None
     while True:  # botocore has no paginator for ListSecretVersionIds
@@ -49,12 +56,12 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
         token = page.get("NextToken")
         if not token:
             break
-    yield judge("secret.pending", "STK-SECRET-005", arn, live.secret_pending_versions, versions, ctx.now)
-    yield judge("secret.last_accessed", "STK-SECRET-006", arn, live.secret_last_accessed, described, ctx.now,
+    yield _judge("secret.pending", arn, live.secret_pending_versions, versions, ctx.now)
+    yield _judge("secret.last_accessed", arn, live.secret_last_accessed, described, ctx.now,
                 ctx.max_age_days, versions)
     manager = None
     if described.get("KmsKeyId"):
         meta = need(ctx.aws.client("kms").describe_key(KeyId=described["KmsKeyId"]), "KeyMetadata", dict,
                     operation="DescribeKey")
         manager = need(meta, "KeyManager", str, operation="DescribeKey")
-    yield judge("secret.cmk", "STK-SECRET-007", arn, live.secret_cmk, described, manager)
+    yield _judge("secret.cmk", arn, live.secret_cmk, described, manager)

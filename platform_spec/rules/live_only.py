@@ -71,7 +71,9 @@ def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> R
     return Result.ok("the attached parameter group is applied (in-sync)")
 
 
+PRESENCE_ID = "STK-STACK-001"  # every declared resource exists and is readable (judged by opscli's stack check)
 UNDECLARED_CHILDREN_ID = "STK-STACK-002"
+KEY_STATE_ID = "STK-KMS-003"
 # The declared types whose readers list what AWS keeps under them (the fact "Undeclared").
 CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::RDS::DBInstance", "AWS::SNS::Topic",
                  "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
@@ -89,7 +91,7 @@ def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> R
 LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     *(LiveOnlyRule(UNDECLARED_CHILDREN_ID, "stack.undeclared_children", resource_type, ("Undeclared",),
                    nothing_undeclared) for resource_type in CHILD_BEARING),
-    LiveOnlyRule("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
+    LiveOnlyRule(KEY_STATE_ID, "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
     LiveOnlyRule("STK-REDIS-001", "redis.members_spread", "AWS::ElastiCache::ReplicationGroup",
                  ("MemberAvailabilityZones",), redis_members_spread),
     LiveOnlyRule("STK-EFS-002", "efs.mount_target_available", "AWS::EFS::MountTarget",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rule import stack_rule
 from platform_spec.rules.intrinsics import as_list, is_true
 
 POLICY_RULE_ID = "STK-DESTROY-001"
@@ -45,3 +46,14 @@ def check_protection(resource_type: str, properties: Mapping[str, Any]) -> Resul
     if found:
         return Result.fail(f"deletion protection is on ({', '.join(found)}); stack deletion would fail")
     return Result.ok("no deletion protection")
+
+
+def _every_resource(check):
+    return lambda resources: [(lid, check(resource)) for lid, resource in resources.items()]
+
+
+# The resource's own attributes (DeletionPolicy) and properties: Checkov strips DeletionPolicy, so the whole
+# template is the engine's; nothing else is read.
+stack_rule(POLICY_RULE_ID, (), _every_resource(check_policies))
+stack_rule(PROTECTION_RULE_ID, (), _every_resource(lambda r: check_protection(r.get("Type", ""),
+                                                                            r.get("Properties", {}) or {})))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, as_list
+from platform_spec.rule import plain_rule, stack_rule
+from platform_spec.rules.intrinsics import as_dict, as_list, ref_target
 
 EFS_ID = "STK-ECS-001"
 SERVICE_ID = "STK-ECS-002"
@@ -56,3 +56,20 @@ def check_container_insights(resource_type: str, properties: Mapping[str, Any]) 
 plain_rule(EFS_ID, {"AWS::ECS::TaskDefinition"}, check_efs_volumes)
 plain_rule(SERVICE_ID, {"AWS::ECS::Service"}, check_service)
 plain_rule(INSIGHTS_ID, {"AWS::ECS::Cluster"}, check_container_insights)
+
+
+def check_scaled(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
+    """STK-ECS-002 over the whole template: every service has an Application Auto Scaling target."""
+    scaled = set()
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget":
+            resource_id = (resource.get("Properties") or {}).get("ResourceId")
+            parts = resource_id.get("Fn::Join", ["", []])[1] if isinstance(resource_id, dict) else []
+            scaled |= {ref_target(part) for part in parts}
+    for lid, resource in resources.items():
+        if resource.get("Type") == "AWS::ECS::Service":
+            yield lid, (Result.ok("auto scaling registered") if lid in scaled
+                        else Result.fail("no Application Auto Scaling target for this service"))
+
+
+stack_rule(SERVICE_ID, {"AWS::ApplicationAutoScaling::ScalableTarget"}, check_scaled)

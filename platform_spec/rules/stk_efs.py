@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule
+from platform_spec.rule import plain_rule, stack_rule
 from platform_spec.rules import tls_policy
+from platform_spec.rules.intrinsics import ref_target
+from platform_spec.rules.topology import ROUTING, private_subnets
 
 RULE_ID = "STK-EFS-001"
+MOUNT_TARGETS_ID = "STK-EFS-002"
 TYPE = "AWS::EFS::FileSystem"
 
 
@@ -30,3 +33,22 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
 
 
 plain_rule(RULE_ID, {TYPE}, check)
+
+
+def check_mount_targets(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
+    """STK-EFS-002 over the whole template: every file system has a mount target in every private subnet."""
+    private = private_subnets(resources)
+    mount_subnets: dict[str | None, set[str | None]] = {}
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::EFS::MountTarget":
+            props = resource.get("Properties", {}) or {}
+            file_system = ref_target(props.get("FileSystemId"))
+            mount_subnets.setdefault(file_system, set()).add(ref_target(props.get("SubnetId")))
+    for lid, resource in resources.items():
+        if resource.get("Type") == TYPE:
+            missing = sorted(private - mount_subnets.get(lid, set()))  # type: ignore[operator]
+            yield lid, (Result.fail(f"no mount target in private subnets {', '.join(missing)}") if missing
+                        else Result.ok(f"mount targets in all {len(private)} private subnets"))
+
+
+stack_rule(MOUNT_TARGETS_ID, ROUTING | {"AWS::EFS::MountTarget"}, check_mount_targets)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule
+from platform_spec.rule import plain_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.tls_policy import denies_insecure_transport
 
@@ -129,3 +129,14 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
 
 
 plain_rule(PUBLIC_ID, {"AWS::S3::Bucket"}, check_public_access_block)
+
+
+def _queue_rule(rule_id: str):
+    return lambda resources: [(lid, result) for rid, lid, result in queue_results(resources) if rid == rule_id]
+
+
+stack_rule(BUCKET_TLS_ID, {"AWS::S3::BucketPolicy"}, bucket_policy_results)
+stack_rule(DLQ_ID, {"AWS::SQS::Queue"}, _queue_rule(DLQ_ID))
+stack_rule(QUEUE_TLS_ID, {"AWS::SQS::QueuePolicy"}, _queue_rule(QUEUE_TLS_ID))
+stack_rule(BACKLOG_SCALING_ID, {"AWS::ApplicationAutoScaling::ScalingPolicy",
+                                "AWS::ApplicationAutoScaling::ScalableTarget"}, _queue_rule(BACKLOG_SCALING_ID))

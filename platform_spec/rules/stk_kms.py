@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, resource_rule
+from platform_spec.rule import plain_rule, resource_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
+ROTATION_ID = "STK-KMS-002"
 MAX_ROTATION_DAYS = 365  # STK-KMS-002: yearly at most (the AWS default; KMS allows up to 2560)
 
 # Per resource type: (flag that turns encryption on, or None if the key alone does; key property).
@@ -82,4 +84,33 @@ def check_rotation(resource_type: str, properties: Mapping[str, Any]) -> Result:
 
 
 resource_rule(RULE_ID, KEY_PROPERTIES, lambda t, p, c: check(t, p, c.cmk_ids))
-plain_rule("STK-KMS-002", {"AWS::KMS::Key"}, check_rotation)
+plain_rule(ROTATION_ID, {"AWS::KMS::Key"}, check_rotation)
+
+CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
+
+
+def project_cmks(resources: Mapping[str, Any]) -> tuple[str | None, frozenset[str]]:
+    """(suffix, logical ids of the keys behind alias/kms-key-<suffix>) found in the template."""
+    suffix, ids = None, set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::KMS::Alias":
+            continue
+        props = resource.get("Properties", {})
+        match = CMK_ALIAS.fullmatch(str(props.get("AliasName", "")))
+        target = ref_target(props.get("TargetKeyId"))
+        if match and target:
+            suffix, _ = match.group("suffix"), ids.add(target)
+    return suffix, frozenset(ids)
+
+
+def check_exact_cmk(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
+    """STK-KMS-001 over the whole template: the key is exactly the one behind alias/kms-key-<suffix>."""
+    _suffix, cmk_ids = project_cmks(resources)
+    for lid, resource in resources.items():
+        rtype, props = resource.get("Type", ""), resource.get("Properties", {}) or {}
+        if rtype in KEY_PROPERTIES:
+            yield lid, (check(rtype, props, cmk_ids) if cmk_ids else
+                        Result.fail("the template has no key behind alias/kms-key-<suffix>"))
+
+
+stack_rule(RULE_ID, {"AWS::KMS::Alias", "AWS::KMS::Key"}, check_exact_cmk, replaces_resource_rule=True)

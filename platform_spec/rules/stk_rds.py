@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, is_true
+from platform_spec.rule import plain_rule, stack_rule
+from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
+from platform_spec.rules.topology import ROUTING, public_subnets
 
 MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"
@@ -72,3 +73,35 @@ plain_rule(MULTI_AZ_ID, {INSTANCE}, check_multi_az)
 plain_rule(BACKUP_ID, {INSTANCE}, check_backups)
 plain_rule(FORCE_SSL_ID, {INSTANCE, PARAMETER_GROUP}, check_force_ssl)
 plain_rule(PUBLIC_ID, {INSTANCE}, check_not_public)
+
+
+def check_attached_force_ssl(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
+    """STK-RDS-003 over the whole template: the parameter group a PostgreSQL instance attaches sets rds.force_ssl."""
+    for lid, resource in resources.items():
+        props = resource.get("Properties", {}) or {}
+        if resource.get("Type") != INSTANCE or not str(props.get("Engine", "")).startswith("postgres"):
+            continue
+        group = resources.get(ref_target(props.get("DBParameterGroupName")) or "", {})
+        if group.get("Type") != PARAMETER_GROUP:
+            yield lid, Result.fail("the attached parameter group is not defined in this template")
+        elif not force_ssl_on(group.get("Properties", {}).get("Parameters")):
+            yield lid, Result.fail("the attached parameter group does not set rds.force_ssl=1")
+        else:
+            yield lid, Result.ok("the attached parameter group sets rds.force_ssl=1")
+
+
+def check_private_placement(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
+    """STK-NET-001 over the whole template: subnet groups and mount targets use no public subnet."""
+    public = public_subnets(resources)
+    for lid, resource in resources.items():
+        rtype, props = resource.get("Type", ""), resource.get("Properties", {}) or {}
+        if rtype in ("AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"):
+            exposed = sorted(str(s) for s in {ref_target(s) for s in props.get("SubnetIds", [])} & public)
+            yield lid, (Result.fail(f"includes public subnets {', '.join(exposed)}") if exposed
+                        else Result.ok("private subnets only"))
+        if rtype == "AWS::EFS::MountTarget" and ref_target(props.get("SubnetId")) in public:
+            yield lid, Result.fail("mount target in a public subnet")
+
+
+stack_rule(FORCE_SSL_ID, {PARAMETER_GROUP}, check_attached_force_ssl)
+stack_rule(PUBLIC_ID, ROUTING, check_private_placement)
