@@ -300,7 +300,7 @@ class Aws:
         except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(str(exc)) from None
         if allowed is None:
-            from opscli.core import declared_operations  # the core's tables import this module: not at the top
+            from opscli.operations import declared_operations  # the readers' tables stand on this module
 
             allowed = frozenset(declared_operations())
         self.allowed = allowed

@@ -17,20 +17,17 @@ from typing import Any
 
 from opscli import livestack, readers, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.checks import Context, Spec, run_collector
+from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import OpsError, UsageError
 from opscli.model import Finding, Report, judged_nothing, sort_findings
+from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
 from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
 
-SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 MAX_WORKERS = 4  # bounded concurrency for the secrets
 STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
-# What reading the stack's scope takes beyond the readers: the declaration and the account id (for ARNs).
-SCOPE_OPERATIONS = frozenset({"cloudformation:GetTemplate", "cloudformation:ListStackResources",
-                              "sts:GetCallerIdentity"})
 KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
 KEY_RULES = frozenset({stk_kms.ROTATION_ID, live_only.KEY_STATE_ID, stk_tag.RULE_ID, stackcheck.PRESENCE_RULE})
 
@@ -219,10 +216,3 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
     return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   incomplete=incomplete)
-
-
-def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:
-    """Every operation opscli may call: the secrets' checks, the readers' and the scope's."""
-    operations = {op for spec in specs for op in spec.operations}
-    operations |= {op for reader in readers.READERS.values() for op in reader.operations}
-    return operations | SCOPE_OPERATIONS

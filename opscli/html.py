@@ -12,8 +12,7 @@ from typing import Any
 
 from opscli import __version__
 from opscli.diagram import svg
-from opscli.model import Finding, Report, resource_parts
-from opscli.render import coverage_line, service_of, short_name
+from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
 

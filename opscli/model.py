@@ -115,3 +115,39 @@ def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
     order = {Status.ERROR: 0, Status.FAIL: 1, Status.ACCEPTED: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
     return sorted(findings, key=lambda f: (order[f.status], SEVERITIES.index(f.severity or "HIGH"), f.check_id,
                                            f.resource))
+
+
+def short_name(resource: str) -> str:
+    """A finding's resource as people read it: the logical id of "TYPE LogicalId (physical)", the last part of an
+    ARN or path; the full name stays in JSON and SARIF."""
+    parts = resource_parts(resource)
+    if parts is not None and parts[1] is not None:
+        return parts[1]
+    tail = resource.rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
+    return tail.rsplit("/", 1)[-1] or resource
+
+
+def service_of(finding: Finding) -> str:
+    """The AWS service a finding is about ("RDS" for AWS::RDS::DBInstance); "Secrets Manager" for secrets."""
+    parts = resource_parts(finding.resource)
+    if parts is not None:
+        return parts[0].split("::")[1]
+    if ":secretsmanager:" in finding.resource or finding.check_id.startswith("secret."):
+        return "SecretsManager"
+    return "Stack"
+
+
+def coverage_line(coverage: dict) -> str:
+    """declared / read, and the count behind every reason a declared resource was not read."""
+    parts = [f"{coverage['read']} of {coverage['declared']} declared resources read"]
+    if coverage.get("missing"):
+        parts.append(f"{len(coverage['missing'])} missing")
+    if coverage.get("errors"):
+        parts.append(f"{len(coverage['errors'])} could not be read")
+    if coverage.get("no_reader"):
+        parts.append(f"types without a reader: {', '.join(sorted(coverage['no_reader']))}")
+    if coverage.get("not_emulated"):
+        parts.append(f"not emulated locally: {', '.join(sorted(coverage['not_emulated']))}")
+    if coverage.get("unverifiable"):
+        parts.append(f"{coverage['unverifiable']} declared properties not in the answers")
+    return "; ".join(parts)

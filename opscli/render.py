@@ -12,7 +12,8 @@ from rich.table import Table
 
 from opscli import __version__
 from opscli.core import STACK_PREFIX
-from opscli.model import Finding, Report, resource_parts
+from opscli.html import to_html
+from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
@@ -25,26 +26,6 @@ _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold mag
 _SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "LOW", "INFO": "INFO"}
 _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable",
                Status.ACCEPTED: "fail"}  # an accepted FAIL stays a failure, with an accepted suppression
-
-
-def short_name(resource: str) -> str:
-    """A finding's resource as people read it: the logical id of "TYPE LogicalId (physical)", the last part of an
-    ARN or path; the full name stays in JSON and SARIF."""
-    parts = resource_parts(resource)
-    if parts is not None and parts[1] is not None:
-        return parts[1]
-    tail = resource.rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
-    return tail.rsplit("/", 1)[-1] or resource
-
-
-def service_of(finding: Finding) -> str:
-    """The AWS service a finding is about ("RDS" for AWS::RDS::DBInstance); "Secrets Manager" for secrets."""
-    parts = resource_parts(finding.resource)
-    if parts is not None:
-        return parts[0].split("::")[1]
-    if ":secretsmanager:" in finding.resource or finding.check_id.startswith("secret."):
-        return "SecretsManager"
-    return "Stack"
 
 
 def table(report: Report, console: Console, exit_code: int, *, only_failed: bool = False) -> None:
@@ -104,22 +85,6 @@ def summary_line(findings: list[Finding]) -> str:
     parts = [f"{service} " + " ".join(f"{n} {k}" for k in order if (n := counts[k]))
              for service, counts in sorted(by_service.items())]
     return "not passing, by service: " + "; ".join(parts)
-
-
-def coverage_line(coverage: dict) -> str:
-    """declared / read, and the count behind every reason a declared resource was not read."""
-    parts = [f"{coverage['read']} of {coverage['declared']} declared resources read"]
-    if coverage.get("missing"):
-        parts.append(f"{len(coverage['missing'])} missing")
-    if coverage.get("errors"):
-        parts.append(f"{len(coverage['errors'])} could not be read")
-    if coverage.get("no_reader"):
-        parts.append(f"types without a reader: {', '.join(sorted(coverage['no_reader']))}")
-    if coverage.get("not_emulated"):
-        parts.append(f"not emulated locally: {', '.join(sorted(coverage['not_emulated']))}")
-    if coverage.get("unverifiable"):
-        parts.append(f"{coverage['unverifiable']} declared properties not in the answers")
-    return "; ".join(parts)
 
 
 def to_json(report: Report, exit_code: int) -> str:
@@ -216,7 +181,6 @@ def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = Fals
     if fmt == "sarif":
         return to_sarif(report)
     if fmt == "html":
-        from opscli.html import to_html
         return to_html(report, exit_code)
     import io
     buffer = io.StringIO()

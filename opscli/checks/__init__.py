@@ -9,16 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.exceptions
 import botocore.parsers
 
-from opscli.aws import Aws
 from opscli.errors import CredentialsError
 from opscli.model import Finding
 from opscli.targets import Targets
 from platform_spec.result import CouldNotLook, Result, Status
+
+
+class Clients(Protocol):
+    """What a collector needs of opscli.aws.Aws (handed in: this package does not import the guard's module)."""
+
+    def client(self, service: str) -> Any: ...
 
 NOT_FOUND_CODES = {
     "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBParameterGroupNotFound", "ReplicationGroupNotFoundFault",
@@ -44,7 +49,7 @@ class Spec:
 
 @dataclass
 class Context:
-    aws: Aws
+    aws: Clients
     targets: Targets
     now: datetime
     cmk_arn: str | None = None

@@ -1,0 +1,21 @@
+"""Every AWS operation opscli may call: the readers', the secrets' checks' and the scope's. The read-only guard
+allows exactly these, and `opscli iam-policy` grants exactly these. (A module of its own so that the guard in
+opscli.aws can ask for them without importing the core that stands on it.)"""
+
+from __future__ import annotations
+
+from opscli import readers
+from opscli.checks import Spec
+from opscli.checks import collectors as c
+
+SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
+# What reading the stack's scope takes beyond the readers: the declaration and the account id (for ARNs).
+SCOPE_OPERATIONS = frozenset({"cloudformation:GetTemplate", "cloudformation:ListStackResources",
+                              "sts:GetCallerIdentity"})
+
+
+def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:
+    """Every operation opscli may call: the secrets' checks, the readers' and the scope's."""
+    operations = {op for spec in specs for op in spec.operations}
+    operations |= {op for reader in readers.READERS.values() for op in reader.operations}
+    return operations | SCOPE_OPERATIONS
