@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opscli import livestack, readers, stack, stackcheck
+from opscli import livestack, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
