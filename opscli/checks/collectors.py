@@ -10,7 +10,7 @@ import botocore.exceptions
 
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
-from opscli.readers import need
+from opscli.readers.base import need
 from platform_spec.rules import secrets_live as live
 
 

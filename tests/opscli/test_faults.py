@@ -201,7 +201,7 @@ def _reader_context(aws: Aws, declared, refs: dict[str, str]):
 
 def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
     """Batched reads ask for the declared alarms together; a name that is not among them goes alone."""
-    from opscli.readers import alarm
+    from opscli.readers.cloudwatch import alarm
     from opscli.stack import Declared
 
     declared = scope(A=("AWS::CloudWatch::Alarm", "alarm-a", {}), B=("AWS::CloudWatch::Alarm", "alarm-b", {}))
@@ -226,7 +226,8 @@ def test_an_alarm_outside_the_declared_ones_is_asked_on_its_own(stubbed):
 def test_mount_targets_are_read_in_one_call_per_file_system_and_one_left_out_is_missing(stubbed):
     """One DescribeMountTargets by file system (every page) for all its mount targets; a target the answer
     leaves out is not found, and a file system that is gone makes its targets not found too."""
-    from opscli.readers import NotFound, mount_target
+    from opscli.readers import NotFound
+    from opscli.readers.efs import mount_target
 
     on_fs = {"FileSystemId": {"Ref": "Fs"}}
     declared = scope(A=("AWS::EFS::MountTarget", "fsmt-0000000a", on_fs),
@@ -255,7 +256,8 @@ def test_mount_targets_are_read_in_one_call_per_file_system_and_one_left_out_is_
 
 
 def test_scaling_policies_of_one_resource_are_read_in_one_call_and_one_left_out_is_missing(stubbed):
-    from opscli.readers import NotFound, scaling_policy
+    from opscli.readers import NotFound
+    from opscli.readers.autoscaling import scaling_policy
 
     target = ("AWS::ApplicationAutoScaling::ScalableTarget", "service/c/s|ecs:service:DesiredCount|ecs",
               {"ServiceNamespace": "ecs", "ResourceId": "service/c/s", "ScalableDimension": "ecs:service:DesiredCount"})

@@ -1,0 +1,120 @@
+"""Readers of the REST API, its stage, methods, usage plan, keys and VPC link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _pascal, _resolved, need, reader, tag_list
+from opscli.stack import Declared
+
+
+@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi",),
+        "Name Description EndpointConfiguration ApiKeySourceType Tags")
+def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
+    props: dict[str, Any] = {"Name": need(api, "name", str, operation="GetRestApi"),
+                             "EndpointConfiguration": {"Types": need(need(api, "endpointConfiguration", Mapping,
+                                                                          operation="GetRestApi"),
+                                                                     "types", list, operation="GetRestApi")},
+                             "Tags": tag_list(api.get("tags", {}))}
+    for key in ("description", "apiKeySource"):
+        if key in api:
+            props["Description" if key == "description" else "ApiKeySourceType"] = api[key]
+    return props
+
+
+# AWS::ApiGateway::Stage MethodSetting's properties (its CloudFormation schema); GetStage answers more (the
+# cache-control authorization settings), which CloudFormation cannot declare.
+METHOD_SETTING_PROPERTIES = frozenset({
+    "CacheDataEncrypted", "CacheTtlInSeconds", "CachingEnabled", "DataTraceEnabled", "LoggingLevel", "MetricsEnabled",
+    "ThrottlingBurstLimit", "ThrottlingRateLimit"})
+
+
+@reader("AWS::ApiGateway::Stage", ("apigateway:GetStage",),
+        "StageName DeploymentId TracingEnabled AccessLogSetting MethodSettings Tags")
+def api_stage(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    api_id = ctx.resolve(r.properties.get("RestApiId"))
+    stage_name = ctx.resolve(r.properties.get("StageName")) or r.physical_id
+    stage = _call("GetStage", ctx.aws.client("apigateway").get_stage, "NotFoundException", restApiId=api_id,
+                  stageName=stage_name)
+    props: dict[str, Any] = {"StageName": need(stage, "stageName", str, operation="GetStage"),
+                             "TracingEnabled": bool(stage.get("tracingEnabled", False)),
+                             "Tags": tag_list(stage.get("tags", {}))}
+    if "deploymentId" in stage:
+        props["DeploymentId"] = stage["deploymentId"]
+    props["AccessLogSetting"] = _pascal(stage["accessLogSettings"]) if isinstance(
+        stage.get("accessLogSettings"), Mapping) else None
+    settings = []
+    for path, value in (stage.get("methodSettings") or {}).items():
+        resource, _, method = path.rpartition("/")
+        setting = {"ResourcePath": "/" + resource.lstrip("/") if resource not in ("*", "") else "/*",
+                   "HttpMethod": method}
+        if isinstance(value, Mapping):
+            setting.update({name: value[key] for key in value
+                            if (name := key[:1].upper() + key[1:]) in METHOD_SETTING_PROPERTIES})
+        settings.append(setting)
+    props["MethodSettings"] = settings
+    return props
+
+
+@reader("AWS::ApiGateway::Method", ("apigateway:GetMethod",),
+        "HttpMethod AuthorizationType ApiKeyRequired RequestParameters RequestValidatorId Integration")
+def api_method(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    method = _call("GetMethod", ctx.aws.client("apigateway").get_method, "NotFoundException",
+                   restApiId=ctx.resolve(r.properties.get("RestApiId")),
+                   resourceId=ctx.resolve(r.properties.get("ResourceId")),
+                   httpMethod=ctx.resolve(r.properties.get("HttpMethod")))
+    props: dict[str, Any] = {"HttpMethod": need(method, "httpMethod", str, operation="GetMethod"),
+                             "AuthorizationType": need(method, "authorizationType", str, operation="GetMethod"),
+                             "ApiKeyRequired": bool(method.get("apiKeyRequired", False))}
+    if "requestParameters" in method:
+        props["RequestParameters"] = method["requestParameters"]
+    props["RequestValidatorId"] = method.get("requestValidatorId")
+    integration = method.get("methodIntegration")
+    if isinstance(integration, Mapping):
+        props["Integration"] = {("IntegrationHttpMethod" if k == "httpMethod" else k[:1].upper() + k[1:]): v
+                                for k, v in integration.items() if k not in ("cacheNamespace", "cacheKeyParameters",
+                                                                             "integrationResponses")}
+    return props
+
+
+@reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys"),
+        "UsagePlanName ApiStages Throttle Tags")
+def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    plan = _call("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
+                 usagePlanId=r.physical_id)
+    props: dict[str, Any] = {"UsagePlanName": need(plan, "name", str, operation="GetUsagePlan"),
+                             "ApiStages": [{"ApiId": s.get("apiId"), "Stage": s.get("stage")}
+                                           for s in plan.get("apiStages", []) if isinstance(s, Mapping)],
+                             "Tags": tag_list(plan.get("tags", {}))}
+    if isinstance(plan.get("throttle"), Mapping):
+        props["Throttle"] = _pascal(plan["throttle"])
+    declared = {_resolved(ctx, d.properties.get("KeyId")) for d in ctx.scope.of_type("AWS::ApiGateway::UsagePlanKey")
+                if _resolved(ctx, d.properties.get("UsagePlanId")) == r.physical_id}
+    keys = [k for page in ctx.aws.client("apigateway").get_paginator("get_usage_plan_keys").paginate(
+        usagePlanId=r.physical_id) for k in need(page, "items", list, operation="GetUsagePlanKeys")
+        if isinstance(k, Mapping)]
+    props[FACTS] = {UNDECLARED: [f"API key {k.get('id')} ({k.get('name', '?')})" for k in keys
+                                 if k.get("id") not in declared]}
+    return props
+
+
+@reader("AWS::ApiGateway::ApiKey", ("apigateway:GetApiKey",), "Name Enabled StageKeys Tags")
+def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    # includeValue stays False: opscli never reads the key itself.
+    key = _call("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
+                includeValue=False)
+    stage_keys = []
+    for item in key.get("stageKeys", []):  # "restApiId/stageName" (the answer's types are checked in aws.py)
+        api_id, _, stage = item.partition("/")
+        stage_keys.append({"RestApiId": api_id, "StageName": stage})
+    return {"Name": need(key, "name", str, operation="GetApiKey"), "Enabled": bool(key.get("enabled", False)),
+            "StageKeys": stage_keys, "Tags": tag_list(key.get("tags", {}))}
+
+
+@reader("AWS::ApiGateway::VpcLink", ("apigateway:GetVpcLink",), "Name TargetArns Tags")
+def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    link = _call("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
+    return {"Name": need(link, "name", str, operation="GetVpcLink"),
+            "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"), "Tags": tag_list(link.get("tags", {}))}

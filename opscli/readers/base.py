@@ -1,0 +1,238 @@
+"""Live readers: each turns read-only Describe/Get/List answers about one declared resource into that type's
+CloudFormation property shape (what Cloud Control's GetResource returns), so the predicates that judge the
+template judge the live resource unchanged, and drift compares like with like.
+
+A reader reads only by id (the physical id, or the declared properties resolved through the stack's ids), so its
+cost does not grow with the account. A property a reader does not return is not evidence of anything: each
+reader names the properties it reads (`reads`), and everything else a template declares is "not readable"
+(listed in coverage, never reported as drift). A property the answer definitely says is not set (AWS leaves
+unset optional fields out of some answers, or answers "not found" for a sub-resource) reads as None. Absence of
+a field AWS always returns raises MalformedAnswer (the check could not look), never a default.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.stack import Declared, StackScope
+from platform_spec.result import CouldNotLook
+
+# A reader returns live facts no template holds (key state, running tasks, ...) under this key, for the
+# live-only rules (platform_spec.rules.live_only); they are not properties.
+FACTS = "__facts__"
+
+
+# A reader may return GetAtt values it saw (e.g. an endpoint address) under this key; they are not properties.
+ATTRIBUTES = "__attributes__"
+
+
+# A fact: what AWS keeps under a declared resource that the stack does not declare (a grant on the key, a key of
+# the usage plan, a manual snapshot, a route, a subscription, a target, an attached policy, a running revision),
+# one line each, judged by STK-STACK-002.
+UNDECLARED = "Undeclared"
+
+
+class MalformedAnswer(CouldNotLook):
+    """An answer lacks a field AWS always returns, or has it in the wrong type: the reader could not look."""
+
+
+class NotFound(Exception):
+    """The declared resource is not there."""
+
+
+def need(mapping: Any, key: str, kind: type | tuple[type, ...] = object, *, operation: str = "the answer") -> Any:
+    """mapping[key], which must be present and of `kind`; otherwise MalformedAnswer saying what was missing."""
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise MalformedAnswer(f"{operation} answered without '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise MalformedAnswer(f"{operation} answered '{key}' as {type(value).__name__}")
+    return value
+
+
+def _only(items: Any, what: str, operation: str) -> Mapping[str, Any]:
+    if not isinstance(items, list):
+        raise MalformedAnswer(f"{operation} answered without a list of {what}")
+    if not items:
+        raise NotFound(f"{what} not found")
+    if len(items) > 1 or not isinstance(items[0], Mapping):
+        raise MalformedAnswer(f"{operation} answered {len(items)} {what}s for one id")
+    return items[0]
+
+
+def _not_found(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
+    return exc.response.get("Error", {}).get("Code") in codes
+
+
+def _json(value: Any, operation: str, key: str) -> Any:
+    if isinstance(value, (dict, list)):
+        return value
+    try:
+        return json.loads(urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value)
+    except (TypeError, ValueError, RecursionError):
+        raise MalformedAnswer(f"{operation} answered '{key}' that is not JSON") from None
+
+
+def tag_list(pairs: Any, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    """Tags in CloudFormation's list shape, sorted by key, from a {k: v} map or a list of pairs."""
+    if isinstance(pairs, Mapping):
+        items = pairs.items()
+    elif isinstance(pairs, list):
+        items = [(p.get(key), p.get(value)) for p in pairs if isinstance(p, Mapping)]
+    else:
+        raise MalformedAnswer("tags answered in an unknown shape")
+    return [{"Key": k, "Value": v} for k, v in sorted(items, key=lambda kv: str(kv[0])) if isinstance(k, str)
+            and not k.startswith("aws:")]
+
+
+def _pascal(value: Any, special: Mapping[str, str] = {}, *, keep: frozenset[str] = frozenset()) -> Any:  # noqa: B006
+    """camelCase API answers to CloudFormation's PascalCase keys, recursively (map-valued keys in `keep` kept)."""
+    if isinstance(value, list):
+        return [_pascal(v, special, keep=keep) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            name = special.get(k, k[:1].upper() + k[1:])
+            out[name] = v if name in keep else _pascal(v, special, keep=keep)
+        return out
+    return value
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader may use: the clients, the scope and the declared properties resolved through its ids."""
+
+    aws: Any
+    scope: StackScope
+    resolve: Callable[[Any], Any]  # declared value -> live value (Ref/GetAtt through the stack's ids)
+    # Answers several readers need within one read of the stack (a security group and its standalone rules,
+    # a route table and its routes): asked once per run, by (operation, id).
+    _answers: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def once(self, operation: str, key: str, call: Callable[[], Any]) -> Any:
+        """The answer of `call`, asked once per (operation, key) in this run; readers asking at the same time
+        wait for the first. A call that raised is asked again by the next reader."""
+        with self._lock:
+            lock = self._locks.setdefault((operation, key), threading.Lock())
+        with lock:
+            if (operation, key) not in self._answers:
+                self._answers[(operation, key)] = call()
+            return self._answers[(operation, key)]
+
+
+Read = Callable[[ReadContext, Declared], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Reader:
+    resource_type: str
+    operations: tuple[str, ...]  # service:Operation, for the IAM policy and the read-only allowlist
+    reads: frozenset[str]  # the CloudFormation properties it returns
+    read: Read
+
+
+READERS: dict[str, Reader] = {}
+
+
+def reader(resource_type: str, operations: tuple[str, ...], reads: str) -> Callable[[Read], Read]:
+    def register(fn: Read) -> Read:
+        READERS[resource_type] = Reader(resource_type, operations, frozenset(reads.split()), fn)
+        return fn
+    return register
+
+
+def _resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:
+    """A declared value resolved, or `default` when it cannot be (a child compared with it is then undeclared)."""
+    try:
+        return ctx.resolve(value)
+    except Exception:  # noqa: BLE001 - Unresolvable or a malformed declaration: nothing declared to compare
+        return default
+
+
+def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) -> Any:
+    try:
+        answer = fn(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        if codes and _not_found(exc, *codes):
+            raise NotFound(f"{operation}: {exc.response['Error'].get('Message') or 'not found'}") from None
+        raise
+    if not isinstance(answer, Mapping):
+        raise MalformedAnswer(f"{operation} answered {type(answer).__name__}")
+    return answer
+
+
+def _listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: Any) -> list[dict[str, str]]:
+    """A ListTagsForResource answer's `key` (which AWS always returns) as CloudFormation's tag list."""
+    return tag_list(need(_call("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))
+
+
+BATCH = 100  # ids per batched call: within every limit used below (EC2 filter values, DescribeAlarms names)
+
+
+def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: str, what: str,
+                id_key: str | Callable[[Mapping[str, Any]], list[str]],
+                page: Callable[[list[str], str | None], tuple[Any, str | None]]) -> Mapping[str, Any]:
+    """The item of `wanted` out of one answer for every declared `resource_type` in scope: asked once per read
+    (one call where there was one per resource; fewer calls is less throttling in a large account). An id
+    outside those (a group a rule points at, say) is asked on its own.
+
+    `page(ids, token)` asks for those ids and returns (the answer's list of items, the next token); `id_key`
+    names the item's id, or gives the ids an item answers for. An id the answer leaves out is not found; an
+    item without its id, or one id answered twice, is a malformed answer."""
+    declared = sorted({d.physical_id for d in ctx.scope.of_type(resource_type)
+                       if d.physical_id and d.present and not d.not_emulated})
+    ids = declared if wanted in declared else [wanted]
+
+    def ask() -> dict[str, Mapping[str, Any]]:
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            token: str | None = None
+            while True:
+                items, token = page(ids[start:start + BATCH], token)
+                if not isinstance(items, list):
+                    raise MalformedAnswer(f"{operation} answered without a list of {what}s")
+                for item in items:
+                    keys = [need(item, id_key, str, operation=operation)] if isinstance(id_key, str) else \
+                        id_key(item)
+                    for key in keys:
+                        if key in found:
+                            raise MalformedAnswer(f"{operation} answered {what} {key} twice")
+                        found[key] = item
+                if not token:
+                    break
+        return found
+
+    items = ctx.once(operation, "\n".join(ids), ask)
+    if wanted not in items:
+        raise NotFound(f"{what} {wanted} not found")
+    return items[wanted]
+
+
+def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, key: str
+              ) -> Callable[[list[str], str | None], tuple[Any, str | None]]:
+    """One page of an EC2 Describe* by id filter (a filter leaves out an id that does not exist, where the ids
+    parameter would fail the whole call)."""
+    def page(ids: list[str], token: str | None) -> tuple[Any, str | None]:
+        kwargs: dict[str, Any] = {"Filters": [{"Name": filter_name, "Values": ids}]}
+        if token:
+            kwargs["NextToken"] = token
+        answer = _call(operation, getattr(ctx.aws.client("ec2"), method), **kwargs)
+        return answer.get(key), answer.get("NextToken")
+    return page
+
+
+_QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def _matching_rule(ctx: ReadContext, standalone: Declared, rules: list[dict[str, Any]]) -> dict[str, Any] | None:
+    declared = {k: ctx.resolve(v) for k, v in standalone.properties.items() if k not in ("GroupId", "Description")}
+    return next((rule for rule in rules if all(str(rule.get(k)) == str(v) for k, v in declared.items())), None)

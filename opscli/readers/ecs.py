@@ -1,0 +1,97 @@
+"""Readers of the cluster, services and task definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import (
+    FACTS,
+    UNDECLARED,
+    NotFound,
+    ReadContext,
+    _call,
+    _only,
+    _pascal,
+    _resolved,
+    need,
+    reader,
+    tag_list,
+)
+from opscli.stack import Declared
+
+
+@reader("AWS::ECS::Cluster", ("ecs:DescribeClusters",), "ClusterName ClusterSettings Tags")
+def ecs_cluster(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    answer = _call("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
+                   include=["SETTINGS", "TAGS"])
+    clusters = [c for c in need(answer, "clusters", list, operation="DescribeClusters")
+                if isinstance(c, Mapping) and c.get("status") != "INACTIVE"]
+    cluster = _only(clusters, f"cluster {r.physical_id}", "DescribeClusters")
+    return {"ClusterName": need(cluster, "clusterName", str, operation="DescribeClusters"),
+            "ClusterSettings": _pascal(cluster.get("settings", [])), "Tags": tag_list(cluster.get("tags", []),
+                                                                                     "key", "value")}
+
+
+def _undeclared_revisions(ctx: ReadContext, r: Declared, service: Mapping[str, Any]) -> list[str]:
+    """Task definitions the service runs or deploys that are not the one the stack declares for it."""
+    declared = _resolved(ctx, r.properties.get("TaskDefinition"))
+    running = [str(service.get("taskDefinition"))] + [str(d.get("taskDefinition")) for d in
+                                                      service.get("deployments") or [] if isinstance(d, Mapping)]
+    return [f"runs task definition {arn.rsplit('/', 1)[-1]}, not the declared {str(declared).rsplit('/', 1)[-1]}"
+            for arn in dict.fromkeys(running) if arn != declared]
+
+
+@reader("AWS::ECS::Service", ("ecs:DescribeServices",),
+        "ServiceName Cluster DesiredCount LaunchType PlatformVersion TaskDefinition NetworkConfiguration "
+        "DeploymentConfiguration HealthCheckGracePeriodSeconds PropagateTags EnableECSManagedTags "
+        "EnableExecuteCommand LoadBalancers Tags")
+def ecs_service(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    cluster = ctx.resolve(r.properties.get("Cluster"))
+    op = "DescribeServices"
+    answer = _call(op, ctx.aws.client("ecs").describe_services, cluster=cluster, services=[r.physical_id],
+                   include=["TAGS"])
+    services = [s for s in need(answer, "services", list, operation=op)
+                if isinstance(s, Mapping) and s.get("status") != "INACTIVE"]
+    service = _only(services, f"service {r.physical_id}", op)
+    props: dict[str, Any] = {
+        "ServiceName": need(service, "serviceName", str, operation=op),
+        "Cluster": need(service, "clusterArn", str, operation=op),
+        "DesiredCount": need(service, "desiredCount", int, operation=op),
+        "TaskDefinition": need(service, "taskDefinition", str, operation=op),
+        "NetworkConfiguration": _pascal(need(service, "networkConfiguration", Mapping, operation=op)),
+        "Tags": tag_list(service.get("tags", []), "key", "value"),
+        FACTS: {"RunningCount": need(service, "runningCount", int, operation=op),
+                "Status": need(service, "status", str, operation=op),
+                UNDECLARED: _undeclared_revisions(ctx, r, service)},
+    }
+    for key in ("launchType", "platformVersion", "healthCheckGracePeriodSeconds", "propagateTags",
+                "enableECSManagedTags", "enableExecuteCommand", "deploymentConfiguration", "loadBalancers"):
+        if key in service:
+            props[key[:1].upper() + key[1:]] = _pascal(service[key])
+    return props
+
+
+_ECS_SPECIAL = {"efsVolumeConfiguration": "EFSVolumeConfiguration", "fileSystemId": "FilesystemId", "iam": "IAM"}
+
+
+@reader("AWS::ECS::TaskDefinition", ("ecs:DescribeTaskDefinition",),
+        "Family Cpu Memory NetworkMode PidMode IpcMode RequiresCompatibilities TaskRoleArn ExecutionRoleArn "
+        "ContainerDefinitions Volumes RuntimePlatform Tags")
+def task_definition(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "DescribeTaskDefinition"
+    answer = _call(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
+                   taskDefinition=r.physical_id, include=["TAGS"])
+    task = need(answer, "taskDefinition", Mapping, operation=op)
+    if task.get("status") == "INACTIVE":  # deregistered: no new task can start from it
+        raise NotFound(f"task definition {r.physical_id} is deregistered (INACTIVE)")
+    props: dict[str, Any] = {"Family": need(task, "family", str, operation=op),
+                             "ContainerDefinitions": _pascal(need(task, "containerDefinitions", list, operation=op),
+                                                             _ECS_SPECIAL, keep=frozenset({"Options"})),
+                             "Volumes": _pascal(task.get("volumes", []), _ECS_SPECIAL),
+                             "Tags": tag_list(answer.get("tags", []), "key", "value")}
+    for key in ("cpu", "memory", "networkMode", "pidMode", "ipcMode", "requiresCompatibilities", "taskRoleArn",
+                "executionRoleArn", "runtimePlatform"):
+        if key in task:
+            props[key[:1].upper() + key[1:]] = _pascal(task[key])
+    return props

@@ -1,0 +1,89 @@
+"""Readers of the file system, its mount targets and access points."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.readers.base import FACTS, NotFound, ReadContext, _call, _json, _not_found, _only, need, reader, tag_list
+from opscli.stack import Declared
+
+
+@reader("AWS::EFS::FileSystem", ("efs:DescribeFileSystems", "efs:DescribeFileSystemPolicy",
+                                 "efs:DescribeLifecycleConfiguration"),
+        "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags")
+def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    efs = ctx.aws.client("efs")
+    op = "DescribeFileSystems"
+    answer = _call(op, efs.describe_file_systems, "FileSystemNotFound", FileSystemId=r.physical_id)
+    fs = _only(answer.get("FileSystems"), f"file system {r.physical_id}", op)
+    props: dict[str, Any] = {"Encrypted": need(fs, "Encrypted", bool, operation=op),
+                             "FileSystemTags": tag_list(fs.get("Tags", []))}
+    for key in ("KmsKeyId", "PerformanceMode", "ThroughputMode"):
+        if key in fs:
+            props[key] = fs[key]
+    try:
+        policy = _call("DescribeFileSystemPolicy", efs.describe_file_system_policy, FileSystemId=r.physical_id)
+        props["FileSystemPolicy"] = _json(need(policy, "Policy", str, operation="DescribeFileSystemPolicy"),
+                                          "DescribeFileSystemPolicy", "Policy")
+    except botocore.exceptions.ClientError as exc:
+        if not _not_found(exc, "PolicyNotFound"):
+            raise
+        props["FileSystemPolicy"] = None  # definitely none
+    lifecycle = _call("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
+                      FileSystemId=r.physical_id)
+    props["LifecyclePolicies"] = need(lifecycle, "LifecyclePolicies", list, operation="DescribeLifecycleConfiguration")
+    return props
+
+
+@reader("AWS::EFS::MountTarget", ("efs:DescribeMountTargets",
+                                  "efs:DescribeMountTargetSecurityGroups"),
+        "FileSystemId SubnetId SecurityGroups")
+def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    efs = ctx.aws.client("efs")
+    file_system = ctx.resolve(r.properties.get("FileSystemId"))
+    op = "DescribeMountTargets"
+
+    def every_mount_target_of_the_file_system() -> list[Any]:
+        try:
+            pages = efs.get_paginator("describe_mount_targets").paginate(FileSystemId=file_system)
+            return [t for page in pages for t in need(page, "MountTargets", list, operation=op)]
+        except botocore.exceptions.ClientError as exc:
+            if _not_found(exc, "FileSystemNotFound"):
+                raise NotFound(f"{op}: file system {file_system} not found") from None
+            raise
+
+    # One answer per file system, shared by its mount targets (one per AZ).
+    targets = ctx.once(op, file_system, every_mount_target_of_the_file_system)
+    target = _only([t for t in targets if isinstance(t, Mapping) and t.get("MountTargetId") == r.physical_id],
+                   f"mount target {r.physical_id}", op)
+    groups = _call("DescribeMountTargetSecurityGroups", efs.describe_mount_target_security_groups,
+                   MountTargetId=r.physical_id)
+    return {FACTS: {"LifeCycleState": need(target, "LifeCycleState", str, operation="DescribeMountTargets"),
+                    "AvailabilityZoneName": need(target, "AvailabilityZoneName", str,
+                                                 operation="DescribeMountTargets")},
+            "FileSystemId": need(target, "FileSystemId", str, operation="DescribeMountTargets"),
+            "SubnetId": need(target, "SubnetId", str, operation="DescribeMountTargets"),
+            "SecurityGroups": sorted(need(groups, "SecurityGroups", list,
+                                          operation="DescribeMountTargetSecurityGroups"))}
+
+
+@reader("AWS::EFS::AccessPoint", ("efs:DescribeAccessPoints",),
+        "FileSystemId PosixUser RootDirectory AccessPointTags")
+def access_point(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    efs = ctx.aws.client("efs")
+    answer = _call("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",
+                   AccessPointId=r.physical_id)
+    point = _only(answer.get("AccessPoints"), f"access point {r.physical_id}", "DescribeAccessPoints")
+    props: dict[str, Any] = {"FileSystemId": need(point, "FileSystemId", str, operation="DescribeAccessPoints"),
+                             "AccessPointTags": tag_list(point.get("Tags", []))}
+    if isinstance(point.get("PosixUser"), Mapping):
+        props["PosixUser"] = {k: str(v) for k, v in point["PosixUser"].items()}
+    if isinstance(point.get("RootDirectory"), Mapping):
+        root = dict(point["RootDirectory"])
+        if isinstance(root.get("CreationInfo"), Mapping):
+            root["CreationInfo"] = {k: str(v) for k, v in root["CreationInfo"].items()}
+        props["RootDirectory"] = root
+    return props

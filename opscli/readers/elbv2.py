@@ -1,0 +1,72 @@
+"""Readers of the internal load balancer, listener and target group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _only, need, reader, tag_list
+from opscli.stack import Declared
+
+
+def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
+    answer = _call("DescribeTags", ctx.aws.client("elbv2").describe_tags, ResourceArns=[arn])
+    described = _only(need(answer, "TagDescriptions", list, operation="DescribeTags"), f"tags of {arn}",
+                      "DescribeTags")
+    return tag_list(need(described, "Tags", list, operation="DescribeTags"))
+
+
+@reader("AWS::ElasticLoadBalancingV2::LoadBalancer", ("elbv2:DescribeLoadBalancers",
+                                                      "elbv2:DescribeLoadBalancerAttributes",
+                                                      "elbv2:DescribeTags"),
+        "Name Scheme Type Subnets SecurityGroups LoadBalancerAttributes Tags")
+def load_balancer(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    elb = ctx.aws.client("elbv2")
+    op = "DescribeLoadBalancers"
+    answer = _call(op, elb.describe_load_balancers, "LoadBalancerNotFound", LoadBalancerArns=[r.physical_id])
+    lb = _only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op)
+    attributes = _call("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes,
+                       LoadBalancerArn=r.physical_id)
+    return {ATTRIBUTES: {"DNSName": lb.get("DNSName"), "LoadBalancerFullName": r.physical_id.split("loadbalancer/")[-1]},
+            "Name": need(lb, "LoadBalancerName", str, operation=op), "Scheme": need(lb, "Scheme", str, operation=op),
+            "Tags": _elb_tags(ctx, r.physical_id),
+            "Type": need(lb, "Type", str, operation=op),
+            "Subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", []) if "SubnetId" in z),
+            "SecurityGroups": sorted(lb.get("SecurityGroups", [])),
+            # Only the attributes the stack sets: the rest are AWS's defaults, not part of the declaration.
+            "LoadBalancerAttributes": [a for a in need(attributes, "Attributes", list,
+                                                       operation="DescribeLoadBalancerAttributes")
+                                       if isinstance(a, Mapping) and a.get("Key") in _declared_keys(r)]}
+
+
+def _declared_keys(r: Declared) -> set[str]:
+    return {a.get("Key") for a in r.properties.get("LoadBalancerAttributes", []) if isinstance(a, Mapping)}
+
+
+@reader("AWS::ElasticLoadBalancingV2::Listener", ("elbv2:DescribeListeners",),
+        "LoadBalancerArn Port Protocol DefaultActions")
+def listener(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "DescribeListeners"
+    answer = _call(op, ctx.aws.client("elbv2").describe_listeners, "ListenerNotFound", ListenerArns=[r.physical_id])
+    found = _only(answer.get("Listeners"), f"listener {r.physical_id}", op)
+    return {"LoadBalancerArn": need(found, "LoadBalancerArn", str, operation=op),
+            "Port": need(found, "Port", int, operation=op), "Protocol": need(found, "Protocol", str, operation=op),
+            "DefaultActions": [{k: v for k, v in a.items() if k in ("Type", "TargetGroupArn")}
+                               for a in found.get("DefaultActions", [])]}
+
+
+@reader("AWS::ElasticLoadBalancingV2::TargetGroup", ("elbv2:DescribeTargetGroups",
+                                                     "elbv2:DescribeTags"),
+        "Name Port Protocol TargetType VpcId HealthCheckProtocol HealthCheckPath HealthCheckIntervalSeconds "
+        "HealthyThresholdCount UnhealthyThresholdCount Tags")
+def target_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    op = "DescribeTargetGroups"
+    answer = _call(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",
+                   TargetGroupArns=[r.physical_id])
+    found = _only(answer.get("TargetGroups"), f"target group {r.physical_id}", op)
+    props = {"Name": need(found, "TargetGroupName", str, operation=op), "Tags": _elb_tags(ctx, r.physical_id)}
+    for key in ("Port", "Protocol", "TargetType", "VpcId", "HealthCheckProtocol", "HealthCheckPath",
+                "HealthCheckIntervalSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount"):
+        if key in found:
+            props[key] = found[key]
+    return props

@@ -1,0 +1,81 @@
+"""Readers of roles and their policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import (
+    FACTS,
+    UNDECLARED,
+    MalformedAnswer,
+    ReadContext,
+    _call,
+    _json,
+    _resolved,
+    need,
+    reader,
+    tag_list,
+)
+from opscli.stack import Declared
+
+
+def _declared_inline_policies(ctx: ReadContext, role_name: str) -> set[str]:
+    """Inline policies that AWS::IAM::Policy resources of the stack attach to `role_name` (they are read as their
+    own resources, not as the role's Policies)."""
+    names = set()
+    for policy in ctx.scope.of_type("AWS::IAM::Policy"):
+        roles = ctx.resolve(policy.properties.get("Roles", []))
+        if isinstance(roles, list) and role_name in roles:
+            names.add(str(ctx.resolve(policy.properties.get("PolicyName"))))
+    return names
+
+
+@reader("AWS::IAM::Role", ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
+                           "iam:GetRolePolicy"),
+        "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags")
+def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    iam = ctx.aws.client("iam")
+    role = need(_call("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
+                operation="GetRole")
+    attached = [p["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
+        RoleName=r.physical_id) for p in need(page, "AttachedPolicies", list, operation="ListAttachedRolePolicies")]
+    inline_names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=r.physical_id)
+                    for n in need(page, "PolicyNames", list, operation="ListRolePolicies")]
+    own = sorted(set(inline_names) - _declared_inline_policies(ctx, r.physical_id))
+    policies = []
+    for name in own:
+        document = _call("GetRolePolicy", iam.get_role_policy, RoleName=r.physical_id, PolicyName=name)
+        policies.append({"PolicyName": name, "PolicyDocument": _json(
+            need(document, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"), "GetRolePolicy",
+            "PolicyDocument")})
+    # Each name resolved on its own: a policy document may name what is not known yet (a group's id), its name not.
+    declared_managed = {_resolved(ctx, arn) for arn in r.properties.get("ManagedPolicyArns") or []}
+    declared_inline = {str(_resolved(ctx, p.get("PolicyName"))) for p in r.properties.get("Policies") or []
+                       if isinstance(p, Mapping)}
+    undeclared = [f"managed policy {arn} attached" for arn in sorted(attached) if arn not in declared_managed]
+    undeclared += [f"inline policy {name}" for name in own if name not in declared_inline]
+    props = {"RoleName": r.physical_id, "ManagedPolicyArns": sorted(attached), "Policies": policies,
+             "AssumeRolePolicyDocument": _json(need(role, "AssumeRolePolicyDocument", (str, Mapping),
+                                                    operation="GetRole"), "GetRole", "AssumeRolePolicyDocument"),
+             "Tags": tag_list(role.get("Tags", [])), FACTS: {UNDECLARED: undeclared}}
+    if role.get("Description"):
+        props["Description"] = role["Description"]
+    return props
+
+
+@reader("AWS::IAM::Policy", ("iam:GetRolePolicy",), "PolicyName PolicyDocument Roles")
+def iam_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    iam = ctx.aws.client("iam")
+    name = ctx.resolve(r.properties.get("PolicyName"))
+    roles = ctx.resolve(r.properties.get("Roles", []))
+    if not isinstance(roles, list) or not roles:
+        raise MalformedAnswer("the declared policy is attached to no role; there is nothing to read it from")
+    documents = []
+    for role in roles:
+        answer = _call("GetRolePolicy", iam.get_role_policy, "NoSuchEntity", RoleName=role, PolicyName=name)
+        documents.append(_json(need(answer, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"),
+                               "GetRolePolicy", "PolicyDocument"))
+    if any(d != documents[0] for d in documents):
+        raise MalformedAnswer(f"policy {name} differs between the roles it is attached to")
+    return {"PolicyName": name, "PolicyDocument": documents[0], "Roles": roles}

@@ -1,0 +1,58 @@
+"""Readers of the project key and its alias."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, reader, tag_list
+from opscli.stack import Declared
+
+
+@reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
+                          "kms:ListGrants"),
+        "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec Tags")
+def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    kms = ctx.aws.client("kms")
+    meta = need(_call("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
+                Mapping, operation="DescribeKey")
+    rotation = _call("GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=r.physical_id)
+    policy = _call("GetKeyPolicy", kms.get_key_policy, KeyId=r.physical_id, PolicyName="default")
+    tags = [t for page in kms.get_paginator("list_resource_tags").paginate(KeyId=r.physical_id)
+            for t in need(page, "Tags", list, operation="ListResourceTags")]
+    props = {"Description": meta.get("Description", ""), "Enabled": need(meta, "Enabled", bool, operation="DescribeKey"),
+             "KeyUsage": meta.get("KeyUsage"), "KeySpec": meta.get("KeySpec") or meta.get("CustomerMasterKeySpec"),
+             "EnableKeyRotation": need(rotation, "KeyRotationEnabled", bool, operation="GetKeyRotationStatus"),
+             "KeyPolicy": _json(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),
+             "Tags": tag_list(tags, "TagKey", "TagValue"),
+             FACTS: {"KeyManager": need(meta, "KeyManager", str, operation="DescribeKey"),
+                     "KeyState": need(meta, "KeyState", str, operation="DescribeKey"),
+                     UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id)}}
+    if "RotationPeriodInDays" in rotation:
+        props["RotationPeriodInDays"] = rotation["RotationPeriodInDays"]
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:
+    """Grants on the key to anyone but an AWS service (ListGrants shows a service's grants under its service
+    principal), a role of this stack or a service-linked role of this account."""
+    account = _resolved(ctx, {"Ref": "AWS::AccountId"}, "")
+    roles = {f"arn:aws:iam::{account}:role/{d.physical_id}" for d in ctx.scope.of_type("AWS::IAM::Role")
+             if d.physical_id}
+    found = []
+    for page in kms.get_paginator("list_grants").paginate(KeyId=key):
+        for grant in need(page, "Grants", list, operation="ListGrants"):
+            grantee = str(grant.get("GranteePrincipal") or grant.get("GranteeServicePrincipal") or "")
+            if grantee.endswith((".amazonaws.com", ".amazonaws.com.cn")) or grantee in roles or \
+                    grantee.startswith(f"arn:aws:iam::{account}:role/aws-service-role/"):
+                continue
+            operations = ", ".join(str(o) for o in grant.get("Operations") or [])
+            found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} to {grantee or '(no grantee)'} ({operations})")
+    return found
+
+
+@reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")
+def kms_alias(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    meta = need(_call("DescribeKey", ctx.aws.client("kms").describe_key, "NotFoundException", KeyId=r.physical_id),
+                "KeyMetadata", Mapping, operation="DescribeKey")
+    return {"AliasName": r.physical_id, "TargetKeyId": need(meta, "KeyId", str, operation="DescribeKey")}

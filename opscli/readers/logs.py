@@ -1,0 +1,25 @@
+"""Readers of CloudWatch Logs log groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import ReadContext, _call, _listed_tags, _only, need, reader
+from opscli.stack import Declared
+
+
+@reader("AWS::Logs::LogGroup", ("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+        "LogGroupName RetentionInDays KmsKeyId Tags")
+def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    logs = ctx.aws.client("logs")
+    answer = _call("DescribeLogGroups", logs.describe_log_groups, logGroupNamePrefix=r.physical_id, limit=50)
+    groups = [g for g in need(answer, "logGroups", list, operation="DescribeLogGroups")
+              if isinstance(g, Mapping) and g.get("logGroupName") == r.physical_id]
+    group = _only(groups, f"log group {r.physical_id}", "DescribeLogGroups")
+    # DescribeLogGroups leaves out what is not set: absent is a definite "not set" (None), not "unknown".
+    props: dict[str, Any] = {"LogGroupName": r.physical_id, "RetentionInDays": group.get("retentionInDays"),
+                             "KmsKeyId": group.get("kmsKeyId")}
+    arn = need(group, "arn", str, operation="DescribeLogGroups").removesuffix(":*")
+    props["Tags"] = _listed_tags(logs.list_tags_for_resource, "tags", Mapping, resourceArn=arn)
+    return props

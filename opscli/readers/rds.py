@@ -1,0 +1,138 @@
+"""Readers of the database, its parameter and subnet groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import (
+    ATTRIBUTES,
+    FACTS,
+    UNDECLARED,
+    MalformedAnswer,
+    ReadContext,
+    _call,
+    _listed_tags,
+    _only,
+    need,
+    reader,
+    tag_list,
+)
+from opscli.stack import Declared
+
+
+def _manual_snapshots(rds: Any, instance: str) -> list[str]:
+    """The instance's manual snapshots (the stack declares none: each is a copy of the data outside the
+    declaration), with whom each is shared."""
+    found = []
+    for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance,
+                                                                     SnapshotType="manual"):
+        for snapshot in need(page, "DBSnapshots", list, operation="DescribeDBSnapshots"):
+            name = need(snapshot, "DBSnapshotIdentifier", str, operation="DescribeDBSnapshots")
+            answer = _call("DescribeDBSnapshotAttributes", rds.describe_db_snapshot_attributes,
+                           DBSnapshotIdentifier=name)
+            result = need(answer, "DBSnapshotAttributesResult", Mapping, operation="DescribeDBSnapshotAttributes")
+            shared = sorted(str(v) for a in need(result, "DBSnapshotAttributes", list,
+                                                 operation="DescribeDBSnapshotAttributes")
+                            if isinstance(a, Mapping) and a.get("AttributeName") == "restore"
+                            for v in a.get("AttributeValues") or [])
+            found.append(f"manual snapshot {name}" + (
+                " shared with everyone (restore: all)" if "all" in shared else
+                f" shared with account {', '.join(shared)}" if shared else ""))
+    return found
+
+
+@reader("AWS::RDS::DBInstance", ("rds:DescribeDBInstances", "rds:DescribeDBSnapshots",
+                                  "rds:DescribeDBSnapshotAttributes"),
+        "DBInstanceIdentifier DBInstanceClass Engine EngineVersion AllocatedStorage MaxAllocatedStorage StorageType "
+        "StorageEncrypted KmsKeyId MultiAZ PubliclyAccessible BackupRetentionPeriod DeletionProtection "
+        "CopyTagsToSnapshot AutoMinorVersionUpgrade EnableIAMDatabaseAuthentication EnablePerformanceInsights "
+        "PerformanceInsightsKMSKeyId PerformanceInsightsRetentionPeriod MonitoringInterval MonitoringRoleArn "
+        "EnableCloudwatchLogsExports DBParameterGroupName DBSubnetGroupName VPCSecurityGroups Port DBName "
+        "MasterUsername CACertificateIdentifier Tags")
+def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    rds = ctx.aws.client("rds")
+    answer = _call("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
+                   DBInstanceIdentifier=r.physical_id)
+    db = _only(answer.get("DBInstances"), f"DB instance {r.physical_id}", "DescribeDBInstances")
+    op = "DescribeDBInstances"
+    props: dict[str, Any] = {
+        "DBInstanceIdentifier": need(db, "DBInstanceIdentifier", str, operation=op),
+        "MultiAZ": need(db, "MultiAZ", bool, operation=op),
+        "StorageEncrypted": need(db, "StorageEncrypted", bool, operation=op),
+        "PubliclyAccessible": need(db, "PubliclyAccessible", bool, operation=op),
+        "BackupRetentionPeriod": need(db, "BackupRetentionPeriod", int, operation=op),
+        "DBParameterGroupName": _parameter_group(db)["DBParameterGroupName"],
+        "VPCSecurityGroups": [g["VpcSecurityGroupId"] for g in need(db, "VpcSecurityGroups", list, operation=op)
+                              if isinstance(g, Mapping) and "VpcSecurityGroupId" in g],
+        "Tags": tag_list(db.get("TagList", [])),
+        FACTS: {"ParameterApplyStatus": need(_parameter_group(db), "ParameterApplyStatus", str, operation=op),
+                "DBInstanceStatus": db.get("DBInstanceStatus"), UNDECLARED: _manual_snapshots(rds, r.physical_id)},
+    }
+    simple = {"DBInstanceClass": "DBInstanceClass", "Engine": "Engine", "EngineVersion": "EngineVersion",
+              "AllocatedStorage": "AllocatedStorage", "MaxAllocatedStorage": "MaxAllocatedStorage",
+              "StorageType": "StorageType", "KmsKeyId": "KmsKeyId", "DeletionProtection": "DeletionProtection",
+              "CopyTagsToSnapshot": "CopyTagsToSnapshot", "AutoMinorVersionUpgrade": "AutoMinorVersionUpgrade",
+              "EnableIAMDatabaseAuthentication": "IAMDatabaseAuthenticationEnabled",
+              "EnablePerformanceInsights": "PerformanceInsightsEnabled",
+              "PerformanceInsightsKMSKeyId": "PerformanceInsightsKMSKeyId",
+              "PerformanceInsightsRetentionPeriod": "PerformanceInsightsRetentionPeriod",
+              "MonitoringInterval": "MonitoringInterval", "MonitoringRoleArn": "MonitoringRoleArn",
+              "EnableCloudwatchLogsExports": "EnabledCloudwatchLogsExports", "DBName": "DBName",
+              "MasterUsername": "MasterUsername", "CACertificateIdentifier": "CACertificateIdentifier"}
+    for name, key in simple.items():
+        if key in db:
+            props[name] = db[key]
+    if isinstance(db.get("DBSubnetGroup"), Mapping) and "DBSubnetGroupName" in db["DBSubnetGroup"]:
+        props["DBSubnetGroupName"] = db["DBSubnetGroup"]["DBSubnetGroupName"]
+    if isinstance(db.get("Endpoint"), Mapping) and "Port" in db["Endpoint"]:
+        props["Port"] = db["Endpoint"]["Port"]
+        props[ATTRIBUTES] = {"Endpoint.Address": db["Endpoint"].get("Address"), "Endpoint.Port": str(props["Port"])}
+    return props
+
+
+def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The one attached parameter group (name and apply status)."""
+    groups = need(db, "DBParameterGroups", list, operation="DescribeDBInstances")
+    if not groups:
+        raise MalformedAnswer("DescribeDBInstances answered no parameter group")
+    group = _only(groups, "parameter group", "DescribeDBInstances")
+    need(group, "DBParameterGroupName", str, operation="DescribeDBInstances")
+    return group
+
+
+@reader("AWS::RDS::DBParameterGroup", ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters",
+                                       "rds:ListTagsForResource"), "DBParameterGroupName Family Description Parameters Tags")
+def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    rds = ctx.aws.client("rds")
+    answer = _call("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
+                   DBParameterGroupName=r.physical_id)
+    group = _only(answer.get("DBParameterGroups"), f"parameter group {r.physical_id}", "DescribeDBParameterGroups")
+    parameters = {}
+    for page in rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=r.physical_id,
+                                                                      Source="user"):
+        for p in need(page, "Parameters", list, operation="DescribeDBParameters"):
+            if isinstance(p, Mapping) and "ParameterName" in p and "ParameterValue" in p:
+                parameters[p["ParameterName"]] = p["ParameterValue"]
+    props = {"DBParameterGroupName": r.physical_id, "Parameters": parameters,
+             "Family": need(group, "DBParameterGroupFamily", str, operation="DescribeDBParameterGroups"),
+             "Description": group.get("Description", "")}
+    if "DBParameterGroupArn" in group:
+        props["Tags"] = _listed_tags(rds.list_tags_for_resource, "TagList", ResourceName=group["DBParameterGroupArn"])
+    return props
+
+
+@reader("AWS::RDS::DBSubnetGroup", ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
+        "DBSubnetGroupName DBSubnetGroupDescription SubnetIds Tags")
+def db_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    rds = ctx.aws.client("rds")
+    answer = _call("DescribeDBSubnetGroups", rds.describe_db_subnet_groups, "DBSubnetGroupNotFoundFault",
+                   DBSubnetGroupName=r.physical_id)
+    group = _only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups")
+    subnets = need(group, "Subnets", list, operation="DescribeDBSubnetGroups")
+    tags = _listed_tags(rds.list_tags_for_resource, "TagList",
+                        ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))
+    return {"DBSubnetGroupName": r.physical_id, "Tags": tags,
+            "DBSubnetGroupDescription": group.get("DBSubnetGroupDescription", ""),
+            "SubnetIds": sorted(s["SubnetIdentifier"] for s in subnets
+                                if isinstance(s, Mapping) and "SubnetIdentifier" in s)}

@@ -1,0 +1,55 @@
+"""Readers of the alarm topic and its policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import (
+    FACTS,
+    UNDECLARED,
+    MalformedAnswer,
+    NotFound,
+    ReadContext,
+    _call,
+    _json,
+    _listed_tags,
+    _resolved,
+    need,
+    reader,
+)
+from opscli.stack import Declared
+
+
+@reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"),
+        "TopicName KmsMasterKeyId Tags")
+def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    sns = ctx.aws.client("sns")
+    answer = _call("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
+    attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
+    props: dict[str, Any] = {"TopicName": r.physical_id.rsplit(":", 1)[-1],
+                             "KmsMasterKeyId": attributes.get("KmsMasterKeyId") or None}
+    props["Tags"] = _listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
+    declared = {(str(_resolved(ctx, d.properties.get("Protocol"))), str(_resolved(ctx, d.properties.get("Endpoint"))))
+                for d in ctx.scope.of_type("AWS::SNS::Subscription")
+                if _resolved(ctx, d.properties.get("TopicArn")) == r.physical_id}
+    declared |= {(str(_resolved(ctx, s.get("Protocol"))), str(_resolved(ctx, s.get("Endpoint"))))
+                 for s in r.properties.get("Subscription") or [] if isinstance(s, Mapping)}
+    subscriptions = [x for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=r.physical_id)
+                     for x in need(page, "Subscriptions", list, operation="ListSubscriptionsByTopic")
+                     if isinstance(x, Mapping)]
+    props[FACTS] = {UNDECLARED: [f"subscription {x.get('Protocol')}:{x.get('Endpoint')}" for x in subscriptions
+                                 if (str(x.get("Protocol")), str(x.get("Endpoint"))) not in declared]}
+    return props
+
+
+@reader("AWS::SNS::TopicPolicy", ("sns:GetTopicAttributes",), "Topics PolicyDocument")
+def topic_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    arns = ctx.resolve(r.properties.get("Topics"))
+    if not isinstance(arns, list) or len(arns) != 1:
+        raise MalformedAnswer("the declared TopicPolicy names more or less than one topic; read one at a time")
+    answer = _call("GetTopicAttributes", ctx.aws.client("sns").get_topic_attributes, "NotFound", TopicArn=arns[0])
+    attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
+    if "Policy" not in attributes:
+        raise NotFound(f"topic {arns[0]} has no policy")
+    return {"Topics": arns, "PolicyDocument": _json(attributes["Policy"], "GetTopicAttributes", "Policy")}

@@ -1,0 +1,67 @@
+"""Readers of the intake queues and their policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import (
+    _QUEUE_MISSING,
+    MalformedAnswer,
+    NotFound,
+    ReadContext,
+    _call,
+    _json,
+    need,
+    reader,
+    tag_list,
+)
+from opscli.stack import Declared
+
+_INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "VisibilityTimeout",
+                   "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds")
+
+
+@reader("AWS::SQS::Queue", ("sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+        "QueueName KmsMasterKeyId KmsDataKeyReusePeriodSeconds MessageRetentionPeriod VisibilityTimeout "
+        "RedrivePolicy SqsManagedSseEnabled Tags")
+def queue(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    sqs = ctx.aws.client("sqs")
+    attributes = _queue_attributes(ctx, r.physical_id)
+    props: dict[str, Any] = {"QueueName": need(attributes, "QueueArn", str,
+                                               operation="GetQueueAttributes").rsplit(":", 1)[-1]}
+    for key in _INT_ATTRIBUTES:
+        if key in attributes:
+            try:
+                props[key] = int(attributes[key])
+            except (TypeError, ValueError):
+                raise MalformedAnswer(f"GetQueueAttributes answered {key} that is not a number") from None
+    # GetQueueAttributes(All) leaves out what is not set: absent is a definite "not set" (None).
+    props["KmsMasterKeyId"] = attributes.get("KmsMasterKeyId") or None
+    if "SqsManagedSseEnabled" in attributes:
+        props["SqsManagedSseEnabled"] = str(attributes["SqsManagedSseEnabled"]).lower() == "true"
+    props["RedrivePolicy"] = _json(attributes["RedrivePolicy"], "GetQueueAttributes", "RedrivePolicy") \
+        if attributes.get("RedrivePolicy") else None
+    tags = _call("ListQueueTags", sqs.list_queue_tags, *_QUEUE_MISSING, QueueUrl=r.physical_id)
+    props["Tags"] = tag_list(tags.get("Tags", {}))
+    return props
+
+
+def _queue_attributes(ctx: ReadContext, url: str) -> Mapping[str, Any]:
+    """Every attribute of a queue (GetQueueAttributes "All"), asked once per read: the queue's reader and its
+    policy's share the answer."""
+    answer = ctx.once("GetQueueAttributes", url, lambda: _call(
+        "GetQueueAttributes", ctx.aws.client("sqs").get_queue_attributes, *_QUEUE_MISSING, QueueUrl=url,
+        AttributeNames=["All"]))
+    return need(answer, "Attributes", Mapping, operation="GetQueueAttributes")
+
+
+@reader("AWS::SQS::QueuePolicy", ("sqs:GetQueueAttributes",), "Queues PolicyDocument")
+def queue_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    urls = ctx.resolve(r.properties.get("Queues"))
+    if not isinstance(urls, list) or len(urls) != 1:
+        raise MalformedAnswer("the declared QueuePolicy names more or less than one queue; read one at a time")
+    attributes = _queue_attributes(ctx, urls[0])
+    if "Policy" not in attributes:
+        raise NotFound(f"queue {urls[0]} has no policy")
+    return {"Queues": urls, "PolicyDocument": _json(attributes["Policy"], "GetQueueAttributes", "Policy")}
