@@ -10,7 +10,6 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,12 @@ from rich.table import Table
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
 from opscli import __version__, accepted, core, render, targets
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import EXIT_OK, EXIT_USAGE, OpsError, UsageError
+from opscli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
-from opscli.model import FailOn, Report, exit_code, judged_nothing, sort_findings
+from opscli.model import FRAMEWORKS, FailOn, Report
 from platform_spec import catalog, files
 
 DEFAULT_TIMEOUT = 60.0
-EXIT_INTERRUPTED = 130  # Ctrl-C: the partial report is printed, then the shell's convention for SIGINT
 # "\b" keeps Click from re-wrapping the table.
 EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()
 
@@ -73,7 +71,7 @@ def output_options(fn: Callable) -> Callable:
                      envvar="OPSCLI_ACCEPTED",
                      help="Reviewed accepted-findings file (TOML; also OPSCLI_ACCEPTED): a matching FAIL becomes "
                           "ACCEPTED, each entry is checked (STK-OPS-001)."),
-        click.option("--compliance", type=click.Choice(sorted(render.FRAMEWORKS)), default=None,
+        click.option("--compliance", type=click.Choice(sorted(FRAMEWORKS)), default=None,
                      help="Only the rules mapped to this framework's controls, grouped by control (also in JSON)."),
         click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
@@ -165,21 +163,10 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
         verbose = kwargs["verbose"]
         report = run(aws, target, progress=(lambda step, done, total: err.print(
             f"checked {escape(step)} ({done}/{total})")) if verbose else None, deadline=deadline, **extra)
-    if accepting is not None:
-        report.findings = sort_findings(accepted.apply(report.findings, accepting, kwargs["accepted_file"],
-                                                       datetime.now(timezone.utc).date()))
-    if kwargs["compliance"]:
-        field = render.FRAMEWORKS[kwargs["compliance"]]
-        report.findings = [f for f in report.findings
-                           if (rule := catalog.CATALOG.get(f.rule_id)) and rule.references.ids(field)]
-        report.compliance = kwargs["compliance"]
-    code = exit_code(report.findings, kwargs["fail_on"])
-    if judged_nothing(report.findings):  # e.g. a --compliance view that keeps none of the run's checks
-        view = f" for --compliance {kwargs['compliance']}" if kwargs["compliance"] else ""
-        err.print(f"opscli: no check reached a verdict{view}: a run that judged nothing vouches for nothing "
-                  f"(exit {code})")
-    if report.incomplete == "interrupted":
-        code = EXIT_INTERRUPTED
+    code, note = core.conclude(report, accepting=accepting, accepted_file=kwargs["accepted_file"],
+                               compliance=kwargs["compliance"], fail_on=kwargs["fail_on"])
+    if note:
+        err.print(f"opscli: {note}")
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":

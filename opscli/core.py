@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opscli import livestack, stack, stackcheck
+from opscli import accepted, livestack, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
-from opscli.errors import OpsError, UsageError
-from opscli.model import Finding, Report, judged_nothing, sort_findings
+from opscli.errors import EXIT_INTERRUPTED, OpsError, UsageError
+from opscli.model import FRAMEWORKS, Finding, Report, exit_code, judged_nothing, sort_findings
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
+from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
 
@@ -216,3 +217,26 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
     return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   incomplete=incomplete)
+
+
+def conclude(report: Report, *, accepting: list[Any] | None = None, accepted_file: Path | None = None,
+             compliance: str | None = None, fail_on: str = "low", today: Any = None) -> tuple[int, str | None]:
+    """What a run comes to, decided here and only printed by the CLI: the accepted deviations applied (each judged
+    by STK-OPS-001), the view narrowed to one framework's rules, and the exit code. Returns (exit code, a note
+    for the operator or None). A run that reached no verdict says so: it vouches for nothing."""
+    if accepting is not None and accepted_file is not None:
+        report.findings = sort_findings(accepted.apply(report.findings, accepting, accepted_file,
+                                                       today or datetime.now(timezone.utc).date()))
+    if compliance:
+        field = FRAMEWORKS[compliance]
+        report.findings = [f for f in report.findings
+                           if (rule := catalog.CATALOG.get(f.rule_id)) and rule.references.ids(field)]
+        report.compliance = compliance
+    code = exit_code(report.findings, fail_on)
+    note = None
+    if judged_nothing(report.findings):  # e.g. a --compliance view that keeps none of the run's checks
+        view = f" for --compliance {compliance}" if compliance else ""
+        note = f"no check reached a verdict{view}: a run that judged nothing vouches for nothing (exit {code})"
+    if report.incomplete == "interrupted":
+        code = EXIT_INTERRUPTED
+    return code, note

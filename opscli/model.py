@@ -151,3 +151,8 @@ def coverage_line(coverage: dict) -> str:
     if coverage.get("unverifiable"):
         parts.append(f"{coverage['unverifiable']} declared properties not in the answers")
     return "; ".join(parts)
+
+
+# --compliance FRAMEWORK -> the catalog reference field that maps a rule to it.
+FRAMEWORKS = {"iso27001": "iso27001", "security-hub": "security_hub", "config": "config_rule", "prowler": "prowler",
+              "cdk-nag": "cdk_nag", "checkov": "checkov"}

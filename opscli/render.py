@@ -13,7 +13,7 @@ from rich.table import Table
 from opscli import __version__
 from opscli.core import STACK_PREFIX
 from opscli.html import to_html
-from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
+from opscli.model import FRAMEWORKS, Finding, Report, coverage_line, resource_parts, service_of, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
@@ -189,8 +189,6 @@ def render(report: Report, fmt: str, exit_code: int, *, only_failed: bool = Fals
     return buffer.getvalue()
 
 
-FRAMEWORKS = {"iso27001": "iso27001", "security-hub": "security_hub", "config": "config_rule", "prowler": "prowler",
-              "cdk-nag": "cdk_nag", "checkov": "checkov"}
 
 
 def compliance_view(findings: list[Finding], framework: str) -> dict[str, dict]:

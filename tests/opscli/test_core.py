@@ -240,3 +240,22 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
     assert own is not loader and str(tmp_path / "models") in own.search_paths
     with pytest.raises(UsageError, match="could not be found"):
         Aws(profile="no-such-profile")
+
+
+def test_the_core_concludes_a_run_and_the_cli_only_prints_it():
+    """Accepted deviations, the --compliance view and the exit code are decided by core.conclude."""
+    from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
+    from opscli.model import Finding, Report
+
+    def report(*findings):
+        return Report(command="audit", target={"suffix": "test"}, findings=list(findings))
+
+    failing = Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k)", "rotation off")
+    assert core.conclude(report(failing)) == (1, None)
+    # a view that keeps none of the run's checks vouches for nothing (STK-OPS-001 maps to no Checkov check)
+    ops = Finding("accepted.entry", "STK-OPS-001", Status.PASS, "accepted.toml", "fine")
+    code, note = core.conclude(report(ops), compliance="checkov")
+    assert code == EXIT_INCOMPLETE and "no check reached a verdict for --compliance checkov" in note
+    interrupted = report(failing)
+    interrupted.incomplete = "interrupted"
+    assert core.conclude(interrupted)[0] == EXIT_INTERRUPTED
