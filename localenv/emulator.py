@@ -106,6 +106,7 @@ def configure_moto() -> None:
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     _keep_integration_connection_ids()
     _update_web_acls_to_no_rules()
+    _check_signatures_of_empty_bodies_as_aws_does()
     _answer_stage_keys_as_aws_does()
     _answer_s3_documents_with_their_aws_roots()
     _response_transformers_per_request()
@@ -311,6 +312,28 @@ def _load_only_used_managed_policies() -> None:
     data = json.loads(iam_models.aws_managed_policies_data)
     if len(data) > len(MANAGED_POLICIES):
         iam_models.aws_managed_policies_data = json.dumps({k: v for k, v in data.items() if k in MANAGED_POLICIES})
+
+
+def _check_signatures_of_empty_bodies_as_aws_does() -> None:
+    """With IAM enforcement on, moto recomputes each request's SigV4 signature from the request it parsed: for a
+    request without a body it hashes the parsed query parameters as the payload, where the client (and AWS)
+    signed the empty payload. Every GET of a REST-JSON service (API Gateway, EFS, Lambda) was refused with
+    SignatureDoesNotMatch. An empty body is signed as empty, as AWS does."""
+    from moto.iam import access_control
+
+    base = access_control.IAMRequestBase
+    if getattr(base, "_signs_empty_bodies", False):
+        return
+    create = base._create_aws_request
+
+    def create_aws_request(self: Any) -> Any:
+        request = create(self)
+        if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+            request.data = b""
+        return request
+
+    base._create_aws_request = create_aws_request  # type: ignore[method-assign]
+    base._signs_empty_bodies = True  # type: ignore[attr-defined]
 
 
 def _update_web_acls_to_no_rules() -> None:
