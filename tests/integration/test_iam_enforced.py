@@ -23,7 +23,6 @@ from opscli import core, livestack, stackcheck, targets
 from opscli.aws import Aws, new_session
 from opscli.iam_policy import policy_document
 from opscli.operations import declared_operations
-from opscli.readers import READERS
 from platform_spec.result import Status
 from tests.conftest import deployment_process
 
