@@ -7,9 +7,49 @@ from typing import Any
 
 from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _pascal, _resolved, need, reader, tag_list
 from opscli.stack import Declared
+from platform_spec.rules.intrinsics import ref_target
 
 
-@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi",),
+def _declared_methods(ctx: ReadContext, api: Declared) -> set[tuple[str, str]]:
+    """(path, HTTP method) of every method the stack declares on the API (and (path, "") for every resource):
+    a resource's path is its parents' path parts, up to the API's root."""
+    resources = {d.logical_id: d for d in ctx.scope.of_type("AWS::ApiGateway::Resource")
+                 if ref_target(d.properties.get("RestApiId")) == api.logical_id}
+
+    def path(lid: str | None, seen: tuple[str, ...] = ()) -> str | None:
+        if lid is None or lid == api.logical_id:  # the root: Fn::GetAtt [Api, RootResourceId]
+            return ""
+        resource = resources.get(lid)
+        if resource is None or lid in seen:
+            return None
+        parent = path(ref_target(resource.properties.get("ParentId")), (*seen, lid))
+        return None if parent is None else f"{parent}/{resource.properties.get('PathPart')}"
+
+    declared = {("/", "")} | {(p, "") for lid in resources if (p := path(lid))}
+    for method in ctx.scope.of_type("AWS::ApiGateway::Method"):
+        if ref_target(method.properties.get("RestApiId")) == api.logical_id:
+            where = path(ref_target(method.properties.get("ResourceId")))
+            declared.add(((where or "/") if where is not None else "?", str(method.properties.get("HttpMethod"))))
+    return declared
+
+
+def _undeclared_methods(ctx: ReadContext, r: Declared) -> list[str]:
+    """Resources and methods of the API that the stack does not declare (a debug route, an open method)."""
+    declared = _declared_methods(ctx, r)
+    found = []
+    for page in ctx.aws.client("apigateway").get_paginator("get_resources").paginate(restApiId=r.physical_id,
+                                                                                     embed=["methods"]):
+        for item in need(page, "items", list, operation="GetResources"):
+            where = str(need(item, "path", str, operation="GetResources"))
+            if (where, "") not in declared:
+                found.append(f"resource {where}")
+            for verb in item.get("resourceMethods") or {}:
+                if (where, verb) not in declared:
+                    found.append(f"method {verb} {where}")
+    return found
+
+
+@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources"),
         "Name Description EndpointConfiguration ApiKeySourceType Tags")
 def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
@@ -21,6 +61,7 @@ def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     for key in ("description", "apiKeySource"):
         if key in api:
             props["Description" if key == "description" else "ApiKeySourceType"] = api[key]
+    props[FACTS] = {UNDECLARED: _undeclared_methods(ctx, r)}
     return props
 
 

@@ -521,6 +521,17 @@ def _another_revision_running(d, on):
         _saved["revision"] = (declared, added)
 
 
+def _debug_route_on_the_api(d, on):
+    api, api_id = d.client("apigateway"), d.outputs["ApiId"]
+    root = next(r["id"] for r in api.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    if on:
+        api.delete_resource(restApiId=api_id, resourceId=_saved.pop("debug-route"))
+    else:
+        debug = api.create_resource(restApiId=api_id, parentId=root, pathPart="debug")["id"]
+        api.put_method(restApiId=api_id, resourceId=debug, httpMethod="GET", authorizationType="NONE")
+        _saved["debug-route"] = debug
+
+
 def _route_added_to_a_private_table(d, on):
     ec2 = d.client("ec2")
     vpc = d.outputs["VpcId"]
@@ -622,6 +633,7 @@ DRIFTS = {
     "another-revision-running": (_another_revision_running, {"STK-STACK-002"},
                                  ("AWS::ECS::Service", "TaskDefinition"), "audit"),
     "route-added-to-a-private-table": (_route_added_to_a_private_table, {"STK-STACK-002"}, None, "beside"),
+    "debug-route-on-the-api": (_debug_route_on_the_api, {"STK-STACK-002"}, None, "beside"),
     # the subnet is public now: the data stores' subnet groups include it too (STK-NET-001)
     "private-default-route-to-the-internet": (_private_default_route_to_the_internet, {"STK-NET-004", "STK-NET-001"},
                                               ("AWS::EC2::Route", "NatGatewayId"), "audit"),
