@@ -75,8 +75,8 @@ PRESENCE_ID = "STK-STACK-001"  # every declared resource exists and is readable 
 UNDECLARED_CHILDREN_ID = "STK-STACK-002"
 KEY_STATE_ID = "STK-KMS-003"
 # The declared types whose readers list what AWS keeps under them (the fact "Undeclared").
-CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::RestApi", "AWS::RDS::DBInstance", "AWS::SNS::Topic",
-                 "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
+CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::RestApi", "AWS::RDS::DBInstance",
+                 "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
 
 
 def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
