@@ -291,6 +291,21 @@ def local_aws(endpoint: str) -> Any:
 
 
 @contextlib.contextmanager
+def hooked(aws: Any, event: str, handler: Any) -> Iterator[None]:
+    """`handler` on `event` (a botocore event name) of every client opscli may use, for the block."""
+    from opscli.operations import declared_operations
+
+    clients = [aws.client(service) for service in sorted({op.split(":")[0] for op in declared_operations()})]
+    for client in clients:
+        client.meta.events.register(event, handler)
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister(event, handler)
+
+
+@contextlib.contextmanager
 def manual_snapshot(deployment: Any, name: str = "taken-by-hand") -> Iterator[str]:
     """A manual snapshot of the deployment's database for the block (what STK-STACK-002 finds next to the
     declaration; the only way to make the readers ask DescribeDBSnapshotAttributes), deleted after it."""

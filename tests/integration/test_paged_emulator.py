@@ -16,7 +16,7 @@ import pytest
 from localenv.emulator import PAGE_SIZE_ENV, STACK_RESOURCES_PAGE
 from localenv.pager import STATS_PATH
 from opscli import core, livestack, targets
-from tests.conftest import deployment_process, local_aws, posture
+from tests.conftest import deployment_process, hooked, local_aws, posture
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
@@ -62,14 +62,8 @@ def test_every_check_reaches_the_same_posture_in_pages_of_one(paged, baseline_po
                 if isinstance(parsed.get(key), list):
                     largest[operation] = max(largest.get(operation, 0), len(parsed[key]))
 
-    services = {op.split(":")[0] for op in core.declared_operations()}
-    for service in services:
-        aws.client(service).meta.events.register("after-call.*.*", note)
-    try:
+    with hooked(aws, "after-call.*.*", note):
         found = posture(paged)
-    finally:
-        for service in services:
-            aws.client(service).meta.events.unregister("after-call.*.*", note)
     with urllib.request.urlopen(paged.endpoint + STATS_PATH, timeout=10) as answer:
         stats = json.load(answer)
     gaps = [row for row in stats["left_whole"] if row["reason"] not in PAGED_BY_MOTO]

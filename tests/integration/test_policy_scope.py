@@ -13,7 +13,7 @@ import pytest
 
 from opscli import core, targets
 from opscli.iam_policy import IAM_ACTION, IAM_PREFIX, policy_document
-from tests.conftest import local_aws, posture
+from tests.conftest import hooked, local_aws, posture
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
@@ -115,14 +115,8 @@ def test_every_call_of_a_whole_read_names_a_resource_its_statement_grants(local_
                       model.http.get("requestUri", "/").split("?")[0])
         calls.append((f"{model.service_model.service_name}:{model.name}", dict(params), path))
 
-    services = {op.split(":")[0] for op in core.declared_operations()}
-    for service in services:
-        aws.client(service).meta.events.register("before-parameter-build.*.*", before)
-    try:
+    with hooked(aws, "before-parameter-build.*.*", before):
         found = posture(local_deployment)
-    finally:
-        for service in services:
-            aws.client(service).meta.events.unregister("before-parameter-build.*.*", before)
     assert [f for f in found if f[2] == "ERROR"] == []
     denied, scoped_calls = [], 0
     for operation, params, path in calls:
