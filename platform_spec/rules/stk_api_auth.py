@@ -11,7 +11,7 @@ from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import is_true
+from platform_spec.rules.intrinsics import as_dict, is_true
 
 RULE_ID = "STK-API-004"
 TYPE = "AWS::ApiGateway::Method"
@@ -26,7 +26,7 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.ok(f"{method} is authorized by {authorization}")
     if is_true(properties.get("ApiKeyRequired")):
         return Result.ok(f"{method} requires an API key")
-    if str(method).upper() == "OPTIONS" and str(properties.get("Integration", {}).get("Type", "")).upper() == "MOCK":
+    if str(method).upper() == "OPTIONS" and str(as_dict(properties.get("Integration")).get("Type", "")).upper() == "MOCK":
         return Result.ok("OPTIONS answered by a mock integration (CORS preflight)")
     return Result.fail(f"{method} requires neither an API key nor an authorizer: anyone can call it")
 

@@ -8,6 +8,7 @@ from typing import Any
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import as_list, render
+from platform_spec.rules.policy_documents import actions, allows
 
 RULE_ID = "STK-IAM-001"
 IAM_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::User",
@@ -15,7 +16,9 @@ IAM_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM:
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
 
 
-def _documents(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
+def documents(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
+    """The identity policy documents a resource holds: a policy's own, or the inline ones of a role, user or
+    group."""
     if resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
         return [properties.get("PolicyDocument")]
     if resource_type in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
@@ -24,30 +27,19 @@ def _documents(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
 
 
 def wildcard_actions(document: Any) -> list[str]:
-    found = []
-    if not isinstance(document, Mapping):
-        return found
-    statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        for action in actions if isinstance(actions, list) else [actions]:
-            if action in ("*", "*:*") or (isinstance(action, str) and action.endswith(":*") and action.split(":")[0] in ("iam", "sts", "kms")):
-                found.append(action)
-    return found
+    return [action for statement in allows(document) for action in actions(statement)
+            if action in ("*", "*:*") or (action.endswith(":*") and action.split(":")[0] in ("iam", "sts", "kms"))]
 
 
 def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
-    if resource_type not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::User",
-                             "AWS::IAM::Group"):
+    if resource_type not in IAM_TYPES:
         return Result.na()
     problems = []
     for arn in as_list(properties.get("ManagedPolicyArns")):
         shown = render(arn) or ""
         if any(shown.endswith(f"policy/{name}") for name in ADMIN_POLICIES):
             problems.append(f"attaches {shown.rsplit('/', 1)[-1]}")
-    for document in _documents(resource_type, properties):
+    for document in documents(resource_type, properties):
         for action in wildcard_actions(document):
             problems.append(f"allows action '{action}'")
     return Result.fail("; ".join(problems)) if problems else Result.ok("no wildcard or administrative grants")

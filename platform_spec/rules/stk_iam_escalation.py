@@ -12,12 +12,10 @@ from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_list
 from platform_spec.rules.policy_documents import actions, allows, values
+from platform_spec.rules.stk_iam import IAM_TYPES, documents
 
 RULE_ID = "STK-IAM-003"
-TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::User",
-                   "AWS::IAM::Group"})
 # Actions that let a principal raise its own permissions (as Prowler's and Rhino Security Labs' lists have them).
 ESCALATION = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachRolePolicy",
               "iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:PutRolePolicy", "iam:PutUserPolicy",
@@ -25,17 +23,11 @@ ESCALATION = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:Att
               "iam:AddUserToGroup", "iam:UpdateAssumeRolePolicy", "iam:CreateRole", "iam:CreateUser")
 
 
-def _documents(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
-    if resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        return [properties.get("PolicyDocument")]
-    return [p.get("PolicyDocument") for p in as_list(properties.get("Policies")) if isinstance(p, Mapping)]
-
-
 def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
-    if resource_type not in TYPES:
+    if resource_type not in IAM_TYPES:
         return Result.na()
     problems = set()
-    for document in _documents(resource_type, properties):
+    for document in documents(resource_type, properties):
         for statement in allows(document):
             granted = actions(statement)
             resources = values(statement.get("Resource", []))
@@ -50,4 +42,4 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
     return Result.ok("no iam:PassRole on *, no IAM permission writes")
 
 
-plain_rule(RULE_ID, TYPES, check)
+plain_rule(RULE_ID, IAM_TYPES, check)

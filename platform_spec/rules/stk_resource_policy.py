@@ -11,6 +11,7 @@ with an account); an account-agnostic template names its own account only as AWS
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,8 +31,6 @@ UNREADABLE = object()
 
 def _document(value: Any) -> Any:
     if isinstance(value, str):  # SecretsManager::ResourcePolicy may hold the policy as a JSON string
-        import json
-
         try:
             return json.loads(value)
         except ValueError:
