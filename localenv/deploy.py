@@ -298,7 +298,17 @@ class Deployer:
         return f"{lid}", {}
 
     def security_group_egress(self, lid: str, p: dict) -> tuple[str, dict]:
-        self.client("ec2").authorize_security_group_egress(GroupId=p["GroupId"], IpPermissions=[
+        ec2 = self.client("ec2")
+        # As CloudFormation does: a SecurityGroupEgress resource replaces the group's default allow-all egress
+        # (aws-cdk #987 and #998; CDK relies on it for egress between security groups of allow_all_outbound=False
+        # groups, whose template then declares no inline egress).
+        group = ec2.describe_security_groups(GroupIds=[p["GroupId"]])["SecurityGroups"][0]
+        default = [perm for perm in group.get("IpPermissionsEgress", []) if perm.get("IpProtocol") == "-1"
+                   and any(r.get("CidrIp") == "0.0.0.0/0" for r in perm.get("IpRanges", []))]
+        if default:
+            ec2.revoke_security_group_egress(GroupId=p["GroupId"], IpPermissions=[
+                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        ec2.authorize_security_group_egress(GroupId=p["GroupId"], IpPermissions=[
             _permission(p, "DestinationSecurityGroupId")])
         return f"{lid}", {}
 

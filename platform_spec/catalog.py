@@ -402,6 +402,16 @@ _RULES: tuple[Rule, ...] = (
          "internet gateway on their tables.",
          R(iso27001="8.20, 8.22", config_rule="no-unrestricted-route-to-igw",
            cdk_nag="NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")),
+    Rule("STK-NET-005", "Data stores' and the internal load balancer's security groups send nothing to the internet",
+         Severity.HIGH, (T, L),
+         "The database, the cache and the file system only answer, and the internal NLB only forwards to the "
+         "service, so the declaration restricts their egress; a rule from one of them to a public range is how data "
+         "leaves without passing the workers (a PostgreSQL extension or a replication command aimed at an "
+         "attacker's host).",
+         "Now: aws ec2 revoke-security-group-egress --group-id GROUP --ip-permissions with the rule shown. In code: "
+         "create these groups with allow_all_outbound=False and add egress only to other security groups "
+         "(connections.allow_to).",
+         R(iso27001="8.12, 8.20, 8.22", prowler="ec2_securitygroup_allow_wide_open_public_ipv4")),
     Rule("STK-NET-003", "Every VPC has a flow log that captures ALL traffic", Severity.MEDIUM, (T, L),
          "Flow logs are the record of who talked to the data stores; one of ACCEPT or REJECT alone misses half of "
          "it, and deleting the flow log is among an intruder's first steps.",

@@ -17,6 +17,7 @@ from platform_spec.rules import (  # noqa: F401
     stk_ecs_service,
     stk_ecs_task,
     stk_efs,
+    stk_egress,
     stk_flow_log,
     stk_iam,
     stk_iam_escalation,

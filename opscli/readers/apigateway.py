@@ -49,7 +49,33 @@ def _undeclared_methods(ctx: ReadContext, r: Declared) -> list[str]:
     return found
 
 
-@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources"),
+def _undeclared_stages_and_deployments(ctx: ReadContext, r: Declared) -> list[str]:
+    """Stages and deployments of the API that the stack does not declare: a "debug" stage serves the API without
+    the declared stage's web ACL, logging and throttling; a deployment is a frozen copy of the API that any stage
+    can be pointed at. CloudFormation removes a replaced deployment, so the live set is the declared one."""
+    client = ctx.aws.client("apigateway")
+    mine = [d for kind in ("AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment") for d in ctx.scope.of_type(kind)
+            if ref_target(d.properties.get("RestApiId")) == r.logical_id]
+    stages = {str(ctx.resolve(d.properties.get("StageName"))) for d in mine if d.properties.get("StageName")}
+    deployments = {d.physical_id for d in mine if d.type == "AWS::ApiGateway::Deployment" and d.physical_id}
+    found = []
+    answer = _call("GetStages", client.get_stages, "NotFoundException", restApiId=r.physical_id)
+    for stage in need(answer, "item", list, operation="GetStages"):
+        name = need(stage, "stageName", str, operation="GetStages")
+        if name not in stages:
+            found.append(f"stage {name} (deployment {stage.get('deploymentId', '?')})")
+    for page in client.get_paginator("get_deployments").paginate(restApiId=r.physical_id):
+        for deployment in need(page, "items", list, operation="GetDeployments"):
+            ident = need(deployment, "id", str, operation="GetDeployments")
+            if ident not in deployments:
+                created = deployment.get("createdDate")
+                when = f", created {created:%Y-%m-%d %H:%M} UTC" if hasattr(created, "strftime") else ""
+                found.append(f"deployment {ident}{when}")
+    return found
+
+
+@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources", "apigateway:GetStages",
+                                     "apigateway:GetDeployments"),
         "Name Description EndpointConfiguration ApiKeySourceType Tags")
 def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
@@ -61,7 +87,7 @@ def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     for key in ("description", "apiKeySource"):
         if key in api:
             props["Description" if key == "description" else "ApiKeySourceType"] = api[key]
-    props[FACTS] = {UNDECLARED: _undeclared_methods(ctx, r)}
+    props[FACTS] = {UNDECLARED: _undeclared_methods(ctx, r) + _undeclared_stages_and_deployments(ctx, r)}
     return props
 
 

@@ -159,6 +159,33 @@ def _db_open_to_the_world(d, on):
         GroupId=group, IpPermissions=_OPEN_SSH)
 
 
+_EGRESS_TO_THE_WORLD = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+
+def _db_egress_to_the_world(d, on):
+    ec2, group = d.client("ec2"), _db_security_group(d)
+    (ec2.revoke_security_group_egress if on else ec2.authorize_security_group_egress)(
+        GroupId=group, IpPermissions=_EGRESS_TO_THE_WORLD)
+
+
+def _debug_stage_on_the_api(d, on):
+    """A second stage on the declared deployment: the API served without the declared stage's web ACL."""
+    api, api_id = d.client("apigateway"), d.outputs["ApiId"]
+    if on:
+        api.delete_stage(restApiId=api_id, stageName="debug")
+    else:
+        deployment = api.get_stages(restApiId=api_id)["item"][0]["deploymentId"]
+        api.create_stage(restApiId=api_id, stageName="debug", deploymentId=deployment)
+
+
+def _undeclared_deployment(d, on):
+    api, api_id = d.client("apigateway"), d.outputs["ApiId"]
+    if on:
+        api.delete_deployment(restApiId=api_id, deploymentId=_saved.pop("deployment"))
+    else:
+        _saved["deployment"] = api.create_deployment(restApiId=api_id, description="frozen copy")["id"]
+
+
 def _force_ssl(d, on):
     d.client("rds").modify_db_parameter_group(
         DBParameterGroupName=d.outputs["DbParameterGroupName"],
@@ -576,6 +603,8 @@ DRIFTS = {
     "rds-force-ssl-off": (_force_ssl, {"STK-RDS-003"}, ("AWS::RDS::DBParameterGroup", "Parameters"), "audit"),
     "db-open-to-the-world": (_db_open_to_the_world, {"STK-NET-002"},
                              ("AWS::EC2::SecurityGroup", "SecurityGroupIngress"), "audit"),
+    "db-egress-to-the-world": (_db_egress_to_the_world, {"STK-NET-005"},
+                               ("AWS::EC2::SecurityGroup", "SecurityGroupEgress"), "audit"),
     "kms-rotation-off": (_kms_rotation, {"STK-KMS-002"}, ("AWS::KMS::Key", "EnableKeyRotation"), "audit"),
     "required-tag-removed": (_rds_owner_tag, {"STK-TAG-001"}, ("AWS::RDS::DBInstance", "Tags"), "audit"),
     "log-retention-removed": (_log_retention, {"STK-LOG-001"}, ("AWS::Logs::LogGroup", "RetentionInDays"), "audit"),
@@ -634,6 +663,8 @@ DRIFTS = {
                                  ("AWS::ECS::Service", "TaskDefinition"), "audit"),
     "route-added-to-a-private-table": (_route_added_to_a_private_table, {"STK-STACK-002"}, None, "beside"),
     "debug-route-on-the-api": (_debug_route_on_the_api, {"STK-STACK-002"}, None, "beside"),
+    "debug-stage-on-the-api": (_debug_stage_on_the_api, {"STK-STACK-002"}, None, "beside"),
+    "undeclared-deployment-of-the-api": (_undeclared_deployment, {"STK-STACK-002"}, None, "beside"),
     # the subnet is public now: the data stores' subnet groups include it too (STK-NET-001)
     "private-default-route-to-the-internet": (_private_default_route_to_the_internet, {"STK-NET-004", "STK-NET-001"},
                                               ("AWS::EC2::Route", "NatGatewayId"), "audit"),

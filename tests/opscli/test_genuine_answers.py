@@ -39,7 +39,7 @@ def recordings() -> list[tuple[str, str]]:
 # Operations opscli calls with no recording at SOURCE_COMMIT (Cloud Custodian never recorded them): covered by the
 # emulator, the Stubber tests and the schema test only.
 GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
-    "apigateway:GetApiKey", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
+    "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
     "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration", "wafv2:GetWebACLForResource")}
 

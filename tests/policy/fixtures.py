@@ -312,6 +312,16 @@ def logged_vpc(traffic: str | None) -> dict[str, Any]:
     return resources
 
 
+def guarded_group(*egress: dict[str, Any]) -> dict[str, Any]:
+    """A database whose security group declares `egress` (none given: CDK's no-traffic rule)."""
+    group = security_group()
+    group["Properties"]["SecurityGroupEgress"] = list(egress) or [
+        {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252,
+         "IpProtocol": "icmp", "ToPort": 86}]
+    return {"Params": params(), "Sg": group,
+            "Db": db(VPCSecurityGroups=[{"Fn::GetAtt": ["Sg", "GroupId"]}])}
+
+
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-NAME-001": {"pass": template({"Logs": log_group()}),
                      "fail": template({"Logs": log_group(LogGroupName="/ecs/Worker_FX")})},
@@ -402,6 +412,9 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-WAF-001": {"pass": template({"Acl": web_acl()}), "fail": template({"Acl": web_acl(rules=False)})},
     "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
     "STK-NET-003": {"pass": template(logged_vpc("ALL")), "fail": template(logged_vpc("REJECT"))},
+    "STK-NET-005": {"pass": template(guarded_group()),
+                    "fail": template(guarded_group({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                                                    "CidrIp": "0.0.0.0/0"}))},
     "STK-NET-004": {"pass": template(private_subnet_routed("NatGatewayId", "nat-1")),
                     "fail": template(private_subnet_routed("GatewayId", {"Ref": "Igw"}))},
 }

@@ -106,6 +106,9 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
         OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}), "STK-S3-003"),
     "open-method": (lambda t: props(t, "AWS::ApiGateway::Method").update(ApiKeyRequired=False), "STK-API-004"),
     "private-subnet-to-igw": (lambda t: _private_route_to_igw(t), "STK-NET-004"),
+    "db-egress-to-the-world": (lambda t: by_name(t, "AWS::EC2::SecurityGroup", "GroupName", "rds-sg-test")[
+        "SecurityGroupEgress"].append({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}),
+        "STK-NET-005"),
     "alarm-actions-off": (lambda t: props(t, "AWS::CloudWatch::Alarm").update(ActionsEnabled=False), "STK-ALARM-001"),
 }
 

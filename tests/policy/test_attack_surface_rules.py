@@ -8,7 +8,7 @@ import pytest
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Status
-from platform_spec.rules import live_only, stk_api_auth, stk_ecs_task, stk_iam_trust, stk_resource_policy
+from platform_spec.rules import live_only, stk_api_auth, stk_ecs_task, stk_egress, stk_iam_trust, stk_resource_policy
 
 OWN = "123456789012"
 
@@ -159,3 +159,71 @@ def test_a_rotation_schedule_longer_than_the_policy_fails(rules, extra, status):
     if "NextRotationDate" in extra:
         secret["NextRotationDate"] = last + timedelta(days=int(extra["NextRotationDate"]))
     assert secret_rotation_age(secret, now, 30).status is status
+
+
+def egress_verdicts(resources: dict) -> dict[str, Status]:
+    return {lid: result.status for lid, result in stk_egress.check(resources)}
+
+
+def group(egress=None) -> dict:
+    props = {"GroupDescription": "guarded", "VpcId": "vpc-1"}
+    if egress is not None:
+        props["SecurityGroupEgress"] = egress
+    return {"Type": "AWS::EC2::SecurityGroup", "Properties": props}
+
+
+def guarded_by(kind: str, key: str, **props) -> dict:
+    return {"Type": kind, "Properties": {key: [{"Fn::GetAtt": ["Sg", "GroupId"]}], **props}}
+
+
+NO_TRAFFIC = {"CidrIp": "255.255.255.255/32", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86}
+TO_WORKER = {"DestinationSecurityGroupId": "sg-worker", "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}
+
+
+@pytest.mark.parametrize(("egress", "status"), [
+    ([NO_TRAFFIC], Status.PASS),
+    ([TO_WORKER], Status.PASS),
+    ([{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}], Status.PASS),
+    ([NO_TRAFFIC, {"CidrIp": "0.0.0.0/0", "IpProtocol": "-1"}], Status.FAIL),
+    ([{"CidrIpv6": "::/0", "IpProtocol": "-1"}], Status.FAIL),
+    ([{"CidrIp": "203.0.113.7/32", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}], Status.PASS),
+    ([{"CidrIp": "8.8.8.8/32", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}], Status.FAIL),
+    ([{"CidrIp": "not-a-range", "IpProtocol": "-1"}], Status.FAIL),
+    ("not a list", Status.FAIL),
+    ([], Status.PASS),
+])
+def test_egress_of_a_guarded_group(egress, status):
+    # 203.0.113.0/24 is TEST-NET-3 (documentation, not global); 8.8.8.8 is a public host
+    assert egress_verdicts({"Sg": group(egress), "Db": guarded_by("AWS::RDS::DBInstance", "VPCSecurityGroups")}) == {
+        "Sg": status}
+
+
+@pytest.mark.parametrize(("kind", "key", "props"), [
+    ("AWS::RDS::DBCluster", "VpcSecurityGroupIds", {}),
+    ("AWS::ElastiCache::ReplicationGroup", "SecurityGroupIds", {}),
+    ("AWS::ElastiCache::CacheCluster", "VpcSecurityGroupIds", {}),
+    ("AWS::EFS::MountTarget", "SecurityGroups", {}),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups", {"Scheme": "internal"}),
+])
+def test_every_guard_makes_its_group_judged(kind, key, props):
+    assert egress_verdicts({"Sg": group([{"CidrIp": "0.0.0.0/0", "IpProtocol": "-1"}]),
+                            "Guarded": guarded_by(kind, key, **props)}) == {"Sg": Status.FAIL}
+
+
+def test_unguarded_and_foreign_groups_are_not_judged():
+    worker = group([{"CidrIp": "0.0.0.0/0", "IpProtocol": "-1"}])
+    assert egress_verdicts({"Sg": worker}) == {}  # the workers' groups allow all egress by design
+    facing = guarded_by("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups", Scheme="internet-facing")
+    assert egress_verdicts({"Sg": worker, "Lb": facing}) == {}
+    assert egress_verdicts({"Db": guarded_by("AWS::RDS::DBInstance", "VPCSecurityGroups")}) == {}
+
+
+def test_a_group_declaring_no_egress_gets_allow_all_unless_a_standalone_rule_replaces_it():
+    db = guarded_by("AWS::RDS::DBInstance", "VPCSecurityGroups")
+    assert egress_verdicts({"Sg": group(), "Db": db}) == {"Sg": Status.FAIL}
+    standalone = {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
+        "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, **TO_WORKER}}
+    assert egress_verdicts({"Sg": group(), "Db": db, "Rule": standalone}) == {"Sg": Status.PASS}
+    standalone["Properties"].update(CidrIp="0.0.0.0/0", IpProtocol="-1")
+    del standalone["Properties"]["DestinationSecurityGroupId"]
+    assert egress_verdicts({"Sg": group(), "Db": db, "Rule": standalone}) == {"Sg": Status.FAIL}
