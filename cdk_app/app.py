@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from aws_cdk import App
-from aws_cdk import cx_api
+from aws_cdk import App, cx_api
 
+from cdk_app import source_map
 from cdk_app.aspects import apply_guardrails
 from cdk_app.compliance import apply_compliance_packs
 from cdk_app.config import AppConfig, ConfigError, parse_context
@@ -86,8 +86,12 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_CONFIG
-    build_app(app, config)
-    errors = synth_errors(app)
+    with source_map.recording() as sites:
+        build_app(app, config)
+        errors = synth_errors(app)
+    if not errors:
+        (Path(app.outdir) / source_map.FILE_NAME).write_text(json.dumps(source_map.document(
+            source_map.below_stack(sites, config.stack_name)), indent=1) + "\n")
     for line in errors:
         print(f"error: {line}", file=err)
     if errors:

@@ -45,6 +45,8 @@ LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awsc
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
+# Files beside the app that are made from a synthesis and never read by one (refreshing one keeps the key).
+OUTPUTS = frozenset({"cdk_app/source_map.json"})
 KEEP = 12  # assemblies kept; older ones are pruned after each store
 ENV_CACHE_DIR = "STREAMTECH_ASSEMBLY_CACHE"
 
@@ -152,7 +154,7 @@ def _source_files(root: Path) -> list[Path]:
     modules = _import_closure(root, APP_PACKAGE)
     # Data files beside the modules (JSON, SQL, …): code may read them at synthesis.
     data = {p for d in {m.parent for m in modules} for p in d.iterdir() if p.is_file() and p.suffix != ".py"
-            and not p.name.endswith(_IGNORED_SUFFIXES)}
+            and not p.name.endswith(_IGNORED_SUFFIXES) and p.relative_to(root).as_posix() not in OUTPUTS}
     staged = {p for name in STAGED_DIRS for p in _walk(root / name)}
     files = {root / name for name in SOURCE_FILES if (root / name).is_file()}
     return sorted(modules | data | staged | files)
