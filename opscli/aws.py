@@ -306,6 +306,7 @@ class Aws:
         self.allowed = allowed
         self.region = region
         self.endpoint_url = endpoint_url
+        self.known_account: str | None = None  # set once sts:GetCallerIdentity has answered (core.account_id)
         self.log = CallLog()
         # max_attempts counts every attempt, the first included (botocore's own "max_attempts" key counts retries
         # only: it asked once more than this said).

@@ -20,12 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
-from opscli import __version__, accepted, core, render, targets
+from opscli import __version__, accepted, core, render, targets, terminal
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
 from opscli.model import FRAMEWORKS, FailOn, Report
-from platform_spec import catalog, files
+from platform_spec import catalog, files, source_map
 
 DEFAULT_TIMEOUT = 60.0
 # "\b" keeps Click from re-wrapping the table.
@@ -73,7 +73,17 @@ def output_options(fn: Callable) -> Callable:
                           "ACCEPTED, each entry is checked (STK-OPS-001)."),
         click.option("--compliance", type=click.Choice(sorted(FRAMEWORKS)), default=None,
                      help="Only the rules mapped to this framework's controls, grouped by control (also in JSON)."),
-        click.option("--only-failed", is_flag=True, help="Table: only FAIL and ERROR rows (the summary counts all)."),
+        click.option("--all", "show_all", is_flag=True,
+                     help="Table: every row (PASS, ACCEPTED, NOT_APPLICABLE too) and every FAIL explained; by "
+                          "default the summary, then only FAIL and ERROR rows and the first FAILs explained."),
+        click.option("--only-failed", is_flag=True, hidden=True, help="The default now; kept for old scripts."),
+        click.option("--sarif-include-pass", is_flag=True,
+                     help="SARIF: every result (PASS, ERROR, NOT_APPLICABLE with their kind); by default only "
+                          "failing ones, as code scanning shows every result it is given."),
+        click.option("--source-map", "source_map_file", type=click.Path(path_type=Path), default=None,
+                     envvar="OPSCLI_SOURCE_MAP",
+                     help="SARIF: the construct -> Python line map (python -m cdk_app.source_map writes it); "
+                          f"default {source_map.COMMITTED_PATH} in the current directory, when there is one."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
                      help="Also write the report to PATH as FORMAT (json, sarif, table or html: one self-contained page); "
                           "repeatable, e.g. --report sarif=out/audit.sarif --report html=out/audit.html."),
@@ -99,11 +109,25 @@ def _report_specs(_ctx: click.Context, _param: click.Parameter, values: tuple[st
     return specs
 
 
-def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], only_failed: bool) -> None:
+def _sites(path: Path | None) -> dict[str, str]:
+    """The source map SARIF locates results with: --source-map (a usage error if it cannot be read), else the
+    repository's committed one when opscli runs in the repository, else none (results fall back to cdk.json)."""
+    if path is None:
+        return source_map.load(source_map.COMMITTED_PATH) if Path(source_map.COMMITTED_PATH).is_file() else {}
+    try:
+        return source_map.read(path)
+    except (files.FileRefused, ValueError) as exc:
+        raise UsageError(f"--source-map: {exc}") from None
+
+
+def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs: dict[str, Any],
+                   sites: dict[str, str]) -> None:
     """Each --report file, written whole or not at all; never in place of a FIFO, device, socket or directory."""
     for fmt, path in specs:
         try:
-            files.write_whole(path, render.render(report, fmt, code, only_failed=only_failed), f"--report {fmt}")
+            text = render.render(report, fmt, code, show_all=kwargs["show_all"], sites=sites,
+                                 include_pass=kwargs["sarif_include_pass"])
+            files.write_whole(path, text, f"--report {fmt}")
         except files.FileRefused as exc:
             raise UsageError(str(exc)) from None
 
@@ -146,6 +170,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
     _refuse_unwritable_reports(kwargs["reports"])
+    wants_sarif = kwargs["output"] == "sarif" or any(fmt == "sarif" for fmt, _ in kwargs["reports"])
+    sites = _sites(kwargs["source_map_file"]) if wants_sarif else {}
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
@@ -170,10 +196,11 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
-        click.echo(render.to_sarif(report), nl=False)
+        click.echo(render.render(report, "sarif", code, sites=sites, include_pass=kwargs["sarif_include_pass"]),
+                   nl=False)
     else:
-        render.table(report, _console(kwargs["no_color"], stderr=False), code, only_failed=kwargs["only_failed"])
-    _write_reports(report, code, kwargs["reports"], kwargs["only_failed"])
+        terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
+    _write_reports(report, code, kwargs["reports"], kwargs, sites)
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
         err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "

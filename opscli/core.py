@@ -64,7 +64,18 @@ def account_id(aws: Aws) -> str:
     account = answer.get("Account") if isinstance(answer, dict) else None
     if not isinstance(account, str) or not account:
         raise OpsError("sts:GetCallerIdentity answered without an Account")
+    aws.known_account = account
     return account
+
+
+def where(aws: Aws) -> dict[str, str]:
+    """Where a run looked, for its report: region, the endpoint when not AWS's own, and the account if read."""
+    out = {"region": str(getattr(aws, "region", ""))}
+    for key, attribute in (("endpoint", "endpoint_url"), ("account", "known_account")):
+        value = getattr(aws, attribute, None)
+        if isinstance(value, str) and value:
+            out[key] = value
+    return out
 
 
 def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None,
@@ -102,7 +113,7 @@ def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: f
     """The stack's declaration could not be read: one ERROR (could not look), so the report still prints."""
     finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, f"{STACK_PREFIX}{targets.suffix}",
                       f"could not look: {exc}")
-    return Report(command=command, target=targets.as_dict(), findings=[finding],
+    return Report(command=command, target={**targets.as_dict(), **where(aws)}, findings=[finding],
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
 
 
@@ -115,7 +126,7 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
                                        f"could not look: {scope.source} declares {len(scope.resources)} resources "
                                        f"and nothing in it could be judged: a run that judged nothing vouches for "
                                        f"nothing")]
-    return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name},
+    return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name, **where(aws)},
                   findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
                   seconds=time.perf_counter() - start, coverage=cover.to_dict(), template=scope.template)
 
@@ -214,7 +225,8 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
                      for name, _ in futures if name not in seen for check, rule in c.SECRET.checks]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return Report(command="rotate-check secrets", target=targets.as_dict(), findings=sort_findings(findings),
+    return Report(command="rotate-check secrets", target={**targets.as_dict(), **where(aws)},
+                  findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   incomplete=incomplete)
 

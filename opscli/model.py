@@ -156,3 +156,22 @@ def coverage_line(coverage: dict) -> str:
 # --compliance FRAMEWORK -> the catalog reference field that maps a rule to it.
 FRAMEWORKS = {"iso27001": "iso27001", "security-hub": "security_hub", "config": "config_rule", "prowler": "prowler",
               "cdk-nag": "cdk_nag", "checkov": "checkov"}
+
+
+def compliance_view(findings: list[Finding], framework: str) -> dict[str, dict]:
+    """The findings grouped by the controls of `framework` their rules map to (catalog references): control ->
+    {"rules": [...], PASS/FAIL/ERROR/ACCEPTED/NOT_APPLICABLE counts}. A rule mapped to several controls
+    counts under each."""
+    field = FRAMEWORKS[framework]
+    controls: dict[str, dict] = {}
+    for f in findings:
+        rule = catalog.CATALOG.get(f.rule_id)
+        for control in rule.references.ids(field) if rule else []:
+            entry = controls.setdefault(control, {"rules": [], **{s.value: 0 for s in Status}})
+            if f.rule_id not in entry["rules"]:
+                entry["rules"].append(f.rule_id)
+            entry[f.status.value] += 1
+
+    def order(control: str) -> tuple:
+        return tuple(int(p) if p.isdigit() else p for p in control.replace("-", ".").split("."))
+    return {c: {**controls[c], "rules": sorted(controls[c]["rules"])} for c in sorted(controls, key=order)}

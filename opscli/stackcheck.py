@@ -18,7 +18,7 @@ from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
 from platform_spec.result import Status
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
+from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
 from platform_spec.stages import PRESENCE_RULE
 
 LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE in r.engines)
@@ -29,7 +29,6 @@ ABSENT_MEANS: dict[tuple[str, str], Any] = {("AWS::EC2::SecurityGroup", "Securit
                                             ("AWS::IAM::Role", "ManagedPolicyArns"): [],
                                             ("AWS::IAM::Role", "Policies"): [],
                                             ("AWS::CloudWatch::Alarm", "ActionsEnabled"): True}
-DRIFT_SEVERITY = "MEDIUM"  # a changed property that breaks no rule
 
 
 @dataclass
@@ -103,7 +102,8 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
             status = Status.ERROR
             reason = f"could not judge: {len(unseen)} declared resources it depends on could not be read " \
                      f"({', '.join(unseen[:3])}{', ...' if len(unseen) > 3 else ''})"
-        findings.append(Finding(f.rule_id, f.rule_id, status, _label(live, f.logical_id), reason))
+        check = f.rule_id if f.scope == "resource" else f"{f.rule_id}/stack"
+        findings.append(Finding(check, f.rule_id, status, _label(live, f.logical_id), reason))
     for lid, resource in live.resources.items():
         if resource.state != ReadState.READ:
             continue
@@ -114,11 +114,46 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
     return findings
 
 
-def _show(value: Any, limit: int = 160) -> str:
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _brief(value: Any) -> str:
+    """A value as people read it: maps as {Key: value, ...} with keys in order, no JSON quoting."""
     if value is None:
         return "(not set)"
-    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_brief(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def changes(declared: Any, live: Any, path: str) -> list[str]:
+    """What differs between a declared value and the live one, as readable lines: a changed scalar as
+    "path: declared X, live Y", list items as "path: added ITEM" / "path: removed ITEM", map keys by their path.
+    Keys only the live value has are AWS's defaults (the declaration did not set them): not drift."""
+    if isinstance(declared, Mapping) and isinstance(live, Mapping):
+        found: list[str] = []
+        for key in sorted(declared, key=str):
+            where = f"{path}.{key}"
+            if key not in live:
+                if declared[key] not in ({}, []):
+                    found.append(f"{where}: removed (declared {_brief(declared[key])})")
+            elif not same(declared[key], live[key]):
+                found += changes(declared[key], live[key], where)
+        return found or [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
+    if isinstance(declared, list) and isinstance(live, list):
+        added = [item for item in live if not any(same(d, item) for d in declared)]
+        removed = [item for item in declared if not any(same(item, x) for x in live)]
+        found = [f"{path}: added {_brief(item)}" for item in added] + \
+                [f"{path}: removed {_brief(item)}" for item in removed]
+        return found or [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
+    return [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
+
+
+def describe_change(key: str, declared: Any, live: Any, limit: int = 400) -> str:
+    return _cut("; ".join(changes(declared, live, key)), limit)
 
 
 def _with_property(template: Mapping[str, Any], lid: str, key: str, value: Any) -> dict[str, Any]:
@@ -171,16 +206,16 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
             drifted = True
             restored = _with_property(picture, lid, key, value)
             broken = sorted(set(live_failures) - set(failing(restored)))
-            reason = f"{key}: declared {_show(expected)}, live {_show(actual)}"
+            reason = describe_change(key, expected, actual)
             if broken:
                 reason += "; now breaks " + "; ".join(f"{rule} ({live_failures[(rule, where)]})"
                                                       for rule, where in broken)
                 rule = catalog.get(broken[0][0])
                 findings.append(Finding(f"drift.{key}", rule.id, Status.FAIL, label, reason))
             else:
-                findings.append(Finding(f"drift.{key}", "", Status.FAIL, label, reason, severity=DRIFT_SEVERITY,
+                findings.append(Finding(f"drift.{key}", DRIFT_ID, Status.FAIL, label, reason,
                                         title=f"{resource.declared.type} {key} differs from the stack"))
         if not drifted:
-            findings.append(Finding("drift.none", "", Status.PASS, label, "every readable declared property matches",
-                                    severity="INFO", title="matches its declaration"))
+            findings.append(Finding("drift.none", DRIFT_ID, Status.PASS, label,
+                                    "every readable declared property matches"))
     return findings, unverifiable

@@ -75,6 +75,18 @@ class Rule:
     def stages(self) -> tuple[Stage, ...]:
         return tuple(dict.fromkeys(engine.stage for engine in self.engines))
 
+    @property
+    def now(self) -> str:
+        """What an operator does now to the live resource (the console path or AWS CLI command)."""
+        text = self.remediation.removeprefix("Now: ") if self.remediation.startswith("Now: ") else ""
+        return text.split(" In code: ", 1)[0].strip()
+
+    @property
+    def in_code(self) -> str:
+        """The code remediation: the construct and property that keep it fixed."""
+        head, sep, tail = self.remediation.partition(" In code: ")
+        return tail.strip() if sep else self.remediation.strip()
+
     def message(self, detail: str) -> str:
         """The one line every engine prints: rule id, title, then what was found."""
         return f"[{self.id}] {self.title}: {detail}"
@@ -87,54 +99,71 @@ _RULES: tuple[Rule, ...] = (
     # --- placement and identity -------------------------------------------------------------------
     Rule("STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL, (A,),
          "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
-         "Deploy the stack with env region ap-northeast-1; do not pass another region in context.",
+         "Now: delete the stack deployed outside Tokyo (cdk destroy, or aws cloudformation delete-stack "
+         "--region REGION --stack-name TapStackSUFFIX) and deploy it in ap-northeast-1. In code: Deploy with "
+         "env region ap-northeast-1; do not pass another region in context.",
          references=R(iso27001="5.23, 5.31, 5.34")),
     Rule("STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
          Severity.MEDIUM, (A, N, C, L),
          "Deterministic names let several environments share an account and let opscli find resources by "
          "direct lookup; a name over a service limit fails the deployment late.",
-         "Build every physical name with platform_spec.naming.physical_name and add new resource types to NAMES.",
+         "Now: a name cannot be changed in place; redeploy from code so CloudFormation replaces the resource "
+         "with its {type}-{suffix} name. In code: Build every physical name with "
+         "platform_spec.naming.physical_name and add new resource types to NAMES.",
          references=R(iso27001="5.9, 8.9")),
     Rule("STK-TAG-001", "Every taggable resource carries the required cost and compliance tags", Severity.MEDIUM,
          (A, C, L),
          "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "
          "DataClassification and ManagedBy on every resource.",
-         "Keep the tagging Aspect attached through apply_guardrails; set tag values in context, not per resource.",
+         "Now: aws resourcegroupstaggingapi tag-resources --resource-arn-list ARN --tags KEY=VALUE with the "
+         "missing tag (values in cdk.json's context). In code: Keep the tagging Aspect attached through "
+         "apply_guardrails; set tag values in context, not per resource.",
          R(iso27001="5.9, 5.12", config_rule="required-tags")),
     # --- encryption at rest -----------------------------------------------------------------------
     Rule("STK-KMS-001", "Data stores, topics and log groups are encrypted with the project's customer-managed key",
          Severity.HIGH, (A, N, C, T, L),
          "One customer-managed key gives StreamTech control over key policy, rotation and revocation; an "
          "AWS-managed aws/* key cannot be audited or disabled by the customer.",
-         "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, encryption_key).",
+         "Now: a data store's key cannot be changed in place: restore it from a snapshot re-encrypted with the "
+         "project key (RDS), recreate it (EFS, Redis), or, for a log group or queue, aws logs "
+         "associate-kms-key / aws sqs set-queue-attributes KmsMasterKeyId=alias/streamtech-SUFFIX. In code: "
+         "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, "
+         "encryption_key).",
          R(iso27001="8.24", security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
            prowler="rds_instance_storage_encrypted, efs_encryption_at_rest_enabled",
            cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158")),
     Rule("STK-KMS-002", "The customer-managed key rotates automatically", Severity.MEDIUM, (N, C, L),
          "Automatic yearly rotation limits how much data one key version protects.",
-         "Create the key with enable_key_rotation=True (the Encryption construct does).",
+         "Now: aws kms enable-key-rotation --key-id KEY. In code: Create the key with enable_key_rotation=True "
+         "(the Encryption construct does).",
          R(iso27001="8.24", security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
            prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7"), checkov_builtin=True),
     # --- high availability and backups ------------------------------------------------------------
     Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C, L),
          "A standby in a second AZ keeps metadata available through an AZ failure.",
-         "Set multi_az=True on the DatabaseInstance.",
+         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --multi-az --apply-immediately. "
+         "In code: Set multi_az=True on the DatabaseInstance.",
          R(iso27001="8.14", security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
            cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157"), checkov_builtin=True),
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
-         "Keep backup_retention at Duration.days(1) or more.",
+         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --backup-retention-period 1 "
+         "--apply-immediately. In code: Keep backup_retention at Duration.days(1) or more.",
          # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
          R(iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
     Rule("STK-RDS-003", "PostgreSQL refuses plaintext connections (rds.force_ssl=1 in the attached parameter group)",
          Severity.HIGH, (N, C, T, L),
          "Without rds.force_ssl a client can connect without TLS and send credentials and metadata in clear.",
-         "Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
+         "Now: aws rds modify-db-parameter-group --db-parameter-group-name GROUP --parameters "
+         "ParameterName=rds.force_ssl,ParameterValue=1,ApplyMethod=immediate (and attach that group to the "
+         "instance). In code: Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
          R(iso27001="8.20, 8.24", prowler="rds_instance_transport_encrypted")),
     Rule("STK-NET-001", "Data stores are private: not publicly accessible and only in private subnets",
          Severity.CRITICAL, (N, C, T, L),
          "Video metadata, cache and scratch data must not be reachable from the internet.",
-         "Place RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
+         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --no-publicly-accessible "
+         "--apply-immediately; a data store in a public subnet must be redeployed from code. In code: Place "
+         "RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
          R(iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
            prowler="rds_instance_no_public_access",
            checkov="CKV_AWS_17")),
@@ -143,104 +172,149 @@ _RULES: tuple[Rule, ...] = (
          "Nothing in the stack is reached through a security group from the internet (clients come through API "
          "Gateway; the load balancer is internal), so an ingress rule open to the world is exposure on any port, "
          "and on a data store's port it is the path from the internet to the data.",
-         "Remove the rule that admits 0.0.0.0/0 or ::/0 and admit the security group that needs the port instead "
-         "(connections.allow_from between the constructs).",
+         "Now: aws ec2 revoke-security-group-ingress --group-id GROUP --ip-permissions with the rule shown, "
+         "then look in CloudTrail for who added it. In code: Admit the security group that needs the port "
+         "instead (connections.allow_from between the constructs); never Peer.any_ipv4().",
          R(iso27001="8.20, 8.22", security_hub="EC2.18, EC2.19", config_rule="vpc-sg-open-only-to-authorized-ports",
            prowler="ec2_securitygroup_allow_ingress_from_internet_to_any_port", cdk_nag="AwsSolutions-EC23")),
     Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C, L),
          "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
-         "Give the replication group num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
+         "Now: aws elasticache increase-replica-count --replication-group-id redis-SUFFIX --new-replica-count "
+         "1 --apply-immediately, then aws elasticache modify-replication-group --multi-az-enabled "
+         "--automatic-failover-enabled --apply-immediately. In code: Give the replication group "
+         "num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
          R(iso27001="8.14", security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
            prowler="elasticache_redis_cluster_multi_az_enabled")),
     Rule("STK-REDIS-002", "Redis requires TLS in transit (mode required) and an AUTH token", Severity.HIGH, (N, C, L),
          "TransitEncryptionMode 'preferred' still accepts plaintext clients; without AUTH any host that reaches "
          "the port can read the cache.",
-         "Set transit_encryption_enabled, transit_encryption_mode='required' and auth_token from the secret.",
+         "Now: aws elasticache modify-replication-group --replication-group-id redis-SUFFIX "
+         "--transit-encryption-mode required --apply-immediately (after the clients use TLS); an AUTH token is "
+         "set with --auth-token and --auth-token-update-strategy. In code: Set transit_encryption_enabled, "
+         "transit_encryption_mode='required' and auth_token from the secret.",
          R(iso27001="8.5, 8.24", security_hub="ElastiCache.5, ElastiCache.6",
            config_rule="elasticache-repl-grp-encrypted-in-transit, elasticache-repl-grp-redis-auth-enabled",
            prowler="elasticache_redis_cluster_in_transit_encryption_enabled", checkov="CKV_AWS_31")),
     Rule("STK-EFS-001", "The EFS file system policy denies access without TLS", Severity.HIGH, (N, C, L),
          "Only a resource policy can force every client to mount over TLS; a client option alone is advisory.",
-         "Add a Deny statement with condition Bool aws:SecureTransport=false (the ScratchStorage construct does).",
+         "Now: aws efs put-file-system-policy --file-system-id FS with the declared policy (its Deny on "
+         "aws:SecureTransport=false). In code: Add a Deny statement with condition Bool "
+         "aws:SecureTransport=false (the ScratchStorage construct does).",
          references=R(iso27001="8.24")),
     Rule("STK-EFS-002", "EFS has a mount target in every private subnet", Severity.MEDIUM, (T, L),
          "Tasks in any AZ must mount locally, so losing one AZ does not stop video processing elsewhere.",
-         "Create the file system with vpc_subnets selecting the private subnets.",
+         "Now: aws efs create-mount-target --file-system-id FS --subnet-id SUBNET --security-groups GROUP for "
+         "each private subnet without one. In code: Create the file system with vpc_subnets selecting the "
+         "private subnets.",
          references=R(iso27001="8.14")),
     Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C, L),
          "Encrypted mounts protect video data between task and file system; IAM authorization ties access to the "
          "task role and the access point.",
-         "Use EfsVolumeConfiguration(transit_encryption='ENABLED', authorization_config=AuthorizationConfig(iam='ENABLED')).",
+         "Now: register a task definition revision with transitEncryption ENABLED and authorizationConfig iam "
+         "ENABLED, then aws ecs update-service --task-definition REVISION. In code: Use "
+         "EfsVolumeConfiguration(transit_encryption='ENABLED', "
+         "authorization_config=AuthorizationConfig(iam='ENABLED')).",
          R(iso27001="8.3, 8.24", checkov="CKV_AWS_97")),
     Rule("STK-ECS-002", "ECS services run at least two tasks without public IPs, with auto scaling registered",
          Severity.MEDIUM, (N, T, L),
          "Two tasks spread over AZs survive a task or AZ failure; scaling absorbs the daily video volume.",
-         "Keep desired_count >= 2, assign_public_ip=False and auto_scale_task_count on every service.",
+         "Now: aws ecs update-service --cluster CLUSTER --service SERVICE --desired-count 2 (public IPs: "
+         "--network-configuration with assignPublicIp=DISABLED); re-register the scalable target with aws "
+         "application-autoscaling register-scalable-target. In code: Keep desired_count >= 2, "
+         "assign_public_ip=False and auto_scale_task_count on every service.",
          R(iso27001="8.6, 8.14, 8.20", security_hub="ECS.2")),
     Rule("STK-ECS-003", "The ECS cluster has Container Insights enabled", Severity.LOW, (N, C, L),
          "Per-task CPU, memory and network metrics are needed to operate and scale the video workers.",
-         "Create the cluster with container_insights_v2=ContainerInsights.ENABLED.",
+         "Now: aws ecs update-cluster-settings --cluster CLUSTER --settings "
+         "name=containerInsights,value=enabled. In code: Create the cluster with "
+         "container_insights_v2=ContainerInsights.ENABLED.",
          R(iso27001="8.16", security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
            cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65"), checkov_builtin=True),
     Rule("STK-API-001", "The REST API is regional, not edge-optimized", Severity.HIGH, (N, C, L),
          "An edge-optimized API routes requests through CloudFront points of presence outside Japan.",
-         "Create the RestApi with endpoint_types=[EndpointType.REGIONAL].",
+         "Now: aws apigateway update-rest-api --rest-api-id API --patch-operations "
+         "op=replace,path=/endpointConfiguration/types/EDGE,value=REGIONAL. In code: Create the RestApi with "
+         "endpoint_types=[EndpointType.REGIONAL].",
          references=R(iso27001="5.23, 5.31")),
     Rule("STK-API-002", "API stages write access logs and X-Ray traces", Severity.MEDIUM, (N, C, L),
          "Access logs and traces are the evidence trail for every metadata request.",
-         "Give the stage access_log_destination and tracing_enabled=True.",
+         "Now: aws apigateway update-stage --rest-api-id API --stage-name STAGE --patch-operations "
+         "op=replace,path=/tracingEnabled,value=true and "
+         "op=replace,path=/accessLogSettings/destinationArn,value=LOG_GROUP_ARN. In code: Give the stage "
+         "access_log_destination and tracing_enabled=True.",
          R(iso27001="8.15, 8.16", security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
            cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73"), checkov_builtin=True),
     Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
-         "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service.",
+         "Now: aws apigateway put-integration with the declared HTTP_PROXY integration through the VPC link, "
+         "then aws apigateway create-deployment for the stage. In code: Integrate methods through the VPC link "
+         "(HTTP_PROXY) with the metadata service.",
          references=R(iso27001="8.25, 8.29")),
     Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C, L),
          "Logs without retention are kept (and billed) forever and outlive their purpose.",
-         "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
+         "Now: aws logs put-retention-policy --log-group-name GROUP --retention-in-days 30 (or the configured "
+         "logRetentionDays). In code: Create log groups through constructs.logs.encrypted_log_group (retention "
+         "from config).",
          R(iso27001="5.33, 8.15", checkov="CKV_AWS_66"), checkov_builtin=True),
     Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
          "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
-         "Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct does).",
+         "Now: aws s3api put-public-access-block --bucket BUCKET --public-access-block-configuration "
+         "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true. In "
+         "code: Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct "
+         "does).",
          R(iso27001="8.3, 8.12", security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
            prowler="s3_bucket_level_public_access_block", checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56")),
     Rule("STK-S3-002", "The ingest bucket refuses requests without TLS", Severity.HIGH, (T, L),
          "Without a bucket policy denying aws:SecureTransport=false, uploads and downloads may travel in plaintext.",
-         "Create the bucket with enforce_ssl=True (the VideoIntake construct does).",
+         "Now: aws s3api put-bucket-policy --bucket BUCKET with the declared policy (its Deny on "
+         "aws:SecureTransport=false). In code: Create the bucket with enforce_ssl=True (the VideoIntake "
+         "construct does).",
          R(iso27001="8.24", security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
            cdk_nag="AwsSolutions-S10")),
     Rule("STK-SQS-001", "Every work queue has a dead-letter queue", Severity.MEDIUM, (T, L),
          "A poison or unreadable video would otherwise be retried forever and block the pipeline; the dead-letter "
          "queue keeps it, with its reason, for an operator.",
-         "Give the queue dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
+         "Now: aws sqs set-queue-attributes --queue-url QUEUE --attributes "
+         "RedrivePolicy='{\"deadLetterTargetArn\":\"DLQ_ARN\",\"maxReceiveCount\":\"3\"}'. In code: Give the queue "
+         "dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
          R(iso27001="8.14", cdk_nag="AwsSolutions-SQS3")),
     Rule("STK-SQS-002", "The intake queues refuse requests without TLS", Severity.HIGH, (T, L),
          "Job messages name the uploaded videos; a queue policy denying aws:SecureTransport=false keeps them in TLS.",
-         "Create queues with enforce_ssl=True (the VideoIntake construct does).",
+         "Now: aws sqs set-queue-attributes --queue-url QUEUE --attributes Policy=... with the declared policy "
+         "(its Deny on aws:SecureTransport=false). In code: Create queues with enforce_ssl=True (the "
+         "VideoIntake construct does).",
          R(iso27001="8.24", config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
     Rule("STK-SQS-003", "The intake queue's workers scale on its backlog per task", Severity.MEDIUM, (T, L),
          "Uploads arrive in bursts; CPU alone misses a growing queue of short jobs. Tracking visible messages per "
          "running task adds workers while videos wait and removes them when the queue is empty.",
-         "Keep the worker's target-tracking policy on ApproximateNumberOfMessagesVisible / RunningTaskCount "
-         "(VideoProcessing._scale_on_backlog); CPU and memory stay as the second signal.",
+         "Now: aws application-autoscaling put-scaling-policy with the declared target-tracking policy on the "
+         "backlog per task. In code: Keep the worker's target-tracking policy on "
+         "ApproximateNumberOfMessagesVisible / RunningTaskCount (VideoProcessing._scale_on_backlog); CPU and "
+         "memory stay as the second signal.",
          references=R(iso27001="8.6")),
     # --- secrets and IAM --------------------------------------------------------------------------
     Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
          "with the stack and a SecretTargetAttachment would overwrite the existing one.",
-         "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
-         "Credentials.from_password(username, secret.secret_value_from_json('password')).",
+         "Now: find the secret the stack created (aws cloudformation list-stack-resources) and move its "
+         "consumers to an existing secret; deploying the fixed code deletes it. In code: Import secrets with "
+         "Secret.from_secret_name_v2 / from_secret_complete_arn and use Credentials.from_password(username, "
+         "secret.secret_value_from_json('password')).",
          template_only="Whether the stack creates a secret is a fact of its declaration, judged before anything is "
                        "deployed; the live scope is the declared resources, and opscli never reads secret values.",
          references=R(iso27001="5.17, 8.4")),
     Rule("STK-SECRET-002", "No credential is passed to a container as a plain environment variable", Severity.HIGH,
          (A, C, L),
          "Environment variables are visible in the task definition to anyone who can describe it.",
-         "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
+         "Now: rotate the exposed credential (aws secretsmanager rotate-secret) and register a task definition "
+         "revision that reads it through secrets. In code: Use the container's `secrets` field "
+         "(ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
          references=R(iso27001="5.17, 8.12")),
     Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C, L),
          "Least privilege: every role gets the actions its workload calls, on the resources it uses.",
-         "Use CDK grants (grant_read, connections) or explicit actions and resources.",
+         "Now: aws iam detach-role-policy / delete-role-policy for the wide grant, then look in CloudTrail for "
+         "who attached it. In code: Use CDK grants (grant_read, connections) or explicit actions and "
+         "resources.",
          R(iso27001="5.15, 5.18, 8.2", security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
            prowler="iam_inline_policy_no_administrative_privileges, iam_customer_attached_policy_no_administrative_privileges",
            cdk_nag="AwsSolutions-IAM5",
@@ -248,8 +322,17 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-STACK-001", "Every resource the stack declares exists and is readable", Severity.HIGH, (L,),
          "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
          "never created) leaves a gap in the platform that no posture check of the others would show.",
-         "Redeploy the stack (cdk deploy) to recreate it, then find out who removed it (CloudTrail).",
+         "Now: find out who removed it (CloudTrail), then redeploy the stack (cdk deploy) to recreate it. In "
+         "code: Nothing to change in code unless the resource was removed on purpose; then remove it from the "
+         "stack too.",
          references=R(iso27001="5.9, 8.9")),
+    Rule("STK-DRIFT-001", "Every declared property keeps its declared value", Severity.MEDIUM, (L,),
+         "The template is what was reviewed, gated and approved; a property changed by hand is a change nobody "
+         "reviewed even when it breaks no posture rule, and the next deployment silently reverts it or fails on it.",
+         "Now: put the declared value back (the finding shows both), or redeploy the stack (cdk deploy); then find "
+         "out who changed it (CloudTrail). In code: if the new value is wanted, declare it in the construct and "
+         "deploy it, so the change is reviewed and gated.",
+         R(iso27001="8.9, 8.32", config_rule="cloudformation-stack-drift-detection-check")),
     Rule("STK-STACK-002", "Nothing was added next to the declaration", Severity.HIGH, (L,),
          "What an intruder adds beside a declared resource changes none of its declared properties, so neither the "
          "posture rules nor drift see it: a grant on the project key to another principal, a second API key on the "
@@ -264,49 +347,65 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-OPS-001", "Every accepted live deviation is well-formed, approved and unexpired", Severity.MEDIUM, (L,),
          "An accepted deviation without a reason, an approver or an end date becomes a permanent blind spot: the "
          "audit stays green while nobody owns the risk any more.",
-         "Renew the entry in the accepted-findings file with a reason sentence, the approver and a new expiry "
-         "date within a year, or fix the resource and delete the entry.",
+         "Now: renew the entry in the accepted-findings file with a reason sentence, the approver and a new "
+         "expiry date within a year, or fix the resource and delete the entry. In code: Nothing in the stack: "
+         "the accepted-findings file is the operators' record.",
          references=R(iso27001="5.36")),
     Rule("STK-KMS-003", "The project key is customer-managed and enabled", Severity.HIGH, (L,),
          "Every data store depends on the project key: a disabled or pending-deletion key makes the data unreadable.",
-         "Re-enable the key (kms enable-key) or cancel its deletion (kms cancel-key-deletion) at once.",
+         "Now: aws kms enable-key --key-id KEY, or aws kms cancel-key-deletion --key-id KEY then enable-key, "
+         "at once. In code: Nothing to change: the Encryption construct creates the key enabled; find out who "
+         "disabled it (CloudTrail).",
          R(iso27001="8.24", security_hub="KMS.3", prowler="kms_cmk_are_used")),
     Rule("STK-SECRET-003", "Each secret the stack uses has rotation enabled with a rotation function", Severity.HIGH,
          (L,),
          "Credentials that never change stay valid for anyone who ever saw them.",
-         "Enable rotation with a rotation Lambda (secretsmanager rotate-secret --rotation-lambda-arn ...).",
+         "Now: aws secretsmanager rotate-secret --secret-id SECRET --rotation-lambda-arn FUNCTION "
+         "--rotation-rules AutomaticallyAfterDays=30. In code: Nothing in this stack: the secrets are created "
+         "and rotated outside it (the stack only reads them).",
          R(iso27001="5.17", security_hub="SecretsManager.1", config_rule="secretsmanager-rotation-enabled-check",
            prowler="secretsmanager_automatic_rotation_enabled")),
     Rule("STK-SECRET-004", "Each secret was rotated within the maximum age and its next rotation is scheduled",
          Severity.HIGH, (L,),
          "Rotation that is configured but failing leaves old credentials valid while the console shows rotation on.",
-         "Check the rotation function's logs, fix it, and run secretsmanager rotate-secret.",
+         "Now: read the rotation function's logs, fix it, and run aws secretsmanager rotate-secret --secret-id "
+         "SECRET; shorten a schedule with --rotation-rules AutomaticallyAfterDays=DAYS. In code: Nothing in "
+         "this stack: the secrets are created and rotated outside it (the stack only reads them).",
          R(iso27001="5.17", security_hub="SecretsManager.4", config_rule="secretsmanager-secret-periodic-rotation")),
     Rule("STK-SECRET-005", "No secret version is stuck in AWSPENDING", Severity.MEDIUM, (L,),
          "A version left in AWSPENDING means a rotation started and never finished; the next one will fail too.",
-         "Inspect the rotation function's logs, then remove the stage with update-secret-version-stage.",
+         "Now: read the rotation function's logs, then aws secretsmanager update-secret-version-stage "
+         "--secret-id SECRET --version-stage AWSPENDING --remove-from-version-id VERSION. In code: Nothing in "
+         "this stack: the secrets are created and rotated outside it (the stack only reads them).",
          references=R(iso27001="5.17")),
     Rule("STK-SECRET-006", "Each secret the stack uses has been accessed recently", Severity.INFO, (L,),
          "A secret nobody reads is either unused (delete it) or read through a path nobody audits.",
-         "Confirm the consumers; delete secrets that are no longer used.",
+         "Now: confirm the consumers (CloudTrail GetSecretValue events); delete secrets that are no longer "
+         "used. In code: Nothing in this stack: remove the secret's name from config if no construct reads it "
+         "any more.",
          R(iso27001="5.18", security_hub="SecretsManager.3", config_rule="secretsmanager-secret-unused")),
     Rule("STK-SECRET-007", "Each secret is encrypted with a customer-managed KMS key", Severity.MEDIUM, (L,),
          "The AWS-managed aws/secretsmanager key cannot be governed by StreamTech's key policy.",
-         "Re-encrypt the secret with a customer-managed key (secretsmanager update-secret --kms-key-id).",
+         "Now: aws secretsmanager update-secret --secret-id SECRET --kms-key-id alias/streamtech-SUFFIX. In "
+         "code: Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
     # --- destroyability ---------------------------------------------------------------------------
     Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
          (A, T),
          "Environments are created and deleted per suffix; retained resources leak cost and block re-creation "
          "under the same deterministic names.",
-         "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT.",
+         "Now: aws cloudformation update-stack from the fixed template; a resource already retained after a "
+         "deletion must be deleted by hand. In code: Leave the destroy-policy Aspect attached; never set "
+         "RemovalPolicy.RETAIN or SNAPSHOT.",
          template_only="DeletionPolicy is an attribute of the CloudFormation declaration, not of the deployed "
                        "resource: no AWS API reports it, so it is judged on the template only.",
          references=R(iso27001="8.10")),
     Rule("STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
          Severity.LOW, (A, T, L),
          "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
-         "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
+         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --no-deletion-protection "
+         "--apply-immediately (likewise for the load balancer's deletion_protection.enabled attribute). In "
+         "code: Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
          references=R(iso27001="8.10")),
     # --- attack surface: what an intruder or a hurried operator changes -----------------------------------
     Rule("STK-POLICY-001", "Resource policies grant nothing to everyone and nothing to another account",

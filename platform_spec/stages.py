@@ -6,13 +6,14 @@ from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import RESOURCE_RULES
 from platform_spec.rules import accepted
-from platform_spec.rules.live_only import LIVE_ONLY_RULES, PRESENCE_ID
+from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES, PRESENCE_ID
 from platform_spec.rules.secrets_live import SECRET_CHECKS
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
 
 STACK_AUDIT = "audit: every declared resource"
 PRESENCE = "audit: every declared resource present"
 PRESENCE_RULE = PRESENCE_ID
+DRIFT = "drift: every declared property"  # opscli drift, not the audit
 
 
 def live_evaluations() -> dict[str, list[str]]:
@@ -28,5 +29,6 @@ def live_evaluations() -> dict[str, list[str]]:
         out.setdefault(live_rule.rule_id, []).append(live_rule.check_id)
     for check_id, rule_id in SECRET_CHECKS:
         out.setdefault(rule_id, []).append(check_id)
+    out.setdefault(DRIFT_ID, []).append(DRIFT)
     out.setdefault(accepted.RULE_ID, []).append(accepted.CHECK_ID)  # over the accepted-findings file, not a resource
     return out

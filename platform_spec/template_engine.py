@@ -33,6 +33,7 @@ class Finding:
     resource_type: str
     status: Status
     reason: str
+    scope: str = "resource"  # "stack": a whole-stack rule's verdict (the same id may also judge the one resource)
 
     @property
     def title(self) -> str:
@@ -56,10 +57,10 @@ def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | 
     wanted = set(rule_ids) if rule_ids is not None else None
     findings: list[Finding] = []
 
-    def add(rule_id: str, lid: str, rtype: str, result: Result) -> None:
+    def add(rule_id: str, lid: str, rtype: str, result: Result, scope: str = "resource") -> None:
         if result.status is Status.NOT_APPLICABLE or (wanted is not None and rule_id not in wanted):
             return
-        findings.append(Finding(rule_id, lid, rtype, result.status, result.reason))
+        findings.append(Finding(rule_id, lid, rtype, result.status, result.reason, scope))
 
     for lid, resource in resources.items():
         rtype = resource.get("Type", "")
@@ -69,7 +70,7 @@ def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | 
             if rule.applies_to(rtype):
                 add(rule.rule_id, lid, rtype, rule.evaluate(rtype, resource.get("Properties"), context))
     for rule_id, lid, result in _relationship_results(resources):
-        add(rule_id, lid, resources[lid].get("Type", ""), result)
+        add(rule_id, lid, resources[lid].get("Type", ""), result, "stack")
     return findings
 
 

@@ -75,6 +75,9 @@ PRESENCE_ID = "STK-STACK-001"  # every declared resource exists and is readable 
 UNDECLARED_CHILDREN_ID = "STK-STACK-002"
 KEY_STATE_ID = "STK-KMS-003"
 # The declared types whose readers list what AWS keeps under them (the fact "Undeclared").
+# A declared property whose live value differs and breaks no other rule (opscli drift); a value that breaks a rule
+# is reported under that rule.
+DRIFT_ID = "STK-DRIFT-001"
 CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::RestApi", "AWS::RDS::DBInstance",
                  "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
 

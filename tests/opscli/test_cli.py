@@ -22,14 +22,15 @@ def invoke(*args: str):
 def test_audit_compliant_table_json_and_sarif(deployed):
     table = invoke("audit", "--suffix", "test", "--no-color")
     assert table.exit_code == 0, table.output
-    assert "opscli audit — test" in table.stdout and "exit code 0" in table.stdout
+    assert table.stdout.startswith("opscli audit — TapStacktest · ap-northeast-1") and "exit code 0" in table.stdout
     assert table.stderr == ""
     as_json = invoke("audit", "--suffix", "test", "-o", "json")
     document = json.loads(as_json.stdout)
     assert document["schema"] == "opscli.report/v1" and document["summary"]["exit_code"] == 0
     assert document["summary"]["FAIL"] == 0 and document["summary"]["PASS"] == len(document["findings"])
-    sarif = invoke("audit", "--suffix", "test", "-o", "sarif")
+    sarif = invoke("audit", "--suffix", "test", "-o", "sarif", "--sarif-include-pass")
     assert {f.check_id for f in findings_from_sarif(sarif.stdout)} == {f["check_id"] for f in document["findings"]}
+    assert findings_from_sarif(invoke("audit", "--suffix", "test", "-o", "sarif").stdout) == []  # nothing failing
 
 
 def test_audit_findings_exit_1_and_fail_on_threshold(deployed, restored_deployment, synth):

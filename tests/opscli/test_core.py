@@ -14,7 +14,7 @@ from opscli.errors import ReadOnlyViolation, UsageError
 from opscli.model import exit_code
 from platform_spec.result import Status
 from platform_spec.rules.secrets_live import SECRET_CHECKS
-from platform_spec.stages import live_evaluations
+from platform_spec.stages import DRIFT, live_evaluations
 from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props
 
@@ -39,8 +39,9 @@ def test_compliant_environment_passes_every_check(deployed, aws, synth):
     assert coverage["declared"] == len(synth.template["Resources"]) and not coverage["missing"]
     assert not coverage["errors"]
     # Every rule the audit judges live was judged: all but the secrets' rotation rules (rotate-check judges them)
-    # and STK-OPS-001, which judges the entries of an --accepted file (tests/opscli/test_accepted.py).
-    secret_checks = {check for check, _ in SECRET_CHECKS} | {"accepted.entry"}
+    # STK-OPS-001, which judges the entries of an --accepted file (tests/opscli/test_accepted.py), and STK-DRIFT-001
+    # (opscli drift's).
+    secret_checks = {check for check, _ in SECRET_CHECKS} | {"accepted.entry", DRIFT}
     audited = {rule_id for rule_id, how in live_evaluations().items() if set(how) - secret_checks}
     assert audited <= {f.rule_id for f in report.findings}
 

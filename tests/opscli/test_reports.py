@@ -16,25 +16,51 @@ from opscli.model import Finding, Report
 from opscli.render import (
     findings_from_json,
     findings_from_sarif,
-    resource_lines,
     to_sarif,
 )
+from platform_spec import catalog, source_map
+from platform_spec.result import Status
+from tests.conftest import ROOT
 from tests.property.test_opscli_properties import findings
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "sarif-schema-2.1.0.json").read_text())
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
 
 
-def assert_code_scanning_accepts(document: dict) -> None:
-    """The schema, plus what GitHub's upload and the spec's prose require beyond it."""
+def tracked(path: str) -> bool:
+    import subprocess
+
+    return subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT, capture_output=True).returncode == 0
+
+
+def assert_code_scanning_accepts(document: dict, *, failing_only: bool = True) -> None:
+    """The OASIS schema, plus what GitHub's code scanning documents for an upload: one location per result with
+    a file and a start line, in a file the repository tracks (never an ignored one such as cdk.out/); a
+    security-severity between 0.0 and 10.0 on every rule; partialFingerprints unique within the run;
+    automationDetails.id as category/ (so audit, drift and rotate-check uploads do not replace each other); by
+    default only failing results (code scanning shows every result, whatever its kind)."""
     errors = sorted(VALIDATOR.iter_errors(document), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
-    for result in document["runs"][0]["results"]:
+    [run] = document["runs"]
+    assert run["automationDetails"]["id"].startswith("opscli/") and run["automationDetails"]["id"].endswith("/")
+    rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
+    for rule in rules.values():
+        assert 0.0 <= float(rule["properties"]["security-severity"]) <= 10.0, rule
+        assert "security" in rule["properties"]["tags"]
+        if rule["id"] in catalog.CATALOG:
+            assert rule["help"]["markdown"].startswith(f"**{rule['id']}**")
+    prints = [tuple(sorted(result["partialFingerprints"].items())) for result in run["results"]]
+    assert len(prints) == len(set(prints)), "two results share a fingerprint"
+    for result in run["results"]:
+        assert result["ruleId"] in rules
         [location] = result["locations"]
         physical = location["physicalLocation"]
-        assert physical["artifactLocation"]["uri"] and physical["region"]["startLine"] >= 1
+        assert physical["region"]["startLine"] >= 1
+        assert tracked(physical["artifactLocation"]["uri"]), physical
         assert location["logicalLocations"][0]["fullyQualifiedName"]
         assert (result["level"] == "none") == (result["kind"] != "fail"), result  # SARIF 3.27.9
+        if failing_only:
+            assert result["kind"] == "fail", result
 
 
 @settings(max_examples=40)
@@ -42,45 +68,98 @@ def assert_code_scanning_accepts(document: dict) -> None:
                                                    max_size=5))
 def test_sarif_of_any_findings_is_schema_valid_with_physical_locations(items, logical_ids):
     template = {"Resources": {lid: {"Type": "AWS::SQS::Queue", "Properties": {}} for lid in logical_ids}}
+    items = list({(f.rule_id, f.resource, f.check_id): f for f in items}.values())  # one result per (rule, check)
     report = Report(command="audit", target={"suffix": "x"}, findings=items, template=template)
-    document = json.loads(to_sarif(report))
+    every = json.loads(to_sarif(report, include_pass=True))
+    assert_code_scanning_accepts(every, failing_only=False)
+    assert findings_from_sarif(to_sarif(report, include_pass=True)) == items
+    failing = json.loads(to_sarif(report))
+    assert_code_scanning_accepts(failing)
+    assert [r["properties"]["check_id"] for r in failing["runs"][0]["results"]] == \
+        [f.check_id for f in items if f.status in (Status.FAIL, Status.ACCEPTED)]
+
+
+def test_a_finding_points_at_the_python_line_that_declares_its_resource(synth):
+    """CDK records no Python lines, so synthesis records them (cdk_app/source_map.py): the location of a finding
+    on the NLB's security group is the ec2.SecurityGroup( line of the API construct, in a tracked file."""
+    sites = source_map.load(ROOT / source_map.COMMITTED_PATH)
+    lid = next(lid for lid, r in synth.template["Resources"].items()
+               if r["Properties"].get("GroupName") == "nlb-sg-test")
+    failing = Finding("STK-NET-005", "STK-NET-005", Status.FAIL, f"AWS::EC2::SecurityGroup {lid} (sg-1)",
+                      "sends all traffic to 0.0.0.0/0", severity="HIGH")
+    report = Report(command="audit", target={"suffix": "test", "stack": "TapStacktest"}, template=synth.template,
+                    findings=[failing])
+    document = json.loads(to_sarif(report, sites=sites))
     assert_code_scanning_accepts(document)
-    assert findings_from_sarif(to_sarif(report)) == items
+    [result] = document["runs"][0]["results"]
+    where = result["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == "cdk_app/constructs/api.py"
+    assert "ec2.SecurityGroup(" in (ROOT / "cdk_app/constructs/api.py").read_text().splitlines()[
+        where["region"]["startLine"] - 1]
+    assert result["properties"]["explanation"]["remediation"]["now"].startswith("aws ec2 revoke-security-group-egress")
+    assert "Fix now: aws ec2 revoke-security-group-egress" in result["message"]["text"]
+    # the same finding on another deployment (another physical id) keeps its fingerprint
+    moved = Finding("STK-NET-005", "STK-NET-005", Status.FAIL, f"AWS::EC2::SecurityGroup {lid} (sg-2)",
+                    "sends all traffic to 0.0.0.0/0", severity="HIGH")
+    again = json.loads(to_sarif(Report(command="audit", target=report.target, template=synth.template,
+                                       findings=[moved]), sites=sites))
+    assert again["runs"][0]["results"][0]["partialFingerprints"] == result["partialFingerprints"]
+    # without a map (a CLI-only install) the result still lands in a tracked file
+    bare = json.loads(to_sarif(report))
+    assert bare["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk.json"
 
 
-def test_a_finding_on_a_declared_resource_points_at_its_line_in_the_synthesized_template(synth):
-    """CDK records no Python source lines (its creation stacks hold jsii frames only), so the location is the
-    template `cdk synth` wrote, at the resource's own line: checked against the file itself."""
-    lines = resource_lines(synth.template)
-    text = synth.template_path.read_text().splitlines()
-    assert set(lines) == set(synth.template["Resources"])
-    for lid, number in lines.items():
-        assert text[number - 1] == f'  "{lid}": {{', (lid, number, text[number - 1])
-    lid = next(iter(lines))
-    report = Report(command="audit", target={"suffix": "test"}, template=synth.template, findings=[Finding("c.x", "STK-KMS-002", __import__(
-                        "platform_spec.result", fromlist=["Status"]).Status.FAIL, f"AWS::KMS::Key {lid} (k)", "off")])
-    [result] = json.loads(to_sarif(report))["runs"][0]["results"]
-    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == lines[lid]
-    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk.out/TapStacktest.template.json"
+def test_errors_are_notifications_not_results_and_fail_the_run():
+    items = [Finding("stack.x", "STK-STACK-001", Status.ERROR, "AWS::RDS::DBInstance Db (rds-1)",
+                     "could not look: endpoint unreachable"),
+             Finding("key.rotation", "STK-KMS-002", Status.PASS, "AWS::KMS::Key Key (k)", "on")]
+    document = json.loads(to_sarif(Report(command="drift", target={"suffix": "x"}, findings=items)))
+    [run] = document["runs"]
+    assert run["results"] == [] and run["invocations"][0]["executionSuccessful"] is False
+    assert "could not look: endpoint unreachable" in run["invocations"][0]["toolExecutionNotifications"][0][
+        "message"]["text"]
+    assert run["automationDetails"]["id"] == "opscli/drift/TapStackx/"
+
+
+def test_help_uri_only_where_the_rules_are_published(monkeypatch):
+    from platform_spec import sarif
+
+    assert sarif.help_base({}) is None
+    assert sarif.help_base({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
+                            "GITHUB_SHA": "abc"}) == "https://github.com/o/r/blob/abc"
+    assert sarif.help_base({sarif.HELP_BASE_ENV: "https://example.test/docs/"}) == "https://example.test/docs"
+    [rule] = sarif.sarif_rules({"STK-NET-005"}, base="https://example.test")
+    assert rule["helpUri"] == "https://example.test/docs/rules.md#stk-net-005"
+    assert "helpUri" not in sarif.sarif_rules({"STK-NET-005"})[0]
 
 
 @pytest.mark.synth
 def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["audit", "--suffix", "test", "--only-failed", "--report", f"json={out / 'audit.json'}",
+    code = main(["audit", "--suffix", "test", "--report", f"json={out / 'audit.json'}",
                  "--report", f"sarif={out / 'audit.sarif'}", "--report", f"table={out / 'audit.txt'}"])
     terminal = capsys.readouterr().out
-    assert code == 0 and "no FAIL or ERROR" in terminal
+    assert code == 0 and "nothing needs someone" in terminal
     document = json.loads((out / "audit.json").read_text())
-    sarif = json.loads((out / "audit.sarif").read_text())
-    assert_code_scanning_accepts(sarif)
+    failing = json.loads((out / "audit.sarif").read_text())
+    assert_code_scanning_accepts(failing)
+    assert failing["runs"][0]["results"] == [] and failing["runs"][0]["invocations"][0]["executionSuccessful"]
+    assert main(["audit", "--suffix", "test", "-o", "sarif", "--sarif-include-pass",
+                 "--report", f"sarif={out / 'every.sarif'}"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((out / "every.sarif").read_text())
+    every = json.loads((out / "every.sarif").read_text())
+    assert_code_scanning_accepts(every, failing_only=False)
     assert findings_from_json((out / "audit.json").read_text()) == \
-        findings_from_sarif((out / "audit.sarif").read_text())
+        findings_from_sarif((out / "every.sarif").read_text())
     assert len(document["findings"]) > 400 and document["summary"]["exit_code"] == 0
     assert "coverage:" in (out / "audit.txt").read_text() and not list(out.glob(".*.partial"))
-    results = sarif["runs"][0]["results"]
-    located = [r for r in results if r["locations"][0]["physicalLocation"]["region"]["startLine"] > 1]
-    assert len(located) > 0.9 * len(results)  # findings on declared resources point at their own lines
+    results = every["runs"][0]["results"]
+    located = [r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] != "cdk.json"]
+    assert len(located) > 0.9 * len(results)  # findings on declared resources point at their Python lines
+    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("cdk_app/")
+               for r in located)
+    assert document["target"]["region"] == "ap-northeast-1" and document["target"]["account"]
+    assert all(f["explanation"]["evidence"]["read_with"] for f in document["findings"])
 
 
 @pytest.mark.parametrize("spec, said", [("pdf=x.pdf", "is not FORMAT=PATH"), ("json", "is not FORMAT=PATH"),
@@ -99,34 +178,67 @@ def test_a_report_that_cannot_be_written_is_a_usage_error(deployed, tmp_path, ca
     assert f"--report sarif {blocker / 'x.sarif'} cannot be written" in err and not list(tmp_path.glob(".*partial"))
 
 
-def test_the_table_fits_80_columns_collapses_identical_errors_and_sums_up_by_service():
-    """Issue 13: piped, the table was 200 wide, ARNs wrapped every 11 characters, and an unreachable endpoint
-    gave 52 identical ERROR rows."""
+def view(report: Report, *, show_all: bool = False, width: int = 80) -> list[str]:
     import io
 
     from rich.console import Console
 
-    from opscli.render import table
-    from platform_spec.result import Status
+    from opscli.terminal import table
 
-    items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key EncryptionKey3A692D6E (1111-2222)",
+    buffer = io.StringIO()
+    table(report, Console(file=buffer, width=width, no_color=True), 3, show_all=show_all)
+    return buffer.getvalue().splitlines()
+
+
+def table_rows(lines: list[str]) -> list[list[str]]:
+    """The cells of the rows of the terminal view's table (its header left out)."""
+    cells = [[cell.strip() for cell in line.split("│")] for line in lines if "│" in line]
+    return [row for row in cells if row[0] != "status"]
+
+
+def test_the_view_puts_the_answer_first_and_shows_only_what_needs_someone():
+    """Issue 13: ARNs wrapped every 11 characters and 52 identical ERROR rows; issue 26: 1,608 lines for a clean
+    audit, totals last. Now: verdict and counts first, by service and severity, then FAIL and ERROR rows (one row
+    each, never broken over lines), then each FAIL explained."""
+    items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key EncryptionKey3A692D6E "
+                     "(arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222-3333-4444-555566667777)",
                      "EnableKeyRotation is not true", severity="MEDIUM")]
     items += [Finding("stack.x", "STK-STACK-001", Status.ERROR, f"AWS::RDS::DBInstance Db{n} (rds-{n})",
                       "could not look: endpoint unreachable") for n in range(52)]
     items += [Finding("secret.pending", "STK-SECRET-005", Status.PASS,
                       "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-credentials-prod-AbCdEf", "none")]
-    report = Report(command="audit", target={"suffix": "prod"}, findings=items, api_calls=3, seconds=1.0)
-    for only_failed in (False, True):
-        buffer = io.StringIO()
-        table(report, Console(file=buffer, width=80, no_color=True), 3, only_failed=only_failed)
-        lines = buffer.getvalue().splitlines()
+    report = Report(command="audit", target={"suffix": "prod", "stack": "TapStackprod", "region": "ap-northeast-1",
+                                             "account": "123456789012"}, findings=items, api_calls=3, seconds=1.0)
+    for show_all in (False, True):
+        lines = view(report, show_all=show_all)
         assert max(len(line) for line in lines) <= 80
-        rows = [line for line in lines if line.startswith("│") and not line.startswith("│  ")]
-        statuses = [row.split("│")[1].strip() for row in rows]
-        assert statuses == (["FAIL", "ERROR ×52"] + ([] if only_failed else ["PASS"]))
-        assert "EncryptionKey3A692D6E".startswith(rows[0].split("│")[4].strip())  # the short name, not the type
-        assert lines[-2] == "not passing, by service: KMS 1 MEDIUM; RDS 52 ERROR"
-        assert lines[-1].startswith("54 checks: 1 PASS, 1 FAIL, 52 ERROR")
+        assert lines[0] == "opscli audit — TapStackprod · ap-northeast-1 · account 123456789012"
+        assert lines[1].startswith("FAIL  1 PASS · 1 FAIL · 52 ERROR  (exit code 3")
+        rows = table_rows(lines)
+        assert [row[0] for row in rows] == (["FAIL MED", "ERROR ×52"] + (["PASS"] if show_all else []))
+        assert rows[0][2].startswith("EncryptionKey3A692D6E") and rows[0][2].endswith("…")  # cut, never folded
+        assert rows[1][1:3] == ["STK-STACK-001", "52 resources"]
+        service = next(i for i, line in enumerate(lines) if line.startswith("not passing, by service"))
+        assert [line.split() for line in lines[service + 2:service + 4]] == [["KMS", "1", "·"], ["RDS", "·", "52"]]
+        explained = lines.index("STK-KMS-002 The customer-managed key rotates automatically")
+        labels = [line.split()[0] for line in lines[explained + 1:] if line.startswith(" ") and line[1] != " "]
+        assert labels == ["resource", "found", "why", "fix", "in", "controls"]
+        assert " fix now  aws kms enable-key-rotation --key-id KEY." in [line.rstrip() for line in lines]
+        assert any(line.startswith(" controls ISO/IEC 27001:2022 8.24") for line in lines[explained:])
+
+
+def test_a_clean_run_fits_one_screen():
+    items = [Finding(f"c.{n}", "STK-KMS-002", Status.PASS, f"AWS::KMS::Key Key{n} (k-{n})", "on") for n in range(555)]
+    report = Report(command="audit", target={"suffix": "prod", "stack": "TapStackprod"}, findings=items,
+                    coverage={"declared": 139, "read": 128, "no_reader": ["AWS::CDK::Metadata"]})
+    lines = view(report)
+    assert len(lines) <= 30 and max(len(line) for line in lines) <= 80, lines
+    assert lines[1].startswith("PASS  555 PASS") and "nothing needs someone" in lines[-1]
+    assert len(view(report, show_all=True)) > 555
+
+
+def test_a_run_that_judged_nothing_never_reads_as_a_pass():
+    assert view(Report(command="audit", target={"suffix": "x"}))[1].startswith("NOTHING JUDGED")
 
 
 def test_findings_are_grouped_by_the_controls_their_rules_map_to():
@@ -152,7 +264,7 @@ def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(deployed,
     controls = document["compliance"]["controls"]
     assert {"8.24", "8.14", "5.9"} <= set(controls) and controls["8.24"]["FAIL"] == 0 and controls["8.24"]["PASS"] > 10
     assert all(catalog.get(f["rule_id"]).references.iso27001 for f in document["findings"])
-    assert main(["audit", "--suffix", "test", "--compliance", "security-hub", "--only-failed"]) == 0
+    assert main(["audit", "--suffix", "test", "--compliance", "security-hub"]) == 0
     out = capsys.readouterr().out
     assert "by security-hub control" in out and "RDS.5" in out
 
@@ -164,5 +276,12 @@ def test_drift_and_rotate_check_sarif_are_schema_valid_too(deployed, tmp_path, c
         assert main([*command, "--suffix", "test", "-o", "json", "--report", f"sarif={path}"]) == 0
         capsys.readouterr()
         sarif = json.loads(path.read_text())
-        assert sarif["runs"][0]["results"]
+        assert sarif["runs"][0]["results"] == []  # a clean run uploads no alert
         assert_code_scanning_accepts(sarif)
+        assert main([*command, "--suffix", "test", "-o", "json", "--sarif-include-pass", "--report",
+                     f"sarif={path}"]) == 0
+        capsys.readouterr()
+        sarif = json.loads(path.read_text())
+        assert sarif["runs"][0]["results"]
+        assert_code_scanning_accepts(sarif, failing_only=False)
+        assert sarif["runs"][0]["automationDetails"]["id"] == f"opscli/{'-'.join(command)}/TapStacktest/"

@@ -40,7 +40,7 @@ def test_audit_process_passes_from_outputs_file(server):
 
 def test_rotate_check_process_sarif(server):
     endpoint, _, _ = server
-    proc = opscli(endpoint, "rotate-check", "secrets", "--suffix", "test", "-o", "sarif")
+    proc = opscli(endpoint, "rotate-check", "secrets", "--suffix", "test", "-o", "sarif", "--sarif-include-pass")
     assert proc.returncode == 0, proc.stderr
     sarif = json.loads(proc.stdout)
     assert sarif["version"] == "2.1.0" and {r["kind"] for r in sarif["runs"][0]["results"]} == {"pass"}
@@ -52,14 +52,15 @@ def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
     key_id = kms.describe_key(KeyId="alias/kms-key-test")["KeyMetadata"]["KeyId"]
     kms.disable_key_rotation(KeyId=key_id)
     try:
-        proc = opscli(endpoint, "audit", "--suffix", "test", "--no-color", "--only-failed")
+        proc = opscli(endpoint, "audit", "--suffix", "test", "--no-color")
     finally:
         kms.enable_key_rotation(KeyId=key_id)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80  # piped: the table fits 80 columns (rich's default)
-    rows = [line for line in lines if line.startswith("│")]
-    assert len(rows) >= 1 and "FAIL" in rows[0] and "STK-KMS-002" in rows[0] and "EncryptionKey" in rows[0]
-    assert "EnableKeyRotation is not true" in " ".join(row.strip("│ ").replace("│", " ") for row in rows) or \
-        "EnableKeyRotation" in proc.stdout
-    assert "not passing, by service: KMS 1 MEDIUM" in proc.stdout and "1 FAIL" in lines[-1]
+    assert max(len(line) for line in lines) <= 80  # piped: the view fits 80 columns (rich's default)
+    assert lines[1].startswith("FAIL  ") and " · 1 FAIL" in lines[1]
+    rows = [[cell.strip() for cell in line.split("│")] for line in lines if "│" in line]
+    assert ["FAIL MED", "STK-KMS-002"] == rows[1][:2] and rows[1][2].startswith("EncryptionKey")
+    assert "EnableKeyRotation" in rows[1][3]
+    assert lines[lines.index("not passing, by service:") + 2].split() == ["KMS", "1"]
+    assert " fix now  aws kms enable-key-rotation --key-id KEY." in [line.rstrip() for line in lines]

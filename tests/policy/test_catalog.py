@@ -145,3 +145,10 @@ def test_no_rule_id_is_typed_outside_the_catalog_and_the_rule_modules():
                 if match and not catalog.get(match.group(2)).accepted_deviation:
                     found.append(f"{relative}:{token.start[0]} {match.group(2)}")
     assert found == []
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if not r.accepted_deviation], ids=lambda r: r.id)
+def test_every_rule_says_what_to_do_now_and_in_code(rule):
+    """A finding explains itself: what an operator does to the live resource now, and what keeps it fixed."""
+    assert rule.remediation.startswith("Now: ") and " In code: " in rule.remediation
+    assert rule.now and rule.in_code and rule.now != rule.in_code

@@ -1,0 +1,51 @@
+"""What makes a finding explain itself in every format (terminal, JSON, SARIF, HTML, ASFF, OCSF): the rule's
+words, the evidence (what was found, in which resource, read with which calls), what an operator does now, what
+keeps it fixed in code, and the controls it maps to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opscli.model import Finding, resource_parts
+from opscli.operations import SECRETS_SPECS
+from opscli.readers import READERS
+from platform_spec import catalog
+
+# catalog reference field -> how an auditor names the framework
+CONTROL_NAMES = {"iso27001": "ISO/IEC 27001:2022", "security_hub": "AWS Security Hub (FSBP)",
+                 "config_rule": "AWS Config", "prowler": "Prowler", "cdk_nag": "cdk-nag", "checkov": "Checkov"}
+SECRETS_OPERATIONS = tuple(sorted({op for spec in SECRETS_SPECS for op in spec.operations}))
+
+
+def read_with(finding: Finding) -> list[str]:
+    """The AWS calls the evidence came from: the reader of the resource's type, or the secrets' collector."""
+    if finding.check_id.startswith("secret."):
+        return list(SECRETS_OPERATIONS)
+    parts = resource_parts(finding.resource)
+    reader = READERS.get(parts[0]) if parts is not None else None
+    if reader is not None:
+        return sorted({"cloudformation:GetTemplate", "cloudformation:ListStackResources", *reader.operations})
+    return ["cloudformation:GetTemplate", "cloudformation:ListStackResources"] if parts is not None else []
+
+
+def controls(rule: catalog.Rule | None) -> dict[str, list[str]]:
+    """Framework name -> the control ids the rule maps to (only the frameworks it maps to)."""
+    if rule is None:
+        return {}
+    return {name: ids for kind, name in CONTROL_NAMES.items() if (ids := rule.references.ids(kind))}
+
+
+def explanation(finding: Finding) -> dict[str, Any]:
+    """Everything a reader of one finding needs, with nothing looked up elsewhere."""
+    rule = catalog.CATALOG.get(finding.rule_id)
+    parts = resource_parts(finding.resource)
+    resource: dict[str, Any] = {"name": finding.resource}
+    if parts is not None:
+        resource = {"type": parts[0], "logical_id": parts[1], "physical_id": parts[2], "name": finding.resource}
+    return {
+        "title": finding.title or (rule.title if rule else finding.rule_id),
+        "rationale": rule.rationale if rule else "",
+        "evidence": {"found": finding.reason, "resource": resource, "read_with": read_with(finding)},
+        "remediation": {"now": rule.now if rule else "", "in_code": rule.in_code if rule else ""},
+        "controls": controls(rule),
+    }
