@@ -76,6 +76,14 @@ def synth_errors(app: App) -> list[str]:
     return guardrail_errors(assembly)
 
 
+def declared_at(line: str, sites: Mapping[str, str]) -> str:
+    """An error line '/Stack/Construct/...: message' with the Python line that declares the construct appended
+    as '(declared at cdk_app/x.py:N)', where the source map knows it (the gate reads it back)."""
+    path = line.split(": ", 1)[0]
+    site = source_map.site_of(path.lstrip("/"), sites) if path.startswith("/") else None
+    return f"{line} (declared at {site[0]}:{site[1]})" if site else line
+
+
 def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
          stderr: TextIO | None = None) -> int:
     """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context)."""
@@ -89,11 +97,11 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
     with source_map.recording() as sites:
         build_app(app, config)
         errors = synth_errors(app)
+    own = source_map.below_stack(sites, config.stack_name)
     if not errors:
-        (Path(app.outdir) / source_map.FILE_NAME).write_text(json.dumps(source_map.document(
-            source_map.below_stack(sites, config.stack_name)), indent=1) + "\n")
+        (Path(app.outdir) / source_map.FILE_NAME).write_text(json.dumps(source_map.document(own), indent=1) + "\n")
     for line in errors:
-        print(f"error: {line}", file=err)
+        print(f"error: {declared_at(line, own)}", file=err)
     if errors:
         print(f"error: synthesis found {len(errors)} guardrail violation(s); nothing is deployable", file=err)
         return EXIT_GUARDRAIL

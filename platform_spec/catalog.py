@@ -131,26 +131,26 @@ _RULES: tuple[Rule, ...] = (
          "encryption_key).",
          R(iso27001="8.24", security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
            prowler="rds_instance_storage_encrypted, efs_encryption_at_rest_enabled",
-           cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158")),
+           cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1, HIPAA.Security-EFSEncrypted, NIST.800.53.R5-EFSEncrypted, PCI.DSS.321-EFSEncrypted, HIPAA.Security-RDSStorageEncrypted, NIST.800.53.R5-RDSStorageEncrypted, PCI.DSS.321-RDSStorageEncrypted, HIPAA.Security-SNSEncryptedKMS, NIST.800.53.R5-SNSEncryptedKMS, PCI.DSS.321-SNSEncryptedKMS, HIPAA.Security-CloudWatchLogGroupEncrypted, NIST.800.53.R5-CloudWatchLogGroupEncrypted, PCI.DSS.321-CloudWatchLogGroupEncrypted, HIPAA.Security-S3DefaultEncryptionKMS, NIST.800.53.R5-S3DefaultEncryptionKMS, PCI.DSS.321-S3DefaultEncryptionKMS, AwsSolutions-SQS2", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158, CKV_AWS_149")),
     Rule("STK-KMS-002", "The customer-managed key rotates automatically", Severity.MEDIUM, (N, C, L),
          "Automatic yearly rotation limits how much data one key version protects.",
          "Now: aws kms enable-key-rotation --key-id KEY. In code: Create the key with enable_key_rotation=True "
          "(the Encryption construct does).",
          R(iso27001="8.24", security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
-           prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5", checkov="CKV_AWS_7"), checkov_builtin=True),
+           prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5, NIST.800.53.R5-KMSBackingKeyRotationEnabled, PCI.DSS.321-KMSBackingKeyRotationEnabled", checkov="CKV_AWS_7"), checkov_builtin=True),
     # --- high availability and backups ------------------------------------------------------------
     Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C, L),
          "A standby in a second AZ keeps metadata available through an AZ failure.",
          "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --multi-az --apply-immediately. "
          "In code: Set multi_az=True on the DatabaseInstance.",
          R(iso27001="8.14", security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
-           cdk_nag="NIST.800.53.R5-RDSMultiAZSupport", checkov="CKV_AWS_157"), checkov_builtin=True),
+           cdk_nag="NIST.800.53.R5-RDSMultiAZSupport, HIPAA.Security-RDSMultiAZSupport, AwsSolutions-RDS3", checkov="CKV_AWS_157"), checkov_builtin=True),
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
          "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --backup-retention-period 1 "
          "--apply-immediately. In code: Keep backup_retention at Duration.days(1) or more.",
          # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
-         R(iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
+         R(cdk_nag="HIPAA.Security-RDSInstanceBackupEnabled, NIST.800.53.R5-RDSInstanceBackupEnabled, AwsSolutions-RDS13", iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
     Rule("STK-RDS-003", "PostgreSQL refuses plaintext connections (rds.force_ssl=1 in the attached parameter group)",
          Severity.HIGH, (N, C, T, L),
          "Without rds.force_ssl a client can connect without TLS and send credentials and metadata in clear.",
@@ -164,7 +164,7 @@ _RULES: tuple[Rule, ...] = (
          "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --no-publicly-accessible "
          "--apply-immediately; a data store in a public subnet must be redeployed from code. In code: Place "
          "RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
-         R(iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
+         R(cdk_nag="HIPAA.Security-RDSInstancePublicAccess, NIST.800.53.R5-RDSInstancePublicAccess, PCI.DSS.321-RDSInstancePublicAccess, AwsSolutions-AEC1", iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
            prowler="rds_instance_no_public_access",
            checkov="CKV_AWS_17")),
     Rule("STK-NET-002", "No security group admits traffic from anywhere (0.0.0.0/0 or ::/0)", Severity.CRITICAL,
@@ -176,14 +176,14 @@ _RULES: tuple[Rule, ...] = (
          "then look in CloudTrail for who added it. In code: Admit the security group that needs the port "
          "instead (connections.allow_from between the constructs); never Peer.any_ipv4().",
          R(iso27001="8.20, 8.22", security_hub="EC2.18, EC2.19", config_rule="vpc-sg-open-only-to-authorized-ports",
-           prowler="ec2_securitygroup_allow_ingress_from_internet_to_any_port", cdk_nag="AwsSolutions-EC23")),
+           prowler="ec2_securitygroup_allow_ingress_from_internet_to_any_port", cdk_nag="AwsSolutions-EC23, HIPAA.Security-EC2RestrictedCommonPorts, NIST.800.53.R5-EC2RestrictedCommonPorts, PCI.DSS.321-EC2RestrictedCommonPorts, HIPAA.Security-EC2RestrictedSSH, NIST.800.53.R5-EC2RestrictedSSH, PCI.DSS.321-EC2RestrictedSSH")),
     Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C, L),
          "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
          "Now: aws elasticache increase-replica-count --replication-group-id redis-SUFFIX --new-replica-count "
          "1 --apply-immediately, then aws elasticache modify-replication-group --multi-az-enabled "
          "--automatic-failover-enabled --apply-immediately. In code: Give the replication group "
          "num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
-         R(iso27001="8.14", security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
+         R(cdk_nag="AwsSolutions-AEC4", iso27001="8.14", security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
            prowler="elasticache_redis_cluster_multi_az_enabled")),
     Rule("STK-REDIS-002", "Redis requires TLS in transit (mode required) and an AUTH token", Severity.HIGH, (N, C, L),
          "TransitEncryptionMode 'preferred' still accepts plaintext clients; without AUTH any host that reaches "
@@ -192,7 +192,7 @@ _RULES: tuple[Rule, ...] = (
          "--transit-encryption-mode required --apply-immediately (after the clients use TLS); an AUTH token is "
          "set with --auth-token and --auth-token-update-strategy. In code: Set transit_encryption_enabled, "
          "transit_encryption_mode='required' and auth_token from the secret.",
-         R(iso27001="8.5, 8.24", security_hub="ElastiCache.5, ElastiCache.6",
+         R(cdk_nag="AwsSolutions-AEC3, AwsSolutions-AEC6", iso27001="8.5, 8.24", security_hub="ElastiCache.5, ElastiCache.6",
            config_rule="elasticache-repl-grp-encrypted-in-transit, elasticache-repl-grp-redis-auth-enabled",
            prowler="elasticache_redis_cluster_in_transit_encryption_enabled", checkov="CKV_AWS_31")),
     Rule("STK-EFS-001", "The EFS file system policy denies access without TLS", Severity.HIGH, (N, C, L),
@@ -243,7 +243,7 @@ _RULES: tuple[Rule, ...] = (
          "op=replace,path=/accessLogSettings/destinationArn,value=LOG_GROUP_ARN. In code: Give the stage "
          "access_log_destination and tracing_enabled=True.",
          R(iso27001="8.15, 8.16", security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
-           cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6", checkov="CKV_AWS_76, CKV_AWS_73"), checkov_builtin=True),
+           cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6, HIPAA.Security-APIGWExecutionLoggingEnabled, NIST.800.53.R5-APIGWExecutionLoggingEnabled, PCI.DSS.321-APIGWExecutionLoggingEnabled, HIPAA.Security-APIGWXrayEnabled", checkov="CKV_AWS_76, CKV_AWS_73"), checkov_builtin=True),
     Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
          "Now: aws apigateway put-integration with the declared HTTP_PROXY integration through the VPC link, "
@@ -255,14 +255,14 @@ _RULES: tuple[Rule, ...] = (
          "Now: aws logs put-retention-policy --log-group-name GROUP --retention-in-days 30 (or the configured "
          "logRetentionDays). In code: Create log groups through constructs.logs.encrypted_log_group (retention "
          "from config).",
-         R(iso27001="5.33, 8.15", checkov="CKV_AWS_66"), checkov_builtin=True),
+         R(cdk_nag="HIPAA.Security-CloudWatchLogGroupRetentionPeriod, NIST.800.53.R5-CloudWatchLogGroupRetentionPeriod, PCI.DSS.321-CloudWatchLogGroupRetentionPeriod", iso27001="5.33, 8.15", checkov="CKV_AWS_66"), checkov_builtin=True),
     Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
          "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
          "Now: aws s3api put-public-access-block --bucket BUCKET --public-access-block-configuration "
          "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true. In "
          "code: Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct "
          "does).",
-         R(iso27001="8.3, 8.12", security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
+         R(cdk_nag="HIPAA.Security-S3BucketLevelPublicAccessProhibited, NIST.800.53.R5-S3BucketLevelPublicAccessProhibited, PCI.DSS.321-S3BucketLevelPublicAccessProhibited, HIPAA.Security-S3BucketPublicReadProhibited, NIST.800.53.R5-S3BucketPublicReadProhibited, PCI.DSS.321-S3BucketPublicReadProhibited, HIPAA.Security-S3BucketPublicWriteProhibited, NIST.800.53.R5-S3BucketPublicWriteProhibited, PCI.DSS.321-S3BucketPublicWriteProhibited, AwsSolutions-S2", iso27001="8.3, 8.12", security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
            prowler="s3_bucket_level_public_access_block", checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56")),
     Rule("STK-S3-002", "The ingest bucket refuses requests without TLS", Severity.HIGH, (T, L),
          "Without a bucket policy denying aws:SecureTransport=false, uploads and downloads may travel in plaintext.",
@@ -270,7 +270,7 @@ _RULES: tuple[Rule, ...] = (
          "aws:SecureTransport=false). In code: Create the bucket with enforce_ssl=True (the VideoIntake "
          "construct does).",
          R(iso27001="8.24", security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
-           cdk_nag="AwsSolutions-S10")),
+           cdk_nag="AwsSolutions-S10, HIPAA.Security-S3BucketSSLRequestsOnly, NIST.800.53.R5-S3BucketSSLRequestsOnly, PCI.DSS.321-S3BucketSSLRequestsOnly")),
     Rule("STK-SQS-001", "Every work queue has a dead-letter queue", Severity.MEDIUM, (T, L),
          "A poison or unreadable video would otherwise be retried forever and block the pipeline; the dead-letter "
          "queue keeps it, with its reason, for an operator.",
@@ -317,8 +317,8 @@ _RULES: tuple[Rule, ...] = (
          "resources.",
          R(iso27001="5.15, 5.18, 8.2", security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
            prowler="iam_inline_policy_no_administrative_privileges, iam_customer_attached_policy_no_administrative_privileges",
-           cdk_nag="AwsSolutions-IAM5",
-           checkov="CKV_AWS_62, CKV_AWS_63")),
+           cdk_nag="AwsSolutions-IAM5, HIPAA.Security-IAMPolicyNoStatementsWithAdminAccess, NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess, PCI.DSS.321-IAMPolicyNoStatementsWithAdminAccess, HIPAA.Security-IAMPolicyNoStatementsWithFullAccess, NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess, PCI.DSS.321-IAMPolicyNoStatementsWithFullAccess",
+           checkov="CKV_AWS_62, CKV_AWS_63, CKV_AWS_107, CKV_AWS_108, CKV_AWS_111")),
     Rule("STK-STACK-001", "Every resource the stack declares exists and is readable", Severity.HIGH, (L,),
          "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
          "never created) leaves a gap in the platform that no posture check of the others would show.",
@@ -434,14 +434,14 @@ _RULES: tuple[Rule, ...] = (
          "Now: remove the statement from the role's policy (aws iam put-role-policy / detach-role-policy). In "
          "code: grant PassRole only on the role's own ARN (role.grant_pass_role) and no iam: writes.",
          R(iso27001="5.15, 5.18, 8.2", prowler="iam_policy_allows_privilege_escalation, "
-           "iam_inline_policy_allows_privilege_escalation", checkov="CKV_AWS_110")),
+           "iam_inline_policy_allows_privilege_escalation", checkov="CKV_AWS_110, CKV_AWS_109")),
     Rule("STK-ECS-004", "Containers run unprivileged and share none of the host's namespaces", Severity.HIGH,
          (N, C, L),
          "A privileged container, a break-out capability (SYS_ADMIN, NET_ADMIN, ALL) or the host's network, PID or "
          "IPC namespace turns a compromised video worker into its host.",
          "Now: register a task definition revision without it and update the service to it. In code: never set "
          "privileged, linux_parameters capabilities or a host network/PID/IPC mode on the task definition.",
-         R(iso27001="8.9, 8.22", security_hub="ECS.4, ECS.3, ECS.1",
+         R(cdk_nag="HIPAA.Security-ECSTaskDefinitionUserForHostMode, NIST.800.53.R5-ECSTaskDefinitionUserForHostMode, PCI.DSS.321-ECSTaskDefinitionUserForHostMode", iso27001="8.9, 8.22", security_hub="ECS.4, ECS.3, ECS.1",
            prowler="ecs_task_definitions_no_privileged_containers, ecs_task_definitions_host_namespace_not_shared, "
            "ecs_task_definitions_host_networking_mode_users")),
     Rule("STK-ECS-005", "Every container's root filesystem is read-only", Severity.MEDIUM, (N, C, L),
@@ -457,7 +457,7 @@ _RULES: tuple[Rule, ...] = (
          "Now: aws ecs update-service --disable-execute-command --network-configuration "
          "'awsvpcConfiguration={...,assignPublicIp=DISABLED}' --force-new-deployment. In code: "
          "assign_public_ip=False and enable_execute_command=False on the service.",
-         R(iso27001="8.20, 8.22", security_hub="ECS.2", config_rule="ecs-no-public-ip-assignment",
+         R(cdk_nag="HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled, NIST.800.53.R5-VPCSubnetAutoAssignPublicIpDisabled, PCI.DSS.321-VPCSubnetAutoAssignPublicIpDisabled", iso27001="8.20, 8.22", security_hub="ECS.2", config_rule="ecs-no-public-ip-assignment",
            prowler="ecs_service_no_assign_public_ip")),
     Rule("STK-S3-003", "The intake bucket enforces bucket-owner object ownership (ACLs disabled)", Severity.MEDIUM,
          (N, C, L),
@@ -478,20 +478,20 @@ _RULES: tuple[Rule, ...] = (
          "(DisableAlarmActions) blinds the operators before an attack or after a bad change.",
          "Now: aws cloudwatch enable-alarm-actions --alarm-names NAME. In code: add an SnsAction to every alarm "
          "and never set actions_enabled=False.",
-         R(iso27001="8.16", security_hub="CloudWatch.17", config_rule="cloudwatch-alarm-action-enabled-check",
+         R(cdk_nag="HIPAA.Security-CloudWatchAlarmAction, NIST.800.53.R5-CloudWatchAlarmAction", iso27001="8.16", security_hub="CloudWatch.17", config_rule="cloudwatch-alarm-action-enabled-check",
            prowler="cloudwatch_alarm_actions_enabled")),
     Rule("STK-WAF-001", "The API's web ACL has rules", Severity.HIGH, (N, C, L),
          "A web ACL emptied of its rules filters nothing while every association still looks right.",
          "Now: aws wafv2 update-web-acl with the declared rules. In code: keep the managed rule groups on the "
          "WebAcl construct.",
-         R(iso27001="8.20, 8.23", security_hub="WAF.10", prowler="wafv2_webacl_with_rules")),
+         R(checkov="CKV_AWS_192", iso27001="8.20, 8.23", security_hub="WAF.10", prowler="wafv2_webacl_with_rules")),
     Rule("STK-API-005", "Every API stage is associated with a web ACL", Severity.HIGH, (T, L),
          "Without a web ACL the API faces the internet with throttling alone; disassociating it is one call and "
          "changes no declared property of the API.",
          "Now: aws wafv2 associate-web-acl --web-acl-arn ACL --resource-arn STAGE_ARN. In code: keep the "
          "CfnWebACLAssociation on every stage.",
          R(iso27001="8.20, 8.23", security_hub="APIGateway.4", config_rule="api-gw-associated-with-waf",
-           prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3")),
+           prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3, NIST.800.53.R5-APIGWAssociatedWithWAF, PCI.DSS.321-APIGWAssociatedWithWAF")),
     Rule("STK-NET-004", "No private subnet routes to an internet gateway", Severity.HIGH, (T, L),
          "The private subnets hold the workers and every data store, and reach out only through NAT; a route from "
          "their table to the internet gateway makes them public in all but name, one public IP or one opened "
@@ -518,7 +518,7 @@ _RULES: tuple[Rule, ...] = (
          "--log-destination-type cloud-watch-logs --log-group-name /vpc/flow-logs-SUFFIX "
          "--deliver-logs-permission-arn ROLE. In code: keep vpc.add_flow_log with traffic_type=ALL.",
          R(iso27001="8.15, 8.16", security_hub="EC2.6", config_rule="vpc-flow-logs-enabled",
-           prowler="vpc_flow_logs_enabled", cdk_nag="AwsSolutions-VPC7")),
+           prowler="vpc_flow_logs_enabled", cdk_nag="AwsSolutions-VPC7, HIPAA.Security-VPCFlowLogsEnabled, NIST.800.53.R5-VPCFlowLogsEnabled, PCI.DSS.321-VPCFlowLogsEnabled")),
     # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --
     Rule("STK-DEV-001", "Deviation: deletion protection is off on RDS and the load balancer", Severity.INFO, (),
          "Every environment must be deletable with its stack without manual steps, which deletion protection "

@@ -20,19 +20,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from platform_spec import catalog, template_engine
+from platform_spec import catalog, sarif, source_map, template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
 _ERROR_LINE = re.compile(r"^error: (/\S+): (.+)$")
 _NAG_ID = re.compile(r"^(?P<id>[A-Za-z0-9.]+-[A-Za-z0-9-]+?)(?:\[.*?\])?: ")
+_DECLARED_AT = re.compile(r" \(declared at (?P<site>[^()\s]+:\d+)\)$")
+TEMPLATE_STAGE = ("checkov", "cfn-lint", "template engine")
 
 
 class GateError(Exception):
@@ -47,14 +49,26 @@ class GateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     checks_run: set[str] = field(default_factory=set)
+    not_run: dict[str, str] = field(default_factory=dict)  # stage -> why it did not run
 
 
 def checkov_to_catalog() -> dict[str, str]:
-    """Checkov built-in check id -> catalog rule id, from the catalog references."""
+    """Checkov built-in check id -> catalog rule id, from the catalog references (an enforcing rule before a
+    deviation that cites the same check)."""
     mapping: dict[str, str] = {}
-    for rule in catalog.CATALOG.values():
+    for rule in sorted(catalog.CATALOG.values(), key=lambda r: r.accepted_deviation):
         for check_id in rule.references.ids("checkov"):
             mapping.setdefault(check_id, rule.id)
+    return mapping
+
+
+def nag_to_catalog() -> dict[str, str]:
+    """cdk-nag rule id (any pack) -> the catalog rule it maps to, from the catalog references; a rule the catalog
+    enforces wins over a deviation that cites the same nag id (a finding is a violation, not the deviation)."""
+    mapping: dict[str, str] = {}
+    for rule in sorted(catalog.CATALOG.values(), key=lambda r: r.accepted_deviation):
+        for nag_id in rule.references.ids("cdk_nag"):
+            mapping.setdefault(nag_id, rule.id)
     return mapping
 
 
@@ -63,22 +77,62 @@ def _severity(catalog_id: str, default: str = "HIGH") -> str:
 
 
 def synth_findings(stderr: str) -> list[ReportFinding]:
-    """Findings from the entry point's 'error: /path: message' lines (Aspects and cdk-nag packs)."""
+    """Findings from the entry point's 'error: /path: message (declared at FILE:LINE)' lines (Aspects and
+    cdk-nag packs), each with the catalog rule it maps to and the Python line that declares the construct."""
     findings = []
+    mapping = nag_to_catalog()
     for line in stderr.splitlines():
         match = _ERROR_LINE.match(line.strip())
         if not match:
             continue
         path, message = match.groups()
+        declared = _DECLARED_AT.search(message)
+        source = declared.group("site") if declared else ""
+        message = message[:declared.start()] if declared else message
         if message.startswith("[STK-"):
             rule_id = message[1:message.index("]")]
-            findings.append(ReportFinding("aspect", rule_id, rule_id, _severity(rule_id), path, "", message))
+            findings.append(ReportFinding("aspect", rule_id, rule_id, _severity(rule_id), path, "", message,
+                                          source=source))
             continue
         nag = _NAG_ID.match(message)
         rule_id = nag.group("id") if nag else "synth"
-        catalog_id = rule_id.removeprefix("StreamTech-") if rule_id.startswith("StreamTech-STK-") else ""
-        findings.append(ReportFinding("nag", rule_id, catalog_id, _severity(catalog_id), path, "", message))
+        catalog_id = rule_id.removeprefix("StreamTech-") if rule_id.startswith("StreamTech-STK-") else \
+            mapping.get(rule_id, "")
+        findings.append(ReportFinding("nag", rule_id, catalog_id, _severity(catalog_id), path, "", message,
+                                      source=source))
     return findings
+
+
+def merge(findings: Sequence[ReportFinding]) -> list[ReportFinding]:
+    """One finding per (catalog rule, resource) across engines, listing every engine that saw it (four cdk-nag
+    packs failing one Multi-AZ setting are one finding); a finding no catalog rule maps keeps its own line."""
+    merged: dict[tuple[str, str], ReportFinding] = {}
+    for f in findings:
+        key = (f.catalog_id or f"{f.engine} {f.rule_id}", f.resource)
+        seen = f"{f.engine} {f.rule_id}"
+        if key in merged:
+            first = merged[key]
+            if seen not in first.seen_by:
+                merged[key] = replace(first, seen_by=(*first.seen_by, seen),
+                                      source=first.source or f.source, line=first.line or f.line)
+        else:
+            merged[key] = replace(f, seen_by=(seen,))
+    return list(merged.values())
+
+
+def template_sources(cdk_out: Path, templates: Sequence[Path]) -> dict[tuple[str, str], str]:
+    """(template path, logical id) -> the Python line that declares the resource, from the assembly's source map
+    (python -m cdk_app writes source-map.json beside the templates); empty without one."""
+    sites = source_map.load(cdk_out / source_map.FILE_NAME)
+    out: dict[tuple[str, str], str] = {}
+    for path in templates if sites else []:
+        try:
+            template = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue
+        for lid, (file, line) in source_map.resource_sites(template, sites).items():
+            out[(os.path.relpath(path, ROOT), lid)] = f"{file}:{line}"
+    return out
 
 
 def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
@@ -283,14 +337,21 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
             step("synthesis (cdk synth, Aspects, cdk-nag packs)")
         findings, seconds = synthesize(suffix, cdk_out)
         result.seconds["synth"] = seconds
-        result.findings.extend(findings)
+        result.findings.extend(merge(findings))
         if findings:
+            why = "synthesis failed, so there is no template to scan"
+            result.not_run = {stage: why for stage in TEMPLATE_STAGE}
             return result  # nothing was written to scan
+    else:
+        result.not_run["cdk-nag packs"] = "--skip-synth: only the template stage ran"
     templates = assembly_templates(cdk_out)
     if not templates:
         raise GateError(f"no *.template.json in {cdk_out}: synthesize first or drop --skip-synth", EXIT_USAGE)
     scanned = scan_templates(templates, suffix=suffix, step=step)
-    result.findings.extend(scanned.findings)
+    sources = template_sources(cdk_out, templates)
+    located = [replace(f, source=sources.get((f.location, f.resource.rsplit(".", 1)[-1]), f.source))
+               for f in scanned.findings]
+    result.findings.extend(merge(located))
     result.seconds.update(scanned.seconds)
     result.counts.update(scanned.counts)
     result.counts.update(nag_counts(cdk_out, templates))
@@ -302,10 +363,11 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
 def write_reports(result: GateResult, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     summary = {"findings": len(result.findings), "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
-               **result.counts}
+               "not_run": result.not_run, **result.counts}
     outputs = {
         directory / "gate.json": to_json(result.findings, summary=summary),
-        directory / "gate.sarif": to_sarif(result.findings, tool="streamtech-policy-gate"),
+        directory / "gate.sarif": to_sarif(result.findings, tool="streamtech-policy-gate",
+                                           help_base=sarif.help_base()),
         directory / "gate.junit.xml": to_junit(result.findings, suite="policy-gate",
                                                 checks_run=sorted(result.checks_run)),
     }
@@ -315,24 +377,34 @@ def write_reports(result: GateResult, directory: Path) -> list[Path]:
 
 
 def summary_lines(result: GateResult) -> list[str]:
+    """The counts of each stage that ran, and for each that did not, why: a stage that did not run never reads
+    like one that passed ("checkov: 0 passed" after a failed synthesis did)."""
     seconds = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     c = result.counts
-    return [
-        f"policy gate: {len(result.findings)} unsuppressed finding(s) ({seconds})",
-        f"  cdk-nag packs: {c.get('nag_compliant', 0)} compliant, {c.get('nag_suppressed', 0)} suppressed, "
-        f"{c.get('nag_non_compliant', 0)} non-compliant",
-        f"  checkov: {c.get('checkov_passed', 0)} passed, {c.get('checkov_skipped', 0)} suppressed, "
-        f"{c.get('checkov_failed', 0)} failed over {c.get('templates', 0)} template(s)",
-        f"  cfn-lint: {c.get('cfn_lint_errors', 0)} error(s), {c.get('cfn_lint_warnings', 0)} warning(s), "
-        f"{c.get('cfn_lint_informationals', 0)} informational",
-    ]
+    lines = [f"policy gate: {len(result.findings)} unsuppressed finding(s) ({seconds})"]
+    counted = {
+        "cdk-nag packs": f"{c.get('nag_compliant', 0)} compliant, {c.get('nag_suppressed', 0)} suppressed, "
+                         f"{c.get('nag_non_compliant', 0)} non-compliant",
+        "checkov": f"{c.get('checkov_passed', 0)} passed, {c.get('checkov_skipped', 0)} suppressed, "
+                   f"{c.get('checkov_failed', 0)} failed over {c.get('templates', 0)} template(s)",
+        "cfn-lint": f"{c.get('cfn_lint_errors', 0)} error(s), {c.get('cfn_lint_warnings', 0)} warning(s), "
+                    f"{c.get('cfn_lint_informationals', 0)} informational",
+    }
+    for stage, text in counted.items():
+        lines.append(f"  {stage}: NOT RUN ({result.not_run[stage]})" if stage in result.not_run
+                     else f"  {stage}: {text}")
+    if "template engine" in result.not_run:
+        lines.append(f"  template engine: NOT RUN ({result.not_run['template engine']})")
+    return lines
 
 
 def finding_line(f: ReportFinding) -> str:
-    """One finding, the catalog id first and the engine's own id after (the catalog id is the one to look up)."""
+    """One (catalog rule, resource): the catalog id first (the one to look up), its severity, the resource and
+    the Python line that declares it, what was found, and every engine that saw it."""
     first = f.catalog_id or f"({f.engine})"
-    own = f"{f.engine} {f.rule_id}" if f.rule_id != f.catalog_id else f.engine
-    return f"FAIL {first} [{own}] {f.severity} {f.resource}: {f.message}"
+    where = f" ({f.source})" if f.source else (f" ({f.location}:{f.line})" if f.location and f.line else "")
+    engines = ", ".join(f.seen_by or (f"{f.engine} {f.rule_id}",))
+    return f"FAIL {first} {f.severity} {f.resource}{where}: {f.message} [{engines}]"
 
 
 EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);\n"

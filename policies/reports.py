@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from xml.etree import ElementTree as ET
 
+from platform_spec import catalog
+
+from platform_spec.sarif import FINGERPRINT, fingerprint, sarif_rules
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
-from platform_spec.sarif import sarif_rules
 
 
 @dataclass(frozen=True)
@@ -22,33 +24,56 @@ class ReportFinding:
     location: str  # file the finding is in (template path) or "" for live resources
     message: str
     line: int = 0  # the line in `location` (0: unknown)
+    # The Python line that declares the resource ("cdk_app/constructs/api.py:45"), from the source map ("": unknown)
+    source: str = ""
+    # Every engine that reported this (catalog rule, resource), as "engine rule-id" (merge() fills it)
+    seen_by: tuple[str, ...] = ()
 
 
 def to_json(findings: Sequence[ReportFinding], *, summary: dict | None = None) -> str:
-    return json.dumps({"summary": summary or {}, "findings": [asdict(f) for f in findings]}, indent=2,
+    return json.dumps({"summary": summary or {}, "findings": [_with_words(f) for f in findings]}, indent=2,
                       sort_keys=True) + "\n"
 
 
-def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1") -> str:
-    rules = sarif_rules({f.rule_id for f in findings})
+def _with_words(f: ReportFinding) -> dict:
+    """The finding, and for a catalog rule what it requires, why, and what to do now and in code."""
+    data = asdict(f)
+    rule = catalog.CATALOG.get(f.catalog_id)
+    if rule is not None:
+        data["rule"] = {"title": rule.title, "rationale": rule.rationale, "now": rule.now, "in_code": rule.in_code}
+    return data
+
+
+def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1", category: str = "policy-gate/",
+             help_base: str | None = None) -> str:
+    """SARIF for code scanning: a catalog rule's result carries its security-severity and markdown help; each result
+    sits at the Python line that declares its resource when known, else at its line in the template, else at the
+    app's definition (cdk.json); fingerprints from rule, resource and engine id keep an alert one alert."""
+    rules = sarif_rules({f.catalog_id or f.rule_id for f in findings}, base=help_base)
     results = []
     for f in findings:
+        rule_id = f.catalog_id or f.rule_id
+        file, _, line = f.source.rpartition(":") if f.source else (f.location or "cdk.json", "", str(f.line))
         result = {
-            "ruleId": f.rule_id,
+            "ruleId": rule_id,
+            "kind": "fail",
             "level": SARIF_LEVEL.get(f.severity, "warning"),
-            "message": {"text": f.message},
-            "properties": {"engine": f.engine, "catalogId": f.catalog_id, "severity": f.severity,
-                           "resource": f.resource},
+            "message": {"text": f"{f.resource}: {f.message}" + (f" (seen by {', '.join(f.seen_by)})"
+                                                                 if len(f.seen_by) > 1 else "")},
+            "partialFingerprints": {FINGERPRINT: fingerprint(rule_id, f.resource, f.rule_id)},
+            "properties": {"engine": f.engine, "engineRuleId": f.rule_id, "catalogId": f.catalog_id,
+                           "severity": f.severity, "resource": f.resource, "seenBy": list(f.seen_by)},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": file or "cdk.json",
+                                                                     "uriBaseId": "%SRCROOT%"},
+                                                "region": {"startLine": max(int(line) if line.isdigit() else 1, 1)}},
+                           "logicalLocations": [{"fullyQualifiedName": f.resource or "stack"}]}],
         }
-        # Code scanning needs a physical location for every result: the file and line where known, else the
-        # app's definition (cdk.json), where a synthesis finding (a construct path) starts.
-        result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": f.location or "cdk.json",
-                                                                          "uriBaseId": "%SRCROOT%"},
-                                                     "region": {"startLine": max(f.line, 1)}},
-                                "logicalLocations": [{"fullyQualifiedName": f.resource or "stack"}]}]
         results.append(result)
     sarif = {"version": "2.1.0", "$schema": SARIF_SCHEMA,
-             "runs": [{"tool": {"driver": {"name": tool, "version": version, "rules": rules}}, "results": results}]}
+             "runs": [{"tool": {"driver": {"name": tool, "version": version, "rules": rules}},
+                       "automationDetails": {"id": category},
+                       "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository's root"}}},
+                       "results": results}]}
     return json.dumps(sarif, indent=2, sort_keys=True) + "\n"
 
 

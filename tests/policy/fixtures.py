@@ -268,12 +268,14 @@ def alarm(**changes: Any) -> dict[str, Any]:
 
 
 def web_acl(rules: bool = True) -> dict[str, Any]:
-    rule = {"Name": "common", "Priority": 0, "OverrideAction": {"None": {}},
-            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}},
-            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
-                                 "MetricName": "common"}}
+    """The stack's shape: AWS's common rule set and its known-bad-inputs set (Log4Shell, Checkov CKV_AWS_192)."""
+    managed = [{"Name": name, "Priority": n, "OverrideAction": {"None": {}},
+                "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
+                "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                     "MetricName": name}}
+               for n, name in enumerate(("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"))]
     return {"Type": "AWS::WAFv2::WebACL", "Properties": {
-        "Name": "waf-api-fx", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}}, "Rules": [rule] if rules else [],
+        "Name": "waf-api-fx", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}}, "Rules": managed if rules else [],
         "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "waf"},
         "Tags": TAGS}}
 
