@@ -85,7 +85,8 @@ def output_options(fn: Callable) -> Callable:
                      help="SARIF: the construct -> Python line map (python -m cdk_app.source_map writes it); "
                           f"default {source_map.COMMITTED_PATH} in the current directory, when there is one."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
-                     help="Also write the report to PATH as FORMAT (json, sarif, table or html: one self-contained page); "
+                     help="Also write the report to PATH as FORMAT (json, sarif, table, html: one self-contained "
+                          "page, asff: Security Hub's findings, ocsf: OCSF Compliance Findings); "
                           "repeatable, e.g. --report sarif=out/audit.sarif --report html=out/audit.html."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
         click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
@@ -322,6 +323,37 @@ def rules_show(rule_id: str) -> None:
              f"rationale:   {rule.rationale}", f"remediation: {rule.remediation}"]
     lines += [f"{k + ':':<12} {v}" for k, v in refs.items()]
     click.echo("\n".join(lines))
+
+
+@cli.group()
+def export() -> None:
+    """Send a report elsewhere: the only commands that write, and only when run."""
+
+
+@export.command("security-hub")
+@click.option("--report", "report", required=True, metavar="asff=PATH",
+              help="The ASFF report to import (written by audit, drift or rotate-check with --report asff=PATH).")
+@click.option("--region", default=ALLOWED_REGION, show_default=True, help="Security Hub's region.")
+@click.option("--profile", default=None, help="AWS named profile.")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", default=None,
+              help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL.")
+def export_security_hub(report: str, region: str, profile: str | None, endpoint_url: str | None) -> None:
+    """Import an ASFF report into AWS Security Hub (BatchImportFindings, 100 a call). Its client can send
+    nothing else. Ids are stable, so importing again updates each finding: a PASS resolves an earlier FAIL.
+    Exit 0 when every finding was imported, 3 when any was not (each is named), 2 for a bad report."""
+    from opscli import export as exporting
+
+    fmt, sep, path = report.partition("=")
+    if fmt != "asff" or not sep or not path:
+        raise UsageError(f"--report {report!r} is not asff=PATH")
+    findings = exporting.read_findings(Path(path))
+    client = exporting.import_client(region=region, profile=profile, endpoint_url=_endpoint(endpoint_url))
+    imported, failed = exporting.import_findings(client, findings)
+    click.echo(f"imported {imported} of {len(findings)} findings into Security Hub ({region})")
+    for item in failed[:20]:
+        click.echo(f"not imported: {item.get('Id')}: {item.get('ErrorCode')}: {item.get('ErrorMessage')}", err=True)
+    if failed or imported != len(findings):
+        raise OpsError(f"{len(findings) - imported} finding(s) were not imported")
 
 
 @cli.command("iam-policy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -71,6 +72,7 @@ class Report:
     incomplete: str | None = None  # "timeout" or "interrupted": some checks never got an answer (they are ERROR)
     compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
     template: Any = field(default=None, repr=False)  # the declaration read (SARIF lines, HTML picture); not in JSON
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # when the run ended
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

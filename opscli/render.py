@@ -117,7 +117,7 @@ def findings_from_sarif(text: str) -> list[Finding]:
             for result in json.loads(text)["runs"][0]["results"]]
 
 
-REPORT_FORMATS = ("json", "sarif", "table", "html")
+REPORT_FORMATS = ("json", "sarif", "table", "html", "asff", "ocsf")
 
 
 def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
@@ -129,6 +129,10 @@ def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
         return to_sarif(report, sites=sites, include_pass=include_pass, help_base=sarif.help_base())
     if fmt == "html":
         return to_html(report, exit_code)
+    if fmt in ("asff", "ocsf"):
+        from opscli import fleet
+
+        return fleet.asff_text(report) if fmt == "asff" else fleet.ocsf_text(report)
     import io
     buffer = io.StringIO()
     terminal.table(report, Console(file=buffer, width=120, no_color=True, emoji=False, highlight=False,
