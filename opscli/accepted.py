@@ -71,3 +71,17 @@ def apply(findings: list[Finding], entries: list[Any], source: Path, today: dt.d
             "current, but matches no FAIL in this run (fixed? then remove the entry)"
         out.append(Finding(CHECK_ID, RULE_ID, status, label, said, severity=rule.severity.value, title=rule.title))
     return out
+
+
+def register(findings: list[Finding], entries: list[Any], today: dt.date) -> list[dict[str, Any]]:
+    """The current entries as a register of deviations: rule, resource, reason, approver, expiry, and the number
+    of FAIL findings of this run each accepted."""
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict) or accepted_entry(entry, today).status is not Status.PASS:
+            continue
+        accepts = sum(1 for f in findings if f.status is Status.ACCEPTED and f.rule_id == entry["rule"]
+                      and entry["resource"] in _names(f.resource))
+        out.append({"rule": entry["rule"], "resource": entry["resource"], "reason": entry["reason"],
+                    "approver": entry["approver"], "expires": entry["expires"].isoformat(), "accepts": accepts})
+    return out

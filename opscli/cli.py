@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
-from opscli import __version__, accepted, core, render, targets, terminal
+from opscli import __version__, accepted, core, history, render, targets, terminal
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
@@ -88,6 +88,11 @@ def output_options(fn: Callable) -> Callable:
                      help="Also write the report to PATH as FORMAT (json, sarif, table, html: one self-contained "
                           "page, asff: Security Hub's findings, ocsf: OCSF Compliance Findings); "
                           "repeatable, e.g. --report sarif=out/audit.sarif --report html=out/audit.html."),
+        click.option("--history", "history_file", type=click.Path(path_type=Path), default=None,
+                     help="The local history this run is appended to (SQLite; the HTML report shows its trend and "
+                          "since when each finding fails); default OPSCLI_HISTORY, else "
+                          "$XDG_STATE_HOME/opscli/history.sqlite."),
+        click.option("--no-history", is_flag=True, help="Record nothing in the local history."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
         click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
         click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
@@ -122,12 +127,12 @@ def _sites(path: Path | None) -> dict[str, str]:
 
 
 def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs: dict[str, Any],
-                   sites: dict[str, str]) -> None:
+                   sites: dict[str, str], past: Any = None) -> None:
     """Each --report file, written whole or not at all; never in place of a FIFO, device, socket or directory."""
     for fmt, path in specs:
         try:
             text = render.render(report, fmt, code, show_all=kwargs["show_all"], sites=sites,
-                                 include_pass=kwargs["sarif_include_pass"])
+                                 include_pass=kwargs["sarif_include_pass"], past=past)
             files.write_whole(path, text, f"--report {fmt}")
         except files.FileRefused as exc:
             raise UsageError(str(exc)) from None
@@ -171,6 +176,10 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
     _refuse_unwritable_reports(kwargs["reports"])
+    history_path = kwargs["history_file"] or history.default_path()
+    if kwargs["history_file"] is not None and kwargs["history_file"].exists() and \
+            not kwargs["history_file"].is_file():
+        raise UsageError(f"--history {kwargs['history_file']} is not a regular file")
     wants_sarif = kwargs["output"] == "sarif" or any(fmt == "sarif" for fmt, _ in kwargs["reports"])
     sites = _sites(kwargs["source_map_file"]) if wants_sarif else {}
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
@@ -194,6 +203,13 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                                compliance=kwargs["compliance"], fail_on=kwargs["fail_on"])
     if note:
         err.print(f"opscli: {note}")
+    past = None
+    if not kwargs["no_history"]:
+        try:
+            history.record(history_path, report, code)
+            past = history.read(history_path, report)
+        except history.HistoryError as exc:  # the run's verdict stands; the operator is told
+            err.print(f"opscli: history not recorded: {escape(str(exc))}")
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
@@ -201,7 +217,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                    nl=False)
     else:
         terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
-    _write_reports(report, code, kwargs["reports"], kwargs, sites)
+    _write_reports(report, code, kwargs["reports"], kwargs, sites, past)
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
         err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "

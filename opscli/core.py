@@ -237,8 +237,9 @@ def conclude(report: Report, *, accepting: list[Any] | None = None, accepted_fil
     by STK-OPS-001), the view narrowed to one framework's rules, and the exit code. Returns (exit code, a note
     for the operator or None). A run that reached no verdict says so: it vouches for nothing."""
     if accepting is not None and accepted_file is not None:
-        report.findings = sort_findings(accepted.apply(report.findings, accepting, accepted_file,
-                                                       today or datetime.now(timezone.utc).date()))
+        day = today or datetime.now(timezone.utc).date()
+        report.findings = sort_findings(accepted.apply(report.findings, accepting, accepted_file, day))
+        report.register = accepted.register(report.findings, accepting, day)
     if compliance:
         field = FRAMEWORKS[compliance]
         report.findings = [f for f in report.findings

@@ -1,24 +1,34 @@
 """The HTML report: one self-contained static file (inline CSS and SVG, no scripts, nothing fetched when it is
-opened) for a manager or an auditor: the verdict, a posture matrix (services × rules: PASS, FAIL, ERROR,
-ACCEPTED at a glance), the architecture coloured by posture, the findings that need attention with the
-catalog's words and remediation, and the coverage."""
+opened) that an auditor can file as evidence. The header says what was looked at (stack, account, region,
+endpoint), when and by which opscli. Then come the verdict, the trend of FAIL and ERROR over past runs (the local
+history), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR, ACCEPTED at a glance). After it, the
+architecture coloured by posture; the findings that need attention, each with its rationale, evidence (what was
+found, read with which calls), controls, what to do now and in code, and since when it has failed; the register
+of accepted deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and prints to PDF."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
 from opscli import __version__
 from opscli.diagram import svg
+from opscli.explain import explanation
+from opscli.fleet import finding_id
+from opscli.history import Past, day
 from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
 
 WORST = [Status.FAIL, Status.ERROR, Status.ACCEPTED, Status.PASS, Status.NOT_APPLICABLE]
 CSS = """
-body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#263238;max-width:1400px}
+body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#263238;max-width:1352px}
+*{box-sizing:border-box} td,th{overflow-wrap:anywhere}
+.evidence td{max-width:420px} .small{font-size:11px;color:#546e7a}
+.trend rect.bar-fail{fill:#c62828} .trend rect.bar-error{fill:#8e24aa}
+@media print{body{margin:0;max-width:none} h2{break-after:avoid} tr,.diagram,svg{break-inside:avoid}
+.verdict,td.FAIL,td.ERROR,td.ACCEPTED,td.PASS{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #cfd8dc}
 .meta{color:#607d8b;font-size:13px}
 .verdict{display:inline-block;padding:6px 12px;border-radius:4px;color:#fff;font-weight:bold;margin:10px 0}
@@ -28,9 +38,10 @@ text-align:left;vertical-align:top} th{background:#eceff1}
 td.PASS{background:#e8f5e9;color:#2e7d32} td.FAIL{background:#c62828;color:#fff;font-weight:bold}
 td.ERROR{background:#8e24aa;color:#fff;font-weight:bold} td.ACCEPTED{background:#f9a825;color:#000}
 td.NOT_APPLICABLE{color:#90a4ae} td.none{background:#fafafa}
-.matrix th.rule{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
+.matrix th.service{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:normal}
+.matrix td{white-space:nowrap;text-align:center} .matrix th.rule{white-space:nowrap}
 .status{font-weight:bold} .FAILtext{color:#c62828} .ERRORtext{color:#8e24aa} .ACCEPTEDtext{color:#b28704}
-.diagram{overflow-x:auto;border:1px solid #eceff1;padding:8px}
+.diagram{border:1px solid #eceff1;padding:8px} .diagram svg{max-width:100%;height:auto}
 """
 VERDICT = {0: ("#2e7d32", "COMPLIANT"), 1: ("#c62828", "FINDINGS"),
            3: ("#8e24aa", "INCOMPLETE: some checks could not look"), 130: ("#8e24aa", "INTERRUPTED")}
@@ -58,58 +69,126 @@ def type_status(findings: list[Finding]) -> dict[str, str]:
     return {t: w.value for t, s in by_type.items() if (w := worst(s)) is not None}
 
 
+def _header(report: Report, exit_code: int) -> list[str]:
+    target = report.target
+    where = [("stack", target.get("stack") or f"suffix {target.get('suffix', '')}"),
+             ("account", target.get("account") or "not read"), ("region", target.get("region") or ""),
+             ("endpoint", target.get("endpoint") or "AWS")]
+    return [f"<h1>opscli {escape(report.command)}: {escape(where[0][1])}</h1>",
+            '<div class="meta">' + " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in where if v) + "</div>",
+            f'<div class="meta">{report.created.strftime("%Y-%m-%d %H:%M:%S UTC")} · opscli {escape(__version__)} · '
+            f'{report.api_calls} read-only API calls in {report.seconds:.1f} s · exit code {exit_code}</div>']
+
+
+def _trend(past: Past | None) -> list[str]:
+    if past is None or not past.trend:
+        return ['<p class="meta">No history: this run was not recorded (--no-history, or the history file could '
+                "not be used).</p>"]
+    runs = past.trend
+    top = max([1] + [r["FAIL"] + r["ERROR"] for r in runs])
+    width, bar = 24 * len(runs), 18
+    bars = []
+    for n, run in enumerate(runs):
+        fail_h, error_h = 60 * run["FAIL"] / top, 60 * run["ERROR"] / top
+        bars.append(f'<rect class="bar-fail" x="{n * 24}" y="{64 - fail_h:.1f}" width="{bar}" height="{fail_h:.1f}">'
+                    f'<title>{escape(day(run["time"]))}: {run["FAIL"]} FAIL</title></rect>')
+        bars.append(f'<rect class="bar-error" x="{n * 24}" y="{64 - fail_h - error_h:.1f}" width="{bar}" '
+                    f'height="{error_h:.1f}"><title>{escape(day(run["time"]))}: {run["ERROR"]} ERROR</title></rect>')
+    rows = "".join(f"<tr><td>{escape(day(r['time']))}</td><td>{r['FAIL']}</td><td>{r['ERROR']}</td>"
+                   f"<td>{r['PASS']}</td><td>{r['exit_code']}</td></tr>" for r in runs[-5:])
+    return [f'<p class="meta">The last {len(runs)} run(s) of this command on this stack (local history): FAIL red, '
+            "ERROR purple.</p>",
+            f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="{width}" height="66" role="img" '
+            f'aria-label="FAIL and ERROR per run">{"".join(bars)}<line x1="0" y1="64.5" x2="{width}" y2="64.5" '
+            'stroke="#90a4ae"/></svg>',
+            "<table><tr><th>run</th><th>FAIL</th><th>ERROR</th><th>PASS</th><th>exit</th></tr>" + rows + "</table>"]
+
+
+def _matrix(report: Report) -> list[str]:
+    services, rules, cells = matrix(report.findings)
+    out = ["<h2>Posture matrix</h2>", '<p class="meta">Catalog rules × services; each cell is the worst status of '
+           "that rule on that service's resources, with the number of checks.</p>",
+           '<table class="matrix"><tr><th>rule</th>' +
+           "".join(f'<th class="service">{escape(s)}</th>' for s in services) + "</tr>"]
+    for rule in rules:
+        words = catalog.CATALOG[rule].title if rule in catalog.CATALOG else rule
+        row = [f'<tr><th class="rule" title="{escape(words)}">{escape(rule)}</th>']
+        for service in services:
+            found = cells.get((service, rule), [])
+            state = worst([f.status for f in found])
+            row.append('<td class="none"></td>' if state is None else
+                       f'<td class="{state.value}" title="{len(found)} check(s)">{state.value} {len(found)}</td>')
+        out.append("".join(row) + "</tr>")
+    return [*out, "</table>"]
+
+
+def _attention(report: Report, past: Past | None) -> list[str]:
+    attention = [f for f in report.findings if f.status in (Status.FAIL, Status.ERROR)]
+    out = [f"<h2>Needs attention ({len(attention)})</h2>"]
+    if not attention:
+        return [*out, "<p>Nothing: every check passed.</p>"]
+    out.append('<table class="evidence"><tr><th>status</th><th>rule</th><th>resource</th><th>evidence</th>'
+               "<th>why it matters · controls</th><th>fix now · in code</th></tr>")
+    for f in attention:
+        e = explanation(f)
+        resource = e["evidence"]["resource"]
+        since = past.first_failed.get(finding_id(report, f)) if past is not None else None
+        first = f'<div class="small">failing since {escape(day(since))}</div>' if since else ""
+        controls = "<br>".join(f"{escape(name)}: {escape(', '.join(ids))}" for name, ids in e["controls"].items())
+        out.append(
+            f'<tr><td class="{f.status.value}">{f.status.value}<br>{escape(f.severity)}</td>'
+            f"<td><b>{escape(f.rule_id)}</b><br>{escape(e['title'])}{first}</td>"
+            f"<td><b>{escape(resource.get('logical_id') or short_name(f.resource))}</b><br>"
+            f'<span class="small">{escape(resource.get("physical_id") or f.resource)}'
+            f"{'<br>' + escape(resource['type']) if resource.get('type') else ''}</span></td>"
+            f"<td>{escape(f.reason)}<div class=\"small\">read with {escape(', '.join(e['evidence']['read_with']))}"
+            f"</div></td>"
+            f"<td>{escape(e['rationale'])}<div class=\"small\">{controls}</div></td>"
+            f"<td><b>now:</b> {escape(e['remediation']['now'])}<br><b>in code:</b> "
+            f"{escape(e['remediation']['in_code'])}</td></tr>")
+    return [*out, "</table>"]
+
+
+def _register(report: Report) -> list[str]:
+    out = ["<h2>Register of accepted deviations</h2>"]
+    accepted = [f for f in report.findings if f.status is Status.ACCEPTED]
+    if report.register:
+        out.append('<p class="meta">Live findings accepted for a while by a reviewed accepted-findings file '
+                   "(--accepted); each entry is judged by STK-OPS-001.</p>")
+        out.append("<table><tr><th>rule</th><th>resource</th><th>reason</th><th>approver</th><th>expires</th>"
+                   "<th>accepts</th></tr>" + "".join(
+                       f"<tr><td>{escape(r['rule'])}</td><td>{escape(r['resource'])}</td><td>{escape(r['reason'])}"
+                       f"</td><td>{escape(r['approver'])}</td><td>{escape(r['expires'])}</td><td>{r['accepts']} "
+                       "FAIL</td></tr>" for r in report.register) + "</table>")
+    elif accepted:
+        out.append("<ul>" + "".join(f"<li><b>{escape(f.rule_id)}</b> {escape(short_name(f.resource))}: "
+                                    f"{escape(f.reason)}</li>" for f in accepted) + "</ul>")
+    else:
+        out.append('<p class="meta">No live finding was accepted in this run.</p>')
+    out.append('<p class="meta">Accepted in the design (the catalog; cdk-nag and Checkov suppressions cite them):</p>')
+    out.append("<table><tr><th>deviation</th><th>what</th><th>why</th></tr>" + "".join(
+        f"<tr><td>{escape(r.id)}</td><td>{escape(r.title)}</td><td>{escape(r.rationale)}</td></tr>"
+        for r in catalog.deviations()) + "</table>")
+    return out
+
+
 def to_html(report: Report, exit_code: int, template: Mapping[str, Any] | None = None,
-            now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+            past: Past | None = None) -> str:
     template = template if template is not None else report.template
     counts = report.counts()
     colour, verdict = VERDICT.get(exit_code, ("#8e24aa", f"exit {exit_code}"))
-    services, rules, cells = matrix(report.findings)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>opscli {escape(report.command)} — {escape(report.target.get('suffix', ''))}</title>",
-           f"<style>{CSS}</style></head><body>",
-           f"<h1>opscli {escape(report.command)}: "
-           f"{escape(report.target.get('stack') or report.target.get('suffix', ''))}</h1>",
-           f'<div class="meta">{now.strftime("%Y-%m-%d %H:%M UTC")} · opscli {escape(__version__)} · '
-           f'{report.api_calls} read-only API calls in {report.seconds:.1f} s · exit code {exit_code}</div>',
+           f"<style>{CSS}</style></head><body>", *_header(report, exit_code),
            f'<div class="verdict" style="background:{colour}">{escape(verdict)}</div>',
            '<div class="cards">' + "".join(f'<span class="status {s}text">{n} {s}</span>'
                                            for s, n in counts.items() if n) + "</div>"]
     if report.coverage is not None:
         out.append(f'<p class="meta">coverage: {escape(coverage_line(report.coverage))}</p>')
-    out += ["<h2>Posture matrix</h2>", '<p class="meta">Services × catalog rules; each cell is the worst status of '
-            'that rule on that service\'s resources, with the number of checks.</p>',
-            '<table class="matrix"><tr><th>service</th>' +
-            "".join(f'<th class="rule" title="{escape(catalog.CATALOG[r].title) if r in catalog.CATALOG else r}">'
-                    f"{escape(r)}</th>" for r in rules) + "</tr>"]
-    for service in services:
-        row = [f"<tr><th>{escape(service)}</th>"]
-        for rule in rules:
-            found = cells.get((service, rule), [])
-            state = worst([f.status for f in found])
-            if state is None:
-                row.append('<td class="none"></td>')
-            else:
-                row.append(f'<td class="{state.value}" title="{len(found)} check(s)">{state.value} {len(found)}</td>')
-        out.append("".join(row) + "</tr>")
-    out.append("</table>")
+    out += ["<h2>Trend</h2>", *_trend(past), *_matrix(report)]
     if template is not None:
         out += ["<h2>Architecture</h2>", '<p class="meta">Drawn from the synthesized template; a box is coloured by '
                 "the worst status of its resources in this run.</p>",
                 f'<div class="diagram">{svg(template, type_status(report.findings))}</div>']
-    attention = [f for f in report.findings if f.status in (Status.FAIL, Status.ERROR, Status.ACCEPTED)]
-    out += [f"<h2>Needs attention ({len(attention)})</h2>"]
-    if attention:
-        out.append("<table><tr><th>status</th><th>severity</th><th>rule</th><th>resource</th><th>what was found</th>"
-                   "<th>remediation</th></tr>")
-        for f in attention:
-            rule = catalog.CATALOG.get(f.rule_id)
-            out.append(f'<tr><td class="{f.status.value}">{f.status.value}</td><td>{escape(f.severity)}</td>'
-                       f"<td><b>{escape(f.rule_id)}</b><br>{escape(rule.title if rule else f.title)}</td>"
-                       f'<td title="{escape(f.resource)}">{escape(short_name(f.resource))}</td>'
-                       f"<td>{escape(f.reason)}</td><td>{escape(rule.remediation if rule else '')}</td></tr>")
-        out.append("</table>")
-    else:
-        out.append("<p>Nothing: every check passed.</p>")
-    out.append("</body></html>")
+    out += [*_attention(report, past), *_register(report), "</body></html>"]
     return "\n".join(out) + "\n"

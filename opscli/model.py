@@ -73,6 +73,9 @@ class Report:
     compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
     template: Any = field(default=None, repr=False)  # the declaration read (SARIF lines, HTML picture); not in JSON
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # when the run ended
+    # The accepted-findings entries that were current in this run: rule, resource, reason, approver, expires, and
+    # how many FAILs each accepted (core.conclude fills it; the HTML report's register of deviations shows it)
+    register: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

@@ -121,14 +121,14 @@ REPORT_FORMATS = ("json", "sarif", "table", "html", "asff", "ocsf")
 
 
 def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
-           sites: Mapping[str, str] | None = None, include_pass: bool = False) -> str:
+           sites: Mapping[str, str] | None = None, include_pass: bool = False, past: Any = None) -> str:
     """The report as text in `fmt` (the terminal view without colors, at 120 columns), for a --report file."""
     if fmt == "json":
         return to_json(report, exit_code)
     if fmt == "sarif":
         return to_sarif(report, sites=sites, include_pass=include_pass, help_base=sarif.help_base())
     if fmt == "html":
-        return to_html(report, exit_code)
+        return to_html(report, exit_code, past=past)
     if fmt in ("asff", "ocsf"):
         from opscli import fleet
 

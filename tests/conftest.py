@@ -23,6 +23,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# opscli appends every run to a local history: the tests' runs go to a file of this process's own, never to the
+# history in the user's state directory.
+os.environ["OPSCLI_HISTORY"] = os.path.join(__import__("tempfile").mkdtemp(prefix="opscli-history-"),
+                                            "history.sqlite")
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = "test"

@@ -105,3 +105,116 @@ def test_the_report_of_a_real_audit_opens_in_the_browser(deployed, tmp_path, cap
     assert '<table class="matrix">' in dom and dom.count('<td class="PASS"') > 30 and 'class="FAIL"' not in dom
     assert "COMPLIANT" in dom and "Nothing: every check passed." in dom and "<svg" in dom
     assert painted(shot, (0x2E, 0x7D, 0x32)) > 200  # the green verdict and PASS cells are on screen
+
+
+def test_the_page_is_evidence_it_names_what_was_looked_at_and_explains_each_finding(synth):
+    report = sample_report(synth.template)
+    report.target.update(account="123456789012", region="ap-northeast-1", endpoint="http://127.0.0.1:5000")
+    report.register = [{"rule": "STK-KMS-003", "resource": "EncryptionKey3A692D6E", "reason": "Key import pending.",
+                        "approver": "sec@x", "expires": "2027-01-31", "accepts": 1}]
+    page = to_html(report, 3)
+    for said in ("account <b>123456789012</b>", "region <b>ap-northeast-1</b>", "endpoint <b>http://127.0.0.1:5000</b>",
+                 "stack <b>TapStackx</b>", "opscli 0.1.0"):
+        assert said in page, said
+    attention = page[page.index("<h2>Needs attention"):page.index("<h2>Register")]
+    assert "Automatic yearly rotation limits" in attention  # the rationale
+    assert "read with cloudformation:GetTemplate, cloudformation:ListStackResources, kms:" in attention
+    assert "AWS Security Hub (FSBP): KMS.4" in attention and "now:</b> aws kms enable-key-rotation" in attention
+    assert 'class="ACCEPTED"' not in attention  # accepted deviations are not "needs attention"
+    register = page[page.index("<h2>Register"):]
+    assert "<td>sec@x</td><td>2027-01-31</td><td>1 FAIL</td>" in register and "STK-DEV-001" in register
+
+
+def test_history_gives_the_trend_and_since_when_a_finding_fails(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from opscli import history
+
+    path = tmp_path / "history.sqlite"
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    failing = Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off", severity="MEDIUM")
+    passing = Finding("kms.rotation", "STK-KMS-002", Status.PASS, "AWS::KMS::Key Key (k-1)", "on")
+    for n, finding in enumerate([failing, passing, failing, failing]):  # the streak starts at the third run
+        run = Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=[finding],
+                     created=start + timedelta(days=n))
+        history.record(path, run, 1 if finding is failing else 0)
+    past = history.read(path, run)
+    assert [r["FAIL"] for r in past.trend] == [1, 0, 1, 1]
+    assert past.first_failed == {"TapStackx/STK-KMS-002/Key/kms.rotation": (start + timedelta(days=2)).isoformat()}
+    page = to_html(run, 1, past=past)
+    assert "failing since 2026-12-03 09:00 UTC" in page and page.count('class="bar-fail"') == 4
+    other = Report(command="drift", target={"suffix": "x", "stack": "TapStackx"}, findings=[])
+    assert history.read(path, other).trend == []  # another command's history is its own
+
+
+@pytest.mark.parametrize("hostile", ["fifo", "foreign", "garbage", "directory"])
+def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp_path, hostile, capsys):
+    import os
+    import sqlite3
+
+    from opscli import history
+
+    path = tmp_path / "history.sqlite"
+    if hostile == "fifo":
+        os.mkfifo(path)
+    elif hostile == "foreign":
+        sqlite3.connect(path).execute("CREATE TABLE users (name TEXT)").connection.commit()
+    elif hostile == "garbage":
+        path.write_bytes(b"\x00not a database" * 100)
+    else:
+        path.mkdir()
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(history.HistoryError):
+        history.record(path, sample_report(), 3)
+    assert (path.read_bytes() if path.is_file() else None) == before  # nothing of it was changed
+
+
+def test_the_cli_says_when_the_history_was_not_recorded(tmp_path, capsys, monkeypatch):
+    from opscli import cli as opscli_cli
+    from opscli import core
+
+    monkeypatch.setattr(core, "rotate_secrets", lambda *a, **k: sample_report())
+    foreign = tmp_path / "other.sqlite"
+    foreign.write_bytes(b"\x00garbage" * 50)
+    code = opscli_cli.main(["rotate-check", "secrets", "--suffix", "x", "--history", str(foreign), "-o", "json"])
+    err = capsys.readouterr().err
+    assert code == 3 and "opscli: history not recorded: history" in err  # exit 3: the sample has an ERROR
+    assert opscli_cli.main(["rotate-check", "secrets", "--suffix", "x", "--history", str(tmp_path)]) == 2
+
+
+def layout_width(page: Path, width: int) -> int:
+    """The page's scroll width when Chromium lays it out in a window `width` pixels wide (measured by a copy of
+    the page with one line of script added; the report itself has none)."""
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace(
+        "</body>", '<script>document.title="W"+document.documentElement.scrollWidth</script></body>'))
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    try:
+        dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                              f"--window-size={width},900", "--dump-dom", probe.as_uri()], capture_output=True,
+                             text=True, timeout=60).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    return int(re.search(r"<title>W(\d+)</title>", dom).group(1))
+
+
+@NEEDS_CHROMIUM
+@pytest.mark.synth
+def test_the_report_of_a_real_audit_fits_1400_px_and_prints_to_pdf(deployed, tmp_path, capsys):
+    from opscli.cli import main
+
+    page, pdf = tmp_path / "audit.html", tmp_path / "audit.pdf"
+    assert main(["audit", "--suffix", "test", "--history", str(tmp_path / "h.sqlite"), "--report",
+                 f"html={page}"]) == 0
+    capsys.readouterr()
+    assert layout_width(page, 1400) <= 1400
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    try:
+        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                        "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True,
+                       timeout=60, check=True)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert data.startswith(b"%PDF-") and 2 <= pages <= 40, pages
