@@ -4,6 +4,7 @@ keeps it fixed in code, and the controls it maps to."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from opscli.model import Finding, resource_parts
@@ -35,6 +36,22 @@ def controls(rule: catalog.Rule | None) -> dict[str, list[str]]:
     return {name: ids for kind, name in CONTROL_NAMES.items() if (ids := rule.references.ids(kind))}
 
 
+# The placeholder a rule's operator remediation uses for a resource of each type ("aws kms enable-key-rotation
+# --key-id KEY"): the finding's physical id takes its place, so the command is ready to run.
+PLACEHOLDERS = {"AWS::EC2::SecurityGroup": "GROUP", "AWS::KMS::Key": "KEY", "AWS::EFS::FileSystem": "FS",
+                "AWS::SQS::Queue": "QUEUE", "AWS::S3::Bucket": "BUCKET", "AWS::ApiGateway::RestApi": "API",
+                "AWS::ECS::Cluster": "CLUSTER", "AWS::ECS::Service": "SERVICE", "AWS::EC2::RouteTable": "TABLE",
+                "AWS::EC2::VPC": "VPC", "AWS::Logs::LogGroup": "GROUP", "AWS::RDS::DBParameterGroup": "GROUP",
+                "AWS::CloudWatch::Alarm": "NAME"}
+
+
+def ready_to_run(command: str, resource_type: str | None, physical_id: str | None) -> str:
+    token = PLACEHOLDERS.get(resource_type or "")
+    if not command or not token or not physical_id:
+        return command
+    return re.sub(rf"\b{token}\b", physical_id.replace("\\", "\\\\"), command)
+
+
 def explanation(finding: Finding) -> dict[str, Any]:
     """Everything a reader of one finding needs, with nothing looked up elsewhere."""
     rule = catalog.CATALOG.get(finding.rule_id)
@@ -46,6 +63,7 @@ def explanation(finding: Finding) -> dict[str, Any]:
         "title": finding.title or (rule.title if rule else finding.rule_id),
         "rationale": rule.rationale if rule else "",
         "evidence": {"found": finding.reason, "resource": resource, "read_with": read_with(finding)},
-        "remediation": {"now": rule.now if rule else "", "in_code": rule.in_code if rule else ""},
+        "remediation": {"now": ready_to_run(rule.now, resource.get("type"), resource.get("physical_id"))
+                        if rule else "", "in_code": rule.in_code if rule else ""},
         "controls": controls(rule),
     }

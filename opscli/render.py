@@ -31,6 +31,7 @@ def to_json(report: Report, exit_code: int) -> str:
         "schema": JSON_SCHEMA,
         "tool": {"name": "opscli", "version": __version__},
         "command": report.command,
+        "time": report.created.isoformat(),
         "target": report.target,
         "summary": {"exit_code": exit_code, "api_calls": report.api_calls, "seconds": round(report.seconds, 3),
                     **report.counts()},

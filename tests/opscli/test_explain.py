@@ -21,7 +21,7 @@ def test_a_finding_on_a_declared_resource_names_the_calls_its_evidence_came_from
                                           "physical_id": "sg-1", "name": "AWS::EC2::SecurityGroup DbSg (sg-1)"},
                              "read_with": ["cloudformation:GetTemplate", "cloudformation:ListStackResources",
                                            "ec2:DescribeSecurityGroups"]}
-    assert e["remediation"]["now"].startswith("aws ec2 revoke-security-group-ingress")
+    assert e["remediation"]["now"].startswith("aws ec2 revoke-security-group-ingress --group-id sg-1 ")
     assert "connections.allow_from" in e["remediation"]["in_code"]
     assert e["controls"]["AWS Security Hub (FSBP)"] == ["EC2.18", "EC2.19"] and e["rationale"].endswith(".")
 

@@ -237,29 +237,42 @@ def test_every_checkov_finding_of_the_mutations_maps_to_a_catalog_rule(gate_run)
     assert unmapped == set(), "map these Checkov checks in the catalog references"
 
 
-def test_a_template_stage_finding_names_the_python_line_that_declares_the_resource(synth, tmp_path, capsys):
-    """--skip-synth over an assembly (with the source-map.json synthesis wrote beside its templates) whose queue
-    policy lost its TLS statement: the finding names cdk_app's line, once, with every engine that saw it."""
+def test_a_template_stage_finding_names_the_python_line_that_declares_the_resource(synth, tmp_path):
+    """Over an assembly with the source-map.json synthesis wrote beside its templates, a template-stage finding
+    (here the data store group's egress opened to the internet) names cdk_app's line, once, with its engine; the
+    SARIF result sits at that line, with the rule's security-severity. (The template engine alone: the gate's
+    Checkov run over the same mutation is the mutation test's.)"""
     import shutil
+
+    from policies.reports import to_sarif
+    from tests.opscli.test_reports import assert_code_scanning_accepts
+    from tests.policy.mutations import MUTATIONS
 
     out = tmp_path / "cdk.out"
     shutil.copytree(synth.outdir, out)
     template = json.loads(synth.template_path.read_text())
-    from tests.policy.mutations import MUTATIONS
-
     MUTATIONS["db-egress-to-the-world"][0](template)
-    (out / synth.template_path.name).write_text(json.dumps(template, indent=1))
-    code = gate.main(["--suffix", "test", "--skip-synth", "--cdk-out", str(out), "--reports", str(tmp_path / "r")])
-    printed = capsys.readouterr().out
-    assert code == gate.EXIT_FINDINGS
-    [line] = [line for line in printed.splitlines() if "STK-NET-005" in line]
-    assert "(cdk_app/constructs/database.py:" in line and line.strip().endswith("[template STK-NET-005]")
-    assert "  cdk-nag packs: NOT RUN (--skip-synth: only the template stage ran)" in printed
-    sarif = json.loads((tmp_path / "r" / "gate.sarif").read_text())
+    mutated = out / synth.template_path.name
+    mutated.write_text(json.dumps(template, indent=1))
+    sources = gate.template_sources(out, [mutated])
+    assert len(sources) == len(template["Resources"])
+    found, _ = gate.template_scan([mutated])
+    located = gate.merge([gate.replace(f, source=sources.get((f.location, f.resource.rsplit(".", 1)[-1]), ""))
+                          for f in found])
+    [finding] = [f for f in located if f.catalog_id == "STK-NET-005"]
+    line = gate.finding_line(finding)
+    assert "(cdk_app/constructs/database.py:" in line and line.endswith("[template STK-NET-005]")
+    file, number = finding.source.split(":")
+    assert "ec2.SecurityGroup(" in (gate.ROOT / file).read_text().splitlines()[int(number) - 1]
+    sarif = json.loads(to_sarif(located, tool="streamtech-policy-gate"))
     [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "STK-NET-005"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk_app/constructs/database.py"
     rule = next(r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "STK-NET-005")
     assert rule["properties"]["security-severity"] == "8.0"
-    from tests.opscli.test_reports import assert_code_scanning_accepts
-
     assert_code_scanning_accepts(sarif)
+    assert gate.template_sources(tmp_path, [mutated]) == {}  # no source map: no line claimed
+
+
+def test_skip_synth_says_the_nag_packs_did_not_run():
+    result = gate.GateResult(not_run={"cdk-nag packs": "--skip-synth: only the template stage ran"})
+    assert "  cdk-nag packs: NOT RUN (--skip-synth: only the template stage ran)" in gate.summary_lines(result)
