@@ -1,6 +1,6 @@
 """opscli: read-only operations CLI that verifies the live posture of a StreamTech platform environment.
 
-Exit codes (the contract, tested in tests/opscli/test_cli.py):
+Exit codes (the contract):
   0  compliant: no FAIL at or above --fail-on (ACCEPTED findings do not count), no ERROR
   1  findings: at least one FAIL at or above --fail-on
   2  usage error: bad option, suffix, endpoint URL, outputs, stack-record or accepted-findings file (not a

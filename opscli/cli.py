@@ -54,7 +54,7 @@ def aws_options(fn: Callable) -> Callable:
                      help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL."),
         click.option("--suffix", default=None, help="Environment suffix, e.g. prod (names: {resource-type}-{suffix})."),
         click.option("--outputs", "outputs_file", type=click.Path(path_type=Path), default=None,
-                     help="Stack outputs file (cfn-outputs/flat-outputs.json) instead of --suffix."),
+                     help="Stack outputs file (the flat JSON of cdk deploy --outputs-file) instead of --suffix."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -82,8 +82,9 @@ def output_options(fn: Callable) -> Callable:
                           "failing ones, as code scanning shows every result it is given."),
         click.option("--source-map", "source_map_file", type=click.Path(path_type=Path), default=None,
                      envvar="OPSCLI_SOURCE_MAP",
-                     help="SARIF: the construct -> Python line map (python -m cdk_app.source_map writes it); "
-                          f"default {source_map.COMMITTED_PATH} in the current directory, when there is one."),
+                     help="SARIF: the CDK app's source map (each construct -> the Python line that declares it), "
+                          "so that results sit on those lines; default: the app's committed one when opscli runs "
+                          "from the root of the app's repository."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
                      help="Also write the report to PATH as FORMAT (json, sarif, table, html: one self-contained "
                           "page, asff: Security Hub's findings, ocsf: OCSF Compliance Findings); "
@@ -239,8 +240,8 @@ def cli(ctx: click.Context) -> None:
 def stack_record_option(fn: Callable) -> Callable:
     return click.option(
         "--stack-record", type=click.Path(path_type=Path), default=None,
-        help="The stack's declaration and ids from a file (python -m localenv writes one as "
-             "cfn-outputs/stack-resources.json) instead of CloudFormation's ListStackResources and GetTemplate.")(fn)
+        help="The stack's declaration and ids from a file (the local emulator writes one beside the outputs) "
+             "instead of CloudFormation's ListStackResources and GetTemplate.")(fn)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -255,7 +256,7 @@ def audit(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
 
     \b
     opscli audit --suffix prod
-    opscli audit --outputs cfn-outputs/flat-outputs.json -o json | jq .summary
+    opscli audit --outputs outputs.json -o json | jq .summary
     """
     _run(ctx, core.audit, kwargs, {"stack_record": stack_record})
 
@@ -272,7 +273,7 @@ def drift(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
 
     \b
     opscli drift --suffix prod
-    opscli drift --outputs cfn-outputs/flat-outputs.json -o json | jq '.findings[] | select(.status=="FAIL")'
+    opscli drift --outputs outputs.json -o json | jq '.findings[] | select(.status=="FAIL")'
     """
     _run(ctx, core.drift, kwargs, {"stack_record": stack_record})
 

@@ -169,3 +169,21 @@ def test_a_deeply_nested_outputs_file_is_a_usage_error(tmp_path, capsys):
     path.write_text("[" * 100_000 + "]" * 100_000)
     assert main(["audit", "--outputs", str(path)]) == errors.EXIT_USAGE
     assert "nested too deeply" in capsys.readouterr().err
+
+
+def test_help_stands_without_the_repository():
+    """Installed alone (pip install dist/streamtech-opscli), opscli's help must not send anyone to files of this
+    repository (issue 26: it named tests/, cfn-outputs/ and python -m commands of other packages)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from opscli.cli import cli
+
+    commands = [[], ["audit"], ["drift"], ["rotate-check", "secrets"], ["rotate-check", "keys"], ["rules", "list"],
+                ["rules", "show"], ["iam-policy"], ["export", "security-hub"]]
+    for command in commands:
+        text = CliRunner().invoke(cli, [*command, "--help"], terminal_width=200).output
+        assert text.startswith("Usage:"), (command, text)
+        found = re.findall(r"tests/|cfn-outputs/|scripts/|cdk_app|platform_spec/|localenv|python -m \w+", text)
+        assert found == [], (command, found)

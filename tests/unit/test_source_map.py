@@ -46,3 +46,13 @@ def test_a_missing_or_foreign_map_gives_no_site(tmp_path):
     assert source_map.site_of("Stack/X/Resource", {"X": "cdk_app/x.py:7"}) == ("cdk_app/x.py", 7)
     assert source_map.site_of("Stack/Y", {"": "cdk_app/s.py:3"}) == ("cdk_app/s.py", 3)
     assert source_map.site_of("Stack/X", {"X": "cdk_app/x.py:seven"}) is None
+
+
+def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
+    from cdk_app.app import declared_at
+
+    sites = {"Database/Instance": "cdk_app/constructs/database.py:58"}
+    line = "/TapStackx/Database/Instance/Resource: StreamTech-STK-RDS-001: not Multi-AZ"
+    assert declared_at(line, sites) == f"{line} (declared at cdk_app/constructs/database.py:58)"
+    assert declared_at("no construct path here", sites) == "no construct path here"
+    assert declared_at("/Elsewhere/X: message", {}) == "/Elsewhere/X: message"
