@@ -20,7 +20,8 @@ PRIMITIVE = {"string_t": str, "integer_t": int, "long_t": int, "timestamp_t": in
              "float_t": (int, float)}
 
 
-def _load(relative: str) -> dict[str, Any]:
+@functools.cache
+def _load(relative: str) -> dict[str, Any]:  # read once: the schema's files are read-only here
     return json.loads((SCHEMA / relative).read_text())
 
 
