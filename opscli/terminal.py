@@ -73,7 +73,7 @@ def _by_service(findings: list[Finding], console: Console) -> None:
     for column in columns:
         grid.add_column(SHORT_SEVERITY.get(column, column), justify="right", no_wrap=True)
     for service, counts in sorted(counted.items()):
-        grid.add_row(service, *(str(counts[c]) if counts[c] else "·" for c in columns))
+        grid.add_row(escape(service), *(str(counts[c]) if counts[c] else "·" for c in columns))
     console.print(grid)
 
 

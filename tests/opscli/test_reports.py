@@ -288,3 +288,13 @@ def test_drift_and_rotate_check_sarif_are_schema_valid_too(deployed, tmp_path, c
         assert sarif["runs"][0]["results"]
         assert_code_scanning_accepts(sarif, failing_only=False)
         assert sarif["runs"][0]["automationDetails"]["id"] == f"opscli/{'-'.join(command)}/TapStacktest/"
+
+
+def test_hostile_names_are_shown_as_text_never_as_markup():
+    hostile = "[bold red]x[/]"
+    items = [Finding("c", "STK-KMS-002", Status.FAIL, f"AWS::{hostile}::Key Key{hostile} ({hostile})", hostile,
+                     severity="MEDIUM")]
+    lines = view(Report(command="audit", target={"suffix": "x", "stack": f"TapStack{hostile}"}, findings=items),
+                  show_all=True, width=200)
+    text = "\n".join(lines)
+    assert text.count(hostile) >= 4, text  # in the header, the service, the row and the explanation
