@@ -170,6 +170,18 @@ def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) ->
     return answer
 
 
+def _optional(operation: str, fn: Callable[..., Any], absent: str, *codes: str, **kwargs: Any) -> Any:
+    """The answer of an operation whose error `absent` says the resource has none of the thing asked for (a bucket
+    without tags, a file system without a policy): None then, a known absence. `codes` are _call's (the resource
+    itself is gone)."""
+    try:
+        return _call(operation, fn, *codes, **kwargs)
+    except botocore.exceptions.ClientError as exc:
+        if _not_found(exc, absent):
+            return None
+        raise
+
+
 def _listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: Any) -> list[dict[str, str]]:
     """A ListTagsForResource answer's `key` (which AWS always returns) as CloudFormation's tag list."""
     return tag_list(need(_call("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))

@@ -7,7 +7,19 @@ from typing import Any
 
 import botocore.exceptions
 
-from opscli.readers.base import FACTS, NotFound, ReadContext, _call, _json, _not_found, _only, need, reader, tag_list
+from opscli.readers.base import (
+    FACTS,
+    NotFound,
+    ReadContext,
+    _call,
+    _json,
+    _not_found,
+    _only,
+    _optional,
+    need,
+    reader,
+    tag_list,
+)
 from opscli.stack import Declared
 
 
@@ -24,14 +36,10 @@ def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     for key in ("KmsKeyId", "PerformanceMode", "ThroughputMode"):
         if key in fs:
             props[key] = fs[key]
-    try:
-        policy = _call("DescribeFileSystemPolicy", efs.describe_file_system_policy, FileSystemId=r.physical_id)
-        props["FileSystemPolicy"] = _json(need(policy, "Policy", str, operation="DescribeFileSystemPolicy"),
-                                          "DescribeFileSystemPolicy", "Policy")
-    except botocore.exceptions.ClientError as exc:
-        if not _not_found(exc, "PolicyNotFound"):
-            raise
-        props["FileSystemPolicy"] = None  # definitely none
+    policy = _optional("DescribeFileSystemPolicy", efs.describe_file_system_policy, "PolicyNotFound",
+                       FileSystemId=r.physical_id)
+    props["FileSystemPolicy"] = None if policy is None else _json(  # None: definitely none
+        need(policy, "Policy", str, operation="DescribeFileSystemPolicy"), "DescribeFileSystemPolicy", "Policy")
     lifecycle = _call("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
                       FileSystemId=r.physical_id)
     props["LifecyclePolicies"] = need(lifecycle, "LifecyclePolicies", list, operation="DescribeLifecycleConfiguration")

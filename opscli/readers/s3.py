@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.exceptions
-
-from opscli.readers.base import ReadContext, _call, _json, _not_found, need, reader, tag_list
+from opscli.readers.base import ReadContext, _call, _json, _optional, need, reader, tag_list
 from opscli.stack import Declared
 
 
@@ -21,44 +19,30 @@ def bucket(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     name = r.physical_id
     props: dict[str, Any] = {"BucketName": name}
     missing = ("NoSuchBucket",)
-    try:
-        enc = _call("GetBucketEncryption", s3.get_bucket_encryption, *missing, Bucket=name)
+    enc = _optional("GetBucketEncryption", s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
+                    *missing, Bucket=name)
+    if enc is None:
+        props["BucketEncryption"] = None
+    else:
         rules = need(need(enc, "ServerSideEncryptionConfiguration", Mapping, operation="GetBucketEncryption"),
                      "Rules", list, operation="GetBucketEncryption")
         # The API says ApplyServerSideEncryptionByDefault where CloudFormation says ServerSideEncryptionByDefault.
         props["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [
             {("ServerSideEncryptionByDefault" if k == "ApplyServerSideEncryptionByDefault" else k): v
              for k, v in rule.items()} for rule in rules if isinstance(rule, Mapping)]}
-    except botocore.exceptions.ClientError as exc:
-        if not _not_found(exc, "ServerSideEncryptionConfigurationNotFoundError"):
-            raise
-        props["BucketEncryption"] = None
-    try:
-        block = _call("GetPublicAccessBlock", s3.get_public_access_block, *missing, Bucket=name)
-        props["PublicAccessBlockConfiguration"] = need(block, "PublicAccessBlockConfiguration", Mapping,
-                                                       operation="GetPublicAccessBlock")
-    except botocore.exceptions.ClientError as exc:
-        if not _not_found(exc, "NoSuchPublicAccessBlockConfiguration"):
-            raise
-        props["PublicAccessBlockConfiguration"] = None
+    block = _optional("GetPublicAccessBlock", s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration",
+                      *missing, Bucket=name)
+    props["PublicAccessBlockConfiguration"] = None if block is None else need(
+        block, "PublicAccessBlockConfiguration", Mapping, operation="GetPublicAccessBlock")
     versioning = _call("GetBucketVersioning", s3.get_bucket_versioning, *missing, Bucket=name)
     if "Status" in versioning:
         props["VersioningConfiguration"] = {"Status": versioning["Status"]}
-    try:
-        tags = _call("GetBucketTagging", s3.get_bucket_tagging, *missing, Bucket=name)
-        props["Tags"] = tag_list(need(tags, "TagSet", list, operation="GetBucketTagging"))
-    except botocore.exceptions.ClientError as exc:
-        if not _not_found(exc, "NoSuchTagSet"):
-            raise
-        props["Tags"] = []
-    try:
-        owner = _call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls, *missing, Bucket=name)
-        props["OwnershipControls"] = need(owner, "OwnershipControls", Mapping,
-                                          operation="GetBucketOwnershipControls")
-    except botocore.exceptions.ClientError as exc:
-        if not _not_found(exc, "OwnershipControlsNotFoundError"):
-            raise
-        props["OwnershipControls"] = None
+    tags = _optional("GetBucketTagging", s3.get_bucket_tagging, "NoSuchTagSet", *missing, Bucket=name)
+    props["Tags"] = [] if tags is None else tag_list(need(tags, "TagSet", list, operation="GetBucketTagging"))
+    owner = _optional("GetBucketOwnershipControls", s3.get_bucket_ownership_controls, "OwnershipControlsNotFoundError",
+                      *missing, Bucket=name)
+    props["OwnershipControls"] = None if owner is None else need(owner, "OwnershipControls", Mapping,
+                                                                  operation="GetBucketOwnershipControls")
     notification = _call("GetBucketNotificationConfiguration", s3.get_bucket_notification_configuration, *missing,
                          Bucket=name)
     if "EventBridgeConfiguration" in notification:
