@@ -22,6 +22,7 @@ import json
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -289,6 +290,23 @@ class CallLog:
         return set(self.calls)
 
 
+def endpoint_pin(endpoint_url: str) -> Callable[..., None]:
+    """A before-send handler: with an endpoint given, nothing is sent anywhere else. A client that botocore makes
+    for itself (a role profile's STS client) resolves its endpoint from the profile and AWS_ENDPOINT_URL only, not
+    from the option, and would otherwise reach AWS from a run meant for an emulator."""
+    pinned = urllib.parse.urlsplit(endpoint_url)
+
+    def pin(request: Any, **_: Any) -> None:
+        sent = urllib.parse.urlsplit(request.url)
+        host, pinned_host = sent.hostname or "", pinned.hostname or ""
+        same_host = host == pinned_host or host.endswith(f".{pinned_host}")  # S3's virtual-hosted style
+        if (sent.scheme, sent.port) != (pinned.scheme, pinned.port) or not same_host:
+            raise EndpointViolation(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
+                                    f"{endpoint_url} (a profile that assumes a role gets its STS endpoint from "
+                                    f"AWS_ENDPOINT_URL, not from --endpoint-url: set that instead)")
+    return pin
+
+
 class Aws:
     """Clients for one region/profile/endpoint, each guarded so that only read operations can be sent."""
 
@@ -300,7 +318,9 @@ class Aws:
         except botocore.exceptions.ProfileNotFound as exc:
             raise UsageError(str(exc)) from None
         if allowed is None:
-            from opscli.operations import declared_operations  # the readers' tables stand on this module
+            from opscli.operations import (
+                declared_operations,  # the readers' tables stand on this module
+            )
 
             allowed = frozenset(declared_operations())
         self.allowed = allowed
@@ -327,7 +347,7 @@ class Aws:
             events.unregister(name, handler)
         handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer)]
         if self.endpoint_url is not None:
-            handlers.append(("before-send.*.*", self._pin_endpoint))
+            handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url)))
         for name, handler in handlers:
             events.register(name, handler)
         self._session._opscli_handlers = handlers
@@ -353,14 +373,3 @@ class Aws:
             what = "opscli only reads" if not is_read(model.name) else "not an operation opscli declares"
             raise ReadOnlyViolation(f"refused {operation}: {what}")
 
-    def _pin_endpoint(self, request: Any, **_: Any) -> None:
-        """With an endpoint given, nothing is sent anywhere else: a client that botocore makes for itself (a role
-        profile's STS client) resolves its endpoint from the profile and AWS_ENDPOINT_URL only, not from the
-        option, and would otherwise reach AWS from a run meant for an emulator."""
-        sent, pinned = urllib.parse.urlsplit(request.url), urllib.parse.urlsplit(self.endpoint_url)
-        host, pinned_host = sent.hostname or "", pinned.hostname or ""
-        same_host = host == pinned_host or host.endswith(f".{pinned_host}")  # S3's virtual-hosted style
-        if (sent.scheme, sent.port) != (pinned.scheme, pinned.port) or not same_host:
-            raise EndpointViolation(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
-                                    f"{self.endpoint_url} (a profile that assumes a role gets its STS endpoint from "
-                                    f"AWS_ENDPOINT_URL, not from --endpoint-url: set that instead)")

@@ -208,7 +208,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     if not kwargs["no_history"]:
         try:
             history.record(history_path, report, code)
-            past = history.read(history_path, report)
+            if any(fmt == "html" for fmt, _ in kwargs["reports"]):  # only the HTML report shows the history
+                past = history.read(history_path, report)
         except history.HistoryError as exc:  # the run's verdict stands; the operator is told
             err.print(f"opscli: history not recorded: {escape(str(exc))}")
     if kwargs["output"] == "json":

@@ -20,7 +20,7 @@ from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import Context, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import EXIT_INTERRUPTED, OpsError, UsageError
-from opscli.model import FRAMEWORKS, Finding, Report, exit_code, judged_nothing, sort_findings
+from opscli.model import FRAMEWORKS, STACK_PREFIX, Finding, Report, exit_code, judged_nothing, sort_findings
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
 from platform_spec import catalog
@@ -28,7 +28,6 @@ from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
 
 MAX_WORKERS = 4  # bounded concurrency for the secrets
-STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
 KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
 KEY_RULES = frozenset({stk_kms.ROTATION_ID, live_only.KEY_STATE_ID, stk_tag.RULE_ID, stackcheck.PRESENCE_RULE})
 

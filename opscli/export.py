@@ -4,16 +4,15 @@ that can send nothing else: not the read-only clients of opscli.aws, whose guard
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
 from botocore.config import Config
 from botocore.validate import ParamValidator
 
-from opscli.aws import new_session
+from opscli.aws import endpoint_pin, new_session
 from opscli.errors import OpsError, ReadOnlyViolation, UsageError, read_json_input
+from opscli.fleet import securityhub_model
 
 OPERATION = "BatchImportFindings"
 BATCH = 100  # BatchImportFindings takes at most 100 findings a call
@@ -24,17 +23,6 @@ def _guard(model: Any, **_: Any) -> None:
     if model.name != OPERATION:
         raise ReadOnlyViolation(f"refused {model.service_model.service_name}:{model.name}: the export client sends "
                                 f"only securityhub:{OPERATION}")
-
-
-def _pin(endpoint_url: str) -> Callable[..., None]:
-    pinned = urllib.parse.urlsplit(endpoint_url)
-
-    def pin(request: Any, **_: Any) -> None:
-        sent = urllib.parse.urlsplit(request.url)
-        if (sent.scheme, sent.hostname, sent.port) != (pinned.scheme, pinned.hostname, pinned.port):
-            raise OpsError(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
-                           f"{endpoint_url}")
-    return pin
 
 
 def import_client(*, region: str, profile: str | None, endpoint_url: str | None) -> Any:
@@ -49,7 +37,7 @@ def import_client(*, region: str, profile: str | None, endpoint_url: str | None)
         read_timeout=20, user_agent_extra="opscli-export"))
     client.meta.events.register("before-call.*.*", _guard)
     if endpoint_url:
-        client.meta.events.register("before-send.*.*", _pin(endpoint_url))
+        client.meta.events.register("before-send.*.*", endpoint_pin(endpoint_url))
     return client
 
 
@@ -59,8 +47,8 @@ def read_findings(path: Any) -> list[dict[str, Any]]:
     if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
         raise UsageError(f"--report asff {path}: not a list of ASFF findings (opscli audit --report asff=PATH "
                          "writes one)")
-    client_model = new_session(region_name="ap-northeast-1")._session.get_service_model("securityhub")
-    problems = ParamValidator().validate({"Findings": findings}, client_model.operation_model(OPERATION).input_shape)
+    problems = ParamValidator().validate({"Findings": findings},
+                                         securityhub_model().operation_model(OPERATION).input_shape)
     if problems.has_errors():
         first = problems.generate_report().splitlines()[:3]
         raise UsageError(f"--report asff {path}: not what {OPERATION} accepts: {' '.join(first)}")

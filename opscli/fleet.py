@@ -16,7 +16,7 @@ from typing import Any
 
 from opscli import __version__
 from opscli.explain import explanation
-from opscli.model import Finding, Report, resource_parts, short_name
+from opscli.model import Finding, Report, cut, resource_parts, short_name
 from platform_spec import catalog
 from platform_spec.result import Status
 
@@ -33,28 +33,24 @@ _OCSF_COMPLIANCE = {Status.PASS: (1, "Pass"), Status.FAIL: (3, "Fail"), Status.A
                     Status.ERROR: (2, "Warning")}
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _stack(report: Report) -> str:
-    return report.target.get("stack") or f"TapStack{report.target.get('suffix', '')}"
-
 
 def finding_id(report: Report, f: Finding) -> str:
     """Stable across runs and deployments: stack, rule, logical id (never a physical id) and check."""
-    parts = resource_parts(f.resource)
-    where = parts[1] if parts is not None and parts[1] else short_name(f.resource)
-    return f"{_stack(report)}/{f.rule_id or 'none'}/{where}/{f.check_id}"
+    return f"{report.stack}/{f.rule_id or 'none'}/{short_name(f.resource)}/{f.check_id}"
+
+
+@functools.cache
+def securityhub_model() -> Any:
+    """Security Hub's service model as botocore ships it: what ASFF is checked against."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("securityhub")
 
 
 @functools.cache
 def _asff_types() -> dict[str, str]:
     """Security Hub's resource type names (ResourceDetails' members in its service model), by lower-case name."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("securityhub")
-    return {name.lower(): name for name in model.shape_for("ResourceDetails").members}
+    return {name.lower(): name for name in securityhub_model().shape_for("ResourceDetails").members}
 
 
 def asff_resource_type(resource_type: str | None) -> str:
@@ -83,7 +79,7 @@ def to_asff(report: Report) -> list[dict[str, Any]]:
         requirements = [f"{name} {control}" for name, ids in e["controls"].items() for control in ids][:32]
         finding: dict[str, Any] = {
             "SchemaVersion": ASFF_SCHEMA,
-            "Id": _cut(finding_id(report, f), 512),
+            "Id": cut(finding_id(report, f), 512),
             "ProductArn": f"arn:aws:securityhub:{region}:{account}:product/{account}/default",
             "GeneratorId": f.rule_id or f.check_id,
             "AwsAccountId": account,
@@ -91,12 +87,12 @@ def to_asff(report: Report) -> list[dict[str, Any]]:
             "CreatedAt": when, "UpdatedAt": when,
             "Severity": {"Label": f.severity if f.status is not Status.PASS else "INFORMATIONAL",
                          "Original": f.severity},
-            "Title": _cut(f"{f.rule_id} {e['title']}", ASFF_TITLE),
-            "Description": _cut(f"{f.reason} — {e['rationale']}".strip(" —"), ASFF_DESCRIPTION),
-            "Resources": [{"Type": asff_resource_type(parts[0] if parts else None), "Id": _cut(physical, 512),
+            "Title": cut(f"{f.rule_id} {e['title']}", ASFF_TITLE),
+            "Description": cut(f"{f.reason} — {e['rationale']}".strip(" —"), ASFF_DESCRIPTION),
+            "Resources": [{"Type": asff_resource_type(parts[0] if parts else None), "Id": cut(physical, 512),
                            "Partition": "aws", "Region": region,
                            "Details": {"Other": {"LogicalId": parts[1] or "", "CloudFormationType": parts[0],
-                                                 "Stack": _stack(report)}} if parts else {}}],
+                                                 "Stack": report.stack}} if parts else {}}],
             "Compliance": {"Status": _ASFF_STATUS[f.status], **({"RelatedRequirements": requirements}
                                                                  if requirements else {})},
             "ProductFields": {"opscli/Command": report.command, "opscli/CheckId": f.check_id,
@@ -107,7 +103,7 @@ def to_asff(report: Report) -> list[dict[str, Any]]:
                          "RESOLVED" if f.status is Status.PASS else "NEW"},
         }
         if rule is not None and (rule.now or rule.in_code):
-            finding["Remediation"] = {"Recommendation": {"Text": _cut(
+            finding["Remediation"] = {"Recommendation": {"Text": cut(
                 f"Now: {rule.now} In code: {rule.in_code}" if rule.now else rule.in_code, ASFF_TEXT)}}
         if not finding["Resources"][0]["Details"]:
             del finding["Resources"][0]["Details"]
@@ -132,7 +128,7 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
         severity_id = _OCSF_SEVERITY.get(f.severity, 0)
         uid = hashlib.sha256(finding_id(report, f).encode()).hexdigest()
         resource: dict[str, Any] = {"uid": (parts[2] if parts is not None else None) or f.resource,
-                                    "name": parts[1] if parts is not None and parts[1] else short_name(f.resource),
+                                    "name": short_name(f.resource),
                                     "type": parts[0] if parts is not None else "secret", "region": region,
                                     "cloud_partition": "aws"}
         event: dict[str, Any] = {
@@ -153,7 +149,7 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
                            "requirements": [f"{name} {c}" for name, ids in e["controls"].items() for c in ids]},
             "resources": [resource],
             "unmapped": {"check_id": f.check_id, "read_with": e["evidence"]["read_with"],
-                         "stack": _stack(report)},
+                         "stack": report.stack},
         }
         if e["remediation"]["now"] or e["remediation"]["in_code"]:
             event["remediation"] = {"desc": " ".join(part for part in (

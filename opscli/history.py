@@ -83,7 +83,7 @@ def record(path: Path, report: Report, exit_code: int) -> int:
             cursor = db.execute(
                 "INSERT INTO runs (time, command, stack, account, region, endpoint, fail, error, pass, accepted, "
                 "exit_code) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (report.created.isoformat(), report.command, _stack(report), report.target.get("account"),
+                (report.created.isoformat(), report.command, report.stack, report.target.get("account"),
                  report.target.get("region"), report.target.get("endpoint"), counts["FAIL"], counts["ERROR"],
                  counts["PASS"], counts["ACCEPTED"], exit_code))
             run = int(cursor.lastrowid)
@@ -110,7 +110,7 @@ def read(path: Path, report: Report) -> Past:
     db = _open(path, create=False)
     try:
         runs = db.execute("SELECT id, time, fail, error, pass, exit_code FROM runs WHERE command=? AND stack=? "
-                          "ORDER BY id DESC LIMIT 1000", (report.command, _stack(report))).fetchall()
+                          "ORDER BY id DESC LIMIT 1000", (report.command, report.stack)).fetchall()
         trend = [{"time": t, "FAIL": f, "ERROR": e, "PASS": p, "exit_code": c}
                  for _id, t, f, e, p, c in reversed(runs[:TREND])]
         open_keys = {finding_id(report, f) for f in report.findings if f.status is Status.FAIL}
@@ -131,10 +131,6 @@ def read(path: Path, report: Report) -> Past:
         raise HistoryError(f"history {path} cannot be read: {exc}") from None
     finally:
         db.close()
-
-
-def _stack(report: Report) -> str:
-    return report.target.get("stack") or f"TapStack{report.target.get('suffix', '')}"
 
 
 def day(iso: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
-from opscli.core import STACK_PREFIX, declared_operations
+from opscli.core import declared_operations
+from opscli.model import STACK_PREFIX
 from opscli.targets import Targets
 from platform_spec.naming import NAMES, physical_name
 

@@ -14,6 +14,7 @@ from platform_spec import catalog
 from platform_spec.result import Status
 
 SEVERITIES = [s.value for s in catalog.Severity]
+STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
 
 
 def resource_label(resource_type: str, logical_id: str, physical_id: str | None) -> str:
@@ -77,6 +78,11 @@ class Report:
     # how many FAILs each accepted (core.conclude fills it; the HTML report's register of deviations shows it)
     register: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def stack(self) -> str:
+        """The stack the run looked at: as read from CloudFormation, else the one its suffix names."""
+        return self.target.get("stack") or f"{STACK_PREFIX}{self.target.get('suffix', '')}"
+
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)
         return {status.value: counted.get(status.value, 0) for status in Status}
@@ -120,6 +126,11 @@ def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
     order = {Status.ERROR: 0, Status.FAIL: 1, Status.ACCEPTED: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
     return sorted(findings, key=lambda f: (order[f.status], SEVERITIES.index(f.severity or "HIGH"), f.check_id,
                                            f.resource))
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short_name(resource: str) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console
 
 from opscli import __version__, terminal
-from opscli.core import STACK_PREFIX
 from opscli.explain import explanation
 from opscli.html import to_html
 from opscli.model import Finding, Report, compliance_view, resource_parts, short_name
@@ -50,9 +49,6 @@ def findings_from_json(text: str) -> list[Finding]:
     return [Finding.from_dict({k: v for k, v in item.items() if k in names}) for item in json.loads(text)["findings"]]
 
 
-# Where a SARIF location falls back to when no construct line is known (no source map, or a finding on no
-# declared resource): the file that declares the CDK app, tracked in every CDK repository.
-FALLBACK_LOCATION = ("cdk.json", 1)
 SARIF_NOTIFICATIONS = 100  # ERROR findings listed as tool notifications when they are not results
 
 
@@ -64,23 +60,20 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
     Each result is located at the Python line that declares its resource (`sites`, the source map), its
     partialFingerprints come from rule, logical id and check (never a physical id), and automationDetails keeps
     audit, drift and rotate-check uploads apart."""
-    stack = report.target.get("stack") or f"{STACK_PREFIX}{report.target.get('suffix', '')}"
+    stack = report.stack
     own_sites = source_map.resource_sites(report.template, sites or {})
-    root_site = source_map.site_of(stack, sites or {}) or FALLBACK_LOCATION
+    root_site = source_map.site_of(stack, sites or {}) or sarif.FALLBACK_LOCATION
     kept = [f for f in report.findings if include_pass or f.status in (Status.FAIL, Status.ACCEPTED)]
 
     def location(f: Finding) -> dict:
         parts = resource_parts(f.resource)
         file, line = own_sites.get(parts[1] or "", root_site) if parts is not None else root_site
-        return {"physicalLocation": {"artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
-                                     "region": {"startLine": line}},
-                "logicalLocations": [{"fullyQualifiedName": f.resource or stack, "kind": "resource"}]}
+        return sarif.location(file, line, f.resource or stack)
 
     def result(f: Finding) -> dict:
         failed = f.status in (Status.FAIL, Status.ACCEPTED)
         rule = catalog.CATALOG.get(f.rule_id)
-        parts = resource_parts(f.resource)
-        where = parts[1] if parts is not None and parts[1] else short_name(f.resource)
+        where = short_name(f.resource)
         text = f"{where}: {f.reason or f.title or f.rule_id}"
         if failed and rule is not None and rule.now:
             text += f" Fix now: {rule.now}"
@@ -105,7 +98,7 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
                                       **({"informationUri": f"{help_base}/README.md"} if help_base else {}),
                                       "rules": sarif_rules({f.rule_id for f in kept}, base=help_base)}},
                   "automationDetails": {"id": f"opscli/{report.command.replace(' ', '-')}/{stack}/"},
-                  "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository's root"}}},
+                  "originalUriBaseIds": sarif.ROOT_BASE,
                   "invocations": [invocation],
                   "results": [result(f) for f in kept]}],
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.livestack import LiveStack, ReadState, same
-from opscli.model import Finding, resource_label
+from opscli.model import Finding, cut, resource_label
 from opscli.readers import READERS
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
@@ -114,9 +114,6 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
     return findings
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 def _brief(value: Any) -> str:
     """A value as people read it: maps as {Key: value, ...} with keys in order, no JSON quoting."""
@@ -153,7 +150,7 @@ def changes(declared: Any, live: Any, path: str) -> list[str]:
 
 
 def describe_change(key: str, declared: Any, live: Any, limit: int = 400) -> str:
-    return _cut("; ".join(changes(declared, live, key)), limit)
+    return cut("; ".join(changes(declared, live, key)), limit)
 
 
 def _with_property(template: Mapping[str, Any], lid: str, key: str, value: Any) -> dict[str, Any]:

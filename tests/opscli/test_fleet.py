@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
 from opscli.cli import main
-from opscli.fleet import asff_resource_type, to_asff, to_ocsf
+from opscli.fleet import asff_resource_type, securityhub_model, to_asff, to_ocsf
 from opscli.model import Finding, Report
 from platform_spec.result import Status
 from tests.ocsf import validate
@@ -36,8 +35,7 @@ def report(*findings: Finding, physical: str = "sg-1") -> Report:
 
 
 def asff_errors(findings: list[dict]) -> str:
-    shape = botocore.session.get_session().get_service_model("securityhub").operation_model(
-        "BatchImportFindings").input_shape
+    shape = securityhub_model().operation_model("BatchImportFindings").input_shape
     return ParamValidator().validate({"Findings": findings}, shape).generate_report()
 
 
