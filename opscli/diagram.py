@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from platform_spec import files
+from platform_spec.rules.intrinsics import references
 
 TIERS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Edge", (("AWS::WAFv2::WebACL", "WAF web ACL"), ("AWS::ApiGateway::RestApi", "API Gateway REST API (regional)"),
@@ -43,23 +44,6 @@ PLUMBING = frozenset({"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::SecurityGr
 TITLE = "TapStack: architecture, from the synthesized template"
 
 
-def _references(value: Any) -> set[str]:
-    """Logical ids a property value refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        if "Ref" in value and isinstance(value["Ref"], str):
-            found.add(value["Ref"])
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            found.add(target[0] if isinstance(target, list) else str(target).split(".")[0])
-        for sub in value.values():
-            found |= _references(sub)
-    elif isinstance(value, list):
-        for sub in value:
-            found |= _references(sub)
-    return found
-
-
 def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]]:
     """The boxes (type, label, tier, count) of the types the template has, and the (from, to) type edges."""
     resources = template.get("Resources", {}) if isinstance(template, Mapping) else {}
@@ -76,7 +60,7 @@ def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]
         source = types.get(lid)
         if source not in shown or not isinstance(resource, Mapping):
             continue
-        for target in _references(resource.get("Properties", {})):
+        for target in references(resource.get("Properties", {})):
             if types.get(target) in shown and types[target] != source and \
                     not {source, types[target]} & PLUMBING:
                 edges.add((source, types[target]))

@@ -79,6 +79,19 @@ def sarif_rules(rule_ids: set[str], *, base: str | None = None) -> list[dict]:
     return rules
 
 
+# Where a result falls back to when no line of ours is known: the file that declares the CDK app, tracked in
+# every CDK repository (code scanning needs a file and a line for every result).
+FALLBACK_LOCATION = ("cdk.json", 1)
+ROOT_BASE = {"%SRCROOT%": {"description": {"text": "the repository's root"}}}
+
+
+def location(file: str, line: int, name: str) -> dict:
+    """One result's location: a file of the repository (relative to %SRCROOT%) and line, and what it is about."""
+    return {"physicalLocation": {"artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                                 "region": {"startLine": max(line, 1)}},
+            "logicalLocations": [{"fullyQualifiedName": name, "kind": "resource"}]}
+
+
 def fingerprint(rule_id: str, logical_id: str, check_id: str) -> str:
     """Stable across deployments and suffixes: rule, the resource's logical id (never its physical id) and check."""
     return hashlib.sha256(f"{rule_id}|{logical_id}|{check_id}".encode()).hexdigest()[:32]

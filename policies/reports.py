@@ -8,8 +8,14 @@ from dataclasses import asdict, dataclass
 from xml.etree import ElementTree as ET
 
 from platform_spec import catalog
-
-from platform_spec.sarif import FINGERPRINT, fingerprint, sarif_rules
+from platform_spec.sarif import (
+    FALLBACK_LOCATION,
+    FINGERPRINT,
+    ROOT_BASE,
+    fingerprint,
+    location,
+    sarif_rules,
+)
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
 
@@ -53,7 +59,8 @@ def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1"
     results = []
     for f in findings:
         rule_id = f.catalog_id or f.rule_id
-        file, _, line = f.source.rpartition(":") if f.source else (f.location or "cdk.json", "", str(f.line))
+        file, _, line = f.source.rpartition(":") if f.source else (
+            f.location or FALLBACK_LOCATION[0], "", str(f.line))
         result = {
             "ruleId": rule_id,
             "kind": "fail",
@@ -63,16 +70,14 @@ def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1"
             "partialFingerprints": {FINGERPRINT: fingerprint(rule_id, f.resource, f.rule_id)},
             "properties": {"engine": f.engine, "engineRuleId": f.rule_id, "catalogId": f.catalog_id,
                            "severity": f.severity, "resource": f.resource, "seenBy": list(f.seen_by)},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": file or "cdk.json",
-                                                                     "uriBaseId": "%SRCROOT%"},
-                                                "region": {"startLine": max(int(line) if line.isdigit() else 1, 1)}},
-                           "logicalLocations": [{"fullyQualifiedName": f.resource or "stack"}]}],
+            "locations": [location(file or FALLBACK_LOCATION[0], int(line) if line.isdigit() else 1,
+                                   f.resource or "stack")],
         }
         results.append(result)
     sarif = {"version": "2.1.0", "$schema": SARIF_SCHEMA,
              "runs": [{"tool": {"driver": {"name": tool, "version": version, "rules": rules}},
                        "automationDetails": {"id": category},
-                       "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository's root"}}},
+                       "originalUriBaseIds": ROOT_BASE,
                        "results": results}]}
     return json.dumps(sarif, indent=2, sort_keys=True) + "\n"
 

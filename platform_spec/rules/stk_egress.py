@@ -27,6 +27,7 @@ from typing import Any
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
 from platform_spec.rules.intrinsics import as_dict, ref_target
+from platform_spec.rules.stk_net import ports
 
 RULE_ID = "STK-NET-005"
 GROUP = "AWS::EC2::SecurityGroup"
@@ -77,18 +78,11 @@ def to_internet(rule: Any) -> str | None:
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            return f"{_ports(rule)} to {text} (not an address range)"
+            return f"{ports(rule)} to {text} (not an address range)"
         if network.is_global or network.prefixlen == 0:
-            return f"{_ports(rule)} to {text}"
+            return f"{ports(rule)} to {text}"
     return None
 
-
-def _ports(rule: Mapping[str, Any]) -> str:
-    protocol = str(rule.get("IpProtocol", "?"))
-    if protocol in ("-1", "all"):
-        return "all traffic"
-    low, high = rule.get("FromPort"), rule.get("ToPort")
-    return f"{protocol} {low if low == high else f'{low}-{high}'}"
 
 
 def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:

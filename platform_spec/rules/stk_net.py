@@ -20,13 +20,13 @@ TYPES = frozenset({GROUP, INGRESS})
 ANYWHERE = {"CidrIp": "0.0.0.0/0", "CidrIpv6": "::/0"}
 
 
-def _ports(rule: Mapping[str, Any]) -> str:
+def ports(rule: Mapping[str, Any]) -> str:
+    """A security group rule's protocol and ports as people say them: 'tcp 5433', 'tcp 0-65535', 'all traffic'."""
     protocol = str(rule.get("IpProtocol", "?"))
     if protocol in ("-1", "all"):
         return "all traffic"
     low, high = rule.get("FromPort"), rule.get("ToPort")
-    ports = f"{low}" if low == high else f"{low}-{high}"
-    return f"{protocol} {ports}"
+    return f"{protocol} {low if low == high else f'{low}-{high}'}"
 
 
 def open_to_anywhere(rule: Any) -> str | None:
@@ -35,7 +35,7 @@ def open_to_anywhere(rule: Any) -> str | None:
         return None
     for key, anywhere in ANYWHERE.items():
         if str(rule.get(key, "")).strip() == anywhere:
-            return f"{_ports(rule)} from {anywhere}"
+            return f"{ports(rule)} from {anywhere}"
     return None
 
 
