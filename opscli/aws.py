@@ -290,16 +290,17 @@ class CallLog:
         return set(self.calls)
 
 
-def endpoint_pin(endpoint_url: str) -> Callable[..., None]:
+def endpoint_pin(endpoint_url: str, *, subdomains: bool = True) -> Callable[..., None]:
     """A before-send handler: with an endpoint given, nothing is sent anywhere else. A client that botocore makes
     for itself (a role profile's STS client) resolves its endpoint from the profile and AWS_ENDPOINT_URL only, not
-    from the option, and would otherwise reach AWS from a run meant for an emulator."""
+    from the option, and would otherwise reach AWS from a run meant for an emulator. `subdomains`: a subdomain of
+    the endpoint's host is the same host (S3's virtual-hosted style); a client of one service may say False."""
     pinned = urllib.parse.urlsplit(endpoint_url)
 
     def pin(request: Any, **_: Any) -> None:
         sent = urllib.parse.urlsplit(request.url)
         host, pinned_host = sent.hostname or "", pinned.hostname or ""
-        same_host = host == pinned_host or host.endswith(f".{pinned_host}")  # S3's virtual-hosted style
+        same_host = host == pinned_host or (subdomains and host.endswith(f".{pinned_host}"))
         if (sent.scheme, sent.port) != (pinned.scheme, pinned.port) or not same_host:
             raise EndpointViolation(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
                                     f"{endpoint_url} (a profile that assumes a role gets its STS endpoint from "

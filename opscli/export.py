@@ -37,7 +37,7 @@ def import_client(*, region: str, profile: str | None, endpoint_url: str | None)
         read_timeout=20, user_agent_extra="opscli-export"))
     client.meta.events.register("before-call.*.*", _guard)
     if endpoint_url:
-        client.meta.events.register("before-send.*.*", endpoint_pin(endpoint_url))
+        client.meta.events.register("before-send.*.*", endpoint_pin(endpoint_url, subdomains=False))
     return client
 
 

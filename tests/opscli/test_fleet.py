@@ -158,3 +158,17 @@ def test_export_wants_an_asff_report_and_says_what_failed(tmp_path, capsys, monk
     # nothing listens on port 9: the import could not be sent, which is never a success
     assert main(["export", "security-hub", "--report", f"asff={path}", "--endpoint-url", "http://127.0.0.1:9"]) == 3
     assert "BatchImportFindings could not be sent" in capsys.readouterr().err
+
+
+def test_the_export_client_may_reach_only_its_endpoint_host_not_even_a_subdomain():
+    from types import SimpleNamespace
+
+    from opscli.aws import EndpointViolation, endpoint_pin
+
+    strict, s3_style = endpoint_pin("http://127.0.0.1:9", subdomains=False), endpoint_pin("http://localhost:9")
+    strict(SimpleNamespace(url="http://127.0.0.1:9/"))  # its own endpoint: let through
+    for url in ("http://evil.127.0.0.1:9/", "https://127.0.0.1:9/", "http://127.0.0.1:10/",
+                "https://securityhub.ap-northeast-1.amazonaws.com/"):
+        with pytest.raises(EndpointViolation):
+            strict(SimpleNamespace(url=url))
+    s3_style(SimpleNamespace(url="http://bucket.localhost:9/"))  # the read-only clients' S3 virtual hosting
