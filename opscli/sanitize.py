@@ -1,0 +1,43 @@
+"""One sanitizer for every character that reaches an operator's terminal from outside opscli.
+
+Text that AWS returns (tag values, descriptions, error messages) or that a file names can hold bytes a terminal
+acts on: ESC and CSI sequences that clear the screen or move the cursor, OSC 8 hyperlinks and OSC 52 clipboard
+writes, C1 controls, bidirectional overrides (U+202E) that make one name read as another. Every such character
+is replaced by its escape (`\\x1b`, `\\u202e`), so the operator sees that it was there and the terminal never
+acts on it. Printable text, tabs and (where asked) line breaks pass unchanged.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Categories of characters a terminal may act on or that change how the text around them reads: controls (C0, DEL,
+# C1), format characters (bidi embeddings, overrides and isolates, zero-width joiners, the BOM), line and
+# paragraph separators, surrogates, private-use and unassigned code points (a future bidi control is one today).
+# Python's str.isprintable() is False for exactly these and for spaces other than " " (Zs), which are kept.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def visible(text: object, *, lines: bool = False) -> str:
+    """`text` (str() of any value) with every control, format and separator character shown as its escape; tabs
+    are kept. `lines=True` keeps line feeds (a multi-line detail); otherwise a line feed is shown too, so one
+    value stays on one row."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == "\t" or (lines and char == "\n")
+                   or unicodedata.category(char) not in _HIDDEN else _escaped(char) for char in text)
+
+
+def is_visible(text: str, *, lines: bool = False) -> bool:
+    """Whether `text` holds nothing `visible` would change (what a test asserts of every rendered view)."""
+    return visible(text, lines=lines) == text
