@@ -22,6 +22,7 @@ import botocore.parsers
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError
 from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
+from opscli.shapes import Where
 from opscli.stack import Declared, StackScope
 from platform_spec.intrinsics import Resolver, Unresolvable
 from platform_spec.result import CouldNotLook, Status
@@ -136,12 +137,15 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def same(declared: Any, live: Any) -> bool:
+def same(declared: Any, live: Any, where: Where | None = None) -> bool:
     """Whether a live value matches a (resolved) declared one: declared map keys only (AWS adds defaults), lists
-    item for item in any order, scalars in CloudFormation's string form, a key id equal to its ARN."""
+    item for item in any order, scalars in CloudFormation's string form, a key id equal to its ARN. `where` (the
+    resource type and the path of the value) says from the type's schema which objects are maps: an empty map
+    equals an absent one; an empty structure (`Block: {}`) is a choice, and so is every other structure beside
+    it. Without `where` no object is a map."""
     if _identical(declared, live):
         return True  # the same as they are, so the same in canonical form (most properties: none is built)
-    return _same(_canonical(declared), _canonical(live))
+    return _same(_canonical(declared), _canonical(live), where)
 
 
 def _identical(one: Any, other: Any) -> bool:
@@ -155,17 +159,43 @@ def _identical(one: Any, other: Any) -> bool:
     return bool(one == other)
 
 
-def _same(declared: Any, live: Any) -> bool:
+def _at(where: Where | None, step: str | int) -> Where | None:
+    return None if where is None else where.at(step)
+
+
+def _is_map(where: Where | None) -> bool:
+    return where is not None and where.is_map()
+
+
+def left_out(value: Any, where: Where | None) -> bool:
+    """Whether a declared `value` at `where` is what AWS leaves out of an answer: an empty list, or an empty map
+    (by the schema). An empty structure is not: its presence is the declaration (`DefaultAction: {Block: {}}`)."""
+    return value == [] or (value == {} and _is_map(where))
+
+
+def chosen(declared: Mapping[str, Any], where: Where | None) -> bool:
+    """Whether `declared` selects a variant by the key present: it holds an empty structure (`{Block: {}}`), so
+    a structure the live value adds beside it is another choice, not a default."""
+    return any(value == {} and not left_out(value, _at(where, key)) for key, value in declared.items())
+
+
+def _same(declared: Any, live: Any, where: Where | None = None) -> bool:
     if isinstance(declared, Mapping):
-        # An empty declared map or list is what AWS leaves out of its answer.
-        return isinstance(live, Mapping) and all(_same(v, live[k]) if k in live else v in ({}, [])
-                                                 for k, v in declared.items())
+        if not isinstance(live, Mapping):
+            return False
+        if not all(_same(v, live[k], _at(where, k)) if k in live else left_out(v, _at(where, k))
+                   for k, v in declared.items()):
+            return False
+        # Keys only the live value has are AWS's defaults, unless the declaration chose a variant by its key.
+        return not chosen(declared, where) or not any(
+            isinstance(v, Mapping) and not _is_map(_at(where, k)) for k, v in live.items() if k not in declared)
     if isinstance(declared, list):
         if not isinstance(live, list) or len(declared) != len(live):
             return False
         remaining = list(live)
-        for item in declared:
-            match = next((i for i, candidate in enumerate(remaining) if _same(item, candidate)), None)
+        for n, item in enumerate(declared):
+            match = next((i for i, candidate in enumerate(remaining) if _same(item, candidate, _at(where, n))),
+                         None)
             if match is None:
                 return False
             remaining.pop(match)
@@ -212,30 +242,31 @@ class LiveStack:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise Unresolvable(f"a malformed intrinsic ({exc!r})") from None
 
-    def as_declared(self, declared: Any, live: Any) -> Any:
+    def as_declared(self, declared: Any, live: Any, where: Where | None = None) -> Any:
         """`live` in template shape: the declaration itself where the live value matches it, else the live value
-        with exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt."""
+        with exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt. `where`: as for `same`."""
         try:
-            if declared is not None and same(self.resolve(declared), live):
+            if declared is not None and same(self.resolve(declared), live, where):
                 return declared
         except Unresolvable:
             pass
         if isinstance(live, Mapping):
             base = declared if isinstance(declared, Mapping) else {}
-            return {k: self.as_declared(base.get(k), v) for k, v in live.items()}
+            return {k: self.as_declared(base.get(k), v, _at(where, k)) for k, v in live.items()}
         if isinstance(live, list):
             candidates = list(declared) if isinstance(declared, list) else []
             out = []
-            for item in live:
+            for n, item in enumerate(live):
                 match = None
                 for i, candidate in enumerate(candidates):
                     try:
-                        if same(self.resolve(candidate), item):
+                        if same(self.resolve(candidate), item, _at(where, n)):
                             match = i
                             break
                     except Unresolvable:
                         continue
-                out.append(candidates.pop(match) if match is not None else self.as_declared(None, item))
+                out.append(candidates.pop(match) if match is not None else self.as_declared(None, item,
+                                                                                            _at(where, n)))
             return out
         if isinstance(live, str) and live in self._ids:
             return self._ids[live]
@@ -248,7 +279,8 @@ class LiveStack:
             if live.state == ReadState.READ and live.properties is not None:
                 declared = live.declared.properties
                 resources[lid] = {"Type": live.declared.type, "Properties": {
-                    k: self.as_declared(declared.get(k), v) for k, v in live.properties.items() if v is not None}}
+                    k: self.as_declared(declared.get(k), v, Where(live.declared.type, (k,)))
+                    for k, v in live.properties.items() if v is not None}}
         return {"Resources": resources}
 
 

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opscli.livestack import LiveStack, ReadState, same
+from opscli.livestack import LiveStack, ReadState, chosen, left_out, same
 from opscli.model import Finding, cut, resource_label
 from opscli.readers import READERS
+from opscli.shapes import Where
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
@@ -126,31 +127,37 @@ def _brief(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def changes(declared: Any, live: Any, path: str) -> list[str]:
+def changes(declared: Any, live: Any, path: str, where: Where | None = None) -> list[str]:
     """What differs between a declared value and the live one, as readable lines: a changed scalar as
     "path: declared X, live Y", list items as "path: added ITEM" / "path: removed ITEM", map keys by their path.
-    Keys only the live value has are AWS's defaults (the declaration did not set them): not drift."""
+    Keys only the live value has are AWS's defaults (the declaration did not set them): not drift, unless the
+    declaration chose a variant by its key (`where`: as for `livestack.same`)."""
     if isinstance(declared, Mapping) and isinstance(live, Mapping):
         found: list[str] = []
         for key in sorted(declared, key=str):
-            where = f"{path}.{key}"
+            at = where.at(key) if where is not None else None
             if key not in live:
-                if declared[key] not in ({}, []):
-                    found.append(f"{where}: removed (declared {_brief(declared[key])})")
-            elif not same(declared[key], live[key]):
-                found += changes(declared[key], live[key], where)
+                if not left_out(declared[key], at):
+                    found.append(f"{path}.{key}: removed (declared {_brief(declared[key])})")
+            elif not same(declared[key], live[key], at):
+                found += changes(declared[key], live[key], f"{path}.{key}", at)
+        if chosen(declared, where):
+            found += [f"{path}.{key}: added {_brief(value)}" for key, value in sorted(live.items(), key=str)
+                      if key not in declared and isinstance(value, Mapping)
+                      and not (where is not None and where.at(key).is_map())]
         return found or [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
     if isinstance(declared, list) and isinstance(live, list):
-        added = [item for item in live if not any(same(d, item) for d in declared)]
-        removed = [item for item in declared if not any(same(item, x) for x in live)]
+        at = where.at(0) if where is not None else None
+        added = [item for item in live if not any(same(d, item, at) for d in declared)]
+        removed = [item for item in declared if not any(same(item, x, at) for x in live)]
         found = [f"{path}: added {_brief(item)}" for item in added] + \
                 [f"{path}: removed {_brief(item)}" for item in removed]
         return found or [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
     return [f"{path}: declared {_brief(declared)}, live {_brief(live)}"]
 
 
-def describe_change(key: str, declared: Any, live: Any, limit: int = 400) -> str:
-    return cut("; ".join(changes(declared, live, key)), limit)
+def describe_change(key: str, declared: Any, live: Any, limit: int = 400, where: Where | None = None) -> str:
+    return cut("; ".join(changes(declared, live, key, where)), limit)
 
 
 def _with_property(template: Mapping[str, Any], lid: str, key: str, value: Any) -> dict[str, Any]:
@@ -198,12 +205,13 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
                 unverifiable += 1  # the answer did not include it: no evidence either way
                 continue
             actual = resource.properties[key]
-            if same(expected, actual):
+            where = Where(resource.declared.type, (key,))
+            if same(expected, actual, where):
                 continue
             drifted = True
             restored = _with_property(picture, lid, key, value)
             broken = sorted(set(live_failures) - set(failing(restored)))
-            reason = describe_change(key, expected, actual)
+            reason = describe_change(key, expected, actual, where=where)
             if broken:
                 reason += "; now breaks " + "; ".join(f"{rule} ({live_failures[(rule, where)]})"
                                                       for rule, where in broken)
