@@ -3,7 +3,8 @@
 The guard is an allowlist: a client may send exactly the operations opscli declares (its readers', the stack
 scope's and the secrets' checks), which are also exactly what `opscli iam-policy` grants. Anything else —
 a write, or a read opscli has no business making such as secretsmanager:GetSecretValue — is refused before it
-is sent. Clients come only from `Aws.client`; the session is private.
+is sent. The one command that writes (`opscli export security-hub`) gets a session of the same kind that allows
+its one write and nothing else. Clients come only from `Aws.client`; the session is private.
 
 Every 2xx answer is also checked before any reader sees it, so that a verdict never rests on an answer that
 could not be fully read (CouldNotLook, reported as ERROR):
@@ -304,16 +305,21 @@ def endpoint_pin(endpoint_url: str, *, subdomains: bool = True) -> Callable[...,
         if (sent.scheme, sent.port) != (pinned.scheme, pinned.port) or not same_host:
             raise EndpointViolation(f"refused a request to {sent.scheme}://{sent.netloc}: this run may reach only "
                                     f"{endpoint_url} (a profile that assumes a role gets its STS endpoint from "
-                                    f"AWS_ENDPOINT_URL, not from --endpoint-url: set that instead)")
+                                    f"AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL, never from --endpoint-url: point "
+                                    f"them at the same endpoint)")
     return pin
 
 
 class Aws:
-    """Clients for one region/profile/endpoint, each guarded so that only read operations can be sent."""
+    """Clients for one region/profile/endpoint from one guarded session: only the declared operations can be sent.
+
+    `allowed`: the reads a client may send (default: every operation opscli declares). `writes`: the writes it
+    may send besides; empty for every command but `opscli export security-hub`, which passes its one write and
+    no read. Every client also lets through the credential calls of a role profile (CREDENTIAL_OPERATIONS)."""
 
     def __init__(self, *, region: str = ALLOWED_REGION, profile: str | None = None, endpoint_url: str | None = None,
                  retry_mode: str = "standard", max_attempts: int = 5, session: boto3.Session | None = None,
-                 allowed: frozenset[str] | None = None) -> None:
+                 allowed: frozenset[str] | None = None, writes: frozenset[str] = frozenset()) -> None:
         try:
             self._session = session or new_session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as exc:
@@ -325,6 +331,7 @@ class Aws:
 
             allowed = frozenset(declared_operations())
         self.allowed = allowed
+        self.writes = frozenset(writes)
         self.region = region
         self.endpoint_url = endpoint_url
         self.known_account: str | None = None  # set once sts:GetCallerIdentity has answered (core.account_id)
@@ -342,13 +349,15 @@ class Aws:
         session makes from now on copies them, including the ones botocore's credential providers make for
         themselves (a role profile's STS client), which never pass through `client`. A session handed from one
         Aws to the next serves the newest: the previous one's handlers leave the session (its clients, made
-        already, keep their own copies), so no client carries two guards."""
+        already, keep their own copies), so no client carries two guards. A subdomain of the endpoint's host
+        counts as that host only for a session that may call S3 (its virtual-hosted addressing)."""
         events = self._session.events
         for name, handler in getattr(self._session, "_opscli_handlers", ()):
             events.unregister(name, handler)
         handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer)]
         if self.endpoint_url is not None:
-            handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url)))
+            s3 = any(operation.startswith("s3:") for operation in self.allowed | self.writes)
+            handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url, subdomains=s3)))
         for name, handler in handlers:
             events.register(name, handler)
         self._session._opscli_handlers = handlers
@@ -368,9 +377,12 @@ class Aws:
         service = model.service_model.service_name
         self.log.record(service, model.name)
         operation = f"{service}:{model.name}"
-        if operation in CREDENTIAL_OPERATIONS:
+        if operation in CREDENTIAL_OPERATIONS or operation in self.writes:
             return
         if operation not in self.allowed or not is_read(model.name):
-            what = "opscli only reads" if not is_read(model.name) else "not an operation opscli declares"
+            if self.writes:
+                what = f"this command sends only {', '.join(sorted(self.allowed | self.writes))}"
+            else:
+                what = "opscli only reads" if not is_read(model.name) else "not an operation opscli declares"
             raise ReadOnlyViolation(f"refused {operation}: {what}")
 

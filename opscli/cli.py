@@ -356,22 +356,29 @@ def export() -> None:
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", default=None,
               help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL.")
 def export_security_hub(report: str, region: str, profile: str | None, endpoint_url: str | None) -> None:
-    """Import an ASFF report into AWS Security Hub (BatchImportFindings, 100 a call). Its client can send
-    nothing else. Ids are stable, so importing again updates each finding: a PASS resolves an earlier FAIL.
-    Exit 0 when every finding was imported, 3 when any was not (each is named), 2 for a bad report."""
+    """Import an ASFF report into AWS Security Hub (BatchImportFindings, 100 a call). Its session can send
+    nothing else (but a role profile's credential calls), and with --endpoint-url nowhere else. Ids are stable,
+    so importing again updates each finding: a PASS resolves an earlier FAIL. Exit 0 when every finding was
+    imported; 3 when any was not (each is named) or when Security Hub's answer does not account for every
+    finding sent (which were imported is then unknown); 2 for a bad report."""
     from opscli import export as exporting
+    from opscli.sanitize import visible
 
     fmt, sep, path = report.partition("=")
     if fmt != "asff" or not sep or not path:
         raise UsageError(f"--report {report!r} is not asff=PATH")
     findings = exporting.read_findings(Path(path))
     client = exporting.import_client(region=region, profile=profile, endpoint_url=_endpoint(endpoint_url))
-    imported, failed = exporting.import_findings(client, findings)
-    click.echo(f"imported {imported} of {len(findings)} findings into Security Hub ({region})")
-    for item in failed[:20]:
-        click.echo(f"not imported: {item.get('Id')}: {item.get('ErrorCode')}: {item.get('ErrorMessage')}", err=True)
-    if failed or imported != len(findings):
-        raise OpsError(f"{len(findings) - imported} finding(s) were not imported")
+    result = exporting.import_findings(client, findings)
+    click.echo(f"imported {result.imported} of {result.sent} findings into Security Hub ({region})")
+    shown = 20
+    for item in result.failed[:shown]:
+        click.echo(f"not imported: {visible(item['Id'])}: {visible(item.get('ErrorCode'))}: "
+                   f"{visible(item.get('ErrorMessage'))}", err=True)
+    if len(result.failed) > shown:
+        click.echo(f"not imported: {len(result.failed) - shown} more", err=True)
+    if result.failed:
+        raise OpsError(f"{len(result.failed)} of {result.sent} finding(s) were not imported")
 
 
 @cli.command("iam-policy")

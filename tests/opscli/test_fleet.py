@@ -126,7 +126,7 @@ def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(de
     assert sorted(ids) == sorted(f["Id"] for f in findings)  # one each, after two imports
 
 
-def test_the_export_client_can_send_nothing_but_batch_import_findings():
+def test_the_export_client_can_send_nothing_but_batch_import_findings(aws_credentials):
     from opscli import export
     from opscli.errors import ReadOnlyViolation
 
@@ -147,7 +147,7 @@ def test_a_bad_asff_report_is_a_usage_error_before_anything_is_sent(tmp_path, ca
     assert said in capsys.readouterr().err
 
 
-def test_export_wants_an_asff_report_and_says_what_failed(tmp_path, capsys, monkeypatch):
+def test_export_wants_an_asff_report_and_says_what_failed(tmp_path, capsys, monkeypatch, aws_credentials):
     from opscli import export
 
     monkeypatch.setattr(export, "ATTEMPTS", 1)  # one refused connection is enough to show it
