@@ -46,7 +46,8 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     deployer = Deployer(template, config, session=session, endpoint_url=endpoint_url)
     deployer.seed_secrets(default_secret_values(config))
     result = deployer.deploy()
-    files.write_whole(outputs_path, json.dumps(result.outputs, indent=2, sort_keys=True) + "\n", "outputs file")
+    files.write_whole(outputs_path, json.dumps(result.outputs, indent=2, sort_keys=True) + "\n", "outputs file",
+                      make_parents=True)  # cfn-outputs/ is this tool's own directory, absent in a fresh clone
     record_path = stack_record_path(outputs_path)
     files.write_whole(record_path, json.dumps(result.record, indent=1) + "\n", "stack record")
     if not quiet:
@@ -97,6 +98,8 @@ def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> statefile.Path
 def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | None = None) -> int:
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
+    if reports:
+        reports.mkdir(parents=True, exist_ok=True)  # this tool's own directory: opscli makes none for a report
     with deployed(template, config, outputs) as endpoint:
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
         for name, command in (

@@ -112,6 +112,9 @@ def _report_specs(_ctx: click.Context, _param: click.Parameter, values: tuple[st
         if not sep or fmt not in render.REPORT_FORMATS or not path:
             raise click.BadParameter(f"{value!r} is not FORMAT=PATH with FORMAT one of "
                                      f"{', '.join(render.REPORT_FORMATS)}")
+        if not files.names_a_file(path):  # checked as typed: Path() would turn "out/" into a file named out
+            raise click.BadParameter(f"{value!r}: {path} names a directory; name the file, e.g. "
+                                     f"{fmt}={os.path.join(path, 'audit.' + fmt)}")
         specs.append((fmt, Path(path)))
     return specs
 
@@ -140,8 +143,8 @@ def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs
 
 
 def _refuse_unwritable_reports(specs: list[tuple[str, Path]]) -> None:
-    """A report path that is not a regular file is a usage error before anything is read, so that a run does
-    not end by failing to write (writing checks again)."""
+    """A report path `files.write_whole` would refuse (not a regular file, a symbolic link, in a directory that
+    does not exist) is a usage error before anything is read, so that a run does not end by failing to write."""
     for fmt, path in specs:
         try:
             files.writable_target(path, f"--report {fmt}")

@@ -1,5 +1,5 @@
 """Files a tool reads or writes on a user's behalf: read only a regular file of bounded size, and write a file
-whole or not at all, never in place of something that is not a regular file.
+whole or not at all, never in place of something that is not a regular file nor through a symbolic link.
 
 Both tools that take paths from a user (opscli and localenv) stand on this module, so that a FIFO, a device such
 as /dev/zero, a directory or a file of gigabytes is refused in one place, with one sentence, before anything
@@ -86,37 +86,68 @@ def read_json(path: str | os.PathLike[str], what: str, *, limit: int = MAX_INPUT
         raise FileRefused(f"{what} {path} is nested too deeply to be read") from None
 
 
+def names_a_file(path: str) -> bool:
+    """Whether `path`, as typed, ends in a file name: not in a slash, "." or ".." (each names a directory, and
+    pathlib would drop a trailing slash or "." and so turn "out/" into a file named "out")."""
+    return os.path.basename(path) not in ("", os.curdir, os.pardir)
+
+
 def writable_target(path: str | os.PathLike[str], what: str) -> tuple[Path, os.stat_result | None]:
-    """Where writing `path` would land (symbolic links followed) and what is there now (None: nothing); raises
-    FileRefused when that is not a regular file, or cannot be looked at. Call it before long work, so a run does
-    not end by failing to write its result."""
-    target = Path(os.path.realpath(path))
+    """Where writing `path` would land and what is there now (None: nothing); raises FileRefused when the path
+    is not one this module writes. Call it before long work, so a run does not end by failing to write its result.
+
+    A path is written only as named: its last component is a file name (not "", "." or "..": a path ending in a
+    slash names a directory), it is not a symbolic link (dangling or not: the file written would be wherever the
+    link points, and following a dangling one would create its target), what is there is a regular file or
+    nothing, and its directory exists. No directory is created here: a path whose directory is missing is more
+    often a typo than a wish."""
+    text = os.fspath(path)
+    if not names_a_file(text):
+        raise FileRefused(f"{what} {text} names a directory, not a file: not written")
+    target = Path(os.path.abspath(text))
     try:
-        existing = os.stat(target)
+        existing = os.lstat(target)
     except FileNotFoundError:
-        return target, None
+        existing = None
     except OSError as exc:
-        raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(existing.st_mode):
-        raise FileRefused(f"{what} {path} is {kind(existing.st_mode)}, not a regular file: not replaced")
+        raise FileRefused(f"{what} {text} cannot be written: {exc.strerror or exc}") from None
+    if existing is not None and stat.S_ISLNK(existing.st_mode):
+        raise FileRefused(f"{what} {text} is a symbolic link: not written through (name the file itself)")
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise FileRefused(f"{what} {text} is {kind(existing.st_mode)}, not a regular file: not replaced")
+    try:
+        parent = os.stat(target.parent).st_mode
+    except OSError as exc:
+        missing = isinstance(exc, FileNotFoundError)
+        raise FileRefused(f"{what} {text} cannot be written: its directory {target.parent} "
+                          f"{'does not exist' if missing else f'cannot be looked at: {exc.strerror or exc}'}") from None
+    if not stat.S_ISDIR(parent):
+        raise FileRefused(f"{what} {text} cannot be written: {target.parent} is {kind(parent)}, not a directory")
     return target, existing
 
 
-def write_whole(path: str | os.PathLike[str], text: str, what: str) -> Path:
+def write_whole(path: str | os.PathLike[str], text: str, what: str, *, make_parents: bool = False) -> Path:
     """Write `text` to `path` whole or not at all; returns the file written.
 
-    A symbolic link is written through to its target, as editors do (the link stays a link). A path that exists
-    and is not a regular file (a FIFO, a device, a socket, a directory) is refused with FileRefused and left as it
-    is. The text goes to a temporary file beside the target, which is renamed over it only once complete; on any
-    failure the temporary file is removed, so nothing partial is left behind. A new file gets the usual mode
-    (0666 less the umask); an existing one keeps its mode."""
+    Only a path `writable_target` accepts is written: never through a symbolic link, never in place of something
+    that is not a regular file, never into a directory that does not exist, unless `make_parents` (for a tool's
+    own output directory, never a report path a user typed): then the missing directories of the path as named
+    are created, and a symbolic link among them is not followed into being. The text goes to a temporary file
+    beside the target, which is renamed over it only once complete (the rename replaces a name, so a link or hard
+    link swapped in meanwhile is replaced, not written through); on any failure the temporary file is removed, so
+    nothing partial is left behind. A new file gets the usual mode (0666 less the umask); an existing one keeps
+    its mode."""
+    if make_parents:
+        try:
+            Path(os.path.abspath(os.fspath(path))).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileRefused(f"{what} {os.fspath(path)} cannot be written: {exc.strerror or exc}") from None
     target, existing = writable_target(path, what)
     mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     except OSError as exc:
-        raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+        raise FileRefused(f"{what} {os.fspath(path)} cannot be written: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -126,7 +157,7 @@ def write_whole(path: str | os.PathLike[str], text: str, what: str) -> Path:
     except BaseException as exc:
         Path(partial).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise FileRefused(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+            raise FileRefused(f"{what} {os.fspath(path)} cannot be written: {exc.strerror or exc}") from None
         raise
     return target
 

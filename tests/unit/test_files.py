@@ -95,7 +95,7 @@ def test_an_unreadable_path_is_refused_with_the_reason(tmp_path):
 
 
 def test_a_report_is_written_whole_with_the_usual_mode_and_keeps_an_existing_mode(tmp_path):
-    path = tmp_path / "new" / "deeper" / "r.json"
+    path = tmp_path / "r.json"
     assert files.write_whole(path, "one", "--report json") == path
     assert path.read_text() == "one" and stat.S_IMODE(path.stat().st_mode) == 0o666 & ~files._umask()
     path.chmod(0o600)
@@ -104,21 +104,52 @@ def test_a_report_is_written_whole_with_the_usual_mode_and_keeps_an_existing_mod
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]
 
 
-def test_a_symlink_is_written_through_to_its_target_and_stays_a_link(tmp_path):
+def test_a_symlink_is_never_written_through_dangling_or_not(tmp_path):
+    """A dangling link to a path under directories that do not exist once made them all (and the file); a link
+    to a file replaced that file, wherever it was."""
     target = tmp_path / "real.sarif"
     target.write_text("old")
     link = tmp_path / "link.sarif"
     link.symlink_to(target)
-    assert files.write_whole(link, "new", "--report sarif") == target
-    assert link.is_symlink() and target.read_text() == "new"
-    dangling = tmp_path / "dangling.sarif"
-    dangling.symlink_to(tmp_path / "made.sarif")
-    files.write_whole(dangling, "made", "--report sarif")
-    assert dangling.is_symlink() and (tmp_path / "made.sarif").read_text() == "made"
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "x" / "y" / "z.json")
+    for path in (link, dangling):
+        with pytest.raises(files.FileRefused, match=f"--report sarif {path} is a symbolic link: not written through"):
+            files.write_whole(path, "new", "--report sarif")
+        assert path.is_symlink()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.json", "link.sarif", "real.sarif"]
+
+
+def test_no_directory_is_created_for_a_file_unless_asked(tmp_path):
+    path = tmp_path / "new" / "deeper" / "r.json"
+    with pytest.raises(files.FileRefused, match=f"cannot be written: its directory {path.parent} does not exist"):
+        files.write_whole(path, "x", "--report html")
+    assert list(tmp_path.iterdir()) == []
+    assert files.write_whole(path, "x", "outputs file", make_parents=True) == path and path.read_text() == "x"
+
+
+def test_making_parents_never_makes_a_dangling_links_target(tmp_path):
+    (tmp_path / "out").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(files.FileRefused, match="cannot be written"):
+        files.write_whole(tmp_path / "out" / "sub" / "r.json", "x", "outputs file", make_parents=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("typed", ["newdir/", "newdir/.", "newdir/..", ".", "/"])
+def test_a_path_that_names_a_directory_is_refused_and_makes_nothing(tmp_path, monkeypatch, typed):
+    """pathlib drops a trailing slash or ".": "newdir/" would become a file named newdir."""
+    monkeypatch.chdir(tmp_path)
+    assert not files.names_a_file(typed)
+    with pytest.raises(files.FileRefused, match=f"--report json {typed} names a directory, not a file"):
+        files.write_whole(typed, "x", "--report json")
+    assert list(tmp_path.iterdir()) == []
+    assert files.names_a_file("newdir/r.json") and files.names_a_file("r.json")
 
 
 @pytest.mark.parametrize("special, said", [("fifo", "a FIFO"), ("dir", "a directory"),
-                                           ("/dev/null", "a character device"), ("link-to-fifo", "a FIFO"),
+                                           ("/dev/null", "a character device"),
+                                           ("link-to-fifo", "a symbolic link: not written through"),
                                            ("socket", "a socket")])
 def test_a_path_that_is_not_a_regular_file_is_never_replaced(tmp_path, special, said):
     path = {"fifo": tmp_path / "fifo", "dir": tmp_path / "d", "/dev/null": Path("/dev/null"),
@@ -133,7 +164,8 @@ def test_a_path_that_is_not_a_regular_file_is_never_replaced(tmp_path, special, 
         server = socket.socket(socket.AF_UNIX)
         server.bind(str(path))
     before = os.stat(path)
-    with pytest.raises(files.FileRefused, match=f"is {said}, not a regular file: not replaced"):
+    refusal = said if special == "link-to-fifo" else f"{said}, not a regular file: not replaced"
+    with pytest.raises(files.FileRefused, match=f"is {refusal}"):
         files.write_whole(path, "x", "--report sarif")
     after = os.stat(path)
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
