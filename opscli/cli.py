@@ -22,7 +22,7 @@ from rich.table import Table
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
 from opscli import __version__, accepted, core, history, render, targets, terminal
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
+from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
 from opscli.model import FRAMEWORKS, FailOn, Report
 from platform_spec import catalog, files, source_map
@@ -131,15 +131,29 @@ def _sites(path: Path | None) -> dict[str, str]:
 
 
 def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs: dict[str, Any],
-                   sites: dict[str, str], past: Any = None) -> None:
-    """Each --report file, written whole or not at all; never in place of a FIFO, device, socket or directory."""
-    for fmt, path in specs:
+                   sites: dict[str, str], past: Any = None) -> tuple[int, list[str]]:
+    """Each --report file, written whole or not at all, as `files.write_whole` writes; returns the exit code the
+    run ends with and why any report could not be written.
+
+    The paths were accepted before the run, so a write that fails now (a full disk, a permission changed) is a
+    run that could not complete: the code becomes EXIT_INCOMPLETE, and the reports already written are written
+    again with it, so that no report claims an exit code the process does not return."""
+    def write(fmt: str, path: Path, with_code: int) -> str | None:
         try:
-            text = render.render(report, fmt, code, show_all=kwargs["show_all"], sites=sites,
-                                 include_pass=kwargs["sarif_include_pass"], past=past)
-            files.write_whole(path, text, f"--report {fmt}")
+            files.write_whole(path, render.render(report, fmt, with_code, show_all=kwargs["show_all"], sites=sites,
+                                                  include_pass=kwargs["sarif_include_pass"], past=past),
+                              f"--report {fmt}")
         except files.FileRefused as exc:
-            raise UsageError(str(exc)) from None
+            return str(exc)
+        return None
+
+    failed = {spec: why for spec in specs if (why := write(*spec, code)) is not None}
+    if not failed or code == EXIT_INCOMPLETE:
+        return code, list(failed.values())
+    for spec in specs:
+        if spec not in failed and (why := write(*spec, EXIT_INCOMPLETE)) is not None:
+            failed[spec] = f"{why} (it says exit code {code})"
+    return EXIT_INCOMPLETE, list(failed.values())
 
 
 def _refuse_unwritable_reports(specs: list[tuple[str, Path]]) -> None:
@@ -215,6 +229,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                 past = history.read(history_path, report)
         except history.HistoryError as exc:  # the run's verdict stands; the operator is told
             err.print(f"opscli: history not recorded: {escape(str(exc))}")
+    # The files first: a report that cannot be written changes the exit code that stdout then states.
+    code, unwritten = _write_reports(report, code, kwargs["reports"], kwargs, sites, past)
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
@@ -222,7 +238,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                    nl=False)
     else:
         terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
-    _write_reports(report, code, kwargs["reports"], kwargs, sites, past)
+    for why in unwritten:
+        click.echo(f"error: {why}", err=True)
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
         err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "
