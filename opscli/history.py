@@ -3,15 +3,30 @@ can show the trend of FAIL and ERROR counts and the date each open finding first
 unbroken streak). Default: $XDG_STATE_HOME/opscli/history.sqlite (~/.local/state/opscli/...); OPSCLI_HISTORY or
 --history PATH choose another file, --no-history keeps none.
 
-The file is ours or refused: it must be a regular file (a FIFO, device, directory or symlink to one is refused
-before it is opened) holding our tables, or not exist yet. A history that cannot be written never changes a
-run's verdict: the run says so on stderr."""
+The file is opscli's or it is refused and left as it is. opscli marks each history it creates with its own
+SQLite application_id, and opens only a regular file of this user that carries that mark, named directly (never
+through a symbolic link), in a directory no other user can write to. Anything else is refused before SQLite sees
+it: a FIFO, device or directory (never opened, so nothing waits), an empty file, another program's database. A
+history is created whole beside its final name and linked into place only if nothing is there yet, so no run
+ever sees one half made and no existing file is ever turned into a database. A history made before the mark
+existed is adopted (marked) only when its schema is exactly opscli's.
+
+SQLite opens files by name, and Python's sqlite3 cannot ask it not to follow a link, so each open is checked
+on both sides: before, the file is opened here with O_NOFOLLOW and judged by what was opened; after, the
+descriptor SQLite opened must be that same file (dev and inode, read from /proc/self/fd where the system has
+it) and the name must still lead to it. A history that cannot be used never changes a run's verdict: the run
+says so on stderr."""
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import sqlite3
 import stat
+import tempfile
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +34,14 @@ from typing import Any
 
 from opscli.fleet import finding_id
 from opscli.model import Report
+from platform_spec import files
 from platform_spec.result import Status
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x6F707363  # "opsc": PRAGMA application_id, bytes 68-71 of the header of every history we create
 TREND = 30  # runs shown in the trend
+# Also how a history made before APPLICATION_ID is recognised (its sqlite_master must equal this schema's): change
+# it only together with SCHEMA_VERSION and a migration.
 _TABLES = """
 CREATE TABLE IF NOT EXISTS opscli_history (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, time TEXT NOT NULL, command TEXT NOT NULL,
@@ -32,6 +51,10 @@ CREATE TABLE IF NOT EXISTS findings (run INTEGER NOT NULL REFERENCES runs(id), k
     rule TEXT NOT NULL, status TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS findings_run ON findings(run);
 """
+_MAGIC = b"SQLite format 3\x00"
+_HEADER = 100  # bytes of the database header (sqlite.org/fileformat.html)
+_REMEDY = ("left as it is; name another file with --history or OPSCLI_HISTORY (opscli creates it), "
+           "or pass --no-history")
 
 
 class HistoryError(Exception):
@@ -46,32 +69,253 @@ def default_path(environ: dict[str, str] | None = None) -> Path:
     return state / "opscli" / "history.sqlite"
 
 
+def _refused(path: Path, why: str) -> HistoryError:
+    return HistoryError(f"history {path} {why}: refused, {_REMEDY}")
+
+
 def _open(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to the history at `path`, checked to be ours; `create` makes one where nothing is and opens
+    it for writing, otherwise it is opened read-only."""
+    path = Path(os.path.abspath(path))
+    _check_directory(path, create=create)
     try:
-        mode = os.stat(path).st_mode  # follows a symbolic link: what would be opened
+        os.lstat(path)
     except FileNotFoundError:
         if not create:
             raise HistoryError(f"history {path} does not exist") from None
-        mode = None
+        _create(path)
     except OSError as exc:
-        raise HistoryError(f"history {path} cannot be read: {exc.strerror}") from None
-    if mode is not None and not stat.S_ISREG(mode):
-        raise HistoryError(f"history {path} is not a regular file: refused")
-    if mode is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        raise HistoryError(f"history {path} cannot be read: {exc.strerror or exc}") from None
+    return _connect(path, write=create)
+
+
+def _check_directory(path: Path, *, create: bool) -> None:
+    """The history's directory must be this user's (or root's) and writable by no other user, unless it is
+    sticky (as /tmp): there no one else can rename or remove our file, so no one can put theirs in its place."""
+    directory = path.parent
     try:
-        db = sqlite3.connect(path, timeout=10)
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "opscli_history" not in tables:
+        if create and not directory.exists():
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.stat(directory)
+    except FileNotFoundError:
+        raise HistoryError(f"history {path} does not exist") from None
+    except OSError as exc:
+        raise HistoryError(f"history {path} cannot be reached: {directory}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise _refused(path, f"is not in a directory ({directory} is {files.kind(info.st_mode)})")
+    if info.st_uid not in (os.geteuid(), 0):
+        raise _refused(path, f"is in {directory}, a directory of another user (uid {info.st_uid})")
+    shared = info.st_mode & stat.S_IWOTH or (info.st_mode & stat.S_IWGRP and info.st_gid != os.getegid())
+    if shared and not info.st_mode & stat.S_ISVTX:
+        raise _refused(path, f"is in {directory}, a directory other users can write to "
+                             f"(mode {stat.S_IMODE(info.st_mode):04o})")
+
+
+def _create(path: Path) -> None:
+    """Create the history whole under a name of our own beside `path` (mode 0600: it names accounts and
+    findings), then link it to `path`, which fails if anything is there by now: a concurrent run's history,
+    then used as it is, or a file planted there, then refused."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")  # O_EXCL, O_NOFOLLOW
+    except OSError as exc:
+        raise HistoryError(f"history {path} cannot be created: {exc.strerror or exc}") from None
+    partial = Path(name)
+    try:
+        made = os.fstat(fd)
+        db = _sqlite(partial, made, "rw")
+        try:
+            # One transaction: a history without its mark, or a mark without the tables, never exists.
+            db.executescript(f"BEGIN IMMEDIATE; PRAGMA application_id = {APPLICATION_ID};{_TABLES}"
+                             f"INSERT INTO opscli_history VALUES ({SCHEMA_VERSION}); COMMIT;")
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"history {path} cannot be created: {exc}") from None
+        finally:
             db.close()
-            raise HistoryError(f"history {path} is an SQLite file of something else: refused")
-        if create and not tables:
-            db.executescript(_TABLES)
-            db.execute("INSERT INTO opscli_history VALUES (?)", (SCHEMA_VERSION,))
-            db.commit()
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise HistoryError(f"history {path} cannot be created: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+        _remove_if_same(partial, made)
+
+
+def _remove_if_same(path: Path, made: os.stat_result) -> None:
+    """Remove the name `path` only while it still leads to the file we created."""
+    try:
+        if _identity(os.lstat(path)) == _identity(made):
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _connect(path: Path, *, write: bool) -> sqlite3.Connection:
+    try:
+        named = os.lstat(path)
+    except OSError as exc:
+        raise HistoryError(f"history {path} cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(named.st_mode):
+        raise _refused(path, "is a symbolic link (a history is opened only by its own name)")
+    if not stat.S_ISREG(named.st_mode):
+        raise _refused(path, f"is {files.kind(named.st_mode)}, not a regular file")
+    if named.st_uid != os.geteuid():
+        raise _refused(path, f"belongs to another user (uid {named.st_uid})")
+    try:  # non-blocking: should a FIFO have taken the file's place since lstat, nothing waits for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refused(path, "is a symbolic link (a history is opened only by its own name)") from None
+        raise HistoryError(f"history {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        held = os.fstat(fd)
+        if not stat.S_ISREG(held.st_mode) or _identity(held) != _identity(named):
+            raise _refused(path, "was replaced while it was being opened")
+        try:
+            header = os.pread(fd, _HEADER, 0)
+        except OSError as exc:
+            raise HistoryError(f"history {path} cannot be read: {exc.strerror or exc}") from None
+        if not _unmarked(path, header):
+            db = _sqlite(path, held, "rw" if write else "ro")
+            _vouch(db, path, _marked)  # SQLite's own reading of the file it opened
+            return db
+        # Made before the mark: looked at read-only first, so another program's database is never written.
+        probe = _sqlite(path, held, "ro")
+        try:
+            _vouch(probe, path, _schema_is_ours)
+        finally:
+            probe.close()
+        db = _sqlite(path, held, "rw" if write else "ro")
+        if write:
+            _adopt(db, path)
         return db
+    finally:
+        os.close(fd)
+
+
+def _unmarked(path: Path, header: bytes) -> bool:
+    """Whether the header is an SQLite database without an application_id that may be a history made before
+    the mark (False: it carries ours); refuses every other file."""
+    if not header:
+        raise _refused(path, "is an empty file that opscli did not create")
+    if len(header) < _HEADER or not header.startswith(_MAGIC):
+        raise _refused(path, "is not an SQLite database")
+    mark = int.from_bytes(header[68:72], "big")
+    if mark == APPLICATION_ID:
+        return False
+    if mark:
+        raise _refused(path, f"is another program's SQLite database (application_id {mark:#010x})")
+    # Ours never set user_version nor switched to WAL (whose readers would create files beside it).
+    if header[60:64] != bytes(4) or header[18:20] != b"\x01\x01":
+        raise _refused(path, "is an SQLite database that opscli did not create")
+    return True
+
+
+def _vouch(db: sqlite3.Connection, path: Path, ours: Callable[[sqlite3.Connection], bool]) -> None:
+    """Close `db` and refuse the file unless `ours(db)`."""
+    try:
+        verdict = ours(db)
     except sqlite3.DatabaseError as exc:
-        raise HistoryError(f"history {path} cannot be used: {exc}") from None
+        db.close()
+        raise HistoryError(f"history {path} cannot be read: {exc}") from None
+    if not verdict:
+        db.close()
+        raise _refused(path, "is an SQLite database that opscli did not create")
+
+
+def _adopt(db: sqlite3.Connection, path: Path) -> None:
+    """Mark a history made before the mark, once its schema is seen again under the write lock."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        mark = _application_id(db)
+        if mark == 0 and _schema_is_ours(db):
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        elif mark != APPLICATION_ID:
+            db.rollback()
+            db.close()
+            raise _refused(path, "is an SQLite database that opscli did not create")
+        db.commit()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise HistoryError(f"history {path} cannot be written: {exc}") from None
+
+
+def _sqlite(path: Path, held: os.stat_result, mode: str) -> sqlite3.Connection:
+    """SQLite's connection to `path`, which must be the file `held` describes; mode "ro" or "rw" (never
+    "rwc": SQLite creates nothing)."""
+    before = _descriptors()
+    try:
+        db = sqlite3.connect(f"file://{urllib.parse.quote(os.fsencode(path))}?mode={mode}", uri=True, timeout=10)
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"history {path} cannot be opened: {exc}") from None
+    try:
+        still = _identity(os.lstat(path)) == _identity(held)
+    except OSError:
+        still = False
+    if not still or not _sqlite_holds(before, held):
+        db.close()
+        raise _refused(path, "was replaced while it was being opened")
+    return db
+
+
+def _descriptors() -> set[tuple[int, int, int]] | None:
+    """(descriptor, device, inode) of every file this process has open; None where /proc/self/fd is not."""
+    try:
+        numbers = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    found = set()
+    for number in numbers:
+        try:
+            target = os.stat(f"/proc/self/fd/{number}")
+        except OSError:  # closed since, or the listing's own descriptor
+            continue
+        found.add((int(number), *_identity(target)))
+    return found
+
+
+def _sqlite_holds(before: set[tuple[int, int, int]] | None, held: os.stat_result) -> bool:
+    """Whether the descriptor SQLite opened since `before` is the file `held` describes. SQLite may instead
+    reuse a descriptor it kept open on the same file for this process; then one besides ours must be on it."""
+    after = _descriptors()
+    if before is None or after is None:
+        return True  # no /proc: the name checked before and after the open is what there is
+    opened = after - before
+    if opened:
+        return any((device, inode) == _identity(held) for _, device, inode in opened)
+    return sum((device, inode) == _identity(held) for _, device, inode in after) > 1
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _application_id(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA application_id").fetchone()[0])
+
+
+def _marked(db: sqlite3.Connection) -> bool:
+    return _application_id(db) == APPLICATION_ID
+
+
+def _schema_is_ours(db: sqlite3.Connection) -> bool:
+    """Exactly opscli's tables and index, nothing more (no view, no trigger), and no user_version."""
+    return _schema(db) == _our_schema() and int(db.execute("PRAGMA user_version").fetchone()[0]) == 0
+
+
+def _schema(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+
+
+@functools.cache
+def _our_schema() -> list[tuple[Any, ...]]:
+    memory = sqlite3.connect(":memory:")
+    try:
+        memory.executescript(_TABLES)
+        return _schema(memory)
+    finally:
+        memory.close()
 
 
 def record(path: Path, report: Report, exit_code: int) -> int:
