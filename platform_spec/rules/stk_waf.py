@@ -2,8 +2,9 @@
 
 STK-API-005 (whole stack): every API stage is associated with a web ACL. Without it the API faces the internet
 with throttling alone; disassociating the ACL is one call and changes no declared property of the API.
-STK-WAF-001: the web ACL has rules. A web ACL emptied of its rules (with an Allow default) filters nothing while
-every association still looks right."""
+STK-WAF-001: the web ACL acts. A web ACL emptied of its rules (with an Allow default) filters nothing while every
+association still looks right; so does one whose rules all count instead of blocking (a rule's `Action` switched
+to `Count`, a rule group's `OverrideAction` to `Count`), the usual leftover of tuning a rule and forgetting it."""
 
 from __future__ import annotations
 
@@ -21,14 +22,32 @@ ASSOCIATION = "AWS::WAFv2::WebACLAssociation"
 WEB_ACL = "AWS::WAFv2::WebACL"
 
 
+# A rule's own actions that stop a request (Captcha and Challenge stop one that fails them); Allow and Count let it
+# through. A rule-group reference acts through the group's own actions unless its OverrideAction is Count.
+STOPPING = ("Block", "Captcha", "Challenge")
+GROUP_STATEMENTS = ("ManagedRuleGroupStatement", "RuleGroupReferenceStatement")
+
+
+def _acts(rule: Mapping[str, Any]) -> bool:
+    if any(key in as_dict(rule.get("Action")) for key in STOPPING):
+        return True
+    statement = as_dict(rule.get("Statement"))
+    return any(key in statement for key in GROUP_STATEMENTS) and "Count" not in as_dict(rule.get("OverrideAction"))
+
+
 def check_rules(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != WEB_ACL:
         return Result.na()
     rules = as_list(properties.get("Rules"))
+    default = "Allow" if "Allow" in as_dict(properties.get("DefaultAction")) else "its default action"
     if not rules:
-        default = "Allow" if "Allow" in as_dict(properties.get("DefaultAction")) else "its default action"
         return Result.fail(f"no rules: every request meets {default}")
-    return Result.ok(f"{len(rules)} rules")
+    acting = [str(as_dict(rule).get("Name", "?")) for rule in rules if _acts(as_dict(rule))]
+    if not acting:
+        return Result.fail(f"{len(rules)} rules, none of which blocks: every rule counts, so every request meets "
+                           f"{default}")
+    return Result.ok(f"{len(rules)} rules, {len(acting)} blocking ({', '.join(acting[:4])}"
+                     f"{', ...' if len(acting) > 4 else ''})")
 
 
 def check_associated(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:

@@ -24,6 +24,12 @@ def public_subnet_id(template: dict) -> str:
     return sorted(public_subnets(template["Resources"]))[0]
 
 
+def _every_rule_counts(acl: dict) -> None:
+    """Each rule of the web ACL switched to Count: its Action, or a rule group's OverrideAction."""
+    for rule in acl["Rules"]:
+        rule["OverrideAction" if "OverrideAction" in rule else "Action"] = {"Count": {}}
+
+
 def efs_volume(template: dict) -> dict:
     """The EFS volume configuration of the task definition that mounts the scratch file system."""
     return next(v["EFSVolumeConfiguration"] for r in template["Resources"].values()
@@ -91,6 +97,7 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
     "flow-log-removed": (lambda t: _drop(t, "AWS::EC2::FlowLog"), "STK-NET-003"),
     "waf-association-removed": (lambda t: _drop(t, "AWS::WAFv2::WebACLAssociation"), "STK-API-005"),
     "web-acl-without-rules": (lambda t: props(t, "AWS::WAFv2::WebACL").update(Rules=[]), "STK-WAF-001"),
+    "web-acl-rules-all-count": (lambda t: _every_rule_counts(props(t, "AWS::WAFv2::WebACL")), "STK-WAF-001"),
     "role-trusts-everyone": (lambda t: props(t, "AWS::IAM::Role")["AssumeRolePolicyDocument"]["Statement"].append(
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}), "STK-IAM-002"),
     "pass-any-role": (lambda t: props(t, "AWS::IAM::Policy")["PolicyDocument"]["Statement"].append(

@@ -131,6 +131,30 @@ def test_alarm_and_waf_and_ownership_edges():
         "AssignPublicIp": "ENABLED"}}}) is Status.FAIL
 
 
+def _waf_rule(name: str, *, action: str | None = None, group_override: str | None = None) -> dict:
+    rule = {"Name": name, "Priority": 0, "VisibilityConfig": {}}
+    if action:
+        rule |= {"Action": {action: {}}, "Statement": {"RateBasedStatement": {"Limit": 100}}}
+    if group_override:
+        rule |= {"OverrideAction": {group_override: {}},
+                 "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}}}
+    return rule
+
+
+@pytest.mark.parametrize(("rules", "status"), [
+    ([_waf_rule("rate", action="Block")], Status.PASS),
+    ([_waf_rule("rate", action="Challenge")], Status.PASS),
+    ([_waf_rule("common", group_override="None")], Status.PASS),
+    ([_waf_rule("rate", action="Count")], Status.FAIL),
+    ([_waf_rule("rate", action="Allow"), _waf_rule("common", group_override="Count")], Status.FAIL),
+    ([_waf_rule("common", group_override="Count"), _waf_rule("bad-inputs", group_override="Count"),
+      _waf_rule("rate", action="Block")], Status.PASS),
+])
+def test_a_web_acl_counts_only_when_a_rule_acts(rules, status):
+    """Rules that all count (an Action or a group's OverrideAction switched to Count) block nothing: FAIL."""
+    assert judge("STK-WAF-001", "AWS::WAFv2::WebACL", {"DefaultAction": {"Allow": {}}, "Rules": rules}) is status
+
+
 def test_what_grows_next_to_the_declaration_is_named_up_to_five():
     found = [f"grant {n}" for n in range(7)]
     result = live_only.nothing_undeclared({}, {"Undeclared": found})
