@@ -480,10 +480,12 @@ _RULES: tuple[Rule, ...] = (
          "and never set actions_enabled=False.",
          R(cdk_nag="HIPAA.Security-CloudWatchAlarmAction, NIST.800.53.R5-CloudWatchAlarmAction", iso27001="8.16", security_hub="CloudWatch.17", config_rule="cloudwatch-alarm-action-enabled-check",
            prowler="cloudwatch_alarm_actions_enabled")),
-    Rule("STK-WAF-001", "The API's web ACL has rules", Severity.HIGH, (N, C, L),
-         "A web ACL emptied of its rules filters nothing while every association still looks right.",
-         "Now: aws wafv2 update-web-acl with the declared rules. In code: keep the managed rule groups on the "
-         "WebAcl construct.",
+    Rule("STK-WAF-001", "The API's web ACL has rules that block", Severity.HIGH, (N, C, L),
+         "A web ACL emptied of its rules filters nothing while every association still looks right; so does one "
+         "whose rules all count (an Action or a rule group's OverrideAction switched to Count): a protection "
+         "counts only when it acts.",
+         "Now: aws wafv2 update-web-acl with the declared rules and actions. In code: keep the managed rule groups "
+         "(OverrideAction None) and the rate rule (Action Block) on the WebAcl construct.",
          R(checkov="CKV_AWS_192", iso27001="8.20, 8.23", security_hub="WAF.10", prowler="wafv2_webacl_with_rules")),
     Rule("STK-API-005", "Every API stage is associated with a web ACL", Severity.HIGH, (T, L),
          "Without a web ACL the API faces the internet with throttling alone; disassociating it is one call and "
@@ -492,6 +494,16 @@ _RULES: tuple[Rule, ...] = (
          "CfnWebACLAssociation on every stage.",
          R(iso27001="8.20, 8.23", security_hub="APIGateway.4", config_rule="api-gw-associated-with-waf",
            prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3, NIST.800.53.R5-APIGWAssociatedWithWAF, PCI.DSS.321-APIGWAssociatedWithWAF")),
+    Rule("STK-API-006", "An API stage that caches responses encrypts its cache", Severity.MEDIUM, (N, C, L),
+         "The stage cache holds metadata answers outside the data stores' CMK; turning caching on is one "
+         "update-stage call, and without encryption the cached answers sit in plain text (a protection counts "
+         "only when it acts).",
+         "Now: aws apigateway update-stage --rest-api-id API --stage-name STAGE --patch-operations "
+         "op=replace,path=/*/*/caching/dataEncrypted,value=true (or path=/*/*/caching/enabled,value=false). In code: "
+         "keep caching_enabled off on the stage's method options, or set cache_data_encrypted=True beside it.",
+         # Not cdk-nag's APIGWCacheEnabledAndEncrypted, Checkov's CKV_AWS_120 or Config's
+         # api-gw-cache-enabled-and-encrypted: those also require the cache on (STK-DEV-006 declines that).
+         R(iso27001="8.24", security_hub="APIGateway.5", prowler="apigateway_restapi_cache_encrypted")),
     Rule("STK-NET-004", "No private subnet routes to an internet gateway", Severity.HIGH, (T, L),
          "The private subnets hold the workers and every data store, and reach out only through NAT; a route from "
          "their table to the internet gateway makes them public in all but name, one public IP or one opened "

@@ -134,6 +134,14 @@ def stage(tracing: bool) -> dict[str, Any]:
         "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True}]}}
 
 
+def cached_stage(*, encrypted: bool) -> dict[str, Any]:
+    """A stage that caches GET /videos, its cache encrypted or not."""
+    resource = stage(True)
+    resource["Properties"]["MethodSettings"].append({"HttpMethod": "GET", "ResourcePath": "/~1videos",
+                                                     "CachingEnabled": True, "CacheDataEncrypted": encrypted})
+    return resource
+
+
 def method(kind: str) -> dict[str, Any]:
     integration = {"Type": kind, "IntegrationHttpMethod": "GET", "Uri": "http://nlb.internal/videos"}
     if kind == "MOCK":
@@ -413,6 +421,8 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-ALARM-001": {"pass": template({"Alarm": alarm()}), "fail": template({"Alarm": alarm(ActionsEnabled=False)})},
     "STK-WAF-001": {"pass": template({"Acl": web_acl()}), "fail": template({"Acl": web_acl(rules=False)})},
     "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
+    "STK-API-006": {"pass": template({"Stage": cached_stage(encrypted=True)}),
+                    "fail": template({"Stage": cached_stage(encrypted=False)})},
     "STK-NET-003": {"pass": template(logged_vpc("ALL")), "fail": template(logged_vpc("REJECT"))},
     "STK-NET-005": {"pass": template(guarded_group()),
                     "fail": template(guarded_group({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
