@@ -4,7 +4,8 @@ Text that AWS returns (tag values, descriptions, error messages) or that a file 
 acts on: ESC and CSI sequences that clear the screen or move the cursor, OSC 8 hyperlinks and OSC 52 clipboard
 writes, C1 controls, bidirectional overrides (U+202E) that make one name read as another. Every such character
 is replaced by its escape (`\\x1b`, `\\u202e`), so the operator sees that it was there and the terminal never
-acts on it. Printable text, tabs and (where asked) line breaks pass unchanged.
+acts on it. Printable text, tabs and (where asked) line breaks pass unchanged. JSON keeps its data as data and
+writes the same characters as JSON's own `\\u` escapes (`visible_json`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import unicodedata
 # paragraph separators, surrogates, private-use and unassigned code points (a future bidi control is one today).
 # Python's str.isprintable() is False for exactly these and for spaces other than " " (Zs), which are kept.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _hidden(char: str) -> bool:
+    return not char.isprintable() and unicodedata.category(char) in _HIDDEN
 
 
 def _escaped(char: str) -> str:
@@ -34,8 +39,26 @@ def visible(text: object, *, lines: bool = False) -> str:
     text = str(text)
     if text.isprintable():
         return text
-    return "".join(char if char.isprintable() or char == "\t" or (lines and char == "\n")
-                   or unicodedata.category(char) not in _HIDDEN else _escaped(char) for char in text)
+    return "".join(_escaped(char) if char != "\t" and not (lines and char == "\n") and _hidden(char) else char
+                   for char in text)
+
+
+def _json_escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes a character beyond the BMP as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def visible_json(document: str) -> str:
+    """JSON text (as `json.dumps(..., ensure_ascii=False)` writes it) with every character `visible` would
+    escape written as JSON's `\\u` escape instead. json.dumps escapes only C0 controls: C1 controls (0x9b is a
+    CSI), DEL and bidi overrides would otherwise reach a terminal that shows the report. Such characters occur
+    only inside strings, so every parser reads the same document; the line feeds of the layout stay."""
+    if document.replace("\n", "").isprintable():
+        return document
+    return "".join(_json_escaped(char) if char != "\n" and _hidden(char) else char for char in document)
 
 
 def is_visible(text: str, *, lines: bool = False) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from opscli.sanitize import is_visible, visible
+from opscli.sanitize import is_visible, visible, visible_json
 
 HOSTILE = ["\x1b[2J", "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\", "\x1b]52;c;aGk=\x07", "\u202e",
            "\x9b31m", "\x07", "\x08\x08", "\r", "\u2066", "\u200f", "\ufeff", "\u2028", "\x00", "\x7f"]
@@ -40,3 +41,20 @@ def test_printable_text_passes_unchanged(text):
 def test_line_feeds_are_kept_only_when_asked():
     assert visible("a\nb") == "a\\x0ab"
     assert visible("a\nb\x1b", lines=True) == "a\nb\\x1b"
+
+
+@given(st.text() | st.sampled_from(HOSTILE))
+@example("\ud800")  # a lone surrogate: raw, the JSON could not even be written as UTF-8
+@example("\U000e0041")  # a tag character (Cf) beyond the BMP: JSON writes it as a surrogate pair
+def test_json_reads_back_the_same_and_holds_nothing_a_terminal_acts_on(text):
+    """The JSON of any text, with the layout's line feeds, reads back as exactly that text, and only its line
+    feeds are characters `visible` would change."""
+    document = visible_json(json.dumps({"value": text, "list": [text]}, indent=2, ensure_ascii=False))
+    assert json.loads(document) == {"value": text, "list": [text]}
+    assert is_visible(document, lines=True)
+
+
+def test_json_escapes_what_json_dumps_leaves_raw():
+    raw = json.dumps("\x9b31m\u202e\x7f", ensure_ascii=False)
+    assert "\x9b" in raw  # json.dumps escapes C0 controls only
+    assert visible_json(raw) == '"\\u009b31m\\u202e\\u007f"'
