@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,6 +23,7 @@ from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.iam_policy import caller_notes, policy_document
 from opscli.model import FRAMEWORKS, FailOn, Report
+from opscli.sanitize import visible
 from platform_spec import catalog, files, source_map
 
 DEFAULT_TIMEOUT = 60.0
@@ -37,13 +36,14 @@ class State:
         self.verbose = False
 
 
-def _console(no_color: bool, *, stderr: bool) -> Console:
-    # emoji off: ARNs contain ":secret:", which rich would turn into an emoji. The width is the terminal's
-    # (or COLUMNS; 80 when piped): the table fits it, full names are in JSON and SARIF. Colors only on a
-    # terminal, never with --no-color or NO_COLOR.
+def _console(no_color: bool, *, stderr: bool) -> terminal.VisibleConsole:
+    # A VisibleConsole, so that no character from AWS or from a file acts on the terminal. Emoji off: ARNs
+    # contain ":secret:", which rich would turn into an emoji. The width is the terminal's (or COLUMNS; 80 when
+    # piped): the table fits it, full names are in JSON and SARIF. Colors only on a terminal, never with
+    # --no-color or NO_COLOR.
     # Messages and progress on stderr are never wrapped (a line each, whole).
-    return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=stderr,
-                   emoji=False, highlight=False)
+    return terminal.VisibleConsole(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")),
+                                   soft_wrap=stderr, emoji=False, highlight=False)
 
 
 def aws_options(fn: Callable) -> Callable:
@@ -210,17 +210,17 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
             task = bar.add_task(f"checking {target.suffix}", total=None)
 
             def advance(step: str, done: int, total: int) -> None:
-                bar.update(task, description=escape(step), completed=done, total=total)
+                bar.update(task, description=terminal.cell(step), completed=done, total=total)
 
             report = run(aws, target, progress=advance, deadline=deadline, **extra)
     else:
         verbose = kwargs["verbose"]
         report = run(aws, target, progress=(lambda step, done, total: err.print(
-            f"checked {escape(step)} ({done}/{total})")) if verbose else None, deadline=deadline, **extra)
+            f"checked {terminal.cell(step)} ({done}/{total})")) if verbose else None, deadline=deadline, **extra)
     code, note = core.conclude(report, accepting=accepting, accepted_file=kwargs["accepted_file"],
                                compliance=kwargs["compliance"], fail_on=kwargs["fail_on"])
     if note:
-        err.print(f"opscli: {note}")
+        err.print(f"opscli: {terminal.cell(note)}")
     past = None
     if not kwargs["no_history"]:
         try:
@@ -228,7 +228,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
             if any(fmt == "html" for fmt, _ in kwargs["reports"]):  # only the HTML report shows the history
                 past = history.read(history_path, report)
         except history.HistoryError as exc:  # the run's verdict stands; the operator is told
-            err.print(f"opscli: history not recorded: {escape(str(exc))}")
+            err.print(f"opscli: history not recorded: {terminal.cell(exc)}")
     # The files first: a report that cannot be written changes the exit code that stdout then states.
     code, unwritten = _write_reports(report, code, kwargs["reports"], kwargs, sites, past)
     if kwargs["output"] == "json":
@@ -360,7 +360,7 @@ def rules_show(rule_id: str) -> None:
              f"engines:     {', '.join(e.value for e in rule.engines) or 'accepted deviation'}",
              f"rationale:   {rule.rationale}", f"remediation: {rule.remediation}"]
     lines += [f"{k + ':':<12} {v}" for k, v in refs.items()]
-    click.echo("\n".join(lines))
+    click.echo(visible("\n".join(lines), lines=True))
 
 
 @cli.group()
@@ -441,15 +441,16 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(EXIT_INTERRUPTED)
         click.echo("error: aborted", err=True)
         return EXIT_USAGE
-    except OpsError as exc:
+    except OpsError as exc:  # its message may carry AWS's text: shown, never acted on, on one line
         if state.verbose:
-            traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+            click.echo(visible(traceback.format_exc(), lines=True), err=True, nl=False)
+        click.echo(visible(f"error: {exc}"), err=True)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the boundary: never a bare traceback
         if state.verbose:
-            traceback.print_exc()
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)", err=True)
+            click.echo(visible(traceback.format_exc(), lines=True), err=True, nl=False)
+        click.echo(visible(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)"),
+                   err=True)
         return 3
 
 

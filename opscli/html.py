@@ -8,8 +8,8 @@ of accepted deviations (approver, reason, expiry); and the coverage. It fits 1,4
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
-from html import escape
 from typing import Any
 
 from opscli import __version__
@@ -18,6 +18,7 @@ from opscli.explain import explanation
 from opscli.fleet import finding_id
 from opscli.history import Past, day
 from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
+from opscli.sanitize import visible
 from platform_spec import catalog
 from platform_spec.result import Status
 
@@ -43,6 +44,14 @@ td.NOT_APPLICABLE{color:#90a4ae} td.none{background:#fafafa}
 .status{font-weight:bold} .FAILtext{color:#c62828} .ERRORtext{color:#8e24aa} .ACCEPTEDtext{color:#b28704}
 .diagram{border:1px solid #eceff1;padding:8px} .diagram svg{max-width:100%;height:auto}
 """
+
+
+def escape(text: str) -> str:
+    """Text for the page: control, format and bidi characters shown as their escapes (a U+202E in a resource id
+    would make the evidence read reversed; an ESC acts on a terminal that shows the file), then HTML-escaped."""
+    return html.escape(visible(text, lines=True))
+
+
 VERDICT = {0: ("#2e7d32", "COMPLIANT"), 1: ("#c62828", "FINDINGS"),
            3: ("#8e24aa", "INCOMPLETE: some checks could not look"), 130: ("#8e24aa", "INTERRUPTED")}
 

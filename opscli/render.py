@@ -1,4 +1,7 @@
-"""Renderers of a Report: a rich table for people, JSON and SARIF 2.1.0 for pipelines (stable schemas)."""
+"""Renderers of a Report: a rich table for people, JSON and SARIF 2.1.0 for pipelines (stable schemas).
+
+The table is written through `terminal.VisibleConsole` wherever it goes (a terminal, a pipe, a --report file);
+JSON and SARIF keep AWS's text as data, with every character a terminal acts on as a JSON escape."""
 
 from __future__ import annotations
 
@@ -7,12 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console
-
 from opscli import __version__, terminal
 from opscli.explain import explanation
 from opscli.html import to_html
 from opscli.model import Finding, Report, compliance_view, resource_parts, short_name
+from opscli.sanitize import visible_json
 from platform_spec import catalog, sarif, source_map
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
@@ -41,7 +43,7 @@ def to_json(report: Report, exit_code: int) -> str:
     if report.compliance:
         document["compliance"] = {"framework": report.compliance,
                                   "controls": compliance_view(report.findings, report.compliance)}
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return visible_json(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def findings_from_json(text: str) -> list[Finding]:
@@ -102,7 +104,7 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
                   "invocations": [invocation],
                   "results": [result(f) for f in kept]}],
     }
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return visible_json(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def findings_from_sarif(text: str) -> list[Finding]:
@@ -129,6 +131,6 @@ def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
         return fleet.asff_text(report) if fmt == "asff" else fleet.ocsf_text(report)
     import io
     buffer = io.StringIO()
-    terminal.table(report, Console(file=buffer, width=120, no_color=True, emoji=False, highlight=False,
-                                   soft_wrap=False), exit_code, show_all=show_all)
+    terminal.table(report, terminal.VisibleConsole(file=buffer, width=120, no_color=True, emoji=False,
+                                                   highlight=False, soft_wrap=False), exit_code, show_all=show_all)
     return buffer.getvalue()

@@ -1,19 +1,27 @@
 """The terminal view: the answer first (verdict and counts, then what is not passing by service and severity),
 then one row per finding that needs someone (FAIL, ERROR), then what each FAIL means and how to fix it. A clean
 run fits one screen; `--all` adds every row (PASS, ACCEPTED, NOT_APPLICABLE). Rows are never broken over lines:
-a long resource or reason is cut with an ellipsis (the whole of it is in JSON, SARIF and HTML)."""
+a long resource or reason is cut with an ellipsis (the whole of it is in JSON, SARIF and HTML).
+
+Everything opscli prints through rich goes through `VisibleConsole`, so no character from AWS or from a file
+acts on the operator's terminal, whichever view printed it; `cell` is how a view puts such a value into markup."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from opscli.explain import explanation
 from opscli.model import Finding, Report, compliance_view, coverage_line, resource_parts, service_of, short_name
+from opscli.sanitize import visible
 from platform_spec.result import Status
 
 STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim",
@@ -22,6 +30,33 @@ SHORT_SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "L
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 NEEDS_SOMEONE = (Status.FAIL, Status.ERROR)
 DETAILS = 5  # FAILs explained below the rows by default (the most severe first); --all explains every one
+
+
+class VisibleConsole(Console):
+    """A rich Console on which no character from outside opscli acts on the terminal. Every string it is given
+    (markup, a table cell, a title) is passed through `visible` before rich reads it, so that widths and cuts
+    are those of the escapes the operator sees and rich does not silently drop a CR or BEL; every segment it
+    renders, whoever built it (a Text, a progress bar), is passed through `visible` again. Only rich's own
+    control segments (cursor moves) and the styles it writes from them reach the terminal as codes. Line feeds
+    are kept, as they are the views' own layout: a value that must stay on one row goes through `cell`."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text, lines=True), **kwargs)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+                continue
+            shown = visible(segment.text, lines=True)
+            yield segment if shown == segment.text else Segment(shown, segment.style)
+
+
+def cell(value: object, *, lines: bool = False) -> str:
+    """A value from outside opscli (AWS's answers, a template, a file) as markup for a view: its control, format
+    and bidi characters shown as escapes (one row unless `lines`), then its brackets escaped so that rich shows
+    them instead of reading a style or a link."""
+    return escape(visible(value, lines=lines))
 
 
 def verdict(report: Report) -> str:
@@ -47,7 +82,7 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
         target.get("stack") or (f"suffix {target['suffix']}" if target.get("suffix") else ""),
         target.get("region") or "", f"account {target['account']}" if target.get("account") else "",
         target.get("endpoint") or "") if part)
-    console.print(f"[bold]opscli {escape(report.command)}[/] — {escape(where)}", overflow="ellipsis", no_wrap=True)
+    console.print(f"[bold]opscli {cell(report.command)}[/] — {cell(where)}", overflow="ellipsis", no_wrap=True)
     counts = report.counts()
     shown = " · ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
     word = verdict(report)
@@ -55,7 +90,7 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
     console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {report.api_calls} API calls in "
                   f"{report.seconds:.1f}s)")
     if report.coverage is not None:
-        console.print(f"coverage: {escape(coverage_line(report.coverage))}")
+        console.print(f"coverage: {cell(coverage_line(report.coverage))}")
 
 
 def _by_service(findings: list[Finding], console: Console) -> None:
@@ -73,7 +108,7 @@ def _by_service(findings: list[Finding], console: Console) -> None:
     for column in columns:
         grid.add_column(SHORT_SEVERITY.get(column, column), justify="right", no_wrap=True)
     for service, counts in sorted(counted.items()):
-        grid.add_row(escape(service), *(str(counts[c]) if counts[c] else "·" for c in columns))
+        grid.add_row(cell(service), *(str(counts[c]) if counts[c] else "·" for c in columns))
     console.print(grid)
 
 
@@ -95,13 +130,14 @@ def _rows(findings: list[Finding], console: Console, title: str) -> None:
             if f.reason in collapsed:
                 continue
             collapsed.add(f.reason)
-            grid.add_row(f"[{STYLE[f.status]}]ERROR[/] ×{len(same)}", ", ".join(sorted({x.rule_id for x in same})),
-                         f"{len({x.resource for x in same})} resources", escape(f.reason))
+            rules = ", ".join(sorted({x.rule_id for x in same}))
+            grid.add_row(f"[{STYLE[f.status]}]ERROR[/] ×{len(same)}", cell(rules),
+                         f"{len({x.resource for x in same})} resources", cell(f.reason))
             continue
         judged = f.status in (Status.FAIL, Status.ACCEPTED)
         severity = f" {SHORT_SEVERITY.get(f.severity, f.severity)}" if judged else ""
-        grid.add_row(f"[{STYLE[f.status]}]{f.status.value}[/]{severity}", f.rule_id, escape(resource_cell(f)),
-                     escape(f.reason))
+        grid.add_row(f"[{STYLE[f.status]}]{f.status.value}[/]{severity}", cell(f.rule_id), cell(resource_cell(f)),
+                     cell(f.reason))
     console.print(grid)
 
 
@@ -109,17 +145,17 @@ def _details(failures: list[Finding], console: Console, limit: int | None) -> No
     shown = failures if limit is None else failures[:limit]
     for f in shown:
         e = explanation(f)
-        console.print(f"\n[bold red]{f.rule_id}[/] [bold]{escape(e['title'])}[/]")
+        console.print(f"\n[bold red]{cell(f.rule_id)}[/] [bold]{cell(e['title'])}[/]")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
-        grid.add_row(" resource", escape(f.resource))
-        grid.add_row(" found", escape(f.reason))
+        grid.add_row(" resource", cell(f.resource))
+        grid.add_row(" found", cell(f.reason, lines=True))
         for label, text in (("why", e["rationale"]), ("fix now", e["remediation"]["now"]),
                             ("in code", e["remediation"]["in_code"]),
                             ("controls", "; ".join(f"{name} {', '.join(ids)}" for name, ids in e["controls"].items()))):
             if text:
-                grid.add_row(f" {label}", escape(text))
+                grid.add_row(f" {label}", cell(text, lines=True))
         console.print(grid)
     if len(shown) < len(failures):
         console.print(f"\n… {len(failures) - len(shown)} more FAIL explained with --all, or in -o json / "
