@@ -8,8 +8,8 @@ Exit codes (the contract):
      names a directory or lies in one that does not exist, or rule id
   3  incomplete: a check could not look (access denied, throttled, endpoint down, malformed answer,
      no answer before --timeout), no check reached a verdict, the stack's declaration omits resources it
-     lists, a report file that could not be written after the run (the printed report says 3), or no
-     credentials; takes precedence over 1
+     lists or a stack record is not the whole stack, a report file that could not be written after the
+     run (the printed report says 3), or no credentials; takes precedence over 1
   130  interrupted (Ctrl-C): the partial report is printed; unfinished checks are ERROR
 """
 

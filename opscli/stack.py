@@ -4,6 +4,10 @@ Against AWS the scope comes from CloudFormation (`ListStackResources` for logica
 for what was declared), both read-only; against the local emulator from the stack record the local deployment
 writes in the same shapes (`cfn-outputs/stack-resources.json`). Lookups are by id: the cost grows with the stack,
 not with the account.
+
+Both go through one check that the declaration and the listing are whole (`build`): a scope that is only a part
+of the stack would be judged as if it were all of it, and "every declared resource read" would vouch for what the
+part left out.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import botocore.parsers
 
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError, OpsError, UsageError, read_json_input
+from opscli.targets import REQUIRED_OUTPUTS
 from platform_spec.contract import LOCAL_NOT_EMULATED  # the status of a resource localenv does not emulate
+from platform_spec.intrinsics import references
 
 # CloudFormation statuses of a resource that exists (or existed and is being changed).
 PRESENT = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "IMPORT_COMPLETE",
@@ -31,7 +37,8 @@ class ScopeError(OpsError):
 
 
 class IncompleteDeclaration(ScopeError):
-    """The template declares fewer resources than the stack lists: judging it would vouch for what it omits."""
+    """The declaration or the listing is a part of the stack, not all of it: judging it would vouch for what it
+    omits (exit 3, never a usage error: the file may be well-formed and still cut short)."""
 
 
 @dataclass(frozen=True)
@@ -78,18 +85,38 @@ def _template_resources(template: Any, where: str) -> Mapping[str, Any]:
     return template["Resources"]
 
 
-def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackScope:
-    """The scope from GetTemplate's body and ListStackResources' summaries (either from AWS or a record).
-    A resource the template declares that the summaries do not list is in scope too, as not deployed."""
-    resources = _template_resources(template, source)
-    if not isinstance(summaries, list) or not all(isinstance(s, Mapping) for s in summaries):
-        raise ScopeError(f"{source}: StackResourceSummaries is not a list of resources")
-    listed: dict[str, Mapping[str, Any]] = {}
-    for summary in summaries:
-        lid = summary.get("LogicalResourceId")
-        if not isinstance(lid, str) or not isinstance(summary.get("ResourceType"), str):
-            raise ScopeError(f"{source}: a stack resource without LogicalResourceId or ResourceType")
-        listed[lid] = summary
+def _few(ids: list[str]) -> str:
+    return f"{', '.join(ids[:3])}{f' and {len(ids) - 3} more' if len(ids) > 3 else ''}"
+
+
+def _undeclared_references(template: Mapping[str, Any], resources: Mapping[str, Any], source: str) -> list[str]:
+    """The logical ids the template's resources and outputs refer to (Ref, GetAtt, Sub, DependsOn) that it
+    declares as neither a resource nor a parameter. CloudFormation accepts no such template, so any is a template
+    cut short."""
+    parameters = template.get("Parameters") or {}
+    known = set(resources) | (set(parameters) if isinstance(parameters, Mapping) else set())
+    outputs = template.get("Outputs") or {}
+    found: set[str] = set()
+    try:
+        for resource in resources.values():
+            depends = resource.get("DependsOn", [])
+            found |= references(resource) | set([depends] if isinstance(depends, str) else depends)
+        found |= references(outputs)
+    except (TypeError, IndexError, AttributeError, KeyError, RecursionError):
+        raise ScopeError(f"{source}: the template's references are malformed") from None
+    return sorted(lid for lid in found if isinstance(lid, str) and lid not in known and not lid.startswith("AWS::"))
+
+
+def _check_whole(template: Mapping[str, Any], resources: Mapping[str, Any], listed: Mapping[str, Mapping[str, Any]],
+                 source: str, *, record: bool) -> None:
+    """The one check that a scope is the whole stack, for CloudFormation's answers and for a record alike; raises
+    IncompleteDeclaration naming what is missing.
+
+    Both: every resource listed is declared, and the template declares everything it refers to. A record must
+    also account for every resource its template declares (as deployed, or as not emulated with the reason) and
+    declare the stack's outputs: it is a file, and a file cut short (or edited) can still agree with itself.
+    CloudFormation's listing is the stack's own word, so a declared resource it does not list is a resource that
+    is not there: in scope, and judged as missing."""
     undeclared = sorted(set(listed) - set(resources))
     if undeclared:
         # A template that omits what the stack runs would judge only the part it shows (an empty one: nothing, and
@@ -99,10 +126,49 @@ def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackS
             f"{source}: the stack lists {len(listed)} resources, but its template declares only "
             f"{len(listed) - len(undeclared)} of them (not {', '.join(undeclared[:3])}"
             f"{', ...' if len(undeclared) > 3 else ''}): the declaration is incomplete, nothing can be vouched for")
-    declared = []
+    if record:
+        unaccounted = sorted(lid for lid in resources if lid not in listed or (
+            listed[lid].get("ResourceStatus") == LOCAL_NOT_EMULATED and not listed[lid].get("ResourceStatusReason")))
+        if unaccounted:
+            raise IncompleteDeclaration(
+                f"{source}: its template declares {len(resources)} resources, but the record accounts for only "
+                f"{len(resources) - len(unaccounted)} of them (missing: {_few(unaccounted)}): a record lists each "
+                f"as deployed or as {LOCAL_NOT_EMULATED} with the reason; this one is incomplete, nothing can be "
+                f"vouched for")
+    dangling = _undeclared_references(template, resources, source)
+    if dangling:
+        raise IncompleteDeclaration(
+            f"{source}: the template declares {len(resources)} resources and refers to {len(dangling)} more it does "
+            f"not declare (missing: {_few(dangling)}): it is a part of the stack's template, nothing can be "
+            f"vouched for")
+    if record:
+        outputs = template.get("Outputs")
+        absent = [key for key in REQUIRED_OUTPUTS if not isinstance(outputs, Mapping) or key not in outputs]
+        if absent:
+            raise IncompleteDeclaration(
+                f"{source}: its template declares {len(resources)} resources but not the stack's outputs "
+                f"(missing: {_few(absent)}): it is not the stack's whole declaration, nothing can be vouched for")
+
+
+def build(stack_name: str, template: Any, summaries: Any, source: str, *, record: bool = False) -> StackScope:
+    """The scope from GetTemplate's body and ListStackResources' summaries (from AWS, or from a stack record when
+    `record`), once `_check_whole` holds. From AWS, a resource the template declares that the summaries do not
+    list is in scope too, as not deployed."""
+    resources = _template_resources(template, source)
+    if not isinstance(summaries, list) or not all(isinstance(s, Mapping) for s in summaries):
+        raise ScopeError(f"{source}: StackResourceSummaries is not a list of resources")
+    listed: dict[str, Mapping[str, Any]] = {}
+    for summary in summaries:
+        lid = summary.get("LogicalResourceId")
+        if not isinstance(lid, str) or not isinstance(summary.get("ResourceType"), str):
+            raise ScopeError(f"{source}: a stack resource without LogicalResourceId or ResourceType")
+        listed[lid] = summary
     for lid, resource in resources.items():
         if not isinstance(resource, Mapping) or not isinstance(resource.get("Type"), str):
             raise ScopeError(f"{source}: resource {lid} has no Type")
+    _check_whole(template, resources, listed, source, record=record)
+    declared = []
+    for lid, resource in resources.items():
         summary = listed.get(lid, {})
         properties = resource.get("Properties", {})
         declared.append(Declared(
@@ -117,12 +183,13 @@ def build(stack_name: str, template: Any, summaries: Any, source: str) -> StackS
 
 def from_record(path: Path) -> StackScope:
     """The scope from a stack record file (what `python -m localenv` writes beside the outputs). A file that is
-    not a stack record is a usage error; a record whose template omits resources it lists is a ScopeError."""
+    not a stack record is a usage error; a record that is not the whole stack is an IncompleteDeclaration."""
     data = read_json_input(path, "stack record")
     if not isinstance(data, Mapping) or not isinstance(data.get("StackName"), str):
         raise UsageError(f"{path} is not a stack record (no StackName)")
     try:
-        return build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path))
+        return build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path),
+                     record=True)
     except IncompleteDeclaration:
         raise
     except ScopeError as exc:

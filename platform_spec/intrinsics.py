@@ -81,7 +81,8 @@ class Resolver:
 
 
 def references(value: Any) -> set[str]:
-    """Logical ids a value refers to (Ref, GetAtt, and ${X} / ${X.Attr} in Fn::Sub)."""
+    """Logical ids a value refers to (Ref, GetAtt, and ${X} / ${X.Attr} in Fn::Sub, but for the names its own
+    variable map defines)."""
     found: set[str] = set()
     if isinstance(value, list):
         for v in value:
@@ -94,7 +95,8 @@ def references(value: Any) -> set[str]:
                 found.add(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
             elif key == "Fn::Sub":
                 text = arg if isinstance(arg, str) else arg[0]
-                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", text)}
+                local = set(arg[1]) if not isinstance(arg, str) and isinstance(arg[1], dict) else set()
+                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", text)} - local
                 if not isinstance(arg, str):
                     found |= references(arg[1])
             else:

@@ -137,9 +137,104 @@ def test_a_record_whose_template_omits_listed_resources_is_exit_3_with_the_reaso
     assert "declares only 1 of them (not Queue1, Queue10, Queue100, ...)" in capsys.readouterr().out
 
 
+def _declaring_the_outputs(resources: dict) -> dict:
+    """A template of `resources` that declares the stack's outputs (as literals: they refer to nothing)."""
+    from opscli.targets import REQUIRED_OUTPUTS
+
+    return {"Resources": resources, "Outputs": {key: {"Value": "v"} for key in REQUIRED_OUTPUTS}}
+
+
+@pytest.mark.parametrize("command", [["audit"], ["drift"], ["rotate-check", "keys"]])
+def test_a_record_that_lists_fewer_resources_than_its_template_declares_is_exit_3(command, tmp_path, capsys,
+                                                                                  aws_credentials):
+    """3 of 139 listed: once the other 136 were simply out of scope (or judged only as "not in stack"); a
+    record accounts for each declared resource, as deployed or as not emulated with the reason."""
+    queues = {f"Queue{n:03}": {"Type": "AWS::SQS::Queue"} for n in range(139)}
+    record = _record(tmp_path, _declaring_the_outputs(queues), [(lid, "AWS::SQS::Queue") for lid in list(queues)[:3]])
+    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    document = json.loads(capsys.readouterr().out)
+    [finding] = document["findings"]
+    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+    assert "its template declares 139 resources, but the record accounts for only 3 of them (missing: Queue003, " \
+           "Queue004, Queue005 and 133 more)" in finding["reason"]
+
+
+def test_a_record_cut_short_on_both_sides_is_incomplete_not_a_pass(tmp_path):
+    """Template and listing cut alike agree with each other: what they refer to and the stack's outputs show
+    that they are a part."""
+    from opscli import stack
+
+    key = {"Type": "AWS::KMS::Key"}
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]}},
+             "DependsOn": ["Topic"]}
+    whole = _declaring_the_outputs({"Key": key, "Topic": {"Type": "AWS::SNS::Topic"}, "Queue": queue})
+    listed = [("Key", "AWS::KMS::Key"), ("Topic", "AWS::SNS::Topic"), ("Queue", "AWS::SQS::Queue")]
+    assert len(stack.from_record(_record(tmp_path, whole, listed)).resources) == 3
+    cut = {**whole, "Resources": {"Queue": queue}}
+    with pytest.raises(stack.IncompleteDeclaration, match=r"declares 1 resources and refers to 2 more it does not "
+                                                          r"declare \(missing: Key, Topic\)"):
+        stack.from_record(_record(tmp_path, cut, [("Queue", "AWS::SQS::Queue")]))
+    with pytest.raises(stack.IncompleteDeclaration, match=r"not the stack's outputs \(missing: EnvironmentSuffix, "
+                                                          r"DbInstanceIdentifier, DbParameterGroupName and 17 more\)"):
+        stack.from_record(_record(tmp_path, {"Resources": {"Key": key}}, [("Key", "AWS::KMS::Key")]))
+
+
+def test_a_resource_a_record_does_not_emulate_is_accounted_for_only_with_its_reason(tmp_path):
+    from opscli import stack
+    from platform_spec.contract import LOCAL_NOT_EMULATED
+
+    path = _record(tmp_path, _declaring_the_outputs({"Account": {"Type": "AWS::ApiGateway::Account"}}), [])
+    record = json.loads(path.read_text())
+    record["StackResourceSummaries"] = [{"LogicalResourceId": "Account", "ResourceType": "AWS::ApiGateway::Account",
+                                         "ResourceStatus": LOCAL_NOT_EMULATED, "ResourceStatusReason": "account-wide"}]
+    path.write_text(json.dumps(record))
+    assert stack.from_record(path).resources[0].not_emulated
+    record["StackResourceSummaries"][0].pop("ResourceStatusReason")
+    path.write_text(json.dumps(record))
+    with pytest.raises(stack.IncompleteDeclaration, match=r"accounts for only 0 of them \(missing: Account\)"):
+        stack.from_record(path)
+
+
+def test_cloudformations_own_listing_is_checked_by_the_same_rule_where_it_applies():
+    """CloudFormation's word on what the stack has stands (a declared resource it does not list is there to be
+    judged missing), but a template that refers to what it does not declare is a part either way. A name that
+    Fn::Sub's own variable map defines is not a reference."""
+    from opscli import stack
+
+    sub = {"Fn::Sub": ["${Local}-${Key.Arn}-${AWS::Region}", {"Local": "x"}]}
+    template = {"Resources": {"Key": {"Type": "AWS::KMS::Key"},
+                              "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": sub}}}}
+    scope = stack.build("TapStackx", template, [{"LogicalResourceId": "Key", "ResourceType": "AWS::KMS::Key",
+                                                 "PhysicalResourceId": "k", "ResourceStatus": "CREATE_COMPLETE"}],
+                        "cloudformation")
+    assert {r.logical_id: r.status for r in scope.resources} == {"Key": "CREATE_COMPLETE", "Queue": "NOT_IN_STACK"}
+    template["Resources"].pop("Key")
+    with pytest.raises(stack.IncompleteDeclaration, match=r"refers to 1 more it does not declare \(missing: Key\)"):
+        stack.build("TapStackx", template, [], "cloudformation")
+    template["Resources"]["Queue"]["Properties"]["QueueName"] = {"Fn::GetAtt": []}
+    with pytest.raises(stack.ScopeError, match="the template's references are malformed"):
+        stack.build("TapStackx", template, [], "cloudformation")
+
+
+@pytest.mark.synth
+def test_the_stacks_own_record_is_whole_and_any_cut_of_it_is_not(synth, tmp_path):
+    """The real template: its whole record is accepted; the first 3 of its 139 resources, listed alone, with or
+    without the rest of the template, are not."""
+    from opscli import stack
+
+    resources = synth.template["Resources"]
+    listed = [(lid, resource["Type"]) for lid, resource in resources.items()]
+    assert len(stack.from_record(_record(tmp_path, synth.template, listed)).resources) == len(resources)
+    first = dict(list(resources.items())[:3])
+    for template in (synth.template, {**synth.template, "Resources": first}, {"Resources": first}):
+        with pytest.raises(stack.IncompleteDeclaration, match="missing: "):
+            stack.from_record(_record(tmp_path, template, listed[:3]))
+
+
 def test_a_run_that_judges_nothing_is_exit_3_never_a_pass(tmp_path, capsys, moto_env):
     """rotate-check keys over a stack without a key: nothing reached a verdict, so nothing is vouched for."""
-    record = _record(tmp_path, {"Resources": {}}, [])
+    record = _record(tmp_path, _declaring_the_outputs({"Queue": {"Type": "AWS::SQS::Queue"}}),
+                     [("Queue", "AWS::SQS::Queue")])
     assert main(["rotate-check", "keys", "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == 3
     captured = capsys.readouterr()
     [finding] = json.loads(captured.out)["findings"]
