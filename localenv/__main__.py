@@ -8,7 +8,8 @@
 The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it). `up` prints the
 endpoint and the environment to export, and records itself in .cache/localenv/TapStack<suffix>.json.
 Exit codes: 0 done (audit passed; up: stopped cleanly); 1 the audit or rotate-check found something;
-2 usage error (bad suffix, missing template, nothing to stop); 3 deployment or audit could not complete.
+2 usage error (bad suffix, missing template, nothing to stop or nothing `down` can prove is the deployment);
+3 deployment or audit could not complete (down: the deployment did not stop in time).
 """
 
 from __future__ import annotations
@@ -122,18 +123,21 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     held = statefile.acquire(state)
     if held is None:
         running = _quietly(statefile.read_record, state) or {}
-        raise UsageError(f"{config.stack_name} is already up at {running.get('endpoint', '?')} (pid "
-                         f"{statefile.holder(state)}): python -m localenv down --suffix {config.environment_suffix}")
+        endpoint, pid = running.get("endpoint", "?"), statefile.holder(state)
+        endpoint = endpoint if isinstance(endpoint, str) and endpoint.isprintable() else repr(endpoint)
+        raise UsageError(f"{config.stack_name} is already up at {endpoint} ("
+                         f"{f'pid {pid}' if pid else 'held by a process this PID namespace cannot see'}): "
+                         f"python -m localenv down --suffix {config.environment_suffix}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     os.environ.update(LOCAL_CREDENTIALS)
     try:
         with deployed(template, config, outputs, port=port, quiet=True) as endpoint:
-            record = {"pid": os.getpid(), "endpoint": endpoint, "outputs": str(outputs.resolve()),
-                      "stack_record": str(stack_record_path(outputs).resolve()),
-                      "suffix": config.environment_suffix, "environment": {**LOCAL_CREDENTIALS,
-                                                                           "AWS_ENDPOINT_URL": endpoint}}
-            statefile.write_record(state, record)  # any earlier record is stale: this process holds the lock
+            # any earlier record is stale: this process holds the lock
+            record = held.write_record({"endpoint": endpoint, "outputs": str(outputs.resolve()),
+                                        "stack_record": str(stack_record_path(outputs).resolve()),
+                                        "suffix": config.environment_suffix,
+                                        "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}})
             exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
             print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
                   f"  outputs: {outputs}\n"
@@ -146,7 +150,6 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     except KeyboardInterrupt:
         pass
     finally:
-        state.record.unlink(missing_ok=True)
         held.release()
     return 0
 
@@ -159,30 +162,19 @@ def _quietly(read: Any, state: statefile.Paths) -> Any:
 
 
 def down(config: AppConfig, state: statefile.Paths, *, timeout: float = 10) -> int:
-    """Stop the `up` of this stack: only the process that holds its lock and that its record names."""
+    """Stop the `up` of this stack: only the process the kernel proves is the one its record and lock name (see
+    localenv.state); anything else is refused with exit 2 and left as it is."""
     try:
-        record = statefile.read_record(state)
-    except statefile.StateError as exc:
-        if statefile.remove_if_stale(state):
-            raise UsageError(f"{exc}; no deployment of {config.stack_name} is running, so it was removed") from None
-        raise UsageError(f"{exc}; a deployment of {config.stack_name} holds {state.lock}: left as it is") from None
-    if record is None:
-        raise UsageError(f"no local deployment of {config.stack_name} is running ({state.record} does not exist)")
-    pid = record["pid"]
-    try:
-        statefile.stop(state, record, timeout=timeout)
+        stopped = statefile.stop(state, timeout=timeout)
     except statefile.StateError as exc:
         raise UsageError(str(exc)) from None
-    except ProcessLookupError:
-        if statefile.remove_if_stale(state):
-            print(f"{config.stack_name} was not running (stale record of pid {pid} removed)")
-            return 0
-        raise UsageError(f"{config.stack_name}: pid {pid} is not running, but its lock is held: "
-                         "left as it is") from None
-    except TimeoutError:
-        print(f"error: pid {pid} did not stop within {timeout:.0f}s", file=sys.stderr)
+    except statefile.StillRunning as exc:
+        print(f"error: pid {exc.pid} did not stop within {timeout:.0f}s", file=sys.stderr)
         return 3
-    print(f"stopped {config.stack_name} (pid {pid})")
+    if stopped.stale:
+        print(f"{config.stack_name} was not running (stale record of pid {stopped.pid} removed)")
+    else:
+        print(f"stopped {config.stack_name} (pid {stopped.pid})")
     return 0
 
 

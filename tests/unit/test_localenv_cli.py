@@ -40,18 +40,38 @@ def lock_held_elsewhere(lock: Path) -> Iterator[subprocess.Popen]:
         holder.wait(10)
 
 
+def stale_deployment(state_dir: Path, suffix: str) -> int:
+    """The state an `up` leaves when it is killed: its record, and its lock that nobody holds any more. Returns
+    the pid the record names."""
+    done = subprocess.run([sys.executable, "-c", "import os, sys\nfrom pathlib import Path\n"
+                           "from localenv import state\n"
+                           "held = state.acquire(state.Paths.for_stack(Path(sys.argv[1]), sys.argv[2]))\n"
+                           "held.write_record({})\nprint(os.getpid(), flush=True)\nos._exit(0)",
+                           str(state_dir), f"TapStack{suffix}"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
 def test_down_removes_a_record_only_when_no_deployment_holds_the_lock(tmp_path, capsys):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / "TapStackold.json").write_text(json.dumps({"pid": int(dead.stdout)}))
+    pid = stale_deployment(tmp_path, "old")
     assert main(["down", "--suffix", "old", "--state-dir", str(tmp_path)]) == 0
-    assert "was not running" in capsys.readouterr().out and not (tmp_path / "TapStackold.json").exists()
+    assert f"was not running (stale record of pid {pid} removed)" in capsys.readouterr().out
+    assert not (tmp_path / "TapStackold.json").exists()
+    stale_deployment(tmp_path, "bad")
     (tmp_path / "TapStackbad.json").write_text("{not json")
     assert main(["down", "--suffix", "bad", "--state-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "localenv state file" in err and "is not JSON" in err and "so it was removed" in err
     assert not (tmp_path / "TapStackbad.json").exists()
+    # without its lock, whether a deployment runs cannot be told (an `up` may hold the lock on a removed name)
+    (tmp_path / "TapStacknolock.json").write_text("{not json")
+    assert main(["down", "--suffix", "nolock", "--state-dir", str(tmp_path)]) == 2
+    assert "TapStacknolock.lock is missing" in capsys.readouterr().err
+    assert (tmp_path / "TapStacknolock.json").exists()
     with lock_held_elsewhere(tmp_path / "TapStackheld.lock") as holder:
-        for text in ("{not json", json.dumps({"pid": int(dead.stdout)}), '{"pid": -1}'):
+        lock = os.stat(tmp_path / "TapStackheld.lock")
+        named = {"start_time": 1, "lock": {"device": lock.st_dev, "inode": lock.st_ino}}
+        for text in ("{not json", json.dumps({"pid": pid, **named}), json.dumps({"pid": -1, **named})):
             (tmp_path / "TapStackheld.json").write_text(text)
             assert main(["down", "--suffix", "held", "--state-dir", str(tmp_path)]) == 2
             err = capsys.readouterr().err
@@ -60,17 +80,31 @@ def test_down_removes_a_record_only_when_no_deployment_holds_the_lock(tmp_path, 
 
 
 def test_down_refuses_a_record_that_is_not_a_regular_file(tmp_path, capsys):
+    """A FIFO, a directory or a symbolic link where the record belongs: a usage error naming what it is, left as
+    it is, whether a deployment holds the lock, nobody does, or there is no lock at all."""
+    stale_deployment(tmp_path, "free")
     os.mkfifo(tmp_path / "TapStackfifo.json")
+    (tmp_path / "TapStackdir.json").mkdir()
+    (tmp_path / "TapStackfree.json").unlink()
+    (tmp_path / "TapStackfree.json").mkdir()
+    (tmp_path / "TapStacklink.json").symlink_to(tmp_path / "TapStackfree.json")
     with lock_held_elsewhere(tmp_path / "TapStackfifo.lock"):
         assert main(["down", "--suffix", "fifo", "--state-dir", str(tmp_path)]) == 2
     assert "is a FIFO, not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.stat(tmp_path / "TapStackfifo.json").st_mode)
+    for suffix, what in (("dir", "a directory"), ("free", "a directory"), ("link", "a symbolic link")):
+        assert main(["down", "--suffix", suffix, "--state-dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert f"TapStack{suffix}.json is {what}, not a regular file: left as it is" in err, err
+        assert os.path.lexists(tmp_path / f"TapStack{suffix}.json")
+    assert (tmp_path / "TapStackfree.json").is_dir()
 
 
 def test_up_refuses_a_second_deployment_of_the_same_stack(tmp_path, capsys):
     template = tmp_path / "t.json"
     template.write_text(json.dumps({"Resources": {}}))
-    (tmp_path / "TapStacktwice.json").write_text(json.dumps({"pid": 12345, "endpoint": "http://127.0.0.1:1"}))
+    (tmp_path / "TapStacktwice.json").write_text(json.dumps({"pid": 12345, "start_time": 1, "lock": {
+        "device": 1, "inode": 1}, "endpoint": "http://127.0.0.1:1"}))
     with lock_held_elsewhere(tmp_path / "TapStacktwice.lock") as holder:
         code = main(["up", "--suffix", "twice", "--template", str(template), "--state-dir", str(tmp_path)])
     err = capsys.readouterr().err
@@ -126,9 +160,13 @@ def _private_pid_namespace() -> list[str] | None:
 
 def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path):
     """In a private PID namespace (so a mistake could not reach this machine's processes): with a real `up`
-    running and an unrelated `sleep` beside it, records naming pid -1, 0, 1, the bystander, a pid that does not
-    exist, a string, garbage or a FIFO are each refused with exit 2 and signal nothing; the genuine record stops
-    `up` alone. Once no `up` holds the lock, a forged record is provably stale: removed, nothing signalled."""
+    running and an unrelated process beside it, records naming pid -1, 0, 1, the bystander, a pid that does not
+    exist or another start time, a string, garbage, a FIFO or a directory, and the genuine record read from a
+    child PID namespace (where the lock's holder is pid 0), are each refused with exit 2, keep the record and
+    signal nothing; the genuine record stops `up` alone. Once no `up` holds the lock, a record naming another
+    process is provably stale: removed, nothing signalled; a directory is left as it is, without a traceback; and
+    a lock hard-linked to a file another program holds a POSIX lock on, with a record naming that program, leaves
+    the program alive, whether or not the link is the file's only name."""
     prefix = _private_pid_namespace()
     if prefix is None:
         pytest.skip("unshare --pid --mount-proc is not permitted here (needs root or user namespaces)")
@@ -137,17 +175,31 @@ def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert "up_failed" not in result, result
-    assert set(result["forged"]) == {"minus_one", "zero", "init", "bystander", "gone", "string", "garbage", "fifo"}
+    assert set(result["forged"]) == {"minus_one", "zero", "init", "bystander", "gone", "string", "reused_pid",
+                                     "garbage", "fifo", "directory", "child_namespace"}
     for name, outcome in result["forged"].items():
         assert outcome["code"] == 2 and outcome["record_kept"], (name, outcome)
         assert outcome["up_alive"] and outcome["bystander_alive"], (name, outcome)
+        assert "Traceback" not in outcome["said"], (name, outcome)
     assert result["forged"]["bystander"]["said"].startswith(
         f"error: refusing to signal pid {result['bystander_pid']}: ")
+    assert "is a directory, not a regular file" in result["forged"]["directory"]["said"]
+    assert "started at tick" in result["forged"]["reused_pid"]["said"]
+    said = result["forged"]["child_namespace"]["said"]
+    assert "cannot see" in said and "cannot tell" in said and "the record is kept" in said, said
     assert result["genuine"]["code"] == 0 and f"pid {result['up_pid']}" in result["genuine"]["said"]
     assert result["up_exit"] == 0 and result["bystander_alive_after_down"]
-    for name, outcome in result["after"].items():
-        assert outcome["code"] == 0 and "stale record" in outcome["said"], (name, outcome)
-        assert not outcome["record_kept"] and outcome["bystander_alive"], (name, outcome)
+    after = result["after"]
+    for name in ("bystander", "minus_one"):
+        assert after[name]["code"] == 0 and "stale record" in after[name]["said"], (name, after[name])
+        assert not after[name]["record_kept"] and after[name]["bystander_alive"], (name, after[name])
+    assert after["directory"]["code"] == 2 and after["directory"]["record_kept"], after["directory"]
+    assert "is a directory, not a regular file" in after["directory"]["said"], after["directory"]
+    assert "Traceback" not in after["directory"]["said"]
+    for name, why in (("hard_link", "has 2 links"), ("hard_link_sole", "does not keep the state directory open")):
+        outcome = after[name]
+        assert outcome["code"] == 2 and why in outcome["said"], (name, outcome)
+        assert outcome["victim_alive"] and outcome["bystander_alive"] and outcome["record_kept"], (name, outcome)
 
 
 def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
