@@ -137,6 +137,7 @@ def test_help_uri_only_where_the_rules_are_published(monkeypatch):
 @pytest.mark.synth
 def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()  # a report goes only into a directory that exists
     code = main(["audit", "--suffix", "test", "--report", f"json={out / 'audit.json'}",
                  "--report", f"sarif={out / 'audit.sarif'}", "--report", f"table={out / 'audit.txt'}"])
     terminal = capsys.readouterr().out
