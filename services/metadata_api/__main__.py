@@ -17,7 +17,7 @@ from services.common.log import JsonLogger
 from services.common.runtime import ServiceFailed, run_service
 from services.common.settings import integer
 from services.metadata_api.app import MetadataApi
-from services.metadata_api.server import ApiServer, serve_until
+from services.metadata_api.server import HEADER_TIMEOUT_S, KEEP_ALIVE_S, ApiServer, serve_until
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,24 @@ class ApiSettings:
     port: int
     bind_address: str
     pool_size: int
+    header_timeout_s: int  # a connection that has not sent a whole request head by then is closed
+    keep_alive_s: int      # an idle kept-alive connection is closed after this
 
     @classmethod
     def from_env(cls) -> ApiSettings:
         return cls(port=integer(os.environ, contract.PORT, 8080, 1, 65535),
                    bind_address=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
-                   pool_size=integer(os.environ, "DB_POOL_SIZE", 16, 1, 100))
+                   pool_size=integer(os.environ, "DB_POOL_SIZE", 16, 1, 100),
+                   header_timeout_s=integer(os.environ, "HEADER_TIMEOUT_S", HEADER_TIMEOUT_S, 1, 300),
+                   keep_alive_s=integer(os.environ, "KEEP_ALIVE_S", KEEP_ALIVE_S, 1, 3600))
 
 
 def serve(settings: ApiSettings, pool: ConnectionPool, cache: Cache, logger: JsonLogger,
           stop: threading.Event) -> None:
     api = MetadataApi(db=pool, cache=AsyncCache(cache.settings, logger), logger=logger)
     try:
-        server = ApiServer((settings.bind_address, settings.port), api, logger)
+        server = ApiServer((settings.bind_address, settings.port), api, logger,
+                           header_timeout_s=settings.header_timeout_s, keep_alive_s=settings.keep_alive_s)
     except OSError as exc:
         raise ServiceFailed(f"cannot listen on {settings.bind_address}:{settings.port}: {exc.strerror or exc}") \
             from None

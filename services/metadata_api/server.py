@@ -12,15 +12,20 @@ Redis or database costs the requests that wait on it their timeout, never the lo
 
 What this module adds to uvicorn: JSON errors for every status, those the server writes before the
 application sees a request included (400 malformed, 414 target too long, 431 headers too large, 413 body too
-large — uvicorn's own are plain text or unbounded), bounded request sizes, JSON access lines, and shutdown on
-the service's own stop event (run_service owns SIGTERM for both services)."""
+large — uvicorn's own are plain text or unbounded), bounded request sizes, JSON access lines, shutdown on
+the service's own stop event (run_service owns SIGTERM for both services), and bounds on connections that
+send nothing: a deadline for each request head (uvicorn's only timeout is the keep-alive one, armed after a
+response and dropped at the first byte of the next request, so a connection that never completes a head
+would be kept forever) and a number of connections that leaves descriptors free for a new one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import resource
 import socket
 import threading
 import time
@@ -42,6 +47,14 @@ MAX_BODY_BYTES = 65536     # a read-only API takes no body; a larger one is a 41
 # sees "connection reset" instead of the 413. Past this, the 413 is sent and the connection closed anyway.
 MAX_DRAIN_BYTES = 16 * 2**20
 KEEP_ALIVE_S = 75          # longer than the NLB's idle timeout would cut, shorter than a leaked connection lives
+# From connecting (or from the first byte of a later request on a kept-alive connection) to the end of the
+# request head. Clients behind API Gateway and the NLB send the head at once; a connection that has not done
+# so by then is a dead client or a slow-header attack.
+HEADER_TIMEOUT_S = 10
+# Descriptors the process needs besides client connections and the database pool: Redis's connections, the
+# event loop's own, stdio, the CA bundles read at connect, and the spare one libuv keeps to survive EMFILE.
+OTHER_DESCRIPTORS = 48
+SHED_REPORT_S = 10         # at most one "connections_shed" line this often while connections are being shed
 GRACEFUL_SHUTDOWN_S = 20   # in-flight requests get this long after SIGTERM; the task's stopTimeout is 30 s
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 
@@ -50,9 +63,121 @@ class _Refused(Exception):
     """Raised inside a parser callback: the request breaks a size bound."""
 
 
+def connection_limit(descriptors: int, pool_size: int) -> int:
+    """How many client connections fit under a descriptor limit (RLIMIT_NOFILE; -1 for none) beside a
+    database pool of `pool_size` and the process's other descriptors."""
+    if descriptors < 0:
+        descriptors = 2**20  # no limit: memory is the bound, not this
+    return max(1, descriptors - pool_size - OTHER_DESCRIPTORS)
+
+
+class ConnectionBudget:
+    """At most `limit` client connections, so that accepting one never meets the descriptor limit. Past it, a
+    new connection closes the one that has waited longest for a request: one that has not completed a head, or
+    one kept alive after its last answer (a client reconnects for that); a request in flight is never cut.
+
+    Why: at the descriptor limit, libuv accepts and at once closes every new connection (its EMFILE fallback),
+    health checks included, until some connection ends; connections that send nothing would hold every
+    descriptor until their header deadline, and a client opening them anew would hold them for good."""
+
+    def __init__(self, limit: int, logger: JsonLogger) -> None:
+        self.limit, self.logger = limit, logger
+        self.counted: set[BoundedProtocol] = set()
+        self.waiting: dict[BoundedProtocol, None] = {}  # in the order they began to wait: the oldest first
+        self.shed = 0
+        self._next_report = 0.0
+
+    def opened(self, connection: BoundedProtocol) -> None:
+        self.counted.add(connection)
+        self.wait(connection)
+        if len(self.counted) > self.limit:
+            self._shed_one()
+
+    def wait(self, connection: BoundedProtocol) -> None:
+        """`connection` has no request in flight: it may be shed."""
+        self.waiting.pop(connection, None)
+        self.waiting[connection] = None
+
+    def busy(self, connection: BoundedProtocol) -> None:
+        self.waiting.pop(connection, None)
+
+    def closed(self, connection: BoundedProtocol) -> None:
+        self.counted.discard(connection)
+        self.waiting.pop(connection, None)
+
+    def _shed_one(self) -> None:
+        if not self.waiting:
+            return  # every connection has a request in flight; none is cut
+        victim = next(iter(self.waiting))
+        # Uncounted now, not at connection_lost: the next connection accepted in the same loop turn must pick
+        # another victim, not this one again.
+        self.closed(victim)
+        victim.transport.close()
+        self.shed += 1
+        now = time.monotonic()
+        if now >= self._next_report:
+            self._next_report = now + SHED_REPORT_S
+            self.logger.warning("connections_shed", limit=self.limit, shed_since_start=self.shed)
+
+
 class BoundedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with size bounds on the request target and headers, and JSON bodies for
-    the errors the server itself answers (uvicorn writes a plain-text 400 and has no size bounds here)."""
+    """uvicorn's httptools protocol with size bounds on the request target and headers, JSON bodies for the
+    errors the server itself answers (uvicorn writes a plain-text 400 and has no size bounds here), a deadline
+    for each request head, and its place in the connection budget."""
+
+    def __init__(self, *args: Any, budget: ConnectionBudget, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget, self.header_timeout_s = budget, header_timeout_s
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_pending = True  # the next bytes belong to a request head that has not yet ended
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+        self.budget.opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        self.budget.closed(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A later request on a kept-alive connection: its deadline runs from its first byte (uvicorn has just
+        # dropped the keep-alive timer, and arms it again only after an answer).
+        if self._head_pending and self._head_timer is None and not self.transport.is_closing():
+            self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The late head follows a request still being answered: that answer is the connection's last.
+            self.cycle.keep_alive = False
+        elif not self.transport.is_closing():
+            self.transport.close()  # no answer: there is no request to answer
+
+    def on_headers_complete(self) -> None:
+        self._head_pending = False
+        self._cancel_head_timer()
+        self.budget.busy(self)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._head_pending = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle.response_complete and not self.transport.is_closing():
+            self.budget.wait(self)  # idle between requests (a pipelined one would have started a new cycle)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -189,12 +314,21 @@ class ApiServer(uvicorn.Server):
     """uvicorn's server on a socket bound here (a taken port is a clear OSError, before anything starts),
     stopped by the service's stop event instead of its own signal handlers."""
 
-    def __init__(self, address: tuple[str, int], api: MetadataApi, logger: JsonLogger) -> None:
+    def __init__(self, address: tuple[str, int], api: MetadataApi, logger: JsonLogger, *,
+                 header_timeout_s: float = HEADER_TIMEOUT_S, keep_alive_s: float = KEEP_ALIVE_S,
+                 max_connections: int | None = None) -> None:
+        """`max_connections` None: what this process's descriptor limit leaves beside the database pool."""
         self.logger, self.api = logger, api
+        if max_connections is None:
+            max_connections = connection_limit(resource.getrlimit(resource.RLIMIT_NOFILE)[0], api.db.max_size)
+        self.budget = ConnectionBudget(max_connections, logger)
         self.socket = socket.create_server(address, backlog=1024, reuse_port=False)  # OSError: port taken
-        config = uvicorn.Config(AsgiAdapter(api, logger), http=BoundedProtocol, loop="uvloop",
+        protocol = functools.partial(BoundedProtocol, budget=self.budget, header_timeout_s=header_timeout_s)
+        # ws="none": an upgrade is answered as a plain request; were a WebSocket library installed, uvicorn would
+        # hand the connection to another protocol, and it would never leave the connection budget.
+        config = uvicorn.Config(AsgiAdapter(api, logger), http=protocol, ws="none", loop="uvloop",
                                 lifespan="on", log_config=None, log_level="warning", access_log=False,
-                                server_header=False, proxy_headers=False, timeout_keep_alive=KEEP_ALIVE_S,
+                                server_header=False, proxy_headers=False, timeout_keep_alive=keep_alive_s,
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, backlog=1024)
         super().__init__(config)
         bridge = _LogBridge(logger)

@@ -214,10 +214,12 @@ def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, redis_set
 
 
 @contextlib.contextmanager
-def running(pool, redis_settings, log, cache: AsyncCache | None = None) -> Iterator[tuple[ApiServer, threading.Event]]:
-    """The API served by uvicorn on a free port, in a thread; stopped (and checked stopped) afterwards."""
+def running(pool, redis_settings, log, cache: AsyncCache | None = None,
+            **options) -> Iterator[tuple[ApiServer, threading.Event]]:
+    """The API served by uvicorn on a free port, in a thread (`options` for ApiServer: timeouts, connection
+    limit); stopped (and checked stopped) afterwards."""
     core = MetadataApi(db=pool, cache=cache or AsyncCache(redis_settings, log), logger=log)
-    server = ApiServer(("127.0.0.1", 0), core, log)
+    server = ApiServer(("127.0.0.1", 0), core, log, **options)
     stop = threading.Event()
     thread = threading.Thread(target=serve_until, args=(server, stop))
     thread.start()

@@ -1,0 +1,208 @@
+"""The metadata API closes connections that send nothing: a deadline for each request head (a silent
+connection, a head trickled a byte at a time, a late head on a kept-alive connection), the keep-alive timeout,
+and a connection limit under the descriptor limit so that /health answers through a flood of idle connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from localenv.emulator import free_port
+from services.metadata_api.server import connection_limit
+from tests.services.test_api import request, running
+
+# Only a guard against a hang: each test waits for an outcome (the server closed the connection), never for a time.
+HANG_GUARD_S = 30
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def closed_by_server(sock: socket.socket, guard: float = HANG_GUARD_S) -> bool:
+    """Whether the server closes `sock` (end of stream or a reset) before the guard; whatever it sends first
+    is read and dropped."""
+    sock.settimeout(guard)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One Content-Length framed answer from `sock`: status, headers (lower-case names), body."""
+    sock.settimeout(HANG_GUARD_S)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before an answer: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(65536)
+        assert chunk, "closed in the middle of an answer"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has not closed `sock` yet (without waiting)."""
+    try:
+        return sock.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(pool, redis_settings, log):
+    with running(pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
+        with socket.create_connection(server.server_address) as silent:
+            assert closed_by_server(silent)
+        assert request(server.server_address[1], "GET", "/health")[0] == 200  # a request sent at once is served
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_closed(pool, redis_settings, log):
+    """A slow-header client: each byte comes well within the timeout, the head never ends. The deadline runs
+    from the connection, so the bytes do not push it back."""
+    with running(pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            closed, guard = False, time.monotonic() + HANG_GUARD_S
+            while not closed and time.monotonic() < guard:
+                try:
+                    sock.sendall(b"a")
+                    # pacing the trickle (a byte a tenth of a second), and a look for the server's close
+                    readable, _, _ = select.select([sock], [], [], 0.1)
+                    closed = bool(readable) and sock.recv(65536) == b""
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+            assert closed, "a head trickled byte by byte kept its connection open"
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(pool, redis_settings, log):
+    with running(pool, redis_settings, log, header_timeout_s=60, keep_alive_s=0.5) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(HEALTH)
+            status, headers, _ = read_answer(sock)
+            assert status == 200 and headers.get("connection") != "close"  # kept alive, then idle
+            assert closed_by_server(sock)
+
+
+def test_a_later_head_on_a_kept_alive_connection_has_its_own_deadline(pool, redis_settings, log):
+    """uvicorn drops its keep-alive timer at the first byte of the next request and arms it again only after
+    an answer: a head begun and never finished kept the connection for good."""
+    with running(pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(HEALTH)
+            assert read_answer(sock)[0] == 200
+            sock.sendall(b"GET /health HTTP/1.1\r\n")  # the next head, never finished
+            assert closed_by_server(sock)
+
+
+def test_a_late_head_behind_a_request_in_flight_lets_that_answer_finish(pool, redis_settings, log):
+    """The head deadline of the next request never cuts the answer to the current one: that answer comes
+    whole, marked as the connection's last, and then the connection closes."""
+    with running(pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
+        original = server.api.health
+
+        async def slower_than_the_header_timeout():
+            await asyncio.sleep(1.0)  # the next head's deadline (0.5 s, armed first) falls due before this ends
+            return await original()
+
+        server.api.health = slower_than_the_header_timeout
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(HEALTH + b"GET /health HTTP/1.1\r\n")
+            status, headers, body = read_answer(sock)
+            assert status == 200 and json.loads(body)["status"] == "ok" and headers.get("connection") == "close"
+            assert closed_by_server(sock)
+
+
+def test_past_the_connection_limit_the_longest_waiting_connection_is_closed(pool, redis_settings, log):
+    """At the limit, a new connection closes the one that has waited longest for a request; one with a request
+    in flight is never cut, older though it is, and the new one is served."""
+    with running(pool, redis_settings, log, header_timeout_s=60, max_connections=2) as (server, _):
+        original, entered, release = server.api.popular, threading.Event(), threading.Event()
+
+        async def held(query):
+            entered.set()
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, HANG_GUARD_S)
+            return await original(query)
+
+        server.api.popular = held
+        with socket.create_connection(server.server_address) as busy, \
+                socket.create_connection(server.server_address) as waiting:
+            busy.sendall(b"GET /videos/popular HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert entered.wait(HANG_GUARD_S)
+            with socket.create_connection(server.server_address) as new:  # the third: one must go
+                new.sendall(HEALTH)
+                assert read_answer(new)[0] == 200
+                assert closed_by_server(waiting)
+            release.set()
+            assert read_answer(busy)[0] == 200
+    assert log.events("connections_shed")[0]["limit"] == 2
+
+
+def accept_queue(port: int) -> int:
+    """Connections waiting in the accept queue of the IPv4 socket listening on `port` (Linux)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            return int(fields[4].split(":")[1], 16)  # for a listening socket, rx_queue is that queue
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def wait_for_event(lines: queue.Queue, event: str) -> None:
+    guard = time.monotonic() + HANG_GUARD_S
+    while (line := lines.get(timeout=max(0.0, guard - time.monotonic()))) is not None:
+        if json.loads(line).get("event") == event:
+            return
+    pytest.fail(f"the API exited before {event}")
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the accept queue from Linux's /proc")
+def test_health_answers_with_a_descriptor_limits_worth_of_idle_connections_open(postgres, redis_server):
+    """The service as it runs (its own process) under a 128-descriptor limit, with 128 connections that send
+    nothing. libuv meets EMFILE by accepting and at once closing every new connection, so /health failed until
+    the idle ones went away; now the oldest are shed past the connection limit, the rest closed at the header
+    timeout."""
+    descriptors, pool_size, port = 128, 4, free_port()
+    env = {**postgres.environment(), **redis_server.environment(), "PORT": str(port), "BIND_ADDRESS": "127.0.0.1",
+           "DB_POOL_SIZE": str(pool_size), "HEADER_TIMEOUT_S": "2", "PATH": os.environ["PATH"]}
+    api = subprocess.Popen(["sh", "-c", f'ulimit -n {descriptors} && exec "$0" -m services.metadata_api',
+                            sys.executable], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()  # its log, read all along so that it never blocks on a full pipe
+    threading.Thread(target=lambda: [*map(lines.put, api.stdout), lines.put(None)], daemon=True).start()
+    idle: list[socket.socket] = []
+    try:
+        wait_for_event(lines, "api_started")
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(descriptors)]
+        guard = time.monotonic() + HANG_GUARD_S
+        while accept_queue(port) and time.monotonic() < guard:  # the server has taken (or refused) every one
+            select.select([], [], [], 0.05)
+        status, _, body = request(port, "GET", "/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert sum(map(still_open, idle)) <= connection_limit(descriptors, pool_size)
+        assert all(closed_by_server(sock) for sock in idle)  # the rest, at the header timeout
+    finally:
+        for sock in idle:
+            sock.close()
+        api.terminate()
+        api.wait(HANG_GUARD_S)
