@@ -9,18 +9,30 @@ The load generator is wrk (Debian's package; a C event loop with a Lua script th
 the X-Cache answers), so it is not the bottleneck the earlier Python threads were. It still shares the 2 cores
 with the API, PostgreSQL and Redis: the figures are a floor for the service, not a ceiling. The cold run walks
 each id once (every connection its own slice) and must see only MISS answers: a HIT means the run outlasted
-the rows (raise --rows)."""
+the rows (raise --rows).
+
+    source scripts/env.sh && python bench/api_load.py --idle 1000 [--nofile 1024] [--header-timeout 10]
+
+measures connections that send nothing instead: the API started under a descriptor limit (--nofile), --idle
+connections opened at once; whether GET /health answers while they are open, and when the server closes each
+one (shed at once past its connection limit, or at the header timeout)."""
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import re
+import resource
 import secrets
+import selectors
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +129,111 @@ def load(port: int, ids_file: Path, script: Path, *, mode: str, connections: int
             "x_cache": {k: r[k] for k in ("HIT", "MISS", "BYPASS", "other") if r[k]}}
 
 
+def start_api(env: dict[str, str], nofile: int | None = None) -> ServiceProcess:
+    """The API as a process, under a descriptor limit of `nofile` if given (the soft limit, which a child
+    inherits: lowered here around the start only)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if nofile is not None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+    try:
+        api = ServiceProcess("services.metadata_api", env)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    api.wait_for(lambda r: r.get("event") == "api_started", 60)
+    return api
+
+
+def health(port: int) -> tuple[str, float]:
+    """GET /health on a new connection: the status (or the error) and the milliseconds it took."""
+    started = time.perf_counter()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/health")
+        answer = conn.getresponse()
+        answer.read()
+        conn.close()
+        outcome = str(answer.status)
+    except OSError as exc:
+        outcome = type(exc).__name__
+    return outcome, round((time.perf_counter() - started) * 1000, 1)
+
+
+def idle_connections(api: ServiceProcess, port: int, count: int, header_timeout: float) -> dict:
+    """`count` connections that send nothing: /health every 0.1 s while they are open (until 80% of the header
+    timeout), the server's descriptors, and when the server closed each connection after it was opened."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 64), hard))  # this side holds them all
+    fd_dir = Path(f"/proc/{api.process.pid}/fd")
+    # Settled first: the database pool opens its connections in the background after start (TLS and SCRAM,
+    # holding the GIL), which delays the loop by ~200 ms once.
+    health(port)
+    time.sleep(3)
+    connected: dict[socket.socket, float] = {}
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port))
+        connected[sock] = time.monotonic()
+    first = min(connected.values())
+    probes, fds = [], []
+    while time.monotonic() - first < header_timeout * 0.8:
+        probes.append(health(port))
+        fds.append(len(os.listdir(fd_dir)))
+        time.sleep(0.1)
+    closed_after: dict[socket.socket, float] = {}
+    with selectors.DefaultSelector() as selector:
+        for sock in connected:
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+        deadline = first + header_timeout + 30
+        while len(closed_after) < count and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=1):
+                try:
+                    data = key.fileobj.recv(1)
+                except ConnectionResetError:
+                    data = b""
+                if data == b"":
+                    closed_after[key.fileobj] = time.monotonic() - connected[key.fileobj]
+                    selector.unregister(key.fileobj)
+    after = health(port)
+    for sock in connected:
+        sock.close()
+    shed = sorted(t for t in closed_after.values() if t < header_timeout)
+    timed_out = sorted(t - header_timeout for t in closed_after.values() if t >= header_timeout)
+
+    def pct(values: list[float], q: float) -> float | None:
+        return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1) if values else None
+
+    answers = [status for status, _ in probes]
+    return {"idle": count, "health_probes": len(probes), "health_200": answers.count("200"),
+            "health_failures": sorted({a for a in answers if a != "200"}),
+            "health_p50_ms": pct(sorted(ms / 1000 for _, ms in probes), 0.5),
+            "health_max_ms": pct(sorted(ms / 1000 for _, ms in probes), 1.0),
+            "server_fds_max": max(fds), "shed_at_once": len(shed), "closed_at_header_timeout": len(timed_out),
+            "late_p50_ms": pct(timed_out, 0.5), "late_p99_ms": pct(timed_out, 0.99),
+            "late_max_ms": pct(timed_out, 1.0), "never_closed": count - len(closed_after),
+            "health_after": after[0], "shed_lines": len(api.events("connections_shed"))}
+
+
+def idle_main(args: argparse.Namespace, env: dict[str, str], port: int) -> int:
+    api = start_api({**env, "HEADER_TIMEOUT_S": str(args.header_timeout)}, args.nofile)
+    try:
+        r = idle_connections(api, port, args.idle, args.header_timeout)
+    finally:
+        api.stop()
+    print(f"{args.idle} connections that send nothing, API under a {args.nofile}-descriptor limit, header timeout "
+          f"{args.header_timeout} s")
+    failures = f"; failures: {', '.join(r['health_failures'])}" if r["health_failures"] else ""
+    print(f"/health while open: {r['health_200']}/{r['health_probes']} answered 200 (p50 {r['health_p50_ms']} ms, "
+          f"max {r['health_max_ms']} ms){failures}")
+    print(f"server descriptors at most {r['server_fds_max']}; shed at once {r['shed_at_once']}; closed at the header "
+          f"timeout {r['closed_at_header_timeout']}, late by p50 {r['late_p50_ms']} ms, p99 {r['late_p99_ms']} ms, "
+          f"max {r['late_max_ms']} ms; never closed {r['never_closed']}; /health after: {r['health_after']}")
+    print(json.dumps({"benchmark": "api_load.idle", "nofile": args.nofile, "header_timeout_s": args.header_timeout,
+                      **r}))
+    failed = r["health_200"] < r["health_probes"] or r["never_closed"] or r["health_after"] != "200"
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20000, help="videos seeded (the cold run walks them once)")
@@ -125,8 +242,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="length of the warm and Redis-down runs")
     parser.add_argument("--cold-seconds", type=float, default=3, help="length of the cold run")
     parser.add_argument("--hot", type=int, default=1000, help="ids in the warm run's working set")
+    parser.add_argument("--idle", type=int, help="measure this many connections that send nothing instead")
+    parser.add_argument("--nofile", type=int, default=1024, help="the API's descriptor limit (with --idle)")
+    parser.add_argument("--header-timeout", type=int, default=10, help="the API's HEADER_TIMEOUT_S (with --idle)")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if args.idle is None and not shutil.which("wrk"):
         print("error: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="streamtech-bench-") as tmp:
@@ -135,6 +255,10 @@ def main() -> int:
         redis = RedisServer(Path(tmp) / "redis", tls, password=secrets.token_urlsafe(16)).start()
         api = None
         try:
+            if args.idle is not None:
+                port = free_port()
+                return idle_main(args, {**pg.environment(), **redis.environment(), "PORT": str(port),
+                                        "BIND_ADDRESS": "127.0.0.1", "PATH": "/usr/bin:/bin"}, port)
             settings = DatabaseSettings.from_env(pg.environment())
             ids = seed(settings, args.rows)
             ids_file, script = Path(tmp) / "ids.txt", Path(tmp) / "bench.lua"
@@ -143,8 +267,7 @@ def main() -> int:
             port = free_port()
             env = {**pg.environment(), **redis.environment(), "PORT": str(port), "BIND_ADDRESS": "127.0.0.1",
                    "PATH": "/usr/bin:/bin"}
-            api = ServiceProcess("services.metadata_api", env)
-            api.wait_for(lambda r: r.get("event") == "api_started", 60)
+            api = start_api(env)
             common = {"threads": args.threads, "connections": args.connections}
             results = {
                 # cold: each id at most once, from an empty cache (a miss reads PostgreSQL and fills Redis)
