@@ -12,8 +12,14 @@ could not be fully read (CouldNotLook, reported as ERROR):
   body it cannot parse into {"message": <body>}, so a proxy's HTML page or an answer cut short would read as
   "no tags", "no policy", "not associated";
 - every value in the parsed answer has the type the operation's model gives it, at any depth (a list where
-  a structure belongs, a string where a boolean does): the readers copy values into the CloudFormation shape,
-  and a wrong-typed value would otherwise become a drift, or a PASS or FAIL, of its own.
+  a structure belongs, a string where a boolean does), and a value of an enumerated string is one of the
+  model's values, case included: the readers copy values into the CloudFormation shape and compare them with
+  constants, and a wrong-typed or misspelled value would otherwise become a drift, or a PASS or FAIL, of its own;
+- each member is in the body at most once: botocore keeps one of two values (the last key of a JSON object; a
+  repeated XML element it reads as a list, which a boolean then reads as false), so the other is never seen;
+- on the wire, a boolean is a boolean and a number a number: botocore reads a REST-JSON `1` where a boolean
+  belongs as false, `"true"` as true and `5.9` where an integer belongs as 5, each of which would then pass the
+  type check above.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import botocore.session
 from botocore.config import Config
 
 from opscli.errors import CredentialsError, ReadOnlyViolation, UsageError
+from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import CouldNotLook
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
@@ -82,8 +89,9 @@ def is_read(operation: str) -> bool:
 
 
 def check_answer(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
-    """A 2xx answer must be a whole document of its protocol when the operation returns anything, and its
-    parsed values must have the types of the operation's output shape."""
+    """A 2xx answer must be a whole document of its protocol when the operation returns anything, with each
+    member once and each scalar of its wire type, and its parsed values must have the types (and enumerated
+    values) of the operation's output shape."""
     if http_response is None or not 200 <= http_response.status_code < 300:
         return
     _check_body(http_response, model)
@@ -137,7 +145,33 @@ def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
     if not isinstance(value, expected_scalar) or (kind in ("integer", "long", "double", "float")
                                                  and isinstance(value, bool)):
         return f"{_where(path)} of type {type(value).__name__}, not {kind}"
+    if kind == "string" and shape.enum and value not in shape.enum and \
+            value not in ENUM_BEYOND_THE_MODEL.get(shape.name, ()):
+        # Exactly: a model's value in another case is not one AWS answers (a key "ENABLED" would FAIL "not
+        # Enabled"). Every genuine recording's enumerated values are the model's (tests/opscli/test_genuine_answers).
+        return f"{_where(path)} = {value[:40]!r}, not one of its model's values"
     return None
+
+
+# Values of an enumerated string accepted beyond botocore's model, by shape name, each with its evidence:
+# - AttachmentStatus "available": an internet gateway's attachment to its VPC. The model's own documentation of
+#   InternetGatewayAttachment.State says so ("the state is available when attached to a VPC"), as does the AWS
+#   CLI reference's example answer of describe-internet-gateways; its enum lists attaching/attached/... only.
+# - ResourceStatus LOCAL_NOT_EMULATED: the status a local deployment's record gives each resource the emulator
+#   does not create (its ListStackResources answer; opscli.stack reads it).
+ENUM_BEYOND_THE_MODEL = {"AttachmentStatus": frozenset({"available"}),
+                         "ResourceStatus": frozenset({LOCAL_NOT_EMULATED})}
+
+
+# The protocols whose bodies _check_body reads (tests/opscli/test_answers.py: every operation opscli declares
+# answers in one of them).
+BODY_PROTOCOLS = ("json", "rest-json", "query", "ec2", "rest-xml")
+
+
+def _protocol(service_model: Any) -> str:
+    """The protocol botocore speaks with the service: the first of the model's `protocols` it supports
+    (CloudWatch's model lists CBOR first, botocore speaks JSON), or the model's one."""
+    return getattr(service_model, "resolved_protocol", None) or service_model.protocol
 
 
 def _check_body(http_response: Any, model: Any) -> None:
@@ -153,20 +187,78 @@ def _check_body(http_response: Any, model: Any) -> None:
     what = f"{model.service_model.service_name}:{model.name}"
     if not body.strip():
         raise CouldNotLook(f"{what} answered 200 with an empty body")
-    if model.service_model.protocol in ("json", "rest-json"):
+    protocol = _protocol(model.service_model)
+    if protocol in ("json", "rest-json"):
         try:
-            document = json.loads(body)
+            document = json.loads(body, object_pairs_hook=_object_of_unique_keys)
+        except _KeyTwice as twice:
+            raise CouldNotLook(f"{what} answered with {twice}") from None
         except ValueError:
             raise CouldNotLook(f"{what} answered with a body that is not JSON ({body[:60]!r})") from None
         if not isinstance(document, dict):
             raise CouldNotLook(f"{what} answered with JSON that is not an object")
         _check_json_members(document, output, what)
-    elif model.service_model.protocol in ("query", "ec2", "rest-xml"):
+        problem = _json_scalar(document, _body_shape(output), ())
+        if problem:
+            raise CouldNotLook(f"{what} answered with {problem}")
+    elif protocol in ("query", "ec2", "rest-xml"):
         try:
             root = ElementTree.fromstring(body)
         except ElementTree.ParseError:
             raise CouldNotLook(f"{what} answered with a body that is not XML ({body[:60]!r})") from None
         _check_xml_answer(root, model, what)
+
+
+class _KeyTwice(Exception):
+    """A JSON object in an answer names one key twice."""
+
+
+def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook: the object, refused when a key is in it twice."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        key = next(key for n, (key, _) in enumerate(pairs) if key in dict(pairs[:n]))
+        raise _KeyTwice(f"the key {key[:40]!r} twice in one object")
+    return document
+
+
+def _body_shape(output: Any) -> Any:
+    """The shape of what a JSON body holds: the payload member's where the output names one."""
+    payload = output.serialization.get("payload")
+    return output.members[payload] if payload else output
+
+
+def _json_scalar(value: Any, shape: Any, path: tuple) -> str | None:
+    """The first scalar in a JSON body that is not the JSON type its shape needs (`1` or `"true"` for a boolean,
+    `"5"`, `5.9` or `true` for an integer), by its wire path, or None. botocore's REST-JSON parser converts these
+    silently; containers of the wrong type are the parsed check's."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict) and not shape.metadata.get("document"):
+        for name, member in _wire_names(shape).items():
+            if name in value and value[name] is not None:
+                problem = _json_scalar(value[name], member, (*path, name))
+                if problem:
+                    return problem
+    elif kind == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            if item is not None:
+                problem = _json_scalar(item, shape.member, (*path, index))
+                if problem:
+                    return problem
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            if item is not None:
+                problem = _json_scalar(item, shape.value, (*path, key))
+                if problem:
+                    return problem
+    elif kind == "boolean" and not isinstance(value, bool):
+        return f"{_where(path)} = {json.dumps(value)[:20]}, not true or false"
+    elif kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{_where(path)} = {json.dumps(value)[:20]}, not an integer"
+    elif kind in ("float", "double") and (isinstance(value, bool) or not isinstance(value, (int, float))) and \
+            value not in ("NaN", "Infinity", "-Infinity"):
+        return f"{_where(path)} = {json.dumps(value)[:20]}, not a number"
+    return None
 
 
 # The root element of the REST-XML answers whose output has no payload member, where botocore's model does not
@@ -204,9 +296,11 @@ def _local(tag: str) -> str:
 
 def _check_xml_answer(root: Any, model: Any, what: str) -> None:
     """An XML answer is the operation's own: the query and EC2 protocols wrap it in <OperationResponse>, a
-    REST-XML payload is the element its shape names; what it holds names members of the output, and every
-    boolean in it is spelled `true` or `false` (botocore reads any other spelling, `TRUE` included, as false)."""
-    protocol, output, tag = model.service_model.protocol, model.output_shape, _local(root.tag)
+    REST-XML payload is the element its shape names; what it holds names members of the output, every
+    boolean in it is spelled `true` or `false` (botocore reads any other spelling, `TRUE` included, as false),
+    and no member is in it twice (botocore reads a repeated element as a list: a boolean then as false, a
+    structure as its first)."""
+    protocol, output, tag = _protocol(model.service_model), model.output_shape, _local(root.tag)
     if tag in ("ErrorResponse", "Error") or (tag == "Response" and root.find("Errors") is not None):
         code = next((e.text for e in root.iter() if _local(e.tag) == "Code"), "?")
         raise _not_its_answer(what, f"an error document: {str(code)[:80]}")
@@ -218,9 +312,12 @@ def _check_xml_answer(root: Any, model: Any, what: str) -> None:
             raise _not_its_answer(what, f"<{tag}>, not <{model.name}Response>")
         wrapper = output.serialization.get("resultWrapper")
         if wrapper:
-            node = next((child for child in root if _local(child.tag) == wrapper), None)
-            if node is None:
+            results = [child for child in root if _local(child.tag) == wrapper]
+            if not results:
                 raise _not_its_answer(what, f"<{tag}> without <{wrapper}>")
+            if len(results) > 1:
+                raise CouldNotLook(f"{what} answered with <{wrapper}> twice")
+            node = results[0]
     else:
         payload = output.serialization.get("payload")
         expected = REST_XML_ROOTS.get(what)
@@ -235,7 +332,7 @@ def _check_xml_answer(root: Any, model: Any, what: str) -> None:
     known = [name for name in children if name in members]
     if children and not known and not (protocol == "ec2" and set(children) <= {"requestId"}):
         raise _not_its_answer(what, f"<{tag}> holding {', '.join(sorted(set(children))[:4])}, none of its output's")
-    problem = _xml_boolean(node, output, ())
+    problem = _xml_problem(node, output, ())
     if problem:
         raise CouldNotLook(f"{what} answered with {problem}")
 
@@ -243,31 +340,74 @@ def _check_xml_answer(root: Any, model: Any, what: str) -> None:
 _XML_BOOLEANS = ("true", "false")
 
 
-def _xml_boolean(element: Any, shape: Any, path: tuple) -> str | None:
-    """The first boolean inside `element` (read as `shape`) spelled other than true/false, or None."""
+def _flattened(shape: Any) -> bool:
+    return shape.type_name in ("list", "map") and bool(shape.serialization.get("flattened"))
+
+
+def _xml_problem(element: Any, shape: Any, path: tuple) -> str | None:
+    """The first problem inside `element` (read as `shape`), or None: a boolean spelled other than true/false, a
+    member element that is in its structure twice (only a flattened list's or map's items repeat), or a map
+    entry whose key is in the map twice."""
     kind = shape.type_name
     if kind == "boolean":
         text = element.text or ""
         return None if text in _XML_BOOLEANS else f"{_where(path)} = {text[:20]!r}, not true or false"
     if kind == "structure":
-        members = _wire_names(shape)
+        members, seen = _wire_names(shape), set()
+        flattened_maps: dict[str, list[Any]] = {}
         for child in element:
             name = _local(child.tag)
             member = members.get(name)
             if member is None:
                 continue
-            if member.type_name == "list" and member.serialization.get("flattened"):
-                problem = _xml_boolean(child, member.member, (*path, name))
+            if not _flattened(member):
+                if name in seen:
+                    return f"{_where((*path, name))} twice"
+                seen.add(name)
+            if member.type_name == "list" and _flattened(member):
+                problem = _xml_problem(child, member.member, (*path, name))
+            elif member.type_name == "map" and _flattened(member):
+                flattened_maps.setdefault(name, []).append(child)
+                problem = None
             else:
-                problem = _xml_boolean(child, member, (*path, name))
+                problem = _xml_problem(child, member, (*path, name))
+            if problem:
+                return problem
+        for name, entries in flattened_maps.items():
+            problem = _xml_map(entries, members[name], (*path, name))
             if problem:
                 return problem
         return None
     if kind == "list":
         for index, child in enumerate(element):
-            problem = _xml_boolean(child, shape.member, (*path, index))
+            problem = _xml_problem(child, shape.member, (*path, index))
             if problem:
                 return problem
+    if kind == "map":
+        return _xml_map(list(element), shape, path)
+    return None
+
+
+def _xml_map(entries: list[Any], shape: Any, path: tuple) -> str | None:
+    """The first problem in a map's entries (<entry><key/><value/></entry>): a key or value element twice in one
+    entry, a key twice in the map, or a problem inside a value."""
+    key_name = shape.key.serialization.get("name") or "key"
+    value_name = shape.value.serialization.get("name") or "value"
+    keys = set()
+    for entry in entries:
+        parts = [_local(part.tag) for part in entry]
+        for name in (key_name, value_name):
+            if parts.count(name) > 1:
+                return f"{_where(path)} with an entry holding <{name}> twice"
+        key = next((part.text or "" for part in entry if _local(part.tag) == key_name), None)
+        if key in keys:
+            return f"{_where((*path, key))} twice"
+        keys.add(key)
+        for part in entry:
+            if _local(part.tag) == value_name:
+                problem = _xml_problem(part, shape.value, (*path, key))
+                if problem:
+                    return problem
     return None
 
 

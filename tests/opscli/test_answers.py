@@ -1,6 +1,7 @@
 """The answer check knows each operation's answer: a document that parses but is not the operation's own (a
-foreign shape, an error document sent with 200, a boolean spelled otherwise than true/false) is "could not look",
-never a verdict. Answered over real HTTP by a local endpoint, through opscli's guarded clients."""
+foreign shape, an error document sent with 200, a boolean spelled otherwise than true/false, a member twice, an
+enumerated value the model does not list) is "could not look", never a verdict. Answered over real HTTP by a
+local endpoint, through opscli's guarded clients."""
 
 from __future__ import annotations
 
@@ -59,7 +60,11 @@ def call(server, operation: str, content_type: str, body: str):
               "apigateway:GetStage": {"restApiId": "a", "stageName": "v1"},
               "rds:DescribeDBInstances": {"DBInstanceIdentifier": "rds-x"},
               "elasticache:DescribeReplicationGroups": {"ReplicationGroupId": "redis-x"},
-              "ec2:DescribeVpcs": {"VpcIds": ["vpc-1"]}}.get(operation, {"Bucket": "b"})
+              "ec2:DescribeVpcs": {"VpcIds": ["vpc-1"]},
+              "ec2:DescribeInternetGateways": {"InternetGatewayIds": ["igw-1"]},
+              "kms:DescribeKey": {"KeyId": "k"}, "efs:DescribeFileSystems": {"FileSystemId": "fs-1"},
+              "sns:GetTopicAttributes": {"TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:t"},
+              "cloudwatch:DescribeAlarms": {}}.get(operation, {"Bucket": "b"})
     client = aws.client(service)
     return getattr(client, botocore.xform_name(name))(**params)
 
@@ -119,9 +124,9 @@ def test_a_document_that_is_not_the_operations_answer_is_could_not_look(endpoint
         assert "answered with a document that is not its answer" in str(raised.value)
 
 
-def _instance(multi_az: str) -> str:
+def _instance(multi_az: str, more: str = "") -> str:
     return (f"<DescribeDBInstancesResponse {QUERY_NS}><DescribeDBInstancesResult><DBInstances><DBInstance>"
-            f"<DBInstanceIdentifier>rds-x</DBInstanceIdentifier><MultiAZ>{multi_az}</MultiAZ>"
+            f"<DBInstanceIdentifier>rds-x</DBInstanceIdentifier><MultiAZ>{multi_az}</MultiAZ>{more}"
             "<StorageEncrypted>true</StorageEncrypted></DBInstance></DBInstances></DescribeDBInstancesResult>"
             "</DescribeDBInstancesResponse>")
 
@@ -143,7 +148,98 @@ def test_booleans_deep_in_lists_are_checked_too(endpoint):
         call(endpoint, "elasticache:DescribeReplicationGroups", "text/xml", body)
 
 
+JSON_1_1, REST_JSON = "application/x-amz-json-1.1", "application/json"
+EC2_NS = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
+SNS_NS = 'xmlns="http://sns.amazonaws.com/doc/2010-03-31/"'
+
+
+def _topic(*entries: tuple[str, str]) -> str:
+    return (f"<GetTopicAttributesResponse {SNS_NS}><GetTopicAttributesResult><Attributes>"
+            + "".join(f"<entry><key>{k}</key><value>{v}</value></entry>" for k, v in entries)
+            + "</Attributes></GetTopicAttributesResult></GetTopicAttributesResponse>")
+
+
+MISSHAPEN = [
+    # A member twice: botocore reads a repeated XML element as a list, which a boolean reads as false (a clean
+    # PASS of "not public"), and keeps the last of two JSON keys.
+    ("rds:DescribeDBInstances", "text/xml",
+     _instance("true", "<PubliclyAccessible>true</PubliclyAccessible><PubliclyAccessible>true</PubliclyAccessible>"),
+     "DBInstances.0.PubliclyAccessible twice"),
+    ("rds:DescribeDBInstances", "text/xml", _instance("true", "<MultiAZ>false</MultiAZ>"),
+     "DBInstances.0.MultiAZ twice"),
+    ("rds:DescribeDBInstances", "text/xml",
+     _instance("true").replace("</DescribeDBInstancesResponse>", "<DescribeDBInstancesResult><DBInstances/>"
+                               "</DescribeDBInstancesResult></DescribeDBInstancesResponse>"),
+     "<DescribeDBInstancesResult> twice"),
+    ("sns:GetTopicAttributes", "text/xml", _topic(("KmsMasterKeyId", "alias/a"), ("KmsMasterKeyId", "")),
+     "Attributes.KmsMasterKeyId twice"),
+    ("kms:DescribeKey", JSON_1_1, '{"KeyMetadata": {"KeyId": "k", "Enabled": true, "Enabled": false}}',
+     "the key 'Enabled' twice in one object"),
+    ("cloudwatch:DescribeAlarms", "application/x-amz-json-1.0",  # CBOR first in its model; botocore speaks JSON
+     '{"MetricAlarms": [{"AlarmName": "a", "ActionsEnabled": true, "ActionsEnabled": false}]}',
+     "the key 'ActionsEnabled' twice in one object"),
+    # An enumerated value in another case: a key "ENABLED" is not "Enabled" (a FAIL), Redis "ENABLED" not Multi-AZ.
+    ("kms:DescribeKey", JSON_1_1, '{"KeyMetadata": {"KeyId": "k", "KeyState": "ENABLED"}}',
+     "KeyMetadata.KeyState = 'ENABLED', not one of its model's values"),
+    ("elasticache:DescribeReplicationGroups", "text/xml",
+     '<DescribeReplicationGroupsResponse xmlns="http://elasticache.amazonaws.com/doc/2015-02-02/">'
+     "<DescribeReplicationGroupsResult><ReplicationGroups><ReplicationGroup><ReplicationGroupId>redis-x"
+     "</ReplicationGroupId><MultiAZ>ENABLED</MultiAZ></ReplicationGroup></ReplicationGroups>"
+     "</DescribeReplicationGroupsResult></DescribeReplicationGroupsResponse>",
+     "ReplicationGroups.0.MultiAZ = 'ENABLED', not one of its model's values"),
+    # REST-JSON scalars of another JSON type: botocore reads 1 as false, "true" as true, 5.9 as 5.
+    ("efs:DescribeFileSystems", REST_JSON, '{"FileSystems": [{"FileSystemId": "fs-1", "Encrypted": 1}]}',
+     "FileSystems.0.Encrypted = 1, not true or false"),
+    ("efs:DescribeFileSystems", REST_JSON, '{"FileSystems": [{"FileSystemId": "fs-1", "Encrypted": "true"}]}',
+     'FileSystems.0.Encrypted = "true", not true or false'),
+    ("apigateway:GetStage", REST_JSON, '{"stageName": "v1", "tracingEnabled": 1}',
+     "tracingEnabled = 1, not true or false"),
+    ("apigateway:GetStage", REST_JSON, '{"stageName": "v1", "methodSettings": {"*/*": {"dataTraceEnabled": 0}}}',
+     "methodSettings.*/*.dataTraceEnabled = 0, not true or false"),
+    ("efs:DescribeFileSystems", REST_JSON, '{"FileSystems": [{"FileSystemId": "fs-1", "NumberOfMountTargets": 2.5}]}',
+     "FileSystems.0.NumberOfMountTargets = 2.5, not an integer"),
+    ("kms:DescribeKey", JSON_1_1, '{"KeyMetadata": {"KeyId": "k", "Enabled": 1}}',
+     "KeyMetadata.Enabled = 1, not true or false"),
+]
+
+
+@pytest.mark.parametrize("operation, content_type, body, said", MISSHAPEN,
+                         ids=[f"{op}-{n}" for n, (op, *_rest) in enumerate(MISSHAPEN)])
+def test_an_answer_misshapen_in_its_models_terms_is_could_not_look(endpoint, operation, content_type, body, said):
+    """A member twice, an enumerated value the model does not list (case included), a scalar of another JSON
+    type: each is "could not look", named by where it is."""
+    with pytest.raises(CouldNotLook) as raised:
+        call(endpoint, operation, content_type, body)
+    assert said in str(raised.value), raised.value
+
+
+def test_every_operation_opscli_calls_answers_in_a_protocol_whose_body_is_checked():
+    """The body check reads JSON and XML; botocore speaks, per service, the first protocol of the model's list it
+    supports (CloudWatch's lists CBOR first, botocore speaks JSON). A service botocore would speak CBOR with would
+    have its bodies unchecked: it fails here first."""
+    from opscli.aws import BODY_PROTOCOLS
+
+    session = botocore.session.get_session()
+    spoken = {op: session.get_service_model(op.split(":")[0]).resolved_protocol for op in core.declared_operations()}
+    assert {op: protocol for op, protocol in spoken.items() if protocol not in BODY_PROTOCOLS} == {}
+
+
+def test_an_internet_gateways_attachment_available_is_beyond_the_enum_by_the_models_own_word():
+    """The one enumerated value accepted beyond its list: AWS answers an attached internet gateway's state as
+    "available" (the model's documentation of the member says so, as does the AWS CLI reference's example)."""
+    shape = botocore.session.get_session().get_service_model("ec2").shape_for("InternetGatewayAttachment")
+    assert "available" not in shape.members["State"].enum
+    assert "the state is <code>available</code> when attached to a VPC" in shape.members["State"].documentation
+
+
 @pytest.mark.parametrize("operation, content_type, body", [
+    ("ec2:DescribeInternetGateways", "text/xml",
+     f"<DescribeInternetGatewaysResponse {EC2_NS}><internetGatewaySet><item><internetGatewayId>igw-1"
+     "</internetGatewayId><attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item></attachmentSet>"
+     "</item></internetGatewaySet></DescribeInternetGatewaysResponse>"),
+    ("sns:GetTopicAttributes", "text/xml", _topic(("KmsMasterKeyId", "alias/a"), ("Policy", "{}"))),
+    ("kms:DescribeKey", JSON_1_1, '{"KeyMetadata": {"KeyId": "k", "KeyState": "Enabled", "Enabled": true}}'),
+    ("efs:DescribeFileSystems", REST_JSON, '{"FileSystems": [{"FileSystemId": "fs-1", "Encrypted": true}]}'),
     ("rds:DescribeDBInstances", "text/xml", _instance("true")),
     ("rds:DescribeDBInstances", "text/xml", _instance("false")),
     ("sqs:ListQueueTags", "application/x-amz-json-1.0", "{}"),  # no tags: every member is optional
