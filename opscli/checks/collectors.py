@@ -10,7 +10,7 @@ import botocore.exceptions
 
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
-from opscli.readers.base import need
+from opscli.readers.base import MalformedAnswer, need
 from platform_spec.rules import secrets_live as live
 
 
@@ -49,13 +49,16 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
     yield _judge("secret.rotation_enabled", arn, live.secret_rotation_enabled, described)
     yield _judge("secret.rotation_age", arn, live.secret_rotation_age, described, ctx.now,
                 ctx.max_age_days)
-    versions, token = [], None
+    versions, token, tokens = [], None, set()
     while True:  # botocore has no paginator for ListSecretVersionIds
         page = client.list_secret_version_ids(SecretId=arn, **({"NextToken": token} if token else {}))
         versions += need(page, "Versions", list, operation="ListSecretVersionIds")
         token = page.get("NextToken")
         if not token:
             break
+        if token in tokens:  # an endpoint that pages in a circle would hold the check forever
+            raise MalformedAnswer(f"ListSecretVersionIds answered the page token {str(token)[:40]!r} a second time")
+        tokens.add(token)
     yield _judge("secret.pending", arn, live.secret_pending_versions, versions, ctx.now)
     yield _judge("secret.last_accessed", arn, live.secret_last_accessed, described, ctx.now,
                 ctx.max_age_days, versions)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _pascal, _resolved, need, reader, tag_list
+from opscli.readers.base import (
+    FACTS,
+    UNDECLARED,
+    ReadContext,
+    _call,
+    _pascal,
+    _resolved,
+    need,
+    pages,
+    reader,
+    tag_list,
+)
 from opscli.stack import Declared
 from platform_spec.rules.intrinsics import ref_target
 
@@ -37,8 +48,8 @@ def _undeclared_methods(ctx: ReadContext, r: Declared) -> list[str]:
     """Resources and methods of the API that the stack does not declare (a debug route, an open method)."""
     declared = _declared_methods(ctx, r)
     found = []
-    for page in ctx.aws.client("apigateway").get_paginator("get_resources").paginate(restApiId=r.physical_id,
-                                                                                     embed=["methods"]):
+    for page in pages(ctx.aws.client("apigateway"), "get_resources", "GetResources", restApiId=r.physical_id,
+                      embed=["methods"]):
         for item in need(page, "items", list, operation="GetResources"):
             where = str(need(item, "path", str, operation="GetResources"))
             if (where, "") not in declared:
@@ -64,7 +75,7 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Declared) -> list[st
         name = need(stage, "stageName", str, operation="GetStages")
         if name not in stages:
             found.append(f"stage {name} (deployment {stage.get('deploymentId', '?')})")
-    for page in client.get_paginator("get_deployments").paginate(restApiId=r.physical_id):
+    for page in pages(client, "get_deployments", "GetDeployments", restApiId=r.physical_id):
         for deployment in need(page, "items", list, operation="GetDeployments"):
             ident = need(deployment, "id", str, operation="GetDeployments")
             if ident not in deployments:
@@ -159,9 +170,9 @@ def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         props["Throttle"] = _pascal(plan["throttle"])
     declared = {_resolved(ctx, d.properties.get("KeyId")) for d in ctx.scope.of_type("AWS::ApiGateway::UsagePlanKey")
                 if _resolved(ctx, d.properties.get("UsagePlanId")) == r.physical_id}
-    keys = [k for page in ctx.aws.client("apigateway").get_paginator("get_usage_plan_keys").paginate(
-        usagePlanId=r.physical_id) for k in need(page, "items", list, operation="GetUsagePlanKeys")
-        if isinstance(k, Mapping)]
+    keys = [k for page in pages(ctx.aws.client("apigateway"), "get_usage_plan_keys", "GetUsagePlanKeys",
+                                usagePlanId=r.physical_id)
+            for k in need(page, "items", list, operation="GetUsagePlanKeys") if isinstance(k, Mapping)]
     props[FACTS] = {UNDECLARED: [f"API key {k.get('id')} ({k.get('name', '?')})" for k in keys
                                  if k.get("id") not in declared]}
     return props

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import MalformedAnswer, ReadContext, _call, _only, need, reader
+from opscli.readers.base import MalformedAnswer, ReadContext, _call, _only, need, pages, reader
 from opscli.stack import Declared
 
 
@@ -18,7 +18,7 @@ def scalable_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeScalableTargets"
     answer = _call(op, ctx.aws.client("application-autoscaling").describe_scalable_targets,
                    ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension)
-    target = _only(answer.get("ScalableTargets"), f"scalable target {resource_id}", op)
+    target = _only(answer.get("ScalableTargets"), f"scalable target {resource_id}", op, by_id=False)
     return {"ServiceNamespace": namespace, "ResourceId": resource_id, "ScalableDimension": dimension,
             "MinCapacity": need(target, "MinCapacity", int, operation=op),
             "MaxCapacity": need(target, "MaxCapacity", int, operation=op)}
@@ -36,14 +36,14 @@ def scaling_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeScalingPolicies"
 
     def every_policy_of_the_resource() -> list[Any]:
-        pages = ctx.aws.client("application-autoscaling").get_paginator("describe_scaling_policies").paginate(
-            ServiceNamespace=namespace, ResourceId=resource_id)
-        return [p for page in pages for p in need(page, "ScalingPolicies", list, operation=op)]
+        every = pages(ctx.aws.client("application-autoscaling"), "describe_scaling_policies", op,
+                      ServiceNamespace=namespace, ResourceId=resource_id)
+        return [p for page in every for p in need(page, "ScalingPolicies", list, operation=op)]
 
     # One answer per scaled resource, shared by its policies (the stack gives one service three).
     policies = [p for p in ctx.once(op, f"{namespace} {resource_id}", every_policy_of_the_resource)
                 if isinstance(p, Mapping) and p.get("PolicyName") == name]
-    policy = _only(policies, f"scaling policy {name}", op)
+    policy = _only(policies, f"scaling policy {name}", op, by_id=False)
     props: dict[str, Any] = {"PolicyName": name, "PolicyType": need(policy, "PolicyType", str, operation=op)}
     if "TargetTrackingScalingPolicyConfiguration" in policy:
         props["TargetTrackingScalingPolicyConfiguration"] = policy["TargetTrackingScalingPolicyConfiguration"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,14 +57,55 @@ def need(mapping: Any, key: str, kind: type | tuple[type, ...] = object, *, oper
     return value
 
 
-def _only(items: Any, what: str, operation: str) -> Mapping[str, Any]:
+def _only(items: Any, what: str, operation: str, *, by_id: bool) -> Mapping[str, Any]:
+    """The one item of a list answered for one resource. `by_id`: the request named the resource's id in a
+    parameter for which AWS answers a not-found error when nothing has that id (DescribeDBInstances'
+    DBInstanceIdentifier, DescribeFileSystems' FileSystemId ...), so an empty list is not an answer; otherwise
+    (a filter, a listing under a parent, a list narrowed by the reader) an empty list says it is not there."""
     if not isinstance(items, list):
         raise MalformedAnswer(f"{operation} answered without a list of {what}")
     if not items:
+        if by_id:
+            raise MalformedAnswer(f"{operation} answered an empty list for {what}, asked by its id (AWS answers a "
+                                  "not-found error for an id that does not exist)")
         raise NotFound(f"{what} not found")
     if len(items) > 1 or not isinstance(items[0], Mapping):
         raise MalformedAnswer(f"{operation} answered {len(items)} {what}s for one id")
     return items[0]
+
+
+def spelled(value: str, known: tuple[str, ...], key: str, operation: str) -> str:
+    """`value`, refused when it is one of the `known` values AWS documents, in another case: a string the model
+    does not enumerate (so the answer check cannot), compared by a reader or a rule with one of those values,
+    would otherwise decide a verdict ("inactive" is not "INACTIVE")."""
+    if value not in known and value.casefold() in {k.casefold() for k in known}:
+        raise MalformedAnswer(f"{operation} answered {key} {value[:40]!r}, which AWS spells otherwise")
+    return value
+
+
+def boolean_text(value: Any, key: str, operation: str) -> bool:
+    """A boolean that an answer carries as a string (an attribute's value): exactly "true" or "false"."""
+    if value not in ("true", "false"):
+        raise MalformedAnswer(f"{operation} answered {key} = {str(value)[:20]!r}, not true or false")
+    return value == "true"
+
+
+def pages(client: Any, method: str, operation: str, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+    """Every page of `method` through botocore's paginator, refusing a page token the pagination has given
+    before: botocore stops only on the same token twice in a row, and an endpoint that pages in a circle
+    (A, B, A ...) would hold the read forever, or have it read the same items again as new ones."""
+    iterator = client.get_paginator(method).paginate(**kwargs)
+    seen: set[str] = set()
+    for page in iterator:
+        yield page
+        # botocore's own reading of the page's next token (its output token expressions and more-results flag).
+        token = iterator._get_next_token(page)
+        if all(value is None for value in token.values()):
+            return
+        key = json.dumps(token, sort_keys=True, default=str)
+        if key in seen:
+            raise MalformedAnswer(f"{operation} answered the page token {key[:60]} a second time in one pagination")
+        seen.add(key)
 
 
 def _not_found(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
@@ -208,8 +249,13 @@ def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: st
         found: dict[str, Mapping[str, Any]] = {}
         for start in range(0, len(ids), BATCH):
             token: str | None = None
+            tokens: set[str] = set()
             while True:
                 items, token = page(ids[start:start + BATCH], token)
+                if token and token in tokens:  # a circle (A, B, A ...) would hold the read forever
+                    raise MalformedAnswer(f"{operation} answered the page token {token[:40]!r} a second time")
+                if token:
+                    tokens.add(token)
                 if not isinstance(items, list):
                     raise MalformedAnswer(f"{operation} answered without a list of {what}s")
                 for item in items:

@@ -103,7 +103,7 @@ def security_group_egress(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def vpc(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     ec2 = ctx.aws.client("ec2")
     answer = _call("DescribeVpcs", ec2.describe_vpcs, "InvalidVpcID.NotFound", VpcIds=[r.physical_id])
-    found = _only(answer.get("Vpcs"), f"VPC {r.physical_id}", "DescribeVpcs")
+    found = _only(answer.get("Vpcs"), f"VPC {r.physical_id}", "DescribeVpcs", by_id=True)
     props = {"CidrBlock": need(found, "CidrBlock", str, operation="DescribeVpcs"),
              "InstanceTenancy": found.get("InstanceTenancy", "default"), "Tags": tag_list(found.get("Tags", []))}
     for attribute, name in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
@@ -134,7 +134,7 @@ def subnet(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def flow_log(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeFlowLogs"
     answer = _call(op, ctx.aws.client("ec2").describe_flow_logs, FlowLogIds=[r.physical_id])
-    found = _only(answer.get("FlowLogs"), f"flow log {r.physical_id}", op)
+    found = _only(answer.get("FlowLogs"), f"flow log {r.physical_id}", op, by_id=False)
     resource = need(found, "ResourceId", str, operation=op)
     props = {"ResourceId": resource, "TrafficType": need(found, "TrafficType", str, operation=op),
              "ResourceType": {"vpc": "VPC", "subnet": "Subnet", "eni": "NetworkInterface"}.get(
@@ -186,7 +186,7 @@ def route(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     table = _route_table(ctx, table_id)
     routes = [x for x in need(table, "Routes", list, operation="DescribeRouteTables")
               if isinstance(x, Mapping) and x.get("DestinationCidrBlock") == destination]
-    found = _only(routes, f"route to {destination} in {table_id}", "DescribeRouteTables")
+    found = _only(routes, f"route to {destination} in {table_id}", "DescribeRouteTables", by_id=False)
     props = {"RouteTableId": table_id, "DestinationCidrBlock": destination}
     for key in ("GatewayId", "NatGatewayId"):  # a route has one target: the other is read as not set
         props[key] = found.get(key) or None
@@ -213,7 +213,7 @@ def internet_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeInternetGateways"
     answer = _call(op, ctx.aws.client("ec2").describe_internet_gateways, "InvalidInternetGatewayID.NotFound",
                    InternetGatewayIds=[r.physical_id])
-    found = _only(answer.get("InternetGateways"), f"internet gateway {r.physical_id}", op)
+    found = _only(answer.get("InternetGateways"), f"internet gateway {r.physical_id}", op, by_id=True)
     return {"Tags": tag_list(found.get("Tags", []))}
 
 
@@ -221,7 +221,7 @@ def internet_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def elastic_ip(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeAddresses"
     answer = _call(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
-    found = _only(answer.get("Addresses"), f"address {r.physical_id}", op)
+    found = _only(answer.get("Addresses"), f"address {r.physical_id}", op, by_id=True)
     return {"Domain": need(found, "Domain", str, operation=op), "Tags": tag_list(found.get("Tags", [])),
             ATTRIBUTES: {"AllocationId": found.get("AllocationId")}}
 
@@ -230,7 +230,7 @@ def elastic_ip(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def nat_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeNatGateways"
     answer = _call(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])
-    found = _only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op)
+    found = _only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op, by_id=True)
     addresses = found.get("NatGatewayAddresses") or [{}]
     props = {"SubnetId": need(found, "SubnetId", str, operation=op), "Tags": tag_list(found.get("Tags", []))}
     if isinstance(addresses[0], Mapping) and addresses[0].get("AllocationId"):

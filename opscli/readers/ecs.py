@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    MalformedAnswer,
     NotFound,
     ReadContext,
     _call,
@@ -16,18 +17,41 @@ from opscli.readers.base import (
     _resolved,
     need,
     reader,
+    spelled,
     tag_list,
 )
 from opscli.stack import Declared
+
+
+# The statuses ECS documents (strings its model does not enumerate).
+_CLUSTER_STATUSES = ("ACTIVE", "PROVISIONING", "DEPROVISIONING", "FAILED", "INACTIVE")
+_SERVICE_STATUSES = ("ACTIVE", "DRAINING", "INACTIVE")
+
+
+def _described(answer: Mapping[str, Any], key: str, what: str, statuses: tuple[str, ...], operation: str
+               ) -> Mapping[str, Any]:
+    """The one item of an ECS Describe* asked for one name. ECS answers a name it does not know under
+    `failures` (reason MISSING), not with an empty list; an INACTIVE item is a deleted one, kept in view for a
+    while. An empty list without that failure is no answer."""
+    items = need(answer, key, list, operation=operation)
+    if not items:
+        reasons = [str(f.get("reason")) for f in answer.get("failures") or [] if isinstance(f, Mapping)]
+        if "MISSING" in reasons:
+            raise NotFound(f"{what} not found ({operation}: MISSING)")
+        raise MalformedAnswer(f"{operation} answered no {what} and " + (
+            f"the failure {', '.join(reasons)[:80]}" if reasons else "no failure for it"))
+    active = [item for item in items if not isinstance(item, Mapping) or spelled(
+        need(item, "status", str, operation=operation), statuses, "status", operation) != "INACTIVE"]
+    if not active:
+        raise NotFound(f"{what} is INACTIVE (deleted)")
+    return _only(active, what, operation, by_id=True)
 
 
 @reader("AWS::ECS::Cluster", ("ecs:DescribeClusters",), "ClusterName ClusterSettings Tags")
 def ecs_cluster(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     answer = _call("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
                    include=["SETTINGS", "TAGS"])
-    clusters = [c for c in need(answer, "clusters", list, operation="DescribeClusters")
-                if isinstance(c, Mapping) and c.get("status") != "INACTIVE"]
-    cluster = _only(clusters, f"cluster {r.physical_id}", "DescribeClusters")
+    cluster = _described(answer, "clusters", f"cluster {r.physical_id}", _CLUSTER_STATUSES, "DescribeClusters")
     return {"ClusterName": need(cluster, "clusterName", str, operation="DescribeClusters"),
             "ClusterSettings": _pascal(cluster.get("settings", [])), "Tags": tag_list(cluster.get("tags", []),
                                                                                      "key", "value")}
@@ -51,9 +75,7 @@ def ecs_service(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeServices"
     answer = _call(op, ctx.aws.client("ecs").describe_services, cluster=cluster, services=[r.physical_id],
                    include=["TAGS"])
-    services = [s for s in need(answer, "services", list, operation=op)
-                if isinstance(s, Mapping) and s.get("status") != "INACTIVE"]
-    service = _only(services, f"service {r.physical_id}", op)
+    service = _described(answer, "services", f"service {r.physical_id}", _SERVICE_STATUSES, op)
     props: dict[str, Any] = {
         "ServiceName": need(service, "serviceName", str, operation=op),
         "Cluster": need(service, "clusterArn", str, operation=op),

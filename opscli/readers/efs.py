@@ -17,6 +17,7 @@ from opscli.readers.base import (
     _only,
     _optional,
     need,
+    pages,
     reader,
     tag_list,
 )
@@ -30,7 +31,7 @@ def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     op = "DescribeFileSystems"
     answer = _call(op, efs.describe_file_systems, "FileSystemNotFound", FileSystemId=r.physical_id)
-    fs = _only(answer.get("FileSystems"), f"file system {r.physical_id}", op)
+    fs = _only(answer.get("FileSystems"), f"file system {r.physical_id}", op, by_id=True)
     props: dict[str, Any] = {"Encrypted": need(fs, "Encrypted", bool, operation=op),
                              "FileSystemTags": tag_list(fs.get("Tags", []))}
     for key in ("KmsKeyId", "PerformanceMode", "ThroughputMode"):
@@ -56,8 +57,8 @@ def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
     def every_mount_target_of_the_file_system() -> list[Any]:
         try:
-            pages = efs.get_paginator("describe_mount_targets").paginate(FileSystemId=file_system)
-            return [t for page in pages for t in need(page, "MountTargets", list, operation=op)]
+            every = pages(efs, "describe_mount_targets", op, FileSystemId=file_system)
+            return [t for page in every for t in need(page, "MountTargets", list, operation=op)]
         except botocore.exceptions.ClientError as exc:
             if _not_found(exc, "FileSystemNotFound"):
                 raise NotFound(f"{op}: file system {file_system} not found") from None
@@ -66,7 +67,7 @@ def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     # One answer per file system, shared by its mount targets (one per AZ).
     targets = ctx.once(op, file_system, every_mount_target_of_the_file_system)
     target = _only([t for t in targets if isinstance(t, Mapping) and t.get("MountTargetId") == r.physical_id],
-                   f"mount target {r.physical_id}", op)
+                   f"mount target {r.physical_id}", op, by_id=False)
     groups = _call("DescribeMountTargetSecurityGroups", efs.describe_mount_target_security_groups,
                    MountTargetId=r.physical_id)
     return {FACTS: {"LifeCycleState": need(target, "LifeCycleState", str, operation="DescribeMountTargets"),
@@ -84,7 +85,8 @@ def access_point(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     answer = _call("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",
                    AccessPointId=r.physical_id)
-    point = _only(answer.get("AccessPoints"), f"access point {r.physical_id}", "DescribeAccessPoints")
+    point = _only(answer.get("AccessPoints"), f"access point {r.physical_id}", "DescribeAccessPoints",
+                  by_id=True)
     props: dict[str, Any] = {"FileSystemId": need(point, "FileSystemId", str, operation="DescribeAccessPoints"),
                              "AccessPointTags": tag_list(point.get("Tags", []))}
     if isinstance(point.get("PosixUser"), Mapping):

@@ -22,7 +22,7 @@ def replication_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeReplicationGroups"
     answer = _call(op, client.describe_replication_groups, "ReplicationGroupNotFoundFault",
                    ReplicationGroupId=r.physical_id)
-    group = _only(answer.get("ReplicationGroups"), f"replication group {r.physical_id}", op)
+    group = _only(answer.get("ReplicationGroups"), f"replication group {r.physical_id}", op, by_id=True)
     props: dict[str, Any] = {
         "ReplicationGroupId": r.physical_id,
         "ReplicationGroupDescription": group.get("Description", ""),
@@ -64,7 +64,7 @@ def cache_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeCacheSubnetGroups"
     answer = _call(op, ctx.aws.client("elasticache").describe_cache_subnet_groups, "CacheSubnetGroupNotFoundFault",
                    CacheSubnetGroupName=r.physical_id)
-    group = _only(answer.get("CacheSubnetGroups"), f"cache subnet group {r.physical_id}", op)
+    group = _only(answer.get("CacheSubnetGroups"), f"cache subnet group {r.physical_id}", op, by_id=True)
     tags = _listed_tags(ctx.aws.client("elasticache").list_tags_for_resource, "TagList",
                         ResourceName=need(group, "ARN", str, operation=op))
     return {"CacheSubnetGroupName": r.physical_id, "Tags": tags,

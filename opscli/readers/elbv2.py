@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _only, need, reader, tag_list
+from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _only, boolean_text, need, reader, tag_list
 from opscli.stack import Declared
 
 
 def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
     answer = _call("DescribeTags", ctx.aws.client("elbv2").describe_tags, ResourceArns=[arn])
     described = _only(need(answer, "TagDescriptions", list, operation="DescribeTags"), f"tags of {arn}",
-                      "DescribeTags")
+                      "DescribeTags", by_id=True)
     return tag_list(need(described, "Tags", list, operation="DescribeTags"))
 
 
@@ -24,7 +24,7 @@ def load_balancer(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     elb = ctx.aws.client("elbv2")
     op = "DescribeLoadBalancers"
     answer = _call(op, elb.describe_load_balancers, "LoadBalancerNotFound", LoadBalancerArns=[r.physical_id])
-    lb = _only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op)
+    lb = _only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op, by_id=True)
     attributes = _call("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes,
                        LoadBalancerArn=r.physical_id)
     return {ATTRIBUTES: {"DNSName": lb.get("DNSName"), "LoadBalancerFullName": r.physical_id.split("loadbalancer/")[-1]},
@@ -34,9 +34,19 @@ def load_balancer(ctx: ReadContext, r: Declared) -> dict[str, Any]:
             "Subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", []) if "SubnetId" in z),
             "SecurityGroups": sorted(lb.get("SecurityGroups", [])),
             # Only the attributes the stack sets: the rest are AWS's defaults, not part of the declaration.
-            "LoadBalancerAttributes": [a for a in need(attributes, "Attributes", list,
-                                                       operation="DescribeLoadBalancerAttributes")
+            "LoadBalancerAttributes": [a for a in _attributes(attributes)
                                        if isinstance(a, Mapping) and a.get("Key") in _declared_keys(r)]}
+
+
+def _attributes(answer: Mapping[str, Any]) -> list[Any]:
+    """The answer's Key/Value attributes, each boolean one ("….enabled") exactly "true" or "false": the values are
+    strings, which the answer check cannot hold to a boolean's spelling, and a rule compares them as strings."""
+    op = "DescribeLoadBalancerAttributes"
+    attributes = need(answer, "Attributes", list, operation=op)
+    for attribute in attributes:
+        if isinstance(attribute, Mapping) and str(attribute.get("Key", "")).endswith(".enabled"):
+            boolean_text(attribute.get("Value"), str(attribute["Key"]), op)
+    return attributes
 
 
 def _declared_keys(r: Declared) -> set[str]:
@@ -48,7 +58,7 @@ def _declared_keys(r: Declared) -> set[str]:
 def listener(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeListeners"
     answer = _call(op, ctx.aws.client("elbv2").describe_listeners, "ListenerNotFound", ListenerArns=[r.physical_id])
-    found = _only(answer.get("Listeners"), f"listener {r.physical_id}", op)
+    found = _only(answer.get("Listeners"), f"listener {r.physical_id}", op, by_id=True)
     return {"LoadBalancerArn": need(found, "LoadBalancerArn", str, operation=op),
             "Port": need(found, "Port", int, operation=op), "Protocol": need(found, "Protocol", str, operation=op),
             "DefaultActions": [{k: v for k, v in a.items() if k in ("Type", "TargetGroupArn")}
@@ -63,7 +73,7 @@ def target_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     op = "DescribeTargetGroups"
     answer = _call(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",
                    TargetGroupArns=[r.physical_id])
-    found = _only(answer.get("TargetGroups"), f"target group {r.physical_id}", op)
+    found = _only(answer.get("TargetGroups"), f"target group {r.physical_id}", op, by_id=True)
     props = {"Name": need(found, "TargetGroupName", str, operation=op), "Tags": _elb_tags(ctx, r.physical_id)}
     for key in ("Port", "Protocol", "TargetType", "VpcId", "HealthCheckProtocol", "HealthCheckPath",
                 "HealthCheckIntervalSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, reader
+from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, pages, reader
 from opscli.stack import Declared
 
 
@@ -14,7 +14,7 @@ from opscli.stack import Declared
 def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     events = ctx.aws.client("events")
     rule = _call("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)
-    targets = [t for page in events.get_paginator("list_targets_by_rule").paginate(Rule=r.physical_id)
+    targets = [t for page in pages(events, "list_targets_by_rule", "ListTargetsByRule", Rule=r.physical_id)
                for t in need(page, "Targets", list, operation="ListTargetsByRule")]
     declared = {_resolved(ctx, t.get("Id")) for t in r.properties.get("Targets") or [] if isinstance(t, Mapping)}
     props: dict[str, Any] = {"Name": need(rule, "Name", str, operation="DescribeRule"),

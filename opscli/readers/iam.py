@@ -14,6 +14,7 @@ from opscli.readers.base import (
     _json,
     _resolved,
     need,
+    pages,
     reader,
     tag_list,
 )
@@ -38,9 +39,10 @@ def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
     role = need(_call("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
                 operation="GetRole")
-    attached = [p["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
-        RoleName=r.physical_id) for p in need(page, "AttachedPolicies", list, operation="ListAttachedRolePolicies")]
-    inline_names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=r.physical_id)
+    attached = [p["PolicyArn"] for page in pages(iam, "list_attached_role_policies", "ListAttachedRolePolicies",
+                                                 RoleName=r.physical_id)
+                for p in need(page, "AttachedPolicies", list, operation="ListAttachedRolePolicies")]
+    inline_names = [n for page in pages(iam, "list_role_policies", "ListRolePolicies", RoleName=r.physical_id)
                     for n in need(page, "PolicyNames", list, operation="ListRolePolicies")]
     own = sorted(set(inline_names) - _declared_inline_policies(ctx, r.physical_id))
     policies = []

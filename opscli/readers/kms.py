@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, reader, tag_list
+from opscli.readers.base import (
+    FACTS,
+    UNDECLARED,
+    ReadContext,
+    _call,
+    _json,
+    _resolved,
+    need,
+    pages,
+    reader,
+    tag_list,
+)
 from opscli.stack import Declared
 
 
@@ -18,7 +29,7 @@ def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                 Mapping, operation="DescribeKey")
     rotation = _call("GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=r.physical_id)
     policy = _call("GetKeyPolicy", kms.get_key_policy, KeyId=r.physical_id, PolicyName="default")
-    tags = [t for page in kms.get_paginator("list_resource_tags").paginate(KeyId=r.physical_id)
+    tags = [t for page in pages(kms, "list_resource_tags", "ListResourceTags", KeyId=r.physical_id)
             for t in need(page, "Tags", list, operation="ListResourceTags")]
     props = {"Description": meta.get("Description", ""), "Enabled": need(meta, "Enabled", bool, operation="DescribeKey"),
              "KeyUsage": meta.get("KeyUsage"), "KeySpec": meta.get("KeySpec") or meta.get("CustomerMasterKeySpec"),
@@ -40,7 +51,7 @@ def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:
     roles = {f"arn:aws:iam::{account}:role/{d.physical_id}" for d in ctx.scope.of_type("AWS::IAM::Role")
              if d.physical_id}
     found = []
-    for page in kms.get_paginator("list_grants").paginate(KeyId=key):
+    for page in pages(kms, "list_grants", "ListGrants", KeyId=key):
         for grant in need(page, "Grants", list, operation="ListGrants"):
             grantee = str(grant.get("GranteePrincipal") or grant.get("GranteeServicePrincipal") or "")
             if grantee.endswith((".amazonaws.com", ".amazonaws.com.cn")) or grantee in roles or \

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ReadContext, _call, _listed_tags, _only, need, reader
+from opscli.readers.base import ReadContext, _listed_tags, _only, need, pages, reader
 from opscli.stack import Declared
 
 
@@ -13,10 +13,12 @@ from opscli.stack import Declared
         "LogGroupName RetentionInDays KmsKeyId Tags")
 def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     logs = ctx.aws.client("logs")
-    answer = _call("DescribeLogGroups", logs.describe_log_groups, logGroupNamePrefix=r.physical_id, limit=50)
-    groups = [g for g in need(answer, "logGroups", list, operation="DescribeLogGroups")
+    # Every page of the groups the name is a prefix of: which page holds the name itself is AWS's ordering,
+    # and an answer that pages in a circle is seen only by reading to the end.
+    groups = [g for page in pages(logs, "describe_log_groups", "DescribeLogGroups", logGroupNamePrefix=r.physical_id)
+              for g in need(page, "logGroups", list, operation="DescribeLogGroups")
               if isinstance(g, Mapping) and g.get("logGroupName") == r.physical_id]
-    group = _only(groups, f"log group {r.physical_id}", "DescribeLogGroups")
+    group = _only(groups, f"log group {r.physical_id}", "DescribeLogGroups", by_id=False)
     # DescribeLogGroups leaves out what is not set: absent is a definite "not set" (None), not "unknown".
     props: dict[str, Any] = {"LogGroupName": r.physical_id, "RetentionInDays": group.get("retentionInDays"),
                              "KmsKeyId": group.get("kmsKeyId")}

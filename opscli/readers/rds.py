@@ -15,7 +15,9 @@ from opscli.readers.base import (
     _listed_tags,
     _only,
     need,
+    pages,
     reader,
+    spelled,
     tag_list,
 )
 from opscli.stack import Declared
@@ -25,8 +27,8 @@ def _manual_snapshots(rds: Any, instance: str) -> list[str]:
     """The instance's manual snapshots (the stack declares none: each is a copy of the data outside the
     declaration), with whom each is shared."""
     found = []
-    for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance,
-                                                                     SnapshotType="manual"):
+    for page in pages(rds, "describe_db_snapshots", "DescribeDBSnapshots", DBInstanceIdentifier=instance,
+                      SnapshotType="manual"):
         for snapshot in need(page, "DBSnapshots", list, operation="DescribeDBSnapshots"):
             name = need(snapshot, "DBSnapshotIdentifier", str, operation="DescribeDBSnapshots")
             answer = _call("DescribeDBSnapshotAttributes", rds.describe_db_snapshot_attributes,
@@ -42,6 +44,10 @@ def _manual_snapshots(rds: Any, instance: str) -> list[str]:
     return found
 
 
+# The apply statuses RDS documents for an instance's parameter group (a string its model does not enumerate).
+_APPLY_STATUSES = ("in-sync", "applying", "pending-reboot")
+
+
 @reader("AWS::RDS::DBInstance", ("rds:DescribeDBInstances", "rds:DescribeDBSnapshots",
                                   "rds:DescribeDBSnapshotAttributes"),
         "DBInstanceIdentifier DBInstanceClass Engine EngineVersion AllocatedStorage MaxAllocatedStorage StorageType "
@@ -54,7 +60,7 @@ def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
                    DBInstanceIdentifier=r.physical_id)
-    db = _only(answer.get("DBInstances"), f"DB instance {r.physical_id}", "DescribeDBInstances")
+    db = _only(answer.get("DBInstances"), f"DB instance {r.physical_id}", "DescribeDBInstances", by_id=True)
     op = "DescribeDBInstances"
     props: dict[str, Any] = {
         "DBInstanceIdentifier": need(db, "DBInstanceIdentifier", str, operation=op),
@@ -66,7 +72,8 @@ def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         "VPCSecurityGroups": [g["VpcSecurityGroupId"] for g in need(db, "VpcSecurityGroups", list, operation=op)
                               if isinstance(g, Mapping) and "VpcSecurityGroupId" in g],
         "Tags": tag_list(db.get("TagList", [])),
-        FACTS: {"ParameterApplyStatus": need(_parameter_group(db), "ParameterApplyStatus", str, operation=op),
+        FACTS: {"ParameterApplyStatus": spelled(need(_parameter_group(db), "ParameterApplyStatus", str,
+                                                     operation=op), _APPLY_STATUSES, "ParameterApplyStatus", op),
                 "DBInstanceStatus": db.get("DBInstanceStatus"), UNDECLARED: _manual_snapshots(rds, r.physical_id)},
     }
     simple = {"DBInstanceClass": "DBInstanceClass", "Engine": "Engine", "EngineVersion": "EngineVersion",
@@ -96,7 +103,7 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
     groups = need(db, "DBParameterGroups", list, operation="DescribeDBInstances")
     if not groups:
         raise MalformedAnswer("DescribeDBInstances answered no parameter group")
-    group = _only(groups, "parameter group", "DescribeDBInstances")
+    group = _only(groups, "parameter group", "DescribeDBInstances", by_id=False)
     need(group, "DBParameterGroupName", str, operation="DescribeDBInstances")
     return group
 
@@ -107,10 +114,11 @@ def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
                    DBParameterGroupName=r.physical_id)
-    group = _only(answer.get("DBParameterGroups"), f"parameter group {r.physical_id}", "DescribeDBParameterGroups")
+    group = _only(answer.get("DBParameterGroups"), f"parameter group {r.physical_id}", "DescribeDBParameterGroups",
+                  by_id=True)
     parameters = {}
-    for page in rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=r.physical_id,
-                                                                      Source="user"):
+    for page in pages(rds, "describe_db_parameters", "DescribeDBParameters", DBParameterGroupName=r.physical_id,
+                      Source="user"):
         for p in need(page, "Parameters", list, operation="DescribeDBParameters"):
             if isinstance(p, Mapping) and "ParameterName" in p and "ParameterValue" in p:
                 parameters[p["ParameterName"]] = p["ParameterValue"]
@@ -128,7 +136,8 @@ def db_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBSubnetGroups", rds.describe_db_subnet_groups, "DBSubnetGroupNotFoundFault",
                    DBSubnetGroupName=r.physical_id)
-    group = _only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups")
+    group = _only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups",
+                  by_id=True)
     subnets = need(group, "Subnets", list, operation="DescribeDBSubnetGroups")
     tags = _listed_tags(rds.list_tags_for_resource, "TagList",
                         ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))

@@ -16,6 +16,7 @@ from opscli.readers.base import (
     _listed_tags,
     _resolved,
     need,
+    pages,
     reader,
 )
 from opscli.stack import Declared
@@ -35,7 +36,8 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                 if _resolved(ctx, d.properties.get("TopicArn")) == r.physical_id}
     declared |= {(str(_resolved(ctx, s.get("Protocol"))), str(_resolved(ctx, s.get("Endpoint"))))
                  for s in r.properties.get("Subscription") or [] if isinstance(s, Mapping)}
-    subscriptions = [x for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=r.physical_id)
+    subscriptions = [x for page in pages(sns, "list_subscriptions_by_topic", "ListSubscriptionsByTopic",
+                                         TopicArn=r.physical_id)
                      for x in need(page, "Subscriptions", list, operation="ListSubscriptionsByTopic")
                      if isinstance(x, Mapping)]
     props[FACTS] = {UNDECLARED: [f"subscription {x.get('Protocol')}:{x.get('Endpoint')}" for x in subscriptions

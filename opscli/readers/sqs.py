@@ -12,6 +12,7 @@ from opscli.readers.base import (
     ReadContext,
     _call,
     _json,
+    boolean_text,
     need,
     reader,
     tag_list,
@@ -39,7 +40,8 @@ def queue(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     # GetQueueAttributes(All) leaves out what is not set: absent is a definite "not set" (None).
     props["KmsMasterKeyId"] = attributes.get("KmsMasterKeyId") or None
     if "SqsManagedSseEnabled" in attributes:
-        props["SqsManagedSseEnabled"] = str(attributes["SqsManagedSseEnabled"]).lower() == "true"
+        props["SqsManagedSseEnabled"] = boolean_text(attributes["SqsManagedSseEnabled"], "SqsManagedSseEnabled",
+                                                     "GetQueueAttributes")
     props["RedrivePolicy"] = _json(attributes["RedrivePolicy"], "GetQueueAttributes", "RedrivePolicy") \
         if attributes.get("RedrivePolicy") else None
     tags = _call("ListQueueTags", sqs.list_queue_tags, *_QUEUE_MISSING, QueueUrl=r.physical_id)

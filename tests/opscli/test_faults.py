@@ -636,3 +636,156 @@ def test_an_endpoint_that_pages_in_a_circle_is_error_not_a_hang(stubbed):
         live = read(stubbed, Acl=acl)
     assert live.resources["Acl"].state == livestack.ReadState.ERROR
     assert "answered NextMarker 'm2' twice" in live.resources["Acl"].detail
+
+
+# --- answers misshapen in AWS's own terms, which only the reader can tell ---------------------------------------
+
+LB_ARN = f"arn:aws:elasticloadbalancing:ap-northeast-1:{ACCOUNT}:loadbalancer/net/nlb-fault/1"
+
+
+@pytest.mark.parametrize("service, method, answer, resource", [
+    ("rds", "describe_db_instances", {"DBInstances": []}, ("AWS::RDS::DBInstance", "rds-fault", {})),
+    ("elasticache", "describe_replication_groups", {"ReplicationGroups": []},
+     ("AWS::ElastiCache::ReplicationGroup", "redis-fault", {})),
+    ("efs", "describe_file_systems", {"FileSystems": []}, ("AWS::EFS::FileSystem", "fs-00000001", {})),
+    ("ec2", "describe_vpcs", {"Vpcs": []}, ("AWS::EC2::VPC", "vpc-00000001", {})),
+    ("elbv2", "describe_load_balancers", {"LoadBalancers": []},
+     ("AWS::ElasticLoadBalancingV2::LoadBalancer", LB_ARN, {})),
+    ("ecs", "describe_services", {"services": [], "failures": []},
+     ("AWS::ECS::Service", "svc-fault", {"Cluster": "ecs-cluster-fault"})),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_a_describe_by_id_answered_with_an_empty_list_is_error_not_missing(stubbed, service, method, answer,
+                                                                           resource):
+    """AWS answers a not-found error for an id that does not exist (ECS: a failure MISSING), so an empty list is
+    no answer: the resource is ERROR, where it was MISSING with "not found" FAILs."""
+    with Stubber(stubbed.client(service)) as stub:
+        stub.add_response(method, answer)
+        live = read(stubbed, R=resource)
+    assert live.resources["R"].state == livestack.ReadState.ERROR, live.resources["R"]
+    assert live.resources["R"].detail.startswith("could not look")
+    assert {f.status for f in stackcheck.judge(live)} == {Status.ERROR}
+
+
+def test_an_ecs_service_answered_missing_under_failures_is_missing():
+    """The way ECS says a name is not there (a failure MISSING, no service) stays MISSING."""
+    from opscli.readers import NotFound
+    from opscli.readers.ecs import _described
+
+    with pytest.raises(NotFound, match=r"service s not found \(DescribeServices: MISSING\)"):
+        _described({"services": [], "failures": [{"arn": "arn:s", "reason": "MISSING"}]}, "services", "service s",
+                   ("ACTIVE", "DRAINING", "INACTIVE"), "DescribeServices")
+
+
+@pytest.mark.parametrize("status", ["inactive", "Active"])
+def test_an_ecs_status_in_another_case_is_error(stubbed, status):
+    """ECS's statuses are strings its model does not enumerate: "inactive" would count as not INACTIVE."""
+    with Stubber(stubbed.client("ecs")) as stub:
+        stub.add_response("describe_clusters", {"clusters": [{"clusterName": "c", "status": status}],
+                                                "failures": []})
+        live = read(stubbed, C=("AWS::ECS::Cluster", "c", {}))
+    assert live.resources["C"].state == livestack.ReadState.ERROR
+    assert f"answered status {status!r}, which AWS spells otherwise" in live.resources["C"].detail
+
+
+def test_a_parameter_apply_status_in_another_case_is_error(stubbed):
+    with Stubber(stubbed.client("rds")) as stub:
+        answer = db_answer()
+        answer["DBInstances"][0]["DBParameterGroups"][0]["ParameterApplyStatus"] = "IN-SYNC"
+        stub.add_response("describe_db_instances", answer)
+        stub.add_response("describe_db_snapshots", {"DBSnapshots": []})
+        live = read(stubbed, Db=DB)
+    assert live.resources["Db"].state == livestack.ReadState.ERROR
+    assert "ParameterApplyStatus 'IN-SYNC', which AWS spells otherwise" in live.resources["Db"].detail
+
+
+def test_a_page_token_seen_before_in_one_pagination_is_error(stubbed):
+    """A, B, A: botocore's paginator stops only on one token twice in a row; around the circle the reader would
+    read the same parameters again as new ones (or forever). The reader refuses the token it has seen."""
+    group = ("AWS::RDS::DBParameterGroup", "rds-params-fault", {})
+    with Stubber(stubbed.client("rds")) as stub:
+        stub.add_response("describe_db_parameter_groups", {"DBParameterGroups": [
+            {"DBParameterGroupName": "rds-params-fault", "DBParameterGroupFamily": "postgres16"}]})
+        for marker in ("A", "B", "A", None):
+            page = {"Parameters": [{"ParameterName": f"p{marker}", "ParameterValue": "1"}]}
+            stub.add_response("describe_db_parameters", {**page, **({"Marker": marker} if marker else {})})
+        live = read(stubbed, Params=group)
+    assert live.resources["Params"].state == livestack.ReadState.ERROR, live.resources["Params"]
+    assert "answered the page token" in live.resources["Params"].detail and "a second time" in \
+        live.resources["Params"].detail
+
+
+def test_a_page_token_seen_before_in_a_batched_read_is_error(stubbed):
+    subnets = {"Subnet0": ("AWS::EC2::Subnet", "subnet-0", {})}
+    with Stubber(stubbed.client("ec2")) as stub:
+        for token in ("A", "B", "A", None):
+            stub.add_response("describe_subnets", {"Subnets": [_subnet("subnet-0")] if token is None else [],
+                                                   **({"NextToken": token} if token else {})})
+        live = read(stubbed, **subnets)
+    assert live.resources["Subnet0"].state == livestack.ReadState.ERROR
+    assert "answered the page token 'A' a second time" in live.resources["Subnet0"].detail
+
+
+def _log_group(name: str) -> dict:
+    return {"logGroupName": name, "retentionInDays": 30, "kmsKeyId": CMK,
+            "arn": f"arn:aws:logs:ap-northeast-1:{ACCOUNT}:log-group:{name}:*"}
+
+
+def test_a_log_group_is_found_on_any_page_and_a_circle_of_tokens_is_error(stubbed):
+    """The groups a name is a prefix of are read to the last page (the name itself on page 2 was "not
+    found"); reading to the end is also what sees a circle of tokens."""
+    group = ("AWS::Logs::LogGroup", "/ecs/fault", {"LogGroupName": "/ecs/fault", "RetentionInDays": 30})
+    with Stubber(stubbed.client("logs")) as stub:
+        stub.add_response("describe_log_groups", {"logGroups": [_log_group("/ecs/fault-a")], "nextToken": "A"})
+        stub.add_response("describe_log_groups", {"logGroups": [_log_group("/ecs/fault")]})
+        stub.add_response("list_tags_for_resource", {"tags": {}})
+        live = read(stubbed, Logs=group)
+    assert live.resources["Logs"].state == livestack.ReadState.READ, live.resources["Logs"]
+    with Stubber(stubbed.client("logs")) as stub:
+        for token in ("A", "B", "A", None):
+            stub.add_response("describe_log_groups", {"logGroups": [_log_group("/ecs/fault")] if token else [],
+                                                      **({"nextToken": token} if token else {})})
+        stub.add_response("list_tags_for_resource", {"tags": {}})
+        live = read(stubbed, Logs=group)
+    assert live.resources["Logs"].state == livestack.ReadState.ERROR
+    assert "answered the page token" in live.resources["Logs"].detail
+
+
+@pytest.mark.parametrize("value", ["TRUE", "1", ""])
+def test_an_elb_boolean_attribute_spelled_otherwise_is_error(stubbed, value):
+    """DescribeLoadBalancerAttributes answers Key/Value strings: a boolean one is exactly true or false."""
+    lb = {"LoadBalancerArn": LB_ARN, "LoadBalancerName": "nlb-fault", "Scheme": "internal", "Type": "network",
+          "AvailabilityZones": [], "DNSName": "d"}
+    declared = {"LoadBalancerAttributes": [{"Key": "deletion_protection.enabled", "Value": "false"}]}
+    with Stubber(stubbed.client("elbv2")) as stub:
+        stub.add_response("describe_load_balancers", {"LoadBalancers": [lb]})
+        stub.add_response("describe_load_balancer_attributes", {"Attributes": [
+            {"Key": "deletion_protection.enabled", "Value": "false"},
+            {"Key": "load_balancing.cross_zone.enabled", "Value": value}]})
+        stub.add_response("describe_tags", {"TagDescriptions": [{"ResourceArn": LB_ARN, "Tags": TAGS}]})
+        live = read(stubbed, Lb=("AWS::ElasticLoadBalancingV2::LoadBalancer", LB_ARN, declared))
+    assert live.resources["Lb"].state == livestack.ReadState.ERROR
+    assert f"load_balancing.cross_zone.enabled = {value!r}, not true or false" in live.resources["Lb"].detail
+
+
+@pytest.mark.parametrize("value", ["TRUE", "1"])
+def test_a_queue_boolean_attribute_spelled_otherwise_is_error(stubbed, value):
+    url = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/intake-fault"
+    with Stubber(stubbed.client("sqs")) as stub:
+        stub.add_response("get_queue_attributes", {"Attributes": {
+            "QueueArn": f"arn:aws:sqs:ap-northeast-1:{ACCOUNT}:intake-fault", "SqsManagedSseEnabled": value}})
+        stub.add_response("list_queue_tags", {"Tags": {}})
+        live = read(stubbed, Queue=("AWS::SQS::Queue", url, {}))
+    assert live.resources["Queue"].state == livestack.ReadState.ERROR
+    assert f"SqsManagedSseEnabled = {value!r}, not true or false" in live.resources["Queue"].detail
+
+
+def test_a_secrets_page_token_seen_before_is_error_never_a_verdict(stubbed):
+    """rotate-check pages ListSecretVersionIds by hand: a circle of tokens is ERROR for what the versions decide."""
+    described = {"ARN": "arn:aws:secretsmanager:ap-northeast-1:1:secret:s-AbCdEf", "Name": "s"}
+    with Stubber(stubbed.client("secretsmanager")) as stub:
+        stub.add_response("describe_secret", described)
+        for token in ("A", "B", "A", None):
+            stub.add_response("list_secret_version_ids", {"Versions": [], **({"NextToken": token} if token else {})})
+        findings = by_check(run_collector(c.SECRET, c.secret, ctx(stubbed), "s"))
+    assert findings["secret.pending"].status is Status.ERROR
+    assert "answered the page token 'A' a second time" in findings["secret.pending"].reason
