@@ -475,6 +475,42 @@ def _web_acl_emptied(d, on):
                        LockToken=lock)
 
 
+def _web_acl_changed(d, on, change):
+    """The stage's web ACL updated by `change(acl)` -> (DefaultAction, Rules); restored as it was."""
+    waf, stage = d.client("wafv2"), _stage_arn(d)
+    acl = waf.get_web_acl_for_resource(ResourceArn=stage)["WebACL"]
+    lock = waf.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["LockToken"]
+    if on:
+        default, rules = _saved.pop("acl")
+    else:
+        _saved["acl"] = (acl["DefaultAction"], acl["Rules"])
+        default, rules = change(json.loads(json.dumps(acl)))
+    waf.update_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"], DefaultAction=default, Rules=rules,
+                       VisibilityConfig=acl["VisibilityConfig"], LockToken=lock)
+
+
+def _counting(rules, names=None):
+    for rule in rules:
+        if names is None or rule["Name"] in names:
+            rule["OverrideAction" if "OverrideAction" in rule else "Action"] = {"Count": {}}
+    return rules
+
+
+def _rate_rule_counts(d, on):
+    """The one rule with an Action of its own (the rate limit) switched from Block to Count."""
+    _web_acl_changed(d, on, lambda acl: (acl["DefaultAction"], _counting(
+        acl["Rules"], {r["Name"] for r in acl["Rules"] if "Action" in r})))
+
+
+def _every_waf_rule_counts(d, on):
+    _web_acl_changed(d, on, lambda acl: (acl["DefaultAction"], _counting(acl["Rules"])))
+
+
+def _web_acl_default_flipped(d, on):
+    _web_acl_changed(d, on, lambda acl: ({"Block": {}} if "Allow" in acl["DefaultAction"] else {"Allow": {}},
+                                         acl["Rules"]))
+
+
 # --- next to the declaration: children AWS keeps under a declared resource, added without changing it ---------
 
 def _grant_on_the_key(d, on):
@@ -653,6 +689,11 @@ DRIFTS = {
                                ("AWS::CloudWatch::Alarm", "ActionsEnabled"), "audit"),
     "ecs-exec-enabled": (_ecs_exec_enabled, {"STK-ECS-006"}, ("AWS::ECS::Service", "EnableExecuteCommand"), "audit"),
     "web-acl-emptied": (_web_acl_emptied, {"STK-WAF-001"}, ("AWS::WAFv2::WebACL", "Rules"), "audit"),
+    # a choice made by which key is present ({"Block": {}} against {"Count": {}}): drift, by the WAF schema
+    "waf-rate-rule-counts": (_rate_rule_counts, set(), ("AWS::WAFv2::WebACL", "Rules"), "audit"),
+    "waf-every-rule-counts": (_every_waf_rule_counts, {"STK-WAF-001"}, ("AWS::WAFv2::WebACL", "Rules"), "audit"),
+    "web-acl-default-action-flipped": (_web_acl_default_flipped, set(), ("AWS::WAFv2::WebACL", "DefaultAction"),
+                                       "audit"),
     # beside the declaration: no declared property changes, so drift reports nothing ("beside" below)
     "grant-on-the-key": (_grant_on_the_key, {"STK-STACK-002"}, None, "beside"),
     "second-key-on-the-usage-plan": (_second_key_on_the_usage_plan, {"STK-STACK-002"}, None, "beside"),
