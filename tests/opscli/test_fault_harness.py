@@ -5,6 +5,11 @@ for the one operation a run targets, replaces the answer: a 500, throttling, an 
 truncated or garbled body, a connection reset, or no answer at all. Hypothesis then mutates real answers of
 the emulator (a key dropped, a value of another type, the whole answer emptied) after botocore parsed them.
 
+Answers misshapen in AWS's own terms are written on the wire too, by the operation's model: each boolean member
+repeated with the other value (or, without one, the first scalar member repeated with another), each enumerated
+value in another case, the list of a describe by id emptied, a page token that leads around in a circle, a JSON
+boolean spelled 1 or 0, a boolean carried in a string spelled TRUE.
+
 The property, for each run: the read and the judgement finish (no exception, the report can print), and every
 resource whose reader asked the operation is ERROR with all its findings ERROR, or, where the fault did not
 touch what the reader uses, exactly the picture an unfaulted read gives. Never a PASS or FAIL that rests on an
@@ -12,18 +17,25 @@ answer it could not fully read."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import http.client
+import json
 import re
 import socket
 import struct
 import threading
 import time
+import urllib.parse
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.exceptions
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,6 +50,7 @@ from platform_spec.result import Status
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
 
 FAULT_HEADER = "x-streamtech-fault"
+OPERATION_HEADER = "x-streamtech-operation"  # the faulted operation, for the faults written by its model
 SCOPE_OPERATIONS = {"cloudformation:ListStackResources", "cloudformation:GetTemplate", "sts:GetCallerIdentity"}
 KINDS = ("error500", "throttle", "html200", "empty200", "truncated", "garbage", "reset")
 
@@ -50,6 +63,10 @@ class FaultProxy(ThreadingHTTPServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.faulted: list[tuple[str, str]] = []  # (kind, path) of every answer replaced
+        self.rewritten: list[str] = []  # the kind of every answer a model-written fault changed
+        self.followed = 0  # requests that sent a circling page token back
+        self.circled = 0  # answers given a circling page token (bounded: see LOOP_BOUND)
+        self.started = 0  # first pages given one: each starts a circle
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -68,14 +85,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         kind = self.headers.get(FAULT_HEADER)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in (FAULT_HEADER, "connection")}
+        operation = self.headers.get(OPERATION_HEADER, "")
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in (FAULT_HEADER, OPERATION_HEADER, "connection", "content-length")}
         if kind == "reset":
             return self._reset()
         if kind == "hang":
             time.sleep(5)
             return self._reset()
+        path, asked = self.path, None
+        if kind == "pageloop":
+            path, body, asked = _without_loop_token(path, body)
+            if asked:
+                with self.server.lock:
+                    self.server.followed += 1
+        headers["Content-Length"] = str(len(body))
         upstream = http.client.HTTPConnection(self.server.upstream.hostname, self.server.upstream.port, timeout=30)
-        upstream.request(self.command, self.path, body=body, headers=headers)
+        upstream.request(self.command, path, body=body, headers=headers)
         answer = upstream.getresponse()
         status, payload = answer.status, answer.read()
         content_type = answer.getheader("Content-Type", "application/xml")
@@ -83,7 +109,18 @@ class _Handler(BaseHTTPRequestHandler):
         if kind:
             with self.server.lock:
                 self.server.faulted.append((kind, self.path))
-            status, content_type, payload = _fault(kind, status, content_type, payload)
+            if kind in MODEL_KINDS:
+                with self.server.lock:
+                    self.server.circled += kind == "pageloop"
+                    circling = self.server.circled <= LOOP_BOUND
+                changed = _misshapen(kind, operation, payload, asked, circling) if status == 200 else None
+                if changed is not None:
+                    payload = changed
+                    with self.server.lock:
+                        self.server.rewritten.append(kind)
+                        self.server.started += kind == "pageloop" and not asked and circling
+            else:
+                status, content_type, payload = _fault(kind, status, content_type, payload)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -142,6 +179,365 @@ def _fault(kind: str, status: int, content_type: str, payload: bytes) -> tuple[i
     raise AssertionError(kind)
 
 
+# --- faults written by the operation's model -------------------------------------------------------------------
+
+MODEL_KINDS = ("twice", "enumcase", "emptied", "pageloop", "one", "truecase")
+LOOP_TOKENS = ("streamtech-loop-1", "streamtech-loop-2")
+LOOP_BOUND = 64  # circling answers per run at most: a reader that never noticed the circle would never end
+
+# The describes opscli asks by id: the parameter that names the id, the list that answers. AWS answers a
+# not-found error for an id that does not exist, so an empty list is no answer and its reader must say ERROR.
+# A describe by filter, under a parent or by name prefix (DescribeSubnets, DescribeMountTargets, DescribeFlowLogs,
+# DescribeScalableTargets, DescribeAlarms, DescribeLogGroups answer an empty list for what does not exist) is not
+# one: there an empty list says "not there".
+BY_ID = {
+    "ec2:DescribeAddresses": ("PublicIps", "Addresses"),
+    "ec2:DescribeInternetGateways": ("InternetGatewayIds", "InternetGateways"),
+    "ec2:DescribeNatGateways": ("NatGatewayIds", "NatGateways"),
+    "ec2:DescribeVpcs": ("VpcIds", "Vpcs"),
+    "ecs:DescribeClusters": ("clusters", "clusters"),  # a missing one under failures (MISSING), not an empty list
+    "ecs:DescribeServices": ("services", "services"),
+    "efs:DescribeAccessPoints": ("AccessPointId", "AccessPoints"),
+    "efs:DescribeFileSystems": ("FileSystemId", "FileSystems"),
+    "elasticache:DescribeCacheSubnetGroups": ("CacheSubnetGroupName", "CacheSubnetGroups"),
+    "elasticache:DescribeReplicationGroups": ("ReplicationGroupId", "ReplicationGroups"),
+    "elbv2:DescribeListeners": ("ListenerArns", "Listeners"),
+    "elbv2:DescribeLoadBalancers": ("LoadBalancerArns", "LoadBalancers"),
+    "elbv2:DescribeTags": ("ResourceArns", "TagDescriptions"),
+    "elbv2:DescribeTargetGroups": ("TargetGroupArns", "TargetGroups"),
+    "rds:DescribeDBInstances": ("DBInstanceIdentifier", "DBInstances"),
+    "rds:DescribeDBParameterGroups": ("DBParameterGroupName", "DBParameterGroups"),
+    "rds:DescribeDBSubnetGroups": ("DBSubnetGroupName", "DBSubnetGroups"),
+}
+
+# Pages opscli follows by hand, where botocore has no paginator.
+HAND_PAGING = {
+    "wafv2:ListTagsForResource": {"input_token": "NextMarker", "output_token": "NextMarker",
+                                  "result_key": "TagInfoForResource.TagList"},
+    "secretsmanager:ListSecretVersionIds": {"input_token": "NextToken", "output_token": "NextToken",
+                                            "result_key": "Versions"},
+}
+
+
+@functools.cache
+def _session() -> Any:
+    return botocore.session.get_session()
+
+
+@functools.cache
+def _model(operation: str) -> Any:
+    service, name = operation.split(":")
+    return _session().get_service_model(service).operation_model(name)
+
+
+def _paging(operation: str) -> dict | None:
+    """botocore's paginator entry for the operation (or the hand-paged one's), or None: it does not page."""
+    if operation in HAND_PAGING:
+        return HAND_PAGING[operation]
+    service, name = operation.split(":")
+    try:
+        return _session().get_paginator_model(service).get_paginator(name)
+    except ValueError:
+        return None
+
+
+def _first(value: str | list[str]) -> str:
+    return value[0] if isinstance(value, list) else value
+
+
+def _body_shape(model: Any) -> Any:
+    output = model.output_shape
+    payload = output.serialization.get("payload") if output is not None else None
+    return output.members[payload] if payload else output
+
+
+def _reachable(shape: Any) -> Iterator[Any]:
+    """Every shape inside `shape`, itself included, each once."""
+    seen, todo = set(), [shape]
+    while todo:
+        shape = todo.pop()
+        if shape is None or shape.name in seen:
+            continue
+        seen.add(shape.name)
+        yield shape
+        if shape.type_name == "structure":
+            todo += [m for m in shape.members.values() if not m.serialization.get("location")]
+        elif shape.type_name == "list":
+            todo.append(shape.member)
+        elif shape.type_name == "map":
+            todo.append(shape.value)
+
+
+def _wire(member: Any, name: str, protocol: str) -> str:
+    """A member's element or key name on the wire."""
+    if protocol == "ec2":
+        return member.serialization.get("name") or name[:1].lower() + name[1:]
+    return member.serialization.get("name", name)
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in order, so that a key can be written twice."""
+
+
+def _dump(value: Any) -> str:
+    if isinstance(value, _Pairs):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_dump(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_dump(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _json_positions(value: Any, shape: Any) -> Iterator[tuple[list, int, Any, bool]]:
+    """(holder, index, shape, is a structure's member) of every value inside a JSON document read as `shape`, in
+    document order, containers before what they hold; a holder is a _Pairs (whose item is a pair) or a list."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, _Pairs) and not shape.metadata.get("document"):
+        members = {_wire(m, n, "json"): m for n, m in shape.members.items() if not m.serialization.get("location")}
+        items = [(index, members[key], item, True) for index, (key, item) in enumerate(value) if key in members]
+    elif kind == "list" and isinstance(value, list):
+        items = [(index, shape.member, item, False) for index, item in enumerate(value)]
+    elif kind == "map" and isinstance(value, _Pairs):
+        items = [(index, shape.value, item, False) for index, (_, item) in enumerate(value)]
+    else:
+        return
+    for index, inner, item, member in items:
+        yield value, index, inner, member
+        yield from _json_positions(item, inner)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_positions(element: Any, shape: Any, protocol: str) -> Iterator[tuple[Any, Any, Any, bool]]:
+    """(parent, element, shape, is a structure's member) of every element inside `element` read as `shape`, in
+    document order, containers before what they hold (a flattened list's items are not members: they repeat)."""
+    kind = shape.type_name
+    children: list[tuple[Any, Any, bool]] = []
+    if kind == "structure":
+        members = {_wire(m, n, protocol): m for n, m in shape.members.items() if not m.serialization.get("location")}
+        for child in element:
+            found = members.get(_local(child.tag))
+            if found is None:
+                continue
+            if found.type_name == "list" and found.serialization.get("flattened"):
+                children.append((child, found.member, False))
+            elif found.type_name == "map" and found.serialization.get("flattened"):
+                children += [(part, found.value, False) for part in _values([child], found)]
+            else:
+                children.append((child, found, True))
+    elif kind == "list":
+        children = [(child, shape.member, False) for child in element]
+    elif kind == "map":
+        children = [(part, shape.value, False) for part in _values(list(element), shape)]
+    for child, inner, member in children:
+        yield _parent(element, child), child, inner, member
+        yield from _xml_positions(child, inner, protocol)
+
+
+def _values(entries: list, shape: Any) -> list:
+    value_name = shape.value.serialization.get("name") or "value"
+    return [part for entry in entries for part in entry if _local(part.tag) == value_name]
+
+
+def _parent(element: Any, child: Any) -> Any:
+    return element if any(c is child for c in element) else next(e for e in element if any(c is child for c in e))
+
+
+def _other(value: Any) -> Any:
+    """Another value of the same kind: the other boolean, another number or string."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if value in ("true", "false"):
+        return "false" if value == "true" else "true"
+    if isinstance(value, str) and value.isdigit():
+        return str(int(value) + 1)
+    return f"{value}x" if isinstance(value, str) else value
+
+
+def _other_case(value: str) -> str:
+    return value.upper() if value != value.upper() else value.lower()
+
+
+def _misshapen(kind: str, operation: str, payload: bytes, asked: str | None, circling: bool = True) -> bytes | None:
+    """The operation's answer rewritten by `kind`, or None where the fault changes nothing in it (nothing of
+    what it rewrites is there, the answer is not of the operation's protocol, its body is a raw payload)."""
+    model = _model(operation)
+    protocol, shape = model.service_model.resolved_protocol, _body_shape(model)
+    if shape is None or shape.type_name != "structure":
+        return None
+    if protocol in ("json", "rest-json"):
+        try:
+            document = json.loads(payload, object_pairs_hook=_Pairs)
+        except ValueError:
+            return None
+        if not isinstance(document, _Pairs) or not _rewrite_json(kind, operation, document, shape, asked, circling):
+            return None
+        return _dump(document).encode()
+    try:
+        root = ElementTree.fromstring(payload)
+    except ElementTree.ParseError:
+        return None
+    node = root
+    if protocol == "query":
+        node = next((c for c in root if _local(c.tag) == shape.serialization.get("resultWrapper")), None)
+        if node is None:
+            return None
+    if not _rewrite_xml(kind, operation, node, shape, protocol, asked, circling):
+        return None
+    namespace = root.tag[1:root.tag.index("}")] if root.tag.startswith("{") else None
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=namespace)
+
+
+def _next_token(asked: str | None, circling: bool) -> str | None:
+    """The circle: no token, then 1, 2, 1, 2 ... (never the same twice in a row: botocore's own check)."""
+    if not circling:
+        return None
+    return LOOP_TOKENS[1] if asked == LOOP_TOKENS[0] else LOOP_TOKENS[0]
+
+
+def _result_keys(paging: dict) -> list[str]:
+    keys = paging["result_key"]
+    return keys if isinstance(keys, list) else [keys]
+
+
+def _rewrite_json(kind: str, operation: str, document: _Pairs, shape: Any, asked: str | None,
+                  circling: bool) -> int:
+    """Rewrites the document in place; the number of values it changed (or added)."""
+    positions = list(_json_positions(document, shape))
+
+    def value(holder: list, index: int) -> Any:
+        return holder[index][1] if isinstance(holder, _Pairs) else holder[index]
+
+    def put(holder: list, index: int, new: Any) -> None:
+        holder[index] = (holder[index][0], new) if isinstance(holder, _Pairs) else new
+
+    changes = 0
+    if kind == "twice":
+        members = [(h, i, s) for h, i, s, member in positions if member]
+        for holder, index, _ in reversed([m for m in members if m[2].type_name == "boolean"] or members[:1]):
+            holder.insert(index + 1, (holder[index][0], _other(holder[index][1])))
+            changes += 1
+    elif kind in ("enumcase", "one", "truecase"):
+        for holder, index, scalar, _ in positions:
+            old = value(holder, index)
+            if kind == "enumcase" and scalar.type_name == "string" and old in scalar.enum:
+                new = _other_case(old)
+            elif kind == "one" and scalar.type_name == "boolean" and isinstance(old, bool):
+                new = int(old)
+            elif kind == "truecase" and scalar.type_name == "string" and old in ("true", "false"):
+                new = old.upper()
+            else:
+                continue
+            if new != old or type(new) is not type(old):
+                put(holder, index, new)
+                changes += 1
+    elif kind == "emptied":
+        name = BY_ID[operation][1]
+        for index, (key, items) in enumerate(document):
+            if key == _wire(shape.members[name], name, "json") and items:
+                document[index], changes = (key, []), changes + 1
+    elif kind == "pageloop":
+        paging = _paging(operation)
+        if asked:
+            for path in _result_keys(paging):
+                *up, last = path.split(".")
+                holder = document
+                for step in up:
+                    holder = next((v for k, v in holder if k == step), _Pairs())
+                for index, (key, _) in enumerate(holder):
+                    if key == last:
+                        holder[index] = (key, [])
+        token = _first(paging["output_token"])
+        document[:] = [(k, v) for k, v in document if k not in (token, paging.get("more_results"))]
+        following = _next_token(asked, circling)
+        if following:
+            document.append((token, following))
+            if "more_results" in paging:
+                document.append((paging["more_results"], True))
+        changes = 1
+    return changes
+
+
+def _rewrite_xml(kind: str, operation: str, node: Any, shape: Any, protocol: str, asked: str | None,
+                 circling: bool) -> int:
+    """Rewrites the XML answer in place; the number of values it changed (or added)."""
+    positions = list(_xml_positions(node, shape, protocol))
+    changes = 0
+    if kind == "twice":
+        members = [(p, e, s) for p, e, s, member in positions if member]
+        for parent, element, _ in reversed([m for m in members if m[2].type_name == "boolean"] or members[:1]):
+            twin = copy.deepcopy(element)
+            if not len(element):
+                twin.text = _other(element.text or "")
+            parent.insert(list(parent).index(element) + 1, twin)
+            changes += 1
+    elif kind in ("enumcase", "truecase"):
+        for _, element, scalar, _ in positions:
+            old = element.text
+            if kind == "enumcase" and scalar.type_name == "string" and old in scalar.enum:
+                new = _other_case(old)
+            elif kind == "truecase" and scalar.type_name == "string" and old in ("true", "false"):
+                new = old.upper()
+            else:
+                continue
+            if new != old:
+                element.text, changes = new, changes + 1
+    elif kind == "emptied":
+        name = BY_ID[operation][1]
+        for child in node:
+            if _local(child.tag) == _wire(shape.members[name], name, protocol) and len(child):
+                for item in list(child):
+                    child.remove(item)
+                changes += 1
+    elif kind == "pageloop":
+        paging = _paging(operation)
+        if asked:
+            for key in _result_keys(paging):
+                for child in node:
+                    if _local(child.tag) == _wire(shape.members[key], key, protocol):
+                        for item in list(child):
+                            child.remove(item)
+        namespace = node.tag[:node.tag.index("}") + 1] if node.tag.startswith("{") else ""
+        flags = [_first(paging["output_token"])] + ([paging["more_results"]] if "more_results" in paging else [])
+        names = {_wire(shape.members[flag], flag, protocol): flag for flag in flags}
+        for child in list(node):
+            if _local(child.tag) in names:
+                node.remove(child)
+        following = _next_token(asked, circling)
+        if following:
+            for name, flag in names.items():
+                ElementTree.SubElement(node, f"{namespace}{name}").text = \
+                    following if flag == flags[0] else "true"
+        changes = 1
+    return changes
+
+
+def _without_loop_token(path: str, body: bytes) -> tuple[str, bytes, str | None]:
+    """The request without the circling token it sends back (the emulator would refuse a token not its own),
+    and that token: in a JSON body, a form body or the query string."""
+    asked = None
+    split = urllib.parse.urlsplit(path)
+    pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
+    if any(v in LOOP_TOKENS for _, v in pairs):
+        asked = next(v for _, v in pairs if v in LOOP_TOKENS)
+        path = urllib.parse.urlunsplit(split._replace(query=urllib.parse.urlencode(
+            [(k, v) for k, v in pairs if v not in LOOP_TOKENS])))
+    if body.strip().startswith(b"{"):
+        document = json.loads(body)
+        for key, value in list(document.items()):
+            if value in LOOP_TOKENS:
+                asked = document.pop(key)
+        body = json.dumps(document).encode() if asked else body
+    elif any(token.encode() in body for token in LOOP_TOKENS):
+        form = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
+        asked = next(v for _, v in form if v in LOOP_TOKENS)
+        body = urllib.parse.urlencode([(k, v) for k, v in form if v not in LOOP_TOKENS]).encode()
+    return path, body, asked
+
+
 @pytest.fixture(scope="module")
 def proxy(local_deployment) -> Iterator[FaultProxy]:
     server = FaultProxy(local_deployment.endpoint)
@@ -164,7 +560,9 @@ class Harness:
         self.fault: tuple[str, str] | None = None  # (operation, kind)
         self.mutation = None  # (operation, fn(parsed) -> bool mutated)
         self.mutated = 0
+        self.requests: list[dict] = []  # the parameters of every request of the faulted operation
         self._aws: Aws | None = None
+        self.session.events.register("before-parameter-build.*.*", self._keep_request)
         self.session.events.register("before-call.*.*", self._mark)
         self.session.events.register("after-call.*.*", self._mutate)
         aws = self.aws()
@@ -183,6 +581,11 @@ class Harness:
     def _mark(self, model, params, **_) -> None:
         if self.fault and f"{model.service_model.service_name}:{model.name}" == self.fault[0]:
             params["headers"][FAULT_HEADER] = self.fault[1]
+            params["headers"][OPERATION_HEADER] = self.fault[0]
+
+    def _keep_request(self, model, params, **_) -> None:
+        if self.fault and f"{model.service_model.service_name}:{model.name}" == self.fault[0]:
+            self.requests.append(dict(params))
 
     def _mutate(self, model, parsed, **_) -> None:
         if self.mutation and f"{model.service_model.service_name}:{model.name}" == self.mutation[0]:
@@ -295,36 +698,17 @@ def test_a_broken_answer_to_any_operation_is_error_never_a_verdict(harness, oper
 
 def _boolean_members(operation: str) -> set[str]:
     """The wire names of the boolean members anywhere in the operation's output (not strings that say true)."""
-    import botocore.session
-
-    service, name = operation.split(":")
-    names, seen, todo = set(), set(), [botocore.session.get_session().get_service_model(service)
-                                        .operation_model(name).output_shape]
-    while todo:
-        shape = todo.pop()
-        if shape is None or shape.name in seen:
-            continue
-        seen.add(shape.name)
-        if shape.type_name == "structure":
-            for member_name, member in shape.members.items():
-                if member.type_name == "boolean":
-                    names.add(member.serialization.get("name", member_name))
-                todo.append(member)
-        elif shape.type_name == "list":
-            todo.append(shape.member)
-        elif shape.type_name == "map":
-            todo.append(shape.value)
-    return names
+    return {member.serialization.get("name", name) for shape in _reachable(_model(operation).output_shape)
+            if shape.type_name == "structure" for name, member in shape.members.items()
+            if member.type_name == "boolean"}
 
 
 DOCUMENT_KINDS = ("foreign", "error200")
 
 
 def _protocol(operation: str) -> str:
-    import botocore.session
-
-    service, name = operation.split(":")
-    return botocore.session.get_session().get_service_model(service).protocol
+    """The protocol botocore speaks for the operation (CloudWatch's model lists CBOR first; botocore speaks JSON)."""
+    return _model(operation).service_model.resolved_protocol
 
 
 @pytest.mark.parametrize("operation", reader_operations())
@@ -378,6 +762,99 @@ def test_an_xml_boolean_spelled_true_in_capitals_is_error_never_false(harness, o
         harness.fault = None
     erred = assert_no_verdict_without_evidence(before, after, f"{operation} boolean")
     assert erred, f"{operation} answered TRUE, yet every resource kept its verdict"
+
+
+def misshapen_kinds(operation: str) -> list[str]:
+    """The model-written faults that can touch the operation's answers, from its model alone: a member twice
+    (any answer with a structure body), an enumerated value in another case, an emptied describe by id, a page
+    token in a circle (an operation that pages), a JSON boolean spelled 1 or 0."""
+    model = _model(operation)
+    body = _body_shape(model)
+    if body is None or body.type_name != "structure":
+        return []  # no output, or a raw payload (a policy document as the body)
+    shapes = list(_reachable(body))
+    kinds = ["twice"]
+    if any(shape.type_name == "string" and shape.enum for shape in shapes):
+        kinds.append("enumcase")
+    if operation in BY_ID:
+        kinds.append("emptied")
+    if _paging(operation):
+        kinds.append("pageloop")
+    if _protocol(operation) in ("json", "rest-json") and any(shape.type_name == "boolean" for shape in shapes):
+        kinds.append("one")
+    return kinds
+
+
+# What the emulator's answers hold nothing of, for a fault written by the model: the fault is then not applied,
+# and the test says so here rather than pass on nothing.
+NOTHING_TO_MISSHAPE = {
+    # No boolean in the answers: moto leaves out the optional ones (a deployment has none).
+    "apigateway:GetDeployments": ("one",), "application-autoscaling:DescribeScalableTargets": ("one",),
+    "ecs:DescribeClusters": ("one",), "ecs:DescribeServices": ("one",), "lambda:GetFunction": ("one",),
+    "logs:DescribeLogGroups": ("one", "enumcase"), "events:ListTargetsByRule": ("one", "enumcase"),
+    # No enumerated value in the answers: moto leaves out the optional ones (and the stack sets none there; the
+    # key has no grant).
+    "apigateway:GetUsagePlan": ("enumcase",), "iam:GetRole": ("enumcase",),
+    "kms:ListGrants": ("enumcase",), "rds:DescribeDBInstances": ("enumcase",),
+    "rds:DescribeDBSnapshots": ("enumcase",), "wafv2:GetLoggingConfiguration": ("enumcase",),
+    # The attachment's state, its only enumerated value, is "available": beyond the model (opscli.aws's
+    # ENUM_BEYOND_THE_MODEL), so not one of the model's values to spell otherwise.
+    "ec2:DescribeInternetGateways": ("enumcase",),
+    # No member inside: <NotificationConfiguration/> is empty (no notification configured here).
+    "s3:GetBucketNotificationConfiguration": ("twice", "enumcase"),
+}
+
+
+@pytest.mark.parametrize("operation", [op for op in reader_operations() if misshapen_kinds(op)])
+def test_an_answer_misshapen_in_its_models_terms_is_error_never_a_verdict(harness, operation):
+    """Every operation opscli calls, each of its answers rewritten on the wire by its model, one way at a time:
+    every resource that asked is ERROR, or its picture is the unfaulted one where the fault did not touch what
+    its reader uses. A page token in a circle is ERROR wherever a reader follows it (and nothing changes where
+    it reads one page); an emptied describe by id was asked by its id (the parameter BY_ID names)."""
+    before = harness.unfaulted(operation)
+    assert any(r.state == livestack.ReadState.READ for r in before.resources.values()), \
+        f"nothing of {operation} reads on the emulator: the fault would prove nothing"
+    for kind in misshapen_kinds(operation):
+        harness.fault, harness.requests = (operation, kind), []
+        proxy, mark = harness.proxy, len(harness.proxy.rewritten)
+        proxy.circled = proxy.followed = proxy.started = 0
+        try:
+            after = harness.read(operation)
+        finally:
+            harness.fault = None
+        erred = assert_no_verdict_without_evidence(before, after, f"{operation} {kind}")
+        if not proxy.rewritten[mark:]:
+            assert kind in NOTHING_TO_MISSHAPE.get(operation, ()), \
+                f"the emulator's answers to {operation} hold nothing the {kind} fault rewrites"
+            continue
+        if kind == "emptied":
+            assert harness.requests and all(BY_ID[operation][0] in r for r in harness.requests), harness.requests
+        if kind == "pageloop":
+            # A pagination that notices the circle sends back two tokens (1, then 2) and stops at 1 again.
+            assert proxy.followed <= 2 * proxy.started, f"{operation}: a reader went around the circle"
+            if not proxy.followed:
+                continue  # its readers read one page (by id): the token is not followed, the picture is unchanged
+        assert erred, f"{operation} answered with {kind}, yet every resource kept its verdict"
+
+
+@pytest.mark.parametrize("operation, resource_type", [("elbv2:DescribeLoadBalancerAttributes",
+                                                       "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+                                                      ("sqs:GetQueueAttributes", "AWS::SQS::Queue")])
+def test_a_boolean_carried_in_a_string_spelled_otherwise_is_error(harness, operation, resource_type):
+    """Attributes are strings ("true"): the answer check cannot hold them to a boolean's spelling, the reader
+    does. Each "true"/"false" string of the answer spelled TRUE/FALSE: every resource of the type is ERROR."""
+    before = harness.unfaulted(operation)
+    harness.fault, mark = (operation, "truecase"), len(harness.proxy.rewritten)
+    try:
+        after = harness.read(operation)
+    finally:
+        harness.fault = None
+    assert harness.proxy.rewritten[mark:], f"the emulator's answers to {operation} hold no string true or false"
+    assert_no_verdict_without_evidence(before, after, f"{operation} truecase")
+    judged = [lid for lid, r in before.resources.items()
+              if r.state == livestack.ReadState.READ and r.declared.type == resource_type]
+    assert judged and all(after.resources[lid].state == livestack.ReadState.ERROR for lid in judged), \
+        {lid: after.resources[lid].detail for lid in judged}
 
 
 @pytest.mark.parametrize("attempts", [1, 2])
@@ -556,3 +1033,19 @@ def test_rotate_check_on_a_broken_secrets_answer_is_error_never_pass_or_fail(har
     decided_without = {"secret.rotation_enabled", "secret.rotation_age"} if operation.endswith("VersionIds") else set()
     assert {f.check_id for f in report.findings if f.status is not Status.ERROR} <= decided_without, \
         sorted({(f.check_id, f.status.value, f.reason[:60]) for f in report.findings})
+
+
+def test_rotate_check_on_a_circle_of_version_pages_is_error_never_pass_or_fail(harness):
+    """rotate-check pages ListSecretVersionIds by hand: around a circle of tokens, what the versions decide is
+    ERROR (it was a hang), and nothing else changes."""
+    operation = "secretsmanager:ListSecretVersionIds"
+    harness.fault = (operation, "pageloop")
+    proxy = harness.proxy
+    proxy.circled = proxy.followed = proxy.started = 0
+    try:
+        report = core.rotate_secrets(harness.aws(), harness.target)
+    finally:
+        harness.fault = None
+    assert proxy.started and proxy.followed == 2 * proxy.started, (proxy.started, proxy.followed)
+    pending = [f for f in report.findings if f.check_id == "secret.pending"]
+    assert pending and all(f.status is Status.ERROR and "a second time" in f.reason for f in pending)
