@@ -112,6 +112,7 @@ def configure_moto() -> None:
     _response_transformers_per_request()
     _serve_declared_stacks()
     _page_every_answer(page_size())
+    _page_authorization_details(page_size())
     _remember_response_methods()
 
 
@@ -304,6 +305,36 @@ def _page_every_answer(size: int | None) -> None:
 # is caught). A policy missing here is not attached locally, and `opscli drift` says so: add it.
 MANAGED_POLICIES = ("AWSLambdaBasicExecutionRole", "AmazonAPIGatewayPushToCloudWatchLogs",
                     "AmazonRDSEnhancedMonitoringRole", "AdministratorAccess")
+
+
+def _page_authorization_details(size: int | None) -> None:
+    """moto answers GetAccountAuthorizationDetails in one page whatever MaxItems says: page it as IAM does (at most
+    MaxItems items, 100 when not given, over users, groups, roles and policies in that order, with a Marker to the
+    rest), and in the paged mode at most `size` items, so the audit's one account-wide read is read to its end."""
+    from moto.core.responses import ActionResult
+    from moto.iam.responses import IamResponse
+
+    if getattr(IamResponse, "_pages_authorization_details", None) == (size,):
+        return
+    original = getattr(IamResponse, "_unpaged_authorization_details", IamResponse.get_account_authorization_details)
+    keys = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+    def paged(self: Any) -> Any:
+        whole = original(self).result
+        items = [(key, item) for key in keys for item in list(whole[key])]
+        limit = int(self._get_param("MaxItems") or 100)
+        limit = min(limit, size) if size else limit
+        start = int(self._get_param("Marker") or 0)
+        chunk = items[start:start + limit]
+        result: dict[str, Any] = {key: [item for k, item in chunk if k == key] for key in keys}
+        result["IsTruncated"] = start + limit < len(items)
+        if result["IsTruncated"]:
+            result["Marker"] = str(start + limit)
+        return ActionResult(result)
+
+    IamResponse._unpaged_authorization_details = original  # type: ignore[attr-defined]
+    IamResponse.get_account_authorization_details = paged  # type: ignore[method-assign]
+    IamResponse._pages_authorization_details = (size,)  # type: ignore[attr-defined]
 
 
 def _load_only_used_managed_policies() -> None:

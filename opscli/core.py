@@ -78,7 +78,7 @@ def where(aws: Aws) -> dict[str, str]:
 
 
 def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None,
-          deadline: float | None = None) -> livestack.LiveStack:
+          deadline: float | None = None, *, account_iam: bool = False) -> livestack.LiveStack:
     total, done = len(scope.resources), [0]
 
     def step(label: str) -> None:
@@ -86,7 +86,8 @@ def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None,
         if progress:
             progress(label, done[0], total)
 
-    return livestack.read_stack(aws, scope, account=account_id(aws), progress=step, deadline=deadline)
+    return livestack.read_stack(aws, scope, account=account_id(aws), progress=step, deadline=deadline,
+                                account_iam=account_iam)
 
 
 class ScopeTimeout(stack.ScopeError):
@@ -156,9 +157,10 @@ def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None,
 def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
           now: datetime | None = None, deadline: float | None = None) -> Report:
     """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
-    the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts)."""
+    the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts) and the
+    account rules (the account's IAM beside the stack: who outside it reaches the stack's data)."""
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
-        live = _read(aws, scope, progress, deadline)
+        live = _read(aws, scope, progress, deadline, account_iam=True)
         return (scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live),
                 live.incomplete)
     return _scoped("audit", aws, targets, stack_record, deadline, run)

@@ -14,7 +14,8 @@ from platform_spec import catalog
 
 # catalog reference field -> how an auditor names the framework
 CONTROL_NAMES = {"iso27001": "ISO/IEC 27001:2022", "security_hub": "AWS Security Hub (FSBP)",
-                 "config_rule": "AWS Config", "prowler": "Prowler", "cdk_nag": "cdk-nag", "checkov": "Checkov"}
+                 "config_rule": "AWS Config", "prowler": "Prowler", "cdk_nag": "cdk-nag", "checkov": "Checkov",
+                 "access_analyzer": "IAM Access Analyzer", "cis": "CIS AWS Foundations v3.0"}
 SECRETS_OPERATIONS = tuple(sorted({op for spec in SECRETS_SPECS for op in spec.operations}))
 
 

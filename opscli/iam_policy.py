@@ -55,6 +55,8 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "elasticfilesystem:DescribeMountTargetSecurityGroups": (
         "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
     "elasticfilesystem:DescribeMountTargets": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    # The bus the stack's rule listens on (the account's default bus): who may put events on it (STK-POLICY-001).
+    "events:DescribeEventBus": ("arn:aws:events:{region}:{account}:event-bus/default",),
     "events:DescribeRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
     "events:ListTargetsByRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
     "iam:GetRole": ("arn:aws:iam::{account}:role/{stack}-*",),
@@ -83,6 +85,7 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "s3:GetBucketVersioning": ("arn:aws:s3:::{bucket}",),
     "s3:GetEncryptionConfiguration": ("arn:aws:s3:::{bucket}",),
     "secretsmanager:DescribeSecret": ("{secret}",),
+    "secretsmanager:GetResourcePolicy": ("{secret}",),
     "secretsmanager:ListSecretVersionIds": ("{secret}",),
     "sns:GetTopicAttributes": ("arn:aws:sns:{region}:{account}:{topic}",),
     "sns:ListTagsForResource": ("arn:aws:sns:{region}:{account}:{topic}",),

@@ -19,6 +19,8 @@ from typing import Any
 import botocore.exceptions
 import botocore.parsers
 
+from opscli import account_iam as account_iam_module
+from opscli.account_iam import AccountIam
 from opscli.checks import describe_failure
 from opscli.errors import CredentialsError
 from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
@@ -215,6 +217,9 @@ class LiveStack:
         self.resources = resources
         self.resolver = resolver
         self.incomplete: str | None = None  # "timeout" or "interrupted" when some reads never finished
+        # The account's IAM beside the stack (read when asked: the audit's account rules), or why it could not be.
+        self.account_iam: AccountIam | None = None
+        self.account_iam_error: str | None = None
         self._ids: dict[Any, Any] = {}
         self.index_ids()
 
@@ -285,9 +290,10 @@ class LiveStack:
 
 
 def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[[str], None] | None = None,
-               max_workers: int = MAX_WORKERS, deadline: float | None = None) -> LiveStack:
-    """Read every declared resource that has a reader (concurrently, each by id). What has no answer by
-    `deadline` (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened."""
+               max_workers: int = MAX_WORKERS, deadline: float | None = None, account_iam: bool = False) -> LiveStack:
+    """Read every declared resource that has a reader (concurrently, each by id), and with `account_iam` the
+    account's IAM beside them (one paged read, in the same pool). What has no answer by `deadline`
+    (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened."""
     pseudo = {"AWS::Region": aws.region, "AWS::AccountId": account, "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name, "AWS::NoValue": None}
     resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
@@ -345,9 +351,12 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
                                                                    f"({type(exc).__name__}: {exc})")
 
     pool = ThreadPoolExecutor(max_workers=max_workers)
+    # Submitted first: the largest single read of an audit, it runs beside the per-resource ones.
+    iam_future = pool.submit(account_iam_module.read, aws) if account_iam else None
     futures = {declared.logical_id: pool.submit(read, declared) for declared in scope.resources}
     try:
-        wait(futures.values(), timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        wait([*futures.values(), *([iam_future] if iam_future else [])],
+             timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         stack.incomplete = "interrupted"
     finally:
@@ -362,6 +371,8 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
                 "no answer before the run's --timeout"
             stack.resources[declared.logical_id] = LiveResource(declared, ReadState.ERROR,
                                                                 detail=f"could not look: {why}")
+    if iam_future is not None:
+        stack.account_iam, stack.account_iam_error = _account_iam(iam_future, stack.incomplete)
     if stack.incomplete is None:
         # A reader that needed a GetAtt only another reader could supply (an endpoint, an ARN) tries once more.
         waiting = [r.declared for r in stack.resources.values() if r.state == ReadState.ERROR and r.unresolved]
@@ -369,6 +380,24 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
             stack.resources[declared.logical_id] = read_one(declared)
     stack.index_ids()
     return stack
+
+
+def _account_iam(future: Any, incomplete: str | None) -> tuple[AccountIam | None, str | None]:
+    """The account's IAM, or why it could not be read (never a verdict: the account rules are ERROR then)."""
+    if not future.done() or future.cancelled():
+        return None, "could not look: " + ("interrupted (Ctrl-C)" if incomplete == "interrupted" else
+                                           "no answer before the run's --timeout")
+    try:
+        return future.result(), None
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+    except CouldNotLook as exc:
+        return None, f"could not look: {exc}"
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+            botocore.parsers.ResponseParserError) as exc:
+        return None, f"could not look: {describe_failure(exc)[1]}"
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        return None, f"could not look: malformed answer ({type(exc).__name__}: {exc})"
 
 
 def _parameters(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ opscli.aws can ask for them without importing the core that stands on it.)"""
 
 from __future__ import annotations
 
-from opscli import readers
+from opscli import account_iam, readers
 from opscli.checks import Spec
 from opscli.checks import collectors as c
 
@@ -12,10 +12,12 @@ SECRETS_SPECS: tuple[Spec, ...] = (c.SECRET,)
 # What reading the stack's scope takes beyond the readers: the declaration and the account id (for ARNs).
 SCOPE_OPERATIONS = frozenset({"cloudformation:GetTemplate", "cloudformation:ListStackResources",
                               "sts:GetCallerIdentity"})
+# The audit's one account-wide read: the account's IAM beside the stack (STK-PERIM-002).
+ACCOUNT_OPERATIONS = frozenset(account_iam.OPERATIONS)
 
 
 def declared_operations(specs: tuple[Spec, ...] = SECRETS_SPECS) -> set[str]:
-    """Every operation opscli may call: the secrets' checks, the readers' and the scope's."""
+    """Every operation opscli may call: the secrets' checks, the readers', the scope's and the account read's."""
     operations = {op for spec in specs for op in spec.operations}
     operations |= {op for reader in readers.READERS.values() for op in reader.operations}
-    return operations | SCOPE_OPERATIONS
+    return operations | SCOPE_OPERATIONS | ACCOUNT_OPERATIONS

@@ -18,7 +18,9 @@ from opscli.shapes import Where
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
+from platform_spec.registry import ACCOUNT_RULES_BY_ID
 from platform_spec.result import Status
+from platform_spec.rule import AccountFacts
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
 from platform_spec.stages import PRESENCE_RULE
 
@@ -112,6 +114,35 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
             if rule.resource_type == resource.declared.type:
                 result = rule.predicate(resource.properties or {}, resource.facts)
                 findings.append(Finding(rule.check_id, rule.rule_id, result.status, _label(live, lid), result.reason))
+    return findings + account_findings(live)
+
+
+ACCOUNT_CHECK = "account"  # the check id's suffix of an account rule's findings (after the rule id)
+ACCOUNT_SUBJECT = "the account's IAM (iam:GetAccountAuthorizationDetails)"
+
+
+def account_findings(live: LiveStack) -> list[Finding]:
+    """The account rules (the account's IAM beside the stack), where the read asked for the account's IAM. A
+    subject that is not a declared resource is named as the rule gives it (an identity's ARN)."""
+    if live.account_iam is None and live.account_iam_error is None:
+        return []
+    findings = []
+    for rule_id, rule in ACCOUNT_RULES_BY_ID.items():
+        check = f"{rule_id}/{ACCOUNT_CHECK}"
+        unseen = [lid for lid, r in live.resources.items() if r.state == ReadState.ERROR and r.declared.type in rule.reads]
+        iam = live.account_iam
+        if iam is None or live.account is None or unseen:
+            reason = live.account_iam_error or ("could not judge: the account is not known" if live.account is None
+                                                else f"could not judge: {len(unseen)} declared resources it depends "
+                                                     f"on could not be read ({', '.join(unseen[:3])})")
+            findings.append(Finding(check, rule_id, Status.ERROR, ACCOUNT_SUBJECT, reason))
+            continue
+        facts = AccountFacts(
+            account=live.account, region=str(live.resolver.pseudo.get("AWS::Region")), attributes=live.resolver.attrs,
+            users=tuple(iam.users), groups=tuple(iam.groups), roles=tuple(iam.roles), policies=iam.policies)
+        for subject, result in rule.check(live.live_template()["Resources"], facts):
+            label = _label(live, subject) if subject in live.resources else subject
+            findings.append(Finding(check, rule_id, result.status, label, result.reason))
     return findings
 
 

@@ -47,6 +47,8 @@ class References:
     cdk_nag: str = ""  # cdk-nag rule ids
     checkov: str = ""  # Checkov built-in check ids
     iso27001: str = ""  # ISO/IEC 27001:2022 Annex A controls (the base of Japan's ISMAP), e.g. 8.24
+    access_analyzer: str = ""  # IAM Access Analyzer finding types (its API's FindingType), e.g. ExternalAccess
+    cis: str = ""  # CIS AWS Foundations Benchmark v3.0 recommendations, e.g. 1.20
 
     def ids(self, kind: str) -> list[str]:
         value = getattr(self, kind)
@@ -408,18 +410,26 @@ _RULES: tuple[Rule, ...] = (
          "code: Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
          references=R(iso27001="8.10")),
     # --- attack surface: what an intruder or a hurried operator changes -----------------------------------
-    Rule("STK-POLICY-001", "Resource policies grant nothing to everyone and nothing to another account",
-         Severity.CRITICAL, (N, C, L),
-         "A queue, topic, bucket, secret or key policy is the one door an outsider needs no identity of this account "
-         "to use: an Allow to \"*\" without a condition on the caller opens the resource to every AWS customer, and "
-         "a principal of another account is how access is kept after the credentials that won it are revoked.",
-         "Now: remove the statement (aws sqs set-queue-attributes / aws s3api put-bucket-policy / aws kms "
-         "put-key-policy with the declared document). In code: grant through add_to_resource_policy with a "
-         "service principal and an aws:SourceArn or aws:SourceAccount condition, never an AccountPrincipal of "
+    Rule("STK-POLICY-001", "Resource policies and grants admit nobody outside the account", Severity.CRITICAL,
+         (N, C, L),
+         "A queue, topic, bucket, secret, key (its policy and grants), file-system, API or event-bus policy is the one "
+         "door an outsider needs no identity of this account to use: an Allow to \"*\" (or to everyone but a "
+         "NotPrincipal list) without a condition that pins the caller to the account, its organization or its network "
+         "opens the resource to every AWS customer; a principal or grant of another account, or a federated identity, "
+         "is how access is kept after the credentials that won it are revoked; a service acting for another account's "
+         "resource is the confused deputy.",
+         "Now: remove the statement or grant the finding names (aws sqs set-queue-attributes / aws s3api "
+         "put-bucket-policy / aws kms put-key-policy with the declared document; aws kms revoke-grant --key-id KEY "
+         "--grant-id GRANT; aws events remove-permission --event-bus-name BUS --statement-id SID; aws "
+         "secretsmanager delete-resource-policy --secret-id SECRET). In code: grant through add_to_resource_policy "
+         "with a service principal and an aws:SourceArn or aws:SourceAccount condition, never an AccountPrincipal of "
          "another account.",
-         R(iso27001="5.15, 8.3", security_hub="SQS.3, SNS.4, S3.2, KMS.5",
+         R(iso27001="5.15, 8.3", security_hub="SQS.3, SNS.4, S3.2, S3.6, KMS.5",
            prowler="sqs_queues_not_publicly_accessible, sns_topics_not_publicly_accessible, "
-           "kms_key_not_publicly_accessible, s3_bucket_policy_public_write_access", checkov="CKV_AWS_33")),
+           "kms_key_not_publicly_accessible, s3_bucket_policy_public_write_access, s3_bucket_cross_account_access, "
+           "efs_not_publicly_accessible, secretsmanager_not_publicly_accessible, eventbridge_bus_cross_account_access, "
+           "eventbridge_bus_exposed, iam_role_cross_service_confused_deputy_prevention", checkov="CKV_AWS_33",
+           access_analyzer="ExternalAccess", cis="1.20")),
     Rule("STK-IAM-002", "Every role is assumable by AWS services alone", Severity.HIGH, (N, C, L),
          "The stack's roles belong to its services; a trust policy naming an account, a user, a federated identity "
          "or everyone lets that party take the role's permissions from outside the stack.",
@@ -504,6 +514,33 @@ _RULES: tuple[Rule, ...] = (
          # Not cdk-nag's APIGWCacheEnabledAndEncrypted, Checkov's CKV_AWS_120 or Config's
          # api-gw-cache-enabled-and-encrypted: those also require the cache on (STK-DEV-006 declines that).
          R(iso27001="8.24", security_hub="APIGateway.5", prowler="apigateway_restapi_cache_encrypted")),
+    # --- the perimeter: who can reach in (issue 32) -----------------------------------------------------------
+    Rule("STK-PERIM-002", "No identity outside the stack that can be used from outside the account reaches the "
+         "stack's data", Severity.HIGH, (L,),
+         "An IAM role the stack does not declare whose trust admits another account, everyone or a federated "
+         "identity, an IAM user (long-lived credentials), or a role either can assume in turn, with kms:Decrypt on "
+         "the project key (whose policy delegates to the account's IAM), the videos in the bucket, the queues, the "
+         "secrets the stack reads, the database or the file system, is a way in that no resource policy shows: every "
+         "resource of the stack passes its own checks while the data leaves through an identity beside it.",
+         "Now: remove the path the finding names: aws iam update-assume-role-policy --role-name ROLE with a trust "
+         "that admits only this account's principals (or aws iam delete-role), or take the statement out of its "
+         "policy (aws iam delete-role-policy / detach-role-policy / detach-user-policy); then find who made it in "
+         "CloudTrail. In code: give data access only to the stack's own roles through CDK grants (key.grant_decrypt, "
+         "bucket.grant_read); an outside workload that needs it gets a role declared and reviewed here.",
+         R(iso27001="5.15, 5.18, 8.2, 8.3", prowler="iam_role_cross_account_readonlyaccess_policy, "
+           "iam_policy_no_kms_decryption_actions, iam_role_github_oidc_trust_subject_restricted, "
+           "accessanalyzer_enabled_without_findings", access_analyzer="ExternalAccess, InternalAccess", cis="1.20")),
+    Rule("STK-PERIM-003", "EFS access points enforce a non-root user identity and a root directory below /",
+         Severity.HIGH, (N, C, L),
+         "An access point without a POSIX user passes each client's own uid, root included, through; one that "
+         "enforces uid or gid 0, or is rooted at the file system's \"/\", hands every client that mounts it the whole "
+         "file system, every task's scratch videos included.",
+         "Now: an access point cannot be changed: aws efs delete-access-point --access-point-id ACCESS_POINT (an "
+         "undeclared one), or redeploy the stack for a declared one. In code: give the AccessPoint a posix_user with "
+         "the workload's uid and gid (not 0) and a path below / with create_acl (the ScratchStorage construct does).",
+         R(iso27001="5.15, 8.3", security_hub="EFS.3, EFS.4",
+           config_rule="efs-access-point-enforce-root-directory, efs-access-point-enforce-user-identity",
+           prowler="efs_access_point_enforce_root_directory, efs_access_point_enforce_user_identity")),
     Rule("STK-NET-004", "No private subnet routes to an internet gateway", Severity.HIGH, (T, L),
          "The private subnets hold the workers and every data store, and reach out only through NAT; a route from "
          "their table to the internet gateway makes them public in all but name, one public IP or one opened "

@@ -7,7 +7,15 @@ from __future__ import annotations
 # Every rule module, imported for the rules it registers (platform_spec.rule). Imported by name, not discovered:
 # the synthesis cache keys on the import statements (tests/policy/test_catalog.py checks none is missing).
 from platform_spec import catalog as _catalog
-from platform_spec.rule import REGISTERED, STACK_RULES, Predicate, ResourceRule, StackRule
+from platform_spec.rule import (
+    ACCOUNT_RULES,
+    REGISTERED,
+    STACK_RULES,
+    AccountRule,
+    Predicate,
+    ResourceRule,
+    StackRule,
+)
 from platform_spec.rules import (  # noqa: F401
     stk_alarm,
     stk_api,
@@ -27,6 +35,7 @@ from platform_spec.rules import (  # noqa: F401
     stk_log,
     stk_name,
     stk_net,
+    stk_perimeter,
     stk_private_routes,
     stk_rds,
     stk_redis,
@@ -37,14 +46,16 @@ from platform_spec.rules import (  # noqa: F401
     stk_waf,
 )
 
-__all__ = ["BY_ID", "CHECKOV_BUILTIN_COVERED", "RESOURCE_RULES", "STACK_RULES_BY_ID", "Predicate", "ResourceRule",
-           "StackRule", "checkov_custom_rule_ids"]
+__all__ = ["ACCOUNT_RULES_BY_ID", "BY_ID", "CHECKOV_BUILTIN_COVERED", "RESOURCE_RULES", "STACK_RULES_BY_ID",
+           "AccountRule", "Predicate", "ResourceRule", "StackRule", "checkov_custom_rule_ids"]
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = tuple(sorted(REGISTERED, key=lambda rule: rule.rule_id))
 
 BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}
 # The whole-stack rules the rule modules register (the template engine runs them beside its own).
 STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_RULES}
+# The account rules (live only: the account's IAM beside the stack), run by opscli's audit.
+ACCOUNT_RULES_BY_ID: dict[str, AccountRule] = {rule.rule_id: rule for rule in ACCOUNT_RULES}
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).

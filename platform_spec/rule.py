@@ -6,7 +6,7 @@ module of platform_spec.rules and reads them back. The cdk-nag pack, the Checkov
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec.context import Context
@@ -74,4 +74,45 @@ def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck, *,
         raise ValueError(f"stack rule {rule_id} is registered twice")
     rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule)
     STACK_RULES.append(rule)
+    return rule
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the account holds beyond the stack, as plain data: its id and region, the attributes Fn::GetAtt gives
+    for the stack's resources (logical id -> {"Arn": ..., "DbiResourceId": ...}), and its IAM as
+    GetAccountAuthorizationDetails answers it (every page's lists joined; each managed policy's default version
+    document by ARN, None where the answer did not hold it)."""
+
+    account: str
+    region: str
+    attributes: Mapping[str, Mapping[str, Any]]
+    users: tuple[Mapping[str, Any], ...] = ()
+    groups: tuple[Mapping[str, Any], ...] = ()
+    roles: tuple[Mapping[str, Any], ...] = ()
+    policies: Mapping[str, Any] = field(default_factory=dict)
+
+
+# An account rule: judges the stack's resources against what the account holds beyond the stack (its IAM), read live
+# only: a template cannot see the account. `check(resources, account facts)` yields (subject, Result): the subject is
+# the logical id of a resource the stack declares, or the ARN of something outside the stack (an identity).
+AccountCheck = Callable[[Mapping[str, Any], Any], Iterable[tuple[str, Result]]]
+
+
+@dataclass(frozen=True)
+class AccountRule:
+    rule_id: str
+    reads: frozenset[str]  # the declared types it judges: a picture that could not read one cannot support a verdict
+    check: AccountCheck
+
+
+ACCOUNT_RULES: list[AccountRule] = []
+
+
+def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck) -> AccountRule:
+    """Register an account rule (run by opscli's audit over the live picture and the account's IAM)."""
+    if any(rule.rule_id == rule_id for rule in ACCOUNT_RULES):
+        raise ValueError(f"account rule {rule_id} is registered twice")
+    rule = AccountRule(rule_id, frozenset(reads), check)
+    ACCOUNT_RULES.append(rule)
     return rule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from platform_spec import catalog
 from platform_spec.catalog import Engine
-from platform_spec.registry import RESOURCE_RULES
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, RESOURCE_RULES
 from platform_spec.rules import accepted
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES, PRESENCE_ID
 from platform_spec.rules.secrets_live import SECRET_CHECKS
@@ -14,6 +14,7 @@ STACK_AUDIT = "audit: every declared resource"
 PRESENCE = "audit: every declared resource present"
 PRESENCE_RULE = PRESENCE_ID
 DRIFT = "drift: every declared property"  # opscli drift, not the audit
+ACCOUNT_AUDIT = "audit: the account's IAM beside the stack"
 
 
 def live_evaluations() -> dict[str, list[str]]:
@@ -25,6 +26,8 @@ def live_evaluations() -> dict[str, list[str]]:
         if Engine.LIVE in rule.engines and rule.id in predicates:
             out.setdefault(rule.id, []).append(STACK_AUDIT)
     out.setdefault(PRESENCE_RULE, []).append(PRESENCE)
+    for rule_id in ACCOUNT_RULES_BY_ID:
+        out.setdefault(rule_id, []).append(ACCOUNT_AUDIT)
     for live_rule in LIVE_ONLY_RULES:
         out.setdefault(live_rule.rule_id, []).append(live_rule.check_id)
     for check_id, rule_id in SECRET_CHECKS:

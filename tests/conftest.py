@@ -330,7 +330,7 @@ def judge_and_compare(aws: Any, outputs_file: Path) -> tuple[list[Any], list[Any
     from opscli import core, livestack, stackcheck, targets
 
     target = targets.from_outputs(outputs_file)
-    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws), account_iam=True)
     tags = {"Environment": target.suffix}
     return stackcheck.judge(live, expected_tags=tags), stackcheck.drift(live, expected_tags=tags)[0], target
 

@@ -12,6 +12,7 @@ from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
 from opscli.readers.base import MalformedAnswer, need
 from platform_spec.rules import secrets_live as live
+from platform_spec.rules import stk_resource_policy as resource_policy
 
 
 def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: str) -> Any:
@@ -27,7 +28,7 @@ def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: s
 # --- Secrets Manager ----------------------------------------------------------------------------
 
 SECRET = Spec("secretsmanager", ("secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",
-                                 "kms:DescribeKey"),
+                                 "secretsmanager:GetResourcePolicy", "kms:DescribeKey"),
               live.SECRET_CHECKS)
 
 
@@ -68,3 +69,8 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
                     operation="DescribeKey")
         manager = need(meta, "KeyManager", str, operation="DescribeKey")
     yield _judge("secret.cmk", arn, live.secret_cmk, described, manager)
+    # Who else may read it: its resource policy (GetResourcePolicy answers no ResourcePolicy when it has none).
+    policy = client.get_resource_policy(SecretId=arn)
+    need(policy, "ARN", str, operation="GetResourcePolicy")
+    yield _judge("secret.resource_policy", arn, resource_policy.secret_policy, policy.get("ResourcePolicy"),
+                 arn.split(":")[4])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    MalformedAnswer,
     ReadContext,
     _call,
     _pascal,
@@ -87,7 +89,7 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Declared) -> list[st
 
 @reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources", "apigateway:GetStages",
                                      "apigateway:GetDeployments"),
-        "Name Description EndpointConfiguration ApiKeySourceType Tags")
+        "Name Description EndpointConfiguration ApiKeySourceType Policy Tags")
 def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
     props: dict[str, Any] = {"Name": need(api, "name", str, operation="GetRestApi"),
@@ -98,8 +100,27 @@ def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     for key in ("description", "apiKeySource"):
         if key in api:
             props["Description" if key == "description" else "ApiKeySourceType"] = api[key]
+    props["Policy"] = _resource_policy(api.get("policy"))  # None: it has none (GetRestApi leaves it out)
     props[FACTS] = {UNDECLARED: _undeclared_methods(ctx, r) + _undeclared_stages_and_deployments(ctx, r)}
     return props
+
+
+def _resource_policy(value: Any) -> Any:
+    """The API's resource policy: GetRestApi answers it as JSON text whose quotes are escaped once more
+    ({\\"Version\\": ...}), as Cloud Control's GetResource does not."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedAnswer("GetRestApi answered a policy that is not text")
+    for text in (value, f'"{value}"'):
+        try:
+            document = json.loads(text)
+            document = json.loads(document) if isinstance(document, str) else document
+        except ValueError:
+            continue
+        if isinstance(document, Mapping):
+            return document
+    raise MalformedAnswer("GetRestApi answered a policy that is not a JSON document")
 
 
 # AWS::ApiGateway::Stage MethodSetting's properties (its CloudFormation schema); GetStage answers more (the

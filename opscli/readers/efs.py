@@ -9,6 +9,7 @@ import botocore.exceptions
 
 from opscli.readers.base import (
     FACTS,
+    UNDECLARED,
     NotFound,
     ReadContext,
     _call,
@@ -22,10 +23,11 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Declared
+from platform_spec.rules import stk_perimeter as perimeter
 
 
 @reader("AWS::EFS::FileSystem", ("efs:DescribeFileSystems", "efs:DescribeFileSystemPolicy",
-                                 "efs:DescribeLifecycleConfiguration"),
+                                 "efs:DescribeLifecycleConfiguration", "efs:DescribeAccessPoints"),
         "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags")
 def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
@@ -44,6 +46,39 @@ def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     lifecycle = _call("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
                       FileSystemId=r.physical_id)
     props["LifecyclePolicies"] = need(lifecycle, "LifecyclePolicies", list, operation="DescribeLifecycleConfiguration")
+    props[FACTS] = _access_points_beside(ctx, efs, r.physical_id)
+    return props
+
+
+def _access_points_beside(ctx: ReadContext, efs: Any, file_system: str) -> dict[str, Any]:
+    """The access points on the file system that the stack does not declare, in CloudFormation shape with their
+    ids (STK-PERIM-003 judges what they widen; STK-STACK-002 that they are there)."""
+    op = "DescribeAccessPoints"
+    declared = {d.physical_id for d in ctx.scope.of_type("AWS::EFS::AccessPoint") if d.physical_id}
+    points = [p for page in pages(efs, "describe_access_points", op, FileSystemId=file_system)
+              for p in need(page, "AccessPoints", list, operation=op)]
+    beside = []
+    for point in points:
+        ident = need(point, "AccessPointId", str, operation=op)
+        if ident not in declared:
+            beside.append({"AccessPointId": ident, **_access_point_shape(point)})
+    # One that widens who reaches the files is STK-PERIM-003's finding (it says how): named once, there.
+    return {"AccessPoints": beside, UNDECLARED: [
+        f"access point {p['AccessPointId']} (uid {p['PosixUser']['Uid']}, {p['RootDirectory']['Path']})"
+        for p in beside if not perimeter.access_point_problems(p)]}
+
+
+def _access_point_shape(point: Mapping[str, Any]) -> dict[str, Any]:
+    """An access point's PosixUser and RootDirectory as CloudFormation writes them (numbers as strings)."""
+    props: dict[str, Any] = {}
+    if isinstance(point.get("PosixUser"), Mapping):
+        props["PosixUser"] = {k: [str(g) for g in v] if isinstance(v, list) else str(v)
+                              for k, v in point["PosixUser"].items()}
+    if isinstance(point.get("RootDirectory"), Mapping):
+        root = dict(point["RootDirectory"])
+        if isinstance(root.get("CreationInfo"), Mapping):
+            root["CreationInfo"] = {k: str(v) for k, v in root["CreationInfo"].items()}
+        props["RootDirectory"] = root
     return props
 
 
@@ -89,11 +124,4 @@ def access_point(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                   by_id=True)
     props: dict[str, Any] = {"FileSystemId": need(point, "FileSystemId", str, operation="DescribeAccessPoints"),
                              "AccessPointTags": tag_list(point.get("Tags", []))}
-    if isinstance(point.get("PosixUser"), Mapping):
-        props["PosixUser"] = {k: str(v) for k, v in point["PosixUser"].items()}
-    if isinstance(point.get("RootDirectory"), Mapping):
-        root = dict(point["RootDirectory"])
-        if isinstance(root.get("CreationInfo"), Mapping):
-            root["CreationInfo"] = {k: str(v) for k, v in root["CreationInfo"].items()}
-        props["RootDirectory"] = root
-    return props
+    return {**props, **_access_point_shape(point)}

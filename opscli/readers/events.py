@@ -9,7 +9,7 @@ from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _r
 from opscli.stack import Declared
 
 
-@reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule"),
+@reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule", "events:DescribeEventBus"),
         "Name Description EventPattern State Targets")
 def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     events = ctx.aws.client("events")
@@ -22,8 +22,21 @@ def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                              "Targets": targets,
                              FACTS: {UNDECLARED: [f"target {t.get('Id')} -> {t.get('Arn')}" for t in targets
                                                   if isinstance(t, Mapping) and t.get("Id") not in declared]}}
+    props[FACTS].update(_bus(ctx, events, rule, _resolved(ctx, {"Ref": "AWS::AccountId"}, "")))
     if "Description" in rule:
         props["Description"] = rule["Description"]
     if "EventPattern" in rule:
         props["EventPattern"] = _json(rule["EventPattern"], "DescribeRule", "EventPattern")
     return props
+
+
+def _bus(ctx: ReadContext, events: Any, rule: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """The event bus the rule listens on and its policy (None: it has none): whoever may put events on the bus may
+    start the stack's work (STK-POLICY-001)."""
+    bus = need(rule, "EventBusName", str, operation="DescribeRule")
+    answer = ctx.once("DescribeEventBus", bus, lambda: _call("DescribeEventBus", events.describe_event_bus,
+                                                             "ResourceNotFoundException", Name=bus))
+    need(answer, "Name", str, operation="DescribeEventBus")
+    policy = answer.get("Policy")
+    return {"EventBus": bus, "Account": account,
+            "EventBusPolicy": None if policy is None else _json(policy, "DescribeEventBus", "Policy")}

@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    MalformedAnswer,
     ReadContext,
     _call,
     _json,
@@ -18,6 +19,7 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Declared
+from platform_spec.rules import stk_resource_policy as resource_policy
 
 
 @reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
@@ -38,7 +40,8 @@ def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
              "Tags": tag_list(tags, "TagKey", "TagValue"),
              FACTS: {"KeyManager": need(meta, "KeyManager", str, operation="DescribeKey"),
                      "KeyState": need(meta, "KeyState", str, operation="DescribeKey"),
-                     UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id)}}
+                     UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id),
+                     "Grants": _grants(ctx, kms, r.physical_id), "Account": _resolved(ctx, {"Ref": "AWS::AccountId"})}}
     if "RotationPeriodInDays" in rotation:
         props["RotationPeriodInDays"] = rotation["RotationPeriodInDays"]
     return {k: v for k, v in props.items() if v is not None}
@@ -51,15 +54,28 @@ def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:
     roles = {f"arn:aws:iam::{account}:role/{d.physical_id}" for d in ctx.scope.of_type("AWS::IAM::Role")
              if d.physical_id}
     found = []
-    for page in pages(kms, "list_grants", "ListGrants", KeyId=key):
-        for grant in need(page, "Grants", list, operation="ListGrants"):
-            grantee = str(grant.get("GranteePrincipal") or grant.get("GranteeServicePrincipal") or "")
-            if grantee.endswith((".amazonaws.com", ".amazonaws.com.cn")) or grantee in roles or \
-                    grantee.startswith(f"arn:aws:iam::{account}:role/aws-service-role/"):
-                continue
-            operations = ", ".join(str(o) for o in grant.get("Operations") or [])
-            found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} to {grantee or '(no grantee)'} ({operations})")
+    for grant in _grants(ctx, kms, key):
+        grantee = str(grant.get("GranteePrincipal") or grant.get("GranteeServicePrincipal") or "")
+        if grantee.endswith((".amazonaws.com", ".amazonaws.com.cn")) or grantee in roles or \
+                grantee.startswith(f"arn:aws:iam::{account}:role/aws-service-role/"):
+            continue
+        if resource_policy.outside_grantee(grantee, account):
+            continue  # a grant to another account is STK-POLICY-001's finding (it names the account): named once
+        operations = ", ".join(str(o) for o in grant.get("Operations") or [])
+        found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} to {grantee or '(no grantee)'} ({operations})")
     return found
+
+
+def _grants(ctx: ReadContext, kms: Any, key: str) -> list[Mapping[str, Any]]:
+    """Every grant on the key (ListGrants, every page), asked once per read: STK-STACK-002 reads the grants beside
+    the declaration, STK-POLICY-001 their grantees."""
+    def every() -> list[Mapping[str, Any]]:
+        grants = [g for page in pages(kms, "list_grants", "ListGrants", KeyId=key)
+                  for g in need(page, "Grants", list, operation="ListGrants")]
+        if not all(isinstance(g, Mapping) for g in grants):
+            raise MalformedAnswer("ListGrants answered a grant that is not an object")
+        return grants
+    return ctx.once("ListGrants", key, every)
 
 
 @reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")

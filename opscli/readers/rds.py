@@ -95,6 +95,8 @@ def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     if isinstance(db.get("Endpoint"), Mapping) and "Port" in db["Endpoint"]:
         props["Port"] = db["Endpoint"]["Port"]
         props[ATTRIBUTES] = {"Endpoint.Address": db["Endpoint"].get("Address"), "Endpoint.Port": str(props["Port"])}
+    # The id IAM names the database by for rds-db:connect (STK-PERIM-002), as Fn::GetAtt DbiResourceId gives it.
+    props.setdefault(ATTRIBUTES, {})["DbiResourceId"] = db.get("DbiResourceId")
     return props
 
 

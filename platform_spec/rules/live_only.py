@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rules import stk_perimeter as perimeter
+from platform_spec.rules import stk_resource_policy as resource_policy
 
 LivePredicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Result]  # (properties, facts) -> Result
 
@@ -79,7 +81,8 @@ KEY_STATE_ID = "STK-KMS-003"
 # is reported under that rule.
 DRIFT_ID = "STK-DRIFT-001"
 CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::RestApi", "AWS::RDS::DBInstance",
-                 "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable")
+                 "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable",
+                 perimeter.FILE_SYSTEM)
 
 
 def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
@@ -102,4 +105,11 @@ LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     LiveOnlyRule("STK-ECS-002", "ecs.tasks_running", "AWS::ECS::Service", ("RunningCount", "Status"), tasks_running),
     LiveOnlyRule("STK-RDS-003", "rds.parameters_applied", "AWS::RDS::DBInstance", ("ParameterApplyStatus",),
                  parameters_applied),
+    # the perimeter: who can reach in beside the declared policies
+    LiveOnlyRule(resource_policy.RULE_ID, resource_policy.GRANTS_CHECK, "AWS::KMS::Key", ("Grants", "Account"),
+                 resource_policy.grants),
+    LiveOnlyRule(resource_policy.RULE_ID, resource_policy.BUS_CHECK, "AWS::Events::Rule",
+                 ("EventBus", "EventBusPolicy", "Account"), resource_policy.bus_policy),
+    LiveOnlyRule(perimeter.ACCESS_POINT_ID, perimeter.ACCESS_POINTS_CHECK, perimeter.FILE_SYSTEM, ("AccessPoints",),
+                 perimeter.undeclared_access_points),
 )

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from platform_spec.result import CouldNotLook, Result
+from platform_spec.rules import stk_resource_policy
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
 # The checks `opscli rotate-check secrets` runs on each secret: (check id, catalog rule id).
 SECRET_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret.rotation_enabled", "STK-SECRET-003"), ("secret.rotation_age", "STK-SECRET-004"),
-    ("secret.pending", "STK-SECRET-005"), ("secret.last_accessed", "STK-SECRET-006"), ("secret.cmk", "STK-SECRET-007"))
+    ("secret.pending", "STK-SECRET-005"), ("secret.last_accessed", "STK-SECRET-006"), ("secret.cmk", "STK-SECRET-007"),
+    ("secret.resource_policy", stk_resource_policy.RULE_ID))
 
 # --- Secrets ------------------------------------------------------------------------------------
 

@@ -1,10 +1,13 @@
-"""STK-POLICY-001: resource policies (queues, topics, buckets, secrets, the key) grant nothing to everyone and
-nothing to another account.
+"""STK-POLICY-001: resource policies and grants (queues, topics, buckets, secrets, the key and its grants, the file
+system, the API, the event bus the stack's rule listens on) admit nobody outside the account.
 
 A resource policy is the one place where an outsider is let in without any identity of this account: an Allow to
-Principal "*" without a condition that pins the caller (a source ARN or account, an organization) opens the
-resource to every AWS customer; an AWS principal of another account hands it to that account. This is also how
-an intruder keeps a way back in after losing the credentials they came with.
+Principal "*" (or to everyone but a NotPrincipal list) without a condition that pins the caller to the account,
+its organization or its network opens the resource to every AWS customer; an AWS principal of another account, a
+federated identity or a grant to another account hands it to them; a service principal acting for another
+account's resource (a foreign aws:SourceAccount or aws:SourceArn) is the confused deputy. This is also how an
+intruder keeps a way back in after losing the credentials they came with. Each finding names the principal, the
+statement (Sid, or its position) and, through the finding's resource, the path.
 
 Another account is judged where the stack's account is known (Context.account: live, and a synthesis configured
 with an account); an account-agnostic template names its own account only as AWS::AccountId."""
@@ -12,25 +15,28 @@ with an account); an account-agnostic template names its own account only as AWS
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.intrinsics import TOKEN
-from platform_spec.rules.policy_documents import allows, is_everyone, principal_account, principals, restricted
+from platform_spec.rules.policy_documents import numbered, outside
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",
              "AWS::S3::BucketPolicy": "PolicyDocument", "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
-             "AWS::KMS::Key": "KeyPolicy"}
-
+             "AWS::KMS::Key": "KeyPolicy", "AWS::EFS::FileSystem": "FileSystemPolicy",
+             "AWS::ApiGateway::RestApi": "Policy", "AWS::Events::EventBus": "Policy"}
+# Live-only halves (platform_spec.rules.live_only): the key's grants, the policy of the bus a rule listens on.
+GRANTS_CHECK = "kms.grants"
+BUS_CHECK = "events.bus_policy"
 
 UNREADABLE = object()
 
 
 def _document(value: Any) -> Any:
-    if isinstance(value, str):  # SecretsManager::ResourcePolicy may hold the policy as a JSON string
+    if isinstance(value, str):  # SecretsManager::ResourcePolicy and RestApi Policy may hold it as a JSON string
         try:
             return json.loads(value)
         except ValueError:
@@ -38,27 +44,62 @@ def _document(value: Any) -> Any:
     return value
 
 
+def admitted(document: Any, account: str | None) -> list[str]:
+    """'<statement> admits <principal>' for each principal outside the account an Allow statement admits."""
+    return [f"{where} admits {who}" for where, statement in numbered(document) for who in outside(statement, account)]
+
+
+def judge_document(value: Any, account: str | None, what: str = "the policy") -> Result:
+    document = _document(value)
+    if document is None:
+        return Result.ok("no resource policy")
+    if document is UNREADABLE or not isinstance(document, Mapping):
+        return Result.fail(f"{what} is not a JSON document: cannot show it admits nobody outside the account")
+    problems = admitted(document, account)
+    if problems:
+        return Result.fail(f"{what}: " + "; ".join(dict.fromkeys(problems)))
+    return Result.ok("admits only this account, AWS services for it and pinned callers")
+
+
 def check(resource_type: str, properties: Mapping[str, Any], account: str | None) -> Result:
     key = DOCUMENTS.get(resource_type)
     if key is None:
         return Result.na()
-    document = _document(properties.get(key))
-    if document is None:
-        return Result.ok("no resource policy")
-    if document is UNREADABLE:
-        return Result.fail("the policy is not a JSON document: cannot show it grants nobody")
-    problems = []
-    for statement in allows(document):
-        for kind, value in principals(statement):
-            if is_everyone(kind, value) and not restricted(statement):
-                problems.append("allows everyone (Principal \"*\" with no condition on the caller)")
-            elif kind == "AWS" and account is not None:  # the account is known: live, or a configured synthesis
-                owner = principal_account(value)
-                if owner is not None and owner != TOKEN and owner != account:
-                    problems.append(f"allows account {owner}, which is not this stack's account {account}")
-    if problems:
-        return Result.fail("; ".join(sorted(set(problems))))
-    return Result.ok("grants only this account, AWS services and pinned callers")
+    return judge_document(properties.get(key), account)
+
+
+def outside_grantee(grantee: str, account: str) -> str | None:
+    """The other account a grantee principal (an account id, or an IAM or STS ARN) belongs to, else None."""
+    owner = re.match(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):", grantee)
+    other = owner.group(1) if owner else grantee if re.fullmatch(r"\d{12}", grantee) else None
+    return other if other is not None and other != account else None
+
+
+def grants(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """Live half on the key: no grant names a grantee outside the account (KMS lists an AWS service's grant under
+    the service principal, which is inside)."""
+    account, found = facts["Account"], []
+    for grant in facts["Grants"]:
+        grantee = str(grant.get("GranteePrincipal") or "")
+        other = outside_grantee(grantee, account)
+        if other is not None:
+            operations = ", ".join(str(o) for o in grant.get("Operations") or []) or "no operation"
+            found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} admits account {other} ({grantee}) to "
+                         f"{operations}")
+    if found:
+        return Result.fail("; ".join(found))
+    return Result.ok(f"{len(facts['Grants'])} grant(s), none to another account")
+
+
+def bus_policy(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """Live half on a rule: the policy of the event bus it listens on admits nobody outside the account (whoever
+    may put events on the bus may trigger the stack's work)."""
+    return judge_document(facts["EventBusPolicy"], facts["Account"], f"the policy of event bus {facts['EventBus']}")
+
+
+def secret_policy(policy: Any, account: str) -> Result:
+    """The resource policy of a secret the stack reads (GetResourcePolicy's ResourcePolicy; None: it has none)."""
+    return judge_document(policy, account, "the secret's resource policy")
 
 
 resource_rule(RULE_ID, DOCUMENTS, lambda t, p, c: check(t, p, c.account))

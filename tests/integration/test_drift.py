@@ -645,8 +645,9 @@ DRIFTS = {
     "kms-rotation-off": (_kms_rotation, {"STK-KMS-002"}, ("AWS::KMS::Key", "EnableKeyRotation"), "audit"),
     "required-tag-removed": (_rds_owner_tag, {"STK-TAG-001"}, ("AWS::RDS::DBInstance", "Tags"), "audit"),
     "log-retention-removed": (_log_retention, {"STK-LOG-001"}, ("AWS::Logs::LogGroup", "RetentionInDays"), "audit"),
-    "efs-tls-policy-removed": (_efs_tls_policy, {"STK-EFS-001"}, ("AWS::EFS::FileSystem", "FileSystemPolicy"),
-                               "audit"),
+    # the replacing policy also lets everyone mount (Principal "*", no condition): STK-POLICY-001 names it
+    "efs-tls-policy-removed": (_efs_tls_policy, {"STK-EFS-001", "STK-POLICY-001"},
+                               ("AWS::EFS::FileSystem", "FileSystemPolicy"), "audit"),
     "api-tracing-off": (_stage_tracing, {"STK-API-002"}, ("AWS::ApiGateway::Stage", "TracingEnabled"), "audit"),
     "api-edge-optimized": (_api_endpoint, {"STK-API-001"}, ("AWS::ApiGateway::RestApi", "EndpointConfiguration"),
                            "audit"),
@@ -695,7 +696,8 @@ DRIFTS = {
     "web-acl-default-action-flipped": (_web_acl_default_flipped, set(), ("AWS::WAFv2::WebACL", "DefaultAction"),
                                        "audit"),
     # beside the declaration: no declared property changes, so drift reports nothing ("beside" below)
-    "grant-on-the-key": (_grant_on_the_key, {"STK-STACK-002"}, None, "beside"),
+    # a grant to another account is named once, by the perimeter rule (not again as "undeclared")
+    "grant-on-the-key": (_grant_on_the_key, {"STK-POLICY-001"}, None, "beside"),
     "second-key-on-the-usage-plan": (_second_key_on_the_usage_plan, {"STK-STACK-002"}, None, "beside"),
     "shared-manual-snapshot": (_shared_manual_snapshot, {"STK-STACK-002"}, None, "beside"),
     "subscription-on-the-alarm-topic": (_subscription_on_the_alarm_topic, {"STK-STACK-002"}, None, "beside"),

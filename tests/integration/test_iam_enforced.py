@@ -89,7 +89,8 @@ def _read_as_auditor(deployment, key) -> tuple[list, list, list]:
                               region_name="ap-northeast-1")
         aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=1)
         target = targets.from_outputs(deployment.outputs_file)
-        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws),
+                                    account_iam=True)
         tags = {"Environment": target.suffix}
         return (stackcheck.judge(live, expected_tags=tags), stackcheck.drift(live, expected_tags=tags)[0],
                 core.rotate_secrets(aws, target).findings)

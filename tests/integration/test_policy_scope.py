@@ -54,8 +54,12 @@ def resources_of(operation: str, params: dict, account: str, path: str) -> list[
         arns += [_arn("elasticfilesystem", f"access-point/{p['AccessPointId']}", account)] if "AccessPointId" in p \
             else []
         return arns or [_arn("elasticfilesystem", "file-system/*", account)]  # a mount target's own file system
+    if operation == "events:DescribeEventBus":
+        return [_arn("events", f"event-bus/{p['Name']}", account)]
     if service == "events":
         return [_arn("events", f"rule/{p['Rule' if 'Rule' in p else 'Name']}", account)]
+    if operation == "iam:GetAccountAuthorizationDetails":
+        return None  # no resource-level permission: authorized on "*" alone
     if service == "iam":
         return [f"arn:aws:iam::{account}:role/{p['RoleName']}"]
     if service == "kms":

@@ -42,10 +42,12 @@ from hypothesis import strategies as st
 
 from opscli import core, livestack, stackcheck, targets
 from opscli.aws import Aws, new_session
+from opscli.operations import ACCOUNT_OPERATIONS
 from opscli.readers import READERS
 from opscli.stack import StackScope
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import Status
+from platform_spec.rules import stk_perimeter
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
 
@@ -675,7 +677,24 @@ def test_the_harness_covers_every_operation_in_the_iam_policy():
     declared = set(core.declared_operations())
     secrets = set(SECRET.operations) if hasattr(SECRET, "operations") else {
         "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"}
-    assert set(reader_operations()) | SCOPE_OPERATIONS | secrets == declared
+    assert set(reader_operations()) | SCOPE_OPERATIONS | secrets | ACCOUNT_OPERATIONS == declared
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_broken_answer_to_the_account_read_is_error_never_a_verdict(harness, kind):
+    """The audit's one account-wide read (the account's IAM, for STK-PERIM-002), answered badly: one ERROR for the
+    account rule, never a PASS that says nobody outside reaches the stack's data."""
+    [operation] = ACCOUNT_OPERATIONS
+    harness.fault, mark = (operation, kind), len(harness.proxy.faulted)
+    try:
+        live = livestack.read_stack(harness.aws(), harness._only(set()), account=harness.account, max_workers=4,
+                                    account_iam=True)
+    finally:
+        harness.fault = None
+    assert harness.proxy.faulted[mark:], f"{operation} was never asked: the {kind} fault was not applied"
+    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_perimeter.IDENTITY_ID]
+    assert [f.status for f in found] == [Status.ERROR], found
+    assert found[0].reason.startswith("could not look"), found[0].reason
 
 
 @pytest.mark.parametrize("operation", reader_operations())

@@ -41,7 +41,8 @@ def recordings() -> list[tuple[str, str]]:
 GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
     "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
-    "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration", "wafv2:GetWebACLForResource")}
+    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration",
+    "wafv2:GetWebACLForResource")}
 
 
 def decode(value: Any) -> Any:
@@ -222,3 +223,37 @@ def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
     assert [f.status for f in found] == [Status.FAIL]
     assert "manual snapshot tidx-pub shared with everyone (restore: all)" in found[0].reason
     assert "manual snapshot tidx-rdx shared with account 619193117841" in found[0].reason
+
+
+# --- the perimeter's verdicts on genuine answers ------------------------------------------------------------------
+
+def test_our_secret_policy_check_reaches_custodians_cross_account_verdict():
+    """Cloud Custodian's test_secrets_manager_cross_account asserts that of its two secrets c7n-test-key is shared
+    with account 123456789012 and foo is not. The same genuine GetResourcePolicy answers, judged as rotate-check
+    judges each secret's resource policy (STK-POLICY-001): FAIL naming the account, and PASS."""
+    from platform_spec.result import Status
+    from platform_spec.rules import stk_resource_policy
+
+    verdicts = {}
+    for n in (1, 2):
+        answer = _load(f"test_secrets_manager_cross_account/secretsmanager.GetResourcePolicy_{n}.json",
+                       "secretsmanager:GetResourcePolicy")
+        verdicts[answer["Name"]] = stk_resource_policy.secret_policy(answer.get("ResourcePolicy"),
+                                                                     answer["ARN"].split(":")[4])
+    assert verdicts["c7n-test-key"].status is Status.FAIL
+    assert "admits account 123456789012 (arn:aws:iam::123456789012:root)" in verdicts["c7n-test-key"].reason
+    assert verdicts["foo"].status is Status.PASS
+
+
+def test_our_bus_policy_check_reaches_custodians_verdict_on_its_buses():
+    """Cloud Custodian's test_cwe_bus_xaccount finds no cross-account bus among default (no policy) and my-event-bus
+    (a policy for its own account only). The same genuine DescribeEventBus answers, judged as the audit judges the
+    bus a rule listens on (STK-POLICY-001): both PASS."""
+    from platform_spec.result import Status
+    from platform_spec.rules import stk_resource_policy
+
+    for n in (1, 2):
+        answer = _load(f"test_cwe_bus_xaccount/events.DescribeEventBus_{n}.json", "events:DescribeEventBus")
+        policy = json.loads(answer["Policy"]) if "Policy" in answer else None
+        facts = {"EventBus": answer["Name"], "EventBusPolicy": policy, "Account": answer["Arn"].split(":")[4]}
+        assert stk_resource_policy.bus_policy({}, facts).status is Status.PASS, answer["Name"]

@@ -259,6 +259,15 @@ def statement_policy(*statements: dict[str, Any]) -> dict[str, Any]:
         "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}}
 
 
+def access_point(**changes: Any) -> dict[str, Any]:
+    props = {"FileSystemId": "fs-0123456789abcdef0", "PosixUser": {"Uid": "1000", "Gid": "1000"},
+             "RootDirectory": {"Path": "/scratch-fx", "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000",
+                                                                       "Permissions": "750"}},
+             "AccessPointTags": TAGS}
+    props.update(changes)
+    return {"Type": "AWS::EFS::AccessPoint", "Properties": props}
+
+
 def queue_with_policy(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "intake-queue-fx",
                                                                   "KmsMasterKeyId": CMK, "Tags": TAGS}},
@@ -397,6 +406,9 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                        "fail": template(queue_with_policy(
                            {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
                             "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}}))},
+    "STK-PERIM-003": {"pass": template({"Point": access_point()}),
+                      "fail": template({"Point": access_point(PosixUser={"Uid": "0", "Gid": "0"},
+                                                              RootDirectory={"Path": "/"})})},
     "STK-IAM-002": {"pass": template({"Role": role({"Service": "ecs-tasks.amazonaws.com"})}),
                     "fail": template({"Role": role({"Service": "ecs-tasks.amazonaws.com"},
                                                    {"AWS": "arn:aws:iam::999999999999:root"})})},

@@ -1,0 +1,196 @@
+"""The perimeter on the shared local deployment: who can reach in. Each case opens one way in from outside the
+account (a role beside the stack trusted by another account that may use the project key; a bucket, queue or topic
+policy admitting another account; a grant on the key to another account; the policy of the event bus the intake
+rule listens on; an access point with the root identity), and `opscli audit` alone must fail it with its rule, on
+the resource changed (or the identity added), naming the outside principal; each is restored, and the shared
+deployment must be as it was (`restored_deployment`). Never run against a real account."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from opscli.cli import main
+from platform_spec.rules import stk_perimeter, stk_resource_policy
+
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
+
+OUTSIDE = "999999999999"
+OUTSIDE_ROOT = f"arn:aws:iam::{OUTSIDE}:root"
+
+
+@pytest.fixture(scope="module")
+def local(deployment):
+    if not deployment.local:
+        pytest.skip("perimeter cases change resources: they run against the local emulator only")
+    return deployment
+
+
+def audit(d) -> tuple[int, list[dict]]:
+    """`opscli audit --outputs <the deployment's> -o json`, in process: (exit code, findings)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["audit", "--outputs", str(d.outputs_file), "--endpoint-url", d.endpoint_url, "-o", "json"])
+    return code, json.loads(out.getvalue())["findings"]
+
+
+def failed(findings: list[dict]) -> list[dict]:
+    return [f for f in findings if f["status"] == "FAIL"]
+
+
+# --- the ways in, each made and taken back -----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def foreign_role_with_the_key(d):
+    """A role the stack does not declare, trusted by another account, allowed kms:Decrypt on the project key (whose
+    policy delegates to the account's IAM)."""
+    iam, name = d.client("iam"), "partner-video-reader"
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "PartnerAccount", "Effect": "Allow", "Principal": {"AWS": OUTSIDE_ROOT}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=name, PolicyName="decrypt-videos", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Sid": "UseTheKey", "Effect": "Allow", "Action": "kms:Decr*",
+                                                "Resource": d.outputs["KmsKeyArn"]}]}))
+    try:
+        yield iam.get_role(RoleName=name)["Role"]["Arn"]
+    finally:
+        iam.delete_role_policy(RoleName=name, PolicyName="decrypt-videos")
+        iam.delete_role(RoleName=name)
+
+
+def _with_statement(get, put, statement):
+    @contextlib.contextmanager
+    def change():
+        before = get()
+        document = json.loads(before)
+        document["Statement"].append(statement)
+        put(json.dumps(document))
+        try:
+            yield
+        finally:
+            put(before)
+    return change()
+
+
+def bucket_shared(d):
+    s3, bucket = d.client("s3"), d.outputs["IngestBucketName"]
+    return _with_statement(lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"],
+                           lambda policy: s3.put_bucket_policy(Bucket=bucket, Policy=policy),
+                           {"Sid": "PartnerReads", "Effect": "Allow", "Principal": {"AWS": OUTSIDE_ROOT},
+                            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"})
+
+
+def queue_shared(d):
+    sqs = d.client("sqs")
+    url = sqs.get_queue_url(QueueName=d.outputs["IntakeQueueName"])["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return _with_statement(
+        lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"],
+        lambda policy: sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy}),
+        {"Effect": "Allow", "Principal": {"AWS": OUTSIDE}, "Action": "sqs:ReceiveMessage", "Resource": arn})
+
+
+def topic_shared(d):
+    sns, arn = d.client("sns"), d.outputs["AlarmTopicArn"]
+    return _with_statement(
+        lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"],
+        lambda policy: sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=policy),
+        {"Sid": "PartnerSubscribes", "Effect": "Allow", "Principal": {"AWS": OUTSIDE_ROOT},
+         "Action": "sns:Subscribe", "Resource": arn})
+
+
+@contextlib.contextmanager
+def key_granted(d):
+    kms, key = d.client("kms"), d.outputs["KmsKeyArn"]
+    grant = kms.create_grant(KeyId=key, GranteePrincipal=OUTSIDE_ROOT, Operations=["Decrypt"])["GrantId"]
+    try:
+        yield
+    finally:
+        kms.revoke_grant(KeyId=key, GrantId=grant)
+
+
+@contextlib.contextmanager
+def bus_opened(d):
+    events = d.client("events")
+    events.put_permission(EventBusName="default", Action="events:PutEvents", Principal=OUTSIDE,
+                          StatementId="partner-puts-events")
+    try:
+        yield
+    finally:
+        events.remove_permission(EventBusName="default", StatementId="partner-puts-events")
+
+
+@contextlib.contextmanager
+def root_access_point(d):
+    efs = d.client("efs")
+    point = efs.create_access_point(FileSystemId=d.outputs["EfsFileSystemId"], PosixUser={"Uid": 0, "Gid": 0},
+                                    RootDirectory={"Path": "/"})["AccessPointId"]
+    try:
+        yield point
+    finally:
+        efs.delete_access_point(AccessPointId=point)
+
+
+# name -> (the change, the rule, the check, the resource type (or "role": the identity's ARN), words in the reason)
+CASES = {
+    "foreign-trusted-role-uses-the-project-key": (
+        foreign_role_with_the_key, stk_perimeter.IDENTITY_ID, f"{stk_perimeter.IDENTITY_ID}/account", "role",
+        ("partner-video-reader", OUTSIDE_ROOT, 'statement "PartnerAccount"', "AWS::KMS::Key", "kms:Decrypt",
+         'statement "UseTheKey"')),
+    "bucket-policy-admits-another-account": (
+        bucket_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::S3::BucketPolicy",
+        ('statement "PartnerReads"', f"account {OUTSIDE}")),
+    "queue-policy-admits-another-account": (
+        queue_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::SQS::QueuePolicy",
+        ("statement #3", f"account {OUTSIDE}")),
+    "topic-policy-admits-another-account": (
+        topic_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::SNS::TopicPolicy",
+        ('statement "PartnerSubscribes"', f"account {OUTSIDE}")),
+    "key-granted-to-another-account": (
+        key_granted, stk_resource_policy.RULE_ID, stk_resource_policy.GRANTS_CHECK, "AWS::KMS::Key",
+        (f"account {OUTSIDE}", OUTSIDE_ROOT, "Decrypt")),
+    "event-bus-admits-another-account": (
+        bus_opened, stk_resource_policy.RULE_ID, stk_resource_policy.BUS_CHECK, "AWS::Events::Rule",
+        ("event bus default", 'statement "partner-puts-events"', f"account {OUTSIDE}")),
+    "access-point-with-the-root-identity": (
+        root_access_point, stk_perimeter.ACCESS_POINT_ID, stk_perimeter.ACCESS_POINTS_CHECK, "AWS::EFS::FileSystem",
+        ("enforces the root identity (uid 0)", "rooted at the file system's root directory")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, restored_deployment, name):
+    change, rule, check, resource_type, words = CASES[name]
+    with change(local):
+        code, findings = audit(local)
+    assert code == 1
+    # The one way in is the one failure: no other rule fails (another account's grant or access point is named once,
+    # under its perimeter rule, not again as "undeclared").
+    assert {f["rule_id"] for f in failed(findings)} == {rule}, [(f["rule_id"], f["reason"]) for f in failed(findings)]
+    found = [f for f in failed(findings) if f["check_id"] == check]
+    assert len(found) == 1, found
+    subject = found[0]["resource"]
+    if resource_type == "role":
+        assert subject == f"arn:aws:iam::{subject.split(':')[4]}:role/partner-video-reader"
+    else:
+        assert subject.startswith(f"{resource_type} "), subject
+    for word in words:
+        assert word in found[0]["reason"], (word, found[0]["reason"])
+    code, findings = audit(local)
+    assert code == 0 and failed(findings) == []
+
+
+def test_a_fresh_deployment_passes_every_perimeter_check(local):
+    code, findings = audit(local)
+    assert code == 0, [(f["rule_id"], f["resource"], f["reason"]) for f in failed(findings)]
+    perimeter = [f for f in findings if f["rule_id"] in (stk_perimeter.IDENTITY_ID, stk_perimeter.ACCESS_POINT_ID,
+                                                           stk_resource_policy.RULE_ID)]
+    assert perimeter and {f["status"] for f in perimeter} == {"PASS"}
+    judged = {f["resource"].split(" ")[0] for f in perimeter if f["rule_id"] == stk_perimeter.IDENTITY_ID}
+    # every data path of the stack: the key, the bucket, the queues, the file system, the database, the secrets
+    assert {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::EFS::FileSystem",
+            "AWS::RDS::DBInstance"} <= judged, judged
+    assert any(f["resource"].startswith("arn:aws:secretsmanager:") for f in perimeter
+               if f["rule_id"] == stk_perimeter.IDENTITY_ID)

@@ -1,0 +1,72 @@
+"""The audit's one account-wide read (opscli.account_iam): the account's IAM in every page of
+GetAccountAuthorizationDetails (the emulator pages it as IAM does), each managed policy's default document kept, and
+an answer that cannot be fully read never a verdict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.stub import Stubber
+
+from opscli import account_iam
+from opscli.aws import Aws, new_session
+from opscli.readers.base import MalformedAnswer
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]})
+
+
+def _guarded() -> Aws:
+    return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=1)
+
+
+@pytest.mark.parametrize("roles", [0, 3, 7])
+def test_every_page_is_read_and_each_policy_keeps_its_default_document(moto_env, roles, monkeypatch):
+    from localenv import emulator
+
+    emulator._page_authorization_details(2)  # two items a page: seven roles and a policy are five pages
+    try:
+        iam = new_session(region_name="ap-northeast-1").client("iam")
+        arn = iam.create_policy(PolicyName="reads-videos", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))[
+            "Policy"]["Arn"]
+        iam.create_policy_version(PolicyArn=arn, SetAsDefault=True, PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}))
+        for n in range(roles):
+            iam.create_role(RoleName=f"role-{n}", AssumeRolePolicyDocument=TRUST)
+            iam.attach_role_policy(RoleName=f"role-{n}", PolicyArn=arn)
+        aws = _guarded()
+        found = account_iam.read(aws)
+    finally:
+        emulator._page_authorization_details(None)
+    assert sorted(r["RoleName"] for r in found.roles) == [f"role-{n}" for n in range(roles)]
+    assert found.pages >= (roles + 1 + 1) // 2
+    assert found.policies[arn]["Statement"][0]["Action"] == "kms:Decrypt"  # the default version, not v1
+    assert all(isinstance(r["AssumeRolePolicyDocument"], dict) for r in found.roles)
+    calls = [c for c in aws.log.calls if c == "iam:GetAccountAuthorizationDetails"]
+    assert len(calls) == found.pages
+
+
+def _answer(**changes):
+    page = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": [], "IsTruncated": False}
+    page.update(changes)
+    return page
+
+
+@pytest.mark.parametrize("answer, said", [
+    (_answer(IsTruncated=True, Marker="m1"), "the marker 'm1' a second time"),
+    ({k: v for k, v in _answer().items() if k != "RoleDetailList"}, "without 'RoleDetailList'"),
+    (_answer(RoleDetailList=[{"RoleName": "r", "Arn": "arn:aws:iam::1:role/r", "RolePolicyList": [],
+                              "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": "%7Bnot json"}]),
+     "is not JSON"),
+    (_answer(Policies=[{"Arn": "arn:aws:iam::1:policy/p", "PolicyVersionList": [
+        {"Document": "{}", "IsDefaultVersion": False}]}]), "0 default versions"),
+])
+def test_an_answer_that_cannot_be_fully_read_is_could_not_look(answer, said, aws_credentials):
+    aws = _guarded()
+    with Stubber(aws.client("iam")) as stub:
+        for _ in range(2):
+            stub.add_response("get_account_authorization_details", answer)
+        with pytest.raises(MalformedAnswer, match=said):
+            account_iam.read(aws)

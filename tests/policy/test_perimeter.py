@@ -1,0 +1,290 @@
+"""The perimeter's predicates on plain data: who a resource policy admits (STK-POLICY-001), which identities beside
+the stack reach its data (STK-PERIM-002, over the account's IAM as GetAccountAuthorizationDetails answers it), and
+what an access point widens (STK-PERIM-003)."""
+
+from __future__ import annotations
+
+import pytest
+
+from platform_spec.result import Status
+from platform_spec.rule import AccountFacts
+from platform_spec.rules import policy_documents as pd
+from platform_spec.rules import stk_perimeter, stk_resource_policy
+
+ACCOUNT, OTHER = "123456789012", "999999999999"
+KEY_ARN = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET_ARN = "arn:aws:s3:::tapstack-intake-fx"
+QUEUE_ARN = f"arn:aws:sqs:ap-northeast-1:{ACCOUNT}:intake-queue-fx"
+FS_ARN = f"arn:aws:elasticfilesystem:ap-northeast-1:{ACCOUNT}:file-system/fs-12345678"
+ROOT = {"Fn::Join": ["", ["arn:aws:iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+def doc(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action, resource="*", **extra):
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+# --- wildcards and pins ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("one, other, expected", [
+    ("arn:aws:s3:::*", f"{BUCKET_ARN}/*", True),
+    ("arn:aws:s3:::other-*", f"{BUCKET_ARN}/*", False),
+    (f"{BUCKET_ARN}/videos/*", f"{BUCKET_ARN}/*", True),
+    ("arn:aws:secretsmanager:*:*:secret:rds-credentials-fx*", "arn:aws:secretsmanager:ap-northeast-1:1:secret:"
+                                                              "rds-credentials-fx-??????", True),
+    ("arn:aws:secretsmanager:*:*:secret:rds-credentials-fx-abcdef", "arn:aws:secretsmanager:ap-northeast-1:1:"
+                                                                    "secret:rds-credentials-fx-??????", True),
+    ("arn:aws:secretsmanager:*:*:secret:api-key*", "arn:aws:secretsmanager:ap-northeast-1:1:secret:"
+                                                   "rds-credentials-fx-??????", False),
+    ("*", "anything", True),
+])
+def test_two_patterns_meet_when_some_arn_matches_both(one, other, expected):
+    """A policy's Resource reaches a path whose ARN holds wildcards itself when one string matches both."""
+    assert pd.meet(one, other) is expected and pd.meet(other, one) is expected
+
+
+def test_a_deny_covers_a_pattern_only_when_it_matches_all_of_it():
+    assert pd.covers("arn:aws:s3:::b/*", "arn:aws:s3:::b/*")
+    assert not pd.covers("arn:aws:s3:::b/private/*", "arn:aws:s3:::b/*")
+    assert not pd.covers("arn:aws:s3:::b/?", "arn:aws:s3:::b/*")  # one character is not any run of them
+
+
+@pytest.mark.parametrize("condition, pinned", [
+    ({"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}, True),
+    ({"StringEquals": {"aws:PrincipalAccount": OTHER}}, False),
+    ({"StringEqualsIfExists": {"aws:SourceVpc": "vpc-1"}}, False),  # absent for a call from the internet
+    ({"StringNotEquals": {"aws:PrincipalOrgID": "o-abc"}}, False),
+    ({"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}, True),
+    ({"StringLike": {"aws:PrincipalAccount": "*"}}, False),
+    ({"StringEquals": {"aws:SourceVpce": "vpce-1"}}, True),
+    ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}}, True),
+    ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/*"}}, False),
+    ({"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}, True),
+    ({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-abc"}}, False),
+    ({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, False),
+])
+def test_only_a_positive_condition_on_the_account_organization_or_network_pins_everyone(condition, pinned):
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+                 "Condition": condition}
+    assert (pd.outside(statement, ACCOUNT) == []) is pinned
+
+
+# --- STK-POLICY-001 ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("statement, named", [
+    ({"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "sqs:*"}, 'statement "Everyone" admits everyone'),
+    ({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/x"}, "Action": "sqs:*"},
+     "statement #1 admits everyone but arn:aws:iam::123456789012:role/x (NotPrincipal)"),
+    ({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "sqs:*"}, f"admits account {OTHER}"),
+    ({"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sqs:*"},
+     "admits federated identities of accounts.google.com"),
+    ({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+      "Condition": {"StringEquals": {"aws:SourceAccount": OTHER}}},
+     f"admits service events.amazonaws.com for account {OTHER}"),
+])
+def test_a_resource_policy_names_each_principal_outside_and_its_statement(statement, named):
+    result = stk_resource_policy.check("AWS::SQS::QueuePolicy", {"PolicyDocument": doc(statement)}, ACCOUNT)
+    assert result.status is Status.FAIL and named in result.reason, result.reason
+
+
+def test_the_stacks_own_policies_pass():
+    for rtype, key, document in [
+        ("AWS::EFS::FileSystem", "FileSystemPolicy", doc({"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                          "Action": "elasticfilesystem:ClientWrite",
+                                                          "Condition": {"Bool": {
+                                                              "elasticfilesystem:AccessedViaMountTarget": "true"}}})),
+        ("AWS::KMS::Key", "KeyPolicy", doc({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*"},
+                                           {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                            "Action": "kms:Decrypt"})),
+        ("AWS::ApiGateway::RestApi", "Policy", None)]:
+        assert stk_resource_policy.check(rtype, {key: document}, ACCOUNT).status is Status.PASS
+
+
+def test_a_grant_to_another_account_fails_the_key_and_a_service_grant_passes():
+    grants = [{"GrantId": "g1", "GranteePrincipal": "rds.ap-northeast-1.amazonaws.com", "Operations": ["Decrypt"]},
+              {"GrantId": "g2", "GranteePrincipal": f"arn:aws:iam::{OTHER}:root", "Operations": ["Decrypt"]}]
+    result = stk_resource_policy.grants({}, {"Grants": grants, "Account": ACCOUNT})
+    assert result.status is Status.FAIL and f"grant g2 admits account {OTHER}" in result.reason
+    assert "g1" not in result.reason
+    assert stk_resource_policy.grants({}, {"Grants": grants[:1], "Account": ACCOUNT}).status is Status.PASS
+
+
+def test_an_unreadable_secret_policy_is_a_failure_to_show_not_a_pass():
+    assert stk_resource_policy.secret_policy("{not json", ACCOUNT).status is Status.FAIL
+    assert stk_resource_policy.secret_policy(None, ACCOUNT).status is Status.PASS
+
+
+# --- STK-PERIM-003 -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("props, problem", [
+    ({"RootDirectory": {"Path": "/x"}}, "enforces no user identity"),
+    ({"PosixUser": {"Uid": "0", "Gid": "1000"}, "RootDirectory": {"Path": "/x"}}, "root identity (uid 0)"),
+    ({"PosixUser": {"Uid": "1000", "Gid": "1000", "SecondaryGids": ["0"]}, "RootDirectory": {"Path": "/x"}},
+     "root group"),
+    ({"PosixUser": {"Uid": "1000", "Gid": "1000"}}, "root directory"),
+    ({"PosixUser": {"Uid": "1000", "Gid": "1000"}, "RootDirectory": {"Path": "/"}}, "root directory"),
+])
+def test_an_access_point_that_widens_fails_saying_how(props, problem):
+    result = stk_perimeter.check_access_point(stk_perimeter.ACCESS_POINT, props)
+    assert result.status is Status.FAIL and problem in result.reason
+
+
+def test_undeclared_access_points_are_judged_by_the_same_predicate():
+    points = [{"AccessPointId": "fsap-1", "PosixUser": {"Uid": "1000", "Gid": "1000"}, "RootDirectory": {"Path": "/a"}},
+              {"AccessPointId": "fsap-2", "PosixUser": {"Uid": "0", "Gid": "0"}, "RootDirectory": {"Path": "/"}}]
+    result = stk_perimeter.undeclared_access_points({}, {"AccessPoints": points})
+    assert result.status is Status.FAIL and "fsap-2" in result.reason and "fsap-1" not in result.reason
+    assert stk_perimeter.undeclared_access_points({}, {"AccessPoints": points[:1]}).status is Status.PASS
+
+
+# --- STK-PERIM-002 -----------------------------------------------------------------------------------------------
+
+def stack(key_policy=None, bucket_policy=None):
+    """The stack's data paths in template shape, as the live picture gives them."""
+    return {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": key_policy or doc(
+            {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"})}},
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "tapstack-intake-fx"}},
+        "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": bucket_policy or doc()}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Fs": {"Type": "AWS::EFS::FileSystem", "Properties": {}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"EnableIAMDatabaseAuthentication": True}},
+        "TaskRole": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "TapStackfx-TaskRole-ABC"}},
+        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ContainerDefinitions": [{"Secrets": [
+            {"Name": "DB_PASSWORD", "ValueFrom": {"Fn::Join": ["", [
+                "arn:aws:secretsmanager:ap-northeast-1:", {"Ref": "AWS::AccountId"},
+                ":secret:rds-credentials-fx:password::"]]}}]}]}},
+    }
+
+
+def role(name, trust, *policies, attached=(), boundary=None):
+    item = {"RoleName": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "AssumeRolePolicyDocument": trust,
+            "RolePolicyList": [{"PolicyName": f"p{n}", "PolicyDocument": p} for n, p in enumerate(policies)],
+            "AttachedManagedPolicies": [{"PolicyArn": a} for a in attached]}
+    if boundary:
+        item["PermissionsBoundary"] = {"PermissionsBoundaryArn": boundary}
+    return item
+
+
+def trust(principal, **extra):
+    return doc({"Sid": "Outside", "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra})
+
+
+FOREIGN = trust({"AWS": f"arn:aws:iam::{OTHER}:root"})
+
+
+def judge(*roles, users=(), groups=(), policies=None, resources=None):
+    facts = AccountFacts(account=ACCOUNT, region="ap-northeast-1",
+                         attributes={"Key": {"Arn": KEY_ARN}, "Bucket": {"Arn": BUCKET_ARN}, "Queue": {"Arn": QUEUE_ARN},
+                                     "Fs": {"Arn": FS_ARN}, "Db": {"DbiResourceId": "db-ABCDEFGHIJKL"},
+                                     "TaskRole": {"Arn": f"arn:aws:iam::{ACCOUNT}:role/TapStackfx-TaskRole-ABC"}},
+                         users=tuple(users), groups=tuple(groups), roles=tuple(roles), policies=policies or {})
+    return list(stk_perimeter.check_identities(resources or stack(), facts))
+
+
+def failures(results):
+    return {subject: result.reason for subject, result in results if result.status is Status.FAIL}
+
+
+def test_a_role_trusted_by_another_account_that_may_decrypt_with_the_project_key_fails_naming_everything():
+    results = judge(role("partner", FOREIGN, doc({"Sid": "UseKey", **allow("kms:Decr*", KEY_ARN)})))
+    reason = failures(results)[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    for word in ("role partner", f"account {OTHER} (arn:aws:iam::{OTHER}:root)", 'statement "Outside"',
+                 "AWS::KMS::Key Key", "kms:Decrypt", "inline policy 'p0' statement \"UseKey\"",
+                 "the key policy's grant to the account"):
+        assert word in reason, (word, reason)
+    passed = {s for s, r in results if r.status is Status.PASS}
+    assert {"Bucket", "Queue", "Fs", "Db"} <= passed and "Key" not in passed
+
+
+def test_the_key_is_reached_through_iam_only_where_its_policy_delegates_to_the_account():
+    own = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/admin"}, "Action": "kms:*"})
+    assert not failures(judge(role("partner", FOREIGN, doc(allow("kms:*"))), resources=stack(key_policy=own)))
+
+
+@pytest.mark.parametrize("policy", [
+    doc(allow("*"), {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}),
+    doc({"Effect": "Allow", "Action": "kms:Decrypt", "NotResource": KEY_ARN}),
+    doc(allow("kms:Encrypt", KEY_ARN)),
+    doc(allow("kms:Decrypt", f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/another")),
+])
+def test_what_does_not_reach_the_key_passes_it(policy):
+    results = judge(role("partner", FOREIGN, policy))
+    assert "Key" in {s for s, r in results if r.status is Status.PASS}, failures(results)
+
+
+def test_a_conditional_deny_does_not_subtract_and_a_not_action_allow_reaches():
+    conditional = doc(allow("kms:Decrypt"), {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
+                                             "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})
+    assert failures(judge(role("partner", FOREIGN, conditional)))
+    broad = failures(judge(role("partner", FOREIGN, doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))))
+    reason = broad[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    for path in ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::EFS::FileSystem", "rds-db:connect",
+                 "secret rds-credentials-fx: secretsmanager:GetSecretValue"):
+        assert path in reason, (path, reason)
+
+
+def test_trusts_that_admit_outside_and_those_that_do_not():
+    decrypt = doc(allow("kms:Decrypt"))
+    outside = [trust("*"), trust({"Federated": "accounts.google.com"}, Action="sts:AssumeRoleWithWebIdentity"),
+               doc({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "sts:AssumeRole"})]
+    inside = [trust({"Service": "ec2.amazonaws.com"}), trust({"AWS": ROOT}),
+              trust("*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}),
+              doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "sts:TagSession"})]
+    for document in outside:
+        assert failures(judge(role("r", document, decrypt))), document
+    for document in inside:
+        assert not failures(judge(role("r", document, decrypt))), document
+
+
+def test_the_stacks_own_roles_are_left_to_the_iam_rules():
+    assert not failures(judge(role("TapStackfx-TaskRole-ABC", FOREIGN, doc(allow("*")))))
+
+
+def test_a_role_reached_through_another_is_reported_with_the_chain():
+    hop = role("hop", FOREIGN, doc(allow("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/reader")))
+    reader = role("reader", trust({"AWS": ROOT}), doc(allow("s3:GetObject", f"{BUCKET_ARN}/*")))
+    found = failures(judge(hop, reader))
+    reason = found[f"arn:aws:iam::{ACCOUNT}:role/reader"]
+    assert "assumable by role hop" in reason and f"account {OTHER}" in reason and "s3:GetObject" in reason
+    assert f"arn:aws:iam::{ACCOUNT}:role/hop" not in found  # hop itself reaches no data
+
+
+def test_a_user_is_an_identity_usable_from_outside_through_its_groups_and_managed_policies():
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    user = {"UserName": "ops", "Arn": f"arn:aws:iam::{ACCOUNT}:user/ops", "UserPolicyList": [],
+            "AttachedManagedPolicies": [], "GroupList": ["admins"]}
+    group = {"GroupName": "admins", "GroupPolicyList": [], "AttachedManagedPolicies": [{"PolicyArn": admin}]}
+    found = failures(judge(users=[user], groups=[group], policies={admin: doc(allow("*"))}))
+    assert "an IAM user" in found[f"arn:aws:iam::{ACCOUNT}:user/ops"]
+    assert "managed policy AdministratorAccess" in found[f"arn:aws:iam::{ACCOUNT}:user/ops"]
+
+
+def test_a_known_permissions_boundary_limits_and_an_unknown_one_does_not():
+    boundary = "arn:aws:iam::123456789012:policy/only-logs"
+    limited = role("partner", FOREIGN, doc(allow("kms:Decrypt")), boundary=boundary)
+    assert not failures(judge(limited, policies={boundary: doc(allow("logs:*"))}))
+    assert failures(judge(limited, policies={}))  # a boundary whose document is not known is not applied
+
+
+def test_a_resource_policy_that_names_the_role_is_a_path_of_its_own():
+    partner = role("partner", FOREIGN)
+    named = doc({"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/partner"},
+                 "Action": "s3:GetObject", "Resource": f"{BUCKET_ARN}/*"})
+    reason = failures(judge(partner, resources=stack(bucket_policy=named)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    assert "the resource policy's statement \"Partner\"" in reason
+
+
+def test_secrets_are_named_by_what_the_declaration_reads():
+    other = role("partner", FOREIGN, doc(allow("secretsmanager:GetSecretValue",
+                                               "arn:aws:secretsmanager:*:*:secret:api-key*")))
+    assert not failures(judge(other))
+    mine = role("partner", FOREIGN, doc(allow("secretsmanager:GetSecretValue",
+                                              "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:"
+                                              "rds-credentials-fx-a1B2c3")))
+    assert failures(judge(mine))
