@@ -39,7 +39,13 @@ def ctx(aws: Aws) -> Context:
 
 
 def scope(**resources):
-    """A stack of the given resources: logical id -> (type, physical id, declared properties)."""
+    """A stack of the given resources: logical id -> (type, physical id, declared properties). A resource they
+    refer to but the test leaves out (the key a log group names) is declared as a wait-condition handle, which
+    no reader reads: a template must declare what it refers to, and the test reads only its own resources."""
+    from platform_spec.rules.intrinsics import references
+
+    referred = {lid for _, _, p in resources.values() for lid in references(p)} - set(resources)
+    resources = {**resources, **{lid: ("AWS::CloudFormation::WaitConditionHandle", lid, {}) for lid in referred}}
     template = {"Resources": {lid: {"Type": t, "Properties": p} for lid, (t, _, p) in resources.items()}}
     summaries = [{"LogicalResourceId": lid, "ResourceType": t, "PhysicalResourceId": pid,
                   "ResourceStatus": "CREATE_COMPLETE"} for lid, (t, pid, _) in resources.items()]
@@ -56,6 +62,9 @@ def db_answer(**overrides) -> dict:
           "Engine": "postgres", "MultiAZ": True, "BackupRetentionPeriod": 1, "PubliclyAccessible": False,
           "StorageEncrypted": True, "KmsKeyId": CMK, "VpcSecurityGroups": [], "DBInstanceStatus": "available",
           "DBParameterGroups": [{"DBParameterGroupName": "rds-params-fault", "ParameterApplyStatus": "in-sync"}],
+          "ReadReplicaDBInstanceIdentifiers": [],
+          "CertificateDetails": {"CAIdentifier": "rds-ca-rsa2048-g1",
+                                 "ValidTill": datetime(2061, 5, 25, tzinfo=timezone.utc)},
           "TagList": TAGS}
     db.update(overrides)
     return {"DBInstances": [{k: v for k, v in db.items() if v is not None}]}
@@ -242,7 +251,7 @@ def test_mount_targets_are_read_in_one_call_per_file_system_and_one_left_out_is_
                                                                                  "Marker": "p2"})
         stub.add_response("describe_mount_target_security_groups", {"SecurityGroups": ["sg-00000002", "sg-00000001"]},
                           {"MountTargetId": "fsmt-0000000a"})
-        a, b = declared.resources
+        a, b = declared.of_type("AWS::EFS::MountTarget")
         assert mount_target(context, a)["SecurityGroups"] == ["sg-00000001", "sg-00000002"]
         with pytest.raises(NotFound, match="mount target fsmt-0000000b not found"):
             mount_target(context, b)
