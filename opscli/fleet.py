@@ -17,6 +17,7 @@ from typing import Any
 from opscli import __version__
 from opscli.explain import explanation
 from opscli.model import Finding, Report, cut, resource_parts, short_name
+from opscli.sanitize import visible_json
 from platform_spec import catalog
 from platform_spec.result import Status
 
@@ -160,8 +161,8 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
 
 
 def asff_text(report: Report) -> str:
-    return json.dumps(to_asff(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return visible_json(json.dumps(to_asff(report), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def ocsf_text(report: Report) -> str:
-    return json.dumps(to_ocsf(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return visible_json(json.dumps(to_ocsf(report), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"

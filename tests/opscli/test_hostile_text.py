@@ -164,11 +164,14 @@ def test_json_and_sarif_keep_the_text_as_data_with_no_raw_control_character(monk
     import opscli.core
 
     monkeypatch.setattr(opscli.core, "audit", fake_run(hostile_reports()["audit"]))
-    sarif = tmp_path / "audit.sarif"
-    main(["audit", "--suffix", "x", "--no-history", "-o", "json", "--report", f"sarif={sarif}"])
+    sarif, asff, ocsf = (tmp_path / f"audit.{kind}" for kind in ("sarif", "asff", "ocsf"))
+    main(["audit", "--suffix", "x", "--no-history", "-o", "json", "--report", f"sarif={sarif}",
+          "--report", f"asff={asff}", "--report", f"ocsf={ocsf}"])
     out = capsys.readouterr().out
-    for text in (out, sarif.read_text()):
+    for text in (out, sarif.read_text(), asff.read_text(), ocsf.read_text()):
         assert is_visible(text, lines=True)
+    for fleet in (asff, ocsf):  # the same data, read back: AWS's text, escapes and all
+        assert "\u202e|\x9b31m" in json.dumps(json.loads(fleet.read_text()), ensure_ascii=False)
     assert {f["reason"] for f in json.loads(out)["findings"]} >= {f"MultiAZ false; tag Owner={HOSTILE}"}
     results = json.loads(sarif.read_text())["runs"][0]["results"]
     assert any(HOSTILE in r["message"]["text"] for r in results)
