@@ -88,6 +88,21 @@ def account_read(endpoint: str) -> tuple[float, float, int, int, int]:
     return read, evaluation, iam.pages, len(iam.roles), len(findings)
 
 
+def audit_in_process(endpoint: str, outputs: Path) -> float:
+    """`opscli audit`'s core in this process (no interpreter start-up, clients already made): seconds."""
+    from opscli import core, targets
+    from opscli.aws import Aws, new_session
+
+    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1")
+    aws = Aws(session=session, endpoint_url=endpoint, max_attempts=2)
+    core.audit(aws, targets.from_outputs(outputs))  # warm-up: clients and models
+    start = time.perf_counter()
+    report = core.audit(aws, targets.from_outputs(outputs))
+    assert not [f for f in report.findings if f.status.value in ("FAIL", "ERROR")]
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1000, 10000])
@@ -97,7 +112,7 @@ def main() -> int:
     template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template("TapStackbench")
     config = AppConfig.for_suffix("bench")
     os.environ.update(LOCAL_CREDENTIALS)
-    rows, audits = [], []
+    rows, audits, inside = [], [], []
     for size in args.sizes:
         with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
             deploy(template, config, endpoint, Path(tmp) / "outputs.json")
@@ -110,6 +125,7 @@ def main() -> int:
             if size == args.audit_at:
                 audit(endpoint, Path(tmp) / "outputs.json")  # warm-up
                 audits = [audit(endpoint, Path(tmp) / "outputs.json") for _ in range(args.runs)]
+                inside = [audit_in_process(endpoint, Path(tmp) / "outputs.json") for _ in range(args.runs)]
     print(f"\nthe account's IAM read and judged in process (moto server); median of {args.runs} runs")
     print(f"{'roles':>7} {'read s':>7} {'judge s':>8} {'pages':>6} {'roles read':>11}   (creating them took)")
     for size, read, judged, pages, read_roles, made in rows:
@@ -118,6 +134,7 @@ def main() -> int:
         times = [a[0] for a in audits]
         print(f"\nopscli audit (real process, JSON output) at {args.audit_at} roles: median {statistics.median(times):.2f} s, "
               f"min {min(times):.2f} s, API calls {sorted({a[1] for a in audits})}, exit {sorted({a[2] for a in audits})}")
+        print(f"its core in process: median {statistics.median(inside):.2f} s, min {min(inside):.2f} s")
     return 0
 
 
