@@ -111,6 +111,10 @@ def configure_moto() -> None:
     _answer_s3_documents_with_their_aws_roots()
     _response_transformers_per_request()
     _serve_declared_stacks()
+    _replicate_file_systems()
+    _answer_rds_certificate_details()
+    _remove_cross_region_replicas()
+    _answer_kms_multi_region_as_aws_does()
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
@@ -132,7 +136,8 @@ def _share_service_models() -> None:
 def _remember_response_methods() -> None:
     """moto lists a response class's methods with inspect.getmembers on every request, to see whether it has one
     for the action: measured with py-spy, ~6% of an emulator's CPU. The answer depends on the class alone, and the
-    patches above replace methods without adding names, so it is worked out once per class."""
+    patches above (those that add methods too) are all made before the first request, so it is worked out once per
+    class."""
     from moto.core import responses
 
     listed = responses.method_names_from_class
@@ -221,6 +226,137 @@ def _response_transformers_per_request() -> None:
     BaseResponse._include_in_response = include  # type: ignore[method-assign]
     BaseResponse._exclude_from_response = exclude  # type: ignore[method-assign]
     BaseResponse._transformers_per_request = True  # type: ignore[attr-defined]
+
+
+def _replicate_file_systems() -> None:
+    """moto gap: EFS replication is not emulated at all (moto answers "not implemented", so the file system reader
+    could not look). Here CreateReplicationConfiguration, DescribeReplicationConfigurations and
+    DeleteReplicationConfiguration keep one replication per source file system in its backend and answer as EFS
+    does (its required members, ReplicationNotFound for a file system without one). The destination file system is
+    only named (a new id in the region asked for), not created."""
+    import secrets
+    import time
+
+    from moto.efs import urls as efs_urls
+    from moto.efs.exceptions import EFSError, FileSystemNotFound
+    from moto.efs.responses import EFSResponse
+
+    if getattr(EFSResponse, "_replicates", False):
+        return
+
+    class ReplicationNotFound(EFSError):
+        code = 404
+
+        def __init__(self, file_system_id: str) -> None:
+            super().__init__("ReplicationNotFound", f"No replication configuration found for file system "
+                                                    f"{file_system_id}.")
+
+    def replications(self: Any) -> dict[str, dict[str, Any]]:
+        return self.efs_backend.__dict__.setdefault("_replications", {})
+
+    def source(self: Any, name: str) -> Any:
+        file_system_id = self._get_param(name)
+        file_system = self.efs_backend.file_systems_by_id.get(file_system_id)
+        if file_system is None:
+            raise FileSystemNotFound(file_system_id)
+        return file_system
+
+    def create(self: Any) -> Any:
+        file_system = source(self, "SourceFileSystemId")
+        asked = (self._get_param("Destinations") or [{}])[0]
+        region = asked.get("Region") or self.region
+        destination = {"Status": "ENABLED", "Region": region,
+                       "FileSystemId": asked.get("FileSystemId") or f"fs-{secrets.token_hex(8)}",
+                       "OwnerId": self.current_account, **({"RoleArn": asked["RoleArn"]} if "RoleArn" in asked else {})}
+        arn = file_system.file_system_arn
+        replications(self)[file_system.file_system_id] = {
+            "SourceFileSystemId": file_system.file_system_id, "SourceFileSystemRegion": self.region,
+            "SourceFileSystemArn": arn, "OriginalSourceFileSystemArn": arn,
+            "CreationTime": time.time(), "Destinations": [destination],
+            "SourceFileSystemOwnerId": self.current_account}
+        return json.dumps(replications(self)[file_system.file_system_id]), {"Content-Type": "application/json"}
+
+    def describe(self: Any) -> Any:
+        file_system = source(self, "FileSystemId")
+        found = replications(self).get(file_system.file_system_id)
+        if found is None:
+            raise ReplicationNotFound(file_system.file_system_id)
+        return json.dumps({"Replications": [found]}), {"Content-Type": "application/json"}
+
+    def delete(self: Any) -> Any:
+        file_system = source(self, "SourceFileSystemId")
+        if replications(self).pop(file_system.file_system_id, None) is None:
+            raise ReplicationNotFound(file_system.file_system_id)
+        return "{}", {"status": 204, "Content-Type": "application/json"}
+
+    # The path the create and delete calls use (moto's server routes only the paths its EFS lists).
+    efs_urls.url_paths.setdefault("/2015-02-01/file-systems/<file_system_id>/replication-configuration",
+                                  efs_urls.response.dispatch)
+    EFSResponse.create_replication_configuration = create  # type: ignore[attr-defined]
+    EFSResponse.describe_replication_configurations = describe  # type: ignore[attr-defined]
+    EFSResponse.delete_replication_configuration = delete  # type: ignore[attr-defined]
+    EFSResponse._replicates = True  # type: ignore[attr-defined]
+
+
+# When each RDS certificate authority's own certificate ends (DescribeCertificates' ValidTill), standing in for the
+# server certificate RDS issues under it: rds-ca-2019 ended in August 2024 (in Tokyo on the 22nd), the G1 CAs last
+# 40 and 100 years.
+RDS_CA_VALID_TILL = {"rds-ca-2019": datetime(2024, 8, 22, 17, 8, 50, tzinfo=timezone.utc),
+                     "rds-ca-rsa2048-g1": datetime(2061, 5, 25, 23, 34, 57, tzinfo=timezone.utc),
+                     "rds-ca-rsa4096-g1": datetime(2121, 5, 25, 23, 38, 35, tzinfo=timezone.utc),
+                     "rds-ca-ecc384-g1": datetime(2121, 5, 25, 23, 42, 11, tzinfo=timezone.utc)}
+
+
+def _answer_rds_certificate_details() -> None:
+    """moto gap: DescribeDBInstances answers no CertificateDetails (RDS does, for every instance): here the
+    instance's CA and when it ends, for the CAs above (none for another CA, as an older answer would)."""
+    from moto.rds.models import DBInstance
+
+    if getattr(DBInstance, "_answers_certificate_details", False):
+        return
+
+    def certificate_details(self: Any) -> dict[str, Any] | None:
+        till = RDS_CA_VALID_TILL.get(self.ca_certificate_identifier)
+        return None if till is None else {"CAIdentifier": self.ca_certificate_identifier, "ValidTill": till}
+
+    DBInstance.certificate_details = property(certificate_details)  # type: ignore[attr-defined]
+    DBInstance._answers_certificate_details = True  # type: ignore[attr-defined]
+
+
+def _remove_cross_region_replicas() -> None:
+    """moto bug: a primary lists a replica in another region by its ARN (as RDS does) but removes it by its
+    identifier, so deleting a cross-region read replica fails ("x not in list") and the primary keeps listing it."""
+    from moto.rds.models import DBInstance
+
+    if getattr(DBInstance, "_removes_replicas_by_arn", False):
+        return
+
+    def remove_replica(self: Any, replica: Any) -> None:
+        for name in (replica.db_instance_identifier, replica.db_instance_arn):
+            if name in self.replicas:
+                self.replicas.remove(name)
+                return
+
+    DBInstance.remove_replica = remove_replica  # type: ignore[method-assign]
+    DBInstance._removes_replicas_by_arn = True  # type: ignore[attr-defined]
+
+
+def _answer_kms_multi_region_as_aws_does() -> None:
+    """moto gap: a key created without the MultiRegion parameter is answered with MultiRegion null, which botocore
+    drops; KMS answers false for every single-Region key."""
+    from moto.kms.models import Key
+
+    if getattr(Key, "_multi_region_as_aws", False):
+        return
+    original = Key.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        answer = original(self)
+        answer["KeyMetadata"]["MultiRegion"] = bool(answer["KeyMetadata"].get("MultiRegion"))
+        return answer
+
+    Key.to_dict = to_dict  # type: ignore[method-assign]
+    Key._multi_region_as_aws = True  # type: ignore[attr-defined]
 
 
 # Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer

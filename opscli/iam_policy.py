@@ -55,6 +55,8 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "elasticfilesystem:DescribeMountTargetSecurityGroups": (
         "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
     "elasticfilesystem:DescribeMountTargets": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
+    "elasticfilesystem:DescribeReplicationConfigurations": (
+        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
     # The bus the stack's rule listens on (the account's default bus): who may put events on it (STK-POLICY-001).
     "events:DescribeEventBus": ("arn:aws:events:{region}:{account}:event-bus/default",),
     "events:DescribeRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),

@@ -391,6 +391,70 @@ _RULES: tuple[Rule, ...] = (
          "Now: aws secretsmanager update-secret --secret-id SECRET --kms-key-id alias/streamtech-SUFFIX. In "
          "code: Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
+    # --- residency of the data stores' copies, and protections that act (issue 32) --------------------------
+    Rule("STK-RES-005", "The database has no read replica or replicated backups outside ap-northeast-1",
+         Severity.CRITICAL, (N, C, L),
+         "StreamTech's video metadata must stay in Japan: a read replica, or automated backups replicated to another "
+         "region, is a full copy of the database outside Tokyo that one API call creates and that no check of where "
+         "the stack is deployed sees.",
+         "Now: aws rds stop-db-instance-automated-backups-replication --region REGION --source-db-instance-arn "
+         "DB_ARN, and aws rds delete-db-instance --region REGION --db-instance-identifier REPLICA "
+         "--skip-final-snapshot for a replica outside ap-northeast-1; then find who made it (CloudTrail). In code: "
+         "never set AutomaticBackupReplicationRegion, or a SourceDBInstanceIdentifier/SourceRegion, outside "
+         "ap-northeast-1 on the database construct.",
+         R(iso27001="5.23, 5.31, 5.34, 8.13")),
+    Rule("STK-RES-006", "No snapshot of the database may be restored by another account", Severity.CRITICAL, (L,),
+         "A manual snapshot shared through its restore attribute lets that account (or every account, with 'all') "
+         "restore the whole database and copy it to any region: the data leaves Japan and StreamTech's control "
+         "without a change to anything declared.",
+         "Now: aws rds modify-db-snapshot-attribute --db-snapshot-identifier SNAPSHOT --attribute-name restore "
+         "--values-to-remove ACCOUNT (or all), or aws rds delete-db-snapshot --db-snapshot-identifier SNAPSHOT; then "
+         "find who shared it (CloudTrail ModifyDBSnapshotAttribute). In code: Nothing in this stack: it declares no "
+         "snapshot; keep recovery to the automated backups in ap-northeast-1.",
+         R(iso27001="5.14, 5.31, 5.34, 8.12", security_hub="RDS.1", config_rule="rds-snapshots-public-prohibited",
+           prowler="rds_snapshots_public_access")),
+    Rule("STK-RES-007", "The file system is replicated nowhere outside ap-northeast-1 and this account",
+         Severity.CRITICAL, (N, C, L),
+         "EFS replication copies every scratch video to a destination file system continuously; a destination in "
+         "another region or account puts StreamTech's videos outside Japan or outside its control.",
+         "Now: aws efs delete-replication-configuration --source-file-system-id FS, then delete the destination "
+         "file system in its region (aws efs delete-file-system --region REGION --file-system-id DEST). In code: "
+         "declare no ReplicationConfiguration on the storage construct's file system outside ap-northeast-1.",
+         R(iso27001="5.23, 5.31, 5.34")),
+    Rule("STK-RES-008", "The project key is single-Region: its material is nowhere outside ap-northeast-1",
+         Severity.HIGH, (N, C, L),
+         "The project key encrypts every data store; a multi-Region key can be replicated with one ReplicateKey call, "
+         "and a replica key in another region decrypts every copy of the data made there, so the key that protects "
+         "the data must never leave Japan either.",
+         "Now: MultiRegion cannot be changed on an existing key: schedule every replica key outside ap-northeast-1 "
+         "for deletion (aws kms schedule-key-deletion --region REGION --key-id REPLICA_ARN "
+         "--pending-window-in-days 7), and for a multi-Region project key create a single-Region key and re-encrypt "
+         "the data stores with it. In code: keep the Encryption construct's key single-Region (never "
+         "multi_region=True).",
+         R(iso27001="5.31, 8.24", prowler="kms_cmk_not_multi_region")),
+    Rule("STK-RES-009", "Each secret the stack uses has no replica outside ap-northeast-1 and this account",
+         Severity.HIGH, (L,),
+         "A replica of the database password or the API key in another region or account is a copy of the "
+         "credential StreamTech cannot rotate or audit there, and one call (ReplicateSecretToRegions) makes it.",
+         "Now: aws secretsmanager remove-regions-from-replication --secret-id SECRET --remove-replica-regions REGION "
+         "(aws secretsmanager delete-secret in the other account for a cross-account replica); then find who "
+         "replicated it (CloudTrail). In code: Nothing in this stack: the secrets are created and replicated outside "
+         "it (the stack only reads them).",
+         R(iso27001="5.17, 5.31, 5.34")),
+    Rule("STK-SECRET-008", "No secret the stack uses is scheduled for deletion", Severity.HIGH, (L,),
+         "A secret scheduled for deletion still answers until its date and then vanishes with every version: the "
+         "database password and the API key the services read are gone, and so are the services.",
+         "Now: aws secretsmanager restore-secret --secret-id SECRET at once, then find who deleted it (CloudTrail "
+         "DeleteSecret). In code: Nothing in this stack: the secrets are created outside it (the stack only reads "
+         "them).",
+         R(iso27001="5.17, 8.13")),
+    Rule("STK-RDS-004", "The database's server certificate does not expire within 90 days", Severity.HIGH, (L,),
+         "The workloads verify the database's certificate (sslmode=verify-full); once it expires they are refused, "
+         "and changing the CA takes a check of every client's trust store and a maintenance window.",
+         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --ca-certificate-identifier "
+         "rds-ca-rsa2048-g1 --apply-immediately (the workload images carry the global CA bundle). In code: keep "
+         "ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1 on the database construct.",
+         R(iso27001="8.20, 8.24", prowler="rds_instance_certificate_expiration")),
     # --- destroyability ---------------------------------------------------------------------------
     Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
          (A, T),

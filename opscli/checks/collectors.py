@@ -12,6 +12,7 @@ from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
 from opscli.readers.base import MalformedAnswer, need
 from platform_spec.rules import secrets_live as live
+from platform_spec.rules import stk_residency_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
 
 
@@ -47,6 +48,8 @@ def secret(ctx: Context, name: str) -> Iterator[Finding]:
     # garbage) proves nothing, so every check of this secret is ERROR rather than "rotation is not enabled".
     arn = need(described, "ARN", str, operation="DescribeSecret")
     need(described, "Name", str, operation="DescribeSecret")
+    yield _judge("secret.deletion", arn, live.secret_not_scheduled_for_deletion, described, ctx.now)
+    yield _judge("secret.replicas", arn, residency.secret_replicas_in_japan, described)
     yield _judge("secret.rotation_enabled", arn, live.secret_rotation_enabled, described)
     yield _judge("secret.rotation_age", arn, live.secret_rotation_age, described, ctx.now,
                 ctx.max_age_days)

@@ -10,6 +10,7 @@ import botocore.exceptions
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    MalformedAnswer,
     NotFound,
     ReadContext,
     _call,
@@ -27,8 +28,10 @@ from platform_spec.rules import stk_perimeter as perimeter
 
 
 @reader("AWS::EFS::FileSystem", ("efs:DescribeFileSystems", "efs:DescribeFileSystemPolicy",
-                                 "efs:DescribeLifecycleConfiguration", "efs:DescribeAccessPoints"),
-        "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags")
+                                 "efs:DescribeLifecycleConfiguration", "efs:DescribeReplicationConfigurations",
+                                 "efs:DescribeAccessPoints"),
+        "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags "
+        "ReplicationConfiguration")
 def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     op = "DescribeFileSystems"
@@ -46,6 +49,7 @@ def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     lifecycle = _call("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
                       FileSystemId=r.physical_id)
     props["LifecyclePolicies"] = need(lifecycle, "LifecyclePolicies", list, operation="DescribeLifecycleConfiguration")
+    props["ReplicationConfiguration"] = _replication(efs, r.physical_id)
     props[FACTS] = _access_points_beside(ctx, efs, r.physical_id)
     return props
 
@@ -80,6 +84,40 @@ def _access_point_shape(point: Mapping[str, Any]) -> dict[str, Any]:
             root["CreationInfo"] = {k: str(v) for k, v in root["CreationInfo"].items()}
         props["RootDirectory"] = root
     return props
+
+
+def _replication(efs: Any, file_system: str) -> dict[str, Any] | None:
+    """Where the file system is replicated to, in CloudFormation's ReplicationConfiguration shape; None when it is
+    not (AWS answers ReplicationNotFound). A destination in another account is named by its ARN (FileSystemId
+    takes either), so that its account shows."""
+    op = "DescribeReplicationConfigurations"
+    try:
+        replications = [item for page in pages(efs, "describe_replication_configurations", op,
+                                               FileSystemId=file_system)
+                        for item in need(page, "Replications", list, operation=op)]
+    except botocore.exceptions.ClientError as exc:
+        if _not_found(exc, "ReplicationNotFound"):
+            return None
+        if _not_found(exc, "FileSystemNotFound"):
+            raise NotFound(f"{op}: file system {file_system} not found") from None
+        raise
+    if not replications:
+        raise MalformedAnswer(f"{op} answered no replication, asked by the file system's id (AWS answers "
+                              "ReplicationNotFound for a file system without one)")
+    destinations = []
+    for replication in replications:
+        if need(replication, "SourceFileSystemId", str, operation=op) != file_system:
+            continue  # this file system is the destination: the copy is its source's, judged there
+        source = need(replication, "SourceFileSystemArn", str, operation=op).split(":")
+        for destination in need(replication, "Destinations", list, operation=op):
+            region = need(destination, "Region", str, operation=op)
+            target = need(destination, "FileSystemId", str, operation=op)
+            owner = destination.get("OwnerId")
+            if isinstance(owner, str) and (len(source) < 6 or owner != source[4]):
+                target = f"arn:aws:elasticfilesystem:{region}:{owner}:file-system/{target}"
+            destinations.append({"Region": region, "FileSystemId": target,
+                                 **({"RoleArn": destination["RoleArn"]} if "RoleArn" in destination else {})})
+    return {"Destinations": destinations} if destinations else None
 
 
 @reader("AWS::EFS::MountTarget", ("efs:DescribeMountTargets",

@@ -24,7 +24,7 @@ from platform_spec.rules import stk_resource_policy as resource_policy
 
 @reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
                           "kms:ListGrants"),
-        "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec Tags")
+        "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec MultiRegion Tags")
 def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     kms = ctx.aws.client("kms")
     meta = need(_call("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
@@ -38,13 +38,34 @@ def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
              "EnableKeyRotation": need(rotation, "KeyRotationEnabled", bool, operation="GetKeyRotationStatus"),
              "KeyPolicy": _json(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),
              "Tags": tag_list(tags, "TagKey", "TagValue"),
+             "MultiRegion": need(meta, "MultiRegion", bool, operation="DescribeKey"),
              FACTS: {"KeyManager": need(meta, "KeyManager", str, operation="DescribeKey"),
                      "KeyState": need(meta, "KeyState", str, operation="DescribeKey"),
+                     "KeyArn": _key_arn(meta), "MultiRegionKeys": _multi_region_keys(meta),
                      UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id),
                      "Grants": _grants(ctx, kms, r.physical_id), "Account": _resolved(ctx, {"Ref": "AWS::AccountId"})}}
     if "RotationPeriodInDays" in rotation:
         props["RotationPeriodInDays"] = rotation["RotationPeriodInDays"]
     return {k: v for k, v in props.items() if v is not None}
+
+
+def _key_arn(meta: Mapping[str, Any]) -> str:
+    arn = need(meta, "Arn", str, operation="DescribeKey")
+    if not arn.startswith("arn:") or len(arn.split(":", 5)) < 6:
+        raise MalformedAnswer(f"DescribeKey answered Arn {arn[:60]!r}, which is not an ARN")
+    return arn
+
+
+def _multi_region_keys(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The keys that share a multi-Region key's material (its primary and its replicas, by ARN, which names their
+    region), from DescribeKey's MultiRegionConfiguration; None for a single-Region key."""
+    op = "DescribeKey"
+    if not need(meta, "MultiRegion", bool, operation=op):
+        return None
+    config = need(meta, "MultiRegionConfiguration", Mapping, operation=op)  # AWS sends it for every such key
+    replicas = [need(key, "Arn", str, operation=op) for key in need(config, "ReplicaKeys", list, operation=op)]
+    return {"Primary": need(need(config, "PrimaryKey", Mapping, operation=op), "Arn", str, operation=op),
+            "Replicas": replicas}
 
 
 def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:

@@ -23,9 +23,9 @@ from opscli.readers.base import (
 from opscli.stack import Declared
 
 
-def _manual_snapshots(rds: Any, instance: str) -> list[str]:
+def _manual_snapshots(rds: Any, instance: str) -> list[dict[str, Any]]:
     """The instance's manual snapshots (the stack declares none: each is a copy of the data outside the
-    declaration), with whom each is shared."""
+    declaration), each with the accounts its restore attribute shares it with ("all": everyone)."""
     found = []
     for page in pages(rds, "describe_db_snapshots", "DescribeDBSnapshots", DBInstanceIdentifier=instance,
                       SnapshotType="manual"):
@@ -38,10 +38,54 @@ def _manual_snapshots(rds: Any, instance: str) -> list[str]:
                                                  operation="DescribeDBSnapshotAttributes")
                             if isinstance(a, Mapping) and a.get("AttributeName") == "restore"
                             for v in a.get("AttributeValues") or [])
-            found.append(f"manual snapshot {name}" + (
-                " shared with everyone (restore: all)" if "all" in shared else
-                f" shared with account {', '.join(shared)}" if shared else ""))
+            found.append({"Snapshot": name, "SharedWith": shared})
     return found
+
+
+def _undeclared_copies(ctx: ReadContext, snapshots: list[dict[str, Any]], replicas: list[str]) -> list[str]:
+    """What STK-STACK-002 names beside the declared instance: its manual snapshots (with whom each is shared) and
+    the read replicas the stack does not declare."""
+    declared = {d.physical_id for d in ctx.scope.of_type("AWS::RDS::DBInstance") if d.physical_id}
+    found = [f"manual snapshot {s['Snapshot']}" + (
+        " shared with everyone (restore: all)" if "all" in s["SharedWith"] else
+        f" shared with account {', '.join(s['SharedWith'])}" if s["SharedWith"] else "") for s in snapshots]
+    return found + [f"read replica {replica}" for replica in replicas if replica not in declared]
+
+
+def _arn(value: Any, what: str, operation: str) -> str:
+    """An ARN from an answer, refused when it is not one (a rule reads its region and account)."""
+    if not isinstance(value, str) or len(value.split(":", 5)) < 6 or not value.startswith("arn:"):
+        raise MalformedAnswer(f"{operation} answered {what} {str(value)[:60]!r}, which is not an ARN")
+    return value
+
+
+def _identifiers(values: list[Any]) -> list[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise MalformedAnswer("DescribeDBInstances answered a ReadReplicaDBInstanceIdentifiers item that is not text")
+    return values
+
+
+def _backup_replication_region(db: Mapping[str, Any]) -> str | None:
+    """The region the instance's automated backups are replicated to (CloudFormation's
+    AutomaticBackupReplicationRegion), from the replications' ARNs; None when there is none."""
+    op = "DescribeDBInstances"
+    replications = db.get("DBInstanceAutomatedBackupsReplications", [])  # left out when there is none
+    if not isinstance(replications, list):
+        raise MalformedAnswer(f"{op} answered DBInstanceAutomatedBackupsReplications that is not a list")
+    regions = sorted({_arn(need(r, "DBInstanceAutomatedBackupsArn", str, operation=op),
+                           "DBInstanceAutomatedBackupsArn", op).split(":")[3] for r in replications})
+    return ", ".join(regions) or None
+
+
+def _certificate(db: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The server certificate's CA and expiry (CertificateDetails); None when the answer has none (answers from
+    before RDS reported it), which the certificate rule reports as could-not-look."""
+    details = db.get("CertificateDetails")
+    if details is None:
+        return None
+    if not isinstance(details, Mapping):
+        raise MalformedAnswer("DescribeDBInstances answered CertificateDetails that is not an object")
+    return {"CAIdentifier": details.get("CAIdentifier"), "ValidTill": details.get("ValidTill")}
 
 
 # The apply statuses RDS documents for an instance's parameter group (a string its model does not enumerate).
@@ -55,7 +99,7 @@ _APPLY_STATUSES = ("in-sync", "applying", "pending-reboot")
         "CopyTagsToSnapshot AutoMinorVersionUpgrade EnableIAMDatabaseAuthentication EnablePerformanceInsights "
         "PerformanceInsightsKMSKeyId PerformanceInsightsRetentionPeriod MonitoringInterval MonitoringRoleArn "
         "EnableCloudwatchLogsExports DBParameterGroupName DBSubnetGroupName VPCSecurityGroups Port DBName "
-        "MasterUsername CACertificateIdentifier Tags")
+        "MasterUsername CACertificateIdentifier AutomaticBackupReplicationRegion SourceDBInstanceIdentifier Tags")
 def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
@@ -74,8 +118,18 @@ def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         "Tags": tag_list(db.get("TagList", [])),
         FACTS: {"ParameterApplyStatus": spelled(need(_parameter_group(db), "ParameterApplyStatus", str,
                                                      operation=op), _APPLY_STATUSES, "ParameterApplyStatus", op),
-                "DBInstanceStatus": db.get("DBInstanceStatus"), UNDECLARED: _manual_snapshots(rds, r.physical_id)},
+                "DBInstanceStatus": db.get("DBInstanceStatus"),
+                # where the data is copied: replicas (another region's by ARN), shared snapshots; and the
+                # server certificate's expiry
+                "DBInstanceArn": _arn(need(db, "DBInstanceArn", str, operation=op), "DBInstanceArn", op),
+                "ReadReplicas": _identifiers(need(db, "ReadReplicaDBInstanceIdentifiers", list, operation=op)),
+                "SnapshotShares": _manual_snapshots(rds, r.physical_id), "CertificateDetails": _certificate(db)},
+        "AutomaticBackupReplicationRegion": _backup_replication_region(db),
     }
+    facts = props[FACTS]
+    facts[UNDECLARED] = _undeclared_copies(ctx, facts["SnapshotShares"], facts["ReadReplicas"])
+    if isinstance(db.get("ReadReplicaSourceDBInstanceIdentifier"), str):
+        props["SourceDBInstanceIdentifier"] = db["ReadReplicaSourceDBInstanceIdentifier"]
     simple = {"DBInstanceClass": "DBInstanceClass", "Engine": "Engine", "EngineVersion": "EngineVersion",
               "AllocatedStorage": "AllocatedStorage", "MaxAllocatedStorage": "MaxAllocatedStorage",
               "StorageType": "StorageType", "KmsKeyId": "KmsKeyId", "DeletionProtection": "DeletionProtection",

@@ -15,6 +15,8 @@ from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rules import stk_perimeter as perimeter
+from platform_spec.rules import stk_rds
+from platform_spec.rules import stk_residency_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
 
 LivePredicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Result]  # (properties, facts) -> Result
@@ -105,6 +107,14 @@ LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     LiveOnlyRule("STK-ECS-002", "ecs.tasks_running", "AWS::ECS::Service", ("RunningCount", "Status"), tasks_running),
     LiveOnlyRule("STK-RDS-003", "rds.parameters_applied", "AWS::RDS::DBInstance", ("ParameterApplyStatus",),
                  parameters_applied),
+    LiveOnlyRule(stk_rds.CA_EXPIRY_ID, "rds.server_certificate", stk_rds.INSTANCE, ("CertificateDetails",),
+                 stk_rds.ca_certificate_current),
+    LiveOnlyRule(residency.RDS_COPIES_ID, "rds.replicas_in_japan", residency.INSTANCE,
+                 ("DBInstanceArn", "ReadReplicas"), residency.rds_replicas_in_japan),
+    LiveOnlyRule(residency.RDS_SNAPSHOTS_ID, "rds.snapshots_kept_in_account", residency.INSTANCE,
+                 ("DBInstanceArn", "SnapshotShares"), residency.rds_snapshots_kept_in_account),
+    LiveOnlyRule(residency.KMS_MULTI_REGION_ID, "kms.replicas_in_japan", residency.KEY,
+                 ("KeyArn", "MultiRegionKeys"), residency.kms_replicas_in_japan),
     # the perimeter: who can reach in beside the declared policies
     LiveOnlyRule(resource_policy.RULE_ID, resource_policy.GRANTS_CHECK, "AWS::KMS::Key", ("Grants", "Account"),
                  resource_policy.grants),

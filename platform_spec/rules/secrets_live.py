@@ -1,6 +1,7 @@
-"""Live-only rules over the existing secrets the stack reads (STK-SECRET-003 to 007): rotation, pending
-versions, last access and key. The secrets are not resources of the stack (it never creates one), so these
-judge DescribeSecret / ListSecretVersionIds answers as AWS gives them; opscli never reads a secret's value."""
+"""Live-only rules over the existing secrets the stack reads (STK-SECRET-003 to 008, and their residency,
+STK-RES-009): rotation, pending versions, last access, key and scheduled deletion. The secrets are not resources
+of the stack (it never creates one), so these judge DescribeSecret / ListSecretVersionIds answers as AWS gives
+them; opscli never reads a secret's value."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any
 
 from platform_spec.result import CouldNotLook, Result
 from platform_spec.rules import stk_resource_policy
+from platform_spec.rules.stk_residency_stores import SECRET_REPLICAS_ID
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
+DELETION_ID = "STK-SECRET-008"
 # The checks `opscli rotate-check secrets` runs on each secret: (check id, catalog rule id).
 SECRET_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret.rotation_enabled", "STK-SECRET-003"), ("secret.rotation_age", "STK-SECRET-004"),
     ("secret.pending", "STK-SECRET-005"), ("secret.last_accessed", "STK-SECRET-006"), ("secret.cmk", "STK-SECRET-007"),
+    ("secret.deletion", DELETION_ID), ("secret.replicas", SECRET_REPLICAS_ID),
     ("secret.resource_policy", stk_resource_policy.RULE_ID))
 
 # --- Secrets ------------------------------------------------------------------------------------
@@ -24,6 +28,18 @@ def _utc(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     raise CouldNotLook(f"expected a timestamp, got {value!r}")
+
+
+def secret_not_scheduled_for_deletion(secret: Mapping[str, Any], now: datetime) -> Result:
+    """STK-SECRET-008: the secret is not scheduled for deletion (DescribeSecret answers DeletedDate only then):
+    after that date the password or key it holds is gone, and so is every service that reads it."""
+    if secret.get("DeletedDate") is None:
+        return Result.ok("not scheduled for deletion")
+    when = _utc(secret["DeletedDate"])
+    days = -((now - when) // timedelta(days=1))  # whole days left, rounded up
+    return Result.fail(f"scheduled for deletion on {when:%Y-%m-%d} " +
+                       (f"(in {days} day(s))" if when > now else "(the date has passed)") +
+                       ": the services that read it fail once it is gone")
 
 
 def secret_rotation_enabled(secret: Mapping[str, Any]) -> Result:

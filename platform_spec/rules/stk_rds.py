@@ -1,11 +1,13 @@
-"""STK-RDS-001/002/003 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, not public."""
+"""STK-RDS-001/002/003/004 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, a server certificate
+that does not expire soon, not public."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from platform_spec.result import Result
+from platform_spec.result import Result, Status
 from platform_spec.rule import plain_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.topology import ROUTING, public_subnets
@@ -14,6 +16,11 @@ MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"
 FORCE_SSL_ID = "STK-RDS-003"
 PUBLIC_ID = "STK-NET-001"
+CA_EXPIRY_ID = "STK-RDS-004"
+# Prowler's rds_instance_certificate_expiration fails under three months as well: changing the CA means checking
+# every client's trust store (the images carry the bundle) and, for some engines, a restart in a maintenance
+# window; a quarter's notice leaves time for both.
+CA_EXPIRY_DAYS = 90
 
 INSTANCE = "AWS::RDS::DBInstance"
 PARAMETER_GROUP = "AWS::RDS::DBParameterGroup"
@@ -67,6 +74,28 @@ def check_not_public(resource_type: str, properties: Mapping[str, Any]) -> Resul
     if is_true(properties.get("PubliclyAccessible")):
         return Result.fail("PubliclyAccessible is true")
     return Result.ok("not publicly accessible")
+
+
+def ca_certificate_current(_props: Mapping[str, Any], facts: Mapping[str, Any],
+                           now: datetime | None = None) -> Result:
+    """STK-RDS-004 (live only): the instance's server certificate (DescribeDBInstances' CertificateDetails) stays
+    valid for at least CA_EXPIRY_DAYS: once it expires, every client that verifies it (sslmode=verify-full, as the
+    workloads connect) is refused, and the database is down for them."""
+    details = facts["CertificateDetails"]
+    till = details.get("ValidTill") if isinstance(details, Mapping) else None
+    if not isinstance(till, datetime):
+        return Result(Status.ERROR, "could not look: DescribeDBInstances did not say when the server certificate "
+                                    "expires (no CertificateDetails.ValidTill)")
+    till = till if till.tzinfo else till.replace(tzinfo=timezone.utc)
+    left = till - (now or datetime.now(timezone.utc))
+    ca = details.get("CAIdentifier") or "its CA"
+    if left <= timedelta(0):
+        return Result.fail(f"the server certificate ({ca}) expired on {till:%Y-%m-%d}: clients that verify it "
+                           "cannot connect")
+    if left < timedelta(days=CA_EXPIRY_DAYS):
+        return Result.fail(f"the server certificate ({ca}) expires on {till:%Y-%m-%d}, in {left.days} day(s); at "
+                           f"least {CA_EXPIRY_DAYS} are required")
+    return Result.ok(f"the server certificate ({ca}) is valid until {till:%Y-%m-%d}")
 
 
 plain_rule(MULTI_AZ_ID, {INSTANCE}, check_multi_az)

@@ -699,7 +699,8 @@ DRIFTS = {
     # a grant to another account is named once, by the perimeter rule (not again as "undeclared")
     "grant-on-the-key": (_grant_on_the_key, {"STK-POLICY-001"}, None, "beside"),
     "second-key-on-the-usage-plan": (_second_key_on_the_usage_plan, {"STK-STACK-002"}, None, "beside"),
-    "shared-manual-snapshot": (_shared_manual_snapshot, {"STK-STACK-002"}, None, "beside"),
+    # shared with everyone: beside the declaration, and a copy any account may restore anywhere (residency)
+    "shared-manual-snapshot": (_shared_manual_snapshot, {"STK-STACK-002", "STK-RES-006"}, None, "beside"),
     "subscription-on-the-alarm-topic": (_subscription_on_the_alarm_topic, {"STK-STACK-002"}, None, "beside"),
     "extra-target-of-the-intake-rule": (_extra_target_of_the_intake_rule, {"STK-STACK-002"},
                                         ("AWS::Events::Rule", "Targets"), "audit"),

@@ -16,6 +16,7 @@ import pytest
 from localenv.emulator import PAGE_SIZE_ENV, STACK_RESOURCES_PAGE
 from localenv.pager import STATS_PATH
 from opscli import core, livestack, targets
+from opscli.aws import new_session
 from tests.conftest import deployment_process, hooked, local_aws, posture
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -29,7 +30,14 @@ NEXT_PAGE = ("NextToken", "nextToken", "Marker", "NextMarker", "position")
 
 @pytest.fixture(scope="module")
 def paged(synth, tmp_path_factory):
+    """The deployment in pages of one, its file system replicated within Tokyo (which every check passes): EFS
+    answers DescribeReplicationConfigurations with an error for a file system without one, and an error is no
+    page."""
     with deployment_process(synth, tmp_path_factory.mktemp("paged"), **{PAGE_SIZE_ENV: str(SIZE)}) as deployment:
+        efs = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1").client("efs", endpoint_url=deployment.endpoint)
+        efs.create_replication_configuration(SourceFileSystemId=deployment.outputs["EfsFileSystemId"],
+                                             Destinations=[{"Region": "ap-northeast-1"}])
         yield deployment
 
 

@@ -17,6 +17,7 @@ answer it could not fully read."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import http.client
@@ -201,6 +202,7 @@ BY_ID = {
     "ecs:DescribeServices": ("services", "services"),
     "efs:DescribeAccessPoints": ("AccessPointId", "AccessPoints"),
     "efs:DescribeFileSystems": ("FileSystemId", "FileSystems"),
+    "efs:DescribeReplicationConfigurations": ("FileSystemId", "Replications"),
     "elasticache:DescribeCacheSubnetGroups": ("CacheSubnetGroupName", "CacheSubnetGroups"),
     "elasticache:DescribeReplicationGroups": ("ReplicationGroupId", "ReplicationGroups"),
     "elbv2:DescribeListeners": ("ListenerArns", "Listeners"),
@@ -634,12 +636,28 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def harness(local_deployment, proxy) -> Iterator[Harness]:
-    """The harness, with a manual snapshot beside the database for the module: without a child to read, the
-    readers never ask for one's attributes (DescribeDBSnapshotAttributes) and no fault of it would be applied."""
+    """The harness, with a manual snapshot beside the database and the file system replicated within Tokyo for the
+    module: without a child to read, the readers never ask for one's attributes (DescribeDBSnapshotAttributes),
+    and without a replication EFS answers DescribeReplicationConfigurations with an error: no fault of either
+    would be applied."""
     from tests.conftest import manual_snapshot
 
-    with manual_snapshot(local_deployment):
+    with manual_snapshot(local_deployment), _replicated_within_tokyo(local_deployment):
         yield Harness(local_deployment, proxy)
+
+
+@contextlib.contextmanager
+def _replicated_within_tokyo(deployment) -> Iterator[None]:
+    from opscli.aws import new_session
+
+    efs = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                      region_name="ap-northeast-1").client("efs", endpoint_url=deployment.endpoint)
+    source = deployment.outputs["EfsFileSystemId"]
+    efs.create_replication_configuration(SourceFileSystemId=source, Destinations=[{"Region": "ap-northeast-1"}])
+    try:
+        yield
+    finally:
+        efs.delete_replication_configuration(SourceFileSystemId=source)
 
 
 def reader_operations() -> list[str]:
@@ -1047,9 +1065,10 @@ def test_rotate_check_on_a_broken_secrets_answer_is_error_never_pass_or_fail(har
         harness.fault = None
     assert harness.proxy.faulted[mark:], f"{operation} was never asked"
     assert report.findings and all(f.status is Status.ERROR for f in report.findings if f.check_id == "secret.pending")
-    # Rotation on/off and its age come from DescribeSecret alone: with only the versions broken, those two may
-    # keep their verdict; nothing else may.
-    decided_without = {"secret.rotation_enabled", "secret.rotation_age"} if operation.endswith("VersionIds") else set()
+    # Rotation on/off and its age, a scheduled deletion and the replicas come from DescribeSecret alone: with only
+    # the versions broken, those may keep their verdict; nothing else may.
+    decided_without = {"secret.rotation_enabled", "secret.rotation_age", "secret.deletion", "secret.replicas"} \
+        if operation.endswith("VersionIds") else set()
     assert {f.check_id for f in report.findings if f.status is not Status.ERROR} <= decided_without, \
         sorted({(f.check_id, f.status.value, f.reason[:60]) for f in report.findings})
 

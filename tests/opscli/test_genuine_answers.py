@@ -41,6 +41,7 @@ def recordings() -> list[tuple[str, str]]:
 GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
     "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
+    "efs:DescribeReplicationConfigurations",
     "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration",
     "wafv2:GetWebACLForResource")}
 
@@ -182,7 +183,11 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
             stub.add_response("describe_db_snapshots", {"DBSnapshots": []})  # it has no manual snapshot
             live = livestack.read_stack(aws, scope, account="644160558196", max_workers=1)
         assert live.resources["Db"].state == livestack.ReadState.READ, live.resources["Db"].detail
-        findings = {f.rule_id: f for f in stackcheck.judge(live) if f.resource.startswith(stk_rds.INSTANCE)}
+        judged = [f for f in stackcheck.judge(live) if f.resource.startswith(stk_rds.INSTANCE)]
+        # An answer of 2019 carries no CertificateDetails (RDS added it in 2023): when the server certificate
+        # expires is not in it, and that one check says so; every other is a verdict.
+        assert [f.status for f in judged if f.rule_id == stk_rds.CA_EXPIRY_ID] == [Status.ERROR]
+        findings = {f.rule_id: f for f in judged if f.rule_id != stk_rds.CA_EXPIRY_ID}
         assert not [f for f in findings.values() if f.status is Status.ERROR], findings
         verdicts.append(findings[stk_rds.PUBLIC_ID].status)
         assert findings[stk_rds.MULTI_AZ_ID].status is Status.FAIL  # the recording's MultiAZ: false
@@ -193,15 +198,19 @@ def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
     """Cloud Custodian's test_rds_snapshot_access asserts, on its recordings, that of instance tidx's snapshots
     tidx-pub is shared with everyone ("all") and tidx-rdx with account 619193117841. The same genuine answers, read
     by opscli's RDS reader (its manual snapshots, as DescribeDBSnapshots with SnapshotType=manual answers) and
-    judged: STK-STACK-002 FAILs on the instance, naming both snapshots with exactly that sharing."""
+    judged: STK-STACK-002 FAILs on the instance, naming both snapshots with exactly that sharing, and so does the
+    residency of its copies (STK-RES-006), naming the account and everyone."""
     from opscli import livestack, stackcheck
     from opscli.stack import build
     from platform_spec.result import Status
     from platform_spec.rules import stk_rds
+    from platform_spec.rules import stk_residency_stores as residency
 
     snapshots = _load("test_rds_snapshot_access/rds.DescribeDBSnapshots_1.json", "rds:DescribeDBSnapshots")
     snapshots["DBSnapshots"] = [x for x in snapshots["DBSnapshots"] if x["SnapshotType"] == "manual"]
     instance = {"DBInstances": [{"DBInstanceIdentifier": "tidx", "MultiAZ": True, "StorageEncrypted": True,
+                                 "DBInstanceArn": "arn:aws:rds:us-east-1:644160558196:db:tidx",
+                                 "ReadReplicaDBInstanceIdentifiers": [],
                                  "PubliclyAccessible": False, "BackupRetentionPeriod": 1, "VpcSecurityGroups": [],
                                  "DBParameterGroups": [{"DBParameterGroupName": "default.postgres16",
                                                         "ParameterApplyStatus": "in-sync"}]}]}
@@ -223,6 +232,11 @@ def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
     assert [f.status for f in found] == [Status.FAIL]
     assert "manual snapshot tidx-pub shared with everyone (restore: all)" in found[0].reason
     assert "manual snapshot tidx-rdx shared with account 619193117841" in found[0].reason
+    # and the residency rule names who may restore them, outside the instance's account
+    shared = [f for f in stackcheck.judge(live) if f.rule_id == residency.RDS_SNAPSHOTS_ID]
+    assert [f.status for f in shared] == [Status.FAIL]
+    assert "manual snapshot tidx-pub may be restored by every AWS account (restore: all)" in shared[0].reason
+    assert "manual snapshot tidx-rdx may be restored by account 619193117841" in shared[0].reason
 
 
 # --- the perimeter's verdicts on genuine answers ------------------------------------------------------------------
@@ -257,3 +271,17 @@ def test_our_bus_policy_check_reaches_custodians_verdict_on_its_buses():
         policy = json.loads(answer["Policy"]) if "Policy" in answer else None
         facts = {"EventBus": answer["Name"], "EventBusPolicy": policy, "Account": answer["Arn"].split(":")[4]}
         assert stk_resource_policy.bus_policy({}, facts).status is Status.PASS, answer["Name"]
+
+
+@pytest.mark.parametrize("file", [f for op, f in RECORDINGS if op == "secretsmanager:DescribeSecret"])
+def test_a_genuine_secret_answer_reaches_a_verdict_on_its_deletion_and_replicas(file):
+    """Genuine DescribeSecret answers (a secret neither deleted nor replicated: the fields are left out, as AWS's
+    documentation says) are judged, never could-not-look: STK-SECRET-008 and STK-RES-009 PASS."""
+    from platform_spec.result import Status
+    from platform_spec.rules import secrets_live
+    from platform_spec.rules import stk_residency_stores as residency
+
+    answer = _load(file, "secretsmanager:DescribeSecret")
+    now = datetime.now(timezone.utc)
+    assert secrets_live.secret_not_scheduled_for_deletion(answer, now).status is Status.PASS
+    assert residency.secret_replicas_in_japan(answer).status is Status.PASS

@@ -76,6 +76,12 @@ def file_system(policy: Any = TLS_POLICY) -> dict[str, Any]:
     return {"Type": "AWS::EFS::FileSystem", "Properties": props}
 
 
+def replicated_file_system(*destinations: dict[str, Any]) -> dict[str, Any]:
+    fs = file_system()
+    fs["Properties"]["ReplicationConfiguration"] = {"Destinations": list(destinations)}
+    return fs
+
+
 def vpc_with_private_subnets(count: int) -> dict[str, Any]:
     resources: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "Tags": TAGS}}}
     for i in range(count):
@@ -441,4 +447,13 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                                                     "CidrIp": "0.0.0.0/0"}))},
     "STK-NET-004": {"pass": template(private_subnet_routed("NatGatewayId", "nat-1")),
                     "fail": template(private_subnet_routed("GatewayId", {"Ref": "Igw"}))},
+    # residency of the data stores' copies: automated backups replicated to Virginia, a file system replicated
+    # there, a multi-Region key
+    "STK-RES-005": {"pass": template({"Params": params(), "Db": db()}),
+                    "fail": template({"Params": params(), "Db": db(AutomaticBackupReplicationRegion="us-east-1")})},
+    "STK-RES-007": {"pass": template({"Fs": file_system()}),
+                    "fail": template({"Fs": replicated_file_system({"Region": "us-east-1"})})},
+    "STK-RES-008": {"pass": template({"Other": other_key(True)}),
+                    "fail": template({"Other": {**other_key(True), "Properties": {
+                        **other_key(True)["Properties"], "MultiRegion": True}}})},
 }

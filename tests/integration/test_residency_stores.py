@@ -1,0 +1,176 @@
+"""Residency of the data stores' copies, live: one copy outside Tokyo (or outside the account) at a time on the shared
+local deployment; `opscli audit` (or `opscli rotate-check secrets`) alone fails it with its rule, on the resource
+that was changed, naming where the copy went; and every case is put back (`restored_deployment` proves it).
+
+What the emulator cannot do is covered on stubbed answers in tests/opscli/test_residency_readers.py: automated
+backups replicated to another region (moto has no StartDBInstanceAutomatedBackupsReplication), a server certificate
+days from expiry (the emulator's CAs end in 2024 or after 2061), and a multi-Region project key with a replica (AWS
+itself cannot make the declared single-Region key multi-Region: MultiRegion is fixed when a key is created)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from opscli.cli import main
+from platform_spec.rules import secrets_live, stk_rds
+from platform_spec.rules import stk_residency_stores as residency
+
+# They change the shared deployment one setting at a time, as tests/integration/test_drift.py does: on its worker.
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
+
+ELSEWHERE = "us-east-1"
+OUTSIDER = "999999999999"
+
+
+@pytest.fixture(scope="module")
+def local(deployment):
+    if not deployment.local:
+        pytest.skip("these tests change resources: they run against the local emulator only")
+    return deployment
+
+
+def run(deployment, *command: str) -> tuple[int, list[dict]]:
+    """`opscli <command> --outputs <the deployment's> -o json` in process: (exit code, its findings)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*command, "--outputs", str(deployment.outputs_file), "--endpoint-url", deployment.endpoint_url,
+                     "-o", "json"])
+    return code, json.loads(out.getvalue())["findings"]
+
+
+def audit(deployment) -> tuple[int, list[dict]]:
+    return run(deployment, "audit")
+
+
+def rotate_check(deployment) -> tuple[int, list[dict]]:
+    return run(deployment, "rotate-check", "secrets")
+
+
+def elsewhere(deployment, service: str):
+    return deployment.session.client(service, region_name=ELSEWHERE, endpoint_url=deployment.endpoint_url)
+
+
+# --- the cases: each makes one copy outside and yields what the finding must name ---------------------------
+
+@contextlib.contextmanager
+def read_replica_in_virginia(d):
+    rds, virginia = d.client("rds"), elsewhere(d, "rds")
+    source = rds.describe_db_instances(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])["DBInstances"][0]
+    # A replica in another region takes a parameter group of that region (the declared one is Tokyo's).
+    virginia.create_db_parameter_group(DBParameterGroupName="copy-params", DBParameterGroupFamily="postgres17",
+                                       Description="the replica's")
+    try:
+        replica = virginia.create_db_instance_read_replica(
+            DBInstanceIdentifier="copy-in-virginia", SourceDBInstanceIdentifier=source["DBInstanceArn"],
+            DBInstanceClass=source["DBInstanceClass"], DBParameterGroupName="copy-params")["DBInstance"]
+        try:
+            yield replica["DBInstanceArn"]
+        finally:
+            virginia.delete_db_instance(DBInstanceIdentifier="copy-in-virginia", SkipFinalSnapshot=True)
+    finally:
+        virginia.delete_db_parameter_group(DBParameterGroupName="copy-params")
+
+
+@contextlib.contextmanager
+def snapshot_shared_with_another_account(d):
+    rds = d.client("rds")
+    rds.create_db_snapshot(DBSnapshotIdentifier="for-a-partner", DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])
+    try:
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="for-a-partner", AttributeName="restore",
+                                         ValuesToAdd=[OUTSIDER])
+        yield f"manual snapshot for-a-partner may be restored by account {OUTSIDER}"
+    finally:
+        rds.delete_db_snapshot(DBSnapshotIdentifier="for-a-partner")
+
+
+@contextlib.contextmanager
+def file_system_replicated_to_virginia(d):
+    efs, fs = d.client("efs"), d.outputs["EfsFileSystemId"]
+    destination = efs.create_replication_configuration(SourceFileSystemId=fs, Destinations=[{"Region": ELSEWHERE}])
+    try:
+        yield f"replicated to {destination['Destinations'][0]['FileSystemId']} in {ELSEWHERE}"
+    finally:
+        efs.delete_replication_configuration(SourceFileSystemId=fs)
+
+
+@contextlib.contextmanager
+def server_certificate_expired(d):
+    """The instance moved back to rds-ca-2019, which ended in August 2024 (a CA near its end cannot be chosen
+    here: the emulator knows AWS's CAs, which end in 2024 or after 2061)."""
+    rds, name = d.client("rds"), d.outputs["DbInstanceIdentifier"]
+    declared = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["CACertificateIdentifier"]
+    rds.modify_db_instance(DBInstanceIdentifier=name, CACertificateIdentifier="rds-ca-2019", ApplyImmediately=True)
+    try:
+        yield "the server certificate (rds-ca-2019) expired on 2024-08-22"
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier=name, CACertificateIdentifier=declared, ApplyImmediately=True)
+
+
+@contextlib.contextmanager
+def secret_replicated_to_virginia(d):
+    sm, name = d.client("secretsmanager"), d.outputs["DbSecretName"]
+    sm.replicate_secret_to_regions(SecretId=name, AddReplicaRegions=[{"Region": ELSEWHERE}])
+    try:
+        yield f"replicated to {ELSEWHERE}"
+    finally:
+        sm.remove_regions_from_replication(SecretId=name, RemoveReplicaRegions=[ELSEWHERE])
+        with contextlib.suppress(Exception):  # the replica in Virginia, if the emulator kept it
+            elsewhere(d, "secretsmanager").delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+@contextlib.contextmanager
+def secret_scheduled_for_deletion(d):
+    sm, name = d.client("secretsmanager"), d.outputs["DbSecretName"]
+    deleted = sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)["DeletionDate"]
+    try:
+        yield f"scheduled for deletion on {deleted:%Y-%m-%d}"
+    finally:
+        sm.restore_secret(SecretId=name)
+
+
+# name -> (the change, the command that fails it, the rule, the changed resource as the finding names it)
+CASES = {
+    "read-replica-in-virginia": (read_replica_in_virginia, audit, residency.RDS_COPIES_ID, "DbInstanceIdentifier"),
+    "snapshot-shared-with-another-account": (snapshot_shared_with_another_account, audit,
+                                             residency.RDS_SNAPSHOTS_ID, "DbInstanceIdentifier"),
+    "file-system-replicated-to-virginia": (file_system_replicated_to_virginia, audit, residency.EFS_REPLICATION_ID,
+                                           "EfsFileSystemId"),
+    "server-certificate-expired": (server_certificate_expired, audit, stk_rds.CA_EXPIRY_ID, "DbInstanceIdentifier"),
+    "secret-replicated-to-virginia": (secret_replicated_to_virginia, rotate_check, residency.SECRET_REPLICAS_ID,
+                                      "DbSecretName"),
+    "secret-scheduled-for-deletion": (secret_scheduled_for_deletion, rotate_check, secrets_live.DELETION_ID,
+                                      "DbSecretName"),
+}
+AUDITED = {residency.RDS_COPIES_ID, residency.RDS_SNAPSHOTS_ID, residency.EFS_REPLICATION_ID,
+           residency.KMS_MULTI_REGION_ID, stk_rds.CA_EXPIRY_ID}
+SECRETS = {residency.SECRET_REPLICAS_ID, secrets_live.DELETION_ID}
+
+
+def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(local):
+    """As deployed from the template, every new rule has a verdict on every resource it judges, and it is PASS."""
+    code, found = audit(local)
+    assert code == 0
+    mine = [f for f in found if f["rule_id"] in AUDITED]
+    assert {f["rule_id"] for f in mine} == AUDITED and {f["status"] for f in mine} == {"PASS"}, mine
+    code, found = rotate_check(local)
+    mine = [f for f in found if f["rule_id"] in SECRETS]
+    assert code == 0 and {f["rule_id"] for f in mine} == SECRETS and {f["status"] for f in mine} == {"PASS"}, mine
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_copy_outside_fails_with_its_rule_naming_the_resource_and_where_it_went(local, restored_deployment, name):
+    change, command, rule_id, output = CASES[name]
+    with change(local) as destination:
+        code, found = command(local)
+    failed = [f for f in found if f["status"] == "FAIL"]
+    assert code == 1, found
+    mine = [f for f in failed if f["rule_id"] == rule_id]
+    assert mine, f"{rule_id} did not fail: {[(f['rule_id'], f['reason']) for f in failed]}"
+    assert all(local.outputs[output] in f["resource"] for f in mine), mine
+    assert any(destination in f["reason"] for f in mine), [f["reason"] for f in mine]
+    # nothing else of these rules fails, and nothing unrelated: a copy beside the declaration is also STK-STACK-002
+    assert {f["rule_id"] for f in failed} <= {rule_id, "STK-STACK-002"}, failed
