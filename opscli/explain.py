@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 from opscli.model import Finding, resource_parts
-from opscli.operations import SECRETS_SPECS
+from opscli.operations import ACCOUNT_OPERATIONS, SECRETS_SPECS
 from opscli.readers import READERS
+from opscli.stackcheck import ACCOUNT_CHECK
 from platform_spec import catalog
 
 # catalog reference field -> how an auditor names the framework
@@ -23,6 +24,8 @@ def read_with(finding: Finding) -> list[str]:
     """The AWS calls the evidence came from: the reader of the resource's type, or the secrets' collector."""
     if finding.check_id.startswith("secret."):
         return list(SECRETS_OPERATIONS)
+    if finding.check_id.endswith(f"/{ACCOUNT_CHECK}"):  # the account's IAM beside the stack, and its scope
+        return sorted({"cloudformation:GetTemplate", "cloudformation:ListStackResources", *ACCOUNT_OPERATIONS})
     parts = resource_parts(finding.resource)
     reader = READERS.get(parts[0]) if parts is not None else None
     if reader is not None:

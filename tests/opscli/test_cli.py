@@ -7,9 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from opscli import errors
+from opscli import errors, targets
 from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
+from platform_spec.rules.secrets_live import SECRET_CHECKS
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -51,7 +52,8 @@ def test_audit_findings_exit_1_and_fail_on_threshold(deployed, restored_deployme
 
 def test_rotate_check_commands(deployed):
     secrets = invoke("rotate-check", "secrets", "--suffix", "test", "--max-age-days", "30", "-o", "json")
-    assert secrets.exit_code == 0 and len(json.loads(secrets.stdout)["findings"]) == 15
+    assert secrets.exit_code == 0 and len(json.loads(secrets.stdout)["findings"]) == \
+        len(targets.from_suffix("test").secrets) * len(SECRET_CHECKS)
     keys = invoke("rotate-check", "keys", "--suffix", "test", "-o", "json")
     assert keys.exit_code == 0 and json.loads(keys.stdout)["command"] == "rotate-check keys"
 

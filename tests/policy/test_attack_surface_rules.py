@@ -70,7 +70,10 @@ def allow(principal, **extra) -> dict:
 @pytest.mark.parametrize(("statement", "account", "status"), [
     (allow("*"), None, Status.FAIL),
     (allow({"AWS": ["*"]}), None, Status.FAIL),
-    (allow("*", Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:x"}}), None, Status.PASS),
+    (allow("*", Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:ap-northeast-1:{OWN}:rule/intake"}}),
+     OWN, Status.PASS),
+    (allow("*", Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:ap-northeast-1:999999999999:rule/x"}}),
+     OWN, Status.FAIL),  # a source resource in another account is another account's caller
     (allow("*", Condition={"StringEquals": {"AWS:SourceAccount": OWN}}), None, Status.PASS),  # keys ignore case
     (allow("*", Condition={"Bool": {"aws:SecureTransport": "true"}}), None, Status.FAIL),  # TLS pins nobody
     (allow({"AWS": "arn:aws:iam::999999999999:root"}), OWN, Status.FAIL),
