@@ -109,6 +109,9 @@ def configure_moto() -> None:
     _check_signatures_of_empty_bodies_as_aws_does()
     _answer_stage_keys_as_aws_does()
     _answer_s3_documents_with_their_aws_roots()
+    _refuse_another_owners_bucket_location()
+    _delete_inventory_configurations_alone()
+    _answer_event_bridge_notifications()
     _response_transformers_per_request()
     _serve_declared_stacks()
     _replicate_file_systems()
@@ -174,13 +177,16 @@ def _answer_stage_keys_as_aws_does() -> None:
 # method that answers them. botocore ignores the root, but opscli's answer check does not: a document of another
 # shape is not an answer.
 _S3_ROOTS = {"get_bucket_versioning": ("GetBucketVersioningResponse", "VersioningConfiguration"),
-             "get_bucket_notification": ("GetBucketNotificationResponse", "NotificationConfiguration")}
+             "get_bucket_notification": ("GetBucketNotificationResponse", "NotificationConfiguration"),
+             "list_bucket_inventory_configurations": ("ListBucketInventoryConfigurationsResponse",
+                                                      "ListInventoryConfigurationsResult")}
 
 
 def _answer_s3_documents_with_their_aws_roots() -> None:
     """moto gap: GetBucketVersioning (and GetBucketNotificationConfiguration when nothing is configured) answer
     <GetBucketVersioningResponse/>, <GetBucketNotificationResponse/>; S3 answers <VersioningConfiguration/> and
-    <NotificationConfiguration/>."""
+    <NotificationConfiguration/>. Likewise <ListBucketInventoryConfigurationsResponse> for S3's
+    <ListInventoryConfigurationsResult>."""
     from moto.s3.responses import S3Response
 
     for name, (moto_root, aws_root) in _S3_ROOTS.items():
@@ -201,6 +207,77 @@ def _answer_s3_documents_with_their_aws_roots() -> None:
 
         answer._aws_root = True  # type: ignore[attr-defined]
         setattr(S3Response, name, answer)
+
+
+def _refuse_another_owners_bucket_location() -> None:
+    """moto gap: GetBucketLocation ignores ExpectedBucketOwner; S3 refuses with 403 AccessDenied when the bucket
+    belongs to another account (how the audit tells a bucket of its own account from another's)."""
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_location
+    if getattr(original, "_expected_owner", False):
+        return
+
+    def answer(self: Any) -> Any:
+        expected = self.headers.get("x-amz-expected-bucket-owner")
+        if expected and self.backend.get_bucket(self.bucket_name).account_id != expected:
+            raise S3ClientError("AccessDenied", "Access Denied")
+        return original(self)
+
+    answer._expected_owner = True  # type: ignore[attr-defined]
+    S3Response.get_bucket_location = answer  # type: ignore[method-assign]
+
+
+def _answer_event_bridge_notifications() -> None:
+    """moto gap: GetBucketNotificationConfiguration leaves out <EventBridgeConfiguration/>, which S3 answers for
+    a bucket that sends its events to EventBridge (moto keeps it: PutBucketNotificationConfiguration stores it)."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+    if getattr(original, "_event_bridge", False):
+        return
+
+    def answer(self: Any) -> Any:
+        result = original(self)
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if getattr(configuration, "event_bridge", None) is None or not isinstance(result, tuple) or len(result) != 3:
+            return result
+        status, headers, body = result
+        text = body.decode() if isinstance(body, bytes) else body
+        if not isinstance(text, str) or "<EventBridgeConfiguration" in text:  # another wrapping gave it already
+            return result
+        tag = "<EventBridgeConfiguration></EventBridgeConfiguration>"
+        text = re.sub(r"<NotificationConfiguration([^>]*?)\s*/>", rf"<NotificationConfiguration\1>{tag}"
+                      "</NotificationConfiguration>", text, count=1) if "</NotificationConfiguration>" not in text \
+            else text.replace("</NotificationConfiguration>", f"{tag}</NotificationConfiguration>", 1)
+        return status, {k: v for k, v in headers.items() if k.lower() != "content-length"}, \
+            text.encode() if isinstance(body, bytes) else text
+
+    answer._event_bridge = True  # type: ignore[attr-defined]
+    S3Response.get_bucket_notification = answer  # type: ignore[method-assign]
+
+
+def _delete_inventory_configurations_alone() -> None:
+    """moto gap: DeleteBucketInventoryConfiguration is not implemented, and moto takes its DELETE ...?inventory for
+    DeleteBucket: it deletes the bucket. S3 deletes that one configuration (NoSuchConfiguration if it has none)."""
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_delete
+    if getattr(original, "_inventory", False):
+        return
+
+    def delete(self: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        if "inventory" not in querystring:
+            return original(self, bucket_name, querystring)
+        configs = self.backend.get_bucket(bucket_name).inventory_configs
+        if configs.pop((querystring.get("id") or [""])[0], None) is None:
+            raise S3ClientError("NoSuchConfiguration", "The specified configuration does not exist.")
+        return 204, {}, ""
+
+    delete._inventory = True  # type: ignore[attr-defined]
+    S3Response._bucket_response_delete = delete  # type: ignore[method-assign]
 
 
 def _response_transformers_per_request() -> None:

@@ -265,7 +265,9 @@ def _json_scalar(value: Any, shape: Any, path: tuple) -> str | None:
 # name it (the S3 API reference does). tests/opscli/test_answers.py fails when an operation opscli declares lacks
 # its entry here.
 REST_XML_ROOTS = {"s3:GetBucketNotificationConfiguration": "NotificationConfiguration",
-                  "s3:GetBucketTagging": "Tagging", "s3:GetBucketVersioning": "VersioningConfiguration"}
+                  "s3:GetBucketTagging": "Tagging", "s3:GetBucketVersioning": "VersioningConfiguration",
+                  "s3:GetBucketLocation": "LocationConstraint", "s3:GetBucketLogging": "BucketLoggingStatus",
+                  "s3:ListBucketInventoryConfigurations": "ListInventoryConfigurationsResult"}
 
 
 def _not_its_answer(what: str, found: str) -> CouldNotLook:

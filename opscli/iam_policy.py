@@ -17,7 +17,9 @@ IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "el
 # against AWS's published actions, so an operation whose action differs cannot be added without its entry here.
 IAM_ACTION = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
               "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
-              "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock"}
+              "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+              "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
+              "s3:ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration"}
 # Services with one global endpoint: their requests are made in us-east-1, whatever region the caller names, so a
 # condition on aws:RequestedRegion = ap-northeast-1 would deny every one of them. (botocore's endpoint data marks
 # them isRegionalized: false; the policy test checks this set against it.)
@@ -71,6 +73,7 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "kms:ListResourceTags": ("arn:aws:kms:{region}:{account}:key/*",),
     "kms:ListGrants": ("arn:aws:kms:{region}:{account}:key/*",),
     "lambda:GetFunction": ("arn:aws:lambda:{region}:{account}:function:{stack}-*",),
+    "logs:DescribeSubscriptionFilters": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
     "logs:ListTagsForResource": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
     "rds:DescribeDBParameters": ("arn:aws:rds:{region}:{account}:pg:{db_params}",),
     # The instance's manual snapshots, whatever they are named (an intruder names them).
@@ -79,6 +82,10 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "rds:ListTagsForResource": ("arn:aws:rds:{region}:{account}:db:{db}",
                                 "arn:aws:rds:{region}:{account}:pg:{db_params}",
                                 "arn:aws:rds:{region}:{account}:subgrp:{db_subnets}"),
+    # Asked of the buckets a declared bucket copies to that the stack does not declare, as their owner
+    # (ExpectedBucketOwner): whose they are and where is the question, so any bucket name.
+    "s3:GetBucketLocation": ("arn:aws:s3:::*",),
+    "s3:GetBucketLogging": ("arn:aws:s3:::{bucket}",),
     "s3:GetBucketNotification": ("arn:aws:s3:::{bucket}",),
     "s3:GetBucketOwnershipControls": ("arn:aws:s3:::{bucket}",),
     "s3:GetBucketPolicy": ("arn:aws:s3:::{bucket}",),
@@ -86,6 +93,8 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "s3:GetBucketTagging": ("arn:aws:s3:::{bucket}",),
     "s3:GetBucketVersioning": ("arn:aws:s3:::{bucket}",),
     "s3:GetEncryptionConfiguration": ("arn:aws:s3:::{bucket}",),
+    "s3:GetInventoryConfiguration": ("arn:aws:s3:::{bucket}",),
+    "s3:GetReplicationConfiguration": ("arn:aws:s3:::{bucket}",),
     "secretsmanager:DescribeSecret": ("{secret}",),
     "secretsmanager:GetResourcePolicy": ("{secret}",),
     "secretsmanager:ListSecretVersionIds": ("{secret}",),

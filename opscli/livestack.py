@@ -26,6 +26,7 @@ from opscli.errors import CredentialsError
 from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
 from opscli.shapes import Where
 from opscli.stack import Declared, StackScope
+from platform_spec.context import BUCKET_REGIONS
 from platform_spec.intrinsics import Resolver, Unresolvable
 from platform_spec.result import CouldNotLook, Status
 
@@ -209,6 +210,17 @@ def _same(declared: Any, live: Any, where: Where | None = None) -> bool:
     return declared == live
 
 
+def adds_items(declared: Any, live: Any) -> bool:
+    """Whether `live` holds, beside a declared structure, a list of items the declaration does not have (a queue
+    notification beside the declared EventBridge one). `same` takes keys only the live value has for AWS's
+    defaults, which is right for drift; but AWS fills in values, never items, and the picture the rules judge
+    must show what was added (CloudFormation's own drift detection reports such items as ADD)."""
+    if not isinstance(declared, Mapping) or not isinstance(live, Mapping):
+        return False
+    return any((isinstance(value, list) and bool(value)) if key not in declared else adds_items(declared[key], value)
+               for key, value in live.items())
+
+
 class LiveStack:
     """The declared resources read live (read once, judged and compared many ways)."""
 
@@ -228,6 +240,15 @@ class LiveStack:
         """The account the stack was read in (the caller's, from sts:GetCallerIdentity)."""
         account = self.resolver.pseudo.get("AWS::AccountId")
         return account if isinstance(account, str) and account else None
+
+    @property
+    def bucket_regions(self) -> dict[str, str | None]:
+        """Where the readers found the undeclared buckets declared buckets copy to (platform_spec.context)."""
+        found: dict[str, str | None] = {}
+        for resource in self.resources.values():
+            if resource.state == ReadState.READ:
+                found.update(resource.facts.get(BUCKET_REGIONS) or {})
+        return found
 
     def index_ids(self) -> None:
         """Physical ids and derived attributes -> the Ref / Fn::GetAtt that names them (for as_declared)."""
@@ -251,8 +272,10 @@ class LiveStack:
         """`live` in template shape: the declaration itself where the live value matches it, else the live value
         with exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt. `where`: as for `same`."""
         try:
-            if declared is not None and same(self.resolve(declared), live, where):
-                return declared
+            if declared is not None:
+                resolved = self.resolve(declared)
+                if same(resolved, live, where) and not adds_items(resolved, live):
+                    return declared
         except Unresolvable:
             pass
         if isinstance(live, Mapping):
@@ -265,7 +288,8 @@ class LiveStack:
                 match = None
                 for i, candidate in enumerate(candidates):
                     try:
-                        if same(self.resolve(candidate), item, _at(where, n)):
+                        resolved = self.resolve(candidate)
+                        if same(resolved, item, _at(where, n)) and not adds_items(resolved, item):
                             match = i
                             break
                     except Unresolvable:

@@ -96,7 +96,7 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
     findings = presence_findings(live)
     unreadable = [(lid, r.declared.type) for lid, r in live.resources.items() if r.state == ReadState.ERROR]
     for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS,
-                                      account=live.account):
+                                      account=live.account, bucket_regions=live.bucket_regions):
         status, reason = f.status, f.reason
         needs = template_engine.RELATIONSHIP_TYPES.get(f.rule_id, frozenset())
         unseen = [lid for lid, rtype in unreadable if rtype in needs]
@@ -208,7 +208,8 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
 
     def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
         return {(f.rule_id, f.logical_id): f.reason for f in template_engine.evaluate(
-            template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS, account=live.account)
+            template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS, account=live.account,
+            bucket_regions=live.bucket_regions)
             if f.status is Status.FAIL}
 
     live_failures = failing(picture)

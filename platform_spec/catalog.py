@@ -632,6 +632,57 @@ _RULES: tuple[Rule, ...] = (
          "--deliver-logs-permission-arn ROLE. In code: keep vpc.add_flow_log with traffic_type=ALL.",
          R(iso27001="8.15, 8.16", security_hub="EC2.6", config_rule="vpc-flow-logs-enabled",
            prowler="vpc_flow_logs_enabled", cdk_nag="AwsSolutions-VPC7, HIPAA.Security-VPCFlowLogsEnabled, NIST.800.53.R5-VPCFlowLogsEnabled, PCI.DSS.321-VPCFlowLogsEnabled")),
+    # --- residency: every path by which AWS copies the stack's data stays in ap-northeast-1 and this account ----
+    # No peer judges where a copy goes. Security Hub S3.7, Config's s3-bucket-cross-region-replication-enabled and
+    # Prowler's s3_bucket_cross_region_replication ask for the opposite (STK-DEV-012 declines it); Config's
+    # s3-bucket-replication-enabled with ReplicationType SAME-REGION comes nearest but also demands replication and
+    # knows no account; the CIS AWS Foundations Benchmark has no recommendation on residency.
+    Rule("STK-RES-001", "No bucket copies its objects, inventories, logs or events outside ap-northeast-1 and this "
+         "account", Severity.CRITICAL, (N, C, L),
+         "StreamTech's videos must stay in Japan: a replication rule copies every upload to its destination bucket, "
+         "an inventory or analytics export lists every object, server access logs record every request and an event "
+         "notification hands each upload's name to a queue, topic or function; any of them aimed at another region or "
+         "account moves the data there with one API call while every check of where the stack is deployed stays "
+         "green. A bucket's name and ARN carry neither region nor account, so only a declared bucket, or one this "
+         "account owns in ap-northeast-1 (asked live as its owner), passes.",
+         "Now: aws s3api delete-bucket-replication --bucket BUCKET (or put-bucket-replication with destinations "
+         "declared by the stack), aws s3api delete-bucket-inventory-configuration / "
+         "delete-bucket-analytics-configuration --bucket BUCKET --id ID, aws s3api put-bucket-logging --bucket "
+         "BUCKET --bucket-logging-status '{}', or aws s3api put-bucket-notification-configuration --bucket BUCKET "
+         "with the declared configuration; then find who changed it (CloudTrail). In code: aim replication, "
+         "inventory, analytics and access logs only at buckets the stack declares (pass the Bucket construct, never "
+         "a name or ARN), and notifications at its own queues, topics and functions.",
+         R(iso27001="5.14, 5.23, 5.31, 5.34, 8.12")),
+    Rule("STK-RES-002", "No log group streams its events outside ap-northeast-1 and this account", Severity.HIGH,
+         (N, C, L),
+         "The log groups hold the API's access logs, the workers' job lines and the database's logs, with video ids, "
+         "object keys and callers' addresses: a subscription filter streams every event as it is written to a "
+         "Kinesis stream, a Firehose, a Lambda function or another account's log destination, so one aimed at "
+         "another region or account copies the logs out of Japan and out of the account's control.",
+         "Now: aws logs delete-subscription-filter --log-group-name GROUP --filter-name FILTER; then find who added "
+         "it (CloudTrail PutSubscriptionFilter). In code: declare subscription filters only to destinations the "
+         "stack declares (log_group.add_subscription_filter with the stack's own stream or function).",
+         R(iso27001="5.14, 5.31, 5.34, 8.12")),
+    Rule("STK-RES-003", "No EventBridge rule sends events outside ap-northeast-1 and this account", Severity.HIGH,
+         (N, C, L),
+         "The intake rule carries every upload's bucket, key and uploader; a target (or a target's dead-letter queue) "
+         "in another region or account, another account's event bus, or an API destination (an HTTP endpoint "
+         "outside AWS) receives each of them, and adding one is a single PutTargets call beside the declaration.",
+         "Now: aws events remove-targets --rule RULE --ids TARGET (or aws events put-targets with the declared target "
+         "and dead-letter queue); then find who added it (CloudTrail PutTargets). In code: target only the stack's "
+         "own queues and functions (targets.SqsQueue(queue, dead_letter_queue=dlq)), never an event bus, API "
+         "destination or ARN of another region or account.",
+         R(iso27001="5.14, 5.31, 5.34, 8.12")),
+    Rule("STK-RES-004", "No SNS topic delivers outside ap-northeast-1 and this account", Severity.HIGH, (N, C, L),
+         "A subscription receives every message the topic publishes (the alarms name the stack's resources and "
+         "carry their metrics): a queue, function or Firehose of another region or account takes them there, and an "
+         "HTTP(S), email, SMS or mobile-push subscriber takes them out of AWS, where no region is kept. The stack "
+         "declares no subscription; a human subscriber, if ever wanted, is an accepted deviation with its reason.",
+         "Now: aws sns unsubscribe --subscription-arn SUBSCRIPTION; then find who subscribed it (CloudTrail "
+         "Subscribe). In code: subscribe only the stack's own queues and functions "
+         "(topic.add_subscription(subscriptions.SqsSubscription(queue))).",
+         # Prowler's check covers the http protocol alone (for its plain text, not for where it delivers).
+         R(iso27001="5.14, 5.31, 5.34, 8.12", prowler="sns_subscription_not_using_http_endpoints")),
     # --- accepted deviations: cited by every suppression; the rationale is the suppression reason --
     Rule("STK-DEV-001", "Deviation: deletion protection is off on RDS and the load balancer", Severity.INFO, (),
          "Every environment must be deletable with its stack without manual steps, which deletion protection "

@@ -18,3 +18,11 @@ class Context:
     # The stack's account when the engine knows it (live: the caller's; synthesis: the configured one); None at
     # the template stage of an account-agnostic template, where the account is AWS::AccountId.
     account: str | None = None
+    # Where the live read found the buckets a declared bucket copies to and the stack does not declare (a bucket's
+    # name and ARN carry neither region nor account): (name, region) for one this account owns, (name, None) where
+    # asking as its owner was refused. Empty at the template stage: only a declared bucket proves its place there.
+    bucket_regions: tuple[tuple[str, str | None], ...] = ()
+
+
+# The fact under which a live reader reports the buckets it located ({name: region or None}), for bucket_regions.
+BUCKET_REGIONS = "BucketRegions"

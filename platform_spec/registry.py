@@ -39,6 +39,7 @@ from platform_spec.rules import (  # noqa: F401
     stk_private_routes,
     stk_rds,
     stk_redis,
+    stk_residency,
     stk_residency_stores,
     stk_resource_policy,
     stk_s3_ownership,

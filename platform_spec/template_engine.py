@@ -48,12 +48,14 @@ def _relationship_results(resources: Mapping[str, Any]) -> Iterable[tuple[str, s
 
 
 def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | None = None,
-             rule_ids: Iterable[str] | None = None, account: str | None = None) -> list[Finding]:
-    """Every applicable finding (PASS and FAIL) of the template; restricted to `rule_ids` if given."""
+             rule_ids: Iterable[str] | None = None, account: str | None = None,
+             bucket_regions: Mapping[str, str | None] | None = None) -> list[Finding]:
+    """Every applicable finding (PASS and FAIL) of the template; restricted to `rule_ids` if given. `account` and
+    `bucket_regions`: what the live stage knows beyond the picture (Context)."""
     resources = template.get("Resources", {})
     suffix, cmk_ids = project_cmks(resources)
     context = Context(suffix=suffix, cmk_ids=cmk_ids, expected_tags=tuple(sorted((expected_tags or {}).items())),
-                      account=account)
+                      account=account, bucket_regions=tuple(sorted((bucket_regions or {}).items())))
     wanted = set(rule_ids) if rule_ids is not None else None
     findings: list[Finding] = []
 

@@ -324,6 +324,38 @@ def manual_snapshot(deployment: Any, name: str = "taken-by-hand") -> Iterator[st
         rds.delete_db_snapshot(DBSnapshotIdentifier=name)
 
 
+@contextlib.contextmanager
+def copied_within_tokyo(deployment: Any) -> Iterator[None]:
+    """The intake bucket replicated to a bucket of this account in ap-northeast-1 that the stack does not declare,
+    and the API's access log streamed to a Kinesis stream of this account there, for the block: both stay in the
+    stack's place (the posture stays PASS), and they are the only way to make the readers ask GetBucketLocation
+    and read a subscription filter. Removed after it."""
+    from opscli.aws import new_session
+
+    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1")
+    s3, logs, kinesis = (session.client(name, endpoint_url=deployment.endpoint) for name in ("s3", "logs", "kinesis"))
+    bucket, group = deployment.outputs["IngestBucketName"], deployment.outputs["ApiAccessLogGroup"]
+    account = deployment.outputs["KmsKeyArn"].split(":")[4]
+    copy = f"{bucket}-copy"[:63]
+    s3.create_bucket(Bucket=copy, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+    s3.put_bucket_versioning(Bucket=copy, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={
+        "Role": f"arn:aws:iam::{account}:role/replication-within-tokyo",
+        "Rules": [{"ID": "within-tokyo", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                   "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": f"arn:aws:s3:::{copy}"}}]})
+    kinesis.create_stream(StreamName="log-copies-within-tokyo", ShardCount=1)
+    stream = kinesis.describe_stream(StreamName="log-copies-within-tokyo")["StreamDescription"]["StreamARN"]
+    logs.put_subscription_filter(logGroupName=group, filterName="within-tokyo", filterPattern="", destinationArn=stream)
+    try:
+        yield
+    finally:
+        logs.delete_subscription_filter(logGroupName=group, filterName="within-tokyo")
+        kinesis.delete_stream(StreamName="log-copies-within-tokyo")
+        s3.delete_bucket_replication(Bucket=bucket)
+        s3.delete_bucket(Bucket=copy)
+
+
 def judge_and_compare(aws: Any, outputs_file: Path) -> tuple[list[Any], list[Any], Any]:
     """One read of the whole stack, judged as `opscli audit` judges it and compared with its declaration as
     `opscli drift` compares it: (the audit's findings, the drift's findings, the target)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, pages, reader
 from opscli.stack import Declared
+from platform_spec.rules import stk_residency
 
 
 @reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule", "events:DescribeEventBus"),
@@ -17,12 +18,16 @@ def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     targets = [t for page in pages(events, "list_targets_by_rule", "ListTargetsByRule", Rule=r.physical_id)
                for t in need(page, "Targets", list, operation="ListTargetsByRule")]
     declared = {_resolved(ctx, t.get("Id")) for t in r.properties.get("Targets") or [] if isinstance(t, Mapping)}
+    # An undeclared target delivering outside the stack's region or account is the residency rule's finding (it
+    # says where): named once, there.
+    account = ctx.resolve({"Ref": "AWS::AccountId"})
     props: dict[str, Any] = {"Name": need(rule, "Name", str, operation="DescribeRule"),
                              "State": need(rule, "State", str, operation="DescribeRule"),
                              "Targets": targets,
                              FACTS: {UNDECLARED: [f"target {t.get('Id')} -> {t.get('Arn')}" for t in targets
-                                                  if isinstance(t, Mapping) and t.get("Id") not in declared]}}
-    props[FACTS].update(_bus(ctx, events, rule, _resolved(ctx, {"Ref": "AWS::AccountId"}, "")))
+                                                  if isinstance(t, Mapping) and t.get("Id") not in declared
+                                                  and not stk_residency.target_leaves(t, account)]}}
+    props[FACTS].update(_bus(ctx, events, rule, account))
     if "Description" in rule:
         props["Description"] = rule["Description"]
     if "EventPattern" in rule:

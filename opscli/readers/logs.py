@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ReadContext, _listed_tags, _only, need, pages, reader
+from opscli.readers.base import FACTS, MalformedAnswer, ReadContext, _listed_tags, _only, need, pages, reader
 from opscli.stack import Declared
 
 
-@reader("AWS::Logs::LogGroup", ("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+@reader("AWS::Logs::LogGroup", ("logs:DescribeLogGroups", "logs:ListTagsForResource",
+                                "logs:DescribeSubscriptionFilters"),
         "LogGroupName RetentionInDays KmsKeyId Tags")
 def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     logs = ctx.aws.client("logs")
@@ -24,4 +25,14 @@ def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                              "KmsKeyId": group.get("kmsKeyId")}
     arn = need(group, "arn", str, operation="DescribeLogGroups").removesuffix(":*")
     props["Tags"] = _listed_tags(logs.list_tags_for_resource, "tags", Mapping, resourceArn=arn)
+    # Where the group's events are streamed to (judged by the residency rule's live half): CloudFormation declares
+    # a filter as a resource of its own, so they are facts of the group, not properties.
+    op = "DescribeSubscriptionFilters"
+    filters = [{"FilterName": need(f, "filterName", str, operation=op),
+                "DestinationArn": need(f, "destinationArn", str, operation=op)}
+               for page in pages(logs, "describe_subscription_filters", op, logGroupName=r.physical_id)
+               for f in need(page, "subscriptionFilters", list, operation=op)]
+    if len(arn.split(":")) < 6 or not arn.split(":")[4]:
+        raise MalformedAnswer(f"DescribeLogGroups answered the group's arn as {arn[:80]!r}")
+    props[FACTS] = {"Arn": arn, "SubscriptionFilters": filters}
     return props

@@ -20,10 +20,11 @@ from opscli.readers.base import (
     reader,
 )
 from opscli.stack import Declared
+from platform_spec.rules import stk_residency
 
 
 @reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"),
-        "TopicName KmsMasterKeyId Tags")
+        "TopicName KmsMasterKeyId Tags Subscription")
 def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     sns = ctx.aws.client("sns")
     answer = _call("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
@@ -40,8 +41,17 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                          TopicArn=r.physical_id)
                      for x in need(page, "Subscriptions", list, operation="ListSubscriptionsByTopic")
                      if isinstance(x, Mapping)]
+    # Every subscription, declared here, as an AWS::SNS::Subscription, or not at all: where it delivers is judged
+    # by the residency rule, which also names an undeclared one delivering outside (STK-STACK-002 does not).
+    op = "ListSubscriptionsByTopic"
+    props["Subscription"] = sorted(({"Endpoint": need(x, "Endpoint", str, operation=op),
+                                     "Protocol": need(x, "Protocol", str, operation=op)} for x in subscriptions),
+                                   key=lambda x: (x["Protocol"], x["Endpoint"])) or None
+    account = ctx.resolve({"Ref": "AWS::AccountId"})
     props[FACTS] = {UNDECLARED: [f"subscription {x.get('Protocol')}:{x.get('Endpoint')}" for x in subscriptions
-                                 if (str(x.get("Protocol")), str(x.get("Endpoint"))) not in declared]}
+                                 if (str(x.get("Protocol")), str(x.get("Endpoint"))) not in declared
+                                 and not stk_residency.subscription_leaves(x.get("Protocol"), x.get("Endpoint"),
+                                                                           account)]}
     return props
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_spec.result import Result
+from platform_spec.rules import stk_residency
 from platform_spec.rules import stk_perimeter as perimeter
 from platform_spec.rules import stk_rds
 from platform_spec.rules import stk_residency_stores as residency
@@ -99,6 +100,8 @@ def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> R
 LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     *(LiveOnlyRule(UNDECLARED_CHILDREN_ID, "stack.undeclared_children", resource_type, ("Undeclared",),
                    nothing_undeclared) for resource_type in CHILD_BEARING),
+    LiveOnlyRule(stk_residency.LOGS_ID, "logs.subscription_destinations", stk_residency.LOG_GROUP,
+                 ("Arn", "SubscriptionFilters"), stk_residency.log_group_subscriptions),
     LiveOnlyRule(KEY_STATE_ID, "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
     LiveOnlyRule("STK-REDIS-001", "redis.members_spread", "AWS::ElastiCache::ReplicationGroup",
                  ("MemberAvailabilityZones",), redis_members_spread),

@@ -69,6 +69,8 @@ def resources_of(operation: str, params: dict, account: str, path: str) -> list[
         return [_named(p["FunctionName"], "lambda", "function:", account)]
     if operation == "logs:ListTagsForResource":
         return [p["resourceArn"].removesuffix(":*")]
+    if operation == "logs:DescribeSubscriptionFilters":
+        return [_arn("logs", f"log-group:{p['logGroupName']}", account)]
     if operation == "rds:DescribeDBParameters":
         return [_arn("rds", f"pg:{p['DBParameterGroupName']}", account)]
     if operation == "rds:ListTagsForResource":

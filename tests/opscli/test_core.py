@@ -181,12 +181,13 @@ def test_key_rotation_check(deployed, aws):
 
 def test_calls_are_exactly_the_declared_reads(deployed, aws, local_deployment):
     """A full audit, rotate-check secrets and keys call exactly the operations `opscli iam-policy` covers (with a
-    manual snapshot beside the database, whose sharing the audit then reads)."""
+    manual snapshot beside the database, whose sharing the audit then reads, and copies of the bucket and a log
+    group within Tokyo, where the audit then asks where an undeclared bucket is)."""
     from opscli.aws import is_read
-    from tests.conftest import manual_snapshot
+    from tests.conftest import copied_within_tokyo, manual_snapshot
 
     t = targets.from_suffix("test")
-    with manual_snapshot(local_deployment):
+    with manual_snapshot(local_deployment), copied_within_tokyo(local_deployment):
         core.audit(aws, t)
     core.rotate_secrets(aws, t)
     core.rotate_keys(aws, t)

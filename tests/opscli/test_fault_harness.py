@@ -640,9 +640,10 @@ def harness(local_deployment, proxy) -> Iterator[Harness]:
     module: without a child to read, the readers never ask for one's attributes (DescribeDBSnapshotAttributes),
     and without a replication EFS answers DescribeReplicationConfigurations with an error: no fault of either
     would be applied."""
-    from tests.conftest import manual_snapshot
+    from tests.conftest import copied_within_tokyo, manual_snapshot
 
-    with manual_snapshot(local_deployment), _replicated_within_tokyo(local_deployment):
+    with manual_snapshot(local_deployment), _replicated_within_tokyo(local_deployment), \
+            copied_within_tokyo(local_deployment):
         yield Harness(local_deployment, proxy)
 
 
@@ -833,11 +834,16 @@ NOTHING_TO_MISSHAPE = {
     # key has no grant).
     "apigateway:GetUsagePlan": ("enumcase",), "iam:GetRole": ("enumcase",),
     "kms:ListGrants": ("enumcase",), "rds:DescribeDBInstances": ("enumcase",),
-    "rds:DescribeDBSnapshots": ("enumcase",), "wafv2:GetLoggingConfiguration": ("enumcase",),
+    "rds:DescribeDBSnapshots": ("enumcase",), "s3:ListBucketInventoryConfigurations": ("enumcase",),
+    "wafv2:GetLoggingConfiguration": ("enumcase",),
+    # The subscription filter the harness adds has no boolean (moto leaves out applyOnTransformedLogs).
+    "logs:DescribeSubscriptionFilters": ("one",),
     # The attachment's state, its only enumerated value, is "available": beyond the model (opscli.aws's
     # ENUM_BEYOND_THE_MODEL), so not one of the model's values to spell otherwise.
     "ec2:DescribeInternetGateways": ("enumcase",),
-    # No member inside: <NotificationConfiguration/> is empty (no notification configured here).
+    # No member inside: <LocationConstraint> holds its text (outside botocore's model), <BucketLoggingStatus/> is
+    # empty (no access logging configured here); <NotificationConfiguration> holds <EventBridgeConfiguration/> alone.
+    "s3:GetBucketLocation": ("twice", "enumcase"), "s3:GetBucketLogging": ("twice", "enumcase"),
     "s3:GetBucketNotificationConfiguration": ("twice", "enumcase"),
 }
 

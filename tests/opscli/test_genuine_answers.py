@@ -239,6 +239,37 @@ def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
     assert "manual snapshot tidx-rdx may be restored by account 619193117841" in shared[0].reason
 
 
+def test_our_log_group_reader_reaches_custodians_cross_account_verdict():
+    """Cloud Custodian's LogGroupTest.test_cross_account asserts, on its recordings, that log group
+    /aws/codebuild/custodian is delivered to account 1111111111111 (its subscription filter's function). The same
+    genuine answers, read by opscli's log-group reader and judged by the residency rule's live half: STK-RES-002
+    FAILs on the group, naming that function, its account and its region; nothing is ERROR."""
+    from opscli import livestack, stackcheck
+    from opscli.stack import build
+    from platform_spec.result import Status
+    from platform_spec.rules import stk_residency
+
+    name = "/aws/codebuild/custodian"
+    template = {"Resources": {"Logs": {"Type": stk_residency.LOG_GROUP, "Properties": {"LogGroupName": name}}}}
+    summaries = [{"LogicalResourceId": "Logs", "ResourceType": stk_residency.LOG_GROUP, "PhysicalResourceId": name,
+                  "ResourceStatus": "CREATE_COMPLETE"}]
+    aws = _guarded()
+    with Stubber(aws.client("logs")) as stub:
+        stub.add_response("describe_log_groups", _load("test_log_group_cross_account/logs.DescribeLogGroups_1.json",
+                                                       "logs:DescribeLogGroups"))
+        stub.add_response("list_tags_for_resource", {"tags": {}})  # the recording has none of these
+        stub.add_response("describe_subscription_filters", _load(
+            "test_log_group_cross_account/logs.DescribeSubscriptionFilters_1.json", "logs:DescribeSubscriptionFilters"))
+        live = livestack.read_stack(aws, build("TapStackreplay", template, summaries, "replay"),
+                                    account="644160558196", max_workers=1)
+    assert live.resources["Logs"].state == livestack.ReadState.READ, live.resources["Logs"].detail
+    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_residency.LOGS_ID]
+    assert [f.status for f in found] == [Status.FAIL], found
+    assert "arn:aws:lambda:us-east-2:1111111111111:function:CloudCustodian" in found[0].reason
+    assert "in account 1111111111111, not this stack's 644160558196" in found[0].reason
+    assert "in us-east-2, not ap-northeast-1" in found[0].reason
+
+
 # --- the perimeter's verdicts on genuine answers ------------------------------------------------------------------
 
 def test_our_secret_policy_check_reaches_custodians_cross_account_verdict():

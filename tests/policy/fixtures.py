@@ -347,6 +347,36 @@ def guarded_group(*egress: dict[str, Any]) -> dict[str, Any]:
             "Db": db(VPCSecurityGroups=[{"Fn::GetAtt": ["Sg", "GroupId"]}])}
 
 
+def replicated_bucket(destination: dict[str, Any]) -> dict[str, Any]:
+    """The bucket replicating every object to `destination` (a replication rule's Destination), and a declared
+    bucket it may replicate to."""
+    return {"Replica": bucket(), "Bucket": bucket(ReplicationConfiguration={
+        "Role": "arn:aws:iam::123456789012:role/replication-fx",
+        "Rules": [{"Id": "copy-all", "Status": "Enabled", "Priority": 1, "Filter": {"Prefix": ""},
+                   "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": destination}]})}
+
+
+def streamed_log_group(destination: Any) -> dict[str, Any]:
+    """A log group with a subscription filter to `destination`, and a declared stream it may deliver to."""
+    return {"Logs": log_group(), "Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}},
+            "Filter": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {
+                "LogGroupName": {"Ref": "Logs"}, "FilterPattern": "", "DestinationArn": destination,
+                "RoleArn": "arn:aws:iam::123456789012:role/logs-fx"}}}
+
+
+def targeted_rule(target: Any) -> dict[str, Any]:
+    """The intake rule delivering to `target` (a target's Arn), with the declared dead-letter queue."""
+    return {**queues(), "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+        "Name": "intake-rule-fx", "State": "ENABLED", "EventPattern": {"source": ["aws.s3"]},
+        "Targets": [{"Id": "Target0", "Arn": target, "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dlq", "Arn"]}}}]}}}
+
+
+def subscribed_topic(protocol: str, endpoint: Any) -> dict[str, Any]:
+    return {**queues(), "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": "alarms-fx", "KmsMasterKeyId": CMK, "Tags": TAGS,
+        "Subscription": [{"Protocol": protocol, "Endpoint": endpoint}]}}}
+
+
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-NAME-001": {"pass": template({"Logs": log_group()}),
                      "fail": template({"Logs": log_group(LogGroupName="/ecs/Worker_FX")})},
@@ -441,6 +471,18 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
     "STK-API-006": {"pass": template({"Stage": cached_stage(encrypted=True)}),
                     "fail": template({"Stage": cached_stage(encrypted=False)})},
+    # residency of every path the data is copied by: to a bucket, stream, bus or subscriber outside Tokyo and the
+    # account, against the stack's own
+    "STK-RES-001": {"pass": template(replicated_bucket({"Bucket": {"Fn::GetAtt": ["Replica", "Arn"]}})),
+                    "fail": template(replicated_bucket({"Bucket": "arn:aws:s3:::videos-copy-us-east-1",
+                                                        "Account": "999999999999",
+                                                        "AccessControlTranslation": {"Owner": "Destination"}}))},
+    "STK-RES-002": {"pass": template(streamed_log_group({"Fn::GetAtt": ["Stream", "Arn"]})),
+                    "fail": template(streamed_log_group("arn:aws:logs:us-east-1:999999999999:destination:central"))},
+    "STK-RES-003": {"pass": template(targeted_rule({"Fn::GetAtt": ["Work", "Arn"]})),
+                    "fail": template(targeted_rule("arn:aws:events:us-east-1:999999999999:event-bus/default"))},
+    "STK-RES-004": {"pass": template(subscribed_topic("sqs", {"Fn::GetAtt": ["Work", "Arn"]})),
+                    "fail": template(subscribed_topic("email", "oncall@example.com"))},
     "STK-NET-003": {"pass": template(logged_vpc("ALL")), "fail": template(logged_vpc("REJECT"))},
     "STK-NET-005": {"pass": template(guarded_group()),
                     "fail": template(guarded_group({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,

@@ -64,3 +64,10 @@ properties = st.dictionaries(
 
 #: AWS-managed KMS key aliases.
 aws_managed_aliases = st.from_regex(r"alias/aws/[a-z0-9-]{1,20}", fullmatch=True)
+
+#: Region names of AWS's shape other than ap-northeast-1 (where no copy of the stack's data may go).
+other_regions = st.from_regex(r"(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|southeast)-[1-9]|"
+                              r"ap-northeast-[2-9]", fullmatch=True)
+
+#: Twelve-digit account ids.
+account_ids = st.from_regex(r"[0-9]{12}", fullmatch=True)
