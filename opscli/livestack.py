@@ -119,8 +119,9 @@ def _web_acl_attributes(pid: str, region: str, account: str) -> dict[str, str]:
     return {"Arn": f"arn:aws:wafv2:{region}:{account}:{where}/webacl/{name}/{acl_id}", "Id": acl_id}
 
 
-def _canonical(value: Any) -> Any:
-    """A comparable form: scalars as CloudFormation strings, policy-document shorthands expanded, lists sorted."""
+def _canonical(value: Any, where: Where | None = None) -> Any:
+    """A comparable form: scalars as CloudFormation strings, policy-document shorthands expanded (not in a
+    structure the schema names, such as a WAF rule's Statement and Action), lists sorted."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -128,15 +129,16 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        out = {k: _canonical(v) for k, v in value.items()}
-        for key in ("Action", "NotAction", "Resource", "NotResource"):
-            if isinstance(out.get(key), str):
-                out[key] = [out[key]]
-        if isinstance(out.get("Statement"), Mapping):
-            out["Statement"] = [out["Statement"]]
+        out = {k: _canonical(v, _at(where, k)) for k, v in value.items()}
+        if where is None or not where.is_named():
+            for key in ("Action", "NotAction", "Resource", "NotResource"):
+                if isinstance(out.get(key), str):
+                    out[key] = [out[key]]
+            if isinstance(out.get("Statement"), Mapping):
+                out["Statement"] = [out["Statement"]]
         return out
     if isinstance(value, list):
-        return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+        return sorted((_canonical(v, _at(where, 0)) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
     return value
 
 
@@ -148,7 +150,7 @@ def same(declared: Any, live: Any, where: Where | None = None) -> bool:
     it. Without `where` no object is a map."""
     if _identical(declared, live):
         return True  # the same as they are, so the same in canonical form (most properties: none is built)
-    return _same(_canonical(declared), _canonical(live), where)
+    return _same(_canonical(declared, where), _canonical(live, where), where)
 
 
 def _identical(one: Any, other: Any) -> bool:

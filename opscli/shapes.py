@@ -1,5 +1,5 @@
 """What CloudFormation's resource schemas say about the shape at a property path: a map of free keys, or a
-structure whose keys are named by the schema.
+structure whose keys are named by the schema, or a free-form JSON document.
 
 Drift needs the difference. An empty map (`Throttle: {}` of a usage plan's stage) holds nothing, and AWS leaves
 it out of its answers: absent and empty are the same. An empty structure is a choice made by which key is
@@ -8,8 +8,8 @@ against `{Allow: {}}`. Calling every empty object "what AWS left out" made those
 
 The schemas are AWS's own resource provider schemas as cfn-lint ships them, reduced to their structure (which
 keys an object names, its items, its free keys, its references) for the types opscli reads, and kept in
-`data/cfn_shapes.json` so that the operators' distribution needs no cfn-lint. `python -m opscli.shapes` writes
-that file again from the installed cfn-lint; a test fails while it is out of date.
+`data/cfn_shapes.json` so that the operators' distribution needs no cfn-lint. `python -m policies.cfn_shapes`
+writes that file again from the installed cfn-lint; a test fails while it is out of date.
 """
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).with_name("data") / "cfn_shapes.json"
-# The keywords of a schema that say where values sit; every other keyword (descriptions, patterns, enums,
-# lengths) says what a value may be, which drift does not need.
-_STRUCTURAL = ("type", "properties", "items", "patternProperties", "additionalProperties", "$ref", "oneOf", "anyOf",
-               "allOf")
 
 
 @functools.cache
@@ -53,6 +48,11 @@ class Where:
         """Whether the schema makes this place a map of free keys (so an empty one is what AWS leaves out). False
         for a structure, and for a place the schema does not describe: there an empty object is still a value."""
         return _kind(self.type, self.path) == "map"
+
+    def is_named(self) -> bool:
+        """Whether the schema names this place's keys (a structure such as a WAF rule), as opposed to a map, a
+        free-form JSON document (a policy document) or a place it does not describe."""
+        return _kind(self.type, self.path) == "structure"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -114,81 +114,6 @@ def _node_kind(schema: Mapping[str, Any], node: Mapping[str, Any]) -> str | None
         return "map"
     types = {t for part in parts for t in ([part["type"]] if isinstance(part.get("type"), str)
                                            else part.get("type") or ())}
-    # An object the schema gives no keys (WAF's `OverrideAction: {None: {}}`, a JSON document): what is present
-    # is what was chosen.
-    return "structure" if "object" in types else None
-
-
-# --- the vendored file ------------------------------------------------------------------------------------------
-
-def reduce(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A provider schema cut to its structural keywords and the definitions its properties reach."""
-    def cut(node: Any) -> Any:
-        if isinstance(node, list):
-            return [cut(item) for item in node]
-        if not isinstance(node, Mapping):
-            return node
-        out: dict[str, Any] = {}
-        for key in _STRUCTURAL:
-            if key not in node:
-                continue
-            value = node[key]
-            if key in ("properties", "patternProperties"):
-                out[key] = {name: cut(sub) for name, sub in value.items()}
-            elif key == "additionalProperties":
-                if isinstance(value, Mapping):
-                    out[key] = cut(value)
-            else:
-                out[key] = cut(value)
-        return out
-
-    definitions = schema.get("definitions") or {}
-    root = cut({"properties": schema.get("properties") or {}})
-    reached: dict[str, Any] = {}
-    todo = [root]
-    while todo:
-        node = todo.pop()
-        for ref in re.findall(r'"#/definitions/([^"]+)"', json.dumps(node)):
-            if ref not in reached and ref in definitions:
-                reached[ref] = cut(definitions[ref])
-                todo.append(reached[ref])
-    if reached:
-        root["definitions"] = dict(sorted(reached.items()))
-    return root
-
-
-def generate(types: Iterable[str]) -> dict[str, Any]:
-    """The file's content for `types`, from the installed cfn-lint's schemas of ap-northeast-1."""
-    from importlib.metadata import version
-
-    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
-
-    out = {}
-    for rtype in sorted(set(types)):
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("ap-northeast-1", rtype).schema
-        out[rtype] = reduce(schema)
-    return {"source": f"AWS CloudFormation resource provider schemas for ap-northeast-1, as shipped by cfn-lint "
-                      f"{version('cfn-lint')} (MIT-0), reduced to their structure by "
-                      "`python -m opscli.shapes`", "types": out}
-
-
-def wanted_types() -> set[str]:
-    """Every type opscli reads or compares: the readers' and the children they read beside the declaration."""
-    from opscli.readers import READERS
-
-    return set(READERS)
-
-
-def render(content: Mapping[str, Any]) -> str:
-    return json.dumps(content, indent=None, sort_keys=True, separators=(",", ":")) + "\n"
-
-
-def main() -> int:
-    DATA.parent.mkdir(exist_ok=True)
-    DATA.write_text(render(generate(wanted_types())), encoding="utf-8")
-    print(f"wrote {DATA} ({DATA.stat().st_size} bytes)", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    # An object the schema gives no keys (WAF's `OverrideAction: {None: {}}`, a policy document): free-form JSON,
+    # where what is present is what was chosen.
+    return "document" if "object" in types else None

@@ -18,16 +18,17 @@ from opscli.stackcheck import changes
 DEPTH = 5
 
 
-def test_the_vendored_shapes_are_those_of_the_installed_cfn_lint():
-    """`python -m opscli.shapes` writes the file again; it must be run after cfn-lint or the readers change."""
-    assert shapes.DATA.read_text(encoding="utf-8") == shapes.render(shapes.generate(shapes.wanted_types())), \
-        "opscli/data/cfn_shapes.json is out of date: run python -m opscli.shapes"
-
-
-def test_every_type_opscli_reads_has_a_shape():
+def test_the_vendored_shapes_are_those_of_the_installed_cfn_lint_for_every_type_opscli_reads():
+    """`python -m policies.cfn_shapes [TYPE ...]` writes the file again: after cfn-lint changes, or a reader of a
+    new type is added."""
     from opscli.readers import READERS
+    from policies import cfn_shapes
 
-    assert set(READERS) <= shapes.known_types()
+    missing = sorted(set(READERS) - shapes.known_types())
+    assert not missing, f"no shape for {missing}: run python -m policies.cfn_shapes {' '.join(missing)}"
+    assert cfn_shapes.DATA == shapes.DATA
+    assert shapes.DATA.read_text(encoding="utf-8") == cfn_shapes.render(cfn_shapes.generate(shapes.known_types())), \
+        "opscli/data/cfn_shapes.json is out of date: run python -m policies.cfn_shapes"
 
 
 def _objects(rtype: str) -> list[tuple[tuple, str, tuple[str, ...], tuple[str, ...]]]:
@@ -133,3 +134,17 @@ def test_without_a_schema_an_empty_object_is_still_a_value():
     assert not same({"Block": {}}, {"Count": {}})
     assert same({"Items": []}, {})  # an empty list is no items, whatever the schema
     assert json.dumps(Where("AWS::No::Such", ("X",)).is_map()) == "false"
+
+
+def test_a_waf_rule_is_a_structure_not_a_policy_document():
+    """Found by the property above: a rule's `Statement` and `Action` keys were read as a policy document's
+    shorthands (a statement object as a list of one), which hid an empty structure chosen beside them."""
+    rules = Where("AWS::WAFv2::WebACL", ("Rules",))
+    assert not same([{"Statement": {}}], [{"Statement": {}, "Action": {}}], rules)
+    assert same([{"Name": "r", "Action": {"Block": {}}}], [{"Name": "r", "Action": {"Block": {}}}], rules)
+
+
+def test_a_policy_document_keeps_its_shorthands():
+    trust = Where("AWS::IAM::Role", ("AssumeRolePolicyDocument",))
+    statement = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    assert same({"Statement": statement}, {"Statement": [{**statement, "Action": ["sts:AssumeRole"]}]}, trust)
