@@ -845,6 +845,8 @@ NOTHING_TO_MISSHAPE = {
     # empty (no access logging configured here); <NotificationConfiguration> holds <EventBridgeConfiguration/> alone.
     "s3:GetBucketLocation": ("twice", "enumcase"), "s3:GetBucketLogging": ("twice", "enumcase"),
     "s3:GetBucketNotificationConfiguration": ("twice", "enumcase"),
+    # Its only enumerated values are LogConfig's (IncludeDetail, Level): the default bus has no log configuration.
+    "events:DescribeEventBus": ("enumcase",),
 }
 
 
@@ -871,7 +873,10 @@ def test_an_answer_misshapen_in_its_models_terms_is_error_never_a_verdict(harnes
                 f"the emulator's answers to {operation} hold nothing the {kind} fault rewrites"
             continue
         if kind == "emptied":
-            assert harness.requests and all(BY_ID[operation][0] in r for r in harness.requests), harness.requests
+            # Asked by its id at least once. EFS's DescribeAccessPoints is also asked by file system, to list the
+            # access points beside the declared ones: there an empty list is an answer (none), and the picture of
+            # the file system stays the unfaulted one (none were added).
+            assert any(BY_ID[operation][0] in r for r in harness.requests), harness.requests
         if kind == "pageloop":
             # A pagination that notices the circle sends back two tokens (1, then 2) and stops at 1 again.
             assert proxy.followed <= 2 * proxy.started, f"{operation}: a reader went around the circle"
