@@ -212,15 +212,16 @@ def _same(declared: Any, live: Any, where: Where | None = None) -> bool:
     return declared == live
 
 
-def adds_items(declared: Any, live: Any) -> bool:
-    """Whether `live` holds, beside a declared structure, a list of items the declaration does not have (a queue
-    notification beside the declared EventBridge one). `same` takes keys only the live value has for AWS's
-    defaults, which is right for drift; but AWS fills in values, never items, and the picture the rules judge
-    must show what was added (CloudFormation's own drift detection reports such items as ADD)."""
-    if not isinstance(declared, Mapping) or not isinstance(live, Mapping):
-        return False
-    return any((isinstance(value, list) and bool(value)) if key not in declared else adds_items(declared[key], value)
-               for key, value in live.items())
+def adds_keys(declared: Any, live: Any) -> bool:
+    """Whether `live` holds, beside what the declaration sets, a key (at any depth) or list items it does not
+    have: a queue notification beside the declared EventBridge one, a method setting that caches beside the
+    declared logging level. `same` takes such keys for AWS's defaults, which is right for drift (the declaration
+    did not set them); but the picture the rules judge must show what is there, whoever set it."""
+    if isinstance(declared, Mapping) and isinstance(live, Mapping):
+        return any(key not in declared or adds_keys(declared[key], value) for key, value in live.items())
+    if isinstance(declared, list) and isinstance(live, list):
+        return len(live) > len(declared) or any(isinstance(item, (Mapping, list)) for item in live)
+    return False
 
 
 class LiveStack:
@@ -271,12 +272,13 @@ class LiveStack:
             raise Unresolvable(f"a malformed intrinsic ({exc!r})") from None
 
     def as_declared(self, declared: Any, live: Any, where: Where | None = None) -> Any:
-        """`live` in template shape: the declaration itself where the live value matches it, else the live value
-        with exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt. `where`: as for `same`."""
+        """`live` in template shape: the declaration itself where the live value matches it and holds nothing
+        more, else the live value with the declaration's values (their Ref / Fn::GetAtt) where they match and
+        exact physical ids (and derived ARNs) put back as Ref / Fn::GetAtt. `where`: as for `same`."""
         try:
             if declared is not None:
                 resolved = self.resolve(declared)
-                if same(resolved, live, where) and not adds_items(resolved, live):
+                if same(resolved, live, where) and not adds_keys(resolved, live):
                     return declared
         except Unresolvable:
             pass
@@ -290,14 +292,13 @@ class LiveStack:
                 match = None
                 for i, candidate in enumerate(candidates):
                     try:
-                        resolved = self.resolve(candidate)
-                        if same(resolved, item, _at(where, n)) and not adds_items(resolved, item):
+                        if same(self.resolve(candidate), item, _at(where, n)):
                             match = i
                             break
                     except Unresolvable:
                         continue
-                out.append(candidates.pop(match) if match is not None else self.as_declared(None, item,
-                                                                                            _at(where, n)))
+                out.append(self.as_declared(candidates.pop(match) if match is not None else None, item,
+                                            _at(where, n)))
             return out
         if isinstance(live, str) and live in self._ids:
             return self._ids[live]

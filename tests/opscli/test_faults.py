@@ -75,6 +75,7 @@ def log_answers(stub) -> None:
         {"logGroupName": "/ecs/fault", "retentionInDays": 30, "kmsKeyId": CMK,
          "arn": f"arn:aws:logs:ap-northeast-1:{ACCOUNT}:log-group:/ecs/fault:*"}]})
     stub.add_response("list_tags_for_resource", {"tags": {t["Key"]: t["Value"] for t in TAGS}})
+    stub.add_response("describe_subscription_filters", {"subscriptionFilters": []})
 
 
 @pytest.fixture
@@ -747,6 +748,7 @@ def test_a_log_group_is_found_on_any_page_and_a_circle_of_tokens_is_error(stubbe
         stub.add_response("describe_log_groups", {"logGroups": [_log_group("/ecs/fault-a")], "nextToken": "A"})
         stub.add_response("describe_log_groups", {"logGroups": [_log_group("/ecs/fault")]})
         stub.add_response("list_tags_for_resource", {"tags": {}})
+        stub.add_response("describe_subscription_filters", {"subscriptionFilters": []})
         live = read(stubbed, Logs=group)
     assert live.resources["Logs"].state == livestack.ReadState.READ, live.resources["Logs"]
     with Stubber(stubbed.client("logs")) as stub:
