@@ -28,12 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from cdk_app.config import AppConfig
 from localenv import state as statefile
-from localenv.deploy import Deployer, default_secret_values
-from localenv.emulator import LOCAL_CREDENTIALS, moto_server
 from localenv.inputs import ROOT, UsageError, load_stack
 from platform_spec import files
 
@@ -42,6 +38,10 @@ STATE_DIR = ROOT / ".cache" / "localenv"
 
 def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: Path, *,
            quiet: bool = False) -> dict[str, str]:
+    import boto3
+
+    from localenv.deploy import Deployer, default_secret_values
+
     session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                             region_name=config.region)
     deployer = Deployer(template, config, session=session, endpoint_url=endpoint_url)
@@ -70,6 +70,8 @@ def deployed(template: dict, config: AppConfig, outputs_path: Path, *, port: int
     (0.9 of the 3.5 s of CPU `up` took to be ready). Then one collection, those objects are frozen out of every
     later scan, and collection goes on as usual for what the requests make. For the entry points only (`up` and
     the deploy-audit-stop run): the collector belongs to the whole process."""
+    from localenv.emulator import moto_server
+
     gc.disable()
     try:
         with moto_server(port) as endpoint:
@@ -97,6 +99,8 @@ def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> statefile.Path
 
 
 def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | None = None) -> int:
+    from localenv.emulator import LOCAL_CREDENTIALS
+
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
     if reports:
@@ -120,6 +124,8 @@ def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | N
 def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: statefile.Paths) -> int:
     """Deploy and serve until SIGTERM or Ctrl-C. The lock held for the whole run says which process this is; the
     state record says where (and is removed on the way out)."""
+    from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
+
     held = statefile.acquire(state)
     if held is None:
         running = _quietly(statefile.read_record, state) or {}
