@@ -70,3 +70,11 @@ def deployment(request) -> Iterator[Deployment]:
     session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                           region_name="ap-northeast-1")
     yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)
+
+
+@pytest.fixture(scope="module")
+def local(deployment) -> Deployment:
+    """The deployment, for the tests that change resources (and restore them): the local emulator only."""
+    if not deployment.local:
+        pytest.skip("this test changes resources: it runs against the local emulator only")
+    return deployment

@@ -20,12 +20,6 @@ from platform_spec.rules import live_only
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
 
 
-@pytest.fixture(scope="module")
-def local(deployment):
-    if not deployment.local:
-        pytest.skip("drift tests change resources: they run against the local emulator only")
-    return deployment
-
 
 def run(deployment, *command: str) -> tuple[int, dict]:
     """`opscli <command> --endpoint-url <the deployment> -o json` in process: (exit code, the JSON report)."""

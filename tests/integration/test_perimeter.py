@@ -22,12 +22,6 @@ OUTSIDE = "999999999999"
 OUTSIDE_ROOT = f"arn:aws:iam::{OUTSIDE}:root"
 
 
-@pytest.fixture(scope="module")
-def local(deployment):
-    if not deployment.local:
-        pytest.skip("perimeter cases change resources: they run against the local emulator only")
-    return deployment
-
 
 def audit(d) -> tuple[int, list[dict]]:
     """`opscli audit --outputs <the deployment's> -o json`, in process: (exit code, findings)."""

@@ -27,12 +27,6 @@ OTHER_ACCOUNT = "999999999999"
 ELSEWHERE = "us-east-1"
 
 
-@pytest.fixture(scope="module")
-def local(deployment):
-    if not deployment.local:
-        pytest.skip("residency cases change resources: they run against the local emulator only")
-    return deployment
-
 
 def _account(d) -> str:
     return d.outputs["KmsKeyArn"].split(":")[4]

@@ -26,12 +26,6 @@ ELSEWHERE = "us-east-1"
 OUTSIDER = "999999999999"
 
 
-@pytest.fixture(scope="module")
-def local(deployment):
-    if not deployment.local:
-        pytest.skip("these tests change resources: they run against the local emulator only")
-    return deployment
-
 
 def run(deployment, *command: str) -> tuple[int, list[dict]]:
     """`opscli <command> --outputs <the deployment's> -o json` in process: (exit code, its findings)."""
