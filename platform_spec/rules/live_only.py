@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from platform_spec.path import Path
 from platform_spec.result import Result
 from platform_spec.rules import stk_residency
 from platform_spec.rules import stk_perimeter as perimeter
@@ -21,6 +22,7 @@ from platform_spec.rules import stk_residency_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
 
 LivePredicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Result]  # (properties, facts) -> Result
+LivePaths = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Path]]  # (properties, facts) -> paths
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class LiveOnlyRule:
     resource_type: str
     facts: tuple[str, ...]  # the facts the reader must supply
     predicate: LivePredicate
+    # A perimeter or residency half: the paths in or out it judges, from the same facts (platform_spec.path)
+    paths: LivePaths | None = None
 
 
 def key_state(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
@@ -101,7 +105,7 @@ LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     *(LiveOnlyRule(UNDECLARED_CHILDREN_ID, "stack.undeclared_children", resource_type, ("Undeclared",),
                    nothing_undeclared) for resource_type in CHILD_BEARING),
     LiveOnlyRule(stk_residency.LOGS_ID, "logs.subscription_destinations", stk_residency.LOG_GROUP,
-                 ("Arn", "SubscriptionFilters"), stk_residency.log_group_subscriptions),
+                 ("Arn", "SubscriptionFilters"), stk_residency.log_group_subscriptions, stk_residency.log_group_paths),
     LiveOnlyRule(KEY_STATE_ID, "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state),
     LiveOnlyRule("STK-REDIS-001", "redis.members_spread", "AWS::ElastiCache::ReplicationGroup",
                  ("MemberAvailabilityZones",), redis_members_spread),
@@ -113,16 +117,17 @@ LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = (
     LiveOnlyRule(stk_rds.CA_EXPIRY_ID, "rds.server_certificate", stk_rds.INSTANCE, ("CertificateDetails",),
                  stk_rds.ca_certificate_current),
     LiveOnlyRule(residency.RDS_COPIES_ID, "rds.replicas_in_japan", residency.INSTANCE,
-                 ("DBInstanceArn", "ReadReplicas"), residency.rds_replicas_in_japan),
+                 ("DBInstanceArn", "ReadReplicas"), residency.rds_replicas_in_japan, residency.rds_replica_paths),
     LiveOnlyRule(residency.RDS_SNAPSHOTS_ID, "rds.snapshots_kept_in_account", residency.INSTANCE,
-                 ("DBInstanceArn", "SnapshotShares"), residency.rds_snapshots_kept_in_account),
+                 ("DBInstanceArn", "SnapshotShares"), residency.rds_snapshots_kept_in_account,
+                 residency.snapshot_paths),
     LiveOnlyRule(residency.KMS_MULTI_REGION_ID, "kms.replicas_in_japan", residency.KEY,
-                 ("KeyArn", "MultiRegionKeys"), residency.kms_replicas_in_japan),
+                 ("KeyArn", "MultiRegionKeys"), residency.kms_replicas_in_japan, residency.kms_replica_paths),
     # the perimeter: who can reach in beside the declared policies
     LiveOnlyRule(resource_policy.RULE_ID, resource_policy.GRANTS_CHECK, "AWS::KMS::Key", ("Grants", "Account"),
-                 resource_policy.grants),
+                 resource_policy.grants, resource_policy.grant_paths),
     LiveOnlyRule(resource_policy.RULE_ID, resource_policy.BUS_CHECK, "AWS::Events::Rule",
-                 ("EventBus", "EventBusPolicy", "Account"), resource_policy.bus_policy),
+                 ("EventBus", "EventBusPolicy", "Account"), resource_policy.bus_policy, resource_policy.bus_paths),
     LiveOnlyRule(perimeter.ACCESS_POINT_ID, perimeter.ACCESS_POINTS_CHECK, perimeter.FILE_SYSTEM, ("AccessPoints",),
                  perimeter.undeclared_access_points),
 )

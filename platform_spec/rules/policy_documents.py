@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from platform_spec.rules.intrinsics import TOKEN, render
+from platform_spec.rules.intrinsics import TOKEN, ref_target, render
 
 ACCOUNT_IN_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(?P<account>[^:]+):")
 # Any ARN's account field (the fifth): empty for S3 buckets and IAM-free services.
@@ -184,8 +184,31 @@ def describe(kind: str, value: Any) -> str:
             "Service": "service"}.get(kind, kind) + f" {shown}"
 
 
-def outside(statement: Mapping[str, Any], account: str | None) -> list[str]:
-    """Whom an Allow statement admits from outside the account, described (empty: nobody). Everyone ("*") or a
+class Admitted(NamedTuple):
+    who: str  # as a finding names it
+    kind: str  # everyone, account, stack (one of the stack's resources), service, federated, canonicaluser
+    outside: bool  # outside the account
+    pinned: tuple[str, ...] = ()  # the conditions that keep it inside (`pins`), where they do
+
+
+def _named(kind: str, value: Any, account: str | None) -> tuple[str, str]:
+    """(name, kind) of a principal: one of the stack's own resources (a Ref or Fn::GetAtt), this account (its
+    IAM, where the principal is the account itself), or as `describe` names it."""
+    target = ref_target(value)
+    if target is not None:
+        return f"the stack's {target}", "stack"
+    if is_everyone(kind, value):
+        return describe(kind, value), "everyone"
+    shown = render(value) or str(value)
+    if kind == "AWS" and principal_account(value) in (TOKEN, account):
+        root = shown in (TOKEN, account, f"arn:aws:iam::{TOKEN}:root", f"arn:aws:iam::{account}:root")
+        return ("this account (its IAM decides)" if root else shown.replace(TOKEN, account or "this account"),
+                "account")
+    return describe(kind, value), {"AWS": "account", "Service": "service"}.get(kind, kind.lower())
+
+
+def admits(statement: Mapping[str, Any], account: str | None) -> list[Admitted]:
+    """Every principal an Allow statement admits, and whether it is outside the account. Everyone ("*") or a
     NotPrincipal list (everyone but those) is outside unless a condition pins the caller (`pins`); an AWS
     principal of another account, a federated identity (its provider decides who it is) and an S3 canonical user
     (whose account cannot be told) are outside unless pinned; an AWS service is inside unless a source condition
@@ -193,29 +216,39 @@ def outside(statement: Mapping[str, Any], account: str | None) -> list[str]:
     judged."""
     if statement.get("Effect") != "Allow":
         return []
-    pinned = bool(pins(statement, account))
-    found = []
+    keys = tuple(pins(statement, account))
     if "NotPrincipal" in statement:
-        if not pinned:
-            excluded = ", ".join(sorted(render(v) or str(v) for _k, v in principals(
-                {"Principal": statement["NotPrincipal"]})))
-            found.append(f"everyone but {excluded or 'nobody'} (NotPrincipal)")
-        return found
+        excluded = ", ".join(sorted(render(v) or str(v) for _k, v in principals(
+            {"Principal": statement["NotPrincipal"]})))
+        return [Admitted(f"everyone but {excluded or 'nobody'} (NotPrincipal)", "everyone", not keys, keys)]
+    found = []
     for kind, value in principals(statement):
         if kind == "Service":
-            found += [f"{describe(kind, value)} for account {other}" for other in _foreign_sources(statement, account)]
+            others = _foreign_sources(statement, account)
+            found += [Admitted(f"{describe(kind, value)} for account {other}", "service", True) for other in others]
+            if not others:
+                found.append(Admitted(describe(kind, value), "service", False, keys))
             continue
-        if pinned:
-            continue
-        if is_everyone(kind, value):
-            found.append(describe(kind, value))
+        name, what = _named(kind, value, account)
+        if keys:
+            found.append(Admitted(name, what, False, keys))
+        elif is_everyone(kind, value):
+            found.append(Admitted(describe(kind, value), "everyone", True))
         elif kind == "AWS":
             owner = principal_account(value)
             if account is not None and owner is not None and owner != TOKEN and owner != account:
-                found.append(describe(kind, value))
+                found.append(Admitted(describe(kind, value), "account", True))
+            else:
+                found.append(Admitted(name, what, False))
         else:  # Federated, CanonicalUser, or a kind IAM does not document
-            found.append(describe(kind, value))
+            found.append(Admitted(describe(kind, value), what, True))
     return found
+
+
+def outside(statement: Mapping[str, Any], account: str | None) -> list[str]:
+    """Whom an Allow statement admits from outside the account, described (empty: nobody): the outside ones of
+    `admits`."""
+    return [admitted.who for admitted in admits(statement, account) if admitted.outside]
 
 
 # --- wildcards as IAM matches them (* any run of characters, ? one; no character classes) ---------------------

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import AccountFacts as Account
 from platform_spec.rule import account_rule, plain_rule
@@ -56,6 +57,7 @@ FILE_SYSTEM = "AWS::EFS::FileSystem"
 ACCESS_POINTS_CHECK = "efs.access_points"
 IDENTITY_CHECK = "perimeter.identities"
 KEY, BUCKET, QUEUE, DATABASE = "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::RDS::DBInstance"
+SECRET = "AWS::SecretsManager::Secret"  # an existing secret the stack reads (named by its ARN, not declared)
 # The data paths of each type: the actions that read the data (or start the stack's work with it).
 DATA_ACTIONS: dict[str, tuple[str, ...]] = {
     KEY: ("kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant"),
@@ -121,6 +123,7 @@ plain_rule(ACCESS_POINT_ID, {ACCESS_POINT}, check_access_point)
 class Target:
     subject: str  # the logical id of the stack resource, or the secret's ARN (the secrets are not the stack's)
     shown: str
+    resource_type: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # ARNs (patterns where a part is not known) the actions are judged on
     policy: Any = None  # the resource's own policy (key policy, bucket, queue or file-system policy)
@@ -203,20 +206,22 @@ def _targets(resources: Mapping[str, Any], facts: Account) -> list[Target]:
         arn = attributes.get("Arn")
         shown = f"{rtype} {lid}"
         if rtype == KEY and arn:
-            found.append(Target(lid, shown, DATA_ACTIONS[KEY], (arn,), props.get("KeyPolicy"), delegated_only=True))
+            found.append(Target(lid, shown, rtype, DATA_ACTIONS[KEY], (arn,), props.get("KeyPolicy"),
+                                delegated_only=True))
         elif rtype == BUCKET and arn:
-            found.append(Target(lid, shown, DATA_ACTIONS[BUCKET], (f"{arn}/*",),
+            found.append(Target(lid, shown, rtype, DATA_ACTIONS[BUCKET], (f"{arn}/*",),
                                 _resource_policy(resources, lid, props.get("BucketName"))))
         elif rtype == QUEUE and arn:
-            found.append(Target(lid, shown, DATA_ACTIONS[QUEUE], (arn,), _resource_policy(resources, lid, None)))
+            found.append(Target(lid, shown, rtype, DATA_ACTIONS[QUEUE], (arn,),
+                                _resource_policy(resources, lid, None)))
         elif rtype == FILE_SYSTEM and arn:
-            found.append(Target(lid, shown, DATA_ACTIONS[FILE_SYSTEM], (arn,), props.get("FileSystemPolicy")))
+            found.append(Target(lid, shown, rtype, DATA_ACTIONS[FILE_SYSTEM], (arn,), props.get("FileSystemPolicy")))
         elif rtype == DATABASE and is_true(props.get("EnableIAMDatabaseAuthentication")):
             dbi = attributes.get("DbiResourceId") or "*"
-            found.append(Target(lid, shown, DATA_ACTIONS[DATABASE],
+            found.append(Target(lid, shown, rtype, DATA_ACTIONS[DATABASE],
                                 (f"arn:aws:rds-db:{facts.region}:{facts.account}:dbuser:{dbi}/*",)))
     for secret in secrets_read(resources, facts.account, facts.region):
-        found.append(Target(secret, f"secret {secret.rsplit(':', 1)[-1]}", DATA_ACTIONS["secret"],
+        found.append(Target(secret, f"secret {secret.rsplit(':', 1)[-1]}", SECRET, DATA_ACTIONS["secret"],
                             (f"{secret}-??????",)))
     return found
 
@@ -462,21 +467,33 @@ class _TrustIndex:
         return [(self.roles.pop(arn), how) for arn, how in found.items() if arn in self.roles]
 
 
+def identity_paths(resources: Mapping[str, Any], facts: Account, paths: list[Target] | None = None) -> list[Path]:
+    """A path in for every identity usable from outside that reaches one of the stack's data paths (`paths`:
+    `targets`, when already computed): each is outside, and STK-PERIM-002's finding names the identity."""
+    paths = targets(resources, facts) if paths is None else paths
+    found = []
+    for identity in usable_from_outside(resources, facts):
+        for target in paths:
+            actions = reach(identity, target, facts.account)
+            if actions:
+                found.append(Path(IN, IDENTITY_ID, f"{identity.kind} {identity.name}", identity.outside, True,
+                                  kind="identity", actions=tuple(actions), resource=target.subject,
+                                  resource_type=target.resource_type, subject=identity.arn))
+    return found
+
+
 def check_identities(resources: Mapping[str, Any], facts: Account) -> Iterable[tuple[str, Result]]:
     """FAIL for each identity usable from outside that reaches a data path (its ARN the subject); PASS for each
     path nobody reaches."""
     paths = targets(resources, facts)
-    reached: set[str] = set()
-    for identity in usable_from_outside(resources, facts):
-        found = []
-        for target in paths:
-            actions = reach(identity, target, facts.account)
-            if actions:
-                reached.add(target.subject)
-                found.append(f"{target.shown}: {', '.join(actions)}")
-        if found:
-            yield identity.arn, Result.fail(f"{identity.kind} {identity.name}, {identity.outside}, reaches "
-                                            + "; ".join(found))
+    shown = {target.subject: target.shown for target in paths}
+    reaching: dict[str, list[Path]] = {}
+    for path in identity_paths(resources, facts, paths):
+        reaching.setdefault(path.judged, []).append(path)
+    for identity, found in reaching.items():
+        yield identity, Result.fail(f"{found[0].other}, {found[0].via}, reaches " + "; ".join(
+            f"{shown[p.resource]}: {', '.join(p.actions)}" for p in found))
+    reached = {p.resource for found in reaching.values() for p in found}
     for target in paths:
         if target.subject not in reached:
             yield target.subject, Result.ok(
@@ -488,4 +505,4 @@ account_rule(IDENTITY_ID, (KEY, BUCKET, QUEUE, FILE_SYSTEM, DATABASE, "AWS::IAM:
                            "AWS::SQS::QueuePolicy"), check_identities)
 
 __all__ = ["ACCESS_POINT_ID", "IDENTITY_ID", "Account", "access_point_problems", "check_identities",
-           "principal_account", "undeclared_access_points", "usable_from_outside"]
+           "identity_paths", "principal_account", "undeclared_access_points", "usable_from_outside"]

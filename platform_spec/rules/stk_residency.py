@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from platform_spec.path import OUT, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
@@ -226,80 +227,140 @@ NOTIFICATIONS = (("QueueConfigurations", "Queue", "queue"), ("TopicConfiguration
                  ("LambdaConfigurations", "Function", "function"))
 
 
-def check_bucket(properties: Mapping[str, Any], account: str | None,
-                 regions: Mapping[str, str | None]) -> Result:
-    found, judged = [], 0
+def _kind(value: Any) -> str:
+    return "stack" if ref_target(value) is not None else "resource"
+
+
+def _crossings(found: list[tuple[Path, str]]) -> list[str]:
+    """The finding's words for each path that is outside."""
+    return [said for path, said in found if path.outside]
+
+
+def _bucket(properties: Mapping[str, Any], account: str | None,
+            regions: Mapping[str, str | None]) -> list[tuple[Path, str]]:
+    found = []
     for what, bucket, owner in bucket_destinations(properties):
-        judged += 1
         problems = bucket_problems(bucket, owner, account, regions)
-        if problems:
-            found.append(f"{what} -> {_shown(bucket)}: {'; '.join(problems)}")
+        path = Path(OUT, BUCKET_ID, _shown(bucket), what, bool(problems),
+                    kind="stack" if ref_target(bucket) is not None else "bucket", why=tuple(problems))
+        found.append((path, f"{what} -> {path.other}: {'; '.join(problems)}"))
     notification = as_dict(properties.get("NotificationConfiguration"))
     for key, field, what in NOTIFICATIONS:
         for item in as_list(notification.get(key)):
-            judged += 1
             destination = as_dict(item).get(field)
             problems = arn_problems(destination, account)
-            if problems:
-                found.append(f"notification to {what} {_shown(destination)}: {'; '.join(problems)}")
-    return _verdict(found, judged, "copy or notification path")
+            path = Path(OUT, BUCKET_ID, _shown(destination), f"notification to {what}", bool(problems),
+                        kind=_kind(destination), why=tuple(problems))
+            found.append((path, f"{path.via} {path.other}: {'; '.join(problems)}"))
+    return found
+
+
+def check_bucket(properties: Mapping[str, Any], account: str | None,
+                 regions: Mapping[str, str | None]) -> Result:
+    found = _bucket(properties, account, regions)
+    return _verdict(_crossings(found), len(found), "copy or notification path")
 
 
 # --- CloudWatch Logs, EventBridge, SNS ---------------------------------------------------------------------------
 
-def check_subscription_filter(properties: Mapping[str, Any], account: str | None) -> Result:
+def _subscription_filter(properties: Mapping[str, Any], account: str | None) -> tuple[Path, str]:
     destination = properties.get("DestinationArn")
     problems = arn_problems(destination, account)
-    if problems:
-        return Result.fail(f"subscription filter of {_shown(properties.get('LogGroupName'))} -> "
-                           f"{_shown(destination)}: {'; '.join(problems)}")
-    return Result.ok(f"delivers to {_shown(destination)}, in {ALLOWED_REGION} and this account")
+    path = Path(OUT, LOGS_ID, _shown(destination), f"subscription filter of {_shown(properties.get('LogGroupName'))}",
+                bool(problems), kind=_kind(destination), why=tuple(problems))
+    return path, f"{path.via} -> {path.other}: {'; '.join(problems)}"
+
+
+def check_subscription_filter(properties: Mapping[str, Any], account: str | None) -> Result:
+    path, said = _subscription_filter(properties, account)
+    if path.outside:
+        return Result.fail(said)
+    return Result.ok(f"delivers to {path.other}, in {ALLOWED_REGION} and this account")
+
+
+def _log_group(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    parts = str(facts["Arn"]).split(":")
+    account = parts[4] if len(parts) > 4 and parts[4] else None
+    found = []
+    for item in facts["SubscriptionFilters"]:
+        problems = arn_problems(item["DestinationArn"], account)
+        path = Path(OUT, LOGS_ID, str(item["DestinationArn"]), f"subscription filter {item['FilterName']}",
+                    bool(problems), kind="resource", why=tuple(problems))
+        found.append((path, f"{path.via} -> {path.other}: {'; '.join(problems)}"))
+    return found
+
+
+def log_group_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """Live half: where every subscription filter on the declared log group delivers."""
+    return [path for path, _said in _log_group(facts)]
 
 
 def log_group_subscriptions(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-RES-002 (live half): every subscription filter on the declared log group delivers within
     ap-northeast-1 and the log group's own account (read from its ARN: the stack's). Facts: Arn,
     SubscriptionFilters ([{FilterName, DestinationArn}])."""
-    parts = str(facts["Arn"]).split(":")
-    account = parts[4] if len(parts) > 4 and parts[4] else None
+    return _verdict(_crossings(_log_group(facts)), len(facts["SubscriptionFilters"]), "subscription filter")
+
+
+def _rule(properties: Mapping[str, Any], account: str | None) -> list[tuple[Path, str]]:
     found = []
-    for item in facts["SubscriptionFilters"]:
-        problems = arn_problems(item["DestinationArn"], account)
-        if problems:
-            found.append(f"subscription filter {item['FilterName']} -> {item['DestinationArn']}: "
-                         f"{'; '.join(problems)}")
-    return _verdict(found, len(facts["SubscriptionFilters"]), "subscription filter")
-
-
-def check_rule(properties: Mapping[str, Any], account: str | None) -> Result:
-    found, targets = [], as_list(properties.get("Targets"))
-    for target in targets:
+    for target in as_list(properties.get("Targets")):
         target = as_dict(target)
         for what, arn in (("", target.get("Arn")), (" dead-letter queue", as_dict(target.get("DeadLetterConfig"))
                                                     .get("Arn"))):
             if arn is None and what:
                 continue
             problems = arn_problems(arn, account)
-            if problems:
-                found.append(f"target {_shown(target.get('Id'))}{what} -> {_shown(arn)}: {'; '.join(problems)}")
-    return _verdict(found, len(targets), "target")
+            path = Path(OUT, EVENTS_ID, _shown(arn), f"target {_shown(target.get('Id'))}{what}", bool(problems),
+                        kind=_kind(arn), why=tuple(problems))
+            found.append((path, f"{path.via} -> {path.other}: {'; '.join(problems)}"))
+    return found
 
 
-def check_subscriptions(subscriptions: list[Any], account: str | None) -> Result:
+def check_rule(properties: Mapping[str, Any], account: str | None) -> Result:
+    return _verdict(_crossings(_rule(properties, account)), len(as_list(properties.get("Targets"))), "target")
+
+
+def _subscriptions(subscriptions: list[Any], account: str | None) -> list[tuple[Path, str]]:
     found = []
     for subscription in subscriptions:
         subscription = as_dict(subscription)
         protocol, endpoint = subscription.get("Protocol"), subscription.get("Endpoint")
         problems = subscription_problems(protocol, endpoint, account)
-        if problems:
-            found.append(f"subscription {_shown(protocol)}:{_shown(endpoint)}: {'; '.join(problems)}")
-    return _verdict(found, len(subscriptions), "subscription")
+        kind = _kind(endpoint) if _text(protocol) in ARN_PROTOCOLS else "endpoint"
+        path = Path(OUT, TOPIC_ID, f"{_shown(protocol)}:{_shown(endpoint)}", "subscription", bool(problems),
+                    kind=kind, why=tuple(problems))
+        found.append((path, f"subscription {path.other}: {'; '.join(problems)}"))
+    return found
+
+
+def check_subscriptions(subscriptions: list[Any], account: str | None) -> Result:
+    return _verdict(_crossings(_subscriptions(subscriptions, account)), len(subscriptions), "subscription")
+
+
+def _topic(resource_type: str, properties: Mapping[str, Any]) -> list[Any]:
+    return [properties] if resource_type == SUBSCRIPTION else as_list(properties.get("Subscription"))
 
 
 def check_topic(resource_type: str, properties: Mapping[str, Any], account: str | None) -> Result:
-    if resource_type == SUBSCRIPTION:
-        return check_subscriptions([properties], account)
-    return check_subscriptions(as_list(properties.get("Subscription")), account)
+    return check_subscriptions(_topic(resource_type, properties), account)
+
+
+def paths(resource_type: str, properties: Mapping[str, Any], account: str | None,
+          regions: Mapping[str, str | None]) -> list[Path]:
+    """Every destination the declared resource's data is delivered to, judged as its rule judges it (none for a
+    type these rules do not judge)."""
+    if resource_type == BUCKET:
+        found = _bucket(properties, account, regions)
+    elif resource_type == SUBSCRIPTION_FILTER:
+        found = [_subscription_filter(properties, account)]
+    elif resource_type == RULE:
+        found = _rule(properties, account)
+    elif resource_type in (TOPIC, SUBSCRIPTION):
+        found = _subscriptions(_topic(resource_type, properties), account)
+    else:
+        found = []
+    return [path for path, _said in found]
 
 
 def _verdict(found: list[str], judged: int, kind: str) -> Result:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.path import OUT, Path
 from platform_spec.result import CouldNotLook, Result
 from platform_spec.rule import plain_rule, resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, render
@@ -67,107 +68,191 @@ def _verdict(found: list[str], ok: str, rule: str = f"only {ALLOWED_REGION} in t
     return Result.ok(ok)
 
 
+def _crossings(found: list[tuple[Path, str]]) -> list[str]:
+    """The finding's words for each path that is outside."""
+    return [said for path, said in found if path.outside]
+
+
+def _copy(rule_id: str, other: str, via: str, where: str, said: str, kind: str = "resource") -> tuple[Path, str]:
+    """A copy of the data at `other`, outside where `where` says so ("in us-east-1"; empty: it stays)."""
+    return Path(OUT, rule_id, other, via, bool(where), kind=kind, why=(where,) if where else ()), said
+
+
 # --- RDS --------------------------------------------------------------------------------------------------
+
+def _rds_copies(properties: Mapping[str, Any], account: str | None) -> list[tuple[Path, str]]:
+    found = []
+    region = properties.get("AutomaticBackupReplicationRegion")
+    if region is not None:
+        if not isinstance(region, str):
+            named = render(region) or repr(region)
+            found.append(_copy(RDS_COPIES_ID, named, "automated backup replication", "not a fixed region",
+                               f"automated backups are replicated to {render(region) or region!r}, not a fixed "
+                               "region", "region"))
+        else:
+            found.append(_copy(RDS_COPIES_ID, region, "automated backup replication", outside(region, None, None),
+                               f"automated backups are replicated to {region}", "region"))
+    source = properties.get("SourceDBInstanceIdentifier")
+    if isinstance(source, str):
+        where = _arn_outside(source, account)
+        found.append(_copy(RDS_COPIES_ID, source, "read replica of it", where, f"a read replica of {source}, {where}"))
+    source_region = properties.get("SourceRegion")
+    if isinstance(source_region, str):
+        found.append(_copy(RDS_COPIES_ID, source_region, "read replica of an instance there",
+                           outside(source_region, None, None),
+                           f"a read replica of an instance in {source_region}", "region"))
+    return found
+
 
 def check_rds_copies(resource_type: str, properties: Mapping[str, Any], account: str | None) -> Result:
     """STK-RES-005 (declared half): automated backups replicated to, and a replica's source in, ap-northeast-1
     and this account."""
     if resource_type != INSTANCE:
         return Result.na()
-    found = []
-    region = properties.get("AutomaticBackupReplicationRegion")
-    if region is not None:
-        if not isinstance(region, str):
-            found.append(f"automated backups are replicated to {render(region) or region!r}, not a fixed region")
-        elif outside(region, None, None):
-            found.append(f"automated backups are replicated to {region}")
-    source = properties.get("SourceDBInstanceIdentifier")
-    if isinstance(source, str) and _arn_outside(source, account):
-        found.append(f"a read replica of {source}, {_arn_outside(source, account)}")
-    source_region = properties.get("SourceRegion")
-    if isinstance(source_region, str) and outside(source_region, None, None):
-        found.append(f"a read replica of an instance in {source_region}")
-    return _verdict(found, "no automated-backup replication or replica source outside " + ALLOWED_REGION)
+    return _verdict(_crossings(_rds_copies(properties, account)),
+                    "no automated-backup replication or replica source outside " + ALLOWED_REGION)
+
+
+def _rds_replicas(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
+    return [_copy(RDS_COPIES_ID, replica, "read replica", _arn_outside(replica, home),
+                  f"read replica {replica} {_arn_outside(replica, home)}") for replica in facts["ReadReplicas"]]
+
+
+def rds_replica_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """Live half: every read replica of the instance."""
+    return [path for path, _said in _rds_replicas(facts)]
 
 
 def rds_replicas_in_japan(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-RES-005 (live half): every read replica of the instance is in ap-northeast-1 in this account
     (DescribeDBInstances names a replica in another region by its ARN)."""
-    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
     replicas = facts["ReadReplicas"]
-    found = [f"read replica {replica} {_arn_outside(replica, home)}" for replica in replicas
-             if _arn_outside(replica, home)]
-    return _verdict(found, f"{len(replicas)} read replica(s), none outside {ALLOWED_REGION}" if replicas
+    return _verdict(_crossings(_rds_replicas(facts)),
+                    f"{len(replicas)} read replica(s), none outside {ALLOWED_REGION}" if replicas
                     else "no read replica")
+
+
+def _snapshot_shares(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
+    found = []
+    for snapshot in facts["SnapshotShares"]:
+        others = [a for a in snapshot["SharedWith"] if a != home]
+        via = f"manual snapshot {snapshot['Snapshot']}, restorable"
+        if "all" in others:
+            found.append(_copy(RDS_SNAPSHOTS_ID, "every AWS account", via, "restore: all",
+                               f"manual snapshot {snapshot['Snapshot']} may be restored by every AWS account "
+                               "(restore: all)", "everyone"))
+        elif others:
+            found.append(_copy(RDS_SNAPSHOTS_ID, f"account {', '.join(others)}", via, "another account",
+                               f"manual snapshot {snapshot['Snapshot']} may be restored by account "
+                               f"{', '.join(others)}", "account"))
+    return found
+
+
+def snapshot_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """Live half: every other account a manual snapshot of the instance may be restored by."""
+    return [path for path, _said in _snapshot_shares(facts)]
 
 
 def rds_snapshots_kept_in_account(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-RES-006: no manual snapshot of the instance may be restored by another account (its restore
     attribute), which could copy it to any region."""
-    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
-    found = []
-    for snapshot in facts["SnapshotShares"]:
-        others = [a for a in snapshot["SharedWith"] if a != home]
-        if "all" in others:
-            found.append(f"manual snapshot {snapshot['Snapshot']} may be restored by every AWS account (restore: all)")
-        elif others:
-            found.append(f"manual snapshot {snapshot['Snapshot']} may be restored by account {', '.join(others)}")
     count = len(facts["SnapshotShares"])
-    return _verdict(found, f"{count} manual snapshot(s), shared with no other account" if count
-                    else "no manual snapshot", "no other account may restore (and copy anywhere) the database")
+    return _verdict(_crossings(_snapshot_shares(facts)),
+                    f"{count} manual snapshot(s), shared with no other account" if count else "no manual snapshot",
+                    "no other account may restore (and copy anywhere) the database")
 
 
 # --- EFS --------------------------------------------------------------------------------------------------
+
+def _efs_replication(properties: Mapping[str, Any], account: str | None) -> list[tuple[Path, str]]:
+    found = []
+    for destination in as_list(as_dict(properties.get("ReplicationConfiguration")).get("Destinations")):
+        destination = as_dict(destination)
+        region, target = destination.get("Region"), destination.get("FileSystemId")
+        named = target if isinstance(target, str) else render(target) or "a new file system"
+        if region is not None and not isinstance(region, str):
+            found.append(_copy(EFS_REPLICATION_ID, named, "replication", "not a fixed region",
+                               f"replicated to {named} in {render(region) or region!r}, not a fixed region"))
+            continue
+        place = arn_place(target) if isinstance(target, str) else None
+        in_region = region if region is not None else (place[0] if place else None)
+        where = outside(in_region, place[1] if place else None, account)
+        found.append(_copy(EFS_REPLICATION_ID, named + (f" in {region}" if region else ""), "replication", where,
+                           f"replicated to {named} {where}"))
+    return found
+
 
 def check_efs_replication(resource_type: str, properties: Mapping[str, Any], account: str | None) -> Result:
     """STK-RES-007: every replication destination of the file system is in ap-northeast-1 in this account
     (a destination without Region is in the source's region; one named by ARN shows its account)."""
     if resource_type != FILE_SYSTEM:
         return Result.na()
-    found = []
     destinations = as_list(as_dict(properties.get("ReplicationConfiguration")).get("Destinations"))
-    for destination in destinations:
-        destination = as_dict(destination)
-        region, target = destination.get("Region"), destination.get("FileSystemId")
-        named = target if isinstance(target, str) else render(target) or "a new file system"
-        if region is not None and not isinstance(region, str):
-            found.append(f"replicated to {named} in {render(region) or region!r}, not a fixed region")
-            continue
-        place = arn_place(target) if isinstance(target, str) else None
-        in_region = region if region is not None else (place[0] if place else None)
-        where = outside(in_region, place[1] if place else None, account)
-        if where:
-            found.append(f"replicated to {named} {where}")
-    return _verdict(found, f"replicated only within {ALLOWED_REGION} in this account" if destinations
-                    else "not replicated")
+    return _verdict(_crossings(_efs_replication(properties, account)),
+                    f"replicated only within {ALLOWED_REGION} in this account" if destinations else "not replicated")
 
 
 # --- KMS --------------------------------------------------------------------------------------------------
+
+def _kms_multi_region(properties: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    if not is_true(properties.get("MultiRegion")):
+        return []
+    return [_copy(KMS_MULTI_REGION_ID, "replica keys in any region", "MultiRegion", "a multi-Region key",
+                  "MultiRegion is true: one ReplicateKey call copies the key material to another region, where "
+                  "every data store it encrypts can be decrypted", "region")]
+
 
 def check_kms_single_region(resource_type: str, properties: Mapping[str, Any]) -> Result:
     """STK-RES-008 (declared half): the key is single-Region, so its material can never be copied to a replica
     key in another region (MultiRegion cannot be changed after the key is created)."""
     if resource_type != KEY:
         return Result.na()
-    if is_true(properties.get("MultiRegion")):
-        return Result.fail("MultiRegion is true: one ReplicateKey call copies the key material to another region, "
-                           "where every data store it encrypts can be decrypted")
-    return Result.ok("a single-Region key")
+    found = _crossings(_kms_multi_region(properties))
+    return Result.fail(found[0]) if found else Result.ok("a single-Region key")
+
+
+def _kms_replicas(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    related = facts["MultiRegionKeys"]
+    if related is None:
+        return []
+    home = _home_account(facts["KeyArn"], "DescribeKey")
+    found = []
+    if related["Primary"] != facts["KeyArn"]:
+        where = _arn_outside(related["Primary"], home)
+        found.append(_copy(KMS_MULTI_REGION_ID, related["Primary"], "its primary key", where,
+                           f"a replica of the primary key {related['Primary']} {where}"))
+    found += [_copy(KMS_MULTI_REGION_ID, arn, "replica key", _arn_outside(arn, home),
+                    f"replica key {arn} {_arn_outside(arn, home)}")
+              for arn in related["Replicas"] if arn != facts["KeyArn"]]
+    return found
+
+
+def kms_replica_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """Live half: every key that shares this key's material (its replicas, or its primary)."""
+    return [path for path, _said in _kms_replicas(facts)]
 
 
 def kms_replicas_in_japan(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-RES-008 (live half): no key shares this key's material outside ap-northeast-1 (its replica keys, or its
     primary when it is itself a replica), as DescribeKey's MultiRegionConfiguration lists them."""
-    related = facts["MultiRegionKeys"]
-    if related is None:
+    if facts["MultiRegionKeys"] is None:
         return Result.ok("a single-Region key: no replica key exists")
-    home = _home_account(facts["KeyArn"], "DescribeKey")
-    found = []
-    if related["Primary"] != facts["KeyArn"] and _arn_outside(related["Primary"], home):
-        found.append(f"a replica of the primary key {related['Primary']} {_arn_outside(related['Primary'], home)}")
-    found += [f"replica key {arn} {_arn_outside(arn, home)}" for arn in related["Replicas"]
-              if arn != facts["KeyArn"] and _arn_outside(arn, home)]
-    return _verdict(found, f"multi-Region, with no key outside {ALLOWED_REGION}")
+    return _verdict(_crossings(_kms_replicas(facts)), f"multi-Region, with no key outside {ALLOWED_REGION}")
+
+
+def paths(resource_type: str, properties: Mapping[str, Any], account: str | None) -> list[Path]:
+    """Every copy of a data store's data the declaration makes, judged as its rule judges it."""
+    if resource_type == INSTANCE:
+        found = _rds_copies(properties, account)
+    elif resource_type == FILE_SYSTEM:
+        found = _efs_replication(properties, account)
+    elif resource_type == KEY:
+        found = _kms_multi_region(properties)
+    else:
+        found = []
+    return [path for path, _said in found]
 
 
 # --- Secrets Manager (the existing secrets the stack reads; `opscli rotate-check secrets`) ------------------

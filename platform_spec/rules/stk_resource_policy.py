@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.policy_documents import numbered, outside
+from platform_spec.rules.policy_documents import admits, numbered, values
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -44,21 +46,44 @@ def _document(value: Any) -> Any:
     return value
 
 
-def admitted(document: Any, account: str | None) -> list[str]:
-    """'<statement> admits <principal>' for each principal outside the account an Allow statement admits."""
-    return [f"{where} admits {who}" for where, statement in numbered(document) for who in outside(statement, account)]
+def _actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    if "NotAction" in statement:
+        return tuple(f"all but {a}" for a in values(statement["NotAction"]) if isinstance(a, str))
+    return tuple(a for a in values(statement.get("Action", [])) if isinstance(a, str))
+
+
+def document_paths(value: Any, account: str | None, what: str = "the policy") -> list[Path]:
+    """A path in for every principal an Allow statement of the policy admits (none where there is no policy);
+    one outside path to whoever it admits when it is not a JSON document (it cannot be shown to admit nobody)."""
+    document = _document(value)
+    if document is None:
+        return []
+    if document is UNREADABLE or not isinstance(document, Mapping):
+        return [Path(IN, RULE_ID, "whoever it admits", what, True, kind="unknown", why=(
+            f"{what} is not a JSON document: cannot show it admits nobody outside the account",))]
+    return [Path(IN, RULE_ID, admitted.who, where + (f" (pinned by {', '.join(admitted.pinned)})"
+                                                     if admitted.pinned else ""),
+                 admitted.outside, kind=admitted.kind, actions=_actions(statement))
+            for where, statement in numbered(document) for admitted in admits(statement, account)]
 
 
 def judge_document(value: Any, account: str | None, what: str = "the policy") -> Result:
-    document = _document(value)
-    if document is None:
+    if _document(value) is None:
         return Result.ok("no resource policy")
-    if document is UNREADABLE or not isinstance(document, Mapping):
-        return Result.fail(f"{what} is not a JSON document: cannot show it admits nobody outside the account")
-    problems = admitted(document, account)
+    paths = document_paths(value, account, what)
+    unreadable = [p for p in paths if p.kind == "unknown"]
+    if unreadable:
+        return Result.fail(unreadable[0].why[0])
+    problems = [f"{p.via} admits {p.other}" for p in paths if p.outside]
     if problems:
         return Result.fail(f"{what}: " + "; ".join(dict.fromkeys(problems)))
     return Result.ok("admits only this account, AWS services for it and pinned callers")
+
+
+def paths(resource_type: str, properties: Mapping[str, Any], account: str | None) -> list[Path]:
+    """Who the resource's own policy admits (the types of DOCUMENTS; none for any other type)."""
+    key = DOCUMENTS.get(resource_type)
+    return [] if key is None else document_paths(properties.get(key), account)
 
 
 def check(resource_type: str, properties: Mapping[str, Any], account: str | None) -> Result:
@@ -75,20 +100,38 @@ def outside_grantee(grantee: str, account: str) -> str | None:
     return other if other is not None and other != account else None
 
 
-def grants(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
-    """Live half on the key: no grant names a grantee outside the account (KMS lists an AWS service's grant under
-    the service principal, which is inside)."""
+def grant_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """A path in for every grant on the key: to its grantee (KMS lists an AWS service's grant under the service
+    principal, which is inside), outside where the grantee is of another account."""
     account, found = facts["Account"], []
     for grant in facts["Grants"]:
         grantee = str(grant.get("GranteePrincipal") or "")
         other = outside_grantee(grantee, account)
+        operations = tuple(str(o) for o in grant.get("Operations") or [])
+        via = f"grant {str(grant.get('GrantId', '?'))[:16]}"
         if other is not None:
-            operations = ", ".join(str(o) for o in grant.get("Operations") or []) or "no operation"
-            found.append(f"grant {str(grant.get('GrantId', '?'))[:16]} admits account {other} ({grantee}) to "
-                         f"{operations}")
+            found.append(Path(IN, RULE_ID, f"account {other} ({grantee})", via, True, kind="account",
+                              actions=operations))
+        else:
+            found.append(Path(IN, RULE_ID, grantee or "an unnamed grantee", via, False, actions=operations,
+                              kind="service" if grantee.endswith(".amazonaws.com") else "account"))
+    return found
+
+
+def grants(props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """Live half on the key: no grant names a grantee outside the account."""
+    found = [f"{p.via} admits {p.other} to {', '.join(p.actions) or 'no operation'}"
+             for p in grant_paths(props, facts) if p.outside]
     if found:
         return Result.fail("; ".join(found))
     return Result.ok(f"{len(facts['Grants'])} grant(s), none to another account")
+
+
+def bus_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]:
+    """Who the policy of the event bus a rule listens on admits (each statement named with its bus)."""
+    return [replace(p, via=f"event bus {facts['EventBus']} {p.via}")
+            for p in document_paths(facts["EventBusPolicy"], facts["Account"],
+                                    f"the policy of event bus {facts['EventBus']}")]
 
 
 def bus_policy(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
