@@ -24,6 +24,7 @@ from opscli.model import FRAMEWORKS, STACK_PREFIX, Finding, Report, exit_code, j
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
 from platform_spec import catalog
+from platform_spec import path as stack_path
 from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
 
@@ -158,12 +159,18 @@ def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
           now: datetime | None = None, deadline: float | None = None) -> Report:
     """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
     the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts) and the
-    account rules (the account's IAM beside the stack: who outside it reaches the stack's data)."""
+    account rules (the account's IAM beside the stack: who outside it reaches the stack's data); and, from the same
+    read, the stack's paths across its perimeter (`Report.paths`), which those findings judge."""
+    read: list[list[stack_path.Path]] = []  # the paths of the read, when the declaration could be read at all
+
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
         live = _read(aws, scope, progress, deadline, account_iam=True)
+        read.append(stackcheck.perimeter_paths(live))  # the paths the findings below name, from the same read
         return (scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live),
                 live.incomplete)
-    return _scoped("audit", aws, targets, stack_record, deadline, run)
+    report = _scoped("audit", aws, targets, stack_record, deadline, run)
+    report.paths = read[0] if read else None
+    return report
 
 
 def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,

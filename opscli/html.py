@@ -1,10 +1,11 @@
 """The HTML report: one self-contained static file (inline CSS and SVG, no scripts, nothing fetched when it is
 opened) that an auditor can file as evidence. The header says what was looked at (stack, account, region,
 endpoint), when and by which opscli. Then come the verdict, the trend of FAIL and ERROR over past runs (the local
-history), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR, ACCEPTED at a glance). After it, the
-architecture coloured by posture; the findings that need attention, each with its rationale, evidence (what was
-found, read with which calls), controls, what to do now and in code, and since when it has failed; the register
-of accepted deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and prints to PDF."""
+history), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR, ACCEPTED at a glance). After it, an
+audit's perimeter (who can reach in, where the data goes, red where a finding fails the path), the architecture
+coloured by posture; the findings that need attention, each with its rationale, evidence (what was found, read
+with which calls), controls, what to do now and in code, and since when it has failed; the register of accepted
+deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and prints to PDF."""
 
 from __future__ import annotations
 
@@ -17,12 +18,22 @@ from opscli.diagram import svg
 from opscli.explain import explanation
 from opscli.fleet import finding_id
 from opscli.history import Past, day
-from opscli.model import Finding, Report, coverage_line, resource_parts, service_of, short_name
+from opscli.model import (
+    Finding,
+    Report,
+    coverage_line,
+    path_status,
+    resource_parts,
+    service_of,
+    short_name,
+    worst,
+)
+from opscli.perimeter import svg as perimeter_svg
 from opscli.sanitize import visible
 from platform_spec import catalog
+from platform_spec.path import IN, Path
 from platform_spec.result import Status
 
-WORST = [Status.FAIL, Status.ERROR, Status.ACCEPTED, Status.PASS, Status.NOT_APPLICABLE]
 CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#263238;max-width:1352px}
 *{box-sizing:border-box} td,th{overflow-wrap:anywhere}
@@ -54,10 +65,6 @@ def escape(text: str) -> str:
 
 VERDICT = {0: ("#2e7d32", "COMPLIANT"), 1: ("#c62828", "FINDINGS"),
            3: ("#8e24aa", "INCOMPLETE: some checks could not look"), 130: ("#8e24aa", "INTERRUPTED")}
-
-
-def worst(statuses: list[Status]) -> Status | None:
-    return min(statuses, key=WORST.index) if statuses else None
 
 
 def matrix(findings: list[Finding]) -> tuple[list[str], list[str], dict[tuple[str, str], list[Finding]]]:
@@ -131,6 +138,37 @@ def _matrix(report: Report) -> list[str]:
     return [*out, "</table>"]
 
 
+def _perimeter(report: Report) -> list[str]:
+    """The picture of the stack's paths in and out, then the ones that cross the perimeter as a table."""
+    paths = report.paths or []
+    ins = sum(1 for p in paths if p.direction == IN)
+    crossing = [(p, path_status(p, report.findings)) for p in paths if p.outside]
+    out = ["<h2>Perimeter</h2>",
+           f'<p class="meta">Drawn from the same live read the rules judged: {ins} path(s) in (who a resource policy, '
+           f"grant, bus policy or the account's IAM admits), {len(paths) - ins} out (where the data is delivered or "
+           f"copied); {len(crossing)} cross the perimeter. An edge is red where a FAIL finding names it (hover for "
+           "the rule and what opens it).</p>"]
+    if report.incomplete:
+        why = {"timeout": "cut short by --timeout", "interrupted": "interrupted"}.get(report.incomplete, "incomplete")
+        out.append(f'<p class="meta"><b>Incomplete:</b> the read was {why}; the paths of what was not read are '
+                   "missing.</p>")
+    out.append(f'<div class="diagram">{perimeter_svg(paths, report.findings)}</div>')
+    if crossing:
+        out.append('<table class="crossings"><tr><th>status</th><th>rule</th><th>resource</th><th>who or where'
+                   "</th><th>through</th><th>why outside · what it may do</th></tr>" +
+                   "".join(_crossing(p, status) for p, status in crossing) + "</table>")
+    return out
+
+
+def _crossing(path: Path, status: Status | None) -> str:
+    state = status.value if status else "none"
+    may = f'<div class="small">may: {escape(", ".join(path.actions))}</div>' if path.actions else ""
+    return (f'<tr><td class="{state}">{status.value if status else "-"}</td><td>{escape(path.rule_id)}</td>'
+            f'<td>{escape(path.resource)}<br><span class="small">{escape(path.resource_type)}</span></td>'
+            f"<td>{'reaches in' if path.direction == IN else 'data to'}: <b>{escape(path.other)}</b></td>"
+            f"<td>{escape(path.via)}</td><td>{escape('; '.join(path.why))}{may}</td></tr>")
+
+
 def _attention(report: Report, past: Past | None) -> list[str]:
     attention = [f for f in report.findings if f.status in (Status.FAIL, Status.ERROR)]
     out = [f"<h2>Needs attention ({len(attention)})</h2>"]
@@ -195,6 +233,8 @@ def to_html(report: Report, exit_code: int, template: Mapping[str, Any] | None =
     if report.coverage is not None:
         out.append(f'<p class="meta">coverage: {escape(coverage_line(report.coverage))}</p>')
     out += ["<h2>Trend</h2>", *_trend(past), *_matrix(report)]
+    if report.paths is not None:
+        out += _perimeter(report)
     if template is not None:
         out += ["<h2>Architecture</h2>", '<p class="meta">Drawn from the synthesized template; a box is coloured by '
                 "the worst status of its resources in this run.</p>",

@@ -11,6 +11,7 @@ from typing import Any
 
 from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from platform_spec import catalog
+from platform_spec.path import Path
 from platform_spec.result import Status
 
 SEVERITIES = [s.value for s in catalog.Severity]
@@ -77,6 +78,9 @@ class Report:
     # The accepted-findings entries that were current in this run: rule, resource, reason, approver, expires, and
     # how many FAILs each accepted (core.conclude fills it; the HTML report's register of deviations shows it)
     register: list[dict[str, Any]] = field(default_factory=list)
+    # The stack's paths across its perimeter, from the same live read the rules judged (audit only; None: the
+    # command does not compute them): who each resource admits and where its data goes (platform_spec.path)
+    paths: list[Path] | None = None
 
     @property
     def stack(self) -> str:
@@ -86,6 +90,27 @@ class Report:
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)
         return {status.value: counted.get(status.value, 0) for status in Status}
+
+
+WORST = [Status.FAIL, Status.ERROR, Status.ACCEPTED, Status.PASS, Status.NOT_APPLICABLE]  # worst first
+
+
+def worst(statuses: Iterable[Status]) -> Status | None:
+    return min(statuses, key=WORST.index, default=None)
+
+
+def path_status(path: Path, findings: Iterable[Finding]) -> Status | None:
+    """The verdict on one path, from the findings of its rule that name what it judges (the stack's resource by
+    its logical id, or an identity by its ARN): an outside path has their worst status; an inside path PASSes
+    wherever its rule reached a verdict (the resource may FAIL for another of its paths), is ERROR where the rule
+    could not look, and has none (None) where no finding of this run names it (another command, or a
+    --compliance view without its rule)."""
+    found = worst(f.status for f in findings if f.rule_id == path.rule_id and
+                  (f.resource == path.judged or ((parts := resource_parts(f.resource)) is not None and
+                                                 parts[1] == path.judged)))
+    if path.outside or found in (None, Status.ERROR, Status.NOT_APPLICABLE):
+        return found
+    return Status.PASS
 
 
 class FailOn(str, Enum):

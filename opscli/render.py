@@ -13,7 +13,7 @@ from typing import Any
 from opscli import __version__, terminal
 from opscli.explain import explanation
 from opscli.html import to_html
-from opscli.model import Finding, Report, compliance_view, resource_parts, short_name
+from opscli.model import Finding, Report, compliance_view, path_status, resource_parts, short_name
 from opscli.sanitize import visible_json
 from platform_spec import catalog, sarif, source_map
 from platform_spec.result import Status
@@ -27,7 +27,8 @@ _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review",
 
 
 def to_json(report: Report, exit_code: int) -> str:
-    """The stable JSON report (schema opscli.report/v1); with --compliance, a "compliance" object too."""
+    """The stable JSON report (schema opscli.report/v1); with --compliance, a "compliance" object too; from an
+    audit, its "paths" across the stack's perimeter, each with the status of the finding that judges it."""
     document = {
         "schema": JSON_SCHEMA,
         "tool": {"name": "opscli", "version": __version__},
@@ -40,6 +41,9 @@ def to_json(report: Report, exit_code: int) -> str:
     }
     if report.coverage is not None:
         document["coverage"] = report.coverage
+    if report.paths is not None:
+        document["paths"] = [{**path.to_dict(), "status": getattr(path_status(path, report.findings), "value", None)}
+                             for path in report.paths]
     if report.compliance:
         document["compliance"] = {"framework": report.compliance,
                                   "controls": compliance_view(report.findings, report.compliance)}

@@ -18,10 +18,12 @@ from opscli.shapes import Where
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
+from platform_spec.path import Path
 from platform_spec.registry import ACCOUNT_RULES_BY_ID
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
+from platform_spec.rules.paths import stack_paths
 from platform_spec.stages import PRESENCE_RULE
 
 LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE in r.engines)
@@ -117,6 +119,25 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
     return findings + account_findings(live)
 
 
+def account_facts(live: LiveStack) -> AccountFacts | None:
+    """The account's IAM beside the stack as the account rules read it; None where it was not (or could not be)
+    read, or the account is not known."""
+    iam = live.account_iam
+    if iam is None or live.account is None:
+        return None
+    return AccountFacts(
+        account=live.account, region=str(live.resolver.pseudo.get("AWS::Region")), attributes=live.resolver.attrs,
+        users=tuple(iam.users), groups=tuple(iam.groups), roles=tuple(iam.roles), policies=iam.policies)
+
+
+def perimeter_paths(live: LiveStack) -> list[Path]:
+    """Every path across the stack's perimeter in the live read (the picture the rules judged, the live-only facts
+    of the resources read, and the account's IAM where it was read): the paths the rules' findings name."""
+    read = {lid: r.facts for lid, r in live.resources.items() if r.state == ReadState.READ}
+    return stack_paths(live.live_template()["Resources"], account=live.account, bucket_regions=live.bucket_regions,
+                       facts=read, identities=account_facts(live))
+
+
 ACCOUNT_CHECK = "account"  # the check id's suffix of an account rule's findings (after the rule id)
 ACCOUNT_SUBJECT = "the account's IAM (iam:GetAccountAuthorizationDetails)"
 
@@ -137,9 +158,7 @@ def account_findings(live: LiveStack) -> list[Finding]:
                                                      f"on could not be read ({', '.join(unseen[:3])})")
             findings.append(Finding(check, rule_id, Status.ERROR, ACCOUNT_SUBJECT, reason))
             continue
-        facts = AccountFacts(
-            account=live.account, region=str(live.resolver.pseudo.get("AWS::Region")), attributes=live.resolver.attrs,
-            users=tuple(iam.users), groups=tuple(iam.groups), roles=tuple(iam.roles), policies=iam.policies)
+        facts = account_facts(live)
         for subject, result in rule.check(live.live_template()["Resources"], facts):
             label = _label(live, subject) if subject in live.resources else subject
             findings.append(Finding(check, rule_id, result.status, label, result.reason))

@@ -45,6 +45,52 @@ def test_the_page_is_self_contained_and_escapes_what_it_shows(synth):
     assert "Create the key with enable_key_rotation=True" in page  # the catalog's remediation
 
 
+def perimeter_report(template, **changes) -> Report:
+    """An audit's report of the synthesized stack as if read live, with `changes` applied to its resources first
+    (logical id -> a function that changes its properties in place): findings and paths of the same picture."""
+    import copy
+
+    from opscli.model import resource_label
+    from platform_spec import template_engine
+    from platform_spec.rules.paths import stack_paths
+
+    resources = copy.deepcopy(template["Resources"])
+    for kind, change in changes.items():
+        for resource in resources.values():
+            if resource["Type"] == kind:
+                change(resource["Properties"])
+    findings = [Finding(f.rule_id, f.rule_id, f.status, resource_label(f.resource_type, f.logical_id, None),
+                        f.reason) for f in template_engine.evaluate({"Resources": resources}, account="123456789012")]
+    return Report(command="audit", target={"suffix": "test", "stack": "TapStacktest"}, findings=findings,
+                  paths=stack_paths(resources, account="123456789012"), template=template)
+
+
+def opened(properties):
+    """The intake queue's policy admits another account; the intake rule copies every event to Virginia."""
+    if "PolicyDocument" in properties:
+        properties["PolicyDocument"]["Statement"].append({
+            "Sid": "PartnerReads", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+            "Action": "sqs:ReceiveMessage", "Resource": "*"})
+    if "Targets" in properties:
+        properties["Targets"].append({"Id": "Copy", "Arn": "arn:aws:sqs:us-east-1:999999999999:copies"})
+
+
+def test_the_page_draws_the_perimeter_before_the_architecture(synth):
+    fresh = to_html(perimeter_report(synth.template), 0)
+    section = fresh[fresh.index("<h2>Perimeter</h2>"):fresh.index("<h2>Architecture</h2>")]
+    assert '<svg class="perimeter"' in section and "0 cross the perimeter" in section
+    assert 'data-tone="FAIL"' not in section and '<table class="crossings">' not in section
+    assert "service events.amazonaws.com" in section and "the stack&#x27;s IntakeQueue" in section
+    page = to_html(perimeter_report(synth.template, **{"AWS::SQS::QueuePolicy": opened, "AWS::Events::Rule": opened}),
+                   1)
+    section = page[page.index("<h2>Perimeter</h2>"):page.index("<h2>Architecture</h2>")]
+    assert section.count('<g class="edge" data-tone="FAIL"') == 3  # the partner into both queues, the copy out
+    crossings = section[section.index('<table class="crossings">'):]
+    assert crossings.count('<td class="FAIL">FAIL</td>') == 3 and "data to: <b>arn:aws:sqs:us-east-1:999999999999" \
+        ":copies</b>" in crossings and "reaches in: <b>account 999999999999" in crossings
+    assert "<h2>Perimeter</h2>" not in to_html(sample_report(synth.template), 3)  # drift, rotate-check: no paths
+
+
 def test_the_committed_architecture_picture_is_the_one_the_template_gives(synth):
     assert (ROOT / "docs" / "architecture.svg").read_text() == diagram.svg(synth.template, title=diagram.TITLE), \
         "run: python -m opscli.diagram cdk.out/TapStack<suffix>.template.json > docs/architecture.svg"
@@ -89,6 +135,24 @@ def test_a_real_browser_renders_the_matrix_and_the_fail_is_visible(synth, tmp_pa
     dom = render_in_chromium(page, shot)
     assert '<table class="matrix">' in dom and '<td class="FAIL"' in dom  # the browser parsed the matrix
     assert painted(shot, FAIL_RGB) > 200  # the FAIL cell is painted red, not just present in the markup
+
+
+@NEEDS_CHROMIUM
+def test_a_real_browser_paints_the_perimeters_crossings_red_and_a_fresh_one_without(synth, tmp_path):
+    def red_in_picture(report: Report, name: str) -> int:
+        page, shot = tmp_path / f"{name}.html", tmp_path / f"{name}.png"
+        html = to_html(report, 0)
+        head = html[:html.index("<body>") + len("<body>")]
+        page.write_text(head + html[html.index("<h2>Perimeter</h2>"):html.index("<h2>Architecture</h2>")] +
+                        "</body></html>")
+        dom = render_in_chromium(page, shot)
+        assert '<svg class="perimeter"' in dom
+        return painted(shot, FAIL_RGB)
+
+    fresh = red_in_picture(perimeter_report(synth.template), "fresh")
+    opened_up = red_in_picture(perimeter_report(synth.template, **{"AWS::SQS::QueuePolicy": opened,
+                                                                   "AWS::Events::Rule": opened}), "opened")
+    assert fresh < 200 and opened_up > fresh + 1000, (fresh, opened_up)  # the legend's line is all the red of a fresh one
 
 
 @NEEDS_CHROMIUM
