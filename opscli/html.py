@@ -54,6 +54,7 @@ td.NOT_APPLICABLE{color:#90a4ae} td.none{background:#fafafa}
 .matrix td{white-space:nowrap;text-align:center} .matrix th.rule{white-space:nowrap}
 .status{font-weight:bold} .FAILtext{color:#c62828} .ERRORtext{color:#8e24aa} .ACCEPTEDtext{color:#b28704}
 .diagram{border:1px solid #eceff1;padding:8px} .diagram svg{max-width:100%;height:auto}
+.crossings th,.crossings td:first-child{white-space:nowrap}
 """
 
 

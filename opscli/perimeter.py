@@ -108,20 +108,18 @@ def _ends(side: str, found: Sequence[tuple[Path, str]]) -> list[Node]:
         nodes = nodes[:MAX_ENDS - 1] + [Node((side, "more"), side, f"{len(rest)} more outside",
                                              "each is listed in the table below",
                                              [item for n in rest for item in n.paths])]
-    if len(inside) > GROUP_AT:
-        kinds: dict[str, list[str]] = {}
-        for other in inside:
-            kinds.setdefault(by_other[other][0][0].kind, []).append(other)
-        for kind, members in sorted(kinds.items()):
-            one, many = KINDS.get(kind, (kind, kind))
-            nodes.append(Node((side, "group", kind), side, f"{len(members)} {many if len(members) > 1 else one}",
+    kinds: dict[str, list[str]] = {}
+    for other in inside:
+        kinds.setdefault(by_other[other][0][0].kind, []).append(other)
+    for kind, members in sorted(kinds.items()):
+        one, many = KINDS.get(kind, (kind, kind))
+        if len(inside) > GROUP_AT and len(members) > 1:
+            nodes.append(Node((side, "group", kind), side, f"{len(members)} {many}",
                               "stay inside: " + ", ".join(sorted(members)),
                               [item for other in members for item in by_other[other]]))
-    else:
-        for other in sorted(inside):
-            items = by_other[other]
-            nodes.append(Node((side, "one", other), side, other,
-                              KINDS.get(items[0][0].kind, (items[0][0].kind, ""))[0] + " · stays inside", items))
+        else:
+            nodes += [Node((side, "one", other), side, other, f"{one} · stays inside", by_other[other])
+                      for other in sorted(members)]
     return nodes
 
 
@@ -138,7 +136,7 @@ def layout(paths: Sequence[Path], findings: Sequence[Finding]) -> tuple[list[Nod
 
     def order(nodes: list[Node]) -> list[Node]:
         # Outside ends first, then each near the resources it reaches (fewer crossings).
-        return sorted(nodes, key=lambda n: (TONES.index(n.tone) >= TONES.index(INSIDE),
+        return sorted(nodes, key=lambda n: (TONES.index(n.tone) >= TONES.index(INSIDE), n.key[1] == "more",
                                             sum(rank[p.resource] for p, _t in n.paths) / len(n.paths), n.label))
 
     left = order(_ends("in", [(p, t) for p, t in toned if p.direction == IN]))

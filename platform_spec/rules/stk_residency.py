@@ -328,9 +328,9 @@ def _subscriptions(subscriptions: list[Any], account: str | None) -> list[tuple[
         protocol, endpoint = subscription.get("Protocol"), subscription.get("Endpoint")
         problems = subscription_problems(protocol, endpoint, account)
         kind = _kind(endpoint) if _text(protocol) in ARN_PROTOCOLS else "endpoint"
-        path = Path(OUT, TOPIC_ID, f"{_shown(protocol)}:{_shown(endpoint)}", "subscription", bool(problems),
+        path = Path(OUT, TOPIC_ID, _shown(endpoint), f"{_shown(protocol)} subscription", bool(problems),
                     kind=kind, why=tuple(problems))
-        found.append((path, f"subscription {path.other}: {'; '.join(problems)}"))
+        found.append((path, f"subscription {_shown(protocol)}:{_shown(endpoint)}: {'; '.join(problems)}"))
     return found
 
 

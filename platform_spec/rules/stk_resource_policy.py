@@ -35,6 +35,11 @@ GRANTS_CHECK = "kms.grants"
 BUS_CHECK = "events.bus_policy"
 
 UNREADABLE = object()
+# Why an admitted principal is outside, by its kind (policy_documents.admits).
+OUTSIDE_BECAUSE = {"everyone": "no condition pins the caller to this account, its organization or its network",
+                   "account": "another account", "federated": "a federated identity: its provider decides who it is",
+                   "canonicaluser": "an S3 canonical user: its account cannot be told",
+                   "service": "a service acting for another account's resource (the confused deputy)"}
 
 
 def _document(value: Any) -> Any:
@@ -63,7 +68,8 @@ def document_paths(value: Any, account: str | None, what: str = "the policy") ->
             f"{what} is not a JSON document: cannot show it admits nobody outside the account",))]
     return [Path(IN, RULE_ID, admitted.who, where + (f" (pinned by {', '.join(admitted.pinned)})"
                                                      if admitted.pinned else ""),
-                 admitted.outside, kind=admitted.kind, actions=_actions(statement))
+                 admitted.outside, kind=admitted.kind, actions=_actions(statement),
+                 why=(OUTSIDE_BECAUSE.get(admitted.kind, "outside the account"),) if admitted.outside else ())
             for where, statement in numbered(document) for admitted in admits(statement, account)]
 
 
@@ -111,7 +117,7 @@ def grant_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Pat
         via = f"grant {str(grant.get('GrantId', '?'))[:16]}"
         if other is not None:
             found.append(Path(IN, RULE_ID, f"account {other} ({grantee})", via, True, kind="account",
-                              actions=operations))
+                              actions=operations, why=("a grant to another account",)))
         else:
             found.append(Path(IN, RULE_ID, grantee or "an unnamed grantee", via, False, actions=operations,
                               kind="service" if grantee.endswith(".amazonaws.com") else "account"))

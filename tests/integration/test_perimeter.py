@@ -23,12 +23,18 @@ OUTSIDE_ROOT = f"arn:aws:iam::{OUTSIDE}:root"
 
 
 
-def audit(d) -> tuple[int, list[dict]]:
-    """`opscli audit --outputs <the deployment's> -o json`, in process: (exit code, findings)."""
+def report(d) -> tuple[int, dict]:
+    """`opscli audit --outputs <the deployment's> -o json`, in process: (exit code, the JSON report)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["audit", "--outputs", str(d.outputs_file), "--endpoint-url", d.endpoint_url, "-o", "json"])
-    return code, json.loads(out.getvalue())["findings"]
+    return code, json.loads(out.getvalue())
+
+
+def audit(d) -> tuple[int, list[dict]]:
+    """(exit code, findings) of `opscli audit -o json`."""
+    code, document = report(d)
+    return code, document["findings"]
 
 
 def failed(findings: list[dict]) -> list[dict]:
@@ -158,8 +164,17 @@ CASES = {
 def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, restored_deployment, name):
     change, rule, check, resource_type, words = CASES[name]
     with change(local):
-        code, findings = audit(local)
+        code, document = report(local)
+    findings = document["findings"]
     assert code == 1
+    # The report's paths show the same way in, as data: one path in from outside, failed by the same rule (an
+    # access point is not a path: STK-PERIM-003 judges what it widens for every client of the file system).
+    crossing = [p for p in document["paths"] if p["outside"]]
+    if rule == stk_perimeter.ACCESS_POINT_ID:
+        assert crossing == []
+    else:
+        assert {(p["direction"], p["rule_id"], p["status"]) for p in crossing} == {("in", rule, "FAIL")}, crossing
+        assert all(OUTSIDE in p["other"] + p["via"] for p in crossing), crossing
     # The one way in is the one failure: no other rule fails (another account's grant or access point is named once,
     # under its perimeter rule, not again as "undeclared").
     assert {f["rule_id"] for f in failed(findings)} == {rule}, [(f["rule_id"], f["reason"]) for f in failed(findings)]
@@ -188,3 +203,10 @@ def test_a_fresh_deployment_passes_every_perimeter_check(local):
             "AWS::RDS::DBInstance"} <= judged, judged
     assert any(f["resource"].startswith("arn:aws:secretsmanager:") for f in perimeter
                if f["rule_id"] == stk_perimeter.IDENTITY_ID)
+    # the picture of the same read: paths in (the key policy, the queue and bucket policies) and out (the intake
+    # rule's targets), every one inside and passed
+    paths = report(local)[1]["paths"]
+    assert not [p for p in paths if p["outside"]] and {p["status"] for p in paths} == {"PASS"}, paths
+    assert {"AWS::KMS::Key", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"} <= \
+        {p["resource_type"] for p in paths if p["direction"] == "in"}
+    assert {"AWS::Events::Rule"} <= {p["resource_type"] for p in paths if p["direction"] == "out"}

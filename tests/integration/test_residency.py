@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from opscli.cli import main
+from opscli.model import path_status
 from platform_spec.result import Status
 from platform_spec.rules import stk_residency
 from tests.conftest import judge_and_compare
@@ -190,6 +191,17 @@ def failures(d) -> list:
     return [f for f in audit if f.status is Status.FAIL]
 
 
+def audited(d) -> tuple[list, list]:
+    """One read judged as `opscli audit` judges it: (its FAILs, its paths across the perimeter)."""
+    from opscli import core, livestack, stackcheck, targets
+
+    target = targets.from_outputs(d.outputs_file)
+    live = livestack.read_stack(d.aws, core.stack_scope(d.aws, target), account=core.account_id(d.aws),
+                                account_iam=True)
+    findings = stackcheck.judge(live, expected_tags={"Environment": target.suffix})
+    return [f for f in findings if f.status is Status.FAIL], stackcheck.perimeter_paths(live)
+
+
 def test_a_fresh_deployment_keeps_every_path_in_japan(local, restored_deployment):
     audit, _drift, _target = judge_and_compare(local.aws, local.outputs_file)
     assert [f for f in audit if f.status is not Status.PASS] == []
@@ -205,9 +217,14 @@ def test_a_fresh_deployment_keeps_every_path_in_japan(local, restored_deployment
 def test_a_path_out_of_japan_fails_its_residency_rule_alone(local, restored_deployment, name):
     change, rule_id, resource_type, output, words = CASES[name]
     with change(local) as destination:
-        failed = failures(local)
+        failed, paths = audited(local)
     assert [f.rule_id for f in failed] == [rule_id], [(f.rule_id, f.resource, f.reason) for f in failed]
     [finding] = failed
+    # the same path, as data for the picture: out of the resource the finding names, to the destination, red
+    [path] = [p for p in paths if p.outside]
+    assert (path.direction, path.rule_id, path.resource_type) == ("out", rule_id, resource_type)
+    assert destination in path.other and path_status(path, failed) is Status.FAIL, path
+    assert finding.resource.startswith(f"{resource_type} {path.resource} "), (finding.resource, path)
     assert finding.resource.startswith(resource_type + " "), finding.resource
     if output:
         assert local.outputs[output] in finding.resource, finding.resource

@@ -27,20 +27,22 @@ OUTSIDER = "999999999999"
 
 
 
-def run(deployment, *command: str) -> tuple[int, list[dict]]:
-    """`opscli <command> --outputs <the deployment's> -o json` in process: (exit code, its findings)."""
+def run(deployment, *command: str) -> tuple[int, list[dict], list[dict] | None]:
+    """`opscli <command> --outputs <the deployment's> -o json` in process: (exit code, its findings, its paths
+    across the perimeter: an audit's only)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main([*command, "--outputs", str(deployment.outputs_file), "--endpoint-url", deployment.endpoint_url,
                      "-o", "json"])
-    return code, json.loads(out.getvalue())["findings"]
+    document = json.loads(out.getvalue())
+    return code, document["findings"], document.get("paths")
 
 
-def audit(deployment) -> tuple[int, list[dict]]:
+def audit(deployment) -> tuple[int, list[dict], list[dict] | None]:
     return run(deployment, "audit")
 
 
-def rotate_check(deployment) -> tuple[int, list[dict]]:
+def rotate_check(deployment) -> tuple[int, list[dict], list[dict] | None]:
     return run(deployment, "rotate-check", "secrets")
 
 
@@ -146,11 +148,11 @@ SECRETS = {residency.SECRET_REPLICAS_ID, secrets_live.DELETION_ID}
 
 def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(local):
     """As deployed from the template, every new rule has a verdict on every resource it judges, and it is PASS."""
-    code, found = audit(local)
-    assert code == 0
+    code, found, paths = audit(local)
+    assert code == 0 and not [p for p in paths if p["outside"]]
     mine = [f for f in found if f["rule_id"] in AUDITED]
     assert {f["rule_id"] for f in mine} == AUDITED and {f["status"] for f in mine} == {"PASS"}, mine
-    code, found = rotate_check(local)
+    code, found, _paths = rotate_check(local)
     mine = [f for f in found if f["rule_id"] in SECRETS]
     assert code == 0 and {f["rule_id"] for f in mine} == SECRETS and {f["status"] for f in mine} == {"PASS"}, mine
 
@@ -159,8 +161,13 @@ def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(
 def test_a_copy_outside_fails_with_its_rule_naming_the_resource_and_where_it_went(local, restored_deployment, name):
     change, command, rule_id, output = CASES[name]
     with change(local) as destination:
-        code, found = command(local)
+        code, found, paths = command(local)
     failed = [f for f in found if f["status"] == "FAIL"]
+    if rule_id in (residency.RDS_COPIES_ID, residency.RDS_SNAPSHOTS_ID, residency.EFS_REPLICATION_ID):
+        # the copy is a path out of the resource in the audit's report too, red (FAIL), to where it went
+        crossing = [p for p in paths if p["outside"]]
+        assert crossing and {(p["direction"], p["rule_id"], p["status"]) for p in crossing} == \
+            {("out", rule_id, "FAIL")}, crossing
     assert code == 1, found
     mine = [f for f in failed if f["rule_id"] == rule_id]
     assert mine, f"{rule_id} did not fail: {[(f['rule_id'], f['reason']) for f in failed]}"
