@@ -503,9 +503,24 @@ class Aws:
         for name, handler in handlers:
             events.register(name, handler)
         self._session._opscli_handlers = handlers
+        if self.endpoint_url is not None:
+            self._no_credentials_from_the_network()
+
+    def _no_credentials_from_the_network(self) -> None:
+        """With an endpoint given, credentials come from the environment or the profile, never from the instance
+        metadata service or a container's credentials endpoint: botocore fetches those with an HTTP client of its
+        own that no event of the session sees, so the endpoint pin could not stop them (a run meant for an
+        emulator would ask 169.254.169.254, or whatever AWS_CONTAINER_CREDENTIALS_FULL_URI names)."""
+        resolver = self._session._session.get_component("credential_provider")
+        for name in ("iam-role", "container-role"):
+            resolver.remove(name)  # a no-op where it is not there
 
     def check_credentials(self) -> None:
-        if self._session.get_credentials() is None:
+        try:
+            credentials = self._session.get_credentials()
+        except botocore.exceptions.CredentialRetrievalError as exc:
+            raise CredentialsError(f"AWS credentials could not be obtained: {exc}") from None
+        if credentials is None:
             raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID")
 
     def client(self, service: str) -> Any:

@@ -306,3 +306,25 @@ def test_a_credential_call_refused_is_named_as_such(role_profile, listeners, rep
     err = capsys.readouterr().err
     assert code == 3 and "error: AssumeRole refused: AccessDenied: not trusted (0 of 5 imported before it)" in err
     assert [body.split(b"&")[0] for _, _, body in endpoint.requests] == [b"Action=AssumeRole"]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_no_credentials_are_fetched_from_the_network_when_an_endpoint_is_given(name, listeners, report_file,
+                                                                                 tmp_path, monkeypatch, capsys):
+    """No keys in the environment or a profile: botocore would ask the instance metadata service and a container's
+    credentials endpoint, each with an HTTP client of its own that the endpoint pin never sees. With an endpoint
+    given, neither is asked: nothing reaches either listener, and the run says there are no credentials."""
+    given, metadata, container = listeners(), listeners(), listeners()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                "AWS_ENDPOINT_URL", "AWS_EC2_METADATA_DISABLED", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata.url)
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{container.url}/credentials")
+    code = main([*command(name, report_file()), "--endpoint-url", given.url])
+    captured = capsys.readouterr()
+    assert (metadata.requests, container.requests, given.requests) == ([], [], [])
+    assert code == 3 and "no AWS credentials found" in captured.err, captured.err
+    assert "Traceback" not in captured.err and "internal error" not in captured.err

@@ -724,6 +724,23 @@ def test_a_page_token_seen_before_in_one_pagination_is_error(stubbed):
         live.resources["Params"].detail
 
 
+def test_a_page_that_says_there_is_more_without_a_token_is_error(stubbed):
+    """IAM's IsTruncated with no Marker: botocore's paginator ends there, and the policy on the missing page
+    (an inline `kms:*` beside the declared ones) would read as absent: a clean PASS."""
+    from opscli.readers import MalformedAnswer
+    from opscli.readers.base import pages
+
+    iam = stubbed.client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response("list_role_policies", {"PolicyNames": ["declared"], "IsTruncated": True})
+        with pytest.raises(MalformedAnswer, match="more results, without a page token"):
+            list(pages(iam, "list_role_policies", "ListRolePolicies", RoleName="r"))
+    with Stubber(iam) as stub:  # the last page of a real pagination: IsTruncated false, no Marker
+        stub.add_response("list_role_policies", {"PolicyNames": ["declared"], "IsTruncated": False})
+        assert [p["PolicyNames"] for p in pages(iam, "list_role_policies", "ListRolePolicies", RoleName="r")] == \
+            [["declared"]]
+
+
 def test_a_page_token_seen_before_in_a_batched_read_is_error(stubbed):
     subnets = {"Subnet0": ("AWS::EC2::Subnet", "subnet-0", {})}
     with Stubber(stubbed.client("ec2")) as stub:
