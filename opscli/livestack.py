@@ -212,6 +212,18 @@ def _same(declared: Any, live: Any, where: Where | None = None) -> bool:
     return declared == live
 
 
+def _binary(value: Any, path: str = "") -> str | None:
+    """The path of the first bytes value inside `value`, or None."""
+    if isinstance(value, (bytes, bytearray)):
+        return path or "the value"
+    if isinstance(value, Mapping):
+        return next((found for key, item in value.items() if (found := _binary(item, f"{path}.{key}".lstrip(".")))),
+                    None)
+    if isinstance(value, list):
+        return next((found for n, item in enumerate(value) if (found := _binary(item, f"{path}.{n}"))), None)
+    return None
+
+
 def adds_keys(declared: Any, live: Any) -> bool:
     """Whether `live` holds, beside what the declaration sets, a key (at any depth) or list items it does not
     have: a queue notification beside the declared EventBridge one, a method setting that caches beside the
@@ -353,6 +365,9 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
             properties = reader.read(context, declared)
             attributes = properties.pop(ATTRIBUTES, None) or {}
             facts = properties.pop(FACTS, None) or {}
+            binary = _binary(properties)
+            if binary:  # a template holds text: a blob a reader did not turn into its CloudFormation form
+                raise CouldNotLook(f"{binary} is binary data, which no CloudFormation property holds")
             if attributes:
                 with lock:
                     resolver.attrs.setdefault(declared.logical_id, {}).update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,10 +37,27 @@ def web_acl(ctx: ReadContext, r: Declared) -> dict[str, Any]:
         markers.add(marker)
     return {"Name": need(acl, "Name", str, operation="GetWebACL"), "Scope": scope,
             "DefaultAction": need(acl, "DefaultAction", Mapping, operation="GetWebACL"),
-            "Rules": need(acl, "Rules", list, operation="GetWebACL"),
+            "Rules": _search_strings(need(acl, "Rules", list, operation="GetWebACL")),
             "VisibilityConfig": need(acl, "VisibilityConfig", Mapping, operation="GetWebACL"),
             "Tags": tag_list(tag_list_read),
             ATTRIBUTES: {"Arn": acl["ARN"], "Id": acl_id}}
+
+
+def _search_strings(value: Any) -> Any:
+    """The rules in CloudFormation's shape: a byte-match statement's SearchString is a blob in WAF's API (botocore
+    gives bytes) and a string in the template, or SearchStringBase64 where the bytes are not text."""
+    if isinstance(value, list):
+        return [_search_strings(item) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    out = {key: _search_strings(item) for key, item in value.items()}
+    if isinstance(out.get("SearchString"), (bytes, bytearray)):
+        raw = bytes(out.pop("SearchString"))
+        try:
+            out["SearchString"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            out["SearchStringBase64"] = base64.b64encode(raw).decode("ascii")
+    return out
 
 
 @reader("AWS::WAFv2::WebACLAssociation", ("wafv2:GetWebACLForResource",), "ResourceArn WebACLArn")
