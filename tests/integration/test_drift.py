@@ -508,6 +508,18 @@ def _every_waf_rule_counts(d, on):
     _web_acl_changed(d, on, lambda acl: (acl["DefaultAction"], _counting(acl["Rules"])))
 
 
+def _managed_rules_switched_off(d, on):
+    """In the first managed rule group, one rule overridden to Count and one excluded; the group's own
+    OverrideAction still None."""
+    def change(acl):
+        group = next(r for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"])
+        group["Statement"]["ManagedRuleGroupStatement"].update(
+            RuleActionOverrides=[{"Name": "NoUserAgent_HEADER", "ActionToUse": {"Count": {}}}],
+            ExcludedRules=[{"Name": "SizeRestrictions_BODY"}])
+        return acl["DefaultAction"], acl["Rules"]
+    _web_acl_changed(d, on, change)
+
+
 def _web_acl_default_flipped(d, on):
     _web_acl_changed(d, on, lambda acl: ({"Block": {}} if "Allow" in acl["DefaultAction"] else {"Allow": {}},
                                          acl["Rules"]))
@@ -705,6 +717,8 @@ DRIFTS = {
     "waf-every-rule-counts": (_every_waf_rule_counts, {"STK-WAF-001"}, ("AWS::WAFv2::WebACL", "Rules"), "audit"),
     "web-acl-default-action-flipped": (_web_acl_default_flipped, set(), ("AWS::WAFv2::WebACL", "DefaultAction"),
                                        "audit"),
+    # keys the declaration does not set, inside a declared rule: the audit judges them, drift compares what is set
+    "managed-waf-rules-switched-off": (_managed_rules_switched_off, {"STK-WAF-001"}, None, "beside"),
     # beside the declaration: no declared property changes, so drift reports nothing ("beside" below)
     # a grant to another account is named once, by the perimeter rule (not again as "undeclared")
     "grant-on-the-key": (_grant_on_the_key, {"STK-POLICY-001"}, None, "beside"),

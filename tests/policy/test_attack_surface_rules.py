@@ -134,13 +134,13 @@ def test_alarm_and_waf_and_ownership_edges():
         "AssignPublicIp": "ENABLED"}}}) is Status.FAIL
 
 
-def _waf_rule(name: str, *, action: str | None = None, group_override: str | None = None) -> dict:
+def _waf_rule(name: str, *, action: str | None = None, group_override: str | None = None, **group: object) -> dict:
     rule = {"Name": name, "Priority": 0, "VisibilityConfig": {}}
     if action:
         rule |= {"Action": {action: {}}, "Statement": {"RateBasedStatement": {"Limit": 100}}}
     if group_override:
         rule |= {"OverrideAction": {group_override: {}},
-                 "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}}}
+                 "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name, **group}}}
     return rule
 
 
@@ -152,6 +152,16 @@ def _waf_rule(name: str, *, action: str | None = None, group_override: str | Non
     ([_waf_rule("rate", action="Allow"), _waf_rule("common", group_override="Count")], Status.FAIL),
     ([_waf_rule("common", group_override="Count"), _waf_rule("bad-inputs", group_override="Count"),
       _waf_rule("rate", action="Block")], Status.PASS),
+    # a group whose own rules are switched off one by one, while its OverrideAction still says None
+    ([_waf_rule("common", group_override="None", RuleActionOverrides=[
+        {"Name": "NoUserAgent_HEADER", "ActionToUse": {"Count": {}}}]), _waf_rule("rate", action="Block")],
+     Status.FAIL),
+    ([_waf_rule("common", group_override="None", RuleActionOverrides=[
+        {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Allow": {}}}])], Status.FAIL),
+    ([_waf_rule("common", group_override="None", ExcludedRules=[{"Name": "CrossSiteScripting_BODY"}])],
+     Status.FAIL),
+    ([_waf_rule("common", group_override="None", RuleActionOverrides=[
+        {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Challenge": {}}}])], Status.PASS),
 ])
 def test_a_web_acl_counts_only_when_a_rule_acts(rules, status):
     """Rules that all count (an Action or a group's OverrideAction switched to Count) block nothing: FAIL."""
