@@ -17,10 +17,15 @@ import unicodedata
 # paragraph separators, surrogates, private-use and unassigned code points (a future bidi control is one today).
 # Python's str.isprintable() is False for exactly these and for spaces other than " " (Zs), which are kept.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Printable by category, yet drawn as nothing (Unicode's default-ignorable code points outside those categories):
+# the Hangul fillers, the combining grapheme joiner, Khmer's inherent vowels, Mongolian's free variation
+# selectors. A name holding one looks like another name. The other variation selectors only pick a glyph (an
+# emoji's presentation) and stay.
+INVISIBLE_CODES = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0})
 
 
 def _hidden(char: str) -> bool:
-    return not char.isprintable() and unicodedata.category(char) in _HIDDEN
+    return ord(char) in INVISIBLE_CODES or (not char.isprintable() and unicodedata.category(char) in _HIDDEN)
 
 
 def _escaped(char: str) -> str:
@@ -37,7 +42,7 @@ def visible(text: object, *, lines: bool = False) -> str:
     are kept. `lines=True` keeps line feeds (a multi-line detail); otherwise a line feed is shown too, so one
     value stays on one row."""
     text = str(text)
-    if text.isprintable():
+    if text.isprintable() and not INVISIBLE_CODES.intersection(map(ord, text)):
         return text
     return "".join(_escaped(char) if char != "\t" and not (lines and char == "\n") and _hidden(char) else char
                    for char in text)
@@ -56,7 +61,7 @@ def visible_json(document: str) -> str:
     escape written as JSON's `\\u` escape instead. json.dumps escapes only C0 controls: C1 controls (0x9b is a
     CSI), DEL and bidi overrides would otherwise reach a terminal that shows the report. Such characters occur
     only inside strings, so every parser reads the same document; the line feeds of the layout stay."""
-    if document.replace("\n", "").isprintable():
+    if document.replace("\n", "").isprintable() and not INVISIBLE_CODES.intersection(map(ord, document)):
         return document
     return "".join(_json_escaped(char) if char != "\n" and _hidden(char) else char for char in document)
 

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from opscli.sanitize import is_visible, visible, visible_json
+from opscli.sanitize import INVISIBLE_CODES, is_visible, visible, visible_json
+
+INVISIBLE = [chr(code) for code in sorted(INVISIBLE_CODES)]
 
 HOSTILE = ["\x1b[2J", "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\", "\x1b]52;c;aGk=\x07", "\u202e",
            "\x9b31m", "\x07", "\x08\x08", "\r", "\u2066", "\u200f", "\ufeff", "\u2028", "\x00", "\x7f"]
@@ -33,9 +35,18 @@ def test_the_result_holds_no_character_a_terminal_acts_on_and_is_a_fixed_point(t
     assert visible(shown) == shown and is_visible(shown)
 
 
-@given(st.text(st.characters(categories=("L", "M", "N", "P", "S", "Zs"))))
+@given(st.text(st.characters(categories=("L", "M", "N", "P", "S", "Zs"), exclude_characters=INVISIBLE)))
 def test_printable_text_passes_unchanged(text):
     assert visible(text) == text
+
+
+@pytest.mark.parametrize("filler", INVISIBLE)
+def test_characters_drawn_as_nothing_are_shown_too(filler):
+    """Letters by category (U+115F HANGUL CHOSEONG FILLER), but drawn as nothing: a name holding one looks like
+    another name."""
+    assert visible(f"rds-{filler}prod") == f"rds-\\u{ord(filler):04x}prod"
+    assert json.loads(visible_json(json.dumps(f"a{filler}b", ensure_ascii=False))) == f"a{filler}b"
+    assert visible_json(json.dumps(f"a{filler}b", ensure_ascii=False)).isascii()
 
 
 def test_line_feeds_are_kept_only_when_asked():
