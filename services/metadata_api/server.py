@@ -13,10 +13,11 @@ Redis or database costs the requests that wait on it their timeout, never the lo
 What this module adds to uvicorn: JSON errors for every status, those the server writes before the
 application sees a request included (400 malformed, 414 target too long, 431 headers too large, 413 body too
 large — uvicorn's own are plain text or unbounded), bounded request sizes, JSON access lines, shutdown on
-the service's own stop event (run_service owns SIGTERM for both services), and bounds on connections that
-send nothing: a deadline for each request head (uvicorn's only timeout is the keep-alive one, armed after a
-response and dropped at the first byte of the next request, so a connection that never completes a head
-would be kept forever) and a number of connections that leaves descriptors free for a new one."""
+the service's own stop event (run_service owns SIGTERM for both services), and bounds on connections whose
+client owes bytes: a deadline for each request head (uvicorn's only timeout is the keep-alive one, armed after
+a response and dropped at the first byte of the next request, so a connection that never completes a head
+would be kept forever), one for each request body (408; uvicorn waits for a body without end), and a number
+of connections that leaves descriptors free for a new one."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ KEEP_ALIVE_S = 75          # longer than the NLB's idle timeout would cut, short
 # request head. Clients behind API Gateway and the NLB send the head at once; a connection that has not done
 # so by then is a dead client or a slow-header attack.
 HEADER_TIMEOUT_S = 10
+# From the end of a request head to the end of its body (for a pipelined request, from the end of the answer
+# before it): more is a 408. The same reasoning as the head's: API Gateway and the NLB pass a request on whole,
+# and this API takes no body, so the largest it reads is the discarded one before a 413 (MAX_DRAIN_BYTES: 16
+# MiB in 10 s is 1.7 MB/s, far below any client inside the VPC). A fixed deadline, not a minimum rate, so that a request
+# holds its connection for at most HEADER_TIMEOUT_S + BODY_TIMEOUT_S whatever it announces.
+BODY_TIMEOUT_S = 10
 # Descriptors the process needs besides client connections and the database pool: Redis's connections, the
 # event loop's own, stdio, the CA bundles read at connect, and the spare one libuv keeps to survive EMFILE.
 OTHER_DESCRIPTORS = 48
@@ -73,12 +80,13 @@ def connection_limit(descriptors: int, pool_size: int) -> int:
 
 class ConnectionBudget:
     """At most `limit` client connections, so that accepting one never meets the descriptor limit. Past it, a
-    new connection closes the one that has waited longest for a request: one that has not completed a head, or
-    one kept alive after its last answer (a client reconnects for that); a request in flight is never cut.
+    new connection closes the one that has waited longest on its client: one that has not completed a head,
+    one whose request is still receiving its body, or one kept alive after its last answer (a client
+    reconnects for that); a request being answered is never cut.
 
     Why: at the descriptor limit, libuv accepts and at once closes every new connection (its EMFILE fallback),
-    health checks included, until some connection ends; connections that send nothing would hold every
-    descriptor until their header deadline, and a client opening them anew would hold them for good."""
+    health checks included, until some connection ends; connections that send nothing, or half a body, would
+    hold every descriptor until their deadline, and a client opening them anew would hold them for good."""
 
     def __init__(self, limit: int, logger: JsonLogger) -> None:
         self.limit, self.logger = limit, logger
@@ -94,9 +102,9 @@ class ConnectionBudget:
             self._shed_one()
 
     def wait(self, connection: BoundedProtocol) -> None:
-        """`connection` has no request in flight: it may be shed."""
-        self.waiting.pop(connection, None)
-        self.waiting[connection] = None
+        """`connection` waits on its client, nothing being answered: it may be shed. One already waiting keeps
+        its place (a head, then its body, is one wait)."""
+        self.waiting.setdefault(connection, None)
 
     def busy(self, connection: BoundedProtocol) -> None:
         self.waiting.pop(connection, None)
@@ -106,9 +114,15 @@ class ConnectionBudget:
         self.waiting.pop(connection, None)
 
     def _shed_one(self) -> None:
-        if not self.waiting:
-            return  # every connection has a request in flight; none is cut
-        victim = next(iter(self.waiting))
+        while self.waiting:
+            victim = next(iter(self.waiting))
+            if victim.waits_on_client():
+                break
+            # Its answer began since it last settled (a refusal sent before its body came): it waits again, if
+            # at all, when that answer ends.
+            self.busy(victim)
+        else:
+            return  # every connection is being answered; none is cut
         # Uncounted now, not at connection_lost: the next connection accepted in the same loop turn must pick
         # another victim, not this one again.
         self.closed(victim)
@@ -123,13 +137,15 @@ class ConnectionBudget:
 class BoundedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with size bounds on the request target and headers, JSON bodies for the
     errors the server itself answers (uvicorn writes a plain-text 400 and has no size bounds here), a deadline
-    for each request head, and its place in the connection budget."""
+    for each request head and for each request body, and its place in the connection budget."""
 
-    def __init__(self, *args: Any, budget: ConnectionBudget, header_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, budget: ConnectionBudget, header_timeout_s: float, body_timeout_s: float,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.budget, self.header_timeout_s = budget, header_timeout_s
+        self.budget, self.header_timeout_s, self.body_timeout_s = budget, header_timeout_s, body_timeout_s
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_pending = True  # the next bytes belong to a request head that has not yet ended
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -138,6 +154,7 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._cancel_body_timer()
         self.budget.closed(self)
         super().connection_lost(exc)
 
@@ -147,6 +164,47 @@ class BoundedProtocol(HttpToolsProtocol):
         # dropped the keep-alive timer, and arms it again only after an answer).
         if self._head_pending and self._head_timer is None and not self.transport.is_closing():
             self._arm_head_timer()
+        self._settle()
+
+    def _receiving_body(self) -> bool:
+        """Whether the request being served has its head and still receives its body, nothing answered yet.
+        Then nothing of the API runs either: the adapter reads a body to its end before it calls the API (a
+        refusal it sends at once starts the answer). With requests queued behind it (pipelined), `self.cycle`
+        is the newest of those, and the one served has had its whole body."""
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_started and not self.pipeline
+
+    def waits_on_client(self) -> bool:
+        """Whether the connection waits for bytes its client owes (a head, the next one on a kept-alive
+        connection, or the rest of a body) with no answer under way: closing it cuts no answer."""
+        return self.cycle is None or self.cycle.response_complete or self._receiving_body()
+
+    def _settle(self) -> None:
+        """After anything that can move the connection between waiting on its client and answering: its place
+        in the connection budget, and the body deadline, which runs exactly while a body is being received."""
+        if self.transport.is_closing():
+            return
+        receiving = self._receiving_body()
+        if receiving and self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.body_timeout_s, self._body_timed_out)
+        elif not receiving:
+            self._cancel_body_timer()
+        if self.waits_on_client():
+            self.budget.wait(self)
+        else:
+            self.budget.busy(self)
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self._receiving_body() and not self.transport.is_closing():
+            # The adapter waits in receive(); it is told of the disconnect when the close completes.
+            self._answer_and_close(408, "request timeout",
+                                   f"the request body did not arrive in full within {self.body_timeout_s:g} s")
 
     def _arm_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_timed_out)
@@ -167,17 +225,15 @@ class BoundedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_pending = False
         self._cancel_head_timer()
-        self.budget.busy(self)
-        super().on_headers_complete()
+        super().on_headers_complete()  # the budget and the body deadline follow in _settle, after the bytes
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_pending = True
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.cycle.response_complete and not self.transport.is_closing():
-            self.budget.wait(self)  # idle between requests (a pipelined one would have started a new cycle)
+        super().on_response_complete()  # starts a pipelined request, if one is queued
+        self._settle()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -201,8 +257,13 @@ class BoundedProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         status, error, detail = getattr(self, "_refusal", None) or (
             400, "bad request", "malformed HTTP request")
+        self._answer_and_close(status, error, detail)
+
+    def _answer_and_close(self, status: int, error: str, detail: str) -> None:
+        """An error the server answers itself, the application never asked, as JSON; the connection's last."""
         body = json.dumps({"error": error, "detail": detail}, separators=(",", ":")).encode()
-        reason = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}[status]
+        reason = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
+                  431: b"Request Header Fields Too Large"}[status]
         head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
         head += [b"%s: %s\r\n" % pair for pair in JSON_HEADERS]
         head += [b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
@@ -315,15 +376,16 @@ class ApiServer(uvicorn.Server):
     stopped by the service's stop event instead of its own signal handlers."""
 
     def __init__(self, address: tuple[str, int], api: MetadataApi, logger: JsonLogger, *,
-                 header_timeout_s: float = HEADER_TIMEOUT_S, keep_alive_s: float = KEEP_ALIVE_S,
-                 max_connections: int | None = None) -> None:
+                 header_timeout_s: float = HEADER_TIMEOUT_S, body_timeout_s: float = BODY_TIMEOUT_S,
+                 keep_alive_s: float = KEEP_ALIVE_S, max_connections: int | None = None) -> None:
         """`max_connections` None: what this process's descriptor limit leaves beside the database pool."""
         self.logger, self.api = logger, api
         if max_connections is None:
             max_connections = connection_limit(resource.getrlimit(resource.RLIMIT_NOFILE)[0], api.db.max_size)
         self.budget = ConnectionBudget(max_connections, logger)
         self.socket = socket.create_server(address, backlog=1024, reuse_port=False)  # OSError: port taken
-        protocol = functools.partial(BoundedProtocol, budget=self.budget, header_timeout_s=header_timeout_s)
+        protocol = functools.partial(BoundedProtocol, budget=self.budget, header_timeout_s=header_timeout_s,
+                                     body_timeout_s=body_timeout_s)
         # ws="none": an upgrade is answered as a plain request; were a WebSocket library installed, uvicorn would
         # hand the connection to another protocol, and it would never leave the connection budget.
         config = uvicorn.Config(AsgiAdapter(api, logger), http=protocol, ws="none", loop="uvloop",

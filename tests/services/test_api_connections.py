@@ -1,6 +1,7 @@
 """The metadata API closes connections that send nothing: a deadline for each request head (a silent
-connection, a head trickled a byte at a time, a late head on a kept-alive connection), the keep-alive timeout,
-and a connection limit under the descriptor limit so that /health answers through a flood of idle connections."""
+connection, a head trickled a byte at a time, a late head on a kept-alive connection), a deadline for each
+request body (a body half sent, or trickled), the keep-alive timeout, and a connection limit under the
+descriptor limit so that /health answers through a flood of connections that are idle or owe a body."""
 
 from __future__ import annotations
 
@@ -158,6 +159,106 @@ def test_past_the_connection_limit_the_longest_waiting_connection_is_closed(pool
             release.set()
             assert read_answer(busy)[0] == 200
     assert log.events("connections_shed")[0]["limit"] == 2
+
+
+HALF_BODY = b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nAB"  # 2 bytes of the 100 announced
+
+
+def wait_for_requests(server, count: int) -> None:
+    """Until `count` requests have a complete head on the server (each has its ASGI task, which reads a body
+    before anything is answered)."""
+    guard = time.monotonic() + HANG_GUARD_S
+    while len(server.server_state.tasks) < count:
+        assert time.monotonic() < guard, f"{len(server.server_state.tasks)} of {count} requests began"
+        select.select([], [], [], 0.01)
+
+
+@pytest.mark.parametrize("data, answers", [(HALF_BODY, []), (HEALTH + HALF_BODY, [200])],
+                         ids=["first request", "pipelined behind an answer"])
+def test_a_half_sent_body_is_answered_408_and_the_connection_closed(pool, redis_settings, log, data, answers):
+    """A complete head announcing 100 bytes, then 2 of them: the head deadline has stopped, and nothing read the
+    body with a deadline, so the connection was held for good. Behind a pipelined request, the body's deadline
+    starts when that request's answer is done."""
+    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(data)
+            assert [read_answer(sock)[0] for _ in answers] == answers
+            status, headers, body = read_answer(sock)
+            assert status == 408 and headers["content-type"] == "application/json"
+            assert headers["connection"] == "close"
+            assert json.loads(body) == {"error": "request timeout",
+                                        "detail": "the request body did not arrive in full within 0.5 s"}
+            assert closed_by_server(sock)
+
+
+def test_a_body_trickled_forever_is_closed(pool, redis_settings, log):
+    """A slow-body client: each byte well within the deadline, the body never ends. The deadline runs from the
+    end of the head, so the bytes do not push it back."""
+    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.sendall(b"POST /videos HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            closed, guard = False, time.monotonic() + HANG_GUARD_S
+            while not closed and time.monotonic() < guard:
+                try:
+                    sock.sendall(b"1\r\nv\r\n")
+                    # pacing the trickle (a byte a tenth of a second), and a look for the server's close
+                    readable, _, _ = select.select([sock], [], [], 0.1)
+                    closed = bool(readable) and sock.recv(65536) == b""
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+            assert closed, "a body trickled byte by byte kept its connection open"
+
+
+def test_a_slow_body_complete_within_the_deadline_is_answered(pool, redis_settings, log):
+    """A body that comes in pieces, over longer than the head deadline but within the body's, is read to its
+    end and the request answered on a connection kept alive."""
+    with running(pool, redis_settings, log, header_timeout_s=0.5, body_timeout_s=HANG_GUARD_S) as (server, _):
+        with socket.create_connection(server.server_address) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+            for _ in range(10):  # a byte a tenth of a second: 1 s, twice the head deadline
+                select.select([], [], [], 0.1)
+                sock.sendall(b"v")
+            status, headers, body = read_answer(sock)
+            assert status == 200 and json.loads(body)["status"] == "ok" and headers.get("connection") != "close"
+            sock.sendall(HEALTH)  # still served: the answer did not end the connection
+            assert read_answer(sock)[0] == 200
+
+
+def test_past_the_connection_limit_a_connection_still_receiving_its_body_is_closed(pool, redis_settings, log):
+    """Connections that sent a head and part of a body fill the limit beside one whose request is being
+    answered: the new connection (a health check) is served, the oldest of those owing a body is closed, and
+    the request being answered, older still, is not cut. They counted as requests in flight, so the new
+    connection was the one closed, and /health failed for as long as they stayed."""
+    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=60,
+                 max_connections=4) as (server, _):
+        original, entered, release = server.api.popular, threading.Event(), threading.Event()
+
+        async def held(query):
+            entered.set()
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, HANG_GUARD_S)
+            return await original(query)
+
+        server.api.popular = held
+        busy = socket.create_connection(server.server_address)
+        halves = [socket.create_connection(server.server_address) for _ in range(3)]
+        try:
+            busy.sendall(b"GET /videos/popular HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert entered.wait(HANG_GUARD_S)
+            for sock in halves:
+                sock.sendall(HALF_BODY)
+            wait_for_requests(server, 4)  # every head complete: each half body is now the server's to wait for
+            with socket.create_connection(server.server_address) as probe:
+                probe.sendall(HEALTH)
+                status, _, body = read_answer(probe)
+                assert status == 200 and json.loads(body)["status"] == "ok"
+            assert closed_by_server(halves[0])
+            assert still_open(halves[1]) and still_open(halves[2])
+            release.set()
+            assert read_answer(busy)[0] == 200
+        finally:
+            for sock in [busy, *halves]:
+                sock.close()
 
 
 def accept_queue(port: int) -> int:
