@@ -16,8 +16,11 @@ its identity policies (inline, attached, its groups') matches the action (wildca
 (wildcards, NotResource), within its permissions boundary where the boundary's document is known, or when the
 resource's own policy names it. A Deny subtracts only where it clearly applies (no condition, the action and the
 whole resource covered); an Allow's conditions are not evaluated (the finding says so): a security tool that is
-unsure reports. The stack's own roles are never judged here (STK-IAM-001..003 judge them). The finding names the
-identity, the outside principal (the trust statement), each path it reaches and the statement that grants it.
+unsure reports. For the same reason a statement whose Effect is not exactly "Deny" is an Allow, an identity
+policy that cannot be read as IAM reads it (policy_documents.unreadable) is taken to allow everything, a boundary
+that cannot limits nothing, and a trust policy that cannot admits whoever it may. The stack's own roles are never
+judged here (STK-IAM-001..003 judge them). The finding names the identity, the outside principal (the trust
+statement), each path it reaches and the statement that grants it.
 
 STK-PERIM-003: an EFS access point enforces a user identity other than root and a root directory below the file
 system's root (Security Hub EFS.3 and EFS.4). An access point without a POSIX user passes each client's own uid
@@ -39,6 +42,7 @@ from platform_spec.rule import account_rule, plain_rule
 from platform_spec.rules.intrinsics import TOKEN, as_dict, as_list, is_true, ref_target, render
 from platform_spec.rules.policy_documents import (
     covers,
+    is_deny,
     label,
     matches,
     meet,
@@ -47,6 +51,7 @@ from platform_spec.rules.policy_documents import (
     principal_account,
     principals,
     statements,
+    unreadable,
     values,
 )
 
@@ -187,7 +192,7 @@ def _resource_policy(resources: Mapping[str, Any], lid: str, physical: str | Non
 def _indexed(target: Target, account: str) -> Target:
     named = frozenset(_rendered(value, account) or "" for s in statements(target.policy)
                       for kind, value in principals(s) if kind == "AWS")
-    everyone = any(s.get("Effect") == "Deny" and not s.get("Condition") and "NotPrincipal" not in s and
+    everyone = any(is_deny(s) and not s.get("Condition") and "NotPrincipal" not in s and
                    any(kind == "*" or render(value) == "*" for kind, value in principals(s))
                    for s in statements(target.policy))
     return replace(target, named=named, denies_everyone=everyone)
@@ -245,7 +250,7 @@ def _reaches(statement: Mapping[str, Any], resource: str) -> bool:
 
 def _denied(statement: Mapping[str, Any], action: str, resource: str) -> bool:
     """A Deny that clearly applies: no condition, the action matched, every ARN `resource` stands for covered."""
-    if statement.get("Effect") != "Deny" or statement.get("Condition"):
+    if not is_deny(statement) or statement.get("Condition"):
         return False
     if not _acts(statement, action):
         return False
@@ -262,7 +267,7 @@ def _allowed(granted: Granted, action: str, resource: str) -> str | None:
     if any(_denied(s, action, resource) for _where, s in granted):
         return None
     for where, statement in granted:
-        if statement.get("Effect") == "Allow" and _acts(statement, action) and _reaches(statement, resource):
+        if not is_deny(statement) and _acts(statement, action) and _reaches(statement, resource):
             return where + (" (its conditions not evaluated)" if statement.get("Condition") else "")
     return None
 
@@ -271,7 +276,16 @@ def _document(value: Any) -> Any:
     return value
 
 
+# What an identity policy that cannot be read as IAM reads it stands for: it cannot be shown to grant nothing.
+EVERYTHING = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
 def _granted(name: str, document: Any) -> Granted:
+    """(where, statement) of each statement of an identity policy; one that allows everything for a policy that
+    cannot be read as IAM reads it (`unreadable`)."""
+    why = unreadable(document)
+    if why is not None:
+        return [(f"{name} (unreadable: {why}; taken to allow everything)", EVERYTHING)]
     return [(f"{name} {where}", s) for where, s in numbered(document)]
 
 
@@ -303,8 +317,10 @@ def _identity(kind: str, item: Mapping[str, Any], facts: Account, groups: Mappin
         if isinstance(arn, str):
             granted += _granted(f"managed policy {arn.rsplit('/', 1)[-1]}", facts.policies.get(arn))
     boundary_arn = as_dict(item.get("PermissionsBoundary")).get("PermissionsBoundaryArn")
-    boundary = _granted("its permissions boundary", facts.policies[boundary_arn]) \
-        if isinstance(boundary_arn, str) and facts.policies.get(boundary_arn) is not None else None
+    boundary_document = facts.policies.get(boundary_arn) if isinstance(boundary_arn, str) else None
+    # A boundary limits only where its document is known and readable (an unreadable one limits nothing).
+    boundary = _granted("its permissions boundary", boundary_document) \
+        if boundary_document is not None and unreadable(boundary_document) is None else None
     name = str(item.get("RoleName" if kind == "role" else "UserName"))
     return Identity(str(item.get("Arn")), name, kind, granted, boundary)
 
@@ -330,7 +346,11 @@ def _assume(statement: Mapping[str, Any]) -> bool:
 
 
 def trusted_from_outside(trust: Any, account: str) -> str:
-    """Who outside the account a trust policy admits, with the statement (empty: nobody)."""
+    """Who outside the account a trust policy admits, with the statement (empty: nobody); whoever it admits, when it
+    cannot be read as IAM reads it (`unreadable`)."""
+    why = unreadable(trust)
+    if why is not None:
+        return f"whoever its trust policy admits (unreadable: {why})"
     found = [f"{who} ({where})" for where, statement in numbered(trust) if _assume(statement)
              for who in outside(statement, account)]
     return "; ".join(found)
@@ -341,7 +361,7 @@ def _through_resource(target: Target, identity: Identity, action: str, resource:
     if identity.arn not in target.named:
         return None
     for where, statement in numbered(target.policy):
-        if statement.get("Effect") != "Allow" or not _acts(statement, action):
+        if is_deny(statement) or not _acts(statement, action):
             continue
         if "Resource" in statement and not any(meet(p, resource) for p in _strings_of(statement, "Resource")):
             continue
@@ -351,17 +371,19 @@ def _through_resource(target: Target, identity: Identity, action: str, resource:
 
 
 def _delegates(target: Target, action: str, account: str) -> bool:
-    """The key policy lets the account's IAM grant the action (an Allow to the account's root)."""
-    return any(s.get("Effect") == "Allow" and _acts(s, action) and not s.get("Condition") and
-               any(kind == "AWS" and _root(value, account) for kind, value in principals(s))
-               for s in statements(target.policy))
+    """The key policy lets the account's IAM grant the action (an Allow to the account's root), or cannot be read
+    as IAM reads it (then it cannot be shown not to)."""
+    return unreadable(target.policy) is not None or any(
+        not is_deny(s) and _acts(s, action) and not s.get("Condition") and
+        any(kind == "AWS" and _root(value, account) for kind, value in principals(s))
+        for s in statements(target.policy))
 
 
 def _resource_denies(target: Target, identity: Identity, action: str, resource: str, account: str) -> bool:
     if not target.denies_everyone and identity.arn not in target.named:
         return False
     for s in statements(target.policy):
-        if s.get("Effect") == "Deny" and not s.get("Condition") and "NotPrincipal" not in s and \
+        if is_deny(s) and not s.get("Condition") and "NotPrincipal" not in s and \
                 _acts(s, action) and any(kind == "*" or (kind == "AWS" and (render(value) == "*" or
                                                                        _names(value, identity.arn, account)))
                                          for kind, value in principals(s)) and \
@@ -444,7 +466,7 @@ class _TrustIndex:
         self.to_account: list[tuple[str, str]] = []  # (role ARN, statement) of trusts that admit the account
         for arn, role in self.roles.items():
             for where, statement in numbered(role.get("AssumeRolePolicyDocument")):
-                if statement.get("Effect") != "Allow" or "NotPrincipal" in statement or \
+                if is_deny(statement) or "NotPrincipal" in statement or \
                         not _acts(statement, "sts:AssumeRole"):
                     continue
                 for kind, value in principals(statement):
@@ -458,7 +480,7 @@ class _TrustIndex:
         found: dict[str, str] = {}
         for arn, where in self.named.get(assuming.arn, []):
             found.setdefault(arn, f"its trust {where} names it")
-        if any(s.get("Effect") == "Allow" and _acts(s, "sts:AssumeRole") for _w, s in assuming.granted):
+        if any(not is_deny(s) and _acts(s, "sts:AssumeRole") for _w, s in assuming.granted):
             for arn, where in self.to_account:
                 if arn not in found and arn in self.roles:
                     granted = _may(assuming, "sts:AssumeRole", arn)

@@ -7,14 +7,15 @@ its organization or its network opens the resource to every AWS customer; an AWS
 federated identity or a grant to another account hands it to them; a service principal acting for another
 account's resource (a foreign aws:SourceAccount or aws:SourceArn) is the confused deputy. This is also how an
 intruder keeps a way back in after losing the credentials they came with. Each finding names the principal, the
-statement (Sid, or its position) and, through the finding's resource, the path.
+statement (Sid, or its position) and, through the finding's resource, the path. A policy that cannot be read as
+IAM reads it (not JSON, a key twice, an element IAM does not know: policy_documents.unreadable) cannot be shown to
+admit nobody: it fails.
 
 Another account is judged where the stack's account is known (Context.account: live, and a synthesis configured
 with an account); an account-agnostic template names its own account only as AWS::AccountId."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -23,7 +24,7 @@ from typing import Any
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.policy_documents import admits, numbered, values
+from platform_spec.rules.policy_documents import KeyTwice, admits, arn_account, numbered, parse, unreadable, values
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -34,7 +35,6 @@ DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy":
 GRANTS_CHECK = "kms.grants"
 BUS_CHECK = "events.bus_policy"
 
-UNREADABLE = object()
 # Why an admitted principal is outside, by its kind (policy_documents.admits).
 OUTSIDE_BECAUSE = {"everyone": "no condition pins the caller to this account, its organization or its network",
                    "account": "another account", "federated": "a federated identity: its provider decides who it is",
@@ -42,13 +42,17 @@ OUTSIDE_BECAUSE = {"everyone": "no condition pins the caller to this account, it
                    "service": "a service acting for another account's resource (the confused deputy)"}
 
 
-def _document(value: Any) -> Any:
+def _document(value: Any) -> tuple[Any, str | None]:
+    """The policy as a document, and why it cannot be read as IAM reads it (None: it can, or there is none)."""
     if isinstance(value, str):  # SecretsManager::ResourcePolicy and RestApi Policy may hold it as a JSON string
         try:
-            return json.loads(value)
-        except ValueError:
-            return UNREADABLE
-    return value
+            value = parse(value)
+        except KeyTwice as twice:
+            return None, f"holds {twice}"
+        except (ValueError, RecursionError):
+            return None, "is not a JSON document"
+    why = unreadable(value)
+    return value, why and f"cannot be read as IAM reads it: {why}"
 
 
 def _actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
@@ -58,14 +62,15 @@ def _actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def document_paths(value: Any, account: str | None, what: str = "the policy") -> list[Path]:
-    """A path in for every principal an Allow statement of the policy admits (none where there is no policy);
-    one outside path to whoever it admits when it is not a JSON document (it cannot be shown to admit nobody)."""
-    document = _document(value)
+    """A path in for every principal a statement of the policy that is not a Deny admits (none where there is no
+    policy); one outside path to whoever it admits when it cannot be read as IAM reads it (not a JSON document, a
+    key twice, an element IAM does not know: it cannot be shown to admit nobody)."""
+    document, why = _document(value)
+    if why is not None:
+        return [Path(IN, RULE_ID, "whoever it admits", what, True, kind="unknown", why=(
+            f"{what} {why}: cannot show it admits nobody outside the account",))]
     if document is None:
         return []
-    if document is UNREADABLE or not isinstance(document, Mapping):
-        return [Path(IN, RULE_ID, "whoever it admits", what, True, kind="unknown", why=(
-            f"{what} is not a JSON document: cannot show it admits nobody outside the account",))]
     return [Path(IN, RULE_ID, admitted.who, where + (f" (pinned by {', '.join(admitted.pinned)})"
                                                      if admitted.pinned else ""),
                  admitted.outside, kind=admitted.kind, actions=_actions(statement),
@@ -74,12 +79,12 @@ def document_paths(value: Any, account: str | None, what: str = "the policy") ->
 
 
 def judge_document(value: Any, account: str | None, what: str = "the policy") -> Result:
-    if _document(value) is None:
+    if value is None:
         return Result.ok("no resource policy")
     paths = document_paths(value, account, what)
-    unreadable = [p for p in paths if p.kind == "unknown"]
-    if unreadable:
-        return Result.fail(unreadable[0].why[0])
+    unread = [p for p in paths if p.kind == "unknown"]
+    if unread:
+        return Result.fail(unread[0].why[0])
     problems = [f"{p.via} admits {p.other}" for p in paths if p.outside]
     if problems:
         return Result.fail(f"{what}: " + "; ".join(dict.fromkeys(problems)))
@@ -100,9 +105,10 @@ def check(resource_type: str, properties: Mapping[str, Any], account: str | None
 
 
 def outside_grantee(grantee: str, account: str) -> str | None:
-    """The other account a grantee principal (an account id, or an IAM or STS ARN) belongs to, else None."""
-    owner = re.match(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):", grantee)
-    other = owner.group(1) if owner else grantee if re.fullmatch(r"\d{12}", grantee) else None
+    """The other account a grantee principal (an account id, or an IAM or STS ARN: of another partition, another
+    account) belongs to, else None."""
+    other = arn_account(grantee) if grantee.startswith("arn:") else grantee if re.fullmatch(r"\d{12}", grantee) \
+        else None
     return other if other is not None and other != account else None
 
 

@@ -83,6 +83,34 @@ def allow(principal, **extra) -> dict:
     (allow({"AWS": "arn:aws:iam::999999999999:root"}), None, Status.PASS),  # account unknown: not judged
     (allow({"Service": "events.amazonaws.com"}), OWN, Status.PASS),
     ({**allow("*"), "Effect": "Deny"}, None, Status.PASS),
+    # Wildcards that pin nothing: any organization's member, any VPC endpoint, any organization's path.
+    (allow("*", Condition={"StringLike": {"aws:PrincipalOrgID": "o-*"}}), OWN, Status.FAIL),
+    (allow("*", Condition={"StringLike": {"aws:SourceVpce": "vpce-*"}}), OWN, Status.FAIL),
+    (allow("*", Condition={"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/*"}}), OWN, Status.FAIL),
+    (allow("*", Condition={"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/*"}}), OWN, Status.PASS),
+    # An account id written as a number is judged as the same id written as text.
+    (allow({"AWS": 111122223333}), OWN, Status.FAIL),
+    (allow({"AWS": [int(OWN), 999999999999]}), OWN, Status.FAIL),
+    (allow({"AWS": int(OWN)}), OWN, Status.PASS),
+    # Operators in another case are none of IAM's: they pin nothing.
+    (allow("*", Condition={"stringnotequals": {"aws:PrincipalAccount": OWN}}), OWN, Status.FAIL),
+    (allow("*", Condition={"stringequalsifexists": {"aws:PrincipalAccount": OWN}}), OWN, Status.FAIL),
+    # The same digits in another partition are another account.
+    (allow({"AWS": f"arn:aws-cn:iam::{OWN}:root"}), OWN, Status.FAIL),
+    (allow({"AWS": f"arn:aws-us-gov:iam::{OWN}:role/task"}), OWN, Status.FAIL),
+    (allow({"Service": "events.amazonaws.com"}, Condition={"ArnEquals": {
+        "aws:SourceArn": f"arn:aws-cn:events:cn-north-1:{OWN}:rule/x"}}), OWN, Status.FAIL),
+    # An Effect that is not exactly Deny admits; element names IAM does not know make the policy unreadable.
+    ({**allow("*"), "Effect": "allow"}, None, Status.FAIL),
+    ({**allow("*"), "Effect": "DENY"}, None, Status.FAIL),
+    ({"effect": "Allow", "principal": "*", "action": "sqs:SendMessage", "resource": "*"}, None, Status.FAIL),
+    ({"Effect": "Allow", "principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}, None, Status.FAIL),
+    ({**allow("*"), "condition": {"StringEquals": {"aws:PrincipalAccount": OWN}}}, OWN, Status.FAIL),
+    ({**allow("*"), "Condition": {"StringEquals": {"aws:PrincipalAccount": OWN}}}, OWN, Status.PASS),
+    # A Principal that is neither "*" nor a map of principals cannot be read as IAM reads it.
+    (allow(["*"]), None, Status.FAIL),
+    (allow("arn:aws:iam::999999999999:root"), OWN, Status.FAIL),
+    (allow({"AWS": None}), OWN, Status.FAIL),
 ])
 def test_resource_policies(statement, account, status):
     properties = {"PolicyDocument": {"Statement": [statement]}}
@@ -97,6 +125,16 @@ def test_a_secret_policy_given_as_text_is_read_and_garbage_fails():
         is Status.FAIL
     assert judge(stk_resource_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": "{"}) \
         is Status.FAIL  # unreadable: nothing shows it grants nobody
+
+
+def test_a_policy_holding_a_key_twice_is_unreadable_not_read_as_its_last_value():
+    """Python's json keeps the last of two keys, another reader the first: a document with a key twice has no one
+    meaning, and nothing shows it grants nobody."""
+    text = '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "x", "Resource": "*", "Effect": "Deny"}]}'
+    assert judge(stk_resource_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": text}) \
+        is Status.FAIL
+    result = stk_resource_policy.secret_policy(text, OWN)
+    assert result.status is Status.FAIL and "'Effect' twice" in result.reason, result.reason
 
 
 @pytest.mark.parametrize(("method", "status"), [

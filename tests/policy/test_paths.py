@@ -121,10 +121,32 @@ def test_an_identity_usable_from_outside_is_a_path_in_to_each_store_it_reaches()
     assert f"arn:aws:iam::{OTHER}:root" in path.via  # who outside can use it, and how
 
 
-def test_an_unreadable_policy_is_one_outside_path_to_whoever_it_admits():
-    found = stack_paths.resource_paths("Api", {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Policy": "{x"}},
+@pytest.mark.parametrize("policy", [
+    "{x",
+    '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Effect": "Deny"}]}',
+    doc({"effect": "Allow", "principal": "*", "action": "execute-api:Invoke"}),
+    {"statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke"}]},
+    doc({"Effect": "Allow", "Principal": ["*"], "Action": "execute-api:Invoke"}),
+])
+def test_an_unreadable_policy_is_one_outside_path_to_whoever_it_admits(policy):
+    found = stack_paths.resource_paths("Api", {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Policy": policy}},
                                        account=ACCOUNT)
     assert [(p.outside, p.kind) for p in found] == [(True, "unknown")]
+    result = BY_ID[stk_resource_policy.RULE_ID].evaluate("AWS::ApiGateway::RestApi", {"Policy": policy},
+                                                         Context(account=ACCOUNT))
+    assert result.status is Status.FAIL and result.reason == found[0].why[0]
+
+
+def test_a_wildcard_pin_is_an_outside_path_and_a_pinned_one_is_not():
+    def paths(condition):
+        return stack_paths.resource_paths("Api", {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Policy": doc(
+            {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Condition": condition})}},
+            account=ACCOUNT)
+
+    (wild,) = paths({"StringLike": {"aws:PrincipalOrgID": "o-*"}})
+    assert wild.outside and wild.kind == "everyone"
+    (pinned,) = paths({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/r-ab12/ou-*"}})
+    assert not pinned.outside and pinned.via == "statement #1 (pinned by aws:PrincipalOrgPaths)"
 
 
 # --- a rule fails exactly where one of its paths is outside -----------------------------------------------------

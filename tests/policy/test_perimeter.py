@@ -65,6 +65,31 @@ def test_a_deny_covers_a_pattern_only_when_it_matches_all_of_it():
     ({"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}, True),
     ({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-abc"}}, False),
     ({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, False),
+    # A wildcard in an organization, VPC or endpoint id matches every one of them (StringLike: any organization's
+    # member; StringEquals would read it literally, but an id is never judged pinned by one: conservative).
+    ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, False),
+    ({"StringLike": {"aws:PrincipalOrgID": ["o-abc123", "o-*"]}}, False),  # every value must pin
+    ({"StringLike": {"aws:SourceVpce": "vpce-*"}}, False),
+    ({"StringLike": {"aws:SourceVpc": "vpc-0?"}}, False),
+    ({"StringEquals": {"aws:PrincipalOrgID": "o-abc*"}}, False),
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/*"}}, False),
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123*/*"}}, False),  # o-abc1234 too
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "*/r-ab12/ou-*"}}, False),
+    # An organization path whose organization is spelled out keeps the caller in it, whatever follows.
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/r-ab12/ou-*"}}, True),
+    ({"ForAnyValue:StringEquals": {"aws:PrincipalOrgPaths": "o-abc123/r-ab12/ou-ab12-11111111/"}}, True),
+    ({"ForAllValues:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/*"}}, False),  # true when the key is absent
+    ({"ForAnyValue:StringNotLike": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+    ({"Null": {"aws:PrincipalOrgID": "false"}}, False),  # the key present: a member of any organization
+    # IAM's operators are case-sensitive: another spelling is no operator IAM knows, and pins nothing.
+    ({"stringnotequals": {"aws:PrincipalAccount": ACCOUNT}}, False),
+    ({"stringequalsifexists": {"aws:PrincipalAccount": ACCOUNT}}, False),
+    ({"stringequals": {"aws:PrincipalAccount": ACCOUNT}}, False),
+    ({"foranyvalue:StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+    # StringLike's * runs across the colons (a role path may hold ":123456789012:"); ArnLike's stays in its field.
+    ({"StringLike": {"aws:PrincipalArn": f"arn:aws:iam:*:{ACCOUNT}:*"}}, False),
+    ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam:*:{ACCOUNT}:*"}}, True),
+    ({"ArnLike": {"aws:PrincipalArn": f"arn:aws-cn:iam::{ACCOUNT}:role/*"}}, False),  # another partition's
 ])
 def test_only_a_positive_condition_on_the_account_organization_or_network_pins_everyone(condition, pinned):
     statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
@@ -236,10 +261,36 @@ def test_trusts_that_admit_outside_and_those_that_do_not():
     inside = [trust({"Service": "ec2.amazonaws.com"}), trust({"AWS": ROOT}),
               trust("*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}),
               doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "sts:TagSession"})]
+    outside += [
+        trust({"AWS": "*"}, Condition={"StringLike": {"aws:PrincipalOrgID": "o-*"}}),  # any organization's member
+        trust({"AWS": 111122223333}),  # an account id written as a number
+        trust({"AWS": f"arn:aws-cn:iam::{ACCOUNT}:root"}),  # the same digits in another partition: another account
+        doc({"Effect": "allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "sts:AssumeRole"}),
+        doc({"effect": "Allow", "principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "action": "sts:AssumeRole"}),
+        trust("*", condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}),  # not IAM's Condition
+    ]
+    inside += [trust("*", Condition={"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/r-ab12/ou-*"}}),
+               trust({"AWS": int(ACCOUNT)})]
     for document in outside:
-        assert failures(judge(role("r", document, decrypt))), document
+        assert failures(judge(role("r", document, doc(allow("kms:*"))))), document
     for document in inside:
         assert not failures(judge(role("r", document, decrypt))), document
+
+
+@pytest.mark.parametrize("policy", [
+    doc({"Effect": "allow", "Action": "kms:Decrypt", "Resource": "*"}),  # not exactly Deny: an Allow
+    doc({"effect": "Allow", "action": "kms:Decrypt", "resource": "*"}),  # unreadable: taken to allow everything
+    doc(allow("kms:Decrypt"), {"Effect": "deny", "Action": "kms:*", "Resource": "*"}),  # not a Deny: subtracts nothing
+])
+def test_an_identity_policy_iam_would_not_read_as_written_grants_rather_than_hides(policy):
+    reason = failures(judge(role("partner", FOREIGN, policy)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    assert "AWS::KMS::Key Key" in reason, reason
+
+
+def test_an_unreadable_permissions_boundary_limits_nothing():
+    boundary = "arn:aws:iam::123456789012:policy/only-logs"
+    limited = role("partner", FOREIGN, doc(allow("kms:Decrypt")), boundary=boundary)
+    assert failures(judge(limited, policies={boundary: doc({"effect": "Allow", "action": "logs:*", "resource": "*"})}))
 
 
 def test_the_stacks_own_roles_are_left_to_the_iam_rules():
