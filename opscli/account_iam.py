@@ -6,13 +6,13 @@ the default version's document (the answer carries every version: AWS-managed po
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.readers.base import MalformedAnswer, need
+from platform_spec.rules.policy_documents import KeyTwice, parse
 
 OPERATION = "GetAccountAuthorizationDetails"
 OPERATIONS = (f"iam:{OPERATION}",)
@@ -40,7 +40,9 @@ def _document(value: Any, what: str) -> Any:
     if not isinstance(value, str):
         raise MalformedAnswer(f"{OPERATION} answered {what} that is neither a document nor text")
     try:
-        return json.loads(urllib.parse.unquote(value) if value.lstrip().startswith("%7B") else value)
+        return parse(urllib.parse.unquote(value) if value.lstrip().startswith("%7B") else value)
+    except KeyTwice as twice:
+        raise MalformedAnswer(f"{OPERATION} answered {what} with {twice}") from None
     except (ValueError, RecursionError):
         raise MalformedAnswer(f"{OPERATION} answered {what} that is not JSON") from None
 

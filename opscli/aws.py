@@ -19,7 +19,9 @@ could not be fully read (CouldNotLook, reported as ERROR):
   repeated XML element it reads as a list, which a boolean then reads as false), so the other is never seen;
 - on the wire, a boolean is a boolean and a number a number: botocore reads a REST-JSON `1` where a boolean
   belongs as false, `"true"` as true and `5.9` where an integer belongs as 5, each of which would then pass the
-  type check above.
+  type check above;
+- an IAM policy document (URL-encoded JSON text, which botocore decodes into an object) names each key of an
+  object once: botocore keeps the last "Effect" of two, another reader the first (`decode_iam_policies`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.handlers
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -43,6 +46,7 @@ from botocore.config import Config
 from opscli.errors import CredentialsError, ReadOnlyViolation, UsageError
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import CouldNotLook
+from platform_spec.rules.policy_documents import KeyTwice, parse
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
 ALLOWED_REGION = "ap-northeast-1"
@@ -207,6 +211,39 @@ def _check_body(http_response: Any, model: Any) -> None:
         except ElementTree.ParseError:
             raise CouldNotLook(f"{what} answered with a body that is not XML ({body[:60]!r})") from None
         _check_xml_answer(root, model, what)
+
+
+# IAM's shape of a policy document in its answers: URL-encoded JSON text.
+POLICY_DOCUMENT_SHAPE = "policyDocumentType"
+
+
+def decode_iam_policies(parsed: Any, model: Any, **_: Any) -> None:
+    """In place of botocore's own after-call handler (botocore.handlers.json_decode_policies), which decodes each
+    IAM policy document into an object and keeps the last of two keys: the same decoding, read as a policy's text
+    is (policy_documents.parse), so that an answer holding a document that names a key twice is could not look.
+    Text that is not JSON stays text, as botocore leaves it (the reader then refuses it)."""
+    if model.output_shape is not None:
+        _decode_policies(parsed, model.output_shape, f"{model.service_model.service_name}:{model.name}")
+
+
+def _decode_policies(parsed: Any, shape: Any, what: str) -> None:
+    if shape.type_name == "structure" and isinstance(parsed, dict):
+        for name, member in shape.members.items():
+            if name not in parsed:
+                continue
+            if member.type_name == "string" and member.name == POLICY_DOCUMENT_SHAPE:
+                if isinstance(parsed[name], str):
+                    try:
+                        parsed[name] = parse(urllib.parse.unquote(parsed[name]))
+                    except KeyTwice as twice:
+                        raise CouldNotLook(f"{what} answered a policy document ({name}) with {twice}") from None
+                    except (ValueError, RecursionError):
+                        pass
+            else:
+                _decode_policies(parsed[name], member, what)
+    elif shape.type_name == "list" and isinstance(parsed, list):
+        for item in parsed:
+            _decode_policies(item, shape.member, what)
 
 
 class _KeyTwice(Exception):
@@ -496,7 +533,9 @@ class Aws:
         events = self._session.events
         for name, handler in getattr(self._session, "_opscli_handlers", ()):
             events.unregister(name, handler)
-        handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer)]
+        events.unregister("after-call.iam", botocore.handlers.json_decode_policies)  # decode_iam_policies instead
+        handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer),
+                    ("after-call.iam", decode_iam_policies)]
         if self.endpoint_url is not None:
             s3 = any(operation.startswith("s3:") for operation in self.allowed | self.writes)
             handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url, subdomains=s3)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from opscli.readers.base import (
 )
 from opscli.stack import Declared
 from platform_spec.rules.intrinsics import ref_target
+from platform_spec.rules.policy_documents import KeyTwice, parse
 
 
 def _declared_methods(ctx: ReadContext, api: Declared) -> set[tuple[str, str]]:
@@ -114,8 +114,10 @@ def _resource_policy(value: Any) -> Any:
         raise MalformedAnswer("GetRestApi answered a policy that is not text")
     for text in (value, f'"{value}"'):
         try:
-            document = json.loads(text)
-            document = json.loads(document) if isinstance(document, str) else document
+            document = parse(text)
+            document = parse(document) if isinstance(document, str) else document
+        except KeyTwice as twice:
+            raise MalformedAnswer(f"GetRestApi answered a policy with {twice}") from None
         except ValueError:
             continue
         if isinstance(document, Mapping):

@@ -23,6 +23,7 @@ import botocore.exceptions
 
 from opscli.stack import Declared, StackScope
 from platform_spec.result import CouldNotLook
+from platform_spec.rules.policy_documents import KeyTwice, parse
 
 # A reader returns live facts no template holds (key state, running tasks, ...) under this key, for the
 # live-only rules (platform_spec.rules.live_only); they are not properties.
@@ -118,10 +119,15 @@ def _not_found(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
 
 
 def _json(value: Any, operation: str, key: str) -> Any:
+    """JSON text in an answer (a policy, an event pattern, a redrive policy), read as a policy's text is
+    (policy_documents.parse): one that names a key twice in one object has no one meaning (json keeps the last
+    "Effect" of two, another reader the first), so the reader could not look, as for text that is not JSON."""
     if isinstance(value, (dict, list)):
         return value
     try:
-        return json.loads(urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value)
+        return parse(urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value)
+    except KeyTwice as twice:
+        raise MalformedAnswer(f"{operation} answered '{key}' with {twice}") from None
     except (TypeError, ValueError, RecursionError):
         raise MalformedAnswer(f"{operation} answered '{key}' that is not JSON") from None
 

@@ -5,6 +5,7 @@ an answer that cannot be fully read never a verdict."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import pytest
 from botocore.stub import Stubber
@@ -12,6 +13,7 @@ from botocore.stub import Stubber
 from opscli import account_iam
 from opscli.aws import Aws, new_session
 from opscli.readers.base import MalformedAnswer
+from platform_spec.result import CouldNotLook
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]})
@@ -70,3 +72,22 @@ def test_an_answer_that_cannot_be_fully_read_is_could_not_look(answer, said, aws
             stub.add_response("get_account_authorization_details", answer)
         with pytest.raises(MalformedAnswer, match=said):
             account_iam.read(aws)
+
+
+@pytest.mark.parametrize("encode", [str, urllib.parse.quote], ids=["text", "url-encoded"])
+def test_a_policy_document_naming_a_key_twice_is_could_not_look_not_its_last_value(encode, aws_credentials):
+    """botocore decodes IAM's policy documents and keeps the last of two keys (this trust would read as a Deny);
+    another reader may keep the first (an Allow to another account): the document has no one meaning."""
+    twice = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+             '"arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole", "Effect": "Deny"}]}')
+    role = {"RoleName": "r", "Arn": "arn:aws:iam::123456789012:role/r", "RolePolicyList": [],
+            "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": encode(twice)}
+    aws = _guarded()
+    with Stubber(aws.client("iam")) as stub:
+        stub.add_response("get_account_authorization_details", _answer(RoleDetailList=[role]))
+        with pytest.raises(CouldNotLook, match="the key 'Effect' twice in one object"):
+            account_iam.read(aws)
+    with Stubber(aws.client("iam")) as stub:  # the same document, each key once, is read
+        stub.add_response("get_account_authorization_details", _answer(RoleDetailList=[
+            {**role, "AssumeRolePolicyDocument": encode(TRUST)}]))
+        assert account_iam.read(aws).roles[0]["AssumeRolePolicyDocument"] == json.loads(TRUST)

@@ -306,6 +306,28 @@ def test_a_queue_and_its_policy_share_one_answer_of_every_attribute(stubbed):
     assert stubbed.log.calls.count("sqs:GetQueueAttributes") == 1
 
 
+def test_a_queue_policy_naming_a_key_twice_is_error_not_read_as_its_last_value(stubbed):
+    """json keeps the last "Effect" of two (a Deny here), another reader the first (an Allow to everyone): the
+    policy has no one meaning, so its checks could not look; the queue's own attributes are still judged."""
+    url = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/intake-fault"
+    declared = scope(Queue=("AWS::SQS::Queue", url, {}),
+                     Policy=("AWS::SQS::QueuePolicy", "policy-1", {"Queues": [{"Ref": "Queue"}]}))
+    twice = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*", '
+             '"Resource": "*", "Effect": "Deny"}]}')
+    with Stubber(stubbed.client("sqs")) as stub:
+        stub.add_response("get_queue_attributes", {"Attributes": {
+            "QueueArn": f"arn:aws:sqs:ap-northeast-1:{ACCOUNT}:intake-fault", "KmsMasterKeyId": CMK,
+            "Policy": twice}}, {"QueueUrl": url, "AttributeNames": ["All"]})
+        stub.add_response("list_queue_tags", {"Tags": {"Environment": "fault"}}, {"QueueUrl": url})
+        live = livestack.read_stack(stubbed, declared, account=ACCOUNT, max_workers=2)
+    assert live.resources["Policy"].state == livestack.ReadState.ERROR
+    assert "GetQueueAttributes answered 'Policy' with the key 'Effect' twice in one object" in \
+        live.resources["Policy"].detail
+    assert live.resources["Queue"].state == livestack.ReadState.READ
+    on_policy = [f for f in stackcheck.judge(live) if "policy-1" in f.resource]
+    assert on_policy and {f.status for f in on_policy} == {Status.ERROR}, on_policy
+
+
 def test_redis_transit_mode_and_members_from_stubbed_answers(stubbed):
     """moto reports every member in one AZ whatever was asked: the live-only spread rule on recorded shapes."""
     group = {"ReplicationGroupId": "redis-fault", "Description": "d",
