@@ -210,3 +210,115 @@ def test_a_fresh_deployment_passes_every_perimeter_check(local):
     assert {"AWS::KMS::Key", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"} <= \
         {p["resource_type"] for p in paths if p["direction"] == "in"}
     assert {"AWS::Events::Rule"} <= {p["resource_type"] for p in paths if p["direction"] == "out"}
+
+
+# --- forms that read as pinned, inside or a Deny, and are not -------------------------------------------------
+
+def _own_account(d) -> str:
+    return d.client("sts").get_caller_identity()["Account"]
+
+
+def _bucket_text(d, edit):
+    """The bucket policy's text changed by `edit` (its JSON text in, text out), restored after."""
+    s3, bucket = d.client("s3"), d.outputs["IngestBucketName"]
+
+    @contextlib.contextmanager
+    def change():
+        before = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        s3.put_bucket_policy(Bucket=bucket, Policy=edit(before))
+        try:
+            yield
+        finally:
+            s3.put_bucket_policy(Bucket=bucket, Policy=before)
+    return change()
+
+
+def _added(statement):
+    """An edit that appends `statement` (a dict, or its JSON text as written) to the policy's statements."""
+    def edit(before: str) -> str:
+        document = json.loads(before)
+        text = json.dumps(document["Statement"])
+        document["Statement"] = "STATEMENTS"
+        added = statement if isinstance(statement, str) else json.dumps(statement)
+        return json.dumps(document).replace('"STATEMENTS"', f"{text[:-1]}, {added}]")
+    return edit
+
+
+def _evasive(d, own: str) -> dict[str, str | dict]:
+    objects = f"arn:aws:s3:::{d.outputs['IngestBucketName']}/*"
+    base = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": objects}
+    return {
+        "wildcard-organization": {**base, "Condition": {"StringLike": {"aws:PrincipalOrgID": "o-*"}}},
+        "wildcard-endpoint": {**base, "Condition": {"StringLike": {"aws:SourceVpce": "vpce-*"}}},
+        "wildcard-organization-path": {**base, "Condition": {"ForAnyValue:StringLike": {
+            "aws:PrincipalOrgPaths": "o-*/*"}}},
+        "account-as-a-number": {**base, "Principal": {"AWS": int(OUTSIDE)}},
+        "operator-in-another-case": {**base, "Condition": {"stringnotequals": {"aws:PrincipalAccount": own}}},
+        "if-exists-in-another-case": {**base, "Condition": {"stringequalsifexists": {"aws:PrincipalAccount": own}}},
+        "own-digits-in-another-partition": {**base, "Principal": {"AWS": f"arn:aws-cn:iam::{own}:root"}},
+        "effect-in-another-case": {**base, "Effect": "allow"},
+        "element-names-in-another-case": {"effect": "Allow", "principal": "*", "action": "s3:GetObject",
+                                          "resource": objects},
+    }
+
+
+@pytest.mark.parametrize("name", ["wildcard-organization", "wildcard-endpoint", "wildcard-organization-path",
+                                  "account-as-a-number", "operator-in-another-case", "if-exists-in-another-case",
+                                  "own-digits-in-another-partition", "effect-in-another-case",
+                                  "element-names-in-another-case"])
+def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(local, restored_deployment, name):
+    statement = _evasive(local, _own_account(local))[name]
+    with _bucket_text(local, _added(statement)):
+        code, findings = audit(local)
+    assert code == 1
+    assert {f["rule_id"] for f in failed(findings)} == {stk_resource_policy.RULE_ID}, \
+        [(f["rule_id"], f["reason"]) for f in failed(findings)]
+    (found,) = failed(findings)
+    assert found["resource"].startswith("AWS::S3::BucketPolicy "), found
+
+
+def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, restored_deployment):
+    """json keeps the last "Effect" of two (a Deny), another reader the first (an Allow to everyone)."""
+    objects = f"arn:aws:s3:::{local.outputs['IngestBucketName']}/*"
+    twice = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "%s", "Effect": "Deny"}'
+             % objects)
+    with _bucket_text(local, _added(twice)):
+        code, findings = audit(local)
+    assert code == 3  # ERROR: the policy could not be read, so nothing that reads it gives a verdict
+    errors = [f for f in findings if f["status"] == "ERROR"]
+    (read,) = [f for f in errors if f["resource"].startswith("AWS::S3::BucketPolicy ")]
+    assert "GetBucketPolicy answered 'Policy' with the key 'Effect' twice in one object" in read["reason"], read
+    policy_id = read["resource"].split(" ")[1]
+    assert all(f is read or f"could not be read ({policy_id})" in f["reason"] for f in errors), errors
+    assert {stk_perimeter.IDENTITY_ID} <= {f["rule_id"] for f in errors}  # the whole-stack rules that read it too
+    assert not [f for f in findings if f["resource"].startswith("AWS::S3::BucketPolicy ") and f["status"] == "PASS"]
+
+
+@contextlib.contextmanager
+def _role(d, name, trust):
+    iam = d.client("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="key", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
+    try:
+        yield
+    finally:
+        iam.delete_role_policy(RoleName=name, PolicyName="key")
+        iam.delete_role(RoleName=name)
+
+
+@pytest.mark.parametrize("principal, condition", [
+    ({"AWS": "*"}, {"StringLike": {"aws:PrincipalOrgID": "o-*"}}),
+    ({"AWS": int(OUTSIDE)}, None),
+], ids=["wildcard-organization", "account-as-a-number"])
+def test_a_role_trusted_by_what_only_looks_pinned_or_inside_fails_perim_002(local, restored_deployment, principal,
+                                                                            condition):
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    with _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}):
+        code, findings = audit(local)
+    assert code == 1
+    found = [f for f in failed(findings) if f["rule_id"] == stk_perimeter.IDENTITY_ID]
+    assert [f["resource"].rsplit("/", 1)[-1] for f in found] == ["evasive-trust"], failed(findings)
+    assert "AWS::KMS::Key" in found[0]["reason"], found[0]["reason"]
