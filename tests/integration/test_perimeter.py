@@ -16,7 +16,7 @@ import pytest
 from opscli.cli import main
 from platform_spec.rules import stk_perimeter, stk_resource_policy
 
-pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
 
 OUTSIDE = "999999999999"
 OUTSIDE_ROOT = f"arn:aws:iam::{OUTSIDE}:root"

@@ -22,7 +22,7 @@ from platform_spec.result import Status
 from platform_spec.rules import stk_residency
 from tests.conftest import judge_and_compare
 
-pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
 
 OTHER_ACCOUNT = "999999999999"
 ELSEWHERE = "us-east-1"

@@ -19,8 +19,9 @@ from opscli.cli import main
 from platform_spec.rules import secrets_live, stk_rds
 from platform_spec.rules import stk_residency_stores as residency
 
-# They change the shared deployment one setting at a time, as tests/integration/test_drift.py does: on its worker.
-pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
+# They change the deployment one setting at a time and restore it, as tests/integration/test_drift.py does; the
+# group keeps them on one worker (and its deployment), beside the drift group on another.
+pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
 
 ELSEWHERE = "us-east-1"
 OUTSIDER = "999999999999"
