@@ -21,7 +21,14 @@ from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented cont
 from opscli import __version__, accepted, core, history, render, targets, terminal
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
-from opscli.iam_policy import caller_notes, policy_document
+from opscli.iam_policy import (
+    MANAGED_POLICY_CHARACTERS,
+    ROLE_INLINE_CHARACTERS,
+    caller_notes,
+    characters,
+    managed_documents,
+    policy_document,
+)
 from opscli.model import FRAMEWORKS, FailOn, Report
 from opscli.sanitize import visible
 from platform_spec import catalog, files, source_map
@@ -406,17 +413,36 @@ def export_security_hub(report: str, region: str, profile: str | None, endpoint_
 @click.option("--outputs", "outputs_file", type=click.Path(path_type=Path), default=None,
               help="Scope to the stack named in this outputs file (its secret and bucket names too).")
 @click.option("--account", default=None, help="The 12-digit account in the ARNs (default: \"*\", any account).")
-def iam_policy(suffix: str | None, outputs_file: Path | None, account: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["managed", "inline"]), default="managed", show_default=True,
+              help="managed: a JSON list of policy documents, each within IAM's 6,144 characters for a managed "
+                   "policy (a service's statements kept together); inline: one document, for a role's inline "
+                   "policies (10,240 characters in all), refused when larger.")
+def iam_policy(suffix: str | None, outputs_file: Path | None, account: str | None, fmt: str) -> None:
     """Print the least-privilege IAM policy for exactly the read operations the checks use (stdout: the policy
-    document alone; stderr: what the caller needs besides it, e.g. sts:AssumeRole for a role profile).
+    alone; stderr: what the caller needs besides it, e.g. sts:AssumeRole for a role profile).
 
     With --suffix or --outputs, every action AWS authorizes on a resource is granted on that stack's resources
-    only (its stack, names, and the names CloudFormation generates from the stack's name); without, on "*"."""
+    only (its stack, names, and the names CloudFormation generates from the stack's name); without, on "*".
+    Exit 2 when --format inline cannot hold the policy."""
     if account is not None and not re.fullmatch(r"\d{12}", account):
         raise UsageError(f"--account must be 12 digits, not {account!r}")
     scope = _targets(suffix, outputs_file) if suffix is not None or outputs_file is not None else None
-    click.echo(json.dumps(policy_document(targets=scope, account=account), indent=2))
-    for note in caller_notes(scoped=scope is not None):
+    document = policy_document(targets=scope, account=account)
+    if fmt == "inline":
+        size = characters(document)
+        if size > ROLE_INLINE_CHARACTERS:
+            raise UsageError(f"the policy is {size:,} characters and a role's inline policies may total "
+                             f"{ROLE_INLINE_CHARACTERS:,}: use --format managed (documents of at most "
+                             f"{MANAGED_POLICY_CHARACTERS:,} each)")
+        click.echo(json.dumps(document, indent=2))
+        notes = [f"{size:,} characters of the {ROLE_INLINE_CHARACTERS:,} a role's inline policies may total."]
+    else:
+        documents = managed_documents(document)
+        click.echo(json.dumps(documents, indent=2))
+        notes = [f"{len(documents)} managed policy document(s), each within IAM's {MANAGED_POLICY_CHARACTERS:,} "
+                 "characters: create one policy from each (aws iam create-policy --policy-document) and attach "
+                 "them all."]
+    for note in notes + caller_notes(scoped=scope is not None):
         click.echo(f"note: {note}", err=True)
 
 

