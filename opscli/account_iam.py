@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opscli.readers.base import MalformedAnswer, need
+from opscli.readers.base import MalformedAnswer, need, pages
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
 OPERATION = "GetAccountAuthorizationDetails"
@@ -78,16 +78,13 @@ def _default_document(policy: Any) -> tuple[str, Any]:
 
 
 def read(aws: Any) -> AccountIam:
-    """Every page of GetAccountAuthorizationDetails (a marker seen twice is a malformed answer: an endpoint that
-    pages in a circle would hold the audit forever)."""
-    iam = aws.client("iam")
+    """Every page of GetAccountAuthorizationDetails, through the readers' `pages` (a marker seen before, or a page
+    that says there is more without one, is a malformed answer)."""
     found = AccountIam()
-    marker: str | None = None
-    seen: set[str] = set()
-    while True:
-        page = iam.get_account_authorization_details(Filter=FILTER, MaxItems=PAGE_SIZE,
-                                                     **({"Marker": marker} if marker else {}))
+    for page in pages(aws.client("iam"), "get_account_authorization_details", OPERATION, Filter=FILTER,
+                      PaginationConfig={"PageSize": PAGE_SIZE}):
         found.pages += 1
+        need(page, "IsTruncated", bool, operation=OPERATION)  # AWS always says whether there is more
         found.users += [_identity(u, "user", "UserPolicyList")
                         for u in need(page, "UserDetailList", list, operation=OPERATION)]
         found.groups += [_identity(g, "group", "GroupPolicyList")
@@ -95,9 +92,4 @@ def read(aws: Any) -> AccountIam:
         found.roles += [_identity(r, "role", "RolePolicyList")
                         for r in need(page, "RoleDetailList", list, operation=OPERATION)]
         found.policies.update(_default_document(p) for p in need(page, "Policies", list, operation=OPERATION))
-        if not need(page, "IsTruncated", bool, operation=OPERATION):
-            return found
-        marker = need(page, "Marker", str, operation=OPERATION)
-        if marker in seen:
-            raise MalformedAnswer(f"{OPERATION} answered the marker {marker[:40]!r} a second time")
-        seen.add(marker)
+    return found

@@ -57,7 +57,8 @@ def _answer(**changes):
 
 
 @pytest.mark.parametrize("answer, said", [
-    (_answer(IsTruncated=True, Marker="m1"), "the marker 'm1' a second time"),
+    (_answer(IsTruncated=True, Marker="m1"), 'the page token {"Marker": "m1"} a second time'),
+    (_answer(IsTruncated=True), "there are more results, without a page token"),
     ({k: v for k, v in _answer().items() if k != "RoleDetailList"}, "without 'RoleDetailList'"),
     (_answer(RoleDetailList=[{"RoleName": "r", "Arn": "arn:aws:iam::1:role/r", "RolePolicyList": [],
                               "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": "%7Bnot json"}]),
