@@ -80,21 +80,28 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(pool
         assert request(server.server_address[1], "GET", "/health")[0] == 200  # a request sent at once is served
 
 
+def _trickled_until_closed(sock: socket.socket, piece: bytes) -> bool:
+    """Send `piece` again and again, a tenth of a second apart, until the server closes the connection (True) or
+    the hang guard runs out (False). The pacing only spaces the pieces; the close is what is observed."""
+    guard = time.monotonic() + HANG_GUARD_S
+    while time.monotonic() < guard:
+        try:
+            sock.sendall(piece)
+            readable, _, _ = select.select([sock], [], [], 0.1)
+            if readable and sock.recv(65536) == b"":
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
 def test_a_head_trickled_a_byte_at_a_time_is_closed(pool, redis_settings, log):
     """A slow-header client: each byte comes well within the timeout, the head never ends. The deadline runs
     from the connection, so the bytes do not push it back."""
     with running(pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            closed, guard = False, time.monotonic() + HANG_GUARD_S
-            while not closed and time.monotonic() < guard:
-                try:
-                    sock.sendall(b"a")
-                    # pacing the trickle (a byte a tenth of a second), and a look for the server's close
-                    readable, _, _ = select.select([sock], [], [], 0.1)
-                    closed = bool(readable) and sock.recv(65536) == b""
-                except (ConnectionResetError, BrokenPipeError):
-                    closed = True
+            closed = _trickled_until_closed(sock, b"a")
             assert closed, "a head trickled byte by byte kept its connection open"
 
 
@@ -197,15 +204,7 @@ def test_a_body_trickled_forever_is_closed(pool, redis_settings, log):
     with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(b"POST /videos HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-            closed, guard = False, time.monotonic() + HANG_GUARD_S
-            while not closed and time.monotonic() < guard:
-                try:
-                    sock.sendall(b"1\r\nv\r\n")
-                    # pacing the trickle (a byte a tenth of a second), and a look for the server's close
-                    readable, _, _ = select.select([sock], [], [], 0.1)
-                    closed = bool(readable) and sock.recv(65536) == b""
-                except (ConnectionResetError, BrokenPipeError):
-                    closed = True
+            closed = _trickled_until_closed(sock, b"1\r\nv\r\n")
             assert closed, "a body trickled byte by byte kept its connection open"
 
 
