@@ -42,7 +42,9 @@ class Where:
     path: tuple[str | int, ...] = ()
 
     def at(self, step: str | int) -> Where:
-        return Where(self.type, (*self.path, step))
+        """The place one step further in: a key, or a list position (every item of a list has the same schema,
+        so every position is item 0, and the lookups of a list's items share one cache entry)."""
+        return Where(self.type, (*self.path, 0 if isinstance(step, int) else step))
 
     def is_map(self) -> bool:
         """Whether the schema makes this place a map of free keys (so an empty one is what AWS leaves out). False
