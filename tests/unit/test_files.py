@@ -212,3 +212,16 @@ def test_json_is_read_and_what_is_not_json_is_refused(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(files.FileRefused, match="is nested too deeply to be read"):
         files.read_json(path, "stack record")
+
+
+def test_a_report_path_hard_linked_to_another_file_leaves_that_file_as_it_was(tmp_path):
+    """An intruder's hard link where a report goes (the report path and a file of the victim's are one inode):
+    the report replaces the name, it is never written through into the victim's file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the victim's data\n")
+    report = tmp_path / "audit.json"
+    os.link(victim, report)
+    written = files.write_whole(report, '{"report": true}\n', "--report json")
+    assert victim.read_text() == "the victim's data\n"
+    assert written.read_text() == '{"report": true}\n' and os.stat(victim).st_nlink == 1
+    assert os.stat(report).st_ino != os.stat(victim).st_ino
