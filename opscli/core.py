@@ -178,9 +178,9 @@ def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
     """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
         live = _read(aws, scope, progress, deadline)
-        findings, unverifiable = stackcheck.drift(live, expected_tags=_tags(targets))
+        findings, unverified = stackcheck.drift(live, expected_tags=_tags(targets))
         cover = stackcheck.coverage(live)
-        cover.unverifiable = unverifiable
+        cover.unverified = unverified
         return scope, findings, cover, live.incomplete
     return _scoped("drift", aws, targets, stack_record, deadline, run)
 

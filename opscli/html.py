@@ -26,6 +26,7 @@ from opscli.model import (
     resource_parts,
     service_of,
     short_name,
+    unverified_groups,
     worst,
 )
 from opscli.perimeter import svg as perimeter_svg
@@ -220,6 +221,17 @@ def _register(report: Report) -> list[str]:
     return out
 
 
+def _unverified(coverage: Mapping[str, Any]) -> list[str]:
+    """The declared properties drift could not compare, by resource."""
+    groups = unverified_groups(coverage)
+    if not groups:
+        return []
+    rows = "".join(f"<tr><td>{escape(resource)}</td><td>{escape(', '.join(properties))}</td><td>{escape(why)}</td>"
+                   "</tr>" for resource, why, properties in groups)
+    return ['<table class="unverified"><tr><th>not compared: resource</th><th>declared properties</th><th>why</th>'
+            f"</tr>{rows}</table>"]
+
+
 def to_html(report: Report, exit_code: int, template: Mapping[str, Any] | None = None,
             past: Past | None = None) -> str:
     template = template if template is not None else report.template
@@ -233,6 +245,7 @@ def to_html(report: Report, exit_code: int, template: Mapping[str, Any] | None =
                                            for s, n in counts.items() if n) + "</div>"]
     if report.coverage is not None:
         out.append(f'<p class="meta">coverage: {escape(coverage_line(report.coverage))}</p>')
+        out += _unverified(report.coverage)
     out += ["<h2>Trend</h2>", *_trend(past), *_matrix(report)]
     if report.paths is not None:
         out += _perimeter(report)

@@ -194,6 +194,16 @@ def coverage_line(coverage: dict) -> str:
     return "; ".join(parts)
 
 
+def unverified_groups(coverage: dict) -> list[tuple[str, str, list[str]]]:
+    """The declared properties drift could not compare, as (resource, why, properties), in the order read: what
+    the coverage line counts, listed."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in coverage.get("unverified") or []:
+        groups.setdefault((str(entry.get("resource", "")), str(entry.get("why", ""))), []).append(
+            str(entry.get("property", "")))
+    return [(resource, why, properties) for (resource, why), properties in groups.items()]
+
+
 # --compliance FRAMEWORK -> the catalog reference field that maps a rule to it.
 FRAMEWORKS = {"iso27001": "iso27001", "security-hub": "security_hub", "config": "config_rule", "prowler": "prowler",
               "cdk-nag": "cdk_nag", "checkov": "checkov"}

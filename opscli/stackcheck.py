@@ -36,6 +36,22 @@ ABSENT_MEANS: dict[tuple[str, str], Any] = {("AWS::EC2::SecurityGroup", "Securit
                                             ("AWS::CloudWatch::Alarm", "ActionsEnabled"): True}
 
 
+@dataclass(frozen=True)
+class Unverified:
+    """A declared property drift could not compare, and why: the answers did not include it, or its declared value
+    refers to something the deployment does not resolve."""
+
+    resource: str  # the resource label, as findings name it
+    property: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"resource": self.resource, "property": self.property, "why": self.why}
+
+
+NOT_IN_ANSWER = "not in the answers"
+
+
 @dataclass
 class Coverage:
     """What the live run could see: declared resources, read ones, and why the others were not read."""
@@ -46,11 +62,12 @@ class Coverage:
     errors: list[str] = field(default_factory=list)  # logical ids that could not be read
     no_reader: dict[str, str] = field(default_factory=dict)  # type -> reason
     not_emulated: dict[str, str] = field(default_factory=dict)  # type -> reason (local emulator only)
-    unverifiable: int = 0  # declared properties the answers did not include (drift only)
+    unverified: list[Unverified] = field(default_factory=list)  # declared properties not compared (drift only)
 
     def to_dict(self) -> dict[str, Any]:
         return {"declared": self.declared, "read": self.read, "missing": self.missing, "errors": self.errors,
-                "no_reader": self.no_reader, "not_emulated": self.not_emulated, "unverifiable": self.unverifiable}
+                "no_reader": self.no_reader, "not_emulated": self.not_emulated,
+                "unverifiable": len(self.unverified), "unverified": [u.to_dict() for u in self.unverified]}
 
 
 def _label(live: LiveStack, logical_id: str) -> str:
@@ -219,10 +236,11 @@ def _with_property(template: Mapping[str, Any], lid: str, key: str, value: Any) 
         **resource, "Properties": {**resource["Properties"], key: value}}}}
 
 
-def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) -> tuple[list[Finding], int]:
+def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None
+          ) -> tuple[list[Finding], list[Unverified]]:
     """One finding per declared property whose live value differs, with both values and the rule the live value
     now breaks (a rule that fails live and passes with that one property as declared); plus presence.
-    Returns (findings, declared properties that could not be verified)."""
+    Returns (findings, the declared properties that could not be compared and why)."""
     picture = live.live_template()
 
     def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
@@ -233,7 +251,7 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
 
     live_failures = failing(picture)
     findings = [f for f in presence_findings(live) if f.status is not Status.PASS]
-    unverifiable = 0
+    unverified: list[Unverified] = []
     for lid, resource in live.resources.items():
         if resource.state != ReadState.READ or resource.properties is None:
             continue
@@ -249,11 +267,11 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
                 continue
             try:
                 expected = live.resolve(value)
-            except Unresolvable:
-                unverifiable += 1
+            except Unresolvable as exc:
+                unverified.append(Unverified(label, key, f"its declared value does not resolve: {exc}"))
                 continue
-            if key not in resource.properties:
-                unverifiable += 1  # the answer did not include it: no evidence either way
+            if key not in resource.properties:  # no evidence either way
+                unverified.append(Unverified(label, key, NOT_IN_ANSWER))
                 continue
             actual = resource.properties[key]
             where = Where(resource.declared.type, (key,))
@@ -274,4 +292,4 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
         if not drifted:
             findings.append(Finding("drift.none", DRIFT_ID, Status.PASS, label,
                                     "every readable declared property matches"))
-    return findings, unverifiable
+    return findings, unverified

@@ -20,7 +20,16 @@ from rich.table import Table
 from rich.text import Text
 
 from opscli.explain import explanation
-from opscli.model import Finding, Report, compliance_view, coverage_line, resource_parts, service_of, short_name
+from opscli.model import (
+    Finding,
+    Report,
+    compliance_view,
+    coverage_line,
+    resource_parts,
+    service_of,
+    short_name,
+    unverified_groups,
+)
 from opscli.sanitize import visible
 from platform_spec.result import Status
 
@@ -178,6 +187,22 @@ def table(report: Report, console: Console, exit_code: int, *, show_all: bool = 
     failures = sorted((f for f in report.findings if f.status is Status.FAIL),
                       key=lambda f: severity.get(f.severity, len(severity)))
     _details(failures, console, None if show_all else DETAILS)
+    _unverified(report, console)
+
+
+def _unverified(report: Report, console: Console) -> None:
+    """The declared properties drift could not compare, by resource: wrapped, never cut."""
+    groups = unverified_groups(report.coverage or {})
+    if not groups:
+        return
+    count = sum(len(properties) for _, _, properties in groups)
+    console.print(f"\nnot compared ({count} declared properties; the resources' physical ids in -o json):")
+    grid = Table.grid(padding=(0, 1))  # a wrapped line stays indented under its resource
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for resource, why, properties in groups:
+        grid.add_row(" -", f"{cell(short_name(resource))}: {cell(', '.join(properties))} — {cell(why)}")
+    console.print(grid)
 
 
 def compliance_table(view: dict[str, dict], framework: str, console: Console) -> None:

@@ -1,0 +1,84 @@
+"""Drift lists the declared properties it could not compare (and why) in every view, not only their count."""
+
+from __future__ import annotations
+
+import json
+
+from opscli import errors
+from opscli.cli import main
+from opscli.livestack import LiveResource, LiveStack, ReadState
+from opscli.model import Report, resource_label
+from opscli.sanitize import is_visible
+from opscli.stack import Declared, StackScope
+from opscli.stackcheck import NOT_IN_ANSWER, Unverified, drift
+from platform_spec.intrinsics import Resolver
+from tests.opscli.test_hostile_text import HOSTILE, RAW, fake_run
+
+
+def _one_queue(live_properties: dict) -> LiveStack:
+    declared = Declared("Queue", "AWS::SQS::Queue", "q-1", "CREATE_COMPLETE", properties={
+        "QueueName": "q-1", "VisibilityTimeout": 900, "KmsMasterKeyId": {"Fn::GetAtt": ["Gone", "Arn"]}})
+    scope = StackScope("TapStackx", {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}, (declared,), "test")
+    resolver = Resolver(pseudo={"AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012"}, parameters={},
+                        azs=[])
+    resolver.refs["Queue"] = "q-1"
+    return LiveStack(scope, {"Queue": LiveResource(declared, ReadState.READ, live_properties)}, resolver)
+
+
+def test_drift_names_each_property_it_could_not_compare_and_why():
+    """A property the answer left out and one whose declared value does not resolve are each named, with their
+    resource; a property that was compared is not among them."""
+    findings, unverified = drift(_one_queue({"QueueName": "q-1"}))
+    label = resource_label("AWS::SQS::Queue", "Queue", "q-1")
+    assert [f.rule_id for f in findings if f.status.value == "FAIL"] == []
+    assert unverified[0] == Unverified(label, "VisibilityTimeout", NOT_IN_ANSWER)
+    assert unverified[1].property == "KmsMasterKeyId" and "does not resolve" in unverified[1].why
+    assert "Gone" in unverified[1].why and len(unverified) == 2
+    _, none = drift(_one_queue({"QueueName": "q-1", "VisibilityTimeout": 900, "KmsMasterKeyId": "k"}))
+    assert [u.property for u in none] == ["KmsMasterKeyId"]  # still unresolvable; the answered one is compared
+
+
+def _report() -> Report:
+    db = resource_label("AWS::RDS::DBInstance", "DatabaseInstance", f"rds-{HOSTILE}")
+    unverified = [Unverified(db, "PerformanceInsightsRetentionPeriod", NOT_IN_ANSWER),
+                  Unverified(db, "EnablePerformanceInsights", NOT_IN_ANSWER),
+                  Unverified(db, f"Tags{HOSTILE}", f"its declared value does not resolve: {HOSTILE}")]
+    return Report("drift", {"stack": "TapStackx", "region": "ap-northeast-1"}, findings=[], coverage={
+        "declared": 1, "read": 1, "missing": [], "errors": [], "no_reader": {}, "not_emulated": {},
+        "unverifiable": 3, "unverified": [u.to_dict() for u in unverified]})
+
+
+def test_every_view_lists_them_whole_and_sanitized(monkeypatch, capsys, tmp_path, aws_credentials):
+    """The table (80 columns: wrapped, never cut), JSON and the HTML report list every one; AWS's text in them
+    is shown as escapes."""
+    import opscli.core
+
+    monkeypatch.setattr(opscli.core, "drift", fake_run(_report()))
+    monkeypatch.setenv("COLUMNS", "80")
+    page = tmp_path / "drift.html"
+    main(["drift", "--suffix", "x", "--no-history", "--report", f"html={page}"])
+    table = capsys.readouterr().out
+    flat = " ".join(table.split())
+    assert "3 declared properties not in the answers" in flat and "not compared (3 declared properties" in flat
+    assert "DatabaseInstance: PerformanceInsightsRetentionPeriod, EnablePerformanceInsights — not in the answers" \
+        in flat, table
+    assert "Tags<\\x1b[2J|" in flat and "…" not in table
+    assert not any(raw in table for raw in RAW)
+    main(["drift", "--suffix", "x", "--no-history", "-o", "json"])
+    listed = json.loads(capsys.readouterr().out)["coverage"]["unverified"]
+    assert [(u["property"], u["why"]) for u in listed][:2] == [("PerformanceInsightsRetentionPeriod", NOT_IN_ANSWER),
+                                                              ("EnablePerformanceInsights", NOT_IN_ANSWER)]
+    html = page.read_text()
+    assert is_visible(html, lines=True) and "PerformanceInsightsRetentionPeriod, EnablePerformanceInsights" in html
+    assert "Tags&lt;\\x1b[2J|" in html and "its declared value does not resolve" in html
+
+
+def test_an_audit_lists_nothing_it_did_not_try_to_compare(monkeypatch, capsys, aws_credentials):
+    """No "not compared" block where the coverage has no such list (the audit, an older report)."""
+    import opscli.core
+
+    report = _report()
+    report.coverage = {**report.coverage, "unverifiable": 0, "unverified": []}
+    monkeypatch.setattr(opscli.core, "drift", fake_run(report))
+    assert main(["drift", "--suffix", "x", "--no-history"]) in (errors.EXIT_OK, errors.EXIT_INCOMPLETE)
+    assert "not compared" not in capsys.readouterr().out
