@@ -5,10 +5,13 @@
                                                                      deploy and keep it running (Ctrl-C stops)
     python -m localenv down --suffix dev                             stop the deployment `up` started
 
-The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it). `up` prints the
-endpoint and the environment to export, and records itself in .cache/localenv/TapStack<suffix>.json.
+The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it); the outputs to
+cfn-outputs/<suffix>/flat-outputs.json, the stack record beside them (a file there that localenv did not write is
+never replaced). `up` prints the endpoint and the environment to export, and records itself in
+.cache/localenv/TapStack<suffix>.json.
 Exit codes: 0 done (audit passed; up: stopped cleanly); 1 the audit or rotate-check found something;
-2 usage error (bad suffix, missing template, nothing to stop or nothing `down` can prove is the deployment);
+2 usage error (bad suffix, missing template, an outputs path that cannot be written or holds a file localenv did
+not write, nothing to stop or nothing `down` can prove is the deployment);
 3 deployment or audit could not complete (down: the deployment did not stop in time).
 """
 
@@ -29,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app.config import AppConfig
+from localenv import outputs
 from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
+from localenv.outputs import stack_record_path
 from platform_spec import files
 
 STATE_DIR = ROOT / ".cache" / "localenv"
@@ -47,10 +52,11 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     deployer = Deployer(template, config, session=session, endpoint_url=endpoint_url)
     deployer.seed_secrets(default_secret_values(config))
     result = deployer.deploy()
-    files.write_whole(outputs_path, json.dumps(result.outputs, indent=2, sort_keys=True) + "\n", "outputs file",
-                      make_parents=True)  # cfn-outputs/ is this tool's own directory, absent in a fresh clone
+    # cfn-outputs/<suffix>/ is this tool's own directory, absent in a fresh clone; a path a user named is not made
+    outputs.write(outputs_path, json.dumps(result.outputs, indent=2, sort_keys=True) + "\n", "outputs file",
+                  make_parents=outputs.is_default(outputs_path, config.environment_suffix))
     record_path = stack_record_path(outputs_path)
-    files.write_whole(record_path, json.dumps(result.record, indent=1) + "\n", "stack record")
+    outputs.write(record_path, json.dumps(result.record, indent=1) + "\n", "stack record")
     if not quiet:
         print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
               f"{len(result.skipped)} not emulated:")
@@ -86,11 +92,6 @@ def deployed(template: dict, config: AppConfig, outputs_path: Path, *, port: int
             yield endpoint
     finally:
         gc.enable()
-
-
-def stack_record_path(outputs_path: Path) -> Path:
-    """Where the deployment's stack record (logical -> physical ids and the template) goes: beside the outputs."""
-    return outputs_path.with_name("stack-resources.json")
 
 
 def state_file(config: AppConfig, state_dir: Path = STATE_DIR) -> statefile.Paths:
@@ -184,13 +185,23 @@ def down(config: AppConfig, state: statefile.Paths, *, timeout: float = 10) -> i
     return 0
 
 
+def _file_path(text: str) -> Path:
+    """A path that names a file, checked as typed: Path() would turn "out/" into a file named out."""
+    if not files.names_a_file(text):
+        raise argparse.ArgumentTypeError(f"{text} names a directory; name the file, e.g. {text.rstrip('/')}/"
+                                         "flat-outputs.json")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localenv", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("command", nargs="?", choices=("run", "up", "down"), default="run")
     parser.add_argument("--suffix", default="dev")
     parser.add_argument("--template", type=Path)
-    parser.add_argument("--outputs", type=Path, default=ROOT / "cfn-outputs" / "flat-outputs.json")
+    parser.add_argument("--outputs", type=_file_path,
+                        help="where the stack's flat outputs go, the stack record beside them (default: "
+                             "cfn-outputs/SUFFIX/flat-outputs.json; another file's directory must exist)")
     parser.add_argument("--port", type=int, help="up: the emulator's port (default: a free one)")
     parser.add_argument("--reports", type=Path, default=ROOT / "reports",
                         help="run: where the audit's HTML, SARIF and JSON reports go (default: reports)")
@@ -201,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             config = AppConfig.for_suffix(args.suffix)
             return down(config, state_file(config, args.state_dir))
         config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
-    except ValueError as exc:  # UsageError, StateError, or ConfigError from AppConfig.for_suffix
+        args.outputs = args.outputs or outputs.default_path(config.environment_suffix)
+        outputs.preflight(args.outputs, config.environment_suffix)
+    except ValueError as exc:  # UsageError, StateError, FileRefused, or ConfigError from AppConfig.for_suffix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:

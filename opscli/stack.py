@@ -2,8 +2,8 @@
 
 Against AWS the scope comes from CloudFormation (`ListStackResources` for logical -> physical ids, `GetTemplate`
 for what was declared), both read-only; against the local emulator from the stack record the local deployment
-writes in the same shapes (`cfn-outputs/stack-resources.json`). Lookups are by id: the cost grows with the stack,
-not with the account.
+writes in the same shapes (`cfn-outputs/<suffix>/stack-resources.json`). Lookups are by id: the cost grows with the
+stack, not with the account.
 
 Both go through one check that the declaration and the listing are whole (`build`): a scope that is only a part
 of the stack would be judged as if it were all of it, and "every declared resource read" would vouch for what the

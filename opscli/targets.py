@@ -1,5 +1,5 @@
 """Where the environment's resources are: derived from the suffix (the stack's naming function) or read from
-the stack outputs file (cfn-outputs/flat-outputs.json)."""
+the stack outputs file (`cdk deploy --outputs-file`, or localenv's cfn-outputs/<suffix>/flat-outputs.json)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine, end to end on the local emulator:
 #   set up -> synth (Aspects + cdk-nag packs) -> policy gate (Checkov + template engine)
-#   -> deploy the synthesized template into a moto server on 127.0.0.1 -> cfn-outputs/flat-outputs.json
+#   -> deploy the synthesized template into a moto server on 127.0.0.1 -> cfn-outputs/<suffix>/flat-outputs.json
 #   -> opscli audit + opscli rotate-check secrets against it -> summary
 #   bash scripts/main.sh [--suffix SUFFIX]        (default suffix: dev)
 # Exit codes: 0 compliant; 1 findings (gate or audit); 2 usage error; 3 something could not run or look.
@@ -39,7 +39,7 @@ PY
 echo
 echo "== 2/3 local deployment into a moto server, 3/3 opscli audit and rotate-check against it"
 local=0
-python -m localenv --suffix "$suffix" --outputs cfn-outputs/flat-outputs.json || local=$?
+python -m localenv --suffix "$suffix" || local=$?   # outputs: cfn-outputs/$suffix/flat-outputs.json
 
 echo
 echo "== main job: policy gate exit $gate, local deployment + opscli exit $local"

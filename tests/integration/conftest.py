@@ -4,7 +4,8 @@ Modes (STREAMTECH_INTEGRATION):
   local (default)  the session's local deployment of the synthesized template (a moto server process on
                    127.0.0.1, tests/conftest.py)
   aws              test a real deployment: needs AWS credentials and the pipeline's outputs file
-                   (STREAMTECH_OUTPUTS_FILE, default cfn-outputs/flat-outputs.json); drift tests never run here
+                   (STREAMTECH_OUTPUTS_FILE; by default the one cfn-outputs/<suffix>/flat-outputs.json that
+                   `python -m localenv` did not write); drift tests never run here
 """
 
 from __future__ import annotations
@@ -19,10 +20,25 @@ import boto3
 import pytest
 
 from opscli.aws import Aws, new_session
-from tests.conftest import ROOT, local_aws
+from tests.conftest import local_aws
 
 MODE = os.environ.get("STREAMTECH_INTEGRATION", "local")
-OUTPUTS_FILE = Path(os.environ.get("STREAMTECH_OUTPUTS_FILE", ROOT / "cfn-outputs" / "flat-outputs.json"))
+
+
+def deployed_outputs_file() -> tuple[Path | None, str]:
+    """The real deployment's outputs file for STREAMTECH_INTEGRATION=aws, or None and why there is none."""
+    if os.environ.get("STREAMTECH_OUTPUTS_FILE"):
+        named = Path(os.environ["STREAMTECH_OUTPUTS_FILE"])
+        return (named, "") if named.exists() else (None, f"STREAMTECH_OUTPUTS_FILE={named} does not exist")
+    from localenv.outputs import DIRECTORY, OUTPUTS, written_by_localenv
+
+    found = [p for p in sorted(DIRECTORY.glob(f"*/{OUTPUTS}")) if not written_by_localenv(p)]
+    if len(found) == 1:
+        return found[0], ""
+    return None, (f"{len(found)} outputs files in {DIRECTORY}/*/{OUTPUTS} other than local deployments' "
+                  f"({', '.join(p.parent.name for p in found) or 'none'}): name one with "
+                  "STREAMTECH_OUTPUTS_FILE (write it with: cdk deploy -c environmentSuffix=prod "
+                  "--outputs-file cfn-outputs/prod/flat-outputs.json)")
 
 
 @dataclass
@@ -53,12 +69,12 @@ class Deployment:
 @pytest.fixture(scope="session")
 def deployment(request) -> Iterator[Deployment]:
     if MODE == "aws":
-        if not OUTPUTS_FILE.exists():
-            pytest.skip(f"STREAMTECH_INTEGRATION=aws needs the deployed stack's flat outputs at {OUTPUTS_FILE}; "
-                        "it does not exist (write it with: cdk deploy --outputs-file cfn-outputs/flat-outputs.json)")
+        outputs_file, why = deployed_outputs_file()
+        if outputs_file is None:
+            pytest.skip(f"STREAMTECH_INTEGRATION=aws needs the deployed stack's flat outputs: {why}")
         from opscli.targets import load_outputs
-        outputs = load_outputs(OUTPUTS_FILE)
-        yield Deployment(outputs, OUTPUTS_FILE, None, new_session(region_name="ap-northeast-1"), local=False)
+        outputs = load_outputs(outputs_file)
+        yield Deployment(outputs, outputs_file, None, new_session(region_name="ap-northeast-1"), local=False)
         return
     from localenv.emulator import LOCAL_CREDENTIALS
 
