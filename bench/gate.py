@@ -50,6 +50,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-gate-"))
     empty = work / "empty"
     empty.mkdir()
+    for reports in ("reports", "reports-cold"):  # the gate makes no directory it is named
+        (work / reports).mkdir()
     (empty / "app.py").write_text(EMPTY_APP)
     (empty / "cdk.json").write_text('{"app": "python3 app.py", "versionReporting": false, "notices": false}')
     cases = {

@@ -11,7 +11,8 @@ never replaced). `up` prints the endpoint and the environment to export, and rec
 .cache/localenv/TapStack<suffix>.json.
 Exit codes: 0 done (audit passed; up: stopped cleanly); 1 the audit or rotate-check found something;
 2 usage error (bad suffix, missing template, an outputs path that cannot be written or holds a file localenv did
-not write, nothing to stop or nothing `down` can prove is the deployment);
+not write, a --reports directory that does not exist, nothing to stop or nothing `down` can prove is the
+deployment);
 3 deployment or audit could not complete (down: the deployment did not stop in time).
 """
 
@@ -105,7 +106,7 @@ def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | N
     os.environ.update(LOCAL_CREDENTIALS)
     codes = {}
     if reports:
-        reports.mkdir(parents=True, exist_ok=True)  # this tool's own directory: opscli makes none for a report
+        reports.mkdir(exist_ok=True)  # reports/, this tool's own (a directory the user named exists by now)
     with deployed(template, config, outputs) as endpoint:
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "NO_COLOR": "1"}
         for name, command in (
@@ -203,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the stack's flat outputs go, the stack record beside them (default: "
                              "cfn-outputs/SUFFIX/flat-outputs.json; another file's directory must exist)")
     parser.add_argument("--port", type=int, help="up: the emulator's port (default: a free one)")
-    parser.add_argument("--reports", type=Path, default=ROOT / "reports",
-                        help="run: where the audit's HTML, SARIF and JSON reports go (default: reports)")
+    parser.add_argument("--reports", type=Path,
+                        help="run: the existing directory the audit's HTML, SARIF and JSON reports go to (default: "
+                             "reports, made when missing)")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -214,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
         args.outputs = args.outputs or outputs.default_path(config.environment_suffix)
         outputs.preflight(args.outputs, config.environment_suffix)
+        if args.reports is not None and not args.reports.is_dir():
+            raise UsageError(f"--reports {args.reports} is not a directory (none is made for a path you name: create "
+                             "it, or leave --reports out for reports/)")
+        args.reports = args.reports or ROOT / "reports"
     except ValueError as exc:  # UsageError, StateError, FileRefused, or ConfigError from AppConfig.for_suffix
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from platform_spec import catalog, sarif, source_map, template_engine
+from platform_spec import catalog, files, sarif, source_map, template_engine
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -360,8 +360,33 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
     return result
 
 
+REPORT_NAMES = ("gate.json", "gate.sarif", "gate.junit.xml")
+
+
+def reports_directory(named: Path | None) -> Path:
+    """Where the reports go, checked before anything runs: reports/ (this tool's own, made when missing), or a
+    directory the user named, which must exist (none is made: a missing one is more often a typo than a wish).
+    A report file there that is a symbolic link or not a regular file is refused, as opscli's --report is."""
+    directory = named if named is not None else ROOT / "reports"
+    if Path(os.path.abspath(directory)) == ROOT / "reports":
+        try:
+            directory.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise GateError(f"reports directory {directory} cannot be made: {exc.strerror or exc}",
+                            EXIT_USAGE) from None
+    elif not directory.is_dir():
+        raise GateError(f"--reports {named} is not a directory (none is made for a path you name: create it, or "
+                        "leave --reports out for reports/)", EXIT_USAGE)
+    for name in REPORT_NAMES:
+        try:
+            files.writable_target(directory / name, "report")
+        except files.FileRefused as exc:
+            raise GateError(str(exc), EXIT_USAGE) from None
+    return directory
+
+
 def write_reports(result: GateResult, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    """gate.json, gate.sarif and gate.junit.xml in `directory`, each whole or not at all (files.write_whole)."""
     summary = {"findings": len(result.findings), "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
                "not_run": result.not_run, **result.counts}
     outputs = {
@@ -372,7 +397,10 @@ def write_reports(result: GateResult, directory: Path) -> list[Path]:
                                                 checks_run=sorted(result.checks_run)),
     }
     for path, text in outputs.items():
-        path.write_text(text)
+        try:
+            files.write_whole(path, text, "report")
+        except files.FileRefused as exc:
+            raise GateError(str(exc), EXIT_TOOL) from None
     return list(outputs)
 
 
@@ -407,21 +435,23 @@ def finding_line(f: ReportFinding) -> str:
     return f"FAIL {first} {f.severity} {f.resource}{where}: {f.message} [{engines}]"
 
 
-EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);\n"
-              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed).")
+EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a\n"
+              "--reports directory that does not exist or a report path there that is a link or not a file);\n"
+              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, a report not written).")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.option("--suffix", default="dev", show_default=True, help="Environment suffix to synthesize.")
 @click.option("--cdk-out", type=click.Path(path_type=Path, file_okay=False), default=ROOT / "cdk.out",
               help="Cloud assembly directory (default: cdk.out).")
-@click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=ROOT / "reports",
-              help="Directory for gate.json, gate.sarif and gate.junit.xml (default: reports).")
+@click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Existing directory for gate.json, gate.sarif and gate.junit.xml (default: reports, made when "
+                   "missing).")
 @click.option("--skip-synth", is_flag=True, help="Scan the templates already in --cdk-out.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Result format on stdout (the report files are always written).")
 @click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR).")
-def gate(suffix: str, cdk_out: Path, reports: Path, skip_synth: bool, output: str, no_color: bool) -> int:
+def gate(suffix: str, cdk_out: Path, reports: Path | None, skip_synth: bool, output: str, no_color: bool) -> int:
     """Synthesize TapStack<suffix> with every guardrail and compliance pack, then Checkov, cfn-lint and the
     template engine over its templates. Results on stdout (catalog ids first), progress on stderr."""
     from rich.console import Console
@@ -431,6 +461,7 @@ def gate(suffix: str, cdk_out: Path, reports: Path, skip_synth: bool, output: st
     problems = suffix_problems(suffix)
     if problems:
         raise click.UsageError("; ".join(problems))
+    reports = reports_directory(reports)
     err = Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), soft_wrap=True)
     if err.is_terminal:
         with err.status("policy gate") as status:

@@ -56,6 +56,7 @@ def test_each_broken_requirement_is_reported_with_its_rule_id(gate_run, mutation
 def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsys):
     """The gate command end to end: synth with every pack (the session's assembly, from the cache: its inputs
     are unchanged), Checkov, template engine, reports; the assembly is copied into --cdk-out."""
+    (tmp_path / "r").mkdir()
     code = gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "cdk.out"), "--reports", str(tmp_path / "r")])
     out = capsys.readouterr().out
     assert code == gate.EXIT_OK, out
@@ -77,14 +78,30 @@ def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch):
     assert "no *.template.json" in capsys.readouterr().err
     (tmp_path / "a.template.json").write_text("{}")
     monkeypatch.setenv("CHECKOV_PYTHON", str(tmp_path / "missing-python"))
+    (tmp_path / "r").mkdir()
     assert gate.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path),
                       "--reports", str(tmp_path / "r")]) == gate.EXIT_TOOL
     assert "Checkov was not found" in capsys.readouterr().err
 
 
+def test_a_reports_directory_the_user_names_is_never_made_nor_written_through_a_link(tmp_path, capsys, monkeypatch):
+    """Refused before anything runs (exit 2): a --reports directory that does not exist (it once had its
+    missing parents made) and a report file there that is a symbolic link (it was written through)."""
+    ran = []
+    monkeypatch.setattr(gate, "run", lambda *a, **k: ran.append(1))
+    assert gate.main(["--suffix", "x", "--reports", str(tmp_path / "a" / "b")]) == gate.EXIT_USAGE
+    assert "--reports" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "gate.sarif").symlink_to(tmp_path / "elsewhere.sarif")
+    assert gate.main(["--suffix", "x", "--reports", str(tmp_path / "r")]) == gate.EXIT_USAGE
+    assert "gate.sarif is a symbolic link: not written through" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere.sarif").exists() and not ran
+
+
 def test_gate_reports_findings_with_exit_1(tmp_path, capsys):
     from tests.policy.fixtures import FIXTURES
     (tmp_path / "broken.template.json").write_text(json.dumps(FIXTURES["STK-REDIS-002"]["fail"], indent=1))
+    (tmp_path / "r").mkdir()
     code = gate.main(["--suffix", "fx", "--skip-synth", "--cdk-out", str(tmp_path), "--reports", str(tmp_path / "r")])
     captured = capsys.readouterr()
     assert code == gate.EXIT_FINDINGS

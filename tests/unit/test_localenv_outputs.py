@@ -103,3 +103,9 @@ def test_a_path_localenv_did_not_write_is_refused_before_anything_is_deployed(ca
         {p: (s.st_ino, s.st_mtime_ns, stat.S_IFMT(s.st_mode)) for p, s in before.items()}
     assert victim.read_text() == "kept\n"
 
+
+def test_a_reports_directory_the_user_names_is_never_made(started, tmp_path, capsys):
+    assert _main(tmp_path, "--suffix", "dev", "--reports", str(tmp_path / "r" / "s")) == 2
+    assert "--reports" in capsys.readouterr().err and not (tmp_path / "r").exists() and started == []
+    (tmp_path / "r").mkdir()
+    assert _main(tmp_path, "--suffix", "dev", "--reports", str(tmp_path / "r")) == 0 and len(started) == 1
