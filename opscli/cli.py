@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
 from opscli import __version__, accepted, core, history, render, targets, terminal
@@ -346,12 +345,7 @@ def rules_list(output: str, no_color: bool) -> None:
                                 "title": r.title, "accepted_deviation": r.accepted_deviation}
                                for r in catalog.CATALOG.values()], indent=2))
         return
-    grid = Table(header_style="bold")
-    for column in ("id", "severity", "engines", "title"):
-        grid.add_column(column, overflow="fold")
-    for r in catalog.CATALOG.values():
-        grid.add_row(r.id, r.severity.value, ", ".join(e.value for e in r.engines) or "deviation", r.title)
-    _console(no_color, stderr=False).print(grid)
+    terminal.rules_table(catalog.CATALOG.values(), _console(no_color, stderr=False))
 
 
 @rules.command("show")

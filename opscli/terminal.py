@@ -1,7 +1,8 @@
 """The terminal view: the answer first (verdict and counts, then what is not passing by service and severity),
-then one row per finding that needs someone (FAIL, ERROR), then what each FAIL means and how to fix it. A clean
-run fits one screen; `--all` adds every row (PASS, ACCEPTED, NOT_APPLICABLE). Rows are never broken over lines:
-a long resource or reason is cut with an ellipsis (the whole of it is in JSON, SARIF and HTML).
+then one entry per finding that needs someone (FAIL, ERROR), then what each FAIL means and how to fix it. A clean
+run fits one screen; `--all` adds every entry (PASS, ACCEPTED, NOT_APPLICABLE). Nothing that names, proves or
+fixes is cut: a resource, a reason (why a check could not look, the evidence of a FAIL) or a command is wrapped,
+and only at spaces (`flow`), so that an id, an ARN, a CIDR or a command-line token is never broken.
 
 Everything opscli prints through rich goes through `VisibleConsole`, so no character from AWS or from a file
 acts on the operator's terminal, whichever view printed it; `cell` is how a view puts such a value into markup."""
@@ -12,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
@@ -39,6 +40,7 @@ SHORT_SEVERITY = {"CRITICAL": "CRIT", "HIGH": "HIGH", "MEDIUM": "MED", "LOW": "L
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 NEEDS_SOMEONE = (Status.FAIL, Status.ERROR)
 DETAILS = 5  # FAILs explained below the rows by default (the most severe first); --all explains every one
+DETAIL_LABEL = len("resource")  # the widest label of an explained FAIL
 
 
 class VisibleConsole(Console):
@@ -68,6 +70,49 @@ def cell(value: object, *, lines: bool = False) -> str:
     return escape(visible(value, lines=lines))
 
 
+def flow(text: str, width: int, *, hang: int = 0, first: int = 0) -> list[tuple[int, str]]:
+    """`text` laid out in lines of at most `width` cells, broken only at spaces: (the column a line starts at, its
+    text). The first line starts at column `first` (after whatever the caller put before it), the others at `hang`.
+    A word too long to follow on its line starts the next one; one too long for a line at `hang` gets a line of its
+    own, moved left as far as it must to fit `width`, and one longer than `width` stays whole (the terminal wraps
+    it): an id, an ARN or a command-line token is never broken, so that it can be copied. The first line is kept
+    even when empty: the caller's prefix stands on it."""
+    out: list[tuple[int, str]] = []
+    start, words, size = first, [], 0  # the line being filled: its column, its words, its width in cells
+    for word in text.split(" "):
+        need = cell_len(word)
+        if start + size + (1 if words else 0) + need <= width or (not out and not words and first == 0):
+            size += (1 if words else 0) + need
+            words.append(word)
+            continue
+        if words or not out:
+            out.append((start, " ".join(words)))
+        start, words, size = hang, [], 0
+        if hang + need <= width:
+            words, size = [word], need
+        else:
+            out.append((min(hang, max(0, width - need)), word))
+    if words or not out:
+        out.append((start, " ".join(words)))
+    return out
+
+
+def flowed(console: Console, prefix: Text | str, value: object, *, hang: int, style: str = "",
+           lines: bool = False) -> None:
+    """Print `prefix` (opscli's own words), then `value` (from outside opscli: shown as `visible` shows it, as
+    text, never markup) flowed after it as `flow` lays it out, its other lines at column `hang`; with `lines`,
+    each line of `value` starts a new line at `hang`. Printed as whole lines (soft wrap): rich neither cuts nor
+    folds them."""
+    head: Text | None = Text(prefix) if isinstance(prefix, str) else prefix
+    first = cell_len(head.plain)
+    hang = min(hang, console.width // 2)  # a narrow terminal: the text keeps half of each line
+    for n, paragraph in enumerate(visible(value, lines=lines).replace("\t", " ").split("\n")):
+        for column, line in flow(paragraph, console.width, hang=hang, first=first if n == 0 else hang):
+            lead, head = head or Text(" " * column), None
+            if line or lead.plain.strip():  # not a line of blanks where the first word did not fit
+                console.print(Text.assemble(lead, (line, style)), soft_wrap=True, highlight=False)
+
+
 def verdict(report: Report) -> str:
     counts = report.counts()
     if counts["ERROR"]:
@@ -91,7 +136,7 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
         target.get("stack") or (f"suffix {target['suffix']}" if target.get("suffix") else ""),
         target.get("region") or "", f"account {target['account']}" if target.get("account") else "",
         target.get("endpoint") or "") if part)
-    console.print(f"[bold]opscli {cell(report.command)}[/] — {cell(where)}", overflow="ellipsis", no_wrap=True)
+    flowed(console, Text.assemble((f"opscli {visible(report.command)}", "bold"), " — "), where, hang=2)
     counts = report.counts()
     shown = " · ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
     word = verdict(report)
@@ -99,7 +144,7 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
     console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {report.api_calls} API calls in "
                   f"{report.seconds:.1f}s)")
     if report.coverage is not None:
-        console.print(f"coverage: {cell(coverage_line(report.coverage))}")
+        flowed(console, "coverage: ", coverage_line(report.coverage), hang=2)
 
 
 def _by_service(findings: list[Finding], console: Console) -> None:
@@ -122,50 +167,54 @@ def _by_service(findings: list[Finding], console: Console) -> None:
 
 
 def _rows(findings: list[Finding], console: Console, title: str) -> None:
+    """One entry per finding: its status, rule and resource, then what was found on the lines below, each wrapped
+    at spaces (never cut). Identical ERRORs are one entry: an unreachable endpoint is one, not fifty."""
     errors: dict[str, list[Finding]] = {}
     for f in findings:
         if f.status is Status.ERROR:
             errors.setdefault(f.reason, []).append(f)
-    console.print(f"{title}:")
-    grid = Table(header_style="bold", expand=True, box=box.MINIMAL, pad_edge=False, show_edge=False)
-    grid.add_column("status", no_wrap=True, min_width=9)
-    grid.add_column("rule", no_wrap=True, min_width=13)  # catalog ids are never cut
-    grid.add_column("resource", no_wrap=True, overflow="ellipsis", ratio=1)
-    grid.add_column("found", no_wrap=True, overflow="ellipsis", ratio=1)
+    entries: list[tuple[Text, str, str, str]] = []  # (status, rule, resource, found)
     collapsed: set[str] = set()
     for f in findings:
         same = errors.get(f.reason, []) if f.status is Status.ERROR else []
-        if len(same) > 1:  # one unreachable endpoint is one row, not fifty
+        if len(same) > 1:
             if f.reason in collapsed:
                 continue
             collapsed.add(f.reason)
-            rules = ", ".join(sorted({x.rule_id for x in same}))
-            grid.add_row(f"[{STYLE[f.status]}]ERROR[/] ×{len(same)}", cell(rules),
-                         f"{len({x.resource for x in same})} resources", cell(f.reason))
+            rules = sorted({x.rule_id for x in same})
+            resources = f"{len({x.resource for x in same})} resources"
+            entries.append((Text.assemble(("ERROR", STYLE[f.status]), f" ×{len(same)}"),
+                            rules[0] if len(rules) == 1 else f"{len(rules)} rules",
+                            resources if len(rules) == 1 else f"{resources}: {', '.join(rules)}", f.reason))
             continue
         judged = f.status in (Status.FAIL, Status.ACCEPTED)
         severity = f" {SHORT_SEVERITY.get(f.severity, f.severity)}" if judged else ""
-        grid.add_row(f"[{STYLE[f.status]}]{f.status.value}[/]{severity}", cell(f.rule_id), cell(resource_cell(f)),
-                     cell(f.reason))
-    console.print(grid)
+        entries.append((Text.assemble((f.status.value, STYLE[f.status]), severity), f.rule_id, resource_cell(f),
+                        f.reason))
+    console.print(f"{title}:")
+    status_width = max(cell_len(status.plain) for status, *_ in entries)
+    rule_width = max(cell_len(visible(rule)) for _, rule, *_ in entries)
+    hang = status_width + 2 + rule_width + 2
+    for status, rule, resource, found in entries:
+        status.pad_right(status_width + 2 - cell_len(status.plain))
+        flowed(console, Text.assemble(status, f"{visible(rule):<{rule_width}}  "), resource, hang=hang,
+               style="bold")
+        flowed(console, " " * (hang + 2), found, hang=hang + 2)
 
 
 def _details(failures: list[Finding], console: Console, limit: int | None) -> None:
     shown = failures if limit is None else failures[:limit]
     for f in shown:
         e = explanation(f)
-        console.print(f"\n[bold red]{cell(f.rule_id)}[/] [bold]{cell(e['title'])}[/]")
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True, style="dim")
-        grid.add_column(overflow="fold")
-        grid.add_row(" resource", cell(f.resource))
-        grid.add_row(" found", cell(f.reason, lines=True))
-        for label, text in (("why", e["rationale"]), ("fix now", e["remediation"]["now"]),
-                            ("in code", e["remediation"]["in_code"]),
-                            ("controls", "; ".join(f"{name} {', '.join(ids)}" for name, ids in e["controls"].items()))):
+        console.print()
+        flowed(console, Text.assemble((visible(f.rule_id), "bold red"), " "), e["title"], hang=2, style="bold")
+        for label, text, lines in (
+                ("resource", f.resource, False), ("found", f.reason, True), ("why", e["rationale"], True),
+                ("fix now", e["remediation"]["now"], True), ("in code", e["remediation"]["in_code"], True),
+                ("controls", "; ".join(f"{name} {', '.join(ids)}" for name, ids in e["controls"].items()), True)):
             if text:
-                grid.add_row(f" {label}", cell(text, lines=True))
-        console.print(grid)
+                flowed(console, Text.assemble((f" {label:<{DETAIL_LABEL}}", "dim"), " "), text,
+                       hang=DETAIL_LABEL + 2, lines=lines)
     if len(shown) < len(failures):
         console.print(f"\n… {len(failures) - len(shown)} more FAIL explained with --all, or in -o json / "
                       "--report html")
@@ -206,11 +255,26 @@ def _unverified(report: Report, console: Console) -> None:
 
 
 def compliance_table(view: dict[str, dict], framework: str, console: Console) -> None:
-    grid = Table(title=f"by {framework} control", header_style="bold", expand=False)
-    for column in ("control", "rules", "PASS", "FAIL", "ERROR", "ACCEPTED"):
-        grid.add_column(column, overflow="fold")
+    """The findings by the framework's controls: the counts first (fixed width), then the control and its rules
+    flowed after them, so that a long control id (Prowler's run to 57 characters) is never broken."""
+    counts = (("PASS", "PASS", "green"), ("FAIL", "FAIL", "bold red"), ("ERROR", "ERR", "bold magenta"),
+              ("ACCEPTED", "ACC", "yellow"))
+    lead = " ".join(f"{head:>4}" for _, head, _ in counts) + "  "
+    console.print(f"by {framework} control:")
+    console.print(Text(lead + "control: rules", style="bold"), soft_wrap=True)
     for control, entry in view.items():
-        verdict = "bold red" if entry["FAIL"] else "bold magenta" if entry["ERROR"] else "green"
-        grid.add_row(f"[{verdict}]{control}[/]", ", ".join(entry["rules"]), str(entry["PASS"]), str(entry["FAIL"]),
-                     str(entry["ERROR"]), str(entry["ACCEPTED"]))
-    console.print(grid)
+        numbers = Text(" ").join(Text(f"{entry[status]:>4}", style=style if entry[status] and status != "PASS"
+                                      else "") for status, _, style in counts)
+        flowed(console, Text.assemble(numbers, "  "), f"{control}: {', '.join(entry['rules'])}", hang=len(lead))
+
+
+def rules_table(rules: Iterable[Any], console: Console) -> None:
+    """The catalog: id and severity (fixed width), then the title and the engines that enforce the rule flowed
+    after them, never broken inside a word."""
+    rules = list(rules)
+    id_width = max((len(r.id) for r in rules), default=2)
+    lead = id_width + 2 + len("CRITICAL") + 2
+    console.print(Text(f"{'id':<{id_width}}  {'severity':<8}  title · engines", style="bold"), soft_wrap=True)
+    for r in rules:
+        engines = ", ".join(e.value for e in r.engines) or "accepted deviation"
+        flowed(console, f"{r.id:<{id_width}}  {r.severity.value:<8}  ", f"{r.title} · {engines}", hang=lead)

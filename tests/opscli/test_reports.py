@@ -192,18 +192,27 @@ def view(report: Report, *, show_all: bool = False, width: int = 80) -> list[str
     return buffer.getvalue().splitlines()
 
 
-def table_rows(lines: list[str]) -> list[list[str]]:
-    """The cells of the rows of the terminal view's table (its header left out)."""
-    cells = [[cell.strip() for cell in line.split("│")] for line in lines if "│" in line]
-    return [row for row in cells if row[0] != "status"]
+def entries(lines: list[str]) -> list[tuple[list[str], str]]:
+    """The entries of the terminal view's list of findings: (the head line's status, rule and first word of the
+    resource; everything the entry says, its lines joined with single spaces)."""
+    start = next(i for i, line in enumerate(lines) if line in ("needs someone:", "every check:")) + 1
+    out: list[tuple[list[str], str]] = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        if not line.startswith(" "):
+            out.append((line.split("  ")[0].split() and [part.strip() for part in line.split("  ") if part][:3], ""))
+        out[-1] = (out[-1][0], " ".join(f"{out[-1][1]} {line}".split()))
+    return out
 
 
 def test_the_view_puts_the_answer_first_and_shows_only_what_needs_someone():
     """Issue 13: ARNs wrapped every 11 characters and 52 identical ERROR rows; issue 26: 1,608 lines for a clean
-    audit, totals last. Now: verdict and counts first, by service and severity, then FAIL and ERROR rows (one row
-    each, never broken over lines), then each FAIL explained."""
-    items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key EncryptionKey3A692D6E "
-                     "(arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222-3333-4444-555566667777)",
+    audit, totals last; issue 33: reasons and evidence cut with an ellipsis. Now: verdict and counts first, by
+    service and severity, then one entry per FAIL and ERROR (identical ERRORs as one), every word of it shown
+    and wrapped only at spaces, then each FAIL explained."""
+    arn = "arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222-3333-4444-555566667777"
+    items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key EncryptionKey3A692D6E ({arn})",
                      "EnableKeyRotation is not true", severity="MEDIUM")]
     items += [Finding("stack.x", "STK-STACK-001", Status.ERROR, f"AWS::RDS::DBInstance Db{n} (rds-{n})",
                       "could not look: endpoint unreachable") for n in range(52)]
@@ -216,18 +225,23 @@ def test_the_view_puts_the_answer_first_and_shows_only_what_needs_someone():
         assert max(len(line) for line in lines) <= 80
         assert lines[0] == "opscli audit — TapStackprod · ap-northeast-1 · account 123456789012"
         assert lines[1].startswith("FAIL  1 PASS · 1 FAIL · 52 ERROR  (exit code 3")
-        rows = table_rows(lines)
-        assert [row[0] for row in rows] == (["FAIL MED", "ERROR ×52"] + (["PASS"] if show_all else []))
-        assert rows[0][2].startswith("EncryptionKey3A692D6E") and rows[0][2].endswith("…")  # cut, never folded
-        assert rows[1][1:3] == ["STK-STACK-001", "52 resources"]
+        rows = entries(lines)
+        assert [row[0][0] for row in rows] == (["FAIL MED", "ERROR ×52"] + (["PASS"] if show_all else []))
+        assert rows[0] == (["FAIL MED", "STK-KMS-002", "EncryptionKey3A692D6E"],
+                           f"FAIL MED STK-KMS-002 EncryptionKey3A692D6E ({arn}) EnableKeyRotation is not true")
+        assert any(line.strip() == f"({arn})" for line in lines)  # whole, on a line of its own
+        assert rows[1] == (["ERROR ×52", "STK-STACK-001", "52 resources"],
+                           "ERROR ×52 STK-STACK-001 52 resources could not look: endpoint unreachable")
         service = next(i for i, line in enumerate(lines) if line.startswith("not passing, by service"))
         assert [line.split() for line in lines[service + 2:service + 4]] == [["KMS", "1", "·"], ["RDS", "·", "52"]]
         explained = lines.index("STK-KMS-002 The customer-managed key rotates automatically")
         labels = [line.split()[0] for line in lines[explained + 1:] if line.startswith(" ") and line[1] != " "]
         assert labels == ["resource", "found", "why", "fix", "in", "controls"]
         fix = next(i for i, line in enumerate(lines) if line.startswith(" fix now"))
-        said = " ".join(" ".join(line.split()) for line in lines[fix:fix + 3])
-        assert said.startswith("fix now aws kms enable-key-rotation --key-id arn:aws:kms:ap-northeast-1:"), said
+        assert lines[fix].split()[:5] == ["fix", "now", "aws", "kms", "enable-key-rotation"]
+        # The key's ARN, wherever a line holds it, is whole: moved to a line of its own, never broken.
+        assert all(arn in line for line in lines if "arn:aws:kms" in line)
+        assert arn in " ".join(lines[fix:fix + 2])
         assert any(line.startswith(" controls ISO/IEC 27001:2022 8.24") for line in lines[explained:])
 
 
@@ -299,5 +313,5 @@ def test_hostile_names_are_shown_as_text_never_as_markup():
                   show_all=True, width=200)
     assert lines[0].startswith(f"opscli audit — TapStack{hostile}")
     assert lines[lines.index("not passing, by service:") + 2].startswith(hostile)  # the service, as text
-    row = next(line for line in lines if "STK-KMS-002" in line and "│" in line)
-    assert f"Key{hostile} ({hostile})" in row and row.rstrip().endswith(hostile)
+    (head, said), = entries(lines)
+    assert head == ["FAIL MED", "STK-KMS-002", f"Key{hostile} ({hostile})"] and said.endswith(f") {hostile}")

@@ -71,3 +71,9 @@ other_regions = st.from_regex(r"(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|w
 
 #: Twelve-digit account ids.
 account_ids = st.from_regex(r"[0-9]{12}", fullmatch=True)
+
+#: Text a view lays out: words of ASCII, of wide (two-cell) characters or long enough to exceed any line (an ARN,
+#: a command's id), joined by one space or, now and then, by several.
+layout_words = st.text(alphabet=st.sampled_from(list("abcXYZ019-_/:.()") + ["\u3042", "\u6f22"]), max_size=90)
+layout_text = st.lists(st.tuples(layout_words, st.sampled_from([" ", " ", " ", "  "])), max_size=25).map(
+    lambda parts: "".join(word + space for word, space in parts).rstrip(" "))
