@@ -227,6 +227,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
                                compliance=kwargs["compliance"], fail_on=kwargs["fail_on"])
     if note:
         err.print(f"opscli: {terminal.cell(note)}")
+    for line in core.could_not_look(report):
+        err.print(f"opscli: {terminal.cell(line)}")
     past = None
     if not kwargs["no_history"]:
         try:

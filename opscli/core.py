@@ -17,10 +17,19 @@ from typing import Any
 
 from opscli import accepted, livestack, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.checks import Context, run_collector
+from opscli.checks import NO_ANSWER, Context, describe_failure, run_collector
 from opscli.checks import collectors as c
 from opscli.errors import EXIT_INTERRUPTED, OpsError, UsageError
-from opscli.model import FRAMEWORKS, STACK_PREFIX, Finding, Report, exit_code, judged_nothing, sort_findings
+from opscli.model import (
+    FRAMEWORKS,
+    STACK_PREFIX,
+    Finding,
+    Report,
+    exit_code,
+    judged_nothing,
+    short_name,
+    sort_findings,
+)
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
 from platform_spec import catalog
@@ -60,7 +69,11 @@ def account_id(aws: Aws) -> str:
     try:
         answer = aws.client("sts").get_caller_identity()
     except Exception as exc:  # noqa: BLE001 - any failure to learn the account means nothing can be resolved
-        raise OpsError(f"could not read the account id (sts:GetCallerIdentity): {exc}") from None
+        try:
+            why = describe_failure(exc)[1]  # with what to do, where it is a failure of AWS's or of the endpoint
+        except Exception:  # noqa: BLE001 - not one of those: as it is
+            why = str(exc)
+        raise OpsError(f"could not read the account id (sts:GetCallerIdentity): {why}") from None
     account = answer.get("Account") if isinstance(answer, dict) else None
     if not isinstance(account, str) or not account:
         raise OpsError("sts:GetCallerIdentity answered without an Account")
@@ -104,7 +117,8 @@ def _bounded(call: Callable[[], Any], deadline: float | None, what: str) -> Any:
     try:
         return future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
-        raise ScopeTimeout(f"no answer to {what} before the run's --timeout") from None
+        raise ScopeTimeout(f"no answer to {what} before the run's --timeout: check that the endpoint answers, "
+                           f"or give a longer --timeout") from None
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -222,8 +236,8 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
                 findings += future.result(timeout=remaining)
             except FutureTimeout:
                 incomplete = "timeout"
-                findings += [Finding(check, rule, Status.ERROR, name, "could not look: no answer before the run's "
-                                     "--timeout") for check, rule in c.SECRET.checks]
+                findings += [Finding(check, rule, Status.ERROR, name, f"could not look: {NO_ANSWER}")
+                             for check, rule in c.SECRET.checks]
             if progress:
                 progress(f"secret {name}", done, len(futures))
     except KeyboardInterrupt:
@@ -237,6 +251,32 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
                   findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   incomplete=incomplete)
+
+
+WHY_SHOWN = 5  # distinct reasons a run that could not look states on stderr; the report holds every one
+
+
+def could_not_look(report: Report, limit: int = WHY_SHOWN) -> list[str]:
+    """Why the run could not look, for the operator's stderr: one line per distinct reason (what could not be
+    looked at, why, what to do), the causes before what they left unjudged ("could not judge"), at most `limit`
+    and then how many more; empty when every check could look."""
+    by_reason: dict[str, list[str]] = {}
+    for f in report.findings:
+        if f.status is Status.ERROR and f.resource not in by_reason.setdefault(f.reason, []):
+            by_reason[f.reason].append(f.resource)
+    causes = sorted(by_reason, key=lambda reason: reason.startswith("could not judge"))
+    lines = []
+    for reason in causes[:limit]:
+        resources = by_reason[reason]
+        what = resources[0] if len(resources) == 1 else \
+            f"{len(resources)} resources ({', '.join(short_name(r) for r in resources[:3])}" \
+            f"{', …' if len(resources) > 3 else ''})"
+        lines.append(f"ERROR {what}: {reason}")
+    if len(causes) > limit:
+        more = len(causes) - limit
+        lines.append(f"ERROR: {more} more reason{'s' if more > 1 else ''} a check could not look: every one is in "
+                     f"the report (-o json, --report html)")
+    return lines
 
 
 def conclude(report: Report, *, accepting: list[Any] | None = None, accepted_file: Path | None = None,

@@ -12,11 +12,14 @@ from opscli.operations import ACCOUNT_OPERATIONS, SECRETS_SPECS
 from opscli.readers import READERS
 from opscli.stackcheck import ACCOUNT_CHECK
 from platform_spec import catalog
+from platform_spec.result import Status
 
 # catalog reference field -> how an auditor names the framework
 CONTROL_NAMES = {"iso27001": "ISO/IEC 27001:2022", "security_hub": "AWS Security Hub (FSBP)",
                  "config_rule": "AWS Config", "prowler": "Prowler", "cdk_nag": "cdk-nag", "checkov": "Checkov",
                  "access_analyzer": "IAM Access Analyzer", "cis": "CIS AWS Foundations v3.0"}
+# What to do about an ERROR, in every format: its reason says what could not be looked at, why and what to do.
+COULD_NOT_LOOK = "no verdict yet: do what the evidence says (it could not look), then run again"
 SECRETS_OPERATIONS = tuple(sorted({op for spec in SECRETS_SPECS for op in spec.operations}))
 
 
@@ -63,7 +66,7 @@ def explanation(finding: Finding) -> dict[str, Any]:
     resource: dict[str, Any] = {"name": finding.resource}
     if parts is not None:
         resource = {"type": parts[0], "logical_id": parts[1], "physical_id": parts[2], "name": finding.resource}
-    return {
+    explained = {
         "title": finding.title or (rule.title if rule else finding.rule_id),
         "rationale": rule.rationale if rule else "",
         "evidence": {"found": finding.reason, "resource": resource, "read_with": read_with(finding)},
@@ -71,3 +74,6 @@ def explanation(finding: Finding) -> dict[str, Any]:
                         if rule else "", "in_code": rule.in_code if rule else ""},
         "controls": controls(rule),
     }
+    if finding.status is Status.ERROR:  # no verdict: the rule's fix is for a FAIL that nobody has seen
+        explained["remediation"] = {"now": COULD_NOT_LOOK, "in_code": ""}
+    return explained

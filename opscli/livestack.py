@@ -21,7 +21,7 @@ import botocore.parsers
 
 from opscli import account_iam as account_iam_module
 from opscli.account_iam import AccountIam
-from opscli.checks import describe_failure
+from opscli.checks import ANSWERS, NO_ANSWER, UNKNOWN, describe_failure
 from opscli.errors import CredentialsError
 from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
 from opscli.shapes import Where
@@ -376,10 +376,10 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
         except NotFound as exc:
             return LiveResource(declared, ReadState.MISSING, detail=str(exc))
         except Unresolvable as exc:
-            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc} is not known",
-                                unresolved=True)
+            return LiveResource(declared, ReadState.ERROR, unresolved=True,
+                                detail=f"could not look: {exc} is not known: {UNKNOWN}")
         except CouldNotLook as exc:
-            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc}")
+            return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc}: {ANSWERS}")
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
             raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") \
                 from None
@@ -390,7 +390,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
                                 detail=reason if status is Status.FAIL else f"could not look: {reason}")
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             return LiveResource(declared, ReadState.ERROR, detail=f"could not look: malformed answer "
-                                                                   f"({type(exc).__name__}: {exc})")
+                                                                   f"({type(exc).__name__}: {exc}): {ANSWERS}")
 
     pool = ThreadPoolExecutor(max_workers=max_workers)
     # Submitted first: the largest single read of an audit, it runs beside the per-resource ones.
@@ -409,8 +409,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
             stack.resources[declared.logical_id] = future.result()
         else:
             stack.incomplete = stack.incomplete or "timeout"
-            why = "interrupted (Ctrl-C)" if stack.incomplete == "interrupted" else \
-                "no answer before the run's --timeout"
+            why = "interrupted (Ctrl-C)" if stack.incomplete == "interrupted" else NO_ANSWER
             stack.resources[declared.logical_id] = LiveResource(declared, ReadState.ERROR,
                                                                 detail=f"could not look: {why}")
     if iam_future is not None:
@@ -428,18 +427,18 @@ def _account_iam(future: Any, incomplete: str | None) -> tuple[AccountIam | None
     """The account's IAM, or why it could not be read (never a verdict: the account rules are ERROR then)."""
     if not future.done() or future.cancelled():
         return None, "could not look: " + ("interrupted (Ctrl-C)" if incomplete == "interrupted" else
-                                           "no answer before the run's --timeout")
+                                           NO_ANSWER)
     try:
         return future.result(), None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
         raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
     except CouldNotLook as exc:
-        return None, f"could not look: {exc}"
+        return None, f"could not look: {exc}: {ANSWERS}"
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
             botocore.parsers.ResponseParserError) as exc:
         return None, f"could not look: {describe_failure(exc)[1]}"
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        return None, f"could not look: malformed answer ({type(exc).__name__}: {exc})"
+        return None, f"could not look: malformed answer ({type(exc).__name__}: {exc}): {ANSWERS}"
 
 
 def _parameters(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -196,6 +196,21 @@ def from_record(path: Path) -> StackScope:
         raise UsageError(str(exc)) from None
 
 
+def _for_account(aws: Any) -> str:
+    """" for account N" when the caller's account can be learnt (sts:GetCallerIdentity), else "": a stack that
+    does not exist is most often a wrong suffix or credentials for another account, and this tells them apart."""
+    account = getattr(aws, "known_account", None)
+    if not account:
+        try:
+            account = aws.client("sts").get_caller_identity()["Account"]
+        except Exception:  # noqa: BLE001 - only a hint in a message: without it, the message says less
+            return ""
+        if not isinstance(account, str) or not account:
+            return ""
+        aws.known_account = account
+    return f" for account {account}"
+
+
 def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
     """The scope from CloudFormation: GetTemplate (the processed template) and ListStackResources (paginated)."""
     client = aws.client("cloudformation")
@@ -206,7 +221,8 @@ def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
                      for s in page["StackResourceSummaries"]]
     except botocore.exceptions.ClientError as exc:
         if "does not exist" in str(exc):
-            raise ScopeError(f"stack {stack_name} does not exist in {aws.region}: nothing to audit") from None
+            raise ScopeError(f"stack {stack_name} does not exist in {aws.region}{_for_account(aws)}: check "
+                             f"--suffix (or --outputs) or the credentials' account") from None
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
         raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None

@@ -123,7 +123,7 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
             # A whole-stack rule over a picture missing what it reads could judge what it did not see.
             status = Status.ERROR
             reason = f"could not judge: {len(unseen)} declared resources it depends on could not be read " \
-                     f"({', '.join(unseen[:3])}{', ...' if len(unseen) > 3 else ''})"
+                     f"({', '.join(unseen[:3])}{', ...' if len(unseen) > 3 else ''}): their ERRORs say why"
         check = f.rule_id if f.scope == "resource" else f"{f.rule_id}/stack"
         findings.append(Finding(check, f.rule_id, status, _label(live, f.logical_id), reason))
     for lid, resource in live.resources.items():
@@ -172,7 +172,8 @@ def account_findings(live: LiveStack) -> list[Finding]:
         if iam is None or live.account is None or unseen:
             reason = live.account_iam_error or ("could not judge: the account is not known" if live.account is None
                                                 else f"could not judge: {len(unseen)} declared resources it depends "
-                                                     f"on could not be read ({', '.join(unseen[:3])})")
+                                                     f"on could not be read ({', '.join(unseen[:3])}): "
+                                                     f"their ERRORs say why")
             findings.append(Finding(check, rule_id, Status.ERROR, ACCOUNT_SUBJECT, reason))
             continue
         facts = account_facts(live)

@@ -56,31 +56,46 @@ class Context:
     max_age_days: int = 90
 
 
+# What the operator does about each way of not being able to look: the last clause of the reason, so that an ERROR
+# says what could not be looked at, why and what to do wherever it is shown.
+GRANT = "grant the caller the read-only policy `opscli iam-policy` prints"
+RENEW = "the credentials are expired or not valid here: check AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID"
+LATER = "run again later, or when fewer clients share the account's request rate"
+REACH = "check that the endpoint is up and that --endpoint-url (or AWS_ENDPOINT_URL) names it"
+ANSWERS = "check that the endpoint is AWS or a faithful emulator of it (-v shows each call)"
+NO_ANSWER = "no answer before the run's --timeout: check that the endpoint answers, or give a longer --timeout"
+UNKNOWN = "it comes from another resource of the stack (that resource's ERROR says why it could not be read)"
+CREDENTIAL_CODES = {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+                    "AuthFailure"}
+
+
 def describe_failure(exc: BaseException) -> tuple[Status, str]:
-    """What an exception while looking means: (status, reason)."""
+    """What an exception while looking means: (status, reason); an ERROR's reason ends with what to do."""
     if isinstance(exc, Missing):
         return Status.FAIL, str(exc)
     if isinstance(exc, botocore.exceptions.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
         operation = getattr(exc, "operation_name", "?")
+        said = f": {message}" if message else ""
         if code in NOT_FOUND_CODES:
             return Status.FAIL, f"not found ({operation}: {code})"
         if code in DENIED_CODES:
-            return Status.ERROR, f"access denied to {operation} ({code}): {message}"
+            todo = RENEW if code in CREDENTIAL_CODES else GRANT
+            return Status.ERROR, f"access denied to {operation} ({code}){said}: {todo}"
         if code in THROTTLE_CODES:
-            return Status.ERROR, f"throttled on {operation} after retries ({code})"
+            return Status.ERROR, f"throttled on {operation} after retries ({code}): {LATER}"
         return Status.ERROR, f"{operation} failed: {code} {message}".strip()
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
-        return Status.ERROR, f"endpoint unreachable: {exc}"
+        return Status.ERROR, f"endpoint unreachable: {exc}: {REACH}"
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
-        return Status.ERROR, f"timed out: {exc}"
+        return Status.ERROR, f"timed out: {exc}: {REACH}"
     if isinstance(exc, CouldNotLook):
-        return Status.ERROR, f"malformed answer: {exc}"
+        return Status.ERROR, f"malformed answer: {exc}: {ANSWERS}"
     if isinstance(exc, botocore.parsers.ResponseParserError):  # not a BotoCoreError: bad XML/JSON, HTML, cut short
-        return Status.ERROR, f"malformed answer: {str(exc).splitlines()[0][:200]}"
+        return Status.ERROR, f"malformed answer: {str(exc).splitlines()[0][:200]}: {ANSWERS}"
     if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
-        return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}"
+        return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}: {ANSWERS}"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return Status.ERROR, f"AWS SDK error: {exc}"
     raise exc

@@ -452,7 +452,7 @@ def test_no_credentials_stops_the_audit(monkeypatch, tmp_path):
 def test_failure_classification_covers_every_kind():
     import botocore.exceptions as bex
 
-    from opscli.checks import describe_failure
+    from opscli.checks import ANSWERS, GRANT, LATER, REACH, RENEW, describe_failure
 
     def client_error(code):
         return bex.ClientError({"Error": {"Code": code, "Message": "m"}}, "DescribeThings")
@@ -460,7 +460,14 @@ def test_failure_classification_covers_every_kind():
     assert describe_failure(client_error("ResourceNotFoundException"))[0] is Status.FAIL
     assert describe_failure(bex.ConnectTimeoutError(endpoint_url="http://x"))[0] is Status.ERROR
     assert describe_failure(bex.PaginationError(message="bad"))[1].startswith("AWS SDK error")
-    assert describe_failure(KeyError("MultiAZ")) == (Status.ERROR, "malformed answer: KeyError 'MultiAZ'")
+    assert describe_failure(KeyError("MultiAZ")) == (Status.ERROR, f"malformed answer: KeyError 'MultiAZ': {ANSWERS}")
+    # Each way of not being able to look ends with what the operator does about it.
+    assert describe_failure(client_error("AccessDenied"))[1] == \
+        f"access denied to DescribeThings (AccessDenied): m: {GRANT}"
+    assert describe_failure(client_error("ExpiredToken"))[1].endswith(f"(ExpiredToken): m: {RENEW}")
+    assert describe_failure(client_error("Throttling"))[1] == \
+        f"throttled on DescribeThings after retries (Throttling): {LATER}"
+    assert describe_failure(bex.EndpointConnectionError(endpoint_url="http://x"))[1].endswith(f"\"http://x\": {REACH}")
     with pytest.raises(ZeroDivisionError):
         describe_failure(ZeroDivisionError())
 
