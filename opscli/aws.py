@@ -29,9 +29,10 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -457,6 +458,22 @@ class CallLog:
         return set(self.calls)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One AWS call as it ended, for -v: the operation, the parameters it was asked with (ids and names: every
+    operation opscli may send is a read), and what came back."""
+
+    operation: str  # "service:Operation"
+    params: Mapping[str, Any]
+    outcome: str  # the HTTP status and AWS's error code, or the exception that ended it without an answer
+    seconds: float
+
+    def line(self) -> str:
+        asked = " ".join(f"{key}={value if isinstance(value, str) else json.dumps(value, default=str)}"
+                         for key, value in self.params.items())
+        return f"{self.operation}{' ' + asked if asked else ''} -> {self.outcome} ({self.seconds:.2f}s)"
+
+
 def endpoint_pin(endpoint_url: str, *, subdomains: bool = True) -> Callable[..., None]:
     """A before-send handler: with an endpoint given, nothing is sent anywhere else. A client that botocore makes
     for itself (a role profile's STS client) resolves its endpoint from the profile and AWS_ENDPOINT_URL only, not
@@ -502,6 +519,7 @@ class Aws:
         self.endpoint_url = endpoint_url
         self.known_account: str | None = None  # set once sts:GetCallerIdentity has answered (core.account_id)
         self.log = CallLog()
+        self.watch: Callable[[Call], None] | None = None  # told of each call as it ends (-v prints them)
         # max_attempts counts every attempt, the first included (botocore's own "max_attempts" key counts retries
         # only: it asked once more than this said).
         self._config = Config(region_name=region, retries={"mode": retry_mode, "total_max_attempts": max_attempts},
@@ -521,8 +539,9 @@ class Aws:
         for name, handler in getattr(self._session, "_opscli_handlers", ()):
             events.unregister(name, handler)
         events.unregister("after-call.iam", botocore.handlers.json_decode_policies)  # decode_iam_policies instead
-        handlers = [("before-call.*.*", self._guard), ("after-call.*.*", check_answer),
-                    ("after-call.iam", decode_iam_policies)]
+        handlers = [("before-parameter-build.*.*", self._asked), ("before-call.*.*", self._guard),
+                    ("after-call.*.*", self._answered), ("after-call-error.*.*", self._failed),
+                    ("after-call.*.*", check_answer), ("after-call.iam", decode_iam_policies)]
         if self.endpoint_url is not None:
             s3 = any(operation.startswith("s3:") for operation in self.allowed | self.writes)
             handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url, subdomains=s3)))
@@ -555,6 +574,26 @@ class Aws:
                 self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url,
                                                               config=self._config)
             return self._clients[service]
+
+    def _asked(self, params: Any, model: Any, context: Any, **_: Any) -> None:
+        if self.watch is not None and isinstance(context, dict):
+            context["opscli_call"] = (f"{model.service_model.service_name}:{model.name}", dict(params or {}),
+                                      time.perf_counter())
+
+    def _tell(self, context: Any, outcome: str) -> None:
+        asked = context.get("opscli_call") if isinstance(context, dict) else None
+        if self.watch is not None and asked is not None:
+            operation, params, started = asked
+            self.watch(Call(operation, params, outcome, time.perf_counter() - started))
+
+    def _answered(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
+        error = parsed.get("Error") if isinstance(parsed, dict) else None
+        code = error.get("Code") if isinstance(error, dict) else None
+        self._tell(context, f"{getattr(http_response, 'status_code', '?')}{f' {code}' if code else ''}")
+
+    def _failed(self, exception: BaseException, context: Any, **_: Any) -> None:
+        said = str(exception).splitlines()
+        self._tell(context, f"no answer: {type(exception).__name__}{': ' + said[0] if said else ''}")
 
     def _guard(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name

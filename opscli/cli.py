@@ -101,7 +101,9 @@ def output_options(fn: Callable) -> Callable:
                           "$XDG_STATE_HOME/opscli/history.sqlite."),
         click.option("--no-history", is_flag=True, help="Record nothing in the local history."),
         click.option("--no-color", is_flag=True, help="No colors (also NO_COLOR)."),
-        click.option("-v", "--verbose", is_flag=True, help="Tracebacks on internal errors; each call on stderr."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Each AWS call on stderr as it ends (operation, parameters, answer); tracebacks on "
+                          "internal errors."),
         click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Seconds for the whole run: checks still without an answer then are ERROR and the "
                           "report is printed."),
@@ -209,6 +211,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
+    if kwargs["verbose"]:  # each AWS call on stderr as it ends, shown as text
+        aws.watch = lambda call: err.print(f"aws: {terminal.cell(call.line())}")
     deadline = time.monotonic() + kwargs["timeout"]
     if err.is_terminal and not kwargs["verbose"]:
         with Progress(TextColumn("[bold]opscli[/] {task.description}"), BarColumn(), MofNCompleteColumn(),

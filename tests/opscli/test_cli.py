@@ -172,10 +172,13 @@ def test_verbose_progress_goes_to_stderr_only(deployed, capsys):
     assert main(["audit", "--suffix", "test", "-o", "json", "--verbose"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["summary"]["exit_code"] == 0
-    lines = captured.err.strip().splitlines()
-    declared = json.loads(captured.out)["coverage"]["declared"]
+    document = json.loads(captured.out)
+    declared = document["coverage"]["declared"]
+    lines = [line for line in captured.err.strip().splitlines() if not line.startswith("aws: ")]
     assert lines[0].startswith("checked read AWS::") and lines[0].endswith(f"(1/{declared})")
     assert lines[-1].endswith(f"({declared}/{declared})") and len(lines) == declared
+    calls = [line for line in captured.err.splitlines() if line.startswith("aws: ")]  # each call, as it ended
+    assert len(calls) == document["summary"]["api_calls"] and calls[0].startswith("aws: cloudformation:GetTemplate ")
 
 
 def test_progress_bar_on_a_terminal(deployed, monkeypatch):

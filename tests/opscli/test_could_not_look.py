@@ -1,5 +1,5 @@
 """A run that could not look says why: once on stderr (what could not be looked at, why, what to do) and whole in
-every view. In-process moto and botocore's Stubber: no deployment."""
+every view; -v shows each AWS call. In-process moto and botocore's Stubber: no deployment."""
 
 from __future__ import annotations
 
@@ -97,3 +97,24 @@ def test_many_reasons_are_stated_causes_first_and_counted_past_the_limit():
     assert lines[5].startswith("ERROR: 1 more reason a check could not look") and len(lines) == 6
     assert core.could_not_look(Report(command="audit", target={}, findings=[])) == []
 
+
+def test_verbose_prints_each_call_as_it_ends_through_the_sanitizer(moto_env, monkeypatch):
+    result = run("audit", "--suffix", WRONG, "-v", "-o", "json")
+    calls = [line for line in result.stderr.splitlines() if line.startswith("aws: ")]
+    assert calls[0].startswith(f"aws: cloudformation:GetTemplate StackName=TapStack{WRONG} TemplateStage=Processed "
+                               f"-> 400 ValidationError (")
+    assert len(calls) == json.loads(result.stdout)["summary"]["api_calls"] > 1
+
+    hostile = "x\x1b]52;c;cHduZWQ=\x07\u202e"
+
+    def audit(aws, target, **_):
+        with pytest.raises(Exception):  # noqa: B017 - whatever moto says of such a name
+            aws.client("cloudformation").get_template(StackName=hostile)
+        return Report(command="audit", target=target.as_dict(),
+                      findings=[Finding("c", "STK-KMS-002", Status.PASS, "k", "on")])
+
+    monkeypatch.setattr(core, "audit", audit)
+    result = run("audit", "--suffix", WRONG, "-v", "-o", "json")
+    (call,) = [line for line in result.stderr.splitlines() if line.startswith("aws: ")]
+    assert call.startswith("aws: cloudformation:GetTemplate StackName=x\\x1b]52;c;cHduZWQ=\\x07\\u202e -> ")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\u202e" not in result.stderr
