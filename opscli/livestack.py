@@ -50,6 +50,7 @@ class LiveResource:
     detail: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for platform_spec.rules.live_only
     unresolved: bool = False  # the read needed a value of another resource that was not known yet
+    attributes: dict[str, Any] = field(default_factory=dict)  # the GetAtt values the reader answered (an ARN)
 
 
 # Why a declared type has no reader: nothing about it bears on posture, or it cannot be read back.
@@ -372,7 +373,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
                 with lock:
                     resolver.attrs.setdefault(declared.logical_id, {}).update(
                         {k: v for k, v in attributes.items() if v is not None})
-            return LiveResource(declared, ReadState.READ, properties, facts=facts)
+            return LiveResource(declared, ReadState.READ, properties, facts=facts, attributes=dict(attributes))
         except NotFound as exc:
             return LiveResource(declared, ReadState.MISSING, detail=str(exc))
         except Unresolvable as exc:
