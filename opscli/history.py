@@ -1,7 +1,10 @@
 """The local history of runs: one SQLite file that every audit, drift and rotate-check appends to, so a report
-can show the trend of FAIL and ERROR counts and the date each open finding first appeared (of its current,
-unbroken streak). Default: $XDG_STATE_HOME/opscli/history.sqlite (~/.local/state/opscli/...); OPSCLI_HISTORY or
---history PATH choose another file, --no-history keeps none.
+can show the trend of FAIL counts, since when each finding has had its status (of its current, unbroken streak)
+and when it was first seen at all (Security Hub's and OCSF's observed and created times). A run that could not
+look (exit 3 or 130: an endpoint down, the wrong account, checks without an answer) is recorded as such: it is
+left out of the trend, and a check it reached no verdict on neither continues nor ends a streak. Default:
+$XDG_STATE_HOME/opscli/history.sqlite (~/.local/state/opscli/...); OPSCLI_HISTORY or --history PATH choose
+another file, --no-history keeps none.
 
 The file is opscli's or it is refused and left as it is. opscli marks each history it creates with its own
 SQLite application_id, and opens only a regular file of this user that carries that mark, named directly (never
@@ -27,21 +30,23 @@ import stat
 import tempfile
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from opscli.fleet import finding_id
 from opscli.model import Report
 from platform_spec import files
 from platform_spec.result import Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x6F707363  # "opsc": PRAGMA application_id, bytes 68-71 of the header of every history we create
 TREND = 30  # runs shown in the trend
-# Also how a history made before APPLICATION_ID is recognised (its sqlite_master must equal this schema's): change
-# it only together with SCHEMA_VERSION and a migration.
+COULD_NOT_LOOK = (EXIT_INCOMPLETE, EXIT_INTERRUPTED)  # the exit codes of a run that could not look
+# Schema 1, exactly as opscli first made it: also how a history made before APPLICATION_ID is recognised (its
+# sqlite_master must equal this). Never change it: a later schema is a migration below.
 _TABLES = """
 CREATE TABLE IF NOT EXISTS opscli_history (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, time TEXT NOT NULL, command TEXT NOT NULL,
@@ -51,6 +56,15 @@ CREATE TABLE IF NOT EXISTS findings (run INTEGER NOT NULL REFERENCES runs(id), k
     rule TEXT NOT NULL, status TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS findings_run ON findings(run);
 """
+# Version -> the statements that bring a history of that version to the next. A new history is made as schema 1
+# and brought forward by the same statements, so every history of a version has the same schema (`_schema_of`).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: whether a run could look (0: exit 3 or 130), set for the runs recorded before from their exit codes;
+    # findings by key, for when each was first seen.
+    1: ("ALTER TABLE runs ADD COLUMN looked INTEGER NOT NULL DEFAULT 1",
+        f"UPDATE runs SET looked = 0 WHERE exit_code IN {COULD_NOT_LOOK}",
+        "CREATE INDEX findings_key ON findings(key, run)"),
+}
 _MAGIC = b"SQLite format 3\x00"
 _HEADER = 100  # bytes of the database header (sqlite.org/fileformat.html)
 _REMEDY = ("left as it is; name another file with --history or OPSCLI_HISTORY (opscli creates it), "
@@ -126,7 +140,7 @@ def _create(path: Path) -> None:
         try:
             # One transaction: a history without its mark, or a mark without the tables, never exists.
             db.executescript(f"BEGIN IMMEDIATE; PRAGMA application_id = {APPLICATION_ID};{_TABLES}"
-                             f"INSERT INTO opscli_history VALUES ({SCHEMA_VERSION}); COMMIT;")
+                             f"{_upgrade(1)}INSERT INTO opscli_history VALUES ({SCHEMA_VERSION}); COMMIT;")
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"history {path} cannot be created: {exc}") from None
         finally:
@@ -179,6 +193,8 @@ def _connect(path: Path, *, write: bool) -> sqlite3.Connection:
         if not _unmarked(path, header):
             db = _sqlite(path, held, "rw" if write else "ro")
             _vouch(db, path, _marked)  # SQLite's own reading of the file it opened
+            if write:
+                _migrate(db, path)
             return db
         # Made before the mark: looked at read-only first, so another program's database is never written.
         probe = _sqlite(path, held, "ro")
@@ -189,6 +205,7 @@ def _connect(path: Path, *, write: bool) -> sqlite3.Connection:
         db = _sqlite(path, held, "rw" if write else "ro")
         if write:
             _adopt(db, path)
+            _migrate(db, path)
         return db
     finally:
         os.close(fd)
@@ -235,6 +252,48 @@ def _adopt(db: sqlite3.Connection, path: Path) -> None:
             db.rollback()
             db.close()
             raise _refused(path, "is an SQLite database that opscli did not create")
+        db.commit()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise HistoryError(f"history {path} cannot be written: {exc}") from None
+
+
+def _upgrade(version: int) -> str:
+    """The statements that bring a history of `version` to SCHEMA_VERSION, as one script."""
+    return "".join(f"{statement};" for v in range(version, SCHEMA_VERSION) for statement in _MIGRATIONS[v])
+
+
+def version(db: sqlite3.Connection, path: Path) -> int:
+    """The schema version an opscli history says it has; refuses one this opscli cannot read (a newer opscli's,
+    or one whose version row is not one number)."""
+    rows = db.execute("SELECT version FROM opscli_history").fetchall()
+    if len(rows) != 1 or not isinstance(rows[0][0], int) or isinstance(rows[0][0], bool) or rows[0][0] < 1:
+        db.close()
+        raise _refused(path, "is an opscli history whose schema version cannot be read")
+    found = rows[0][0]
+    if found > SCHEMA_VERSION:
+        db.close()
+        raise _refused(path, f"was written by a newer opscli (history schema {found}; this one reads up to "
+                             f"{SCHEMA_VERSION}): upgrade opscli to use it")
+    return found
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring an older history to SCHEMA_VERSION under the write lock, in one transaction that is kept only if
+    the result is exactly this version's schema (a history that is not as opscli left it is refused, unchanged)."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        found = version(db, path)
+        if found < SCHEMA_VERSION:
+            if _schema(db) != _schema_of(found):
+                db.rollback()
+                db.close()
+                raise _refused(path, f"does not have the tables of opscli's history schema {found}, so it cannot "
+                                     f"be brought to schema {SCHEMA_VERSION}")
+            for v in range(found, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[v]:
+                    db.execute(statement)
+            db.execute("UPDATE opscli_history SET version = ?", (SCHEMA_VERSION,))
         db.commit()
     except sqlite3.DatabaseError as exc:
         db.close()
@@ -300,8 +359,9 @@ def _marked(db: sqlite3.Connection) -> bool:
 
 
 def _schema_is_ours(db: sqlite3.Connection) -> bool:
-    """Exactly opscli's tables and index, nothing more (no view, no trigger), and no user_version."""
-    return _schema(db) == _our_schema() and int(db.execute("PRAGMA user_version").fetchone()[0]) == 0
+    """Exactly the tables and index of a history made before the mark (schema 1: the mark came with it), nothing
+    more (no view, no trigger), and no user_version."""
+    return _schema(db) == _schema_of(1) and int(db.execute("PRAGMA user_version").fetchone()[0]) == 0
 
 
 def _schema(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
@@ -309,27 +369,30 @@ def _schema(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
 
 
 @functools.cache
-def _our_schema() -> list[tuple[Any, ...]]:
+def _schema_of(schema_version: int) -> list[tuple[Any, ...]]:
+    """sqlite_master of a history of `schema_version`, as opscli makes it."""
     memory = sqlite3.connect(":memory:")
     try:
-        memory.executescript(_TABLES)
+        memory.executescript(_TABLES + "".join(f"{statement};" for v in range(1, schema_version)
+                                               for statement in _MIGRATIONS[v]))
         return _schema(memory)
     finally:
         memory.close()
 
 
 def record(path: Path, report: Report, exit_code: int) -> int:
-    """Append the run and its judged findings; the run's id."""
+    """Append the run and its judged findings, and whether it could look (its exit code is not 3 or 130); the
+    run's id."""
     counts = report.counts()
     db = _open(path, create=True)
     try:
         with db:
             cursor = db.execute(
                 "INSERT INTO runs (time, command, stack, account, region, endpoint, fail, error, pass, accepted, "
-                "exit_code) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "exit_code, looked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (report.created.isoformat(), report.command, report.stack, report.target.get("account"),
                  report.target.get("region"), report.target.get("endpoint"), counts["FAIL"], counts["ERROR"],
-                 counts["PASS"], counts["ACCEPTED"], exit_code))
+                 counts["PASS"], counts["ACCEPTED"], exit_code, int(exit_code not in COULD_NOT_LOOK)))
             run = int(cursor.lastrowid)
             db.executemany("INSERT INTO findings VALUES (?,?,?,?)",
                            [(run, finding_id(report, f), f.rule_id, f.status.value) for f in report.findings
@@ -343,34 +406,56 @@ def record(path: Path, report: Report, exit_code: int) -> int:
 
 @dataclass(frozen=True)
 class Past:
-    """What the history says about a report: the trend (oldest first) and when each open finding first failed."""
+    """What the history says about a report: the trend of the runs that could look (oldest first), the runs left
+    out of it because they could not look, and for each judged finding when it was first seen (of its current
+    streak, and at all)."""
 
     trend: list[dict[str, Any]]
     first_failed: dict[str, str]  # finding key -> ISO time of the first run of its current FAIL streak
+    could_not_look: list[dict[str, Any]] = field(default_factory=list)  # newest first, of the runs read
+    streak_since: dict[str, str] = field(default_factory=dict)  # key -> first run of its current status streak
+    first_seen: dict[str, str] = field(default_factory=dict)  # key -> first run that judged it, of any command
 
 
 def read(path: Path, report: Report) -> Past:
-    """The runs of the same command on the same stack, up to and including this one if it was recorded."""
+    """The runs of the same command on the same stack, up to and including this one if it was recorded.
+
+    A finding's streak goes back from the newest run while each run gave it the status it has now; it ends at a
+    run that gave another, or that could look and did not judge it. A run that could not look and reached no
+    verdict on it (ERROR, or not judged) is passed over: it neither continues nor ends the streak."""
     db = _open(path, create=False)
     try:
-        runs = db.execute("SELECT id, time, fail, error, pass, exit_code FROM runs WHERE command=? AND stack=? "
-                          "ORDER BY id DESC LIMIT 1000", (report.command, report.stack)).fetchall()
+        looked = "looked" if version(db, path) >= 2 else f"exit_code NOT IN {COULD_NOT_LOOK}"
+        runs = db.execute(f"SELECT id, time, fail, error, pass, exit_code, {looked} FROM runs WHERE command=? "
+                          "AND stack=? ORDER BY id DESC LIMIT 1000", (report.command, report.stack)).fetchall()
         trend = [{"time": t, "FAIL": f, "ERROR": e, "PASS": p, "exit_code": c}
-                 for _id, t, f, e, p, c in reversed(runs[:TREND])]
-        open_keys = {finding_id(report, f) for f in report.findings if f.status is Status.FAIL}
-        first: dict[str, str] = {}
-        streaking = set(open_keys)
-        for run, when, *_ in runs:  # newest first: a key's streak ends at the first run where it did not fail
-            failing = {key for (key,) in db.execute("SELECT key FROM findings WHERE run=? AND status='FAIL'",
-                                                    (run,))}
+                 for _id, t, f, e, p, c, ok in runs if ok][:TREND][::-1]
+        unlooked = [{"time": t, "FAIL": f, "ERROR": e, "PASS": p, "exit_code": c}
+                    for _id, t, f, e, p, c, ok in runs if not ok]
+        now = {finding_id(report, f): f.status.value for f in report.findings
+               if f.status is not Status.NOT_APPLICABLE}
+        since: dict[str, str] = {}
+        streaking = set(now)
+        for run, when, *_, ok in runs:  # newest first
+            statuses = dict(db.execute("SELECT key, status FROM findings WHERE run=?", (run,)).fetchall())
             for key in list(streaking):
-                if key in failing:
-                    first[key] = when
+                status = statuses.get(key)
+                if status == now[key]:
+                    since[key] = when
+                elif not ok and status in (None, Status.ERROR.value):
+                    continue  # could not look at it: no evidence either way
                 else:
                     streaking.discard(key)
             if not streaking:
                 break
-        return Past(trend, first)
+        first_seen = {}
+        for key in now:
+            row = db.execute("SELECT time FROM runs WHERE id = (SELECT MIN(run) FROM findings WHERE key=?)",
+                             (key,)).fetchone()
+            if row is not None:
+                first_seen[key] = row[0]
+        first_failed = {key: when for key, when in since.items() if now[key] == Status.FAIL.value}
+        return Past(trend, first_failed, unlooked, since, first_seen)
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"history {path} cannot be read: {exc}") from None
     finally:

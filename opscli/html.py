@@ -1,11 +1,12 @@
-"""The HTML report: one self-contained static file (inline CSS and SVG, no scripts, nothing fetched when it is
-opened) that an auditor can file as evidence. The header says what was looked at (stack, account, region,
-endpoint), when and by which opscli. Then come the verdict, the trend of FAIL and ERROR over past runs (the local
-history), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR, ACCEPTED at a glance). After it, an
-audit's perimeter (who can reach in, where the data goes, red where a finding fails the path), the architecture
-coloured by posture; the findings that need attention, each with its rationale, evidence (what was found, read
-with which calls), controls, what to do now and in code, and since when it has failed; the register of accepted
-deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and prints to PDF."""
+"""The HTML report: one self-contained static file (inline CSS and SVG, no scripts, nothing fetched when it is opened)
+that an auditor can file as evidence. The header says what was looked at (stack, account, region, endpoint), when
+and by which opscli. Then come the verdict, the trend of FAIL over the past runs that could look (the local history;
+the runs that could not are counted beside it), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR,
+ACCEPTED at a glance). After it, an audit's perimeter (who can reach in, where the data goes, red where a finding
+fails the path), the architecture coloured by posture; the findings that need attention, each with its rationale,
+evidence (what was found, read with which calls), controls, what to do now and in code, and since when it has
+failed; the register of accepted deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and
+prints to PDF."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#263238;max-width:1352px}
 *{box-sizing:border-box} td,th{overflow-wrap:anywhere}
 .evidence td{max-width:420px} .small{font-size:11px;color:#546e7a}
-.trend rect.bar-fail{fill:#c62828} .trend rect.bar-error{fill:#8e24aa}
+.trend rect.bar-fail{fill:#c62828}
 @media print{body{margin:0;max-width:none} h2{break-after:avoid} tr,.diagram,svg{break-inside:avoid}
 .verdict,td.FAIL,td.ERROR,td.ACCEPTED,td.PASS{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #cfd8dc}
@@ -99,27 +100,37 @@ def _header(report: Report, exit_code: int) -> list[str]:
 
 
 def _trend(past: Past | None) -> list[str]:
-    if past is None or not past.trend:
+    if past is None:
         return ['<p class="meta">No history: this run was not recorded (--no-history, or the history file could '
                 "not be used).</p>"]
+    out = []
     runs = past.trend
-    top = max([1] + [r["FAIL"] + r["ERROR"] for r in runs])
-    width, bar = 24 * len(runs), 18
-    bars = []
-    for n, run in enumerate(runs):
-        fail_h, error_h = 60 * run["FAIL"] / top, 60 * run["ERROR"] / top
-        bars.append(f'<rect class="bar-fail" x="{n * 24}" y="{64 - fail_h:.1f}" width="{bar}" height="{fail_h:.1f}">'
-                    f'<title>{escape(day(run["time"]))}: {run["FAIL"]} FAIL</title></rect>')
-        bars.append(f'<rect class="bar-error" x="{n * 24}" y="{64 - fail_h - error_h:.1f}" width="{bar}" '
-                    f'height="{error_h:.1f}"><title>{escape(day(run["time"]))}: {run["ERROR"]} ERROR</title></rect>')
-    rows = "".join(f"<tr><td>{escape(day(r['time']))}</td><td>{r['FAIL']}</td><td>{r['ERROR']}</td>"
-                   f"<td>{r['PASS']}</td><td>{r['exit_code']}</td></tr>" for r in runs[-5:])
-    return [f'<p class="meta">The last {len(runs)} run(s) of this command on this stack (local history): FAIL red, '
-            "ERROR purple.</p>",
-            f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="{width}" height="66" role="img" '
-            f'aria-label="FAIL and ERROR per run">{"".join(bars)}<line x1="0" y1="64.5" x2="{width}" y2="64.5" '
-            'stroke="#90a4ae"/></svg>',
-            "<table><tr><th>run</th><th>FAIL</th><th>ERROR</th><th>PASS</th><th>exit</th></tr>" + rows + "</table>"]
+    if runs:
+        top = max([1] + [r["FAIL"] for r in runs])
+        width, bar = 24 * len(runs), 18
+        bars = []
+        for n, run in enumerate(runs):
+            fail_h = 60 * run["FAIL"] / top
+            bars.append(f'<rect class="bar-fail" x="{n * 24}" y="{64 - fail_h:.1f}" width="{bar}" '
+                        f'height="{fail_h:.1f}"><title>{escape(day(run["time"]))}: {run["FAIL"]} FAIL</title></rect>')
+        rows = "".join(f"<tr><td>{escape(day(r['time']))}</td><td>{r['FAIL']}</td><td>{r['PASS']}</td>"
+                       f"<td>{r['exit_code']}</td></tr>" for r in runs[-5:])
+        out += [f'<p class="meta">FAIL in the last {len(runs)} run(s) of this command on this stack that could look '
+                "(local history).</p>",
+                f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="{width}" height="66" role="img" '
+                f'aria-label="FAIL per run">{"".join(bars)}<line x1="0" y1="64.5" x2="{width}" y2="64.5" '
+                'stroke="#90a4ae"/></svg>',
+                "<table><tr><th>run</th><th>FAIL</th><th>PASS</th><th>exit</th></tr>" + rows + "</table>"]
+    else:
+        out.append('<p class="meta">No run of this command on this stack that could look is in the local history '
+                   "yet.</p>")
+    if past.could_not_look:
+        last = past.could_not_look[0]
+        out.append(f'<p class="meta">{len(past.could_not_look)} run(s) could not look (exit 3 or 130: an endpoint '
+                   "down, the wrong account, checks without an answer) and are left out of the trend and of "
+                   f"&quot;failing since&quot;; the last at {escape(day(last['time']))}, exit {last['exit_code']}, "
+                   f"{last['ERROR']} ERROR.</p>")
+    return out
 
 
 def _matrix(report: Report) -> list[str]:

@@ -4,6 +4,7 @@ directly; every other file is refused and left byte for byte as it was."""
 from __future__ import annotations
 
 import json
+import re
 import multiprocessing
 import os
 import sqlite3
@@ -240,3 +241,176 @@ def test_the_cli_prints_the_report_and_keeps_its_verdict_when_the_history_is_ref
     assert code == 1 and json.loads(out)["findings"]  # the run's FAIL decides the exit code, as without a history
     assert f"opscli: history not recorded: history {link} is a symbolic link" in err
     assert victim.read_bytes() == b""
+
+
+# --- runs that could not look, streaks, and the schema's versions --------------------------------------------
+
+def run_of(n: int, *findings: Finding, command: str = "audit") -> Report:
+    """A run of the audit of TapStackx on day `n` of December 2026."""
+    from datetime import datetime, timedelta, timezone
+
+    return Report(command=command, target={"suffix": "x", "stack": "TapStackx"}, findings=list(findings),
+                  created=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=n))
+
+
+KEY = "TapStackx/STK-KMS-002/Key/kms.rotation"
+
+
+def rotation(status: Status) -> Finding:
+    return Finding("kms.rotation", "STK-KMS-002", status, "AWS::KMS::Key Key (k-1)", status.value.lower())
+
+
+def could_not_look() -> Finding:
+    """What a run against a dead endpoint finds: one ERROR about the stack, nothing about its resources."""
+    return Finding("stack.scope", "STK-STACK-001", Status.ERROR, "TapStackx", "could not look: endpoint unreachable")
+
+
+def test_a_run_that_could_not_look_neither_resets_failing_since_nor_enters_the_trend(tmp_path):
+    path = tmp_path / "history.sqlite"
+    history.record(path, run_of(0, rotation(Status.PASS)), 0)
+    history.record(path, run_of(1, rotation(Status.FAIL)), 1)
+    history.record(path, run_of(2, could_not_look()), 3)  # a dead endpoint: exit 3
+    history.record(path, run_of(3, rotation(Status.ERROR)), 3)  # this check could not look
+    last = run_of(4, rotation(Status.FAIL))
+    history.record(path, last, 1)
+    past = history.read(path, last)
+    assert past.first_failed == {KEY: run_of(1).created.isoformat()}  # still failing since day 1
+    assert [(r["time"][:10], r["FAIL"]) for r in past.trend] == [("2026-12-01", 0), ("2026-12-02", 1),
+                                                                  ("2026-12-05", 1)]
+    assert [(r["time"][:10], r["exit_code"]) for r in past.could_not_look] == [("2026-12-04", 3), ("2026-12-03", 3)]
+    assert past.first_seen == {KEY: run_of(0).created.isoformat()}
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT exit_code, looked FROM runs ORDER BY id").fetchall() == \
+        [(0, 1), (1, 1), (3, 0), (3, 0), (1, 1)]
+    db.close()
+
+
+def test_a_verdict_that_a_run_which_could_not_look_did_reach_still_counts(tmp_path):
+    """Exit 3 may come from one check among many: where that run did judge a finding, its verdict is evidence."""
+    path = tmp_path / "history.sqlite"
+    history.record(path, run_of(0, rotation(Status.FAIL)), 1)
+    history.record(path, run_of(1, rotation(Status.PASS), could_not_look()), 3)  # fixed, while another check erred
+    last = run_of(2, rotation(Status.FAIL))
+    history.record(path, last, 1)
+    assert history.read(path, last).first_failed == {KEY: last.created.isoformat()}  # failing again since day 2
+
+
+def test_every_judged_finding_has_the_start_of_its_streak_and_when_it_was_first_seen(tmp_path):
+    path = tmp_path / "history.sqlite"
+    other = Finding("key.enabled", "STK-KMS-001", Status.PASS, "AWS::KMS::Key Key (k-1)", "on")
+    history.record(path, run_of(0, rotation(Status.FAIL)), 1)
+    history.record(path, run_of(1, rotation(Status.PASS), other), 0)
+    history.record(path, run_of(2, rotation(Status.PASS), other), 0)
+    history.record(path, run_of(3, rotation(Status.PASS), command="drift"), 0)  # another command: not its streak
+    last = run_of(4, rotation(Status.PASS), other)
+    history.record(path, last, 0)
+    past = history.read(path, last)
+    assert past.streak_since == {KEY: run_of(1).created.isoformat(),
+                                 "TapStackx/STK-KMS-001/Key/key.enabled": run_of(1).created.isoformat()}
+    assert past.first_seen[KEY] == run_of(0).created.isoformat() and past.first_failed == {}
+    unrecorded = run_of(5, rotation(Status.FAIL))
+    assert history.read(path, unrecorded).streak_since == {}  # not recorded: nothing says since when
+
+
+def marked_schema_1(path: Path, *runs: tuple[int, int]) -> None:
+    """A history as opscli wrote it at schema 1, marked, with runs (day, exit code) of one FAIL each."""
+    legacy_history(path)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA application_id = {OURS}")
+    for day, code in runs:
+        report = run_of(day, rotation(Status.FAIL))
+        cursor = db.execute("INSERT INTO runs (time, command, stack, fail, error, pass, accepted, exit_code) "
+                            "VALUES (?, 'audit', 'TapStackx', 1, 0, 0, 0, ?)", (report.created.isoformat(), code))
+        db.execute("INSERT INTO findings VALUES (?, ?, 'STK-KMS-002', 'FAIL')", (cursor.lastrowid, KEY))
+    db.commit()
+    db.close()
+
+
+def schema(path: Path) -> list:
+    db = sqlite3.connect(path)
+    try:
+        return [*db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name"),
+                *db.execute("SELECT version FROM opscli_history")]
+    finally:
+        db.close()
+
+
+def test_a_history_of_an_earlier_schema_is_read_as_it_is_and_migrated_on_the_next_run(tmp_path):
+    old, new = tmp_path / "old" / "history.sqlite", tmp_path / "new" / "history.sqlite"
+    old.parent.mkdir()
+    marked_schema_1(old, (0, 1), (1, 3), (2, 1))
+    before = old.read_bytes()
+    past = history.read(old, run_of(2, rotation(Status.FAIL)))  # read-only: the exit codes say which could look
+    assert [r["time"][:10] for r in past.trend] == ["2026-12-01", "2026-12-03"] and len(past.could_not_look) == 1
+    assert old.read_bytes() == before
+    history.record(old, run_of(3, rotation(Status.FAIL)), 1)
+    history.record(new, run_of(3, rotation(Status.FAIL)), 1)
+    assert schema(old) == schema(new) and schema(new)[-1] == (history.SCHEMA_VERSION,)
+    db = sqlite3.connect(old)
+    assert db.execute("SELECT exit_code, looked FROM runs ORDER BY id").fetchall() == [(1, 1), (3, 0), (1, 1), (1, 1)]
+    db.close()
+    assert history.read(old, run_of(3, rotation(Status.FAIL))).first_failed == {KEY: run_of(0).created.isoformat()}
+
+
+def test_a_history_made_before_the_mark_is_adopted_and_migrated(tmp_path):
+    path = tmp_path / "history.sqlite"
+    legacy_history(path)
+    history.record(path, report(), 1)
+    assert mark(path) == OURS and schema(path)[-1] == (history.SCHEMA_VERSION,)
+
+
+@pytest.mark.parametrize(("version", "said"), [
+    ("99", "was written by a newer opscli (history schema 99; this one reads up to 2)"),
+    ("'two'", "whose schema version cannot be read"), (None, "whose schema version cannot be read"),
+    ("1), (2", "whose schema version cannot be read")])
+def test_a_history_of_a_version_this_opscli_cannot_read_is_refused_and_left_as_it_is(tmp_path, version, said):
+    path = tmp_path / "history.sqlite"
+    history.record(path, report(), 1)
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM opscli_history")
+    if version is not None:
+        db.execute(f"INSERT INTO opscli_history VALUES ({version})")
+    db.commit()
+    db.close()
+    before = snapshot(tmp_path)
+    refused(path, said)
+    with pytest.raises(history.HistoryError, match=re.escape(said)):
+        history.read(path, report())
+    assert snapshot(tmp_path) == before
+
+
+def test_a_marked_history_whose_tables_are_not_those_of_its_version_is_not_migrated(tmp_path):
+    path = tmp_path / "history.sqlite"
+    marked_schema_1(path, (0, 1))
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE extra (x)")
+    db.commit()
+    db.close()
+    before = snapshot(tmp_path)
+    refused(path, "does not have the tables of opscli's history schema 1")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_run_against_a_dead_endpoint_leaves_failing_since_unchanged(tmp_path, capsys, aws_credentials,
+                                                                      monkeypatch):
+    """The CLI end to end: nothing listens on port 9, so the audit could not look (exit 3); it is recorded as such
+    and the finding that was failing before it is still failing since the same run."""
+    import functools
+
+    from opscli import cli
+    from opscli.aws import Aws
+    from opscli.cli import main
+
+    monkeypatch.setattr(cli, "Aws", functools.partial(Aws, max_attempts=1))  # one refused connection says it all
+    path = tmp_path / "history.sqlite"
+    failing = run_of(0, rotation(Status.FAIL))
+    history.record(path, failing, 1)
+    since = history.read(path, failing).first_failed
+    assert main(["audit", "--suffix", "x", "--endpoint-url", "http://127.0.0.1:9", "--history", str(path),
+                 "-o", "json"]) == 3
+    assert json.loads(capsys.readouterr().out)["findings"][0]["reason"].startswith("could not look")
+    again = run_of(9, rotation(Status.FAIL))
+    history.record(path, again, 1)
+    past = history.read(path, again)
+    assert past.first_failed == since == {KEY: failing.created.isoformat()}
+    assert len(past.trend) == 2 and [r["exit_code"] for r in past.could_not_look] == [3]

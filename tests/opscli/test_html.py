@@ -211,6 +211,26 @@ def test_history_gives_the_trend_and_since_when_a_finding_fails(tmp_path):
     assert history.read(path, other).trend == []  # another command's history is its own
 
 
+def test_runs_that_could_not_look_are_counted_beside_the_trend_not_in_it(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from opscli import history
+
+    path = tmp_path / "history.sqlite"
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    failing = Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off", severity="MEDIUM")
+    dead = Finding("stack.scope", "STK-STACK-001", Status.ERROR, "TapStackx", "could not look: endpoint unreachable")
+    for n, (finding, code) in enumerate([(failing, 1), (dead, 3), (failing, 1)]):
+        run = Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=[finding],
+                     created=start + timedelta(days=n))
+        history.record(path, run, code)
+    page = to_html(run, 1, past=history.read(path, run))
+    trend = page[page.index("<h2>Trend</h2>"):page.index("<h2>Posture matrix")]
+    assert trend.count('class="bar-fail"') == 2 and "2026-12-02" not in trend.split("could not look")[0]
+    assert "1 run(s) could not look" in trend and "the last at 2026-12-02 09:00 UTC, exit 3, 1 ERROR" in trend
+    assert "failing since 2026-12-01 09:00 UTC" in page  # the dead run did not reset it
+
+
 @pytest.mark.parametrize("hostile", ["fifo", "foreign", "garbage", "directory"])
 def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp_path, hostile, capsys):
     import os
