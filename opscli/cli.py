@@ -33,6 +33,7 @@ from opscli.sanitize import visible
 from platform_spec import catalog, files, source_map
 
 DEFAULT_TIMEOUT = 60.0
+HISTORY_FORMATS = ("html", "asff", "ocsf")  # the reports that show what the history says (trend, observed times)
 # "\b" keeps Click from re-wrapping the table.
 EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()
 
@@ -237,7 +238,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     if not kwargs["no_history"]:
         try:
             history.record(history_path, report, code)
-            if any(fmt == "html" for fmt, _ in kwargs["reports"]):  # only the HTML report shows the history
+            if any(fmt in HISTORY_FORMATS for fmt, _ in kwargs["reports"]):
                 past = history.read(history_path, report)
         except history.HistoryError as exc:  # the run's verdict stands; the operator is told
             err.print(f"opscli: history not recorded: {terminal.cell(exc)}")

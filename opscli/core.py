@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opscli import accepted, livestack, stack, stackcheck
+from opscli import accepted, arns, livestack, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import NO_ANSWER, Context, describe_failure, run_collector
 from opscli.checks import collectors as c
@@ -91,6 +91,14 @@ def where(aws: Aws) -> dict[str, str]:
     return out
 
 
+def resource_arns(aws: Aws, live: livestack.LiveStack) -> dict[str, tuple[arns.Located, ...]]:
+    """The ARN(s) a finding on each declared resource names (opscli.arns), from the live read."""
+    if live.account is None:
+        return {}
+    return arns.stack_arns(live.scope.resources, resolve=live.resolve, region=str(aws.region), account=live.account,
+                           attributes={lid: r.attributes for lid, r in live.resources.items()})
+
+
 def _read(aws: Aws, scope: stack.StackScope, progress: Progress | None,
           deadline: float | None = None, *, account_iam: bool = False) -> livestack.LiveStack:
     total, done = len(scope.resources), [0]
@@ -148,9 +156,9 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
 
 def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None, deadline: float | None,
             run: Callable[[stack.StackScope], tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
-                                                    str | None]]) -> Report:
-    """Read the stack's scope, then `run` it: (the scope it read, findings, coverage, incomplete). An unreadable
-    declaration is one ERROR (could not look), so the report still prints."""
+                                                    livestack.LiveStack]]) -> Report:
+    """Read the stack's scope, then `run` it: (the scope it read, findings, coverage, the live read). An
+    unreadable declaration is one ERROR (could not look), so the report still prints."""
     start, calls_before = _start(aws)
     try:
         scope = _bounded(lambda: stack_scope(aws, targets, stack_record=stack_record), deadline,
@@ -163,9 +171,10 @@ def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None,
         report = _scope_error(command, targets, stack.ScopeError("interrupted (Ctrl-C)"), start, aws, calls_before)
         report.incomplete = "interrupted"
         return report
-    used, findings, cover, incomplete = run(scope)
+    used, findings, cover, live = run(scope)
     report = _report(command, targets, used, findings, start, aws, calls_before, cover)
-    report.incomplete = incomplete
+    report.incomplete = live.incomplete
+    report.arns = resource_arns(aws, live)
     return report
 
 
@@ -177,11 +186,11 @@ def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
     read, the stack's paths across its perimeter (`Report.paths`), which those findings judge."""
     read: list[list[stack_path.Path]] = []  # the paths of the read, when the declaration could be read at all
 
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
+                                              livestack.LiveStack]:
         live = _read(aws, scope, progress, deadline, account_iam=True)
         read.append(stackcheck.perimeter_paths(live))  # the paths the findings below name, from the same read
-        return (scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live),
-                live.incomplete)
+        return scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live), live
     report = _scoped("audit", aws, targets, stack_record, deadline, run)
     report.paths = read[0] if read else None
     return report
@@ -190,25 +199,27 @@ def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
 def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
           now: datetime | None = None, deadline: float | None = None) -> Report:
     """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
+                                              livestack.LiveStack]:
         live = _read(aws, scope, progress, deadline)
         findings, unverified = stackcheck.drift(live, expected_tags=_tags(targets))
         cover = stackcheck.coverage(live)
         cover.unverified = unverified
-        return scope, findings, cover, live.incomplete
+        return scope, findings, cover, live
     return _scoped("drift", aws, targets, stack_record, deadline, run)
 
 
 def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
                 now: datetime | None = None, deadline: float | None = None) -> Report:
     """The stack's KMS keys: present, customer-managed and enabled, rotating automatically, tagged."""
-    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage, str | None]:
+    def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
+                                              livestack.LiveStack]:
         keys = stack.StackScope(scope.stack_name, scope.template,
                                 tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
         live = _read(aws, keys, progress, deadline)
         findings = [f for f in stackcheck.judge(live, expected_tags=_tags(targets))
                     if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
-        return keys, findings, stackcheck.coverage(live), live.incomplete
+        return keys, findings, stackcheck.coverage(live), live
     return _scoped("rotate-check keys", aws, targets, stack_record, deadline, run)
 
 

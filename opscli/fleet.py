@@ -4,20 +4,33 @@
 One finding per rule × resource × check, with an id that stays the same from run to run and deployment to
 deployment (stack, rule, logical id, check), so that a re-import updates the finding instead of adding one:
 a PASS closes in Security Hub what an earlier FAIL opened. NOT_APPLICABLE is left out (nothing was judged);
-ERROR is Compliance NOT_AVAILABLE / OCSF compliance status Warning ("did not yield a result")."""
+ERROR is Compliance NOT_AVAILABLE / OCSF compliance status Warning ("did not yield a result").
+
+A finding names its resource by ARN (`Resources[].Id`, OCSF `resources[].uid`), as Security Hub's own controls
+and AWS Config do, so that they join: the ARN opscli.arns makes for each declared resource, its parent's for a
+type without one (a security group's rule names the group). What has no ARN is `Other` with a stable id: a
+declared resource whose ARN cannot be made (not deployed) STACK/LOGICAL-ID, the stack itself or an accepted-
+findings entry as the finding names it; the account's IAM is `AwsAccount` `AWS::::Account:ID`, as Security Hub
+names an account.
+
+Times come from the local history (opscli.history): FirstObservedAt (OCSF first_seen_time) is the first run of
+the finding's current status streak, CreatedAt (created_time) the first run that judged it at all, LastObservedAt
+and UpdatedAt (last_seen_time, modified_time) this run. Without a history (--no-history, or a history that could
+not be used) all four are this run's time."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from opscli import __version__
+from opscli import __version__, arns
 from opscli.explain import explanation
 from opscli.model import Finding, Report, cut, resource_parts, short_name
 from opscli.sanitize import visible_json
+from opscli.stackcheck import ACCOUNT_SUBJECT
 from platform_spec import catalog
 from platform_spec.result import Status
 
@@ -66,17 +79,77 @@ def _judged(report: Report) -> list[Finding]:
     return [f for f in report.findings if f.status is not Status.NOT_APPLICABLE]
 
 
-def to_asff(report: Report) -> list[dict[str, Any]]:
-    """The report as BatchImportFindings' Findings (a list; import with `opscli export security-hub`)."""
+_ARN_TYPES = {("secretsmanager", "secret"): "AwsSecretsManagerSecret", ("iam", "role"): "AwsIamRole",
+              ("iam", "user"): "AwsIamUser", ("iam", "group"): "AwsIamGroup", ("iam", "policy"): "AwsIamPolicy"}
+
+
+def _arn_type(arn: str) -> str:
+    """Security Hub's type of an ARN a finding names directly (a secret, an identity), or Other."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return "Other"
+    resource = parts[5].split("/", 1)[0].split(":", 1)[0]
+    return _ARN_TYPES.get((parts[2], resource), "Other")
+
+
+def named_resources(report: Report, f: Finding) -> list[tuple[str, str]]:
+    """(Security Hub type, id) of what a finding is about: the resource's ARN (or its parents'), else a stable id
+    (see the module's docstring)."""
+    account = report.target.get("account")
+    parts = resource_parts(f.resource)
+    if parts is not None:
+        rtype, logical, physical = parts
+        located = report.arns.get(logical or "")
+        if located is None:  # a report not made from a live read: what the physical id alone gives
+            arn = arns.from_physical(rtype, physical, region=report.target.get("region") or "ap-northeast-1",
+                                     account=account)
+            located = (arns.Located(arn, rtype),) if arn else ()
+        if located:
+            return [(asff_resource_type(item.type), item.arn) for item in located]
+        return [("Other", f"{report.stack}/{logical}")]
+    if f.resource.startswith("arn:"):
+        return [(_arn_type(f.resource), f.resource)]
+    if f.resource == ACCOUNT_SUBJECT and account:
+        return [("AwsAccount", f"AWS::::Account:{account}")]
+    return [("Other", f.resource)]
+
+
+def _moment(iso: str | None, now: datetime) -> datetime:
+    """A time the history holds, never after `now`; `now` where there is none or it cannot be read."""
+    try:
+        moment = datetime.fromisoformat(iso) if isinstance(iso, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return now
+    return min(moment, now)
+
+
+def observed(report: Report, f: Finding, past: Any = None) -> dict[str, datetime]:
+    """first (of the current status streak), last (this run), created (first judged at all), updated (this
+    run), from the history `past` (opscli.history.Past) where given."""
+    now = report.created
+    key = finding_id(report, f)
+    first = _moment(getattr(past, "streak_since", {}).get(key), now)
+    created = min(_moment(getattr(past, "first_seen", {}).get(key), now), first)
+    return {"first": first, "last": now, "created": created, "updated": now}
+
+
+def _asff_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
+    """The report as BatchImportFindings' Findings (a list; import with `opscli export security-hub`); `past`:
+    what the local history says (opscli.history.Past), for the observed and created times."""
     account = report.target.get("account") or "000000000000"
     region = report.target.get("region") or "ap-northeast-1"
-    when = report.created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     out = []
     for f in _judged(report):
         e = explanation(f)
         rule = catalog.CATALOG.get(f.rule_id)
         parts = resource_parts(f.resource)
-        physical = (parts[2] if parts is not None else None) or f.resource
+        times = {name: _asff_time(moment) for name, moment in observed(report, f, past).items()}
         requirements = [f"{name} {control}" for name, ids in e["controls"].items() for control in ids][:32]
         finding: dict[str, Any] = {
             "SchemaVersion": ASFF_SCHEMA,
@@ -85,15 +158,18 @@ def to_asff(report: Report) -> list[dict[str, Any]]:
             "GeneratorId": f.rule_id or f.check_id,
             "AwsAccountId": account,
             "Types": ["Software and Configuration Checks/Industry and Regulatory Standards"],
-            "CreatedAt": when, "UpdatedAt": when,
+            "FirstObservedAt": times["first"], "LastObservedAt": times["last"],
+            "CreatedAt": times["created"], "UpdatedAt": times["updated"],
             "Severity": {"Label": f.severity if f.status is not Status.PASS else "INFORMATIONAL",
                          "Original": f.severity},
             "Title": cut(f"{f.rule_id} {e['title']}", ASFF_TITLE),
             "Description": cut(f"{f.reason} — {e['rationale']}".strip(" —"), ASFF_DESCRIPTION),
-            "Resources": [{"Type": asff_resource_type(parts[0] if parts else None), "Id": cut(physical, 512),
-                           "Partition": "aws", "Region": region,
+            "Resources": [{"Type": kind, "Id": cut(name, 512),
+                           "Partition": name.split(":")[1] if name.startswith("arn:") else arns.PARTITION,
+                           "Region": region,
                            "Details": {"Other": {"LogicalId": parts[1] or "", "CloudFormationType": parts[0],
-                                                 "Stack": report.stack}} if parts else {}}],
+                                                 "Stack": report.stack}} if parts else {}}
+                          for kind, name in named_resources(report, f)[:32]],
             "Compliance": {"Status": _ASFF_STATUS[f.status], **({"RelatedRequirements": requirements}
                                                                  if requirements else {})},
             "ProductFields": {"opscli/Command": report.command, "opscli/CheckId": f.check_id,
@@ -106,8 +182,9 @@ def to_asff(report: Report) -> list[dict[str, Any]]:
         if rule is not None and (rule.now or rule.in_code):
             finding["Remediation"] = {"Recommendation": {"Text": cut(
                 f"Now: {rule.now} In code: {rule.in_code}" if rule.now else rule.in_code, ASFF_TEXT)}}
-        if not finding["Resources"][0]["Details"]:
-            del finding["Resources"][0]["Details"]
+        for resource in finding["Resources"]:
+            if not resource["Details"]:
+                del resource["Details"]
         out.append(finding)
     return out
 
@@ -116,8 +193,9 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def to_ocsf(report: Report) -> list[dict[str, Any]]:
-    """The report as OCSF Compliance Finding events (class 2003, category 2 Findings), one per finding."""
+def to_ocsf(report: Report, past: Any = None) -> list[dict[str, Any]]:
+    """The report as OCSF Compliance Finding events (class 2003, category 2 Findings), one per finding; `past`
+    as for to_asff."""
     account = report.target.get("account")
     region = report.target.get("region") or "ap-northeast-1"
     when = _epoch_ms(report.created)
@@ -128,7 +206,8 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
         status_id, status = _OCSF_COMPLIANCE[f.status]
         severity_id = _OCSF_SEVERITY.get(f.severity, 0)
         uid = hashlib.sha256(finding_id(report, f).encode()).hexdigest()
-        resource: dict[str, Any] = {"uid": (parts[2] if parts is not None else None) or f.resource,
+        times = {name: _epoch_ms(moment) for name, moment in observed(report, f, past).items()}
+        resource: dict[str, Any] = {"uid": named_resources(report, f)[0][1],
                                     "name": short_name(f.resource),
                                     "type": parts[0] if parts is not None else "secret", "region": region,
                                     "cloud_partition": "aws"}
@@ -143,8 +222,9 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
                          "log_name": report.command},
             "cloud": {"provider": "AWS", "region": region, **({"account": {"uid": account}} if account else {})},
             "finding_info": {"uid": uid, "title": e["title"], "desc": e["rationale"] or e["title"],
-                             "types": ["Software and Configuration Checks"], "created_time": when,
-                             "product_uid": PRODUCT},
+                             "types": ["Software and Configuration Checks"], "created_time": times["created"],
+                             "first_seen_time": times["first"], "last_seen_time": times["last"],
+                             "modified_time": times["updated"], "product_uid": PRODUCT},
             "compliance": {"control": f.rule_id, "status_id": status_id, "status": status,
                            "standards": sorted(e["controls"]) or ["StreamTech platform catalog"],
                            "requirements": [f"{name} {c}" for name, ids in e["controls"].items() for c in ids]},
@@ -160,9 +240,9 @@ def to_ocsf(report: Report) -> list[dict[str, Any]]:
     return out
 
 
-def asff_text(report: Report) -> str:
-    return visible_json(json.dumps(to_asff(report), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+def asff_text(report: Report, past: Any = None) -> str:
+    return visible_json(json.dumps(to_asff(report, past), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
-def ocsf_text(report: Report) -> str:
-    return visible_json(json.dumps(to_ocsf(report), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+def ocsf_text(report: Report, past: Any = None) -> str:
+    return visible_json(json.dumps(to_ocsf(report, past), indent=2, sort_keys=True, ensure_ascii=False)) + "\n"

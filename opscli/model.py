@@ -81,6 +81,9 @@ class Report:
     # The stack's paths across its perimeter, from the same live read the rules judged (audit only; None: the
     # command does not compute them): who each resource admits and where its data goes (platform_spec.path)
     paths: list[Path] | None = None
+    # Logical id -> the resources a finding on it names by ARN, with their CloudFormation types (its own, or its
+    # parents': opscli.arns), from the live read; empty where the run read nothing
+    arns: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def stack(self) -> str:

@@ -132,7 +132,7 @@ def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
     if fmt in ("asff", "ocsf"):
         from opscli import fleet
 
-        return fleet.asff_text(report) if fmt == "asff" else fleet.ocsf_text(report)
+        return fleet.asff_text(report, past) if fmt == "asff" else fleet.ocsf_text(report, past)
     import io
     buffer = io.StringIO()
     terminal.table(report, terminal.VisibleConsole(file=buffer, width=120, no_color=True, emoji=False,

@@ -5,7 +5,7 @@ updates, and `opscli export security-hub` importing through a client that can ca
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.validate import ParamValidator
@@ -34,6 +34,10 @@ def report(*findings: Finding, physical: str = "sg-1") -> Report:
                                            "account": "123456789012"}, findings=items, created=WHEN)
 
 
+def asff_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def asff_errors(findings: list[dict]) -> str:
     shape = securityhub_model().operation_model("BatchImportFindings").input_shape
     return ParamValidator().validate({"Findings": findings}, shape).generate_report()
@@ -46,7 +50,9 @@ def test_asff_is_what_batch_import_findings_accepts_with_stable_ids():
     failing = findings[0]
     assert failing["Id"] == "TapStackprod/STK-NET-005/DbSg/STK-NET-005"
     assert failing["Compliance"]["Status"] == "FAILED" and failing["Severity"]["Label"] == "HIGH"
-    assert failing["Resources"][0] == {"Type": "AwsEc2SecurityGroup", "Id": "sg-1", "Partition": "aws",
+    assert failing["Resources"][0] == {"Type": "AwsEc2SecurityGroup",
+                                       "Id": "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1",
+                                       "Partition": "aws",
                                        "Region": "ap-northeast-1", "Details": {"Other": {
                                            "LogicalId": "DbSg", "CloudFormationType": "AWS::EC2::SecurityGroup",
                                            "Stack": "TapStackprod"}}}
@@ -81,7 +87,7 @@ def test_ocsf_compliance_findings_validate_against_the_schema():
     failing = events[0]
     assert (failing["class_uid"], failing["type_uid"], failing["severity_id"]) == (2003, 200301, 4)
     assert failing["compliance"]["status_id"] == 3 and failing["compliance"]["control"] == "STK-NET-005"
-    assert failing["resources"][0]["uid"] == "sg-1" and failing["cloud"]["account"] == {"uid": "123456789012"}
+    assert failing["resources"][0]["uid"] == "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1" and failing["cloud"]["account"] == {"uid": "123456789012"}
     assert [e["compliance"]["status"] for e in events] == ["Fail", "Pass", "Warning", "Fail"]
     assert [e["finding_info"]["uid"] for e in to_ocsf(report(physical="sg-2"))] == \
         [e["finding_info"]["uid"] for e in events]
@@ -104,16 +110,101 @@ def test_the_validator_really_fails_a_broken_event():
     assert "compliance_finding.cloud: required, missing" in validate(broken)  # the cloud profile requires it
 
 
+def test_every_finding_names_its_resource_by_arn_or_says_what_it_is():
+    from opscli.arns import Located
+    from opscli.stackcheck import ACCOUNT_SUBJECT
+
+    made = report(
+        Finding("STK-NET-005", "STK-NET-005", Status.FAIL, "AWS::EC2::SecurityGroupIngress In (sgr-1)", "ssh"),
+        Finding("c", "STK-PERIM-002", Status.ERROR, ACCOUNT_SUBJECT, "could not look: throttled"),
+        Finding("stack.scope", "STK-STACK-001", Status.ERROR, "TapStackprod", "could not look: endpoint down"),
+        Finding("c", "STK-PERIM-002", Status.FAIL, "arn:aws:iam::123456789012:role/outsider", "reaches in"),
+        Finding("c", "STK-STACK-001", Status.FAIL, "AWS::KMS::Key Gone", "not deployed"),
+        Finding("c", "STK-S3-001", Status.PASS, "AWS::S3::Bucket Intake (intake-prod)", "on"))
+    made.arns = {"In": (Located("arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1",
+                                "AWS::EC2::SecurityGroup"),), "Intake": ()}
+    findings = to_asff(made)
+    assert asff_errors(findings) == ""
+    named = {f["GeneratorId"] + " " + f["Resources"][0]["Type"]: f["Resources"][0]["Id"] for f in findings}
+    assert named == {
+        "STK-NET-005 AwsEc2SecurityGroup": "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1",
+        "STK-PERIM-002 AwsAccount": "AWS::::Account:123456789012",  # as Security Hub names an account
+        "STK-STACK-001 Other": "TapStackprod/Gone",  # not deployed: no ARN, a stable id
+        "STK-PERIM-002 AwsIamRole": "arn:aws:iam::123456789012:role/outsider",
+        "STK-S3-001 Other": "TapStackprod/Intake"}  # the live read found no ARN for it: not the physical id's
+    scope = next(f for f in findings if f["Title"].startswith("STK-STACK-001") and "endpoint" in f["Description"])
+    assert scope["Resources"][0] == {"Type": "Other", "Id": "TapStackprod", "Partition": "aws",
+                                     "Region": "ap-northeast-1"}
+    rule = next(f for f in findings if f["GeneratorId"] == "STK-NET-005")["Resources"][0]
+    assert rule["Details"]["Other"]["CloudFormationType"] == "AWS::EC2::SecurityGroupIngress"  # what it is about
+
+
+def test_without_a_history_every_time_is_this_runs():
+    [finding] = to_asff(report(Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off")))
+    times = {finding[name] for name in ("FirstObservedAt", "LastObservedAt", "CreatedAt", "UpdatedAt")}
+    assert times == {"2026-12-04T12:00:00.000Z"}
+    [event] = to_ocsf(report(Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off")))
+    info = event["finding_info"]
+    assert {info[name] for name in ("first_seen_time", "last_seen_time", "created_time", "modified_time")} == \
+        {int(WHEN.timestamp() * 1000)}
+
+
+def test_observed_and_created_times_come_from_the_history(tmp_path):
+    from opscli import history
+
+    path = tmp_path / "history.sqlite"
+    failing = Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off")
+    passing = Finding("c", "STK-KMS-002", Status.PASS, "AWS::KMS::Key K (k)", "on")
+    for day, finding in enumerate([passing, failing, failing]):
+        run = report(finding)
+        run.created = WHEN + timedelta(days=day)
+        history.record(path, run, 1)
+    [finding] = to_asff(run, history.read(path, run))
+    assert (finding["CreatedAt"], finding["FirstObservedAt"], finding["LastObservedAt"], finding["UpdatedAt"]) == \
+        ("2026-12-04T12:00:00.000Z", "2026-12-05T12:00:00.000Z", "2026-12-06T12:00:00.000Z",
+         "2026-12-06T12:00:00.000Z")
+    assert asff_errors([finding]) == ""
+    [event] = to_ocsf(run, history.read(path, run))
+    assert event["finding_info"]["first_seen_time"] == int((WHEN + timedelta(days=1)).timestamp() * 1000)
+    assert validate(event) == []
+
+
+def test_a_time_the_history_holds_that_cannot_be_read_or_lies_ahead_is_this_runs():
+    from opscli.history import Past
+
+    key = "TapStackprod/STK-KMS-002/K/c"
+    past = Past([], {}, streak_since={key: "not a time"}, first_seen={key: "2999-01-01T00:00:00+00:00"})
+    [finding] = to_asff(report(Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off")), past)
+    assert finding["FirstObservedAt"] == finding["CreatedAt"] == "2026-12-04T12:00:00.000Z"
+
+
 @pytest.mark.synth
 def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(deployed, tmp_path, capsys):
-    asff, ocsf = tmp_path / "audit.asff.json", tmp_path / "audit.ocsf.json"
-    assert main(["audit", "--suffix", "test", "-o", "json", "--report", f"asff={asff}",
-                 "--report", f"ocsf={ocsf}"]) == 0
-    capsys.readouterr()
-    findings = json.loads(asff.read_text())
+    """Two audits of the local deployment with one history: every finding validates against Security Hub's model
+    and names its resource by ARN; its first observation holds from the first run, its last is the second's."""
+    history = tmp_path / "history.sqlite"
+    runs = []
+    for n in (1, 2):
+        asff, ocsf = tmp_path / f"audit{n}.asff.json", tmp_path / f"audit{n}.ocsf.json"
+        assert main(["audit", "--suffix", "test", "-o", "json", "--history", str(history), "--report",
+                     f"asff={asff}", "--report", f"ocsf={ocsf}"]) == 0
+        runs.append((json.loads(capsys.readouterr().out), json.loads(asff.read_text())))
+    (first_json, first), (second_json, findings) = runs
     assert len(findings) > 400 and asff_errors(findings) == ""
-    events = json.loads(ocsf.read_text())
+    not_arns = sorted({r["Id"] for f in findings for r in f["Resources"] if not r["Id"].startswith("arn:")})
+    assert not not_arns, not_arns
+    assert all(r["Partition"] == "aws" and r["Id"].split(":")[1] == "aws" for f in findings for r in f["Resources"])
+    assert {f["Id"]: f["FirstObservedAt"] for f in findings} == {f["Id"]: f["FirstObservedAt"] for f in first}
+    assert {f["Id"]: f["CreatedAt"] for f in findings} == {f["Id"]: f["CreatedAt"] for f in first}
+    assert {f["LastObservedAt"] for f in findings} == {f["UpdatedAt"] for f in findings} == \
+        {asff_time(second_json["time"])}
+    assert {f["FirstObservedAt"] for f in findings} == {asff_time(first_json["time"])}
+    events = json.loads((tmp_path / "audit2.ocsf.json").read_text())
     assert len(events) == len(findings) and all(validate(event) == [] for event in events)
+    assert {e["resources"][0]["uid"] for e in events} <= {r["Id"] for f in findings for r in f["Resources"]}
+    assert {e["finding_info"]["first_seen_time"] for e in events} == \
+        {e["finding_info"]["first_seen_time"] for e in json.loads((tmp_path / "audit1.ocsf.json").read_text())}
+    asff = tmp_path / "audit2.asff.json"
     # import twice: Security Hub keeps one finding per id (the second import updates)
     for _ in range(2):
         assert main(["export", "security-hub", "--report", f"asff={asff}"]) == 0
