@@ -518,6 +518,7 @@ class Aws:
         self.region = region
         self.endpoint_url = endpoint_url
         self.known_account: str | None = None  # set once sts:GetCallerIdentity has answered (core.account_id)
+        self.known_caller: str | None = None  # its Arn: who ran the checks, named in the report
         self.log = CallLog()
         self.watch: Callable[[Call], None] | None = None  # told of each call as it ends (-v prints them)
         # max_attempts counts every attempt, the first included (botocore's own "max_attempts" key counts retries

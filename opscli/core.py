@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opscli import accepted, arns, livestack, stack, stackcheck
+from opscli import accepted, arns, livestack, provenance, stack, stackcheck
 from opscli.aws import ALLOWED_REGION, Aws
 from opscli.checks import NO_ANSWER, Context, describe_failure, run_collector
 from opscli.checks import collectors as c
@@ -24,6 +24,7 @@ from opscli.model import (
     FRAMEWORKS,
     STACK_PREFIX,
     Finding,
+    Provenance,
     Report,
     exit_code,
     judged_nothing,
@@ -78,6 +79,8 @@ def account_id(aws: Aws) -> str:
     if not isinstance(account, str) or not account:
         raise OpsError("sts:GetCallerIdentity answered without an Account")
     aws.known_account = account
+    caller = answer.get("Arn")
+    aws.known_caller = caller if isinstance(caller, str) and caller.startswith("arn:") else None
     return account
 
 
@@ -89,6 +92,15 @@ def where(aws: Aws) -> dict[str, str]:
         if isinstance(value, str) and value:
             out[key] = value
     return out
+
+
+def _provenance(aws: Aws, scope: stack.StackScope | None) -> Provenance:
+    """Who ran the checks (the caller, if sts:GetCallerIdentity answered), on which template, from which commit."""
+    caller = getattr(aws, "known_caller", None)
+    digest = scope.digest if scope is not None else None
+    return Provenance(caller=caller if isinstance(caller, str) else None,
+                      template_sha256=digest.sha256 if digest else None, template_of=digest.of if digest else None,
+                      commit=provenance.checkout_commit())
 
 
 def resource_arns(aws: Aws, live: livestack.LiveStack) -> dict[str, tuple[arns.Located, ...]]:
@@ -137,7 +149,8 @@ def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: f
     finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, f"{STACK_PREFIX}{targets.suffix}",
                       f"could not look: {exc}")
     return Report(command=command, target={**targets.as_dict(), **where(aws)}, findings=[finding],
-                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start)
+                  api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
+                  provenance=_provenance(aws, None))
 
 
 def _report(command: str, targets: Targets, scope: stack.StackScope, findings: list[Finding], start: float,
@@ -151,7 +164,8 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
                                        f"nothing")]
     return Report(command=command, target={**targets.as_dict(), "stack": scope.stack_name, **where(aws)},
                   findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
-                  seconds=time.perf_counter() - start, coverage=cover.to_dict(), template=scope.template)
+                  seconds=time.perf_counter() - start, coverage=cover.to_dict(), template=scope.template,
+                  provenance=_provenance(aws, scope))
 
 
 def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None, deadline: float | None,
@@ -215,7 +229,7 @@ def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None,
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
                                               livestack.LiveStack]:
         keys = stack.StackScope(scope.stack_name, scope.template,
-                                tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source)
+                                tuple(r for r in scope.resources if r.type in KEY_TYPES), scope.source, scope.digest)
         live = _read(aws, keys, progress, deadline)
         findings = [f for f in stackcheck.judge(live, expected_tags=_tags(targets))
                     if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
@@ -261,7 +275,7 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
     return Report(command="rotate-check secrets", target={**targets.as_dict(), **where(aws)},
                   findings=sort_findings(findings),
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
-                  incomplete=incomplete)
+                  incomplete=incomplete, provenance=_provenance(aws, None))
 
 
 WHY_SHOWN = 5  # distinct reasons a run that could not look states on stderr; the report holds every one

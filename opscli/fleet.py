@@ -139,6 +139,13 @@ def _asff_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def provenance_fields(report: Report) -> dict[str, str]:
+    """Who ran the report and on what (caller, template hash, commit), as ASFF ProductFields."""
+    p = report.provenance
+    values = {"opscli/Caller": p.caller, "opscli/TemplateSha256": p.template_sha256, "opscli/Commit": p.commit}
+    return {key: cut(value, 2048) for key, value in values.items() if value}
+
+
 def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
     """The report as BatchImportFindings' Findings (a list; import with `opscli export security-hub`); `past`:
     what the local history says (opscli.history.Past), for the observed and created times."""
@@ -185,6 +192,7 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
         for resource in finding["Resources"]:
             if not resource["Details"]:
                 del resource["Details"]
+        finding["ProductFields"].update(provenance_fields(report))
         out.append(finding)
     return out
 
@@ -236,6 +244,7 @@ def to_ocsf(report: Report, past: Any = None) -> list[dict[str, Any]]:
             event["remediation"] = {"desc": " ".join(part for part in (
                 f"Now: {e['remediation']['now']}" if e["remediation"]["now"] else "",
                 f"In code: {e['remediation']['in_code']}" if e["remediation"]["in_code"] else "") if part)}
+        event["unmapped"]["provenance"] = report.provenance.to_dict()
         out.append(event)
     return out
 

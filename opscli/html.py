@@ -1,12 +1,12 @@
 """The HTML report: one self-contained static file (inline CSS and SVG, no scripts, nothing fetched when it is opened)
-that an auditor can file as evidence. The header says what was looked at (stack, account, region, endpoint), when
-and by which opscli. Then come the verdict, the trend of FAIL over the past runs that could look (the local history;
-the runs that could not are counted beside it), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR,
-ACCEPTED at a glance). After it, an audit's perimeter (who can reach in, where the data goes, red where a finding
-fails the path), the architecture coloured by posture; the findings that need attention, each with its rationale,
-evidence (what was found, read with which calls), controls, what to do now and in code, and since when it has
-failed; the register of accepted deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and
-prints to PDF."""
+that an auditor can file as evidence. The header says what was looked at (stack, account, region, endpoint), when,
+by which opscli, who ran it (the caller's ARN), on which template (its SHA-256 as read) and from which commit. Then
+come the verdict, the trend of FAIL over the past runs that could look (the local history; the runs that could not
+are counted beside it), and a posture matrix (catalog rules x services: PASS, FAIL, ERROR, ACCEPTED at a glance).
+After it, an audit's perimeter (who can reach in, where the data goes, red where a finding fails the path), the
+architecture coloured by posture; the findings that need attention, each with its rationale, evidence (what was
+found, read with which calls), controls, what to do now and in code, and since when it has failed; the register of
+accepted deviations (approver, reason, expiry); and the coverage. It fits 1,400 px and prints to PDF."""
 
 from __future__ import annotations
 
@@ -89,14 +89,19 @@ def type_status(findings: list[Finding]) -> dict[str, str]:
 
 
 def _header(report: Report, exit_code: int) -> list[str]:
-    target = report.target
+    target, made = report.target, report.provenance
     where = [("stack", target.get("stack") or f"suffix {target.get('suffix', '')}"),
              ("account", target.get("account") or "not read"), ("region", target.get("region") or ""),
              ("endpoint", target.get("endpoint") or "AWS")]
+    by = [("run by", made.caller or "not read (sts:GetCallerIdentity was not called or did not answer)"),
+          ("template sha256", f"{made.template_sha256} (of {made.template_of})" if made.template_sha256 else
+           "not read"),
+          ("commit", made.commit or "none (not run from the app's git checkout)")]
     return [f"<h1>opscli {escape(report.command)}: {escape(where[0][1])}</h1>",
             '<div class="meta">' + " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in where if v) + "</div>",
             f'<div class="meta">{report.created.strftime("%Y-%m-%d %H:%M:%S UTC")} · opscli {escape(__version__)} · '
-            f'{report.api_calls} read-only API calls in {report.seconds:.1f} s · exit code {exit_code}</div>']
+            f'{report.api_calls} read-only API calls in {report.seconds:.1f} s · exit code {exit_code}</div>',
+            '<div class="meta provenance">' + " · ".join(f"{k} <b>{escape(v)}</b>" for k, v in by) + "</div>"]
 
 
 def _trend(past: Past | None) -> list[str]:

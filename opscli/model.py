@@ -63,6 +63,22 @@ class Finding:
         return cls(**{**data, "status": Status(data["status"])})
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Who ran a report and on what: the caller (sts:GetCallerIdentity's Arn, None where it was not read), the
+    SHA-256 of the stack's template as read and what was hashed, and the commit of the checkout opscli ran from
+    (opscli.provenance)."""
+
+    caller: str | None = None
+    template_sha256: str | None = None
+    template_of: str | None = None
+    commit: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"caller": self.caller, "template": {"sha256": self.template_sha256, "of": self.template_of}
+                if self.template_sha256 else None, "commit": self.commit}
+
+
 @dataclass
 class Report:
     command: str
@@ -84,6 +100,7 @@ class Report:
     # Logical id -> the resources a finding on it names by ARN, with their CloudFormation types (its own, or its
     # parents': opscli.arns), from the live read; empty where the run read nothing
     arns: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
+    provenance: Provenance = field(default_factory=Provenance)
 
     @property
     def stack(self) -> str:

@@ -27,8 +27,9 @@ _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review",
 
 
 def to_json(report: Report, exit_code: int) -> str:
-    """The stable JSON report (schema opscli.report/v1); with --compliance, a "compliance" object too; from an
-    audit, its "paths" across the stack's perimeter, each with the status of the finding that judges it."""
+    """The stable JSON report (schema opscli.report/v1); its "provenance" (caller, template hash, commit); with
+    --compliance, a "compliance" object too; from an audit, its "paths" across the stack's perimeter, each with the
+    status of the finding that judges it."""
     document = {
         "schema": JSON_SCHEMA,
         "tool": {"name": "opscli", "version": __version__},
@@ -39,6 +40,8 @@ def to_json(report: Report, exit_code: int) -> str:
                     **report.counts()},
         "findings": [{**f.to_dict(), "explanation": explanation(f)} for f in report.findings],
     }
+    # Who ran it and on what: the caller's ARN, the template's SHA-256 as read, the checkout's commit (null: unknown)
+    document["provenance"] = report.provenance.to_dict()
     if report.coverage is not None:
         document["coverage"] = report.coverage
     if report.paths is not None:

@@ -12,13 +12,15 @@ part left out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
+import botocore.handlers
 import botocore.parsers
 
 from opscli.checks import describe_failure
@@ -63,11 +65,30 @@ class Declared:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """The SHA-256 of the declaration as it was read, and of what exactly (the evidence of what was deployed)."""
+
+    sha256: str
+    of: str
+
+    @classmethod
+    def of_text(cls, text: str, what: str) -> Digest:
+        return cls(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), what)
+
+    @classmethod
+    def of_json(cls, value: Any, what: str) -> Digest:
+        """Of a decoded document, as canonical JSON (keys sorted, no spaces): its bytes as sent are gone."""
+        return cls.of_text(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                           f"{what} (canonical JSON)")
+
+
+@dataclass(frozen=True)
 class StackScope:
     stack_name: str
     template: Mapping[str, Any]
     resources: tuple[Declared, ...]
     source: str  # "cloudformation" or the record's path
+    digest: Digest | None = None  # of the template as read
 
     def by_logical_id(self) -> dict[str, Declared]:
         return {r.logical_id: r for r in self.resources}
@@ -188,8 +209,9 @@ def from_record(path: Path) -> StackScope:
     if not isinstance(data, Mapping) or not isinstance(data.get("StackName"), str):
         raise UsageError(f"{path} is not a stack record (no StackName)")
     try:
-        return build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path),
-                     record=True)
+        scope = build(data["StackName"], data.get("TemplateBody"), data.get("StackResourceSummaries"), str(path),
+                      record=True)
+        return replace(scope, digest=Digest.of_json(data["TemplateBody"], "the stack record's TemplateBody"))
     except IncompleteDeclaration:
         raise
     except ScopeError as exc:
@@ -214,9 +236,13 @@ def _for_account(aws: Any) -> str:
 def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
     """The scope from CloudFormation: GetTemplate (the processed template) and ListStackResources (paginated)."""
     client = aws.client("cloudformation")
+    # The body as AWS sent it, hashed as evidence of what is deployed: botocore would decode it into a dict first.
+    client.meta.events.unregister("after-call.cloudformation.GetTemplate", botocore.handlers.json_decode_template_body)
     try:
         body = client.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
+        digest = Digest.of_text(body, "GetTemplate's TemplateBody") if isinstance(body, str) else \
+            Digest.of_json(body, "GetTemplate's TemplateBody")
         summaries = [s for page in client.get_paginator("list_stack_resources").paginate(StackName=stack_name)
                      for s in page["StackResourceSummaries"]]
     except botocore.exceptions.ClientError as exc:
@@ -230,4 +256,4 @@ def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise ScopeError(f"could not read stack {stack_name}: the answer is malformed ({exc!r})") from None
-    return build(stack_name, template, summaries, "cloudformation")
+    return replace(build(stack_name, template, summaries, "cloudformation"), digest=digest)

@@ -5,6 +5,7 @@ updates, and `opscli export security-hub` importing through a client that can ca
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -178,6 +179,23 @@ def test_a_time_the_history_holds_that_cannot_be_read_or_lies_ahead_is_this_runs
     assert finding["FirstObservedAt"] == finding["CreatedAt"] == "2026-12-04T12:00:00.000Z"
 
 
+def test_the_report_says_who_ran_it_on_what_in_asff_and_ocsf():
+    from opscli.model import Provenance
+
+    made = report(Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off"))
+    made.provenance = Provenance(caller="arn:aws:sts::123456789012:assumed-role/auditor/s", template_sha256="ab" * 32,
+                                 template_of="GetTemplate's TemplateBody", commit="c0" * 20)
+    [finding] = to_asff(made)
+    assert {k: v for k, v in finding["ProductFields"].items() if k in ("opscli/Caller", "opscli/TemplateSha256",
+                                                                        "opscli/Commit")} == {
+        "opscli/Caller": made.provenance.caller, "opscli/TemplateSha256": "ab" * 32, "opscli/Commit": "c0" * 20}
+    [event] = to_ocsf(made)
+    assert event["unmapped"]["provenance"] == {"caller": made.provenance.caller, "commit": "c0" * 20, "template": {
+        "sha256": "ab" * 32, "of": "GetTemplate's TemplateBody"}} and validate(event) == []
+    [bare] = to_asff(report(Finding("c", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k)", "off")))
+    assert not any(k in bare["ProductFields"] for k in ("opscli/Caller", "opscli/TemplateSha256", "opscli/Commit"))
+
+
 @pytest.mark.synth
 def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(deployed, tmp_path, capsys):
     """Two audits of the local deployment with one history: every finding validates against Security Hub's model
@@ -199,6 +217,11 @@ def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(de
     assert {f["LastObservedAt"] for f in findings} == {f["UpdatedAt"] for f in findings} == \
         {asff_time(second_json["time"])}
     assert {f["FirstObservedAt"] for f in findings} == {asff_time(first_json["time"])}
+    made = second_json["provenance"]
+    assert made["caller"].startswith("arn:aws:") and ":123456789012:" in made["caller"]
+    assert re.fullmatch(r"[0-9a-f]{64}", made["template"]["sha256"]) and made["template"]["of"] == \
+        "GetTemplate's TemplateBody" and made == first_json["provenance"]
+    assert findings[0]["ProductFields"]["opscli/Caller"] == made["caller"]
     events = json.loads((tmp_path / "audit2.ocsf.json").read_text())
     assert len(events) == len(findings) and all(validate(event) == [] for event in events)
     assert {e["resources"][0]["uid"] for e in events} <= {r["Id"] for f in findings for r in f["Resources"]}

@@ -231,6 +231,19 @@ def test_runs_that_could_not_look_are_counted_beside_the_trend_not_in_it(tmp_pat
     assert "failing since 2026-12-01 09:00 UTC" in page  # the dead run did not reset it
 
 
+def test_the_header_names_the_caller_the_template_and_the_commit():
+    from opscli.model import Provenance
+
+    report = sample_report()
+    assert "run by <b>not read" in to_html(report, 3) and "commit <b>none (not run from" in to_html(report, 3)
+    report.provenance = Provenance(caller="arn:aws:iam::123456789012:user/\u202eauditor", template_sha256="ab" * 32,
+                                   template_of="GetTemplate's TemplateBody", commit="c0" * 20)
+    header = to_html(report, 3).split('<div class="verdict"')[0]
+    assert "run by <b>arn:aws:iam::123456789012:user/\\u202eauditor</b>" in header  # shown, never acted on
+    assert f"template sha256 <b>{'ab' * 32} (of GetTemplate&#x27;s TemplateBody)</b>" in header
+    assert f"commit <b>{'c0' * 20}</b>" in header
+
+
 @pytest.mark.parametrize("hostile", ["fifo", "foreign", "garbage", "directory"])
 def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp_path, hostile, capsys):
     import os
