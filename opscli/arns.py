@@ -26,6 +26,7 @@ from typing import Any
 from platform_spec.intrinsics import Unresolvable, references
 
 PARTITION = "aws"
+MAX_PARENT_DEPTH = 3  # a scaling policy -> its scalable target -> the ECS service is the longest chain declared
 
 
 @dataclass(frozen=True)
@@ -288,49 +289,47 @@ def stack_arns(resources: Iterable[Any], *, resolve: Callable[[Any], Any],
     where there is none. `resources` are opscli.stack.Declared; `resolve` resolves a declared value against the
     stack (raising Unresolvable where it cannot); `attributes` are what the live read answered, by logical id."""
     declared = {r.logical_id: r for r in resources}
-    found: dict[str, tuple[Located, ...]] = {}
 
     def prop(r: Any) -> Callable[[str], Any]:
         def get(name: str) -> Any:
             try:
                 return resolve(r.properties.get(name))
-            except (Unresolvable, KeyError, IndexError, TypeError, ValueError, AttributeError):
+            except (Unresolvable, KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):
                 return None
         return get
 
-    def located(lid: str, seen: tuple[str, ...] = ()) -> tuple[Located, ...]:
+    found: dict[str, tuple[Located, ...]] = {}
+    for lid, r in declared.items():
+        spec = ARNS.get(r.type)
+        if isinstance(spec, Own):
+            arn = own_arn(spec, Pieces(r.physical_id, prop(r), attributes.get(lid) or {}), partition=partition,
+                          region=region, account=account) if r.physical_id else None
+            found[lid] = (Located(arn, r.type),) if arn else ()
+    kinds = {item.arn: item.type for items in found.values() for item in items}
+
+    def parents(lid: str, depth: int) -> tuple[Located, ...]:
         if lid in found:
             return found[lid]
         r, spec = declared[lid], ARNS.get(declared[lid].type)
-        out: tuple[Located, ...] = ()
-        if isinstance(spec, Own) and r.physical_id:
-            arn = own_arn(spec, Pieces(r.physical_id, prop(r), attributes.get(lid) or {}), partition=partition,
-                          region=region, account=account)
-            out = (Located(arn, r.type),) if arn else ()
-        elif isinstance(spec, Parent) and lid not in seen:
-            out = _parents(r, spec, prop(r), lambda other: located(other, (*seen, lid)))
-        found[lid] = out
-        return out
-
-    def _parents(r: Any, spec: Parent, get: Callable[[str], Any],
-                 of: Callable[[str], tuple[Located, ...]]) -> tuple[Located, ...]:
+        if not isinstance(spec, Parent) or depth > MAX_PARENT_DEPTH:  # a chain that long is a loop
+            return ()
         out: list[Located] = []
         for name in spec.properties:
-            value = r.properties.get(name)
-            named = sorted(lid for lid in references(value) if lid in declared and lid != r.logical_id and
-                           (not spec.types or declared[lid].type in spec.types))
-            parents = [item for lid in named for item in of(lid)]
-            resolved = get(name)
-            arns = [v for v in (resolved if isinstance(resolved, list) else [resolved])
+            resolved = prop(r)(name)
+            held = [v for v in (resolved if isinstance(resolved, list) else [resolved])
                     if isinstance(v, str) and v.startswith("arn:")]
-            if arns:  # the property holds the ARN(s) itself: those, with the type of whichever is declared here
-                types = {item.arn: item.type for lid in declared for item in found.get(lid, ())}
-                types.update({item.arn: item.type for item in parents})
-                out += [Located(arn, types.get(arn, "")) for arn in arns]
-            else:
-                out += parents
+            if held:  # the property holds the ARN(s) itself: those, typed where they are the stack's own
+                out += [Located(arn, kinds.get(arn, "")) for arn in held]
+                continue
+            try:
+                named = sorted(other for other in references(r.properties.get(name)) if other in declared and
+                               other != lid and (not spec.types or declared[other].type in spec.types))
+            except (RecursionError, TypeError, IndexError, AttributeError):
+                named = []
+            out += [item for other in named for item in parents(other, depth + 1)]
         return tuple(dict.fromkeys(out))
 
     for lid in declared:
-        located(lid)
+        if lid not in found:
+            found[lid] = parents(lid, 0)
     return found

@@ -156,6 +156,19 @@ def test_what_has_no_arn_has_none_and_a_cycle_ends():
     assert found == {"Gone": (), "Get": (), "Odd": (), "A": (), "B": ()}
 
 
+def test_a_hostile_declaration_ends_without_an_arn_rather_than_a_crash():
+    """A stack record is a file: a chain of 5,000 routes each naming the next, and a property nested deeper than
+    Python recurses, give no ARN, quickly."""
+    chain = [declared(f"R{n}", "AWS::EC2::Route", f"r{n}", RouteTableId={"Ref": f"R{n + 1}"}) for n in range(5000)]
+    deep: dict = {"Ref": "Rt"}
+    for _ in range(5000):
+        deep = {"Fn::Join": ["", [deep]]}
+    found = arns_of(*chain, declared("Rt", "AWS::EC2::RouteTable", "rtb-1"),
+                    declared("Deep", "AWS::EC2::Route", "d", RouteTableId=deep))
+    assert found["R0"] == () and found["Deep"] == ()
+    assert found["R4999"] == ()  # names R5000, which is not declared
+
+
 def test_the_physical_id_alone_gives_the_arn_where_it_is_enough():
     assert from_physical("AWS::EC2::SecurityGroup", "sg-1", region=REGION, account=ACCOUNT) == \
         "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1"
