@@ -8,13 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from aws_cdk import App, cx_api
+from aws_cdk import App, CfnResource, cx_api
 
 from cdk_app import source_map
 from cdk_app.aspects import apply_guardrails
 from cdk_app.compliance import apply_compliance_packs
 from cdk_app.config import AppConfig, ConfigError, parse_context
+from cdk_app.monitor import MonitorStack, stackset_synthesizer
+from cdk_app.monitor_code import MonitorCodeError, layer_zip, read_policy, staged_code
 from cdk_app.tap_stack import TapStack
+from platform_spec import monitor
 
 EXIT_OK = 0
 EXIT_GUARDRAIL = 1  # synthesis produced rule violations (Annotations errors)
@@ -22,15 +25,28 @@ EXIT_CONFIG = 2  # bad context value: nothing was synthesized
 
 
 def build_app(app: App, config: AppConfig) -> TapStack:
-    """Build the whole app into `app`: the stack, its guardrails and the compliance packs.
+    """Build the whole app into `app`: the stack, its posture monitor, their guardrails and the compliance packs.
 
     Used by the entry point and the tests, so the tests synthesize exactly what is deployed.
     """
     stack = TapStack(app, config.stack_name, config=config)
+    build_monitor(app, config, watched=stack)
     apply_guardrails(app, config)
     if config.compliance_packs:
         apply_compliance_packs(app, config)
     return stack
+
+
+def build_monitor(app: App, config: AppConfig, *, watched: TapStack) -> MonitorStack:
+    """TapMonitor<suffix>, watching the services of every resource type `watched` declares. With the context
+    monitorAssetBucketPrefix, its template is the one a StackSet deploys (assets in the organisation's buckets)."""
+    code = staged_code()
+    types = {c.cfn_resource_type for c in watched.node.find_all() if isinstance(c, CfnResource)}
+    prefix = config.monitor_asset_bucket_prefix
+    return MonitorStack(app, monitor.stack_name(config.environment_suffix), config=config, code=code,
+                        layer=layer_zip(), read_policies=read_policy(code, config.environment_suffix),
+                        watched_sources=monitor.event_sources(types),
+                        synthesizer=stackset_synthesizer(prefix) if prefix else None)
 
 
 def guardrail_errors(assembly: cx_api.CloudAssembly) -> list[str]:
@@ -95,9 +111,15 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
         print(f"error: {exc}", file=err)
         return EXIT_CONFIG
     with source_map.recording() as sites:
-        build_app(app, config)
+        try:
+            build_app(app, config)
+        except MonitorCodeError as exc:
+            print(f"error: {exc}", file=err)
+            return EXIT_CONFIG
         errors = synth_errors(app)
-    own = source_map.below_stack(sites, config.stack_name)
+    # The monitor's constructs are below their own stack; TapStack's line wins where a path is in both.
+    own = {**source_map.below_stack(sites, monitor.stack_name(config.environment_suffix)),
+           **source_map.below_stack(sites, config.stack_name)}
     if not errors:
         (Path(app.outdir) / source_map.FILE_NAME).write_text(json.dumps(source_map.document(own), indent=1) + "\n")
     for line in errors:

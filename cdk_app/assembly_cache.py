@@ -38,9 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What synthesis runs (with what it imports) and stages, relative to the repository root.
 APP_PACKAGE = "cdk_app"
-# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves).
-STAGED_DIRS = ("services", "platform_spec")
-SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore")
+# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves); the posture
+# monitor's function stages opscli/ (and its role holds the reads opscli declares), its layer what the lock pins.
+STAGED_DIRS = ("services", "platform_spec", "opscli")
+SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore", "requirements.lock")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awscli-v1",
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}

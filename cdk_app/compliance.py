@@ -29,7 +29,7 @@ def apply_compliance_packs(scope: IConstruct, config: AppConfig, *, reports: boo
     aspects = Aspects.of(scope)
     for pack in (AwsSolutionsChecks(reports=reports), HIPAASecurityChecks(reports=reports),
                  NIST80053R5Checks(reports=reports), PCIDSS321Checks(reports=reports),
-                 StreamTechChecks(suffix=config.environment_suffix, cmk_alias=config.name("kms-alias"),
+                 StreamTechChecks(suffix=config.environment_suffix, cmk_alias=config.key_aliases,
                                   reports=reports)):
         aspects.add(pack)
 

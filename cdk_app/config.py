@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_spec.naming import SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
+from platform_spec.naming import NAMES, SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
 from platform_spec.tagging import tag_problems
 
 ALLOWED_REGION = "ap-northeast-1"
@@ -48,11 +49,18 @@ class AppConfig:
     redis_node_type: str = "cache.t4g.small"
     # cdk-nag packs at synthesis; off only to measure a plain synth (bench/) — the gate always runs them.
     compliance_packs: bool = True
+    # The organisation's asset buckets (<prefix>-<region>) for the monitor's StackSet template; None: one account.
+    monitor_asset_bucket_prefix: str | None = None
     stack_name: str = field(default="")
 
     def __post_init__(self) -> None:
         if not self.stack_name:
             object.__setattr__(self, "stack_name", f"TapStack{self.environment_suffix}")
+
+    @property
+    def key_aliases(self) -> tuple[str, ...]:
+        """The aliases of the project's customer-managed keys in this environment: one per stack of the app."""
+        return tuple(self.name(key) for key, spec in NAMES.items() if spec.limit == "kms-alias")
 
     def name(self, key: str) -> str:
         """The physical name of resource `key` in this environment."""
@@ -69,7 +77,7 @@ CONTEXT_KEYS = (
     "environmentSuffix", "region", "account", "dbSecretName", "apiKeySecretName", "redisAuthSecretName",
     "project", "costCenter", "owner", "dataClassification", "extraTags", "logRetentionDays",
     "natGateways", "redisNodeCount", "videoImageUri", "metadataImageUri", "dbInstanceClass", "redisNodeType",
-    "compliancePacks",
+    "compliancePacks", "monitorAssetBucketPrefix",
 )
 
 
@@ -191,8 +199,14 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     if packs is not None and str(packs).lower() not in ("true", "false"):
         raise ConfigError(f"compliancePacks='{packs}' is not allowed; allowed: true, false")
 
+    prefix = _text(get, "monitorAssetBucketPrefix", None) or None
+    if prefix is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]{0,40}[a-z0-9])?", prefix):
+        raise ConfigError(f"monitorAssetBucketPrefix='{prefix}' is not the start of an S3 bucket name (lowercase "
+                          "letters, digits, '.' and '-', at most 42 characters: '-<region>' follows)")
+
     return AppConfig(
         environment_suffix=suffix,
+        monitor_asset_bucket_prefix=prefix,
         compliance_packs=packs is None or str(packs).lower() == "true",
         region=region,
         account=account,

@@ -62,7 +62,7 @@ class _Application:
 class StreamTechChecks(NagPack):
     """cdk-nag pack 'StreamTech': findings are named StreamTech-<rule id>, e.g. StreamTech-STK-RDS-001."""
 
-    def __init__(self, *, suffix: str, cmk_alias: str, reports: bool = True) -> None:
+    def __init__(self, *, suffix: str, cmk_alias: str | tuple[str, ...], reports: bool = True) -> None:
         super().__init__(reports=reports, verbose=True)
         self._pack_name = PACK_NAME
         self._suffix, self._cmk_alias = suffix, cmk_alias

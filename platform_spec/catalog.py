@@ -761,6 +761,33 @@ _RULES: tuple[Rule, ...] = (
          "outside the VPC with a CDK-managed runtime and no concurrency or DLQ needs.",
          "Nothing to do while CDK provides this resource; it is removed with restrict_default_security_group=False.",
          R(iso27001="8.9", checkov="CKV_AWS_115, CKV_AWS_116, CKV_AWS_117"), accepted_deviation=True),
+    Rule("STK-DEV-013", "Deviation: the posture monitor's report bucket has no access logs and no replica",
+         Severity.INFO, (),
+         "Only the monitor's own role writes run reports to the bucket, and each report is also imported into "
+         "Security Hub, so per-request access logs add no evidence and a replica in a second region would take "
+         "StreamTech's findings out of Japan.",
+         "Enable CloudTrail S3 data events for the bucket where per-request access records are required.",
+         R(iso27001="8.15", cdk_nag="AwsSolutions-S1, HIPAA.Security-S3BucketLoggingEnabled, "
+           "NIST.800.53.R5-S3BucketLoggingEnabled, PCI.DSS.321-S3BucketLoggingEnabled, "
+           "HIPAA.Security-S3BucketReplicationEnabled, NIST.800.53.R5-S3BucketReplicationEnabled, "
+           "PCI.DSS.321-S3BucketReplicationEnabled", checkov="CKV_AWS_18"), accepted_deviation=True),
+    Rule("STK-DEV-014", "Deviation: the posture monitor's function runs outside a VPC, is retried by its queue and "
+         "puts its metric on '*'", Severity.INFO, (),
+         "The monitor only calls AWS APIs, which a VPC would reach through one endpoint per service or a NAT; its "
+         "queue's redrive policy is its dead-letter queue (an SQS-triggered function has no asynchronous "
+         "invocations for a function DLQ), and PutMetricData has no resource type, so its condition key holds it "
+         "to the monitor's namespace.",
+         "Nothing to do while the monitor reads AWS APIs only; a function that reaches data stores goes in the VPC.",
+         R(iso27001="8.20", cdk_nag="HIPAA.Security-LambdaInsideVPC, NIST.800.53.R5-LambdaInsideVPC, "
+           "PCI.DSS.321-LambdaInsideVPC, HIPAA.Security-LambdaDLQ, NIST.800.53.R5-LambdaDLQ, AwsSolutions-IAM5",
+           checkov="CKV_AWS_116, CKV_AWS_117, CKV_AWS_173"), accepted_deviation=True),
+    Rule("STK-DEV-015", "Deviation: the posture monitor's reads are opscli's generated policy, with '*' where "
+         "AWS makes the ids", Severity.INFO, (),
+         "The reads are what `opscli iam-policy` derives from its readers' declarations for the watched stack, "
+         "scoped to that stack's names; they keep '*' only where AWS makes the ids (keys, file systems, APIs, "
+         "snapshots) or in the account field, so that one template serves every account of a StackSet.",
+         "Nothing to do: a reader that reads something new declares it, and the policy follows at the next "
+         "synthesis.", R(iso27001="5.15, 8.2", cdk_nag="AwsSolutions-IAM5"), accepted_deviation=True),
 )
 
 CATALOG: dict[str, Rule] = {rule.id: rule for rule in _RULES}

@@ -65,6 +65,11 @@ SERVICE_LIMITS: dict[str, ServiceLimit] = {
         "letters, digits and / _ + = . @ -"),
     "waf": ServiceLimit(
         "WAF web ACL name", 128, _rx(r"[A-Za-z0-9_-]+"), "letters, digits, hyphens and underscores"),
+    "scheduler-schedule": ServiceLimit(
+        "EventBridge Scheduler schedule name", 64, _rx(r"[0-9A-Za-z_.-]+"),
+        "letters, digits, periods, hyphens and underscores"),
+    "lambda-function": ServiceLimit(
+        "Lambda function name", 64, _rx(r"[A-Za-z0-9_-]+"), "letters, digits, hyphens and underscores"),
     "free-text": ServiceLimit(
         "name (API, VPC link, usage plan, security group, Name tag)", 255,
         _rx(r"[A-Za-z0-9 ._:/=+@-]+"), "letters, digits, spaces and . _ : / = + @ -"),
@@ -122,6 +127,15 @@ NAMES: dict[str, NameSpec] = {
     # RDS writes exported logs to this AWS-mandated name; the stack pre-creates it (KMS, retention).
     "log-rds-postgresql": NameSpec("/aws/rds/instance/rds-{suffix}/postgresql", "log-group"),
     "log-rds-upgrade": NameSpec("/aws/rds/instance/rds-{suffix}/upgrade", "log-group"),
+    # The posture monitor (its own stack, TapMonitor<suffix>): its own key, queues, rule, schedule and function.
+    "monitor-kms-alias": NameSpec("alias/monitor-kms-key-{suffix}", "kms-alias"),
+    "monitor-events": NameSpec("monitor-events-{suffix}", "sqs-queue"),
+    "monitor-dead-letter": NameSpec("monitor-dead-letter-{suffix}", "sqs-queue"),
+    "monitor-changes": NameSpec("monitor-changes-{suffix}", "events-rule"),
+    "monitor-schedule": NameSpec("monitor-schedule-{suffix}", "scheduler-schedule"),
+    "monitor": NameSpec("monitor-{suffix}", "lambda-function"),
+    "monitor-reports": NameSpec("monitor-reports-{suffix}", "free-text"),  # Name tag; the bucket name is generated
+    "log-monitor": NameSpec("/aws/lambda/monitor-{suffix}", "log-group"),
     # Secrets are inputs, not stack resources; these are the documented default names.
     "db-secret": NameSpec("rds-credentials-{suffix}", "secret"),
     "api-key-secret": NameSpec("api-key-secret-{suffix}", "secret"),

@@ -217,6 +217,13 @@ def synth() -> Synthesized:
     return Synthesized(config, assembly.template(config.stack_name), assembly.manifest(), assembly.directory)
 
 
+@pytest.fixture(scope="session")
+def monitor_template(synth) -> dict[str, Any]:
+    """TapMonitor<suffix>, the posture monitor's stack, from the same synthesis as the TapStack (the app builds
+    both)."""
+    return json.loads((synth.outdir / f"TapMonitor{SUFFIX}.template.json").read_text())
+
+
 # --- one local deployment per worker ------------------------------------------------------------------------
 
 #: What starts coverage in a Python subprocess (the `patch = subprocess` setting of pyproject.toml): coverage

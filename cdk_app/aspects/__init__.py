@@ -22,7 +22,7 @@ def mutating_aspects(config: AppConfig) -> list[IAspect]:
 
 def validating_aspects(config: AppConfig) -> list[IAspect]:
     """Aspects that report rule violations as synthesis errors."""
-    return [KmsUsageAspect(config.name("kms-alias")), NamingAspect(config.environment_suffix), RegionAspect(),
+    return [KmsUsageAspect(config.key_aliases), NamingAspect(config.environment_suffix), RegionAspect(),
             NoCreatedSecretsAspect()]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from aws_cdk import Annotations, CfnResource, Stack
@@ -21,8 +22,10 @@ def cfn_properties(resource: CfnResource) -> dict[str, Any]:
     return stack.resolve(resource._render_properties(resolved)) or {}  # noqa: SLF001
 
 
-def project_cmk_ids(stack: Stack, alias_name: str) -> frozenset[str]:
-    """Logical ids of the key(s) behind `alias_name` in `stack`: the project CMK."""
+def project_cmk_ids(stack: Stack, alias_names: str | Collection[str]) -> frozenset[str]:
+    """Logical ids of the key(s) behind `alias_names` (one alias or several) in `stack`: the project CMK of that
+    stack."""
+    names = {alias_names} if isinstance(alias_names, str) else set(alias_names)
     from aws_cdk import aws_kms as kms
 
     from platform_spec.rules.intrinsics import ref_target
@@ -30,7 +33,7 @@ def project_cmk_ids(stack: Stack, alias_name: str) -> frozenset[str]:
     return frozenset(
         target
         for child in stack.node.find_all()
-        if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) == alias_name
+        if isinstance(child, kms.CfnAlias) and stack.resolve(child.alias_name) in names
         and (target := ref_target(stack.resolve(child.target_key_id))) is not None
     )
 

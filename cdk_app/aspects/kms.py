@@ -12,12 +12,13 @@ from platform_spec.rules import stk_kms
 
 @jsii.implements(IAspect)
 class KmsUsageAspect:
-    """The project CMK is the key behind the alias `alias_name`; any other key, or none, is a violation."""
+    """The project CMK of a stack is the key behind one of `alias_names` (each stack of the app has its own, named
+    by the naming table) in that stack; any other key, or none, is a violation."""
 
     rule_ids = (stk_kms.RULE_ID,)
 
-    def __init__(self, alias_name: str) -> None:
-        self.alias_name = alias_name
+    def __init__(self, alias_names: str | tuple[str, ...]) -> None:
+        self.alias_name = alias_names
         self._cmk_ids: dict[str, frozenset[str]] = {}
 
     def _cmks(self, stack: Stack) -> frozenset[str]:

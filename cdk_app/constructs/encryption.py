@@ -13,14 +13,15 @@ from cdk_app.config import AppConfig
 class Encryption(Construct):
     """Creates `self.key`: rotation on, 7-day pending window, usable by CloudWatch Logs in this region."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, alias: str = "kms-alias",
+                 purpose: str = "video platform data key") -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = kms.Key(
             self,
             "Key",
-            alias=config.name("kms-alias"),
-            description=f"StreamTech video platform data key ({config.environment_suffix})",
+            alias=config.name(alias),  # one of the naming table's key aliases: the CMK of the stack it is in
+            description=f"StreamTech {purpose} ({config.environment_suffix})",
             enable_key_rotation=True,
             rotation_period=Duration.days(365),
             pending_window=Duration.days(7),

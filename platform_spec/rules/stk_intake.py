@@ -105,6 +105,10 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
             props = as_dict(resource.get("Properties"))
             for queue in props.get("Queues", []) if isinstance(props.get("Queues"), list) else []:
                 policies[ref_target(queue) or ""] = props.get("PolicyDocument")
+    # A queue a Lambda function consumes (an event source mapping) is scaled on its backlog by Lambda itself.
+    consumed = {ref_target(props.get("EventSourceArn")): props.get("FunctionName")
+                for r in resources.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"
+                for props in [as_dict(r.get("Properties"))]}
     scaling = [(as_dict(r.get("Properties")).get("PolicyType"),
                 as_dict(r.get("Properties")).get("TargetTrackingScalingPolicyConfiguration"))
                for r in resources.values() if r.get("Type") == "AWS::ApplicationAutoScaling::ScalingPolicy"]
@@ -118,7 +122,9 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
         elif redrive.get("deadLetterTargetArn") and int(redrive.get("maxReceiveCount", 0) or 0) >= 1:
             results.append((DLQ_ID, logical_id, Result.ok(
                 f"dead-letter queue after {redrive['maxReceiveCount']} receives")))
-            results.append((BACKLOG_SCALING_ID, logical_id, any_backlog_scaling(
+            results.append((BACKLOG_SCALING_ID, logical_id, Result.ok(
+                "consumed by a Lambda event source mapping: Lambda scales its pollers on the backlog")
+                if logical_id in consumed else any_backlog_scaling(
                 scaling, str(as_dict(resource.get("Properties")).get("QueueName")))))
         else:
             results.append((DLQ_ID, logical_id, Result.fail("no dead-letter queue: a poison message is retried forever")))
@@ -139,4 +145,5 @@ stack_rule(BUCKET_TLS_ID, {"AWS::S3::BucketPolicy"}, bucket_policy_results)
 stack_rule(DLQ_ID, {"AWS::SQS::Queue"}, _queue_rule(DLQ_ID))
 stack_rule(QUEUE_TLS_ID, {"AWS::SQS::QueuePolicy"}, _queue_rule(QUEUE_TLS_ID))
 stack_rule(BACKLOG_SCALING_ID, {"AWS::ApplicationAutoScaling::ScalingPolicy",
-                                "AWS::ApplicationAutoScaling::ScalableTarget"}, _queue_rule(BACKLOG_SCALING_ID))
+                                "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::Lambda::EventSourceMapping"},
+           _queue_rule(BACKLOG_SCALING_ID))

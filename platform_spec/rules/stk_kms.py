@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from platform_spec.naming import NAMES
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule, resource_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
@@ -86,20 +87,32 @@ def check_rotation(resource_type: str, properties: Mapping[str, Any]) -> Result:
 resource_rule(RULE_ID, KEY_PROPERTIES, lambda t, p, c: check(t, p, c.cmk_ids))
 plain_rule(ROTATION_ID, {"AWS::KMS::Key"}, check_rotation)
 
-CMK_ALIAS = re.compile(r"alias/kms-key-(?P<suffix>[a-z0-9-]+)")
+# The aliases of the project's customer-managed keys, one per stack of the app (alias/kms-key-<suffix> of TapStack,
+# alias/monitor-kms-key-<suffix> of the posture monitor): read from the naming table, not retyped.
+CMK_ALIASES = tuple(re.compile(re.escape(spec.template).replace(re.escape("{suffix}"), r"(?P<suffix>[a-z0-9-]+)"))
+                    for spec in NAMES.values() if spec.limit == "kms-alias")
+
+
+def cmk_alias_suffix(name: str) -> str | None:
+    """The environment suffix if `name` is the alias of one of the project's keys, else None."""
+    for pattern in CMK_ALIASES:
+        match = pattern.fullmatch(name)
+        if match:
+            return match.group("suffix")
+    return None
 
 
 def project_cmks(resources: Mapping[str, Any]) -> tuple[str | None, frozenset[str]]:
-    """(suffix, logical ids of the keys behind alias/kms-key-<suffix>) found in the template."""
+    """(suffix, logical ids of the keys behind the project's key aliases) found in the template."""
     suffix, ids = None, set()
     for resource in resources.values():
         if resource.get("Type") != "AWS::KMS::Alias":
             continue
         props = resource.get("Properties", {})
-        match = CMK_ALIAS.fullmatch(str(props.get("AliasName", "")))
+        found = cmk_alias_suffix(str(props.get("AliasName", "")))
         target = ref_target(props.get("TargetKeyId"))
-        if match and target:
-            suffix, _ = match.group("suffix"), ids.add(target)
+        if found and target:
+            suffix, _ = found, ids.add(target)
     return suffix, frozenset(ids)
 
 

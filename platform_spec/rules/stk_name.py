@@ -38,6 +38,8 @@ NAME_PROPERTIES: dict[str, tuple[str, str, bool]] = {
     "AWS::WAFv2::WebACL": ("Name", "waf", False),
     "AWS::SQS::Queue": ("QueueName", "sqs-queue", True),
     "AWS::Events::Rule": ("Name", "events-rule", False),
+    "AWS::Scheduler::Schedule": ("Name", "scheduler-schedule", True),
+    "AWS::Lambda::Function": ("FunctionName", "lambda-function", False),
 }
 
 # Names whose shape AWS dictates and that cannot carry the suffix.

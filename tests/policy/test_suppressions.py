@@ -16,15 +16,19 @@ pytestmark = pytest.mark.synth
 REVIEWED = json.loads((ROOT / "policies" / "reviewed_suppressions.json").read_text())["suppressions"]
 
 
-def test_synthesized_suppressions_are_exactly_the_reviewed_list(synth):
-    found = [{k: v for k, v in e.items() if k != "reason"} | {"deviation": e["reason"].split(":")[0]}
-             for e in synthesized_suppressions(synth.template)]
-    key = lambda e: (e["path"], e["engine"], e["rule"], json.dumps(e["applies_to"]))  # noqa: E731
+MONITOR = "TapMonitor"  # the reviewed list's "stack" of the posture monitor's suppressions (TapStack's name none)
+
+
+def test_synthesized_suppressions_are_exactly_the_reviewed_list(synth, monitor_template):
+    found = [{k: v for k, v in e.items() if k != "reason"} | {"deviation": e["reason"].split(":")[0]} | extra
+             for template, extra in ((synth.template, {}), (monitor_template, {"stack": MONITOR}))
+             for e in synthesized_suppressions(template)]
+    key = lambda e: (e.get("stack", ""), e["path"], e["engine"], e["rule"], json.dumps(e["applies_to"]))  # noqa: E731
     assert sorted(found, key=key) == sorted(REVIEWED, key=key)
 
 
-def test_every_suppression_reason_is_its_deviation_rationale(synth):
-    for entry in synthesized_suppressions(synth.template):
+def test_every_suppression_reason_is_its_deviation_rationale(synth, monitor_template):
+    for entry in synthesized_suppressions(synth.template) + synthesized_suppressions(monitor_template):
         deviation = entry["reason"].split(":")[0]
         assert entry["reason"] == reason(deviation)
         assert re.fullmatch(r"STK-DEV-\d{3}: [A-Z][^.]+[^.]*\.", entry["reason"]), entry["reason"]

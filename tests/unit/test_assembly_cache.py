@@ -57,13 +57,24 @@ def test_the_key_changes_with_the_context_the_versions_and_a_new_file(repo):
 
 
 def test_code_synthesis_never_imports_keeps_the_key(repo):
-    """The gate, live rules and opscli are not inputs: editing them must not cost a synthesis."""
+    """The gate is not an input: editing it must not cost a synthesis."""
     before = key(repo)
-    for name in ("policies/gate.py", "opscli/readers/rds.py", "opscli/cli.py"):
+    for name in ("policies/gate.py",):
         (repo / name).write_text((repo / name).read_text() + "\n# edited\n")
     (repo / "cdk_app" / "__pycache__").mkdir(exist_ok=True)
     (repo / "cdk_app" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert key(repo) == before
+
+
+def test_the_monitors_code_and_lock_are_inputs(repo):
+    """The posture monitor's function is opscli's code and its role holds opscli's reads; its layer is what the
+    lock pins: editing either changes the assembly."""
+    before = key(repo)
+    (repo / "opscli" / "cli.py").write_text((repo / "opscli" / "cli.py").read_text() + "\n# edited\n")
+    after_code = key(repo)
+    assert after_code != before
+    (repo / "requirements.lock").write_text("click==8.5.1\n")
+    assert key(repo) != after_code
 
 
 def test_the_closure_follows_relative_and_from_imports(repo):

@@ -1,0 +1,191 @@
+"""The posture monitor's code, built offline and cached: its sources (opscli/ and platform_spec/) as the function's
+asset, its runtime dependencies as a layer made from the installed distributions that requirements.lock pins, and
+the read policy its own `opscli iam-policy` prints for the stack it watches.
+
+Nothing here downloads or installs: synthesis stays offline. The sources are staged once per change of their
+content, the layer once per change of the lock, the policy once per change of the sources and suffix (under
+.cache/monitor/), so a synthesis of unchanged inputs only hashes the sources (a few milliseconds).
+
+The layer is made from the installed distributions rather than by `pip install` at synthesis: that needs a network
+and costs tens of seconds per synthesis. Every dependency is pure Python, so the files installed for this
+interpreter run unchanged on Lambda's Python runtime; their versions are checked against requirements.lock, and a
+difference stops synthesis with what to run.
+
+Standard library only: cdk_app may not import opscli (tests/unit/test_layers.py), so the policy comes from the
+staged code's own command, run as a process, as a build step reads what the package it packs declares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_PACKAGES = ("opscli", "platform_spec")
+LOCK_FILE = "requirements.lock"
+# What `opscli` needs at run time (pyproject's dependencies click, rich and boto3) and what they need, in the
+# lock's names. tests/unit/test_monitor_code.py proves the set closed under the installed distributions' requirements.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "click", "jmespath", "markdown-it-py", "mdurl", "pygments",
+                         "python-dateutil", "rich", "s3transfer", "six", "urllib3")
+_IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same files make the same archive, so the asset hash is stable
+POLICY_TIMEOUT = 120
+
+
+class MonitorCodeError(RuntimeError):
+    """The monitor's code, layer or policy could not be built; the message says what to do."""
+
+
+def cache_dir(root: Path = ROOT) -> Path:
+    return root / ".cache" / "monitor"
+
+
+def _source_files(root: Path) -> Iterator[Path]:
+    for package in SOURCE_PACKAGES:
+        for current, dirs, files in os.walk(root / package):
+            dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS and not d.endswith(".egg-info"))
+            for name in sorted(files):
+                path = Path(current) / name
+                if not name.endswith(_IGNORED_SUFFIXES) and path.is_file() and not path.is_symlink():
+                    yield path
+
+
+def sources_hash(root: Path = ROOT) -> str:
+    digest = hashlib.sha256()
+    for path in _source_files(root):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+def _publish(work: Path, final: Path) -> Path:
+    """Move the finished `work` into place; a concurrent build that got there first wins (same content)."""
+    try:
+        work.rename(final)
+    except OSError:
+        if not final.exists():
+            raise
+        shutil.rmtree(work, ignore_errors=True) if work.is_dir() else work.unlink(missing_ok=True)
+    return final
+
+
+def staged_code(root: Path = ROOT) -> Path:
+    """A directory holding only the monitor's sources (opscli/ and platform_spec/), made once per content."""
+    base = cache_dir(root) / "code"
+    final = base / sources_hash(root)
+    if (final / SOURCE_PACKAGES[0]).is_dir():
+        return final
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tmp-", dir=base))
+    for path in _source_files(root):
+        target = work / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return _publish(work, final)
+
+
+def read_policy(code: Path, suffix: str) -> list[dict]:
+    """The managed policy documents `opscli iam-policy --suffix <suffix>` of the staged `code` prints: the reads
+    its readers declare, scoped to TapStack<suffix>. Kept beside the code, so it runs once per code and suffix."""
+    if not re.fullmatch(r"[a-z0-9-]+", suffix):
+        raise MonitorCodeError(f"suffix {suffix!r} is not an environment suffix")
+    kept = code.parent.parent / "policies" / code.name / f"{suffix}.json"
+    if kept.is_file():
+        return json.loads(kept.read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OPSCLI_", "COVERAGE_"))}
+    env["PYTHONPATH"] = str(code)
+    try:
+        done = subprocess.run([sys.executable, "-m", "opscli", "iam-policy", "--suffix", suffix,
+                               "--format", "managed"], cwd=code, env=env, capture_output=True, text=True,
+                              timeout=POLICY_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MonitorCodeError(f"opscli iam-policy could not run: {exc}") from None
+    try:
+        documents = json.loads(done.stdout) if done.returncode == 0 else None
+    except json.JSONDecodeError:
+        documents = None
+    if not (isinstance(documents, list) and documents and all(isinstance(d, dict) and d.get("Statement")
+                                                              for d in documents)):
+        raise MonitorCodeError(f"opscli iam-policy exited {done.returncode} without a policy: "
+                               f"{done.stderr.strip()[-1000:]}")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    work = kept.with_name(f".{kept.name}.{os.getpid()}")
+    work.write_text(json.dumps(documents, indent=1, sort_keys=True) + "\n")
+    os.replace(work, kept)
+    return documents
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """name -> version for every `name==version` line of a pip-compile style lock (names normalized)."""
+    found = {}
+    for line in lock.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)", line)
+        if match:
+            found[normalize(match.group(1))] = match.group(2)
+    return found
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
+    """(path inside the layer's python/, file on disk) for every installed file of distribution `name` that
+    lives in site-packages (scripts in bin/ and byte code left out)."""
+    dist = metadata.distribution(name)
+    for entry in dist.files or ():
+        relative = entry.as_posix()
+        if relative.startswith("..") or "__pycache__" in entry.parts or relative.endswith(_IGNORED_SUFFIXES):
+            continue
+        path = Path(str(dist.locate_file(entry)))
+        if path.is_file():
+            yield relative, path
+
+
+def layer_zip(root: Path = ROOT, distributions: Iterable[str] = RUNTIME_DISTRIBUTIONS) -> Path:
+    """The dependencies' layer (python/<package files>), made once per lock from the installed distributions,
+    each checked to be the version the lock pins."""
+    lock = root / LOCK_FILE
+    if not lock.is_file():
+        raise MonitorCodeError(f"{lock} is missing: the monitor's layer is built from the lock")
+    pins = locked_versions(lock)
+    wanted = sorted(normalize(d) for d in distributions)
+    digest = hashlib.sha256(json.dumps({d: pins.get(d) for d in wanted}, sort_keys=True).encode())
+    final = cache_dir(root) / "layers" / f"{digest.hexdigest()[:32]}.zip"
+    if final.is_file():
+        return final
+    wrong = []
+    for name in wanted:
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if pins.get(name) is None or installed != pins[name]:
+            wrong.append(f"{name} {installed or 'not installed'} (lock: {pins.get(name) or 'not pinned'})")
+    if wrong:
+        raise MonitorCodeError("the monitor's layer needs the locked runtime dependencies installed: "
+                               f"{', '.join(wrong)}; run scripts/setup.sh")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="tmp-", suffix=".zip", dir=final.parent)
+    os.close(handle)
+    work = Path(name)
+    entries = sorted((f"python/{relative}", path) for d in wanted for relative, path in _distribution_files(d))
+    with zipfile.ZipFile(work, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for arcname, path in entries:
+            info = zipfile.ZipInfo(arcname, date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return _publish(work, final)

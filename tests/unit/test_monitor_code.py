@@ -1,0 +1,90 @@
+"""The posture monitor's code, layer and read policy (cdk_app.monitor_code): built offline, from the lock."""
+
+from __future__ import annotations
+
+import zipfile
+from importlib import metadata
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from cdk_app import monitor_code
+from platform_spec.rules import stk_intake
+
+
+def test_the_layer_holds_every_runtime_dependency_of_what_it_holds():
+    """RUNTIME_DISTRIBUTIONS is closed under the installed distributions' requirements, as Lambda's Python
+    evaluates their markers (a dependency left out would be an ImportError in the function, not in a test)."""
+    lambda_python = {**default_environment(), "python_version": "3.14", "python_full_version": "3.14.0",
+                     "sys_platform": "linux", "platform_system": "Linux", "extra": ""}
+    held = {canonicalize_name(d) for d in monitor_code.RUNTIME_DISTRIBUTIONS}
+    missing = set()
+    for name in held:
+        for text in metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate(lambda_python):
+                missing.add(canonicalize_name(requirement.name))
+    assert missing <= held, sorted(missing - held)
+    assert {"click", "rich", "boto3"} <= held  # pyproject's dependencies of opscli
+
+
+def test_the_layer_is_the_locked_distributions_and_the_same_bytes_each_time(tmp_path):
+    (tmp_path / "requirements.lock").write_text(f"six=={metadata.version('six')} \\\n    --hash=sha256:00\n")
+    first = monitor_code.layer_zip(tmp_path, ["six"])
+    names = zipfile.ZipFile(first).namelist()
+    assert "python/six.py" in names and all(n.startswith("python/") and "__pycache__" not in n for n in names)
+    data = first.read_bytes()
+    first.unlink()
+    assert monitor_code.layer_zip(tmp_path, ["six"]).read_bytes() == data
+
+
+def test_a_dependency_the_lock_pins_otherwise_stops_synthesis_with_what_to_run(tmp_path):
+    (tmp_path / "requirements.lock").write_text("six==0.0.1\n")
+    with pytest.raises(monitor_code.MonitorCodeError, match=r"six .* \(lock: 0\.0\.1\).*scripts/setup\.sh"):
+        monitor_code.layer_zip(tmp_path, ["six"])
+    with pytest.raises(monitor_code.MonitorCodeError, match="not pinned"):
+        monitor_code.layer_zip(tmp_path, ["click"])
+    (tmp_path / "requirements.lock").unlink()
+    with pytest.raises(monitor_code.MonitorCodeError, match="is missing"):
+        monitor_code.layer_zip(tmp_path, ["six"])
+
+
+def test_the_staged_code_is_the_sources_alone_and_the_policy_needs_them(tmp_path):
+    (tmp_path / "opscli").mkdir()
+    (tmp_path / "opscli" / "__init__.py").write_text("")
+    (tmp_path / "opscli" / "__pycache__").mkdir()
+    (tmp_path / "opscli" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (tmp_path / "platform_spec").mkdir()
+    (tmp_path / "platform_spec" / "data.json").write_text("{}")
+    code = monitor_code.staged_code(tmp_path)
+    assert sorted(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file()) == [
+        "opscli/__init__.py", "platform_spec/data.json"]
+    assert monitor_code.staged_code(tmp_path) == code  # once per content
+    with pytest.raises(monitor_code.MonitorCodeError, match="without a policy"):
+        monitor_code.read_policy(code, "test")  # this opscli has no iam-policy command
+    with pytest.raises(monitor_code.MonitorCodeError, match="not an environment suffix"):
+        monitor_code.read_policy(code, "../x")
+
+
+def _queue_template(consumed: bool) -> dict:
+    resources = {
+        "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "monitor-dead-letter-x"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": "monitor-events-x",
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 3}}}}
+    if consumed:
+        resources["Mapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]}, "FunctionName": {"Ref": "Fn"}}}
+    return resources
+
+
+def test_a_queue_a_lambda_function_consumes_is_scaled_by_lambda():
+    def backlog(resources: dict) -> list:
+        return [r for rule, lid, r in stk_intake.queue_results(resources)
+                if rule == stk_intake.BACKLOG_SCALING_ID and lid == "Queue"]
+    [passed] = backlog(_queue_template(consumed=True))
+    assert not passed.failed and "Lambda" in passed.reason
+    [failed] = backlog(_queue_template(consumed=False))
+    assert failed.failed

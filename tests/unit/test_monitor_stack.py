@@ -1,0 +1,218 @@
+"""TapMonitor<suffix>, the posture monitor's stack: read from the session's one synthesis (the app builds it beside
+TapStack), except the StackSet-ready template, which is the same stack under the organisation's synthesizer."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from cdk_app.constructs.posture_monitor import MAX_RECEIVES
+from opscli.iam_policy import managed_documents, policy_document
+from opscli.targets import from_suffix
+from platform_spec import monitor
+from platform_spec.naming import physical_name
+from policies.gate import assembly_templates
+from tests.conftest import CDK_AND_CHECKOV, SUFFIX
+
+pytestmark = pytest.mark.synth
+
+
+def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == rtype}
+
+
+def one(template: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def ref(value: Any) -> str | None:
+    """The logical id a Ref or Fn::GetAtt names."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+    return None
+
+
+def the_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The monitor's function (the stack also holds CDK's auto-delete handler)."""
+    return next((lid, r) for lid, r in resources(template, "AWS::Lambda::Function").items()
+                if r["Properties"].get("FunctionName") == physical_name("monitor", SUFFIX))
+
+
+def test_the_gate_judges_the_monitors_template_too(synth):
+    assert synth.outdir / f"TapMonitor{SUFFIX}.template.json" in assembly_templates(synth.outdir)
+
+
+def test_the_queues_the_rule_and_the_schedule_are_the_contracts(synth, monitor_template):
+    queues = {r["Properties"]["QueueName"]: (lid, r["Properties"]) for lid, r in
+              resources(monitor_template, "AWS::SQS::Queue").items()}
+    assert set(queues) == {physical_name("monitor-events", SUFFIX), physical_name("monitor-dead-letter", SUFFIX)}
+    events_lid, events = queues[physical_name("monitor-events", SUFFIX)]
+    dead_lid, _ = queues[physical_name("monitor-dead-letter", SUFFIX)]
+    assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES == 3
+    assert ref(events["RedrivePolicy"]["deadLetterTargetArn"]) == dead_lid
+    # The rule: CloudTrail's management events of every service of TapStack's declared types, to the queue.
+    _, rule = one(monitor_template, "AWS::Events::Rule")
+    declared = {r["Type"] for r in synth.template["Resources"].values()}
+    assert rule["Properties"]["Name"] == physical_name("monitor-changes", SUFFIX)
+    assert rule["Properties"]["EventPattern"] == {"detail-type": [monitor.CLOUDTRAIL_DETAIL_TYPE],
+                                                  "source": monitor.event_sources(declared)}
+    assert {"aws.ec2", "aws.rds", "aws.kms", "aws.s3", "aws.iam"} <= set(rule["Properties"]["EventPattern"]["source"])
+    assert [ref(t["Arn"]) for t in rule["Properties"]["Targets"]] == [events_lid]
+    # The schedule: hourly, the whole-stack audit's message to the same queue.
+    _, schedule = one(monitor_template, "AWS::Scheduler::Schedule")
+    props = schedule["Properties"]
+    assert props["Name"] == physical_name("monitor-schedule", SUFFIX)
+    assert props["ScheduleExpression"] == "rate(1 hour)"
+    assert ref(props["Target"]["Arn"]) == events_lid
+    assert json.loads(props["Target"]["Input"]) == monitor.schedule_input(SUFFIX)
+    assert ref(props["Target"]["DeadLetterConfig"]["Arn"]) == dead_lid
+
+
+def test_the_function_consumes_the_queue_with_the_contracts_environment(monitor_template):
+    function_lid, function = the_function(monitor_template)
+    props = function["Properties"]
+    assert props["Handler"] == monitor.HANDLER == "opscli.monitor.lambda_handler"
+    env = props["Environment"]["Variables"]
+    assert set(env) == {monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE}
+    assert env[monitor.ENV_SUFFIX] == SUFFIX and env[monitor.ENV_NAMESPACE] == monitor.METRIC_NAMESPACE
+    bucket_lid, bucket = one(monitor_template, "AWS::S3::Bucket")
+    assert ref(env[monitor.ENV_BUCKET]) == bucket_lid
+    assert {"Key": "Name", "Value": physical_name("monitor-reports", SUFFIX)} in bucket["Properties"]["Tags"]
+    _, mapping = one(monitor_template, "AWS::Lambda::EventSourceMapping")
+    queue = next(lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()
+                 if r["Properties"]["QueueName"] == physical_name("monitor-events", SUFFIX))
+    assert ref(mapping["Properties"]["EventSourceArn"]) == queue
+    assert ref(mapping["Properties"]["FunctionName"]) == function_lid
+    assert 0 < mapping["Properties"]["MaximumBatchingWindowInSeconds"] <= 10
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    outputs = monitor_template["Outputs"]
+    assert set(monitor.OUTPUTS) <= set(outputs)
+
+
+def test_high_and_critical_failing_findings_page_the_alarm_topic(monitor_template):
+    _, alarm = one(monitor_template, "AWS::CloudWatch::Alarm")
+    props = alarm["Properties"]
+    metrics = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+    assert {(m["Namespace"], m["MetricName"], m["Dimensions"][0]["Name"], m["Dimensions"][0]["Value"])
+            for m in metrics} == {(monitor.METRIC_NAMESPACE, monitor.METRIC_NAME, monitor.METRIC_DIMENSION, level)
+                                  for level in ("HIGH", "CRITICAL")}
+    assert props["ComparisonOperator"] == "GreaterThanThreshold" and props["Threshold"] == 0
+    action = json.dumps(props["AlarmActions"])
+    assert physical_name("alarm-topic", SUFFIX) in action and ":sns:" in action
+
+
+def _role_documents(template: dict[str, Any], role_lid: str) -> dict[str, dict[str, Any]]:
+    """construct id (Reads1, Own, ...) -> policy document of every policy the role holds, from anywhere in the
+    template: managed policies naming it, AWS::IAM::Policy naming it, the role's own inline and attached policies."""
+    role = template["Resources"][role_lid]["Properties"]
+    assert not role.get("Policies") and not role.get("ManagedPolicyArns"), "the role holds a policy of its own"
+    found = {}
+    for lid, resource in template["Resources"].items():
+        if resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and \
+                role_lid in [ref(r) for r in resource["Properties"].get("Roles", [])]:
+            assert resource["Type"] == "AWS::IAM::ManagedPolicy", f"{lid} is an inline policy on the role"
+            path = resource["Metadata"]["aws:cdk:path"].split("/")
+            found[path[-2] if path[-1] == "Resource" else path[-1]] = resource["Properties"]["PolicyDocument"]
+    return found
+
+
+def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_own_resources(monitor_template):
+    """The role is what `opscli iam-policy --suffix test` prints (so the IAM-enforced run of the audit,
+    tests/integration/test_iam_enforced.py, runs under exactly these reads) plus the import into Security Hub and
+    what the monitor needs for its own queue, bucket, key, logs and metric: nothing else."""
+    _, function = the_function(monitor_template)
+    role_lid = ref(function["Properties"]["Role"])
+    documents = _role_documents(monitor_template, role_lid)
+    generated = managed_documents(policy_document(targets=from_suffix(SUFFIX)))
+    reads = [documents.pop(f"Reads{n}") for n in range(1, len(generated) + 1)]
+    assert reads == generated
+    own = documents.pop("Own")
+    assert not documents, f"the role holds more: {sorted(documents)}"
+    by_sid = {s["Sid"]: s for s in own["Statement"]}
+    assert {sid: sorted([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            for sid, s in by_sid.items()} == {
+        "ImportFindings": ["securityhub:BatchImportFindings"],
+        "ConsumeQueue": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                         "sqs:ReceiveMessage"],
+        "DeadLetterPoison": ["sqs:SendMessage"],
+        "WriteReports": ["s3:PutObject"],
+        "UseOwnKey": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "WriteLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "PutMetric": ["cloudwatch:PutMetricData"]}
+    assert all(s["Effect"] == "Allow" for s in own["Statement"])
+    queues = {r["Properties"]["QueueName"]: lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()}
+    assert ref(by_sid["ConsumeQueue"]["Resource"]) == queues[physical_name("monitor-events", SUFFIX)]
+    assert ref(by_sid["DeadLetterPoison"]["Resource"]) == queues[physical_name("monitor-dead-letter", SUFFIX)]
+    assert by_sid["PutMetric"]["Resource"] == "*"
+    assert by_sid["PutMetric"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": monitor.METRIC_NAMESPACE}}
+    assert "product/" in json.dumps(by_sid["ImportFindings"]["Resource"])
+
+
+# --- the StackSet-ready template --------------------------------------------------------------------------
+
+ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+REGION = re.compile(r"\b(?:af|ap|ca|eu|il|me|mx|sa|us|cn)-[a-z]+-\d\b")
+PREFIX = "streamtech-monitor-assets"
+
+
+@pytest.fixture(scope="module")
+def stackset_template(synth, monitor_template, tmp_path_factory) -> dict[str, Any]:
+    """The monitor's stack as `cdk synth -c monitorAssetBucketPrefix=...` builds it for a StackSet: in process, the
+    monitor alone (its watched sources read from the session's TapStack template), with the guardrails."""
+    from aws_cdk import App
+
+    from cdk_app.aspects import apply_guardrails
+    from cdk_app.config import AppConfig
+    from cdk_app.monitor import MonitorStack, stackset_synthesizer
+    from cdk_app.monitor_code import layer_zip, read_policy, staged_code
+
+    config = AppConfig.for_suffix(SUFFIX, monitorAssetBucketPrefix=PREFIX)
+    # CDK's built-in template validation is the gate's job (cfn-lint): here it would cost 15 s of a 16 s synthesis.
+    app = App(outdir=str(tmp_path_factory.mktemp("stackset")), analytics_reporting=False,
+              builtin_cloud_formation_validation=False)
+    code = staged_code()
+    stack = MonitorStack(app, monitor.stack_name(SUFFIX), config=config, code=code, layer=layer_zip(),
+                         read_policies=read_policy(code, SUFFIX), synthesizer=stackset_synthesizer(PREFIX),
+                         watched_sources=monitor.event_sources({r["Type"] for r in
+                                                                synth.template["Resources"].values()}))
+    apply_guardrails(app, config)
+    return app.synth().get_stack_by_name(stack.stack_name).template
+
+
+@CDK_AND_CHECKOV
+def test_the_stackset_template_names_no_account_and_no_other_region(stackset_template, monitor_template):
+    text = json.dumps(stackset_template)
+    assert not ACCOUNT_ID.findall(text)
+    assert set(REGION.findall(text)) <= {"ap-northeast-1"}
+    assert "Parameters" not in stackset_template or "BootstrapVersion" not in stackset_template["Parameters"]
+    # The same resources as the one-account stack: only where the assets are differs.
+    assert sorted(r["Type"] for r in stackset_template["Resources"].values()) == \
+        sorted(r["Type"] for r in monitor_template["Resources"].values())
+
+
+@CDK_AND_CHECKOV
+def test_the_stackset_templates_assets_are_in_the_organisations_bucket_of_each_region(stackset_template):
+    """Every asset is read from <prefix>-<the region the stack instance runs in>, never from one account's CDK
+    bootstrap bucket; a template whose code sat in one account's bucket fails this (the one-account template)."""
+    text = json.dumps(stackset_template)
+    assert "cdk-hnb659fds" not in text and "AWS::AccountId}-" not in text
+    buckets = [p["Code"]["S3Bucket"] for r in stackset_template["Resources"].values()
+               for p in [r.get("Properties", {})] if isinstance(p.get("Code"), dict) and "S3Bucket" in p["Code"]]
+    buckets += [r["Properties"]["Content"]["S3Bucket"] for r in stackset_template["Resources"].values()
+                if r["Type"] == "AWS::Lambda::LayerVersion"]
+    assert len(buckets) >= 3  # the monitor, its layer, CDK's auto-delete handler
+    # <prefix>-${AWS::Region}, which CDK writes out for the stack's one region (the allowed one)
+    assert all(b == f"{PREFIX}-ap-northeast-1" for b in buckets), buckets
+
+
+def test_the_one_account_template_keeps_its_assets_in_the_accounts_own_bucket(monitor_template):
+    """The failing fixture of the test above: the one-account template is not StackSet-ready."""
+    assert "cdk-hnb659fds-assets-${AWS::AccountId}" in json.dumps(monitor_template)
