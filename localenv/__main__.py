@@ -4,6 +4,10 @@
     python -m localenv up --suffix dev [--template T] [--outputs F] [--port N]
                                                                      deploy and keep it running (Ctrl-C stops)
     python -m localenv down --suffix dev                             stop the deployment `up` started
+    python -m localenv schedule --suffix dev                         fire the posture monitor's schedule now
+
+`up` also deploys the posture monitor (TapMonitor<suffix>, its template beside TapStack's) and runs its queue's
+consumer, `python -m opscli.monitor`, as a process of its own until `down`; --no-monitor leaves both out.
 
 The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it); the outputs to
 cfn-outputs/<suffix>/flat-outputs.json, the stack record beside them (a file there that localenv did not write is
@@ -123,9 +127,11 @@ def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | N
     return max(codes.values())
 
 
-def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: statefile.Paths) -> int:
+def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: statefile.Paths,
+       monitor_template: dict | None = None) -> int:
     """Deploy and serve until SIGTERM or Ctrl-C. The lock held for the whole run says which process this is; the
-    state record says where (and is removed on the way out)."""
+    state record says where (and is removed on the way out). With `monitor_template`, TapMonitor<suffix> is
+    deployed too and its consumer runs beside the emulator (localenv.monitor)."""
     from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
 
     held = statefile.acquire(state)
@@ -140,12 +146,14 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     os.environ.update(LOCAL_CREDENTIALS)
     try:
-        with deployed(template, config, outputs, port=port, quiet=True) as endpoint:
+        with deployed(template, config, outputs, port=port, quiet=True) as endpoint, \
+                _monitor(config, monitor_template, endpoint, outputs, state) as watching:
             # any earlier record is stale: this process holds the lock
             record = held.write_record({"endpoint": endpoint, "outputs": str(outputs.resolve()),
                                         "stack_record": str(stack_record_path(outputs).resolve()),
                                         "suffix": config.environment_suffix,
-                                        "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}})
+                                        "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint},
+                                        **({"monitor": watching.record} if watching else {})})
             exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
             print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
                   f"  outputs: {outputs}\n"
@@ -153,12 +161,70 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
                   f"  then e.g.: opscli audit --outputs {outputs}\n"
                   f"stop it with Ctrl-C or: python -m localenv down --suffix {config.environment_suffix}",
                   flush=True)
+            if watching:
+                print(watching.status(), flush=True)
             while not stop.wait(0.5):
-                pass
+                if watching:
+                    watching.report_exit()
     except KeyboardInterrupt:
         pass
     finally:
         held.release()
+    return 0
+
+
+class _Watching:
+    """The monitor beside a running `up`: its deployment's outputs and its consumer."""
+
+    def __init__(self, outputs: dict[str, str], consumer: Any) -> None:
+        from platform_spec import monitor
+
+        self.consumer, self.reported = consumer, consumer.exited() is not None
+        self.record = {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log)}
+
+    def status(self) -> str:
+        from localenv.monitor import status_line
+
+        return status_line(self.consumer)
+
+    def report_exit(self) -> None:
+        """Say once, on stderr, that the consumer has ended (the emulator goes on serving)."""
+        if not self.reported and self.consumer.exited() is not None:
+            self.reported = True
+            print(f"error: the posture monitor exited with {self.consumer.exited()}; the stacks stay up without "
+                  f"it (log: {self.consumer.log})", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: Path,
+             state: statefile.Paths) -> Iterator[_Watching | None]:
+    """TapMonitor<suffix> deployed and its consumer running for the block, or nothing when left out."""
+    if template is None:
+        yield None
+        return
+    from localenv import monitor as local_monitor
+
+    log = local_monitor.log_path(state.directory, config)
+    with local_monitor.running(config, template, endpoint, outputs, log, os.environ) as (found, consumer):
+        yield _Watching(found, consumer)
+
+
+def schedule(config: AppConfig, state: statefile.Paths) -> int:
+    """Fire the monitor's schedule of the running `up` of this suffix: its message, sent to its queue now."""
+    from localenv.monitor import fire_schedule
+
+    if statefile.holder(state) is None:
+        raise UsageError(f"no local deployment of {config.stack_name} is running: "
+                         f"python -m localenv up --suffix {config.environment_suffix}")
+    record = statefile.read_record(state) or {}
+    try:
+        message = fire_schedule(record, config)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the emulator did not take the message: one line, exit 3
+        print(f"error: the schedule's message was not sent: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+    print(f"sent the schedule's message to the monitor's queue of {config.stack_name} (message {message})")
     return 0
 
 
@@ -197,7 +263,7 @@ def _file_path(text: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localenv", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("command", nargs="?", choices=("run", "up", "down"), default="run")
+    parser.add_argument("command", nargs="?", choices=("run", "up", "down", "schedule"), default="run")
     parser.add_argument("--suffix", default="dev")
     parser.add_argument("--template", type=Path)
     parser.add_argument("--outputs", type=_file_path,
@@ -207,12 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path,
                         help="run: the existing directory the audit's HTML, SARIF and JSON reports go to (default: "
                              "reports, made when missing)")
+    parser.add_argument("--no-monitor", action="store_true",
+                        help="up: leave the posture monitor (TapMonitor<suffix> and its consumer) out")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         if args.command == "down":
             config = AppConfig.for_suffix(args.suffix)
             return down(config, state_file(config, args.state_dir))
+        if args.command == "schedule":
+            config = AppConfig.for_suffix(args.suffix)
+            return schedule(config, state_file(config, args.state_dir))
         config, template = load_stack(args.suffix, args.template, synthesized_by="scripts/main.sh")
         args.outputs = args.outputs or outputs.default_path(config.environment_suffix)
         outputs.preflight(args.outputs, config.environment_suffix)
@@ -225,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "up":
-            return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir))
+            return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir),
+                      monitor_template=_monitor_template(config, args))
         return run_once(config, template, args.outputs, args.reports)
     except (UsageError, statefile.StateError, files.FileRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -233,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3
         print(f"error: the local deployment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
+
+
+def _monitor_template(config: AppConfig, args: argparse.Namespace) -> dict | None:
+    """The monitor's template for `up` (beside TapStack's), or None with --no-monitor."""
+    if args.no_monitor:
+        return None
+    from localenv.monitor import load_template
+
+    return load_template(config, args.template)
 
 
 if __name__ == "__main__":

@@ -102,15 +102,16 @@ def _tags(props: Mapping[str, Any], key: str = "Tags") -> list[dict[str, str]]:
 
 class Deployer:
     def __init__(self, template: Mapping[str, Any], config: AppConfig, *, session: boto3.Session | None = None,
-                 endpoint_url: str | None = None) -> None:
+                 endpoint_url: str | None = None, stack_name: str | None = None) -> None:
         self.template = template
         self.config = config
+        self.stack_name = stack_name or config.stack_name  # TapStack<suffix>, or another stack of the app
         self.session = session or boto3.Session(region_name=config.region)
         self.endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
         self.resolver = Resolver(
-            pseudo={**PSEUDO, "AWS::Region": config.region, "AWS::StackName": config.stack_name,
-                    "AWS::StackId": f"arn:aws:cloudformation:{config.region}:{ACCOUNT}:stack/{config.stack_name}/local"},
+            pseudo={**PSEUDO, "AWS::Region": config.region, "AWS::StackName": self.stack_name,
+                    "AWS::StackId": f"arn:aws:cloudformation:{config.region}:{ACCOUNT}:stack/{self.stack_name}/local"},
             parameters={name: p.get("Default") for name, p in template.get("Parameters", {}).items()},
             azs=list(config.availability_zones), secret_value=self.secret_value)
         self._secret_cache: dict[str, dict[str, Any]] = {}
@@ -206,7 +207,7 @@ class Deployer:
                 result.outputs[key] = f"UNRESOLVED({exc})"
         # The emulator (moto, in this process) now answers CloudFormation's ListStackResources / GetTemplate
         # for the stack, as AWS would after a deploy: opscli finds its scope the same way in both.
-        result.record = result.stack_record(self.config.stack_name, self.template)
+        result.record = result.stack_record(self.stack_name, self.template)
         register_stack(result.record)
         return result
 
@@ -332,7 +333,7 @@ class Deployer:
 
     def iam_role(self, lid: str, p: dict) -> tuple[str, dict]:
         iam = self.client("iam")
-        name = f"{self.config.stack_name}-{lid}"[:64]
+        name = f"{self.stack_name}-{lid}"[:64]
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"]),
                                Tags=_tags(p))["Role"]
         for arn in p.get("ManagedPolicyArns", []) or []:
@@ -344,6 +345,15 @@ class Deployer:
             iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
                                 PolicyDocument=json.dumps(policy["PolicyDocument"]))
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def iam_managed_policy(self, lid: str, p: dict) -> tuple[str, dict]:
+        iam = self.client("iam")
+        name = p.get("ManagedPolicyName") or f"{self.stack_name}-{lid}"[:128]
+        arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(p["PolicyDocument"]),
+                                Description=p.get("Description", ""))["Policy"]["Arn"]
+        for role in p.get("Roles", []) or []:
+            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        return arn, {"PolicyArn": arn}
 
     def iam_policy(self, lid: str, p: dict) -> tuple[str, dict]:
         for role in p.get("Roles", []):
@@ -420,7 +430,7 @@ class Deployer:
     def file_system(self, lid: str, p: dict) -> tuple[str, dict]:
         efs = self.client("efs")
         fs = efs.create_file_system(
-            CreationToken=f"{self.config.stack_name}-{lid}", Encrypted=bool(p.get("Encrypted")), KmsKeyId=p["KmsKeyId"],
+            CreationToken=f"{self.stack_name}-{lid}", Encrypted=bool(p.get("Encrypted")), KmsKeyId=p["KmsKeyId"],
             PerformanceMode=p.get("PerformanceMode", "generalPurpose"),
             ThroughputMode=p.get("ThroughputMode", "bursting"), Tags=_tags(p, "FileSystemTags"))
         if p.get("LifecyclePolicies"):
@@ -616,7 +626,7 @@ class Deployer:
     def s3_bucket(self, lid: str, p: dict) -> tuple[str, dict]:
         s3 = self.client("s3")
         # CloudFormation generates the name: <stack>-<logical id>-<random>, lowercase, at most 63 characters.
-        name = f"{self.config.stack_name}-{lid}".lower()[:56] + "-local"
+        name = f"{self.stack_name}-{lid}".lower()[:56] + "-local"
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.config.region})
         if p.get("BucketEncryption"):
             # CloudFormation says ServerSideEncryptionByDefault where the API says ApplyServerSideEncryptionByDefault.
@@ -680,14 +690,46 @@ class Deployer:
         arn = self.client("sns").create_topic(Name=p["TopicName"], Attributes=attributes, Tags=_tags(p))["TopicArn"]
         return arn, {"TopicArn": arn, "TopicName": p["TopicName"]}
 
+    def lambda_layer(self, lid: str, p: dict) -> tuple[str, dict]:
+        """A placeholder layer (the asset bucket is not local): the local consumer runs with the installed
+        dependencies."""
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("python/placeholder.py", "")
+        layer = self.client("lambda").publish_layer_version(
+            LayerName=p.get("LayerName") or f"{self.stack_name}-{lid}"[:64], Content={"ZipFile": code.getvalue()},
+            Description=p.get("Description", ""), CompatibleRuntimes=p.get("CompatibleRuntimes", []))
+        return layer["LayerVersionArn"], {}
+
+    def schedule(self, lid: str, p: dict) -> tuple[str, dict]:
+        """Created as declared; the emulator never fires it (`python -m localenv schedule` sends its input)."""
+        target = {k: p["Target"][k] for k in ("Arn", "RoleArn", "Input", "DeadLetterConfig") if k in p["Target"]}
+        if "RetryPolicy" in p["Target"]:
+            target["RetryPolicy"] = {k: int(v) for k, v in p["Target"]["RetryPolicy"].items()}
+        args = {k: p[k] for k in ("Description", "KmsKeyArn", "State", "GroupName") if k in p}
+        arn = self.client("scheduler").create_schedule(
+            Name=p["Name"], ScheduleExpression=p["ScheduleExpression"], Target=target,
+            FlexibleTimeWindow=p["FlexibleTimeWindow"], **args)["ScheduleArn"]
+        return p["Name"], {"Arn": arn}
+
+    def event_source_mapping(self, lid: str, p: dict) -> tuple[str, dict]:
+        """Created disabled: the local consumer of the monitor's queue is `python -m opscli.monitor`, started by
+        `localenv up`; an enabled mapping would have the emulator hand the queue's messages to a function it cannot
+        run."""
+        args = {k: p[k] for k in ("FunctionResponseTypes",) if k in p}
+        args.update({k: int(p[k]) for k in ("BatchSize", "MaximumBatchingWindowInSeconds") if k in p})
+        mapping = self.client("lambda").create_event_source_mapping(
+            EventSourceArn=p["EventSourceArn"], FunctionName=p["FunctionName"], Enabled=False, **args)
+        return mapping["UUID"], {"EventSourceMappingId": mapping["UUID"]}
+
     def lambda_function(self, lid: str, p: dict) -> tuple[str, dict]:
         """Created with placeholder code (the asset bucket is not local); never invoked: custom resources do not
-        run locally."""
-        name = p.get("FunctionName") or f"{self.config.stack_name}-{lid}"[:64]
+        run locally, and the monitor's local consumer is a process of its own."""
+        name = p.get("FunctionName") or f"{self.stack_name}-{lid}"[:64]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("index.js", "exports.handler = async () => ({});\n")
-        args = {k: p[k] for k in ("Runtime", "Handler", "Description") if k in p}
+        args = {k: p[k] for k in ("Runtime", "Handler", "Description", "Architectures", "Environment") if k in p}
         args.update({k: int(p[k]) for k in ("MemorySize", "Timeout") if k in p})
         function = self.client("lambda").create_function(
             FunctionName=name, Role=p["Role"], Code={"ZipFile": code.getvalue()},
@@ -711,9 +753,12 @@ class Deployer:
         return p["ResourceArn"], {}
 
     def alarm(self, lid: str, p: dict) -> tuple[str, dict]:
-        name = p.get("AlarmName") or f"{self.config.stack_name}-{lid}"
+        name = p.get("AlarmName") or f"{self.stack_name}-{lid}"
         args = {k: p[k] for k in ("AlarmActions", "ComparisonOperator", "MetricName", "Namespace", "Statistic",
                                   "ExtendedStatistic", "TreatMissingData", "AlarmDescription") if k in p}
+        if p.get("Metrics"):  # a metric-math alarm: its queries, numbers where the API wants numbers
+            args["Metrics"] = [{**m, **({"MetricStat": {**m["MetricStat"], "Period": int(m["MetricStat"]["Period"])}}
+                                        if "MetricStat" in m else {})} for m in p["Metrics"]]
         args.update({k: int(p[k]) for k in ("DatapointsToAlarm", "EvaluationPeriods", "Period") if k in p})
         args["Threshold"] = float(p["Threshold"])
         if p.get("Dimensions"):
@@ -756,7 +801,9 @@ HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::Events::Rule": Deployer.events_rule,
     "AWS::WAFv2::WebACL": Deployer.web_acl, "AWS::WAFv2::WebACLAssociation": Deployer.web_acl_association,
     "AWS::WAFv2::LoggingConfiguration": Deployer.waf_logging, "AWS::CloudWatch::Alarm": Deployer.alarm,
-    "AWS::Lambda::Function": Deployer.lambda_function,
+    "AWS::Lambda::Function": Deployer.lambda_function, "AWS::Lambda::LayerVersion": Deployer.lambda_layer,
+    "AWS::Lambda::EventSourceMapping": Deployer.event_source_mapping,
+    "AWS::IAM::ManagedPolicy": Deployer.iam_managed_policy, "AWS::Scheduler::Schedule": Deployer.schedule,
 }
 
 

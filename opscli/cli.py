@@ -278,11 +278,18 @@ def stack_record_option(fn: Callable) -> Callable:
              "instead of CloudFormation's ListStackResources and GetTemplate.")(fn)
 
 
+def stack_option(fn: Callable) -> Callable:
+    return click.option(
+        "--stack", "stack_name", default=None, metavar="NAME",
+        help="The stack to judge: TapStack<suffix> (default) or the posture monitor's TapMonitor<suffix>.")(fn)
+
+
 @cli.command(epilog=EXIT_CODES)
 @aws_options
 @stack_record_option
+@stack_option
 @click.pass_context
-def audit(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
+def audit(ctx: click.Context, stack_record: Path | None, stack_name: str | None, **kwargs: Any) -> None:
     """Verify the live Multi-AZ, encryption and TLS posture of every resource the stack deploys.
 
     Every resource TapStack<suffix> declares (CloudFormation's ListStackResources, or --stack-record) is read
@@ -290,16 +297,18 @@ def audit(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
 
     \b
     opscli audit --suffix prod
+    opscli audit --suffix prod --stack TapMonitorprod      # the posture monitor's own stack
     opscli audit --outputs outputs.json -o json | jq .summary
     """
-    _run(ctx, core.audit, kwargs, {"stack_record": stack_record})
+    _run(ctx, core.audit, kwargs, {"stack_record": stack_record, "stack_name": stack_name})
 
 
 @cli.command(epilog=EXIT_CODES)
 @aws_options
 @stack_record_option
+@stack_option
 @click.pass_context
-def drift(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
+def drift(ctx: click.Context, stack_record: Path | None, stack_name: str | None, **kwargs: Any) -> None:
     """Where the live stack left its declaration: every declared property compared with its live value.
 
     One FAIL per differing property, with both values and the rule the live value now breaks (if any); exit 1
@@ -309,7 +318,7 @@ def drift(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
     opscli drift --suffix prod
     opscli drift --outputs outputs.json -o json | jq '.findings[] | select(.status=="FAIL")'
     """
-    _run(ctx, core.drift, kwargs, {"stack_record": stack_record})
+    _run(ctx, core.drift, kwargs, {"stack_record": stack_record, "stack_name": stack_name})
 
 
 @cli.group("rotate-check")
@@ -331,10 +340,11 @@ def rotate_secrets(ctx: click.Context, max_age_days: int, **kwargs: Any) -> None
 @rotate_check.command("keys", epilog=EXIT_CODES)
 @aws_options
 @stack_record_option
+@stack_option
 @click.pass_context
-def rotate_keys(ctx: click.Context, stack_record: Path | None, **kwargs: Any) -> None:
+def rotate_keys(ctx: click.Context, stack_record: Path | None, stack_name: str | None, **kwargs: Any) -> None:
     """The stack's KMS keys: customer-managed, enabled, automatic rotation on, tagged."""
-    _run(ctx, core.rotate_keys, kwargs, {"stack_record": stack_record})
+    _run(ctx, core.rotate_keys, kwargs, {"stack_record": stack_record, "stack_name": stack_name})
 
 
 @cli.group()

@@ -33,7 +33,7 @@ from opscli.model import (
 )
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
-from platform_spec import catalog
+from platform_spec import catalog, monitor
 from platform_spec import path as stack_path
 from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
@@ -58,12 +58,31 @@ def _start(aws: Aws) -> tuple[float, int]:
 
 # --- the stack as the scope ---------------------------------------------------------------------------
 
-def stack_scope(aws: Aws, targets: Targets, *, stack_record: Path | None = None) -> stack.StackScope:
-    """The declared resources: from CloudFormation (ListStackResources + GetTemplate of TapStack<suffix>; the
-    local emulator answers them for the stack it deployed), or from a stack record file."""
+def stack_names(targets: Targets) -> tuple[str, ...]:
+    """The stacks of the environment a run may judge: TapStack<suffix> (the default) and its posture monitor,
+    TapMonitor<suffix>."""
+    return f"{STACK_PREFIX}{targets.suffix}", monitor.stack_name(targets.suffix)
+
+
+def chosen_stack(targets: Targets, stack_name: str | None) -> str:
+    """`stack_name` if it is one of the environment's stacks (default: TapStack<suffix>); a usage error otherwise:
+    a run judges the stacks of its suffix only, since the names it expects come from that suffix."""
+    names = stack_names(targets)
+    if stack_name is None:
+        return names[0]
+    if stack_name not in names:
+        raise UsageError(f"--stack {stack_name!r} is not a stack of environment {targets.suffix!r}: "
+                         f"use {' or '.join(names)}")
+    return stack_name
+
+
+def stack_scope(aws: Aws, targets: Targets, *, stack_record: Path | None = None,
+                stack_name: str | None = None) -> stack.StackScope:
+    """The declared resources: from CloudFormation (ListStackResources + GetTemplate of TapStack<suffix>, or of
+    `stack_name`; the local emulator answers them for the stacks it deployed), or from a stack record file."""
     if stack_record is not None:
         return stack.from_record(stack_record)
-    return stack.from_cloudformation(aws, f"{STACK_PREFIX}{targets.suffix}")
+    return stack.from_cloudformation(aws, chosen_stack(targets, stack_name))
 
 
 def account_id(aws: Aws) -> str:
@@ -144,10 +163,10 @@ def _bounded(call: Callable[[], Any], deadline: float | None, what: str) -> Any:
 
 
 def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: float, aws: Aws,
-                 calls_before: int) -> Report:
+                 calls_before: int, stack_name: str | None = None) -> Report:
     """The stack's declaration could not be read: one ERROR (could not look), so the report still prints."""
-    finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, f"{STACK_PREFIX}{targets.suffix}",
-                      f"could not look: {exc}")
+    finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR,
+                      stack_name or f"{STACK_PREFIX}{targets.suffix}", f"could not look: {exc}")
     return Report(command=command, target={**targets.as_dict(), **where(aws)}, findings=[finding],
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   provenance=_provenance(aws, None))
@@ -170,19 +189,21 @@ def _report(command: str, targets: Targets, scope: stack.StackScope, findings: l
 
 def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None, deadline: float | None,
             run: Callable[[stack.StackScope], tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
-                                                    livestack.LiveStack]]) -> Report:
+                                                    livestack.LiveStack]], stack_name: str | None = None) -> Report:
     """Read the stack's scope, then `run` it: (the scope it read, findings, coverage, the live read). An
     unreadable declaration is one ERROR (could not look), so the report still prints."""
+    name = chosen_stack(targets, stack_name)  # a stack not of this environment: a usage error before any call
     start, calls_before = _start(aws)
     try:
-        scope = _bounded(lambda: stack_scope(aws, targets, stack_record=stack_record), deadline,
+        scope = _bounded(lambda: stack_scope(aws, targets, stack_record=stack_record, stack_name=name), deadline,
                          "the stack's declaration (CloudFormation)")
     except stack.ScopeError as exc:
-        report = _scope_error(command, targets, exc, start, aws, calls_before)
+        report = _scope_error(command, targets, exc, start, aws, calls_before, name)
         report.incomplete = "timeout" if isinstance(exc, ScopeTimeout) else None
         return report
     except KeyboardInterrupt:
-        report = _scope_error(command, targets, stack.ScopeError("interrupted (Ctrl-C)"), start, aws, calls_before)
+        report = _scope_error(command, targets, stack.ScopeError("interrupted (Ctrl-C)"), start, aws, calls_before,
+                              name)
         report.incomplete = "interrupted"
         return report
     used, findings, cover, live = run(scope)
@@ -193,7 +214,7 @@ def _scoped(command: str, aws: Aws, targets: Targets, stack_record: Path | None,
 
 
 def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-          now: datetime | None = None, deadline: float | None = None) -> Report:
+          now: datetime | None = None, deadline: float | None = None, stack_name: str | None = None) -> Report:
     """Every live rule of the catalog over every resource the stack declares, read back in template shape, plus
     the live-only rules (key state, running tasks, members per AZ, applied parameters, available mounts) and the
     account rules (the account's IAM beside the stack: who outside it reaches the stack's data); and, from the same
@@ -205,13 +226,13 @@ def audit(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
         live = _read(aws, scope, progress, deadline, account_iam=True)
         read.append(stackcheck.perimeter_paths(live))  # the paths the findings below name, from the same read
         return scope, stackcheck.judge(live, expected_tags=_tags(targets)), stackcheck.coverage(live), live
-    report = _scoped("audit", aws, targets, stack_record, deadline, run)
+    report = _scoped("audit", aws, targets, stack_record, deadline, run, stack_name)
     report.paths = read[0] if read else None
     return report
 
 
 def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-          now: datetime | None = None, deadline: float | None = None) -> Report:
+          now: datetime | None = None, deadline: float | None = None, stack_name: str | None = None) -> Report:
     """Each declared property compared with its live value; the rule a drifted value breaks, if any."""
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
                                               livestack.LiveStack]:
@@ -220,11 +241,11 @@ def drift(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progr
         cover = stackcheck.coverage(live)
         cover.unverified = unverified
         return scope, findings, cover, live
-    return _scoped("drift", aws, targets, stack_record, deadline, run)
+    return _scoped("drift", aws, targets, stack_record, deadline, run, stack_name)
 
 
 def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None, progress: Progress | None = None,
-                now: datetime | None = None, deadline: float | None = None) -> Report:
+                now: datetime | None = None, deadline: float | None = None, stack_name: str | None = None) -> Report:
     """The stack's KMS keys: present, customer-managed and enabled, rotating automatically, tagged."""
     def run(scope: stack.StackScope) -> tuple[stack.StackScope, list[Finding], stackcheck.Coverage,
                                               livestack.LiveStack]:
@@ -234,7 +255,7 @@ def rotate_keys(aws: Aws, targets: Targets, *, stack_record: Path | None = None,
         findings = [f for f in stackcheck.judge(live, expected_tags=_tags(targets))
                     if f.rule_id in KEY_RULES and f.resource.startswith("AWS::KMS::Key ")]
         return keys, findings, stackcheck.coverage(live), live
-    return _scoped("rotate-check keys", aws, targets, stack_record, deadline, run)
+    return _scoped("rotate-check keys", aws, targets, stack_record, deadline, run, stack_name)
 
 
 def _tags(targets: Targets) -> dict[str, str]:

@@ -9,6 +9,7 @@ from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
 from opscli.core import declared_operations
 from opscli.model import STACK_PREFIX
 from opscli.targets import Targets
+from platform_spec import monitor
 from platform_spec.naming import NAMES, physical_name
 
 # botocore service name -> IAM action prefix (where they differ)
@@ -73,7 +74,9 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "kms:GetKeyRotationStatus": ("arn:aws:kms:{region}:{account}:key/*",),
     "kms:ListResourceTags": ("arn:aws:kms:{region}:{account}:key/*",),
     "kms:ListGrants": ("arn:aws:kms:{region}:{account}:key/*",),
-    "lambda:GetFunction": ("arn:aws:lambda:{region}:{account}:function:{stack}-*",),
+    "lambda:GetFunction": ("arn:aws:lambda:{region}:{account}:function:{stack}-*",
+                           "arn:aws:lambda:{region}:{account}:function:{function}"),
+    "lambda:GetEventSourceMapping": ("arn:aws:lambda:{region}:{account}:event-source-mapping:*",),
     "logs:DescribeSubscriptionFilters": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
     "logs:ListTagsForResource": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
     "rds:DescribeDBParameters": ("arn:aws:rds:{region}:{account}:pg:{db_params}",),
@@ -140,6 +143,7 @@ def iam_actions(operations: set[str]) -> list[str]:
 def scope_values(targets: Targets, account: str | None = None) -> dict[str, tuple[str, ...]]:
     """The values of SCOPED's placeholders for one stack: each a tuple (a pattern is written once per value)."""
     stack = f"{STACK_PREFIX}{targets.suffix}"
+    watcher = monitor.stack_name(targets.suffix)  # the posture monitor's stack, which the audit judges too
 
     def secret_arn(name: str) -> str:
         if name.startswith("arn:"):
@@ -149,14 +153,16 @@ def scope_values(targets: Targets, account: str | None = None) -> dict[str, tupl
     log_groups = sorted({physical_name(key, targets.suffix) for key, spec in NAMES.items()
                          if spec.limit == "log-group"} | set(targets.log_groups))
     return {
-        "region": (ALLOWED_REGION,), "account": (account or ANY_ACCOUNT,), "stack": (stack,),
-        "bucket": (targets.ingest_bucket or f"{stack.lower()}-*",), "cluster": (targets.cluster,),
+        "region": (ALLOWED_REGION,), "account": (account or ANY_ACCOUNT,), "stack": (stack, watcher),
+        "bucket": (targets.ingest_bucket or f"{stack.lower()}-*", f"{watcher.lower()}-*"),
+        "cluster": (targets.cluster,), "function": (physical_name("monitor", targets.suffix),),
         "db": (targets.db_instance,), "db_params": (targets.db_parameter_group,),
         "db_subnets": (physical_name("rds-subnet-group", targets.suffix),),
         "redis": (targets.redis_group,), "redis_subnets": (physical_name("redis-subnet-group", targets.suffix),),
-        "rule": (physical_name("intake-rule", targets.suffix),),
+        "rule": (physical_name("intake-rule", targets.suffix), physical_name("monitor-changes", targets.suffix)),
         "topic": (physical_name("alarm-topic", targets.suffix),), "waf": (physical_name("waf-acl", targets.suffix),),
-        "queue": tuple(q for q in (targets.intake_queue, targets.intake_dlq) if q),
+        "queue": tuple(q for q in (targets.intake_queue, targets.intake_dlq) if q) + (
+            physical_name("monitor-events", targets.suffix), physical_name("monitor-dead-letter", targets.suffix)),
         "secret": tuple(secret_arn(s) for s in targets.secrets),
         # The log groups the stack names, and those CloudFormation names for it (its functions' and the API's).
         "log_group": (*log_groups, f"/aws/lambda/{stack}-*", "API-Gateway-Execution-Logs_*"),

@@ -253,8 +253,11 @@ class LocalDeployment:
 
 
 @contextlib.contextmanager
-def deployment_process(synth: Any, directory: Path, **extra_env: str) -> Iterator[LocalDeployment]:
-    """`python -m localenv up` of the session's template in its own process, for the duration of the block."""
+def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
+                       **extra_env: str) -> Iterator[LocalDeployment]:
+    """`python -m localenv up` of the session's template in its own process, for the duration of the block; the
+    posture monitor (TapMonitor and its consumer process) only when asked: the shared deployment's tests judge
+    TapStack, and a consumer re-reading every change they make would only cost them time."""
     outputs, log = directory / "flat-outputs.json", directory / "localenv.log"
     state = directory / f"{synth.config.stack_name}.json"
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
@@ -263,7 +266,8 @@ def deployment_process(synth: Any, directory: Path, **extra_env: str) -> Iterato
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),
-             "--outputs", str(outputs), "--state-dir", str(directory)], cwd=ROOT, stdout=sink, stderr=sink, env=env)
+             "--outputs", str(outputs), "--state-dir", str(directory), *([] if monitor else ["--no-monitor"])],
+            cwd=ROOT, stdout=sink, stderr=sink, env=env)
     deadline = time.monotonic() + 120
     while not state.exists():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -32,6 +32,17 @@ def _declared_inline_policies(ctx: ReadContext, role_name: str) -> set[str]:
     return names
 
 
+def _declared_managed_policies(ctx: ReadContext, role_name: str) -> set[str]:
+    """ARNs of the AWS::IAM::ManagedPolicy resources of the stack that attach themselves to `role_name` (their
+    Roles; read, like AWS::IAM::Policy, as their own resources, not as the role's ManagedPolicyArns)."""
+    arns = set()
+    for policy in ctx.scope.of_type("AWS::IAM::ManagedPolicy"):
+        roles = ctx.resolve(policy.properties.get("Roles", []))
+        if isinstance(roles, list) and role_name in roles and policy.physical_id:
+            arns.add(policy.physical_id)
+    return arns
+
+
 @reader("AWS::IAM::Role", ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
                            "iam:GetRolePolicy"),
         "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags")
@@ -42,6 +53,7 @@ def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     attached = [p["PolicyArn"] for page in pages(iam, "list_attached_role_policies", "ListAttachedRolePolicies",
                                                  RoleName=r.physical_id)
                 for p in need(page, "AttachedPolicies", list, operation="ListAttachedRolePolicies")]
+    attached = sorted(set(attached) - _declared_managed_policies(ctx, r.physical_id))
     inline_names = [n for page in pages(iam, "list_role_policies", "ListRolePolicies", RoleName=r.physical_id)
                     for n in need(page, "PolicyNames", list, operation="ListRolePolicies")]
     own = sorted(set(inline_names) - _declared_inline_policies(ctx, r.physical_id))

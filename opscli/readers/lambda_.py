@@ -18,3 +18,18 @@ def lambda_function(ctx: ReadContext, r: Declared) -> dict[str, Any]:
              if k in config}
     props["Tags"] = tag_list(answer.get("Tags") or {})
     return props
+
+
+@reader("AWS::Lambda::EventSourceMapping", ("lambda:GetEventSourceMapping",),
+        "EventSourceArn BatchSize MaximumBatchingWindowInSeconds FunctionResponseTypes")
+def event_source_mapping(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+    """Which queue feeds which function, and how (the posture monitor's queue: STK-SQS-003 passes a queue a
+    function consumes, since Lambda scales its pollers on the backlog)."""
+    op = "GetEventSourceMapping"
+    answer = _call(op, ctx.aws.client("lambda").get_event_source_mapping, "ResourceNotFoundException",
+                   UUID=r.physical_id)
+    props: dict[str, Any] = {"EventSourceArn": need(answer, "EventSourceArn", str, operation=op)}
+    for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"):
+        if key in answer:
+            props[key] = answer[key]
+    return props

@@ -106,7 +106,8 @@ def test_up_refuses_a_second_deployment_of_the_same_stack(tmp_path, capsys):
     (tmp_path / "TapStacktwice.json").write_text(json.dumps({"pid": 12345, "start_time": 1, "lock": {
         "device": 1, "inode": 1}, "endpoint": "http://127.0.0.1:1"}))
     with lock_held_elsewhere(tmp_path / "TapStacktwice.lock") as holder:
-        code = main(["up", "--suffix", "twice", "--template", str(template), "--state-dir", str(tmp_path)])
+        code = main(["up", "--suffix", "twice", "--template", str(template), "--state-dir", str(tmp_path),
+                         "--no-monitor"])
     err = capsys.readouterr().err
     assert code == 2 and f"TapStacktwice is already up at http://127.0.0.1:1 (pid {holder.pid})" in err
 
@@ -129,7 +130,7 @@ def test_down_stops_a_running_deployment(tmp_path):
     state_dir = tmp_path / "state"
     template_path = tmp_path / "empty.json"
     template_path.write_text(json.dumps({"Resources": {}}))
-    process = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--suffix", "downtest", "--template",
+    process = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", "downtest", "--template",
                                 str(template_path), "--outputs", str(tmp_path / "o.json"), "--state-dir",
                                 str(state_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -1,0 +1,197 @@
+"""The posture monitor locally: TapMonitor<suffix> deployed into the emulator after TapStack<suffix>, its queue's
+consumer (`python -m opscli.monitor`) run as a real process, as the pipeline runs the workloads, and the schedule
+fired on demand by sending its message to the queue (the emulator never fires a Scheduler schedule).
+
+The consumer stands in for the function's SQS event source mapping, which the deployer does not create: a mapping
+in the emulator would hand the queue's messages to a function it cannot run."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdk_app.config import AppConfig
+from localenv.inputs import ROOT, UsageError
+from platform_spec import files, monitor
+
+# How long `up` watches a fresh consumer before it says it runs: one that cannot start (a missing module, bad
+# arguments) exits well within this; one that runs is reported as running, whatever it does later.
+START_GRACE = 3.0
+STOP_TIMEOUT = 15.0
+LOG_TAIL = 2000  # characters of the consumer's log shown when it exits
+
+
+def template_path(config: AppConfig, tap_template: Path | None) -> Path:
+    """The monitor's template: beside TapStack's (`--template T` names TapStack's; the app writes both into one
+    cloud assembly), else cdk.out/TapMonitor<suffix>.template.json."""
+    name = f"{monitor.stack_name(config.environment_suffix)}.template.json"
+    return (tap_template.parent if tap_template is not None else ROOT / "cdk.out") / name
+
+
+def load_template(config: AppConfig, tap_template: Path | None) -> dict[str, Any]:
+    path = template_path(config, tap_template)
+    try:
+        template = files.read_json(path, "monitor template")
+    except FileNotFoundError:
+        raise UsageError(f"no template of {monitor.stack_name(config.environment_suffix)} at {path}: synthesize "
+                         "the app (scripts/main.sh writes both stacks), or leave the monitor out with "
+                         "--no-monitor") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"monitor template {path}: {exc}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise UsageError(f"monitor template {path} is not a CloudFormation template (no Resources)")
+    return template
+
+
+def outputs_path(tap_outputs: Path) -> Path:
+    """Where the monitor's outputs go: beside TapStack's outputs file."""
+    return tap_outputs.with_name(f"{tap_outputs.stem}.monitor{tap_outputs.suffix or '.json'}")
+
+
+def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> dict[str, str]:
+    """Create TapMonitor<suffix>'s resources in the emulator at `endpoint_url`; its outputs (also written beside
+    TapStack's). Raises UsageError when the template lacks an output the consumer needs."""
+    import boto3
+
+    from localenv.deploy import Deployer
+
+    session = boto3.Session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                            region_name=config.region)
+    result = Deployer(template, config, session=session, endpoint_url=endpoint_url,
+                      stack_name=monitor.stack_name(config.environment_suffix)).deploy()
+    missing = [key for key in monitor.OUTPUTS if not result.outputs.get(key, "").strip()
+               or result.outputs[key].startswith("UNRESOLVED")]
+    if missing:
+        raise UsageError(f"the monitor's template gave no {', '.join(missing)}: is it TapMonitor's?")
+    files.write_whole(outputs_path(tap_outputs), json.dumps(result.outputs, indent=2, sort_keys=True) + "\n",
+                      "monitor outputs file", make_parents=True)
+    return result.outputs
+
+
+def command(config: AppConfig, outputs: Mapping[str, str], endpoint_url: str) -> list[str]:
+    """The consumer's command line (the contract's `python -m opscli.monitor ...`)."""
+    return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", config.environment_suffix,
+            "--queue-url", outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
+            "--region", config.region, "--bucket", outputs[monitor.OUTPUT_BUCKET]]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """The consumer gets SIGTERM when `up` dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+@dataclass
+class Consumer:
+    """The running consumer: its process and its log file (stdout and stderr)."""
+
+    process: subprocess.Popen
+    log: Path
+    argv: list[str]
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def tail(self) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[-LOG_TAIL:].strip()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM (the contract's clean stop), then SIGKILL if it does not end in time. Only this process, which
+        `start` made, is ever signalled."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float = START_GRACE) -> Consumer:
+    """Start the consumer with its output to `log`, and watch it for `grace` seconds: it either runs or has
+    exited (see `Consumer.exited`); nothing waits for it beyond that."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # A new file of ours each run, never through a name someone left there: a link (symbolic or hard) is
+    # removed, which changes no other file, and the new one is made exclusively.
+    try:
+        os.unlink(log)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"{log} cannot be replaced: {exc.strerror or exc}") from None
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as sink:
+        process = subprocess.Popen(argv, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=sink,
+                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if sys.platform == "linux"
+                                   else None)
+    consumer = Consumer(process, log, argv)
+    deadline = time.monotonic() + grace
+    while consumer.exited() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return consumer
+
+
+def status_line(consumer: Consumer) -> str:
+    """What `up` says about the consumer: running (with its log), or exited at once (with why, from its log)."""
+    code = consumer.exited()
+    shown = "python " + " ".join(consumer.argv[1:5])
+    if code is None:
+        return f"  monitor: {shown} ... running (pid {consumer.process.pid}); log: {consumer.log}"
+    why = consumer.tail() or "(it wrote nothing)"
+    return (f"  monitor: NOT RUNNING: {shown} exited at once with {code}; the stacks stay up without it.\n"
+            f"  its log ({consumer.log}):\n" + "\n".join(f"    {line}" for line in why.splitlines()))
+
+
+@contextlib.contextmanager
+def running(config: AppConfig, template: Mapping[str, Any], endpoint_url: str, tap_outputs: Path, log: Path,
+            env: Mapping[str, str]) -> Iterator[tuple[dict[str, str], Consumer]]:
+    """TapMonitor<suffix> deployed and its consumer started, for the block; the consumer stopped after it."""
+    outputs = deploy(template, config, endpoint_url, tap_outputs)
+    consumer = start(command(config, outputs, endpoint_url), log,
+                     {**env, "AWS_ENDPOINT_URL": endpoint_url, "PYTHONUNBUFFERED": "1"})
+    try:
+        yield outputs, consumer
+    finally:
+        consumer.stop()
+
+
+def fire_schedule(record: Mapping[str, Any], config: AppConfig) -> str:
+    """Send the schedule's message to the monitor's queue of the running deployment `record` (what EventBridge
+    Scheduler would send at the next hour); the message id."""
+    import boto3
+
+    from localenv.emulator import LOCAL_CREDENTIALS
+
+    endpoint, queue = record.get("endpoint"), (record.get("monitor") or {}).get("queue_url")
+    if not isinstance(endpoint, str) or not endpoint.startswith("http://127.0.0.1:"):
+        raise UsageError("the deployment's record names no local endpoint")
+    if not isinstance(queue, str) or not queue.startswith(("http://", "https://")):
+        raise UsageError(f"{config.stack_name} is up without its monitor (--no-monitor): no schedule to fire")
+    session = boto3.Session(aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            region_name=config.region)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    return sqs.send_message(QueueUrl=queue, MessageBody=monitor.schedule_body(config.environment_suffix))["MessageId"]
+
+
+def log_path(state_dir: Path, config: AppConfig) -> Path:
+    return state_dir / f"{monitor.stack_name(config.environment_suffix)}.log"
+
+
+__all__ = ["Consumer", "command", "deploy", "fire_schedule", "load_template", "log_path", "outputs_path", "running",
+           "start", "status_line", "template_path"]
