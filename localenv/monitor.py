@@ -47,7 +47,7 @@ def load_template(config: AppConfig, tap_template: Path | None) -> dict[str, Any
                          "the app (scripts/main.sh writes both stacks), or leave the monitor out with "
                          "--no-monitor") from None
     except (OSError, ValueError) as exc:
-        raise UsageError(f"monitor template {path}: {exc}") from None
+        raise UsageError(str(exc)) from None  # the message names the file and what is wrong
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise UsageError(f"monitor template {path} is not a CloudFormation template (no Resources)")
     return template
