@@ -93,11 +93,13 @@ def synth_errors(app: App) -> list[str]:
 
 
 def declared_at(line: str, sites: Mapping[str, str]) -> str:
-    """An error line '/Stack/Construct/...: message' with the Python line that declares the construct appended
-    as '(declared at cdk_app/x.py:N)', where the source map knows it (the gate reads it back)."""
+    """An error line '/Stack/Construct/...: message' on one line (cdk-nag ends some messages with a line feed)
+    with the Python line that declares the construct appended as '(declared at cdk_app/x.py:N)', where the source
+    map knows it (the gate reads it back)."""
+    line = " ".join(line.split())
     path = line.split(": ", 1)[0]
     site = source_map.site_of(path.lstrip("/"), sites) if path.startswith("/") else None
-    return f"{line} (declared at {site[0]}:{site[1]})" if site else line
+    return f"{line} (declared at {site})" if site else line
 
 
 def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,

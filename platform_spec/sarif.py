@@ -80,16 +80,18 @@ def sarif_rules(rule_ids: set[str], *, base: str | None = None) -> list[dict]:
 
 
 # Where a result falls back to when no line of ours is known: the file that declares the CDK app, tracked in
-# every CDK repository (code scanning needs a file and a line for every result).
-FALLBACK_LOCATION = ("cdk.json", 1)
+# every CDK repository (code scanning needs a file for every result), as a whole: no line is made up.
+FALLBACK_LOCATION = ("cdk.json", None)
 ROOT_BASE = {"%SRCROOT%": {"description": {"text": "the repository's root"}}}
 
 
-def location(file: str, line: int, name: str) -> dict:
-    """One result's location: a file of the repository (relative to %SRCROOT%) and line, and what it is about."""
-    return {"physicalLocation": {"artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
-                                 "region": {"startLine": max(line, 1)}},
-            "logicalLocations": [{"fullyQualifiedName": name, "kind": "resource"}]}
+def location(file: str, line: int | None, name: str) -> dict:
+    """One result's location: a file of the repository (relative to %SRCROOT%) and its line where one is known
+    (without one, the result is about the file as a whole), and what it is about."""
+    physical: dict = {"artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"}}
+    if line is not None and line >= 1:
+        physical["region"] = {"startLine": line}
+    return {"physicalLocation": physical, "logicalLocations": [{"fullyQualifiedName": name, "kind": "resource"}]}
 
 
 def fingerprint(rule_id: str, logical_id: str, check_id: str) -> str:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
 _ERROR_LINE = re.compile(r"^error: (/\S+): (.+)$")
 _NAG_ID = re.compile(r"^(?P<id>[A-Za-z0-9.]+-[A-Za-z0-9-]+?)(?:\[.*?\])?: ")
-_DECLARED_AT = re.compile(r" \(declared at (?P<site>[^()\s]+:\d+)\)$")
+_DECLARED_AT = re.compile(r"(?:^| )\(declared at (?P<site>[^()\s]+:\d+)\)$")
 TEMPLATE_STAGE = ("checkov", "cfn-lint", "template engine")
 
 
@@ -50,6 +50,8 @@ class GateResult:
     counts: dict[str, int] = field(default_factory=dict)
     checks_run: set[str] = field(default_factory=set)
     not_run: dict[str, str] = field(default_factory=dict)  # stage -> why it did not run
+    source_map: str | None = None  # the source map the template stage's findings were located with
+    source_warning: str = ""  # why some finding names no Python line ("" when every one does)
 
 
 def checkov_to_catalog() -> dict[str, str]:
@@ -76,19 +78,32 @@ def _severity(catalog_id: str, default: str = "HIGH") -> str:
     return catalog.CATALOG[catalog_id].severity.value if catalog_id in catalog.CATALOG else default
 
 
+def error_lines(stderr: str) -> list[str]:
+    """The entry point's 'error: ...' lines, each whole: a line that only continues the one before it (a message
+    ending in a line feed, then '(declared at FILE:LINE)') is joined to it."""
+    lines: list[str] = []
+    for raw in stderr.splitlines():
+        line = raw.strip()
+        if line.startswith("error: "):
+            lines.append(line)
+        elif lines and line and _DECLARED_AT.fullmatch(line) and not _DECLARED_AT.search(lines[-1]):
+            lines[-1] = f"{lines[-1]} {line}"
+    return lines
+
+
 def synth_findings(stderr: str) -> list[ReportFinding]:
     """Findings from the entry point's 'error: /path: message (declared at FILE:LINE)' lines (Aspects and
     cdk-nag packs), each with the catalog rule it maps to and the Python line that declares the construct."""
     findings = []
     mapping = nag_to_catalog()
-    for line in stderr.splitlines():
-        match = _ERROR_LINE.match(line.strip())
+    for line in error_lines(stderr):
+        match = _ERROR_LINE.match(line)
         if not match:
             continue
         path, message = match.groups()
         declared = _DECLARED_AT.search(message)
-        source = declared.group("site") if declared else ""
-        message = message[:declared.start()] if declared else message
+        source = source_map.Site.parse(declared.group("site")) if declared else None
+        message = message[:declared.start()].rstrip() if declared else message
         if message.startswith("[STK-"):
             rule_id = message[1:message.index("]")]
             findings.append(ReportFinding("aspect", rule_id, rule_id, _severity(rule_id), path, "", message,
@@ -120,19 +135,50 @@ def merge(findings: Sequence[ReportFinding]) -> list[ReportFinding]:
     return list(merged.values())
 
 
-def template_sources(cdk_out: Path, templates: Sequence[Path]) -> dict[tuple[str, str], str]:
+def template_sources(cdk_out: Path, templates: Sequence[Path]) -> dict[tuple[str, str], source_map.Site]:
     """(template path, logical id) -> the Python line that declares the resource, from the assembly's source map
     (python -m cdk_app writes source-map.json beside the templates); empty without one."""
     sites = source_map.load(cdk_out / source_map.FILE_NAME)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], source_map.Site] = {}
     for path in templates if sites else []:
         try:
             template = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             continue
-        for lid, (file, line) in source_map.resource_sites(template, sites).items():
-            out[(os.path.relpath(path, ROOT), lid)] = f"{file}:{line}"
+        for lid, site in source_map.resource_sites(template, sites).items():
+            out[(os.path.relpath(path, ROOT), lid)] = site
     return out
+
+
+def locate(findings: Sequence[ReportFinding], cdk_out: Path, templates: Sequence[Path]
+           ) -> tuple[list[ReportFinding], str | None, str]:
+    """Template-stage findings with the Python line that declares each resource, from the source map beside the
+    templates; the map's path (None: none applied) and why some finding has no line ("" when none lacks one)."""
+    sources = template_sources(cdk_out, templates)
+    located = [replace(f, source=sources.get((f.location, logical_id(f)), f.source)) for f in findings]
+    map_file = os.path.relpath(cdk_out / source_map.FILE_NAME, ROOT)
+    if sources:
+        why = "the template names no such resource (a finding on the template as a whole)"
+    elif source_map.load(cdk_out / source_map.FILE_NAME):
+        why = "the templates carry no aws:cdk:path metadata; their template line is given instead"
+    else:
+        why = (f"{map_file} is missing or unreadable (python -m cdk_app writes it beside the templates: synthesize "
+               "without --skip-synth); their template line is given instead")
+    return located, map_file if sources else None, unlocated(located, why)
+
+
+def logical_id(f: ReportFinding) -> str:
+    """The logical id a template-stage finding names (Checkov: 'TYPE.Lid', cfn-lint: 'Resources.Lid')."""
+    return f.resource.rsplit(".", 1)[-1]
+
+
+def unlocated(findings: Sequence[ReportFinding], why: str) -> str:
+    """One sentence for the findings that name no Python line (with `why`), or "" when every one does."""
+    missing = sorted({f.resource for f in findings if f.source is None})
+    if not missing:
+        return ""
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return f"no file:line for {len(missing)} resource(s) with findings ({shown}): {why}"
 
 
 def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
@@ -339,6 +385,8 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
         result.seconds["synth"] = seconds
         result.findings.extend(merge(findings))
         if findings:
+            result.source_warning = unlocated(result.findings, "synthesis named no line of cdk_app/ that declares "
+                                                               "them (a construct CDK adds outside the app's code)")
             why = "synthesis failed, so there is no template to scan"
             result.not_run = {stage: why for stage in TEMPLATE_STAGE}
             return result  # nothing was written to scan
@@ -348,9 +396,7 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
     if not templates:
         raise GateError(f"no *.template.json in {cdk_out}: synthesize first or drop --skip-synth", EXIT_USAGE)
     scanned = scan_templates(templates, suffix=suffix, step=step)
-    sources = template_sources(cdk_out, templates)
-    located = [replace(f, source=sources.get((f.location, f.resource.rsplit(".", 1)[-1]), f.source))
-               for f in scanned.findings]
+    located, result.source_map, result.source_warning = locate(scanned.findings, cdk_out, templates)
     result.findings.extend(merge(located))
     result.seconds.update(scanned.seconds)
     result.counts.update(scanned.counts)
@@ -388,7 +434,8 @@ def reports_directory(named: Path | None) -> Path:
 def write_reports(result: GateResult, directory: Path) -> list[Path]:
     """gate.json, gate.sarif and gate.junit.xml in `directory`, each whole or not at all (files.write_whole)."""
     summary = {"findings": len(result.findings), "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
-               "not_run": result.not_run, **result.counts}
+               "not_run": result.not_run, **result.counts,
+               "source_map": {"file": result.source_map, "warning": result.source_warning or None}}
     outputs = {
         directory / "gate.json": to_json(result.findings, summary=summary),
         directory / "gate.sarif": to_sarif(result.findings, tool="streamtech-policy-gate",
@@ -428,11 +475,14 @@ def summary_lines(result: GateResult) -> list[str]:
 
 def finding_line(f: ReportFinding) -> str:
     """One (catalog rule, resource): the catalog id first (the one to look up), its severity, the resource and
-    the Python line that declares it, what was found, and every engine that saw it."""
+    the Python line that declares it, what was found, the catalog's fix in code, and every engine that saw it."""
     first = f.catalog_id or f"({f.engine})"
     where = f" ({f.source})" if f.source else (f" ({f.location}:{f.line})" if f.location and f.line else "")
     engines = ", ".join(f.seen_by or (f"{f.engine} {f.rule_id}",))
-    return f"FAIL {first} {f.severity} {f.resource}{where}: {f.message} [{engines}]"
+    rule = catalog.CATALOG.get(f.catalog_id)
+    fix = f" Fix: {rule.in_code}" if rule is not None and rule.in_code else ""
+    message = f.message if not fix or f.message.endswith((".", "!", "?")) else f"{f.message}."
+    return f"FAIL {first} {f.severity} {f.resource}{where}: {message}{fix} [{engines}]"
 
 
 EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a\n"
@@ -471,6 +521,8 @@ def gate(suffix: str, cdk_out: Path, reports: Path | None, skip_synth: bool, out
         result = run(suffix, cdk_out=cdk_out, skip_synth=skip_synth, step=lambda name: err.print(f"gate: {name}"))
     paths = write_reports(result, reports)
     code = EXIT_FINDINGS if result.findings else EXIT_OK
+    if result.source_warning:
+        err.print(f"gate: warning: {result.source_warning}", markup=False, highlight=False)
     if output == "json":
         click.echo((reports / "gate.json").read_text(), nl=False)
         return code

@@ -16,6 +16,7 @@ from platform_spec.sarif import (
     location,
     sarif_rules,
 )
+from platform_spec.source_map import Site
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
 
@@ -30,8 +31,8 @@ class ReportFinding:
     location: str  # file the finding is in (template path) or "" for live resources
     message: str
     line: int = 0  # the line in `location` (0: unknown)
-    # The Python line that declares the resource ("cdk_app/constructs/api.py:45"), from the source map ("": unknown)
-    source: str = ""
+    # The Python line that declares the resource (cdk_app/constructs/api.py, 45), from the source map (None: unknown)
+    source: Site | None = None
     # Every engine that reported this (catalog rule, resource), as "engine rule-id" (merge() fills it)
     seen_by: tuple[str, ...] = ()
 
@@ -44,6 +45,7 @@ def to_json(findings: Sequence[ReportFinding], *, summary: dict | None = None) -
 def _with_words(f: ReportFinding) -> dict:
     """The finding, and for a catalog rule what it requires, why, and what to do now and in code."""
     data = asdict(f)
+    data["source"] = f.source.to_dict() if f.source else None
     rule = catalog.CATALOG.get(f.catalog_id)
     if rule is not None:
         data["rule"] = {"title": rule.title, "rationale": rule.rationale, "now": rule.now, "in_code": rule.in_code}
@@ -53,14 +55,14 @@ def _with_words(f: ReportFinding) -> dict:
 def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1", category: str = "policy-gate/",
              help_base: str | None = None) -> str:
     """SARIF for code scanning: a catalog rule's result carries its security-severity and markdown help; each result
-    sits at the Python line that declares its resource when known, else at its line in the template, else at the
-    app's definition (cdk.json); fingerprints from rule, resource and engine id keep an alert one alert."""
+    sits at the Python line that declares its resource when known, else at its line in the template, else on the
+    app's definition (cdk.json) as a whole, with no line made up; fingerprints from rule, resource and engine id
+    keep an alert one alert."""
     rules = sarif_rules({f.catalog_id or f.rule_id for f in findings}, base=help_base)
     results = []
     for f in findings:
         rule_id = f.catalog_id or f.rule_id
-        file, _, line = f.source.rpartition(":") if f.source else (
-            f.location or FALLBACK_LOCATION[0], "", str(f.line))
+        file, line = f.source or ((f.location, f.line) if f.location and f.line else (FALLBACK_LOCATION[0], None))
         result = {
             "ruleId": rule_id,
             "kind": "fail",
@@ -70,8 +72,7 @@ def to_sarif(findings: Sequence[ReportFinding], *, tool: str, version: str = "1"
             "partialFingerprints": {FINGERPRINT: fingerprint(rule_id, f.resource, f.rule_id)},
             "properties": {"engine": f.engine, "engineRuleId": f.rule_id, "catalogId": f.catalog_id,
                            "severity": f.severity, "resource": f.resource, "seenBy": list(f.seen_by)},
-            "locations": [location(file or FALLBACK_LOCATION[0], int(line) if line.isdigit() else 1,
-                                   f.resource or "stack")],
+            "locations": [location(file, line, f.resource or "stack")],
         }
         results.append(result)
     sarif = {"version": "2.1.0", "$schema": SARIF_SCHEMA,

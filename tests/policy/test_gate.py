@@ -142,13 +142,13 @@ def test_one_broken_setting_is_one_finding_with_every_engine_and_its_python_line
                        for rule in ("StreamTech-STK-RDS-001", "AwsSolutions-RDS3", "HIPAA.Security-RDSMultiAZSupport",
                                     "NIST.800.53.R5-RDSMultiAZSupport"))
     [finding] = gate.merge(gate.synth_findings(stderr))
-    assert finding.catalog_id == "STK-RDS-001" and finding.source == "cdk_app/constructs/database.py:40"
+    assert finding.catalog_id == "STK-RDS-001" and finding.source == ("cdk_app/constructs/database.py", 40)
     assert finding.seen_by == ("nag StreamTech-STK-RDS-001", "nag AwsSolutions-RDS3",
                                "nag HIPAA.Security-RDSMultiAZSupport", "nag NIST.800.53.R5-RDSMultiAZSupport")
     line = gate.finding_line(finding)
     assert line.startswith("FAIL STK-RDS-001 HIGH /TapStackx/Database/Instance/Resource "
                            "(cdk_app/constructs/database.py:40): StreamTech-STK-RDS-001: The RDS instance")
-    assert "(declared at" not in line
+    assert "(declared at" not in line and ". Fix: Set multi_az=True on the DatabaseInstance. [nag" in line
     result = gate.GateResult(findings=[finding], not_run={s: "synthesis failed" for s in gate.TEMPLATE_STAGE})
     lines = gate.summary_lines(result)
     assert "  checkov: NOT RUN (synthesis failed)" in lines and "  template engine: NOT RUN (synthesis failed)" in lines
@@ -274,20 +274,64 @@ def test_a_template_stage_finding_names_the_python_line_that_declares_the_resour
     sources = gate.template_sources(out, [mutated])
     assert len(sources) == len(template["Resources"])
     found, _ = gate.template_scan([mutated])
-    located = gate.merge([gate.replace(f, source=sources.get((f.location, f.resource.rsplit(".", 1)[-1]), ""))
-                          for f in found])
+    located, map_file, warning = gate.locate(found, out, [mutated])
+    assert map_file and map_file.endswith("source-map.json") and warning == ""
+    located = gate.merge(located)
     [finding] = [f for f in located if f.catalog_id == "STK-NET-005"]
     line = gate.finding_line(finding)
     assert "(cdk_app/constructs/database.py:" in line and line.endswith("[template STK-NET-005]")
-    file, number = finding.source.split(":")
-    assert "ec2.SecurityGroup(" in (gate.ROOT / file).read_text().splitlines()[int(number) - 1]
+    file, number = finding.source
+    assert "ec2.SecurityGroup(" in (gate.ROOT / file).read_text().splitlines()[number - 1]
     sarif = json.loads(to_sarif(located, tool="streamtech-policy-gate"))
     [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "STK-NET-005"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk_app/constructs/database.py"
     rule = next(r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "STK-NET-005")
     assert rule["properties"]["security-severity"] == "8.0"
     assert_code_scanning_accepts(sarif)
-    assert gate.template_sources(tmp_path, [mutated]) == {}  # no source map: no line claimed
+    assert gate.template_sources(tmp_path, [mutated]) == {}  # no source map: no line claimed, and said so
+    unplaced, map_file, warning = gate.locate(found, tmp_path, [mutated])
+    assert map_file is None and "source-map.json is missing or unreadable" in warning
+    bare = json.loads(to_sarif(gate.merge(unplaced), tool="streamtech-policy-gate"))
+    [result] = [r for r in bare["runs"][0]["results"] if r["ruleId"] == "STK-NET-005"]
+    assert result["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "cdk.json",
+                                                                               "uriBaseId": "%SRCROOT%"}}
+
+
+def test_the_gate_with_multi_az_off_prints_one_line_with_the_python_line_the_rule_and_the_fix(
+        synth, tmp_path, monkeypatch, capsys):
+    """The issue's check: with multi_az=False synthesis fails in four packs; `cdk synth` prints each finding as
+    the entry point writes it (cdk-nag ends its messages with a line feed, so an older entry point put the
+    '(declared at …)' on a line of its own, and the gate lost it). The gate prints one line with the Python line
+    of the session's source map, the rule and the fix; gate.json and gate.sarif carry the same file and line."""
+    from cdk_app import assembly_cache
+    from cdk_app.assembly_cache import SynthesisFailed
+    from platform_spec import source_map
+
+    site = source_map.site_of("TapStackx/Database/Instance/Resource",
+                              source_map.load(synth.outdir / source_map.FILE_NAME))
+    assert "rds.DatabaseInstance(" in (gate.ROOT / site.file).read_text().splitlines()[site.line - 1]
+    output = "".join(f"error: /TapStackx/Database/Instance/Resource: {rule}: The RDS DB instance is not multi-AZ.\n"
+                     f" (declared at {site})\n" for rule in ("AwsSolutions-RDS3", "HIPAA.Security-RDSMultiAZSupport",
+                                                             "StreamTech-STK-RDS-001"))
+    output += "error: synthesis found 3 guardrail violation(s); nothing is deployable\n" \
+              "python3 -m cdk_app: Subprocess exited with error 1\n"
+
+    def failing(context):
+        raise SynthesisFailed("cdk synth exited 1", exit_code=1, output=output)
+
+    monkeypatch.setattr(assembly_cache, "synthesized", failing)
+    (tmp_path / "r").mkdir()
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) == \
+        gate.EXIT_FINDINGS
+    captured = capsys.readouterr()
+    [line] = [line for line in captured.out.splitlines() if line.strip().startswith("FAIL")]
+    assert f"STK-RDS-001 HIGH /TapStackx/Database/Instance/Resource ({site.file}:{site.line}): " in line
+    assert "Fix: Set multi_az=True on the DatabaseInstance." in line and "warning" not in captured.err
+    [finding] = json.loads((tmp_path / "r" / "gate.json").read_text())["findings"]
+    assert finding["source"] == {"file": site.file, "line": site.line}
+    [result] = json.loads((tmp_path / "r" / "gate.sarif").read_text())["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == site.file
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": site.line}
 
 
 def test_skip_synth_says_the_nag_packs_did_not_run():

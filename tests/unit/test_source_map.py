@@ -54,5 +54,7 @@ def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
     sites = {"Database/Instance": "cdk_app/constructs/database.py:58"}
     line = "/TapStackx/Database/Instance/Resource: StreamTech-STK-RDS-001: not Multi-AZ"
     assert declared_at(line, sites) == f"{line} (declared at cdk_app/constructs/database.py:58)"
+    # cdk-nag ends some messages with a line feed: the error stays one line, the site on it
+    assert declared_at(f"{line}.\n", sites) == f"{line}. (declared at cdk_app/constructs/database.py:58)"
     assert declared_at("no construct path here", sites) == "no construct path here"
     assert declared_at("/Elsewhere/X: message", {}) == "/Elsewhere/X: message"
