@@ -89,9 +89,10 @@ def output_options(fn: Callable) -> Callable:
                           "failing ones, as code scanning shows every result it is given."),
         click.option("--source-map", "source_map_file", type=click.Path(path_type=Path), default=None,
                      envvar="OPSCLI_SOURCE_MAP",
-                     help="SARIF: the CDK app's source map (each construct -> the Python line that declares it), "
-                          "so that results sit on those lines; default: the app's committed one when opscli runs "
-                          "from the root of the app's repository."),
+                     help="The CDK app's source map (each construct -> the Python line that declares it): every "
+                          "view gives a declared resource's findings that file:line, and SARIF puts them there; "
+                          "default: the one committed in the CDK app's checkout that the working directory is in "
+                          "(beside cdk.json, here or above). Without one, a warning says so."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH", callback=_report_specs,
                      help="Also write the report to PATH as FORMAT (json, sarif, table, html: one self-contained "
                           "page, asff: Security Hub's findings, ocsf: OCSF Compliance Findings); "
@@ -128,19 +129,19 @@ def _report_specs(_ctx: click.Context, _param: click.Parameter, values: tuple[st
     return specs
 
 
-def _sites(path: Path | None) -> dict[str, str]:
-    """The source map SARIF locates results with: --source-map (a usage error if it cannot be read), else the
-    repository's committed one when opscli runs in the repository, else none (results fall back to cdk.json)."""
+def _source_map(path: Path | None) -> source_map.SourceMap:
+    """The source map every view locates findings with: --source-map (a usage error if it cannot be read), else
+    the committed one of the app's checkout the working directory is in, else none, with why."""
     if path is None:
-        return source_map.load(source_map.COMMITTED_PATH) if Path(source_map.COMMITTED_PATH).is_file() else {}
+        return source_map.SourceMap.discover(".")
     try:
-        return source_map.read(path)
+        return source_map.SourceMap(source_map.read(path), str(path))
     except (files.FileRefused, ValueError) as exc:
         raise UsageError(f"--source-map: {exc}") from None
 
 
 def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs: dict[str, Any],
-                   sites: dict[str, str], past: Any = None) -> tuple[int, list[str]]:
+                   past: Any = None) -> tuple[int, list[str]]:
     """Each --report file, written whole or not at all, as `files.write_whole` writes; returns the exit code the
     run ends with and why any report could not be written.
 
@@ -149,7 +150,7 @@ def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs
     again with it, so that no report claims an exit code the process does not return."""
     def write(fmt: str, path: Path, with_code: int) -> str | None:
         try:
-            files.write_whole(path, render.render(report, fmt, with_code, show_all=kwargs["show_all"], sites=sites,
+            files.write_whole(path, render.render(report, fmt, with_code, show_all=kwargs["show_all"],
                                                   include_pass=kwargs["sarif_include_pass"], past=past),
                               f"--report {fmt}")
         except files.FileRefused as exc:
@@ -207,8 +208,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     if kwargs["history_file"] is not None and kwargs["history_file"].exists() and \
             not kwargs["history_file"].is_file():
         raise UsageError(f"--history {kwargs['history_file']} is not a regular file")
-    wants_sarif = kwargs["output"] == "sarif" or any(fmt == "sarif" for fmt, _ in kwargs["reports"])
-    sites = _sites(kwargs["source_map_file"]) if wants_sarif else {}
+    sources = _source_map(kwargs["source_map_file"])
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
@@ -234,6 +234,10 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
         err.print(f"opscli: {terminal.cell(note)}")
     for line in core.could_not_look(report):
         err.print(f"opscli: {terminal.cell(line)}")
+    report.source_map = sources
+    unplaced = report.source_warning()
+    if unplaced:
+        err.print(f"opscli: warning: {terminal.cell(unplaced)}")
     past = None
     if not kwargs["no_history"]:
         try:
@@ -243,12 +247,11 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
         except history.HistoryError as exc:  # the run's verdict stands; the operator is told
             err.print(f"opscli: history not recorded: {terminal.cell(exc)}")
     # The files first: a report that cannot be written changes the exit code that stdout then states.
-    code, unwritten = _write_reports(report, code, kwargs["reports"], kwargs, sites, past)
+    code, unwritten = _write_reports(report, code, kwargs["reports"], kwargs, past)
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
-        click.echo(render.render(report, "sarif", code, sites=sites, include_pass=kwargs["sarif_include_pass"]),
-                   nl=False)
+        click.echo(render.render(report, "sarif", code, include_pass=kwargs["sarif_include_pass"]), nl=False)
     else:
         terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
     for why in unwritten:

@@ -28,7 +28,7 @@ from typing import Any
 
 from opscli import __version__, arns
 from opscli.explain import explanation
-from opscli.model import Finding, Report, cut, resource_parts, short_name
+from opscli.model import Finding, Report, cut, resource_parts, short_name, source_of
 from opscli.sanitize import visible_json
 from opscli.stackcheck import ACCOUNT_SUBJECT
 from platform_spec import catalog
@@ -151,9 +151,11 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
     what the local history says (opscli.history.Past), for the observed and created times."""
     account = report.target.get("account") or "000000000000"
     region = report.target.get("region") or "ap-northeast-1"
+    located = report.located()
     out = []
     for f in _judged(report):
         e = explanation(f)
+        site = source_of(located, f)
         rule = catalog.CATALOG.get(f.rule_id)
         parts = resource_parts(f.resource)
         times = {name: _asff_time(moment) for name, moment in observed(report, f, past).items()}
@@ -181,7 +183,9 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
                                                                  if requirements else {})},
             "ProductFields": {"opscli/Command": report.command, "opscli/CheckId": f.check_id,
                               "opscli/Version": __version__, "opscli/ReadWith": ", ".join(
-                                  e["evidence"]["read_with"])[:1024]},
+                                  e["evidence"]["read_with"])[:1024],
+                              # the Python line that declares the resource (the app's source map)
+                              **({"opscli/Source": cut(str(site), 1024)} if site is not None else {})},
             "RecordState": "ACTIVE",
             "Workflow": {"Status": "SUPPRESSED" if f.status is Status.ACCEPTED else
                          "RESOLVED" if f.status is Status.PASS else "NEW"},
@@ -207,9 +211,11 @@ def to_ocsf(report: Report, past: Any = None) -> list[dict[str, Any]]:
     account = report.target.get("account")
     region = report.target.get("region") or "ap-northeast-1"
     when = _epoch_ms(report.created)
+    located = report.located()
     out = []
     for f in _judged(report):
         e = explanation(f)
+        site = source_of(located, f)
         parts = resource_parts(f.resource)
         status_id, status = _OCSF_COMPLIANCE[f.status]
         severity_id = _OCSF_SEVERITY.get(f.severity, 0)
@@ -238,7 +244,7 @@ def to_ocsf(report: Report, past: Any = None) -> list[dict[str, Any]]:
                            "requirements": [f"{name} {c}" for name, ids in e["controls"].items() for c in ids]},
             "resources": [resource],
             "unmapped": {"check_id": f.check_id, "read_with": e["evidence"]["read_with"],
-                         "stack": report.stack},
+                         "stack": report.stack, **({"source": site.to_dict()} if site is not None else {})},
         }
         if e["remediation"]["now"] or e["remediation"]["in_code"]:
             event["remediation"] = {"desc": " ".join(part for part in (

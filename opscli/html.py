@@ -27,6 +27,7 @@ from opscli.model import (
     resource_parts,
     service_of,
     short_name,
+    source_of,
     unverified_groups,
     worst,
 )
@@ -194,9 +195,15 @@ def _attention(report: Report, past: Past | None) -> list[str]:
         return [*out, "<p>Nothing: every check passed.</p>"]
     out.append('<table class="evidence"><tr><th>status</th><th>rule</th><th>resource</th><th>evidence</th>'
                "<th>why it matters · controls</th><th>fix now · in code</th></tr>")
+    located = report.located()
+    unplaced = report.source_warning(located)
+    if unplaced:
+        out.append(f'<p class="meta">{escape(unplaced)}</p>')
     for f in attention:
         e = explanation(f)
         resource = e["evidence"]["resource"]
+        site = source_of(located, f)
+        declared = f'<br><span class="small">declared at <code>{escape(str(site))}</code></span>' if site else ""
         since = past.first_failed.get(finding_id(report, f)) if past is not None else None
         first = f'<div class="small">failing since {escape(day(since))}</div>' if since else ""
         controls = "<br>".join(f"{escape(name)}: {escape(', '.join(ids))}" for name, ids in e["controls"].items())
@@ -205,7 +212,7 @@ def _attention(report: Report, past: Past | None) -> list[str]:
             f"<td><b>{escape(f.rule_id)}</b><br>{escape(e['title'])}{first}</td>"
             f"<td><b>{escape(resource.get('logical_id') or short_name(f.resource))}</b><br>"
             f'<span class="small">{escape(resource.get("physical_id") or f.resource)}'
-            f"{'<br>' + escape(resource['type']) if resource.get('type') else ''}</span></td>"
+            f"{'<br>' + escape(resource['type']) if resource.get('type') else ''}</span>{declared}</td>"
             f"<td>{escape(f.reason)}<div class=\"small\">read with {escape(', '.join(e['evidence']['read_with']))}"
             f"</div></td>"
             f"<td>{escape(e['rationale'])}<div class=\"small\">{controls}</div></td>"

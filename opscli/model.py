@@ -13,6 +13,7 @@ from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from platform_spec import catalog
 from platform_spec.path import Path
 from platform_spec.result import Status
+from platform_spec.source_map import Located, Site, SourceMap, locate
 
 SEVERITIES = [s.value for s in catalog.Severity]
 STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
@@ -101,6 +102,9 @@ class Report:
     # parents': opscli.arns), from the live read; empty where the run read nothing
     arns: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
     provenance: Provenance = field(default_factory=Provenance)
+    # The CDK app's source map every view locates a declared resource's findings with (its Python line); None:
+    # none was looked for (the CLI sets the one it found, or one that says why there is none)
+    source_map: SourceMap | None = field(default=None, repr=False)
 
     @property
     def stack(self) -> str:
@@ -110,6 +114,32 @@ class Report:
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)
         return {status.value: counted.get(status.value, 0) for status in Status}
+
+    def located(self) -> Located:
+        """Where in the app's Python each resource of the declaration read is declared (its logical id -> Site),
+        by the source map, through the aws:cdk:path CDK writes on each resource of the deployed template."""
+        return locate(self.template, self.source_map, self.stack)
+
+    def source_warning(self, located: Located | None = None) -> str | None:
+        """One sentence when a finding on a declared resource has no Python line (no source map, a template
+        without CDK's metadata, a resource the map does not know); None when every one has its line."""
+        located = located or self.located()
+        declared = [lid for f in self.findings if (lid := declared_id(f)) is not None]
+        missing = set(located.missing(declared))
+        return located.warning(declared, sum(1 for lid in declared if lid in missing))
+
+
+def declared_id(finding: Finding) -> str | None:
+    """The logical id of the declared resource a finding is about; None for anything else (a secret the stack
+    imports, an identity outside it)."""
+    parts = resource_parts(finding.resource)
+    return parts[1] if parts is not None and parts[1] else None
+
+
+def source_of(located: Located, finding: Finding) -> Site | None:
+    """The Python line that declares the resource `finding` is about, where `located` knows it."""
+    lid = declared_id(finding)
+    return located.sites.get(lid) if lid is not None else None
 
 
 WORST = [Status.FAIL, Status.ERROR, Status.ACCEPTED, Status.PASS, Status.NOT_APPLICABLE]  # worst first

@@ -13,7 +13,7 @@ from typing import Any
 from opscli import __version__, terminal
 from opscli.explain import explanation
 from opscli.html import to_html
-from opscli.model import Finding, Report, compliance_view, path_status, resource_parts, short_name
+from opscli.model import Finding, Report, compliance_view, declared_id, path_status, short_name, source_of
 from opscli.sanitize import visible_json
 from platform_spec import catalog, sarif, source_map
 from platform_spec.result import Status
@@ -29,7 +29,10 @@ _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review",
 def to_json(report: Report, exit_code: int) -> str:
     """The stable JSON report (schema opscli.report/v1); its "provenance" (caller, template hash, commit); with
     --compliance, a "compliance" object too; from an audit, its "paths" across the stack's perimeter, each with the
-    status of the finding that judges it."""
+    status of the finding that judges it. Each finding on a declared resource has its "source" (the Python file
+    and line that declare it, null where none is known), and "source_map" says which map placed them and, when
+    some could not be, why."""
+    located = report.located()
     document = {
         "schema": JSON_SCHEMA,
         "tool": {"name": "opscli", "version": __version__},
@@ -38,7 +41,9 @@ def to_json(report: Report, exit_code: int) -> str:
         "target": report.target,
         "summary": {"exit_code": exit_code, "api_calls": report.api_calls, "seconds": round(report.seconds, 3),
                     **report.counts()},
-        "findings": [{**f.to_dict(), "explanation": explanation(f)} for f in report.findings],
+        "findings": [{**f.to_dict(), "source": _source(located, f), "explanation": explanation(f)}
+                     for f in report.findings],
+        "source_map": {"file": located.origin, "warning": report.source_warning(located)},
     }
     # Who ran it and on what: the caller's ARN, the template's SHA-256 as read, the checkout's commit (null: unknown)
     document["provenance"] = report.provenance.to_dict()
@@ -51,6 +56,11 @@ def to_json(report: Report, exit_code: int) -> str:
         document["compliance"] = {"framework": report.compliance,
                                   "controls": compliance_view(report.findings, report.compliance)}
     return visible_json(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+
+
+def _source(located: source_map.Located, f: Finding) -> dict[str, Any] | None:
+    site = source_of(located, f)
+    return site.to_dict() if site is not None else None
 
 
 def findings_from_json(text: str) -> list[Finding]:
@@ -66,17 +76,21 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
     """SARIF 2.1.0 for GitHub code scanning. By default only failing results (FAIL, and ACCEPTED as a suppressed
     failure): code scanning shows every result whatever its kind. A check that could not look (ERROR) is a tool
     execution notification and makes the run unsuccessful; `include_pass` adds every result with its kind.
-    Each result is located at the Python line that declares its resource (`sites`, the source map), its
-    partialFingerprints come from rule, logical id and check (never a physical id), and automationDetails keeps
-    audit, drift and rotate-check uploads apart."""
+    Each result is located at the Python line that declares its resource (the report's source map, or `sites`),
+    a result on something the stack does not declare (a secret it imports) at the stack's line; where no line is
+    known, on the app's cdk.json as a whole, never on a made-up line. Its partialFingerprints come from rule,
+    logical id and check (never a physical id), and automationDetails keeps audit, drift and rotate-check
+    uploads apart."""
     stack = report.stack
-    own_sites = source_map.resource_sites(report.template, sites or {})
-    root_site = source_map.site_of(stack, sites or {}) or sarif.FALLBACK_LOCATION
+    located = (report.located() if sites is None else
+               source_map.locate(report.template, source_map.SourceMap(sites), stack))
+    fallback = located.stack if located.stack is not None else sarif.FALLBACK_LOCATION
     kept = [f for f in report.findings if include_pass or f.status in (Status.FAIL, Status.ACCEPTED)]
 
     def location(f: Finding) -> dict:
-        parts = resource_parts(f.resource)
-        file, line = own_sites.get(parts[1] or "", root_site) if parts is not None else root_site
+        site = source_of(located, f)
+        file, line = site if site is not None else (
+            sarif.FALLBACK_LOCATION if declared_id(f) is not None else fallback)
         return sarif.location(file, line, f.resource or stack)
 
     def result(f: Finding) -> dict:
@@ -90,7 +104,7 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
                "level": SARIF_LEVEL.get(f.severity, "warning") if failed else "none",
                "message": {"text": text}, "locations": [location(f)],
                "partialFingerprints": {sarif.FINGERPRINT: sarif.fingerprint(f.rule_id, where, f.check_id)},
-               "properties": {**f.to_dict(), "explanation": explanation(f)}}
+               "properties": {**f.to_dict(), "source": _source(located, f), "explanation": explanation(f)}}
         if f.status is Status.ACCEPTED:  # SARIF's own way: code scanning shows it as dismissed, with why
             out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.reason}]
         return out
@@ -101,6 +115,9 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
         invocation["toolExecutionNotifications"] = [
             {"level": "error", "message": {"text": f"{f.rule_id} could not be judged on {f.resource}: {f.reason}"}}
             for f in errors[:SARIF_NOTIFICATIONS]]
+    unplaced = report.source_warning(located)
+    if unplaced:  # where the results were put, and why not on their lines
+        invocation["toolConfigurationNotifications"] = [{"level": "warning", "message": {"text": unplaced}}]
     document = {
         "version": "2.1.0", "$schema": SARIF_SCHEMA,
         "runs": [{"tool": {"driver": {"name": "opscli", "version": __version__,

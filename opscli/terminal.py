@@ -29,9 +29,11 @@ from opscli.model import (
     resource_parts,
     service_of,
     short_name,
+    source_of,
     unverified_groups,
 )
 from opscli.sanitize import visible
+from platform_spec import source_map
 from platform_spec.result import Status
 
 STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim",
@@ -202,14 +204,17 @@ def _rows(findings: list[Finding], console: Console, title: str) -> None:
         flowed(console, " " * (hang + 2), found, hang=hang + 2)
 
 
-def _details(failures: list[Finding], console: Console, limit: int | None) -> None:
+def _details(failures: list[Finding], console: Console, limit: int | None,
+             located: source_map.Located | None = None) -> None:
     shown = failures if limit is None else failures[:limit]
     for f in shown:
+        site = source_of(located, f) if located is not None else None
         e = explanation(f)
         console.print()
         flowed(console, Text.assemble((visible(f.rule_id), "bold red"), " "), e["title"], hang=2, style="bold")
         for label, text, lines in (
-                ("resource", f.resource, False), ("found", f.reason, True), ("why", e["rationale"], True),
+                ("resource", f.resource, False), ("declared", str(site or ""), False),  # its Python line
+                ("found", f.reason, True), ("why", e["rationale"], True),
                 ("fix now", e["remediation"]["now"], True), ("in code", e["remediation"]["in_code"], True),
                 ("controls", "; ".join(f"{name} {', '.join(ids)}" for name, ids in e["controls"].items()), True)):
             if text:
@@ -235,7 +240,7 @@ def table(report: Report, console: Console, exit_code: int, *, show_all: bool = 
     severity = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     failures = sorted((f for f in report.findings if f.status is Status.FAIL),
                       key=lambda f: severity.get(f.severity, len(severity)))
-    _details(failures, console, None if show_all else DETAILS)
+    _details(failures, console, None if show_all else DETAILS, report.located() if failures else None)
     _unverified(report, console)
 
 

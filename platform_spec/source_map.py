@@ -31,9 +31,16 @@ class Site(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> Site | None:
-        """'cdk_app/x.py:12' -> Site; None for anything else (no file, a line that is not a positive number)."""
+        """'cdk_app/x.py:12' -> Site; None for anything else: a line that is not a positive number, or a file
+        that is not a plain path inside the repository (absolute, with '..', a control character), which a map
+        from elsewhere could hold and no report may then point at."""
         file, _, line = text.rpartition(":")
-        return cls(file, int(line)) if file and line.isdigit() and int(line) >= 1 else None
+        parts = file.split("/")
+        if not (line.isascii() and line.isdigit() and int(line) >= 1 and file.isprintable() and "\\" not in file):
+            return None
+        if file.startswith("/") or any(part in ("", ".", "..") for part in parts) or ":" in parts[0]:
+            return None
+        return cls(file, int(line))
 
 
 def below_stack(sites: Mapping[str, str], stack_name: str) -> dict[str, str]:
@@ -123,7 +130,11 @@ class SourceMap:
     @classmethod
     def discover(cls, start: str | Path) -> SourceMap:
         """The checkout's committed map (see `find`), or none with why."""
-        path = find(start)
+        try:
+            path = find(start)
+        except OSError as exc:  # a working directory that was removed, a folder above it that cannot be read
+            where = "the working directory" if str(start) == "." else str(start)
+            return cls(missing=f"no source map: {where} cannot be searched ({exc.strerror or exc})")
         if path is None:
             return cls(missing=f"no source map: {Path(start).resolve()} is not in the CDK app's checkout (no "
                                f"{APP_FILE} with {COMMITTED_PATH} here or above); run from the checkout or pass "

@@ -84,7 +84,8 @@ def test_sarif_of_any_findings_is_schema_valid_with_physical_locations(items, lo
 
 def test_a_finding_points_at_the_python_line_that_declares_its_resource(synth):
     """CDK records no Python lines, so synthesis records them (cdk_app/source_map.py): the location of a finding
-    on the NLB's security group is the ec2.SecurityGroup( line of the API construct, in a tracked file."""
+    on the NLB's security group is the ec2.SecurityGroup( line of the API construct, in a tracked file; every
+    view (the table's detail block, JSON, HTML, SARIF, ASFF, OCSF) gives that file:line."""
     sites = source_map.load(ROOT / source_map.COMMITTED_PATH)
     lid = next(lid for lid, r in synth.template["Resources"].items()
                if r["Properties"].get("GroupName") == "nlb-sg-test")
@@ -107,9 +108,79 @@ def test_a_finding_points_at_the_python_line_that_declares_its_resource(synth):
     again = json.loads(to_sarif(Report(command="audit", target=report.target, template=synth.template,
                                        findings=[moved]), sites=sites))
     assert again["runs"][0]["results"][0]["partialFingerprints"] == result["partialFingerprints"]
-    # without a map (a CLI-only install) the result still lands in a tracked file
+    site = source_map.Site(where["artifactLocation"]["uri"], where["region"]["startLine"])
+    _assert_every_view_gives(report, failing, site, sites)
+    # without a map (a CLI-only install) the result still lands in a tracked file, on no made-up line, and says why
     bare = json.loads(to_sarif(report))
-    assert bare["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk.json"
+    [run] = bare["runs"]
+    assert run["results"][0]["locations"][0]["physicalLocation"] == {"artifactLocation": {
+        "uri": "cdk.json", "uriBaseId": "%SRCROOT%"}}
+    [note] = run["invocations"][0]["toolConfigurationNotifications"]
+    assert note["level"] == "warning" and "no source map was given" in note["message"]["text"]
+    assert_code_scanning_accepts(bare)
+
+
+def _assert_every_view_gives(report: Report, failing: Finding, site: source_map.Site, sites: dict) -> None:
+    import io
+
+    from rich.console import Console
+
+    from opscli import fleet
+    from opscli.html import to_html
+    from opscli.render import to_json
+    from opscli.terminal import table
+
+    report.source_map = source_map.SourceMap(sites, "cdk_app/source_map.json")
+    document = json.loads(to_json(report, 1))
+    assert document["findings"][0]["source"] == {"file": site.file, "line": site.line}
+    assert document["source_map"] == {"file": "cdk_app/source_map.json", "warning": None}
+    buffer = io.StringIO()
+    table(report, Console(file=buffer, width=200, no_color=True), 1)
+    assert any(line.split() == ["declared", str(site)] for line in buffer.getvalue().splitlines())
+    assert f"declared at <code>{site}</code>" in to_html(report, 1)
+    assert fleet.to_asff(report)[0]["ProductFields"]["opscli/Source"] == str(site)
+    assert fleet.to_ocsf(report)[0]["unmapped"]["source"] == {"file": site.file, "line": site.line}
+    report.source_map = None
+
+
+def test_without_a_source_map_each_view_says_why_instead_of_a_made_up_line(tmp_path):
+    """Run outside the checkout, a template without CDK's metadata, a resource the map does not know: no line
+    is claimed, and one sentence says why (on stderr, in JSON's source_map.warning and in SARIF)."""
+    from opscli.render import to_json
+
+    template = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance",
+                                     "Metadata": {"aws:cdk:path": "TapStackx/Database/Instance/Resource"}}}}
+    failing = Finding("rds.multi_az", "STK-RDS-001", Status.FAIL, "AWS::RDS::DBInstance Db (rds-x)", "not Multi-AZ")
+    secret = Finding("secret.rotation", "STK-SECRET-003", Status.FAIL, "arn:aws:secretsmanager:x", "off")
+    report = Report(command="audit", target={"suffix": "x"}, findings=[failing, secret], template=template)
+    outside = source_map.SourceMap.discover(tmp_path)
+    assert outside.sites == {} and "is not in the CDK app's checkout" in outside.missing
+    inside = source_map.SourceMap.discover(ROOT / "opscli" / "readers")  # from a folder of the checkout, upwards
+    assert inside.origin == str(ROOT / source_map.COMMITTED_PATH) and inside.sites
+    cases = {
+        "no map": (outside, "no source map:"),
+        "no metadata": (inside, "carries no aws:cdk:path metadata"),
+        "not in the map": (source_map.SourceMap({"Cache": "cdk_app/constructs/cache.py:9"}, "old.json"),
+                           "not in the source map old.json (Db)"),
+    }
+    for name, (given, said) in cases.items():
+        report.source_map = given
+        report.template = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}} if name == "no metadata" \
+            else template
+        warning = report.source_warning()
+        assert warning.startswith("no file:line for 1 finding(s) on 1 declared resource(s)") and said in warning, \
+            (name, warning)
+        document = json.loads(to_json(report, 1))
+        assert [f["source"] for f in document["findings"]] == [None, None]
+        assert document["source_map"]["warning"] == warning
+        [db, _] = json.loads(to_sarif(report))["runs"][0]["results"]
+        assert "region" not in db["locations"][0]["physicalLocation"], name
+    report.source_map = inside  # the map applies: the declared resource has its line; the secret is not declared
+    report.template = template
+    assert report.source_warning() is None
+    document = json.loads(to_json(report, 1))
+    assert document["findings"][0]["source"]["file"] == "cdk_app/constructs/database.py"
+    assert document["findings"][1]["source"] is None and document["source_map"]["warning"] is None
 
 
 def test_errors_are_notifications_not_results_and_fail_the_run():
@@ -137,13 +208,18 @@ def test_help_uri_only_where_the_rules_are_published(monkeypatch):
 
 
 @pytest.mark.synth
-def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
+def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys, monkeypatch):
+    """Run from a folder of the checkout: the checkout's source map is found upwards, and every finding on a
+    declared resource carries its file:line in JSON, SARIF, ASFF and OCSF."""
     out = tmp_path / "out"
     out.mkdir()  # a report goes only into a directory that exists
+    monkeypatch.chdir(ROOT / "opscli")
     code = main(["audit", "--suffix", "test", "--report", f"json={out / 'audit.json'}",
-                 "--report", f"sarif={out / 'audit.sarif'}", "--report", f"table={out / 'audit.txt'}"])
-    terminal = capsys.readouterr().out
-    assert code == 0 and "nothing needs someone" in terminal
+                 "--report", f"sarif={out / 'audit.sarif'}", "--report", f"table={out / 'audit.txt'}",
+                 "--report", f"asff={out / 'audit.asff'}", "--report", f"ocsf={out / 'audit.ocsf'}"])
+    captured = capsys.readouterr()
+    terminal = captured.out
+    assert code == 0 and "nothing needs someone" in terminal and "warning" not in captured.err
     document = json.loads((out / "audit.json").read_text())
     failing = json.loads((out / "audit.sarif").read_text())
     assert_code_scanning_accepts(failing)
@@ -164,6 +240,20 @@ def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys):
                for r in located)
     assert document["target"]["region"] == "ap-northeast-1" and document["target"]["account"]
     assert all(f["explanation"]["evidence"]["read_with"] for f in document["findings"])
+    declared = [f for f in document["findings"] if f["resource"].startswith("AWS::")]
+    assert declared and all(f["source"]["file"].startswith("cdk_app/") and f["source"]["line"] >= 1 for f in declared)
+    assert document["source_map"] == {"file": str(ROOT / source_map.COMMITTED_PATH), "warning": None}
+    for result in results:
+        if result["properties"]["source"]:
+            assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == \
+                result["properties"]["source"]["line"]
+    sources = {str(source_map.Site(**f["source"])) for f in declared}
+    asff = json.loads((out / "audit.asff").read_text())
+    judged = [f for f in declared if f["status"] != "NOT_APPLICABLE"]  # ASFF and OCSF leave those out
+    assert {f["ProductFields"]["opscli/Source"] for f in asff if "opscli/Source" in f["ProductFields"]} <= sources
+    assert sum("opscli/Source" in f["ProductFields"] for f in asff) == len(judged)
+    ocsf = json.loads((out / "audit.ocsf").read_text())
+    assert sum("source" in event["unmapped"] for event in ocsf) == len(judged)
 
 
 @pytest.mark.parametrize("spec, said", [("pdf=x.pdf", "is not FORMAT=PATH"), ("json", "is not FORMAT=PATH"),
@@ -317,3 +407,38 @@ def test_hostile_names_are_shown_as_text_never_as_markup():
     assert lines[lines.index("not passing, by service:") + 2].startswith(hostile)  # the service, as text
     (head, said), = entries(lines)
     assert head == ["FAIL MED", "STK-KMS-002", f"Key{hostile} ({hostile})"] and said.endswith(f") {hostile}")
+
+
+def test_a_run_outside_the_checkout_warns_once_on_stderr(tmp_path, capsys, monkeypatch, moto_env):
+    """The warning case end to end (a one-queue stack record, in-process moto): from outside the checkout the
+    run says once on stderr that no file:line applies, and JSON carries it; given --source-map, the queue has its
+    line and nothing is said."""
+    import boto3
+
+    from opscli.targets import REQUIRED_OUTPUTS
+
+    url = boto3.client("sqs", region_name="ap-northeast-1").create_queue(QueueName="queue-x")["QueueUrl"]
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "queue-x"},
+                                        "Metadata": {"aws:cdk:path": "TapStackx/Intake/Queue/Resource"}}},
+                "Outputs": {key: {"Value": "v"} for key in REQUIRED_OUTPUTS}}
+    record = tmp_path / "stack-resources.json"
+    record.write_text(json.dumps({"StackName": "TapStackx", "TemplateBody": template, "StackResourceSummaries": [
+        {"LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue", "PhysicalResourceId": url,
+         "ResourceStatus": "CREATE_COMPLETE"}]}))
+    monkeypatch.chdir(tmp_path)
+    args = ["audit", "--suffix", "x", "--stack-record", str(record), "-o", "json", "--no-history"]
+    main(args)
+    captured = capsys.readouterr()
+    [warning] = [line for line in captured.err.splitlines() if "warning" in line]
+    assert warning.startswith("opscli: warning: no file:line for ") and "no source map:" in warning
+    document = json.loads(captured.out)
+    queue = [f for f in document["findings"] if f["resource"].startswith("AWS::SQS::Queue Queue")]
+    assert queue and all(f["source"] is None for f in queue)
+    assert document["source_map"]["file"] is None and document["source_map"]["warning"] in warning
+    (tmp_path / "map.json").write_text(json.dumps(source_map.document({"Intake/Queue": "cdk_app/constructs/intake.py:7"})))
+    main([*args, "--source-map", str(tmp_path / "map.json")])
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    document = json.loads(captured.out)
+    assert {json.dumps(f["source"]) for f in document["findings"] if f["resource"].startswith("AWS::SQS::Queue Queue")} \
+        == {json.dumps({"file": "cdk_app/constructs/intake.py", "line": 7})}

@@ -46,6 +46,10 @@ def test_a_missing_or_foreign_map_gives_no_site(tmp_path):
     assert source_map.site_of("Stack/X/Resource", {"X": "cdk_app/x.py:7"}) == ("cdk_app/x.py", 7)
     assert source_map.site_of("Stack/Y", {"": "cdk_app/s.py:3"}) == ("cdk_app/s.py", 3)
     assert source_map.site_of("Stack/X", {"X": "cdk_app/x.py:seven"}) is None
+    # a map from elsewhere cannot make a report point outside the repository or write to a terminal
+    for foreign in ("/etc/passwd:1", "../x.py:3", "cdk_app/../../x.py:3", "C:/x.py:3", "x\x1b[2J.py:4", "x.py:0",
+                    "x.py:\u0661", "x.py:3\n"):
+        assert source_map.site_of("Stack/X", {"X": foreign}) is None, foreign
 
 
 def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
