@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +23,7 @@ from platform_spec import monitor
 EXIT_OK = 0
 EXIT_GUARDRAIL = 1  # synthesis produced rule violations (Annotations errors)
 EXIT_CONFIG = 2  # bad context value: nothing was synthesized
+EXIT_CRASH = 3  # the app's code raised while the app was built or synthesized: nothing was synthesized
 
 
 def build_app(app: App, config: AppConfig) -> TapStack:
@@ -102,9 +104,21 @@ def declared_at(line: str, sites: Mapping[str, str]) -> str:
     return f"{line} (declared at {site})" if site else line
 
 
+def raised_at(exc: BaseException) -> str | None:
+    """'cdk_app/x.py:N': the innermost line of the app's own code in `exc`'s traceback (the source map's recorder
+    left out), where the construct that failed is declared; None when the app's code is not in it."""
+    site = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        name = frame.f_code.co_filename
+        if name.startswith(str(source_map.OWN) + "/") and name != source_map.__file__:
+            site = f"{Path(name).relative_to(source_map.ROOT).as_posix()}:{line}"
+    return site
+
+
 def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
          stderr: TextIO | None = None) -> int:
-    """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context)."""
+    """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context, 3 the app's code
+    raised: the traceback, then one line with the line of cdk_app/ it came from)."""
     err = stderr or sys.stderr
     app = App(context=dict(context) if context is not None else None, outdir=outdir, analytics_reporting=False)
     try:
@@ -112,13 +126,20 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_CONFIG
-    with source_map.recording() as sites:
-        try:
-            build_app(app, config)
-        except MonitorCodeError as exc:
-            print(f"error: {exc}", file=err)
-            return EXIT_CONFIG
-        errors = synth_errors(app)
+    try:
+        with source_map.recording() as sites:
+            try:
+                build_app(app, config)
+            except MonitorCodeError as exc:
+                print(f"error: {exc}", file=err)
+                return EXIT_CONFIG
+            errors = synth_errors(app)
+    except Exception as exc:  # noqa: BLE001 - any failure of the app's code is reported with its line, once
+        traceback.print_exc(file=err)
+        at = raised_at(exc)
+        print(f"error: synthesis failed{f' at {at}' if at else ''}: {type(exc).__name__}: "
+              f"{' '.join(str(exc).split())}", file=err)
+        return EXIT_CRASH
     # The monitor's constructs are below their own stack; TapStack's line wins where a path is in both.
     own = {**source_map.below_stack(sites, monitor.stack_name(config.environment_suffix)),
            **source_map.below_stack(sites, config.stack_name)}

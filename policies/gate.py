@@ -5,7 +5,7 @@ JSON, SARIF and JUnit XML.
     python -m policies.gate --suffix prod [--cdk-out cdk.out] [--reports reports] [--skip-synth] [-o table|json]
 
 Exit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);
-3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed).
+3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed; the app's code raised).
 """
 
 from __future__ import annotations
@@ -195,7 +195,10 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
             first = next((l for l in exc.output.splitlines() if l.startswith("error: ")), exc.output.strip())
             raise GateError(first.removeprefix("error: "), EXIT_USAGE) from None
         if not findings:
-            raise GateError(f"{exc}:\n{exc.output.strip()[-2000:]}", EXIT_TOOL) from None
+            # The app's code raised: its one line (where, what) first, the traceback's end after it
+            crash = next((l for l in error_lines(exc.output) if l.startswith("error: synthesis failed")), None)
+            head = crash.removeprefix("error: ") if crash else f"{exc}:"
+            raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_TOOL) from None
         return findings, time.perf_counter() - start
     export(assembly, cdk_out)
     return [], time.perf_counter() - start
@@ -487,7 +490,8 @@ def finding_line(f: ReportFinding) -> str:
 
 EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a\n"
               "--reports directory that does not exist or a report path there that is a link or not a file);\n"
-              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, a report not written).")
+              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, the app's code raised,\n"
+              "a report not written).")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)

@@ -226,6 +226,12 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
     monkeypatch.setattr(assembly_cache, "synthesized", failing("node crashed\n"))
     assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
     assert "node crashed" in capsys.readouterr().err
+    crash = ("Traceback (most recent call last):\n  ...\nValueError: bad\nerror: synthesis failed at "
+             "cdk_app/constructs/database.py:58: ValueError: bad\npython3 -m cdk_app: Subprocess exited with error 3\n")
+    monkeypatch.setattr(assembly_cache, "synthesized", failing(crash))
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
+    assert "\nerror: synthesis failed at cdk_app/constructs/database.py:58: ValueError: bad\nTraceback" in \
+        capsys.readouterr().err  # the app's code broke: where first, the traceback after
 
 
 def test_cfn_lint_fails_a_property_cloudformation_would_reject(tmp_path, capsys):

@@ -62,3 +62,21 @@ def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
     assert declared_at(f"{line}.\n", sites) == f"{line}. (declared at cdk_app/constructs/database.py:58)"
     assert declared_at("no construct path here", sites) == "no construct path here"
     assert declared_at("/Elsewhere/X: message", {}) == "/Elsewhere/X: message"
+
+
+def test_a_synthesis_the_app_s_code_breaks_names_the_line_it_broke_on(tmp_path, monkeypatch):
+    """Not a rule's finding but the app's code raising (a construct given a value CDK refuses): the entry point
+    prints the traceback, then one line with the line of cdk_app/ it came from, and exits 3."""
+    import io
+
+    from cdk_app import app as entry
+
+    where = ROOT / "cdk_app" / "constructs" / "database.py"
+    broken = compile("\n\nraise ValueError('engine version\\n  not offered')", str(where), "exec")
+    monkeypatch.setattr(entry, "build_app", lambda app, config: exec(broken, {}))
+    err = io.StringIO()
+    assert entry.main({"environmentSuffix": "x"}, outdir=str(tmp_path), stderr=err) == entry.EXIT_CRASH
+    *trace, last = err.getvalue().splitlines()
+    assert trace[0].startswith("Traceback") and last == \
+        "error: synthesis failed at cdk_app/constructs/database.py:3: ValueError: engine version not offered"
+    assert entry.raised_at(ValueError("no traceback")) is None
