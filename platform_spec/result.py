@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class Status(str, Enum):
@@ -25,14 +27,18 @@ class CouldNotLook(Exception):
 class Result:
     status: Status
     reason: str
+    # What a failure found, as plain data (JSON types) in the shape the AWS API that fixes it takes: the offending
+    # ingress rule as EC2's IpPermissions, the statement's Sid and principal. The reason says it for people; the
+    # catalog's fix commands (platform_spec.catalog.Fix) are filled from these, so nothing is parsed back out of it.
+    evidence: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
     def ok(cls, reason: str) -> Result:
         return cls(Status.PASS, reason)
 
     @classmethod
-    def fail(cls, reason: str) -> Result:
-        return cls(Status.FAIL, reason)
+    def fail(cls, reason: str, **evidence: Any) -> Result:
+        return cls(Status.FAIL, reason, evidence)
 
     @classmethod
     def na(cls, reason: str = "not applicable to this resource type") -> Result:

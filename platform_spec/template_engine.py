@@ -8,7 +8,7 @@ picture opscli reads back from the deployed resources (readers turn answers into
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec import catalog
@@ -34,6 +34,7 @@ class Finding:
     status: Status
     reason: str
     scope: str = "resource"  # "stack": a whole-stack rule's verdict (the same id may also judge the one resource)
+    evidence: Mapping[str, Any] = field(default_factory=dict, hash=False)  # Result.evidence
 
     @property
     def title(self) -> str:
@@ -62,7 +63,7 @@ def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | 
     def add(rule_id: str, lid: str, rtype: str, result: Result, scope: str = "resource") -> None:
         if result.status is Status.NOT_APPLICABLE or (wanted is not None and rule_id not in wanted):
             return
-        findings.append(Finding(rule_id, lid, rtype, result.status, result.reason, scope))
+        findings.append(Finding(rule_id, lid, rtype, result.status, result.reason, scope, result.evidence))
 
     for lid, resource in resources.items():
         rtype = resource.get("Type", "")

@@ -186,7 +186,7 @@ def _destination_regions(ctx: ReadContext, props: Mapping[str, Any]) -> dict[str
     such bucket): None, and the rule fails it as unproven."""
     declared = {d.physical_id for d in ctx.scope.of_type("AWS::S3::Bucket") if d.physical_id}
     account = ctx.resolve({"Ref": "AWS::AccountId"})
-    wanted = {b.removeprefix("arn:aws:s3:::") for _, b, _ in stk_residency.bucket_destinations(props)
+    wanted = {b.removeprefix("arn:aws:s3:::") for _, b, _, _ in stk_residency.bucket_destinations(props)
               if isinstance(b, str)}
     s3 = ctx.aws.client("s3")
 

@@ -41,7 +41,9 @@ def key_state(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     if facts["KeyManager"] != "CUSTOMER":
         return Result.fail(f"the key is {facts['KeyManager']}-managed, not customer-managed")
     if facts["KeyState"] != "Enabled":
-        return Result.fail(f"the key is {facts['KeyState']}: every data store encrypted with it is unreadable")
+        return Result.fail(f"the key is {facts['KeyState']}: every data store encrypted with it is unreadable",
+                           key_state=facts["KeyState"],
+                           **({"pending_deletion": True} if facts["KeyState"] == "PendingDeletion" else {}))
     return Result.ok("customer-managed and enabled")
 
 
@@ -76,7 +78,8 @@ def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> R
     rds.force_ssl is not what the instance runs with)."""
     if facts["ParameterApplyStatus"] != "in-sync":
         return Result.fail(f"the parameter group is {facts['ParameterApplyStatus']}, not in-sync: the instance does "
-                           "not run with its settings (rds.force_ssl) until it is applied")
+                           "not run with its settings (rds.force_ssl) until it is applied",
+                           **({"pending_reboot": True} if facts["ParameterApplyStatus"] == "pending-reboot" else {}))
     return Result.ok("the attached parameter group is applied (in-sync)")
 
 

@@ -44,7 +44,9 @@ def secret_not_scheduled_for_deletion(secret: Mapping[str, Any], now: datetime) 
 
 def secret_rotation_enabled(secret: Mapping[str, Any]) -> Result:
     if not secret.get("RotationEnabled"):
-        return Result.fail("rotation is not enabled")
+        function = secret.get("RotationLambdaARN")  # a function kept from before rotation was turned off
+        return Result.fail("rotation is not enabled", **({"rotation_function": function}
+                                                         if isinstance(function, str) and function else {}))
     if not secret.get("RotationLambdaARN") and not secret.get("RotationRules", {}).get("ScheduleExpression"):
         return Result.fail("rotation is enabled but no rotation function is configured")
     return Result.ok(f"rotation enabled ({secret.get('RotationLambdaARN', 'managed rotation')})")
@@ -70,7 +72,8 @@ def rotation_interval_days(secret: Mapping[str, Any]) -> float | None:
 def secret_rotation_age(secret: Mapping[str, Any], now: datetime, max_age_days: int) -> Result:
     interval = rotation_interval_days(secret)
     if interval is not None and interval > max_age_days:
-        return Result.fail(f"rotation is scheduled every {interval:g} days; at most {max_age_days} allowed")
+        return Result.fail(f"rotation is scheduled every {interval:g} days; at most {max_age_days} allowed",
+                           schedule_too_long=True, max_age_days=max_age_days)
     last = secret.get("LastRotatedDate")
     if last is None:
         return Result.fail("never rotated")
@@ -92,7 +95,8 @@ def secret_pending_versions(versions: Sequence[Mapping[str, Any]], now: datetime
             created = version.get("CreatedDate")
             if created is None or now - _utc(created) > PENDING_STUCK_AFTER:
                 return Result.fail(f"version {version.get('VersionId', '?')} stuck in AWSPENDING "
-                                   f"(a rotation did not finish)")
+                                   f"(a rotation did not finish)",
+                                   **({"version": version["VersionId"]} if version.get("VersionId") else {}))
     return Result.ok("no version stuck in AWSPENDING")
 
 

@@ -21,7 +21,8 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.na()
     enabled = properties.get("ActionsEnabled", True)
     if enabled is False or (isinstance(enabled, str) and enabled.lower() == "false"):
-        return Result.fail("its actions are disabled (ActionsEnabled: false): it notifies nobody")
+        return Result.fail("its actions are disabled (ActionsEnabled: false): it notifies nobody",
+                           actions_disabled=True)
     if not as_list(properties.get("AlarmActions")):
         return Result.fail("no alarm action: it notifies nobody")
     return Result.ok(f"actions enabled, {len(as_list(properties.get('AlarmActions')))} alarm action(s)")

@@ -33,14 +33,16 @@ def check_efs_volumes(resource_type: str, properties: Mapping[str, Any]) -> Resu
 def check_service(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != "AWS::ECS::Service":
         return Result.na()
-    problems = []
+    problems, evidence = [], {}
     desired = properties.get("DesiredCount", 1)
     if not isinstance(desired, int) or desired < 2:
         problems.append(f"DesiredCount is {desired!r}; at least 2 tasks are required")
+        evidence["desired_count"] = desired
     network = as_dict(as_dict(properties.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
     if network.get("AssignPublicIp") == "ENABLED":
         problems.append("tasks get public IP addresses")
-    return Result.fail("; ".join(problems)) if problems else Result.ok(f"{desired} tasks, private")
+        evidence["public_ip"] = True
+    return Result.fail("; ".join(problems), **evidence) if problems else Result.ok(f"{desired} tasks, private")
 
 
 def check_container_insights(resource_type: str, properties: Mapping[str, Any]) -> Result:

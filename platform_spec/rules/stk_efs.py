@@ -39,15 +39,19 @@ def check_mount_targets(resources: Mapping[str, Any]) -> Iterable[tuple[str, Res
     """STK-EFS-002 over the whole template: every file system has a mount target in every private subnet."""
     private = private_subnets(resources)
     mount_subnets: dict[str | None, set[str | None]] = {}
+    groups: dict[str | None, Any] = {}  # a file system's mount targets' security groups (for the ones missing)
     for resource in resources.values():
         if resource.get("Type") == "AWS::EFS::MountTarget":
             props = resource.get("Properties", {}) or {}
             file_system = ref_target(props.get("FileSystemId"))
             mount_subnets.setdefault(file_system, set()).add(ref_target(props.get("SubnetId")))
+            groups.setdefault(file_system, props.get("SecurityGroups"))
     for lid, resource in resources.items():
         if resource.get("Type") == TYPE:
             missing = sorted(private - mount_subnets.get(lid, set()))  # type: ignore[operator]
-            yield lid, (Result.fail(f"no mount target in private subnets {', '.join(missing)}") if missing
+            yield lid, (Result.fail(f"no mount target in private subnets {', '.join(missing)}",
+                                    subnets=[{"Ref": subnet} for subnet in missing],
+                                    **({"security_groups": groups[lid]} if groups.get(lid) else {})) if missing
                         else Result.ok(f"mount targets in all {len(private)} private subnets"))
 
 

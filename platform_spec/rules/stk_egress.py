@@ -27,7 +27,7 @@ from typing import Any
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
 from platform_spec.rules.intrinsics import as_dict, ref_target
-from platform_spec.rules.stk_net import ports
+from platform_spec.rules.stk_net import ip_permission, ports
 
 RULE_ID = "STK-NET-005"
 GROUP = "AWS::EC2::SecurityGroup"
@@ -101,7 +101,8 @@ def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
         inline = props.get("SecurityGroupEgress")
         if inline is None and not standalone.get(lid):
             yield lid, Result.fail(f"guards {guards} and declares no egress rule, so EC2 gives it the default "
-                                   "allow-all egress to 0.0.0.0/0")
+                                   "allow-all egress to 0.0.0.0/0",
+                                   ip_permissions=[ip_permission({"IpProtocol": "-1"}, "CidrIp", "0.0.0.0/0")])
             continue
         if inline is not None and not isinstance(inline, list):
             yield lid, Result.fail("SecurityGroupEgress is not a list of rules: cannot show egress is restricted")
@@ -109,7 +110,10 @@ def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
         rules = [*(inline or []), *standalone.get(lid, [])]
         found = [hit for rule in rules if (hit := to_internet(rule))]
         if found:
-            yield lid, Result.fail(f"guards {guards} and sends {', '.join(found)}: data can leave for the internet")
+            permissions = [ip_permission(rule, key, str(rule[key]).strip()) for rule in rules if to_internet(rule)
+                           for key in ("CidrIp", "CidrIpv6") if rule.get(key) is not None]
+            yield lid, Result.fail(f"guards {guards} and sends {', '.join(found)}: data can leave for the internet",
+                                   ip_permissions=permissions)
         elif all(isinstance(rule, Mapping) and rule.get("CidrIp") == NO_TRAFFIC for rule in rules):
             yield lid, Result.ok(f"guards {guards}: no egress at all")
         else:

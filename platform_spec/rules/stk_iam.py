@@ -34,15 +34,18 @@ def wildcard_actions(document: Any) -> list[str]:
 def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type not in IAM_TYPES:
         return Result.na()
-    problems = []
+    problems, attached = [], []
     for arn in as_list(properties.get("ManagedPolicyArns")):
         shown = render(arn) or ""
         if any(shown.endswith(f"policy/{name}") for name in ADMIN_POLICIES):
             problems.append(f"attaches {shown.rsplit('/', 1)[-1]}")
+            attached.append(arn)
     for document in documents(resource_type, properties):
         for action in wildcard_actions(document):
             problems.append(f"allows action '{action}'")
-    return Result.fail("; ".join(problems)) if problems else Result.ok("no wildcard or administrative grants")
+    if not problems:
+        return Result.ok("no wildcard or administrative grants")
+    return Result.fail("; ".join(problems), **({"policy_arns": attached} if attached else {}))
 
 
 plain_rule(RULE_ID, IAM_TYPES, check)

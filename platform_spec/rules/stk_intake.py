@@ -7,7 +7,7 @@ from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
+from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
 from platform_spec.rules.tls_policy import denies_insecure_transport
 
 PUBLIC_ID = "STK-S3-001"
@@ -40,9 +40,20 @@ def bucket_policy_results(resources: Mapping[str, Any]) -> list[tuple[str, Resul
         if resource.get("Type") != "AWS::S3::Bucket":
             continue
         ok = denies_insecure_transport(policies.get(logical_id), "s3")
+        arn = {"Fn::GetAtt": [logical_id, "Arn"]}
         results.append((logical_id, Result.ok("bucket policy denies non-TLS requests") if ok else Result.fail(
-            "no bucket policy denying aws:SecureTransport=false: plaintext requests are accepted")))
+            "no bucket policy denying aws:SecureTransport=false: plaintext requests are accepted",
+            document=with_tls_deny(policies.get(logical_id), "s3:*", [arn, {"Fn::Join": ["", [arn, "/*"]]}]))))
     return results
+
+
+def with_tls_deny(document: Any, action: str, resource: Any) -> dict[str, Any]:
+    """The policy to put back: the resource's statements as they are, and the Deny of requests without TLS (as CDK's
+    enforce_ssl writes it), its resource named by reference (the fix resolves it to the real ARN)."""
+    kept = [s for s in as_list(as_dict(document).get("Statement")) if isinstance(s, Mapping)]
+    deny = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": action,
+            "Resource": resource, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    return {"Version": "2012-10-17", "Statement": [*kept, deny]}
 
 
 def _metric(query: Any) -> Mapping[str, Any]:
@@ -130,7 +141,8 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
             results.append((DLQ_ID, logical_id, Result.fail("no dead-letter queue: a poison message is retried forever")))
         tls = denies_insecure_transport(policies.get(logical_id), "sqs")
         results.append((QUEUE_TLS_ID, logical_id, Result.ok("queue policy denies non-TLS requests") if tls else
-                        Result.fail("no queue policy denying aws:SecureTransport=false")))
+                        Result.fail("no queue policy denying aws:SecureTransport=false", document=with_tls_deny(
+                            policies.get(logical_id), "sqs:*", {"Fn::GetAtt": [logical_id, "Arn"]}))))
     return results
 
 

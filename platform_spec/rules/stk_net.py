@@ -29,6 +29,20 @@ def ports(rule: Mapping[str, Any]) -> str:
     return f"{protocol} {low if low == high else f'{low}-{high}'}"
 
 
+def ip_permission(rule: Mapping[str, Any], cidr_key: str, cidr: str) -> dict[str, Any]:
+    """One CloudFormation ingress or egress rule, narrowed to one of its ranges, as EC2's IpPermissions take it (what
+    revoke-security-group-ingress / -egress match): protocol, ports (none for all traffic) and the range."""
+    protocol = str(rule.get("IpProtocol", "-1"))
+    protocol = "-1" if protocol in ("all", "-1") else protocol
+    permission: dict[str, Any] = {"IpProtocol": protocol}
+    for key in ("FromPort", "ToPort"):
+        if protocol != "-1" and rule.get(key) is not None and str(rule[key]).lstrip("-").isdigit():
+            permission[key] = int(rule[key])
+    ranges = "IpRanges" if cidr_key == "CidrIp" else "Ipv6Ranges"
+    permission[ranges] = [{cidr_key: cidr}]
+    return permission
+
+
 def open_to_anywhere(rule: Any) -> str | None:
     """'tcp 5433 from 0.0.0.0/0' when an ingress rule admits the whole internet, else None."""
     if not isinstance(rule, Mapping):
@@ -51,7 +65,10 @@ def check_no_ingress_from_anywhere(resource_type: str, properties: Mapping[str, 
         return Result.na()
     opened = [found for rule in rules if (found := open_to_anywhere(rule))]
     if opened:
-        return Result.fail(f"admits {', '.join(opened)}: anyone on the internet can reach it")
+        permissions = [ip_permission(rule, key, anywhere) for rule in rules if isinstance(rule, Mapping)
+                       for key, anywhere in ANYWHERE.items() if str(rule.get(key, "")).strip() == anywhere]
+        return Result.fail(f"admits {', '.join(opened)}: anyone on the internet can reach it",
+                           ip_permissions=permissions)
     return Result.ok("no ingress from anywhere")
 
 

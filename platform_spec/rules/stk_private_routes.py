@@ -23,6 +23,7 @@ READS = frozenset({SUBNET, "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssocia
 def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
     gateways = {lid for lid, r in resources.items() if r.get("Type") == "AWS::EC2::InternetGateway"}
     to_gateway: dict[str, list[str]] = {}
+    nats = sorted(lid for lid, r in resources.items() if r.get("Type") == "AWS::EC2::NatGateway")
     for resource in resources.values():
         if resource.get("Type") == "AWS::EC2::Route":
             props = as_dict(resource.get("Properties"))
@@ -46,7 +47,11 @@ def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
             continue
         routes = to_gateway.get(tables.get(lid, ""), [])
         if routes:
-            yield lid, Result.fail(f"{kind} subnet routes {', '.join(sorted(routes))} to an internet gateway")
+            # the fix sends each such route to the stack's NAT gateway instead (where it declares one)
+            fixes = [{"table": {"Ref": tables[lid]}, "destination": route, "nat": {"Ref": nats[0]}}
+                     for route in sorted(routes) if route != "?"] if nats else []
+            yield lid, Result.fail(f"{kind} subnet routes {', '.join(sorted(routes))} to an internet gateway",
+                                   **({"routes": fixes} if fixes else {}))
         else:
             yield lid, Result.ok(f"{kind} subnet: no route to an internet gateway")
 

@@ -72,7 +72,7 @@ def check_not_public(resource_type: str, properties: Mapping[str, Any]) -> Resul
     if resource_type != INSTANCE:
         return Result.na()
     if is_true(properties.get("PubliclyAccessible")):
-        return Result.fail("PubliclyAccessible is true")
+        return Result.fail("PubliclyAccessible is true", publicly_accessible=True)
     return Result.ok("not publicly accessible")
 
 
@@ -114,7 +114,8 @@ def check_attached_force_ssl(resources: Mapping[str, Any]) -> Iterable[tuple[str
         if group.get("Type") != PARAMETER_GROUP:
             yield lid, Result.fail("the attached parameter group is not defined in this template")
         elif not force_ssl_on(group.get("Properties", {}).get("Parameters")):
-            yield lid, Result.fail("the attached parameter group does not set rds.force_ssl=1")
+            yield lid, Result.fail("the attached parameter group does not set rds.force_ssl=1",
+                                   parameter_group=props.get("DBParameterGroupName"))
         else:
             yield lid, Result.ok("the attached parameter group sets rds.force_ssl=1")
 

@@ -37,7 +37,9 @@ def check_high_availability(resource_type: str, properties: Mapping[str, Any]) -
         problems.append("MultiAZEnabled is not true")
     if not is_true(properties.get("AutomaticFailoverEnabled")):
         problems.append("AutomaticFailoverEnabled is not true")
-    return Result.fail("; ".join(problems)) if problems else Result.ok(f"{nodes} nodes, Multi-AZ, automatic failover")
+    if not problems:
+        return Result.ok(f"{nodes} nodes, Multi-AZ, automatic failover")
+    return Result.fail("; ".join(problems), nodes=nodes, **({"add_replica": True} if nodes < 2 else {}))
 
 
 def check_transit(resource_type: str, properties: Mapping[str, Any]) -> Result:
@@ -47,7 +49,8 @@ def check_transit(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.fail("TransitEncryptionEnabled is not true: clients connect in plaintext")
     mode = properties.get("TransitEncryptionMode")
     if mode != "required":
-        return Result.fail(f"TransitEncryptionMode is {mode!r}, not 'required': plaintext clients are still accepted")
+        return Result.fail(f"TransitEncryptionMode is {mode!r}, not 'required': plaintext clients are still accepted",
+                           transit=mode)
     if not properties.get("AuthToken") and not properties.get("UserGroupIds"):
         return Result.fail("no AuthToken (or RBAC user group): any host reaching the port can use the cache")
     return Result.ok("TLS required and AUTH on")

@@ -192,8 +192,10 @@ def bucket_problems(value: Any, owner: Any, account: str | None, regions: Mappin
     return problems
 
 
-def bucket_destinations(properties: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
-    """(what, bucket, owner account or None) for every bucket an enabled path of this bucket copies data to."""
+def bucket_destinations(properties: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any, tuple[str, Any]]]:
+    """(what, bucket, owner account or None, how a fix names it) for every bucket an enabled path of this bucket
+    copies data to: the last is (evidence key, id): ("replication", None), ("inventories", its Id),
+    ("analytics", its Id) or ("logging", None)."""
     replication = as_dict(properties.get("ReplicationConfiguration"))
     for rule in as_list(replication.get("Rules")):
         rule = as_dict(rule)
@@ -203,24 +205,24 @@ def bucket_destinations(properties: Mapping[str, Any]) -> Iterator[tuple[str, An
         translated = as_dict(destination.get("AccessControlTranslation")).get("Owner") == "Destination"
         what = f"replication rule {rule.get('Id', '(no id)')}" + (" (ownership handed to the destination's account)"
                                                                   if translated else "")
-        yield what, destination.get("Bucket"), destination.get("Account")
+        yield what, destination.get("Bucket"), destination.get("Account"), ("replication", None)
     for inventory in as_list(properties.get("InventoryConfigurations")):
         inventory = as_dict(inventory)
         if inventory.get("Enabled") is not None and not is_true(inventory.get("Enabled")):
             continue
         destination = as_dict(inventory.get("Destination"))
         yield f"inventory {inventory.get('Id', '(no id)')}", destination.get("BucketArn"), \
-            destination.get("BucketAccountId")
+            destination.get("BucketAccountId"), ("inventories", inventory.get("Id"))
     for analytics in as_list(properties.get("AnalyticsConfigurations")):
         analytics = as_dict(analytics)
         export = as_dict(as_dict(analytics.get("StorageClassAnalysis")).get("DataExport"))
         if export:
             destination = as_dict(export.get("Destination"))
             yield f"analytics export {analytics.get('Id', '(no id)')}", destination.get("BucketArn"), \
-                destination.get("BucketAccountId")
+                destination.get("BucketAccountId"), ("analytics", analytics.get("Id"))
     logging = as_dict(properties.get("LoggingConfiguration"))
     if logging.get("DestinationBucketName") is not None:
-        yield "server access logs", logging["DestinationBucketName"], None
+        yield "server access logs", logging["DestinationBucketName"], None, ("logging", None)
 
 
 NOTIFICATIONS = (("QueueConfigurations", "Queue", "queue"), ("TopicConfigurations", "Topic", "topic"),
@@ -239,7 +241,7 @@ def _crossings(found: list[tuple[Path, str]]) -> list[str]:
 def _bucket(properties: Mapping[str, Any], account: str | None,
             regions: Mapping[str, str | None]) -> list[tuple[Path, str]]:
     found = []
-    for what, bucket, owner in bucket_destinations(properties):
+    for what, bucket, owner, _fix in bucket_destinations(properties):
         problems = bucket_problems(bucket, owner, account, regions)
         path = Path(OUT, BUCKET_ID, _shown(bucket), what, bool(problems),
                     kind="stack" if ref_target(bucket) is not None else "bucket", why=tuple(problems))
@@ -258,7 +260,14 @@ def _bucket(properties: Mapping[str, Any], account: str | None,
 def check_bucket(properties: Mapping[str, Any], account: str | None,
                  regions: Mapping[str, str | None]) -> Result:
     found = _bucket(properties, account, regions)
-    return _verdict(_crossings(found), len(found), "copy or notification path")
+    evidence: dict[str, Any] = {}
+    for (_, bucket, owner, (key, named)), _ in zip(bucket_destinations(properties), found):
+        if bucket_problems(bucket, owner, account, regions):
+            if named is None:
+                evidence[key] = True
+            elif isinstance(named, str):
+                evidence.setdefault(key, []).append(named)
+    return _verdict(_crossings(found), len(found), "copy or notification path", evidence)
 
 
 # --- CloudWatch Logs, EventBridge, SNS ---------------------------------------------------------------------------
@@ -299,7 +308,10 @@ def log_group_subscriptions(_props: Mapping[str, Any], facts: Mapping[str, Any])
     """STK-RES-002 (live half): every subscription filter on the declared log group delivers within
     ap-northeast-1 and the log group's own account (read from its ARN: the stack's). Facts: Arn,
     SubscriptionFilters ([{FilterName, DestinationArn}])."""
-    return _verdict(_crossings(_log_group(facts)), len(facts["SubscriptionFilters"]), "subscription filter")
+    filters = [str(item["FilterName"]) for (path, _), item in zip(_log_group(facts), facts["SubscriptionFilters"])
+               if path.outside]
+    return _verdict(_crossings(_log_group(facts)), len(facts["SubscriptionFilters"]), "subscription filter",
+                    {"filters": filters})
 
 
 def _rule(properties: Mapping[str, Any], account: str | None) -> list[tuple[Path, str]]:
@@ -318,7 +330,12 @@ def _rule(properties: Mapping[str, Any], account: str | None) -> list[tuple[Path
 
 
 def check_rule(properties: Mapping[str, Any], account: str | None) -> Result:
-    return _verdict(_crossings(_rule(properties, account)), len(as_list(properties.get("Targets"))), "target")
+    targets = list(dict.fromkeys(
+        str(as_dict(target).get("Id")) for target in as_list(properties.get("Targets"))
+        if isinstance(as_dict(target).get("Id"), str) and any(path.outside for path, _ in _rule({"Targets": [target]},
+                                                                                                   account))))
+    return _verdict(_crossings(_rule(properties, account)), len(as_list(properties.get("Targets"))), "target",
+                    {"targets": targets})
 
 
 def _subscriptions(subscriptions: list[Any], account: str | None) -> list[tuple[Path, str]]:
@@ -363,10 +380,11 @@ def paths(resource_type: str, properties: Mapping[str, Any], account: str | None
     return [path for path, _said in found]
 
 
-def _verdict(found: list[str], judged: int, kind: str) -> Result:
+def _verdict(found: list[str], judged: int, kind: str, evidence: Mapping[str, Any] | None = None) -> Result:
     if found:
         return Result.fail(f"{len(found)} of {judged} {kind}s deliver outside {ALLOWED_REGION} or this account: "
-                           f"{'; '.join(found[:4])}{' ...' if len(found) > 4 else ''}")
+                           f"{'; '.join(found[:4])}{' ...' if len(found) > 4 else ''}",
+                           **{k: v for k, v in (evidence or {}).items() if v})
     if not judged:
         return Result.ok(f"no {kind}s: nothing is copied elsewhere")
     return Result.ok(f"every {kind} ({judged}) delivers within {ALLOWED_REGION} and this account")

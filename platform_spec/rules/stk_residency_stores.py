@@ -61,10 +61,11 @@ def _home_account(arn: Any, operation: str) -> str:
     return place[1]
 
 
-def _verdict(found: list[str], ok: str, rule: str = f"only {ALLOWED_REGION} in this account is allowed") -> Result:
+def _verdict(found: list[str], ok: str, rule: str = f"only {ALLOWED_REGION} in this account is allowed",
+             **evidence: Any) -> Result:
     if found:
         return Result.fail("; ".join(found[:5]) + (f" (and {len(found) - 5} more)" if len(found) > 5 else "") +
-                           f": {rule}")
+                           f": {rule}", **{k: v for k, v in evidence.items() if v})
     return Result.ok(ok)
 
 
@@ -109,8 +110,10 @@ def check_rds_copies(resource_type: str, properties: Mapping[str, Any], account:
     and this account."""
     if resource_type != INSTANCE:
         return Result.na()
+    region = properties.get("AutomaticBackupReplicationRegion")
     return _verdict(_crossings(_rds_copies(properties, account)),
-                    "no automated-backup replication or replica source outside " + ALLOWED_REGION)
+                    "no automated-backup replication or replica source outside " + ALLOWED_REGION,
+                    backup_region=region if isinstance(region, str) and outside(region, None, None) else None)
 
 
 def _rds_replicas(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
@@ -128,9 +131,12 @@ def rds_replicas_in_japan(_props: Mapping[str, Any], facts: Mapping[str, Any]) -
     """STK-RES-005 (live half): every read replica of the instance is in ap-northeast-1 in this account
     (DescribeDBInstances names a replica in another region by its ARN)."""
     replicas = facts["ReadReplicas"]
+    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
+    leaving = [{"region": place[0], "id": replica.rsplit(":", 1)[-1]} for replica in replicas
+               if _arn_outside(replica, home) and (place := arn_place(replica)) is not None]
     return _verdict(_crossings(_rds_replicas(facts)),
                     f"{len(replicas)} read replica(s), none outside {ALLOWED_REGION}" if replicas
-                    else "no read replica")
+                    else "no read replica", replicas=leaving)
 
 
 def _snapshot_shares(facts: Mapping[str, Any]) -> list[tuple[Path, str]]:
@@ -159,9 +165,12 @@ def rds_snapshots_kept_in_account(_props: Mapping[str, Any], facts: Mapping[str,
     """STK-RES-006: no manual snapshot of the instance may be restored by another account (its restore
     attribute), which could copy it to any region."""
     count = len(facts["SnapshotShares"])
+    home = _home_account(facts["DBInstanceArn"], "DescribeDBInstances")
+    shared = [{"snapshot": snapshot["Snapshot"], "accounts": others} for snapshot in facts["SnapshotShares"]
+              if (others := [a for a in snapshot["SharedWith"] if a != home])]
     return _verdict(_crossings(_snapshot_shares(facts)),
                     f"{count} manual snapshot(s), shared with no other account" if count else "no manual snapshot",
-                    "no other account may restore (and copy anywhere) the database")
+                    "no other account may restore (and copy anywhere) the database", shared=shared)
 
 
 # --- EFS --------------------------------------------------------------------------------------------------
@@ -276,7 +285,7 @@ def secret_replicas_in_japan(secret: Mapping[str, Any]) -> Result:
     CrossAccountReplicas) and is not itself a replica of a secret outside them (PrimaryRegion,
     CrossAccountPrimary)."""
     home = _home_account(secret.get("ARN"), "DescribeSecret")
-    found = []
+    found, regions = [], []
     primary_region = secret.get("PrimaryRegion")
     if primary_region is not None and (not isinstance(primary_region, str) or outside(primary_region, None, None)):
         found.append(f"a replica of the primary secret in {primary_region}")
@@ -284,6 +293,7 @@ def secret_replicas_in_japan(secret: Mapping[str, Any]) -> Result:
         region = _text(replica, "Region", "a ReplicationStatus entry")
         if outside(region, None, None):
             found.append(f"replicated to {region} ({replica.get('Status', 'status not given')})")
+            regions.append(region)
     for replica in _listed(secret, "CrossAccountReplicas"):
         arn = _text(replica, "ReplicaSecretARN", "a CrossAccountReplicas entry")
         if _arn_outside(arn, home):
@@ -293,7 +303,7 @@ def secret_replicas_in_japan(secret: Mapping[str, Any]) -> Result:
         arn = _text(as_dict(primary), "PrimarySecretARN", "CrossAccountPrimary")
         if _arn_outside(arn, home):
             found.append(f"a replica of {arn} {_arn_outside(arn, home)}")
-    return _verdict(found, f"not replicated outside {ALLOWED_REGION}")
+    return _verdict(found, f"not replicated outside {ALLOWED_REGION}", regions=regions)
 
 
 resource_rule(RDS_COPIES_ID, {INSTANCE}, lambda t, p, c: check_rds_copies(t, p, c.account))

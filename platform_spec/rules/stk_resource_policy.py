@@ -24,7 +24,8 @@ from typing import Any
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.policy_documents import KeyTwice, admits, arn_account, numbered, parse, unreadable, values
+from platform_spec.rules.policy_documents import (KeyTwice, admits, arn_account, numbered, parse, statements,
+                                                  unreadable, values)
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -87,8 +88,24 @@ def judge_document(value: Any, account: str | None, what: str = "the policy") ->
         return Result.fail(unread[0].why[0])
     problems = [f"{p.via} admits {p.other}" for p in paths if p.outside]
     if problems:
-        return Result.fail(f"{what}: " + "; ".join(dict.fromkeys(problems)))
+        return Result.fail(f"{what}: " + "; ".join(dict.fromkeys(problems)), **offending(_document(value)[0], account))
     return Result.ok("admits only this account, AWS services for it and pinned callers")
+
+
+def offending(document: Any, account: str | None) -> dict[str, Any]:
+    """The evidence of a policy that admits someone outside: the statements that do (their labels and Sids), whom,
+    and the document without them (the policy to put back; absent where no statement would be left)."""
+    found = [(where, statement) for where, statement in numbered(document)
+             if any(admitted.outside for admitted in admits(statement, account))]
+    kept = [statement for statement in statements(document)
+            if not any(statement is bad for _, bad in found)]
+    evidence: dict[str, Any] = {
+        "statements": [where for where, _ in found],
+        "principals": list(dict.fromkeys(a.who for _, s in found for a in admits(s, account) if a.outside)),
+        "sids": [s["Sid"] for _, s in found if isinstance(s.get("Sid"), str) and s["Sid"]]}
+    if kept:
+        evidence["document"] = {**document, "Statement": kept}
+    return evidence
 
 
 def paths(resource_type: str, properties: Mapping[str, Any], account: str | None) -> list[Path]:
@@ -135,7 +152,8 @@ def grants(props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     found = [f"{p.via} admits {p.other} to {', '.join(p.actions) or 'no operation'}"
              for p in grant_paths(props, facts) if p.outside]
     if found:
-        return Result.fail("; ".join(found))
+        return Result.fail("; ".join(found), grants=[str(g.get("GrantId")) for g in facts["Grants"] if outside_grantee(
+            str(g.get("GranteePrincipal") or ""), facts["Account"]) is not None and g.get("GrantId")])
     return Result.ok(f"{len(facts['Grants'])} grant(s), none to another account")
 
 
@@ -149,7 +167,8 @@ def bus_paths(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> list[Path]
 def bus_policy(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """Live half on a rule: the policy of the event bus it listens on admits nobody outside the account (whoever
     may put events on the bus may trigger the stack's work)."""
-    return judge_document(facts["EventBusPolicy"], facts["Account"], f"the policy of event bus {facts['EventBus']}")
+    result = judge_document(facts["EventBusPolicy"], facts["Account"], f"the policy of event bus {facts['EventBus']}")
+    return replace(result, evidence={**result.evidence, "event_bus": facts["EventBus"]}) if result.failed else result
 
 
 def secret_policy(policy: Any, account: str) -> Result:

@@ -79,7 +79,9 @@ def check_associated(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result
             continue
         found = guarded.get(lid, set())
         if not found:
-            yield lid, Result.fail("no web ACL is associated with this stage: the API faces the internet unfiltered")
+            # the stack's own web ACL (when it declares exactly one) is what to associate again
+            yield lid, Result.fail("no web ACL is associated with this stage: the API faces the internet unfiltered",
+                                   **({"web_acl": {"Fn::GetAtt": [next(iter(acls)), "Arn"]}} if len(acls) == 1 else {}))
         elif acls and not found & acls and "(an ACL by ARN)" not in found:
             yield lid, Result.fail("associated with a web ACL this stack does not declare")
         else:
