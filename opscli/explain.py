@@ -4,7 +4,10 @@ keeps it fixed in code, and the controls it maps to."""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+from collections.abc import Mapping
 from typing import Any
 
 from opscli.model import Finding, resource_parts
@@ -43,20 +46,129 @@ def controls(rule: catalog.Rule | None) -> dict[str, list[str]]:
     return {name: ids for kind, name in CONTROL_NAMES.items() if (ids := rule.references.ids(kind))}
 
 
-# The placeholder a rule's operator remediation uses for a resource of each type ("aws kms enable-key-rotation
-# --key-id KEY"): the finding's physical id takes its place, so the command is ready to run.
-PLACEHOLDERS = {"AWS::EC2::SecurityGroup": "GROUP", "AWS::KMS::Key": "KEY", "AWS::EFS::FileSystem": "FS",
-                "AWS::SQS::Queue": "QUEUE", "AWS::S3::Bucket": "BUCKET", "AWS::ApiGateway::RestApi": "API",
-                "AWS::ECS::Cluster": "CLUSTER", "AWS::ECS::Service": "SERVICE", "AWS::EC2::RouteTable": "TABLE",
-                "AWS::EC2::VPC": "VPC", "AWS::Logs::LogGroup": "GROUP", "AWS::RDS::DBParameterGroup": "GROUP",
-                "AWS::CloudWatch::Alarm": "NAME"}
+MISSING = object()
 
 
-def ready_to_run(command: str, resource_type: str | None, physical_id: str | None) -> str:
-    token = PLACEHOLDERS.get(resource_type or "")
-    if not command or not token or not physical_id:
-        return command
-    return re.sub(rf"\b{token}\b", physical_id.replace("\\", "\\\\"), command)
+def _fact(facts: Mapping[str, Any], name: str) -> Any:
+    """The fact a dotted name points at ("props.Queues.0": the first queue); MISSING where there is none."""
+    value: Any = facts
+    for part in name.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return MISSING
+    return MISSING if value is None else value
+
+
+def _text(value: Any) -> str:
+    """A fact as the AWS CLI reads it: a structure as compact JSON, a boolean as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=False, ensure_ascii=False)
+    return str(value)
+
+
+class _Missing(Exception):
+    pass
+
+
+def _filled(template: Any, facts: Mapping[str, Any]) -> Any:
+    """A template with its facts put in: a string that is one {fact} becomes the fact itself (a structure stays
+    one), facts inside a longer string become text ({fact:json}: the fact's JSON); structures recursively."""
+    if isinstance(template, str):
+        whole = catalog.FIELD.fullmatch(template)
+        if whole is not None and not whole.group(2):
+            value = _fact(facts, whole.group(1))
+            if value is MISSING:
+                raise _Missing(whole.group(1))
+            return value
+
+        def one(match: re.Match[str]) -> str:
+            value = _fact(facts, match.group(1))
+            if value is MISSING:
+                raise _Missing(match.group(1))
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False) if match.group(2) else _text(value)
+        return catalog.FIELD.sub(one, template)
+    if isinstance(template, dict):
+        return {key: _filled(value, facts) for key, value in template.items()}
+    if isinstance(template, (list, tuple)):
+        return [_filled(value, facts) for value in template]
+    return template
+
+
+def command_lines(command: catalog.Command, facts: Mapping[str, Any]) -> list[str]:
+    """The command filled from `facts`, shell-quoted, once per item where it has `each`; _Missing where a fact
+    it names is not there."""
+    if command.when and _fact(facts, command.when) is MISSING:
+        return []
+    items = [None]
+    if command.each:
+        items = _fact(facts, command.each)
+        if items is MISSING or not isinstance(items, list) or not items:
+            raise _Missing(command.each)
+    lines = []
+    for item in items:
+        scope = {**facts, "item": item} if command.each else facts
+        words = ["aws", *command.words.split()]
+        for option, template in command.args:
+            if template is True:
+                words.append(option)
+                continue
+            if isinstance(template, tuple):  # several words: the CLI's list syntax
+                words += [option, *(shlex.quote(_text(_filled(item, scope))) for item in template)]
+            else:
+                words += [option, shlex.quote(_text(_filled(template, scope)))]
+        lines.append(" ".join(words))
+    return lines
+
+
+def choose_fix(rule: catalog.Rule, finding: Finding,
+               resource_type: str | None) -> tuple[catalog.Fix, list[str]] | tuple[None, None]:
+    """The first of the rule's fixes that applies to this failure (its type, its `when` fact) and whose commands
+    can all be filled from the finding's facts, with its command lines (none for a manual fix); (None, None) where
+    none does, or the finding carries no facts (a PASS, a check that could not look, a gate finding)."""
+    facts = finding.evidence
+    if not facts or finding.status not in (Status.FAIL, Status.ACCEPTED):
+        return None, None
+    for candidate in rule.fixes:
+        if not candidate.applies_to(resource_type) or (candidate.when and _fact(facts, candidate.when) is MISSING):
+            continue
+        if candidate.manual:
+            return candidate, []
+        try:
+            lines = [line for command in candidate.commands for line in command_lines(command, facts)]
+        except _Missing:
+            continue
+        if lines:
+            return candidate, lines
+    return None, None
+
+
+def fix_now(rule: catalog.Rule | None, finding: Finding, resource_type: str | None) -> dict[str, str]:
+    """What an operator does now about this finding: {"kind": "command", "now": the complete AWS CLI command(s)
+    with the finding's real ids and evidence, joined with &&}; {"kind": "manual", "now": why no single command
+    fixes it and what to do instead}; or, where no fix applies (the finding carries no facts: a PASS, a check that
+    could not look, a finding read from an older report), {"kind": "text", "now": the rule's words}. Every format
+    shows this one text."""
+    if rule is None:
+        return {"kind": "text", "now": ""}
+    chosen, lines = choose_fix(rule, finding, resource_type)
+    if chosen is None:
+        return {"kind": "text", "now": rule.now}
+    if not lines:
+        return {"kind": "manual", "now": f"No single command fixes this: {chosen.manual}"}
+    return {"kind": "command", "now": " && ".join(lines)}
+
+
+def fixed_type(finding: Finding) -> str | None:
+    """The resource type a finding's fix is chosen by: its resource's, or a secret's for the secrets' checks."""
+    parts = resource_parts(finding.resource)
+    if parts is not None:
+        return parts[0]
+    return catalog.SECRET if finding.check_id.startswith("secret.") else None
 
 
 def explanation(finding: Finding) -> dict[str, Any]:
@@ -70,8 +182,7 @@ def explanation(finding: Finding) -> dict[str, Any]:
         "title": finding.title or (rule.title if rule else finding.rule_id),
         "rationale": rule.rationale if rule else "",
         "evidence": {"found": finding.reason, "resource": resource, "read_with": read_with(finding)},
-        "remediation": {"now": ready_to_run(rule.now, resource.get("type"), resource.get("physical_id"))
-                        if rule else "", "in_code": rule.in_code if rule else ""},
+        "remediation": {**fix_now(rule, finding, fixed_type(finding)), "in_code": rule.in_code if rule else ""},
         "controls": controls(rule),
     }
     if finding.status is Status.ERROR:  # no verdict: the rule's fix is for a FAIL that nobody has seen

@@ -31,7 +31,6 @@ from opscli.explain import explanation
 from opscli.model import Finding, Report, cut, resource_parts, short_name, source_of
 from opscli.sanitize import visible_json
 from opscli.stackcheck import ACCOUNT_SUBJECT
-from platform_spec import catalog
 from platform_spec.result import Status
 
 ASFF_SCHEMA = "2018-10-08"
@@ -39,7 +38,7 @@ OCSF_VERSION = "1.8.0"
 PRODUCT = "opscli"
 VENDOR = "StreamTech platform team"
 # ASFF allows at most 32 related requirements and these lengths (BatchImportFindings' model).
-ASFF_TITLE, ASFF_DESCRIPTION, ASFF_TEXT = 256, 1024, 512
+ASFF_TITLE, ASFF_DESCRIPTION, ASFF_TEXT, ASFF_FIELD = 256, 1024, 512, 2048
 _ASFF_STATUS = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ACCEPTED: "FAILED",
                 Status.ERROR: "NOT_AVAILABLE"}
 _OCSF_SEVERITY = {"INFO": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
@@ -156,7 +155,6 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
     for f in _judged(report):
         e = explanation(f)
         site = source_of(located, f)
-        rule = catalog.CATALOG.get(f.rule_id)
         parts = resource_parts(f.resource)
         times = {name: _asff_time(moment) for name, moment in observed(report, f, past).items()}
         requirements = [f"{name} {control}" for name, ids in e["controls"].items() for control in ids][:32]
@@ -190,9 +188,17 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
             "Workflow": {"Status": "SUPPRESSED" if f.status is Status.ACCEPTED else
                          "RESOLVED" if f.status is Status.PASS else "NEW"},
         }
-        if rule is not None and (rule.now or rule.in_code):
-            finding["Remediation"] = {"Recommendation": {"Text": cut(
-                f"Now: {rule.now} In code: {rule.in_code}" if rule.now else rule.in_code, ASFF_TEXT)}}
+        now, in_code = e["remediation"]["now"], e["remediation"]["in_code"]
+        if now:
+            # The whole fix, in pieces of ProductFields' 2,048 characters where it is longer (a policy document)
+            for n, start in enumerate(range(0, len(now), ASFF_FIELD)):
+                finding["ProductFields"]["opscli/FixNow" + (f"/{n + 1}" if n else "")] = now[start:start + ASFF_FIELD]
+        if now or in_code:
+            text = " ".join(part for part in (f"Now: {now}" if now else "", f"In code: {in_code}" if in_code else "")
+                            if part)
+            if len(text) > ASFF_TEXT:  # never a command cut in the middle: say where the whole one is
+                text = f"Now: the command in ProductFields opscli/FixNow ({len(now)} characters). In code: {in_code}"
+            finding["Remediation"] = {"Recommendation": {"Text": cut(text, ASFF_TEXT)}}
         for resource in finding["Resources"]:
             if not resource["Details"]:
                 del resource["Details"]

@@ -45,6 +45,10 @@ class Finding:
     reason: str
     severity: str = ""
     title: str = ""
+    # A failure's evidence as plain data (the predicate's Result.evidence) and the ids a fix needs (physical id,
+    # ARN, account, region, the resolved properties the rule's fix commands name): opscli.explain fills the
+    # catalog's fix commands from it, the same for every format.
+    evidence: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         rule = catalog.CATALOG.get(self.rule_id)

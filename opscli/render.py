@@ -15,7 +15,7 @@ from opscli.explain import explanation
 from opscli.html import to_html
 from opscli.model import Finding, Report, compliance_view, declared_id, path_status, short_name, source_of
 from opscli.sanitize import visible_json
-from platform_spec import catalog, sarif, source_map
+from platform_spec import sarif, source_map
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
@@ -95,16 +95,16 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
 
     def result(f: Finding) -> dict:
         failed = f.status in (Status.FAIL, Status.ACCEPTED)
-        rule = catalog.CATALOG.get(f.rule_id)
         where = short_name(f.resource)
+        explained = explanation(f)
         text = f"{where}: {f.reason or f.title or f.rule_id}"
-        if failed and rule is not None and rule.now:
-            text += f" Fix now: {rule.now}"
+        if failed and explained["remediation"]["now"]:
+            text += f" Fix now: {explained['remediation']['now']}"
         out = {"ruleId": f.rule_id, "kind": _SARIF_KIND[f.status],
                "level": SARIF_LEVEL.get(f.severity, "warning") if failed else "none",
                "message": {"text": text}, "locations": [location(f)],
                "partialFingerprints": {sarif.FINGERPRINT: sarif.fingerprint(f.rule_id, where, f.check_id)},
-               "properties": {**f.to_dict(), "source": _source(located, f), "explanation": explanation(f)}}
+               "properties": {**f.to_dict(), "source": _source(located, f), "explanation": explained}}
         if f.status is Status.ACCEPTED:  # SARIF's own way: code scanning shows it as dismissed, with why
             out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.reason}]
         return out

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.livestack import LiveStack, ReadState, chosen, left_out, same
-from opscli.model import Finding, cut, resource_label
+from opscli.model import STACK_PREFIX, Finding, cut, resource_label
 from opscli.readers import READERS
 from opscli.shapes import Where
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
+from platform_spec.naming import physical_name
 from platform_spec.path import Path
 from platform_spec.registry import ACCOUNT_RULES_BY_ID
-from platform_spec.result import Status
+from platform_spec.result import Result, Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
 from platform_spec.rules.paths import stack_paths
@@ -113,8 +114,89 @@ def presence_findings(live: LiveStack) -> list[Finding]:
 def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) -> list[Finding]:
     """Every live rule over every read resource (and the whole-stack rules over the read set), plus presence."""
     findings = presence_findings(live)
+    picture = live.live_template()
+    findings += judge_picture(live, picture, expected_tags=expected_tags)
+    for lid, resource in live.resources.items():
+        if resource.state != ReadState.READ:
+            continue
+        for rule in LIVE_ONLY_RULES:
+            if rule.resource_type == resource.declared.type:
+                result = rule.predicate(resource.properties or {}, resource.facts)
+                findings.append(Finding(rule.check_id, rule.rule_id, result.status, _label(live, lid), result.reason,
+                                        evidence=fix_facts(live, picture, lid, rule.rule_id, result)))
+    return findings + account_findings(live)
+
+
+def fix_facts(live: LiveStack, picture: Mapping[str, Any], subject: str, rule_id: str, result: Any) -> dict[str, Any]:
+    """What a failure's fix is filled from (catalog.Fix): its whole evidence (references resolved to real ids), and
+    of the facts the rule's fixes read: where `subject` is a resource the stack declares, its ids (physical id,
+    ARN), its declared properties and tags, resolved; the account, region, suffix and project key. Nothing for a
+    verdict that is not a failure."""
+    rule = catalog.CATALOG.get(rule_id)
+    if result.status is not Status.FAIL or rule is None:
+        return {}
+    resource = live.resources.get(subject)
+    rtype = resource.declared.type if resource is not None else None
+    needed = {name.split(".", 1)[0] for name in rule.fact_names(rtype)}
+    suffix = live.scope.stack_name.removeprefix(STACK_PREFIX)
+    facts: dict[str, Any] = {"account": live.account, "region": live.resolver.pseudo.get("AWS::Region"),
+                             "suffix": suffix, "project_key": physical_name("kms-alias", suffix)}
+    if "project_key_arn" in needed:  # for the calls that take no alias (logs associate-kms-key)
+        keys = sorted(template_engine.project_cmks(picture.get("Resources", {}))[1])
+        facts["project_key_arn"] = live.resolver.attrs.get(keys[0], {}).get("Arn") if keys else None
+    if resource is not None:
+        attrs = live.resolver.attrs.get(subject, {})
+        arns = [v for k, v in attrs.items() if k.endswith("Arn") and isinstance(v, str) and v.startswith("arn:")]
+        facts.update(id=resource.declared.physical_id, arn=attrs.get("Arn") or (arns[0] if arns else None))
+        if needed & {"tags", "tag_list"}:
+            facts.update(_declared_tags(resource.declared.properties, live))
+        declared = resource.declared.properties
+        facts["declared"] = _resolved({name: declared.get(name) for name in sorted(rule.declared_properties(rtype))},
+                                      live)
+    # only what a fix reads, beside the whole evidence: every failure carries it in every format
+    facts = {k: v for k, v in facts.items() if k in needed and v is not None and v != {}}
+    facts.update(_resolved(dict(result.evidence), live))
+    return facts
+
+
+TAG_PROPERTIES = ("Tags", "FileSystemTags", "AccessPointTags")  # where a CloudFormation type keeps its tags
+
+
+def _declared_tags(declared: Mapping[str, Any], live: LiveStack) -> dict[str, Any]:
+    """The tags the stack declares on a resource, resolved, as the tagging APIs take them: a map (tags) and
+    EC2's list of Key/Value (tag_list); nothing where it declares none or they cannot be resolved."""
+    for name in TAG_PROPERTIES:
+        value = _resolved({name: declared.get(name)}, live).get(name)
+        if isinstance(value, list) and all(isinstance(t, Mapping) and "Key" in t and "Value" in t for t in value):
+            tags = {str(t["Key"]): str(t["Value"]) for t in value}
+        elif isinstance(value, Mapping):
+            tags = {str(k): str(v) for k, v in value.items()}
+        else:
+            continue
+        if tags:
+            return {"tags": tags, "tag_list": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    return {}
+
+
+def _resolved(values: Mapping[str, Any], live: LiveStack) -> dict[str, Any]:
+    """Each value with its references (Ref, Fn::GetAtt, Fn::Sub ...) turned into the deployment's real ids; one that
+    cannot be resolved is left out (a fix that needs it does not apply: explain tries the next)."""
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = live.resolver.resolve(value)
+        except (Unresolvable, KeyError, IndexError, TypeError, ValueError):
+            continue
+    return out
+
+
+def judge_picture(live: LiveStack, picture: Mapping[str, Any], *,
+                  expected_tags: Mapping[str, str] | None = None) -> list[Finding]:
+    """The template engine's live rules over `picture` (the live stack in template shape), each failure with the
+    facts its fix is filled from."""
+    findings = []
     unreadable = [(lid, r.declared.type) for lid, r in live.resources.items() if r.state == ReadState.ERROR]
-    for f in template_engine.evaluate(live.live_template(), expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS,
+    for f in template_engine.evaluate(picture, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS,
                                       account=live.account, bucket_regions=live.bucket_regions):
         status, reason = f.status, f.reason
         needs = template_engine.RELATIONSHIP_TYPES.get(f.rule_id, frozenset())
@@ -125,15 +207,9 @@ def judge(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None) ->
             reason = f"could not judge: {len(unseen)} declared resources it depends on could not be read " \
                      f"({', '.join(unseen[:3])}{', ...' if len(unseen) > 3 else ''}): their ERRORs say why"
         check = f.rule_id if f.scope == "resource" else f"{f.rule_id}/stack"
-        findings.append(Finding(check, f.rule_id, status, _label(live, f.logical_id), reason))
-    for lid, resource in live.resources.items():
-        if resource.state != ReadState.READ:
-            continue
-        for rule in LIVE_ONLY_RULES:
-            if rule.resource_type == resource.declared.type:
-                result = rule.predicate(resource.properties or {}, resource.facts)
-                findings.append(Finding(rule.check_id, rule.rule_id, result.status, _label(live, lid), result.reason))
-    return findings + account_findings(live)
+        evidence = fix_facts(live, picture, f.logical_id, f.rule_id, Result(status, reason, f.evidence))
+        findings.append(Finding(check, f.rule_id, status, _label(live, f.logical_id), reason, evidence=evidence))
+    return findings
 
 
 def account_facts(live: LiveStack) -> AccountFacts | None:
@@ -177,9 +253,11 @@ def account_findings(live: LiveStack) -> list[Finding]:
             findings.append(Finding(check, rule_id, Status.ERROR, ACCOUNT_SUBJECT, reason))
             continue
         facts = account_facts(live)
-        for subject, result in rule.check(live.live_template()["Resources"], facts):
+        picture = live.live_template()
+        for subject, result in rule.check(picture["Resources"], facts):
             label = _label(live, subject) if subject in live.resources else subject
-            findings.append(Finding(check, rule_id, result.status, label, result.reason))
+            findings.append(Finding(check, rule_id, result.status, label, result.reason,
+                                    evidence=fix_facts(live, picture, subject, rule_id, result)))
     return findings
 
 
@@ -244,8 +322,8 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None
     Returns (findings, the declared properties that could not be compared and why)."""
     picture = live.live_template()
 
-    def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-        return {(f.rule_id, f.logical_id): f.reason for f in template_engine.evaluate(
+    def failing(template: Mapping[str, Any]) -> dict[tuple[str, str], template_engine.Finding]:
+        return {(f.rule_id, f.logical_id): f for f in template_engine.evaluate(
             template, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS, account=live.account,
             bucket_regions=live.bucket_regions)
             if f.status is Status.FAIL}
@@ -283,10 +361,12 @@ def drift(live: LiveStack, *, expected_tags: Mapping[str, str] | None = None
             broken = sorted(set(live_failures) - set(failing(restored)))
             reason = describe_change(key, expected, actual, where=where)
             if broken:
-                reason += "; now breaks " + "; ".join(f"{rule} ({live_failures[(rule, where)]})"
+                reason += "; now breaks " + "; ".join(f"{rule} ({live_failures[(rule, where)].reason})"
                                                       for rule, where in broken)
                 rule = catalog.get(broken[0][0])
-                findings.append(Finding(f"drift.{key}", rule.id, Status.FAIL, label, reason))
+                first = live_failures[broken[0]]
+                findings.append(Finding(f"drift.{key}", rule.id, Status.FAIL, label, reason, evidence=fix_facts(
+                    live, picture, first.logical_id, rule.id, Result(Status.FAIL, first.reason, first.evidence))))
             else:
                 findings.append(Finding(f"drift.{key}", DRIFT_ID, Status.FAIL, label, reason,
                                         title=f"{resource.declared.type} {key} differs from the stack"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Any
 
 
 class Severity(str, Enum):
@@ -55,6 +58,75 @@ class References:
         return [part.strip() for part in value.split(",") if part.strip()]
 
 
+# A fact named in a command template: "{id}", "{declared.Queues.0}", "{document:json}" (the fact's JSON as text).
+FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)(:json)?\}")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One AWS CLI call that fixes a finding now, as a template: `words` after "aws" (service and operation, as
+    the AWS CLI names them), then each option with its value. A value names facts of the finding in braces (see
+    Fix); True is a flag without a value; a dict or list is sent as JSON. With `each`, the call is made once per
+    item of that list fact, the item named {item}."""
+
+    words: str
+    args: tuple[tuple[str, Any], ...] = ()
+    each: str = ""
+    when: str = ""  # a fact that must be present, else this call is left out of its fix (the others still run)
+
+    def names(self) -> set[str]:
+        """Every fact name the command reads, dotted paths whole ("declared.Queues.0")."""
+        return set(_names(self.args)) | {name for name in (self.each, self.when) if name}
+
+
+def _names(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield from (m.group(1) for m in FIELD.finditer(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _names(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _names(item)
+
+
+def aws(words: str, *args: tuple[str, Any], each: str = "", when: str = "") -> Command:
+    """A command template: aws("kms enable-key-rotation", ("--key-id", "{id}")). A value that is a tuple is
+    several words (the CLI's list syntax, each word filled as text)."""
+    return Command(words, tuple(args), each, when)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What fixes a finding now on a resource of `types` (any type where empty): the AWS CLI `commands`, run in
+    order and filled from the finding's facts, or, where no single command can fix it (a design change, a
+    replacement, a choice only the operator can make), `manual`: why not and what to do instead.
+
+    Facts: `id` (the physical id), `arn`, `account`, `region`, `suffix`, `project_key` (its alias),
+    `project_key_arn`, `declared` (the resource's properties as the stack declares them, resolved to the
+    deployment's real ids), `tags` and `tag_list` (its declared tags) and every key of the failure's evidence
+    (Result.evidence, references resolved the same way). A fix whose `when` fact
+    is absent, or one of whose commands names a fact the finding does not have, does not apply: the next one is
+    tried (so the evidence chooses between fixes, e.g. a public database versus one in a public subnet)."""
+
+    types: tuple[str, ...] = ()
+    commands: tuple[Command, ...] = ()
+    manual: str = ""
+    when: str = ""
+
+    def applies_to(self, resource_type: str | None) -> bool:
+        return not self.types or resource_type in self.types
+
+
+
+def fix(*commands: Command, types: tuple[str, ...] | str = (), when: str = "") -> Fix:
+    return Fix((types,) if isinstance(types, str) else types, commands, when=when)
+
+
+def manual(text: str, types: tuple[str, ...] | str = (), when: str = "") -> Fix:
+    return Fix((types,) if isinstance(types, str) else types, manual=text, when=when)
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -72,6 +144,8 @@ class Rule:
     template_only: str = ""
     # Checkov's built-in checks (named in references.checkov) cover the template stage fully: no custom check.
     checkov_builtin: bool = False
+    # What fixes a live finding now, first applicable first (Fix): opscli.explain fills it from the finding.
+    fixes: tuple[Fix, ...] = field(default=(), compare=False)
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -88,6 +162,15 @@ class Rule:
         """The code remediation: the construct and property that keep it fixed."""
         head, sep, tail = self.remediation.partition(" In code: ")
         return tail.strip() if sep else self.remediation.strip()
+
+    def fact_names(self, resource_type: str | None) -> set[str]:
+        """Every fact this rule's fixes for `resource_type` read, dotted paths whole ("declared.Queues.0")."""
+        return {name for f in self.fixes if f.applies_to(resource_type) for c in f.commands for name in c.names()}
+
+    def declared_properties(self, resource_type: str | None) -> set[str]:
+        """The top-level declared properties this rule's fixes for `resource_type` read: "{declared.Queues.0}"
+        reads Queues."""
+        return {name.split(".")[1] for name in self.fact_names(resource_type) if name.startswith("declared.")}
 
     def message(self, detail: str) -> str:
         """The one line every engine prints: rule id, title, then what was found."""
@@ -790,7 +873,292 @@ _RULES: tuple[Rule, ...] = (
          "synthesis.", R(iso27001="5.15, 8.2", cdk_nag="AwsSolutions-IAM5"), accepted_deviation=True),
 )
 
-CATALOG: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+# --- what fixes a live finding now: commands filled from the finding (Fix), or why no single command can ----------
+DB, PG, SG, SG_IN = "AWS::RDS::DBInstance", "AWS::RDS::DBParameterGroup", "AWS::EC2::SecurityGroup", \
+    "AWS::EC2::SecurityGroupIngress"
+KEY, BUCKET, QUEUE, TOPIC, LOGS = "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic", \
+    "AWS::Logs::LogGroup"
+SECRET = "AWS::SecretsManager::Secret"  # the secrets the stack reads (not its resources): found by their ARN
+REDIS, EFS, SERVICE, STAGE, METHOD, API = "AWS::ElastiCache::ReplicationGroup", "AWS::EFS::FileSystem", \
+    "AWS::ECS::Service", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Method", "AWS::ApiGateway::RestApi"
+EC2_TAGGED = ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
+              "AWS::EC2::NatGateway", "AWS::EC2::SecurityGroup", "AWS::EC2::FlowLog")
+REDEPLOY = "deploy the stack from code (cdk deploy -c environmentSuffix=<suffix>)"
+DB_ID = ("--db-instance-identifier", "{id}")
+NOW = ("--apply-immediately", True)
+TASK_REVISION = ("a task definition cannot be changed in place: register a revision from the declaration and move "
+                 f"the service to it ({REDEPLOY}), then stop the tasks of the old revision")
+
+FIXES: dict[str, tuple[Fix, ...]] = {
+    "STK-REGION-001": (manual("the stack is in the wrong region: deploy it in ap-northeast-1 and delete the copy "
+                              "elsewhere (cdk destroy against that region)"),),
+    "STK-NAME-001": (manual(f"a physical name cannot be changed in place: {REDEPLOY}, so that CloudFormation "
+                            "replaces the resource under its declared name"),),
+    "STK-TAG-001": (
+        fix(aws("ec2 create-tags", ("--resources", "{id}"), ("--tags", "{tag_list}")), types=EC2_TAGGED),
+        fix(aws("resourcegroupstaggingapi tag-resources", ("--resource-arn-list", "{arn}"), ("--tags", "{tags}"))),
+        manual(f"this resource has no ARN opscli knows to tag it by: {REDEPLOY} (the tagging Aspect tags it)")),
+    "STK-KMS-001": (
+        fix(aws("logs associate-kms-key", ("--log-group-name", "{id}"), ("--kms-key-id", "{project_key_arn}")),
+            types=LOGS),
+        fix(aws("sqs set-queue-attributes", ("--queue-url", "{id}"), ("--attributes", "KmsMasterKeyId={project_key}")),
+            types=QUEUE),
+        fix(aws("sns set-topic-attributes", ("--topic-arn", "{id}"), ("--attribute-name", "KmsMasterKeyId"),
+                ("--attribute-value", "{project_key}")), types=TOPIC),
+        fix(aws("s3api put-bucket-encryption", ("--bucket", "{id}"), ("--server-side-encryption-configuration", {
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                              "KMSMasterKeyID": "{project_key_arn}"},
+                       "BucketKeyEnabled": True}]})), types=BUCKET),
+        manual("a data store's key cannot be changed in place: restore the database from a snapshot copied with the "
+               "project key (aws rds copy-db-snapshot --kms-key-id), or recreate the file system or cache "
+               f"({REDEPLOY} after moving the data)")),
+    "STK-KMS-002": (fix(aws("kms enable-key-rotation", ("--key-id", "{id}")), types=KEY),),
+    "STK-RDS-001": (fix(aws("rds modify-db-instance", DB_ID, ("--multi-az", True), NOW), types=DB),),
+    "STK-RDS-002": (fix(aws("rds modify-db-instance", DB_ID, ("--backup-retention-period", "1"), NOW), types=DB),),
+    "STK-RDS-003": (
+        fix(aws("rds modify-db-parameter-group", ("--db-parameter-group-name", "{id}"),
+                ("--parameters", "ParameterName=rds.force_ssl,ParameterValue=1,ApplyMethod=immediate")), types=PG),
+        fix(aws("rds reboot-db-instance", DB_ID), types=DB, when="pending_reboot"),
+        fix(aws("rds modify-db-parameter-group", ("--db-parameter-group-name", "{parameter_group}"),
+                ("--parameters", "ParameterName=rds.force_ssl,ParameterValue=1,ApplyMethod=immediate")), types=DB,
+            when="parameter_group"),
+        manual(f"the instance has no parameter group of the stack's with rds.force_ssl=1 attached: {REDEPLOY}",
+               types=DB)),
+    "STK-NET-001": (
+        fix(aws("rds modify-db-instance", DB_ID, ("--no-publicly-accessible", True), NOW), types=DB,
+            when="publicly_accessible"),
+        manual(f"a data store in a public subnet must move: {REDEPLOY} with it in the private subnets")),
+    "STK-NET-002": (
+        fix(aws("ec2 revoke-security-group-ingress", ("--group-id", "{id}"), ("--ip-permissions", "{ip_permissions}")),
+            types=SG),
+        fix(aws("ec2 revoke-security-group-ingress", ("--group-id", "{declared.GroupId}"),
+                ("--ip-permissions", "{ip_permissions}")), types=SG_IN)),
+    "STK-REDIS-001": (
+        fix(aws("elasticache increase-replica-count", ("--replication-group-id", "{id}"),
+                ("--new-replica-count", "1"), NOW, when="add_replica"),
+            aws("elasticache modify-replication-group", ("--replication-group-id", "{id}"),
+                ("--multi-az-enabled", True), ("--automatic-failover-enabled", True), NOW), types=REDIS,
+            when="nodes"),
+        manual("the members sit in one Availability Zone: add a replica in another (aws elasticache "
+               "increase-replica-count with --replica-configuration naming its AZ), then remove one of the first",
+               types=REDIS)),
+    "STK-REDIS-002": (
+        fix(aws("elasticache modify-replication-group", ("--replication-group-id", "{id}"),
+                ("--transit-encryption-mode", "required"), NOW), types=REDIS, when="transit"),
+        manual("the AUTH token is the secret's value, which opscli never reads: set it with aws elasticache "
+               "modify-replication-group --auth-token-update-strategy SET and the value of the Redis secret",
+               types=REDIS)),
+    "STK-EFS-001": (fix(aws("efs put-file-system-policy", ("--file-system-id", "{id}"),
+                            ("--policy", "{declared.FileSystemPolicy}")), types=EFS),),
+    "STK-EFS-002": (
+        fix(aws("efs create-mount-target", ("--file-system-id", "{id}"), ("--subnet-id", "{item}"),
+                ("--security-groups", "{security_groups}"), each="subnets"), types=EFS),
+        manual("the mount target is not available: read its state (aws efs describe-mount-targets); delete and "
+               f"create it again, or {REDEPLOY}")),
+    "STK-ECS-001": (manual(TASK_REVISION),),
+    "STK-ECS-002": (
+        fix(aws("ecs update-service", ("--cluster", "{declared.Cluster}"), ("--service", "{id}"),
+                ("--desired-count", "2"), when="desired_count"),
+            aws("ecs update-service", ("--cluster", "{declared.Cluster}"), ("--service", "{id}"),
+                ("--network-configuration", {"awsvpcConfiguration": {
+                    "subnets": "{declared.NetworkConfiguration.AwsvpcConfiguration.Subnets}",
+                    "securityGroups": "{declared.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups}",
+                    "assignPublicIp": "DISABLED"}}), ("--force-new-deployment", True), when="public_ip"),
+            types=SERVICE),
+        manual("fewer tasks run than the service wants: read why they stop (aws ecs describe-services, its events "
+               "and stopped reasons) and fix that; or register the scalable target again "
+               f"({REDEPLOY})")),
+    "STK-ECS-003": (fix(aws("ecs update-cluster-settings", ("--cluster", "{id}"),
+                            ("--settings", "name=containerInsights,value=enabled")), types="AWS::ECS::Cluster"),),
+    "STK-API-001": (fix(aws("apigateway update-rest-api", ("--rest-api-id", "{id}"), ("--patch-operations",
+                        "op=replace,path=/endpointConfiguration/types/EDGE,value=REGIONAL")), types=API),),
+    "STK-API-002": (fix(aws("apigateway update-stage", ("--rest-api-id", "{declared.RestApiId}"), ("--stage-name", "{id}"),
+                            ("--patch-operations", [
+                                {"op": "replace", "path": "/tracingEnabled", "value": "true"},
+                                {"op": "replace", "path": "/accessLogSettings/destinationArn",
+                                 "value": "{declared.AccessLogSetting.DestinationArn}"},
+                                {"op": "replace", "path": "/accessLogSettings/format",
+                                 "value": "{declared.AccessLogSetting.Format}"}])), types=STAGE),),
+    "STK-API-003": (manual("put the declared HTTP_PROXY integration through the VPC link back and deploy the API "
+                           f"to its stage: {REDEPLOY}"),),
+    "STK-LOG-001": (fix(aws("logs put-retention-policy", ("--log-group-name", "{id}"),
+                            ("--retention-in-days", "{declared.RetentionInDays}")), types=LOGS),),
+    "STK-S3-001": (fix(aws("s3api put-public-access-block", ("--bucket", "{id}"), (
+        "--public-access-block-configuration",
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true")),
+        types=BUCKET),),
+    "STK-S3-002": (fix(aws("s3api put-bucket-policy", ("--bucket", "{id}"), ("--policy", "{document}")), types=BUCKET),),
+    "STK-SQS-001": (fix(aws("sqs set-queue-attributes", ("--queue-url", "{id}"),
+                            ("--attributes", {"RedrivePolicy": "{declared.RedrivePolicy:json}"})), types=QUEUE),
+                    manual(f"declare a dead-letter queue for this queue: {REDEPLOY}")),
+    "STK-SQS-002": (fix(aws("sqs set-queue-attributes", ("--queue-url", "{id}"),
+                            ("--attributes", {"Policy": "{document:json}"})), types=QUEUE),),
+    "STK-SQS-003": (manual(f"put the declared target-tracking policy on the backlog per task back: {REDEPLOY}"),),
+    "STK-SECRET-001": (manual("the stack itself creates a secret: take it out of the code and move its consumers to "
+                              "an existing secret; deploying the fixed code deletes it"),),
+    "STK-SECRET-002": (manual("rotate the exposed credential (aws secretsmanager rotate-secret on its secret), then "
+                              + TASK_REVISION.replace("from the declaration", "that reads it through secrets")),),
+    "STK-IAM-001": (
+        fix(aws("iam put-role-policy", ("--role-name", "{item}"), ("--policy-name", "{declared.PolicyName}"),
+                ("--policy-document", "{declared.PolicyDocument}"), each="declared.Roles"), types="AWS::IAM::Policy"),
+        fix(aws("iam detach-role-policy", ("--role-name", "{id}"), ("--policy-arn", "{item}"), each="policy_arns"),
+            types="AWS::IAM::Role", when="policy_arns"),
+        manual(f"put the declared policies of this identity back: {REDEPLOY}")),
+    "STK-STACK-001": (manual(f"a declared resource is gone: find who removed it (CloudTrail), then {REDEPLOY}; "
+                             "CloudFormation recreates only what it knows to be missing, so a resource deleted behind "
+                             "its back may need the stack's drift detection and an import"),),
+    "STK-DRIFT-001": (manual(f"put the declared value back (the finding shows both): {REDEPLOY}; then find who "
+                             "changed it (CloudTrail)"),),
+    "STK-STACK-002": (manual("remove what was added beside the declaration (the finding names it) with that "
+                             "service's delete call, after finding who added it (CloudTrail)"),),
+    "STK-OPS-001": (manual("renew the entry in the accepted-findings file (a reason sentence, the approver, an expiry "
+                           "within a year) or fix the resource and delete the entry: a file, not an AWS call"),),
+    "STK-KMS-003": (
+        fix(aws("kms cancel-key-deletion", ("--key-id", "{id}"), when="pending_deletion"),
+            aws("kms enable-key", ("--key-id", "{id}")), types=KEY, when="key_state"),
+        manual("the project key is not customer-managed: create the stack's key again "
+               f"({REDEPLOY}) and re-encrypt the data stores with it")),
+    "STK-SECRET-003": (
+        fix(aws("secretsmanager rotate-secret", ("--secret-id", "{id}"), ("--rotation-lambda-arn", "{rotation_function}"),
+                ("--rotation-rules", "AutomaticallyAfterDays=30")), types=SECRET),
+        manual("the secret has no rotation function: create one for its kind of credential (the Secrets Manager "
+               "rotation templates), then run aws secretsmanager rotate-secret with --rotation-lambda-arn")),
+    "STK-SECRET-004": (
+        fix(aws("secretsmanager rotate-secret", ("--secret-id", "{id}"),
+                ("--rotation-rules", "AutomaticallyAfterDays={max_age_days}")), types=SECRET, when="schedule_too_long"),
+        fix(aws("secretsmanager rotate-secret", ("--secret-id", "{id}")), types=SECRET)),
+    "STK-SECRET-005": (fix(aws("secretsmanager update-secret-version-stage", ("--secret-id", "{id}"),
+                               ("--version-stage", "AWSPENDING"), ("--remove-from-version-id", "{version}")),
+                           types=SECRET),),
+    "STK-SECRET-006": (manual("a secret nobody reads is either unused or read through a path nobody audits: confirm "
+                              "its consumers (CloudTrail GetSecretValue); deleting it is the owner's decision"),),
+    "STK-SECRET-007": (fix(aws("secretsmanager update-secret", ("--secret-id", "{id}"),
+                               ("--kms-key-id", "{project_key}")), types=SECRET),),
+    "STK-RES-005": (
+        fix(aws("rds stop-db-instance-automated-backups-replication", ("--region", "{backup_region}"),
+                ("--source-db-instance-arn", "{arn}"), when="backup_region"),
+            aws("rds delete-db-instance", ("--region", "{item.region}"), ("--db-instance-identifier", "{item.id}"),
+                ("--skip-final-snapshot", True), each="replicas", when="replicas"), types=DB),
+        manual("a replica outside ap-northeast-1 is declared: take it out of the code and deploy")),
+    "STK-RES-006": (fix(aws("rds modify-db-snapshot-attribute", ("--db-snapshot-identifier", "{item.snapshot}"),
+                            ("--attribute-name", "restore"), ("--values-to-remove", "{item.accounts}"),
+                            each="shared"), types=DB),),
+    "STK-RES-007": (fix(aws("efs delete-replication-configuration", ("--source-file-system-id", "{id}")), types=EFS),),
+    "STK-RES-008": (manual("a key's MultiRegion cannot be changed: schedule every replica key outside "
+                           "ap-northeast-1 for deletion (aws kms schedule-key-deletion in its region) and, for a "
+                           "multi-Region project key, create a single-Region key and re-encrypt the data stores"),),
+    "STK-RES-009": (fix(aws("secretsmanager remove-regions-from-replication", ("--secret-id", "{id}"),
+                            ("--remove-replica-regions", "{regions}")), types=SECRET, when="regions"),
+                    manual("a replica in another account is that account's secret: delete it there (aws "
+                           "secretsmanager delete-secret with that account's credentials)")),
+    "STK-SECRET-008": (fix(aws("secretsmanager restore-secret", ("--secret-id", "{id}")), types=SECRET),),
+    "STK-RDS-004": (fix(aws("rds modify-db-instance", DB_ID, ("--ca-certificate-identifier", "rds-ca-rsa2048-g1"),
+                            NOW), types=DB),),
+    "STK-DESTROY-001": (manual(f"a DeletionPolicy is part of the declaration: change the code and {REDEPLOY}; a "
+                               "resource already retained after a deletion must be deleted by hand"),),
+    "STK-DESTROY-002": (
+        fix(aws("rds modify-db-instance", DB_ID, ("--no-deletion-protection", True), NOW), types=DB),
+        fix(aws("elbv2 modify-load-balancer-attributes", ("--load-balancer-arn", "{id}"),
+                ("--attributes", "Key=deletion_protection.enabled,Value=false")),
+            types="AWS::ElasticLoadBalancingV2::LoadBalancer")),
+    "STK-POLICY-001": (
+        fix(aws("sqs set-queue-attributes", ("--queue-url", "{item}"), ("--attributes", {"Policy": "{document:json}"}),
+                each="declared.Queues"), types="AWS::SQS::QueuePolicy", when="document"),
+        fix(aws("sns set-topic-attributes", ("--topic-arn", "{item}"), ("--attribute-name", "Policy"),
+                ("--attribute-value", "{document:json}"), each="declared.Topics"), types="AWS::SNS::TopicPolicy",
+            when="document"),
+        fix(aws("s3api put-bucket-policy", ("--bucket", "{declared.Bucket}"), ("--policy", "{document}")),
+            types="AWS::S3::BucketPolicy", when="document"),
+        fix(aws("s3api delete-bucket-policy", ("--bucket", "{declared.Bucket}")), types="AWS::S3::BucketPolicy",
+            when="statements"),
+        fix(aws("kms revoke-grant", ("--key-id", "{id}"), ("--grant-id", "{item}"), each="grants"), types=KEY,
+            when="grants"),
+        fix(aws("kms put-key-policy", ("--key-id", "{id}"), ("--policy-name", "default"), ("--policy", "{document}")),
+            types=KEY, when="document"),
+        fix(aws("efs put-file-system-policy", ("--file-system-id", "{id}"), ("--policy", "{document}")), types=EFS,
+            when="document"),
+        fix(aws("efs delete-file-system-policy", ("--file-system-id", "{id}")), types=EFS, when="statements"),
+        fix(aws("apigateway update-rest-api", ("--rest-api-id", "{id}"), ("--patch-operations", [
+            {"op": "replace", "path": "/policy", "value": "{document:json}"}])), types=API, when="document"),
+        fix(aws("events remove-permission", ("--event-bus-name", "{event_bus}"), ("--statement-id", "{item}"),
+                each="sids"), types="AWS::Events::Rule", when="event_bus"),
+        fix(aws("secretsmanager put-resource-policy", ("--secret-id", "{id}"), ("--resource-policy", "{document}")),
+            types=SECRET, when="document"),
+        fix(aws("secretsmanager delete-resource-policy", ("--secret-id", "{id}")), types=SECRET, when="statements"),
+        manual("the policy cannot be read as IAM reads it, or its statements have no Sid to remove them by: put the "
+               f"declared document back ({REDEPLOY})")),
+    "STK-IAM-002": (fix(aws("iam update-assume-role-policy", ("--role-name", "{id}"),
+                            ("--policy-document", "{declared.AssumeRolePolicyDocument}")), types="AWS::IAM::Role"),),
+    "STK-IAM-003": (
+        fix(aws("iam put-role-policy", ("--role-name", "{item}"), ("--policy-name", "{declared.PolicyName}"),
+                ("--policy-document", "{declared.PolicyDocument}"), each="declared.Roles"), types="AWS::IAM::Policy"),
+        manual(f"put the declared policies of this identity back: {REDEPLOY}")),
+    "STK-ECS-004": (manual(TASK_REVISION),),
+    "STK-ECS-005": (manual(TASK_REVISION),),
+    "STK-ECS-006": (fix(aws("ecs update-service", ("--cluster", "{declared.Cluster}"), ("--service", "{id}"),
+                            ("--no-enable-execute-command", True), ("--network-configuration", {"awsvpcConfiguration": {
+                                "subnets": "{declared.NetworkConfiguration.AwsvpcConfiguration.Subnets}",
+                                "securityGroups": "{declared.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups}",
+                                "assignPublicIp": "DISABLED"}}), ("--force-new-deployment", True)), types=SERVICE),),
+    "STK-S3-003": (fix(aws("s3api put-bucket-ownership-controls", ("--bucket", "{id}"),
+                           ("--ownership-controls", "Rules=[{ObjectOwnership=BucketOwnerEnforced}]")), types=BUCKET),),
+    "STK-API-004": (fix(aws("apigateway update-method", ("--rest-api-id", "{declared.RestApiId}"),
+                            ("--resource-id", "{declared.ResourceId}"), ("--http-method", "{declared.HttpMethod}"),
+                            ("--patch-operations", "op=replace,path=/apiKeyRequired,value=true")),
+                        aws("apigateway create-deployment", ("--rest-api-id", "{declared.RestApiId}"),
+                            ("--stage-name", "{item}"), each="stages", when="stages"), types=METHOD),),
+    "STK-ALARM-001": (fix(aws("cloudwatch enable-alarm-actions", ("--alarm-names", ("{id}",))),
+                          types="AWS::CloudWatch::Alarm", when="actions_disabled"),
+                      manual(f"the alarm has no action: put the declared SNS action back ({REDEPLOY})")),
+    "STK-WAF-001": (manual("aws wafv2 update-web-acl replaces every rule at once and needs the lock token of the "
+                           "version it replaces (aws wafv2 get-web-acl): put the declared rules and actions back with "
+                           f"{REDEPLOY}"),),
+    "STK-API-005": (fix(aws("wafv2 associate-web-acl", ("--web-acl-arn", "{web_acl}"),
+                            ("--resource-arn", "arn:aws:apigateway:{region}::/restapis/{declared.RestApiId}/stages/{id}")),
+                        types=STAGE, when="web_acl"),
+                    manual(f"the stack declares no web ACL for this stage: {REDEPLOY}")),
+    "STK-API-006": (fix(aws("apigateway update-stage", ("--rest-api-id", "{declared.RestApiId}"), ("--stage-name", "{id}"),
+                            ("--patch-operations", "op=replace,path=/*/*/caching/dataEncrypted,value=true")),
+                        types=STAGE),),
+    "STK-PERIM-002": (manual("which way in to close (the identity's trust, or the statement that reaches the data) is "
+                             "the owner's choice: aws iam update-assume-role-policy or delete-role-policy / "
+                             "detach-role-policy / detach-user-policy on the identity the finding names; then find "
+                             "who made it (CloudTrail)"),),
+    "STK-PERIM-003": (manual("an access point cannot be changed: delete an undeclared one (aws efs delete-access-point) "
+                             f"or {REDEPLOY} for a declared one"),),
+    "STK-NET-004": (fix(aws("ec2 replace-route", ("--route-table-id", "{item.table}"),
+                            ("--destination-cidr-block", "{item.destination}"), ("--nat-gateway-id", "{item.nat}"),
+                            each="routes")),
+                    manual(f"the subnet's table sends traffic to an internet gateway and no NAT gateway of the stack "
+                           f"is there to send it to instead: {REDEPLOY}")),
+    "STK-NET-005": (fix(aws("ec2 revoke-security-group-egress", ("--group-id", "{id}"),
+                            ("--ip-permissions", "{ip_permissions}")), types=SG),),
+    "STK-NET-003": (manual("the flow log's log group and delivery role are the stack's: create it again with "
+                           f"{REDEPLOY}, or aws ec2 create-flow-logs --resource-type VPC --traffic-type ALL with them "
+                           "(the stack's outputs name both)"),),
+    "STK-RES-001": (
+        fix(aws("s3api delete-bucket-replication", ("--bucket", "{id}"), when="replication"),
+            aws("s3api delete-bucket-inventory-configuration", ("--bucket", "{id}"), ("--id", "{item}"),
+                each="inventories", when="inventories"),
+            aws("s3api delete-bucket-analytics-configuration", ("--bucket", "{id}"), ("--id", "{item}"),
+                each="analytics", when="analytics"),
+            aws("s3api put-bucket-logging", ("--bucket", "{id}"), ("--bucket-logging-status", {}), when="logging"),
+            types=BUCKET),
+        manual(f"an event notification leaves the region or account: put the declared notifications back "
+               f"({REDEPLOY})", types=BUCKET)),
+    "STK-RES-002": (fix(aws("logs delete-subscription-filter", ("--log-group-name", "{id}"), ("--filter-name", "{item}"),
+                            each="filters"), types=LOGS),
+                    manual(f"the stack declares this subscription filter: take it out of the code and deploy")),
+    "STK-RES-003": (fix(aws("events remove-targets", ("--rule", "{id}"), ("--ids", "{targets}")),
+                        types="AWS::Events::Rule", when="targets"),
+                    manual(f"a declared target or its dead-letter queue leaves the region or account: change the "
+                           "code and deploy")),
+    "STK-RES-004": (manual("aws sns unsubscribe takes the subscription's ARN, which the audit does not keep: find it "
+                           "with aws sns list-subscriptions-by-topic on the topic, unsubscribe it, then find who "
+                           "subscribed it (CloudTrail Subscribe); a declared one: take it out of the code and deploy"),),
+}
+
+CATALOG: dict[str, Rule] = {rule.id: replace(rule, fixes=FIXES.get(rule.id, ())) for rule in _RULES}
 
 
 def get(rule_id: str) -> Rule:
@@ -802,8 +1170,8 @@ def get(rule_id: str) -> Rule:
 
 
 def rules_for(engine: Engine) -> list[Rule]:
-    return [rule for rule in _RULES if engine in rule.engines]
+    return [rule for rule in CATALOG.values() if engine in rule.engines]
 
 
 def deviations() -> list[Rule]:
-    return [rule for rule in _RULES if rule.accepted_deviation]
+    return [rule for rule in CATALOG.values() if rule.accepted_deviation]

@@ -126,4 +126,6 @@ def judge(check_id: str, rule_id: str, resource: str, predicate: Callable[..., R
     except (CouldNotLook, KeyError, TypeError, AttributeError) as exc:
         status, reason = describe_failure(exc)
         return Finding(check_id, rule_id, status, resource, reason)
-    return Finding(check_id, rule_id, result.status, resource, result.reason)
+    # A failure's fix is filled from its evidence and the resource it names (a secret's ARN is its id).
+    evidence = {"id": resource, **result.evidence} if result.status is Status.FAIL else {}
+    return Finding(check_id, rule_id, result.status, resource, result.reason, evidence=evidence)

@@ -4,6 +4,7 @@ looked up by name and judged by the live-only secret rules (platform_spec.rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import botocore.exceptions
@@ -11,6 +12,7 @@ import botocore.exceptions
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
 from opscli.readers.base import MalformedAnswer, need
+from platform_spec.naming import physical_name
 from platform_spec.rules import secrets_live as live
 from platform_spec.rules import stk_residency_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
@@ -41,6 +43,13 @@ def _judge(check_id: str, *args: Any) -> Finding:
 
 
 def secret(ctx: Context, name: str) -> Iterator[Finding]:
+    """Every secret check of the secret `name`, each failure with the facts its fix is filled from."""
+    known = {"suffix": ctx.targets.suffix, "project_key": physical_name("kms-alias", ctx.targets.suffix)}
+    for finding in _secret(ctx, name):
+        yield replace(finding, evidence={**known, **finding.evidence}) if finding.evidence else finding
+
+
+def _secret(ctx: Context, name: str) -> Iterator[Finding]:
     client = ctx.aws.client("secretsmanager")
     described = _expect(lambda: client.describe_secret(SecretId=name), ("ResourceNotFoundException",),
                         f"secret {name} (the stack reads it; it must exist)")

@@ -3,6 +3,8 @@ code, its controls; drift shows what changed as people read it, under a rule id.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from opscli.cli import main
@@ -21,8 +23,13 @@ def test_a_finding_on_a_declared_resource_names_the_calls_its_evidence_came_from
                                           "physical_id": "sg-1", "name": "AWS::EC2::SecurityGroup DbSg (sg-1)"},
                              "read_with": ["cloudformation:GetTemplate", "cloudformation:ListStackResources",
                                            "ec2:DescribeSecurityGroups"]}
-    assert e["remediation"]["now"].startswith("aws ec2 revoke-security-group-ingress --group-id sg-1 ")
+    assert e["remediation"]["kind"] == "text"  # no facts to fill a command from: the rule's words
     assert "connections.allow_from" in e["remediation"]["in_code"]
+    permission = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    filled = explanation(replace(f, evidence={"id": "sg-1", "ip_permissions": [permission]}))["remediation"]
+    assert filled == {**filled, "kind": "command", "now": (
+        "aws ec2 revoke-security-group-ingress --group-id sg-1 --ip-permissions "
+        "'[{\"IpProtocol\":\"tcp\",\"FromPort\":22,\"ToPort\":22,\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}]'")}
     assert e["controls"]["AWS Security Hub (FSBP)"] == ["EC2.18", "EC2.19"] and e["rationale"].endswith(".")
 
 
@@ -60,3 +67,18 @@ def test_an_unreadable_source_map_is_a_usage_error(tmp_path, capsys):
     assert "--source-map: source map" in capsys.readouterr().err
     assert main(["audit", "--suffix", "test", "-o", "sarif", "--source-map", "/dev/zero"]) == 2
     assert "is a character device, not a regular file" in capsys.readouterr().err
+
+
+def test_a_fix_is_filled_from_the_findings_facts_shell_quoted_and_chosen_by_its_evidence():
+    """Hostile ids stay one shell word; a fact a command needs and the finding lacks moves to the next fix; a
+    manual fix says that no single command fixes it."""
+    group = Finding("STK-NET-002", "STK-NET-002", Status.FAIL, "AWS::EC2::SecurityGroup G (sg-1)", "open",
+                    evidence={"id": "sg-1; rm -rf ~", "ip_permissions": []})
+    assert explanation(group)["remediation"]["now"] == (
+        "aws ec2 revoke-security-group-ingress --group-id 'sg-1; rm -rf ~' --ip-permissions '[]'")
+    public = Finding("STK-NET-001", "STK-NET-001", Status.FAIL, "AWS::RDS::DBInstance Db (rds-x)", "public subnet",
+                     evidence={"id": "rds-x"})
+    assert explanation(public)["remediation"] == {**explanation(public)["remediation"], "kind": "manual"}
+    assert explanation(public)["remediation"]["now"].startswith("No single command fixes this: ")
+    passed = replace(group, status=Status.PASS)
+    assert explanation(passed)["remediation"]["kind"] == "text"

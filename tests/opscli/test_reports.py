@@ -305,7 +305,8 @@ def test_the_view_puts_the_answer_first_and_shows_only_what_needs_someone():
     and wrapped only at spaces, then each FAIL explained."""
     arn = "arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222-3333-4444-555566667777"
     items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key EncryptionKey3A692D6E ({arn})",
-                     "EnableKeyRotation is not true", severity="MEDIUM")]
+                     "EnableKeyRotation is not true", severity="MEDIUM",
+                     evidence={"id": arn})]
     items += [Finding("stack.x", "STK-STACK-001", Status.ERROR, f"AWS::RDS::DBInstance Db{n} (rds-{n})",
                       "could not look: endpoint unreachable") for n in range(52)]
     items += [Finding("secret.pending", "STK-SECRET-005", Status.PASS,
