@@ -1,0 +1,381 @@
+"""Every enforcing rule's "fix now" is a complete AWS CLI command that the AWS CLI's argument parsing accepts
+(tests/aws_cli.py: botocore's models, the CLI's option names and value syntax), filled with the ids of the local
+deployment; or the rule is listed here as one that no single command fixes.
+
+Each case breaks the deployment's live picture as an intruder or a hurried operator would (one rule at a time, in
+memory: the deployment itself is not changed) and judges it with opscli's own code (stackcheck.judge_picture, the
+live-only predicates, the secrets' collector), so the evidence is what the predicates really give."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from opscli import core, livestack, stackcheck, targets
+from opscli.checks import Context
+from opscli.checks import collectors
+from opscli.explain import choose_fix, explanation, fixed_type
+from opscli.model import Finding
+from platform_spec import catalog
+from platform_spec.result import Status
+from platform_spec.rules.live_only import LIVE_ONLY_RULES
+from tests.aws_cli import CommandError, parse
+from tests.policy.mutations import _private_route_to_igw
+
+ENFORCING = [rule for rule in catalog.CATALOG.values() if rule.engines and not rule.accepted_deviation]
+# No single AWS CLI command fixes these: a design change, a replacement, a task definition revision, a file of
+# ours, or a choice only the owner can make. Their "fix now" says so (kind "manual") and what to do instead.
+NOT_A_COMMAND = {"STK-REGION-001", "STK-NAME-001", "STK-ECS-001", "STK-API-003", "STK-SQS-003", "STK-SECRET-001",
+                 "STK-SECRET-002", "STK-STACK-001", "STK-DRIFT-001", "STK-STACK-002", "STK-OPS-001", "STK-SECRET-006",
+                 "STK-RES-008", "STK-DESTROY-001", "STK-ECS-004", "STK-ECS-005", "STK-WAF-001", "STK-PERIM-002",
+                 "STK-PERIM-003", "STK-NET-003", "STK-RES-004"}
+OUTSIDER = "arn:aws:iam::111122223333:root"
+PLACEHOLDER = re.compile(r"\b(?:GROUP|KEY|SECRET|FUNCTION|QUEUE|BUCKET|SUFFIX|REGION|ARN|TABLE|API|STAGE|NAME|FS|"
+                         r"CLUSTER|SERVICE|VPC|ROLE|SID|GRANT|BUS|SUBSCRIPTION|FILTER|TARGET|RULE|SNAPSHOT|ACCOUNT|"
+                         r"VERSION|DAYS|REVISION|DECLARED|NAT|SUBNET|ACL|STAGE_ARN|DB_ARN|REPLICA|DEST)\b")
+
+
+def test_the_rules_no_command_fixes_are_exactly_those_listed():
+    """Every enforcing rule says what fixes it now; a rule whose every fix is manual is listed here on purpose."""
+    assert all(rule.fixes for rule in ENFORCING), [rule.id for rule in ENFORCING if not rule.fixes]
+    assert {rule.id for rule in ENFORCING if not any(f.commands for f in rule.fixes)} == NOT_A_COMMAND
+
+
+def test_a_manual_fix_says_so_and_every_rule_can_fall_back_to_words():
+    for rule in ENFORCING:
+        assert all(bool(f.manual) != bool(f.commands) for f in rule.fixes), rule.id
+        assert all(f.manual.strip() and "{" not in f.manual for f in rule.fixes if f.manual), rule.id
+
+
+# --- the cases: one broken picture per fix that has commands --------------------------------------------------
+
+
+def first(picture: dict, type_: str, **having: Any) -> dict:
+    return next(r["Properties"] for r in picture["Resources"].values() if r["Type"] == type_ and
+                all(r["Properties"].get(k) == v for k, v in having.items()))
+
+
+def lid_of(picture: dict, type_: str) -> str:
+    return next(lid for lid, r in picture["Resources"].items() if r["Type"] == type_)
+
+
+def statements(properties: dict, key: str) -> list:
+    document = properties[key]
+    return document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+
+
+def outsider(sid: str = "Outsider") -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": OUTSIDER}, "Action": "*", "Resource": "*"}
+
+
+def without_tls_deny(properties: dict, key: str) -> None:
+    document = properties[key]
+    document["Statement"] = [s for s in statements(properties, key) if s.get("Effect") != "Deny"]
+
+
+def drop(picture: dict, type_: str) -> None:
+    picture["Resources"].pop(lid_of(picture, type_))
+
+
+# (rule id, what is broken, how) for the template-engine rules over the live picture
+PICTURE: list[tuple[str, str, Callable[[dict], Any]]] = [
+    ("STK-NET-002", "group open", lambda p: first(p, "AWS::EC2::SecurityGroup", GroupName="rds-sg-test")
+     .setdefault("SecurityGroupIngress", []).append({"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                                     "CidrIp": "0.0.0.0/0"})),
+    ("STK-NET-002", "ingress rule open", lambda p: first(p, "AWS::EC2::SecurityGroupIngress").update(
+        CidrIpv6="::/0", IpProtocol="-1")),
+    ("STK-NET-005", "egress to the world", lambda p: first(p, "AWS::EC2::SecurityGroup", GroupName="rds-sg-test")
+     .setdefault("SecurityGroupEgress", []).append({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                                                    "CidrIp": "0.0.0.0/0"})),
+    ("STK-KMS-001", "log group", lambda p: first(p, "AWS::Logs::LogGroup").update(KmsKeyId="alias/aws/logs")),
+    ("STK-KMS-001", "queue", lambda p: first(p, "AWS::SQS::Queue").update(KmsMasterKeyId="alias/aws/sqs")),
+    ("STK-KMS-001", "topic", lambda p: first(p, "AWS::SNS::Topic").update(KmsMasterKeyId="alias/aws/sns")),
+    ("STK-KMS-001", "bucket", lambda p: first(p, "AWS::S3::Bucket").update(BucketEncryption={
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
+    ("STK-KMS-002", "rotation off", lambda p: first(p, "AWS::KMS::Key").update(EnableKeyRotation=False)),
+    ("STK-RDS-001", "single AZ", lambda p: first(p, "AWS::RDS::DBInstance").update(MultiAZ=False)),
+    ("STK-RDS-002", "no backups", lambda p: first(p, "AWS::RDS::DBInstance").update(BackupRetentionPeriod=0)),
+    ("STK-RDS-003", "force_ssl off", lambda p: first(p, "AWS::RDS::DBParameterGroup")["Parameters"].update(
+        {"rds.force_ssl": "0"})),
+    ("STK-NET-001", "public database", lambda p: first(p, "AWS::RDS::DBInstance").update(PubliclyAccessible=True)),
+    ("STK-REDIS-001", "one node", lambda p: first(p, "AWS::ElastiCache::ReplicationGroup").update(NumCacheClusters=1)),
+    ("STK-REDIS-002", "TLS preferred", lambda p: first(p, "AWS::ElastiCache::ReplicationGroup").update(
+        TransitEncryptionMode="preferred")),
+    ("STK-EFS-001", "no TLS policy", lambda p: first(p, "AWS::EFS::FileSystem").pop("FileSystemPolicy")),
+    ("STK-EFS-002", "mount target gone", lambda p: drop(p, "AWS::EFS::MountTarget")),
+    ("STK-ECS-002", "one task, public IP", lambda p: first(p, "AWS::ECS::Service").update(
+        DesiredCount=1, NetworkConfiguration={"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED"}})),
+    ("STK-ECS-003", "no insights", lambda p: first(p, "AWS::ECS::Cluster").update(
+        ClusterSettings=[{"Name": "containerInsights", "Value": "disabled"}])),
+    ("STK-ECS-006", "ECS Exec on", lambda p: first(p, "AWS::ECS::Service").update(EnableExecuteCommand=True)),
+    ("STK-API-001", "edge", lambda p: first(p, "AWS::ApiGateway::RestApi").update(
+        EndpointConfiguration={"Types": ["EDGE"]})),
+    ("STK-API-002", "no tracing", lambda p: first(p, "AWS::ApiGateway::Stage").update(TracingEnabled=False)),
+    ("STK-API-004", "open method", lambda p: first(p, "AWS::ApiGateway::Method").update(ApiKeyRequired=False)),
+    ("STK-API-005", "no web ACL", lambda p: drop(p, "AWS::WAFv2::WebACLAssociation")),
+    ("STK-API-006", "plain cache", lambda p: first(p, "AWS::ApiGateway::Stage").update(MethodSettings=[
+        {"HttpMethod": "*", "ResourcePath": "/*", "CachingEnabled": True, "CacheDataEncrypted": False}])),
+    ("STK-LOG-001", "kept forever", lambda p: first(p, "AWS::Logs::LogGroup").pop("RetentionInDays")),
+    ("STK-S3-001", "public policy allowed", lambda p: first(p, "AWS::S3::Bucket")[
+        "PublicAccessBlockConfiguration"].update(BlockPublicPolicy=False)),
+    ("STK-S3-002", "TLS deny gone", lambda p: without_tls_deny(first(p, "AWS::S3::BucketPolicy"), "PolicyDocument")),
+    ("STK-S3-003", "ACLs on", lambda p: first(p, "AWS::S3::Bucket").update(
+        OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})),
+    ("STK-SQS-001", "no DLQ", lambda p: first(p, "AWS::SQS::Queue", QueueName="intake-queue-test").pop(
+        "RedrivePolicy")),
+    ("STK-SQS-002", "TLS deny gone", lambda p: without_tls_deny(first(p, "AWS::SQS::QueuePolicy"), "PolicyDocument")),
+    ("STK-TAG-001", "EC2 tag gone", lambda p: first(p, "AWS::EC2::VPC").update(
+        Tags=[t for t in first(p, "AWS::EC2::VPC")["Tags"] if t["Key"] != "CostCenter"])),
+    ("STK-TAG-001", "queue tag gone", lambda p: first(p, "AWS::SQS::Queue").update(
+        Tags=[t for t in first(p, "AWS::SQS::Queue")["Tags"] if t["Key"] != "Owner"])),
+    ("STK-IAM-001", "star in a policy", lambda p: statements(first(p, "AWS::IAM::Policy"), "PolicyDocument").append(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"})),
+    ("STK-IAM-001", "admin attached", lambda p: first(p, "AWS::IAM::Role").setdefault("ManagedPolicyArns", []).append(
+        "arn:aws:iam::aws:policy/AdministratorAccess")),
+    ("STK-IAM-002", "trusts everyone", lambda p: statements(first(p, "AWS::IAM::Role"), "AssumeRolePolicyDocument")
+     .append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})),
+    ("STK-IAM-003", "pass any role", lambda p: statements(first(p, "AWS::IAM::Policy"), "PolicyDocument").append(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})),
+    ("STK-ALARM-001", "actions off", lambda p: first(p, "AWS::CloudWatch::Alarm").update(ActionsEnabled=False)),
+    ("STK-NET-004", "private route to the IGW", _private_route_to_igw),
+    ("STK-DESTROY-002", "database protected", lambda p: first(p, "AWS::RDS::DBInstance").update(
+        DeletionProtection=True)),
+    ("STK-DESTROY-002", "load balancer protected", lambda p: first(
+        p, "AWS::ElasticLoadBalancingV2::LoadBalancer").setdefault("LoadBalancerAttributes", []).append(
+        {"Key": "deletion_protection.enabled", "Value": "true"})),
+    ("STK-RES-001", "copies elsewhere", lambda p: first(p, "AWS::S3::Bucket").update(
+        ReplicationConfiguration={"Role": OUTSIDER, "Rules": [{"Id": "out", "Status": "Enabled", "Destination": {
+            "Bucket": "arn:aws:s3:::elsewhere", "Account": "111122223333"}}]},
+        InventoryConfigurations=[{"Id": "list-all", "Enabled": True, "Destination": {
+            "BucketArn": "arn:aws:s3:::elsewhere", "BucketAccountId": "111122223333", "Format": "CSV"}}],
+        AnalyticsConfigurations=[{"Id": "classes", "StorageClassAnalysis": {"DataExport": {"Destination": {
+            "BucketArn": "arn:aws:s3:::elsewhere", "BucketAccountId": "111122223333", "Format": "CSV"}}}}],
+        LoggingConfiguration={"DestinationBucketName": "elsewhere-logs"})),
+    ("STK-RES-003", "target elsewhere", lambda p: first(p, "AWS::Events::Rule")["Targets"].append(
+        {"Id": "exfil", "Arn": "arn:aws:sqs:us-east-1:111122223333:copies"})),
+    ("STK-RES-005", "backups replicated", lambda p: first(p, "AWS::RDS::DBInstance").update(
+        AutomaticBackupReplicationRegion="us-east-1")),
+    ("STK-RES-007", "file system replicated", lambda p: first(p, "AWS::EFS::FileSystem").update(
+        ReplicationConfiguration={"Destinations": [{"Region": "us-east-1"}]})),
+    ("STK-POLICY-001", "queue policy", lambda p: statements(first(p, "AWS::SQS::QueuePolicy"), "PolicyDocument")
+     .append(outsider())),
+    ("STK-POLICY-001", "topic policy", lambda p: statements(first(p, "AWS::SNS::TopicPolicy"), "PolicyDocument")
+     .append(outsider())),
+    ("STK-POLICY-001", "bucket policy", lambda p: statements(first(p, "AWS::S3::BucketPolicy"), "PolicyDocument")
+     .append(outsider())),
+    ("STK-POLICY-001", "bucket policy all outside", lambda p: first(p, "AWS::S3::BucketPolicy").update(
+        PolicyDocument={"Version": "2012-10-17", "Statement": [outsider()]})),
+    ("STK-POLICY-001", "key policy", lambda p: statements(first(p, "AWS::KMS::Key"), "KeyPolicy").append(outsider())),
+    ("STK-POLICY-001", "file system policy", lambda p: statements(first(p, "AWS::EFS::FileSystem"),
+                                                                  "FileSystemPolicy").append(outsider())),
+    ("STK-POLICY-001", "file system policy all outside", lambda p: first(p, "AWS::EFS::FileSystem").update(
+        FileSystemPolicy={"Version": "2012-10-17", "Statement": [outsider()]})),
+    ("STK-POLICY-001", "API policy", lambda p: first(p, "AWS::ApiGateway::RestApi").update(Policy={
+        "Version": "2012-10-17", "Statement": [outsider(), {"Effect": "Deny", "Principal": "*",
+                                                             "Action": "execute-api:Invoke", "Resource": "*"}]})),
+]
+
+# (rule id, what is broken, the live-only check, the resource type, facts that break it)
+LIVE: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("STK-RDS-003", "rds.parameters_applied", "AWS::RDS::DBInstance", {"ParameterApplyStatus": "pending-reboot"}),
+    ("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", {"KeyState": "PendingDeletion"}),
+    ("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", {"KeyState": "Disabled"}),
+    ("STK-RDS-004", "rds.server_certificate", "AWS::RDS::DBInstance", {"CertificateDetails": {
+        "CAIdentifier": "rds-ca-2019", "ValidTill": datetime.now(timezone.utc) + timedelta(days=10)}}),
+    ("STK-RES-005", "rds.replicas_in_japan", "AWS::RDS::DBInstance", {
+        "ReadReplicas": ["arn:aws:rds:us-west-2:123456789012:db:copy-in-oregon"]}),
+    ("STK-RES-006", "rds.snapshots_kept_in_account", "AWS::RDS::DBInstance", {
+        "SnapshotShares": [{"Snapshot": "manual-copy", "SharedWith": ["111122223333", "all"]}]}),
+    ("STK-RES-002", "logs.subscription_destinations", "AWS::Logs::LogGroup", {"SubscriptionFilters": [
+        {"FilterName": "exfil", "DestinationArn": "arn:aws:kinesis:us-east-1:111122223333:stream/copies"}]}),
+    ("STK-POLICY-001", "kms.grants", "AWS::KMS::Key", {"Grants": [
+        {"GrantId": "0c4bd8e0grant", "GranteePrincipal": OUTSIDER, "Operations": ["Decrypt"]}]}),
+    ("STK-POLICY-001", "events.bus_policy", "AWS::Events::Rule", {"EventBus": "default", "EventBusPolicy": {
+        "Version": "2012-10-17", "Statement": [{**outsider("AllowOutsider"), "Action": "events:PutEvents"}]}}),
+]
+
+NOW = datetime.now(timezone.utc)
+# (rule id, what is broken in DescribeSecret's answer (ListSecretVersionIds: "Versions"))
+SECRET: list[tuple[str, dict[str, Any]]] = [
+    ("STK-SECRET-003", {"RotationEnabled": False,
+                        "RotationLambdaARN": "arn:aws:lambda:ap-northeast-1:123456789012:function:rotate-db"}),
+    ("STK-SECRET-004", {"RotationRules": {"AutomaticallyAfterDays": 400}}),
+    ("STK-SECRET-004", {"LastRotatedDate": NOW - timedelta(days=400)}),
+    ("STK-SECRET-005", {"Versions": [{"VersionId": "5e0bd4f2-3c8a-4d51-9a6f-0d7c2b1e9a44", "VersionStages": ["AWSPENDING"],
+                                      "CreatedDate": NOW - timedelta(days=3)}]}),
+    ("STK-SECRET-007", {"KmsKeyId": None}),
+    ("STK-SECRET-008", {"DeletedDate": NOW + timedelta(days=7)}),
+    ("STK-RES-009", {"ReplicationStatus": [{"Region": "us-east-1", "Status": "InSync"}]}),
+    ("STK-POLICY-001", {"ResourcePolicy": json.dumps({"Version": "2012-10-17", "Statement": [
+        outsider(), {"Sid": "Mine", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                     "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})}),
+    ("STK-POLICY-001", {"ResourcePolicy": json.dumps({"Version": "2012-10-17", "Statement": [outsider()]})}),
+]
+
+
+@pytest.fixture(scope="module")
+def read(deployment):
+    """The local deployment read once (the picture every case breaks a copy of), its target and its ids."""
+    target = targets.from_outputs(deployment.outputs_file)
+    aws = deployment.aws
+    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    ids = {r.declared.physical_id for r in live.resources.values() if r.declared.physical_id}
+    ids |= {v for attrs in live.resolver.attrs.values() for v in attrs.values() if isinstance(v, str)}
+    return live, target, aws, ids
+
+
+def picture_findings(live: livestack.LiveStack, rule_id: str, breaks: Callable[[dict], Any]) -> list[Finding]:
+    picture = copy.deepcopy(live.live_template())
+    breaks(picture)
+    return [f for f in stackcheck.judge_picture(live, picture) if f.rule_id == rule_id and f.status is Status.FAIL]
+
+
+def live_findings(live: livestack.LiveStack, check_id: str, resource_type: str, facts: dict) -> list[Finding]:
+    rule = next(r for r in LIVE_ONLY_RULES if r.check_id == check_id and r.resource_type == resource_type)
+    lid, resource = next((lid, r) for lid, r in live.resources.items() if r.declared.type == resource_type
+                         and r.state == livestack.ReadState.READ)
+    result = rule.predicate(resource.properties or {}, {**resource.facts, **facts})
+    return [Finding(check_id, rule.rule_id, result.status, stackcheck._label(live, lid), result.reason,
+                    evidence=stackcheck.fix_facts(live, live.live_template(), lid, rule.rule_id, result))]
+
+
+class _Answers:
+    """Secrets Manager and KMS as the secrets' collector calls them, answering what the case says (the real
+    DescribeSecret of the deployment's secret, with the case's changes)."""
+
+    def __init__(self, described: dict, versions: list, policy: str | None) -> None:
+        self.described, self.versions, self.policy = described, versions, policy
+
+    def client(self, _service: str) -> _Answers:
+        return self
+
+    def describe_secret(self, SecretId: str) -> dict:  # noqa: N803 - botocore's parameter names
+        return self.described
+
+    def list_secret_version_ids(self, SecretId: str) -> dict:  # noqa: N803
+        return {"Versions": self.versions}
+
+    def get_resource_policy(self, SecretId: str) -> dict:  # noqa: N803
+        return {"ARN": self.described["ARN"], **({"ResourcePolicy": self.policy} if self.policy else {})}
+
+    def describe_key(self, KeyId: str) -> dict:  # noqa: N803
+        return {"KeyMetadata": {"KeyManager": "CUSTOMER"}}
+
+
+def secret_findings(aws: Any, target: Any, rule_id: str, changes: dict) -> list[Finding]:
+    name = target.secrets[0]
+    described = {k: v for k, v in aws.client("secretsmanager").describe_secret(SecretId=name).items()
+                 if k != "ResponseMetadata"}
+    described.update(RotationEnabled=True, RotationLambdaARN="arn:aws:lambda:ap-northeast-1:123456789012:function:r",
+                     RotationRules={"AutomaticallyAfterDays": 30}, LastRotatedDate=NOW - timedelta(days=1),
+                     NextRotationDate=NOW + timedelta(days=29), LastAccessedDate=NOW,
+                     KmsKeyId=described.get("KmsKeyId") or "alias/kms-key-test")
+    versions = changes.pop("Versions", [{"VersionId": "v1", "VersionStages": ["AWSCURRENT"], "CreatedDate": NOW}])
+    policy = changes.pop("ResourcePolicy", None)
+    described.update(changes)
+    described = {k: v for k, v in described.items() if v is not None}
+    context = Context(aws=_Answers(described, versions, policy), targets=target, now=NOW)
+    return [f for f in collectors.secret(context, name) if f.rule_id == rule_id and f.status is Status.FAIL]
+
+
+CASES = ([pytest.param("picture", rule_id, breaks, id=f"{rule_id}-{what}") for rule_id, what, breaks in PICTURE] +
+         [pytest.param("live", rule_id, (check, rtype, facts), id=f"{rule_id}-{check}-{n}")
+          for n, (rule_id, check, rtype, facts) in enumerate(LIVE)] +
+         [pytest.param("secret", rule_id, changes, id=f"{rule_id}-secret-{n}")
+          for n, (rule_id, changes) in enumerate(SECRET)])
+CHOSEN: dict[tuple[str, int], str] = {}  # (rule id, index of the fix) -> the case that chose it
+
+
+def findings_of(kind: str, rule_id: str, how: Any, read: Any) -> list[Finding]:
+    live, target, aws, _ = read
+    if kind == "picture":
+        return picture_findings(live, rule_id, how)
+    if kind == "live":
+        return live_findings(live, *how)
+    return secret_findings(aws, target, rule_id, dict(how))
+
+
+@pytest.mark.parametrize(("kind", "rule_id", "how"), CASES)
+def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(kind, rule_id, how, read, request):
+    """The failure's "fix now", as every format shows it (explain), is one or more complete AWS CLI commands: each
+    parses as the CLI parses it, names no placeholder, and names a real id of the deployment."""
+    findings = findings_of(kind, rule_id, how, read)
+    assert findings, f"the case breaks nothing that {rule_id} sees"
+    rule = catalog.get(rule_id)
+    kinds = [explanation(finding)["remediation"]["kind"] for finding in findings]
+    # a case may also break what no command fixes (a dead-letter queue that no queue names any more is a work queue
+    # without one): that one says so; the case's own failure is a command
+    assert "command" in kinds and "text" not in kinds, [(f.reason, f.evidence) for f in findings]
+    for finding in findings:
+        explained = explanation(finding)["remediation"]
+        if explained["kind"] != "command":
+            continue
+        chosen, lines = choose_fix(rule, finding, fixed_type(finding))
+        CHOSEN[(rule_id, rule.fixes.index(chosen))] = request.node.name
+        assert explained["now"] == " && ".join(lines)
+        for line in lines:
+            try:
+                parse(line)
+            except CommandError as exc:
+                pytest.fail(f"{rule_id}: {exc}\n{line}")
+            assert not PLACEHOLDER.search(line.replace("aws ", "", 1)), line
+            # it acts on the deployment's resource, or on what the finding found beside it (a replica, a snapshot)
+            named = read[3] | {finding.resource} | set(strings(finding.evidence))
+            assert any(real in line for real in named if len(real) > 3), f"no id of the deployment in: {line}"
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def test_every_command_fix_was_chosen_by_a_case():
+    """Run after the cases (pytest keeps file order): each fix with commands was filled and parsed at least once."""
+    wanted = {(rule.id, n) for rule in ENFORCING for n, f in enumerate(rule.fixes) if f.commands}
+    if not CHOSEN:
+        pytest.skip("run with the cases above (-k selects them out)")
+    assert wanted - set(CHOSEN) == set()
+
+
+@pytest.mark.parametrize(("line", "why"), [
+    ("aws ec2 revoke-security-group-ingress --group-ids sg-1", "unknown option --group-ids"),
+    ("aws ec2 revoke-security-group-ingress --group-id sg-1 --ip-permissions '[{\"IpProtocol\":\"tcp\",\"FromPort\":"
+     "\"twenty-two\"}]'", "Invalid type for parameter IpPermissions[0].FromPort"),
+    ("aws rds modify-db-instance --multi-az --apply-immediately", "required: --db-instance-identifier"),
+    ("aws rds modify-db-instance --db-instance-identifier rds-x --multi-az true", "takes no value"),
+    ("aws kms enable-key-rotations --key-id k", "no such operation"),
+    ("aws s3 put-bucket-policy --bucket b --policy '{}'", "no such service command"),
+    ("aws logs put-retention-policy --log-group-name g --retention-in-days thirty", "invalid int value"),
+    ("aws ecs update-cluster-settings --cluster c --settings containerInsights", "expected '='"),
+    ("aws ecs update-cluster-settings --cluster c --settings name=containerInsights,value", "expected a string"),
+    ("aws ec2 create-flow-logs --resource-type Vpc --resource-ids vpc-1 --traffic-type ALL", "is not one of"),
+    ("aws kms enable-key-rotation --key-id 'k", "not one shell command line"),
+    ("aws sqs set-queue-attributes --queue-url u --attributes '{\"Policy\": }'", "invalid JSON"),
+])
+def test_a_broken_command_fails_to_parse(line, why):
+    """The parser really refuses what the AWS CLI refuses: each mutated command fails, saying why."""
+    with pytest.raises(CommandError, match=re.escape(why)):
+        parse(line)
+
+
+def test_a_broken_fix_in_the_catalog_fails_the_case(read, monkeypatch):
+    """A catalog fix mutated to a wrong option name makes the case above fail, not pass."""
+    rule = catalog.get("STK-KMS-002")
+    broken = catalog.Fix(rule.fixes[0].types, (catalog.aws("kms enable-key-rotation", ("--key", "{id}")),))
+    monkeypatch.setitem(catalog.CATALOG, rule.id, catalog.replace(rule, fixes=(broken,)))
+    finding, = findings_of("picture", rule.id, PICTURE[7][2], read)
+    line = explanation(finding)["remediation"]["now"]
+    assert line.startswith("aws kms enable-key-rotation --key ")
+    with pytest.raises(CommandError, match="unknown option --key"):
+        parse(line)
