@@ -371,7 +371,7 @@ def rules_list(output: str, no_color: bool) -> None:
 @rules.command("show")
 @click.argument("rule_id")
 def rules_show(rule_id: str) -> None:
-    """One rule in full: rationale, remediation, mapped controls."""
+    """One rule in full: rationale, what to do now and in code, mapped controls."""
     try:
         rule = catalog.get(rule_id.upper())
     except KeyError:
@@ -379,7 +379,8 @@ def rules_show(rule_id: str) -> None:
     refs = {k: v for k, v in vars(rule.references).items() if v}
     lines = [f"{rule.id}  {rule.title}", f"severity:    {rule.severity.value}",
              f"engines:     {', '.join(e.value for e in rule.engines) or 'accepted deviation'}",
-             f"rationale:   {rule.rationale}", f"remediation: {rule.remediation}"]
+             f"rationale:   {rule.rationale}", *([f"now:         {rule.now}"] if rule.now else []),
+             f"{'in code:' if rule.now else 'remediation:':<12} {rule.in_code}"]
     lines += [f"{k + ':':<12} {v}" for k, v in refs.items()]
     click.echo(visible("\n".join(lines), lines=True))
 

@@ -67,8 +67,14 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=False, ensure_ascii=False)
+        return _json(value)
     return str(value)
+
+
+def _json(value: Any) -> str:
+    """Compact JSON with its keys in order: the same command whatever order the facts were read in (a report's JSON
+    keeps them sorted)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 class _Missing(Exception):
@@ -90,7 +96,7 @@ def _filled(template: Any, facts: Mapping[str, Any]) -> Any:
             value = _fact(facts, match.group(1))
             if value is MISSING:
                 raise _Missing(match.group(1))
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False) if match.group(2) else _text(value)
+            return _json(value) if match.group(2) else _text(value)
         return catalog.FIELD.sub(one, template)
     if isinstance(template, dict):
         return {key: _filled(value, facts) for key, value in template.items()}

@@ -134,7 +134,7 @@ class Rule:
     severity: Severity
     engines: tuple[Engine, ...]
     rationale: str
-    remediation: str
+    remediation: str  # in code: the construct and property that keep it fixed (what to do now: `fixes`)
     references: References = field(default_factory=References)
     # An accepted deviation documents a control we knowingly do not meet, and why. Suppressions of
     # cdk-nag and Checkov findings cite one; its rationale is the suppression's reason.
@@ -153,15 +153,22 @@ class Rule:
 
     @property
     def now(self) -> str:
-        """What an operator does now to the live resource (the console path or AWS CLI command)."""
-        text = self.remediation.removeprefix("Now: ") if self.remediation.startswith("Now: ") else ""
-        return text.split(" In code: ", 1)[0].strip()
+        """What an operator does now, said for the rule (each failure has the whole command: opscli.explain):
+        the AWS CLI calls of its fixes, and what to do where no single command fixes it. Empty for a rule
+        without fixes (an accepted deviation)."""
+        calls = list(dict.fromkeys(f"aws {c.words}" for f in self.fixes for c in f.commands))
+        manual = list(dict.fromkeys(f.manual for f in self.fixes if f.manual))
+        said = f"{' or '.join(calls)}, with the ids and values each failure names" if calls else ""
+        if manual:
+            said += ("; where no command applies: " if said else "No single command fixes this: ") + \
+                "; ".join(manual)
+        return said + "." if said and not said.endswith(".") else said
 
     @property
     def in_code(self) -> str:
-        """The code remediation: the construct and property that keep it fixed."""
-        head, sep, tail = self.remediation.partition(" In code: ")
-        return tail.strip() if sep else self.remediation.strip()
+        """The code remediation: the construct and property that keep it fixed (for a deviation: what would
+        end it)."""
+        return self.remediation.strip()
 
     def fact_names(self, resource_type: str | None) -> set[str]:
         """Every fact this rule's fixes for `resource_type` read, dotted paths whole ("declared.Queues.0")."""
@@ -184,71 +191,54 @@ _RULES: tuple[Rule, ...] = (
     # --- placement and identity -------------------------------------------------------------------
     Rule("STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL, (A,),
          "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
-         "Now: delete the stack deployed outside Tokyo (cdk destroy, or aws cloudformation delete-stack "
-         "--region REGION --stack-name TapStackSUFFIX) and deploy it in ap-northeast-1. In code: Deploy with "
-         "env region ap-northeast-1; do not pass another region in context.",
+         "Deploy with env region ap-northeast-1; do not pass another region in context.",
          references=R(iso27001="5.23, 5.31, 5.34")),
     Rule("STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
          Severity.MEDIUM, (A, N, C, L),
          "Deterministic names let several environments share an account and let opscli find resources by "
          "direct lookup; a name over a service limit fails the deployment late.",
-         "Now: a name cannot be changed in place; redeploy from code so CloudFormation replaces the resource "
-         "with its {type}-{suffix} name. In code: Build every physical name with "
-         "platform_spec.naming.physical_name and add new resource types to NAMES.",
+         "Build every physical name with platform_spec.naming.physical_name and add new resource types to NAMES.",
          references=R(iso27001="5.9, 8.9")),
     Rule("STK-TAG-001", "Every taggable resource carries the required cost and compliance tags", Severity.MEDIUM,
          (A, C, L),
          "Cost allocation and compliance scoping depend on Project, Environment, CostCenter, Owner, "
          "DataClassification and ManagedBy on every resource.",
-         "Now: aws resourcegroupstaggingapi tag-resources --resource-arn-list ARN --tags KEY=VALUE with the "
-         "missing tag (values in cdk.json's context). In code: Keep the tagging Aspect attached through "
-         "apply_guardrails; set tag values in context, not per resource.",
+         "Keep the tagging Aspect attached through apply_guardrails; set tag values in context, not per resource.",
          R(iso27001="5.9, 5.12", config_rule="required-tags")),
     # --- encryption at rest -----------------------------------------------------------------------
     Rule("STK-KMS-001", "Data stores, topics and log groups are encrypted with the project's customer-managed key",
          Severity.HIGH, (A, N, C, T, L),
          "One customer-managed key gives StreamTech control over key policy, rotation and revocation; an "
          "AWS-managed aws/* key cannot be audited or disabled by the customer.",
-         "Now: a data store's key cannot be changed in place: restore it from a snapshot re-encrypted with the "
-         "project key (RDS), recreate it (EFS, Redis), or, for a log group or queue, aws logs "
-         "associate-kms-key / aws sqs set-queue-attributes KmsMasterKeyId=alias/streamtech-SUFFIX. In code: "
-         "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, "
-         "encryption_key).",
+         "Pass the Encryption construct's key to the resource (storage_encryption_key, kms_key, encryption_key).",
          R(iso27001="8.24", security_hub="RDS.3, EFS.1, ElastiCache.4", config_rule="rds-storage-encrypted, efs-encrypted-check",
            prowler="rds_instance_storage_encrypted, efs_encryption_at_rest_enabled",
            cdk_nag="AwsSolutions-RDS2, AwsSolutions-EFS1, HIPAA.Security-EFSEncrypted, NIST.800.53.R5-EFSEncrypted, PCI.DSS.321-EFSEncrypted, HIPAA.Security-RDSStorageEncrypted, NIST.800.53.R5-RDSStorageEncrypted, PCI.DSS.321-RDSStorageEncrypted, HIPAA.Security-SNSEncryptedKMS, NIST.800.53.R5-SNSEncryptedKMS, PCI.DSS.321-SNSEncryptedKMS, HIPAA.Security-CloudWatchLogGroupEncrypted, NIST.800.53.R5-CloudWatchLogGroupEncrypted, PCI.DSS.321-CloudWatchLogGroupEncrypted, HIPAA.Security-S3DefaultEncryptionKMS, NIST.800.53.R5-S3DefaultEncryptionKMS, PCI.DSS.321-S3DefaultEncryptionKMS, AwsSolutions-SQS2", checkov="CKV_AWS_16, CKV_AWS_42, CKV_AWS_158, CKV_AWS_149")),
     Rule("STK-KMS-002", "The customer-managed key rotates automatically", Severity.MEDIUM, (N, C, L),
          "Automatic yearly rotation limits how much data one key version protects.",
-         "Now: aws kms enable-key-rotation --key-id KEY. In code: Create the key with enable_key_rotation=True "
-         "(the Encryption construct does).",
+         "Create the key with enable_key_rotation=True (the Encryption construct does).",
          R(iso27001="8.24", security_hub="KMS.4", config_rule="cmk-backing-key-rotation-enabled",
            prowler="kms_cmk_rotation_enabled", cdk_nag="AwsSolutions-KMS5, NIST.800.53.R5-KMSBackingKeyRotationEnabled, PCI.DSS.321-KMSBackingKeyRotationEnabled", checkov="CKV_AWS_7"), checkov_builtin=True),
     # --- high availability and backups ------------------------------------------------------------
     Rule("STK-RDS-001", "The PostgreSQL instance is Multi-AZ", Severity.HIGH, (N, C, L),
          "A standby in a second AZ keeps metadata available through an AZ failure.",
-         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --multi-az --apply-immediately. "
-         "In code: Set multi_az=True on the DatabaseInstance.",
+         "Set multi_az=True on the DatabaseInstance.",
          R(iso27001="8.14", security_hub="RDS.5", config_rule="rds-multi-az-support", prowler="rds_instance_multi_az",
            cdk_nag="NIST.800.53.R5-RDSMultiAZSupport, HIPAA.Security-RDSMultiAZSupport, AwsSolutions-RDS3", checkov="CKV_AWS_157"), checkov_builtin=True),
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
-         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --backup-retention-period 1 "
-         "--apply-immediately. In code: Keep backup_retention at Duration.days(1) or more.",
+         "Keep backup_retention at Duration.days(1) or more.",
          # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
          R(cdk_nag="HIPAA.Security-RDSInstanceBackupEnabled, NIST.800.53.R5-RDSInstanceBackupEnabled, AwsSolutions-RDS13", iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled", prowler="rds_instance_backup_enabled")),
     Rule("STK-RDS-003", "PostgreSQL refuses plaintext connections (rds.force_ssl=1 in the attached parameter group)",
          Severity.HIGH, (N, C, T, L),
          "Without rds.force_ssl a client can connect without TLS and send credentials and metadata in clear.",
-         "Now: aws rds modify-db-parameter-group --db-parameter-group-name GROUP --parameters "
-         "ParameterName=rds.force_ssl,ParameterValue=1,ApplyMethod=immediate (and attach that group to the "
-         "instance). In code: Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
+         "Attach a parameter group with rds.force_ssl=1 (the Database construct does).",
          R(iso27001="8.20, 8.24", prowler="rds_instance_transport_encrypted")),
     Rule("STK-NET-001", "Data stores are private: not publicly accessible and only in private subnets",
          Severity.CRITICAL, (N, C, T, L),
          "Video metadata, cache and scratch data must not be reachable from the internet.",
-         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --no-publicly-accessible "
-         "--apply-immediately; a data store in a public subnet must be redeployed from code. In code: Place "
-         "RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
+         "Place RDS, ElastiCache and EFS in the VPC's private subnets; never set PubliclyAccessible.",
          R(cdk_nag="HIPAA.Security-RDSInstancePublicAccess, NIST.800.53.R5-RDSInstancePublicAccess, PCI.DSS.321-RDSInstancePublicAccess, AwsSolutions-AEC1", iso27001="8.20, 8.22", security_hub="RDS.2", config_rule="rds-instance-public-access-check",
            prowler="rds_instance_no_public_access",
            checkov="CKV_AWS_17")),
@@ -257,149 +247,105 @@ _RULES: tuple[Rule, ...] = (
          "Nothing in the stack is reached through a security group from the internet (clients come through API "
          "Gateway; the load balancer is internal), so an ingress rule open to the world is exposure on any port, "
          "and on a data store's port it is the path from the internet to the data.",
-         "Now: aws ec2 revoke-security-group-ingress --group-id GROUP --ip-permissions with the rule shown, "
-         "then look in CloudTrail for who added it. In code: Admit the security group that needs the port "
-         "instead (connections.allow_from between the constructs); never Peer.any_ipv4().",
+         "Admit the security group that needs the port instead (connections.allow_from between the constructs); never"
+         " Peer.any_ipv4().",
          R(iso27001="8.20, 8.22", security_hub="EC2.18, EC2.19", config_rule="vpc-sg-open-only-to-authorized-ports",
            prowler="ec2_securitygroup_allow_ingress_from_internet_to_any_port", cdk_nag="AwsSolutions-EC23, HIPAA.Security-EC2RestrictedCommonPorts, NIST.800.53.R5-EC2RestrictedCommonPorts, PCI.DSS.321-EC2RestrictedCommonPorts, HIPAA.Security-EC2RestrictedSSH, NIST.800.53.R5-EC2RestrictedSSH, PCI.DSS.321-EC2RestrictedSSH")),
     Rule("STK-REDIS-001", "Redis has at least two nodes with Multi-AZ and automatic failover", Severity.HIGH, (N, C, L),
          "A replica in another AZ with automatic failover keeps the cache serving through a node or AZ failure.",
-         "Now: aws elasticache increase-replica-count --replication-group-id redis-SUFFIX --new-replica-count "
-         "1 --apply-immediately, then aws elasticache modify-replication-group --multi-az-enabled "
-         "--automatic-failover-enabled --apply-immediately. In code: Give the replication group "
-         "num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
+         "Give the replication group num_cache_clusters >= 2, multi_az_enabled and automatic_failover_enabled.",
          R(cdk_nag="AwsSolutions-AEC4", iso27001="8.14", security_hub="ElastiCache.3", config_rule="elasticache-repl-grp-auto-failover-enabled",
            prowler="elasticache_redis_cluster_multi_az_enabled")),
     Rule("STK-REDIS-002", "Redis requires TLS in transit (mode required) and an AUTH token", Severity.HIGH, (N, C, L),
          "TransitEncryptionMode 'preferred' still accepts plaintext clients; without AUTH any host that reaches "
          "the port can read the cache.",
-         "Now: aws elasticache modify-replication-group --replication-group-id redis-SUFFIX "
-         "--transit-encryption-mode required --apply-immediately (after the clients use TLS); an AUTH token is "
-         "set with --auth-token and --auth-token-update-strategy. In code: Set transit_encryption_enabled, "
-         "transit_encryption_mode='required' and auth_token from the secret.",
+         "Set transit_encryption_enabled, transit_encryption_mode='required' and auth_token from the secret.",
          R(cdk_nag="AwsSolutions-AEC3, AwsSolutions-AEC6", iso27001="8.5, 8.24", security_hub="ElastiCache.5, ElastiCache.6",
            config_rule="elasticache-repl-grp-encrypted-in-transit, elasticache-repl-grp-redis-auth-enabled",
            prowler="elasticache_redis_cluster_in_transit_encryption_enabled", checkov="CKV_AWS_31")),
     Rule("STK-EFS-001", "The EFS file system policy denies access without TLS", Severity.HIGH, (N, C, L),
          "Only a resource policy can force every client to mount over TLS; a client option alone is advisory.",
-         "Now: aws efs put-file-system-policy --file-system-id FS with the declared policy (its Deny on "
-         "aws:SecureTransport=false). In code: Add a Deny statement with condition Bool "
-         "aws:SecureTransport=false (the ScratchStorage construct does).",
+         "Add a Deny statement with condition Bool aws:SecureTransport=false (the ScratchStorage construct does).",
          references=R(iso27001="8.24")),
     Rule("STK-EFS-002", "EFS has a mount target in every private subnet", Severity.MEDIUM, (T, L),
          "Tasks in any AZ must mount locally, so losing one AZ does not stop video processing elsewhere.",
-         "Now: aws efs create-mount-target --file-system-id FS --subnet-id SUBNET --security-groups GROUP for "
-         "each private subnet without one. In code: Create the file system with vpc_subnets selecting the "
-         "private subnets.",
+         "Create the file system with vpc_subnets selecting the private subnets.",
          references=R(iso27001="8.14")),
     Rule("STK-ECS-001", "Tasks mount EFS with transit encryption and IAM authorization", Severity.HIGH, (N, C, L),
          "Encrypted mounts protect video data between task and file system; IAM authorization ties access to the "
          "task role and the access point.",
-         "Now: register a task definition revision with transitEncryption ENABLED and authorizationConfig iam "
-         "ENABLED, then aws ecs update-service --task-definition REVISION. In code: Use "
-         "EfsVolumeConfiguration(transit_encryption='ENABLED', "
+         "Use EfsVolumeConfiguration(transit_encryption='ENABLED', "
          "authorization_config=AuthorizationConfig(iam='ENABLED')).",
          R(iso27001="8.3, 8.24", checkov="CKV_AWS_97")),
     Rule("STK-ECS-002", "ECS services run at least two tasks without public IPs, with auto scaling registered",
          Severity.MEDIUM, (N, T, L),
          "Two tasks spread over AZs survive a task or AZ failure; scaling absorbs the daily video volume.",
-         "Now: aws ecs update-service --cluster CLUSTER --service SERVICE --desired-count 2 (public IPs: "
-         "--network-configuration with assignPublicIp=DISABLED); re-register the scalable target with aws "
-         "application-autoscaling register-scalable-target. In code: Keep desired_count >= 2, "
-         "assign_public_ip=False and auto_scale_task_count on every service.",
+         "Keep desired_count >= 2, assign_public_ip=False and auto_scale_task_count on every service.",
          R(iso27001="8.6, 8.14, 8.20", security_hub="ECS.2")),
     Rule("STK-ECS-003", "The ECS cluster has Container Insights enabled", Severity.LOW, (N, C, L),
          "Per-task CPU, memory and network metrics are needed to operate and scale the video workers.",
-         "Now: aws ecs update-cluster-settings --cluster CLUSTER --settings "
-         "name=containerInsights,value=enabled. In code: Create the cluster with "
-         "container_insights_v2=ContainerInsights.ENABLED.",
+         "Create the cluster with container_insights_v2=ContainerInsights.ENABLED.",
          R(iso27001="8.16", security_hub="ECS.12", config_rule="ecs-container-insights-enabled",
            cdk_nag="AwsSolutions-ECS4", checkov="CKV_AWS_65"), checkov_builtin=True),
     Rule("STK-API-001", "The REST API is regional, not edge-optimized", Severity.HIGH, (N, C, L),
          "An edge-optimized API routes requests through CloudFront points of presence outside Japan.",
-         "Now: aws apigateway update-rest-api --rest-api-id API --patch-operations "
-         "op=replace,path=/endpointConfiguration/types/EDGE,value=REGIONAL. In code: Create the RestApi with "
-         "endpoint_types=[EndpointType.REGIONAL].",
+         "Create the RestApi with endpoint_types=[EndpointType.REGIONAL].",
          references=R(iso27001="5.23, 5.31")),
     Rule("STK-API-002", "API stages write access logs and X-Ray traces", Severity.MEDIUM, (N, C, L),
          "Access logs and traces are the evidence trail for every metadata request.",
-         "Now: aws apigateway update-stage --rest-api-id API --stage-name STAGE --patch-operations "
-         "op=replace,path=/tracingEnabled,value=true and "
-         "op=replace,path=/accessLogSettings/destinationArn,value=LOG_GROUP_ARN. In code: Give the stage "
-         "access_log_destination and tracing_enabled=True.",
+         "Give the stage access_log_destination and tracing_enabled=True.",
          R(iso27001="8.15, 8.16", security_hub="APIGateway.1, APIGateway.3", config_rule="api-gw-execution-logging-enabled",
            cdk_nag="AwsSolutions-APIG1, AwsSolutions-APIG6, HIPAA.Security-APIGWExecutionLoggingEnabled, NIST.800.53.R5-APIGWExecutionLoggingEnabled, PCI.DSS.321-APIGWExecutionLoggingEnabled, HIPAA.Security-APIGWXrayEnabled", checkov="CKV_AWS_76, CKV_AWS_73"), checkov_builtin=True),
     Rule("STK-API-003", "API methods reach a real backend (no MOCK integrations)", Severity.MEDIUM, (N, C, L),
          "A MOCK integration returns canned responses: the metadata API would look healthy and serve nothing.",
-         "Now: aws apigateway put-integration with the declared HTTP_PROXY integration through the VPC link, "
-         "then aws apigateway create-deployment for the stage. In code: Integrate methods through the VPC link "
-         "(HTTP_PROXY) with the metadata service.",
+         "Integrate methods through the VPC link (HTTP_PROXY) with the metadata service.",
          references=R(iso27001="8.25, 8.29")),
     Rule("STK-LOG-001", "Every log group has a retention period", Severity.LOW, (N, C, L),
          "Logs without retention are kept (and billed) forever and outlive their purpose.",
-         "Now: aws logs put-retention-policy --log-group-name GROUP --retention-in-days 30 (or the configured "
-         "logRetentionDays). In code: Create log groups through constructs.logs.encrypted_log_group (retention "
-         "from config).",
+         "Create log groups through constructs.logs.encrypted_log_group (retention from config).",
          R(cdk_nag="HIPAA.Security-CloudWatchLogGroupRetentionPeriod, NIST.800.53.R5-CloudWatchLogGroupRetentionPeriod, PCI.DSS.321-CloudWatchLogGroupRetentionPeriod", iso27001="5.33, 8.15", checkov="CKV_AWS_66"), checkov_builtin=True),
     Rule("STK-S3-001", "The ingest bucket blocks every kind of public access", Severity.CRITICAL, (N, C, L),
          "Uploaded videos are StreamTech's content before release; one public ACL or policy would expose them.",
-         "Now: aws s3api put-public-access-block --bucket BUCKET --public-access-block-configuration "
-         "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true. In "
-         "code: Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct "
-         "does).",
+         "Keep block_public_access=BlockPublicAccess.BLOCK_ALL on the bucket (the VideoIntake construct does).",
          R(cdk_nag="HIPAA.Security-S3BucketLevelPublicAccessProhibited, NIST.800.53.R5-S3BucketLevelPublicAccessProhibited, PCI.DSS.321-S3BucketLevelPublicAccessProhibited, HIPAA.Security-S3BucketPublicReadProhibited, NIST.800.53.R5-S3BucketPublicReadProhibited, PCI.DSS.321-S3BucketPublicReadProhibited, HIPAA.Security-S3BucketPublicWriteProhibited, NIST.800.53.R5-S3BucketPublicWriteProhibited, PCI.DSS.321-S3BucketPublicWriteProhibited, AwsSolutions-S2", iso27001="8.3, 8.12", security_hub="S3.8", config_rule="s3-bucket-level-public-access-prohibited",
            prowler="s3_bucket_level_public_access_block", checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56")),
     Rule("STK-S3-002", "The ingest bucket refuses requests without TLS", Severity.HIGH, (T, L),
          "Without a bucket policy denying aws:SecureTransport=false, uploads and downloads may travel in plaintext.",
-         "Now: aws s3api put-bucket-policy --bucket BUCKET with the declared policy (its Deny on "
-         "aws:SecureTransport=false). In code: Create the bucket with enforce_ssl=True (the VideoIntake "
-         "construct does).",
+         "Create the bucket with enforce_ssl=True (the VideoIntake construct does).",
          R(iso27001="8.24", security_hub="S3.5", config_rule="s3-bucket-ssl-requests-only", prowler="s3_bucket_secure_transport_policy",
            cdk_nag="AwsSolutions-S10, HIPAA.Security-S3BucketSSLRequestsOnly, NIST.800.53.R5-S3BucketSSLRequestsOnly, PCI.DSS.321-S3BucketSSLRequestsOnly")),
     Rule("STK-SQS-001", "Every work queue has a dead-letter queue", Severity.MEDIUM, (T, L),
          "A poison or unreadable video would otherwise be retried forever and block the pipeline; the dead-letter "
          "queue keeps it, with its reason, for an operator.",
-         "Now: aws sqs set-queue-attributes --queue-url QUEUE --attributes "
-         "RedrivePolicy='{\"deadLetterTargetArn\":\"DLQ_ARN\",\"maxReceiveCount\":\"3\"}'. In code: Give the queue "
-         "dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
+         "Give the queue dead_letter_queue=DeadLetterQueue(queue=..., max_receive_count=3).",
          R(iso27001="8.14", cdk_nag="AwsSolutions-SQS3")),
     Rule("STK-SQS-002", "The intake queues refuse requests without TLS", Severity.HIGH, (T, L),
          "Job messages name the uploaded videos; a queue policy denying aws:SecureTransport=false keeps them in TLS.",
-         "Now: aws sqs set-queue-attributes --queue-url QUEUE --attributes Policy=... with the declared policy "
-         "(its Deny on aws:SecureTransport=false). In code: Create queues with enforce_ssl=True (the "
-         "VideoIntake construct does).",
+         "Create queues with enforce_ssl=True (the VideoIntake construct does).",
          R(iso27001="8.24", config_rule="sqs-queue-ssl-requests-only", cdk_nag="AwsSolutions-SQS4")),
     Rule("STK-SQS-003", "The intake queue's workers scale on its backlog per task", Severity.MEDIUM, (T, L),
          "Uploads arrive in bursts; CPU alone misses a growing queue of short jobs. Tracking visible messages per "
          "running task adds workers while videos wait and removes them when the queue is empty.",
-         "Now: aws application-autoscaling put-scaling-policy with the declared target-tracking policy on the "
-         "backlog per task. In code: Keep the worker's target-tracking policy on "
-         "ApproximateNumberOfMessagesVisible / RunningTaskCount (VideoProcessing._scale_on_backlog); CPU and "
-         "memory stay as the second signal.",
+         "Keep the worker's target-tracking policy on ApproximateNumberOfMessagesVisible / RunningTaskCount "
+         "(VideoProcessing._scale_on_backlog); CPU and memory stay as the second signal.",
          references=R(iso27001="8.6")),
     # --- secrets and IAM --------------------------------------------------------------------------
     Rule("STK-SECRET-001", "The stack creates no secret and writes into no existing secret", Severity.HIGH, (A, C),
          "Credentials and API keys are owned and rotated outside the stack; a created secret would be deleted "
          "with the stack and a SecretTargetAttachment would overwrite the existing one.",
-         "Now: find the secret the stack created (aws cloudformation list-stack-resources) and move its "
-         "consumers to an existing secret; deploying the fixed code deletes it. In code: Import secrets with "
-         "Secret.from_secret_name_v2 / from_secret_complete_arn and use Credentials.from_password(username, "
-         "secret.secret_value_from_json('password')).",
+         "Import secrets with Secret.from_secret_name_v2 / from_secret_complete_arn and use "
+         "Credentials.from_password(username, secret.secret_value_from_json('password')).",
          template_only="Whether the stack creates a secret is a fact of its declaration, judged before anything is "
                        "deployed; the live scope is the declared resources, and opscli never reads secret values.",
          references=R(iso27001="5.17, 8.4")),
     Rule("STK-SECRET-002", "No credential is passed to a container as a plain environment variable", Severity.HIGH,
          (A, C, L),
          "Environment variables are visible in the task definition to anyone who can describe it.",
-         "Now: rotate the exposed credential (aws secretsmanager rotate-secret) and register a task definition "
-         "revision that reads it through secrets. In code: Use the container's `secrets` field "
-         "(ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
+         "Use the container's `secrets` field (ecs.Secret.from_secrets_manager) for passwords, tokens and keys.",
          references=R(iso27001="5.17, 8.12")),
     Rule("STK-IAM-001", "No IAM policy grants '*' actions or attaches AdministratorAccess", Severity.CRITICAL, (N, C, L),
          "Least privilege: every role gets the actions its workload calls, on the resources it uses.",
-         "Now: aws iam detach-role-policy / delete-role-policy for the wide grant, then look in CloudTrail for "
-         "who attached it. In code: Use CDK grants (grant_read, connections) or explicit actions and "
-         "resources.",
+         "Use CDK grants (grant_read, connections) or explicit actions and resources.",
          R(iso27001="5.15, 5.18, 8.2", security_hub="IAM.1", config_rule="iam-policy-no-statements-with-admin-access",
            prowler="iam_inline_policy_no_administrative_privileges, iam_customer_attached_policy_no_administrative_privileges",
            cdk_nag="AwsSolutions-IAM5, HIPAA.Security-IAMPolicyNoStatementsWithAdminAccess, NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess, PCI.DSS.321-IAMPolicyNoStatementsWithAdminAccess, HIPAA.Security-IAMPolicyNoStatementsWithFullAccess, NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess, PCI.DSS.321-IAMPolicyNoStatementsWithFullAccess",
@@ -407,72 +353,52 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-STACK-001", "Every resource the stack declares exists and is readable", Severity.HIGH, (L,),
          "The declaration is what was reviewed and gated; a declared resource that is gone (deleted by hand, or "
          "never created) leaves a gap in the platform that no posture check of the others would show.",
-         "Now: find out who removed it (CloudTrail), then redeploy the stack (cdk deploy) to recreate it. In "
-         "code: Nothing to change in code unless the resource was removed on purpose; then remove it from the "
-         "stack too.",
+         "Nothing to change in code unless the resource was removed on purpose; then remove it from the stack too.",
          references=R(iso27001="5.9, 8.9")),
     Rule("STK-DRIFT-001", "Every declared property keeps its declared value", Severity.MEDIUM, (L,),
          "The template is what was reviewed, gated and approved; a property changed by hand is a change nobody "
          "reviewed even when it breaks no posture rule, and the next deployment silently reverts it or fails on it.",
-         "Now: put the declared value back (the finding shows both), or redeploy the stack (cdk deploy); then find "
-         "out who changed it (CloudTrail). In code: if the new value is wanted, declare it in the construct and "
-         "deploy it, so the change is reviewed and gated.",
+         "if the new value is wanted, declare it in the construct and deploy it, so the change is reviewed and gated.",
          R(iso27001="8.9, 8.32", config_rule="cloudformation-stack-drift-detection-check")),
     Rule("STK-STACK-002", "Nothing was added next to the declaration", Severity.HIGH, (L,),
          "What an intruder adds beside a declared resource changes none of its declared properties, so neither the "
          "posture rules nor drift see it: a grant on the project key to another principal, a second API key on the "
          "usage plan, a manual (or shared) database snapshot, a subscription on the alarm topic, an extra target of "
          "the intake rule, a policy attached to a task role, a task definition revision the service runs, a route.",
-         "Now: remove what was added (aws kms revoke-grant, aws apigateway delete-usage-plan-key, aws rds "
-         "delete-db-snapshot, aws sns unsubscribe, aws events remove-targets, aws iam detach-role-policy, aws ecs "
-         "update-service --task-definition DECLARED, aws ec2 delete-route), then find who added it in CloudTrail. "
-         "In code: declare it in the stack if it is meant to be there.",
+         "declare it in the stack if it is meant to be there.",
          R(iso27001="5.9, 8.9, 8.16", prowler="kms_key_not_publicly_accessible, rds_snapshots_public_access",
            security_hub="RDS.1")),
     Rule("STK-OPS-001", "Every accepted live deviation is well-formed, approved and unexpired", Severity.MEDIUM, (L,),
          "An accepted deviation without a reason, an approver or an end date becomes a permanent blind spot: the "
          "audit stays green while nobody owns the risk any more.",
-         "Now: renew the entry in the accepted-findings file with a reason sentence, the approver and a new "
-         "expiry date within a year, or fix the resource and delete the entry. In code: Nothing in the stack: "
-         "the accepted-findings file is the operators' record.",
+         "Nothing in the stack: the accepted-findings file is the operators' record.",
          references=R(iso27001="5.36")),
     Rule("STK-KMS-003", "The project key is customer-managed and enabled", Severity.HIGH, (L,),
          "Every data store depends on the project key: a disabled or pending-deletion key makes the data unreadable.",
-         "Now: aws kms enable-key --key-id KEY, or aws kms cancel-key-deletion --key-id KEY then enable-key, "
-         "at once. In code: Nothing to change: the Encryption construct creates the key enabled; find out who "
-         "disabled it (CloudTrail).",
+         "Nothing to change: the Encryption construct creates the key enabled; find out who disabled it (CloudTrail).",
          R(iso27001="8.24", security_hub="KMS.3", prowler="kms_cmk_are_used")),
     Rule("STK-SECRET-003", "Each secret the stack uses has rotation enabled with a rotation function", Severity.HIGH,
          (L,),
          "Credentials that never change stay valid for anyone who ever saw them.",
-         "Now: aws secretsmanager rotate-secret --secret-id SECRET --rotation-lambda-arn FUNCTION "
-         "--rotation-rules AutomaticallyAfterDays=30. In code: Nothing in this stack: the secrets are created "
-         "and rotated outside it (the stack only reads them).",
+         "Nothing in this stack: the secrets are created and rotated outside it (the stack only reads them).",
          R(iso27001="5.17", security_hub="SecretsManager.1", config_rule="secretsmanager-rotation-enabled-check",
            prowler="secretsmanager_automatic_rotation_enabled")),
     Rule("STK-SECRET-004", "Each secret was rotated within the maximum age and its next rotation is scheduled",
          Severity.HIGH, (L,),
          "Rotation that is configured but failing leaves old credentials valid while the console shows rotation on.",
-         "Now: read the rotation function's logs, fix it, and run aws secretsmanager rotate-secret --secret-id "
-         "SECRET; shorten a schedule with --rotation-rules AutomaticallyAfterDays=DAYS. In code: Nothing in "
-         "this stack: the secrets are created and rotated outside it (the stack only reads them).",
+         "Nothing in this stack: the secrets are created and rotated outside it (the stack only reads them).",
          R(iso27001="5.17", security_hub="SecretsManager.4", config_rule="secretsmanager-secret-periodic-rotation")),
     Rule("STK-SECRET-005", "No secret version is stuck in AWSPENDING", Severity.MEDIUM, (L,),
          "A version left in AWSPENDING means a rotation started and never finished; the next one will fail too.",
-         "Now: read the rotation function's logs, then aws secretsmanager update-secret-version-stage "
-         "--secret-id SECRET --version-stage AWSPENDING --remove-from-version-id VERSION. In code: Nothing in "
-         "this stack: the secrets are created and rotated outside it (the stack only reads them).",
+         "Nothing in this stack: the secrets are created and rotated outside it (the stack only reads them).",
          references=R(iso27001="5.17")),
     Rule("STK-SECRET-006", "Each secret the stack uses has been accessed recently", Severity.INFO, (L,),
          "A secret nobody reads is either unused (delete it) or read through a path nobody audits.",
-         "Now: confirm the consumers (CloudTrail GetSecretValue events); delete secrets that are no longer "
-         "used. In code: Nothing in this stack: remove the secret's name from config if no construct reads it "
-         "any more.",
+         "Nothing in this stack: remove the secret's name from config if no construct reads it any more.",
          R(iso27001="5.18", security_hub="SecretsManager.3", config_rule="secretsmanager-secret-unused")),
     Rule("STK-SECRET-007", "Each secret is encrypted with a customer-managed KMS key", Severity.MEDIUM, (L,),
          "The AWS-managed aws/secretsmanager key cannot be governed by StreamTech's key policy.",
-         "Now: aws secretsmanager update-secret --secret-id SECRET --kms-key-id alias/streamtech-SUFFIX. In "
-         "code: Nothing in this stack: the secrets are created outside it (the stack only reads them).",
+         "Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
     # --- residency of the data stores' copies, and protections that act (issue 32) --------------------------
     Rule("STK-RES-005", "The database has no read replica or replicated backups outside ap-northeast-1",
@@ -480,9 +406,6 @@ _RULES: tuple[Rule, ...] = (
          "StreamTech's video metadata must stay in Japan: a read replica, or automated backups replicated to another "
          "region, is a full copy of the database outside Tokyo that one API call creates and that no check of where "
          "the stack is deployed sees.",
-         "Now: aws rds stop-db-instance-automated-backups-replication --region REGION --source-db-instance-arn "
-         "DB_ARN, and aws rds delete-db-instance --region REGION --db-instance-identifier REPLICA "
-         "--skip-final-snapshot for a replica outside ap-northeast-1; then find who made it (CloudTrail). In code: "
          "never set AutomaticBackupReplicationRegion, or a SourceDBInstanceIdentifier/SourceRegion, outside "
          "ap-northeast-1 on the database construct.",
          R(iso27001="5.23, 5.31, 5.34, 8.13")),
@@ -490,18 +413,13 @@ _RULES: tuple[Rule, ...] = (
          "A manual snapshot shared through its restore attribute lets that account (or every account, with 'all') "
          "restore the whole database and copy it to any region: the data leaves Japan and StreamTech's control "
          "without a change to anything declared.",
-         "Now: aws rds modify-db-snapshot-attribute --db-snapshot-identifier SNAPSHOT --attribute-name restore "
-         "--values-to-remove ACCOUNT (or all), or aws rds delete-db-snapshot --db-snapshot-identifier SNAPSHOT; then "
-         "find who shared it (CloudTrail ModifyDBSnapshotAttribute). In code: Nothing in this stack: it declares no "
-         "snapshot; keep recovery to the automated backups in ap-northeast-1.",
+         "Nothing in this stack: it declares no snapshot; keep recovery to the automated backups in ap-northeast-1.",
          R(iso27001="5.14, 5.31, 5.34, 8.12", security_hub="RDS.1", config_rule="rds-snapshots-public-prohibited",
            prowler="rds_snapshots_public_access")),
     Rule("STK-RES-007", "The file system is replicated nowhere outside ap-northeast-1 and this account",
          Severity.CRITICAL, (N, C, L),
          "EFS replication copies every scratch video to a destination file system continuously; a destination in "
          "another region or account puts StreamTech's videos outside Japan or outside its control.",
-         "Now: aws efs delete-replication-configuration --source-file-system-id FS, then delete the destination "
-         "file system in its region (aws efs delete-file-system --region REGION --file-system-id DEST). In code: "
          "declare no ReplicationConfiguration on the storage construct's file system outside ap-northeast-1.",
          R(iso27001="5.23, 5.31, 5.34")),
     Rule("STK-RES-008", "The project key is single-Region: its material is nowhere outside ap-northeast-1",
@@ -509,52 +427,37 @@ _RULES: tuple[Rule, ...] = (
          "The project key encrypts every data store; a multi-Region key can be replicated with one ReplicateKey call, "
          "and a replica key in another region decrypts every copy of the data made there, so the key that protects "
          "the data must never leave Japan either.",
-         "Now: MultiRegion cannot be changed on an existing key: schedule every replica key outside ap-northeast-1 "
-         "for deletion (aws kms schedule-key-deletion --region REGION --key-id REPLICA_ARN "
-         "--pending-window-in-days 7), and for a multi-Region project key create a single-Region key and re-encrypt "
-         "the data stores with it. In code: keep the Encryption construct's key single-Region (never "
-         "multi_region=True).",
+         "keep the Encryption construct's key single-Region (never multi_region=True).",
          R(iso27001="5.31, 8.24", prowler="kms_cmk_not_multi_region")),
     Rule("STK-RES-009", "Each secret the stack uses has no replica outside ap-northeast-1 and this account",
          Severity.HIGH, (L,),
          "A replica of the database password or the API key in another region or account is a copy of the "
          "credential StreamTech cannot rotate or audit there, and one call (ReplicateSecretToRegions) makes it.",
-         "Now: aws secretsmanager remove-regions-from-replication --secret-id SECRET --remove-replica-regions REGION "
-         "(aws secretsmanager delete-secret in the other account for a cross-account replica); then find who "
-         "replicated it (CloudTrail). In code: Nothing in this stack: the secrets are created and replicated outside "
-         "it (the stack only reads them).",
+         "Nothing in this stack: the secrets are created and replicated outside it (the stack only reads them).",
          R(iso27001="5.17, 5.31, 5.34")),
     Rule("STK-SECRET-008", "No secret the stack uses is scheduled for deletion", Severity.HIGH, (L,),
          "A secret scheduled for deletion still answers until its date and then vanishes with every version: the "
          "database password and the API key the services read are gone, and so are the services.",
-         "Now: aws secretsmanager restore-secret --secret-id SECRET at once, then find who deleted it (CloudTrail "
-         "DeleteSecret). In code: Nothing in this stack: the secrets are created outside it (the stack only reads "
-         "them).",
+         "Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="5.17, 8.13")),
     Rule("STK-RDS-004", "The database's server certificate does not expire within 90 days", Severity.HIGH, (L,),
          "The workloads verify the database's certificate (sslmode=verify-full); once it expires they are refused, "
          "and changing the CA takes a check of every client's trust store and a maintenance window.",
-         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --ca-certificate-identifier "
-         "rds-ca-rsa2048-g1 --apply-immediately (the workload images carry the global CA bundle). In code: keep "
-         "ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1 on the database construct.",
+         "keep ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1 on the database construct.",
          R(iso27001="8.20, 8.24", prowler="rds_instance_certificate_expiration")),
     # --- destroyability ---------------------------------------------------------------------------
     Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
          (A, T),
          "Environments are created and deleted per suffix; retained resources leak cost and block re-creation "
          "under the same deterministic names.",
-         "Now: aws cloudformation update-stack from the fixed template; a resource already retained after a "
-         "deletion must be deleted by hand. In code: Leave the destroy-policy Aspect attached; never set "
-         "RemovalPolicy.RETAIN or SNAPSHOT.",
+         "Leave the destroy-policy Aspect attached; never set RemovalPolicy.RETAIN or SNAPSHOT.",
          template_only="DeletionPolicy is an attribute of the CloudFormation declaration, not of the deployed "
                        "resource: no AWS API reports it, so it is judged on the template only.",
          references=R(iso27001="8.10")),
     Rule("STK-DESTROY-002", "Deletion protection is off so the stack can be deleted without manual steps",
          Severity.LOW, (A, T, L),
          "Destroyability is a requirement of the brief; deletion protection would make stack deletion fail.",
-         "Now: aws rds modify-db-instance --db-instance-identifier rds-SUFFIX --no-deletion-protection "
-         "--apply-immediately (likewise for the load balancer's deletion_protection.enabled attribute). In "
-         "code: Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
+         "Do not enable deletion_protection; the destroy-policy Aspect turns it off and warns.",
          references=R(iso27001="8.10")),
     # --- attack surface: what an intruder or a hurried operator changes -----------------------------------
     Rule("STK-POLICY-001", "Resource policies and grants admit nobody outside the account", Severity.CRITICAL,
@@ -565,12 +468,8 @@ _RULES: tuple[Rule, ...] = (
          "opens the resource to every AWS customer; a principal or grant of another account, or a federated identity, "
          "is how access is kept after the credentials that won it are revoked; a service acting for another account's "
          "resource is the confused deputy.",
-         "Now: remove the statement or grant the finding names (aws sqs set-queue-attributes / aws s3api "
-         "put-bucket-policy / aws kms put-key-policy with the declared document; aws kms revoke-grant --key-id KEY "
-         "--grant-id GRANT; aws events remove-permission --event-bus-name BUS --statement-id SID; aws "
-         "secretsmanager delete-resource-policy --secret-id SECRET). In code: grant through add_to_resource_policy "
-         "with a service principal and an aws:SourceArn or aws:SourceAccount condition, never an AccountPrincipal of "
-         "another account.",
+         "grant through add_to_resource_policy with a service principal and an aws:SourceArn or aws:SourceAccount "
+         "condition, never an AccountPrincipal of another account.",
          R(iso27001="5.15, 8.3", security_hub="SQS.3, SNS.4, S3.2, S3.6, KMS.5",
            prowler="sqs_queues_not_publicly_accessible, sns_topics_not_publicly_accessible, "
            "kms_key_not_publicly_accessible, s3_bucket_policy_public_write_access, s3_bucket_cross_account_access, "
@@ -580,39 +479,33 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-IAM-002", "Every role is assumable by AWS services alone", Severity.HIGH, (N, C, L),
          "The stack's roles belong to its services; a trust policy naming an account, a user, a federated identity "
          "or everyone lets that party take the role's permissions from outside the stack.",
-         "Now: aws iam update-assume-role-policy with the declared document. In code: create roles with "
-         "assumed_by=iam.ServicePrincipal(...) only.",
+         "create roles with assumed_by=iam.ServicePrincipal(...) only.",
          R(iso27001="5.15, 5.18, 8.2", checkov="CKV_AWS_60, CKV_AWS_61")),
     Rule("STK-IAM-003", "No identity policy allows iam:PassRole on every role or writes IAM permissions",
          Severity.HIGH, (N, C, L),
          "iam:PassRole on \"*\" lets the holder hand any role, an administrator's among them, to a service it "
          "controls; the IAM writes (attach or put a policy, create a key or a policy version) let it grant itself "
          "anything: either turns one compromised task into the account.",
-         "Now: remove the statement from the role's policy (aws iam put-role-policy / detach-role-policy). In "
-         "code: grant PassRole only on the role's own ARN (role.grant_pass_role) and no iam: writes.",
+         "grant PassRole only on the role's own ARN (role.grant_pass_role) and no iam: writes.",
          R(iso27001="5.15, 5.18, 8.2", prowler="iam_policy_allows_privilege_escalation, "
            "iam_inline_policy_allows_privilege_escalation", checkov="CKV_AWS_110, CKV_AWS_109")),
     Rule("STK-ECS-004", "Containers run unprivileged and share none of the host's namespaces", Severity.HIGH,
          (N, C, L),
          "A privileged container, a break-out capability (SYS_ADMIN, NET_ADMIN, ALL) or the host's network, PID or "
          "IPC namespace turns a compromised video worker into its host.",
-         "Now: register a task definition revision without it and update the service to it. In code: never set "
-         "privileged, linux_parameters capabilities or a host network/PID/IPC mode on the task definition.",
+         "never set privileged, linux_parameters capabilities or a host network/PID/IPC mode on the task definition.",
          R(cdk_nag="HIPAA.Security-ECSTaskDefinitionUserForHostMode, NIST.800.53.R5-ECSTaskDefinitionUserForHostMode, PCI.DSS.321-ECSTaskDefinitionUserForHostMode", iso27001="8.9, 8.22", security_hub="ECS.4, ECS.3, ECS.1",
            prowler="ecs_task_definitions_no_privileged_containers, ecs_task_definitions_host_namespace_not_shared, "
            "ecs_task_definitions_host_networking_mode_users")),
     Rule("STK-ECS-005", "Every container's root filesystem is read-only", Severity.MEDIUM, (N, C, L),
          "A compromised worker that can write its root filesystem can plant a binary or change its own code; "
          "scratch space is the EFS volume and /tmp mounts.",
-         "Now: register a task definition revision with readonlyRootFilesystem true. In code: "
          "readonly_root_filesystem=True on every container.",
          R(iso27001="8.9", security_hub="ECS.5", config_rule="ecs-containers-readonly-access",
            prowler="ecs_task_definitions_containers_readonly_access")),
     Rule("STK-ECS-006", "Services give their tasks no public IP and no ECS Exec shell", Severity.HIGH, (N, C, L),
          "A public IP puts a task on the internet whatever its subnet's routes become; ECS Exec gives whoever may "
          "call ecs:ExecuteCommand an interactive shell in a running task, beside every audited path.",
-         "Now: aws ecs update-service --disable-execute-command --network-configuration "
-         "'awsvpcConfiguration={...,assignPublicIp=DISABLED}' --force-new-deployment. In code: "
          "assign_public_ip=False and enable_execute_command=False on the service.",
          R(cdk_nag="HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled, NIST.800.53.R5-VPCSubnetAutoAssignPublicIpDisabled, PCI.DSS.321-VPCSubnetAutoAssignPublicIpDisabled", iso27001="8.20, 8.22", security_hub="ECS.2", config_rule="ecs-no-public-ip-assignment",
            prowler="ecs_service_no_assign_public_ip")),
@@ -620,43 +513,37 @@ _RULES: tuple[Rule, ...] = (
          (N, C, L),
          "With ACLs enabled an uploader keeps ownership of its objects and an object ACL can make one video public "
          "past the bucket policy.",
-         "Now: aws s3api put-bucket-ownership-controls --ownership-controls "
-         "'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'. In code: object_ownership=BUCKET_OWNER_ENFORCED.",
+         "object_ownership=BUCKET_OWNER_ENFORCED.",
          R(iso27001="5.15, 8.3", security_hub="S3.12", prowler="s3_bucket_acl_prohibited")),
     Rule("STK-API-004", "Every API method requires an API key or an authorizer", Severity.HIGH, (N, C, L),
          "A method with AuthorizationType NONE and no API key is open to anyone who finds the URL, and its "
          "throttling is then the whole account's; a method added later (a debug route) is where this breaks.",
-         "Now: aws apigateway update-method ... --patch-operations op=replace,path=/apiKeyRequired,value=true, "
-         "then create a deployment. In code: api_key_required=True (or an authorizer) on every method.",
+         "api_key_required=True (or an authorizer) on every method.",
          R(iso27001="5.15, 8.5, 8.26", prowler="apigateway_restapi_authorizers_enabled", cdk_nag="AwsSolutions-APIG4",
            checkov="CKV_AWS_59")),
     Rule("STK-ALARM-001", "Every alarm has its actions enabled and notifies someone", Severity.MEDIUM, (N, C, L),
          "An alarm whose actions are disabled still turns red in the console and tells nobody: one call "
          "(DisableAlarmActions) blinds the operators before an attack or after a bad change.",
-         "Now: aws cloudwatch enable-alarm-actions --alarm-names NAME. In code: add an SnsAction to every alarm "
-         "and never set actions_enabled=False.",
+         "add an SnsAction to every alarm and never set actions_enabled=False.",
          R(cdk_nag="HIPAA.Security-CloudWatchAlarmAction, NIST.800.53.R5-CloudWatchAlarmAction", iso27001="8.16", security_hub="CloudWatch.17", config_rule="cloudwatch-alarm-action-enabled-check",
            prowler="cloudwatch_alarm_actions_enabled")),
     Rule("STK-WAF-001", "The API's web ACL has rules that block", Severity.HIGH, (N, C, L),
          "A web ACL emptied of its rules filters nothing while every association still looks right; so does one "
          "whose rules all count (an Action or a rule group's OverrideAction switched to Count): a protection "
          "counts only when it acts.",
-         "Now: aws wafv2 update-web-acl with the declared rules and actions. In code: keep the managed rule groups "
-         "(OverrideAction None) and the rate rule (Action Block) on the WebAcl construct.",
+         "keep the managed rule groups (OverrideAction None) and the rate rule (Action Block) on the WebAcl "
+         "construct.",
          R(checkov="CKV_AWS_192", iso27001="8.20, 8.23", security_hub="WAF.10", prowler="wafv2_webacl_with_rules")),
     Rule("STK-API-005", "Every API stage is associated with a web ACL", Severity.HIGH, (T, L),
          "Without a web ACL the API faces the internet with throttling alone; disassociating it is one call and "
          "changes no declared property of the API.",
-         "Now: aws wafv2 associate-web-acl --web-acl-arn ACL --resource-arn STAGE_ARN. In code: keep the "
-         "CfnWebACLAssociation on every stage.",
+         "keep the CfnWebACLAssociation on every stage.",
          R(iso27001="8.20, 8.23", security_hub="APIGateway.4", config_rule="api-gw-associated-with-waf",
            prowler="apigateway_restapi_waf_acl_attached", cdk_nag="AwsSolutions-APIG3, NIST.800.53.R5-APIGWAssociatedWithWAF, PCI.DSS.321-APIGWAssociatedWithWAF")),
     Rule("STK-API-006", "An API stage that caches responses encrypts its cache", Severity.MEDIUM, (N, C, L),
          "The stage cache holds metadata answers outside the data stores' CMK; turning caching on is one "
          "update-stage call, and without encryption the cached answers sit in plain text (a protection counts "
          "only when it acts).",
-         "Now: aws apigateway update-stage --rest-api-id API --stage-name STAGE --patch-operations "
-         "op=replace,path=/*/*/caching/dataEncrypted,value=true (or path=/*/*/caching/enabled,value=false). In code: "
          "keep caching_enabled off on the stage's method options, or set cache_data_encrypted=True beside it.",
          # Not cdk-nag's APIGWCacheEnabledAndEncrypted, Checkov's CKV_AWS_120 or Config's
          # api-gw-cache-enabled-and-encrypted: those also require the cache on (STK-DEV-006 declines that).
@@ -669,11 +556,8 @@ _RULES: tuple[Rule, ...] = (
          "the project key (whose policy delegates to the account's IAM), the videos in the bucket, the queues, the "
          "secrets the stack reads, the database or the file system, is a way in that no resource policy shows: every "
          "resource of the stack passes its own checks while the data leaves through an identity beside it.",
-         "Now: remove the path the finding names: aws iam update-assume-role-policy --role-name ROLE with a trust "
-         "that admits only this account's principals (or aws iam delete-role), or take the statement out of its "
-         "policy (aws iam delete-role-policy / detach-role-policy / detach-user-policy); then find who made it in "
-         "CloudTrail. In code: give data access only to the stack's own roles through CDK grants (key.grant_decrypt, "
-         "bucket.grant_read); an outside workload that needs it gets a role declared and reviewed here.",
+         "give data access only to the stack's own roles through CDK grants (key.grant_decrypt, bucket.grant_read); "
+         "an outside workload that needs it gets a role declared and reviewed here.",
          R(iso27001="5.15, 5.18, 8.2, 8.3", prowler="iam_role_cross_account_readonlyaccess_policy, "
            "iam_policy_no_kms_decryption_actions, iam_role_github_oidc_trust_subject_restricted, "
            "accessanalyzer_enabled_without_findings", access_analyzer="ExternalAccess, InternalAccess", cis="1.20")),
@@ -682,9 +566,8 @@ _RULES: tuple[Rule, ...] = (
          "An access point without a POSIX user passes each client's own uid, root included, through; one that "
          "enforces uid or gid 0, or is rooted at the file system's \"/\", hands every client that mounts it the whole "
          "file system, every task's scratch videos included.",
-         "Now: an access point cannot be changed: aws efs delete-access-point --access-point-id ACCESS_POINT (an "
-         "undeclared one), or redeploy the stack for a declared one. In code: give the AccessPoint a posix_user with "
-         "the workload's uid and gid (not 0) and a path below / with create_acl (the ScratchStorage construct does).",
+         "give the AccessPoint a posix_user with the workload's uid and gid (not 0) and a path below / with "
+         "create_acl (the ScratchStorage construct does).",
          R(iso27001="5.15, 8.3", security_hub="EFS.3, EFS.4",
            config_rule="efs-access-point-enforce-root-directory, efs-access-point-enforce-user-identity",
            prowler="efs_access_point_enforce_root_directory, efs_access_point_enforce_user_identity")),
@@ -692,9 +575,7 @@ _RULES: tuple[Rule, ...] = (
          "The private subnets hold the workers and every data store, and reach out only through NAT; a route from "
          "their table to the internet gateway makes them public in all but name, one public IP or one opened "
          "security group away from the internet.",
-         "Now: aws ec2 replace-route --route-table-id TABLE --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT "
-         "(or delete-route). In code: keep the workloads in PRIVATE_WITH_EGRESS subnets; never add_route to the "
-         "internet gateway on their tables.",
+         "keep the workloads in PRIVATE_WITH_EGRESS subnets; never add_route to the internet gateway on their tables.",
          R(iso27001="8.20, 8.22", config_rule="no-unrestricted-route-to-igw",
            cdk_nag="NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")),
     Rule("STK-NET-005", "Data stores' and the internal load balancer's security groups send nothing to the internet",
@@ -703,16 +584,13 @@ _RULES: tuple[Rule, ...] = (
          "service, so the declaration restricts their egress; a rule from one of them to a public range is how data "
          "leaves without passing the workers (a PostgreSQL extension or a replication command aimed at an "
          "attacker's host).",
-         "Now: aws ec2 revoke-security-group-egress --group-id GROUP --ip-permissions with the rule shown. In code: "
          "create these groups with allow_all_outbound=False and add egress only to other security groups "
          "(connections.allow_to).",
          R(iso27001="8.12, 8.20, 8.22", prowler="ec2_securitygroup_allow_wide_open_public_ipv4")),
     Rule("STK-NET-003", "Every VPC has a flow log that captures ALL traffic", Severity.MEDIUM, (T, L),
          "Flow logs are the record of who talked to the data stores; one of ACCEPT or REJECT alone misses half of "
          "it, and deleting the flow log is among an intruder's first steps.",
-         "Now: aws ec2 create-flow-logs --resource-type VPC --resource-ids VPC --traffic-type ALL "
-         "--log-destination-type cloud-watch-logs --log-group-name /vpc/flow-logs-SUFFIX "
-         "--deliver-logs-permission-arn ROLE. In code: keep vpc.add_flow_log with traffic_type=ALL.",
+         "keep vpc.add_flow_log with traffic_type=ALL.",
          R(iso27001="8.15, 8.16", security_hub="EC2.6", config_rule="vpc-flow-logs-enabled",
            prowler="vpc_flow_logs_enabled", cdk_nag="AwsSolutions-VPC7, HIPAA.Security-VPCFlowLogsEnabled, NIST.800.53.R5-VPCFlowLogsEnabled, PCI.DSS.321-VPCFlowLogsEnabled")),
     # --- residency: every path by which AWS copies the stack's data stays in ap-northeast-1 and this account ----
@@ -728,13 +606,8 @@ _RULES: tuple[Rule, ...] = (
          "account moves the data there with one API call while every check of where the stack is deployed stays "
          "green. A bucket's name and ARN carry neither region nor account, so only a declared bucket, or one this "
          "account owns in ap-northeast-1 (asked live as its owner), passes.",
-         "Now: aws s3api delete-bucket-replication --bucket BUCKET (or put-bucket-replication with destinations "
-         "declared by the stack), aws s3api delete-bucket-inventory-configuration / "
-         "delete-bucket-analytics-configuration --bucket BUCKET --id ID, aws s3api put-bucket-logging --bucket "
-         "BUCKET --bucket-logging-status '{}', or aws s3api put-bucket-notification-configuration --bucket BUCKET "
-         "with the declared configuration; then find who changed it (CloudTrail). In code: aim replication, "
-         "inventory, analytics and access logs only at buckets the stack declares (pass the Bucket construct, never "
-         "a name or ARN), and notifications at its own queues, topics and functions.",
+         "aim replication, inventory, analytics and access logs only at buckets the stack declares (pass the Bucket "
+         "construct, never a name or ARN), and notifications at its own queues, topics and functions.",
          R(iso27001="5.14, 5.23, 5.31, 5.34, 8.12")),
     Rule("STK-RES-002", "No log group streams its events outside ap-northeast-1 and this account", Severity.HIGH,
          (N, C, L),
@@ -742,27 +615,23 @@ _RULES: tuple[Rule, ...] = (
          "object keys and callers' addresses: a subscription filter streams every event as it is written to a "
          "Kinesis stream, a Firehose, a Lambda function or another account's log destination, so one aimed at "
          "another region or account copies the logs out of Japan and out of the account's control.",
-         "Now: aws logs delete-subscription-filter --log-group-name GROUP --filter-name FILTER; then find who added "
-         "it (CloudTrail PutSubscriptionFilter). In code: declare subscription filters only to destinations the "
-         "stack declares (log_group.add_subscription_filter with the stack's own stream or function).",
+         "declare subscription filters only to destinations the stack declares (log_group.add_subscription_filter "
+         "with the stack's own stream or function).",
          R(iso27001="5.14, 5.31, 5.34, 8.12")),
     Rule("STK-RES-003", "No EventBridge rule sends events outside ap-northeast-1 and this account", Severity.HIGH,
          (N, C, L),
          "The intake rule carries every upload's bucket, key and uploader; a target (or a target's dead-letter queue) "
          "in another region or account, another account's event bus, or an API destination (an HTTP endpoint "
          "outside AWS) receives each of them, and adding one is a single PutTargets call beside the declaration.",
-         "Now: aws events remove-targets --rule RULE --ids TARGET (or aws events put-targets with the declared target "
-         "and dead-letter queue); then find who added it (CloudTrail PutTargets). In code: target only the stack's "
-         "own queues and functions (targets.SqsQueue(queue, dead_letter_queue=dlq)), never an event bus, API "
-         "destination or ARN of another region or account.",
+         "target only the stack's own queues and functions (targets.SqsQueue(queue, dead_letter_queue=dlq)), never an"
+         " event bus, API destination or ARN of another region or account.",
          R(iso27001="5.14, 5.31, 5.34, 8.12")),
     Rule("STK-RES-004", "No SNS topic delivers outside ap-northeast-1 and this account", Severity.HIGH, (N, C, L),
          "A subscription receives every message the topic publishes (the alarms name the stack's resources and "
          "carry their metrics): a queue, function or Firehose of another region or account takes them there, and an "
          "HTTP(S), email, SMS or mobile-push subscriber takes them out of AWS, where no region is kept. The stack "
          "declares no subscription; a human subscriber, if ever wanted, is an accepted deviation with its reason.",
-         "Now: aws sns unsubscribe --subscription-arn SUBSCRIPTION; then find who subscribed it (CloudTrail "
-         "Subscribe). In code: subscribe only the stack's own queues and functions "
+         "subscribe only the stack's own queues and functions "
          "(topic.add_subscription(subscriptions.SqsSubscription(queue))).",
          # Prowler's check covers the http protocol alone (for its plain text, not for where it delivers).
          R(iso27001="5.14, 5.31, 5.34, 8.12", prowler="sns_subscription_not_using_http_endpoints")),
@@ -883,7 +752,7 @@ REDIS, EFS, SERVICE, STAGE, METHOD, API = "AWS::ElastiCache::ReplicationGroup", 
     "AWS::ECS::Service", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Method", "AWS::ApiGateway::RestApi"
 EC2_TAGGED = ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
               "AWS::EC2::NatGateway", "AWS::EC2::SecurityGroup", "AWS::EC2::FlowLog")
-REDEPLOY = "deploy the stack from code (cdk deploy -c environmentSuffix=<suffix>)"
+REDEPLOY = "redeploy the stack from code with cdk deploy"
 DB_ID = ("--db-instance-identifier", "{id}")
 NOW = ("--apply-immediately", True)
 TASK_REVISION = ("a task definition cannot be changed in place: register a revision from the declaration and move "

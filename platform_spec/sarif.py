@@ -69,7 +69,8 @@ def sarif_rules(rule_ids: set[str], *, base: str | None = None) -> list[dict]:
             continue
         rule = {"id": rule_id, "name": "".join(part.capitalize() for part in rule_id.split("-")),
                 "shortDescription": {"text": entry.title}, "fullDescription": {"text": entry.rationale},
-                "help": {"text": entry.remediation, "markdown": rule_markdown(entry)},
+                "help": {"text": f"Now: {entry.now} In code: {entry.in_code}" if entry.now else entry.in_code,
+                         "markdown": rule_markdown(entry)},
                 "defaultConfiguration": {"level": LEVEL[entry.severity.value]},
                 "properties": {"tags": tags(entry), "security-severity": SECURITY_SEVERITY[entry.severity.value],
                                "precision": "high"}}

@@ -29,7 +29,7 @@ def test_a_finding_on_a_declared_resource_names_the_calls_its_evidence_came_from
     filled = explanation(replace(f, evidence={"id": "sg-1", "ip_permissions": [permission]}))["remediation"]
     assert filled == {**filled, "kind": "command", "now": (
         "aws ec2 revoke-security-group-ingress --group-id sg-1 --ip-permissions "
-        "'[{\"IpProtocol\":\"tcp\",\"FromPort\":22,\"ToPort\":22,\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}]'")}
+        "'[{\"FromPort\":22,\"IpProtocol\":\"tcp\",\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}],\"ToPort\":22}]'")}
     assert e["controls"]["AWS Security Hub (FSBP)"] == ["EC2.18", "EC2.19"] and e["rationale"].endswith(".")
 
 
