@@ -12,7 +12,7 @@ from typing import Any
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
 from platform_spec.rules.intrinsics import render
-from platform_spec.rules.policy_documents import allows, principals
+from platform_spec.rules.policy_documents import is_deny, numbered, principals
 
 RULE_ID = "STK-IAM-002"
 TYPE = "AWS::IAM::Role"
@@ -21,24 +21,25 @@ TYPE = "AWS::IAM::Role"
 def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != TYPE:
         return Result.na()
-    trusted = allows(properties.get("AssumeRolePolicyDocument"))
+    trusted = [(where, s) for where, s in numbered(properties.get("AssumeRolePolicyDocument")) if not is_deny(s)]
     if not trusted:
         return Result.fail("no trust policy statement: cannot show who may assume the role")
-    problems = []
-    for statement in trusted:
+    problems = []  # each names the statement (its Sid, or its position) and the principal, as drift does
+    for where, statement in trusted:
         if "NotPrincipal" in statement:
-            problems.append("trusts everyone but a NotPrincipal list")
+            problems.append(f"{where} trusts everyone but a NotPrincipal list")
         found = principals(statement)
         if not found and "NotPrincipal" not in statement:
-            problems.append("a trust statement names no principal")
+            problems.append(f"{where} names no principal")
         for kind, value in found:
             shown = render(value) or str(value)
             if kind == "Service" and shown.endswith(".amazonaws.com"):
                 continue
-            problems.append("trusts everyone" if kind == "*" or shown == "*" else f"trusts {kind} {shown}")
+            problems.append(f'{where} trusts everyone (Principal "*")' if kind == "*" or shown == "*"
+                            else f"{where} trusts {kind} {shown}")
     if problems:
-        return Result.fail("; ".join(sorted(set(problems))))
-    services = sorted({render(v) or "?" for s in trusted for _k, v in principals(s)})
+        return Result.fail("; ".join(dict.fromkeys(problems)))
+    services = sorted({render(v) or "?" for _where, s in trusted for _k, v in principals(s)})
     return Result.ok(f"assumable only by {', '.join(services)}")
 
 

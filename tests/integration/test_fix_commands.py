@@ -313,6 +313,10 @@ def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(kind, rul
     # without one): that one says so; the case's own failure is a command
     assert "command" in kinds and "text" not in kinds, [(f.reason, f.evidence) for f in findings]
     for finding in findings:
+        if rule_id in ("STK-POLICY-001", "STK-IAM-002") and "grant" not in finding.reason:
+            # a resource policy's finding names the statement (Sid, or position) and whom it admits
+            assert re.search(r'statement (?:"Outsider"|"AllowOutsider"|#\d+) (?:admits|trusts) \S', finding.reason), \
+                finding.reason
         explained = explanation(finding)["remediation"]
         if explained["kind"] != "command":
             continue
