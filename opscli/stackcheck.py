@@ -156,7 +156,8 @@ def fix_facts(live: LiveStack, picture: Mapping[str, Any], subject: str, rule_id
     # only what a fix reads, beside the whole evidence: every failure carries it in every format
     facts = {k: v for k, v in facts.items() if k in needed and v is not None and v != {}}
     facts.update(_resolved(dict(result.evidence), live))
-    return facts
+    # plain JSON data, whatever an answer held (a timestamp, bytes): every format writes it as it is
+    return json.loads(json.dumps(facts, default=str))
 
 
 TAG_PROPERTIES = ("Tags", "FileSystemTags", "AccessPointTags")  # where a CloudFormation type keeps its tags
