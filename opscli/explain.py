@@ -135,10 +135,13 @@ def choose_fix(rule: catalog.Rule, finding: Finding,
                resource_type: str | None) -> tuple[catalog.Fix, list[str]] | tuple[None, None]:
     """The first of the rule's fixes that applies to this failure (its type, its `when` fact) and whose commands
     can all be filled from the finding's facts, with its command lines (none for a manual fix); (None, None) where
-    none does, or the finding carries no facts (a PASS, a check that could not look, a gate finding)."""
+    none does: a PASS, a check that could not look, a failure without facts of a rule that has commands (a gate
+    finding, an older report)."""
     facts = finding.evidence
-    if not facts or finding.status not in (Status.FAIL, Status.ACCEPTED):
+    if finding.status not in (Status.FAIL, Status.ACCEPTED):
         return None, None
+    if not facts and any(f.commands for f in rule.fixes):
+        return None, None  # a command could be filled, but the finding kept nothing to fill it from
     for candidate in rule.fixes:
         if not candidate.applies_to(resource_type) or (candidate.when and _fact(facts, candidate.when) is MISSING):
             continue

@@ -82,3 +82,14 @@ def test_a_fix_is_filled_from_the_findings_facts_shell_quoted_and_chosen_by_its_
     assert explanation(public)["remediation"]["now"].startswith("No single command fixes this: ")
     passed = replace(group, status=Status.PASS)
     assert explanation(passed)["remediation"]["kind"] == "text"
+
+
+def test_a_failure_without_facts_gets_the_rules_words_unless_no_command_could_fix_it():
+    """A finding kept no facts (an older report, a declared resource gone): a rule with commands shows its words
+    (nothing to fill them from), a rule no command fixes says so."""
+    gone = Finding("stack.AWS::SQS::Queue", "STK-STACK-001", Status.FAIL, "AWS::SQS::Queue Q (q)", "not there")
+    assert explanation(gone)["remediation"]["kind"] == "manual"
+    old = Finding("STK-KMS-002", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key K (k-1)", "rotation off")
+    assert explanation(old)["remediation"] == {**explanation(old)["remediation"], "kind": "text",
+                                               "now": "aws kms enable-key-rotation, with the ids and values each "
+                                                      "failure names."}
