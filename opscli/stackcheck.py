@@ -185,10 +185,18 @@ def _resolved(values: Mapping[str, Any], live: LiveStack) -> dict[str, Any]:
     out = {}
     for name, value in values.items():
         try:
-            out[name] = live.resolver.resolve(value)
+            resolved = live.resolver.resolve(value)
         except (Unresolvable, KeyError, IndexError, TypeError, ValueError):
             continue
+        if not _intrinsic_left(resolved):  # an intrinsic the resolver does not know (Fn::If) is no real value
+            out[name] = resolved
     return out
+
+
+def _intrinsic_left(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(key == "Ref" or str(key).startswith("Fn::") or _intrinsic_left(v) for key, v in value.items())
+    return isinstance(value, list) and any(_intrinsic_left(v) for v in value)
 
 
 def judge_picture(live: LiveStack, picture: Mapping[str, Any], *,

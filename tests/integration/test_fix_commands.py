@@ -383,3 +383,17 @@ def test_a_broken_fix_in_the_catalog_fails_the_case(read, monkeypatch):
     assert line.startswith("aws kms enable-key-rotation --key ")
     with pytest.raises(CommandError, match="unknown option --key"):
         parse(line)
+
+
+def test_evidence_that_cannot_be_resolved_to_real_values_is_left_out(read):
+    """A reference to nothing deployed, or an intrinsic the resolver does not know (Fn::If), never reaches a
+    command: the fact is left out, so a fix that needs it does not apply."""
+    from platform_spec.result import Result
+
+    live = read[0]
+    key = next(lid for lid, r in live.resources.items() if r.declared.type == "AWS::KMS::Key")
+    facts = stackcheck.fix_facts(live, live.live_template(), key, "STK-KMS-002", Result.fail(
+        "x", kept={"Ref": key}, gone={"Ref": "NotDeclared"}, branch={"Fn::If": ["Prod", "a", "b"]},
+        when=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    assert facts["kept"] == live.resources[key].declared.physical_id and facts["id"] == facts["kept"]
+    assert "gone" not in facts and "branch" not in facts and facts["when"] == "2026-01-02 00:00:00+00:00"
