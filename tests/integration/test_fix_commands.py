@@ -284,12 +284,12 @@ def secret_findings(aws: Any, target: Any, rule_id: str, changes: dict) -> list[
     return [f for f in collectors.secret(context, name) if f.rule_id == rule_id and f.status is Status.FAIL]
 
 
-CASES = ([pytest.param("picture", rule_id, breaks, id=f"{rule_id}-{what}") for rule_id, what, breaks in PICTURE] +
-         [pytest.param("live", rule_id, (check, rtype, facts), id=f"{rule_id}-{check}-{n}")
-          for n, (rule_id, check, rtype, facts) in enumerate(LIVE)] +
-         [pytest.param("secret", rule_id, changes, id=f"{rule_id}-secret-{n}")
-          for n, (rule_id, changes) in enumerate(SECRET)])
-CHOSEN: dict[tuple[str, int], str] = {}  # (rule id, index of the fix) -> the case that chose it
+CASES: dict[str, tuple[str, str, Any]] = {  # case id -> (kind, rule id, how it breaks)
+    **{f"{rule_id}-{what}": ("picture", rule_id, breaks) for rule_id, what, breaks in PICTURE},
+    **{f"{rule_id}-{check}-{n}": ("live", rule_id, (check, rtype, facts))
+       for n, (rule_id, check, rtype, facts) in enumerate(LIVE)},
+    **{f"{rule_id}-secret-{n}": ("secret", rule_id, changes) for n, (rule_id, changes) in enumerate(SECRET)},
+}
 
 
 def findings_of(kind: str, rule_id: str, how: Any, read: Any) -> list[Finding]:
@@ -301,11 +301,17 @@ def findings_of(kind: str, rule_id: str, how: Any, read: Any) -> list[Finding]:
     return secret_findings(aws, target, rule_id, dict(how))
 
 
-@pytest.mark.parametrize(("kind", "rule_id", "how"), CASES)
-def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(kind, rule_id, how, read, request):
+@pytest.fixture(scope="module")
+def outcomes(read) -> dict[str, list[Finding]]:
+    """Every case's failures of its rule, judged once."""
+    return {case: findings_of(kind, rule_id, how, read) for case, (kind, rule_id, how) in CASES.items()}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(case, outcomes, read):
     """The failure's "fix now", as every format shows it (explain), is one or more complete AWS CLI commands: each
     parses as the CLI parses it, names no placeholder, and names a real id of the deployment."""
-    findings = findings_of(kind, rule_id, how, read)
+    rule_id, findings = CASES[case][1], outcomes[case]
     assert findings, f"the case breaks nothing that {rule_id} sees"
     rule = catalog.get(rule_id)
     kinds = [explanation(finding)["remediation"]["kind"] for finding in findings]
@@ -321,7 +327,6 @@ def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(kind, rul
         if explained["kind"] != "command":
             continue
         chosen, lines = choose_fix(rule, finding, fixed_type(finding))
-        CHOSEN[(rule_id, rule.fixes.index(chosen))] = request.node.name
         assert explained["now"] == " && ".join(lines)
         for line in lines:
             try:
@@ -344,12 +349,17 @@ def strings(value: Any) -> list[str]:
     return []
 
 
-def test_every_command_fix_was_chosen_by_a_case():
-    """Run after the cases (pytest keeps file order): each fix with commands was filled and parsed at least once."""
+def test_every_command_fix_is_chosen_by_a_case(outcomes):
+    """Each fix with commands is filled (and so parsed, above) by at least one case."""
+    chosen = set()
+    for case, findings in outcomes.items():
+        rule = catalog.get(CASES[case][1])
+        for finding in findings:
+            fix, lines = choose_fix(rule, finding, fixed_type(finding))
+            if lines:
+                chosen.add((rule.id, rule.fixes.index(fix)))
     wanted = {(rule.id, n) for rule in ENFORCING for n, f in enumerate(rule.fixes) if f.commands}
-    if not CHOSEN:
-        pytest.skip("run with the cases above (-k selects them out)")
-    assert wanted - set(CHOSEN) == set()
+    assert wanted - chosen == set()
 
 
 @pytest.mark.parametrize(("line", "why"), [
@@ -378,7 +388,7 @@ def test_a_broken_fix_in_the_catalog_fails_the_case(read, monkeypatch):
     rule = catalog.get("STK-KMS-002")
     broken = catalog.Fix(rule.fixes[0].types, (catalog.aws("kms enable-key-rotation", ("--key", "{id}")),))
     monkeypatch.setitem(catalog.CATALOG, rule.id, catalog.replace(rule, fixes=(broken,)))
-    finding, = findings_of("picture", rule.id, PICTURE[7][2], read)
+    finding, = findings_of(*CASES["STK-KMS-002-rotation off"], read)
     line = explanation(finding)["remediation"]["now"]
     assert line.startswith("aws kms enable-key-rotation --key ")
     with pytest.raises(CommandError, match="unknown option --key"):
