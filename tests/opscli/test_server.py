@@ -67,4 +67,4 @@ def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
     assert lines[lines.index("not passing, by service:") + 2].split() == ["KMS", "1"]
     fix = next(i for i, line in enumerate(lines) if line.startswith(" fix now"))
     said = " ".join(" ".join(lines[fix:fix + 3]).split())  # the key's id may go to a line of its own, whole
-    assert said.startswith(f"fix now aws kms enable-key-rotation --key-id {key_id}"), said
+    assert said.startswith(f"fix now aws kms enable-key-rotation --key-id {key_id} "), said  # the command alone
