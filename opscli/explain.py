@@ -50,7 +50,7 @@ MISSING = object()
 
 
 def _fact(facts: Mapping[str, Any], name: str) -> Any:
-    """The fact a dotted name points at ("props.Queues.0": the first queue); MISSING where there is none."""
+    """The fact a dotted name points at ("declared.Queues.0": the first queue); MISSING where there is none."""
     value: Any = facts
     for part in name.split("."):
         if isinstance(value, Mapping) and part in value:
