@@ -42,7 +42,7 @@ GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
     "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
     "efs:DescribeReplicationConfigurations",
-    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "wafv2:GetLoggingConfiguration",
+    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "lambda:GetEventSourceMapping", "wafv2:GetLoggingConfiguration",
     "wafv2:GetWebACLForResource")}
 
 

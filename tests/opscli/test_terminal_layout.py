@@ -51,7 +51,7 @@ def test_the_evidence_and_the_command_are_whole_at_80_and_140_columns(width):
                 f"statement AllowPartner allows account 111122223333 ({principal}) sqs:SendMessage without a "
                 "condition"),
         Finding("STK-KMS-002", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key EncryptionKey3A692D6E ({key})",
-                "EnableKeyRotation is not true"),
+                "EnableKeyRotation is not true", evidence={"id": key}),
     ]
     text = view(Report(command="audit", target={"stack": "TapStackprod"}, findings=items), width, show_all=True)
     assert_fits(text, width)
