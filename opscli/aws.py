@@ -45,11 +45,10 @@ import botocore.session
 from botocore.config import Config
 
 from opscli.errors import CredentialsError, ReadOnlyViolation, UsageError
-from platform_spec.contract import LOCAL_NOT_EMULATED
+from platform_spec.contract import LOCAL_NOT_EMULATED, READ_PREFIXES
 from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
-READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
 ALLOWED_REGION = "ap-northeast-1"
 # What botocore's own credential providers send to obtain credentials for a profile that assumes a role (or signs
 # in through IAM Identity Center): no resource is read or changed, but they are calls all the same, so the guard

@@ -52,3 +52,13 @@ SECRET_VARIABLES = frozenset({DB_USERNAME, DB_PASSWORD, REDIS_AUTH_TOKEN})
 
 # --- The local deployment's stack record (localenv writes it, opscli reads it) ----------------------
 LOCAL_NOT_EMULATED = "LOCAL_NOT_EMULATED"  # the status of a declared resource the emulator does not create
+
+# --- What the emulator and the posture monitor agree on (localenv emits, opscli.monitor consumes) ------------
+# The detail-type of every event CloudTrail puts on EventBridge for an API call.
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+# Operations that only read, by the prefix of their name (CloudTrail's readOnly events): opscli may send only
+# these, and the emulator records none of them as a change.
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
+# The key of the schedule's message to the monitor's queue: {"opscli-monitor": "schedule", "suffix": "<suffix>"}.
+MONITOR_MESSAGE_KEY = "opscli-monitor"
+MONITOR_SCHEDULE = "schedule"
