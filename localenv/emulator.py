@@ -31,6 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.s3.models import FakeBucket
 from werkzeug.serving import BaseWSGIServer
 
+from localenv import cloudtrail
 from localenv.tls import TlsFiles
 
 # Made-up credentials for the local emulator (botocore needs some; moto accepts any).
@@ -121,6 +122,7 @@ def configure_moto() -> None:
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
+    cloudtrail.install()
 
 
 def _share_service_models() -> None:

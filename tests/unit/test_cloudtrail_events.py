@@ -1,0 +1,136 @@
+"""The emulator's CloudTrail events (localenv.cloudtrail): every write it serves puts an "AWS API Call via
+CloudTrail" event on the default bus, which a rule routes to an SQS queue; reads, data events, failed calls and
+disabled rules put nothing. In-process moto: the same response classes the emulator's server runs."""
+
+from __future__ import annotations
+
+import json
+
+import botocore.session
+import pytest
+from moto import mock_aws
+
+from localenv import cloudtrail
+from localenv.emulator import configure_moto
+from opscli.aws import new_session
+
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture
+def bus(monkeypatch):
+    """A rule on the default bus matching every CloudTrail event, its target an SQS queue; yields (clients,
+    a function that drains the queue into the events it holds)."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    configure_moto()
+    with mock_aws():
+        session = new_session(region_name=REGION)
+        clients = {name: session.client(name) for name in ("sqs", "events", "ec2", "s3", "kms", "secretsmanager",
+                                                           "cloudwatch")}
+        queue = clients["sqs"].create_queue(QueueName="monitor-events-unit")["QueueUrl"]
+        arn = clients["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"]
+        clients["events"].put_rule(Name="monitor-changes-unit", EventPattern=json.dumps(
+            {"detail-type": ["AWS API Call via CloudTrail"], "source": [{"prefix": "aws."}]}))
+        clients["events"].put_targets(Rule="monitor-changes-unit", Targets=[{"Id": "queue", "Arn": arn}])
+
+        def drain() -> list[dict]:
+            found = []
+            while True:
+                answer = clients["sqs"].receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+                if not answer.get("Messages"):
+                    return found
+                found += [json.loads(m["Body"]) for m in answer["Messages"]]
+                clients["sqs"].delete_message_batch(QueueUrl=queue, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(answer["Messages"])])
+
+        drain()  # the rule's own PutTargets
+        yield clients, drain
+
+
+def _names(events: list[dict]) -> list[str]:
+    return [e["detail"]["eventName"] for e in events]
+
+
+def test_a_write_reaches_the_queue_as_cloudtrail_records_it(bus):
+    clients, drain = bus
+    vpc = clients["ec2"].create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = clients["ec2"].create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
+    clients["ec2"].authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    events = drain()
+    assert _names(events) == ["CreateVpc", "CreateSecurityGroup", "AuthorizeSecurityGroupIngress"]
+    event = events[-1]
+    assert event["source"] == "aws.ec2" and event["detail-type"] == "AWS API Call via CloudTrail"
+    detail = event["detail"]
+    assert detail["eventSource"] == "ec2.amazonaws.com" and detail["awsRegion"] == REGION
+    assert detail["requestParameters"]["groupId"] == group
+    assert detail["requestParameters"]["ipPermissions"][0]["ipRanges"] == [{"cidrIp": "0.0.0.0/0"}]
+    assert detail["responseElements"]["return"] is True
+    assert detail["userIdentity"]["accessKeyId"] and detail["readOnly"] is False
+    assert detail["eventTime"].endswith("Z") and detail["eventID"] and detail["managementEvent"] is True
+    assert events[1]["detail"]["responseElements"]["groupId"] == group
+
+
+def test_reads_data_events_and_failed_calls_put_nothing(bus):
+    clients, drain = bus
+    key = clients["kms"].create_key()["KeyMetadata"]["KeyId"]
+    clients["s3"].create_bucket(Bucket="unit-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert _names(drain()) == ["CreateKey", "CreateBucket"]
+    clients["kms"].describe_key(KeyId=key)
+    clients["kms"].list_aliases()
+    clients["kms"].encrypt(KeyId=key, Plaintext=b"data")  # readOnly in CloudTrail
+    clients["s3"].put_object(Bucket="unit-bucket", Key="object", Body=b"1")  # an object: a data event
+    clients["cloudwatch"].put_metric_data(Namespace="N", MetricData=[{"MetricName": "M", "Value": 1.0}])
+    clients["events"].put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": "{}"}])
+    with pytest.raises(clients["kms"].exceptions.NotFoundException):
+        clients["kms"].disable_key_rotation(KeyId="00000000-0000-0000-0000-000000000000")
+    assert drain() == []
+    clients["kms"].disable_key_rotation(KeyId=key)
+    clients["s3"].put_bucket_policy(Bucket="unit-bucket", Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": []}))
+    events = drain()
+    assert _names(events) == ["DisableKeyRotation", "PutBucketPolicy"]
+    assert events[0]["detail"]["requestParameters"] == {"keyId": key}
+    assert events[1]["source"] == "aws.s3" and events[1]["detail"]["requestParameters"]["bucket"] == "unit-bucket"
+
+
+def test_a_disabled_rule_delivers_nothing(bus):
+    clients, drain = bus
+    clients["events"].disable_rule(Name="monitor-changes-unit")
+    clients["kms"].create_key()
+    clients["events"].enable_rule(Name="monitor-changes-unit")
+    assert _names(drain()) == ["EnableRule"]
+
+
+def test_sensitive_parameters_are_hidden_as_cloudtrail_hides_them(bus):
+    clients, drain = bus
+    clients["secretsmanager"].create_secret(Name="unit-secret", SecretString="hunter2")
+    (event,) = drain()
+    assert event["detail"]["requestParameters"]["secretString"] == cloudtrail.HIDDEN
+    assert "hunter2" not in json.dumps(event)
+
+
+def test_nothing_is_built_while_no_rule_listens(bus):
+    """The deployment's writes cost only the check for a listening rule until the monitor's rule exists."""
+    clients, drain = bus
+    clients["events"].remove_targets(Rule="monitor-changes-unit", Ids=["queue"])
+    clients["events"].delete_rule(Name="monitor-changes-unit")
+    before = cloudtrail.COUNTS.put
+    clients["kms"].create_key()
+    assert cloudtrail.COUNTS.put == before
+
+
+@pytest.mark.parametrize(("service", "operation", "write"), [
+    ("ec2", "AuthorizeSecurityGroupIngress", True), ("ec2", "DescribeSecurityGroups", False),
+    ("kms", "DisableKeyRotation", True), ("kms", "Decrypt", False), ("s3", "PutBucketPolicy", True),
+    ("s3", "PutObject", False), ("s3", "DeleteObjects", False), ("s3", "PutBucketAcl", True), ("apigateway", "UpdateStage", True),
+    ("apigateway", "GetStage", False), ("sqs", "SendMessage", False), ("sqs", "SetQueueAttributes", True),
+    ("lambda", "Invoke", False), ("lambda", "UpdateFunctionConfiguration", True), ("iam", "PutRolePolicy", True),
+    ("logs", "PutLogEvents", False), ("logs", "PutRetentionPolicy", True)])
+def test_what_counts_as_a_write_comes_from_the_model(service, operation, write):
+    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    assert cloudtrail.is_write(model) is write
