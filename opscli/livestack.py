@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -335,10 +335,12 @@ class LiveStack:
 
 
 def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[[str], None] | None = None,
-               max_workers: int = MAX_WORKERS, deadline: float | None = None, account_iam: bool = False) -> LiveStack:
+               max_workers: int = MAX_WORKERS, deadline: float | None = None, account_iam: bool = False,
+               only: Collection[str] | None = None) -> LiveStack:
     """Read every declared resource that has a reader (concurrently, each by id), and with `account_iam` the
     account's IAM beside them (one paged read, in the same pool). What has no answer by `deadline`
-    (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened."""
+    (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened. `only`: read just these
+    logical ids (the others stay out of the picture; their ids still resolve, as the whole scope declares them)."""
     pseudo = {"AWS::Region": aws.region, "AWS::AccountId": account, "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name, "AWS::NoValue": None}
     resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
@@ -401,7 +403,8 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
     pool = ThreadPoolExecutor(max_workers=max_workers)
     # Submitted first: the largest single read of an audit, it runs beside the per-resource ones.
     iam_future = pool.submit(account_iam_module.read, aws) if account_iam else None
-    futures = {declared.logical_id: pool.submit(read, declared) for declared in scope.resources}
+    reading = [declared for declared in scope.resources if only is None or declared.logical_id in only]
+    futures = {declared.logical_id: pool.submit(read, declared) for declared in reading}
     try:
         wait([*futures.values(), *([iam_future] if iam_future else [])],
              timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -409,7 +412,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
         stack.incomplete = "interrupted"
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung call must not hold the report back
-    for declared in scope.resources:
+    for declared in reading:
         future = futures[declared.logical_id]
         if future.done() and not future.cancelled():
             stack.resources[declared.logical_id] = future.result()
