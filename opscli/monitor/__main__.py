@@ -1,0 +1,183 @@
+"""The posture monitor as a local process: a consumer of its SQS queue that runs what the Lambda function runs.
+
+    python -m opscli.monitor --suffix S --queue-url URL [--endpoint-url URL] [--region R] [--bucket B]
+                             [--namespace N] [--window SECONDS]
+
+It long-polls the queue; from the first message it collects for --window seconds (the SQS event source's batching
+window: every change to one resource in a window is one read), hands the batch to opscli.monitor.process, deletes
+what was judged and leaves the rest: a poison message becomes visible again at once (SQS dead-letters it after
+maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. Log lines (JSON) go to stderr.
+SIGTERM or Ctrl-C stops it after the batch in hand.
+Exit codes: 0 stopped by a signal; 2 usage error; 3 it cannot go on (the queue could not be read CONSECUTIVE_FAILURES
+times in a row, or the monitor's session could not be made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from typing import Any
+
+import botocore.exceptions
+
+from opscli.aws import ALLOWED_REGION, Aws
+from opscli.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, OpsError
+from opscli.monitor import handler
+from opscli.monitor.messages import Record
+from opscli.monitor.run import Outcome, Settings
+from opscli.targets import from_suffix
+from platform_spec.result import CouldNotLook
+
+QUEUE_WRITES = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:ChangeMessageVisibilityBatch"})
+MAX_BATCH = 10_000  # messages in one batch at most (the SQS event source's largest batch)
+POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
+RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again
+CONSECUTIVE_FAILURES = 5
+_QUEUE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, CouldNotLook, OpsError)
+
+
+def _endpoint(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{url!r} has a port that is not a number") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{url!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:5000)")
+    return url
+
+
+def _window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 300 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"{text}: the window is 0 to 300 seconds (the SQS event source's range)")
+    return value
+
+
+class Consumer:
+    """The queue, read in batching windows and handed to the monitor."""
+
+    def __init__(self, queue: Any, queue_url: str, aws: Aws, settings: Settings, *, window: float,
+                 log: handler.Log, stop: threading.Event, poll: int = POLL) -> None:
+        self.queue, self.queue_url, self.aws, self.settings = queue, queue_url, aws, settings
+        self.window, self.log, self.stop, self.poll = window, log, stop, poll
+        self.visibility = int(window + settings.timeout + 60)  # held while the batch is judged and published
+
+    def receive(self, wait: int) -> list[Record]:
+        answer = self.queue.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                            VisibilityTimeout=self.visibility,
+                                            MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        found = answer.get("Messages", [])
+        if not isinstance(found, list) or not all(isinstance(m, dict) and isinstance(m.get("MessageId"), str) and
+                                                  isinstance(m.get("ReceiptHandle"), str) for m in found):
+            raise CouldNotLook("ReceiveMessage answered messages without a MessageId or ReceiptHandle")
+        return [Record.from_sqs(message) for message in found]
+
+    def batch(self) -> list[Record]:
+        """The next batch: nothing if no message came within `poll` seconds, else every message received from the
+        first one until the window closed (or MAX_BATCH)."""
+        records = self.receive(self.poll)
+        if not records:
+            return []
+        closes = time.monotonic() + self.window
+        while len(records) < MAX_BATCH:
+            remaining = closes - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self.receive(1 if remaining >= 1 else 0)
+            records += more
+            if not more and remaining < 1:
+                time.sleep(remaining)
+        return records
+
+    def settle(self, records: list[Record], retry: dict[str, str], poison: set[str]) -> None:
+        """Delete what was judged; make what is left visible again (poison at once, the rest after RETRY_DELAY)."""
+        done = [r for r in records if r.message_id not in retry]
+        left = [r for r in records if r.message_id in retry]
+        for start in range(0, len(done), 10):
+            chunk = done[start:start + 10]
+            answer = self.queue.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": r.receipt_handle} for n, r in enumerate(chunk)])
+            for failed in answer.get("Failed", []):
+                self.log("delete-failed", reason=str(failed.get("Message") or failed.get("Code")))
+        for start in range(0, len(left), 10):
+            chunk = left[start:start + 10]
+            self.queue.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": r.receipt_handle,
+                 "VisibilityTimeout": 0 if r.message_id in poison else RETRY_DELAY} for n, r in enumerate(chunk)])
+
+    def step(self) -> Outcome | None:
+        """One batch received, judged and settled; None when no message came."""
+        records = self.batch()
+        if not records:
+            return None
+        try:
+            outcome = handler.process(self.aws, self.settings, records, log=self.log)
+        except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the monitor; the log says why
+            reason = f"the monitor failed on this batch: {type(exc).__name__}: {exc}"
+            self.log("batch-failed", messages=len(records), reason=reason)
+            outcome = Outcome(kind="failed", messages=len(records), retry={r.message_id: reason for r in records})
+        self.settle(records, outcome.retry, {p.record.message_id for p in outcome.poison})
+        return outcome
+
+    def run(self) -> int:
+        failures = 0
+        self.log("started", suffix=self.settings.suffix, queue=self.queue_url, window=self.window,
+                 clients=handler.warm(self.aws))
+        while not self.stop.is_set():
+            try:
+                self.step()
+                failures = 0
+            except _QUEUE_ERRORS as exc:
+                failures += 1
+                self.log("queue-failed", attempt=failures, reason=f"{type(exc).__name__}: {exc}")
+                if failures >= CONSECUTIVE_FAILURES:
+                    self.log("stopped", reason=f"the queue failed {failures} times in a row")
+                    return EXIT_INCOMPLETE
+                self.stop.wait(min(30, 2 ** failures))
+        self.log("stopped", reason="signal")
+        return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m opscli.monitor", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--suffix", default=os.environ.get(handler.ENV_SUFFIX), help="the stack's suffix")
+    parser.add_argument("--queue-url", required=True, help="the monitor's queue (MonitorQueueUrl)")
+    parser.add_argument("--endpoint-url", type=_endpoint, default=os.environ.get("AWS_ENDPOINT_URL") or None,
+                        help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL")
+    parser.add_argument("--region", default=ALLOWED_REGION)
+    parser.add_argument("--bucket", default=os.environ.get(handler.ENV_BUCKET) or None,
+                        help="the report bucket (MonitorBucketName); also OPSCLI_MONITOR_BUCKET")
+    parser.add_argument("--namespace", default=os.environ.get(handler.ENV_NAMESPACE) or None,
+                        help="the CloudWatch namespace of FailingFindings; also OPSCLI_MONITOR_NAMESPACE")
+    parser.add_argument("--window", type=_window, default=2.0, help="seconds a batch collects (default 2)")
+    args = parser.parse_args(argv)
+    log = handler.json_log()
+    try:
+        if not args.suffix:
+            raise OpsError("missing --suffix")
+        settings = Settings(suffix=from_suffix(args.suffix).suffix, bucket=args.bucket, namespace=args.namespace)
+        aws = handler.monitor_session(region=args.region, endpoint_url=args.endpoint_url)
+        queue_aws = Aws(region=args.region, endpoint_url=args.endpoint_url, allowed=frozenset(), writes=QUEUE_WRITES)
+        queue = queue_aws.client("sqs")
+    except OpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.exit_code == EXIT_USAGE or not args.suffix else exc.exit_code
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

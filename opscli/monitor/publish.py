@@ -1,0 +1,80 @@
+"""Where a monitor run's results go: Security Hub (ASFF, stable ids; a PASS archived as Security Hub's own controls
+archive a resolved finding), the stack's report bucket (the run as JSON Lines) and CloudWatch (FailingFindings by
+Severity). Each is one write the monitor's role is allowed, sent through the same guarded session as its reads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+from opscli import fleet
+from opscli.aws import Aws
+from opscli.export import Imported, import_findings
+from opscli.model import SEVERITIES, Report
+from opscli.monitor.run import Outcome
+from platform_spec.result import Status
+
+METRIC = "FailingFindings"
+DIMENSION = "Severity"
+WRITES = frozenset({"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData"})
+
+
+def asff(report: Report) -> list[dict[str, Any]]:
+    """The report's findings as BatchImportFindings takes them, a PASSED one with RecordState ARCHIVED."""
+    findings = fleet.to_asff(report)
+    for finding in findings:
+        if finding["Compliance"]["Status"] == "PASSED":
+            finding["RecordState"] = "ARCHIVED"
+    return findings
+
+
+def to_security_hub(aws: Aws, report: Report) -> Imported:
+    """Every finding of the report imported (OpsError, exit 3, when Security Hub's answer says otherwise)."""
+    return import_findings(aws.client("securityhub"), asff(report))
+
+
+def report_lines(outcome: Outcome) -> str:
+    """The run as JSON Lines: one line for the run, then one per finding (with its Security Hub id)."""
+    report = outcome.report
+    assert report is not None
+    head = {"run": {**outcome.summary(), "stack": report.stack, "created": report.created.isoformat(),
+                    "target": report.target, "incomplete": report.incomplete,
+                    "poison": [{"messageId": p.record.message_id, "reason": p.reason} for p in outcome.poison]}}
+    lines = [json.dumps(head, sort_keys=True, ensure_ascii=False)]
+    for f in report.findings:
+        lines.append(json.dumps({**f.to_dict(), "id": fleet.finding_id(report, f)}, sort_keys=True,
+                                ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def report_key(outcome: Outcome) -> str:
+    report = outcome.report
+    assert report is not None
+    when = report.created
+    return f"{report.stack}/{when:%Y/%m/%d}/{when:%H%M%S%f}-{outcome.kind}-{uuid.uuid4().hex[:8]}.jsonl"
+
+
+def to_bucket(aws: Aws, bucket: str, outcome: Outcome) -> str:
+    """The run's JSON Lines report put in the bucket; returns its key."""
+    key = report_key(outcome)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=report_lines(outcome).encode("utf-8"),
+                                ContentType="application/x-ndjson")
+    return key
+
+
+def failing(report: Report, *, whole: bool) -> dict[str, int]:
+    """FAILED findings by severity. A whole-stack run counts every severity (zeros too: the stack's count); a run
+    on some resources only the severities it found failing, so that it never reports the stack clean."""
+    counted = Counter(f.severity or "HIGH" for f in report.findings if f.status is Status.FAIL)
+    return {severity: counted.get(severity, 0) for severity in SEVERITIES if whole or counted.get(severity)}
+
+
+def to_metrics(aws: Aws, namespace: str, report: Report, *, whole: bool) -> dict[str, int]:
+    counts = failing(report, whole=whole)
+    if counts:
+        aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": METRIC, "Dimensions": [{"Name": DIMENSION, "Value": severity}], "Value": float(count),
+             "Unit": "Count", "Timestamp": report.created} for severity, count in counts.items()])
+    return counts

@@ -1,0 +1,228 @@
+"""One batch of the monitor's queue judged: the core the Lambda handler and the local consumer share. Never prints.
+
+A batch with the schedule's message (or a change to the account's IAM, which the account rules judge as a whole,
+or to the stack's own declaration) runs the whole-stack audit. Otherwise each change is mapped to the stack's
+resources it names (opscli.monitor.resolve); every resource named in the batch is read once, with its relations,
+and judged by the same rules as `opscli audit` (rules, live-only checks, what grows next to the declaration) and
+by drift (one finding per resource). Only findings about what was read are kept: a whole-stack rule's verdict only
+where everything it reads was read. What could not be read is ERROR for every check it has, never a verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opscli import core, stackcheck, targets
+from opscli.aws import Aws
+from opscli.livestack import LiveStack, ReadState, read_stack
+from opscli.model import STACK_PREFIX, Finding, Report, cut, resource_label, resource_parts, sort_findings
+from opscli.monitor import messages, resolve
+from opscli.monitor.messages import Change, Record
+from opscli.errors import OpsError
+from platform_spec import template_engine
+from platform_spec.result import Status
+from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
+
+DRIFT_CHECK = "drift"
+WHOLE_SOURCES = frozenset({"iam.amazonaws.com"})  # the account rules judge the account's IAM as one answer
+DRIFT_REASON = 900  # characters of a merged drift finding's reason (ASFF's Description holds 1,024)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a monitor watches and where its results go (the Lambda's environment, the consumer's options)."""
+
+    suffix: str
+    bucket: str | None = None  # the S3 bucket for each run's JSON Lines report; None: not written
+    namespace: str | None = None  # the CloudWatch namespace of FailingFindings; None: not published
+    timeout: float = 60.0  # seconds a run may take to read
+
+    @property
+    def stack_name(self) -> str:
+        return f"{STACK_PREFIX}{self.suffix}"
+
+
+@dataclass
+class Outcome:
+    """What one batch came to. `retry`: the message ids to leave on the queue (with why), so SQS delivers them
+    again and dead-letters them after maxReceiveCount; every other message was judged or ignored."""
+
+    kind: str  # "schedule" (the whole-stack audit), "change", or "none" (nothing to read)
+    messages: int = 0
+    changes: int = 0
+    ignored: int = 0  # changes that name nothing of the stack (or failed calls, which change nothing)
+    poison: list[messages.Poison] = field(default_factory=list)
+    retry: dict[str, str] = field(default_factory=dict)
+    named: list[str] = field(default_factory=list)  # logical ids the changes named
+    read: list[str] = field(default_factory=list)  # logical ids read (named, with their relations)
+    report: Report | None = None
+    unread: dict[str, str] = field(default_factory=dict)  # logical id -> why it could not be read
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.report.counts() if self.report else {}
+        return {"kind": self.kind, "messages": self.messages, "changes": self.changes, "ignored": self.ignored,
+                "poison": len(self.poison), "retry": len(self.retry), "named": sorted(self.named),
+                "read": len(self.read), "findings": counts, "calls": self.report.api_calls if self.report else 0,
+                "seconds": round(self.report.seconds, 3) if self.report else 0.0}
+
+
+def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outcome:
+    """Read what the batch's messages ask for and judge it (the findings are in `Outcome.report`)."""
+    records = list(records)
+    batch = messages.sort(records, settings.suffix)
+    whole = bool(batch.schedules) or any(_asks_for_whole(change, settings) for change in batch.changes)
+    outcome = Outcome(kind="schedule" if whole else "change", messages=len(records), changes=len(batch.changes),
+                      poison=batch.poison)
+    for poison in batch.poison:
+        outcome.retry[poison.record.message_id] = poison.reason
+    usable = [item.record for item in [*batch.changes, *batch.schedules]]
+    if not usable:
+        outcome.kind = "none"
+        return outcome
+    start, calls_before = time.perf_counter(), len(aws.log.calls)
+    deadline = time.monotonic() + settings.timeout
+    try:
+        core.require_region(aws)
+        aws.check_credentials()
+        account = aws.known_account or core.account_id(aws)
+        scope = core.stack_scope(aws, targets.from_suffix(settings.suffix))
+    except OpsError as exc:  # the region, credentials, account or declaration: nothing can be judged
+        return _could_not_start(aws, settings, outcome, usable, f"could not look: {exc}", start, calls_before)
+    tags = {"Environment": settings.suffix}
+    if whole:
+        live = read_stack(aws, scope, account=account, deadline=deadline, account_iam=True)
+        findings = stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags)
+        outcome.read = [r.logical_id for r in scope.resources]
+        outcome.unread = _unread(live)
+    else:
+        idx = resolve.index(scope, region=aws.region, account=account)
+        named: set[str] = set()
+        by_change: list[tuple[Change, set[str]]] = []
+        for change in batch.changes:
+            found = set() if change.failed else resolve.named(idx, change)
+            by_change.append((change, found))
+            named |= found
+            outcome.ignored += not found
+        outcome.named = sorted(named)
+        if not named:
+            outcome.kind = "none"
+            return outcome
+        only = resolve.with_relations(idx, named)
+        live = read_stack(aws, scope, account=account, deadline=deadline, only=only)
+        outcome.read = sorted(only)
+        outcome.unread = _unread(live)
+        findings = _about(idx, only, stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags))
+        findings = _merge(findings, could_not_look(idx, live, tags))
+        for change, found in by_change:
+            unread = sorted(found & set(outcome.unread))
+            if unread:
+                outcome.retry[change.record.message_id] = f"could not read {', '.join(unread[:3])}: " \
+                                                          f"{outcome.unread[unread[0]]}"
+    outcome.report = Report(command="monitor", target={"suffix": settings.suffix, "source": "monitor",
+                                                        "stack": scope.stack_name, **core.where(aws)},
+                            findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
+                            seconds=time.perf_counter() - start, coverage=stackcheck.coverage(live).to_dict(),
+                            incomplete=live.incomplete)
+    return outcome
+
+
+def _asks_for_whole(change: Change, settings: Settings) -> bool:
+    if change.failed:
+        return False
+    if change.source in WHOLE_SOURCES:
+        return True
+    # The stack's own declaration changed (an update of TapStack<suffix>): every resource may have.
+    return change.source == "cloudformation.amazonaws.com" and settings.stack_name in \
+        set(resolve.values([change.request]))
+
+
+def _could_not_start(aws: Aws, settings: Settings, outcome: Outcome, usable: list[Record], reason: str,
+                     start: float, calls_before: int) -> Outcome:
+    """The declaration (or who we are) could not be read: one ERROR for the stack, and every usable message
+    is left on the queue to be tried again (and dead-lettered, with this reason, if it never can be)."""
+    finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, settings.stack_name, cut(reason, 900))
+    outcome.report = Report(command="monitor", target={"suffix": settings.suffix, "source": "monitor",
+                                                        "stack": settings.stack_name, **core.where(aws)},
+                            findings=[finding], api_calls=len(aws.log.calls) - calls_before,
+                            seconds=time.perf_counter() - start)
+    for record in usable:
+        outcome.retry[record.message_id] = reason
+    return outcome
+
+
+def _unread(live: LiveStack) -> dict[str, str]:
+    return {lid: r.detail for lid, r in live.resources.items() if r.state == ReadState.ERROR}
+
+
+def drift_findings(live: LiveStack, tags: dict[str, str]) -> list[Finding]:
+    """Drift as one finding per resource read (check "drift"), so that the finding a drifted property opened is
+    the one its restoration closes: FAIL naming every property that differs (and the rules each now breaks),
+    else PASS."""
+    found, _ = stackcheck.drift(live, expected_tags=tags)
+    per: dict[str, list[Finding]] = {}
+    for f in found:
+        if f.check_id.startswith("drift."):
+            per.setdefault(f.resource, []).append(f)
+    out = []
+    for resource, items in per.items():
+        failing = [f for f in items if f.status is Status.FAIL]
+        if failing:
+            out.append(Finding(DRIFT_CHECK, DRIFT_ID, Status.FAIL, resource,
+                               cut("; ".join(f.reason for f in failing), DRIFT_REASON)))
+        else:
+            out.append(Finding(DRIFT_CHECK, DRIFT_ID, Status.PASS, resource, items[0].reason))
+    return out
+
+
+def _logical_id(f: Finding) -> str | None:
+    parts = resource_parts(f.resource)
+    return parts[1] if parts else None
+
+
+def _about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[Finding]:
+    """The findings a partial read can vouch for: about a resource it read, and a whole-stack rule's verdict only
+    where everything that rule reads was read (its ERROR stays: it claims nothing)."""
+    kept = []
+    for f in findings:
+        if _logical_id(f) not in read:
+            continue
+        if f.check_id.endswith("/stack") and f.status is not Status.ERROR and \
+                not resolve.complete_for(idx, f.rule_id, read):
+            continue
+        kept.append(f)
+    return kept
+
+
+def could_not_look(idx: resolve.Index, live: LiveStack, tags: dict[str, str]) -> list[Finding]:
+    """For each resource that could not be read, ERROR for every check it has (what its declaration is judged
+    by), so no verdict an earlier run gave it stands as current."""
+    out = []
+    template = idx.scope.template.get("Resources", {})
+    for lid, resource in live.resources.items():
+        if resource.state != ReadState.ERROR:
+            continue
+        declared = resource.declared
+        label = resource_label(declared.type, lid, declared.physical_id)
+        checks = {(DRIFT_CHECK, DRIFT_ID)}
+        if lid in template:
+            for f in template_engine.evaluate({"Resources": {lid: template[lid]}}, expected_tags=tags,
+                                              rule_ids=stackcheck.LIVE_RULE_IDS):
+                if f.scope == "resource" and f.logical_id == lid:
+                    checks.add((f.rule_id, f.rule_id))
+        checks |= {(f"{rule_id}/stack", rule_id) for rule_id, judged in idx.judged_by.items()
+                   if lid in judged and rule_id in stackcheck.LIVE_RULE_IDS}
+        checks |= {(rule.check_id, rule.rule_id) for rule in LIVE_ONLY_RULES if rule.resource_type == declared.type}
+        out += [Finding(check, rule_id, Status.ERROR, label, resource.detail) for check, rule_id in sorted(checks)]
+    return out
+
+
+def _merge(findings: list[Finding], errors: list[Finding]) -> list[Finding]:
+    """`findings` with `errors` added; where both hold a check of one resource, the ERROR."""
+    keyed = {(f.check_id, f.resource): f for f in findings}
+    for f in errors:
+        keyed[(f.check_id, f.resource)] = f
+    return list(keyed.values())
+

@@ -1,0 +1,192 @@
+"""The posture monitor's pure parts: what a queue message is (a change, the schedule, poison and why), which of the
+stack's resources a change names and what is read with them, and how a run's results are published."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from opscli.model import Finding, Report
+from opscli.monitor import messages, publish, resolve, run
+from opscli.monitor.messages import Change, Poison, Record, Schedule
+from opscli.stack import build
+from platform_spec.result import Status
+
+SUFFIX = "unit"
+
+
+def _record(body: object, message_id: str = "m-1") -> Record:
+    return Record(message_id, body if isinstance(body, str) else json.dumps(body))
+
+
+def _event(source: str = "ec2.amazonaws.com", name: str = "AuthorizeSecurityGroupIngress",
+           request: object = None, response: object = None, **detail: object) -> dict:
+    return {"version": "0", "id": "e-1", "detail-type": "AWS API Call via CloudTrail",
+            "source": f"aws.{source.split('.')[0]}", "region": "ap-northeast-1",
+            "detail": {"eventSource": source, "eventName": name, "awsRegion": "ap-northeast-1",
+                       "requestParameters": request, "responseElements": response, **detail}}
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("", "an empty body"),
+    ("not json {", "not JSON"),
+    ([1, 2], "a JSON list"),
+    ({"detail-type": "Scheduled Event", "detail": {}}, "detail-type 'Scheduled Event'"),
+    ({"detail-type": "AWS API Call via CloudTrail"}, "without a detail object"),
+    ({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "X"}}, "lacks eventSource"),
+    (_event(request="a string"), "requestParameters is a str"),
+    ({"opscli-monitor": "audit", "suffix": SUFFIX}, "not 'schedule'"),
+    ({"opscli-monitor": "schedule", "suffix": "prod"}, "this monitor watches 'unit'"),
+    ("{" + " " * (300 * 1024) + "}", "over 262144 bytes"),
+])
+def test_a_message_the_monitor_cannot_use_is_poison_with_its_reason(body, reason):
+    read = messages.read(_record(body), SUFFIX)
+    assert isinstance(read, Poison) and reason in read.reason
+
+
+def test_a_change_and_the_schedule_are_read():
+    change = messages.read(_record(_event(request={"groupId": "sg-1"}, eventID="id-9")), SUFFIX)
+    assert isinstance(change, Change) and change.service == "ec2" and change.request == {"groupId": "sg-1"}
+    assert change.event_id == "id-9" and not change.failed
+    failed = messages.read(_record(_event(errorCode="AccessDenied")), SUFFIX)
+    assert isinstance(failed, Change) and failed.failed
+    assert isinstance(messages.read(_record({"opscli-monitor": "schedule", "suffix": SUFFIX}), SUFFIX), Schedule)
+
+
+def test_records_come_from_lambda_and_from_sqs_alike():
+    from_lambda = Record.from_lambda({"messageId": "a", "body": "{}", "receiptHandle": "r",
+                                      "attributes": {"ApproximateReceiveCount": "2"}})
+    from_sqs = Record.from_sqs({"MessageId": "a", "Body": "{}", "ReceiptHandle": "r",
+                                "Attributes": {"ApproximateReceiveCount": "2"}})
+    assert from_lambda == from_sqs == Record("a", "{}", "r", 2)
+    assert Record.from_lambda({"messageId": "b", "body": None, "attributes": "x"}).body == ""
+
+
+# A small stack: a group with a rule of its own, a bucket with its policy, the project key and its alias, and a
+# log group encrypted with the key.
+TEMPLATE = {"Resources": {
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+    "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": {"Ref": "Vpc"}}},
+    "GroupRule": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+        "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "CidrIp": "10.0.0.0/16"}},
+    "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}},
+    "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Bucket"},
+                                                                       "PolicyDocument": {}}},
+    "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
+    "KeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": f"alias/kms-key-{SUFFIX}",
+                                                           "TargetKeyId": {"Ref": "Key"}}},
+    "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    "Route": {"Type": "AWS::EC2::Route", "Properties": {"RouteTableId": "rtb-1", "DestinationCidrBlock": "0.0.0.0/0"}},
+}}
+PHYSICAL = {"Vpc": "vpc-0a1", "Group": "sg-0b2", "GroupRule": "sgr-0c3", "Bucket": "intake-unit-bucket",
+            "BucketPolicy": "intake-unit-bucket", "Key": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "KeyAlias": f"alias/kms-key-{SUFFIX}", "Logs": "/streamtech/unit/api", "Route": "rtb-1|0.0.0.0/0"}
+
+
+@pytest.fixture(scope="module")
+def idx() -> resolve.Index:
+    summaries = [{"LogicalResourceId": lid, "ResourceType": TEMPLATE["Resources"][lid]["Type"],
+                  "PhysicalResourceId": pid, "ResourceStatus": "CREATE_COMPLETE"} for lid, pid in PHYSICAL.items()]
+    scope = build(f"TapStack{SUFFIX}", TEMPLATE, summaries, "test")
+    return resolve.index(scope, region="ap-northeast-1", account="123456789012")
+
+
+def _change(request: object = None, response: object = None) -> Change:
+    return Change(Record("m", "{}"), "ec2.amazonaws.com", "X", "ap-northeast-1", request, response)
+
+
+@pytest.mark.parametrize(("request_parameters", "named"), [
+    ({"groupId": "sg-0b2", "ipPermissions": [{"ipRanges": [{"cidrIp": "0.0.0.0/0"}]}]}, {"Group"}),
+    ({"keyId": "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, {"Key"}),
+    ({"keyId": f"alias/kms-key-{SUFFIX}"}, {"KeyAlias"}),
+    ({"bucket": "intake-unit-bucket"}, {"Bucket", "BucketPolicy"}),
+    ({"policyDocument": json.dumps({"Statement": [{"Resource": "arn:aws:s3:::intake-unit-bucket/*"}]})},
+     {"Bucket", "BucketPolicy"}),
+    ({"logGroupName": "/streamtech/unit/api"}, {"Logs"}),
+    ({"queueUrl": "http://127.0.0.1:1/123456789012/other-queue", "port": 22}, set()),
+])
+def test_a_change_names_the_resources_its_values_are_the_ids_of(idx, request_parameters, named):
+    """By value, whatever the parameter is called: a whole id, an ARN's resource, a path's last segment, an id
+    inside a policy document. A route's destination (0.0.0.0/0, part of its composite id) names no route."""
+    assert resolve.named(idx, _change(request_parameters)) == named
+
+
+def test_the_response_names_what_the_request_did_not(idx):
+    assert resolve.named(idx, _change({"groupName": "g"}, {"groupId": "sg-0b2"})) == {"Group"}
+
+
+def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
+    group = resolve.with_relations(idx, {"Group"})
+    assert {"Group", "GroupRule", "KeyAlias"} <= group and "Vpc" not in group and "Bucket" not in group
+    bucket = resolve.with_relations(idx, {"Bucket"})
+    assert {"Bucket", "BucketPolicy", "KeyAlias", "Key"} <= bucket  # STK-S3-002 reads the policy, STK-KMS-001 keys
+    key = resolve.with_relations(idx, {"Key"})
+    assert {"Key", "KeyAlias", "Logs", "Bucket"} <= key  # the key's change can change every verdict on its users
+    assert resolve.complete_for(idx, "STK-S3-002", bucket)
+    assert not resolve.complete_for(idx, "STK-S3-002", {"Bucket"})
+
+
+def test_forms_of_an_id():
+    assert resolve.forms("arn:aws:sqs:ap-northeast-1:1:intake-queue") >= {"intake-queue"}
+    assert resolve.forms("web-acl-unit|0f1e-22|REGIONAL") == {"web-acl-unit|0f1e-22|REGIONAL", "web-acl-unit",
+                                                               "0f1e-22"}
+    assert resolve.forms("v1") == {"v1"}  # a short id still names itself whole
+
+
+def _report(*findings: Finding) -> Report:
+    return Report(command="monitor", target={"suffix": SUFFIX, "stack": f"TapStack{SUFFIX}", "region":
+                                             "ap-northeast-1", "account": "123456789012"},
+                  findings=list(findings), created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+
+
+def test_a_pass_is_archived_and_a_fail_active():
+    label = "AWS::EC2::SecurityGroup Group (sg-0b2)"
+    report = _report(Finding("STK-NET-002", "STK-NET-002", Status.PASS, label, "ok"),
+                     Finding("drift", "STK-DRIFT-001", Status.FAIL, label, "changed"),
+                     Finding("STK-TAG-001", "STK-TAG-001", Status.ERROR, label, "could not look"))
+    by_status = {f["Compliance"]["Status"]: f["RecordState"] for f in publish.asff(report)}
+    assert by_status == {"PASSED": "ARCHIVED", "FAILED": "ACTIVE", "NOT_AVAILABLE": "ACTIVE"}
+
+
+def test_a_partial_run_never_reports_a_severity_clean():
+    label = "AWS::S3::Bucket Bucket (b)"
+    report = _report(Finding("STK-S3-001", "STK-S3-001", Status.FAIL, label, "open"),
+                     Finding("STK-TAG-001", "STK-TAG-001", Status.PASS, label, "tagged"))
+    partial, whole = publish.failing(report, whole=False), publish.failing(report, whole=True)
+    severity = report.findings[0].severity
+    assert partial == {severity: 1}
+    assert whole[severity] == 1 and set(whole) == {"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"} and \
+        sum(whole.values()) == 1
+
+
+def test_the_report_is_json_lines_with_the_security_hub_ids():
+    outcome = run.Outcome(kind="change", messages=1, changes=1, named=["Group"], read=["Group"],
+                          report=_report(Finding("STK-NET-002", "STK-NET-002", Status.FAIL,
+                                                 "AWS::EC2::SecurityGroup Group (sg-0b2)", "open")))
+    lines = [json.loads(line) for line in publish.report_lines(outcome).splitlines()]
+    assert lines[0]["run"]["named"] == ["Group"] and lines[0]["run"]["stack"] == f"TapStack{SUFFIX}"
+    assert lines[1]["id"] == f"TapStack{SUFFIX}/STK-NET-002/Group/STK-NET-002" and lines[1]["status"] == "FAIL"
+    assert publish.report_key(outcome).startswith(f"TapStack{SUFFIX}/2026/01/02/030405000000-change-")
+
+
+def test_a_partial_read_keeps_only_what_it_can_vouch_for(idx):
+    group, bucket = "AWS::EC2::SecurityGroup Group (sg-0b2)", "AWS::S3::Bucket Bucket (intake-unit-bucket)"
+    findings = [Finding("STK-NET-002", "STK-NET-002", Status.PASS, group, "read"),
+                Finding("STK-S3-002/stack", "STK-S3-002", Status.PASS, bucket, "policy read"),
+                Finding("STK-S3-002/stack", "STK-S3-002", Status.ERROR, bucket, "could not look")]
+    assert [f.resource for f in run._about(idx, {"Group"}, findings)] == [group]  # the bucket was not read
+    kept = run._about(idx, {"Bucket"}, findings)  # the bucket without its policy: only the ERROR stands
+    assert [f.status for f in kept] == [Status.ERROR]
+    assert len(run._about(idx, {"Bucket", "BucketPolicy"}, findings)) == 2
+
+
+def test_warming_makes_a_client_for_every_service_the_session_may_call():
+    from opscli.aws import Aws, new_session
+    from opscli.monitor import handler
+
+    aws = Aws(session=new_session(region_name="ap-northeast-1"), allowed=frozenset({"sqs:ListQueues"}),
+              writes=frozenset({"s3:PutObject"}))
+    assert handler.warm(aws) == 2 and set(aws._clients) == {"sqs", "s3"}
