@@ -67,9 +67,10 @@ class Consumer:
     """The queue, read in batching windows and handed to the monitor."""
 
     def __init__(self, queue: Any, queue_url: str, aws: Aws, settings: Settings, *, window: float,
-                 log: handler.Log, stop: threading.Event, poll: int = POLL) -> None:
+                 log: handler.Log, stop: threading.Event, poll: int = POLL, backoff: float = 2.0) -> None:
         self.queue, self.queue_url, self.aws, self.settings = queue, queue_url, aws, settings
         self.window, self.log, self.stop, self.poll = window, log, stop, poll
+        self.backoff = backoff  # seconds before the first try after a queue failure, doubling, at most 30
         self.visibility = int(window + settings.timeout + 60)  # held while the batch is judged and published
 
     def receive(self, wait: int) -> list[Record]:
@@ -143,7 +144,7 @@ class Consumer:
                 if failures >= CONSECUTIVE_FAILURES:
                     self.log("stopped", reason=f"the queue failed {failures} times in a row")
                     return EXIT_INCOMPLETE
-                self.stop.wait(min(30, 2 ** failures))
+                self.stop.wait(min(30.0, self.backoff * 2 ** (failures - 1)))
         self.log("stopped", reason="signal")
         return EXIT_OK
 

@@ -14,11 +14,12 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import OpsError
+from opscli.errors import OpsError, UsageError
 from opscli.monitor import publish
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings, judge_batch
 from opscli.sanitize import visible_json
+from opscli.targets import from_suffix
 from platform_spec.result import CouldNotLook
 
 # The function's environment (the stack sets it; contract point 2 of the monitor).
@@ -112,10 +113,11 @@ def _side_outputs(aws: Aws, settings: Settings, outcome: Outcome, log: Log) -> N
 
 
 def settings_from(environment: Mapping[str, str], *, timeout: float = 60.0) -> Settings:
+    """The function's settings from its environment; a missing or malformed suffix is a UsageError."""
     suffix = environment.get(ENV_SUFFIX, "")
     if not suffix:
-        raise OpsError(f"{ENV_SUFFIX} is not set: the monitor does not know which stack it watches")
-    return Settings(suffix=suffix, bucket=environment.get(ENV_BUCKET) or None,
+        raise UsageError(f"{ENV_SUFFIX} is not set: the monitor does not know which stack it watches")
+    return Settings(suffix=from_suffix(suffix).suffix, bucket=environment.get(ENV_BUCKET) or None,
                     namespace=environment.get(ENV_NAMESPACE) or None, timeout=timeout)
 
 
@@ -138,7 +140,11 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     names in batchItemFailures return to the queue; the others are deleted by Lambda."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     timeout = max(5.0, remaining() / 1000 - DEADLINE_MARGIN) if callable(remaining) else 60.0
-    settings = settings_from(os.environ, timeout=timeout)
+    try:
+        settings = settings_from(os.environ, timeout=timeout)
+    except OpsError as exc:  # the whole batch returns to the queue; the log says why
+        json_log(sys.stdout)("misconfigured", reason=str(exc))
+        raise
     aws = _session(os.environ.get("AWS_REGION", ALLOWED_REGION), os.environ.get("AWS_ENDPOINT_URL") or None)
     records = [Record.from_lambda(record) for record in event.get("Records", [])]
     outcome = process(aws, settings, records, log=json_log(sys.stdout))

@@ -190,3 +190,124 @@ def test_warming_makes_a_client_for_every_service_the_session_may_call():
     aws = Aws(session=new_session(region_name="ap-northeast-1"), allowed=frozenset({"sqs:ListQueues"}),
               writes=frozenset({"s3:PutObject"}))
     assert handler.warm(aws) == 2 and set(aws._clients) == {"sqs", "s3"}
+
+
+@pytest.mark.parametrize("environment", [{}, {"OPSCLI_MONITOR_SUFFIX": "Not A Suffix"}])
+def test_a_function_without_a_valid_suffix_refuses_the_batch_and_says_why(environment, monkeypatch, capsys):
+    from opscli.errors import UsageError
+    from opscli.monitor import lambda_handler
+
+    monkeypatch.delenv("OPSCLI_MONITOR_SUFFIX", raising=False)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(UsageError):
+        lambda_handler({"Records": []}, None)
+    assert json.loads(capsys.readouterr().out)["event"] == "misconfigured"
+
+
+def test_an_iam_change_or_an_update_of_the_stack_runs_the_whole_audit():
+    settings = run.Settings(suffix=SUFFIX)
+
+    def change(source: str, request: object = None, failed: bool = False) -> Change:
+        return Change(Record("m", "{}"), source, "X", "ap-northeast-1", request, None, failed=failed)
+
+    assert run._asks_for_whole(change("iam.amazonaws.com"), settings)
+    assert not run._asks_for_whole(change("iam.amazonaws.com", failed=True), settings)
+    assert run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": f"TapStack{SUFFIX}"}), settings)
+    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "Other"}), settings)
+    assert not run._asks_for_whole(change("ec2.amazonaws.com"), settings)
+
+
+class FakeQueue:
+    """An SQS client that answers one message, then nothing; or fails every receive."""
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self.failing, self.deleted, self.returned = failing, [], []
+        self.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(_event()),
+                          "Attributes": {"ApproximateReceiveCount": "1"}}]
+
+    def receive_message(self, **_: object) -> dict:
+        if self.failing:
+            import botocore.exceptions
+
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        found, self.messages = self.messages, []
+        return {"Messages": found}
+
+    def delete_message_batch(self, Entries: list, **_: object) -> dict:  # noqa: N803 - botocore's names
+        self.deleted += Entries
+        return {"Successful": Entries, "Failed": []}
+
+    def change_message_visibility_batch(self, Entries: list, **_: object) -> dict:  # noqa: N803
+        self.returned += Entries
+        return {"Successful": Entries, "Failed": []}
+
+
+def _consumer(queue: FakeQueue, log: list) -> object:
+    import threading
+
+    from opscli.aws import Aws, new_session
+    from opscli.monitor.__main__ import Consumer
+
+    aws = Aws(session=new_session(region_name="ap-northeast-1"), allowed=frozenset())
+    return Consumer(queue, "http://127.0.0.1:1/q", aws, run.Settings(suffix=SUFFIX), window=0,
+                    log=lambda event, **fields: log.append({"event": event, **fields}), stop=threading.Event(),
+                    poll=0, backoff=0)
+
+
+def test_a_batch_the_monitor_fails_on_is_left_on_the_queue(monkeypatch):
+    from opscli.monitor import handler
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(handler, "process", broken)
+    queue, log = FakeQueue(), []
+    outcome = _consumer(queue, log).step()
+    assert outcome.kind == "failed" and "RuntimeError: a bug" in outcome.retry["m-1"]
+    assert queue.deleted == [] and [e["VisibilityTimeout"] for e in queue.returned] == [5]
+    assert log[-1]["event"] == "batch-failed"
+
+
+def test_a_queue_that_cannot_be_read_stops_the_consumer_with_exit_3():
+    log: list = []
+    assert _consumer(FakeQueue(failing=True), log).run() == 3
+    assert [e["event"] for e in log].count("queue-failed") == 5 and log[-1]["event"] == "stopped"
+
+
+def test_without_the_stack_every_change_is_kept_and_the_stack_is_not_available(moto_env):
+    """The declaration cannot be read (no such stack): one NOT_AVAILABLE finding for the stack, the change left
+    on the queue; Security Hub refusing the findings leaves it too; a report bucket that is not there is logged."""
+    from opscli.aws import new_session
+    from opscli.monitor import handler
+
+    aws = handler.monitor_session(session=new_session(region_name="ap-northeast-1"))
+    log: list = []
+    settings = run.Settings(suffix=SUFFIX, bucket="no-such-bucket", namespace="StreamTech/PostureMonitor")
+    outcome = handler.process(aws, settings, [_record(_event(request={"groupId": "sg-1"}))],
+                              log=lambda event, **fields: log.append({"event": event, **fields}))
+    assert outcome.retry == {"m-1": outcome.report.findings[0].reason} and "does not exist" in \
+        outcome.report.findings[0].reason
+    hub = aws.client("securityhub")
+    assert [f["Compliance"]["Status"] for f in new_session(region_name="ap-northeast-1").client(
+        "securityhub").get_findings()["Findings"]] == ["NOT_AVAILABLE"]
+    assert [e["event"] for e in log] == ["report-failed", "metric", "retry", "run"]
+
+    refused = {"SuccessCount": 0, "FailedCount": 1, "FailedFindings": [
+        {"Id": f"TapStack{SUFFIX}/STK-STACK-001/TapStack{SUFFIX}/stack.scope", "ErrorCode": "InvalidInput",
+         "ErrorMessage": "no"}]}
+
+    class Raw:
+        def stream(self, **_: object) -> object:
+            yield json.dumps(refused).encode()
+
+    def refuse(**_: object) -> tuple:
+        import botocore.awsrequest
+
+        return botocore.awsrequest.AWSResponse("https://securityhub", 200, {}, Raw()), refused
+
+    hub.meta.events.register("before-call.securityhub.BatchImportFindings", refuse)
+    log.clear()
+    handler.process(aws, settings, [_record(_event(request={"groupId": "sg-1"}))],
+                    log=lambda event, **fields: log.append({"event": event, **fields}))
+    assert [e["event"] for e in log][:1] == ["import-failed"] and "refused 1 of 1" in log[0]["reason"]
