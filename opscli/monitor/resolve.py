@@ -1,7 +1,7 @@
 """From a change to what must be read again: the stack's resources a CloudTrail record names, and their relations.
 
-A record names a resource when one of its values (request parameters or response elements, and the documents
-inside them, such as a policy) is the resource's physical id, a GetAtt value CloudFormation derives from it (an
+A record names a resource when one of its values (its request parameters, else its response elements, and the
+documents inside them, such as a policy) is the resource's physical id, a GetAtt value CloudFormation derives from it (an
 ARN, a URL), or the name at the end of one of those: `keyId` 1234abcd-... is the key, `groupId` sg-... the group,
 `queueUrl` .../intake-queue-dev the queue. Matching by value, not by parameter name, needs no table of parameters
 per operation; a value that happens to equal a name only costs a read.
@@ -131,9 +131,15 @@ def index(scope: StackScope, *, region: str, account: str) -> Index:
 
 
 def named(idx: Index, change: Change) -> set[str]:
-    """The logical ids of the stack's resources the change's record names."""
+    """The logical ids of the stack's resources the change's request names; where it names none (a call that
+    creates what it changes), those its response names. A response also describes what the call did not change
+    (UpdateService answers the whole service: its subnets, groups, roles), which is not read again for it."""
+    return _named_in(idx, change.request) or _named_in(idx, change.response)
+
+
+def _named_in(idx: Index, value: Any) -> set[str]:
     found: set[str] = set()
-    for text in values([change.request, change.response]):
+    for text in values(value):
         for form in forms(text):
             found |= idx.names.get(form, frozenset())
     return found

@@ -116,6 +116,8 @@ def test_a_change_names_the_resources_its_values_are_the_ids_of(idx, request_par
 
 def test_the_response_names_what_the_request_did_not(idx):
     assert resolve.named(idx, _change({"groupName": "g"}, {"groupId": "sg-0b2"})) == {"Group"}
+    # what an answer describes besides (an updated service's groups and buckets) is not read for the change
+    assert resolve.named(idx, _change({"groupId": "sg-0b2"}, {"bucket": "intake-unit-bucket"})) == {"Group"}
 
 
 def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
