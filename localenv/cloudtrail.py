@@ -11,8 +11,9 @@ events backend, never as a served request, so it cannot itself be recorded. Noth
 on the default bus could receive it (by its detail-type and source), so a deployment pays only that check until
 the monitor's rule exists.
 
-moto gap closed here as well: a rule whose State is DISABLED still delivered to its targets; EventBridge delivers
-nothing for it."""
+moto gaps closed here as well: a rule whose State is DISABLED still delivered to its targets, and a rule with a
+schedule and no pattern received every event (its empty pattern matched all); EventBridge delivers neither. A
+target moto cannot deliver to (a Lambda function) no longer stops delivery to the rules after its own."""
 
 from __future__ import annotations
 
@@ -278,8 +279,12 @@ def install() -> None:
     send_to_targets = Rule.send_to_targets
 
     def send_if_enabled(self: Any, *args: Any, **kwargs: Any) -> None:
-        if self.state in RECEIVING:
+        if self.state not in RECEIVING or not (self.event_pattern.get_pattern() or not self.scheduled_expression):
+            return  # disabled, or a schedule's rule (it receives no events; moto's empty pattern matched all)
+        try:
             send_to_targets(self, *args, **kwargs)
+        except NotImplementedError as exc:  # a target moto cannot deliver to (a function): the other rules still get it
+            log.warning("emulator: rule %s did not deliver to a target: %s", self.name, exc)
 
     BaseResponse.call_action = recorded_call_action  # type: ignore[method-assign]
     S3Response.bucket_response = recorded_bucket_response  # type: ignore[method-assign]

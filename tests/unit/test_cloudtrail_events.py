@@ -98,12 +98,29 @@ def test_reads_data_events_and_failed_calls_put_nothing(bus):
     assert events[1]["source"] == "aws.s3" and events[1]["detail"]["requestParameters"]["bucket"] == "unit-bucket"
 
 
-def test_a_disabled_rule_delivers_nothing(bus):
+def test_a_disabled_rule_and_a_schedule_deliver_nothing(bus):
     clients, drain = bus
+    queue = clients["sqs"].create_queue(QueueName="scheduled-unit")["QueueUrl"]
+    arn = clients["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients["events"].put_rule(Name="every-hour-unit", ScheduleExpression="rate(1 hour)")
+    clients["events"].put_targets(Rule="every-hour-unit", Targets=[{"Id": "queue", "Arn": arn}])
+    # a target moto cannot deliver to, on a rule that matches everything and comes first: the rules after it
+    # still deliver
+    monitor = clients["events"].list_targets_by_rule(Rule="monitor-changes-unit")["Targets"]
+    pattern = clients["events"].describe_rule(Name="monitor-changes-unit")["EventPattern"]
+    clients["events"].remove_targets(Rule="monitor-changes-unit", Ids=["queue"])
+    clients["events"].delete_rule(Name="monitor-changes-unit")
+    clients["events"].put_rule(Name="to-a-function-unit", EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    clients["events"].put_targets(Rule="to-a-function-unit", Targets=[
+        {"Id": "function", "Arn": "arn:aws:lambda:ap-northeast-1:123456789012:function:nothing"}])
+    clients["events"].put_rule(Name="monitor-changes-unit", EventPattern=pattern)
+    clients["events"].put_targets(Rule="monitor-changes-unit", Targets=monitor)
+    assert _names(drain())[-1] == "PutTargets"
     clients["events"].disable_rule(Name="monitor-changes-unit")
     clients["kms"].create_key()
     clients["events"].enable_rule(Name="monitor-changes-unit")
     assert _names(drain()) == ["EnableRule"]
+    assert "Messages" not in clients["sqs"].receive_message(QueueUrl=queue)
 
 
 def test_sensitive_parameters_are_hidden_as_cloudtrail_hides_them(bus):
