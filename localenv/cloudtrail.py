@@ -283,7 +283,7 @@ def install() -> None:
             return  # disabled, or a schedule's rule (it receives no events; moto's empty pattern matched all)
         try:
             send_to_targets(self, *args, **kwargs)
-        except NotImplementedError as exc:  # a target moto cannot deliver to (a function): the other rules still get it
+        except NotImplementedError as exc:  # a target moto cannot deliver to (a function): other rules still get it
             log.warning("emulator: rule %s did not deliver to a target: %s", self.name, exc)
 
     BaseResponse.call_action = recorded_call_action  # type: ignore[method-assign]

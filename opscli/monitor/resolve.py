@@ -1,17 +1,19 @@
 """From a change to what must be read again: the stack's resources a CloudTrail record names, and their relations.
 
 A record names a resource when one of its values (its request parameters, else its response elements, and the
-documents inside them, such as a policy) is the resource's physical id, a GetAtt value CloudFormation derives from it (an
-ARN, a URL), or the name at the end of one of those: `keyId` 1234abcd-... is the key, `groupId` sg-... the group,
-`queueUrl` .../intake-queue-dev the queue. Matching by value, not by parameter name, needs no table of parameters
-per operation; a value that happens to equal a name only costs a read.
+documents inside them, such as a policy) is the resource's physical id, a GetAtt value CloudFormation derives
+from it (an ARN, a URL), or the name at the end of one of those: `keyId` 1234abcd-... is the key, `groupId`
+sg-... the group, `queueUrl` .../intake-queue-dev the queue. Matching by value, not by parameter name, needs no
+table of parameters per operation; a value that happens to equal a name only costs a read.
 
-The relations read with it, so that every rule that judges it sees what it judges with:
+The relations read with it, so that every rule that judges it sees what it judges with (`plan`):
 - what refers to it in the template within its service (its children): the group and its ingress rules, the
   API and its stages and deployment, the key and its alias, the bucket and its policy;
 - for each whole-stack rule that judges it, every declared resource of the types the rule reads; and for each
   whole-stack rule that reads its type, the resources that rule judges (their verdict depends on it);
 - the project CMK's alias, always: the rules name the project CMK and the environment through it.
+Only findings about what the change may have changed are sent: the named resources, their children, and what a
+rule reading them judges; what was read for context alone keeps its findings as they were.
 """
 
 from __future__ import annotations
@@ -145,23 +147,33 @@ def _named_in(idx: Index, value: Any) -> set[str]:
     return found
 
 
-def with_relations(idx: Index, matched: set[str]) -> set[str]:
-    """`matched` and what must be read with it for every rule that judges it to see what it judges with."""
+@dataclass(frozen=True)
+class Plan:
+    """What a run does for the changes of a batch: the resources it reads again, and those whose findings it
+    sends (what the changes may have changed: the named resources, their children, and what a whole-stack rule
+    reading one of them judges). The rest is read only so that the rules see what they judge with."""
+
+    read: frozenset[str]
+    judged: frozenset[str]
+
+
+def plan(idx: Index, matched: set[str]) -> Plan:
     near = set(matched)
     for lid in matched:
         near |= idx.children.get(lid, frozenset())
     types = {idx.type_of(lid) for lid in near}
-    out = set(near)
-    for rule_id, judged in idx.judged_by.items():
+    read, judged = set(near), set(near)
+    for rule_id, judged_by_rule in idx.judged_by.items():
         reads = STACK_RULES_BY_ID[rule_id].reads
         if not reads:
             continue
         read_here = bool(reads & types)
-        if read_here or judged & near:
-            out |= idx.of_types(reads)
+        if read_here or judged_by_rule & near:
+            read |= idx.of_types(reads)
             if read_here:
-                out |= judged
-    return out | set(idx.by_type.get(ALIAS_TYPE, ()))
+                read |= judged_by_rule
+                judged |= judged_by_rule
+    return Plan(frozenset(read | set(idx.by_type.get(ALIAS_TYPE, ()))), frozenset(judged))
 
 
 def complete_for(idx: Index, rule_id: str, read: set[str]) -> bool:

@@ -58,6 +58,7 @@ class Outcome:
     retry: dict[str, str] = field(default_factory=dict)
     named: list[str] = field(default_factory=list)  # logical ids the changes named
     read: list[str] = field(default_factory=list)  # logical ids read (named, with their relations)
+    judged: list[str] = field(default_factory=list)  # logical ids whose findings were sent
     report: Report | None = None
     unread: dict[str, str] = field(default_factory=dict)  # logical id -> why it could not be read
 
@@ -65,7 +66,8 @@ class Outcome:
         counts = self.report.counts() if self.report else {}
         return {"kind": self.kind, "messages": self.messages, "changes": self.changes, "ignored": self.ignored,
                 "poison": len(self.poison), "retry": len(self.retry), "named": sorted(self.named),
-                "read": len(self.read), "findings": counts, "calls": self.report.api_calls if self.report else 0,
+                "read": len(self.read), "judged": len(self.judged), "findings": counts,
+                "calls": self.report.api_calls if self.report else 0,
                 "seconds": round(self.report.seconds, 3) if self.report else 0.0}
 
 
@@ -95,7 +97,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     if whole:
         live = read_stack(aws, scope, account=account, deadline=deadline, account_iam=True)
         findings = stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags)
-        outcome.read = [r.logical_id for r in scope.resources]
+        outcome.read = outcome.judged = [r.logical_id for r in scope.resources]
         outcome.unread = _unread(live)
     else:
         idx = resolve.index(scope, region=aws.region, account=account)
@@ -110,12 +112,13 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
         if not named:
             outcome.kind = "none"
             return outcome
-        only = resolve.with_relations(idx, named)
-        live = read_stack(aws, scope, account=account, deadline=deadline, only=only)
-        outcome.read = sorted(only)
+        plan = resolve.plan(idx, named)
+        live = read_stack(aws, scope, account=account, deadline=deadline, only=plan.read)
+        outcome.read, outcome.judged = sorted(plan.read), sorted(plan.judged)
         outcome.unread = _unread(live)
-        findings = _about(idx, only, stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags))
-        findings = _merge(findings, could_not_look(idx, live, tags))
+        findings = _about(idx, set(plan.read), stackcheck.judge(live, expected_tags=tags) +
+                          drift_findings(live, tags))
+        findings = [f for f in _merge(findings, could_not_look(idx, live, tags)) if _logical_id(f) in plan.judged]
         for change, found in by_change:
             unread = sorted(found & set(outcome.unread))
             if unread:

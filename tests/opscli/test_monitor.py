@@ -121,13 +121,15 @@ def test_the_response_names_what_the_request_did_not(idx):
 
 
 def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
-    group = resolve.with_relations(idx, {"Group"})
-    assert {"Group", "GroupRule", "KeyAlias"} <= group and "Vpc" not in group and "Bucket" not in group
-    bucket = resolve.with_relations(idx, {"Bucket"})
-    assert {"Bucket", "BucketPolicy", "KeyAlias", "Key"} <= bucket  # STK-S3-002 reads the policy, STK-KMS-001 keys
-    key = resolve.with_relations(idx, {"Key"})
-    assert {"Key", "KeyAlias", "Logs", "Bucket"} <= key  # the key's change can change every verdict on its users
-    assert resolve.complete_for(idx, "STK-S3-002", bucket)
+    group = resolve.plan(idx, {"Group"})
+    assert {"Group", "GroupRule", "KeyAlias"} <= group.read and not {"Vpc", "Bucket"} & group.read
+    assert group.judged == {"Group", "GroupRule"}  # the alias is context: its findings are not sent again
+    bucket = resolve.plan(idx, {"Bucket"})
+    assert {"Bucket", "BucketPolicy", "KeyAlias", "Key"} <= bucket.read  # STK-S3-002 reads the policy, KMS-001 keys
+    assert bucket.judged == {"Bucket", "BucketPolicy"}
+    key = resolve.plan(idx, {"Key"})
+    assert {"Key", "KeyAlias", "Logs", "Bucket"} <= key.judged  # a key's change can change every verdict on its users
+    assert resolve.complete_for(idx, "STK-S3-002", set(bucket.read))
     assert not resolve.complete_for(idx, "STK-S3-002", {"Bucket"})
 
 

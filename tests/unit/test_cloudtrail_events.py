@@ -144,8 +144,9 @@ def test_nothing_is_built_while_no_rule_listens(bus):
 @pytest.mark.parametrize(("service", "operation", "write"), [
     ("ec2", "AuthorizeSecurityGroupIngress", True), ("ec2", "DescribeSecurityGroups", False),
     ("kms", "DisableKeyRotation", True), ("kms", "Decrypt", False), ("s3", "PutBucketPolicy", True),
-    ("s3", "PutObject", False), ("s3", "DeleteObjects", False), ("s3", "PutBucketAcl", True), ("apigateway", "UpdateStage", True),
-    ("apigateway", "GetStage", False), ("sqs", "SendMessage", False), ("sqs", "SetQueueAttributes", True),
+    ("s3", "PutObject", False), ("s3", "DeleteObjects", False), ("s3", "PutBucketAcl", True),
+    ("apigateway", "UpdateStage", True), ("apigateway", "GetStage", False), ("sqs", "SendMessage", False),
+    ("sqs", "SetQueueAttributes", True),
     ("lambda", "Invoke", False), ("lambda", "UpdateFunctionConfiguration", True), ("iam", "PutRolePolicy", True),
     ("logs", "PutLogEvents", False), ("logs", "PutRetentionPolicy", True)])
 def test_what_counts_as_a_write_comes_from_the_model(service, operation, write):
