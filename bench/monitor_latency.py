@@ -1,0 +1,217 @@
+"""Benchmark: the posture monitor on the local deployment — from a write call to its FAILED finding in the
+emulator's Security Hub, and from the fix back to PASSED/ARCHIVED (p50/p95 over rounds x kinds of change), the
+AWS calls the monitor makes per change event, and a storm of events on one resource (runs per coalescing window,
+the final state judged).
+
+    source scripts/env.sh && python bench/monitor_latency.py [--rounds 5] [--storm 1000] [--window 2]
+
+Everything runs as processes, as `localenv up` runs them: the emulator (`python -m localenv up`), the monitor
+(`python -m opscli.monitor`, its JSON log read for the calls and runs). The deployment is made without the monitor
+(`--no-monitor`, where localenv has it): this script makes what the monitor's stack declares for it (rule, queue,
+dead-letter queue, bucket: tests/integration/test_monitor.wire) and runs the consumer itself, to read its log.
+The changes are the drift tests' breakers (tests/integration/test_drift.py), each undone by the same function:
+every kind names the rule it breaks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+
+from cdk_app.assembly_cache import synthesized  # noqa: E402
+from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
+from tests.integration.conftest import Deployment  # noqa: E402
+from tests.integration.test_drift import DRIFTS  # noqa: E402
+from tests.integration.test_monitor import wire  # noqa: E402
+
+SUFFIX = "test"  # the suite's suffix: its synthesized assembly is shared, not made again
+# Kinds of change: the drift tests' breakers whose rule the monitor judges from the change's own event.
+KINDS = ("db-open-to-the-world", "db-egress-to-the-world", "kms-rotation-off", "bucket-public-policy-allowed",
+         "rds-multi-az-off", "rds-force-ssl-off", "log-retention-removed", "api-tracing-off", "queue-aws-managed-key",
+         "topic-aws-managed-key", "insights-off", "alarm-actions-disabled", "ecs-exec-enabled", "web-acl-emptied",
+         "queue-tls-policy-removed", "admin-on-a-task-role")
+POLL = 0.2  # seconds between looks at Security Hub (the figures are at most this late)
+WAIT = 90.0  # seconds a finding may take before the case counts as missed
+
+
+def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]:
+    state = workdir / "state"
+    state.mkdir(mode=0o700)
+    command = [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(template),
+               "--outputs", str(workdir / "flat-outputs.json"), "--state-dir", str(state)]
+    if "--no-monitor" in subprocess.run([*command[:3], "--help"], capture_output=True, text=True, cwd=ROOT).stdout:
+        command.append("--no-monitor")  # this script runs the monitor itself, to read its log
+    process = subprocess.Popen(command, cwd=ROOT, stdout=(workdir / "localenv.log").open("w"),
+                               stderr=subprocess.STDOUT)
+    record = state / f"TapStack{SUFFIX}.json"
+    deadline = time.monotonic() + 300
+    while not record.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"localenv up did not come up:\n{(workdir / 'localenv.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    return process, json.loads(record.read_text())
+
+
+def findings(hub: Any) -> dict[str, dict]:
+    return {f["Id"]: f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]}
+
+
+
+
+def wait_for(hub: Any, condition: Any) -> tuple[float | None, dict[str, dict]]:
+    start = time.monotonic()
+    while time.monotonic() - start < WAIT:
+        found = findings(hub)
+        if condition(found):
+            return time.monotonic() - start, found
+        time.sleep(POLL)
+    return None, findings(hub)
+
+
+def one_case(d: Deployment, hub: Any, kind: str) -> dict[str, Any]:
+    toggle, rules, _, _ = DRIFTS[kind]
+    was_failing = {i for i, f in findings(hub).items() if f["Compliance"]["Status"] == "FAILED"}
+
+    def failing(found: dict[str, dict]) -> set[str]:
+        return {i for i, f in found.items() if f["Compliance"]["Status"] == "FAILED" and f["RecordState"] == "ACTIVE"
+                and f["GeneratorId"] in rules and i not in was_failing}
+
+    start = time.monotonic()
+    toggle(d, False)
+    took, found = wait_for(hub, lambda found: bool(failing(found)))
+    broke = time.monotonic() - start if took is not None else None
+    opened = failing(found)
+    start = time.monotonic()
+    toggle(d, True)
+    took, _ = wait_for(hub, lambda found: all(found[i]["Compliance"]["Status"] == "PASSED" and
+                                                found[i]["RecordState"] == "ARCHIVED" for i in opened))
+    fixed = time.monotonic() - start if took is not None and opened else None
+    return {"kind": kind, "fail_s": broke, "pass_s": fixed, "findings": sorted(opened)}
+
+
+def runs(log: Path, since: int) -> list[dict[str, Any]]:
+    lines = log.read_text().splitlines()[since:]
+    return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if r.get("event") == "run"]
+
+
+def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
+    """`count` writes to one resource (the ingest bucket's public access block, on and off), the last one
+    leaving it open: the monitor must end on FAILED, having read the bucket once per window."""
+    s3, bucket = d.client("s3"), d.outputs["IngestBucketName"]
+    before = len(log.read_text().splitlines())
+    start = time.monotonic()
+    for n in range(count):
+        block_public_policy = n % 2 == 1 if n < count - 1 else False  # the last write leaves it open
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": block_public_policy,
+            "RestrictPublicBuckets": True})
+    wrote = time.monotonic() - start
+    took, found = wait_for(hub, lambda found: any(
+        f["Compliance"]["Status"] == "FAILED" and f["GeneratorId"] == "STK-S3-001" for f in found.values()))
+    settled = time.monotonic()
+    while time.monotonic() - settled < 10:  # every event of the storm judged (its runs logged)
+        judged = sum(r["changes"] for r in runs(log, before))
+        if judged >= count:
+            break
+        time.sleep(0.5)
+    storm_runs = [r for r in runs(log, before) if r["changes"]]
+    final = [f for f in findings(hub).values() if f["GeneratorId"] == "STK-S3-001"
+             and f["Resources"][0]["Id"] == bucket]
+    d.client("s3").put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    return {"events": count, "writes_s": round(wrote, 2), "runs": len(storm_runs),
+            "events_per_run": [r["changes"] for r in storm_runs], "named_per_run": [r["named"] for r in storm_runs],
+            "reads_per_run": [r["read"] for r in storm_runs], "calls_per_run": [r["calls"] for r in storm_runs],
+            "events_judged": sum(r["changes"] for r in storm_runs),
+            "final_status": sorted({(f["Compliance"]["Status"], f["RecordState"]) for f in final}),
+            "final_after_last_write_s": round(took, 2) if took is not None else None}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))], 2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=sorted(DRIFTS))
+    parser.add_argument("--storm", type=int, default=1000)
+    parser.add_argument("--window", type=float, default=2.0)
+    args = parser.parse_args()
+    template = synthesized({"environmentSuffix": SUFFIX}).template(f"TapStack{SUFFIX}")
+    os.environ.update(LOCAL_CREDENTIALS)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "template.json").write_text(json.dumps(template))
+        emulator, record = up(workdir / "template.json", workdir)
+        endpoint = record["endpoint"]
+        session = boto3.Session(region_name="ap-northeast-1")
+        monitor = None
+        try:
+            queue = wire(session, endpoint, SUFFIX)["queue"]
+            log = workdir / "monitor.log"
+            monitor = subprocess.Popen(
+                [sys.executable, "-m", "opscli.monitor", "--suffix", SUFFIX, "--queue-url", queue, "--endpoint-url",
+                 endpoint, "--window", str(args.window)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                stderr=log.open("w"), env={**os.environ, "AWS_ENDPOINT_URL": endpoint})
+            outputs = json.loads((workdir / "flat-outputs.json").read_text())
+            d = Deployment(outputs, workdir / "flat-outputs.json", endpoint, session, local=True)
+            hub = session.client("securityhub", endpoint_url=endpoint)
+            cases = []
+            for round_ in range(args.rounds):
+                for kind in args.kinds:
+                    before = len(log.read_text().splitlines())
+                    case = one_case(d, hub, kind)
+                    case["round"] = round_
+                    case["runs"] = [{**{k: r[k] for k in ("kind", "changes", "ignored", "read", "calls", "seconds")},
+                                     "imported": sum(r["findings"].values())} for r in runs(log, before)]
+                    cases.append(case)
+                    print(json.dumps(case), flush=True)
+            result: dict[str, Any] = {"window_s": args.window, "cases": len(cases), "kinds": len(args.kinds)}
+            for key in ("fail_s", "pass_s"):
+                values = [c[key] for c in cases if c[key] is not None]
+                result[key] = {"p50": pct(values, 0.5), "p95": pct(values, 0.95), "max": round(max(values), 2),
+                               "missed": sum(c[key] is None for c in cases)} if values else {"missed": len(cases)}
+            change_runs = [r for c in cases for r in c["runs"] if r["kind"] == "change" and r["changes"]]
+            per_event = [r["calls"] / r["changes"] for r in change_runs]
+            result["calls_per_change_event"] = {"median": statistics.median(per_event), "max": max(per_event),
+                                                "runs": len(change_runs)} if per_event else None
+            imported = [r["imported"] / r["changes"] for r in change_runs]
+            result["findings_imported_per_change_event"] = {"median": statistics.median(imported),
+                                                            "max": max(imported)} if imported else None
+            seconds = [r["seconds"] for r in change_runs]
+            result["seconds_per_change_run"] = {"median": statistics.median(seconds), "max": max(seconds)} \
+                if seconds else None
+            result["whole_stack_runs"] = sum(r["kind"] == "schedule" for c in cases for r in c["runs"])
+            by_kind: dict[str, list[float]] = {}
+            for c in cases:
+                if c["fail_s"] is not None:
+                    by_kind.setdefault(c["kind"], []).append(c["fail_s"])
+            result["fail_s_median_by_kind"] = {k: round(statistics.median(v), 2) for k, v in by_kind.items()}
+            if args.storm:
+                result["storm"] = storm(d, hub, log, args.storm)
+            print(json.dumps(result, indent=1))
+        finally:
+            if monitor is not None:
+                monitor.terminate()
+                monitor.wait(30)
+            emulator.terminate()
+            emulator.wait(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
