@@ -38,12 +38,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.profile_summary import render, summarise  # noqa: E402
 from localenv.dataservers import PostgresServer, RedisServer  # noqa: E402
 from localenv.emulator import free_port  # noqa: E402
 from localenv.pipeline import ServiceProcess  # noqa: E402
 from localenv.tls import make_tls_files  # noqa: E402
 from services.common import db, videos  # noqa: E402
-from services.common.settings import DatabaseSettings  # noqa: E402
+from services.common.cache import POPULAR_KEY, Cache  # noqa: E402
+from services.common.log import JsonLogger  # noqa: E402
+from services.common.settings import DatabaseSettings, RedisSettings  # noqa: E402
+
+
+PROFILE_RATE = 200  # py-spy's samples per second (--profile)
 
 
 def seed(settings: DatabaseSettings, rows: int) -> list[str]:
@@ -110,23 +116,89 @@ end
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user and system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(port: int, ids_file: Path, script: Path, *, mode: str, connections: int, threads: int,
-         seconds: float) -> dict:
-    """One wrk run; its figures (requests, req/s, p50/p99 in ms) and the X-Cache answers it counted."""
+         seconds: float, server_pid: int | None = None, profile: Path | None = None) -> dict:
+    """One wrk run; its figures (requests, req/s, p50/p99 in ms), the X-Cache answers it counted and the
+    server's CPU time per request (`server_pid`: less noisy than req/s on a busy machine). `profile`: py-spy
+    samples the server meanwhile, its stacks written to this file (collapsed)."""
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(server_pid), "--duration",
+                                str(max(1, round(seconds))), "--rate", str(PROFILE_RATE), "--nonblocking", "--format",
+                                "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
     # cold: every request of a thread (whichever of its connections sends it) takes the thread's next id, and
     # each thread walks its own slice, so no id is asked twice until all were
     conns = connections
     env = {"BENCH_IDS": str(ids_file), "BENCH_MODE": mode, "BENCH_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
                            f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=seconds + 60)
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
+    if spy is not None:
+        _, spy_err = spy.communicate(timeout=60)
+        if spy.returncode != 0:
+            raise RuntimeError(f"py-spy failed (exit {spy.returncode}): {spy_err.strip()[-500:]}")
     found = re.search(r"^BENCH (\{.*\})$", proc.stdout, re.MULTILINE)
     if proc.returncode != 0 or not found:
         raise RuntimeError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout[-500:]}")
     r = json.loads(found.group(1))
     return {"requests": r["requests"], "rps": round(r["requests"] / r["seconds"], 1), "connections": conns,
+            "cpu_us_per_request": round(cpu / r["requests"] * 1e6, 1) if cpu and r["requests"] else None,
             "p50_ms": round(r["p50_us"] / 1000, 2), "p99_ms": round(r["p99_us"] / 1000, 2),
             "max_ms": round(r["max_us"] / 1000, 2), "socket_errors": r["errors"], "non_200": r["non200"],
             "x_cache": {k: r[k] for k in ("HIT", "MISS", "BYPASS", "other") if r[k]}}
+
+
+class ViewCounts:
+    """The views the API has counted (the sum of the popularity ranking's scores, read from Redis) against
+    the answers that count one: 200s with X-Cache HIT or MISS, as the API's access lines and wrk saw them."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.client = Cache(settings, JsonLogger("bench", stream=open(os.devnull, "w"))).client  # noqa: SIM115
+
+    def total(self) -> int:
+        return int(sum(score for _, score in self.client.zrange(POPULAR_KEY, 0, -1, withscores=True)))
+
+    def check(self, api: ServiceProcess, *, answered: int, in_flight: int) -> dict:
+        """Once the last answers are logged (settled: two equal readings 0.5 s apart, at most 30 s): the views
+        counted, the counting answers logged, and those wrk read. wrk stops reading when its time is up, so a
+        request then in flight (at most one per connection and run: `in_flight`) is answered unseen by it."""
+        def logged() -> int:
+            return sum(1 for r in list(api.records) if r.get("event") == "request" and r.get("status") == 200
+                       and r.get("cache") in ("HIT", "MISS"))
+        deadline, last = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            now = (self.total(), logged())
+            if now == last:
+                break
+            last = now
+            time.sleep(0.5)
+        counted, logged_now = last
+        return {"counted": counted, "logged": logged_now, "answered_wrk": answered,
+                "exact": counted == logged_now and answered <= logged_now <= answered + in_flight}
+
+
+def combined(runs: list[dict]) -> dict:
+    """Runs of the same kind as one: requests and req/s added up over the time, the worst percentiles."""
+    requests, seconds = sum(r["requests"] for r in runs), sum(r["requests"] / r["rps"] for r in runs)
+    merged = {"requests": requests, "rps": round(requests / seconds, 1), "connections": runs[0]["connections"],
+              "cpu_us_per_request": round(sum(r["cpu_us_per_request"] * r["requests"] for r in runs) / requests, 1)}
+    for key in ("p50_ms", "p99_ms", "max_ms"):
+        merged[key] = max(r[key] for r in runs)
+    for key in ("socket_errors", "non_200"):
+        merged[key] = sum(r[key] for r in runs)
+    merged["x_cache"] = {}
+    for r in runs:
+        for k, v in r["x_cache"].items():
+            merged["x_cache"][k] = merged["x_cache"].get(k, 0) + v
+    return merged
 
 
 def start_api(env: dict[str, str], nofile: int | None = None) -> ServiceProcess:
@@ -242,6 +314,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="length of the warm and Redis-down runs")
     parser.add_argument("--cold-seconds", type=float, default=3, help="length of the cold run")
     parser.add_argument("--hot", type=int, default=1000, help="ids in the warm run's working set")
+    parser.add_argument("--profile", type=Path, help="a directory: py-spy samples the API during each measured "
+                        "run (cold.txt, warm.txt, redis_down.txt: collapsed stacks; bench/profile_summary.py reads them)")
     parser.add_argument("--idle", type=int, help="measure this many connections that send nothing instead")
     parser.add_argument("--nofile", type=int, default=1024, help="the API's descriptor limit (with --idle)")
     parser.add_argument("--header-timeout", type=int, default=10, help="the API's HEADER_TIMEOUT_S (with --idle)")
@@ -249,6 +323,11 @@ def main() -> int:
     if args.idle is None and not shutil.which("wrk"):
         print("error: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
+    if args.profile is not None:
+        if not shutil.which("py-spy"):
+            print("error: --profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
+            return 2
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="streamtech-bench-") as tmp:
         tls = make_tls_files(Path(tmp) / "tls")
         pg = PostgresServer(tls, password=secrets.token_urlsafe(16), database="videometadata").start()
@@ -269,17 +348,46 @@ def main() -> int:
                    "PATH": "/usr/bin:/bin"}
             api = start_api(env)
             common = {"threads": args.threads, "connections": args.connections}
+
+            def profiled(mode: str) -> dict:
+                return {"server_pid": api.process.pid,
+                        **({"profile": args.profile / f"{mode}.txt"} if args.profile else {})}
+
+            views = ViewCounts(RedisSettings.from_env(redis.environment()))
             results = {
                 # cold: each id at most once, from an empty cache (a miss reads PostgreSQL and fills Redis)
-                "cold": load(port, ids_file, script, mode="cold", seconds=args.cold_seconds, **common)}
+                "cold": load(port, ids_file, script, mode="cold", seconds=args.cold_seconds, **common,
+                             **profiled("cold"))}
             # warm: a working set that is all cached (walked in turn first: a miss fills each entry)
             hot = Path(tmp) / "hot.txt"
             hot.write_text("\n".join(ids[-args.hot:]) + "\n")
-            load(port, hot, script, mode="cold", seconds=max(3.0, args.hot / 300), **common)
-            results["warm"] = load(port, hot, script, mode="warm", seconds=args.seconds, **common)
+            fill = load(port, hot, script, mode="cold", seconds=max(3.0, args.hot / 300), **common)
+            # The yardstick, in the same conditions: half of its run just before the warm run, half just after.
+            bare_port = free_port()
+            bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_asgi.py"), str(bare_port)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            try:
+                if bare.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"the bare ASGI app did not start: {bare.stdout.read()[-500:]}")
+                halves = [load(bare_port, hot, script, mode="warm", seconds=args.seconds / 2, **common,
+                               server_pid=bare.pid)]
+                results["warm"] = load(port, hot, script, mode="warm", seconds=args.seconds, **common,
+                                       **profiled("warm"))
+                halves.append(load(bare_port, hot, script, mode="warm", seconds=args.seconds / 2, **common,
+                                   server_pid=bare.pid))
+            finally:
+                bare.terminate()
+                bare.wait(30)
+            results["bare_asgi"] = combined(halves)
+            results["warm"]["vs_bare_asgi"] = round(results["warm"]["rps"] / results["bare_asgi"]["rps"], 3)
+            views_check = views.check(api, answered=sum(r["x_cache"].get(k, 0) for r in (results["cold"], fill,
+                                                                                           results["warm"])
+                                                        for k in ("HIT", "MISS")),
+                                      in_flight=3 * args.connections)
             redis.kill()
             load(port, ids_file, script, mode="warm", seconds=2, **common)  # the breaker opens (one timeout)
-            results["redis_down"] = load(port, ids_file, script, mode="warm", seconds=args.seconds, **common)
+            results["redis_down"] = load(port, ids_file, script, mode="warm", seconds=args.seconds, **common,
+                                         **profiled("redis_down"))
         finally:
             if api:
                 api.stop()
@@ -287,16 +395,28 @@ def main() -> int:
             pg.remove()
     print(f"GET /videos/{{id}}: {args.rows} rows ({args.hot} in the warm working set), wrk {args.threads} thread(s), "
           f"{args.connections} keep-alive connections; API, PostgreSQL, Redis and wrk on the same 2 cores")
-    print(f"{'cache':<11} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  X-Cache")
+    print(f"{'cache':<11} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'CPU us/req':>10}  "
+          f"X-Cache")
     for name, r in results.items():
-        print(f"{name:<11} {r['requests']:>9} {r['rps']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8}  "
-              f"{r['x_cache']}")
-    print(json.dumps({"benchmark": "api_load", "rows": args.rows, **common, **results}))
+        print(f"{name:<11} {r['requests']:>9} {r['rps']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8} "
+              f"{r['cpu_us_per_request']:>10}  {r['x_cache']}")
+    if args.profile:
+        for name in ("cold", "warm", "redis_down"):
+            print(f"\nprofile, {name} ({args.profile / (name + '.txt')}): CPU of the API per request by part")
+            print(render(summarise(args.profile / f"{name}.txt", rate=PROFILE_RATE,
+                                   requests=results[name]["requests"])))
+    print(f"warm / bare ASGI: {results['warm']['vs_bare_asgi']}; views counted {views_check['counted']}, answers "
+          f"logged {views_check['logged']}, answers read by wrk {views_check['answered_wrk']} (cold, fill, warm)")
+    print(json.dumps({"benchmark": "api_load", "rows": args.rows, **common, **results, "views": views_check,
+                      "loadavg": os.getloadavg()}))
     problems = []
+    if not views_check["exact"]:
+        problems.append(f"views: {views_check['counted']} counted for {views_check['logged']} answers logged and "
+                        f"{views_check['answered_wrk']} read")
     for name, r in results.items():
         if r["non_200"] or r["socket_errors"]:
             problems.append(f"{name}: {r['non_200']} non-200 answers, {r['socket_errors']} socket errors")
-    expected = {"cold": "MISS", "warm": "HIT", "redis_down": "BYPASS"}
+    expected = {"cold": "MISS", "warm": "HIT", "redis_down": "BYPASS", "bare_asgi": "HIT"}
     for name, want in expected.items():
         if set(results[name]["x_cache"]) != {want}:
             problems.append(f"{name}: expected only X-Cache {want}, got {results[name]['x_cache']}")
