@@ -130,7 +130,7 @@ def load(port: int, ids_file: Path, script: Path, *, mode: str, connections: int
     spy = None
     if profile is not None:
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(server_pid), "--duration",
-                                str(max(1, round(seconds))), "--rate", str(PROFILE_RATE), "--nonblocking", "--format",
+                                str(max(1, round(seconds))), "--rate", str(PROFILE_RATE), "--nonblocking", "--gil", "--format",
                                 "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     # cold: every request of a thread (whichever of its connections sends it) takes the thread's next id, and
