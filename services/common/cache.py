@@ -6,16 +6,17 @@ Keys: `video:<id>` holds a record's JSON (TTL), `videos:popular` is a sorted set
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from services.common.autopipeline import AutoPipeline
 from services.common.log import JsonLogger
 from services.common.settings import RedisSettings
 
@@ -27,8 +28,14 @@ def video_key(vid: str) -> str:
 
 
 def _entry(record: dict[str, Any]) -> str:
-    """A record as its cache entry (compact JSON); the worker's write-through and the API's fill agree."""
+    """A record as its cache entry (compact JSON); the worker's write-through and the API's fill agree, and
+    the API answers a hit with the entry as it is."""
     return json.dumps(record, separators=(",", ":"))
+
+
+def entry_of(record: dict[str, Any]) -> bytes:
+    """The cache entry of a record, as bytes (what the API stores and answers)."""
+    return _entry(record).encode()
 
 
 class CacheUnavailable(RuntimeError):
@@ -38,13 +45,15 @@ class CacheUnavailable(RuntimeError):
 GET_AND_COUNT = ("local v = redis.call('GET', KEYS[1]) "
                  "if v then redis.call('ZINCRBY', KEYS[2], 1, ARGV[1]) end "
                  "return v")
+GET_AND_COUNT_SHA = hashlib.sha1(GET_AND_COUNT.encode()).hexdigest()  # EVALSHA's name for it
 FAILURES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.AuthenticationError,
             redis.exceptions.ResponseError, OSError)
 
 
 def client_options(settings: RedisSettings) -> dict[str, Any]:
     """TLS + AUTH, short timeouts, no client-side retries: one short timeout, then the breaker opens and
-    PostgreSQL answers. The same for the sync and the asyncio client."""
+    PostgreSQL answers. The blocking client's (`Cache`); `AsyncCache` uses the same host, password, CA bundle
+    and timeout."""
     return {"host": settings.host, "port": settings.port, "password": settings.password, "ssl": True,
             "ssl_cert_reqs": "required", "ssl_ca_certs": settings.ca_bundle, "ssl_check_hostname": True,
             "socket_timeout": settings.timeout_s, "socket_connect_timeout": settings.timeout_s,
@@ -131,66 +140,78 @@ class Cache:
 
 
 class AsyncCache:
-    """The same operations on redis' asyncio client, for the API's event loop: a request waiting on Redis
-    holds no thread and no lock. Same keys, script, timeouts and breaker behaviour as `Cache`."""
+    """The same operations for the API's event loop, auto-pipelined (services/common/autopipeline.py): the
+    commands of every request that reaches Redis in one turn of the loop share one write and one read, and a
+    request waiting on Redis holds no thread, no lock and no pooled connection. Same keys, script, timeouts
+    and breaker as `Cache`. A hit is the cached entry's JSON as stored (bytes), answered without decoding."""
 
-    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float = 5.0,
-                 connections: int = 8) -> None:
-        self.settings, self.logger, self.connections = settings, logger, connections
-        options = client_options(settings)
-        del options["ssl"]  # a pool's TLS is its connection class
-        # A fixed set of connections, opened at start (warm()): under load, opening one TLS connection per
-        # concurrent request timed out (250 ms) while the loop was busy, and the breaker then sent every
-        # request to PostgreSQL. A command waits for a free connection at most the cache timeout.
-        self.pool = aioredis.BlockingConnectionPool(
-            connection_class=aioredis.SSLConnection, max_connections=connections, timeout=settings.timeout_s,
-            **options)
-        self.client = aioredis.Redis(connection_pool=self.pool)
+    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float = 5.0) -> None:
+        self.settings, self.logger = settings, logger
+        self.redis = AutoPipeline(settings)
         self.breaker = Breaker(logger, open_for_s)
-        self._get_and_count = self.client.register_script(GET_AND_COUNT)
 
     async def warm(self) -> None:
-        """Open the connections now (the API's start), not under the first burst of requests. Redis being
-        down here is not an error: the breaker handles it when requests come."""
+        """Connect now (the API's start), not under the first burst of requests, and load the script. Redis
+        being down here is not an error: the breaker handles it when requests come."""
         try:
-            held = await asyncio.gather(*(self.pool.get_connection() for _ in range(self.connections)))
+            await self.redis.execute("SCRIPT", "LOAD", GET_AND_COUNT)
         except FAILURES as exc:
             self.logger.warning("cache_not_warmed", error=f"{type(exc).__name__}: {exc}")
-            return
-        for connection in held:
-            await self.pool.release(connection)
 
-    async def _call(self, what: str, fn, *args: Any) -> Any:
+    async def _call(self, what: str, *command: Any) -> Any:
         self.breaker.check()
         try:
-            return await fn(*args)
+            return await self.redis.execute(*command)
         except FAILURES as exc:
             raise self.breaker.failed(what, exc) from exc
 
+    async def _all(self, what: str, waiters: list[asyncio.Future]) -> list[Any]:
+        """The replies of commands queued together; the first failure once all are answered (none is left
+        with an exception nobody read)."""
+        replies, failure = [], None
+        for waiter in waiters:
+            try:
+                replies.append(await waiter)
+            except FAILURES as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise self.breaker.failed(what, failure) from failure
+        return replies
+
     async def ping(self) -> bool:
-        return bool(await self._call("ping", self.client.ping))
+        return await self._call("ping", "PING") == b"PONG"
 
-    async def get_and_count(self, vid: str) -> dict[str, Any] | None:
-        raw = await self._call("get_and_count", self._get_and_count, [video_key(vid), POPULAR_KEY], [vid])
-        return json.loads(raw) if raw else None
+    async def get_and_count(self, vid: str) -> bytes | None:
+        """The cached entry (its JSON, as stored), and one view counted when it exists: one script run."""
+        self.breaker.check()
+        key = video_key(vid)
+        try:
+            try:
+                return await self.redis.execute("EVALSHA", GET_AND_COUNT_SHA, 2, key, POPULAR_KEY, vid)
+            except redis.exceptions.NoScriptError:  # Redis restarted or its scripts were flushed: EVAL loads it
+                return await self.redis.execute("EVAL", GET_AND_COUNT, 2, key, POPULAR_KEY, vid)
+        except FAILURES as exc:
+            raise self.breaker.failed("get_and_count", exc) from exc
 
-    async def put_and_count(self, record: dict[str, Any]) -> None:
-        async def both() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(video_key(record["id"]), _entry(record), self.settings.ttl_s)
-            pipe.zincrby(POPULAR_KEY, 1, record["id"])
-            await pipe.execute()
-        await self._call("put_and_count", both)
+    async def put_and_count(self, vid: str, entry: bytes) -> None:
+        """Fill the entry (`entry`: the record's JSON, `_entry`) with its TTL and count one view."""
+        self.breaker.check()
+        await self._all("put_and_count", [self.redis.execute("SET", video_key(vid), entry, "EX", self.settings.ttl_s),
+                                          self.redis.execute("ZINCRBY", POPULAR_KEY, 1, vid)])
+
+    async def put(self, vid: str, entry: bytes) -> None:
+        """Fill the entry without counting a view (the view was counted when the unusable entry was read)."""
+        await self._call("set", "SET", video_key(vid), entry, "EX", self.settings.ttl_s)
 
     async def get_videos(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        raws = await self._call("mget", self.client.mget, [video_key(i) for i in ids])
+        raws = await self._call("mget", "MGET", *[video_key(i) for i in ids])
         return {i: json.loads(r) for i, r in zip(ids, raws, strict=True) if r}
 
     async def popular(self, limit: int) -> list[tuple[str, int]]:
-        return [(vid, int(score)) for vid, score in
-                await self._call("zrevrange", self.client.zrevrange, POPULAR_KEY, 0, limit - 1, True)]
+        flat = await self._call("zrevrange", "ZREVRANGE", POPULAR_KEY, 0, limit - 1, "WITHSCORES")
+        return [(flat[n].decode(), int(float(flat[n + 1]))) for n in range(0, len(flat), 2)]
 
     async def close(self) -> None:
-        await self.client.aclose()
+        self.redis.close()

@@ -1,6 +1,7 @@
 """The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads. Async:
-the cache is read on the event loop (redis' asyncio client), PostgreSQL through the blocking pool in a bounded
-thread pool (a miss or a listing costs a thread for its query, a hit costs none).
+the cache is read on the event loop (auto-pipelined: services/common/autopipeline.py), PostgreSQL through
+the blocking pool in a bounded thread pool (a miss or a listing costs a thread for its query, a hit costs
+none). A hit is answered with the cached entry's bytes as stored (the JSON the miss that stored it answered).
 
     GET /health                      liveness + the state of the database and the cache (always 200)
     GET /videos/{id}                 one video (cache-aside through Redis, counted for /videos/popular)
@@ -20,7 +21,6 @@ import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,7 +28,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from services.common import videos
-from services.common.cache import AsyncCache, CacheUnavailable
+from services.common.cache import AsyncCache, CacheUnavailable, entry_of
 from services.common.log import JsonLogger
 from services.metadata_api import openapi
 
@@ -36,14 +36,29 @@ CODEC = re.compile(r"^[a-z0-9_]{1,32}$")
 RETRY_AFTER_S = 5
 
 
-@dataclass
 class Response:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
+    """An answer: its status, its JSON body, its headers. The body is given as an object, or as its JSON
+    already encoded (`payload`: a cached entry, answered as it is stored, never decoded and encoded again)."""
+
+    __slots__ = ("status", "_body", "_payload", "headers")
+
+    def __init__(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 *, payload: bytes | None = None) -> None:
+        if (body is None) == (payload is None):
+            raise TypeError("a Response has a body or a payload, one of the two")
+        self.status, self._body, self._payload = status, body, payload
+        self.headers = {} if headers is None else headers
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is None:
+            self._body = json.loads(self._payload)
+        return self._body
 
     def encode(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        if self._payload is None:
+            self._payload = json.dumps(self._body, separators=(",", ":")).encode()
+        return self._payload
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -135,22 +150,33 @@ class MetadataApi:
             raise ValueError(f"video id must be a UUID, got {raw_id!r}") from None
         started = time.perf_counter()
         cache_state = "MISS"
-        record = None
+        entry = None
         try:
-            record = await self.cache.get_and_count(vid)  # a hit is counted in the same round trip
-            cache_state = "HIT" if record else "MISS"
+            entry = await self.cache.get_and_count(vid)  # a hit is counted in the same round trip
         except CacheUnavailable:
             cache_state = "BYPASS"
             self._bypass("/videos/{id}")
-        if record is None:
+        counted = entry is not None
+        if counted and not (entry[:1] == b"{" and entry[-1:] == b"}"):
+            # Not a record's JSON (nothing of ours writes that): served from PostgreSQL and replaced; the view
+            # was counted by the read.
+            self.logger.warning("cache_entry_unusable", id=vid, length=len(entry))
+            entry = None
+        if entry is not None:
+            cache_state = "HIT"
+        else:
             record = await self._db(videos.get, vid)
             if record is None:
                 return error_response(404, "not found", f"no video {vid}")
+            entry = entry_of(record)
             if cache_state == "MISS":
                 with contextlib.suppress(CacheUnavailable):  # logged once by the breaker; PostgreSQL is the truth
-                    await self.cache.put_and_count(record)
-        return Response(200, record, {"X-Cache": cache_state,
-                                      "Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"})
+                    if counted:
+                        await self.cache.put(vid, entry)
+                    else:
+                        await self.cache.put_and_count(vid, entry)
+        return Response(200, payload=entry, headers={
+            "X-Cache": cache_state, "Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"})
 
     async def list_videos(self, query: dict[str, list[str]]) -> Response:
         unknown = sorted(set(query) - {"limit", "cursor", "codec"})

@@ -6,8 +6,8 @@ by a real parser (a body that is not read is consumed as a body, never parsed as
 with an idle timeout, and a graceful shutdown that closes idle keep-alive connections at once and waits for
 in-flight requests up to a bound. No web framework on top: routing and validation already live in
 `MetadataApi` (four read routes, tested without HTTP), and a framework would add per-request cost and a
-dependency for features this API does not use. The cache is read with redis' asyncio client on the event
-loop; PostgreSQL (psycopg's blocking pool, shared with the worker's code) in a bounded thread pool. A hung
+dependency for features this API does not use. The cache is read on the event loop (auto-pipelined: the
+commands of all requests of one loop turn in one write); PostgreSQL (psycopg's blocking pool, shared with the worker's code) in a bounded thread pool. A hung
 Redis or database costs the requests that wait on it their timeout, never the loop.
 
 What this module adds to uvicorn: JSON errors for every status, those the server writes before the

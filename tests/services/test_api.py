@@ -90,6 +90,18 @@ def test_cache_aside_miss_then_hit_and_views_counted(api, stored, cache):
     assert cache.popular(5) == [(vid, 2)]
 
 
+@pytest.mark.parametrize("garbage", ["", "not json", "[1, 2]"])
+def test_an_unusable_cache_entry_is_served_from_postgres_replaced_and_counted_once(api, stored, cache, garbage):
+    """Nothing of ours writes such an entry; were one there, it is neither served nor an error."""
+    vid = stored[0]["id"]
+    cache.client.set(video_key(vid), garbage)
+    response = api.handle("GET", f"/videos/{vid}")
+    assert response.status == 200 and response.headers["X-Cache"] == "MISS" and response.body["id"] == vid
+    assert json.loads(cache.client.get(video_key(vid))) == response.body
+    assert cache.popular(5) == [(vid, 1)] and api.logger.events("cache_entry_unusable")
+    assert api.handle("GET", f"/videos/{vid}").headers["X-Cache"] == "HIT" and cache.popular(5) == [(vid, 2)]
+
+
 def test_the_cache_entry_is_replaced_when_the_worker_updates_the_row(api, stored, cache, clean_db):
     vid = stored[0]["id"]
     api.handle("GET", f"/videos/{vid}")
@@ -251,10 +263,13 @@ def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
     return response.status, response.headers, body  # case-insensitive, as HTTP header names are
 
 
-def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, api):
+def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, api, cache):
+    """A hit is answered with the cache entry as stored, the same bytes as the miss that stored it."""
     status, headers, body = request(http_api, "GET", f"/videos/{stored[0]['id']}")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body)["id"] == stored[0]["id"] and headers["X-Cache"] == "MISS"
+    status, hit_headers, hit = request(http_api, "GET", f"/videos/{stored[0]['id']}")
+    assert hit_headers["X-Cache"] == "HIT" and hit == body == cache.client.get(video_key(stored[0]["id"])).encode()
     status, headers, body = request(http_api, "HEAD", "/health")
     assert status == 200 and body == b""
     status, headers, body = request(http_api, "DELETE", "/videos")
