@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.common.settings import DatabaseSettings
 
@@ -61,6 +63,40 @@ def pool(settings: DatabaseSettings, application: str, *, min_size: int = 1, max
     return ConnectionPool(kwargs=settings.conninfo(application), min_size=min_size, max_size=max_size,
                           timeout=timeout, open=False, check=ConnectionPool.check_connection,
                           reconnect_timeout=30, name=application)
+
+
+IDLE_CHECK_S = 1.0  # an async pool's connection idle this long is checked before it is handed out
+
+
+class CheckAfterIdle:
+    """An async pool's `check` and `reset`: a connection handed out after IDLE_CHECK_S or more in the pool
+    (or never used yet) is checked with a round trip, and replaced if broken, as `pool` checks every one; a
+    connection in steady use is not, since the check would double its round trips. One broken since its last
+    use (the database restarted within that second) fails its query, and is replaced when it comes back."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.returned: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+    async def reset(self, conn: psycopg.AsyncConnection) -> None:
+        self.returned[conn] = time.monotonic()
+
+    async def check(self, conn: psycopg.AsyncConnection) -> None:
+        since = self.returned.get(conn)
+        if since is None or time.monotonic() - since >= self.idle_s:
+            await AsyncConnectionPool.check_connection(conn)
+
+
+def async_pool(settings: DatabaseSettings, application: str, *, min_size: int = 1, max_size: int = 8,
+               timeout: float = 3.0, idle_check_s: float = IDLE_CHECK_S) -> AsyncConnectionPool:
+    """The API's pool, for its event loop (a query waits on the loop, never in a thread). Unopened: open it on
+    the loop that uses it (`await pool.open()`), lazily as `pool` (a task starts even while the database is
+    down). Autocommit: the API only reads, one statement at a time, so a read is one round trip (no BEGIN
+    and COMMIT around it). `idle_check_s`: see CheckAfterIdle."""
+    idle = CheckAfterIdle(idle_check_s)
+    return AsyncConnectionPool(kwargs={**settings.conninfo(application), "autocommit": True}, min_size=min_size,
+                               max_size=max_size, timeout=timeout, open=False, check=idle.check, reset=idle.reset,
+                               reconnect_timeout=30, name=application)
 
 
 def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[int]:

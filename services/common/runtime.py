@@ -3,16 +3,17 @@ schema migrated (retried while the database is not reachable yet), the cache —
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import boto3
 import psycopg
 from botocore.config import Config
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.common import db
 from services.common.cache import Cache
@@ -39,8 +40,9 @@ def aws_client(service: str) -> object:
 
 
 def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogger, stop: threading.Event,
-                  *, max_size: int) -> ConnectionPool | None:
-    """Migrate (once across tasks) and open the pool; None when `stop` came or the start-up window closed."""
+                  *, max_size: int, asynchronous: bool = False) -> ConnectionPool | AsyncConnectionPool | None:
+    """Migrate (once across tasks) and open the pool; None when `stop` came or the start-up window closed.
+    `asynchronous`: an async pool instead, left for the service to open on its event loop."""
     window = integer(os.environ, "STARTUP_TIMEOUT_SECONDS", 120, 1, 3600)
     deadline, delay = time.monotonic() + window, 0.5
     migrations = db.load_migrations()
@@ -59,17 +61,21 @@ def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogg
             delay = min(delay * 2, 10)
     else:
         return None
+    if asynchronous:
+        return db.async_pool(settings, application, max_size=max_size)
     pool = db.pool(settings, application, max_size=max_size)
     pool.open(wait=False)
     return pool
 
 
 def run_service(service: str, read_settings: Callable[[], S],
-                serve: Callable[[S, ConnectionPool, Cache, JsonLogger, threading.Event], None],
-                *, pool_size: Callable[[S], int]) -> int:
+                serve: Callable[[S, Any, Cache, JsonLogger, threading.Event], None],
+                *, pool_size: Callable[[S], int], asynchronous_pool: bool = False) -> int:
     """Start `service` (settings, schema, pool, cache), `serve` until SIGTERM; return the exit code:
     0 stopped, EXIT_CONFIG a setting or the schema history is wrong, EXIT_UNAVAILABLE no database,
-    EXIT_FAILED the service could not go on (ServiceFailed)."""
+    EXIT_FAILED the service could not go on (ServiceFailed). `asynchronous_pool`: `serve` gets an unopened
+    psycopg AsyncConnectionPool, which it opens and closes on its event loop; otherwise an open blocking
+    pool, closed here after `serve`."""
     logger = JsonLogger(service)
     shutdown = Shutdown().install(logger)
     try:
@@ -79,13 +85,14 @@ def run_service(service: str, read_settings: Callable[[], S],
         logger.error("configuration_error", error=str(exc))
         return EXIT_CONFIG
     try:
-        pool = migrated_pool(db_settings, service, logger, shutdown.stop, max_size=pool_size(settings))
+        pool = migrated_pool(db_settings, service, logger, shutdown.stop, max_size=pool_size(settings),
+                             asynchronous=asynchronous_pool)
     except db.MigrationError as exc:
         logger.error("migration_error", error=str(exc))
         return EXIT_CONFIG
     if pool is None:
         return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
-    with pool:
+    with contextlib.nullcontext() if asynchronous_pool else pool:
         try:
             serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
         except ServiceFailed as exc:

@@ -62,17 +62,25 @@ def upsert(conn: psycopg.Connection, record: dict[str, Any]) -> tuple[dict[str, 
     return to_json(row), inserted
 
 
-def get(conn: psycopg.Connection, vid: str) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"{SELECT} WHERE id = %s", (vid,)).fetchone()
+# The reads are the API's, on its event loop (psycopg's async connections in autocommit: a read is one round
+# trip); the upsert above is the worker's, on a blocking connection.
+GET_ONE = f"{SELECT} WHERE id = %s"
+GET_MANY = f"{SELECT} WHERE id = ANY(%s::uuid[])"
+
+
+async def get(conn: psycopg.AsyncConnection, vid: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(GET_ONE, (vid,))
+        row = await cur.fetchone()
     return to_json(row) if row else None
 
 
-def get_many(conn: psycopg.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def get_many(conn: psycopg.AsyncConnection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"{SELECT} WHERE id = ANY(%s::uuid[])", (list(ids),)).fetchall()
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(GET_MANY, (list(ids),))
+        rows = await cur.fetchall()
     return {str(r["id"]): to_json(r) for r in rows}
 
 
@@ -93,8 +101,8 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         raise BadCursor("cursor is not one this API issued (use the next_cursor of the previous page)") from None
 
 
-def page(conn: psycopg.Connection, *, limit: int, cursor: str | None = None,
-         codec: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+async def page(conn: psycopg.AsyncConnection, *, limit: int, cursor: str | None = None,
+               codec: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, `limit` items after `cursor`; returns (items, next cursor or None on the last page)."""
     where, params = [], []
     if cursor:
@@ -105,8 +113,9 @@ def page(conn: psycopg.Connection, *, limit: int, cursor: str | None = None,
         where.append("video_codec = %s")
         params.append(codec)
     sql = f"{SELECT}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY created_at DESC, id DESC LIMIT %s"
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, [*params, limit + 1]).fetchall()
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, [*params, limit + 1])
+        rows = await cur.fetchall()
     items = [to_json(r) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1]["created_at"], items[-1]["id"]) if len(rows) > limit else None
     return items, next_cursor

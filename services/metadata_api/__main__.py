@@ -9,7 +9,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool
 
 from platform_spec import contract
 from services.common.cache import AsyncCache, Cache
@@ -39,7 +39,7 @@ class ApiSettings:
                    keep_alive_s=integer(os.environ, "KEEP_ALIVE_S", KEEP_ALIVE_S, 1, 3600))
 
 
-def serve(settings: ApiSettings, pool: ConnectionPool, cache: Cache, logger: JsonLogger,
+def serve(settings: ApiSettings, pool: AsyncConnectionPool, cache: Cache, logger: JsonLogger,
           stop: threading.Event) -> None:
     api = MetadataApi(db=pool, cache=AsyncCache(cache.settings, logger), logger=logger)
     try:
@@ -53,4 +53,5 @@ def serve(settings: ApiSettings, pool: ConnectionPool, cache: Cache, logger: Jso
 
 
 if __name__ == "__main__":
-    sys.exit(run_service("metadata-api", ApiSettings.from_env, serve, pool_size=lambda s: s.pool_size))
+    sys.exit(run_service("metadata-api", ApiSettings.from_env, serve, pool_size=lambda s: s.pool_size,
+                         asynchronous_pool=True))

@@ -1,7 +1,7 @@
-"""The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads. Async:
-the cache is read on the event loop (auto-pipelined: services/common/autopipeline.py), PostgreSQL through
-the blocking pool in a bounded thread pool (a miss or a listing costs a thread for its query, a hit costs
-none). A hit is answered with the cached entry's bytes as stored (the JSON the miss that stored it answered).
+"""The metadata API's logic, independent of the HTTP server: routes, validation, cache-aside reads. Async,
+all on the event loop: the cache auto-pipelined (services/common/autopipeline.py), PostgreSQL through
+psycopg's async pool (no thread per query). A hit is answered with the cached entry's bytes as stored (the
+JSON the miss that stored it answered).
 
     GET /health                      liveness + the state of the database and the cache (always 200)
     GET /videos/{id}                 one video (cache-aside through Redis, counted for /videos/popular)
@@ -14,18 +14,16 @@ database (or, for /videos/popular, the cache) is unavailable, with Retry-After."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from services.common import videos
 from services.common.cache import AsyncCache, CacheUnavailable, entry_of
@@ -80,11 +78,24 @@ def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
     return int(raw)
 
 
+async def _schema_version(conn: psycopg.AsyncConnection) -> int:
+    cur = await conn.execute("SELECT max(version) FROM schema_migrations")
+    return (await cur.fetchone())[0]
+
+
 class MetadataApi:
-    def __init__(self, *, db: ConnectionPool, cache: AsyncCache, logger: JsonLogger,
-                 executor: ThreadPoolExecutor | None = None) -> None:
+    def __init__(self, *, db: AsyncConnectionPool, cache: AsyncCache, logger: JsonLogger) -> None:
         self.db, self.cache, self.logger = db, cache, logger
-        self.executor = executor or ThreadPoolExecutor(max_workers=db.max_size, thread_name_prefix="db")
+
+    async def start(self) -> None:
+        """On the serving loop, before the first request: the database pool opens (its connections in the
+        background: a database still down is the requests' 503, not a failed start) and the cache connects."""
+        await self.db.open(wait=False)
+        await self.cache.warm()
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.db.close()
 
     async def handle(self, method: str, target: str) -> Response:
         url = urlsplit(target)
@@ -112,13 +123,13 @@ class MetadataApi:
 
     # -- the database, with a clear failure ------------------------------------------------------------------
     async def _db(self, fn, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: self._db_now(fn, *args,
-                                                                                                   **kwargs))
-
-    def _db_now(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """`fn(connection, ...)` with a pooled connection, on the loop."""
         try:
-            with self.db.connection() as conn:
-                return fn(conn, *args, **kwargs)
+            conn = await self.db.getconn()
+            try:
+                return await fn(conn, *args, **kwargs)
+            finally:
+                await self.db.putconn(conn)  # a broken connection is replaced, not handed out again
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self.logger.error("database_unavailable", error=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
             raise DatabaseUnavailable(
@@ -131,8 +142,7 @@ class MetadataApi:
     async def health(self) -> Response:
         state: dict[str, Any] = {"status": "ok"}
         try:
-            state["schema_version"] = await self._db(
-                lambda c: c.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
+            state["schema_version"] = await self._db(_schema_version)
             state["database"] = "ok"
         except DatabaseUnavailable:
             state["database"] = "unavailable"

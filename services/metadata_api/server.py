@@ -6,9 +6,9 @@ by a real parser (a body that is not read is consumed as a body, never parsed as
 with an idle timeout, and a graceful shutdown that closes idle keep-alive connections at once and waits for
 in-flight requests up to a bound. No web framework on top: routing and validation already live in
 `MetadataApi` (four read routes, tested without HTTP), and a framework would add per-request cost and a
-dependency for features this API does not use. The cache is read on the event loop (auto-pipelined: the
-commands of all requests of one loop turn in one write); PostgreSQL (psycopg's blocking pool, shared with the worker's code) in a bounded thread pool. A hung
-Redis or database costs the requests that wait on it their timeout, never the loop.
+dependency for features this API does not use. Both data stores are read on the event loop: the cache
+auto-pipelined (the commands of all requests of one loop turn in one write), PostgreSQL through psycopg's
+async pool. A hung Redis or database costs the requests that wait on it their timeout, never the loop.
 
 What this module adds to uvicorn: JSON errors for every status, those the server writes before the
 application sees a request included (400 malformed, 414 target too long, 431 headers too large, 413 body too
@@ -353,7 +353,7 @@ class AsgiAdapter:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.api.cache.warm()
+                await self.api.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
@@ -419,13 +419,12 @@ def serve_until(server: ApiServer, stop: threading.Event) -> None:
         await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await serving
-        await server.api.cache.close()
+        await server.api.close()
 
     server.logger.info("api_started", port=server.server_address[1])
     try:
         uvloop.run(main())
     finally:
         stop.set()  # releases the watcher thread when the server ended by itself
-        server.api.executor.shutdown(wait=False, cancel_futures=True)
         server.socket.close()
     server.logger.info("api_stopped")

@@ -112,6 +112,12 @@ def pool(clean_db):
         yield p
 
 
+@pytest.fixture
+def api_pool(clean_db):
+    """The API's pool (async, unopened): MetadataApi.start opens it on the API's loop, close closes it."""
+    return db.async_pool(clean_db, "tests", max_size=4, timeout=5)
+
+
 @pytest.fixture(scope="session")
 def sample_video(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("videos") / "sample.mp4", seconds=2)

@@ -26,25 +26,28 @@ from tests.services.test_videos import record
 
 class SyncApi:
     """A MetadataApi driven from a test: its coroutines run on an event loop of its own (a thread), the one
-    its asyncio Redis client is bound to."""
+    its Redis connection and database pool are bound to; started as the server starts it."""
 
     def __init__(self, core: MetadataApi) -> None:
         self.core = core
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        self.run(core.start())
+
+    def run(self, coroutine, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def handle(self, method: str, target: str):
-        return asyncio.run_coroutine_threadsafe(self.core.handle(method, target), self.loop).result(30)
+        return self.run(self.core.handle(method, target))
 
     def __getattr__(self, name: str):
         return getattr(self.core, name)
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.core.cache.close(), self.loop).result(10)
+        self.run(self.core.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-        self.core.executor.shutdown(wait=True)
 
 
 @contextlib.contextmanager
@@ -57,9 +60,9 @@ def sync_api(pool, cache: AsyncCache, log) -> Iterator[SyncApi]:
 
 
 @pytest.fixture
-def api(pool, cache, redis_settings, log) -> Iterator[SyncApi]:
+def api(api_pool, cache, redis_settings, log) -> Iterator[SyncApi]:
     """The API over the same Redis as `cache` (emptied for this test), which the tests read and seed."""
-    with sync_api(pool, AsyncCache(redis_settings, log), log) as api:
+    with sync_api(api_pool, AsyncCache(redis_settings, log), log) as api:
         yield api
 
 
@@ -166,9 +169,9 @@ def test_health_reports_each_dependency(api, stored):
                                                   "cache": "ok"}
 
 
-def test_redis_down_the_api_answers_from_postgres_and_says_so(pool, stored, redis_settings):
+def test_redis_down_the_api_answers_from_postgres_and_says_so(api_pool, stored, redis_settings):
     log = LogSink()
-    with sync_api(pool, AsyncCache(down_settings(redis_settings), log), log) as api:
+    with sync_api(api_pool, AsyncCache(down_settings(redis_settings), log), log) as api:
         redis_down_answers_from_postgres(api, stored, log)
 
 
@@ -186,7 +189,7 @@ def redis_down_answers_from_postgres(api, stored, log) -> None:
     assert popular.status == 503 and popular.body["error"] == "popularity ranking unavailable"
 
 
-def test_a_hung_redis_costs_one_short_timeout_then_nothing(pool, stored, redis_settings):
+def test_a_hung_redis_costs_one_short_timeout_then_nothing(api_pool, stored, redis_settings):
     """The first request meets the hung Redis, times out once (the client's 250 ms) and opens the breaker; the
     next is answered from PostgreSQL without trying Redis at all. Observed through the breaker's failures, not
     a clock (the breaker is held open for an hour, so a slow machine cannot close it between the requests)."""
@@ -199,7 +202,7 @@ def test_a_hung_redis_costs_one_short_timeout_then_nothing(pool, stored, redis_s
         failures = []
         failed = cache.breaker.failed
         cache.breaker.failed = lambda what, exc: failures.append(exc) or failed(what, exc)
-        with sync_api(pool, cache, log) as api:
+        with sync_api(api_pool, cache, log) as api:
             assert api.handle("GET", f"/videos/{stored[0]['id']}").headers["X-Cache"] == "BYPASS"
             tried = len(failures)
             assert tried >= 1 and not cache.breaker.available
@@ -214,8 +217,7 @@ def test_a_hung_redis_costs_one_short_timeout_then_nothing(pool, stored, redis_s
 
 def test_postgres_down_is_a_503_with_a_clear_body_not_a_hang(postgres, redis_settings, log):
     settings = settings_for(postgres, DB_PORT=str(free_port()), DB_CONNECT_TIMEOUT="2")
-    with db.pool(settings, "tests", timeout=2) as dead_pool, \
-            sync_api(dead_pool, AsyncCache(redis_settings, log), log) as api:
+    with sync_api(db.async_pool(settings, "tests", timeout=2), AsyncCache(redis_settings, log), log) as api:
         response = api.handle("GET", f"/videos/{uuid.uuid4()}")  # bounded by the pool's 2 s wait, not a hang
         assert response.status == 503 and response.headers["Retry-After"] == "5"
         assert response.body == {"error": "database unavailable",
@@ -244,8 +246,8 @@ def running(pool, redis_settings, log, cache: AsyncCache | None = None,
 
 
 @pytest.fixture
-def served(pool, cache, redis_settings, log) -> Iterator[ApiServer]:
-    with running(pool, redis_settings, log) as (server, _):
+def served(api_pool, cache, redis_settings, log) -> Iterator[ApiServer]:
+    with running(api_pool, redis_settings, log) as (server, _):
         yield server
 
 
@@ -263,7 +265,7 @@ def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
     return response.status, response.headers, body  # case-insensitive, as HTTP header names are
 
 
-def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, api, cache):
+def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, log, cache):
     """A hit is answered with the cache entry as stored, the same bytes as the miss that stored it."""
     status, headers, body = request(http_api, "GET", f"/videos/{stored[0]['id']}")
     assert status == 200 and headers["Content-Type"] == "application/json"
@@ -279,16 +281,16 @@ def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, store
         conn.request("GET", "/health")
         assert conn.getresponse().read()
     conn.close()
-    access = [r for r in api.logger.records if r.get("event") == "request"]
+    access = [r for r in log.records if r.get("event") == "request"]
     assert {"method", "path", "status", "ms"} <= set(access[0])
 
 
-def test_an_unexpected_error_is_a_json_500_and_a_log_line(http_api, served, api, monkeypatch):
+def test_an_unexpected_error_is_a_json_500_and_a_log_line(http_api, served, log, monkeypatch):
     monkeypatch.setattr(served.api, "list_videos", lambda query: 1 / 0)
     status, _, body = request(http_api, "GET", "/videos")
     assert status == 500 and json.loads(body) == {"error": "internal error",
                                                   "detail": "the request failed; see the service log"}
-    assert api.logger.events("unhandled_error")[0]["error"].startswith("ZeroDivisionError")
+    assert log.events("unhandled_error")[0]["error"].startswith("ZeroDivisionError")
 
 
 def raw(port: int, data: bytes, *, timeout: float = 5) -> bytes:
@@ -380,10 +382,10 @@ def test_a_deeply_nested_cursor_is_a_400_not_a_500(api, stored):
     assert response.status == 400 and "cursor is not one this API issued" in response.body["detail"]
 
 
-def test_sigterm_with_an_idle_keep_alive_client_stops_at_once(pool, redis_settings, log):
+def test_sigterm_with_an_idle_keep_alive_client_stops_at_once(api_pool, redis_settings, log):
     """Issue 12: with one idle keep-alive client, http.server never finished on SIGTERM (no socket timeout,
     threads joined on close). Now idle connections are closed at shutdown and in-flight requests finish."""
-    with running(pool, redis_settings, log) as (server, stop):
+    with running(api_pool, redis_settings, log) as (server, stop):
         idle = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
         idle.request("GET", "/health")
         assert idle.getresponse().read()  # now idle, the connection kept open
@@ -397,8 +399,8 @@ def test_sigterm_with_an_idle_keep_alive_client_stops_at_once(pool, redis_settin
     assert [r["event"] for r in log.records if r["event"].startswith("api_")] == ["api_started", "api_stopped"]
 
 
-def test_an_in_flight_request_finishes_during_shutdown(pool, redis_settings, log, stored):
-    with running(pool, redis_settings, log) as (server, stop):
+def test_an_in_flight_request_finishes_during_shutdown(api_pool, redis_settings, log, stored):
+    with running(api_pool, redis_settings, log) as (server, stop):
         original, entered = server.api.health, threading.Event()
 
         async def slow():
@@ -426,7 +428,7 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
         holder.close()
 
 
-def test_the_openapi_description_covers_every_route_and_matches_real_answers(http_api, stored, api):
+def test_the_openapi_description_covers_every_route_and_matches_real_answers(http_api, stored):
     from services.metadata_api.openapi import DOCUMENT
 
     status, _, body = request(http_api, "GET", "/openapi.json")

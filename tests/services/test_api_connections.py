@@ -73,8 +73,8 @@ def still_open(sock: socket.socket) -> bool:
 HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(pool, redis_settings, log):
-    with running(pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(api_pool, redis_settings, log):
+    with running(api_pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as silent:
             assert closed_by_server(silent)
         assert request(server.server_address[1], "GET", "/health")[0] == 200  # a request sent at once is served
@@ -95,18 +95,18 @@ def _trickled_until_closed(sock: socket.socket, piece: bytes) -> bool:
     return False
 
 
-def test_a_head_trickled_a_byte_at_a_time_is_closed(pool, redis_settings, log):
+def test_a_head_trickled_a_byte_at_a_time_is_closed(api_pool, redis_settings, log):
     """A slow-header client: each byte comes well within the timeout, the head never ends. The deadline runs
     from the connection, so the bytes do not push it back."""
-    with running(pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             closed = _trickled_until_closed(sock, b"a")
             assert closed, "a head trickled byte by byte kept its connection open"
 
 
-def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(pool, redis_settings, log):
-    with running(pool, redis_settings, log, header_timeout_s=60, keep_alive_s=0.5) as (server, _):
+def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(api_pool, redis_settings, log):
+    with running(api_pool, redis_settings, log, header_timeout_s=60, keep_alive_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(HEALTH)
             status, headers, _ = read_answer(sock)
@@ -114,10 +114,10 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(po
             assert closed_by_server(sock)
 
 
-def test_a_later_head_on_a_kept_alive_connection_has_its_own_deadline(pool, redis_settings, log):
+def test_a_later_head_on_a_kept_alive_connection_has_its_own_deadline(api_pool, redis_settings, log):
     """uvicorn drops its keep-alive timer at the first byte of the next request and arms it again only after
     an answer: a head begun and never finished kept the connection for good."""
-    with running(pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(HEALTH)
             assert read_answer(sock)[0] == 200
@@ -125,10 +125,10 @@ def test_a_later_head_on_a_kept_alive_connection_has_its_own_deadline(pool, redi
             assert closed_by_server(sock)
 
 
-def test_a_late_head_behind_a_request_in_flight_lets_that_answer_finish(pool, redis_settings, log):
+def test_a_late_head_behind_a_request_in_flight_lets_that_answer_finish(api_pool, redis_settings, log):
     """The head deadline of the next request never cuts the answer to the current one: that answer comes
     whole, marked as the connection's last, and then the connection closes."""
-    with running(pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=0.5, keep_alive_s=60) as (server, _):
         original = server.api.health
 
         async def slower_than_the_header_timeout():
@@ -143,10 +143,10 @@ def test_a_late_head_behind_a_request_in_flight_lets_that_answer_finish(pool, re
             assert closed_by_server(sock)
 
 
-def test_past_the_connection_limit_the_longest_waiting_connection_is_closed(pool, redis_settings, log):
+def test_past_the_connection_limit_the_longest_waiting_connection_is_closed(api_pool, redis_settings, log):
     """At the limit, a new connection closes the one that has waited longest for a request; one with a request
     in flight is never cut, older though it is, and the new one is served."""
-    with running(pool, redis_settings, log, header_timeout_s=60, max_connections=2) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=60, max_connections=2) as (server, _):
         original, entered, release = server.api.popular, threading.Event(), threading.Event()
 
         async def held(query):
@@ -182,11 +182,11 @@ def wait_for_requests(server, count: int) -> None:
 
 @pytest.mark.parametrize("data, answers", [(HALF_BODY, []), (HEALTH + HALF_BODY, [200])],
                          ids=["first request", "pipelined behind an answer"])
-def test_a_half_sent_body_is_answered_408_and_the_connection_closed(pool, redis_settings, log, data, answers):
+def test_a_half_sent_body_is_answered_408_and_the_connection_closed(api_pool, redis_settings, log, data, answers):
     """A complete head announcing 100 bytes, then 2 of them: the head deadline has stopped, and nothing read the
     body with a deadline, so the connection was held for good. Behind a pipelined request, the body's deadline
     starts when that request's answer is done."""
-    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(data)
             assert [read_answer(sock)[0] for _ in answers] == answers
@@ -198,20 +198,20 @@ def test_a_half_sent_body_is_answered_408_and_the_connection_closed(pool, redis_
             assert closed_by_server(sock)
 
 
-def test_a_body_trickled_forever_is_closed(pool, redis_settings, log):
+def test_a_body_trickled_forever_is_closed(api_pool, redis_settings, log):
     """A slow-body client: each byte well within the deadline, the body never ends. The deadline runs from the
     end of the head, so the bytes do not push it back."""
-    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=60, body_timeout_s=0.5) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.sendall(b"POST /videos HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             closed = _trickled_until_closed(sock, b"1\r\nv\r\n")
             assert closed, "a body trickled byte by byte kept its connection open"
 
 
-def test_a_slow_body_complete_within_the_deadline_is_answered(pool, redis_settings, log):
+def test_a_slow_body_complete_within_the_deadline_is_answered(api_pool, redis_settings, log):
     """A body that comes in pieces, over longer than the head deadline but within the body's, is read to its
     end and the request answered on a connection kept alive."""
-    with running(pool, redis_settings, log, header_timeout_s=0.5, body_timeout_s=HANG_GUARD_S) as (server, _):
+    with running(api_pool, redis_settings, log, header_timeout_s=0.5, body_timeout_s=HANG_GUARD_S) as (server, _):
         with socket.create_connection(server.server_address) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
@@ -224,12 +224,12 @@ def test_a_slow_body_complete_within_the_deadline_is_answered(pool, redis_settin
             assert read_answer(sock)[0] == 200
 
 
-def test_past_the_connection_limit_a_connection_still_receiving_its_body_is_closed(pool, redis_settings, log):
+def test_past_the_connection_limit_a_connection_still_receiving_its_body_is_closed(api_pool, redis_settings, log):
     """Connections that sent a head and part of a body fill the limit beside one whose request is being
     answered: the new connection (a health check) is served, the oldest of those owing a body is closed, and
     the request being answered, older still, is not cut. They counted as requests in flight, so the new
     connection was the one closed, and /health failed for as long as they stayed."""
-    with running(pool, redis_settings, log, header_timeout_s=60, body_timeout_s=60,
+    with running(api_pool, redis_settings, log, header_timeout_s=60, body_timeout_s=60,
                  max_connections=4) as (server, _):
         original, entered, release = server.api.popular, threading.Event(), threading.Event()
 
