@@ -17,15 +17,16 @@ from pathlib import Path
 # (part, fragments of a frame "function (file:line)"): the first part with a fragment in any frame wins.
 PARTS = (
     ("log lines (access line, metrics: JSON + write)", ("services/common/log.py",)),
-    ("PostgreSQL (psycopg, pool, thread hop)", ("psycopg", "concurrent/futures/thread.py", "app.py:10")),
+    ("PostgreSQL (psycopg, pool, thread hop)", ("psycopg", "concurrent/futures/thread.py")),
     ("JSON (cached record decode, answer encode)", ("json/",)),
-    ("Redis client (redis-py: pool, commands, parser)", ("redis/",)),
+    ("Redis client (redis-py or autopipeline: commands, writes, replies)", ("redis/", "autopipeline.py")),
     ("cache module (services/common/cache.py)", ("services/common/cache.py", "cache.py:")),
     ("TLS (ssl module)", ("ssl.py",)),
     ("request logic (app.py)", ("app.py",)),
     ("HTTP (uvicorn, httptools, server.py)", ("uvicorn/", "httptools", "server.py")),
 )
 LOOP = "event loop, sockets, TLS records (uvloop: no Python frames)"
+LOOP_FRAMES = ("Runner.run (asyncio/runners.py", "BaseEventLoop.run_forever", "run (uvloop/")
 
 
 def read(path: Path) -> list[tuple[list[str], int]]:
@@ -39,6 +40,12 @@ def read(path: Path) -> list[tuple[list[str], int]]:
 
 
 def part(frames: list[str]) -> str:
+    """The part a stack belongs to, judged on its frames below the event loop's run (above it, the service's
+    start-up frames, e.g. server.py's serve_until, are in every stack)."""
+    for n in range(len(frames) - 1, -1, -1):
+        if frames[n].startswith(LOOP_FRAMES):
+            frames = frames[n + 1:]
+            break
     for name, fragments in PARTS:
         if any(fragment in frame for frame in frames for fragment in fragments):
             return name
