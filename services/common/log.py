@@ -19,15 +19,22 @@ class JsonLogger:
         self._lock = threading.Lock()
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, separators=(",", ":"))
+        self.write_lines([json.dumps(record, default=str, separators=(",", ":"))])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Lines made by `line`, written together (one write to the stream)."""
         with self._lock:
             stream = self._stream or sys.stdout
-            stream.write(line + "\n")
+            stream.write("\n".join(lines) + "\n")
             stream.flush()
 
+    def line(self, level: str, event: str, **fields: Any) -> str:
+        """The JSON line `log` writes, to be written later with `write_lines`."""
+        return json.dumps({"ts": round(time.time(), 3), "level": level, "service": self.service, "event": event,
+                           **fields}, default=str, separators=(",", ":"))
+
     def log(self, level: str, event: str, **fields: Any) -> None:
-        self._write({"ts": round(time.time(), 3), "level": level, "service": self.service, "event": event,
-                     **fields})
+        self.write_lines([self.line(level, event, **fields)])
 
     def info(self, event: str, **fields: Any) -> None:
         self.log("INFO", event, **fields)

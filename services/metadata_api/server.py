@@ -271,11 +271,34 @@ class BoundedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class AccessLog:
+    """The access lines of one turn of the event loop, written together at its end: one write to stdout (and
+    one wake-up of whatever reads it) per turn instead of one per request. A line is made when its answer has
+    been handed to the connection, and written before the loop waits for anything again."""
+
+    def __init__(self, logger: JsonLogger) -> None:
+        self.logger = logger
+        self.lines: list[str] = []
+        self._handle: asyncio.Handle | None = None
+
+    def request(self, **fields: Any) -> None:
+        self.lines.append(self.logger.line("INFO", "request", **fields))
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._handle = None
+        if self.lines:
+            lines, self.lines = self.lines, []
+            self.logger.write_lines(lines)
+
+
 class AsgiAdapter:
     """`MetadataApi` as an ASGI application: the answer as JSON, one access line per request."""
 
     def __init__(self, api: MetadataApi, logger: JsonLogger) -> None:
         self.api, self.logger = api, logger
+        self.access = AccessLog(logger)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -318,8 +341,8 @@ class AsgiAdapter:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-        self.logger.info("request", method=method, path=target[:200], status=response.status,
-                         ms=round((time.perf_counter() - started) * 1000, 2), cache=response.headers.get("X-Cache"))
+        self.access.request(method=method, path=target[:200], status=response.status,
+                            ms=round((time.perf_counter() - started) * 1000, 2), cache=response.headers.get("X-Cache"))
 
     @staticmethod
     def _body_size(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool, bool]:
@@ -356,6 +379,7 @@ class AsgiAdapter:
                 await self.api.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.access.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -388,7 +412,8 @@ class ApiServer(uvicorn.Server):
                                      body_timeout_s=body_timeout_s)
         # ws="none": an upgrade is answered as a plain request; were a WebSocket library installed, uvicorn would
         # hand the connection to another protocol, and it would never leave the connection budget.
-        config = uvicorn.Config(AsgiAdapter(api, logger), http=protocol, ws="none", loop="uvloop",
+        self.adapter = AsgiAdapter(api, logger)
+        config = uvicorn.Config(self.adapter, http=protocol, ws="none", loop="uvloop",
                                 lifespan="on", log_config=None, log_level="warning", access_log=False,
                                 server_header=False, proxy_headers=False, timeout_keep_alive=keep_alive_s,
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, backlog=1024)
@@ -419,6 +444,7 @@ def serve_until(server: ApiServer, stop: threading.Event) -> None:
         await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await serving
+        server.adapter.access.flush()  # the last turn's lines, whatever ended the serving
         await server.api.close()
 
     server.logger.info("api_started", port=server.server_address[1])

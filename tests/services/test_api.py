@@ -19,7 +19,7 @@ from services.common import db, videos
 from services.common.cache import POPULAR_KEY, AsyncCache, Cache, video_key
 from services.common.settings import RedisSettings
 from services.metadata_api.app import MetadataApi
-from services.metadata_api.server import ApiServer, serve_until
+from services.metadata_api.server import AccessLog, ApiServer, serve_until
 from tests.services.conftest import LogSink, settings_for
 from tests.services.test_videos import record
 
@@ -417,6 +417,26 @@ def test_an_in_flight_request_finishes_during_shutdown(api_pool, redis_settings,
         stop.set()
         client.join(10)
     assert result["answer"][0] == 200 and json.loads(result["answer"][2])["status"] == "ok"
+    assert [r["path"] for r in log.events("request")] == ["/health"]  # its access line written before the stop
+
+
+def test_the_access_lines_of_one_loop_turn_are_one_write(log):
+    writes = []
+    stream_write = log.buffer.write
+    log.buffer.write = lambda text: writes.append(text) or stream_write(text)
+
+    async def turn():
+        access = AccessLog(log)
+        for n in range(5):
+            access.request(method="GET", path=f"/videos/{n}", status=200, ms=0.1, cache="HIT")
+        assert not writes  # nothing yet: the turn is not over
+        await asyncio.sleep(0)
+        return access
+
+    access = asyncio.run(turn())
+    assert len(writes) == 1 and [r["path"] for r in log.events("request")] == [f"/videos/{n}" for n in range(5)]
+    access.flush()  # nothing left: no empty write
+    assert len(writes) == 1
 
 
 def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
