@@ -121,7 +121,7 @@ class _Connection(asyncio.Protocol):
                         waiter.set_exception(reply)
                     else:
                         waiter.set_result(reply)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not RESP2, or nested past any reply of ours
             self.fail(exceptions.ConnectionError(f"Protocol error from Redis: {exc}"))
             return
         if pos:

@@ -77,6 +77,30 @@ def test_what_is_not_resp2_is_a_protocol_error(wire):
         parse(bytearray(wire), 0)
 
 
+def test_a_connection_that_sends_what_is_not_a_reply_fails_its_commands_and_is_dropped():
+    """A reply nobody asked for, bytes that are not RESP2, arrays nested past any reply of ours: each command
+    waiting on the connection fails with a ConnectionError, and the connection is closed."""
+    async def main(wire: bytes):
+        client = AutoPipeline(RedisSettings(host="127.0.0.1", port=1, password="x", ca_bundle=None))
+        client.loop = asyncio.get_running_loop()
+        connection = autopipeline._Connection(client)
+        client._connection = connection
+        closed = []
+        connection.transport = type("T", (), {"write": lambda self, data: None,
+                                              "abort": lambda self: closed.append(True)})()
+        waiters = [client.loop.create_future() for _ in range(2)]
+        connection.send(b"", waiters, client.loop.time() + 60)
+        connection.data_received(wire)
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        return results, closed, client._connection
+
+    failed = redis.exceptions.ConnectionError
+    for wire, expected in [(b"+OK\r\n+OK\r\n+OK\r\n", [bytes, bytes]), (b"?what\r\n", [failed, failed]),
+                           (b"+OK\r\n" + b"*1\r\n" * 5000 + b":1\r\n", [bytes, failed])]:
+        results, closed, current = asyncio.run(main(wire))
+        assert [type(r) for r in results] == expected and closed == [True] and current is None, wire[:20]
+
+
 def test_commands_are_packed_as_arrays_of_bulk_strings():
     assert pack(("SET", "k", b"v\r\n", 5)) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n$1\r\n5\r\n"
     assert pack(("GET", "ключ")) == b"*2\r\n$3\r\nGET\r\n$8\r\n" + "ключ".encode() + b"\r\n"
