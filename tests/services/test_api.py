@@ -355,6 +355,25 @@ def test_an_oversized_body_gets_a_json_413_not_a_reset(http_api, head, body):
                                   "detail": "this API takes no request body (at most 65536 bytes)"}
 
 
+def test_expect_100_continue_is_answered_before_the_body_comes(http_api):
+    """A client that waits for 100 Continue before sending its body gets it, then its answer."""
+    with socket.create_connection(("127.0.0.1", http_api), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = sock.recv(65536)
+            assert chunk, interim
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(b"hello")
+        answer = b""
+        while b'"status"' not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+
+
 def test_a_small_chunked_body_is_read_and_the_request_answered(http_api):
     data = (b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(10) +
             b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
