@@ -327,7 +327,11 @@ def main() -> int:
         if not shutil.which("py-spy"):
             print("error: --profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
             return 2
-        args.profile.mkdir(parents=True, exist_ok=True)
+        try:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: --profile {args.profile}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     with tempfile.TemporaryDirectory(prefix="streamtech-bench-") as tmp:
         tls = make_tls_files(Path(tmp) / "tls")
         pg = PostgresServer(tls, password=secrets.token_urlsafe(16), database="videometadata").start()

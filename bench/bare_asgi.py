@@ -41,6 +41,9 @@ class Server(uvicorn.Server):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not sys.argv[1].isdigit() or not 0 < int(sys.argv[1]) < 65536:
+        print("usage: python bench/bare_asgi.py PORT (1-65535)", file=sys.stderr)
+        sys.exit(2)
     Server(uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", loop="uvloop",
                           ws="none", lifespan="off", log_config=None, log_level="warning", access_log=False,
                           server_header=False, date_header=True)).run()

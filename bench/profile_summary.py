@@ -32,7 +32,7 @@ LOOP_FRAMES = ("Runner.run (asyncio/runners.py", "BaseEventLoop.run_forever", "r
 def read(path: Path) -> list[tuple[list[str], int]]:
     """Collapsed stacks: one "frame;frame;... count" a line."""
     stacks = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         frames, _, count = line.rpartition(" ")
         if frames and count.isdigit():
             stacks.append((frames.split(";"), int(count)))
