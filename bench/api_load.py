@@ -129,10 +129,12 @@ def load(port: int, ids_file: Path, script: Path, *, mode: str, connections: int
     samples the server meanwhile, its stacks written to this file (collapsed)."""
     spy = None
     if profile is not None:
+        # --gil: the thread holding the GIL only (the database threads waiting on their queue would count as
+        # busy otherwise); --nonblocking: the process is not paused for each sample.
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(server_pid), "--duration",
-                                str(max(1, round(seconds))), "--rate", str(PROFILE_RATE), "--nonblocking", "--gil", "--format",
-                                "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+                                str(max(1, round(seconds))), "--rate", str(PROFILE_RATE), "--nonblocking", "--gil",
+                                "--format", "raw", "--output", str(profile)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
     # cold: every request of a thread (whichever of its connections sends it) takes the thread's next id, and
     # each thread walks its own slice, so no id is asked twice until all were
     conns = connections
@@ -315,7 +317,8 @@ def main() -> int:
     parser.add_argument("--cold-seconds", type=float, default=3, help="length of the cold run")
     parser.add_argument("--hot", type=int, default=1000, help="ids in the warm run's working set")
     parser.add_argument("--profile", type=Path, help="a directory: py-spy samples the API during each measured "
-                        "run (cold.txt, warm.txt, redis_down.txt: collapsed stacks; bench/profile_summary.py reads them)")
+                        "run (cold.txt, warm.txt, redis_down.txt: collapsed stacks; bench/profile_summary.py reads "
+                        "them)")
     parser.add_argument("--idle", type=int, help="measure this many connections that send nothing instead")
     parser.add_argument("--nofile", type=int, default=1024, help="the API's descriptor limit (with --idle)")
     parser.add_argument("--header-timeout", type=int, default=10, help="the API's HEADER_TIMEOUT_S (with --idle)")

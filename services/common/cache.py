@@ -196,8 +196,9 @@ class AsyncCache:
     async def put_and_count(self, vid: str, entry: bytes) -> None:
         """Fill the entry (`entry`: the record's JSON, `_entry`) with its TTL and count one view."""
         self.breaker.check()
-        await self._all("put_and_count", [self.redis.execute("SET", video_key(vid), entry, "EX", self.settings.ttl_s),
-                                          self.redis.execute("ZINCRBY", POPULAR_KEY, 1, vid)])
+        await self._all("put_and_count", [
+            self.redis.execute("SET", video_key(vid), entry, "EX", self.settings.ttl_s),
+            self.redis.execute("ZINCRBY", POPULAR_KEY, 1, vid)])
 
     async def put(self, vid: str, entry: bytes) -> None:
         """Fill the entry without counting a view (the view was counted when the unusable entry was read)."""
