@@ -98,6 +98,11 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, data: bytes, waiters: list[asyncio.Future], deadline: float) -> None:
+        if self.closed:  # lost before its first use: nothing would ever answer these
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exceptions.ConnectionError("Connection closed by server."))
+            return
         self.pending.extend([(waiter, deadline) for waiter in waiters])
         self.transport.write(data)
         if self._timer is None:
@@ -224,9 +229,10 @@ class AutoPipeline:
             return
         finally:
             self._connecting = None
-        if self._closed:
-            connection.transport.abort()
-            self._fail_queued(exceptions.ConnectionError("the Redis client is closed"))
+        if self._closed or connection.closed:  # closed meanwhile, by us or by the server
+            connection.fail(exceptions.ConnectionError("Connection closed by server."))
+            self._fail_queued(exceptions.ConnectionError(
+                "the Redis client is closed" if self._closed else "Connection closed by server."))
             return
         # AUTH goes first, in the same write as the commands queued meanwhile; if it is refused they are
         # refused too (NOAUTH), and the connection is closed so that the next command authenticates anew.

@@ -101,6 +101,20 @@ def test_a_connection_that_sends_what_is_not_a_reply_fails_its_commands_and_is_d
         assert [type(r) for r in results] == expected and closed == [True] and current is None, wire[:20]
 
 
+def test_commands_for_a_connection_lost_before_its_first_use_fail_at_once():
+    async def main():
+        client = AutoPipeline(RedisSettings(host="127.0.0.1", port=1, password="x", ca_bundle=None))
+        client.loop = asyncio.get_running_loop()
+        connection = autopipeline._Connection(client)
+        connection.connection_lost(None)
+        waiter = client.loop.create_future()
+        connection.send(b"*1\r\n$4\r\nPING\r\n", [waiter], client.loop.time() + 60)
+        return await asyncio.gather(waiter, return_exceptions=True)
+
+    [result] = asyncio.run(main())
+    assert isinstance(result, redis.exceptions.ConnectionError)
+
+
 def test_commands_are_packed_as_arrays_of_bulk_strings():
     assert pack(("SET", "k", b"v\r\n", 5)) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n$1\r\n5\r\n"
     assert pack(("GET", "ключ")) == b"*2\r\n$3\r\nGET\r\n$8\r\n" + "ключ".encode() + b"\r\n"
