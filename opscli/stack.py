@@ -224,12 +224,15 @@ def _for_account(aws: Any) -> str:
     account = getattr(aws, "known_account", None)
     if not account:
         try:
-            account = aws.client("sts").get_caller_identity()["Account"]
+            answer = aws.client("sts").get_caller_identity()
+            account = answer["Account"]
         except Exception:  # noqa: BLE001 - only a hint in a message: without it, the message says less
             return ""
         if not isinstance(account, str) or not account:
             return ""
         aws.known_account = account
+        caller = answer.get("Arn")  # who ran it: the report names the caller whose account has no such stack
+        aws.known_caller = caller if isinstance(caller, str) and caller.startswith("arn:") else None
     return f" for account {account}"
 
 

@@ -50,6 +50,9 @@ def test_a_wrong_suffix_says_why_once_on_stderr_and_whole_in_every_view(moto_env
                                                           f"TapStack{WRONG}: {reason}"]
     assert html.escape(reason) in paths["html"].read_text()
     assert reason in said(paths["table"].read_text())
+    # who ran it is named even though the stack was never found: the caller is what tells a wrong account apart
+    assert document["provenance"]["caller"] == boto3.client("sts", region_name="ap-northeast-1").get_caller_identity(
+    )["Arn"]
 
 
 def test_a_dead_endpoint_says_why_once_for_every_secret(aws_credentials):
