@@ -208,7 +208,7 @@ class Deployer:
         # The emulator (moto, in this process) now answers CloudFormation's ListStackResources / GetTemplate
         # for the stack, as AWS would after a deploy: opscli finds its scope the same way in both.
         result.record = result.stack_record(self.stack_name, self.template)
-        register_stack(result.record)
+        register_stack(result.record, account=ACCOUNT, region=self.config.region)
         return result
 
     # --- handlers: (self, logical id, resolved properties) -> (Ref value, GetAtt attributes) ----

@@ -438,16 +438,23 @@ def _answer_kms_multi_region_as_aws_does() -> None:
     Key._multi_region_as_aws = True  # type: ignore[attr-defined]
 
 
-# Stacks the local deployer created, by name: what CloudFormation's ListStackResources and GetTemplate answer
-# for them (moto's CloudFormation cannot deploy this stack, so the deployer creates the resources through the
-# service APIs and records the stack here). Emulators in this process share it.
-_DECLARED_STACKS: dict[str, dict[str, Any]] = {}
+# Stacks the local deployer created, by account, region and name: what CloudFormation's ListStackResources and
+# GetTemplate answer for them (moto's CloudFormation cannot deploy this stack, so the deployer creates the resources
+# through the service APIs and records the stack here). Emulators in this process share it. A stack is answered
+# only in the account and region it was deployed to, as CloudFormation does: credentials of another account are
+# told the stack does not exist there, never shown one whose resources they then cannot find.
+_DECLARED_STACKS: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
-def register_stack(record: dict[str, Any]) -> None:
+def register_stack(record: dict[str, Any], *, account: str, region: str) -> None:
     """Make the emulator answer ListStackResources / GetTemplate for `record` (a stack record as written by
-    DeployResult.stack_record) as CloudFormation would for a deployed stack."""
-    _DECLARED_STACKS[record["StackName"]] = {**record, "created": datetime.now(timezone.utc)}
+    DeployResult.stack_record) as CloudFormation would for a stack deployed to `account` and `region`."""
+    _DECLARED_STACKS[(account, region, record["StackName"])] = {**record, "created": datetime.now(timezone.utc)}
+
+
+def _declared_stack(response: Any) -> dict[str, Any] | None:
+    """The stack record a CloudFormation request names, in the caller's account and the request's region."""
+    return _DECLARED_STACKS.get((response.current_account, response.region, response._get_param("StackName")))
 
 
 def _serve_declared_stacks() -> None:
@@ -460,7 +467,7 @@ def _serve_declared_stacks() -> None:
                                     cfn_responses.CloudFormationResponse.get_template)
 
     def list_stack_resources(self: Any) -> Any:
-        record = _DECLARED_STACKS.get(self._get_param("StackName"))
+        record = _declared_stack(self)
         if record is None:
             return list_resources(self)
         token = self._get_param("NextToken") or "0"
@@ -474,7 +481,7 @@ def _serve_declared_stacks() -> None:
         return ActionResult(page)
 
     def template(self: Any) -> Any:
-        record = _DECLARED_STACKS.get(self._get_param("StackName"))
+        record = _declared_stack(self)
         if record is None:
             return get_template(self)
         return ActionResult({"TemplateBody": json.dumps(record["TemplateBody"]),

@@ -55,6 +55,29 @@ def test_a_wrong_suffix_says_why_once_on_stderr_and_whole_in_every_view(moto_env
     )["Arn"]
 
 
+def test_another_accounts_credentials_are_told_the_stack_is_not_there(moto_env, monkeypatch):
+    """The local emulator answers a deployed stack only in the account (and region) it was deployed to, as
+    CloudFormation does: credentials of another account get the reason, never a stack whose every resource
+    then looks deleted (one FAIL per resource)."""
+    from localenv.emulator import register_stack
+
+    name = f"TapStack{WRONG}acct"
+    register_stack({"StackName": name, "TemplateBody": {"Resources": {}}, "StackResourceSummaries": []},
+                   account="123456789012", region="ap-northeast-1")
+    cfn = boto3.client("cloudformation", region_name="ap-northeast-1")
+    assert cfn.list_stack_resources(StackName=name)["StackResourceSummaries"] == []  # its own account: answered
+    other = boto3.client("sts", region_name="ap-northeast-1").assume_role(
+        RoleArn="arn:aws:iam::111122223333:role/auditor", RoleSessionName="review")["Credentials"]
+    for key, field in (("AWS_ACCESS_KEY_ID", "AccessKeyId"), ("AWS_SECRET_ACCESS_KEY", "SecretAccessKey"),
+                       ("AWS_SESSION_TOKEN", "SessionToken")):
+        monkeypatch.setenv(key, other[field])
+    result = run("audit", "--suffix", f"{WRONG}acct", "-o", "json")
+    assert result.exit_code == errors.EXIT_INCOMPLETE
+    assert result.stderr == (f"opscli: ERROR {name}: could not look: stack {name} does not exist in ap-northeast-1 "
+                             f"for account 111122223333: check --suffix (or --outputs) or the credentials' account\n")
+    assert json.loads(result.stdout)["provenance"]["caller"] == "arn:aws:sts::111122223333:assumed-role/auditor/review"
+
+
 def test_a_dead_endpoint_says_why_once_for_every_secret(aws_credentials):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
