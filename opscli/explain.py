@@ -13,6 +13,7 @@ from typing import Any
 from opscli.model import Finding, resource_parts
 from opscli.operations import ACCOUNT_OPERATIONS, SECRETS_SPECS
 from opscli.readers import READERS
+from opscli.sanitize import is_visible, visible_json
 from opscli.stackcheck import ACCOUNT_CHECK
 from platform_spec import catalog
 from platform_spec.result import Status
@@ -73,8 +74,30 @@ def _text(value: Any) -> str:
 
 def _json(value: Any) -> str:
     """Compact JSON with its keys in order: the same command whatever order the facts were read in (a report's JSON
-    keeps them sorted)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    keeps them sorted). A character a terminal acts on or hides (a control, a bidi override) is JSON's own \\u
+    escape, so the text every format shows is the text that is pasted, and it means the same value."""
+    return visible_json(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
+
+
+def _word(text: str) -> str:
+    """`text` as one shell word that a paste passes as exactly `text` and nothing else: single-quoted where every
+    character is visible; otherwise in ANSI-C quotes ($'...', bash and zsh) with each hidden character (a line
+    feed, an escape, a bidi override) as its backslash escape, so that the command holds no character a terminal
+    acts on, shows as it will run in every format, and cannot be broken into two commands by a line feed."""
+    if is_visible(text) and "\t" not in text:  # a terminal view shows a tab as a space
+        return shlex.quote(text)
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in "\\'":
+            out.append("\\" + char)
+        elif is_visible(char) and char != "\t":
+            out.append(char)
+        elif code < 0x80:  # \xHH is a byte: only ASCII's are the character itself
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"
 
 
 class _Missing(Exception):
@@ -124,9 +147,9 @@ def command_lines(command: catalog.Command, facts: Mapping[str, Any]) -> list[st
                 words.append(option)
                 continue
             if isinstance(template, tuple):  # several words: the CLI's list syntax
-                words += [option, *(shlex.quote(_text(_filled(item, scope))) for item in template)]
+                words += [option, *(_word(_text(_filled(item, scope))) for item in template)]
             else:
-                words += [option, shlex.quote(_text(_filled(template, scope)))]
+                words += [option, _word(_text(_filled(template, scope)))]
         lines.append(" ".join(words))
     return lines
 

@@ -93,3 +93,35 @@ def test_a_failure_without_facts_gets_the_rules_words_unless_no_command_could_fi
     assert explanation(old)["remediation"] == {**explanation(old)["remediation"], "kind": "text",
                                                "now": "aws kms enable-key-rotation, with the ids and values each "
                                                       "failure names."}
+
+
+HOSTILE = "x'; touch {tmp}/ran #\n$(touch {tmp}/ran)`touch {tmp}/ran`\x1b]52;c;cm0=\x07\t\u202egnp.exe\U0001f600\\"
+
+
+def test_a_fix_with_hostile_ids_is_printable_and_pasted_into_bash_passes_exactly_them(tmp_path):
+    """A name an intruder chose (a line feed, a terminal escape, a bidi override, a tab, command substitutions)
+    is written so that the command holds only characters every view shows as they are (the terminal's sanitizer
+    changes nothing, so every format has the same text), and bash, given the text, runs nothing but the command
+    and passes exactly the names: a plain word in $'...' quotes, a JSON word with JSON's own escapes."""
+    import json
+    import subprocess
+
+    from opscli.sanitize import is_visible
+
+    hostile = HOSTILE.format(tmp=tmp_path)
+    inventory = Finding("STK-RES-001", "STK-RES-001", Status.FAIL, "AWS::S3::Bucket B (b-1)", "exports",
+                        evidence={"id": "b-1", "inventories": ["plain", hostile]})
+    rule = Finding("STK-RES-003", "STK-RES-003", Status.FAIL, "AWS::Events::Rule R (r-1)", "targets",
+                   evidence={"id": "r-1", "targets": [hostile]})
+    for finding, last in ((inventory, [hostile]), (rule, [json.dumps([hostile])])):
+        now = explanation(finding)["remediation"]["now"]
+        assert is_visible(now) and "\t" not in now, now
+        # `aws` here only writes each of its words, NUL-terminated, and each command's end
+        shown = subprocess.run(["bash", "--norc", "--noprofile", "-c", 'aws() { printf "%s\\0" "$@"; printf "\\1"; }\n'
+                                + now], capture_output=True, check=True, env={"LC_ALL": "C.UTF-8"}).stdout
+        calls = [call.split(b"\0")[:-1] for call in shown.split(b"\1")[:-1]]
+        assert [json.loads(c[-1]) if c[-1].startswith(b"[") else c[-1].decode() for c in calls][-1:] == [
+            json.loads(v) if v.startswith("[") else v for v in last]
+        assert not (tmp_path / "ran").exists()
+    assert explanation(inventory)["remediation"]["now"].startswith(
+        "aws s3api delete-bucket-inventory-configuration --bucket b-1 --id plain && ")
