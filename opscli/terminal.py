@@ -251,12 +251,8 @@ def _unverified(report: Report, console: Console) -> None:
         return
     count = sum(len(properties) for _, _, properties in groups)
     console.print(f"\nnot compared ({count} declared properties; the resources' physical ids in -o json):")
-    grid = Table.grid(padding=(0, 1))  # a wrapped line stays indented under its resource
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for resource, why, properties in groups:
-        grid.add_row(" -", f"{cell(short_name(resource))}: {cell(', '.join(properties))} — {cell(why)}")
-    console.print(grid)
+    for resource, why, properties in groups:  # wrapped at spaces, indented under its resource: an id stays whole
+        flowed(console, " - ", f"{short_name(resource)}: {', '.join(properties)} — {why}", hang=3)
 
 
 def compliance_table(view: dict[str, dict], framework: str, console: Console) -> None:

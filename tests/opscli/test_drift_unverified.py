@@ -82,3 +82,20 @@ def test_an_audit_lists_nothing_it_did_not_try_to_compare(monkeypatch, capsys, a
     monkeypatch.setattr(opscli.core, "drift", fake_run(report))
     assert main(["drift", "--suffix", "x", "--no-history"]) in (errors.EXIT_OK, errors.EXIT_INCOMPLETE)
     assert "not compared" not in capsys.readouterr().out
+
+
+def test_a_long_id_in_the_list_is_never_folded_in_the_middle():
+    """A logical id (up to 255 characters) or a reference longer than the terminal's line is one token: it stands
+    whole on a line of its own rather than being folded across two."""
+    from tests.opscli.test_terminal_layout import assert_fits, view
+
+    logical = "DatabaseSecurityGroupfromTapStackprodVideoProcessingWorkerSecurityGroupF0541DCA5433B15F6617"
+    reference = "CacheReplicationGroupBFE59FF3.ReaderEndPoint.Address"
+    report = _report()
+    report.coverage["unverified"] = [Unverified(resource_label("AWS::EC2::SecurityGroupIngress", logical, "sgr-1"),
+                                                "Description", f"its declared value does not resolve: {reference}"
+                                                ).to_dict()]
+    for width in (40, 80):
+        text = view(report, width)
+        assert_fits(text, width)
+        assert {f"{logical}:", reference} <= set(text.split()), text
