@@ -72,16 +72,16 @@ def cell(value: object, *, lines: bool = False) -> str:
     return escape(visible(value, lines=lines))
 
 
-def flow(text: str, width: int, *, hang: int = 0, first: int = 0) -> list[tuple[int, str]]:
-    """`text` laid out in lines of at most `width` cells, broken only at spaces: (the column a line starts at, its
-    text). The first line starts at column `first` (after whatever the caller put before it), the others at `hang`.
-    A word too long to follow on its line starts the next one; one too long for a line at `hang` gets a line of its
-    own, moved left as far as it must to fit `width`, and one longer than `width` stays whole (the terminal wraps
-    it): an id, an ARN or a command-line token is never broken, so that it can be copied. The first line is kept
-    even when empty: the caller's prefix stands on it."""
+def flow(text: str | list[str], width: int, *, hang: int = 0, first: int = 0) -> list[tuple[int, str]]:
+    """`text` laid out in lines of at most `width` cells, broken only at spaces (or between the given words): (the
+    column a line starts at, its text). The first line starts at column `first` (after whatever the caller put
+    before it), the others at `hang`. A word too long to follow on its line starts the next one; one too long for a
+    line at `hang` gets a line of its own, moved left as far as it must to fit `width`, and one longer than `width`
+    stays whole (the terminal wraps it): an id, an ARN or a command-line token is never broken, so that it can be
+    copied. The first line is kept even when empty: the caller's prefix stands on it."""
     out: list[tuple[int, str]] = []
     start, words, size = first, [], 0  # the line being filled: its column, its words, its width in cells
-    for word in text.split(" "):
+    for word in (text.split(" ") if isinstance(text, str) else text):
         need = cell_len(word)
         if start + size + (1 if words else 0) + need <= width or (not out and not words and first == 0):
             size += (1 if words else 0) + need
@@ -113,6 +113,46 @@ def flowed(console: Console, prefix: Text | str, value: object, *, hang: int, st
             lead, head = head or Text(" " * column), None
             if line or lead.plain.strip():  # not a line of blanks where the first word did not fit
                 console.print(Text.assemble(lead, (line, style)), soft_wrap=True, highlight=False)
+
+
+def shell_words(command: str) -> list[str]:
+    """The words of a command line as opscli writes one (opscli.explain): split at the spaces outside quotes
+    ('...', "...", $'...' with its backslash escapes), each word whole, quotes and all."""
+    words: list[str] = []
+    word: list[str] = []
+    quote = ""  # "" outside quotes; "'", '"' or "$" inside them
+    chars = iter(command)
+    for char in chars:
+        if not quote and char == " ":
+            if word:
+                words.append("".join(word))
+                word = []
+            continue
+        word.append(char)
+        if char == "\\" and quote != "'":  # an escaped character never ends a word or a quote
+            word.append(next(chars, ""))
+        elif not quote and char in "'\"":
+            quote = "$" if char == "'" and word[-2:-1] == ["$"] else char
+        elif quote and char == ("'" if quote == "$" else quote):
+            quote = ""
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def flowed_command(console: Console, prefix: Text | str, command: str, *, hang: int) -> None:
+    """Print `prefix`, then a command line flowed after it as `flowed` does, but broken only between shell words
+    (never inside a quoted one) and with a backslash ending every line but the last: pasted, the lines are one
+    command, so no word that starts a line is ever run as a command of its own."""
+    head: Text | None = Text(prefix) if isinstance(prefix, str) else prefix
+    hang = min(hang, console.width // 2)
+    lines = flow([visible(word) for word in shell_words(command)], console.width - 2, hang=hang,
+                 first=cell_len(head.plain))
+    for n, (column, line) in enumerate(lines):
+        lead, head = head or Text(" " * column), None
+        end = " \\" if n < len(lines) - 1 and line else ""
+        if line or lead.plain.strip():
+            console.print(Text.assemble(lead, line + end), soft_wrap=True, highlight=False)
 
 
 def verdict(report: Report) -> str:
@@ -212,14 +252,20 @@ def _details(failures: list[Finding], console: Console, limit: int | None,
         e = explanation(f)
         console.print()
         flowed(console, Text.assemble((visible(f.rule_id), "bold red"), " "), e["title"], hang=2, style="bold")
+        # What AWS answered ("found") may hold a line feed: shown as its escape, it cannot draw lines that look
+        # like opscli's own ("fix now  ..."). A command is laid out to be pasted whole (flowed_command).
         for label, text, lines in (
                 ("resource", f.resource, False), ("declared", str(site or ""), False),  # its Python line
-                ("found", f.reason, True), ("why", e["rationale"], True),
+                ("found", f.reason, False), ("why", e["rationale"], True),
                 ("fix now", e["remediation"]["now"], True), ("in code", e["remediation"]["in_code"], True),
                 ("controls", "; ".join(f"{name} {', '.join(ids)}" for name, ids in e["controls"].items()), True)):
-            if text:
-                flowed(console, Text.assemble((f" {label:<{DETAIL_LABEL}}", "dim"), " "), text,
-                       hang=DETAIL_LABEL + 2, lines=lines)
+            if not text:
+                continue
+            label_text = Text.assemble((f" {label:<{DETAIL_LABEL}}", "dim"), " ")
+            if label == "fix now" and e["remediation"].get("kind") == "command":
+                flowed_command(console, label_text, text, hang=DETAIL_LABEL + 2)
+            else:
+                flowed(console, label_text, text, hang=DETAIL_LABEL + 2, lines=lines)
     if len(shown) < len(failures):
         console.print(f"\n… {len(failures) - len(shown)} more FAIL explained with --all, or in -o json / "
                       "--report html")

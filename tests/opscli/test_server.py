@@ -66,5 +66,6 @@ def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
     assert "EnableKeyRotation is not true" in " ".join(" ".join(lines[entry:entry + 4]).split())
     assert lines[lines.index("not passing, by service:") + 2].split() == ["KMS", "1"]
     fix = next(i for i, line in enumerate(lines) if line.startswith(" fix now"))
-    said = " ".join(" ".join(lines[fix:fix + 3]).split())  # the key's id may go to a line of its own, whole
+    # the key's id may go to a line of its own, whole, after a backslash that continues the command
+    said = " ".join(" ".join(line.removesuffix(" \\") for line in lines[fix:fix + 3]).split())
     assert said.startswith(f"fix now aws kms enable-key-rotation --key-id {key_id} "), said  # the command alone

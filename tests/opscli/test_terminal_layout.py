@@ -22,10 +22,16 @@ def said(text: str) -> str:
     return " ".join(text.split())
 
 
+def joined(text: str) -> str:
+    """A view with its commands' lines joined as a shell joins them (a backslash ending a line)."""
+    return text.replace(" \\\n", " ")
+
+
 def assert_fits(text: str, width: int) -> None:
-    """Every line within `width`, but for a line that is one token longer than that (never broken)."""
+    """Every line within `width`, but for a line that is one token longer than that (never broken: a quoted
+    shell word is one), which may continue a command (a backslash after it)."""
     for line in text.splitlines():
-        assert len(line) <= width or len(line.split()) == 1, (width, line)
+        assert len(line) <= width or len(terminal.shell_words(line.removesuffix(" \\"))) == 1, (width, line)
 
 
 def view(report: Report, width: int, *, show_all: bool = False) -> str:
@@ -61,7 +67,7 @@ def test_the_evidence_and_the_command_are_whole_at_80_and_140_columns(width):
     tokens = set(text.split())
     assert {"0.0.0.0/0", "::/0", "sgr-0a1b2c3d4e5f67890)", f"({principal})", f"({key})"} <= tokens
     fix = text[text.index(" fix now", text.index("STK-KMS-002 The")):]
-    assert f"aws kms enable-key-rotation --key-id {key}" in said(fix)
+    assert f"aws kms enable-key-rotation --key-id {key}" in said(joined(fix))
     assert all(key in line for line in text.splitlines() if "arn:aws:kms" in line)
 
 
@@ -96,3 +102,40 @@ def test_compliance_view_never_breaks_a_control_or_a_rule_at_80_columns(framewor
     shown = {token.rstrip(":,") for token in text.split()}
     for control, entry in grouped.items():
         assert control in shown and set(entry["rules"]) <= shown, control
+
+
+HOSTILE = "inv'; touch {tmp}/ran #\n$(touch {tmp}/ran)\u202egnp"
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_command_copied_from_the_terminal_is_one_command_and_runs_nothing_else(width, tmp_path):
+    """The explained FAIL's "fix now", copied from the terminal as it is laid out and pasted into bash, is the
+    very command JSON holds: its lines end in a backslash, never break inside a quoted word, and no word that
+    starts a line (an id an intruder chose, such as `poweroff`) runs as a command of its own. What AWS answered
+    ("found") keeps an intruder's line feed as its escape, so it draws no line of its own."""
+    import json
+    import subprocess
+
+    from opscli.explain import explanation
+
+    hostile = HOSTILE.format(tmp=tmp_path)
+    bucket = "tapstackprod-intakebucketdf3620f2-abcdefghijkl"
+    failure = Finding("STK-RES-001", "STK-RES-001", Status.FAIL, f"AWS::S3::Bucket IntakeBucket ({bucket})",
+                      f"inventory {hostile} -> arn:aws:s3:::elsewhere",
+                      evidence={"id": bucket, "inventories": ["poweroff", hostile, "sh"]})
+    text = view(Report(command="audit", target={"stack": "TapStackprod"}, findings=[failure]), width)
+    assert_fits(text, width)
+    block = text[text.index(" fix now"):text.index(" in code")].removeprefix(" fix now")
+    assert all(line.endswith(" \\") for line in block.splitlines()[:-1]) and len(block.splitlines()) > 2
+
+    def run(command: str) -> bytes:
+        script = 'aws() { printf "%s\\0" "$@"; printf "\\1"; }\npoweroff() { printf RAN; }\nsh() { printf RAN; }\n'
+        return subprocess.run(["bash", "--norc", "--noprofile", "-c", script + command], capture_output=True,
+                              check=True, env={"LC_ALL": "C.UTF-8"}).stdout
+
+    pasted = run(block)
+    assert pasted == run(explanation(failure)["remediation"]["now"]) and b"RAN" not in pasted
+    assert pasted.split(b"\1")[1].split(b"\0")[-2].decode() == hostile
+    assert not (tmp_path / "ran").exists()
+    found = text[text.index(" found"):text.index(" why")]
+    assert "\\x0a" in found and "#\n" not in found
