@@ -41,9 +41,10 @@ from opscli.model import Report
 from platform_spec import files
 from platform_spec.result import Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x6F707363  # "opsc": PRAGMA application_id, bytes 68-71 of the header of every history we create
 TREND = 30  # runs shown in the trend
+RUNS_READ = 1000  # runs read back for a report: its trend, the runs that could not look, rows recorded before schema 3
 COULD_NOT_LOOK = (EXIT_INCOMPLETE, EXIT_INTERRUPTED)  # the exit codes of a run that could not look
 # Schema 1, exactly as opscli first made it: also how a history made before APPLICATION_ID is recognised (its
 # sqlite_master must equal this). Never change it: a later schema is a migration below.
@@ -64,6 +65,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs ADD COLUMN looked INTEGER NOT NULL DEFAULT 1",
         f"UPDATE runs SET looked = 0 WHERE exit_code IN {COULD_NOT_LOOK}",
         "CREATE INDEX findings_key ON findings(key, run)"),
+    # 3: when each finding's status streak began, recorded with it, so that "since" stays exact however many runs
+    # a streak spans (a read walks back only through rows recorded before this column, at most RUNS_READ runs).
+    2: ("ALTER TABLE findings ADD COLUMN since TEXT",),
 }
 _MAGIC = b"SQLite format 3\x00"
 _HEADER = 100  # bytes of the database header (sqlite.org/fileformat.html)
@@ -381,22 +385,30 @@ def _schema_of(schema_version: int) -> list[tuple[Any, ...]]:
 
 
 def record(path: Path, report: Report, exit_code: int) -> int:
-    """Append the run and its judged findings, and whether it could look (its exit code is not 3 or 130); the
+    """Append the run and its judged findings, each with the start of its status streak (this run, or the
+    start the runs before it give: `_streaks`), and whether it could look (its exit code is not 3 or 130); the
     run's id."""
     counts = report.counts()
+    looked = exit_code not in COULD_NOT_LOOK
     db = _open(path, create=True)
     try:
         with db:
+            db.execute("BEGIN IMMEDIATE")  # the runs before this one stay as read until it is in
+            before = _runs(db, report)
+            judged = [f for f in report.findings if f.status is not Status.NOT_APPLICABLE]
+            now = {finding_id(report, f): f.status.value for f in judged}
+            since = _streaks(db, before, now)
             cursor = db.execute(
                 "INSERT INTO runs (time, command, stack, account, region, endpoint, fail, error, pass, accepted, "
                 "exit_code, looked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (report.created.isoformat(), report.command, report.stack, report.target.get("account"),
                  report.target.get("region"), report.target.get("endpoint"), counts["FAIL"], counts["ERROR"],
-                 counts["PASS"], counts["ACCEPTED"], exit_code, int(exit_code not in COULD_NOT_LOOK)))
+                 counts["PASS"], counts["ACCEPTED"], exit_code, int(looked)))
             run = int(cursor.lastrowid)
-            db.executemany("INSERT INTO findings VALUES (?,?,?,?)",
-                           [(run, finding_id(report, f), f.rule_id, f.status.value) for f in report.findings
-                            if f.status is not Status.NOT_APPLICABLE])
+            started = report.created.isoformat()
+            db.executemany("INSERT INTO findings (run, key, rule, status, since) VALUES (?,?,?,?,?)",
+                           [(run, key, f.rule_id, f.status.value, since.get(key, started))
+                            for f in judged for key in (finding_id(report, f),)])
         return run
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"history {path} cannot be written: {exc}") from None
@@ -417,37 +429,61 @@ class Past:
     first_seen: dict[str, str] = field(default_factory=dict)  # key -> first run that judged it, of any command
 
 
-def read(path: Path, report: Report) -> Past:
-    """The runs of the same command on the same stack, up to and including this one if it was recorded.
+def _runs(db: sqlite3.Connection, report: Report) -> list[tuple[Any, ...]]:
+    """(id, time, fail, error, pass, exit code, looked) of the last RUNS_READ runs of the report's command on its
+    stack, newest first."""
+    looked = "looked" if _version(db) >= 2 else f"exit_code NOT IN {COULD_NOT_LOOK}"
+    return db.execute(f"SELECT id, time, fail, error, pass, exit_code, {looked} FROM runs WHERE command=? AND "
+                      f"stack=? ORDER BY id DESC LIMIT {int(RUNS_READ)}", (report.command, report.stack)).fetchall()
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT version FROM opscli_history").fetchone()[0])
+
+
+def _streaks(db: sqlite3.Connection, runs: list[tuple[Any, ...]], now: dict[str, str]) -> dict[str, str]:
+    """Finding key -> the time of the first run of its current status streak (`now`: key -> status), from `runs`
+    (as `_runs` gives them, newest first).
 
     A finding's streak goes back from the newest run while each run gave it the status it has now; it ends at a
     run that gave another, or that could look and did not judge it. A run that could not look and reached no
-    verdict on it (ERROR, or not judged) is passed over: it neither continues nor ends the streak."""
+    verdict on it (ERROR, or not judged) is passed over: it neither continues nor ends the streak. A row that
+    recorded its streak's start (schema 3) ends the walk for its finding there."""
+    since: dict[str, str] = {}
+    streaking = set(now)
+    started = "since" if _version(db) >= 3 else "NULL"
+    for run, when, *_, ok in runs:  # newest first
+        if not streaking:
+            break
+        rows = {key: (status, start) for key, status, start in
+                db.execute(f"SELECT key, status, {started} FROM findings WHERE run=?", (run,))}
+        for key in list(streaking):
+            status, start = rows.get(key, (None, None))
+            if status == now[key]:
+                since[key] = start if isinstance(start, str) and start else when
+                if isinstance(start, str) and start:
+                    streaking.discard(key)  # recorded with the streak's start: nothing older can change it
+            elif not ok and status in (None, Status.ERROR.value):
+                continue  # could not look at it: no evidence either way
+            else:
+                streaking.discard(key)
+    return since
+
+
+def read(path: Path, report: Report) -> Past:
+    """The runs of the same command on the same stack, up to and including this one if it was recorded: the trend,
+    the runs that could not look, and each judged finding's streak (`_streaks`) and first sighting."""
     db = _open(path, create=False)
     try:
-        looked = "looked" if version(db, path) >= 2 else f"exit_code NOT IN {COULD_NOT_LOOK}"
-        runs = db.execute(f"SELECT id, time, fail, error, pass, exit_code, {looked} FROM runs WHERE command=? "
-                          "AND stack=? ORDER BY id DESC LIMIT 1000", (report.command, report.stack)).fetchall()
+        version(db, path)  # refuses a newer opscli's history
+        runs = _runs(db, report)
         trend = [{"time": t, "FAIL": f, "ERROR": e, "PASS": p, "exit_code": c}
                  for _id, t, f, e, p, c, ok in runs if ok][:TREND][::-1]
         unlooked = [{"time": t, "FAIL": f, "ERROR": e, "PASS": p, "exit_code": c}
                     for _id, t, f, e, p, c, ok in runs if not ok]
         now = {finding_id(report, f): f.status.value for f in report.findings
                if f.status is not Status.NOT_APPLICABLE}
-        since: dict[str, str] = {}
-        streaking = set(now)
-        for run, when, *_, ok in runs:  # newest first
-            statuses = dict(db.execute("SELECT key, status FROM findings WHERE run=?", (run,)).fetchall())
-            for key in list(streaking):
-                status = statuses.get(key)
-                if status == now[key]:
-                    since[key] = when
-                elif not ok and status in (None, Status.ERROR.value):
-                    continue  # could not look at it: no evidence either way
-                else:
-                    streaking.discard(key)
-            if not streaking:
-                break
+        since = _streaks(db, runs, now)
         first_seen = {}
         for key in now:
             row = db.execute("SELECT time FROM runs WHERE id = (SELECT MIN(run) FROM findings WHERE key=?)",

@@ -295,6 +295,25 @@ def test_a_verdict_that_a_run_which_could_not_look_did_reach_still_counts(tmp_pa
     assert history.read(path, last).first_failed == {KEY: last.created.isoformat()}  # failing again since day 2
 
 
+def test_failing_since_holds_however_many_runs_the_streak_spans(tmp_path, monkeypatch):
+    """Each finding is recorded with the start of its streak, so "since" (FirstObservedAt) stays the run that began
+    it when the streak is longer than the runs a report reads back (RUNS_READ: 1,000, an hourly audit's six weeks;
+    3 here), through runs that could not look; a history written before that column is walked as before."""
+    monkeypatch.setattr(history, "RUNS_READ", 3)
+    path = tmp_path / "history.sqlite"
+    history.record(path, run_of(0, rotation(Status.PASS)), 0)
+    for day in range(1, 7):
+        history.record(path, run_of(day, rotation(Status.FAIL)), 1)
+        history.record(path, run_of(day, could_not_look()), 3)
+    last = run_of(7, rotation(Status.FAIL))
+    history.record(path, last, 1)
+    past = history.read(path, last)
+    assert past.first_failed == past.streak_since == {KEY: run_of(1).created.isoformat()}
+    assert len(past.trend) + len(past.could_not_look) == 3  # what is read back stays bounded
+    history.record(path, run_of(8, rotation(Status.PASS)), 0)  # fixed: a new streak begins
+    assert history.read(path, run_of(8, rotation(Status.PASS))).streak_since == {KEY: run_of(8).created.isoformat()}
+
+
 def test_every_judged_finding_has_the_start_of_its_streak_and_when_it_was_first_seen(tmp_path):
     path = tmp_path / "history.sqlite"
     other = Finding("key.enabled", "STK-KMS-001", Status.PASS, "AWS::KMS::Key Key (k-1)", "on")
@@ -360,7 +379,7 @@ def test_a_history_made_before_the_mark_is_adopted_and_migrated(tmp_path):
 
 
 @pytest.mark.parametrize(("version", "said"), [
-    ("99", "was written by a newer opscli (history schema 99; this one reads up to 2)"),
+    ("99", f"was written by a newer opscli (history schema 99; this one reads up to {history.SCHEMA_VERSION})"),
     ("'two'", "whose schema version cannot be read"), (None, "whose schema version cannot be read"),
     ("1), (2", "whose schema version cannot be read")])
 def test_a_history_of_a_version_this_opscli_cannot_read_is_refused_and_left_as_it_is(tmp_path, version, said):
