@@ -401,7 +401,7 @@ def record(path: Path, report: Report, exit_code: int) -> int:
             cursor = db.execute(
                 "INSERT INTO runs (time, command, stack, account, region, endpoint, fail, error, pass, accepted, "
                 "exit_code, looked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (report.created.isoformat(), report.command, report.stack, report.target.get("account"),
+                (report.created.isoformat(), stream(report), report.stack, report.target.get("account"),
                  report.target.get("region"), report.target.get("endpoint"), counts["FAIL"], counts["ERROR"],
                  counts["PASS"], counts["ACCEPTED"], exit_code, int(looked)))
             run = int(cursor.lastrowid)
@@ -429,12 +429,19 @@ class Past:
     first_seen: dict[str, str] = field(default_factory=dict)  # key -> first run that judged it, of any command
 
 
+def stream(report: Report) -> str:
+    """The runs a report's run continues (recorded in `runs.command`): its command's, or a --compliance view's own
+    ("audit --compliance iso27001"). A view judges only its framework's rules: among the whole command's runs
+    it would end the streak of every finding it leaves out and enter the trend with their FAILs missing."""
+    return f"{report.command} --compliance {report.compliance}" if report.compliance else report.command
+
+
 def _runs(db: sqlite3.Connection, report: Report) -> list[tuple[Any, ...]]:
-    """(id, time, fail, error, pass, exit code, looked) of the last RUNS_READ runs of the report's command on its
+    """(id, time, fail, error, pass, exit code, looked) of the last RUNS_READ runs of the report's stream on its
     stack, newest first."""
     looked = "looked" if _version(db) >= 2 else f"exit_code NOT IN {COULD_NOT_LOOK}"
     return db.execute(f"SELECT id, time, fail, error, pass, exit_code, {looked} FROM runs WHERE command=? AND "
-                      f"stack=? ORDER BY id DESC LIMIT {int(RUNS_READ)}", (report.command, report.stack)).fetchall()
+                      f"stack=? ORDER BY id DESC LIMIT {int(RUNS_READ)}", (stream(report), report.stack)).fetchall()
 
 
 def _version(db: sqlite3.Connection) -> int:

@@ -314,6 +314,25 @@ def test_failing_since_holds_however_many_runs_the_streak_spans(tmp_path, monkey
     assert history.read(path, run_of(8, rotation(Status.PASS))).streak_since == {KEY: run_of(8).created.isoformat()}
 
 
+def test_a_compliance_view_neither_ends_the_audits_streaks_nor_enters_its_trend(tmp_path):
+    """`--compliance F` keeps only F's rules: recorded among the whole audit's runs, it ended the streak of every
+    finding it left out (failing since reset) and drew a FAIL count of its own in the trend. A view is its own
+    series of runs."""
+    from dataclasses import replace
+
+    path = tmp_path / "history.sqlite"
+    other = Finding("key.enabled", "STK-KMS-001", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off")
+    history.record(path, run_of(0, rotation(Status.FAIL), other), 1)
+    view = replace(run_of(1, other), compliance="checkov")  # a view that kept only the other finding
+    history.record(path, view, 1)
+    last = run_of(2, rotation(Status.FAIL), other)
+    history.record(path, last, 1)
+    past = history.read(path, last)
+    assert past.first_failed[KEY] == run_of(0).created.isoformat()
+    assert [r["FAIL"] for r in past.trend] == [2, 2]
+    assert len(history.read(path, view).trend) == 1
+
+
 def test_every_judged_finding_has_the_start_of_its_streak_and_when_it_was_first_seen(tmp_path):
     path = tmp_path / "history.sqlite"
     other = Finding("key.enabled", "STK-KMS-001", Status.PASS, "AWS::KMS::Key Key (k-1)", "on")
