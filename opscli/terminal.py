@@ -183,7 +183,7 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
     shown = " · ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
     word = verdict(report)
     style = {"PASS": "bold green", "FAIL": "bold red"}.get(word, "bold magenta")
-    console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {report.api_calls} API calls in "
+    console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {report.api_calls} API call{'' if report.api_calls == 1 else 's'} in "
                   f"{report.seconds:.1f}s)")
     if report.coverage is not None:
         flowed(console, "coverage: ", coverage_line(report.coverage), hang=2)

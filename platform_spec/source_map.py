@@ -15,6 +15,7 @@ FILE_NAME = "source-map.json"  # in the cloud assembly
 COMMITTED_PATH = "cdk_app/source_map.json"  # relative to the repository's root
 SCHEMA = "streamtech.source-map/v1"
 APP_FILE = "cdk.json"  # beside the committed map at the root of the app's checkout
+MAX_LINE = 1_000_000  # no Python file of the app is longer: a larger "line" is not one of ours (SARIF would carry it)
 
 
 class Site(NamedTuple):
@@ -36,7 +37,8 @@ class Site(NamedTuple):
         from elsewhere could hold and no report may then point at."""
         file, _, line = text.rpartition(":")
         parts = file.split("/")
-        if not (line.isascii() and line.isdigit() and int(line) >= 1 and file.isprintable() and "\\" not in file):
+        if not (line.isascii() and line.isdigit() and len(line) <= 7 and 1 <= int(line) <= MAX_LINE
+                and file.isprintable() and "\\" not in file):
             return None
         if file.startswith("/") or any(part in ("", ".", "..") for part in parts) or ":" in parts[0]:
             return None

@@ -69,6 +69,12 @@ CREDENTIAL_CODES = {"UnrecognizedClientException", "InvalidClientTokenId", "Expi
                     "AuthFailure"}
 
 
+def _bare(exc: BaseException) -> str:
+    """An exception's text without a trailing colon of its own (botocore's "Further retries may succeed:"), so
+    that the what-to-do after it reads as one sentence."""
+    return str(exc).rstrip().rstrip(":").rstrip()
+
+
 def describe_failure(exc: BaseException) -> tuple[Status, str]:
     """What an exception while looking means: (status, reason); an ERROR's reason ends with what to do."""
     if isinstance(exc, Missing):
@@ -87,15 +93,15 @@ def describe_failure(exc: BaseException) -> tuple[Status, str]:
             return Status.ERROR, f"throttled on {operation} after retries ({code}): {LATER}"
         return Status.ERROR, f"{operation} failed: {code} {message}".strip()
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
-        return Status.ERROR, f"endpoint unreachable: {exc}: {REACH}"
+        return Status.ERROR, f"endpoint unreachable: {_bare(exc)}: {REACH}"
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
-        return Status.ERROR, f"timed out: {exc}: {REACH}"
+        return Status.ERROR, f"timed out: {_bare(exc)}: {REACH}"
     if isinstance(exc, CouldNotLook):
-        return Status.ERROR, f"malformed answer: {exc}: {ANSWERS}"
+        return Status.ERROR, f"malformed answer: {_bare(exc)}: {ANSWERS}"
     if isinstance(exc, botocore.parsers.ResponseParserError):  # not a BotoCoreError: bad XML/JSON, HTML, cut short
         return Status.ERROR, f"malformed answer: {str(exc).splitlines()[0][:200]}: {ANSWERS}"
     if isinstance(exc, (KeyError, TypeError, IndexError, AttributeError)):
-        return Status.ERROR, f"malformed answer: {type(exc).__name__} {exc}: {ANSWERS}"
+        return Status.ERROR, f"malformed answer: {type(exc).__name__} {_bare(exc)}: {ANSWERS}"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return Status.ERROR, f"AWS SDK error: {exc}"
     raise exc

@@ -286,3 +286,22 @@ def test_the_export_client_may_reach_only_its_endpoint_host_not_even_a_subdomain
         with pytest.raises(EndpointViolation):
             strict(SimpleNamespace(url=url))
     s3_style(SimpleNamespace(url="http://bucket.localhost:9/"))  # the read-only clients' S3 virtual hosting
+
+
+def test_a_long_fix_now_is_kept_whole_in_pieces_that_sort_in_order(monkeypatch):
+    """ProductFields values hold 2,048 characters: a longer command (a policy document) is split into pieces
+    named so that their names sort in their order (/02 … /11), and joined they are the command."""
+    from opscli import fleet
+
+    real = fleet.explanation
+    command = "aws sqs set-queue-attributes --attributes " + "x" * (2_048 * 11)
+
+    def long(f):
+        e = real(f)
+        return {**e, "remediation": {**e["remediation"], "now": command}}
+
+    monkeypatch.setattr(fleet, "explanation", long)
+    [finding] = to_asff(report(Finding("c", "STK-NET-002", Status.FAIL, "AWS::EC2::SecurityGroup Sg (sg-1)", "x")))
+    names = [k for k in finding["ProductFields"] if k.startswith("opscli/FixNow")]
+    assert len(names) == 12 and names[0] == "opscli/FixNow" and sorted(names[1:]) == names[1:]
+    assert "".join(finding["ProductFields"][k] for k in sorted(names)) == command

@@ -80,3 +80,17 @@ def test_a_synthesis_the_app_s_code_breaks_names_the_line_it_broke_on(tmp_path, 
     assert trace[0].startswith("Traceback") and last == \
         "error: synthesis failed at cdk_app/constructs/database.py:3: ValueError: engine version not offered"
     assert entry.raised_at(ValueError("no traceback")) is None
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("cdk_app/constructs/database.py:58", ("cdk_app/constructs/database.py", 58)),
+    ("cdk_app/x.py:1000000", ("cdk_app/x.py", 1_000_000)),
+    ("cdk_app/x.py:1000001", None),  # no file of the app is that long: not a line of ours
+    ("cdk_app/x.py:99999999999999999999999", None),  # a foreign map's number, never carried into SARIF
+    ("cdk_app/x.py:0", None), ("/etc/passwd:1", None), ("cdk_app/../x.py:1", None), ("cdk_app/x.py:١٢", None),
+])
+def test_a_site_is_a_plain_path_of_the_app_and_a_line_it_can_have(text, parsed):
+    from platform_spec.source_map import Site
+
+    site = Site.parse(text)
+    assert (site.file, site.line) == parsed if parsed else site is None
