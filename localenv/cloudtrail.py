@@ -24,7 +24,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from platform_spec.contract import CLOUDTRAIL_DETAIL_TYPE, READ_PREFIXES
+from platform_spec.contract import READ_PREFIXES
+from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE
 
 log = logging.getLogger(__name__)
 

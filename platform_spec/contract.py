@@ -2,8 +2,8 @@
 set and the services read, the ports, the secret fields, the database name and the metrics namespace.
 
 The CDK app writes these names into the task definitions and `services` reads them; neither side types them.
-The last section is the local deployment's side of the same idea: what `localenv` writes into the stack
-record and `opscli` reads back."""
+The last sections are the local deployment's side of the same idea: what `localenv` writes into the stack
+record and `opscli` reads back, and what both call a read."""
 
 from __future__ import annotations
 
@@ -53,12 +53,7 @@ SECRET_VARIABLES = frozenset({DB_USERNAME, DB_PASSWORD, REDIS_AUTH_TOKEN})
 # --- The local deployment's stack record (localenv writes it, opscli reads it) ----------------------
 LOCAL_NOT_EMULATED = "LOCAL_NOT_EMULATED"  # the status of a declared resource the emulator does not create
 
-# --- What the emulator and the posture monitor agree on (localenv emits, opscli.monitor consumes) ------------
-# The detail-type of every event CloudTrail puts on EventBridge for an API call.
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-# Operations that only read, by the prefix of their name (CloudTrail's readOnly events): opscli may send only
-# these, and the emulator records none of them as a change.
+# --- What is a read (opscli's read-only guard sends only these; the emulator records none as a change) ------
+# Operations that only read, by the prefix of their name (CloudTrail's readOnly events). The posture monitor's own
+# names (CloudTrail's detail-type, the schedule's message) are in platform_spec.monitor.
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Lookup", "Search")
-# The key of the schedule's message to the monitor's queue: {"opscli-monitor": "schedule", "suffix": "<suffix>"}.
-MONITOR_MESSAGE_KEY = "opscli-monitor"
-MONITOR_SCHEDULE = "schedule"

@@ -1,5 +1,6 @@
 """The posture monitor's contract: what its stack (cdk_app), its runtime (opscli.monitor) and the local emulator
-(localenv) agree on: names of its stack and outputs, its environment, its metric and the schedule's message."""
+(localenv) agree on: names of its stack and outputs, its environment, its metric, the events it is sent (CloudTrail's
+on EventBridge, and which services' ones) and the schedule's message. Each is defined here and nowhere else."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ METRIC_NAME = "FailingFindings"
 METRIC_DIMENSION = "Severity"
 ALARM_SEVERITIES = ("HIGH", "CRITICAL")
 
-# What CloudTrail's management events look like on the default event bus.
+# The detail-type of every event CloudTrail puts on EventBridge for an API call (the emulator puts it too).
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+# The schedule's message on the queue: {"opscli-monitor": "schedule", "suffix": "<suffix>"}.
 SCHEDULE_MARKER = "opscli-monitor"
 SCHEDULE_KIND = "schedule"
+SCHEDULE_SUFFIX = "suffix"
 SCHEDULE_RATE = "rate(1 hour)"
 
 # The stack's outputs (what localenv and the operator read).
@@ -45,7 +48,7 @@ def stack_name(suffix: str) -> str:
 
 def schedule_input(suffix: str) -> dict[str, str]:
     """The message the schedule puts on the queue: run the whole-stack audit of TapStack<suffix>."""
-    return {SCHEDULE_MARKER: SCHEDULE_KIND, "suffix": suffix}
+    return {SCHEDULE_MARKER: SCHEDULE_KIND, SCHEDULE_SUFFIX: suffix}
 
 
 def schedule_body(suffix: str) -> str:

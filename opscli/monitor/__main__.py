@@ -32,6 +32,7 @@ from opscli.monitor import handler
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings
 from opscli.targets import from_suffix
+from platform_spec import monitor
 from platform_spec.result import CouldNotLook
 
 QUEUE_WRITES = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:ChangeMessageVisibilityBatch"})
@@ -152,14 +153,14 @@ class Consumer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m opscli.monitor", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--suffix", default=os.environ.get(handler.ENV_SUFFIX), help="the stack's suffix")
+    parser.add_argument("--suffix", default=os.environ.get(monitor.ENV_SUFFIX), help="the stack's suffix")
     parser.add_argument("--queue-url", required=True, help="the monitor's queue (MonitorQueueUrl)")
     parser.add_argument("--endpoint-url", type=_endpoint, default=os.environ.get("AWS_ENDPOINT_URL") or None,
                         help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL")
     parser.add_argument("--region", default=ALLOWED_REGION)
-    parser.add_argument("--bucket", default=os.environ.get(handler.ENV_BUCKET) or None,
+    parser.add_argument("--bucket", default=os.environ.get(monitor.ENV_BUCKET) or None,
                         help="the report bucket (MonitorBucketName); also OPSCLI_MONITOR_BUCKET")
-    parser.add_argument("--namespace", default=os.environ.get(handler.ENV_NAMESPACE) or None,
+    parser.add_argument("--namespace", default=os.environ.get(monitor.ENV_NAMESPACE) or None,
                         help="the CloudWatch namespace of FailingFindings; also OPSCLI_MONITOR_NAMESPACE")
     parser.add_argument("--window", type=_window, default=2.0, help="seconds a batch collects (default 2)")
     args = parser.parse_args(argv)

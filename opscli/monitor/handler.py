@@ -20,10 +20,9 @@ from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings, judge_batch
 from opscli.sanitize import visible_json
 from opscli.targets import from_suffix
+from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
 from platform_spec.result import CouldNotLook
 
-# The function's environment (the stack sets it; contract point 2 of the monitor).
-ENV_SUFFIX, ENV_BUCKET, ENV_NAMESPACE = "OPSCLI_MONITOR_SUFFIX", "OPSCLI_MONITOR_BUCKET", "OPSCLI_MONITOR_NAMESPACE"
 DEADLINE_MARGIN = 10.0  # seconds of the invocation kept for publishing after the reads
 
 Log = Callable[..., None]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_spec.contract import CLOUDTRAIL_DETAIL_TYPE, MONITOR_MESSAGE_KEY, MONITOR_SCHEDULE
+from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE, SCHEDULE_KIND, SCHEDULE_MARKER, SCHEDULE_SUFFIX
 
 MAX_BODY = 256 * 1024  # an SQS message (and an EventBridge event) is at most 256 KB
 
@@ -92,18 +92,18 @@ def read(record: Record, suffix: str) -> Change | Schedule | Poison:
         return Poison(record, f"a body that is not JSON ({str(exc)[:80]})")
     if not isinstance(document, dict):
         return Poison(record, f"a JSON {type(document).__name__}, not an event or the schedule's message")
-    if MONITOR_MESSAGE_KEY in document:
+    if SCHEDULE_MARKER in document:
         return _schedule(record, document, suffix)
     return _change(record, document)
 
 
 def _schedule(record: Record, document: dict[str, Any], suffix: str) -> Schedule | Poison:
-    if document.get(MONITOR_MESSAGE_KEY) != MONITOR_SCHEDULE:
-        return Poison(record, f"{MONITOR_MESSAGE_KEY} is {str(document.get(MONITOR_MESSAGE_KEY))[:40]!r}, not "
-                              f"{MONITOR_SCHEDULE!r}")
-    if document.get("suffix") != suffix:
-        return Poison(record, f"a schedule for suffix {str(document.get('suffix'))[:40]!r}; this monitor watches "
-                              f"{suffix!r}")
+    if document.get(SCHEDULE_MARKER) != SCHEDULE_KIND:
+        return Poison(record, f"{SCHEDULE_MARKER} is {str(document.get(SCHEDULE_MARKER))[:40]!r}, not "
+                              f"{SCHEDULE_KIND!r}")
+    if document.get(SCHEDULE_SUFFIX) != suffix:
+        return Poison(record, f"a schedule for suffix {str(document.get(SCHEDULE_SUFFIX))[:40]!r}; this monitor "
+                              f"watches {suffix!r}")
     return Schedule(record, suffix)
 
 

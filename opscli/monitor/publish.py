@@ -14,10 +14,9 @@ from opscli.aws import Aws
 from opscli.export import Imported, import_findings
 from opscli.model import SEVERITIES, Report
 from opscli.monitor.run import Outcome
+from platform_spec import monitor
 from platform_spec.result import Status
 
-METRIC = "FailingFindings"
-DIMENSION = "Severity"
 WRITES = frozenset({"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData"})
 
 
@@ -75,6 +74,7 @@ def to_metrics(aws: Aws, namespace: str, report: Report, *, whole: bool) -> dict
     counts = failing(report, whole=whole)
     if counts:
         aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
-            {"MetricName": METRIC, "Dimensions": [{"Name": DIMENSION, "Value": severity}], "Value": float(count),
-             "Unit": "Count", "Timestamp": report.created} for severity, count in counts.items()])
+            {"MetricName": monitor.METRIC_NAME, "Dimensions": [{"Name": monitor.METRIC_DIMENSION, "Value": severity}],
+             "Value": float(count), "Unit": "Count", "Timestamp": report.created}
+            for severity, count in counts.items()])
     return counts
