@@ -47,7 +47,7 @@ def build_monitor(app: App, config: AppConfig, *, watched: TapStack) -> MonitorS
     prefix = config.monitor_asset_bucket_prefix
     return MonitorStack(app, monitor.stack_name(config.environment_suffix), config=config, code=code,
                         layer=layer_zip(), read_policies=read_policy(code, config.environment_suffix),
-                        watched_sources=monitor.event_sources(types),
+                        watched_sources=monitor.watched_sources(types),
                         synthesizer=stackset_synthesizer(prefix) if prefix else None)
 
 

@@ -5,6 +5,7 @@ on EventBridge, and which services' ones) and the schedule's message. Each is de
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 STACK_PREFIX = "TapMonitor"  # CloudFormation stack name: TapMonitor<suffix>, beside TapStack<suffix>
 
@@ -36,10 +37,17 @@ OUTPUT_BUCKET = "MonitorBucketName"
 OUTPUT_FUNCTION = "MonitorFunctionName"
 OUTPUTS = (OUTPUT_QUEUE_URL, OUTPUT_DEAD_LETTER_QUEUE_URL, OUTPUT_BUCKET, OUTPUT_FUNCTION)
 
-# CloudFormation's service namespace -> the `source` of its events on EventBridge, where it is not "aws." plus the
-# namespace in lower case. Types that are no AWS service (CDK's bookkeeping, custom resources) have none.
-_EVENT_SOURCES = {"ElasticLoadBalancingV2": "aws.elasticloadbalancing", "EFS": "aws.elasticfilesystem",
-                  "ApplicationAutoScaling": "aws.application-autoscaling", "CDK": None}
+# CloudTrail names an event after the endpoint prefix of the API that was called (eventSource
+# <prefix>.amazonaws.com), and puts it on EventBridge with the source aws.<prefix>. The prefix is CloudFormation's
+# service namespace in lower case but for these (tests/unit/test_monitor_stack.py proves every namespace opscli reads
+# against botocore's service models, whose endpoint prefixes the emulator's events use too).
+_ENDPOINT_PREFIXES = {"CloudWatch": "monitoring", "ElasticLoadBalancingV2": "elasticloadbalancing",
+                      "EFS": "elasticfilesystem", "ApplicationAutoScaling": "application-autoscaling"}
+# Namespaces of types that are no AWS service's API (CDK's bookkeeping); Custom:: types are none either.
+_NO_SERVICE = frozenset({"CDK"})
+# The declaration itself: an update of TapStack<suffix> changes what every resource is judged against, so its
+# CloudFormation events reach the monitor too (opscli.monitor runs the whole audit on one).
+DECLARATION_TYPE = "AWS::CloudFormation::Stack"
 
 
 def stack_name(suffix: str) -> str:
@@ -56,15 +64,21 @@ def schedule_body(suffix: str) -> str:
 
 
 def event_source(resource_type: str) -> str | None:
-    """The EventBridge `source` of the CloudTrail events that change a resource of CloudFormation type
-    `resource_type` (AWS::EC2::VPC -> aws.ec2); None for a type that is no AWS service."""
+    """The EventBridge `source` of the CloudTrail events of the API that changes a resource of CloudFormation type
+    `resource_type` (AWS::EC2::VPC -> aws.ec2, AWS::CloudWatch::Alarm -> aws.monitoring); None for a type that is
+    no AWS service's."""
     parts = resource_type.split("::")
-    if len(parts) != 3 or parts[0] != "AWS":
+    if len(parts) != 3 or parts[0] != "AWS" or parts[1] in _NO_SERVICE:
         return None
-    namespace = parts[1]
-    return _EVENT_SOURCES[namespace] if namespace in _EVENT_SOURCES else f"aws.{namespace.lower()}"
+    return f"aws.{_ENDPOINT_PREFIXES.get(parts[1], parts[1].lower())}"
 
 
-def event_sources(resource_types: set[str] | frozenset[str] | list[str]) -> list[str]:
+def event_sources(resource_types: Iterable[str]) -> list[str]:
     """The sorted, distinct event sources of `resource_types`."""
     return sorted({s for t in resource_types if (s := event_source(t)) is not None})
+
+
+def watched_sources(declared_types: Iterable[str]) -> list[str]:
+    """What the monitor's rule matches for a stack declaring `declared_types`: the sources of their services and of
+    the declaration's own (CloudFormation)."""
+    return event_sources({*declared_types, DECLARATION_TYPE})

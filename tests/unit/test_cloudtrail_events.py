@@ -13,6 +13,7 @@ from moto import mock_aws
 from localenv import cloudtrail
 from localenv.emulator import configure_moto
 from opscli.aws import new_session
+from platform_spec import monitor
 
 REGION = "ap-northeast-1"
 
@@ -121,6 +122,34 @@ def test_a_disabled_rule_and_a_schedule_deliver_nothing(bus):
     clients["events"].enable_rule(Name="monitor-changes-unit")
     assert _names(drain()) == ["EnableRule"]
     assert "Messages" not in clients["sqs"].receive_message(QueueUrl=queue)
+
+
+def test_the_monitors_rule_receives_the_writes_of_services_named_otherwise_than_their_type(bus):
+    """The monitor's pattern (platform_spec.monitor) for the types whose API is not named as CloudFormation names
+    the service: a write to each reaches the queue, with the source the pattern names."""
+    clients, drain = bus
+    types = {"AWS::CloudWatch::Alarm": "monitoring", "AWS::EFS::FileSystem": "elasticfilesystem",
+             "AWS::ElasticLoadBalancingV2::TargetGroup": "elasticloadbalancing",
+             "AWS::ApplicationAutoScaling::ScalableTarget": "application-autoscaling"}
+    clients["events"].put_rule(Name="monitor-changes-unit", EventPattern=json.dumps(
+        {"detail-type": [monitor.CLOUDTRAIL_DETAIL_TYPE], "source": monitor.event_sources(types)}))
+    drain()
+    session = new_session(region_name=REGION)
+    clients["cloudwatch"].put_metric_alarm(AlarmName="a", MetricName="m", Namespace="n", Statistic="Sum",
+                                           Period=60, EvaluationPeriods=1, Threshold=1.0,
+                                           ComparisonOperator="GreaterThanThreshold")
+    session.client("efs").create_file_system(CreationToken="unit")
+    vpc = clients["ec2"].create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]  # aws.ec2: not in this pattern
+    session.client("elbv2").create_target_group(Name="unit", Protocol="HTTP", Port=80, VpcId=vpc)
+    session.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="dynamodb", ResourceId="table/unit", ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        MinCapacity=1, MaxCapacity=2)
+    events = drain()
+    assert [(e["source"], e["detail"]["eventName"]) for e in events] == [
+        ("aws.monitoring", "PutMetricAlarm"), ("aws.elasticfilesystem", "CreateFileSystem"),
+        ("aws.elasticloadbalancing", "CreateTargetGroup"), ("aws.application-autoscaling", "RegisterScalableTarget")]
+    assert {e["source"] for e in events} == {monitor.event_source(t) for t in types} == {
+        f"aws.{prefix}" for prefix in types.values()}
 
 
 def test_sensitive_parameters_are_hidden_as_cloudtrail_hides_them(bus):
