@@ -202,9 +202,10 @@ class PostureMonitor(Construct):
         return role
 
     def own_statements(self, config: AppConfig) -> list[iam.PolicyStatement]:
-        """What the monitor needs beyond the reads: import findings, consume its queue (and dead-letter a poison
-        message with its reason), write its reports, decrypt and encrypt with its key, write its logs, put its
-        metric."""
+        """What the monitor needs beyond the reads: import findings, consume its queue (the function's event source
+        mapping, or the local consumer standing in for it, receives, deletes and returns messages; a poison message
+        is left on the queue for SQS to dead-letter, so nothing sends to the dead-letter queue), write its reports,
+        decrypt the queue's messages and encrypt its reports with its key, write its logs, put its metric."""
         stack = Stack.of(self)
         product = stack.format_arn(service="securityhub", resource="product",
                                    resource_name=f"{stack.account}/default")
@@ -216,8 +217,6 @@ class PostureMonitor(Construct):
             iam.PolicyStatement(sid="ConsumeQueue", actions=["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                              "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
                                 resources=[self.queue.queue_arn]),
-            iam.PolicyStatement(sid="DeadLetterPoison", actions=["sqs:SendMessage"],
-                                resources=[self.dead_letter_queue.queue_arn]),
             iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
                                 resources=[self.bucket.arn_for_objects("*")]),
             iam.PolicyStatement(sid="UseOwnKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],

@@ -35,7 +35,11 @@ from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.result import CouldNotLook
 
-QUEUE_WRITES = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:ChangeMessageVisibilityBatch"})
+# The consumer's calls to its queue (what the function's event source mapping does with the role), and the IAM
+# action that authorizes each: IAM authorizes the batch calls under the single-message actions.
+QUEUE_CALLS = {"sqs:ReceiveMessage": "sqs:ReceiveMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+               "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+QUEUE_WRITES = frozenset(QUEUE_CALLS)
 MAX_BATCH = 10_000  # messages in one batch at most (the SQS event source's largest batch)
 POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
 RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again

@@ -12,6 +12,8 @@ import pytest
 
 from cdk_app.constructs.posture_monitor import MAX_RECEIVES
 from opscli.iam_policy import managed_documents, policy_document
+from opscli.monitor import publish
+from opscli.monitor.__main__ import QUEUE_CALLS, QUEUE_WRITES
 from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.naming import physical_name
@@ -184,7 +186,6 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
         "ImportFindings": ["securityhub:BatchImportFindings"],
         "ConsumeQueue": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:ReceiveMessage"],
-        "DeadLetterPoison": ["sqs:SendMessage"],
         "WriteReports": ["s3:PutObject"],
         "UseOwnKey": ["kms:Decrypt", "kms:GenerateDataKey"],
         "WriteLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -192,10 +193,21 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
     assert all(s["Effect"] == "Allow" for s in own["Statement"])
     queues = {r["Properties"]["QueueName"]: lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()}
     assert ref(by_sid["ConsumeQueue"]["Resource"]) == queues[physical_name("monitor-events", SUFFIX)]
-    assert ref(by_sid["DeadLetterPoison"]["Resource"]) == queues[physical_name("monitor-dead-letter", SUFFIX)]
     assert by_sid["PutMetric"]["Resource"] == "*"
     assert by_sid["PutMetric"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": monitor.METRIC_NAMESPACE}}
     assert "product/" in json.dumps(by_sid["ImportFindings"]["Resource"])
+    # Exactly what the runtime sends beyond its reads (its guarded sessions' writes, as IAM names them), and what AWS
+    # does with the role for it: nothing the runtime never asks for (it sends nothing to the dead-letter queue: SQS
+    # moves a poison message there; it never reads Security Hub back, so no finding is touched it did not judge).
+    runtime = {QUEUE_CALLS[op] if op in QUEUE_CALLS else op for op in publish.WRITES | QUEUE_WRITES}
+    assert runtime == {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData",
+                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+    on_its_behalf = {"sqs:GetQueueAttributes",  # the event source mapping reads the queue's settings
+                     "kms:Decrypt",  # SQS decrypts the queue's messages (its key) for whoever receives them
+                     "kms:GenerateDataKey",  # S3 encrypts each report under the bucket's key (the same key)
+                     "logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda writes the function's log
+    assert {a for s in own["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} \
+        == runtime | on_its_behalf
 
 
 # --- the StackSet-ready template --------------------------------------------------------------------------
