@@ -176,11 +176,13 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
 class _Watching:
     """The monitor beside a running `up`: its deployment's outputs and its consumer."""
 
-    def __init__(self, outputs: dict[str, str], consumer: Any) -> None:
+    def __init__(self, running: Any) -> None:
         from platform_spec import monitor
 
+        outputs, consumer = running.deployed.outputs, running.consumer
         self.consumer, self.reported = consumer, consumer.exited() is not None
-        self.record = {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log)}
+        self.record = {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log),
+                       "endpoint": running.endpoint, "ca_bundle": str(running.ca_bundle)}
 
     def status(self) -> str:
         from localenv.monitor import status_line
@@ -205,8 +207,8 @@ def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: P
     from localenv import monitor as local_monitor
 
     log = local_monitor.log_path(state.directory, config)
-    with local_monitor.running(config, template, endpoint, outputs, log, os.environ) as (found, consumer):
-        yield _Watching(found, consumer)
+    with local_monitor.running(config, template, endpoint, outputs, log, os.environ) as running:
+        yield _Watching(running)
 
 
 def schedule(config: AppConfig, state: statefile.Paths) -> int:

@@ -1,5 +1,6 @@
 """The local AWS stand-in: a moto server on 127.0.0.1 (a free port), configured for this stack, over plain
-HTTP or, given TLS files, over HTTPS only (the local pipeline's data plane).
+HTTP or, given TLS files, over HTTPS only (the local pipeline's data plane); a plain one may get an HTTPS listener
+beside it (`tls_listener`: the posture monitor's consumer writes to a TLS-only bucket).
 
 moto gap closed here: moto evaluates S3 bucket policies without their conditions, so the TLS-only bucket
 policy (Deny when `aws:SecureTransport` is false) would deny every object request. The emulator records each
@@ -734,18 +735,21 @@ class _Server(ThreadedMotoServer):
         self._server.serve_forever()
 
 
+def _contexts(tls: TlsFiles) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The server's TLS context (TLS 1.2 at least) and one for a client that trusts `tls.ca`."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.minimum_version = ssl.TLSVersion.TLSv1_2
+    server_context.load_cert_chain(tls.cert, tls.key)
+    return server_context, ssl.create_default_context(cafile=str(tls.ca))
+
+
 @contextmanager
 def moto_server(port: int | None = None, *, tls: TlsFiles | None = None) -> Iterator[str]:
     """A moto server on 127.0.0.1 for the duration of the block (HTTPS only when `tls` is given); yields its
     endpoint URL. Clients of an HTTPS endpoint trust `tls.ca` (AWS_CA_BUNDLE for boto3)."""
     configure_moto()
     port = port or free_port()
-    server_context = client_context = None
-    if tls is not None:
-        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        server_context.minimum_version = ssl.TLSVersion.TLSv1_2
-        server_context.load_cert_chain(tls.cert, tls.key)
-        client_context = ssl.create_default_context(cafile=str(tls.ca))
+    server_context, client_context = _contexts(tls) if tls is not None else (None, None)
     server = _Server(port, server_context)
     server.start()
     endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
@@ -754,5 +758,20 @@ def moto_server(port: int | None = None, *, tls: TlsFiles | None = None) -> Iter
                            context=client_context).close()
     try:
         yield endpoint
+    finally:
+        server.stop()
+
+
+@contextmanager
+def tls_listener(tls: TlsFiles, port: int | None = None) -> Iterator[str]:
+    """An HTTPS listener on 127.0.0.1 for the emulator `moto_server` runs in this process, for the duration of the
+    block; yields its endpoint. The same emulator (moto keeps its state per process), so what a client of the plain
+    HTTP endpoint made is there, and a TLS-only resource (a bucket whose policy denies requests without
+    `aws:SecureTransport`) serves a client of this one, as S3 serves a client over HTTPS. Nothing is reset."""
+    port = port or free_port()
+    server = _Server(port, _contexts(tls)[0])
+    server.start()  # returns once the server listens
+    try:
+        yield f"https://127.0.0.1:{port}"
     finally:
         server.stop()

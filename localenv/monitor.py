@@ -2,8 +2,10 @@
 consumer (`python -m opscli.monitor`) run as a real process, as the pipeline runs the workloads, and the schedule
 fired on demand by sending its message to the queue (the emulator never fires a Scheduler schedule).
 
-The consumer stands in for the function's SQS event source mapping, which the deployer does not create: a mapping
-in the emulator would hand the queue's messages to a function it cannot run."""
+The consumer stands in for the function's SQS event source mapping, which the deployer creates disabled: an enabled
+mapping would have the emulator hand the queue's messages to a function it cannot run. It runs with what the
+function would (the suffix, bucket and namespace of the function's environment) and talks to the emulator over
+HTTPS, through a listener beside the plain one with a CA made for the run: the report bucket is TLS-only."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,9 +61,20 @@ def outputs_path(tap_outputs: Path) -> Path:
     return tap_outputs.with_name(f"{tap_outputs.stem}.monitor{tap_outputs.suffix or '.json'}")
 
 
-def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Deployed:
+    """TapMonitor<suffix> in the emulator: its outputs and its function's environment (what Lambda would run the
+    handler with: the suffix, the report bucket, the metric's namespace)."""
+
+    outputs: dict[str, str]
+    environment: dict[str, str]
+    window: int  # seconds: the event source mapping's batching window (MaximumBatchingWindowInSeconds)
+
+
+def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> Deployed:
     """Create TapMonitor<suffix>'s resources in the emulator at `endpoint_url`; its outputs (also written beside
-    TapStack's). Raises UsageError when the template lacks an output the consumer needs."""
+    TapStack's) and its function's environment. Raises UsageError when the template lacks an output or a variable
+    the consumer needs."""
     import boto3
 
     from localenv.deploy import Deployer
@@ -73,16 +87,33 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
                or result.outputs[key].startswith("UNRESOLVED")]
     if missing:
         raise UsageError(f"the monitor's template gave no {', '.join(missing)}: is it TapMonitor's?")
+    functions = session.client("lambda", endpoint_url=endpoint_url)
+    name = result.outputs[monitor.OUTPUT_FUNCTION]
+    environment = (functions.get_function_configuration(FunctionName=name).get("Environment") or {}).get(
+        "Variables") or {}
+    unset = [variable for variable in (monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE)
+             if not environment.get(variable)]
+    mappings = functions.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    if unset:
+        raise UsageError(f"the monitor's function sets no {', '.join(unset)}: is the template TapMonitor's?")
+    if len(mappings) != 1:
+        raise UsageError(f"the monitor's function has {len(mappings)} event source mappings, not its queue's one: "
+                         "is the template TapMonitor's?")
     files.write_whole(outputs_path(tap_outputs), json.dumps(result.outputs, indent=2, sort_keys=True) + "\n",
                       "monitor outputs file", make_parents=True)
-    return result.outputs
+    return Deployed(result.outputs, environment, int(mappings[0].get("MaximumBatchingWindowInSeconds") or 0))
 
 
-def command(config: AppConfig, outputs: Mapping[str, str], endpoint_url: str) -> list[str]:
-    """The consumer's command line (the contract's `python -m opscli.monitor ...`)."""
-    return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", config.environment_suffix,
-            "--queue-url", outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
-            "--region", config.region, "--bucket", outputs[monitor.OUTPUT_BUCKET]]
+def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[str]:
+    """The consumer's command line (the contract's `python -m opscli.monitor ...`): the queue of the outputs, the
+    suffix, bucket and namespace the function's environment names, the batching window of its event source
+    mapping, and the emulator's HTTPS endpoint (the report bucket, like every bucket of the stacks, refuses
+    requests that are not over TLS)."""
+    env = deployed.environment
+    return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
+            "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
+            "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
+            "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window)]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -157,17 +188,36 @@ def status_line(consumer: Consumer) -> str:
             f"  its log ({consumer.log}):\n" + "\n".join(f"    {line}" for line in why.splitlines()))
 
 
+@dataclass
+class Running:
+    """The monitor beside a running `up`: what was deployed, the consumer, and the HTTPS endpoint (with its CA)
+    the consumer talks to."""
+
+    deployed: Deployed
+    consumer: Consumer
+    endpoint: str
+    ca_bundle: Path
+
+
 @contextlib.contextmanager
 def running(config: AppConfig, template: Mapping[str, Any], endpoint_url: str, tap_outputs: Path, log: Path,
-            env: Mapping[str, str]) -> Iterator[tuple[dict[str, str], Consumer]]:
-    """TapMonitor<suffix> deployed and its consumer started, for the block; the consumer stopped after it."""
-    outputs = deploy(template, config, endpoint_url, tap_outputs)
-    consumer = start(command(config, outputs, endpoint_url), log,
-                     {**env, "AWS_ENDPOINT_URL": endpoint_url, "PYTHONUNBUFFERED": "1"})
-    try:
-        yield outputs, consumer
-    finally:
-        consumer.stop()
+            env: Mapping[str, str]) -> Iterator[Running]:
+    """TapMonitor<suffix> deployed into the emulator at `endpoint_url` (which this process runs), an HTTPS listener
+    beside it with a CA made for this run, and the consumer started against that listener, for the block; the
+    consumer and the listener stopped after it, the CA's files removed."""
+    from localenv.emulator import tls_listener
+    from localenv.tls import make_tls_files
+
+    deployed = deploy(template, config, endpoint_url, tap_outputs)
+    with tempfile.TemporaryDirectory(prefix="monitor-tls-") as directory:
+        tls = make_tls_files(Path(directory))
+        with tls_listener(tls) as https:
+            consumer = start(command(config, deployed, https), log,
+                             {**env, "AWS_ENDPOINT_URL": https, "AWS_CA_BUNDLE": str(tls.ca), "PYTHONUNBUFFERED": "1"})
+            try:
+                yield Running(deployed, consumer, https, tls.ca)
+            finally:
+                consumer.stop()
 
 
 def fire_schedule(record: Mapping[str, Any], config: AppConfig) -> str:
@@ -193,5 +243,5 @@ def log_path(state_dir: Path, config: AppConfig) -> Path:
     return state_dir / f"{monitor.stack_name(config.environment_suffix)}.log"
 
 
-__all__ = ["Consumer", "command", "deploy", "fire_schedule", "load_template", "log_path", "outputs_path", "running",
-           "start", "status_line", "template_path"]
+__all__ = ["Consumer", "Deployed", "Running", "command", "deploy", "fire_schedule", "load_template", "log_path",
+           "outputs_path", "running", "start", "status_line", "template_path"]
