@@ -245,6 +245,8 @@ class LocalDeployment:
     outputs: dict[str, str]
     outputs_file: Path
     process: subprocess.Popen = field(repr=False)
+    record: dict[str, Any] = field(default_factory=dict)  # the state record `up` wrote (its monitor's too)
+    directory: Path | None = None  # the state directory (`--state-dir`; its log is localenv.log)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -277,7 +279,7 @@ def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
         time.sleep(0.1)
     record = json.loads(state.read_text())
     try:
-        yield LocalDeployment(record["endpoint"], json.loads(outputs.read_text()), outputs, process)
+        yield LocalDeployment(record["endpoint"], json.loads(outputs.read_text()), outputs, process, record, directory)
     finally:
         process.terminate()
         try:
@@ -291,6 +293,15 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
     """The compliant stack deployed once per session (per worker), shared read-only. A test that breaks a
     setting restores it, and `restored_deployment` proves it did."""
     with deployment_process(synth, tmp_path_factory.mktemp("localenv")) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def monitored_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
+    """The stack with its posture monitor (TapMonitor and its consumer process, as `localenv up` runs them), once
+    per session for the monitor's tests (xdist group "monitor"): every change made to it reaches the consumer,
+    which would only cost the shared deployment's tests time."""
+    with deployment_process(synth, tmp_path_factory.mktemp("monitored"), monitor=True) as deployment:
         yield deployment
 
 
