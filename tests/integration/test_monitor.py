@@ -16,6 +16,7 @@ import math
 import signal
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,91 @@ def test_the_consumer_stops_cleanly_on_sigterm_and_refuses_bad_options(watched, 
         watched.client("sqs").delete_queue(QueueUrl=queue)
     events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert events[0] == "started" and events[-1] == "stopped"
+
+
+class Logged(list):
+    def __call__(self, event: str, **fields: Any) -> None:
+        self.append({"event": event, **fields})
+
+
+def _role_document(watched: Watched) -> dict[str, Any]:
+    """Every statement of the policies the deployed function's role holds, as the emulator's IAM holds them (the
+    generated reads and the monitor's own policy), in one document; each action a list."""
+    role = watched.client("lambda").get_function_configuration(
+        FunctionName=watched.monitor["outputs"][monitor.OUTPUT_FUNCTION])["Role"].rsplit("/", 1)[-1]
+    iam, statements = watched.client("iam"), []
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"][
+            "Document"]
+        document = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+        statements += [{**s, "Action": [s["Action"]] if isinstance(s["Action"], str) else s["Action"]}
+                       for s in document["Statement"]]
+    assert not iam.list_role_policies(RoleName=role)["PolicyNames"]  # nothing inline beside them
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def test_the_monitors_role_is_enough_for_a_whole_run_and_each_write_needs_its_statement(watched, monkeypatch):
+    """IAM enforcement on (moto's: actions only, see tests/integration/test_iam_enforced.py), as a user holding
+    exactly the deployed role's policies: the schedule's whole audit reads everything (no ERROR), imports its
+    findings, writes its report and its metric. Without the import statement a run imports nothing and keeps its
+    message for another try; without the report's, its report is not written. (Enforcement lasts seconds: the
+    consumer process, refused meanwhile, retries after its back-off.)"""
+    from tests.integration.test_iam_enforced import MOTO_ACTION_NAMES, _as_moto_needs
+
+    document = _role_document(watched)
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    assert {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData"} <= actions
+    needs = {**MOTO_ACTION_NAMES, "cloudwatch:PutMetricData": "monitoring:PutMetricData"}
+    monkeypatch.setattr("tests.integration.test_iam_enforced.MOTO_ACTION_NAMES", needs)
+    iam = watched.client("iam")
+    iam.create_user(UserName="posture-monitor")
+    iam.put_user_policy(UserName="posture-monitor", PolicyName="role", PolicyDocument=json.dumps(
+        _as_moto_needs(document)))
+    key = iam.create_access_key(UserName="posture-monitor")["AccessKey"]
+    try:
+        _as_the_role(watched, document, key, monkeypatch)
+    finally:  # the account's IAM as it was: the account rule judges every user of it
+        iam.delete_access_key(UserName="posture-monitor", AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName="posture-monitor", PolicyName="role")
+        iam.delete_user(UserName="posture-monitor")
+
+
+def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str], monkeypatch: Any) -> None:
+    from tests.integration.test_iam_enforced import _as_moto_needs, _enforce
+
+    iam = watched.client("iam")
+    monkeypatch.setenv("AWS_CA_BUNDLE", watched.monitor["ca_bundle"])  # the report bucket: HTTPS only
+    session = new_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                          region_name="ap-northeast-1")
+    aws = handler.monitor_session(endpoint_url=watched.monitor["endpoint"], session=session)
+    settings = Settings(suffix=SUFFIX, bucket=watched.monitor["outputs"][monitor.OUTPUT_BUCKET],
+                        namespace=monitor.METRIC_NAMESPACE)
+    whole = Logged()
+    _enforce(watched.endpoint_url, 0)
+    try:
+        outcome = handler.process(aws, settings, [Record("schedule", monitor.schedule_body(SUFFIX))], log=whole)
+    finally:
+        _enforce(watched.endpoint_url, float("inf"))
+    assert outcome.kind == "schedule" and not outcome.retry, whole
+    assert not [f for f in outcome.report.findings if f.status.value == "ERROR"]
+    assert {line["event"] for line in whole} >= {"report", "metric", "run"}, whole
+    assert not {line["event"] for line in whole} & {"import-failed", "report-failed", "metric-failed"}, whole
+
+    change = Record("change", _change(_db_security_group(watched)))
+    for action, failed_event in (("securityhub:BatchImportFindings", "import-failed"),
+                                 ("s3:PutObject", "report-failed")):
+        kept = {**document, "Statement": [s for s in document["Statement"] if action not in s["Action"]]}
+        iam.put_user_policy(UserName="posture-monitor", PolicyName="role", PolicyDocument=json.dumps(
+            _as_moto_needs(kept)))
+        logged = Logged()
+        _enforce(watched.endpoint_url, 0)
+        try:
+            outcome = handler.process(aws, settings, [change], log=logged)
+        finally:
+            _enforce(watched.endpoint_url, float("inf"))
+        [failed] = [line for line in logged if line["event"] == failed_event]
+        assert "AccessDenied" in failed["reason"], failed
+        # without the import nothing of the run is recorded and the change is kept; a report that could not be
+        # written is logged, the findings are in Security Hub already
+        assert list(outcome.retry) == (["change"] if failed_event == "import-failed" else [])
