@@ -97,7 +97,7 @@ class PostureMonitor(Construct):
             self, "ScheduleRole", description="Sends the hourly audit to the posture monitor's queue",
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com",
                                             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
-        iam.ManagedPolicy(self, "ScheduleSends", roles=[self.schedule_role],
+        sends = iam.ManagedPolicy(self, "ScheduleSends", roles=[self.schedule_role],
                           description="The schedule sends to the monitor's queue (and dead-letters there)",
                           statements=[
                               iam.PolicyStatement(sid="SendToQueues", actions=["sqs:SendMessage"],
@@ -113,7 +113,8 @@ class PostureMonitor(Construct):
                     monitor.schedule_input(config.environment_suffix)),
                 dead_letter_queue=self.dead_letter_queue, retry_attempts=8, max_event_age=Duration.hours(1),
                 role=self.schedule_role.without_policy_updates()))
-        self.schedule.node.add_dependency(self.schedule_role)
+        # The role's policy is a resource of its own: the schedule names only the role, so it waits for the policy.
+        self.schedule.node.add_dependency(sends)
 
         # Each run's report, kept a year (evidence), encrypted with this stack's key, TLS only.
         self.bucket = s3.Bucket(
@@ -152,7 +153,10 @@ class PostureMonitor(Construct):
             environment={monitor.ENV_SUFFIX: config.environment_suffix,
                          monitor.ENV_BUCKET: self.bucket.bucket_name,
                          monitor.ENV_NAMESPACE: monitor.METRIC_NAMESPACE})
-        self.function.node.add_dependency(self.role, *self.read_policies)
+        # The role's policies are resources of their own (the function names only the role): the function, and the
+        # event source mapping, whose creation Lambda refuses unless the role may already receive from the queue,
+        # wait for every one of them.
+        self.function.node.add_dependency(*self.role_policies)
         suppress(self.function, "STK-DEV-014", checkov=["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"], nag=[
             f"{pack}-{rule}" for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
             for rule in ("LambdaInsideVPC",)] + [
@@ -160,8 +164,7 @@ class PostureMonitor(Construct):
         self.event_source = lambda_.EventSourceMapping(
             self, "Events", target=self.function, event_source_arn=self.queue.queue_arn, batch_size=BATCH_SIZE,
             max_batching_window=BATCH_WINDOW, report_batch_item_failures=True)
-        # The mapping polls the queue with the function's role: the role's policy must exist first.
-        self.event_source.node.add_dependency(self.role, *self.read_policies)
+        self.event_source.node.add_dependency(*self.role_policies)
 
         # Failing HIGH and CRITICAL findings page the operator on the first one.
         severity = {level.lower(): cw.Metric(namespace=monitor.METRIC_NAMESPACE, metric_name=monitor.METRIC_NAME,
@@ -202,6 +205,7 @@ class PostureMonitor(Construct):
             "Resource::*", f"Resource::<{stack.get_logical_id(self.bucket.node.default_child)}.Arn>/*",
             f"Resource::arn:{stack.partition}:logs:{stack.region}:<AWS::AccountId>:log-group:"
             f"{config.name('log-monitor')}:*"])
+        self.role_policies: list[Construct] = [*self.read_policies, own]
         return role
 
     def own_statements(self, config: AppConfig) -> list[iam.PolicyStatement]:

@@ -141,6 +141,22 @@ def test_the_function_consumes_the_queue_with_the_contracts_environment(monitor_
     assert set(monitor.OUTPUTS) <= set(outputs)
 
 
+def test_what_acts_with_a_role_waits_for_every_policy_of_the_role(monitor_template):
+    """The policies are resources of their own, which the function, the mapping and the schedule do not name:
+    without DependsOn, CloudFormation may create the mapping before its role may receive from the queue (Lambda
+    refuses that mapping) and the schedule before its role may send."""
+    def policies_of(role_lid: str) -> set[str]:
+        return {lid for lid, r in resources(monitor_template, "AWS::IAM::ManagedPolicy").items()
+                if role_lid in [ref(x) for x in r["Properties"]["Roles"]]}
+
+    function_lid, function = the_function(monitor_template)
+    role_policies = policies_of(ref(function["Properties"]["Role"]))
+    _, mapping = one(monitor_template, "AWS::Lambda::EventSourceMapping")
+    assert len(role_policies) >= 2 and role_policies <= set(mapping["DependsOn"]) & set(function["DependsOn"])
+    _, schedule = one(monitor_template, "AWS::Scheduler::Schedule")
+    assert policies_of(ref(schedule["Properties"]["Target"]["RoleArn"])) <= set(schedule["DependsOn"])
+
+
 def test_high_and_critical_failing_findings_page_the_alarm_topic(monitor_template):
     _, alarm = one(monitor_template, "AWS::CloudWatch::Alarm")
     props = alarm["Properties"]
