@@ -1,16 +1,15 @@
-"""Benchmark: the posture monitor on the local deployment — from a write call to its FAILED finding in the
-emulator's Security Hub, and from the fix back to PASSED/ARCHIVED (p50/p95 over rounds x kinds of change), the
-AWS calls the monitor makes per change event, and a storm of events on one resource (runs per coalescing window,
-the final state judged).
+"""Benchmark: the posture monitor as `python -m localenv up` deploys and runs it — from a write call to its FAILED
+finding in the emulator's Security Hub, and from the fix back to PASSED/ARCHIVED (p50/p95 over rounds x kinds of
+change), the AWS calls the monitor makes per change event, and a storm of events on one resource (runs per
+coalescing window, the final state judged).
 
-    source scripts/env.sh && python bench/monitor_latency.py [--rounds 5] [--storm 1000] [--window 2]
+    source scripts/env.sh && python bench/monitor_latency.py [--rounds 4] [--storm 1000]
 
-Everything runs as processes, as `localenv up` runs them: the emulator (`python -m localenv up`), the monitor
-(`python -m opscli.monitor`, its JSON log read for the calls and runs). The deployment is made without the monitor
-(`--no-monitor`, where localenv has it): this script makes what the monitor's stack declares for it (rule, queue,
-dead-letter queue, bucket: tests/integration/test_monitor.wire) and runs the consumer itself, to read its log.
-The changes are the drift tests' breakers (tests/integration/test_drift.py), each undone by the same function:
-every kind names the rule it breaks."""
+Everything as `localenv up` runs it: the emulator with TapStack and TapMonitor deployed, and the monitor's consumer
+(`python -m opscli.monitor`, started by `up` with the function's environment and its event source mapping's
+batching window), whose JSON log (named in up's state record) gives the calls and runs. The changes are the drift
+tests' breakers (tests/integration/test_drift.py), each undone by the same function: every kind names the rule it
+breaks."""
 
 from __future__ import annotations
 
@@ -34,7 +33,6 @@ from cdk_app.assembly_cache import synthesized  # noqa: E402
 from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
 from tests.integration.conftest import Deployment  # noqa: E402
 from tests.integration.test_drift import DRIFTS  # noqa: E402
-from tests.integration.test_monitor import wire  # noqa: E402
 
 SUFFIX = "test"  # the suite's suffix: its synthesized assembly is shared, not made again
 # Kinds of change: the drift tests' breakers whose rule the monitor judges from the change's own event.
@@ -47,17 +45,17 @@ WAIT = 90.0  # seconds a finding may take before the case counts as missed
 
 
 def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]:
+    """`python -m localenv up` with its monitor (its template beside TapStack's); the state record, once the
+    consumer has judged what the monitor's own deployment sent it."""
     state = workdir / "state"
     state.mkdir(mode=0o700)
     command = [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(template),
                "--outputs", str(workdir / "flat-outputs.json"), "--state-dir", str(state)]
-    if "--no-monitor" in subprocess.run([*command[:3], "--help"], capture_output=True, text=True, cwd=ROOT).stdout:
-        command.append("--no-monitor")  # this script runs the monitor itself, to read its log
     process = subprocess.Popen(command, cwd=ROOT, stdout=(workdir / "localenv.log").open("w"),
                                stderr=subprocess.STDOUT)
     record = state / f"TapStack{SUFFIX}.json"
     deadline = time.monotonic() + 300
-    while not record.exists():
+    while not record.exists() or not runs(Path(json.loads(record.read_text())["monitor"]["log"]), 0):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"localenv up did not come up:\n{(workdir / 'localenv.log').read_text()[-2000:]}")
         time.sleep(0.2)
@@ -66,8 +64,6 @@ def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]
 
 def findings(hub: Any) -> dict[str, dict]:
     return {f["Id"]: f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]}
-
-
 
 
 def wait_for(hub: Any, condition: Any) -> tuple[float | None, dict[str, dict]]:
@@ -102,7 +98,7 @@ def one_case(d: Deployment, hub: Any, kind: str) -> dict[str, Any]:
 
 
 def runs(log: Path, since: int) -> list[dict[str, Any]]:
-    lines = log.read_text().splitlines()[since:]
+    lines = log.read_text(errors="replace").splitlines()[since:] if log.exists() else []
     return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if r.get("event") == "run"]
 
 
@@ -121,14 +117,14 @@ def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
     took, found = wait_for(hub, lambda found: any(
         f["Compliance"]["Status"] == "FAILED" and f["GeneratorId"] == "STK-S3-001" for f in found.values()))
     settled = time.monotonic()
-    while time.monotonic() - settled < 10:  # every event of the storm judged (its runs logged)
+    while time.monotonic() - settled < WAIT:  # every event of the storm judged (its runs logged)
         judged = sum(r["changes"] for r in runs(log, before))
         if judged >= count:
             break
         time.sleep(0.5)
     storm_runs = [r for r in runs(log, before) if r["changes"]]
     final = [f for f in findings(hub).values() if f["GeneratorId"] == "STK-S3-001"
-             and f["Resources"][0]["Id"] == bucket]
+             and f["Resources"][0]["Id"] in (bucket, f"arn:aws:s3:::{bucket}")]
     d.client("s3").put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     return {"events": count, "writes_s": round(wrote, 2), "runs": len(storm_runs),
@@ -146,27 +142,21 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=sorted(DRIFTS))
     parser.add_argument("--storm", type=int, default=1000)
-    parser.add_argument("--window", type=float, default=2.0)
     args = parser.parse_args()
-    template = synthesized({"environmentSuffix": SUFFIX}).template(f"TapStack{SUFFIX}")
+    assembly = synthesized({"environmentSuffix": SUFFIX})
     os.environ.update(LOCAL_CREDENTIALS)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        (workdir / "template.json").write_text(json.dumps(template))
-        emulator, record = up(workdir / "template.json", workdir)
-        endpoint = record["endpoint"]
-        session = boto3.Session(region_name="ap-northeast-1")
-        monitor = None
+        for stack in (f"TapStack{SUFFIX}", f"TapMonitor{SUFFIX}"):  # the monitor's template beside TapStack's
+            (workdir / f"{stack}.template.json").write_text(json.dumps(assembly.template(stack)))
+        emulator, record = up(workdir / f"TapStack{SUFFIX}.template.json", workdir)
+        endpoint, log = record["endpoint"], Path(record["monitor"]["log"])
         try:
-            queue = wire(session, endpoint, SUFFIX)["queue"]
-            log = workdir / "monitor.log"
-            monitor = subprocess.Popen(
-                [sys.executable, "-m", "opscli.monitor", "--suffix", SUFFIX, "--queue-url", queue, "--endpoint-url",
-                 endpoint, "--window", str(args.window)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                stderr=log.open("w"), env={**os.environ, "AWS_ENDPOINT_URL": endpoint})
+            session = boto3.Session(region_name="ap-northeast-1")
+            started = next(json.loads(line) for line in log.read_text().splitlines() if '"started"' in line)
             outputs = json.loads((workdir / "flat-outputs.json").read_text())
             d = Deployment(outputs, workdir / "flat-outputs.json", endpoint, session, local=True)
             hub = session.client("securityhub", endpoint_url=endpoint)
@@ -180,7 +170,7 @@ def main() -> int:
                                      "imported": sum(r["findings"].values())} for r in runs(log, before)]
                     cases.append(case)
                     print(json.dumps(case), flush=True)
-            result: dict[str, Any] = {"window_s": args.window, "cases": len(cases), "kinds": len(args.kinds)}
+            result: dict[str, Any] = {"window_s": started["window"], "cases": len(cases), "kinds": len(args.kinds)}
             for key in ("fail_s", "pass_s"):
                 values = [c[key] for c in cases if c[key] is not None]
                 result[key] = {"p50": pct(values, 0.5), "p95": pct(values, 0.95), "max": round(max(values), 2),
@@ -195,7 +185,10 @@ def main() -> int:
             seconds = [r["seconds"] for r in change_runs]
             result["seconds_per_change_run"] = {"median": statistics.median(seconds), "max": max(seconds)} \
                 if seconds else None
-            result["whole_stack_runs"] = sum(r["kind"] == "schedule" for c in cases for r in c["runs"])
+            whole = [r for c in cases for r in c["runs"] if r["kind"] == "schedule"]
+            result["whole_stack_runs"] = {"count": len(whole), "calls": [r["calls"] for r in whole],
+                                          "imported": [r["imported"] for r in whole],
+                                          "seconds": [r["seconds"] for r in whole]}
             by_kind: dict[str, list[float]] = {}
             for c in cases:
                 if c["fail_s"] is not None:
@@ -205,11 +198,8 @@ def main() -> int:
                 result["storm"] = storm(d, hub, log, args.storm)
             print(json.dumps(result, indent=1))
         finally:
-            if monitor is not None:
-                monitor.terminate()
-                monitor.wait(30)
-            emulator.terminate()
-            emulator.wait(30)
+            emulator.terminate()  # `up` stops its consumer and listener on the way out
+            emulator.wait(60)
     return 0
 
 
