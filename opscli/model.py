@@ -10,13 +10,22 @@ from enum import Enum
 from typing import Any
 
 from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from platform_spec import catalog
+from platform_spec import catalog, monitor
 from platform_spec.path import Path
 from platform_spec.result import Status
 from platform_spec.source_map import Located, Site, SourceMap, locate
 
 SEVERITIES = [s.value for s in catalog.Severity]
 STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
+
+
+def stack_suffix(stack_name: str) -> str | None:
+    """The environment suffix of one of its stacks, TapStack<suffix> or its posture monitor's TapMonitor<suffix>;
+    None for a name of neither kind."""
+    for prefix in (STACK_PREFIX, monitor.STACK_PREFIX):
+        if stack_name.startswith(prefix) and len(stack_name) > len(prefix):
+            return stack_name[len(prefix):]
+    return None
 
 
 def resource_label(resource_type: str, logical_id: str, physical_id: str | None) -> str:

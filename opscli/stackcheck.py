@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.livestack import LiveStack, ReadState, chosen, left_out, same
-from opscli.model import STACK_PREFIX, Finding, cut, resource_label
+from opscli.model import Finding, cut, resource_label, stack_suffix
 from opscli.readers import READERS
 from opscli.shapes import Where
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
-from platform_spec.naming import physical_name
+from platform_spec.naming import NamingError, physical_name
 from platform_spec.path import Path
 from platform_spec.registry import ACCOUNT_RULES_BY_ID
 from platform_spec.result import Result, Status
@@ -138,9 +138,14 @@ def fix_facts(live: LiveStack, picture: Mapping[str, Any], subject: str, rule_id
     resource = live.resources.get(subject)
     rtype = resource.declared.type if resource is not None else None
     needed = {name.split(".", 1)[0] for name in rule.fact_names(rtype)}
-    suffix = live.scope.stack_name.removeprefix(STACK_PREFIX)
+    # TapStack<suffix> or its monitor's TapMonitor<suffix>: the project key is the environment's either way
+    suffix = stack_suffix(live.scope.stack_name)
+    try:
+        project_key = physical_name("kms-alias", suffix) if suffix else None
+    except NamingError:
+        project_key = None
     facts: dict[str, Any] = {"account": live.account, "region": live.resolver.pseudo.get("AWS::Region"),
-                             "suffix": suffix, "project_key": physical_name("kms-alias", suffix)}
+                             "suffix": suffix, "project_key": project_key}
     if "project_key_arn" in needed:  # for the calls that take no alias (logs associate-kms-key)
         keys = sorted(template_engine.project_cmks(picture.get("Resources", {}))[1])
         facts["project_key_arn"] = live.resolver.attrs.get(keys[0], {}).get("Arn") if keys else None

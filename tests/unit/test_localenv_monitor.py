@@ -74,6 +74,30 @@ def test_the_monitors_stack_passes_the_audit_and_every_type_is_read_or_counted(m
         core.audit(aws, targets.from_suffix(SUFFIX), stack_name="TapStackother")
 
 
+def test_the_monitors_stack_fails_an_account_rule_with_its_environments_facts(monitored_deployment):
+    """A user of the account with a key that may read any bucket reaches the monitor's report bucket: the account
+    rule fails the monitor's stack too, and its fix is filled from the environment's names (the suffix of
+    TapMonitor<suffix>, not the stack's name), never a crash."""
+    from opscli.aws import new_session
+
+    iam = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                      region_name="ap-northeast-1").client("iam", endpoint_url=monitored_deployment.endpoint)
+    iam.create_user(UserName="reads-any-bucket")
+    iam.put_user_policy(UserName="reads-any-bucket", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="reads-any-bucket")["AccessKey"]["AccessKeyId"]
+    try:
+        report = core.audit(local_aws(monitored_deployment.endpoint), targets.from_suffix(SUFFIX),
+                            stack_name=monitor.stack_name(SUFFIX))
+    finally:
+        iam.delete_access_key(UserName="reads-any-bucket", AccessKeyId=key)
+        iam.delete_user_policy(UserName="reads-any-bucket", PolicyName="read")
+        iam.delete_user(UserName="reads-any-bucket")
+    failing = [f for f in report.findings if f.status is Status.FAIL]
+    assert failing and {f.rule_id for f in failing} == {"STK-PERIM-002"}, failing
+    assert all(f.evidence.get("suffix") == SUFFIX for f in failing if f.evidence), failing
+
+
 def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs_is_stopped(tmp_path):
     from cdk_app.config import AppConfig
 
