@@ -5,9 +5,12 @@ module of ours it imports, found by reading the import statements, with the data
 sources it stages (services/ and platform_spec/, the image assets' build context, and .dockerignore), cdk.json,
 cdk.context.json, the context given on the command line, the versions of the installed CDK libraries and Python,
 and the pinned CDK CLI (package-lock.json). A change to code synthesis never imports (the gate, opscli) keeps the
-cache. A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary directory, and only a clean synthesis is stored: a synthesis with guardrail or cdk-nag findings raises
-SynthesisFailed with the CLI's output, every time. Concurrent callers (pytest-xdist workers, the gate and a
-benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
+cache. A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary directory, and only a
+clean synthesis is stored: a synthesis with guardrail or cdk-nag findings raises SynthesisFailed with the CLI's
+output, every time. It runs with `--no-validation`, without CDK's built-in template check (its CloudFormation
+Validate plugin): that check runs cfn-lint's schema rules, which the policy gate's cfn-lint runs over the same
+templates, so they run once. A plain `cdk synth` or `cdk deploy` keeps it. Concurrent callers (pytest-xdist
+workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
 
     python -m cdk_app.assembly_cache --suffix dev [--cdk-out cdk.out]      # prints the assembly directory
 
@@ -189,12 +192,13 @@ def cache_key(context: Mapping[str, str], *, root: Path = ROOT,
 
 
 def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) -> None:
-    """The real `cdk synth` (the pinned CLI from node_modules, else `cdk` on PATH) into `outdir`."""
+    """The real `cdk synth` (the pinned CLI from node_modules, else `cdk` on PATH) into `outdir`, without CDK's
+    built-in template check (the gate's cfn-lint runs those rules: see the module's docstring)."""
     local = root / "node_modules" / ".bin" / "cdk"
     cdk = str(local) if local.exists() else shutil.which("cdk")
     if cdk is None:
         raise SynthesisFailed("the CDK CLI was not found: run scripts/setup.sh", exit_code=3, output="")
-    args = [cdk, "synth", "--quiet", "--no-notices", "--output", str(outdir)]
+    args = [cdk, "synth", "--quiet", "--no-notices", "--no-validation", "--output", str(outdir)]
     for key, value in sorted(context.items()):
         args += ["-c", f"{key}={value}"]
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}

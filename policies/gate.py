@@ -183,7 +183,8 @@ def unlocated(findings: Sequence[ReportFinding], why: str) -> str:
 
 def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
     """`cdk synth` through the assembly cache (a clean synthesis of unchanged inputs is reused), copied into
-    `cdk_out`; the findings when synthesis fails."""
+    `cdk_out`; the findings when synthesis fails. The cache synthesizes without CDK's built-in template check:
+    cfn-lint runs its rules in the template stage, once."""
     from cdk_app.assembly_cache import SynthesisFailed, export, synthesized  # stdlib-only module
 
     start = time.perf_counter()

@@ -204,8 +204,9 @@ def synthesize(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def synth() -> Synthesized:
-    """The TapStack for suffix 'test': the real `cdk synth` (Aspects, every cdk-nag pack, CDK's template
-    validation), once per change of its inputs; a synthesis with findings fails here with the CLI's output."""
+    """The TapStack for suffix 'test': the real `cdk synth` (Aspects, every cdk-nag pack; CDK's template check is
+    the gate's cfn-lint), once per change of its inputs; a synthesis with findings fails here with the CLI's
+    output."""
     from cdk_app.assembly_cache import SynthesisFailed, synthesized
     from cdk_app.config import parse_context
 

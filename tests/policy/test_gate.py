@@ -238,18 +238,41 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
         capsys.readouterr().err  # the app's code broke: where first, the traceback after
 
 
-def test_cfn_lint_fails_a_property_cloudformation_would_reject(tmp_path, capsys):
-    """Issue 13: cfn-lint (CloudFormation's resource specification) runs over every template; an unknown
-    property is a finding here, not a failed deployment."""
-    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
-        "QueueName": "queue-fx", "VisibilityTimeoutSeconds": 30}}}}
-    (tmp_path / "bad.template.json").write_text(json.dumps(template))
-    findings, counts = gate.cfnlint_scan([tmp_path / "bad.template.json"])
-    assert counts["cfn_lint_errors"] >= 1
-    [finding] = [f for f in findings if f.rule_id == "E3002"]
-    assert finding.engine == "cfn-lint" and finding.resource == "Resources.Queue"
-    assert "VisibilityTimeoutSeconds" in finding.message
-    assert gate.finding_line(finding).startswith("FAIL (cfn-lint) HIGH Resources.Queue")
+def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monkeypatch, capsys):
+    """cfn-lint's rules run once. The synthesis the gate reuses ran without CDK's built-in copy of them (its
+    CloudFormation Validate plugin left no report in the assembly); a property CloudFormation would reject, put
+    into the real template, fails the gate with one finding: cfn-lint's, on the resource, with the Python line
+    that declares it. (Checkov left out: it judges no schema, and its run over the real template is the mutation
+    tests'.)"""
+    import shutil
+    from collections import Counter
+
+    from cdk_app import assembly_cache
+
+    report = synth.outdir / "validation-report.json"
+    plugins = [r["pluginName"] for r in json.loads(report.read_text())["pluginReports"]] if report.exists() else []
+    assert "CloudFormation Validate" not in plugins
+    template = json.loads(synth.template_path.read_text())
+    queue = next(lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue")
+    template["Resources"][queue]["Properties"]["VisibilityTimeoutSeconds"] = 30  # VisibilityTimeout misspelt
+    assembly = tmp_path / "assembly"
+    assembly.mkdir()
+    (assembly / synth.template_path.name).write_text(json.dumps(template, indent=1))
+    shutil.copy(synth.outdir / "source-map.json", assembly)
+    (assembly / "manifest.json").write_text(json.dumps({"artifacts": {"TapStacktest": {
+        "type": "aws:cloudformation:stack", "properties": {"templateFile": synth.template_path.name}}}}))
+    monkeypatch.setattr(assembly_cache, "synthesized",
+                        lambda context: assembly_cache.Assembly(assembly, "schema-error", True, 0.0))
+    monkeypatch.setattr(gate, "checkov_scan", lambda templates, suffix: ([], Counter(), set()))
+    (tmp_path / "r").mkdir()
+    assert gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) \
+        == gate.EXIT_FINDINGS
+    out = capsys.readouterr().out
+    [line] = [line.strip() for line in out.splitlines() if line.strip().startswith("FAIL")]
+    assert line.startswith(f"FAIL (cfn-lint) HIGH Resources.{queue} (cdk_app/") and "VisibilityTimeoutSeconds" in line
+    assert line.endswith("[cfn-lint E3002]") and "cfn-lint: 1 error(s)" in out
+    [finding] = json.loads((tmp_path / "r" / "gate.json").read_text())["findings"]
+    assert finding["rule_id"] == "E3002" and finding["source"]["file"].startswith("cdk_app/")
 
 
 def test_a_broken_cfn_lint_is_a_gate_that_could_not_run(tmp_path, monkeypatch):
