@@ -1,6 +1,6 @@
 """Benchmark: the CPU the test suite needs, by process and by whose code runs, and the wall time that CPU allows.
 
-    python bench/suite_cpu.py [--no-cov] [--owners] [-- PYTEST_ARGS...]     # after set-up (Linux: reads /proc)
+    python bench/suite_cpu.py [--no-cov] [--owners] [--per-test] [-- PYTEST_ARGS...]   # after set-up (Linux: /proc)
 
 Runs the README's test command (`bash scripts/test.sh`) and prints:
 - its wall time, and the user + system CPU of every process it ran (the kernel's account of every descendant
@@ -8,6 +8,10 @@ Runs the README's test command (`bash scripts/test.sh`) and prints:
 - the floor that CPU sets: CPU / cores is the least wall time any schedule of the same work could take here;
 - the CPU by kind of process (test workers, local emulators, jsii's Node, Checkov, ...), sampled from /proc
   every --interval seconds; what ran too briefly to be sampled is shown as "not sampled".
+
+--per-test loads bench/suite_cpu_plugin.py into every test process and adds: the CPU by area (tests/<dir>), by
+test file, by xdist group and per worker, the costliest tests and fixture set-ups, and the work each area asked for
+(processes started by kind, whole-stack reads, in-process deployments and syntheses).
 
 --no-cov runs the suite without coverage (to see what tracing costs). --owners (needs py-spy on PATH, not a
 project dependency: `pip install py-spy`) runs the suite under `py-spy record --subprocesses --gil` instead and
@@ -22,6 +26,7 @@ import argparse
 import collections
 import contextlib
 import ctypes
+import json
 import os
 import re
 import resource
@@ -37,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OURS = frozenset({"platform_spec", "cdk_app", "policies", "opscli", "localenv", "services", "tests", "bench"})
 PR_SET_CHILD_SUBREAPER = 36
+GROUP = re.compile(r"@([^@\[\]]+)$")  # pytest-xdist's loadgroup adds "@<group>" to a test's node id
 PROCESS_FRAME = re.compile(r'process \d+:"(.*?)"(?:;|$)')
 
 #: (kind, what in the command line says so), first match wins.
@@ -227,6 +233,66 @@ def run(command: list[str], interval: float) -> tuple[int, str, float, float, Sa
     return code, output, wall, cpu, sampler
 
 
+def per_test_report(directory: Path, top: int) -> None:
+    """What bench/suite_cpu_plugin.py wrote: CPU by area, file, xdist group and worker; the costliest tests and
+    fixtures; the work asked for by area."""
+    tests: dict[str, float] = collections.Counter()
+    walls: dict[str, float] = collections.Counter()
+    work: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    fixtures: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    workers: dict[str, list[float]] = {}
+    for path in sorted(directory.glob("*.jsonl")):
+        own = workers.setdefault(path.stem, [0.0, 0.0, 0.0])  # phases' CPU, phases' wall, the process's CPU
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("process"):
+                own[2] += record["cpu"]
+            elif "fixture" in record:
+                fixtures[(record["fixture"], record["scope"])].append(record["cpu"])
+            elif "phase" in record:
+                tests[record["test"]] += record["cpu"]
+                walls[record["test"]] += record["wall"]
+                own[0] += record["cpu"]
+                own[1] += record["wall"]
+                area = "/".join(record["test"].split("::")[0].split("/")[:2])
+                work[area].update(record["work"])
+    if not tests:
+        print("suite_cpu: no per-test records (did the plugin load?)", file=sys.stderr)
+        return
+
+    def table(title: str, key) -> None:
+        cpu: dict[str, float] = collections.Counter()
+        count: dict[str, int] = collections.Counter()
+        wall: dict[str, float] = collections.Counter()
+        for test, seconds in tests.items():
+            cpu[key(test)] += seconds
+            wall[key(test)] += walls[test]
+            count[key(test)] += 1
+        print(f"  {title}: tests, CPU s, wall s, CPU s per 100 tests")
+        for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])[:top or None]:
+            print(f"    {count[name]:5d} {seconds:8.1f} {wall[name]:8.1f} {100 * seconds / count[name]:8.1f}  {name}")
+
+    total = sum(tests.values())
+    print(f"  per test (bench/suite_cpu_plugin.py): {len(tests)} tests, {total:.1f} s of CPU in their phases "
+          f"(set-up, call, teardown; the processes they ran included)")
+    table("by area", lambda t: "/".join(t.split("::")[0].split("/")[:2]))
+    table("by test file", lambda t: t.split("::")[0])
+    table("by xdist group", lambda t: group.group(1) if (group := GROUP.search(t)) else "(none)")
+    print("  per process: phases' CPU, phases' wall, the process's CPU (start-up, collection and exit included)")
+    for name, (cpu, wall, whole) in sorted(workers.items()):
+        print(f"    {name:8s} {cpu:8.1f} {wall:8.1f} {whole:8.1f}")
+    print(f"  the {top or 25} costliest tests (CPU s, wall s):")
+    for test, seconds in sorted(tests.items(), key=lambda kv: -kv[1])[:top or 25]:
+        print(f"    {seconds:7.2f} {walls[test]:7.2f}  {test}")
+    print("  the costliest fixture set-ups (inclusive of the fixtures they ask for): times, CPU s")
+    for (name, scope), spent in sorted(fixtures.items(), key=lambda kv: -sum(kv[1]))[:top or 25]:
+        print(f"    {len(spent):5d} {sum(spent):8.1f}  {name} ({scope})")
+    print("  work asked for, by area:")
+    for area, counts in sorted(work.items()):
+        if counts:
+            print(f"    {area}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+
+
 def interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -235,6 +301,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-cov", action="store_true", help="run the suite without coverage")
     parser.add_argument("--owners", action="store_true", help="split the CPU by whose code runs (needs py-spy)")
+    parser.add_argument("--per-test", action="store_true",
+                        help="also the CPU of every test and fixture, by area, file and xdist group")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between samples of /proc")
     parser.add_argument("--top", type=int, default=0, metavar="N", help="also list the N costliest processes")
     parser.add_argument("pytest_args", nargs="*", help="after --: more arguments for pytest")
@@ -244,6 +312,11 @@ def main() -> int:
         return 2
     command = ["bash", "scripts/test.sh", "-q", "-p", "no:cacheprovider", *(["--no-cov"] if args.no_cov else []),
                *args.pytest_args]
+    per_test = None
+    if args.per_test:
+        per_test = Path(tempfile.mkdtemp(prefix="suite_cpu-tests-"))
+        os.environ["SUITE_CPU_TESTS"] = str(per_test)
+        command[3:3] = ["-p", "bench.suite_cpu_plugin"]
     raw = None
     if args.owners:
         spy = shutil.which("py-spy")
@@ -283,6 +356,9 @@ def main() -> int:
         print(f"  the {args.top} costliest processes:")
         for seconds, command_line in sorted(sampler.seen.values(), reverse=True)[:args.top]:
             print(f"    {seconds:7.1f} s  {command_line[:110]}")
+    if per_test is not None:
+        per_test_report(per_test, args.top)
+        print(f"  (every test's and fixture's record: {per_test}/*.jsonl)")
     if raw is not None:
         counts = owners(raw) if raw.exists() else {}
         if not counts:
