@@ -254,6 +254,7 @@ class LiveStack:
         self.account_iam: AccountIam | None = None
         self.account_iam_error: str | None = None
         self._ids: dict[Any, Any] = {}
+        self._picture: dict[str, Any] | None = None
         self.index_ids()
 
     @property
@@ -273,6 +274,7 @@ class LiveStack:
 
     def index_ids(self) -> None:
         """Physical ids and derived attributes -> the Ref / Fn::GetAtt that names them (for as_declared)."""
+        self._picture = None  # the read is being completed: the picture is made again from what it holds now
         resolver = self.resolver
         for lid, attrs in resolver.attrs.items():
             for attr, value in attrs.items():
@@ -323,7 +325,14 @@ class LiveStack:
         return live
 
     def live_template(self) -> dict[str, Any]:
-        """The stack as read, in template shape: only resources that were read, only the properties read."""
+        """The stack as read, in template shape: only resources that were read, only the properties read. Made once
+        per read (the rules, the drift, the account rules and the perimeter's paths all judge the same picture;
+        each time it cost a pass over every property); the rules are pure, so none changes it."""
+        if self._picture is None:
+            self._picture = self._live_template()
+        return self._picture
+
+    def _live_template(self) -> dict[str, Any]:
         resources = {}
         for lid, live in self.resources.items():
             if live.state == ReadState.READ and live.properties is not None:

@@ -407,3 +407,16 @@ def test_evidence_that_cannot_be_resolved_to_real_values_is_left_out(read):
         when=datetime(2026, 1, 2, tzinfo=timezone.utc)))
     assert facts["kept"] == live.resources[key].declared.physical_id and facts["id"] == facts["kept"]
     assert "gone" not in facts and "branch" not in facts and facts["when"] == "2026-01-02 00:00:00+00:00"
+
+
+def test_a_read_is_pictured_once_and_no_judgement_changes_the_picture(read):
+    """The rules, the drift, the account rules and the perimeter's paths all judge one picture of a read, made once
+    (livestack.LiveStack.live_template): none of them may change it, or the next would judge something else."""
+    live = read[0]
+    picture = live.live_template()
+    made_again = live._live_template()
+    assert made_again == picture and made_again is not picture
+    stackcheck.judge(live, expected_tags={"Environment": read[1].suffix})
+    stackcheck.drift(live, expected_tags={"Environment": read[1].suffix})
+    stackcheck.perimeter_paths(live)
+    assert live.live_template() is picture and picture == made_again
