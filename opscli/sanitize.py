@@ -44,8 +44,7 @@ def visible(text: object, *, lines: bool = False) -> str:
     text = str(text)
     if text.isprintable() and not INVISIBLE_CODES.intersection(map(ord, text)):
         return text
-    return "".join(_escaped(char) if char != "\t" and not (lines and char == "\n") and _hidden(char) else char
-                   for char in text)
+    return text.translate(_LINES if lines else _ONE_LINE)
 
 
 def _json_escaped(char: str) -> str:
@@ -63,7 +62,32 @@ def visible_json(document: str) -> str:
     only inside strings, so every parser reads the same document; the line feeds of the layout stay."""
     if document.replace("\n", "").isprintable() and not INVISIBLE_CODES.intersection(map(ord, document)):
         return document
-    return "".join(_json_escaped(char) if char != "\n" and _hidden(char) else char for char in document)
+    return document.translate(_JSON)
+
+
+class _Table(dict):
+    """A str.translate table that decides each code point once: what `shown(char)` gives a hidden character, the
+    character itself otherwise, except those in `kept`. Later lookups of the same code point are a dict lookup in
+    C, not a call per character. It remembers at most LIMIT code points (text holding more distinct ones is still
+    translated, the rest decided on each lookup)."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, shown, kept: str) -> None:
+        super().__init__()
+        self.shown, self.kept = shown, frozenset(kept)
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        value = self.shown(char) if char not in self.kept and _hidden(char) else char
+        if len(self) < self.LIMIT:
+            self[code] = value
+        return value
+
+
+_ONE_LINE = _Table(_escaped, "\t")
+_LINES = _Table(_escaped, "\t\n")
+_JSON = _Table(_json_escaped, "\n")
 
 
 def is_visible(text: str, *, lines: bool = False) -> bool:
