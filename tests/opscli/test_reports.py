@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -27,7 +28,9 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "sarif-sc
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
 
 
+@functools.cache
 def tracked(path: str) -> bool:
+    """Whether git tracks `path` (asked once per path: a run's reports name the same few files again and again)."""
     import subprocess
 
     return subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT, capture_output=True).returncode == 0
