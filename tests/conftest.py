@@ -66,10 +66,12 @@ def pytest_configure(config: pytest.Config) -> None:
             pause_in_library_hot_paths()
         _share_service_models()
         _collect_garbage_less_often()
+        _unicode_tables_for_hypothesis()
         return
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
                                    cwd=ROOT, stdout=log, stderr=log)
+    _unicode_tables_for_hypothesis()  # before the workers start: they read the tables
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own collection for unraisable exceptions
@@ -110,6 +112,21 @@ def _collect_garbage_less_often() -> None:
     import gc
 
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _unicode_tables_for_hypothesis() -> None:
+    """Hypothesis's tables of Unicode (the category of every code point, and what UTF-8 encodes), which its text
+    strategies read from .hypothesis/ and otherwise make on first use with a loop over every code point: made here,
+    outside coverage's tracer, and by the xdist controller before its workers start, so on a fresh clone each
+    worker reads the files instead of making them under the tracer (several seconds of CPU each)."""
+    try:
+        from hypothesis.internal.charmap import charmap, intervals_from_codec
+    except ImportError:  # another Hypothesis: its text strategies make their tables as before
+        return
+    from tests.library_tracing import untraced
+
+    untraced(charmap)()
+    untraced(intervals_from_codec)("utf-8")
 
 
 def _share_service_models() -> None:
