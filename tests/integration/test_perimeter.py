@@ -4,17 +4,25 @@ policy admitting another account; a grant on the key to another account; the pol
 rule listens on; an access point with the root identity), and `opscli audit` alone must fail it with its rule, on
 the resource changed (or the identity added), naming the outside principal; each is restored, and the shared
 deployment must be as it was (`restored_deployment`: every check of the audit, the drift and the rotate-check as at
-the start, when every one passed). Never run against a real account."""
+the start, when every one passed). Never run against a real account.
+
+The statements that only look pinned or inside are forms of one bucket policy's text: the way that text is read
+live (GetBucketPolicy on the emulator, the reader, the audit) is the way in above; each form is read by the same
+reader from its text and judged with the rest of one recorded read of the deployment, as the audit judges it."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 
 import pytest
 
+from opscli import core, livestack, stackcheck, targets
 from opscli.cli import main
+from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
+from platform_spec.result import Status
 from platform_spec.rules import stk_perimeter, stk_resource_policy
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
@@ -215,10 +223,6 @@ def test_a_fresh_deployment_passes_every_perimeter_check(local):
 
 # --- forms that read as pinned, inside or a Deny, and are not -------------------------------------------------
 
-def _own_account(d) -> str:
-    return d.client("sts").get_caller_identity()["Account"]
-
-
 def _bucket_text(d, edit):
     """The bucket policy's text changed by `edit` (its JSON text in, text out), restored after."""
     s3, bucket = d.client("s3"), d.outputs["IngestBucketName"]
@@ -263,19 +267,65 @@ def _evasive(d, own: str) -> dict[str, str | dict]:
     }
 
 
+class _PolicyText:
+    """S3 as the bucket policy's reader calls it (GetBucketPolicy), answering `text` as the policy."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def client(self, _service: str) -> _PolicyText:
+        return self
+
+    def get_bucket_policy(self, Bucket: str) -> dict:  # noqa: N803 - botocore's parameter name
+        return {"Policy": self.text}
+
+
+@pytest.fixture(scope="module")
+def recorded(local) -> tuple[livestack.LiveStack, str, dict[str, str]]:
+    """One read of the deployment as `opscli audit` reads it (the account's IAM too), the bucket policy's text as
+    GetBucketPolicy answers it, and the tags the audit expects."""
+    target = targets.from_outputs(local.outputs_file)
+    live = livestack.read_stack(local.aws, core.stack_scope(local.aws, target), account=core.account_id(local.aws),
+                                account_iam=True)
+    text = local.client("s3").get_bucket_policy(Bucket=local.outputs["IngestBucketName"])["Policy"]
+    return live, text, {"Environment": target.suffix}
+
+
+def judged_with_bucket_policy(recorded, text: str) -> list:
+    """The audit's findings on the recorded read with the bucket policy's reader run again on `text`."""
+    live, _, tags = recorded
+    live = copy.deepcopy(live)
+    [(lid, resource)] = [(lid, r) for lid, r in live.resources.items() if r.declared.type == "AWS::S3::BucketPolicy"]
+    context = ReadContext(aws=_PolicyText(text), scope=live.scope, resolve=live.resolve)
+    properties = READERS["AWS::S3::BucketPolicy"].read(context, resource.declared)
+    facts, attributes = properties.pop(FACTS, None) or {}, properties.pop(ATTRIBUTES, None) or {}
+    live.resources[lid] = livestack.LiveResource(resource.declared, livestack.ReadState.READ, properties,
+                                                 facts=facts, attributes=attributes)
+    live.index_ids()  # the read is complete again: judged afresh
+    return stackcheck.judge(live, expected_tags=tags)
+
+
+def test_the_recorded_bucket_policy_reads_back_as_it_was_judged(recorded):
+    """The forms below are judged on the recorded read: with the policy's own text read again it is the audit's
+    judgement of the deployment, every check passed."""
+    live, text, tags = recorded
+    again = judged_with_bucket_policy(recorded, text)
+    assert [(f.check_id, f.resource, f.status) for f in again] == \
+        [(f.check_id, f.resource, f.status) for f in stackcheck.judge(live, expected_tags=tags)]
+    assert {f.status for f in again} == {Status.PASS}
+
+
 @pytest.mark.parametrize("name", ["wildcard-organization", "wildcard-endpoint", "wildcard-organization-path",
                                   "account-as-a-number", "operator-in-another-case", "if-exists-in-another-case",
                                   "own-digits-in-another-partition", "effect-in-another-case",
                                   "element-names-in-another-case"])
-def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(local, restored_deployment, name):
-    statement = _evasive(local, _own_account(local))[name]
-    with _bucket_text(local, _added(statement)):
-        code, findings = audit(local)
-    assert code == 1
-    assert {f["rule_id"] for f in failed(findings)} == {stk_resource_policy.RULE_ID}, \
-        [(f["rule_id"], f["reason"]) for f in failed(findings)]
-    (found,) = failed(findings)
-    assert found["resource"].startswith("AWS::S3::BucketPolicy "), found
+def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(local, recorded, name):
+    statement = _evasive(local, recorded[0].account)[name]
+    findings = judged_with_bucket_policy(recorded, _added(statement)(recorded[1]))
+    failures = [f for f in findings if f.status is Status.FAIL]
+    assert {f.rule_id for f in failures} == {stk_resource_policy.RULE_ID}, [(f.rule_id, f.reason) for f in failures]
+    (found,) = failures
+    assert found.resource.startswith("AWS::S3::BucketPolicy "), found
 
 
 def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, restored_deployment):
