@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null 2>&1 || true  # brings uv; a stale lock is fine for that
 uv=.venv-tools/bin/uv
-"$uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml --extra test \
+"$uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml --extra test --extra lint \
   -o requirements.lock
 "$uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes requirements-checkov.txt \
   -o requirements-checkov.lock
