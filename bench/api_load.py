@@ -35,18 +35,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from bench.profile_summary import render, summarise  # noqa: E402
-from localenv.dataservers import PostgresServer, RedisServer  # noqa: E402
-from localenv.emulator import free_port  # noqa: E402
-from localenv.pipeline import ServiceProcess  # noqa: E402
-from localenv.tls import make_tls_files  # noqa: E402
-from services.common import db, videos  # noqa: E402
-from services.common.cache import POPULAR_KEY, Cache  # noqa: E402
-from services.common.log import JsonLogger  # noqa: E402
-from services.common.settings import DatabaseSettings, RedisSettings  # noqa: E402
+from bench.profile_summary import render, summarise
+from localenv.dataservers import PostgresServer, RedisServer
+from localenv.emulator import free_port
+from localenv.pipeline import ServiceProcess
+from localenv.tls import make_tls_files
+from services.common import db, videos
+from services.common.cache import POPULAR_KEY, Cache
+from services.common.log import JsonLogger
+from services.common.settings import DatabaseSettings, RedisSettings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 PROFILE_RATE = 200  # py-spy's samples per second (--profile)
@@ -140,8 +141,9 @@ def load(port: int, ids_file: Path, script: Path, *, mode: str, connections: int
     conns = connections
     env = {"BENCH_IDS": str(ids_file), "BENCH_MODE": mode, "BENCH_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
     cpu_before = cpu_seconds(server_pid) if server_pid else None
-    proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=seconds + 60)
+    proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
+                           "-s", str(script), f"http://127.0.0.1:{port}"],
+                          capture_output=True, text=True, env=env, timeout=seconds + 60)
     cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
     if spy is not None:
         _, spy_err = spy.communicate(timeout=60)

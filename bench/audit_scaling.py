@@ -19,14 +19,15 @@ from pathlib import Path
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from cdk_app.assembly_cache import synthesized  # noqa: E402
-from cdk_app.config import AppConfig  # noqa: E402
-from localenv.__main__ import deploy  # noqa: E402
-from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
-from localenv.emulator import moto_server  # noqa: E402
+from cdk_app.assembly_cache import synthesized
+from cdk_app.config import AppConfig
+from localenv.__main__ import deploy
+from localenv.emulator import LOCAL_CREDENTIALS
+from localenv.emulator import moto_server
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Unrelated resources, round-robin over services the audit also reads (REST APIs kept to 1%: the real
 # per-region quota is 600, and opscli lists them 500 per page).
@@ -68,7 +69,8 @@ def audit(endpoint: str, outputs: Path, command: str = "audit") -> tuple[float, 
     elapsed = time.perf_counter() - start
     document = json.loads(proc.stdout)
     coverage = document.get("coverage") or {}
-    return elapsed, document["summary"]["api_calls"], proc.returncode, f"{coverage.get('read')}/{coverage.get('declared')}"
+    read = f"{coverage.get('read')}/{coverage.get('declared')}"
+    return elapsed, document["summary"]["api_calls"], proc.returncode, read
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ Exit codes: 0 every run green; 1 a run failed; 2 usage error; 130 interrupted (t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,10 +48,8 @@ def stop(processes: list[subprocess.Popen]) -> None:
     """Stop processes this script started (and only those): the suite's whole session, the hogs."""
     for proc in processes:
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM) if getattr(proc, "own_group", False) else proc.terminate()
-            except ProcessLookupError:
-                pass
     for proc in processes:
         try:
             proc.wait(20)

@@ -24,14 +24,15 @@ from pathlib import Path
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from bench.audit_scaling import audit  # noqa: E402
-from cdk_app.assembly_cache import synthesized  # noqa: E402
-from cdk_app.config import AppConfig  # noqa: E402
-from localenv.__main__ import deploy  # noqa: E402
-from localenv.emulator import LOCAL_CREDENTIALS, moto_server  # noqa: E402
+from bench.audit_scaling import audit
+from cdk_app.assembly_cache import synthesized
+from cdk_app.config import AppConfig
+from localenv.__main__ import deploy
+from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ACCOUNT = "123456789012"
 TRUSTS = ({"Service": "lambda.amazonaws.com"}, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
@@ -132,8 +133,9 @@ def main() -> int:
         print(f"{size:>7} {read:>7.2f} {judged:>8.3f} {pages:>6} {read_roles:>11}   ({made:.1f}s)")
     if audits:
         times = [a[0] for a in audits]
-        print(f"\nopscli audit (real process, JSON output) at {args.audit_at} roles: median {statistics.median(times):.2f} s, "
-              f"min {min(times):.2f} s, API calls {sorted({a[1] for a in audits})}, exit {sorted({a[2] for a in audits})}")
+        print(f"\nopscli audit (real process, JSON output) at {args.audit_at} roles: "
+              f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+              f"API calls {sorted({a[1] for a in audits})}, exit {sorted({a[2] for a in audits})}")
         print(f"its core in process: median {statistics.median(inside):.2f} s, min {min(inside):.2f} s")
     return 0
 

@@ -200,9 +200,12 @@ def run(command: list[str], interval: float) -> tuple[int, str, float, float, Sa
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the suite come to us, and are counted
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = tempfile.NamedTemporaryFile(prefix="suite_cpu-", suffix=".log", delete=False)
+    fd, log = tempfile.mkstemp(prefix="suite_cpu-", suffix=".log")
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=fd, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        os.close(fd)  # the suite writes through its own copy
     sampler = Sampler(proc.pid, interval)
     sampler.start()
     code = None
@@ -223,13 +226,11 @@ def run(command: list[str], interval: float) -> tuple[int, str, float, float, Sa
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    out.seek(0)
-    output = out.read().decode(errors="replace")
-    out.close()
+    output = Path(log).read_bytes().decode(errors="replace")
     if code == 0:
-        os.unlink(out.name)
+        os.unlink(log)
     else:
-        print(f"suite_cpu: the suite's output is kept in {out.name}", file=sys.stderr)
+        print(f"suite_cpu: the suite's output is kept in {log}", file=sys.stderr)
     return code, output, wall, cpu, sampler
 
 

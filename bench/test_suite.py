@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from cdk_app.assembly_cache import default_cache_dir  # noqa: E402 - after the path is set
+from cdk_app.assembly_cache import default_cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
@@ -42,7 +43,8 @@ def main() -> int:
     own = re.search(r" in ([\d.]+)s", tail)
     print(f"test suite: {tail}")
     print(f"  set-up check {setup:.1f}s; suite wall time {elapsed:.1f}s (pytest's own {own.group(1) if own else '?'}s);"
-          f" coverage {coverage.group(1) if coverage else '?'}%; assembly cache {'emptied' if args.cold else 'as found'}")
+          f" coverage {coverage.group(1) if coverage else '?'}%;"
+          f" assembly cache {'emptied' if args.cold else 'as found'}")
     print("  slowest 15:")
     for line in lines:
         if re.match(r"^\d+\.\d+s (setup|call|teardown) ", line):

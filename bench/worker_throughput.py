@@ -1,8 +1,9 @@
 """Benchmark: worker throughput in videos per minute on this machine — the whole job per video (S3 download
 over TLS to the scratch directory, PyAV probe with a decode check, PostgreSQL upsert, Redis refresh, SQS
-delete) for worker processes x job loops per process (WORKER_CONCURRENCY; the task definition sets 2), on the local pipeline (TLS moto server with the synthesized stack,
-PostgreSQL and Redis with TLS on 127.0.0.1). The queue is filled first, then the workers start: the clock
-runs from "every worker is polling" to the last stored video, so uploads do not limit the figure.
+delete) for worker processes x job loops per process (WORKER_CONCURRENCY; the task definition sets 2), on the
+local pipeline (TLS moto server with the synthesized stack, PostgreSQL and Redis with TLS on 127.0.0.1). The
+queue is filled first, then the workers start: the clock runs from "every worker is polling" to the last stored
+video, so uploads do not limit the figure.
 
     source scripts/env.sh && python bench/worker_throughput.py [--videos 60] [--seconds 10] [--configs 1x1 1x2 2x1]
 
@@ -17,12 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from cdk_app.config import AppConfig  # noqa: E402
-from localenv.pipeline import local_platform  # noqa: E402
-from localenv.sample_video import make_video  # noqa: E402
+from cdk_app.config import AppConfig
+from localenv.pipeline import local_platform
+from localenv.sample_video import make_video
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(platform, video: Path, count: int, workers: int, concurrency: int, round_: int) -> dict:

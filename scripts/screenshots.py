@@ -20,13 +20,14 @@ from pathlib import Path
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from cdk_app.assembly_cache import synthesized  # noqa: E402
-from cdk_app.config import AppConfig  # noqa: E402
-from localenv.__main__ import deploy  # noqa: E402
-from localenv.emulator import LOCAL_CREDENTIALS, moto_server  # noqa: E402
+from cdk_app.assembly_cache import synthesized
+from cdk_app.config import AppConfig
+from localenv.__main__ import deploy
+from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DOCS = ROOT / "docs"
 SUFFIX = "prod"
