@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-DYNAMIC_REF = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+)*?):SecretString:(?P<key>[^:}]*)(?::[^}]*)?\}\}")
+DYNAMIC_REF = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+)*?)"
+                         r":SecretString:(?P<key>[^:}]*)(?::[^}]*)?\}\}")
 
 
 class Unresolvable(Exception):
@@ -52,7 +53,8 @@ class Resolver:
             if fn == "Fn::Sub":
                 template, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
                 return re.sub(r"\$\{([^}!][^}]*)\}",
-                              lambda m: str(variables[m.group(1)] if m.group(1) in variables else self._sub(m.group(1))),
+                              lambda m: str(variables[m.group(1)] if m.group(1) in variables
+                                            else self._sub(m.group(1))),
                               template)
         return {k: self.resolve(v) for k, v in value.items()}
 

@@ -1,4 +1,5 @@
-"""Physical names: one function builds every `{resource-type}-{suffix}` name and checks it against its service's limits."""
+"""Physical names: one function builds every `{resource-type}-{suffix}` name and checks it against its service's
+limits."""
 
 from __future__ import annotations
 

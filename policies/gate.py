@@ -193,11 +193,13 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
     except SynthesisFailed as exc:
         findings = synth_findings(exc.output)
         if "Subprocess exited with error 2" in exc.output:
-            first = next((l for l in exc.output.splitlines() if l.startswith("error: ")), exc.output.strip())
+            first = next((line for line in exc.output.splitlines() if line.startswith("error: ")),
+                         exc.output.strip())
             raise GateError(first.removeprefix("error: "), EXIT_USAGE) from None
         if not findings:
             # The app's code raised: its one line (where, what) first, the traceback's end after it
-            crash = next((l for l in error_lines(exc.output) if l.startswith("error: synthesis failed")), None)
+            crash = next((line for line in error_lines(exc.output) if line.startswith("error: synthesis failed")),
+                         None)
             head = crash.removeprefix("error: ") if crash else f"{exc}:"
             raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_TOOL) from None
         return findings, time.perf_counter() - start

@@ -49,7 +49,7 @@ def key_state(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
 
 def redis_members_spread(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-REDIS-001 (live half): the members really sit in at least two AZs."""
-    azs = sorted({az for az in facts["MemberAvailabilityZones"]})
+    azs = sorted(set(facts["MemberAvailabilityZones"]))
     if len(facts["MemberAvailabilityZones"]) < 2 or len(azs) < 2:
         return Result.fail(f"{len(facts['MemberAvailabilityZones'])} member(s) in {len(azs)} AZ(s) "
                            f"({', '.join(azs) or 'none'}); at least 2 members in 2 AZs are required")

@@ -263,11 +263,10 @@ def pins(statement: Mapping[str, Any], account: str | None) -> list[str]:
             if base == BOOL_OPERATOR:
                 if name == MOUNT_TARGET_KEY and all(str(v).lower() == "true" for v in given):
                     found.append(str(key))
-            elif name in ACCOUNT_KEYS and all(_mine(v, account) for v in given):
-                found.append(str(key))
-            elif name in ORGANIZATION_KEYS | NETWORK_KEYS and all(_names_one(name, v) for v in given):
-                found.append(str(key))
-            elif name in ARN_KEYS and all(_arn_mine(v, account, by_field=base in ARN_OPERATORS) for v in given):
+            elif ((name in ACCOUNT_KEYS and all(_mine(v, account) for v in given))
+                  or (name in ORGANIZATION_KEYS | NETWORK_KEYS and all(_names_one(name, v) for v in given))
+                  or (name in ARN_KEYS
+                      and all(_arn_mine(v, account, by_field=base in ARN_OPERATORS) for v in given))):
                 found.append(str(key))
     return found
 

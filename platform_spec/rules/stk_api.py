@@ -20,7 +20,8 @@ def check_regional(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.na()
     types = [str(t) for t in as_list(as_dict(properties.get("EndpointConfiguration")).get("Types"))] or ["EDGE"]
     if "EDGE" in types:
-        return Result.fail("the endpoint is edge-optimized (the default): requests route through CloudFront outside Japan")
+        return Result.fail("the endpoint is edge-optimized (the default): requests route through CloudFront outside "
+                           "Japan")
     return Result.ok(f"endpoint type {', '.join(types)}")
 
 

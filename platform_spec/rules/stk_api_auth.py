@@ -26,7 +26,8 @@ def check(resource_type: str, properties: Mapping[str, Any]) -> Result:
         return Result.ok(f"{method} is authorized by {authorization}")
     if is_true(properties.get("ApiKeyRequired")):
         return Result.ok(f"{method} requires an API key")
-    if str(method).upper() == "OPTIONS" and str(as_dict(properties.get("Integration")).get("Type", "")).upper() == "MOCK":
+    integration = str(as_dict(properties.get("Integration")).get("Type", "")).upper()
+    if str(method).upper() == "OPTIONS" and integration == "MOCK":
         return Result.ok("OPTIONS answered by a mock integration (CORS preflight)")
     return Result.fail(f"{method} requires neither an API key nor an authorizer: anyone can call it")
 

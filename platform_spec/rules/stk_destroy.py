@@ -36,7 +36,8 @@ def protection_settings(resource_type: str, properties: Mapping[str, Any]) -> li
             found.append(prop)
     if resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
         for attr in as_list(properties.get("LoadBalancerAttributes")):
-            if isinstance(attr, dict) and attr.get("Key") == "deletion_protection.enabled" and is_true(attr.get("Value")):
+            if (isinstance(attr, dict) and attr.get("Key") == "deletion_protection.enabled"
+                    and is_true(attr.get("Value"))):
                 found.append("LoadBalancerAttributes.deletion_protection.enabled")
     return found
 

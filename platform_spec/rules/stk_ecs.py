@@ -17,7 +17,8 @@ INSIGHTS_ID = "STK-ECS-003"
 def check_efs_volumes(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != "AWS::ECS::TaskDefinition":
         return Result.na()
-    volumes = [v for v in as_list(properties.get("Volumes")) if isinstance(v, Mapping) and "EFSVolumeConfiguration" in v]
+    volumes = [v for v in as_list(properties.get("Volumes"))
+               if isinstance(v, Mapping) and "EFSVolumeConfiguration" in v]
     if not volumes:
         return Result.na("no EFS volumes")
     for volume in volumes:

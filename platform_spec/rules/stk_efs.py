@@ -16,7 +16,8 @@ MOUNT_TARGETS_ID = "STK-EFS-002"
 TYPE = "AWS::EFS::FileSystem"
 
 
-CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess")
+CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                  "elasticfilesystem:ClientRootAccess")
 
 
 def denies_insecure_transport(policy: Any) -> bool:

@@ -138,7 +138,8 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
                 if logical_id in consumed else any_backlog_scaling(
                 scaling, str(as_dict(resource.get("Properties")).get("QueueName")))))
         else:
-            results.append((DLQ_ID, logical_id, Result.fail("no dead-letter queue: a poison message is retried forever")))
+            results.append((DLQ_ID, logical_id,
+                            Result.fail("no dead-letter queue: a poison message is retried forever")))
         tls = denies_insecure_transport(policies.get(logical_id), "sqs")
         results.append((QUEUE_TLS_ID, logical_id, Result.ok("queue policy denies non-TLS requests") if tls else
                         Result.fail("no queue policy denying aws:SecureTransport=false", document=with_tls_deny(

@@ -17,7 +17,8 @@ MAX_ROTATION_DAYS = 365  # STK-KMS-002: yearly at most (the AWS default; KMS all
 
 # Per resource type: (flag that turns encryption on, or None if the key alone does; key property).
 KEY_PROPERTIES: dict[str, tuple[tuple[str | None, str], ...]] = {
-    "AWS::RDS::DBInstance": (("StorageEncrypted", "KmsKeyId"), ("EnablePerformanceInsights", "PerformanceInsightsKMSKeyId")),
+    "AWS::RDS::DBInstance": (("StorageEncrypted", "KmsKeyId"),
+                             ("EnablePerformanceInsights", "PerformanceInsightsKMSKeyId")),
     "AWS::RDS::DBCluster": (("StorageEncrypted", "KmsKeyId"),),
     "AWS::EFS::FileSystem": (("Encrypted", "KmsKeyId"),),
     "AWS::ElastiCache::ReplicationGroup": (("AtRestEncryptionEnabled", "KmsKeyId"),),

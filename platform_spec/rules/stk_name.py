@@ -83,7 +83,8 @@ def check(resource_type: str, properties: Mapping[str, Any], suffix: str | None)
     if TOKEN in name:
         if any(p.fullmatch(name) for p in AWS_MANDATED):
             return Result.ok(f"'{name}' has the AWS-mandated shape")
-        return Result.fail(f"name '{name}' is computed at deploy time; use a literal {{resource-type}}-{suffix or '<suffix>'} name")
+        return Result.fail(f"name '{name}' is computed at deploy time; use a literal "
+                           f"{{resource-type}}-{suffix or '<suffix>'} name")
     if not conforms(name, suffix):
         return Result.fail(f"name '{name}' does not follow {{resource-type}}-{suffix or '<suffix>'}")
     problems = name_problems(name, limit)

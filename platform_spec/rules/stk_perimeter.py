@@ -73,7 +73,8 @@ DATA_ACTIONS: dict[str, tuple[str, ...]] = {
     DATABASE: ("rds-db:connect",),
     "secret": ("secretsmanager:GetSecretValue",),
 }
-POLICY_OF = {"AWS::S3::BucketPolicy": ("Bucket", "PolicyDocument"), "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument")}
+POLICY_OF = {"AWS::S3::BucketPolicy": ("Bucket", "PolicyDocument"),
+             "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument")}
 ASSUME = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
 SHOWN = 5  # identities named in one finding's reason before "..."
 
@@ -304,7 +305,8 @@ def _identity(kind: str, item: Mapping[str, Any], facts: Account, groups: Mappin
     inline = "RolePolicyList" if kind == "role" else "UserPolicyList"
     granted: Granted = []
     for policy in as_list(item.get(inline)):
-        granted += _granted(f"inline policy '{as_dict(policy).get('PolicyName')}'", as_dict(policy).get("PolicyDocument"))
+        granted += _granted(f"inline policy '{as_dict(policy).get('PolicyName')}'",
+                            as_dict(policy).get("PolicyDocument"))
     attached = [as_dict(p).get("PolicyArn") for p in as_list(item.get("AttachedManagedPolicies"))]
     if kind == "user":
         for group_name in as_list(item.get("GroupList")):

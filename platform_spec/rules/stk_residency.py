@@ -261,7 +261,7 @@ def check_bucket(properties: Mapping[str, Any], account: str | None,
                  regions: Mapping[str, str | None]) -> Result:
     found = _bucket(properties, account, regions)
     evidence: dict[str, Any] = {}
-    for (_, bucket, owner, (key, named)), _ in zip(bucket_destinations(properties), found):
+    for _, bucket, owner, (key, named) in bucket_destinations(properties):
         if bucket_problems(bucket, owner, account, regions):
             if named is None:
                 evidence[key] = True
@@ -308,7 +308,8 @@ def log_group_subscriptions(_props: Mapping[str, Any], facts: Mapping[str, Any])
     """STK-RES-002 (live half): every subscription filter on the declared log group delivers within
     ap-northeast-1 and the log group's own account (read from its ARN: the stack's). Facts: Arn,
     SubscriptionFilters ([{FilterName, DestinationArn}])."""
-    filters = [str(item["FilterName"]) for (path, _), item in zip(_log_group(facts), facts["SubscriptionFilters"])
+    filters = [str(item["FilterName"])
+               for (path, _), item in zip(_log_group(facts), facts["SubscriptionFilters"], strict=True)
                if path.outside]
     return _verdict(_crossings(_log_group(facts)), len(facts["SubscriptionFilters"]), "subscription filter",
                     {"filters": filters})
