@@ -16,7 +16,8 @@ ALLOWED_REGION = "ap-northeast-1"
 # (ap-northeast-1b is not offered to new accounts).
 DEFAULT_AZS: tuple[str, ...] = ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d")
 # Retention values CloudWatch Logs accepts.
-VALID_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+VALID_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                            3288, 3653)
 DEFAULT_SUFFIX = "dev"
 
 
@@ -114,7 +115,8 @@ def _secret_ref(get: Callable[[str], Any], key: str, default: str) -> str:
     if value.startswith("arn:"):
         parts = value.split(":")
         if len(parts) < 7 or parts[2] != "secretsmanager" or parts[5] != "secret":
-            raise ConfigError(f"{key}='{value}' is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
+            raise ConfigError(f"{key}='{value}' is not a Secrets Manager secret ARN "
+                              "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
         if parts[3] != ALLOWED_REGION:
             raise ConfigError(f"{key}='{value}' is in region '{parts[3]}'; secrets must be in {ALLOWED_REGION}")
         return value
@@ -131,7 +133,8 @@ def _extra_tags(raw: Any) -> tuple[tuple[str, str], ...]:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError:
-            raise ConfigError("extraTags must be a JSON object of tag key to value, e.g. '{\"Team\":\"video\"}'") from None
+            raise ConfigError("extraTags must be a JSON object of tag key to value, "
+                              "e.g. '{\"Team\":\"video\"}'") from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
         raise ConfigError("extraTags must be a JSON object of tag key to string value")
     for key, value in raw.items():
@@ -190,7 +193,8 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
         db_class = db_class[3:]
     if db_class.split(".")[-1] in {"micro", "small"}:
         # Performance Insights (encrypted with our key) is not offered on micro/small classes.
-        raise ConfigError(f"dbInstanceClass '{db_class}' is too small: use at least a .medium class (Performance Insights)")
+        raise ConfigError(f"dbInstanceClass '{db_class}' is too small: use at least a .medium class "
+                          "(Performance Insights)")
     redis_type = _text(get, "redisNodeType", AppConfig.redis_node_type) or ""
     if not redis_type.startswith("cache."):
         raise ConfigError(f"redisNodeType '{redis_type}' is not an ElastiCache node type (cache.FAMILY.SIZE)")

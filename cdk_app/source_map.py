@@ -36,7 +36,7 @@ def _site(scope: Any) -> str | None:
     """Where in cdk_app/ a child of `scope` is declared: the frame of `scope`'s own code (its __init__, where
     `self` is the scope), so that a child made through a helper function points at the helper's caller; else
     the innermost frame in cdk_app/ (not this module). As 'cdk_app/x.py:LINE'."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access; inspect.stack() costs far more
     own, this = str(OWN) + "/", __file__
     innermost = None
     while frame is not None:

@@ -74,9 +74,9 @@ class MetadataApi(Construct):
                                            unhealthy_threshold_count=2),
             deregistration_delay=Duration.seconds(30),
         )
-        suppress(self.load_balancer, "STK-DEV-004", checkov=["CKV_AWS_91"], nag=["AwsSolutions-ELB2", "HIPAA.Security-ELBLoggingEnabled",
-                                                          "NIST.800.53.R5-ELBLoggingEnabled",
-                                                          "PCI.DSS.321-ELBLoggingEnabled"])
+        suppress(self.load_balancer, "STK-DEV-004", checkov=["CKV_AWS_91"],
+                 nag=["AwsSolutions-ELB2", "HIPAA.Security-ELBLoggingEnabled", "NIST.800.53.R5-ELBLoggingEnabled",
+                      "PCI.DSS.321-ELBLoggingEnabled"])
         suppress(self.load_balancer, "STK-DEV-001", nag=["HIPAA.Security-ELBDeletionProtectionEnabled",
                                                           "NIST.800.53.R5-ELBDeletionProtectionEnabled"])
         suppress(listener, "STK-DEV-004", nag=[f"{p}-ELBv2ACMCertificateRequired"

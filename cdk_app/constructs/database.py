@@ -95,8 +95,9 @@ class Database(Construct):
         )
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
-        suppress(self.instance, "STK-DEV-001", nag=["AwsSolutions-RDS10", "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
-                                                     "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"])
+        suppress(self.instance, "STK-DEV-001",
+                 nag=["AwsSolutions-RDS10", "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
+                      "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"])
         suppress(self.instance, "STK-DEV-002", nag=["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"])
         suppress(self.instance.node.find_child("MonitoringRole"), "STK-DEV-007", nag=["AwsSolutions-IAM4"],
                  applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])

@@ -37,7 +37,8 @@ class Encryption(Construct):
                 resources=["*"],
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                        "kms:EncryptionContext:aws:logs:arn":
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
                     }
                 },
             )

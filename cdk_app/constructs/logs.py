@@ -13,7 +13,8 @@ from cdk_app.config import AppConfig
 
 def encrypted_log_group(scope: Construct, construct_id: str, *, config: AppConfig, key: kms.IKey,
                         name: str) -> logs.LogGroup:
-    """A log group named `name`, encrypted with the project CMK, with the configured retention, deleted with the stack."""
+    """A log group named `name`, encrypted with the project CMK, with the configured retention, deleted with the
+    stack."""
     return logs.LogGroup(
         scope,
         construct_id,

@@ -42,7 +42,8 @@ class Network(Construct):
                  nag=INLINE_POLICY_RULES)
         for subnet in self.vpc.public_subnets:
             suppress(subnet.node.find_child("DefaultRoute"), "STK-DEV-009",
-                     nag=[f"{p}-VPCNoUnrestrictedRouteToIGW" for p in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")])
+                     nag=[f"{p}-VPCNoUnrestrictedRouteToIGW" for p in ("HIPAA.Security", "NIST.800.53.R5",
+                                                                       "PCI.DSS.321")])
 
         custom = self.vpc.node.try_find_child("RestrictDefaultSecurityGroupCustomResource")
         if custom is None:  # pragma: no cover - CDK internals moved

@@ -16,8 +16,7 @@ from constructs import Construct
 
 from cdk_app.config import AppConfig
 from cdk_app.constructs.intake import VideoIntake
-# The workloads' own metrics arrive as CloudWatch Embedded Metric Format lines under this namespace.
-from platform_spec.contract import METRIC_NAMESPACE as WORKLOAD_NAMESPACE
+from platform_spec.contract import METRIC_NAMESPACE as WORKLOAD_NAMESPACE  # the workloads' EMF metrics
 
 
 class Observability(Construct):
@@ -36,7 +35,8 @@ class Observability(Construct):
         node_ids = [f"{cache.replication_group_id}-{i:03d}" for i in range(1, config.redis_node_count + 1)]
         above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         specs: dict[str, tuple[cw.IMetric, float, cw.ComparisonOperator]] = {
-            "DatabaseCpu": (database.metric_cpu_utilization(period=five_min), 80, cw.ComparisonOperator.GREATER_THAN_THRESHOLD),
+            "DatabaseCpu": (database.metric_cpu_utilization(period=five_min), 80,
+                            cw.ComparisonOperator.GREATER_THAN_THRESHOLD),
             "DatabaseFreeStorage": (database.metric_free_storage_space(period=five_min), 5 * 1024**3,
                                     cw.ComparisonOperator.LESS_THAN_THRESHOLD),
             "ApiServerErrors": (rest_api.metric_server_error(period=five_min, statistic="Sum"), 5,

@@ -54,7 +54,8 @@ class ScratchStorage(Construct):
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
             )
         )
-        suppress(self.file_system, "STK-DEV-002", nag=["HIPAA.Security-EFSInBackupPlan", "NIST.800.53.R5-EFSInBackupPlan"])
+        suppress(self.file_system, "STK-DEV-002",
+                 nag=["HIPAA.Security-EFSInBackupPlan", "NIST.800.53.R5-EFSInBackupPlan"])
         self.access_point = self.file_system.add_access_point(
             "ScratchAccessPoint",
             path=SCRATCH_PATH,
