@@ -7,6 +7,7 @@ gaps are worked around here, each with a comment.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -172,7 +173,7 @@ class Deployer:
             if lid in path:
                 raise ValueError(f"dependency cycle through {lid}")
             for dep in sorted(deps[lid]):
-                visit(dep, path + (lid,))
+                visit(dep, (*path, lid))
             done.add(lid)
             ordered.append(lid)
 
@@ -267,8 +268,9 @@ class Deployer:
         return address["PublicIp"], {"AllocationId": address["AllocationId"], "PublicIp": address["PublicIp"]}
 
     def nat_gateway(self, lid: str, p: dict) -> tuple[str, dict]:
-        nat = self.client("ec2").create_nat_gateway(SubnetId=p["SubnetId"], AllocationId=p["AllocationId"],
-                                                    TagSpecifications=[{"ResourceType": "natgateway", "Tags": _tags(p)}])
+        nat = self.client("ec2").create_nat_gateway(
+            SubnetId=p["SubnetId"], AllocationId=p["AllocationId"],
+            TagSpecifications=[{"ResourceType": "natgateway", "Tags": _tags(p)}])
         return nat["NatGateway"]["NatGatewayId"], {}
 
     def route(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -337,10 +339,9 @@ class Deployer:
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"]),
                                Tags=_tags(p))["Role"]
         for arn in p.get("ManagedPolicyArns", []) or []:
-            try:
+            # an AWS-managed policy moto does not ship: `opscli drift` reports it as missing, as it should
+            with contextlib.suppress(iam.exceptions.NoSuchEntityException):
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            except iam.exceptions.NoSuchEntityException:
-                pass  # an AWS-managed policy moto does not ship: `opscli drift` reports it as missing, as it should
         for policy in p.get("Policies", []) or []:
             iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
                                 PolicyDocument=json.dumps(policy["PolicyDocument"]))
@@ -556,8 +557,10 @@ class Deployer:
         if integration.get("RequestParameters"):
             extra["requestParameters"] = integration["RequestParameters"]
         api.put_integration(restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"],
-                            type=integration["Type"], integrationHttpMethod=integration.get("IntegrationHttpMethod", "GET"),
-                            uri=integration.get("Uri", ""), connectionType=integration.get("ConnectionType", "INTERNET"),
+                            type=integration["Type"],
+                            integrationHttpMethod=integration.get("IntegrationHttpMethod", "GET"),
+                            uri=integration.get("Uri", ""),
+                            connectionType=integration.get("ConnectionType", "INTERNET"),
                             connectionId=integration.get("ConnectionId", ""), **extra)
         return f"{p['ResourceId']}|{p['HttpMethod']}", {}
 
@@ -580,7 +583,8 @@ class Deployer:
             prefix = f"/{setting.get('ResourcePath', '/*').lstrip('/') or '*'}/{setting.get('HttpMethod', '*')}"
             prefix = prefix.replace("//", "/")
             if "LoggingLevel" in setting:
-                patches.append({"op": "replace", "path": f"{prefix}/logging/loglevel", "value": setting["LoggingLevel"]})
+                patches.append({"op": "replace", "path": f"{prefix}/logging/loglevel",
+                                "value": setting["LoggingLevel"]})
             for key, path in (("MetricsEnabled", "metrics/enabled"), ("DataTraceEnabled", "logging/dataTrace"),
                               ("ThrottlingBurstLimit", "throttling/burstLimit"),
                               ("ThrottlingRateLimit", "throttling/rateLimit")):
@@ -608,7 +612,8 @@ class Deployer:
 
     def usage_plan(self, lid: str, p: dict) -> tuple[str, dict]:
         plan = self.client("apigateway").create_usage_plan(
-            name=p["UsagePlanName"], apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
+            name=p["UsagePlanName"],
+            apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
             throttle={"rateLimit": float(p["Throttle"]["RateLimit"]), "burstLimit": int(p["Throttle"]["BurstLimit"])}
             if p.get("Throttle") else {}, tags={t["Key"]: t["Value"] for t in _tags(p)})
         return plan["id"], {"Id": plan["id"]}
@@ -666,7 +671,8 @@ class Deployer:
 
     def sqs_queue_policy(self, lid: str, p: dict) -> tuple[str, dict]:
         for url in p["Queues"]:
-            self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+            self.client("sqs").set_queue_attributes(QueueUrl=url,
+                                                    Attributes={"Policy": json.dumps(p["PolicyDocument"])})
         return lid, {}
 
     def sns_topic_policy(self, lid: str, p: dict) -> tuple[str, dict]:
@@ -680,7 +686,8 @@ class Deployer:
         arn = events.put_rule(Name=p["Name"], EventPattern=json.dumps(p["EventPattern"]),
                               State=p.get("State", "ENABLED"), Description=p.get("Description", ""))["RuleArn"]
         events.put_targets(Rule=p["Name"], Targets=[
-            {"Id": t["Id"], "Arn": t["Arn"], **({"DeadLetterConfig": t["DeadLetterConfig"]} if "DeadLetterConfig" in t else {}),
+            {"Id": t["Id"], "Arn": t["Arn"],
+             **({"DeadLetterConfig": t["DeadLetterConfig"]} if "DeadLetterConfig" in t else {}),
              **({"RetryPolicy": {k: int(v) for k, v in t["RetryPolicy"].items()}} if "RetryPolicy" in t else {})}
             for t in p.get("Targets", [])])
         return p["Name"], {"Arn": arn}
@@ -773,11 +780,14 @@ HANDLERS: dict[str, Callable[[Deployer, str, dict], tuple[str, dict]]] = {
     "AWS::KMS::Key": Deployer.kms_key, "AWS::KMS::Alias": Deployer.kms_alias,
     "AWS::EC2::VPC": Deployer.vpc, "AWS::EC2::Subnet": Deployer.subnet, "AWS::EC2::RouteTable": Deployer.route_table,
     "AWS::EC2::SubnetRouteTableAssociation": Deployer.route_table_association,
-    "AWS::EC2::InternetGateway": Deployer.internet_gateway, "AWS::EC2::VPCGatewayAttachment": Deployer.gateway_attachment,
+    "AWS::EC2::InternetGateway": Deployer.internet_gateway,
+    "AWS::EC2::VPCGatewayAttachment": Deployer.gateway_attachment,
     "AWS::EC2::EIP": Deployer.eip, "AWS::EC2::NatGateway": Deployer.nat_gateway, "AWS::EC2::Route": Deployer.route,
-    "AWS::EC2::SecurityGroup": Deployer.security_group, "AWS::EC2::SecurityGroupIngress": Deployer.security_group_ingress,
+    "AWS::EC2::SecurityGroup": Deployer.security_group,
+    "AWS::EC2::SecurityGroupIngress": Deployer.security_group_ingress,
     "AWS::EC2::SecurityGroupEgress": Deployer.security_group_egress, "AWS::EC2::FlowLog": Deployer.flow_log,
-    "AWS::Logs::LogGroup": Deployer.log_group, "AWS::IAM::Role": Deployer.iam_role, "AWS::IAM::Policy": Deployer.iam_policy,
+    "AWS::Logs::LogGroup": Deployer.log_group, "AWS::IAM::Role": Deployer.iam_role,
+    "AWS::IAM::Policy": Deployer.iam_policy,
     "AWS::RDS::DBSubnetGroup": Deployer.db_subnet_group, "AWS::RDS::DBParameterGroup": Deployer.db_parameter_group,
     "AWS::RDS::DBInstance": Deployer.db_instance, "AWS::ElastiCache::SubnetGroup": Deployer.cache_subnet_group,
     "AWS::ElastiCache::ReplicationGroup": Deployer.replication_group, "AWS::EFS::FileSystem": Deployer.file_system,

@@ -62,7 +62,7 @@ def _service(name: str) -> tuple[Any, dict[str, Any]] | None:
     except Exception:  # noqa: BLE001 - an unknown service is simply not paged
         return None
     try:
-        paginators = session.get_paginator_model(name)._paginator_config
+        paginators = session.get_paginator_model(name)._paginator_config  # noqa: SLF001 - no public listing
     except Exception:  # noqa: BLE001 - a service without paginators
         paginators = {}
     return model, dict(paginators)

@@ -28,6 +28,7 @@ processes anyway; the checks keep `down` from being the tool that reaches a proc
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -247,10 +248,8 @@ class Held:
                     written = os.fstat(handle.fileno())
                 os.replace(partial, name, src_dir_fd=directory.fd, dst_dir_fd=directory.fd)
             except BaseException:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(partial, dir_fd=directory.fd)
-                except OSError:
-                    pass
                 raise
         except OSError as exc:
             raise StateError(f"cannot write the localenv state file {directory.paths.record}: {_why(exc)}") from None

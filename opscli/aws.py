@@ -31,6 +31,7 @@ import json
 import threading
 import time
 import urllib.parse
+import weakref
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -492,6 +493,12 @@ def endpoint_pin(endpoint_url: str, *, subdomains: bool = True) -> Callable[...,
     return pin
 
 
+#: The event handlers opscli registered on a boto3 session, so that the next Aws the session is handed to takes
+#: them off again; kept beside the session (weakly: a session may go) rather than as an attribute planted on it.
+_SESSION_HANDLERS: weakref.WeakKeyDictionary[boto3.Session, list[tuple[str, Callable[..., Any]]]] = \
+    weakref.WeakKeyDictionary()
+
+
 class Aws:
     """Clients for one region/profile/endpoint from one guarded session: only the declared operations can be sent.
 
@@ -536,7 +543,7 @@ class Aws:
         already, keep their own copies), so no client carries two guards. A subdomain of the endpoint's host
         counts as that host only for a session that may call S3 (its virtual-hosted addressing)."""
         events = self._session.events
-        for name, handler in getattr(self._session, "_opscli_handlers", ()):
+        for name, handler in _SESSION_HANDLERS.get(self._session, ()):
             events.unregister(name, handler)
         events.unregister("after-call.iam", botocore.handlers.json_decode_policies)  # decode_iam_policies instead
         handlers = [("before-parameter-build.*.*", self._asked), ("before-call.*.*", self._guard),
@@ -547,7 +554,7 @@ class Aws:
             handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url, subdomains=s3)))
         for name, handler in handlers:
             events.register(name, handler)
-        self._session._opscli_handlers = handlers
+        _SESSION_HANDLERS[self._session] = handlers
         if self.endpoint_url is not None:
             self._no_credentials_from_the_network()
 
@@ -556,7 +563,8 @@ class Aws:
         metadata service or a container's credentials endpoint: botocore fetches those with an HTTP client of its
         own that no event of the session sees, so the endpoint pin could not stop them (a run meant for an
         emulator would ask 169.254.169.254, or whatever AWS_CONTAINER_CREDENTIALS_FULL_URI names)."""
-        resolver = self._session._session.get_component("credential_provider")
+        # boto3 offers its botocore session only as _session
+        resolver = self._session._session.get_component("credential_provider")  # noqa: SLF001
         for name in ("iam-role", "container-role"):
             resolver.remove(name)  # a no-op where it is not there
 

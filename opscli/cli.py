@@ -55,7 +55,8 @@ def _console(no_color: bool, *, stderr: bool) -> terminal.VisibleConsole:
 
 def aws_options(fn: Callable) -> Callable:
     options = [
-        click.option("--region", default=ALLOWED_REGION, show_default=True, help="AWS region (audits accept only ap-northeast-1)."),
+        click.option("--region", default=ALLOWED_REGION, show_default=True,
+                     help="AWS region (audits accept only ap-northeast-1)."),
         click.option("--profile", default=None, help="AWS named profile."),
         click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", default=None,
                      help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL."),

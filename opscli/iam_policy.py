@@ -161,8 +161,9 @@ def scope_values(targets: Targets, account: str | None = None) -> dict[str, tupl
         "redis": (targets.redis_group,), "redis_subnets": (physical_name("redis-subnet-group", targets.suffix),),
         "rule": (physical_name("intake-rule", targets.suffix), physical_name("monitor-changes", targets.suffix)),
         "topic": (physical_name("alarm-topic", targets.suffix),), "waf": (physical_name("waf-acl", targets.suffix),),
-        "queue": tuple(q for q in (targets.intake_queue, targets.intake_dlq) if q) + (
-            physical_name("monitor-events", targets.suffix), physical_name("monitor-dead-letter", targets.suffix)),
+        "queue": (*(q for q in (targets.intake_queue, targets.intake_dlq) if q),
+                  physical_name("monitor-events", targets.suffix),
+                  physical_name("monitor-dead-letter", targets.suffix)),
         "secret": tuple(secret_arn(s) for s in targets.secrets),
         # The log groups the stack names, and those CloudFormation names for it (its functions' and the API's).
         "log_group": (*log_groups, f"/aws/lambda/{stack}-*", "API-Gateway-Execution-Logs_*"),
@@ -255,7 +256,8 @@ def caller_notes(*, scoped: bool = True) -> list[str]:
     unscoped = [] if scoped else [
         "No --suffix or --outputs: every action is granted on \"*\". Give the stack's suffix (or its outputs file) "
         "for a policy scoped to that stack's resources."]
-    return unscoped + [
+    return [
+        *unscoped,
         "Attach the policy to the identity opscli runs as (a user, or the role a profile assumes).",
         "With a profile that assumes a role (role_arn), botocore first calls " + ", ".join(assume) + " (the one "
         "its profile names): the source identity needs that action on the role's ARN, and the role's trust policy "

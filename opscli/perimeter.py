@@ -105,7 +105,7 @@ def _ends(side: str, found: Sequence[tuple[Path, str]]) -> list[Node]:
                           (f"FAIL {', '.join(rules)} · " if rules else "") + kind, list(items)))
     if len(nodes) > MAX_ENDS:
         rest = nodes[MAX_ENDS - 1:]
-        nodes = nodes[:MAX_ENDS - 1] + [Node((side, "more"), side, f"{len(rest)} more outside",
+        nodes = [*nodes[:MAX_ENDS - 1], Node((side, "more"), side, f"{len(rest)} more outside",
                                              "each is listed in the table below",
                                              [item for n in rest for item in n.paths])]
     kinds: dict[str, list[str]] = {}

@@ -257,7 +257,8 @@ def account_findings(live: LiveStack) -> list[Finding]:
     findings = []
     for rule_id, rule in ACCOUNT_RULES_BY_ID.items():
         check = f"{rule_id}/{ACCOUNT_CHECK}"
-        unseen = [lid for lid, r in live.resources.items() if r.state == ReadState.ERROR and r.declared.type in rule.reads]
+        unseen = [lid for lid, r in live.resources.items()
+                  if r.state == ReadState.ERROR and r.declared.type in rule.reads]
         iam = live.account_iam
         if iam is None or live.account is None or unseen:
             reason = live.account_iam_error or ("could not judge: the account is not known" if live.account is None

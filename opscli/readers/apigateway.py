@@ -218,4 +218,5 @@ def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     link = _call("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
     return {"Name": need(link, "name", str, operation="GetVpcLink"),
-            "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"), "Tags": tag_list(link.get("tags", {}))}
+            "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"),
+            "Tags": tag_list(link.get("tags", {}))}

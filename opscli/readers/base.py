@@ -100,11 +100,11 @@ def pages(client: Any, method: str, operation: str, **kwargs: Any) -> Iterator[M
     for page in iterator:
         yield page
         # botocore's own reading of the page's next token (its output token expressions and more-results flag).
-        token = iterator._get_next_token(page)
+        token = iterator._get_next_token(page)  # noqa: SLF001 - botocore has no public reading of it
         if all(value is None for value in token.values()):
             # A page that says there is more (IAM's IsTruncated) but gives no token to ask for it: botocore ends
             # the pagination there, and what the missing pages hold (a policy on a role) would read as absent.
-            more = iterator._more_results
+            more = iterator._more_results  # noqa: SLF001 - as above
             if more is not None and more.search(page):
                 raise MalformedAnswer(f"{operation} answered that there are more results, without a page token")
             return

@@ -27,7 +27,8 @@ def load_balancer(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     lb = _only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op, by_id=True)
     attributes = _call("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes,
                        LoadBalancerArn=r.physical_id)
-    return {ATTRIBUTES: {"DNSName": lb.get("DNSName"), "LoadBalancerFullName": r.physical_id.split("loadbalancer/")[-1]},
+    return {ATTRIBUTES: {"DNSName": lb.get("DNSName"),
+                         "LoadBalancerFullName": r.physical_id.split("loadbalancer/")[-1]},
             "Name": need(lb, "LoadBalancerName", str, operation=op), "Scheme": need(lb, "Scheme", str, operation=op),
             "Tags": _elb_tags(ctx, r.physical_id),
             "Type": need(lb, "Type", str, operation=op),

@@ -33,7 +33,8 @@ def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     policy = _call("GetKeyPolicy", kms.get_key_policy, KeyId=r.physical_id, PolicyName="default")
     tags = [t for page in pages(kms, "list_resource_tags", "ListResourceTags", KeyId=r.physical_id)
             for t in need(page, "Tags", list, operation="ListResourceTags")]
-    props = {"Description": meta.get("Description", ""), "Enabled": need(meta, "Enabled", bool, operation="DescribeKey"),
+    props = {"Description": meta.get("Description", ""),
+             "Enabled": need(meta, "Enabled", bool, operation="DescribeKey"),
              "KeyUsage": meta.get("KeyUsage"), "KeySpec": meta.get("KeySpec") or meta.get("CustomerMasterKeySpec"),
              "EnableKeyRotation": need(rotation, "KeyRotationEnabled", bool, operation="GetKeyRotationStatus"),
              "KeyPolicy": _json(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),

@@ -164,8 +164,9 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
     return group
 
 
-@reader("AWS::RDS::DBParameterGroup", ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters",
-                                       "rds:ListTagsForResource"), "DBParameterGroupName Family Description Parameters Tags")
+@reader("AWS::RDS::DBParameterGroup",
+        ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"),
+        "DBParameterGroupName Family Description Parameters Tags")
 def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
