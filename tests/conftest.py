@@ -383,7 +383,8 @@ def copied_within_tokyo(deployment: Any) -> Iterator[None]:
     s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={
         "Role": f"arn:aws:iam::{account}:role/replication-within-tokyo",
         "Rules": [{"ID": "within-tokyo", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
-                   "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": f"arn:aws:s3:::{copy}"}}]})
+                   "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{copy}"}}]})
     kinesis.create_stream(StreamName="log-copies-within-tokyo", ShardCount=1)
     stream = kinesis.describe_stream(StreamName="log-copies-within-tokyo")["StreamDescription"]["StreamARN"]
     logs.put_subscription_filter(logGroupName=group, filterName="within-tokyo", filterPattern="", destinationArn=stream)

@@ -81,11 +81,16 @@ def deployment(request) -> Iterator[Deployment]:
     local = request.getfixturevalue("local_deployment")
     saved = {key: os.environ.get(key) for key in LOCAL_CREDENTIALS}
     os.environ.update(LOCAL_CREDENTIALS)  # what opscli's users would export for the emulator
-    request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-                                  for k, v in saved.items()])
-    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                          region_name="ap-northeast-1")
-    yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)
+    try:
+        session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                              region_name="ap-northeast-1")
+        yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,8 @@ def _kms_rotation(d, on):
 
 def _rds_owner_tag(d, on):
     rds = d.client("rds")
-    arn = rds.describe_db_instances(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])["DBInstances"][0]["DBInstanceArn"]
+    [instance] = rds.describe_db_instances(DBInstanceIdentifier=d.outputs["DbInstanceIdentifier"])["DBInstances"]
+    arn = instance["DBInstanceArn"]
     if on:
         rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "Owner", "Value": "platform-team"}])
     else:
@@ -71,7 +72,8 @@ def _efs_tls_policy(d, on):
         # The TLS deny statement removed (moto has no DeleteFileSystemPolicy; real AWS would accept either).
         _saved_policy[fs] = efs.describe_file_system_policy(FileSystemId=fs)["Policy"]
         efs.put_file_system_policy(FileSystemId=fs, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "elasticfilesystem:ClientMount", "Resource": "*"}]}))
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "elasticfilesystem:ClientMount",
+             "Resource": "*"}]}))
 
 
 def _stage_tracing(d, on):
@@ -123,7 +125,8 @@ def _queue_tls_policy(d, on):
     if on:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _saved_queue_policy.pop(url)})
     else:
-        _saved_queue_policy[url] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        _saved_queue_policy[url] = sqs.get_queue_attributes(QueueUrl=url,
+                                                            AttributeNames=["Policy"])["Attributes"]["Policy"]
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
              "Resource": "*"}]})})

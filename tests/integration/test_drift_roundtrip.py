@@ -66,7 +66,7 @@ def changed(draw, value):
         if value and draw(st.booleans()):
             index = draw(st.integers(0, len(value) - 1))
             return value[:index] + value[index + 1:]
-        return value + [draw(st.sampled_from(["extra", {"Key": "Extra", "Value": "x"}]))]
+        return [*value, draw(st.sampled_from(["extra", {"Key": "Extra", "Value": "x"}]))]
     if isinstance(value, dict) and value:
         key = draw(st.sampled_from(sorted(value)))
         return {**value, key: changed(draw, value[key])}

@@ -207,7 +207,8 @@ SECRET: list[tuple[str, dict[str, Any]]] = [
                         "RotationLambdaARN": "arn:aws:lambda:ap-northeast-1:123456789012:function:rotate-db"}),
     ("STK-SECRET-004", {"RotationRules": {"AutomaticallyAfterDays": 400}}),
     ("STK-SECRET-004", {"LastRotatedDate": NOW - timedelta(days=400)}),
-    ("STK-SECRET-005", {"Versions": [{"VersionId": "5e0bd4f2-3c8a-4d51-9a6f-0d7c2b1e9a44", "VersionStages": ["AWSPENDING"],
+    ("STK-SECRET-005",
+     {"Versions": [{"VersionId": "5e0bd4f2-3c8a-4d51-9a6f-0d7c2b1e9a44", "VersionStages": ["AWSPENDING"],
                                       "CreatedDate": NOW - timedelta(days=3)}]}),
     ("STK-SECRET-007", {"KmsKeyId": None}),
     ("STK-SECRET-008", {"DeletedDate": NOW + timedelta(days=7)}),
@@ -326,7 +327,7 @@ def test_the_fix_now_of_a_real_failure_is_a_command_the_aws_cli_parses(case, out
         explained = explanation(finding)["remediation"]
         if explained["kind"] != "command":
             continue
-        chosen, lines = choose_fix(rule, finding, fixed_type(finding))
+        _chosen, lines = choose_fix(rule, finding, fixed_type(finding))
         assert explained["now"] == " && ".join(lines)
         for line in lines:
             try:

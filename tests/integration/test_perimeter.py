@@ -331,8 +331,8 @@ def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(lo
 def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, restored_deployment):
     """json keeps the last "Effect" of two (a Deny), another reader the first (an Allow to everyone)."""
     objects = f"arn:aws:s3:::{local.outputs['IngestBucketName']}/*"
-    twice = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "%s", "Effect": "Deny"}'
-             % objects)
+    twice = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "' + objects
+             + '", "Effect": "Deny"}')
     with _bucket_text(local, _added(twice)):
         code, findings = audit(local)
     assert code == 3  # ERROR: the policy could not be read, so nothing that reads it gives a verdict

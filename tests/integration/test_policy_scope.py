@@ -30,7 +30,7 @@ def _named(value: str, service: str, kind: str, account: str) -> str:
 
 def resources_of(operation: str, params: dict, account: str, path: str) -> list[str] | None:
     """The ARNs AWS authorizes one call on; None for an action authorized on "*" alone."""
-    service, name = operation.split(":")
+    service, _name = operation.split(":")
     p = params
     if service == "apigateway":
         return [f"arn:aws:apigateway:{REGION}::{path}"]

@@ -186,7 +186,8 @@ def test_every_arn_made_here_fits_the_pattern_of_its_published_format():
     assert pattern(fmt, partition="aws", region=REGION, account=ACCOUNT).fullmatch(
         "arn:aws:ec2:ap-northeast-1:123456789012:vpc/vpc-1")
     for other in ("arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1", "arn:aws:ec2:ap-northeast-1:1:vpc/vpc-1",
-                  "arn:aws-cn:ec2:ap-northeast-1:123456789012:vpc/vpc-1", "arn:aws:ec2:ap-northeast-1:123456789012:vpc/"):
+                  "arn:aws-cn:ec2:ap-northeast-1:123456789012:vpc/vpc-1",
+                  "arn:aws:ec2:ap-northeast-1:123456789012:vpc/"):
         assert not pattern(fmt, partition="aws", region=REGION, account=ACCOUNT).fullmatch(other), other
     assert all(re.fullmatch(r"arn:\$\{Partition\}:[a-z0-9-]+:.*", f) for spec in ARNS.values()
                if isinstance(spec, Own) for f in spec.formats)

@@ -157,9 +157,9 @@ def test_help_documents_the_exit_codes():
 
 
 def test_nested_cdk_outputs_file_is_unwrapped(tmp_path):
-    from opscli.targets import from_outputs
+    from opscli.targets import REQUIRED_OUTPUTS, from_outputs
 
-    flat = {key: f"{key.lower()}-x" for key in __import__("opscli.targets", fromlist=["REQUIRED_OUTPUTS"]).REQUIRED_OUTPUTS}
+    flat = {key: f"{key.lower()}-x" for key in REQUIRED_OUTPUTS}
     flat["EnvironmentSuffix"] = "x"
     (tmp_path / "nested.json").write_text(json.dumps({"TapStackx": flat}))
     assert from_outputs(tmp_path / "nested.json").db_instance == "dbinstanceidentifier-x"

@@ -125,7 +125,8 @@ def test_a_stack_that_does_not_exist_is_an_error_not_a_pass(moto_env, aws):
 def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(synth, moto_env, aws):
     deploy_into_moto(synth.template, "test")
     boto3.client("sqs", region_name="ap-northeast-1").delete_queue(
-        QueueUrl=boto3.client("sqs", region_name="ap-northeast-1").get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
+        QueueUrl=boto3.client("sqs", region_name="ap-northeast-1")
+        .get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
     report = core.audit(aws, targets.from_suffix("test"))
     gone = {f.resource.split(" ", 1)[0]: f for f in report.findings
             if f.rule_id == "STK-STACK-001" and f.status is Status.FAIL}
@@ -144,7 +145,8 @@ def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(s
     efs.delete_mount_target(MountTargetId=efs.describe_mount_targets(FileSystemId=file_system)["MountTargets"][0][
         "MountTargetId"])
     report = core.audit(aws, targets.from_suffix("test"))
-    assert failing_on(report) == {("STK-STACK-001", "AWS::ECS::TaskDefinition"), ("STK-STACK-001", "AWS::EFS::MountTarget"),
+    assert failing_on(report) == {("STK-STACK-001", "AWS::ECS::TaskDefinition"),
+                                  ("STK-STACK-001", "AWS::EFS::MountTarget"),
                                   ("STK-EFS-002", "AWS::EFS::FileSystem")}
     gone = {f.resource.split(" ", 1)[0]: f.reason for f in report.findings if f.rule_id == "STK-STACK-001"
             and f.status is Status.FAIL}

@@ -134,7 +134,7 @@ def test_verbose_prints_each_call_as_it_ends_through_the_sanitizer(moto_env, mon
     hostile = "x\x1b]52;c;cHduZWQ=\x07\u202e"
 
     def audit(aws, target, **_):
-        with pytest.raises(Exception):  # noqa: B017 - whatever moto says of such a name
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever moto says of such a name
             aws.client("cloudformation").get_template(StackName=hostile)
         return Report(command="audit", target=target.as_dict(),
                       findings=[Finding("c", "STK-KMS-002", Status.PASS, "k", "on")])

@@ -183,7 +183,7 @@ def test_the_export_session_sends_one_write_and_the_credential_calls_only(role_p
     calls = (client.get_findings, client.disable_security_hub,
              lambda: client.batch_update_findings(FindingIdentifiers=[{"Id": "f", "ProductArn": "p"}]))
     for call in calls:
-        with pytest.raises(ReadOnlyViolation, match="this command sends only securityhub:BatchImportFindings$"):
+        with pytest.raises(ReadOnlyViolation, match=r"this command sends only securityhub:BatchImportFindings$"):
             call()
 
 

@@ -592,8 +592,8 @@ class Harness:
             self.requests.append(dict(params))
 
     def _mutate(self, model, parsed, **_) -> None:
-        if self.mutation and f"{model.service_model.service_name}:{model.name}" == self.mutation[0]:
-            if self.mutation[1](parsed):
+        if (self.mutation and f"{model.service_model.service_name}:{model.name}" == self.mutation[0]
+                and self.mutation[1](parsed)):
                 self.mutated += 1
 
     def sub_scope(self, operation: str) -> StackScope:

@@ -363,7 +363,8 @@ def test_an_unreadable_key_alias_makes_whole_stack_rules_error_not_fail(stubbed)
 
 
 def test_efs_policy_lookup_denied_is_error_for_the_file_system(stubbed):
-    fs = {"FileSystemId": "fs-1", "FileSystemArn": f"arn:aws:elasticfilesystem:ap-northeast-1:{ACCOUNT}:file-system/fs-1",
+    fs = {"FileSystemId": "fs-1",
+          "FileSystemArn": f"arn:aws:elasticfilesystem:ap-northeast-1:{ACCOUNT}:file-system/fs-1",
           "Encrypted": True, "KmsKeyId": CMK, "Tags": TAGS, "OwnerId": "1", "CreationToken": "t",
           "CreationTime": NOW, "LifeCycleState": "available", "NumberOfMountTargets": 0,
           "SizeInBytes": {"Value": 0}, "PerformanceMode": "generalPurpose"}
@@ -389,7 +390,8 @@ def test_secret_last_accessed_from_stubbed_answer(stubbed):
         findings = by_check(run_collector(c.SECRET, c.secret, ctx(stubbed), "s"))
     assert findings["secret.last_accessed"].status is Status.FAIL
     assert findings["secret.last_accessed"].reason == "last accessed 200 days ago: the secret may be unused"
-    assert findings["secret.pending"].status is Status.FAIL and "stuck in AWSPENDING" in findings["secret.pending"].reason
+    pending = findings["secret.pending"]
+    assert pending.status is Status.FAIL and "stuck in AWSPENDING" in pending.reason
     assert findings["secret.rotation_age"].status is Status.PASS and findings["secret.cmk"].status is Status.PASS
 
 
@@ -456,7 +458,8 @@ def test_failure_classification_covers_every_kind():
 
     def client_error(code):
         return bex.ClientError({"Error": {"Code": code, "Message": "m"}}, "DescribeThings")
-    assert describe_failure(client_error("InternalFailure")) == (Status.ERROR, "DescribeThings failed: InternalFailure m")
+    assert describe_failure(client_error("InternalFailure")) == (Status.ERROR,
+                                                                 "DescribeThings failed: InternalFailure m")
     assert describe_failure(client_error("ResourceNotFoundException"))[0] is Status.FAIL
     assert describe_failure(bex.ConnectTimeoutError(endpoint_url="http://x"))[0] is Status.ERROR
     assert describe_failure(bex.PaginationError(message="bad"))[1].startswith("AWS SDK error")

@@ -88,7 +88,8 @@ def test_ocsf_compliance_findings_validate_against_the_schema():
     failing = events[0]
     assert (failing["class_uid"], failing["type_uid"], failing["severity_id"]) == (2003, 200301, 4)
     assert failing["compliance"]["status_id"] == 3 and failing["compliance"]["control"] == "STK-NET-005"
-    assert failing["resources"][0]["uid"] == "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1" and failing["cloud"]["account"] == {"uid": "123456789012"}
+    assert failing["resources"][0]["uid"] == "arn:aws:ec2:ap-northeast-1:123456789012:security-group/sg-1"
+    assert failing["cloud"]["account"] == {"uid": "123456789012"}
     assert [e["compliance"]["status"] for e in events] == ["Fail", "Pass", "Warning", "Fail"]
     assert [e["finding_info"]["uid"] for e in to_ocsf(report(physical="sg-2"))] == \
         [e["finding_info"]["uid"] for e in events]

@@ -38,12 +38,14 @@ def recordings() -> list[tuple[str, str]]:
 
 # Operations opscli calls with no recording at SOURCE_COMMIT (Cloud Custodian never recorded them): covered by the
 # emulator, the Stubber tests and the schema test only.
-GAPS = {op: f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}" for op in (
-    "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys", "apigateway:GetVpcLink",
+GAPS = dict.fromkeys((
+    "apigateway:GetApiKey", "apigateway:GetDeployments", "apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys",
+    "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
     "efs:DescribeReplicationConfigurations",
-    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "lambda:GetEventSourceMapping", "wafv2:GetLoggingConfiguration",
-    "wafv2:GetWebACLForResource")}
+    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "lambda:GetEventSourceMapping",
+    "wafv2:GetLoggingConfiguration",
+    "wafv2:GetWebACLForResource"), f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}")
 
 
 def decode(value: Any) -> Any:

@@ -26,7 +26,8 @@ def sample_report(template=None) -> Report:
                      "EnableKeyRotation is not true <script>alert(1)</script>", severity="MEDIUM"),
              Finding("rds.multi_az", "STK-RDS-001", Status.PASS, "AWS::RDS::DBInstance DatabaseInstance (rds-x)",
                     "on"),
-             Finding("stack.x", "STK-STACK-001", Status.ERROR, "AWS::SQS::Queue IntakeQueue (q)", "could not look: denied"),
+             Finding("stack.x", "STK-STACK-001", Status.ERROR, "AWS::SQS::Queue IntakeQueue (q)",
+                     "could not look: denied"),
              Finding("kms.state", "STK-KMS-003", Status.ACCEPTED, "AWS::KMS::Key EncryptionKey3A692D6E (k-1)",
                      "accepted until 2027-01-31 by sec@x: reason.")]
     return Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=items, api_calls=7,
@@ -152,7 +153,8 @@ def test_a_real_browser_paints_the_perimeters_crossings_red_and_a_fresh_one_with
     fresh = red_in_picture(perimeter_report(synth.template), "fresh")
     opened_up = red_in_picture(perimeter_report(synth.template, **{"AWS::SQS::QueuePolicy": opened,
                                                                    "AWS::Events::Rule": opened}), "opened")
-    assert fresh < 200 and opened_up > fresh + 1000, (fresh, opened_up)  # the legend's line is all the red of a fresh one
+    # the legend's line is all the red of a fresh one
+    assert fresh < 200 and opened_up > fresh + 1000, (fresh, opened_up)
 
 
 @NEEDS_CHROMIUM

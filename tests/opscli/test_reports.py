@@ -166,8 +166,8 @@ def test_without_a_source_map_each_view_says_why_instead_of_a_made_up_line(tmp_p
         "not in the map": (source_map.SourceMap({"Cache": "cdk_app/constructs/cache.py:9"}, "old.json"),
                            "not in the source map old.json (Db)"),
     }
-    for name, (given, said) in cases.items():
-        report.source_map = given
+    for name, (shown, said) in cases.items():
+        report.source_map = shown
         report.template = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}} if name == "no metadata" \
             else template
         warning = report.source_warning()
@@ -439,10 +439,11 @@ def test_a_run_outside_the_checkout_warns_once_on_stderr(tmp_path, capsys, monke
     queue = [f for f in document["findings"] if f["resource"].startswith("AWS::SQS::Queue Queue")]
     assert queue and all(f["source"] is None for f in queue)
     assert document["source_map"]["file"] is None and document["source_map"]["warning"] in warning
-    (tmp_path / "map.json").write_text(json.dumps(source_map.document({"Intake/Queue": "cdk_app/constructs/intake.py:7"})))
+    site = {"Intake/Queue": "cdk_app/constructs/intake.py:7"}
+    (tmp_path / "map.json").write_text(json.dumps(source_map.document(site)))
     main([*args, "--source-map", str(tmp_path / "map.json")])
     captured = capsys.readouterr()
     assert "warning" not in captured.err
     document = json.loads(captured.out)
-    assert {json.dumps(f["source"]) for f in document["findings"] if f["resource"].startswith("AWS::SQS::Queue Queue")} \
-        == {json.dumps({"file": "cdk_app/constructs/intake.py", "line": 7})}
+    queue = [f["source"] for f in document["findings"] if f["resource"].startswith("AWS::SQS::Queue Queue")]
+    assert {json.dumps(source) for source in queue} == {json.dumps({"file": "cdk_app/constructs/intake.py", "line": 7})}

@@ -83,7 +83,8 @@ def replicated_file_system(*destinations: dict[str, Any]) -> dict[str, Any]:
 
 
 def vpc_with_private_subnets(count: int) -> dict[str, Any]:
-    resources: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "Tags": TAGS}}}
+    resources: dict[str, Any] = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "Tags": TAGS}}}
     for i in range(count):
         resources[f"Private{i}"] = {"Type": "AWS::EC2::Subnet", "Properties": {
             "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.0.{i}.0/24", "AvailabilityZone": f"ap-northeast-1{'acd'[i]}",
@@ -111,7 +112,8 @@ def task_definition(iam: str = "ENABLED", environment: list | None = None) -> di
 def service(desired: int) -> dict[str, Any]:
     return {
         "Service": {"Type": "AWS::ECS::Service", "Properties": {
-            "ServiceName": "worker-fx", "Cluster": "ecs-cluster-fx", "TaskDefinition": "arn:task", "LaunchType": "FARGATE",
+            "ServiceName": "worker-fx", "Cluster": "ecs-cluster-fx", "TaskDefinition": "arn:task",
+            "LaunchType": "FARGATE",
             "DesiredCount": desired, "Tags": TAGS,
             "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "DISABLED", "Subnets": ["subnet-1"]}}}},
         "Scaling": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
@@ -176,8 +178,8 @@ def secret() -> dict[str, Any]:
 def bucket(block: bool = True, **overrides: Any) -> dict[str, Any]:
     props = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {
                  "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK}}]},
-             "PublicAccessBlockConfiguration": {k: block for k in (
-                 "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")},
+             "PublicAccessBlockConfiguration": dict.fromkeys(
+                 ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), block),
              "Tags": TAGS}
     props.update(overrides)
     return {"Type": "AWS::S3::Bucket", "Properties": props}
@@ -415,7 +417,8 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                     "fail": template({"Logs": log_group(RetentionInDays=None)})},
     "STK-SECRET-001": {"pass": template({"Logs": log_group()}), "fail": template({"Secret": secret()})},
     "STK-SECRET-002": {"pass": template({"Task": task_definition()}),
-                       "fail": template({"Task": task_definition(environment=[{"Name": "DB_PASSWORD", "Value": "x"}])})},
+                       "fail": template({"Task": task_definition(environment=[{"Name": "DB_PASSWORD",
+                                                                               "Value": "x"}])})},
     "STK-IAM-001": {"pass": template({"Policy": iam_policy("s3:GetObject")}),
                     "fail": template({"Policy": iam_policy("*")})},
     "STK-S3-001": {"pass": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(True)}),

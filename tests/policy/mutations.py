@@ -38,7 +38,8 @@ def efs_volume(template: dict) -> dict:
 
 
 def _set_env(t, name, value):
-    props(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0]["Environment"].append({"Name": name, "Value": value})
+    container = props(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0]
+    container["Environment"].append({"Name": name, "Value": value})
 
 
 MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
@@ -49,7 +50,8 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
     "rds-public": (lambda t: props(t, "AWS::RDS::DBInstance").update(PubliclyAccessible=True), "STK-NET-001"),
     "db-in-public-subnet": (lambda t: props(t, "AWS::RDS::DBSubnetGroup")["SubnetIds"].append(
         {"Ref": public_subnet_id(t)}), "STK-NET-001"),
-    "rds-renamed": (lambda t: props(t, "AWS::RDS::DBInstance").update(DBInstanceIdentifier="database-x"), "STK-NAME-001"),
+    "rds-renamed": (lambda t: props(t, "AWS::RDS::DBInstance").update(DBInstanceIdentifier="database-x"),
+                    "STK-NAME-001"),
     "rds-deletion-protection": (lambda t: props(t, "AWS::RDS::DBInstance").update(DeletionProtection=True),
                                 "STK-DESTROY-002"),
     "redis-transit-preferred": (lambda t: props(t, "AWS::ElastiCache::ReplicationGroup").update(
@@ -63,7 +65,8 @@ MUTATIONS: dict[str, tuple[Callable[[dict], None], str]] = {
     "secret-created": (lambda t: t["Resources"].update(Sneaky={"Type": "AWS::SecretsManager::Secret",
                                                               "Properties": {"Name": "sneaky-x"}}), "STK-SECRET-001"),
     "password-in-env": (lambda t: _set_env(t, "DB_PASSWORD", "hunter2"), "STK-SECRET-002"),
-    "log-group-retained": (lambda t: first(t, "AWS::Logs::LogGroup").update(DeletionPolicy="Retain"), "STK-DESTROY-001"),
+    "log-group-retained": (lambda t: first(t, "AWS::Logs::LogGroup").update(DeletionPolicy="Retain"),
+                           "STK-DESTROY-001"),
     "log-group-aws-key": (lambda t: props(t, "AWS::Logs::LogGroup").update(KmsKeyId="alias/aws/logs"), "STK-KMS-001"),
     "log-group-no-retention": (lambda t: props(t, "AWS::Logs::LogGroup").pop("RetentionInDays"), "STK-LOG-001"),
     "kms-rotation-off": (lambda t: props(t, "AWS::KMS::Key").update(EnableKeyRotation=False), "STK-KMS-002"),

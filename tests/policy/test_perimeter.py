@@ -100,7 +100,8 @@ def test_only_a_positive_condition_on_the_account_organization_or_network_pins_e
 # --- STK-POLICY-001 ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("statement, named", [
-    ({"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "sqs:*"}, 'statement "Everyone" admits everyone'),
+    ({"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "sqs:*"},
+     'statement "Everyone" admits everyone'),
     ({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/x"}, "Action": "sqs:*"},
      "statement #1 admits everyone but arn:aws:iam::123456789012:role/x (NotPrincipal)"),
     ({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "sqs:*"}, f"admits account {OTHER}"),
@@ -204,7 +205,8 @@ FOREIGN = trust({"AWS": f"arn:aws:iam::{OTHER}:root"})
 
 def judge(*roles, users=(), groups=(), policies=None, resources=None):
     facts = AccountFacts(account=ACCOUNT, region="ap-northeast-1",
-                         attributes={"Key": {"Arn": KEY_ARN}, "Bucket": {"Arn": BUCKET_ARN}, "Queue": {"Arn": QUEUE_ARN},
+                         attributes={"Key": {"Arn": KEY_ARN}, "Bucket": {"Arn": BUCKET_ARN},
+                                     "Queue": {"Arn": QUEUE_ARN},
                                      "Fs": {"Arn": FS_ARN}, "Db": {"DbiResourceId": "db-ABCDEFGHIJKL"},
                                      "TaskRole": {"Arn": f"arn:aws:iam::{ACCOUNT}:role/TapStackfx-TaskRole-ABC"}},
                          users=tuple(users), groups=tuple(groups), roles=tuple(roles), policies=policies or {})

@@ -128,7 +128,8 @@ def test_a_subscription_filter_in_the_template_and_live():
     assert ok.status is Status.PASS
     out = res.log_group_subscriptions({}, {"Arn": group, "SubscriptionFilters": [
         {"FilterName": "ship", "DestinationArn": f"arn:aws:logs:us-east-1:{OTHER}:destination:central"}]})
-    assert out.status is Status.FAIL and "subscription filter ship" in out.reason and f"in account {OTHER}" in out.reason
+    assert out.status is Status.FAIL
+    assert "subscription filter ship" in out.reason and f"in account {OTHER}" in out.reason
 
 
 def test_what_stk_stack_002_leaves_to_the_residency_rules():

@@ -16,7 +16,7 @@ valid_suffixes = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,3}", fullmatch=
 any_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 #: Characters a suffix must never contain.
-forbidden_suffix_chars = st.sampled_from(list("ABCXYZ _.:/@!#é\t") + ["\u3042"])
+forbidden_suffix_chars = st.sampled_from([*"ABCXYZ _.:/@!#é\t", "\u3042"])
 
 #: Valid tag values (AWS's tag charset), not empty.
 tag_values = st.text(alphabet=st.sampled_from(list("abcXYZ019 _.:/=+-@")), min_size=1, max_size=40).filter(
@@ -74,6 +74,6 @@ account_ids = st.from_regex(r"[0-9]{12}", fullmatch=True)
 
 #: Text a view lays out: words of ASCII, of wide (two-cell) characters or long enough to exceed any line (an ARN,
 #: a command's id), joined by one space or, now and then, by several.
-layout_words = st.text(alphabet=st.sampled_from(list("abcXYZ019-_/:.()") + ["\u3042", "\u6f22"]), max_size=90)
+layout_words = st.text(alphabet=st.sampled_from([*"abcXYZ019-_/:.()", "\u3042", "\u6f22"]), max_size=90)
 layout_text = st.lists(st.tuples(layout_words, st.sampled_from([" ", " ", " ", "  "])), max_size=25).map(
     lambda parts: "".join(word + space for word, space in parts).rstrip(" "))

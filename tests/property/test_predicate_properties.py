@@ -53,7 +53,7 @@ def test_rds_without_multi_az_true_fails(props, multi_az):
 def test_a_reference_to_any_aws_managed_key_fails_the_cmk_rule(alias, resource_type):
     """Pointing any key property at an alias/aws/... key fails STK-KMS-001, in every engine's context."""
     props = {"StorageEncrypted": True, "Encrypted": True, "AtRestEncryptionEnabled": True}
-    flag, key_prop = stk_kms.KEY_PROPERTIES[resource_type][0]
+    _flag, key_prop = stk_kms.KEY_PROPERTIES[resource_type][0]
     props[key_prop] = alias
     if resource_type == "AWS::S3::Bucket":  # the key sits in the bucket's default encryption rule
         props["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {

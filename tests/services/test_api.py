@@ -461,7 +461,7 @@ def test_the_access_lines_of_one_loop_turn_are_one_write(log):
 def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
     holder = socket.create_server(("127.0.0.1", 0))
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             ApiServer(("127.0.0.1", holder.getsockname()[1]), api.core, api.logger)
     finally:
         holder.close()

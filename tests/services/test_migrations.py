@@ -42,7 +42,7 @@ def test_eight_tasks_starting_together_apply_each_migration_exactly_once(fresh_d
             with db.connect(fresh_database, "tests") as conn:
                 barrier.wait()
                 results.append(db.migrate(conn))
-        except Exception as exc:  # collected: the assertion below names it
+        except Exception as exc:  # noqa: BLE001 - collected: the assertion below names it
             errors.append(exc)
 
     threads = [threading.Thread(target=start_task) for _ in range(8)]

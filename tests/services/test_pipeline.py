@@ -51,7 +51,7 @@ def queue_empty(platform: LocalPlatform) -> bool:
 
 
 def test_a_video_goes_through_the_whole_pipeline(platform, api, tmp_path):
-    api_process, base = api
+    _api_process, base = api
     worker = platform.start_worker()
     video = make_video(tmp_path / "e2e.mp4", seconds=2)
     version = platform.upload(video, "uploads/e2e.mp4")
@@ -149,7 +149,7 @@ def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api, tmp_
 
 
 def test_postgres_down_the_api_answers_503_quickly_then_recovers(platform, api):
-    api_process, base = api
+    _api_process, base = api
     platform.postgres.kill()
     try:
         # A hang would end in the client's own timeout (an error, not a 503): the answer itself is the proof.

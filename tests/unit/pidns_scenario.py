@@ -84,7 +84,8 @@ def main(work: Path) -> dict:
         else:
             record.write_text(text)
 
-    up = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", SUFFIX, "--template", str(template),
+    up = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", SUFFIX,
+                           "--template", str(template),
                            "--outputs", str(work / "o.json"), "--state-dir", str(state_dir)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result: dict = {"up_pid": up.pid, "bystander_pid": bystander.pid, "forged": {}}

@@ -169,7 +169,7 @@ def test_a_path_that_is_not_a_regular_file_is_never_replaced(tmp_path, special, 
         files.write_whole(path, "x", "--report sarif")
     after = os.stat(path)
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
-    assert not [p for p in tmp_path.rglob(".*.partial")]
+    assert not list(tmp_path.rglob(".*.partial"))
 
 
 def test_a_failed_write_leaves_nothing_partial_and_the_old_file_as_it_was(tmp_path, monkeypatch):

@@ -130,9 +130,10 @@ def test_down_stops_a_running_deployment(tmp_path):
     state_dir = tmp_path / "state"
     template_path = tmp_path / "empty.json"
     template_path.write_text(json.dumps({"Resources": {}}))
-    process = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", "downtest", "--template",
-                                str(template_path), "--outputs", str(tmp_path / "o.json"), "--state-dir",
-                                str(state_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", "downtest",
+                                "--template", str(template_path), "--outputs", str(tmp_path / "o.json"),
+                                "--state-dir", str(state_dir)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         said = []
         for line in process.stdout:  # "is up" is printed once the record is written

@@ -107,7 +107,7 @@ def test_a_lock_localenv_cannot_have_made_is_neither_used_nor_touched(tmp_path, 
     {"hard link": lambda: os.link(other, lock), "symbolic link": lambda: lock.symlink_to(other),
      "directory": lock.mkdir, "FIFO": lambda: os.mkfifo(lock)}[kind]()
     before = os.lstat(lock)
-    with pytest.raises(state.StateError, match="refusing the lock .* so it is not the lock localenv made"):
+    with pytest.raises(state.StateError, match=r"refusing the lock .* so it is not the lock localenv made"):
         state.acquire(state.Paths.for_stack(state_dir, "TapStacklock"))
     (state_dir / "TapStacklock.json").write_text(json.dumps({"pid": os.getpid(), "start_time": 1, "lock": {
         "device": before.st_dev, "inode": before.st_ino}}))

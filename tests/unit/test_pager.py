@@ -148,5 +148,5 @@ def test_a_request_that_is_not_pageable_or_not_signed_passes_untouched():
 def test_the_stats_path_answers_what_was_paged():
     pager = Pager(Canned(SUBNETS), 1)
     call(pager, signing=EC2, body=b"Action=DescribeSubnets&Version=2016-11-15")
-    status, answer = call(pager, signing=EC2, method="GET", path=STATS_PATH)
+    _status, answer = call(pager, signing=EC2, method="GET", path=STATS_PATH)
     assert json.loads(answer)["paged"] == {"ec2:DescribeSubnets": 1}

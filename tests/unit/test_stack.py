@@ -152,7 +152,8 @@ def test_the_worker_scales_first_on_queue_backlog_per_task(synth):
     tasks = queries["tasks"]["MetricStat"]["Metric"]
     assert tasks["MetricName"] == "RunningTaskCount" and {"Name": "ServiceName", "Value": "video-processing-test"} in [
         {"Name": d["Name"], "Value": d["Value"]} for d in tasks["Dimensions"]]
-    assert queries["backlog_per_task"]["ReturnData"] is True and "visible /" in queries["backlog_per_task"]["Expression"]
+    per_task = queries["backlog_per_task"]
+    assert per_task["ReturnData"] is True and "visible /" in per_task["Expression"]
     # scales the worker's own scalable target (the one whose CPU and memory policies are the second signal)
     worker_target = [lid for lid, t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
                      if "VideoProcessing" in lid]
@@ -201,7 +202,7 @@ def test_api_is_regional_logged_traced_keyed_and_backed_by_the_vpc_link(synth):
         integration = m["Properties"]["Integration"]
         assert integration["Type"] == "HTTP_PROXY" and integration["ConnectionType"] == "VPC_LINK"
         assert m["Properties"]["ApiKeyRequired"] is True and "RequestValidatorId" in m["Properties"]
-    link_id, link = synth.one("AWS::ApiGateway::VpcLink")
+    _link_id, link = synth.one("AWS::ApiGateway::VpcLink")
     nlb_id, nlb = synth.one("AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert [ref_target(t) for t in link["Properties"]["TargetArns"]] == [nlb_id]
     assert nlb["Properties"]["Scheme"] == "internal"
@@ -331,7 +332,8 @@ def test_intake_queues_use_the_cmk_a_dead_letter_queue_and_tls(synth):
 
 
 def test_only_the_worker_reads_videos_and_consumes_the_queue(synth):
-    statements = {k: p["Properties"]["PolicyDocument"]["Statement"] for k, p in synth.resources("AWS::IAM::Policy").items()}
+    statements = {k: p["Properties"]["PolicyDocument"]["Statement"]
+                  for k, p in synth.resources("AWS::IAM::Policy").items()}
     readers = {k for k, st in statements.items() for s in st
                if "s3:GetObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     consumers = {k for k, st in statements.items() for s in st
