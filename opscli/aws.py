@@ -154,7 +154,7 @@ def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
             value not in ENUM_BEYOND_THE_MODEL.get(shape.name, ()):
         # Exactly: a model's value in another case is not one AWS answers (a key "ENABLED" would FAIL "not
         # Enabled"). Every genuine recording's enumerated values are the model's (tests/opscli/test_genuine_answers).
-        return f"{_where(path)} = {value[:40]!r}, not one of its model's values"
+        return f"{_where(path)} = {str(value)[:40]!r}, not one of its model's values"
     return None
 
 
@@ -546,9 +546,10 @@ class Aws:
         for name, handler in _SESSION_HANDLERS.get(self._session, ()):
             events.unregister(name, handler)
         events.unregister("after-call.iam", botocore.handlers.json_decode_policies)  # decode_iam_policies instead
-        handlers = [("before-parameter-build.*.*", self._asked), ("before-call.*.*", self._guard),
-                    ("after-call.*.*", self._answered), ("after-call-error.*.*", self._failed),
-                    ("after-call.*.*", check_answer), ("after-call.iam", decode_iam_policies)]
+        handlers: list[tuple[str, Callable[..., Any]]] = [
+            ("before-parameter-build.*.*", self._asked), ("before-call.*.*", self._guard),
+            ("after-call.*.*", self._answered), ("after-call-error.*.*", self._failed),
+            ("after-call.*.*", check_answer), ("after-call.iam", decode_iam_policies)]
         if self.endpoint_url is not None:
             s3 = any(operation.startswith("s3:") for operation in self.allowed | self.writes)
             handlers.append(("before-send.*.*", endpoint_pin(self.endpoint_url, subdomains=s3)))

@@ -47,7 +47,7 @@ TITLE = "TapStack: architecture, from the synthesized template"
 def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]]:
     """The boxes (type, label, tier, count) of the types the template has, and the (from, to) type edges."""
     resources = template.get("Resources", {}) if isinstance(template, Mapping) else {}
-    types = {lid: r.get("Type") for lid, r in resources.items() if isinstance(r, Mapping)}
+    types = {lid: str(r.get("Type")) for lid, r in resources.items() if isinstance(r, Mapping)}
     shown = {t for _, members in TIERS for t, _ in members}
     out = []
     for tier, (name, members) in enumerate(TIERS):
@@ -55,10 +55,10 @@ def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]
             count = sum(1 for t in types.values() if t == resource_type)
             if count:
                 out.append({"type": resource_type, "label": label, "tier": tier, "tier_name": name, "count": count})
-    edges = set()
+    edges: set[tuple[str, str]] = set()
     for lid, resource in resources.items():
         source = types.get(lid)
-        if source not in shown or not isinstance(resource, Mapping):
+        if source is None or source not in shown or not isinstance(resource, Mapping):
             continue
         for target in references(resource.get("Properties", {})):
             if types.get(target) in shown and types[target] != source and \

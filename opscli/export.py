@@ -114,9 +114,9 @@ def _untrusted(answer: Any, batch: list[dict[str, Any]]) -> str | None:
     if not isinstance(answer, dict):
         return "no answer"
     success, failed_count = _count(answer, "SuccessCount"), _count(answer, "FailedCount")
-    for key, value in (("SuccessCount", success), ("FailedCount", failed_count)):
-        if value is None:
-            return f"{key} {visible(repr(answer.get(key)))[:40]}, not a count"
+    if success is None or failed_count is None:
+        key = "SuccessCount" if success is None else "FailedCount"
+        return f"{key} {visible(repr(answer.get(key)))[:40]}, not a count"
     if success + failed_count != len(batch):
         return f"SuccessCount {success} + FailedCount {failed_count} for {len(batch)} findings sent"
     failed = answer.get("FailedFindings", [])

@@ -404,7 +404,9 @@ def record(path: Path, report: Report, exit_code: int) -> int:
                 (report.created.isoformat(), stream(report), report.stack, report.target.get("account"),
                  report.target.get("region"), report.target.get("endpoint"), counts["FAIL"], counts["ERROR"],
                  counts["PASS"], counts["ACCEPTED"], exit_code, int(looked)))
-            run = int(cursor.lastrowid)
+            run = cursor.lastrowid
+            if run is None:
+                raise sqlite3.DatabaseError("the run was not given an id")
             started = report.created.isoformat()
             db.executemany("INSERT INTO findings (run, key, rule, status, since) VALUES (?,?,?,?,?)",
                            [(run, key, f.rule_id, f.status.value, since.get(key, started))

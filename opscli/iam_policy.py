@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
 from opscli.core import declared_operations
@@ -195,12 +196,12 @@ def policy_document(operations: set[str] | None = None, *, targets: Targets | No
     for action in actions:
         resources = tuple(scoped_resources(action, values)) if values is not None and action in SCOPED else ("*",)
         groups.setdefault((action.split(":")[0], resources), []).append(action)
-    statements = []
+    statements: list[dict[str, Any]] = []
     names: dict[str, int] = {}
     for (service, resources), acts in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] != ("*",), g[0][1])):
         sid = "OpscliRead" + re.sub(r"[^A-Za-z0-9]", "", service.title())
         names[sid] = names.get(sid, 0) + 1
-        statement = {"Sid": sid if names[sid] == 1 else f"{sid}{names[sid]}", "Effect": "Allow",
+        statement: dict[str, Any] = {"Sid": sid if names[sid] == 1 else f"{sid}{names[sid]}", "Effect": "Allow",
                      "Action": acts, "Resource": resources[0] if resources == ("*",) else list(resources)}
         if service not in GLOBAL_SERVICES:
             statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": ALLOWED_REGION}}

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,7 +379,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
         if not declared.present:
             return LiveResource(declared, ReadState.NOT_DEPLOYED, detail=f"CloudFormation reports {declared.status}")
         try:
-            properties = reader.read(context, declared)
+            properties = reader.read(context, declared.as_present())
             attributes = properties.pop(ATTRIBUTES, None) or {}
             facts = properties.pop(FACTS, None) or {}
             binary = _binary(properties)
@@ -415,7 +415,8 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
     reading = [declared for declared in scope.resources if only is None or declared.logical_id in only]
     futures = {declared.logical_id: pool.submit(read, declared) for declared in reading}
     try:
-        wait([*futures.values(), *([iam_future] if iam_future else [])],
+        pending: list[Future[Any]] = [*futures.values(), *([iam_future] if iam_future else [])]
+        wait(pending,
              timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         stack.incomplete = "interrupted"

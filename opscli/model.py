@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -257,7 +257,7 @@ def coverage_line(coverage: dict) -> str:
     return "; ".join(parts)
 
 
-def unverified_groups(coverage: dict) -> list[tuple[str, str, list[str]]]:
+def unverified_groups(coverage: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
     """The declared properties drift could not compare, as (resource, why, properties), in the order read: what
     the coverage line counts, listed."""
     groups: dict[tuple[str, str], list[str]] = {}

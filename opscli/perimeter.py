@@ -60,7 +60,7 @@ def tone(path: Path, status: Status | None) -> str:
     if status is Status.ERROR:
         return ERROR
     if path.outside:
-        return {Status.FAIL: FAIL, Status.ACCEPTED: ACCEPTED}.get(status, OUTSIDE)
+        return {Status.FAIL: FAIL, Status.ACCEPTED: ACCEPTED}.get(status, OUTSIDE) if status is not None else OUTSIDE
     return INSIDE if status is not None else UNJUDGED
 
 
@@ -206,7 +206,7 @@ def svg(paths: Sequence[Path], findings: Sequence[Finding], *, title: str = "") 
                  f'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="{COLOURS[shade]}"/></marker>'
                  for shade in TONES) + "</defs>",
              '<rect width="100%" height="100%" fill="#ffffff"/>']
-    x = LEFT_X
+    x: float = LEFT_X
     for shade, words in LEGEND:
         dash = ' stroke-dasharray="5 3"' if shade in (OUTSIDE, UNJUDGED) else ""
         parts.append(f'<g class="legend"><line x1="{x}" y1="14" x2="{x + 26}" y2="14" stroke="{COLOURS[shade]}" '

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import botocore.exceptions
 import botocore.handlers
@@ -62,6 +62,27 @@ class Declared:
     @property
     def not_emulated(self) -> bool:
         return self.status == LOCAL_NOT_EMULATED
+
+    def as_present(self) -> Present:
+        """This resource as a reader takes it; refused (ScopeError) where CloudFormation has no physical
+        resource for it, which a reader could only misread."""
+        if not self.present or self.physical_id is None:
+            raise ScopeError(f"{self.type} {self.logical_id} is not deployed (CloudFormation reports {self.status})")
+        return cast(Present, self)
+
+
+class Present(Protocol):
+    """A declared resource CloudFormation has a physical resource for (Declared.present): what a reader reads,
+    its physical id a string."""
+
+    @property
+    def logical_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def physical_id(self) -> str: ...
+    @property
+    def properties(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

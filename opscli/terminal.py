@@ -80,7 +80,8 @@ def flow(text: str | list[str], width: int, *, hang: int = 0, first: int = 0) ->
     stays whole (the terminal wraps it): an id, an ARN or a command-line token is never broken, so that it can be
     copied. The first line is kept even when empty: the caller's prefix stands on it."""
     out: list[tuple[int, str]] = []
-    start, words, size = first, [], 0  # the line being filled: its column, its words, its width in cells
+    start, size = first, 0  # the line being filled: its column, its width in cells, and its words
+    words: list[str] = []
     for word in (text.split(" ") if isinstance(text, str) else text):
         need = cell_len(word)
         if start + size + (1 if words else 0) + need <= width or (not out and not words and first == 0):
@@ -105,8 +106,9 @@ def flowed(console: Console, prefix: Text | str, value: object, *, hang: int, st
     text, never markup) flowed after it as `flow` lays it out, its other lines at column `hang`; with `lines`,
     each line of `value` starts a new line at `hang`. Printed as whole lines (soft wrap): rich neither cuts nor
     folds them."""
-    head: Text | None = Text(prefix) if isinstance(prefix, str) else prefix
-    first = cell_len(head.plain)
+    prefix_text = Text(prefix) if isinstance(prefix, str) else prefix
+    first = cell_len(prefix_text.plain)
+    head: Text | None = prefix_text
     hang = min(hang, console.width // 2)  # a narrow terminal: the text keeps half of each line
     for n, paragraph in enumerate(visible(value, lines=lines).replace("\t", " ").split("\n")):
         for column, line in flow(paragraph, console.width, hang=hang, first=first if n == 0 else hang):

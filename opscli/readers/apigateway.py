@@ -18,12 +18,12 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Declared, Present
 from platform_spec.rules.intrinsics import ref_target
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
 
-def _declared_methods(ctx: ReadContext, api: Declared) -> set[tuple[str, str]]:
+def _declared_methods(ctx: ReadContext, api: Declared | Present) -> set[tuple[str, str]]:
     """(path, HTTP method) of every method the stack declares on the API (and (path, "") for every resource):
     a resource's path is its parents' path parts, up to the API's root."""
     resources = {d.logical_id: d for d in ctx.scope.of_type("AWS::ApiGateway::Resource")
@@ -46,7 +46,7 @@ def _declared_methods(ctx: ReadContext, api: Declared) -> set[tuple[str, str]]:
     return declared
 
 
-def _undeclared_methods(ctx: ReadContext, r: Declared) -> list[str]:
+def _undeclared_methods(ctx: ReadContext, r: Present) -> list[str]:
     """Resources and methods of the API that the stack does not declare (a debug route, an open method)."""
     declared = _declared_methods(ctx, r)
     found = []
@@ -62,7 +62,7 @@ def _undeclared_methods(ctx: ReadContext, r: Declared) -> list[str]:
     return found
 
 
-def _undeclared_stages_and_deployments(ctx: ReadContext, r: Declared) -> list[str]:
+def _undeclared_stages_and_deployments(ctx: ReadContext, r: Present) -> list[str]:
     """Stages and deployments of the API that the stack does not declare: a "debug" stage serves the API without
     the declared stage's web ACL, logging and throttling; a deployment is a frozen copy of the API that any stage
     can be pointed at. CloudFormation removes a replaced deployment, so the live set is the declared one."""
@@ -90,7 +90,7 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Declared) -> list[st
 @reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources", "apigateway:GetStages",
                                      "apigateway:GetDeployments"),
         "Name Description EndpointConfiguration ApiKeySourceType Policy Tags")
-def rest_api(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def rest_api(ctx: ReadContext, r: Present) -> dict[str, Any]:
     api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
     props: dict[str, Any] = {"Name": need(api, "name", str, operation="GetRestApi"),
                              "EndpointConfiguration": {"Types": need(need(api, "endpointConfiguration", Mapping,
@@ -134,7 +134,7 @@ METHOD_SETTING_PROPERTIES = frozenset({
 
 @reader("AWS::ApiGateway::Stage", ("apigateway:GetStage",),
         "StageName DeploymentId TracingEnabled AccessLogSetting MethodSettings Tags")
-def api_stage(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def api_stage(ctx: ReadContext, r: Present) -> dict[str, Any]:
     api_id = ctx.resolve(r.properties.get("RestApiId"))
     stage_name = ctx.resolve(r.properties.get("StageName")) or r.physical_id
     stage = _call("GetStage", ctx.aws.client("apigateway").get_stage, "NotFoundException", restApiId=api_id,
@@ -161,7 +161,7 @@ def api_stage(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::ApiGateway::Method", ("apigateway:GetMethod",),
         "HttpMethod AuthorizationType ApiKeyRequired RequestParameters RequestValidatorId Integration")
-def api_method(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def api_method(ctx: ReadContext, r: Present) -> dict[str, Any]:
     method = _call("GetMethod", ctx.aws.client("apigateway").get_method, "NotFoundException",
                    restApiId=ctx.resolve(r.properties.get("RestApiId")),
                    resourceId=ctx.resolve(r.properties.get("ResourceId")),
@@ -182,7 +182,7 @@ def api_method(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys"),
         "UsagePlanName ApiStages Throttle Tags")
-def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def usage_plan(ctx: ReadContext, r: Present) -> dict[str, Any]:
     plan = _call("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
                  usagePlanId=r.physical_id)
     props: dict[str, Any] = {"UsagePlanName": need(plan, "name", str, operation="GetUsagePlan"),
@@ -202,7 +202,7 @@ def usage_plan(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::ApiGateway::ApiKey", ("apigateway:GetApiKey",), "Name Enabled StageKeys Tags")
-def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     # includeValue stays False: opscli never reads the key itself.
     key = _call("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
                 includeValue=False)
@@ -215,7 +215,7 @@ def api_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::ApiGateway::VpcLink", ("apigateway:GetVpcLink",), "Name TargetArns Tags")
-def vpc_link(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def vpc_link(ctx: ReadContext, r: Present) -> dict[str, Any]:
     link = _call("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
     return {"Name": need(link, "name", str, operation="GetVpcLink"),
             "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"),

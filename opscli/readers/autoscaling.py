@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import MalformedAnswer, ReadContext, _call, _only, need, pages, reader
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 @reader("AWS::ApplicationAutoScaling::ScalableTarget", ("application-autoscaling:DescribeScalableTargets",),
         "ServiceNamespace ResourceId ScalableDimension MinCapacity MaxCapacity")
-def scalable_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def scalable_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
     namespace = ctx.resolve(r.properties.get("ServiceNamespace"))
     resource_id = ctx.resolve(r.properties.get("ResourceId"))
     dimension = ctx.resolve(r.properties.get("ScalableDimension"))
@@ -26,7 +26,7 @@ def scalable_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::ApplicationAutoScaling::ScalingPolicy", ("application-autoscaling:DescribeScalingPolicies",),
         "PolicyName PolicyType TargetTrackingScalingPolicyConfiguration")
-def scaling_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def scaling_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     target = ctx.scope.by_logical_id().get(_ref_target(r.properties.get("ScalingTargetId")) or "")
     if target is None:
         raise MalformedAnswer("the declared scaling policy's ScalingTargetId is not a target of this stack")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
 
-from opscli.stack import Declared, StackScope
+from opscli.stack import Declared, Present, StackScope
 from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
@@ -134,6 +134,7 @@ def _json(value: Any, operation: str, key: str) -> Any:
 
 def tag_list(pairs: Any, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
     """Tags in CloudFormation's list shape, sorted by key, from a {k: v} map or a list of pairs."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(pairs, Mapping):
         items = pairs.items()
     elif isinstance(pairs, list):
@@ -181,7 +182,7 @@ class ReadContext:
             return self._answers[(operation, key)]
 
 
-Read = Callable[[ReadContext, Declared], dict[str, Any]]
+Read = Callable[[ReadContext, Present], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,7 @@ def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, k
 _QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
-def _matching_rule(ctx: ReadContext, standalone: Declared, rules: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _matching_rule(ctx: ReadContext, standalone: Declared | Present,
+                   rules: list[dict[str, Any]]) -> dict[str, Any] | None:
     declared = {k: ctx.resolve(v) for k, v in standalone.properties.items() if k not in ("GroupId", "Description")}
     return next((rule for rule in rules if all(str(rule.get(k)) == str(v) for k, v in declared.items())), None)

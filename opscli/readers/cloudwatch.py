@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from opscli.readers.base import ReadContext, _call, _listed_tags, _one_of_all, need, reader
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 @reader("AWS::CloudWatch::Alarm", ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
         "ActionsEnabled AlarmActions ComparisonOperator DatapointsToAlarm Dimensions EvaluationPeriods "
         "ExtendedStatistic MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
-def alarm(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def alarm(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cloudwatch = ctx.aws.client("cloudwatch")
 
     def page(names: list[str], token: str | None) -> tuple[Any, str | None]:

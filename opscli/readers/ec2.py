@@ -21,7 +21,8 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Declared, Present
+from platform_spec.result import CouldNotLook
 
 
 def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
@@ -47,7 +48,7 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
 
 @reader("AWS::EC2::SecurityGroup", ("ec2:DescribeSecurityGroups",),
         "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags")
-def security_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def security_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSecurityGroups"
     group = _one_of_all(ctx, op, "AWS::EC2::SecurityGroup", r.physical_id, "security group", "GroupId",
                         _ec2_page(ctx, "describe_security_groups", op, "group-id", "SecurityGroups"))
@@ -76,9 +77,11 @@ def _resolves_to(ctx: ReadContext, value: Any, expected: Any) -> bool:
         return False
 
 
-def _standalone_rule(ctx: ReadContext, r: Declared, direction: str) -> dict[str, Any]:
+def _standalone_rule(ctx: ReadContext, r: Present, direction: str) -> dict[str, Any]:
     group_id = ctx.resolve(r.properties.get("GroupId"))
-    group = security_group(ctx, Declared(r.logical_id, "standalone rule", group_id, "CREATE_COMPLETE"))
+    if not isinstance(group_id, str) or not group_id:
+        raise CouldNotLook(f"the rule's GroupId resolves to {group_id!r}, not a security group's id")
+    group = security_group(ctx, Declared(r.logical_id, "standalone rule", group_id, "CREATE_COMPLETE").as_present())
     key = "SecurityGroupIngress" if direction == "ingress" else "SecurityGroupEgress"
     rule = _matching_rule(ctx, r, group[key])
     if rule is None:
@@ -88,19 +91,19 @@ def _standalone_rule(ctx: ReadContext, r: Declared, direction: str) -> dict[str,
 
 @reader("AWS::EC2::SecurityGroupIngress", ("ec2:DescribeSecurityGroups",),
         "GroupId IpProtocol FromPort ToPort SourceSecurityGroupId CidrIp CidrIpv6 Description")
-def security_group_ingress(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def security_group_ingress(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return _standalone_rule(ctx, r, "ingress")
 
 
 @reader("AWS::EC2::SecurityGroupEgress", ("ec2:DescribeSecurityGroups",),
         "GroupId IpProtocol FromPort ToPort DestinationSecurityGroupId CidrIp CidrIpv6 Description")
-def security_group_egress(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def security_group_egress(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return _standalone_rule(ctx, r, "egress")
 
 
 @reader("AWS::EC2::VPC", ("ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSecurityGroups"),
         "CidrBlock InstanceTenancy EnableDnsSupport EnableDnsHostnames Tags")
-def vpc(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def vpc(ctx: ReadContext, r: Present) -> dict[str, Any]:
     ec2 = ctx.aws.client("ec2")
     answer = _call("DescribeVpcs", ec2.describe_vpcs, "InvalidVpcID.NotFound", VpcIds=[r.physical_id])
     found = _only(answer.get("Vpcs"), f"VPC {r.physical_id}", "DescribeVpcs", by_id=True)
@@ -119,7 +122,7 @@ def vpc(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::EC2::Subnet", ("ec2:DescribeSubnets",), "VpcId CidrBlock AvailabilityZone MapPublicIpOnLaunch Tags")
-def subnet(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def subnet(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSubnets"
     found = _one_of_all(ctx, op, "AWS::EC2::Subnet", r.physical_id, "subnet", "SubnetId",
                         _ec2_page(ctx, "describe_subnets", op, "subnet-id", "Subnets"))
@@ -131,7 +134,7 @@ def subnet(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::EC2::FlowLog", ("ec2:DescribeFlowLogs",),
         "ResourceId ResourceType TrafficType LogDestinationType LogGroupName DeliverLogsPermissionArn Tags")
-def flow_log(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def flow_log(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeFlowLogs"
     answer = _call(op, ctx.aws.client("ec2").describe_flow_logs, FlowLogIds=[r.physical_id])
     found = _only(answer.get("FlowLogs"), f"flow log {r.physical_id}", op, by_id=False)
@@ -154,7 +157,7 @@ def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
 
 
 @reader("AWS::EC2::RouteTable", ("ec2:DescribeRouteTables",), "VpcId Tags")
-def route_table(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def route_table(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table = _route_table(ctx, r.physical_id)
     declared = {_resolved(ctx, d.properties.get("DestinationCidrBlock")) for d in ctx.scope.of_type("AWS::EC2::Route")
                 if _resolved(ctx, d.properties.get("RouteTableId")) == r.physical_id}
@@ -180,7 +183,7 @@ def route_table(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::EC2::Route", ("ec2:DescribeRouteTables",),
         "RouteTableId DestinationCidrBlock GatewayId NatGatewayId")
-def route(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def route(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table_id = ctx.resolve(r.properties.get("RouteTableId"))
     destination = ctx.resolve(r.properties.get("DestinationCidrBlock"))
     table = _route_table(ctx, table_id)
@@ -194,7 +197,7 @@ def route(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::EC2::SubnetRouteTableAssociation", ("ec2:DescribeRouteTables",), "RouteTableId SubnetId")
-def route_table_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def route_table_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     subnet_id = ctx.resolve(r.properties.get("SubnetId"))
     op = "DescribeRouteTables"
 
@@ -209,7 +212,7 @@ def route_table_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::EC2::InternetGateway", ("ec2:DescribeInternetGateways",), "Tags")
-def internet_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def internet_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeInternetGateways"
     answer = _call(op, ctx.aws.client("ec2").describe_internet_gateways, "InvalidInternetGatewayID.NotFound",
                    InternetGatewayIds=[r.physical_id])
@@ -218,7 +221,7 @@ def internet_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::EC2::EIP", ("ec2:DescribeAddresses",), "Domain Tags")
-def elastic_ip(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def elastic_ip(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeAddresses"
     answer = _call(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
     found = _only(answer.get("Addresses"), f"address {r.physical_id}", op, by_id=True)
@@ -227,7 +230,7 @@ def elastic_ip(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::EC2::NatGateway", ("ec2:DescribeNatGateways",), "SubnetId AllocationId Tags")
-def nat_gateway(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def nat_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeNatGateways"
     answer = _call(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])
     found = _only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op, by_id=True)

@@ -20,7 +20,7 @@ from opscli.readers.base import (
     spelled,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 # The statuses ECS documents (strings its model does not enumerate).
@@ -48,7 +48,7 @@ def _described(answer: Mapping[str, Any], key: str, what: str, statuses: tuple[s
 
 
 @reader("AWS::ECS::Cluster", ("ecs:DescribeClusters",), "ClusterName ClusterSettings Tags")
-def ecs_cluster(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def ecs_cluster(ctx: ReadContext, r: Present) -> dict[str, Any]:
     answer = _call("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
                    include=["SETTINGS", "TAGS"])
     cluster = _described(answer, "clusters", f"cluster {r.physical_id}", _CLUSTER_STATUSES, "DescribeClusters")
@@ -57,7 +57,7 @@ def ecs_cluster(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                                                                      "key", "value")}
 
 
-def _undeclared_revisions(ctx: ReadContext, r: Declared, service: Mapping[str, Any]) -> list[str]:
+def _undeclared_revisions(ctx: ReadContext, r: Present, service: Mapping[str, Any]) -> list[str]:
     """Task definitions the service runs or deploys that are not the one the stack declares for it."""
     declared = _resolved(ctx, r.properties.get("TaskDefinition"))
     running = [str(service.get("taskDefinition"))] + [str(d.get("taskDefinition")) for d in
@@ -70,7 +70,7 @@ def _undeclared_revisions(ctx: ReadContext, r: Declared, service: Mapping[str, A
         "ServiceName Cluster DesiredCount LaunchType PlatformVersion TaskDefinition NetworkConfiguration "
         "DeploymentConfiguration HealthCheckGracePeriodSeconds PropagateTags EnableECSManagedTags "
         "EnableExecuteCommand LoadBalancers Tags")
-def ecs_service(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def ecs_service(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cluster = ctx.resolve(r.properties.get("Cluster"))
     op = "DescribeServices"
     answer = _call(op, ctx.aws.client("ecs").describe_services, cluster=cluster, services=[r.physical_id],
@@ -100,7 +100,7 @@ _ECS_SPECIAL = {"efsVolumeConfiguration": "EFSVolumeConfiguration", "fileSystemI
 @reader("AWS::ECS::TaskDefinition", ("ecs:DescribeTaskDefinition",),
         "Family Cpu Memory NetworkMode PidMode IpcMode RequiresCompatibilities TaskRoleArn ExecutionRoleArn "
         "ContainerDefinitions Volumes RuntimePlatform Tags")
-def task_definition(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def task_definition(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTaskDefinition"
     answer = _call(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
                    taskDefinition=r.physical_id, include=["TAGS"])

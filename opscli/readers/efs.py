@@ -23,7 +23,7 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 from platform_spec.rules import stk_perimeter as perimeter
 
 
@@ -32,7 +32,7 @@ from platform_spec.rules import stk_perimeter as perimeter
                                  "efs:DescribeAccessPoints"),
         "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags "
         "ReplicationConfiguration")
-def file_system(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def file_system(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     op = "DescribeFileSystems"
     answer = _call(op, efs.describe_file_systems, "FileSystemNotFound", FileSystemId=r.physical_id)
@@ -123,7 +123,7 @@ def _replication(efs: Any, file_system: str) -> dict[str, Any] | None:
 @reader("AWS::EFS::MountTarget", ("efs:DescribeMountTargets",
                                   "efs:DescribeMountTargetSecurityGroups"),
         "FileSystemId SubnetId SecurityGroups")
-def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def mount_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     file_system = ctx.resolve(r.properties.get("FileSystemId"))
     op = "DescribeMountTargets"
@@ -154,7 +154,7 @@ def mount_target(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::EFS::AccessPoint", ("efs:DescribeAccessPoints",),
         "FileSystemId PosixUser RootDirectory AccessPointTags")
-def access_point(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def access_point(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     answer = _call("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",
                    AccessPointId=r.physical_id)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import ATTRIBUTES, FACTS, ReadContext, _call, _listed_tags, _only, need, reader
-from opscli.stack import Declared
+from opscli.stack import Present
 
 # What a write-only secret property (an AUTH token) reads as when the answer says one is set.
 REDACTED = "(set; value not readable)"
@@ -17,7 +17,7 @@ REDACTED = "(set; value not readable)"
         "ReplicationGroupId ReplicationGroupDescription NumCacheClusters MultiAZEnabled AutomaticFailoverEnabled "
         "AtRestEncryptionEnabled TransitEncryptionEnabled TransitEncryptionMode KmsKeyId SnapshotRetentionLimit "
         "CacheNodeType Engine Port Tags")
-def replication_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def replication_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     client = ctx.aws.client("elasticache")
     op = "DescribeReplicationGroups"
     answer = _call(op, client.describe_replication_groups, "ReplicationGroupNotFoundFault",
@@ -60,7 +60,7 @@ def replication_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::ElastiCache::SubnetGroup", ("elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"),
         "CacheSubnetGroupName Description SubnetIds Tags")
-def cache_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def cache_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeCacheSubnetGroups"
     answer = _call(op, ctx.aws.client("elasticache").describe_cache_subnet_groups, "CacheSubnetGroupNotFoundFault",
                    CacheSubnetGroupName=r.physical_id)

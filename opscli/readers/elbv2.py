@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _only, boolean_text, need, reader, tag_list
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
@@ -20,7 +20,7 @@ def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
                                                       "elbv2:DescribeLoadBalancerAttributes",
                                                       "elbv2:DescribeTags"),
         "Name Scheme Type Subnets SecurityGroups LoadBalancerAttributes Tags")
-def load_balancer(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def load_balancer(ctx: ReadContext, r: Present) -> dict[str, Any]:
     elb = ctx.aws.client("elbv2")
     op = "DescribeLoadBalancers"
     answer = _call(op, elb.describe_load_balancers, "LoadBalancerNotFound", LoadBalancerArns=[r.physical_id])
@@ -50,13 +50,13 @@ def _attributes(answer: Mapping[str, Any]) -> list[Any]:
     return attributes
 
 
-def _declared_keys(r: Declared) -> set[str]:
-    return {a.get("Key") for a in r.properties.get("LoadBalancerAttributes", []) if isinstance(a, Mapping)}
+def _declared_keys(r: Present) -> set[str]:
+    return {str(a.get("Key")) for a in r.properties.get("LoadBalancerAttributes", []) if isinstance(a, Mapping)}
 
 
 @reader("AWS::ElasticLoadBalancingV2::Listener", ("elbv2:DescribeListeners",),
         "LoadBalancerArn Port Protocol DefaultActions")
-def listener(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def listener(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeListeners"
     answer = _call(op, ctx.aws.client("elbv2").describe_listeners, "ListenerNotFound", ListenerArns=[r.physical_id])
     found = _only(answer.get("Listeners"), f"listener {r.physical_id}", op, by_id=True)
@@ -70,7 +70,7 @@ def listener(ctx: ReadContext, r: Declared) -> dict[str, Any]:
                                                      "elbv2:DescribeTags"),
         "Name Port Protocol TargetType VpcId HealthCheckProtocol HealthCheckPath HealthCheckIntervalSeconds "
         "HealthyThresholdCount UnhealthyThresholdCount Tags")
-def target_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def target_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTargetGroups"
     answer = _call(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",
                    TargetGroupArns=[r.physical_id])

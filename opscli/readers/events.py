@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, pages, reader
-from opscli.stack import Declared
+from opscli.stack import Present
 from platform_spec.rules import stk_residency
 
 
 @reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule", "events:DescribeEventBus"),
         "Name Description EventPattern State Targets")
-def events_rule(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def events_rule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     events = ctx.aws.client("events")
     rule = _call("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)
     targets = [t for page in pages(events, "list_targets_by_rule", "ListTargetsByRule", Rule=r.physical_id)

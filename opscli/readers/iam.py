@@ -18,7 +18,7 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 def _declared_inline_policies(ctx: ReadContext, role_name: str) -> set[str]:
@@ -46,7 +46,7 @@ def _declared_managed_policies(ctx: ReadContext, role_name: str) -> set[str]:
 @reader("AWS::IAM::Role", ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
                            "iam:GetRolePolicy"),
         "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags")
-def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def iam_role(ctx: ReadContext, r: Present) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
     role = need(_call("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
                 operation="GetRole")
@@ -79,7 +79,7 @@ def iam_role(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::IAM::Policy", ("iam:GetRolePolicy",), "PolicyName PolicyDocument Roles")
-def iam_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def iam_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
     name = ctx.resolve(r.properties.get("PolicyName"))
     roles = ctx.resolve(r.properties.get("Roles", []))

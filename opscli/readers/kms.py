@@ -18,14 +18,14 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 from platform_spec.rules import stk_resource_policy as resource_policy
 
 
 @reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
                           "kms:ListGrants"),
         "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec MultiRegion Tags")
-def kms_key(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def kms_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     kms = ctx.aws.client("kms")
     meta = need(_call("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
                 Mapping, operation="DescribeKey")
@@ -101,7 +101,7 @@ def _grants(ctx: ReadContext, kms: Any, key: str) -> list[Mapping[str, Any]]:
 
 
 @reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")
-def kms_alias(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def kms_alias(ctx: ReadContext, r: Present) -> dict[str, Any]:
     meta = need(_call("DescribeKey", ctx.aws.client("kms").describe_key, "NotFoundException", KeyId=r.physical_id),
                 "KeyMetadata", Mapping, operation="DescribeKey")
     return {"AliasName": r.physical_id, "TargetKeyId": need(meta, "KeyId", str, operation="DescribeKey")}

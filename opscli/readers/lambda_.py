@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import ReadContext, _call, need, reader, tag_list
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 @reader("AWS::Lambda::Function", ("lambda:GetFunction",), "Runtime Handler MemorySize Timeout Role Description Tags")
-def lambda_function(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def lambda_function(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "GetFunction"
     answer = _call(op, ctx.aws.client("lambda").get_function, "ResourceNotFoundException", FunctionName=r.physical_id)
     config = need(answer, "Configuration", Mapping, operation=op)
@@ -22,7 +22,7 @@ def lambda_function(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::Lambda::EventSourceMapping", ("lambda:GetEventSourceMapping",),
         "EventSourceArn BatchSize MaximumBatchingWindowInSeconds FunctionResponseTypes")
-def event_source_mapping(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def event_source_mapping(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """Which queue feeds which function, and how (the posture monitor's queue: STK-SQS-003 passes a queue a
     function consumes, since Lambda scales its pollers on the backlog)."""
     op = "GetEventSourceMapping"

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import FACTS, MalformedAnswer, ReadContext, _listed_tags, _only, need, pages, reader
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 @reader("AWS::Logs::LogGroup", ("logs:DescribeLogGroups", "logs:ListTagsForResource",
                                 "logs:DescribeSubscriptionFilters"),
         "LogGroupName RetentionInDays KmsKeyId Tags")
-def log_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def log_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     logs = ctx.aws.client("logs")
     # Every page of the groups the name is a prefix of: which page holds the name itself is AWS's ordering,
     # and an answer that pages in a circle is seen only by reading to the end.

@@ -20,7 +20,7 @@ from opscli.readers.base import (
     spelled,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 def _manual_snapshots(rds: Any, instance: str) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ _APPLY_STATUSES = ("in-sync", "applying", "pending-reboot")
         "PerformanceInsightsKMSKeyId PerformanceInsightsRetentionPeriod MonitoringInterval MonitoringRoleArn "
         "EnableCloudwatchLogsExports DBParameterGroupName DBSubnetGroupName VPCSecurityGroups Port DBName "
         "MasterUsername CACertificateIdentifier AutomaticBackupReplicationRegion SourceDBInstanceIdentifier Tags")
-def db_instance(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def db_instance(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
                    DBInstanceIdentifier=r.physical_id)
@@ -167,7 +167,7 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
 @reader("AWS::RDS::DBParameterGroup",
         ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"),
         "DBParameterGroupName Family Description Parameters Tags")
-def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
                    DBParameterGroupName=r.physical_id)
@@ -189,7 +189,7 @@ def db_parameter_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::RDS::DBSubnetGroup", ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
         "DBSubnetGroupName DBSubnetGroupDescription SubnetIds Tags")
-def db_subnet_group(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def db_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = _call("DescribeDBSubnetGroups", rds.describe_db_subnet_groups, "DBSubnetGroupNotFoundFault",
                    DBSubnetGroupName=r.physical_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 from platform_spec.context import BUCKET_REGIONS
 from platform_spec.rules import stk_residency
 
@@ -32,7 +33,7 @@ from platform_spec.rules import stk_residency
                             "s3:GetBucketLocation"),
         "BucketName BucketEncryption PublicAccessBlockConfiguration VersioningConfiguration OwnershipControls "
         "NotificationConfiguration Tags ReplicationConfiguration InventoryConfigurations LoggingConfiguration")
-def bucket(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def bucket(ctx: ReadContext, r: Present) -> dict[str, Any]:
     s3 = ctx.aws.client("s3")
     name = r.physical_id
     props: dict[str, Any] = {"BucketName": name}
@@ -208,7 +209,7 @@ def _destination_regions(ctx: ReadContext, props: Mapping[str, Any]) -> dict[str
             raise MalformedAnswer(f"GetBucketLocation answered LocationConstraint as {type(location).__name__}")
         return _LEGACY_LOCATIONS.get(location, location)
 
-    return {bucket: ctx.once("GetBucketLocation", bucket, lambda b=bucket: locate(b))
+    return {bucket: ctx.once("GetBucketLocation", bucket, functools.partial(locate, bucket))
             for bucket in sorted(wanted - declared) if _BUCKET_NAME.fullmatch(bucket)}
 
 
@@ -216,7 +217,7 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @reader("AWS::S3::BucketPolicy", ("s3:GetBucketPolicy",), "Bucket PolicyDocument")
-def bucket_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def bucket_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     name = ctx.resolve(r.properties.get("Bucket"))
     answer = _call("GetBucketPolicy", ctx.aws.client("s3").get_bucket_policy, "NoSuchBucket", "NoSuchBucketPolicy",
                    Bucket=name)

@@ -19,13 +19,13 @@ from opscli.readers.base import (
     pages,
     reader,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 from platform_spec.rules import stk_residency
 
 
 @reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"),
         "TopicName KmsMasterKeyId Tags Subscription")
-def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def topic(ctx: ReadContext, r: Present) -> dict[str, Any]:
     sns = ctx.aws.client("sns")
     answer = _call("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
     attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
@@ -56,7 +56,7 @@ def topic(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 
 @reader("AWS::SNS::TopicPolicy", ("sns:GetTopicAttributes",), "Topics PolicyDocument")
-def topic_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def topic_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     arns = ctx.resolve(r.properties.get("Topics"))
     if not isinstance(arns, list) or len(arns) != 1:
         raise MalformedAnswer("the declared TopicPolicy names more or less than one topic; read one at a time")

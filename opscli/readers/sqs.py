@@ -17,7 +17,7 @@ from opscli.readers.base import (
     reader,
     tag_list,
 )
-from opscli.stack import Declared
+from opscli.stack import Present
 
 _INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "VisibilityTimeout",
                    "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds")
@@ -26,7 +26,7 @@ _INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "Vi
 @reader("AWS::SQS::Queue", ("sqs:GetQueueAttributes", "sqs:ListQueueTags"),
         "QueueName KmsMasterKeyId KmsDataKeyReusePeriodSeconds MessageRetentionPeriod VisibilityTimeout "
         "RedrivePolicy SqsManagedSseEnabled Tags")
-def queue(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def queue(ctx: ReadContext, r: Present) -> dict[str, Any]:
     sqs = ctx.aws.client("sqs")
     attributes = _queue_attributes(ctx, r.physical_id)
     props: dict[str, Any] = {"QueueName": need(attributes, "QueueArn", str,
@@ -59,7 +59,7 @@ def _queue_attributes(ctx: ReadContext, url: str) -> Mapping[str, Any]:
 
 
 @reader("AWS::SQS::QueuePolicy", ("sqs:GetQueueAttributes",), "Queues PolicyDocument")
-def queue_policy(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def queue_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     urls = ctx.resolve(r.properties.get("Queues"))
     if not isinstance(urls, list) or len(urls) != 1:
         raise MalformedAnswer("the declared QueuePolicy names more or less than one queue; read one at a time")

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import ATTRIBUTES, MalformedAnswer, NotFound, ReadContext, _call, need, reader, tag_list
-from opscli.stack import Declared
+from opscli.stack import Present
 
 
 @reader("AWS::WAFv2::WebACL", ("wafv2:GetWebACL", "wafv2:ListTagsForResource"),
         "Name Scope DefaultAction Rules VisibilityConfig Tags")
-def web_acl(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def web_acl(ctx: ReadContext, r: Present) -> dict[str, Any]:
     try:
         name, acl_id, scope = r.physical_id.split("|")
     except ValueError:
@@ -61,7 +61,7 @@ def _search_strings(value: Any) -> Any:
 
 
 @reader("AWS::WAFv2::WebACLAssociation", ("wafv2:GetWebACLForResource",), "ResourceArn WebACLArn")
-def web_acl_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def web_acl_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))
     answer = _call("GetWebACLForResource", ctx.aws.client("wafv2").get_web_acl_for_resource,
                    "WAFNonexistentItemException", ResourceArn=resource)
@@ -73,7 +73,7 @@ def web_acl_association(ctx: ReadContext, r: Declared) -> dict[str, Any]:
 
 @reader("AWS::WAFv2::LoggingConfiguration", ("wafv2:GetLoggingConfiguration",),
         "ResourceArn LogDestinationConfigs")
-def waf_logging(ctx: ReadContext, r: Declared) -> dict[str, Any]:
+def waf_logging(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))
     answer = _call("GetLoggingConfiguration", ctx.aws.client("wafv2").get_logging_configuration,
                    "WAFNonexistentItemException", ResourceArn=resource)

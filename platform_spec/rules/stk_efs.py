@@ -49,7 +49,7 @@ def check_mount_targets(resources: Mapping[str, Any]) -> Iterable[tuple[str, Res
             groups.setdefault(file_system, props.get("SecurityGroups"))
     for lid, resource in resources.items():
         if resource.get("Type") == TYPE:
-            missing = sorted(private - mount_subnets.get(lid, set()))  # type: ignore[operator]
+            missing = sorted(private - mount_subnets.get(lid, set()))
             yield lid, (Result.fail(f"no mount target in private subnets {', '.join(missing)}",
                                     subnets=[{"Ref": subnet} for subnet in missing],
                                     **({"security_groups": groups[lid]} if groups.get(lid) else {})) if missing

@@ -113,7 +113,8 @@ def project_cmks(resources: Mapping[str, Any]) -> tuple[str | None, frozenset[st
         found = cmk_alias_suffix(str(props.get("AliasName", "")))
         target = ref_target(props.get("TargetKeyId"))
         if found and target:
-            suffix, _ = found, ids.add(target)
+            suffix = found
+            ids.add(target)
     return suffix, frozenset(ids)
 
 

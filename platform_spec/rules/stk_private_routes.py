@@ -36,9 +36,9 @@ def check(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
     for resource in resources.values():
         if resource.get("Type") == "AWS::EC2::SubnetRouteTableAssociation":
             props = as_dict(resource.get("Properties"))
-            subnet, table = ref_target(props.get("SubnetId")), ref_target(props.get("RouteTableId"))
-            if subnet and table:
-                tables[subnet] = table
+            subnet, associated = ref_target(props.get("SubnetId")), ref_target(props.get("RouteTableId"))
+            if subnet and associated:
+                tables[subnet] = associated
     for lid, resource in resources.items():
         if resource.get("Type") != SUBNET:
             continue

@@ -29,7 +29,7 @@ def public_subnets(resources: Mapping[str, Any]) -> set[str]:
     }
     public |= {k for k, v in resources.items()
                if v.get("Type") == "AWS::EC2::Subnet" and v.get("Properties", {}).get("MapPublicIpOnLaunch") is True}
-    return public - {None}
+    return {subnet for subnet in public if subnet is not None}
 
 
 def private_subnets(resources: Mapping[str, Any]) -> set[str]:
