@@ -114,7 +114,7 @@ def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": block_public_policy,
             "RestrictPublicBuckets": True})
     wrote = time.monotonic() - start
-    took, found = wait_for(hub, lambda found: any(
+    took, _found = wait_for(hub, lambda found: any(
         f["Compliance"]["Status"] == "FAILED" and f["GeneratorId"] == "STK-S3-001" for f in found.values()))
     settled = time.monotonic()
     while time.monotonic() - settled < WAIT:  # every event of the storm judged (its runs logged)
@@ -137,7 +137,7 @@ def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))], 2)
+    return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))], 2)
 
 
 def main() -> int:

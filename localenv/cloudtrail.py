@@ -83,9 +83,8 @@ def is_write(operation: Any) -> bool:
     if operation.service_model.protocol in ("rest-json", "rest-xml") and \
             operation.http.get("method") in ("GET", "HEAD"):
         return False
-    if service == "s3" and operation.input_shape is not None and "Key" in operation.input_shape.members:
-        return False  # an object-level call: a data event
-    return True
+    # an S3 call on an object is a data event
+    return not (service == "s3" and operation.input_shape is not None and "Key" in operation.input_shape.members)
 
 
 def _camel(name: str) -> str:

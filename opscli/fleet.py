@@ -192,7 +192,8 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
         if now:
             # The whole fix, in pieces of ProductFields' 2,048 characters where it is longer (a policy document)
             for n, start in enumerate(range(0, len(now), ASFF_FIELD)):
-                finding["ProductFields"]["opscli/FixNow" + (f"/{n + 1:02d}" if n else "")] = now[start:start + ASFF_FIELD]
+                field_name = "opscli/FixNow" + (f"/{n + 1:02d}" if n else "")
+                finding["ProductFields"][field_name] = now[start:start + ASFF_FIELD]
         if now or in_code:
             text = " ".join(part for part in (f"Now: {now}" if now else "", f"In code: {in_code}" if in_code else "")
                             if part)

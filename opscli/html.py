@@ -101,7 +101,8 @@ def _header(report: Report, exit_code: int) -> list[str]:
     return [f"<h1>opscli {escape(report.command)}: {escape(where[0][1])}</h1>",
             '<div class="meta">' + " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in where if v) + "</div>",
             f'<div class="meta">{report.created.strftime("%Y-%m-%d %H:%M:%S UTC")} · opscli {escape(__version__)} · '
-            f'{report.api_calls} read-only API call{"" if report.api_calls == 1 else "s"} in {report.seconds:.1f} s · exit code {exit_code}</div>',
+            f'{report.api_calls} read-only API call{"" if report.api_calls == 1 else "s"} in {report.seconds:.1f} s · '
+            f'exit code {exit_code}</div>',
             '<div class="meta provenance">' + " · ".join(f"{k} <b>{escape(v)}</b>" for k, v in by) + "</div>"]
 
 

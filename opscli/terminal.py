@@ -146,10 +146,11 @@ def flowed_command(console: Console, prefix: Text | str, command: str, *, hang: 
     """Print `prefix`, then a command line flowed after it as `flowed` does, but broken only between shell words
     (never inside a quoted one) and with a backslash ending every line but the last: pasted, the lines are one
     command, so no word that starts a line is ever run as a command of its own."""
-    head: Text | None = Text(prefix) if isinstance(prefix, str) else prefix
+    prefix_text = Text(prefix) if isinstance(prefix, str) else prefix
+    head: Text | None = prefix_text
     hang = min(hang, console.width // 2)
     lines = flow([visible(word) for word in shell_words(command)], console.width - 2, hang=hang,
-                 first=cell_len(head.plain))
+                 first=cell_len(prefix_text.plain))
     for n, (column, line) in enumerate(lines):
         lead, head = head or Text(" " * column), None
         end = " \\" if n < len(lines) - 1 and line else ""
@@ -185,8 +186,8 @@ def _header(report: Report, console: Console, exit_code: int) -> None:
     shown = " · ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
     word = verdict(report)
     style = {"PASS": "bold green", "FAIL": "bold red"}.get(word, "bold magenta")
-    console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {report.api_calls} API call{'' if report.api_calls == 1 else 's'} in "
-                  f"{report.seconds:.1f}s)")
+    calls = f"{report.api_calls} API call{'' if report.api_calls == 1 else 's'}"
+    console.print(f"[{style}]{word}[/]  {shown}  (exit code {exit_code}; {calls} in {report.seconds:.1f}s)")
     if report.coverage is not None:
         flowed(console, "coverage: ", coverage_line(report.coverage), hang=2)
 

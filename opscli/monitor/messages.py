@@ -28,14 +28,16 @@ class Record:
         reported as failed (KeyError is the handler's to raise: the whole batch then returns to the queue)."""
         attributes = record.get("attributes") if isinstance(record.get("attributes"), Mapping) else {}
         count = str(attributes.get("ApproximateReceiveCount", "1"))
-        return cls(str(record["messageId"]), record.get("body") if isinstance(record.get("body"), str) else "",
+        body = record.get("body")
+        return cls(str(record["messageId"]), body if isinstance(body, str) else "",
                    str(record.get("receiptHandle", "")), int(count) if count.isdigit() else 1)
 
     @classmethod
     def from_sqs(cls, message: Mapping[str, Any]) -> Record:
         """A message of an SQS ReceiveMessage answer."""
         count = str((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
-        return cls(str(message["MessageId"]), message.get("Body") if isinstance(message.get("Body"), str) else "",
+        body = message.get("Body")
+        return cls(str(message["MessageId"]), body if isinstance(body, str) else "",
                    str(message["ReceiptHandle"]), int(count) if count.isdigit() else 1)
 
 
@@ -121,8 +123,8 @@ def _change(record: Record, document: dict[str, Any]) -> Change | Poison:
     for key in ("requestParameters", "responseElements"):
         if detail.get(key) is not None and not isinstance(detail[key], (dict, list)):
             return Poison(record, f"an event whose {key} is a {type(detail[key]).__name__}")
-    region = detail.get("awsRegion") if isinstance(detail.get("awsRegion"), str) else \
-        str(document.get("region") or "")
+    named = detail.get("awsRegion")
+    region = named if isinstance(named, str) else str(document.get("region") or "")
     return Change(record, detail["eventSource"], detail["eventName"], region, detail.get("requestParameters"),
                   detail.get("responseElements"), str(detail.get("eventID") or document.get("id") or ""),
                   failed=bool(detail.get("errorCode")))

@@ -20,7 +20,7 @@ from opscli.aws import Aws
 from opscli.livestack import LiveStack, ReadState, read_stack
 from opscli.model import STACK_PREFIX, Finding, Report, cut, resource_label, resource_parts, sort_findings
 from opscli.monitor import messages, resolve
-from opscli.monitor.messages import Change, Record
+from opscli.monitor.messages import Change, Poison, Record
 from opscli.errors import OpsError
 from platform_spec import template_engine
 from platform_spec.result import Status
@@ -54,7 +54,7 @@ class Outcome:
     messages: int = 0
     changes: int = 0
     ignored: int = 0  # changes that name nothing of the stack (or failed calls, which change nothing)
-    poison: list[messages.Poison] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)  # not messages.Poison: the field above hides the module
     retry: dict[str, str] = field(default_factory=dict)
     named: list[str] = field(default_factory=list)  # logical ids the changes named
     read: list[str] = field(default_factory=list)  # logical ids read (named, with their relations)
@@ -80,7 +80,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
                       poison=batch.poison)
     for poison in batch.poison:
         outcome.retry[poison.record.message_id] = poison.reason
-    usable = [item.record for item in [*batch.changes, *batch.schedules]]
+    usable = [*(change.record for change in batch.changes), *(schedule.record for schedule in batch.schedules)]
     if not usable:
         outcome.kind = "none"
         return outcome

@@ -157,7 +157,7 @@ class _Connection(asyncio.Protocol):
         the next command."""
         if not self.closed:
             self.closed = True
-            self.owner._lost(self)
+            self.owner._lost(self)  # noqa: SLF001 - its owner's, in this module
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

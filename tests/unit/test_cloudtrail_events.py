@@ -162,7 +162,7 @@ def test_sensitive_parameters_are_hidden_as_cloudtrail_hides_them(bus):
 
 def test_nothing_is_built_while_no_rule_listens(bus):
     """The deployment's writes cost only the check for a listening rule until the monitor's rule exists."""
-    clients, drain = bus
+    clients, _drain = bus
     clients["events"].remove_targets(Rule="monitor-changes-unit", Ids=["queue"])
     clients["events"].delete_rule(Name="monitor-changes-unit")
     before = cloudtrail.COUNTS.put

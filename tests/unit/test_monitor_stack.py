@@ -149,7 +149,7 @@ def test_what_acts_with_a_role_waits_for_every_policy_of_the_role(monitor_templa
         return {lid for lid, r in resources(monitor_template, "AWS::IAM::ManagedPolicy").items()
                 if role_lid in [ref(x) for x in r["Properties"]["Roles"]]}
 
-    function_lid, function = the_function(monitor_template)
+    _function_lid, function = the_function(monitor_template)
     role_policies = policies_of(ref(function["Properties"]["Role"]))
     _, mapping = one(monitor_template, "AWS::Lambda::EventSourceMapping")
     assert len(role_policies) >= 2 and role_policies <= set(mapping["DependsOn"]) & set(function["DependsOn"])
@@ -215,7 +215,7 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
     # Exactly what the runtime sends beyond its reads (its guarded sessions' writes, as IAM names them), and what AWS
     # does with the role for it: nothing the runtime never asks for (it sends nothing to the dead-letter queue: SQS
     # moves a poison message there; it never reads Security Hub back, so no finding is touched it did not judge).
-    runtime = {QUEUE_CALLS[op] if op in QUEUE_CALLS else op for op in publish.WRITES | QUEUE_WRITES}
+    runtime = {QUEUE_CALLS.get(op, op) for op in publish.WRITES | QUEUE_WRITES}
     assert runtime == {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData",
                        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
     on_its_behalf = {"sqs:GetQueueAttributes",  # the event source mapping reads the queue's settings
