@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, fo
 from cdk_app.assembly_cache import synthesized
 from cdk_app.config import AppConfig
 from localenv.__main__ import deploy
-from localenv.emulator import LOCAL_CREDENTIALS
-from localenv.emulator import moto_server
+from localenv.emulator import LOCAL_CREDENTIALS, moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -233,4 +233,4 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     )
 
 
-__all__ = ["AppConfig", "ConfigError", "parse_context", "ALLOWED_REGION", "DEFAULT_AZS", "SERVICE_LIMITS"]
+__all__ = ["ALLOWED_REGION", "DEFAULT_AZS", "SERVICE_LIMITS", "AppConfig", "ConfigError", "parse_context"]

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from platform_spec.contract import READ_PREFIXES
@@ -113,7 +113,7 @@ def as_recorded(value: Any, shape: Any) -> Any:
     if kind == "map" and isinstance(value, dict):
         return {str(key): as_recorded(item, shape.value) for key, item in value.items()}
     if kind == "timestamp" and isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if kind == "blob" or isinstance(value, (bytes, bytearray)):
         return None
     if isinstance(value, datetime):
@@ -178,7 +178,7 @@ def event_detail(operation: Any, *, account: str, region: str, request: Any, uri
         "eventVersion": "1.09",
         "userIdentity": {"type": "IAMUser", "accountId": account,
                          "accessKeyId": _access_key(request.headers.get("Authorization", ""))},
-        "eventTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": f"{service.endpoint_prefix}.amazonaws.com",
         "eventName": operation.name,
         "awsRegion": region,

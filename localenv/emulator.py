@@ -22,7 +22,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.config import default_user_config
@@ -381,10 +381,10 @@ def _replicate_file_systems() -> None:
 # When each RDS certificate authority's own certificate ends (DescribeCertificates' ValidTill), standing in for the
 # server certificate RDS issues under it: rds-ca-2019 ended in August 2024 (in Tokyo on the 22nd), the G1 CAs last
 # 40 and 100 years.
-RDS_CA_VALID_TILL = {"rds-ca-2019": datetime(2024, 8, 22, 17, 8, 50, tzinfo=timezone.utc),
-                     "rds-ca-rsa2048-g1": datetime(2061, 5, 25, 23, 34, 57, tzinfo=timezone.utc),
-                     "rds-ca-rsa4096-g1": datetime(2121, 5, 25, 23, 38, 35, tzinfo=timezone.utc),
-                     "rds-ca-ecc384-g1": datetime(2121, 5, 25, 23, 42, 11, tzinfo=timezone.utc)}
+RDS_CA_VALID_TILL = {"rds-ca-2019": datetime(2024, 8, 22, 17, 8, 50, tzinfo=UTC),
+                     "rds-ca-rsa2048-g1": datetime(2061, 5, 25, 23, 34, 57, tzinfo=UTC),
+                     "rds-ca-rsa4096-g1": datetime(2121, 5, 25, 23, 38, 35, tzinfo=UTC),
+                     "rds-ca-ecc384-g1": datetime(2121, 5, 25, 23, 42, 11, tzinfo=UTC)}
 
 
 def _answer_rds_certificate_details() -> None:
@@ -450,7 +450,7 @@ _DECLARED_STACKS: dict[tuple[str, str, str], dict[str, Any]] = {}
 def register_stack(record: dict[str, Any], *, account: str, region: str) -> None:
     """Make the emulator answer ListStackResources / GetTemplate for `record` (a stack record as written by
     DeployResult.stack_record) as CloudFormation would for a stack deployed to `account` and `region`."""
-    _DECLARED_STACKS[(account, region, record["StackName"])] = {**record, "created": datetime.now(timezone.utc)}
+    _DECLARED_STACKS[(account, region, record["StackName"])] = {**record, "created": datetime.now(UTC)}
 
 
 def _declared_stack(response: Any) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 def make_tls_files(directory: Path, *, days: int = 2) -> TlsFiles:
     """Create a CA and a loopback server certificate under `directory` (created if missing)."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder().subject_name(_name("StreamTech local CA")).issuer_name(_name("StreamTech local CA"))

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,7 @@ def rotate_secrets(aws: Aws, targets: Targets, *, max_age_days: int = 90, progre
     """Rotation posture of the secrets the stack reads; a secret with no answer by `deadline` (or when Ctrl-C
     comes) is ERROR for every check."""
     start, calls_before = _start(aws)
-    context = Context(aws=aws, targets=targets, now=now or datetime.now(timezone.utc), max_age_days=max_age_days)
+    context = Context(aws=aws, targets=targets, now=now or datetime.now(UTC), max_age_days=max_age_days)
     findings: list[Finding] = []
     incomplete = None
     pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
@@ -331,7 +331,7 @@ def conclude(report: Report, *, accepting: list[Any] | None = None, accepted_fil
     by STK-OPS-001), the view narrowed to one framework's rules, and the exit code. Returns (exit code, a note
     for the operator or None). A run that reached no verdict says so: it vouches for nothing."""
     if accepting is not None and accepted_file is not None:
-        day = today or datetime.now(timezone.utc).date()
+        day = today or datetime.now(UTC).date()
         report.findings = sort_findings(accepted.apply(report.findings, accepting, accepted_file, day))
         report.register = accepted.register(report.findings, accepting, day)
     if compliance:

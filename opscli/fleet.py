@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from opscli import __version__, arns
@@ -135,7 +135,7 @@ def observed(report: Report, f: Finding, past: Any = None) -> dict[str, datetime
 
 
 def _asff_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def provenance_fields(report: Report) -> dict[str, str]:

@@ -213,8 +213,8 @@ def _same(declared: Any, live: Any, where: Where | None = None) -> bool:
         return True
     if isinstance(declared, str) and isinstance(live, str) and declared != live:
         # A key (or other resource) named by id on one side and by ARN on the other.
-        return declared.startswith("arn:") and declared.endswith("/" + live) or \
-            live.startswith("arn:") and live.endswith("/" + declared)
+        return (declared.startswith("arn:") and declared.endswith("/" + live)) or \
+            (live.startswith("arn:") and live.endswith("/" + declared))
     return declared == live
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -104,7 +104,7 @@ class Report:
     incomplete: str | None = None  # "timeout" or "interrupted": some checks never got an answer (they are ERROR)
     compliance: str | None = None  # --compliance: the framework the findings were filtered to and are grouped by
     template: Any = field(default=None, repr=False)  # the declaration read (SARIF lines, HTML picture); not in JSON
-    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # when the run ended
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))  # when the run ended
     # The accepted-findings entries that were current in this run: rule, resource, reason, approver, expires, and
     # how many FAILs each accepted (core.conclude fills it; the HTML report's register of deviations shows it)
     register: list[dict[str, Any]] = field(default_factory=list)

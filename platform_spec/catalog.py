@@ -1080,10 +1080,10 @@ FIXES: dict[str, tuple[Fix, ...]] = {
     "STK-RES-002": (fix(aws("logs delete-subscription-filter", ("--log-group-name", "{id}"),
                             ("--filter-name", "{item}"),
                             each="filters"), types=LOGS),
-                    manual(f"the stack declares this subscription filter: take it out of the code and deploy")),
+                    manual("the stack declares this subscription filter: take it out of the code and deploy")),
     "STK-RES-003": (fix(aws("events remove-targets", ("--rule", "{id}"), ("--ids", "{targets}")),
                         types="AWS::Events::Rule", when="targets"),
-                    manual(f"a declared target or its dead-letter queue leaves the region or account: change the "
+                    manual("a declared target or its dead-letter queue leaves the region or account: change the "
                            "code and deploy")),
     "STK-RES-004": (manual("aws sns unsubscribe takes the subscription's ARN, which the audit does not keep: find it "
                            "with aws sns list-subscriptions-by-topic on the topic, unsubscribe it, then find who "

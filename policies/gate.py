@@ -394,7 +394,7 @@ def run(suffix: str, *, cdk_out: Path, skip_synth: bool = False, step: Step | No
             result.source_warning = unlocated(result.findings, "synthesis named no line of cdk_app/ that declares "
                                                                "them (a construct CDK adds outside the app's code)")
             why = "synthesis failed, so there is no template to scan"
-            result.not_run = {stage: why for stage in TEMPLATE_STAGE}
+            result.not_run = dict.fromkeys(TEMPLATE_STAGE, why)
             return result  # nothing was written to scan
     else:
         result.not_run["cdk-nag packs"] = "--skip-synth: only the template stage ran"

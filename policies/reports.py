@@ -16,9 +16,9 @@ from platform_spec.sarif import (
     location,
     sarif_rules,
 )
-from platform_spec.source_map import Site
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
+from platform_spec.source_map import Site
 
 
 @dataclass(frozen=True)

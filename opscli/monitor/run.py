@@ -17,11 +17,11 @@ from typing import Any
 
 from opscli import core, stackcheck, targets
 from opscli.aws import Aws
+from opscli.errors import OpsError
 from opscli.livestack import LiveStack, ReadState, read_stack
 from opscli.model import STACK_PREFIX, Finding, Report, cut, resource_label, resource_parts, sort_findings
 from opscli.monitor import messages, resolve
 from opscli.monitor.messages import Change, Poison, Record
-from opscli.errors import OpsError
 from platform_spec import template_engine
 from platform_spec.result import Status
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES

@@ -145,7 +145,7 @@ def tag_list(pairs: Any, key: str = "Key", value: str = "Value") -> list[dict[st
             and not k.startswith("aws:")]
 
 
-def _pascal(value: Any, special: Mapping[str, str] = {}, *, keep: frozenset[str] = frozenset()) -> Any:  # noqa: B006
+def _pascal(value: Any, special: Mapping[str, str] = {}, *, keep: frozenset[str] = frozenset()) -> Any:
     """camelCase API answers to CloudFormation's PascalCase keys, recursively (map-valued keys in `keep` kept)."""
     if isinstance(value, list):
         return [_pascal(v, special, keep=keep) for v in value]

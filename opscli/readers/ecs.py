@@ -22,7 +22,6 @@ from opscli.readers.base import (
 )
 from opscli.stack import Present
 
-
 # The statuses ECS documents (strings its model does not enumerate).
 _CLUSTER_STATUSES = ("ACTIVE", "PROVISIONING", "DEPROVISIONING", "FAILED", "INACTIVE")
 _SERVICE_STATUSES = ("ACTIVE", "DRAINING", "INACTIVE")

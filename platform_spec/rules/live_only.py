@@ -15,9 +15,8 @@ from typing import Any
 
 from platform_spec.path import Path
 from platform_spec.result import Result
-from platform_spec.rules import stk_residency
 from platform_spec.rules import stk_perimeter as perimeter
-from platform_spec.rules import stk_rds
+from platform_spec.rules import stk_rds, stk_residency
 from platform_spec.rules import stk_residency_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
 

@@ -410,7 +410,7 @@ def meet(one: str, other: str) -> bool:
         return matches(other, one)
     a, b = one, other
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def step(i: int, j: int) -> bool:
         if i == len(a) and j == len(b):
             return True

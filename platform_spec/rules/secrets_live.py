@@ -6,7 +6,7 @@ them; opscli never reads a secret's value."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from platform_spec.result import CouldNotLook, Result
@@ -26,7 +26,7 @@ SECRET_CHECKS: tuple[tuple[str, str], ...] = (
 
 def _utc(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     raise CouldNotLook(f"expected a timestamp, got {value!r}")
 
 

@@ -43,7 +43,6 @@ from platform_spec.rules.intrinsics import TOKEN, as_dict, as_list, is_true, ref
 from platform_spec.rules.policy_documents import (
     covers,
     is_deny,
-    label,
     matches,
     meet,
     numbered,

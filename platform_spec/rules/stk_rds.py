@@ -4,7 +4,7 @@ that does not expire soon, not public."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from platform_spec.result import Result, Status
@@ -86,8 +86,8 @@ def ca_certificate_current(_props: Mapping[str, Any], facts: Mapping[str, Any],
     if not isinstance(till, datetime):
         return Result(Status.ERROR, "could not look: DescribeDBInstances did not say when the server certificate "
                                     "expires (no CertificateDetails.ValidTill)")
-    till = till if till.tzinfo else till.replace(tzinfo=timezone.utc)
-    left = till - (now or datetime.now(timezone.utc))
+    till = till if till.tzinfo else till.replace(tzinfo=UTC)
+    left = till - (now or datetime.now(UTC))
     ca = details.get("CAIdentifier") or "its CA"
     if left <= timedelta(0):
         return Result.fail(f"the server certificate ({ca}) expired on {till:%Y-%m-%d}: clients that verify it "

@@ -24,8 +24,16 @@ from typing import Any
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.policy_documents import (KeyTwice, admits, arn_account, numbered, parse, statements,
-                                                  unreadable, values)
+from platform_spec.rules.policy_documents import (
+    KeyTwice,
+    admits,
+    arn_account,
+    numbered,
+    parse,
+    statements,
+    unreadable,
+    values,
+)
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",

@@ -21,6 +21,7 @@ import ssl
 from typing import Any
 
 from redis import exceptions
+
 # redis-py's own table from error replies to exception classes, so that a reply fails here as it would there
 # (NOSCRIPT is NoScriptError, WRONGPASS and NOAUTH are AuthenticationError, ...).
 from redis._parsers.base import BaseParser

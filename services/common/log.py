@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from platform_spec.contract import METRIC_NAMESPACE  # noqa: F401 - re-exported: the namespace the alarms read
+from platform_spec.contract import METRIC_NAMESPACE
 
 
 class JsonLogger:

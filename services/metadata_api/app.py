@@ -38,7 +38,7 @@ class Response:
     """An answer: its status, its JSON body, its headers. The body is given as an object, or as its JSON
     already encoded (`payload`: a cached entry, answered as it is stored, never decoded and encoded again)."""
 
-    __slots__ = ("status", "_body", "_payload", "headers")
+    __slots__ = ("_body", "_payload", "headers", "status")
 
     def __init__(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                  *, payload: bytes | None = None) -> None:

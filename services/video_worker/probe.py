@@ -58,7 +58,7 @@ def probe(path: Path, *, decode_check: bool = True) -> dict[str, Any]:
             }
     except UnreadableVideo:
         raise
-    except Exception as exc:  # noqa: BLE001 - the file is untrusted input: whatever it makes FFmpeg or PyAV
+    except Exception as exc:
         # raise (FFmpegError, ValueError, and for a few byte-flipped headers AttributeError), it is not a video
         # this service can read; the reason keeps the exception's type for the dead-letter queue.
         raise UnreadableVideo(f"{type(exc).__name__}: {exc}") from exc

@@ -12,14 +12,13 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.checks import Context
-from opscli.checks import collectors
+from opscli.checks import Context, collectors
 from opscli.explain import choose_fix, explanation, fixed_type
 from opscli.model import Finding
 from platform_spec import catalog
@@ -187,7 +186,7 @@ LIVE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", {"KeyState": "PendingDeletion"}),
     ("STK-KMS-003", "kms.key_state", "AWS::KMS::Key", {"KeyState": "Disabled"}),
     ("STK-RDS-004", "rds.server_certificate", "AWS::RDS::DBInstance", {"CertificateDetails": {
-        "CAIdentifier": "rds-ca-2019", "ValidTill": datetime.now(timezone.utc) + timedelta(days=10)}}),
+        "CAIdentifier": "rds-ca-2019", "ValidTill": datetime.now(UTC) + timedelta(days=10)}}),
     ("STK-RES-005", "rds.replicas_in_japan", "AWS::RDS::DBInstance", {
         "ReadReplicas": ["arn:aws:rds:us-west-2:123456789012:db:copy-in-oregon"]}),
     ("STK-RES-006", "rds.snapshots_kept_in_account", "AWS::RDS::DBInstance", {
@@ -200,7 +199,7 @@ LIVE: list[tuple[str, str, str, dict[str, Any]]] = [
         "Version": "2012-10-17", "Statement": [{**outsider("AllowOutsider"), "Action": "events:PutEvents"}]}}),
 ]
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 # (rule id, what is broken in DescribeSecret's answer (ListSecretVersionIds: "Versions"))
 SECRET: list[tuple[str, dict[str, Any]]] = [
     ("STK-SECRET-003", {"RotationEnabled": False,
@@ -405,7 +404,7 @@ def test_evidence_that_cannot_be_resolved_to_real_values_is_left_out(read):
     key = next(lid for lid, r in live.resources.items() if r.declared.type == "AWS::KMS::Key")
     facts = stackcheck.fix_facts(live, live.live_template(), key, "STK-KMS-002", Result.fail(
         "x", kept={"Ref": key}, gone={"Ref": "NotDeclared"}, branch={"Fn::If": ["Prod", "a", "b"]},
-        when=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+        when=datetime(2026, 1, 2, tzinfo=UTC)))
     assert facts["kept"] == live.resources[key].declared.physical_id and facts["id"] == facts["kept"]
     assert "gone" not in facts and "branch" not in facts and facts["when"] == "2026-01-02 00:00:00+00:00"
 

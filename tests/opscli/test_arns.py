@@ -65,7 +65,7 @@ def test_a_type_without_an_arn_names_a_declared_parent_that_has_one(synth, resou
         value = [resource.get("Properties", {}).get(name) for name in spec.properties]
         named = [synth.template["Resources"][ref]["Type"] for ref in references(value)
                  if ref in synth.template["Resources"]]
-        assert any(isinstance(ARNS.get(kind), Own) or isinstance(ARNS.get(kind), Parent) and kind != resource_type
+        assert any(isinstance(ARNS.get(kind), Own) or (isinstance(ARNS.get(kind), Parent) and kind != resource_type)
                    for kind in named), f"{lid}: {spec.properties} name nothing with an ARN ({named})"
 
 

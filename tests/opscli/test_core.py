@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.loaders
@@ -157,7 +157,7 @@ def test_rotation_checks_on_seeded_secrets(deployed, aws):
     report = core.rotate_secrets(aws, targets.from_suffix("test"))
     assert {f.status for f in report.findings} == {Status.PASS}
     assert len(report.findings) == len(targets.from_suffix("test").secrets) * len(SECRET_CHECKS)
-    later = core.rotate_secrets(aws, targets.from_suffix("test"), now=datetime.now(timezone.utc) + timedelta(days=120))
+    later = core.rotate_secrets(aws, targets.from_suffix("test"), now=datetime.now(UTC) + timedelta(days=120))
     failed = {f.check_id for f in later.findings if f.status is Status.FAIL}
     assert failed == {"secret.rotation_age", "secret.last_accessed", "secret.pending"}
 

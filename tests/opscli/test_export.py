@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -36,7 +36,7 @@ class Listener:
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the handler's protocol
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 listener.requests.append((self.command, self.path, body))
                 status, payload = listener.answer
@@ -46,7 +46,7 @@ class Listener:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_PUT = do_POST  # noqa: N815
+            do_GET = do_PUT = do_POST
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -116,7 +116,7 @@ def asff(count: int = 5) -> list[dict]:
                                                       "account": "123456789012"},
                              findings=[Finding("key.rotation", "STK-KMS-002", Status.FAIL,
                                                "AWS::KMS::Key Key (1111-2222)", "off")],
-                             created=datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)))[0]
+                             created=datetime(2026, 12, 4, 12, 0, tzinfo=UTC)))[0]
     return [{**finding, "Id": f"{finding['Id']}/{n}"} for n in range(count)]
 
 
@@ -229,7 +229,7 @@ def test_an_answer_that_does_not_account_for_the_batch_is_could_not_tell(monkeyp
                                                                           answer, said):
     code, out, err = run_export(monkeypatch, capsys, report_file(5), FakeHub(lambda _: answer))
     assert code == 3 and out == ""  # never "imported ... of 5"
-    assert f"BatchImportFindings answered the batch of findings 1-5 of 5 (" in err
+    assert "BatchImportFindings answered the batch of findings 1-5 of 5 (" in err
     assert said in err and "could not tell which of its findings were imported (0 of 5 imported before it)" in err
 
 

@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: FaultProxy
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args) -> None:  # noqa: D102 - quiet
+    def log_message(self, *args) -> None:
         pass
 
     def _forward(self) -> None:

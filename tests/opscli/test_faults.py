@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.stub import Stubber
@@ -30,7 +30,7 @@ from platform_spec.tagging import REQUIRED_TAG_KEYS
 T = targets.from_suffix("fault")
 ACCOUNT = "123456789012"
 CMK = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
-NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 TAGS = [{"Key": k, "Value": "fault" if k == "Environment" else "x"} for k in REQUIRED_TAG_KEYS]
 
 
@@ -64,7 +64,7 @@ def db_answer(**overrides) -> dict:
           "DBParameterGroups": [{"DBParameterGroupName": "rds-params-fault", "ParameterApplyStatus": "in-sync"}],
           "ReadReplicaDBInstanceIdentifiers": [],
           "CertificateDetails": {"CAIdentifier": "rds-ca-rsa2048-g1",
-                                 "ValidTill": datetime(2061, 5, 25, tzinfo=timezone.utc)},
+                                 "ValidTill": datetime(2061, 5, 25, tzinfo=UTC)},
           "TagList": TAGS}
     db.update(overrides)
     return {"DBInstances": [{k: v for k, v in db.items() if v is not None}]}

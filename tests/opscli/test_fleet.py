@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.validate import ParamValidator
@@ -17,7 +17,7 @@ from opscli.model import Finding, Report
 from platform_spec.result import Status
 from tests.ocsf import validate
 
-WHEN = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
 def report(*findings: Finding, physical: str = "sg-1") -> Report:

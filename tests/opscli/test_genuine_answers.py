@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
@@ -53,7 +53,7 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get("__class__") == "datetime":
             fields = {k: v for k, v in value.items() if k != "__class__"}
-            return datetime(**fields, tzinfo=timezone.utc)
+            return datetime(**fields, tzinfo=UTC)
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode(v) for v in value]
@@ -315,6 +315,6 @@ def test_a_genuine_secret_answer_reaches_a_verdict_on_its_deletion_and_replicas(
     from platform_spec.rules import stk_residency_stores as residency
 
     answer = _load(file, "secretsmanager:DescribeSecret")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert secrets_live.secret_not_scheduled_for_deletion(answer, now).status is Status.PASS
     assert residency.secret_replicas_in_japan(answer).status is Status.PASS

@@ -4,11 +4,12 @@ directly; every other file is refused and left byte for byte as it was."""
 from __future__ import annotations
 
 import json
-import re
 import multiprocessing
 import os
+import re
 import sqlite3
 import stat
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -247,10 +248,10 @@ def test_the_cli_prints_the_report_and_keeps_its_verdict_when_the_history_is_ref
 
 def run_of(n: int, *findings: Finding, command: str = "audit") -> Report:
     """A run of the audit of TapStackx on day `n` of December 2026."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     return Report(command=command, target={"suffix": "x", "stack": "TapStackx"}, findings=list(findings),
-                  created=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=n))
+                  created=datetime(2026, 12, 1, 9, 0, tzinfo=UTC) + timedelta(days=n))
 
 
 KEY = "TapStackx/STK-KMS-002/Key/kms.rotation"

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -192,12 +193,12 @@ def test_the_page_is_evidence_it_names_what_was_looked_at_and_explains_each_find
 
 
 def test_history_gives_the_trend_and_since_when_a_finding_fails(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from opscli import history
 
     path = tmp_path / "history.sqlite"
-    start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     failing = Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off", severity="MEDIUM")
     passing = Finding("kms.rotation", "STK-KMS-002", Status.PASS, "AWS::KMS::Key Key (k-1)", "on")
     for n, finding in enumerate([failing, passing, failing, failing]):  # the streak starts at the third run
@@ -214,12 +215,12 @@ def test_history_gives_the_trend_and_since_when_a_finding_fails(tmp_path):
 
 
 def test_runs_that_could_not_look_are_counted_beside_the_trend_not_in_it(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from opscli import history
 
     path = tmp_path / "history.sqlite"
-    start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     failing = Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off", severity="MEDIUM")
     dead = Finding("stack.scope", "STK-STACK-001", Status.ERROR, "TapStackx", "could not look: endpoint unreachable")
     for n, (finding, code) in enumerate([(failing, 1), (dead, 3), (failing, 1)]):

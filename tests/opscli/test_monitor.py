@@ -4,7 +4,7 @@ stack's resources a change names and what is read with them, and how a run's res
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -143,7 +143,7 @@ def test_forms_of_an_id():
 def _report(*findings: Finding) -> Report:
     return Report(command="monitor", target={"suffix": SUFFIX, "stack": f"TapStack{SUFFIX}", "region":
                                              "ap-northeast-1", "account": "123456789012"},
-                  findings=list(findings), created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+                  findings=list(findings), created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
 def test_a_pass_is_archived_and_a_fail_active():

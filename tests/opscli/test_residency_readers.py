@@ -7,7 +7,7 @@ examples); no public recording of DescribeReplicationConfigurations exists to re
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.stub import Stubber
@@ -23,7 +23,7 @@ from platform_spec.rules import secrets_live, stk_rds
 from platform_spec.rules import stk_residency_stores as residency
 
 ACCOUNT = "123456789012"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 DB_ARN = f"arn:aws:rds:ap-northeast-1:{ACCOUNT}:db:rds-res"
 
 

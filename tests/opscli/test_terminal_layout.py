@@ -113,7 +113,6 @@ def test_a_command_copied_from_the_terminal_is_one_command_and_runs_nothing_else
     very command JSON holds: its lines end in a backslash, never break inside a quoted word, and no word that
     starts a line (an id an intruder chose, such as `poweroff`) runs as a command of its own. What AWS answered
     ("found") keeps an intruder's line feed as its escape, so it draws no line of its own."""
-    import json
     import subprocess
 
     from opscli.explain import explanation

@@ -3,6 +3,8 @@ stack itself declares, and what AWS itself keeps)."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from platform_spec.context import Context
@@ -224,11 +226,11 @@ def test_what_grows_next_to_the_declaration_is_named_up_to_five():
 ])
 def test_a_rotation_schedule_longer_than_the_policy_fails(rules, extra, status):
     """STK-SECRET-004: a schedule stretched past the allowed age fails before the age itself runs out."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from platform_spec.rules.secrets_live import secret_rotation_age
 
-    now = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 4, tzinfo=UTC)
     last = now - timedelta(days=1)
     secret = {"RotationRules": rules, "LastRotatedDate": last, "NextRotationDate": now + timedelta(days=5)}
     if "NextRotationDate" in extra:

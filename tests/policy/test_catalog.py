@@ -26,7 +26,7 @@ RULES = list(catalog.CATALOG.values())
 
 
 def test_ids_are_unique_and_well_formed():
-    ids = [rule.id for rule in catalog._RULES]  # noqa: SLF001 - the raw tuple, before de-duplication
+    ids = [rule.id for rule in catalog._RULES]
     assert len(ids) == len(set(ids))
     assert all(ID.fullmatch(rule_id) for rule_id in ids)
 

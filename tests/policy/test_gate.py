@@ -150,7 +150,7 @@ def test_one_broken_setting_is_one_finding_with_every_engine_and_its_python_line
     assert line.startswith("FAIL STK-RDS-001 HIGH /TapStackx/Database/Instance/Resource "
                            "(cdk_app/constructs/database.py:40): StreamTech-STK-RDS-001: The RDS instance")
     assert "(declared at" not in line and ". Fix: Set multi_az=True on the DatabaseInstance. [nag" in line
-    result = gate.GateResult(findings=[finding], not_run={s: "synthesis failed" for s in gate.TEMPLATE_STAGE})
+    result = gate.GateResult(findings=[finding], not_run=dict.fromkeys(gate.TEMPLATE_STAGE, "synthesis failed"))
     lines = gate.summary_lines(result)
     assert "  checkov: NOT RUN (synthesis failed)" in lines and "  template engine: NOT RUN (synthesis failed)" in lines
     assert not any("0 passed" in line for line in lines)

@@ -3,7 +3,7 @@ database's server certificate (STK-RDS-004), on plain data: what passes, what fa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from platform_spec.rules import stk_residency_stores as res
 
 HOME = "123456789012"
 DB_ARN = f"arn:aws:rds:ap-northeast-1:{HOME}:db:rds-fx"
-NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
 
 # --- RDS ------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from services.common import autopipeline
 from services.common.autopipeline import INCOMPLETE, AutoPipeline, pack, parse
-from services.common.cache import POPULAR_KEY, AsyncCache, _entry, video_key
+from services.common.cache import AsyncCache, _entry, video_key
 from services.common.settings import RedisSettings
 
 # -- the protocol alone -----------------------------------------------------------------------------------

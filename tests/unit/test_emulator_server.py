@@ -112,4 +112,4 @@ def test_a_response_never_writes_its_member_choices_into_state_shared_between_re
         untagged = ecs.describe_clusters(clusters=["c"])["clusters"][0]
     assert tagged["tags"] == [{"key": "Project", "value": "p"}]
     assert not untagged.get("tags")  # the choice of one request does not leak into the next
-    assert EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER == before
+    assert before == EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
