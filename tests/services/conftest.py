@@ -101,8 +101,22 @@ def log() -> LogSink:
 @pytest.fixture
 def cache(redis_settings, log) -> Cache:
     cache = Cache(redis_settings, log)
-    cache.client.flushall()
+    _flush(cache)
     return cache
+
+
+def _flush(cache: Cache) -> None:
+    """Empty Redis before a test through a client of its own with a generous timeout: the cache's own client has
+    the service's 250 ms, which a TLS handshake on a loaded machine can exceed (a set-up error, not the test's)."""
+    import redis
+
+    kwargs = {**cache.client.connection_pool.connection_kwargs, "socket_timeout": 30, "socket_connect_timeout": 30}
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=cache.client.connection_pool.connection_class, **kwargs))
+    try:
+        client.flushall()
+    finally:
+        client.close()
 
 
 @pytest.fixture
