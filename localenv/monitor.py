@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app.config import AppConfig
+from localenv import processes
 from localenv.inputs import ROOT, UsageError
 from platform_spec import files, monitor
 
@@ -143,14 +144,7 @@ class Consumer:
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM (the contract's clean stop), then SIGKILL if it does not end in time. Only this process, which
         `start` made, is ever signalled."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return processes.stop(self.process, timeout)
 
 
 def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float = START_GRACE) -> Consumer:

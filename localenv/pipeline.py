@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 import boto3
 
 from cdk_app.config import AppConfig
+from localenv import processes
 from localenv.dataservers import PostgresServer, RedisServer, ServerError
 from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import LOCAL_CREDENTIALS, free_port, moto_server
@@ -91,15 +91,9 @@ class ServiceProcess:
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, as ECS does, then wait; SIGKILL only if it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = processes.stop(self.process, timeout)
         self._reader.join(5)
-        return self.process.returncode
+        return code
 
     def kill(self) -> int:
         if self.process.poll() is None:
