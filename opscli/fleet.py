@@ -40,7 +40,7 @@ VENDOR = "StreamTech platform team"
 # ASFF allows at most 32 related requirements and these lengths (BatchImportFindings' model).
 ASFF_TITLE, ASFF_DESCRIPTION, ASFF_TEXT, ASFF_FIELD = 256, 1024, 512, 2048
 _ASFF_STATUS = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ACCEPTED: "FAILED",
-                Status.ERROR: "NOT_AVAILABLE"}
+                Status.ERROR: "NOT_AVAILABLE", Status.NOT_APPLICABLE: "NOT_AVAILABLE"}
 _OCSF_SEVERITY = {"INFO": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
 _OCSF_COMPLIANCE = {Status.PASS: (1, "Pass"), Status.FAIL: (3, "Fail"), Status.ACCEPTED: (3, "Fail"),
                     Status.ERROR: (2, "Warning")}
@@ -145,14 +145,16 @@ def provenance_fields(report: Report) -> dict[str, str]:
     return {key: cut(value, 2048) for key, value in values.items() if value}
 
 
-def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
+def to_asff(report: Report, past: Any = None, *, retire: bool = False) -> list[dict[str, Any]]:
     """The report as BatchImportFindings' Findings (a list; import with `opscli export security-hub`); `past`:
-    what the local history says (opscli.history.Past), for the observed and created times."""
+    what the local history says (opscli.history.Past), for the observed and created times. `retire` (the
+    posture monitor): a NOT_APPLICABLE finding is kept, as Compliance NOT_AVAILABLE, so that it retires what an
+    earlier run sent for that check (as Security Hub archives a deleted resource's findings)."""
     account = report.target.get("account") or "000000000000"
     region = report.target.get("region") or "ap-northeast-1"
     located = report.located()
     out = []
-    for f in _judged(report):
+    for f in report.findings if retire else _judged(report):
         e = explanation(f)
         site = source_of(located, f)
         parts = resource_parts(f.resource)
@@ -167,7 +169,8 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
             "Types": ["Software and Configuration Checks/Industry and Regulatory Standards"],
             "FirstObservedAt": times["first"], "LastObservedAt": times["last"],
             "CreatedAt": times["created"], "UpdatedAt": times["updated"],
-            "Severity": {"Label": f.severity if f.status is not Status.PASS else "INFORMATIONAL",
+            "Severity": {"Label": f.severity if f.status not in (Status.PASS, Status.NOT_APPLICABLE) else
+                         "INFORMATIONAL",
                          "Original": f.severity},
             "Title": cut(f"{f.rule_id} {e['title']}", ASFF_TITLE),
             "Description": cut(f"{f.reason} — {e['rationale']}".strip(" —"), ASFF_DESCRIPTION),
@@ -186,7 +189,7 @@ def to_asff(report: Report, past: Any = None) -> list[dict[str, Any]]:
                               **({"opscli/Source": cut(str(site), 1024)} if site is not None else {})},
             "RecordState": "ACTIVE",
             "Workflow": {"Status": "SUPPRESSED" if f.status is Status.ACCEPTED else
-                         "RESOLVED" if f.status is Status.PASS else "NEW"},
+                         "RESOLVED" if f.status in (Status.PASS, Status.NOT_APPLICABLE) else "NEW"},
         }
         now, in_code = e["remediation"]["now"], e["remediation"]["in_code"]
         if now:

@@ -21,10 +21,12 @@ WRITES = frozenset({"securityhub:BatchImportFindings", "s3:PutObject", "cloudwat
 
 
 def asff(report: Report) -> list[dict[str, Any]]:
-    """The report's findings as BatchImportFindings takes them, a PASSED one with RecordState ARCHIVED."""
-    findings = fleet.to_asff(report)
-    for finding in findings:
-        if finding["Compliance"]["Status"] == "PASSED":
+    """The report's findings as BatchImportFindings takes them: a PASSED one with RecordState ARCHIVED, and a
+    NOT_APPLICABLE one (a check with nothing to judge now: its resource is gone, or the rule no longer applies)
+    NOT_AVAILABLE and ARCHIVED, so that no verdict of an earlier run stands. An ERROR stays ACTIVE."""
+    findings = fleet.to_asff(report, retire=True)
+    for finding, f in zip(findings, report.findings, strict=True):
+        if f.status in (Status.PASS, Status.NOT_APPLICABLE):
             finding["RecordState"] = "ARCHIVED"
     return findings
 

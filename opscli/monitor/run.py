@@ -5,7 +5,10 @@ or to the stack's own declaration) runs the whole-stack audit. Otherwise each ch
 resources it names (opscli.monitor.resolve); every resource named in the batch is read once, with its relations,
 and judged by the same rules as `opscli audit` (rules, live-only checks, what grows next to the declaration) and
 by drift (one finding per resource). Only findings about what was read are kept: a whole-stack rule's verdict only
-where everything it reads was read. What could not be read is ERROR for every check it has, never a verdict.
+where everything it reads was read. Then every check of every resource judged gets an answer (`settle`): what
+could not be read is ERROR for every check it has, never a verdict; what is gone keeps its presence FAIL and has
+every other check retired (NOT_APPLICABLE, archived in Security Hub); a check that gave nothing is retired too, so
+no verdict of an earlier run stands for something this run judged.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from opscli.livestack import LiveStack, ReadState, read_stack
 from opscli.model import STACK_PREFIX, Finding, Report, cut, resource_label, resource_parts, sort_findings
 from opscli.monitor import messages, resolve
 from opscli.monitor.messages import Change, Poison, Record
-from platform_spec import template_engine
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, RESOURCE_RULES, STACK_RULES_BY_ID
 from platform_spec.result import Status
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
+from platform_spec.stages import PRESENCE_RULE
 
 DRIFT_CHECK = "drift"
 WHOLE_SOURCES = frozenset({"iam.amazonaws.com"})  # the account rules judge the account's IAM as one answer
@@ -96,9 +100,11 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     tags = {"Environment": settings.suffix}
     if whole:
         live = read_stack(aws, scope, account=account, deadline=deadline, account_iam=True)
-        findings = stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags)
-        outcome.read = outcome.judged = [r.logical_id for r in scope.resources]
+        idx = resolve.index(scope, region=aws.region, account=account)
+        outcome.read = outcome.judged = sorted(r.logical_id for r in scope.resources)
         outcome.unread = _unread(live)
+        findings = settle(idx, live, stackcheck.judge(live, expected_tags=tags) + drift_findings(live, tags),
+                          set(outcome.judged), tags)
     else:
         idx = resolve.index(scope, region=aws.region, account=account)
         named: set[str] = set()
@@ -118,7 +124,8 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
         outcome.unread = _unread(live)
         findings = _about(idx, set(plan.read), stackcheck.judge(live, expected_tags=tags) +
                           drift_findings(live, tags))
-        findings = [f for f in _merge(findings, could_not_look(idx, live, tags)) if _logical_id(f) in plan.judged]
+        findings = [f for f in settle(idx, live, findings, set(plan.judged), tags, read=set(plan.read))
+                    if _logical_id(f) in plan.judged]
         for change, found in by_change:
             unread = sorted(found & set(outcome.unread))
             if unread:
@@ -172,9 +179,13 @@ def drift_findings(live: LiveStack, tags: dict[str, str]) -> list[Finding]:
     out = []
     for resource, items in per.items():
         failing = [f for f in items if f.status is Status.FAIL]
+        unknown = [f for f in items if f.status is Status.ERROR]
         if failing:
             out.append(Finding(DRIFT_CHECK, DRIFT_ID, Status.FAIL, resource,
                                cut("; ".join(f.reason for f in failing), DRIFT_REASON)))
+        elif unknown:  # could not compare: never a PASS
+            out.append(Finding(DRIFT_CHECK, DRIFT_ID, Status.ERROR, resource,
+                               cut("; ".join(f.reason for f in unknown), DRIFT_REASON)))
         else:
             out.append(Finding(DRIFT_CHECK, DRIFT_ID, Status.PASS, resource, items[0].reason))
     return out
@@ -199,33 +210,70 @@ def _about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[
     return kept
 
 
-def could_not_look(idx: resolve.Index, live: LiveStack, tags: dict[str, str]) -> list[Finding]:
-    """For each resource that could not be read, ERROR for every check it has (what its declaration is judged
-    by), so no verdict an earlier run gave it stands as current."""
-    out = []
-    template = idx.scope.template.get("Resources", {})
-    for lid, resource in live.resources.items():
-        if resource.state != ReadState.ERROR:
-            continue
-        declared = resource.declared
-        label = resource_label(declared.type, lid, declared.physical_id)
-        checks = {(DRIFT_CHECK, DRIFT_ID)}
-        if lid in template:
-            for f in template_engine.evaluate({"Resources": {lid: template[lid]}}, expected_tags=tags,
-                                              rule_ids=stackcheck.LIVE_RULE_IDS):
-                if f.scope == "resource" and f.logical_id == lid:
-                    checks.add((f.rule_id, f.rule_id))
-        checks |= {(f"{rule_id}/stack", rule_id) for rule_id, judged in idx.judged_by.items()
-                   if lid in judged and rule_id in stackcheck.LIVE_RULE_IDS}
-        checks |= {(rule.check_id, rule.rule_id) for rule in LIVE_ONLY_RULES if rule.resource_type == declared.type}
-        out += [Finding(check, rule_id, Status.ERROR, label, resource.detail) for check, rule_id in sorted(checks)]
+def checks_of(idx: resolve.Index, tags: dict[str, str], *, whole: bool) -> dict[str, set[tuple[str, str]]]:
+    """Every check each declared resource has, as (check id, rule id): what a full read of it can give. Presence;
+    drift; every live rule of its type, whether or not its declaration makes the rule apply (a property added
+    beside the declaration can make it apply live); the whole-stack rules that judge it in the declaration; the
+    live-only rules of its type; and, in a whole-stack run (the only one that reads the account's IAM), the
+    account rules that read its type."""
+    declared = {r.logical_id: r.type for r in idx.scope.resources}
+    out: dict[str, set[tuple[str, str]]] = {}
+    for lid, rtype in declared.items():
+        checks = {(f"stack.{rtype}", PRESENCE_RULE), (DRIFT_CHECK, DRIFT_ID)}
+        checks |= {(rule.rule_id, rule.rule_id) for rule in RESOURCE_RULES
+                   if rule.rule_id in stackcheck.LIVE_RULE_IDS and rule.applies_to(rtype) and
+                   not (rule.rule_id in STACK_RULES_BY_ID and STACK_RULES_BY_ID[rule.rule_id].replaces_resource_rule)}
+        checks |= {(rule.check_id, rule.rule_id) for rule in LIVE_ONLY_RULES if rule.resource_type == rtype}
+        if whole:
+            checks |= {(f"{rule_id}/{stackcheck.ACCOUNT_CHECK}", rule_id) for rule_id, rule in
+                       ACCOUNT_RULES_BY_ID.items() if rtype in rule.reads}
+        out[lid] = checks
+    for rule_id, judged in idx.judged_by.items():
+        if rule_id in stackcheck.LIVE_RULE_IDS:
+            for lid in judged:
+                out[lid].add((f"{rule_id}/stack", rule_id))
     return out
 
 
-def _merge(findings: list[Finding], errors: list[Finding]) -> list[Finding]:
-    """`findings` with `errors` added; where both hold a check of one resource, the ERROR."""
-    keyed = {(f.check_id, f.resource): f for f in findings}
-    for f in errors:
-        keyed[(f.check_id, f.resource)] = f
+def settle(idx: resolve.Index, live: LiveStack, findings: list[Finding], judged: set[str], tags: dict[str, str],
+           *, read: set[str] | None = None) -> list[Finding]:
+    """`findings` with every check of every judged resource given a current answer, so that no verdict an
+    earlier run sent stands unless this run gave it again (a run never leaves a finding PASSED it did not judge):
+    - a resource that could not be read: ERROR for every check it has (could not look), whatever was found;
+    - a resource that is gone: its presence FAIL, and every other check NOT_APPLICABLE (nothing to judge; Security
+      Hub archives it as it archives the findings of a deleted resource);
+    - a resource read: a check that gave nothing is ERROR where its rule could not judge at all (the account's
+      IAM could not be read), else NOT_APPLICABLE (the rule does not apply to what is there now).
+    A partial run (`read`: the resources it asked for) settles only the whole-stack checks whose rule read
+    everything it reads (the others it did not judge, and leaves as they were, except on a resource it could not
+    read) and no account check (it does not read the account's IAM)."""
+    checks = checks_of(idx, tags, whole=read is None)
+    keyed = {(f.check_id, f.rule_id, _logical_id(f)): f for f in findings}
+    # A rule that could not judge at all says so once, about no declared resource (the account's IAM).
+    rule_errors = {f.rule_id: f.reason for f in findings if f.status is Status.ERROR and _logical_id(f) is None}
+    for lid in sorted(judged):
+        resource = live.resources.get(lid)
+        if resource is None:
+            continue
+        declared = resource.declared
+        label = resource_label(declared.type, lid, declared.physical_id)
+        wanted = {(check, rule_id) for check, rule_id in checks.get(lid, ())
+                  if read is None or resource.state == ReadState.ERROR or not check.endswith("/stack") or
+                  resolve.complete_for(idx, rule_id, read)}
+        for check, rule_id in sorted(wanted):
+            key = (check, rule_id, lid)
+            if resource.state == ReadState.ERROR:
+                keyed[key] = Finding(check, rule_id, Status.ERROR, label, resource.detail)
+            elif key in keyed:
+                continue
+            elif resource.state in (ReadState.MISSING, ReadState.NOT_DEPLOYED):
+                keyed[key] = Finding(check, rule_id, Status.NOT_APPLICABLE, label,
+                                     f"not judged: {declared.type} {lid} is not there ({resource.detail}); "
+                                     f"its presence finding says so")
+            elif resource.state == ReadState.READ:
+                if rule_id in rule_errors:
+                    keyed[key] = Finding(check, rule_id, Status.ERROR, label, rule_errors[rule_id])
+                else:
+                    keyed[key] = Finding(check, rule_id, Status.NOT_APPLICABLE, label,
+                                         "not judged: the rule does not apply to what was read")
     return list(keyed.values())
-

@@ -24,8 +24,10 @@ from typing import Any
 import pytest
 
 from localenv.__main__ import main as localenv_main
+from opscli import core, targets
 from opscli.aws import new_session
-from opscli.monitor import handler, lambda_handler
+from opscli.model import resource_parts
+from opscli.monitor import handler, lambda_handler, resolve, run
 from opscli.monitor.__main__ import main
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Settings
@@ -365,3 +367,83 @@ def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str]
         # without the import nothing of the run is recorded and the change is kept; a report that could not be
         # written is logged, the findings are in Security Hub already
         assert list(outcome.retry) == (["change"] if failed_event == "import-failed" else [])
+
+
+def _schedule() -> str:
+    return json.dumps(monitor.schedule_input(SUFFIX))
+
+
+def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed(watched):
+    """The hourly audit with kms:DescribeKey refused: every check the project key has is NOT_AVAILABLE (and ACTIVE)
+    in Security Hub, none PASSED from an earlier run; read again, each is judged again. Every finding the full
+    read gave is one of the checks `run.checks_of` knows for its resource (what lets a run retire the others)."""
+    aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
+    settings = Settings(suffix=SUFFIX)
+    outcome = handler.process(aws, settings, [Record("whole", _schedule())], log=lambda *_, **__: None)
+    report = outcome.report
+    assert report is not None and not outcome.retry and outcome.kind == "schedule"
+    scope = core.stack_scope(aws, targets.from_suffix(SUFFIX))
+    checks = run.checks_of(resolve.index(scope, region="ap-northeast-1", account=aws.known_account or
+                                         core.account_id(aws)), {"Environment": SUFFIX}, whole=True)
+    about = [(f, parts[1]) for f in report.findings if (parts := resource_parts(f.resource)) and parts[1] in checks]
+    assert len(about) > 500
+    unknown = sorted({(lid, f.check_id) for f, lid in about if (f.check_id, f.rule_id) not in checks[lid]})
+    assert not unknown, unknown[:10]
+    keys = {r.logical_id for r in scope.resources if r.type == "AWS::KMS::Key"}
+    assert keys
+    before = {fid: f for fid, f in hub(watched).items() if fid.split("/")[2] in keys}
+    assert any(f["Compliance"]["Status"] == "PASSED" for f in before.values())
+
+    def refused(**_: Any) -> Any:
+        import botocore.awsrequest
+
+        response = botocore.awsrequest.AWSResponse("https://kms", 400, {}, None)
+        return response, {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"},
+                          "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    kms = aws.client("kms")
+    kms.meta.events.register("before-call.kms.DescribeKey", refused)
+    try:
+        blind = handler.process(aws, settings, [Record("blind", _schedule())], log=lambda *_, **__: None)
+    finally:
+        kms.meta.events.unregister("before-call.kms.DescribeKey", refused)
+    assert blind.unread and set(blind.unread) >= keys
+    found = hub(watched)
+    of_keys = {fid: f for fid, f in found.items() if fid.split("/")[2] in keys}
+    assert set(of_keys) >= set(before)  # every finding the key had was sent again
+    assert {(f["Compliance"]["Status"], f["RecordState"]) for f in of_keys.values()} == {("NOT_AVAILABLE", "ACTIVE")}
+    assert all("AccessDenied" in f["Description"] for f in of_keys.values())
+    handler.process(aws, settings, [Record("again", _schedule())], log=lambda *_, **__: None)
+    found = hub(watched)
+    assert {found[fid]["Compliance"]["Status"] for fid in before} == {f["Compliance"]["Status"]
+                                                                      for f in before.values()}
+
+
+def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(watched):
+    """An alarm deleted beside the declaration reaches the consumer as DeleteAlarms: its presence FAILED, and every
+    other check it has NOT_AVAILABLE and ARCHIVED (no PASSED of an earlier run left standing); put back as it
+    was, every check is PASSED again."""
+    cloudwatch = watched.client("cloudwatch")
+    # an alarm of the stack (its findings name it by ARN), not the one test_drift's toggle flips
+    lid, name = min((fid.split("/")[2], f["Resources"][0]["Id"].split(":alarm:", 1)[1])
+                    for fid, f in hub(watched).items() if fid.startswith(f"TapStack{SUFFIX}/") and
+                    ":alarm:" in f["Resources"][0]["Id"] and "DatabaseCpu" not in f["Resources"][0]["Id"])
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    accepted = cloudwatch.meta.service_model.operation_model("PutMetricAlarm").input_shape.members
+    again = {k: v for k, v in alarm.items() if k in accepted and v not in (None, [], "")}
+    mine = [fid for fid in hub(watched) if fid.startswith(f"TapStack{SUFFIX}/") and fid.split("/")[2] == lid]
+    assert len(mine) > 3, mine
+    presence = [fid for fid in mine if fid.split("/", 3)[3].startswith("stack.")]
+    assert len(presence) == 1
+    cloudwatch.delete_alarms(AlarmNames=[name])
+    try:
+        poll(lambda: (found := hub(watched)) and
+             found[presence[0]]["Compliance"]["Status"] == "FAILED" and
+             {(found[fid]["Compliance"]["Status"], found[fid]["RecordState"]) for fid in mine
+              if fid not in presence} == {("NOT_AVAILABLE", "ARCHIVED")},
+             "the deleted alarm: presence FAILED, every other check retired")
+    finally:
+        cloudwatch.put_metric_alarm(**again, Tags=tags)
+    poll(lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
+         "the alarm put back: every check PASSED")

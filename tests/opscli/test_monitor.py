@@ -13,6 +13,7 @@ from opscli.monitor import messages, publish, resolve, run
 from opscli.monitor.messages import Change, Poison, Record, Schedule
 from opscli.stack import build
 from platform_spec.result import Status
+from platform_spec.rules.stk_perimeter import IDENTITY_ID
 
 SUFFIX = "unit"
 
@@ -153,6 +154,86 @@ def test_a_pass_is_archived_and_a_fail_active():
                      Finding("STK-TAG-001", "STK-TAG-001", Status.ERROR, label, "could not look"))
     by_status = {f["Compliance"]["Status"]: f["RecordState"] for f in publish.asff(report)}
     assert by_status == {"PASSED": "ARCHIVED", "FAILED": "ACTIVE", "NOT_AVAILABLE": "ACTIVE"}
+
+
+def test_a_retired_check_is_not_available_and_archived_an_error_active():
+    label = "AWS::EC2::SecurityGroup Group (sg-0b2)"
+    report = _report(Finding("STK-NET-002", "STK-NET-002", Status.NOT_APPLICABLE, label, "gone"),
+                     Finding("STK-TAG-001", "STK-TAG-001", Status.ERROR, label, "could not look"))
+    retired, unknown = publish.asff(report)
+    assert (retired["Compliance"]["Status"], retired["RecordState"], retired["Severity"]["Label"],
+            retired["Workflow"]["Status"]) == ("NOT_AVAILABLE", "ARCHIVED", "INFORMATIONAL", "RESOLVED")
+    assert (unknown["Compliance"]["Status"], unknown["RecordState"]) == ("NOT_AVAILABLE", "ACTIVE")
+
+
+def _live(idx: resolve.Index, states: dict[str, str]) -> object:
+    """A read of the small stack: each resource READ unless `states` says otherwise."""
+    from types import SimpleNamespace
+
+    from opscli.livestack import LiveResource
+
+    return SimpleNamespace(resources={
+        r.logical_id: LiveResource(r, states.get(r.logical_id, "read"), properties={},
+                                   detail="AccessDenied: not allowed" if states.get(r.logical_id) == "error"
+                                   else "not found") for r in idx.scope.resources})
+
+
+def _keyed(findings: list[Finding]) -> dict[tuple[str, str], Finding]:
+    return {(f.check_id, f.resource.split(" ")[1]): f for f in findings}
+
+
+def test_a_resource_that_is_gone_keeps_no_verdict_but_its_presence_fail(idx):
+    """Deleted beside the declaration: its presence FAILs and every other check it has is retired (not a PASS an
+    earlier run gave standing as current)."""
+    label = "AWS::EC2::SecurityGroup Group (sg-0b2)"
+    presence = Finding("stack.AWS::EC2::SecurityGroup", "STK-STACK-001", Status.FAIL, label, "not there")
+    settled = _keyed(run.settle(idx, _live(idx, {"Group": "missing"}), [presence], {"Group"}, {}))
+    checks = run.checks_of(idx, {}, whole=False)["Group"]
+    assert {check for check, _ in settled} == {check for check, _ in checks} and len(checks) > 3
+    assert settled[("stack.AWS::EC2::SecurityGroup", "Group")].status is Status.FAIL
+    others = [f for (check, _), f in settled.items() if not check.startswith("stack.")]
+    assert others and {f.status for f in others} == {Status.NOT_APPLICABLE}
+    assert all("not there" in f.reason for f in others)
+
+
+def test_an_unread_resource_is_error_for_every_check_whatever_was_found(idx):
+    label = "AWS::S3::Bucket Bucket (intake-unit-bucket)"
+    stale = Finding("STK-S3-002/stack", "STK-S3-002", Status.PASS, label, "a verdict without a read")
+    for read in (None, {"Bucket"}):  # the whole audit, and a change to the bucket read without its policy
+        settled = _keyed(run.settle(idx, _live(idx, {"Bucket": "error"}), [stale], {"Bucket"}, {}, read=read))
+        assert settled and {f.status for f in settled.values()} == {Status.ERROR}
+        assert ("STK-S3-002/stack", "Bucket") in settled and ("drift", "Bucket") in settled
+        assert all(f.reason == "AccessDenied: not allowed" for f in settled.values())
+    whole = run.checks_of(idx, {}, whole=True)["Bucket"]
+    assert any(check.endswith("/account") for check, _ in whole)  # the account rules judge a bucket
+    assert not any(check.endswith("/account") for check, _ in run.checks_of(idx, {}, whole=False)["Bucket"])
+
+
+def test_a_read_resource_gives_every_check_an_answer(idx):
+    """A check that gave nothing on a read resource is retired, except where its rule could not judge at all
+    (the account's IAM unread): ERROR. A partial run leaves a whole-stack check whose rule did not read everything
+    it reads as it was (it did not judge it)."""
+    label = "AWS::S3::Bucket Bucket (intake-unit-bucket)"
+    judged = Finding("STK-S3-001", "STK-S3-001", Status.PASS, label, "read")
+    blind = Finding(f"{IDENTITY_ID}/account", IDENTITY_ID, Status.ERROR, "the account's IAM", "AccessDenied")
+    settled = _keyed(run.settle(idx, _live(idx, {}), [judged, blind], {"Bucket"}, {}))
+    assert settled[("STK-S3-001", "Bucket")] is judged
+    assert settled[(f"{IDENTITY_ID}/account", "Bucket")].status is Status.ERROR
+    assert settled[("drift", "Bucket")].status is Status.NOT_APPLICABLE
+    partial = _keyed(run.settle(idx, _live(idx, {}), [judged], {"Bucket"}, {}, read={"Bucket"}))
+    assert ("STK-S3-002/stack", "Bucket") not in partial  # its rule reads the bucket policy, not read here
+    assert not any(check.endswith("/account") for check, _ in partial)
+    full = _keyed(run.settle(idx, _live(idx, {}), [judged], {"Bucket"}, {}, read={"Bucket", "BucketPolicy"}))
+    assert full[("STK-S3-002/stack", "Bucket")].status is Status.NOT_APPLICABLE
+
+
+def test_drift_that_could_not_be_compared_is_an_error_never_a_pass(monkeypatch):
+    label = "AWS::S3::Bucket Bucket (b)"
+    monkeypatch.setattr(run.stackcheck, "drift", lambda *_, **__: ([
+        Finding("drift.none", "STK-DRIFT-001", Status.PASS, label, "matches"),
+        Finding("drift.Tags", "STK-DRIFT-001", Status.ERROR, label, "could not compare")], []))
+    [found] = run.drift_findings(object(), {})
+    assert (found.status, found.reason) == (Status.ERROR, "could not compare")
 
 
 def test_a_partial_run_never_reports_a_severity_clean():
