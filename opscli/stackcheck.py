@@ -251,7 +251,7 @@ ACCOUNT_SUBJECT = "the account's IAM (iam:GetAccountAuthorizationDetails)"
 
 def account_findings(live: LiveStack) -> list[Finding]:
     """The account rules (the account's IAM beside the stack), where the read asked for the account's IAM. A
-    subject that is not a declared resource is named as the rule gives it (an identity's ARN)."""
+    subject that is not a declared resource is named as the rule gives it (the ARN of a secret the stack reads)."""
     if live.account_iam is None and live.account_iam_error is None:
         return []
     findings = []

@@ -27,7 +27,7 @@ class Path:
     actions: tuple[str, ...] = ()  # IN: what the principal may do (the statement's actions, a grant's operations)
     resource: str = ""  # the logical id of the stack's resource (a secret's ARN for a secret the stack reads)
     resource_type: str = ""  # its CloudFormation type ("AWS::SecretsManager::Secret" for such a secret)
-    subject: str = ""  # what the rule's finding names, where that is not `resource` (an identity's ARN)
+    subject: str = ""  # who crosses, where the path has a name for it beside `other` (an identity's ARN)
 
     def at(self, resource: str, resource_type: str) -> Path:
         """This path on the stack's resource `resource` (a rule's predicate sees properties, not the id)."""
@@ -35,11 +35,11 @@ class Path:
 
     @property
     def judged(self) -> str:
-        """What the finding that judges this path names: the identity for STK-PERIM-002, else the resource."""
-        return self.subject or self.resource
+        """What the finding that judges this path names: the stack's resource (a secret's ARN for a secret)."""
+        return self.resource
 
     def to_dict(self) -> dict[str, Any]:
         return {"direction": self.direction, "rule_id": self.rule_id, "resource": self.resource,
                 "resource_type": self.resource_type, "other": self.other, "kind": self.kind, "via": self.via,
                 "outside": self.outside, "why": list(self.why), "actions": list(self.actions),
-                "subject": self.judged}
+                "subject": self.judged, **({"identity": self.subject} if self.subject else {})}

@@ -19,8 +19,9 @@ whole resource covered); an Allow's conditions are not evaluated (the finding sa
 unsure reports. For the same reason a statement whose Effect is not exactly "Deny" is an Allow, an identity
 policy that cannot be read as IAM reads it (policy_documents.unreadable) is taken to allow everything, a boundary
 that cannot limits nothing, and a trust policy that cannot admits whoever it may. The stack's own roles are never
-judged here (STK-IAM-001..003 judge them). The finding names the identity, the outside principal (the trust
-statement), each path it reaches and the statement that grants it.
+judged here (STK-IAM-001..003 judge them). The finding is each data path's (as IAM Access Analyzer's findings are
+the resource's): it names every identity that reaches it (kind, name, ARN), the outside principal (the trust
+statement), and the statement that grants each action.
 
 STK-PERIM-003: an EFS access point enforces a user identity other than root and a root directory below the file
 system's root (Security Hub EFS.3 and EFS.4). An access point without a POSIX user passes each client's own uid
@@ -492,7 +493,8 @@ class _TrustIndex:
 
 def identity_paths(resources: Mapping[str, Any], facts: Account, paths: list[Target] | None = None) -> list[Path]:
     """A path in for every identity usable from outside that reaches one of the stack's data paths (`paths`:
-    `targets`, when already computed): each is outside, and STK-PERIM-002's finding names the identity."""
+    `targets`, when already computed): each is outside; STK-PERIM-002's finding names the data store it reaches,
+    and the path the identity (`subject`: its ARN)."""
     paths = targets(resources, facts) if paths is None else paths
     found = []
     for identity in usable_from_outside(resources, facts):
@@ -506,19 +508,21 @@ def identity_paths(resources: Mapping[str, Any], facts: Account, paths: list[Tar
 
 
 def check_identities(resources: Mapping[str, Any], facts: Account) -> Iterable[tuple[str, Result]]:
-    """FAIL for each identity usable from outside that reaches a data path (its ARN the subject); PASS for each
-    path nobody reaches."""
+    """For each data path (the subject: its logical id, or a secret's ARN): FAIL naming every identity usable
+    from outside that reaches it (kind, name and ARN, how it is usable from outside, and the actions with what
+    allows each), else PASS. The finding is the data store's, as IAM Access Analyzer names a resource and the
+    principals reaching it, so that the finding a way in opened is the one its closing (or the identity's
+    deletion) passes again."""
     paths = targets(resources, facts)
-    shown = {target.subject: target.shown for target in paths}
     reaching: dict[str, list[Path]] = {}
     for path in identity_paths(resources, facts, paths):
-        reaching.setdefault(path.judged, []).append(path)
-    for identity, found in reaching.items():
-        yield identity, Result.fail(f"{found[0].other}, {found[0].via}, reaches " + "; ".join(
-            f"{shown[p.resource]}: {', '.join(p.actions)}" for p in found))
-    reached = {p.resource for found in reaching.values() for p in found}
+        reaching.setdefault(path.resource, []).append(path)
     for target in paths:
-        if target.subject not in reached:
+        found = reaching.get(target.subject)
+        if found:
+            yield target.subject, Result.fail(f"{target.shown} is reached from outside by " + "; ".join(
+                f"{p.other} ({p.subject}), {p.via}: {', '.join(p.actions)}" for p in found))
+        else:
             yield target.subject, Result.ok(
                 f"no identity outside the stack that is usable from outside the account reaches it "
                 f"({len(facts.roles)} roles, {len(facts.users)} users read)")

@@ -162,11 +162,11 @@ def test_the_json_report_carries_the_paths_with_their_verdict():
     assert "paths" not in json.loads(to_json(report, 1))
 
 
-def test_an_identitys_path_is_judged_by_the_finding_that_names_the_identity():
+def test_an_identitys_path_is_judged_by_the_finding_of_the_store_it_reaches():
     from platform_spec.path import IN, Path
 
     path = Path(IN, "STK-PERIM-002", "role partner", "trusted by account 9", True, kind="identity",
                 resource="Key", resource_type="AWS::KMS::Key", subject="arn:aws:iam::1:role/partner")
-    on_key = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.PASS, "AWS::KMS::Key Key (k)", "nobody")
-    on_role = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.FAIL, "arn:aws:iam::1:role/partner", "reach")
-    assert path_status(path, [on_key]) is None and path_status(path, [on_key, on_role]) is Status.FAIL
+    on_key = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.FAIL, "AWS::KMS::Key Key (k)", "reached")
+    on_queue = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.PASS, "AWS::SQS::Queue Queue (q)", "nobody")
+    assert path_status(path, [on_queue]) is None and path_status(path, [on_queue, on_key]) is Status.FAIL

@@ -117,7 +117,9 @@ def test_an_identity_usable_from_outside_is_a_path_in_to_each_store_it_reaches()
     path = found[0]
     assert (path.direction, path.resource, path.resource_type, path.other, path.kind) == \
         (IN, "Key", "AWS::KMS::Key", "role partner", "identity")
-    assert path.outside and path.judged == partner["Arn"] and path.actions[0].startswith("kms:Decrypt (")
+    assert path.outside and path.judged == "Key" and path.subject == partner["Arn"]
+    assert path.actions[0].startswith("kms:Decrypt (")
+    assert path.to_dict()["identity"] == partner["Arn"]
     assert f"arn:aws:iam::{OTHER}:root" in path.via  # who outside can use it, and how
 
 

@@ -4,6 +4,8 @@ what an access point widens (STK-PERIM-003)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from platform_spec.result import Status
@@ -217,15 +219,31 @@ def failures(results):
     return {subject: result.reason for subject, result in results if result.status is Status.FAIL}
 
 
+# The identity a data path's FAIL names as reaching it: "role partner (arn:aws:iam::...:role/partner), <how>: ..."
+REACHER = re.compile(r"\((arn:aws:iam::\d{12}:(?:role|user)/[^)\s]+)\), ")
+
+
+def reaching(results):
+    """Identity ARN -> the reasons of the data paths it reaches, joined (each path's FAIL names every identity)."""
+    found: dict[str, list[str]] = {}
+    for reason in failures(results).values():
+        for part in reason.split(" is reached from outside by ", 1)[1].split("; "):
+            for arn in REACHER.findall(part)[:1]:
+                found.setdefault(arn, []).append(reason)
+    return {arn: " | ".join(reasons) for arn, reasons in found.items()}
+
+
 def test_a_role_trusted_by_another_account_that_may_decrypt_with_the_project_key_fails_naming_everything():
     results = judge(role("partner", FOREIGN, doc({"Sid": "UseKey", **allow("kms:Decr*", KEY_ARN)})))
-    reason = failures(results)[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    reason = reaching(results)[f"arn:aws:iam::{ACCOUNT}:role/partner"]
     for word in ("role partner", f"account {OTHER} (arn:aws:iam::{OTHER}:root)", 'statement "Outside"',
                  "AWS::KMS::Key Key", "kms:Decrypt", "inline policy 'p0' statement \"UseKey\"",
                  "the key policy's grant to the account"):
         assert word in reason, (word, reason)
     passed = {s for s, r in results if r.status is Status.PASS}
     assert {"Bucket", "Queue", "Fs", "Db"} <= passed and "Key" not in passed
+    # without the role, the same finding (the key's) passes: the one a fix turns back to PASS
+    assert {s for s, r in judge() if r.status is Status.PASS} >= {"Key", "Bucket", "Queue", "Fs", "Db"}
 
 
 def test_the_key_is_reached_through_iam_only_where_its_policy_delegates_to_the_account():
@@ -248,10 +266,10 @@ def test_a_conditional_deny_does_not_subtract_and_a_not_action_allow_reaches():
     conditional = doc(allow("kms:Decrypt"), {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
                                              "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})
     assert failures(judge(role("partner", FOREIGN, conditional)))
-    broad = failures(judge(role("partner", FOREIGN, doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))))
+    broad = reaching(judge(role("partner", FOREIGN, doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))))
     reason = broad[f"arn:aws:iam::{ACCOUNT}:role/partner"]
     for path in ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::EFS::FileSystem", "rds-db:connect",
-                 "secret rds-credentials-fx: secretsmanager:GetSecretValue"):
+                 "secret rds-credentials-fx is reached", "secretsmanager:GetSecretValue"):
         assert path in reason, (path, reason)
 
 
@@ -285,7 +303,7 @@ def test_trusts_that_admit_outside_and_those_that_do_not():
     doc(allow("kms:Decrypt"), {"Effect": "deny", "Action": "kms:*", "Resource": "*"}),  # not a Deny: subtracts nothing
 ])
 def test_an_identity_policy_iam_would_not_read_as_written_grants_rather_than_hides(policy):
-    reason = failures(judge(role("partner", FOREIGN, policy)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    reason = reaching(judge(role("partner", FOREIGN, policy)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
     assert "AWS::KMS::Key Key" in reason, reason
 
 
@@ -302,7 +320,7 @@ def test_the_stacks_own_roles_are_left_to_the_iam_rules():
 def test_a_role_reached_through_another_is_reported_with_the_chain():
     hop = role("hop", FOREIGN, doc(allow("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/reader")))
     reader = role("reader", trust({"AWS": ROOT}), doc(allow("s3:GetObject", f"{BUCKET_ARN}/*")))
-    found = failures(judge(hop, reader))
+    found = reaching(judge(hop, reader))
     reason = found[f"arn:aws:iam::{ACCOUNT}:role/reader"]
     assert "assumable by role hop" in reason and f"account {OTHER}" in reason and "s3:GetObject" in reason
     assert f"arn:aws:iam::{ACCOUNT}:role/hop" not in found  # hop itself reaches no data
@@ -313,7 +331,7 @@ def test_a_user_is_an_identity_usable_from_outside_through_its_groups_and_manage
     user = {"UserName": "ops", "Arn": f"arn:aws:iam::{ACCOUNT}:user/ops", "UserPolicyList": [],
             "AttachedManagedPolicies": [], "GroupList": ["admins"]}
     group = {"GroupName": "admins", "GroupPolicyList": [], "AttachedManagedPolicies": [{"PolicyArn": admin}]}
-    found = failures(judge(users=[user], groups=[group], policies={admin: doc(allow("*"))}))
+    found = reaching(judge(users=[user], groups=[group], policies={admin: doc(allow("*"))}))
     assert "an IAM user" in found[f"arn:aws:iam::{ACCOUNT}:user/ops"]
     assert "managed policy AdministratorAccess" in found[f"arn:aws:iam::{ACCOUNT}:user/ops"]
 
@@ -329,7 +347,7 @@ def test_a_resource_policy_that_names_the_role_is_a_path_of_its_own():
     partner = role("partner", FOREIGN)
     named = doc({"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/partner"},
                  "Action": "s3:GetObject", "Resource": f"{BUCKET_ARN}/*"})
-    reason = failures(judge(partner, resources=stack(bucket_policy=named)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
+    reason = reaching(judge(partner, resources=stack(bucket_policy=named)))[f"arn:aws:iam::{ACCOUNT}:role/partner"]
     assert "the resource policy's statement \"Partner\"" in reason
 
 
