@@ -32,6 +32,7 @@ from opscli.monitor.__main__ import main
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Settings
 from platform_spec import monitor
+from platform_spec.rules import stk_perimeter
 from tests.conftest import SUFFIX
 from tests.integration.conftest import Deployment
 from tests.integration.test_drift import DRIFTS, _db_security_group
@@ -447,3 +448,25 @@ def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(
         cloudwatch.put_metric_alarm(**again, Tags=tags)
     poll(lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
          "the alarm put back: every check PASSED")
+
+
+def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_closed(watched):
+    """A role trusted by another account that may decrypt with the project key (STK-PERIM-002): the hourly audit
+    fails the key's own finding, naming the role; once the role is deleted, the same finding is PASSED and
+    ARCHIVED (IAM's events reach EventBridge in us-east-1 only, so the whole audit is what sees it)."""
+    from tests.integration.test_perimeter import foreign_role_with_the_key
+
+    aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
+    settings = Settings(suffix=SUFFIX)
+    quiet = lambda *_, **__: None  # noqa: E731 - the log of an in-process run
+    with foreign_role_with_the_key(watched) as role:
+        handler.process(aws, settings, [Record("opened", _schedule())], log=quiet)
+        found = hub(watched)
+        opened = {fid: f for fid, f in found.items() if f["GeneratorId"] == stk_perimeter.IDENTITY_ID and
+                  f["Compliance"]["Status"] == "FAILED" and f["RecordState"] == "ACTIVE"}
+        assert len(opened) == 1, opened
+        [(fid, finding)] = opened.items()
+        assert ":kms:" in finding["Resources"][0]["Id"] and role in finding["Description"]
+    handler.process(aws, settings, [Record("closed", _schedule())], log=quiet)
+    closed = hub(watched)[fid]
+    assert (closed["Compliance"]["Status"], closed["RecordState"]) == ("PASSED", "ARCHIVED")
