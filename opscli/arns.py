@@ -27,6 +27,33 @@ from platform_spec.intrinsics import Unresolvable, references
 
 PARTITION = "aws"
 MAX_PARENT_DEPTH = 3  # a scaling policy -> its scalable target -> the ECS service is the longest chain declared
+# An account id, and a region code as AWS names them (us-east-1, ap-northeast-1, us-gov-west-1, cn-north-1,
+# us-isob-east-1): what the ARN formats' ${Account} and ${Region} hold.
+ACCOUNT = re.compile(r"\d{12}")
+REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An ARN's fields: arn:partition:service:region:account:resource (region and account empty where the
+    service's format has none: an S3 bucket, an IAM role)."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+
+def split(text: Any) -> Parts | None:
+    """The fields of an ARN; None for anything that is not one (fewer than six fields, an empty service or
+    resource)."""
+    if not isinstance(text, str) or not text.startswith("arn:"):
+        return None
+    fields = text.split(":", 5)
+    if len(fields) != 6 or not fields[1] or not fields[2] or not fields[5]:
+        return None
+    return Parts(*fields[1:])
 
 
 @dataclass(frozen=True)

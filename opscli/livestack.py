@@ -343,6 +343,21 @@ class LiveStack:
         return {"Resources": resources}
 
 
+def declared_resolver(scope: StackScope, *, region: str, account: str) -> Resolver:
+    """What the declaration's intrinsics resolve to before anything is read: the pseudo parameters, each
+    resource's physical id (Ref) and the attributes CloudFormation derives from it (Fn::GetAtt)."""
+    pseudo: dict[str, Any] = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws",
+                              "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name,
+                              "AWS::NoValue": None}
+    resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
+    resolver.refs.update(scope.physical_ids())
+    for declared in scope.resources:
+        attrs = derived_attributes(declared, region, account)
+        if attrs:
+            resolver.attrs[declared.logical_id] = attrs
+    return resolver
+
+
 def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[[str], None] | None = None,
                max_workers: int = MAX_WORKERS, deadline: float | None = None, account_iam: bool = False,
                only: Collection[str] | None = None) -> LiveStack:
@@ -350,14 +365,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
     account's IAM beside them (one paged read, in the same pool). What has no answer by `deadline`
     (time.monotonic()), or when Ctrl-C comes, is ERROR; `incomplete` says which happened. `only`: read just these
     logical ids (the others stay out of the picture; their ids still resolve, as the whole scope declares them)."""
-    pseudo = {"AWS::Region": aws.region, "AWS::AccountId": account, "AWS::Partition": "aws",
-              "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": scope.stack_name, "AWS::NoValue": None}
-    resolver = Resolver(pseudo=pseudo, parameters=_parameters(scope.template), azs=[])
-    resolver.refs.update(scope.physical_ids())
-    for declared in scope.resources:
-        attrs = derived_attributes(declared, aws.region, account)
-        if attrs:
-            resolver.attrs[declared.logical_id] = attrs
+    resolver = declared_resolver(scope, region=aws.region, account=account)
     stack = LiveStack(scope, {}, resolver)
     lock = threading.Lock()
     context = ReadContext(aws=aws, scope=scope, resolve=stack.resolve)
