@@ -13,10 +13,13 @@ the monitor's rule exists.
 
 moto gaps closed here as well: a rule whose State is DISABLED still delivered to its targets, and a rule with a
 schedule and no pattern received every event (its empty pattern matched all); EventBridge delivers neither. A
-target moto cannot deliver to (a Lambda function) no longer stops delivery to the rules after its own."""
+target moto cannot deliver to (a Lambda function) no longer stops delivery to the rules after its own. A target
+without an input transformer gets the event as EventBridge delivers it, with its `account` (moto's default
+template left it out, and substituted its fields into the text of the detail too)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -37,6 +40,8 @@ MAX_EVENT_BYTES = 256 * 1024
 # Rule states that receive events (ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS also gets read-only events, which
 # the emulator does not emit).
 RECEIVING = frozenset({"ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
+# The fields of every event EventBridge delivers (its event structure reference), in its order.
+ENVELOPE = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 # Calls CloudTrail records as data events (each service's "Logging ... API calls using AWS CloudTrail" page): not on
 # the bus by default. S3's object-level calls are found by their model (an input with a Key member), but for the
 # one that names its objects in its body.
@@ -258,6 +263,7 @@ def install() -> None:
     through it), and keep disabled rules silent. Idempotent."""
     from moto.core.responses import BaseResponse
     from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
     from moto.s3.responses import S3Response
 
     if getattr(BaseResponse, "_records_cloudtrail", False):
@@ -286,6 +292,14 @@ def install() -> None:
         except NotImplementedError as exc:  # a target moto cannot deliver to (a function): other rules still get it
             log.warning("emulator: rule %s did not deliver to a target: %s", self.name, exc)
 
+    parse = EventTemplateParser.parse
+
+    def delivered(input_template: Any, input_paths_map: Any, event: Any) -> Any:
+        if input_template or input_paths_map:
+            return parse(input_template, input_paths_map, event)
+        return {key: copy.deepcopy(event[key]) for key in ENVELOPE if key in event}
+
+    EventTemplateParser.parse = staticmethod(delivered)  # type: ignore[method-assign]
     BaseResponse.call_action = recorded_call_action  # type: ignore[method-assign]
     S3Response.bucket_response = recorded_bucket_response  # type: ignore[method-assign]
     Rule.send_to_targets = send_if_enabled  # type: ignore[method-assign]

@@ -76,6 +76,23 @@ def test_a_write_reaches_the_queue_as_cloudtrail_records_it(bus):
     assert events[1]["detail"]["responseElements"]["groupId"] == group
 
 
+def test_the_queue_gets_the_event_as_eventbridge_delivers_it_with_its_account(bus):
+    """EventBridge's whole envelope, in its order, and the detail's text as the call wrote it (moto's default
+    template dropped the account, which the monitor judges whose event is by, and filled its own fields into the
+    detail's text)."""
+    from opscli.monitor import messages
+
+    clients, drain = bus
+    clients["ec2"].create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "<region> <resources>"}]}])
+    [event] = drain()
+    assert list(event) == list(cloudtrail.ENVELOPE) and event["account"] == "123456789012"
+    assert event["region"] == REGION and event["resources"] == []
+    assert "<region> <resources>" in json.dumps(event["detail"]["requestParameters"])
+    change = messages.read(messages.Record("m", json.dumps(event)), "unit")
+    assert isinstance(change, messages.Change) and change.accounts == {"123456789012"} and change.regions == {REGION}
+
+
 def test_reads_data_events_and_failed_calls_put_nothing(bus):
     clients, drain = bus
     key = clients["kms"].create_key()["KeyMetadata"]["KeyId"]
