@@ -1,5 +1,16 @@
 """The monitor's queue messages, read: a CloudTrail-shaped EventBridge event (a change), the schedule's message, or
-poison (anything else), with the reason it cannot be used."""
+poison (anything else), with the reason it cannot be used.
+
+Whose a change is: EventBridge puts its `account` and `region` on every event it delivers, and CloudTrail's record
+(the event's detail) its `recipientAccountId` (the account that received the call, where CloudTrail writes it) and
+`awsRegion`. A change is this monitor's only where every one of them that is stated is the monitor's own account and
+region (`foreign`); another account's or region's event is ignored, never read for and never poison. The calls of
+AWS's global services (IAM, STS, CloudFront, Route 53, Organizations) are recorded in us-east-1 whatever region
+served them, and their resources belong to the account, in no region: their events are judged by account alone.
+Malformed, it cannot be judged at all, and is poison: an envelope without its account or region, or any of these
+fields present but not an account id or a region code. The caller's own account (`userIdentity.accountId`) is not
+looked at: another account allowed to change a resource of ours changes it all the same.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opscli.arns import ACCOUNT, REGION
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE, SCHEDULE_KIND, SCHEDULE_MARKER, SCHEDULE_SUFFIX
 
 MAX_BODY = 256 * 1024  # an SQS message (and an EventBridge event) is at most 256 KB
+# Services whose CloudTrail events carry us-east-1 (or the region of the endpoint called) for resources of no region.
+GLOBAL_SOURCES = frozenset({"iam.amazonaws.com", "sts.amazonaws.com", "cloudfront.amazonaws.com",
+                            "route53.amazonaws.com", "organizations.amazonaws.com"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,9 @@ class Change:
     response: Any = None  # responseElements
     event_id: str = ""
     failed: bool = False  # the call failed (CloudTrail's errorCode): it changed nothing
+    accounts: frozenset[str] = frozenset()  # every account the event states (EventBridge's, CloudTrail's recipient)
+    regions: frozenset[str] = frozenset()  # every region it states (EventBridge's, CloudTrail's awsRegion)
+    resources: tuple[str, ...] = ()  # the ARNs it lists (the envelope's resources, the record's resources[].ARN)
 
     @property
     def service(self) -> str:
@@ -80,6 +98,14 @@ class Batch:
     changes: list[Change] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     poison: list[Poison] = field(default_factory=list)
+    ignored: list[tuple[Change, str]] = field(default_factory=list)  # changes not of this monitor's stack, and why
+
+    def reasons(self) -> dict[str, int]:
+        """Why changes were ignored, each reason once with how many it holds (what a batch's log says once)."""
+        counts: dict[str, int] = {}
+        for _, reason in self.ignored:
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
 
 
 def read(record: Record, suffix: str) -> Change | Schedule | Poison:
@@ -123,11 +149,81 @@ def _change(record: Record, document: dict[str, Any]) -> Change | Poison:
     for key in ("requestParameters", "responseElements"):
         if detail.get(key) is not None and not isinstance(detail[key], (dict, list)):
             return Poison(record, f"an event whose {key} is a {type(detail[key]).__name__}")
-    named = detail.get("awsRegion")
-    region = named if isinstance(named, str) else str(document.get("region") or "")
+    stated = _stated(document, detail)
+    if isinstance(stated, str):
+        return Poison(record, stated)
+    accounts, regions = stated
+    resources = _resources(document, detail)
+    if isinstance(resources, str):
+        return Poison(record, resources)
+    region = detail.get("awsRegion") or document["region"]
     return Change(record, detail["eventSource"], detail["eventName"], region, detail.get("requestParameters"),
                   detail.get("responseElements"), str(detail.get("eventID") or document.get("id") or ""),
-                  failed=bool(detail.get("errorCode")))
+                  failed=bool(detail.get("errorCode")), accounts=accounts, regions=regions, resources=resources)
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:40]
+
+
+def _stated(document: dict[str, Any], detail: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | str:
+    """The accounts and regions an event states, or why it cannot be judged (a reason for poison)."""
+    for key in ("account", "region"):
+        if document.get(key) is None:
+            return f"an event without EventBridge's {key} (every event EventBridge delivers has one)"
+    accounts: set[str] = set()
+    regions: set[str] = set()
+    for where, key, pattern, found in (("the event's", "account", ACCOUNT, accounts),
+                                       ("the record's", "recipientAccountId", ACCOUNT, accounts),
+                                       ("the event's", "region", REGION, regions),
+                                       ("the record's", "awsRegion", REGION, regions)):
+        value = (document if where == "the event's" else detail).get(key)
+        if value is None:
+            continue  # only CloudTrail's two may be absent (recipientAccountId is not in every record)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            what = "an account id" if pattern is ACCOUNT else "a region code"
+            return f"an event whose {key} ({where}) is {_shown(value)}, not {what}"
+        found.add(value)
+    return frozenset(accounts), frozenset(regions)
+
+
+def _resources(document: dict[str, Any], detail: dict[str, Any]) -> tuple[str, ...] | str:
+    """The ARNs the envelope's `resources` (strings) and the record's (objects with an ARN) list, or why not."""
+    listed = document.get("resources")
+    if listed is not None and not (isinstance(listed, list) and all(isinstance(x, str) for x in listed)):
+        return f"an event whose resources are {_shown(listed)}, not a list of ARNs"
+    arns = list(listed or [])
+    recorded = detail.get("resources")
+    if recorded is not None:
+        if not isinstance(recorded, list) or not all(isinstance(x, dict) for x in recorded):
+            return f"an event whose record's resources are {_shown(recorded)}, not a list of objects"
+        arns += [x["ARN"] for x in recorded if isinstance(x.get("ARN"), str)]
+    return tuple(dict.fromkeys(arns))
+
+
+def foreign(change: Change, *, region: str, account: str) -> str | None:
+    """Why a change is not of the stack a monitor in `region` and `account` watches (another account's or
+    region's event), or None."""
+    others = sorted(change.accounts - {account})
+    if others:
+        return f"an event of account {others[0]}, not this monitor's {account}"
+    if change.source not in GLOBAL_SOURCES:
+        others = sorted(change.regions - {region})
+        if others:
+            return f"an event of region {others[0]}, not this monitor's {region}"
+    return None
+
+
+def within(batch: Batch, *, region: str, account: str) -> Batch:
+    """`batch` with every change that is not of this monitor's account and region moved to `ignored`."""
+    kept = Batch(schedules=batch.schedules, poison=batch.poison, ignored=list(batch.ignored))
+    for change in batch.changes:
+        reason = foreign(change, region=region, account=account)
+        if reason is None:
+            kept.changes.append(change)
+        else:
+            kept.ignored.append((change, reason))
+    return kept
 
 
 def sort(records: list[Record], suffix: str) -> Batch:

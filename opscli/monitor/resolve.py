@@ -1,10 +1,18 @@
 """From a change to what must be read again: the stack's resources a CloudTrail record names, and their relations.
 
-A record names a resource when one of its values (its request parameters, else its response elements, and the
-documents inside them, such as a policy) is the resource's physical id, a GetAtt value CloudFormation derives
-from it (an ARN, a URL), or the name at the end of one of those: `keyId` 1234abcd-... is the key, `groupId`
-sg-... the group, `queueUrl` .../intake-queue-dev the queue. Matching by value, not by parameter name, needs no
-table of parameters per operation; a value that happens to equal a name only costs a read.
+A record names a resource when one of its values (its request parameters and the ARNs it lists, else its response
+elements; the documents inside them, such as a policy, too) identifies it, in one of three ways:
+- an ARN: only one of the stack's own, which carries its partition, service, region (where the type's format has
+  one) and account, or one inside it (a bucket's objects, a log group's streams, a function's versions): the
+  ARN of a same-named resource of another account or region names nothing;
+- an SQS queue URL: only where its path's account is ours and its host's region, where the host states one
+  (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), is ours;
+- any other value: a physical id, a GetAtt value CloudFormation derives from it, or the name at the end of one of
+  those (`keyId` 1234abcd-... is the key, `groupId` sg-... the group, `queueName` intake-queue-dev the queue).
+Matching by value, not by parameter name, needs no table of parameters per operation; a value that happens to
+equal a name only costs a read. And only a resource of a type the event's service changes is named (a
+`sqs.amazonaws.com` event never names a bucket, whatever its values hold), and only by an event of the monitor's
+own account and region (opscli.monitor.messages.foreign).
 
 The relations read with it, so that every rule that judges it sees what it judges with (`plan`):
 - what refers to it in the template within its service (its children): the group and its ingress rules, the
@@ -18,20 +26,31 @@ rule reading them judges; what was read for context alone keeps its findings as 
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opscli.livestack import derived_attributes
-from opscli.monitor.messages import Change
+from opscli import arns
+from opscli.livestack import declared_resolver, derived_attributes
+from opscli.monitor.messages import Change, foreign
 from opscli.stack import StackScope
 from platform_spec.intrinsics import references
+from platform_spec.monitor import event_source
 from platform_spec.registry import STACK_RULES_BY_ID
 
 ALIAS_TYPE = "AWS::KMS::Alias"
 MIN_FORM = 3  # a part of an id shorter than this names nothing; a whole id always counts
 MAX_DEPTH = 12  # how deep a record's values are searched (documents inside strings included)
+ARN_SEPARATORS = "/:"  # what follows an ARN inside one that extends it (bucket/key, log-group:NAME:*)
+# SQS's queue URL: /ACCOUNT/NAME (a name: up to 80 letters, digits, - and _, a FIFO queue's ending in .fifo).
+QUEUE_PATH = re.compile(r"/(?P<account>\d{12})/(?P<name>[A-Za-z0-9_-]{1,80}(?:\.fifo)?)/?")
+AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+# SQS's legacy endpoints that name no region: us-east-1's.
+US_EAST_1_HOSTS = frozenset({"queue.amazonaws.com", "sqs.amazonaws.com"})
 
 
 def service_of(resource_type: str) -> str:
@@ -46,20 +65,59 @@ def _name_like(part: str) -> bool:
         any(c.isdigit() or c in "-_." for c in part)
 
 
+def _url(text: str) -> urllib.parse.SplitResult | None:
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        return parsed if parsed.scheme in ("http", "https") and parsed.hostname else None
+    except ValueError:  # a malformed host or port
+        return None
+
+
+@dataclass(frozen=True)
+class QueueUrl:
+    """What an SQS queue URL says: the queue's account and name, and its region where the host states one (None
+    for a host that is no AWS endpoint, such as an emulator's; "" for an AWS host that states none we know)."""
+
+    account: str
+    name: str
+    region: str | None
+
+
+def queue_url(text: str) -> QueueUrl | None:
+    parsed = _url(text)
+    match = QUEUE_PATH.fullmatch(parsed.path) if parsed else None
+    if parsed is None or match is None or parsed.query or parsed.fragment:
+        return None
+    host = (parsed.hostname or "").lower()
+    region: str | None = None
+    if host.endswith(AWS_DOMAINS):
+        stated = [label for label in host.split(".") if arns.REGION.fullmatch(label)]
+        region = "us-east-1" if host in US_EAST_1_HOSTS else stated[0] if len(stated) == 1 else ""
+    return QueueUrl(match["account"], match["name"], region)
+
+
 def forms(text: str) -> set[str]:
-    """The ways a record may write one id: whole; each part of a composite id (name|id|scope); the resource part
-    of an ARN, its first and last segments; the last segment of a path or URL."""
+    """The ways a record may write one id that is neither an ARN nor a URL: whole; each part of a composite id
+    (name|id|scope); the last segment of a path (alias/NAME, service/CLUSTER/NAME)."""
     found = set()
     for part in text.split("|"):
         found.add(part)
-        if part.startswith("arn:") and part.count(":") >= 5:
-            resource = part.split(":", 5)[5]
-            found.add(resource)
-            found.add(resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1])
-            found.add(resource.split("/", 1)[0])  # an S3 object's bucket (bucket/key)
-        if "/" in part.rstrip("/"):
+        if "/" in part.rstrip("/") and not part.startswith("arn:") and "://" not in part:
             found.add(part.rstrip("/").rsplit("/", 1)[-1])
     return {text} | {form for form in found if _name_like(form)}
+
+
+def _own_forms(text: str) -> set[str]:
+    """The bare names one of the stack's own ids gives: of an ARN, its resource part and that part's last
+    segment; of a URL, the URL and its last segment; else `forms`."""
+    parts = arns.split(text)
+    if parts is not None:
+        last = parts.resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        return {text} | {form for form in (parts.resource, last) if _name_like(form)}
+    if "://" in text:
+        last = text.rstrip("/").rsplit("/", 1)[-1]
+        return {text} | ({last} if _name_like(last) else set())
+    return forms(text)
 
 
 def values(value: Any, depth: int = 0) -> Iterable[str]:
@@ -84,14 +142,24 @@ def values(value: Any, depth: int = 0) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class Index:
-    """One scope, indexed for changes: names to logical ids, children, types, and what each whole-stack rule
-    judges in the declaration."""
+    """One scope, indexed for changes: names, ARNs and queue URLs to logical ids, children, types, the event
+    source of each resource's service, and what each whole-stack rule judges in the declaration; with the
+    region and account the stack lives in."""
 
     scope: StackScope
     names: Mapping[str, frozenset[str]]
     children: Mapping[str, frozenset[str]]  # what refers to a resource within its service
     by_type: Mapping[str, frozenset[str]]
     judged_by: Mapping[str, frozenset[str]]
+    region: str
+    account: str
+    arns: Mapping[str, frozenset[str]]  # the stack's own ARNs
+    queues: Mapping[tuple[str, str], frozenset[str]]  # (account, name) of the stack's queue URLs
+    sources: Mapping[str, str | None]  # the EventBridge source of the service that changes each resource
+
+    @functools.cached_property
+    def arn_lengths(self) -> frozenset[int]:
+        return frozenset(len(arn) for arn in self.arns)
 
     def type_of(self, logical_id: str) -> str:
         return self.scope.by_logical_id()[logical_id].type
@@ -100,16 +168,41 @@ class Index:
         return {lid for rtype in types for lid in self.by_type.get(rtype, ())}
 
 
+def _own_arns(scope: StackScope, *, region: str, account: str) -> dict[str, set[str]]:
+    """Logical id -> its ARNs: in the format AWS publishes for its type (opscli.arns, the declared properties
+    resolved against the stack), the ARN-valued GetAtt values CloudFormation derives, a physical id that is one."""
+    resolver = declared_resolver(scope, region=region, account=account)
+    located = arns.stack_arns(scope.resources, resolve=resolver.resolve, attributes={}, region=region,
+                              account=account)
+    found: dict[str, set[str]] = {}
+    for declared in scope.resources:
+        ids = {item.arn for item in located.get(declared.logical_id, ())
+               if isinstance(arns.ARNS.get(declared.type), arns.Own)}
+        ids |= {v for v in derived_attributes(declared, region, account).values() if arns.split(v)}
+        if declared.physical_id and arns.split(declared.physical_id):
+            ids.add(declared.physical_id)
+        found[declared.logical_id] = ids
+    return found
+
+
 def index(scope: StackScope, *, region: str, account: str) -> Index:
     names: dict[str, set[str]] = {}
+    own_arns: dict[str, set[str]] = {}
+    queues: dict[tuple[str, str], set[str]] = {}
+    for lid, ids in _own_arns(scope, region=region, account=account).items():
+        for arn in ids:
+            own_arns.setdefault(arn, set()).add(lid)
     for declared in scope.resources:
         if not declared.physical_id:
             continue
         ids = {declared.physical_id, *(v for v in derived_attributes(declared, region, account).values()
                                        if isinstance(v, str) and v)}
         for name in ids:
-            for form in forms(name):
+            for form in _own_forms(name):
                 names.setdefault(form, set()).add(declared.logical_id)
+            queue = queue_url(name)
+            if queue is not None:
+                queues.setdefault((queue.account, queue.name), set()).add(declared.logical_id)
     types = {r.logical_id: r.type for r in scope.resources}
     children: dict[str, set[str]] = {lid: set() for lid in types}
     for declared in scope.resources:
@@ -127,23 +220,56 @@ def index(scope: StackScope, *, region: str, account: str) -> Index:
             judged_by[rule_id] = frozenset(lid for lid, _ in rule.check(declared_resources) if lid in types)
         except Exception:  # noqa: BLE001 - a rule that cannot read the declaration judges every resource it reads
             judged_by[rule_id] = frozenset(lid for lid, rtype in types.items() if rtype in rule.reads)
-    return Index(scope, {k: frozenset(v) for k, v in names.items()},
-                 {k: frozenset(v) for k, v in children.items()}, {k: frozenset(v) for k, v in by_type.items()},
-                 judged_by)
+
+    def frozen(found: Mapping[Any, set[str]]) -> dict[Any, frozenset[str]]:
+        return {k: frozenset(v) for k, v in found.items()}
+    return Index(scope, frozen(names), frozen(children), frozen(by_type), judged_by, region, account, frozen(own_arns),
+                 frozen(queues), {lid: event_source(rtype) for lid, rtype in types.items()})
 
 
 def named(idx: Index, change: Change) -> set[str]:
-    """The logical ids of the stack's resources the change's request names; where it names none (a call that
-    creates what it changes), those its response names. A response also describes what the call did not change
-    (UpdateService answers the whole service: its subnets, groups, roles), which is not read again for it."""
-    return _named_in(idx, change.request) or _named_in(idx, change.response)
+    """The logical ids of the stack's resources the change's request (and the ARNs its record lists) names;
+    where it names none (a call that creates what it changes), those its response names. A response also
+    describes what the call did not change (UpdateService answers the whole service: its subnets, groups,
+    roles), which is not read again for it. Nothing for another account's or region's event, and only
+    resources of a type the event's service changes."""
+    if foreign(change, region=idx.region, account=idx.account) is not None:
+        return set()
+    source = f"aws.{change.source.removesuffix('.amazonaws.com')}"
+    changeable = {lid for lid, of in idx.sources.items() if of == source}
+    return (_named_in(idx, [change.request, list(change.resources)]) & changeable) or \
+        (_named_in(idx, change.response) & changeable)
 
 
 def _named_in(idx: Index, value: Any) -> set[str]:
     found: set[str] = set()
     for text in values(value):
-        for form in forms(text):
-            found |= idx.names.get(form, frozenset())
+        for part in {text, *text.split("|")}:
+            found |= _named_by(idx, part)
+    return found
+
+
+def _named_by(idx: Index, text: str) -> set[str]:
+    """What one value names: an ARN only as one of ours or inside one; a URL as a queue of ours, or whole; any
+    other value by its forms."""
+    parts = arns.split(text)
+    if parts is not None:
+        found = set(idx.arns.get(text, ()))
+        for length in idx.arn_lengths:  # one of ours, followed by what extends it
+            if length < len(text) and text[length] in ARN_SEPARATORS:
+                found |= idx.arns.get(text[:length], frozenset())
+        return found
+    if text.startswith("arn:"):
+        return set()  # not an ARN, and nothing of ours looks like one
+    if "://" in text:  # a URL (or a malformed one) is never cut into names
+        queue = queue_url(text)
+        found = set(idx.names.get(text, ()))
+        if queue is not None and queue.account == idx.account and queue.region in (None, idx.region):
+            found |= idx.queues.get((queue.account, queue.name), frozenset())
+        return found
+    found = set()
+    for form in forms(text):
+        found |= idx.names.get(form, frozenset())
     return found
 
 

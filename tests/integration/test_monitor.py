@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from localenv.__main__ import main as localenv_main
+from localenv.deploy import ACCOUNT
 from opscli import core, targets
 from opscli.aws import new_session
 from opscli.model import resource_parts
@@ -202,7 +203,8 @@ def test_the_schedule_runs_the_whole_audit_and_writes_the_report_and_the_metric(
 
 
 def _change(group: str) -> str:
-    return json.dumps({"detail-type": monitor.CLOUDTRAIL_DETAIL_TYPE, "source": "aws.ec2", "detail": {
+    return json.dumps({"detail-type": monitor.CLOUDTRAIL_DETAIL_TYPE, "source": "aws.ec2", "account": ACCOUNT,
+                       "region": "ap-northeast-1", "detail": {
         "eventSource": "ec2.amazonaws.com", "eventName": "ModifySecurityGroupRules",
         "requestParameters": {"groupId": group}, "responseElements": None}})
 

@@ -25,7 +25,7 @@ def _record(body: object, message_id: str = "m-1") -> Record:
 def _event(source: str = "ec2.amazonaws.com", name: str = "AuthorizeSecurityGroupIngress",
            request: object = None, response: object = None, **detail: object) -> dict:
     return {"version": "0", "id": "e-1", "detail-type": "AWS API Call via CloudTrail",
-            "source": f"aws.{source.split('.')[0]}", "region": "ap-northeast-1",
+            "source": f"aws.{source.split('.')[0]}", "account": "123456789012", "region": "ap-northeast-1",
             "detail": {"eventSource": source, "eventName": name, "awsRegion": "ap-northeast-1",
                        "requestParameters": request, "responseElements": response, **detail}}
 
@@ -95,24 +95,25 @@ def idx() -> resolve.Index:
     return resolve.index(scope, region="ap-northeast-1", account="123456789012")
 
 
-def _change(request: object = None, response: object = None) -> Change:
-    return Change(Record("m", "{}"), "ec2.amazonaws.com", "X", "ap-northeast-1", request, response)
+def _change(request: object = None, response: object = None, source: str = "ec2.amazonaws.com") -> Change:
+    return Change(Record("m", "{}"), source, "X", "ap-northeast-1", request, response)
 
 
-@pytest.mark.parametrize(("request_parameters", "named"), [
-    ({"groupId": "sg-0b2", "ipPermissions": [{"ipRanges": [{"cidrIp": "0.0.0.0/0"}]}]}, {"Group"}),
-    ({"keyId": "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, {"Key"}),
-    ({"keyId": f"alias/kms-key-{SUFFIX}"}, {"KeyAlias"}),
-    ({"bucket": "intake-unit-bucket"}, {"Bucket", "BucketPolicy"}),
-    ({"policyDocument": json.dumps({"Statement": [{"Resource": "arn:aws:s3:::intake-unit-bucket/*"}]})},
-     {"Bucket", "BucketPolicy"}),
-    ({"logGroupName": "/streamtech/unit/api"}, {"Logs"}),
-    ({"queueUrl": "http://127.0.0.1:1/123456789012/other-queue", "port": 22}, set()),
+@pytest.mark.parametrize(("source", "request_parameters", "named"), [
+    ("ec2", {"groupId": "sg-0b2", "ipPermissions": [{"ipRanges": [{"cidrIp": "0.0.0.0/0"}]}]}, {"Group"}),
+    ("kms", {"keyId": "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, {"Key"}),
+    ("kms", {"keyId": f"alias/kms-key-{SUFFIX}"}, {"KeyAlias"}),
+    ("s3", {"bucket": "intake-unit-bucket"}, {"Bucket", "BucketPolicy"}),
+    # the ARN names the bucket (its policy, which has no ARN, is read with it as its child)
+    ("s3", {"policyDocument": json.dumps({"Statement": [{"Resource": "arn:aws:s3:::intake-unit-bucket/*"}]})},
+     {"Bucket"}),
+    ("logs", {"logGroupName": "/streamtech/unit/api"}, {"Logs"}),
+    ("ec2", {"queueUrl": "http://127.0.0.1:1/123456789012/other-queue", "port": 22}, set()),
 ])
-def test_a_change_names_the_resources_its_values_are_the_ids_of(idx, request_parameters, named):
-    """By value, whatever the parameter is called: a whole id, an ARN's resource, a path's last segment, an id
-    inside a policy document. A route's destination (0.0.0.0/0, part of its composite id) names no route."""
-    assert resolve.named(idx, _change(request_parameters)) == named
+def test_a_change_names_the_resources_its_values_are_the_ids_of(idx, source, request_parameters, named):
+    """By value, whatever the parameter is called: a whole id, an ARN (or one inside it), a path's last segment,
+    an id inside a policy document. A route's destination (0.0.0.0/0, part of its composite id) names no route."""
+    assert resolve.named(idx, _change(request_parameters, source=f"{source}.amazonaws.com")) == named
 
 
 def test_the_response_names_what_the_request_did_not(idx):
@@ -135,7 +136,8 @@ def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
 
 
 def test_forms_of_an_id():
-    assert resolve.forms("arn:aws:sqs:ap-northeast-1:1:intake-queue") >= {"intake-queue"}
+    assert resolve.forms("alias/kms-key-unit") == {"alias/kms-key-unit", "kms-key-unit"}
+    assert resolve.forms("arn:aws:sqs:ap-northeast-1:1:intake/queue") == {"arn:aws:sqs:ap-northeast-1:1:intake/queue"}
     assert resolve.forms("web-acl-unit|0f1e-22|REGIONAL") == {"web-acl-unit|0f1e-22|REGIONAL", "web-acl-unit",
                                                                "0f1e-22"}
     assert resolve.forms("v1") == {"v1"}  # a short id still names itself whole
