@@ -710,10 +710,12 @@ class Deployer:
 
     def schedule(self, lid: str, p: dict) -> tuple[str, dict]:
         """Created as declared; the emulator never fires it (`python -m localenv schedule` sends its input)."""
-        target = {k: p["Target"][k] for k in ("Arn", "RoleArn", "Input", "DeadLetterConfig") if k in p["Target"]}
+        target = {k: p["Target"][k] for k in ("Arn", "RoleArn", "Input", "DeadLetterConfig", "SqsParameters")
+                  if k in p["Target"]}
         if "RetryPolicy" in p["Target"]:
             target["RetryPolicy"] = {k: int(v) for k, v in p["Target"]["RetryPolicy"].items()}
-        args = {k: p[k] for k in ("Description", "KmsKeyArn", "State", "GroupName") if k in p}
+        args = {k: p[k] for k in ("Description", "KmsKeyArn", "State", "GroupName", "ScheduleExpressionTimezone")
+                if k in p}
         arn = self.client("scheduler").create_schedule(
             Name=p["Name"], ScheduleExpression=p["ScheduleExpression"], Target=target,
             FlexibleTimeWindow=p["FlexibleTimeWindow"], **args)["ScheduleArn"]

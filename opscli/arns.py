@@ -214,6 +214,8 @@ ARNS: dict[str, Own | Parent] = {
         "arn:${Partition}:events:${Region}:${Account}:rule/${RuleName}"), _rule, "Arn"),
     "AWS::IAM::Policy": Parent(("Roles", "Users", "Groups"), "an inline policy has no ARN: the identities it is "
                                                             "embedded in"),
+    "AWS::IAM::ManagedPolicy": Own("iam", ("arn:${Partition}:iam::${Account}:policy/${PolicyNameWithPath}",),
+                                   physical_is_arn=True),
     "AWS::IAM::Role": Own("iam", ("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",), _role,
                           "Arn"),
     "AWS::KMS::Alias": Own("kms", ("arn:${Partition}:kms:${Region}:${Account}:alias/${Alias}",),
@@ -235,6 +237,9 @@ ARNS: dict[str, Own | Parent] = {
         "DBSubnetGroupArn"),
     "AWS::S3::Bucket": Own("s3", ("arn:${Partition}:s3:::${BucketName}",), _pid("BucketName"), "Arn"),
     "AWS::S3::BucketPolicy": Parent(("Bucket",), "a bucket policy is a part of its bucket"),
+    "AWS::Scheduler::Schedule": Own("scheduler", (
+        "arn:${Partition}:scheduler:${Region}:${Account}:schedule/${GroupName}/${ScheduleName}",),
+        lambda p: {"GroupName": p.prop("GroupName") or "default", "ScheduleName": p.physical_id}, "Arn"),
     "AWS::SNS::Topic": Own("sns", ("arn:${Partition}:sns:${Region}:${Account}:${TopicName}",),
                            physical_is_arn=True),
     "AWS::SNS::TopicPolicy": Parent(("Topics",), "a topic policy is a part of its topics"),

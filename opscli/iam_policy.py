@@ -36,9 +36,10 @@ ANY_ACCOUNT = "*"
 # scoped here (or is in UNSCOPED with its reason), that every pattern has the shape of one of the action's types,
 # and, on the local deployment, that every call the audit makes names a resource its pattern matches.
 # Placeholders: {region} {account} {stack} (TapStack<suffix>), {bucket} (the stack's generated bucket names),
-# {cluster} {db} {db_params} {db_subnets} {redis} {redis_subnets} {rule} {topic} {waf}, and per-item lists: {queue}
-# {secret} {log_group}. Names CloudFormation generates (roles, alarms, functions, buckets) begin with the stack's
-# name. Ids AWS makes (keys, file systems, VPCs, APIs) are "*" within the region and account.
+# {cluster} {db} {db_params} {db_subnets} {redis} {redis_subnets} {rule} {schedule} {topic} {waf}, and per-item
+# lists: {queue} {secret} {log_group}. Names CloudFormation generates (roles, managed policies, alarms, functions,
+# buckets) begin with the stack's name. Ids AWS makes (keys, file systems, VPCs, APIs) are "*" within the region
+# and account.
 SCOPED: dict[str, tuple[str, ...]] = {
     "cloudformation:GetTemplate": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
     "cloudformation:ListStackResources": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
@@ -66,9 +67,12 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "events:DescribeEventBus": ("arn:aws:events:{region}:{account}:event-bus/default",),
     "events:DescribeRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
     "events:ListTargetsByRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
+    "iam:GetPolicy": ("arn:aws:iam::{account}:policy/{stack}-*",),
+    "iam:GetPolicyVersion": ("arn:aws:iam::{account}:policy/{stack}-*",),
     "iam:GetRole": ("arn:aws:iam::{account}:role/{stack}-*",),
     "iam:GetRolePolicy": ("arn:aws:iam::{account}:role/{stack}-*",),
     "iam:ListAttachedRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
+    "iam:ListEntitiesForPolicy": ("arn:aws:iam::{account}:policy/{stack}-*",),
     "iam:ListRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
     "kms:DescribeKey": ("arn:aws:kms:{region}:{account}:key/*",),
     "kms:GetKeyPolicy": ("arn:aws:kms:{region}:{account}:key/*",),
@@ -100,6 +104,7 @@ SCOPED: dict[str, tuple[str, ...]] = {
     "s3:GetEncryptionConfiguration": ("arn:aws:s3:::{bucket}",),
     "s3:GetInventoryConfiguration": ("arn:aws:s3:::{bucket}",),
     "s3:GetReplicationConfiguration": ("arn:aws:s3:::{bucket}",),
+    "scheduler:GetSchedule": ("arn:aws:scheduler:{region}:{account}:schedule/default/{schedule}",),
     "secretsmanager:DescribeSecret": ("{secret}",),
     "secretsmanager:GetResourcePolicy": ("{secret}",),
     "secretsmanager:ListSecretVersionIds": ("{secret}",),
@@ -161,6 +166,7 @@ def scope_values(targets: Targets, account: str | None = None) -> dict[str, tupl
         "db_subnets": (physical_name("rds-subnet-group", targets.suffix),),
         "redis": (targets.redis_group,), "redis_subnets": (physical_name("redis-subnet-group", targets.suffix),),
         "rule": (physical_name("intake-rule", targets.suffix), physical_name("monitor-changes", targets.suffix)),
+        "schedule": (physical_name("monitor-schedule", targets.suffix),),
         "topic": (physical_name("alarm-topic", targets.suffix),), "waf": (physical_name("waf-acl", targets.suffix),),
         "queue": (*(q for q in (targets.intake_queue, targets.intake_dlq) if q),
                   physical_name("monitor-events", targets.suffix),

@@ -56,11 +56,7 @@ class LiveResource:
 # Why a declared type has no reader: nothing about it bears on posture, or it cannot be read back.
 NO_READER: dict[str, str] = {
     "AWS::CDK::Metadata": "CDK bookkeeping; no AWS resource",
-    # The posture monitor's (TapMonitor<suffix>) types without a reader yet: counted here, never judged blind.
     "AWS::Lambda::LayerVersion": "an immutable code bundle; the function that uses it is read",
-    "AWS::Scheduler::Schedule": "not read yet (scheduler:GetSchedule): the schedule's expression, target and role",
-    "AWS::IAM::ManagedPolicy": "not read yet (iam:GetPolicyVersion): the policy's document; the role's attached "
-                               "policies are read",
     "AWS::ApiGateway::Account": "account-wide setting (CloudWatch role), not a resource of this stack alone",
     "AWS::ApiGateway::Deployment": "an immutable snapshot; the stage that serves it is read",
     "AWS::ApiGateway::RequestValidator": "validation settings; its method references are read",
@@ -112,8 +108,16 @@ def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]
         "AWS::EC2::EIP": lambda: {"PublicIp": pid},
         "AWS::Lambda::Function": lambda: {"Arn": arn.format("lambda", f"function:{pid}")},
         "AWS::RDS::DBInstance": lambda: {"DBInstanceArn": arn.format("rds", f"db:{pid}")},
+        "AWS::IAM::ManagedPolicy": lambda: {"PolicyArn": pid},
+        "AWS::Scheduler::Schedule": lambda: {"Arn": arn.format("scheduler", f"schedule/{_group(r)}/{pid}")},
     }
     return table[r.type]() if pid and r.type in table else {}
+
+
+def _group(r: Declared) -> str:
+    """A schedule's group: its declared GroupName where that is a plain name, else the default group."""
+    group = r.properties.get("GroupName")
+    return group if isinstance(group, str) and group else "default"
 
 
 def _web_acl_attributes(pid: str, region: str, account: str) -> dict[str, str]:

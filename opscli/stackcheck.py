@@ -29,11 +29,13 @@ from platform_spec.stages import PRESENCE_RULE
 
 LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE in r.engines)
 # Undeclared properties whose absence from the declaration still means a value: CloudFormation creates a group
-# without ingress when SecurityGroupIngress is left out, and a role without attached or inline policies, so any
-# live rule or policy there is drift.
+# without ingress when SecurityGroupIngress is left out, a role without attached or inline policies, and a managed
+# policy attached to no user or group, so any live rule, policy or attachment there is drift.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {("AWS::EC2::SecurityGroup", "SecurityGroupIngress"): [],
                                             ("AWS::IAM::Role", "ManagedPolicyArns"): [],
                                             ("AWS::IAM::Role", "Policies"): [],
+                                            ("AWS::IAM::ManagedPolicy", "Users"): [],
+                                            ("AWS::IAM::ManagedPolicy", "Groups"): [],
                                             ("AWS::CloudWatch::Alarm", "ActionsEnabled"): True}
 
 

@@ -19,6 +19,7 @@ from opscli.readers import (  # noqa: F401 - imported for the readers they regis
     logs,
     rds,
     s3,
+    scheduler,
     sns,
     sqs,
     wafv2,

@@ -93,3 +93,36 @@ def iam_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     if any(d != documents[0] for d in documents):
         raise MalformedAnswer(f"policy {name} differs between the roles it is attached to")
     return {"PolicyName": name, "PolicyDocument": documents[0], "Roles": roles}
+
+
+@reader("AWS::IAM::ManagedPolicy", ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
+        "ManagedPolicyName Description Path PolicyDocument Roles Users Groups")
+def iam_managed_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
+    """The policy's default version (the document in force) and every identity it is attached to: a role, user or
+    group the stack does not attach it to is undeclared."""
+    iam = ctx.aws.client("iam")
+    policy = need(_call("GetPolicy", iam.get_policy, "NoSuchEntity", PolicyArn=r.physical_id), "Policy", Mapping,
+                  operation="GetPolicy")
+    version_id = need(policy, "DefaultVersionId", str, operation="GetPolicy")
+    version = need(_call("GetPolicyVersion", iam.get_policy_version, "NoSuchEntity", PolicyArn=r.physical_id,
+                         VersionId=version_id), "PolicyVersion", Mapping, operation="GetPolicyVersion")
+    document = _json(need(version, "Document", (str, Mapping), operation="GetPolicyVersion"), "GetPolicyVersion",
+                     "Document")
+    attached: dict[str, list[str]] = {"Roles": [], "Users": [], "Groups": []}
+    for page in pages(iam, "list_entities_for_policy", "ListEntitiesForPolicy", PolicyArn=r.physical_id):
+        for prop, key, name in (("Roles", "PolicyRoles", "RoleName"), ("Users", "PolicyUsers", "UserName"),
+                                ("Groups", "PolicyGroups", "GroupName")):
+            attached[prop] += [need(item, name, str, operation="ListEntitiesForPolicy")
+                               for item in need(page, key, list, operation="ListEntitiesForPolicy")]
+    undeclared = []
+    for prop, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group")):
+        declared = _resolved(ctx, r.properties.get(prop), [])
+        declared = set(declared) if isinstance(declared, list) else set()
+        undeclared += [f"attached to {kind} {name}" for name in sorted(attached[prop]) if name not in declared]
+    props: dict[str, Any] = {"ManagedPolicyName": need(policy, "PolicyName", str, operation="GetPolicy"),
+                             "Path": need(policy, "Path", str, operation="GetPolicy"), "PolicyDocument": document,
+                             **{prop: sorted(names) for prop, names in attached.items()},
+                             FACTS: {UNDECLARED: undeclared}}
+    if policy.get("Description"):
+        props["Description"] = policy["Description"]
+    return props

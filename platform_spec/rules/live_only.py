@@ -90,13 +90,14 @@ KEY_STATE_ID = "STK-KMS-003"
 # is reported under that rule.
 DRIFT_ID = "STK-DRIFT-001"
 CHILD_BEARING = ("AWS::KMS::Key", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::RestApi", "AWS::RDS::DBInstance",
-                 "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::ECS::Service", "AWS::EC2::RouteTable",
-                 perimeter.FILE_SYSTEM)
+                 "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy",
+                 "AWS::ECS::Service", "AWS::EC2::RouteTable", perimeter.FILE_SYSTEM)
 
 
 def nothing_undeclared(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
     """STK-STACK-002: nothing was added next to the declaration (a grant on the key, a key of the usage plan, a
-    manual snapshot, a subscription, a target, a policy on a role, a revision a service runs, a route)."""
+    manual snapshot, a subscription, a target, a policy on a role, an identity a managed policy is attached to, a
+    revision a service runs, a route)."""
     found = facts["Undeclared"]
     if found:
         return Result.fail(f"{len(found)} undeclared: {'; '.join(found[:5])}{' ...' if len(found) > 5 else ''}")

@@ -664,7 +664,10 @@ def _replicated_within_tokyo(deployment) -> Iterator[None]:
 # Operations only the posture monitor's stack (TapMonitor) gives a reader something to read: the harness deploys
 # and reads TapStack, where they have nothing to answer, so a fault there would prove nothing. Listed, never
 # skipped silently: test_monitor_only_operations_are_exactly_those_tapstack_never_asks keeps the list exact.
-MONITOR_ONLY = {"lambda:GetEventSourceMapping": "TapMonitor's queue -> function mapping; TapStack declares none"}
+MONITOR_ONLY = {"lambda:GetEventSourceMapping": "TapMonitor's queue -> function mapping; TapStack declares none",
+                **dict.fromkeys(("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
+                                "TapMonitor's managed policies; TapStack declares none"),
+                "scheduler:GetSchedule": "TapMonitor's hourly schedule; TapStack declares none"}
 
 
 def all_reader_operations() -> list[str]:

@@ -43,7 +43,8 @@ GAPS = dict.fromkeys((
     "apigateway:GetVpcLink",
     "application-autoscaling:DescribeScalingPolicies", "cloudformation:ListStackResources", "efs:DescribeAccessPoints",
     "efs:DescribeReplicationConfigurations",
-    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "lambda:GetEventSourceMapping",
+    "iam:GetAccountAuthorizationDetails", "iam:GetRolePolicy", "iam:ListEntitiesForPolicy",
+    "lambda:GetEventSourceMapping",
     "wafv2:GetLoggingConfiguration",
     "wafv2:GetWebACLForResource"), f"no Cloud Custodian recording at {SOURCE_COMMIT[:12]}")
 

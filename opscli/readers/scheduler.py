@@ -1,0 +1,31 @@
+"""Readers of EventBridge Scheduler's schedules (the posture monitor's hourly audit)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _resolved, need, reader
+from opscli.stack import Present
+
+DEFAULT_GROUP = "default"  # the group a schedule is in when its declaration names none
+
+
+@reader("AWS::Scheduler::Schedule", ("scheduler:GetSchedule",),
+        "Name GroupName Description ScheduleExpression ScheduleExpressionTimezone State FlexibleTimeWindow "
+        "Target KmsKeyArn")
+def schedule(ctx: ReadContext, r: Present) -> dict[str, Any]:
+    """What runs when, where it sends and as whom: the expression, its state, its target (the queue, the input,
+    the role, the dead-letter queue and retries) and the key its target's input is encrypted with."""
+    group = _resolved(ctx, r.properties.get("GroupName")) or DEFAULT_GROUP
+    answer = _call("GetSchedule", ctx.aws.client("scheduler").get_schedule, "ResourceNotFoundException",
+                   Name=r.physical_id, GroupName=group)
+    props: dict[str, Any] = {
+        key: need(answer, key, kind, operation="GetSchedule")
+        for key, kind in (("Name", str), ("GroupName", str), ("ScheduleExpression", str), ("State", str),
+                          ("FlexibleTimeWindow", Mapping), ("Target", Mapping))}
+    for key in ("Description", "ScheduleExpressionTimezone", "KmsKeyArn"):
+        if answer.get(key) is not None:
+            props[key] = need(answer, key, str, operation="GetSchedule")
+    props[ATTRIBUTES] = {"Arn": need(answer, "Arn", str, operation="GetSchedule")}
+    return props
