@@ -58,6 +58,7 @@ class Outcome:
     messages: int = 0
     changes: int = 0
     ignored: int = 0  # changes that name nothing of the stack (or failed calls, which change nothing)
+    why_ignored: dict[str, int] = field(default_factory=dict)  # another account's or region's changes, by reason
     poison: list[Poison] = field(default_factory=list)  # not messages.Poison: the field above hides the module
     retry: dict[str, str] = field(default_factory=dict)
     named: list[str] = field(default_factory=list)  # logical ids the changes named
@@ -69,6 +70,7 @@ class Outcome:
     def summary(self) -> dict[str, Any]:
         counts = self.report.counts() if self.report else {}
         return {"kind": self.kind, "messages": self.messages, "changes": self.changes, "ignored": self.ignored,
+                "why_ignored": self.why_ignored,
                 "poison": len(self.poison), "retry": len(self.retry), "named": sorted(self.named),
                 "read": len(self.read), "judged": len(self.judged), "findings": counts,
                 "calls": self.report.api_calls if self.report else 0,
@@ -94,8 +96,20 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
         core.require_region(aws)
         aws.check_credentials()
         account = aws.known_account or core.account_id(aws)
+    except OpsError as exc:  # the region, credentials or account: nothing can be judged
+        return _could_not_start(aws, settings, outcome, usable, f"could not look: {exc}", start, calls_before)
+    # Another account's or region's change is not of this stack: ignored (why, once per reason), never read for.
+    batch = messages.within(batch, region=str(aws.region), account=account)
+    outcome.ignored, outcome.why_ignored = len(batch.ignored), batch.reasons()
+    whole = bool(batch.schedules) or any(_asks_for_whole(change, settings) for change in batch.changes)
+    outcome.kind = "schedule" if whole else "change"
+    usable = [*(change.record for change in batch.changes), *(schedule.record for schedule in batch.schedules)]
+    if not usable:
+        outcome.kind = "none"
+        return outcome
+    try:
         scope = core.stack_scope(aws, targets.from_suffix(settings.suffix))
-    except OpsError as exc:  # the region, credentials, account or declaration: nothing can be judged
+    except OpsError as exc:  # the declaration: nothing can be judged
         return _could_not_start(aws, settings, outcome, usable, f"could not look: {exc}", start, calls_before)
     tags = {"Environment": settings.suffix}
     if whole:

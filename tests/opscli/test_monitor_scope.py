@@ -243,3 +243,22 @@ def test_a_foreign_batch_is_never_read(idx, monkeypatch, moto_env):
                                                   envelope={"region": "us-west-2"}, awsRegion="us-west-2")))]
     outcome = run.judge_batch(aws, run.Settings(suffix=SUFFIX), records)
     assert outcome.kind == "none" and outcome.ignored == 2 and not outcome.retry and not outcome.poison
+
+
+def test_another_accounts_iam_change_runs_no_audit_and_the_reason_is_said_once(idx, monkeypatch, moto_env):
+    """IAM's changes run the whole audit, but only our account's: another account's is ignored, and the run's
+    summary (the one log line a batch has) says why once, with how many."""
+    from opscli.aws import Aws, new_session
+
+    def no_read(*_: object, **__: object) -> None:
+        raise AssertionError("read for a change that is not ours")
+
+    monkeypatch.setattr(run.core, "stack_scope", lambda *_: idx.scope)
+    monkeypatch.setattr(run, "read_stack", no_read)
+    aws = Aws(session=new_session(region_name=REGION), max_attempts=1)
+    event = _event("iam.amazonaws.com", {"roleName": "r"}, envelope={"region": "us-east-1", "account": THEIRS},
+                   awsRegion="us-east-1", recipientAccountId=THEIRS)
+    outcome = run.judge_batch(aws, run.Settings(suffix=SUFFIX), [Record(f"m-{n}", json.dumps(event))
+                                                                 for n in range(2)])
+    assert outcome.kind == "none" and outcome.ignored == 2 and not outcome.retry
+    assert outcome.summary()["why_ignored"] == {f"an event of account {THEIRS}, not this monitor's {OURS}": 2}
