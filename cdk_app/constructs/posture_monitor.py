@@ -29,8 +29,10 @@ from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group, own_custom_resource_logs
 from platform_spec import monitor
 
-# One invocation judges one batch: a whole-stack audit takes seconds, so a minute's timeout leaves room for a slow
-# API; SQS hides a message for six times the function's timeout, as Lambda's event source mapping advises.
+# One invocation judges one batch: a whole-stack audit takes seconds, so two minutes leave room for a slow API. The
+# queue hides a message for six times the function's timeout, as Lambda advises for an SQS event source (it refuses
+# a mapping whose function may run longer than the queue's visibility timeout). The local consumer holds a message
+# for seconds only and renews it while its batch is in hand (opscli/monitor/__main__.py).
 TIMEOUT = Duration.minutes(2)
 VISIBILITY_TIMEOUT = Duration.minutes(12)
 MAX_RECEIVES = 3  # then the message goes to the dead-letter queue (a poison event never blocks the queue)

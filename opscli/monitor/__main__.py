@@ -1,12 +1,14 @@
 """The posture monitor as a local process: a consumer of its SQS queue that runs what the Lambda function runs.
 
     python -m opscli.monitor --suffix S --queue-url URL [--endpoint-url URL] [--region R] [--bucket B]
-                             [--namespace N] [--window SECONDS]
+                             [--namespace N] [--window SECONDS] [--visibility SECONDS]
 
 It long-polls the queue; from the first message it collects for --window seconds (the SQS event source's batching
 window: every change to one resource in a window is one read), hands the batch to opscli.monitor.process, deletes
 what was judged and leaves the rest: a poison message becomes visible again at once (SQS dead-letters it after
-maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. Log lines (JSON) go to stderr.
+maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. A message it holds is hidden for
+--visibility seconds, renewed every quarter of that while its batch is collected, judged and published: a consumer
+killed mid-batch leaves its messages to the next one within --visibility seconds. Log lines (JSON) go to stderr.
 SIGTERM or Ctrl-C stops it after the batch in hand.
 Exit codes: 0 stopped by a signal; 2 usage error; 3 it cannot go on (the queue could not be read CONSECUTIVE_FAILURES
 times in a row, or the monitor's session could not be made).
@@ -43,6 +45,11 @@ QUEUE_WRITES = frozenset(QUEUE_CALLS)
 MAX_BATCH = 10_000  # messages in one batch at most (the SQS event source's largest batch)
 POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
 RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again
+# Seconds a received message stays hidden unless renewed: the consumer renews it every quarter of that while its
+# batch is in hand (Heartbeat), so a consumer that dies (kill -9, a crash) holds its messages this long at most,
+# not for the longest a batch may take.
+VISIBILITY = 20
+HEARTBEAT_JOIN = 30.0  # seconds `stop` waits for a renewal under way (a call's timeouts bound it)
 CONSECUTIVE_FAILURES = 5
 _QUEUE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, CouldNotLook, OpsError)
 
@@ -58,6 +65,16 @@ def _endpoint(url: str) -> str:
     return url
 
 
+def _visibility(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 2 <= value <= 43_200:
+        raise argparse.ArgumentTypeError(f"{text}: the visibility is 2 to 43200 seconds (SQS's largest is 12 hours)")
+    return value
+
+
 def _window(text: str) -> float:
     try:
         value = float(text)
@@ -68,15 +85,80 @@ def _window(text: str) -> float:
     return value
 
 
+class Heartbeat:
+    """Keeps the messages of the batch in hand hidden: every `every` seconds (a quarter of the visibility by
+    default) their visibility is set to `visibility` seconds from now, until `stop`. A renewal that fails is logged
+    and tried again at the next beat; a message whose renewal keeps failing becomes visible again, and is judged
+    twice at worst (the findings are the same)."""
+
+    def __init__(self, queue: Any, queue_url: str, visibility: int, log: handler.Log,
+                 every: float | None = None) -> None:
+        self.queue, self.queue_url, self.visibility, self.log = queue, queue_url, visibility, log
+        self.every = visibility / 4 if every is None else every
+        self.beats = 0  # renewals sent (for tests and the log)
+        self._records: list[Record] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="monitor-heartbeat", daemon=True)
+
+    def add(self, records: list[Record]) -> None:
+        with self._lock:
+            self._records += records
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """No renewal after this returns (unless one under way outlasts HEARTBEAT_JOIN, which is logged)."""
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(HEARTBEAT_JOIN)
+            if self._thread.is_alive():
+                self.log("heartbeat-late", reason=f"a renewal was still under way after {HEARTBEAT_JOIN:.0f} s")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            with self._lock:
+                held = list(self._records)
+            if held:
+                self.renew(held)
+
+    def renew(self, records: list[Record]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start:start + 10]
+            try:
+                answer = self.queue.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": self.visibility}
+                    for n, r in enumerate(chunk)])
+            except _QUEUE_ERRORS as exc:
+                self.log("heartbeat-failed", messages=len(chunk), reason=f"{type(exc).__name__}: {exc}")
+                continue
+            self.beats += 1
+            failed = answer.get("Failed") if isinstance(answer, dict) else None
+            for entry in failed if isinstance(failed, list) else []:
+                index = entry.get("Id") if isinstance(entry, dict) else None
+                record = chunk[int(index)] if isinstance(index, str) and index.isdigit() and \
+                    int(index) < len(chunk) else None
+                self.log("heartbeat-failed", messageId=record.message_id if record else None,
+                         reason=str(entry.get("Message") or entry.get("Code")) if isinstance(entry, dict) else
+                         "an answer that is not an entry")
+
+
 class Consumer:
     """The queue, read in batching windows and handed to the monitor."""
 
     def __init__(self, queue: Any, queue_url: str, aws: Aws, settings: Settings, *, window: float,
-                 log: handler.Log, stop: threading.Event, poll: int = POLL, backoff: float = 2.0) -> None:
+                 log: handler.Log, stop: threading.Event, poll: int = POLL, backoff: float = 2.0,
+                 visibility: int = VISIBILITY, heartbeat: float | None = None) -> None:
         self.queue, self.queue_url, self.aws, self.settings = queue, queue_url, aws, settings
         self.window, self.log, self.stop, self.poll = window, log, stop, poll
         self.backoff = backoff  # seconds before the first try after a queue failure, doubling, at most 30
-        self.visibility = int(window + settings.timeout + 60)  # held while the batch is judged and published
+        self.visibility = visibility  # seconds a received message is hidden; renewed while its batch is in hand
+        self.heartbeat = heartbeat  # seconds between renewals (None: a quarter of the visibility)
 
     def receive(self, wait: int) -> list[Record]:
         answer = self.queue.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
@@ -88,18 +170,22 @@ class Consumer:
             raise CouldNotLook("ReceiveMessage answered messages without a MessageId or ReceiptHandle")
         return [Record.from_sqs(message) for message in found]
 
-    def batch(self) -> list[Record]:
+    def batch(self, beat: Heartbeat | None = None) -> list[Record]:
         """The next batch: nothing if no message came within `poll` seconds, else every message received from the
-        first one until the window closed (or MAX_BATCH)."""
+        first one until the window closed (or MAX_BATCH); each handed to `beat` as it comes."""
         records = self.receive(self.poll)
         if not records:
             return []
+        if beat is not None:
+            beat.add(records)
         closes = time.monotonic() + self.window
         while len(records) < MAX_BATCH:
             remaining = closes - time.monotonic()
             if remaining <= 0:
                 break
             more = self.receive(1 if remaining >= 1 else 0)
+            if beat is not None:
+                beat.add(more)
             records += more
             if not more and remaining < 1:
                 time.sleep(remaining)
@@ -122,23 +208,27 @@ class Consumer:
                  "VisibilityTimeout": 0 if r.message_id in poison else RETRY_DELAY} for n, r in enumerate(chunk)])
 
     def step(self) -> Outcome | None:
-        """One batch received, judged and settled; None when no message came."""
-        records = self.batch()
-        if not records:
-            return None
-        try:
-            outcome = handler.process(self.aws, self.settings, records, log=self.log)
-        except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the monitor; the log says why
-            reason = f"the monitor failed on this batch: {type(exc).__name__}: {exc}"
-            self.log("batch-failed", messages=len(records), reason=reason)
-            outcome = Outcome(kind="failed", messages=len(records), retry={r.message_id: reason for r in records})
+        """One batch received, judged and settled; None when no message came. Its messages stay hidden (the
+        heartbeat) from the first receive until the batch is judged and published; the heartbeat stops before
+        they are settled, so no renewal undoes a message returned to the queue."""
+        with Heartbeat(self.queue, self.queue_url, self.visibility, self.log, self.heartbeat) as beat:
+            records = self.batch(beat)
+            if not records:
+                return None
+            try:
+                outcome = handler.process(self.aws, self.settings, records, log=self.log)
+            except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the monitor; the log says why
+                reason = f"the monitor failed on this batch: {type(exc).__name__}: {exc}"
+                self.log("batch-failed", messages=len(records), reason=reason)
+                outcome = Outcome(kind="failed", messages=len(records),
+                                  retry={r.message_id: reason for r in records})
         self.settle(records, outcome.retry, {p.record.message_id for p in outcome.poison})
         return outcome
 
     def run(self) -> int:
         failures = 0
         self.log("started", suffix=self.settings.suffix, queue=self.queue_url, window=self.window,
-                 clients=handler.warm(self.aws))
+                 visibility=self.visibility, clients=handler.warm(self.aws))
         while not self.stop.is_set():
             try:
                 self.step()
@@ -167,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespace", default=os.environ.get(monitor.ENV_NAMESPACE) or None,
                         help="the CloudWatch namespace of FailingFindings; also OPSCLI_MONITOR_NAMESPACE")
     parser.add_argument("--window", type=_window, default=2.0, help="seconds a batch collects (default 2)")
+    parser.add_argument("--visibility", type=_visibility, default=VISIBILITY,
+                        help=f"seconds a message in hand stays hidden unless renewed (default {VISIBILITY})")
     args = parser.parse_args(argv)
     log = handler.json_log()
     try:
@@ -182,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL).run()
+    return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL,
+                    visibility=args.visibility).run()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -34,7 +37,7 @@ from opscli.monitor.messages import Record
 from opscli.monitor.run import Settings
 from platform_spec import monitor
 from platform_spec.rules import stk_perimeter
-from tests.conftest import SUFFIX
+from tests.conftest import ROOT, SUFFIX, unmeasured
 from tests.integration.conftest import Deployment
 from tests.integration.test_drift import DRIFTS, _db_security_group
 
@@ -472,3 +475,36 @@ def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_clo
     handler.process(aws, settings, [Record("closed", _schedule())], log=quiet)
     closed = hub(watched)[fid]
     assert (closed["Compliance"]["Status"], closed["RecordState"]) == ("PASSED", "ARCHIVED")
+
+
+def test_a_consumer_killed_mid_batch_leaves_its_message_to_the_next_within_seconds(watched, tmp_path):
+    """A consumer of a queue of its own collects a batch for 300 s (--window), so it holds its message when it is
+    killed with SIGKILL: the message is delivered again once its short visibility lapses (2 s here, 20 s by
+    default), not after the longest a batch may take (122 s before the heartbeat)."""
+    sqs = watched.client("sqs")
+    queue = sqs.create_queue(QueueName="monitor-killed-mid-batch")["QueueUrl"]
+    log = tmp_path / "consumer.log"
+    env = {k: v for k, v in unmeasured(os.environ).items() if not k.startswith("OPSCLI_MONITOR_")}
+    try:
+        with log.open("w") as sink:
+            consumer = subprocess.Popen(
+                [sys.executable, "-m", "opscli.monitor", "--suffix", SUFFIX, "--queue-url", queue, "--endpoint-url",
+                 watched.endpoint_url, "--window", "300", "--visibility", "2"], cwd=ROOT, stdout=sink, stderr=sink,
+                env={**env, "AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_KEY": "local-emulator"})
+        try:
+            sent = sqs.send_message(QueueUrl=queue, MessageBody=monitor.schedule_body(SUFFIX))["MessageId"]
+            poll(lambda: sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessagesNotVisible"] == "1" or consumer.poll() is not None,
+                "the consumer holding the message")
+            assert consumer.poll() is None, log.read_text()
+        finally:
+            consumer.kill()
+            consumer.wait()
+        killed = time.monotonic()
+        [again] = poll(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, MessageSystemAttributeNames=[
+            "ApproximateReceiveCount"]).get("Messages"), "the message delivered again", timeout=60)
+        assert again["MessageId"] == sent and again["Attributes"]["ApproximateReceiveCount"] == "2"
+        assert time.monotonic() - killed < 60
+    finally:
+        sqs.delete_queue(QueueUrl=queue)
+

@@ -306,14 +306,16 @@ def test_an_iam_change_or_an_update_of_the_stack_runs_the_whole_audit():
 
 
 class FakeQueue:
-    """An SQS client that answers one message, then nothing; or fails every receive."""
+    """An SQS client that answers one message, then nothing; or fails every receive. `calls` is every call in
+    order: (operation, its arguments)."""
 
     def __init__(self, *, failing: bool = False) -> None:
-        self.failing, self.deleted, self.returned = failing, [], []
+        self.failing, self.deleted, self.returned, self.calls = failing, [], [], []
         self.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(_event()),
                           "Attributes": {"ApproximateReceiveCount": "1"}}]
 
-    def receive_message(self, **_: object) -> dict:
+    def receive_message(self, **kwargs: object) -> dict:
+        self.calls.append(("ReceiveMessage", kwargs))
         if self.failing:
             import botocore.exceptions
 
@@ -322,15 +324,17 @@ class FakeQueue:
         return {"Messages": found}
 
     def delete_message_batch(self, Entries: list, **_: object) -> dict:  # noqa: N803 - botocore's names
+        self.calls.append(("DeleteMessageBatch", {"Entries": Entries}))
         self.deleted += Entries
         return {"Successful": Entries, "Failed": []}
 
     def change_message_visibility_batch(self, Entries: list, **_: object) -> dict:  # noqa: N803
+        self.calls.append(("ChangeMessageVisibilityBatch", {"Entries": Entries}))
         self.returned += Entries
         return {"Successful": Entries, "Failed": []}
 
 
-def _consumer(queue: FakeQueue, log: list) -> object:
+def _consumer(queue: FakeQueue, log: list, **options: object) -> object:
     import threading
 
     from opscli.aws import Aws, new_session
@@ -339,7 +343,84 @@ def _consumer(queue: FakeQueue, log: list) -> object:
     aws = Aws(session=new_session(region_name="ap-northeast-1"), allowed=frozenset())
     return Consumer(queue, "http://127.0.0.1:1/q", aws, run.Settings(suffix=SUFFIX), window=0,
                     log=lambda event, **fields: log.append({"event": event, **fields}), stop=threading.Event(),
-                    poll=0, backoff=0)
+                    poll=0, backoff=0, **{"heartbeat": 3600.0, **options})
+
+
+def test_a_batch_in_hand_is_hidden_for_seconds_and_renewed_until_it_is_settled(monkeypatch):
+    """The consumer receives with a short visibility (a consumer killed mid-batch holds its messages that long at
+    most) and renews it from a heartbeat while the batch is judged; the heartbeat stops before the batch is
+    settled, so no renewal follows the delete."""
+    import threading
+
+    from opscli.monitor import handler
+    from opscli.monitor.__main__ import VISIBILITY
+
+    queue, log = FakeQueue(), []
+    renewed = threading.Event()
+    original = queue.change_message_visibility_batch
+
+    def renew(Entries: list, **kwargs: object) -> dict:  # noqa: N803
+        answer = original(Entries, **kwargs)
+        if sum(name == "ChangeMessageVisibilityBatch" for name, _ in queue.calls) >= 2:
+            renewed.set()
+        return answer
+
+    queue.change_message_visibility_batch = renew
+
+    def slow(aws: object, settings: object, records: list, **_: object) -> run.Outcome:
+        assert renewed.wait(60), "the heartbeat renewed nothing while the batch was judged"
+        return run.Outcome(kind="change", messages=len(records))
+
+    monkeypatch.setattr(handler, "process", slow)
+    outcome = _consumer(queue, log, heartbeat=0.01).step()
+    assert outcome.kind == "change" and not outcome.retry
+    names = [name for name, _ in queue.calls]
+    assert names[0] == "ReceiveMessage" and queue.calls[0][1]["VisibilityTimeout"] == VISIBILITY <= 20
+    assert names[-1] == "DeleteMessageBatch" and queue.deleted == [{"Id": "0", "ReceiptHandle": "r-1"}]
+    renewals = [args["Entries"] for name, args in queue.calls if name == "ChangeMessageVisibilityBatch"]
+    assert len(renewals) >= 2 and all(entries == [{"Id": "0", "ReceiptHandle": "r-1",
+                                                   "VisibilityTimeout": VISIBILITY}] for entries in renewals)
+    assert not [e for e in log if e["event"].startswith("heartbeat")]
+
+
+def test_a_renewal_that_fails_is_logged_and_the_heartbeat_goes_on():
+    import botocore.exceptions
+
+    from opscli.monitor.__main__ import Heartbeat
+    from opscli.monitor.messages import Record
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.tries = 0
+
+        def change_message_visibility_batch(self, Entries: list, **_: object) -> dict:  # noqa: N803
+            self.tries += 1
+            if self.tries == 1:
+                raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+            return {"Successful": [], "Failed": [{"Id": "1", "Code": "ReceiptHandleIsInvalid", "SenderFault": True},
+                                                 {"Id": "x"}, "junk"]}
+
+    log: list = []
+    beat = Heartbeat(Refusing(), "http://127.0.0.1:1/q", 20, lambda event, **fields: log.append(
+        {"event": event, **fields}))
+    records = [Record("a", "{}", "r-a"), Record("b", "{}", "r-b")]
+    beat.renew(records)
+    beat.renew(records)
+    assert [e["event"] for e in log] == ["heartbeat-failed"] * 4 and beat.beats == 1
+    assert "EndpointConnectionError" in log[0]["reason"]
+    assert log[1]["messageId"] == "b" and log[1]["reason"] == "ReceiptHandleIsInvalid"
+    assert log[2]["messageId"] is None and log[3]["reason"] == "an answer that is not an entry"
+    beat.stop()  # never started: nothing to wait for
+
+
+@pytest.mark.parametrize("text", ["1", "43201", "ten", "2.5"])
+def test_a_visibility_sqs_would_refuse_is_a_usage_error(text):
+    import argparse
+
+    from opscli.monitor.__main__ import _visibility
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        _visibility(text)
 
 
 def test_a_batch_the_monitor_fails_on_is_left_on_the_queue(monkeypatch):
@@ -352,7 +433,7 @@ def test_a_batch_the_monitor_fails_on_is_left_on_the_queue(monkeypatch):
     queue, log = FakeQueue(), []
     outcome = _consumer(queue, log).step()
     assert outcome.kind == "failed" and "RuntimeError: a bug" in outcome.retry["m-1"]
-    assert queue.deleted == [] and [e["VisibilityTimeout"] for e in queue.returned] == [5]
+    assert queue.deleted == [] and [e["VisibilityTimeout"] for e in queue.returned] == [5]  # RETRY_DELAY
     assert log[-1]["event"] == "batch-failed"
 
 
