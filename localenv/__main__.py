@@ -7,7 +7,10 @@
     python -m localenv schedule --suffix dev                         fire the posture monitor's schedule now
 
 `up` also deploys the posture monitor (TapMonitor<suffix>, its template beside TapStack's) and runs its queue's
-consumer, `python -m opscli.monitor`, as a process of its own until `down`; --no-monitor leaves both out.
+consumer, `python -m opscli.monitor`, as a process of its own until `down`; --no-monitor leaves both out. `up` run
+again while that deployment runs starts its consumer again if it has ended (the running `up`, proved by its lock as
+`down` proves it, is asked with SIGUSR1 and starts it; exit 0, or 3 if it ended again at once), and otherwise says
+the deployment is up (exit 2).
 
 The template defaults to cdk.out/TapStack<suffix>.template.json (scripts/main.sh writes it); the outputs to
 cfn-outputs/<suffix>/flat-outputs.json, the stack record beside them (a file there that localenv did not write is
@@ -17,7 +20,8 @@ Exit codes: 0 done (audit passed; up: stopped cleanly); 1 the audit or rotate-ch
 2 usage error (bad suffix, missing template, an outputs path that cannot be written or holds a file localenv did
 not write, a --reports directory that does not exist, nothing to stop or nothing `down` can prove is the
 deployment);
-3 deployment or audit could not complete (down: the deployment did not stop in time).
+3 deployment or audit could not complete (down: the deployment did not stop in time; up run again: the monitor's
+consumer ended again at once, or the running `up` did not answer).
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ from localenv.outputs import stack_record_path
 from platform_spec import files
 
 STATE_DIR = ROOT / ".cache" / "localenv"
+# What asks a running `up` to start its monitor's consumer again if it has ended; `up` handles it from the moment it
+# holds its lock, before it writes the record that names it (the default action of SIGUSR1 would end it).
+RESTART_SIGNAL = signal.SIGUSR1
+RESTART_WAIT = 60.0  # seconds `up` waits for the running `up` to answer (it looks twice a second; a start takes 3)
 
 
 def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: Path, *,
@@ -135,6 +143,10 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
 
     held = statefile.acquire(state)
+    if held is None and monitor_template is not None:
+        restarted = restart_monitor(config, state)
+        if restarted is not None:
+            return restarted
     if held is None:
         running = _quietly(statefile.read_record, state) or {}
         endpoint, pid = running.get("endpoint", "?"), statefile.holder(state)
@@ -142,18 +154,18 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
         raise UsageError(f"{config.stack_name} is already up at {endpoint} ("
                          f"{f'pid {pid}' if pid else 'held by a process this PID namespace cannot see'}): "
                          f"python -m localenv down --suffix {config.environment_suffix}")
-    stop = threading.Event()
+    stop, restart = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(RESTART_SIGNAL, lambda *_: restart.set())
     os.environ.update(LOCAL_CREDENTIALS)
     try:
         with deployed(template, config, outputs, port=port, quiet=True) as endpoint, \
                 _monitor(config, monitor_template, endpoint, outputs, state) as watching:
+            fields = {"endpoint": endpoint, "outputs": str(outputs.resolve()),
+                      "stack_record": str(stack_record_path(outputs).resolve()), "suffix": config.environment_suffix,
+                      "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}}
             # any earlier record is stale: this process holds the lock
-            record = held.write_record({"endpoint": endpoint, "outputs": str(outputs.resolve()),
-                                        "stack_record": str(stack_record_path(outputs).resolve()),
-                                        "suffix": config.environment_suffix,
-                                        "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint},
-                                        **({"monitor": watching.record} if watching else {})})
+            record = held.write_record({**fields, **({"monitor": watching.record} if watching else {})})
             exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
             print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
                   f"  outputs: {outputs}\n"
@@ -163,9 +175,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
                   flush=True)
             if watching:
                 print(watching.status(), flush=True)
-            while not stop.wait(0.5):
-                if watching:
-                    watching.report_exit()
+            serve(held, fields, watching, stop=stop, restart=restart)
     except KeyboardInterrupt:
         pass
     finally:
@@ -173,33 +183,122 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     return 0
 
 
-class _Watching:
-    """The monitor beside a running `up`: its deployment's outputs and its consumer."""
+def serve(held: statefile.Held, fields: dict[str, Any], watching: Watching | None, *, stop: threading.Event,
+          restart: threading.Event) -> None:
+    """What `up` does until `stop`, twice a second: say once if the monitor's consumer has ended, and answer a
+    `restart` request (RESTART_SIGNAL) by starting it again if it has ended, then rewriting the record (`fields`
+    and the monitor's), which is the answer `up` run again waits for."""
+    while not stop.wait(0.5):
+        if watching:
+            watching.report_exit()
+        if restart.is_set():
+            restart.clear()
+            if watching:
+                watching.restart()
+                held.write_record({**fields, "monitor": watching.record})
+                print(watching.status(), flush=True)
 
-    def __init__(self, running: Any) -> None:
+
+class Watching:
+    """The monitor beside a running `up`: its deployment's outputs and its consumer (started again on request)."""
+
+    def __init__(self, running: Any, suffix: str) -> None:
+        self.running, self.suffix = running, suffix
+        self.reported = self.consumer.exited() is not None
+        self.answered = 0  # restart requests answered (the record says so: `up` run again waits for it)
+
+    @property
+    def consumer(self) -> Any:
+        return self.running.consumer
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The state record's `monitor`: where it is, and which process its consumer is (pid and start time, so
+        that `up` run again can tell whether it still runs), how many times it was started and whether it has
+        exited."""
         from platform_spec import monitor
 
-        outputs, consumer = running.deployed.outputs, running.consumer
-        self.consumer, self.reported = consumer, consumer.exited() is not None
-        self.record = {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log),
-                       "endpoint": running.endpoint, "ca_bundle": str(running.ca_bundle)}
+        outputs, consumer = self.running.deployed.outputs, self.consumer
+        return {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log),
+                "endpoint": self.running.endpoint, "ca_bundle": str(self.running.ca_bundle),
+                "consumer": {**(consumer.identity.to_dict() if consumer.identity else {}),
+                             "started": self.running.restarts + 1, "answered": self.answered,
+                             "exited": consumer.exited()}}
 
     def status(self) -> str:
         from localenv.monitor import status_line
 
         return status_line(self.consumer)
 
+    def restart(self) -> bool:
+        """Start the consumer again if it has ended (see localenv.monitor.Running.restart)."""
+        self.answered += 1
+        if not self.running.restart():
+            return False
+        self.reported = self.consumer.exited() is not None
+        return True
+
     def report_exit(self) -> None:
         """Say once, on stderr, that the consumer has ended (the emulator goes on serving)."""
         if not self.reported and self.consumer.exited() is not None:
             self.reported = True
             print(f"error: the posture monitor exited with {self.consumer.exited()}; the stacks stay up without "
-                  f"it (log: {self.consumer.log})", file=sys.stderr, flush=True)
+                  f"it (log: {self.consumer.log}); start it again: python -m localenv up --suffix {self.suffix}",
+                  file=sys.stderr, flush=True)
+
+
+def restart_monitor(config: AppConfig, state: statefile.Paths, *, wait: float = RESTART_WAIT) -> int | None:
+    """`up` run while this stack's deployment runs: if the record names its monitor's consumer and that process
+    no longer runs (no such process, one that has ended, or its pid now names a process that started at another
+    time), ask the running `up` to start it again and wait for its answer in the record; the exit code (0 started,
+    3 it ended again at once or no answer came). None when there is nothing to start again (the consumer runs, the
+    deployment is up without its monitor, or its record names no consumer): `up` then says it is up.
+
+    Only the running `up`, proved by the kernel as `down` proves it, is signalled, and it only starts the consumer
+    again if it saw it end (its own child, which it waited for); nothing else is signalled."""
+    from localenv import processes
+
+    record = statefile.read_record(state) or {}
+    monitor = record.get("monitor")
+    before = monitor.get("consumer") if isinstance(monitor, dict) else None
+    if not isinstance(before, dict):
+        return None
+    identity = processes.Identity.from_dict(before)
+    if identity is not None and identity.running():
+        return None
+    pid = statefile.notify(state, RESTART_SIGNAL)
+    deadline = time.monotonic() + wait
+    while True:
+        now = _quietly(statefile.read_record, state) or {}
+        monitor = now.get("monitor")
+        after = monitor.get("consumer") if isinstance(monitor, dict) else None
+        if isinstance(after, dict) and after.get("answered") != before.get("answered"):
+            break
+        if time.monotonic() > deadline:
+            print(f"error: {config.stack_name}'s `up` (pid {pid}) did not answer within {wait:.0f}s; its output "
+                  "says why", file=sys.stderr)
+            return 3
+        time.sleep(0.2)
+    started = processes.Identity.from_dict(after)
+    if after.get("started") == before.get("started"):
+        print(f"{config.stack_name} is up (pid {pid}) and its posture monitor runs (pid "
+              f"{started.pid if started else '?'}): nothing to start")
+        return 0
+    code = after.get("exited")
+    log = monitor.get("log") if isinstance(monitor, dict) else None
+    shown = log if isinstance(log, str) and log.isprintable() else "(not recorded)"
+    if code is not None or started is None:
+        print(f"error: {config.stack_name}'s posture monitor was started again but exited at once with {code}; "
+              f"its log: {shown}", file=sys.stderr)
+        return 3
+    print(f"{config.stack_name} is up (pid {pid}); its posture monitor had ended and runs again (pid {started.pid}; "
+          f"log: {shown})")
+    return 0
 
 
 @contextmanager
 def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: Path,
-             state: statefile.Paths) -> Iterator[_Watching | None]:
+             state: statefile.Paths) -> Iterator[Watching | None]:
     """TapMonitor<suffix> deployed and its consumer running for the block, or nothing when left out."""
     if template is None:
         yield None
@@ -208,7 +307,7 @@ def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: P
 
     log = local_monitor.log_path(state.directory, config)
     with local_monitor.running(config, template, endpoint, outputs, log, os.environ) as running:
-        yield _Watching(running)
+        yield Watching(running, config.environment_suffix)
 
 
 def schedule(config: AppConfig, state: statefile.Paths) -> int:

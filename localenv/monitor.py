@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 @dataclass
 class Consumer:
-    """The running consumer: its process and its log file (stdout and stderr)."""
+    """The running consumer: its process (and who the kernel says it is, for the state record), its log file
+    (stdout and stderr) and the command line and environment it was started with."""
 
     process: subprocess.Popen
     log: Path
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    identity: processes.Identity | None = None  # None: it had ended before it could be looked at
 
     def exited(self) -> int | None:
         return self.process.poll()
@@ -147,9 +150,10 @@ class Consumer:
         return processes.stop(self.process, timeout)
 
 
-def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float = START_GRACE) -> Consumer:
-    """Start the consumer with its output to `log`, and watch it for `grace` seconds: it either runs or has
-    exited (see `Consumer.exited`); nothing waits for it beyond that."""
+def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float | None = None) -> Consumer:
+    """Start the consumer with its output to `log`, and watch it for `grace` seconds (START_GRACE): it either runs
+    or has exited (see `Consumer.exited`); nothing waits for it beyond that."""
+    grace = START_GRACE if grace is None else grace
     log.parent.mkdir(parents=True, exist_ok=True)
     # A new file of ours each run, never through a name someone left there: a link (symbolic or hard) is
     # removed, which changes no other file, and the new one is made exclusively.
@@ -164,7 +168,8 @@ def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float = 
         process = subprocess.Popen(argv, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=sink,
                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if sys.platform == "linux"
                                    else None)
-    consumer = Consumer(process, log, argv)
+    # Read while it is our unreaped child: its pid cannot name another process until we wait for it.
+    consumer = Consumer(process, log, argv, dict(env), processes.Identity.of(process.pid))
     deadline = time.monotonic() + grace
     while consumer.exited() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -191,6 +196,25 @@ class Running:
     consumer: Consumer
     endpoint: str
     ca_bundle: Path
+    restarts: int = 0
+
+    def restart(self) -> bool:
+        """Start the consumer again, as it was started, if it has ended (this process waited for it, so it is
+        gone); its last log is kept beside the new one (`previous_log`). False when it still runs: nothing is
+        started or signalled."""
+        ended = self.consumer
+        if ended.exited() is None:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(ended.log, previous_log(ended.log))  # the link itself, if it is one: nothing is followed
+        self.consumer = start(ended.argv, ended.log, ended.env)
+        self.restarts += 1
+        return True
+
+
+def previous_log(log: Path) -> Path:
+    """Where a restarted consumer's previous log is kept: TapMonitor<suffix>.previous.log."""
+    return log.with_name(f"{log.stem}.previous{log.suffix}")
 
 
 @contextlib.contextmanager
@@ -208,10 +232,11 @@ def running(config: AppConfig, template: Mapping[str, Any], endpoint_url: str, t
         with tls_listener(tls) as https:
             consumer = start(command(config, deployed, https), log,
                              {**env, "AWS_ENDPOINT_URL": https, "AWS_CA_BUNDLE": str(tls.ca), "PYTHONUNBUFFERED": "1"})
+            watched = Running(deployed, consumer, https, tls.ca)
             try:
-                yield Running(deployed, consumer, https, tls.ca)
+                yield watched
             finally:
-                consumer.stop()
+                watched.consumer.stop()  # the one running now (`restart` may have replaced the first)
 
 
 def fire_schedule(record: Mapping[str, Any], config: AppConfig) -> str:
@@ -238,4 +263,4 @@ def log_path(state_dir: Path, config: AppConfig) -> Path:
 
 
 __all__ = ["Consumer", "Deployed", "Running", "command", "deploy", "fire_schedule", "load_template", "log_path",
-           "outputs_path", "running", "start", "status_line", "template_path"]
+           "outputs_path", "previous_log", "running", "start", "status_line", "template_path"]

@@ -445,7 +445,17 @@ def stop(paths: Paths, *, timeout: float) -> Stopped:
         raise StateError(f"cannot look at the deployment's state in {paths.directory}: {_why(exc)}") from None
 
 
-def _stop(paths: Paths, timeout: float) -> Stopped:
+def notify(paths: Paths, signum: int) -> int:
+    """Send `signum` to the running `up` the record names, once the kernel proves it is that process (as `stop`
+    proves it), without waiting for anything; its pid. Raises StateError when nothing runs or the process cannot
+    be proved (nothing is then signalled, and no record removed)."""
+    try:
+        return _stop(paths, 0, signum=signum, wait=False).pid
+    except OSError as exc:
+        raise StateError(f"cannot look at the deployment's state in {paths.directory}: {_why(exc)}") from None
+
+
+def _stop(paths: Paths, timeout: float, *, signum: int = signal.SIGTERM, wait: bool = True) -> Stopped:
     nothing = f"no local deployment of {paths.stack} is running ({paths.record} does not exist)"
     directory = _Directory.open(paths, create=False)
     if directory is None:
@@ -469,6 +479,8 @@ def _stop(paths: Paths, timeout: float) -> Stopped:
             held_by = _holder(lock_fd)
             if isinstance(record, StateError):
                 if held_by is None:
+                    if not wait:
+                        raise StateError(f"{record}; no deployment of {paths.stack} is running")
                     directory.remove(paths.record_name, record_file)
                     raise StateError(f"{record}; no deployment of {paths.stack} is running, so it was removed")
                 raise StateError(f"{record}; a deployment of {paths.stack} holds {paths.lock}: left as it is")
@@ -477,6 +489,8 @@ def _stop(paths: Paths, timeout: float) -> Stopped:
                                  f"than {paths.lock} (device {record.lock[0]} inode {record.lock[1]}, not "
                                  f"{lock_file.st_dev} {lock_file.st_ino}): left as it is")
             if held_by is None:
+                if not wait:
+                    raise StateError(f"no deployment of {paths.stack} is running (nobody holds {paths.lock})")
                 directory.remove(paths.record_name, record_file)
                 return Stopped(record.pid, stale=True)
             if held_by <= 0:
@@ -489,16 +503,16 @@ def _stop(paths: Paths, timeout: float) -> Stopped:
                 raise StateError(f"refusing to signal pid {record.pid}: {paths.record} names it, but the running "
                                  f"deployment's lock is held by pid {held_by}; stop that process yourself if it is "
                                  "yours")
-            _signal(directory, lock_fd, lock_file, record, timeout)
+            _signal(directory, lock_fd, lock_file, record, timeout, signum=signum, wait=wait)
             return Stopped(record.pid, stale=False)
         finally:
             os.close(lock_fd)
 
 
 def _signal(directory: _Directory, lock_fd: int, lock_file: os.stat_result, record: _Record,
-            timeout: float) -> None:
-    """SIGTERM to the lock's holder through a pidfd, once the pinned process is proved to be the record's `up`;
-    waits for it to end."""
+            timeout: float, *, signum: int = signal.SIGTERM, wait: bool = True) -> None:
+    """`signum` (SIGTERM) to the lock's holder through a pidfd, once the pinned process is proved to be the record's
+    `up`; with `wait`, waits for it to end."""
     pid = record.pid
     if not hasattr(os, "pidfd_open"):
         raise StateError(f"this system cannot pin pid {pid} (no pidfd): stop `up` with Ctrl-C where it runs")
@@ -520,10 +534,12 @@ def _signal(directory: _Directory, lock_fd: int, lock_file: os.stat_result, reco
             raise StateError(f"refusing to signal pid {pid}: it holds {directory.paths.lock}, but {problem}; "
                              "nothing was signalled and the record is kept")
         try:
-            signal.pidfd_send_signal(handle, signal.SIGTERM)
+            signal.pidfd_send_signal(handle, signum)
         except ProcessLookupError:
+            if not wait:
+                raise StateError(f"pid {pid} ended while localenv signalled it") from None
             return  # it ended on its own just now
-        if not _ended(handle, timeout):
+        if wait and not _ended(handle, timeout):
             raise StillRunning(pid)
     finally:
         os.close(handle)

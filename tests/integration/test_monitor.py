@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from localenv import processes
 from localenv.__main__ import main as localenv_main
 from localenv.deploy import ACCOUNT
 from opscli import core, targets
@@ -57,6 +58,13 @@ class Watched(Deployment):
     def monitor(self) -> dict[str, Any]:
         return self.record["monitor"]
 
+    def consumer(self) -> processes.Identity:
+        """The consumer process the state record names now (`up` run again may have started another)."""
+        record = json.loads((self.state_dir / f"TapStack{SUFFIX}.json").read_text())
+        identity = processes.Identity.from_dict(record["monitor"]["consumer"])
+        assert identity is not None, record["monitor"]
+        return identity
+
     def log_lines(self) -> list[dict[str, Any]]:
         text = Path(self.monitor["log"]).read_text(errors="replace")
         return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
@@ -72,6 +80,7 @@ def watched(monitored_deployment) -> Watched:
                    _session(), local=True)
     made.record = monitored_deployment.record
     made.state_dir = monitored_deployment.directory
+    made.up = monitored_deployment.process
     # the consumer has judged what the monitor's own deployment sent it (its role: the whole audit)
     poll(lambda: [r for r in made.log_lines() if r["event"] == "run"], "the consumer's first run")
     return made
@@ -508,3 +517,24 @@ def test_a_consumer_killed_mid_batch_leaves_its_message_to_the_next_within_secon
     finally:
         sqs.delete_queue(QueueUrl=queue)
 
+
+def test_up_run_again_starts_a_consumer_that_was_killed(watched, synth, capsys):
+    """`localenv up` of the running deployment's suffix, once its consumer was killed: the running `up` starts it
+    again (exit 0), and the new consumer judges what reaches the queue."""
+    first = watched.consumer()
+    assert processes.Identity.of(watched.up.pid) and first.running()
+    assert int(Path(f"/proc/{first.pid}/stat").read_text().rpartition(")")[2].split()[1]) == watched.up.pid
+    argv = ["up", "--suffix", SUFFIX, "--template", str(synth.template_path), "--outputs", str(watched.outputs_file),
+            "--state-dir", str(watched.state_dir)]
+    assert localenv_main(argv) == 2  # it runs: the deployment is up, nothing to start
+    assert "is already up" in capsys.readouterr().err
+    os.kill(first.pid, signal.SIGKILL)
+    poll(lambda: not first.running(), "the consumer ended")
+    assert localenv_main(argv) == 0
+    second = watched.consumer()
+    assert second != first and second.running()
+    assert f"runs again (pid {second.pid}" in capsys.readouterr().out
+    poll(lambda: [r for r in watched.log_lines() if r["event"] == "started"], "the new consumer started")
+    sqs = watched.client("sqs")
+    sqs.send_message(QueueUrl=watched.monitor["outputs"][monitor.OUTPUT_QUEUE_URL], MessageBody="[]")
+    poll(lambda: [r for r in watched.log_lines() if r["event"] == "poison"], "the new consumer judging")
