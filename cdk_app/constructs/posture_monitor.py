@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -47,6 +47,27 @@ RESERVED_CONCURRENCY = 2
 MEMORY_MB = 512
 REPORT_DAYS = 400  # each run's report is evidence for a year's audit, and a month more to fetch it
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the latest Python Lambda runs (cdk-nag AwsSolutions-L1)
+SCHEDULE_GROUP = "default"  # the schedule's group (a schedule names none: the account's default group)
+
+
+@jsii.implements(events.IRuleTarget)
+class QueueTarget:
+    """A queue as a rule's target, with a dead-letter queue and a retry policy, that grants nothing: the construct
+    writes the queues' and the key's statements itself (CDK's SqsQueue target would admit every rule of the
+    account to a queue with a key of its own)."""
+
+    def __init__(self, queue: sqs.IQueue, *, dead_letter_queue: sqs.IQueue, retry_attempts: int,
+                 max_event_age: Duration) -> None:
+        self.queue, self.dead_letter_queue = queue, dead_letter_queue
+        self.retry_attempts, self.max_event_age = retry_attempts, max_event_age
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(
+            arn=self.queue.queue_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=self.retry_attempts,
+                maximum_event_age_in_seconds=int(self.max_event_age.to_seconds())))
 
 
 class PostureMonitor(Construct):
@@ -79,14 +100,31 @@ class PostureMonitor(Construct):
             removal_policy=RemovalPolicy.DESTROY)
 
         # On change: CloudTrail's management events of the watched services, on this account's default bus.
+        rule_name = config.name("monitor-changes")
         self.rule = events.Rule(
-            self, "Changes", rule_name=config.name("monitor-changes"),
+            self, "Changes", rule_name=rule_name,
             description=f"Changes to the services of TapStack{config.environment_suffix} reach the posture monitor",
             event_pattern=events.EventPattern(detail_type=[monitor.CLOUDTRAIL_DETAIL_TYPE],
                                               source=list(watched_sources)),
-            targets=[event_targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue,
-                                            retry_attempts=8, max_event_age=Duration.hours(24))])
-        # EventBridge writes to the CMK-encrypted queues (this account's rules only).
+            targets=[QueueTarget(self.queue, dead_letter_queue=self.dead_letter_queue, retry_attempts=8,
+                                 max_event_age=Duration.hours(24))])
+        # The rule's ARN from its name, not its GetAtt: the key's policy names it, and the key would then wait for
+        # the rule, which waits for the queue, which waits for the key.
+        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=rule_name)
+        # EventBridge may send to the two queues for this rule only (the queue, and the target's dead-letter
+        # queue for what it could not deliver): SQS sees the rule as aws:SourceArn. CDK's SqsQueue target is not
+        # used: for a queue with a key of its own it admits every rule of the account (aws:SourceAccount).
+        for queue in (self.queue, self.dead_letter_queue):
+            queue.add_to_resource_policy(iam.PolicyStatement(
+                sid="ChangesRuleSends", principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"], resources=[queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}}))
+        # ... and SQS uses the key on EventBridge's behalf to encrypt what it sends. This account only, and not the
+        # rule: AWS documents that aws:SourceArn, aws:SourceAccount and aws:SourceOrgID in a key policy are not
+        # supported for EventBridge to an encrypted SNS topic (sns-key-management) and says nothing of SQS; CDK's
+        # own SqsQueue target writes aws:SourceAccount here. A condition the call does not carry would drop every
+        # event silently, and nothing here can prove it carries aws:SourceArn: the queues' policies above are
+        # what hold EventBridge to the rule.
         key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowEventBridgeToEncryptedQueues", principals=[iam.ServicePrincipal("events.amazonaws.com")],
             actions=["kms:GenerateDataKey*", "kms:Decrypt"], resources=["*"],
@@ -94,11 +132,17 @@ class PostureMonitor(Construct):
 
         # On schedule: the whole-stack audit, which also sees what emits no event. The schedule's role may send to
         # the two queues and nothing else (a managed policy of this construct; the target's own grants would
-        # write an inline one).
+        # write an inline one). Scheduler assumes it as the schedule's group (aws:SourceArn, since September
+        # 2023) or, for accounts that kept the old form, as the schedule; both are named, by name (the schedule
+        # names the role).
+        schedule_name = config.name("monitor-schedule")
+        sources = [stack.format_arn(service="scheduler", resource="schedule-group", resource_name=SCHEDULE_GROUP),
+                   stack.format_arn(service="scheduler", resource="schedule",
+                                    resource_name=f"{SCHEDULE_GROUP}/{schedule_name}")]
         self.schedule_role = iam.Role(
             self, "ScheduleRole", description="Sends the hourly audit to the posture monitor's queue",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account}, "ArnEquals": {"aws:SourceArn": sources}}))
         sends = iam.ManagedPolicy(self, "ScheduleSends", roles=[self.schedule_role],
                           description="The schedule sends to the monitor's queue (and dead-letters there)",
                           statements=[
@@ -107,7 +151,7 @@ class PostureMonitor(Construct):
                               iam.PolicyStatement(sid="UseOwnKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                                   resources=[key.key_arn])])
         self.schedule = scheduler.Schedule(
-            self, "Schedule", schedule_name=config.name("monitor-schedule"),
+            self, "Schedule", schedule_name=schedule_name,
             description=f"The whole-stack audit of TapStack{config.environment_suffix}, hourly",
             schedule=scheduler.ScheduleExpression.expression(monitor.SCHEDULE_RATE), key=key,
             target=scheduler_targets.SqsSendMessage(

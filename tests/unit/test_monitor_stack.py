@@ -78,6 +78,55 @@ def test_the_queues_the_rule_and_the_schedule_are_the_contracts(synth, monitor_t
     assert ref(props["Target"]["DeadLetterConfig"]["Arn"]) == dead_lid
 
 
+def text(value: Any) -> str:
+    """A template value as text: Fn::Join joined, a Ref as ${Name}."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(text(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"${{{value['Ref']}}}"
+    assert isinstance(value, str), value
+    return value
+
+
+def test_eventbridge_may_send_to_the_queues_for_the_monitors_rule_only(monitor_template):
+    """Each queue's policy admits events.amazonaws.com to SendMessage only with aws:SourceArn the monitor's rule
+    (by its name: the rule's ARN on the default bus), nothing for the account as a whole; the key lets
+    EventBridge (through SQS) encrypt for this account, the one condition that call is documented to allow."""
+    _, rule = one(monitor_template, "AWS::Events::Rule")
+    rule_arn = f"arn:aws:events:ap-northeast-1:${{AWS::AccountId}}:rule/{rule['Properties']['Name']}"
+    queues = set(resources(monitor_template, "AWS::SQS::Queue"))
+    admitted = {}
+    for policy in resources(monitor_template, "AWS::SQS::QueuePolicy").values():
+        [queue] = [ref(q) for q in policy["Properties"]["Queues"]]
+        allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+        assert [s["Principal"] for s in allows] == [{"Service": "events.amazonaws.com"}], allows
+        [statement] = allows
+        assert statement["Action"] == "sqs:SendMessage" and ref(statement["Resource"]) == queue
+        assert list(statement["Condition"]) == ["ArnEquals"]
+        admitted[queue] = text(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+    assert admitted == dict.fromkeys(queues, rule_arn)
+    _, key = one(monitor_template, "AWS::KMS::Key")
+    events = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+              if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert len(events) == 1 and sorted(events[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert events[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_the_schedules_role_is_assumed_for_the_schedule_only(monitor_template):
+    """Scheduler assumes the role as the schedule's group (aws:SourceArn; or as the schedule, the older form), of
+    this account; the group is the one the schedule is in (the default: it names none)."""
+    _, schedule = one(monitor_template, "AWS::Scheduler::Schedule")
+    role_lid = ref(schedule["Properties"]["Target"]["RoleArn"])
+    [trust] = monitor_template["Resources"][role_lid]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    group = schedule["Properties"].get("GroupName", "default")
+    where = "arn:aws:scheduler:ap-northeast-1:${AWS::AccountId}"
+    assert [text(v) for v in trust["Condition"]["ArnEquals"]["aws:SourceArn"]] == [
+        f"{where}:schedule-group/{group}", f"{where}:schedule/{group}/{schedule['Properties']['Name']}"]
+
+
 def test_the_rule_matches_the_source_cloudtrail_gives_every_service_tapstack_declares(synth, monitor_template):
     """For each type TapStack declares, the API opscli reads it with (its reader's clients) is the API that changes
     it; CloudTrail names that API's events aws.<its endpoint prefix> (botocore's service model), as the emulator
@@ -137,6 +186,8 @@ def test_the_function_consumes_the_queue_with_the_contracts_environment(monitor_
     assert ref(mapping["Properties"]["FunctionName"]) == function_lid
     assert 0 < mapping["Properties"]["MaximumBatchingWindowInSeconds"] <= 10
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Lambda refuses a mapping whose function may run longer than the queue hides a message, and advises six times
+    assert monitor_template["Resources"][queue]["Properties"]["VisibilityTimeout"] >= 6 * props["Timeout"]
     outputs = monitor_template["Outputs"]
     assert set(monitor.OUTPUTS) <= set(outputs)
 
