@@ -92,7 +92,8 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
     name = result.outputs[monitor.OUTPUT_FUNCTION]
     environment = (functions.get_function_configuration(FunctionName=name).get("Environment") or {}).get(
         "Variables") or {}
-    unset = [variable for variable in (monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE)
+    unset = [variable for variable in (monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE,
+                                       monitor.ENV_DEAD_LETTER_QUEUE, monitor.ENV_MAX_RECEIVES)
              if not environment.get(variable)]
     mappings = functions.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
     if unset:
@@ -107,14 +108,16 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
 
 def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[str]:
     """The consumer's command line (the contract's `python -m opscli.monitor ...`): the queue of the outputs, the
-    suffix, bucket and namespace the function's environment names, the batching window of its event source
-    mapping, and the emulator's HTTPS endpoint (the report bucket, like every bucket of the stacks, refuses
-    requests that are not over TLS)."""
+    suffix, bucket, namespace, dead-letter queue and maximum receives the function's environment names, the
+    batching window of its event source mapping, and the emulator's HTTPS endpoint (the report bucket, like every
+    bucket of the stacks, refuses requests that are not over TLS)."""
     env = deployed.environment
     return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
             "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
             "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
-            "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window)]
+            "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window),
+            "--dead-letter-queue-url", env[monitor.ENV_DEAD_LETTER_QUEUE],
+            "--max-receives", env[monitor.ENV_MAX_RECEIVES]]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -13,6 +13,18 @@ STACK_PREFIX = "TapMonitor"  # CloudFormation stack name: TapMonitor<suffix>, be
 ENV_SUFFIX = "OPSCLI_MONITOR_SUFFIX"
 ENV_BUCKET = "OPSCLI_MONITOR_BUCKET"
 ENV_NAMESPACE = "OPSCLI_MONITOR_NAMESPACE"
+ENV_DEAD_LETTER_QUEUE = "OPSCLI_MONITOR_DEAD_LETTER_QUEUE_URL"  # where the monitor dead-letters a message itself
+ENV_MAX_RECEIVES = "OPSCLI_MONITOR_MAX_RECEIVES"  # the queue's maxReceiveCount: the last try of a message
+
+# The queue's redrive: a message received this many times without being judged goes to the dead-letter queue.
+MAX_RECEIVES = 3
+# A message the monitor dead-letters itself (poison, or a change still failing on its last receive) keeps its body
+# and carries these message attributes: why, which message it was, its receives, and who sent it.
+DEAD_LETTER_REASON = "reason"
+DEAD_LETTER_MESSAGE_ID = "originalMessageId"
+DEAD_LETTER_RECEIVE_COUNT = "receiveCount"
+DEAD_LETTER_SOURCE = "source"
+DEAD_LETTER_SENDER = "opscli-monitor"
 HANDLER = "opscli.monitor.lambda_handler"
 LOCAL_MODULE = "opscli.monitor"  # `python -m opscli.monitor --suffix S --queue-url URL ...`: the local consumer
 

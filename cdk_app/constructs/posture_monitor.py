@@ -35,7 +35,7 @@ from platform_spec import monitor
 # for seconds only and renews it while its batch is in hand (opscli/monitor/__main__.py).
 TIMEOUT = Duration.minutes(2)
 VISIBILITY_TIMEOUT = Duration.minutes(12)
-MAX_RECEIVES = 3  # then the message goes to the dead-letter queue (a poison event never blocks the queue)
+MAX_RECEIVES = monitor.MAX_RECEIVES  # then SQS moves the message to the dead-letter queue (if the monitor has not)
 BATCH_SIZE = 10
 # Every change to one resource within a window arrives in one batch and is read once (a storm is coalesced); the
 # first change of a window waits for it to close, so it is most of the latency from a change to its finding
@@ -198,7 +198,9 @@ class PostureMonitor(Construct):
             description=f"The posture monitor of TapStack{config.environment_suffix}",
             environment={monitor.ENV_SUFFIX: config.environment_suffix,
                          monitor.ENV_BUCKET: self.bucket.bucket_name,
-                         monitor.ENV_NAMESPACE: monitor.METRIC_NAMESPACE})
+                         monitor.ENV_NAMESPACE: monitor.METRIC_NAMESPACE,
+                         monitor.ENV_DEAD_LETTER_QUEUE: self.dead_letter_queue.queue_url,
+                         monitor.ENV_MAX_RECEIVES: str(MAX_RECEIVES)})
         # The role's policies are resources of their own (the function names only the role): the function, and the
         # event source mapping, whose creation Lambda refuses unless the role may already receive from the queue,
         # wait for every one of them.
@@ -256,9 +258,10 @@ class PostureMonitor(Construct):
 
     def own_statements(self, config: AppConfig) -> list[iam.PolicyStatement]:
         """What the monitor needs beyond the reads: import findings, consume its queue (the function's event source
-        mapping, or the local consumer standing in for it, receives, deletes and returns messages; a poison message
-        is left on the queue for SQS to dead-letter, so nothing sends to the dead-letter queue), write its reports,
-        decrypt the queue's messages and encrypt its reports with its key, write its logs, put its metric."""
+        mapping, or the local consumer standing in for it, receives, deletes and returns messages), dead-letter a
+        message itself with its reason (poison, or a change still failing on its last receive: SendMessage to its
+        own dead-letter queue), write its reports, decrypt the queue's messages and encrypt its reports and
+        dead letters with its key, write its logs, put its metric."""
         stack = Stack.of(self)
         product = stack.format_arn(service="securityhub", resource="product",
                                    resource_name=f"{stack.account}/default")
@@ -270,6 +273,8 @@ class PostureMonitor(Construct):
             iam.PolicyStatement(sid="ConsumeQueue", actions=["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                              "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
                                 resources=[self.queue.queue_arn]),
+            iam.PolicyStatement(sid="DeadLetter", actions=["sqs:SendMessage"],
+                                resources=[self.dead_letter_queue.queue_arn]),
             iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
                                 resources=[self.bucket.arn_for_objects("*")]),
             iam.PolicyStatement(sid="UseOwnKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],

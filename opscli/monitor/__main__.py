@@ -2,11 +2,14 @@
 
     python -m opscli.monitor --suffix S --queue-url URL [--endpoint-url URL] [--region R] [--bucket B]
                              [--namespace N] [--window SECONDS] [--visibility SECONDS]
+                             [--dead-letter-queue-url URL [--max-receives N]]
 
 It long-polls the queue; from the first message it collects for --window seconds (the SQS event source's batching
 window: every change to one resource in a window is one read), hands the batch to opscli.monitor.process, deletes
-what was judged and leaves the rest: a poison message becomes visible again at once (SQS dead-letters it after
-maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. A message it holds is hidden for
+what was judged or dead-lettered and leaves the rest: with --dead-letter-queue-url, a poison message (and, with
+--max-receives, a change still failing on its last receive) is sent there with its reason and deleted; what is left
+becomes visible again, poison at once (SQS dead-letters it after maxReceiveCount), a change whose resources could
+not be read after RETRY_DELAY. A message it holds is hidden for
 --visibility seconds, renewed every quarter of that while its batch is collected, judged and published: a consumer
 killed mid-batch leaves its messages to the next one within --visibility seconds. Log lines (JSON) go to stderr.
 SIGTERM or Ctrl-C stops it after the batch in hand.
@@ -29,7 +32,7 @@ from typing import Any
 import botocore.exceptions
 
 from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, OpsError
+from opscli.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, OpsError, UsageError
 from opscli.monitor import handler
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings
@@ -153,12 +156,14 @@ class Consumer:
 
     def __init__(self, queue: Any, queue_url: str, aws: Aws, settings: Settings, *, window: float,
                  log: handler.Log, stop: threading.Event, poll: int = POLL, backoff: float = 2.0,
-                 visibility: int = VISIBILITY, heartbeat: float | None = None) -> None:
+                 visibility: int = VISIBILITY, heartbeat: float | None = None,
+                 dead_letters: handler.DeadLetters | None = None) -> None:
         self.queue, self.queue_url, self.aws, self.settings = queue, queue_url, aws, settings
         self.window, self.log, self.stop, self.poll = window, log, stop, poll
         self.backoff = backoff  # seconds before the first try after a queue failure, doubling, at most 30
         self.visibility = visibility  # seconds a received message is hidden; renewed while its batch is in hand
         self.heartbeat = heartbeat  # seconds between renewals (None: a quarter of the visibility)
+        self.dead_letters = dead_letters
 
     def receive(self, wait: int) -> list[Record]:
         answer = self.queue.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
@@ -216,7 +221,8 @@ class Consumer:
             if not records:
                 return None
             try:
-                outcome = handler.process(self.aws, self.settings, records, log=self.log)
+                outcome = handler.process(self.aws, self.settings, records, log=self.log,
+                                          dead_letters=self.dead_letters)
             except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the monitor; the log says why
                 reason = f"the monitor failed on this batch: {type(exc).__name__}: {exc}"
                 self.log("batch-failed", messages=len(records), reason=reason)
@@ -227,8 +233,10 @@ class Consumer:
 
     def run(self) -> int:
         failures = 0
+        letters = self.dead_letters
         self.log("started", suffix=self.settings.suffix, queue=self.queue_url, window=self.window,
-                 visibility=self.visibility, clients=handler.warm(self.aws))
+                 visibility=self.visibility, deadLetterQueue=letters.queue_url if letters else None,
+                 maxReceives=letters.max_receives if letters else None, clients=handler.warm(self.aws))
         while not self.stop.is_set():
             try:
                 self.step()
@@ -259,12 +267,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=_window, default=2.0, help="seconds a batch collects (default 2)")
     parser.add_argument("--visibility", type=_visibility, default=VISIBILITY,
                         help=f"seconds a message in hand stays hidden unless renewed (default {VISIBILITY})")
+    parser.add_argument("--dead-letter-queue-url", default=os.environ.get(monitor.ENV_DEAD_LETTER_QUEUE) or None,
+                        help="where poison is sent with its reason (MonitorDeadLetterQueueUrl); also "
+                             f"{monitor.ENV_DEAD_LETTER_QUEUE}")
+    parser.add_argument("--max-receives", default=os.environ.get(monitor.ENV_MAX_RECEIVES) or None,
+                        help="the queue's maxReceiveCount: a change still failing on this receive is dead-lettered "
+                             f"too; also {monitor.ENV_MAX_RECEIVES}")
     args = parser.parse_args(argv)
     log = handler.json_log()
     try:
         if not args.suffix:
             raise OpsError("missing --suffix")
         settings = Settings(suffix=from_suffix(args.suffix).suffix, bucket=args.bucket, namespace=args.namespace)
+        if args.max_receives is not None and args.dead_letter_queue_url is None:
+            raise UsageError("--max-receives needs --dead-letter-queue-url")
+        dead_letters = None if args.dead_letter_queue_url is None else handler.DeadLetters.checked(
+            args.dead_letter_queue_url, args.max_receives)
         aws = handler.monitor_session(region=args.region, endpoint_url=args.endpoint_url)
         queue_aws = Aws(region=args.region, endpoint_url=args.endpoint_url, allowed=frozenset(), writes=QUEUE_WRITES)
         queue = queue_aws.client("sqs")
@@ -275,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL,
-                    visibility=args.visibility).run()
+                    visibility=args.visibility, dead_letters=dead_letters).run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The monitor's entry for one batch of its queue, shared by the Lambda function and the local consumer: judge
-(opscli.monitor.run), publish (opscli.monitor.publish), and log one JSON line per event worth a look (a poison
-message and its reason, a message left for another try, the run's summary)."""
+(opscli.monitor.run), publish (opscli.monitor.publish), dead-letter what cannot be judged (poison, and a change
+still failing on its last receive) with its reason, and log one JSON line per event worth a look (a poison message
+and its reason, a message dead-lettered or left for another try, the run's summary)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import os
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import botocore.exceptions
@@ -20,6 +23,7 @@ from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings, judge_batch
 from opscli.sanitize import visible_json
 from opscli.targets import from_suffix
+from platform_spec import monitor
 from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
 from platform_spec.result import CouldNotLook
 
@@ -59,11 +63,95 @@ _PUBLISH_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCore
                    ValueError)
 
 
-def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log | None = None) -> Outcome:
+@dataclass(frozen=True)
+class DeadLetters:
+    """Where the monitor dead-letters a message itself: its own dead-letter queue (SendMessage, the message's body
+    with why as message attributes), for poison at once and for a change that still fails on its last receive
+    (`max_receives`, the queue's maxReceiveCount; None: poison only). What cannot be sent there stays on the
+    queue, and SQS's redrive moves it after maxReceiveCount (without its reason; the log has it)."""
+
+    queue_url: str
+    max_receives: int | None = None
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> DeadLetters | None:
+        """From the function's environment; None when it names no dead-letter queue. A URL or a count that cannot
+        be one is a UsageError (the template set it)."""
+        url = environment.get(monitor.ENV_DEAD_LETTER_QUEUE) or None
+        count = environment.get(monitor.ENV_MAX_RECEIVES) or None
+        return None if url is None else cls.checked(url, count)
+
+    @classmethod
+    def checked(cls, url: str, max_receives: str | int | None) -> DeadLetters:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or not parts.path.strip("/"):
+            raise UsageError(f"{url!r} is not a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
+        if max_receives is None:
+            return cls(url)
+        text = str(max_receives)
+        if not text.isdigit() or not 1 <= int(text) <= 1000:
+            raise UsageError(f"{text!r} is not a maxReceiveCount (1 to 1000)")
+        return cls(url, int(text))
+
+    def due(self, record: Record, poison: bool) -> bool:
+        """Whether a message left for another try is dead-lettered now: poison, or its last receive."""
+        return poison or (self.max_receives is not None and record.receive_count >= self.max_receives)
+
+
+MAX_REASON = 1000  # characters of the reason attribute (a reason holds at most a few hundred)
+
+
+def _attribute_text(text: str) -> str:
+    """`text` as an SQS message attribute may hold it: only the characters SQS allows (#x9 #xA #xD, #x20 to
+    #xD7FF, #xE000 to #xFFFD, #x10000 to #x10FFFF; anything else becomes U+FFFD), never empty, at most MAX_REASON
+    characters."""
+    allowed = "".join(c if c in "\t\n\r" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"
+                      else "\ufffd" for c in text[:MAX_REASON])
+    return allowed or "(none given)"
+
+
+def dead_letter(aws: Aws, dead_letters: DeadLetters, outcome: Outcome, records: Iterable[Record],
+                log: Log) -> int:
+    """Send every message of the batch that is due (`DeadLetters.due`) to the dead-letter queue, with its reason,
+    and take it off `outcome.retry` (it is handled: Lambda, or the consumer, deletes it). One that cannot be sent
+    stays in `outcome.retry`; the log says why. Returns how many were sent."""
+    poison = {p.record.message_id for p in outcome.poison}
+    sent = 0
+    for record in records:
+        reason = outcome.retry.get(record.message_id)
+        if reason is None or not dead_letters.due(record, record.message_id in poison):
+            continue
+        if not record.body:
+            log("dead-letter-failed", messageId=record.message_id, reason="SQS takes no message with an empty "
+                "body: left for the queue's redrive")
+            continue
+        attributes = {
+            monitor.DEAD_LETTER_REASON: {"DataType": "String", "StringValue": _attribute_text(reason)},
+            monitor.DEAD_LETTER_MESSAGE_ID: {"DataType": "String",
+                                             "StringValue": _attribute_text(record.message_id)},
+            monitor.DEAD_LETTER_RECEIVE_COUNT: {"DataType": "Number", "StringValue": str(record.receive_count)},
+            monitor.DEAD_LETTER_SOURCE: {"DataType": "String", "StringValue": monitor.DEAD_LETTER_SENDER}}
+        try:
+            answer = aws.client("sqs").send_message(QueueUrl=dead_letters.queue_url, MessageBody=record.body,
+                                                    MessageAttributes=attributes)
+        except _PUBLISH_ERRORS as exc:
+            log("dead-letter-failed", messageId=record.message_id, reason=f"{type(exc).__name__}: {exc}")
+            continue
+        del outcome.retry[record.message_id]
+        sent += 1
+        log("dead-lettered", messageId=record.message_id, receiveCount=record.receive_count, reason=reason,
+            deadLetterMessageId=answer.get("MessageId") if isinstance(answer, dict) else None)
+    return sent
+
+
+def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log | None = None,
+            dead_letters: DeadLetters | None = None) -> Outcome:
     """Judge and publish one batch. The outcome's `retry` names the messages to leave on the queue: poison, a
     change whose resources could not be read, and every judged message when Security Hub did not take the
-    findings (nothing of the run is recorded then)."""
+    findings (nothing of the run is recorded then); with `dead_letters`, less what was dead-lettered (poison, and
+    what still failed on its last receive)."""
     log = json_log() if log is None else log
+    records = list(records)
     outcome = judge_batch(aws, settings, records)
     for poison in outcome.poison:
         log("poison", messageId=poison.record.message_id, receiveCount=poison.record.receive_count,
@@ -82,10 +170,11 @@ def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log
                 outcome.retry.setdefault(record_id, problem)
         else:
             _side_outputs(aws, settings, outcome, log)
+    sent = dead_letter(aws, dead_letters, outcome, records, log) if dead_letters is not None else 0
     for message_id, reason in outcome.retry.items():
         if message_id not in {p.record.message_id for p in outcome.poison}:
             log("retry", messageId=message_id, reason=reason)
-    log("run", **outcome.summary())
+    log("run", **outcome.summary(), deadLettered=sent)
     return outcome
 
 
@@ -136,7 +225,8 @@ def _session(region: str, endpoint_url: str | None) -> Aws:
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda function's handler for its SQS event source (with ReportBatchItemFailures): the messages it
-    names in batchItemFailures return to the queue; the others are deleted by Lambda."""
+    names in batchItemFailures return to the queue; the others (judged, ignored, or dead-lettered by the monitor
+    with their reason) are deleted by Lambda."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     timeout = max(5.0, remaining() / 1000 - DEADLINE_MARGIN) if callable(remaining) else 60.0
     try:
@@ -145,6 +235,11 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         json_log(sys.stdout)("misconfigured", reason=str(exc))
         raise
     aws = _session(os.environ.get("AWS_REGION", ALLOWED_REGION), os.environ.get("AWS_ENDPOINT_URL") or None)
+    try:
+        dead_letters = DeadLetters.from_environment(os.environ)
+    except OpsError as exc:
+        json_log(sys.stdout)("misconfigured", reason=str(exc))
+        raise
     records = [Record.from_lambda(record) for record in event.get("Records", [])]
-    outcome = process(aws, settings, records, log=json_log(sys.stdout))
+    outcome = process(aws, settings, records, log=json_log(sys.stdout), dead_letters=dead_letters)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.retry]}

@@ -1,6 +1,7 @@
 """Where a monitor run's results go: Security Hub (ASFF, stable ids; a PASS archived as Security Hub's own controls
 archive a resolved finding), the stack's report bucket (the run as JSON Lines) and CloudWatch (FailingFindings by
-Severity). Each is one write the monitor's role is allowed, sent through the same guarded session as its reads."""
+Severity). Each is one write the monitor's role is allowed, sent through the same guarded session as its reads;
+WRITES also names the monitor's one other write, a message it dead-letters itself (opscli.monitor.handler)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from opscli.monitor.run import Outcome
 from platform_spec import monitor
 from platform_spec.result import Status
 
-WRITES = frozenset({"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData"})
+WRITES = frozenset({"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData",
+                    "sqs:SendMessage"})  # the last: to its own dead-letter queue only (opscli.monitor.handler)
 
 
 def asff(report: Report) -> list[dict[str, Any]]:

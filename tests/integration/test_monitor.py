@@ -182,18 +182,35 @@ def _physical(watched: Watched) -> dict[str, str]:
     return {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in summaries["StackResourceSummaries"]}
 
 
+def dead_letters(watched: Watched, what: str) -> list[dict[str, Any]]:
+    """The messages of TapMonitor's dead-letter queue (polled until there is one), deleted once read."""
+    sqs, url = watched.client("sqs"), watched.monitor["outputs"][monitor.OUTPUT_DEAD_LETTER_QUEUE_URL]
+    found = poll(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                             MessageAttributeNames=["All"]).get("Messages"), what)
+    for message in found:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
 def test_a_malformed_message_is_dead_lettered_with_its_reason(watched):
+    """The consumer sends it to TapMonitor's dead-letter queue at its first receive, with why, and deletes it:
+    SQS's redrive never has to move it (it would, after maxReceiveCount, without the reason)."""
     sqs, outputs = watched.client("sqs"), watched.monitor["outputs"]
     mark = len(watched.log_lines())
-    sqs.send_message(QueueUrl=outputs[monitor.OUTPUT_QUEUE_URL], MessageBody="{not an event")
-    dead = poll(lambda: sqs.receive_message(QueueUrl=outputs[monitor.OUTPUT_DEAD_LETTER_QUEUE_URL],
-                                            MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"),
-                "the message in TapMonitor's dead-letter queue")
-    assert [m["Body"] for m in dead] == ["{not an event"]
-    sqs.delete_message(QueueUrl=outputs[monitor.OUTPUT_DEAD_LETTER_QUEUE_URL], ReceiptHandle=dead[0]["ReceiptHandle"])
-    logged = [line for line in watched.log_lines()[mark:] if line["event"] == "poison"]
-    assert [line["receiveCount"] for line in logged] == [1, 2, 3]  # maxReceiveCount, then SQS moved it
-    assert all(line["reason"].startswith("a body that is not JSON") for line in logged)
+    sent = sqs.send_message(QueueUrl=outputs[monitor.OUTPUT_QUEUE_URL], MessageBody="{not an event")["MessageId"]
+    [dead] = dead_letters(watched, "the message in TapMonitor's dead-letter queue")
+    attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
+    assert dead["Body"] == "{not an event"
+    assert attributes[monitor.DEAD_LETTER_REASON].startswith("a body that is not JSON")
+    assert attributes[monitor.DEAD_LETTER_MESSAGE_ID] == sent
+    assert attributes[monitor.DEAD_LETTER_RECEIVE_COUNT] == "1"
+    assert attributes[monitor.DEAD_LETTER_SOURCE] == monitor.DEAD_LETTER_SENDER
+    def logged() -> list[str]:
+        return [line["event"] for line in watched.log_lines()[mark:] if line.get("messageId") == sent]
+
+    # the consumer logs once the send is answered: after the message is there
+    poll(lambda: "dead-lettered" in logged(), "the consumer's log of it")
+    assert logged() == ["poison", "dead-lettered"]
 
 
 def test_the_schedule_runs_the_whole_audit_and_writes_the_report_and_the_metric(watched, capsys):
@@ -253,16 +270,24 @@ def test_a_monitor_that_cannot_read_says_not_available_and_keeps_the_change(watc
         ("PASSED", "ARCHIVED")}
 
 
-def test_the_lambda_handler_returns_poison_as_a_batch_item_failure(watched, monkeypatch):
+def test_the_lambda_handler_dead_letters_poison_or_returns_it_as_a_batch_item_failure(watched, monkeypatch):
+    """With the function's environment naming its dead-letter queue, poison goes there with its reason and Lambda
+    deletes it; without, it is a batch item failure (SQS's redrive moves it after maxReceiveCount)."""
     for key, value in {monitor.ENV_SUFFIX: SUFFIX, "AWS_ENDPOINT_URL": watched.endpoint_url,
                        "AWS_REGION": "ap-northeast-1", "AWS_ACCESS_KEY_ID": "local-emulator",
                        "AWS_SECRET_ACCESS_KEY": "local-emulator"}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv(monitor.ENV_BUCKET, raising=False)
+    for key in (monitor.ENV_BUCKET, monitor.ENV_DEAD_LETTER_QUEUE, monitor.ENV_MAX_RECEIVES):
+        monkeypatch.delenv(key, raising=False)
     event = {"Records": [
         {"messageId": "ok", "body": _change(_db_security_group(watched)), "attributes": {}},
         {"messageId": "bad", "body": "[]", "attributes": {"ApproximateReceiveCount": "1"}}]}
     assert lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    monkeypatch.setenv(monitor.ENV_DEAD_LETTER_QUEUE, watched.monitor["outputs"][monitor.OUTPUT_DEAD_LETTER_QUEUE_URL])
+    monkeypatch.setenv(monitor.ENV_MAX_RECEIVES, str(monitor.MAX_RECEIVES))
+    assert lambda_handler(event, None) == {"batchItemFailures": []}
+    [dead] = dead_letters(watched, "the poison in TapMonitor's dead-letter queue")
+    assert dead["Body"] == "[]" and dead["MessageAttributes"][monitor.DEAD_LETTER_MESSAGE_ID]["StringValue"] == "bad"
 
 
 def test_the_consumer_stops_cleanly_on_sigterm_and_refuses_bad_options(watched, monkeypatch, capsys):
@@ -322,13 +347,14 @@ def test_the_monitors_role_is_enough_for_a_whole_run_and_each_write_needs_its_st
     """IAM enforcement on (moto's: actions only, see tests/integration/test_iam_enforced.py), as a user holding
     exactly the deployed role's policies: the schedule's whole audit reads everything (no ERROR), imports its
     findings, writes its report and its metric. Without the import statement a run imports nothing and keeps its
-    message for another try; without the report's, its report is not written. (Enforcement lasts seconds: the
-    consumer process, refused meanwhile, retries after its back-off.)"""
+    message for another try; without the report's, its report is not written; without the dead-letter queue's,
+    poison stays on the queue. (Enforcement lasts seconds: the consumer process, refused meanwhile, retries after
+    its back-off.)"""
     from tests.integration.test_iam_enforced import MOTO_ACTION_NAMES, _as_moto_needs
 
     document = _role_document(watched)
     actions = {a for s in document["Statement"] for a in s["Action"]}
-    assert {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData"} <= actions
+    assert {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData", "sqs:SendMessage"} <= actions
     needs = {**MOTO_ACTION_NAMES, "cloudwatch:PutMetricData": "monitoring:PutMetricData"}
     monkeypatch.setattr("tests.integration.test_iam_enforced.MOTO_ACTION_NAMES", needs)
     iam = watched.client("iam")
@@ -354,34 +380,41 @@ def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str]
     aws = handler.monitor_session(endpoint_url=watched.monitor["endpoint"], session=session)
     settings = Settings(suffix=SUFFIX, bucket=watched.monitor["outputs"][monitor.OUTPUT_BUCKET],
                         namespace=monitor.METRIC_NAMESPACE)
+    letters = handler.DeadLetters(watched.monitor["outputs"][monitor.OUTPUT_DEAD_LETTER_QUEUE_URL],
+                                  monitor.MAX_RECEIVES)
     whole = Logged()
     _enforce(watched.endpoint_url, 0)
     try:
-        outcome = handler.process(aws, settings, [Record("schedule", monitor.schedule_body(SUFFIX))], log=whole)
+        outcome = handler.process(aws, settings, [Record("schedule", monitor.schedule_body(SUFFIX)),
+                                                  Record("poison", "[]")], log=whole, dead_letters=letters)
     finally:
         _enforce(watched.endpoint_url, float("inf"))
     assert outcome.kind == "schedule" and not outcome.retry, whole
+    assert [line["messageId"] for line in whole if line["event"] == "dead-lettered"] == ["poison"]
+    dead_letters(watched, "the poison the role dead-lettered")
     assert not [f for f in outcome.report.findings if f.status.value == "ERROR"]
     assert {line["event"] for line in whole} >= {"report", "metric", "run"}, whole
     assert not {line["event"] for line in whole} & {"import-failed", "report-failed", "metric-failed"}, whole
 
     change = Record("change", _change(_db_security_group(watched)))
-    for action, failed_event in (("securityhub:BatchImportFindings", "import-failed"),
-                                 ("s3:PutObject", "report-failed")):
+    for action, failed_event, record in (("securityhub:BatchImportFindings", "import-failed", change),
+                                         ("s3:PutObject", "report-failed", change),
+                                         ("sqs:SendMessage", "dead-letter-failed", Record("poison", "[]"))):
         kept = {**document, "Statement": [s for s in document["Statement"] if action not in s["Action"]]}
         iam.put_user_policy(UserName="posture-monitor", PolicyName="role", PolicyDocument=json.dumps(
             _as_moto_needs(kept)))
         logged = Logged()
         _enforce(watched.endpoint_url, 0)
         try:
-            outcome = handler.process(aws, settings, [change], log=logged)
+            outcome = handler.process(aws, settings, [record], log=logged, dead_letters=letters)
         finally:
             _enforce(watched.endpoint_url, float("inf"))
         [failed] = [line for line in logged if line["event"] == failed_event]
         assert "AccessDenied" in failed["reason"], failed
         # without the import nothing of the run is recorded and the change is kept; a report that could not be
-        # written is logged, the findings are in Security Hub already
-        assert list(outcome.retry) == (["change"] if failed_event == "import-failed" else [])
+        # written is logged, the findings are in Security Hub already; poison that could not be dead-lettered
+        # stays for the queue's redrive
+        assert list(outcome.retry) == ([] if failed_event == "report-failed" else [record.message_id])
 
 
 def _schedule() -> str:
@@ -537,4 +570,6 @@ def test_up_run_again_starts_a_consumer_that_was_killed(watched, synth, capsys):
     poll(lambda: [r for r in watched.log_lines() if r["event"] == "started"], "the new consumer started")
     sqs = watched.client("sqs")
     sqs.send_message(QueueUrl=watched.monitor["outputs"][monitor.OUTPUT_QUEUE_URL], MessageBody="[]")
-    poll(lambda: [r for r in watched.log_lines() if r["event"] == "poison"], "the new consumer judging")
+    [dead] = dead_letters(watched, "the new consumer dead-lettering poison")
+    assert dead["Body"] == "[]"
+    poll(lambda: [r for r in watched.log_lines() if r["event"] == "dead-lettered"], "the new consumer's log of it")

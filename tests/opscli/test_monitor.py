@@ -479,3 +479,82 @@ def test_without_the_stack_every_change_is_kept_and_the_stack_is_not_available(m
     handler.process(aws, settings, [_record(_event(request={"groupId": "sg-1"}))],
                     log=lambda event, **fields: log.append({"event": event, **fields}))
     assert [e["event"] for e in log][:1] == ["import-failed"] and "refused 1 of 1" in log[0]["reason"]
+
+
+def _dead_letter_queue() -> tuple[object, str]:
+    from opscli.aws import new_session
+
+    sqs = new_session(region_name="ap-northeast-1").client("sqs")
+    return sqs, sqs.create_queue(QueueName="monitor-dead-letter-unit")["QueueUrl"]
+
+
+def _dead_letters(sqs: object, url: str) -> list[dict]:
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                               WaitTimeSeconds=0).get("Messages", [])
+
+
+def test_poison_and_a_change_failing_on_its_last_receive_are_dead_lettered_with_their_reason(moto_env):
+    """The monitor sends them to its own dead-letter queue with the original body and why (message attributes),
+    and takes them off the messages left on the queue; a change with receives left stays for another try."""
+    from opscli.aws import new_session
+    from opscli.monitor import handler
+    from platform_spec import monitor
+
+    sqs, url = _dead_letter_queue()
+    aws = handler.monitor_session(session=new_session(region_name="ap-northeast-1"))
+    log: list = []
+    change = json.dumps(_event(request={"groupId": "sg-1"}))  # the stack does not exist: it cannot be read
+    records = [Record("poison", "{not an event", receive_count=1), Record("last", change, receive_count=3),
+               Record("again", change, receive_count=2)]
+    outcome = handler.process(aws, run.Settings(suffix=SUFFIX), records, log=lambda event, **fields: log.append(
+        {"event": event, **fields}), dead_letters=handler.DeadLetters(url, monitor.MAX_RECEIVES))
+    assert list(outcome.retry) == ["again"]
+    sent = {m["MessageAttributes"][monitor.DEAD_LETTER_MESSAGE_ID]["StringValue"]: m for m in _dead_letters(sqs, url)}
+    assert set(sent) == {"poison", "last"}
+    poison = sent["poison"]
+    assert poison["Body"] == "{not an event"
+    assert poison["MessageAttributes"][monitor.DEAD_LETTER_REASON]["StringValue"].startswith(
+        "a body that is not JSON")
+    assert poison["MessageAttributes"][monitor.DEAD_LETTER_SOURCE]["StringValue"] == "opscli-monitor"
+    assert poison["MessageAttributes"][monitor.DEAD_LETTER_RECEIVE_COUNT] == {"DataType": "Number",
+                                                                              "StringValue": "1"}
+    assert sent["last"]["Body"] == change and "does not exist" in \
+        sent["last"]["MessageAttributes"][monitor.DEAD_LETTER_REASON]["StringValue"]
+    assert [e["messageId"] for e in log if e["event"] == "dead-lettered"] == ["poison", "last"]
+    [summary] = [e for e in log if e["event"] == "run"]
+    assert summary["deadLettered"] == 2 and summary["retry"] == 1
+
+
+def test_what_cannot_be_dead_lettered_stays_on_the_queue_and_the_log_says_why(moto_env):
+    """A dead-letter queue that refuses (here: it does not exist) or a body SQS cannot carry: the message stays
+    for another try, so the queue's redrive moves it after maxReceiveCount."""
+    from opscli.aws import new_session
+    from opscli.monitor import handler
+
+    aws = handler.monitor_session(session=new_session(region_name="ap-northeast-1"))
+    log: list = []
+    missing = handler.DeadLetters("https://sqs.ap-northeast-1.amazonaws.com/123456789012/no-such-queue")
+    outcome = handler.process(aws, run.Settings(suffix=SUFFIX), [Record("a", "[]"), Record("b", "")],
+                              log=lambda event, **fields: log.append({"event": event, **fields}),
+                              dead_letters=missing)
+    assert set(outcome.retry) == {"a", "b"}
+    failed = {e["messageId"]: e["reason"] for e in log if e["event"] == "dead-letter-failed"}
+    assert "QueueDoesNotExist" in failed["a"] and "empty body" in failed["b"]
+
+
+def test_the_dead_letter_settings_are_checked():
+    from opscli.errors import UsageError
+    from opscli.monitor import handler
+    from platform_spec import monitor
+
+    url = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/monitor-dead-letter-x"
+    assert handler.DeadLetters.from_environment({}) is None
+    assert handler.DeadLetters.from_environment({monitor.ENV_DEAD_LETTER_QUEUE: url,
+                                                 monitor.ENV_MAX_RECEIVES: "3"}) == handler.DeadLetters(url, 3)
+    for bad_url, bad_count in (("ftp://x/q", None), ("https://sqs.x/", None), (url, "0"), (url, "three")):
+        with pytest.raises(UsageError):
+            handler.DeadLetters.checked(bad_url, bad_count)
+    # every character SQS refuses in an attribute becomes U+FFFD; never empty, never longer than MAX_REASON
+    assert handler._attribute_text("a\x00b\ud800c\n") == "a\ufffdb\ufffdc\n"
+    assert handler._attribute_text("") == "(none given)"
+    assert len(handler._attribute_text("x" * 5000)) == handler.MAX_REASON

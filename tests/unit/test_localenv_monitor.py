@@ -103,12 +103,13 @@ def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs
 
     config = AppConfig.for_suffix(SUFFIX)
     deployed = Deployed({monitor.OUTPUT_QUEUE_URL: "http://127.0.0.1:1/q"}, {
-        monitor.ENV_SUFFIX: SUFFIX, monitor.ENV_BUCKET: "b", monitor.ENV_NAMESPACE: "N"}, 5)
+        monitor.ENV_SUFFIX: SUFFIX, monitor.ENV_BUCKET: "b", monitor.ENV_NAMESPACE: "N",
+        monitor.ENV_DEAD_LETTER_QUEUE: "http://127.0.0.1:1/dlq", monitor.ENV_MAX_RECEIVES: "3"}, 5)
     argv = command(config, deployed, "https://127.0.0.1:1")
     assert argv[1:3] == ["-m", "opscli.monitor"] and argv[argv.index("--queue-url") + 1] == "http://127.0.0.1:1/q"
-    assert [argv[argv.index(option) + 1] for option in ("--suffix", "--bucket", "--namespace", "--window",
-                                                        "--endpoint-url")] == [SUFFIX, "b", "N", "5",
-                                                                               "https://127.0.0.1:1"]
+    assert [argv[argv.index(option) + 1] for option in (
+        "--suffix", "--bucket", "--namespace", "--window", "--endpoint-url", "--dead-letter-queue-url",
+        "--max-receives")] == [SUFFIX, "b", "N", "5", "https://127.0.0.1:1", "http://127.0.0.1:1/dlq", "3"]
     failed = start([sys.executable, "-c", "import sys; print('cannot go on'); sys.exit(4)"], tmp_path / "a.log", {},
                    grace=30)
     assert failed.exited() == 4 and "cannot go on" in status_line(failed) and "NOT RUNNING" in status_line(failed)

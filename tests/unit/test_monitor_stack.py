@@ -174,8 +174,16 @@ def test_the_function_consumes_the_queue_with_the_contracts_environment(monitor_
     props = function["Properties"]
     assert props["Handler"] == monitor.HANDLER == "opscli.monitor.lambda_handler"
     env = props["Environment"]["Variables"]
-    assert set(env) == {monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE}
+    assert set(env) == {monitor.ENV_SUFFIX, monitor.ENV_BUCKET, monitor.ENV_NAMESPACE, monitor.ENV_DEAD_LETTER_QUEUE,
+                        monitor.ENV_MAX_RECEIVES}
     assert env[monitor.ENV_SUFFIX] == SUFFIX and env[monitor.ENV_NAMESPACE] == monitor.METRIC_NAMESPACE
+    dead_lid = next(lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()
+                    if r["Properties"]["QueueName"] == physical_name("monitor-dead-letter", SUFFIX))
+    # the function dead-letters a message itself, to its own dead-letter queue, on the receive SQS would
+    assert ref(env[monitor.ENV_DEAD_LETTER_QUEUE]) == dead_lid
+    [redrive] = [r["Properties"]["RedrivePolicy"] for r in resources(monitor_template, "AWS::SQS::Queue").values()
+                 if "RedrivePolicy" in r["Properties"]]
+    assert env[monitor.ENV_MAX_RECEIVES] == str(redrive["maxReceiveCount"]) == str(monitor.MAX_RECEIVES)
     bucket_lid, bucket = one(monitor_template, "AWS::S3::Bucket")
     assert ref(env[monitor.ENV_BUCKET]) == bucket_lid
     assert {"Key": "Name", "Value": physical_name("monitor-reports", SUFFIX)} in bucket["Properties"]["Tags"]
@@ -253,6 +261,7 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
         "ImportFindings": ["securityhub:BatchImportFindings"],
         "ConsumeQueue": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:ReceiveMessage"],
+        "DeadLetter": ["sqs:SendMessage"],
         "WriteReports": ["s3:PutObject"],
         "UseOwnKey": ["kms:Decrypt", "kms:GenerateDataKey"],
         "WriteLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -260,18 +269,20 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
     assert all(s["Effect"] == "Allow" for s in own["Statement"])
     queues = {r["Properties"]["QueueName"]: lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()}
     assert ref(by_sid["ConsumeQueue"]["Resource"]) == queues[physical_name("monitor-events", SUFFIX)]
+    assert ref(by_sid["DeadLetter"]["Resource"]) == queues[physical_name("monitor-dead-letter", SUFFIX)]
     assert by_sid["PutMetric"]["Resource"] == "*"
     assert by_sid["PutMetric"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": monitor.METRIC_NAMESPACE}}
     assert "product/" in json.dumps(by_sid["ImportFindings"]["Resource"])
     # Exactly what the runtime sends beyond its reads (its guarded sessions' writes, as IAM names them), and what AWS
-    # does with the role for it: nothing the runtime never asks for (it sends nothing to the dead-letter queue: SQS
-    # moves a poison message there; it never reads Security Hub back, so no finding is touched it did not judge).
+    # does with the role for it: nothing the runtime never asks for (it sends only to its own dead-letter queue, a
+    # message it dead-letters with its reason; it never reads Security Hub back, so no finding is touched it did
+    # not judge).
     runtime = {QUEUE_CALLS.get(op, op) for op in publish.WRITES | QUEUE_WRITES}
     assert runtime == {"securityhub:BatchImportFindings", "s3:PutObject", "cloudwatch:PutMetricData",
-                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+                       "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
     on_its_behalf = {"sqs:GetQueueAttributes",  # the event source mapping reads the queue's settings
                      "kms:Decrypt",  # SQS decrypts the queue's messages (its key) for whoever receives them
-                     "kms:GenerateDataKey",  # S3 encrypts each report under the bucket's key (the same key)
+                     "kms:GenerateDataKey",  # S3 encrypts each report, SQS each dead letter, under the same key
                      "logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda writes the function's log
     assert {a for s in own["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} \
         == runtime | on_its_behalf
