@@ -33,6 +33,9 @@ METRIC_NAMESPACE = "StreamTech/PostureMonitor"
 METRIC_NAME = "FailingFindings"
 METRIC_DIMENSION = "Severity"
 ALARM_SEVERITIES = ("HIGH", "CRITICAL")
+# What the alarm watches: failing HIGH and CRITICAL findings, one number (no dimension). A whole-stack run always
+# puts it, 0 included (the evidence that clears the alarm); a run on some resources only when it found some.
+ALARM_METRIC_NAME = "FailingHighOrCriticalFindings"
 
 # The detail-type of every event CloudTrail puts on EventBridge for an API call (the emulator puts it too).
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"

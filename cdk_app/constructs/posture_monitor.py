@@ -47,6 +47,7 @@ RESERVED_CONCURRENCY = 2
 MEMORY_MB = 512
 REPORT_DAYS = 400  # each run's report is evidence for a year's audit, and a month more to fetch it
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the latest Python Lambda runs (cdk-nag AwsSolutions-L1)
+ALARM_PERIOD = Duration.minutes(1)  # the shortest period of a metric of standard resolution
 SCHEDULE_GROUP = "default"  # the schedule's group (a schedule names none: the account's default group)
 
 
@@ -214,18 +215,20 @@ class PostureMonitor(Construct):
             max_batching_window=BATCH_WINDOW, report_batch_item_failures=True)
         self.event_source.node.add_dependency(*self.role_policies)
 
-        # Failing HIGH and CRITICAL findings page the operator on the first one.
-        severity = {level.lower(): cw.Metric(namespace=monitor.METRIC_NAMESPACE, metric_name=monitor.METRIC_NAME,
-                                             dimensions_map={monitor.METRIC_DIMENSION: level},
-                                             statistic="Maximum", period=Duration.minutes(5))
-                    for level in monitor.ALARM_SEVERITIES}
+        # The operator is paged once when failing HIGH and CRITICAL findings go from none to some, not again while
+        # they persist: an alarm notifies on entering ALARM, and with missing data ignored it keeps its state
+        # between runs (hourly, or a change's) instead of returning to OK and paging again at the next run that
+        # still finds one. Only evidence clears it: a whole-stack run puts 0 (a run on some resources puts the
+        # metric only when it found some: opscli.monitor.publish.alarming). Maximum over a minute: a run that finds
+        # one is not hidden by another's 0 in the same minute.
         self.alarm = cw.Alarm(
             self, "FailingHighFindings",
-            metric=cw.MathExpression(expression=" + ".join(severity), using_metrics=severity,
-                                     label="failing HIGH and CRITICAL findings", period=Duration.minutes(5)),
+            metric=cw.Metric(namespace=monitor.METRIC_NAMESPACE, metric_name=monitor.ALARM_METRIC_NAME,
+                             statistic="Maximum", period=ALARM_PERIOD),
             threshold=0, comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1, datapoints_to_alarm=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description="The posture monitor found a failing HIGH or CRITICAL finding")
+            evaluation_periods=1, datapoints_to_alarm=1, treat_missing_data=cw.TreatMissingData.IGNORE,
+            alarm_description="The posture monitor found failing HIGH or CRITICAL findings where it had found none; "
+                              "it returns to OK when a whole-stack run finds none")
         self.alarm.add_alarm_action(cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic",
                                                                                   alarm_topic_arn)))
 

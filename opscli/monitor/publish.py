@@ -1,7 +1,8 @@
 """Where a monitor run's results go: Security Hub (ASFF, stable ids; a PASS archived as Security Hub's own controls
 archive a resolved finding), the stack's report bucket (the run as JSON Lines) and CloudWatch (FailingFindings by
-Severity). Each is one write the monitor's role is allowed, sent through the same guarded session as its reads;
-WRITES also names the monitor's one other write, a message it dead-letters itself (opscli.monitor.handler)."""
+Severity, and the alarm's FailingHighOrCriticalFindings). Each is one write the monitor's role is allowed, sent
+through the same guarded session as its reads; WRITES also names the monitor's one other write, a message it
+dead-letters itself (opscli.monitor.handler)."""
 
 from __future__ import annotations
 
@@ -74,11 +75,27 @@ def failing(report: Report, *, whole: bool) -> dict[str, int]:
     return {severity: counted.get(severity, 0) for severity in SEVERITIES if whole or counted.get(severity)}
 
 
+def alarming(counts: dict[str, int], *, whole: bool) -> int | None:
+    """What the alarm's metric says for a run with these `failing` counts: its failing HIGH and CRITICAL findings.
+    A whole-stack run always says (0 too: it judged everything, so 0 is evidence the alarm may clear); a run on
+    some resources only when it found some (it cannot vouch for the rest): None, nothing is put. So the alarm,
+    which keeps its state while no data comes (TreatMissingData ignore), goes to ALARM on the first run that finds
+    one, stays there while runs keep finding them, and returns to OK only on a whole-stack run that finds none."""
+    total = sum(counts.get(severity, 0) for severity in monitor.ALARM_SEVERITIES)
+    return total if whole or total else None
+
+
 def to_metrics(aws: Aws, namespace: str, report: Report, *, whole: bool) -> dict[str, int]:
+    """FailingFindings by Severity (`failing`) and the alarm's metric (`alarming`), put as one request; what was
+    put, by severity and under the alarm metric's name."""
     counts = failing(report, whole=whole)
-    if counts:
-        aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
-            {"MetricName": monitor.METRIC_NAME, "Dimensions": [{"Name": monitor.METRIC_DIMENSION, "Value": severity}],
+    data = [{"MetricName": monitor.METRIC_NAME, "Dimensions": [{"Name": monitor.METRIC_DIMENSION, "Value": severity}],
              "Value": float(count), "Unit": "Count", "Timestamp": report.created}
-            for severity, count in counts.items()])
-    return counts
+            for severity, count in counts.items()]
+    alarm = alarming(counts, whole=whole)
+    if alarm is not None:
+        data.append({"MetricName": monitor.ALARM_METRIC_NAME, "Value": float(alarm), "Unit": "Count",
+                     "Timestamp": report.created})
+    if data:
+        aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+    return {**counts, **({monitor.ALARM_METRIC_NAME: alarm} if alarm is not None else {})}

@@ -229,6 +229,9 @@ def test_the_schedule_runs_the_whole_audit_and_writes_the_report_and_the_metric(
     metrics = watched.client("cloudwatch").list_metrics(Namespace=monitor.METRIC_NAMESPACE,
                                                         MetricName=monitor.METRIC_NAME)["Metrics"]
     assert {d["Value"] for m in metrics for d in m["Dimensions"]} >= {"CRITICAL", "HIGH", "MEDIUM", "LOW"}
+    # the whole-stack run says what the alarm needs to return to OK: no failing HIGH or CRITICAL finding
+    [metric] = [line for line in watched.log_lines()[mark:] if line["event"] == "metric" and "LOW" in line["counts"]]
+    assert metric["counts"][monitor.ALARM_METRIC_NAME] == 0  # (only a whole-stack run counts every severity)
 
 
 def _change(group: str) -> str:

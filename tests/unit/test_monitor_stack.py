@@ -216,16 +216,95 @@ def test_what_acts_with_a_role_waits_for_every_policy_of_the_role(monitor_templa
     assert policies_of(ref(schedule["Properties"]["Target"]["RoleArn"])) <= set(schedule["DependsOn"])
 
 
-def test_high_and_critical_failing_findings_page_the_alarm_topic(monitor_template):
+def test_high_and_critical_failing_findings_page_the_alarm_topic_once(monitor_template):
+    """The alarm watches the one metric of failing HIGH and CRITICAL findings (its Maximum over a minute, > 0) and
+    keeps its state while no data comes: it pages the alarm topic when they go from none to some."""
     _, alarm = one(monitor_template, "AWS::CloudWatch::Alarm")
     props = alarm["Properties"]
-    metrics = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
-    assert {(m["Namespace"], m["MetricName"], m["Dimensions"][0]["Name"], m["Dimensions"][0]["Value"])
-            for m in metrics} == {(monitor.METRIC_NAMESPACE, monitor.METRIC_NAME, monitor.METRIC_DIMENSION, level)
-                                  for level in ("HIGH", "CRITICAL")}
+    assert (props["Namespace"], props["MetricName"]) == (monitor.METRIC_NAMESPACE, monitor.ALARM_METRIC_NAME)
+    assert "Dimensions" not in props and "Metrics" not in props
+    assert props["Statistic"] == "Maximum" and props["Period"] == 60 and props["TreatMissingData"] == "ignore"
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 1
     assert props["ComparisonOperator"] == "GreaterThanThreshold" and props["Threshold"] == 0
     action = json.dumps(props["AlarmActions"])
     assert physical_name("alarm-topic", SUFFIX) in action and ":sns:" in action
+
+
+class Recorded:
+    """What the monitor puts into CloudWatch, recorded (a stand-in for its guarded session)."""
+
+    def __init__(self) -> None:
+        self.data: list[dict[str, Any]] = []
+
+    def client(self, service: str) -> Recorded:
+        assert service == "cloudwatch"
+        return self
+
+    def put_metric_data(self, Namespace: str, MetricData: list[dict[str, Any]]) -> None:  # noqa: N803 - botocore's
+        assert Namespace == monitor.METRIC_NAMESPACE
+        self.data += MetricData
+
+
+def test_the_alarm_notifies_when_high_findings_appear_and_clears_only_on_a_whole_run_that_finds_none(
+        monitor_template):
+    """Runs one a minute, whole-stack or on some resources, each finding some failing HIGH findings; what they put
+    (opscli.monitor.publish.to_metrics), judged as the template defines the alarm (moto evaluates no alarm): one
+    notification when they appear, none while they persist (whichever runs see them, and between runs), OK again
+    only after a whole-stack run finds none, and a second notification when they appear again."""
+    from datetime import UTC, datetime, timedelta
+
+    from opscli.model import Finding, Report
+    from opscli.monitor import publish
+    from platform_spec.result import Status
+
+    props = one(monitor_template, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    runs = [(True, 0), (False, 1), (True, 2), (False, 0), (False, 1), (True, 0), (False, 0), (False, 1)]
+    recorded, start = Recorded(), datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+    for minute, (whole, high) in enumerate(runs):
+        medium = Finding("STK-TAG-001", "STK-TAG-001", Status.FAIL, "AWS::S3::Bucket B (b)", "x")  # never pages
+        findings = [Finding("STK-KMS-001", "STK-KMS-001", Status.FAIL, f"AWS::KMS::Key K{n} (k{n})", "x")
+                    for n in range(high)] + [medium]
+        assert all(f.severity == "HIGH" for f in findings[:high])
+        report = Report(command="monitor", target={"suffix": SUFFIX}, findings=findings,
+                        created=start + timedelta(minutes=minute, seconds=5))
+        publish.to_metrics(recorded, monitor.METRIC_NAMESPACE, report, whole=whole)
+    states, notified = alarm_states(props, recorded.data, start, len(runs))
+    assert states == ["OK", "ALARM", "ALARM", "ALARM", "ALARM", "OK", "OK", "ALARM"]
+    assert notified == [1, 7]
+    # The failing fixture: missing data not breaching (the definition this replaced) returns to OK between runs,
+    # so a run that still finds the same HIGH findings pages again.
+    assert alarm_states({**props, "TreatMissingData": "notBreaching"}, recorded.data, start, len(runs))[1] == [1, 4, 7]
+    # a partial run that finds none puts no alarm datum (it cannot vouch for the stack), a whole one always does
+    assert sorted(_maxima(props, recorded.data, start)) == [0, 1, 2, 4, 5, 7]
+
+
+def _maxima(props: dict[str, Any], data: list[dict[str, Any]], start: Any) -> dict[int, float]:
+    """Per period from `start`, the Maximum of the data of the alarm's metric."""
+    found: dict[int, float] = {}
+    for datum in data:
+        if datum["MetricName"] == props["MetricName"] and "Dimensions" not in datum:
+            period = int((datum["Timestamp"] - start).total_seconds() // props["Period"])
+            found[period] = max(found.get(period, datum["Value"]), datum["Value"])
+    return found
+
+
+def alarm_states(props: dict[str, Any], data: list[dict[str, Any]], start: Any,
+                 periods: int) -> tuple[list[str], list[int]]:
+    """The alarm's state after each period and the periods it notified in (entering ALARM), as CloudWatch
+    evaluates a one-period, one-datapoint alarm on `props`' metric, statistic, threshold and missing-data rule."""
+    assert props["Statistic"] == "Maximum" and props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    maxima = _maxima(props, data, start)
+    missing = {"ignore": None, "notBreaching": "OK", "breaching": "ALARM", "missing": "INSUFFICIENT_DATA"}[
+        props["TreatMissingData"]]
+    state, states, notified = "INSUFFICIENT_DATA", [], []
+    for period in range(periods):
+        new = ("ALARM" if maxima[period] > props["Threshold"] else "OK") if period in maxima else (missing or state)
+        if new == "ALARM" and state != "ALARM":
+            notified.append(period)
+        state = new
+        states.append(state)
+    return states, notified
 
 
 def _role_documents(template: dict[str, Any], role_lid: str) -> dict[str, dict[str, Any]]:
