@@ -224,10 +224,7 @@ class Consumer:
                 outcome = handler.process(self.aws, self.settings, records, log=self.log,
                                           dead_letters=self.dead_letters)
             except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the monitor; the log says why
-                reason = f"the monitor failed on this batch: {type(exc).__name__}: {exc}"
-                self.log("batch-failed", messages=len(records), reason=reason)
-                outcome = Outcome(kind="failed", messages=len(records),
-                                  retry={r.message_id: reason for r in records})
+                outcome = handler.failed_batch(self.aws, records, exc, log=self.log, dead_letters=self.dead_letters)
         self.settle(records, outcome.retry, {p.record.message_id for p in outcome.poison})
         return outcome
 

@@ -178,6 +178,22 @@ def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log
     return outcome
 
 
+def failed_batch(aws: Aws, records: list[Record], error: Exception, *, log: Log,
+                 dead_letters: DeadLetters | None = None) -> Outcome:
+    """The outcome of a batch the monitor failed on (what it did not foresee; the log says what): every message
+    left for another try with that reason, except what is on its last receive, dead-lettered with it (SQS's
+    redrive would move it there without)."""
+    reason = f"the monitor failed on this batch: {type(error).__name__}: {error}"
+    log("batch-failed", messages=len(records), reason=reason)
+    outcome = Outcome(kind="failed", messages=len(records), retry={r.message_id: reason for r in records})
+    if dead_letters is not None:
+        try:
+            dead_letter(aws, dead_letters, outcome, records, log)
+        except Exception as exc:  # noqa: BLE001 - what failed the batch may fail this too: the redrive remains
+            log("dead-letter-failed", reason=f"{type(exc).__name__}: {exc}")
+    return outcome
+
+
 def _judged_ids(outcome: Outcome, records: Iterable[Record]) -> list[str]:
     poison = {p.record.message_id for p in outcome.poison}
     return [r.message_id for r in records if r.message_id not in poison]
@@ -226,7 +242,8 @@ def _session(region: str, endpoint_url: str | None) -> Aws:
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda function's handler for its SQS event source (with ReportBatchItemFailures): the messages it
     names in batchItemFailures return to the queue; the others (judged, ignored, or dead-lettered by the monitor
-    with their reason) are deleted by Lambda."""
+    with their reason) are deleted by Lambda. A batch the monitor fails on is logged (batch-failed) and returned
+    as failures, but for what is on its last receive (`failed_batch`)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     timeout = max(5.0, remaining() / 1000 - DEADLINE_MARGIN) if callable(remaining) else 60.0
     try:
@@ -241,5 +258,9 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         json_log(sys.stdout)("misconfigured", reason=str(exc))
         raise
     records = [Record.from_lambda(record) for record in event.get("Records", [])]
-    outcome = process(aws, settings, records, log=json_log(sys.stdout), dead_letters=dead_letters)
+    log = json_log(sys.stdout)
+    try:
+        outcome = process(aws, settings, records, log=log, dead_letters=dead_letters)
+    except Exception as exc:  # noqa: BLE001 - every message returns to the queue but those on their last receive
+        outcome = failed_batch(aws, records, exc, log=log, dead_letters=dead_letters)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.retry]}

@@ -558,3 +558,40 @@ def test_the_dead_letter_settings_are_checked():
     assert handler._attribute_text("a\x00b\ud800c\n") == "a\ufffdb\ufffdc\n"
     assert handler._attribute_text("") == "(none given)"
     assert len(handler._attribute_text("x" * 5000)) == handler.MAX_REASON
+
+
+def test_a_batch_the_monitor_fails_on_dead_letters_what_is_on_its_last_receive(moto_env):
+    from opscli.aws import new_session
+    from opscli.monitor import handler
+
+    sqs, url = _dead_letter_queue()
+    aws = handler.monitor_session(session=new_session(region_name="ap-northeast-1"))
+    log: list = []
+    outcome = handler.failed_batch(aws, [Record("last", "x", receive_count=3), Record("again", "y", receive_count=1)],
+                                   RuntimeError("a bug"), log=lambda event, **fields: log.append(
+                                       {"event": event, **fields}), dead_letters=handler.DeadLetters(url, 3))
+    assert outcome.kind == "failed" and list(outcome.retry) == ["again"] and "RuntimeError: a bug" in \
+        outcome.retry["again"]
+    [dead] = _dead_letters(sqs, url)
+    assert dead["Body"] == "x" and "RuntimeError: a bug" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert [e["event"] for e in log] == ["batch-failed", "dead-lettered"]
+
+
+def test_the_lambda_handler_returns_a_batch_it_fails_on_as_failures(monkeypatch, capsys):
+    from opscli.monitor import handler, lambda_handler
+    from platform_spec import monitor
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(handler, "process", broken)
+    monkeypatch.setenv(monitor.ENV_SUFFIX, SUFFIX)
+    for key in (monitor.ENV_DEAD_LETTER_QUEUE, monitor.ENV_MAX_RECEIVES):
+        monkeypatch.delenv(key, raising=False)
+    event = {"Records": [{"messageId": "a", "body": "{}", "attributes": {}}]}
+    assert lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "a"}]}
+    assert json.loads(capsys.readouterr().out)["event"] == "batch-failed"
+    monkeypatch.setenv(monitor.ENV_DEAD_LETTER_QUEUE, "not a url")
+    with pytest.raises(Exception, match="not a queue URL"):
+        lambda_handler(event, None)
+    assert json.loads(capsys.readouterr().out)["event"] == "misconfigured"
