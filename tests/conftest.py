@@ -323,6 +323,12 @@ def monitored_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
         yield deployment
 
 
+# The reads only TapMonitor<suffix>'s types need (its event source mapping, managed policies and schedule): the
+# shared deployment leaves the monitor out, and tests/unit/test_localenv_monitor.py audits that stack and sees them.
+MONITOR_ONLY_READS = frozenset({"lambda:GetEventSourceMapping", "iam:GetPolicy", "iam:GetPolicyVersion",
+                                "iam:ListEntitiesForPolicy", "scheduler:GetSchedule"})
+
+
 @functools.cache
 def local_aws(endpoint: str) -> Any:
     """opscli's guarded access to a local deployment, one per worker and endpoint: its clients are made once,

@@ -186,16 +186,14 @@ def test_calls_are_exactly_the_declared_reads(deployed, aws, local_deployment):
     manual snapshot beside the database, whose sharing the audit then reads, and copies of the bucket and a log
     group within Tokyo, where the audit then asks where an undeclared bucket is)."""
     from opscli.aws import is_read
-    from tests.conftest import copied_within_tokyo, manual_snapshot
+    from tests.conftest import MONITOR_ONLY_READS, copied_within_tokyo, manual_snapshot
 
     t = targets.from_suffix("test")
     with manual_snapshot(local_deployment), copied_within_tokyo(local_deployment):
         core.audit(aws, t)
     core.rotate_secrets(aws, t)
     core.rotate_keys(aws, t)
-    # The event source mapping is the posture monitor's alone (TapMonitor<suffix>, which the shared deployment
-    # leaves out): tests/unit/test_localenv_monitor.py audits that stack and sees its read.
-    assert aws.log.operations == core.declared_operations() - {"lambda:GetEventSourceMapping"}
+    assert aws.log.operations == core.declared_operations() - MONITOR_ONLY_READS
     assert all(is_read(op.split(":", 1)[1]) for op in aws.log.operations)
 
 
