@@ -1,12 +1,16 @@
-"""Every per-resource rule as (resource types, predicate): the one table the cdk-nag pack, the Checkov
-checks and the template engine adapt. Adding a rule: one module in platform_spec.rules that registers it
-(platform_spec.rule.plain_rule / resource_rule), its catalog entry, and its pass/fail fixtures."""
+"""Every rule the rule modules register, read back as the tables the engines adapt: the per-resource rules (the
+cdk-nag pack, the Checkov checks and the template engine), the whole-stack rules (the template engine) and the account
+rules (opscli's audit). Adding a rule: its rule module in platform_spec/rules (found here by itself), its catalog
+entry, and its pass/fail fixtures."""
 
 from __future__ import annotations
 
-# Every rule module, imported for the rules it registers (platform_spec.rule). Imported by name, not discovered:
-# the synthesis cache keys on the import statements (tests/policy/test_catalog.py checks none is missing).
+import importlib
+import pkgutil
+from types import ModuleType
+
 from platform_spec import catalog as _catalog
+from platform_spec import rules as _rules
 from platform_spec.rule import (
     ACCOUNT_RULES,
     REGISTERED,
@@ -16,40 +20,29 @@ from platform_spec.rule import (
     ResourceRule,
     StackRule,
 )
-from platform_spec.rules import (  # noqa: F401
-    stk_alarm,
-    stk_api,
-    stk_api_auth,
-    stk_destroy,
-    stk_ecs,
-    stk_ecs_service,
-    stk_ecs_task,
-    stk_efs,
-    stk_egress,
-    stk_flow_log,
-    stk_iam,
-    stk_iam_escalation,
-    stk_iam_trust,
-    stk_intake,
-    stk_kms,
-    stk_log,
-    stk_name,
-    stk_net,
-    stk_perimeter,
-    stk_private_routes,
-    stk_rds,
-    stk_redis,
-    stk_residency,
-    stk_residency_stores,
-    stk_resource_policy,
-    stk_s3_ownership,
-    stk_secret,
-    stk_tag,
-    stk_waf,
-)
 
-__all__ = ["ACCOUNT_RULES_BY_ID", "BY_ID", "CHECKOV_BUILTIN_COVERED", "RESOURCE_RULES", "STACK_RULES_BY_ID",
-           "AccountRule", "Predicate", "ResourceRule", "StackRule", "checkov_custom_rule_ids"]
+# A rule module is named for its id family (stk_rds.py holds STK-RDS-...); the package's other modules are helpers
+# the rule modules import (intrinsics, topology, the live-only halves), never imported from here.
+RULE_MODULE_PREFIX = "stk_"
+
+
+def discover(package: ModuleType, prefix: str = RULE_MODULE_PREFIX) -> tuple[str, ...]:
+    """Import every module of `package` whose name starts with `prefix` (not its subpackages), in name order, and
+    return their dotted names: a rule module registers its rules when it is imported.
+
+    Found, not listed, so that a new rule module needs no line elsewhere. Standard library only (Checkov's
+    environment imports this). The synthesis cache hashes every file of platform_spec (a staged directory), so a
+    module found here is one of its inputs as surely as an imported one."""
+    names = sorted(info.name for info in pkgutil.iter_modules(package.__path__)
+                   if not info.ispkg and info.name.startswith(prefix) and info.name.isidentifier())
+    return tuple(importlib.import_module(f"{package.__name__}.{name}").__name__ for name in names)
+
+
+RULE_MODULES: tuple[str, ...] = discover(_rules)
+
+__all__ = ["ACCOUNT_RULES_BY_ID", "BY_ID", "CHECKOV_BUILTIN_COVERED", "HOME_BY_ID", "RESOURCE_RULES", "RULE_MODULES",
+           "STACK_RULES_BY_ID", "AccountRule", "Predicate", "ResourceRule", "StackRule", "checkov_custom_rule_ids",
+           "discover"]
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = tuple(sorted(REGISTERED, key=lambda rule: rule.rule_id))
 
@@ -58,6 +51,8 @@ BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}
 STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_RULES}
 # The account rules (live only: the account's IAM beside the stack), run by opscli's audit.
 ACCOUNT_RULES_BY_ID: dict[str, AccountRule] = {rule.rule_id: rule for rule in ACCOUNT_RULES}
+# Each registered rule id -> the rule module that registers it (its home: where its tests and fixtures are named from).
+HOME_BY_ID: dict[str, str] = {rule.rule_id: rule.module for rule in (*RESOURCE_RULES, *STACK_RULES, *ACCOUNT_RULES)}
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).

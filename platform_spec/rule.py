@@ -1,6 +1,6 @@
 """A per-resource rule: its id, the CloudFormation types it judges and its predicate over one resource's
-properties. Each rule module registers its own rules here (`resource_rule`); platform_spec.registry imports every
-module of platform_spec.rules and reads them back. The cdk-nag pack, the Checkov checks and the template engine
+properties. Each rule module registers its own rules here (`resource_rule`); platform_spec.registry finds every
+rule module of platform_spec.rules (stk_*.py), imports it and reads its rules back. The cdk-nag pack, the Checkov checks and the template engine
 (synthesized templates and live pictures alike) adapt the same objects."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class ResourceRule:
     rule_id: str
     resource_types: frozenset[str]
     predicate: Predicate
+    module: str = field(default="", compare=False)  # the rule module that registered it: the rule's home
 
     def applies_to(self, resource_type: str) -> bool:
         return resource_type in self.resource_types
@@ -34,11 +35,17 @@ class ResourceRule:
 REGISTERED: list[ResourceRule] = []
 
 
-def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predicate) -> ResourceRule:
+def _home(function: Callable[..., Any]) -> str:
+    """The module a rule's function is written in (its rule module, where the registration names its own)."""
+    return getattr(function, "__module__", None) or ""
+
+
+def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predicate, *,
+                  module: str = "") -> ResourceRule:
     """Register a rule whose predicate reads the context (suffix, project CMK, expected tags)."""
     if any(rule.rule_id == rule_id for rule in REGISTERED):
         raise ValueError(f"rule {rule_id} is registered twice")
-    rule = ResourceRule(rule_id, frozenset(resource_types), predicate)
+    rule = ResourceRule(rule_id, frozenset(resource_types), predicate, module or _home(predicate))
     REGISTERED.append(rule)
     return rule
 
@@ -46,7 +53,7 @@ def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predic
 def plain_rule(rule_id: str, resource_types: Iterable[str], check: Plain) -> ResourceRule:
     """Register a rule whose predicate reads the resource alone."""
     return resource_rule(rule_id, resource_types, lambda resource_type, properties, _context:
-                         check(resource_type, properties))
+                         check(resource_type, properties), module=_home(check))
 
 
 # A whole-stack rule: judges resources in relation to others in one template (a declaration or a live picture).
@@ -62,6 +69,7 @@ class StackRule:
     # The template engine runs this instead of the per-resource rule of the same id (which sees one resource and
     # so must accept less, e.g. any key of the template where this one knows the exact project key).
     replaces_resource_rule: bool = False
+    module: str = field(default="", compare=False)  # the rule module that registered it: the rule's home
 
 
 STACK_RULES: list[StackRule] = []
@@ -72,7 +80,7 @@ def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck, *,
     """Register a whole-stack rule (run by the template engine at the template and live stages)."""
     if any(rule.rule_id == rule_id for rule in STACK_RULES):
         raise ValueError(f"stack rule {rule_id} is registered twice")
-    rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule)
+    rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule, _home(check))
     STACK_RULES.append(rule)
     return rule
 
@@ -104,6 +112,7 @@ class AccountRule:
     rule_id: str
     reads: frozenset[str]  # the declared types it judges: a picture that could not read one cannot support a verdict
     check: AccountCheck
+    module: str = field(default="", compare=False)  # the rule module that registered it: the rule's home
 
 
 ACCOUNT_RULES: list[AccountRule] = []
@@ -113,6 +122,6 @@ def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck) -> Acc
     """Register an account rule (run by opscli's audit over the live picture and the account's IAM)."""
     if any(rule.rule_id == rule_id for rule in ACCOUNT_RULES):
         raise ValueError(f"account rule {rule_id} is registered twice")
-    rule = AccountRule(rule_id, frozenset(reads), check)
+    rule = AccountRule(rule_id, frozenset(reads), check, _home(check))
     ACCOUNT_RULES.append(rule)
     return rule
