@@ -1,7 +1,7 @@
 """Every rule the rule modules register, read back as the tables the engines adapt: the per-resource rules (the
 cdk-nag pack, the Checkov checks and the template engine), the whole-stack rules (the template engine) and the account
 rules (opscli's audit). Adding a rule: its rule module in platform_spec/rules (found here by itself), its catalog
-entry, and its pass/fail fixtures."""
+entry, and its test file with its fixtures (tests/policy/rules/test_<rule module>.py)."""
 
 from __future__ import annotations
 

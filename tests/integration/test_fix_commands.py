@@ -25,7 +25,8 @@ from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.rules.live_only import LIVE_ONLY_RULES
 from tests.aws_cli import CommandError, parse
-from tests.policy.mutations import _private_route_to_igw
+from tests.policy.fixtures import PICTURE_BREAKS
+from tests.policy.mutations import OUTSIDER, outsider
 
 ENFORCING = [rule for rule in catalog.CATALOG.values() if rule.engines and not rule.accepted_deviation]
 # No single AWS CLI command fixes these: a design change, a replacement, a task definition revision, a file of
@@ -34,7 +35,6 @@ NOT_A_COMMAND = {"STK-REGION-001", "STK-NAME-001", "STK-ECS-001", "STK-API-003",
                  "STK-SECRET-002", "STK-STACK-001", "STK-DRIFT-001", "STK-STACK-002", "STK-OPS-001", "STK-SECRET-006",
                  "STK-RES-008", "STK-DESTROY-001", "STK-ECS-004", "STK-ECS-005", "STK-WAF-001", "STK-PERIM-002",
                  "STK-PERIM-003", "STK-NET-003", "STK-RES-004"}
-OUTSIDER = "arn:aws:iam::111122223333:root"
 PLACEHOLDER = re.compile(r"\b(?:GROUP|KEY|SECRET|FUNCTION|QUEUE|BUCKET|SUFFIX|REGION|ARN|TABLE|API|STAGE|NAME|FS|"
                          r"CLUSTER|SERVICE|VPC|ROLE|SID|GRANT|BUS|SUBSCRIPTION|FILTER|TARGET|RULE|SNAPSHOT|ACCOUNT|"
                          r"VERSION|DAYS|REVISION|DECLARED|NAT|SUBNET|ACL|STAGE_ARN|DB_ARN|REPLICA|DEST)\b")
@@ -53,132 +53,8 @@ def test_a_manual_fix_says_so_and_every_rule_can_fall_back_to_words():
 
 
 # --- the cases: one broken picture per fix that has commands --------------------------------------------------
-
-
-def first(picture: dict, type_: str, **having: Any) -> dict:
-    return next(r["Properties"] for r in picture["Resources"].values() if r["Type"] == type_ and
-                all(r["Properties"].get(k) == v for k, v in having.items()))
-
-
-def lid_of(picture: dict, type_: str) -> str:
-    return next(lid for lid, r in picture["Resources"].items() if r["Type"] == type_)
-
-
-def statements(properties: dict, key: str) -> list:
-    document = properties[key]
-    return document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-
-
-def outsider(sid: str = "Outsider") -> dict:
-    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": OUTSIDER}, "Action": "*", "Resource": "*"}
-
-
-def without_tls_deny(properties: dict, key: str) -> None:
-    document = properties[key]
-    document["Statement"] = [s for s in statements(properties, key) if s.get("Effect") != "Deny"]
-
-
-def drop(picture: dict, type_: str) -> None:
-    picture["Resources"].pop(lid_of(picture, type_))
-
-
-# (rule id, what is broken, how) for the template-engine rules over the live picture
-PICTURE: list[tuple[str, str, Callable[[dict], Any]]] = [
-    ("STK-NET-002", "group open", lambda p: first(p, "AWS::EC2::SecurityGroup", GroupName="rds-sg-test")
-     .setdefault("SecurityGroupIngress", []).append({"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                                                     "CidrIp": "0.0.0.0/0"})),
-    ("STK-NET-002", "ingress rule open", lambda p: first(p, "AWS::EC2::SecurityGroupIngress").update(
-        CidrIpv6="::/0", IpProtocol="-1")),
-    ("STK-NET-005", "egress to the world", lambda p: first(p, "AWS::EC2::SecurityGroup", GroupName="rds-sg-test")
-     .setdefault("SecurityGroupEgress", []).append({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                                    "CidrIp": "0.0.0.0/0"})),
-    ("STK-KMS-001", "log group", lambda p: first(p, "AWS::Logs::LogGroup").update(KmsKeyId="alias/aws/logs")),
-    ("STK-KMS-001", "queue", lambda p: first(p, "AWS::SQS::Queue").update(KmsMasterKeyId="alias/aws/sqs")),
-    ("STK-KMS-001", "topic", lambda p: first(p, "AWS::SNS::Topic").update(KmsMasterKeyId="alias/aws/sns")),
-    ("STK-KMS-001", "bucket", lambda p: first(p, "AWS::S3::Bucket").update(BucketEncryption={
-        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
-    ("STK-KMS-002", "rotation off", lambda p: first(p, "AWS::KMS::Key").update(EnableKeyRotation=False)),
-    ("STK-RDS-001", "single AZ", lambda p: first(p, "AWS::RDS::DBInstance").update(MultiAZ=False)),
-    ("STK-RDS-002", "no backups", lambda p: first(p, "AWS::RDS::DBInstance").update(BackupRetentionPeriod=0)),
-    ("STK-RDS-003", "force_ssl off", lambda p: first(p, "AWS::RDS::DBParameterGroup")["Parameters"].update(
-        {"rds.force_ssl": "0"})),
-    ("STK-NET-001", "public database", lambda p: first(p, "AWS::RDS::DBInstance").update(PubliclyAccessible=True)),
-    ("STK-REDIS-001", "one node", lambda p: first(p, "AWS::ElastiCache::ReplicationGroup").update(NumCacheClusters=1)),
-    ("STK-REDIS-002", "TLS preferred", lambda p: first(p, "AWS::ElastiCache::ReplicationGroup").update(
-        TransitEncryptionMode="preferred")),
-    ("STK-EFS-001", "no TLS policy", lambda p: first(p, "AWS::EFS::FileSystem").pop("FileSystemPolicy")),
-    ("STK-EFS-002", "mount target gone", lambda p: drop(p, "AWS::EFS::MountTarget")),
-    ("STK-ECS-002", "one task, public IP", lambda p: first(p, "AWS::ECS::Service").update(
-        DesiredCount=1, NetworkConfiguration={"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED"}})),
-    ("STK-ECS-003", "no insights", lambda p: first(p, "AWS::ECS::Cluster").update(
-        ClusterSettings=[{"Name": "containerInsights", "Value": "disabled"}])),
-    ("STK-ECS-006", "ECS Exec on", lambda p: first(p, "AWS::ECS::Service").update(EnableExecuteCommand=True)),
-    ("STK-API-001", "edge", lambda p: first(p, "AWS::ApiGateway::RestApi").update(
-        EndpointConfiguration={"Types": ["EDGE"]})),
-    ("STK-API-002", "no tracing", lambda p: first(p, "AWS::ApiGateway::Stage").update(TracingEnabled=False)),
-    ("STK-API-004", "open method", lambda p: first(p, "AWS::ApiGateway::Method").update(ApiKeyRequired=False)),
-    ("STK-API-005", "no web ACL", lambda p: drop(p, "AWS::WAFv2::WebACLAssociation")),
-    ("STK-API-006", "plain cache", lambda p: first(p, "AWS::ApiGateway::Stage").update(MethodSettings=[
-        {"HttpMethod": "*", "ResourcePath": "/*", "CachingEnabled": True, "CacheDataEncrypted": False}])),
-    ("STK-LOG-001", "kept forever", lambda p: first(p, "AWS::Logs::LogGroup").pop("RetentionInDays")),
-    ("STK-S3-001", "public policy allowed", lambda p: first(p, "AWS::S3::Bucket")[
-        "PublicAccessBlockConfiguration"].update(BlockPublicPolicy=False)),
-    ("STK-S3-002", "TLS deny gone", lambda p: without_tls_deny(first(p, "AWS::S3::BucketPolicy"), "PolicyDocument")),
-    ("STK-S3-003", "ACLs on", lambda p: first(p, "AWS::S3::Bucket").update(
-        OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})),
-    ("STK-SQS-001", "no DLQ", lambda p: first(p, "AWS::SQS::Queue", QueueName="intake-queue-test").pop(
-        "RedrivePolicy")),
-    ("STK-SQS-002", "TLS deny gone", lambda p: without_tls_deny(first(p, "AWS::SQS::QueuePolicy"), "PolicyDocument")),
-    ("STK-TAG-001", "EC2 tag gone", lambda p: first(p, "AWS::EC2::VPC").update(
-        Tags=[t for t in first(p, "AWS::EC2::VPC")["Tags"] if t["Key"] != "CostCenter"])),
-    ("STK-TAG-001", "queue tag gone", lambda p: first(p, "AWS::SQS::Queue").update(
-        Tags=[t for t in first(p, "AWS::SQS::Queue")["Tags"] if t["Key"] != "Owner"])),
-    ("STK-IAM-001", "star in a policy", lambda p: statements(first(p, "AWS::IAM::Policy"), "PolicyDocument").append(
-        {"Effect": "Allow", "Action": "*", "Resource": "*"})),
-    ("STK-IAM-001", "admin attached", lambda p: first(p, "AWS::IAM::Role").setdefault("ManagedPolicyArns", []).append(
-        "arn:aws:iam::aws:policy/AdministratorAccess")),
-    ("STK-IAM-002", "trusts everyone", lambda p: statements(first(p, "AWS::IAM::Role"), "AssumeRolePolicyDocument")
-     .append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})),
-    ("STK-IAM-003", "pass any role", lambda p: statements(first(p, "AWS::IAM::Policy"), "PolicyDocument").append(
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})),
-    ("STK-ALARM-001", "actions off", lambda p: first(p, "AWS::CloudWatch::Alarm").update(ActionsEnabled=False)),
-    ("STK-NET-004", "private route to the IGW", _private_route_to_igw),
-    ("STK-DESTROY-002", "database protected", lambda p: first(p, "AWS::RDS::DBInstance").update(
-        DeletionProtection=True)),
-    ("STK-DESTROY-002", "load balancer protected", lambda p: first(
-        p, "AWS::ElasticLoadBalancingV2::LoadBalancer").setdefault("LoadBalancerAttributes", []).append(
-        {"Key": "deletion_protection.enabled", "Value": "true"})),
-    ("STK-RES-001", "copies elsewhere", lambda p: first(p, "AWS::S3::Bucket").update(
-        ReplicationConfiguration={"Role": OUTSIDER, "Rules": [{"Id": "out", "Status": "Enabled", "Destination": {
-            "Bucket": "arn:aws:s3:::elsewhere", "Account": "111122223333"}}]},
-        InventoryConfigurations=[{"Id": "list-all", "Enabled": True, "Destination": {
-            "BucketArn": "arn:aws:s3:::elsewhere", "BucketAccountId": "111122223333", "Format": "CSV"}}],
-        AnalyticsConfigurations=[{"Id": "classes", "StorageClassAnalysis": {"DataExport": {"Destination": {
-            "BucketArn": "arn:aws:s3:::elsewhere", "BucketAccountId": "111122223333", "Format": "CSV"}}}}],
-        LoggingConfiguration={"DestinationBucketName": "elsewhere-logs"})),
-    ("STK-RES-003", "target elsewhere", lambda p: first(p, "AWS::Events::Rule")["Targets"].append(
-        {"Id": "exfil", "Arn": "arn:aws:sqs:us-east-1:111122223333:copies"})),
-    ("STK-RES-005", "backups replicated", lambda p: first(p, "AWS::RDS::DBInstance").update(
-        AutomaticBackupReplicationRegion="us-east-1")),
-    ("STK-RES-007", "file system replicated", lambda p: first(p, "AWS::EFS::FileSystem").update(
-        ReplicationConfiguration={"Destinations": [{"Region": "us-east-1"}]})),
-    ("STK-POLICY-001", "queue policy", lambda p: statements(first(p, "AWS::SQS::QueuePolicy"), "PolicyDocument")
-     .append(outsider())),
-    ("STK-POLICY-001", "topic policy", lambda p: statements(first(p, "AWS::SNS::TopicPolicy"), "PolicyDocument")
-     .append(outsider())),
-    ("STK-POLICY-001", "bucket policy", lambda p: statements(first(p, "AWS::S3::BucketPolicy"), "PolicyDocument")
-     .append(outsider())),
-    ("STK-POLICY-001", "bucket policy all outside", lambda p: first(p, "AWS::S3::BucketPolicy").update(
-        PolicyDocument={"Version": "2012-10-17", "Statement": [outsider()]})),
-    ("STK-POLICY-001", "key policy", lambda p: statements(first(p, "AWS::KMS::Key"), "KeyPolicy").append(outsider())),
-    ("STK-POLICY-001", "file system policy", lambda p: statements(first(p, "AWS::EFS::FileSystem"),
-                                                                  "FileSystemPolicy").append(outsider())),
-    ("STK-POLICY-001", "file system policy all outside", lambda p: first(p, "AWS::EFS::FileSystem").update(
-        FileSystemPolicy={"Version": "2012-10-17", "Statement": [outsider()]})),
-    ("STK-POLICY-001", "API policy", lambda p: first(p, "AWS::ApiGateway::RestApi").update(Policy={
-        "Version": "2012-10-17", "Statement": [outsider(), {"Effect": "Deny", "Principal": "*",
-                                                             "Action": "execute-api:Invoke", "Resource": "*"}]})),
-]
+# The breaks of the live picture are each rule's own (PICTURE_BREAKS in tests/policy/rules/test_<rule module>.py);
+# the live-only checks' and the secrets' cases are here.
 
 # (rule id, what is broken, the live-only check, the resource type, facts that break it)
 LIVE: list[tuple[str, str, str, dict[str, Any]]] = [
@@ -285,7 +161,7 @@ def secret_findings(aws: Any, target: Any, rule_id: str, changes: dict) -> list[
 
 
 CASES: dict[str, tuple[str, str, Any]] = {  # case id -> (kind, rule id, how it breaks)
-    **{f"{rule_id}-{what}": ("picture", rule_id, breaks) for rule_id, what, breaks in PICTURE},
+    **{f"{rule_id}-{what}": ("picture", rule_id, breaks) for rule_id, what, breaks in PICTURE_BREAKS},
     **{f"{rule_id}-{check}-{n}": ("live", rule_id, (check, rtype, facts))
        for n, (rule_id, check, rtype, facts) in enumerate(LIVE)},
     **{f"{rule_id}-secret-{n}": ("secret", rule_id, changes) for n, (rule_id, changes) in enumerate(SECRET)},

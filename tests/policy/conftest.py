@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from policies.reports import ReportFinding
-from tests.policy.fixtures import CMK_ALIAS, FIXTURES, SUFFIX
-from tests.policy.mutations import MUTATIONS
+from tests.policy.fixtures import FIXTURES, MUTATIONS
+from tests.policy.templates import CMK_ALIAS, SUFFIX
 
 
 def fixture_file(directory: Path, rule_id: str, kind: str) -> Path:

@@ -7,10 +7,11 @@ import pytest
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.context import Context
-from platform_spec.registry import BY_ID
+from platform_spec.registry import BY_ID, HOME_BY_ID, RULE_MODULES
 from platform_spec.result import Status
 from tests.conftest import CDK_AND_CHECKOV
-from tests.policy.fixtures import FIXTURES, SUFFIX
+from tests.policy.fixtures import FIXTURES, rule_test_modules
+from tests.policy.templates import SUFFIX
 
 CASES = [(rule.id, engine) for rule in catalog.CATALOG.values() for engine in rule.engines
          if engine in (Engine.NAG, Engine.CHECKOV, Engine.TEMPLATE)]
@@ -20,6 +21,19 @@ def test_every_rule_beyond_the_aspects_has_both_fixtures():
     needed = {rule_id for rule_id, _ in CASES}
     assert needed <= set(FIXTURES)
     assert all(set(FIXTURES[rule_id]) == {"pass", "fail"} for rule_id in FIXTURES)
+
+
+def test_a_rules_cases_are_in_the_test_file_named_after_its_module():
+    """A rule's cases are found from its id: tests/policy/rules/test_<module>.py holds the fixtures, mutations and
+    live-picture breaks of the rules platform_spec/rules/<module>.py registers, and only theirs."""
+    for module in rule_test_modules():
+        home = "platform_spec.rules." + module.__name__.rsplit(".", 1)[1].removeprefix("test_")
+        assert home in RULE_MODULES, f"{module.__name__} is named after no rule module"
+        ids = set(getattr(module, "FIXTURES", {})) | {rule for _, rule in getattr(module, "MUTATIONS", {}).values()}
+        ids |= {rule for rule, _, _ in getattr(module, "PICTURE_BREAKS", [])}
+        assert ids, f"{module.__name__} holds no case"
+        strangers = {rule_id: HOME_BY_ID.get(rule_id) for rule_id in ids if HOME_BY_ID.get(rule_id) != home}
+        assert strangers == {}, f"{module.__name__} holds cases of rules registered elsewhere"
 
 
 @pytest.mark.parametrize("rule_id", sorted(r for r in FIXTURES if r in BY_ID))

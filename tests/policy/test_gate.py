@@ -11,7 +11,7 @@ import pytest
 
 from policies import gate
 from tests.conftest import CDK_AND_CHECKOV, unmeasured
-from tests.policy.mutations import MUTATIONS
+from tests.policy.fixtures import MUTATIONS
 
 pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
 
@@ -298,7 +298,7 @@ def test_a_template_stage_finding_names_the_python_line_that_declares_the_resour
 
     from policies.reports import to_sarif
     from tests.opscli.test_reports import assert_code_scanning_accepts
-    from tests.policy.mutations import MUTATIONS
+    from tests.policy.fixtures import MUTATIONS
 
     out = tmp_path / "cdk.out"
     shutil.copytree(synth.outdir, out)
