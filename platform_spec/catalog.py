@@ -486,6 +486,20 @@ _RULES: tuple[Rule, ...] = (
          "and changing the CA takes a check of every client's trust store and a maintenance window.",
          "keep ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1 on the database construct.",
          R(iso27001="8.20, 8.24", prowler="rds_instance_certificate_expiration")),
+    Rule("STK-RDS-005", "The database exports its PostgreSQL log to CloudWatch Logs", Severity.MEDIUM, (N, C, L),
+         "The parameter group logs every connection, disconnection, failed login and slow statement; exported, they "
+         "are kept in the stack's encrypted log group for its retention. Not exported, they stay on the instance for "
+         "three days and go with it, and turning the export off is one modify-db-instance call that no other check "
+         "sees: the record of who reached the metadata is gone when it is needed.",
+         "keep cloudwatch_logs_exports=['postgresql', 'upgrade'] on the DatabaseInstance (the Database construct "
+         "does, into its encrypted log groups).",
+         # Checkov's CKV_AWS_129 covers Terraform only (3.3.30) and the CIS AWS Foundations Benchmark has no
+         # database-logging recommendation: our custom check covers CloudFormation.
+         R(iso27001="8.15, 8.16", security_hub="RDS.9",
+           config_rule="rds-logging-enabled, rds-postgresql-logs-to-cloudwatch",
+           prowler="rds_instance_integration_cloudwatch_logs",
+           cdk_nag="HIPAA.Security-RDSLoggingEnabled, NIST.800.53.R5-RDSLoggingEnabled, "
+                   "PCI.DSS.321-RDSLoggingEnabled")),
     # --- destroyability ---------------------------------------------------------------------------
     Rule("STK-DESTROY-001", "No resource is retained or snapshotted when the stack is deleted", Severity.MEDIUM,
          (A, T),
@@ -983,6 +997,9 @@ FIXES: dict[str, tuple[Fix, ...]] = {
     "STK-SECRET-008": (fix(aws("secretsmanager restore-secret", ("--secret-id", "{id}")), types=SECRET),),
     "STK-RDS-004": (fix(aws("rds modify-db-instance", DB_ID, ("--ca-certificate-identifier", "rds-ca-rsa2048-g1"),
                             NOW), types=DB),),
+    # a change of the log exports applies at once whatever --apply-immediately says: the call needs none
+    "STK-RDS-005": (fix(aws("rds modify-db-instance", DB_ID, ("--cloudwatch-logs-export-configuration",
+                                                              {"EnableLogTypes": "{log_types}"})), types=DB),),
     "STK-DESTROY-001": (manual(f"a DeletionPolicy is part of the declaration: change the code and {REDEPLOY}; a "
                                "resource already retained after a deletion must be deleted by hand"),),
     "STK-DESTROY-002": (

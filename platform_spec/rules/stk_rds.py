@@ -1,5 +1,5 @@
-"""STK-RDS-001/002/003/004 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, a server certificate
-that does not expire soon, not public."""
+"""STK-RDS-001/002/003/004/005 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, a server
+certificate that does not expire soon, the PostgreSQL log exported, not public."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ BACKUP_ID = "STK-RDS-002"
 FORCE_SSL_ID = "STK-RDS-003"
 PUBLIC_ID = "STK-NET-001"
 CA_EXPIRY_ID = "STK-RDS-004"
+LOG_EXPORT_ID = "STK-RDS-005"
 # Prowler's rds_instance_certificate_expiration fails under three months as well: changing the CA means checking
 # every client's trust store (the images carry the bundle) and, for some engines, a restart in a maintenance
 # window; a quarter's notice leaves time for both.
@@ -24,6 +25,8 @@ CA_EXPIRY_DAYS = 90
 
 INSTANCE = "AWS::RDS::DBInstance"
 PARAMETER_GROUP = "AWS::RDS::DBParameterGroup"
+# The log type RDS exports PostgreSQL's server log under: connections, failed logins, errors, slow statements.
+POSTGRES_LOG = "postgresql"
 
 
 def _is_postgres_instance(resource_type: str, properties: Mapping[str, Any]) -> bool:
@@ -98,10 +101,29 @@ def ca_certificate_current(_props: Mapping[str, Any], facts: Mapping[str, Any],
     return Result.ok(f"the server certificate ({ca}) is valid until {till:%Y-%m-%d}")
 
 
+def check_log_export(resource_type: str, properties: Mapping[str, Any]) -> Result:
+    """A PostgreSQL instance exports its server log to CloudWatch Logs (EnableCloudwatchLogsExports names
+    "postgresql"). Absent, the list is empty, in the template and in DescribeDBInstances' answer alike. An instance
+    of a cluster exports through its cluster."""
+    if not _is_postgres_instance(resource_type, properties) or "DBClusterIdentifier" in properties:
+        return Result.na()
+    exports = properties.get("EnableCloudwatchLogsExports", [])
+    if not isinstance(exports, list) or not all(isinstance(kind, str) for kind in exports):
+        return Result.fail(f"EnableCloudwatchLogsExports {exports!r} is not a list of log types",
+                           log_types=[POSTGRES_LOG])
+    if POSTGRES_LOG not in exports:
+        exported = ", ".join(exports) or "nothing"
+        return Result.fail(f"the {POSTGRES_LOG} log is not exported to CloudWatch Logs (exported: {exported}): "
+                           "its connections and failed logins are kept on the instance alone, for 3 days by default",
+                           log_types=[POSTGRES_LOG])
+    return Result.ok(f"the {POSTGRES_LOG} log is exported to CloudWatch Logs")
+
+
 plain_rule(MULTI_AZ_ID, {INSTANCE}, check_multi_az)
 plain_rule(BACKUP_ID, {INSTANCE}, check_backups)
 plain_rule(FORCE_SSL_ID, {INSTANCE, PARAMETER_GROUP}, check_force_ssl)
 plain_rule(PUBLIC_ID, {INSTANCE}, check_not_public)
+plain_rule(LOG_EXPORT_ID, {INSTANCE}, check_log_export)
 
 
 def check_attached_force_ssl(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
