@@ -8,7 +8,8 @@
 #
 # --affected runs everything (and records it) on its first run and whenever an input that no test's code trace
 # can see changed since its last green run: the lock files, cdk.json, pyproject.toml, any conftest.py, the
-# helpers under tests/ that are not test modules, or this script. Code that runs only in child processes (the
+# helpers under tests/ that are not test modules, the rules' cases (tests/policy/rules: read at collection by the
+# shared policy tests), or this script. Code that runs only in child processes (the
 # emulator of the shared deployment, opscli run as a process, the workloads' processes) is not traced: after a
 # change there, run the whole suite.
 set -euo pipefail
@@ -25,7 +26,8 @@ if [[ "${1:-}" == "--affected" ]]; then
   export TESTMON_DATAFILE=.cache/testmon/testmondata
   stamp=.cache/testmon/inputs
   want=$( { cat requirements.lock requirements-checkov.lock package-lock.json cdk.json pyproject.toml \
-              scripts/test.sh; find tests -name '*.py' ! -name 'test_*.py' -print0 | sort -z | xargs -0 cat; } \
+              scripts/test.sh; find tests \( ! -name 'test_*.py' -o -path 'tests/policy/rules/*' \) -name '*.py' -print0 \
+              | sort -z | xargs -0 cat; } \
           | sha256sum | cut -d' ' -f1)
   select=()
   if [[ ! -f $TESTMON_DATAFILE || ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then

@@ -40,7 +40,10 @@ def _gathered() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, tuple[C
                 if key in gathered:
                     raise ValueError(f"{key} is in two rule test files (the second: {module.__name__})")
                 gathered[key] = value
-        breaks += getattr(module, "PICTURE_BREAKS", [])
+        for rule_id, what, how in getattr(module, "PICTURE_BREAKS", []):
+            if any((rule_id, what) == (other, said) for other, said, _ in breaks):
+                raise ValueError(f"{rule_id}'s break {what!r} is there twice (the second: {module.__name__})")
+            breaks.append((rule_id, what, how))
     return fixtures, mutations, breaks
 
 

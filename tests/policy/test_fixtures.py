@@ -7,10 +7,10 @@ import pytest
 from platform_spec import catalog, template_engine
 from platform_spec.catalog import Engine
 from platform_spec.context import Context
-from platform_spec.registry import BY_ID, HOME_BY_ID, RULE_MODULES
+from platform_spec.registry import BY_ID, HOME_BY_ID, RULE_MODULES, STACK_RULES_BY_ID
 from platform_spec.result import Status
 from tests.conftest import CDK_AND_CHECKOV
-from tests.policy.fixtures import FIXTURES, rule_test_modules
+from tests.policy.fixtures import FIXTURES, MUTATIONS, rule_test_modules
 from tests.policy.templates import SUFFIX
 
 CASES = [(rule.id, engine) for rule in catalog.CATALOG.values() for engine in rule.engines
@@ -35,6 +35,13 @@ def test_a_rules_cases_are_in_the_test_file_named_after_its_module():
         strangers = {rule_id: HOME_BY_ID.get(rule_id) for rule_id in ids if HOME_BY_ID.get(rule_id) != home}
         assert strangers == {}, f"{module.__name__} holds cases of rules registered elsewhere"
 
+
+
+def test_every_whole_stack_rule_has_a_mutation_of_the_real_template():
+    """A rule that judges resources in relation to others is proved on the real stack too: its fixtures are a few
+    resources, the real template has every relation (tests/policy/test_gate.py runs the mutations)."""
+    whole_stack = set(STACK_RULES_BY_ID) | {rule.id for rule in catalog.rules_for(Engine.TEMPLATE)}
+    assert whole_stack - {rule_id for _, rule_id in MUTATIONS.values()} == set()
 
 @pytest.mark.parametrize("rule_id", sorted(r for r in FIXTURES if r in BY_ID))
 def test_predicate(rule_id):
