@@ -52,7 +52,9 @@ STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_
 # The account rules (live only: the account's IAM beside the stack), run by opscli's audit.
 ACCOUNT_RULES_BY_ID: dict[str, AccountRule] = {rule.rule_id: rule for rule in ACCOUNT_RULES}
 # Each registered rule id -> the rule module that registers it (its home: where its tests and fixtures are named from).
-HOME_BY_ID: dict[str, str] = {rule.rule_id: rule.module for rule in (*RESOURCE_RULES, *STACK_RULES, *ACCOUNT_RULES)}
+HOME_BY_ID: dict[str, str] = {
+    **{rule.rule_id: rule.module for rule in RESOURCE_RULES}, **{rule.rule_id: rule.module for rule in STACK_RULES},
+    **{rule.rule_id: rule.module for rule in ACCOUNT_RULES}}
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).

@@ -1,7 +1,7 @@
 """A per-resource rule: its id, the CloudFormation types it judges and its predicate over one resource's
 properties. Each rule module registers its own rules here (`resource_rule`); platform_spec.registry finds every
-rule module of platform_spec.rules (stk_*.py), imports it and reads its rules back. The cdk-nag pack, the Checkov checks and the template engine
-(synthesized templates and live pictures alike) adapt the same objects."""
+rule module of platform_spec.rules (stk_*.py), imports it and reads its rules back. The cdk-nag pack, the Checkov
+checks and the template engine (synthesized templates and live pictures alike) adapt the same objects."""
 
 from __future__ import annotations
 

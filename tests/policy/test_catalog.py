@@ -84,7 +84,7 @@ def test_every_registered_rule_has_one_home_and_the_registry_found_it():
         homes.setdefault(registered.rule_id, set()).add(registered.module)
     assert {rule_id: found for rule_id, found in homes.items() if len(found) != 1} == {}
     assert {rule_id: found for rule_id, found in homes.items() if not found <= set(registry.RULE_MODULES)} == {}
-    assert registry.HOME_BY_ID == {rule_id: found.pop() for rule_id, found in homes.items()}
+    assert {rule_id: found.pop() for rule_id, found in homes.items()} == registry.HOME_BY_ID
 
 
 def test_the_registry_finds_a_new_rule_module_and_leaves_helpers_alone(tmp_path, monkeypatch):
