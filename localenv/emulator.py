@@ -120,6 +120,7 @@ def configure_moto() -> None:
     _answer_rds_certificate_details()
     _remove_cross_region_replicas()
     _answer_kms_multi_region_as_aws_does()
+    _keep_the_newer_finding()
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
@@ -445,6 +446,39 @@ def _answer_kms_multi_region_as_aws_does() -> None:
 # only in the account and region it was deployed to, as CloudFormation does: credentials of another account are
 # told the stack does not exist there, never shown one whose resources they then cannot find.
 _DECLARED_STACKS: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def _updated_at(finding: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(finding.get("UpdatedAt", "")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _keep_the_newer_finding() -> None:
+    """Security Hub orders a provider's updates of one finding by their UpdatedAt: an update older than the
+    finding it would replace changes nothing (its import still succeeds). moto replaced the finding with whatever
+    came last, so two runs ending out of order left the older read's verdict standing here, not on AWS."""
+    from moto.securityhub.models import SecurityHubBackend
+
+    original = SecurityHubBackend.batch_import_findings
+
+    def batch_import_findings(self: Any, findings: list[dict[str, Any]]) -> Any:
+        current = {f.id: f for f in self.findings}
+        newer, stale = [], 0
+        for finding in findings:
+            existing = current.get(finding.get("Id")) if isinstance(finding, dict) else None
+            before = _updated_at(existing.data) if existing is not None else None
+            after = _updated_at(finding) if isinstance(finding, dict) else None
+            if before is not None and after is not None and after < before:
+                stale += 1  # accepted, and left as it is
+            else:
+                newer.append(finding)
+        failed, succeeded, failures = original(self, newer)
+        return failed, succeeded + stale, failures
+
+    SecurityHubBackend.batch_import_findings = batch_import_findings  # type: ignore[method-assign]
 
 
 def register_stack(record: dict[str, Any], *, account: str, region: str) -> None:

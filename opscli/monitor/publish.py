@@ -85,9 +85,17 @@ def alarming(counts: dict[str, int], *, whole: bool) -> int | None:
     return total if whole or total else None
 
 
+def judged_everything(report: Report, *, whole: bool) -> bool:
+    """Whether a run's counts are evidence about the whole stack: a whole-stack run that could look at every check
+    (no ERROR, not cut short). A whole run that could not read something says only what it saw failing, never 0:
+    what it could not read may be what fails."""
+    return whole and not report.incomplete and not any(f.status is Status.ERROR for f in report.findings)
+
+
 def to_metrics(aws: Aws, namespace: str, report: Report, *, whole: bool) -> dict[str, int]:
     """FailingFindings by Severity (`failing`) and the alarm's metric (`alarming`), put as one request; what was
-    put, by severity and under the alarm metric's name."""
+    put, by severity and under the alarm metric's name. Zeros only from a run that judged everything."""
+    whole = judged_everything(report, whole=whole)
     counts = failing(report, whole=whole)
     data = [{"MetricName": monitor.METRIC_NAME, "Dimensions": [{"Name": monitor.METRIC_DIMENSION, "Value": severity}],
              "Value": float(count), "Unit": "Count", "Timestamp": report.created}

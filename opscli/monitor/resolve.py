@@ -40,7 +40,7 @@ from opscli.monitor.messages import Change, foreign
 from opscli.stack import StackScope
 from platform_spec.intrinsics import references
 from platform_spec.monitor import event_source
-from platform_spec.registry import STACK_RULES_BY_ID
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, STACK_RULES_BY_ID
 
 ALIAS_TYPE = "AWS::KMS::Alias"
 MIN_FORM = 3  # a part of an id shorter than this names nothing; a whole id always counts
@@ -281,6 +281,9 @@ class Plan:
 
     read: frozenset[str]
     judged: frozenset[str]
+    # Whether the account's IAM is read too: a change to a type an account rule reads (a data store or its policy,
+    # a role) re-judges that rule on every data store it judges, with the account's identities beside them.
+    account: bool = False
 
 
 def plan(idx: Index, matched: set[str]) -> Plan:
@@ -299,10 +302,17 @@ def plan(idx: Index, matched: set[str]) -> Plan:
             if read_here:
                 read |= judged_by_rule
                 judged |= judged_by_rule
-    return Plan(frozenset(read | set(idx.by_type.get(ALIAS_TYPE, ()))), frozenset(judged))
+    account = False
+    for rule in ACCOUNT_RULES_BY_ID.values():
+        if rule.reads & types:  # it judges every data store it reads, with the account's IAM
+            account = True
+            read |= idx.of_types(rule.reads)
+            judged |= idx.of_types(rule.reads)
+    return Plan(frozenset(read | set(idx.by_type.get(ALIAS_TYPE, ()))), frozenset(judged), account)
 
 
 def complete_for(idx: Index, rule_id: str, read: set[str]) -> bool:
-    """Whether `read` holds every declared resource a whole-stack rule reads: only then is its verdict a verdict."""
-    rule = STACK_RULES_BY_ID.get(rule_id)
+    """Whether `read` holds every declared resource a whole-stack or account rule reads: only then is its verdict a
+    verdict."""
+    rule = STACK_RULES_BY_ID.get(rule_id) or ACCOUNT_RULES_BY_ID.get(rule_id)
     return rule is None or idx.of_types(rule.reads) <= read

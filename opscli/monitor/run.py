@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from opscli import core, stackcheck, targets
@@ -107,6 +108,11 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     if not usable:
         outcome.kind = "none"
         return outcome
+    # The run's findings are stamped with the moment its reads began (Report.created: ASFF's UpdatedAt, the
+    # metric's Timestamp), never when it ended: a run that read earlier but ended later must not win over one that
+    # read after it (Security Hub keeps the later UpdatedAt of a finding). A change is read by a run that begins
+    # after it, so that run's stamp is later than any read made before the change.
+    read_from = datetime.now(UTC)
     try:
         scope = core.stack_scope(aws, targets.from_suffix(settings.suffix))
     except OpsError as exc:  # the declaration: nothing can be judged
@@ -133,13 +139,13 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
             outcome.kind = "none"
             return outcome
         plan = resolve.plan(idx, named)
-        live = read_stack(aws, scope, account=account, deadline=deadline, only=plan.read)
+        live = read_stack(aws, scope, account=account, deadline=deadline, only=plan.read, account_iam=plan.account)
         outcome.read, outcome.judged = sorted(plan.read), sorted(plan.judged)
         outcome.unread = _unread(live)
         findings = _about(idx, set(plan.read), stackcheck.judge(live, expected_tags=tags) +
                           drift_findings(live, tags))
-        findings = [f for f in settle(idx, live, findings, set(plan.judged), tags, read=set(plan.read))
-                    if _logical_id(f) in plan.judged]
+        findings = [f for f in settle(idx, live, findings, set(plan.judged), tags, read=set(plan.read),
+                                      account=plan.account) if _logical_id(f) in plan.judged]
         for change, found in by_change:
             unread = sorted(found & set(outcome.unread))
             if unread:
@@ -149,7 +155,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
                                                         "stack": scope.stack_name, **core.where(aws)},
                             findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
                             seconds=time.perf_counter() - start, coverage=stackcheck.coverage(live).to_dict(),
-                            incomplete=live.incomplete)
+                            incomplete=live.incomplete, created=read_from)
     return outcome
 
 
@@ -217,7 +223,7 @@ def _about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[
     for f in findings:
         if _logical_id(f) not in read:
             continue
-        if f.check_id.endswith("/stack") and f.status is not Status.ERROR and \
+        if f.check_id.endswith(("/stack", f"/{stackcheck.ACCOUNT_CHECK}")) and f.status is not Status.ERROR and \
                 not resolve.complete_for(idx, f.rule_id, read):
             continue
         kept.append(f)
@@ -250,7 +256,7 @@ def checks_of(idx: resolve.Index, tags: dict[str, str], *, whole: bool) -> dict[
 
 
 def settle(idx: resolve.Index, live: LiveStack, findings: list[Finding], judged: set[str], tags: dict[str, str],
-           *, read: set[str] | None = None) -> list[Finding]:
+           *, read: set[str] | None = None, account: bool = False) -> list[Finding]:
     """`findings` with every check of every judged resource given a current answer, so that no verdict an
     earlier run sent stands unless this run gave it again (a run never leaves a finding PASSED it did not judge):
     - a resource that could not be read: ERROR for every check it has (could not look), whatever was found;
@@ -258,10 +264,10 @@ def settle(idx: resolve.Index, live: LiveStack, findings: list[Finding], judged:
       Hub archives it as it archives the findings of a deleted resource);
     - a resource read: a check that gave nothing is ERROR where its rule could not judge at all (the account's
       IAM could not be read), else NOT_APPLICABLE (the rule does not apply to what is there now).
-    A partial run (`read`: the resources it asked for) settles only the whole-stack checks whose rule read
-    everything it reads (the others it did not judge, and leaves as they were, except on a resource it could not
-    read) and no account check (it does not read the account's IAM)."""
-    checks = checks_of(idx, tags, whole=read is None)
+    A partial run (`read`: the resources it asked for) settles only the whole-stack and account checks whose rule
+    read everything it reads (the others it did not judge, and leaves as they were, except on a resource it could
+    not read), and account checks only where it read the account's IAM (`account`)."""
+    checks = checks_of(idx, tags, whole=read is None or account)
     keyed = {(f.check_id, f.rule_id, _logical_id(f)): f for f in findings}
     # A rule that could not judge at all says so once, about no declared resource (the account's IAM).
     rule_errors = {f.rule_id: f.reason for f in findings if f.status is Status.ERROR and _logical_id(f) is None}
@@ -272,7 +278,8 @@ def settle(idx: resolve.Index, live: LiveStack, findings: list[Finding], judged:
         declared = resource.declared
         label = resource_label(declared.type, lid, declared.physical_id)
         wanted = {(check, rule_id) for check, rule_id in checks.get(lid, ())
-                  if read is None or resource.state == ReadState.ERROR or not check.endswith("/stack") or
+                  if read is None or resource.state == ReadState.ERROR or
+                  not check.endswith(("/stack", f"/{stackcheck.ACCOUNT_CHECK}")) or
                   resolve.complete_for(idx, rule_id, read)}
         for check, rule_id in sorted(wanted):
             key = (check, rule_id, lid)

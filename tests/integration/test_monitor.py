@@ -575,3 +575,26 @@ def test_up_run_again_starts_a_consumer_that_was_killed(watched, synth, capsys):
     [started] = poll(lambda: [r for r in watched.log_lines() if r["event"] == "started"], "the new consumer started")
     assert started["suffix"] == SUFFIX and started["deadLetterQueue"] == watched.monitor["outputs"][
         monitor.OUTPUT_DEAD_LETTER_QUEUE_URL]
+
+
+def test_the_emulators_security_hub_keeps_the_later_update_of_a_finding(watched):
+    """As Security Hub orders a provider's updates of one finding by UpdatedAt: an older update is accepted and
+    changes nothing (what makes a run stamped with when its reads began safe against a run that ended later)."""
+    client = watched.client("securityhub")
+    account = watched.client("sts").get_caller_identity()["Account"]
+
+    def finding(status: str, when: str) -> dict[str, Any]:
+        return {"SchemaVersion": "2018-10-08", "Id": "ordering-test", "GeneratorId": "ordering",
+                "ProductArn": f"arn:aws:securityhub:ap-northeast-1:{account}:product/{account}/default",
+                "AwsAccountId": account, "Types": ["Software and Configuration Checks"], "CreatedAt": when,
+                "UpdatedAt": when, "Severity": {"Label": "HIGH"}, "Title": "t", "Description": "d",
+                "Resources": [{"Type": "Other", "Id": "ordering"}], "Compliance": {"Status": status}}
+
+    newer = client.batch_import_findings(Findings=[finding("FAILED", "2026-01-02T03:00:10.000Z")])
+    older = client.batch_import_findings(Findings=[finding("PASSED", "2026-01-02T03:00:00.000Z")])
+    assert newer["SuccessCount"] == older["SuccessCount"] == 1 and older["FailedCount"] == 0
+    kept = hub(watched)["ordering-test"]
+    assert (kept["Compliance"]["Status"], kept["UpdatedAt"]) == ("FAILED", "2026-01-02T03:00:10.000Z")
+    client.batch_import_findings(Findings=[finding("PASSED", "2026-01-02T03:00:20.000Z")])
+    kept = hub(watched)["ordering-test"]
+    assert kept["Compliance"]["Status"] == "PASSED"

@@ -12,6 +12,7 @@ from opscli.model import Finding, Report
 from opscli.monitor import messages, publish, resolve, run
 from opscli.monitor.messages import Change, Poison, Record, Schedule
 from opscli.stack import build
+from platform_spec import monitor
 from platform_spec.result import Status
 from platform_spec.rules.stk_perimeter import IDENTITY_ID
 
@@ -126,9 +127,11 @@ def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
     group = resolve.plan(idx, {"Group"})
     assert {"Group", "GroupRule", "KeyAlias"} <= group.read and not {"Vpc", "Bucket"} & group.read
     assert group.judged == {"Group", "GroupRule"}  # the alias is context: its findings are not sent again
+    assert not group.account  # nothing an account rule reads: the account's IAM is not read
     bucket = resolve.plan(idx, {"Bucket"})
     assert {"Bucket", "BucketPolicy", "KeyAlias", "Key"} <= bucket.read  # STK-S3-002 reads the policy, KMS-001 keys
-    assert bucket.judged == {"Bucket", "BucketPolicy"}
+    # STK-PERIM-002 reads the bucket: the account's IAM is read, and every data store it judges is judged again
+    assert bucket.account and bucket.judged == {"Bucket", "BucketPolicy", "Key"}
     key = resolve.plan(idx, {"Key"})
     assert {"Key", "KeyAlias", "Logs", "Bucket"} <= key.judged  # a key's change can change every verdict on its users
     assert resolve.complete_for(idx, "STK-S3-002", set(bucket.read))
@@ -595,3 +598,82 @@ def test_the_lambda_handler_returns_a_batch_it_fails_on_as_failures(monkeypatch,
     with pytest.raises(Exception, match="not a queue URL"):
         lambda_handler(event, None)
     assert json.loads(capsys.readouterr().out)["event"] == "misconfigured"
+
+
+def test_a_runs_findings_are_stamped_with_when_its_reads_began_not_when_it_ended(monkeypatch, idx):
+    """Security Hub keeps the later UpdatedAt of a finding: stamped when the run ended, a run that read before a
+    change but ended after the change's own run would win (review34b A). The stamp is when the reads began."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    start = datetime(2026, 1, 2, 3, 0, 0, tzinfo=UTC)
+    clock = {"now": start}
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return clock["now"]
+
+    def read_stack(*_: object, **__: object) -> object:
+        clock["now"] = start + timedelta(seconds=30)  # a whole audit reads for a while, then judges and ends
+        return SimpleNamespace(resources={}, incomplete=None)
+
+    label = "AWS::EC2::SecurityGroup Group (sg-0b2)"
+    monkeypatch.setattr(run, "datetime", Clock)
+    monkeypatch.setattr(run.core, "stack_scope", lambda *_, **__: idx.scope)
+    monkeypatch.setattr(run, "read_stack", read_stack)
+    monkeypatch.setattr(run.stackcheck, "judge", lambda *_, **__: [
+        Finding("STK-NET-002", "STK-NET-002", Status.PASS, label, "closed when read")])
+    monkeypatch.setattr(run, "drift_findings", lambda *_: [])
+    monkeypatch.setattr(run, "settle", lambda _idx, _live, findings, *_, **__: findings)
+    monkeypatch.setattr(run.stackcheck, "coverage", lambda _: SimpleNamespace(to_dict=dict))
+    aws = SimpleNamespace(region="ap-northeast-1", known_account="123456789012", endpoint_url=None,
+                          log=SimpleNamespace(calls=[]), check_credentials=lambda: None)
+    outcome = run.judge_batch(aws, run.Settings(suffix=SUFFIX),
+                              [Record("m", json.dumps(monitor.schedule_input(SUFFIX)))])
+    [finding] = publish.asff(outcome.report)
+    assert datetime.fromisoformat(finding["UpdatedAt"].replace("Z", "+00:00")) == start
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.put: list[dict] = []
+
+    def client(self, _service: str) -> object:
+        return self
+
+    def put_metric_data(self, **request: object) -> None:
+        self.put.append(request)
+
+
+@pytest.mark.parametrize("findings", [
+    # the declaration could not be read (run._could_not_start): one ERROR for the stack
+    [Finding("stack.scope", "STK-STACK-001", Status.ERROR, f"TapStack{SUFFIX}", "could not look: AccessDenied")],
+    # the one resource that failed is unreadable this hour (throttled, or a policy denying the monitor's role)
+    [Finding("STK-S3-001", "STK-S3-001", Status.ERROR, "AWS::S3::Bucket Bucket (b)", "AccessDenied"),
+     Finding("STK-TAG-001", "STK-TAG-001", Status.PASS, "AWS::EC2::VPC Vpc (vpc-1)", "tagged")],
+])
+def test_a_whole_run_that_could_not_look_never_puts_a_zero(findings):
+    """A whole run that could not read something is no evidence that nothing fails: it puts no 0 (neither on the
+    alarm's metric, which would clear the alarm, nor on FailingFindings) (review34b B)."""
+    metrics = _Metrics()
+    put = publish.to_metrics(metrics, "ns", _report(*findings), whole=True)
+    assert put == {} and metrics.put == []
+    cut_short = _report(Finding("STK-S3-001", "STK-S3-001", Status.PASS, "AWS::S3::Bucket Bucket (b)", "ok"))
+    cut_short.incomplete = "timeout"
+    assert publish.to_metrics(metrics, "ns", cut_short, whole=True) == {}
+    clean = publish.to_metrics(metrics, "ns", _report(Finding("STK-S3-001", "STK-S3-001", Status.PASS,
+                                                              "AWS::S3::Bucket Bucket (b)", "ok")), whole=True)
+    assert clean[monitor.ALARM_METRIC_NAME] == 0 and set(clean) > {monitor.ALARM_METRIC_NAME}
+
+
+def test_a_change_to_a_data_stores_policy_re_judges_the_perimeter_rule_on_every_data_store(idx):
+    """STK-PERIM-002's finding is on each data store, and its rule reads the bucket policy: a change to the policy
+    reads the account's IAM and gives every data store's finding a current answer (review34b C)."""
+    named = resolve.named(idx, Change(Record("m", "{}"), "s3.amazonaws.com", "PutBucketPolicy", "ap-northeast-1",
+                                      {"bucketName": "intake-unit-bucket"}, None))
+    plan = resolve.plan(idx, named)
+    assert plan.account
+    settled = run.settle(idx, _live(idx, {}), [], set(plan.judged), {}, read=set(plan.read), account=plan.account)
+    checks = {(f.check_id, f.resource.split(" ")[1]) for f in settled}
+    assert {(f"{IDENTITY_ID}/account", "Bucket"), (f"{IDENTITY_ID}/account", "Key")} <= checks, sorted(checks)
