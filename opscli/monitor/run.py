@@ -164,9 +164,12 @@ def _asks_for_whole(change: Change, settings: Settings) -> bool:
         return False
     if change.source in WHOLE_SOURCES:
         return True
-    # The stack's own declaration changed (an update of TapStack<suffix>): every resource may have.
-    return change.source == "cloudformation.amazonaws.com" and settings.stack_name in \
-        set(resolve.values([change.request]))
+    # The stack's own declaration changed (an update of TapStack<suffix>, named by its name or its stack ARN,
+    # arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID): every resource may have.
+    return change.source == "cloudformation.amazonaws.com" and any(
+        value == settings.stack_name or (value.startswith("arn:") and value.split(":", 5)[5:] and
+                                         value.split(":", 5)[5].split("/")[:2] == ["stack", settings.stack_name])
+        for value in resolve.values([change.request]))
 
 
 def _could_not_start(aws: Aws, settings: Settings, outcome: Outcome, usable: list[Record], reason: str,

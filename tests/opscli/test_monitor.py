@@ -305,6 +305,11 @@ def test_an_iam_change_or_an_update_of_the_stack_runs_the_whole_audit():
     assert not run._asks_for_whole(change("iam.amazonaws.com", failed=True), settings)
     assert run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": f"TapStack{SUFFIX}"}), settings)
     assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "Other"}), settings)
+    arn = f"arn:aws:cloudformation:ap-northeast-1:123456789012:stack/TapStack{SUFFIX}/0f1e2d3c"
+    assert run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn}), settings)
+    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn.replace(
+        f"TapStack{SUFFIX}/", f"TapStack{SUFFIX}x/")}), settings)
+    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "arn:aws:x"}), settings)
     assert not run._asks_for_whole(change("ec2.amazonaws.com"), settings)
 
 
