@@ -42,6 +42,7 @@ from localenv.dataservers import PostgresServer, RedisServer
 from localenv.emulator import free_port
 from localenv.pipeline import ServiceProcess
 from localenv.tls import make_tls_files
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from services.common import db, videos
 from services.common.cache import POPULAR_KEY, Cache
 from services.common.log import JsonLogger
@@ -307,7 +308,7 @@ def idle_main(args: argparse.Namespace, env: dict[str, str], port: int) -> int:
     print(json.dumps({"benchmark": "api_load.idle", "nofile": args.nofile, "header_timeout_s": args.header_timeout,
                       **r}))
     failed = r["health_200"] < r["health_probes"] or r["never_closed"] or r["health_after"] != "200"
-    return 1 if failed else 0
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def main() -> int:
@@ -327,16 +328,16 @@ def main() -> int:
     args = parser.parse_args()
     if args.idle is None and not shutil.which("wrk"):
         print("error: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.profile is not None:
         if not shutil.which("py-spy"):
             print("error: --profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         try:
             args.profile.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             print(f"error: --profile {args.profile}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="streamtech-bench-") as tmp:
         tls = make_tls_files(Path(tmp) / "tls")
         pg = PostgresServer(tls, password=secrets.token_urlsafe(16), database="videometadata").start()
@@ -431,7 +432,7 @@ def main() -> int:
             problems.append(f"{name}: expected only X-Cache {want}, got {results[name]['x_cache']}")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return EXIT_FINDINGS if problems else EXIT_OK
 
 
 if __name__ == "__main__":

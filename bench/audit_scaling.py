@@ -25,6 +25,8 @@ from cdk_app.assembly_cache import synthesized
 from cdk_app.config import AppConfig
 from localenv.__main__ import deploy
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+from platform_spec.exit_codes import EXIT_OK
+from platform_spec.stacks import stack_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +81,7 @@ def main() -> int:
     args = parser.parse_args()
     # The assembly of this checkout (the cache synthesizes when an input changed): a template left in cdk.out
     # by an older checkout would audit a different stack.
-    template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template("TapStackbench")
+    template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template(stack_name("bench"))
     config = AppConfig.for_suffix("bench")
     os.environ.update(LOCAL_CREDENTIALS)
     rows = []
@@ -100,7 +102,7 @@ def main() -> int:
     for command, size, median, low, calls, codes, read, filled in rows:
         print(f"{command:>8} {size:>10} {median:>9.2f} {low:>7.2f} {','.join(map(str, sorted(calls))):>10} "
               f"{','.join(map(str, sorted(codes))):>5} {','.join(sorted(read)):>8}   ({filled:.0f}s)")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

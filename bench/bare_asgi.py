@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_USAGE
 
 # The shape and size of a cached video record as the API answers it (bench/api_load.py seeds rows like this).
 BODY = json.dumps({
@@ -43,7 +48,7 @@ class Server(uvicorn.Server):
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not sys.argv[1].isdigit() or not 0 < int(sys.argv[1]) < 65536:
         print("usage: python bench/bare_asgi.py PORT (1-65535)", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     Server(uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", loop="uvloop",
                           ws="none", lifespan="off", log_config=None, log_level="warning", access_log=False,
                           server_header=False, date_header=True)).run()

@@ -25,6 +25,10 @@ import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+
 ROOT = Path(__file__).resolve().parents[1]
 HOG = "while True:\n    pass\n"
 
@@ -111,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         stop(running)
         print("interrupted: the suite and the hogs were stopped", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         stop(running)
     print(f"\n{green} of {args.runs} runs green with {args.hogs} core(s) busy; logs and JUnit XML in {work}")
     for test, runs in sorted(failed_in.items()):
         print(f"  FAILED in run(s) {', '.join(map(str, runs))}: {test}")
-    return 0 if green == args.runs else 1
+    return EXIT_OK if green == args.runs else EXIT_FINDINGS
 
 
 if __name__ == "__main__":

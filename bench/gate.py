@@ -23,15 +23,21 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_OK
+from platform_spec.stacks import ALLOWED_REGION, STACK_PREFIX
+
 ROOT = Path(__file__).resolve().parents[1]
-PLAIN = "TapStack plain synth (no compliance packs)"
-PLAIN_UNCHECKED = "TapStack plain synth, without CDK's template check (--no-validation)"
+PLAIN = f"{STACK_PREFIX} plain synth (no compliance packs)"
+PLAIN_UNCHECKED = f"{STACK_PREFIX} plain synth, without CDK's template check (--no-validation)"
+PACKS = f"{STACK_PREFIX} synth with Aspects + 5 cdk-nag packs"
 CACHED = "policy gate, assembly cached (unchanged code)"
 COLD = "policy gate, cold assembly cache (after a code change)"
-EMPTY_APP = '''
+EMPTY_APP = f'''
 import aws_cdk as cdk
 app = cdk.App()
-cdk.Stack(app, "Empty", env=cdk.Environment(region="ap-northeast-1"))
+cdk.Stack(app, "Empty", env=cdk.Environment(region="{ALLOWED_REGION}"))
 app.synth()
 '''
 
@@ -72,7 +78,7 @@ def main() -> int:
             [str(ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "-o", str(work / "e")], empty),
         PLAIN: ([*plain_synth, "-o", str(work / "plain")], ROOT),
         PLAIN_UNCHECKED: ([*plain_synth, "--no-validation", "-o", str(work / "plain-unchecked")], ROOT),
-        "TapStack synth with Aspects + 5 cdk-nag packs": (
+        PACKS: (
             ["cdk", "synth", "--quiet", "-c", "environmentSuffix=bench", "-o", str(work / "packs")], ROOT),
         CACHED: (
             [sys.executable, "-m", "policies.gate", "--suffix", "bench", "--cdk-out", str(work / "gate"),
@@ -100,7 +106,7 @@ def main() -> int:
               f"CPU {statistics.median(cpu[name]):6.1f}s")
     median = {name: statistics.median(times) for name, times in results.items()}
     per_round = [cold / plain for cold, plain in zip(results[COLD], results[PLAIN], strict=True)]
-    packs = median["TapStack synth with Aspects + 5 cdk-nag packs"]
+    packs = median[PACKS]
     print(f"  gate (assembly cached) / plain synth: {median[CACHED] / median[PLAIN]:.2f}x")
     print(f"  gate (cold) / plain synth: {median[COLD] / median[PLAIN]:.2f}x (per round "
           f"{min(per_round):.2f}-{max(per_round):.2f}x); synth with packs alone: {packs / median[PLAIN]:.2f}x")
@@ -108,7 +114,7 @@ def main() -> int:
     cpu_median = {name: statistics.median(seconds) for name, seconds in cpu.items()}
     print(f"  CPU time, gate (cold) / plain synth: {cpu_median[COLD] / cpu_median[PLAIN]:.2f}x")
     shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

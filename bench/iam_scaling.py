@@ -31,6 +31,8 @@ from cdk_app.assembly_cache import synthesized
 from cdk_app.config import AppConfig
 from localenv.__main__ import deploy
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+from platform_spec.exit_codes import EXIT_OK
+from platform_spec.stacks import ALLOWED_REGION, stack_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +76,7 @@ def account_read(endpoint: str) -> tuple[float, float, int, int, int]:
     from opscli.aws import Aws, new_session
 
     session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                          region_name="ap-northeast-1")
+                          region_name=ALLOWED_REGION)
     aws = Aws(session=session, endpoint_url=endpoint, max_attempts=2)
     start = time.perf_counter()
     iam = account_iam.read(aws)
@@ -95,7 +97,7 @@ def audit_in_process(endpoint: str, outputs: Path) -> float:
     from opscli.aws import Aws, new_session
 
     session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                          region_name="ap-northeast-1")
+                          region_name=ALLOWED_REGION)
     aws = Aws(session=session, endpoint_url=endpoint, max_attempts=2)
     core.audit(aws, targets.from_outputs(outputs))  # warm-up: clients and models
     start = time.perf_counter()
@@ -110,7 +112,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--audit-at", type=int, default=1000)
     args = parser.parse_args()
-    template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template("TapStackbench")
+    template = synthesized({"environmentSuffix": "bench", "compliancePacks": "false"}).template(stack_name("bench"))
     config = AppConfig.for_suffix("bench")
     os.environ.update(LOCAL_CREDENTIALS)
     rows, audits, inside = [], [], []
@@ -137,7 +139,7 @@ def main() -> int:
               f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
               f"API calls {sorted({a[1] for a in audits})}, exit {sorted({a[2] for a in audits})}")
         print(f"its core in process: median {statistics.median(inside):.2f} s, min {min(inside):.2f} s")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

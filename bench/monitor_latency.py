@@ -31,6 +31,8 @@ import boto3  # noqa: E402
 
 from cdk_app.assembly_cache import synthesized  # noqa: E402
 from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
+from platform_spec import monitor, stacks  # noqa: E402
+from platform_spec.exit_codes import EXIT_OK  # noqa: E402
 from tests.integration.conftest import Deployment  # noqa: E402
 from tests.integration.test_drift import DRIFTS  # noqa: E402
 
@@ -53,7 +55,7 @@ def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]
                "--outputs", str(workdir / "flat-outputs.json"), "--state-dir", str(state)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=(workdir / "localenv.log").open("w"),
                                stderr=subprocess.STDOUT)
-    record = state / f"TapStack{SUFFIX}.json"
+    record = state / f"{stacks.stack_name(SUFFIX)}.json"
     deadline = time.monotonic() + 300
     while not record.exists() or not runs(Path(json.loads(record.read_text())["monitor"]["log"]), 0):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -150,12 +152,12 @@ def main() -> int:
     os.environ.update(LOCAL_CREDENTIALS)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for stack in (f"TapStack{SUFFIX}", f"TapMonitor{SUFFIX}"):  # the monitor's template beside TapStack's
+        for stack in (stacks.stack_name(SUFFIX), monitor.stack_name(SUFFIX)):  # the monitor's beside the stack's
             (workdir / f"{stack}.template.json").write_text(json.dumps(assembly.template(stack)))
-        emulator, record = up(workdir / f"TapStack{SUFFIX}.template.json", workdir)
+        emulator, record = up(workdir / f"{stacks.stack_name(SUFFIX)}.template.json", workdir)
         endpoint, log = record["endpoint"], Path(record["monitor"]["log"])
         try:
-            session = boto3.Session(region_name="ap-northeast-1")
+            session = boto3.Session(region_name=stacks.ALLOWED_REGION)
             started = next(json.loads(line) for line in log.read_text().splitlines() if '"started"' in line)
             outputs = json.loads((workdir / "flat-outputs.json").read_text())
             d = Deployment(outputs, workdir / "flat-outputs.json", endpoint, session, local=True)
@@ -200,7 +202,7 @@ def main() -> int:
         finally:
             emulator.terminate()  # `up` stops its consumer and listener on the way out
             emulator.wait(60)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

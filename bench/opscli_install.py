@@ -20,6 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -77,7 +81,7 @@ def main() -> int:
     print(f"top-level in site-packages: {', '.join(last['top_level'])}")
     print(f"installed command: {last['version']}")
     print(json.dumps({"benchmark": "opscli_install", "runs": runs}))
-    return 1 if last["cdk"] else 0
+    return EXIT_FINDINGS if last["cdk"] else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ import collections
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_OK, EXIT_USAGE
+
 # (part, fragments of a frame "function (file:line)"): the first part with a fragment in any frame wins.
 PARTS = (
     ("log lines (access line, metrics: JSON + write)", ("services/common/log.py",)),
@@ -91,13 +95,13 @@ def main() -> int:
     args = parser.parse_args()
     if not args.profile.is_file():
         print(f"error: {args.profile} is not a file", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(render(summarise(args.profile, rate=args.rate, requests=args.requests)))
     if args.top:
         print("\nself time (top of the stack):")
         for frame, count in leaves(args.profile, args.top):
             print(f"{count:>7}  {frame}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from platform_spec.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
+
 ROOT = Path(__file__).resolve().parents[1]
 OURS = frozenset({"platform_spec", "cdk_app", "policies", "opscli", "localenv", "services", "tests", "bench"})
 PR_SET_CHILD_SUBREAPER = 36
@@ -310,7 +314,7 @@ def main() -> int:
     args = parser.parse_args()
     if not Path("/proc/self/stat").exists():
         print("suite_cpu: needs Linux's /proc", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     command = ["bash", "scripts/test.sh", "-q", "-p", "no:cacheprovider", *(["--no-cov"] if args.no_cov else []),
                *args.pytest_args]
     per_test = None
@@ -323,7 +327,7 @@ def main() -> int:
         spy = shutil.which("py-spy")
         if spy is None:
             print("suite_cpu: --owners needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         raw = Path(tempfile.mkdtemp()) / "suite.raw"
         command = [spy, "record", "--subprocesses", "--gil", "--nonblocking", "-r", "50", "-f", "raw", "-o",
                    str(raw), "--", *command]
@@ -332,7 +336,7 @@ def main() -> int:
         code, output, wall, cpu, sampler = run(command, args.interval)
     except KeyboardInterrupt:
         print("suite_cpu: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     lines = [line for line in output.strip().splitlines() if line.strip() and not line.startswith("py-spy> ")]
     print(f"test suite: {lines[-1] if lines else '(no output)'} (exit {code})")
     for line in lines if code == 0 else lines[-12:]:
@@ -364,7 +368,7 @@ def main() -> int:
         counts = owners(raw) if raw.exists() else {}
         if not counts:
             print("suite_cpu: py-spy wrote no samples", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         print_owners(counts, {kind: seconds for kind, (seconds, _) in by_kind.items()})
     return code
 

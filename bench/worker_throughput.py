@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, fo
 from cdk_app.config import AppConfig
 from localenv.pipeline import local_platform
 from localenv.sample_video import make_video
+from platform_spec.exit_codes import EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +63,7 @@ def main() -> int:
     template_path = ROOT / "cdk.out" / f"{config.stack_name}.template.json"
     if not template_path.exists():
         print(f"error: {template_path} missing: run scripts/pipeline.sh (or cdk synth) first", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     with local_platform(json.loads(template_path.read_text()), config) as platform:
         video = make_video(platform.workdir / "bench.mp4", seconds=args.seconds, width=1280, height=720, fps=30)
         size = video.stat().st_size
@@ -74,7 +75,7 @@ def main() -> int:
         print(f"{str(r['workers']) + ' x ' + str(r['concurrency']):>17} {r['videos_per_minute']:>11} "
               f"{r['seconds']:>8} {r['job_p50_s']:>10} {r['job_max_s']:>10}")
     print(json.dumps({"benchmark": "worker_throughput", "video_bytes": size, "results": results}))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

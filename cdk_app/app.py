@@ -19,11 +19,7 @@ from cdk_app.monitor import MonitorStack, stackset_synthesizer
 from cdk_app.monitor_code import MonitorCodeError, layer_zip, read_policy, staged_code
 from cdk_app.tap_stack import TapStack
 from platform_spec import monitor
-
-EXIT_OK = 0
-EXIT_GUARDRAIL = 1  # synthesis produced rule violations (Annotations errors)
-EXIT_CONFIG = 2  # bad context value: nothing was synthesized
-EXIT_CRASH = 3  # the app's code raised while the app was built or synthesized: nothing was synthesized
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 
 def build_app(app: App, config: AppConfig) -> TapStack:
@@ -117,29 +113,30 @@ def raised_at(exc: BaseException) -> str | None:
 
 def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
          stderr: TextIO | None = None) -> int:
-    """Synthesize the app; return an exit code (0 ok, 1 guardrail errors, 2 bad context, 3 the app's code
-    raised: the traceback, then one line with the line of cdk_app/ it came from)."""
+    """Synthesize the app; return an exit code: EXIT_OK, EXIT_FINDINGS guardrail violations (nothing is
+    deployable), EXIT_USAGE a bad context value (nothing was synthesized), EXIT_INCOMPLETE the app's code raised
+    (the traceback, then one line with the line of cdk_app/ it came from)."""
     err = stderr or sys.stderr
     app = App(context=dict(context) if context is not None else None, outdir=outdir, analytics_reporting=False)
     try:
         config = parse_context(app.node.try_get_context)
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
-        return EXIT_CONFIG
+        return EXIT_USAGE
     try:
         with source_map.recording() as sites:
             try:
                 build_app(app, config)
             except MonitorCodeError as exc:
                 print(f"error: {exc}", file=err)
-                return EXIT_CONFIG
+                return EXIT_USAGE
             errors = synth_errors(app)
     except Exception as exc:  # noqa: BLE001 - any failure of the app's code is reported with its line, once
         traceback.print_exc(file=err)
         at = raised_at(exc)
         print(f"error: synthesis failed{f' at {at}' if at else ''}: {type(exc).__name__}: "
               f"{' '.join(str(exc).split())}", file=err)
-        return EXIT_CRASH
+        return EXIT_INCOMPLETE
     # The monitor's constructs are below their own stack; TapStack's line wins where a path is in both.
     own = {**source_map.below_stack(sites, monitor.stack_name(config.environment_suffix)),
            **source_map.below_stack(sites, config.stack_name)}
@@ -149,5 +146,5 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
         print(f"error: {declared_at(line, own)}", file=err)
     if errors:
         print(f"error: synthesis found {len(errors)} guardrail violation(s); nothing is deployable", file=err)
-        return EXIT_GUARDRAIL
+        return EXIT_FINDINGS
     return EXIT_OK

@@ -14,7 +14,7 @@ workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes an
 
     python -m cdk_app.assembly_cache --suffix dev [--cdk-out cdk.out]      # prints the assembly directory
 
-Standard library only: importable (and fast) without aws-cdk-lib.
+Standard library (and platform_spec) only: importable (and fast) without aws-cdk-lib.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 # What synthesis runs (with what it imports) and stages, relative to the repository root.
@@ -197,7 +199,8 @@ def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) ->
     local = root / "node_modules" / ".bin" / "cdk"
     cdk = str(local) if local.exists() else shutil.which("cdk")
     if cdk is None:
-        raise SynthesisFailed("the CDK CLI was not found: run scripts/setup.sh", exit_code=3, output="")
+        raise SynthesisFailed("the CDK CLI was not found: run scripts/setup.sh", exit_code=EXIT_INCOMPLETE,
+                              output="")
     args = [cdk, "synth", "--quiet", "--no-notices", "--no-validation", "--output", str(outdir)]
     for key, value in sorted(context.items()):
         args += ["-c", f"{key}={value}"]
@@ -244,7 +247,7 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
         try:
             (synth or (lambda c, o: cdk_synth(c, o, root=root)))(context, work)
             if not (work / "manifest.json").exists():
-                raise SynthesisFailed("synthesis wrote no manifest.json", exit_code=3, output="")
+                raise SynthesisFailed("synthesis wrote no manifest.json", exit_code=EXIT_INCOMPLETE, output="")
             shutil.rmtree(final, ignore_errors=True)
             work.rename(final)
         finally:
@@ -269,13 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthesisFailed as exc:
         sys.stderr.write(exc.output)
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if exc.exit_code == 2 else (1 if exc.exit_code == 1 else 3)
+        # the app's own codes say what was wrong; anything else (node killed, the CLI missing) could not run
+        return exc.exit_code if exc.exit_code in (EXIT_FINDINGS, EXIT_USAGE) else EXIT_INCOMPLETE
     how = "cached" if assembly.hit else f"synthesized in {assembly.seconds:.1f}s"
     print(f"assembly {assembly.key} ({how}): {assembly.directory}", file=sys.stderr)
     if args.cdk_out:
         export(assembly, args.cdk_out)
     print(args.cdk_out or assembly.directory)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

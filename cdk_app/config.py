@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_spec import stacks
 from platform_spec.naming import NAMES, SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
+from platform_spec.stacks import ALLOWED_REGION
 from platform_spec.tagging import tag_problems
 
-ALLOWED_REGION = "ap-northeast-1"
 # Named, not looked up, so synthesis is deterministic offline and really spans three AZs
 # (ap-northeast-1b is not offered to new accounts).
-DEFAULT_AZS: tuple[str, ...] = ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d")
+DEFAULT_AZS: tuple[str, ...] = tuple(f"{ALLOWED_REGION}{zone}" for zone in "acd")
 # Retention values CloudWatch Logs accepts.
 VALID_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                             3288, 3653)
@@ -56,7 +57,7 @@ class AppConfig:
 
     def __post_init__(self) -> None:
         if not self.stack_name:
-            object.__setattr__(self, "stack_name", f"TapStack{self.environment_suffix}")
+            object.__setattr__(self, "stack_name", stacks.stack_name(self.environment_suffix))
 
     @property
     def key_aliases(self) -> tuple[str, ...]:
@@ -233,4 +234,4 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     )
 
 
-__all__ = ["ALLOWED_REGION", "DEFAULT_AZS", "SERVICE_LIMITS", "AppConfig", "ConfigError", "parse_context"]
+__all__ = ["DEFAULT_AZS", "SERVICE_LIMITS", "AppConfig", "ConfigError", "parse_context"]

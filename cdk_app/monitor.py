@@ -34,7 +34,7 @@ class MonitorStack(Stack):
         super().__init__(
             scope, construct_id,
             env=Environment(region=config.region, account=config.account),
-            description=f"StreamTech posture monitor of TapStack{config.environment_suffix}",
+            description=f"StreamTech posture monitor of {config.stack_name}",
             termination_protection=False, synthesizer=synthesizer,
         )
         self.config = config

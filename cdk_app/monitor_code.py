@@ -11,8 +11,9 @@ and costs tens of seconds per synthesis. Every dependency is pure Python, so the
 interpreter run unchanged on Lambda's Python runtime; their versions are checked against requirements.lock, and a
 difference stops synthesis with what to run.
 
-Standard library only: cdk_app may not import opscli (tests/unit/test_layers.py), so the policy comes from the
-staged code's own command, run as a process, as a build step reads what the package it packs declares.
+Standard library and platform_spec only: cdk_app may not import opscli (tests/unit/test_architecture.py), so
+the policy comes from the staged code's own command, run as a process, as a build step reads what the package it
+packs declares.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
+
+from platform_spec.exit_codes import EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_PACKAGES = ("opscli", "platform_spec")
@@ -113,7 +116,7 @@ def read_policy(code: Path, suffix: str) -> list[dict]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MonitorCodeError(f"opscli iam-policy could not run: {exc}") from None
     try:
-        documents = json.loads(done.stdout) if done.returncode == 0 else None
+        documents = json.loads(done.stdout) if done.returncode == EXIT_OK else None
     except json.JSONDecodeError:
         documents = None
     if not (isinstance(documents, list) and documents and all(isinstance(d, dict) and d.get("Statement")

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from platform_spec.exit_codes import EXIT_OK
 from platform_spec.source_map import COMMITTED_PATH, FILE_NAME, below_stack, document, load, site_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {COMMITTED.relative_to(ROOT)} ({len(json.loads(text)['constructs'])} constructs)")
     else:
         sys.stdout.write(text)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.outputs import stack_record_path
 from platform_spec import files
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 STATE_DIR = ROOT / ".cache" / "localenv"
 # What asks a running `up` to start its monitor's consumer again if it has ended; `up` handles it from the moment it
@@ -71,7 +72,7 @@ def deploy(template: dict, config: AppConfig, endpoint_url: str, outputs_path: P
     record_path = stack_record_path(outputs_path)
     outputs.write(record_path, json.dumps(result.record, indent=1) + "\n", "stack record")
     if not quiet:
-        print(f"deployed {len(result.created)} resources of TapStack{config.environment_suffix} to {endpoint_url}; "
+        print(f"deployed {len(result.created)} resources of {config.stack_name} to {endpoint_url}; "
               f"{len(result.skipped)} not emulated:")
         for logical_id, rtype, reason in result.skipped:
             print(f"  - {rtype:<38} {logical_id}: {reason}")
@@ -167,7 +168,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
             # any earlier record is stale: this process holds the lock
             record = held.write_record({**fields, **({"monitor": watching.record} if watching else {})})
             exports = " ".join(f"{k}={v}" for k, v in record["environment"].items())
-            print(f"TapStack{config.environment_suffix} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
+            print(f"{config.stack_name} is up on the local emulator at {endpoint} (pid {os.getpid()})\n"
                   f"  outputs: {outputs}\n"
                   f"  export {exports}\n"
                   f"  then e.g.: opscli audit --outputs {outputs}\n"
@@ -180,7 +181,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
         pass
     finally:
         held.release()
-    return 0
+    return EXIT_OK
 
 
 def serve(held: statefile.Held, fields: dict[str, Any], watching: Watching | None, *, stop: threading.Event,
@@ -277,23 +278,23 @@ def restart_monitor(config: AppConfig, state: statefile.Paths, *, wait: float = 
         if time.monotonic() > deadline:
             print(f"error: {config.stack_name}'s `up` (pid {pid}) did not answer within {wait:.0f}s; its output "
                   "says why", file=sys.stderr)
-            return 3
+            return EXIT_INCOMPLETE
         time.sleep(0.2)
     started = processes.Identity.from_dict(after)
     if after.get("started") == before.get("started"):
         print(f"{config.stack_name} is up (pid {pid}) and its posture monitor runs (pid "
               f"{started.pid if started else '?'}): nothing to start")
-        return 0
+        return EXIT_OK
     code = after.get("exited")
     log = monitor.get("log") if isinstance(monitor, dict) else None
     shown = log if isinstance(log, str) and log.isprintable() else "(not recorded)"
     if code is not None or started is None:
         print(f"error: {config.stack_name}'s posture monitor was started again but exited at once with {code}; "
               f"its log: {shown}", file=sys.stderr)
-        return 3
+        return EXIT_INCOMPLETE
     print(f"{config.stack_name} is up (pid {pid}); its posture monitor had ended and runs again (pid {started.pid}; "
           f"log: {shown})")
-    return 0
+    return EXIT_OK
 
 
 @contextmanager
@@ -324,9 +325,9 @@ def schedule(config: AppConfig, state: statefile.Paths) -> int:
         raise
     except Exception as exc:  # noqa: BLE001 - the emulator did not take the message: one line, exit 3
         print(f"error: the schedule's message was not sent: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_INCOMPLETE
     print(f"sent the schedule's message to the monitor's queue of {config.stack_name} (message {message})")
-    return 0
+    return EXIT_OK
 
 
 def _quietly(read: Any, state: statefile.Paths) -> Any:
@@ -345,12 +346,12 @@ def down(config: AppConfig, state: statefile.Paths, *, timeout: float = 10) -> i
         raise UsageError(str(exc)) from None
     except statefile.StillRunning as exc:
         print(f"error: pid {exc.pid} did not stop within {timeout:.0f}s", file=sys.stderr)
-        return 3
+        return EXIT_INCOMPLETE
     if stopped.stale:
         print(f"{config.stack_name} was not running (stale record of pid {stopped.pid} removed)")
     else:
         print(f"stopped {config.stack_name} (pid {stopped.pid})")
-    return 0
+    return EXIT_OK
 
 
 def _file_path(text: str) -> Path:
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run: the existing directory the audit's HTML, SARIF and JSON reports go to (default: "
                              "reports, made when missing)")
     parser.add_argument("--no-monitor", action="store_true",
-                        help="up: leave the posture monitor (TapMonitor<suffix> and its consumer) out")
+                        help="up: leave the posture monitor (its stack and its consumer) out")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -394,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         args.reports = args.reports or ROOT / "reports"
     except ValueError as exc:  # UsageError, StateError, FileRefused, or ConfigError from AppConfig.for_suffix
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         if args.command == "up":
             return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir),
@@ -402,10 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_once(config, template, args.outputs, args.reports)
     except (UsageError, statefile.StateError, files.FileRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3
         print(f"error: the local deployment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_INCOMPLETE
 
 
 def _monitor_template(config: AppConfig, args: argparse.Namespace) -> dict | None:

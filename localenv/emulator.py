@@ -34,10 +34,11 @@ from werkzeug.serving import BaseWSGIServer
 
 from localenv import cloudtrail
 from localenv.tls import TlsFiles
+from platform_spec.stacks import ALLOWED_REGION
 
 # Made-up credentials for the local emulator (botocore needs some; moto accepts any).
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_KEY": "local-emulator",
-                     "AWS_DEFAULT_REGION": "ap-northeast-1"}
+                     "AWS_DEFAULT_REGION": ALLOWED_REGION}
 
 # moto gap: ECS services never start tasks; report the stack's minimum (2) as running so the emulated
 # environment looks like a healthy deployment. Set before any service is created.

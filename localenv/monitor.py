@@ -87,7 +87,7 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
     missing = [key for key in monitor.OUTPUTS if not result.outputs.get(key, "").strip()
                or result.outputs[key].startswith("UNRESOLVED")]
     if missing:
-        raise UsageError(f"the monitor's template gave no {', '.join(missing)}: is it TapMonitor's?")
+        raise UsageError(f"the monitor's template gave no {', '.join(missing)}: is it {monitor.STACK_PREFIX}'s?")
     functions = session.client("lambda", endpoint_url=endpoint_url)
     name = result.outputs[monitor.OUTPUT_FUNCTION]
     environment = (functions.get_function_configuration(FunctionName=name).get("Environment") or {}).get(
@@ -97,10 +97,11 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
              if not environment.get(variable)]
     mappings = functions.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
     if unset:
-        raise UsageError(f"the monitor's function sets no {', '.join(unset)}: is the template TapMonitor's?")
+        raise UsageError(f"the monitor's function sets no {', '.join(unset)}: is the template "
+                         f"{monitor.STACK_PREFIX}'s?")
     if len(mappings) != 1:
         raise UsageError(f"the monitor's function has {len(mappings)} event source mappings, not its queue's one: "
-                         "is the template TapMonitor's?")
+                         f"is the template {monitor.STACK_PREFIX}'s?")
     files.write_whole(outputs_path(tap_outputs), json.dumps(result.outputs, indent=2, sort_keys=True) + "\n",
                       "monitor outputs file", make_parents=True)
     return Deployed(result.outputs, environment, int(mappings[0].get("MaximumBatchingWindowInSeconds") or 0))

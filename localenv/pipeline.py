@@ -39,6 +39,7 @@ from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.sample_video import make_video
 from localenv.tls import TlsFiles, make_tls_files
 from platform_spec import contract
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 # Endpoints that exist only inside the VPC; locally they are the servers started here.
 LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, contract.REDIS_HOST, contract.REDIS_PORT,
@@ -225,7 +226,7 @@ def run(template: dict, config: AppConfig, video: Path | None, timeout: float) -
         api, base = platform.start_api()
         if api.process.poll() is not None:
             print(f"error: the metadata API did not start: {api.records[-3:]}", file=sys.stderr)
-            return 3
+            return EXIT_INCOMPLETE
         if video is None:
             video = make_video(platform.workdir / "sample.mp4", seconds=3)
             print(f"generated {video.name}: {video.stat().st_size} bytes (H.264 + AAC, 3 s, 320x240)")
@@ -236,10 +237,10 @@ def run(template: dict, config: AppConfig, video: Path | None, timeout: float) -
             done = worker.wait_for(lambda r: r.get("event") in ("job_stored", "job_rejected"), timeout)
         except TimeoutError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_FINDINGS
         if done["event"] == "job_rejected":
             print(f"the worker rejected the video: {done['reason']} (it is in the dead-letter queue)")
-            return 1
+            return EXIT_FINDINGS
         print(f"worker stored video {done['id']} in {done['seconds']} s")
         status, headers, body = get_json(f"{base}/videos/{done['id']}")
         _show(f"GET /videos/{done['id']} -> {status}, X-Cache: {headers.get('X-Cache')}", body)
@@ -248,7 +249,7 @@ def run(template: dict, config: AppConfig, video: Path | None, timeout: float) -
         _show("GET /videos/popular", get_json(f"{base}/videos/popular")[2])
         codes = {"worker": worker.stop(), "metadata api": api.stop()}
         print("\nservices stopped on SIGTERM: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()))
-        return 0 if status == 200 and body.get("key") == key else 1
+        return EXIT_OK if status == 200 and body.get("key") == key else EXIT_FINDINGS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,16 +265,16 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--video {args.video} is not a file")
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     for tool in ("redis-server",):
         if shutil.which(tool) is None:
             print(f"error: {tool} not found: apt-get install redis-server postgresql", file=sys.stderr)
-            return 3
+            return EXIT_INCOMPLETE
     try:
         return run(template, config, args.video, args.timeout)
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_INCOMPLETE
 
 
 if __name__ == "__main__":

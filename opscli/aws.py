@@ -49,8 +49,8 @@ from opscli.errors import CredentialsError, ReadOnlyViolation, UsageError
 from platform_spec.contract import LOCAL_NOT_EMULATED, READ_PREFIXES
 from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
+from platform_spec.stacks import ALLOWED_REGION
 
-ALLOWED_REGION = "ap-northeast-1"
 # What botocore's own credential providers send to obtain credentials for a profile that assumes a role (or signs
 # in through IAM Identity Center): no resource is read or changed, but they are calls all the same, so the guard
 # sees and logs them like any other; they are the only ones it lets through besides the declared reads.
@@ -575,7 +575,7 @@ class Aws:
         except botocore.exceptions.CredentialRetrievalError as exc:
             raise CredentialsError(f"AWS credentials could not be obtained: {exc}") from None
         if credentials is None:
-            raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID")
+            raise CredentialsError.none_found()
 
     def client(self, service: str) -> Any:
         with self._lock:

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
 from opscli import __version__, accepted, core, history, render, targets, terminal
-from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpsError, UsageError
+from opscli.aws import Aws
+from opscli.errors import OpsError, UsageError
 from opscli.iam_policy import (
     MANAGED_POLICY_CHARACTERS,
     ROLE_INLINE_CHARACTERS,
@@ -30,7 +30,9 @@ from opscli.iam_policy import (
 )
 from opscli.model import FRAMEWORKS, FailOn, Report
 from opscli.sanitize import visible
-from platform_spec import catalog, files, source_map
+from platform_spec import catalog, files, monitor, source_map
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from platform_spec.stacks import ALLOWED_REGION, STACK_PREFIX
 
 DEFAULT_TIMEOUT = 60.0
 HISTORY_FORMATS = ("html", "asff", "ocsf")  # the reports that show what the history says (trend, observed times)
@@ -56,7 +58,7 @@ def _console(no_color: bool, *, stderr: bool) -> terminal.VisibleConsole:
 def aws_options(fn: Callable) -> Callable:
     options = [
         click.option("--region", default=ALLOWED_REGION, show_default=True,
-                     help="AWS region (audits accept only ap-northeast-1)."),
+                     help=f"AWS region (audits accept only {ALLOWED_REGION})."),
         click.option("--profile", default=None, help="AWS named profile."),
         click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", default=None,
                      help="AWS endpoint (a local emulator); also AWS_ENDPOINT_URL."),
@@ -285,7 +287,8 @@ def stack_record_option(fn: Callable) -> Callable:
 def stack_option(fn: Callable) -> Callable:
     return click.option(
         "--stack", "stack_name", default=None, metavar="NAME",
-        help="The stack to judge: TapStack<suffix> (default) or the posture monitor's TapMonitor<suffix>.")(fn)
+        help=f"The stack to judge: {STACK_PREFIX}<suffix> (default) or the posture monitor's "
+             f"{monitor.STACK_PREFIX}<suffix>.")(fn)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -493,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(visible(traceback.format_exc(), lines=True), err=True, nl=False)
         click.echo(visible(f"error: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)"),
                    err=True)
-        return 3
+        return EXIT_INCOMPLETE
 
 
 def entry_point() -> None:  # pragma: no cover - console script

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from opscli import accepted, arns, livestack, provenance, stack, stackcheck
-from opscli.aws import ALLOWED_REGION, Aws
+from opscli.aws import Aws
 from opscli.checks import NO_ANSWER, Context, describe_failure, run_collector
 from opscli.checks import collectors as c
-from opscli.errors import EXIT_INTERRUPTED, OpsError, UsageError
+from opscli.errors import OpsError, UsageError
 from opscli.model import (
     FRAMEWORKS,
-    STACK_PREFIX,
     Finding,
     Provenance,
     Report,
@@ -33,10 +32,12 @@ from opscli.model import (
 )
 from opscli.operations import SCOPE_OPERATIONS, SECRETS_SPECS, declared_operations  # noqa: F401 - re-exported
 from opscli.targets import Targets
-from platform_spec import catalog, monitor
+from platform_spec import catalog, monitor, stacks
 from platform_spec import path as stack_path
+from platform_spec.exit_codes import EXIT_INTERRUPTED
 from platform_spec.result import Status
 from platform_spec.rules import live_only, stk_kms, stk_tag
+from platform_spec.stacks import ALLOWED_REGION
 
 MAX_WORKERS = 4  # bounded concurrency for the secrets
 KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
@@ -61,7 +62,7 @@ def _start(aws: Aws) -> tuple[float, int]:
 def stack_names(targets: Targets) -> tuple[str, ...]:
     """The stacks of the environment a run may judge: TapStack<suffix> (the default) and its posture monitor,
     TapMonitor<suffix>."""
-    return f"{STACK_PREFIX}{targets.suffix}", monitor.stack_name(targets.suffix)
+    return stacks.stack_name(targets.suffix), monitor.stack_name(targets.suffix)
 
 
 def chosen_stack(targets: Targets, stack_name: str | None) -> str:
@@ -166,7 +167,7 @@ def _scope_error(command: str, targets: Targets, exc: stack.ScopeError, start: f
                  calls_before: int, stack_name: str | None = None) -> Report:
     """The stack's declaration could not be read: one ERROR (could not look), so the report still prints."""
     finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR,
-                      stack_name or f"{STACK_PREFIX}{targets.suffix}", f"could not look: {exc}")
+                      stack_name or stacks.stack_name(targets.suffix), f"could not look: {exc}")
     return Report(command=command, target={**targets.as_dict(), **where(aws)}, findings=[finding],
                   api_calls=len(aws.log.calls) - calls_before, seconds=time.perf_counter() - start,
                   provenance=_provenance(aws, None))

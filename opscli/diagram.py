@@ -14,7 +14,9 @@ from html import escape
 from typing import Any
 
 from platform_spec import files
+from platform_spec.exit_codes import EXIT_OK, EXIT_USAGE
 from platform_spec.rules.intrinsics import references
+from platform_spec.stacks import STACK_PREFIX
 
 TIERS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Edge", (("AWS::WAFv2::WebACL", "WAF web ACL"), ("AWS::ApiGateway::RestApi", "API Gateway REST API (regional)"),
@@ -41,7 +43,7 @@ BOX_W, BOX_H, GAP_X, GAP_Y, TOP = 250, 46, 50, 14, 56
 # data flow, so the picture leaves them out (their boxes stay).
 PLUMBING = frozenset({"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup", "AWS::KMS::Key",
                       "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::ECS::Cluster", "AWS::SNS::Topic"})
-TITLE = "TapStack: architecture, from the synthesized template"
+TITLE = f"{STACK_PREFIX}: architecture, from the synthesized template"
 
 
 def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]]:
@@ -117,17 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m opscli.diagram TEMPLATE.json > architecture.svg", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         template = files.read_json(args[0], "template")
     except FileNotFoundError:
         print(f"error: template {args[0]} does not exist", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except files.FileRefused as exc:  # a FIFO, a device, over 16 MiB, not JSON: one line, never a wait
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     sys.stdout.write(svg(template, title=TITLE))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

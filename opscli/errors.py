@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from platform_spec import files
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
-EXIT_INTERRUPTED = 130  # Ctrl-C: the partial report is printed, then the shell's convention for SIGINT
+# Where an operator gives opscli credentials: every message about missing or refused ones names them.
+CREDENTIAL_SOURCES = "AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID"
 
 
 class OpsError(Exception):
@@ -23,6 +21,11 @@ class UsageError(OpsError):
 
 class CredentialsError(OpsError):
     exit_code = EXIT_INCOMPLETE
+
+    @classmethod
+    def none_found(cls) -> CredentialsError:
+        """botocore found no credentials where it looks (or half of a key pair): nothing can be read."""
+        return cls(f"no AWS credentials found: set {CREDENTIAL_SOURCES}")
 
 
 class ReadOnlyViolation(OpsError):

@@ -13,9 +13,10 @@ import botocore.exceptions
 from botocore.validate import ParamValidator
 
 from opscli.aws import Aws
-from opscli.errors import EXIT_INCOMPLETE, OpsError, UsageError, read_json_input
+from opscli.errors import OpsError, UsageError, read_json_input
 from opscli.fleet import securityhub_model
 from opscli.sanitize import visible
+from platform_spec.exit_codes import EXIT_INCOMPLETE
 from platform_spec.result import CouldNotLook
 
 OPERATION = "BatchImportFindings"

@@ -100,8 +100,7 @@ def named_resources(report: Report, f: Finding) -> list[tuple[str, str]]:
         rtype, logical, physical = parts
         located = report.arns.get(logical or "")
         if located is None:  # a report not made from a live read: what the physical id alone gives
-            arn = arns.from_physical(rtype, physical, region=report.target.get("region") or "ap-northeast-1",
-                                     account=account)
+            arn = arns.from_physical(rtype, physical, region=report.region, account=account)
             located = (arns.Located(arn, rtype),) if arn else ()
         if located:
             return [(asff_resource_type(item.type), item.arn) for item in located]
@@ -151,7 +150,7 @@ def to_asff(report: Report, past: Any = None, *, retire: bool = False) -> list[d
     posture monitor): a NOT_APPLICABLE finding is kept, as Compliance NOT_AVAILABLE, so that it retires what an
     earlier run sent for that check (as Security Hub archives a deleted resource's findings)."""
     account = report.target.get("account") or "000000000000"
-    region = report.target.get("region") or "ap-northeast-1"
+    region = report.region
     located = report.located()
     out = []
     for f in report.findings if retire else _judged(report):
@@ -219,7 +218,7 @@ def to_ocsf(report: Report, past: Any = None) -> list[dict[str, Any]]:
     """The report as OCSF Compliance Finding events (class 2003, category 2 Findings), one per finding; `past`
     as for to_asff."""
     account = report.target.get("account")
-    region = report.target.get("region") or "ap-northeast-1"
+    region = report.region
     when = _epoch_ms(report.created)
     located = report.located()
     out = []

@@ -35,10 +35,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from opscli.fleet import finding_id
 from opscli.model import Report
 from platform_spec import files
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from platform_spec.result import Status
 
 SCHEMA_VERSION = 3

@@ -6,12 +6,12 @@ import json
 import re
 from typing import Any
 
-from opscli.aws import ALLOWED_REGION, CREDENTIAL_OPERATIONS, is_read
+from opscli.aws import CREDENTIAL_OPERATIONS, is_read
 from opscli.core import declared_operations
-from opscli.model import STACK_PREFIX
 from opscli.targets import Targets
-from platform_spec import monitor
+from platform_spec import monitor, stacks
 from platform_spec.naming import NAMES, physical_name
+from platform_spec.stacks import ALLOWED_REGION
 
 # botocore service name -> IAM action prefix (where they differ)
 IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "elbv2": "elasticloadbalancing"}
@@ -148,7 +148,7 @@ def iam_actions(operations: set[str]) -> list[str]:
 
 def scope_values(targets: Targets, account: str | None = None) -> dict[str, tuple[str, ...]]:
     """The values of SCOPED's placeholders for one stack: each a tuple (a pattern is written once per value)."""
-    stack = f"{STACK_PREFIX}{targets.suffix}"
+    stack = stacks.stack_name(targets.suffix)
     watcher = monitor.stack_name(targets.suffix)  # the posture monitor's stack, which the audit judges too
 
     def secret_arn(name: str) -> str:

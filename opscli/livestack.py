@@ -410,8 +410,7 @@ def read_stack(aws: Any, scope: StackScope, *, account: str, progress: Callable[
         except CouldNotLook as exc:
             return LiveResource(declared, ReadState.ERROR, detail=f"could not look: {exc}: {ANSWERS}")
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
-            raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") \
-                from None
+            raise CredentialsError.none_found() from None
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
                 botocore.parsers.ResponseParserError) as exc:
             status, reason = describe_failure(exc)
@@ -462,7 +461,7 @@ def _account_iam(future: Any, incomplete: str | None) -> tuple[AccountIam | None
     try:
         return future.result(), None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
-        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+        raise CredentialsError.none_found() from None
     except CouldNotLook as exc:
         return None, f"could not look: {exc}: {ANSWERS}"
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,

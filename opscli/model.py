@@ -9,20 +9,19 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from opscli.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from platform_spec import catalog, monitor
+from platform_spec import catalog, monitor, stacks
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from platform_spec.path import Path
 from platform_spec.result import Status
 from platform_spec.source_map import Located, Site, SourceMap, locate
 
 SEVERITIES = [s.value for s in catalog.Severity]
-STACK_PREFIX = "TapStack"  # CloudFormation stack name: TapStack<suffix> (cdk_app's AppConfig.stack_name)
 
 
 def stack_suffix(stack_name: str) -> str | None:
     """The environment suffix of one of its stacks, TapStack<suffix> or its posture monitor's TapMonitor<suffix>;
     None for a name of neither kind."""
-    for prefix in (STACK_PREFIX, monitor.STACK_PREFIX):
+    for prefix in (stacks.STACK_PREFIX, monitor.STACK_PREFIX):
         if stack_name.startswith(prefix) and len(stack_name) > len(prefix):
             return stack_name[len(prefix):]
     return None
@@ -122,7 +121,12 @@ class Report:
     @property
     def stack(self) -> str:
         """The stack the run looked at: as read from CloudFormation, else the one its suffix names."""
-        return self.target.get("stack") or f"{STACK_PREFIX}{self.target.get('suffix', '')}"
+        return self.target.get("stack") or stacks.stack_name(self.target.get("suffix", ""))
+
+    @property
+    def region(self) -> str:
+        """The region the run looked in: as the report says, else the platform's (a report made elsewhere)."""
+        return self.target.get("region") or stacks.ALLOWED_REGION
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.status.value for f in self.findings)

@@ -275,7 +275,7 @@ def from_cloudformation(aws: Any, stack_name: str) -> StackScope:
                              f"--suffix (or --outputs) or the credentials' account") from None
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
-        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+        raise CredentialsError.none_found() from None
     except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
         raise ScopeError(f"could not read stack {stack_name}: {describe_failure(exc)[1]}") from None
     except (KeyError, TypeError, ValueError, RecursionError) as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from opscli.errors import UsageError, read_json_input
 from platform_spec.naming import NamingError, physical_name, validate_suffix
+from platform_spec.stacks import STACK_PREFIX
 
 STAGE_NAME = "v1"
 # Outputs that must be present in an outputs file (written by the deploy pipeline from TapStack's outputs).
@@ -81,7 +82,7 @@ def from_outputs(path: Path) -> Targets:
     data = load_outputs(path)
     missing = [key for key in REQUIRED_OUTPUTS if not isinstance(data.get(key), str) or not data.get(key)]
     if missing:
-        raise UsageError(f"outputs file {path} lacks {', '.join(missing)} (is it TapStack's flat outputs?)")
+        raise UsageError(f"outputs file {path} lacks {', '.join(missing)} (is it {STACK_PREFIX}'s flat outputs?)")
     base = from_suffix(data["EnvironmentSuffix"])
     return Targets(
         suffix=base.suffix, kms_key=data["KmsKeyArn"], db_instance=data["DbInstanceIdentifier"],

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from platform_spec.stacks import ALLOWED_REGION
+
 
 class Severity(str, Enum):
     CRITICAL = "CRITICAL"
@@ -189,9 +191,9 @@ R = References
 
 _RULES: tuple[Rule, ...] = (
     # --- placement and identity -------------------------------------------------------------------
-    Rule("STK-REGION-001", "Resources deploy to ap-northeast-1 only", Severity.CRITICAL, (A,),
+    Rule("STK-REGION-001", f"Resources deploy to {ALLOWED_REGION} only", Severity.CRITICAL, (A,),
          "StreamTech must keep video metadata in Japan under Japanese broadcasting regulations.",
-         "Deploy with env region ap-northeast-1; do not pass another region in context.",
+         f"Deploy with env region {ALLOWED_REGION}; do not pass another region in context.",
          references=R(iso27001="5.23, 5.31, 5.34")),
     Rule("STK-NAME-001", "Physical names follow {resource-type}-{environmentSuffix} and fit service limits",
          Severity.MEDIUM, (A, N, C, L),
@@ -442,35 +444,35 @@ _RULES: tuple[Rule, ...] = (
          "Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
     # --- residency of the data stores' copies, and protections that act (issue 32) --------------------------
-    Rule("STK-RES-005", "The database has no read replica or replicated backups outside ap-northeast-1",
+    Rule("STK-RES-005", f"The database has no read replica or replicated backups outside {ALLOWED_REGION}",
          Severity.CRITICAL, (N, C, L),
          "StreamTech's video metadata must stay in Japan: a read replica, or automated backups replicated to another "
          "region, is a full copy of the database outside Tokyo that one API call creates and that no check of where "
          "the stack is deployed sees.",
          "never set AutomaticBackupReplicationRegion, or a SourceDBInstanceIdentifier/SourceRegion, outside "
-         "ap-northeast-1 on the database construct.",
+         f"{ALLOWED_REGION} on the database construct.",
          R(iso27001="5.23, 5.31, 5.34, 8.13")),
     Rule("STK-RES-006", "No snapshot of the database may be restored by another account", Severity.CRITICAL, (L,),
          "A manual snapshot shared through its restore attribute lets that account (or every account, with 'all') "
          "restore the whole database and copy it to any region: the data leaves Japan and StreamTech's control "
          "without a change to anything declared.",
-         "Nothing in this stack: it declares no snapshot; keep recovery to the automated backups in ap-northeast-1.",
+         f"Nothing in this stack: it declares no snapshot; keep recovery to the automated backups in {ALLOWED_REGION}.",
          R(iso27001="5.14, 5.31, 5.34, 8.12", security_hub="RDS.1", config_rule="rds-snapshots-public-prohibited",
            prowler="rds_snapshots_public_access")),
-    Rule("STK-RES-007", "The file system is replicated nowhere outside ap-northeast-1 and this account",
+    Rule("STK-RES-007", f"The file system is replicated nowhere outside {ALLOWED_REGION} and this account",
          Severity.CRITICAL, (N, C, L),
          "EFS replication copies every scratch video to a destination file system continuously; a destination in "
          "another region or account puts StreamTech's videos outside Japan or outside its control.",
-         "declare no ReplicationConfiguration on the storage construct's file system outside ap-northeast-1.",
+         f"declare no ReplicationConfiguration on the storage construct's file system outside {ALLOWED_REGION}.",
          R(iso27001="5.23, 5.31, 5.34")),
-    Rule("STK-RES-008", "The project key is single-Region: its material is nowhere outside ap-northeast-1",
+    Rule("STK-RES-008", f"The project key is single-Region: its material is nowhere outside {ALLOWED_REGION}",
          Severity.HIGH, (N, C, L),
          "The project key encrypts every data store; a multi-Region key can be replicated with one ReplicateKey call, "
          "and a replica key in another region decrypts every copy of the data made there, so the key that protects "
          "the data must never leave Japan either.",
          "keep the Encryption construct's key single-Region (never multi_region=True).",
          R(iso27001="5.31, 8.24", prowler="kms_cmk_not_multi_region")),
-    Rule("STK-RES-009", "Each secret the stack uses has no replica outside ap-northeast-1 and this account",
+    Rule("STK-RES-009", f"Each secret the stack uses has no replica outside {ALLOWED_REGION} and this account",
          Severity.HIGH, (L,),
          "A replica of the database password or the API key in another region or account is a copy of the "
          "credential StreamTech cannot rotate or audit there, and one call (ReplicateSecretToRegions) makes it.",
@@ -662,18 +664,18 @@ _RULES: tuple[Rule, ...] = (
     # Prowler's s3_bucket_cross_region_replication ask for the opposite (STK-DEV-012 declines it); Config's
     # s3-bucket-replication-enabled with ReplicationType SAME-REGION comes nearest but also demands replication and
     # knows no account; the CIS AWS Foundations Benchmark has no recommendation on residency.
-    Rule("STK-RES-001", "No bucket copies its objects, inventories, logs or events outside ap-northeast-1 and this "
+    Rule("STK-RES-001", f"No bucket copies its objects, inventories, logs or events outside {ALLOWED_REGION} and this "
          "account", Severity.CRITICAL, (N, C, L),
          "StreamTech's videos must stay in Japan: a replication rule copies every upload to its destination bucket, "
          "an inventory or analytics export lists every object, server access logs record every request and an event "
          "notification hands each upload's name to a queue, topic or function; any of them aimed at another region or "
          "account moves the data there with one API call while every check of where the stack is deployed stays "
          "green. A bucket's name and ARN carry neither region nor account, so only a declared bucket, or one this "
-         "account owns in ap-northeast-1 (asked live as its owner), passes.",
+         f"account owns in {ALLOWED_REGION} (asked live as its owner), passes.",
          "aim replication, inventory, analytics and access logs only at buckets the stack declares (pass the Bucket "
          "construct, never a name or ARN), and notifications at its own queues, topics and functions.",
          R(iso27001="5.14, 5.23, 5.31, 5.34, 8.12")),
-    Rule("STK-RES-002", "No log group streams its events outside ap-northeast-1 and this account", Severity.HIGH,
+    Rule("STK-RES-002", f"No log group streams its events outside {ALLOWED_REGION} and this account", Severity.HIGH,
          (N, C, L),
          "The log groups hold the API's access logs, the workers' job lines and the database's logs, with video ids, "
          "object keys and callers' addresses: a subscription filter streams every event as it is written to a "
@@ -682,7 +684,7 @@ _RULES: tuple[Rule, ...] = (
          "declare subscription filters only to destinations the stack declares (log_group.add_subscription_filter "
          "with the stack's own stream or function).",
          R(iso27001="5.14, 5.31, 5.34, 8.12")),
-    Rule("STK-RES-003", "No EventBridge rule sends events outside ap-northeast-1 and this account", Severity.HIGH,
+    Rule("STK-RES-003", f"No EventBridge rule sends events outside {ALLOWED_REGION} and this account", Severity.HIGH,
          (N, C, L),
          "The intake rule carries every upload's bucket, key and uploader; a target (or a target's dead-letter queue) "
          "in another region or account, another account's event bus, or an API destination (an HTTP endpoint "
@@ -690,7 +692,7 @@ _RULES: tuple[Rule, ...] = (
          "target only the stack's own queues and functions (targets.SqsQueue(queue, dead_letter_queue=dlq)), never an"
          " event bus, API destination or ARN of another region or account.",
          R(iso27001="5.14, 5.31, 5.34, 8.12")),
-    Rule("STK-RES-004", "No SNS topic delivers outside ap-northeast-1 and this account", Severity.HIGH, (N, C, L),
+    Rule("STK-RES-004", f"No SNS topic delivers outside {ALLOWED_REGION} and this account", Severity.HIGH, (N, C, L),
          "A subscription receives every message the topic publishes (the alarms name the stack's resources and "
          "carry their metrics): a queue, function or Firehose of another region or account takes them there, and an "
          "HTTP(S), email, SMS or mobile-push subscriber takes them out of AWS, where no region is kept. The stack "
@@ -773,7 +775,7 @@ _RULES: tuple[Rule, ...] = (
            cdk_nag="AwsSolutions-S1, HIPAA.Security-S3BucketLoggingEnabled, NIST.800.53.R5-S3BucketLoggingEnabled, "
            "PCI.DSS.321-S3BucketLoggingEnabled", checkov="CKV_AWS_18"), accepted_deviation=True),
     Rule("STK-DEV-012", "Deviation: the ingest bucket is not replicated to another region", Severity.INFO, (),
-         "StreamTech's videos and metadata must stay in Japan and this platform runs in ap-northeast-1 only, so "
+         f"StreamTech's videos and metadata must stay in Japan and this platform runs in {ALLOWED_REGION} only, so "
          "cross-region replication is excluded; versioning protects uploads against overwrites and deletes.",
          "Replicate within Japan (ap-northeast-3) only if the regulator allows a second Japanese region.",
          R(iso27001="8.14",
@@ -830,7 +832,7 @@ TASK_REVISION = ("a task definition cannot be changed in place: register a revis
                  f"the service to it ({REDEPLOY}), then stop the tasks of the old revision")
 
 FIXES: dict[str, tuple[Fix, ...]] = {
-    "STK-REGION-001": (manual("the stack is in the wrong region: deploy it in ap-northeast-1 and delete the copy "
+    "STK-REGION-001": (manual(f"the stack is in the wrong region: deploy it in {ALLOWED_REGION} and delete the copy "
                               "elsewhere (cdk destroy against that region)"),),
     "STK-NAME-001": (manual(f"a physical name cannot be changed in place: {REDEPLOY}, so that CloudFormation "
                             "replaces the resource under its declared name"),),
@@ -982,13 +984,13 @@ FIXES: dict[str, tuple[Fix, ...]] = {
                 ("--source-db-instance-arn", "{arn}"), when="backup_region"),
             aws("rds delete-db-instance", ("--region", "{item.region}"), ("--db-instance-identifier", "{item.id}"),
                 ("--skip-final-snapshot", True), each="replicas", when="replicas"), types=DB),
-        manual("a replica outside ap-northeast-1 is declared: take it out of the code and deploy")),
+        manual(f"a replica outside {ALLOWED_REGION} is declared: take it out of the code and deploy")),
     "STK-RES-006": (fix(aws("rds modify-db-snapshot-attribute", ("--db-snapshot-identifier", "{item.snapshot}"),
                             ("--attribute-name", "restore"), ("--values-to-remove", "{item.accounts}"),
                             each="shared"), types=DB),),
     "STK-RES-007": (fix(aws("efs delete-replication-configuration", ("--source-file-system-id", "{id}")), types=EFS),),
     "STK-RES-008": (manual("a key's MultiRegion cannot be changed: schedule every replica key outside "
-                           "ap-northeast-1 for deletion (aws kms schedule-key-deletion in its region) and, for a "
+                           f"{ALLOWED_REGION} for deletion (aws kms schedule-key-deletion in its region) and, for a "
                            "multi-Region project key, create a single-Region key and re-encrypt the data stores"),),
     "STK-RES-009": (fix(aws("secretsmanager remove-regions-from-replication", ("--secret-id", "{id}"),
                             ("--remove-replica-regions", "{regions}")), types=SECRET, when="regions"),

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from platform_spec.exit_codes import EXIT_OK
+from platform_spec.stacks import ALLOWED_REGION
+
 DATA = Path(__file__).resolve().parents[1] / "opscli" / "data" / "cfn_shapes.json"
-REGION = "ap-northeast-1"
 _STRUCTURAL = ("type", "properties", "items", "patternProperties", "additionalProperties", "$ref", "oneOf", "anyOf",
                "allOf")
 
@@ -66,9 +68,9 @@ def generate(types: Iterable[str]) -> dict[str, Any]:
 
     from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
 
-    out = {rtype: reduce(PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, rtype).schema)
+    out = {rtype: reduce(PROVIDER_SCHEMA_MANAGER.get_resource_schema(ALLOWED_REGION, rtype).schema)
            for rtype in sorted(set(types))}
-    return {"source": f"AWS CloudFormation resource provider schemas for {REGION}, as shipped by cfn-lint "
+    return {"source": f"AWS CloudFormation resource provider schemas for {ALLOWED_REGION}, as shipped by cfn-lint "
                       f"{version('cfn-lint')} (MIT-0), reduced to their structure by `python -m policies.cfn_shapes`",
             "types": out}
 
@@ -82,7 +84,7 @@ def main(argv: list[str]) -> int:
     DATA.parent.mkdir(exist_ok=True)
     DATA.write_text(render(generate(held | set(argv))), encoding="utf-8")
     print(f"wrote {DATA} ({DATA.stat().st_size} bytes)", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ JSON, SARIF and JUnit XML.
 
     python -m policies.gate --suffix prod [--cdk-out cdk.out] [--reports reports] [--skip-synth] [-o table|json]
 
-Exit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments);
-3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed; the app's code raised).
+Exit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a
+--reports directory that does not exist or a report path there that is a link or not a file);
+3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, the app's code raised,
+a report not written); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from typing import Any
 import click
 
 from platform_spec import catalog, files, sarif, source_map, template_engine
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from platform_spec.stacks import ALLOWED_REGION
 from policies.reports import ReportFinding, to_json, to_junit, to_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TOOL = 0, 1, 2, 3
 _ERROR_LINE = re.compile(r"^error: (/\S+): (.+)$")
 _NAG_ID = re.compile(r"^(?P<id>[A-Za-z0-9.]+-[A-Za-z0-9-]+?)(?:\[.*?\])?: ")
 _DECLARED_AT = re.compile(r"(?:^| )\(declared at (?P<site>[^()\s]+:\d+)\)$")
@@ -201,7 +204,7 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
             crash = next((line for line in error_lines(exc.output) if line.startswith("error: synthesis failed")),
                          None)
             head = crash.removeprefix("error: ") if crash else f"{exc}:"
-            raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_TOOL) from None
+            raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_INCOMPLETE) from None
         return findings, time.perf_counter() - start
     export(assembly, cdk_out)
     return [], time.perf_counter() - start
@@ -228,14 +231,14 @@ def _run_checkov(python: str, jobs: Sequence[tuple[Path, str | None]], env: dict
     try:
         proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     except FileNotFoundError:
-        raise GateError(f"Checkov was not found at {python}: run scripts/setup.sh", EXIT_TOOL) from None
+        raise GateError(f"Checkov was not found at {python}: run scripts/setup.sh", EXIT_INCOMPLETE) from None
     try:
-        reports = json.loads(proc.stdout) if proc.returncode == 0 else None
+        reports = json.loads(proc.stdout) if proc.returncode == EXIT_OK else None
     except json.JSONDecodeError:
         reports = None
     if not isinstance(reports, list):
         raise GateError(f"Checkov did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
-                        EXIT_TOOL)
+                        EXIT_INCOMPLETE)
     return reports
 
 
@@ -301,19 +304,19 @@ def cfnlint_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], Counte
     """cfn-lint over `templates` (one process): a property or value CloudFormation would reject fails here, not
     at deploy time. Errors are findings; warnings and informational matches are counted (CDK's own output has a
     few W3005 "dependency already enforced" warnings that are harmless)."""
-    args = [sys.executable, "-c", CFN_LINT, "--format", "json", "--regions", "ap-northeast-1", "--",
+    args = [sys.executable, "-c", CFN_LINT, "--format", "json", "--regions", ALLOWED_REGION, "--",
             *(str(Path(t).resolve()) for t in templates)]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
     except FileNotFoundError:
-        raise GateError("cfn-lint could not start", EXIT_TOOL) from None
+        raise GateError("cfn-lint could not start", EXIT_INCOMPLETE) from None
     try:
         matches = json.loads(proc.stdout or "[]") if not proc.returncode & 1 else None
     except json.JSONDecodeError:
         matches = None
     if not isinstance(matches, list):
         raise GateError(f"cfn-lint did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
-                        EXIT_TOOL)
+                        EXIT_INCOMPLETE)
     findings, counts = [], Counter()
     for match in matches:
         level = str(match.get("Level", "Error")).lower()
@@ -453,7 +456,7 @@ def write_reports(result: GateResult, directory: Path) -> list[Path]:
         try:
             files.write_whole(path, text, "report")
         except files.FileRefused as exc:
-            raise GateError(str(exc), EXIT_TOOL) from None
+            raise GateError(str(exc), EXIT_INCOMPLETE) from None
     return list(outputs)
 
 
@@ -491,10 +494,8 @@ def finding_line(f: ReportFinding) -> str:
     return f"FAIL {first} {f.severity} {f.resource}{where}: {message}{fix} [{engines}]"
 
 
-EXIT_CODES = ("\b\nExit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a\n"
-              "--reports directory that does not exist or a report path there that is a link or not a file);\n"
-              "3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, the app's code raised,\n"
-              "a report not written).")
+# The module docstring's paragraph, unwrapped by click ("\b"): the contract is written once.
+EXIT_CODES = "\b\nExit codes:" + (__doc__ or "").partition("Exit codes:")[2].rstrip()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -542,7 +543,8 @@ def gate(suffix: str, cdk_out: Path, reports: Path | None, skip_synth: bool, out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The one error boundary: usage errors exit 2, a gate that could not run exits 3, never a traceback."""
+    """The one error boundary: a usage error is EXIT_USAGE, a gate that could not run EXIT_INCOMPLETE, never a
+    traceback."""
     try:
         return gate.main(args=list(argv) if argv is not None else None, prog_name="python -m policies.gate",
                          standalone_mode=False)
@@ -553,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except GateError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code

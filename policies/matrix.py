@@ -14,6 +14,7 @@ from pathlib import Path
 
 from platform_spec import catalog, sarif
 from platform_spec.catalog import Engine
+from platform_spec.exit_codes import EXIT_OK
 from platform_spec.registry import CHECKOV_BUILTIN_COVERED, checkov_custom_rule_ids
 from platform_spec.stages import live_evaluations
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {OUTPUT.relative_to(ROOT)} and {RULES_OUTPUT.relative_to(ROOT)}")
     else:
         sys.stdout.write(text)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,7 @@ from cdk_app.assembly_cache import synthesized
 from cdk_app.config import AppConfig
 from localenv.__main__ import deploy
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,9 +62,9 @@ def main() -> int:
                            "--report", f"html={work / 'audit.html'}")
         print(f"clean run: exit {clean.returncode}, {len(clean.stdout.splitlines())} lines; with two changes: exit "
               f"{found.returncode}, {len(found.stdout.splitlines())} lines")
-        if clean.returncode != 0 or found.returncode != 1:
+        if clean.returncode != EXIT_OK or found.returncode != EXIT_FINDINGS:
             print(clean.stdout, clean.stderr, found.stdout, found.stderr, sep="\n", file=sys.stderr)
-            return 1
+            return EXIT_FINDINGS
         document = json.loads((work / "run.json").read_text())
         for finding in document["findings"]:
             finding.pop("explanation", None)  # the catalog's words: rendered again from the catalog
@@ -78,7 +79,7 @@ def main() -> int:
                         "--hide-scrollbars", "--window-size=1400,1800", f"--screenshot={DOCS / 'audit-report.png'}",
                         (work / "audit.html").as_uri()], capture_output=True, timeout=120, check=True)
         print("wrote docs/audit-run.json, docs/audit-terminal.txt, docs/audit-terminal.svg, docs/audit-report.png")
-        return 0
+        return EXIT_OK
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -104,7 +104,7 @@ class PostureMonitor(Construct):
         rule_name = config.name("monitor-changes")
         self.rule = events.Rule(
             self, "Changes", rule_name=rule_name,
-            description=f"Changes to the services of TapStack{config.environment_suffix} reach the posture monitor",
+            description=f"Changes to the services of {config.stack_name} reach the posture monitor",
             event_pattern=events.EventPattern(detail_type=[monitor.CLOUDTRAIL_DETAIL_TYPE],
                                               source=list(watched_sources)),
             targets=[QueueTarget(self.queue, dead_letter_queue=self.dead_letter_queue, retry_attempts=8,
@@ -153,7 +153,7 @@ class PostureMonitor(Construct):
                                                   resources=[key.key_arn])])
         self.schedule = scheduler.Schedule(
             self, "Schedule", schedule_name=schedule_name,
-            description=f"The whole-stack audit of TapStack{config.environment_suffix}, hourly",
+            description=f"The whole-stack audit of {config.stack_name}, hourly",
             schedule=scheduler.ScheduleExpression.expression(monitor.SCHEDULE_RATE), key=key,
             target=scheduler_targets.SqsSendMessage(
                 self.queue, input=scheduler.ScheduleTargetInput.from_object(
@@ -196,7 +196,7 @@ class PostureMonitor(Construct):
             architecture=lambda_.Architecture.ARM_64, handler=monitor.HANDLER, code=lambda_.Code.from_asset(str(code)),
             layers=[dependencies], role=self.role, timeout=TIMEOUT, memory_size=MEMORY_MB,
             reserved_concurrent_executions=RESERVED_CONCURRENCY, log_group=log_group,
-            description=f"The posture monitor of TapStack{config.environment_suffix}",
+            description=f"The posture monitor of {config.stack_name}",
             environment={monitor.ENV_SUFFIX: config.environment_suffix,
                          monitor.ENV_BUCKET: self.bucket.bucket_name,
                          monitor.ENV_NAMESPACE: monitor.METRIC_NAMESPACE,
@@ -237,7 +237,7 @@ class PostureMonitor(Construct):
         one managed policy for the import and this construct's own resources."""
         stack = Stack.of(self)
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"The posture monitor of TapStack{config.environment_suffix}: reads, imports "
+                        description=f"The posture monitor of {config.stack_name}: reads, imports "
                                     "findings, nothing else")
         self.read_policies: list[iam.CfnManagedPolicy] = []
         for number, document in enumerate(read_policies, 1):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import botocore.exceptions
 import botocore.parsers
 
-from opscli.errors import CredentialsError
+from opscli.errors import CREDENTIAL_SOURCES, CredentialsError
 from opscli.model import Finding
 from opscli.targets import Targets
 from platform_spec.result import CouldNotLook, Result, Status
@@ -59,7 +59,7 @@ class Context:
 # What the operator does about each way of not being able to look: the last clause of the reason, so that an ERROR
 # says what could not be looked at, why and what to do wherever it is shown.
 GRANT = "grant the caller the read-only policy `opscli iam-policy` prints"
-RENEW = "the credentials are expired or not valid here: check AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID"
+RENEW = f"the credentials are expired or not valid here: check {CREDENTIAL_SOURCES}"
 LATER = "run again later, or when fewer clients share the account's request rate"
 REACH = "check that the endpoint is up and that --endpoint-url (or AWS_ENDPOINT_URL) names it"
 ANSWERS = "check that the endpoint is AWS or a faithful emulator of it (-v shows each call)"
@@ -115,7 +115,7 @@ def run_collector(spec: Spec, fn: Callable[..., Iterator[Finding]], ctx: Context
         for finding in fn(ctx, resource, *args):
             findings.append(finding)
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
-        raise CredentialsError("no AWS credentials found: set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID") from None
+        raise CredentialsError.none_found() from None
     except Exception as exc:  # noqa: BLE001 - classified below; unknown exceptions re-raise there
         status, reason = describe_failure(exc)
         done = {f.check_id for f in findings}

@@ -31,14 +31,16 @@ from typing import Any
 
 import botocore.exceptions
 
-from opscli.aws import ALLOWED_REGION, Aws
-from opscli.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, OpsError, UsageError
+from opscli.aws import Aws
+from opscli.errors import OpsError, UsageError
 from opscli.monitor import handler
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings
 from opscli.targets import from_suffix
 from platform_spec import monitor
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from platform_spec.result import CouldNotLook
+from platform_spec.stacks import ALLOWED_REGION
 
 # The consumer's calls to its queue (what the function's event source mapping does with the role), and the IAM
 # action that authorizes each: IAM authorizes the batch calls under the single-message actions.

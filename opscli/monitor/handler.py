@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import botocore.exceptions
 
-from opscli.aws import ALLOWED_REGION, Aws
+from opscli.aws import Aws
 from opscli.errors import OpsError, UsageError
 from opscli.monitor import publish
 from opscli.monitor.messages import Record
@@ -26,6 +26,7 @@ from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
 from platform_spec.result import CouldNotLook
+from platform_spec.stacks import ALLOWED_REGION
 
 DEADLINE_MARGIN = 10.0  # seconds of the invocation kept for publishing after the reads
 

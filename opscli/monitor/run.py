@@ -23,9 +23,10 @@ from opscli import core, stackcheck, targets
 from opscli.aws import Aws
 from opscli.errors import OpsError
 from opscli.livestack import LiveStack, ReadState, read_stack
-from opscli.model import STACK_PREFIX, Finding, Report, cut, resource_label, resource_parts, sort_findings
+from opscli.model import Finding, Report, cut, resource_label, resource_parts, sort_findings
 from opscli.monitor import messages, resolve
 from opscli.monitor.messages import Change, Poison, Record
+from platform_spec import stacks
 from platform_spec.registry import ACCOUNT_RULES_BY_ID, RESOURCE_RULES, STACK_RULES_BY_ID
 from platform_spec.result import Status
 from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
@@ -47,7 +48,7 @@ class Settings:
 
     @property
     def stack_name(self) -> str:
-        return f"{STACK_PREFIX}{self.suffix}"
+        return stacks.stack_name(self.suffix)
 
 
 @dataclass

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from platform_spec.result import Result
+from platform_spec.stacks import ALLOWED_REGION
 
 RULE_ID = "STK-REGION-001"
-ALLOWED_REGION = "ap-northeast-1"
 
 
 def check(region: str | None) -> Result:

@@ -34,7 +34,7 @@ from platform_spec.path import OUT, Path
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
-from platform_spec.rules.stk_region import ALLOWED_REGION
+from platform_spec.stacks import ALLOWED_REGION
 
 BUCKET_ID = "STK-RES-001"
 LOGS_ID = "STK-RES-002"

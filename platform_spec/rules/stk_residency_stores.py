@@ -16,7 +16,7 @@ from platform_spec.path import OUT, Path
 from platform_spec.result import CouldNotLook, Result
 from platform_spec.rule import plain_rule, resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, render
-from platform_spec.rules.stk_region import ALLOWED_REGION
+from platform_spec.stacks import ALLOWED_REGION
 
 RDS_COPIES_ID = "STK-RES-005"
 RDS_SNAPSHOTS_ID = "STK-RES-006"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-CRASH_EXIT_CODE = 137  # what a SIGKILLed container reports
+from platform_spec.exit_codes import EXIT_KILLED
 
 
 def active() -> frozenset[str]:
@@ -14,4 +14,4 @@ def active() -> frozenset[str]:
 
 def hit(name: str) -> None:
     if name in active():
-        os._exit(CRASH_EXIT_CODE)
+        os._exit(EXIT_KILLED)

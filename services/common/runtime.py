@@ -15,6 +15,8 @@ import psycopg
 from botocore.config import Config
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_SERVICE_FAILED, EXIT_USAGE
+from platform_spec.stacks import ALLOWED_REGION
 from services.common import db
 from services.common.cache import Cache
 from services.common.lifecycle import Shutdown
@@ -23,18 +25,15 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
 
 S = TypeVar("S")
 
-EXIT_CONFIG = 2       # a setting is missing or not allowed: fix the task definition
-EXIT_UNAVAILABLE = 3  # a dependency stayed unreachable through the start-up window
-EXIT_FAILED = 4       # the service failed while running (e.g. a job loop died): ECS replaces the task
-
 
 class ServiceFailed(RuntimeError):
-    """Raised by a service's `serve` when it cannot go on: logged, and the process exits EXIT_FAILED."""
+    """Raised by a service's `serve` when it cannot go on: logged, and the process exits EXIT_SERVICE_FAILED (ECS
+    replaces the task)."""
 
 
 def aws_client(service: str) -> object:
     """A client for the task's region; AWS_ENDPOINT_URL and AWS_CA_BUNDLE are honoured (local emulator)."""
-    return boto3.client(service, region_name=os.environ.get("AWS_REGION", "ap-northeast-1"),
+    return boto3.client(service, region_name=os.environ.get("AWS_REGION", ALLOWED_REGION),
                         config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
                                       read_timeout=30))
 
@@ -72,8 +71,9 @@ def run_service(service: str, read_settings: Callable[[], S],
                 serve: Callable[[S, Any, Cache, JsonLogger, threading.Event], None],
                 *, pool_size: Callable[[S], int], asynchronous_pool: bool = False) -> int:
     """Start `service` (settings, schema, pool, cache), `serve` until SIGTERM; return the exit code:
-    0 stopped, EXIT_CONFIG a setting or the schema history is wrong, EXIT_UNAVAILABLE no database,
-    EXIT_FAILED the service could not go on (ServiceFailed). `asynchronous_pool`: `serve` gets an unopened
+    EXIT_OK stopped, EXIT_USAGE a setting or the schema history is wrong (fix the task definition),
+    EXIT_INCOMPLETE the database stayed unreachable through the start-up window, EXIT_SERVICE_FAILED the service
+    could not go on (ServiceFailed). `asynchronous_pool`: `serve` gets an unopened
     psycopg AsyncConnectionPool, which it opens and closes on its event loop; otherwise an open blocking
     pool, closed here after `serve`."""
     logger = JsonLogger(service)
@@ -83,19 +83,19 @@ def run_service(service: str, read_settings: Callable[[], S],
         settings = read_settings()
     except SettingsError as exc:
         logger.error("configuration_error", error=str(exc))
-        return EXIT_CONFIG
+        return EXIT_USAGE
     try:
         pool = migrated_pool(db_settings, service, logger, shutdown.stop, max_size=pool_size(settings),
                              asynchronous=asynchronous_pool)
     except db.MigrationError as exc:
         logger.error("migration_error", error=str(exc))
-        return EXIT_CONFIG
+        return EXIT_USAGE
     if pool is None:
-        return 0 if shutdown.stop.is_set() else EXIT_UNAVAILABLE
+        return EXIT_OK if shutdown.stop.is_set() else EXIT_INCOMPLETE
     with contextlib.nullcontext() if asynchronous_pool else pool:
         try:
             serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
         except ServiceFailed as exc:
             logger.error("service_failed", error=str(exc))
-            return EXIT_FAILED
-    return 0
+            return EXIT_SERVICE_FAILED
+    return EXIT_OK

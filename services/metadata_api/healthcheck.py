@@ -3,9 +3,11 @@
 import sys
 import urllib.request
 
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK
+
 port = sys.argv[1] if len(sys.argv) > 1 else "8080"
 try:
     with urllib.request.urlopen(f"http://localhost:{port}/health", timeout=3) as response:
-        sys.exit(0 if response.status == 200 else 1)
+        sys.exit(EXIT_OK if response.status == 200 else EXIT_FINDINGS)  # Docker's "unhealthy"
 except OSError:
-    sys.exit(1)
+    sys.exit(EXIT_FINDINGS)

@@ -5,9 +5,11 @@ import sys
 import time
 from pathlib import Path
 
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK
+
 path = os.environ.get("HEARTBEAT_FILE", "/tmp/heartbeat")
 try:
     age = time.time() - float(Path(path).read_text())
 except (OSError, ValueError):
-    sys.exit(1)
-sys.exit(0 if age < 60 else 1)
+    sys.exit(EXIT_FINDINGS)  # Docker's "unhealthy"
+sys.exit(EXIT_OK if age < 60 else EXIT_FINDINGS)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from opscli import errors, targets
 from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
+from platform_spec import exit_codes
 from platform_spec.rules.secrets_live import SECRET_CHECKS
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
@@ -43,11 +44,11 @@ def test_audit_findings_exit_1_and_fail_on_threshold(deployed, restored_deployme
         medium = invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json")
     finally:
         logs.put_retention_policy(logGroupName=name, retentionInDays=synth.config.log_retention_days)
-    assert low.exit_code == errors.EXIT_FINDINGS
+    assert low.exit_code == exit_codes.EXIT_FINDINGS
     failed = [f for f in findings_from_json(low.stdout) if f.status.value == "FAIL"]
     assert [(f.rule_id, f.severity) for f in failed] == [("STK-LOG-001", "LOW")]
     # STK-LOG-001 is LOW: with --fail-on medium the same findings exit 0.
-    assert medium.exit_code == errors.EXIT_OK
+    assert medium.exit_code == exit_codes.EXIT_OK
 
 
 def test_rotate_check_commands(deployed):
@@ -72,7 +73,7 @@ def test_usage_errors_are_one_line_exit_2(capsys, aws_credentials, tmp_path):
     cases += [(["audit", "--outputs", str(tmp_path / "bad.json")], "is not JSON"),
               (["audit", "--outputs", str(tmp_path / "partial.json")], "lacks DbInstanceIdentifier")]
     for argv, message in cases:
-        assert main(argv) == errors.EXIT_USAGE, argv
+        assert main(argv) == exit_codes.EXIT_USAGE, argv
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err and "Traceback" not in captured.err, argv
         assert len(captured.err.strip().splitlines()) == 1, captured.err
@@ -101,19 +102,19 @@ def test_a_report_that_cannot_be_written_after_the_run_makes_every_stated_exit_c
     code = main(["audit", "--suffix", "x", "-o", output, "--no-history", "--no-color",
                  "--report", f"json={tmp_path / 'kept.json'}", "--report", f"sarif={tmp_path / 'gone' / 'a.sarif'}"])
     captured = capsys.readouterr()
-    assert code == errors.EXIT_INCOMPLETE, captured.err
+    assert code == exit_codes.EXIT_INCOMPLETE, captured.err
     if output == "json":
-        assert json.loads(captured.out)["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+        assert json.loads(captured.out)["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
     else:
         assert "exit code 3" in captured.out and "exit code 1" not in captured.out, captured.out
-    assert json.loads((tmp_path / "kept.json").read_text())["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+    assert json.loads((tmp_path / "kept.json").read_text())["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
     assert f"error: --report sarif {tmp_path / 'gone' / 'a.sarif'} cannot be written: its directory " \
            f"{tmp_path / 'gone'} does not exist" in captured.err
     assert not (tmp_path / "gone").exists() and "Traceback" not in captured.err
 
 
 def test_unknown_output_format_is_a_click_usage_error(capsys):
-    assert main(["audit", "--suffix", "x", "-o", "yaml"]) == errors.EXIT_USAGE
+    assert main(["audit", "--suffix", "x", "-o", "yaml"]) == exit_codes.EXIT_USAGE
     assert "Invalid value for '-o' / '--output'" in capsys.readouterr().err
 
 
@@ -123,17 +124,17 @@ def test_no_credentials_exit_3(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert main(["audit", "--suffix", "x"]) == errors.EXIT_INCOMPLETE
+    assert main(["audit", "--suffix", "x"]) == exit_codes.EXIT_INCOMPLETE
     assert capsys.readouterr().err.startswith("error: no AWS credentials found")
 
 
 def test_internal_errors_are_one_line_unless_verbose(monkeypatch, capsys, aws_credentials):
     import opscli.core
     monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: 1 / 0)
-    assert main(["audit", "--suffix", "x"]) == errors.EXIT_INCOMPLETE
+    assert main(["audit", "--suffix", "x"]) == exit_codes.EXIT_INCOMPLETE
     err = capsys.readouterr().err
     assert err.strip() == "error: internal error: ZeroDivisionError: division by zero (run with --verbose for details)"
-    assert main(["audit", "--suffix", "x", "--verbose"]) == errors.EXIT_INCOMPLETE
+    assert main(["audit", "--suffix", "x", "--verbose"]) == exit_codes.EXIT_INCOMPLETE
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -199,14 +200,14 @@ def test_progress_bar_on_a_terminal(deployed, monkeypatch):
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://127.0.0.1:5000", "http://", "http://127.0.0.1:port"])
 def test_a_malformed_endpoint_url_is_a_usage_error(capsys, url):
-    assert main(["audit", "--suffix", "test", "--endpoint-url", url]) == errors.EXIT_USAGE
+    assert main(["audit", "--suffix", "test", "--endpoint-url", url]) == exit_codes.EXIT_USAGE
     assert "--endpoint-url" in capsys.readouterr().err
 
 
 def test_a_deeply_nested_outputs_file_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
-    assert main(["audit", "--outputs", str(path)]) == errors.EXIT_USAGE
+    assert main(["audit", "--outputs", str(path)]) == exit_codes.EXIT_USAGE
     assert "nested too deeply" in capsys.readouterr().err
 
 

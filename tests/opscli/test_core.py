@@ -248,8 +248,8 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
 
 def test_the_core_concludes_a_run_and_the_cli_only_prints_it():
     """Accepted deviations, the --compliance view and the exit code are decided by core.conclude."""
-    from opscli.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
     from opscli.model import Finding, Report
+    from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 
     def report(*findings):
         return Report(command="audit", target={"suffix": "test"}, findings=list(findings))

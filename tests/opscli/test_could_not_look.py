@@ -18,6 +18,7 @@ from opscli.checks import GRANT, LATER, REACH
 from opscli.cli import State, cli
 from opscli.explain import COULD_NOT_LOOK
 from opscli.model import Finding, Report
+from platform_spec import exit_codes
 from platform_spec.result import Status
 from tests.opscli.test_terminal_layout import assert_fits, said
 
@@ -37,7 +38,7 @@ def test_a_wrong_suffix_says_why_once_on_stderr_and_whole_in_every_view(moto_env
     reports = [arg for fmt, path in paths.items() for arg in ("--report", f"{fmt}={path}")]
     for columns in (80, 140):
         result = run(*command, "--suffix", WRONG, *reports, columns=columns)
-        assert result.exit_code == errors.EXIT_INCOMPLETE
+        assert result.exit_code == exit_codes.EXIT_INCOMPLETE
         assert result.stderr == f"opscli: ERROR TapStack{WRONG}: {reason}\n"  # once, one line
         assert reason in said(result.stdout)  # the whole reason, wrapped at spaces
         assert_fits(result.stdout, columns)
@@ -72,7 +73,7 @@ def test_another_accounts_credentials_are_told_the_stack_is_not_there(moto_env, 
                        ("AWS_SESSION_TOKEN", "SessionToken")):
         monkeypatch.setenv(key, other[field])
     result = run("audit", "--suffix", f"{WRONG}acct", "-o", "json")
-    assert result.exit_code == errors.EXIT_INCOMPLETE
+    assert result.exit_code == exit_codes.EXIT_INCOMPLETE
     assert result.stderr == (f"opscli: ERROR {name}: could not look: stack {name} does not exist in ap-northeast-1 "
                              f"for account 111122223333: check --suffix (or --outputs) or the credentials' account\n")
     assert json.loads(result.stdout)["provenance"]["caller"] == "arn:aws:sts::111122223333:assumed-role/auditor/review"
@@ -84,7 +85,7 @@ def test_a_dead_endpoint_says_why_once_for_every_secret(aws_credentials):
         port = sock.getsockname()[1]  # closed when the block ends: nothing listens there
     result = run("rotate-check", "secrets", "--suffix", WRONG, "--endpoint-url", f"http://127.0.0.1:{port}",
                  "-o", "json")
-    assert result.exit_code == errors.EXIT_INCOMPLETE
+    assert result.exit_code == exit_codes.EXIT_INCOMPLETE
     (line,) = result.stderr.splitlines()
     names = ", ".join(sorted(targets.from_suffix(WRONG).secrets))
     assert line.startswith(f"opscli: ERROR 3 resources ({names}): endpoint unreachable: ")

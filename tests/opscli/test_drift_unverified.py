@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from opscli import errors
 from opscli.cli import main
 from opscli.livestack import LiveResource, LiveStack, ReadState
 from opscli.model import Report, resource_label
 from opscli.sanitize import is_visible
 from opscli.stack import Declared, StackScope
 from opscli.stackcheck import NOT_IN_ANSWER, Unverified, drift
+from platform_spec import exit_codes
 from platform_spec.intrinsics import Resolver
 from tests.opscli.test_hostile_text import HOSTILE, RAW, fake_run
 
@@ -80,7 +80,7 @@ def test_an_audit_lists_nothing_it_did_not_try_to_compare(monkeypatch, capsys, a
     report = _report()
     report.coverage = {**report.coverage, "unverifiable": 0, "unverified": []}
     monkeypatch.setattr(opscli.core, "drift", fake_run(report))
-    assert main(["drift", "--suffix", "x", "--no-history"]) in (errors.EXIT_OK, errors.EXIT_INCOMPLETE)
+    assert main(["drift", "--suffix", "x", "--no-history"]) in (exit_codes.EXIT_OK, exit_codes.EXIT_INCOMPLETE)
     assert "not compared" not in capsys.readouterr().out
 
 

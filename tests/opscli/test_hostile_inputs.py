@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from opscli import errors
 from opscli.cli import main
+from platform_spec import exit_codes
 from tests.conftest import ROOT
 
 
@@ -33,7 +33,7 @@ def test_an_input_that_is_not_a_regular_file_is_refused_at_once(option, special,
     argv = ["audit", option, path] if option == "--outputs" else ["audit", "--suffix", "x", option, path]
     code = main(argv)
     err = capsys.readouterr().err
-    assert code == errors.EXIT_USAGE, err
+    assert code == exit_codes.EXIT_USAGE, err
     assert f"{path} is {said}, not a regular file" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
@@ -42,7 +42,7 @@ def test_an_input_over_16_mib_is_refused(tmp_path, capsys):
     path = tmp_path / "huge.json"
     with path.open("wb") as handle:
         handle.truncate(16 * 2**20 + 1)  # sparse: no disk used
-    assert main(["audit", "--outputs", str(path)]) == errors.EXIT_USAGE
+    assert main(["audit", "--outputs", str(path)]) == exit_codes.EXIT_USAGE
     assert f"outputs file {path} is larger than 16 MiB: refused" in capsys.readouterr().err
 
 
@@ -55,7 +55,7 @@ def test_the_real_process_given_a_fifo_ends_with_exit_2(option, fifo):
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "NO_COLOR": "1"}
     done = subprocess.run([sys.executable, "-m", "opscli", *argv], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
-    assert done.returncode == errors.EXIT_USAGE and "is a FIFO, not a regular file" in done.stderr
+    assert done.returncode == exit_codes.EXIT_USAGE and "is a FIFO, not a regular file" in done.stderr
     assert done.stdout == ""
 
 
@@ -70,7 +70,7 @@ def test_a_report_path_that_is_not_a_regular_file_is_exit_2_before_the_run_and_l
     if special == "link-to-fifo":
         path.symlink_to(fifo)
     before = os.lstat(path)
-    assert main(["audit", "--suffix", "x", "--report", f"sarif={path}"]) == errors.EXIT_USAGE
+    assert main(["audit", "--suffix", "x", "--report", f"sarif={path}"]) == exit_codes.EXIT_USAGE
     err = capsys.readouterr().err
     said = "a symbolic link: not written through" if special == "link-to-fifo" else "not a regular file: not replaced"
     assert f"--report sarif {path} is" in err and said in err, err
@@ -105,7 +105,7 @@ def test_a_report_path_is_written_only_as_named_and_nothing_is_made_for_it(case,
     (tmp_path / "link.json").symlink_to(tmp_path / "x" / "y" / "z.json")
     (tmp_path / "to-real.json").symlink_to(tmp_path / "real.json")
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    assert main(["audit", "--suffix", "x", "--report", f"json={path}"]) == errors.EXIT_USAGE
+    assert main(["audit", "--suffix", "x", "--report", f"json={path}"]) == exit_codes.EXIT_USAGE
     err = capsys.readouterr().err
     assert said.format(path=path, parent=tmp_path / "x" / "y") in err, err
     assert "Traceback" not in err and not ran
@@ -127,13 +127,13 @@ def test_a_record_whose_template_omits_listed_resources_is_exit_3_with_the_reaso
                                                                                    aws_credentials):
     listed = [(f"Queue{n}", "AWS::SQS::Queue") for n in range(139)]
     record = _record(tmp_path, {"Resources": {}}, listed)
-    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == exit_codes.EXIT_INCOMPLETE
     document = json.loads(capsys.readouterr().out)
     [finding] = document["findings"]
-    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
     assert "the stack lists 139 resources, but its template declares only 0 of them" in finding["reason"]
     partial = _record(tmp_path, {"Resources": {"Queue0": {"Type": "AWS::SQS::Queue"}}}, listed)
-    assert main([*command, "--suffix", "x", "--stack-record", str(partial), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert main([*command, "--suffix", "x", "--stack-record", str(partial), "-o", "json"]) == exit_codes.EXIT_INCOMPLETE
     assert "declares only 1 of them (not Queue1, Queue10, Queue100, ...)" in capsys.readouterr().out
 
 
@@ -151,10 +151,10 @@ def test_a_record_that_lists_fewer_resources_than_its_template_declares_is_exit_
     record accounts for each declared resource, as deployed or as not emulated with the reason."""
     queues = {f"Queue{n:03}": {"Type": "AWS::SQS::Queue"} for n in range(139)}
     record = _record(tmp_path, _declaring_the_outputs(queues), [(lid, "AWS::SQS::Queue") for lid in list(queues)[:3]])
-    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert main([*command, "--suffix", "x", "--stack-record", str(record), "-o", "json"]) == exit_codes.EXIT_INCOMPLETE
     document = json.loads(capsys.readouterr().out)
     [finding] = document["findings"]
-    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == errors.EXIT_INCOMPLETE
+    assert finding["status"] == "ERROR" and document["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
     assert "its template declares 139 resources, but the record accounts for only 3 of them (missing: Queue003, " \
            "Queue004, Queue005 and 133 more)" in finding["reason"]
 
@@ -249,7 +249,7 @@ def test_a_compliance_view_that_keeps_no_check_is_exit_3(monkeypatch, capsys, aw
     only_unmapped = Report(command="audit", target={"suffix": "x"},
                            findings=[Finding("c", "STK-NOT-A-RULE", Status.PASS, "r", "ok")])
     monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: only_unmapped)
-    assert main(["audit", "--suffix", "x", "--compliance", "iso27001", "-o", "json"]) == errors.EXIT_INCOMPLETE
+    assert main(["audit", "--suffix", "x", "--compliance", "iso27001", "-o", "json"]) == exit_codes.EXIT_INCOMPLETE
     assert "opscli: no check reached a verdict for --compliance iso27001" in capsys.readouterr().err
 
 

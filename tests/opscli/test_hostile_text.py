@@ -23,6 +23,7 @@ from opscli.cli import main
 from opscli.model import Finding, Report, resource_label
 from opscli.sanitize import is_visible
 from opscli.stackcheck import DRIFT_ID, PRESENCE_RULE, describe_change
+from platform_spec import exit_codes
 from platform_spec.result import Status
 from tests.conftest import ROOT
 
@@ -118,7 +119,7 @@ def test_every_table_view_shows_hostile_text_and_never_acts_on_it(command, show_
             *(["--all"] if show_all else []), *([] if terminal else ["--verbose"])]
     code = main(argv)
     out, err = capsys.readouterr()
-    assert code in (errors.EXIT_FINDINGS, errors.EXIT_INCOMPLETE), err
+    assert code in (exit_codes.EXIT_FINDINGS, exit_codes.EXIT_INCOMPLETE), err
     assert ("\x1b[0m" in out) is terminal  # the terminal case really is one: rich coloured it
     assert_shown_not_acted_on(out)
     assert_shown_not_acted_on(err, escapes=not terminal)  # the progress bar is transient; --verbose prints lines
@@ -136,7 +137,7 @@ def test_the_error_lines_on_stderr_show_aws_text_on_one_line(monkeypatch, capsys
     def broken(*_args, **_kwargs):
         raise ValueError(HOSTILE)
 
-    for run, code in ((denied, errors.EXIT_INCOMPLETE), (broken, 3)):
+    for run, code in ((denied, exit_codes.EXIT_INCOMPLETE), (broken, 3)):
         monkeypatch.setattr(opscli.core, "audit", run)
         for verbose in ([], ["--verbose"]):
             assert main(["audit", "--suffix", "x", "--no-history", *verbose]) == code

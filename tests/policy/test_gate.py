@@ -80,7 +80,7 @@ def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CHECKOV_PYTHON", str(tmp_path / "missing-python"))
     (tmp_path / "r").mkdir()
     assert gate.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path),
-                      "--reports", str(tmp_path / "r")]) == gate.EXIT_TOOL
+                      "--reports", str(tmp_path / "r")]) == gate.EXIT_INCOMPLETE
     assert "Checkov was not found" in capsys.readouterr().err
 
 
@@ -230,12 +230,12 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
     assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_USAGE
     assert "environmentSuffix 'x' is bad" in capsys.readouterr().err
     monkeypatch.setattr(assembly_cache, "synthesized", failing("node crashed\n"))
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_INCOMPLETE
     assert "node crashed" in capsys.readouterr().err
     crash = ("Traceback (most recent call last):\n  ...\nValueError: bad\nerror: synthesis failed at "
              "cdk_app/constructs/database.py:58: ValueError: bad\npython3 -m cdk_app: Subprocess exited with error 3\n")
     monkeypatch.setattr(assembly_cache, "synthesized", failing(crash))
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_TOOL
+    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_INCOMPLETE
     assert "\nerror: synthesis failed at cdk_app/constructs/database.py:58: ValueError: bad\nTraceback" in \
         capsys.readouterr().err  # the app's code broke: where first, the traceback after
 

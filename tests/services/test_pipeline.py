@@ -12,9 +12,9 @@ import pytest
 from localenv.emulator import free_port
 from localenv.pipeline import LocalPlatform, get_json, local_platform
 from localenv.sample_video import make_video
+from platform_spec.exit_codes import EXIT_KILLED
 from services.common import db
 from services.common.cache import Cache, video_key
-from services.common.failpoints import CRASH_EXIT_CODE
 from services.common.settings import DatabaseSettings, RedisSettings
 from tests.services.conftest import LogSink
 
@@ -93,7 +93,7 @@ def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(pla
     crashing = platform.start_worker(STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
     platform.upload(make_video(tmp_path / "crash.mp4"), key)
     crashing.process.wait(60)
-    assert crashing.process.returncode == CRASH_EXIT_CODE  # died between the commit and the acknowledgement
+    assert crashing.process.returncode == EXIT_KILLED  # died between the commit and the acknowledgement
     assert len(rows(platform, key)) == 1 and not queue_empty(platform)
     restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
     again = restarted.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == key, 60)

@@ -326,8 +326,9 @@ def test_a_loop_that_dies_stops_the_worker_with_a_failure(worker, intake):
 
 
 def test_run_service_exits_4_when_the_service_fails(monkeypatch):
+    from platform_spec.exit_codes import EXIT_SERVICE_FAILED
     from services.common import runtime
-    from services.common.runtime import EXIT_FAILED, ServiceFailed
+    from services.common.runtime import ServiceFailed
 
     class FakePool:
         def __enter__(self):
@@ -344,7 +345,7 @@ def test_run_service_exits_4_when_the_service_fails(monkeypatch):
     def serve(*_args):
         raise ServiceFailed("1 job loop(s) died: OSError")
 
-    assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_FAILED
+    assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_SERVICE_FAILED
 
 
 HOLD_LOCK = """

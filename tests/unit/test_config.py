@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from cdk_app.app import EXIT_CONFIG, main
+from cdk_app.app import main
 from cdk_app.config import AppConfig, ConfigError, parse_context
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from platform_spec.naming import max_suffix_length
 from tests.conftest import CDK_AND_CHECKOV, ROOT, cdk_json_context
 
@@ -72,7 +73,7 @@ def test_bad_context_is_one_clear_error(context, message):
 
 def test_main_returns_exit_code_2_with_one_line_for_bad_context():
     err = io.StringIO()
-    assert main({"environmentSuffix": "BAD"}, stderr=err) == EXIT_CONFIG
+    assert main({"environmentSuffix": "BAD"}, stderr=err) == EXIT_USAGE
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: environmentSuffix 'BAD' is not allowed")
 
@@ -83,7 +84,7 @@ def test_python_entry_point_refuses_bad_region_without_a_traceback():
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     proc = subprocess.run([sys.executable, "-m", "cdk_app"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == EXIT_CONFIG
+    assert proc.returncode == EXIT_USAGE
     assert proc.stderr.strip() == ("error: region 'eu-west-1' is not allowed: StreamTech data must stay in Japan, "
                                    "so this app deploys to ap-northeast-1 only")
     assert "Traceback" not in proc.stderr
@@ -108,7 +109,7 @@ def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
 
     import cdk_app.app as entry
 
-    for encrypted, expected in ((True, entry.EXIT_OK), (False, entry.EXIT_GUARDRAIL)):
+    for encrypted, expected in ((True, EXIT_OK), (False, EXIT_FINDINGS)):
         def build(app, config, encrypted=encrypted):
             # A one-resource stand-in for TapStack, so this test costs no full synthesis.
             stack = Stack(app, config.stack_name, env=Environment(region=config.region))
@@ -122,7 +123,7 @@ def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
         context = {**(cdk_json_context() if flags else {}), "environmentSuffix": "qa"}
         code = main(context, outdir=str(tmp_path / str(encrypted)), stderr=err)
         assert code == expected, err.getvalue()
-        if expected == entry.EXIT_GUARDRAIL:
+        if expected == EXIT_FINDINGS:
             lines = err.getvalue().splitlines()
             assert lines[0].startswith("error: /TapStackqa/Logs/Resource: [STK-KMS-001]")
             assert lines[-1] == "error: synthesis found 1 guardrail violation(s); nothing is deployable"
