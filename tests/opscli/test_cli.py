@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
 from platform_spec import exit_codes
 from platform_spec.rules.secrets_live import SECRET_CHECKS
+from tests.conftest import ROOT
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -19,6 +21,19 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), obj=State())
+
+
+def test_the_exit_code_contract_reads_the_same_in_the_help_the_readme_and_the_code():
+    """opscli's exit codes as `opscli --help` states them (the package's docstring), as README's table states them
+    and as the programs return them (platform_spec.exit_codes): the same five codes."""
+    import opscli
+
+    helped = {int(code) for code in re.findall(r"^  (\d+)  \S", opscli.__doc__ or "", re.MULTILINE)}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| exit code | meaning |"):].split("\n\n", 1)[0]
+    tabled = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
+    assert helped == tabled == {exit_codes.EXIT_OK, exit_codes.EXIT_FINDINGS, exit_codes.EXIT_USAGE,
+                                exit_codes.EXIT_INCOMPLETE, exit_codes.EXIT_INTERRUPTED}
 
 
 def test_audit_compliant_table_json_and_sarif(deployed):

@@ -1,0 +1,398 @@
+"""The architecture, read from the sources: the packages stand on each other in one direction, no module takes part
+in an import loop, and every concept has one home.
+
+Layers: platform_spec is the ground floor and imports nothing of ours; nothing imports a package above it; no package
+reaches into another's private modules. Read from the import statements (every one, also inside functions), so an
+import hidden in a function still counts.
+
+Homes: a rule id is written in its rule module and its catalog entry only; the region and the platform stack's
+prefix in platform_spec/stacks.py, the posture monitor's stack prefix in platform_spec/monitor.py, the exit codes in
+platform_spec/exit_codes.py, the no-credentials message in opscli/errors.py. Everything else names them, imported
+from their home (never through a module that imported them). Documentation may say the words: a comment is not in
+the syntax tree at all, and a string that is a statement of its own (a module, class or function docstring, or any
+other bare string) does nothing, so it is read as prose. Every other string constant -- an argument, a default, a
+dict entry, the literal parts of an f-string -- is data the program uses, and is checked. An exit code is checked
+where a program hands it over: an int given to sys.exit, os._exit, SystemExit or a `.exit(...)` call, an
+`exit_code=` keyword, an assignment to an `exit_code` attribute or an EXIT_* name, and a `return` of a function
+named `main` or of a function of the same module whose call such a function returns (through `x if c else y` and
+`a or b`). The tests themselves are not read: they state the values they test (an expected "ap-northeast-1" or
+exit 2 is the oracle the code is checked against, not a second home)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from platform_spec import catalog, exit_codes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Bottom to top: a package may import only packages to its left (and itself).
+LAYERS = ("platform_spec", "services", "cdk_app", "policies", "opscli", "localenv")
+# Who may import whom, beyond the order: the workloads stand on the contract alone.
+ALLOWED = {
+    "platform_spec": set(),
+    "services": {"platform_spec"},
+    "cdk_app": {"platform_spec"},
+    "policies": {"platform_spec", "cdk_app"},
+    "opscli": {"platform_spec", "policies"},
+    "localenv": {"platform_spec", "cdk_app"},
+}
+# Our code that is no package of the distribution: the benchmarks and the scripts use the homes too.
+SCRIPTS = ("bench", "scripts")
+
+# Each word's one home (relative to the repository); a string constant holding it anywhere else fails.
+WORD_HOMES = {
+    "ap-northeast-1": "platform_spec/stacks.py",
+    "TapStack": "platform_spec/stacks.py",
+    "TapMonitor": "platform_spec/monitor.py",
+    "no AWS credentials found": "opscli/errors.py",
+}
+EXIT_HOME = "platform_spec/exit_codes.py"
+# Each home's names are imported from it, never through a module that imported them (a second place to find
+# them, and the way a second definition creeps back). The monitor's contract has a STACK_PREFIX of its own.
+STACK_HOMES = frozenset({"platform_spec.stacks", "platform_spec.monitor"})
+NAME_HOMES = {"ALLOWED_REGION": {"platform_spec.stacks"}, "CREDENTIAL_SOURCES": {"opscli.errors"},
+              **dict.fromkeys(("STACK_PREFIX", "stack_name"), STACK_HOMES),
+              **{name: {"platform_spec.exit_codes"} for name in vars(exit_codes) if name.startswith("EXIT_")}}
+RULE_ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")
+
+
+@functools.cache
+def tree(path: Path) -> ast.Module:
+    """The syntax tree of one source file, parsed once for every test of the session."""
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@functools.cache
+def walked(module: ast.Module) -> tuple[ast.AST, ...]:
+    """Every node of a syntax tree (ast.walk's order), listed once: each check reads the list."""
+    return tuple(ast.walk(module))
+
+
+def files(packages: tuple[str, ...], root: Path) -> list[Path]:
+    return sorted(path for package in packages for path in (root / package).rglob("*.py"))
+
+
+# --- layers ---------------------------------------------------------------------------------------------------
+
+def imports(package: str, root: Path = ROOT) -> list[tuple[Path, int, str]]:
+    """(file, line, imported module) for every import of one of our packages in `package`."""
+    found = []
+    for path in files((package,), root):
+        for node in walked(tree(path)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                if name.split(".")[0] in LAYERS:
+                    found.append((path.relative_to(root), node.lineno, name))
+    return found
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_a_package_imports_only_the_packages_below_it(package):
+    wrong = sorted({f"{path}:{line} imports {name}" for path, line, name in imports(package)
+                    if name.split(".")[0] not in ALLOWED[package] | {package}})
+    assert not wrong, wrong
+
+
+def test_the_allowed_imports_have_no_loop():
+    order = {package: index for index, package in enumerate(LAYERS)}
+    assert all(order[below] < order[package] for package, allowed in ALLOWED.items() for below in allowed)
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_no_package_reaches_into_another_packages_private_modules(package):
+    wrong = sorted({f"{path}:{line} imports {name}" for path, line, name in imports(package)
+                    if name.split(".")[0] != package and any(part.startswith("_") and not part.startswith("__")
+                                                             for part in name.split(".")[1:])})
+    assert not wrong, wrong
+
+
+def test_the_ground_floor_needs_only_the_standard_library():
+    """Checkov's own environment and the services' images load platform_spec: it may import nothing but the
+    standard library."""
+    import sys
+
+    third_party = set()
+    for path in files(("platform_spec",), ROOT):
+        for node in walked(tree(path)):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            third_party |= {f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
+                            if name.split(".")[0] not in sys.stdlib_module_names | {"platform_spec", "__future__"}}
+    assert not third_party, sorted(third_party)
+
+
+def test_the_import_reader_finds_a_planted_violation(tmp_path):
+    """The import reader is not blind: a planted upward import and a private reach are both found."""
+    package = tmp_path / "platform_spec"
+    package.mkdir()
+    (package / "bad.py").write_text("def f():\n    from opscli.readers import READERS\n    import cdk_app._x\n")
+    found = {name for _, _, name in imports("platform_spec", tmp_path)}
+    assert {"opscli.readers", "cdk_app._x"} <= found
+
+
+# --- import loops ---------------------------------------------------------------------------------------------
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in files(LAYERS, ROOT):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the modules of ours it imports (a name imported from a package counts as its module if it is
+    one, else as the package)."""
+    ours = modules()
+    graph: dict[str, set[str]] = {name: set() for name in ours}
+    for name, path in ours.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in walked(tree(path)):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in ours else base
+                    if target in ours and target != name:
+                        graph[name].add(target)
+            elif isinstance(node, ast.Import):
+                graph[name] |= {alias.name for alias in node.names if alias.name in ours and alias.name != name}
+    return graph
+
+
+def loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each an import loop."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_takes_part_in_an_import_loop():
+    assert loops(import_graph()) == []
+
+
+def test_the_loop_finder_finds_a_loop():
+    assert loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# --- one home per concept -------------------------------------------------------------------------------------
+
+def data_strings(module: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, text) of every string constant the program uses: all but the strings that are statements of their
+    own (docstrings and other bare strings, which do nothing). Comments are not in the tree."""
+    prose = {id(node.value) for node in walked(module)
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    for node in walked(module):
+        if isinstance(node, ast.Constant) and id(node) not in prose:
+            if isinstance(node.value, str):
+                yield node.lineno, node.value
+            elif isinstance(node.value, bytes):
+                yield node.lineno, node.value.decode("latin-1")
+
+
+def _handed_over(node: ast.expr) -> Iterator[ast.expr]:
+    """The expressions whose value `node` hands over as it is: itself, both arms of `x if c else y`, every operand
+    of `a or b`."""
+    if isinstance(node, ast.IfExp):
+        yield from _handed_over(node.body)
+        yield from _handed_over(node.orelse)
+    elif isinstance(node, ast.BoolOp):
+        for value in node.values:
+            yield from _handed_over(value)
+    else:
+        yield node
+
+
+def _int_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _own_returns(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
+    """The return statements of `function` itself (not of the functions, lambdas and classes it defines)."""
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return):
+            yield node
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _is_exit_name(target: ast.expr) -> bool:
+    name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+    return name == "exit_code" or name.startswith("EXIT_") or name.endswith("EXIT_CODE")
+
+
+def _exit_functions(module: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The functions whose result is an exit code: every `main`, every function of the module's own whose call is
+    given to sys.exit (`sys.exit(run(...))`), and in turn every one whose call one of those returns (`return
+    up(...)`)."""
+    defined = {node.name: node for node in module.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def called(expr: ast.expr | None) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        return [defined[value.func.id] for value in (_handed_over(expr) if expr is not None else ())
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in defined]
+
+    found = [node for node in walked(module) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and node.name == "main"]
+    for node in walked(module):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit":
+            found += [other for other in called(node.args[0] if node.args else None) if other not in found]
+    for function in found:  # grows while it is read
+        found += [other for returned in _own_returns(function) for other in called(returned.value)
+                  if other not in found]
+    return found
+
+
+def exit_literals(module: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, what) of every exit code written as a number where a program hands one over."""
+    for function in _exit_functions(module):
+        for returned in _own_returns(function):
+            for value in _handed_over(returned.value) if returned.value is not None else ():
+                if _int_literal(value):
+                    yield value.lineno, ast.unparse(value)
+    for node in walked(module):
+        handed: list[ast.expr] = []
+        if isinstance(node, ast.Call):
+            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if callee in {"exit", "_exit", "SystemExit", "quit"}:
+                handed += node.args[:1] + [k.value for k in node.keywords if k.arg in ("code", "status")]
+            handed += [k.value for k in node.keywords if k.arg == "exit_code"]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_is_exit_name(target) for target in targets):
+                handed.append(node.value)
+        for expr in handed:
+            for value in _handed_over(expr):
+                if _int_literal(value):
+                    yield value.lineno, ast.unparse(value)
+
+
+def misplaced(packages: tuple[str, ...], root: Path = ROOT) -> list[str]:
+    """Every word, exit code and rule id written outside its home in `packages`, and every home's name imported
+    from elsewhere, as "path:line what"."""
+    found = []
+    for path in files(packages, root):
+        relative = path.relative_to(root).as_posix()
+        module = tree(path)
+        for line, text in data_strings(module):
+            found += [f"{relative}:{line} {word!r}" for word, home in WORD_HOMES.items()
+                      if word in text and relative != home]
+            # a suppression cites its accepted deviation on the resource it excuses, by design
+            rule = catalog.CATALOG.get(text) if RULE_ID.fullmatch(text) else None
+            if (RULE_ID.fullmatch(text) and relative.split("/")[0] in LAYERS and relative != "platform_spec/catalog.py"
+                    and not relative.startswith("platform_spec/rules/") and not (rule and rule.accepted_deviation)):
+                found.append(f"{relative}:{line} {text}")
+        if relative != EXIT_HOME:
+            found += [f"{relative}:{line} exit code {code}" for line, code in exit_literals(module)]
+        found += [f"{relative}:{node.lineno} {alias.name} from {node.module}" for node in walked(module)
+                  if isinstance(node, ast.ImportFrom) for alias in node.names
+                  if alias.name in NAME_HOMES and node.module not in NAME_HOMES[alias.name]]
+    return sorted(found)
+
+
+def test_every_concept_is_written_in_its_one_home_only():
+    """The region, the stack prefixes, the no-credentials message, the exit codes and the rule ids: one home each,
+    read by everything else (see the module's docstring for what counts and what is prose)."""
+    assert misplaced(LAYERS + SCRIPTS) == []
+
+
+def test_the_homes_checker_finds_what_is_planted_and_lets_prose_be(tmp_path):
+    """Not blind and not deaf: each way of writing a home's value elsewhere is found, and a docstring, a bare
+    string and a comment that say the words are not."""
+    (tmp_path / "opscli").mkdir()
+    (tmp_path / "opscli" / "planted.py").write_text('''"""Runs in ap-northeast-1 against TapStack<suffix>."""
+import os
+import sys
+from opscli.aws import ALLOWED_REGION
+from platform_spec.exit_codes import EXIT_USAGE, EXIT_OK as OK
+# TapMonitor<suffix> is the monitor's stack; exit 2 is a usage error
+REGION = "ap-northeast-1"
+NAME = f"TapStack{os.environ['S']}"
+MESSAGE = ("no AWS credentials " "found")
+RULE = "STK-KMS-001"
+EXIT_LATE = 3
+
+
+class Refused(Exception):
+    exit_code = 2
+
+
+def main(argv):
+    """Exit 0 or 1."""
+    "a bare string: TapMonitor"
+    if argv:
+        sys.exit(130)
+    if not argv:
+        raise SystemExit(-1)
+    os._exit(3) if argv is None else None
+    launch(exit_code=4)
+    if argv == ["again"]:
+        return again()
+    return 1 if argv else 0
+
+
+def again():
+    return 2
+''')
+    found = misplaced(("opscli",), tmp_path)
+    assert found == sorted([
+        "opscli/planted.py:4 ALLOWED_REGION from opscli.aws", "opscli/planted.py:7 'ap-northeast-1'",
+        "opscli/planted.py:8 'TapStack'", "opscli/planted.py:9 'no AWS credentials found'",
+        "opscli/planted.py:10 STK-KMS-001",
+        "opscli/planted.py:11 exit code 3", "opscli/planted.py:15 exit code 2",
+        "opscli/planted.py:22 exit code 130", "opscli/planted.py:24 exit code -1",
+        "opscli/planted.py:25 exit code 3", "opscli/planted.py:26 exit code 4",
+        "opscli/planted.py:29 exit code 1", "opscli/planted.py:29 exit code 0",
+        "opscli/planted.py:33 exit code 2"]), found
+
+
+def test_the_exit_code_home_gives_each_code_one_name():
+    codes = {name: value for name, value in vars(exit_codes).items() if name.startswith("EXIT_")}
+    assert len(set(codes.values())) == len(codes), codes
+    documented = {int(code) for code in re.findall(r"^    (\d+) +EXIT_", exit_codes.__doc__ or "", re.MULTILINE)}
+    assert documented == set(codes.values())
