@@ -258,7 +258,7 @@ class LiveStack:
         self.account_iam: AccountIam | None = None
         self.account_iam_error: str | None = None
         self._ids: dict[Any, Any] = {}
-        self._picture: dict[str, Any] | None = None
+        self._picture: tuple[dict[str, LiveResource], dict[str, Any]] | None = None  # (of these resources, picture)
         self.index_ids()
 
     @property
@@ -331,10 +331,12 @@ class LiveStack:
     def live_template(self) -> dict[str, Any]:
         """The stack as read, in template shape: only resources that were read, only the properties read. Made once
         per read (the rules, the drift, the account rules and the perimeter's paths all judge the same picture;
-        each time it cost a pass over every property); the rules are pure, so none changes it."""
-        if self._picture is None:
-            self._picture = self._live_template()
-        return self._picture
+        each time it cost a pass over every property); the rules are pure, so none changes it. A stack is not
+        changed after read_stack returns it: a copy given other resources (a new `resources`) is pictured afresh,
+        and whoever changes `resources` in place calls index_ids() after, as read_stack does."""
+        if self._picture is None or self._picture[0] is not self.resources:
+            self._picture = (self.resources, self._live_template())
+        return self._picture[1]
 
     def _live_template(self) -> dict[str, Any]:
         resources = {}

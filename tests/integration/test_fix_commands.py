@@ -296,3 +296,9 @@ def test_a_read_is_pictured_once_and_no_judgement_changes_the_picture(read):
     stackcheck.drift(live, expected_tags={"Environment": read[1].suffix})
     stackcheck.perimeter_paths(live)
     assert live.live_template() is picture and picture == made_again
+    # a copy given other resources (as a test breaks one resource of a read) is pictured from them
+    lid = next(lid for lid, r in live.resources.items() if r.state == livestack.ReadState.READ and r.properties)
+    other = copy.copy(live)
+    other.resources = {**live.resources, lid: livestack.LiveResource(live.resources[lid].declared,
+                                                                     livestack.ReadState.MISSING)}
+    assert lid not in other.live_template()["Resources"] and lid in live.live_template()["Resources"]
