@@ -119,14 +119,19 @@ def _unicode_tables_for_hypothesis() -> None:
     strategies read from .hypothesis/ and otherwise make on first use with a loop over every code point: made here,
     outside coverage's tracer, and by the xdist controller before its workers start, so on a fresh clone each
     worker reads the files instead of making them under the tracer (several seconds of CPU each)."""
+    import warnings
+
     try:
+        from hypothesis.errors import HypothesisSideeffectWarning
         from hypothesis.internal.charmap import charmap, intervals_from_codec
     except ImportError:  # another Hypothesis: its text strategies make their tables as before
         return
     from tests.library_tracing import untraced
 
-    untraced(charmap)()
-    untraced(intervals_from_codec)("utf-8")
+    with warnings.catch_warnings():  # its advice against touching .hypothesis/ while pytest starts: done on purpose
+        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
+        untraced(charmap)()
+        untraced(intervals_from_codec)("utf-8")
 
 
 def _share_service_models() -> None:
