@@ -145,15 +145,31 @@ def _share_service_models() -> None:
     botocore.session.create_loader = shared_loader  # what a botocore session calls for its data_loader
 
 
+#: The xdist group of the tests that read the shared local deployment: each module's tests run together on one
+#: worker (its module fixtures are made once), as "deployment:<module>" (see pytest_collection_modifyitems).
+SHARED_DEPLOYMENT = "deployment"
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that need no synthesized template first (a stable sort): they run while the assembly is built.
-    A test on the shared local deployment that names no xdist group joins "deployment", so one worker starts
-    it; tests that deploy their own copy in process stay free to run on either worker."""
+    A test on the shared local deployment that names no xdist group joins SHARED_DEPLOYMENT; tests that deploy
+    their own copy in process stay free to run on any worker. SHARED_DEPLOYMENT is one group per module: the
+    deployment is a session fixture, so each worker has its own (the drift, perimeter, residency and fault groups
+    make one on every worker anyway), and one group of every module's tests would pin a fifth of the suite's
+    CPU to one worker, which then finished last."""
     for item in items:
-        if "local_deployment" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group("deployment"))
+        own = f"{SHARED_DEPLOYMENT}:{item.module.__name__.rsplit('.', 1)[-1]}" if item.module else SHARED_DEPLOYMENT
+        for node in item.listchain():  # pytest-xdist joins every group mark it finds: the module's one is replaced
+            node.own_markers[:] = [pytest.mark.xdist_group(own).mark if _shared(mark) else mark
+                                   for mark in node.own_markers]
+        if item.get_closest_marker("xdist_group") is None and "local_deployment" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(own))
     items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
+
+
+def _shared(mark: pytest.Mark) -> bool:
+    return mark.name == "xdist_group" and mark.args[:1] == (SHARED_DEPLOYMENT,)
 
 
 @pytest.hookimpl(trylast=True)

@@ -15,8 +15,8 @@ from platform_spec.result import Status
 from platform_spec.rules import live_only
 
 # The live-misconfiguration tests change the deployment one setting at a time: their own xdist group, so they
-# run on a worker of their own with its own local deployment (session fixtures are per worker), beside the
-# read-only users of the "deployment" group.
+# run on one worker with its own local deployment (session fixtures are per worker), beside the read-only users
+# of the deployment (a group per module, tests/conftest.SHARED_DEPLOYMENT).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
 
 
