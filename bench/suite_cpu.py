@@ -56,7 +56,7 @@ KINDS = (
     ("Checkov", re.compile(r"checkov")),
     ("cfn-lint", re.compile(r"cfnlint|cfn-lint")),
     ("jsii / CDK (Node)", re.compile(r"^\S*node\b|jsii|/cdk\b")),
-    ("opscli", re.compile(r"-m opscli\b|/opscli\b")),
+    ("opscli", re.compile(r"-m opscli\b|/bin/opscli\b")),  # not a test path (tests/opscli/...) in pytest's
     ("workloads (services)", re.compile(r"-m services\.")),
     ("cdk_app (synthesis)", re.compile(r"-m cdk_app\b")),
     ("PostgreSQL", re.compile(r"postgres|initdb|pg_ctl")),
