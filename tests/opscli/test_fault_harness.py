@@ -49,6 +49,7 @@ from opscli.stack import StackScope
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import Status
 from platform_spec.rules import stk_perimeter
+from tests.library_tracing import untraced
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
 
@@ -76,6 +77,12 @@ class FaultProxy(ThreadingHTTPServer):
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """A request's thread runs none of our code (the forwarding, the faults and the rewrites are this module's
+        and the standard library's): coverage's tracer is paused in it, as in the library hot paths
+        (tests/library_tracing.py); every request of the harness's hundreds of reads passes here."""
+        untraced(super().process_request_thread)(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
