@@ -108,17 +108,16 @@ NEEDS_CHROMIUM = pytest.mark.skipif(shutil.which("chromium") is None, reason=(
 
 
 def render_in_chromium(page: Path, shot: Path) -> str:
-    """Chromium's DOM of `page` (--dump-dom), and its screenshot at 1200x900 in `shot`."""
+    """Chromium's DOM of `page` (--dump-dom), and its screenshot at 1200x900 in `shot`: one browser does both."""
     profile = tempfile.mkdtemp(prefix="chromium-")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars"]
     try:
-        dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                             timeout=60).stdout
-        subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
-                       capture_output=True, timeout=60, check=True)
+        dom = subprocess.run(["chromium", *flags, "--dump-dom", f"--screenshot={shot}", "--window-size=1200,900",
+                              page.as_uri()], capture_output=True, text=True, timeout=60, check=True).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+    assert shot.exists(), f"chromium wrote no screenshot of {page}"
     return dom
 
 
