@@ -342,6 +342,9 @@ def main() -> int:
     for line in lines if code == 0 else lines[-12:]:
         if code != 0 or line.startswith(("FAILED ", "ERROR ")):
             print(f"  | {line}")
+    total = next((line for line in reversed(lines) if line.startswith("TOTAL ")), None)
+    if total is not None:  # coverage's report: statements, missed, branches, partial, percent
+        print(f"  coverage: {total.split()[-1]}")
     n = cores()
     print(f"  wall {wall:.1f} s; CPU of every process it ran {cpu:.1f} s on {n} cores: no schedule of this work "
           f"finishes here in under {cpu / n:.1f} s (CPU / cores)")
