@@ -157,7 +157,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     their own copy in process stay free to run on any worker. SHARED_DEPLOYMENT is one group per module: the
     deployment is a session fixture, so each worker has its own (the drift, perimeter, residency and fault groups
     make one on every worker anyway), and one group of every module's tests would pin a fifth of the suite's
-    CPU to one worker, which then finished last."""
+    CPU to one worker, which then finished last. Any other test that asks for a module-scoped fixture runs in its
+    module's group ("module:<module>")."""
     for item in items:
         own = f"{SHARED_DEPLOYMENT}:{item.module.__name__.rsplit('.', 1)[-1]}" if item.module else SHARED_DEPLOYMENT
         for node in item.listchain():  # pytest-xdist joins every group mark it finds: the module's one is replaced
@@ -165,7 +166,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                    for mark in node.own_markers]
         if item.get_closest_marker("xdist_group") is None and "local_deployment" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(own))
+        elif item.get_closest_marker("xdist_group") is None and _module_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__.rsplit('.', 1)[-1]}"))
     items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
+
+
+def _module_fixtures(item: pytest.Item) -> list[str]:
+    """The fixtures of a module (or class) scope `item` asks for: its module's tests then run on one worker and
+    make them once (a deployment of their own, a read judged for every case), not once on each worker that runs
+    one of them."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return [name for name in getattr(item, "fixturenames", ())
+            if any(d.scope in ("module", "class", "package") for d in definitions.get(name, ()))]
 
 
 def _shared(mark: pytest.Mark) -> bool:
