@@ -19,9 +19,10 @@ import socket
 import socketserver
 import ssl
 import threading
+import traceback
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,9 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.s3.models import FakeBucket
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer
+from werkzeug.wsgi import LimitedStream
 
 from localenv import cloudtrail
 from localenv.tls import TlsFiles
@@ -689,6 +692,18 @@ class _SchemeRecorder:
         return self.app(environ, start_response)
 
 
+def _backend_app(service: Any) -> Any:
+    """moto's Flask application for one service, out of debug mode (in it, Flask builds a class for every request
+    to explain form-encoding errors to a developer) and without the CORS headers moto adds to every answer (AWS
+    sends none to a request without an Origin; no client of the emulator is a browser page)."""
+    from moto.moto_server import werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+    app = create_backend_app(service)
+    app.debug = False
+    return app
+
+
 class _Dispatcher(DomainDispatcherApplication):
     """moto's dispatcher with its host -> backend answer remembered. moto works it out anew for every request,
     listing its own package directory and trying hundreds of URL patterns under one lock: measured with py-spy,
@@ -704,21 +719,98 @@ class _Dispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """moto's request handler, answering HTTP/1.1 requests on a connection the client may keep (werkzeug closes
+    every connection after one answer, so each request of a read was a new TCP connection, with its own accept,
+    hand-over to a thread, selector and teardown on both sides). A request whose body has a
+    Content-Length (or none) is answered with the whole answer's length and the connection stays open; anything
+    else (chunked bodies, HTTP/1.0) goes werkzeug's own way, closing it. The request log line is made only when
+    something would print it."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # an answer's head and body are two writes: neither waits for an ACK
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if _werkzeug_log.isEnabledFor(logging.INFO):
+            super().log_request(code, size)
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0").strip()
+        if self.request_version != "HTTP/1.1" or "Transfer-Encoding" in self.headers or not length.isdigit():
+            return super().run_wsgi()
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.environ = self.make_environ()
+        body = LimitedStream(self.rfile, int(length))
+        environ["wsgi.input"] = body
+        answered: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered[:] = [status, headers]  # nothing is sent before the application returns: a later call wins
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # as werkzeug: a 500 and the traceback in the log, and the server goes on
+            if self.server.passthrough_errors:
+                raise
+            self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            answered[:], chunks[:] = [], []
+            chunks.extend(InternalServerError()(environ, start_response))
+            self.close_connection = True
+        body.exhaust()  # what the application left unread: the next request starts after it
+        keeps = getattr(self.server, "keeps", None)
+        if keeps is not None and not keeps():
+            self.close_connection = True  # said in this answer, so no client sends on it after: no race
+        status, headers = answered
+        code, _, reason = status.partition(" ")
+        head = self.command == "HEAD"
+        self.send_response(int(code), reason or None)  # none given: the standard phrase
+        for key, value in headers:
+            if key.lower() not in _HOP_BY_HOP and (head or key.lower() != "content-length"):
+                self.send_header(key, value)
+        payload = b"".join(chunks)
+        if not head and int(code) not in (204, 304) and int(code) >= 200:
+            self.send_header("Content-Length", str(len(payload)))
+        else:
+            payload = b""
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+
+_werkzeug_log = logging.getLogger("werkzeug")
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding"})
+
+
 class PooledWSGIServer(BaseWSGIServer):
     """werkzeug's WSGI server answering each connection in a thread it keeps, not a new one per connection
-    (werkzeug's threaded server starts a thread for every request, and closes every connection after one: a
-    whole-stack read is about 150 threads). A connection finds an idle thread, or a new one is started for it,
-    so no request ever waits for another (a long poll, a client that never sends); the threads stop with the
-    server. Measured on the local deployment, alternating: the emulator's CPU per whole-stack read 0.24-0.27 s ->
-    0.19-0.23 s (bench/README.md)."""
+    (werkzeug's threaded server starts a thread for every request). A connection finds an idle thread, or a new one
+    is started for it, so no request ever waits for another (a long poll, a client that never sends, a client
+    keeping its connection open between requests: KeepAliveRequestHandler); the threads stop with the server, and
+    so do the connections clients keep. Measured on the local deployment, alternating: the emulator's CPU per
+    whole-stack read 0.24-0.27 s -> 0.19-0.23 s (bench/README.md)."""
 
     multithread = True
+    #: At most this many connections are kept between requests; past it an answer says Connection: close. Each
+    #: kept connection holds a thread here and a socket in its client until the client closes it, and a client
+    #: that drops its connections without closing them (one garbage collection away) must not pile up either.
+    kept_connections = 64
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._connections: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0  # threads free to take a connection, less those already promised one
+        self._open: set[Any] = set()  # the connections being answered (and kept) now
         self.threads: list[threading.Thread] = []
 
     @property
@@ -729,6 +821,7 @@ class PooledWSGIServer(BaseWSGIServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
+            self._open.add(request)
             if self._idle:
                 self._idle -= 1
             else:
@@ -743,8 +836,22 @@ class PooledWSGIServer(BaseWSGIServer):
             with self._lock:
                 self._idle += 1
 
+    def keeps(self) -> bool:
+        """Whether a connection answered now may stay open for the client's next request."""
+        with self._lock:
+            return len(self._open) <= self.kept_connections
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:  # out of the set before it is closed: server_close never touches a closed socket
+            self._open.discard(request)
+        super().shutdown_request(request)
+
     def server_close(self) -> None:
         super().server_close()
+        with self._lock:
+            for request in self._open:  # a kept connection's thread waits for the next request: it ends now
+                with suppress(OSError):
+                    request.shutdown(socket.SHUT_RDWR)
         for _ in self.threads:
             self._connections.put(None)
 
@@ -757,14 +864,14 @@ class _Server(ThreadedMotoServer):
         self._ssl_context = ssl_context
 
     def _server_entry(self) -> None:
-        app: Any = _Dispatcher(create_backend_app)
+        app: Any = _Dispatcher(_backend_app)
         size = page_size()
         if size is not None:
             from localenv.pager import Pager
 
             app = Pager(app, size)
         app = _SchemeRecorder(app)
-        self._server = PooledWSGIServer(self._ip_address, self._port, app, MotoRequestHandler,
+        self._server = PooledWSGIServer(self._ip_address, self._port, app, KeepAliveRequestHandler,
                                         ssl_context=self._ssl_context)
         self._server_ready_event.set()
         self._server.serve_forever()

@@ -584,6 +584,15 @@ class Aws:
                                                               config=self._config)
             return self._clients[service]
 
+    def close(self) -> None:
+        """Close the connections every client made so far keeps (a command's run is over). A caller that runs
+        commands in process (the tests, a long-running consumer) otherwise holds each run's connections open until
+        its clients are garbage collected. The clients stay usable: a later call opens a connection again."""
+        with self._lock:
+            clients = list(self._clients.values())
+        for client in clients:
+            client.close()
+
     def _asked(self, params: Any, model: Any, context: Any, **_: Any) -> None:
         if self.watch is not None and isinstance(context, dict):
             context["opscli_call"] = (f"{model.service_model.service_name}:{model.name}", dict(params or {}),

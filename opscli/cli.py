@@ -215,6 +215,7 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
     aws = Aws(region=kwargs["region"], profile=kwargs["profile"], endpoint_url=_endpoint(kwargs["endpoint_url"]))
+    ctx.call_on_close(aws.close)  # the run's connections are not kept past it (a caller may run many in process)
     if kwargs["verbose"]:  # each AWS call on stderr as it ends, shown as text
         aws.watch = lambda call: err.print(f"aws: {terminal.cell(call.line())}")
     deadline = time.monotonic() + kwargs["timeout"]

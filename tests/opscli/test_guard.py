@@ -5,6 +5,10 @@ anywhere but the endpoint the run was pointed at."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -67,6 +71,49 @@ def test_the_cli_with_a_role_profile_against_the_emulator_logs_the_assume_role(r
     # answered that there is no such stack: could not look, exit 3.
     assert code == 3 and json.loads(captured.out)["findings"][0]["status"] == "ERROR"
     assert "stack TapStacknostack does not exist" in captured.out
+
+
+def _connections_to(port: int) -> int:
+    """This process's TCP connections to 127.0.0.1:`port` (Linux: /proc/net/tcp against our own sockets)."""
+    ours = {link.removeprefix("socket:[").removesuffix("]") for fd in os.listdir("/proc/self/fd")
+            if (link := os.readlink(f"/proc/self/fd/{fd}") if os.path.islink(f"/proc/self/fd/{fd}") else "")
+            .startswith("socket:[")}
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if (fields := row.split())[2] == f"0100007F:{port:04X}" and fields[9] in ours
+               and fields[3] == "01")  # ESTABLISHED
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads this process's sockets from /proc")
+def test_closing_an_aws_closes_the_connections_its_clients_keep(monkeypatch):
+    """The emulator keeps the connections its clients keep: Aws.close ends them (and the clients stay usable)."""
+    from localenv.emulator import LOCAL_CREDENTIALS, moto_server
+
+    for key, value in LOCAL_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    with moto_server() as endpoint:
+        port = urlsplit(endpoint).port
+        assert port is not None
+        aws = Aws(endpoint_url=endpoint, max_attempts=1)
+        aws.client("sts").get_caller_identity()
+        aws.client("ec2").describe_vpcs()
+        assert _connections_to(port) == 2  # kept: what a run's later calls reuse
+        aws.close()
+        assert _connections_to(port) == 0
+        aws.client("sts").get_caller_identity()
+        assert _connections_to(port) == 1
+        aws.close()
+
+
+def test_a_run_in_process_closes_its_aws_when_it_ends(monkeypatch, aws_credentials):
+    """A command run in process (as the tests and the monitor's consumer run them) does not leave its connections
+    to garbage collection: the run's Aws is closed once the command ends, whatever its outcome."""
+    from opscli import aws as aws_module
+
+    closed: list[Aws] = []
+    monkeypatch.setattr(aws_module.Aws, "close", lambda self: closed.append(self))
+    monkeypatch.setattr(core, "audit", lambda *a, **k: 1 / 0)
+    assert main(["audit", "--suffix", "x", "--no-history"]) == 3  # an internal error, after the Aws was made
+    assert len(closed) == 1
 
 
 def test_a_session_handed_to_a_second_aws_carries_one_guard(moto_env):

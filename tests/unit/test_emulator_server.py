@@ -1,9 +1,12 @@
 """localenv's emulator answers each connection in a thread it keeps (localenv.emulator.PooledWSGIServer): threads
-are reused, a connection never waits for another, and the threads stop with the server. Every assertion observes
-the server's state or a rendezvous of requests, never a clock: a busy machine changes how long, not what."""
+are reused, a connection never waits for another, and the threads stop with the server. Its handler
+(KeepAliveRequestHandler) answers HTTP/1.1 requests on a connection the client keeps, each answer with its own
+length, and goes werkzeug's way (one answer, then close) for anything else. Every assertion observes the server's
+state or a rendezvous of requests, never a clock: a busy machine changes how long, not what."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
@@ -13,14 +16,30 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from localenv.emulator import PooledWSGIServer
+from localenv.emulator import KeepAliveRequestHandler, PooledWSGIServer
 
 GATHERED = 12
 _together = threading.Barrier(GATHERED)
 
 
 def _app(environ, start_response):
-    if environ["PATH_INFO"] == "/together":
+    path = environ["PATH_INFO"]
+    if path == "/echo":  # the body the request sent, as the application read it
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "999")])  # a wrong length
+        return [body]
+    if path == "/ignore":  # reads nothing of the request's body
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ignored"]
+    if path == "/head":
+        start_response("200 OK", [("Content-Length", "1234"), ("ETag", '"e"')])  # what a HEAD of an object says
+        return [b""]
+    if path == "/empty":
+        start_response("204 No Content", [])
+        return [b""]
+    if path == "/fails":
+        raise RuntimeError("an application bug")
+    if path == "/together":
         # Answers only once GATHERED requests are inside the application at the same time: served one after
         # another, the barrier breaks (its timeout is a bound against a hang, not a measure of speed).
         _together.wait(timeout=60)
@@ -39,7 +58,7 @@ def _until(condition, what: str, bound: float = 60.0) -> None:
 
 @pytest.fixture
 def server() -> Iterator[PooledWSGIServer]:
-    server = PooledWSGIServer("127.0.0.1", 0, _app)
+    server = PooledWSGIServer("127.0.0.1", 0, _app, KeepAliveRequestHandler)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     serving.start()
     yield server
@@ -113,3 +132,104 @@ def test_a_response_never_writes_its_member_choices_into_state_shared_between_re
     assert tagged["tags"] == [{"key": "Project", "value": "p"}]
     assert not untagged.get("tags")  # the choice of one request does not leak into the next
     assert before == EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
+
+
+def _ask(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
+         headers: dict | None = None) -> tuple[int, dict, bytes]:
+    connection.request(method, path, body=body, headers=headers or {})
+    answer = connection.getresponse()
+    return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+
+def test_requests_on_one_kept_connection_are_each_answered_with_their_own_length(server):
+    """One connection, one thread, several requests: a body the application left unread never becomes the start
+    of the next request, and each answer carries the length of what it holds (not the length the application
+    claimed)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    try:
+        assert _ask(connection, "POST", "/ignore", b"x" * 5000)[2] == b"ignored"
+        status, headers, body = _ask(connection, "POST", "/echo", b"second")
+        assert (status, headers["content-length"], body) == (200, "6", b"second")
+        assert _ask(connection, "GET", "/")[2] == b"ok"
+        assert "close" not in headers.get("connection", "")
+    finally:
+        connection.close()
+    assert len(server.threads) == 1, server.threads
+
+
+def test_a_head_keeps_the_length_the_application_gave_and_a_204_has_no_body(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    try:
+        status, headers, body = _ask(connection, "HEAD", "/head")
+        assert (status, headers["content-length"], headers["etag"], body) == (200, "1234", '"e"', b"")
+        status, headers, body = _ask(connection, "GET", "/empty")
+        assert (status, body) == (204, b"") and "content-length" not in headers
+        assert _ask(connection, "GET", "/")[2] == b"ok"  # the connection is still in step
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("how", ["chunked", "http/1.0", "connection: close"])
+def test_what_it_cannot_keep_is_answered_once_and_closed(server, how):
+    """A chunked body or an HTTP/1.0 request goes werkzeug's way; a client saying Connection: close is heard."""
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=30) as sock:
+        if how == "chunked":
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        elif how == "http/1.0":
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        else:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes: recv returns b"" at the end
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")) and b"connection: close" in head.lower(), head
+    assert b"ok" in body  # werkzeug may chunk it
+
+
+def test_an_application_error_is_a_500_and_the_server_goes_on(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    try:
+        status, headers, _ = _ask(connection, "GET", "/fails")
+        assert status == 500 and headers.get("connection") == "close"
+    finally:
+        connection.close()
+    assert _get(server) == b"ok"
+
+
+def test_the_threads_stop_with_the_server_even_on_connections_clients_keep():
+    """A kept connection's thread waits for the client's next request: stopping the server ends it, and nothing
+    answers on that connection after."""
+    server = PooledWSGIServer("127.0.0.1", 0, _app, KeepAliveRequestHandler)
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    try:
+        assert _ask(connection, "GET", "/")[2] == b"ok"
+        server.shutdown()
+        serving.join(5)
+        for thread in server.threads:
+            thread.join(5)
+        assert server.threads and not any(thread.is_alive() for thread in server.threads)
+        with pytest.raises((http.client.HTTPException, OSError)):
+            _ask(connection, "GET", "/")
+    finally:
+        connection.close()
+
+
+def test_past_its_limit_of_kept_connections_an_answer_says_close(server):
+    """With one kept connection allowed, a second connection's answer says Connection: close (its client will not
+    send on it again: the server never closes a connection a client may be sending on); once that one is gone,
+    the first is still kept."""
+    server.kept_connections = 1
+    first = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    second = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+    try:
+        assert "connection" not in _ask(first, "GET", "/")[1]
+        assert _ask(second, "GET", "/")[1].get("connection") == "close"
+        second.close()
+        _until(lambda: server.keeps(), "the second connection is closed on the server's side")
+        assert "connection" not in _ask(first, "GET", "/")[1]
+    finally:
+        first.close()
+        second.close()
