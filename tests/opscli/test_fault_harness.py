@@ -86,11 +86,34 @@ class FaultProxy(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One client connection, kept as long as the client keeps it (HTTP/1.1), with one connection to the emulator
+    beside it: the requests of a read are not each a new connection, thread and upstream connection."""
+
     server: FaultProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # an answer's head and body are two writes: neither waits for an ACK
+    _kept: http.client.HTTPConnection | None = None
 
     def log_message(self, *args) -> None:
         pass
+
+    def finish(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+        super().finish()
+
+    def _upstream(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, str, bytes]:
+        if self._kept is None:
+            self._kept = http.client.HTTPConnection(self.server.upstream.hostname, self.server.upstream.port,
+                                                    timeout=30)
+        self._kept.request(method, path, body=body, headers=headers)
+        answer = self._kept.getresponse()
+        status, payload = answer.status, answer.read()
+        content_type = answer.getheader("Content-Type", "application/xml")
+        if answer.will_close:  # the emulator closes after its own errors: the next request opens another
+            self._kept.close()
+            self._kept = None
+        return status, content_type, payload
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -110,12 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with self.server.lock:
                     self.server.followed += 1
         headers["Content-Length"] = str(len(body))
-        upstream = http.client.HTTPConnection(self.server.upstream.hostname, self.server.upstream.port, timeout=30)
-        upstream.request(self.command, path, body=body, headers=headers)
-        answer = upstream.getresponse()
-        status, payload = answer.status, answer.read()
-        content_type = answer.getheader("Content-Type", "application/xml")
-        upstream.close()
+        status, content_type, payload = self._upstream(self.command, path, body, headers)
         if kind:
             with self.server.lock:
                 self.server.faulted.append((kind, self.path))
@@ -134,10 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
-        self.close_connection = True
 
     def _reset(self) -> None:
         with self.server.lock:
