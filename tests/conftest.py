@@ -470,7 +470,12 @@ def baseline_posture(local_deployment) -> list[tuple[str, str, str]]:
 
 
 def assert_restored(deployment: LocalDeployment, baseline: list[tuple[str, str, str]]) -> None:
-    changed = sorted(set(posture(deployment)) ^ set(baseline))
+    """Every check as in `baseline`. The read runs outside coverage's tracer: a restored deployment is in the
+    baseline's state, so it runs exactly the code the baseline's traced read ran (and a deployment that was not
+    restored fails the test)."""
+    from tests.library_tracing import untraced_with_its_threads
+
+    changed = sorted(set(untraced_with_its_threads(posture)(deployment)) ^ set(baseline))
     assert not changed, f"the test left the shared deployment changed: {changed}"
 
 

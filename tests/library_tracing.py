@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,35 @@ def untraced(function: Callable[..., Any]) -> Callable[..., Any]:
             sys.settrace(tracer)
 
     run.__wrapped_untraced__ = True  # type: ignore[attr-defined]
+    return run
+
+
+def _is_coverage_installer(installer: Any) -> bool:
+    """threading.settrace's function is coverage's (it puts coverage's tracer in each new thread)."""
+    owner = getattr(installer, "__self__", installer)
+    return installer is not None and type(owner).__module__.split(".")[0] == "coverage"
+
+
+def untraced_with_its_threads(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` run with coverage's tracer paused in this thread and kept out of the threads started meanwhile
+    (a whole-stack read's pool), as is when coverage is not measuring. Only for work that repeats, on the same
+    state, what a traced run of the same code did before it (the lines it runs are measured already): the tests'
+    check that a deployment was restored reads what the session's baseline read. Tests run one at a time in a
+    test process, so no other test starts a thread in the meantime."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        tracer, installer = sys.gettrace(), threading.gettrace()
+        if not _is_coverage_tracer(tracer) or not _is_coverage_installer(installer):
+            return function(*args, **kwargs)
+        sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        try:
+            return function(*args, **kwargs)
+        finally:
+            threading.settrace(installer)
+            sys.settrace(tracer)
+
     return run
 
 

@@ -15,7 +15,13 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import COVERAGE_HOOKS, ROOT, posture
-from tests.library_tracing import PAUSED, pause_in_library_hot_paths, trace_library_hot_paths_again, untraced
+from tests.library_tracing import (
+    PAUSED,
+    pause_in_library_hot_paths,
+    trace_library_hot_paths_again,
+    untraced,
+    untraced_with_its_threads,
+)
 from tests.opscli.conftest import FAKE_CREDENTIALS
 
 #: What coverage measures (pyproject.toml's [tool.coverage.run] source): the code a pause must never hide.
@@ -134,6 +140,43 @@ def test_a_paused_call_runs_without_coverages_tracer_and_gives_it_back():
         sys.settrace(saved)
     assert inside is None
     assert after is tracer
+
+
+class FakeCoverageCollector:
+    """Stands for coverage's collector, whose method threading.settrace holds (it puts the tracer in new threads)."""
+
+    __module__ = "coverage.fake"
+
+    def install(self, frame: Any, event: str, arg: Any) -> None:
+        return None
+
+
+def test_a_call_untraced_with_its_threads_runs_without_coverage_there_and_gives_both_back():
+    saved, saved_threads = sys.gettrace(), threading.gettrace()
+    tracer, installer = FakeCoverageTracer(), FakeCoverageCollector().install
+    seen: dict[str, Any] = {}
+
+    def work() -> None:
+        seen["here"], seen["installer"] = sys.gettrace(), threading.gettrace()
+        thread = threading.Thread(target=lambda: seen.setdefault("thread", sys.gettrace()))
+        thread.start()
+        thread.join()
+
+    sys.settrace(tracer)
+    threading.settrace(installer)
+    try:
+        untraced_with_its_threads(work)()
+        after, after_threads = sys.gettrace(), threading.gettrace()
+    finally:
+        sys.settrace(saved)
+        threading.settrace(saved_threads)
+    assert seen == {"here": None, "installer": None, "thread": None}
+    assert after is tracer and after_threads == installer
+
+
+def test_untraced_with_its_threads_leaves_another_tracer_alone():
+    recorder = Recorder()
+    assert recorder.run(lambda: untraced_with_its_threads(sys.gettrace)()) is recorder
 
 
 def test_another_tracer_such_as_a_debuggers_is_left_alone():
