@@ -208,6 +208,11 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     if prefix is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]{0,40}[a-z0-9])?", prefix):
         raise ConfigError(f"monitorAssetBucketPrefix='{prefix}' is not the start of an S3 bucket name (lowercase "
                           "letters, digits, '.' and '-', at most 42 characters: '-<region>' follows)")
+    if prefix is not None and account is not None:
+        # The StackSet deploys one template to every account of an OU: an account in it would put that account
+        # into the key's policy, the conditions and the alarm topic's ARN of every member's monitor.
+        raise ConfigError(f"account '{account}' and monitorAssetBucketPrefix='{prefix}' together: the StackSet "
+                          "template must name no account (each stack instance takes its own); drop -c account")
 
     return AppConfig(
         environment_suffix=suffix,

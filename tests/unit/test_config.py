@@ -38,6 +38,9 @@ def test_context_values_override_defaults():
     assert config.db_secret == arn and config.log_retention_days == 90 and config.nat_gateways == 3
     assert config.redis_node_count == 3 and config.db_instance_class == "r7g.large"
     assert config.extra_tags == (("Team", "video"),) and config.account == "123456789012"
+    # the StackSet-ready template: an asset prefix, and no account (each stack instance is its own account's)
+    stackset = parse(monitorAssetBucketPrefix="acme-monitor-assets")
+    assert stackset.monitor_asset_bucket_prefix == "acme-monitor-assets" and stackset.account is None
 
 
 @pytest.mark.parametrize("context, message", [
@@ -64,6 +67,8 @@ def test_context_values_override_defaults():
     ({"videoImageUri": "not an image"}, "is not an image URI"),
     ({"dbInstanceClass": "t4g.micro"}, "too small"),
     ({"redisNodeType": "t4g.small"}, "not an ElastiCache node type"),
+    ({"monitorAssetBucketPrefix": "acme-monitor-assets", "account": "111122223333"},
+     "the StackSet template must name no account"),
 ])
 def test_bad_context_is_one_clear_error(context, message):
     with pytest.raises(ConfigError) as excinfo:
