@@ -70,6 +70,7 @@ class Deployed:
     outputs: dict[str, str]
     environment: dict[str, str]
     window: int  # seconds: the event source mapping's batching window (MaximumBatchingWindowInSeconds)
+    batch_size: int = monitor.BATCH_SIZE  # messages: the mapping's BatchSize
 
 
 def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> Deployed:
@@ -104,19 +105,21 @@ def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, ta
                          f"is the template {monitor.STACK_PREFIX}'s?")
     files.write_whole(outputs_path(tap_outputs), json.dumps(result.outputs, indent=2, sort_keys=True) + "\n",
                       "monitor outputs file", make_parents=True)
-    return Deployed(result.outputs, environment, int(mappings[0].get("MaximumBatchingWindowInSeconds") or 0))
+    return Deployed(result.outputs, environment, int(mappings[0].get("MaximumBatchingWindowInSeconds") or 0),
+                    int(mappings[0].get("BatchSize") or 10))  # Lambda's default batch for SQS: 10
 
 
 def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[str]:
     """The consumer's command line (the contract's `python -m opscli.monitor ...`): the queue of the outputs, the
     suffix, bucket, namespace, dead-letter queue and maximum receives the function's environment names, the
-    batching window of its event source mapping, and the emulator's HTTPS endpoint (the report bucket, like every
-    bucket of the stacks, refuses requests that are not over TLS)."""
+    batching window and batch size of its event source mapping, and the emulator's HTTPS endpoint (the report
+    bucket, like every bucket of the stacks, refuses requests that are not over TLS)."""
     env = deployed.environment
     return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
             "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
             "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
             "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window),
+            "--batch-size", str(deployed.batch_size),
             "--dead-letter-queue-url", env[monitor.ENV_DEAD_LETTER_QUEUE],
             "--max-receives", env[monitor.ENV_MAX_RECEIVES]]
 

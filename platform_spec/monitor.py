@@ -16,8 +16,20 @@ ENV_NAMESPACE = "OPSCLI_MONITOR_NAMESPACE"
 ENV_DEAD_LETTER_QUEUE = "OPSCLI_MONITOR_DEAD_LETTER_QUEUE_URL"  # where the monitor dead-letters a message itself
 ENV_MAX_RECEIVES = "OPSCLI_MONITOR_MAX_RECEIVES"  # the queue's maxReceiveCount: the last try of a message
 
-# The queue's redrive: a message received this many times without being judged goes to the dead-letter queue.
-MAX_RECEIVES = 3
+# The queue's redrive: a message received this many times without being judged goes to the dead-letter queue. Five,
+# the least AWS advises for a queue a Lambda event source mapping reads: a receive that ends in no judgement (the
+# function's timeout, a batch returned for another try) counts, and fewer would set changes aside too soon.
+MAX_RECEIVES = 5
+
+# How a batch is gathered: the SQS event source mapping's settings, which the local consumer (opscli.monitor's
+# __main__) mirrors. A batch closes when BATCH_WINDOW_SECONDS have passed since it began, when it holds BATCH_SIZE
+# messages, or before the message that would take its payload past BATCH_PAYLOAD_BYTES, Lambda's limit on an
+# invocation's payload, at which the mapping cuts a batch. Every change to one resource within a batch is one read
+# (a storm is coalesced), so the batch is as large as AWS allows: 10,000 messages from a standard queue (more than
+# 10 needs a window of at least a second).
+BATCH_SIZE = 10_000
+BATCH_WINDOW_SECONDS = 2
+BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024
 # A message the monitor dead-letters itself (poison, or a change still failing on its last receive) keeps its body
 # and carries these message attributes: why, which message it was, its receives, and who sent it.
 DEAD_LETTER_REASON = "reason"

@@ -31,19 +31,26 @@ from platform_spec import monitor
 
 # One invocation judges one batch: a whole-stack audit takes seconds, so two minutes leave room for a slow API. The
 # queue hides a message for six times the function's timeout, as Lambda advises for an SQS event source (it refuses
-# a mapping whose function may run longer than the queue's visibility timeout). The local consumer holds a message
-# for seconds only and renews it while its batch is in hand (opscli/monitor/__main__.py).
+# a mapping whose function may run longer than the queue's visibility timeout); that also covers the batching
+# window, during which the mapping already holds the batch's first messages. The local consumer holds a message for
+# seconds only and renews it while its batch is in hand (opscli/monitor/__main__.py).
 TIMEOUT = Duration.minutes(2)
 VISIBILITY_TIMEOUT = Duration.minutes(12)
 MAX_RECEIVES = monitor.MAX_RECEIVES  # then SQS moves the message to the dead-letter queue (if the monitor has not)
-BATCH_SIZE = 10
-# Every change to one resource within a window arrives in one batch and is read once (a storm is coalesced); the
-# first change of a window waits for it to close, so it is most of the latency from a change to its finding
-# (bench/README.md). localenv's consumer runs with the deployed mapping's window.
-BATCH_WINDOW = Duration.seconds(2)
-# Two at a time at most: changes are coalesced per batch, and the reads of two runs never starve the account's
-# API quotas (nor its Lambda concurrency).
-RESERVED_CONCURRENCY = 2
+# Every change to one resource within a batch is read once (a storm is coalesced): the mapping gathers up to 10,000
+# messages over 2 s (or 6 MB of payload, Lambda's own limit), not 10, at which Lambda would invoke at once. The
+# first change of a window waits for it to close, so the window is most of the latency from a change to its finding
+# (bench/README.md). The local consumer gathers its batches with the same three bounds (platform_spec.monitor).
+BATCH_SIZE = monitor.BATCH_SIZE
+BATCH_WINDOW = Duration.seconds(monitor.BATCH_WINDOW_SECONDS)
+# Two invocations at a time at most (the reads of two runs never starve the account's API quotas), held by the
+# mapping itself: an event source mapping does not count the function's reserved concurrency, so without this it
+# polls with five and more, and every batch beyond the reserved two is throttled, which SQS counts as a receive
+# (and, after MAX_RECEIVES, dead-letters a change nobody judged). MaximumConcurrency's least value is 2. The
+# function's own reserved concurrency (Checkov CKV_AWS_115, cdk-nag's LambdaConcurrency) is kept at least as high,
+# so the mapping's invocations are never throttled by it.
+MAXIMUM_CONCURRENCY = 2
+RESERVED_CONCURRENCY = MAXIMUM_CONCURRENCY
 MEMORY_MB = 512
 REPORT_DAYS = 400  # each run's report is evidence for a year's audit, and a month more to fetch it
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the latest Python Lambda runs (cdk-nag AwsSolutions-L1)
@@ -212,7 +219,7 @@ class PostureMonitor(Construct):
             f"{pack}-LambdaDLQ" for pack in ("HIPAA.Security", "NIST.800.53.R5")])
         self.event_source = lambda_.EventSourceMapping(
             self, "Events", target=self.function, event_source_arn=self.queue.queue_arn, batch_size=BATCH_SIZE,
-            max_batching_window=BATCH_WINDOW, report_batch_item_failures=True)
+            max_batching_window=BATCH_WINDOW, max_concurrency=MAXIMUM_CONCURRENCY, report_batch_item_failures=True)
         self.event_source.node.add_dependency(*self.role_policies)
 
         # The operator is paged once when failing HIGH and CRITICAL findings go from none to some, not again while

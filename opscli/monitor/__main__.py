@@ -1,15 +1,16 @@
 """The posture monitor as a local process: a consumer of its SQS queue that runs what the Lambda function runs.
 
     python -m opscli.monitor --suffix S --queue-url URL [--endpoint-url URL] [--region R] [--bucket B]
-                             [--namespace N] [--window SECONDS] [--visibility SECONDS]
+                             [--namespace N] [--window SECONDS] [--batch-size N] [--visibility SECONDS]
                              [--dead-letter-queue-url URL [--max-receives N]]
 
-It long-polls the queue; from the first message it collects for --window seconds (the SQS event source's batching
-window: every change to one resource in a window is one read), hands the batch to opscli.monitor.process, deletes
-what was judged or dead-lettered and leaves the rest: with --dead-letter-queue-url, a poison message (and, with
---max-receives, a change still failing on its last receive) is sent there with its reason and deleted; what is left
-becomes visible again, poison at once (SQS dead-letters it after maxReceiveCount), a change whose resources could
-not be read after RETRY_DELAY. A message it holds is hidden for
+It long-polls the queue and gathers a batch as the function's SQS event source mapping does: from the first message
+for --window seconds (every change to one resource in a batch is one read), up to --batch-size messages, and never
+past the 6 MB of payload Lambda takes in one invocation (what does not fit waits, held, for the next batch). It
+hands the batch to opscli.monitor.process, deletes what was judged or dead-lettered and leaves the rest: with
+--dead-letter-queue-url, a poison message (and, with --max-receives, a change still failing on its last receive) is
+sent there with its reason and deleted; what is left becomes visible again, poison at once (SQS dead-letters it after
+maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. A message it holds is hidden for
 --visibility seconds, renewed every quarter of that while its batch is collected, judged and published: a consumer
 killed mid-batch leaves its messages to the next one within --visibility seconds. Log lines (JSON) go to stderr.
 SIGTERM or Ctrl-C stops it after the batch in hand.
@@ -20,6 +21,7 @@ times in a row, or the monitor's session could not be made).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -47,7 +49,11 @@ from platform_spec.stacks import ALLOWED_REGION
 QUEUE_CALLS = {"sqs:ReceiveMessage": "sqs:ReceiveMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
                "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 QUEUE_WRITES = frozenset(QUEUE_CALLS)
-MAX_BATCH = 10_000  # messages in one batch at most (the SQS event source's largest batch)
+# What a message weighs in the event Lambda invokes the function with, beyond its id, receipt handle and body: its
+# attributes, MD5, the queue's ARN and the region (about 400 bytes in AWS's example event; rounded up), and the
+# event's own envelope. A batch stops before the message that would take it past BATCH_PAYLOAD_BYTES.
+RECORD_OVERHEAD = 512
+EVENT_OVERHEAD = 16
 POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
 RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again
 # Seconds a received message stays hidden unless renewed: the consumer renews it every quarter of that while its
@@ -88,6 +94,19 @@ def _window(text: str) -> float:
     if not 0 <= value <= 300 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"{text}: the window is 0 to 300 seconds (the SQS event source's range)")
     return value
+
+
+def payload_bytes(record: Record) -> int:
+    """What `record` adds to the payload of the Lambda invocation its batch would be (JSON, UTF-8)."""
+    fields = json.dumps([record.message_id, record.receipt_handle, record.body], ensure_ascii=False)
+    return len(fields.encode("utf-8", "surrogatepass")) + RECORD_OVERHEAD
+
+
+def _batch_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= monitor.BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r}: the batch size is 1 to {monitor.BATCH_SIZE} messages (the SQS "
+                                         "event source's range for a standard queue)")
+    return int(text)
 
 
 class Heartbeat:
@@ -159,17 +178,20 @@ class Consumer:
     def __init__(self, queue: Any, queue_url: str, aws: Aws, settings: Settings, *, window: float,
                  log: handler.Log, stop: threading.Event, poll: int = POLL, backoff: float = 2.0,
                  visibility: int = VISIBILITY, heartbeat: float | None = None,
-                 dead_letters: handler.DeadLetters | None = None) -> None:
+                 dead_letters: handler.DeadLetters | None = None, batch_size: int = monitor.BATCH_SIZE,
+                 payload_limit: int = monitor.BATCH_PAYLOAD_BYTES) -> None:
         self.queue, self.queue_url, self.aws, self.settings = queue, queue_url, aws, settings
         self.window, self.log, self.stop, self.poll = window, log, stop, poll
+        self.batch_size, self.payload_limit = batch_size, payload_limit
+        self.held: list[Record] = []  # received, but past the last batch's bounds: the next batch's first
         self.backoff = backoff  # seconds before the first try after a queue failure, doubling, at most 30
         self.visibility = visibility  # seconds a received message is hidden; renewed while its batch is in hand
         self.heartbeat = heartbeat  # seconds between renewals (None: a quarter of the visibility)
         self.dead_letters = dead_letters
 
-    def receive(self, wait: int) -> list[Record]:
-        answer = self.queue.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
-                                            VisibilityTimeout=self.visibility,
+    def receive(self, wait: int, most: int = 10) -> list[Record]:
+        answer = self.queue.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, most)),
+                                            WaitTimeSeconds=wait, VisibilityTimeout=self.visibility,
                                             MessageSystemAttributeNames=["ApproximateReceiveCount"])
         found = answer.get("Messages", [])
         if not isinstance(found, list) or not all(isinstance(m, dict) and isinstance(m.get("MessageId"), str) and
@@ -178,25 +200,48 @@ class Consumer:
         return [Record.from_sqs(message) for message in found]
 
     def batch(self, beat: Heartbeat | None = None) -> list[Record]:
-        """The next batch: nothing if no message came within `poll` seconds, else every message received from the
-        first one until the window closed (or MAX_BATCH); each handed to `beat` as it comes."""
-        records = self.receive(self.poll)
-        if not records:
+        """The next batch, bounded as the event source mapping bounds one: nothing if no message came within
+        `poll` seconds (and none was held); else from the first message (or what the last batch held over) until
+        the window has closed, the batch holds `batch_size` messages, or the next message would take its payload
+        past `payload_limit`. That message, and any received with it, is held for the next batch rather than
+        returned to the queue (a return would count as one more receive towards the dead-letter queue); each
+        message is handed to `beat` as it comes, the held ones again with their batch."""
+        incoming, self.held = self.held, []
+        if not incoming:
+            incoming = self.receive(self.poll, self.batch_size)
+        if not incoming:
             return []
-        if beat is not None:
-            beat.add(records)
         closes = time.monotonic() + self.window
-        while len(records) < MAX_BATCH:
-            remaining = closes - time.monotonic()
-            if remaining <= 0:
-                break
-            more = self.receive(1 if remaining >= 1 else 0)
+        records: list[Record] = []
+        size = EVENT_OVERHEAD
+        while True:
             if beat is not None:
-                beat.add(more)
-            records += more
-            if not more and remaining < 1:
+                beat.add(incoming)
+            for n, record in enumerate(incoming):
+                weight = payload_bytes(record)
+                if len(records) >= self.batch_size or (records and size + weight > self.payload_limit):
+                    self.held = incoming[n:]
+                    return records
+                records.append(record)
+                size += weight
+            remaining = closes - time.monotonic()
+            if remaining <= 0 or len(records) >= self.batch_size:
+                return records
+            incoming = self.receive(1 if remaining >= 1 else 0, self.batch_size - len(records))
+            if not incoming and remaining < 1:
                 time.sleep(remaining)
-        return records
+
+    def release(self) -> None:
+        """Return what is held for a next batch that will not come (the consumer stops) to the queue at once."""
+        held, self.held = self.held, []
+        for start in range(0, len(held), 10):
+            chunk = held[start:start + 10]
+            try:
+                self.queue.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": 0}
+                    for n, r in enumerate(chunk)])
+            except _QUEUE_ERRORS as exc:  # they become visible after the visibility timeout all the same
+                self.log("release-failed", messages=len(chunk), reason=f"{type(exc).__name__}: {exc}")
 
     def settle(self, records: list[Record], retry: dict[str, str], poison: set[str]) -> None:
         """Delete what was judged; make what is left visible again (poison at once, the rest after RETRY_DELAY)."""
@@ -234,7 +279,8 @@ class Consumer:
         failures = 0
         letters = self.dead_letters
         self.log("started", suffix=self.settings.suffix, queue=self.queue_url, window=self.window,
-                 visibility=self.visibility, deadLetterQueue=letters.queue_url if letters else None,
+                 batchSize=self.batch_size, payloadLimit=self.payload_limit, visibility=self.visibility,
+                 deadLetterQueue=letters.queue_url if letters else None,
                  maxReceives=letters.max_receives if letters else None, clients=handler.warm(self.aws))
         while not self.stop.is_set():
             try:
@@ -244,9 +290,11 @@ class Consumer:
                 failures += 1
                 self.log("queue-failed", attempt=failures, reason=f"{type(exc).__name__}: {exc}")
                 if failures >= CONSECUTIVE_FAILURES:
+                    self.release()
                     self.log("stopped", reason=f"the queue failed {failures} times in a row")
                     return EXIT_INCOMPLETE
                 self.stop.wait(min(30.0, self.backoff * 2 ** (failures - 1)))
+        self.release()
         self.log("stopped", reason="signal")
         return EXIT_OK
 
@@ -263,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the report bucket (MonitorBucketName); also OPSCLI_MONITOR_BUCKET")
     parser.add_argument("--namespace", default=os.environ.get(monitor.ENV_NAMESPACE) or None,
                         help="the CloudWatch namespace of FailingFindings; also OPSCLI_MONITOR_NAMESPACE")
-    parser.add_argument("--window", type=_window, default=2.0, help="seconds a batch collects (default 2)")
+    parser.add_argument("--window", type=_window, default=float(monitor.BATCH_WINDOW_SECONDS),
+                        help=f"seconds a batch collects (default {monitor.BATCH_WINDOW_SECONDS}, the deployed "
+                             "mapping's)")
+    parser.add_argument("--batch-size", type=_batch_size, default=monitor.BATCH_SIZE,
+                        help=f"messages in a batch at most (default {monitor.BATCH_SIZE}, the deployed mapping's)")
     parser.add_argument("--visibility", type=_visibility, default=VISIBILITY,
                         help=f"seconds a message in hand stays hidden unless renewed (default {VISIBILITY})")
     parser.add_argument("--dead-letter-queue-url", default=os.environ.get(monitor.ENV_DEAD_LETTER_QUEUE) or None,
@@ -278,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.suffix:
             raise OpsError("missing --suffix")
         settings = Settings(suffix=from_suffix(args.suffix).suffix, bucket=args.bucket, namespace=args.namespace)
+        if args.batch_size > 10 and args.window < 1:
+            raise UsageError(f"--batch-size {args.batch_size} needs a --window of at least 1 s (as the SQS event "
+                             "source requires of a batch of more than 10)")
         if args.max_receives is not None and args.dead_letter_queue_url is None:
             raise UsageError("--max-receives needs --dead-letter-queue-url")
         dead_letters = None if args.dead_letter_queue_url is None else handler.DeadLetters.checked(
@@ -292,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL,
-                    visibility=args.visibility, dead_letters=dead_letters).run()
+                    visibility=args.visibility, dead_letters=dead_letters, batch_size=args.batch_size).run()
 
 
 if __name__ == "__main__":

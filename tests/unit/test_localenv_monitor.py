@@ -44,7 +44,11 @@ def test_up_deploys_the_monitor_and_runs_its_consumer_as_the_function_would_run(
     assert record["monitor"]["endpoint"].startswith("https://127.0.0.1:")
     assert Path(record["monitor"]["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     started = json.loads(Path(record["monitor"]["log"]).read_text().splitlines()[0])
-    assert started["event"] == "started" and started["suffix"] == SUFFIX and started["window"] == 2
+    # the deployed mapping's batching, mirrored: its window and batch size, and Lambda's 6 MB payload bound
+    assert started["event"] == "started" and started["suffix"] == SUFFIX
+    assert (started["window"], started["batchSize"], started["payloadLimit"]) == (
+        monitor.BATCH_WINDOW_SECONDS, monitor.BATCH_SIZE, monitor.BATCH_PAYLOAD_BYTES) == (2, 10_000, 6 * 1024 * 1024)
+    assert started["maxReceives"] == monitor.MAX_RECEIVES == 5
 
 
 def test_the_schedule_fires_on_demand_into_the_monitors_queue(monitored_deployment, capsys):
@@ -104,12 +108,12 @@ def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs
     config = AppConfig.for_suffix(SUFFIX)
     deployed = Deployed({monitor.OUTPUT_QUEUE_URL: "http://127.0.0.1:1/q"}, {
         monitor.ENV_SUFFIX: SUFFIX, monitor.ENV_BUCKET: "b", monitor.ENV_NAMESPACE: "N",
-        monitor.ENV_DEAD_LETTER_QUEUE: "http://127.0.0.1:1/dlq", monitor.ENV_MAX_RECEIVES: "3"}, 5)
+        monitor.ENV_DEAD_LETTER_QUEUE: "http://127.0.0.1:1/dlq", monitor.ENV_MAX_RECEIVES: "5"}, 5, 300)
     argv = command(config, deployed, "https://127.0.0.1:1")
     assert argv[1:3] == ["-m", "opscli.monitor"] and argv[argv.index("--queue-url") + 1] == "http://127.0.0.1:1/q"
     assert [argv[argv.index(option) + 1] for option in (
-        "--suffix", "--bucket", "--namespace", "--window", "--endpoint-url", "--dead-letter-queue-url",
-        "--max-receives")] == [SUFFIX, "b", "N", "5", "https://127.0.0.1:1", "http://127.0.0.1:1/dlq", "3"]
+        "--suffix", "--bucket", "--namespace", "--window", "--batch-size", "--endpoint-url", "--dead-letter-queue-url",
+        "--max-receives")] == [SUFFIX, "b", "N", "5", "300", "https://127.0.0.1:1", "http://127.0.0.1:1/dlq", "5"]
     failed = start([sys.executable, "-c", "import sys; print('cannot go on'); sys.exit(4)"], tmp_path / "a.log", {},
                    grace=30)
     assert failed.exited() == 4 and "cannot go on" in status_line(failed) and "NOT RUNNING" in status_line(failed)

@@ -59,7 +59,8 @@ def test_the_queues_the_rule_and_the_schedule_are_the_contracts(synth, monitor_t
     assert set(queues) == {physical_name("monitor-events", SUFFIX), physical_name("monitor-dead-letter", SUFFIX)}
     events_lid, events = queues[physical_name("monitor-events", SUFFIX)]
     dead_lid, _ = queues[physical_name("monitor-dead-letter", SUFFIX)]
-    assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES == 3
+    # five receives at least before SQS sets a change aside (AWS's advice for a queue Lambda reads)
+    assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES == 5
     assert ref(events["RedrivePolicy"]["deadLetterTargetArn"]) == dead_lid
     # The rule: CloudTrail's management events of every service of TapStack's declared types, to the queue.
     _, rule = one(monitor_template, "AWS::Events::Rule")
@@ -192,10 +193,28 @@ def test_the_function_consumes_the_queue_with_the_contracts_environment(monitor_
                  if r["Properties"]["QueueName"] == physical_name("monitor-events", SUFFIX))
     assert ref(mapping["Properties"]["EventSourceArn"]) == queue
     assert ref(mapping["Properties"]["FunctionName"]) == function_lid
-    assert 0 < mapping["Properties"]["MaximumBatchingWindowInSeconds"] <= 10
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    # Lambda refuses a mapping whose function may run longer than the queue hides a message, and advises six times
-    assert monitor_template["Resources"][queue]["Properties"]["VisibilityTimeout"] >= 6 * props["Timeout"]
+    # Lambda refuses a mapping whose function may run longer than the queue hides a message, and advises six times;
+    # a batch's first messages are held through the window too
+    visibility = monitor_template["Resources"][queue]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * props["Timeout"] and \
+        visibility >= props["Timeout"] + mapping["Properties"]["MaximumBatchingWindowInSeconds"]
+
+
+def test_the_mapping_gathers_batches_as_the_local_consumer_does_and_is_never_throttled(monitor_template):
+    """The mapping batches as opscli.monitor's consumer does (the shared constants: up to 10,000 messages over
+    2 s; Lambda itself cuts at 6 MB), not 10, where Lambda invokes at once and a storm costs a read per 10 events.
+    It invokes 2 at a time at most (ScalingConfig: a mapping does not count the function's reserved concurrency),
+    and the function reserves at least that, so no batch is throttled into a receive that brings a change closer to
+    the dead-letter queue."""
+    _, mapping = one(monitor_template, "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    assert (props["BatchSize"], props["MaximumBatchingWindowInSeconds"]) == (
+        monitor.BATCH_SIZE, monitor.BATCH_WINDOW_SECONDS) == (10_000, 2)
+    assert props["BatchSize"] <= 10 or props["MaximumBatchingWindowInSeconds"] >= 1  # what Lambda requires
+    assert props["ScalingConfig"] == {"MaximumConcurrency": 2}  # the least Lambda allows
+    _, function = the_function(monitor_template)
+    assert function["Properties"]["ReservedConcurrentExecutions"] >= props["ScalingConfig"]["MaximumConcurrency"]
     outputs = monitor_template["Outputs"]
     assert set(monitor.OUTPUTS) <= set(outputs)
 
