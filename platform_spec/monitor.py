@@ -48,6 +48,12 @@ ALARM_SEVERITIES = ("HIGH", "CRITICAL")
 # What the alarm watches: failing HIGH and CRITICAL findings, one number (no dimension). A whole-stack run always
 # puts it, 0 included (the evidence that clears the alarm); a run on some resources only when it found some.
 ALARM_METRIC_NAME = "FailingHighOrCriticalFindings"
+# The monitor's heartbeat, no dimension: one datum for each whole-stack run whose findings Security Hub took (the
+# hourly schedule's, or an IAM change's), 1 when it gave every check a verdict, 0 when it could not (an ERROR, or
+# reads cut short). Its alarm pages when no 1 came for HEARTBEAT_PERIODS schedule periods: the monitor does not run,
+# cannot reach Security Hub, or runs blind.
+HEARTBEAT_METRIC_NAME = "CompleteWholeStackRuns"
+HEARTBEAT_PERIODS = 2
 
 # The detail-type of every event CloudTrail puts on EventBridge for an API call (the emulator puts it too).
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -56,6 +62,7 @@ SCHEDULE_MARKER = "opscli-monitor"
 SCHEDULE_KIND = "schedule"
 SCHEDULE_SUFFIX = "suffix"
 SCHEDULE_RATE = "rate(1 hour)"
+SCHEDULE_PERIOD_SECONDS = 3600  # SCHEDULE_RATE's (tests/unit/test_monitor_stack.py holds them equal)
 
 # The stack's outputs (what localenv and the operator read).
 OUTPUT_QUEUE_URL = "MonitorQueueUrl"

@@ -55,6 +55,9 @@ MEMORY_MB = 512
 REPORT_DAYS = 400  # each run's report is evidence for a year's audit, and a month more to fetch it
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the latest Python Lambda runs (cdk-nag AwsSolutions-L1)
 ALARM_PERIOD = Duration.minutes(1)  # the shortest period of a metric of standard resolution
+# The monitor's own alarms on AWS's metrics of its function and dead-letter queue: five minutes, a period in which
+# Lambda's and SQS's one-minute data have surely arrived; any datum above 0 pages.
+WATCH_PERIOD = Duration.minutes(5)
 SCHEDULE_GROUP = "default"  # the schedule's group (a schedule names none: the account's default group)
 
 
@@ -80,7 +83,8 @@ class QueueTarget:
 
 class PostureMonitor(Construct):
     """Creates `self.key`, `self.queue`, `self.dead_letter_queue`, `self.rule`, `self.schedule`, `self.bucket`,
-    `self.function`, `self.role` and `self.alarm`.
+    `self.function`, `self.role`, `self.alarm` (failing HIGH and CRITICAL findings) and `self.watch` (the alarms
+    on the monitor itself, by what they watch).
 
     `read_policies` are the managed policy documents `opscli iam-policy` prints for the watched stack (the reads its
     readers declare); the role holds them, the Security Hub import and what it needs for this construct's own
@@ -236,8 +240,54 @@ class PostureMonitor(Construct):
             evaluation_periods=1, datapoints_to_alarm=1, treat_missing_data=cw.TreatMissingData.IGNORE,
             alarm_description="The posture monitor found failing HIGH or CRITICAL findings where it had found none; "
                               "it returns to OK when a whole-stack run finds none")
-        self.alarm.add_alarm_action(cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic",
-                                                                                  alarm_topic_arn)))
+        page = cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
+        self.alarm.add_alarm_action(page)
+        self.watch = self._watch_itself(page)
+
+    def _watch_itself(self, page: cw_actions.SnsAction) -> dict[str, cw.Alarm]:
+        """Alarms on the monitor itself, to the same topic: a monitor that stops judging must page, not fall silent.
+        - a message in the dead-letter queue: a change the monitor could not judge (poison, or still unreadable on
+          its last receive), or one EventBridge or the schedule could not deliver;
+        - the function's Errors (an invocation that failed or timed out, its batch returned whole) and Throttles
+          (none while the mapping stays within the reserved concurrency: one means the concurrency was cut);
+        - no complete whole-stack run for HEARTBEAT_PERIODS schedule periods: the schedule, the function or the
+          import stopped, or the role cannot read (opscli.monitor.handler.heartbeat puts 0 then). Missing data is
+          breaching for this alarm only, since its absence is the news.
+        The first three treat missing data as not breaching (AWS puts those metrics only when there is activity)."""
+        def on_any_datum(construct_id: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+            return cw.Alarm(self, construct_id, metric=metric, threshold=0,
+                            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluation_periods=1,
+                            datapoints_to_alarm=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                            alarm_description=description)
+
+        alarms = {
+            "dead-letters": on_any_datum(
+                "DeadLetters", self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", period=WATCH_PERIOD),
+                "A message is in the posture monitor's dead-letter queue: a change it could not judge (the "
+                "message's reason attribute says why) or could not be delivered to it"),
+            "errors": on_any_datum(
+                "FunctionErrors", self.function.metric_errors(statistic="Sum", period=WATCH_PERIOD),
+                "The posture monitor's function failed or timed out on a batch: its log says why; the batch "
+                "returns to the queue"),
+            "throttles": on_any_datum(
+                "FunctionThrottles", self.function.metric_throttles(statistic="Sum", period=WATCH_PERIOD),
+                "The posture monitor's function was throttled: its reserved concurrency is below the event source "
+                "mapping's maximum"),
+            "heartbeat": cw.Alarm(
+                self, "NoCompleteRun",
+                metric=cw.Metric(namespace=monitor.METRIC_NAMESPACE, metric_name=monitor.HEARTBEAT_METRIC_NAME,
+                                 statistic="Maximum", period=Duration.seconds(monitor.SCHEDULE_PERIOD_SECONDS)),
+                threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=monitor.HEARTBEAT_PERIODS, datapoints_to_alarm=monitor.HEARTBEAT_PERIODS,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
+                alarm_description=f"No complete whole-stack run of the posture monitor for "
+                                  f"{monitor.HEARTBEAT_PERIODS * monitor.SCHEDULE_PERIOD_SECONDS // 60} minutes: its "
+                                  "schedule, function or Security Hub import stopped, or its role cannot read"),
+        }
+        for alarm in alarms.values():
+            alarm.add_alarm_action(page)
+        return alarms
 
     def _role(self, config: AppConfig, read_policies: Sequence[Mapping[str, Any]]) -> iam.Role:
         """The function's role: the generated reads, each a managed policy as `opscli iam-policy` prints them, and

@@ -18,6 +18,7 @@ import botocore.exceptions
 
 from opscli.aws import Aws
 from opscli.errors import OpsError, UsageError
+from opscli.model import Report
 from opscli.monitor import publish
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Outcome, Settings, judge_batch
@@ -25,7 +26,7 @@ from opscli.sanitize import visible_json
 from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
-from platform_spec.result import CouldNotLook
+from platform_spec.result import CouldNotLook, Status
 from platform_spec.stacks import ALLOWED_REGION
 
 DEADLINE_MARGIN = 10.0  # seconds of the invocation kept for publishing after the reads
@@ -215,6 +216,22 @@ def _side_outputs(aws: Aws, settings: Settings, outcome: Outcome, log: Log) -> N
             log("metric", namespace=settings.namespace, counts=counts)
         except _PUBLISH_ERRORS as exc:
             log("metric-failed", namespace=settings.namespace, reason=f"{type(exc).__name__}: {exc}")
+        if outcome.kind == "schedule":
+            try:
+                log("heartbeat", namespace=settings.namespace, complete=heartbeat(aws, settings.namespace, report))
+            except _PUBLISH_ERRORS as exc:
+                log("heartbeat-failed", namespace=settings.namespace, reason=f"{type(exc).__name__}: {exc}")
+
+
+def heartbeat(aws: Aws, namespace: str, report: Report) -> int:
+    """Put the heartbeat of a whole-stack run whose findings Security Hub took (`monitor.HEARTBEAT_METRIC_NAME`):
+    1 when every check got a verdict, 0 when one could not (an ERROR, or reads cut short), so that a monitor that
+    runs but cannot look is as silent to the heartbeat's alarm as one that does not run. No timestamp: CloudWatch
+    stamps it when it arrives, the moment the run was known to have ended. Returns the value put."""
+    complete = int(report.incomplete is None and all(f.status is not Status.ERROR for f in report.findings))
+    aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": monitor.HEARTBEAT_METRIC_NAME, "Value": float(complete), "Unit": "Count"}])
+    return complete
 
 
 def settings_from(environment: Mapping[str, str], *, timeout: float = 60.0) -> Settings:

@@ -397,7 +397,10 @@ def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str]
     dead_letters(watched, "the poison the role dead-lettered")
     assert not [f for f in outcome.report.findings if f.status.value == "ERROR"]
     assert {line["event"] for line in whole} >= {"report", "metric", "run"}, whole
-    assert not {line["event"] for line in whole} & {"import-failed", "report-failed", "metric-failed"}, whole
+    assert not {line["event"] for line in whole} & {"import-failed", "report-failed", "metric-failed",
+                                                     "heartbeat-failed"}, whole
+    # the role's one PutMetricData, held to the namespace, puts the heartbeat too: a complete whole run
+    assert [line["complete"] for line in whole if line["event"] == "heartbeat"] == [1], whole
 
     change = Record("change", _change(_db_security_group(watched)))
     for action, failed_event, record in (("securityhub:BatchImportFindings", "import-failed", change),

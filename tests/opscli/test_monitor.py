@@ -584,6 +584,53 @@ def test_without_the_stack_every_change_is_kept_and_the_stack_is_not_available(m
     assert [e["event"] for e in log][:1] == ["import-failed"] and "refused 1 of 1" in log[0]["reason"]
 
 
+class _Metrics:
+    """The monitor's session as far as CloudWatch goes: every datum put, recorded; `refuse` makes each put fail."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.data: list[dict] = []
+        self.refuse = refuse
+
+    def client(self, service: str) -> _Metrics:
+        assert service == "cloudwatch"
+        return self
+
+    def put_metric_data(self, Namespace: str, MetricData: list[dict]) -> None:  # noqa: N803 - botocore's names
+        if self.refuse:
+            import botocore.exceptions
+
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        self.data += [{**datum, "Namespace": Namespace} for datum in MetricData]
+
+
+@pytest.mark.parametrize(("kind", "status", "incomplete", "beat"), [
+    ("schedule", Status.PASS, None, 1.0),  # judged everything
+    ("schedule", Status.FAIL, None, 1.0),  # a verdict all the same
+    ("schedule", Status.ERROR, None, 0.0),  # could not look at something: as silent as not running
+    ("schedule", Status.PASS, "timeout", 0.0),  # reads cut short
+    ("change", Status.PASS, None, None),  # a run on some resources says nothing of the stack
+])
+def test_a_whole_stack_run_beats_the_heartbeat_one_when_it_judged_everything(kind, status, incomplete, beat):
+    from opscli.monitor import handler
+    from platform_spec import monitor
+
+    aws, log = _Metrics(), []
+    report = Report(command="monitor", target={"suffix": SUFFIX}, incomplete=incomplete, findings=[
+        Finding("STK-KMS-002", "STK-KMS-002", status, "AWS::KMS::Key K (k)", "x")])
+    outcome = run.Outcome(kind=kind, report=report)
+    handler._side_outputs(aws, run.Settings(suffix=SUFFIX, namespace="N"), outcome,
+                          lambda event, **fields: log.append({"event": event, **fields}))
+    beats = [d for d in aws.data if d["MetricName"] == monitor.HEARTBEAT_METRIC_NAME]
+    assert [d["Value"] for d in beats] == ([] if beat is None else [beat])
+    assert all(d["Namespace"] == "N" and "Dimensions" not in d and "Timestamp" not in d for d in beats)
+    assert [e.get("complete") for e in log if e["event"] == "heartbeat"] == ([] if beat is None else [int(beat)])
+    # a heartbeat CloudWatch refuses is logged, never raised: the findings are in Security Hub already
+    refused = []
+    handler._side_outputs(_Metrics(refuse=True), run.Settings(suffix=SUFFIX, namespace="N"), outcome,
+                          lambda event, **fields: refused.append(event))
+    assert refused == (["metric-failed", "heartbeat-failed"] if beat is not None else ["metric"])  # nothing to put
+
+
 def _dead_letter_queue() -> tuple[object, str]:
     from opscli.aws import new_session
 

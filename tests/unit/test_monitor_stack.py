@@ -235,11 +235,17 @@ def test_what_acts_with_a_role_waits_for_every_policy_of_the_role(monitor_templa
     assert policies_of(ref(schedule["Properties"]["Target"]["RoleArn"])) <= set(schedule["DependsOn"])
 
 
+def alarm_on(template: dict[str, Any], metric_name: str) -> dict[str, Any]:
+    """The properties of the one alarm on `metric_name`."""
+    [props] = [r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()
+               if r["Properties"].get("MetricName") == metric_name]
+    return props
+
+
 def test_high_and_critical_failing_findings_page_the_alarm_topic_once(monitor_template):
     """The alarm watches the one metric of failing HIGH and CRITICAL findings (its Maximum over a minute, > 0) and
     keeps its state while no data comes: it pages the alarm topic when they go from none to some."""
-    _, alarm = one(monitor_template, "AWS::CloudWatch::Alarm")
-    props = alarm["Properties"]
+    props = alarm_on(monitor_template, monitor.ALARM_METRIC_NAME)
     assert (props["Namespace"], props["MetricName"]) == (monitor.METRIC_NAMESPACE, monitor.ALARM_METRIC_NAME)
     assert "Dimensions" not in props and "Metrics" not in props
     assert props["Statistic"] == "Maximum" and props["Period"] == 60 and props["TreatMissingData"] == "ignore"
@@ -247,6 +253,66 @@ def test_high_and_critical_failing_findings_page_the_alarm_topic_once(monitor_te
     assert props["ComparisonOperator"] == "GreaterThanThreshold" and props["Threshold"] == 0
     action = json.dumps(props["AlarmActions"])
     assert physical_name("alarm-topic", SUFFIX) in action and ":sns:" in action
+
+
+def test_the_monitor_pages_when_it_stops_judging(monitor_template):
+    """Beside the findings' alarm, four on the monitor itself, each to the same alarm topic: any message in its
+    dead-letter queue, any error or throttle of its function (AWS's metrics, whose absence means nothing happened),
+    and no complete whole-stack run for two schedule periods (its heartbeat, whose absence is the news: missing
+    data breaching, for that alarm only). The schedule's rate and the heartbeat's period are one."""
+    assert monitor.SCHEDULE_RATE == "rate(1 hour)" and monitor.SCHEDULE_PERIOD_SECONDS == 3600
+    alarms = [r["Properties"] for r in resources(monitor_template, "AWS::CloudWatch::Alarm").values()]
+    assert len(alarms) == 5
+    for props in alarms:
+        action = json.dumps(props["AlarmActions"])
+        assert physical_name("alarm-topic", SUFFIX) in action and ":sns:" in action and \
+            props.get("ActionsEnabled", True) is True
+    dead_lid = next(lid for lid, r in resources(monitor_template, "AWS::SQS::Queue").items()
+                    if r["Properties"]["QueueName"] == physical_name("monitor-dead-letter", SUFFIX))
+    function_lid, _ = the_function(monitor_template)
+    on = {(p["Namespace"], p["MetricName"]): p for p in alarms}
+    dead = on[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_lid, "QueueName"]}}]
+    for metric in ("Errors", "Throttles"):
+        assert on[("AWS/Lambda", metric)]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_lid}}]
+    for props in (dead, on[("AWS/Lambda", "Errors")], on[("AWS/Lambda", "Throttles")]):
+        assert (props["ComparisonOperator"], props["Threshold"], props["TreatMissingData"]) == (
+            "GreaterThanThreshold", 0, "notBreaching")
+        assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 1 and props["Period"] == 300
+    beat = on[(monitor.METRIC_NAMESPACE, monitor.HEARTBEAT_METRIC_NAME)]
+    assert "Dimensions" not in beat and beat["Statistic"] == "Maximum"
+    assert (beat["Period"], beat["EvaluationPeriods"], beat["DatapointsToAlarm"]) == (3600, 2, 2)
+    assert (beat["ComparisonOperator"], beat["Threshold"], beat["TreatMissingData"]) == (
+        "LessThanThreshold", 1, "breaching")
+    assert [p["TreatMissingData"] for p in alarms].count("breaching") == 1
+
+
+def heartbeat_states(props: dict[str, Any], beats: dict[int, float], hours: int) -> list[str]:
+    """The heartbeat alarm's state at the end of each hour, as CloudWatch evaluates an M-of-N alarm on `props`:
+    `beats` is hour -> the Maximum put in it (an hour absent put nothing)."""
+    assert props["ComparisonOperator"] == "LessThanThreshold" and props["Statistic"] == "Maximum"
+    n, m = props["EvaluationPeriods"], props["DatapointsToAlarm"]
+    missing = {"breaching": True, "notBreaching": False}.get(props["TreatMissingData"])
+    states, state = [], "INSUFFICIENT_DATA"
+    for hour in range(hours):
+        window = [(beats[h] < props["Threshold"]) if h in beats else missing for h in range(hour - n + 1, hour + 1)]
+        if missing is None and all(w is None for w in window):
+            states.append(state)
+            continue
+        state = "ALARM" if sum(bool(w) for w in window) >= m else "OK"
+        states.append(state)
+    return states
+
+
+def test_the_heartbeat_alarm_pages_two_hours_into_a_silent_or_blind_monitor(monitor_template):
+    """Hourly complete runs keep it OK, one missed run does not page, two do; so does a monitor that runs but
+    cannot look (it puts 0). The failing fixture: with missing data not breaching, a monitor that stopped never
+    pages."""
+    props = alarm_on(monitor_template, monitor.HEARTBEAT_METRIC_NAME)
+    beats = {0: 1, 1: 1, 2: 1, 4: 1, 5: 1, 8: 0, 9: 0, 10: 1}  # hour 3 missed; 6, 7 nothing; 8, 9 blind
+    assert heartbeat_states(props, beats, 11) == ["OK"] * 7 + ["ALARM"] * 3 + ["OK"]
+    assert "ALARM" not in heartbeat_states({**props, "TreatMissingData": "notBreaching"},
+                                           {0: 1, 1: 1, 2: 1}, 11)[1:]
 
 
 class Recorded:
@@ -276,7 +342,7 @@ def test_the_alarm_notifies_when_high_findings_appear_and_clears_only_on_a_whole
     from opscli.monitor import publish
     from platform_spec.result import Status
 
-    props = one(monitor_template, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    props = alarm_on(monitor_template, monitor.ALARM_METRIC_NAME)
     runs = [(True, 0), (False, 1), (True, 2), (False, 0), (False, 1), (True, 0), (False, 0), (False, 1)]
     recorded, start = Recorded(), datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
     for minute, (whole, high) in enumerate(runs):
