@@ -457,6 +457,13 @@ class CallLog:
     def operations(self) -> set[str]:
         return set(self.calls)
 
+    def clear(self) -> None:
+        """Forget the calls recorded so far: a session that lives for many runs (a warm Lambda container's, the
+        monitor's consumer's) starts each batch with an empty log instead of keeping every call it ever made. A
+        count taken before is void; the runs count from a length taken after."""
+        with self._lock:
+            self.calls.clear()
+
 
 @dataclass(frozen=True)
 class Call:

@@ -151,9 +151,10 @@ def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log
     """Judge and publish one batch. The outcome's `retry` names the messages to leave on the queue: poison, a
     change whose resources could not be read, and every judged message when Security Hub did not take the
     findings (nothing of the run is recorded then); with `dead_letters`, less what was dead-lettered (poison, and
-    what still failed on its last receive)."""
+    what still failed on its last receive). The session's call log holds this batch's calls only."""
     log = json_log() if log is None else log
     records = list(records)
+    aws.log.clear()  # the session outlives the batch (a warm container's, the consumer's): its log does not
     outcome = judge_batch(aws, settings, records)
     for poison in outcome.poison:
         log("poison", messageId=poison.record.message_id, receiveCount=poison.record.receive_count,

@@ -631,6 +631,23 @@ def test_a_whole_stack_run_beats_the_heartbeat_one_when_it_judged_everything(kin
     assert refused == (["metric-failed", "heartbeat-failed"] if beat is not None else ["metric"])  # nothing to put
 
 
+def test_a_long_lived_session_keeps_the_calls_of_one_batch_only(moto_env):
+    """The warm function's cached session (and the consumer's) logs each batch's calls, not every call it ever
+    made; the run's count of its own calls is unchanged by that."""
+    from opscli.aws import new_session
+    from opscli.monitor import handler
+
+    aws = handler.monitor_session(session=new_session(region_name="ap-northeast-1"))
+    logged = []
+    for _ in range(3):
+        outcome = handler.process(aws, run.Settings(suffix=SUFFIX), [_record(_event(request={"groupId": "sg-1"}))],
+                                  log=lambda event, **fields: None)
+        logged.append(list(aws.log.calls))
+        assert 0 < outcome.report.api_calls <= len(aws.log.calls)
+    assert len(logged[2]) == len(logged[1]) <= len(logged[0])  # not growing with each batch
+    assert "cloudformation:GetTemplate" in logged[2]
+
+
 def _dead_letter_queue() -> tuple[object, str]:
     from opscli.aws import new_session
 
