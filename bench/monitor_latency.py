@@ -3,18 +3,21 @@ finding in the emulator's Security Hub, and from the fix back to PASSED/ARCHIVED
 change), the AWS calls the monitor makes per change event, and a storm of events on one resource (runs per
 coalescing window, the final state judged).
 
-    source scripts/env.sh && python bench/monitor_latency.py [--rounds 4] [--storm 1000]
+    source scripts/env.sh && python bench/monitor_latency.py [--rounds 4] [--kinds KIND ...] [--storm 1000]
 
 Everything as `localenv up` runs it: the emulator with TapStack and TapMonitor deployed, and the monitor's consumer
 (`python -m opscli.monitor`, started by `up` with the function's environment and its event source mapping's
 batching window), whose JSON log (named in up's state record) gives the calls and runs. The changes are the drift
 tests' breakers (tests/integration/test_drift.py), each undone by the same function: every kind names the rule it
-breaks."""
+breaks. The storm's runs give the local consumer's batches (a read per window); from their measured payload the
+result also derives what the deployed event source mapping would do with the same events (its batch size, window,
+6 MB payload bound and maximum concurrency: platform_spec/monitor.py and cdk_app/constructs/posture_monitor.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -30,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from cdk_app.assembly_cache import synthesized  # noqa: E402
+from cdk_app.constructs.posture_monitor import MAXIMUM_CONCURRENCY  # noqa: E402
 from localenv.emulator import LOCAL_CREDENTIALS  # noqa: E402
+from opscli.monitor.messages import EVENT_OVERHEAD  # noqa: E402
 from platform_spec import monitor, stacks  # noqa: E402
 from platform_spec.exit_codes import EXIT_OK  # noqa: E402
 from tests.integration.conftest import Deployment  # noqa: E402
@@ -104,7 +109,7 @@ def runs(log: Path, since: int) -> list[dict[str, Any]]:
     return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if r.get("event") == "run"]
 
 
-def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
+def storm(d: Deployment, hub: Any, log: Path, count: int, window: float) -> dict[str, Any]:
     """`count` writes to one resource (the ingest bucket's public access block, on and off), the last one
     leaving it open: the monitor must end on FAILED, having read the bucket once per window."""
     s3, bucket = d.client("s3"), d.outputs["IngestBucketName"]
@@ -129,12 +134,31 @@ def storm(d: Deployment, hub: Any, log: Path, count: int) -> dict[str, Any]:
              and f["Resources"][0]["Id"] in (bucket, f"arn:aws:s3:::{bucket}")]
     d.client("s3").put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    judged = sum(r["changes"] for r in storm_runs)
     return {"events": count, "writes_s": round(wrote, 2), "runs": len(storm_runs),
+            "window_s": window, "windows_spanned": math.ceil(wrote / window) if window else None,
             "events_per_run": [r["changes"] for r in storm_runs], "named_per_run": [r["named"] for r in storm_runs],
             "reads_per_run": [r["read"] for r in storm_runs], "calls_per_run": [r["calls"] for r in storm_runs],
-            "events_judged": sum(r["changes"] for r in storm_runs),
+            "events_judged": judged,
             "final_status": sorted({(f["Compliance"]["Status"], f["RecordState"]) for f in final}),
-            "final_after_last_write_s": round(took, 2) if took is not None else None}
+            "final_after_last_write_s": round(took, 2) if took is not None else None,
+            "deployed_mapping": deployed(count, [r["payload"] for r in storm_runs], judged, len(storm_runs))}
+
+
+def deployed(count: int, payloads: list[int], judged: int, runs_: int) -> dict[str, Any]:
+    """What the deployed event source mapping would make of the storm's events, from their measured weight: how
+    many fit one batch (its batch size, and Lambda's 6 MB), so how many invocations if every event is on the queue
+    within one window (CloudTrail delivers in bursts), how many at the local write rate (a batch a window, as the
+    consumer made), and how many the old mapping (BatchSize 10) made at least."""
+    per_event = (sum(payloads) - EVENT_OVERHEAD * len(payloads)) / judged if judged else 0
+    fit = min(monitor.BATCH_SIZE, int((monitor.BATCH_PAYLOAD_BYTES - EVENT_OVERHEAD) // per_event)) if per_event \
+        else monitor.BATCH_SIZE
+    return {"batch_size": monitor.BATCH_SIZE, "window_s": monitor.BATCH_WINDOW_SECONDS,
+            "payload_limit": monitor.BATCH_PAYLOAD_BYTES, "maximum_concurrency": MAXIMUM_CONCURRENCY,
+            "bytes_per_event": round(per_event), "events_per_batch_at_most": fit,
+            "invocations_all_in_one_window": [math.ceil(count / fit), max(math.ceil(count / fit), MAXIMUM_CONCURRENCY)],
+            "invocations_at_this_rate": [runs_, runs_ * MAXIMUM_CONCURRENCY],
+            "invocations_with_batch_size_10_at_least": math.ceil(count / 10)}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -144,10 +168,15 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=sorted(DRIFTS))
-    parser.add_argument("--storm", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=4, help="times each kind of change is made and undone "
+                        "(default 4: 64 changes with the default kinds)")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=sorted(DRIFTS), metavar="KIND",
+                        help="the drift tests' breakers to use (tests/integration/test_drift.py DRIFTS; default "
+                             f"the {len(KINDS)} the monitor judges from the change's own event)")
+    parser.add_argument("--storm", type=int, default=1000, help="writes to one resource in a row, then the runs "
+                        "they made and what the deployed mapping would make of them (default 1000; 0: none)")
     args = parser.parse_args()
+    load = [round(x, 2) for x in os.getloadavg()]
     assembly = synthesized({"environmentSuffix": SUFFIX})
     os.environ.update(LOCAL_CREDENTIALS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +226,8 @@ def main() -> int:
                     by_kind.setdefault(c["kind"], []).append(c["fail_s"])
             result["fail_s_median_by_kind"] = {k: round(statistics.median(v), 2) for k, v in by_kind.items()}
             if args.storm:
-                result["storm"] = storm(d, hub, log, args.storm)
+                result["storm"] = storm(d, hub, log, args.storm, float(started["window"]))
+            result["load_average"] = {"start": load, "end": [round(x, 2) for x in os.getloadavg()]}
             print(json.dumps(result, indent=1))
         finally:
             emulator.terminate()  # `up` stops its consumer and listener on the way out

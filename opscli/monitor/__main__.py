@@ -21,7 +21,6 @@ times in a row, or the monitor's session could not be made).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal
@@ -36,7 +35,7 @@ import botocore.exceptions
 from opscli.aws import Aws
 from opscli.errors import OpsError, UsageError
 from opscli.monitor import handler
-from opscli.monitor.messages import Record
+from opscli.monitor.messages import EVENT_OVERHEAD, Record, payload_bytes
 from opscli.monitor.run import Outcome, Settings
 from opscli.targets import from_suffix
 from platform_spec import monitor
@@ -49,11 +48,6 @@ from platform_spec.stacks import ALLOWED_REGION
 QUEUE_CALLS = {"sqs:ReceiveMessage": "sqs:ReceiveMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
                "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 QUEUE_WRITES = frozenset(QUEUE_CALLS)
-# What a message weighs in the event Lambda invokes the function with, beyond its id, receipt handle and body: its
-# attributes, MD5, the queue's ARN and the region (about 400 bytes in AWS's example event; rounded up), and the
-# event's own envelope. A batch stops before the message that would take it past BATCH_PAYLOAD_BYTES.
-RECORD_OVERHEAD = 512
-EVENT_OVERHEAD = 16
 POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
 RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again
 # Seconds a received message stays hidden unless renewed: the consumer renews it every quarter of that while its
@@ -94,12 +88,6 @@ def _window(text: str) -> float:
     if not 0 <= value <= 300 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"{text}: the window is 0 to 300 seconds (the SQS event source's range)")
     return value
-
-
-def payload_bytes(record: Record) -> int:
-    """What `record` adds to the payload of the Lambda invocation its batch would be (JSON, UTF-8)."""
-    fields = json.dumps([record.message_id, record.receipt_handle, record.body], ensure_ascii=False)
-    return len(fields.encode("utf-8", "surrogatepass")) + RECORD_OVERHEAD
 
 
 def _batch_size(text: str) -> int:

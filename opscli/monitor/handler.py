@@ -20,7 +20,7 @@ from opscli.aws import Aws
 from opscli.errors import OpsError, UsageError
 from opscli.model import Report
 from opscli.monitor import publish
-from opscli.monitor.messages import Record
+from opscli.monitor.messages import EVENT_OVERHEAD, Record, payload_bytes
 from opscli.monitor.run import Outcome, Settings, judge_batch
 from opscli.sanitize import visible_json
 from opscli.targets import from_suffix
@@ -177,7 +177,8 @@ def process(aws: Aws, settings: Settings, records: Iterable[Record], *, log: Log
     for message_id, reason in outcome.retry.items():
         if message_id not in {p.record.message_id for p in outcome.poison}:
             log("retry", messageId=message_id, reason=reason)
-    log("run", **outcome.summary(), deadLettered=sent)
+    log("run", **outcome.summary(), deadLettered=sent,
+        payload=EVENT_OVERHEAD + sum(payload_bytes(r) for r in records))  # the batch's weight against Lambda's 6 MB
     return outcome
 
 

@@ -23,6 +23,11 @@ from opscli.arns import ACCOUNT, REGION
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE, SCHEDULE_KIND, SCHEDULE_MARKER, SCHEDULE_SUFFIX
 
 MAX_BODY = 256 * 1024  # an SQS message (and an EventBridge event) is at most 256 KB
+# What a message weighs in the event Lambda invokes the function with, beyond its id, receipt handle and body: its
+# attributes, MD5, the queue's ARN and the region (about 400 bytes in AWS's example event; rounded up), and the
+# event's own envelope. The local consumer stops a batch before the message that would take it past Lambda's 6 MB.
+RECORD_OVERHEAD = 512
+EVENT_OVERHEAD = 16
 # Services whose CloudTrail events carry us-east-1 (or the region of the endpoint called) for resources of no region.
 GLOBAL_SOURCES = frozenset({"iam.amazonaws.com", "sts.amazonaws.com", "cloudfront.amazonaws.com",
                             "route53.amazonaws.com", "organizations.amazonaws.com"})
@@ -54,6 +59,12 @@ class Record:
         body = message.get("Body")
         return cls(str(message["MessageId"]), body if isinstance(body, str) else "",
                    str(message["ReceiptHandle"]), int(count) if count.isdigit() else 1)
+
+
+def payload_bytes(record: Record) -> int:
+    """What `record` adds to the payload of the Lambda invocation its batch is (JSON, UTF-8)."""
+    fields = json.dumps([record.message_id, record.receipt_handle, record.body], ensure_ascii=False)
+    return len(fields.encode("utf-8", "surrogatepass")) + RECORD_OVERHEAD
 
 
 @dataclass(frozen=True)

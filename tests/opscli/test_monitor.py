@@ -446,7 +446,7 @@ def test_the_consumer_bounds_a_batch_as_the_event_source_mapping_does(monkeypatc
     6 MB (the real bound: 240 KB bodies, 26 of them fit); what did not fit is held for the next batch, never
     returned to the queue (which would count one more receive towards the dead-letter queue), and received once."""
     from opscli.monitor import handler
-    from opscli.monitor.__main__ import RECORD_OVERHEAD, payload_bytes
+    from opscli.monitor.messages import RECORD_OVERHEAD, payload_bytes
     from platform_spec import monitor
 
     batches: list[list[str]] = []
@@ -485,7 +485,7 @@ def test_the_consumer_bounds_a_batch_as_the_event_source_mapping_does(monkeypatc
 
 def test_what_a_stopping_consumer_holds_for_its_next_batch_is_returned_at_once(monkeypatch):
     from opscli.monitor import handler
-    from opscli.monitor.__main__ import EVENT_OVERHEAD, payload_bytes
+    from opscli.monitor.messages import EVENT_OVERHEAD, payload_bytes
 
     monkeypatch.setattr(handler, "process", lambda aws, settings, records, **_: run.Outcome(
         kind="change", messages=len(records)))
@@ -691,6 +691,9 @@ def test_poison_and_a_change_failing_on_its_last_receive_are_dead_lettered_with_
     assert [e["messageId"] for e in log if e["event"] == "dead-lettered"] == ["poison", "last"]
     [summary] = [e for e in log if e["event"] == "run"]
     assert summary["deadLettered"] == 2 and summary["retry"] == 1
+    # the batch's weight as Lambda's event would carry it (what the bench's storm reads against the 6 MB bound)
+    assert summary["payload"] == messages.EVENT_OVERHEAD + sum(messages.payload_bytes(r) for r in records) > \
+        len(change) * 2
 
 
 def test_what_cannot_be_dead_lettered_stays_on_the_queue_and_the_log_says_why(moto_env):
