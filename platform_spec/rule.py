@@ -110,18 +110,28 @@ AccountCheck = Callable[[Mapping[str, Any], Any], Iterable[tuple[str, Result]]]
 @dataclass(frozen=True)
 class AccountRule:
     rule_id: str
-    reads: frozenset[str]  # the declared types it judges: a picture that could not read one cannot support a verdict
+    reads: frozenset[str]  # the declared types it reads: a picture that could not read one cannot support a verdict
     check: AccountCheck
     module: str = field(default="", compare=False)  # the rule module that registered it: the rule's home
+    # The declared types whose resources its findings name (the subjects; a subset of `reads`): empty means `reads`
+    judges: frozenset[str] = frozenset()
+
+    @property
+    def subjects(self) -> frozenset[str]:
+        return self.judges or self.reads
 
 
 ACCOUNT_RULES: list[AccountRule] = []
 
 
-def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck) -> AccountRule:
-    """Register an account rule (run by opscli's audit over the live picture and the account's IAM)."""
+def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck, *,
+                 judges: Iterable[str] = ()) -> AccountRule:
+    """Register an account rule (run by opscli's audit over the live picture and the account's IAM); `judges`: the
+    types of the declared resources its findings name, where fewer than those it reads."""
     if any(rule.rule_id == rule_id for rule in ACCOUNT_RULES):
         raise ValueError(f"account rule {rule_id} is registered twice")
-    rule = AccountRule(rule_id, frozenset(reads), check, _home(check))
+    if not frozenset(judges) <= frozenset(reads):
+        raise ValueError(f"account rule {rule_id} judges types it does not read")
+    rule = AccountRule(rule_id, frozenset(reads), check, _home(check), frozenset(judges))
     ACCOUNT_RULES.append(rule)
     return rule

@@ -26,7 +26,7 @@ from opscli.sanitize import visible_json
 from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
-from platform_spec.result import CouldNotLook, Status
+from platform_spec.result import CouldNotLook
 from platform_spec.stacks import ALLOWED_REGION
 
 DEADLINE_MARGIN = 10.0  # seconds of the invocation kept for publishing after the reads
@@ -230,7 +230,7 @@ def heartbeat(aws: Aws, namespace: str, report: Report) -> int:
     1 when every check got a verdict, 0 when one could not (an ERROR, or reads cut short), so that a monitor that
     runs but cannot look is as silent to the heartbeat's alarm as one that does not run. No timestamp: CloudWatch
     stamps it when it arrives, the moment the run was known to have ended. Returns the value put."""
-    complete = int(report.incomplete is None and all(f.status is not Status.ERROR for f in report.findings))
+    complete = int(publish.judged_everything(report, whole=True))  # no ERROR, not cut short, judged something
     aws.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
         {"MetricName": monitor.HEARTBEAT_METRIC_NAME, "Value": float(complete), "Unit": "Count"}])
     return complete

@@ -14,7 +14,7 @@ from typing import Any
 from opscli import fleet
 from opscli.aws import Aws
 from opscli.export import Imported, import_findings
-from opscli.model import SEVERITIES, Report
+from opscli.model import SEVERITIES, Report, resource_parts
 from opscli.monitor.run import Outcome
 from platform_spec import monitor
 from platform_spec.result import Status
@@ -89,7 +89,8 @@ def judged_everything(report: Report, *, whole: bool) -> bool:
     """Whether a run's counts are evidence about the whole stack: a whole-stack run that could look at every check
     (no ERROR, not cut short). A whole run that could not read something says only what it saw failing, never 0:
     what it could not read may be what fails."""
-    return whole and not report.incomplete and not any(f.status is Status.ERROR for f in report.findings)
+    return whole and not report.incomplete and not any(f.status is Status.ERROR for f in report.findings) and \
+        any(resource_parts(f.resource) for f in report.findings)  # it judged something the stack declares
 
 
 def to_metrics(aws: Aws, namespace: str, report: Report, *, whole: bool) -> dict[str, int]:

@@ -304,10 +304,10 @@ def plan(idx: Index, matched: set[str]) -> Plan:
                 judged |= judged_by_rule
     account = False
     for rule in ACCOUNT_RULES_BY_ID.values():
-        if rule.reads & types:  # it judges every data store it reads, with the account's IAM
+        if rule.reads & types:  # its verdict on every resource it names may change, with the account's IAM beside
             account = True
             read |= idx.of_types(rule.reads)
-            judged |= idx.of_types(rule.reads)
+            judged |= idx.of_types(rule.subjects)
     return Plan(frozenset(read | set(idx.by_type.get(ALIAS_TYPE, ()))), frozenset(judged), account)
 
 

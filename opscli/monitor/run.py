@@ -33,6 +33,7 @@ from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
 from platform_spec.stages import PRESENCE_RULE
 
 DRIFT_CHECK = "drift"
+SCOPE_CHECK = "stack.scope"  # whether the run could read the stack's declaration at all
 WHOLE_SOURCES = frozenset({"iam.amazonaws.com"})  # the account rules judge the account's IAM as one answer
 DRIFT_REASON = 900  # characters of a merged drift finding's reason (ASFF's Description holds 1,024)
 
@@ -152,6 +153,9 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
             if unread:
                 outcome.retry[change.record.message_id] = f"could not read {', '.join(unread[:3])}: " \
                                                           f"{outcome.unread[unread[0]]}"
+    # The declaration was read: this closes the ERROR a run that could not read it left (_could_not_start)
+    findings.append(Finding(SCOPE_CHECK, stackcheck.PRESENCE_RULE, Status.PASS, settings.stack_name,
+                            f"the declaration of {scope.stack_name} was read"))
     outcome.report = Report(command="monitor", target={"suffix": settings.suffix, "source": "monitor",
                                                         "stack": scope.stack_name, **core.where(aws)},
                             findings=sort_findings(findings), api_calls=len(aws.log.calls) - calls_before,
@@ -177,7 +181,7 @@ def _could_not_start(aws: Aws, settings: Settings, outcome: Outcome, usable: lis
                      start: float, calls_before: int) -> Outcome:
     """The declaration (or who we are) could not be read: one ERROR for the stack, and every usable message
     is left on the queue to be tried again (and dead-lettered, with this reason, if it never can be)."""
-    finding = Finding("stack.scope", stackcheck.PRESENCE_RULE, Status.ERROR, settings.stack_name, cut(reason, 900))
+    finding = Finding(SCOPE_CHECK, stackcheck.PRESENCE_RULE, Status.ERROR, settings.stack_name, cut(reason, 900))
     outcome.report = Report(command="monitor", target={"suffix": settings.suffix, "source": "monitor",
                                                         "stack": settings.stack_name, **core.where(aws)},
                             findings=[finding], api_calls=len(aws.log.calls) - calls_before,
@@ -238,8 +242,8 @@ def checks_of(idx: resolve.Index, tags: dict[str, str], *, whole: bool) -> dict[
     """Every check each declared resource has, as (check id, rule id): what a full read of it can give. Presence;
     drift; every live rule of its type, whether or not its declaration makes the rule apply (a property added
     beside the declaration can make it apply live); the whole-stack rules that judge it in the declaration; the
-    live-only rules of its type; and, in a whole-stack run (the only one that reads the account's IAM), the
-    account rules that read its type."""
+    live-only rules of its type; and, in a run that reads the account's IAM (`whole`), the account rules that name
+    resources of its type."""
     declared = {r.logical_id: r.type for r in idx.scope.resources}
     out: dict[str, set[tuple[str, str]]] = {}
     for lid, rtype in declared.items():
@@ -250,7 +254,7 @@ def checks_of(idx: resolve.Index, tags: dict[str, str], *, whole: bool) -> dict[
         checks |= {(rule.check_id, rule.rule_id) for rule in LIVE_ONLY_RULES if rule.resource_type == rtype}
         if whole:
             checks |= {(f"{rule_id}/{stackcheck.ACCOUNT_CHECK}", rule_id) for rule_id, rule in
-                       ACCOUNT_RULES_BY_ID.items() if rtype in rule.reads}
+                       ACCOUNT_RULES_BY_ID.items() if rtype in rule.subjects}
         out[lid] = checks
     for rule_id, judged in idx.judged_by.items():
         if rule_id in stackcheck.LIVE_RULE_IDS:

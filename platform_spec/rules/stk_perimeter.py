@@ -529,7 +529,8 @@ def check_identities(resources: Mapping[str, Any], facts: Account) -> Iterable[t
 
 
 account_rule(IDENTITY_ID, (KEY, BUCKET, QUEUE, FILE_SYSTEM, DATABASE, "AWS::IAM::Role", "AWS::S3::BucketPolicy",
-                           "AWS::SQS::QueuePolicy"), check_identities)
+                           "AWS::SQS::QueuePolicy"), check_identities,
+             judges=(KEY, BUCKET, QUEUE, FILE_SYSTEM, DATABASE))  # the data stores: the roles and policies are ways in
 
 __all__ = ["ACCESS_POINT_ID", "IDENTITY_ID", "Account", "access_point_problems", "check_identities",
            "identity_paths", "principal_account", "undeclared_access_points", "usable_from_outside"]
