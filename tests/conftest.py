@@ -332,11 +332,9 @@ def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
     try:
         yield LocalDeployment(record["endpoint"], json.loads(outputs.read_text()), outputs, process, record, directory)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        from localenv.processes import stop
+
+        stop(process, 20)
 
 
 @pytest.fixture(scope="session")

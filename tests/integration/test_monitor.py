@@ -11,6 +11,7 @@ in process against the same deployment, on messages made for them, so the consum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,25 @@ def test_the_schedule_runs_the_whole_audit_and_writes_the_report_and_the_metric(
     assert metric["counts"][monitor.ALARM_METRIC_NAME] == 0  # (only a whole-stack run counts every severity)
 
 
+@contextlib.contextmanager
+def _refused(aws: Any, service: str, operation: str, status: int, code: str) -> Iterator[None]:
+    """`operation` of the monitor's `service` client answered with AWS's refusal (`code`, HTTP `status`) for the
+    block: what a role without that read, or a policy denying it, gets."""
+    import botocore.awsrequest
+
+    def refuse(**_: Any) -> Any:
+        response = botocore.awsrequest.AWSResponse(f"https://{service}", status, {}, None)
+        return response, {"Error": {"Code": code, "Message": "not allowed"},
+                          "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    client, event = aws.client(service), f"before-call.{service}.{operation}"
+    client.meta.events.register(event, refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, refuse)
+
+
 def _change(group: str) -> str:
     return json.dumps({"detail-type": monitor.CLOUDTRAIL_DETAIL_TYPE, "source": "aws.ec2", "account": ACCOUNT,
                        "region": "ap-northeast-1", "detail": {
@@ -249,19 +269,8 @@ def test_a_monitor_that_cannot_read_says_not_available_and_keeps_the_change(watc
     aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
     settings = Settings(suffix=SUFFIX)
 
-    def refused(**_: Any) -> Any:
-        import botocore.awsrequest
-
-        response = botocore.awsrequest.AWSResponse("https://ec2", 403, {}, None)
-        return response, {"Error": {"Code": "UnauthorizedOperation", "Message": "not allowed"},
-                          "ResponseMetadata": {"HTTPStatusCode": 403}}
-
-    ec2 = aws.client("ec2")
-    ec2.meta.events.register("before-call.ec2.DescribeSecurityGroups", refused)
-    try:
+    with _refused(aws, "ec2", "DescribeSecurityGroups", 403, "UnauthorizedOperation"):
         outcome = handler.process(aws, settings, [Record("refused", _change(group))], log=lambda *_, **__: None)
-    finally:
-        ec2.meta.events.unregister("before-call.ec2.DescribeSecurityGroups", refused)
     assert list(outcome.retry) == ["refused"] and "UnauthorizedOperation" in outcome.retry["refused"]
     found = hub(watched)
     unavailable = _of(found, rules, rtype, "NOT_AVAILABLE", watched)
@@ -448,19 +457,8 @@ def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed
     before = {fid: f for fid, f in hub(watched).items() if fid.split("/")[2] in keys}
     assert any(f["Compliance"]["Status"] == "PASSED" for f in before.values())
 
-    def refused(**_: Any) -> Any:
-        import botocore.awsrequest
-
-        response = botocore.awsrequest.AWSResponse("https://kms", 400, {}, None)
-        return response, {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"},
-                          "ResponseMetadata": {"HTTPStatusCode": 400}}
-
-    kms = aws.client("kms")
-    kms.meta.events.register("before-call.kms.DescribeKey", refused)
-    try:
+    with _refused(aws, "kms", "DescribeKey", 400, "AccessDeniedException"):
         blind = handler.process(aws, settings, [Record("blind", _schedule())], log=lambda *_, **__: None)
-    finally:
-        kms.meta.events.unregister("before-call.kms.DescribeKey", refused)
     assert blind.unread and set(blind.unread) >= keys
     found = hub(watched)
     of_keys = {fid: f for fid, f in found.items() if fid.split("/")[2] in keys}

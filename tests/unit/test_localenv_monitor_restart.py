@@ -58,12 +58,7 @@ def fake_up(directory: Path, flag: Path) -> Iterator[subprocess.Popen]:
         assert process.stdout.readline() == "up\n"
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.stop(process, 30)
 
 
 def consumer_of(directory: Path) -> processes.Identity:
