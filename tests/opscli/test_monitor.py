@@ -851,3 +851,22 @@ def test_a_change_to_a_data_stores_policy_re_judges_the_perimeter_rule_on_every_
     settled = run.settle(idx, _live(idx, {}), [], set(plan.judged), {}, read=set(plan.read), account=plan.account)
     checks = {(f.check_id, f.resource.split(" ")[1]) for f in settled}
     assert {(f"{IDENTITY_ID}/account", "Bucket"), (f"{IDENTITY_ID}/account", "Key")} <= checks, sorted(checks)
+
+
+def test_a_control_character_in_a_message_never_reaches_the_log_raw():
+    """A poison message's reason quotes what it was sent; ESC, BEL and U+202E in it are escaped in the JSON log line
+    (what CloudWatch Logs and a terminal tailing the consumer's log show), and a key repeated in another case is
+    still poison, never read as the envelope's."""
+    import io
+
+    from opscli.monitor import handler
+
+    hostile = "\x1b]0;pwned\x07\x1b[31mred\u202etxt"
+    body = json.dumps({"detail-type": hostile, "Source": "aws.ec2", "source": hostile, "detail": {}})
+    batch = messages.sort([_record(body)], SUFFIX)
+    assert batch.poison and not batch.changes
+    stream = io.StringIO()
+    handler.json_log(stream)("poison", reason=batch.poison[0].reason, sent=hostile)
+    line = stream.getvalue()
+    assert not any(ch in line for ch in ("\x1b", "\x07", "\u202e"))
+    assert json.loads(line)["event"] == "poison"
