@@ -29,8 +29,11 @@ FAKE_UP = f"""import signal, sys, threading
 from pathlib import Path
 from localenv import monitor, state
 from localenv.__main__ import RESTART_SIGNAL, Watching, serve
-monitor.START_GRACE = 0.3
 directory, flag = Path(sys.argv[1]), sys.argv[2]
+# The grace in which a consumer that ends is said to end "at once": short for the consumer that sleeps (it runs
+# whatever the grace), long for the one the flag makes exit (the wait ends when it exits, however busy the machine).
+_start = monitor.start
+monitor.start = lambda argv, log, env, grace=None: _start(argv, log, env, grace=60.0 if Path(flag).exists() else 0.3)
 held = state.acquire(state.Paths.for_stack(directory, "TapStack{SUFFIX}"))
 stop, restart = threading.Event(), threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
