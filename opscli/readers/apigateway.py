@@ -10,12 +10,12 @@ from opscli.readers.base import (
     UNDECLARED,
     MalformedAnswer,
     ReadContext,
-    _call,
-    _pascal,
-    _resolved,
+    ask,
     need,
     pages,
+    pascal,
     reader,
+    resolved,
     tag_list,
 )
 from opscli.stack import Declared, Present
@@ -72,7 +72,7 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Present) -> list[str
     stages = {str(ctx.resolve(d.properties.get("StageName"))) for d in mine if d.properties.get("StageName")}
     deployments = {d.physical_id for d in mine if d.type == "AWS::ApiGateway::Deployment" and d.physical_id}
     found = []
-    answer = _call("GetStages", client.get_stages, "NotFoundException", restApiId=r.physical_id)
+    answer = ask("GetStages", client.get_stages, "NotFoundException", restApiId=r.physical_id)
     for stage in need(answer, "item", list, operation="GetStages"):
         name = need(stage, "stageName", str, operation="GetStages")
         if name not in stages:
@@ -91,7 +91,7 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Present) -> list[str
                                      "apigateway:GetDeployments"),
         "Name Description EndpointConfiguration ApiKeySourceType Policy Tags")
 def rest_api(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    api = _call("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
+    api = ask("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
     props: dict[str, Any] = {"Name": need(api, "name", str, operation="GetRestApi"),
                              "EndpointConfiguration": {"Types": need(need(api, "endpointConfiguration", Mapping,
                                                                           operation="GetRestApi"),
@@ -137,14 +137,14 @@ METHOD_SETTING_PROPERTIES = frozenset({
 def api_stage(ctx: ReadContext, r: Present) -> dict[str, Any]:
     api_id = ctx.resolve(r.properties.get("RestApiId"))
     stage_name = ctx.resolve(r.properties.get("StageName")) or r.physical_id
-    stage = _call("GetStage", ctx.aws.client("apigateway").get_stage, "NotFoundException", restApiId=api_id,
-                  stageName=stage_name)
+    stage = ask("GetStage", ctx.aws.client("apigateway").get_stage, "NotFoundException", restApiId=api_id,
+                stageName=stage_name)
     props: dict[str, Any] = {"StageName": need(stage, "stageName", str, operation="GetStage"),
                              "TracingEnabled": bool(stage.get("tracingEnabled", False)),
                              "Tags": tag_list(stage.get("tags", {}))}
     if "deploymentId" in stage:
         props["DeploymentId"] = stage["deploymentId"]
-    props["AccessLogSetting"] = _pascal(stage["accessLogSettings"]) if isinstance(
+    props["AccessLogSetting"] = pascal(stage["accessLogSettings"]) if isinstance(
         stage.get("accessLogSettings"), Mapping) else None
     settings = []
     for path, value in (stage.get("methodSettings") or {}).items():
@@ -162,10 +162,10 @@ def api_stage(ctx: ReadContext, r: Present) -> dict[str, Any]:
 @reader("AWS::ApiGateway::Method", ("apigateway:GetMethod",),
         "HttpMethod AuthorizationType ApiKeyRequired RequestParameters RequestValidatorId Integration")
 def api_method(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    method = _call("GetMethod", ctx.aws.client("apigateway").get_method, "NotFoundException",
-                   restApiId=ctx.resolve(r.properties.get("RestApiId")),
-                   resourceId=ctx.resolve(r.properties.get("ResourceId")),
-                   httpMethod=ctx.resolve(r.properties.get("HttpMethod")))
+    method = ask("GetMethod", ctx.aws.client("apigateway").get_method, "NotFoundException",
+                 restApiId=ctx.resolve(r.properties.get("RestApiId")),
+                 resourceId=ctx.resolve(r.properties.get("ResourceId")),
+                 httpMethod=ctx.resolve(r.properties.get("HttpMethod")))
     props: dict[str, Any] = {"HttpMethod": need(method, "httpMethod", str, operation="GetMethod"),
                              "AuthorizationType": need(method, "authorizationType", str, operation="GetMethod"),
                              "ApiKeyRequired": bool(method.get("apiKeyRequired", False))}
@@ -183,16 +183,16 @@ def api_method(ctx: ReadContext, r: Present) -> dict[str, Any]:
 @reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys"),
         "UsagePlanName ApiStages Throttle Tags")
 def usage_plan(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    plan = _call("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
-                 usagePlanId=r.physical_id)
+    plan = ask("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
+               usagePlanId=r.physical_id)
     props: dict[str, Any] = {"UsagePlanName": need(plan, "name", str, operation="GetUsagePlan"),
                              "ApiStages": [{"ApiId": s.get("apiId"), "Stage": s.get("stage")}
                                            for s in plan.get("apiStages", []) if isinstance(s, Mapping)],
                              "Tags": tag_list(plan.get("tags", {}))}
     if isinstance(plan.get("throttle"), Mapping):
-        props["Throttle"] = _pascal(plan["throttle"])
-    declared = {_resolved(ctx, d.properties.get("KeyId")) for d in ctx.scope.of_type("AWS::ApiGateway::UsagePlanKey")
-                if _resolved(ctx, d.properties.get("UsagePlanId")) == r.physical_id}
+        props["Throttle"] = pascal(plan["throttle"])
+    declared = {resolved(ctx, d.properties.get("KeyId")) for d in ctx.scope.of_type("AWS::ApiGateway::UsagePlanKey")
+                if resolved(ctx, d.properties.get("UsagePlanId")) == r.physical_id}
     keys = [k for page in pages(ctx.aws.client("apigateway"), "get_usage_plan_keys", "GetUsagePlanKeys",
                                 usagePlanId=r.physical_id)
             for k in need(page, "items", list, operation="GetUsagePlanKeys") if isinstance(k, Mapping)]
@@ -204,8 +204,8 @@ def usage_plan(ctx: ReadContext, r: Present) -> dict[str, Any]:
 @reader("AWS::ApiGateway::ApiKey", ("apigateway:GetApiKey",), "Name Enabled StageKeys Tags")
 def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     # includeValue stays False: opscli never reads the key itself.
-    key = _call("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
-                includeValue=False)
+    key = ask("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
+              includeValue=False)
     stage_keys = []
     for item in key.get("stageKeys", []):  # "restApiId/stageName" (the answer's types are checked in aws.py)
         api_id, _, stage = item.partition("/")
@@ -216,7 +216,7 @@ def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
 
 @reader("AWS::ApiGateway::VpcLink", ("apigateway:GetVpcLink",), "Name TargetArns Tags")
 def vpc_link(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    link = _call("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
+    link = ask("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
     return {"Name": need(link, "name", str, operation="GetVpcLink"),
             "TargetArns": need(link, "targetArns", list, operation="GetVpcLink"),
             "Tags": tag_list(link.get("tags", {}))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import MalformedAnswer, ReadContext, _call, _only, need, pages, reader
+from opscli.readers.base import MalformedAnswer, ReadContext, ask, need, only, pages, reader
 from opscli.stack import Present
 
 
@@ -16,9 +16,9 @@ def scalable_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource_id = ctx.resolve(r.properties.get("ResourceId"))
     dimension = ctx.resolve(r.properties.get("ScalableDimension"))
     op = "DescribeScalableTargets"
-    answer = _call(op, ctx.aws.client("application-autoscaling").describe_scalable_targets,
-                   ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension)
-    target = _only(answer.get("ScalableTargets"), f"scalable target {resource_id}", op, by_id=False)
+    answer = ask(op, ctx.aws.client("application-autoscaling").describe_scalable_targets,
+                 ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension)
+    target = only(answer.get("ScalableTargets"), f"scalable target {resource_id}", op, by_id=False)
     return {"ServiceNamespace": namespace, "ResourceId": resource_id, "ScalableDimension": dimension,
             "MinCapacity": need(target, "MinCapacity", int, operation=op),
             "MaxCapacity": need(target, "MaxCapacity", int, operation=op)}
@@ -43,7 +43,7 @@ def scaling_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     # One answer per scaled resource, shared by its policies (the stack gives one service three).
     policies = [p for p in ctx.once(op, f"{namespace} {resource_id}", every_policy_of_the_resource)
                 if isinstance(p, Mapping) and p.get("PolicyName") == name]
-    policy = _only(policies, f"scaling policy {name}", op, by_id=False)
+    policy = only(policies, f"scaling policy {name}", op, by_id=False)
     props: dict[str, Any] = {"PolicyName": name, "PolicyType": need(policy, "PolicyType", str, operation=op)}
     if "TargetTrackingScalingPolicyConfiguration" in policy:
         props["TargetTrackingScalingPolicyConfiguration"] = policy["TargetTrackingScalingPolicyConfiguration"]

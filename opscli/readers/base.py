@@ -21,7 +21,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from opscli.stack import Declared, Present, StackScope
+from opscli.stack import Present, StackScope
 from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
@@ -58,7 +58,7 @@ def need(mapping: Any, key: str, kind: type | tuple[type, ...] = object, *, oper
     return value
 
 
-def _only(items: Any, what: str, operation: str, *, by_id: bool) -> Mapping[str, Any]:
+def only(items: Any, what: str, operation: str, *, by_id: bool) -> Mapping[str, Any]:
     """The one item of a list answered for one resource. `by_id`: the request named the resource's id in a
     parameter for which AWS answers a not-found error when nothing has that id (DescribeDBInstances'
     DBInstanceIdentifier, DescribeFileSystems' FileSystemId ...), so an empty list is not an answer; otherwise
@@ -114,11 +114,11 @@ def pages(client: Any, method: str, operation: str, **kwargs: Any) -> Iterator[M
         seen.add(key)
 
 
-def _not_found(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
+def error_code_in(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
     return exc.response.get("Error", {}).get("Code") in codes
 
 
-def _json(value: Any, operation: str, key: str) -> Any:
+def json_value(value: Any, operation: str, key: str) -> Any:
     """JSON text in an answer (a policy, an event pattern, a redrive policy), read as a policy's text is
     (policy_documents.parse): one that names a key twice in one object has no one meaning (json keeps the last
     "Effect" of two, another reader the first), so the reader could not look, as for text that is not JSON."""
@@ -145,15 +145,15 @@ def tag_list(pairs: Any, key: str = "Key", value: str = "Value") -> list[dict[st
             and not k.startswith("aws:")]
 
 
-def _pascal(value: Any, special: Mapping[str, str] = {}, *, keep: frozenset[str] = frozenset()) -> Any:
+def pascal(value: Any, special: Mapping[str, str] = {}, *, keep: frozenset[str] = frozenset()) -> Any:
     """camelCase API answers to CloudFormation's PascalCase keys, recursively (map-valued keys in `keep` kept)."""
     if isinstance(value, list):
-        return [_pascal(v, special, keep=keep) for v in value]
+        return [pascal(v, special, keep=keep) for v in value]
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             name = special.get(k, k[:1].upper() + k[1:])
-            out[name] = v if name in keep else _pascal(v, special, keep=keep)
+            out[name] = v if name in keep else pascal(v, special, keep=keep)
         return out
     return value
 
@@ -203,7 +203,7 @@ def reader(resource_type: str, operations: tuple[str, ...], reads: str) -> Calla
     return register
 
 
-def _resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:
+def resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:
     """A declared value resolved, or `default` when it cannot be (a child compared with it is then undeclared)."""
     try:
         return ctx.resolve(value)
@@ -211,11 +211,11 @@ def _resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:
         return default
 
 
-def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) -> Any:
+def ask(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) -> Any:
     try:
         answer = fn(**kwargs)
     except botocore.exceptions.ClientError as exc:
-        if codes and _not_found(exc, *codes):
+        if codes and error_code_in(exc, *codes):
             raise NotFound(f"{operation}: {exc.response['Error'].get('Message') or 'not found'}") from None
         raise
     if not isinstance(answer, Mapping):
@@ -223,29 +223,29 @@ def _call(operation: str, fn: Callable[..., Any], *codes: str, **kwargs: Any) ->
     return answer
 
 
-def _optional(operation: str, fn: Callable[..., Any], absent: str, *codes: str, **kwargs: Any) -> Any:
+def ask_optional(operation: str, fn: Callable[..., Any], absent: str, *codes: str, **kwargs: Any) -> Any:
     """The answer of an operation whose error `absent` says the resource has none of the thing asked for (a bucket
-    without tags, a file system without a policy): None then, a known absence. `codes` are _call's (the resource
+    without tags, a file system without a policy): None then, a known absence. `codes` are ask's (the resource
     itself is gone)."""
     try:
-        return _call(operation, fn, *codes, **kwargs)
+        return ask(operation, fn, *codes, **kwargs)
     except botocore.exceptions.ClientError as exc:
-        if _not_found(exc, absent):
+        if error_code_in(exc, absent):
             return None
         raise
 
 
-def _listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: Any) -> list[dict[str, str]]:
+def listed_tags(fn: Callable[..., Any], key: str, kind: type = list, **kwargs: Any) -> list[dict[str, str]]:
     """A ListTagsForResource answer's `key` (which AWS always returns) as CloudFormation's tag list."""
-    return tag_list(need(_call("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))
+    return tag_list(need(ask("ListTagsForResource", fn, **kwargs), key, kind, operation="ListTagsForResource"))
 
 
 BATCH = 100  # ids per batched call: within every limit used below (EC2 filter values, DescribeAlarms names)
 
 
-def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: str, what: str,
-                id_key: str | Callable[[Mapping[str, Any]], list[str]],
-                page: Callable[[list[str], str | None], tuple[Any, str | None]]) -> Mapping[str, Any]:
+def one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: str, what: str,
+               id_key: str | Callable[[Mapping[str, Any]], list[str]],
+               page: Callable[[list[str], str | None], tuple[Any, str | None]]) -> Mapping[str, Any]:
     """The item of `wanted` out of one answer for every declared `resource_type` in scope: asked once per read
     (one call where there was one per resource; fewer calls is less throttling in a large account). An id
     outside those (a group a rule points at, say) is asked on its own.
@@ -257,7 +257,7 @@ def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: st
                        if d.physical_id and d.present and not d.not_emulated})
     ids = declared if wanted in declared else [wanted]
 
-    def ask() -> dict[str, Mapping[str, Any]]:
+    def answered() -> dict[str, Mapping[str, Any]]:
         found: dict[str, Mapping[str, Any]] = {}
         for start in range(0, len(ids), BATCH):
             token: str | None = None
@@ -281,29 +281,7 @@ def _one_of_all(ctx: ReadContext, operation: str, resource_type: str, wanted: st
                     break
         return found
 
-    items = ctx.once(operation, "\n".join(ids), ask)
+    items = ctx.once(operation, "\n".join(ids), answered)
     if wanted not in items:
         raise NotFound(f"{what} {wanted} not found")
     return items[wanted]
-
-
-def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, key: str
-              ) -> Callable[[list[str], str | None], tuple[Any, str | None]]:
-    """One page of an EC2 Describe* by id filter (a filter leaves out an id that does not exist, where the ids
-    parameter would fail the whole call)."""
-    def page(ids: list[str], token: str | None) -> tuple[Any, str | None]:
-        kwargs: dict[str, Any] = {"Filters": [{"Name": filter_name, "Values": ids}]}
-        if token:
-            kwargs["NextToken"] = token
-        answer = _call(operation, getattr(ctx.aws.client("ec2"), method), **kwargs)
-        return answer.get(key), answer.get("NextToken")
-    return page
-
-
-_QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
-
-
-def _matching_rule(ctx: ReadContext, standalone: Declared | Present,
-                   rules: list[dict[str, Any]]) -> dict[str, Any] | None:
-    declared = {k: ctx.resolve(v) for k, v in standalone.properties.items() if k not in ("GroupId", "Description")}
-    return next((rule for rule in rules if all(str(rule.get(k)) == str(v) for k, v in declared.items())), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opscli.readers.base import ReadContext, _call, _listed_tags, _one_of_all, need, reader
+from opscli.readers.base import ReadContext, ask, listed_tags, need, one_of_all, reader
 from opscli.stack import Present
 
 
@@ -15,17 +15,17 @@ def alarm(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cloudwatch = ctx.aws.client("cloudwatch")
 
     def page(names: list[str], token: str | None) -> tuple[Any, str | None]:
-        answer = _call("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=names, AlarmTypes=["MetricAlarm"],
-                       **({"NextToken": token} if token else {}))
+        answer = ask("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=names, AlarmTypes=["MetricAlarm"],
+                     **({"NextToken": token} if token else {}))
         return answer.get("MetricAlarms"), answer.get("NextToken")
 
-    found = _one_of_all(ctx, "DescribeAlarms", "AWS::CloudWatch::Alarm", r.physical_id, "alarm", "AlarmName", page)
+    found = one_of_all(ctx, "DescribeAlarms", "AWS::CloudWatch::Alarm", r.physical_id, "alarm", "AlarmName", page)
     props: dict[str, Any] = {}
     for key in ("ActionsEnabled", "AlarmActions", "ComparisonOperator", "DatapointsToAlarm", "Dimensions",
                 "EvaluationPeriods", "ExtendedStatistic", "MetricName", "Namespace", "Period", "Statistic", "Threshold",
                 "TreatMissingData"):
         if key in found:
             props[key] = found[key]
-    props["Tags"] = _listed_tags(cloudwatch.list_tags_for_resource, "Tags",
-                                 ResourceARN=need(found, "AlarmArn", str, operation="DescribeAlarms"))
+    props["Tags"] = listed_tags(cloudwatch.list_tags_for_resource, "Tags",
+                                ResourceARN=need(found, "AlarmArn", str, operation="DescribeAlarms"))
     return props

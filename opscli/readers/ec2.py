@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opscli.readers.base import (
@@ -11,18 +11,35 @@ from opscli.readers.base import (
     UNDECLARED,
     NotFound,
     ReadContext,
-    _call,
-    _ec2_page,
-    _matching_rule,
-    _one_of_all,
-    _only,
-    _resolved,
+    ask,
     need,
+    one_of_all,
+    only,
     reader,
+    resolved,
     tag_list,
 )
 from opscli.stack import Declared, Present
 from platform_spec.result import CouldNotLook
+
+
+def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, key: str
+              ) -> Callable[[list[str], str | None], tuple[Any, str | None]]:
+    """One page of an EC2 Describe* by id filter (a filter leaves out an id that does not exist, where the ids
+    parameter would fail the whole call)."""
+    def page(ids: list[str], token: str | None) -> tuple[Any, str | None]:
+        kwargs: dict[str, Any] = {"Filters": [{"Name": filter_name, "Values": ids}]}
+        if token:
+            kwargs["NextToken"] = token
+        answer = ask(operation, getattr(ctx.aws.client("ec2"), method), **kwargs)
+        return answer.get(key), answer.get("NextToken")
+    return page
+
+
+def _matching_rule(ctx: ReadContext, standalone: Declared | Present,
+                   rules: list[dict[str, Any]]) -> dict[str, Any] | None:
+    declared = {k: ctx.resolve(v) for k, v in standalone.properties.items() if k not in ("GroupId", "Description")}
+    return next((rule for rule in rules if all(str(rule.get(k)) == str(v) for k, v in declared.items())), None)
 
 
 def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
@@ -50,8 +67,8 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
         "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags")
 def security_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSecurityGroups"
-    group = _one_of_all(ctx, op, "AWS::EC2::SecurityGroup", r.physical_id, "security group", "GroupId",
-                        _ec2_page(ctx, "describe_security_groups", op, "group-id", "SecurityGroups"))
+    group = one_of_all(ctx, op, "AWS::EC2::SecurityGroup", r.physical_id, "security group", "GroupId",
+                       _ec2_page(ctx, "describe_security_groups", op, "group-id", "SecurityGroups"))
     props = {"GroupName": need(group, "GroupName", str, operation=op),
              "GroupDescription": need(group, "Description", str, operation=op),
              "VpcId": group.get("VpcId"),
@@ -105,15 +122,15 @@ def security_group_egress(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "CidrBlock InstanceTenancy EnableDnsSupport EnableDnsHostnames Tags")
 def vpc(ctx: ReadContext, r: Present) -> dict[str, Any]:
     ec2 = ctx.aws.client("ec2")
-    answer = _call("DescribeVpcs", ec2.describe_vpcs, "InvalidVpcID.NotFound", VpcIds=[r.physical_id])
-    found = _only(answer.get("Vpcs"), f"VPC {r.physical_id}", "DescribeVpcs", by_id=True)
+    answer = ask("DescribeVpcs", ec2.describe_vpcs, "InvalidVpcID.NotFound", VpcIds=[r.physical_id])
+    found = only(answer.get("Vpcs"), f"VPC {r.physical_id}", "DescribeVpcs", by_id=True)
     props = {"CidrBlock": need(found, "CidrBlock", str, operation="DescribeVpcs"),
              "InstanceTenancy": found.get("InstanceTenancy", "default"), "Tags": tag_list(found.get("Tags", []))}
     for attribute, name in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
-        value = _call("DescribeVpcAttribute", ec2.describe_vpc_attribute, VpcId=r.physical_id, Attribute=attribute)
+        value = ask("DescribeVpcAttribute", ec2.describe_vpc_attribute, VpcId=r.physical_id, Attribute=attribute)
         props[name] = need(need(value, name, Mapping, operation="DescribeVpcAttribute"), "Value", bool,
                            operation="DescribeVpcAttribute")
-    default = _call("DescribeSecurityGroups", ec2.describe_security_groups, Filters=[
+    default = ask("DescribeSecurityGroups", ec2.describe_security_groups, Filters=[
         {"Name": "vpc-id", "Values": [r.physical_id]}, {"Name": "group-name", "Values": ["default"]}])
     groups = default.get("SecurityGroups") or []
     if len(groups) == 1 and isinstance(groups[0], Mapping) and "GroupId" in groups[0]:
@@ -124,8 +141,8 @@ def vpc(ctx: ReadContext, r: Present) -> dict[str, Any]:
 @reader("AWS::EC2::Subnet", ("ec2:DescribeSubnets",), "VpcId CidrBlock AvailabilityZone MapPublicIpOnLaunch Tags")
 def subnet(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSubnets"
-    found = _one_of_all(ctx, op, "AWS::EC2::Subnet", r.physical_id, "subnet", "SubnetId",
-                        _ec2_page(ctx, "describe_subnets", op, "subnet-id", "Subnets"))
+    found = one_of_all(ctx, op, "AWS::EC2::Subnet", r.physical_id, "subnet", "SubnetId",
+                       _ec2_page(ctx, "describe_subnets", op, "subnet-id", "Subnets"))
     return {"VpcId": need(found, "VpcId", str, operation=op), "CidrBlock": need(found, "CidrBlock", str, operation=op),
             "AvailabilityZone": need(found, "AvailabilityZone", str, operation=op),
             "MapPublicIpOnLaunch": need(found, "MapPublicIpOnLaunch", bool, operation=op),
@@ -136,8 +153,8 @@ def subnet(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "ResourceId ResourceType TrafficType LogDestinationType LogGroupName DeliverLogsPermissionArn Tags")
 def flow_log(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeFlowLogs"
-    answer = _call(op, ctx.aws.client("ec2").describe_flow_logs, FlowLogIds=[r.physical_id])
-    found = _only(answer.get("FlowLogs"), f"flow log {r.physical_id}", op, by_id=False)
+    answer = ask(op, ctx.aws.client("ec2").describe_flow_logs, FlowLogIds=[r.physical_id])
+    found = only(answer.get("FlowLogs"), f"flow log {r.physical_id}", op, by_id=False)
     resource = need(found, "ResourceId", str, operation=op)
     props = {"ResourceId": resource, "TrafficType": need(found, "TrafficType", str, operation=op),
              "ResourceType": {"vpc": "VPC", "subnet": "Subnet", "eni": "NetworkInterface"}.get(
@@ -152,17 +169,17 @@ def flow_log(ctx: ReadContext, r: Present) -> dict[str, Any]:
 
 def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
     op = "DescribeRouteTables"
-    return _one_of_all(ctx, op, "AWS::EC2::RouteTable", table_id, "route table", "RouteTableId",
-                       _ec2_page(ctx, "describe_route_tables", op, "route-table-id", "RouteTables"))
+    return one_of_all(ctx, op, "AWS::EC2::RouteTable", table_id, "route table", "RouteTableId",
+                      _ec2_page(ctx, "describe_route_tables", op, "route-table-id", "RouteTables"))
 
 
 @reader("AWS::EC2::RouteTable", ("ec2:DescribeRouteTables",), "VpcId Tags")
 def route_table(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table = _route_table(ctx, r.physical_id)
-    declared = {_resolved(ctx, d.properties.get("DestinationCidrBlock")) for d in ctx.scope.of_type("AWS::EC2::Route")
-                if _resolved(ctx, d.properties.get("RouteTableId")) == r.physical_id}
-    endpoints = {_resolved(ctx, {"Ref": d.logical_id}) for d in ctx.scope.of_type("AWS::EC2::VPCEndpoint")
-                 if r.physical_id in {_resolved(ctx, t) for t in d.properties.get("RouteTableIds") or []}}
+    declared = {resolved(ctx, d.properties.get("DestinationCidrBlock")) for d in ctx.scope.of_type("AWS::EC2::Route")
+                if resolved(ctx, d.properties.get("RouteTableId")) == r.physical_id}
+    endpoints = {resolved(ctx, {"Ref": d.logical_id}) for d in ctx.scope.of_type("AWS::EC2::VPCEndpoint")
+                 if r.physical_id in {resolved(ctx, t) for t in d.properties.get("RouteTableIds") or []}}
     undeclared = []
     for found in need(table, "Routes", list, operation="DescribeRouteTables"):
         if not isinstance(found, Mapping):
@@ -189,7 +206,7 @@ def route(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table = _route_table(ctx, table_id)
     routes = [x for x in need(table, "Routes", list, operation="DescribeRouteTables")
               if isinstance(x, Mapping) and x.get("DestinationCidrBlock") == destination]
-    found = _only(routes, f"route to {destination} in {table_id}", "DescribeRouteTables", by_id=False)
+    found = only(routes, f"route to {destination} in {table_id}", "DescribeRouteTables", by_id=False)
     props = {"RouteTableId": table_id, "DestinationCidrBlock": destination}
     for key in ("GatewayId", "NatGatewayId"):  # a route has one target: the other is read as not set
         props[key] = found.get(key) or None
@@ -206,25 +223,25 @@ def route_table_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
                 if isinstance(a, Mapping) and isinstance(a.get("SubnetId"), str)]
 
     # The table that holds the subnet's association, whichever it is (the declared one or not: that is drift).
-    table = _one_of_all(ctx, op, "AWS::EC2::Subnet", subnet_id, "route table of subnet", subnets,
-                        _ec2_page(ctx, "describe_route_tables", op, "association.subnet-id", "RouteTables"))
+    table = one_of_all(ctx, op, "AWS::EC2::Subnet", subnet_id, "route table of subnet", subnets,
+                       _ec2_page(ctx, "describe_route_tables", op, "association.subnet-id", "RouteTables"))
     return {"SubnetId": subnet_id, "RouteTableId": need(table, "RouteTableId", str, operation=op)}
 
 
 @reader("AWS::EC2::InternetGateway", ("ec2:DescribeInternetGateways",), "Tags")
 def internet_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeInternetGateways"
-    answer = _call(op, ctx.aws.client("ec2").describe_internet_gateways, "InvalidInternetGatewayID.NotFound",
-                   InternetGatewayIds=[r.physical_id])
-    found = _only(answer.get("InternetGateways"), f"internet gateway {r.physical_id}", op, by_id=True)
+    answer = ask(op, ctx.aws.client("ec2").describe_internet_gateways, "InvalidInternetGatewayID.NotFound",
+                 InternetGatewayIds=[r.physical_id])
+    found = only(answer.get("InternetGateways"), f"internet gateway {r.physical_id}", op, by_id=True)
     return {"Tags": tag_list(found.get("Tags", []))}
 
 
 @reader("AWS::EC2::EIP", ("ec2:DescribeAddresses",), "Domain Tags")
 def elastic_ip(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeAddresses"
-    answer = _call(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
-    found = _only(answer.get("Addresses"), f"address {r.physical_id}", op, by_id=True)
+    answer = ask(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
+    found = only(answer.get("Addresses"), f"address {r.physical_id}", op, by_id=True)
     return {"Domain": need(found, "Domain", str, operation=op), "Tags": tag_list(found.get("Tags", [])),
             ATTRIBUTES: {"AllocationId": found.get("AllocationId")}}
 
@@ -232,8 +249,8 @@ def elastic_ip(ctx: ReadContext, r: Present) -> dict[str, Any]:
 @reader("AWS::EC2::NatGateway", ("ec2:DescribeNatGateways",), "SubnetId AllocationId Tags")
 def nat_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeNatGateways"
-    answer = _call(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])
-    found = _only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op, by_id=True)
+    answer = ask(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])
+    found = only(answer.get("NatGateways"), f"NAT gateway {r.physical_id}", op, by_id=True)
     addresses = found.get("NatGatewayAddresses") or [{}]
     props = {"SubnetId": need(found, "SubnetId", str, operation=op), "Tags": tag_list(found.get("Tags", []))}
     if isinstance(addresses[0], Mapping) and addresses[0].get("AllocationId"):

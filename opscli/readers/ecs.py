@@ -11,12 +11,12 @@ from opscli.readers.base import (
     MalformedAnswer,
     NotFound,
     ReadContext,
-    _call,
-    _only,
-    _pascal,
-    _resolved,
+    ask,
     need,
+    only,
+    pascal,
     reader,
+    resolved,
     spelled,
     tag_list,
 )
@@ -43,22 +43,22 @@ def _described(answer: Mapping[str, Any], key: str, what: str, statuses: tuple[s
         need(item, "status", str, operation=operation), statuses, "status", operation) != "INACTIVE"]
     if not active:
         raise NotFound(f"{what} is INACTIVE (deleted)")
-    return _only(active, what, operation, by_id=True)
+    return only(active, what, operation, by_id=True)
 
 
 @reader("AWS::ECS::Cluster", ("ecs:DescribeClusters",), "ClusterName ClusterSettings Tags")
 def ecs_cluster(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    answer = _call("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
-                   include=["SETTINGS", "TAGS"])
+    answer = ask("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
+                 include=["SETTINGS", "TAGS"])
     cluster = _described(answer, "clusters", f"cluster {r.physical_id}", _CLUSTER_STATUSES, "DescribeClusters")
     return {"ClusterName": need(cluster, "clusterName", str, operation="DescribeClusters"),
-            "ClusterSettings": _pascal(cluster.get("settings", [])), "Tags": tag_list(cluster.get("tags", []),
+            "ClusterSettings": pascal(cluster.get("settings", [])), "Tags": tag_list(cluster.get("tags", []),
                                                                                      "key", "value")}
 
 
 def _undeclared_revisions(ctx: ReadContext, r: Present, service: Mapping[str, Any]) -> list[str]:
     """Task definitions the service runs or deploys that are not the one the stack declares for it."""
-    declared = _resolved(ctx, r.properties.get("TaskDefinition"))
+    declared = resolved(ctx, r.properties.get("TaskDefinition"))
     running = [str(service.get("taskDefinition"))] + [str(d.get("taskDefinition")) for d in
                                                       service.get("deployments") or [] if isinstance(d, Mapping)]
     return [f"runs task definition {arn.rsplit('/', 1)[-1]}, not the declared {str(declared).rsplit('/', 1)[-1]}"
@@ -72,15 +72,15 @@ def _undeclared_revisions(ctx: ReadContext, r: Present, service: Mapping[str, An
 def ecs_service(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cluster = ctx.resolve(r.properties.get("Cluster"))
     op = "DescribeServices"
-    answer = _call(op, ctx.aws.client("ecs").describe_services, cluster=cluster, services=[r.physical_id],
-                   include=["TAGS"])
+    answer = ask(op, ctx.aws.client("ecs").describe_services, cluster=cluster, services=[r.physical_id],
+                 include=["TAGS"])
     service = _described(answer, "services", f"service {r.physical_id}", _SERVICE_STATUSES, op)
     props: dict[str, Any] = {
         "ServiceName": need(service, "serviceName", str, operation=op),
         "Cluster": need(service, "clusterArn", str, operation=op),
         "DesiredCount": need(service, "desiredCount", int, operation=op),
         "TaskDefinition": need(service, "taskDefinition", str, operation=op),
-        "NetworkConfiguration": _pascal(need(service, "networkConfiguration", Mapping, operation=op)),
+        "NetworkConfiguration": pascal(need(service, "networkConfiguration", Mapping, operation=op)),
         "Tags": tag_list(service.get("tags", []), "key", "value"),
         FACTS: {"RunningCount": need(service, "runningCount", int, operation=op),
                 "Status": need(service, "status", str, operation=op),
@@ -89,7 +89,7 @@ def ecs_service(ctx: ReadContext, r: Present) -> dict[str, Any]:
     for key in ("launchType", "platformVersion", "healthCheckGracePeriodSeconds", "propagateTags",
                 "enableECSManagedTags", "enableExecuteCommand", "deploymentConfiguration", "loadBalancers"):
         if key in service:
-            props[key[:1].upper() + key[1:]] = _pascal(service[key])
+            props[key[:1].upper() + key[1:]] = pascal(service[key])
     return props
 
 
@@ -101,18 +101,18 @@ _ECS_SPECIAL = {"efsVolumeConfiguration": "EFSVolumeConfiguration", "fileSystemI
         "ContainerDefinitions Volumes RuntimePlatform Tags")
 def task_definition(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTaskDefinition"
-    answer = _call(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
-                   taskDefinition=r.physical_id, include=["TAGS"])
+    answer = ask(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",
+                 taskDefinition=r.physical_id, include=["TAGS"])
     task = need(answer, "taskDefinition", Mapping, operation=op)
     if task.get("status") == "INACTIVE":  # deregistered: no new task can start from it
         raise NotFound(f"task definition {r.physical_id} is deregistered (INACTIVE)")
     props: dict[str, Any] = {"Family": need(task, "family", str, operation=op),
-                             "ContainerDefinitions": _pascal(need(task, "containerDefinitions", list, operation=op),
-                                                             _ECS_SPECIAL, keep=frozenset({"Options"})),
-                             "Volumes": _pascal(task.get("volumes", []), _ECS_SPECIAL),
+                             "ContainerDefinitions": pascal(need(task, "containerDefinitions", list, operation=op),
+                                                            _ECS_SPECIAL, keep=frozenset({"Options"})),
+                             "Volumes": pascal(task.get("volumes", []), _ECS_SPECIAL),
                              "Tags": tag_list(answer.get("tags", []), "key", "value")}
     for key in ("cpu", "memory", "networkMode", "pidMode", "ipcMode", "requiresCompatibilities", "taskRoleArn",
                 "executionRoleArn", "runtimePlatform"):
         if key in task:
-            props[key[:1].upper() + key[1:]] = _pascal(task[key])
+            props[key[:1].upper() + key[1:]] = pascal(task[key])
     return props

@@ -13,12 +13,12 @@ from opscli.readers.base import (
     MalformedAnswer,
     NotFound,
     ReadContext,
-    _call,
-    _json,
-    _not_found,
-    _only,
-    _optional,
+    ask,
+    ask_optional,
+    error_code_in,
+    json_value,
     need,
+    only,
     pages,
     reader,
     tag_list,
@@ -35,19 +35,19 @@ from platform_spec.rules import stk_perimeter as perimeter
 def file_system(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     op = "DescribeFileSystems"
-    answer = _call(op, efs.describe_file_systems, "FileSystemNotFound", FileSystemId=r.physical_id)
-    fs = _only(answer.get("FileSystems"), f"file system {r.physical_id}", op, by_id=True)
+    answer = ask(op, efs.describe_file_systems, "FileSystemNotFound", FileSystemId=r.physical_id)
+    fs = only(answer.get("FileSystems"), f"file system {r.physical_id}", op, by_id=True)
     props: dict[str, Any] = {"Encrypted": need(fs, "Encrypted", bool, operation=op),
                              "FileSystemTags": tag_list(fs.get("Tags", []))}
     for key in ("KmsKeyId", "PerformanceMode", "ThroughputMode"):
         if key in fs:
             props[key] = fs[key]
-    policy = _optional("DescribeFileSystemPolicy", efs.describe_file_system_policy, "PolicyNotFound",
-                       FileSystemId=r.physical_id)
-    props["FileSystemPolicy"] = None if policy is None else _json(  # None: definitely none
+    policy = ask_optional("DescribeFileSystemPolicy", efs.describe_file_system_policy, "PolicyNotFound",
+                          FileSystemId=r.physical_id)
+    props["FileSystemPolicy"] = None if policy is None else json_value(  # None: definitely none
         need(policy, "Policy", str, operation="DescribeFileSystemPolicy"), "DescribeFileSystemPolicy", "Policy")
-    lifecycle = _call("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
-                      FileSystemId=r.physical_id)
+    lifecycle = ask("DescribeLifecycleConfiguration", efs.describe_lifecycle_configuration,
+                    FileSystemId=r.physical_id)
     props["LifecyclePolicies"] = need(lifecycle, "LifecyclePolicies", list, operation="DescribeLifecycleConfiguration")
     props["ReplicationConfiguration"] = _replication(efs, r.physical_id)
     props[FACTS] = _access_points_beside(ctx, efs, r.physical_id)
@@ -96,9 +96,9 @@ def _replication(efs: Any, file_system: str) -> dict[str, Any] | None:
                                                FileSystemId=file_system)
                         for item in need(page, "Replications", list, operation=op)]
     except botocore.exceptions.ClientError as exc:
-        if _not_found(exc, "ReplicationNotFound"):
+        if error_code_in(exc, "ReplicationNotFound"):
             return None
-        if _not_found(exc, "FileSystemNotFound"):
+        if error_code_in(exc, "FileSystemNotFound"):
             raise NotFound(f"{op}: file system {file_system} not found") from None
         raise
     if not replications:
@@ -133,16 +133,16 @@ def mount_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
             every = pages(efs, "describe_mount_targets", op, FileSystemId=file_system)
             return [t for page in every for t in need(page, "MountTargets", list, operation=op)]
         except botocore.exceptions.ClientError as exc:
-            if _not_found(exc, "FileSystemNotFound"):
+            if error_code_in(exc, "FileSystemNotFound"):
                 raise NotFound(f"{op}: file system {file_system} not found") from None
             raise
 
     # One answer per file system, shared by its mount targets (one per AZ).
     targets = ctx.once(op, file_system, every_mount_target_of_the_file_system)
-    target = _only([t for t in targets if isinstance(t, Mapping) and t.get("MountTargetId") == r.physical_id],
-                   f"mount target {r.physical_id}", op, by_id=False)
-    groups = _call("DescribeMountTargetSecurityGroups", efs.describe_mount_target_security_groups,
-                   MountTargetId=r.physical_id)
+    target = only([t for t in targets if isinstance(t, Mapping) and t.get("MountTargetId") == r.physical_id],
+                  f"mount target {r.physical_id}", op, by_id=False)
+    groups = ask("DescribeMountTargetSecurityGroups", efs.describe_mount_target_security_groups,
+                 MountTargetId=r.physical_id)
     return {FACTS: {"LifeCycleState": need(target, "LifeCycleState", str, operation="DescribeMountTargets"),
                     "AvailabilityZoneName": need(target, "AvailabilityZoneName", str,
                                                  operation="DescribeMountTargets")},
@@ -156,10 +156,10 @@ def mount_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "FileSystemId PosixUser RootDirectory AccessPointTags")
 def access_point(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
-    answer = _call("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",
-                   AccessPointId=r.physical_id)
-    point = _only(answer.get("AccessPoints"), f"access point {r.physical_id}", "DescribeAccessPoints",
-                  by_id=True)
+    answer = ask("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",
+                 AccessPointId=r.physical_id)
+    point = only(answer.get("AccessPoints"), f"access point {r.physical_id}", "DescribeAccessPoints",
+                 by_id=True)
     props: dict[str, Any] = {"FileSystemId": need(point, "FileSystemId", str, operation="DescribeAccessPoints"),
                              "AccessPointTags": tag_list(point.get("Tags", []))}
     return {**props, **_access_point_shape(point)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, FACTS, ReadContext, _call, _listed_tags, _only, need, reader
+from opscli.readers.base import ATTRIBUTES, FACTS, ReadContext, ask, listed_tags, need, only, reader
 from opscli.stack import Present
 
 # What a write-only secret property (an AUTH token) reads as when the answer says one is set.
@@ -20,9 +20,9 @@ REDACTED = "(set; value not readable)"
 def replication_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     client = ctx.aws.client("elasticache")
     op = "DescribeReplicationGroups"
-    answer = _call(op, client.describe_replication_groups, "ReplicationGroupNotFoundFault",
-                   ReplicationGroupId=r.physical_id)
-    group = _only(answer.get("ReplicationGroups"), f"replication group {r.physical_id}", op, by_id=True)
+    answer = ask(op, client.describe_replication_groups, "ReplicationGroupNotFoundFault",
+                 ReplicationGroupId=r.physical_id)
+    group = only(answer.get("ReplicationGroups"), f"replication group {r.physical_id}", op, by_id=True)
     props: dict[str, Any] = {
         "ReplicationGroupId": r.physical_id,
         "ReplicationGroupDescription": group.get("Description", ""),
@@ -54,7 +54,7 @@ def replication_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
                                  "ReaderEndPoint.Address": reader_endpoint.get("Address"),
                                  "ReaderEndPoint.Port": str(reader_endpoint.get("Port", endpoint["Port"]))}
     if "ARN" in group:
-        props["Tags"] = _listed_tags(client.list_tags_for_resource, "TagList", ResourceName=group["ARN"])
+        props["Tags"] = listed_tags(client.list_tags_for_resource, "TagList", ResourceName=group["ARN"])
     return props
 
 
@@ -62,11 +62,11 @@ def replication_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "CacheSubnetGroupName Description SubnetIds Tags")
 def cache_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeCacheSubnetGroups"
-    answer = _call(op, ctx.aws.client("elasticache").describe_cache_subnet_groups, "CacheSubnetGroupNotFoundFault",
-                   CacheSubnetGroupName=r.physical_id)
-    group = _only(answer.get("CacheSubnetGroups"), f"cache subnet group {r.physical_id}", op, by_id=True)
-    tags = _listed_tags(ctx.aws.client("elasticache").list_tags_for_resource, "TagList",
-                        ResourceName=need(group, "ARN", str, operation=op))
+    answer = ask(op, ctx.aws.client("elasticache").describe_cache_subnet_groups, "CacheSubnetGroupNotFoundFault",
+                 CacheSubnetGroupName=r.physical_id)
+    group = only(answer.get("CacheSubnetGroups"), f"cache subnet group {r.physical_id}", op, by_id=True)
+    tags = listed_tags(ctx.aws.client("elasticache").list_tags_for_resource, "TagList",
+                       ResourceName=need(group, "ARN", str, operation=op))
     return {"CacheSubnetGroupName": r.physical_id, "Tags": tags,
             "Description": group.get("CacheSubnetGroupDescription", ""),
             "SubnetIds": sorted(s["SubnetIdentifier"] for s in need(group, "Subnets", list, operation=op)

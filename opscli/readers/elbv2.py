@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _only, boolean_text, need, reader, tag_list
+from opscli.readers.base import ATTRIBUTES, ReadContext, ask, boolean_text, need, only, reader, tag_list
 from opscli.stack import Present
 
 
 def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
-    answer = _call("DescribeTags", ctx.aws.client("elbv2").describe_tags, ResourceArns=[arn])
-    described = _only(need(answer, "TagDescriptions", list, operation="DescribeTags"), f"tags of {arn}",
-                      "DescribeTags", by_id=True)
+    answer = ask("DescribeTags", ctx.aws.client("elbv2").describe_tags, ResourceArns=[arn])
+    described = only(need(answer, "TagDescriptions", list, operation="DescribeTags"), f"tags of {arn}",
+                     "DescribeTags", by_id=True)
     return tag_list(need(described, "Tags", list, operation="DescribeTags"))
 
 
@@ -23,10 +23,10 @@ def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
 def load_balancer(ctx: ReadContext, r: Present) -> dict[str, Any]:
     elb = ctx.aws.client("elbv2")
     op = "DescribeLoadBalancers"
-    answer = _call(op, elb.describe_load_balancers, "LoadBalancerNotFound", LoadBalancerArns=[r.physical_id])
-    lb = _only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op, by_id=True)
-    attributes = _call("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes,
-                       LoadBalancerArn=r.physical_id)
+    answer = ask(op, elb.describe_load_balancers, "LoadBalancerNotFound", LoadBalancerArns=[r.physical_id])
+    lb = only(answer.get("LoadBalancers"), f"load balancer {r.physical_id}", op, by_id=True)
+    attributes = ask("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes,
+                     LoadBalancerArn=r.physical_id)
     return {ATTRIBUTES: {"DNSName": lb.get("DNSName"),
                          "LoadBalancerFullName": r.physical_id.split("loadbalancer/")[-1]},
             "Name": need(lb, "LoadBalancerName", str, operation=op), "Scheme": need(lb, "Scheme", str, operation=op),
@@ -58,8 +58,8 @@ def _declared_keys(r: Present) -> set[str]:
         "LoadBalancerArn Port Protocol DefaultActions")
 def listener(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeListeners"
-    answer = _call(op, ctx.aws.client("elbv2").describe_listeners, "ListenerNotFound", ListenerArns=[r.physical_id])
-    found = _only(answer.get("Listeners"), f"listener {r.physical_id}", op, by_id=True)
+    answer = ask(op, ctx.aws.client("elbv2").describe_listeners, "ListenerNotFound", ListenerArns=[r.physical_id])
+    found = only(answer.get("Listeners"), f"listener {r.physical_id}", op, by_id=True)
     return {"LoadBalancerArn": need(found, "LoadBalancerArn", str, operation=op),
             "Port": need(found, "Port", int, operation=op), "Protocol": need(found, "Protocol", str, operation=op),
             "DefaultActions": [{k: v for k, v in a.items() if k in ("Type", "TargetGroupArn")}
@@ -72,9 +72,9 @@ def listener(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "HealthyThresholdCount UnhealthyThresholdCount Tags")
 def target_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTargetGroups"
-    answer = _call(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",
-                   TargetGroupArns=[r.physical_id])
-    found = _only(answer.get("TargetGroups"), f"target group {r.physical_id}", op, by_id=True)
+    answer = ask(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",
+                 TargetGroupArns=[r.physical_id])
+    found = only(answer.get("TargetGroups"), f"target group {r.physical_id}", op, by_id=True)
     props = {"Name": need(found, "TargetGroupName", str, operation=op), "Tags": _elb_tags(ctx, r.physical_id)}
     for key in ("Port", "Protocol", "TargetType", "VpcId", "HealthCheckProtocol", "HealthCheckPath",
                 "HealthCheckIntervalSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, UNDECLARED, ReadContext, _call, _json, _resolved, need, pages, reader
+from opscli.readers.base import FACTS, UNDECLARED, ReadContext, ask, json_value, need, pages, reader, resolved
 from opscli.stack import Present
 from platform_spec.rules import stk_residency
 
@@ -14,10 +14,10 @@ from platform_spec.rules import stk_residency
         "Name Description EventPattern State Targets")
 def events_rule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     events = ctx.aws.client("events")
-    rule = _call("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)
+    rule = ask("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)
     targets = [t for page in pages(events, "list_targets_by_rule", "ListTargetsByRule", Rule=r.physical_id)
                for t in need(page, "Targets", list, operation="ListTargetsByRule")]
-    declared = {_resolved(ctx, t.get("Id")) for t in r.properties.get("Targets") or [] if isinstance(t, Mapping)}
+    declared = {resolved(ctx, t.get("Id")) for t in r.properties.get("Targets") or [] if isinstance(t, Mapping)}
     # An undeclared target delivering outside the stack's region or account is the residency rule's finding (it
     # says where): named once, there.
     account = ctx.resolve({"Ref": "AWS::AccountId"})
@@ -31,7 +31,7 @@ def events_rule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     if "Description" in rule:
         props["Description"] = rule["Description"]
     if "EventPattern" in rule:
-        props["EventPattern"] = _json(rule["EventPattern"], "DescribeRule", "EventPattern")
+        props["EventPattern"] = json_value(rule["EventPattern"], "DescribeRule", "EventPattern")
     return props
 
 
@@ -39,9 +39,9 @@ def _bus(ctx: ReadContext, events: Any, rule: Mapping[str, Any], account: str) -
     """The event bus the rule listens on and its policy (None: it has none): whoever may put events on the bus may
     start the stack's work (STK-POLICY-001)."""
     bus = need(rule, "EventBusName", str, operation="DescribeRule")
-    answer = ctx.once("DescribeEventBus", bus, lambda: _call("DescribeEventBus", events.describe_event_bus,
-                                                             "ResourceNotFoundException", Name=bus))
+    answer = ctx.once("DescribeEventBus", bus, lambda: ask("DescribeEventBus", events.describe_event_bus,
+                                                           "ResourceNotFoundException", Name=bus))
     need(answer, "Name", str, operation="DescribeEventBus")
     policy = answer.get("Policy")
     return {"EventBus": bus, "Account": account,
-            "EventBusPolicy": None if policy is None else _json(policy, "DescribeEventBus", "Policy")}
+            "EventBusPolicy": None if policy is None else json_value(policy, "DescribeEventBus", "Policy")}

@@ -10,12 +10,12 @@ from opscli.readers.base import (
     UNDECLARED,
     MalformedAnswer,
     ReadContext,
-    _call,
-    _json,
-    _resolved,
+    ask,
+    json_value,
     need,
     pages,
     reader,
+    resolved,
     tag_list,
 )
 from opscli.stack import Present
@@ -48,7 +48,7 @@ def _declared_managed_policies(ctx: ReadContext, role_name: str) -> set[str]:
         "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags")
 def iam_role(ctx: ReadContext, r: Present) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
-    role = need(_call("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
+    role = need(ask("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
                 operation="GetRole")
     attached = [p["PolicyArn"] for page in pages(iam, "list_attached_role_policies", "ListAttachedRolePolicies",
                                                  RoleName=r.physical_id)
@@ -59,18 +59,18 @@ def iam_role(ctx: ReadContext, r: Present) -> dict[str, Any]:
     own = sorted(set(inline_names) - _declared_inline_policies(ctx, r.physical_id))
     policies = []
     for name in own:
-        document = _call("GetRolePolicy", iam.get_role_policy, RoleName=r.physical_id, PolicyName=name)
-        policies.append({"PolicyName": name, "PolicyDocument": _json(
+        document = ask("GetRolePolicy", iam.get_role_policy, RoleName=r.physical_id, PolicyName=name)
+        policies.append({"PolicyName": name, "PolicyDocument": json_value(
             need(document, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"), "GetRolePolicy",
             "PolicyDocument")})
     # Each name resolved on its own: a policy document may name what is not known yet (a group's id), its name not.
-    declared_managed = {_resolved(ctx, arn) for arn in r.properties.get("ManagedPolicyArns") or []}
-    declared_inline = {str(_resolved(ctx, p.get("PolicyName"))) for p in r.properties.get("Policies") or []
+    declared_managed = {resolved(ctx, arn) for arn in r.properties.get("ManagedPolicyArns") or []}
+    declared_inline = {str(resolved(ctx, p.get("PolicyName"))) for p in r.properties.get("Policies") or []
                        if isinstance(p, Mapping)}
     undeclared = [f"managed policy {arn} attached" for arn in sorted(attached) if arn not in declared_managed]
     undeclared += [f"inline policy {name}" for name in own if name not in declared_inline]
     props = {"RoleName": r.physical_id, "ManagedPolicyArns": sorted(attached), "Policies": policies,
-             "AssumeRolePolicyDocument": _json(need(role, "AssumeRolePolicyDocument", (str, Mapping),
+             "AssumeRolePolicyDocument": json_value(need(role, "AssumeRolePolicyDocument", (str, Mapping),
                                                     operation="GetRole"), "GetRole", "AssumeRolePolicyDocument"),
              "Tags": tag_list(role.get("Tags", [])), FACTS: {UNDECLARED: undeclared}}
     if role.get("Description"):
@@ -87,9 +87,9 @@ def iam_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
         raise MalformedAnswer("the declared policy is attached to no role; there is nothing to read it from")
     documents = []
     for role in roles:
-        answer = _call("GetRolePolicy", iam.get_role_policy, "NoSuchEntity", RoleName=role, PolicyName=name)
-        documents.append(_json(need(answer, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"),
-                               "GetRolePolicy", "PolicyDocument"))
+        answer = ask("GetRolePolicy", iam.get_role_policy, "NoSuchEntity", RoleName=role, PolicyName=name)
+        documents.append(json_value(need(answer, "PolicyDocument", (str, Mapping), operation="GetRolePolicy"),
+                                    "GetRolePolicy", "PolicyDocument"))
     if any(d != documents[0] for d in documents):
         raise MalformedAnswer(f"policy {name} differs between the roles it is attached to")
     return {"PolicyName": name, "PolicyDocument": documents[0], "Roles": roles}
@@ -101,13 +101,13 @@ def iam_managed_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """The policy's default version (the document in force) and every identity it is attached to: a role, user or
     group the stack does not attach it to is undeclared."""
     iam = ctx.aws.client("iam")
-    policy = need(_call("GetPolicy", iam.get_policy, "NoSuchEntity", PolicyArn=r.physical_id), "Policy", Mapping,
+    policy = need(ask("GetPolicy", iam.get_policy, "NoSuchEntity", PolicyArn=r.physical_id), "Policy", Mapping,
                   operation="GetPolicy")
     version_id = need(policy, "DefaultVersionId", str, operation="GetPolicy")
-    version = need(_call("GetPolicyVersion", iam.get_policy_version, "NoSuchEntity", PolicyArn=r.physical_id,
-                         VersionId=version_id), "PolicyVersion", Mapping, operation="GetPolicyVersion")
-    document = _json(need(version, "Document", (str, Mapping), operation="GetPolicyVersion"), "GetPolicyVersion",
-                     "Document")
+    version = need(ask("GetPolicyVersion", iam.get_policy_version, "NoSuchEntity", PolicyArn=r.physical_id,
+                       VersionId=version_id), "PolicyVersion", Mapping, operation="GetPolicyVersion")
+    document = json_value(need(version, "Document", (str, Mapping), operation="GetPolicyVersion"), "GetPolicyVersion",
+                          "Document")
     attached: dict[str, list[str]] = {"Roles": [], "Users": [], "Groups": []}
     for page in pages(iam, "list_entities_for_policy", "ListEntitiesForPolicy", PolicyArn=r.physical_id):
         for prop, key, name in (("Roles", "PolicyRoles", "RoleName"), ("Users", "PolicyUsers", "UserName"),
@@ -116,7 +116,7 @@ def iam_managed_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
                                for item in need(page, key, list, operation="ListEntitiesForPolicy")]
     undeclared = []
     for prop, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group")):
-        declared = _resolved(ctx, r.properties.get(prop), [])
+        declared = resolved(ctx, r.properties.get(prop), [])
         declared = set(declared) if isinstance(declared, list) else set()
         undeclared += [f"attached to {kind} {name}" for name in sorted(attached[prop]) if name not in declared]
     props: dict[str, Any] = {"ManagedPolicyName": need(policy, "PolicyName", str, operation="GetPolicy"),

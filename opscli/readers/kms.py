@@ -10,12 +10,12 @@ from opscli.readers.base import (
     UNDECLARED,
     MalformedAnswer,
     ReadContext,
-    _call,
-    _json,
-    _resolved,
+    ask,
+    json_value,
     need,
     pages,
     reader,
+    resolved,
     tag_list,
 )
 from opscli.stack import Present
@@ -27,24 +27,24 @@ from platform_spec.rules import stk_resource_policy as resource_policy
         "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec MultiRegion Tags")
 def kms_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     kms = ctx.aws.client("kms")
-    meta = need(_call("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
+    meta = need(ask("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
                 Mapping, operation="DescribeKey")
-    rotation = _call("GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=r.physical_id)
-    policy = _call("GetKeyPolicy", kms.get_key_policy, KeyId=r.physical_id, PolicyName="default")
+    rotation = ask("GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=r.physical_id)
+    policy = ask("GetKeyPolicy", kms.get_key_policy, KeyId=r.physical_id, PolicyName="default")
     tags = [t for page in pages(kms, "list_resource_tags", "ListResourceTags", KeyId=r.physical_id)
             for t in need(page, "Tags", list, operation="ListResourceTags")]
     props = {"Description": meta.get("Description", ""),
              "Enabled": need(meta, "Enabled", bool, operation="DescribeKey"),
              "KeyUsage": meta.get("KeyUsage"), "KeySpec": meta.get("KeySpec") or meta.get("CustomerMasterKeySpec"),
              "EnableKeyRotation": need(rotation, "KeyRotationEnabled", bool, operation="GetKeyRotationStatus"),
-             "KeyPolicy": _json(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),
+             "KeyPolicy": json_value(need(policy, "Policy", str, operation="GetKeyPolicy"), "GetKeyPolicy", "Policy"),
              "Tags": tag_list(tags, "TagKey", "TagValue"),
              "MultiRegion": need(meta, "MultiRegion", bool, operation="DescribeKey"),
              FACTS: {"KeyManager": need(meta, "KeyManager", str, operation="DescribeKey"),
                      "KeyState": need(meta, "KeyState", str, operation="DescribeKey"),
                      "KeyArn": _key_arn(meta), "MultiRegionKeys": _multi_region_keys(meta),
                      UNDECLARED: _undeclared_grants(ctx, kms, r.physical_id),
-                     "Grants": _grants(ctx, kms, r.physical_id), "Account": _resolved(ctx, {"Ref": "AWS::AccountId"})}}
+                     "Grants": _grants(ctx, kms, r.physical_id), "Account": resolved(ctx, {"Ref": "AWS::AccountId"})}}
     if "RotationPeriodInDays" in rotation:
         props["RotationPeriodInDays"] = rotation["RotationPeriodInDays"]
     return {k: v for k, v in props.items() if v is not None}
@@ -72,7 +72,7 @@ def _multi_region_keys(meta: Mapping[str, Any]) -> dict[str, Any] | None:
 def _undeclared_grants(ctx: ReadContext, kms: Any, key: str) -> list[str]:
     """Grants on the key to anyone but an AWS service (ListGrants shows a service's grants under its service
     principal), a role of this stack or a service-linked role of this account."""
-    account = _resolved(ctx, {"Ref": "AWS::AccountId"}, "")
+    account = resolved(ctx, {"Ref": "AWS::AccountId"}, "")
     roles = {f"arn:aws:iam::{account}:role/{d.physical_id}" for d in ctx.scope.of_type("AWS::IAM::Role")
              if d.physical_id}
     found = []
@@ -102,6 +102,6 @@ def _grants(ctx: ReadContext, kms: Any, key: str) -> list[Mapping[str, Any]]:
 
 @reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")
 def kms_alias(ctx: ReadContext, r: Present) -> dict[str, Any]:
-    meta = need(_call("DescribeKey", ctx.aws.client("kms").describe_key, "NotFoundException", KeyId=r.physical_id),
+    meta = need(ask("DescribeKey", ctx.aws.client("kms").describe_key, "NotFoundException", KeyId=r.physical_id),
                 "KeyMetadata", Mapping, operation="DescribeKey")
     return {"AliasName": r.physical_id, "TargetKeyId": need(meta, "KeyId", str, operation="DescribeKey")}

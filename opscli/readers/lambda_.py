@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ReadContext, _call, need, reader, tag_list
+from opscli.readers.base import ReadContext, ask, need, reader, tag_list
 from opscli.stack import Present
 
 
 @reader("AWS::Lambda::Function", ("lambda:GetFunction",), "Runtime Handler MemorySize Timeout Role Description Tags")
 def lambda_function(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "GetFunction"
-    answer = _call(op, ctx.aws.client("lambda").get_function, "ResourceNotFoundException", FunctionName=r.physical_id)
+    answer = ask(op, ctx.aws.client("lambda").get_function, "ResourceNotFoundException", FunctionName=r.physical_id)
     config = need(answer, "Configuration", Mapping, operation=op)
     props = {k: config[k] for k in ("Runtime", "Handler", "MemorySize", "Timeout", "Role", "Description")
              if k in config}
@@ -26,8 +26,8 @@ def event_source_mapping(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """Which queue feeds which function, and how (the posture monitor's queue: STK-SQS-003 passes a queue a
     function consumes, since Lambda scales its pollers on the backlog)."""
     op = "GetEventSourceMapping"
-    answer = _call(op, ctx.aws.client("lambda").get_event_source_mapping, "ResourceNotFoundException",
-                   UUID=r.physical_id)
+    answer = ask(op, ctx.aws.client("lambda").get_event_source_mapping, "ResourceNotFoundException",
+                 UUID=r.physical_id)
     props: dict[str, Any] = {"EventSourceArn": need(answer, "EventSourceArn", str, operation=op)}
     for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"):
         if key in answer:

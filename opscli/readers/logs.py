@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, MalformedAnswer, ReadContext, _listed_tags, _only, need, pages, reader
+from opscli.readers.base import FACTS, MalformedAnswer, ReadContext, listed_tags, need, only, pages, reader
 from opscli.stack import Present
 
 
@@ -19,12 +19,12 @@ def log_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     groups = [g for page in pages(logs, "describe_log_groups", "DescribeLogGroups", logGroupNamePrefix=r.physical_id)
               for g in need(page, "logGroups", list, operation="DescribeLogGroups")
               if isinstance(g, Mapping) and g.get("logGroupName") == r.physical_id]
-    group = _only(groups, f"log group {r.physical_id}", "DescribeLogGroups", by_id=False)
+    group = only(groups, f"log group {r.physical_id}", "DescribeLogGroups", by_id=False)
     # DescribeLogGroups leaves out what is not set: absent is a definite "not set" (None), not "unknown".
     props: dict[str, Any] = {"LogGroupName": r.physical_id, "RetentionInDays": group.get("retentionInDays"),
                              "KmsKeyId": group.get("kmsKeyId")}
     arn = need(group, "arn", str, operation="DescribeLogGroups").removesuffix(":*")
-    props["Tags"] = _listed_tags(logs.list_tags_for_resource, "tags", Mapping, resourceArn=arn)
+    props["Tags"] = listed_tags(logs.list_tags_for_resource, "tags", Mapping, resourceArn=arn)
     # Where the group's events are streamed to (judged by the residency rule's live half): CloudFormation declares
     # a filter as a resource of its own, so they are facts of the group, not properties.
     op = "DescribeSubscriptionFilters"

@@ -11,10 +11,10 @@ from opscli.readers.base import (
     UNDECLARED,
     MalformedAnswer,
     ReadContext,
-    _call,
-    _listed_tags,
-    _only,
+    ask,
+    listed_tags,
     need,
+    only,
     pages,
     reader,
     spelled,
@@ -31,8 +31,8 @@ def _manual_snapshots(rds: Any, instance: str) -> list[dict[str, Any]]:
                       SnapshotType="manual"):
         for snapshot in need(page, "DBSnapshots", list, operation="DescribeDBSnapshots"):
             name = need(snapshot, "DBSnapshotIdentifier", str, operation="DescribeDBSnapshots")
-            answer = _call("DescribeDBSnapshotAttributes", rds.describe_db_snapshot_attributes,
-                           DBSnapshotIdentifier=name)
+            answer = ask("DescribeDBSnapshotAttributes", rds.describe_db_snapshot_attributes,
+                         DBSnapshotIdentifier=name)
             result = need(answer, "DBSnapshotAttributesResult", Mapping, operation="DescribeDBSnapshotAttributes")
             shared = sorted(str(v) for a in need(result, "DBSnapshotAttributes", list,
                                                  operation="DescribeDBSnapshotAttributes")
@@ -102,9 +102,9 @@ _APPLY_STATUSES = ("in-sync", "applying", "pending-reboot")
         "MasterUsername CACertificateIdentifier AutomaticBackupReplicationRegion SourceDBInstanceIdentifier Tags")
 def db_instance(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
-    answer = _call("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
-                   DBInstanceIdentifier=r.physical_id)
-    db = _only(answer.get("DBInstances"), f"DB instance {r.physical_id}", "DescribeDBInstances", by_id=True)
+    answer = ask("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
+                 DBInstanceIdentifier=r.physical_id)
+    db = only(answer.get("DBInstances"), f"DB instance {r.physical_id}", "DescribeDBInstances", by_id=True)
     op = "DescribeDBInstances"
     props: dict[str, Any] = {
         "DBInstanceIdentifier": need(db, "DBInstanceIdentifier", str, operation=op),
@@ -159,7 +159,7 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
     groups = need(db, "DBParameterGroups", list, operation="DescribeDBInstances")
     if not groups:
         raise MalformedAnswer("DescribeDBInstances answered no parameter group")
-    group = _only(groups, "parameter group", "DescribeDBInstances", by_id=False)
+    group = only(groups, "parameter group", "DescribeDBInstances", by_id=False)
     need(group, "DBParameterGroupName", str, operation="DescribeDBInstances")
     return group
 
@@ -169,10 +169,10 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
         "DBParameterGroupName Family Description Parameters Tags")
 def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
-    answer = _call("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
-                   DBParameterGroupName=r.physical_id)
-    group = _only(answer.get("DBParameterGroups"), f"parameter group {r.physical_id}", "DescribeDBParameterGroups",
-                  by_id=True)
+    answer = ask("DescribeDBParameterGroups", rds.describe_db_parameter_groups, "DBParameterGroupNotFound",
+                 DBParameterGroupName=r.physical_id)
+    group = only(answer.get("DBParameterGroups"), f"parameter group {r.physical_id}", "DescribeDBParameterGroups",
+                 by_id=True)
     parameters = {}
     for page in pages(rds, "describe_db_parameters", "DescribeDBParameters", DBParameterGroupName=r.physical_id,
                       Source="user"):
@@ -183,7 +183,7 @@ def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
              "Family": need(group, "DBParameterGroupFamily", str, operation="DescribeDBParameterGroups"),
              "Description": group.get("Description", "")}
     if "DBParameterGroupArn" in group:
-        props["Tags"] = _listed_tags(rds.list_tags_for_resource, "TagList", ResourceName=group["DBParameterGroupArn"])
+        props["Tags"] = listed_tags(rds.list_tags_for_resource, "TagList", ResourceName=group["DBParameterGroupArn"])
     return props
 
 
@@ -191,13 +191,13 @@ def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "DBSubnetGroupName DBSubnetGroupDescription SubnetIds Tags")
 def db_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
-    answer = _call("DescribeDBSubnetGroups", rds.describe_db_subnet_groups, "DBSubnetGroupNotFoundFault",
-                   DBSubnetGroupName=r.physical_id)
-    group = _only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups",
-                  by_id=True)
+    answer = ask("DescribeDBSubnetGroups", rds.describe_db_subnet_groups, "DBSubnetGroupNotFoundFault",
+                 DBSubnetGroupName=r.physical_id)
+    group = only(answer.get("DBSubnetGroups"), f"DB subnet group {r.physical_id}", "DescribeDBSubnetGroups",
+                 by_id=True)
     subnets = need(group, "Subnets", list, operation="DescribeDBSubnetGroups")
-    tags = _listed_tags(rds.list_tags_for_resource, "TagList",
-                        ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))
+    tags = listed_tags(rds.list_tags_for_resource, "TagList",
+                       ResourceName=need(group, "DBSubnetGroupArn", str, operation="DescribeDBSubnetGroups"))
     return {"DBSubnetGroupName": r.physical_id, "Tags": tags,
             "DBSubnetGroupDescription": group.get("DBSubnetGroupDescription", ""),
             "SubnetIds": sorted(s["SubnetIdentifier"] for s in subnets

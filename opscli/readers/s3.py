@@ -14,9 +14,9 @@ from opscli.readers.base import (
     FACTS,
     MalformedAnswer,
     ReadContext,
-    _call,
-    _json,
-    _optional,
+    ask,
+    ask_optional,
+    json_value,
     need,
     reader,
     tag_list,
@@ -38,8 +38,8 @@ def bucket(ctx: ReadContext, r: Present) -> dict[str, Any]:
     name = r.physical_id
     props: dict[str, Any] = {"BucketName": name}
     missing = ("NoSuchBucket",)
-    enc = _optional("GetBucketEncryption", s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
-                    *missing, Bucket=name)
+    enc = ask_optional("GetBucketEncryption", s3.get_bucket_encryption,
+                       "ServerSideEncryptionConfigurationNotFoundError", *missing, Bucket=name)
     if enc is None:
         props["BucketEncryption"] = None
     else:
@@ -49,21 +49,21 @@ def bucket(ctx: ReadContext, r: Present) -> dict[str, Any]:
         props["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [
             {("ServerSideEncryptionByDefault" if k == "ApplyServerSideEncryptionByDefault" else k): v
              for k, v in rule.items()} for rule in rules if isinstance(rule, Mapping)]}
-    block = _optional("GetPublicAccessBlock", s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration",
-                      *missing, Bucket=name)
+    block = ask_optional("GetPublicAccessBlock", s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration",
+                         *missing, Bucket=name)
     props["PublicAccessBlockConfiguration"] = None if block is None else need(
         block, "PublicAccessBlockConfiguration", Mapping, operation="GetPublicAccessBlock")
-    versioning = _call("GetBucketVersioning", s3.get_bucket_versioning, *missing, Bucket=name)
+    versioning = ask("GetBucketVersioning", s3.get_bucket_versioning, *missing, Bucket=name)
     if "Status" in versioning:
         props["VersioningConfiguration"] = {"Status": versioning["Status"]}
-    tags = _optional("GetBucketTagging", s3.get_bucket_tagging, "NoSuchTagSet", *missing, Bucket=name)
+    tags = ask_optional("GetBucketTagging", s3.get_bucket_tagging, "NoSuchTagSet", *missing, Bucket=name)
     props["Tags"] = [] if tags is None else tag_list(need(tags, "TagSet", list, operation="GetBucketTagging"))
-    owner = _optional("GetBucketOwnershipControls", s3.get_bucket_ownership_controls, "OwnershipControlsNotFoundError",
-                      *missing, Bucket=name)
+    owner = ask_optional("GetBucketOwnershipControls", s3.get_bucket_ownership_controls,
+                         "OwnershipControlsNotFoundError", *missing, Bucket=name)
     props["OwnershipControls"] = None if owner is None else need(owner, "OwnershipControls", Mapping,
                                                                   operation="GetBucketOwnershipControls")
-    notification = _call("GetBucketNotificationConfiguration", s3.get_bucket_notification_configuration, *missing,
-                         Bucket=name)
+    notification = ask("GetBucketNotificationConfiguration", s3.get_bucket_notification_configuration, *missing,
+                       Bucket=name)
     props["NotificationConfiguration"] = _notifications(notification)
     props.update(_copies(s3, name))
     props[FACTS] = {BUCKET_REGIONS: _destination_regions(ctx, props)}
@@ -124,7 +124,7 @@ def _listed(fn: Any, op: str, key: str, bucket: str) -> list[Mapping[str, Any]]:
     token: str | None = None
     seen: set[str] = set()
     while True:
-        answer = _call(op, fn, "NoSuchBucket", Bucket=bucket, **({"ContinuationToken": token} if token else {}))
+        answer = ask(op, fn, "NoSuchBucket", Bucket=bucket, **({"ContinuationToken": token} if token else {}))
         items += [i for i in need(answer, key, list, operation=op) if isinstance(i, Mapping)] if key in answer else []
         if not answer.get("IsTruncated"):
             return items
@@ -140,8 +140,8 @@ def _copies(s3: Any, name: str) -> dict[str, Any]:
     statistics, not object keys, and reading them would cost a call per bucket that the emulator cannot answer."""
     props: dict[str, Any] = {}
     op = "GetBucketReplication"
-    answer = _optional(op, s3.get_bucket_replication, "ReplicationConfigurationNotFoundError", "NoSuchBucket",
-                       Bucket=name)
+    answer = ask_optional(op, s3.get_bucket_replication, "ReplicationConfigurationNotFoundError", "NoSuchBucket",
+                          Bucket=name)
     if answer is None:
         props["ReplicationConfiguration"] = None
     else:
@@ -170,7 +170,7 @@ def _copies(s3: Any, name: str) -> dict[str, Any]:
         inventories.append(entry)
     props["InventoryConfigurations"] = inventories or None
     op = "GetBucketLogging"
-    logging = _call(op, s3.get_bucket_logging, "NoSuchBucket", Bucket=name).get("LoggingEnabled")
+    logging = ask(op, s3.get_bucket_logging, "NoSuchBucket", Bucket=name).get("LoggingEnabled")
     props["LoggingConfiguration"] = None if logging is None else {
         "DestinationBucketName": need(logging, "TargetBucket", str, operation=op),
         **({"LogFilePrefix": logging["TargetPrefix"]} if logging.get("TargetPrefix") else {})}
@@ -193,7 +193,7 @@ def _destination_regions(ctx: ReadContext, props: Mapping[str, Any]) -> dict[str
 
     def locate(bucket: str) -> str | None:
         try:
-            answer = _call("GetBucketLocation", s3.get_bucket_location, Bucket=bucket, ExpectedBucketOwner=account)
+            answer = ask("GetBucketLocation", s3.get_bucket_location, Bucket=bucket, ExpectedBucketOwner=account)
         except botocore.exceptions.ClientError as exc:
             # Refused as its owner (403 AccessDenied), or no such bucket (404): not provably this account's. The
             # same codes in a document sent with another status are no answer (S3 sends these with these).
@@ -219,7 +219,7 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 @reader("AWS::S3::BucketPolicy", ("s3:GetBucketPolicy",), "Bucket PolicyDocument")
 def bucket_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     name = ctx.resolve(r.properties.get("Bucket"))
-    answer = _call("GetBucketPolicy", ctx.aws.client("s3").get_bucket_policy, "NoSuchBucket", "NoSuchBucketPolicy",
-                   Bucket=name)
-    return {"Bucket": name, "PolicyDocument": _json(need(answer, "Policy", str, operation="GetBucketPolicy"),
-                                                    "GetBucketPolicy", "Policy")}
+    answer = ask("GetBucketPolicy", ctx.aws.client("s3").get_bucket_policy, "NoSuchBucket", "NoSuchBucketPolicy",
+                 Bucket=name)
+    return {"Bucket": name, "PolicyDocument": json_value(need(answer, "Policy", str, operation="GetBucketPolicy"),
+                                                         "GetBucketPolicy", "Policy")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, ReadContext, _call, _resolved, need, reader
+from opscli.readers.base import ATTRIBUTES, ReadContext, ask, need, reader, resolved
 from opscli.stack import Present
 
 DEFAULT_GROUP = "default"  # the group a schedule is in when its declaration names none
@@ -17,9 +17,9 @@ DEFAULT_GROUP = "default"  # the group a schedule is in when its declaration nam
 def schedule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """What runs when, where it sends and as whom: the expression, its state, its target (the queue, the input,
     the role, the dead-letter queue and retries) and the key its target's input is encrypted with."""
-    group = _resolved(ctx, r.properties.get("GroupName")) or DEFAULT_GROUP
-    answer = _call("GetSchedule", ctx.aws.client("scheduler").get_schedule, "ResourceNotFoundException",
-                   Name=r.physical_id, GroupName=group)
+    group = resolved(ctx, r.properties.get("GroupName")) or DEFAULT_GROUP
+    answer = ask("GetSchedule", ctx.aws.client("scheduler").get_schedule, "ResourceNotFoundException",
+                 Name=r.physical_id, GroupName=group)
     props: dict[str, Any] = {
         key: need(answer, key, kind, operation="GetSchedule")
         for key, kind in (("Name", str), ("GroupName", str), ("ScheduleExpression", str), ("State", str),

@@ -11,13 +11,13 @@ from opscli.readers.base import (
     MalformedAnswer,
     NotFound,
     ReadContext,
-    _call,
-    _json,
-    _listed_tags,
-    _resolved,
+    ask,
+    json_value,
+    listed_tags,
     need,
     pages,
     reader,
+    resolved,
 )
 from opscli.stack import Present
 from platform_spec.rules import stk_residency
@@ -27,15 +27,15 @@ from platform_spec.rules import stk_residency
         "TopicName KmsMasterKeyId Tags Subscription")
 def topic(ctx: ReadContext, r: Present) -> dict[str, Any]:
     sns = ctx.aws.client("sns")
-    answer = _call("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
+    answer = ask("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
     attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
     props: dict[str, Any] = {"TopicName": r.physical_id.rsplit(":", 1)[-1],
                              "KmsMasterKeyId": attributes.get("KmsMasterKeyId") or None}
-    props["Tags"] = _listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
-    declared = {(str(_resolved(ctx, d.properties.get("Protocol"))), str(_resolved(ctx, d.properties.get("Endpoint"))))
+    props["Tags"] = listed_tags(sns.list_tags_for_resource, "Tags", ResourceArn=r.physical_id)
+    declared = {(str(resolved(ctx, d.properties.get("Protocol"))), str(resolved(ctx, d.properties.get("Endpoint"))))
                 for d in ctx.scope.of_type("AWS::SNS::Subscription")
-                if _resolved(ctx, d.properties.get("TopicArn")) == r.physical_id}
-    declared |= {(str(_resolved(ctx, s.get("Protocol"))), str(_resolved(ctx, s.get("Endpoint"))))
+                if resolved(ctx, d.properties.get("TopicArn")) == r.physical_id}
+    declared |= {(str(resolved(ctx, s.get("Protocol"))), str(resolved(ctx, s.get("Endpoint"))))
                  for s in r.properties.get("Subscription") or [] if isinstance(s, Mapping)}
     subscriptions = [x for page in pages(sns, "list_subscriptions_by_topic", "ListSubscriptionsByTopic",
                                          TopicArn=r.physical_id)
@@ -60,8 +60,8 @@ def topic_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     arns = ctx.resolve(r.properties.get("Topics"))
     if not isinstance(arns, list) or len(arns) != 1:
         raise MalformedAnswer("the declared TopicPolicy names more or less than one topic; read one at a time")
-    answer = _call("GetTopicAttributes", ctx.aws.client("sns").get_topic_attributes, "NotFound", TopicArn=arns[0])
+    answer = ask("GetTopicAttributes", ctx.aws.client("sns").get_topic_attributes, "NotFound", TopicArn=arns[0])
     attributes = need(answer, "Attributes", Mapping, operation="GetTopicAttributes")
     if "Policy" not in attributes:
         raise NotFound(f"topic {arns[0]} has no policy")
-    return {"Topics": arns, "PolicyDocument": _json(attributes["Policy"], "GetTopicAttributes", "Policy")}
+    return {"Topics": arns, "PolicyDocument": json_value(attributes["Policy"], "GetTopicAttributes", "Policy")}

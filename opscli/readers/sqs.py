@@ -6,18 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import (
-    _QUEUE_MISSING,
     MalformedAnswer,
     NotFound,
     ReadContext,
-    _call,
-    _json,
+    ask,
     boolean_text,
+    json_value,
     need,
     reader,
     tag_list,
 )
 from opscli.stack import Present
+
+_QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 _INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "VisibilityTimeout",
                    "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds")
@@ -42,9 +43,9 @@ def queue(ctx: ReadContext, r: Present) -> dict[str, Any]:
     if "SqsManagedSseEnabled" in attributes:
         props["SqsManagedSseEnabled"] = boolean_text(attributes["SqsManagedSseEnabled"], "SqsManagedSseEnabled",
                                                      "GetQueueAttributes")
-    props["RedrivePolicy"] = _json(attributes["RedrivePolicy"], "GetQueueAttributes", "RedrivePolicy") \
+    props["RedrivePolicy"] = json_value(attributes["RedrivePolicy"], "GetQueueAttributes", "RedrivePolicy") \
         if attributes.get("RedrivePolicy") else None
-    tags = _call("ListQueueTags", sqs.list_queue_tags, *_QUEUE_MISSING, QueueUrl=r.physical_id)
+    tags = ask("ListQueueTags", sqs.list_queue_tags, *_QUEUE_MISSING, QueueUrl=r.physical_id)
     props["Tags"] = tag_list(tags.get("Tags", {}))
     return props
 
@@ -52,7 +53,7 @@ def queue(ctx: ReadContext, r: Present) -> dict[str, Any]:
 def _queue_attributes(ctx: ReadContext, url: str) -> Mapping[str, Any]:
     """Every attribute of a queue (GetQueueAttributes "All"), asked once per read: the queue's reader and its
     policy's share the answer."""
-    answer = ctx.once("GetQueueAttributes", url, lambda: _call(
+    answer = ctx.once("GetQueueAttributes", url, lambda: ask(
         "GetQueueAttributes", ctx.aws.client("sqs").get_queue_attributes, *_QUEUE_MISSING, QueueUrl=url,
         AttributeNames=["All"]))
     return need(answer, "Attributes", Mapping, operation="GetQueueAttributes")
@@ -66,4 +67,4 @@ def queue_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     attributes = _queue_attributes(ctx, urls[0])
     if "Policy" not in attributes:
         raise NotFound(f"queue {urls[0]} has no policy")
-    return {"Queues": urls, "PolicyDocument": _json(attributes["Policy"], "GetQueueAttributes", "Policy")}
+    return {"Queues": urls, "PolicyDocument": json_value(attributes["Policy"], "GetQueueAttributes", "Policy")}

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, MalformedAnswer, NotFound, ReadContext, _call, need, reader, tag_list
+from opscli.readers.base import ATTRIBUTES, MalformedAnswer, NotFound, ReadContext, ask, need, reader, tag_list
 from opscli.stack import Present
 
 
@@ -18,15 +18,15 @@ def web_acl(ctx: ReadContext, r: Present) -> dict[str, Any]:
     except ValueError:
         raise MalformedAnswer(f"web ACL id {r.physical_id!r} is not name|id|scope") from None
     waf = ctx.aws.client("wafv2")
-    answer = _call("GetWebACL", waf.get_web_acl, "WAFNonexistentItemException", Name=name, Scope=scope, Id=acl_id)
+    answer = ask("GetWebACL", waf.get_web_acl, "WAFNonexistentItemException", Name=name, Scope=scope, Id=acl_id)
     acl = need(answer, "WebACL", Mapping, operation="GetWebACL")
     arn = need(acl, "ARN", str, operation="GetWebACL")
     tag_list_read: list[Any] = []
     markers: set[str] = set()
     marker: str | None = None
     while True:  # WAF pages its tags (NextMarker); botocore has no paginator for it
-        page = _call("ListTagsForResource", waf.list_tags_for_resource, ResourceARN=arn,
-                     **({"NextMarker": marker} if marker else {}))
+        page = ask("ListTagsForResource", waf.list_tags_for_resource, ResourceARN=arn,
+                   **({"NextMarker": marker} if marker else {}))
         info = need(page, "TagInfoForResource", Mapping, operation="ListTagsForResource")  # AWS always returns it
         tag_list_read += need(info, "TagList", list, operation="ListTagsForResource") if "TagList" in info else []
         marker = page.get("NextMarker")
@@ -63,8 +63,8 @@ def _search_strings(value: Any) -> Any:
 @reader("AWS::WAFv2::WebACLAssociation", ("wafv2:GetWebACLForResource",), "ResourceArn WebACLArn")
 def web_acl_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))
-    answer = _call("GetWebACLForResource", ctx.aws.client("wafv2").get_web_acl_for_resource,
-                   "WAFNonexistentItemException", ResourceArn=resource)
+    answer = ask("GetWebACLForResource", ctx.aws.client("wafv2").get_web_acl_for_resource,
+                 "WAFNonexistentItemException", ResourceArn=resource)
     acl = answer.get("WebACL")
     if not isinstance(acl, Mapping):
         raise NotFound(f"no web ACL is associated with {resource}")
@@ -75,8 +75,8 @@ def web_acl_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
         "ResourceArn LogDestinationConfigs")
 def waf_logging(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))
-    answer = _call("GetLoggingConfiguration", ctx.aws.client("wafv2").get_logging_configuration,
-                   "WAFNonexistentItemException", ResourceArn=resource)
+    answer = ask("GetLoggingConfiguration", ctx.aws.client("wafv2").get_logging_configuration,
+                 "WAFNonexistentItemException", ResourceArn=resource)
     config = need(answer, "LoggingConfiguration", Mapping, operation="GetLoggingConfiguration")
     return {"ResourceArn": resource, "LogDestinationConfigs": need(config, "LogDestinationConfigs", list,
                                                                    operation="GetLoggingConfiguration")}
