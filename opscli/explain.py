@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.model import Finding, resource_parts
-from opscli.operations import ACCOUNT_OPERATIONS, SECRETS_SPECS
+from opscli.operations import ACCOUNT_OPERATIONS, SECRETS_SPECS, STACK_OPERATIONS
 from opscli.readers import READERS
 from opscli.sanitize import is_visible, visible_json
 from opscli.stackcheck import ACCOUNT_CHECK
@@ -32,12 +32,12 @@ def read_with(finding: Finding) -> list[str]:
     if finding.check_id.startswith("secret."):
         return list(SECRETS_OPERATIONS)
     if finding.check_id.endswith(f"/{ACCOUNT_CHECK}"):  # the account's IAM beside the stack, and its scope
-        return sorted({"cloudformation:GetTemplate", "cloudformation:ListStackResources", *ACCOUNT_OPERATIONS})
+        return sorted({*STACK_OPERATIONS, *ACCOUNT_OPERATIONS})
     parts = resource_parts(finding.resource)
     reader = READERS.get(parts[0]) if parts is not None else None
     if reader is not None:
-        return sorted({"cloudformation:GetTemplate", "cloudformation:ListStackResources", *reader.operations})
-    return ["cloudformation:GetTemplate", "cloudformation:ListStackResources"] if parts is not None else []
+        return sorted({*STACK_OPERATIONS, *reader.operations})
+    return list(STACK_OPERATIONS) if parts is not None else []
 
 
 def controls(rule: catalog.Rule | None) -> dict[str, list[str]]:

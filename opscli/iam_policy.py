@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from opscli.aws import CREDENTIAL_OPERATIONS, is_read
 from opscli.core import declared_operations
+from opscli.operations import declared_calls
+from opscli.readers import Call
 from opscli.targets import Targets
 from platform_spec import monitor, stacks
 from platform_spec.naming import NAMES, physical_name
@@ -15,14 +18,6 @@ from platform_spec.stacks import ALLOWED_REGION
 
 # botocore service name -> IAM action prefix (where they differ)
 IAM_PREFIX = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag", "elbv2": "elasticloadbalancing"}
-# API operations that IAM authorizes under an action of another name (the service authorization reference lists,
-# for each action, the API operation it grants). tests/opscli/test_iam_policy.py checks every action of the policy
-# against AWS's published actions, so an operation whose action differs cannot be added without its entry here.
-IAM_ACTION = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
-              "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
-              "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-              "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
-              "s3:ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration"}
 # Services with one global endpoint: their requests are made in us-east-1, whatever region the caller names, so a
 # condition on aws:RequestedRegion = ap-northeast-1 would deny every one of them. (botocore's endpoint data marks
 # them isRegionalized: false; the policy test checks this set against it.)
@@ -31,119 +26,57 @@ GLOBAL_SERVICES = frozenset({"iam"})
 # still need that account's own grant. `--account` names the one account.
 ANY_ACCOUNT = "*"
 
-# The resources each action is scoped to, for one stack. The service authorization reference lists, per action, the
-# resource types it authorizes; tests/opscli/test_iam_policy.py checks that every action with a resource type is
-# scoped here (or is in UNSCOPED with its reason), that every pattern has the shape of one of the action's types,
-# and, on the local deployment, that every call the audit makes names a resource its pattern matches.
-# Placeholders: {region} {account} {stack} (TapStack<suffix>), {bucket} (the stack's generated bucket names),
-# {cluster} {db} {db_params} {db_subnets} {redis} {redis_subnets} {rule} {schedule} {topic} {waf}, and per-item
-# lists: {queue} {secret} {log_group}. Names CloudFormation generates (roles, managed policies, alarms, functions,
-# buckets) begin with the stack's name. Ids AWS makes (keys, file systems, VPCs, APIs) are "*" within the region
-# and account.
-SCOPED: dict[str, tuple[str, ...]] = {
-    "cloudformation:GetTemplate": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
-    "cloudformation:ListStackResources": ("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",),
-    "cloudwatch:DescribeAlarms": ("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*",),
-    "cloudwatch:ListTagsForResource": ("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*",),
-    "ec2:DescribeVpcAttribute": ("arn:aws:ec2:{region}:{account}:vpc/*",),
-    "ecs:DescribeClusters": ("arn:aws:ecs:{region}:{account}:cluster/{cluster}",),
-    "ecs:DescribeServices": ("arn:aws:ecs:{region}:{account}:service/{cluster}/*",),
-    "elasticache:DescribeCacheSubnetGroups": ("arn:aws:elasticache:{region}:{account}:subnetgroup:{redis_subnets}",),
-    "elasticache:DescribeReplicationGroups": ("arn:aws:elasticache:{region}:{account}:replicationgroup:{redis}",),
-    "elasticache:ListTagsForResource": ("arn:aws:elasticache:{region}:{account}:replicationgroup:{redis}",
-                                        "arn:aws:elasticache:{region}:{account}:subnetgroup:{redis_subnets}"),
-    "elasticfilesystem:DescribeAccessPoints": ("arn:aws:elasticfilesystem:{region}:{account}:access-point/*",
-                                               "arn:aws:elasticfilesystem:{region}:{account}:file-system/*"),
-    "elasticfilesystem:DescribeFileSystemPolicy": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    "elasticfilesystem:DescribeFileSystems": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    "elasticfilesystem:DescribeLifecycleConfiguration": (
-        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    "elasticfilesystem:DescribeMountTargetSecurityGroups": (
-        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    "elasticfilesystem:DescribeMountTargets": ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    "elasticfilesystem:DescribeReplicationConfigurations": (
-        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",),
-    # The bus the stack's rule listens on (the account's default bus): who may put events on it (STK-POLICY-001).
-    "events:DescribeEventBus": ("arn:aws:events:{region}:{account}:event-bus/default",),
-    "events:DescribeRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
-    "events:ListTargetsByRule": ("arn:aws:events:{region}:{account}:rule/{rule}",),
-    "iam:GetPolicy": ("arn:aws:iam::{account}:policy/{stack}-*",),
-    "iam:GetPolicyVersion": ("arn:aws:iam::{account}:policy/{stack}-*",),
-    "iam:GetRole": ("arn:aws:iam::{account}:role/{stack}-*",),
-    "iam:GetRolePolicy": ("arn:aws:iam::{account}:role/{stack}-*",),
-    "iam:ListAttachedRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
-    "iam:ListEntitiesForPolicy": ("arn:aws:iam::{account}:policy/{stack}-*",),
-    "iam:ListRolePolicies": ("arn:aws:iam::{account}:role/{stack}-*",),
-    "kms:DescribeKey": ("arn:aws:kms:{region}:{account}:key/*",),
-    "kms:GetKeyPolicy": ("arn:aws:kms:{region}:{account}:key/*",),
-    "kms:GetKeyRotationStatus": ("arn:aws:kms:{region}:{account}:key/*",),
-    "kms:ListResourceTags": ("arn:aws:kms:{region}:{account}:key/*",),
-    "kms:ListGrants": ("arn:aws:kms:{region}:{account}:key/*",),
-    "lambda:GetFunction": ("arn:aws:lambda:{region}:{account}:function:{stack}-*",
-                           "arn:aws:lambda:{region}:{account}:function:{function}"),
-    "lambda:GetEventSourceMapping": ("arn:aws:lambda:{region}:{account}:event-source-mapping:*",),
-    "logs:DescribeSubscriptionFilters": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
-    "logs:ListTagsForResource": ("arn:aws:logs:{region}:{account}:log-group:{log_group}",),
-    "rds:DescribeDBParameters": ("arn:aws:rds:{region}:{account}:pg:{db_params}",),
-    # The instance's manual snapshots, whatever they are named (an intruder names them).
-    "rds:DescribeDBSnapshots": ("arn:aws:rds:{region}:{account}:db:{db}", "arn:aws:rds:{region}:{account}:snapshot:*"),
-    "rds:DescribeDBSnapshotAttributes": ("arn:aws:rds:{region}:{account}:snapshot:*",),
-    "rds:ListTagsForResource": ("arn:aws:rds:{region}:{account}:db:{db}",
-                                "arn:aws:rds:{region}:{account}:pg:{db_params}",
-                                "arn:aws:rds:{region}:{account}:subgrp:{db_subnets}"),
-    # Asked of the buckets a declared bucket copies to that the stack does not declare, as their owner
-    # (ExpectedBucketOwner): whose they are and where is the question, so any bucket name.
-    "s3:GetBucketLocation": ("arn:aws:s3:::*",),
-    "s3:GetBucketLogging": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketNotification": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketOwnershipControls": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketPolicy": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketPublicAccessBlock": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketTagging": ("arn:aws:s3:::{bucket}",),
-    "s3:GetBucketVersioning": ("arn:aws:s3:::{bucket}",),
-    "s3:GetEncryptionConfiguration": ("arn:aws:s3:::{bucket}",),
-    "s3:GetInventoryConfiguration": ("arn:aws:s3:::{bucket}",),
-    "s3:GetReplicationConfiguration": ("arn:aws:s3:::{bucket}",),
-    "scheduler:GetSchedule": ("arn:aws:scheduler:{region}:{account}:schedule/default/{schedule}",),
-    "secretsmanager:DescribeSecret": ("{secret}",),
-    "secretsmanager:GetResourcePolicy": ("{secret}",),
-    "secretsmanager:ListSecretVersionIds": ("{secret}",),
-    "sns:GetTopicAttributes": ("arn:aws:sns:{region}:{account}:{topic}",),
-    "sns:ListTagsForResource": ("arn:aws:sns:{region}:{account}:{topic}",),
-    "sns:ListSubscriptionsByTopic": ("arn:aws:sns:{region}:{account}:{topic}",),
-    "sqs:GetQueueAttributes": ("arn:aws:sqs:{region}:{account}:{queue}",),
-    "sqs:ListQueueTags": ("arn:aws:sqs:{region}:{account}:{queue}",),
-    "wafv2:GetLoggingConfiguration": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
-    "wafv2:GetWebACL": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
-    # AWS authorizes it on the web ACL and on the resource asked about (the API's stage).
-    "wafv2:GetWebACLForResource": ("arn:aws:wafv2:{region}:{account}:regional/webacl/*/*",
-                                   "arn:aws:apigateway:{region}::/restapis/*/stages/*"),
-    "wafv2:ListTagsForResource": ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",),
-    # API Gateway authorizes its control plane by HTTP verb on the path read: the stack's APIs (and their stages,
-    # resources, methods), its usage plans, API keys and VPC links. Their ids are made by AWS.
-    "apigateway:GET": ("arn:aws:apigateway:{region}::/restapis/*", "arn:aws:apigateway:{region}::/usageplans/*",
-                       "arn:aws:apigateway:{region}::/apikeys/*", "arn:aws:apigateway:{region}::/vpclinks/*"),
-}
-# Actions the reference lists with a resource type that are left on "*", and why.
-UNSCOPED: dict[str, str] = {
-    "rds:DescribeDBInstances": "asked with a filter over every declared instance in one call: RDS authorizes a "
-                               "filtered list on every instance it could return, not on the ids in the filter",
-    "rds:DescribeDBParameterGroups": "asked with a filter over every declared group in one call (as above)",
-    "rds:DescribeDBSubnetGroups": "asked with a filter over every declared group in one call (as above)",
-}
+# API operations that IAM authorizes under an action of another name (a Call's `action`; the service authorization
+# reference lists, for each action, the API operation it grants). tests/opscli/test_iam_policy.py checks every action
+# of the policy against AWS's published actions, so an operation whose action differs cannot be added without it.
+IAM_ACTION = {call.operation: call.action for call in declared_calls() if call.action}
+
+
+def iam_action(operation: str) -> str:
+    """The IAM action that authorizes `operation` (service:Operation, as botocore names them)."""
+    service, name = operation.split(":", 1)
+    if service == "apigateway":
+        return "apigateway:GET"  # API Gateway's control plane authorizes by HTTP verb
+    return IAM_ACTION.get(operation, f"{IAM_PREFIX.get(service, service)}:{name}")
 
 
 def iam_actions(operations: set[str]) -> list[str]:
     actions = set()
     for operation in operations:
-        service, name = operation.split(":", 1)
-        if not is_read(name):  # pragma: no cover - guarded by tests and by the read-only hook
+        if not is_read(operation.split(":", 1)[1]):  # pragma: no cover - guarded by tests and by the read-only hook
             raise ValueError(f"{operation} is not a read operation")
-        if service == "apigateway":
-            actions.add("apigateway:GET")  # API Gateway's control plane authorizes by HTTP verb
-        else:
-            actions.add(IAM_ACTION.get(operation, f"{IAM_PREFIX.get(service, service)}:{name}"))
+        actions.add(iam_action(operation))
     return sorted(actions)
+
+
+def scopes(calls: Iterable[Call]) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """By IAM action, the resources each is granted on for one stack (SCOPED), and why an action that has a
+    resource type is granted on "*" all the same (UNSCOPED), as the calls declare them beside the code that makes
+    them (opscli.readers). Every call of one action (API Gateway's, by verb) must declare the same."""
+    scoped: dict[str, tuple[str, ...]] = {}
+    unscoped: dict[str, str] = {}
+    declared: dict[str, Call] = {}
+    for call in calls:
+        action = iam_action(call.operation)
+        first = declared.setdefault(action, call)
+        if (first.scope, first.unscoped) != (call.scope, call.unscoped):
+            raise ValueError(f"{call.operation} and {first.operation} declare different IAM scopes for {action}")
+        if call.scope:
+            scoped[action] = call.scope
+        elif call.unscoped:
+            unscoped[action] = call.unscoped
+    return scoped, unscoped
+
+
+# The service authorization reference lists, per action, the resource types it authorizes;
+# tests/opscli/test_iam_policy.py checks that every action with a resource type is scoped (or is in UNSCOPED with its
+# reason), that every pattern has the shape of one of the action's types, and, on the local deployment, that every
+# call the audit makes names a resource its pattern matches. Placeholders (scope_values): {region} {account} {stack}
+# (TapStack<suffix>), {bucket} (the stack's generated bucket names), {cluster} {function} {db} {db_params}
+# {db_subnets} {redis} {redis_subnets} {rule} {schedule} {topic} {waf}, and per-item lists: {queue} {secret}
+# {log_group}. Names CloudFormation generates (roles, managed policies, alarms, functions, buckets) begin with the
+# stack's name. Ids AWS makes (keys, file systems, VPCs, APIs) are "*" within the region and account.
+SCOPED, UNSCOPED = scopes(declared_calls())
 
 
 def scope_values(targets: Targets, account: str | None = None) -> dict[str, tuple[str, ...]]:

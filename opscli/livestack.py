@@ -23,7 +23,7 @@ from opscli import account_iam as account_iam_module
 from opscli.account_iam import AccountIam
 from opscli.checks import ANSWERS, NO_ANSWER, UNKNOWN, describe_failure
 from opscli.errors import CredentialsError
-from opscli.readers import ATTRIBUTES, FACTS, READERS, NotFound, ReadContext
+from opscli.readers import ATTRIBUTES, FACTS, NO_READER, READERS, NotFound, ReadContext, derived_attributes
 from opscli.shapes import Where
 from opscli.stack import Declared, StackScope
 from platform_spec.context import BUCKET_REGIONS
@@ -51,82 +51,6 @@ class LiveResource:
     facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for platform_spec.rules.live_only
     unresolved: bool = False  # the read needed a value of another resource that was not known yet
     attributes: dict[str, Any] = field(default_factory=dict)  # the GetAtt values the reader answered (an ARN)
-
-
-# Why a declared type has no reader: nothing about it bears on posture, or it cannot be read back.
-NO_READER: dict[str, str] = {
-    "AWS::CDK::Metadata": "CDK bookkeeping; no AWS resource",
-    "AWS::Lambda::LayerVersion": "an immutable code bundle; the function that uses it is read",
-    "AWS::ApiGateway::Account": "account-wide setting (CloudWatch role), not a resource of this stack alone",
-    "AWS::ApiGateway::Deployment": "an immutable snapshot; the stage that serves it is read",
-    "AWS::ApiGateway::RequestValidator": "validation settings; its method references are read",
-    "AWS::ApiGateway::Resource": "a path segment; its methods are read",
-    "AWS::ApiGateway::UsagePlanKey": "a key-to-plan link; the plan is read and the key value is a secret",
-    "AWS::EC2::VPCGatewayAttachment": "attachment only; the routes through the internet gateway are read",
-    "Custom::S3AutoDeleteObjects": "a deployment-time custom resource; no live resource",
-    "Custom::VpcRestrictDefaultSG": "a deployment-time custom resource; the default security group it empties is "
-                                    "not declared by the stack",
-}
-
-
-def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]:
-    """The GetAtt values CloudFormation derives from a physical id (what Fn::GetAtt returns), where known."""
-    pid = r.physical_id or ""
-    arn = f"arn:aws:{{}}:{region}:{account}:{{}}"
-    table: dict[str, Callable[[], dict[str, str]]] = {
-        "AWS::KMS::Key": lambda: {"Arn": arn.format("kms", f"key/{pid}"), "KeyId": pid},
-        "AWS::EC2::SecurityGroup": lambda: {"GroupId": pid},
-        "AWS::Logs::LogGroup": lambda: {"Arn": arn.format("logs", f"log-group:{pid}:*")},
-        "AWS::SQS::Queue": lambda: {"Arn": arn.format("sqs", pid.rsplit("/", 1)[-1]), "QueueUrl": pid,
-                                    "QueueName": pid.rsplit("/", 1)[-1]},
-        "AWS::S3::Bucket": lambda: {"Arn": f"arn:aws:s3:::{pid}"},
-        "AWS::IAM::Role": lambda: {"Arn": f"arn:aws:iam::{account}:role/{pid}"},
-        "AWS::ECS::Cluster": lambda: {"Arn": arn.format("ecs", f"cluster/{pid}")},
-        "AWS::ECS::Service": lambda: {"ServiceArn": pid, "Name": pid.rsplit("/", 1)[-1]},
-        "AWS::ECS::TaskDefinition": lambda: {"TaskDefinitionArn": pid},
-        "AWS::EFS::FileSystem": lambda: {"Arn": arn.format("elasticfilesystem", f"file-system/{pid}"),
-                                         "FileSystemId": pid},
-        "AWS::EFS::AccessPoint": lambda: {"Arn": arn.format("elasticfilesystem", f"access-point/{pid}"),
-                                          "AccessPointId": pid},
-        "AWS::SNS::Topic": lambda: {"TopicArn": pid, "TopicName": pid.rsplit(":", 1)[-1]},
-        "AWS::Events::Rule": lambda: {"Arn": arn.format("events", f"rule/{pid}")},
-        "AWS::ElasticLoadBalancingV2::LoadBalancer": lambda: {"LoadBalancerArn": pid},
-        "AWS::ElasticLoadBalancingV2::TargetGroup": lambda: {"TargetGroupArn": pid},
-        "AWS::ApiGateway::Deployment": lambda: {"DeploymentId": pid},
-        "AWS::ApiGateway::RequestValidator": lambda: {"RequestValidatorId": pid},
-        "AWS::ApiGateway::Resource": lambda: {"ResourceId": pid},
-        "AWS::ApiGateway::ApiKey": lambda: {"APIKeyId": pid},
-        "AWS::CloudWatch::Alarm": lambda: {"Arn": arn.format("cloudwatch", f"alarm:{pid}")},
-        "AWS::WAFv2::WebACL": lambda: _web_acl_attributes(pid, region, account),
-        "AWS::ApiGateway::UsagePlan": lambda: {"Id": pid},
-        "AWS::ApiGateway::VpcLink": lambda: {"VpcLinkId": pid},
-        "AWS::EC2::VPC": lambda: {"VpcId": pid},
-        "AWS::EC2::Subnet": lambda: {"SubnetId": pid},
-        "AWS::EC2::RouteTable": lambda: {"RouteTableId": pid},
-        "AWS::EC2::InternetGateway": lambda: {"InternetGatewayId": pid},
-        "AWS::EC2::NatGateway": lambda: {"NatGatewayId": pid},
-        "AWS::EC2::EIP": lambda: {"PublicIp": pid},
-        "AWS::Lambda::Function": lambda: {"Arn": arn.format("lambda", f"function:{pid}")},
-        "AWS::RDS::DBInstance": lambda: {"DBInstanceArn": arn.format("rds", f"db:{pid}")},
-        "AWS::IAM::ManagedPolicy": lambda: {"PolicyArn": pid},
-        "AWS::Scheduler::Schedule": lambda: {"Arn": arn.format("scheduler", f"schedule/{_group(r)}/{pid}")},
-    }
-    return table[r.type]() if pid and r.type in table else {}
-
-
-def _group(r: Declared) -> str:
-    """A schedule's group: its declared GroupName where that is a plain name, else the default group."""
-    group = r.properties.get("GroupName")
-    return group if isinstance(group, str) and group else "default"
-
-
-def _web_acl_attributes(pid: str, region: str, account: str) -> dict[str, str]:
-    parts = pid.split("|")
-    if len(parts) != 3:
-        return {}
-    name, acl_id, scope = parts
-    where = "global" if scope == "CLOUDFRONT" else "regional"
-    return {"Arn": f"arn:aws:wafv2:{region}:{account}:{where}/webacl/{name}/{acl_id}", "Id": acl_id}
 
 
 def _canonical(value: Any, where: Where | None = None) -> Any:

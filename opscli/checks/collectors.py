@@ -11,7 +11,8 @@ import botocore.exceptions
 
 from opscli.checks import Context, Missing, Spec, judge
 from opscli.model import Finding
-from opscli.readers.base import MalformedAnswer, need
+from opscli.readers import kms
+from opscli.readers.base import Call, MalformedAnswer, need
 from platform_spec.naming import physical_name
 from platform_spec.rules import secrets_live as live
 from platform_spec.rules import stk_residency_stores as residency
@@ -30,9 +31,12 @@ def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: s
 
 # --- Secrets Manager ----------------------------------------------------------------------------
 
-SECRET = Spec("secretsmanager", ("secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",
-                                 "secretsmanager:GetResourcePolicy", "kms:DescribeKey"),
-              live.SECRET_CHECKS)
+# {secret}: each secret's ARN, or its name with the six characters AWS appends (opscli.iam_policy).
+_SECRET_ARN = ("{secret}",)
+SECRET_CALLS = (Call("secretsmanager:DescribeSecret", _SECRET_ARN),
+                Call("secretsmanager:ListSecretVersionIds", _SECRET_ARN),
+                Call("secretsmanager:GetResourcePolicy", _SECRET_ARN), kms.DESCRIBE_KEY)
+SECRET = Spec("secretsmanager", tuple(call.operation for call in SECRET_CALLS), live.SECRET_CHECKS)
 
 
 RULE_OF = dict(live.SECRET_CHECKS)  # check id -> catalog rule id

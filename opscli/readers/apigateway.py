@@ -8,10 +8,12 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     ReadContext,
     ask,
     need,
+    no_reader,
     pages,
     pascal,
     reader,
@@ -21,6 +23,20 @@ from opscli.readers.base import (
 from opscli.stack import Declared, Present
 from platform_spec.rules.intrinsics import ref_target
 from platform_spec.rules.policy_documents import KeyTwice, parse
+
+# API Gateway authorizes its control plane by HTTP verb on the path read (every operation is the action
+# apigateway:GET): the stack's APIs (and their stages, resources, methods), its usage plans, API keys and VPC
+# links. Their ids are made by AWS.
+GET = ("arn:aws:apigateway:{region}::/restapis/*", "arn:aws:apigateway:{region}::/usageplans/*",
+       "arn:aws:apigateway:{region}::/apikeys/*", "arn:aws:apigateway:{region}::/vpclinks/*")
+
+no_reader("AWS::ApiGateway::Account", "account-wide setting (CloudWatch role), not a resource of this stack alone")
+no_reader("AWS::ApiGateway::Deployment", "an immutable snapshot; the stage that serves it is read",
+          derived=lambda p: {"DeploymentId": p.id})
+no_reader("AWS::ApiGateway::RequestValidator", "validation settings; its method references are read",
+          derived=lambda p: {"RequestValidatorId": p.id})
+no_reader("AWS::ApiGateway::Resource", "a path segment; its methods are read", derived=lambda p: {"ResourceId": p.id})
+no_reader("AWS::ApiGateway::UsagePlanKey", "a key-to-plan link; the plan is read and the key value is a secret")
 
 
 def _declared_methods(ctx: ReadContext, api: Declared | Present) -> set[tuple[str, str]]:
@@ -87,8 +103,8 @@ def _undeclared_stages_and_deployments(ctx: ReadContext, r: Present) -> list[str
     return found
 
 
-@reader("AWS::ApiGateway::RestApi", ("apigateway:GetRestApi", "apigateway:GetResources", "apigateway:GetStages",
-                                     "apigateway:GetDeployments"),
+@reader("AWS::ApiGateway::RestApi", (Call("apigateway:GetRestApi", GET), Call("apigateway:GetResources", GET),
+                                     Call("apigateway:GetStages", GET), Call("apigateway:GetDeployments", GET)),
         "Name Description EndpointConfiguration ApiKeySourceType Policy Tags")
 def rest_api(ctx: ReadContext, r: Present) -> dict[str, Any]:
     api = ask("GetRestApi", ctx.aws.client("apigateway").get_rest_api, "NotFoundException", restApiId=r.physical_id)
@@ -132,7 +148,7 @@ METHOD_SETTING_PROPERTIES = frozenset({
     "ThrottlingBurstLimit", "ThrottlingRateLimit"})
 
 
-@reader("AWS::ApiGateway::Stage", ("apigateway:GetStage",),
+@reader("AWS::ApiGateway::Stage", (Call("apigateway:GetStage", GET),),
         "StageName DeploymentId TracingEnabled AccessLogSetting MethodSettings Tags")
 def api_stage(ctx: ReadContext, r: Present) -> dict[str, Any]:
     api_id = ctx.resolve(r.properties.get("RestApiId"))
@@ -159,7 +175,7 @@ def api_stage(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::ApiGateway::Method", ("apigateway:GetMethod",),
+@reader("AWS::ApiGateway::Method", (Call("apigateway:GetMethod", GET),),
         "HttpMethod AuthorizationType ApiKeyRequired RequestParameters RequestValidatorId Integration")
 def api_method(ctx: ReadContext, r: Present) -> dict[str, Any]:
     method = ask("GetMethod", ctx.aws.client("apigateway").get_method, "NotFoundException",
@@ -180,8 +196,9 @@ def api_method(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::ApiGateway::UsagePlan", ("apigateway:GetUsagePlan", "apigateway:GetUsagePlanKeys"),
-        "UsagePlanName ApiStages Throttle Tags")
+@reader("AWS::ApiGateway::UsagePlan", (Call("apigateway:GetUsagePlan", GET),
+                                       Call("apigateway:GetUsagePlanKeys", GET)),
+        "UsagePlanName ApiStages Throttle Tags", derived=lambda p: {"Id": p.id})
 def usage_plan(ctx: ReadContext, r: Present) -> dict[str, Any]:
     plan = ask("GetUsagePlan", ctx.aws.client("apigateway").get_usage_plan, "NotFoundException",
                usagePlanId=r.physical_id)
@@ -201,7 +218,8 @@ def usage_plan(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::ApiGateway::ApiKey", ("apigateway:GetApiKey",), "Name Enabled StageKeys Tags")
+@reader("AWS::ApiGateway::ApiKey", (Call("apigateway:GetApiKey", GET),), "Name Enabled StageKeys Tags",
+        derived=lambda p: {"APIKeyId": p.id})
 def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     # includeValue stays False: opscli never reads the key itself.
     key = ask("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
@@ -214,7 +232,8 @@ def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
             "StageKeys": stage_keys, "Tags": tag_list(key.get("tags", {}))}
 
 
-@reader("AWS::ApiGateway::VpcLink", ("apigateway:GetVpcLink",), "Name TargetArns Tags")
+@reader("AWS::ApiGateway::VpcLink", (Call("apigateway:GetVpcLink", GET),), "Name TargetArns Tags",
+        derived=lambda p: {"VpcLinkId": p.id})
 def vpc_link(ctx: ReadContext, r: Present) -> dict[str, Any]:
     link = ask("GetVpcLink", ctx.aws.client("apigateway").get_vpc_link, "NotFoundException", vpcLinkId=r.physical_id)
     return {"Name": need(link, "name", str, operation="GetVpcLink"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import MalformedAnswer, ReadContext, ask, need, only, pages, reader
+from opscli.readers.base import Call, MalformedAnswer, ReadContext, ask, need, only, pages, reader
 from opscli.stack import Present
 
 
-@reader("AWS::ApplicationAutoScaling::ScalableTarget", ("application-autoscaling:DescribeScalableTargets",),
+@reader("AWS::ApplicationAutoScaling::ScalableTarget", (Call("application-autoscaling:DescribeScalableTargets"),),
         "ServiceNamespace ResourceId ScalableDimension MinCapacity MaxCapacity")
 def scalable_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
     namespace = ctx.resolve(r.properties.get("ServiceNamespace"))
@@ -24,7 +24,7 @@ def scalable_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
             "MaxCapacity": need(target, "MaxCapacity", int, operation=op)}
 
 
-@reader("AWS::ApplicationAutoScaling::ScalingPolicy", ("application-autoscaling:DescribeScalingPolicies",),
+@reader("AWS::ApplicationAutoScaling::ScalingPolicy", (Call("application-autoscaling:DescribeScalingPolicies"),),
         "PolicyName PolicyType TargetTrackingScalingPolicyConfiguration")
 def scaling_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     target = ctx.scope.by_logical_id().get(_ref_target(r.properties.get("ScalingTargetId")) or "")

@@ -21,7 +21,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from opscli.stack import Present, StackScope
+from opscli.stack import Declared, Present, StackScope
 from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
@@ -186,21 +186,94 @@ Read = Callable[[ReadContext, Present], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Call:
+    """An AWS operation opscli makes (service:Operation, as botocore names them) and where IAM lets it look.
+
+    `scope`: the ARN patterns its IAM action is granted on for one stack, with placeholders ({region}, {account},
+    {stack}, {bucket} ...) that opscli.iam_policy fills from the stack's names; empty where the service
+    authorization reference lists no resource type for the action (then "*" is all IAM can grant). `unscoped`: why
+    an action that has a resource type is granted on "*" all the same. `action`: the IAM action, where IAM names it
+    otherwise than the operation (the reference lists, for each action, the API operations it grants)."""
+
+    operation: str
+    scope: tuple[str, ...] = ()
+    unscoped: str = ""
+    action: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scope and self.unscoped:
+            raise ValueError(f"{self.operation} is both scoped and unscoped")
+
+
+@dataclass(frozen=True)
+class Physical:
+    """A deployed resource as CloudFormation derives its GetAtt values: its physical id, where it is, and its
+    declaration."""
+
+    id: str
+    region: str
+    account: str
+    declared: Declared
+
+    def arn(self, service: str, resource: str) -> str:
+        """An ARN in this resource's region and account."""
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+
+# The GetAtt values CloudFormation derives from a resource's physical id (what Fn::GetAtt returns).
+Derive = Callable[[Physical], dict[str, str]]
+
+
+@dataclass(frozen=True)
 class Reader:
     resource_type: str
-    operations: tuple[str, ...]  # service:Operation, for the IAM policy and the read-only allowlist
+    calls: tuple[Call, ...]  # the AWS calls it makes: the IAM policy and the read-only allowlist
     reads: frozenset[str]  # the CloudFormation properties it returns
     read: Read
 
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The calls' service:Operation names."""
+        return tuple(call.operation for call in self.calls)
 
+
+# The registry, filled by the reader modules as opscli.readers imports them: a declared type has a reader or the
+# reason it has none, never both; either may say what CloudFormation derives from the type's physical id.
 READERS: dict[str, Reader] = {}
+NO_READER: dict[str, str] = {}  # resource type -> why it needs no reader
+DERIVED: dict[str, Derive] = {}
 
 
-def reader(resource_type: str, operations: tuple[str, ...], reads: str) -> Callable[[Read], Read]:
+def _declare(resource_type: str, derived: Derive | None) -> None:
+    if resource_type in READERS or resource_type in NO_READER:
+        raise ValueError(f"{resource_type} is declared twice in opscli.readers")
+    if derived is not None:
+        DERIVED[resource_type] = derived
+
+
+def reader(resource_type: str, calls: tuple[Call, ...], reads: str, *,
+           derived: Derive | None = None) -> Callable[[Read], Read]:
+    """Registers the decorated function as the reader of `resource_type`: the AWS calls it makes (with their IAM
+    scope), the CloudFormation properties it returns (`reads`, space-separated) and the GetAtt values derived from
+    the type's physical id."""
     def register(fn: Read) -> Read:
-        READERS[resource_type] = Reader(resource_type, operations, frozenset(reads.split()), fn)
+        _declare(resource_type, derived)
+        READERS[resource_type] = Reader(resource_type, calls, frozenset(reads.split()), fn)
         return fn
     return register
+
+
+def no_reader(resource_type: str, why: str, *, derived: Derive | None = None) -> None:
+    """Registers a type that has no reader, and why it needs none (nothing about it bears on posture, or it
+    cannot be read back)."""
+    _declare(resource_type, derived)
+    NO_READER[resource_type] = why
+
+
+def derived_attributes(r: Declared, region: str, account: str) -> dict[str, str]:
+    """The GetAtt values CloudFormation derives from `r`'s physical id (what Fn::GetAtt returns), where known."""
+    derive = DERIVED.get(r.type)
+    return derive(Physical(r.physical_id, region, account, r)) if r.physical_id and derive is not None else {}
 
 
 def resolved(ctx: ReadContext, value: Any, default: Any = None) -> Any:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from opscli.readers.base import ReadContext, ask, listed_tags, need, one_of_all, reader
+from opscli.readers.base import Call, ReadContext, ask, listed_tags, need, one_of_all, reader
 from opscli.stack import Present
 
+ALARM = ("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*",)
 
-@reader("AWS::CloudWatch::Alarm", ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
+
+@reader("AWS::CloudWatch::Alarm", (Call("cloudwatch:DescribeAlarms", ALARM),
+                                   Call("cloudwatch:ListTagsForResource", ALARM)),
         "ActionsEnabled AlarmActions ComparisonOperator DatapointsToAlarm Dimensions EvaluationPeriods "
-        "ExtendedStatistic MetricName Namespace Period Statistic Threshold TreatMissingData Tags")
+        "ExtendedStatistic MetricName Namespace Period Statistic Threshold TreatMissingData Tags",
+        derived=lambda p: {"Arn": p.arn("cloudwatch", f"alarm:{p.id}")})
 def alarm(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cloudwatch = ctx.aws.client("cloudwatch")
 

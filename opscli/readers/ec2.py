@@ -9,10 +9,12 @@ from opscli.readers.base import (
     ATTRIBUTES,
     FACTS,
     UNDECLARED,
+    Call,
     NotFound,
     ReadContext,
     ask,
     need,
+    no_reader,
     one_of_all,
     only,
     reader,
@@ -21,6 +23,13 @@ from opscli.readers.base import (
 )
 from opscli.stack import Declared, Present
 from platform_spec.result import CouldNotLook
+
+DESCRIBE_SECURITY_GROUPS = Call("ec2:DescribeSecurityGroups")
+DESCRIBE_ROUTE_TABLES = Call("ec2:DescribeRouteTables")
+
+no_reader("AWS::EC2::VPCGatewayAttachment", "attachment only; the routes through the internet gateway are read")
+no_reader("Custom::VpcRestrictDefaultSG", "a deployment-time custom resource; the default security group it empties is "
+                                          "not declared by the stack")
 
 
 def _ec2_page(ctx: ReadContext, method: str, operation: str, filter_name: str, key: str
@@ -63,8 +72,9 @@ def _rules(permissions: Any, direction: str) -> list[dict[str, Any]]:
     return rules
 
 
-@reader("AWS::EC2::SecurityGroup", ("ec2:DescribeSecurityGroups",),
-        "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags")
+@reader("AWS::EC2::SecurityGroup", (DESCRIBE_SECURITY_GROUPS,),
+        "GroupName GroupDescription VpcId SecurityGroupIngress SecurityGroupEgress Tags",
+        derived=lambda p: {"GroupId": p.id})
 def security_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSecurityGroups"
     group = one_of_all(ctx, op, "AWS::EC2::SecurityGroup", r.physical_id, "security group", "GroupId",
@@ -106,20 +116,22 @@ def _standalone_rule(ctx: ReadContext, r: Present, direction: str) -> dict[str, 
     return {"GroupId": group_id, **rule}
 
 
-@reader("AWS::EC2::SecurityGroupIngress", ("ec2:DescribeSecurityGroups",),
+@reader("AWS::EC2::SecurityGroupIngress", (DESCRIBE_SECURITY_GROUPS,),
         "GroupId IpProtocol FromPort ToPort SourceSecurityGroupId CidrIp CidrIpv6 Description")
 def security_group_ingress(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return _standalone_rule(ctx, r, "ingress")
 
 
-@reader("AWS::EC2::SecurityGroupEgress", ("ec2:DescribeSecurityGroups",),
+@reader("AWS::EC2::SecurityGroupEgress", (DESCRIBE_SECURITY_GROUPS,),
         "GroupId IpProtocol FromPort ToPort DestinationSecurityGroupId CidrIp CidrIpv6 Description")
 def security_group_egress(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return _standalone_rule(ctx, r, "egress")
 
 
-@reader("AWS::EC2::VPC", ("ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSecurityGroups"),
-        "CidrBlock InstanceTenancy EnableDnsSupport EnableDnsHostnames Tags")
+@reader("AWS::EC2::VPC", (Call("ec2:DescribeVpcs"),
+                          Call("ec2:DescribeVpcAttribute", ("arn:aws:ec2:{region}:{account}:vpc/*",)),
+                          DESCRIBE_SECURITY_GROUPS),
+        "CidrBlock InstanceTenancy EnableDnsSupport EnableDnsHostnames Tags", derived=lambda p: {"VpcId": p.id})
 def vpc(ctx: ReadContext, r: Present) -> dict[str, Any]:
     ec2 = ctx.aws.client("ec2")
     answer = ask("DescribeVpcs", ec2.describe_vpcs, "InvalidVpcID.NotFound", VpcIds=[r.physical_id])
@@ -138,7 +150,8 @@ def vpc(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::EC2::Subnet", ("ec2:DescribeSubnets",), "VpcId CidrBlock AvailabilityZone MapPublicIpOnLaunch Tags")
+@reader("AWS::EC2::Subnet", (Call("ec2:DescribeSubnets"),), "VpcId CidrBlock AvailabilityZone MapPublicIpOnLaunch Tags",
+        derived=lambda p: {"SubnetId": p.id})
 def subnet(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeSubnets"
     found = one_of_all(ctx, op, "AWS::EC2::Subnet", r.physical_id, "subnet", "SubnetId",
@@ -149,7 +162,7 @@ def subnet(ctx: ReadContext, r: Present) -> dict[str, Any]:
             "Tags": tag_list(found.get("Tags", []))}
 
 
-@reader("AWS::EC2::FlowLog", ("ec2:DescribeFlowLogs",),
+@reader("AWS::EC2::FlowLog", (Call("ec2:DescribeFlowLogs"),),
         "ResourceId ResourceType TrafficType LogDestinationType LogGroupName DeliverLogsPermissionArn Tags")
 def flow_log(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeFlowLogs"
@@ -173,7 +186,7 @@ def _route_table(ctx: ReadContext, table_id: str) -> Mapping[str, Any]:
                       _ec2_page(ctx, "describe_route_tables", op, "route-table-id", "RouteTables"))
 
 
-@reader("AWS::EC2::RouteTable", ("ec2:DescribeRouteTables",), "VpcId Tags")
+@reader("AWS::EC2::RouteTable", (DESCRIBE_ROUTE_TABLES,), "VpcId Tags", derived=lambda p: {"RouteTableId": p.id})
 def route_table(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table = _route_table(ctx, r.physical_id)
     declared = {resolved(ctx, d.properties.get("DestinationCidrBlock")) for d in ctx.scope.of_type("AWS::EC2::Route")
@@ -198,7 +211,7 @@ def route_table(ctx: ReadContext, r: Present) -> dict[str, Any]:
             "Tags": tag_list(table.get("Tags", [])), FACTS: {UNDECLARED: undeclared}}
 
 
-@reader("AWS::EC2::Route", ("ec2:DescribeRouteTables",),
+@reader("AWS::EC2::Route", (DESCRIBE_ROUTE_TABLES,),
         "RouteTableId DestinationCidrBlock GatewayId NatGatewayId")
 def route(ctx: ReadContext, r: Present) -> dict[str, Any]:
     table_id = ctx.resolve(r.properties.get("RouteTableId"))
@@ -213,7 +226,7 @@ def route(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::EC2::SubnetRouteTableAssociation", ("ec2:DescribeRouteTables",), "RouteTableId SubnetId")
+@reader("AWS::EC2::SubnetRouteTableAssociation", (DESCRIBE_ROUTE_TABLES,), "RouteTableId SubnetId")
 def route_table_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     subnet_id = ctx.resolve(r.properties.get("SubnetId"))
     op = "DescribeRouteTables"
@@ -228,7 +241,8 @@ def route_table_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return {"SubnetId": subnet_id, "RouteTableId": need(table, "RouteTableId", str, operation=op)}
 
 
-@reader("AWS::EC2::InternetGateway", ("ec2:DescribeInternetGateways",), "Tags")
+@reader("AWS::EC2::InternetGateway", (Call("ec2:DescribeInternetGateways"),), "Tags",
+        derived=lambda p: {"InternetGatewayId": p.id})
 def internet_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeInternetGateways"
     answer = ask(op, ctx.aws.client("ec2").describe_internet_gateways, "InvalidInternetGatewayID.NotFound",
@@ -237,7 +251,7 @@ def internet_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return {"Tags": tag_list(found.get("Tags", []))}
 
 
-@reader("AWS::EC2::EIP", ("ec2:DescribeAddresses",), "Domain Tags")
+@reader("AWS::EC2::EIP", (Call("ec2:DescribeAddresses"),), "Domain Tags", derived=lambda p: {"PublicIp": p.id})
 def elastic_ip(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeAddresses"
     answer = ask(op, ctx.aws.client("ec2").describe_addresses, "InvalidAddress.NotFound", PublicIps=[r.physical_id])
@@ -246,7 +260,8 @@ def elastic_ip(ctx: ReadContext, r: Present) -> dict[str, Any]:
             ATTRIBUTES: {"AllocationId": found.get("AllocationId")}}
 
 
-@reader("AWS::EC2::NatGateway", ("ec2:DescribeNatGateways",), "SubnetId AllocationId Tags")
+@reader("AWS::EC2::NatGateway", (Call("ec2:DescribeNatGateways"),), "SubnetId AllocationId Tags",
+        derived=lambda p: {"NatGatewayId": p.id})
 def nat_gateway(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeNatGateways"
     answer = ask(op, ctx.aws.client("ec2").describe_nat_gateways, "NatGatewayNotFound", NatGatewayIds=[r.physical_id])

@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     NotFound,
     ReadContext,
@@ -46,7 +47,8 @@ def _described(answer: Mapping[str, Any], key: str, what: str, statuses: tuple[s
     return only(active, what, operation, by_id=True)
 
 
-@reader("AWS::ECS::Cluster", ("ecs:DescribeClusters",), "ClusterName ClusterSettings Tags")
+@reader("AWS::ECS::Cluster", (Call("ecs:DescribeClusters", ("arn:aws:ecs:{region}:{account}:cluster/{cluster}",)),),
+        "ClusterName ClusterSettings Tags", derived=lambda p: {"Arn": p.arn("ecs", f"cluster/{p.id}")})
 def ecs_cluster(ctx: ReadContext, r: Present) -> dict[str, Any]:
     answer = ask("DescribeClusters", ctx.aws.client("ecs").describe_clusters, clusters=[r.physical_id],
                  include=["SETTINGS", "TAGS"])
@@ -65,10 +67,11 @@ def _undeclared_revisions(ctx: ReadContext, r: Present, service: Mapping[str, An
             for arn in dict.fromkeys(running) if arn != declared]
 
 
-@reader("AWS::ECS::Service", ("ecs:DescribeServices",),
+@reader("AWS::ECS::Service", (Call("ecs:DescribeServices", ("arn:aws:ecs:{region}:{account}:service/{cluster}/*",)),),
         "ServiceName Cluster DesiredCount LaunchType PlatformVersion TaskDefinition NetworkConfiguration "
         "DeploymentConfiguration HealthCheckGracePeriodSeconds PropagateTags EnableECSManagedTags "
-        "EnableExecuteCommand LoadBalancers Tags")
+        "EnableExecuteCommand LoadBalancers Tags",
+        derived=lambda p: {"ServiceArn": p.id, "Name": p.id.rsplit("/", 1)[-1]})
 def ecs_service(ctx: ReadContext, r: Present) -> dict[str, Any]:
     cluster = ctx.resolve(r.properties.get("Cluster"))
     op = "DescribeServices"
@@ -96,9 +99,9 @@ def ecs_service(ctx: ReadContext, r: Present) -> dict[str, Any]:
 _ECS_SPECIAL = {"efsVolumeConfiguration": "EFSVolumeConfiguration", "fileSystemId": "FilesystemId", "iam": "IAM"}
 
 
-@reader("AWS::ECS::TaskDefinition", ("ecs:DescribeTaskDefinition",),
+@reader("AWS::ECS::TaskDefinition", (Call("ecs:DescribeTaskDefinition"),),
         "Family Cpu Memory NetworkMode PidMode IpcMode RequiresCompatibilities TaskRoleArn ExecutionRoleArn "
-        "ContainerDefinitions Volumes RuntimePlatform Tags")
+        "ContainerDefinitions Volumes RuntimePlatform Tags", derived=lambda p: {"TaskDefinitionArn": p.id})
 def task_definition(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTaskDefinition"
     answer = ask(op, ctx.aws.client("ecs").describe_task_definition, "ClientException",

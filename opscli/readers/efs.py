@@ -10,6 +10,7 @@ import botocore.exceptions
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     NotFound,
     ReadContext,
@@ -26,12 +27,19 @@ from opscli.readers.base import (
 from opscli.stack import Present
 from platform_spec.rules import stk_perimeter as perimeter
 
+FILE_SYSTEM = ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",)
+DESCRIBE_ACCESS_POINTS = Call("efs:DescribeAccessPoints",
+                              ("arn:aws:elasticfilesystem:{region}:{account}:access-point/*", *FILE_SYSTEM))
 
-@reader("AWS::EFS::FileSystem", ("efs:DescribeFileSystems", "efs:DescribeFileSystemPolicy",
-                                 "efs:DescribeLifecycleConfiguration", "efs:DescribeReplicationConfigurations",
-                                 "efs:DescribeAccessPoints"),
+
+@reader("AWS::EFS::FileSystem", (Call("efs:DescribeFileSystems", FILE_SYSTEM),
+                                 Call("efs:DescribeFileSystemPolicy", FILE_SYSTEM),
+                                 Call("efs:DescribeLifecycleConfiguration", FILE_SYSTEM),
+                                 Call("efs:DescribeReplicationConfigurations", FILE_SYSTEM),
+                                 DESCRIBE_ACCESS_POINTS),
         "Encrypted KmsKeyId PerformanceMode ThroughputMode FileSystemPolicy LifecyclePolicies FileSystemTags "
-        "ReplicationConfiguration")
+        "ReplicationConfiguration",
+        derived=lambda p: {"Arn": p.arn("elasticfilesystem", f"file-system/{p.id}"), "FileSystemId": p.id})
 def file_system(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     op = "DescribeFileSystems"
@@ -120,8 +128,8 @@ def _replication(efs: Any, file_system: str) -> dict[str, Any] | None:
     return {"Destinations": destinations} if destinations else None
 
 
-@reader("AWS::EFS::MountTarget", ("efs:DescribeMountTargets",
-                                  "efs:DescribeMountTargetSecurityGroups"),
+@reader("AWS::EFS::MountTarget", (Call("efs:DescribeMountTargets", FILE_SYSTEM),
+                                  Call("efs:DescribeMountTargetSecurityGroups", FILE_SYSTEM)),
         "FileSystemId SubnetId SecurityGroups")
 def mount_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
@@ -152,8 +160,9 @@ def mount_target(ctx: ReadContext, r: Present) -> dict[str, Any]:
                                           operation="DescribeMountTargetSecurityGroups"))}
 
 
-@reader("AWS::EFS::AccessPoint", ("efs:DescribeAccessPoints",),
-        "FileSystemId PosixUser RootDirectory AccessPointTags")
+@reader("AWS::EFS::AccessPoint", (DESCRIBE_ACCESS_POINTS,),
+        "FileSystemId PosixUser RootDirectory AccessPointTags",
+        derived=lambda p: {"Arn": p.arn("elasticfilesystem", f"access-point/{p.id}"), "AccessPointId": p.id})
 def access_point(ctx: ReadContext, r: Present) -> dict[str, Any]:
     efs = ctx.aws.client("efs")
     answer = ask("DescribeAccessPoints", efs.describe_access_points, "AccessPointNotFound",

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, FACTS, ReadContext, ask, listed_tags, need, only, reader
+from opscli.readers.base import ATTRIBUTES, FACTS, Call, ReadContext, ask, listed_tags, need, only, reader
 from opscli.stack import Present
+
+GROUP = ("arn:aws:elasticache:{region}:{account}:replicationgroup:{redis}",)
+SUBNET_GROUP = ("arn:aws:elasticache:{region}:{account}:subnetgroup:{redis_subnets}",)
+LIST_TAGS_FOR_RESOURCE = Call("elasticache:ListTagsForResource", GROUP + SUBNET_GROUP)
+
 
 # What a write-only secret property (an AUTH token) reads as when the answer says one is set.
 REDACTED = "(set; value not readable)"
 
 
-@reader("AWS::ElastiCache::ReplicationGroup", ("elasticache:DescribeReplicationGroups",
-                                               "elasticache:ListTagsForResource"),
+@reader("AWS::ElastiCache::ReplicationGroup", (Call("elasticache:DescribeReplicationGroups", GROUP),
+                                               LIST_TAGS_FOR_RESOURCE),
         "ReplicationGroupId ReplicationGroupDescription NumCacheClusters MultiAZEnabled AutomaticFailoverEnabled "
         "AtRestEncryptionEnabled TransitEncryptionEnabled TransitEncryptionMode KmsKeyId SnapshotRetentionLimit "
         "CacheNodeType Engine Port Tags")
@@ -58,7 +63,8 @@ def replication_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::ElastiCache::SubnetGroup", ("elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"),
+@reader("AWS::ElastiCache::SubnetGroup", (Call("elasticache:DescribeCacheSubnetGroups", SUBNET_GROUP),
+                                          LIST_TAGS_FOR_RESOURCE),
         "CacheSubnetGroupName Description SubnetIds Tags")
 def cache_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeCacheSubnetGroups"

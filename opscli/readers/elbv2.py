@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, ReadContext, ask, boolean_text, need, only, reader, tag_list
+from opscli.readers.base import ATTRIBUTES, Call, ReadContext, ask, boolean_text, need, only, reader, tag_list
 from opscli.stack import Present
+
+DESCRIBE_TAGS = Call("elbv2:DescribeTags")
 
 
 def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
@@ -16,10 +18,11 @@ def _elb_tags(ctx: ReadContext, arn: str) -> list[dict[str, str]]:
     return tag_list(need(described, "Tags", list, operation="DescribeTags"))
 
 
-@reader("AWS::ElasticLoadBalancingV2::LoadBalancer", ("elbv2:DescribeLoadBalancers",
-                                                      "elbv2:DescribeLoadBalancerAttributes",
-                                                      "elbv2:DescribeTags"),
-        "Name Scheme Type Subnets SecurityGroups LoadBalancerAttributes Tags")
+@reader("AWS::ElasticLoadBalancingV2::LoadBalancer", (Call("elbv2:DescribeLoadBalancers"),
+                                                      Call("elbv2:DescribeLoadBalancerAttributes"),
+                                                      DESCRIBE_TAGS),
+        "Name Scheme Type Subnets SecurityGroups LoadBalancerAttributes Tags",
+        derived=lambda p: {"LoadBalancerArn": p.id})
 def load_balancer(ctx: ReadContext, r: Present) -> dict[str, Any]:
     elb = ctx.aws.client("elbv2")
     op = "DescribeLoadBalancers"
@@ -54,7 +57,7 @@ def _declared_keys(r: Present) -> set[str]:
     return {str(a.get("Key")) for a in r.properties.get("LoadBalancerAttributes", []) if isinstance(a, Mapping)}
 
 
-@reader("AWS::ElasticLoadBalancingV2::Listener", ("elbv2:DescribeListeners",),
+@reader("AWS::ElasticLoadBalancingV2::Listener", (Call("elbv2:DescribeListeners"),),
         "LoadBalancerArn Port Protocol DefaultActions")
 def listener(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeListeners"
@@ -66,10 +69,9 @@ def listener(ctx: ReadContext, r: Present) -> dict[str, Any]:
                                for a in found.get("DefaultActions", [])]}
 
 
-@reader("AWS::ElasticLoadBalancingV2::TargetGroup", ("elbv2:DescribeTargetGroups",
-                                                     "elbv2:DescribeTags"),
+@reader("AWS::ElasticLoadBalancingV2::TargetGroup", (Call("elbv2:DescribeTargetGroups"), DESCRIBE_TAGS),
         "Name Port Protocol TargetType VpcId HealthCheckProtocol HealthCheckPath HealthCheckIntervalSeconds "
-        "HealthyThresholdCount UnhealthyThresholdCount Tags")
+        "HealthyThresholdCount UnhealthyThresholdCount Tags", derived=lambda p: {"TargetGroupArn": p.id})
 def target_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     op = "DescribeTargetGroups"
     answer = ask(op, ctx.aws.client("elbv2").describe_target_groups, "TargetGroupNotFound",

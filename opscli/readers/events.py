@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, UNDECLARED, ReadContext, ask, json_value, need, pages, reader, resolved
+from opscli.readers.base import FACTS, UNDECLARED, Call, ReadContext, ask, json_value, need, pages, reader, resolved
 from opscli.stack import Present
 from platform_spec.rules import stk_residency
 
+RULE = ("arn:aws:events:{region}:{account}:rule/{rule}",)
 
-@reader("AWS::Events::Rule", ("events:DescribeRule", "events:ListTargetsByRule", "events:DescribeEventBus"),
-        "Name Description EventPattern State Targets")
+
+# The bus the stack's rule listens on (the account's default bus): who may put events on it (STK-POLICY-001).
+DEFAULT_BUS = ("arn:aws:events:{region}:{account}:event-bus/default",)
+
+
+@reader("AWS::Events::Rule", (Call("events:DescribeRule", RULE), Call("events:ListTargetsByRule", RULE),
+                              Call("events:DescribeEventBus", DEFAULT_BUS)),
+        "Name Description EventPattern State Targets", derived=lambda p: {"Arn": p.arn("events", f"rule/{p.id}")})
 def events_rule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     events = ctx.aws.client("events")
     rule = ask("DescribeRule", events.describe_rule, "ResourceNotFoundException", Name=r.physical_id)

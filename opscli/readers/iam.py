@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     ReadContext,
     ask,
@@ -19,6 +20,10 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Present
+
+ROLE = ("arn:aws:iam::{account}:role/{stack}-*",)
+POLICY = ("arn:aws:iam::{account}:policy/{stack}-*",)
+GET_ROLE_POLICY = Call("iam:GetRolePolicy", ROLE)
 
 
 def _declared_inline_policies(ctx: ReadContext, role_name: str) -> set[str]:
@@ -43,9 +48,10 @@ def _declared_managed_policies(ctx: ReadContext, role_name: str) -> set[str]:
     return arns
 
 
-@reader("AWS::IAM::Role", ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
-                           "iam:GetRolePolicy"),
-        "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags")
+@reader("AWS::IAM::Role", (Call("iam:GetRole", ROLE), Call("iam:ListAttachedRolePolicies", ROLE),
+                           Call("iam:ListRolePolicies", ROLE), GET_ROLE_POLICY),
+        "RoleName AssumeRolePolicyDocument Description ManagedPolicyArns Policies Tags",
+        derived=lambda p: {"Arn": f"arn:aws:iam::{p.account}:role/{p.id}"})
 def iam_role(ctx: ReadContext, r: Present) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
     role = need(ask("GetRole", iam.get_role, "NoSuchEntity", RoleName=r.physical_id), "Role", Mapping,
@@ -78,7 +84,7 @@ def iam_role(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::IAM::Policy", ("iam:GetRolePolicy",), "PolicyName PolicyDocument Roles")
+@reader("AWS::IAM::Policy", (GET_ROLE_POLICY,), "PolicyName PolicyDocument Roles")
 def iam_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     iam = ctx.aws.client("iam")
     name = ctx.resolve(r.properties.get("PolicyName"))
@@ -95,8 +101,9 @@ def iam_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return {"PolicyName": name, "PolicyDocument": documents[0], "Roles": roles}
 
 
-@reader("AWS::IAM::ManagedPolicy", ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
-        "ManagedPolicyName Description Path PolicyDocument Roles Users Groups")
+@reader("AWS::IAM::ManagedPolicy", (Call("iam:GetPolicy", POLICY), Call("iam:GetPolicyVersion", POLICY),
+                                    Call("iam:ListEntitiesForPolicy", POLICY)),
+        "ManagedPolicyName Description Path PolicyDocument Roles Users Groups", derived=lambda p: {"PolicyArn": p.id})
 def iam_managed_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """The policy's default version (the document in force) and every identity it is attached to: a role, user or
     group the stack does not attach it to is undeclared."""

@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     ReadContext,
     ask,
@@ -21,10 +22,14 @@ from opscli.readers.base import (
 from opscli.stack import Present
 from platform_spec.rules import stk_resource_policy as resource_policy
 
+KEY = ("arn:aws:kms:{region}:{account}:key/*",)
+DESCRIBE_KEY = Call("kms:DescribeKey", KEY)
 
-@reader("AWS::KMS::Key", ("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy", "kms:ListResourceTags",
-                          "kms:ListGrants"),
-        "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec MultiRegion Tags")
+
+@reader("AWS::KMS::Key", (DESCRIBE_KEY, Call("kms:GetKeyRotationStatus", KEY), Call("kms:GetKeyPolicy", KEY),
+                          Call("kms:ListResourceTags", KEY), Call("kms:ListGrants", KEY)),
+        "Description Enabled EnableKeyRotation RotationPeriodInDays KeyPolicy KeyUsage KeySpec MultiRegion Tags",
+        derived=lambda p: {"Arn": p.arn("kms", f"key/{p.id}"), "KeyId": p.id})
 def kms_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     kms = ctx.aws.client("kms")
     meta = need(ask("DescribeKey", kms.describe_key, "NotFoundException", KeyId=r.physical_id), "KeyMetadata",
@@ -100,7 +105,7 @@ def _grants(ctx: ReadContext, kms: Any, key: str) -> list[Mapping[str, Any]]:
     return ctx.once("ListGrants", key, every)
 
 
-@reader("AWS::KMS::Alias", ("kms:DescribeKey",), "AliasName TargetKeyId")
+@reader("AWS::KMS::Alias", (DESCRIBE_KEY,), "AliasName TargetKeyId")
 def kms_alias(ctx: ReadContext, r: Present) -> dict[str, Any]:
     meta = need(ask("DescribeKey", ctx.aws.client("kms").describe_key, "NotFoundException", KeyId=r.physical_id),
                 "KeyMetadata", Mapping, operation="DescribeKey")

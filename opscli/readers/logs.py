@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import FACTS, MalformedAnswer, ReadContext, listed_tags, need, only, pages, reader
+from opscli.readers.base import FACTS, Call, MalformedAnswer, ReadContext, listed_tags, need, only, pages, reader
 from opscli.stack import Present
 
+LOG_GROUP = ("arn:aws:logs:{region}:{account}:log-group:{log_group}",)
 
-@reader("AWS::Logs::LogGroup", ("logs:DescribeLogGroups", "logs:ListTagsForResource",
-                                "logs:DescribeSubscriptionFilters"),
-        "LogGroupName RetentionInDays KmsKeyId Tags")
+
+@reader("AWS::Logs::LogGroup", (Call("logs:DescribeLogGroups"), Call("logs:ListTagsForResource", LOG_GROUP),
+                                Call("logs:DescribeSubscriptionFilters", LOG_GROUP)),
+        "LogGroupName RetentionInDays KmsKeyId Tags", derived=lambda p: {"Arn": p.arn("logs", f"log-group:{p.id}:*")})
 def log_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     logs = ctx.aws.client("logs")
     # Every page of the groups the name is a prefix of: which page holds the name itself is AWS's ordering,

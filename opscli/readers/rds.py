@@ -9,6 +9,7 @@ from opscli.readers.base import (
     ATTRIBUTES,
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     ReadContext,
     ask,
@@ -21,6 +22,15 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Present
+
+INSTANCE = ("arn:aws:rds:{region}:{account}:db:{db}",)
+# The instance's manual snapshots, whatever they are named (an intruder names them).
+SNAPSHOT = ("arn:aws:rds:{region}:{account}:snapshot:*",)
+PARAMETER_GROUP = ("arn:aws:rds:{region}:{account}:pg:{db_params}",)
+SUBNET_GROUP = ("arn:aws:rds:{region}:{account}:subgrp:{db_subnets}",)
+FILTERED = ("asked with a filter over every declared one of its type in one call: RDS authorizes a filtered list on "
+            "every resource it could return, not on the ids in the filter")
+LIST_TAGS_FOR_RESOURCE = Call("rds:ListTagsForResource", INSTANCE + PARAMETER_GROUP + SUBNET_GROUP)
 
 
 def _manual_snapshots(rds: Any, instance: str) -> list[dict[str, Any]]:
@@ -92,14 +102,16 @@ def _certificate(db: Mapping[str, Any]) -> dict[str, Any] | None:
 _APPLY_STATUSES = ("in-sync", "applying", "pending-reboot")
 
 
-@reader("AWS::RDS::DBInstance", ("rds:DescribeDBInstances", "rds:DescribeDBSnapshots",
-                                  "rds:DescribeDBSnapshotAttributes"),
+@reader("AWS::RDS::DBInstance", (Call("rds:DescribeDBInstances", unscoped=FILTERED),
+                                 Call("rds:DescribeDBSnapshots", INSTANCE + SNAPSHOT),
+                                 Call("rds:DescribeDBSnapshotAttributes", SNAPSHOT)),
         "DBInstanceIdentifier DBInstanceClass Engine EngineVersion AllocatedStorage MaxAllocatedStorage StorageType "
         "StorageEncrypted KmsKeyId MultiAZ PubliclyAccessible BackupRetentionPeriod DeletionProtection "
         "CopyTagsToSnapshot AutoMinorVersionUpgrade EnableIAMDatabaseAuthentication EnablePerformanceInsights "
         "PerformanceInsightsKMSKeyId PerformanceInsightsRetentionPeriod MonitoringInterval MonitoringRoleArn "
         "EnableCloudwatchLogsExports DBParameterGroupName DBSubnetGroupName VPCSecurityGroups Port DBName "
-        "MasterUsername CACertificateIdentifier AutomaticBackupReplicationRegion SourceDBInstanceIdentifier Tags")
+        "MasterUsername CACertificateIdentifier AutomaticBackupReplicationRegion SourceDBInstanceIdentifier Tags",
+        derived=lambda p: {"DBInstanceArn": p.arn("rds", f"db:{p.id}")})
 def db_instance(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
     answer = ask("DescribeDBInstances", rds.describe_db_instances, "DBInstanceNotFound", "DBInstanceNotFoundFault",
@@ -165,7 +177,8 @@ def _parameter_group(db: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 @reader("AWS::RDS::DBParameterGroup",
-        ("rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"),
+        (Call("rds:DescribeDBParameterGroups", unscoped=FILTERED),
+         Call("rds:DescribeDBParameters", PARAMETER_GROUP), LIST_TAGS_FOR_RESOURCE),
         "DBParameterGroupName Family Description Parameters Tags")
 def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")
@@ -187,7 +200,7 @@ def db_parameter_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::RDS::DBSubnetGroup", ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
+@reader("AWS::RDS::DBSubnetGroup", (Call("rds:DescribeDBSubnetGroups", unscoped=FILTERED), LIST_TAGS_FOR_RESOURCE),
         "DBSubnetGroupName DBSubnetGroupDescription SubnetIds Tags")
 def db_subnet_group(ctx: ReadContext, r: Present) -> dict[str, Any]:
     rds = ctx.aws.client("rds")

