@@ -1,9 +1,14 @@
 """The fault harness (issue 12): every operation opscli calls, answered badly, never yields a verdict.
 
-A local fault endpoint (a proxy on 127.0.0.1 in front of the session's emulator) forwards every request and,
-for the one operation a run targets, replaces the answer: a 500, throttling, an HTML 200, an empty 200, a
-truncated or garbled body, a connection reset, or no answer at all. Hypothesis then mutates real answers of
-the emulator (a key dropped, a value of another type, the whole answer emptied) after botocore parsed them.
+A local fault endpoint (a proxy on 127.0.0.1 in front of the session's emulator) answers every request with the
+emulator's answer and, for the one operation a run targets, replaces it: a 500, throttling, an HTML 200, an empty
+200, a truncated or garbled body, a connection reset, or no answer at all. Each request is asked of the emulator
+once (a real read of the real deployment) and its answer recorded; the proxy's answers are then made in process
+and handed to botocore in its before-send event (the same status, headers and bytes, through botocore's parser,
+retry handler and opscli's answer check), except a reset and a hang, which the proxy does on the network.
+test_an_answer_made_in_process_is_the_one_the_proxy_sends_on_the_network holds the two ways to the same picture.
+Hypothesis then mutates real answers of the emulator (a key dropped, a value of another type, the whole answer
+emptied) after botocore parsed them.
 
 Answers misshapen in AWS's own terms are written on the wire too, by the operation's model: each boolean member
 repeated with the other value (or, without one, the first scalar member repeated with another), each enumerated
@@ -21,6 +26,7 @@ import contextlib
 import copy
 import functools
 import http.client
+import io
 import json
 import re
 import socket
@@ -38,6 +44,7 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 import botocore.session
 import pytest
+from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,16 +68,73 @@ KINDS = ("error500", "throttle", "html200", "empty200", "truncated", "garbage", 
 
 # --- the fault endpoint ----------------------------------------------------------------------------------------
 
+# The faults whose point is the network itself: the faulted request goes on the wire to the proxy, which resets
+# the connection (at once, or after holding it past the read's deadline). Every other answer, faulted or not, is
+# made in process by the same code the proxy runs (FaultProxy.answer) and handed to botocore in its before-send
+# event: the same status, headers and bytes the proxy would have sent, through botocore's real parser, retry
+# handler and opscli's answer check.
+WIRE_KINDS = ("reset", "hang")
+# Request headers that differ between two asks of the same thing (signature, time, ids) or that the emulator
+# does not read (the fault's own): left out of a recorded answer's key.
+UNKEYED = frozenset({"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
+                     "amz-sdk-invocation-id", "amz-sdk-request", "user-agent", "host", "connection",
+                     "content-length", "accept-encoding", "expect", FAULT_HEADER, OPERATION_HEADER})
+
+
+class Recording:
+    """The deployment's answers: each request asked of the emulator once, for real, and its answer given again
+    from memory to the same request after. The harness only reads, and nothing changes the deployment under it
+    (its fixture makes its children first), so the same request has the same answer."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.answers: dict[tuple, tuple[int, str, bytes]] = {}
+        self.asked = 0  # requests that reached the emulator
+        self.replayed = 0  # requests answered from memory
+        self.lock = threading.Lock()
+        self._local = threading.local()  # each thread's kept connection to the emulator
+
+    def answer(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        key = (method, path, body, frozenset((k.lower(), v) for k, v in headers.items() if k.lower() not in UNKEYED))
+        with self.lock:
+            found = self.answers.get(key)
+            self.replayed += found is not None
+        if found is None:
+            found = self._ask(method, path, body, headers)
+            with self.lock:
+                self.asked += 1
+                if found[0] < 500:  # an error of the emulator itself is asked again next time
+                    self.answers.setdefault(key, found)
+        return found
+
+    def _ask(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, str, bytes]:
+        kept = getattr(self._local, "connection", None)
+        if kept is None:
+            kept = self._local.connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port,
+                                                                       timeout=30)
+        sent = {k: v for k, v in headers.items()
+                if k.lower() not in (FAULT_HEADER, OPERATION_HEADER, "connection", "content-length")}
+        kept.request(method, path, body=body, headers={**sent, "Content-Length": str(len(body))})
+        answer = kept.getresponse()
+        status, payload = answer.status, answer.read()
+        content_type = answer.getheader("Content-Type", "application/xml")
+        if answer.will_close:  # the emulator closes after its own errors: the next request opens another
+            kept.close()
+            self._local.connection = None
+        return status, content_type, payload
+
+
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = urlsplit(upstream)
+        self.recording = Recording(upstream)
         self.faulted: list[tuple[str, str]] = []  # (kind, path) of every answer replaced
         self.rewritten: list[str] = []  # the kind of every answer a model-written fault changed
         self.followed = 0  # requests that sent a circling page token back
         self.circled = 0  # answers given a circling page token (bounded: see LOOP_BOUND)
         self.started = 0  # first pages given one: each starts a circle
+        self.wire = 0  # requests that came over the network
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -81,74 +145,64 @@ class FaultProxy(ThreadingHTTPServer):
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         """A request's thread runs none of our code (the forwarding, the faults and the rewrites are this module's
         and the standard library's): coverage's tracer is paused in it, as in the library hot paths
-        (tests/library_tracing.py); every request of the harness's hundreds of reads passes here."""
+        (tests/library_tracing.py)."""
         untraced(super().process_request_thread)(request, client_address)
+
+    def answer(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """The answer to one request (the deployment's, recorded), replaced or rewritten where it carries a fault
+        other than the network's: what the proxy sends, and what the harness hands botocore in process."""
+        kind = _header(headers, FAULT_HEADER)
+        operation = _header(headers, OPERATION_HEADER) or ""
+        asked, original = None, path
+        if kind == "pageloop":
+            path, body, asked = _without_loop_token(path, body)
+            if asked:
+                with self.lock:
+                    self.followed += 1
+        status, content_type, payload = self.recording.answer(method, path, body, headers)
+        if kind:
+            with self.lock:
+                self.faulted.append((kind, original))
+            if kind in MODEL_KINDS:
+                with self.lock:
+                    self.circled += kind == "pageloop"
+                    circling = self.circled <= LOOP_BOUND
+                changed = _misshapen(kind, operation, payload, asked, circling) if status == 200 else None
+                if changed is not None:
+                    payload = changed
+                    with self.lock:
+                        self.rewritten.append(kind)
+                        self.started += kind == "pageloop" and not asked and circling
+            else:
+                status, content_type, payload = _fault(kind, status, content_type, payload)
+        return status, content_type, payload
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One client connection, kept as long as the client keeps it (HTTP/1.1), with one connection to the emulator
-    beside it: the requests of a read are not each a new connection, thread and upstream connection."""
+    """One client connection, kept as long as the client keeps it (HTTP/1.1)."""
 
     server: FaultProxy
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # an answer's head and body are two writes: neither waits for an ACK
-    _kept: http.client.HTTPConnection | None = None
 
     def log_message(self, *args) -> None:
         pass
 
-    def finish(self) -> None:
-        if self._kept is not None:
-            self._kept.close()
-        super().finish()
-
-    def _upstream(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, str, bytes]:
-        if self._kept is None:
-            self._kept = http.client.HTTPConnection(self.server.upstream.hostname, self.server.upstream.port,
-                                                    timeout=30)
-        self._kept.request(method, path, body=body, headers=headers)
-        answer = self._kept.getresponse()
-        status, payload = answer.status, answer.read()
-        content_type = answer.getheader("Content-Type", "application/xml")
-        if answer.will_close:  # the emulator closes after its own errors: the next request opens another
-            self._kept.close()
-            self._kept = None
-        return status, content_type, payload
-
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         kind = self.headers.get(FAULT_HEADER)
-        operation = self.headers.get(OPERATION_HEADER, "")
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in (FAULT_HEADER, OPERATION_HEADER, "connection", "content-length")}
+        with self.server.lock:
+            self.server.wire += 1
         if kind == "reset":
             return self._reset()
         if kind == "hang":
             time.sleep(5)
             return self._reset()
-        path, asked = self.path, None
-        if kind == "pageloop":
-            path, body, asked = _without_loop_token(path, body)
-            if asked:
-                with self.server.lock:
-                    self.server.followed += 1
-        headers["Content-Length"] = str(len(body))
-        status, content_type, payload = self._upstream(self.command, path, body, headers)
-        if kind:
-            with self.server.lock:
-                self.server.faulted.append((kind, self.path))
-            if kind in MODEL_KINDS:
-                with self.server.lock:
-                    self.server.circled += kind == "pageloop"
-                    circling = self.server.circled <= LOOP_BOUND
-                changed = _misshapen(kind, operation, payload, asked, circling) if status == 200 else None
-                if changed is not None:
-                    payload = changed
-                    with self.server.lock:
-                        self.server.rewritten.append(kind)
-                        self.server.started += kind == "pageloop" and not asked and circling
-            else:
-                status, content_type, payload = _fault(kind, status, content_type, payload)
+        status, content_type, payload = self.server.answer(self.command, self.path, body, dict(self.headers.items()))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -163,6 +217,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
+
+
+class _Body(io.BytesIO):
+    """An answer's body held in memory, read as botocore reads urllib3's (its `stream`)."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.read()
 
 
 def _fault(kind: str, status: int, content_type: str, payload: bytes) -> tuple[int, str, bytes]:
@@ -588,15 +649,17 @@ class Harness:
         self.mutation = None  # (operation, fn(parsed) -> bool mutated)
         self.mutated = 0
         self.requests: list[dict] = []  # the parameters of every request of the faulted operation
+        self.on_the_wire = False  # every request through the proxy on the network, none answered in process
         self._aws: Aws | None = None
         self.session.events.register("before-parameter-build.*.*", self._keep_request)
         self.session.events.register("before-call.*.*", self._mark)
         self.session.events.register("after-call.*.*", self._mutate)
+        self.session.events.register("before-send.*.*", self._answer_in_process)
         aws = self.aws()
         self.target = targets.from_outputs(deployment.outputs_file)
         self.scope = core.stack_scope(aws, self.target)
         self.account = core.account_id(aws)
-        self.scopes: dict[frozenset[str], tuple[StackScope, livestack.LiveStack]] = {}
+        self.scopes: dict[frozenset[str], tuple[StackScope, frozenset[str], livestack.LiveStack]] = {}
 
     def aws(self) -> Aws:
         """One guarded access through the proxy for the module (its clients made once); no retries, so no
@@ -610,6 +673,23 @@ class Harness:
             params["headers"][FAULT_HEADER] = self.fault[1]
             params["headers"][OPERATION_HEADER] = self.fault[0]
 
+    @untraced  # this module's code and botocore's only: none of ours runs inside
+    def _answer_in_process(self, request, **_) -> AWSResponse | None:
+        """The answer the proxy would send to `request`, made here and handed to botocore as its HTTP response;
+        None (botocore sends it to the proxy) for a fault whose point is the network (WIRE_KINDS)."""
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        if self.on_the_wire or _header(headers, FAULT_HEADER) in WIRE_KINDS:
+            return None
+        split = urlsplit(request.url)
+        path = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        body = body.encode() if isinstance(body, str) else body or b""
+        status, content_type, payload = self.proxy.answer(request.method, path, body, headers)
+        return AWSResponse(request.url, status, {"Content-Type": content_type, "Content-Length": str(len(payload))},
+                           _Body(b"" if request.method == "HEAD" else payload))
+
     def _keep_request(self, model, params, **_) -> None:
         if self.fault and f"{model.service_model.service_name}:{model.name}" == self.fault[0]:
             self.requests.append(dict(params))
@@ -619,22 +699,24 @@ class Harness:
                 and self.mutation[1](parsed)):
                 self.mutated += 1
 
-    def sub_scope(self, operation: str) -> StackScope:
+    def sub_scope(self, operation: str) -> tuple[StackScope, frozenset[str]]:
         """The declared resources whose reader asks `operation`, plus those whose live attributes they need
-        (found from the unfaulted read); every other resource stays in the scope, unread, for its id."""
+        (found from the unfaulted read): the scope, where every other resource is left unread (its id still
+        resolves), and the logical ids a read of it reads (read_stack's `only`: the others are not in its picture,
+        as no reader of theirs would have asked the faulted operation)."""
         types = self._types(operation)
         if types not in self.scopes:
             wanted = {r.logical_id for r in self.scope.resources if r.type in types}
             for _ in range(4):
                 scope = self._only(wanted)
-                live = livestack.read_stack(self.aws(), scope, account=self.account, max_workers=4)
+                live = livestack.read_stack(self.aws(), scope, account=self.account, max_workers=4, only=wanted)
                 needed = {lid for r in live.resources.values() if r.state == livestack.ReadState.ERROR
                           for lid in re.findall(r"could not look: (\w+)(?:\.\w+)? is not known", r.detail or "")}
                 if needed <= wanted:
                     break
                 wanted |= needed
-            self.scopes[types] = (scope, live)
-        return self.scopes[types][0]
+            self.scopes[types] = (scope, frozenset(wanted), live)
+        return self.scopes[types][:2]
 
     def _only(self, wanted: set[str]) -> StackScope:
         return StackScope(self.scope.stack_name, self.scope.template, tuple(
@@ -642,13 +724,14 @@ class Harness:
             for r in self.scope.resources), self.scope.source)
 
     def read(self, operation: str, *, deadline: float | None = None) -> livestack.LiveStack:
-        return livestack.read_stack(self.aws(), self.sub_scope(operation), account=self.account, max_workers=4,
-                                    deadline=deadline)
+        scope, wanted = self.sub_scope(operation)
+        return livestack.read_stack(self.aws(), scope, account=self.account, max_workers=4, deadline=deadline,
+                                    only=wanted)
 
     def unfaulted(self, operation: str) -> livestack.LiveStack:
         self.fault = self.mutation = None
         self.sub_scope(operation)
-        return self.scopes[self._types(operation)][1]
+        return self.scopes[self._types(operation)][2]
 
     @staticmethod
     def _types(operation: str) -> frozenset[str]:
@@ -767,15 +850,41 @@ def test_a_broken_answer_to_any_operation_is_error_never_a_verdict(harness, oper
         f"nothing of {operation} reads on the emulator: the fault would prove nothing"
     index = reader_operations().index(operation)
     for kind in (KINDS[index % len(KINDS)], KINDS[(index + 3) % len(KINDS)]):
-        harness.fault, mark = (operation, kind), len(harness.proxy.faulted)
+        harness.fault, mark, wire = (operation, kind), len(harness.proxy.faulted), harness.proxy.wire
         try:
             after = harness.read(operation)
         finally:
             harness.fault = None
         hits = harness.proxy.faulted[mark:]
         assert hits, f"{operation} was never asked: the {kind} fault was not applied"
+        if kind in WIRE_KINDS:  # the connection reset by the proxy on the network, not imitated in process
+            assert harness.proxy.wire - wire == len(hits), (kind, harness.proxy.wire - wire, hits)
         erred = assert_no_verdict_without_evidence(before, after, f"{operation} {kind}")
         assert erred, f"{operation} answered with {kind}, yet every resource kept its verdict"
+
+
+@pytest.mark.parametrize("operation, kind", [("rds:DescribeDBInstances", "truncated"),
+                                             ("sqs:GetQueueAttributes", "twice"),
+                                             ("ec2:DescribeSubnets", "pageloop"),
+                                             ("s3:GetBucketPolicy", "html200"),
+                                             ("logs:DescribeLogGroups", None)])
+def test_an_answer_made_in_process_is_the_one_the_proxy_sends_on_the_network(harness, operation, kind):
+    """The harness hands botocore its answers in process (before-send) rather than over a connection to the proxy:
+    the same fault read both ways (and an unfaulted read) gives the same picture, to the word, and the answers
+    of the network came over it (every request the read made)."""
+    pictures = []
+    for on_the_wire in (False, True):
+        harness.fault, harness.on_the_wire, wire = (operation, kind) if kind else None, on_the_wire, \
+            harness.proxy.wire
+        harness.proxy.circled = harness.proxy.followed = harness.proxy.started = 0
+        try:
+            after = harness.read(operation)
+        finally:
+            harness.fault, harness.on_the_wire = None, False
+        assert (harness.proxy.wire > wire) is on_the_wire
+        pictures.append({lid: (r.state, r.detail, r.properties, r.facts) for lid, r in after.resources.items()})
+    assert pictures[0] == pictures[1]
+    assert any(state == livestack.ReadState.READ for state, *_ in pictures[0].values()) is (kind is None)
 
 
 def _boolean_members(operation: str) -> set[str]:
