@@ -88,9 +88,17 @@ def _timestamps(value: Any, shape: Any) -> Any:
     return value
 
 
+@functools.cache
 def _model(operation: str) -> Any:
+    """The operation's model, from one botocore session for the module (a session registers botocore's hundreds
+    of handlers when it is made: most of this module's CPU when each call made its own)."""
     service, name = operation.split(":")
-    return botocore.session.get_session().get_service_model(service).operation_model(name)
+    return _session().get_service_model(service).operation_model(name)
+
+
+@functools.cache
+def _session() -> Any:
+    return botocore.session.get_session()
 
 
 RECORDINGS = recordings()
