@@ -7,6 +7,7 @@ a closed port on 127.0.0.1 (connection refused) and a local socket that never an
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import socket
@@ -80,7 +81,16 @@ def log_answers(stub) -> None:
 
 @pytest.fixture
 def stubbed(aws_credentials):
-    return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=1)
+    """A fresh guarded access (its own clients, call log and handlers) on the module's one session."""
+    return Aws(session=_session(), max_attempts=1)
+
+
+@functools.cache
+def _session():
+    """One boto3 session for the module's stubbed tests: a session registers botocore's hundreds of handlers when
+    it is made (most of a stubbed test's CPU); each Aws takes the previous one's handlers off it, and its clients
+    are its own. Its credentials are the fake ones every stubbed test sets (aws_credentials)."""
+    return new_session(region_name="ap-northeast-1")
 
 
 def read(aws: Aws, **resources) -> livestack.LiveStack:
