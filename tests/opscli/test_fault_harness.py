@@ -95,7 +95,11 @@ class Recording:
         self._local = threading.local()  # each thread's kept connection to the emulator
 
     def answer(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        key = (method, path, body, frozenset((k.lower(), v) for k, v in headers.items() if k.lower() not in UNKEYED))
+        # The service and region the request is signed for (its credential scope) are how the emulator tells two
+        # services' requests to the same path apart: part of the key, though the signature is not.
+        scope = re.search(r"Credential=[^/,]*/\d{8}/([^/,]+/[^/,]+)/", _header(headers, "authorization") or "")
+        key = (method, path, body, scope and scope.group(1),
+               frozenset((k.lower(), v) for k, v in headers.items() if k.lower() not in UNKEYED))
         with self.lock:
             found = self.answers.get(key)
             self.replayed += found is not None
