@@ -92,7 +92,6 @@ class Recording:
         self.asked = 0  # requests that reached the emulator
         self.replayed = 0  # requests answered from memory
         self.lock = threading.Lock()
-        self._local = threading.local()  # each thread's kept connection to the emulator
 
     def answer(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
         # The service and region the request is signed for (its credential scope) are how the emulator tells two
@@ -112,20 +111,16 @@ class Recording:
         return found
 
     def _ask(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, str, bytes]:
-        kept = getattr(self._local, "connection", None)
-        if kept is None:
-            kept = self._local.connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port,
-                                                                       timeout=30)
+        """The emulator's answer, on a connection of its own (only a request not seen before is asked)."""
         sent = {k: v for k, v in headers.items()
                 if k.lower() not in (FAULT_HEADER, OPERATION_HEADER, "connection", "content-length")}
-        kept.request(method, path, body=body, headers={**sent, "Content-Length": str(len(body))})
-        answer = kept.getresponse()
-        status, payload = answer.status, answer.read()
-        content_type = answer.getheader("Content-Type", "application/xml")
-        if answer.will_close:  # the emulator closes after its own errors: the next request opens another
-            kept.close()
-            self._local.connection = None
-        return status, content_type, payload
+        connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers={**sent, "Content-Length": str(len(body))})
+            answer = connection.getresponse()
+            return answer.status, answer.getheader("Content-Type", "application/xml"), answer.read()
+        finally:
+            connection.close()
 
 
 class FaultProxy(ThreadingHTTPServer):
