@@ -87,9 +87,9 @@ def stubbed(aws_credentials):
 
 @functools.cache
 def _session():
-    """One boto3 session for the module's stubbed tests: a session registers botocore's hundreds of handlers when
-    it is made (most of a stubbed test's CPU); each Aws takes the previous one's handlers off it, and its clients
-    are its own. Its credentials are the fake ones every stubbed test sets (aws_credentials)."""
+    """One boto3 session for the module's stubbed tests (a session registers botocore's hundreds of handlers when
+    it is made): each Aws takes the previous one's handlers off it, and its clients are its own. Its credentials
+    are the fake ones every stubbed test sets (aws_credentials)."""
     return new_session(region_name="ap-northeast-1")
 
 

@@ -91,7 +91,7 @@ def _timestamps(value: Any, shape: Any) -> Any:
 @functools.cache
 def _model(operation: str) -> Any:
     """The operation's model, from one botocore session for the module (a session registers botocore's hundreds
-    of handlers when it is made: most of this module's CPU when each call made its own)."""
+    of handlers when it is made)."""
     service, name = operation.split(":")
     return _session().get_service_model(service).operation_model(name)
 
