@@ -117,7 +117,10 @@ def main(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
     deployable), EXIT_USAGE a bad context value (nothing was synthesized), EXIT_INCOMPLETE the app's code raised
     (the traceback, then one line with the line of cdk_app/ it came from)."""
     err = stderr or sys.stderr
-    app = App(context=dict(context) if context is not None else None, outdir=outdir, analytics_reporting=False)
+    # No performance report: CDK writes one into the assembly when synthesis is slow (a loaded machine), and the
+    # assembly is to be a function of its inputs alone (cached, restaged, compared: cdk_app/assembly_cache.py).
+    app = App(context=dict(context) if context is not None else None, outdir=outdir, analytics_reporting=False,
+              performance_reporting=False)
     try:
         config = parse_context(app.node.try_get_context)
     except ConfigError as exc:

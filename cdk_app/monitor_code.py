@@ -6,6 +6,11 @@ Nothing here downloads or installs: synthesis stays offline. The sources are sta
 content, the layer once per change of the lock, the policy once per change of the sources and suffix (under
 .cache/monitor/), so a synthesis of unchanged inputs only hashes the sources (a few milliseconds).
 
+The function's asset is identified by our digest of the staged files (`sources_hash`, given to CDK as a custom
+asset hash), not by CDK's own fingerprint: the assembly cache can then name the asset of any sources without a
+synthesis, and swap the staged code of a cached assembly for other code (cdk_app/assembly_cache.py) when only the
+code changed, not what it declares.
+
 The layer is made from the installed distributions rather than by `pip install` at synthesis: that needs a network
 and costs tens of seconds per synthesis. Every dependency is pure Python, so the files installed for this
 interpreter run unchanged on Lambda's Python runtime; their versions are checked against requirements.lock, and a
@@ -18,6 +23,7 @@ packs declares.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +50,9 @@ _IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same files make the same archive, so the asset hash is stable
 POLICY_TIMEOUT = 120
+# What the function's asset leaves out of the staged directory: what `_source_files` leaves out, so the asset holds
+# exactly the files its hash covers (a staged directory made before byte code was kept out of it may hold some).
+ASSET_EXCLUDE = ("__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "*.pyc", "*.pyo")
 
 
 class MonitorCodeError(RuntimeError):
@@ -64,13 +73,35 @@ def _source_files(root: Path) -> Iterator[Path]:
                     yield path
 
 
+def staged_files(root: Path) -> list[Path]:
+    """The files of the monitor's sources below `root` (a checkout, or a staged directory), in a fixed order."""
+    return list(_source_files(root))
+
+
 def sources_hash(root: Path = ROOT) -> str:
+    """The digest of the monitor's sources below `root`: their paths (relative to `root`) and contents. The same
+    for a checkout and for the directory staged from it; the function's asset hash is made from it."""
     digest = hashlib.sha256()
     for path in _source_files(root):
         data = path.read_bytes()
         digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()[:32]
+
+
+def asset_hash(digest: str) -> str:
+    """The asset hash CDK gives an asset whose custom hash is `digest` (AssetOptions.assetHash: "this custom
+    hash will be SHA256 hashed and encoded as hex"): the name of its directory in the assembly (asset.<hash>) and
+    of its object in the asset bucket."""
+    return hashlib.sha256(digest.encode()).hexdigest()
+
+
+def copy_sources(root: Path, target: Path) -> None:
+    """Copy the monitor's sources below `root` to `target` (created), as `staged_code` stages them."""
+    for path in _source_files(root):
+        destination = target / path.relative_to(root)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
 
 
 def _publish(work: Path, final: Path) -> Path:
@@ -92,10 +123,7 @@ def staged_code(root: Path = ROOT) -> Path:
         return final
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tmp-", dir=base))
-    for path in _source_files(root):
-        target = work / path.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+    copy_sources(root, work)
     return _publish(work, final)
 
 
@@ -107,8 +135,20 @@ def read_policy(code: Path, suffix: str) -> list[dict]:
     kept = code.parent.parent / "policies" / code.name / f"{suffix}.json"
     if kept.is_file():
         return json.loads(kept.read_text())
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    # One run per code and suffix when several processes ask at once (the test workers' assembly cache keys).
+    with open(kept.with_name(f".{kept.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if kept.is_file():
+            return json.loads(kept.read_text())
+        return _run_policy(code, suffix, kept)
+
+
+def _run_policy(code: Path, suffix: str, kept: Path) -> list[dict]:
+    """Run `opscli iam-policy` of the staged `code`, check its answer and keep it at `kept`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OPSCLI_", "COVERAGE_"))}
-    env["PYTHONPATH"] = str(code)
+    # No byte code in the staged directory: it is the function's asset, and Lambda compiles for its own Python.
+    env.update(PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1")
     try:
         done = subprocess.run([sys.executable, "-m", "opscli", "iam-policy", "--suffix", suffix,
                                "--format", "managed"], cwd=code, env=env, capture_output=True, text=True,
@@ -123,7 +163,6 @@ def read_policy(code: Path, suffix: str) -> list[dict]:
                                                               for d in documents)):
         raise MonitorCodeError(f"opscli iam-policy exited {done.returncode} without a policy: "
                                f"{done.stderr.strip()[-1000:]}")
-    kept.parent.mkdir(parents=True, exist_ok=True)
     work = kept.with_name(f".{kept.name}.{os.getpid()}")
     work.write_text(json.dumps(documents, indent=1, sort_keys=True) + "\n")
     os.replace(work, kept)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_app import monitor_code
 from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group, own_custom_resource_logs
@@ -204,7 +205,7 @@ class PostureMonitor(Construct):
             description="opscli's runtime dependencies, as requirements.lock pins them")
         self.function = lambda_.Function(
             self, "Function", function_name=config.name("monitor"), runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64, handler=monitor.HANDLER, code=lambda_.Code.from_asset(str(code)),
+            architecture=lambda_.Architecture.ARM_64, handler=monitor.HANDLER, code=self._code(code),
             layers=[dependencies], role=self.role, timeout=TIMEOUT, memory_size=MEMORY_MB,
             reserved_concurrent_executions=RESERVED_CONCURRENCY, log_group=log_group,
             description=f"The posture monitor of {config.stack_name}",
@@ -243,6 +244,16 @@ class PostureMonitor(Construct):
         page = cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
         self.alarm.add_alarm_action(page)
         self.watch = self._watch_itself(page)
+
+    @staticmethod
+    def _code(code: Path) -> lambda_.Code:
+        """The staged sources as the function's asset, named by our digest of them (a custom asset hash), not by
+        CDK's fingerprint: the assembly cache names the asset of any sources without a synthesis and can swap the
+        code of a cached assembly (cdk_app/assembly_cache.py). The digest covers every file the asset holds: the
+        asset leaves out what the digest leaves out."""
+        return lambda_.Code.from_asset(str(code), asset_hash_type=AssetHashType.CUSTOM,
+                                       asset_hash=monitor_code.sources_hash(code),
+                                       exclude=list(monitor_code.ASSET_EXCLUDE))
 
     def _watch_itself(self, page: cw_actions.SnsAction) -> dict[str, cw.Alarm]:
         """Alarms on the monitor itself, to the same topic: a monitor that stops judging must page, not fall silent.

@@ -64,6 +64,7 @@ def test_the_staged_code_is_the_sources_alone_and_the_policy_needs_them(tmp_path
     assert monitor_code.staged_code(tmp_path) == code  # once per content
     with pytest.raises(monitor_code.MonitorCodeError, match="without a policy"):
         monitor_code.read_policy(code, "test")  # this opscli has no iam-policy command
+    assert not list(code.rglob("__pycache__"))  # the run compiled nothing into the function's asset
     with pytest.raises(monitor_code.MonitorCodeError, match="not an environment suffix"):
         monitor_code.read_policy(code, "../x")
 
