@@ -2,10 +2,22 @@
 
 The key is a hash of everything that can change the assembly: the sources synthesis runs (cdk_app/ and every
 module of ours it imports, found by reading the import statements, with the data files beside them), the
-sources it stages (services/ and platform_spec/, the image assets' build context, and .dockerignore), cdk.json,
-cdk.context.json, the context given on the command line, the versions of the installed CDK libraries and Python,
-and the pinned CDK CLI (package-lock.json). A change to code synthesis never imports (the gate, opscli) keeps the
-cache. A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary directory, and only a
+sources it stages as images (services/ and platform_spec/, the image assets' build context, and .dockerignore),
+what the posture monitor's code declares (the read policy its `opscli iam-policy` prints for the suffix, which its
+role holds), cdk.json, cdk.context.json, the context given on the command line, the versions of the installed CDK
+libraries and Python, the pinned CDK CLI (package-lock.json) and the lock the monitor's layer is made from. A
+change to code synthesis never imports (the gate) keeps the cache.
+
+The monitor's code itself (opscli/ and platform_spec/, staged as its function's asset) is not in the key: an
+entry is stored as <key>-<digest of that code>. The asset is named by that digest (a custom asset hash:
+cdk_app/monitor_code.py), so when only the code changed, not what it declares, the assembly of another digest
+under the same key is restaged instead of synthesized: copied, with the new code as the asset's directory and the
+old asset hash, and the hash of every template that named it, replaced by the new ones wherever they occur. A
+restage that cannot be checked at every step (the old asset directory is the old code, the old hash occurs in
+the JSON files only and nowhere after, each template's asset entry is the hash of its new text) is not used: the
+cache synthesizes. tests/unit/test_assembly_cache.py proves a restage equal, byte for byte, to a synthesis.
+
+A miss runs the real `cdk synth` (the CDK CLI, as a user would) into a temporary directory, and only a
 clean synthesis is stored: a synthesis with guardrail or cdk-nag findings raises SynthesisFailed with the CLI's
 output, every time. It runs with `--no-validation`, without CDK's built-in template check (its CloudFormation
 Validate plugin): that check runs cfn-lint's schema rules, which the policy gate's cfn-lint runs over the same
@@ -26,6 +38,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,15 +50,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from cdk_app import monitor_code
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 # What synthesis runs (with what it imports) and stages, relative to the repository root.
 APP_PACKAGE = "cdk_app"
-# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves); the posture
-# monitor's function stages opscli/ (and its role holds the reads opscli declares), its layer what the lock pins.
-STAGED_DIRS = ("services", "platform_spec", "opscli")
+# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves). The posture
+# monitor's function stages opscli/ too: that code is the entry's digest, what it declares is in the key
+# (`declared`), its layer is what the lock pins.
+STAGED_DIRS = ("services", "platform_spec")
 SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore", "requirements.lock")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awscli-v1",
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")
@@ -70,8 +86,9 @@ class SynthesisFailed(RuntimeError):
 class Assembly:
     directory: Path
     key: str
-    hit: bool  # True: read from the cache; False: synthesized by this call
+    hit: bool  # True: read from the cache (or restaged from it); False: synthesized by this call
     seconds: float
+    restaged: bool = False  # True: another code's assembly of the same key, with this code staged in it
 
     def template_path(self, stack_name: str) -> Path:
         return self.directory / f"{stack_name}.template.json"
@@ -176,9 +193,26 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def cache_key(context: Mapping[str, str], *, root: Path = ROOT,
-              versions: Mapping[str, str] | None = None) -> str:
-    """The hash of every input of a synthesis with the command-line `context` (e.g. environmentSuffix)."""
+def declared(context: Mapping[str, str], root: Path) -> bytes:
+    """What the monitor's code declares that synthesis puts into the templates: the read policy documents its
+    `opscli iam-policy --suffix <suffix>` prints (its role holds them). When they cannot be had (no suffix on the
+    command line, code that cannot print them), the code's own digest: every change of it then synthesizes, and
+    the synthesis says what is wrong."""
+    suffix = context.get("environmentSuffix")
+    if suffix:
+        try:
+            policy = monitor_code.read_policy(monitor_code.staged_code(root), suffix)
+        except (monitor_code.MonitorCodeError, OSError, ValueError):
+            pass
+        else:
+            return b"policy\0" + json.dumps(policy, sort_keys=True).encode()
+    return b"code\0" + monitor_code.sources_hash(root).encode()
+
+
+def cache_key(context: Mapping[str, str], *, root: Path = ROOT, versions: Mapping[str, str] | None = None,
+              declarations: Callable[[Mapping[str, str], Path], bytes] | None = None) -> str:
+    """The hash of every input of a synthesis with the command-line `context` (e.g. environmentSuffix), the
+    monitor's code counted by what it declares (`declarations`)."""
     digest = hashlib.sha256()
 
     def feed(label: str, data: bytes) -> None:
@@ -188,6 +222,7 @@ def cache_key(context: Mapping[str, str], *, root: Path = ROOT,
     for path in _source_files(root):
         feed(path.relative_to(root).as_posix(), path.read_bytes())
     feed("context", json.dumps(dict(context), sort_keys=True).encode())
+    feed("declared", (declarations or declared)(context, root))
     feed("versions", json.dumps(dict(versions if versions is not None else library_versions()),
                                  sort_keys=True).encode())
     return digest.hexdigest()[:32]
@@ -232,20 +267,186 @@ def _prune(cache_dir: Path, keep: int) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+class NotRestageable(Exception):
+    """A cached assembly that cannot be proved to restage into the assembly of other code (the message says
+    which check failed): the cache synthesizes instead."""
+
+
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link an unchanged file of a cached assembly into the restaged one (the layer alone is ~20 MB); an
+    entry is never written in place (a restage writes a file it changes anew), so sharing the inode is safe."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write `path` as a new file: never through a link a restage shares with the assembly it came from."""
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
+def _same_sources(directory: Path, digest: str) -> None:
+    """`directory` holds exactly the monitor's sources whose digest is `digest` (nothing more, no link)."""
+    if directory.is_symlink() or not directory.is_dir():
+        raise NotRestageable(f"{directory.name} is not a directory")
+    every = sorted(p for p in directory.rglob("*") if p.is_symlink() or not p.is_dir())
+    if every != sorted(monitor_code.staged_files(directory)):
+        raise NotRestageable(f"{directory.name} holds files that are not the monitor's sources")
+    if monitor_code.sources_hash(directory) != digest:
+        raise NotRestageable(f"{directory.name} is not the code of digest {digest}")
+
+
+def restage(source: Path, work: Path, *, code: Path, digest: str) -> None:
+    """Write into `work` the assembly `source` (an entry <key>-<its digest>) with the monitor's `code` (whose
+    digest is `digest`) staged in place of its own, checking every step; NotRestageable when one fails."""
+    old_digest = source.name.rpartition("-")[2]
+    if not _DIGEST.fullmatch(old_digest) or not _DIGEST.fullmatch(digest) or old_digest == digest:
+        raise NotRestageable(f"{source.name} has no digest to restage from")
+    old_asset, new_asset = monitor_code.asset_hash(old_digest), monitor_code.asset_hash(digest)
+    old_dir = f"asset.{old_asset}"
+    _same_sources(source / old_dir, old_digest)
+    _same_sources(code, digest)
+    # Where the old asset hash occurs: in the assembly's JSON files (templates, asset manifests, tree.json) and
+    # nowhere else, not inside another asset and not in a file that is not JSON.
+    texts: dict[str, bytes] = {}
+    for path in sorted(source.rglob("*")):
+        if path.is_symlink():
+            raise NotRestageable(f"{path.relative_to(source)} is a symbolic link")
+        if path.is_dir() or path.is_relative_to(source / old_dir):
+            continue
+        data = path.read_bytes()
+        if path.parent == source and path.suffix == ".json":
+            texts[path.name] = data
+        elif old_asset.encode() in data:
+            raise NotRestageable(f"the old asset hash occurs in {path.relative_to(source)}")
+    changed = {name: data.replace(old_asset.encode(), new_asset.encode())
+               for name, data in texts.items() if old_asset.encode() in data}
+    try:
+        manifest = json.loads(texts["manifest.json"])
+        stacks = [artifact["properties"]["templateFile"] for artifact in manifest["artifacts"].values()
+                  if artifact.get("type") == "aws:cloudformation:stack"]
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise NotRestageable(f"manifest.json names no templates: {exc!r}") from None
+    # A template whose text changed has a new hash too: its asset entry and its object URL name it.
+    renamed = {}
+    for template in stacks:
+        if template in changed:
+            renamed[hashlib.sha256(texts[template]).hexdigest()] = hashlib.sha256(changed[template]).hexdigest()
+    for old, new in renamed.items():
+        for name, data in texts.items():
+            current = changed.get(name, data)
+            if old.encode() in current:
+                changed[name] = current.replace(old.encode(), new.encode())
+    for name in [n for n in changed if n.endswith(".assets.json")]:
+        changed[name] = _renamed_destinations(name, texts[name], changed[name])
+    _check_restaged(texts, changed, stacks, old_asset=old_asset, new_asset=new_asset, renamed=renamed)
+    shutil.copytree(source, work, dirs_exist_ok=True, copy_function=_link_or_copy,
+                    ignore=lambda directory, names: [old_dir] if Path(directory) == source else [])
+    for name, data in changed.items():
+        _write_new(work / name, data)
+    monitor_code.copy_sources(code, work / f"asset.{new_asset}")
+
+
+def _destinations(document: Any) -> Iterator[tuple[str, Any]]:
+    """(key, destination) of every destination of every asset of an asset manifest."""
+    for kind in ("files", "dockerImages"):
+        for entry in (document.get(kind) or {}).values():
+            yield from entry["destinations"].items()
+
+
+def _destination_key(key: str, destination: Any) -> str:
+    """The key CDK gives `destination` (AssetManifestBuilder): its environment, a dash and the first 8 hex digits
+    of the SHA-256 of its JSON.stringify (no spaces, in the manifest's key order, non-ASCII as is)."""
+    text = json.dumps(destination, separators=(",", ":"), ensure_ascii=False)
+    return f"{key.rpartition('-')[0]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def _renamed_destinations(name: str, before: bytes, after: bytes) -> bytes:
+    """`after` (an asset manifest whose objects were renamed) with each destination's key made again from its
+    content, as CDK makes it; the scheme is first proved on every destination of `before`."""
+    try:
+        old, new = json.loads(before), json.loads(after)
+        pairs = list(zip(_destinations(old), _destinations(new), strict=True))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise NotRestageable(f"{name} is not an asset manifest: {exc!r}") from None
+    for (old_key, old_destination), (key, destination) in pairs:
+        if _destination_key(old_key, old_destination) != old_key or key != old_key:
+            raise NotRestageable(f"{name}: the destination {old_key} is not named as CDK names it")
+        renamed = _destination_key(key, destination)
+        if renamed != key:
+            quoted = json.dumps(key).encode() + b":"
+            if after.count(quoted) != 1:
+                raise NotRestageable(f"{name}: the destination {key} is not named once")
+            after = after.replace(quoted, json.dumps(renamed).encode() + b":")
+    return after
+
+
+def _check_restaged(texts: Mapping[str, bytes], changed: Mapping[str, bytes], stacks: Sequence[str], *,
+                    old_asset: str, new_asset: str, renamed: Mapping[str, str]) -> None:
+    """The rewritten JSON files name the new asset and no old hash, parse, and every changed template's asset
+    entry (where its stack has one) is the hash of its new text."""
+    if not any(name in changed for name in stacks):
+        raise NotRestageable("no template names the monitor's code asset")
+    entries: dict[str, Any] = {}
+    for name, data in {**texts, **changed}.items():
+        if old_asset.encode() in data or any(old.encode() in data for old in renamed):
+            raise NotRestageable(f"an old hash is left in {name}")
+        if name in changed:
+            try:
+                document = json.loads(data)
+            except ValueError:
+                raise NotRestageable(f"{name} is not JSON once restaged") from None
+            if name.endswith(".assets.json") and isinstance(document, dict):
+                entries.update(document.get("files") or {})
+                if any(_destination_key(key, d) != key for key, d in _destinations(document)):
+                    raise NotRestageable(f"a destination of {name} is not named as CDK names it")
+    if (entries.get(new_asset) or {}).get("source", {}).get("path") != f"asset.{new_asset}":
+        raise NotRestageable("no asset manifest names the new code's directory")
+    for template in stacks:
+        listed = [key for key, entry in entries.items() if entry.get("source", {}).get("path") == template]
+        if template in changed and listed != [] and listed != [hashlib.sha256(changed[template]).hexdigest()]:
+            raise NotRestageable(f"the asset entry of {template} is not the hash of its restaged text")
+
+
+def _siblings(cache_dir: Path, key: str) -> list[Path]:
+    """The stored assemblies of `key` (other code), most recently used first."""
+    found = [p for p in cache_dir.glob(f"{key}-*") if p.is_dir() and (p / "manifest.json").is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Path | None = None,
-                synth: Callable[[Mapping[str, str], Path], None] | None = None, keep: int = KEEP) -> Assembly:
-    """The assembly for `context`: from the cache, or synthesized now (and stored when clean)."""
+                synth: Callable[[Mapping[str, str], Path], None] | None = None, keep: int = KEEP,
+                declarations: Callable[[Mapping[str, str], Path], bytes] | None = None) -> Assembly:
+    """The assembly for `context`: from the cache, restaged from the cache for other code of the monitor, or
+    synthesized now (and stored when clean)."""
     start = time.perf_counter()
     cache_dir = cache_dir or default_cache_dir(root)
-    key = cache_key(context, root=root)
-    final = cache_dir / key
+    key = cache_key(context, root=root, declarations=declarations)
+    digest = monitor_code.sources_hash(root)
+    final = cache_dir / f"{key}-{digest}"
+    restaged = False
     with _locked(cache_dir / f"{key}.lock"):
         if (final / "manifest.json").exists():
             os.utime(final)  # most recently used: pruned last
-            return Assembly(final, key, True, time.perf_counter() - start)
+            return Assembly(final, final.name, True, time.perf_counter() - start)
         work = Path(tempfile.mkdtemp(prefix="tmp-", dir=cache_dir))
         try:
-            (synth or (lambda c, o: cdk_synth(c, o, root=root)))(context, work)
+            for source in _siblings(cache_dir, key)[:1]:
+                try:
+                    restage(source, work, code=monitor_code.staged_code(root), digest=digest)
+                    restaged = True
+                except (NotRestageable, OSError) as exc:
+                    print(f"assembly cache: not restaged from {source.name} ({exc}); synthesizing",
+                          file=sys.stderr)
+                    shutil.rmtree(work, ignore_errors=True)
+                    work.mkdir(mode=0o700)
+            if not restaged:
+                (synth or (lambda c, o: cdk_synth(c, o, root=root)))(context, work)
             if not (work / "manifest.json").exists():
                 raise SynthesisFailed("synthesis wrote no manifest.json", exit_code=EXIT_INCOMPLETE, output="")
             shutil.rmtree(final, ignore_errors=True)
@@ -253,7 +454,7 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
         finally:
             shutil.rmtree(work, ignore_errors=True)
     _prune(cache_dir, keep)
-    return Assembly(final, key, False, time.perf_counter() - start)
+    return Assembly(final, final.name, restaged, time.perf_counter() - start, restaged)
 
 
 def export(assembly: Assembly, cdk_out: Path) -> Path:
@@ -274,7 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         # the app's own codes say what was wrong; anything else (node killed, the CLI missing) could not run
         return exc.exit_code if exc.exit_code in (EXIT_FINDINGS, EXIT_USAGE) else EXIT_INCOMPLETE
-    how = "cached" if assembly.hit else f"synthesized in {assembly.seconds:.1f}s"
+    how = (f"restaged in {assembly.seconds:.1f}s" if assembly.restaged else "cached" if assembly.hit
+           else f"synthesized in {assembly.seconds:.1f}s")
     print(f"assembly {assembly.key} ({how}): {assembly.directory}", file=sys.stderr)
     if args.cdk_out:
         export(assembly, args.cdk_out)

@@ -1,8 +1,14 @@
 """The assembly cache: its key moves with every input of a synthesis and with nothing else; a miss
-synthesizes once (also under concurrent callers), a hit does not, and a failed synthesis is never stored."""
+synthesizes once (also under concurrent callers), a hit does not, and a failed synthesis is never stored. A change
+of the monitor's code alone (not of what it declares) is restaged, and a restage equals a synthesis byte for byte,
+or it is not used."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import shutil
 import threading
 import time
@@ -11,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from cdk_app import assembly_cache as cache
+from cdk_app import monitor_code
 from cdk_app.assembly_cache import SynthesisFailed
+from tests.conftest import CONTEXT as SESSION
 from tests.conftest import ROOT
 
 CONTEXT = {"environmentSuffix": "keytest"}
@@ -28,8 +36,13 @@ def repo(tmp_path) -> Path:
     return tmp_path
 
 
-def key(root: Path, context=CONTEXT, versions=VERSIONS) -> str:
-    return cache.cache_key(context, root=root, versions=versions)
+def declares(text: bytes = b"reads"):
+    """A stand-in for what the monitor's code declares (the real one runs its `opscli iam-policy`)."""
+    return lambda context, root: text
+
+
+def key(root: Path, context=CONTEXT, versions=VERSIONS, declarations=None) -> str:
+    return cache.cache_key(context, root=root, versions=versions, declarations=declarations or declares())
 
 
 @pytest.mark.parametrize("changed", [
@@ -66,15 +79,30 @@ def test_code_synthesis_never_imports_keeps_the_key(repo):
     assert key(repo) == before
 
 
-def test_the_monitors_code_and_lock_are_inputs(repo):
-    """The posture monitor's function is opscli's code and its role holds opscli's reads; its layer is what the
-    lock pins: editing either changes the assembly."""
+def test_what_the_monitors_code_declares_and_the_lock_are_inputs_its_text_is_not(repo):
+    """The posture monitor's role holds the reads opscli declares and its layer is what the lock pins: a change
+    of either changes the key. opscli's text is the entry's digest, not part of the key: an edit that declares
+    nothing new keeps the key (the entry is restaged)."""
     before = key(repo)
     (repo / "opscli" / "cli.py").write_text((repo / "opscli" / "cli.py").read_text() + "\n# edited\n")
-    after_code = key(repo)
-    assert after_code != before
+    assert key(repo) == before
+    assert key(repo, declarations=declares(b"other reads")) != before
     (repo / "requirements.lock").write_text("click==8.5.1\n")
-    assert key(repo) != after_code
+    assert key(repo) != before
+
+
+def test_what_the_code_declares_is_its_read_policy_or_else_its_text(repo):
+    """`declared` is the read policy the staged code's own `opscli iam-policy` prints for the suffix; a comment
+    keeps it. Without a suffix, or with code that cannot print it, it is the code's digest, so every change of the
+    code synthesizes (and the synthesis says what is wrong)."""
+    first = cache.declared(CONTEXT, repo)
+    assert first.startswith(b"policy\0") and b'"Statement"' in first
+    render = repo / "opscli" / "render.py"
+    render.write_text(render.read_text() + "\n# edited\n")
+    assert cache.declared(CONTEXT, repo) == first
+    assert cache.declared({}, repo) == b"code\0" + monitor_code.sources_hash(repo).encode()
+    (repo / "opscli" / "__main__.py").write_text("raise SystemExit(3)\n")
+    assert cache.declared(CONTEXT, repo) == b"code\0" + monitor_code.sources_hash(repo).encode()
 
 
 def test_the_closure_follows_relative_and_from_imports(repo):
@@ -110,8 +138,10 @@ def _fake_synth(calls: list, delay: float = 0.0):
 
 def test_a_miss_synthesizes_and_stores_a_hit_does_not(repo, tmp_path):
     calls: list = []
-    first = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls))
-    second = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls))
+    first = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls),
+                            declarations=declares())
+    second = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls),
+                            declarations=declares())
     assert (first.hit, second.hit) == (False, True) and len(calls) == 1
     assert first.directory == second.directory and second.template("TapStackkeytest") == {"Resources": {}}
     exported = cache.export(second, tmp_path / "cdk.out")
@@ -122,7 +152,8 @@ def test_concurrent_callers_share_one_synthesis(repo, tmp_path):
     calls: list = []
     results = []
     threads = [threading.Thread(target=lambda: results.append(cache.synthesized(
-        CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls, delay=0.3)))) for _ in range(3)]
+        CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth(calls, delay=0.3),
+        declarations=declares()))) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -136,24 +167,26 @@ def test_a_failed_synthesis_is_raised_every_time_and_never_stored(repo, tmp_path
 
     for _ in range(2):
         with pytest.raises(SynthesisFailed) as raised:
-            cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=failing)
+            cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=failing, declarations=declares())
         assert "STK-KMS-001" in raised.value.output
     assert [p for p in (tmp_path / "c").iterdir() if p.is_dir()] == []  # no entry, no work directory left
     with pytest.raises(SynthesisFailed, match="no manifest"):
-        cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=lambda c, o: None)
+        cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=lambda c, o: None,
+                          declarations=declares())
 
 
 def test_old_entries_are_pruned(repo, tmp_path):
     calls: list = []
     for index in range(4):
         cache.synthesized({"environmentSuffix": f"s{index}"}, root=repo, cache_dir=tmp_path / "c",
-                          synth=_fake_synth(calls), keep=2)
+                          synth=_fake_synth(calls), keep=2, declarations=declares())
         time.sleep(0.01)
     assert len([p for p in (tmp_path / "c").iterdir() if p.is_dir()]) == 2
 
 
 def test_the_command_line(repo, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(cache.ENV_CACHE_DIR, str(tmp_path / "c"))
+    monkeypatch.setattr(cache, "declared", declares())
     monkeypatch.setattr(cache, "cdk_synth", lambda context, outdir, root=cache.ROOT: _fake_synth([])(context, outdir))
     assert cache.main(["--suffix", "keytest", "--cdk-out", str(tmp_path / "out")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out")
@@ -170,3 +203,143 @@ def test_a_missing_cdk_cli_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(cache.shutil, "which", lambda name: None)
     with pytest.raises(SynthesisFailed, match="the CDK CLI was not found"):
         cache.cdk_synth(CONTEXT, tmp_path, root=tmp_path)
+
+
+# --- restaging the monitor's code ----------------------------------------------------------------------------
+
+
+def _fake_cdk(root: Path):
+    """A synthesis of the shape CDK gives the monitor's code: its staged sources as asset.<hash> (the custom
+    hash of their digest), named by the template, its asset manifest (with the template's own hash and
+    destinations keyed by their content) and tree.json, beside a file that never names it."""
+    def synth(context, outdir: Path) -> None:
+        digest = monitor_code.sources_hash(root)
+        asset = hashlib.sha256(digest.encode()).hexdigest()
+        monitor_code.copy_sources(root, outdir / f"asset.{asset}")
+        template = json.dumps({"Resources": {"Fn": {"Properties": {"Code": {"S3Key": f"{asset}.zip"}},
+                                                    "Metadata": {"aws:asset:path": f"asset.{asset}"}}}}, indent=1)
+        (outdir / "Mon.template.json").write_text(template)
+        template_hash = hashlib.sha256(template.encode()).hexdigest()
+
+        def destination(key: str) -> dict:
+            dest = {"bucketName": "assets", "objectKey": key}
+            text = json.dumps(dest, separators=(",", ":")).encode()
+            return {f"current_account-r-{hashlib.sha256(text).hexdigest()[:8]}": dest}
+        (outdir / "Mon.assets.json").write_text(json.dumps({"files": {
+            asset: {"source": {"path": f"asset.{asset}", "packaging": "zip"},
+                    "destinations": destination(f"{asset}.zip")},
+            template_hash: {"source": {"path": "Mon.template.json", "packaging": "file"},
+                            "destinations": destination(f"{template_hash}.json")}}, "dockerImages": {}}, indent=2))
+        (outdir / "manifest.json").write_text(json.dumps({"artifacts": {"Mon": {
+            "type": "aws:cloudformation:stack", "properties": {
+                "templateFile": "Mon.template.json", "stackTemplateAssetObjectUrl": f"s3://assets/{template_hash}.json"}}}}))
+        (outdir / "tree.json").write_text(json.dumps({"Fn": {"s3Key": f"{asset}.zip"}}))
+        (outdir / "Mon-NagReport.csv").write_text("Rule ID,Resource ID\n")
+    return synth
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _forbidden(context, outdir):
+    raise AssertionError("synthesized although the restage was provable")
+
+
+def _edit_opscli(root: Path) -> None:
+    render = root / "opscli" / "render.py"
+    render.write_text(render.read_text() + "\n\ndef _restaged() -> int:\n    return 1\n")
+
+
+def test_a_change_of_the_code_alone_is_restaged_as_a_synthesis_makes_it(repo, tmp_path):
+    """The entry of other code under the same key is restaged, not synthesized: the new code is the asset, every
+    name of the old asset and of the template that named it is the new one, and the result is what a synthesis
+    of the changed sources writes, byte for byte. The old entry stays as it was."""
+    first = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_cdk(repo),
+                              declarations=declares())
+    before = _files(first.directory)
+    _edit_opscli(repo)
+    second = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_forbidden,
+                               declarations=declares())
+    assert (second.hit, second.restaged) == (True, True) and second.directory != first.directory
+    _fake_cdk(repo)(CONTEXT, tmp_path / "cold")
+    assert _files(second.directory) == _files(tmp_path / "cold")
+    assert _files(first.directory) == before
+    again = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_forbidden,
+                              declarations=declares())
+    assert (again.hit, again.restaged, again.directory) == (True, False, second.directory)
+
+
+@pytest.mark.parametrize("spoil", ["asset-file-added", "asset-file-changed", "hash-in-a-report",
+                                   "destination-misnamed", "template-not-named", "manifest-unreadable"])
+def test_a_restage_that_cannot_be_proved_synthesizes(repo, tmp_path, spoil):
+    """Each check of a restage holds its ground: a cached assembly it cannot prove is synthesized instead."""
+    first = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_cdk(repo),
+                              declarations=declares())
+    directory = first.directory
+    asset = next(directory.glob("asset.*"))
+    if spoil == "asset-file-added":
+        (asset / "opscli" / "extra.py").write_text("")
+    elif spoil == "asset-file-changed":
+        (asset / "opscli" / "render.py").write_text("changed")
+    elif spoil == "hash-in-a-report":
+        (directory / "Mon-NagReport.csv").write_text(f"{asset.name}\n")
+    elif spoil == "destination-misnamed":
+        text = (directory / "Mon.assets.json").read_text()
+        (directory / "Mon.assets.json").write_text(text.replace("current_account-r-", "current_account-r-0", 1))
+    elif spoil == "template-not-named":
+        (directory / "manifest.json").write_text('{"artifacts": {}}')
+    else:
+        (directory / "manifest.json").write_text("{")
+    _edit_opscli(repo)
+    calls: list = []
+
+    def synth(context, outdir):
+        calls.append(context)
+        _fake_cdk(repo)(context, outdir)
+    second = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=synth, declarations=declares())
+    assert (second.hit, second.restaged, len(calls)) == (False, False, 1)
+    _fake_cdk(repo)(CONTEXT, tmp_path / "cold")
+    assert _files(second.directory) == _files(tmp_path / "cold")
+
+
+# Two syntheses of the same sources differ in one place: CDK's creation stacks in <stack>.metadata.json name the
+# jsii kernel's temporary directory, a new one per synthesis.
+_KERNEL = re.compile(rb"jsii-kernel-[A-Za-z0-9]+")
+
+
+def _as_synthesized(directory: Path) -> dict[str, bytes]:
+    return {name: _KERNEL.sub(b"jsii-kernel-*", data) if name.endswith(".metadata.json") else data
+            for name, data in _files(directory).items()}
+
+
+def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
+    """The proof, with the real CDK: the session's assembly, restaged for a change of opscli/render.py, equals a
+    cold `cdk synth` of the changed sources in every file (the jsii kernel's directory aside); and the cold
+    assembly, restaged back to the unchanged code, equals the session's. One synthesis, in a copy of the
+    repository, with cache directories of its own."""
+    root = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "*.pyc", "*.pyo")
+    for name in ("cdk_app", "platform_spec", "services", "opscli"):
+        shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    for name in cache.SOURCE_FILES:
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, root / name)
+    (root / "node_modules").symlink_to(ROOT / "node_modules")
+    layers = ROOT / ".cache" / "monitor" / "layers"  # built by the session's synthesis: not built again
+    shutil.copytree(layers, root / ".cache" / "monitor" / "layers", copy_function=os.link)
+    unchanged = f"{cache.cache_key(SESSION, root=root)}-{monitor_code.sources_hash(root)}"
+    assert synth.outdir.name == unchanged, "the copy is not the session's sources"
+    shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=os.link)
+
+    _edit_opscli(root)
+    restaged = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "c", synth=_forbidden)
+    assert restaged.restaged and restaged.directory.name.startswith(unchanged.split("-")[0])
+    cache.cdk_synth(SESSION, tmp_path / "cold" / restaged.directory.name, root=root)
+    cold = tmp_path / "cold" / restaged.directory.name
+    assert _as_synthesized(restaged.directory) == _as_synthesized(cold)
+
+    (root / "opscli" / "render.py").write_bytes((ROOT / "opscli" / "render.py").read_bytes())
+    back = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "cold", synth=_forbidden)
+    assert back.restaged and back.directory.name == unchanged
+    assert _as_synthesized(back.directory) == _as_synthesized(synth.outdir)
