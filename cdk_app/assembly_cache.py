@@ -440,7 +440,9 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
                 try:
                     restage(source, work, code=monitor_code.staged_code(root), digest=digest)
                     restaged = True
-                except (NotRestageable, OSError) as exc:
+                except (NotRestageable, OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
+                    # anything a restage meets that it did not foresee (an entry pruned meanwhile, a file CDK
+                    # shapes otherwise) costs a synthesis, never a wrong assembly
                     print(f"assembly cache: not restaged from {source.name} ({exc}); synthesizing",
                           file=sys.stderr)
                     shutil.rmtree(work, ignore_errors=True)
