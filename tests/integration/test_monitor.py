@@ -12,6 +12,7 @@ in process against the same deployment, on messages made for them, so the consum
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -74,6 +75,12 @@ class Watched(Deployment):
         """A client of the consumer's HTTPS endpoint (the report bucket refuses plain HTTP)."""
         return _session().client(service, endpoint_url=self.monitor["endpoint"], verify=self.monitor["ca_bundle"])
 
+    @functools.cached_property
+    def types(self) -> dict[str, str]:
+        """The stack's resources' types by logical id, as `up` listed them (the deployment's: they never change)."""
+        summaries = json.loads(self.outputs_file.with_name("stack-resources.json").read_text())
+        return {r["LogicalResourceId"]: r["ResourceType"] for r in summaries["StackResourceSummaries"]}
+
 
 @pytest.fixture(scope="module")
 def watched(monitored_deployment) -> Watched:
@@ -98,14 +105,45 @@ def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
         time.sleep(0.2)
 
 
+def published(watched: Watched, condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """`poll` of a condition on what the consumer publishes (Security Hub), evaluated at once and then only after
+    the consumer's log has grown: it logs a run after its import, so its Security Hub is as it was when the
+    condition was last evaluated until then (each evaluation reads every finding: ~0.15 s of CPU here and in the
+    emulator). The log's size is taken before the condition is evaluated, so no run is missed."""
+    log, seen = Path(watched.monitor["log"]), [None]
+
+    def grown() -> Any:
+        try:
+            size: int | None = log.stat().st_size
+        except OSError:  # between a restart's move of the old log and the new one: evaluated all the same
+            size = None
+        if size is not None and size == seen[0]:
+            return None
+        seen[0] = size
+        return condition()
+    return poll(grown, what, timeout)
+
+
+def drained(watched: Watched, what: str) -> None:
+    """Every message TapMonitor's queue has had is handled: none waits and none is in the consumer's hand (it
+    deletes a message only after its run published, or dead-lettered it). What was sent before is judged."""
+    sqs, url = watched.client("sqs"), watched.monitor["outputs"][monitor.OUTPUT_QUEUE_URL]
+
+    def empty() -> bool:
+        found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return all(value == "0" for value in found.values())
+    poll(empty, what)
+
+
 def hub(watched: Watched) -> dict[str, dict]:
     client = watched.client("securityhub")
     return {f["Id"]: f for page in client.get_paginator("get_findings").paginate() for f in page["Findings"]}
 
 
 def _types(watched: Watched) -> dict[str, str]:
-    summaries = json.loads(watched.outputs_file.with_name("stack-resources.json").read_text())
-    return {r["LogicalResourceId"]: r["ResourceType"] for r in summaries["StackResourceSummaries"]}
+    return watched.types
 
 
 def _of(found: dict[str, dict], rules: set[str], rtype: str, status: str, watched: Watched) -> set[str]:
@@ -134,11 +172,12 @@ def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watc
         return {i for i in _of(found, rules, rtype, "FAILED", watched) - before if found[i]["RecordState"] == "ACTIVE"}
 
     try:
-        opened = poll(opened_now, f"{kind}: a new FAILED, ACTIVE finding of {rules} on a {rtype}")
+        opened = published(watched, opened_now, f"{kind}: a new FAILED, ACTIVE finding of {rules} on a {rtype}")
     finally:
         toggle(watched, True)
-    poll(lambda: {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched).items() if i in opened}
-         == {("PASSED", "ARCHIVED")}, f"{kind}: its findings PASSED and ARCHIVED after the fix")
+    published(watched, lambda: {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched).items()
+                                if i in opened} == {("PASSED", "ARCHIVED")},
+              f"{kind}: its findings PASSED and ARCHIVED after the fix")
     changed = [r for r in _runs(watched, mark) if r["kind"] == "change" and r["changes"]]
     assert changed and all(r["poison"] == 0 and r["findings"]["ERROR"] == 0 for r in changed)
     # only what the changes named, with their relations, was read: not the stack
@@ -168,14 +207,14 @@ def test_a_storm_on_one_resource_is_read_once_per_window_and_ends_on_its_last_st
         [window] = [r["window"] for r in watched.log_lines() if r["event"] == "started"]
         assert len(runs) <= math.ceil(took / window) + 1, (len(runs), took)
         assert len({r["read"] for r in runs}) == 1
-        poll(lambda: _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
-             "the storm's last state (open) FAILED")
+        published(watched, lambda: _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
+                  "the storm's last state (open) FAILED")
     finally:
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True})
-    poll(lambda: not _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
-         "the bucket closed again PASSED")
+    published(watched, lambda: not _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
+              "the bucket closed again PASSED")
 
 
 def _physical(watched: Watched) -> dict[str, str]:
@@ -440,18 +479,12 @@ def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed
     """The hourly audit with kms:DescribeKey refused: every check the project key has is NOT_AVAILABLE (and ACTIVE)
     in Security Hub, none PASSED from an earlier run; read again, each is judged again. Every finding the full
     read gave is one of the checks `run.checks_of` knows for its resource (what lets a run retire the others)."""
+    # the consumer's whole runs (its first, a change to the account's IAM) are over: none overlaps these (a run
+    # whose reads began after the blind one's would rightly replace its findings)
+    drained(watched, "the consumer's runs before this test's")
     aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
     settings = Settings(suffix=SUFFIX)
-    outcome = handler.process(aws, settings, [Record("whole", _schedule())], log=lambda *_, **__: None)
-    report = outcome.report
-    assert report is not None and not outcome.retry and outcome.kind == "schedule"
     scope = core.stack_scope(aws, targets.from_suffix(SUFFIX))
-    checks = run.checks_of(resolve.index(scope, region="ap-northeast-1", account=aws.known_account or
-                                         core.account_id(aws)), {"Environment": SUFFIX}, whole=True)
-    about = [(f, parts[1]) for f in report.findings if (parts := resource_parts(f.resource)) and parts[1] in checks]
-    assert len(about) > 500
-    unknown = sorted({(lid, f.check_id) for f, lid in about if (f.check_id, f.rule_id) not in checks[lid]})
-    assert not unknown, unknown[:10]
     keys = {r.logical_id for r in scope.resources if r.type == "AWS::KMS::Key"}
     assert keys
     before = {fid: f for fid, f in hub(watched).items() if fid.split("/")[2] in keys}
@@ -465,10 +498,18 @@ def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed
     assert set(of_keys) >= set(before)  # every finding the key had was sent again
     assert {(f["Compliance"]["Status"], f["RecordState"]) for f in of_keys.values()} == {("NOT_AVAILABLE", "ACTIVE")}
     assert all("AccessDenied" in f["Description"] for f in of_keys.values())
-    handler.process(aws, settings, [Record("again", _schedule())], log=lambda *_, **__: None)
+    outcome = handler.process(aws, settings, [Record("again", _schedule())], log=lambda *_, **__: None)
     found = hub(watched)
     assert {found[fid]["Compliance"]["Status"] for fid in before} == {f["Compliance"]["Status"]
                                                                       for f in before.values()}
+    report = outcome.report  # the full read
+    assert report is not None and not outcome.retry and outcome.kind == "schedule" and not outcome.unread
+    checks = run.checks_of(resolve.index(scope, region="ap-northeast-1", account=aws.known_account or
+                                         core.account_id(aws)), {"Environment": SUFFIX}, whole=True)
+    about = [(f, parts[1]) for f in report.findings if (parts := resource_parts(f.resource)) and parts[1] in checks]
+    assert len(about) > 500
+    unknown = sorted({(lid, f.check_id) for f, lid in about if (f.check_id, f.rule_id) not in checks[lid]})
+    assert not unknown, unknown[:10]
 
 
 def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(watched):
@@ -490,37 +531,45 @@ def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(
     assert len(presence) == 1
     cloudwatch.delete_alarms(AlarmNames=[name])
     try:
-        poll(lambda: (found := hub(watched)) and
-             found[presence[0]]["Compliance"]["Status"] == "FAILED" and
-             {(found[fid]["Compliance"]["Status"], found[fid]["RecordState"]) for fid in mine
-              if fid not in presence} == {("NOT_AVAILABLE", "ARCHIVED")},
-             "the deleted alarm: presence FAILED, every other check retired")
+        published(watched, lambda: (found := hub(watched)) and
+                  found[presence[0]]["Compliance"]["Status"] == "FAILED" and
+                  {(found[fid]["Compliance"]["Status"], found[fid]["RecordState"]) for fid in mine
+                   if fid not in presence} == {("NOT_AVAILABLE", "ARCHIVED")},
+                  "the deleted alarm: presence FAILED, every other check retired")
     finally:
         cloudwatch.put_metric_alarm(**again, Tags=tags)
-    poll(lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
-         "the alarm put back: every check PASSED")
+    published(watched, lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
+              "the alarm put back: every check PASSED")
 
 
 def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_closed(watched):
     """A role trusted by another account that may decrypt with the project key (STK-PERIM-002): the hourly audit
-    fails the key's own finding, naming the role; once the role is deleted, the same finding is PASSED and
-    ARCHIVED (IAM's events reach EventBridge in us-east-1 only, so the whole audit is what sees it)."""
+    (the schedule's message, judged by the consumer) fails the key's own finding, naming the role; once the role is
+    deleted, the same finding is PASSED and ARCHIVED (IAM's events reach EventBridge in us-east-1 only, so the
+    whole audit is what sees it; the emulator's, which also reach the queue, only add whole runs of their own)."""
     from tests.integration.test_perimeter import foreign_role_with_the_key
 
-    aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
-    settings = Settings(suffix=SUFFIX)
-    quiet = lambda *_, **__: None  # noqa: E731 - the log of an in-process run
     with foreign_role_with_the_key(watched) as role:
-        handler.process(aws, settings, [Record("opened", _schedule())], log=quiet)
+        _fire_schedule(watched)
+        # the schedule's message, sent once the role was made, was judged: a whole run read the role
+        drained(watched, "the schedule's message with the role judged")
         found = hub(watched)
         opened = {fid: f for fid, f in found.items() if f["GeneratorId"] == stk_perimeter.IDENTITY_ID and
                   f["Compliance"]["Status"] == "FAILED" and f["RecordState"] == "ACTIVE"}
         assert len(opened) == 1, opened
         [(fid, finding)] = opened.items()
         assert ":kms:" in finding["Resources"][0]["Id"] and role in finding["Description"]
-    handler.process(aws, settings, [Record("closed", _schedule())], log=quiet)
+    _fire_schedule(watched)
+    drained(watched, "the schedule's message without the role judged")
     closed = hub(watched)[fid]
     assert (closed["Compliance"]["Status"], closed["RecordState"]) == ("PASSED", "ARCHIVED")
+
+
+def _fire_schedule(watched: Watched) -> None:
+    """What EventBridge Scheduler sends at the hour, as `localenv schedule` sends it."""
+    sqs = watched.client("sqs")
+    sqs.send_message(QueueUrl=watched.monitor["outputs"][monitor.OUTPUT_QUEUE_URL],
+                     MessageBody=monitor.schedule_body(SUFFIX))
 
 
 def test_a_consumer_killed_mid_batch_leaves_its_message_to_the_next_within_seconds(watched, tmp_path):
