@@ -115,7 +115,8 @@ def published(watched: Watched, condition: Callable[[], Any], what: str, timeout
     condition was last evaluated until then (each evaluation reads every finding: ~0.15 s of CPU here and in the
     emulator). The runs are counted before the condition is evaluated, so no run is missed; a consumer started
     again writes a new log (another inode), which counts as a change."""
-    log, seen = Path(watched.monitor["log"]), [None]
+    log = Path(watched.monitor["log"])
+    seen: list[tuple[int, int] | None] = [None]
 
     def logged_another_run() -> Any:
         try:
@@ -150,7 +151,8 @@ def hub(watched: Watched) -> dict[str, dict]:
     """Every finding of the emulator's Security Hub by id: GetFindings page after page, signed as botocore signs
     it, its JSON read as it is (botocore's parse of the ~800 findings costs three times the rest of a read; every
     field the tests judge is a string or a list of them, which it leaves as they are)."""
-    found, token = {}, None
+    found: dict[str, dict] = {}
+    token = None
     while True:
         body = json.dumps({"MaxResults": 100, **({"NextToken": token} if token else {})})
         request = AWSRequest("POST", f"{watched.endpoint_url}/findings", data=body,
