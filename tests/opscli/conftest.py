@@ -63,6 +63,47 @@ def aws() -> Aws:
     return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2)
 
 
+@pytest.fixture(scope="module")
+def _reads_of_this_module() -> dict:
+    return {}
+
+
+@pytest.fixture
+def shared_read(deployed, monkeypatch, _reads_of_this_module) -> dict[str, str]:
+    """`deployed`, for a test that judges the compliant deployment as it is, through however many runs (formats,
+    reports, views): the module's first run of a scope reads it for real (opscli.livestack.read_stack), and the
+    module's later runs of the same scope are judged on that read. Every other step of a run is its own (the stack's
+    declaration from CloudFormation, the caller, judging, rendering), and a read served here still reports each
+    resource to the run's progress (only its count of API calls is smaller). A read that could not look at everything
+    is not served again. The picture stays true for the whole module: a test that changes the deployment
+    asks for `restored_deployment`, which fails it unless every check is as at the start of the session. Not for a
+    test whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
+    from opscli import livestack
+
+    real, reads = livestack.read_stack, _reads_of_this_module
+
+    def read_stack(aws, scope, *, account, progress=None, account_iam=False, only=None, **kwargs):
+        key = (getattr(aws, "endpoint_url", None), str(aws.region), account, scope.stack_name,
+               scope.digest.sha256 if scope.digest else None,
+               tuple((r.logical_id, r.type, r.physical_id, r.status) for r in scope.resources), account_iam,
+               frozenset(only) if only is not None else None)
+        if key not in reads:
+            live = real(aws, scope, account=account, progress=progress, account_iam=account_iam, only=only, **kwargs)
+            complete = live.incomplete is None and live.account_iam_error is None and \
+                all(r.state != livestack.ReadState.ERROR for r in live.resources.values())
+            if complete:  # a read that could not look at everything is never served again
+                reads[key] = live
+            return live
+        if progress:
+            for resource in scope.resources:
+                if only is None or resource.logical_id in only:
+                    progress(f"read {resource.type} {resource.logical_id}")
+        return reads[key]
+
+    monkeypatch.setattr(livestack, "read_stack", read_stack)
+    return deployed
+
+
 @pytest.fixture(autouse=True)
 def _isolate_env(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)

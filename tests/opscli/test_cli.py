@@ -36,7 +36,7 @@ def test_the_exit_code_contract_reads_the_same_in_the_help_the_readme_and_the_co
                                 exit_codes.EXIT_INCOMPLETE, exit_codes.EXIT_INTERRUPTED}
 
 
-def test_audit_compliant_table_json_and_sarif(deployed):
+def test_audit_compliant_table_json_and_sarif(shared_read):
     table = invoke("audit", "--suffix", "test", "--no-color")
     assert table.exit_code == 0, table.output
     assert table.stdout.startswith("opscli audit — TapStacktest · ap-northeast-1") and "exit code 0" in table.stdout

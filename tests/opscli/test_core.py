@@ -32,7 +32,7 @@ def failing_on(report) -> set[tuple[str, str]]:
     return {(f.rule_id, f.resource.split(" ", 1)[0]) for f in report.findings if f.status is Status.FAIL}
 
 
-def test_compliant_environment_passes_every_check(deployed, aws, synth):
+def test_compliant_environment_passes_every_check(shared_read, aws, synth):
     report = core.audit(aws, targets.from_suffix("test"))
     assert {f.status for f in report.findings} == {Status.PASS}, [f for f in report.findings if f.status != Status.PASS]
     coverage = report.coverage
@@ -46,10 +46,10 @@ def test_compliant_environment_passes_every_check(deployed, aws, synth):
     assert audited <= {f.rule_id for f in report.findings}
 
 
-def test_outputs_file_and_suffix_audit_the_same_stack(deployed, tmp_path):
+def test_outputs_file_and_suffix_audit_the_same_stack(shared_read, tmp_path):
     from tests.conftest import ROOT  # noqa: F401 - the outputs file is the session deployment's
     path = tmp_path / "flat-outputs.json"
-    path.write_text(__import__("json").dumps(deployed))
+    path.write_text(__import__("json").dumps(shared_read))
     session = new_session(region_name="ap-northeast-1")
     by_outputs = core.audit(Aws(session=session, max_attempts=2), targets.from_outputs(path))
     by_suffix = core.audit(Aws(session=session, max_attempts=2), targets.from_suffix("test"))

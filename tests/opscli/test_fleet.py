@@ -198,7 +198,7 @@ def test_the_report_says_who_ran_it_on_what_in_asff_and_ocsf():
 
 
 @pytest.mark.synth
-def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(deployed, tmp_path, capsys):
+def test_the_audit_writes_asff_and_ocsf_that_validate_and_export_imports_them(shared_read, tmp_path, capsys):
     """Two audits of the local deployment with one history: every finding validates against Security Hub's model
     and names its resource by ARN; its first observation holds from the first run, its last is the second's."""
     history = tmp_path / "history.sqlite"

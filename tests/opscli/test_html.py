@@ -159,7 +159,7 @@ def test_a_real_browser_paints_the_perimeters_crossings_red_and_a_fresh_one_with
 
 @NEEDS_CHROMIUM
 @pytest.mark.synth
-def test_the_report_of_a_real_audit_opens_in_the_browser(deployed, tmp_path, capsys):
+def test_the_report_of_a_real_audit_opens_in_the_browser(shared_read, tmp_path, capsys):
     """What the main command writes (python -m localenv run: opscli audit --report html=reports/audit.html),
     here from the session's deployment."""
     from opscli.cli import main
@@ -299,7 +299,7 @@ def layout_width(page: Path, width: int) -> int:
 
 @NEEDS_CHROMIUM
 @pytest.mark.synth
-def test_the_report_of_a_real_audit_fits_1400_px_and_prints_to_pdf(deployed, tmp_path, capsys):
+def test_the_report_of_a_real_audit_fits_1400_px_and_prints_to_pdf(shared_read, tmp_path, capsys):
     from opscli.cli import main
 
     page, pdf = tmp_path / "audit.html", tmp_path / "audit.pdf"

@@ -211,7 +211,7 @@ def test_help_uri_only_where_the_rules_are_published(monkeypatch):
 
 
 @pytest.mark.synth
-def test_one_run_writes_every_report_and_they_agree(deployed, tmp_path, capsys, monkeypatch):
+def test_one_run_writes_every_report_and_they_agree(shared_read, tmp_path, capsys, monkeypatch):
     """Run from a folder of the checkout: the checkout's source map is found upwards, and every finding on a
     declared resource carries its file:line in JSON, SARIF, ASFF and OCSF."""
     out = tmp_path / "out"
@@ -369,7 +369,7 @@ def test_findings_are_grouped_by_the_controls_their_rules_map_to():
 
 
 @pytest.mark.synth
-def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(deployed, capsys):
+def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(shared_read, capsys):
     from platform_spec import catalog
 
     assert main(["audit", "--suffix", "test", "-o", "json", "--compliance", "iso27001"]) == 0
@@ -384,7 +384,7 @@ def test_audit_for_a_framework_keeps_only_its_rules_grouped_by_control(deployed,
 
 
 @pytest.mark.synth
-def test_drift_and_rotate_check_sarif_are_schema_valid_too(deployed, tmp_path, capsys):
+def test_drift_and_rotate_check_sarif_are_schema_valid_too(shared_read, tmp_path, capsys):
     for command in (["drift"], ["rotate-check", "secrets"], ["rotate-check", "keys"]):
         path = tmp_path / f"{'-'.join(command)}.sarif"
         assert main([*command, "--suffix", "test", "-o", "json", "--report", f"sarif={path}"]) == 0
