@@ -24,7 +24,6 @@ from opscli.aws import Aws, new_session
 from opscli.iam_policy import policy_document
 from opscli.operations import declared_operations
 from platform_spec.result import Status
-from tests.conftest import deployment_process
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
@@ -63,18 +62,27 @@ def _as_moto_needs(document: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def enforced(synth, tmp_path_factory):
-    """A deployment of its own (enforcement would break every other test's reads), a user holding exactly the
-    policy, and its access key."""
-    with deployment_process(synth, tmp_path_factory.mktemp("iam-enforced")) as deployment:
-        admin = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                            region_name="ap-northeast-1").client("iam", endpoint_url=deployment.endpoint)
-        admin.create_user(UserName=USER)
+def enforced(local_deployment):
+    """The session's shared deployment, a user holding exactly the policy, and its access key. Enforcement is on only
+    inside `_read_as_auditor` (tests run one at a time in a test process: no other test reads meanwhile); the user
+    is removed after the module, and the deployment is then as it was (no user of that name, enforcement off)."""
+    deployment = local_deployment
+    admin = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                        region_name="ap-northeast-1").client("iam", endpoint_url=deployment.endpoint)
+    admin.create_user(UserName=USER)
+    try:
         admin.put_user_policy(UserName=USER, PolicyName="opscli",
                               PolicyDocument=json.dumps(_as_moto_needs(_scoped(deployment))))
         key = admin.create_access_key(UserName=USER)["AccessKey"]
         yield deployment, admin, key
+    finally:
         _enforce(deployment.endpoint, float("inf"))
+        for access_key in admin.list_access_keys(UserName=USER)["AccessKeyMetadata"]:
+            admin.delete_access_key(UserName=USER, AccessKeyId=access_key["AccessKeyId"])
+        for name in admin.list_user_policies(UserName=USER)["PolicyNames"]:
+            admin.delete_user_policy(UserName=USER, PolicyName=name)
+        admin.delete_user(UserName=USER)
+    assert USER not in {user["UserName"] for user in admin.list_users()["Users"]}
 
 
 def _scoped(deployment) -> dict:
