@@ -7,7 +7,7 @@ Both start from the same read (`livestack.read_stack`). Judging runs the whole-s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,13 +206,14 @@ def _intrinsic_left(value: Any) -> bool:
     return isinstance(value, list) and any(_intrinsic_left(v) for v in value)
 
 
-def judge_picture(live: LiveStack, picture: Mapping[str, Any], *,
-                  expected_tags: Mapping[str, str] | None = None) -> list[Finding]:
+def judge_picture(live: LiveStack, picture: Mapping[str, Any], *, expected_tags: Mapping[str, str] | None = None,
+                  rule_ids: Collection[str] | None = None) -> list[Finding]:
     """The template engine's live rules over `picture` (the live stack in template shape), each failure with the
-    facts its fix is filled from."""
+    facts its fix is filled from; only the live rules of `rule_ids`, if given."""
     findings = []
     unreadable = [(lid, r.declared.type) for lid, r in live.resources.items() if r.state == ReadState.ERROR]
-    for f in template_engine.evaluate(picture, expected_tags=expected_tags, rule_ids=LIVE_RULE_IDS,
+    wanted = LIVE_RULE_IDS if rule_ids is None else LIVE_RULE_IDS & frozenset(rule_ids)
+    for f in template_engine.evaluate(picture, expected_tags=expected_tags, rule_ids=wanted,
                                       account=live.account, bucket_regions=live.bucket_regions):
         status, reason = f.status, f.reason
         needs = template_engine.RELATIONSHIP_TYPES.get(f.rule_id, frozenset())

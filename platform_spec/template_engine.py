@@ -7,7 +7,7 @@ picture opscli reads back from the deployed resources (readers turn answers into
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +41,12 @@ class Finding:
         return catalog.get(self.rule_id).title
 
 
-def _relationship_results(resources: Mapping[str, Any]) -> Iterable[tuple[str, str, Result]]:
-    """(rule id, logical id, result) for the whole-template rules."""
+def _relationship_results(resources: Mapping[str, Any],
+                          wanted: Collection[str] | None = None) -> Iterable[tuple[str, str, Result]]:
+    """(rule id, logical id, result) for the whole-template rules (those of `wanted` only, if given)."""
     for rule_id, stack_rule in STACK_RULES_BY_ID.items():
+        if wanted is not None and rule_id not in wanted:
+            continue
         for lid, result in stack_rule.check(resources):
             yield rule_id, lid, result
 
@@ -51,8 +54,9 @@ def _relationship_results(resources: Mapping[str, Any]) -> Iterable[tuple[str, s
 def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | None = None,
              rule_ids: Iterable[str] | None = None, account: str | None = None,
              bucket_regions: Mapping[str, str | None] | None = None) -> list[Finding]:
-    """Every applicable finding (PASS and FAIL) of the template; restricted to `rule_ids` if given. `account` and
-    `bucket_regions`: what the live stage knows beyond the picture (Context)."""
+    """Every applicable finding (PASS and FAIL) of the template; restricted to `rule_ids` if given (the other rules
+    are not evaluated at all). `account` and `bucket_regions`: what the live stage knows beyond the picture
+    (Context)."""
     resources = template.get("Resources", {})
     suffix, cmk_ids = project_cmks(resources)
     context = Context(suffix=suffix, cmk_ids=cmk_ids, expected_tags=tuple(sorted((expected_tags or {}).items())),
@@ -68,11 +72,13 @@ def evaluate(template: Mapping[str, Any], *, expected_tags: Mapping[str, str] | 
     for lid, resource in resources.items():
         rtype = resource.get("Type", "")
         for rule in RESOURCE_RULES:
+            if wanted is not None and rule.rule_id not in wanted:
+                continue
             if rule.rule_id in STACK_RULES_BY_ID and STACK_RULES_BY_ID[rule.rule_id].replaces_resource_rule:
                 continue  # the whole-template rule of the same id judges it with what one resource cannot show
             if rule.applies_to(rtype):
                 add(rule.rule_id, lid, rtype, rule.evaluate(rtype, resource.get("Properties"), context))
-    for rule_id, lid, result in _relationship_results(resources):
+    for rule_id, lid, result in _relationship_results(resources, wanted):
         add(rule_id, lid, resources[lid].get("Type", ""), result, "stack")
     return findings
 
