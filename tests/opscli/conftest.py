@@ -3,6 +3,7 @@ deploy a broken copy of the real template."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Callable, Iterator
@@ -63,24 +64,17 @@ def aws() -> Aws:
     return Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2)
 
 
-@pytest.fixture(scope="module")
-def _reads_of_this_module() -> dict:
-    return {}
-
-
-@pytest.fixture
-def shared_read(deployed, monkeypatch, _reads_of_this_module) -> dict[str, str]:
-    """`deployed`, for a test that judges the compliant deployment as it is, through however many runs (formats,
-    reports, views): the module's first run of a scope reads it for real (opscli.livestack.read_stack), and the
-    module's later runs of the same scope are judged on that read. Every other step of a run is its own (the stack's
-    declaration from CloudFormation, the caller, judging, rendering), and a read served here still reports each
-    resource to the run's progress (only its count of API calls is smaller). A read that could not look at everything
-    is not served again. The picture stays true for the whole module: a test that changes the deployment
-    asks for `restored_deployment`, which fails it unless every check is as at the start of the session. Not for a
-    test whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
+@contextlib.contextmanager
+def sharing_reads(reads: dict) -> Iterator[None]:
+    """For the block, the runs of one scope (stack, resources, endpoint, account, what is read) are judged on one
+    read: the first reads for real (opscli.livestack.read_stack) and is kept in `reads`, the later ones are served
+    it. Every other step of a run stays its own (the stack's declaration from CloudFormation, the caller, judging,
+    rendering), and a read served still reports each resource to the run's progress (only the run's count of API
+    calls is smaller). A read that could not look at everything (an ERROR, a timeout) is never served again. Only for
+    runs that judge one state: nothing may change the deployment between them."""
     from opscli import livestack
 
-    real, reads = livestack.read_stack, _reads_of_this_module
+    real = livestack.read_stack
 
     def read_stack(aws, scope, *, account, progress=None, account_iam=False, only=None, **kwargs):
         key = (getattr(aws, "endpoint_url", None), str(aws.region), account, scope.stack_name,
@@ -91,7 +85,7 @@ def shared_read(deployed, monkeypatch, _reads_of_this_module) -> dict[str, str]:
             live = real(aws, scope, account=account, progress=progress, account_iam=account_iam, only=only, **kwargs)
             complete = live.incomplete is None and live.account_iam_error is None and \
                 all(r.state != livestack.ReadState.ERROR for r in live.resources.values())
-            if complete:  # a read that could not look at everything is never served again
+            if complete:
                 reads[key] = live
             return live
         if progress:
@@ -100,8 +94,25 @@ def shared_read(deployed, monkeypatch, _reads_of_this_module) -> dict[str, str]:
                     progress(f"read {resource.type} {resource.logical_id}")
         return reads[key]
 
-    monkeypatch.setattr(livestack, "read_stack", read_stack)
-    return deployed
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(livestack, "read_stack", read_stack)
+        yield
+
+
+@pytest.fixture(scope="module")
+def _reads_of_this_module() -> dict:
+    return {}
+
+
+@pytest.fixture
+def shared_read(deployed, _reads_of_this_module) -> Iterator[dict[str, str]]:
+    """`deployed`, for a test that judges the compliant deployment as it is, through however many runs (formats,
+    reports, views): the runs of the module's tests that ask for it share one read of each scope (sharing_reads).
+    The picture stays true for the whole module: a test that changes the deployment asks for
+    `restored_deployment`, which fails it unless every check is as at the start of the session. Not for a test
+    whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
+    with sharing_reads(_reads_of_this_module):
+        yield deployed
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from opscli.render import findings_from_json, findings_from_sarif
 from platform_spec import exit_codes
 from platform_spec.rules.secrets_live import SECRET_CHECKS
 from tests.conftest import ROOT
+from tests.opscli.conftest import sharing_reads
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -55,8 +56,9 @@ def test_audit_findings_exit_1_and_fail_on_threshold(deployed, restored_deployme
     logs, name = boto3.client("logs", region_name="ap-northeast-1"), "/ecs/metadata-api-test"
     logs.delete_retention_policy(logGroupName=name)
     try:
-        low = invoke("audit", "--suffix", "test", "-o", "json")
-        medium = invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json")
+        with sharing_reads({}):  # both runs judge the one changed state: read once
+            low = invoke("audit", "--suffix", "test", "-o", "json")
+            medium = invoke("audit", "--suffix", "test", "--fail-on", "medium", "-o", "json")
     finally:
         logs.put_retention_policy(logGroupName=name, retentionInDays=synth.config.log_retention_days)
     assert low.exit_code == exit_codes.EXIT_FINDINGS
