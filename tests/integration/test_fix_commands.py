@@ -25,6 +25,7 @@ from platform_spec import catalog
 from platform_spec.result import Status
 from platform_spec.rules.live_only import LIVE_ONLY_RULES
 from tests.aws_cli import CommandError, parse
+from tests.opscli.conftest import COMPLIANT_READS, sharing_reads
 from tests.policy.fixtures import PICTURE_BREAKS
 from tests.policy.mutations import OUTSIDER, outsider
 
@@ -97,10 +98,12 @@ SECRET: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def read(deployment):
-    """The local deployment read once (the picture every case breaks a copy of), its target and its ids."""
+    """The local deployment read once (the picture every case breaks a copy of), its target and its ids: locally,
+    the compliant shared deployment's read that tests/opscli's `shared_read` serves (the same scope, read once)."""
     target = targets.from_outputs(deployment.outputs_file)
     aws = deployment.aws
-    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    with sharing_reads(COMPLIANT_READS if deployment.local else {}):
+        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
     ids = {r.declared.physical_id for r in live.resources.values() if r.declared.physical_id}
     ids |= {v for attrs in live.resolver.attrs.values() for v in attrs.values() if isinstance(v, str)}
     return live, target, aws, ids

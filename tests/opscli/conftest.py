@@ -77,7 +77,8 @@ def sharing_reads(reads: dict) -> Iterator[None]:
     real = livestack.read_stack
 
     def read_stack(aws, scope, *, account, progress=None, account_iam=False, only=None, **kwargs):
-        key = (getattr(aws, "endpoint_url", None), str(aws.region), account, scope.stack_name,
+        key = (getattr(aws, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL"), str(aws.region), account,
+               scope.stack_name,
                scope.digest.sha256 if scope.digest else None,
                tuple((r.logical_id, r.type, r.physical_id, r.status) for r in scope.resources), account_iam,
                frozenset(only) if only is not None else None)
@@ -99,19 +100,24 @@ def sharing_reads(reads: dict) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def _reads_of_this_module() -> dict:
-    return {}
+#: The reads of the compliant shared deployment that `shared_read` serves, in this test process.
+COMPLIANT_READS: dict = {}
+
+
+@pytest.fixture(scope="session")
+def _reads_of_the_compliant_deployment() -> dict:
+    return COMPLIANT_READS
 
 
 @pytest.fixture
-def shared_read(deployed, _reads_of_this_module) -> Iterator[dict[str, str]]:
+def shared_read(deployed, _reads_of_the_compliant_deployment) -> Iterator[dict[str, str]]:
     """`deployed`, for a test that judges the compliant deployment as it is, through however many runs (formats,
-    reports, views): the runs of the module's tests that ask for it share one read of each scope (sharing_reads).
-    The picture stays true for the whole module: a test that changes the deployment asks for
-    `restored_deployment`, which fails it unless every check is as at the start of the session. Not for a test
-    whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
-    with sharing_reads(_reads_of_this_module):
+    reports, views): the runs of every test that asks for it share one read of each scope (sharing_reads), in this
+    test process. That read stays true for them: a test that changes the shared deployment asks for
+    `restored_deployment`, which fails it unless every check is as at the start of the session, and a scope whose
+    declaration CloudFormation now answers differently (a resource replaced, gone, in another state) is read anew.
+    Not for a test whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
+    with sharing_reads(_reads_of_the_compliant_deployment):
         yield deployed
 
 
