@@ -84,6 +84,30 @@ def _pause(owner: Any, attribute: str) -> None:
     PAUSED.append((owner, attribute))
 
 
+def _pause_plain_json_encoding() -> None:
+    """json.dumps with an indent (every report opscli writes) encodes in pure Python, on the slow tracing path
+    (~40% of rendering a report as JSON or SARIF). Paused only for the plain encoder: a `cls` or `default` of ours
+    is code of ours, and runs traced as before. (The plain encoder calls nothing of ours: str, int and float
+    subclasses such as our str enums are written by the C helpers and int.__repr__ / float.__repr__.)"""
+    import json.encoder
+
+    owner = json.encoder.JSONEncoder
+    encode = owner.encode
+    if getattr(encode, "__wrapped_untraced__", False):
+        return
+    paused = untraced(encode)
+
+    @functools.wraps(encode)
+    def run(self: Any, o: Any) -> str:
+        if type(self) is owner and "default" not in vars(self):
+            return paused(self, o)
+        return encode(self, o)
+
+    run.__wrapped_untraced__ = True  # type: ignore[attr-defined]
+    owner.encode = run  # type: ignore[method-assign]
+    PAUSED.append((owner, "encode"))
+
+
 def pause_in_library_hot_paths() -> None:
     """Wrap the library functions below (idempotent). Each is pure third-party code: it emits no botocore event
     whose handlers could be ours (opscli registers on before-call and after-call, which run outside them), and
@@ -102,6 +126,7 @@ def pause_in_library_hot_paths() -> None:
     _pause(botocore.parsers.ResponseParser, "parse")  # XML / JSON to the answer dict
     _pause(moto.core.serialize.ResponseSerializer, "serialize")  # in-process moto: the answer to XML / JSON
     _pause(botocore.session.Session, "create_client")  # a client: its model, class, endpoint and event handlers
+    _pause_plain_json_encoding()  # json.dumps of plain data (the JSON and SARIF reports)
 
 
 def trace_library_hot_paths_again() -> None:

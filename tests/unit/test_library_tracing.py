@@ -76,7 +76,7 @@ def paused() -> Iterator[None]:
     undone after these tests, so the rest of the run traces the libraries as asked."""
     asked = bool(PAUSED)
     pause_in_library_hot_paths()
-    assert len(PAUSED) >= 6
+    assert len(PAUSED) >= 7
     yield
     if not asked:
         trace_library_hot_paths_again()
@@ -118,6 +118,29 @@ def test_the_recorder_would_see_our_code_inside_a_paused_function():
     recorder.run(lambda: untraced(resource_label)("AWS::SQS::Queue", "Intake", "intake-queue-test"))
     assert recorder.paused_calls == 1
     assert recorder.ours_inside and recorder.ours_inside[0].endswith("opscli/model.py:resource_label")
+
+
+def test_a_report_as_json_and_sarif_runs_none_of_our_code_inside_the_paused_encoder():
+    """Encoding plain data is paused; an encoder given a `default` of ours is not (our function runs traced)."""
+    import json
+
+    from opscli.model import Finding, Report
+    from opscli.render import to_json, to_sarif
+    from platform_spec.result import Status
+
+    report = Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=[
+        Finding("kms.rotation", "STK-KMS-002", Status.FAIL, "AWS::KMS::Key Key (k-1)", "off", evidence={"id": "k-1"}),
+        Finding("rds.multi_az", "STK-RDS-001", Status.PASS, "AWS::RDS::DBInstance Db (rds-x)", "on")])
+    recorder = Recorder()
+    recorder.run(lambda: (to_json(report, 1), to_sarif(report, include_pass=True)))
+    assert recorder.paused_calls >= 2 and recorder.ours_inside == []
+
+    from opscli.model import resource_label  # any function of ours, as a `default`
+
+    recorder = Recorder()
+    said = recorder.run(lambda: json.dumps({"x": object()}, indent=2,
+                                           default=lambda o: resource_label("AWS::SQS::Queue", "Q", "q")))
+    assert recorder.paused_calls == 0 and "AWS::SQS::Queue" in said
 
 
 class FakeCoverageTracer:
