@@ -18,6 +18,7 @@ from localenv.pager import STATS_PATH
 from opscli import core, livestack, targets
 from opscli.aws import new_session
 from tests.conftest import deployment_process, hooked, local_aws, posture
+from tests.opscli.conftest import sharing_reads
 from tests.opscli.test_fault_harness import MONITOR_ONLY
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
@@ -58,7 +59,13 @@ def pageable_operations() -> dict[str, dict]:
     return found
 
 
-def test_every_check_reaches_the_same_posture_in_pages_of_one(paged, baseline_posture):
+@pytest.fixture(scope="module")
+def paged_reads() -> dict:
+    """The whole reads of the paged deployment (it is not changed after its fixture): each made once."""
+    return {}
+
+
+def test_every_check_reaches_the_same_posture_in_pages_of_one(paged, baseline_posture, paged_reads):
     aws = local_aws(paged.endpoint)
     pageable = pageable_operations()
     largest: dict[str, int] = {}
@@ -71,7 +78,7 @@ def test_every_check_reaches_the_same_posture_in_pages_of_one(paged, baseline_po
                 if isinstance(parsed.get(key), list):
                     largest[operation] = max(largest.get(operation, 0), len(parsed[key]))
 
-    with hooked(aws, "after-call.*.*", note):
+    with hooked(aws, "after-call.*.*", note), sharing_reads(paged_reads):
         found = posture(paged)
     with urllib.request.urlopen(paged.endpoint + STATS_PATH, timeout=10) as answer:
         stats = json.load(answer)
@@ -95,9 +102,12 @@ def by_logical_id(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, 
                   for check, resource, status in findings)
 
 
-def test_the_whole_declaration_is_read_page_after_page(paged):
+def test_the_whole_declaration_is_read_page_after_page(paged, paged_reads):
+    """The declaration comes in pages of one (read here), and the whole stack's read of it (the audit's, as the
+    posture above read it, if it ran) has no resource it could not read."""
     aws = local_aws(paged.endpoint)
     scope = core.stack_scope(aws, targets.from_outputs(paged.outputs_file))
     assert sum(r.present for r in scope.resources) > STACK_RESOURCES_PAGE
-    live = livestack.read_stack(aws, scope, account=core.account_id(aws))
+    with sharing_reads(paged_reads):
+        live = livestack.read_stack(aws, scope, account=core.account_id(aws), account_iam=True)
     assert not [lid for lid, r in live.resources.items() if r.state == livestack.ReadState.ERROR]
