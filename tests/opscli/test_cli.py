@@ -199,7 +199,7 @@ def test_verbose_progress_goes_to_stderr_only(deployed, capsys):
     assert len(calls) == document["summary"]["api_calls"] and calls[0].startswith("aws: cloudformation:GetTemplate ")
 
 
-def test_progress_bar_on_a_terminal(deployed, monkeypatch):
+def test_progress_bar_on_a_terminal(shared_read, monkeypatch):
     """On a terminal the progress bar is drawn on stderr and the results still go to stdout alone."""
     import io
 
