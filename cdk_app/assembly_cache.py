@@ -150,7 +150,7 @@ def _imports_in(parts: tuple[str, ...], source: bytes) -> frozenset[str]:
                 base = ".".join([*parent, *([base] if base else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    expanded = set()
+    expanded: set[str] = set()
     for name in names:
         parts_of = name.split(".")
         expanded.update(".".join(parts_of[:i]) for i in range(1, len(parts_of) + 1))

@@ -12,6 +12,7 @@ from cdk_nag import (
     NagSuppressions,
     NIST80053R5Checks,
     PCIDSS321Checks,
+    RegexAppliesTo,
 )
 from constructs import IConstruct
 
@@ -43,12 +44,12 @@ def reason(deviation_id: str) -> str:
 
 
 def suppress(resource: IConstruct, deviation_id: str, *, nag: Sequence[str] = (), checkov: Sequence[str] = (),
-             applies_to: Sequence[str] | None = None) -> None:
+             applies_to: Sequence[str | RegexAppliesTo | dict[str, str]] | None = None) -> None:
     """Excuse findings on `resource` alone (its CfnResource if given an L2), citing catalog deviation `deviation_id`.
 
     `nag` are cdk-nag rule ids, `checkov` Checkov check ids; `applies_to` narrows cdk-nag rules with
-    granular findings (e.g. 'Resource::*'). Every suppression must also appear in
-    policies/reviewed_suppressions.json; a test compares the two.
+    granular findings (e.g. 'Resource::*', or {'regex': '/.../'} for a pattern). Every suppression must also
+    appear in policies/reviewed_suppressions.json; a test compares the two.
     """
     text = reason(deviation_id)
     target = resource if isinstance(resource, CfnResource) else resource.node.default_child

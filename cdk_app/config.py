@@ -170,7 +170,7 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
     def default(key: str) -> str:
         return physical_name(key, suffix)
 
-    tags = {}
+    tags: dict[str, str] = {}
     for key, ctx_key, fallback in (
         ("project", "project", AppConfig.project),
         ("cost_center", "costCenter", AppConfig.cost_center),
@@ -235,7 +235,10 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
         metadata_image_uri=metadata_image,
         db_instance_class=db_class,
         redis_node_type=redis_type,
-        **tags,
+        project=tags["project"],
+        cost_center=tags["cost_center"],
+        owner=tags["owner"],
+        data_classification=tags["data_classification"],
     )
 
 

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from platform_spec.exit_codes import EXIT_OK
@@ -37,9 +38,9 @@ def _site(scope: Any) -> str | None:
     """Where in cdk_app/ a child of `scope` is declared: the frame of `scope`'s own code (its __init__, where
     `self` is the scope), so that a child made through a helper function points at the helper's caller; else
     the innermost frame in cdk_app/ (not this module). As 'cdk_app/x.py:LINE'."""
-    frame = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access; inspect.stack() costs far more
+    frame: FrameType | None = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access; inspect.stack() costs far more
     own, this = str(OWN) + "/", __file__
-    innermost = None
+    innermost: str | None = None
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith(own) and name != this:

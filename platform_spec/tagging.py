@@ -40,14 +40,21 @@ def tag_problems(key: str, value: str) -> list[str]:
 
 
 class TagSource(Protocol):
-    """What the tag values come from (the CDK app's configuration has these fields)."""
+    """What the tag values come from (the CDK app's configuration has these fields). Read-only: a frozen
+    dataclass satisfies it."""
 
-    project: str
-    environment_suffix: str
-    cost_center: str
-    owner: str
-    data_classification: str
-    extra_tags: tuple[tuple[str, str], ...]
+    @property
+    def project(self) -> str: ...
+    @property
+    def environment_suffix(self) -> str: ...
+    @property
+    def cost_center(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def data_classification(self) -> str: ...
+    @property
+    def extra_tags(self) -> tuple[tuple[str, str], ...]: ...
 
 
 def compute_tags(config: TagSource) -> dict[str, str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import jsii
-from aws_cdk import CfnResource, IAspect, TagManager
+from aws_cdk import CfnResource, IAspect, ITaggable, ITaggableV2, TagManager
 from constructs import IConstruct
 
 from platform_spec.rules.stk_tag import RULE_ID, TAG_PROPERTY, TAGGABLE_TYPES
@@ -22,10 +23,12 @@ class TaggingAspect:
         self.tags = dict(tags)
 
     def visit(self, node: IConstruct) -> None:
+        # cast: is_taggable/is_taggable_v2 are TypeScript type guards (`construct is ITaggable`), which jsii's
+        # Python types flatten to bool.
         if TagManager.is_taggable(node):
-            manager = node.tags
+            manager = cast(ITaggable, node).tags
         elif TagManager.is_taggable_v2(node):
-            manager = node.cdk_tag_manager
+            manager = cast(ITaggableV2, node).cdk_tag_manager
         elif isinstance(node, CfnResource) and node.cfn_resource_type in TAGGABLE_TYPES:
             # Untyped CfnResources (e.g. CDK's custom-resource providers) have no tag manager,
             # but their CloudFormation type accepts tags.

@@ -15,6 +15,7 @@ from constructs import Construct
 from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import own_custom_resource_logs
+from cdk_app.l1 import default_resource
 from platform_spec import contract
 
 # A worker holds a message this long per attempt (download, probe, write): longer than the slowest video.
@@ -27,6 +28,7 @@ class VideoIntake(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        self._key = key  # the bucket's key (CDK types a bucket's key as optional)
         self.dead_letter_queue = sqs.Queue(
             self, "DeadLetterQueue", queue_name=config.name("intake-dlq"),
             encryption=sqs.QueueEncryption.KMS, encryption_master_key=key, data_key_reuse=Duration.hours(1),
@@ -50,11 +52,11 @@ class VideoIntake(Construct):
             lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1),
                                               noncurrent_version_expiration=Duration.days(7))],
             auto_delete_objects=True, removal_policy=RemovalPolicy.DESTROY)
-        self.bucket.node.default_child.tags.set_tag("Name", config.name("ingest-bucket"))
+        cfn_bucket = default_resource(self.bucket, s3.CfnBucket)
+        cfn_bucket.tags.set_tag("Name", config.name("ingest-bucket"))
         # Object-created events go S3 -> EventBridge -> the queue. Set on the L1: S3's direct queue notification
         # would need the queue policy before the bucket (a cycle, since the policy names the bucket), and CDK's
         # add_event_notification / event_bridge_enabled would add a Lambda-backed custom resource for it.
-        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True))
         self.rule = events.Rule(
@@ -83,4 +85,4 @@ class VideoIntake(Construct):
         """Read access to the uploaded videos (any version) and nothing else in the bucket."""
         grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[self.bucket.arn_for_objects("*")]))
-        self.bucket.encryption_key.grant_decrypt(grantee)
+        self._key.grant_decrypt(grantee)

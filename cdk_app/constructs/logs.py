@@ -50,7 +50,7 @@ def own_custom_resource_logs(custom_resource: IConstruct, *, provider_type: str,
     """
     provider = Stack.of(custom_resource).node.try_find_child(provider_type)
     handler = provider.node.try_find_child("Handler") if provider is not None else None
-    if not isinstance(handler, CfnResource):  # pragma: no cover - CDK internals moved
+    if not isinstance(provider, Construct) or not isinstance(handler, CfnResource):  # pragma: no cover - CDK moved
         raise RuntimeError(f"CDK's {provider_type} handler was not found; update constructs/logs.py")
     group = provider.node.try_find_child(CUSTOM_RESOURCE_HANDLER_LOGS)
     if group is None:

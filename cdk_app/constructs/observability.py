@@ -49,8 +49,8 @@ class Observability(Construct):
                 cw.Metric(namespace="AWS/ElastiCache", metric_name="EngineCPUUtilization",
                           dimensions_map={"CacheClusterId": node_id}, period=five_min), 80,
                 cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
-        for service in services:
-            specs[f"Cpu{service.node.scope.node.id}"] = (
+        for service in services:  # named by the workload construct the service is in (its parent)
+            specs[f"Cpu{service.node.scopes[-2].node.id}"] = (
                 service.metric_cpu_utilization(period=five_min), 90, cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
         # The intake: uploads not draining, and videos the worker could not read (each one is a customer's file).
         specs["IntakeOldestMessageAge"] = (

@@ -74,6 +74,9 @@ class VideoProcessing(Construct):
         first signal; the workload's CPU and memory policies stay as the second. CDK's L2 takes no metric
         math for target tracking (aws-cdk#20659), so the policy is the L1 on the L2's scalable target."""
         target = self.worker.scaling.node.find_child("Target")
+        if not isinstance(target, appscaling.ScalableTarget):  # pragma: no cover - CDK internals moved
+            raise TypeError(f"{target.node.path} is not the ScalableTarget of CDK's task scaling; update "
+                            "video_processing.py")
         metric = appscaling.CfnScalingPolicy.TargetTrackingMetricProperty
         query = appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty
         stat = appscaling.CfnScalingPolicy.TargetTrackingMetricStatProperty
