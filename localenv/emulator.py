@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any, cast
 
 from moto.core.config import default_user_config
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -78,11 +78,12 @@ def _condition_verdict(conditions: dict[str, Any] | None, context: dict[str, str
     return verdict
 
 
-def bucket_permission(bucket: FakeBucket, action: str, resource: str) -> PermissionResult:
-    """The bucket policy's verdict for one object request, with `aws:SecureTransport` evaluated."""
-    if bucket.policy is None:
+def bucket_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+    """The bucket policy's verdict for one object request, with `aws:SecureTransport` evaluated (installed as
+    FakeBucket.get_permission: `self` is the bucket)."""
+    if self.policy is None:
         return PermissionResult.NEUTRAL
-    policy = json.loads(bucket.policy)
+    policy = json.loads(self.policy)
     statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
     # In-process moto (mock_aws) has no server request: botocore spoke HTTPS to the AWS endpoint.
     context = {"aws:SecureTransport": "true" if getattr(_request, "secure", True) else "false"}
@@ -549,7 +550,7 @@ def _serve_declared_stacks() -> None:
         start = int(token) if token.isdigit() else 0
         size = page_size() or STACK_RESOURCES_PAGE
         summaries = record["StackResourceSummaries"]
-        page = {"StackResourceSummaries": [{**summary, "LastUpdatedTimestamp": record["created"]}
+        page: dict[str, Any] = {"StackResourceSummaries": [{**summary, "LastUpdatedTimestamp": record["created"]}
                                            for summary in summaries[start:start + size]]}
         if start + size < len(summaries):
             page["NextToken"] = str(start + size)
@@ -618,6 +619,8 @@ def _page_authorization_details(size: int | None) -> None:
 
     def paged(self: Any) -> Any:
         whole = original(self).result
+        if not isinstance(whole, dict):  # moto types an ActionResult's payload as object
+            raise TypeError(f"moto's GetAccountAuthorizationDetails built a {type(whole).__name__}, not a dict")
         items = [(key, item) for key in keys for item in list(whole[key])]
         limit = int(self._get_param("MaxItems") or 100)
         limit = min(limit, size) if size else limit
@@ -777,7 +780,8 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         environ = self.environ = self.make_environ()
-        body = LimitedStream(self.rfile, int(length))
+        # cast: socketserver types rfile as BufferedIOBase; it is the socket's makefile("rb"), an IO[bytes].
+        body = LimitedStream(cast(IO[bytes], self.rfile), int(length))
         environ["wsgi.input"] = body
         answered: list[Any] = []
         chunks: list[bytes] = []

@@ -193,7 +193,8 @@ class Pager:
             if hasattr(chunks, "close"):
                 chunks.close()
         status, headers = captured["status"], captured["headers"]
-        paged, reason = None, "not a 200 answer"
+        paged: bytes | None = None
+        reason: str | None = "not a 200 answer"  # None: paged
         if status.startswith("200"):
             try:
                 paged, reason = self._page(op, answer, offset)
@@ -287,9 +288,10 @@ class Pager:
         parent = root
         wrapper = output.serialization.get("resultWrapper") if op.protocol == "query" else None
         if wrapper:
-            parent = root.find(f"{namespace}{wrapper}")
-            if parent is None:
+            wrapped = root.find(f"{namespace}{wrapper}")
+            if wrapped is None:
                 return None, f"the answer has no {wrapper}"
+            parent = wrapped
 
         def element_name(member: str) -> str:
             shape = output.members[member]
@@ -313,10 +315,10 @@ class Pager:
                 item_name = shape.member.serialization.get("name", element_name(key))
                 holder, items = parent, parent.findall(f"{namespace}{item_name}")
             else:
-                holder = parent.find(f"{namespace}{element_name(key)}")
-                if holder is None:
+                found = parent.find(f"{namespace}{element_name(key)}")
+                if found is None:
                     continue
-                items = list(holder)
+                holder, items = found, list(found)
             start, end, rest = self._window(len(items), offset)
             for index, item in enumerate(items):
                 if not start <= index < end:

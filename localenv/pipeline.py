@@ -179,8 +179,15 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         tls = make_tls_files(workdir / "tls")
         saved = {k: os.environ.get(k) for k in (*LOCAL_CREDENTIALS, "AWS_CA_BUNDLE")}
         os.environ.update({**LOCAL_CREDENTIALS, "AWS_CA_BUNDLE": str(tls.ca)})
-        stack.callback(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-                                for k, v in saved.items()])
+
+        def restore_environment() -> None:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+        stack.callback(restore_environment)
         endpoint = stack.enter_context(moto_server(tls=tls))
         session = boto3.Session(region_name=config.region)
         deployer = Deployer(template, config, session=session, endpoint_url=endpoint)

@@ -17,6 +17,8 @@ def make_video(path: Path, *, seconds: float = 2.0, width: int = 320, height: in
     frames = max(1, int(seconds * fps))
     with av.open(str(path), mode="w") as out:
         video = out.add_stream(codec, rate=fps)
+        if not isinstance(video, av.VideoStream):
+            raise ValueError(f"{codec!r} is not a video codec")
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         tone = None
         if audio:
@@ -37,11 +39,11 @@ def make_video(path: Path, *, seconds: float = 2.0, width: int = 320, height: in
             samples = tone.codec_context.frame_size or 1024
             total = int(seconds * 48000)
             for start in range(0, total, samples):
-                frame = av.AudioFrame(format="fltp", layout="mono", samples=samples)
-                frame.sample_rate, frame.pts = 48000, start
-                frame.planes[0].update(struct.pack(f"<{samples}f", *(
+                sound = av.AudioFrame(format="fltp", layout="mono", samples=samples)
+                sound.sample_rate, sound.pts = 48000, start
+                sound.planes[0].update(struct.pack(f"<{samples}f", *(
                     0.2 * math.sin(2 * math.pi * 440 * (start + i) / 48000) for i in range(samples))))
-                for packet in tone.encode(frame):
+                for packet in tone.encode(sound):
                     out.mux(packet)
             for packet in tone.encode():
                 out.mux(packet)

@@ -16,9 +16,9 @@ class Unresolvable(Exception):
 
 
 class Resolver:
-    def __init__(self, *, pseudo: Mapping[str, str], parameters: Mapping[str, Any], azs: list[str],
+    def __init__(self, *, pseudo: Mapping[str, str | None], parameters: Mapping[str, Any], azs: list[str],
                  secret_value: Callable[[str, str], str] | None = None) -> None:
-        self.pseudo = dict(pseudo)
+        self.pseudo = dict(pseudo)  # None: AWS::NoValue, a property left out
         self.parameters = dict(parameters)
         self.azs = azs
         self.secret_value = secret_value
