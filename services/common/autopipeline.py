@@ -85,9 +85,9 @@ def parse(buffer: bytearray, pos: int) -> tuple[Any, int]:
 class _Connection(asyncio.Protocol):
     """One connection: the commands written and not yet answered, in order, each with its deadline."""
 
-    def __init__(self, owner: AutoPipeline) -> None:
+    def __init__(self, owner: AutoPipeline, loop: asyncio.AbstractEventLoop) -> None:
         self.owner = owner
-        self.loop = owner.loop
+        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.pending: collections.deque[tuple[asyncio.Future, float]] = collections.deque()
@@ -99,7 +99,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, data: bytes, waiters: list[asyncio.Future], deadline: float) -> None:
-        if self.closed:  # lost before its first use: nothing would ever answer these
+        if self.closed or self.transport is None:  # lost before its first use: nothing would ever answer these
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(exceptions.ConnectionError("Connection closed by server."))
@@ -190,16 +190,17 @@ class AutoPipeline:
 
     def execute(self, *command: Any) -> asyncio.Future:
         """Queue one command for this turn's write; a future of its reply."""
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-        waiter = self.loop.create_future()
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._queue.append(pack(command))
         self._waiters.append(waiter)
         if self._flush is None:
-            self._flush = self.loop.call_soon(self._send)
+            self._flush = loop.call_soon(self._send, loop)
         return waiter
 
-    def _send(self) -> None:
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         self._flush = None
         if not self._queue:
             return
@@ -208,19 +209,19 @@ class AutoPipeline:
             if self._closed:
                 self._fail_queued(exceptions.ConnectionError("the Redis client is closed"))
             elif self._connecting is None:
-                self._connecting = self.loop.create_task(self._connect())
+                self._connecting = loop.create_task(self._connect(loop))
             return  # sent once connected
         data = b"".join(self._queue) if len(self._queue) > 1 else self._queue[0]
         waiters = self._waiters
         self._queue, self._waiters = [], []
-        connection.send(data, waiters, self.loop.time() + self.settings.timeout_s)
+        connection.send(data, waiters, loop.time() + self.settings.timeout_s)
 
-    async def _connect(self) -> None:
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
         host, port, timeout = self.settings.host, self.settings.port, self.settings.timeout_s
         try:
             async with asyncio.timeout(timeout):
-                _, connection = await self.loop.create_connection(
-                    lambda: _Connection(self), host, port, ssl=self.ssl, server_hostname=host,
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self, loop), host, port, ssl=self.ssl, server_hostname=host,
                     ssl_handshake_timeout=timeout)
         except TimeoutError:
             self._fail_queued(exceptions.TimeoutError(f"Timeout connecting to {host}:{port}"))
@@ -237,13 +238,17 @@ class AutoPipeline:
             return
         # AUTH goes first, in the same write as the commands queued meanwhile; if it is refused they are
         # refused too (NOAUTH), and the connection is closed so that the next command authenticates anew.
-        auth = self.loop.create_future()
-        auth.add_done_callback(lambda done: done.cancelled() or done.exception() is None or connection.fail(
-            exceptions.AuthenticationError("AUTH was refused")))
+        auth = loop.create_future()
+
+        def refused(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                connection.fail(exceptions.AuthenticationError("AUTH was refused"))
+
+        auth.add_done_callback(refused)
         self._queue.insert(0, pack(("AUTH", self.settings.password)))
         self._waiters.insert(0, auth)
         self._connection = connection
-        self._send()
+        self._send(loop)
 
     def _fail_queued(self, error: exceptions.RedisError) -> None:
         waiters, self._queue, self._waiters = self._waiters, [], []

@@ -92,7 +92,8 @@ def run_service(service: str, read_settings: Callable[[], S],
         return EXIT_USAGE
     if pool is None:
         return EXIT_OK if shutdown.stop.is_set() else EXIT_INCOMPLETE
-    with contextlib.nullcontext() if asynchronous_pool else pool:
+    # A pool of threads' connections closes here; an async one (asynchronous_pool) on its service's event loop.
+    with pool if isinstance(pool, ConnectionPool) else contextlib.nullcontext():
         try:
             serve(settings, pool, Cache(redis_settings, logger), logger, shutdown.stop)
         except ServiceFailed as exc:

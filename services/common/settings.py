@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from platform_spec import contract
 
@@ -61,8 +62,9 @@ class DatabaseSettings:
                    connect_timeout=integer(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
                    statement_timeout_ms=integer(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 100, 600000))
 
-    def conninfo(self, application: str) -> dict[str, object]:
-        """Keyword arguments for psycopg: TLS with certificate and host-name verification, bounded waits."""
+    def conninfo(self, application: str) -> dict[str, Any]:
+        """Keyword arguments for psycopg (typed as psycopg_pool types them): TLS with certificate and host-name
+        verification, bounded waits."""
         return {"host": self.host, "port": self.port, "dbname": self.name, "user": self.user,
                 "password": self.password, "sslmode": "verify-full", "sslrootcert": self.ca_bundle,
                 "connect_timeout": self.connect_timeout, "application_name": application,

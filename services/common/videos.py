@@ -58,6 +58,8 @@ def upsert(conn: psycopg.Connection, record: dict[str, Any]) -> tuple[dict[str, 
            f"RETURNING {', '.join(COLUMNS)}, (xmax = 0) AS inserted")
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(sql, values).fetchone()
+    if row is None:  # an upsert with RETURNING answers one row, inserted or updated
+        raise RuntimeError("INSERT ... ON CONFLICT DO UPDATE ... RETURNING returned no row")
     inserted = bool(row.pop("inserted"))
     return to_json(row), inserted
 

@@ -50,6 +50,8 @@ class Response:
     @property
     def body(self) -> dict[str, Any]:
         if self._body is None:
+            if self._payload is None:  # never: __init__ takes one of the two, and encode() keeps both
+                raise TypeError("a Response has a body or a payload, one of the two")
             self._body = json.loads(self._payload)
         return self._body
 
@@ -80,7 +82,10 @@ def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
 
 async def _schema_version(conn: psycopg.AsyncConnection) -> int:
     cur = await conn.execute("SELECT max(version) FROM schema_migrations")
-    return (await cur.fetchone())[0]
+    row = await cur.fetchone()
+    if row is None:  # an aggregate answers one row, even over no rows
+        raise psycopg.DataError("SELECT max(version) returned no row")
+    return row[0]
 
 
 class MetadataApi:
@@ -167,7 +172,7 @@ class MetadataApi:
             cache_state = "BYPASS"
             self._bypass("/videos/{id}")
         counted = entry is not None
-        if counted and not (entry[:1] == b"{" and entry[-1:] == b"}"):
+        if entry is not None and not (entry[:1] == b"{" and entry[-1:] == b"}"):
             # Not a record's JSON (nothing of ours writes that): served from PostgreSQL and replaced; the view
             # was counted by the read.
             self.logger.warning("cache_entry_unusable", id=vid, length=len(entry))

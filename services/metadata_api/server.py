@@ -314,14 +314,15 @@ class AsgiAdapter:
         length, chunked, expects_continue = self._body_size(scope["headers"])
         declared_too_large = length is not None and length > MAX_BODY_BYTES
         close = False
-        if declared_too_large and (expects_continue or length > MAX_DRAIN_BYTES):
+        if declared_too_large and (expects_continue or (length is not None and length > MAX_DRAIN_BYTES)):
             # Refused without reading: the client waits for "100 Continue" before sending, or says it will send
             # more than is ever drained.
             received = 0
         elif chunked or length:
-            received = await self._drain(receive)
-            if received is None:
+            drained = await self._drain(receive)
+            if drained is None:
                 return  # the client went away while sending
+            received = drained
         else:
             received = 0
         if declared_too_large or received > MAX_BODY_BYTES:
@@ -413,9 +414,13 @@ class ApiServer(uvicorn.Server):
         # ws="none": an upgrade is answered as a plain request; were a WebSocket library installed, uvicorn would
         # hand the connection to another protocol, and it would never leave the connection budget.
         self.adapter = AsgiAdapter(api, logger)
-        config = uvicorn.Config(self.adapter, http=protocol, ws="none", loop="uvloop",
+        config = uvicorn.Config(self.adapter,
+                                http=protocol,  # type: ignore[arg-type]  # typed a class; uvicorn only calls it
+                                ws="none", loop="uvloop",
                                 lifespan="on", log_config=None, log_level="warning", access_log=False,
-                                server_header=False, proxy_headers=False, timeout_keep_alive=keep_alive_s,
+                                server_header=False, proxy_headers=False,
+                                # typed int; uvicorn hands it to loop.call_later, which takes any seconds
+                                timeout_keep_alive=keep_alive_s,  # type: ignore[arg-type]
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, backlog=1024)
         super().__init__(config)
         bridge = _LogBridge(logger)
@@ -441,7 +446,7 @@ def serve_until(server: ApiServer, stop: threading.Event) -> None:
         loop = asyncio.get_running_loop()
         serving = asyncio.ensure_future(server.serve(sockets=[server.socket]))
         stopped = loop.run_in_executor(None, stop.wait)
-        await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((serving, stopped), return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await serving
         server.adapter.access.flush()  # the last turn's lines, whatever ended the serving

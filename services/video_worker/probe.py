@@ -24,12 +24,16 @@ def _stream(stream: av.stream.Stream) -> dict[str, Any]:
                             "bit_rate": getattr(stream, "bit_rate", None) or getattr(ctx, "bit_rate", None) or None,
                             "duration_seconds": round(float(stream.duration * stream.time_base), 3)
                             if stream.duration and stream.time_base else None}
-    if stream.type == "video":
-        info.update(width=ctx.width, height=ctx.height, pixel_format=ctx.format.name if ctx.format else None,
+    # PyAV makes a stream of type "video" a VideoStream, of type "audio" an AudioStream.
+    if isinstance(stream, av.VideoStream):
+        video = stream.codec_context
+        info.update(width=video.width, height=video.height,
+                    pixel_format=video.format.name if video.format else None,
                     frame_rate=_rate(stream.average_rate or stream.guessed_rate), frames=stream.frames or None)
-    elif stream.type == "audio":
-        info.update(sample_rate=ctx.sample_rate, channels=ctx.channels if hasattr(ctx, "channels")
-                    else ctx.layout.nb_channels)
+    elif isinstance(stream, av.AudioStream):
+        audio = stream.codec_context
+        info.update(sample_rate=audio.sample_rate, channels=audio.channels if hasattr(audio, "channels")
+                    else audio.layout.nb_channels)
     return info
 
 

@@ -83,7 +83,7 @@ def test_a_connection_that_sends_what_is_not_a_reply_fails_its_commands_and_is_d
     async def main(wire: bytes):
         client = AutoPipeline(RedisSettings(host="127.0.0.1", port=1, password="x", ca_bundle=None))
         client.loop = asyncio.get_running_loop()
-        connection = autopipeline._Connection(client)
+        connection = autopipeline._Connection(client, client.loop)
         client._connection = connection
         closed = []
         connection.transport = type("T", (), {"write": lambda self, data: None,
@@ -105,7 +105,7 @@ def test_commands_for_a_connection_lost_before_its_first_use_fail_at_once():
     async def main():
         client = AutoPipeline(RedisSettings(host="127.0.0.1", port=1, password="x", ca_bundle=None))
         client.loop = asyncio.get_running_loop()
-        connection = autopipeline._Connection(client)
+        connection = autopipeline._Connection(client, client.loop)
         connection.connection_lost(None)
         waiter = client.loop.create_future()
         connection.send(b"*1\r\n$4\r\nPING\r\n", [waiter], client.loop.time() + 60)
