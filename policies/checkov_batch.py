@@ -79,8 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: Checkov failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
     # Checkov wraps sys.stdout in colorama's converter, which costs seconds on a large write.
-    sys.__stdout__.write(json.dumps(reports))
-    sys.__stdout__.flush()
+    stdout = sys.__stdout__
+    if stdout is None:  # started without a standard output: the reports have nowhere to go
+        print("error: no standard output to write the reports to", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    stdout.write(json.dumps(reports))
+    stdout.flush()
     return EXIT_OK
 
 

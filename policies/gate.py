@@ -275,7 +275,9 @@ def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[Rep
     reports = _run_checkov(python, [(Path(t).resolve(), s) for t, s in jobs], env)
     mapping = checkov_to_catalog()
     templates_cache: dict[str, dict] = {}
-    findings, counts, checks_run = [], Counter(), set()
+    findings: list[ReportFinding] = []
+    counts: Counter[str] = Counter()
+    checks_run: set[str] = set()
     for report in reports:
         results = report.get("results", {})
         for key in ("passed_checks", "failed_checks", "skipped_checks"):
@@ -317,7 +319,8 @@ def cfnlint_scan(templates: Sequence[Path]) -> tuple[list[ReportFinding], Counte
     if not isinstance(matches, list):
         raise GateError(f"cfn-lint did not produce a report (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
                         EXIT_INCOMPLETE)
-    findings, counts = [], Counter()
+    findings: list[ReportFinding] = []
+    counts: Counter[str] = Counter()
     for match in matches:
         level = str(match.get("Level", "Error")).lower()
         counts[f"cfn_lint_{level}s"] += 1

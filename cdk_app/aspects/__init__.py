@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import AspectPriority, Aspects, IAspect
+from typing import Protocol
+
+from aws_cdk import AspectPriority, Aspects
 from constructs import IConstruct
 
 from cdk_app.aspects.destroy import DestroyPolicyAspect
@@ -15,12 +17,22 @@ from cdk_app.config import AppConfig
 from platform_spec.tagging import compute_tags
 
 
-def mutating_aspects(config: AppConfig) -> list[IAspect]:
+class Guardrail(Protocol):
+    """An Aspect of ours: CDK's IAspect, and the catalog rules it enforces (the rule matrix and its test read
+    them)."""
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]: ...
+
+    def visit(self, node: IConstruct) -> None: ...
+
+
+def mutating_aspects(config: AppConfig) -> list[Guardrail]:
     """Aspects that fix resources: tags on everything taggable, destroy policies on everything."""
     return [TaggingAspect(compute_tags(config)), DestroyPolicyAspect()]
 
 
-def validating_aspects(config: AppConfig) -> list[IAspect]:
+def validating_aspects(config: AppConfig) -> list[Guardrail]:
     """Aspects that report rule violations as synthesis errors."""
     return [KmsUsageAspect(config.key_aliases), NamingAspect(config.environment_suffix), RegionAspect(),
             NoCreatedSecretsAspect()]
