@@ -22,12 +22,14 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from cdk_app import monitor_code
 from cdk_app.compliance import suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group, own_custom_resource_logs
+from cdk_app.l1 import default_resource
 from platform_spec import monitor
 
 # One invocation judges one batch: a whole-stack audit takes seconds, so two minutes leave room for a slow API. The
@@ -73,7 +75,7 @@ class QueueTarget:
         self.queue, self.dead_letter_queue = queue, dead_letter_queue
         self.retry_attempts, self.max_event_age = retry_attempts, max_event_age
 
-    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(
             arn=self.queue.queue_arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
@@ -187,7 +189,7 @@ class PostureMonitor(Construct):
             auto_delete_objects=True, removal_policy=RemovalPolicy.DESTROY)
         # S3 names are global: a name per suffix would collide in the second account of a StackSet. The Name tag
         # carries {resource-type}-{suffix}; the stack's output gives the generated name.
-        self.bucket.node.default_child.tags.set_tag("Name", config.name("monitor-reports"))
+        default_resource(self.bucket, s3.CfnBucket).tags.set_tag("Name", config.name("monitor-reports"))
         custom = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
         if custom is None:  # pragma: no cover - CDK internals moved
             raise RuntimeError("CDK's auto-delete-objects custom resource was not found; update posture_monitor.py")
@@ -321,7 +323,7 @@ class PostureMonitor(Construct):
         own = iam.ManagedPolicy(self, "Own", roles=[role], description="Security Hub import and the monitor's "
                                 "own queue, bucket, key, logs and metric", statements=self.own_statements(config))
         suppress(own, "STK-DEV-014", nag=["AwsSolutions-IAM5"], applies_to=[
-            "Resource::*", f"Resource::<{stack.get_logical_id(self.bucket.node.default_child)}.Arn>/*",
+            "Resource::*", f"Resource::<{stack.get_logical_id(default_resource(self.bucket, s3.CfnBucket))}.Arn>/*",
             f"Resource::arn:{stack.partition}:logs:{stack.region}:<AWS::AccountId>:log-group:"
             f"{config.name('log-monitor')}:*"])
         self.role_policies: list[Construct] = [*self.read_policies, own]
