@@ -86,8 +86,8 @@ def deployed(template: dict, config: AppConfig, outputs_path: Path, *, port: int
     """A moto server with the stack deployed into it, for the duration of the block; yields its endpoint.
 
     The process's cyclic garbage collector is off until the deployment is up: moto's backends and the deployment
-    make ~400k objects that live as long as the emulator, and the collector scanned them seven times on the way up
-    (0.9 of the 3.5 s of CPU `up` took to be ready). Then one collection, those objects are frozen out of every
+    make hundreds of thousands of objects that live as long as the emulator, and the collector scanned them again
+    and again on the way up (bench/README.md). Then one collection, those objects are frozen out of every
     later scan, and collection goes on as usual for what the requests make. For the entry points only (`up` and
     the deploy-audit-stop run): the collector belongs to the whole process."""
     from localenv.emulator import moto_server

@@ -100,14 +100,14 @@ def configure_moto() -> None:
     _share_service_models()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines in the operator's output
     os.environ["MOTO_ECS_SERVICE_RUNNING"] = EMULATED_RUNNING_TASKS
-    # The stack launches no EC2 instance: no AMIs. moto otherwise builds ~1,300 of them (each with a volume and a
-    # snapshot) every time it makes an EC2 backend: ~0.12 s of CPU per emulator start and per in-process mock.
+    # The stack launches no EC2 instance: no AMIs. moto otherwise builds every default AMI (each with a volume and
+    # a snapshot) every time it makes an EC2 backend, at every emulator start and in every in-process mock.
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     # No Docker here: Lambda functions are created, never run (secret rotation is recorded, not executed).
     default_user_config["lambda"]["use_docker"] = False
     # The stack's roles attach AWS-managed policies (AWSLambdaBasicExecutionRole, ...): load them, so the
     # deployment attaches what the template declares and `opscli drift` finds nothing missing. Only those moto
-    # needs here: all 1,582 cost 1.5 s per emulator start.
+    # needs here: loading all of AWS's managed policies would slow every emulator start.
     default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     _load_only_used_managed_policies()
     FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
@@ -136,8 +136,8 @@ def configure_moto() -> None:
 def _share_service_models() -> None:
     """One loader of botocore's service models for every botocore session of this process (botocore makes one
     per session with `create_loader`, keyed here by its one argument, the data path). moto makes sessions of its
-    own, three of them at import only to list EC2's regions, and each parsed again every model it touched:
-    measured, ~0.8 of the ~4.1 s of CPU an emulator took to come up. A process that has already put a loader
+    own, three of them at import only to list EC2's regions, and each parsed again every model it touched, a
+    large share of an emulator's start (bench/README.md). A process that has already put a loader
     of its own in botocore's place (the tests share opscli's) keeps it."""
     import botocore.loaders
     import botocore.session
@@ -148,7 +148,7 @@ def _share_service_models() -> None:
 
 def _remember_response_methods() -> None:
     """moto lists a response class's methods with inspect.getmembers on every request, to see whether it has one
-    for the action: measured with py-spy, ~6% of an emulator's CPU. The answer depends on the class alone, and the
+    for the action, a share of an emulator's CPU on every request. The answer depends on the class alone, and the
     patches above (those that add methods too) are all made before the first request, so it is worked out once per
     class."""
     from moto.core import responses
@@ -745,8 +745,8 @@ def _backend_app(service: Any) -> Any:
 
 class _Dispatcher(DomainDispatcherApplication):
     """moto's dispatcher with its host -> backend answer remembered. moto works it out anew for every request,
-    listing its own package directory and trying hundreds of URL patterns under one lock: measured with py-spy,
-    ~45% of the emulator's CPU for a whole-stack read went there. The answer depends on the host alone."""
+    listing its own package directory and trying hundreds of URL patterns under one lock, the largest part of
+    the emulator's CPU for a whole-stack read (bench/README.md). The answer depends on the host alone."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -836,8 +836,8 @@ class PooledWSGIServer(BaseWSGIServer):
     (werkzeug's threaded server starts a thread for every request). A connection finds an idle thread, or a new one
     is started for it, so no request ever waits for another (a long poll, a client that never sends, a client
     keeping its connection open between requests: KeepAliveRequestHandler); the threads stop with the server, and
-    so do the connections clients keep. Measured on the local deployment, alternating: the emulator's CPU per
-    whole-stack read 0.24-0.27 s -> 0.19-0.23 s (bench/README.md)."""
+    so do the connections clients keep. A thread per request cost the emulator CPU on every whole-stack read
+    (bench/README.md)."""
 
     multithread = True
     #: At most this many connections are kept between requests; past it an answer says Connection: close. Each

@@ -71,8 +71,8 @@ class _SearchPaths(list):
 def shared_loader(data_path: str | None = None) -> botocore.loaders.Loader:
     """botocore's loader of service models, one per process (and data path); the same arguments as botocore's
     `create_loader`, which a botocore session calls for its own. Every session otherwise makes its own loader and
-    parses the models again (EC2's alone is megabytes of JSON): measured, half of the client side's CPU for a
-    whole-stack read from a new session (1.0 s -> 0.54 s), paid by every in-process run."""
+    parses the models again (EC2's alone is megabytes of JSON), the larger part of the client side's CPU for a
+    whole-stack read from a new session, paid by every in-process run (figures: bench/README.md)."""
     paths = _SearchPaths(botocore.loaders.create_loader(data_path).search_paths)  # botocore's, defaults included
     return botocore.loaders.Loader(extra_search_paths=paths, include_default_search_paths=False)
 

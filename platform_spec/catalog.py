@@ -241,7 +241,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("STK-RDS-002", "Automated backups are on (retention of at least one day)", Severity.MEDIUM, (N, C, L),
          "Automated backups enable point-in-time recovery; a retention of 0 turns them off.",
          "Keep backup_retention at Duration.days(1) or more.",
-         # Checkov's CKV_AWS_133 covers Terraform only (measured with 3.3.30): our custom check covers CloudFormation.
+         # Checkov's CKV_AWS_133 covers Terraform only: our custom check covers CloudFormation.
          R(cdk_nag="HIPAA.Security-RDSInstanceBackupEnabled, NIST.800.53.R5-RDSInstanceBackupEnabled, "
                    "AwsSolutions-RDS13",
            iso27001="8.13", security_hub="RDS.11", config_rule="db-instance-backup-enabled",
@@ -443,7 +443,7 @@ _RULES: tuple[Rule, ...] = (
          "The AWS-managed aws/secretsmanager key cannot be governed by StreamTech's key policy.",
          "Nothing in this stack: the secrets are created outside it (the stack only reads them).",
          R(iso27001="8.24", config_rule="secretsmanager-using-cmk")),
-    # --- residency of the data stores' copies, and protections that act (issue 32) --------------------------
+    # --- residency of the data stores' copies, and protections that act -------------------------------------
     Rule("STK-RES-005", f"The database has no read replica or replicated backups outside {ALLOWED_REGION}",
          Severity.CRITICAL, (N, C, L),
          "StreamTech's video metadata must stay in Japan: a read replica, or automated backups replicated to another "
@@ -612,7 +612,7 @@ _RULES: tuple[Rule, ...] = (
          # Not cdk-nag's APIGWCacheEnabledAndEncrypted, Checkov's CKV_AWS_120 or Config's
          # api-gw-cache-enabled-and-encrypted: those also require the cache on (STK-DEV-006 declines that).
          R(iso27001="8.24", security_hub="APIGateway.5", prowler="apigateway_restapi_cache_encrypted")),
-    # --- the perimeter: who can reach in (issue 32) -----------------------------------------------------------
+    # --- the perimeter: who can reach in -----------------------------------------------------------------------
     Rule("STK-PERIM-002", "No identity outside the stack that can be used from outside the account reaches the "
          "stack's data", Severity.HIGH, (L,),
          "An IAM role the stack does not declare whose trust admits another account, everyone or a federated "

@@ -10,9 +10,9 @@ STREAMTECH_SUFFIX), a bare one with the suffix in the environment, so one proces
 several environments (the tests' fixtures and the mutated stack).
 
 Prints one JSON list on stdout: per template, the report Checkov's CLI prints for it with `-o json`
-(check_type, results, summary). Why not the CLI: one `checkov` process costs about 5 s before it looks at a
-template, and one process given many templates builds one graph over all of them, which grows faster than
-linearly (measured with 3.3.30: 27 whole templates about 120 s, against about 1 s each here).
+(check_type, results, summary). Why not the CLI: one `checkov` process spends seconds loading before it looks
+at a template, and one process given many templates builds one graph over all of them, which grows faster than
+linearly (figures: bench/README.md).
 Exit codes: 0 every template was scanned (findings or not); 2 usage error; 3 Checkov failed on a template.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
-# Checks run in this process, one after another: no fork per template (measured: 0.2-0.3 s saved each).
+# Checks run in this process, one after another: a fork per template would add its start to every scan.
 os.environ.setdefault("CHECKOV_PARALLELIZATION_TYPE", "none")
 
 
