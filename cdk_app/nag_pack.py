@@ -83,6 +83,4 @@ class StreamTechChecks(NagPack):
         context = self._context(Stack.of(node))
         for rule in self._rules:
             if rule.applies_to(node.cfn_resource_type):
-                # ignore: jsii types IApplyRule's properties settable (a TypeScript interface's fields are); cdk-nag
-                # only reads them, and read-only properties are what this object has.
-                self._apply_rule(_Application(rule, node, context))  # type: ignore[arg-type]
+                self._apply_rule(_Application(rule, node, context))
