@@ -11,6 +11,7 @@ import pytest
 
 from policies import gate
 from tests.conftest import CDK_AND_CHECKOV, unmeasured
+from tests.policy.conftest import misspelt_queue_property
 from tests.policy.fixtures import MUTATIONS
 
 pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
@@ -53,9 +54,11 @@ def test_each_broken_requirement_is_reported_with_its_rule_id(gate_run, mutation
     assert expected in reported, f"{mutation}: expected {expected}, got {sorted(reported)}"
 
 
-def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsys):
+def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsys, replayed_tools):
     """The gate command end to end: synth with every pack (the session's assembly, from the cache: its inputs
-    are unchanged), Checkov, template engine, reports; the assembly is copied into --cdk-out."""
+    are unchanged), Checkov, cfn-lint, template engine, reports; the assembly is copied into --cdk-out. Checkov
+    and cfn-lint answer for the copied templates what the session's one process of each answered for the same
+    bytes (tests/policy/conftest.py replayed_tools)."""
     (tmp_path / "r").mkdir()
     code = gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "cdk.out"), "--reports", str(tmp_path / "r")])
     out = capsys.readouterr().out
@@ -71,7 +74,7 @@ def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsy
     assert suite.get("failures") == "0" and int(suite.get("tests")) > 20
 
 
-def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch):
+def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch, replayed_tools):
     assert gate.main(["--suffix", "Bad Suffix"]) == gate.EXIT_USAGE
     assert "environmentSuffix 'Bad Suffix' is not allowed" in capsys.readouterr().err
     assert gate.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path)]) == gate.EXIT_USAGE
@@ -98,7 +101,7 @@ def test_a_reports_directory_the_user_names_is_never_made_nor_written_through_a_
     assert not (tmp_path / "elsewhere.sarif").exists() and not ran
 
 
-def test_gate_reports_findings_with_exit_1(tmp_path, capsys):
+def test_gate_reports_findings_with_exit_1(tmp_path, capsys, replayed_tools):
     from tests.policy.fixtures import FIXTURES
     (tmp_path / "broken.template.json").write_text(json.dumps(FIXTURES["STK-REDIS-002"]["fail"], indent=1))
     (tmp_path / "r").mkdir()
@@ -240,7 +243,7 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
         capsys.readouterr().err  # the app's code broke: where first, the traceback after
 
 
-def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monkeypatch, capsys):
+def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monkeypatch, capsys, replayed_tools):
     """cfn-lint's rules run once. The synthesis the gate reuses ran without CDK's built-in copy of them (its
     CloudFormation Validate plugin left no report in the assembly); a property CloudFormation would reject, put
     into the real template, fails the gate with one finding: cfn-lint's, on the resource, with the Python line
@@ -255,8 +258,7 @@ def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monke
     plugins = [r["pluginName"] for r in json.loads(report.read_text())["pluginReports"]] if report.exists() else []
     assert "CloudFormation Validate" not in plugins
     template = json.loads(synth.template_path.read_text())
-    queue = next(lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue")
-    template["Resources"][queue]["Properties"]["VisibilityTimeoutSeconds"] = 30  # VisibilityTimeout misspelt
+    queue = misspelt_queue_property(template)
     assembly = tmp_path / "assembly"
     assembly.mkdir()
     (assembly / synth.template_path.name).write_text(json.dumps(template, indent=1))
