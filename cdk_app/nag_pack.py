@@ -81,6 +81,7 @@ class StreamTechChecks(NagPack):
         if not isinstance(node, CfnResource):
             return
         context = self._context(Stack.of(node))
+        resource_type = node.cfn_resource_type  # read once: each read is a round trip to jsii's Node process
         for rule in self._rules:
-            if rule.applies_to(node.cfn_resource_type):
+            if rule.applies_to(resource_type):
                 self._apply_rule(_Application(rule, node, context))
