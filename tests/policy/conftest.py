@@ -12,9 +12,10 @@ import copy
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,52 +237,86 @@ def mutant_resources(original: dict, mutant: dict) -> dict[str, dict]:
     return {lid: r for lid, r in mutant["Resources"].items() if original["Resources"].get(lid) != r}
 
 
-def checkov_union_template(original: dict, mutants: dict[str, dict]) -> tuple[dict, dict[str, str]]:
-    """One template for Checkov: the real template plus, for each mutant, the resources it changed or added under
-    a new logical id (their references still point at the real template's resources). Checkov judges a resource
-    by its own properties and what they reference, so each mutant's resources get the verdict they would get in
-    a whole mutated copy, for one template's cost instead of one per mutant (~1 s each).
+_SUBSTITUTED = re.compile(r"\$\{([A-Za-z0-9]+)")
+
+
+def reached(value: Any, resources: Mapping[str, Any]) -> set[str]:
+    """The logical ids of `resources` that `value` names anywhere: Ref, Fn::GetAtt (either form), DependsOn and
+    Fn::Sub's ${Lid} / ${Lid.Attr}. A string that happens to equal a logical id counts too (more is harmless)."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        for name in (value, value.split(".", 1)[0], *_SUBSTITUTED.findall(value)):
+            if name in resources:
+                found.add(name)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found |= reached(item, resources)
+    elif isinstance(value, list):
+        for item in value:
+            found |= reached(item, resources)
+    return found
+
+
+def checkov_mutants_template(original: dict, mutants: dict[str, dict]) -> tuple[dict, dict[str, str]]:
+    """One template for Checkov: for each mutant, the resources it changed or added under a new logical id (their
+    references still point at the real template's resources), and every resource of the real template they reach,
+    transitively. Checkov judges a resource by its own properties and what they reference, so each mutant's
+    resources get the verdict they would get in a whole mutated copy, for a fraction of one template's cost
+    instead of one whole template per mutant. The real template's own verdicts are its run alone (the gate's).
     Returns the template and new logical id -> mutant name."""
-    union = copy.deepcopy(original)
+    resources = original["Resources"]
+    template = {k: copy.deepcopy(v) for k, v in original.items() if k not in ("Resources", "Outputs")}
+    template["Resources"] = {}
     owner: dict[str, str] = {}
-    for index, (name, template) in enumerate(sorted(mutants.items())):
-        changed = mutant_resources(original, template)
+    wanted: set[str] = set()
+    for index, (name, mutated) in enumerate(sorted(mutants.items())):
+        changed = mutant_resources(original, mutated)
         if not changed:
             raise AssertionError(f"mutation {name!r} changes no resource Checkov could judge")
         for lid, resource in changed.items():
             new_id = f"{lid}Mutant{index}"
-            assert new_id not in union["Resources"]
-            union["Resources"][new_id] = copy.deepcopy(resource)
+            assert new_id not in resources
+            template["Resources"][new_id] = copy.deepcopy(resource)
             owner[new_id] = name
-    return union, owner
+            wanted |= reached(resource, resources)
+    while wanted:
+        lid = wanted.pop()
+        if lid not in template["Resources"]:
+            template["Resources"][lid] = copy.deepcopy(resources[lid])
+            wanted |= reached(resources[lid], resources) - set(template["Resources"])
+    return template, owner
 
 
 @pytest.fixture(scope="session")
 def policy_scan(fixture_dir, gate_input_dir, synth, tmp_path_factory) -> PolicyScan:
-    """Checkov (built-in + our checks) over every fixture (suffix 'fx'), over the real template with the
-    resources of every mutated copy (suffix 'test') and over the templates the gate tests hand the gate, in one
-    process; the template engine over every whole copy."""
+    """Checkov (built-in + our checks), in one process, over the fixtures of every rule it implements (suffix
+    'fx'), over the resources of every mutated copy of the real template (suffix 'test') and over the templates
+    the gate tests hand the gate (the real template among them: its verdicts are the original's); the template
+    engine over every whole copy."""
     from platform_spec import catalog
     from policies import gate
 
     directory = tmp_path_factory.mktemp("mutations")
+    text = json.dumps(synth.template)
     paths = {"original": directory / "original.template.json"}
-    paths["original"].write_text(json.dumps(synth.template))
+    paths["original"].write_text(text)
     template_rules = {r.id for r in catalog.rules_for(catalog.Engine.TEMPLATE)}
     for_checkov = {}
     for name, (mutate, rule) in MUTATIONS.items():
-        template = copy.deepcopy(synth.template)
+        template = json.loads(text)
         mutate(template)
         paths[name] = directory / f"{name}.template.json"
         paths[name].write_text(json.dumps(template))
         if rule not in template_rules:
             for_checkov[name] = template
-    union, owner = checkov_union_template(synth.template, for_checkov)
-    union_path = directory / "checkov-union.template.json"
-    union_path.write_text(json.dumps(union))
+    combined, owner = checkov_mutants_template(synth.template, for_checkov)
+    combined_path = directory / "checkov-mutants.template.json"
+    combined_path.write_text(json.dumps(combined))
     suffix = synth.config.environment_suffix
-    jobs = [(path, SUFFIX) for path in sorted(fixture_dir.glob("*.template.json"))]
-    jobs.append((union_path, suffix))
+    implemented = {rule.id for rule in catalog.rules_for(catalog.Engine.CHECKOV)}
+    fixture_paths = [path for path in sorted(fixture_dir.glob("*.template.json")) if rule_of(path.name) in implemented]
+    jobs = [(path, SUFFIX) for path in fixture_paths]
+    jobs.append((combined_path, suffix))
     jobs += [(gate_input_dir / name, judged_with) for name, (_, judged_with) in gate_inputs(synth).items()
              if judged_with]
     answers = ToolAnswers()
@@ -290,16 +325,18 @@ def policy_scan(fixture_dir, gate_input_dir, synth, tmp_path_factory) -> PolicyS
     [(args, proc)] = runs
     answers.record_checkov(args, proc)
     engine_findings, _ = gate.template_scan(list(paths.values()))
-    fixtures: dict[str, list[ReportFinding]] = defaultdict(list)
+    fixtures: dict[str, list[ReportFinding]] = {path.name: [] for path in fixture_paths}
     mutants: dict[str, list[ReportFinding]] = defaultdict(list)
     for finding in findings + engine_findings:
         path = Path(finding.location)
         if path.parent.name == fixture_dir.name:
             fixtures[path.name].append(finding)
         elif path.parent.name == gate_input_dir.name:
-            continue  # the gate tests' own (tool_answers)
-        elif path == union_path or path.name == union_path.name:
-            mutants[owner.get(finding.resource.split(".", 1)[-1], "original")].append(finding)
+            if path.name == synth.template_path.name:  # the real template, alone
+                mutants["original"].append(finding)
+        elif path.name == combined_path.name:
+            if finding.resource.split(".", 1)[-1] in owner:  # what reaches it is judged in the real template
+                mutants[owner[finding.resource.split(".", 1)[-1]]].append(finding)
         else:
             mutants[path.name.removesuffix(".template.json")].append(finding)
     return PolicyScan(fixtures, mutants, answers)
@@ -307,7 +344,8 @@ def policy_scan(fixture_dir, gate_input_dir, synth, tmp_path_factory) -> PolicyS
 
 @pytest.fixture(scope="session")
 def checkov_by_file(policy_scan) -> dict[str, list[ReportFinding]]:
-    """Checkov's findings per fixture file name."""
+    """Checkov's findings per fixture file name, for the fixtures of every rule Checkov implements (another
+    fixture's name is a KeyError, never an empty list that would pass)."""
     return policy_scan.fixtures
 
 

@@ -65,7 +65,7 @@ def test_engine(rule_id, engine, checkov_by_file, nag_by_stack):
         if engine is Engine.TEMPLATE:
             return bool(template_engine.failures(FIXTURES[rule_id][kind], rule_ids={rule_id}))
         if engine is Engine.CHECKOV:
-            return any(f.catalog_id == rule_id for f in checkov_by_file.get(name, []))
+            return any(f.catalog_id == rule_id for f in checkov_by_file[name])
         return any(e.startswith(f"StreamTech-{rule_id}:") for e in nag_by_stack[name])
 
     assert not failed("pass"), f"{engine.value} reports {rule_id} on its passing fixture"
