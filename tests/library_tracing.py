@@ -1,4 +1,4 @@
-"""Coverage's tracer off inside a few third-party hot paths that never call our code.
+"""Coverage's tracer off inside a few third-party hot paths that never call our code (botocore's, moto's, jsii's).
 
 On Python 3.11, coverage measures through a trace function, and while one is set every line of every module runs
 on the interpreter's slow tracing path, whether or not the file is measured: a whole-stack read costs about twice
@@ -110,14 +110,15 @@ def _pause_plain_json_encoding() -> None:
 
 def pause_in_library_hot_paths() -> None:
     """Wrap the library functions below (idempotent). Each is pure third-party code: it emits no botocore event
-    whose handlers could be ours (opscli registers on before-call and after-call, which run outside them), and
-    moto's serializer reads moto's own models only."""
+    whose handlers could be ours (opscli registers on before-call and after-call, which run outside them),
+    moto's serializer reads moto's own models only, and jsii's send returns a callback rather than making it."""
     import botocore.client
     import botocore.endpoint
     import botocore.httpsession
     import botocore.parsers
     import botocore.session
     import moto.core.serialize
+    from jsii._kernel.providers import process as jsii_process
 
     _pause(botocore.client.BaseClient, "_convert_to_request_dict")  # validate and serialize the parameters
     _pause(botocore.endpoint.Endpoint, "create_request")  # build and sign the HTTP request
@@ -127,6 +128,9 @@ def pause_in_library_hot_paths() -> None:
     _pause(moto.core.serialize.ResponseSerializer, "serialize")  # in-process moto: the answer to XML / JSON
     _pause(botocore.session.Session, "create_client")  # a client: its model, class, endpoint and event handlers
     _pause_plain_json_encoding()  # json.dumps of plain data (the JSON and SARIF reports)
+    # One round trip to jsii's Node process: the request to JSON, the pipe, the answer back to Python values. A
+    # callback into Python (an Aspect's visit, our cdk-nag pack's rule) comes back as the answer and runs after it.
+    _pause(jsii_process._NodeProcess, "send")
 
 
 def trace_library_hot_paths_again() -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import COVERAGE_HOOKS, ROOT, posture
+from tests.conftest import CDK_AND_CHECKOV, COVERAGE_HOOKS, ROOT, posture
 from tests.library_tracing import (
     PAUSED,
     pause_in_library_hot_paths,
@@ -108,6 +108,34 @@ def test_in_process_moto_runs_none_of_our_code_inside_a_paused_function(monkeypa
     recorder = Recorder()
     recorder.run(calls)
     assert recorder.paused_calls > 10
+    assert recorder.ours_inside == []
+
+
+@CDK_AND_CHECKOV  # it builds constructs: in the one jsii kernel (tests/conftest.py says why the group)
+def test_an_in_process_synthesis_runs_none_of_our_code_inside_a_paused_function(tmp_path):
+    """jsii's send: our Aspects and our cdk-nag pack's rules are callbacks from Node, made by the kernel after a
+    paused send has returned them; a synthesis that runs them (errors found) ran none inside a paused call."""
+    from aws_cdk import App, Aspects, Environment, Stack
+    from aws_cdk import aws_logs as logs
+
+    from cdk_app.aspects import apply_guardrails
+    from cdk_app.config import AppConfig
+    from cdk_app.nag_pack import StreamTechChecks
+
+    def synthesize() -> list[str]:
+        config = AppConfig.for_suffix("unit")
+        app = App(outdir=str(tmp_path), analytics_reporting=False, builtin_cloud_formation_validation=False)
+        stack = Stack(app, "Small", env=Environment(region="ap-northeast-1"))
+        logs.LogGroup(stack, "Logs", log_group_name="/ecs/thing-unit")  # no CMK: the aspect and the pack say so
+        apply_guardrails(app, config)
+        Aspects.of(app).add(StreamTechChecks(suffix="unit", cmk_alias=config.key_aliases, reports=False))
+        artifact = app.synth().get_stack_by_name("Small")
+        return [str(m.entry.data) for m in artifact.messages]
+
+    recorder = Recorder()
+    messages = recorder.run(synthesize)
+    assert any("[STK-KMS-001]" in m for m in messages) and any("StreamTech-STK-KMS-001" in m for m in messages)
+    assert recorder.paused_calls > 100, recorder.paused_calls
     assert recorder.ours_inside == []
 
 
