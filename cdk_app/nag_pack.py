@@ -24,8 +24,8 @@ _COMPLIANCE = {Status.PASS: NagRuleCompliance.COMPLIANT, Status.FAIL: NagRuleCom
 class _Application:
     """One rule applied to one resource, in the shape cdk-nag's NagPack.applyRule expects."""
 
-    def __init__(self, rule: ResourceRule, node: CfnResource, context: Context) -> None:
-        self._rule, self._node, self._context = rule, node, context
+    def __init__(self, rule: ResourceRule, node: CfnResource, context: Context, resource: _Resource) -> None:
+        self._rule, self._node, self._context, self._resource = rule, node, context, resource
         entry = catalog.get(rule.rule_id)
         self._info = entry.title
         self._explanation = f"{entry.rationale} Remediation: {entry.remediation}"
@@ -55,8 +55,26 @@ class _Application:
         return None
 
     def rule(self, node: CfnResource) -> NagRuleCompliance:
-        result = self._rule.evaluate(node.cfn_resource_type, cfn_properties(node), self._context)
+        # cdk-nag's applyRule calls params.rule(params.node): `node` is this application's own (as another
+        # Python proxy of the same construct), whose type and properties the visit read once for all its rules.
+        result = self._rule.evaluate(self._resource.type, self._resource.properties, self._context)
         return _COMPLIANCE[result.status]
+
+
+class _Resource:
+    """A CfnResource's type and properties, each read from jsii's Node process once (every read is a round trip)
+    and shared by the rules one visit applies to it: nothing changes a resource while cdk-nag applies rules."""
+
+    def __init__(self, node: CfnResource) -> None:
+        self._node = node
+        self.type: str = node.cfn_resource_type
+        self._properties: dict[str, Any] | None = None
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        if self._properties is None:
+            self._properties = cfn_properties(self._node)
+        return self._properties
 
 
 class StreamTechChecks(NagPack):
@@ -81,7 +99,7 @@ class StreamTechChecks(NagPack):
         if not isinstance(node, CfnResource):
             return
         context = self._context(Stack.of(node))
-        resource_type = node.cfn_resource_type  # read once: each read is a round trip to jsii's Node process
+        resource = _Resource(node)
         for rule in self._rules:
-            if rule.applies_to(resource_type):
-                self._apply_rule(_Application(rule, node, context))
+            if rule.applies_to(resource.type):
+                self._apply_rule(_Application(rule, node, context, resource))
