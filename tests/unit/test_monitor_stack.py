@@ -3,6 +3,7 @@ TapStack), except the StackSet-ready template, which is the same stack under the
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -151,8 +152,15 @@ def _clients_of(rtype: str) -> set[str]:
             for op in reader.operations}
 
 
+@functools.cache
 def endpoint_prefix(client: str) -> str:
-    return botocore.session.get_session().get_service_model(client).endpoint_prefix
+    """botocore's endpoint prefix of `client` (one session's service model for each client, read once)."""
+    return _models().get_service_model(client).endpoint_prefix
+
+
+@functools.cache
+def _models() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 def test_every_service_opscli_reads_has_its_event_source_and_the_emulator_names_it_so():
