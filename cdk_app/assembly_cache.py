@@ -161,13 +161,16 @@ def _import_closure(root: Path, package: str) -> set[Path]:
     """Every source file of `package` and of the repository's modules it imports, transitively."""
     todo = [p for p in _walk(root / package) if p.suffix == ".py"]
     seen: set[Path] = set()
+    located: dict[str, Path | None] = {}  # a name many modules import (typing, aws_cdk) is looked up once
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
         for name in _imported_modules(path, root):
-            found = _module_file(root, name)
+            if name not in located:
+                located[name] = _module_file(root, name)
+            found = located[name]
             if found is not None and found not in seen:
                 todo.append(found)
     return seen
