@@ -264,7 +264,15 @@ def _prune(cache_dir: Path, keep: int) -> None:
     entries = sorted((p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("tmp-")),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in entries[keep:]:
-        shutil.rmtree(stale, ignore_errors=True)
+        # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
+        # deleted (a prune killed midway, or one racing a restage that copies the entry, would otherwise leave an
+        # entry with its manifest and without some of its files, served or restaged as if whole).
+        doomed = cache_dir / f"tmp-pruned-{stale.name}-{os.getpid()}"
+        try:
+            stale.rename(doomed)
+        except OSError:
+            continue  # pruned meanwhile by another process
+        shutil.rmtree(doomed, ignore_errors=True)
     for work in cache_dir.glob("tmp-*"):
         if time.time() - work.stat().st_mtime > 3600:
             shutil.rmtree(work, ignore_errors=True)

@@ -184,6 +184,22 @@ def test_old_entries_are_pruned(repo, tmp_path):
     assert len([p for p in (tmp_path / "c").iterdir() if p.is_dir()]) == 2
 
 
+def test_a_prune_killed_midway_leaves_no_half_entry(repo, tmp_path, monkeypatch):
+    """A prune that dies while deleting an entry (kill -9, Ctrl-C) leaves no entry with its manifest and without
+    some of its files: such an entry would be served as a hit, or restaged into a new entry missing them."""
+    stored = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_synth([]),
+                               declarations=declares())
+
+    def dying(path, ignore_errors=False):
+        next(p for p in Path(path).rglob("*") if p.is_file() and p.name != "manifest.json").unlink()
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cache.shutil, "rmtree", dying)
+    with pytest.raises(KeyboardInterrupt):
+        cache._prune(tmp_path / "c", keep=0)
+    assert cache._siblings(tmp_path / "c", stored.key.rpartition("-")[0]) == []
+    assert not (stored.directory / "manifest.json").exists()
+
+
 def test_the_command_line(repo, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(cache.ENV_CACHE_DIR, str(tmp_path / "c"))
     monkeypatch.setattr(cache, "declared", declares())
