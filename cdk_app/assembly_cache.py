@@ -108,8 +108,10 @@ def _walk(directory: Path) -> Iterator[Path]:
     for current, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS and not d.endswith(".egg-info"))
         for file in sorted(files):
-            if not file.endswith(_IGNORED_SUFFIXES):
-                yield Path(current) / file
+            path = Path(current) / file
+            # A regular file only: a FIFO (or a device) would hang the read, and none is a source.
+            if not file.endswith(_IGNORED_SUFFIXES) and path.is_file():
+                yield path
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -305,8 +307,7 @@ def _same_sources(directory: Path, digest: str) -> None:
     """`directory` holds exactly the monitor's sources whose digest is `digest` (nothing more, no link)."""
     if directory.is_symlink() or not directory.is_dir():
         raise NotRestageable(f"{directory.name} is not a directory")
-    every = sorted(p for p in directory.rglob("*") if p.is_symlink() or not p.is_dir())
-    if every != sorted(monitor_code.staged_files(directory)):
+    if not monitor_code.holds_only_sources(directory):
         raise NotRestageable(f"{directory.name} holds files that are not the monitor's sources")
     if monitor_code.sources_hash(directory) != digest:
         raise NotRestageable(f"{directory.name} is not the code of digest {digest}")

@@ -23,6 +23,7 @@ packs declares.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -78,6 +79,12 @@ def staged_files(root: Path) -> list[Path]:
     return list(_source_files(root))
 
 
+def holds_only_sources(directory: Path) -> bool:
+    """True when `directory` holds the monitor's sources and nothing else (no other file, no link)."""
+    every = sorted(p for p in directory.rglob("*") if p.is_symlink() or not p.is_dir())
+    return every == sorted(staged_files(directory))
+
+
 def sources_hash(root: Path = ROOT) -> str:
     """The digest of the monitor's sources below `root`: their paths (relative to `root`) and contents. The same
     for a checkout and for the directory staged from it; the function's asset hash is made from it."""
@@ -120,7 +127,14 @@ def staged_code(root: Path = ROOT) -> Path:
     base = cache_dir(root) / "code"
     final = base / sources_hash(root)
     if (final / SOURCE_PACKAGES[0]).is_dir():
-        return final
+        if holds_only_sources(final):
+            return final
+        # Something wrote beside the sources (byte code of an older stager, or of a Python run from it): the asset
+        # and a restage take the sources alone, so this directory is moved out of its name and staged again.
+        stale = base / f"tmp-stale-{final.name}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):  # another process moved it first
+            final.rename(stale)
+        shutil.rmtree(stale, ignore_errors=True)
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tmp-", dir=base))
     copy_sources(root, work)

@@ -94,10 +94,11 @@ class Recording:
         self.lock = threading.Lock()
 
     def answer(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        # The service and region the request is signed for (its credential scope) are how the emulator tells two
-        # services' requests to the same path apart: part of the key, though the signature is not.
-        scope = re.search(r"Credential=[^/,]*/\d{8}/([^/,]+/[^/,]+)/", _header(headers, "authorization") or "")
-        key = (method, path, body, scope and scope.group(1),
+        # The access key (the emulator's account follows from it), and the service and region the request is signed
+        # for (its credential scope: how the emulator tells two services' requests to the same path apart) are part
+        # of the key, though the signature is not.
+        scope = re.search(r"Credential=([^/,]*)/\d{8}/([^/,]+/[^/,]+)/", _header(headers, "authorization") or "")
+        key = (method, path, body, scope and scope.groups(),
                frozenset((k.lower(), v) for k, v in headers.items() if k.lower() not in UNKEYED))
         with self.lock:
             found = self.answers.get(key)

@@ -105,6 +105,14 @@ def test_what_the_code_declares_is_its_read_policy_or_else_its_text(repo):
     assert cache.declared(CONTEXT, repo) == b"code\0" + monitor_code.sources_hash(repo).encode()
 
 
+
+def test_a_fifo_among_the_sources_is_no_input_and_does_not_hang_the_key(repo):
+    """Only regular files are read for the key: a FIFO left in a staged tree would block the read forever."""
+    before = key(repo)
+    os.mkfifo(repo / "platform_spec" / "left-behind")
+    os.mkfifo(repo / "services" / "left-behind")
+    assert key(repo) == before
+
 def test_the_closure_follows_relative_and_from_imports(repo):
     (repo / "policies" / "extra.py").write_text("VALUE = 1\n")
     before = key(repo)

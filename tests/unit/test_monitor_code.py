@@ -69,6 +69,24 @@ def test_the_staged_code_is_the_sources_alone_and_the_policy_needs_them(tmp_path
         monitor_code.read_policy(code, "../x")
 
 
+
+def test_staged_code_with_something_written_beside_it_is_staged_again(tmp_path):
+    """Byte code an older stager (or a Python run from it) left in a staged directory is not the sources: the
+    directory is staged again, so the function's asset and a restage of the assembly take the sources alone."""
+    (tmp_path / "opscli").mkdir()
+    (tmp_path / "opscli" / "__init__.py").write_text("")
+    (tmp_path / "platform_spec").mkdir()
+    (tmp_path / "platform_spec" / "__init__.py").write_text("")
+    code = monitor_code.staged_code(tmp_path)
+    (code / "opscli" / "__pycache__").mkdir()
+    (code / "opscli" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
+    assert not monitor_code.holds_only_sources(code)
+    again = monitor_code.staged_code(tmp_path)
+    assert again == code and monitor_code.holds_only_sources(again)
+    assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file()) == [
+        "opscli/__init__.py", "platform_spec/__init__.py"]
+    assert not [p for p in again.parent.iterdir() if p.name.startswith("tmp-")]  # the stale copy is gone
+
 def _queue_template(consumed: bool) -> dict:
     resources = {
         "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "monitor-dead-letter-x"}},
