@@ -4,7 +4,8 @@ A record names a resource when one of its values (its request parameters and the
 elements; the documents inside them, such as a policy, too) identifies it, in one of three ways:
 - an ARN: only one of the stack's own, which carries its partition, service, region (where the type's format has
   one) and account, or one inside it (a bucket's objects, a log group's streams, a function's versions): the
-  ARN of a same-named resource of another account or region names nothing;
+  ARN of a same-named resource of another account or region names nothing; each ARN of a composite id (a web ACL
+  association's RESOURCE_ARN|WEB_ACL_ARN) names the resource whose id it is part of;
 - an SQS queue URL: only where its path's account is ours and its host's region, where the host states one
   (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), is ours;
 - any other value: a physical id, a GetAtt value CloudFormation derives from it, or the name at the end of one of
@@ -19,7 +20,10 @@ The relations read with it, so that every rule that judges it sees what it judge
   API and its stages and deployment, the key and its alias, the bucket and its policy;
 - for each whole-stack rule that judges it, every declared resource of the types the rule reads; and for each
   whole-stack rule that reads its type, the resources that rule judges (their verdict depends on it);
-- the project CMK's alias, always: the rules name the project CMK and the environment through it.
+- the project CMK's alias, always: the rules name the project CMK and the environment through it;
+- what a judged resource's declaration takes an attribute of (Fn::GetAtt) that only a read supplies (a load
+  balancer's DNSName in a method's integration URI): without it the declared value does not resolve, and drift
+  cannot compare the property (it is left unverified, so a change to it would go unreported).
 Only findings about what the change may have changed are sent: the named resources, their children, and what a
 rule reading them judges; what was read for context alone keeps its findings as they were.
 """
@@ -31,7 +35,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opscli import arns
@@ -156,6 +160,8 @@ class Index:
     arns: Mapping[str, frozenset[str]]  # the stack's own ARNs
     queues: Mapping[tuple[str, str], frozenset[str]]  # (account, name) of the stack's queue URLs
     sources: Mapping[str, str | None]  # the EventBridge source of the service that changes each resource
+    # what each resource's declaration takes an attribute of that the declaration alone does not give
+    needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def arn_lengths(self) -> frozenset[int]:
@@ -181,8 +187,44 @@ def _own_arns(scope: StackScope, *, region: str, account: str) -> dict[str, set[
         ids |= {v for v in derived_attributes(declared, region, account).values() if arns.split(v)}
         if declared.physical_id and arns.split(declared.physical_id):
             ids.add(declared.physical_id)
+        # a composite id (a web ACL association's: RESOURCE_ARN|WEB_ACL_ARN) is named by each ARN in it: a call
+        # that detaches the ACL names the resource's ARN alone
+        parts = (declared.physical_id or "").split("|")
+        ids |= {part for part in parts if len(parts) > 1 and arns.split(part)}
         found[declared.logical_id] = ids
     return found
+
+
+def attributes_taken(value: Any) -> set[tuple[str, str]]:
+    """(logical id, attribute) of every Fn::GetAtt in a value, and of every ${X.Attr} of an Fn::Sub."""
+    found: set[tuple[str, str]] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= attributes_taken(item)
+    elif isinstance(value, Mapping):
+        for key, arg in value.items():
+            if key == "Fn::GetAtt":
+                parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                if len(parts) == 2 and all(isinstance(p, str) for p in parts):
+                    found.add((parts[0], parts[1]))
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0] if isinstance(arg, list) and arg else ""
+                found |= {tuple(m.split(".", 1)) for m in re.findall(r"\$\{([^}!][^}.]*\.[^}]+)\}", str(text))}
+                if isinstance(arg, list) and len(arg) > 1:
+                    found |= attributes_taken(arg[1])
+            else:
+                found |= attributes_taken(arg)
+    return found
+
+
+def _needs(scope: StackScope, *, region: str, account: str) -> dict[str, frozenset[str]]:
+    """Logical id -> what its declaration takes an attribute of that only reading that resource gives."""
+    by_id = scope.by_logical_id()
+    derived = {lid: derived_attributes(r, region, account) for lid, r in by_id.items()}
+    return {declared.logical_id: frozenset(
+        target for target, attribute in attributes_taken(dict(declared.properties))
+        if target in by_id and target != declared.logical_id and attribute not in derived[target])
+        for declared in scope.resources}
 
 
 def index(scope: StackScope, *, region: str, account: str) -> Index:
@@ -224,7 +266,8 @@ def index(scope: StackScope, *, region: str, account: str) -> Index:
     def frozen(found: Mapping[Any, set[str]]) -> dict[Any, frozenset[str]]:
         return {k: frozenset(v) for k, v in found.items()}
     return Index(scope, frozen(names), frozen(children), frozen(by_type), judged_by, region, account, frozen(own_arns),
-                 frozen(queues), {lid: event_source(rtype) for lid, rtype in types.items()})
+                 frozen(queues), {lid: event_source(rtype) for lid, rtype in types.items()},
+                 _needs(scope, region=region, account=account))
 
 
 def named(idx: Index, change: Change) -> set[str]:
@@ -308,6 +351,8 @@ def plan(idx: Index, matched: set[str]) -> Plan:
             account = True
             read |= idx.of_types(rule.reads)
             judged |= idx.of_types(rule.subjects)
+    for lid in judged:  # so that its declaration resolves: drift compares what it can resolve
+        read |= idx.needs.get(lid, frozenset())
     return Plan(frozenset(read | set(idx.by_type.get(ALIAS_TYPE, ()))), frozenset(judged), account)
 
 

@@ -84,7 +84,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     """Read what the batch's messages ask for and judge it (the findings are in `Outcome.report`)."""
     records = list(records)
     batch = messages.sort(records, settings.suffix)
-    whole = bool(batch.schedules) or any(_asks_for_whole(change, settings) for change in batch.changes)
+    whole = bool(batch.schedules) or any(asks_for_whole(change, settings) for change in batch.changes)
     outcome = Outcome(kind="schedule" if whole else "change", messages=len(records), changes=len(batch.changes),
                       poison=batch.poison)
     for poison in batch.poison:
@@ -104,7 +104,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     # Another account's or region's change is not of this stack: ignored (why, once per reason), never read for.
     batch = messages.within(batch, region=str(aws.region), account=account)
     outcome.ignored, outcome.why_ignored = len(batch.ignored), batch.reasons()
-    whole = bool(batch.schedules) or any(_asks_for_whole(change, settings) for change in batch.changes)
+    whole = bool(batch.schedules) or any(asks_for_whole(change, settings) for change in batch.changes)
     outcome.kind = "schedule" if whole else "change"
     usable = [*(change.record for change in batch.changes), *(schedule.record for schedule in batch.schedules)]
     if not usable:
@@ -144,7 +144,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
         live = read_stack(aws, scope, account=account, deadline=deadline, only=plan.read, account_iam=plan.account)
         outcome.read, outcome.judged = sorted(plan.read), sorted(plan.judged)
         outcome.unread = _unread(live)
-        findings = _about(idx, set(plan.read), stackcheck.judge(live, expected_tags=tags) +
+        findings = about(idx, set(plan.read), stackcheck.judge(live, expected_tags=tags) +
                           drift_findings(live, tags))
         findings = [f for f in settle(idx, live, findings, set(plan.judged), tags, read=set(plan.read),
                                       account=plan.account) if _logical_id(f) in plan.judged]
@@ -164,7 +164,7 @@ def judge_batch(aws: Aws, settings: Settings, records: Iterable[Record]) -> Outc
     return outcome
 
 
-def _asks_for_whole(change: Change, settings: Settings) -> bool:
+def asks_for_whole(change: Change, settings: Settings) -> bool:
     if change.failed:
         return False
     if change.source in WHOLE_SOURCES:
@@ -224,7 +224,7 @@ def _logical_id(f: Finding) -> str | None:
     return parts[1] if parts else None
 
 
-def _about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[Finding]:
+def about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[Finding]:
     """The findings a partial read can vouch for: about a resource it read, and a whole-stack rule's verdict only
     where everything that rule reads was read (its ERROR stays: it claims nothing)."""
     kept = []

@@ -138,6 +138,54 @@ def test_a_resource_is_read_with_its_children_and_what_its_rules_read(idx):
     assert not resolve.complete_for(idx, "STK-S3-002", {"Bucket"})
 
 
+def test_a_judged_resource_is_read_with_what_its_declaration_takes_an_attribute_of():
+    """A method's integration URI takes a load balancer's DNSName, which only reading the load balancer gives: it is
+    read with the method, or the declared URI does not resolve and drift cannot compare it. An attribute the
+    declaration gives (a queue's Arn, from its URL) needs no read."""
+    template = {"Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Balancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Type": "network"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Method": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "HttpMethod": "GET", "ResourceId": "root",
+            "Integration": {"Type": "HTTP_PROXY", "Uri": {"Fn::Join": ["", [
+                "http://", {"Fn::GetAtt": ["Balancer", "DNSName"]}, "/health"]]},
+                "RequestParameters": {"integration.request.header.q": {"Fn::Sub": "'${Queue.Arn}'"}}}}}}}
+    physical = {"Api": "a1b2c3", "Balancer": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
+                "loadbalancer/net/lb/1", "Queue": "https://sqs.ap-northeast-1.amazonaws.com/123456789012/q-unit",
+                "Method": "root|GET"}
+    summaries = [{"LogicalResourceId": lid, "ResourceType": template["Resources"][lid]["Type"],
+                  "PhysicalResourceId": pid, "ResourceStatus": "CREATE_COMPLETE"} for lid, pid in physical.items()]
+    idx = resolve.index(build(f"TapStack{SUFFIX}", template, summaries, "test"), region="ap-northeast-1",
+                        account="123456789012")
+    assert idx.needs["Method"] == {"Balancer"}
+    method = resolve.plan(idx, {"Method"})
+    assert "Balancer" in method.read and "Balancer" not in method.judged and "Queue" not in method.read
+    assert resolve.plan(idx, {"Queue"}).read.isdisjoint({"Balancer", "Method"})
+
+
+def test_a_web_acl_association_is_named_by_the_arn_of_what_it_protects():
+    """Its physical id is RESOURCE_ARN|WEB_ACL_ARN; DisassociateWebACL names only the resource's ARN (a stage's),
+    and the association it removes is what the monitor must read again (and WAF changes no stage)."""
+    stage = "arn:aws:apigateway:ap-northeast-1::/restapis/a1b2c3/stages/v1"
+    acl = "arn:aws:wafv2:ap-northeast-1:123456789012:regional/webacl/waf-api-unit/0f1e"
+    template = {"Resources": {
+        "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"RestApiId": "a1b2c3", "StageName": "v1"}},
+        "Association": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": stage, "WebACLArn": acl}}}}
+    physical = {"Stage": "v1", "Association": f"{stage}|{acl}"}
+    summaries = [{"LogicalResourceId": lid, "ResourceType": template["Resources"][lid]["Type"],
+                  "PhysicalResourceId": pid, "ResourceStatus": "CREATE_COMPLETE"} for lid, pid in physical.items()]
+    idx = resolve.index(build(f"TapStack{SUFFIX}", template, summaries, "test"), region="ap-northeast-1",
+                        account="123456789012")
+    detached = Change(Record("m", "{}"), "wafv2.amazonaws.com", "DisassociateWebACL", "ap-northeast-1",
+                      {"resourceArn": stage})
+    assert resolve.named(idx, detached) == {"Association"}
+    assert resolve.named(idx, _change({"resourceArn": acl}, source="wafv2.amazonaws.com")) == {"Association"}
+    assert resolve.named(idx, _change({"resourceArn": stage.replace("a1b2c3", "zzzzzz")},
+                                      source="wafv2.amazonaws.com")) == set()
+
+
 def test_forms_of_an_id():
     assert resolve.forms("alias/kms-key-unit") == {"alias/kms-key-unit", "kms-key-unit"}
     assert resolve.forms("arn:aws:sqs:ap-northeast-1:1:intake/queue") == {"arn:aws:sqs:ap-northeast-1:1:intake/queue"}
@@ -267,10 +315,10 @@ def test_a_partial_read_keeps_only_what_it_can_vouch_for(idx):
     findings = [Finding("STK-NET-002", "STK-NET-002", Status.PASS, group, "read"),
                 Finding("STK-S3-002/stack", "STK-S3-002", Status.PASS, bucket, "policy read"),
                 Finding("STK-S3-002/stack", "STK-S3-002", Status.ERROR, bucket, "could not look")]
-    assert [f.resource for f in run._about(idx, {"Group"}, findings)] == [group]  # the bucket was not read
-    kept = run._about(idx, {"Bucket"}, findings)  # the bucket without its policy: only the ERROR stands
+    assert [f.resource for f in run.about(idx, {"Group"}, findings)] == [group]  # the bucket was not read
+    kept = run.about(idx, {"Bucket"}, findings)  # the bucket without its policy: only the ERROR stands
     assert [f.status for f in kept] == [Status.ERROR]
-    assert len(run._about(idx, {"Bucket", "BucketPolicy"}, findings)) == 2
+    assert len(run.about(idx, {"Bucket", "BucketPolicy"}, findings)) == 2
 
 
 def test_warming_makes_a_client_for_every_service_the_session_may_call():
@@ -301,16 +349,16 @@ def test_an_iam_change_or_an_update_of_the_stack_runs_the_whole_audit():
     def change(source: str, request: object = None, failed: bool = False) -> Change:
         return Change(Record("m", "{}"), source, "X", "ap-northeast-1", request, None, failed=failed)
 
-    assert run._asks_for_whole(change("iam.amazonaws.com"), settings)
-    assert not run._asks_for_whole(change("iam.amazonaws.com", failed=True), settings)
-    assert run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": f"TapStack{SUFFIX}"}), settings)
-    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "Other"}), settings)
+    assert run.asks_for_whole(change("iam.amazonaws.com"), settings)
+    assert not run.asks_for_whole(change("iam.amazonaws.com", failed=True), settings)
+    assert run.asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": f"TapStack{SUFFIX}"}), settings)
+    assert not run.asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "Other"}), settings)
     arn = f"arn:aws:cloudformation:ap-northeast-1:123456789012:stack/TapStack{SUFFIX}/0f1e2d3c"
-    assert run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn}), settings)
-    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn.replace(
+    assert run.asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn}), settings)
+    assert not run.asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": arn.replace(
         f"TapStack{SUFFIX}/", f"TapStack{SUFFIX}x/")}), settings)
-    assert not run._asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "arn:aws:x"}), settings)
-    assert not run._asks_for_whole(change("ec2.amazonaws.com"), settings)
+    assert not run.asks_for_whole(change("cloudformation.amazonaws.com", {"stackName": "arn:aws:x"}), settings)
+    assert not run.asks_for_whole(change("ec2.amazonaws.com"), settings)
 
 
 class FakeQueue:

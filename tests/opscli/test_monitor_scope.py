@@ -96,7 +96,7 @@ def test_a_global_service_is_judged_by_its_account_alone():
     ours = _read(_event("iam.amazonaws.com", {"roleName": "r"}, envelope={"region": "us-east-1"},
                         awsRegion="us-east-1"))
     assert isinstance(ours, Change) and messages.foreign(ours, region=REGION, account=OURS) is None
-    assert run._asks_for_whole(ours, run.Settings(suffix=SUFFIX))
+    assert run.asks_for_whole(ours, run.Settings(suffix=SUFFIX))
     theirs = _read(_event("iam.amazonaws.com", {"roleName": "r"}, envelope={"region": "us-east-1", "account": THEIRS},
                           awsRegion="us-east-1", recipientAccountId=THEIRS))
     assert isinstance(theirs, Change) and f"account {THEIRS}" in messages.foreign(theirs, region=REGION, account=OURS)
