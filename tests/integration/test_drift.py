@@ -13,6 +13,7 @@ import pytest
 from opscli.cli import main
 from platform_spec.result import Status
 from platform_spec.rules import live_only
+from tests.integration.changes import Judged, Monitor
 
 # The live-misconfiguration tests change the deployment one setting at a time: their own xdist group, so they
 # run on one worker with its own local deployment (session fixtures are per worker), beside the read-only users
@@ -745,44 +746,54 @@ DRIFTS = {
 }
 
 
-def look(deployment) -> tuple[set[str], set[tuple[str, str]], set[str]]:
-    """One read of the whole stack, judged and compared: (rules the audit fails, (type, property) the drift
-    reports, rules the drifted values break)."""
-    from tests.conftest import judge_and_compare
-
-    audit, drift, _ = judge_and_compare(deployment.aws, deployment.outputs_file)
-    changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in drift
+def look(judged: Judged) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+    """What a monitor run read and judged for a case's writes: (rules the audit fails, (type, property) the drift
+    reports, rules the drifted values break). The rest of the deployment is the session's baseline, every check
+    PASS (`baseline_posture`)."""
+    changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in judged.drift
                if f.status is Status.FAIL}
     # A drifted value that breaks several rules is one finding under the first; its reason names them all.
-    broken = {f.rule_id for f in drift if f.status is Status.FAIL and f.rule_id != live_only.DRIFT_ID}
-    broken |= {rule for f in drift if f.status is Status.FAIL and f.rule_id
+    broken = {f.rule_id for f in judged.drift if f.status is Status.FAIL and f.rule_id != live_only.DRIFT_ID}
+    broken |= {rule for f in judged.drift if f.status is Status.FAIL and f.rule_id
                for rule in re.findall(r"(STK-[A-Z0-9]+-\d{3}) \(", f.reason.split("; now breaks ", 1)[-1])}
-    return {f.rule_id for f in audit if f.status is Status.FAIL}, changed, broken
+    return {f.rule_id for f in judged.audit if f.status is Status.FAIL}, changed, broken
 
 
 @pytest.fixture(scope="module")
-def all_restored(local):
-    """After the last case: audit, drift and rotate-check are clean again (each case restores what it broke)."""
+def monitor(local) -> Monitor:
+    return Monitor(local.aws, local.outputs_file)
+
+
+@pytest.fixture(scope="module")
+def all_restored(local, local_deployment, baseline_posture):
+    """After the last case: every check of the audit, the drift and the rotate-check on the whole deployment is as
+    at the session's start, when every one passed (each case restores what it broke, and `Monitor.restored` proves
+    it on what the case touched)."""
+    from tests.conftest import assert_restored
+
     yield
-    assert look(local) == (set(), set(), set())
+    assert_restored(local_deployment, baseline_posture)
     code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
     assert code == 0 and failed_rules(document) == set()
 
 
 @pytest.mark.parametrize("name", sorted(DRIFTS))
-def test_drift_is_reported_with_its_rule_id(local, all_restored, name):
+def test_drift_is_reported_with_its_rule_id(local, monitor, all_restored, baseline_posture, name):
     """One live misconfiguration at a time: the audit fails exactly the rules it breaks, the drift names the
     resource and property (and the rule the value now breaks), and both are clean once it is restored.
-    (The commands themselves, exit codes and formats are tested in tests/opscli; this reads once per state.)"""
+    What is judged is what the posture monitor reads for the case's writes (their CloudTrail records, its planner):
+    so each case also proves the monitor catches that change, and that it sees the restoration.
+    (The commands themselves, exit codes and formats are tested in tests/opscli.)"""
     toggle, rules, drifted, command = DRIFTS[name]
-    toggle(local, False)
+    with monitor.recording(local.session) as broke:
+        toggle(local, False)
     try:
         if command == "beside":  # added next to the declaration: the audit sees it, drift has nothing to compare
-            audit, changed, broken = look(local)
+            audit, changed, broken = look(monitor.judge(broke))
             assert audit == rules, audit
             assert changed == set() and broken == set(), (changed, broken)
         elif command == "audit":
-            audit, changed, broken = look(local)
+            audit, changed, broken = look(monitor.judge(broke))
             assert audit == rules, audit
             rtype, prop = drifted
             assert any(t == rtype and (prop is None or p == prop) for t, p in changed), changed
@@ -796,19 +807,29 @@ def test_drift_is_reported_with_its_rule_id(local, all_restored, name):
             code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
             assert code == 1 and failed_rules(document) == rules
     finally:
-        toggle(local, True)
-    # Restored: the next case's exact expectations would catch a leftover, and `all_restored` checks the last.
+        with monitor.recording(local.session) as put_back:
+            toggle(local, True)
+    if command == "rotate-check":
+        monitor.rotation_restored(baseline_posture)
+    else:
+        monitor.restored(broke + put_back, baseline_posture)
 
 
-def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(local, restored_deployment,
+def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(local, local_deployment, monitor,
                                                                               baseline_posture):
-    """The guard of the shared deployment: a change left behind is caught, a restored one passes."""
+    """The guards of the shared deployment (the whole one, and the monitor's read of what a case touched): a change
+    left behind is caught, a restored one passes."""
     from tests.conftest import assert_restored
 
-    _kms_rotation(local, False)
+    with monitor.recording(local.session) as broke:
+        _kms_rotation(local, False)
     try:
         with pytest.raises(AssertionError, match="left the shared deployment changed"):
-            assert_restored(restored_deployment, baseline_posture)
+            monitor.restored(broke, baseline_posture)
+        with pytest.raises(AssertionError, match="left the shared deployment changed"):
+            assert_restored(local_deployment, baseline_posture)
     finally:
-        _kms_rotation(local, True)
-    assert_restored(restored_deployment, baseline_posture)
+        with monitor.recording(local.session) as put_back:
+            _kms_rotation(local, True)
+    monitor.restored(broke + put_back, baseline_posture)
+    assert_restored(local_deployment, baseline_posture)

@@ -1,0 +1,191 @@
+"""A test's change to the shared local deployment as the posture monitor receives it, and the monitor's judgement of
+it: the tests that break one setting at a time read again only what the monitor would read for that change.
+
+`recorded` captures every write call the clients of a boto3 session make in a block (botocore's own events, on the
+client side) and turns each into the CloudTrail record EventBridge would deliver for it, as the emulator records a
+served write (localenv.cloudtrail: its write test, its lower-camel-case parameters), read back by the monitor's own
+message reader. `Monitor.judge` then does what a monitor run does with a batch (opscli.monitor.run): a change that
+asks for the whole stack (IAM, the stack's own declaration) reads the whole stack; otherwise the planner
+(opscli.monitor.resolve `named` and `plan`) decides what is read, and only the findings the partial read can vouch
+for are kept (`run.about`), about the resources the plan judges. Every other resource is untouched by the block's
+writes and judged by no rule that reads what they touched, so its findings are the module's baseline read's; a
+change the planner misses is a bug of the monitor, and the test that made it fails.
+
+`Monitor.restored` proves a case put back what it changed: what the case's writes (breaking and restoring) name, read
+again and judged, is as in the baseline. The whole deployment is compared with the baseline once, at the end of the
+module (`assert_restored`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opscli import core, livestack, stackcheck, targets
+from opscli.model import Finding, resource_parts
+from opscli.monitor import messages, resolve, run
+from opscli.monitor.messages import Change, Record
+from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE
+
+RECORDED = "tests.recorded"  # the key of a write's recorded parameters in botocore's request context
+
+
+def _event(model: Any, region: str, account: str, request: Any, response: Any) -> dict[str, Any]:
+    """The EventBridge event of the CloudTrail record of one successful write call (as localenv.cloudtrail puts
+    it on the bus)."""
+    source = model.service_model.endpoint_prefix
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+            "source": f"aws.{source}", "account": account, "time": "2026-01-01T00:00:00Z", "region": region,
+            "resources": [],
+            "detail": {"eventVersion": "1.09", "eventSource": f"{source}.amazonaws.com", "eventName": model.name,
+                       "awsRegion": region, "recipientAccountId": account, "requestParameters": request,
+                       "responseElements": response, "eventID": str(uuid.uuid4()), "readOnly": False,
+                       "eventType": "AwsApiCall", "managementEvent": True}}
+
+
+@contextlib.contextmanager
+def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
+    """Every write call the clients made from `session` (a boto3 Session) in the block make, as the changes the
+    monitor of `suffix` reads from its queue (in call order). Only successful calls: a failed one changes nothing
+    (and CloudTrail's record of it says so). Clients copy the session's handlers when they are made: the block's
+    clients must be made inside it."""
+    from localenv.cloudtrail import as_recorded, is_write
+
+    changes: list[Change] = []
+
+    def before(params: Any, model: Any, context: Any, **_: Any) -> None:
+        if is_write(model):
+            context[RECORDED] = as_recorded(params, model.input_shape)
+
+    def after(http_response: Any, parsed: Any, model: Any, context: Any, **_: Any) -> None:
+        if RECORDED not in context or not 200 <= http_response.status_code < 300:
+            return
+        answer = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+        response = as_recorded(answer, model.output_shape) or None
+        event = _event(model, context["client_region"], account, context.pop(RECORDED), response)
+        change = messages.read(Record(event["id"], json.dumps(event, default=str)), suffix)
+        assert isinstance(change, Change), change  # a record the monitor could not read would be its bug
+        changes.append(change)
+
+    events = session.events
+    events.register("before-parameter-build", before)
+    events.register("after-call", after)
+    try:
+        yield changes
+    finally:
+        events.unregister("before-parameter-build", before)
+        events.unregister("after-call", after)
+
+
+def _logical_id(f: Finding) -> str | None:
+    parts = resource_parts(f.resource)
+    return parts[1] if parts else None
+
+
+def _rule_of(check: str) -> str | None:
+    """The rule of a whole-stack or account check ('STK-X-001/stack'), which only a complete read judges."""
+    head, _, tail = check.rpartition("/")
+    return head if tail in ("stack", stackcheck.ACCOUNT_CHECK) else None
+
+
+@dataclass
+class Judged:
+    """What a monitor run would read and judge for a batch of changes: `read` and `judged` (logical ids; every
+    declared one for a whole read), the audit's and the drift's findings about what it judged, and the read."""
+
+    whole: bool
+    named: frozenset[str]
+    read: frozenset[str]
+    judged: frozenset[str]
+    account: bool  # the account's IAM was read: the account rules judged
+    audit: list[Finding]
+    drift: list[Finding]
+    live: livestack.LiveStack | None
+
+    def vouches_for(self, idx: resolve.Index, check: str, resource: str) -> bool:
+        """Whether this run gives a verdict on (check, resource), as a posture tuple names them."""
+        parts = resource_parts(resource)
+        if self.whole:
+            return True
+        if parts is None or parts[1] not in self.judged:
+            return False
+        rule = _rule_of(check)
+        if rule is not None and check.endswith(f"/{stackcheck.ACCOUNT_CHECK}") and not self.account:
+            return False
+        return rule is None or resolve.complete_for(idx, rule, set(self.read))
+
+    def posture(self) -> set[tuple[str, str, str]]:
+        return {(f.check_id, f.resource, f.status.value) for f in self.audit + self.drift}
+
+
+class Monitor:
+    """The posture monitor's view of one deployment for a module: its declaration indexed once, each batch of changes
+    read and judged as a monitor run does."""
+
+    def __init__(self, aws: Any, outputs_file: Any) -> None:
+        self.aws = aws
+        self.target = targets.from_outputs(outputs_file)
+        self.account = core.account_id(aws)
+        self.scope = core.stack_scope(aws, self.target)
+        self.idx = resolve.index(self.scope, region=aws.region, account=self.account)
+        self.tags = {"Environment": self.target.suffix}
+        self.settings = run.Settings(self.target.suffix)
+        # What `opscli rotate-check secrets` judges (the session's posture holds it too): a partial read vouches for
+        # none of it, the whole read at the module's end does.
+        self.rotation = {(f.check_id, f.resource) for f in core.rotate_secrets(aws, self.target).findings}
+
+    @contextlib.contextmanager
+    def recording(self, session: Any) -> Iterator[list[Change]]:
+        with recorded(session, self.account, self.target.suffix) as changes:
+            yield changes
+
+    @contextlib.contextmanager
+    def restoring(self, session: Any, baseline: list[tuple[str, str, str]]) -> Iterator[list[Change]]:
+        """The block's writes through `session` (a case's breaking and restoring ones, so far), and after it the
+        proof that they left the deployment as in `baseline` (`restored`)."""
+        with self.recording(session) as changes:
+            yield changes
+        self.restored(changes, baseline)
+
+    def judge(self, changes: list[Change]) -> Judged:
+        """Read and judge what a monitor run reads for `changes` (a whole-stack read where one asks for it)."""
+        usable = [c for c in changes if not c.failed]
+        if any(run.asks_for_whole(c, self.settings) for c in usable):
+            live = livestack.read_stack(self.aws, self.scope, account=self.account, account_iam=True)
+            every = frozenset(r.logical_id for r in self.scope.resources)
+            drift, _ = stackcheck.drift(live, expected_tags=self.tags)
+            audit = stackcheck.judge(live, expected_tags=self.tags)
+            return Judged(True, every, every, every, True, audit, drift, live)
+        named = frozenset(set().union(*(resolve.named(self.idx, c) for c in usable)))
+        if not named:
+            return Judged(False, named, frozenset(), frozenset(), False, [], [], None)
+        plan = resolve.plan(self.idx, set(named))
+        live = livestack.read_stack(self.aws, self.scope, account=self.account, only=plan.read,
+                                    account_iam=plan.account)
+        read = set(plan.read)
+
+        def about(findings: list[Finding]) -> list[Finding]:
+            return [f for f in run.about(self.idx, read, findings) if _logical_id(f) in plan.judged]
+        audit = stackcheck.judge(live, expected_tags=self.tags)
+        drift, _ = stackcheck.drift(live, expected_tags=self.tags)
+        return Judged(False, named, plan.read, plan.judged, plan.account, about(audit), about(drift), live)
+
+    def restored(self, changes: list[Change], baseline: list[tuple[str, str, str]]) -> None:
+        """What `changes` (a case's breaking and restoring writes) name, read again: every check of what the run
+        judges is as in `baseline` (the session's posture, every check of the whole deployment)."""
+        judged = self.judge(changes)
+        assert judged.named, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
+        expected = {t for t in baseline if (t[0], t[1]) not in self.rotation and
+                    judged.vouches_for(self.idx, t[0], t[1])}
+        changed = sorted(judged.posture() ^ expected)
+        assert not changed, f"the test left the shared deployment changed: {changed}"
+
+    def rotation_restored(self, baseline: list[tuple[str, str, str]]) -> None:
+        """`opscli rotate-check secrets` again (the secrets the stack reads, which it does not declare, so no monitor
+        run judges them): every check as in `baseline`."""
+        now = {(f.check_id, f.resource, f.status.value) for f in core.rotate_secrets(self.aws, self.target).findings}
+        changed = sorted(now ^ {t for t in baseline if (t[0], t[1]) in self.rotation})
+        assert not changed, f"the test left the shared deployment changed: {changed}"
