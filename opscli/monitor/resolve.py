@@ -11,9 +11,11 @@ elements; the documents inside them, such as a policy, too) identifies it, in on
 - any other value: a physical id, a GetAtt value CloudFormation derives from it, or the name at the end of one of
   those (`keyId` 1234abcd-... is the key, `groupId` sg-... the group, `queueName` intake-queue-dev the queue).
 Matching by value, not by parameter name, needs no table of parameters per operation; a value that happens to
-equal a name only costs a read. And only a resource of a type the event's service changes is named (a
-`sqs.amazonaws.com` event never names a bucket, whatever its values hold), and only by an event of the monitor's
-own account and region (opscli.monitor.messages.foreign).
+equal a name only costs a read. One exception: a call that changes an event bus's policy (BUS_CALLS) names every
+rule of the stack on that bus, whose verdicts read that policy; the bus is named by its parameter (absent: the
+default bus), since "default" is no name a value could be matched by. And only a resource of a type the event's
+service changes is named (a `sqs.amazonaws.com` event never names a bucket, whatever its values hold), and only by
+an event of the monitor's own account and region (opscli.monitor.messages.foreign).
 
 The relations read with it, so that every rule that judges it sees what it judges with (`plan`):
 - what refers to it in the template within its service (its children): the group and its ingress rules, the
@@ -42,7 +44,7 @@ from opscli import arns
 from opscli.livestack import declared_resolver, derived_attributes
 from opscli.monitor.messages import Change, foreign
 from opscli.stack import StackScope
-from platform_spec.intrinsics import references
+from platform_spec.intrinsics import Unresolvable, references
 from platform_spec.monitor import event_source
 from platform_spec.registry import ACCOUNT_RULES_BY_ID, STACK_RULES_BY_ID
 
@@ -55,6 +57,10 @@ QUEUE_PATH = re.compile(r"/(?P<account>\d{12})/(?P<name>[A-Za-z0-9_-]{1,80}(?:\.
 AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 # SQS's legacy endpoints that name no region: us-east-1's.
 US_EAST_1_HOSTS = frozenset({"queue.amazonaws.com", "sqs.amazonaws.com"})
+RULE_TYPE = "AWS::Events::Rule"
+DEFAULT_BUS = "default"
+# EventBridge's calls that change a bus's resource policy (or the bus), and the parameter that names the bus.
+BUS_CALLS = {"PutPermission": "eventBusName", "RemovePermission": "eventBusName", "UpdateEventBus": "name"}
 
 
 def service_of(resource_type: str) -> str:
@@ -162,6 +168,7 @@ class Index:
     sources: Mapping[str, str | None]  # the EventBridge source of the service that changes each resource
     # what each resource's declaration takes an attribute of that the declaration alone does not give
     needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    buses: Mapping[str, frozenset[str]] = field(default_factory=dict)  # an event bus's name -> the rules on it
 
     @functools.cached_property
     def arn_lengths(self) -> frozenset[int]:
@@ -227,6 +234,36 @@ def _needs(scope: StackScope, *, region: str, account: str) -> dict[str, frozens
         for declared in scope.resources}
 
 
+def _bus_name(value: Any, *, region: str, account: str) -> str | None:
+    """The name of an event bus given by name or by ARN (only one of this account and region), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    parts = arns.split(value)
+    if parts is None:
+        return None if value.startswith("arn:") else value
+    if parts.service != "events" or parts.region != region or parts.account != account or \
+            not parts.resource.startswith("event-bus/"):
+        return None
+    return parts.resource.removeprefix("event-bus/")
+
+
+def _buses(scope: StackScope, *, region: str, account: str) -> dict[str, frozenset[str]]:
+    """An event bus's name -> the stack's rules on it (a rule that names no bus is on the default one)."""
+    resolver = declared_resolver(scope, region=region, account=account)
+    found: dict[str, set[str]] = {}
+    for declared in scope.resources:
+        if declared.type != RULE_TYPE:
+            continue
+        try:
+            bus = resolver.resolve(declared.properties.get("EventBusName", DEFAULT_BUS))
+        except Unresolvable:
+            continue
+        name = _bus_name(bus, region=region, account=account)
+        if name:
+            found.setdefault(name, set()).add(declared.logical_id)
+    return {name: frozenset(rules) for name, rules in found.items()}
+
+
 def index(scope: StackScope, *, region: str, account: str) -> Index:
     names: dict[str, set[str]] = {}
     own_arns: dict[str, set[str]] = {}
@@ -267,7 +304,7 @@ def index(scope: StackScope, *, region: str, account: str) -> Index:
         return {k: frozenset(v) for k, v in found.items()}
     return Index(scope, frozen(names), frozen(children), frozen(by_type), judged_by, region, account, frozen(own_arns),
                  frozen(queues), {lid: event_source(rtype) for lid, rtype in types.items()},
-                 _needs(scope, region=region, account=account))
+                 _needs(scope, region=region, account=account), _buses(scope, region=region, account=account))
 
 
 def named(idx: Index, change: Change) -> set[str]:
@@ -281,7 +318,16 @@ def named(idx: Index, change: Change) -> set[str]:
     source = f"aws.{change.source.removesuffix('.amazonaws.com')}"
     changeable = {lid for lid, of in idx.sources.items() if of == source}
     return (_named_in(idx, [change.request, list(change.resources)]) & changeable) or \
-        (_named_in(idx, change.response) & changeable)
+        (_named_in(idx, change.response) & changeable) or (_rules_on_bus(idx, change) & changeable)
+
+
+def _rules_on_bus(idx: Index, change: Change) -> set[str]:
+    """The stack's rules on the event bus whose policy the change changes (EventBridge's BUS_CALLS)."""
+    if change.source != "events.amazonaws.com" or change.name not in BUS_CALLS:
+        return set()
+    request = change.request if isinstance(change.request, Mapping) else {}
+    name = _bus_name(request.get(BUS_CALLS[change.name]) or DEFAULT_BUS, region=idx.region, account=idx.account)
+    return set(idx.buses.get(name or "", frozenset()))
 
 
 def _named_in(idx: Index, value: Any) -> set[str]:

@@ -186,6 +186,33 @@ def test_a_web_acl_association_is_named_by_the_arn_of_what_it_protects():
                                       source="wafv2.amazonaws.com")) == set()
 
 
+def test_a_change_to_an_event_buss_policy_names_the_rules_on_that_bus():
+    """PutPermission on the default bus names no resource by any value ("default"), but every rule on that bus is
+    judged on the bus's policy: it names them. A rule on another bus, another account's bus, or a change of
+    another service names nothing."""
+    template = {"Resources": {
+        "Intake": {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {"source": ["aws.s3"]}}},
+        "Audit": {"Type": "AWS::Events::Rule", "Properties": {"EventBusName": "audit-bus",
+                                                               "EventPattern": {"source": ["aws.s3"]}}}}}
+    physical = {"Intake": "intake-rule-unit", "Audit": "audit-bus|audit-rule-unit"}
+    summaries = [{"LogicalResourceId": lid, "ResourceType": template["Resources"][lid]["Type"],
+                  "PhysicalResourceId": pid, "ResourceStatus": "CREATE_COMPLETE"} for lid, pid in physical.items()]
+    idx = resolve.index(build(f"TapStack{SUFFIX}", template, summaries, "test"), region="ap-northeast-1",
+                        account="123456789012")
+
+    def named(name: str, request: dict, source: str = "events.amazonaws.com") -> set[str]:
+        return resolve.named(idx, Change(Record("m", "{}"), source, name, "ap-northeast-1", request))
+
+    assert named("PutPermission", {"action": "events:PutEvents", "principal": "999999999999"}) == {"Intake"}
+    assert named("RemovePermission", {"statementId": "s", "eventBusName": "default"}) == {"Intake"}
+    assert named("PutPermission", {"eventBusName": "arn:aws:events:ap-northeast-1:123456789012:event-bus/audit-bus"}
+                 ) == {"Audit"}
+    assert named("PutPermission", {"eventBusName": "arn:aws:events:ap-northeast-1:999999999999:event-bus/default"}
+                 ) == set()
+    assert named("PutPermission", {"eventBusName": "other-bus"}) == set()
+    assert named("PutPermission", {}, source="sqs.amazonaws.com") == set()
+
+
 def test_forms_of_an_id():
     assert resolve.forms("alias/kms-key-unit") == {"alias/kms-key-unit", "kms-key-unit"}
     assert resolve.forms("arn:aws:sqs:ap-northeast-1:1:intake/queue") == {"arn:aws:sqs:ap-northeast-1:1:intake/queue"}
