@@ -21,9 +21,11 @@ import pytest
 
 from opscli import core, livestack, stackcheck, targets
 from opscli.cli import main
+from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
 from platform_spec.result import Status
 from platform_spec.rules import stk_perimeter, stk_resource_policy
+from tests.integration.changes import Judged, Monitor
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
 
@@ -48,6 +50,33 @@ def audit(d) -> tuple[int, list[dict]]:
 
 def failed(findings: list[dict]) -> list[dict]:
     return [f for f in findings if f["status"] == "FAIL"]
+
+
+def as_reported(judged: Judged) -> tuple[int, dict]:
+    """What a monitor run judged for a case's writes, as `report` gives the audit of the whole deployment: (the exit
+    code, the findings and the paths across the perimeter with their status, as the JSON report has them). The
+    rest of the deployment is the session's baseline, every check PASS, and no path there crosses the perimeter
+    (test_a_fresh_deployment_passes_every_perimeter_check)."""
+    findings = judged.audit
+    paths = [{**path.to_dict(), "status": getattr(path_status(path, findings), "value", None)}
+             for path in stackcheck.perimeter_paths(judged.live)]
+    return exit_code(findings), {"findings": [f.to_dict() for f in findings], "paths": paths}
+
+
+@pytest.fixture(scope="module")
+def monitor(local) -> Monitor:
+    return Monitor(local.aws, local.outputs_file)
+
+
+@pytest.fixture(scope="module")
+def all_restored(local_deployment, baseline_posture):
+    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
+    deployment is as at the session's start, when every one passed (each case proves on what it touched that it
+    put it back: `Monitor.restoring`)."""
+    from tests.conftest import assert_restored
+
+    yield
+    assert_restored(local_deployment, baseline_posture)
 
 
 # --- the ways in, each made and taken back -----------------------------------------------------------------------
@@ -170,10 +199,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, restored_deployment, name):
+def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, monitor, all_restored, baseline_posture,
+                                                                        name):
+    """What is judged is what the posture monitor reads for the case's writes (their CloudTrail records, its
+    planner): each case also proves the monitor catches that way in, and that it sees it closed again."""
     change, rule, check, resource_type, words = CASES[name]
-    with change(local):
-        code, document = report(local)
+    with monitor.restoring(local.session, baseline_posture) as writes, change(local):
+        code, document = as_reported(monitor.judge(list(writes)))
     findings = document["findings"]
     assert code == 1
     # The report's paths show the same way in, as data: one path in from outside, failed by the same rule (an
@@ -193,7 +225,7 @@ def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, re
     assert subject.startswith(f"{resource_type} "), subject
     for word in words:
         assert word in found[0]["reason"], (word, found[0]["reason"])
-    # restored: `restored_deployment` compares every check with the session's start, when all passed
+    # restored: `monitor.restoring` compares what the writes touched with the session's start, when all passed
 
 
 def test_a_fresh_deployment_passes_every_perimeter_check(local):
@@ -325,12 +357,12 @@ def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(lo
     assert found.resource.startswith("AWS::S3::BucketPolicy "), found
 
 
-def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, restored_deployment):
+def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, monitor, all_restored, baseline_posture):
     """json keeps the last "Effect" of two (a Deny), another reader the first (an Allow to everyone)."""
     objects = f"arn:aws:s3:::{local.outputs['IngestBucketName']}/*"
     twice = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "' + objects
              + '", "Effect": "Deny"}')
-    with _bucket_text(local, _added(twice)):
+    with monitor.restoring(local.session, baseline_posture), _bucket_text(local, _added(twice)):
         code, findings = audit(local)
     assert code == 3  # ERROR: the policy could not be read, so nothing that reads it gives a verdict
     errors = [f for f in findings if f["status"] == "ERROR"]
@@ -359,12 +391,13 @@ def _role(d, name, trust):
     ({"AWS": "*"}, {"StringLike": {"aws:PrincipalOrgID": "o-*"}}),
     ({"AWS": int(OUTSIDE)}, None),
 ], ids=["wildcard-organization", "account-as-a-number"])
-def test_a_role_trusted_by_what_only_looks_pinned_or_inside_fails_perim_002(local, restored_deployment, principal,
-                                                                            condition):
+def test_a_role_trusted_by_what_only_looks_pinned_or_inside_fails_perim_002(local, monitor, all_restored,
+                                                                            baseline_posture, principal, condition):
     statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
     if condition:
         statement["Condition"] = condition
-    with _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}):
+    with monitor.restoring(local.session, baseline_posture), \
+            _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}):
         code, findings = audit(local)
     assert code == 1
     found = [f for f in failed(findings) if f["rule_id"] == stk_perimeter.IDENTITY_ID]
