@@ -150,10 +150,11 @@ class Monitor:
             yield changes
         self.restored(changes, baseline)
 
-    def judge(self, changes: list[Change]) -> Judged:
-        """Read and judge what a monitor run reads for `changes` (a whole-stack read where one asks for it)."""
+    def judge(self, changes: list[Change], *, whole: bool = False) -> Judged:
+        """Read and judge what a monitor run reads for `changes` (a whole-stack read where one asks for it, or
+        where the caller does: `whole`, for a change no monitor run receives)."""
         usable = [c for c in changes if not c.failed]
-        if any(run.asks_for_whole(c, self.settings) for c in usable):
+        if whole or any(run.asks_for_whole(c, self.settings) for c in usable):
             live = livestack.read_stack(self.aws, self.scope, account=self.account, account_iam=True)
             every = frozenset(r.logical_id for r in self.scope.resources)
             drift, _ = stackcheck.drift(live, expected_tags=self.tags)

@@ -21,6 +21,7 @@ from opscli.model import path_status
 from platform_spec.result import Status
 from platform_spec.rules import stk_residency
 from tests.conftest import judge_and_compare
+from tests.integration.changes import Judged, Monitor
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
 
@@ -186,18 +187,32 @@ CASES: dict[str, tuple[Callable, str, str, str, tuple[str, ...]]] = {
 }
 
 
-def audited(d) -> tuple[list, list]:
-    """One read judged as `opscli audit` judges it: (its FAILs, its paths across the perimeter)."""
-    from opscli import core, livestack, stackcheck, targets
+def audited(judged: Judged) -> tuple[list, list]:
+    """What a monitor run judged for a case's writes, as the audit of the whole deployment has it: (its FAILs, its
+    paths across the perimeter). The rest of the deployment is the session's baseline, every check PASS, and every
+    path there in Japan (test_a_fresh_deployment_keeps_every_path_in_japan)."""
+    from opscli import stackcheck
 
-    target = targets.from_outputs(d.outputs_file)
-    live = livestack.read_stack(d.aws, core.stack_scope(d.aws, target), account=core.account_id(d.aws),
-                                account_iam=True)
-    findings = stackcheck.judge(live, expected_tags={"Environment": target.suffix})
-    return [f for f in findings if f.status is Status.FAIL], stackcheck.perimeter_paths(live)
+    return [f for f in judged.audit if f.status is Status.FAIL], stackcheck.perimeter_paths(judged.live)
 
 
-def test_a_fresh_deployment_keeps_every_path_in_japan(local, restored_deployment):
+@pytest.fixture(scope="module")
+def monitor(local) -> Monitor:
+    return Monitor(local.aws, local.outputs_file)
+
+
+@pytest.fixture(scope="module")
+def all_restored(local_deployment, baseline_posture):
+    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
+    deployment is as at the session's start, when every one passed (each case proves on what it touched that it
+    put it back: `Monitor.restoring`)."""
+    from tests.conftest import assert_restored
+
+    yield
+    assert_restored(local_deployment, baseline_posture)
+
+
+def test_a_fresh_deployment_keeps_every_path_in_japan(local, all_restored):
     audit, _drift, _target = judge_and_compare(local.aws, local.outputs_file)
     assert [f for f in audit if f.status is not Status.PASS] == []
     residency = {stk_residency.BUCKET_ID, stk_residency.LOGS_ID, stk_residency.EVENTS_ID, stk_residency.TOPIC_ID}
@@ -209,10 +224,12 @@ def test_a_fresh_deployment_keeps_every_path_in_japan(local, restored_deployment
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_path_out_of_japan_fails_its_residency_rule_alone(local, restored_deployment, name):
+def test_a_path_out_of_japan_fails_its_residency_rule_alone(local, monitor, all_restored, baseline_posture, name):
+    """What is judged is what the posture monitor reads for the case's writes (their CloudTrail records, its
+    planner): each case also proves the monitor catches that path out, and that it sees it closed again."""
     change, rule_id, resource_type, output, words = CASES[name]
-    with change(local) as destination:
-        failed, paths = audited(local)
+    with monitor.restoring(local.session, baseline_posture) as writes, change(local) as destination:
+        failed, paths = audited(monitor.judge(list(writes)))
     assert [f.rule_id for f in failed] == [rule_id], [(f.rule_id, f.resource, f.reason) for f in failed]
     [finding] = failed
     # the same path, as data for the picture: out of the resource the finding names, to the destination, red
@@ -224,12 +241,12 @@ def test_a_path_out_of_japan_fails_its_residency_rule_alone(local, restored_depl
     if output:
         assert local.outputs[output] in finding.resource, finding.resource
     assert destination in finding.reason and all(word in finding.reason for word in words), finding.reason
-    # restored: `restored_deployment` compares every check with the session's start, when all passed
+    # restored: `monitor.restoring` compares what the writes touched with the session's start, when all passed
 
 
-def test_opscli_audit_names_the_rule_the_resource_and_the_destination(local, restored_deployment):
+def test_opscli_audit_names_the_rule_the_resource_and_the_destination(local, monitor, all_restored, baseline_posture):
     """The command an operator runs: exit 1, the finding in the JSON report as the audit above found it."""
-    with bucket_replicated_to_virginia(local) as destination:
+    with monitor.restoring(local.session, baseline_posture), bucket_replicated_to_virginia(local) as destination:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = main(["audit", "--outputs", str(local.outputs_file), "--endpoint-url", local.endpoint_url,

@@ -15,9 +15,12 @@ import json
 
 import pytest
 
+from opscli import stackcheck
 from opscli.cli import main
+from opscli.model import exit_code, path_status
 from platform_spec.rules import secrets_live, stk_rds
 from platform_spec.rules import stk_residency_stores as residency
+from tests.integration.changes import Monitor
 
 # They change the deployment one setting at a time and restore it, as tests/integration/test_drift.py does; the
 # group keeps them on one worker (and its deployment), beside the drift group on another.
@@ -45,6 +48,32 @@ def audit(deployment) -> tuple[int, list[dict], list[dict] | None]:
 
 def rotate_check(deployment) -> tuple[int, list[dict], list[dict] | None]:
     return run(deployment, "rotate-check", "secrets")
+
+
+def judged_as_audited(monitor: Monitor, writes: list, *, whole: bool = False) -> tuple[int, list[dict], list[dict]]:
+    """What a monitor run judges for a case's writes (or, `whole`, a read of the whole stack), as `audit` gives the
+    audit of the whole deployment: (exit code, findings, paths across the perimeter with their status). The rest of
+    the deployment is the session's baseline, every check PASS, and no path there leaves (the first test)."""
+    judged = monitor.judge(list(writes), whole=whole)
+    paths = [{**path.to_dict(), "status": getattr(path_status(path, judged.audit), "value", None)}
+             for path in stackcheck.perimeter_paths(judged.live)]
+    return exit_code(judged.audit), [f.to_dict() for f in judged.audit], paths
+
+
+@pytest.fixture(scope="module")
+def monitor(local) -> Monitor:
+    return Monitor(local.aws, local.outputs_file)
+
+
+@pytest.fixture(scope="module")
+def all_restored(local_deployment, baseline_posture):
+    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
+    deployment is as at the session's start, when every one passed (each case proves that it put back what it
+    changed: `Monitor.restoring`, `Monitor.rotation_restored`)."""
+    from tests.conftest import assert_restored
+
+    yield
+    assert_restored(local_deployment, baseline_posture)
 
 
 def elsewhere(deployment, service: str):
@@ -142,12 +171,15 @@ CASES = {
     "secret-scheduled-for-deletion": (secret_scheduled_for_deletion, rotate_check, secrets_live.DELETION_ID,
                                       "DbSecretName"),
 }
+# Made by a call in another region (the copy is created where it goes): no CloudTrail record of it reaches the
+# monitor in the stack's region.
+MADE_ELSEWHERE = {"read-replica-in-virginia"}
 AUDITED = {residency.RDS_COPIES_ID, residency.RDS_SNAPSHOTS_ID, residency.EFS_REPLICATION_ID,
            residency.KMS_MULTI_REGION_ID, stk_rds.CA_EXPIRY_ID}
 SECRETS = {residency.SECRET_REPLICAS_ID, secrets_live.DELETION_ID}
 
 
-def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(local):
+def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(local, all_restored):
     """As deployed from the template, every new rule has a verdict on every resource it judges, and it is PASS."""
     code, found, paths = audit(local)
     assert code == 0 and not [p for p in paths if p["outside"]]
@@ -159,10 +191,27 @@ def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_copy_outside_fails_with_its_rule_naming_the_resource_and_where_it_went(local, restored_deployment, name):
+def test_a_copy_outside_fails_with_its_rule_naming_the_resource_and_where_it_went(local, local_deployment, monitor,
+                                                                                 all_restored, baseline_posture, name):
+    """An audit's case is judged on what the posture monitor reads for its writes (so it also proves the monitor
+    catches it), but for a copy made from another region: the monitor of Tokyo never receives that call, and the
+    whole stack is read, as the audit reads it. A rotate-check's case runs `opscli rotate-check secrets`."""
+    from tests.conftest import assert_restored
+
     change, command, rule_id, output = CASES[name]
-    with change(local) as destination:
-        code, found, paths = command(local)
+    from_elsewhere = name in MADE_ELSEWHERE
+    with monitor.recording(local.session) as writes:
+        with change(local) as destination:
+            if command is audit:
+                code, found, paths = judged_as_audited(monitor, writes, whole=from_elsewhere)
+            else:
+                code, found, paths = command(local)
+    if from_elsewhere:
+        assert_restored(local_deployment, baseline_posture)
+    elif command is audit:
+        monitor.restored(writes, baseline_posture)
+    else:
+        monitor.rotation_restored(baseline_posture)
     failed = [f for f in found if f["status"] == "FAIL"]
     if rule_id in (residency.RDS_COPIES_ID, residency.RDS_SNAPSHOTS_ID, residency.EFS_REPLICATION_ID):
         # the copy is a path out of the resource in the audit's report too, red (FAIL), to where it went
