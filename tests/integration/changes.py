@@ -12,8 +12,8 @@ writes and judged by no rule that reads what they touched, so its findings are t
 change the planner misses is a bug of the monitor, and the test that made it fails.
 
 `Monitor.restored` proves a case put back what it changed: what the case's writes (breaking and restoring) name, read
-again and judged, is as in the baseline. The whole deployment is compared with the baseline once, at the end of the
-module (`assert_restored`)."""
+again and judged, is as in the baseline, and after an IAM write the account's IAM is as the module found it. The
+whole deployment is compared with the baseline once, at the end of the module (`assert_restored`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from opscli import core, livestack, stackcheck, targets
+from opscli import account_iam, core, livestack, stackcheck, targets
 from opscli.model import Finding, resource_parts
 from opscli.monitor import messages, resolve, run
 from opscli.monitor.messages import Change, Record
@@ -136,6 +136,9 @@ class Monitor:
         # What `opscli rotate-check secrets` judges (the session's posture holds it too): a partial read vouches for
         # none of it, the whole read at the module's end does.
         self.rotation = {(f.check_id, f.resource) for f in core.rotate_secrets(aws, self.target).findings}
+        # The account's IAM as the module's cases find it (every check on the deployment then PASS): what an IAM
+        # write changed beside the stack must be put back exactly.
+        self.iam = account_iam.read(aws)
 
     @contextlib.contextmanager
     def recording(self, session: Any) -> Iterator[list[Change]]:
@@ -150,11 +153,13 @@ class Monitor:
             yield changes
         self.restored(changes, baseline)
 
-    def judge(self, changes: list[Change], *, whole: bool = False) -> Judged:
-        """Read and judge what a monitor run reads for `changes` (a whole-stack read where one asks for it, or
-        where the caller does: `whole`, for a change no monitor run receives)."""
+    def judge(self, changes: list[Change], *, whole: bool | None = None) -> Judged:
+        """Read and judge what a monitor run reads for `changes`: a whole-stack read where one asks for it (`whole`
+        None), or where the caller does (True: for a change no monitor run receives); False: what the planner
+        names even for a change a run reads the whole stack for (a restore's proof compares the account's IAM
+        itself)."""
         usable = [c for c in changes if not c.failed]
-        if whole or any(run.asks_for_whole(c, self.settings) for c in usable):
+        if whole or (whole is None and any(run.asks_for_whole(c, self.settings) for c in usable)):
             live = livestack.read_stack(self.aws, self.scope, account=self.account, account_iam=True)
             every = frozenset(r.logical_id for r in self.scope.resources)
             drift, _ = stackcheck.drift(live, expected_tags=self.tags)
@@ -177,8 +182,12 @@ class Monitor:
     def restored(self, changes: list[Change], baseline: list[tuple[str, str, str]]) -> None:
         """What `changes` (a case's breaking and restoring writes) name, read again: every check of what the run
         judges is as in `baseline` (the session's posture, every check of the whole deployment)."""
-        judged = self.judge(changes)
-        assert judged.named, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
+        iam = any(c.source in run.WHOLE_SOURCES for c in changes if not c.failed)
+        if iam:  # the account's IAM beside the stack, as the account rules read it, exactly as it was
+            assert account_iam.read(self.aws) == self.iam, "the test left the shared deployment changed: the " \
+                                                           "account's IAM differs from the module's start"
+        judged = self.judge(changes, whole=False)
+        assert judged.named or iam, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
         expected = {t for t in baseline if (t[0], t[1]) not in self.rotation and
                     judged.vouches_for(self.idx, t[0], t[1])}
         changed = sorted(judged.posture() ^ expected)

@@ -816,7 +816,7 @@ def test_drift_is_reported_with_its_rule_id(local, monitor, all_restored, baseli
 
 
 def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(local, local_deployment, monitor,
-                                                                              baseline_posture):
+                                                                              all_restored, baseline_posture):
     """The guards of the shared deployment (the whole one, and the monitor's read of what a case touched): a change
     left behind is caught, a restored one passes."""
     from tests.conftest import assert_restored
@@ -832,4 +832,16 @@ def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(lo
         with monitor.recording(local.session) as put_back:
             _kms_rotation(local, True)
     monitor.restored(broke + put_back, baseline_posture)
-    assert_restored(local_deployment, baseline_posture)
+    # a role beside the stack (no resource of it): only the account's IAM shows it is left behind
+    with monitor.recording(local.session) as added:
+        local.client("iam").create_role(RoleName="left-behind", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))
+    try:
+        with pytest.raises(AssertionError, match="left the shared deployment changed: the account's IAM"):
+            monitor.restored(added, baseline_posture)
+    finally:
+        with monitor.recording(local.session) as removed:
+            local.client("iam").delete_role(RoleName="left-behind")
+    monitor.restored(added + removed, baseline_posture)
+    # and the whole deployment restored passes `assert_restored`: `all_restored`, right after the module's last case
