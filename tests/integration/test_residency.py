@@ -20,7 +20,6 @@ from opscli.cli import main
 from opscli.model import path_status
 from platform_spec.result import Status
 from platform_spec.rules import stk_residency
-from tests.conftest import judge_and_compare
 from tests.integration.changes import Judged, Monitor
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
@@ -213,7 +212,12 @@ def all_restored(local_deployment, baseline_posture):
 
 
 def test_a_fresh_deployment_keeps_every_path_in_japan(local, all_restored):
-    audit, _drift, _target = judge_and_compare(local.aws, local.outputs_file)
+    from opscli import core, livestack, stackcheck, targets
+
+    target = targets.from_outputs(local.outputs_file)
+    live = livestack.read_stack(local.aws, core.stack_scope(local.aws, target), account=core.account_id(local.aws),
+                                account_iam=True)
+    audit = stackcheck.judge(live, expected_tags={"Environment": target.suffix})
     assert [f for f in audit if f.status is not Status.PASS] == []
     residency = {stk_residency.BUCKET_ID, stk_residency.LOGS_ID, stk_residency.EVENTS_ID, stk_residency.TOPIC_ID}
     assert {f.rule_id for f in audit if f.rule_id in residency} == residency
