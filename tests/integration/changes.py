@@ -11,9 +11,9 @@ for are kept (`run.about`), about the resources the plan judges. Every other res
 writes and judged by no rule that reads what they touched, so its findings are the module's baseline read's; a
 change the planner misses is a bug of the monitor, and the test that made it fails.
 
-`Monitor.restored` proves a case put back what it changed: what the case's writes (breaking and restoring) name, read
-again and judged, is as in the baseline, and after an IAM write the account's IAM is as the module found it. The
-whole deployment is compared with the baseline once, at the end of the module (`assert_restored`)."""
+`Monitor.restored` proves a case put back what it changed: what the case's writes (breaking and restoring) name reads
+back exactly as at the module's start (and after an IAM write, the account's IAM too). The whole deployment is
+compared with the session's baseline once, at the end of the module (`assert_restored`)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,21 @@ def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
         events.unregister("after-call", after)
 
 
+def _picture(resource: livestack.LiveResource | None) -> Any:
+    """What the rules judge of one resource as read: its state, its properties and its live-only facts."""
+    return None if resource is None else (resource.state, resource.properties, resource.facts)
+
+
+def _differences(before: livestack.LiveResource | None, now: livestack.LiveResource | None) -> list[str]:
+    """Where two reads of one resource differ: its state, or the names of the properties and facts that do."""
+    one, other = _picture(before), _picture(now)
+    if one is None or other is None or one[0] != other[0]:
+        return [] if one == other else [f"state {one and one[0]} -> {other and other[0]}"]
+    return [f"{kind} {key}: {str(a.get(key))[:300]} -> {str(b.get(key))[:300]}"
+            for kind, a, b in (("property", one[1] or {}, other[1] or {}), ("fact", one[2], other[2]))
+            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+
+
 def _logical_id(f: Finding) -> str | None:
     parts = resource_parts(f.resource)
     return parts[1] if parts else None
@@ -136,8 +151,9 @@ class Monitor:
         # What `opscli rotate-check secrets` judges (the session's posture holds it too): a partial read vouches for
         # none of it, the whole read at the module's end does.
         self.rotation = {(f.check_id, f.resource) for f in core.rotate_secrets(aws, self.target).findings}
-        # The account's IAM as the module's cases find it (every check on the deployment then PASS): what an IAM
-        # write changed beside the stack must be put back exactly.
+        # The deployment as the module's cases find it (every check on it then PASS): each resource as read, and
+        # the account's IAM beside the stack. What a case's writes touched must read back exactly so.
+        self.before = livestack.read_stack(aws, self.scope, account=self.account)
         self.iam = account_iam.read(aws)
 
     @contextlib.contextmanager
@@ -148,7 +164,7 @@ class Monitor:
     @contextlib.contextmanager
     def restoring(self, session: Any, baseline: list[tuple[str, str, str]]) -> Iterator[list[Change]]:
         """The block's writes through `session` (a case's breaking and restoring ones, so far), and after it the
-        proof that they left the deployment as in `baseline` (`restored`)."""
+        proof that they left the deployment as the module found it (`restored`)."""
         with self.recording(session) as changes:
             yield changes
         self.restored(changes, baseline)
@@ -180,18 +196,36 @@ class Monitor:
         return Judged(False, named, plan.read, plan.judged, plan.account, about(audit), about(drift), live)
 
     def restored(self, changes: list[Change], baseline: list[tuple[str, str, str]]) -> None:
-        """What `changes` (a case's breaking and restoring writes) name, read again: every check of what the run
-        judges is as in `baseline` (the session's posture, every check of the whole deployment)."""
-        iam = any(c.source in run.WHOLE_SOURCES for c in changes if not c.failed)
+        """What `changes` (a case's breaking and restoring writes) name, with its children and what its declaration
+        takes an attribute of, read again: each as the module's start read it (its state, properties and facts:
+        everything any rule judges of it), and after an IAM write the account's IAM as it was too. Every verdict
+        on the deployment is a function of those pictures and the account's IAM, so the posture is as it was.
+        Where a picture differs (a restore AWS can only make as an explicit default: ECS's enableExecuteCommand
+        false where it was left out), what the monitor judges for the writes must be as in `baseline` (the
+        session's posture, every check of the whole deployment), as `assert_restored` requires."""
+        usable = [c for c in changes if not c.failed]
+        iam = any(c.source in run.WHOLE_SOURCES for c in usable)
         if iam:  # the account's IAM beside the stack, as the account rules read it, exactly as it was
             assert account_iam.read(self.aws) == self.iam, "the test left the shared deployment changed: the " \
                                                            "account's IAM differs from the module's start"
+        named = set().union(*(resolve.named(self.idx, c) for c in usable))
+        assert named or iam, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
+        touched = set(named)
+        for lid in named:
+            touched |= self.idx.children.get(lid, frozenset())
+        for lid in set(touched):
+            touched |= self.idx.needs.get(lid, frozenset())
+        now = livestack.read_stack(self.aws, self.scope, account=self.account, only=touched)
+        changed = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid)) for lid in sorted(touched)}
+        changed = {lid: keys for lid, keys in changed.items() if keys}
+        if not changed:
+            return
         judged = self.judge(changes, whole=False)
-        assert judged.named or iam, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
         expected = {t for t in baseline if (t[0], t[1]) not in self.rotation and
                     judged.vouches_for(self.idx, t[0], t[1])}
-        changed = sorted(judged.posture() ^ expected)
-        assert not changed, f"the test left the shared deployment changed: {changed}"
+        differ = sorted(judged.posture() ^ expected)
+        assert not differ and set(changed) <= judged.judged, \
+            f"the test left the shared deployment changed: {differ or changed}"
 
     def rotation_restored(self, baseline: list[tuple[str, str, str]]) -> None:
         """`opscli rotate-check secrets` again (the secrets the stack reads, which it does not declare, so no monitor
