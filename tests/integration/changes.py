@@ -80,6 +80,20 @@ def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
         events.unregister("after-call", after)
 
 
+_READS: dict[tuple[str, str], livestack.LiveStack] = {}
+
+
+def deployment_read(aws: Any, scope: Any, account: str) -> livestack.LiveStack:
+    """One read of the whole deployment per test process, stack and endpoint, taken by the first module that asks:
+    the deployment as declared, every check passed (each module that changes it restores it, and proves it). A
+    later module's `Monitor.restored` compares what a case touched with it; a picture that differs only as a
+    restore leaves it (an explicit default) is judged against the session's posture instead."""
+    key = (str(aws.endpoint_url), scope.stack_name)
+    if key not in _READS:
+        _READS[key] = livestack.read_stack(aws, scope, account=account)
+    return _READS[key]
+
+
 def _picture(resource: livestack.LiveResource | None) -> Any:
     """What the rules judge of one resource as read: its state, its properties and its live-only facts."""
     return None if resource is None else (resource.state, resource.properties, resource.facts)
@@ -153,7 +167,7 @@ class Monitor:
         self.rotation = {(f.check_id, f.resource) for f in core.rotate_secrets(aws, self.target).findings}
         # The deployment as the module's cases find it (every check on it then PASS): each resource as read, and
         # the account's IAM beside the stack. What a case's writes touched must read back exactly so.
-        self.before = livestack.read_stack(aws, self.scope, account=self.account)
+        self.before = deployment_read(aws, self.scope, self.account)
         self.iam = account_iam.read(aws)
 
     @contextlib.contextmanager

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.aws import Aws, new_session
 from opscli.readers import READERS
 from platform_spec.intrinsics import Unresolvable
 from platform_spec.result import Status
@@ -25,11 +24,14 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("deployment")]
 
 @pytest.fixture(scope="module")
 def fresh(local_deployment):
-    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                          region_name="ap-northeast-1")
-    aws = Aws(session=session, endpoint_url=local_deployment.endpoint, max_attempts=2)
+    """The deployment as declared, read whole: the read the modules that break settings compare their restores with
+    (one per test process), taken here if none was yet."""
+    from tests.conftest import local_aws
+    from tests.integration.changes import deployment_read
+
+    aws = local_aws(local_deployment.endpoint)
     target = targets.from_outputs(local_deployment.outputs_file)
-    return livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+    return deployment_read(aws, core.stack_scope(aws, target), core.account_id(aws))
 
 
 def comparable(live: livestack.LiveStack) -> list[tuple[str, str]]:
