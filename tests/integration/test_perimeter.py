@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from opscli import core, livestack, stackcheck, targets
+from opscli import livestack, stackcheck
 from opscli.cli import main
 from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
@@ -316,14 +316,12 @@ class _PolicyText:
 
 
 @pytest.fixture(scope="module")
-def recorded(local) -> tuple[livestack.LiveStack, str, dict[str, str]]:
-    """One read of the deployment as `opscli audit` reads it (the account's IAM too), the bucket policy's text as
-    GetBucketPolicy answers it, and the tags the audit expects."""
-    target = targets.from_outputs(local.outputs_file)
-    live = livestack.read_stack(local.aws, core.stack_scope(local.aws, target), account=core.account_id(local.aws),
-                                account_iam=True)
+def recorded(local, monitor) -> tuple[livestack.LiveStack, str, dict[str, str]]:
+    """One read of the deployment as declared, as `opscli audit` reads it (the account's IAM too: the read the
+    restores are compared with), the bucket policy's text as GetBucketPolicy answers it, and the tags the audit
+    expects."""
     text = local.client("s3").get_bucket_policy(Bucket=local.outputs["IngestBucketName"])["Policy"]
-    return live, text, {"Environment": target.suffix}
+    return monitor.before, text, monitor.tags
 
 
 def judged_with_bucket_policy(recorded, text: str) -> list:
