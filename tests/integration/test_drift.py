@@ -3,14 +3,11 @@ rule id with exit code 1, and pass again once the setting is restored. Never run
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 
 import pytest
 
-from opscli.cli import main
 from platform_spec.result import Status
 from platform_spec.rules import live_only
 from tests.integration.changes import Judged, Monitor
@@ -22,12 +19,14 @@ pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("drift")]
 
 
 
-def run(deployment, *command: str) -> tuple[int, dict]:
-    """`opscli <command> --endpoint-url <the deployment> -o json` in process: (exit code, the JSON report)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main([*command, "--endpoint-url", deployment.endpoint_url, "-o", "json"])
-    return code, json.loads(out.getvalue())
+def rotate_check(deployment) -> tuple[int, dict]:
+    """`opscli rotate-check secrets`'s core in process, on the deployment's shared clients: (its exit code as the
+    CLI decides it, the findings as its JSON report has them). The command itself is tested in tests/opscli."""
+    from opscli import core, targets
+
+    report = core.rotate_secrets(deployment.aws, targets.from_outputs(deployment.outputs_file))
+    code, _ = core.conclude(report)
+    return code, {"findings": [f.to_dict() for f in report.findings]}
 
 
 def failed_rules(document: dict) -> set[str]:
@@ -773,7 +772,7 @@ def all_restored(local, local_deployment, baseline_posture):
 
     yield
     assert_restored(local_deployment, baseline_posture)
-    code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
+    code, document = rotate_check(local)
     assert code == 0 and failed_rules(document) == set()
 
 
@@ -804,7 +803,7 @@ def test_drift_is_reported_with_its_rule_id(local, monitor, all_restored, baseli
             else:  # a drifted value names the rule it now breaks (a child beside the declaration is no property)
                 assert broken == rules - {"STK-STACK-001", "STK-STACK-002"}, broken
         else:
-            code, document = run(local, "rotate-check", "secrets", "--outputs", str(local.outputs_file))
+            code, document = rotate_check(local)
             assert code == 1 and failed_rules(document) == rules
     finally:
         with monitor.recording(local.session) as put_back:

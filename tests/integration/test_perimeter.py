@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import json
 
 import pytest
 
-from opscli import livestack, stackcheck
-from opscli.cli import main
+from opscli import core, livestack, stackcheck, targets
 from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
 from platform_spec.result import Status
@@ -34,18 +32,12 @@ OUTSIDE_ROOT = f"arn:aws:iam::{OUTSIDE}:root"
 
 
 
-def report(d) -> tuple[int, dict]:
-    """`opscli audit --outputs <the deployment's> -o json`, in process: (exit code, the JSON report)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["audit", "--outputs", str(d.outputs_file), "--endpoint-url", d.endpoint_url, "-o", "json"])
-    return code, json.loads(out.getvalue())
-
-
 def audit(d) -> tuple[int, list[dict]]:
-    """(exit code, findings) of `opscli audit -o json`."""
-    code, document = report(d)
-    return code, document["findings"]
+    """`opscli audit`'s core in process, on the deployment's shared clients: (its exit code as the CLI decides it,
+    its findings as its JSON report has them). The command itself is tested in tests/opscli."""
+    report = core.audit(d.aws, targets.from_outputs(d.outputs_file))
+    code, _ = core.conclude(report)
+    return code, [f.to_dict() for f in report.findings]
 
 
 def failed(findings: list[dict]) -> list[dict]:

@@ -10,13 +10,10 @@ itself cannot make the declared single-Region key multi-Region: MultiRegion is f
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 
 import pytest
 
-from opscli import stackcheck
-from opscli.cli import main
+from opscli import core, stackcheck, targets
 from opscli.model import exit_code, path_status
 from platform_spec.rules import secrets_live, stk_rds
 from platform_spec.rules import stk_residency_stores as residency
@@ -31,23 +28,22 @@ OUTSIDER = "999999999999"
 
 
 
-def run(deployment, *command: str) -> tuple[int, list[dict], list[dict] | None]:
-    """`opscli <command> --outputs <the deployment's> -o json` in process: (exit code, its findings, its paths
-    across the perimeter: an audit's only)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main([*command, "--outputs", str(deployment.outputs_file), "--endpoint-url", deployment.endpoint_url,
-                     "-o", "json"])
-    document = json.loads(out.getvalue())
-    return code, document["findings"], document.get("paths")
-
-
 def audit(deployment) -> tuple[int, list[dict], list[dict] | None]:
-    return run(deployment, "audit")
+    """`opscli audit`'s core in process, on the deployment's shared clients: (its exit code as the CLI decides it,
+    its findings and its paths across the perimeter, as its JSON report has them)."""
+    report = core.audit(deployment.aws, targets.from_outputs(deployment.outputs_file))
+    code, _ = core.conclude(report)
+    paths = [{**path.to_dict(), "status": getattr(path_status(path, report.findings), "value", None)}
+             for path in report.paths or []]
+    return code, [f.to_dict() for f in report.findings], paths
 
 
 def rotate_check(deployment) -> tuple[int, list[dict], list[dict] | None]:
-    return run(deployment, "rotate-check", "secrets")
+    """`opscli rotate-check secrets`'s core in process, as `audit` (no paths). The commands themselves are tested in
+    tests/opscli."""
+    report = core.rotate_secrets(deployment.aws, targets.from_outputs(deployment.outputs_file))
+    code, _ = core.conclude(report)
+    return code, [f.to_dict() for f in report.findings], None
 
 
 def judged_as_audited(monitor: Monitor, writes: list, *, whole: bool = False) -> tuple[int, list[dict], list[dict]]:
