@@ -51,7 +51,7 @@ def as_reported(judged: Judged) -> tuple[int, dict]:
     (test_a_fresh_deployment_passes_every_perimeter_check)."""
     findings = judged.audit
     paths = [{**path.to_dict(), "status": getattr(path_status(path, findings), "value", None)}
-             for path in stackcheck.perimeter_paths(judged.live)]
+             for path in (stackcheck.perimeter_paths(judged.live) if judged.live else [])]
     return exit_code(findings), {"findings": [f.to_dict() for f in findings], "paths": paths}
 
 

@@ -52,7 +52,7 @@ def judged_as_audited(monitor: Monitor, writes: list, *, whole: bool = False) ->
     the deployment is the session's baseline, every check PASS, and no path there leaves (the first test)."""
     judged = monitor.judge(list(writes), whole=whole)
     paths = [{**path.to_dict(), "status": getattr(path_status(path, judged.audit), "value", None)}
-             for path in stackcheck.perimeter_paths(judged.live)]
+             for path in (stackcheck.perimeter_paths(judged.live) if judged.live else [])]
     return exit_code(judged.audit), [f.to_dict() for f in judged.audit], paths
 
 

@@ -159,6 +159,9 @@ def test_a_judged_resource_is_read_with_what_its_declaration_takes_an_attribute_
     idx = resolve.index(build(f"TapStack{SUFFIX}", template, summaries, "test"), region="ap-northeast-1",
                         account="123456789012")
     assert idx.needs["Method"] == {"Balancer"}
+    # garbled intrinsics take no attribute of anything
+    assert resolve.attributes_taken({"Fn::GetAtt": 5, "A": {"Fn::Sub": [{"x": 1}]}, "B": {"Fn::Sub": {"y": 2}},
+                                     "C": {"Fn::GetAtt": ["Balancer"]}}) == set()
     method = resolve.plan(idx, {"Method"})
     assert "Balancer" in method.read and "Balancer" not in method.judged and "Queue" not in method.read
     assert resolve.plan(idx, {"Queue"}).read.isdisjoint({"Balancer", "Method"})
@@ -211,6 +214,8 @@ def test_a_change_to_an_event_buss_policy_names_the_rules_on_that_bus():
                  ) == set()
     assert named("PutPermission", {"eventBusName": "other-bus"}) == set()
     assert named("PutPermission", {}, source="sqs.amazonaws.com") == set()
+    assert named("PutPermission", {"eventBusName": ["default"]}) == set()  # garbled: names no bus
+    assert named("PutPermission", {"eventBusName": "arn:aws:events:ap-northeast-1:123456789012:rule/x"}) == set()
 
 
 def test_forms_of_an_id():
