@@ -50,10 +50,16 @@ def comparable(live: livestack.LiveStack) -> list[tuple[str, str]]:
     return found
 
 
-def test_a_fresh_deployment_has_no_drift(fresh):
+@pytest.fixture(scope="module")
+def properties(fresh) -> list[tuple[str, str]]:
+    """comparable(fresh), made once: every example below draws from it."""
+    return comparable(fresh)
+
+
+def test_a_fresh_deployment_has_no_drift(fresh, properties):
     findings, unverified = stackcheck.drift(fresh)
     assert [f for f in findings if f.status is not Status.PASS] == []
-    assert len(comparable(fresh)) > 400 and len(unverified) < 20  # the comparison really covers the stack
+    assert len(properties) > 400 and len(unverified) < 20  # the comparison really covers the stack
 
 
 def changed(draw, value):
@@ -77,8 +83,8 @@ def changed(draw, value):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_single_declared_property_changed_live_is_reported(fresh, data):
-    lid, key = data.draw(st.sampled_from(comparable(fresh)))
+def test_any_single_declared_property_changed_live_is_reported(fresh, properties, data):
+    lid, key = data.draw(st.sampled_from(properties))
     resource = fresh.resources[lid]
     expected = fresh.resolve(resource.declared.properties[key])
     new_value = changed(data.draw, expected)
