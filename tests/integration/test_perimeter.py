@@ -2,9 +2,10 @@
 account (a role beside the stack trusted by another account that may use the project key; a bucket, queue or topic
 policy admitting another account; a grant on the key to another account; the policy of the event bus the intake
 rule listens on; an access point with the root identity), and `opscli audit` alone must fail it with its rule, on
-the resource changed (or the identity added), naming the outside principal; each is restored, and the shared
-deployment must be as it was (`restored_deployment`: every check of the audit, the drift and the rotate-check as at
-the start, when every one passed). Never run against a real account.
+the resource changed (or the identity added), naming the outside principal, as the posture monitor judges the
+case's writes; each is restored, and what the writes touched must read back as the module found it
+(`Monitor.restoring`), and after the last case every check of the audit, the drift and the rotate-check must be as
+at the session's start, when every one passed (`all_restored`). Never run against a real account.
 
 The statements that only look pinned or inside are forms of one bucket policy's text: the way that text is read
 live (GetBucketPolicy on the emulator, the reader, the audit) is the way in above; each form is read by the same

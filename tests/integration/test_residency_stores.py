@@ -1,6 +1,7 @@
 """Residency of the data stores' copies, live: one copy outside Tokyo (or outside the account) at a time on the shared
 local deployment; `opscli audit` (or `opscli rotate-check secrets`) alone fails it with its rule, on the resource
-that was changed, naming where the copy went; and every case is put back (`restored_deployment` proves it).
+that was changed, naming where the copy went; and every case is put back (`Monitor.restored` and, after the last
+case, `all_restored` prove it).
 
 What the emulator cannot do is covered on stubbed answers in tests/opscli/test_residency_readers.py: automated
 backups replicated to another region (moto has no StartDBInstanceAutomatedBackupsReplication), a server certificate
