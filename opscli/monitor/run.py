@@ -226,10 +226,16 @@ def _logical_id(f: Finding) -> str | None:
 
 def about(idx: resolve.Index, read: set[str], findings: list[Finding]) -> list[Finding]:
     """The findings a partial read can vouch for: about a resource it read, and a whole-stack rule's verdict only
-    where everything that rule reads was read (its ERROR stays: it claims nothing)."""
+    where everything that rule reads was read (its ERROR stays: it claims nothing). A rule's ERROR about no
+    declared resource (the account's IAM could not be read) stays too: `settle` gives it to that rule's checks,
+    which must never be retired as not applying when the rule could not judge."""
     kept = []
     for f in findings:
-        if _logical_id(f) not in read:
+        lid = _logical_id(f)
+        if lid is None and f.status is Status.ERROR:
+            kept.append(f)
+            continue
+        if lid not in read:
             continue
         if f.check_id.endswith(("/stack", f"/{stackcheck.ACCOUNT_CHECK}")) and f.status is not Status.ERROR and \
                 not resolve.complete_for(idx, f.rule_id, read):

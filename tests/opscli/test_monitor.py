@@ -353,6 +353,23 @@ def test_a_partial_read_keeps_only_what_it_can_vouch_for(idx):
     assert len(run.about(idx, {"Bucket", "BucketPolicy"}, findings)) == 2
 
 
+
+def test_a_partial_run_whose_account_read_failed_answers_the_account_checks_error(idx):
+    """A change to a data store's policy reads the account's IAM; when that read is refused, the account rule's one
+    ERROR (about no declared resource) survives the partial read's filter and every data store's account check is
+    ERROR, never retired as not applying (found by the drift cases judged through the planner)."""
+    named = resolve.named(idx, Change(Record("m", "{}"), "s3.amazonaws.com", "PutBucketPolicy", "ap-northeast-1",
+                                      {"bucketName": "intake-unit-bucket"}, None))
+    plan = resolve.plan(idx, named)
+    blind = Finding(f"{IDENTITY_ID}/account", IDENTITY_ID, Status.ERROR, "the account's IAM", "AccessDenied")
+    kept = run.about(idx, set(plan.read), [blind])
+    assert kept == [blind]
+    settled = _keyed(run.settle(idx, _live(idx, {}), kept, set(plan.judged), {}, read=set(plan.read),
+                                account=plan.account))
+    account = {lid: f for (check, lid), f in settled.items() if check == f"{IDENTITY_ID}/account" and lid}
+    assert {"Bucket", "Key"} <= set(account), sorted(account)
+    assert {f.status for f in account.values()} == {Status.ERROR}
+
 def test_warming_makes_a_client_for_every_service_the_session_may_call():
     from opscli.aws import Aws, new_session
     from opscli.monitor import handler
