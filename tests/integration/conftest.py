@@ -99,3 +99,24 @@ def local(deployment) -> Deployment:
     if not deployment.local:
         pytest.skip("this test changes resources: it runs against the local emulator only")
     return deployment
+
+
+@pytest.fixture(scope="module")
+def monitor(local):
+    """The posture monitor's view of the deployment for the tests that break one setting at a time: a case's
+    writes become the CloudTrail records the monitor receives, and what its planner reads is judged
+    (tests/integration/changes.py)."""
+    from tests.integration.changes import Monitor
+
+    return Monitor(local.aws, local.outputs_file)
+
+
+@pytest.fixture(scope="module")
+def all_restored(local_deployment, baseline_posture):
+    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
+    deployment is as at the session's start, when every one passed (each case proves on what it touched that it
+    put it back: `Monitor.restoring`, `Monitor.rotation_restored`)."""
+    from tests.conftest import assert_restored
+
+    yield
+    assert_restored(local_deployment, baseline_posture)

@@ -10,7 +10,7 @@ import pytest
 
 from platform_spec.result import Status
 from platform_spec.rules import live_only
-from tests.integration.changes import Judged, Monitor
+from tests.integration.changes import Judged
 
 # The live-misconfiguration tests change the deployment one setting at a time: their own xdist group, so they
 # run on one worker with its own local deployment (session fixtures are per worker), beside the read-only users
@@ -756,11 +756,6 @@ def look(judged: Judged) -> tuple[set[str], set[tuple[str, str]], set[str]]:
     broken |= {rule for f in judged.drift if f.status is Status.FAIL and f.rule_id
                for rule in re.findall(r"(STK-[A-Z0-9]+-\d{3}) \(", f.reason.split("; now breaks ", 1)[-1])}
     return {f.rule_id for f in judged.audit if f.status is Status.FAIL}, changed, broken
-
-
-@pytest.fixture(scope="module")
-def monitor(local) -> Monitor:
-    return Monitor(local.aws, local.outputs_file)
 
 
 @pytest.fixture(scope="module")

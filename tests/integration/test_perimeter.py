@@ -24,7 +24,7 @@ from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
 from platform_spec.result import Status
 from platform_spec.rules import stk_perimeter, stk_resource_policy
-from tests.integration.changes import Judged, Monitor
+from tests.integration.changes import Judged
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
 
@@ -54,22 +54,6 @@ def as_reported(judged: Judged) -> tuple[int, dict]:
     paths = [{**path.to_dict(), "status": getattr(path_status(path, findings), "value", None)}
              for path in (stackcheck.perimeter_paths(judged.live) if judged.live else [])]
     return exit_code(findings), {"findings": [f.to_dict() for f in findings], "paths": paths}
-
-
-@pytest.fixture(scope="module")
-def monitor(local) -> Monitor:
-    return Monitor(local.aws, local.outputs_file)
-
-
-@pytest.fixture(scope="module")
-def all_restored(local_deployment, baseline_posture):
-    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
-    deployment is as at the session's start, when every one passed (each case proves on what it touched that it
-    put it back: `Monitor.restoring`)."""
-    from tests.conftest import assert_restored
-
-    yield
-    assert_restored(local_deployment, baseline_posture)
 
 
 # --- the ways in, each made and taken back -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from opscli.cli import main
 from opscli.model import path_status
 from platform_spec.result import Status
 from platform_spec.rules import stk_residency
-from tests.integration.changes import Judged, Monitor
+from tests.integration.changes import Judged
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
 
@@ -194,22 +194,6 @@ def audited(judged: Judged) -> tuple[list, list]:
 
     return [f for f in judged.audit if f.status is Status.FAIL], \
         stackcheck.perimeter_paths(judged.live) if judged.live else []
-
-
-@pytest.fixture(scope="module")
-def monitor(local) -> Monitor:
-    return Monitor(local.aws, local.outputs_file)
-
-
-@pytest.fixture(scope="module")
-def all_restored(local_deployment, baseline_posture):
-    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
-    deployment is as at the session's start, when every one passed (each case proves on what it touched that it
-    put it back: `Monitor.restoring`)."""
-    from tests.conftest import assert_restored
-
-    yield
-    assert_restored(local_deployment, baseline_posture)
 
 
 def test_a_fresh_deployment_keeps_every_path_in_japan(monitor, all_restored):

@@ -57,22 +57,6 @@ def judged_as_audited(monitor: Monitor, writes: list, *, whole: bool = False) ->
     return exit_code(judged.audit), [f.to_dict() for f in judged.audit], paths
 
 
-@pytest.fixture(scope="module")
-def monitor(local) -> Monitor:
-    return Monitor(local.aws, local.outputs_file)
-
-
-@pytest.fixture(scope="module")
-def all_restored(local_deployment, baseline_posture):
-    """After the module's last case: every check of the audit, the drift and the rotate-check on the whole
-    deployment is as at the session's start, when every one passed (each case proves that it put back what it
-    changed: `Monitor.restoring`, `Monitor.rotation_restored`)."""
-    from tests.conftest import assert_restored
-
-    yield
-    assert_restored(local_deployment, baseline_posture)
-
-
 def elsewhere(deployment, service: str):
     return deployment.session.client(service, region_name=ELSEWHERE, endpoint_url=deployment.endpoint_url)
 
