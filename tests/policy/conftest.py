@@ -54,9 +54,9 @@ def _is_checkov(args: list[str]) -> bool:
 
 
 def _is_cfn_lint(args: list[str]) -> bool:
-    from policies import gate
+    from policies.gate.scanners.cfnlint import CFN_LINT
 
-    return args[1:3] == ["-c", gate.CFN_LINT]
+    return args[1:3] == ["-c", CFN_LINT]
 
 
 @contextlib.contextmanager
@@ -202,10 +202,10 @@ def gate_input_dir(synth, tmp_path_factory) -> Path:
 def tool_answers(policy_scan, gate_input_dir) -> ToolAnswers:
     """The session's Checkov answers (policy_scan's run) and one cfn-lint process, run by the gate's own
     cfnlint_scan, over the gate tests' templates."""
-    from policies import gate
+    from policies.gate.scanners.cfnlint import cfnlint_scan
 
     with recorded_runs() as runs:
-        gate.cfnlint_scan(sorted(gate_input_dir.glob("*.template.json")))
+        cfnlint_scan(sorted(gate_input_dir.glob("*.template.json")))
     [(args, proc)] = runs
     policy_scan.answers.record_cfn_lint(args, proc)
     return policy_scan.answers
@@ -294,7 +294,8 @@ def policy_scan(fixture_dir, gate_input_dir, synth, tmp_path_factory) -> PolicyS
     the gate tests hand the gate (the real template among them: its verdicts are the original's); the template
     engine over every whole copy."""
     from platform_spec import catalog
-    from policies import gate
+    from policies.gate.scanners.checkov import checkov_scan_jobs
+    from policies.gate.scanners.template import template_scan
 
     directory = tmp_path_factory.mktemp("mutations")
     text = json.dumps(synth.template)
@@ -321,10 +322,10 @@ def policy_scan(fixture_dir, gate_input_dir, synth, tmp_path_factory) -> PolicyS
              if judged_with]
     answers = ToolAnswers()
     with recorded_runs() as runs:
-        findings, _, _ = gate.checkov_scan_jobs(jobs)
+        findings, _, _ = checkov_scan_jobs(jobs)
     [(args, proc)] = runs
     answers.record_checkov(args, proc)
-    engine_findings, _ = gate.template_scan(list(paths.values()))
+    engine_findings, _ = template_scan(list(paths.values()))
     fixtures: dict[str, list[ReportFinding]] = {path.name: [] for path in fixture_paths}
     mutants: dict[str, list[ReportFinding]] = defaultdict(list)
     for finding in findings + engine_findings:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from policies import gate
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from policies.gate import ROOT, cli, core, locate, merge, synthesis, table
+from policies.gate.result import GateError, GateResult
+from policies.gate.scanners import cfnlint, nag
+from policies.gate.scanners.template import template_scan
 from tests.conftest import CDK_AND_CHECKOV, unmeasured
 from tests.policy.conftest import misspelt_queue_property
 from tests.policy.fixtures import MUTATIONS
@@ -25,7 +30,7 @@ def cfn_lint_unmeasured(monkeypatch):
     run = subprocess.run
 
     def run_cfn_lint_unmeasured(args, *rest, **options):
-        if list(args[1:3]) == ["-c", gate.CFN_LINT]:
+        if list(args[1:3]) == ["-c", cfnlint.CFN_LINT]:
             options["env"] = unmeasured(options.get("env") or os.environ)
         return run(args, *rest, **options)
 
@@ -60,9 +65,9 @@ def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsy
     and cfn-lint answer for the copied templates what the session's one process of each answered for the same
     bytes (tests/policy/conftest.py replayed_tools)."""
     (tmp_path / "r").mkdir()
-    code = gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "cdk.out"), "--reports", str(tmp_path / "r")])
+    code = cli.main(["--suffix", "test", "--cdk-out", str(tmp_path / "cdk.out"), "--reports", str(tmp_path / "r")])
     out = capsys.readouterr().out
-    assert code == gate.EXIT_OK, out
+    assert code == EXIT_OK, out
     assert "policy gate: 0 unsuppressed finding(s)" in out and "cfn-lint: 0 error(s)" in out
     assert "0 non-compliant" in out and "0 failed over 2 template(s)" in out  # TapStack and TapMonitor
     summary = json.loads((tmp_path / "r" / "gate.json").read_text())
@@ -75,15 +80,15 @@ def test_full_gate_passes_on_the_stack_and_writes_reports(synth, tmp_path, capsy
 
 
 def test_gate_usage_and_tool_errors(tmp_path, capsys, monkeypatch, replayed_tools):
-    assert gate.main(["--suffix", "Bad Suffix"]) == gate.EXIT_USAGE
+    assert cli.main(["--suffix", "Bad Suffix"]) == EXIT_USAGE
     assert "environmentSuffix 'Bad Suffix' is not allowed" in capsys.readouterr().err
-    assert gate.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path)]) == gate.EXIT_USAGE
+    assert cli.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path)]) == EXIT_USAGE
     assert "no *.template.json" in capsys.readouterr().err
     (tmp_path / "a.template.json").write_text("{}")
     monkeypatch.setenv("CHECKOV_PYTHON", str(tmp_path / "missing-python"))
     (tmp_path / "r").mkdir()
-    assert gate.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path),
-                      "--reports", str(tmp_path / "r")]) == gate.EXIT_INCOMPLETE
+    assert cli.main(["--suffix", "x", "--skip-synth", "--cdk-out", str(tmp_path),
+                     "--reports", str(tmp_path / "r")]) == EXIT_INCOMPLETE
     assert "Checkov was not found" in capsys.readouterr().err
 
 
@@ -91,12 +96,12 @@ def test_a_reports_directory_the_user_names_is_never_made_nor_written_through_a_
     """Refused before anything runs (exit 2): a --reports directory that does not exist (it once had its
     missing parents made) and a report file there that is a symbolic link (it was written through)."""
     ran = []
-    monkeypatch.setattr(gate, "run", lambda *a, **k: ran.append(1))
-    assert gate.main(["--suffix", "x", "--reports", str(tmp_path / "a" / "b")]) == gate.EXIT_USAGE
+    monkeypatch.setattr(cli, "run", lambda *a, **k: ran.append(1))
+    assert cli.main(["--suffix", "x", "--reports", str(tmp_path / "a" / "b")]) == EXIT_USAGE
     assert "--reports" in capsys.readouterr().err and not (tmp_path / "a").exists()
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "gate.sarif").symlink_to(tmp_path / "elsewhere.sarif")
-    assert gate.main(["--suffix", "x", "--reports", str(tmp_path / "r")]) == gate.EXIT_USAGE
+    assert cli.main(["--suffix", "x", "--reports", str(tmp_path / "r")]) == EXIT_USAGE
     assert "gate.sarif is a symbolic link: not written through" in capsys.readouterr().err
     assert not (tmp_path / "elsewhere.sarif").exists() and not ran
 
@@ -105,9 +110,9 @@ def test_gate_reports_findings_with_exit_1(tmp_path, capsys, replayed_tools):
     from tests.policy.fixtures import FIXTURES
     (tmp_path / "broken.template.json").write_text(json.dumps(FIXTURES["STK-REDIS-002"]["fail"], indent=1))
     (tmp_path / "r").mkdir()
-    code = gate.main(["--suffix", "fx", "--skip-synth", "--cdk-out", str(tmp_path), "--reports", str(tmp_path / "r")])
+    code = cli.main(["--suffix", "fx", "--skip-synth", "--cdk-out", str(tmp_path), "--reports", str(tmp_path / "r")])
     captured = capsys.readouterr()
-    assert code == gate.EXIT_FINDINGS
+    assert code == EXIT_FINDINGS
     # Issue 13: the catalog id first, the engine's own id after; findings on stdout with the summary
     line = next(text for text in captured.out.splitlines() if "STK-REDIS-002" in text)
     assert line.strip().startswith("FAIL STK-REDIS-002 HIGH ") and "TransitEncryptionMode is 'preferred'" in line
@@ -133,7 +138,7 @@ def test_synth_error_lines_become_findings():
         "error: /TapStackx/Db/Resource: StreamTech-STK-RDS-001: The PostgreSQL instance is Multi-AZ",
         "noise that is not a finding",
     ])
-    findings = gate.synth_findings(stderr)
+    findings = synthesis.synth_findings(stderr)
     assert [(f.engine, f.rule_id, f.catalog_id) for f in findings] == [
         ("aspect", "STK-KMS-001", "STK-KMS-001"), ("nag", "AwsSolutions-IAM5", "STK-IAM-001"),
         ("nag", "StreamTech-STK-RDS-001", "STK-RDS-001")]
@@ -145,16 +150,16 @@ def test_one_broken_setting_is_one_finding_with_every_engine_and_its_python_line
     stderr = "\n".join(f"error: /TapStackx/Database/Instance/Resource: {rule}: The RDS instance is not Multi-AZ{at}"
                        for rule in ("StreamTech-STK-RDS-001", "AwsSolutions-RDS3", "HIPAA.Security-RDSMultiAZSupport",
                                     "NIST.800.53.R5-RDSMultiAZSupport"))
-    [finding] = gate.merge(gate.synth_findings(stderr))
+    [finding] = merge.merge(synthesis.synth_findings(stderr))
     assert finding.catalog_id == "STK-RDS-001" and finding.source == ("cdk_app/constructs/database.py", 40)
     assert finding.seen_by == ("nag StreamTech-STK-RDS-001", "nag AwsSolutions-RDS3",
                                "nag HIPAA.Security-RDSMultiAZSupport", "nag NIST.800.53.R5-RDSMultiAZSupport")
-    line = gate.finding_line(finding)
+    line = table.finding_line(finding)
     assert line.startswith("FAIL STK-RDS-001 HIGH /TapStackx/Database/Instance/Resource "
                            "(cdk_app/constructs/database.py:40): StreamTech-STK-RDS-001: The RDS instance")
     assert "(declared at" not in line and ". Fix: Set multi_az=True on the DatabaseInstance. [nag" in line
-    result = gate.GateResult(findings=[finding], not_run=dict.fromkeys(gate.TEMPLATE_STAGE, "synthesis failed"))
-    lines = gate.summary_lines(result)
+    result = GateResult(findings=[finding], not_run=dict.fromkeys(core.TEMPLATE_STAGE, "synthesis failed"))
+    lines = table.summary_lines(result)
     assert "  checkov: NOT RUN (synthesis failed)" in lines and "  template engine: NOT RUN (synthesis failed)" in lines
     assert not any("0 passed" in line for line in lines)
 
@@ -193,7 +198,7 @@ def test_every_cdk_nag_rule_our_packs_evaluate_maps_to_a_catalog_rule_or_is_list
 
     evaluated = {row["Rule ID"] for report in synth.outdir.glob("*-NagReport.csv")
                  for row in csv.DictReader(report.open(newline=""))}
-    mapping = gate.nag_to_catalog()
+    mapping = nag.nag_to_catalog()
     unmapped = {rule for rule in evaluated if not rule.startswith("StreamTech-") and rule not in mapping}
     concept = {rule: rule.split("-", 1)[1] for rule in unmapped}
     assert {rule for rule, name in concept.items() if name not in UNMAPPED_NAG} == set(), \
@@ -209,9 +214,9 @@ def test_gate_scans_only_the_stacks_of_the_current_assembly(tmp_path):
         "TapStacknew": {"type": "aws:cloudformation:stack",
                         "properties": {"templateFile": "TapStacknew.template.json"}},
         "Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}}}))
-    assert gate.assembly_templates(tmp_path) == [tmp_path / "TapStacknew.template.json"]
+    assert core.assembly_templates(tmp_path) == [tmp_path / "TapStacknew.template.json"]
     (tmp_path / "manifest.json").unlink()
-    assert len(gate.assembly_templates(tmp_path)) == 2
+    assert len(core.assembly_templates(tmp_path)) == 2
 
 
 def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monkeypatch, capsys):
@@ -226,19 +231,19 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
 
     finding = "error: /TapStackx/Logs/Resource: [STK-KMS-001] KmsKeyId is not set (at TapStackx/Logs/Resource)\n"
     monkeypatch.setattr(assembly_cache, "synthesized", failing(finding))
-    result = gate.run("x", cdk_out=tmp_path / "out")
+    result = core.run("x", cdk_out=tmp_path / "out")
     assert [(f.engine, f.catalog_id) for f in result.findings] == [("aspect", "STK-KMS-001")]
     monkeypatch.setattr(assembly_cache, "synthesized",
                         failing("error: environmentSuffix 'x' is bad\nSubprocess exited with error 2\n"))
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_USAGE
+    assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == EXIT_USAGE
     assert "environmentSuffix 'x' is bad" in capsys.readouterr().err
     monkeypatch.setattr(assembly_cache, "synthesized", failing("node crashed\n"))
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_INCOMPLETE
+    assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == EXIT_INCOMPLETE
     assert "node crashed" in capsys.readouterr().err
     crash = ("Traceback (most recent call last):\n  ...\nValueError: bad\nerror: synthesis failed at "
              "cdk_app/constructs/database.py:58: ValueError: bad\npython3 -m cdk_app: Subprocess exited with error 3\n")
     monkeypatch.setattr(assembly_cache, "synthesized", failing(crash))
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == gate.EXIT_INCOMPLETE
+    assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == EXIT_INCOMPLETE
     assert "\nerror: synthesis failed at cdk_app/constructs/database.py:58: ValueError: bad\nTraceback" in \
         capsys.readouterr().err  # the app's code broke: where first, the traceback after
 
@@ -267,10 +272,10 @@ def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monke
         "type": "aws:cloudformation:stack", "properties": {"templateFile": synth.template_path.name}}}}))
     monkeypatch.setattr(assembly_cache, "synthesized",
                         lambda context: assembly_cache.Assembly(assembly, "schema-error", True, 0.0))
-    monkeypatch.setattr(gate, "checkov_scan", lambda templates, suffix: ([], Counter(), set()))
+    monkeypatch.setattr(core, "checkov_scan", lambda templates, suffix: ([], Counter(), set()))
     (tmp_path / "r").mkdir()
-    assert gate.main(["--suffix", "test", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) \
-        == gate.EXIT_FINDINGS
+    assert cli.main(["--suffix", "test", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) \
+        == EXIT_FINDINGS
     out = capsys.readouterr().out
     [line] = [line.strip() for line in out.splitlines() if line.strip().startswith("FAIL")]
     assert line.startswith(f"FAIL (cfn-lint) HIGH Resources.{queue} (cdk_app/") and "VisibilityTimeoutSeconds" in line
@@ -280,9 +285,9 @@ def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monke
 
 
 def test_a_broken_cfn_lint_is_a_gate_that_could_not_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(gate.sys, "executable", str(tmp_path / "no-python"))
-    with pytest.raises(gate.GateError, match=r"could not start|did not produce a report"):
-        gate.cfnlint_scan([tmp_path / "a.template.json"])
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    with pytest.raises(GateError, match=r"could not start|did not produce a report"):
+        cfnlint.cfnlint_scan([tmp_path / "a.template.json"])
 
 
 def test_every_checkov_finding_of_the_mutations_maps_to_a_catalog_rule(gate_run):
@@ -308,27 +313,27 @@ def test_a_template_stage_finding_names_the_python_line_that_declares_the_resour
     MUTATIONS["db-egress-to-the-world"][0](template)
     mutated = out / synth.template_path.name
     mutated.write_text(json.dumps(template, indent=1))
-    sources = gate.template_sources(out, [mutated])
+    sources = locate.template_sources(out, [mutated])
     assert len(sources) == len(template["Resources"])
-    found, _ = gate.template_scan([mutated])
-    located, map_file, warning = gate.locate(found, out, [mutated])
+    found, _ = template_scan([mutated])
+    located, map_file, warning = locate.locate(found, out, [mutated])
     assert map_file and map_file.endswith("source-map.json") and warning == ""
-    located = gate.merge(located)
+    located = merge.merge(located)
     [finding] = [f for f in located if f.catalog_id == "STK-NET-005"]
-    line = gate.finding_line(finding)
+    line = table.finding_line(finding)
     assert "(cdk_app/constructs/database.py:" in line and line.endswith("[template STK-NET-005]")
     file, number = finding.source
-    assert "ec2.SecurityGroup(" in (gate.ROOT / file).read_text().splitlines()[number - 1]
+    assert "ec2.SecurityGroup(" in (ROOT / file).read_text().splitlines()[number - 1]
     sarif = json.loads(to_sarif(located, tool="streamtech-policy-gate"))
     [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "STK-NET-005"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "cdk_app/constructs/database.py"
     rule = next(r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "STK-NET-005")
     assert rule["properties"]["security-severity"] == "8.0"
     assert_code_scanning_accepts(sarif)
-    assert gate.template_sources(tmp_path, [mutated]) == {}  # no source map: no line claimed, and said so
-    unplaced, map_file, warning = gate.locate(found, tmp_path, [mutated])
+    assert locate.template_sources(tmp_path, [mutated]) == {}  # no source map: no line claimed, and said so
+    unplaced, map_file, warning = locate.locate(found, tmp_path, [mutated])
     assert map_file is None and "source-map.json is missing or unreadable" in warning
-    bare = json.loads(to_sarif(gate.merge(unplaced), tool="streamtech-policy-gate"))
+    bare = json.loads(to_sarif(merge.merge(unplaced), tool="streamtech-policy-gate"))
     [result] = [r for r in bare["runs"][0]["results"] if r["ruleId"] == "STK-NET-005"]
     assert result["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "cdk.json",
                                                                                "uriBaseId": "%SRCROOT%"}}
@@ -346,7 +351,7 @@ def test_the_gate_with_multi_az_off_prints_one_line_with_the_python_line_the_rul
 
     site = source_map.site_of("TapStackx/Database/Instance/Resource",
                               source_map.load(synth.outdir / source_map.FILE_NAME))
-    assert "rds.DatabaseInstance(" in (gate.ROOT / site.file).read_text().splitlines()[site.line - 1]
+    assert "rds.DatabaseInstance(" in (ROOT / site.file).read_text().splitlines()[site.line - 1]
     output = "".join(f"error: /TapStackx/Database/Instance/Resource: {rule}: The RDS DB instance is not multi-AZ.\n"
                      f" (declared at {site})\n" for rule in ("AwsSolutions-RDS3", "HIPAA.Security-RDSMultiAZSupport",
                                                              "StreamTech-STK-RDS-001"))
@@ -358,8 +363,8 @@ def test_the_gate_with_multi_az_off_prints_one_line_with_the_python_line_the_rul
 
     monkeypatch.setattr(assembly_cache, "synthesized", failing)
     (tmp_path / "r").mkdir()
-    assert gate.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) == \
-        gate.EXIT_FINDINGS
+    assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out"), "--reports", str(tmp_path / "r")]) == \
+        EXIT_FINDINGS
     captured = capsys.readouterr()
     [line] = [line for line in captured.out.splitlines() if line.strip().startswith("FAIL")]
     assert f"STK-RDS-001 HIGH /TapStackx/Database/Instance/Resource ({site.file}:{site.line}): " in line
@@ -372,5 +377,5 @@ def test_the_gate_with_multi_az_off_prints_one_line_with_the_python_line_the_rul
 
 
 def test_skip_synth_says_the_nag_packs_did_not_run():
-    result = gate.GateResult(not_run={"cdk-nag packs": "--skip-synth: only the template stage ran"})
-    assert "  cdk-nag packs: NOT RUN (--skip-synth: only the template stage ran)" in gate.summary_lines(result)
+    result = GateResult(not_run={"cdk-nag packs": "--skip-synth: only the template stage ran"})
+    assert "  cdk-nag packs: NOT RUN (--skip-synth: only the template stage ran)" in table.summary_lines(result)

@@ -72,8 +72,8 @@ def test_the_key_changes_with_the_context_the_versions_and_a_new_file(repo):
 def test_code_synthesis_never_imports_keeps_the_key(repo):
     """The gate is not an input: editing it must not cost a synthesis."""
     before = key(repo)
-    for name in ("policies/gate.py",):
-        (repo / name).write_text((repo / name).read_text() + "\n# edited\n")
+    for path in sorted((repo / "policies" / "gate").rglob("*.py")):
+        path.write_text(path.read_text() + "\n# edited\n")
     (repo / "cdk_app" / "__pycache__").mkdir(exist_ok=True)
     (repo / "cdk_app" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert key(repo) == before

@@ -18,7 +18,7 @@ from opscli.monitor.__main__ import QUEUE_CALLS, QUEUE_WRITES
 from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.naming import physical_name
-from policies.gate import assembly_templates
+from policies.gate.core import assembly_templates
 from tests.conftest import CDK_AND_CHECKOV, SUFFIX
 
 pytestmark = pytest.mark.synth
