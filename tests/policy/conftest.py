@@ -177,7 +177,7 @@ def misspelt_queue_property(template: dict) -> str:
 
 
 def gate_inputs(synth) -> dict[str, tuple[bytes, str | None]]:
-    """The templates tests/policy/test_gate.py hands the gate, as it writes them: file name -> (bytes, the suffix
+    """The templates tests/policy/gate/ hands the gate, as it writes them: file name -> (bytes, the suffix
     Checkov judges them with; None: cfn-lint alone reads them, Checkov being left out or missing there)."""
     suffix = synth.config.environment_suffix
     mutated = json.loads(synth.template_path.read_bytes())
@@ -363,7 +363,7 @@ def nag_by_stack(fixture_dir, tmp_path_factory):
     Each stack gets its own instance of the pack with the pack's rule list cut to the fixture's rule (a pack that
     lost the rule has none left, and its failing fixture passes: test_engine says so). A rule's verdict on a
     resource is its own predicate's (cdk_app/nag_pack.py's _Application), whatever other rules run beside it; the
-    whole pack over the real stack is the synthesis's (the session's assembly, tests/policy/test_gate.py). Every
+    whole pack over the real stack is the synthesis's (the session's assembly, tests/policy/gate/test_cli.py). Every
     rule over every fixture was most of this group's jsii work (bench/README.md)."""
     from aws_cdk import App, Aspects, Environment, Stack, cx_api
     from aws_cdk import cloudformation_include as cfn_include

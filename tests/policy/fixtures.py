@@ -4,7 +4,7 @@ rules of platform_spec/rules/<rule module>.py (test_stk_rds.py: stk_rds.py's), e
 - FIXTURES: rule id -> {"pass": template, "fail": template}, run through every engine its catalog entry names
   (tests/policy/test_fixtures.py);
 - MUTATIONS (optional): name -> (a change of the real template, the rule id the gate must report)
-  (tests/policy/test_gate.py);
+  (tests/policy/gate/test_core.py);
 - PICTURE_BREAKS (optional): (rule id, what is broken, a change of the live picture) whose failure's fix is a
   command (tests/integration/test_fix_commands.py).
 

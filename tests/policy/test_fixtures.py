@@ -39,7 +39,7 @@ def test_a_rules_cases_are_in_the_test_file_named_after_its_module():
 
 def test_every_whole_stack_rule_has_a_mutation_of_the_real_template():
     """A rule that judges resources in relation to others is proved on the real stack too: its fixtures are a few
-    resources, the real template has every relation (tests/policy/test_gate.py runs the mutations)."""
+    resources, the real template has every relation (tests/policy/gate/test_core.py runs the mutations)."""
     whole_stack = set(STACK_RULES_BY_ID) | {rule.id for rule in catalog.rules_for(Engine.TEMPLATE)}
     assert whole_stack - {rule_id for _, rule_id in MUTATIONS.values()} == set()
 
