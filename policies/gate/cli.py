@@ -5,7 +5,8 @@ report in JSON, SARIF and JUnit XML.
     python -m policies.gate --suffix prod [--cdk-out cdk.out] [--reports reports] [--skip-synth] [-o table|json]
 
 Exit codes: 0 no unsuppressed finding; 1 findings; 2 usage error (bad suffix or arguments, a
---reports directory that does not exist or a report path there that is a link or not a file);
+--reports directory that does not exist or a report path there that is a link or not a file, a
+template or manifest in --cdk-out that is not one);
 3 the gate could not run (CDK CLI, Checkov or cfn-lint missing or crashed, the app's code raised,
 a report not written); 130 interrupted (Ctrl-C).
 """

@@ -31,9 +31,14 @@ def assembly_templates(cdk_out: Path) -> list[Path]:
     manifest = cdk_out / "manifest.json"
     if not manifest.exists():
         return sorted(cdk_out.glob("*.template.json"))
-    artifacts = json.loads(manifest.read_text()).get("artifacts", {})
-    return sorted(cdk_out / a["properties"]["templateFile"] for a in artifacts.values()
-                  if a.get("type") == "aws:cloudformation:stack")
+    try:
+        artifacts = json.loads(manifest.read_text()).get("artifacts", {})
+        return sorted(cdk_out / a["properties"]["templateFile"] for a in artifacts.values()
+                      if a.get("type") == "aws:cloudformation:stack")
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        # a manifest that cannot say which templates are the stacks is no assembly to scan, never a crash
+        raise GateError(f"{str(manifest)!r} is not a readable cloud assembly manifest ({type(exc).__name__}: "
+                        f"{exc})", EXIT_USAGE) from None
 
 
 def scan_templates(templates: Sequence[Path], *, suffix: str | None, step: Step | None = None) -> GateResult:

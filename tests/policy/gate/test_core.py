@@ -1,5 +1,5 @@
 """policies/gate/core.py: the template stage clean on the real template, each broken requirement reported by
-id, and only the current assembly's stacks scanned."""
+id, only the current assembly's stacks scanned, and a manifest that names none refused."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from platform_spec.exit_codes import EXIT_USAGE
 from policies.gate import core
+from policies.gate.result import GateError
 from tests.conftest import CDK_AND_CHECKOV
 from tests.policy.fixtures import MUTATIONS
 
@@ -36,3 +38,12 @@ def test_gate_scans_only_the_stacks_of_the_current_assembly(tmp_path):
     assert core.assembly_templates(tmp_path) == [tmp_path / "TapStacknew.template.json"]
     (tmp_path / "manifest.json").unlink()
     assert len(core.assembly_templates(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("manifest", ['{"artifacts": {', "[]", '{"artifacts": []}',
+                                      '{"artifacts": {"S": {"type": "aws:cloudformation:stack"}}}'])
+def test_a_manifest_that_names_no_templates_is_a_usage_error_not_a_crash(tmp_path, manifest):
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(GateError, match="is not a readable cloud assembly manifest") as raised:
+        core.assembly_templates(tmp_path)
+    assert raised.value.exit_code == EXIT_USAGE
