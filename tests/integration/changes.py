@@ -100,14 +100,30 @@ def _picture(resource: livestack.LiveResource | None) -> Any:
     return None if resource is None else (resource.state, resource.properties, resource.facts)
 
 
-def _differences(before: livestack.LiveResource | None, now: livestack.LiveResource | None) -> list[str]:
-    """Where two reads of one resource differ: its state, or the names of the properties and facts that do."""
+# The properties a restore can only put back as the explicit value AWS defaults them to, where the module's start
+# read them absent (the declaration leaves them out): (resource type, property) -> that value. Any other difference
+# is a change the case left behind, whether or not a check judges it (a stage's cache left on, encrypted, passes
+# every rule and drift, which compares only what the declaration sets).
+EXPLICIT_DEFAULTS: dict[tuple[str, str], Any] = {("AWS::ECS::Service", "EnableExecuteCommand"): False}
+
+
+def _differences(before: livestack.LiveResource | None, now: livestack.LiveResource | None,
+                 *, explicit: bool | None = None) -> list[str]:
+    """Where two reads of one resource differ: its state, or the names of the properties and facts that do. With
+    `explicit` True only the differences that are an EXPLICIT_DEFAULTS value where the start read none, False
+    only the others."""
     one, other = _picture(before), _picture(now)
     if one is None or other is None or one[0] != other[0]:
-        return [] if one == other else [f"state {one and one[0]} -> {other and other[0]}"]
+        return [] if one == other or explicit else [f"state {one and one[0]} -> {other and other[0]}"]
+    rtype = (now or before).declared.type  # type: ignore[union-attr]
+
+    def defaulted(kind: str, key: str, a: dict, b: dict) -> bool:
+        default = EXPLICIT_DEFAULTS.get((rtype, key), ...)
+        return kind == "property" and a.get(key) is None and b.get(key) == default
     return [f"{kind} {key}: {str(a.get(key))[:300]} -> {str(b.get(key))[:300]}"
             for kind, a, b in (("property", one[1] or {}, other[1] or {}), ("fact", one[2], other[2]))
-            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)
+            and (explicit is None or defaulted(kind, key, a, b) is explicit)]
 
 
 def _logical_id(f: Finding) -> str | None:
@@ -215,9 +231,11 @@ class Monitor:
         takes an attribute of, read again: each as the module's start read it (its state, properties and facts:
         everything any rule judges of it), and after an IAM write the account's IAM as it was too. Every verdict
         on the deployment is a function of those pictures and the account's IAM, so the posture is as it was.
-        Where a picture differs (a restore AWS can only make as an explicit default: ECS's enableExecuteCommand
-        false where it was left out), what the monitor judges for the writes must be as in `baseline` (the
-        session's posture, every check of the whole deployment), as `assert_restored` requires."""
+        A difference fails the test, judged or not (a setting left changed that no check sees is still left
+        changed), except a restore AWS can only make as an explicit default (EXPLICIT_DEFAULTS: ECS's
+        enableExecuteCommand false where it was left out): there, what the monitor judges for the writes must be
+        as in `baseline` (the session's posture, every check of the whole deployment), as `assert_restored`
+        requires."""
         usable = [c for c in changes if not c.failed]
         iam = any(c.source in run.WHOLE_SOURCES for c in usable)
         if iam:  # the account's IAM beside the stack, as the account rules read it, exactly as it was
@@ -231,7 +249,12 @@ class Monitor:
         for lid in set(touched):
             touched |= self.idx.needs.get(lid, frozenset())
         now = livestack.read_stack(self.aws, self.scope, account=self.account, only=touched)
-        changed = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid)) for lid in sorted(touched)}
+        left = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid), explicit=False)
+                for lid in sorted(touched)}
+        left = {lid: keys for lid, keys in left.items() if keys}
+        assert not left, f"the test left the shared deployment changed: {left}"
+        changed = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid), explicit=True)
+                   for lid in sorted(touched)}
         changed = {lid: keys for lid, keys in changed.items() if keys}
         if not changed:
             return

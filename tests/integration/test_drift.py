@@ -838,4 +838,18 @@ def test_a_breaking_test_that_restores_leaves_the_shared_deployment_as_it_was(lo
         with monitor.recording(local.session) as removed:
             local.client("iam").delete_role(RoleName="left-behind")
     monitor.restored(added + removed, baseline_posture)
+    # a setting no check judges, left changed (the stage's cache on, encrypted: every rule passes, and drift
+    # compares only what the declaration sets): what the writes touched does not read back as it was
+    stage = {"restApiId": local.outputs["ApiId"], "stageName": local.outputs["ApiStageName"]}
+    with monitor.recording(local.session) as cached:
+        local.client("apigateway").update_stage(**stage, patchOperations=[
+            {"op": "replace", "path": "/*/*/caching/enabled", "value": "true"}])
+    try:
+        with pytest.raises(AssertionError, match=r"left the shared deployment changed: .*MethodSettings"):
+            monitor.restored(cached, baseline_posture)
+    finally:
+        with monitor.recording(local.session) as uncached:
+            local.client("apigateway").update_stage(**stage, patchOperations=[
+                {"op": "replace", "path": "/*/*/caching/enabled", "value": "false"}])
+    monitor.restored(cached + uncached, baseline_posture)
     # and the whole deployment restored passes `assert_restored`: `all_restored`, right after the module's last case
