@@ -110,13 +110,18 @@ def _reads_of_the_compliant_deployment() -> dict:
 
 
 @pytest.fixture
-def shared_read(deployed, _reads_of_the_compliant_deployment) -> Iterator[dict[str, str]]:
+def shared_read(request, deployed, _reads_of_the_compliant_deployment) -> Iterator[dict[str, str]]:
     """`deployed`, for a test that judges the compliant deployment as it is, through however many runs (formats,
     reports, views): the runs of every test that asks for it share one read of each scope (sharing_reads), in this
     test process. That read stays true for them: a test that changes the shared deployment asks for
     `restored_deployment`, which fails it unless every check is as at the start of the session, and a scope whose
     declaration CloudFormation now answers differently (a resource replaced, gone, in another state) is read anew.
-    Not for a test whose point is the read itself (its calls, its progress as it happens, a changed deployment)."""
+    Not for a test whose point is the read itself (its calls, its progress as it happens, a changed deployment):
+    a test that changes the deployment (it asks for `restored_deployment`) may not ask for it."""
+    if "restored_deployment" in request.fixturenames:
+        pytest.fail(f"{request.node.nodeid} changes the shared deployment (restored_deployment) and asks for "
+                    "shared_read, which would serve it a read of the deployment as it was: read it itself",
+                    pytrace=False)
     with sharing_reads(_reads_of_the_compliant_deployment):
         yield deployed
 
