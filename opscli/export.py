@@ -83,7 +83,7 @@ def import_findings(client: Any, findings: list[dict[str, Any]]) -> Imported:
                                f"could not tell which of its findings were imported ({so_far})") from None
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
             raise OpsError(f"{OPERATION} could not be sent: {visible(exc)} ({so_far})") from None
-        except (CouldNotLook, ValueError) as exc:  # the body or types (opscli.aws.check_answer), or botocore's
+        except (CouldNotLook, ValueError) as exc:  # the body or types (opscli.answers.check_answer), or botocore's
             # parser on a value it cannot convert (a count "abc")
             raise CouldNotTell(f"{_batch(batch, start, len(findings))}: {OPERATION}'s answer could not be read: "
                                f"{visible(exc)}; could not tell which of its findings were imported "

@@ -225,7 +225,7 @@ def api_key(ctx: ReadContext, r: Present) -> dict[str, Any]:
     key = ask("GetApiKey", ctx.aws.client("apigateway").get_api_key, "NotFoundException", apiKey=r.physical_id,
               includeValue=False)
     stage_keys = []
-    for item in key.get("stageKeys", []):  # "restApiId/stageName" (the answer's types are checked in aws.py)
+    for item in key.get("stageKeys", []):  # "restApiId/stageName" (the answer's types are checked in answers.py)
         api_id, _, stage = item.partition("/")
         stage_keys.append({"RestApiId": api_id, "StageName": stage})
     return {"Name": need(key, "name", str, operation="GetApiKey"), "Enabled": bool(key.get("enabled", False)),

@@ -13,7 +13,8 @@ import botocore.session
 import pytest
 
 from opscli import core
-from opscli.aws import REST_XML_ROOTS, Aws, new_session
+from opscli.answers import BODY_PROTOCOLS, REST_XML_ROOTS
+from opscli.aws import Aws, new_session
 from platform_spec.result import CouldNotLook
 
 QUERY_NS = 'xmlns="http://rds.amazonaws.com/doc/2014-10-31/"'
@@ -217,8 +218,6 @@ def test_every_operation_opscli_calls_answers_in_a_protocol_whose_body_is_checke
     """The body check reads JSON and XML; botocore speaks, per service, the first protocol of the model's list it
     supports (CloudWatch's lists CBOR first, botocore speaks JSON). A service botocore would speak CBOR with would
     have its bodies unchecked: it fails here first."""
-    from opscli.aws import BODY_PROTOCOLS
-
     session = botocore.session.get_session()
     spoken = {op: session.get_service_model(op.split(":")[0]).resolved_protocol for op in core.declared_operations()}
     assert {op: protocol for op, protocol in spoken.items() if protocol not in BODY_PROTOCOLS} == {}

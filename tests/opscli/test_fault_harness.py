@@ -991,7 +991,7 @@ NOTHING_TO_MISSHAPE = {
     "wafv2:GetLoggingConfiguration": ("enumcase",),
     # The subscription filter the harness adds has no boolean (moto leaves out applyOnTransformedLogs).
     "logs:DescribeSubscriptionFilters": ("one",),
-    # The attachment's state, its only enumerated value, is "available": beyond the model (opscli.aws's
+    # The attachment's state, its only enumerated value, is "available": beyond the model (opscli.answers's
     # ENUM_BEYOND_THE_MODEL), so not one of the model's values to spell otherwise.
     "ec2:DescribeInternetGateways": ("enumcase",),
     # No member inside: <LocationConstraint> holds its text (outside botocore's model), <BucketLoggingStatus/> is

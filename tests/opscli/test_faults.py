@@ -645,7 +645,7 @@ def test_a_value_of_the_wrong_type_is_named_by_its_path(parsed, problem):
     type is named by where it is."""
     import botocore.session
 
-    from opscli.aws import check_answer
+    from opscli.answers import check_answer
     from platform_spec.result import CouldNotLook
 
     model = botocore.session.get_session().get_service_model("ec2").operation_model("DescribeSubnets")

@@ -22,7 +22,8 @@ import pytest
 from botocore.stub import Stubber
 
 from opscli import core
-from opscli.aws import Aws, _check_json_members, check_answer, new_session
+from opscli.answers import _check_json_members, check_answer
+from opscli.aws import Aws, new_session
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "placebo-custodian"
