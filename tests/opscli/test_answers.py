@@ -1,7 +1,8 @@
-"""The answer check knows each operation's answer: a document that parses but is not the operation's own (a
-foreign shape, an error document sent with 200, a boolean spelled otherwise than true/false, a member twice, an
-enumerated value the model does not list) is "could not look", never a verdict. Answered over real HTTP by a
-local endpoint, through opscli's guarded clients."""
+"""opscli.answers: the answer check knows each operation's answer: a document that parses but is not the operation's
+own (a foreign shape, an error document sent with 200, a boolean spelled otherwise than true/false, a member twice, a
+value of the wrong type, an enumerated value the model does not list) is "could not look", never a verdict. Answered
+over real HTTP by a local endpoint, through opscli's guarded clients (the type check also on an answer made in
+memory)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import botocore.session
 import pytest
 
 from opscli import core
-from opscli.answers import BODY_PROTOCOLS, REST_XML_ROOTS
+from opscli.answers import BODY_PROTOCOLS, REST_XML_ROOTS, check_answer
 from opscli.aws import Aws, new_session
 from platform_spec.result import CouldNotLook
 
@@ -212,6 +213,24 @@ def test_an_answer_misshapen_in_its_models_terms_is_could_not_look(endpoint, ope
     with pytest.raises(CouldNotLook) as raised:
         call(endpoint, operation, content_type, body)
     assert said in str(raised.value), raised.value
+
+
+@pytest.mark.parametrize(("parsed", "problem"), [
+    ({"Subnets": [{"SubnetId": "subnet-1"}, {"SubnetId": 5}]}, "Subnets.1.SubnetId of type int, not string"),
+    ({"Subnets": {"SubnetId": "subnet-1"}}, "Subnets of type dict, not a list"),
+    ({"Subnets": [{"MapPublicIpOnLaunch": "yes"}]}, "Subnets.0.MapPublicIpOnLaunch of type str, not boolean"),
+    ({"Subnets": [{"AvailableIpAddressCount": True}]}, "Subnets.0.AvailableIpAddressCount of type bool, not integer"),
+    ([], "the answer of type list, not an object"),
+])
+def test_a_value_of_the_wrong_type_is_named_by_its_path(parsed, problem):
+    """Every answer's values are checked against the operation's output shape, and the first one of the wrong
+    type is named by where it is."""
+    model = botocore.session.get_session().get_service_model("ec2").operation_model("DescribeSubnets")
+    answer = type("Answer", (), {"status_code": 200, "raw": None})()  # made in memory: no body to check
+    check_answer(answer, {"Subnets": [{"SubnetId": "subnet-1", "MapPublicIpOnLaunch": False}]}, model)
+    with pytest.raises(CouldNotLook) as raised:
+        check_answer(answer, parsed, model)
+    assert str(raised.value) == f"ec2:DescribeSubnets answered with {problem}"
 
 
 def test_every_operation_opscli_calls_answers_in_a_protocol_whose_body_is_checked():

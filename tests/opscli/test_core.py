@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import boto3
-import botocore.loaders
 import pytest
 
 from opscli import core, targets
 from opscli.aws import Aws, new_session
-from opscli.errors import ReadOnlyViolation, UsageError
+from opscli.errors import UsageError
 from opscli.model import exit_code
 from platform_spec.result import Status
 from platform_spec.rules.secrets_live import SECRET_CHECKS
@@ -197,53 +196,9 @@ def test_calls_are_exactly_the_declared_reads(deployed, aws, local_deployment):
     assert all(is_read(op.split(":", 1)[1]) for op in aws.log.operations)
 
 
-def test_read_only_guard_refuses_writes(aws):
-    with pytest.raises(ReadOnlyViolation, match="refused rds:DeleteDBInstance: opscli only reads"):
-        aws.client("rds").delete_db_instance(DBInstanceIdentifier="rds-test")
-    assert aws.log.calls == ["rds:DeleteDBInstance"]
-
-
-@pytest.mark.parametrize("service, call, kwargs", [
-    ("secretsmanager", "get_secret_value", {"SecretId": "rds-credentials-test"}),  # reads a secret's value
-    ("sts", "get_session_token", {}),  # a "Get" that mints credentials
-    ("s3", "get_object", {"Bucket": "b", "Key": "k"}),  # reads data, not posture
-    ("kms", "decrypt", {"CiphertextBlob": b"x"}),
-])
-def test_the_guard_is_an_allowlist_not_a_name_prefix(aws, service, call, kwargs):
-    """Only the operations opscli declares (and `opscli iam-policy` grants) leave the client."""
-    with pytest.raises(ReadOnlyViolation, match="refused"):
-        getattr(aws.client(service), call)(**kwargs)
-    assert not hasattr(aws, "session"), "the session is private: every client comes from the guarded factory"
-    from opscli.iam_policy import policy_document
-
-    granted = {a for s in policy_document()["Statement"] for a in s["Action"]}
-    assert "secretsmanager:GetSecretValue" not in granted and "sts:GetSessionToken" not in granted
-
-
 def test_audit_refuses_other_regions(moto_env):
     with pytest.raises(UsageError, match="region 'us-east-1' is not allowed"):
         core.audit(Aws(region="us-east-1"), targets.from_suffix("test"))
-
-
-def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, monkeypatch):
-    """Two sessions parse each service model once between them; their credentials, regions and clients stay
-    their own; an unknown profile is still a usage error, and a profile's own data path still has its own
-    loader (what botocore's per-session loader would have read)."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    (tmp_path / "config").write_text("[profile models]\ndata_path = " + str(tmp_path / "models") + "\n")
-    one = new_session(aws_access_key_id="a", aws_secret_access_key="a", region_name="ap-northeast-1")
-    two = new_session(aws_access_key_id="b", aws_secret_access_key="b", region_name="ap-northeast-1")
-    loader = one._session.get_component("data_loader")
-    assert two._session.get_component("data_loader") is loader
-    assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
-    assert botocore.loaders.Loader.BUILTIN_DATA_PATH in loader.search_paths  # botocore's own paths kept
-    assert one.get_credentials().access_key == "a" and two.get_credentials().access_key == "b"
-    first, second = one.client("sqs"), two.client("sqs")
-    assert first is not second and first.meta.service_model.service_name == "sqs"
-    own = new_session(profile_name="models")._session.get_component("data_loader")
-    assert own is not loader and str(tmp_path / "models") in own.search_paths
-    with pytest.raises(UsageError, match="could not be found"):
-        Aws(profile="no-such-profile")
 
 
 def test_the_core_concludes_a_run_and_the_cli_only_prints_it():

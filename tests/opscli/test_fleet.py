@@ -280,20 +280,6 @@ def test_export_wants_an_asff_report_and_says_what_failed(tmp_path, capsys, monk
     assert "BatchImportFindings could not be sent" in capsys.readouterr().err
 
 
-def test_the_export_client_may_reach_only_its_endpoint_host_not_even_a_subdomain():
-    from types import SimpleNamespace
-
-    from opscli.aws import EndpointViolation, endpoint_pin
-
-    strict, s3_style = endpoint_pin("http://127.0.0.1:9", subdomains=False), endpoint_pin("http://localhost:9")
-    strict(SimpleNamespace(url="http://127.0.0.1:9/"))  # its own endpoint: let through
-    for url in ("http://evil.127.0.0.1:9/", "https://127.0.0.1:9/", "http://127.0.0.1:10/",
-                "https://securityhub.ap-northeast-1.amazonaws.com/"):
-        with pytest.raises(EndpointViolation):
-            strict(SimpleNamespace(url=url))
-    s3_style(SimpleNamespace(url="http://bucket.localhost:9/"))  # the read-only clients' S3 virtual hosting
-
-
 def test_a_long_fix_now_is_kept_whole_in_pieces_that_sort_in_order(monkeypatch):
     """ProductFields values hold 2,048 characters: a longer command (a policy document) is split into pieces
     named so that their names sort in their order (/02 … /11), and joined they are the command."""

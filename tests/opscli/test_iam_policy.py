@@ -232,3 +232,11 @@ def test_inline_is_one_document_refused_over_a_roles_inline_quota(capsys):
     out = capsys.readouterr()
     assert out.out == "" and "use --format managed" in out.err and "Traceback" not in out.err
 
+
+def test_iam_policy_says_what_a_role_profile_needs_on_stderr_only(capsys):
+    from opscli.cli import main
+
+    assert main(["iam-policy"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)  # the document alone on stdout
+    assert "sts:AssumeRole" in captured.err and "trust policy" in captured.err

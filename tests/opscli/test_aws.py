@@ -1,6 +1,6 @@
-"""The read-only guard covers every call a run makes, including those botocore makes for itself to obtain
-credentials (a profile that assumes a role): they are logged, let through as credential calls, and never leave for
-anywhere but the endpoint the run was pointed at."""
+"""opscli.aws: the read-only guard covers every call a run makes, including those botocore makes for itself to
+obtain credentials (a profile that assumes a role): they are logged, let through as credential calls, and never leave
+for anywhere but the endpoint the run was pointed at. Sessions share the parsed service models and nothing else."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import botocore.loaders
 import pytest
 
 from opscli import core, targets
-from opscli.aws import CREDENTIAL_OPERATIONS, Aws, EndpointViolation, new_session
+from opscli.aws import CREDENTIAL_OPERATIONS, Aws, EndpointViolation, endpoint_pin, new_session
 from opscli.cli import main
+from opscli.errors import ReadOnlyViolation, UsageError
 from platform_spec.result import Status
 
 ROLE = "arn:aws:iam::123456789012:role/opscli-auditor"
@@ -51,6 +54,29 @@ def test_credential_calls_are_the_only_non_reads_let_through(moto_env):
     assert answer["Credentials"]["AccessKeyId"] and aws.log.calls == ["sts:AssumeRole"]
 
 
+def test_read_only_guard_refuses_writes(aws):
+    with pytest.raises(ReadOnlyViolation, match="refused rds:DeleteDBInstance: opscli only reads"):
+        aws.client("rds").delete_db_instance(DBInstanceIdentifier="rds-test")
+    assert aws.log.calls == ["rds:DeleteDBInstance"]
+
+
+@pytest.mark.parametrize("service, call, kwargs", [
+    ("secretsmanager", "get_secret_value", {"SecretId": "rds-credentials-test"}),  # reads a secret's value
+    ("sts", "get_session_token", {}),  # a "Get" that mints credentials
+    ("s3", "get_object", {"Bucket": "b", "Key": "k"}),  # reads data, not posture
+    ("kms", "decrypt", {"CiphertextBlob": b"x"}),
+])
+def test_the_guard_is_an_allowlist_not_a_name_prefix(aws, service, call, kwargs):
+    """Only the operations opscli declares (and `opscli iam-policy` grants) leave the client."""
+    with pytest.raises(ReadOnlyViolation, match="refused"):
+        getattr(aws.client(service), call)(**kwargs)
+    assert not hasattr(aws, "session"), "the session is private: every client comes from the guarded factory"
+    from opscli.iam_policy import policy_document
+
+    granted = {a for s in policy_document()["Statement"] for a in s["Action"]}
+    assert "secretsmanager:GetSecretValue" not in granted and "sts:GetSessionToken" not in granted
+
+
 def test_a_role_profile_never_sends_its_sts_call_past_a_given_endpoint(role_profile, moto_env):
     """--endpoint-url reaches the clients opscli makes, not the STS client botocore makes for a role profile
     (which reads only the profile and AWS_ENDPOINT_URL): that request is refused before it is sent."""
@@ -58,6 +84,16 @@ def test_a_role_profile_never_sends_its_sts_call_past_a_given_endpoint(role_prof
     with pytest.raises(EndpointViolation, match=r"refused a request to https://sts\.ap-northeast-1\.amazonaws\.com"):
         aws.client("cloudformation").get_template(StackName="TapStackx")
     assert aws.log.calls == ["cloudformation:GetTemplate", "sts:AssumeRole"]
+
+
+def test_the_export_client_may_reach_only_its_endpoint_host_not_even_a_subdomain():
+    strict, s3_style = endpoint_pin("http://127.0.0.1:9", subdomains=False), endpoint_pin("http://localhost:9")
+    strict(SimpleNamespace(url="http://127.0.0.1:9/"))  # its own endpoint: let through
+    for url in ("http://evil.127.0.0.1:9/", "https://127.0.0.1:9/", "http://127.0.0.1:10/",
+                "https://securityhub.ap-northeast-1.amazonaws.com/"):
+        with pytest.raises(EndpointViolation):
+            strict(SimpleNamespace(url=url))
+    s3_style(SimpleNamespace(url="http://bucket.localhost:9/"))  # the read-only clients' S3 virtual hosting
 
 
 def test_the_cli_with_a_role_profile_against_the_emulator_logs_the_assume_role(role_profile, monkeypatch, capsys):
@@ -124,8 +160,22 @@ def test_a_session_handed_to_a_second_aws_carries_one_guard(moto_env):
     assert second.log.calls == ["sts:GetCallerIdentity"] and first.log.calls == []
 
 
-def test_iam_policy_says_what_a_role_profile_needs_on_stderr_only(capsys):
-    assert main(["iam-policy"]) == 0
-    captured = capsys.readouterr()
-    json.loads(captured.out)  # the document alone on stdout
-    assert "sts:AssumeRole" in captured.err and "trust policy" in captured.err
+def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, monkeypatch):
+    """Two sessions parse each service model once between them; their credentials, regions and clients stay
+    their own; an unknown profile is still a usage error, and a profile's own data path still has its own
+    loader (what botocore's per-session loader would have read)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_text("[profile models]\ndata_path = " + str(tmp_path / "models") + "\n")
+    one = new_session(aws_access_key_id="a", aws_secret_access_key="a", region_name="ap-northeast-1")
+    two = new_session(aws_access_key_id="b", aws_secret_access_key="b", region_name="ap-northeast-1")
+    loader = one._session.get_component("data_loader")
+    assert two._session.get_component("data_loader") is loader
+    assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
+    assert botocore.loaders.Loader.BUILTIN_DATA_PATH in loader.search_paths  # botocore's own paths kept
+    assert one.get_credentials().access_key == "a" and two.get_credentials().access_key == "b"
+    first, second = one.client("sqs"), two.client("sqs")
+    assert first is not second and first.meta.service_model.service_name == "sqs"
+    own = new_session(profile_name="models")._session.get_component("data_loader")
+    assert own is not loader and str(tmp_path / "models") in own.search_paths
+    with pytest.raises(UsageError, match="could not be found"):
+        Aws(profile="no-such-profile")
