@@ -17,7 +17,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from opscli import __doc__ as EXIT_CODES_DOC  # noqa: N812 - the documented contract
-from opscli import __version__, accepted, core, history, render, targets, terminal
+from opscli import __version__, accepted, core, render, run_files, targets, terminal
 from opscli.aws import Aws
 from opscli.errors import OpsError, UsageError
 from opscli.iam_policy import (
@@ -35,7 +35,6 @@ from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK,
 from platform_spec.stacks import ALLOWED_REGION, STACK_PREFIX
 
 DEFAULT_TIMEOUT = 60.0
-HISTORY_FORMATS = ("html", "asff", "ocsf")  # the reports that show what the history says (trend, observed times)
 # "\b" keeps Click from re-wrapping the table.
 EXIT_CODES = "\b\nExit codes" + EXIT_CODES_DOC.split("Exit codes", 1)[1].rstrip()
 
@@ -143,42 +142,6 @@ def _source_map(path: Path | None) -> source_map.SourceMap:
         raise UsageError(f"--source-map: {exc}") from None
 
 
-def _write_reports(report: Any, code: int, specs: list[tuple[str, Path]], kwargs: dict[str, Any],
-                   past: Any = None) -> tuple[int, list[str]]:
-    """Each --report file, written whole or not at all, as `files.write_whole` writes; returns the exit code the
-    run ends with and why any report could not be written.
-
-    The paths were accepted before the run, so a write that fails now (a full disk, a permission changed) is a
-    run that could not complete: the code becomes EXIT_INCOMPLETE, and the reports already written are written
-    again with it, so that no report claims an exit code the process does not return."""
-    def write(fmt: str, path: Path, with_code: int) -> str | None:
-        try:
-            files.write_whole(path, render.render(report, fmt, with_code, show_all=kwargs["show_all"],
-                                                  include_pass=kwargs["sarif_include_pass"], past=past),
-                              f"--report {fmt}")
-        except files.FileRefused as exc:
-            return str(exc)
-        return None
-
-    failed = {spec: why for spec in specs if (why := write(*spec, code)) is not None}
-    if not failed or code == EXIT_INCOMPLETE:
-        return code, list(failed.values())
-    for spec in specs:
-        if spec not in failed and (why := write(*spec, EXIT_INCOMPLETE)) is not None:
-            failed[spec] = f"{why} (it says exit code {code})"
-    return EXIT_INCOMPLETE, list(failed.values())
-
-
-def _refuse_unwritable_reports(specs: list[tuple[str, Path]]) -> None:
-    """A report path `files.write_whole` would refuse (not a regular file, a symbolic link, in a directory that
-    does not exist) is a usage error before anything is read, so that a run does not end by failing to write."""
-    for fmt, path in specs:
-        try:
-            files.writable_target(path, f"--report {fmt}")
-        except files.FileRefused as exc:
-            raise UsageError(str(exc)) from None
-
-
 def _targets(suffix: str | None, outputs_file: Path | None) -> targets.Targets:
     if outputs_file is not None and suffix is not None:
         raise UsageError("give either --suffix or --outputs, not both")
@@ -206,11 +169,8 @@ def _endpoint(url: str | None) -> str | None:
 def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
     ctx.obj.verbose = kwargs["verbose"]
     err = _console(kwargs["no_color"], stderr=True)
-    _refuse_unwritable_reports(kwargs["reports"])
-    history_path = kwargs["history_file"] or history.default_path()
-    if kwargs["history_file"] is not None and kwargs["history_file"].exists() and \
-            not kwargs["history_file"].is_file():
-        raise UsageError(f"--history {kwargs['history_file']} is not a regular file")
+    destinations = run_files.check_destinations(kwargs["reports"], kwargs["history_file"],
+                                                keep_history=not kwargs["no_history"])
     sources = _source_map(kwargs["source_map_file"])
     target = _targets(kwargs["suffix"], kwargs["outputs_file"])
     accepting = accepted.load(kwargs["accepted_file"]) if kwargs["accepted_file"] else None
@@ -242,23 +202,19 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
     unplaced = report.source_warning()
     if unplaced:
         err.print(f"opscli: warning: {terminal.cell(unplaced)}")
-    past = None
-    if not kwargs["no_history"]:
-        try:
-            history.record(history_path, report, code)
-            if any(fmt in HISTORY_FORMATS for fmt, _ in kwargs["reports"]):
-                past = history.read(history_path, report)
-        except history.HistoryError as exc:  # the run's verdict stands; the operator is told
-            err.print(f"opscli: history not recorded: {terminal.cell(exc)}")
     # The files first: a report that cannot be written changes the exit code that stdout then states.
-    code, unwritten = _write_reports(report, code, kwargs["reports"], kwargs, past)
+    delivered = run_files.deliver(report, code, destinations, show_all=kwargs["show_all"],
+                                  include_pass=kwargs["sarif_include_pass"])
+    code = delivered.code
+    if delivered.history_refused is not None:  # the run's verdict stands; the operator is told
+        err.print(f"opscli: history not recorded: {terminal.cell(delivered.history_refused)}")
     if kwargs["output"] == "json":
         click.echo(render.to_json(report, code), nl=False)
     elif kwargs["output"] == "sarif":
         click.echo(render.render(report, "sarif", code, include_pass=kwargs["sarif_include_pass"]), nl=False)
     else:
         terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
-    for why in unwritten:
+    for why in delivered.unwritten:
         click.echo(f"error: {why}", err=True)
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.

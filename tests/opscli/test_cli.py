@@ -96,40 +96,6 @@ def test_usage_errors_are_one_line_exit_2(capsys, aws_credentials, tmp_path):
         assert len(captured.err.strip().splitlines()) == 1, captured.err
 
 
-@pytest.mark.parametrize("output", ["json", "table"])
-def test_a_report_that_cannot_be_written_after_the_run_makes_every_stated_exit_code_3(
-        output, monkeypatch, capsys, aws_credentials, tmp_path):
-    """A FAIL verdict (1), then one --report file cannot be written (its directory went away during the run):
-    the process exits 3, stdout and the report that was written say 3, and stderr says which file and why."""
-    import shutil
-
-    import opscli.core
-    from opscli.model import Finding, Report
-    from platform_spec.result import Status
-
-    failing = Report(command="audit", target={"suffix": "x"},
-                     findings=[Finding("c", "STK-LOG-001", Status.FAIL, "r", "no retention")])
-    (tmp_path / "gone").mkdir()
-
-    def run(*_args, **_kwargs):
-        shutil.rmtree(tmp_path / "gone")  # after the paths were checked, as a full disk or a revoked right would
-        return failing
-
-    monkeypatch.setattr(opscli.core, "audit", run)
-    code = main(["audit", "--suffix", "x", "-o", output, "--no-history", "--no-color",
-                 "--report", f"json={tmp_path / 'kept.json'}", "--report", f"sarif={tmp_path / 'gone' / 'a.sarif'}"])
-    captured = capsys.readouterr()
-    assert code == exit_codes.EXIT_INCOMPLETE, captured.err
-    if output == "json":
-        assert json.loads(captured.out)["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
-    else:
-        assert "exit code 3" in captured.out and "exit code 1" not in captured.out, captured.out
-    assert json.loads((tmp_path / "kept.json").read_text())["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
-    assert f"error: --report sarif {tmp_path / 'gone' / 'a.sarif'} cannot be written: its directory " \
-           f"{tmp_path / 'gone'} does not exist" in captured.err
-    assert not (tmp_path / "gone").exists() and "Traceback" not in captured.err
-
-
 def test_unknown_output_format_is_a_click_usage_error(capsys):
     assert main(["audit", "--suffix", "x", "-o", "yaml"]) == exit_codes.EXIT_USAGE
     assert "Invalid value for '-o' / '--output'" in capsys.readouterr().err

@@ -1,12 +1,11 @@
-"""opscli refuses what it cannot safely read or write, before it waits on it: special files and oversized files
-as inputs, special files as report paths, and a declaration that omits what the stack lists. Exit 2 for a path
-it will not take, 3 for a run that could judge nothing; never a verdict, never a hang, never a replaced file."""
+"""opscli refuses what it cannot safely read, before it waits on it: special files and oversized files as
+inputs, and a declaration that omits what the stack lists (report paths: test_run_files.py). Exit 2 for a path
+it will not take, 3 for a run that could judge nothing; never a verdict, never a hang."""
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 
@@ -57,60 +56,6 @@ def test_the_real_process_given_a_fifo_ends_with_exit_2(option, fifo):
                           text=True, timeout=60)
     assert done.returncode == exit_codes.EXIT_USAGE and "is a FIFO, not a regular file" in done.stderr
     assert done.stdout == ""
-
-
-@pytest.mark.parametrize("special", ["fifo", "dir", "/dev/null", "link-to-fifo"])
-def test_a_report_path_that_is_not_a_regular_file_is_exit_2_before_the_run_and_left_as_it_was(
-        special, fifo, tmp_path, capsys, aws_credentials, monkeypatch):
-    import opscli.core
-
-    ran = []
-    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: ran.append(1))
-    path = {"fifo": fifo, "dir": tmp_path, "/dev/null": "/dev/null", "link-to-fifo": tmp_path / "link"}[special]
-    if special == "link-to-fifo":
-        path.symlink_to(fifo)
-    before = os.lstat(path)
-    assert main(["audit", "--suffix", "x", "--report", f"sarif={path}"]) == exit_codes.EXIT_USAGE
-    err = capsys.readouterr().err
-    said = "a symbolic link: not written through" if special == "link-to-fifo" else "not a regular file: not replaced"
-    assert f"--report sarif {path} is" in err and said in err, err
-    assert not ran
-    after = os.lstat(path)
-    assert (after.st_ino, stat.S_IFMT(after.st_mode)) == (before.st_ino, stat.S_IFMT(before.st_mode))
-    assert not list(tmp_path.glob(".*.partial"))
-
-
-@pytest.mark.parametrize("case, said", [
-    ("dangling-link", "is a symbolic link: not written through"),
-    ("link-to-file", "is a symbolic link: not written through"),
-    ("missing-directory", "cannot be written: its directory {parent} does not exist"),
-    ("trailing-slash", "names a directory; name the file, e.g. json={path}audit.json"),
-    ("dot", "names a directory; name the file"),
-    ("existing-directory", "is a directory, not a regular file: not replaced"),
-])
-def test_a_report_path_is_written_only_as_named_and_nothing_is_made_for_it(case, said, tmp_path, capsys,
-                                                                           aws_credentials, monkeypatch):
-    """Refused with exit 2 before anything is read: a link (dangling, it once had its target's missing
-    directories made; to a file, it replaced that file), a directory that does not exist, a path that names a
-    directory ("newdir/" once became a file named newdir)."""
-    import opscli.core
-
-    ran = []
-    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: ran.append(1))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "real.json").write_text("kept")
-    (tmp_path / "existing").mkdir()
-    path = {"dangling-link": "link.json", "link-to-file": "to-real.json", "missing-directory": "x/y/z.json",
-            "trailing-slash": "newdir/", "dot": "newdir/.", "existing-directory": "existing"}[case]
-    (tmp_path / "link.json").symlink_to(tmp_path / "x" / "y" / "z.json")
-    (tmp_path / "to-real.json").symlink_to(tmp_path / "real.json")
-    before = sorted(p.name for p in tmp_path.rglob("*"))
-    assert main(["audit", "--suffix", "x", "--report", f"json={path}"]) == exit_codes.EXIT_USAGE
-    err = capsys.readouterr().err
-    assert said.format(path=path, parent=tmp_path / "x" / "y") in err, err
-    assert "Traceback" not in err and not ran
-    assert sorted(p.name for p in tmp_path.rglob("*")) == before
-    assert (tmp_path / "real.json").read_text() == "kept"
 
 
 def _record(tmp_path, template: dict, listed: list[tuple[str, str]]):

@@ -268,19 +268,6 @@ def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp
     assert (path.read_bytes() if path.is_file() else None) == before  # nothing of it was changed
 
 
-def test_the_cli_says_when_the_history_was_not_recorded(tmp_path, capsys, monkeypatch):
-    from opscli import cli as opscli_cli
-    from opscli import core
-
-    monkeypatch.setattr(core, "rotate_secrets", lambda *a, **k: sample_report())
-    foreign = tmp_path / "other.sqlite"
-    foreign.write_bytes(b"\x00garbage" * 50)
-    code = opscli_cli.main(["rotate-check", "secrets", "--suffix", "x", "--history", str(foreign), "-o", "json"])
-    err = capsys.readouterr().err
-    assert code == 3 and "opscli: history not recorded: history" in err  # exit 3: the sample has an ERROR
-    assert opscli_cli.main(["rotate-check", "secrets", "--suffix", "x", "--history", str(tmp_path)]) == 2
-
-
 def layout_width(page: Path, width: int) -> int:
     """The page's scroll width when Chromium lays it out in a window `width` pixels wide (measured by a copy of
     the page with one line of script added; the report itself has none)."""

@@ -272,15 +272,6 @@ def test_a_bad_report_spec_is_a_usage_error(spec, said, capsys):
     assert said in capsys.readouterr().err
 
 
-@pytest.mark.synth
-def test_a_report_that_cannot_be_written_is_a_usage_error(deployed, tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    assert main(["audit", "--suffix", "test", "-o", "json", "--report", f"sarif={blocker / 'x.sarif'}"]) == 2
-    err = capsys.readouterr().err
-    assert f"--report sarif {blocker / 'x.sarif'} cannot be written" in err and not list(tmp_path.glob(".*partial"))
-
-
 def view(report: Report, *, show_all: bool = False, width: int = 80) -> list[str]:
     import io
 
