@@ -80,11 +80,19 @@ class HistoryError(Exception):
 
 
 def default_path(environ: dict[str, str] | None = None) -> Path:
+    """OPSCLI_HISTORY, else under XDG_STATE_HOME, else under the home directory; a HistoryError when there is
+    none of them (no HOME and no password entry for this user, as in a container run with an arbitrary uid)."""
     env = os.environ if environ is None else environ
     if env.get("OPSCLI_HISTORY"):
         return Path(env["OPSCLI_HISTORY"])
-    state = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
-    return state / "opscli" / "history.sqlite"
+    if env.get("XDG_STATE_HOME"):
+        return Path(env["XDG_STATE_HOME"]) / "opscli" / "history.sqlite"
+    try:
+        home = Path.home()
+    except RuntimeError:
+        raise HistoryError("no place for it: no OPSCLI_HISTORY, no XDG_STATE_HOME and no home directory; name a "
+                           "file with --history or OPSCLI_HISTORY, or pass --no-history") from None
+    return home / ".local" / "state" / "opscli" / "history.sqlite"
 
 
 def _refused(path: Path, why: str) -> HistoryError:

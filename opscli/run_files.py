@@ -22,7 +22,8 @@ class Destinations:
     """Where one run writes, as accepted before it ran."""
 
     reports: tuple[tuple[str, Path], ...]  # (format, path) of each --report, in the order given
-    history: Path | None  # the history the run is appended to; None: --no-history
+    history: Path | None  # the history the run is appended to; None: none (--no-history, or `history_refused`)
+    history_refused: str | None = None  # why a history that was asked for will not be recorded
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,14 @@ def check_destinations(reports: Sequence[tuple[str, Path]], history_file: Path |
             files.writable_target(path, f"--report {fmt}")
         except files.FileRefused as exc:
             raise UsageError(str(exc)) from None
-    history_path = history_file or history.default_path()
     if history_file is not None and history_file.exists() and not history_file.is_file():
         raise UsageError(f"--history {history_file} is not a regular file")
-    return Destinations(tuple(reports), history_path if keep_history else None)
+    if not keep_history:
+        return Destinations(tuple(reports), None)
+    try:
+        return Destinations(tuple(reports), history_file or history.default_path())
+    except history.HistoryError as exc:  # no place for the default history: the run goes on, and says so
+        return Destinations(tuple(reports), None, str(exc))
 
 
 def deliver(report: Report, code: int, destinations: Destinations, *, show_all: bool,
@@ -69,7 +74,7 @@ def _record(report: Report, code: int, destinations: Destinations) -> tuple[hist
     """The history read back after this run is recorded in it (None when no report shows it), and why the run
     could not be recorded, if it could not."""
     if destinations.history is None:
-        return None, None
+        return None, destinations.history_refused
     try:
         history.record(destinations.history, report, code)
         if any(fmt in HISTORY_FORMATS for fmt, _ in destinations.reports):

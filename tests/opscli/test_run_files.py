@@ -286,3 +286,30 @@ def test_a_history_refused_when_read_back_is_said_and_the_reports_are_written_wi
     assert run_files.deliver(failing(), 1, destinations, show_all=False, include_pass=False) == \
         run_files.Delivered(1, "history h is locked", ())
     assert "No history" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("no_history", [True, False])
+def test_without_a_home_directory_a_run_ends_with_its_own_verdict(no_history, tmp_path, capsys, monkeypatch):
+    """No HOME, no password entry for this user (a container run with an arbitrary uid), no OPSCLI_HISTORY nor
+    XDG_STATE_HOME: with --no-history nothing is said; without, the run says the history has no place to go.
+    Either way its report and exit code stand (it once ended in an internal error, exit 3, even with
+    --no-history)."""
+    from pathlib import Path
+
+    from opscli import cli, core
+
+    def homeless(*_args):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", homeless)
+    monkeypatch.delenv("OPSCLI_HISTORY", raising=False)
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setattr(core, "rotate_secrets", lambda *a, **k: failing())
+    code = cli.main(["rotate-check", "secrets", "--suffix", "x", "-o", "json",
+                     "--report", f"html={tmp_path / 'r.html'}", *(["--no-history"] if no_history else [])])
+    out, err = capsys.readouterr()
+    assert code == 1 and json.loads(out)["summary"]["exit_code"] == 1, err
+    said = "opscli: history not recorded: no place for it: no OPSCLI_HISTORY, no XDG_STATE_HOME and no home directory"
+    assert (said in err) != no_history and "internal error" not in err, err
+    assert "No history" in (tmp_path / "r.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
