@@ -22,7 +22,7 @@ import click
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from policies.gate import ROOT
 from policies.gate.core import run
-from policies.gate.reports import reports_directory, write_reports
+from policies.gate.report_files import reports_directory, write_reports
 from policies.gate.result import GateError
 from policies.gate.table import finding_line, summary_lines
 

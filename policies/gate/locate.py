@@ -10,7 +10,7 @@ from pathlib import Path
 
 from platform_spec import source_map
 from policies.gate import ROOT
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 def template_sources(cdk_out: Path, templates: Sequence[Path]) -> dict[tuple[str, str], source_map.Site]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from platform_spec import catalog
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 def severity(catalog_id: str, default: str = "HIGH") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 class GateError(Exception):

@@ -12,7 +12,7 @@ from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
 from policies.gate.merge import severity
 from policies.gate.result import GateError
 from policies.gate.scanners.nag import nag_to_catalog
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 _ERROR_LINE = re.compile(r"^error: (/\S+): (.+)$")
 _NAG_ID = re.compile(r"^(?P<id>[A-Za-z0-9.]+-[A-Za-z0-9-]+?)(?:\[.*?\])?: ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from platform_spec import catalog
 from policies.gate.result import GateResult
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 def summary_lines(result: GateResult) -> list[str]:

@@ -23,7 +23,7 @@ from unittest import mock
 
 import pytest
 
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 from tests.conftest import ROOT, unmeasured
 from tests.policy.fixtures import FIXTURES, MUTATIONS
 from tests.policy.templates import CMK_ALIAS, SUFFIX

@@ -14,7 +14,7 @@ from platform_spec.exit_codes import EXIT_INCOMPLETE
 from platform_spec.stacks import ALLOWED_REGION
 from policies.gate import ROOT
 from policies.gate.result import GateError
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 #: cfn-lint, run by this interpreter in a process of its own (so it runs beside Checkov and the synthesis).
 CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"

@@ -15,7 +15,7 @@ from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK
 from policies.gate import ROOT
 from policies.gate.merge import severity
 from policies.gate.result import GateError
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 def checkov_to_catalog() -> dict[str, str]:

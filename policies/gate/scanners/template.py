@@ -12,7 +12,7 @@ from platform_spec.exit_codes import EXIT_USAGE
 from policies.gate import ROOT
 from policies.gate.merge import severity
 from policies.gate.result import GateError
-from policies.reports import ReportFinding
+from policies.report_formats import ReportFinding
 
 
 def read_template(path: Path) -> dict:

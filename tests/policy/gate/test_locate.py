@@ -20,7 +20,7 @@ def test_a_template_stage_finding_names_the_python_line_that_declares_the_resour
     Checkov run over the same mutation is the mutation test's.)"""
     import shutil
 
-    from policies.reports import to_sarif
+    from policies.report_formats import to_sarif
     from tests.opscli.test_reports import assert_code_scanning_accepts
     from tests.policy.fixtures import MUTATIONS
 

@@ -1,4 +1,4 @@
-"""policies/gate/reports.py: where the gate's report files may go."""
+"""policies/gate/report_files.py: where the gate's report files may go."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The gate's report files (gate.json, gate.sarif, gate.junit.xml): where they may go, and writing them whole.
-Their formats are policies/reports.py's, shared with opscli."""
+Their formats are policies/report_formats.py's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from platform_spec import files, sarif
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
 from policies.gate import ROOT
 from policies.gate.result import GateError, GateResult
-from policies.reports import to_json, to_junit, to_sarif
+from policies.report_formats import to_json, to_junit, to_sarif
 
 REPORT_NAMES = ("gate.json", "gate.sarif", "gate.junit.xml")
 
