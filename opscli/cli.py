@@ -214,8 +214,8 @@ def _run(ctx: click.Context, run: Callable[..., Report], kwargs: dict[str, Any],
         click.echo(render.render(report, "sarif", code, include_pass=kwargs["sarif_include_pass"]), nl=False)
     else:
         terminal.table(report, _console(kwargs["no_color"], stderr=False), code, show_all=kwargs["show_all"])
-    for why in delivered.unwritten:
-        click.echo(f"error: {why}", err=True)
+    for why in delivered.unwritten:  # the path as typed, shown as text: it may come from a script's input
+        click.echo(visible(f"error: {why}"), err=True)
     if report.incomplete:
         # Calls that never answered may still hold worker threads; the report is out, so do not wait for them.
         err.print(f"opscli: {'interrupted' if report.incomplete == 'interrupted' else 'timed out'}: checks "

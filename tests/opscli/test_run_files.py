@@ -165,6 +165,29 @@ def test_a_report_that_cannot_be_written_after_the_run_makes_every_stated_exit_c
     assert not (tmp_path / "gone").exists() and "Traceback" not in captured.err
 
 
+def test_a_report_path_that_cannot_be_written_after_the_run_is_shown_as_text(monkeypatch, capsys, aws_credentials,
+                                                                            tmp_path):
+    """Its name's control, bidi and bell characters are shown as escapes on stderr, as the same path refused
+    before the run is (the error boundary's line), never acted on by the terminal."""
+    import shutil
+
+    import opscli.core
+
+    gone = tmp_path / "g\x1b[2J\u202e\x07\r"
+    gone.mkdir()
+
+    def run(*_args, **_kwargs):
+        shutil.rmtree(gone)
+        return failing()
+
+    monkeypatch.setattr(opscli.core, "audit", run)
+    assert main(["audit", "--suffix", "x", "--no-history", "-o", "json", "--report", f"json={gone / 'a.json'}"]) \
+        == exit_codes.EXIT_INCOMPLETE
+    err = capsys.readouterr().err
+    assert f"error: --report json {tmp_path}/g\\x1b[2J\\u202e\\x07\\x0d/a.json cannot be written" in err, err
+    assert not any(raw in err for raw in ("\x1b", "\u202e", "\x07", "\r")), err
+
+
 def refusing(monkeypatch, refuse) -> list[tuple[str, str]]:
     """files.write_whole refusing the writes `refuse(name, nth write of that name)` says; the writes made."""
     real = files.write_whole
