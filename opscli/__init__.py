@@ -5,7 +5,8 @@ Exit codes (the contract):
   1  findings: at least one FAIL at or above --fail-on
   2  usage error: bad option, suffix, endpoint URL, outputs, stack-record or accepted-findings file (not a
      regular file, over 16 MiB, unreadable), report path that is not a regular file, is a symbolic link,
-     names a directory or lies in one that does not exist, or rule id
+     names a directory or lies in one that does not exist, or is the history or another report's file, or
+     rule id
   3  incomplete: a check could not look (access denied, throttled, endpoint down, malformed answer,
      no answer before --timeout), no check reached a verdict, the stack's declaration omits resources it
      lists or a stack record is not the whole stack, a report file that could not be written after the

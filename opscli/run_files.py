@@ -4,6 +4,7 @@ could not be written returned to the caller, never printed here."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,10 @@ def check_destinations(reports: Sequence[tuple[str, Path]], history_file: Path |
                        keep_history: bool) -> Destinations:
     """The run's destinations, or a UsageError before anything is read: a report path `files.write_whole` would
     refuse (not a regular file, a symbolic link, in a directory that does not exist), a --history that exists and
-    is not a regular file (a directory, a FIFO: never opened, so nothing waits). A history that is refused later
-    (not ours, locked) does not stop the run: `deliver` says why it was not recorded."""
+    is not a regular file (a directory, a FIFO: never opened, so nothing waits), a file named by two --report
+    options or by a --report and the history (one would replace the other: a report over the history is every
+    earlier run lost). A history that is refused later (not ours, locked) does not stop the run: `deliver` says
+    why it was not recorded."""
     for fmt, path in reports:
         try:
             files.writable_target(path, f"--report {fmt}")
@@ -48,12 +51,38 @@ def check_destinations(reports: Sequence[tuple[str, Path]], history_file: Path |
             raise UsageError(str(exc)) from None
     if history_file is not None and history_file.exists() and not history_file.is_file():
         raise UsageError(f"--history {history_file} is not a regular file")
-    if not keep_history:
-        return Destinations(tuple(reports), None)
+    destinations = Destinations(tuple(reports), None)
+    if keep_history:
+        try:
+            destinations = Destinations(tuple(reports), history_file or history.default_path())
+        except history.HistoryError as exc:  # no place for the default history: the run goes on, and says so
+            destinations = Destinations(tuple(reports), None, str(exc))
+    _refuse_one_file_twice(destinations)
+    return destinations
+
+
+def _refuse_one_file_twice(destinations: Destinations) -> None:
+    """A UsageError when two destinations name one file: the same name in the same directory, however the
+    directory is reached (a relative path, a symbolic link, a bind mount)."""
+    taken: dict[tuple[int, int, str], str] = {}
+    if destinations.history is not None and (key := _file(destinations.history)) is not None:
+        taken[key] = "is the history this run is recorded in: name another file"
+    for fmt, path in destinations.reports:
+        key = _file(path)
+        if key is None:  # its directory is gone since writable_target saw it: deliver says it cannot be written
+            continue
+        if key in taken:
+            raise UsageError(f"--report {fmt} {path} {taken[key]}")
+        taken[key] = f"is named by --report {fmt} too: name each report its own file"
+
+
+def _file(path: Path) -> tuple[int, int, str] | None:
+    """The name `path` gives in its directory (device and inode), or None when there is no such directory."""
     try:
-        return Destinations(tuple(reports), history_file or history.default_path())
-    except history.HistoryError as exc:  # no place for the default history: the run goes on, and says so
-        return Destinations(tuple(reports), None, str(exc))
+        directory = os.stat(path.parent)
+    except OSError:
+        return None
+    return directory.st_dev, directory.st_ino, path.name
 
 
 def deliver(report: Report, code: int, destinations: Destinations, *, show_all: bool,

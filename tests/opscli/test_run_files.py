@@ -133,6 +133,45 @@ def test_the_destinations_name_the_history_the_run_appends_to(tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_report_over_the_history_of_the_run_is_a_usage_error_and_the_history_is_kept(tmp_path, capsys,
+                                                                                     aws_credentials, monkeypatch):
+    """The report's rename would replace the history: every earlier run lost. Refused however the directory is
+    spelled (here: relative, from the working directory); the history is left byte for byte."""
+    import opscli.core
+
+    ran = []
+    monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: ran.append(1))
+    path = tmp_path / "history.sqlite"
+    history.record(path, failing(), 1)
+    before = path.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--suffix", "x", "--history", str(path), "--report", "json=history.sqlite"]) == \
+        exit_codes.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "error: --report json history.sqlite is the history this run is recorded in: name another file" in err
+    assert path.read_bytes() == before and not ran
+    monkeypatch.setenv("OPSCLI_HISTORY", str(path))  # the default history too
+    assert main(["audit", "--suffix", "x", "--report", "html=history.sqlite"]) == exit_codes.EXIT_USAGE
+    assert "error: --report html history.sqlite is the history" in capsys.readouterr().err
+    assert path.read_bytes() == before and not ran
+
+
+@pytest.mark.parametrize("second", ["same", "through-a-link", "same-format"])
+def test_two_reports_naming_one_file_are_a_usage_error(second, tmp_path):
+    """One would replace the other; refused before the run, whichever way the second names it."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "out")
+    first = ("json", tmp_path / "out" / "r")
+    other = {"same": ("sarif", tmp_path / "out" / "r"), "through-a-link": ("sarif", tmp_path / "link" / "r"),
+             "same-format": first}[second]
+    with pytest.raises(UsageError, match=f"^--report {other[0]} {other[1]} is named by --report json too: name "
+                                         "each report its own file$"):
+        run_files.check_destinations([first, other], None, keep_history=False)
+    assert run_files.check_destinations([first, ("sarif", tmp_path / "out" / "r.sarif")], tmp_path / "out" / "h",
+                                        keep_history=True).history == tmp_path / "out" / "h"
+    assert not list((tmp_path / "out").iterdir())
+
+
 # --- after the run: the history, then the report files -------------------------------------------------------
 
 @pytest.mark.parametrize("output", ["json", "table"])
