@@ -204,18 +204,6 @@ def test_errors_are_notifications_not_results_and_fail_the_run():
     assert run["automationDetails"]["id"] == "opscli/drift/TapStackx/"
 
 
-def test_help_uri_only_where_the_rules_are_published(monkeypatch):
-    from platform_spec import sarif
-
-    assert sarif.help_base({}) is None
-    assert sarif.help_base({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
-                            "GITHUB_SHA": "abc"}) == "https://github.com/o/r/blob/abc"
-    assert sarif.help_base({sarif.HELP_BASE_ENV: "https://example.test/docs/"}) == "https://example.test/docs"
-    [rule] = sarif.sarif_rules({"STK-NET-005"}, base="https://example.test")
-    assert rule["helpUri"] == "https://example.test/docs/rules.md#stk-net-005"
-    assert "helpUri" not in sarif.sarif_rules({"STK-NET-005"})[0]
-
-
 @pytest.mark.synth
 def test_one_run_writes_every_report_and_they_agree(shared_read, tmp_path, capsys, monkeypatch):
     """Run from a folder of the checkout: the checkout's source map is found upwards, and every finding on a

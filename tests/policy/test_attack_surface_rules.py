@@ -3,14 +3,12 @@ stack itself declares, and what AWS itself keeps)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import pytest
 
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Status
-from platform_spec.rules import live_only, stk_api_auth, stk_ecs_task, stk_egress, stk_iam_trust, stk_resource_policy
+from platform_spec.rules import stk_api_auth, stk_ecs_task, stk_egress, stk_iam_trust, stk_resource_policy
 
 OWN = "123456789012"
 
@@ -206,36 +204,6 @@ def _waf_rule(name: str, *, action: str | None = None, group_override: str | Non
 def test_a_web_acl_counts_only_when_a_rule_acts(rules, status):
     """Rules that all count (an Action or a group's OverrideAction switched to Count) block nothing: FAIL."""
     assert judge("STK-WAF-001", "AWS::WAFv2::WebACL", {"DefaultAction": {"Allow": {}}, "Rules": rules}) is status
-
-
-def test_what_grows_next_to_the_declaration_is_named_up_to_five():
-    found = [f"grant {n}" for n in range(7)]
-    result = live_only.nothing_undeclared({}, {"Undeclared": found})
-    assert result.status is Status.FAIL and "7 undeclared" in result.reason and "grant 4" in result.reason \
-        and "grant 5" not in result.reason
-    assert live_only.nothing_undeclared({}, {"Undeclared": []}).status is Status.PASS
-
-
-@pytest.mark.parametrize(("rules", "extra", "status"), [
-    ({"AutomaticallyAfterDays": 30}, {}, Status.PASS),
-    ({"AutomaticallyAfterDays": 365}, {}, Status.FAIL),
-    ({"ScheduleExpression": "rate(10 days)"}, {}, Status.PASS),
-    ({"ScheduleExpression": "rate(2160 hours)"}, {}, Status.FAIL),  # 90 days > 30
-    ({"ScheduleExpression": "cron(0 0 1 */6 ? *)"}, {"NextRotationDate": "+180"}, Status.FAIL),
-    ({"ScheduleExpression": "cron(0 0 * * ? *)"}, {"NextRotationDate": "+1"}, Status.PASS),
-])
-def test_a_rotation_schedule_longer_than_the_policy_fails(rules, extra, status):
-    """STK-SECRET-004: a schedule stretched past the allowed age fails before the age itself runs out."""
-    from datetime import datetime, timedelta
-
-    from platform_spec.rules.secrets_live import secret_rotation_age
-
-    now = datetime(2026, 12, 4, tzinfo=UTC)
-    last = now - timedelta(days=1)
-    secret = {"RotationRules": rules, "LastRotatedDate": last, "NextRotationDate": now + timedelta(days=5)}
-    if "NextRotationDate" in extra:
-        secret["NextRotationDate"] = last + timedelta(days=int(extra["NextRotationDate"]))
-    assert secret_rotation_age(secret, now, 30).status is status
 
 
 def egress_verdicts(resources: dict) -> dict[str, Status]:

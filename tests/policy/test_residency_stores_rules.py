@@ -1,5 +1,5 @@
-"""The data stores' copies (STK-RES-005 to 009), a secret scheduled for deletion (STK-SECRET-008) and the
-database's server certificate (STK-RDS-004), on plain data: what passes, what fails and what the finding names."""
+"""The data stores' copies (STK-RES-005 to 009) and the database's server certificate (STK-RDS-004), on plain data:
+what passes, what fails and what the finding names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from platform_spec.result import Status
-from platform_spec.rules import secrets_live, stk_rds
+from platform_spec.rules import stk_rds
 from platform_spec.rules import stk_residency_stores as res
 
 HOME = "123456789012"
@@ -135,12 +135,6 @@ def test_a_secret_in_tokyo_only_passes_and_a_garbled_replica_list_is_could_not_l
         res.secret_replicas_in_japan({**SECRET, "ReplicationStatus": [{"Status": "InSync"}]})
     with pytest.raises(CouldNotLook):
         res.secret_replicas_in_japan({"Name": "no-arn"})
-
-
-def test_a_secret_scheduled_for_deletion_fails_naming_the_date():
-    result = secrets_live.secret_not_scheduled_for_deletion({**SECRET, "DeletedDate": NOW + timedelta(days=7)}, NOW)
-    assert result.status is Status.FAIL and "scheduled for deletion on 2026-12-13 (in 7 day(s))" in result.reason
-    assert secrets_live.secret_not_scheduled_for_deletion(SECRET, NOW).status is Status.PASS
 
 
 # --- the server certificate -----------------------------------------------------------------------------

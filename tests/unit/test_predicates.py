@@ -5,22 +5,9 @@ from __future__ import annotations
 import pytest
 
 from platform_spec.result import Status
-from platform_spec.rules import stk_destroy, stk_kms, stk_name, stk_region, stk_secret, stk_tag
-from platform_spec.rules.intrinsics import ref_target, render, tag_map
+from platform_spec.rules import stk_destroy, stk_kms, stk_name, stk_secret, stk_tag
 
 CMK = {"Fn::GetAtt": ["Cmk", "Arn"]}
-
-
-def test_intrinsics():
-    assert ref_target({"Ref": "A"}) == "A"
-    assert ref_target({"Fn::GetAtt": ["B", "Arn"]}) == "B"
-    assert ref_target({"Fn::GetAtt": "C.Arn"}) == "C"
-    assert ref_target("arn:aws:kms:...") is None and ref_target({"Ref": 1}) is None
-    assert render({"Fn::Join": ["", ["/aws/lambda/", {"Ref": "F"}]]}) == "/aws/lambda/{token}"
-    assert render({"Fn::Sub": "x-${AWS::Region}-y"}) == "x-{token}-y"
-    assert render({"Ref": "X"}) == "{token}" and render(3) is None
-    assert tag_map({"a": "b"}) == {"a": "b"} and tag_map([{"Key": "k", "Value": "v"}]) == {"k": "v"}
-    assert tag_map(None) == {}
 
 
 @pytest.mark.parametrize("type_, props, status", [
@@ -105,9 +92,3 @@ def test_tag_predicate():
     assert stk_tag.check("AWS::EC2::VPC", good, required, {"Owner": "someone-else"}).failed
     assert stk_tag.check("AWS::EFS::FileSystem", {"FileSystemTags": good["Tags"]}, required).status is Status.PASS
     assert stk_tag.check("AWS::EC2::Route", {}, required).status is Status.NOT_APPLICABLE
-
-
-def test_region_predicate():
-    assert stk_region.check("ap-northeast-1").status is Status.PASS
-    assert stk_region.check("ap-northeast-3").failed
-    assert stk_region.check(None).failed and stk_region.check("${Token[AWS.Region.1]}").failed

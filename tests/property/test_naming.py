@@ -1,4 +1,4 @@
-"""Properties of the naming rules (pure functions; no synthesis here)."""
+"""Properties of the naming rules (platform_spec.naming; pure functions, no synthesis here)."""
 
 from __future__ import annotations
 

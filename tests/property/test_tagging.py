@@ -1,10 +1,9 @@
-"""Properties of the tagging rules and config parsing (pure functions; no synthesis here)."""
+"""Properties of the tagging rules (platform_spec.tagging; pure functions, no synthesis here)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 
-from cdk_app.config import parse_context
 from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags, missing_required_tags, tag_problems
 from tests.property.strategies import configs
 
@@ -27,14 +26,3 @@ def test_extra_tags_never_override_required_ones(config):
     for key, value in config.extra_tags:
         if key not in REQUIRED_TAG_KEYS:
             assert tags[key] == value
-
-
-@given(configs)
-def test_parsing_is_idempotent(config):
-    """Feeding a parsed config's values back through the parser yields the same config."""
-    context = {
-        "environmentSuffix": config.environment_suffix, "project": config.project,
-        "costCenter": config.cost_center, "owner": config.owner,
-        "dataClassification": config.data_classification, "extraTags": dict(config.extra_tags),
-    }
-    assert parse_context(context.get) == config
