@@ -1,10 +1,15 @@
-"""CloudFormation's intrinsic functions read without resolving anything, as the rules read a template
-(platform_spec.rules.intrinsics)."""
+"""CloudFormation's intrinsic functions, both ways the code reads them: without resolving anything, as the rules read
+a template (platform_spec.rules.intrinsics), and resolved against a deployment's ids and attributes, as the local
+deployer and opscli's drift resolve it (platform_spec.intrinsics)."""
 
 from __future__ import annotations
 
+import pytest
+
+from platform_spec.intrinsics import Resolver, Unresolvable, references
 from platform_spec.rules.intrinsics import ref_target, render, tag_map
 
+# --- read without resolving (platform_spec.rules.intrinsics) ------------------------------------------------------
 
 def test_intrinsics():
     assert ref_target({"Ref": "A"}) == "A"
@@ -16,3 +21,58 @@ def test_intrinsics():
     assert render({"Ref": "X"}) == "{token}" and render(3) is None
     assert tag_map({"a": "b"}) == {"a": "b"} and tag_map([{"Key": "k", "Value": "v"}]) == {"k": "v"}
     assert tag_map(None) == {}
+
+
+# --- resolved against a deployment (platform_spec.intrinsics) ------------------------------------------------------
+
+QUEUE_ARN = "arn:aws:sqs:ap-northeast-1:123456789012:intake"
+
+
+def resolver(**options) -> Resolver:
+    """A deployment with a bucket (Ref), a queue (its Arn attribute), a parameter and two zones."""
+    made = Resolver(pseudo={"AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012", "AWS::NoValue": None},
+                    parameters={"Env": "test"}, azs=["ap-northeast-1a", "ap-northeast-1c"], **options)
+    made.refs["Bucket"] = "intake-test"
+    made.attrs["Queue"] = {"Arn": QUEUE_ARN}
+    return made
+
+
+@pytest.mark.parametrize("value, resolved", [
+    ({"Ref": "Bucket"}, "intake-test"),
+    ({"Ref": "Env"}, "test"),
+    ({"Ref": "AWS::NoValue"}, None),  # a property left out
+    ({"Fn::GetAtt": ["Queue", "Arn"]}, QUEUE_ARN),
+    ({"Fn::GetAtt": "Queue.Arn"}, QUEUE_ARN),
+    ({"Fn::Sub": "${Bucket}-${AWS::Region}-${Queue.Arn}"}, f"intake-test-ap-northeast-1-{QUEUE_ARN}"),
+    ({"Fn::Sub": ["${Name}/${Env}", {"Name": {"Ref": "Bucket"}}]}, "intake-test/test"),  # its own variables first
+    ({"Fn::Join": ["-", [{"Ref": "Env"}, {"Fn::Select": [1, {"Fn::GetAZs": ""}]}]]}, "test-ap-northeast-1c"),
+    ({"Fn::Split": [",", "a,b"]}, ["a", "b"]),
+    ({"Tags": [{"Ref": "Bucket"}, 3]}, {"Tags": ["intake-test", 3]}),  # inside maps and lists, the rest as it is
+])
+def test_intrinsics_resolve_to_the_deployments_values(value, resolved):
+    assert resolver().resolve(value) == resolved
+
+
+def test_a_dynamic_reference_resolves_through_the_secret_reader_it_was_given():
+    read = resolver(secret_value=lambda secret_id, key: f"<{secret_id}:{key}>")
+    assert read.resolve("user={{resolve:secretsmanager:db-credentials:SecretString:password}}") == \
+        "user=<db-credentials:password>"
+    with pytest.raises(Unresolvable, match="secret db-credentials"):
+        resolver().resolve("{{resolve:secretsmanager:db-credentials:SecretString:password}}")
+
+
+@pytest.mark.parametrize("value, named", [
+    ({"Ref": "Missing"}, "Missing"),
+    ({"Fn::GetAtt": ["Queue", "Url"]}, "Queue.Url"),
+    ({"Fn::Sub": "${Missing.Arn}"}, "Missing.Arn"),
+])
+def test_what_the_deployment_does_not_have_is_unresolvable_naming_it(value, named):
+    with pytest.raises(Unresolvable, match=named):
+        resolver().resolve(value)
+
+
+def test_references_are_the_logical_ids_a_value_names_but_a_subs_own_variables():
+    assert references([{"Ref": "A"}, {"Fn::GetAtt": "B.Arn"}, {"Fn::GetAtt": ["C", "Arn"]}, {"X": {"Ref": "D"}}]) == \
+        {"A", "B", "C", "D"}
+    assert references({"Fn::Sub": ["${Name}-${Bucket}-${Queue.Arn}-${!Literal}", {"Name": {"Ref": "Other"}}]}) == \
+        {"Bucket", "Queue", "Other"}

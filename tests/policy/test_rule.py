@@ -1,0 +1,52 @@
+"""The rule types and their registration (platform_spec.rule): a rule module registers each rule once, with itself as
+the rule's home; a per-resource rule judges only the types it names. Each registry list is replaced for the test, so
+the real rules stay as the registry read them. That every registered rule has one home the registry found:
+tests/policy/test_registry.py; that a whole-stack rule reads every type it depends on:
+tests/policy/test_rule_reads.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from platform_spec import rule
+from platform_spec.context import Context
+from platform_spec.result import Result, Status
+
+
+def check(resource_type, properties):
+    return Result.ok("fine") if properties.get("Fine") else Result.fail("not fine")
+
+
+def test_a_plain_rule_judges_its_types_only_and_its_home_is_the_module_of_its_check(monkeypatch):
+    monkeypatch.setattr(rule, "REGISTERED", [])
+    registered = rule.plain_rule("STK-TEST-001", ["AWS::SNS::Topic"], check)
+    assert [registered] == rule.REGISTERED and registered.module == __name__
+    assert registered.evaluate("AWS::SNS::Topic", {"Fine": True}, Context()).status is Status.PASS
+    assert registered.evaluate("AWS::SNS::Topic", None, Context()).status is Status.FAIL  # no properties: judged
+    assert registered.evaluate("AWS::SQS::Queue", {"Fine": True}, Context()).status is Status.NOT_APPLICABLE
+
+
+def test_a_rule_id_registered_twice_is_refused_and_the_first_kept(monkeypatch):
+    for name in ("REGISTERED", "STACK_RULES", "ACCOUNT_RULES"):
+        monkeypatch.setattr(rule, name, [])
+    first = rule.plain_rule("STK-TEST-001", ["AWS::SNS::Topic"], check)
+    with pytest.raises(ValueError, match="rule STK-TEST-001 is registered twice"):
+        rule.plain_rule("STK-TEST-001", ["AWS::SQS::Queue"], check)
+    stack = rule.stack_rule("STK-TEST-002", ["AWS::SNS::Topic"], lambda resources: [])
+    with pytest.raises(ValueError, match="stack rule STK-TEST-002 is registered twice"):
+        rule.stack_rule("STK-TEST-002", ["AWS::SNS::Topic"], lambda resources: [])
+    account = rule.account_rule("STK-TEST-003", ["AWS::IAM::Role"], lambda resources, facts: [])
+    with pytest.raises(ValueError, match="account rule STK-TEST-003 is registered twice"):
+        rule.account_rule("STK-TEST-003", ["AWS::IAM::Role"], lambda resources, facts: [])
+    assert ([first], [stack], [account]) == (rule.REGISTERED, rule.STACK_RULES, rule.ACCOUNT_RULES)
+
+
+def test_an_account_rule_names_only_what_it_reads(monkeypatch):
+    monkeypatch.setattr(rule, "ACCOUNT_RULES", [])
+    with pytest.raises(ValueError, match="account rule STK-TEST-003 judges types it does not read"):
+        rule.account_rule("STK-TEST-003", ["AWS::IAM::Role"], lambda resources, facts: [], judges=["AWS::S3::Bucket"])
+    narrow = rule.account_rule("STK-TEST-004", ["AWS::IAM::Role", "AWS::S3::Bucket"], lambda resources, facts: [],
+                               judges=["AWS::S3::Bucket"])
+    wide = rule.account_rule("STK-TEST-005", ["AWS::IAM::Role"], lambda resources, facts: [])
+    assert (narrow.subjects, wide.subjects) == (frozenset({"AWS::S3::Bucket"}), frozenset({"AWS::IAM::Role"}))
+    assert [narrow, wide] == rule.ACCOUNT_RULES
