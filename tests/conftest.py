@@ -314,7 +314,7 @@ def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
     outputs, log = directory / "flat-outputs.json", directory / "localenv.log"
     state = directory / f"{synth.config.stack_name}.json"
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
-    # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/test_localenv_cli.py.
+    # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/localenv/test_main.py.
     env = {**unmeasured(os.environ), **extra_env}
     with log.open("w") as sink:
         process = subprocess.Popen(
@@ -355,7 +355,7 @@ def monitored_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
 
 
 # The reads only TapMonitor<suffix>'s types need (its event source mapping, managed policies and schedule): the
-# shared deployment leaves the monitor out, and tests/unit/test_localenv_monitor.py audits that stack and sees them.
+# shared deployment leaves the monitor out, and tests/unit/localenv/test_monitor.py audits that stack and sees them.
 MONITOR_ONLY_READS = frozenset({"lambda:GetEventSourceMapping", "iam:GetPolicy", "iam:GetPolicyVersion",
                                 "iam:ListEntitiesForPolicy", "scheduler:GetSchedule"})
 

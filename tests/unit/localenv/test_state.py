@@ -1,7 +1,7 @@
 """The lock that proves which process is the running `localenv up`: its directory, its file, and what `down` asks
 the kernel before it signals anything (localenv/state.py). The cases that could reach an unrelated process (a
 lock hard-linked to another program's locked file, a `down` from a child PID namespace, a record that is a
-directory) run end to end in a private PID namespace (tests/unit/test_localenv_cli.py, pidns_scenario.py)."""
+directory) run end to end in a private PID namespace (tests/unit/localenv/test_main.py, pidns_scenario.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from localenv import state
 from localenv.__main__ import down as down_command
 from localenv.__main__ import main
 from tests.conftest import ROOT
-from tests.unit.pidns_scenario import alive
+from tests.unit.localenv.pidns_scenario import alive
 
 # struct flock (fcntl(2)) on Linux: a write lock on the whole file.
 WHOLE_FILE_WRITE_LOCK = struct.pack("@hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)

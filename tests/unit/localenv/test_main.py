@@ -1,4 +1,5 @@
-"""`python -m localenv` up/down bookkeeping (the running server itself is the tests' shared deployment)."""
+"""`python -m localenv` (localenv/__main__.py): up/down bookkeeping (the running server itself is the tests' shared
+deployment)."""
 
 from __future__ import annotations
 
@@ -172,8 +173,8 @@ def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path
     prefix = _private_pid_namespace()
     if prefix is None:
         pytest.skip("unshare --pid --mount-proc is not permitted here (needs root or user namespaces)")
-    done = subprocess.run([*prefix, sys.executable, "-m", "tests.unit.pidns_scenario", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run([*prefix, sys.executable, "-m", "tests.unit.localenv.pidns_scenario", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert "up_failed" not in result, result
@@ -202,39 +203,3 @@ def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path
         outcome = after[name]
         assert outcome["code"] == 2 and why in outcome["said"], (name, outcome)
         assert outcome["victim_alive"] and outcome["bystander_alive"] and outcome["record_kept"], (name, outcome)
-
-
-def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
-    """moto makes botocore sessions of its own (three at import, to list EC2's regions): in the emulator's
-    process they share one loader of service models, so each model is parsed once."""
-    import botocore.loaders
-    import botocore.session
-
-    from localenv.emulator import configure_moto
-
-    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)  # a fresh process's
-    assert botocore.session.Session().get_component("data_loader") is not \
-        botocore.session.Session().get_component("data_loader")
-    configure_moto()
-    one, two = botocore.session.Session(), botocore.session.Session()
-    assert one.get_component("data_loader") is two.get_component("data_loader")
-    own = botocore.session.Session()
-    own.set_config_variable("data_path", "/elsewhere")
-    assert own.get_component("data_loader") is not one.get_component("data_loader")  # another data path
-
-
-def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch):
-    """A process that put its own shared loader in botocore's place (the tests put opscli's) keeps it: the
-    emulator's configuration neither wraps nor replaces it."""
-    import botocore.session
-
-    from localenv.emulator import configure_moto
-
-    def own_loader(data_path=None):
-        return shared
-
-    shared = botocore.session.create_loader(None)
-    monkeypatch.setattr(botocore.session, "create_loader", own_loader)
-    configure_moto()
-    assert botocore.session.create_loader is own_loader
-    assert botocore.session.Session().get_component("data_loader") is shared

@@ -1,8 +1,14 @@
-"""localenv's emulator answers each connection in a thread it keeps (localenv.emulator.PooledWSGIServer): threads
-are reused, a connection never waits for another, and the threads stop with the server. Its handler
-(KeepAliveRequestHandler) answers HTTP/1.1 requests on a connection the client keeps, each answer with its own
-length, and goes werkzeug's way (one answer, then close) for anything else. Every assertion observes the server's
-state or a rendezvous of requests, never a clock: a busy machine changes how long, not what."""
+"""localenv's emulator (localenv/emulator.py): the server and the moto it runs.
+
+The server answers each connection in a thread it keeps (PooledWSGIServer): threads are reused, a connection never
+waits for another, and the threads stop with the server. Its handler (KeepAliveRequestHandler) answers HTTP/1.1
+requests on a connection the client keeps, each answer with its own length, and goes werkzeug's way (one answer,
+then close) for anything else. Every assertion observes the server's state or a rendezvous of requests, never a
+clock: a busy machine changes how long, not what.
+
+Its moto (configure_moto) makes a symmetric KMS key without moto's RSA key pair (which AWS does not have for it, and
+which cost ~0.11 s of CPU per key); the pair is made if something asks for it, and an asymmetric key signs and
+verifies as before. Every botocore session of its process shares one loader of service models."""
 
 from __future__ import annotations
 
@@ -14,9 +20,16 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.kms.models import kms_backends
 
-from localenv.emulator import KeepAliveRequestHandler, PooledWSGIServer
+from localenv.emulator import KeepAliveRequestHandler, PooledWSGIServer, configure_moto
+from tests.opscli.conftest import FAKE_CREDENTIALS
+
+# --- the server ----------------------------------------------------------------------------------------------
 
 GATHERED = 12
 _together = threading.Barrier(GATHERED)
@@ -113,11 +126,7 @@ def test_a_response_never_writes_its_member_choices_into_state_shared_between_re
     """moto wrote ECS's include=TAGS choice into a dict its response class shares with every thread, which another
     thread's answer was iterating ("dictionary changed size during iteration", once in ten runs under load). With
     the emulator's configuration the class's dict is never written, whatever a request includes."""
-    import boto3
-    from moto import mock_aws
     from moto.ecs.responses import EC2ContainerServiceResponse
-
-    from localenv.emulator import configure_moto
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
@@ -233,3 +242,72 @@ def test_past_its_limit_of_kept_connections_an_answer_says_close(server):
     finally:
         first.close()
         second.close()
+
+
+# --- the moto it runs ------------------------------------------------------------------------------------------
+
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture
+def kms(monkeypatch):
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    configure_moto()
+    with mock_aws():
+        yield boto3.client("kms", region_name=REGION)
+
+
+def _key(key_id: str):
+    return kms_backends[DEFAULT_ACCOUNT_ID][REGION].keys[key_id]
+
+
+def test_a_symmetric_key_encrypts_without_a_key_pair_until_one_is_asked_for(kms):
+    key_id = kms.create_key(Description="symmetric")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    assert _key(key_id).private_key._made is None  # no key pair made
+    assert _key(key_id).private_key.public_key() is not None  # asked for (as moto answers GetPublicKey): made
+    assert _key(key_id).private_key._made is not None
+
+
+@pytest.mark.parametrize("spec, algorithm", [("RSA_2048", "RSASSA_PSS_SHA_256"),
+                                             ("ECC_NIST_P256", "ECDSA_SHA_256")])
+def test_an_asymmetric_key_has_its_pair_at_once_and_signs_and_verifies(kms, spec, algorithm):
+    key_id = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    assert not hasattr(_key(key_id).private_key, "_made")  # moto's own key pair, made when the key was
+    signature = kms.sign(KeyId=key_id, Message=b"m", SigningAlgorithm=algorithm)["Signature"]
+    assert kms.verify(KeyId=key_id, Message=b"m", Signature=signature, SigningAlgorithm=algorithm)["SignatureValid"]
+    assert kms.get_public_key(KeyId=key_id)["PublicKey"]
+
+
+def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
+    """moto makes botocore sessions of its own (three at import, to list EC2's regions): in the emulator's
+    process they share one loader of service models, so each model is parsed once."""
+    import botocore.loaders
+    import botocore.session
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)  # a fresh process's
+    assert botocore.session.Session().get_component("data_loader") is not \
+        botocore.session.Session().get_component("data_loader")
+    configure_moto()
+    one, two = botocore.session.Session(), botocore.session.Session()
+    assert one.get_component("data_loader") is two.get_component("data_loader")
+    own = botocore.session.Session()
+    own.set_config_variable("data_path", "/elsewhere")
+    assert own.get_component("data_loader") is not one.get_component("data_loader")  # another data path
+
+
+def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch):
+    """A process that put its own shared loader in botocore's place (the tests put opscli's) keeps it: the
+    emulator's configuration neither wraps nor replaces it."""
+    import botocore.session
+
+    def own_loader(data_path=None):
+        return shared
+
+    shared = botocore.session.create_loader(None)
+    monkeypatch.setattr(botocore.session, "create_loader", own_loader)
+    configure_moto()
+    assert botocore.session.create_loader is own_loader
+    assert botocore.session.Session().get_component("data_loader") is shared

@@ -1,9 +1,9 @@
-"""Run inside a private PID namespace (tests/unit/test_localenv_cli.py starts it with `unshare`): forged localenv
+"""Run inside a private PID namespace (tests/unit/localenv/test_main.py starts it with `unshare`): forged localenv
 state records, forged locks and a `down` from a child PID namespace, against a real `localenv up`, an unrelated
 bystander and an unrelated program holding a POSIX lock (the victims). Prints one JSON object of what happened;
 signals nothing itself but its own children.
 
-The victim programs are also the tests' stand-ins outside a namespace (tests/unit/test_localenv_lock.py)."""
+The victim programs are also the tests' stand-ins outside a namespace (tests/unit/localenv/test_state.py)."""
 
 from __future__ import annotations
 

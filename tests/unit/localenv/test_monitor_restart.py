@@ -1,7 +1,6 @@
 """`localenv up` run again while its deployment runs: the monitor's consumer is started again only when the process
-the record names no longer runs, and only by the running `up` (its own child); `processes.Identity` tells a running
-process from a pid that names nothing, a zombie or another process. Without the emulator: a stand-in `up` runs the
-real loop (`localenv.__main__.serve`) with a consumer that sleeps."""
+the record names no longer runs, and only by the running `up` (its own child). Without the emulator: a stand-in
+`up` runs the real loop (`localenv.__main__.serve`) with a consumer that sleeps."""
 
 from __future__ import annotations
 
@@ -119,20 +118,3 @@ def test_a_deployment_whose_record_names_no_consumer_is_left_alone(tmp_path):
             assert restart_monitor(config, paths) is None
     finally:
         held.release()
-
-
-def test_a_process_is_told_by_its_pid_and_start_time():
-    me = processes.Identity.of(os.getpid())
-    assert me is not None and me.running()
-    assert not processes.Identity(me.pid, me.start_time + 1).running()  # the pid reused by another process
-    assert processes.Identity.from_dict(me.to_dict()) == me
-    assert all(processes.Identity.from_dict(v) is None for v in (None, {"pid": 0, "start_time": 1},
-                                                                 {"pid": "1", "start_time": 1}, {"pid": True}))
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    try:
-        deadline = time.monotonic() + 60
-        while processes.Identity.of(child.pid) is not None:  # a zombie until waited for: it has ended
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        child.wait()

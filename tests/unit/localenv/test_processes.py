@@ -1,0 +1,29 @@
+"""The child processes localenv starts (localenv/processes.py): `Identity` tells a running process from a pid that
+names nothing, a zombie or another process. `stop` ends every workload and consumer the tests start
+(tests/unit/localenv/test_monitor_restart.py, tests/services/test_pipeline.py, the shared deployment)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from localenv import processes
+
+
+def test_a_process_is_told_by_its_pid_and_start_time():
+    me = processes.Identity.of(os.getpid())
+    assert me is not None and me.running()
+    assert not processes.Identity(me.pid, me.start_time + 1).running()  # the pid reused by another process
+    assert processes.Identity.from_dict(me.to_dict()) == me
+    assert all(processes.Identity.from_dict(v) is None for v in (None, {"pid": 0, "start_time": 1},
+                                                                 {"pid": "1", "start_time": 1}, {"pid": True}))
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 60
+        while processes.Identity.of(child.pid) is not None:  # a zombie until waited for: it has ended
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        child.wait()
