@@ -1,5 +1,5 @@
 """The metadata API's OpenAPI 3.1 description, served at GET /openapi.json. Written by hand (the API has no
-framework to generate it); tests/services/test_api.py checks that every route the API answers is described
+framework to generate it); tests/services/test_openapi.py checks that every route the API answers is described
 and that real answers match the described schemas."""
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 """Fixtures for the workloads: real PostgreSQL and Redis on 127.0.0.1 with TLS (certificates made for the
-session), started once per session and emptied per test; a log sink that keeps the JSON lines."""
+session), started once per session and emptied per test; a log sink that keeps the JSON lines; the metadata API in
+process and served over HTTP, over three stored videos (its tests: test_app.py, test_server.py, test_openapi.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import http.client
 import io
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +21,12 @@ import pytest
 from localenv.dataservers import PostgresServer, RedisServer, missing_servers
 from localenv.sample_video import make_video
 from localenv.tls import TlsFiles, make_tls_files
-from services.common import db
-from services.common.cache import Cache
+from services.common import db, videos
+from services.common.cache import AsyncCache, Cache
 from services.common.log import JsonLogger
 from services.common.settings import DatabaseSettings, RedisSettings
+from services.metadata_api.app import MetadataApi
+from services.metadata_api.server import ApiServer, serve_until
 
 DATABASE = "videometadata"
 
@@ -140,3 +147,100 @@ def sample_video(tmp_path_factory) -> Path:
 def count_rows(settings: DatabaseSettings) -> int:
     with psycopg.connect(**settings.conninfo("tests")) as conn:
         return conn.execute("SELECT count(*) FROM videos").fetchone()[0]
+
+
+# --- the metadata API -------------------------------------------------------------------------------------------------
+
+def record(n: int, *, codec: str = "h264", version: str = "v1") -> dict:
+    return {"bucket": "ingest", "object_key": f"uploads/video-{n:03d}.mp4", "version_id": version,
+            "size_bytes": 1000 + n, "etag": f"etag{n}", "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "duration_seconds": 2.0, "bit_rate": 100_000, "width": 320, "height": 240, "frame_rate": 25.0,
+            "video_codec": codec, "audio_codec": "aac", "uploaded_at": "2026-11-27T00:00:00Z",
+            "streams": [{"index": 0, "type": "video", "codec": codec}]}
+
+
+class SyncApi:
+    """A MetadataApi driven from a test: its coroutines run on an event loop of its own (a thread), the one
+    its Redis connection and database pool are bound to; started as the server starts it."""
+
+    def __init__(self, core: MetadataApi) -> None:
+        self.core = core
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.run(core.start())
+
+    def run(self, coroutine, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def handle(self, method: str, target: str):
+        return self.run(self.core.handle(method, target))
+
+    def __getattr__(self, name: str):
+        return getattr(self.core, name)
+
+    def close(self) -> None:
+        self.run(self.core.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@contextlib.contextmanager
+def sync_api(pool, cache: AsyncCache, log) -> Iterator[SyncApi]:
+    api = SyncApi(MetadataApi(db=pool, cache=cache, logger=log))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def api(api_pool, cache, redis_settings, log) -> Iterator[SyncApi]:
+    """The API over the same Redis as `cache` (emptied for this test), which the tests read and seed."""
+    with sync_api(api_pool, AsyncCache(redis_settings, log), log) as api:
+        yield api
+
+
+@pytest.fixture
+def stored(clean_db) -> list[dict]:
+    with db.connect(clean_db, "tests") as conn:
+        rows = [videos.upsert(conn, record(n))[0] for n in range(3)]
+    return rows
+
+
+@contextlib.contextmanager
+def running(pool, redis_settings, log, cache: AsyncCache | None = None,
+            **options) -> Iterator[tuple[ApiServer, threading.Event]]:
+    """The API served by uvicorn on a free port, in a thread (`options` for ApiServer: timeouts, connection
+    limit); stopped (and checked stopped) afterwards."""
+    core = MetadataApi(db=pool, cache=cache or AsyncCache(redis_settings, log), logger=log)
+    server = ApiServer(("127.0.0.1", 0), core, log, **options)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_until, args=(server, stop))
+    thread.start()
+    try:
+        yield server, stop
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def served(api_pool, cache, redis_settings, log) -> Iterator[ApiServer]:
+    with running(api_pool, redis_settings, log) as (server, _):
+        yield server
+
+
+@pytest.fixture
+def http_api(served) -> int:
+    return served.server_address[1]
+
+
+def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, response.headers, body  # case-insensitive, as HTTP header names are

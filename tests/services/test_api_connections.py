@@ -21,7 +21,7 @@ import pytest
 
 from localenv.emulator import free_port
 from services.metadata_api.server import connection_limit
-from tests.services.test_api import request, running
+from tests.services.conftest import request, running
 
 # Only a guard against a hang: each test waits for an outcome (the server closed the connection), never for a time.
 HANG_GUARD_S = 30

@@ -280,7 +280,7 @@ def test_one_failed_connection_is_one_outage_logged_and_each_request_told(redis_
     """Redis unreachable: every request of the turn gets CacheUnavailable (its BYPASS), the breaker logs the
     outage once, and the requests after it do not try Redis."""
     from services.common.cache import CacheUnavailable
-    from tests.services.test_api import down_settings
+    from tests.services.test_app import down_settings
 
     async def main():
         api_cache = AsyncCache(down_settings(redis_settings), log)

@@ -11,14 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common import db, videos
-
-
-def record(n: int, *, codec: str = "h264", version: str = "v1") -> dict:
-    return {"bucket": "ingest", "object_key": f"uploads/video-{n:03d}.mp4", "version_id": version,
-            "size_bytes": 1000 + n, "etag": f"etag{n}", "container": "mov,mp4,m4a,3gp,3g2,mj2",
-            "duration_seconds": 2.0, "bit_rate": 100_000, "width": 320, "height": 240, "frame_rate": 25.0,
-            "video_codec": codec, "audio_codec": "aac", "uploaded_at": "2026-11-27T00:00:00Z",
-            "streams": [{"index": 0, "type": "video", "codec": codec}]}
+from tests.services.conftest import record
 
 
 def reading(settings, check) -> None:

@@ -28,7 +28,7 @@ from services.video_worker.worker import (
     parse_job,
 )
 from tests.services.conftest import LogSink, count_rows, settings_for
-from tests.services.test_api import down_cache
+from tests.services.test_app import down_cache
 
 REGION = "ap-northeast-1"
 
@@ -323,29 +323,6 @@ def test_a_loop_that_dies_stops_the_worker_with_a_failure(worker, intake):
     assert stop.is_set() and broken.logger.events("job_loop_died")
     assert [r["event"] for r in broken.logger.records if r["event"].startswith("worker_")] == [
         "worker_started", "worker_stopped"]
-
-
-def test_run_service_exits_4_when_the_service_fails(monkeypatch):
-    from platform_spec.exit_codes import EXIT_SERVICE_FAILED
-    from services.common import runtime
-    from services.common.runtime import ServiceFailed
-
-    class FakePool:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(runtime, "migrated_pool", lambda *a, **k: FakePool())
-    monkeypatch.setattr(runtime.DatabaseSettings, "from_env", staticmethod(lambda: None))
-    monkeypatch.setattr(runtime.RedisSettings, "from_env", staticmethod(lambda: None))
-    monkeypatch.setattr(runtime, "Cache", lambda *a, **k: None)
-
-    def serve(*_args):
-        raise ServiceFailed("1 job loop(s) died: OSError")
-
-    assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_SERVICE_FAILED
 
 
 HOLD_LOCK = """

@@ -1,0 +1,28 @@
+"""What every service's process does around its work (services/common/runtime.py): a service that fails while
+running exits 4, for ECS to replace the task. The start-up exits (2 for a setting, 3 for a dependency) as real
+processes: tests/services/test_pipeline.py."""
+
+from __future__ import annotations
+
+from platform_spec.exit_codes import EXIT_SERVICE_FAILED
+from services.common import runtime
+from services.common.runtime import ServiceFailed
+
+
+def test_run_service_exits_4_when_the_service_fails(monkeypatch):
+    class FakePool:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(runtime, "migrated_pool", lambda *a, **k: FakePool())
+    monkeypatch.setattr(runtime.DatabaseSettings, "from_env", staticmethod(lambda: None))
+    monkeypatch.setattr(runtime.RedisSettings, "from_env", staticmethod(lambda: None))
+    monkeypatch.setattr(runtime, "Cache", lambda *a, **k: None)
+
+    def serve(*_args):
+        raise ServiceFailed("1 job loop(s) died: OSError")
+
+    assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_SERVICE_FAILED

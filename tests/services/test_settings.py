@@ -1,0 +1,36 @@
+"""The services' settings from the environment ECS gives them (services/common/settings.py): a missing or weak value
+(no TLS, no AUTH, a port that is no port) is refused with its name, and the credentials never show."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.settings import DatabaseSettings, RedisSettings, SettingsError
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"DB_SSLMODE": "require"}, "DB_SSLMODE must be verify-full"),
+    ({"DB_HOST": ""}, "DB_HOST is not set"),
+    ({"DB_PORT": "eighty"}, "DB_PORT must be an integer"),
+    ({"DB_PORT": "70000"}, "DB_PORT must be between 1 and 65535"),
+    ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
+])
+def test_database_settings_refuse_missing_or_weak_values(postgres, change, message):
+    with pytest.raises(SettingsError, match=message):
+        DatabaseSettings.from_env({**postgres.environment(), **change})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"REDIS_TLS": "false"}, "REDIS_TLS must be true"),
+    ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
+    ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
+    ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
+])
+def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, message):
+    with pytest.raises(SettingsError, match=message):
+        RedisSettings.from_env({**redis_server.environment(), **change})
+
+
+def test_settings_never_show_credentials(db_settings, redis_settings):
+    assert db_settings.password not in repr(db_settings)
+    assert redis_settings.password not in repr(redis_settings)
