@@ -1,5 +1,5 @@
 """The architecture, read from the sources: the packages stand on each other in one direction, no module takes part
-in an import loop, and every concept has one home.
+in an import loop, every concept has one home, and the tests mirror the modules they test.
 
 Layers: platform_spec is the ground floor and imports nothing of ours; nothing imports a package above it; no package
 reaches into another's private modules. Read from the import statements (every one, also inside functions), so an
@@ -15,8 +15,14 @@ dict entry, the literal parts of an f-string -- is data the program uses, and is
 where a program hands it over: an int given to sys.exit, os._exit, SystemExit or a `.exit(...)` call, an
 `exit_code=` keyword, an assignment to an `exit_code` attribute or an EXIT_* name, and a `return` of a function
 named `main` or of a function of the same module whose call such a function returns (through `x if c else y` and
-`a or b`). The tests themselves are not read: they state the values they test (an expected "ap-northeast-1" or
-exit 2 is the oracle the code is checked against, not a second home)."""
+`a or b`). The tests themselves are not read for homes: they state the values they test (an expected
+"ap-northeast-1" or exit 2 is the oracle the code is checked against, not a second home).
+
+Mirrors: every module of platform_spec, localenv and services (but __init__ and __main__) has a test file named
+after it, test_<module>.py anywhere under tests/, that imports the module or names it (its dotted name or its path:
+a rule's case file names its rule module, a health check is run as `python -m`), so that a module's tests are found
+by its name and a same-named module elsewhere does not count. The exceptions are listed with the reason and where
+they are tested (UNMIRRORED); a listed module that gets its file must leave the list."""
 
 from __future__ import annotations
 
@@ -389,3 +395,96 @@ def again():
         "opscli/planted.py:25 exit code 3", "opscli/planted.py:26 exit code 4",
         "opscli/planted.py:29 exit code 1", "opscli/planted.py:29 exit code 0",
         "opscli/planted.py:33 exit code 2"]), found
+
+
+# --- tests mirror the modules -----------------------------------------------------------------------------------
+
+MIRRORED = ("platform_spec", "localenv", "services")
+
+_DEPLOYED = ("run by every local deployment of the synthesized stacks (the shared deployment; "
+             "tests/opscli/conftest.py's deploy_into_moto); tests/unit/localenv/test_deployers.py proves each declared "
+             "type has its deployer")
+_TEST_INFRASTRUCTURE = "the tests' own stand-in, started for them by tests/services/conftest.py"
+
+# Module -> why it has no test file of its name, and where it is tested.
+UNMIRRORED = {
+    "platform_spec/context.py": "plain data (what a predicate may know): built by every predicate test",
+    "platform_spec/contract.py": "names and values both sides read (variables, ports, the database): held by the "
+                                 "pipeline end to end (tests/services/test_pipeline.py)",
+    "platform_spec/path.py": "plain data: the paths of tests/policy/test_paths.py, drawn in "
+                             "tests/opscli/test_perimeter_picture.py",
+    "platform_spec/result.py": "plain data (Status, Result, CouldNotLook): asserted on by every rule and check test",
+    "platform_spec/stacks.py": "two constants and a name: written nowhere else (this file's homes)",
+    "platform_spec/stages.py": "catalog integrity (tests/policy/test_catalog.py: every live rule has a live "
+                               "evaluation) and the audit's coverage (tests/opscli/test_core.py)",
+    "localenv/dataservers.py": f"{_TEST_INFRASTRUCTURE}; their TLS posture: tests/services/test_data_stores.py",
+    "localenv/tls.py": f"{_TEST_INFRASTRUCTURE}; a foreign CA refused: tests/services/test_data_stores.py",
+    "localenv/sample_video.py": "the tests' own videos: the inputs of tests/services/test_probe.py and "
+                                "test_pipeline.py",
+    "localenv/deploy.py": f"{_DEPLOYED}; its skipped types there too",
+    "localenv/inputs.py": "`python -m localenv`'s inputs: its refusals are tests/unit/localenv/test_main.py's usage "
+                          "errors",
+    **{f"localenv/deployers/{name}.py": _DEPLOYED
+       for name in ("apigateway", "autoscaling", "base", "cloudwatch", "efs", "elasticache", "elbv2", "events", "iam",
+                    "kms", "lambda_", "logs", "rds", "s3", "scheduler", "sns", "sqs", "wafv2")},
+    "services/common/failpoints.py": "inert unless set: tests/services/test_pipeline.py kills the worker through one",
+    "services/common/lifecycle.py": "the SIGTERM handler of run_service: tests/services/test_pipeline.py stops the API "
+                                    "with SIGTERM",
+}
+
+
+def modules_to_mirror(packages: tuple[str, ...], root: Path) -> list[Path]:
+    return [path for path in files(packages, root) if path.name not in ("__init__.py", "__main__.py")]
+
+
+def mirror_candidates(root: Path) -> dict[str, list[Path]]:
+    """Every test file under tests/, by its name: the candidates for the module of that name."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        found.setdefault(path.name, []).append(path)
+    return found
+
+
+def names_module(test_file: Path, module: Path, root: Path) -> bool:
+    """Whether `test_file` imports `module` (import a.b, from a.b import x, from a import b) or names it (its dotted
+    name or its path anywhere in the file: a docstring, an `-m` argument)."""
+    relative = module.relative_to(root)
+    dotted = ".".join(relative.with_suffix("").parts)
+    text = test_file.read_text()
+    if dotted in text or relative.as_posix() in text:
+        return True
+    return any(dotted in {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+               for node in walked(tree(test_file))
+               if isinstance(node, ast.ImportFrom) and node.module and not node.level)
+
+
+def unmirrored(packages: tuple[str, ...], root: Path = ROOT) -> list[str]:
+    """Every module of `packages` without a test_<module>.py under tests/ that imports or names it."""
+    tests = mirror_candidates(root)
+    return [module.relative_to(root).as_posix() for module in modules_to_mirror(packages, root)
+            if not any(names_module(test, module, root) for test in tests.get(f"test_{module.stem}.py", []))]
+
+
+def test_every_module_has_a_test_file_of_its_name_or_a_reason():
+    missing = unmirrored(MIRRORED)
+    assert [module for module in missing if module not in UNMIRRORED] == [], "add tests/<area>/test_<module>.py"
+    assert [module for module in UNMIRRORED if module not in missing] == [], \
+        "mirrored now (or gone): take it off UNMIRRORED"
+
+
+def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_another_module(tmp_path):
+    """Not blind: a module with no test file, and one whose test file of that name tests a namesake, are found;
+    a test file that imports its module (either way) or names its path is its mirror."""
+    for relative, text in {
+        "pkg/__init__.py": "", "pkg/__main__.py": "", "pkg/sub/__init__.py": "",
+        "pkg/alone.py": "", "pkg/imported.py": "", "pkg/sub/from_package.py": "", "pkg/sub/named.py": "",
+        "pkg/sub/shadowed.py": "", "other/shadowed.py": "",
+        "tests/test_imported.py": "import pkg.imported\n",
+        "tests/a/test_from_package.py": "from pkg.sub import from_package as it\n",
+        "tests/b/test_named.py": '"""The cases of pkg/sub/named.py."""\n',
+        "tests/test_shadowed.py": "from other.shadowed import thing\n",
+        "tests/test_alone_and_more.py": "import pkg.alone\n",
+    }.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    assert unmirrored(("pkg",), tmp_path) == ["pkg/alone.py", "pkg/sub/shadowed.py"]
