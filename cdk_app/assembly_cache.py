@@ -52,7 +52,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cdk_app import monitor_code
+from cdk_app import monitor_code, source_tree
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +65,6 @@ STAGED_DIRS = ("services", "platform_spec")
 SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore", "requirements.lock")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awscli-v1",
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")
-_IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
 # Files beside the app that are made from a synthesis and never read by one (refreshing one keeps the key).
 OUTPUTS = frozenset({"cdk_app/source_map.json"})
 KEEP = 12  # assemblies kept; older ones are pruned after each store
@@ -102,16 +100,6 @@ class Assembly:
 
 def default_cache_dir(root: Path = ROOT) -> Path:
     return Path(os.environ.get(ENV_CACHE_DIR) or root / ".cache" / "assemblies")
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    for current, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS and not d.endswith(".egg-info"))
-        for file in sorted(files):
-            path = Path(current) / file
-            # A regular file only: a FIFO (or a device) would hang the read, and none is a source.
-            if not file.endswith(_IGNORED_SUFFIXES) and path.is_file():
-                yield path
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -161,7 +149,7 @@ def _imports_in(parts: tuple[str, ...], source: bytes) -> frozenset[str]:
 
 def _import_closure(root: Path, package: str) -> set[Path]:
     """Every source file of `package` and of the repository's modules it imports, transitively."""
-    todo = [p for p in _walk(root / package) if p.suffix == ".py"]
+    todo = [p for p in source_tree.walk(root / package) if p.suffix == ".py"]
     seen: set[Path] = set()
     located: dict[str, Path | None] = {}  # a name many modules import (typing, aws_cdk) is looked up once
     while todo:
@@ -182,8 +170,8 @@ def _source_files(root: Path) -> list[Path]:
     modules = _import_closure(root, APP_PACKAGE)
     # Data files beside the modules (JSON, SQL, …): code may read them at synthesis.
     data = {p for d in {m.parent for m in modules} for p in d.iterdir() if p.is_file() and p.suffix != ".py"
-            and not p.name.endswith(_IGNORED_SUFFIXES) and p.relative_to(root).as_posix() not in OUTPUTS}
-    staged = {p for name in STAGED_DIRS for p in _walk(root / name)}
+            and not source_tree.ignored_file(p.name) and p.relative_to(root).as_posix() not in OUTPUTS}
+    staged = {p for name in STAGED_DIRS for p in source_tree.walk(root / name)}
     files = {root / name for name in SOURCE_FILES if (root / name).is_file()}
     return sorted(modules | data | staged | files)
 

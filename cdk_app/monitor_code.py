@@ -16,9 +16,9 @@ and costs tens of seconds per synthesis. Every dependency is pure Python, so the
 interpreter run unchanged on Lambda's Python runtime; their versions are checked against requirements.lock, and a
 difference stops synthesis with what to run.
 
-Standard library and platform_spec only: cdk_app may not import opscli (tests/unit/test_architecture.py), so
-the policy comes from the staged code's own command, run as a process, as a build step reads what the package it
-packs declares.
+Standard library, platform_spec and cdk_app.source_tree only: cdk_app may not import opscli
+(tests/unit/test_architecture.py), so the policy comes from the staged code's own command, run as a process, as a
+build step reads what the package it packs declares.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
+from cdk_app import source_tree
 from platform_spec.exit_codes import EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +48,12 @@ LOCK_FILE = "requirements.lock"
 # lock's names. tests/unit/test_monitor_code.py proves the set closed under the installed distributions' requirements.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "click", "jmespath", "markdown-it-py", "mdurl", "pygments",
                          "python-dateutil", "rich", "s3transfer", "six", "urllib3")
-_IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same files make the same archive, so the asset hash is stable
 POLICY_TIMEOUT = 120
-# What the function's asset leaves out of the staged directory: what `_source_files` leaves out, so the asset holds
-# exactly the files its hash covers (a staged directory made before byte code was kept out of it may hold some).
-ASSET_EXCLUDE = ("__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "*.pyc", "*.pyo")
+# What the function's asset leaves out of the staged directory: what `_source_files` leaves out (one definition,
+# cdk_app/source_tree.py), so the asset holds exactly the files its hash covers (a staged directory made before
+# byte code was kept out of it may hold some).
+ASSET_EXCLUDE = source_tree.exclude_globs()
 
 
 class MonitorCodeError(RuntimeError):
@@ -66,12 +66,8 @@ def cache_dir(root: Path = ROOT) -> Path:
 
 def _source_files(root: Path) -> Iterator[Path]:
     for package in SOURCE_PACKAGES:
-        for current, dirs, files in os.walk(root / package):
-            dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS and not d.endswith(".egg-info"))
-            for name in sorted(files):
-                path = Path(current) / name
-                if not name.endswith(_IGNORED_SUFFIXES) and path.is_file() and not path.is_symlink():
-                    yield path
+        # A link is not staged: the asset would hold what it points at, wherever that is.
+        yield from (path for path in source_tree.walk(root / package) if not path.is_symlink())
 
 
 def staged_files(root: Path) -> list[Path]:
@@ -203,7 +199,7 @@ def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
     dist = metadata.distribution(name)
     for entry in dist.files or ():
         relative = entry.as_posix()
-        if relative.startswith("..") or "__pycache__" in entry.parts or relative.endswith(_IGNORED_SUFFIXES):
+        if relative.startswith("..") or "__pycache__" in entry.parts or source_tree.ignored_file(relative):
             continue
         path = Path(str(dist.locate_file(entry)))
         if path.is_file():

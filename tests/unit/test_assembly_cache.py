@@ -343,7 +343,7 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
     assembly, restaged back to the unchanged code, equals the session's. One synthesis, in a copy of the
     repository, with cache directories of its own."""
     root = tmp_path / "repo"
-    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "*.pyc", "*.pyo")
+    ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
     for name in ("cdk_app", "platform_spec", "services", "opscli"):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
     for name in cache.SOURCE_FILES:
