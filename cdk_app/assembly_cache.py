@@ -170,7 +170,7 @@ def _source_files(root: Path) -> list[Path]:
     modules = _import_closure(root, APP_PACKAGE)
     # Data files beside the modules (JSON, SQL, …): code may read them at synthesis.
     data = {p for d in {m.parent for m in modules} for p in d.iterdir() if p.is_file() and p.suffix != ".py"
-            and not source_tree.ignored_file(p.name) and p.relative_to(root).as_posix() not in OUTPUTS}
+            and not source_tree.ignored(p.name) and p.relative_to(root).as_posix() not in OUTPUTS}
     staged = {p for name in STAGED_DIRS for p in source_tree.walk(root / name)}
     files = {root / name for name in SOURCE_FILES if (root / name).is_file()}
     return sorted(modules | data | staged | files)

@@ -199,7 +199,8 @@ def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
     dist = metadata.distribution(name)
     for entry in dist.files or ():
         relative = entry.as_posix()
-        if relative.startswith("..") or "__pycache__" in entry.parts or source_tree.ignored_file(relative):
+        byte_code = "__pycache__" in entry.parts or relative.endswith(source_tree.BYTE_CODE_SUFFIXES)
+        if relative.startswith("..") or byte_code:
             continue
         path = Path(str(dist.locate_file(entry)))
         if path.is_file():

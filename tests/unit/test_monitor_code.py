@@ -10,7 +10,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from cdk_app import monitor_code
+from cdk_app import monitor_code, source_tree
 from platform_spec.rules import stk_intake
 
 
@@ -86,6 +86,32 @@ def test_staged_code_with_something_written_beside_it_is_staged_again(tmp_path):
     assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file()) == [
         "opscli/__init__.py", "platform_spec/__init__.py"]
     assert not [p for p in again.parent.iterdir() if p.name.startswith("tmp-")]  # the stale copy is gone
+
+def test_the_assets_exclude_globs_leave_out_exactly_what_the_digest_leaves_out(tmp_path):
+    """CDK's own copy with the function asset's exclude globs keeps exactly the files the digest covers, for every
+    name cdk_app/source_tree.py ignores, as a file and as a directory, plain and hidden, at the top and deeper: the
+    asset holds no file its hash does not cover and lacks none it does, and a restage (which copies the staged
+    files) writes the asset a synthesis writes."""
+    import aws_cdk as cdk  # the real oracle: CDK's glob ignore strategy (minimatch), not a Python imitation
+
+    names = [*source_tree.IGNORED_NAMES, *(f"{stem}{suffix}" for suffix in source_tree.IGNORED_SUFFIXES
+                                           for stem in ("x", ".x", "")), "kept", ".kept", "kept.py"]
+    source = tmp_path / "tree"
+    for package in monitor_code.SOURCE_PACKAGES:
+        for where in (source / package, source / package / "sub"):
+            for name in names:
+                (where / "dirs" / name).mkdir(parents=True)
+                (where / "dirs" / name / "inside.py").write_text("")
+                (where / "files").mkdir(exist_ok=True)
+                (where / "files" / name).write_text("")
+    every = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
+    digested = {p.relative_to(source).as_posix() for p in monitor_code.staged_files(source)}
+    cdk.FileSystem.copy_directory(str(source), str(tmp_path / "asset"),
+                                  cdk.CopyOptions(exclude=list(monitor_code.ASSET_EXCLUDE)))
+    asset = {p.relative_to(tmp_path / "asset").as_posix() for p in (tmp_path / "asset").rglob("*") if p.is_file()}
+    assert asset == digested
+    assert "opscli/sub/files/.kept" in digested and "opscli/sub/dirs/x.pyc/inside.py" in every - digested
+
 
 def _queue_template(consumed: bool) -> dict:
     resources = {
