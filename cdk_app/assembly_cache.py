@@ -282,13 +282,22 @@ def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
     except OSError:
-        shutil.copy2(source, target)
+        _copy_new(Path(source), Path(target))
+
+
+def _copy_new(source: Path, target: Path) -> None:
+    """Copy `source` to `target` as a new file (with its times and mode, as shutil.copy2): if anything is at
+    `target` already, a file, a hard link or a symbolic link, FileExistsError, never a write through it."""
+    with source.open("rb") as reader, target.open("xb") as writer:
+        shutil.copyfileobj(reader, writer)
+    shutil.copystat(source, target)
 
 
 def _write_new(path: Path, data: bytes) -> None:
     """Write `path` as a new file: never through a link a restage shares with the assembly it came from."""
     path.unlink(missing_ok=True)
-    path.write_bytes(data)
+    with path.open("xb") as writer:  # a link made there meanwhile: FileExistsError, not a write through it
+        writer.write(data)
 
 
 def _same_sources(directory: Path, digest: str) -> None:
@@ -310,6 +319,9 @@ def restage(source: Path, work: Path, *, code: Path, digest: str) -> None:
     old_asset, new_asset = monitor_code.asset_hash(old_digest), monitor_code.asset_hash(digest)
     old_dir = f"asset.{old_asset}"
     _same_sources(source / old_dir, old_digest)
+    if os.path.lexists(source / f"asset.{new_asset}"):
+        # no synthesis of the old code writes it; copied along, the new code would be written into its files
+        raise NotRestageable(f"{source.name} already holds a directory of the new code's asset")
     _same_sources(code, digest)
     # Where the old asset hash occurs: in the assembly's JSON files (templates, asset manifests, tree.json) and
     # nowhere else, not inside another asset and not in a file that is not JSON.

@@ -104,7 +104,9 @@ def copy_sources(root: Path, target: Path) -> None:
     for path in _source_files(root):
         destination = target / path.relative_to(root)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
+        # a new file: whatever is at `destination` already (a link out of `target`) is an error, not written
+        with path.open("rb") as reader, destination.open("xb") as writer:
+            shutil.copyfileobj(reader, writer)
 
 
 def _publish(work: Path, final: Path) -> Path:

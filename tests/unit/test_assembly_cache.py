@@ -367,3 +367,60 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
     back = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "cold", synth=_forbidden)
     assert back.restaged and back.directory.name == unchanged
     assert _as_synthesized(back.directory) == _as_synthesized(synth.outdir)
+
+
+# --- links, and entries the cache did not write whole -------------------------------------------------------------
+
+
+def _outside(tmp_path: Path) -> dict[str, bytes]:
+    return _files(tmp_path / "outside") if (tmp_path / "outside").is_dir() else {}
+
+
+def _restage_inputs(repo: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A stored entry, and the staged code (with its digest) of an edit of opscli that restages it."""
+    stored = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_cdk(repo),
+                               declarations=declares())
+    _edit_opscli(repo)
+    return stored.directory, monitor_code.staged_code(repo), monitor_code.sources_hash(repo)
+
+
+def test_a_restage_writes_no_file_through_a_hard_link_of_its_source(repo, tmp_path):
+    """A restage hard-links the unchanged files of its source and writes the files it changes anew: a template of
+    the source that is a hard link to a file outside the cache stays as it was, and so does an outside file linked
+    where the restage puts the new code (a directory no synthesis writes into the old entry)."""
+    source, code, digest = _restage_inputs(repo, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    template = source / "Mon.template.json"
+    os.link(template, outside / "template.json")
+    new_asset = source / f"asset.{monitor_code.asset_hash(digest)}" / "opscli"
+    new_asset.mkdir(parents=True)
+    (outside / "render.py").write_text("# not the cache's\n")
+    os.link(outside / "render.py", new_asset / "render.py")
+    before = _outside(tmp_path)
+    with pytest.raises(cache.NotRestageable, match="a directory of the new code"):
+        cache.restage(source, tmp_path / "work", code=code, digest=digest)
+    assert _outside(tmp_path) == before
+    shutil.rmtree(new_asset.parent)
+    cache.restage(source, tmp_path / "work2", code=code, digest=digest)
+    assert _outside(tmp_path) == before and (outside / "template.json").stat().st_nlink == 2
+    assert not (tmp_path / "work2" / "Mon.template.json").samefile(outside / "template.json")
+
+
+@pytest.mark.parametrize("link", ["template", "asset-file", "asset-directory"])
+def test_a_restage_refuses_a_source_with_a_symbolic_link(repo, tmp_path, link):
+    """A symbolic link in the source entry (a file, a file of the code's asset, a directory) is never followed: the
+    restage is refused and the link's target is neither read into the new entry nor written."""
+    source, code, digest = _restage_inputs(repo, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "target").write_text("outside\n")
+    asset = next(source.glob("asset.*"))
+    path = {"template": source / "Mon.template.json", "asset-file": asset / "opscli" / "render.py",
+            "asset-directory": asset / "platform_spec"}[link]
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    path.symlink_to(outside if link == "asset-directory" else outside / "target")
+    before = _outside(tmp_path)
+    with pytest.raises(cache.NotRestageable):
+        cache.restage(source, tmp_path / "work", code=code, digest=digest)
+    assert _outside(tmp_path) == before
