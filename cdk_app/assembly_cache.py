@@ -24,6 +24,13 @@ Validate plugin): that check runs cfn-lint's schema rules, which the policy gate
 templates, so they run once. A plain `cdk synth` or `cdk deploy` keeps it. Concurrent callers (pytest-xdist
 workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
 
+An entry is served (or restaged from) only when it is what the cache stored: beside each entry, <name>.seal
+records every file, directory and link the cache put there, with each file's size and modification time. An entry
+edited after the fact (by a tool, a test handed the entry, a hard link written elsewhere), one made by hand, a
+link in place of the entry or of one of its files, or one stored before seals: not whole, synthesized again. The
+seal tells an accident from the stored entry; it is no defence against someone who forges the seal too, and needs
+none: the cache lies in the user's own checkout, beside the code it synthesizes, which such a person could edit.
+
     python -m cdk_app.assembly_cache --suffix dev [--cdk-out cdk.out]      # prints the assembly directory
 
 Standard library (and platform_spec) only: importable (and fast) without aws-cdk-lib.
@@ -40,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -262,6 +270,7 @@ def _prune(cache_dir: Path, keep: int) -> None:
             stale.rename(doomed)
         except OSError:
             continue  # pruned meanwhile by another process
+        _seal_of(stale).unlink(missing_ok=True)
         shutil.rmtree(doomed, ignore_errors=True)
     for work in cache_dir.glob("tmp-*"):
         if time.time() - work.stat().st_mtime > 3600:
@@ -425,10 +434,76 @@ def _check_restaged(texts: Mapping[str, bytes], changed: Mapping[str, bytes], st
             raise NotRestageable(f"the asset entry of {template} is not the hash of its restaged text")
 
 
+def _seal_of(entry: Path) -> Path:
+    """Where the cache records what it stored as `entry`: beside it, so the entry holds what synthesis wrote."""
+    return entry.with_name(f"{entry.name}.seal")
+
+
+def _inventory(directory: Path) -> dict[str, Any] | None:
+    """Every path below `directory` with what a write to it changes: a file's size and modification time, a
+    link's text, a directory's kind. None when `directory` is not a directory of its own (a link, gone) or holds
+    anything else (a FIFO, a device), or cannot be read whole."""
+    found: dict[str, Any] = {}
+    failed: list[OSError] = []
+    try:
+        if not stat.S_ISDIR(directory.lstat().st_mode):
+            return None
+        for current, dirs, files in os.walk(directory, onerror=failed.append):  # links are listed, not entered
+            for name in (*dirs, *files):
+                path = Path(current, name)
+                info = path.lstat()
+                relative = path.relative_to(directory).as_posix()
+                if stat.S_ISREG(info.st_mode):
+                    found[relative] = [info.st_size, info.st_mtime_ns]
+                elif stat.S_ISDIR(info.st_mode):
+                    found[relative] = "directory"
+                elif stat.S_ISLNK(info.st_mode):
+                    found[relative] = ["link", os.readlink(path)]
+                else:
+                    return None
+    except OSError:
+        return None
+    return None if failed else found
+
+
+def _seal(work: Path, final: Path) -> None:
+    """Record what `work` holds, about to be stored as `final`."""
+    inventory = _inventory(work)
+    if inventory is None:
+        raise SynthesisFailed("synthesis wrote something other than files, directories and links",
+                              exit_code=EXIT_INCOMPLETE, output="")
+    seal = _seal_of(final)
+    partial = seal.with_name(f".{seal.name}.{os.getpid()}")
+    _write_new(partial, json.dumps(inventory, sort_keys=True).encode())
+    os.replace(partial, seal)  # replaces whatever was at the seal's name (a link too), never writes through it
+
+
+def _whole(entry: Path) -> bool:
+    """True when `entry` is what the cache stored there: a directory of its own holding what its seal records,
+    each file unchanged since."""
+    seal = _seal_of(entry)
+    try:
+        if not stat.S_ISREG(seal.lstat().st_mode):
+            return False
+        sealed = json.loads(seal.read_bytes())
+    except (OSError, ValueError):
+        return False
+    inventory = _inventory(entry)
+    return inventory is not None and "manifest.json" in inventory and sealed == inventory
+
+
 def _siblings(cache_dir: Path, key: str) -> list[Path]:
-    """The stored assemblies of `key` (other code), most recently used first."""
-    found = [p for p in cache_dir.glob(f"{key}-*") if p.is_dir() and (p / "manifest.json").is_file()]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    """The stored assemblies of `key` (other code) that are whole, most recently used first."""
+    found = [p for p in cache_dir.glob(f"{key}-*") if _DIGEST.fullmatch(p.name.rpartition("-")[2]) and _whole(p)]
+    return sorted(found, key=lambda p: p.lstat().st_mtime, reverse=True)
+
+
+def _move_aside(cache_dir: Path, path: Path) -> None:
+    """Take whatever is at `path` (an entry that is not whole, a link) out of the entries' names, then delete it
+    there: a link is deleted, never followed, and a hard-linked file loses only this name."""
+    aside = Path(tempfile.mkdtemp(prefix="tmp-unsealed-", dir=cache_dir))
+    path.rename(aside / path.name)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Path | None = None,
@@ -443,8 +518,8 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
     final = cache_dir / f"{key}-{digest}"
     restaged = False
     with _locked(cache_dir / f"{key}.lock"):
-        if (final / "manifest.json").exists():
-            os.utime(final)  # most recently used: pruned last
+        if _whole(final):
+            os.utime(final, follow_symlinks=False)  # most recently used: pruned last
             return Assembly(final, final.name, True, time.perf_counter() - start)
         work = Path(tempfile.mkdtemp(prefix="tmp-", dir=cache_dir))
         try:
@@ -463,7 +538,9 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
                 (synth or (lambda c, o: cdk_synth(c, o, root=root)))(context, work)
             if not (work / "manifest.json").exists():
                 raise SynthesisFailed("synthesis wrote no manifest.json", exit_code=EXIT_INCOMPLETE, output="")
-            shutil.rmtree(final, ignore_errors=True)
+            _seal(work, final)
+            if os.path.lexists(final):
+                _move_aside(cache_dir, final)  # not whole: never served, and not kept under its name
             work.rename(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -315,6 +315,7 @@ def test_a_restage_that_cannot_be_proved_synthesizes(repo, tmp_path, spoil):
         (directory / "manifest.json").write_text('{"artifacts": {}}')
     else:
         (directory / "manifest.json").write_text("{")
+    cache._seal(directory, directory)  # as if stored so: the restage's own check must refuse it
     _edit_opscli(repo)
     calls: list = []
 
@@ -355,12 +356,14 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
     unchanged = f"{cache.cache_key(SESSION, root=root)}-{monitor_code.sources_hash(root)}"
     assert synth.outdir.name == unchanged, "the copy is not the session's sources"
     shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=os.link)
+    cache._seal(tmp_path / "c" / unchanged, tmp_path / "c" / unchanged)  # stored there, as the cache stores one
 
     _edit_opscli(root)
     restaged = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "c", synth=_forbidden)
     assert restaged.restaged and restaged.directory.name.startswith(unchanged.split("-")[0])
     cache.cdk_synth(SESSION, tmp_path / "cold" / restaged.directory.name, root=root)
     cold = tmp_path / "cold" / restaged.directory.name
+    cache._seal(cold, cold)
     assert _as_synthesized(restaged.directory) == _as_synthesized(cold)
 
     (root / "opscli" / "render.py").write_bytes((ROOT / "opscli" / "render.py").read_bytes())
@@ -372,23 +375,34 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
 # --- links, and entries the cache did not write whole -------------------------------------------------------------
 
 
+@pytest.fixture
+def small(tmp_path) -> Path:
+    """The least a key, the monitor's code and a restage need (the hostile tests judge entries, not the key)."""
+    root = tmp_path / "small"
+    for name in ("cdk_app/__init__.py", "opscli/__init__.py", "platform_spec/__init__.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    (root / "opscli" / "render.py").write_text("def render() -> None:\n    pass\n")
+    return root
+
+
 def _outside(tmp_path: Path) -> dict[str, bytes]:
     return _files(tmp_path / "outside") if (tmp_path / "outside").is_dir() else {}
 
 
-def _restage_inputs(repo: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+def _restage_inputs(root: Path, tmp_path: Path) -> tuple[Path, Path, str]:
     """A stored entry, and the staged code (with its digest) of an edit of opscli that restages it."""
-    stored = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_cdk(repo),
+    stored = cache.synthesized(CONTEXT, root=root, cache_dir=tmp_path / "c", synth=_fake_cdk(root),
                                declarations=declares())
-    _edit_opscli(repo)
-    return stored.directory, monitor_code.staged_code(repo), monitor_code.sources_hash(repo)
+    _edit_opscli(root)
+    return stored.directory, monitor_code.staged_code(root), monitor_code.sources_hash(root)
 
 
-def test_a_restage_writes_no_file_through_a_hard_link_of_its_source(repo, tmp_path):
+def test_a_restage_writes_no_file_through_a_hard_link_of_its_source(small, tmp_path):
     """A restage hard-links the unchanged files of its source and writes the files it changes anew: a template of
     the source that is a hard link to a file outside the cache stays as it was, and so does an outside file linked
     where the restage puts the new code (a directory no synthesis writes into the old entry)."""
-    source, code, digest = _restage_inputs(repo, tmp_path)
+    source, code, digest = _restage_inputs(small, tmp_path)
     outside = tmp_path / "outside"
     outside.mkdir()
     template = source / "Mon.template.json"
@@ -408,10 +422,10 @@ def test_a_restage_writes_no_file_through_a_hard_link_of_its_source(repo, tmp_pa
 
 
 @pytest.mark.parametrize("link", ["template", "asset-file", "asset-directory"])
-def test_a_restage_refuses_a_source_with_a_symbolic_link(repo, tmp_path, link):
+def test_a_restage_refuses_a_source_with_a_symbolic_link(small, tmp_path, link):
     """A symbolic link in the source entry (a file, a file of the code's asset, a directory) is never followed: the
     restage is refused and the link's target is neither read into the new entry nor written."""
-    source, code, digest = _restage_inputs(repo, tmp_path)
+    source, code, digest = _restage_inputs(small, tmp_path)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "target").write_text("outside\n")
@@ -424,3 +438,82 @@ def test_a_restage_refuses_a_source_with_a_symbolic_link(repo, tmp_path, link):
     with pytest.raises(cache.NotRestageable):
         cache.restage(source, tmp_path / "work", code=code, digest=digest)
     assert _outside(tmp_path) == before
+
+
+def _counting(root: Path, calls: list):
+    def synth(context, outdir):
+        calls.append(dict(context))
+        _fake_cdk(root)(context, outdir)
+    return synth
+
+
+@pytest.mark.parametrize("tamper", ["template-edited", "edited-keeping-the-size", "file-added", "file-removed",
+                                    "forged-by-hand", "template-hard-linked-out", "template-symlinked-out",
+                                    "entry-symlinked-out"])
+def test_an_entry_the_cache_did_not_write_whole_is_never_served(small, tmp_path, tamper):
+    """An entry with its right name whose files are not those the cache stored -- a template edited after the fact
+    (also keeping its size), a file added or gone, an entry made by hand, a template that is a hard link or a
+    symbolic link to a file outside the cache, the entry itself a link out of the cache -- is synthesized again,
+    never served; and nothing outside the cache is written, however the entry's links point."""
+    stored = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_fake_cdk(small),
+                               declarations=declares())
+    entry = stored.directory
+    template = entry / "Mon.template.json"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if tamper == "template-edited":
+        template.write_text(template.read_text().replace("Fn", "Fx") + " ")
+    elif tamper == "edited-keeping-the-size":
+        stat = template.stat()
+        template.write_text(template.read_text().replace("Fn", "Fx"))
+        os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # as an edit a second later
+    elif tamper == "file-added":
+        (entry / "extra.template.json").write_text("{}")
+    elif tamper == "file-removed":
+        (entry / "tree.json").unlink()
+    elif tamper == "forged-by-hand":
+        shutil.rmtree(entry)
+        _fake_cdk(small)(CONTEXT, entry)  # the same files, not written by the cache
+        (entry / "Mon.template.json").write_text('{"Resources": {"Forged": {}}}')
+    elif tamper == "template-hard-linked-out":
+        (outside / "t.json").write_bytes(template.read_bytes())
+        template.unlink()
+        os.link(outside / "t.json", template)
+        (outside / "t.json").write_text('{"Resources": {"EditedElsewhere": {}}}')
+    elif tamper == "template-symlinked-out":
+        (outside / "t.json").write_text('{"Resources": {"Elsewhere": {}}}')
+        template.unlink()
+        template.symlink_to(outside / "t.json")
+    else:
+        entry.rename(outside / "entry")
+        entry.symlink_to(outside / "entry", target_is_directory=True)
+        (outside / "entry" / "Mon.template.json").write_text('{"Resources": {"Elsewhere": {}}}')
+    before = _outside(tmp_path)
+    calls: list = []
+    again = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_counting(small, calls),
+                              declarations=declares())
+    assert (again.hit, len(calls)) == (False, 1)
+    assert again.directory == entry and not entry.is_symlink() and entry.is_dir()
+    _fake_cdk(small)(CONTEXT, tmp_path / "cold")
+    assert _files(again.directory) == _files(tmp_path / "cold")
+    assert _outside(tmp_path) == before  # nothing outside the cache was written or deleted
+    third = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_forbidden,
+                              declarations=declares())
+    assert third.hit and third.directory == entry  # what it wrote whole is served again
+
+
+def test_an_entry_not_written_whole_is_never_restaged_from(small, tmp_path):
+    """A restage copies its source: an entry edited after it was stored (here a template kept the same size and a
+    new time) is no source, so its edit never reaches the entry of the new code."""
+    stored = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_fake_cdk(small),
+                               declarations=declares())
+    report = stored.directory / "Mon-NagReport.csv"
+    stat = report.stat()
+    report.write_text("Rule ID,Resource IX\n")
+    os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # as an edit a second later
+    _edit_opscli(small)
+    calls: list = []
+    second = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_counting(small, calls),
+                               declarations=declares())
+    assert (second.restaged, len(calls)) == (False, 1)
+    assert (second.directory / "Mon-NagReport.csv").read_text() == "Rule ID,Resource ID\n"
