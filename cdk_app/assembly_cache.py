@@ -257,10 +257,35 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# What the cache makes in its directory: entries (<key>-<digest of the monitor's code>), their seals, and
+# work directories (tempfile.mkdtemp's tmp-XXXXXXXX, entries moved out of their names). A prune deletes those
+# alone: the directory may hold anything else (it may be one STREAMTECH_ASSEMBLY_CACHE names).
+_ENTRY = re.compile(r"[0-9a-f]{32}-[0-9a-f]{32}")
+_WORK = re.compile(r"tmp-(?:unsealed-)?[a-z0-9_]{8}|tmp-pruned-[0-9a-f]{32}-[0-9a-f]{32}-[0-9]+")
+_STALE = 3600  # seconds after which a work directory is a killed one's
+
+
+def _is_directory(path: Path) -> bool:
+    """A directory of its own (not a link to one); False when gone."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0  # gone meanwhile
+
+
 def _prune(cache_dir: Path, keep: int) -> None:
-    """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old)."""
-    entries = sorted((p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("tmp-")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+    """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old) and
+    the seals they left. Only what the cache makes, and no link is followed."""
+    names = sorted(p.name for p in cache_dir.iterdir())
+    entries = sorted((cache_dir / n for n in names if _ENTRY.fullmatch(n) and _is_directory(cache_dir / n)),
+                     key=_age)
     for stale in entries[keep:]:
         # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
         # deleted (a prune killed midway, or one racing a restage that copies the entry, would otherwise leave an
@@ -272,9 +297,13 @@ def _prune(cache_dir: Path, keep: int) -> None:
             continue  # pruned meanwhile by another process
         _seal_of(stale).unlink(missing_ok=True)
         shutil.rmtree(doomed, ignore_errors=True)
-    for work in cache_dir.glob("tmp-*"):
-        if time.time() - work.stat().st_mtime > 3600:
-            shutil.rmtree(work, ignore_errors=True)
+    for name in names:
+        path = cache_dir / name
+        if _WORK.fullmatch(name) and _is_directory(path) and _age(path) > _STALE:
+            shutil.rmtree(path, ignore_errors=True)
+        elif (name.endswith(".seal") and _ENTRY.fullmatch(name.removesuffix(".seal"))
+              and not os.path.lexists(cache_dir / name.removesuffix(".seal")) and _age(path) > _STALE):
+            path.unlink(missing_ok=True)  # its entry pruned by a prune killed before it deleted the seal
 
 
 class NotRestageable(Exception):

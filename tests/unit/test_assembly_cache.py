@@ -517,3 +517,36 @@ def test_an_entry_not_written_whole_is_never_restaged_from(small, tmp_path):
                                declarations=declares())
     assert (second.restaged, len(calls)) == (False, 1)
     assert (second.directory / "Mon-NagReport.csv").read_text() == "Rule ID,Resource ID\n"
+
+
+def test_a_prune_deletes_only_what_the_cache_made_and_follows_no_link(small, tmp_path):
+    """The cache directory may hold what the cache did not make (a directory of the user's; the cache directory
+    itself may be one named by STREAMTECH_ASSEMBLY_CACHE): a prune deletes entries and work directories of the
+    cache's own shapes only, and a link among them (also a dangling one) is neither followed nor a crash."""
+    cache_dir = tmp_path / "c"
+    outside = tmp_path / "outside"
+    (outside / "kept").mkdir(parents=True)
+    (outside / "kept" / "file").write_text("outside\n")
+    for index in range(3):
+        cache.synthesized({"environmentSuffix": f"s{index}"}, root=small, cache_dir=cache_dir,
+                          synth=_fake_cdk(small), keep=10, declarations=declares())
+    (cache_dir / "notes").mkdir()
+    (cache_dir / "notes" / "mine.txt").write_text("the user's\n")
+    (cache_dir / "tmp-of-the-user").mkdir()
+    (cache_dir / "tmp-abcd1234").mkdir()  # a work directory a killed synthesis left
+    (cache_dir / f"{'c' * 32}-{'d' * 32}.seal").write_text("{}")  # the seal a killed prune left
+    (cache_dir / "tmp-dangling").symlink_to(tmp_path / "gone")
+    (cache_dir / f"{'a' * 32}-{'b' * 32}").symlink_to(outside / "kept", target_is_directory=True)
+    old = time.time() - 7200
+    for path in (cache_dir / "notes", cache_dir / "tmp-of-the-user", cache_dir / "tmp-abcd1234",
+                 cache_dir / f"{'c' * 32}-{'d' * 32}.seal", outside / "kept"):
+        os.utime(path, (old, old))
+    before = _outside(tmp_path)
+    cache._prune(cache_dir, keep=1)
+    assert (cache_dir / "notes" / "mine.txt").read_text() == "the user's\n"
+    assert (cache_dir / "tmp-of-the-user").is_dir() and (cache_dir / "tmp-dangling").is_symlink()
+    assert not (cache_dir / "tmp-abcd1234").exists() and not (cache_dir / f"{'c' * 32}-{'d' * 32}.seal").exists()
+    assert _outside(tmp_path) == before
+    kept = [p for p in cache_dir.iterdir() if p.is_dir() and not p.is_symlink()
+            and re.fullmatch(r"[0-9a-f]{32}-[0-9a-f]{32}", p.name)]
+    assert len(kept) == 1 and {p.name for p in cache_dir.glob("*.seal")} == {f"{kept[0].name}.seal"}
