@@ -578,8 +578,21 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
 
 
 def export(assembly: Assembly, cdk_out: Path) -> Path:
-    """Copy the assembly into `cdk_out` (what `cdk deploy --app cdk.out` and the local commands read)."""
-    shutil.copytree(assembly.directory, cdk_out, dirs_exist_ok=True)
+    """Copy the assembly into `cdk_out` (what `cdk deploy --app cdk.out` and the local commands read), over what
+    is there. Each file is written anew: a file of `cdk_out` at a path of the assembly that is a link (symbolic,
+    or hard to a file elsewhere), or a directory there that is a symbolic link, is replaced, never written
+    through."""
+    source = assembly.directory
+    for current, _dirs, files in os.walk(source, followlinks=True):  # as copytree: a link's content is copied
+        here = cdk_out / Path(current).relative_to(source)
+        if here != cdk_out and here.is_symlink():
+            here.unlink()
+        here.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            target = here / name
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            _copy_new(Path(current, name), target)
     return cdk_out
 
 

@@ -550,3 +550,26 @@ def test_a_prune_deletes_only_what_the_cache_made_and_follows_no_link(small, tmp
     kept = [p for p in cache_dir.iterdir() if p.is_dir() and not p.is_symlink()
             and re.fullmatch(r"[0-9a-f]{32}-[0-9a-f]{32}", p.name)]
     assert len(kept) == 1 and {p.name for p in cache_dir.glob("*.seal")} == {f"{kept[0].name}.seal"}
+
+
+def test_an_export_writes_nothing_through_a_link_in_its_target(small, tmp_path):
+    """`--cdk-out` copies the assembly over what is there: a file of the target that is a link (symbolic or hard)
+    to a file elsewhere, or a directory that is a link, is replaced by the assembly's own file, never written
+    through."""
+    stored = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_fake_cdk(small),
+                               declarations=declares())
+    out = tmp_path / "cdk.out"
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "symlinked.json").write_text("outside\n")
+    (outside / "hardlinked.json").write_text("outside\n")
+    out.mkdir()
+    (out / "Mon.template.json").symlink_to(outside / "symlinked.json")
+    os.link(outside / "hardlinked.json", out / "manifest.json")
+    asset = next(stored.directory.glob("asset.*"))
+    (out / asset.name).symlink_to(outside / "dir", target_is_directory=True)
+    before = _outside(tmp_path)
+    cache.export(stored, out)
+    assert _outside(tmp_path) == before
+    assert _files(out) == _files(stored.directory)
+    assert not any(p.is_symlink() for p in out.rglob("*"))
