@@ -504,7 +504,9 @@ def _seal(work: Path, final: Path) -> None:
     seal = _seal_of(final)
     partial = seal.with_name(f".{seal.name}.{os.getpid()}")
     _write_new(partial, json.dumps(inventory, sort_keys=True).encode())
-    os.replace(partial, seal)  # replaces whatever was at the seal's name (a link too), never writes through it
+    if _is_directory(seal):
+        _move_aside(final.parent, seal)  # no seal the cache wrote: a rename cannot replace it
+    os.replace(partial, seal)  # replaces whatever else is at the seal's name (a link too), never writes through it
 
 
 def _whole(entry: Path) -> bool:

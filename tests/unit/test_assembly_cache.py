@@ -449,12 +449,13 @@ def _counting(root: Path, calls: list):
 
 @pytest.mark.parametrize("tamper", ["template-edited", "edited-keeping-the-size", "file-added", "file-removed",
                                     "forged-by-hand", "template-hard-linked-out", "template-symlinked-out",
-                                    "entry-symlinked-out"])
+                                    "entry-symlinked-out", "seal-replaced"])
 def test_an_entry_the_cache_did_not_write_whole_is_never_served(small, tmp_path, tamper):
     """An entry with its right name whose files are not those the cache stored -- a template edited after the fact
     (also keeping its size), a file added or gone, an entry made by hand, a template that is a hard link or a
-    symbolic link to a file outside the cache, the entry itself a link out of the cache -- is synthesized again,
-    never served; and nothing outside the cache is written, however the entry's links point."""
+    symbolic link to a file outside the cache, the entry itself a link out of the cache, its seal not one the
+    cache wrote (a directory in its place) -- is synthesized again, never served; and nothing outside the cache
+    is written, however the entry's links point."""
     stored = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_fake_cdk(small),
                                declarations=declares())
     entry = stored.directory
@@ -484,10 +485,14 @@ def test_an_entry_the_cache_did_not_write_whole_is_never_served(small, tmp_path,
         (outside / "t.json").write_text('{"Resources": {"Elsewhere": {}}}')
         template.unlink()
         template.symlink_to(outside / "t.json")
-    else:
+    elif tamper == "entry-symlinked-out":
         entry.rename(outside / "entry")
         entry.symlink_to(outside / "entry", target_is_directory=True)
         (outside / "entry" / "Mon.template.json").write_text('{"Resources": {"Elsewhere": {}}}')
+    else:
+        seal = entry.with_name(f"{entry.name}.seal")
+        seal.unlink()
+        (seal / "x").mkdir(parents=True)
     before = _outside(tmp_path)
     calls: list = []
     again = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_counting(small, calls),
