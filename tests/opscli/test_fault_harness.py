@@ -13,7 +13,9 @@ emptied) after botocore parsed them.
 Answers misshapen in AWS's own terms are written on the wire too, by the operation's model: each boolean member
 repeated with the other value (or, without one, the first scalar member repeated with another), each enumerated
 value in another case, the list of a describe by id emptied, a page token that leads around in a circle, a JSON
-boolean spelled 1 or 0, a boolean carried in a string spelled TRUE.
+boolean spelled 1 or 0, a boolean carried in a string spelled TRUE. And AWS's text holding what a terminal acts on
+(a tag value, an error's code and message), written into real answers: `opscli drift --verbose` shows each as
+its escape, and where the protocol or the model leaves no room for such a character, the resource is ERROR.
 
 The property, for each run: the read and the judgement finish (no exception, the report can print), and every
 resource whose reader asked the operation is ERROR with all its findings ERROR, or, where the fault did not
@@ -35,7 +37,7 @@ import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,11 +54,13 @@ from opscli import core, livestack, stackcheck, targets
 from opscli.aws import Aws, new_session
 from opscli.operations import ACCOUNT_OPERATIONS
 from opscli.readers import READERS
+from opscli.sanitize import is_visible
 from opscli.stack import StackScope
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import Status
 from platform_spec.rules import stk_perimeter
 from tests.library_tracing import untraced
+from tests.opscli.test_hostile_text import HOSTILE, assert_shown_not_acted_on
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("faults")]  # its own deployment, on either worker
 
@@ -647,6 +651,8 @@ class Harness:
                                    region_name="ap-northeast-1")
         self.fault: tuple[str, str] | None = None  # (operation, kind)
         self.mutation = None  # (operation, fn(parsed) -> bool mutated)
+        # operation -> fn(status, content type, body) -> its answer, rewritten in process as AWS could send it
+        self.rewrites: dict[str, Callable[[int, str, bytes], tuple[int, str, bytes]]] = {}
         self.mutated = 0
         self.requests: list[dict] = []  # the parameters of every request of the faulted operation
         self.on_the_wire = False  # every request through the proxy on the network, none answered in process
@@ -657,6 +663,7 @@ class Harness:
         self.session.events.register("before-send.*.*", self._answer_in_process)
         aws = self.aws()
         self.target = targets.from_outputs(deployment.outputs_file)
+        self.outputs_file = deployment.outputs_file
         self.scope = core.stack_scope(aws, self.target)
         self.account = core.account_id(aws)
         self.scopes: dict[frozenset[str], tuple[StackScope, frozenset[str], livestack.LiveStack]] = {}
@@ -668,10 +675,22 @@ class Harness:
             self._aws = Aws(session=self.session, endpoint_url=self.proxy.endpoint, max_attempts=1)
         return self._aws
 
+    def cli_aws(self, **_options: Any) -> Aws:
+        """What `opscli.cli` builds from its options, answered as the harness answers (the recording, with the
+        faults and rewrites set): a session of its own, so the CLI's hooks never replace the harness's."""
+        session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                              region_name="ap-northeast-1")
+        session.events.register("before-call.*.*", self._mark)
+        session.events.register("before-send.*.*", self._answer_in_process)
+        return Aws(session=session, endpoint_url=self.proxy.endpoint, max_attempts=1)
+
     def _mark(self, model, params, **_) -> None:
-        if self.fault and f"{model.service_model.service_name}:{model.name}" == self.fault[0]:
+        operation = f"{model.service_model.service_name}:{model.name}"
+        if self.fault and operation == self.fault[0]:
             params["headers"][FAULT_HEADER] = self.fault[1]
             params["headers"][OPERATION_HEADER] = self.fault[0]
+        elif operation in self.rewrites:
+            params["headers"][OPERATION_HEADER] = operation
 
     @untraced  # this module's code and botocore's only: none of ours runs inside
     def _answer_in_process(self, request, **_) -> AWSResponse | None:
@@ -687,6 +706,9 @@ class Harness:
             body = body.read()
         body = body.encode() if isinstance(body, str) else body or b""
         status, content_type, payload = self.proxy.answer(request.method, path, body, headers)
+        rewrite = self.rewrites.get(_header(headers, OPERATION_HEADER) or "")
+        if rewrite is not None and not _header(headers, FAULT_HEADER):
+            status, content_type, payload = rewrite(status, content_type, payload)
         return AWSResponse(request.url, status, {"Content-Type": content_type, "Content-Length": str(len(payload))},
                            _Body(b"" if request.method == "HEAD" else payload))
 
@@ -1251,3 +1273,96 @@ def test_rotate_check_on_a_circle_of_version_pages_is_error_never_pass_or_fail(h
     assert proxy.started and proxy.followed == 2 * proxy.started, (proxy.started, proxy.followed)
     pending = [f for f in report.findings if f.check_id == "secret.pending"]
     assert pending and all(f.status is Status.ERROR and "a second time" in f.reason for f in pending)
+
+
+
+# --- AWS's text holding what a terminal acts on ----------------------------------------------------------------
+
+# An error code carrying a screen clear, a bidi override and a bell (no ":" or "#": botocore cuts a code there).
+HOSTILE_CODE = "AccessDenied\x1b[2J\u202e\x07Exception"
+# What of them an XML answer can carry (XML 1.0 has no ESC or BEL, not even as a reference): a bidi override, an
+# 8-bit CSI and a carriage return, written as a reference (a raw one is read as a line feed).
+XML_HOSTILE = "\u202e|\x9b31m|&#13;|"
+XML_SHOWN = "\\u202e|\\x9b31m|\\x0d|"
+# tests/opscli/test_hostile_text.py's HOSTILE as the operator reads it, each character as its escape, and the code.
+SHOWN_HOSTILE = r"<\x1b[2J|\x1b]8;;http://x\x1b\t\x1b]8;;\x1b\|\u202e|\x9b31m|\x0d|\x07>"
+SHOWN_CODE = r"AccessDenied\x1b[2J\u202e\x07Exception"
+
+
+class Rewritten:
+    """An answer's bytes with `old` replaced by `new` (each time it is asked); `applied` counts the answers
+    that held `old`, so that a test knows the rewrite reached what it judges."""
+
+    def __init__(self, old: bytes, new: bytes) -> None:
+        self.old, self.new, self.applied = old, new, 0
+
+    def __call__(self, status: int, content_type: str, payload: bytes) -> tuple[int, str, bytes]:
+        if self.old in payload:
+            self.applied += 1
+        return status, content_type, payload.replace(self.old, self.new)
+
+
+def _json_error(status: int, content_type: str, payload: bytes) -> tuple[int, str, bytes]:
+    """AccessDenied as a JSON service sends it, its code and its message carrying what a terminal acts on."""
+    return 400, content_type, json.dumps({"__type": HOSTILE_CODE, "message": f"User {HOSTILE} is denied"}).encode()
+
+
+def test_terminal_controls_in_an_answer_are_shown_escaped_in_the_table_and_the_verbose_lines(harness, monkeypatch,
+                                                                                             capsys):
+    """`opscli drift --verbose` as an operator runs it, answered from the recording with AWS's text holding what a
+    terminal acts on: a tag value of a JSON answer (ESC sequences, an OSC 8 link, U+202E, an 8-bit CSI, CR, BEL:
+    ECS's model allows none of them in a tag value, opscli holds no answer to a pattern and judges it as
+    written), a tag value of an XML answer (what XML can carry of them) and an error of a JSON service (its code
+    and its message). The table on stdout, and each AWS call and progress line on stderr, show every one as its
+    escape and none raw."""
+    from opscli import cli as opscli_cli
+    from platform_spec import exit_codes
+
+    ecs = Rewritten(b'"platform-team"', json.dumps(f"platform-team{HOSTILE}").encode())
+    rds = Rewritten(b">platform-team<", f">platform-team{XML_HOSTILE}<".encode())
+    harness.rewrites = {"ecs:DescribeServices": ecs, "rds:ListTagsForResource": rds,
+                        "cloudwatch:DescribeAlarms": _json_error}
+    monkeypatch.setattr(opscli_cli, "Aws", harness.cli_aws)
+    monkeypatch.setenv("COLUMNS", "400")  # no row cut: the escapes are asserted whole
+    try:
+        code = opscli_cli.main(["drift", "--outputs", str(harness.outputs_file), "--endpoint-url",
+                                harness.proxy.endpoint, "--no-history", "--verbose"])
+    finally:
+        harness.rewrites = {}
+    out, err = capsys.readouterr()
+    assert code == exit_codes.EXIT_INCOMPLETE and ecs.applied and rds.applied, err[-3000:]  # ERROR and FAIL
+    assert_shown_not_acted_on(out, escapes=False)
+    assert_shown_not_acted_on(err, escapes=False)
+    for value in (f"platform-team{SHOWN_HOSTILE}", f"platform-team{XML_SHOWN}"):  # in a row and in its details
+        assert out.count(f"Tags: added {{Key: Owner, Value: {value}}}") == 4, out
+    assert f"could not look: DescribeAlarms failed: {SHOWN_CODE} User {SHOWN_HOSTILE} is denied" in out, out
+    calls = [line for line in err.splitlines() if line.startswith("aws: cloudwatch:DescribeAlarms ")]
+    assert calls and all(f" -> 400 {SHOWN_CODE} (" in line for line in calls), calls
+    assert f"could not look: DescribeAlarms failed: {SHOWN_CODE} User {SHOWN_HOSTILE} is denied" in err
+
+
+@pytest.mark.parametrize("operation, old, new, said", [
+    # XML 1.0 has no ESC or BEL, not even as a reference: such an answer is no XML document at all.
+    ("rds:ListTagsForResource", b">platform-team<", b">platform-team\x1b[2J\x07<",
+     "malformed answer: Unable to parse response (not well-formed (invalid token)"),
+    # An enumerated value is one of its model's values exactly: with a control character it is none of them.
+    ("ecs:DescribeServices", b'"FARGATE"', json.dumps("FAR\x1b[2J\u202eGATE").encode(),
+     "= 'FAR\\x1b[2J\\u202eGATE', not one of its model's values"),
+], ids=["xml-esc-bel", "json-enum"])
+def test_a_control_character_where_the_answer_cannot_hold_one_is_error_and_its_reason_holds_none(
+        harness, operation, old, new, said):
+    """Where the protocol or the model leaves no room for a control character, the resources that asked are
+    ERROR (never a verdict), and the reason names the problem with the character written as its escape, so
+    that no view, JSON included, carries it raw."""
+    before = harness.unfaulted(operation)
+    rewrite = Rewritten(old, new)
+    harness.rewrites = {operation: rewrite}
+    try:
+        after = harness.read(operation)
+    finally:
+        harness.rewrites = {}
+    assert rewrite.applied, f"the emulator's answers to {operation} hold no {old!r}"
+    erred = assert_no_verdict_without_evidence(before, after, f"{operation} {old!r}")
+    assert erred and all(said in after.resources[lid].detail for lid in erred), \
+        {lid: after.resources[lid].detail for lid in erred}
+    assert all(is_visible(after.resources[lid].detail) for lid in erred)
