@@ -26,6 +26,7 @@ import argparse
 import collections
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import re
@@ -238,6 +239,30 @@ def run(command: list[str], interval: float) -> tuple[int, str, float, float, Sa
     return code, output, wall, cpu, sampler
 
 
+def timeline(spans: dict[str, list[tuple[float, float, str]]]) -> None:
+    """When each worker ran tests, from the first test's start: a worker that ends early leaves a core idle while
+    the others finish (the schedule's tail), and the tests that ran after it are what a better order could move."""
+    if not spans:
+        return
+    origin = min(start for runs in spans.values() for start, _, _ in runs)
+    ends = {name: max(end for _, end, _ in runs) - origin for name, runs in spans.items()}
+    print("  timeline (s from the first test's start): worker, first start, last end, time between its phases")
+    for name, runs in sorted(spans.items()):
+        runs.sort()
+        gaps = sum(max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(runs))
+        print(f"    {name:8s} {runs[0][0] - origin:8.1f} {ends[name]:8.1f} {gaps:8.1f}")
+    first_done = min(ends.values())
+    tail: dict[str, float] = collections.Counter()
+    for runs in spans.values():
+        for start, end, test in runs:
+            if end - origin > first_done:
+                tail[test.split("::")[0]] += end - max(start, first_done + origin)
+    if tail:
+        print(f"  after the first worker ended ({first_done:.1f} s), by file: wall s")
+        for name, seconds in sorted(tail.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"    {seconds:8.1f}  {name}")
+
+
 def per_test_report(directory: Path, top: int) -> None:
     """What bench/suite_cpu_plugin.py wrote: CPU by area, file, xdist group and worker; the costliest tests and
     fixtures; the work asked for by area."""
@@ -246,6 +271,7 @@ def per_test_report(directory: Path, top: int) -> None:
     work: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     fixtures: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     workers: dict[str, list[float]] = {}
+    spans: dict[str, list[tuple[float, float, str]]] = collections.defaultdict(list)  # worker -> (start, end, test)
     for path in sorted(directory.glob("*.jsonl")):
         own = workers.setdefault(path.stem, [0.0, 0.0, 0.0])  # phases' CPU, phases' wall, the process's CPU
         for line in path.read_text().splitlines():
@@ -259,6 +285,8 @@ def per_test_report(directory: Path, top: int) -> None:
                 walls[record["test"]] += record["wall"]
                 own[0] += record["cpu"]
                 own[1] += record["wall"]
+                if "start" in record:
+                    spans[path.stem].append((record["start"], record["start"] + record["wall"], record["test"]))
                 area = "/".join(record["test"].split("::")[0].split("/")[:2])
                 work[area].update(record["work"])
     if not tests:
@@ -286,6 +314,7 @@ def per_test_report(directory: Path, top: int) -> None:
     print("  per process: phases' CPU, phases' wall, the process's CPU (start-up, collection and exit included)")
     for name, (cpu, wall, whole) in sorted(workers.items()):
         print(f"    {name:8s} {cpu:8.1f} {wall:8.1f} {whole:8.1f}")
+    timeline(spans)
     print(f"  the {top or 25} costliest tests (CPU s, wall s):")
     for test, seconds in sorted(tests.items(), key=lambda kv: -kv[1])[:top or 25]:
         print(f"    {seconds:7.2f} {walls[test]:7.2f}  {test}")

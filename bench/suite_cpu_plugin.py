@@ -114,10 +114,11 @@ def _write(record: dict[str, Any]) -> None:
 
 def _measured(nodeid: str, phase: str):
     cpu, wall, counts = cpu_now(), time.perf_counter(), collections.Counter(_counts)
+    start = time.time()  # when, on the clock every worker shares: the schedule's timeline (suite_cpu.py)
     yield
     delta = {k: v - counts.get(k, 0) for k, v in _counts.items() if v - counts.get(k, 0)}
     _write({"test": nodeid, "phase": phase, "cpu": round(cpu_now() - cpu, 4),
-            "wall": round(time.perf_counter() - wall, 4), "work": delta})
+            "wall": round(time.perf_counter() - wall, 4), "start": round(start, 3), "work": delta})
 
 
 @pytest.hookimpl(hookwrapper=True)
