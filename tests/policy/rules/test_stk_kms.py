@@ -1,11 +1,15 @@
 """The cases of platform_spec/rules/stk_kms.py (STK-KMS-001, STK-KMS-002), run by the shared tests
-(tests/policy/fixtures.py gathers every rule's)."""
+(tests/policy/fixtures.py gathers every rule's); and its predicate on plain values."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from platform_spec.result import Status
+from platform_spec.rules import stk_kms
 from tests.policy.mutations import props
 from tests.policy.templates import log_group, other_key, template
 
@@ -34,3 +38,26 @@ PICTURE_BREAKS: list[tuple[str, str, Callable[[dict], Any]]] = [
         "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
     ("STK-KMS-002", "rotation off", lambda p: props(p, "AWS::KMS::Key").update(EnableKeyRotation=False)),
 ]
+
+
+CMK = {"Fn::GetAtt": ["Cmk", "Arn"]}
+
+
+@pytest.mark.parametrize("type_, props, status", [
+    ("AWS::RDS::DBInstance", {"StorageEncrypted": True, "KmsKeyId": CMK}, Status.PASS),
+    ("AWS::RDS::DBInstance", {"StorageEncrypted": "true", "KmsKeyId": CMK, "EnablePerformanceInsights": True,
+                              "PerformanceInsightsKMSKeyId": CMK}, Status.PASS),
+    ("AWS::RDS::DBInstance", {"StorageEncrypted": True, "KmsKeyId": CMK, "EnablePerformanceInsights": True},
+     Status.FAIL),
+    ("AWS::RDS::DBInstance", {"StorageEncrypted": False, "KmsKeyId": CMK}, Status.FAIL),
+    ("AWS::RDS::DBInstance", {"StorageEncrypted": True}, Status.FAIL),
+    ("AWS::EFS::FileSystem", {"Encrypted": True, "KmsKeyId": "alias/aws/elasticfilesystem"}, Status.FAIL),
+    ("AWS::ElastiCache::ReplicationGroup", {"AtRestEncryptionEnabled": True, "KmsKeyId": {"Ref": "Other"}},
+     Status.FAIL),
+    ("AWS::Logs::LogGroup", {"KmsKeyId": "arn:aws:kms:ap-northeast-1:1:key/x"}, Status.FAIL),
+    ("AWS::Logs::LogGroup", {"KmsKeyId": {"Ref": "Cmk"}}, Status.PASS),
+    ("AWS::SNS::Topic", {"KmsMasterKeyId": CMK}, Status.PASS),
+    ("AWS::EC2::VPC", {}, Status.NOT_APPLICABLE),
+])
+def test_kms_predicate(type_, props, status):
+    assert stk_kms.check(type_, props, {"Cmk"}).status is status
