@@ -1,6 +1,6 @@
 """The services' JSON-line log (services/common/log.py): one JSON object per line, and metrics in CloudWatch's
 Embedded Metric Format under the namespace and dimension the stack's alarms read (platform_spec.contract; the
-alarms themselves: tests/unit/test_stack.py)."""
+alarms themselves: tests/unit/cdk_app/constructs/test_observability.py)."""
 
 from __future__ import annotations
 
