@@ -1,11 +1,11 @@
-"""TapMonitor<suffix>, the posture monitor's stack: read from the session's one synthesis (the app builds it beside
-TapStack), except the StackSet-ready template, which is the same stack under the organisation's synthesizer."""
+"""cdk_app/constructs/posture_monitor.py in TapMonitor<suffix>, the posture monitor's stack, read from the session's
+one synthesis (the app builds it beside TapStack): its queues, rule and schedule, its function, role and alarms. The
+stack itself (cdk_app/monitor.py) and its StackSet-ready template: tests/unit/cdk_app/test_monitor.py."""
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from typing import Any
 
 import botocore.session
@@ -18,8 +18,7 @@ from opscli.monitor.__main__ import QUEUE_CALLS, QUEUE_WRITES
 from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.naming import physical_name
-from policies.gate.core import assembly_templates
-from tests.conftest import CDK_AND_CHECKOV, SUFFIX
+from tests.conftest import SUFFIX
 
 pytestmark = pytest.mark.synth
 
@@ -48,10 +47,6 @@ def the_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The monitor's function (the stack also holds CDK's auto-delete handler)."""
     return next((lid, r) for lid, r in resources(template, "AWS::Lambda::Function").items()
                 if r["Properties"].get("FunctionName") == physical_name("monitor", SUFFIX))
-
-
-def test_the_gate_judges_the_monitors_template_too(synth):
-    assert synth.outdir / f"TapMonitor{SUFFIX}.template.json" in assembly_templates(synth.outdir)
 
 
 def test_the_queues_the_rule_and_the_schedule_are_the_contracts(synth, monitor_template):
@@ -459,65 +454,3 @@ def test_the_monitors_role_holds_exactly_the_generated_reads_the_import_and_its_
     assert {a for s in own["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} \
         == runtime | on_its_behalf
 
-
-# --- the StackSet-ready template --------------------------------------------------------------------------
-
-# Twelve digits standing alone: an asset's hash (hex) may hold twelve digits in a row between its letters.
-ACCOUNT_ID = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
-REGION = re.compile(r"\b(?:af|ap|ca|eu|il|me|mx|sa|us|cn)-[a-z]+-\d\b")
-PREFIX = "streamtech-monitor-assets"
-
-
-@pytest.fixture(scope="module")
-def stackset_template(synth, monitor_template, tmp_path_factory) -> dict[str, Any]:
-    """The monitor's stack as `cdk synth -c monitorAssetBucketPrefix=...` builds it for a StackSet: in process, the
-    monitor alone (its watched sources read from the session's TapStack template), with the guardrails."""
-    from aws_cdk import App
-
-    from cdk_app.aspects import apply_guardrails
-    from cdk_app.config import AppConfig
-    from cdk_app.monitor import MonitorStack, stackset_synthesizer
-    from cdk_app.monitor_code import layer_zip, read_policy, staged_code
-
-    config = AppConfig.for_suffix(SUFFIX, monitorAssetBucketPrefix=PREFIX)
-    # CDK's built-in template validation is the gate's job (cfn-lint): here it would cost 15 s of a 16 s synthesis.
-    app = App(outdir=str(tmp_path_factory.mktemp("stackset")), analytics_reporting=False,
-              builtin_cloud_formation_validation=False)
-    code = staged_code()
-    stack = MonitorStack(app, monitor.stack_name(SUFFIX), config=config, code=code, layer=layer_zip(),
-                         read_policies=read_policy(code, SUFFIX), synthesizer=stackset_synthesizer(PREFIX),
-                         watched_sources=monitor.watched_sources({r["Type"] for r in
-                                                                  synth.template["Resources"].values()}))
-    apply_guardrails(app, config)
-    return app.synth().get_stack_by_name(stack.stack_name).template
-
-
-@CDK_AND_CHECKOV
-def test_the_stackset_template_names_no_account_and_no_other_region(stackset_template, monitor_template):
-    text = json.dumps(stackset_template)
-    assert not ACCOUNT_ID.findall(text)
-    assert set(REGION.findall(text)) <= {"ap-northeast-1"}
-    assert "Parameters" not in stackset_template or "BootstrapVersion" not in stackset_template["Parameters"]
-    # The same resources as the one-account stack: only where the assets are differs.
-    assert sorted(r["Type"] for r in stackset_template["Resources"].values()) == \
-        sorted(r["Type"] for r in monitor_template["Resources"].values())
-
-
-@CDK_AND_CHECKOV
-def test_the_stackset_templates_assets_are_in_the_organisations_bucket_of_each_region(stackset_template):
-    """Every asset is read from <prefix>-<the region the stack instance runs in>, never from one account's CDK
-    bootstrap bucket; a template whose code sat in one account's bucket fails this (the one-account template)."""
-    text = json.dumps(stackset_template)
-    assert "cdk-hnb659fds" not in text and "AWS::AccountId}-" not in text
-    buckets = [p["Code"]["S3Bucket"] for r in stackset_template["Resources"].values()
-               for p in [r.get("Properties", {})] if isinstance(p.get("Code"), dict) and "S3Bucket" in p["Code"]]
-    buckets += [r["Properties"]["Content"]["S3Bucket"] for r in stackset_template["Resources"].values()
-                if r["Type"] == "AWS::Lambda::LayerVersion"]
-    assert len(buckets) >= 3  # the monitor, its layer, CDK's auto-delete handler
-    # <prefix>-${AWS::Region}, which CDK writes out for the stack's one region (the allowed one)
-    assert all(b == f"{PREFIX}-ap-northeast-1" for b in buckets), buckets
-
-
-def test_the_one_account_template_keeps_its_assets_in_the_accounts_own_bucket(monitor_template):
-    """The failing fixture of the test above: the one-account template is not StackSet-ready."""
-    assert "cdk-hnb659fds-assets-${AWS::AccountId}" in json.dumps(monitor_template)
