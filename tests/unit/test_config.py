@@ -1,20 +1,12 @@
-"""Config parsing and the entry point's handling of bad input (no full synthesis here)."""
+"""cdk_app/config.py: the context read once into a frozen AppConfig, one clear line for each bad value (what the
+entry point does with it: tests/unit/cdk_app/test_app.py)."""
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from cdk_app.app import main
 from cdk_app.config import AppConfig, ConfigError, parse_context
-from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from platform_spec.naming import max_suffix_length
-from tests.conftest import CDK_AND_CHECKOV, ROOT, cdk_json_context
 
 
 def parse(**context):
@@ -76,61 +68,7 @@ def test_bad_context_is_one_clear_error(context, message):
     assert message in str(excinfo.value) and "\n" not in str(excinfo.value)
 
 
-def test_main_returns_exit_code_2_with_one_line_for_bad_context():
-    err = io.StringIO()
-    assert main({"environmentSuffix": "BAD"}, stderr=err) == EXIT_USAGE
-    lines = err.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: environmentSuffix 'BAD' is not allowed")
-
-
-def test_python_entry_point_refuses_bad_region_without_a_traceback():
-    """The command cdk.json runs, given context the way the CDK CLI passes it (CDK_CONTEXT_JSON)."""
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"region": "eu-west-1"}),
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    proc = subprocess.run([sys.executable, "-m", "cdk_app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == EXIT_USAGE
-    assert proc.stderr.strip() == ("error: region 'eu-west-1' is not allowed: StreamTech data must stay in Japan, "
-                                   "so this app deploys to ap-northeast-1 only")
-    assert "Traceback" not in proc.stderr
-
-
 def test_config_is_frozen():
     config = AppConfig.for_suffix("qa")
     with pytest.raises(AttributeError):
         config.environment_suffix = "prod"  # type: ignore[misc]
-
-
-@CDK_AND_CHECKOV
-@pytest.mark.parametrize("flags", [True, False], ids=["cdk.json-flags", "no-flags"])
-def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
-    """0 when the app is clean, 1 with one line per violation when an Aspect reports an error.
-
-    With cdk.json's flags the errors arrive through CDK's validation report; without, as annotations.
-    """
-    from aws_cdk import Environment, Stack
-    from aws_cdk import aws_kms as kms
-    from aws_cdk import aws_logs as logs
-
-    import cdk_app.app as entry
-
-    for encrypted, expected in ((True, EXIT_OK), (False, EXIT_FINDINGS)):
-        def build(app, config, encrypted=encrypted):
-            # A one-resource stand-in for TapStack, so this test costs no full synthesis.
-            stack = Stack(app, config.stack_name, env=Environment(region=config.region))
-            key = kms.Key(stack, "Cmk", alias=config.name("kms-alias")) if encrypted else None
-            logs.LogGroup(stack, "Logs", log_group_name=f"/ecs/thing-{config.environment_suffix}", encryption_key=key)
-            entry.apply_guardrails(app, config)
-
-        monkeypatch.setattr(entry, "build_app", build)
-        err = io.StringIO()
-        # cdk.json's feature flags make Annotations errors fail synth through the validation report.
-        context = {**(cdk_json_context() if flags else {}), "environmentSuffix": "qa"}
-        code = main(context, outdir=str(tmp_path / str(encrypted)), stderr=err)
-        assert code == expected, err.getvalue()
-        if expected == EXIT_FINDINGS:
-            lines = err.getvalue().splitlines()
-            assert lines[0].startswith("error: /TapStackqa/Logs/Resource: [STK-KMS-001]")
-            assert lines[-1] == "error: synthesis found 1 guardrail violation(s); nothing is deployable"
-        else:
-            assert err.getvalue() == ""

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from cdk_app import source_map
-from platform_spec.exit_codes import EXIT_INCOMPLETE
 from platform_spec.source_map import resource_sites
 from tests.conftest import ROOT
 
@@ -51,36 +50,6 @@ def test_a_missing_or_foreign_map_gives_no_site(tmp_path):
     for foreign in ("/etc/passwd:1", "../x.py:3", "cdk_app/../../x.py:3", "C:/x.py:3", "x\x1b[2J.py:4", "x.py:0",
                     "x.py:\u0661", "x.py:3\n"):
         assert source_map.site_of("Stack/X", {"X": foreign}) is None, foreign
-
-
-def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
-    from cdk_app.app import declared_at
-
-    sites = {"Database/Instance": "cdk_app/constructs/database.py:58"}
-    line = "/TapStackx/Database/Instance/Resource: StreamTech-STK-RDS-001: not Multi-AZ"
-    assert declared_at(line, sites) == f"{line} (declared at cdk_app/constructs/database.py:58)"
-    # cdk-nag ends some messages with a line feed: the error stays one line, the site on it
-    assert declared_at(f"{line}.\n", sites) == f"{line}. (declared at cdk_app/constructs/database.py:58)"
-    assert declared_at("no construct path here", sites) == "no construct path here"
-    assert declared_at("/Elsewhere/X: message", {}) == "/Elsewhere/X: message"
-
-
-def test_a_synthesis_the_app_s_code_breaks_names_the_line_it_broke_on(tmp_path, monkeypatch):
-    """Not a rule's finding but the app's code raising (a construct given a value CDK refuses): the entry point
-    prints the traceback, then one line with the line of cdk_app/ it came from, and exits 3."""
-    import io
-
-    from cdk_app import app as entry
-
-    where = ROOT / "cdk_app" / "constructs" / "database.py"
-    broken = compile("\n\nraise ValueError('engine version\\n  not offered')", str(where), "exec")
-    monkeypatch.setattr(entry, "build_app", lambda app, config: exec(broken, {}))
-    err = io.StringIO()
-    assert entry.main({"environmentSuffix": "x"}, outdir=str(tmp_path), stderr=err) == EXIT_INCOMPLETE
-    *trace, last = err.getvalue().splitlines()
-    assert trace[0].startswith("Traceback") and last == \
-        "error: synthesis failed at cdk_app/constructs/database.py:3: ValueError: engine version not offered"
-    assert entry.raised_at(ValueError("no traceback")) is None
 
 
 @pytest.mark.parametrize("text, parsed", [
