@@ -1,4 +1,5 @@
-"""Suppressions: each on the resource it excuses, citing a catalog deviation, and exactly the reviewed list."""
+"""cdk_app/compliance.py's suppressions: each on the resource it excuses, citing a catalog deviation, and exactly
+the reviewed list (policies/reviewed_suppressions.json)."""
 
 from __future__ import annotations
 
