@@ -18,19 +18,6 @@ from opscli.stackcheck import changes
 DEPTH = 5
 
 
-def test_the_vendored_shapes_are_those_of_the_installed_cfn_lint_for_every_type_opscli_reads():
-    """`python -m policies.cfn_shapes [TYPE ...]` writes the file again: after cfn-lint changes, or a reader of a
-    new type is added."""
-    from opscli.readers import READERS
-    from policies import cfn_shapes
-
-    missing = sorted(set(READERS) - shapes.known_types())
-    assert not missing, f"no shape for {missing}: run python -m policies.cfn_shapes {' '.join(missing)}"
-    assert cfn_shapes.DATA == shapes.DATA
-    assert shapes.DATA.read_text(encoding="utf-8") == cfn_shapes.render(cfn_shapes.generate(shapes.known_types())), \
-        "opscli/data/cfn_shapes.json is out of date: run python -m policies.cfn_shapes"
-
-
 def _objects(rtype: str) -> list[tuple[tuple, str, tuple[str, ...], tuple[str, ...]]]:
     """(path, kind, structure keys, map keys) of every object the schema of `rtype` describes, to DEPTH."""
     schema = shapes._schemas()[rtype]
