@@ -18,11 +18,11 @@ named `main` or of a function of the same module whose call such a function retu
 `a or b`). The tests themselves are not read for homes: they state the values they test (an expected
 "ap-northeast-1" or exit 2 is the oracle the code is checked against, not a second home).
 
-Mirrors: every module of platform_spec, localenv and services (but __init__ and __main__) has a test file named
-after it, test_<module>.py anywhere under tests/, that imports the module or names it (its dotted name or its path:
-a rule's case file names its rule module, a health check is run as `python -m`), so that a module's tests are found
-by its name and a same-named module elsewhere does not count. The exceptions are listed with the reason and where
-they are tested (UNMIRRORED); a listed module that gets its file must leave the list."""
+Mirrors: every module of platform_spec, localenv, services, cdk_app and policies (but __init__ and __main__) has a
+test file named after it, test_<module>.py anywhere under tests/, that imports the module or names it (its dotted
+name or its path: a rule's case file names its rule module, a health check is run as `python -m`), so that a
+module's tests are found by its name and a same-named module elsewhere does not count. The exceptions are listed with
+the reason and where they are tested (UNMIRRORED); a listed module that gets its file must leave the list."""
 
 from __future__ import annotations
 
@@ -399,7 +399,7 @@ def again():
 
 # --- tests mirror the modules -----------------------------------------------------------------------------------
 
-MIRRORED = ("platform_spec", "localenv", "services")
+MIRRORED = ("platform_spec", "localenv", "services", "cdk_app", "policies")
 
 _DEPLOYED = ("run by every local deployment of the synthesized stacks (the shared deployment; "
              "tests/opscli/conftest.py's deploy_into_moto); tests/unit/localenv/test_deployers.py proves each declared "
@@ -430,6 +430,23 @@ UNMIRRORED = {
     "services/common/failpoints.py": "inert unless set: tests/services/test_pipeline.py kills the worker through one",
     "services/common/lifecycle.py": "the SIGTERM handler of run_service: tests/services/test_pipeline.py stops the API "
                                     "with SIGTERM",
+    "cdk_app/aspects/_cfn.py": "the validating Aspects' and the cdk-nag pack's private helpers: run by their tests "
+                               "(tests/unit/cdk_app/aspects/, the NAG cases of tests/policy/test_fixtures.py)",
+    "cdk_app/constructs/secrets.py": "imports of the existing secrets, nothing synthesized of its own: each reader's "
+                                     "test asserts the secret it reads (tests/unit/cdk_app/constructs/: "
+                                     "test_database.py, test_cache.py, test_api.py, test_workload.py)",
+    "cdk_app/source_tree.py": "which files are sources, for the assembly cache's key and the monitor's staged code: "
+                              "tests/unit/test_monitor_code.py holds every ignored name against CDK's own asset copy",
+    "cdk_app/nag_pack.py": "each NAG rule through the pack on its passing and failing fixture, in the session's one "
+                           "in-process synthesis of them (tests/policy/conftest.py nag_by_stack, judged by "
+                           "tests/policy/test_fixtures.py test_engine); the whole pack in every synthesis",
+    "policies/checkov_checks/streamtech.py": "runs inside Checkov's own process: tests/policy/test_fixtures.py "
+                                             "test_engine proves each CHECKOV rule's check on its fixtures",
+    "policies/gate/result.py": "plain data (GateError, GateResult): raised and read by every test of "
+                               "tests/policy/gate/",
+    "policies/report_formats.py": "the gate's report files: tests/policy/gate/test_cli.py reads each one the gate "
+                                  "writes (JSON, SARIF against the OASIS schema, JUnit), test_locate.py a SARIF result "
+                                  "at its Python line",
 }
 
 
