@@ -8,7 +8,7 @@ at the helper's caller. A resource's line is then its longest recorded path pref
 `Resource` child resolves to the `ec2.SecurityGroup(...)` line of the construct that declares it.
 
 `python -m cdk_app` writes the map into the cloud assembly (source-map.json); the committed copy
-(cdk_app/source_map.json, kept current by tests/unit/test_source_map.py) is what SARIF and the gate point at, so
+(cdk_app/source_map.json, kept current by tests/unit/cdk_app/test_source_map.py) is what SARIF and the gate point at, so
 every location names a tracked file.
 
     python -m cdk_app.source_map --write     # refresh the committed copy from a synthesis (cached)

@@ -62,7 +62,8 @@ SCHEDULE_MARKER = "opscli-monitor"
 SCHEDULE_KIND = "schedule"
 SCHEDULE_SUFFIX = "suffix"
 SCHEDULE_RATE = "rate(1 hour)"
-SCHEDULE_PERIOD_SECONDS = 3600  # SCHEDULE_RATE's (tests/unit/test_monitor_stack.py holds them equal)
+# SCHEDULE_RATE's, in seconds (tests/unit/cdk_app/constructs/test_posture_monitor.py holds them equal)
+SCHEDULE_PERIOD_SECONDS = 3600
 
 # The stack's outputs (what localenv and the operator read).
 OUTPUT_QUEUE_URL = "MonitorQueueUrl"
@@ -73,8 +74,8 @@ OUTPUTS = (OUTPUT_QUEUE_URL, OUTPUT_DEAD_LETTER_QUEUE_URL, OUTPUT_BUCKET, OUTPUT
 
 # CloudTrail names an event after the endpoint prefix of the API that was called (eventSource
 # <prefix>.amazonaws.com), and puts it on EventBridge with the source aws.<prefix>. The prefix is CloudFormation's
-# service namespace in lower case but for these (tests/unit/test_monitor_stack.py proves every namespace opscli reads
-# against botocore's service models, whose endpoint prefixes the emulator's events use too).
+# service namespace in lower case but for these (tests/unit/cdk_app/constructs/test_posture_monitor.py proves every
+# namespace opscli reads against botocore's service models, whose endpoint prefixes the emulator's events use too).
 _ENDPOINT_PREFIXES = {"CloudWatch": "monitoring", "ElasticLoadBalancingV2": "elasticloadbalancing",
                       "EFS": "elasticfilesystem", "ApplicationAutoScaling": "application-autoscaling"}
 # Namespaces of types that are no AWS service's API (CDK's bookkeeping); Custom:: types are none either.
