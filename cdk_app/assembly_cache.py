@@ -517,7 +517,7 @@ def _whole(entry: Path) -> bool:
         if not stat.S_ISREG(seal.lstat().st_mode):
             return False
         sealed = json.loads(seal.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return False
     inventory = _inventory(entry)
     return inventory is not None and "manifest.json" in inventory and sealed == inventory

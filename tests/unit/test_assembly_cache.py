@@ -578,3 +578,27 @@ def test_an_export_writes_nothing_through_a_link_in_its_target(small, tmp_path):
     assert _outside(tmp_path) == before
     assert _files(out) == _files(stored.directory)
     assert not any(p.is_symlink() for p in out.rglob("*"))
+
+
+@pytest.mark.parametrize("seal", ["nested", "truncated", "not-utf8", "list", "fifo", "dev-zero", "dangling"])
+def test_a_seal_that_is_garbage_is_no_seal_and_never_a_crash(small, tmp_path, seal):
+    """A seal that is not one the cache wrote -- JSON nested too deep for the parser, cut short, not UTF-8, of
+    another shape, a FIFO, a link to /dev/zero or to nothing -- leaves its entry unserved: synthesized again,
+    never a traceback nor a wait."""
+    stored = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_fake_cdk(small),
+                               declarations=declares())
+    path = stored.directory.with_name(f"{stored.directory.name}.seal")
+    text = path.read_bytes()
+    path.unlink()
+    if seal == "fifo":
+        os.mkfifo(path)
+    elif seal in ("dev-zero", "dangling"):
+        path.symlink_to("/dev/zero" if seal == "dev-zero" else tmp_path / "gone")
+    else:
+        path.write_bytes({"nested": b"[" * 100_000, "truncated": text[:len(text) // 2], "not-utf8": b"\xff" + text,
+                          "list": b"[]"}[seal])
+    calls: list = []
+    again = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_counting(small, calls),
+                              declarations=declares())
+    assert (again.hit, len(calls)) == (False, 1)
+    assert json.loads(path.read_bytes()) == cache._inventory(again.directory)
