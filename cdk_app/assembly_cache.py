@@ -258,10 +258,13 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 # What the cache makes in its directory: entries (<key>-<digest of the monitor's code>), their seals, and
-# work directories (tempfile.mkdtemp's tmp-XXXXXXXX, entries moved out of their names). A prune deletes those
-# alone: the directory may hold anything else (it may be one STREAMTECH_ASSEMBLY_CACHE names).
+# work directories (tempfile.mkdtemp's under WORK_PREFIX, entries moved out of their names). A prune deletes those
+# alone: the directory may hold anything else (it may be one STREAMTECH_ASSEMBLY_CACHE names), so a work
+# directory's name carries the cache's own prefix, never one a person would give a directory ("tmp-projects").
+WORK_PREFIX = "streamtech-assembly-tmp-"
 _ENTRY = re.compile(r"[0-9a-f]{32}-[0-9a-f]{32}")
-_WORK = re.compile(r"tmp-(?:unsealed-)?[a-z0-9_]{8}|tmp-pruned-[0-9a-f]{32}-[0-9a-f]{32}-[0-9]+")
+_WORK = re.compile(re.escape(WORK_PREFIX)
+                   + r"(?:(?:unsealed-)?[a-z0-9_]{8}|pruned-[0-9a-f]{32}-[0-9a-f]{32}-[0-9]+)")
 _STALE = 3600  # seconds after which a work directory is a killed one's
 
 
@@ -290,7 +293,7 @@ def _prune(cache_dir: Path, keep: int) -> None:
         # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
         # deleted (a prune killed midway, or one racing a restage that copies the entry, would otherwise leave an
         # entry with its manifest and without some of its files, served or restaged as if whole).
-        doomed = cache_dir / f"tmp-pruned-{stale.name}-{os.getpid()}"
+        doomed = cache_dir / f"{WORK_PREFIX}pruned-{stale.name}-{os.getpid()}"
         try:
             stale.rename(doomed)
         except OSError:
@@ -532,7 +535,7 @@ def _siblings(cache_dir: Path, key: str) -> list[Path]:
 def _move_aside(cache_dir: Path, path: Path) -> None:
     """Take whatever is at `path` (an entry that is not whole, a link) out of the entries' names, then delete it
     there: a link is deleted, never followed, and a hard-linked file loses only this name."""
-    aside = Path(tempfile.mkdtemp(prefix="tmp-unsealed-", dir=cache_dir))
+    aside = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}unsealed-", dir=cache_dir))
     path.rename(aside / path.name)
     shutil.rmtree(aside, ignore_errors=True)
 
@@ -552,7 +555,7 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
         if _whole(final):
             os.utime(final, follow_symlinks=False)  # most recently used: pruned last
             return Assembly(final, final.name, True, time.perf_counter() - start)
-        work = Path(tempfile.mkdtemp(prefix="tmp-", dir=cache_dir))
+        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=cache_dir))
         try:
             for source in _siblings(cache_dir, key)[:1]:
                 try:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -538,19 +539,20 @@ def test_a_prune_deletes_only_what_the_cache_made_and_follows_no_link(small, tmp
     (cache_dir / "notes").mkdir()
     (cache_dir / "notes" / "mine.txt").write_text("the user's\n")
     (cache_dir / "tmp-of-the-user").mkdir()
-    (cache_dir / "tmp-abcd1234").mkdir()  # a work directory a killed synthesis left
+    (cache_dir / f"{cache.WORK_PREFIX}abcd1234").mkdir()  # a work directory a killed synthesis left
     (cache_dir / f"{'c' * 32}-{'d' * 32}.seal").write_text("{}")  # the seal a killed prune left
     (cache_dir / "tmp-dangling").symlink_to(tmp_path / "gone")
     (cache_dir / f"{'a' * 32}-{'b' * 32}").symlink_to(outside / "kept", target_is_directory=True)
     old = time.time() - 7200
-    for path in (cache_dir / "notes", cache_dir / "tmp-of-the-user", cache_dir / "tmp-abcd1234",
+    for path in (cache_dir / "notes", cache_dir / "tmp-of-the-user", cache_dir / f"{cache.WORK_PREFIX}abcd1234",
                  cache_dir / f"{'c' * 32}-{'d' * 32}.seal", outside / "kept"):
         os.utime(path, (old, old))
     before = _outside(tmp_path)
     cache._prune(cache_dir, keep=1)
     assert (cache_dir / "notes" / "mine.txt").read_text() == "the user's\n"
     assert (cache_dir / "tmp-of-the-user").is_dir() and (cache_dir / "tmp-dangling").is_symlink()
-    assert not (cache_dir / "tmp-abcd1234").exists() and not (cache_dir / f"{'c' * 32}-{'d' * 32}.seal").exists()
+    assert not (cache_dir / f"{cache.WORK_PREFIX}abcd1234").exists()
+    assert not (cache_dir / f"{'c' * 32}-{'d' * 32}.seal").exists()
     assert _outside(tmp_path) == before
     kept = [p for p in cache_dir.iterdir() if p.is_dir() and not p.is_symlink()
             and re.fullmatch(r"[0-9a-f]{32}-[0-9a-f]{32}", p.name)]
@@ -578,6 +580,25 @@ def test_an_export_writes_nothing_through_a_link_in_its_target(small, tmp_path):
     assert _outside(tmp_path) == before
     assert _files(out) == _files(stored.directory)
     assert not any(p.is_symlink() for p in out.rglob("*"))
+
+
+def test_a_prune_keeps_a_directory_of_the_user_whatever_its_name_of_tmp_and_eight_letters(small, tmp_path):
+    """A cache directory named by STREAMTECH_ASSEMBLY_CACHE may be one the user keeps files in: "tmp-projects" or
+    "tmp-old_logs" (tmp- and eight letters, as tempfile's own names are) is the user's, however old, and is kept;
+    only a work directory of the cache's own prefix, left by a killed synthesis, goes."""
+    cache_dir = tmp_path / "c"
+    cache.synthesized(CONTEXT, root=small, cache_dir=cache_dir, synth=_fake_cdk(small), declarations=declares())
+    old = time.time() - 7200
+    for name in ("tmp-projects", "tmp-old_logs", "tmp-unsealed-download"):
+        (cache_dir / name).mkdir()
+        (cache_dir / name / "mine.txt").write_text("the user's\n")
+        os.utime(cache_dir / name, (old, old))
+    killed = Path(tempfile.mkdtemp(prefix=cache.WORK_PREFIX, dir=cache_dir))  # as a killed synthesis leaves it
+    os.utime(killed, (old, old))
+    cache._prune(cache_dir, keep=1)
+    assert all((cache_dir / name / "mine.txt").read_text() == "the user's\n"
+               for name in ("tmp-projects", "tmp-old_logs", "tmp-unsealed-download"))
+    assert not killed.exists()
 
 
 @pytest.mark.parametrize("seal", ["nested", "truncated", "not-utf8", "list", "fifo", "dev-zero", "dangling"])
