@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -110,10 +111,11 @@ def test_a_report_that_cannot_be_written_is_a_usage_error(aws_credentials, tmp_p
     assert not ran
 
 
-@pytest.mark.parametrize("special", ["dir", "fifo"])
+@pytest.mark.parametrize("special", ["dir", "fifo", "/dev/null"])
 def test_a_history_that_exists_and_is_not_a_regular_file_is_a_usage_error_before_the_run(special, fifo, tmp_path):
-    """Never opened (a FIFO would block), nothing made; a report path is judged first."""
-    path = {"dir": tmp_path, "fifo": fifo}[special]
+    """Never opened (a FIFO would block), nothing made; a report path is judged first. A device too: README's
+    exit-code table says so (--no-history, not --history /dev/null, records nothing)."""
+    path = {"dir": tmp_path, "fifo": fifo, "/dev/null": Path("/dev/null")}[special]
     with pytest.raises(UsageError, match=f"^--history {path} is not a regular file$"):
         run_files.check_destinations([("json", tmp_path / "r.json")], path, keep_history=True)
     with pytest.raises(UsageError, match="--report json"):
