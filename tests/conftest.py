@@ -146,7 +146,9 @@ def _share_service_models() -> None:
 
 
 #: The xdist group of the tests that read the shared local deployment: each module's tests run together on one
-#: worker (its module fixtures are made once), as "deployment:<module>" (see pytest_collection_modifyitems).
+#: worker (its module fixtures are made once), as "deployment:<module>" (see pytest_collection_modifyitems), the
+#: module by its dotted name: test files of one name in two directories (tests/opscli/test_monitor.py and
+#: tests/unit/cdk_app/test_monitor.py) are two groups.
 SHARED_DEPLOYMENT = "deployment"
 
 
@@ -158,16 +160,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     deployment is a session fixture, so each worker has its own (the drift, perimeter, residency and fault groups
     make one on every worker anyway), and one group of every module's tests would pin a fifth of the suite's
     CPU to one worker, which then finished last. Any other test that asks for a module-scoped fixture runs in its
-    module's group ("module:<module>")."""
+    module's group ("module:<module>", by its dotted name)."""
     for item in items:
-        own = f"{SHARED_DEPLOYMENT}:{item.module.__name__.rsplit('.', 1)[-1]}" if item.module else SHARED_DEPLOYMENT
+        own = f"{SHARED_DEPLOYMENT}:{item.module.__name__}" if item.module else SHARED_DEPLOYMENT
         for node in item.listchain():  # pytest-xdist joins every group mark it finds: the module's one is replaced
             node.own_markers[:] = [pytest.mark.xdist_group(own).mark if _shared(mark) else mark
                                    for mark in node.own_markers]
         if item.get_closest_marker("xdist_group") is None and "local_deployment" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(own))
         elif item.get_closest_marker("xdist_group") is None and _module_fixtures(item):
-            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__.rsplit('.', 1)[-1]}"))
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__}"))
     items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
 
 
