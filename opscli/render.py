@@ -16,6 +16,7 @@ from opscli.html import to_html
 from opscli.model import Finding, Report, compliance_view, declared_id, path_status, short_name, source_of
 from opscli.sanitize import visible_json
 from platform_spec import sarif, source_map
+from platform_spec.exit_codes import EXIT_INCOMPLETE
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
@@ -72,10 +73,11 @@ SARIF_NOTIFICATIONS = 100  # ERROR findings listed as tool notifications when th
 
 
 def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_pass: bool = False,
-             help_base: str | None = None) -> str:
+             help_base: str | None = None, exit_code: int | None = None) -> str:
     """SARIF 2.1.0 for GitHub code scanning. By default only failing results (FAIL, and ACCEPTED as a suppressed
     failure): code scanning shows every result whatever its kind. A check that could not look (ERROR) is a tool
-    execution notification and makes the run unsuccessful; `include_pass` adds every result with its kind.
+    execution notification and makes the run unsuccessful, as exit code 3 does (its `exitCode`); `include_pass` adds
+    every result with its kind.
     Each result is located at the Python line that declares its resource (the report's source map, or `sites`),
     a result on something the stack does not declare (a secret it imports) at the stack's line; where no line is
     known, on the app's cdk.json as a whole, never on a made-up line. Its partialFingerprints come from rule,
@@ -110,7 +112,12 @@ def to_sarif(report: Report, *, sites: Mapping[str, str] | None = None, include_
         return out
 
     errors = [f for f in report.findings if f.status is Status.ERROR]
-    invocation: dict[str, Any] = {"executionSuccessful": not errors, "commandLine": f"opscli {report.command}"}
+    # A run that could not complete (exit code 3: a check could not look, or a report could not be written after
+    # the run) did not execute successfully, whatever its results say; the exit code is SARIF's own `exitCode`.
+    invocation: dict[str, Any] = {"executionSuccessful": not errors and exit_code != EXIT_INCOMPLETE,
+                                  "commandLine": f"opscli {report.command}"}
+    if exit_code is not None:
+        invocation["exitCode"] = exit_code
     if errors and not include_pass:
         invocation["toolExecutionNotifications"] = [
             {"level": "error", "message": {"text": f"{f.rule_id} could not be judged on {f.resource}: {f.reason}"}}
@@ -146,7 +153,8 @@ def render(report: Report, fmt: str, exit_code: int, *, show_all: bool = False,
     if fmt == "json":
         return to_json(report, exit_code)
     if fmt == "sarif":
-        return to_sarif(report, sites=sites, include_pass=include_pass, help_base=sarif.help_base())
+        return to_sarif(report, sites=sites, include_pass=include_pass, help_base=sarif.help_base(),
+                        exit_code=exit_code)
     if fmt == "html":
         return to_html(report, exit_code, past=past)
     if fmt in ("asff", "ocsf"):

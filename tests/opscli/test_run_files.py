@@ -193,7 +193,8 @@ def test_a_report_that_cannot_be_written_after_the_run_makes_every_stated_exit_c
 
     monkeypatch.setattr(opscli.core, "audit", run)
     code = main(["audit", "--suffix", "x", "-o", output, "--no-history", "--no-color",
-                 "--report", f"json={tmp_path / 'kept.json'}", "--report", f"sarif={tmp_path / 'gone' / 'a.sarif'}"])
+                 "--report", f"json={tmp_path / 'kept.json'}", "--report", f"sarif={tmp_path / 'kept.sarif'}",
+                 "--report", f"sarif={tmp_path / 'gone' / 'a.sarif'}"])
     captured = capsys.readouterr()
     assert code == exit_codes.EXIT_INCOMPLETE, captured.err
     if output == "json":
@@ -201,6 +202,8 @@ def test_a_report_that_cannot_be_written_after_the_run_makes_every_stated_exit_c
     else:
         assert "exit code 3" in captured.out and "exit code 1" not in captured.out, captured.out
     assert json.loads((tmp_path / "kept.json").read_text())["summary"]["exit_code"] == exit_codes.EXIT_INCOMPLETE
+    [invocation] = json.loads((tmp_path / "kept.sarif").read_text())["runs"][0]["invocations"]
+    assert invocation["exitCode"] == exit_codes.EXIT_INCOMPLETE and invocation["executionSuccessful"] is False
     assert f"error: --report sarif {tmp_path / 'gone' / 'a.sarif'} cannot be written: its directory " \
            f"{tmp_path / 'gone'} does not exist" in captured.err
     assert not (tmp_path / "gone").exists() and "Traceback" not in captured.err
