@@ -23,6 +23,8 @@ output, every time. It runs with `--no-validation`, without CDK's built-in templ
 Validate plugin): that check runs cfn-lint's schema rules, which the policy gate's cfn-lint runs over the same
 templates, so they run once. A plain `cdk synth` or `cdk deploy` keeps it. Concurrent callers (pytest-xdist
 workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
+Beyond the KEEP most recently used entries, a prune deletes an entry only under its key's lock, taken without
+waiting: an entry being served, restaged from or stored (the lock held), or served since the prune looked, stays.
 
 An entry is served (or restaged from) only when it is what the cache stored: beside each entry, <name>.seal
 records every file, directory and link the cache put there, with each file's size and modification time. An entry
@@ -247,12 +249,18 @@ def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) ->
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock file at `path` (a key's: whoever serves, restages or stores an entry of the key holds it);
+    True when held. With `wait=False` a lock another caller holds is not waited for: False."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -276,6 +284,16 @@ def _is_directory(path: Path) -> bool:
         return False
 
 
+def _used(entry: Path) -> int | None:
+    """When `entry` was last stored or served (its modification time, in ns); None when it is no directory of
+    its own (a link, gone)."""
+    try:
+        info = entry.lstat()
+    except OSError:
+        return None
+    return info.st_mtime_ns if stat.S_ISDIR(info.st_mode) else None
+
+
 def _age(path: Path) -> float:
     try:
         return time.time() - path.lstat().st_mtime
@@ -287,18 +305,25 @@ def _prune(cache_dir: Path, keep: int) -> None:
     """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old) and
     the seals they left. Only what the cache makes, and no link is followed."""
     names = sorted(p.name for p in cache_dir.iterdir())
-    entries = sorted((cache_dir / n for n in names if _ENTRY.fullmatch(n) and _is_directory(cache_dir / n)),
-                     key=_age)
-    for stale in entries[keep:]:
-        # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
-        # deleted (a prune killed midway, or one racing a restage that copies the entry, would otherwise leave an
-        # entry with its manifest and without some of its files, served or restaged as if whole).
-        doomed = cache_dir / f"{WORK_PREFIX}pruned-{stale.name}-{os.getpid()}"
-        try:
-            stale.rename(doomed)
-        except OSError:
-            continue  # pruned meanwhile by another process
-        _seal_of(stale).unlink(missing_ok=True)
+    used = {name: _used(cache_dir / name) for name in names if _ENTRY.fullmatch(name)}
+    entries = sorted(((cache_dir / n, t) for n, t in used.items() if t is not None), key=lambda e: e[1],
+                     reverse=True)
+    for stale, seen in entries[keep:]:
+        # Under the key's lock, not waited for: a caller serving the entry holds it while it checks the entry and
+        # refreshes its time. Held: in use, kept. Its time changed since the sort: served meanwhile, kept (its
+        # caller was handed this directory).
+        with _locked(cache_dir / f"{stale.name.partition('-')[0]}.lock", wait=False) as held:
+            if not held or _used(stale) != seen:
+                continue
+            # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
+            # deleted (a prune killed midway, or one racing a restage that copies the entry, would otherwise leave
+            # an entry with its manifest and without some of its files, served or restaged as if whole).
+            doomed = cache_dir / f"{WORK_PREFIX}pruned-{stale.name}-{os.getpid()}"
+            try:
+                stale.rename(doomed)
+            except OSError:
+                continue  # pruned meanwhile by another process
+            _seal_of(stale).unlink(missing_ok=True)
         shutil.rmtree(doomed, ignore_errors=True)
     for name in names:
         path = cache_dir / name
@@ -553,7 +578,9 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
     restaged = False
     with _locked(cache_dir / f"{key}.lock"):
         if _whole(final):
-            os.utime(final, follow_symlinks=False)  # most recently used: pruned last
+            # most recently used: pruned last. Under the key's lock, so that a prune that sorted the entries
+            # before this sees the new time when it takes the lock, and keeps the entry handed out here.
+            os.utime(final, follow_symlinks=False)
             return Assembly(final, final.name, True, time.perf_counter() - start)
         work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=cache_dir))
         try:

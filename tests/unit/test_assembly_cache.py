@@ -5,6 +5,7 @@ or it is not used."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -623,3 +624,51 @@ def test_a_seal_that_is_garbage_is_no_seal_and_never_a_crash(small, tmp_path, se
                               declarations=declares())
     assert (again.hit, len(calls)) == (False, 1)
     assert json.loads(path.read_bytes()) == cache._inventory(again.directory)
+
+
+# --- a prune beside the callers that serve ---------------------------------------------------------------------
+
+
+def _stored_by_age(small: Path, cache_dir: Path, count: int) -> list[cache.Assembly]:
+    """`count` entries of different keys, the first the oldest (an hour apart, the newest an hour ago)."""
+    stored = [cache.synthesized({"environmentSuffix": f"s{index}"}, root=small, cache_dir=cache_dir,
+                                synth=_fake_cdk(small), keep=count, declarations=declares())
+              for index in range(count)]
+    for index, assembly in enumerate(stored):
+        old = time.time() - 3600 * (count - index + 1)
+        os.utime(assembly.directory, (old, old), follow_symlinks=False)
+    return stored
+
+
+def test_a_prune_leaves_an_entry_whose_key_is_locked(small, tmp_path):
+    """A caller holding a key's lock may be serving (or restaging from) its entry: the prune does not wait for it
+    and does not take the entry from under it, however old; the other stale entries go."""
+    cache_dir = tmp_path / "c"
+    oldest, older, newest = _stored_by_age(small, cache_dir, 3)
+    lock = cache_dir / f"{oldest.key.partition('-')[0]}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        cache._prune(cache_dir, keep=1)
+    assert cache._whole(oldest.directory) and cache._whole(newest.directory)
+    assert not os.path.lexists(older.directory)
+
+
+def test_an_entry_served_after_the_prune_sorted_the_entries_is_kept(small, tmp_path, monkeypatch):
+    """Another process serves an old entry (and refreshes its time) just after a prune sorted the entries by age:
+    the prune looks at its age again under the key's lock and keeps it, so the directory the caller was handed
+    is still there."""
+    cache_dir = tmp_path / "c"
+    oldest, older, newest = _stored_by_age(small, cache_dir, 3)
+    served: list[cache.Assembly] = []
+    real = cache._locked
+
+    def serving_first(path: Path, *, wait: bool = True):
+        if not wait and path.name == f"{oldest.key.partition('-')[0]}.lock" and not served:
+            served.append(cache.synthesized({"environmentSuffix": "s0"}, root=small, cache_dir=cache_dir,
+                                             synth=_forbidden, declarations=declares()))
+        return real(path, wait=wait)
+    monkeypatch.setattr(cache, "_locked", serving_first)
+    cache._prune(cache_dir, keep=1)
+    assert [(a.hit, a.directory) for a in served] == [(True, oldest.directory)]
+    assert cache._whole(oldest.directory) and cache._whole(newest.directory)
+    assert not os.path.lexists(older.directory)
