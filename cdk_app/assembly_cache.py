@@ -25,6 +25,9 @@ templates, so they run once. A plain `cdk synth` or `cdk deploy` keeps it. Concu
 workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
 Beyond the KEEP most recently used entries, a prune deletes an entry only under its key's lock, taken without
 waiting: an entry being served, restaged from or stored (the lock held), or served since the prune looked, stays.
+A key's lock file (<key>.lock) goes with the key's last entry, deleted under the lock: a caller that locked the
+deleted file sees that the name is not its file any more and locks the one there now. Anything but a regular file
+at a lock's name (a FIFO, a directory, a link) is refused with an error that says so (exit 3), never waited on.
 
 An entry is served (or restaged from) only when it is what the cache stored: beside each entry, <name>.seal
 records every file, directory and link the cache put there, with each file's size and modification time. An entry
@@ -56,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -248,29 +251,103 @@ def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) ->
         raise SynthesisFailed(f"cdk synth exited {proc.returncode}", exit_code=proc.returncode, output=proc.stderr)
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _open_lock(path: Path) -> int:
+    """A descriptor of the lock file at `path` (made when missing). Opened read-only, without following a link
+    and without waiting (a FIFO opened to write waits for a reader forever); anything there but a regular file is
+    refused (SynthesisFailed, saying what is there) and left as it is: the cache did not make it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthesisFailed(f"the assembly cache's directory {path.parent} cannot be made ({exc.strerror}): "
+                              f"name a directory ({ENV_CACHE_DIR})", exit_code=EXIT_INCOMPLETE, output="") from None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        try:
+            found = path.lstat().st_mode
+        except OSError:
+            found = stat.S_IFREG  # gone meanwhile: the open's own reason says it
+        why = (f"cannot be opened ({exc.strerror})" if stat.S_ISREG(found)
+               else f"is {_kind(found)}, not a regular file: move it away and run again")
+        raise SynthesisFailed(f"the assembly cache's lock {path} {why}", exit_code=EXIT_INCOMPLETE,
+                              output="") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise SynthesisFailed(f"the assembly cache's lock {path} is {_kind(mode)}, not a regular file: move it away "
+                              "and run again", exit_code=EXIT_INCOMPLETE, output="")
+    return fd
+
+
+def _names(path: Path, fd: int) -> bool:
+    """True when `path` names the file open as `fd`."""
+    try:
+        found, opened = path.lstat(), os.fstat(fd)
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (opened.st_dev, opened.st_ino)
+
+
 @contextmanager
 def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
     """Hold the lock file at `path` (a key's: whoever serves, restages or stores an entry of the key holds it);
-    True when held. With `wait=False` a lock another caller holds is not waited for: False."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
+    True when held. With `wait=False` a lock another caller holds is not waited for: False.
+
+    A prune deletes a key's lock file while it holds it: a caller that opened the file before and locked it after
+    would hold a lock no one else sees, so the lock is held only once the path still names the locked file."""
+    while True:
+        fd = _open_lock(path)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
         except BlockingIOError:
-            yield False
-            return
+            held = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if not held or _names(path, fd):
+            break
+        os.close(fd)  # deleted meanwhile: lock the file now at its name
+    try:
+        yield held
+    finally:
+        if held:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # for a forked child that shares the descriptor too
+        os.close(fd)
+
+
+@contextmanager
+def _taken(path: Path) -> Iterator[bool]:
+    """The lock at `path` for a prune: True when taken at once; False when another caller holds it or when it is no
+    lock file of the cache's (left as it is: whoever serves its key is told)."""
+    with ExitStack() as stack:
         try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            held = stack.enter_context(_locked(path, wait=False))
+        except SynthesisFailed:
+            held = False
+        yield held
 
 
-# What the cache makes in its directory: entries (<key>-<digest of the monitor's code>), their seals, and
-# work directories (tempfile.mkdtemp's under WORK_PREFIX, entries moved out of their names). A prune deletes those
-# alone: the directory may hold anything else (it may be one STREAMTECH_ASSEMBLY_CACHE names), so a work
-# directory's name carries the cache's own prefix, never one a person would give a directory ("tmp-projects").
+def _without_entry(cache_dir: Path, key: str) -> bool:
+    return not any(_ENTRY.fullmatch(p.name) for p in cache_dir.glob(f"{key}-*"))
+
+
+# What the cache makes in its directory: entries (<key>-<digest of the monitor's code>), their seals, the keys'
+# lock files (<key>.lock), and work directories (tempfile.mkdtemp's under WORK_PREFIX, entries moved out of their
+# names). A prune deletes those alone: the directory may hold anything else (it may be one
+# STREAMTECH_ASSEMBLY_CACHE names), so a work directory's name carries the cache's own prefix, never one a person
+# would give a directory ("tmp-projects").
 WORK_PREFIX = "streamtech-assembly-tmp-"
 _ENTRY = re.compile(r"[0-9a-f]{32}-[0-9a-f]{32}")
+_LOCK = re.compile(r"[0-9a-f]{32}\.lock")
 _WORK = re.compile(re.escape(WORK_PREFIX)
                    + r"(?:(?:unsealed-)?[a-z0-9_]{8}|pruned-[0-9a-f]{32}-[0-9a-f]{32}-[0-9]+)")
 _STALE = 3600  # seconds after which a work directory is a killed one's
@@ -302,8 +379,9 @@ def _age(path: Path) -> float:
 
 
 def _prune(cache_dir: Path, keep: int) -> None:
-    """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old) and
-    the seals they left. Only what the cache makes, and no link is followed."""
+    """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old), the
+    seals they left and the lock files of keys left without an entry. Only what the cache makes, and no link is
+    followed."""
     names = sorted(p.name for p in cache_dir.iterdir())
     used = {name: _used(cache_dir / name) for name in names if _ENTRY.fullmatch(name)}
     entries = sorted(((cache_dir / n, t) for n, t in used.items() if t is not None), key=lambda e: e[1],
@@ -312,7 +390,9 @@ def _prune(cache_dir: Path, keep: int) -> None:
         # Under the key's lock, not waited for: a caller serving the entry holds it while it checks the entry and
         # refreshes its time. Held: in use, kept. Its time changed since the sort: served meanwhile, kept (its
         # caller was handed this directory).
-        with _locked(cache_dir / f"{stale.name.partition('-')[0]}.lock", wait=False) as held:
+        key = stale.name.partition("-")[0]
+        lock = cache_dir / f"{key}.lock"
+        with _taken(lock) as held:
             if not held or _used(stale) != seen:
                 continue
             # Out of the entries' names first (one rename), then deleted: an entry is whole or gone, never half
@@ -324,10 +404,18 @@ def _prune(cache_dir: Path, keep: int) -> None:
             except OSError:
                 continue  # pruned meanwhile by another process
             _seal_of(stale).unlink(missing_ok=True)
+            if _without_entry(cache_dir, key):
+                lock.unlink(missing_ok=True)  # held: a caller that waits on it locks the file made anew
         shutil.rmtree(doomed, ignore_errors=True)
     for name in names:
         path = cache_dir / name
-        if _WORK.fullmatch(name) and _is_directory(path) and _age(path) > _STALE:
+        if _LOCK.fullmatch(name) and _without_entry(cache_dir, name.removesuffix(".lock")):
+            # a key with no entry (its synthesis failed, or its entry was pruned before lock files were): under
+            # the lock, so never one a synthesis under way holds
+            with _taken(path) as held:
+                if held and _without_entry(cache_dir, name.removesuffix(".lock")):
+                    path.unlink(missing_ok=True)
+        elif _WORK.fullmatch(name) and _is_directory(path) and _age(path) > _STALE:
             shutil.rmtree(path, ignore_errors=True)
         elif (name.endswith(".seal") and _ENTRY.fullmatch(name.removesuffix(".seal"))
               and not os.path.lexists(cache_dir / name.removesuffix(".seal")) and _age(path) > _STALE):

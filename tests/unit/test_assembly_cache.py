@@ -672,3 +672,102 @@ def test_an_entry_served_after_the_prune_sorted_the_entries_is_kept(small, tmp_p
     assert [(a.hit, a.directory) for a in served] == [(True, oldest.directory)]
     assert cache._whole(oldest.directory) and cache._whole(newest.directory)
     assert not os.path.lexists(older.directory)
+
+
+# --- the keys' lock files ------------------------------------------------------------------------------------------
+
+
+def _locks(cache_dir: Path) -> set[str]:
+    return {p.name for p in cache_dir.glob("*.lock")}
+
+
+def test_a_prune_deletes_the_lock_files_of_keys_left_without_an_entry(small, tmp_path):
+    """A key's lock file goes with the key's last entry, and a lock file a key without an entry left (a failed
+    synthesis) goes at the next prune; a lock held meanwhile (a synthesis under way) stays, and so does a file of
+    the user's that merely ends in .lock."""
+    cache_dir = tmp_path / "c"
+    oldest, _older, newest = _stored_by_age(small, cache_dir, 3)
+    failed, running = f"{'e' * 32}.lock", f"{'f' * 32}.lock"
+    (cache_dir / failed).touch()
+    (cache_dir / "notes.lock").write_text("the user's\n")
+    with (cache_dir / running).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        cache._prune(cache_dir, keep=1)
+    assert _locks(cache_dir) == {f"{newest.key.partition('-')[0]}.lock", running, "notes.lock"}
+    assert cache._whole(newest.directory) and not os.path.lexists(oldest.directory)
+    assert (cache_dir / "notes.lock").read_text() == "the user's\n"
+
+
+def test_a_waiter_that_locks_a_deleted_lock_file_locks_the_one_at_its_name(tmp_path, monkeypatch):
+    """A prune deletes a lock file while it holds it; a caller that opened the file before and locks it after
+    holds a lock nobody else can see: it must notice that the name is another file's now, and lock that one."""
+    path = tmp_path / "c" / f"{'a' * 32}.lock"
+    real = fcntl.flock
+    deleted: list[Path] = []
+
+    def deleted_first(fd, operation):
+        if not deleted:
+            path.unlink()  # what a prune holding the lock did just before this caller got it
+            deleted.append(path)
+        return real(fd, operation)
+    monkeypatch.setattr(cache.fcntl, "flock", deleted_first)
+    with cache._locked(path):
+        monkeypatch.setattr(cache.fcntl, "flock", real)
+        with path.open("a") as other:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert deleted
+
+
+def _in_time(call):
+    """`call`'s result or exception, raised here; a call still waiting after a minute fails (it would wait
+    forever: a lock opened to write on a FIFO waits for a reader)."""
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test, which judges it
+            outcome.append((False, exc))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert outcome, "still waiting after a minute"
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+@pytest.mark.parametrize("obstacle", ["fifo", "directory", "symlink", "dangling-symlink"])
+def test_a_lock_file_that_is_not_a_regular_file_is_a_clear_error_never_a_wait(small, tmp_path, obstacle):
+    """Something other than a regular file at a key's lock path (a FIFO, a directory, a link to a file outside,
+    or to nothing) is refused with a message that says what is there: never a wait, a traceback, nor a file
+    written or made outside the cache; it is left there (the cache did not make it), and a prune passes it by."""
+    cache_dir = tmp_path / "c"
+    cache_dir.mkdir()
+    lock = cache_dir / f"{cache.cache_key(CONTEXT, root=small, declarations=declares())}.lock"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file").write_text("outside\n")
+    if obstacle == "fifo":
+        os.mkfifo(lock)
+    elif obstacle == "directory":
+        lock.mkdir()
+    else:
+        lock.symlink_to(outside / ("file" if obstacle == "symlink" else "made"))
+    said = {"fifo": "a FIFO", "directory": "a directory"}.get(obstacle, "a symbolic link")
+    before = _outside(tmp_path)
+    with pytest.raises(SynthesisFailed, match=f"lock {re.escape(str(lock))} is {said}, not a regular file") as err:
+        _in_time(lambda: cache.synthesized(CONTEXT, root=small, cache_dir=cache_dir, synth=_fake_cdk(small),
+                                           declarations=declares()))
+    assert err.value.exit_code == cache.EXIT_INCOMPLETE
+    _in_time(lambda: cache._prune(cache_dir, keep=0))
+    assert os.path.lexists(lock) and _outside(tmp_path) == before
+
+
+def test_a_cache_directory_that_is_a_file_is_a_clear_error(small, tmp_path):
+    (tmp_path / "c").write_text("the user's\n")
+    with pytest.raises(SynthesisFailed, match=f"directory {re.escape(str(tmp_path / 'c'))} cannot be made"):
+        cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_forbidden, declarations=declares())
+    assert (tmp_path / "c").read_text() == "the user's\n"
