@@ -38,6 +38,12 @@ none: the cache lies in the user's own checkout, beside the code it synthesizes,
 
     python -m cdk_app.assembly_cache --suffix dev [--cdk-out cdk.out]      # prints the assembly directory
 
+--cdk-out copies the assembly over what is there, replacing files and links; anything else in the way (a directory
+where the assembly has a file, a file or a FIFO where it has a directory) is not its to delete. Exit codes (see
+platform_spec/exit_codes.py): 0 done; 1 the app's (a guardrail or cdk-nag finding); 2 the app's (a bad context
+value), or --cdk-out empty or in the way (nothing copied); 3 synthesis could not run (the CLI missing, a lock
+that is not a file), or the copy into --cdk-out failed once begun.
+
 Standard library (and platform_spec) only: importable (and fast) without aws-cdk-lib.
 """
 
@@ -251,8 +257,9 @@ def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) ->
         raise SynthesisFailed(f"cdk synth exited {proc.returncode}", exit_code=proc.returncode, output=proc.stderr)
 
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
 
 
 def _kind(mode: int) -> str:
@@ -697,22 +704,83 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
     return Assembly(final, final.name, restaged, time.perf_counter() - start, restaged)
 
 
+class ExportFailed(Exception):
+    """The assembly could not be copied into `cdk_out`: EXIT_USAGE when something there is in the way (nothing was
+    copied), EXIT_INCOMPLETE when the copy failed once begun."""
+
+    def __init__(self, message: str, *, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _lmode(path: Path) -> int | None:
+    """The kind of what is at `path` (not following a link); None when nothing is."""
+    try:
+        return path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _in_the_way(source: Path, cdk_out: Path) -> str | None:
+    """What of `cdk_out` a copy of `source` would have to delete, not being a file or a link it replaces (a
+    directory where the assembly has a file, a file or a FIFO where it has a directory, `cdk_out` itself or a
+    folder above it not a directory, the assembly itself), said; None when nothing is."""
+    try:
+        inside = cdk_out.resolve().is_relative_to(source.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links (Python before 3.13)
+        inside = False
+    if inside:  # a copy over itself deletes each file before it reads it
+        return f"{cdk_out} is the cached assembly itself"
+    for path in (cdk_out, *cdk_out.parents):
+        if path.is_dir():  # `cdk_out` may be a link to a directory: the user's choice, followed
+            break
+        mode = _lmode(path)
+        if mode is not None:
+            return f"{path} is {_kind(mode)}, not a directory"
+    made = set() if cdk_out.is_dir() else {Path(".")}  # directories the copy makes: nothing below them is there
+    for current, _dirs, files in os.walk(source, followlinks=True):  # top-down: a directory before what it holds
+        relative = Path(current).relative_to(source)
+        here = cdk_out / relative
+        if relative != Path("."):
+            mode = None if relative.parent in made else _lmode(here)
+            if mode is None or stat.S_ISLNK(mode):
+                made.add(relative)
+            elif not stat.S_ISDIR(mode):
+                return f"{here} is {_kind(mode)} where the assembly has a directory"
+        if relative in made:
+            continue
+        for name in files:
+            mode = _lmode(here / name)
+            if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                return f"{here / name} is {_kind(mode)} where the assembly has a file"
+    return None
+
+
 def export(assembly: Assembly, cdk_out: Path) -> Path:
     """Copy the assembly into `cdk_out` (what `cdk deploy --app cdk.out` and the local commands read), over what
     is there. Each file is written anew: a file of `cdk_out` at a path of the assembly that is a link (symbolic,
     or hard to a file elsewhere), or a directory there that is a symbolic link, is replaced, never written
-    through."""
+    through. Anything else in the way (a directory where the assembly has a file, a file or a FIFO where it has a
+    directory) is not the export's to delete: ExportFailed before anything is copied."""
     source = assembly.directory
-    for current, _dirs, files in os.walk(source, followlinks=True):  # as copytree: a link's content is copied
-        here = cdk_out / Path(current).relative_to(source)
-        if here != cdk_out and here.is_symlink():
-            here.unlink()
-        here.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            target = here / name
-            if target.is_symlink() or target.is_file():
-                target.unlink()
-            _copy_new(Path(current, name), target)
+    blocked = _in_the_way(source, cdk_out)
+    if blocked:
+        raise ExportFailed(f"cannot copy the assembly into {cdk_out}: {blocked}; move it away and run again",
+                           exit_code=EXIT_USAGE)
+    try:
+        for current, _dirs, files in os.walk(source, followlinks=True):  # as copytree: a link's content is copied
+            here = cdk_out / Path(current).relative_to(source)
+            if here != cdk_out and here.is_symlink():
+                here.unlink()
+            here.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                target = here / name
+                if target.is_symlink() or target.is_file():
+                    target.unlink()
+                _copy_new(Path(current, name), target)
+    except OSError as exc:  # a full disk; something made in the way meanwhile
+        raise ExportFailed(f"the assembly was copied into {cdk_out} in part: {exc}",
+                           exit_code=EXIT_INCOMPLETE) from None
     return cdk_out
 
 
@@ -721,6 +789,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suffix", default="dev", help="environmentSuffix (default: dev)")
     parser.add_argument("--cdk-out", type=Path, help="also copy the assembly here (e.g. cdk.out)")
     args = parser.parse_args(argv)
+    if args.cdk_out == Path():  # an empty value, which Path reads as the current directory: a mistake
+        parser.error("--cdk-out is empty or '.': name the directory (e.g. cdk.out)")
     try:
         assembly = synthesized({"environmentSuffix": args.suffix})
     except SynthesisFailed as exc:
@@ -732,7 +802,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            else f"synthesized in {assembly.seconds:.1f}s")
     print(f"assembly {assembly.key} ({how}): {assembly.directory}", file=sys.stderr)
     if args.cdk_out:
-        export(assembly, args.cdk_out)
+        try:
+            export(assembly, args.cdk_out)
+        except ExportFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
     print(args.cdk_out or assembly.directory)
     return EXIT_OK
 

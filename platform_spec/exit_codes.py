@@ -17,7 +17,7 @@ One name per code, and one meaning per code across the programs, said in each pr
     python -m policies.gate           an unsuppressed finding      bad suffix or arguments   a tool could not run
     python -m policies.checkov_batch  -                            no such template          Checkov failed
     the CDK app (cdk synth)           a guardrail violation        a bad context value       the app's own code raised
-    python -m cdk_app.assembly_cache  the app's 1                  the app's 2               synthesis could not run
+    python -m cdk_app.assembly_cache  the app's 1                  the app's 2, bad --cdk-out synthesis or copy failed
     python -m localenv                the audit found something    bad suffix, template, ..  deploy or audit failed
     python -m localenv.pipeline       the video did not come back  bad arguments             the platform did not start
     python -m opscli.monitor          -                            bad arguments             the queue stayed unreadable

@@ -771,3 +771,90 @@ def test_a_cache_directory_that_is_a_file_is_a_clear_error(small, tmp_path):
     with pytest.raises(SynthesisFailed, match=f"directory {re.escape(str(tmp_path / 'c'))} cannot be made"):
         cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_forbidden, declarations=declares())
     assert (tmp_path / "c").read_text() == "the user's\n"
+
+
+# --- --cdk-out ---------------------------------------------------------------------------------------------------
+
+
+def _with_an_asset(context, outdir: Path) -> None:
+    _fake_synth([])(context, outdir)
+    (outdir / "asset.abc").mkdir()
+    (outdir / "asset.abc" / "index.py").write_text("# staged\n")
+
+
+@pytest.fixture
+def command(tmp_path, monkeypatch):
+    """main() with the cache in tmp_path and a synthesis of a manifest, a template and an asset directory."""
+    monkeypatch.setenv(cache.ENV_CACHE_DIR, str(tmp_path / "c"))
+    monkeypatch.setattr(cache, "declared", declares())
+    monkeypatch.setattr(cache, "cdk_synth", lambda context, outdir, root=cache.ROOT: _with_an_asset(context, outdir))
+    return cache.main
+
+
+@pytest.mark.parametrize("obstacle", ["file-where-a-directory", "directory-where-a-file", "fifo-where-a-file",
+                                      "cdk-out-a-file", "below-a-file"])
+def test_a_cdk_out_in_the_way_is_a_clear_error_and_nothing_is_copied(command, tmp_path, capsys, obstacle):
+    """`--cdk-out` copies over the files there, and deletes nothing else it cannot tell it wrote: a file (or a
+    FIFO) where the assembly has a directory, a directory where it has a file, --cdk-out itself a file, is exit 2
+    with one line naming it; nothing is copied, and what was there stays."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("an older manifest\n")  # a file export may replace: not reached either
+    if obstacle == "file-where-a-directory":
+        (out / "asset.abc").write_text("the user's\n")
+        said = f"{out / 'asset.abc'} is a file where the assembly has a directory"
+    elif obstacle == "directory-where-a-file":
+        (out / "manifest.json").unlink()
+        (out / "manifest.json").mkdir()
+        (out / "manifest.json" / "mine.txt").write_text("the user's\n")
+        said = f"{out / 'manifest.json'} is a directory where the assembly has a file"
+    elif obstacle == "fifo-where-a-file":
+        os.mkfifo(out / "TapStackkeytest.template.json")
+        said = f"{out / 'TapStackkeytest.template.json'} is a FIFO where the assembly has a file"
+    elif obstacle == "cdk-out-a-file":
+        shutil.rmtree(out)
+        out.write_text("the user's\n")
+        said = f"{out} is a file, not a directory"
+    else:
+        (out / "asset.abc").write_text("the user's\n")
+        out = out / "asset.abc" / "cdk.out"
+        said = f"{out.parent} is a file, not a directory"
+    before = _files(tmp_path / "out") if (tmp_path / "out").is_dir() else (tmp_path / "out").read_bytes()
+    assert command(["--suffix", "keytest", "--cdk-out", str(out)]) == cache.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: cannot copy the assembly into {out}: {said}; move it away and run again"]
+    assert "Traceback" not in captured.err
+    after = _files(tmp_path / "out") if (tmp_path / "out").is_dir() else (tmp_path / "out").read_bytes()
+    assert after == before
+
+
+def test_a_copy_into_cdk_out_that_fails_midway_is_exit_3(command, tmp_path, capsys, monkeypatch):
+    """A copy that fails once begun (a full disk, a file made there meanwhile) says how far it got: exit 3."""
+    def full(source, target):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cache, "_copy_new", full)
+    assert command(["--suffix", "keytest", "--cdk-out", str(tmp_path / "out")]) == cache.EXIT_INCOMPLETE
+    err = capsys.readouterr().err
+    assert f"error: the assembly was copied into {tmp_path / 'out'} in part: [Errno 28] No space left on device" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["", "."])
+def test_an_empty_cdk_out_is_a_usage_error_not_the_current_directory(command, capsys, value):
+    """`--cdk-out ""` (an unset variable) would read as the current directory and copy the assembly there."""
+    with pytest.raises(SystemExit) as exited:
+        command(["--suffix", "keytest", "--cdk-out", value])
+    assert exited.value.code == cache.EXIT_USAGE and "--cdk-out is empty" in capsys.readouterr().err
+
+
+def test_a_cdk_out_that_is_the_cached_assembly_is_refused(command, capsys):
+    """A copy of the entry over itself would delete each file before reading it."""
+    assert command(["--suffix", "keytest"]) == 0
+    entry = Path(capsys.readouterr().out.strip())
+    before = _files(entry)
+    for target in (entry, entry / "asset.abc"):
+        assert command(["--suffix", "keytest", "--cdk-out", str(target)]) == cache.EXIT_USAGE
+        assert f"{target} is the cached assembly itself" in capsys.readouterr().err
+    assert _files(entry) == before and cache._whole(entry)
