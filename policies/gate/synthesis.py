@@ -63,7 +63,7 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
     """`cdk synth` through the assembly cache (a clean synthesis of unchanged inputs is reused), copied into
     `cdk_out`; the findings when synthesis fails. The cache synthesizes without CDK's built-in template check:
     cfn-lint runs its rules in the template stage, once."""
-    from cdk_app.assembly_cache import SynthesisFailed, export, synthesized  # stdlib-only module
+    from cdk_app.assembly_cache import ExportFailed, SynthesisFailed, export, synthesized  # stdlib-only module
 
     start = time.perf_counter()
     try:
@@ -81,5 +81,8 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
             head = crash.removeprefix("error: ") if crash else f"{exc}:"
             raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_INCOMPLETE) from None
         return findings, time.perf_counter() - start
-    export(assembly, cdk_out)
+    try:
+        export(assembly, cdk_out)
+    except ExportFailed as exc:  # --cdk-out in the way (2, nothing copied) or a copy that failed once begun (3)
+        raise GateError(str(exc), exc.exit_code) from None
     return [], time.perf_counter() - start

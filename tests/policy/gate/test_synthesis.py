@@ -53,3 +53,21 @@ def test_a_failed_synthesis_becomes_findings_usage_or_tool_errors(tmp_path, monk
     assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == EXIT_INCOMPLETE
     assert "\nerror: synthesis failed at cdk_app/constructs/database.py:58: ValueError: bad\nTraceback" in \
         capsys.readouterr().err  # the app's code broke: where first, the traceback after
+
+
+def test_a_cdk_out_in_the_way_is_a_usage_error_naming_it_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """The assembly is copied into --cdk-out; a directory where the assembly has a file (something export would
+    have to delete, which it never does) is the gate's exit 2 with the path, before anything is copied."""
+    from cdk_app import assembly_cache
+
+    assembly = tmp_path / "assembly"
+    assembly.mkdir()
+    (assembly / "TapStackx.template.json").write_text("{}")
+    (assembly / "manifest.json").write_text("{}")
+    monkeypatch.setattr(assembly_cache, "synthesized",
+                        lambda context: assembly_cache.Assembly(assembly, "in-the-way", True, 0.0))
+    (tmp_path / "out" / "TapStackx.template.json").mkdir(parents=True)
+    assert cli.main(["--suffix", "x", "--cdk-out", str(tmp_path / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(tmp_path / "out" / "TapStackx.template.json") in err and "Traceback" not in err, err
+    assert not (tmp_path / "out" / "manifest.json").exists()
