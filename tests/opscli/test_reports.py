@@ -23,7 +23,7 @@ from platform_spec import catalog, source_map
 from platform_spec.result import Status
 from tests.conftest import ROOT
 from tests.library_tracing import untraced
-from tests.property.test_opscli_properties import findings
+from tests.property.strategies import findings
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "sarif-schema-2.1.0.json").read_text())
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)

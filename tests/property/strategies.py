@@ -1,11 +1,15 @@
-"""Named hypothesis strategies for the pure rules: suffixes, names, tag values, configs."""
+"""Named hypothesis strategies for the pure rules: suffixes, names, tag values, configs, and opscli's findings and
+property values."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 from cdk_app.config import AppConfig
+from opscli.model import SEVERITIES, Finding
+from platform_spec import catalog
 from platform_spec.naming import max_suffix_length
+from platform_spec.result import Status
 from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 #: Valid environment suffixes: lowercase alphanumeric runs joined by single hyphens, within the length limit.
@@ -77,3 +81,23 @@ account_ids = st.from_regex(r"[0-9]{12}", fullmatch=True)
 layout_words = st.text(alphabet=st.sampled_from([*"abcXYZ019-_/:.()", "\u3042", "\u6f22"]), max_size=90)
 layout_text = st.lists(st.tuples(layout_words, st.sampled_from([" ", " ", " ", "  "])), max_size=25).map(
     lambda parts: "".join(word + space for word, space in parts).rstrip(" "))
+
+#: opscli's findings with catalog rule ids or arbitrary ones, any status, any text (including markup and emoji codes).
+findings = st.builds(
+    Finding,
+    check_id=st.from_regex(r"[a-z]+\.[a-z_]+", fullmatch=True),
+    rule_id=st.one_of(st.sampled_from(sorted(catalog.CATALOG)), st.from_regex(r"X-[A-Z]{3}", fullmatch=True)),
+    status=st.sampled_from(list(Status)),
+    resource=any_text | st.just("arn:aws:secretsmanager:ap-northeast-1:1:secret:[bold]x:smile:"),
+    reason=any_text,
+    severity=st.sampled_from(SEVERITIES),
+    title=any_text,
+)
+
+#: Property values as templates and readers give them: scalars (booleans, numbers, strings such as "true" or
+#: "30" or an ARN), lists and maps of them. Few scalars, so values that are equal but typed apart (1 and True,
+#: 30 and "30") meet often.
+_scalars = st.sampled_from([True, False, 1, 0, 30, 30.0, 3.5, "true", "false", "1", "30", "", "k-1",
+                            "arn:aws:kms:ap-northeast-1:1:key/k-1"])
+property_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(["Action", "Resource", "Statement", "Key", "Value"]), inner, max_size=3), max_leaves=8)
