@@ -20,7 +20,7 @@ from opscli.explain import COULD_NOT_LOOK
 from opscli.model import Finding, Report
 from platform_spec import exit_codes
 from platform_spec.result import Status
-from tests.opscli.test_terminal_layout import assert_fits, said
+from tests.opscli.test_terminal import assert_fits, said
 
 WRONG = "nosuch"
 

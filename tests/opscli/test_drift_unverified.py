@@ -87,7 +87,7 @@ def test_an_audit_lists_nothing_it_did_not_try_to_compare(monkeypatch, capsys, a
 def test_a_long_id_in_the_list_is_never_folded_in_the_middle():
     """A logical id (up to 255 characters) or a reference longer than the terminal's line is one token: it stands
     whole on a line of its own rather than being folded across two."""
-    from tests.opscli.test_terminal_layout import assert_fits, view
+    from tests.opscli.test_terminal import assert_fits, view
 
     logical = "DatabaseSecurityGroupfromTapStackprodVideoProcessingWorkerSecurityGroupF0541DCA5433B15F6617"
     reference = "CacheReplicationGroupBFE59FF3.ReaderEndPoint.Address"

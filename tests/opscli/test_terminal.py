@@ -1,6 +1,8 @@
-"""The terminal views at 80 and 140 columns: nothing that names, proves or fixes is cut (a resource, a reason, the
-evidence of a FAIL, a command), lines break only at spaces, and a token too long for its line stands whole on a
-line of its own; `rules list` and the --compliance view keep every word whole too."""
+"""opscli.terminal's views: the answer first (verdict and counts, then what needs someone, then each FAIL
+explained), a clean run on one screen, hostile names as text. At 80 and 140 columns nothing that names, proves or
+fixes is cut (a resource, a reason, the evidence of a FAIL, a command), lines break only at spaces, and a token too
+long for its line stands whole on a line of its own; `rules list` and the --compliance view keep every word whole
+too."""
 
 from __future__ import annotations
 
@@ -138,3 +140,96 @@ def test_a_command_copied_from_the_terminal_is_one_command_and_runs_nothing_else
     assert not (tmp_path / "ran").exists()
     found = text[text.index(" found"):text.index(" why")]
     assert "\\x0a" in found and "#\n" not in found
+
+
+def lines_of(report: Report, *, show_all: bool = False, width: int = 80) -> list[str]:
+    """The terminal view's lines, as a plain rich Console (not the VisibleConsole opscli prints with) lays them out."""
+    import io
+
+    from rich.console import Console
+
+    from opscli.terminal import table
+
+    buffer = io.StringIO()
+    table(report, Console(file=buffer, width=width, no_color=True), 3, show_all=show_all)
+    return buffer.getvalue().splitlines()
+
+
+def entries(lines: list[str]) -> list[tuple[list[str], str]]:
+    """The entries of the terminal view's list of findings: (the head line's status, rule and first word of the
+    resource; everything the entry says, its lines joined with single spaces)."""
+    start = next(i for i, line in enumerate(lines) if line in ("needs someone:", "every check:")) + 1
+    out: list[tuple[list[str], str]] = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        if not line.startswith(" "):
+            out.append((line.split("  ")[0].split() and [part.strip() for part in line.split("  ") if part][:3], ""))
+        out[-1] = (out[-1][0], " ".join(f"{out[-1][1]} {line}".split()))
+    return out
+
+
+def test_the_view_puts_the_answer_first_and_shows_only_what_needs_someone():
+    """Issue 13: ARNs wrapped every 11 characters and 52 identical ERROR rows; issue 26: 1,608 lines for a clean
+    audit, totals last; issue 33: reasons and evidence cut with an ellipsis. Now: verdict and counts first, by
+    service and severity, then one entry per FAIL and ERROR (identical ERRORs as one), every word of it shown
+    and wrapped only at spaces, then each FAIL explained."""
+    arn = "arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222-3333-4444-555566667777"
+    items = [Finding("key.rotation", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key EncryptionKey3A692D6E ({arn})",
+                     "EnableKeyRotation is not true", severity="MEDIUM",
+                     evidence={"id": arn})]
+    items += [Finding("stack.x", "STK-STACK-001", Status.ERROR, f"AWS::RDS::DBInstance Db{n} (rds-{n})",
+                      "could not look: endpoint unreachable") for n in range(52)]
+    items += [Finding("secret.pending", "STK-SECRET-005", Status.PASS,
+                      "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-credentials-prod-AbCdEf", "none")]
+    report = Report(command="audit", target={"suffix": "prod", "stack": "TapStackprod", "region": "ap-northeast-1",
+                                             "account": "123456789012"}, findings=items, api_calls=3, seconds=1.0)
+    for show_all in (False, True):
+        lines = lines_of(report, show_all=show_all)
+        assert max(len(line) for line in lines) <= 80
+        assert lines[0] == "opscli audit — TapStackprod · ap-northeast-1 · account 123456789012"
+        assert lines[1].startswith("FAIL  1 PASS · 1 FAIL · 52 ERROR  (exit code 3")
+        rows = entries(lines)
+        assert [row[0][0] for row in rows] == (["FAIL MED", "ERROR ×52"] + (["PASS"] if show_all else []))
+        assert rows[0] == (["FAIL MED", "STK-KMS-002", "EncryptionKey3A692D6E"],
+                           f"FAIL MED STK-KMS-002 EncryptionKey3A692D6E ({arn}) EnableKeyRotation is not true")
+        assert any(line.strip() == f"({arn})" for line in lines)  # whole, on a line of its own
+        assert rows[1] == (["ERROR ×52", "STK-STACK-001", "52 resources"],
+                           "ERROR ×52 STK-STACK-001 52 resources could not look: endpoint unreachable")
+        service = next(i for i, line in enumerate(lines) if line.startswith("not passing, by service"))
+        assert [line.split() for line in lines[service + 2:service + 4]] == [["KMS", "1", "·"], ["RDS", "·", "52"]]
+        explained = lines.index("STK-KMS-002 The customer-managed key rotates automatically")
+        labels = [line.split()[0] for line in lines[explained + 1:] if line.startswith(" ") and line[1] != " "]
+        assert labels == ["resource", "found", "why", "fix", "in", "controls"]
+        fix = next(i for i, line in enumerate(lines) if line.startswith(" fix now"))
+        assert lines[fix].split()[:5] == ["fix", "now", "aws", "kms", "enable-key-rotation"]
+        # The key's ARN, wherever a line holds it, is whole: moved to a line of its own, never broken.
+        assert all(arn in line for line in lines if "arn:aws:kms" in line)
+        assert arn in " ".join(lines[fix:fix + 2])
+        assert any(line.startswith(" controls ISO/IEC 27001:2022 8.24") for line in lines[explained:])
+
+
+def test_a_clean_run_fits_one_screen():
+    items = [Finding(f"c.{n}", "STK-KMS-002", Status.PASS, f"AWS::KMS::Key Key{n} (k-{n})", "on") for n in range(555)]
+    report = Report(command="audit", target={"suffix": "prod", "stack": "TapStackprod"}, findings=items,
+                    coverage={"declared": 139, "read": 128, "no_reader": ["AWS::CDK::Metadata"]})
+    lines = lines_of(report)
+    assert len(lines) <= 30 and max(len(line) for line in lines) <= 80, lines
+    assert lines[1].startswith("PASS  555 PASS") and "nothing needs someone" in lines[-1]
+    assert len(lines_of(report, show_all=True)) > 555
+
+
+def test_a_run_that_judged_nothing_never_reads_as_a_pass():
+    assert lines_of(Report(command="audit", target={"suffix": "x"}))[1].startswith("NOTHING JUDGED")
+
+
+def test_hostile_names_are_shown_as_text_never_as_markup():
+    hostile = "[blink]x[/blink]"  # no space: a resource label splits on spaces
+    items = [Finding("c", "STK-KMS-002", Status.FAIL, f"AWS::{hostile}::Key Key{hostile} ({hostile})", hostile,
+                     severity="MEDIUM")]
+    lines = lines_of(Report(command="audit", target={"suffix": "x", "stack": f"TapStack{hostile}"},
+                            findings=items), show_all=True, width=200)
+    assert lines[0].startswith(f"opscli audit — TapStack{hostile}")
+    assert lines[lines.index("not passing, by service:") + 2].startswith(hostile)  # the service, as text
+    (head, said), = entries(lines)
+    assert head == ["FAIL MED", "STK-KMS-002", f"Key{hostile} ({hostile})"] and said.endswith(f") {hostile}")
