@@ -132,5 +132,5 @@ expires = {expires}
     sarif = json.loads((tmp_path / "audit.sarif").read_text())
     [result] = [r for r in sarif["runs"][0]["results"] if r["properties"]["status"] == "ACCEPTED"]
     assert result["kind"] == "fail" and result["suppressions"][0]["status"] == "accepted"
-    from tests.opscli.test_reports import assert_code_scanning_accepts
+    from tests.opscli.test_render import assert_code_scanning_accepts
     assert_code_scanning_accepts(sarif)

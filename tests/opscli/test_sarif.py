@@ -1,5 +1,5 @@
 """What the gate's and opscli's SARIF share (platform_spec.sarif). The documents themselves are validated against
-the SARIF schema where each program writes them (tests/opscli/test_reports.py, tests/policy/gate/)."""
+the SARIF schema where each program writes them (tests/opscli/test_render.py, tests/policy/gate/)."""
 
 from __future__ import annotations
 

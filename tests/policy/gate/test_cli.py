@@ -60,7 +60,7 @@ def test_gate_reports_findings_with_exit_1(tmp_path, capsys, replayed_tools):
     assert line.strip().endswith("]") and "checkov STK-REDIS-002" in line.rsplit("[", 1)[1]
     sarif = json.loads((tmp_path / "r" / "gate.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"STK-REDIS-002"}
-    from tests.opscli.test_reports import VALIDATOR
+    from tests.opscli.test_render import VALIDATOR
     assert not list(VALIDATOR.iter_errors(sarif))  # the OASIS schema, and a file and line for code scanning:
     for result in sarif["runs"][0]["results"]:
         physical = result["locations"][0]["physicalLocation"]

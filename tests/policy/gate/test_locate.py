@@ -21,7 +21,7 @@ def test_a_template_stage_finding_names_the_python_line_that_declares_the_resour
     import shutil
 
     from policies.report_formats import to_sarif
-    from tests.opscli.test_reports import assert_code_scanning_accepts
+    from tests.opscli.test_render import assert_code_scanning_accepts
     from tests.policy.fixtures import MUTATIONS
 
     out = tmp_path / "cdk.out"

@@ -1,5 +1,6 @@
-"""Outputs that fit their tools: SARIF that code scanning accepts (validated against the vendored OASIS SARIF
-2.1.0 schema, tests/schemas/), a table that fits the terminal, and several report files from one run."""
+"""opscli.render's outputs fit their tools: SARIF that code scanning accepts (validated against the vendored OASIS
+SARIF 2.1.0 schema, tests/schemas/), a finding's file:line in every view, and several report files from one run that
+agree."""
 
 from __future__ import annotations
 
@@ -258,19 +259,6 @@ def test_one_run_writes_every_report_and_they_agree(shared_read, tmp_path, capsy
 def test_a_bad_report_spec_is_a_usage_error(spec, said, capsys):
     assert main(["audit", "--suffix", "test", "--report", spec]) == 2
     assert said in capsys.readouterr().err
-
-
-def test_findings_are_grouped_by_the_controls_their_rules_map_to():
-    from opscli.render import compliance_view
-    from platform_spec.result import Status
-
-    items = [Finding("a", "STK-KMS-002", Status.FAIL, "k", "off"), Finding("b", "STK-RDS-003", Status.PASS, "d", "on"),
-             Finding("c", "STK-RDS-001", Status.ERROR, "d", "?")]
-    view = compliance_view(items, "iso27001")
-    assert list(view) == ["8.14", "8.20", "8.24"]  # numeric order
-    assert view["8.24"]["rules"] == ["STK-KMS-002", "STK-RDS-003"]
-    assert (view["8.24"]["FAIL"], view["8.24"]["PASS"]) == (1, 1)
-    assert view["8.14"]["ERROR"] == 1 and view["8.20"] == {**view["8.20"], "rules": ["STK-RDS-003"], "PASS": 1}
 
 
 @pytest.mark.synth
