@@ -1,8 +1,9 @@
-"""opscli.model: the --compliance view's grouping of findings by the controls their rules map to."""
+"""opscli.model: the --compliance view's grouping of findings by the controls their rules map to, and the verdict
+a path of the perimeter takes from the findings."""
 
 from __future__ import annotations
 
-from opscli.model import Finding, compliance_view
+from opscli.model import Finding, compliance_view, path_status
 from platform_spec.result import Status
 
 
@@ -14,3 +15,13 @@ def test_findings_are_grouped_by_the_controls_their_rules_map_to():
     assert view["8.24"]["rules"] == ["STK-KMS-002", "STK-RDS-003"]
     assert (view["8.24"]["FAIL"], view["8.24"]["PASS"]) == (1, 1)
     assert view["8.14"]["ERROR"] == 1 and view["8.20"] == {**view["8.20"], "rules": ["STK-RDS-003"], "PASS": 1}
+
+
+def test_an_identitys_path_is_judged_by_the_finding_of_the_store_it_reaches():
+    from platform_spec.path import IN, Path
+
+    path = Path(IN, "STK-PERIM-002", "role partner", "trusted by account 9", True, kind="identity",
+                resource="Key", resource_type="AWS::KMS::Key", subject="arn:aws:iam::1:role/partner")
+    on_key = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.FAIL, "AWS::KMS::Key Key (k)", "reached")
+    on_queue = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.PASS, "AWS::SQS::Queue Queue (q)", "nobody")
+    assert path_status(path, [on_queue]) is None and path_status(path, [on_queue, on_key]) is Status.FAIL

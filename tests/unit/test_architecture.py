@@ -412,7 +412,7 @@ UNMIRRORED = {
     "platform_spec/contract.py": "names and values both sides read (variables, ports, the database): held by the "
                                  "pipeline end to end (tests/services/test_pipeline.py)",
     "platform_spec/path.py": "plain data: the paths of tests/policy/test_paths.py, drawn in "
-                             "tests/opscli/test_perimeter_picture.py",
+                             "tests/opscli/test_perimeter.py",
     "platform_spec/result.py": "plain data (Status, Result, CouldNotLook): asserted on by every rule and check test",
     "platform_spec/stacks.py": "two constants and a name: written nowhere else (this file's homes)",
     "platform_spec/stages.py": "catalog integrity (tests/policy/test_catalog.py: every live rule has a live "

@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from opscli import perimeter
-from opscli.model import Finding, Report, path_status, resource_label
+from opscli.model import Finding, Report, resource_label
 from opscli.render import to_json
 from platform_spec import template_engine
 from platform_spec.result import Status
@@ -160,13 +160,3 @@ def test_the_json_report_carries_the_paths_with_their_verdict():
     assert len(document["findings"]) == len(report.findings)  # the findings are as they were
     report.paths = None  # drift and rotate-check compute no paths: the key is left out, not empty
     assert "paths" not in json.loads(to_json(report, 1))
-
-
-def test_an_identitys_path_is_judged_by_the_finding_of_the_store_it_reaches():
-    from platform_spec.path import IN, Path
-
-    path = Path(IN, "STK-PERIM-002", "role partner", "trusted by account 9", True, kind="identity",
-                resource="Key", resource_type="AWS::KMS::Key", subject="arn:aws:iam::1:role/partner")
-    on_key = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.FAIL, "AWS::KMS::Key Key (k)", "reached")
-    on_queue = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.PASS, "AWS::SQS::Queue Queue (q)", "nobody")
-    assert path_status(path, [on_queue]) is None and path_status(path, [on_queue, on_key]) is Status.FAIL
