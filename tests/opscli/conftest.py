@@ -40,6 +40,14 @@ def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None]
 
 
 @pytest.fixture
+def fifo(tmp_path):
+    """A FIFO: a path that names no regular file, and would block a reader that opened it without looking."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
 def moto_env(aws_credentials) -> Iterator[None]:
     configure_moto()
     with mock_aws():

@@ -16,13 +16,6 @@ from platform_spec import exit_codes
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "fifo"
-    os.mkfifo(path)
-    return path
-
-
 @pytest.mark.parametrize("option", ["--outputs", "--accepted", "--stack-record"])
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo", "dir"])
 def test_an_input_that_is_not_a_regular_file_is_refused_at_once(option, special, fifo, tmp_path, capsys,
@@ -196,16 +189,3 @@ def test_a_compliance_view_that_keeps_no_check_is_exit_3(monkeypatch, capsys, aw
     monkeypatch.setattr(opscli.core, "audit", lambda *a, **k: only_unmapped)
     assert main(["audit", "--suffix", "x", "--compliance", "iso27001", "-o", "json"]) == exit_codes.EXIT_INCOMPLETE
     assert "opscli: no check reached a verdict for --compliance iso27001" in capsys.readouterr().err
-
-
-def test_the_diagram_tool_takes_only_a_regular_json_template(fifo, tmp_path, capsys):
-    from opscli import diagram
-
-    assert diagram.main([str(fifo)]) == 2
-    assert f"template {fifo} is a FIFO, not a regular file" in capsys.readouterr().err
-    assert diagram.main([str(tmp_path / "none.json")]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    (tmp_path / "t.json").write_text(json.dumps({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}}))
-    assert diagram.main([str(tmp_path / "t.json")]) == 0
-    assert capsys.readouterr().out.startswith("<svg")
-    assert diagram.main([]) == 2

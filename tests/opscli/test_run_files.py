@@ -20,13 +20,6 @@ from platform_spec import exit_codes, files
 from platform_spec.result import Status
 
 
-@pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "fifo"
-    os.mkfifo(path)
-    return path
-
-
 def failing() -> Report:
     """A run whose verdict is FAIL (exit 1)."""
     return Report(command="audit", target={"suffix": "x", "stack": "TapStackx"},
