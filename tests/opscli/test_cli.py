@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from opscli import errors, targets
+from opscli import targets
 from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
 from platform_spec import exit_codes
@@ -138,18 +138,6 @@ def test_rules_and_iam_policy(capsys):
 def test_help_documents_the_exit_codes():
     text = invoke("audit", "--help").stdout
     assert "0  compliant" in text and "3  incomplete" in text
-
-
-def test_nested_cdk_outputs_file_is_unwrapped(tmp_path):
-    from opscli.targets import REQUIRED_OUTPUTS, from_outputs
-
-    flat = {key: f"{key.lower()}-x" for key in REQUIRED_OUTPUTS}
-    flat["EnvironmentSuffix"] = "x"
-    (tmp_path / "nested.json").write_text(json.dumps({"TapStackx": flat}))
-    assert from_outputs(tmp_path / "nested.json").db_instance == "dbinstanceidentifier-x"
-    (tmp_path / "list.json").write_text("[1]")
-    with pytest.raises(errors.UsageError, match="must be a flat JSON object"):
-        from_outputs(tmp_path / "list.json")
 
 
 def test_verbose_progress_goes_to_stderr_only(deployed, capsys):

@@ -1,41 +1,16 @@
-"""Drift lists the declared properties it could not compare (and why) in every view, not only their count."""
+"""Drift lists the declared properties it could not compare (and why) in every view, not only their count. (Which
+ones it could not compare: tests/opscli/test_stackcheck.py.)"""
 
 from __future__ import annotations
 
 import json
 
 from opscli.cli import main
-from opscli.livestack import LiveResource, LiveStack, ReadState
 from opscli.model import Report, resource_label
 from opscli.sanitize import is_visible
-from opscli.stack import Declared, StackScope
-from opscli.stackcheck import NOT_IN_ANSWER, Unverified, drift
+from opscli.stackcheck import NOT_IN_ANSWER, Unverified
 from platform_spec import exit_codes
-from platform_spec.intrinsics import Resolver
 from tests.opscli.test_hostile_text import HOSTILE, RAW, fake_run
-
-
-def _one_queue(live_properties: dict) -> LiveStack:
-    declared = Declared("Queue", "AWS::SQS::Queue", "q-1", "CREATE_COMPLETE", properties={
-        "QueueName": "q-1", "VisibilityTimeout": 900, "KmsMasterKeyId": {"Fn::GetAtt": ["Gone", "Arn"]}})
-    scope = StackScope("TapStackx", {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}, (declared,), "test")
-    resolver = Resolver(pseudo={"AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012"}, parameters={},
-                        azs=[])
-    resolver.refs["Queue"] = "q-1"
-    return LiveStack(scope, {"Queue": LiveResource(declared, ReadState.READ, live_properties)}, resolver)
-
-
-def test_drift_names_each_property_it_could_not_compare_and_why():
-    """A property the answer left out and one whose declared value does not resolve are each named, with their
-    resource; a property that was compared is not among them."""
-    findings, unverified = drift(_one_queue({"QueueName": "q-1"}))
-    label = resource_label("AWS::SQS::Queue", "Queue", "q-1")
-    assert [f.rule_id for f in findings if f.status.value == "FAIL"] == []
-    assert unverified[0] == Unverified(label, "VisibilityTimeout", NOT_IN_ANSWER)
-    assert unverified[1].property == "KmsMasterKeyId" and "does not resolve" in unverified[1].why
-    assert "Gone" in unverified[1].why and len(unverified) == 2
-    _, none = drift(_one_queue({"QueueName": "q-1", "VisibilityTimeout": 900, "KmsMasterKeyId": "k"}))
-    assert [u.property for u in none] == ["KmsMasterKeyId"]  # still unresolvable; the answered one is compared
 
 
 def _report() -> Report:

@@ -1,16 +1,13 @@
 """A finding explains itself: its rule's words, its evidence and the calls it came from, what to do now and in
-code, its controls; drift shows what changed as people read it, under a rule id."""
+code, its controls. (What drift says changed: tests/opscli/test_stackcheck.py.)"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from opscli.cli import main
 from opscli.explain import explanation
 from opscli.model import Finding
-from opscli.stackcheck import changes, describe_change
 from platform_spec.result import Status
 
 
@@ -40,25 +37,6 @@ def test_a_secret_finding_names_the_secrets_calls_and_an_unknown_rule_explains_w
     assert secret["evidence"]["resource"] == {"name": "arn:aws:secretsmanager:ap-northeast-1:1:secret:db-x"}
     foreign = explanation(Finding("x", "E3002", Status.FAIL, "somewhere", "bad"))
     assert foreign["rationale"] == "" and foreign["controls"] == {} and foreign["title"] == "E3002"
-
-
-@pytest.mark.parametrize(("declared", "live", "said"), [
-    (True, False, ["MultiAZ: declared true, live false"]),
-    ([{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp"}],
-     [{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp"}, {"CidrIp": "0.0.0.0/0", "IpProtocol": "tcp", "FromPort": 22}],
-     ["MultiAZ: added {CidrIp: 0.0.0.0/0, FromPort: 22, IpProtocol: tcp}"]),
-    ([{"Key": "Owner", "Value": "platform"}], [], ["MultiAZ: removed {Key: Owner, Value: platform}"]),
-    ({"A": {"B": 1, "C": 2}}, {"A": {"B": 1, "C": 3}, "Z": "aws default"}, ["MultiAZ.A.C: declared 2, live 3"]),
-    ({"A": 1, "Gone": "x"}, {"A": 1}, ["MultiAZ.Gone: removed (declared x)"]),
-    (None, "set", ["MultiAZ: declared (not set), live set"]),
-])
-def test_drift_says_what_changed_as_people_read_it(declared, live, said):
-    assert changes(declared, live, "MultiAZ") == said
-
-
-def test_a_long_change_is_cut():
-    text = describe_change("Rules", [], [{"Name": str(n)} for n in range(200)], limit=80)
-    assert len(text) == 80 and text.endswith("…")
 
 
 def test_an_unreadable_source_map_is_a_usage_error(tmp_path, capsys):
