@@ -147,7 +147,7 @@ def _share_service_models() -> None:
 
 #: The xdist group of the tests that read the shared local deployment: each module's tests run together on one
 #: worker (its module fixtures are made once), as "deployment:<module>" (see pytest_collection_modifyitems), the
-#: module by its dotted name: test files of one name in two directories (tests/opscli/test_monitor.py and
+#: module by its dotted name: test files of one name in two directories (tests/integration/test_monitor.py and
 #: tests/unit/cdk_app/test_monitor.py) are two groups.
 SHARED_DEPLOYMENT = "deployment"
 
