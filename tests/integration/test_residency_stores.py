@@ -3,10 +3,11 @@ local deployment; `opscli audit` (or `opscli rotate-check secrets`) alone fails 
 that was changed, naming where the copy went; and every case is put back (`Monitor.restored` and, after the last
 case, `all_restored` prove it).
 
-What the emulator cannot do is covered on stubbed answers in tests/opscli/test_residency_readers.py: automated
-backups replicated to another region (moto has no StartDBInstanceAutomatedBackupsReplication), a server certificate
-days from expiry (the emulator's CAs end in 2024 or after 2061), and a multi-Region project key with a replica (AWS
-itself cannot make the declared single-Region key multi-Region: MultiRegion is fixed when a key is created)."""
+What the emulator cannot do is covered on stubbed answers in tests/opscli/readers/ (test_rds.py, test_kms.py):
+automated backups replicated to another region (moto has no StartDBInstanceAutomatedBackupsReplication), a server
+certificate days from expiry (the emulator's CAs end in 2024 or after 2061), and a multi-Region project key with a
+replica (AWS itself cannot make the declared single-Region key multi-Region: MultiRegion is fixed when a key is
+created)."""
 
 from __future__ import annotations
 

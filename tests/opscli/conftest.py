@@ -40,6 +40,17 @@ def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None]
 
 
 @pytest.fixture
+def stubbed(aws_credentials) -> Aws:
+    """A fresh guarded access (its own clients, call log and handlers) on the one session of this process's tests on
+    stubbed answers (tests/opscli/stubs.py): a session registers botocore's hundreds of handlers when it is made,
+    each Aws takes the previous one's handlers off it, and its clients are its own. Its credentials are the fake
+    ones of aws_credentials."""
+    from tests.opscli.stubs import session
+
+    return Aws(session=session(), max_attempts=1)
+
+
+@pytest.fixture
 def fifo(tmp_path):
     """A FIFO: a path that names no regular file, and would block a reader that opened it without looking."""
     path = tmp_path / "fifo"

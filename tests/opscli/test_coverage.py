@@ -7,7 +7,7 @@ import pytest
 
 from opscli import core
 from opscli.iam_policy import iam_actions
-from opscli.readers import NO_READER, READERS, Call, no_reader, reader
+from opscli.readers import NO_READER, READERS
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import RESOURCE_RULES
@@ -64,17 +64,6 @@ def test_every_live_rule_can_see_every_declared_type_it_judges(synth):
     blind += sorted({(rule.rule_id, rule.resource_type) for rule in LIVE_ONLY_RULES
                      if rule.resource_type not in READERS})
     assert not blind, blind
-
-
-def test_a_type_is_registered_once_and_a_call_is_scoped_or_unscoped_not_both():
-    """The registry refuses a second reader, or a reason beside a reader; a call names its scope or why it has none."""
-    with pytest.raises(ValueError, match="declared twice"):
-        no_reader("AWS::KMS::Key", "a reason given beside the key's reader")
-    with pytest.raises(ValueError, match="declared twice"):
-        reader("AWS::CDK::Metadata", (), "Nothing")(lambda ctx, r: {})
-    with pytest.raises(ValueError, match="both scoped and unscoped"):
-        Call("kms:DescribeKey", ("arn:aws:kms:{region}:{account}:key/*",), unscoped="a reason beside a scope")
-    assert "AWS::CDK::Metadata" not in READERS and "AWS::KMS::Key" not in NO_READER
 
 
 def test_every_reader_operation_is_in_the_iam_policy_and_is_a_read():
