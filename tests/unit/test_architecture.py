@@ -18,11 +18,12 @@ named `main` or of a function of the same module whose call such a function retu
 `a or b`). The tests themselves are not read for homes: they state the values they test (an expected
 "ap-northeast-1" or exit 2 is the oracle the code is checked against, not a second home).
 
-Mirrors: every module of platform_spec, localenv, services, cdk_app and policies (but __init__ and __main__) has a
-test file named after it, test_<module>.py anywhere under tests/, that imports the module or names it (its dotted
-name or its path: a rule's case file names its rule module, a health check is run as `python -m`), so that a
-module's tests are found by its name and a same-named module elsewhere does not count. The exceptions are listed with
-the reason and where they are tested (UNMIRRORED); a listed module that gets its file must leave the list."""
+Mirrors: every module of platform_spec, localenv, services, cdk_app, policies and opscli (but __init__ and
+__main__) has a test file named after it, test_<module>.py anywhere under tests/, that imports the module or names it
+(its dotted name or its path: a rule's case file names its rule module, a health check is run as `python -m`), so
+that a module's tests are found by its name and a same-named module elsewhere does not count. The exceptions are
+listed with the reason and where they are tested (UNMIRRORED); a listed module that gets its file must leave the
+list."""
 
 from __future__ import annotations
 
@@ -399,12 +400,15 @@ def again():
 
 # --- tests mirror the modules -----------------------------------------------------------------------------------
 
-MIRRORED = ("platform_spec", "localenv", "services", "cdk_app", "policies")
+MIRRORED = ("platform_spec", "localenv", "services", "cdk_app", "policies", "opscli")
 
 _DEPLOYED = ("run by every local deployment of the synthesized stacks (the shared deployment; "
              "tests/opscli/conftest.py's deploy_into_moto); tests/unit/localenv/test_deployers.py proves each declared "
              "type has its deployer")
 _TEST_INFRASTRUCTURE = "the tests' own stand-in, started for them by tests/services/conftest.py"
+_READ_LIVE = ("read on the shared local deployment by every audit and drift (tests/opscli/test_core.py; "
+              "tests/integration/test_drift.py and test_drift_roundtrip.py compare each property it reads), each of "
+              "its calls answered badly by tests/opscli/test_fault_harness.py")
 
 # Module -> why it has no test file of its name, and where it is tested.
 UNMIRRORED = {
@@ -447,6 +451,19 @@ UNMIRRORED = {
     "policies/report_formats.py": "the gate's report files: tests/policy/gate/test_cli.py reads each one the gate "
                                   "writes (JSON, SARIF against the OASIS schema, JUnit), test_locate.py a SARIF result "
                                   "at its Python line",
+    "opscli/operations.py": "what opscli may call, the union of what the readers, the secrets' checks and the scope "
+                            "declare: a whole run calls exactly these (tests/opscli/test_core.py), the fault harness "
+                            "answers each badly (tests/opscli/test_fault_harness.py), iam-policy grants them "
+                            "(tests/opscli/test_iam_policy.py)",
+    **{f"opscli/readers/{name}.py": _READ_LIVE for name in ("apigateway", "events", "s3", "sns")},
+    "opscli/readers/iam.py": f"{_READ_LIVE}; the monitor's managed policy: tests/opscli/test_monitor_readers.py",
+    "opscli/readers/lambda_.py": f"{_READ_LIVE} (the function); the monitor's event source mapping: audited with "
+                                 "TapMonitor by tests/unit/localenv/test_monitor.py",
+    "opscli/readers/scheduler.py": "the monitor's schedule (TapStack declares none): read back, changed by hand, gone "
+                                   "and answered without its target in tests/opscli/test_monitor_readers.py",
+    "opscli/readers/cdk.py": "registers AWS::CDK::Metadata as read by no reader: tests/opscli/test_coverage.py (every "
+                             "declared type has a reader or a reason), tests/opscli/readers/test_base.py (no second "
+                             "registration)",
 }
 
 
