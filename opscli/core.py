@@ -36,12 +36,12 @@ from platform_spec import catalog, monitor, stacks
 from platform_spec import path as stack_path
 from platform_spec.exit_codes import EXIT_INTERRUPTED
 from platform_spec.result import Status
-from platform_spec.rules import live_only, stk_kms, stk_tag
+from platform_spec.rules import stk_kms, stk_tag
 from platform_spec.stacks import ALLOWED_REGION
 
 MAX_WORKERS = 4  # bounded concurrency for the secrets
 KEY_TYPES = frozenset({"AWS::KMS::Key", "AWS::KMS::Alias"})
-KEY_RULES = frozenset({stk_kms.ROTATION_ID, live_only.KEY_STATE_ID, stk_tag.RULE_ID, stackcheck.PRESENCE_RULE})
+KEY_RULES = frozenset({stk_kms.ROTATION_ID, stk_kms.KEY_STATE_ID, stk_tag.RULE_ID, stackcheck.PRESENCE_RULE})
 
 Progress = Callable[[str, int, int], None]  # (step just finished, steps done, steps in all)
 

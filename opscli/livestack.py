@@ -48,7 +48,7 @@ class LiveResource:
     state: str
     properties: dict[str, Any] | None = None
     detail: str = ""
-    facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for platform_spec.rules.live_only
+    facts: dict[str, Any] = field(default_factory=dict)  # live-only facts for the live_rule halves
     unresolved: bool = False  # the read needed a value of another resource that was not known yet
     attributes: dict[str, Any] = field(default_factory=dict)  # the GetAtt values the reader answered (an ARN)
 

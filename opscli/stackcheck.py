@@ -20,11 +20,11 @@ from platform_spec.catalog import Engine
 from platform_spec.intrinsics import Unresolvable
 from platform_spec.naming import NamingError, physical_name
 from platform_spec.path import Path
-from platform_spec.registry import ACCOUNT_RULES_BY_ID
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, LIVE_ONLY_RULES
 from platform_spec.result import Result, Status
 from platform_spec.rule import AccountFacts
-from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
 from platform_spec.rules.paths import stack_paths
+from platform_spec.rules.stk_drift import DRIFT_ID
 from platform_spec.stages import PRESENCE_RULE
 
 LIVE_RULE_IDS = frozenset(r.id for r in catalog.CATALOG.values() if Engine.LIVE in r.engines)

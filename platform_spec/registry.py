@@ -1,7 +1,8 @@
 """Every rule the rule modules register, read back as the tables the engines adapt: the per-resource rules (the
-cdk-nag pack, the Checkov checks and the template engine), the whole-stack rules (the template engine) and the account
-rules (opscli's audit). Adding a rule: its rule module in platform_spec/rules (found here by itself), its catalog
-entry, and its test file with its fixtures (tests/policy/rules/test_<rule module>.py)."""
+cdk-nag pack, the Checkov checks and the template engine), the whole-stack rules (the template engine), the account
+rules and the live-only halves (opscli's audit). Adding a rule: its rule module in platform_spec/rules, named for its
+id family (found here by itself), its catalog entry, and its test file with its fixtures
+(tests/policy/rules/test_<rule module>.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from platform_spec import catalog as _catalog
 from platform_spec import rules as _rules
 from platform_spec.rule import (
     ACCOUNT_RULES,
+    LIVE_RULES,
     REGISTERED,
     STACK_RULES,
     AccountRule,
+    LiveOnlyRule,
     Predicate,
     ResourceRule,
     StackRule,
 )
 
-# A rule module is named for its id family (stk_rds.py holds STK-RDS-...); the package's other modules are helpers
-# the rule modules import (intrinsics, topology, the live-only halves), never imported from here.
+# A rule module is named for its id family: stk_<family>.py or stk_<family>_<aspect>.py, the family being the id's
+# middle part lowercased (stk_rds.py holds STK-RDS-..., stk_net_egress.py an STK-NET-... rule), and registers every
+# half of its rules (tests/unit/test_architecture.py holds each id to one such module). The package's other modules
+# are helpers the rule modules import (intrinsics, topology, policy_documents), never imported from here.
 RULE_MODULE_PREFIX = "stk_"
 
 
@@ -40,9 +45,9 @@ def discover(package: ModuleType, prefix: str = RULE_MODULE_PREFIX) -> tuple[str
 
 RULE_MODULES: tuple[str, ...] = discover(_rules)
 
-__all__ = ["ACCOUNT_RULES_BY_ID", "BY_ID", "CHECKOV_BUILTIN_COVERED", "HOME_BY_ID", "RESOURCE_RULES", "RULE_MODULES",
-           "STACK_RULES_BY_ID", "AccountRule", "Predicate", "ResourceRule", "StackRule", "checkov_custom_rule_ids",
-           "discover"]
+__all__ = ["ACCOUNT_RULES_BY_ID", "BY_ID", "CHECKOV_BUILTIN_COVERED", "HOME_BY_ID", "LIVE_ONLY_RULES",
+           "RESOURCE_RULES", "RULE_MODULES", "STACK_RULES_BY_ID", "AccountRule", "LiveOnlyRule", "Predicate",
+           "ResourceRule", "StackRule", "checkov_custom_rule_ids", "discover"]
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = tuple(sorted(REGISTERED, key=lambda rule: rule.rule_id))
 
@@ -51,10 +56,13 @@ BY_ID: dict[str, ResourceRule] = {rule.rule_id: rule for rule in RESOURCE_RULES}
 STACK_RULES_BY_ID: dict[str, StackRule] = {rule.rule_id: rule for rule in STACK_RULES}
 # The account rules (live only: the account's IAM beside the stack), run by opscli's audit.
 ACCOUNT_RULES_BY_ID: dict[str, AccountRule] = {rule.rule_id: rule for rule in ACCOUNT_RULES}
+# The live-only halves (facts no template holds), run by opscli's audit on each read resource of their type, in
+# the order their modules register them (rule modules in name order).
+LIVE_ONLY_RULES: tuple[LiveOnlyRule, ...] = tuple(LIVE_RULES)
 # Each registered rule id -> the rule module that registers it (its home: where its tests and fixtures are named from).
 HOME_BY_ID: dict[str, str] = {
     **{rule.rule_id: rule.module for rule in RESOURCE_RULES}, **{rule.rule_id: rule.module for rule in STACK_RULES},
-    **{rule.rule_id: rule.module for rule in ACCOUNT_RULES}}
+    **{rule.rule_id: rule.module for rule in ACCOUNT_RULES}, **{rule.rule_id: rule.module for rule in LIVE_RULES}}
 
 # Rules whose template stage Checkov's built-in checks (named in the catalog references) cover fully;
 # every other CHECKOV-engine rule gets a custom check (policies/checkov_checks).

@@ -1,7 +1,9 @@
-"""A per-resource rule: its id, the CloudFormation types it judges and its predicate over one resource's
-properties. Each rule module registers its own rules here (`resource_rule`); platform_spec.registry finds every
-rule module of platform_spec.rules (stk_*.py), imports it and reads its rules back. The cdk-nag pack, the Checkov
-checks and the template engine (synthesized templates and live pictures alike) adapt the same objects."""
+"""A rule's halves, each registered by the rule module of its id family (platform_spec/rules/stk_<family>*.py):
+the per-resource rule (`resource_rule`, `plain_rule`: its id, the CloudFormation types it judges and its predicate
+over one resource's properties), the whole-stack rule (`stack_rule`), the account rule (`account_rule`) and the
+live-only half (`live_rule`). platform_spec.registry finds every rule module of platform_spec.rules (stk_*.py),
+imports it and reads its rules back. The cdk-nag pack, the Checkov checks and the template engine (synthesized
+templates and live pictures alike) adapt the same objects."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec.context import Context
+from platform_spec.path import Path
 from platform_spec.result import Result
 
 Predicate = Callable[[str, Mapping[str, Any], Context], Result]
@@ -134,4 +137,39 @@ def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck, *,
         raise ValueError(f"account rule {rule_id} judges types it does not read")
     rule = AccountRule(rule_id, frozenset(reads), check, _home(check), frozenset(judges))
     ACCOUNT_RULES.append(rule)
+    return rule
+
+
+# A live-only half: facts no template holds (a key's state, the AZs Redis members landed in, tasks actually running,
+# a parameter group actually applied, a mount target actually available, what grew next to the declaration).
+# Its predicate judges a resource in its CloudFormation property shape plus the live facts its reader adds (`facts`:
+# plain values from the describe answers). The live readers guarantee the facts a predicate names are present (an
+# answer without them is ERROR, "could not look"), so a missing fact there is a bug, not a verdict: it raises KeyError.
+LivePredicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Result]  # (properties, facts) -> Result
+LivePaths = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Path]]  # (properties, facts) -> paths
+
+
+@dataclass(frozen=True)
+class LiveOnlyRule:
+    rule_id: str  # the catalog rule whose live half this is
+    check_id: str
+    resource_type: str
+    facts: tuple[str, ...]  # the facts the reader must supply
+    predicate: LivePredicate
+    # A perimeter or residency half: the paths in or out it judges, from the same facts (platform_spec.path)
+    paths: LivePaths | None = None
+    module: str = field(default="", compare=False)  # the rule module that registered it: the rule's home
+
+
+LIVE_RULES: list[LiveOnlyRule] = []
+
+
+def live_rule(rule_id: str, check_id: str, resource_type: str, facts: Iterable[str], predicate: LivePredicate, *,
+              paths: LivePaths | None = None) -> LiveOnlyRule:
+    """Register a live-only half (run by opscli's audit on each read resource of `resource_type`, with the facts
+    its reader adds); one per (check id, type)."""
+    if any((rule.check_id, rule.resource_type) == (check_id, resource_type) for rule in LIVE_RULES):
+        raise ValueError(f"live check {check_id} on {resource_type} is registered twice")
+    rule = LiveOnlyRule(rule_id, check_id, resource_type, tuple(facts), predicate, paths, _home(predicate))
+    LIVE_RULES.append(rule)
     return rule

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from platform_spec import catalog
 from platform_spec.catalog import Engine
-from platform_spec.registry import ACCOUNT_RULES_BY_ID, RESOURCE_RULES
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, LIVE_ONLY_RULES, RESOURCE_RULES
 from platform_spec.rules import accepted
-from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES, PRESENCE_ID
 from platform_spec.rules.secrets_live import SECRET_CHECKS
+from platform_spec.rules.stk_drift import DRIFT_ID
+from platform_spec.rules.stk_stack import PRESENCE_ID
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
 
 STACK_AUDIT = "audit: every declared resource"

@@ -27,9 +27,9 @@ from opscli.model import Finding, Report, cut, resource_label, resource_parts, s
 from opscli.monitor import messages, resolve
 from opscli.monitor.messages import Change, Poison, Record
 from platform_spec import stacks
-from platform_spec.registry import ACCOUNT_RULES_BY_ID, RESOURCE_RULES, STACK_RULES_BY_ID
+from platform_spec.registry import ACCOUNT_RULES_BY_ID, LIVE_ONLY_RULES, RESOURCE_RULES, STACK_RULES_BY_ID
 from platform_spec.result import Status
-from platform_spec.rules.live_only import DRIFT_ID, LIVE_ONLY_RULES
+from platform_spec.rules.stk_drift import DRIFT_ID
 from platform_spec.stages import PRESENCE_RULE
 
 DRIFT_CHECK = "drift"

@@ -26,7 +26,7 @@ from platform_spec.result import CouldNotLook
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
 # A reader returns live facts no template holds (key state, running tasks, ...) under this key, for the
-# live-only rules (platform_spec.rules.live_only); they are not properties.
+# live-only halves (platform_spec.rule.live_rule, registered in their rule modules); they are not properties.
 FACTS = "__facts__"
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from platform_spec.path import Path
+from platform_spec.registry import LIVE_ONLY_RULES
 from platform_spec.result import CouldNotLook
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import stk_perimeter as perimeter
@@ -16,7 +17,6 @@ from platform_spec.rules import stk_residency as residency
 from platform_spec.rules import stk_residency_stores as stores
 from platform_spec.rules import stk_resource_policy as resource_policy
 from platform_spec.rules.intrinsics import as_dict
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
 
 # (account, where undeclared buckets are) -> the declared resource's paths: each rule module's own function.
 DeclaredPaths = Callable[[str, Mapping[str, Any], str | None, Mapping[str, str | None]], list[Path]]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, stack_rule
+from platform_spec.rule import live_rule, plain_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, ref_target
 
 EFS_ID = "STK-ECS-001"
@@ -76,3 +76,16 @@ def check_scaled(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
 
 
 stack_rule(SERVICE_ID, {"AWS::ApplicationAutoScaling::ScalableTarget"}, check_scaled)
+
+
+def tasks_running(props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-ECS-002 (live half): the service is active and runs at least two tasks (its desired count)."""
+    desired, running = props.get("DesiredCount"), facts["RunningCount"]
+    if facts["Status"] != "ACTIVE":
+        return Result.fail(f"service status is {facts['Status']}")
+    if not isinstance(desired, int) or running < max(desired, 2):
+        return Result.fail(f"{running} of {desired} tasks running; at least 2 are required")
+    return Result.ok(f"{running}/{desired} tasks running")
+
+
+live_rule(SERVICE_ID, "ecs.tasks_running", "AWS::ECS::Service", ("RunningCount", "Status"), tasks_running)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, stack_rule
+from platform_spec.rule import live_rule, plain_rule, stack_rule
 from platform_spec.rules import tls_policy
 from platform_spec.rules.intrinsics import ref_target
 from platform_spec.rules.topology import ROUTING, private_subnets
@@ -57,3 +57,14 @@ def check_mount_targets(resources: Mapping[str, Any]) -> Iterable[tuple[str, Res
 
 
 stack_rule(MOUNT_TARGETS_ID, ROUTING | {"AWS::EFS::MountTarget"}, check_mount_targets)
+
+
+def mount_target_available(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-EFS-002 (live half): a declared mount target is available, so tasks in its AZ can mount."""
+    if facts["LifeCycleState"] != "available":
+        return Result.fail(f"mount target in {facts['AvailabilityZoneName']} is {facts['LifeCycleState']}")
+    return Result.ok(f"available in {facts['AvailabilityZoneName']}")
+
+
+live_rule(MOUNT_TARGETS_ID, "efs.mount_target_available", "AWS::EFS::MountTarget",
+          ("LifeCycleState", "AvailabilityZoneName"), mount_target_available)

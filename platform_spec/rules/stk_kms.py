@@ -1,4 +1,5 @@
-"""STK-KMS-001: encrypted resources use the project's customer-managed key, never an AWS-managed one."""
+"""STK-KMS-001: encrypted resources use the project's customer-managed key, never an AWS-managed one.
+STK-KMS-002: the key rotates yearly at most. STK-KMS-003 (live only): the key is customer-managed and enabled."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 
 from platform_spec.naming import NAMES
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, resource_rule, stack_rule
+from platform_spec.rule import live_rule, plain_rule, resource_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
 ROTATION_ID = "STK-KMS-002"
+KEY_STATE_ID = "STK-KMS-003"
 MAX_ROTATION_DAYS = 365  # STK-KMS-002: yearly at most (the AWS default; KMS allows up to 2560)
 
 # Per resource type: (flag that turns encryption on, or None if the key alone does; key property).
@@ -129,3 +131,17 @@ def check_exact_cmk(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]
 
 
 stack_rule(RULE_ID, {"AWS::KMS::Alias", "AWS::KMS::Key"}, check_exact_cmk, replaces_resource_rule=True)
+
+
+def key_state(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-KMS-003: the project key is customer-managed and enabled (not disabled or pending deletion)."""
+    if facts["KeyManager"] != "CUSTOMER":
+        return Result.fail(f"the key is {facts['KeyManager']}-managed, not customer-managed")
+    if facts["KeyState"] != "Enabled":
+        return Result.fail(f"the key is {facts['KeyState']}: every data store encrypted with it is unreadable",
+                           key_state=facts["KeyState"],
+                           **({"pending_deletion": True} if facts["KeyState"] == "PendingDeletion" else {}))
+    return Result.ok("customer-managed and enabled")
+
+
+live_rule(KEY_STATE_ID, "kms.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"), key_state)

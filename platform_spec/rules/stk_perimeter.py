@@ -39,7 +39,7 @@ from typing import Any
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import AccountFacts as Account
-from platform_spec.rule import account_rule, plain_rule
+from platform_spec.rule import account_rule, live_rule, plain_rule
 from platform_spec.rules.intrinsics import TOKEN, as_dict, as_list, is_true, ref_target, render
 from platform_spec.rules.policy_documents import (
     covers,
@@ -121,6 +121,7 @@ def undeclared_access_points(_props: Mapping[str, Any], facts: Mapping[str, Any]
 
 
 plain_rule(ACCESS_POINT_ID, {ACCESS_POINT}, check_access_point)
+live_rule(ACCESS_POINT_ID, ACCESS_POINTS_CHECK, FILE_SYSTEM, ("AccessPoints",), undeclared_access_points)
 
 
 # --- STK-PERIM-002: identities outside the stack --------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from platform_spec.result import Result, Status
-from platform_spec.rule import plain_rule, stack_rule
+from platform_spec.rule import live_rule, plain_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.topology import ROUTING, public_subnets
 
@@ -157,3 +157,17 @@ def check_private_placement(resources: Mapping[str, Any]) -> Iterable[tuple[str,
 
 stack_rule(FORCE_SSL_ID, {PARAMETER_GROUP}, check_attached_force_ssl)
 stack_rule(PUBLIC_ID, ROUTING, check_private_placement)
+
+
+def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-RDS-003 (live half): the attached parameter group is applied (a pending-reboot group's
+    rds.force_ssl is not what the instance runs with)."""
+    if facts["ParameterApplyStatus"] != "in-sync":
+        return Result.fail(f"the parameter group is {facts['ParameterApplyStatus']}, not in-sync: the instance does "
+                           "not run with its settings (rds.force_ssl) until it is applied",
+                           **({"pending_reboot": True} if facts["ParameterApplyStatus"] == "pending-reboot" else {}))
+    return Result.ok("the attached parameter group is applied (in-sync)")
+
+
+live_rule(FORCE_SSL_ID, "rds.parameters_applied", INSTANCE, ("ParameterApplyStatus",), parameters_applied)
+live_rule(CA_EXPIRY_ID, "rds.server_certificate", INSTANCE, ("CertificateDetails",), ca_certificate_current)

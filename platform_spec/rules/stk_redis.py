@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule
+from platform_spec.rule import live_rule, plain_rule
 from platform_spec.rules.intrinsics import is_true
 
 HA_ID = "STK-REDIS-001"
@@ -58,3 +58,15 @@ def check_transit(resource_type: str, properties: Mapping[str, Any]) -> Result:
 
 plain_rule(HA_ID, {TYPE}, check_high_availability)
 plain_rule(TRANSIT_ID, {TYPE}, check_transit)
+
+
+def redis_members_spread(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:
+    """STK-REDIS-001 (live half): the members really sit in at least two AZs."""
+    azs = sorted(set(facts["MemberAvailabilityZones"]))
+    if len(facts["MemberAvailabilityZones"]) < 2 or len(azs) < 2:
+        return Result.fail(f"{len(facts['MemberAvailabilityZones'])} member(s) in {len(azs)} AZ(s) "
+                           f"({', '.join(azs) or 'none'}); at least 2 members in 2 AZs are required")
+    return Result.ok(f"{len(facts['MemberAvailabilityZones'])} members in {len(azs)} AZs")
+
+
+live_rule(HA_ID, "redis.members_spread", TYPE, ("MemberAvailabilityZones",), redis_members_spread)

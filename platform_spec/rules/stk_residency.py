@@ -32,7 +32,7 @@ from typing import Any
 
 from platform_spec.path import OUT, Path
 from platform_spec.result import Result
-from platform_spec.rule import resource_rule
+from platform_spec.rule import live_rule, resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
 from platform_spec.stacks import ALLOWED_REGION
 
@@ -397,3 +397,5 @@ resource_rule(LOGS_ID, {SUBSCRIPTION_FILTER}, lambda t, p, c: check_subscription
               if t == SUBSCRIPTION_FILTER else Result.na())
 resource_rule(EVENTS_ID, {RULE}, lambda t, p, c: check_rule(p, c.account) if t == RULE else Result.na())
 resource_rule(TOPIC_ID, {TOPIC, SUBSCRIPTION}, lambda t, p, c: check_topic(t, p, c.account))
+live_rule(LOGS_ID, "logs.subscription_destinations", LOG_GROUP, ("Arn", "SubscriptionFilters"),
+          log_group_subscriptions, paths=log_group_paths)

@@ -5,7 +5,7 @@ system's replication, the project key's multi-Region replicas, and the replicas 
 A copy in ap-northeast-1 in the stack's account passes (a resource the stack declares is one); a copy in another
 region or another account fails, named. The template stage judges what a template can declare (a backup
 replication region, a replication destination, MultiRegion); the live stage also judges what only AWS knows
-(replicas, shares, replica keys), from facts its readers add (platform_spec.rules.live_only)."""
+(replicas, shares, replica keys), from facts its readers add (registered below with live_rule)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from platform_spec.path import OUT, Path
 from platform_spec.result import CouldNotLook, Result
-from platform_spec.rule import plain_rule, resource_rule
+from platform_spec.rule import live_rule, plain_rule, resource_rule
 from platform_spec.rules.intrinsics import as_dict, as_list, is_true, render
 from platform_spec.stacks import ALLOWED_REGION
 
@@ -309,3 +309,9 @@ def secret_replicas_in_japan(secret: Mapping[str, Any]) -> Result:
 resource_rule(RDS_COPIES_ID, {INSTANCE}, lambda t, p, c: check_rds_copies(t, p, c.account))
 resource_rule(EFS_REPLICATION_ID, {FILE_SYSTEM}, lambda t, p, c: check_efs_replication(t, p, c.account))
 plain_rule(KMS_MULTI_REGION_ID, {KEY}, check_kms_single_region)
+live_rule(RDS_COPIES_ID, "rds.replicas_in_japan", INSTANCE, ("DBInstanceArn", "ReadReplicas"),
+          rds_replicas_in_japan, paths=rds_replica_paths)
+live_rule(RDS_SNAPSHOTS_ID, "rds.snapshots_kept_in_account", INSTANCE, ("DBInstanceArn", "SnapshotShares"),
+          rds_snapshots_kept_in_account, paths=snapshot_paths)
+live_rule(KMS_MULTI_REGION_ID, "kms.replicas_in_japan", KEY, ("KeyArn", "MultiRegionKeys"), kms_replicas_in_japan,
+          paths=kms_replica_paths)

@@ -23,7 +23,7 @@ from typing import Any
 
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
-from platform_spec.rule import resource_rule
+from platform_spec.rule import live_rule, resource_rule
 from platform_spec.rules.policy_documents import (
     KeyTwice,
     admits,
@@ -40,7 +40,7 @@ DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy":
              "AWS::S3::BucketPolicy": "PolicyDocument", "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
              "AWS::KMS::Key": "KeyPolicy", "AWS::EFS::FileSystem": "FileSystemPolicy",
              "AWS::ApiGateway::RestApi": "Policy", "AWS::Events::EventBus": "Policy"}
-# Live-only halves (platform_spec.rules.live_only): the key's grants, the policy of the bus a rule listens on.
+# Live-only halves (registered below with live_rule): the key's grants, the policy of the bus a rule listens on.
 GRANTS_CHECK = "kms.grants"
 BUS_CHECK = "events.bus_policy"
 
@@ -185,3 +185,7 @@ def secret_policy(policy: Any, account: str) -> Result:
 
 
 resource_rule(RULE_ID, DOCUMENTS, lambda t, p, c: check(t, p, c.account))
+# the perimeter: who can reach in beside the declared policies
+live_rule(RULE_ID, GRANTS_CHECK, "AWS::KMS::Key", ("Grants", "Account"), grants, paths=grant_paths)
+live_rule(RULE_ID, BUS_CHECK, "AWS::Events::Rule", ("EventBus", "EventBusPolicy", "Account"), bus_policy,
+          paths=bus_paths)

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from platform_spec.result import Status
-from platform_spec.rules import live_only
+from platform_spec.rules import stk_drift
 from tests.integration.changes import Judged
 
 # The live-misconfiguration tests change the deployment one setting at a time: their own xdist group, so they
@@ -752,7 +752,7 @@ def look(judged: Judged) -> tuple[set[str], set[tuple[str, str]], set[str]]:
     changed = {(f.resource.split(" ", 1)[0], f.check_id.removeprefix("drift.")) for f in judged.drift
                if f.status is Status.FAIL}
     # A drifted value that breaks several rules is one finding under the first; its reason names them all.
-    broken = {f.rule_id for f in judged.drift if f.status is Status.FAIL and f.rule_id != live_only.DRIFT_ID}
+    broken = {f.rule_id for f in judged.drift if f.status is Status.FAIL and f.rule_id != stk_drift.DRIFT_ID}
     broken |= {rule for f in judged.drift if f.status is Status.FAIL and f.rule_id
                for rule in re.findall(r"(STK-[A-Z0-9]+-\d{3}) \(", f.reason.split("; now breaks ", 1)[-1])}
     return {f.rule_id for f in judged.audit if f.status is Status.FAIL}, changed, broken

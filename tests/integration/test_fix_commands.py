@@ -22,8 +22,8 @@ from opscli.checks import Context, collectors
 from opscli.explain import choose_fix, explanation, fixed_type
 from opscli.model import Finding
 from platform_spec import catalog
+from platform_spec.registry import LIVE_ONLY_RULES
 from platform_spec.result import Status
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
 from tests.aws_cli import CommandError
 from tests.aws_cli import parse as parse_traced
 from tests.library_tracing import untraced

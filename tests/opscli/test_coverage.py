@@ -10,8 +10,7 @@ from opscli.iam_policy import iam_actions
 from opscli.readers import NO_READER, READERS
 from platform_spec import catalog
 from platform_spec.catalog import Engine
-from platform_spec.registry import RESOURCE_RULES
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
+from platform_spec.registry import LIVE_ONLY_RULES, RESOURCE_RULES
 
 TEMPLATE_STAGE = {Engine.NAG, Engine.CHECKOV, Engine.TEMPLATE}
 # The types that carry posture (issue 11's list): each must be read live, whatever else changes.

@@ -8,12 +8,11 @@ import pytest
 
 from platform_spec.context import Context
 from platform_spec.path import IN, OUT
-from platform_spec.registry import BY_ID
+from platform_spec.registry import BY_ID, LIVE_ONLY_RULES
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import paths as stack_paths
 from platform_spec.rules import stk_perimeter, stk_residency, stk_resource_policy
-from platform_spec.rules.live_only import LIVE_ONLY_RULES
 from tests.policy.fixtures import FIXTURES
 
 ACCOUNT, OTHER = "123456789012", "999999999999"

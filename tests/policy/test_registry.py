@@ -13,7 +13,7 @@ def test_every_registered_rule_has_one_home_and_the_registry_found_it():
     from platform_spec import registry, rule
 
     homes: dict[str, set[str]] = {}
-    for registered in (*rule.REGISTERED, *rule.STACK_RULES, *rule.ACCOUNT_RULES):
+    for registered in (*rule.REGISTERED, *rule.STACK_RULES, *rule.ACCOUNT_RULES, *rule.LIVE_RULES):
         homes.setdefault(registered.rule_id, set()).add(registered.module)
     assert {rule_id: found for rule_id, found in homes.items() if len(found) != 1} == {}
     assert {rule_id: found for rule_id, found in homes.items() if not found <= set(registry.RULE_MODULES)} == {}
