@@ -1,5 +1,5 @@
-"""STK-RDS-001/002/003/004/005 and the RDS part of STK-NET-001: Multi-AZ, backups, TLS-only, a server
-certificate that does not expire soon, the PostgreSQL log exported, not public."""
+"""STK-RDS-001/002/003/004/005: Multi-AZ, backups, TLS-only, a server certificate that does not expire soon, the
+PostgreSQL log exported. (Not public, STK-NET-001: stk_net_public.py.)"""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from typing import Any
 from platform_spec.result import Result, Status
 from platform_spec.rule import live_rule, plain_rule, stack_rule
 from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
-from platform_spec.rules.topology import ROUTING, public_subnets
 
 MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"
 FORCE_SSL_ID = "STK-RDS-003"
-PUBLIC_ID = "STK-NET-001"
 CA_EXPIRY_ID = "STK-RDS-004"
 LOG_EXPORT_ID = "STK-RDS-005"
 # Prowler's rds_instance_certificate_expiration fails under three months as well: changing the CA means checking
@@ -71,14 +69,6 @@ def check_force_ssl(resource_type: str, properties: Mapping[str, Any]) -> Result
     return Result.na()
 
 
-def check_not_public(resource_type: str, properties: Mapping[str, Any]) -> Result:
-    if resource_type != INSTANCE:
-        return Result.na()
-    if is_true(properties.get("PubliclyAccessible")):
-        return Result.fail("PubliclyAccessible is true", publicly_accessible=True)
-    return Result.ok("not publicly accessible")
-
-
 def ca_certificate_current(_props: Mapping[str, Any], facts: Mapping[str, Any],
                            now: datetime | None = None) -> Result:
     """STK-RDS-004 (live only): the instance's server certificate (DescribeDBInstances' CertificateDetails) stays
@@ -122,7 +112,6 @@ def check_log_export(resource_type: str, properties: Mapping[str, Any]) -> Resul
 plain_rule(MULTI_AZ_ID, {INSTANCE}, check_multi_az)
 plain_rule(BACKUP_ID, {INSTANCE}, check_backups)
 plain_rule(FORCE_SSL_ID, {INSTANCE, PARAMETER_GROUP}, check_force_ssl)
-plain_rule(PUBLIC_ID, {INSTANCE}, check_not_public)
 plain_rule(LOG_EXPORT_ID, {INSTANCE}, check_log_export)
 
 
@@ -142,21 +131,7 @@ def check_attached_force_ssl(resources: Mapping[str, Any]) -> Iterable[tuple[str
             yield lid, Result.ok("the attached parameter group sets rds.force_ssl=1")
 
 
-def check_private_placement(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
-    """STK-NET-001 over the whole template: subnet groups and mount targets use no public subnet."""
-    public = public_subnets(resources)
-    for lid, resource in resources.items():
-        rtype, props = resource.get("Type", ""), resource.get("Properties", {}) or {}
-        if rtype in ("AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"):
-            exposed = sorted(str(s) for s in {ref_target(s) for s in props.get("SubnetIds", [])} & public)
-            yield lid, (Result.fail(f"includes public subnets {', '.join(exposed)}") if exposed
-                        else Result.ok("private subnets only"))
-        if rtype == "AWS::EFS::MountTarget" and ref_target(props.get("SubnetId")) in public:
-            yield lid, Result.fail("mount target in a public subnet")
-
-
 stack_rule(FORCE_SSL_ID, {PARAMETER_GROUP}, check_attached_force_ssl)
-stack_rule(PUBLIC_ID, ROUTING, check_private_placement)
 
 
 def parameters_applied(_props: Mapping[str, Any], facts: Mapping[str, Any]) -> Result:

@@ -178,7 +178,7 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
     from opscli import livestack, stackcheck
     from opscli.stack import build
     from platform_spec.result import Status
-    from platform_spec.rules import stk_rds
+    from platform_spec.rules import stk_net_public, stk_rds
 
     verdicts = []
     for n in (1, 2):
@@ -201,7 +201,7 @@ def test_our_rds_reader_and_predicates_reach_custodians_verdict_on_its_recording
         assert [f.status for f in judged if f.rule_id == stk_rds.CA_EXPIRY_ID] == [Status.ERROR]
         findings = {f.rule_id: f for f in judged if f.rule_id != stk_rds.CA_EXPIRY_ID}
         assert not [f for f in findings.values() if f.status is Status.ERROR], findings
-        verdicts.append(findings[stk_rds.PUBLIC_ID].status)
+        verdicts.append(findings[stk_net_public.PUBLIC_ID].status)
         assert findings[stk_rds.MULTI_AZ_ID].status is Status.FAIL  # the recording's MultiAZ: false
     assert verdicts == [Status.FAIL, Status.PASS]
 

@@ -8,7 +8,7 @@ import pytest
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Status
-from platform_spec.rules import stk_api_auth, stk_ecs_task, stk_egress, stk_iam_trust, stk_resource_policy
+from platform_spec.rules import stk_api_auth, stk_ecs_task, stk_iam_trust, stk_net_egress, stk_resource_policy
 
 OWN = "123456789012"
 
@@ -207,7 +207,7 @@ def test_a_web_acl_counts_only_when_a_rule_acts(rules, status):
 
 
 def egress_verdicts(resources: dict) -> dict[str, Status]:
-    return {lid: result.status for lid, result in stk_egress.check(resources)}
+    return {lid: result.status for lid, result in stk_net_egress.check(resources)}
 
 
 def group(egress=None) -> dict:

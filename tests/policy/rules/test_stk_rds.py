@@ -1,5 +1,5 @@
-"""The cases of platform_spec/rules/stk_rds.py (STK-NET-001, STK-RDS-001, STK-RDS-002, STK-RDS-003, STK-RDS-005), run
-by the shared tests (tests/policy/fixtures.py gathers every rule's); and STK-RDS-005's own, on plain data and live."""
+"""The cases of platform_spec/rules/stk_rds.py (STK-RDS-001, STK-RDS-002, STK-RDS-003, STK-RDS-005), run by the
+shared tests (tests/policy/fixtures.py gathers every rule's); and STK-RDS-005's own, on plain data and live."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from platform_spec.result import Status
 from platform_spec.rules import stk_rds
-from tests.policy.mutations import props, public_subnet_id
+from tests.policy.mutations import props
 from tests.policy.templates import db, params, template
 
 # rule id -> a template that passes and one that fails, through every engine its catalog entry names
@@ -21,8 +21,6 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
                     "fail": template({"Params": params(), "Db": db(BackupRetentionPeriod=0)})},
     "STK-RDS-003": {"pass": template({"Params": params(), "Db": db()}),
                     "fail": template({"Params": params("0"), "Db": db()})},
-    "STK-NET-001": {"pass": template({"Params": params(), "Db": db()}),
-                    "fail": template({"Params": params(), "Db": db(PubliclyAccessible=True)})},
     "STK-RDS-005": {"pass": template({"Params": params(),
                                       "Db": db(EnableCloudwatchLogsExports=["postgresql", "upgrade"])}),
                     "fail": template({"Params": params(), "Db": db(EnableCloudwatchLogsExports=["upgrade"])})},
@@ -34,9 +32,6 @@ MUTATIONS: dict[str, tuple[Callable[[dict], Any], str]] = {
     "rds-backups-off": (lambda t: props(t, "AWS::RDS::DBInstance").update(BackupRetentionPeriod=0), "STK-RDS-002"),
     "rds-force-ssl-off": (lambda t: props(t, "AWS::RDS::DBParameterGroup")["Parameters"].update({"rds.force_ssl": "0"}),
                           "STK-RDS-003"),
-    "rds-public": (lambda t: props(t, "AWS::RDS::DBInstance").update(PubliclyAccessible=True), "STK-NET-001"),
-    "db-in-public-subnet": (lambda t: props(t, "AWS::RDS::DBSubnetGroup")["SubnetIds"].append(
-        {"Ref": public_subnet_id(t)}), "STK-NET-001"),
     "rds-log-not-exported": (lambda t: props(t, "AWS::RDS::DBInstance").update(EnableCloudwatchLogsExports=["upgrade"]),
                              "STK-RDS-005"),
 }
@@ -47,7 +42,6 @@ PICTURE_BREAKS: list[tuple[str, str, Callable[[dict], Any]]] = [
     ("STK-RDS-002", "no backups", lambda p: props(p, "AWS::RDS::DBInstance").update(BackupRetentionPeriod=0)),
     ("STK-RDS-003", "force_ssl off", lambda p: props(p, "AWS::RDS::DBParameterGroup")["Parameters"].update(
         {"rds.force_ssl": "0"})),
-    ("STK-NET-001", "public database", lambda p: props(p, "AWS::RDS::DBInstance").update(PubliclyAccessible=True)),
     ("STK-RDS-005", "log not exported", lambda p: props(p, "AWS::RDS::DBInstance").update(
         EnableCloudwatchLogsExports=["upgrade"])),
 ]

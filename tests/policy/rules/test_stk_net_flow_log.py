@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_flow_log.py (STK-NET-003), run by the shared tests (tests/policy/fixtures.py
+"""The cases of platform_spec/rules/stk_net_flow_log.py (STK-NET-003), run by the shared tests (tests/policy/fixtures.py
 gathers every rule's)."""
 
 from __future__ import annotations

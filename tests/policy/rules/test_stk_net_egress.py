@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_egress.py (STK-NET-005), run by the shared tests (tests/policy/fixtures.py
+"""The cases of platform_spec/rules/stk_net_egress.py (STK-NET-005), run by the shared tests (tests/policy/fixtures.py
 gathers every rule's)."""
 
 from __future__ import annotations
