@@ -1,26 +1,20 @@
-"""STK-WAF-001 and STK-API-005: the web ACL in front of the API exists, is associated and filters.
-
-STK-API-005 (whole stack): every API stage is associated with a web ACL. Without it the API faces the internet
-with throttling alone; disassociating the ACL is one call and changes no declared property of the API.
-STK-WAF-001: the web ACL acts. A web ACL emptied of its rules (with an Allow default) filters nothing while every
-association still looks right; so does one whose rules all count instead of blocking (a rule's `Action` switched
+"""STK-WAF-001: the web ACL in front of the API acts (that every stage is associated with it: STK-API-005,
+stk_api_waf.py). A web ACL emptied of its rules (with an Allow default) filters nothing while every association
+still looks right; so does one whose rules all count instead of blocking (a rule's `Action` switched
 to `Count`, a rule group's `OverrideAction` to `Count`), the usual leftover of tuning a rule and forgetting it. A
 managed rule group whose rules are switched to Count or Allow one by one (`RuleActionOverrides`) or excluded
 (`ExcludedRules`, which count) is weakened the same way while its own OverrideAction still says None."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, references
+from platform_spec.rule import plain_rule
+from platform_spec.rules.intrinsics import as_dict, as_list
 
-ASSOCIATED_ID = "STK-API-005"
 RULES_ID = "STK-WAF-001"
-STAGE = "AWS::ApiGateway::Stage"
-ASSOCIATION = "AWS::WAFv2::WebACLAssociation"
 WEB_ACL = "AWS::WAFv2::WebACL"
 
 
@@ -66,27 +60,4 @@ def check_rules(resource_type: str, properties: Mapping[str, Any]) -> Result:
                      f"{', ...' if len(acting) > 4 else ''})")
 
 
-def check_associated(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result]]:
-    acls = {lid for lid, r in resources.items() if r.get("Type") == WEB_ACL}
-    guarded: dict[str, set[str]] = {}
-    for resource in resources.values():
-        if resource.get("Type") == ASSOCIATION:
-            props = as_dict(resource.get("Properties"))
-            for stage in references(props.get("ResourceArn")):
-                guarded.setdefault(stage, set()).update(references(props.get("WebACLArn")) or {"(an ACL by ARN)"})
-    for lid, resource in resources.items():
-        if resource.get("Type") != STAGE:
-            continue
-        found = guarded.get(lid, set())
-        if not found:
-            # the stack's own web ACL (when it declares exactly one) is what to associate again
-            yield lid, Result.fail("no web ACL is associated with this stage: the API faces the internet unfiltered",
-                                   **({"web_acl": {"Fn::GetAtt": [next(iter(acls)), "Arn"]}} if len(acls) == 1 else {}))
-        elif acls and not found & acls and "(an ACL by ARN)" not in found:
-            yield lid, Result.fail("associated with a web ACL this stack does not declare")
-        else:
-            yield lid, Result.ok(f"associated with web ACL {', '.join(sorted(found))}")
-
-
 plain_rule(RULES_ID, {WEB_ACL}, check_rules)
-stack_rule(ASSOCIATED_ID, {ASSOCIATION, WEB_ACL}, check_associated)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from platform_spec.rules.intrinsics import as_dict
+from platform_spec.rules.intrinsics import as_dict, as_list
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -30,3 +30,12 @@ def denies_insecure_transport(policy: Any, service: str, client_actions: Iterabl
         if str(secure).lower() == "false":
             return True
     return False
+
+
+def with_tls_deny(document: Any, action: str, resource: Any) -> dict[str, Any]:
+    """The policy to put back: the resource's statements as they are, and the Deny of requests without TLS (as CDK's
+    enforce_ssl writes it), its resource named by reference (the fix resolves it to the real ARN)."""
+    kept = [s for s in as_list(as_dict(document).get("Statement")) if isinstance(s, Mapping)]
+    deny = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": action,
+            "Resource": resource, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    return {"Version": "2012-10-17", "Statement": [*kept, deny]}

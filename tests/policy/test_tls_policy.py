@@ -1,5 +1,6 @@
-"""Which resource policies deny every request made without TLS (platform_spec.rules.tls_policy), as the intake's and
-the file system's rules read them (their fixtures: tests/policy/rules/test_stk_intake.py, test_stk_efs.py)."""
+"""Which resource policies deny every request made without TLS (platform_spec.rules.tls_policy), as the bucket's,
+the queues' and the file system's rules read them (their fixtures: tests/policy/rules/test_stk_s3.py,
+test_stk_sqs.py, test_stk_efs.py)."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ _query = st.fixed_dictionaries({}, optional={
     "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Dimensions": 5}}}])
 def test_backlog_scaling_judges_any_policy_shape_without_crashing(policy_type, configuration, metrics):
     """STK-SQS-003 reads template properties and live answers alike: whatever their shape, a verdict."""
-    from platform_spec.rules.stk_intake import any_backlog_scaling, backlog_scaling
+    from platform_spec.rules.stk_sqs import any_backlog_scaling, backlog_scaling
 
     shaped = {"TargetValue": 10, "CustomizedMetricSpecification": {"Metrics": metrics}}
     for config in (configuration, shaped):

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from cdk_app import monitor_code, source_tree
-from platform_spec.rules import stk_intake
+from platform_spec.rules import stk_sqs
 
 
 def test_the_layer_holds_every_runtime_dependency_of_what_it_holds():
@@ -127,8 +127,8 @@ def _queue_template(consumed: bool) -> dict:
 
 def test_a_queue_a_lambda_function_consumes_is_scaled_by_lambda():
     def backlog(resources: dict) -> list:
-        return [r for rule, lid, r in stk_intake.queue_results(resources)
-                if rule == stk_intake.BACKLOG_SCALING_ID and lid == "Queue"]
+        return [r for rule, lid, r in stk_sqs.queue_results(resources)
+                if rule == stk_sqs.BACKLOG_SCALING_ID and lid == "Queue"]
     [passed] = backlog(_queue_template(consumed=True))
     assert not passed.failed and "Lambda" in passed.reason
     [failed] = backlog(_queue_template(consumed=False))

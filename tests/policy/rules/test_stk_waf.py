@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_waf.py (STK-API-005, STK-WAF-001), run by the shared tests
+"""The cases of platform_spec/rules/stk_waf.py (STK-WAF-001), run by the shared tests
 (tests/policy/fixtures.py gathers every rule's)."""
 
 from __future__ import annotations
@@ -6,23 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.policy.mutations import drop, drop_first, every_rule_counts, props
-from tests.policy.templates import guarded_stage, template, web_acl
+from tests.policy.mutations import every_rule_counts, props
+from tests.policy.templates import template, web_acl
 
 # rule id -> a template that passes and one that fails, through every engine its catalog entry names
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
     "STK-WAF-001": {"pass": template({"Acl": web_acl()}), "fail": template({"Acl": web_acl(rules=False)})},
-    "STK-API-005": {"pass": template(guarded_stage(True)), "fail": template(guarded_stage(False))},
 }
 
 # name -> (a change of the real template that breaks the rule, the rule the gate must report)
 MUTATIONS: dict[str, tuple[Callable[[dict], Any], str]] = {
-    "waf-association-removed": (lambda t: drop(t, "AWS::WAFv2::WebACLAssociation"), "STK-API-005"),
     "web-acl-without-rules": (lambda t: props(t, "AWS::WAFv2::WebACL").update(Rules=[]), "STK-WAF-001"),
     "web-acl-rules-all-count": (lambda t: every_rule_counts(props(t, "AWS::WAFv2::WebACL")), "STK-WAF-001"),
 }
-
-# (rule id, what is broken, how): the live picture broken so that the rule fails and its fix is a command
-PICTURE_BREAKS: list[tuple[str, str, Callable[[dict], Any]]] = [
-    ("STK-API-005", "no web ACL", lambda p: drop_first(p, "AWS::WAFv2::WebACLAssociation")),
-]

@@ -1,5 +1,5 @@
-"""The cases of platform_spec/rules/stk_intake.py (STK-S3-001, STK-S3-002, STK-SQS-001, STK-SQS-002, STK-SQS-003),
-run by the shared tests (tests/policy/fixtures.py gathers every rule's)."""
+"""The cases of platform_spec/rules/stk_sqs.py (STK-SQS-001, STK-SQS-002, STK-SQS-003), run by the shared tests
+(tests/policy/fixtures.py gathers every rule's)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.policy.mutations import by_name, props, without_tls_deny
-from tests.policy.templates import bucket, bucket_policy, queues, template
+from tests.policy.templates import queues, template
 
 # rule id -> a template that passes and one that fails, through every engine its catalog entry names
 FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
-    "STK-S3-001": {"pass": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(True)}),
-                   "fail": template({"Bucket": bucket(block=False), "BucketPolicy": bucket_policy(True)})},
-    "STK-S3-002": {"pass": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(True)}),
-                   "fail": template({"Bucket": bucket(), "BucketPolicy": bucket_policy(False)})},
     "STK-SQS-001": {"pass": template(queues()), "fail": template(queues(redrive=False))},
     "STK-SQS-002": {"pass": template(queues()), "fail": template(queues(tls=False))},
     # the worker scales on CPU only: the backlog of the queue is not followed
@@ -27,10 +23,6 @@ FIXTURES: dict[str, dict[str, dict[str, Any]]] = {
 
 # name -> (a change of the real template that breaks the rule, the rule the gate must report)
 MUTATIONS: dict[str, tuple[Callable[[dict], Any], str]] = {
-    "bucket-public": (lambda t: props(t, "AWS::S3::Bucket")["PublicAccessBlockConfiguration"].update(
-        BlockPublicPolicy=False), "STK-S3-001"),
-    "bucket-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
-                                             if v["Type"] == "AWS::S3::BucketPolicy"], "STK-S3-002"),
     "queue-without-dlq": (lambda t: by_name(t, "AWS::SQS::Queue", "QueueName", "intake-queue-test").pop(
         "RedrivePolicy"), "STK-SQS-001"),
     "queue-tls-policy-removed": (lambda t: [t["Resources"].pop(k) for k, v in list(t["Resources"].items())
@@ -43,9 +35,6 @@ MUTATIONS: dict[str, tuple[Callable[[dict], Any], str]] = {
 
 # (rule id, what is broken, how): the live picture broken so that the rule fails and its fix is a command
 PICTURE_BREAKS: list[tuple[str, str, Callable[[dict], Any]]] = [
-    ("STK-S3-001", "public policy allowed", lambda p: props(p, "AWS::S3::Bucket")[
-        "PublicAccessBlockConfiguration"].update(BlockPublicPolicy=False)),
-    ("STK-S3-002", "TLS deny gone", lambda p: without_tls_deny(props(p, "AWS::S3::BucketPolicy"), "PolicyDocument")),
     ("STK-SQS-001", "no DLQ", lambda p: props(p, "AWS::SQS::Queue", QueueName="intake-queue-test").pop(
         "RedrivePolicy")),
     ("STK-SQS-002", "TLS deny gone", lambda p: without_tls_deny(props(p, "AWS::SQS::QueuePolicy"), "PolicyDocument")),

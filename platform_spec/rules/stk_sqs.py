@@ -1,4 +1,5 @@
-"""STK-S3-001/002 and STK-SQS-001/002/003: the ingest bucket and the intake queues."""
+"""STK-SQS-001/002/003: the intake queues have a dead-letter queue, deny every request made without TLS, and the
+workers that consume them scale on their backlog."""
 
 from __future__ import annotations
 
@@ -6,54 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_spec.result import Result
-from platform_spec.rule import plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
-from platform_spec.rules.tls_policy import denies_insecure_transport
+from platform_spec.rule import stack_rule
+from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
+from platform_spec.rules.tls_policy import denies_insecure_transport, with_tls_deny
 
-PUBLIC_ID = "STK-S3-001"
-BUCKET_TLS_ID = "STK-S3-002"
 DLQ_ID = "STK-SQS-001"
 QUEUE_TLS_ID = "STK-SQS-002"
 BACKLOG_SCALING_ID = "STK-SQS-003"
-BLOCK_SETTINGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
-
-
-def check_public_access_block(resource_type: str, properties: Mapping[str, Any]) -> Result:
-    if resource_type != "AWS::S3::Bucket":
-        return Result.na()
-    block = as_dict(properties.get("PublicAccessBlockConfiguration"))
-    off = [name for name in BLOCK_SETTINGS if not is_true(block.get(name))]
-    if off:
-        return Result.fail(f"public access is not fully blocked ({', '.join(off)} off)")
-    return Result.ok("all four public access blocks on")
-
-
-def bucket_policy_results(resources: Mapping[str, Any]) -> list[tuple[str, Result]]:
-    """(bucket logical id, STK-S3-002 result) for every bucket of the template."""
-    policies: dict[str, Any] = {}
-    for resource in resources.values():
-        if resource.get("Type") == "AWS::S3::BucketPolicy":
-            props = as_dict(resource.get("Properties"))
-            policies[ref_target(props.get("Bucket")) or ""] = props.get("PolicyDocument")
-    results = []
-    for logical_id, resource in resources.items():
-        if resource.get("Type") != "AWS::S3::Bucket":
-            continue
-        ok = denies_insecure_transport(policies.get(logical_id), "s3")
-        arn = {"Fn::GetAtt": [logical_id, "Arn"]}
-        results.append((logical_id, Result.ok("bucket policy denies non-TLS requests") if ok else Result.fail(
-            "no bucket policy denying aws:SecureTransport=false: plaintext requests are accepted",
-            document=with_tls_deny(policies.get(logical_id), "s3:*", [arn, {"Fn::Join": ["", [arn, "/*"]]}]))))
-    return results
-
-
-def with_tls_deny(document: Any, action: str, resource: Any) -> dict[str, Any]:
-    """The policy to put back: the resource's statements as they are, and the Deny of requests without TLS (as CDK's
-    enforce_ssl writes it), its resource named by reference (the fix resolves it to the real ARN)."""
-    kept = [s for s in as_list(as_dict(document).get("Statement")) if isinstance(s, Mapping)]
-    deny = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": action,
-            "Resource": resource, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-    return {"Version": "2012-10-17", "Statement": [*kept, deny]}
 
 
 def _metric(query: Any) -> Mapping[str, Any]:
@@ -147,14 +107,10 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
     return results
 
 
-plain_rule(PUBLIC_ID, {"AWS::S3::Bucket"}, check_public_access_block)
-
-
 def _queue_rule(rule_id: str):
     return lambda resources: [(lid, result) for rid, lid, result in queue_results(resources) if rid == rule_id]
 
 
-stack_rule(BUCKET_TLS_ID, {"AWS::S3::BucketPolicy"}, bucket_policy_results)
 stack_rule(DLQ_ID, {"AWS::SQS::Queue"}, _queue_rule(DLQ_ID))
 stack_rule(QUEUE_TLS_ID, {"AWS::SQS::QueuePolicy"}, _queue_rule(QUEUE_TLS_ID))
 stack_rule(BACKLOG_SCALING_ID, {"AWS::ApplicationAutoScaling::ScalingPolicy",
