@@ -522,3 +522,80 @@ def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_anothe
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
     assert unmirrored(("pkg",), tmp_path) == ["pkg/alone.py", "pkg/sub/shadowed.py"]
+
+
+# --- a rule's home is found from its id -------------------------------------------------------------------------
+
+# Every half of a rule (per-resource, whole-stack, account, live-only) is registered by one module,
+# platform_spec/rules/stk_<family>.py or stk_<family>_<aspect>.py, <family> being the id's middle part lowercased
+# (STK-NET-003: stk_net*.py). Three families keep a longer module name, written here once (still mechanical):
+FAMILY_MODULE_NAMES = {"perim": "perimeter", "res": "residency", "policy": "resource_policy"}
+# Catalog rules with an engine that no rule module registers, and what judges them instead.
+JUDGED_OUTSIDE_THE_REGISTRY = {
+    "STK-REGION-001": "the synthesis aspect (cdk_app/aspects/region.py) with platform_spec/rules/stk_region.py",
+    "STK-STACK-001": "opscli's stack check: every declared resource present (opscli/stackcheck.py)",
+    "STK-DRIFT-001": "opscli drift, over every declared property (opscli/stackcheck.py)",
+    "STK-OPS-001": "the accepted-findings file's entries (platform_spec/rules/accepted.py)",
+    **dict.fromkeys((f"STK-SECRET-00{n}" for n in range(3, 9)),
+                    "opscli rotate-check over the secrets the stack reads (platform_spec/rules/secrets_live.py)"),
+    "STK-RES-009": "opscli rotate-check over the secrets' replicas (platform_spec/rules/secrets_live.py)",
+}
+RULES_PACKAGE = "platform_spec.rules."
+
+
+def _named_for(module: str, stem: str) -> bool:
+    """Whether `module` is the rule module <stem> or one of its aspects, <stem>_<aspect>."""
+    name = module.removeprefix(RULES_PACKAGE)
+    return module.startswith(RULES_PACKAGE) and (name == stem or name.startswith(stem + "_"))
+
+
+def misplaced_rules(registrations: list[tuple[str, str]], judged: set[str]) -> list[str]:
+    """Every rule id registered by more than one module or by a module not named for its family, and every id of
+    `judged` (the catalog's rules with an engine) that nothing registers and JUDGED_OUTSIDE_THE_REGISTRY does not
+    name (or that it names but a module registers): `registrations` is (rule id, registering module) per half."""
+    homes: dict[str, set[str]] = {}
+    for rule_id, module in registrations:
+        homes.setdefault(rule_id, set()).add(module)
+    found = [f"{rule_id} is registered by {len(modules)} modules: {', '.join(sorted(modules))}"
+             for rule_id, modules in sorted(homes.items()) if len(modules) > 1]
+    for rule_id, modules in sorted(homes.items()):
+        family = rule_id.split("-")[1].lower()
+        stem = "stk_" + FAMILY_MODULE_NAMES.get(family, family)
+        found += [f"{rule_id} is registered by {module}, not by {RULES_PACKAGE}{stem}[_<aspect>]"
+                  for module in sorted(modules) if not _named_for(module, stem)]
+    found += [f"{rule_id} is registered nowhere" for rule_id in sorted(judged - set(homes))
+              if rule_id not in JUDGED_OUTSIDE_THE_REGISTRY]
+    found += [f"{rule_id} is registered by {', '.join(sorted(homes[rule_id]))}: take it off "
+              "JUDGED_OUTSIDE_THE_REGISTRY" for rule_id in sorted(set(homes) & set(JUDGED_OUTSIDE_THE_REGISTRY))]
+    return found
+
+
+def test_every_rule_is_registered_by_the_one_module_named_for_its_family():
+    from platform_spec import registry, rule
+
+    assert registry.RULE_MODULES  # the registry imported the rule modules: every registration below is made
+    registrations = [(registered.rule_id, registered.module)
+                     for registered in (*rule.REGISTERED, *rule.STACK_RULES, *rule.ACCOUNT_RULES, *rule.LIVE_RULES)]
+    judged = {entry.id for entry in catalog.CATALOG.values() if entry.engines}
+    assert misplaced_rules(registrations, judged) == []
+    assert set(JUDGED_OUTSIDE_THE_REGISTRY) <= judged, "a rule judged outside the registry left the catalog"
+
+
+def test_the_rule_home_checker_finds_what_is_planted():
+    """Not blind: a rule of one family registered by another's module, a rule registered by two modules, a module
+    whose name only starts like the family's, a rule registered outside the rule modules and a catalog rule
+    registered nowhere are each found; a family's aspect module and an aliased family's module are not."""
+    planted = [("STK-NET-001", "platform_spec.rules.stk_rds"),
+               ("STK-KMS-003", "platform_spec.rules.stk_kms"), ("STK-KMS-003", "platform_spec.rules.stk_kms_state"),
+               ("STK-API-005", "platform_spec.rules.stk_apigw"),
+               ("STK-TAG-001", "platform_spec.rules.live_only"),
+               ("STK-ECS-006", "platform_spec.rules.stk_ecs_service"),
+               ("STK-RES-005", "platform_spec.rules.stk_residency_stores"),
+               ("STK-STACK-001", "platform_spec.rules.stk_stack")]
+    assert misplaced_rules(planted, {"STK-NET-001", "STK-NEW-001", "STK-DRIFT-001"}) == [
+        "STK-KMS-003 is registered by 2 modules: platform_spec.rules.stk_kms, platform_spec.rules.stk_kms_state",
+        "STK-API-005 is registered by platform_spec.rules.stk_apigw, not by platform_spec.rules.stk_api[_<aspect>]",
+        "STK-NET-001 is registered by platform_spec.rules.stk_rds, not by platform_spec.rules.stk_net[_<aspect>]",
+        "STK-TAG-001 is registered by platform_spec.rules.live_only, not by platform_spec.rules.stk_tag[_<aspect>]",
+        "STK-NEW-001 is registered nowhere",
+        "STK-STACK-001 is registered by platform_spec.rules.stk_stack: take it off JUDGED_OUTSIDE_THE_REGISTRY"]
