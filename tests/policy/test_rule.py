@@ -50,3 +50,19 @@ def test_an_account_rule_names_only_what_it_reads(monkeypatch):
     wide = rule.account_rule("STK-TEST-005", ["AWS::IAM::Role"], lambda resources, facts: [])
     assert (narrow.subjects, wide.subjects) == (frozenset({"AWS::S3::Bucket"}), frozenset({"AWS::IAM::Role"}))
     assert [narrow, wide] == rule.ACCOUNT_RULES
+
+
+def live_check(properties, facts):
+    return Result.ok("enabled") if facts["State"] == "Enabled" else Result.fail(f"the key is {facts['State']}")
+
+
+def test_a_live_half_is_registered_once_per_check_and_type_with_its_home_and_facts(monkeypatch):
+    """A live-only half (live_rule) is one per (check id, type): the same check on another type is another half
+    of the same rule (STK-STACK-002's, on every child-bearing type), the same check on the same type is refused."""
+    monkeypatch.setattr(rule, "LIVE_RULES", [])
+    key = rule.live_rule("STK-TEST-004", "test.state", "AWS::KMS::Key", iter(["State"]), live_check)
+    topic = rule.live_rule("STK-TEST-004", "test.state", "AWS::SNS::Topic", ("State",), live_check)
+    with pytest.raises(ValueError, match=r"live check test\.state on AWS::KMS::Key is registered twice"):
+        rule.live_rule("STK-TEST-005", "test.state", "AWS::KMS::Key", ("State",), live_check)
+    assert [key, topic] == rule.LIVE_RULES and key.module == __name__ and key.facts == ("State",)
+    assert key.paths is None and key.predicate({}, {"State": "Disabled"}).status is Status.FAIL
