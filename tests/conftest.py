@@ -279,6 +279,22 @@ def monitor_template(synth) -> dict[str, Any]:
 
 # --- one local deployment per worker ------------------------------------------------------------------------
 
+#: The credentials moto's in-process mock is given (it accepts any): every test that mocks AWS in process uses these,
+#: through `aws_credentials`.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "ap-northeast-1"}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch) -> None:
+    """FAKE_CREDENTIALS in the environment, and no profile or endpoint that would send a client elsewhere than the
+    in-process mock."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
 #: What starts coverage in a Python subprocess (the `patch = subprocess` setting of pyproject.toml): coverage
 #: >= 7.10 hands its settings over in COVERAGE_PROCESS_CONFIG; COVERAGE_PROCESS_START is the older way.
 COVERAGE_HOOKS = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"})

@@ -16,17 +16,6 @@ from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import configure_moto
 from opscli.aws import Aws, new_session
 
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "ap-northeast-1"}
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch) -> None:
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-
 
 def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None] | None = None) -> dict[str, str]:
     """Deploy (a copy of) the synthesized template into the active moto mock; return the stack outputs."""

@@ -34,11 +34,7 @@ REGION = "ap-northeast-1"
 
 
 @pytest.fixture
-def intake(monkeypatch, tmp_path):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def intake(aws_credentials, tmp_path):
     configure_moto()
     with mock_aws():
         s3, sqs, events = (boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "events"))

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import CDK_AND_CHECKOV, COVERAGE_HOOKS, ROOT, posture
+from tests.conftest import CDK_AND_CHECKOV, COVERAGE_HOOKS, FAKE_CREDENTIALS, ROOT, posture
 from tests.library_tracing import (
     PAUSED,
     pause_in_library_hot_paths,
@@ -22,7 +22,6 @@ from tests.library_tracing import (
     untraced,
     untraced_with_its_threads,
 )
-from tests.opscli.conftest import FAKE_CREDENTIALS
 
 #: What coverage measures (pyproject.toml's [tool.coverage.run] source): the code a pause must never hide.
 OUR_PACKAGES = tuple(f"{ROOT / name}/" for name in

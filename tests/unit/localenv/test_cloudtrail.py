@@ -19,13 +19,9 @@ REGION = "ap-northeast-1"
 
 
 @pytest.fixture
-def bus(monkeypatch):
+def bus(aws_credentials):
     """A rule on the default bus matching every CloudTrail event, its target an SQS queue; yields (clients,
     a function that drains the queue into the events it holds)."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     configure_moto()
     with mock_aws():
         session = new_session(region_name=REGION)

@@ -27,7 +27,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
 
 from localenv.emulator import KeepAliveRequestHandler, PooledWSGIServer, configure_moto
-from tests.opscli.conftest import FAKE_CREDENTIALS
+from tests.conftest import FAKE_CREDENTIALS
 
 # --- the server ----------------------------------------------------------------------------------------------
 
