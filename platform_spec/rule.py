@@ -7,6 +7,7 @@ templates and live pictures alike) adapt the same objects."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,25 +39,32 @@ class ResourceRule:
 REGISTERED: list[ResourceRule] = []
 
 
-def _home(function: Callable[..., Any]) -> str:
-    """The module a rule's function is written in (its rule module, where the registration names its own)."""
-    return getattr(function, "__module__", None) or ""
+def _registrant() -> str:
+    """The module whose code called the registration function (the caller's caller here): the rule's home, where
+    the registration is made, whichever module the function it registers is written in."""
+    frame = inspect.currentframe()
+    for _ in range(2):
+        frame = frame.f_back if frame else None
+    return str(frame.f_globals.get("__name__", "")) if frame else ""
 
 
-def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predicate, *,
-                  module: str = "") -> ResourceRule:
-    """Register a rule whose predicate reads the context (suffix, project CMK, expected tags)."""
+def _register(rule_id: str, resource_types: Iterable[str], predicate: Predicate, module: str) -> ResourceRule:
     if any(rule.rule_id == rule_id for rule in REGISTERED):
         raise ValueError(f"rule {rule_id} is registered twice")
-    rule = ResourceRule(rule_id, frozenset(resource_types), predicate, module or _home(predicate))
+    rule = ResourceRule(rule_id, frozenset(resource_types), predicate, module)
     REGISTERED.append(rule)
     return rule
 
 
+def resource_rule(rule_id: str, resource_types: Iterable[str], predicate: Predicate) -> ResourceRule:
+    """Register a rule whose predicate reads the context (suffix, project CMK, expected tags)."""
+    return _register(rule_id, resource_types, predicate, _registrant())
+
+
 def plain_rule(rule_id: str, resource_types: Iterable[str], check: Plain) -> ResourceRule:
     """Register a rule whose predicate reads the resource alone."""
-    return resource_rule(rule_id, resource_types, lambda resource_type, properties, _context:
-                         check(resource_type, properties), module=_home(check))
+    return _register(rule_id, resource_types, lambda resource_type, properties, _context:
+                     check(resource_type, properties), _registrant())
 
 
 # A whole-stack rule: judges resources in relation to others in one template (a declaration or a live picture).
@@ -83,7 +91,7 @@ def stack_rule(rule_id: str, reads: Iterable[str], check: StackCheck, *,
     """Register a whole-stack rule (run by the template engine at the template and live stages)."""
     if any(rule.rule_id == rule_id for rule in STACK_RULES):
         raise ValueError(f"stack rule {rule_id} is registered twice")
-    rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule, _home(check))
+    rule = StackRule(rule_id, frozenset(reads), check, replaces_resource_rule, _registrant())
     STACK_RULES.append(rule)
     return rule
 
@@ -135,7 +143,7 @@ def account_rule(rule_id: str, reads: Iterable[str], check: AccountCheck, *,
         raise ValueError(f"account rule {rule_id} is registered twice")
     if not frozenset(judges) <= frozenset(reads):
         raise ValueError(f"account rule {rule_id} judges types it does not read")
-    rule = AccountRule(rule_id, frozenset(reads), check, _home(check), frozenset(judges))
+    rule = AccountRule(rule_id, frozenset(reads), check, _registrant(), frozenset(judges))
     ACCOUNT_RULES.append(rule)
     return rule
 
@@ -170,6 +178,6 @@ def live_rule(rule_id: str, check_id: str, resource_type: str, facts: Iterable[s
     its reader adds); one per (check id, type)."""
     if any((rule.check_id, rule.resource_type) == (check_id, resource_type) for rule in LIVE_RULES):
         raise ValueError(f"live check {check_id} on {resource_type} is registered twice")
-    rule = LiveOnlyRule(rule_id, check_id, resource_type, tuple(facts), predicate, paths, _home(predicate))
+    rule = LiveOnlyRule(rule_id, check_id, resource_type, tuple(facts), predicate, paths, _registrant())
     LIVE_RULES.append(rule)
     return rule

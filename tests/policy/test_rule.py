@@ -17,7 +17,7 @@ def check(resource_type, properties):
     return Result.ok("fine") if properties.get("Fine") else Result.fail("not fine")
 
 
-def test_a_plain_rule_judges_its_types_only_and_its_home_is_the_module_of_its_check(monkeypatch):
+def test_a_plain_rule_judges_its_types_only_and_its_home_is_the_module_registering_it(monkeypatch):
     monkeypatch.setattr(rule, "REGISTERED", [])
     registered = rule.plain_rule("STK-TEST-001", ["AWS::SNS::Topic"], check)
     assert [registered] == rule.REGISTERED and registered.module == __name__
@@ -66,3 +66,23 @@ def test_a_live_half_is_registered_once_per_check_and_type_with_its_home_and_fac
         rule.live_rule("STK-TEST-005", "test.state", "AWS::KMS::Key", ("State",), live_check)
     assert [key, topic] == rule.LIVE_RULES and key.module == __name__ and key.facts == ("State",)
     assert key.paths is None and key.predicate({}, {"State": "Disabled"}).status is Status.FAIL
+
+
+def test_a_rules_home_is_the_module_that_registers_it_not_the_one_its_function_is_written_in(monkeypatch):
+    """A registration's home is where the registration is made: a rule module registering a function written in
+    another rule module (STK-NET-001's check registered again by stk_rds) is that registering module's, so the
+    architecture test sees the registration where it is (tests/unit/test_architecture.py)."""
+    from platform_spec.rules import stk_kms, stk_net_public, stk_perimeter
+
+    for name in ("REGISTERED", "STACK_RULES", "ACCOUNT_RULES", "LIVE_RULES"):
+        monkeypatch.setattr(rule, name, [])
+    registered = [
+        rule.plain_rule("STK-TEST-001", ["AWS::RDS::DBInstance"], stk_net_public.check_not_public),
+        rule.resource_rule("STK-TEST-002", ["AWS::RDS::DBInstance"],
+                           rule.REGISTERED[0].predicate),  # a closure written in platform_spec.rule
+        rule.stack_rule("STK-TEST-003", ["AWS::RDS::DBSubnetGroup"], stk_net_public.check_private_placement),
+        rule.account_rule("STK-TEST-004", ["AWS::IAM::Role"], stk_perimeter.check_identities),
+        rule.live_rule("STK-TEST-005", "test.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"),
+                       stk_kms.key_state)]
+    assert {half.rule_id: half.module for half in registered} == dict.fromkeys(
+        ("STK-TEST-001", "STK-TEST-002", "STK-TEST-003", "STK-TEST-004", "STK-TEST-005"), __name__)
