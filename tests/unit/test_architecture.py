@@ -610,6 +610,44 @@ def test_every_rule_is_registered_by_the_one_module_named_for_its_family():
     assert set(JUDGED_OUTSIDE_THE_REGISTRY) <= judged, "a rule judged outside the registry left the catalog"
 
 
+REGISTRATIONS = frozenset({"resource_rule", "plain_rule", "stack_rule", "account_rule", "live_rule"})
+
+
+def unfound_registrants(packages: tuple[str, ...], root: Path = ROOT) -> list[str]:
+    """Every source file that takes a registration function of platform_spec.rule (imported, or as an attribute)
+    and is no module the registry imports (platform_spec/rules/stk_<name>.py): its registrations would be made only
+    if something happened to import it, and would vanish silently otherwise (a live half, say, beside a registered
+    resource half of the same rule)."""
+    found = []
+    for path in files(packages, root):
+        relative = path.relative_to(root).as_posix()
+        if relative == "platform_spec/rule.py" or (path.parent == root / "platform_spec" / "rules"
+                                                   and path.stem.startswith("stk_") and path.stem.isidentifier()):
+            continue
+        found += [f"{relative}:{node.lineno} {name}" for node in walked(tree(path)) for name in
+                  ([alias.name for alias in node.names if alias.name in REGISTRATIONS]
+                   if isinstance(node, ast.ImportFrom) and node.module == "platform_spec.rule" else
+                   [node.attr] if isinstance(node, ast.Attribute) and node.attr in REGISTRATIONS else [])]
+    return sorted(found)
+
+
+def test_only_the_modules_the_registry_imports_register_rules():
+    assert unfound_registrants(LAYERS + SCRIPTS) == []
+
+
+def test_the_registrant_finder_finds_a_registration_the_registry_would_not_import(tmp_path):
+    rules = tmp_path / "platform_spec" / "rules"
+    (rules / "live").mkdir(parents=True)
+    (rules / "stk_kms.py").write_text("from platform_spec.rule import live_rule, plain_rule\n")
+    (rules / "kms_live.py").write_text("from platform_spec.rule import Result, live_rule as register\n")
+    (rules / "live" / "stk_kms_state.py").write_text("from platform_spec import rule\nrule.live_rule('x')\n")
+    (tmp_path / "opscli").mkdir()
+    (tmp_path / "opscli" / "extra.py").write_text("import platform_spec.rule\nplatform_spec.rule.stack_rule\n")
+    assert unfound_registrants(("platform_spec", "opscli"), tmp_path) == [
+        "opscli/extra.py:2 stack_rule", "platform_spec/rules/kms_live.py:1 live_rule",
+        "platform_spec/rules/live/stk_kms_state.py:2 live_rule"]
+
+
 def test_the_rule_home_checker_finds_what_is_planted():
     """Not blind: a rule of one family registered by another's module, a rule registered by two modules, a module
     whose name only starts like the family's, a rule registered outside the rule modules and a catalog rule
