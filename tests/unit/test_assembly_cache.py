@@ -128,7 +128,8 @@ def test_the_closure_follows_relative_and_from_imports(repo):
 def test_the_app_imports_nothing_dynamically():
     """The key reads import statements; a dynamic import would hide an input from it. platform_spec is the one
     exception, and hides nothing: it is staged (every file of it is an input) and imports nothing of ours outside
-    itself (the layers of tests/unit/test_architecture.py), so the rule modules its registry finds for itself are inputs anyway."""
+    itself (the layers of tests/unit/test_architecture.py), so the rule modules its registry finds for itself are
+    inputs anyway."""
     assert "platform_spec" in cache.STAGED_DIRS
     for path in cache._import_closure(ROOT, cache.APP_PACKAGE):
         if path.is_relative_to(ROOT / "platform_spec"):
