@@ -1,6 +1,6 @@
 """The one account-wide read of the audit: the account's IAM (users, groups, roles and the managed policies they
 attach) in one paged iam:GetAccountAuthorizationDetails, for the perimeter's evaluation in memory
-(platform_spec.rules.stk_perimeter). Everything else opscli reads is by id; this read grows with the account's IAM,
+(platform_spec.rules.stk_perim). Everything else opscli reads is by id; this read grows with the account's IAM,
 not with the stack, so it asks for the largest page IAM gives (1,000 items) and keeps of each managed policy only
 the default version's document (the answer carries every version: AWS-managed policies have dozens)."""
 

@@ -25,7 +25,7 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Present
-from platform_spec.rules import stk_perimeter as perimeter
+from platform_spec.rules import stk_perim as perimeter
 
 FILE_SYSTEM = ("arn:aws:elasticfilesystem:{region}:{account}:file-system/*",)
 DESCRIBE_ACCESS_POINTS = Call("efs:DescribeAccessPoints",

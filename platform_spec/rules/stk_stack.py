@@ -9,7 +9,7 @@ from typing import Any
 
 from platform_spec.result import Result
 from platform_spec.rule import live_rule
-from platform_spec.rules import stk_perimeter as perimeter
+from platform_spec.rules import stk_perim as perimeter
 
 PRESENCE_ID = "STK-STACK-001"
 UNDECLARED_CHILDREN_ID = "STK-STACK-002"

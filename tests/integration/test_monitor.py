@@ -43,7 +43,7 @@ from opscli.monitor.__main__ import main
 from opscli.monitor.messages import Record
 from opscli.monitor.run import Settings
 from platform_spec import monitor
-from platform_spec.rules import stk_perimeter
+from platform_spec.rules import stk_perim
 from tests.conftest import ROOT, SUFFIX, unmeasured
 from tests.integration.conftest import Deployment
 from tests.integration.test_drift import DRIFTS, _db_security_group
@@ -510,7 +510,7 @@ def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_clo
         # the schedule's message, sent once the role was made, was judged: a whole run read the role
         drained(watched, "the schedule's message with the role judged")
         found = hub(watched)
-        opened = {fid: f for fid, f in found.items() if f["GeneratorId"] == stk_perimeter.IDENTITY_ID and
+        opened = {fid: f for fid, f in found.items() if f["GeneratorId"] == stk_perim.IDENTITY_ID and
                   f["Compliance"]["Status"] == "FAILED" and f["RecordState"] == "ACTIVE"}
         assert len(opened) == 1, opened
         [(fid, finding)] = opened.items()

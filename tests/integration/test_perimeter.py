@@ -23,7 +23,7 @@ from opscli import core, livestack, stackcheck, targets
 from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
 from platform_spec.result import Status
-from platform_spec.rules import stk_perimeter, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_resource_policy
 from tests.integration.changes import Judged
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
@@ -151,7 +151,7 @@ def root_access_point(d):
 # name -> (the change, the rule, the check, the resource type, words in the reason)
 CASES = {
     "foreign-trusted-role-uses-the-project-key": (
-        foreign_role_with_the_key, stk_perimeter.IDENTITY_ID, f"{stk_perimeter.IDENTITY_ID}/account",
+        foreign_role_with_the_key, stk_perim.IDENTITY_ID, f"{stk_perim.IDENTITY_ID}/account",
         "AWS::KMS::Key", (":role/partner-video-reader", OUTSIDE_ROOT, 'statement "PartnerAccount"', "AWS::KMS::Key",
                           "kms:Decrypt", 'statement "UseTheKey"')),
     "bucket-policy-admits-another-account": (
@@ -170,7 +170,7 @@ CASES = {
         bus_opened, stk_resource_policy.RULE_ID, stk_resource_policy.BUS_CHECK, "AWS::Events::Rule",
         ("event bus default", 'statement "partner-puts-events"', f"account {OUTSIDE}")),
     "access-point-with-the-root-identity": (
-        root_access_point, stk_perimeter.ACCESS_POINT_ID, stk_perimeter.ACCESS_POINTS_CHECK, "AWS::EFS::FileSystem",
+        root_access_point, stk_perim.ACCESS_POINT_ID, stk_perim.ACCESS_POINTS_CHECK, "AWS::EFS::FileSystem",
         ("enforces the root identity (uid 0)", "rooted at the file system's root directory")),
 }
 
@@ -188,7 +188,7 @@ def test_a_way_in_fails_the_audit_with_its_rule_resource_and_principal(local, mo
     # The report's paths show the same way in, as data: one path in from outside, failed by the same rule (an
     # access point is not a path: STK-PERIM-003 judges what it widens for every client of the file system).
     crossing = [p for p in document["paths"] if p["outside"]]
-    if rule == stk_perimeter.ACCESS_POINT_ID:
+    if rule == stk_perim.ACCESS_POINT_ID:
         assert crossing == []
     else:
         assert {(p["direction"], p["rule_id"], p["status"]) for p in crossing} == {("in", rule, "FAIL")}, crossing
@@ -215,15 +215,15 @@ def test_a_fresh_deployment_passes_every_perimeter_check(recorded):
                           for path in stackcheck.perimeter_paths(live)]}
     findings = [f.to_dict() for f in findings]
     assert code == 0, [(f["rule_id"], f["resource"], f["reason"]) for f in failed(findings)]
-    perimeter = [f for f in findings if f["rule_id"] in (stk_perimeter.IDENTITY_ID, stk_perimeter.ACCESS_POINT_ID,
-                                                           stk_resource_policy.RULE_ID)]
+    perimeter = [f for f in findings if f["rule_id"] in (stk_perim.IDENTITY_ID, stk_perim.ACCESS_POINT_ID,
+                                                       stk_resource_policy.RULE_ID)]
     assert perimeter and {f["status"] for f in perimeter} == {"PASS"}
-    judged = {f["resource"].split(" ")[0] for f in perimeter if f["rule_id"] == stk_perimeter.IDENTITY_ID}
+    judged = {f["resource"].split(" ")[0] for f in perimeter if f["rule_id"] == stk_perim.IDENTITY_ID}
     # every data path of the stack: the key, the bucket, the queues, the file system, the database, the secrets
     assert {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::EFS::FileSystem",
             "AWS::RDS::DBInstance"} <= judged, judged
     assert any(f["resource"].startswith("arn:aws:secretsmanager:") for f in perimeter
-               if f["rule_id"] == stk_perimeter.IDENTITY_ID)
+               if f["rule_id"] == stk_perim.IDENTITY_ID)
     # the picture of the same read: paths in (the key policy, the queue and bucket policies) and out (the intake
     # rule's targets), every one inside and passed
     paths = document["paths"]
@@ -351,7 +351,7 @@ def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, monitor, 
     assert "GetBucketPolicy answered 'Policy' with the key 'Effect' twice in one object" in read["reason"], read
     policy_id = read["resource"].split(" ")[1]
     assert all(f is read or f"could not be read ({policy_id})" in f["reason"] for f in errors), errors
-    assert {stk_perimeter.IDENTITY_ID} <= {f["rule_id"] for f in errors}  # the whole-stack rules that read it too
+    assert {stk_perim.IDENTITY_ID} <= {f["rule_id"] for f in errors}  # the whole-stack rules that read it too
     assert not [f for f in findings if f["resource"].startswith("AWS::S3::BucketPolicy ") and f["status"] == "PASS"]
 
 
@@ -381,6 +381,6 @@ def test_a_role_trusted_by_what_only_looks_pinned_or_inside_fails_perim_002(loca
             _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}):
         code, findings = audit(local)
     assert code == 1
-    found = [f for f in failed(findings) if f["rule_id"] == stk_perimeter.IDENTITY_ID]
+    found = [f for f in failed(findings) if f["rule_id"] == stk_perim.IDENTITY_ID]
     assert [f["resource"].split(" ")[0] for f in found] == ["AWS::KMS::Key"], failed(findings)
     assert ":role/evasive-trust" in found[0]["reason"], found[0]["reason"]

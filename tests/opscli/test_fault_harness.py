@@ -58,7 +58,7 @@ from opscli.sanitize import is_visible
 from opscli.stack import StackScope
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import Status
-from platform_spec.rules import stk_perimeter
+from platform_spec.rules import stk_perim
 from tests.library_tracing import untraced
 from tests.opscli.test_hostile_text import HOSTILE, assert_shown_not_acted_on
 
@@ -860,7 +860,7 @@ def test_a_broken_answer_to_the_account_read_is_error_never_a_verdict(harness, k
     finally:
         harness.fault = None
     assert harness.proxy.faulted[mark:], f"{operation} was never asked: the {kind} fault was not applied"
-    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_perimeter.IDENTITY_ID]
+    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_perim.IDENTITY_ID]
     assert [f.status for f in found] == [Status.ERROR], found
     assert found[0].reason.startswith("could not look"), found[0].reason
 

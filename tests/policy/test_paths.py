@@ -12,7 +12,7 @@ from platform_spec.registry import BY_ID, LIVE_ONLY_RULES
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import paths as stack_paths
-from platform_spec.rules import stk_perimeter, stk_residency, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_residency, stk_resource_policy
 from tests.policy.fixtures import FIXTURES
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
@@ -111,7 +111,7 @@ def test_an_identity_usable_from_outside_is_a_path_in_to_each_store_it_reaches()
         "Key": {"Arn": f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/k"},
         "Queue": {"Arn": f"arn:aws:sqs:ap-northeast-1:{ACCOUNT}:q"}})
     found = [p for p in stack_paths.stack_paths(resources, account=ACCOUNT, identities=facts)
-             if p.rule_id == stk_perimeter.IDENTITY_ID]
+             if p.rule_id == stk_perim.IDENTITY_ID]
     assert len(found) == 1
     path = found[0]
     assert (path.direction, path.resource, path.resource_type, path.other, path.kind) == \

@@ -10,7 +10,7 @@ import pytest
 
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
-from platform_spec.rules import stk_perimeter, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_resource_policy
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
 KEY_ARN = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -85,16 +85,16 @@ def test_an_unreadable_secret_policy_is_a_failure_to_show_not_a_pass():
     ({"PosixUser": {"Uid": "1000", "Gid": "1000"}, "RootDirectory": {"Path": "/"}}, "root directory"),
 ])
 def test_an_access_point_that_widens_fails_saying_how(props, problem):
-    result = stk_perimeter.check_access_point(stk_perimeter.ACCESS_POINT, props)
+    result = stk_perim.check_access_point(stk_perim.ACCESS_POINT, props)
     assert result.status is Status.FAIL and problem in result.reason
 
 
 def test_undeclared_access_points_are_judged_by_the_same_predicate():
     points = [{"AccessPointId": "fsap-1", "PosixUser": {"Uid": "1000", "Gid": "1000"}, "RootDirectory": {"Path": "/a"}},
               {"AccessPointId": "fsap-2", "PosixUser": {"Uid": "0", "Gid": "0"}, "RootDirectory": {"Path": "/"}}]
-    result = stk_perimeter.undeclared_access_points({}, {"AccessPoints": points})
+    result = stk_perim.undeclared_access_points({}, {"AccessPoints": points})
     assert result.status is Status.FAIL and "fsap-2" in result.reason and "fsap-1" not in result.reason
-    assert stk_perimeter.undeclared_access_points({}, {"AccessPoints": points[:1]}).status is Status.PASS
+    assert stk_perim.undeclared_access_points({}, {"AccessPoints": points[:1]}).status is Status.PASS
 
 
 # --- STK-PERIM-002 -----------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def judge(*roles, users=(), groups=(), policies=None, resources=None):
                                      "Fs": {"Arn": FS_ARN}, "Db": {"DbiResourceId": "db-ABCDEFGHIJKL"},
                                      "TaskRole": {"Arn": f"arn:aws:iam::{ACCOUNT}:role/TapStackfx-TaskRole-ABC"}},
                          users=tuple(users), groups=tuple(groups), roles=tuple(roles), policies=policies or {})
-    return list(stk_perimeter.check_identities(resources or stack(), facts))
+    return list(stk_perim.check_identities(resources or stack(), facts))
 
 
 def failures(results):

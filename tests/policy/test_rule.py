@@ -72,7 +72,7 @@ def test_a_rules_home_is_the_module_that_registers_it_not_the_one_its_function_i
     """A registration's home is where the registration is made: a rule module registering a function written in
     another rule module (STK-NET-001's check registered again by stk_rds) is that registering module's, so the
     architecture test sees the registration where it is (tests/unit/test_architecture.py)."""
-    from platform_spec.rules import stk_kms, stk_net_public, stk_perimeter
+    from platform_spec.rules import stk_kms, stk_net_public, stk_perim
 
     for name in ("REGISTERED", "STACK_RULES", "ACCOUNT_RULES", "LIVE_RULES"):
         monkeypatch.setattr(rule, name, [])
@@ -81,7 +81,7 @@ def test_a_rules_home_is_the_module_that_registers_it_not_the_one_its_function_i
         rule.resource_rule("STK-TEST-002", ["AWS::RDS::DBInstance"],
                            rule.REGISTERED[0].predicate),  # a closure written in platform_spec.rule
         rule.stack_rule("STK-TEST-003", ["AWS::RDS::DBSubnetGroup"], stk_net_public.check_private_placement),
-        rule.account_rule("STK-TEST-004", ["AWS::IAM::Role"], stk_perimeter.check_identities),
+        rule.account_rule("STK-TEST-004", ["AWS::IAM::Role"], stk_perim.check_identities),
         rule.live_rule("STK-TEST-005", "test.key_state", "AWS::KMS::Key", ("KeyManager", "KeyState"),
                        stk_kms.key_state)]
     assert {half.rule_id: half.module for half in registered} == dict.fromkeys(

@@ -12,7 +12,7 @@ from opscli.monitor import publish, resolve, run
 from opscli.monitor.messages import Change, Record
 from platform_spec import monitor
 from platform_spec.result import Status
-from platform_spec.rules.stk_perimeter import IDENTITY_ID
+from platform_spec.rules.stk_perim import IDENTITY_ID
 from tests.opscli.monitor.conftest import SUFFIX
 
 
