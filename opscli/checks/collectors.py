@@ -15,7 +15,7 @@ from opscli.readers import kms
 from opscli.readers.base import Call, MalformedAnswer, need
 from platform_spec.naming import physical_name
 from platform_spec.rules import secrets_live as live
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from platform_spec.rules import stk_resource_policy as resource_policy
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from opscli.readers.base import FACTS, UNDECLARED, Call, ReadContext, ask, json_value, need, pages, reader, resolved
 from opscli.stack import Present
-from platform_spec.rules import stk_residency
+from platform_spec.rules import stk_res
 
 RULE = ("arn:aws:events:{region}:{account}:rule/{rule}",)
 
@@ -33,7 +33,7 @@ def events_rule(ctx: ReadContext, r: Present) -> dict[str, Any]:
                              "Targets": targets,
                              FACTS: {UNDECLARED: [f"target {t.get('Id')} -> {t.get('Arn')}" for t in targets
                                                   if isinstance(t, Mapping) and t.get("Id") not in declared
-                                                  and not stk_residency.target_leaves(t, account)]}}
+                                                  and not stk_res.target_leaves(t, account)]}}
     props[FACTS].update(_bus(ctx, events, rule, account))
     if "Description" in rule:
         props["Description"] = rule["Description"]

@@ -25,7 +25,7 @@ from opscli.readers.base import (
 )
 from opscli.stack import Present
 from platform_spec.context import BUCKET_REGIONS
-from platform_spec.rules import stk_residency
+from platform_spec.rules import stk_res
 
 BUCKET = ("arn:aws:s3:::{bucket}",)
 # Asked of the buckets a declared bucket copies to that the stack does not declare, as their owner
@@ -201,7 +201,7 @@ def _destination_regions(ctx: ReadContext, props: Mapping[str, Any]) -> dict[str
     such bucket): None, and the rule fails it as unproven."""
     declared = {d.physical_id for d in ctx.scope.of_type("AWS::S3::Bucket") if d.physical_id}
     account = ctx.resolve({"Ref": "AWS::AccountId"})
-    wanted = {b.removeprefix("arn:aws:s3:::") for _, b, _, _ in stk_residency.bucket_destinations(props)
+    wanted = {b.removeprefix("arn:aws:s3:::") for _, b, _, _ in stk_res.bucket_destinations(props)
               if isinstance(b, str)}
     s3 = ctx.aws.client("s3")
 

@@ -21,7 +21,7 @@ from opscli.readers.base import (
     resolved,
 )
 from opscli.stack import Present
-from platform_spec.rules import stk_residency
+from platform_spec.rules import stk_res
 
 TOPIC = ("arn:aws:sns:{region}:{account}:{topic}",)
 GET_TOPIC_ATTRIBUTES = Call("sns:GetTopicAttributes", TOPIC)
@@ -56,8 +56,7 @@ def topic(ctx: ReadContext, r: Present) -> dict[str, Any]:
     account = ctx.resolve({"Ref": "AWS::AccountId"})
     props[FACTS] = {UNDECLARED: [f"subscription {x.get('Protocol')}:{x.get('Endpoint')}" for x in subscriptions
                                  if (str(x.get("Protocol")), str(x.get("Endpoint"))) not in declared
-                                 and not stk_residency.subscription_leaves(x.get("Protocol"), x.get("Endpoint"),
-                                                                           account)]}
+                                 and not stk_res.subscription_leaves(x.get("Protocol"), x.get("Endpoint"), account)]}
     return props
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from platform_spec.result import CouldNotLook, Result
 from platform_spec.rules import stk_resource_policy
-from platform_spec.rules.stk_residency_stores import SECRET_REPLICAS_ID
+from platform_spec.rules.stk_res_stores import SECRET_REPLICAS_ID
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
 DELETION_ID = "STK-SECRET-008"

@@ -19,7 +19,7 @@ import pytest
 from opscli.cli import main
 from opscli.model import path_status
 from platform_spec.result import Status
-from platform_spec.rules import stk_residency
+from platform_spec.rules import stk_res
 from tests.integration.changes import Judged
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("residency")]
@@ -161,27 +161,26 @@ def alarm_topic_to_another_accounts_queue(d):
 # name -> (the change, its rule, the type of the resource it fails, the output naming that resource, the words the
 # finding must hold beside the destination)
 CASES: dict[str, tuple[Callable, str, str, str, tuple[str, ...]]] = {
-    "bucket-replicated-to-virginia": (bucket_replicated_to_virginia, stk_residency.BUCKET_ID,
-                                      stk_residency.BUCKET, "IngestBucketName", (f"in {ELSEWHERE}",)),
+    "bucket-replicated-to-virginia": (bucket_replicated_to_virginia, stk_res.BUCKET_ID,
+                                      stk_res.BUCKET, "IngestBucketName", (f"in {ELSEWHERE}",)),
     "bucket-replicated-to-another-accounts-bucket": (
-        bucket_replicated_to_another_accounts_bucket, stk_residency.BUCKET_ID, stk_residency.BUCKET,
+        bucket_replicated_to_another_accounts_bucket, stk_res.BUCKET_ID, stk_res.BUCKET,
         "IngestBucketName", ("GetBucketLocation as this account's bucket was refused",)),
-    "bucket-inventory-to-another-account": (bucket_inventory_to_another_account, stk_residency.BUCKET_ID,
-                                            stk_residency.BUCKET, "IngestBucketName",
+    "bucket-inventory-to-another-account": (bucket_inventory_to_another_account, stk_res.BUCKET_ID,
+                                            stk_res.BUCKET, "IngestBucketName",
                                             (f"owned by account {OTHER_ACCOUNT}",)),
-    "bucket-notifying-another-accounts-queue": (bucket_notifying_another_accounts_queue, stk_residency.BUCKET_ID,
-                                                stk_residency.BUCKET, "IngestBucketName",
+    "bucket-notifying-another-accounts-queue": (bucket_notifying_another_accounts_queue, stk_res.BUCKET_ID,
+                                                stk_res.BUCKET, "IngestBucketName",
                                                 (f"in account {OTHER_ACCOUNT}",)),
-    "log-group-streamed-to-another-account": (log_group_streamed_to_another_account, stk_residency.LOGS_ID,
-                                              stk_residency.LOG_GROUP, "ApiAccessLogGroup",
+    "log-group-streamed-to-another-account": (log_group_streamed_to_another_account, stk_res.LOGS_ID,
+                                              stk_res.LOG_GROUP, "ApiAccessLogGroup",
                                               (f"in {ELSEWHERE}", f"in account {OTHER_ACCOUNT}")),
-    "intake-rule-targets-another-accounts-bus": (intake_rule_targets_another_accounts_bus, stk_residency.EVENTS_ID,
-                                                 stk_residency.RULE, "", (f"in {ELSEWHERE}",
-                                                                          f"in account {OTHER_ACCOUNT}")),
-    "alarm-topic-to-a-web-hook": (alarm_topic_to_a_web_hook, stk_residency.TOPIC_ID, stk_residency.TOPIC,
+    "intake-rule-targets-another-accounts-bus": (intake_rule_targets_another_accounts_bus, stk_res.EVENTS_ID,
+                                                 stk_res.RULE, "", (f"in {ELSEWHERE}", f"in account {OTHER_ACCOUNT}")),
+    "alarm-topic-to-a-web-hook": (alarm_topic_to_a_web_hook, stk_res.TOPIC_ID, stk_res.TOPIC,
                                   "AlarmTopicArn", ("https delivery leaves AWS",)),
-    "alarm-topic-to-another-accounts-queue": (alarm_topic_to_another_accounts_queue, stk_residency.TOPIC_ID,
-                                              stk_residency.TOPIC, "AlarmTopicArn",
+    "alarm-topic-to-another-accounts-queue": (alarm_topic_to_another_accounts_queue, stk_res.TOPIC_ID,
+                                              stk_res.TOPIC, "AlarmTopicArn",
                                               (f"in {ELSEWHERE}", f"in account {OTHER_ACCOUNT}")),
 }
 
@@ -202,11 +201,11 @@ def test_a_fresh_deployment_keeps_every_path_in_japan(monitor, all_restored):
 
     audit = stackcheck.judge(monitor.before, expected_tags=monitor.tags)
     assert [f for f in audit if f.status is not Status.PASS] == []
-    residency = {stk_residency.BUCKET_ID, stk_residency.LOGS_ID, stk_residency.EVENTS_ID, stk_residency.TOPIC_ID}
+    residency = {stk_res.BUCKET_ID, stk_res.LOGS_ID, stk_res.EVENTS_ID, stk_res.TOPIC_ID}
     assert {f.rule_id for f in audit if f.rule_id in residency} == residency
     # every log group read is judged on its live subscription filters (the template declares none)
-    groups = [f for f in audit if f.check_id == f"stack.{stk_residency.LOG_GROUP}"]
-    judged = [f for f in audit if f.rule_id == stk_residency.LOGS_ID]
+    groups = [f for f in audit if f.check_id == f"stack.{stk_res.LOG_GROUP}"]
+    judged = [f for f in audit if f.rule_id == stk_res.LOGS_ID]
     assert groups and len(judged) == len(groups)
 
 
@@ -239,5 +238,5 @@ def test_opscli_audit_names_the_rule_the_resource_and_the_destination(local, mon
             code = main(["audit", "--outputs", str(local.outputs_file), "--endpoint-url", local.endpoint_url,
                          "-o", "json"])
     failed = [f for f in json.loads(out.getvalue())["findings"] if f["status"] == "FAIL"]
-    assert code == 1 and [f["rule_id"] for f in failed] == [stk_residency.BUCKET_ID], failed
+    assert code == 1 and [f["rule_id"] for f in failed] == [stk_res.BUCKET_ID], failed
     assert local.outputs["IngestBucketName"] in failed[0]["resource"] and destination in failed[0]["reason"]

@@ -18,7 +18,7 @@ import pytest
 from opscli import core, stackcheck, targets
 from opscli.model import exit_code, path_status
 from platform_spec.rules import secrets_live, stk_rds
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from tests.integration.changes import Monitor
 
 # They change the deployment one setting at a time and restore it, as tests/integration/test_drift.py does; the

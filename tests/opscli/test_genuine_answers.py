@@ -216,7 +216,7 @@ def test_our_rds_reader_reaches_custodians_verdict_on_shared_snapshots():
     from opscli.stack import build
     from platform_spec.result import Status
     from platform_spec.rules import stk_rds
-    from platform_spec.rules import stk_residency_stores as residency
+    from platform_spec.rules import stk_res_stores as residency
 
     snapshots = _load("test_rds_snapshot_access/rds.DescribeDBSnapshots_1.json", "rds:DescribeDBSnapshots")
     snapshots["DBSnapshots"] = [x for x in snapshots["DBSnapshots"] if x["SnapshotType"] == "manual"]
@@ -259,11 +259,11 @@ def test_our_log_group_reader_reaches_custodians_cross_account_verdict():
     from opscli import livestack, stackcheck
     from opscli.stack import build
     from platform_spec.result import Status
-    from platform_spec.rules import stk_residency
+    from platform_spec.rules import stk_res
 
     name = "/aws/codebuild/custodian"
-    template = {"Resources": {"Logs": {"Type": stk_residency.LOG_GROUP, "Properties": {"LogGroupName": name}}}}
-    summaries = [{"LogicalResourceId": "Logs", "ResourceType": stk_residency.LOG_GROUP, "PhysicalResourceId": name,
+    template = {"Resources": {"Logs": {"Type": stk_res.LOG_GROUP, "Properties": {"LogGroupName": name}}}}
+    summaries = [{"LogicalResourceId": "Logs", "ResourceType": stk_res.LOG_GROUP, "PhysicalResourceId": name,
                   "ResourceStatus": "CREATE_COMPLETE"}]
     aws = _guarded()
     with Stubber(aws.client("logs")) as stub:
@@ -275,7 +275,7 @@ def test_our_log_group_reader_reaches_custodians_cross_account_verdict():
         live = livestack.read_stack(aws, build("TapStackreplay", template, summaries, "replay"),
                                     account="644160558196", max_workers=1)
     assert live.resources["Logs"].state == livestack.ReadState.READ, live.resources["Logs"].detail
-    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_residency.LOGS_ID]
+    found = [f for f in stackcheck.judge(live) if f.rule_id == stk_res.LOGS_ID]
     assert [f.status for f in found] == [Status.FAIL], found
     assert "arn:aws:lambda:us-east-2:1111111111111:function:CloudCustodian" in found[0].reason
     assert "in account 1111111111111, not this stack's 644160558196" in found[0].reason
@@ -322,7 +322,7 @@ def test_a_genuine_secret_answer_reaches_a_verdict_on_its_deletion_and_replicas(
     documentation says) are judged, never could-not-look: STK-SECRET-008 and STK-RES-009 PASS."""
     from platform_spec.result import Status
     from platform_spec.rules import secrets_live
-    from platform_spec.rules import stk_residency_stores as residency
+    from platform_spec.rules import stk_res_stores as residency
 
     answer = _load(file, "secretsmanager:DescribeSecret")
     now = datetime.now(UTC)

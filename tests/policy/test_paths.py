@@ -12,7 +12,7 @@ from platform_spec.registry import BY_ID, LIVE_ONLY_RULES
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import paths as stack_paths
-from platform_spec.rules import stk_perim, stk_residency, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_res, stk_resource_policy
 from tests.policy.fixtures import FIXTURES
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
@@ -69,7 +69,7 @@ def test_a_template_gives_each_resources_paths_in_and_out_inside_and_outside():
     # out: a target that is the stack's queue stays, one in Virginia leaves; the same for replication rules
     assert not found[(OUT, "Rule", "the stack's Queue")].outside
     virginia = found[(OUT, "Rule", f"arn:aws:sqs:us-east-1:{ACCOUNT}:copies")]
-    assert virginia.outside and virginia.rule_id == stk_residency.EVENTS_ID and virginia.via == "target Elsewhere" \
+    assert virginia.outside and virginia.rule_id == stk_res.EVENTS_ID and virginia.via == "target Elsewhere" \
         and "in us-east-1, not ap-northeast-1" in virginia.why
     assert not found[(OUT, "Bucket", "the stack's Replica")].outside
     copy = found[(OUT, "Bucket", "arn:aws:s3:::videos-us-east-1")]

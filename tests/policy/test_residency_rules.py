@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Result, Status
-from platform_spec.rules import stk_residency as res
+from platform_spec.rules import stk_res as res
 from tests.property.strategies import account_ids, other_regions
 
 OWN = "123456789012"

@@ -9,7 +9,7 @@ import pytest
 
 from platform_spec.result import Status
 from platform_spec.rules import stk_rds
-from platform_spec.rules import stk_residency_stores as res
+from platform_spec.rules import stk_res_stores as res
 
 HOME = "123456789012"
 DB_ARN = f"arn:aws:rds:ap-northeast-1:{HOME}:db:rds-fx"

@@ -545,8 +545,8 @@ def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_anothe
 
 # Every half of a rule (per-resource, whole-stack, account, live-only) is registered by one module,
 # platform_spec/rules/stk_<family>.py or stk_<family>_<aspect>.py, <family> being the id's middle part lowercased
-# (STK-NET-003: stk_net*.py). Two families keep a longer module name, written here once (still mechanical):
-FAMILY_MODULE_NAMES = {"res": "residency", "policy": "resource_policy"}
+# (STK-NET-003: stk_net*.py). One family keeps a longer module name, written here once (still mechanical):
+FAMILY_MODULE_NAMES = {"policy": "resource_policy"}
 # Catalog rules with an engine that no rule module registers, and what judges them instead.
 JUDGED_OUTSIDE_THE_REGISTRY = {
     "STK-REGION-001": "the synthesis aspect (cdk_app/aspects/region.py) with platform_spec/rules/stk_region.py",
@@ -659,7 +659,7 @@ def test_the_rule_home_checker_finds_what_is_planted():
                ("STK-API-005", "platform_spec.rules.stk_apigw"),
                ("STK-TAG-001", "platform_spec.rules.live_only"),
                ("STK-ECS-006", "platform_spec.rules.stk_ecs_service"),
-               ("STK-RES-005", "platform_spec.rules.stk_residency_stores"),
+               ("STK-RES-005", "platform_spec.rules.stk_res_stores"),
                ("STK-STACK-001", "platform_spec.rules.stk_stack")]
     assert misplaced_rules(planted, {"STK-NET-001", "STK-NEW-001", "STK-DRIFT-001"}) == [
         "STK-KMS-003 is registered by 2 modules: platform_spec.rules.stk_kms, platform_spec.rules.stk_kms_state",

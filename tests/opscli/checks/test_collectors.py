@@ -17,7 +17,7 @@ from opscli.model import exit_code
 from opscli.targets import from_suffix
 from platform_spec.result import Status
 from platform_spec.rules import secrets_live
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from tests.opscli.stubs import ACCOUNT, CMK, NOW, T
 
 

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from opscli import livestack
 from platform_spec.result import Status
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from tests.opscli.stubs import ACCOUNT, CMK, NOW, TAGS, judged, read, read_one, reader_context, scope
 
 

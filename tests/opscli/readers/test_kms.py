@@ -7,7 +7,7 @@ from __future__ import annotations
 from botocore.stub import Stubber
 
 from platform_spec.result import Status
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from tests.opscli.stubs import ACCOUNT, judged, read_one
 
 KEY_ID = "mrk-1234abcd12ab34cd56ef1234567890ab"

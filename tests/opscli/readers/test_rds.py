@@ -16,7 +16,7 @@ from opscli import livestack, stackcheck
 from opscli.stack import build
 from platform_spec.result import Status
 from platform_spec.rules import stk_rds
-from platform_spec.rules import stk_residency_stores as residency
+from platform_spec.rules import stk_res_stores as residency
 from tests.opscli.stubs import ACCOUNT, CMK, DB, TAGS, judged, read, read_one
 
 

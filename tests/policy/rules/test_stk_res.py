@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_residency.py (STK-RES-001, STK-RES-002, STK-RES-003, STK-RES-004), run by
+"""The cases of platform_spec/rules/stk_res.py (STK-RES-001, STK-RES-002, STK-RES-003, STK-RES-004), run by
 the shared tests (tests/policy/fixtures.py gathers every rule's)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_residency_stores.py (STK-RES-005, STK-RES-007, STK-RES-008), run by the
+"""The cases of platform_spec/rules/stk_res_stores.py (STK-RES-005, STK-RES-007, STK-RES-008), run by the
 shared tests (tests/policy/fixtures.py gathers every rule's)."""
 
 from __future__ import annotations
