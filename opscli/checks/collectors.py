@@ -15,8 +15,8 @@ from opscli.readers import kms
 from opscli.readers.base import Call, MalformedAnswer, need
 from platform_spec.naming import physical_name
 from platform_spec.rules import secrets_live as live
+from platform_spec.rules import stk_policy as resource_policy
 from platform_spec.rules import stk_res_stores as residency
-from platform_spec.rules import stk_resource_policy as resource_policy
 
 
 def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: str) -> Any:

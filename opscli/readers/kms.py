@@ -20,7 +20,7 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Present
-from platform_spec.rules import stk_resource_policy as resource_policy
+from platform_spec.rules import stk_policy as resource_policy
 
 KEY = ("arn:aws:kms:{region}:{account}:key/*",)
 DESCRIBE_KEY = Call("kms:DescribeKey", KEY)

@@ -13,9 +13,9 @@ from platform_spec.registry import LIVE_ONLY_RULES
 from platform_spec.result import CouldNotLook
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import stk_perim as perimeter
+from platform_spec.rules import stk_policy as resource_policy
 from platform_spec.rules import stk_res as residency
 from platform_spec.rules import stk_res_stores as stores
-from platform_spec.rules import stk_resource_policy as resource_policy
 from platform_spec.rules.intrinsics import as_dict
 
 # (account, where undeclared buckets are) -> the declared resource's paths: each rule module's own function.

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from platform_spec.result import CouldNotLook, Result
-from platform_spec.rules import stk_resource_policy
+from platform_spec.rules import stk_policy
 from platform_spec.rules.stk_res_stores import SECRET_REPLICAS_ID
 
 PENDING_STUCK_AFTER = timedelta(hours=24)
@@ -20,7 +20,7 @@ SECRET_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret.rotation_enabled", "STK-SECRET-003"), ("secret.rotation_age", "STK-SECRET-004"),
     ("secret.pending", "STK-SECRET-005"), ("secret.last_accessed", "STK-SECRET-006"), ("secret.cmk", "STK-SECRET-007"),
     ("secret.deletion", DELETION_ID), ("secret.replicas", SECRET_REPLICAS_ID),
-    ("secret.resource_policy", stk_resource_policy.RULE_ID))
+    ("secret.resource_policy", stk_policy.RULE_ID))
 
 # --- Secrets ------------------------------------------------------------------------------------
 

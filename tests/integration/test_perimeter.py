@@ -23,7 +23,7 @@ from opscli import core, livestack, stackcheck, targets
 from opscli.model import exit_code, path_status
 from opscli.readers import ATTRIBUTES, FACTS, READERS, ReadContext
 from platform_spec.result import Status
-from platform_spec.rules import stk_perim, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_policy
 from tests.integration.changes import Judged
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("perimeter")]
@@ -155,19 +155,19 @@ CASES = {
         "AWS::KMS::Key", (":role/partner-video-reader", OUTSIDE_ROOT, 'statement "PartnerAccount"', "AWS::KMS::Key",
                           "kms:Decrypt", 'statement "UseTheKey"')),
     "bucket-policy-admits-another-account": (
-        bucket_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::S3::BucketPolicy",
+        bucket_shared, stk_policy.RULE_ID, stk_policy.RULE_ID, "AWS::S3::BucketPolicy",
         ('statement "PartnerReads"', f"account {OUTSIDE}")),
     "queue-policy-admits-another-account": (
-        queue_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::SQS::QueuePolicy",
+        queue_shared, stk_policy.RULE_ID, stk_policy.RULE_ID, "AWS::SQS::QueuePolicy",
         ("statement #3", f"account {OUTSIDE}")),
     "topic-policy-admits-another-account": (
-        topic_shared, stk_resource_policy.RULE_ID, stk_resource_policy.RULE_ID, "AWS::SNS::TopicPolicy",
+        topic_shared, stk_policy.RULE_ID, stk_policy.RULE_ID, "AWS::SNS::TopicPolicy",
         ('statement "PartnerSubscribes"', f"account {OUTSIDE}")),
     "key-granted-to-another-account": (
-        key_granted, stk_resource_policy.RULE_ID, stk_resource_policy.GRANTS_CHECK, "AWS::KMS::Key",
+        key_granted, stk_policy.RULE_ID, stk_policy.GRANTS_CHECK, "AWS::KMS::Key",
         (f"account {OUTSIDE}", OUTSIDE_ROOT, "Decrypt")),
     "event-bus-admits-another-account": (
-        bus_opened, stk_resource_policy.RULE_ID, stk_resource_policy.BUS_CHECK, "AWS::Events::Rule",
+        bus_opened, stk_policy.RULE_ID, stk_policy.BUS_CHECK, "AWS::Events::Rule",
         ("event bus default", 'statement "partner-puts-events"', f"account {OUTSIDE}")),
     "access-point-with-the-root-identity": (
         root_access_point, stk_perim.ACCESS_POINT_ID, stk_perim.ACCESS_POINTS_CHECK, "AWS::EFS::FileSystem",
@@ -216,7 +216,7 @@ def test_a_fresh_deployment_passes_every_perimeter_check(recorded):
     findings = [f.to_dict() for f in findings]
     assert code == 0, [(f["rule_id"], f["resource"], f["reason"]) for f in failed(findings)]
     perimeter = [f for f in findings if f["rule_id"] in (stk_perim.IDENTITY_ID, stk_perim.ACCESS_POINT_ID,
-                                                       stk_resource_policy.RULE_ID)]
+                                                       stk_policy.RULE_ID)]
     assert perimeter and {f["status"] for f in perimeter} == {"PASS"}
     judged = {f["resource"].split(" ")[0] for f in perimeter if f["rule_id"] == stk_perim.IDENTITY_ID}
     # every data path of the stack: the key, the bucket, the queues, the file system, the database, the secrets
@@ -333,7 +333,7 @@ def test_a_statement_that_only_looks_pinned_or_inside_fails_the_bucket_policy(lo
     statement = _evasive(local, recorded[0].account)[name]
     findings = judged_with_bucket_policy(recorded, _added(statement)(recorded[1]))
     failures = [f for f in findings if f.status is Status.FAIL]
-    assert {f.rule_id for f in failures} == {stk_resource_policy.RULE_ID}, [(f.rule_id, f.reason) for f in failures]
+    assert {f.rule_id for f in failures} == {stk_policy.RULE_ID}, [(f.rule_id, f.reason) for f in failures]
     (found,) = failures
     assert found.resource.startswith("AWS::S3::BucketPolicy "), found
 

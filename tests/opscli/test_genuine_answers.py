@@ -289,14 +289,13 @@ def test_our_secret_policy_check_reaches_custodians_cross_account_verdict():
     with account 123456789012 and foo is not. The same genuine GetResourcePolicy answers, judged as rotate-check
     judges each secret's resource policy (STK-POLICY-001): FAIL naming the account, and PASS."""
     from platform_spec.result import Status
-    from platform_spec.rules import stk_resource_policy
+    from platform_spec.rules import stk_policy
 
     verdicts = {}
     for n in (1, 2):
         answer = _load(f"test_secrets_manager_cross_account/secretsmanager.GetResourcePolicy_{n}.json",
                        "secretsmanager:GetResourcePolicy")
-        verdicts[answer["Name"]] = stk_resource_policy.secret_policy(answer.get("ResourcePolicy"),
-                                                                     answer["ARN"].split(":")[4])
+        verdicts[answer["Name"]] = stk_policy.secret_policy(answer.get("ResourcePolicy"), answer["ARN"].split(":")[4])
     assert verdicts["c7n-test-key"].status is Status.FAIL
     assert "admits account 123456789012 (arn:aws:iam::123456789012:root)" in verdicts["c7n-test-key"].reason
     assert verdicts["foo"].status is Status.PASS
@@ -307,13 +306,13 @@ def test_our_bus_policy_check_reaches_custodians_verdict_on_its_buses():
     (a policy for its own account only). The same genuine DescribeEventBus answers, judged as the audit judges the
     bus a rule listens on (STK-POLICY-001): both PASS."""
     from platform_spec.result import Status
-    from platform_spec.rules import stk_resource_policy
+    from platform_spec.rules import stk_policy
 
     for n in (1, 2):
         answer = _load(f"test_cwe_bus_xaccount/events.DescribeEventBus_{n}.json", "events:DescribeEventBus")
         policy = json.loads(answer["Policy"]) if "Policy" in answer else None
         facts = {"EventBus": answer["Name"], "EventBusPolicy": policy, "Account": answer["Arn"].split(":")[4]}
-        assert stk_resource_policy.bus_policy({}, facts).status is Status.PASS, answer["Name"]
+        assert stk_policy.bus_policy({}, facts).status is Status.PASS, answer["Name"]
 
 
 @pytest.mark.parametrize("file", [f for op, f in RECORDINGS if op == "secretsmanager:DescribeSecret"])

@@ -8,7 +8,7 @@ import pytest
 from platform_spec.context import Context
 from platform_spec.registry import BY_ID
 from platform_spec.result import Status
-from platform_spec.rules import stk_api_auth, stk_ecs_task, stk_iam_trust, stk_net_egress, stk_resource_policy
+from platform_spec.rules import stk_api_auth, stk_ecs_task, stk_iam_trust, stk_net_egress, stk_policy
 
 OWN = "123456789012"
 
@@ -114,16 +114,16 @@ def allow(principal, **extra) -> dict:
 ])
 def test_resource_policies(statement, account, status):
     properties = {"PolicyDocument": {"Statement": [statement]}}
-    assert judge(stk_resource_policy.RULE_ID, "AWS::SQS::QueuePolicy", properties, account) is status
+    assert judge(stk_policy.RULE_ID, "AWS::SQS::QueuePolicy", properties, account) is status
 
 
 def test_a_secret_policy_given_as_text_is_read_and_garbage_fails():
     import json
 
     text = json.dumps({"Statement": [allow("*")]})
-    assert judge(stk_resource_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": text}) \
+    assert judge(stk_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": text}) \
         is Status.FAIL
-    assert judge(stk_resource_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": "{"}) \
+    assert judge(stk_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": "{"}) \
         is Status.FAIL  # unreadable: nothing shows it grants nobody
 
 
@@ -131,9 +131,9 @@ def test_a_policy_holding_a_key_twice_is_unreadable_not_read_as_its_last_value()
     """Python's json keeps the last of two keys, another reader the first: a document with a key twice has no one
     meaning, and nothing shows it grants nobody."""
     text = '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "x", "Resource": "*", "Effect": "Deny"}]}'
-    assert judge(stk_resource_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": text}) \
+    assert judge(stk_policy.RULE_ID, "AWS::SecretsManager::ResourcePolicy", {"ResourcePolicy": text}) \
         is Status.FAIL
-    result = stk_resource_policy.secret_policy(text, OWN)
+    result = stk_policy.secret_policy(text, OWN)
     assert result.status is Status.FAIL and "'Effect' twice" in result.reason, result.reason
 
 

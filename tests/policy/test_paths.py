@@ -12,7 +12,7 @@ from platform_spec.registry import BY_ID, LIVE_ONLY_RULES
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import paths as stack_paths
-from platform_spec.rules import stk_perim, stk_res, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_policy, stk_res
 from tests.policy.fixtures import FIXTURES
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
@@ -59,7 +59,7 @@ def test_a_template_gives_each_resources_paths_in_and_out_inside_and_outside():
     assert not events.outside and events.kind == "service" and events.via == \
         'statement "Events" (pinned by aws:SourceAccount)' and events.actions == ("sqs:SendMessage",)
     worker = found[(IN, "QueuePolicy", "the stack's WorkerRole")]
-    assert not worker.outside and worker.kind == "stack" and worker.rule_id == stk_resource_policy.RULE_ID
+    assert not worker.outside and worker.kind == "stack" and worker.rule_id == stk_policy.RULE_ID
     partner = found[(IN, "QueuePolicy", f"account {OTHER} (arn:aws:iam::{OTHER}:root)")]
     assert partner.outside and partner.kind == "account" and partner.via == 'statement "Partner"'
     assert partner.resource_type == "AWS::SQS::QueuePolicy" and partner.judged == "QueuePolicy"
@@ -133,7 +133,7 @@ def test_an_unreadable_policy_is_one_outside_path_to_whoever_it_admits(policy):
     found = stack_paths.resource_paths("Api", {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Policy": policy}},
                                        account=ACCOUNT)
     assert [(p.outside, p.kind) for p in found] == [(True, "unknown")]
-    result = BY_ID[stk_resource_policy.RULE_ID].evaluate("AWS::ApiGateway::RestApi", {"Policy": policy},
+    result = BY_ID[stk_policy.RULE_ID].evaluate("AWS::ApiGateway::RestApi", {"Policy": policy},
                                                          Context(account=ACCOUNT))
     assert result.status is Status.FAIL and result.reason == found[0].why[0]
 
@@ -170,14 +170,14 @@ def test_a_rule_fails_a_fixture_exactly_where_one_of_its_paths_is_outside(rule_i
 
 
 LIVE_CASES = [  # (check id, facts): the live halves' own cases, passing and failing
-    (stk_resource_policy.GRANTS_CHECK, {"Account": ACCOUNT, "Grants": [
+    (stk_policy.GRANTS_CHECK, {"Account": ACCOUNT, "Grants": [
         {"GrantId": "g1", "GranteePrincipal": "rds.ap-northeast-1.amazonaws.com", "Operations": ["Decrypt"]}]}),
-    (stk_resource_policy.GRANTS_CHECK, {"Account": ACCOUNT, "Grants": [
+    (stk_policy.GRANTS_CHECK, {"Account": ACCOUNT, "Grants": [
         {"GrantId": "g2", "GranteePrincipal": f"arn:aws:sts::{OTHER}:assumed-role/r/s", "Operations": []}]}),
-    (stk_resource_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": None}),
-    (stk_resource_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": doc(
+    (stk_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": None}),
+    (stk_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": doc(
         {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": "*"})}),
-    (stk_resource_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": "{garbled"}),
+    (stk_policy.BUS_CHECK, {"Account": ACCOUNT, "EventBus": "default", "EventBusPolicy": "{garbled"}),
     ("logs.subscription_destinations", {"Arn": f"arn:aws:logs:ap-northeast-1:{ACCOUNT}:log-group:/g",
                                         "SubscriptionFilters": [{"FilterName": "f", "DestinationArn":
                                                                  f"arn:aws:kinesis:ap-northeast-1:{ACCOUNT}:stream/s"}]}),

@@ -10,7 +10,7 @@ import pytest
 
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
-from platform_spec.rules import stk_perim, stk_resource_policy
+from platform_spec.rules import stk_perim, stk_policy
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
 KEY_ARN = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -43,7 +43,7 @@ def allow(action, resource="*", **extra):
      f"admits service events.amazonaws.com for account {OTHER}"),
 ])
 def test_a_resource_policy_names_each_principal_outside_and_its_statement(statement, named):
-    result = stk_resource_policy.check("AWS::SQS::QueuePolicy", {"PolicyDocument": doc(statement)}, ACCOUNT)
+    result = stk_policy.check("AWS::SQS::QueuePolicy", {"PolicyDocument": doc(statement)}, ACCOUNT)
     assert result.status is Status.FAIL and named in result.reason, result.reason
 
 
@@ -57,21 +57,21 @@ def test_the_stacks_own_policies_pass():
                                            {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                             "Action": "kms:Decrypt"})),
         ("AWS::ApiGateway::RestApi", "Policy", None)]:
-        assert stk_resource_policy.check(rtype, {key: document}, ACCOUNT).status is Status.PASS
+        assert stk_policy.check(rtype, {key: document}, ACCOUNT).status is Status.PASS
 
 
 def test_a_grant_to_another_account_fails_the_key_and_a_service_grant_passes():
     grants = [{"GrantId": "g1", "GranteePrincipal": "rds.ap-northeast-1.amazonaws.com", "Operations": ["Decrypt"]},
               {"GrantId": "g2", "GranteePrincipal": f"arn:aws:iam::{OTHER}:root", "Operations": ["Decrypt"]}]
-    result = stk_resource_policy.grants({}, {"Grants": grants, "Account": ACCOUNT})
+    result = stk_policy.grants({}, {"Grants": grants, "Account": ACCOUNT})
     assert result.status is Status.FAIL and f"grant g2 admits account {OTHER}" in result.reason
     assert "g1" not in result.reason
-    assert stk_resource_policy.grants({}, {"Grants": grants[:1], "Account": ACCOUNT}).status is Status.PASS
+    assert stk_policy.grants({}, {"Grants": grants[:1], "Account": ACCOUNT}).status is Status.PASS
 
 
 def test_an_unreadable_secret_policy_is_a_failure_to_show_not_a_pass():
-    assert stk_resource_policy.secret_policy("{not json", ACCOUNT).status is Status.FAIL
-    assert stk_resource_policy.secret_policy(None, ACCOUNT).status is Status.PASS
+    assert stk_policy.secret_policy("{not json", ACCOUNT).status is Status.FAIL
+    assert stk_policy.secret_policy(None, ACCOUNT).status is Status.PASS
 
 
 # --- STK-PERIM-003 -----------------------------------------------------------------------------------------------

@@ -545,8 +545,7 @@ def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_anothe
 
 # Every half of a rule (per-resource, whole-stack, account, live-only) is registered by one module,
 # platform_spec/rules/stk_<family>.py or stk_<family>_<aspect>.py, <family> being the id's middle part lowercased
-# (STK-NET-003: stk_net*.py). One family keeps a longer module name, written here once (still mechanical):
-FAMILY_MODULE_NAMES = {"policy": "resource_policy"}
+# (STK-NET-003: stk_net*.py, STK-POLICY-001: stk_policy.py), with no alias.
 # Catalog rules with an engine that no rule module registers, and what judges them instead.
 JUDGED_OUTSIDE_THE_REGISTRY = {
     "STK-REGION-001": "the synthesis aspect (cdk_app/aspects/region.py) with platform_spec/rules/stk_region.py",
@@ -567,9 +566,8 @@ def _named_for(module: str, stem: str) -> bool:
 
 
 def _family_stem(rule_id: str) -> str:
-    """The module name a rule id's family gives (STK-NET-003: stk_net, STK-RES-005: stk_residency)."""
-    family = rule_id.split("-")[1].lower()
-    return "stk_" + FAMILY_MODULE_NAMES.get(family, family)
+    """The module name a rule id's family gives (STK-NET-003: stk_net, STK-RES-005: stk_res)."""
+    return "stk_" + rule_id.split("-")[1].lower()
 
 
 def _rule_module_of(rule_id: str, relative: str) -> bool:
@@ -653,18 +651,21 @@ def test_the_registrant_finder_finds_a_registration_the_registry_would_not_impor
 def test_the_rule_home_checker_finds_what_is_planted():
     """Not blind: a rule of one family registered by another's module, a rule registered by two modules, a module
     whose name only starts like the family's, a rule registered outside the rule modules and a catalog rule
-    registered nowhere are each found; a family's aspect module and an aliased family's module are not."""
+    registered nowhere are each found; a family's aspect module is not."""
     planted = [("STK-NET-001", "platform_spec.rules.stk_rds"),
                ("STK-KMS-003", "platform_spec.rules.stk_kms"), ("STK-KMS-003", "platform_spec.rules.stk_kms_state"),
                ("STK-API-005", "platform_spec.rules.stk_apigw"),
                ("STK-TAG-001", "platform_spec.rules.live_only"),
                ("STK-ECS-006", "platform_spec.rules.stk_ecs_service"),
                ("STK-RES-005", "platform_spec.rules.stk_res_stores"),
+               ("STK-POLICY-001", "platform_spec.rules.stk_resource_policy"),
                ("STK-STACK-001", "platform_spec.rules.stk_stack")]
     assert misplaced_rules(planted, {"STK-NET-001", "STK-NEW-001", "STK-DRIFT-001"}) == [
         "STK-KMS-003 is registered by 2 modules: platform_spec.rules.stk_kms, platform_spec.rules.stk_kms_state",
         "STK-API-005 is registered by platform_spec.rules.stk_apigw, not by platform_spec.rules.stk_api[_<aspect>]",
         "STK-NET-001 is registered by platform_spec.rules.stk_rds, not by platform_spec.rules.stk_net[_<aspect>]",
+        "STK-POLICY-001 is registered by platform_spec.rules.stk_resource_policy, not by "
+        "platform_spec.rules.stk_policy[_<aspect>]",
         "STK-TAG-001 is registered by platform_spec.rules.live_only, not by platform_spec.rules.stk_tag[_<aspect>]",
         "STK-NEW-001 is registered nowhere",
         "STK-STACK-001 is registered by platform_spec.rules.stk_stack: take it off JUDGED_OUTSIDE_THE_REGISTRY"]

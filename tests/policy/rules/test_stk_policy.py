@@ -1,4 +1,4 @@
-"""The cases of platform_spec/rules/stk_resource_policy.py (STK-POLICY-001), run by the shared tests
+"""The cases of platform_spec/rules/stk_policy.py (STK-POLICY-001), run by the shared tests
 (tests/policy/fixtures.py gathers every rule's)."""
 
 from __future__ import annotations
