@@ -6,8 +6,8 @@ from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import ACCOUNT_RULES_BY_ID, LIVE_ONLY_RULES, RESOURCE_RULES
 from platform_spec.rules import accepted
-from platform_spec.rules.secrets_live import SECRET_CHECKS
 from platform_spec.rules.stk_drift import DRIFT_ID
+from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from platform_spec.rules.stk_stack import PRESENCE_ID
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
 

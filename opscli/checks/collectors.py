@@ -1,5 +1,5 @@
 """The secrets' collector: the existing secrets the stack reads are not resources of the stack, so they are
-looked up by name and judged by the live-only secret rules (platform_spec.rules.secrets_live)."""
+looked up by name and judged by the live-only secret rules (platform_spec.rules.stk_secret_live)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from opscli.model import Finding
 from opscli.readers import kms
 from opscli.readers.base import Call, MalformedAnswer, need
 from platform_spec.naming import physical_name
-from platform_spec.rules import secrets_live as live
 from platform_spec.rules import stk_policy as resource_policy
 from platform_spec.rules import stk_res_stores as residency
+from platform_spec.rules import stk_secret_live as live
 
 
 def _expect(call: Callable[[], Any], missing_codes: tuple[str, ...], expected: str) -> Any:

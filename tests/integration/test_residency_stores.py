@@ -17,7 +17,7 @@ import pytest
 
 from opscli import core, stackcheck, targets
 from opscli.model import exit_code, path_status
-from platform_spec.rules import secrets_live, stk_rds
+from platform_spec.rules import stk_rds, stk_secret_live
 from platform_spec.rules import stk_res_stores as residency
 from tests.integration.changes import Monitor
 
@@ -150,7 +150,7 @@ CASES = {
     "server-certificate-expired": (server_certificate_expired, audit, stk_rds.CA_EXPIRY_ID, "DbInstanceIdentifier"),
     "secret-replicated-to-virginia": (secret_replicated_to_virginia, rotate_check, residency.SECRET_REPLICAS_ID,
                                       "DbSecretName"),
-    "secret-scheduled-for-deletion": (secret_scheduled_for_deletion, rotate_check, secrets_live.DELETION_ID,
+    "secret-scheduled-for-deletion": (secret_scheduled_for_deletion, rotate_check, stk_secret_live.DELETION_ID,
                                       "DbSecretName"),
 }
 # Made by a call in another region (the copy is created where it goes): no CloudTrail record of it reaches the
@@ -158,7 +158,7 @@ CASES = {
 MADE_ELSEWHERE = {"read-replica-in-virginia"}
 AUDITED = {residency.RDS_COPIES_ID, residency.RDS_SNAPSHOTS_ID, residency.EFS_REPLICATION_ID,
            residency.KMS_MULTI_REGION_ID, stk_rds.CA_EXPIRY_ID}
-SECRETS = {residency.SECRET_REPLICAS_ID, secrets_live.DELETION_ID}
+SECRETS = {residency.SECRET_REPLICAS_ID, stk_secret_live.DELETION_ID}
 
 
 def test_the_deployment_as_declared_passes_every_rule_of_the_data_stores_copies(local, monitor, all_restored):

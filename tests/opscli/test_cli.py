@@ -12,7 +12,7 @@ from opscli import targets
 from opscli.cli import State, cli, main
 from opscli.render import findings_from_json, findings_from_sarif
 from platform_spec import exit_codes
-from platform_spec.rules.secrets_live import SECRET_CHECKS
+from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from tests.conftest import ROOT
 from tests.opscli.conftest import sharing_reads
 

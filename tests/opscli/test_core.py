@@ -12,7 +12,7 @@ from opscli.aws import Aws, new_session
 from opscli.errors import UsageError
 from opscli.model import exit_code
 from platform_spec.result import Status
-from platform_spec.rules.secrets_live import SECRET_CHECKS
+from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from platform_spec.stages import DRIFT, live_evaluations
 from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props

@@ -320,10 +320,10 @@ def test_a_genuine_secret_answer_reaches_a_verdict_on_its_deletion_and_replicas(
     """Genuine DescribeSecret answers (a secret neither deleted nor replicated: the fields are left out, as AWS's
     documentation says) are judged, never could-not-look: STK-SECRET-008 and STK-RES-009 PASS."""
     from platform_spec.result import Status
-    from platform_spec.rules import secrets_live
     from platform_spec.rules import stk_res_stores as residency
+    from platform_spec.rules import stk_secret_live
 
     answer = _load(file, "secretsmanager:DescribeSecret")
     now = datetime.now(UTC)
-    assert secrets_live.secret_not_scheduled_for_deletion(answer, now).status is Status.PASS
+    assert stk_secret_live.secret_not_scheduled_for_deletion(answer, now).status is Status.PASS
     assert residency.secret_replicas_in_japan(answer).status is Status.PASS

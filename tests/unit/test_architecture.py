@@ -553,8 +553,9 @@ JUDGED_OUTSIDE_THE_REGISTRY = {
     "STK-DRIFT-001": "opscli drift, over every declared property (opscli/stackcheck.py)",
     "STK-OPS-001": "the accepted-findings file's entries (platform_spec/rules/accepted.py)",
     **dict.fromkeys((f"STK-SECRET-00{n}" for n in range(3, 9)),
-                    "opscli rotate-check over the secrets the stack reads (platform_spec/rules/secrets_live.py)"),
-    "STK-RES-009": "opscli rotate-check over the secrets' replicas (platform_spec/rules/secrets_live.py)",
+                    "opscli rotate-check over the secrets the stack reads (platform_spec/rules/stk_secret_live.py)"),
+    "STK-RES-009": "opscli rotate-check over the secrets' replicas (platform_spec/rules/stk_res_stores.py, run by "
+                   "platform_spec/rules/stk_secret_live.py's checks)",
 }
 RULES_PACKAGE = "platform_spec.rules."
 

@@ -16,8 +16,8 @@ from opscli.checks import collectors as c
 from opscli.model import exit_code
 from opscli.targets import from_suffix
 from platform_spec.result import Status
-from platform_spec.rules import secrets_live
 from platform_spec.rules import stk_res_stores as residency
+from platform_spec.rules import stk_secret_live
 from tests.opscli.stubs import ACCOUNT, CMK, NOW, T
 
 
@@ -102,10 +102,10 @@ def test_a_secret_replicated_to_virginia_and_scheduled_for_deletion_fails_both(s
         stub.add_response("list_secret_version_ids", {"Versions": []})
         findings = {f.check_id: f for f in run_collector(
             c.SECRET, c.secret, Context(aws=stubbed, targets=from_suffix("res"), now=NOW), "db-res")}
-    rule_of = dict(secrets_live.SECRET_CHECKS)
+    rule_of = dict(stk_secret_live.SECRET_CHECKS)
     assert findings["secret.replicas"].status is Status.FAIL and rule_of["secret.replicas"] == \
         residency.SECRET_REPLICAS_ID
     assert "replicated to us-east-1 (InSync)" in findings["secret.replicas"].reason
     assert findings["secret.deletion"].status is Status.FAIL and rule_of["secret.deletion"] == \
-        secrets_live.DELETION_ID
+        stk_secret_live.DELETION_ID
     assert f"scheduled for deletion on {deleted:%Y-%m-%d} (in 7 day(s))" in findings["secret.deletion"].reason

@@ -1,7 +1,8 @@
 """Live-only rules over the existing secrets the stack reads (STK-SECRET-003 to 008, and their residency,
 STK-RES-009): rotation, pending versions, last access, key and scheduled deletion. The secrets are not resources
 of the stack (it never creates one), so these judge DescribeSecret / ListSecretVersionIds answers as AWS gives
-them; opscli never reads a secret's value."""
+them; opscli never reads a secret's value. Nothing here is registered with platform_spec.rule: `opscli
+rotate-check secrets` runs SECRET_CHECKS on each secret the stack reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The secrets' live checks on plain data (platform_spec.rules.secrets_live): a secret as Secrets Manager's
+"""The secrets' live checks on plain data (platform_spec.rules.stk_secret_live): a secret as Secrets Manager's
 DescribeSecret answers it, judged at a given time. `opscli rotate-check secrets` runs them on a deployment
 (tests/opscli/test_core.py, tests/integration/test_residency_stores.py)."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from platform_spec.result import Status
-from platform_spec.rules import secrets_live
+from platform_spec.rules import stk_secret_live
 
 SECRET = {"ARN": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-fx-AbCdEf", "Name": "db-fx"}
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
@@ -17,9 +17,10 @@ NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
 def test_a_secret_scheduled_for_deletion_fails_naming_the_date():
     """STK-SECRET-008: a secret scheduled for deletion fails, naming the day it goes."""
-    result = secrets_live.secret_not_scheduled_for_deletion({**SECRET, "DeletedDate": NOW + timedelta(days=7)}, NOW)
+    deleted = {**SECRET, "DeletedDate": NOW + timedelta(days=7)}
+    result = stk_secret_live.secret_not_scheduled_for_deletion(deleted, NOW)
     assert result.status is Status.FAIL and "scheduled for deletion on 2026-12-13 (in 7 day(s))" in result.reason
-    assert secrets_live.secret_not_scheduled_for_deletion(SECRET, NOW).status is Status.PASS
+    assert stk_secret_live.secret_not_scheduled_for_deletion(SECRET, NOW).status is Status.PASS
 
 
 @pytest.mark.parametrize(("rules", "extra", "status"), [
@@ -37,4 +38,4 @@ def test_a_rotation_schedule_longer_than_the_policy_fails(rules, extra, status):
     secret = {"RotationRules": rules, "LastRotatedDate": last, "NextRotationDate": now + timedelta(days=5)}
     if "NextRotationDate" in extra:
         secret["NextRotationDate"] = last + timedelta(days=int(extra["NextRotationDate"]))
-    assert secrets_live.secret_rotation_age(secret, now, 30).status is status
+    assert stk_secret_live.secret_rotation_age(secret, now, 30).status is status
