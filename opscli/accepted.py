@@ -7,7 +7,7 @@
     approver = "security-lead@streamtech.jp"
     expires = 2027-01-31
 
-Each entry is judged by STK-OPS-001 (platform_spec/rules/accepted.py) and reported as a finding of its own. A
+Each entry is judged by STK-OPS-001 (platform_spec/rules/stk_ops.py) and reported as a finding of its own. A
 current entry turns the matching FAIL findings into ACCEPTED (the reason, approver and expiry in their reason);
 an ERROR is never accepted; an entry that matches no FAIL is reported NOT_APPLICABLE, so stale entries show.
 A file that is not TOML, or has no [[accept]] list, is a usage error.
@@ -25,7 +25,7 @@ from opscli.errors import UsageError, read_input
 from opscli.model import Finding, resource_parts
 from platform_spec import catalog
 from platform_spec.result import Status
-from platform_spec.rules.accepted import CHECK_ID, RULE_ID, accepted_entry
+from platform_spec.rules.stk_ops import CHECK_ID, RULE_ID, accepted_entry
 
 
 def load(path: Path) -> list[Any]:

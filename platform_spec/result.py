@@ -14,7 +14,7 @@ class Status(str, Enum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
     # Only live checks produce ERROR: the check could not look (denied, throttled, endpoint down).
     ERROR = "ERROR"
-    # A live FAIL that a current, approved entry of the accepted-findings file excuses (rules/accepted.py).
+    # A live FAIL that a current, approved entry of the accepted-findings file excuses (rules/stk_ops.py).
     ACCEPTED = "ACCEPTED"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import ACCOUNT_RULES_BY_ID, LIVE_ONLY_RULES, RESOURCE_RULES
-from platform_spec.rules import accepted
+from platform_spec.rules import stk_ops
 from platform_spec.rules.stk_drift import DRIFT_ID
 from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from platform_spec.rules.stk_stack import PRESENCE_ID
@@ -34,5 +34,5 @@ def live_evaluations() -> dict[str, list[str]]:
     for check_id, rule_id in SECRET_CHECKS:
         out.setdefault(rule_id, []).append(check_id)
     out.setdefault(DRIFT_ID, []).append(DRIFT)
-    out.setdefault(accepted.RULE_ID, []).append(accepted.CHECK_ID)  # over the accepted-findings file, not a resource
+    out.setdefault(stk_ops.RULE_ID, []).append(stk_ops.CHECK_ID)  # over the accepted-findings file, not a resource
     return out

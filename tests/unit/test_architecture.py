@@ -399,20 +399,21 @@ def again():
 
 
 def test_a_rule_id_in_the_rule_modules_is_written_by_its_familys_module_only(tmp_path):
-    """Inside platform_spec/rules a rule id is data only in a module named for its family (or, for a rule judged
-    outside the registry, wherever that is); an id written in another family's module, in a module whose name only
-    starts like its family's or in a helper, and imported by its registering module from there, is found; an
-    accepted deviation may be cited anywhere."""
+    """Inside platform_spec/rules a rule id is data only in a module named for its family, a rule judged outside
+    the registry too; an id written in another family's module, in a module whose name only starts like its
+    family's or in a helper, and imported by its registering module from there, is found; an accepted deviation
+    may be cited anywhere."""
     rules = tmp_path / "platform_spec" / "rules"
     rules.mkdir(parents=True)
     (rules / "stk_rds.py").write_text('NET_ID = "STK-NET-001"\nRDS_ID = "STK-RDS-001"\nWAIVED = "STK-DEV-001"\n')
     (rules / "stk_net_egress.py").write_text('OTHER_ASPECT = "STK-NET-001"\n')
     (rules / "stk_perimeter.py").write_text('LONG_NAME = "STK-PERIM-001"\n')
     (rules / "helper.py").write_text('KEY_ID = "STK-KMS-001"\n')
-    (rules / "accepted.py").write_text('RULE_ID = "STK-OPS-001"\n')
+    (rules / "accepted.py").write_text('RULE_ID = "STK-OPS-001"\n')  # judged outside the registry, no matter
+    (rules / "stk_ops.py").write_text('RULE_ID = "STK-OPS-001"\n')
     assert misplaced(("platform_spec",), tmp_path) == [
-        "platform_spec/rules/helper.py:1 STK-KMS-001", "platform_spec/rules/stk_perimeter.py:1 STK-PERIM-001",
-        "platform_spec/rules/stk_rds.py:1 STK-NET-001"]
+        "platform_spec/rules/accepted.py:1 STK-OPS-001", "platform_spec/rules/helper.py:1 STK-KMS-001",
+        "platform_spec/rules/stk_perimeter.py:1 STK-PERIM-001", "platform_spec/rules/stk_rds.py:1 STK-NET-001"]
 
 
 # --- tests mirror the modules -----------------------------------------------------------------------------------
@@ -546,12 +547,13 @@ def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_anothe
 # Every half of a rule (per-resource, whole-stack, account, live-only) is registered by one module,
 # platform_spec/rules/stk_<family>.py or stk_<family>_<aspect>.py, <family> being the id's middle part lowercased
 # (STK-NET-003: stk_net*.py, STK-POLICY-001: stk_policy.py), with no alias.
-# Catalog rules with an engine that no rule module registers, and what judges them instead.
+# Catalog rules with an engine that no rule module registers, and what judges them instead (each id is still
+# written in its family's module: _rule_module_of).
 JUDGED_OUTSIDE_THE_REGISTRY = {
     "STK-REGION-001": "the synthesis aspect (cdk_app/aspects/region.py) with platform_spec/rules/stk_region.py",
     "STK-STACK-001": "opscli's stack check: every declared resource present (opscli/stackcheck.py)",
     "STK-DRIFT-001": "opscli drift, over every declared property (opscli/stackcheck.py)",
-    "STK-OPS-001": "the accepted-findings file's entries (platform_spec/rules/accepted.py)",
+    "STK-OPS-001": "the accepted-findings file's entries (platform_spec/rules/stk_ops.py)",
     **dict.fromkeys((f"STK-SECRET-00{n}" for n in range(3, 9)),
                     "opscli rotate-check over the secrets the stack reads (platform_spec/rules/stk_secret_live.py)"),
     "STK-RES-009": "opscli rotate-check over the secrets' replicas (platform_spec/rules/stk_res_stores.py, run by "
@@ -572,12 +574,12 @@ def _family_stem(rule_id: str) -> str:
 
 
 def _rule_module_of(rule_id: str, relative: str) -> bool:
-    """Whether the source file `relative` may write `rule_id` as data: a rule module of its family, or, for a rule
-    judged outside the registry, any module of platform_spec/rules (where JUDGED_OUTSIDE_THE_REGISTRY says)."""
+    """Whether the source file `relative` may write `rule_id` as data: a rule module of its family (a rule judged
+    outside the registry too: STK-OPS-001 in stk_ops.py, STK-SECRET-005 in stk_secret_live.py)."""
     if not relative.startswith("platform_spec/rules/") or not relative.endswith(".py") or relative.count("/") != 2:
         return False
     module = RULES_PACKAGE + relative.removeprefix("platform_spec/rules/").removesuffix(".py")
-    return rule_id in JUDGED_OUTSIDE_THE_REGISTRY or _named_for(module, _family_stem(rule_id))
+    return _named_for(module, _family_stem(rule_id))
 
 
 def misplaced_rules(registrations: list[tuple[str, str]], judged: set[str]) -> list[str]:

@@ -4,6 +4,8 @@ An operator who accepts a live FAIL for a while records it in a reviewed file (o
 it excuses, the resource, a reason of at least one full sentence, the approver and an expiry date. Each entry
 is judged here; only an entry that passes turns a matching FAIL into ACCEPTED, never an ERROR (a check that
 could not look has nothing to accept). An expired or malformed entry is itself a FAIL of this rule.
+Nothing here is registered with platform_spec.rule: an entry is no resource, and opscli's --accepted handling
+asks `accepted_entry` of each.
 """
 
 from __future__ import annotations
