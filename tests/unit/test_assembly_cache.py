@@ -345,8 +345,10 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
     """The proof, with the real CDK: the session's assembly, restaged for a change of opscli/render.py, equals a
     cold `cdk synth` of the changed sources in every file (the jsii kernel's directory aside); and the cold
     assembly, restaged back to the unchanged code, equals the session's. One synthesis, in a copy of the
-    repository, with cache directories of its own."""
-    root = tmp_path / "repo"
+    repository, with cache directories of its own. The copy has the checkout's own name: CDK names an image asset's
+    staged directory after its build context's extension too (the repository root: a checkout in `/tmp/tmp.x9`
+    stages `asset.<hash>.x9`), and a cold synthesis of the copy must stage what the session's did."""
+    root = tmp_path / ROOT.name
     ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
     for name in ("cdk_app", "platform_spec", "services", "opscli"):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
