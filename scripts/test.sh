@@ -35,6 +35,9 @@ if [[ "${1:-}" == "--affected" ]]; then
     select=(--testmon-noselect)
   fi
   rm -f "$stamp"  # written again only after a green run
+  # A run that selects: one worker per core, not one more. Each worker makes its own shared deployment and
+  # baseline before its first test, which a run of a few dozen tests does not win back (bench/README.md).
+  if [[ ${#select[@]} == 0 && -z "${PYTEST_WORKERS:-}" ]]; then workers=$(nproc 2>/dev/null || echo 2); fi
   status=0
   python -m pytest -n "$workers" --dist loadgroup --testmon "${select[@]}" -p no:cov "$@" || status=$?
   if [[ $status == 0 || $status == 5 ]]; then echo "$want" > "$stamp"; status=0; fi  # 5: nothing was affected
