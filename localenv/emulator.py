@@ -125,6 +125,7 @@ def configure_moto() -> None:
     _answer_rds_certificate_details()
     _remove_cross_region_replicas()
     _answer_kms_multi_region_as_aws_does()
+    _take_key_arns_where_kms_does()
     _make_symmetric_keys_without_a_key_pair()
     _keep_the_newer_finding()
     _page_every_answer(page_size())
@@ -444,6 +445,29 @@ def _answer_kms_multi_region_as_aws_does() -> None:
 
     Key.to_dict = to_dict  # type: ignore[method-assign]
     Key._multi_region_as_aws = True  # type: ignore[attr-defined]
+
+
+#: The key-state operations whose KeyId AWS takes as a key ID or a key ARN (the API reference of each: "Specify the
+#: key ID or key ARN of the KMS key"), and moto's backend only as a key ID.
+KEY_STATE_OPERATIONS = ("disable_key", "enable_key", "cancel_key_deletion", "schedule_key_deletion")
+
+
+def _take_key_arns_where_kms_does() -> None:
+    """moto gap: DisableKey, EnableKey, CancelKeyDeletion and ScheduleKeyDeletion given a key's ARN (which moto's
+    own check of the parameter accepts) looked the ARN up as a key ID and failed with a server error (500); an
+    operator disabling or re-enabling the key by its ARN, as AWS allows, got no answer."""
+    from moto.kms.models import KmsBackend
+
+    if getattr(KmsBackend, "_key_arns_as_aws", False):
+        return
+    for name in KEY_STATE_OPERATIONS:
+        original = getattr(KmsBackend, name)
+
+        def by_key_id(self: Any, key_id: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            return _original(self, self.get_key_id(key_id), *args, **kwargs)
+
+        setattr(KmsBackend, name, by_key_id)
+    KmsBackend._key_arns_as_aws = True  # type: ignore[attr-defined]
 
 
 class _KeyPairOnFirstUse:

@@ -281,6 +281,26 @@ def test_an_asymmetric_key_has_its_pair_at_once_and_signs_and_verifies(kms, spec
     assert kms.get_public_key(KeyId=key_id)["PublicKey"]
 
 
+@pytest.mark.parametrize("by", ["KeyId", "Arn"])
+def test_a_keys_state_is_changed_by_its_id_or_its_arn_as_kms_takes_either(kms, by):
+    """DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion name the key by its ID or its ARN (AWS's
+    API reference of each); moto's backend took only the ID, and an ARN was a server error."""
+    metadata = kms.create_key()["KeyMetadata"]
+    key = metadata[by]
+
+    def state() -> str:
+        return kms.describe_key(KeyId=metadata["KeyId"])["KeyMetadata"]["KeyState"]
+
+    kms.disable_key(KeyId=key)
+    assert state() == "Disabled"
+    kms.enable_key(KeyId=key)
+    assert state() == "Enabled"
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert state() == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=key)
+    assert state() == "Disabled"
+
+
 def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
     """moto makes botocore sessions of its own (three at import, to list EC2's regions): in the emulator's
     process they share one loader of service models, so each model is parsed once."""
