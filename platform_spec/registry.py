@@ -26,8 +26,11 @@ from platform_spec.rule import (
 
 # A rule module is named for its id family: stk_<family>.py or stk_<family>_<aspect>.py, the family being the id's
 # middle part lowercased (stk_rds.py holds STK-RDS-..., stk_net_egress.py an STK-NET-... rule), and registers every
-# half of its rules (tests/unit/test_architecture.py holds each id to one such module). The package's other modules
-# are helpers the rule modules import (intrinsics, topology, policy_documents), never imported from here.
+# half of its rules (tests/unit/test_architecture.py holds each id to one such module). A few judge what no
+# registration describes and register nothing (stk_drift, stk_stack's presence, stk_ops's accepted deviations,
+# stk_secret_live's existing secrets): their ids and predicates still live there, and that test lists what judges
+# them. The package's other modules are helpers the rule modules import (intrinsics, topology, policy_documents),
+# never imported from here.
 RULE_MODULE_PREFIX = "stk_"
 
 
