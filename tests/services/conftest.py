@@ -11,6 +11,7 @@ import io
 import json
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,6 +236,15 @@ def served(api_pool, cache, redis_settings, log) -> Iterator[ApiServer]:
 @pytest.fixture
 def http_api(served) -> int:
     return served.server_address[1]
+
+
+def received_until(sock: socket.socket, marker: bytes, data: bytes = b"") -> bytes:
+    """`data` and what `sock` sends next, until `marker` is among it; the peer closing first fails the test."""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before {marker!r}: {data!r}"
+        data += chunk
+    return data
 
 
 def request(port: int, method: str, path: str) -> tuple[int, dict, bytes]:

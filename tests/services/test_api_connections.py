@@ -21,7 +21,7 @@ import pytest
 
 from localenv.emulator import free_port
 from services.metadata_api.server import connection_limit
-from tests.services.conftest import request, running
+from tests.services.conftest import received_until, request, running
 
 # Only a guard against a hang: each test waits for an outcome (the server closed the connection), never for a time.
 HANG_GUARD_S = 30
@@ -45,12 +45,7 @@ def closed_by_server(sock: socket.socket, guard: float = HANG_GUARD_S) -> bool:
 def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     """One Content-Length framed answer from `sock`: status, headers (lower-case names), body."""
     sock.settimeout(HANG_GUARD_S)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before an answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, body = received_until(sock, b"\r\n\r\n").partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     while len(body) < int(headers["content-length"]):

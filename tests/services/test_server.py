@@ -15,7 +15,7 @@ import pytest
 
 from services.common.cache import video_key
 from services.metadata_api.server import AccessLog, ApiServer
-from tests.services.conftest import request, running
+from tests.services.conftest import received_until, request, running
 
 
 def test_the_http_server_speaks_json_and_keeps_connections_alive(http_api, stored, log, cache):
@@ -112,18 +112,10 @@ def test_expect_100_continue_is_answered_before_the_body_comes(http_api):
     """A client that waits for 100 Continue before sending its body gets it, then its answer."""
     with socket.create_connection(("127.0.0.1", http_api), timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-        interim = b""
-        while b"\r\n\r\n" not in interim:
-            chunk = sock.recv(65536)
-            assert chunk, interim
-            interim += chunk
+        interim = received_until(sock, b"\r\n\r\n")
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
         sock.sendall(b"hello")
-        answer = b""
-        while b'"status"' not in answer:
-            chunk = sock.recv(65536)
-            assert chunk, answer
-            answer += chunk
+        answer = received_until(sock, b'"status"')
     assert answer.startswith(b"HTTP/1.1 200 OK")
 
 
