@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app import monitor_code, source_tree
+from platform_spec import files as platform_files
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,13 +258,9 @@ def cdk_synth(context: Mapping[str, str], outdir: Path, *, root: Path = ROOT) ->
         raise SynthesisFailed(f"cdk synth exited {proc.returncode}", exit_code=proc.returncode, output=proc.stderr)
 
 
-_KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
-          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"))
-
-
 def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    """What is at a path, in words (from lstat): a regular file is "a file" beside the assembly's directories."""
+    return "a file" if stat.S_ISREG(mode) else platform_files.kind(mode)
 
 
 def _open_lock(path: Path) -> int:

@@ -94,10 +94,6 @@ class Stopped:
     stale: bool
 
 
-def _kind(mode: int) -> str:
-    return "a symbolic link" if stat.S_ISLNK(mode) else files.kind(mode)
-
-
 def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -167,7 +163,7 @@ class _Directory:
     def foreign(self, found: os.stat_result) -> str | None:
         """Why a file in the directory is not one localenv can have made (None: it can be)."""
         if not stat.S_ISREG(found.st_mode):
-            return f"is {_kind(found.st_mode)}, not a regular file"
+            return f"is {files.kind(found.st_mode)}, not a regular file"
         if found.st_nlink != 1:
             return f"has {found.st_nlink} links (a hard link to another file)"
         if found.st_uid != os.geteuid():
@@ -323,7 +319,7 @@ def acquire(paths: Paths) -> Held | None:
     record = directory.lstat(paths.record_name)
     if record is not None and not stat.S_ISREG(record.st_mode):
         held.release()
-        raise StateError(f"the localenv state file {paths.record} is {_kind(record.st_mode)}, not a regular file: "
+        raise StateError(f"the localenv state file {paths.record} is {files.kind(record.st_mode)}, not a regular file: "
                          "`up` will not replace it (remove it yourself if it is yours)")
     return held
 

@@ -24,9 +24,11 @@ class FileRefused(ValueError):
 
 
 def kind(mode: int) -> str:
-    """What a file of this mode is, in words ("a FIFO", "a directory", ...)."""
+    """What a file of this mode is, in words ("a FIFO", "a directory", ...; "a symbolic link" for a mode lstat
+    gave)."""
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file"),
+                       (stat.S_ISLNK, "a symbolic link")):
         if test(mode):
             return name
     return "not a regular file"
