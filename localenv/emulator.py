@@ -455,8 +455,12 @@ KEY_STATE_OPERATIONS = ("disable_key", "enable_key", "cancel_key_deletion", "sch
 def _take_key_arns_where_kms_does() -> None:
     """moto gap: DisableKey, EnableKey, CancelKeyDeletion and ScheduleKeyDeletion given a key's ARN (which moto's
     own check of the parameter accepts) looked the ARN up as a key ID and failed with a server error (500); an
-    operator disabling or re-enabling the key by its ARN, as AWS allows, got no answer."""
+    operator disabling or re-enabling the key by its ARN, as AWS allows, got no answer. Only an ARN of this
+    region and account names one of its keys: another's, with the same key ID, does not exist here
+    (NotFoundException, as KMS answers), never this key changed."""
+    from moto.kms.exceptions import NotFoundException
     from moto.kms.models import KmsBackend
+    from moto.utilities.utils import get_partition
 
     if getattr(KmsBackend, "_key_arns_as_aws", False):
         return
@@ -464,6 +468,10 @@ def _take_key_arns_where_kms_does() -> None:
         original = getattr(KmsBackend, name)
 
         def by_key_id(self: Any, key_id: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if key_id.startswith("arn:"):
+                own = f"arn:{get_partition(self.region_name)}:kms:{self.region_name}:{self.account_id}:key/"
+                if not key_id.startswith(own):
+                    raise NotFoundException(f"Key '{key_id}' does not exist")
             return _original(self, self.get_key_id(key_id), *args, **kwargs)
 
         setattr(KmsBackend, name, by_key_id)

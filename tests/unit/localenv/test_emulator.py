@@ -301,6 +301,24 @@ def test_a_keys_state_is_changed_by_its_id_or_its_arn_as_kms_takes_either(kms, b
     assert state() == "Disabled"
 
 
+@pytest.mark.parametrize("elsewhere", [("ap-northeast-1", "us-east-1"), ("123456789012", "999999999999")],
+                         ids=["another-region", "another-account"])
+def test_a_key_arn_of_another_region_or_account_names_no_key_here(kms, elsewhere):
+    """The same key ID under another region's or account's ARN is another key, which this region does not hold:
+    NotFoundException, and this key's state is not touched."""
+    from botocore.exceptions import ClientError
+
+    metadata = kms.create_key()["KeyMetadata"]
+    foreign = metadata["Arn"].replace(*elsewhere)
+    for call in (lambda: kms.disable_key(KeyId=foreign), lambda: kms.enable_key(KeyId=foreign),
+                 lambda: kms.schedule_key_deletion(KeyId=foreign, PendingWindowInDays=7),
+                 lambda: kms.cancel_key_deletion(KeyId=foreign)):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "NotFoundException"
+        assert kms.describe_key(KeyId=metadata["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+
+
 def test_every_botocore_session_of_an_emulator_process_shares_one_model_loader(monkeypatch):
     """moto makes botocore sessions of its own (three at import, to list EC2's regions): in the emulator's
     process they share one loader of service models, so each model is parsed once."""
