@@ -373,3 +373,20 @@ def test_without_a_home_directory_a_run_ends_with_its_own_verdict(no_history, tm
     assert (said in err) != no_history and "internal error" not in err, err
     assert "No history" in (tmp_path / "r.html").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_a_report_hard_linked_to_the_history_replaces_only_its_own_name(tmp_path):
+    """A --report path that is a second name of the history file (a hard link: another name, so not refused as the
+    history's own) is written by rename: the report name gets the report, and the history keeps every run in it."""
+    path = tmp_path / "history.sqlite"
+    destinations = run_files.Destinations((), path)
+    assert run_files.deliver(failing(), 1, destinations, show_all=False, include_pass=False).code == 1
+    linked = tmp_path / "report.json"
+    os.link(path, linked)
+    destinations = run_files.check_destinations([("json", linked)], path, keep_history=True)
+    assert run_files.deliver(failing(), 1, destinations, show_all=False, include_pass=False).code == 1
+    assert json.loads(linked.read_text())["summary"]["exit_code"] == 1
+    assert os.stat(linked).st_ino != os.stat(path).st_ino
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT exit_code FROM runs").fetchall() == [(1,), (1,)]
+    db.close()
