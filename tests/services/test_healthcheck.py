@@ -26,17 +26,22 @@ def exit_code(module: str) -> int:
 
 # --- the worker: its heartbeat ----------------------------------------------------------------------------------------
 
+NOW = 1_800_000_000.0  # the clock the check reads, held still: its verdict is the heartbeat's age, never the load's
+
+
 @pytest.mark.parametrize("heartbeat, code", [
-    (lambda: str(time.time() - 5), EXIT_OK),
-    (lambda: str(time.time() - 61), EXIT_FINDINGS),  # the loop stopped beating a minute ago
+    (lambda: str(NOW - 5), EXIT_OK),
+    (lambda: str(NOW - 59.9), EXIT_OK),
+    (lambda: str(NOW - 61), EXIT_FINDINGS),  # the loop stopped beating a minute ago
     (lambda: "not a time", EXIT_FINDINGS),
     (None, EXIT_FINDINGS),  # never written: the worker never started its loop
-], ids=["fresh", "stale", "garbled", "missing"])
+], ids=["fresh", "just-fresh", "stale", "garbled", "missing"])
 def test_the_worker_is_healthy_while_its_heartbeat_is_fresh(heartbeat, code, tmp_path, monkeypatch):
     path = tmp_path / "heartbeat"
     if heartbeat is not None:
         path.write_text(heartbeat())
     monkeypatch.setenv("HEARTBEAT_FILE", str(path))
+    monkeypatch.setattr(time, "time", lambda: NOW)
     assert exit_code("services.video_worker.healthcheck") == code
 
 
