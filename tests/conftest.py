@@ -6,12 +6,15 @@ tests that need no template run first, so neither core waits for it."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +27,10 @@ from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # opscli appends every run to a local history: the tests' runs go to a file of this process's own, never to the
-# history in the user's state directory.
-os.environ["OPSCLI_HISTORY"] = os.path.join(__import__("tempfile").mkdtemp(prefix="opscli-history-"),
-                                            "history.sqlite")
+# history in the user's state directory. The directory is this process's (mkdtemp made it) and goes with it.
+_HISTORY_DIR = tempfile.mkdtemp(prefix="opscli-history-")
+atexit.register(shutil.rmtree, _HISTORY_DIR, ignore_errors=True)
+os.environ["OPSCLI_HISTORY"] = os.path.join(_HISTORY_DIR, "history.sqlite")
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = "test"

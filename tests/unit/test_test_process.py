@@ -33,3 +33,24 @@ def test_settling_at_exit_collects_the_garbage_before_freezing_the_rest(monkeypa
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_test_process_leaves_no_history_directory_behind(tmp_path):
+    """Each test process sends opscli's history to a directory of its own (tests/conftest.py): the directory
+    exists while the process runs and is gone once it exits, so runs of the suite do not pile up directories in
+    the temporary folder."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    script = ("import os, tests.conftest as c; h = os.environ['OPSCLI_HISTORY']; "
+              "assert os.path.dirname(h) == c._HISTORY_DIR and os.path.isdir(c._HISTORY_DIR); print(h)")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert run.returncode == 0, run.stderr
+    history = Path(run.stdout.strip())
+    assert history.parent.parent == tmp_path and history.parent.name.startswith("opscli-history-")
+    assert not history.parent.exists() and list(tmp_path.iterdir()) == []
