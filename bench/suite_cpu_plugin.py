@@ -13,9 +13,13 @@ DIR/<worker id>.jsonl."""
 from __future__ import annotations
 
 import collections
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,11 +85,33 @@ def _install_counters() -> None:
         deploy.Deployer.deploy = _count("in-process deployment")(deploy.Deployer.deploy)
     except ImportError:
         pass
-    try:
-        import aws_cdk
-        aws_cdk.App.synth = _count("in-process synthesis")(aws_cdk.App.synth)
-    except ImportError:
-        pass
+    if "aws_cdk" in sys.modules:
+        sys.modules["aws_cdk"].App.synth = _count("in-process synthesis")(sys.modules["aws_cdk"].App.synth)
+    else:
+        sys.meta_path.insert(0, _CountSyntheses())
+
+
+class _CountSyntheses(importlib.abc.MetaPathFinder):
+    """Counts in-process syntheses from the moment a test imports aws_cdk: importing it here would start a jsii
+    kernel (a Node process) in every test process, where the suite starts one in the process of the "cdk" group
+    only, and the profile would bill kernels the suite does not run."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "aws_cdk":
+            return None
+        sys.meta_path.remove(self)  # once, and the real finders find it
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_count(module: Any) -> None:
+            exec_module(module)
+            module.App.synth = _count("in-process synthesis")(module.App.synth)
+
+        loader.exec_module = exec_and_count  # type: ignore[method-assign]
+        return spec
 
 
 def pytest_configure(config: pytest.Config) -> None:
