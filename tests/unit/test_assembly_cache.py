@@ -22,7 +22,7 @@ from cdk_app import assembly_cache as cache
 from cdk_app import monitor_code
 from cdk_app.assembly_cache import SynthesisFailed
 from tests.conftest import CONTEXT as SESSION
-from tests.conftest import ROOT
+from tests.conftest import COVERAGE_HOOKS, ROOT
 
 CONTEXT = {"environmentSuffix": "keytest"}
 VERSIONS = {"python": "3.11.7", "aws-cdk-lib": "2.275.0"}
@@ -341,13 +341,15 @@ def _as_synthesized(directory: Path) -> dict[str, bytes]:
             for name, data in _files(directory).items()}
 
 
-def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
+def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path, monkeypatch):
     """The proof, with the real CDK: the session's assembly, restaged for a change of opscli/render.py, equals a
     cold `cdk synth` of the changed sources in every file (the jsii kernel's directory aside); and the cold
     assembly, restaged back to the unchanged code, equals the session's. One synthesis, in a copy of the
     repository, with cache directories of its own. The copy has the checkout's own name: CDK names an image asset's
     staged directory after its build context's extension too (the repository root: a checkout in `/tmp/tmp.x9`
-    stages `asset.<hash>.x9`), and a cold synthesis of the copy must stage what the session's did."""
+    stages `asset.<hash>.x9`), and a cold synthesis of the copy must stage what the session's did. The synthesis
+    runs without coverage's subprocess hook: coverage reports the checkout's files, never the copy's, so it would
+    trace the whole app for nothing."""
     root = tmp_path / ROOT.name
     ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
     for name in ("cdk_app", "platform_spec", "services", "opscli"):
@@ -356,8 +358,15 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
         if (ROOT / name).is_file():
             shutil.copy(ROOT / name, root / name)
     (root / "node_modules").symlink_to(ROOT / "node_modules")
-    layers = ROOT / ".cache" / "monitor" / "layers"  # built by the session's synthesis: not built again
-    shutil.copytree(layers, root / ".cache" / "monitor" / "layers", copy_function=os.link)
+    # Made in this checkout, not made again: the monitor's layer (by a synthesis here; a checkout whose assembly
+    # came from a shared cache has none, and the copy builds its own, the same bytes) and the read policy of the
+    # unchanged code, which the session's key read. The changed code's policy is the copy's own `opscli iam-policy`
+    # run, as the cache needs it to see that the key is the same.
+    for made in (monitor_code.cache_dir(ROOT) / "layers",
+                 monitor_code.cache_dir(ROOT) / "policies" / monitor_code.sources_hash(ROOT)):
+        if made.is_dir():
+            shutil.copytree(made, monitor_code.cache_dir(root) / made.relative_to(monitor_code.cache_dir(ROOT)),
+                            copy_function=os.link)
     unchanged = f"{cache.cache_key(SESSION, root=root)}-{monitor_code.sources_hash(root)}"
     assert synth.outdir.name == unchanged, "the copy is not the session's sources"
     shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=os.link)
@@ -366,7 +375,10 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path):
     _edit_opscli(root)
     restaged = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "c", synth=_forbidden)
     assert restaged.restaged and restaged.directory.name.startswith(unchanged.split("-")[0])
-    cache.cdk_synth(SESSION, tmp_path / "cold" / restaged.directory.name, root=root)
+    with monkeypatch.context() as unmeasured:
+        for hook in COVERAGE_HOOKS:
+            unmeasured.delenv(hook, raising=False)
+        cache.cdk_synth(SESSION, tmp_path / "cold" / restaged.directory.name, root=root)
     cold = tmp_path / "cold" / restaged.directory.name
     cache._seal(cold, cold)
     assert _as_synthesized(restaged.directory) == _as_synthesized(cold)
