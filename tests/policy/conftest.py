@@ -23,6 +23,7 @@ from unittest import mock
 
 import pytest
 
+from platform_spec import monitor
 from policies.report_formats import ReportFinding
 from tests.conftest import ROOT, unmeasured
 from tests.policy.fixtures import FIXTURES, MUTATIONS
@@ -176,12 +177,20 @@ def misspelt_queue_property(template: dict) -> str:
     return queue
 
 
+def schema_error_template(synth) -> tuple[str, dict, str]:
+    """A real template of the session's assembly with misspelt_queue_property put into it: (its file name in the
+    assembly, the template, the queue's logical id). The monitor's, TapMonitor<suffix>, the smaller of the two:
+    cfn-lint's run over the gate tests' templates reads it whole."""
+    path = synth.outdir / f"{monitor.stack_name(synth.config.environment_suffix)}.template.json"
+    template = json.loads(path.read_bytes())
+    return path.name, template, misspelt_queue_property(template)
+
+
 def gate_inputs(synth) -> dict[str, tuple[bytes, str | None]]:
     """The templates tests/policy/gate/ hands the gate, as it writes them: file name -> (bytes, the suffix
     Checkov judges them with; None: cfn-lint alone reads them, Checkov being left out or missing there)."""
     suffix = synth.config.environment_suffix
-    mutated = json.loads(synth.template_path.read_bytes())
-    misspelt_queue_property(mutated)
+    _, mutated, _ = schema_error_template(synth)
     inputs = {path.name: (path.read_bytes(), suffix)  # the full gate's: the assembly, as the gate copies it
               for path in sorted(synth.outdir.glob("*.template.json"))}
     inputs["findings.template.json"] = (json.dumps(FIXTURES["STK-REDIS-002"]["fail"], indent=1).encode(), SUFFIX)

@@ -13,7 +13,7 @@ from policies.gate import cli, core
 from policies.gate.result import GateError
 from policies.gate.scanners import cfnlint
 from tests.conftest import CDK_AND_CHECKOV
-from tests.policy.conftest import misspelt_queue_property
+from tests.policy.conftest import schema_error_template
 
 pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
 
@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.synth, CDK_AND_CHECKOV]
 def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monkeypatch, capsys, replayed_tools):
     """cfn-lint's rules run once. The synthesis the gate reuses ran without CDK's built-in copy of them (its
     CloudFormation Validate plugin left no report in the assembly); a property CloudFormation would reject, put
-    into the real template, fails the gate with one finding: cfn-lint's, on the resource, with the Python line
-    that declares it. (Checkov left out: it judges no schema, and its run over the real template is the mutation
-    tests'.)"""
+    into a real template of it (the monitor's: tests/policy/conftest.py schema_error_template), fails the gate
+    with one finding: cfn-lint's, on the resource, with the Python line that declares it. (Checkov left out: it
+    judges no schema, and its run over the real template is the mutation tests'.)"""
     import shutil
     from collections import Counter
 
@@ -32,14 +32,13 @@ def test_a_schema_error_fails_the_gate_once_from_cfn_lint(synth, tmp_path, monke
     report = synth.outdir / "validation-report.json"
     plugins = [r["pluginName"] for r in json.loads(report.read_text())["pluginReports"]] if report.exists() else []
     assert "CloudFormation Validate" not in plugins
-    template = json.loads(synth.template_path.read_text())
-    queue = misspelt_queue_property(template)
+    name, template, queue = schema_error_template(synth)
     assembly = tmp_path / "assembly"
     assembly.mkdir()
-    (assembly / synth.template_path.name).write_text(json.dumps(template, indent=1))
+    (assembly / name).write_text(json.dumps(template, indent=1))
     shutil.copy(synth.outdir / "source-map.json", assembly)
-    (assembly / "manifest.json").write_text(json.dumps({"artifacts": {"TapStacktest": {
-        "type": "aws:cloudformation:stack", "properties": {"templateFile": synth.template_path.name}}}}))
+    (assembly / "manifest.json").write_text(json.dumps({"artifacts": {name.removesuffix(".template.json"): {
+        "type": "aws:cloudformation:stack", "properties": {"templateFile": name}}}}))
     monkeypatch.setattr(assembly_cache, "synthesized",
                         lambda context: assembly_cache.Assembly(assembly, "schema-error", True, 0.0))
     monkeypatch.setattr(core, "checkov_scan", lambda templates, suffix: ([], Counter(), set()))
