@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 from cdk_app import monitor_code, source_tree
 from platform_spec.rules import stk_sqs
+from tests.conftest import CDK_AND_CHECKOV
 
 
 def test_the_layer_holds_every_runtime_dependency_of_what_it_holds():
@@ -87,6 +88,7 @@ def test_staged_code_with_something_written_beside_it_is_staged_again(tmp_path):
         "opscli/__init__.py", "platform_spec/__init__.py"]
     assert not [p for p in again.parent.iterdir() if p.name.startswith("tmp-")]  # the stale copy is gone
 
+@CDK_AND_CHECKOV  # CDK's own copy runs in a jsii kernel: the one the group's worker has started anyway
 def test_the_assets_exclude_globs_leave_out_exactly_what_the_digest_leaves_out(tmp_path):
     """CDK's own copy with the function asset's exclude globs keeps exactly the files the digest covers, for every
     name cdk_app/source_tree.py ignores, as a file and as a directory, plain and hidden, at the top and deeper: the
