@@ -168,9 +168,12 @@ def _listening(account: str, region: str, source: str) -> bool:
     `source`: otherwise nothing is built."""
     from moto.events.models import events_backends
 
-    if account not in events_backends or region not in events_backends[account].regions:
+    # dict.get, not the BackendDict's own lookup: that one takes moto's lock and compares itself with every service's
+    # BackendDict on each call (to add an account the first time), on every request served; here the account exists.
+    accounts = dict.get(events_backends, account)
+    if accounts is None or region not in accounts.regions:
         return False
-    bus = events_backends[account][region].event_buses.get("default")
+    bus = accounts[region].event_buses.get("default")
     return bus is not None and any(rule.state in RECEIVING and _could_match(rule, source)
                                    for rule in list(bus.rules.values()))
 
