@@ -131,6 +131,7 @@ def configure_moto() -> None:
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
+    _search_request_ids_from_the_first()
     cloudtrail.install()
 
 
@@ -163,6 +164,31 @@ def _remember_response_methods() -> None:
         return frozenset(listed(clazz))
 
     responses.method_names_from_class = method_names  # type: ignore[assignment]
+
+
+def _search_request_ids_from_the_first() -> None:
+    """moto puts each answer's request ID into its <RequestId> element with a regular expression run over the whole
+    answer, which tries a look-behind at every character (the stack's template, for GetTemplate, is a large answer).
+    Here it runs from the first <RequestId> on (nothing before it can match) and not at all over an answer without
+    one; the headers are moto's (the same request ID drawn, in the same order), and so is every answer."""
+    from moto.core.responses import BaseResponse
+
+    enrich = BaseResponse.__dict__["_enrich_response"].__func__
+    if getattr(enrich, "_from_the_first", False):
+        return
+
+    @functools.wraps(enrich)
+    def enriched(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if type(body) is not str:  # bytes, or a str subclass whose slices and sums may differ: moto's own way
+            return enrich(headers, body)
+        start = body.find("<RequestId>")
+        if start < 0:
+            return enrich(headers, "")[0], body
+        headers, tail = enrich(headers, body[start:])
+        return headers, body[:start] + tail
+
+    enriched._from_the_first = True  # type: ignore[attr-defined]
+    BaseResponse._enrich_response = staticmethod(enriched)  # type: ignore[method-assign]
 
 
 def _answer_stage_keys_as_aws_does() -> None:
@@ -592,8 +618,10 @@ def _serve_declared_stacks() -> None:
         record = _declared_stack(self)
         if record is None:
             return get_template(self)
-        return ActionResult({"TemplateBody": json.dumps(record["TemplateBody"]),
-                             "StagesAvailable": ["Original", "Processed"]})
+        text = record.get("template_text")
+        if text is None:  # the template as deployed, written out once (a whole-stack read asks for it every time)
+            text = record["template_text"] = json.dumps(record["TemplateBody"])
+        return ActionResult({"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]})
 
     cfn_responses.CloudFormationResponse.list_stack_resources = list_stack_resources  # type: ignore[method-assign]
     cfn_responses.CloudFormationResponse.get_template = template  # type: ignore[method-assign]

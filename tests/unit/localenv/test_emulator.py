@@ -13,6 +13,7 @@ verifies as before. Every botocore session of its process shares one loader of s
 from __future__ import annotations
 
 import http.client
+import inspect
 import socket
 import threading
 import time
@@ -349,3 +350,46 @@ def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch)
     configure_moto()
     assert botocore.session.create_loader is own_loader
     assert botocore.session.Session().get_component("data_loader") is shared
+
+
+# --- answers as moto writes them ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    "", "{}", '{"RequestId": "x"}', "<A><B>1</B></A>",
+    "<RequestId>x</RequestId>", "<A><ResponseMetadata><RequestId>old</RequestId></ResponseMetadata></A>",
+    "<A>" + "b" * 5000 + "<RequestId>1</RequestId>\n<RequestId>2</RequestId> <RequestId>3</RequestId></A>",
+    b"<RequestId>bytes are not searched</RequestId>", None],
+    ids=["empty", "json", "json-naming-it", "xml-without", "only-the-id", "at-the-end", "several-lines", "bytes",
+         "none"])
+def test_a_request_id_is_put_into_an_answer_as_moto_puts_it(body):
+    """moto's regular expression runs only from the first <RequestId> on: the same headers (the same request ID
+    drawn) and the same body as moto's own, whatever the answer."""
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import mock_random
+
+    configure_moto()
+    ours = BaseResponse._enrich_response
+    motos = inspect.unwrap(ours)
+    assert motos is not ours
+    mock_random.seed(7)
+    expected = motos({"status": 200}, body)
+    mock_random.seed(7)
+    assert ours({"status": 200}, body) == expected
+    assert expected[0]["status"] == "200" and len(expected[0]["x-amzn-requestid"]) == 52
+
+
+def test_get_template_answers_each_stack_s_template_as_registered(monkeypatch):
+    """The template's text is written out once per registered stack and served as it was: a stack registered again
+    under the same name is answered with its new template."""
+    from localenv.emulator import register_stack
+
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    configure_moto()
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        for template in ({"Resources": {"A": {"Type": "AWS::SNS::Topic"}}}, {"Resources": {}, "Outputs": {}}):
+            register_stack({"StackName": "declared", "TemplateBody": template, "StackResourceSummaries": []},
+                           account=DEFAULT_ACCOUNT_ID, region=REGION)
+            for _ in range(2):
+                assert cfn.get_template(StackName="declared")["TemplateBody"] == template
