@@ -26,7 +26,13 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
+from botocore import xform_name
+from moto.core import serialize
 from moto.core.config import default_user_config
+from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS as _DEFAULT_ALIAS_PROVIDERS
+from moto.core.serialize import XFormedAttributePicker
+from moto.core.utils import MISSING
+from moto.core.utils import get_value as _get_value
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -164,6 +170,81 @@ def _remember_response_methods() -> None:
         return frozenset(listed(clazz))
 
     responses.method_names_from_class = method_names  # type: ignore[assignment]
+
+
+_moto_get_value = serialize.ResponseSerializer.get_value
+
+
+def _member_names(obj: Any, key: str, shape: Any, cache_key: tuple[Any, ...]) -> tuple[str, ...]:
+    """The names moto's XFormedAttributePicker tries, in its order, for member `key` (of `shape`) of `obj`, but for
+    an explicit alias of the object's own (which depends on the object, not its class): each alias provider's alias
+    and its snake_case form. Worked out once per class, member, shape and the structure it is in (`cache_key`; the
+    serializer sets the structure before it asks); a shape is moto's, made once per service and kept."""
+    context = serialize.AttributePickerContext(obj=obj, key=key, shape=shape)
+    found: list[str] = []
+    for provider_class in _SHAPE_ALIAS_PROVIDERS:
+        provider = provider_class(context)
+        if provider.has_alias(key):
+            alias = provider.get_alias(key)
+            found += (alias, xform_name(alias))
+    names = _MEMBER_NAMES[cache_key] = tuple(found)
+    return names
+
+
+_MEMBER_NAMES: dict[tuple[Any, ...], tuple[str, ...]] = {}
+# The alias providers whose names depend on the class, the member and its shape only: moto's, after ExplicitAlias.
+_SHAPE_ALIAS_PROVIDERS = (serialize.ShapeNameAlias, serialize.NoAlias, serialize.ShapePrefixAlias,
+                          serialize.ClassPrefixAlias, serialize.ModelAlias)
+
+
+def _picked_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+    """moto's ResponseSerializer.get_value with XFormedAttributePicker's names from `_member_names` (the same names
+    in the same order), without the context object, the six alias providers and the generators moto makes for every
+    member of every answer. A response transformer applies as in moto: the first whose path the member's key path
+    ends with; none can unless the member's name ends with the last part of its path, which is asked first."""
+    picker = self._value_picker
+    if type(picker) is not XFormedAttributePicker or picker.alias_providers is not _DEFAULT_ALIAS_PROVIDERS:
+        return _moto_get_value(self, value, key, shape)
+    cache_key = (value.__class__, key, shape, getattr(shape, "parent", None))
+    names = _MEMBER_NAMES.get(cache_key)
+    if names is None:
+        names = _member_names(value, key, shape, cache_key)
+    meta = getattr(value, "Meta", None)  # moto's ExplicitAlias, asked of the object itself
+    if meta is not None and hasattr(meta, "serialization_aliases") and key in meta.serialization_aliases:
+        alias = meta.serialization_aliases[key]
+        names = (alias, xform_name(alias), *names)
+    for name in names:
+        picked = _get_value(value, name, MISSING)
+        if picked is not MISSING:
+            break
+    else:
+        picked = None
+    transformers = picker.response_transformers
+    if transformers:
+        ends = picker.__dict__.get("_path_ends")
+        if ends is None:  # once per answer: a picker is made for each
+            ends = picker.__dict__["_path_ends"] = tuple(path.rpartition(".")[2] for path in transformers)
+        if key.endswith(ends):
+            key_path = f"{'.'.join(self.path)}.{key}"
+            for transform_path, transform in transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(picked)
+    return picked
+
+
+def serve_answers_faster() -> None:
+    """moto's serializer finds each member of an answer by the names its alias providers suggest, and builds a
+    context and six provider objects for every member of every answer, a large share of the emulator's CPU per
+    request (bench/README.md). Here `_picked_value` does it in their place: the same names in the same order (but
+    worked out once), so the same answers byte for byte. For the entry points only (`up` and the deploy-audit-stop
+    run, whose threads all serve): in-process moto (mock_aws, and a server in a test's process) keeps moto's own,
+    as the test suite runs moto's serializer untraced and none of our code may run inside it
+    (tests/library_tracing.py). Left as moto's when its alias providers are not the ones `_member_names` stands in
+    for (another moto)."""
+    if serialize.ResponseSerializer.get_value is not _moto_get_value or list(_DEFAULT_ALIAS_PROVIDERS) != [
+            serialize.ExplicitAlias, *_SHAPE_ALIAS_PROVIDERS]:
+        return
+    serialize.ResponseSerializer.get_value = _picked_value  # type: ignore[method-assign]
 
 
 def _search_request_ids_from_the_first() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import http.client
 import inspect
+import json
+import re
 import socket
 import threading
 import time
@@ -352,7 +354,133 @@ def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch)
     assert botocore.session.Session().get_component("data_loader") is shared
 
 
-# --- answers as moto writes them ------------------------------------------------------------------------------
+# --- the entry points' faster serving: the same answers -----------------------------------------------------------
+
+# A parameter and a topic: DescribeStacks answers the stack's Parameters through moto's explicit alias.
+_STACK = json.dumps({"Parameters": {"Tier": {"Type": "String", "Default": "gold"}},
+                     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+_DOCUMENT = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+SERVICES = ("ec2", "iam", "rds", "cloudformation", "ecs", "cloudwatch", "s3")
+
+
+def _reads(clients: dict) -> None:
+    """Answers of each protocol moto's serializer writes, and of each kind of name it looks for: EC2 (its response
+    transformers, tags), IAM (a transformer that URL-encodes, ones that leave a member out), RDS (a name without its
+    class's prefix), CloudFormation (an object's explicit alias), ECS (JSON; a member a request includes), CloudWatch
+    and S3 (REST-XML)."""
+    clients["ec2"].describe_vpcs()
+    clients["ec2"].describe_subnets()
+    clients["ec2"].describe_route_tables()
+    clients["ec2"].describe_security_groups()
+    clients["iam"].get_role(RoleName="answered")
+    clients["iam"].list_roles()
+    clients["rds"].describe_db_subnet_groups()
+    clients["cloudformation"].describe_stacks(StackName="answered")
+    clients["ecs"].describe_clusters(clusters=["answered"], include=["TAGS"])
+    clients["cloudwatch"].describe_alarms()
+    clients["s3"].list_buckets()
+
+
+def _answers(clients: dict) -> dict[str, bytes]:
+    """Each answer of `_reads` as moto sent it, by operation (its request ID left out: new for every answer)."""
+    answers: dict[str, bytes] = {}
+
+    def keep(operation_model, response_dict, **_):
+        answers[operation_model.name] = re.sub(rb"<(RequestId|requestId)>[^<]*</\1>", b"", response_dict["body"])
+
+    for client in clients.values():
+        client.meta.events.register("before-parse", keep)
+    try:
+        _reads(clients)
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-parse", keep)
+    return answers
+
+
+def _resources(clients: dict) -> None:
+    """What `_reads` reads: a tagged VPC with subnets and a security group with a rule, a tagged role, a subnet
+    group, a stack with a parameter, a tagged cluster, an alarm and a bucket."""
+    ec2 = clients["ec2"]
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "k", "Value": "v"}])
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+        "Subnet"]["SubnetId"] for n, zone in enumerate("ac")]
+    group = ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+    clients["iam"].create_role(RoleName="answered", AssumeRolePolicyDocument=_DOCUMENT,
+                               Tags=[{"Key": "k", "Value": "v"}])
+    clients["rds"].create_db_subnet_group(DBSubnetGroupName="answered", DBSubnetGroupDescription="d",
+                                          SubnetIds=subnets)
+    clients["cloudformation"].create_stack(StackName="answered", TemplateBody=_STACK)
+    clients["ecs"].create_cluster(clusterName="answered", tags=[{"key": "k", "value": "v"}])
+    clients["cloudwatch"].put_metric_alarm(
+        AlarmName="answered", MetricName="m", Namespace="n", Statistic="Sum", Period=60, EvaluationPeriods=1,
+        Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    clients["s3"].create_bucket(Bucket="answered", CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+def test_the_entry_points_serializer_answers_byte_for_byte_as_motos(monkeypatch):
+    """`serve_answers_faster` (what `up` and the deploy-audit-stop run serve with) picks each member of an answer
+    by the names moto's picker tries, worked out once: every answer is moto's own, byte for byte, the first time
+    (names worked out) and the next (names remembered). The serializer runs traced here, as our code runs inside
+    it (tests/library_tracing.py pauses the tracer inside it for in-process moto)."""
+    from moto.core.serialize import ResponseSerializer
+
+    from localenv import emulator
+
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(ResponseSerializer, "serialize", inspect.unwrap(ResponseSerializer.serialize))
+    configure_moto()
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        clients = {name: session.client(name, region_name=REGION) for name in SERVICES}
+        _resources(clients)
+        motos = _answers(clients)
+        monkeypatch.setattr(emulator, "_MEMBER_NAMES", {})
+        emulator.serve_answers_faster()
+        try:
+            assert ResponseSerializer.get_value is emulator._picked_value
+            first, again = _answers(clients), _answers(clients)
+        finally:
+            ResponseSerializer.get_value = emulator._moto_get_value  # type: ignore[method-assign]
+    assert len(motos) == 11 and all(motos.values())
+    assert b"<key>k</key>" in motos["DescribeVpcs"] and b"<Key>k</Key>" in motos["GetRole"]
+    assert b"%22sts%3AAssumeRole%22" in motos["GetRole"]  # its transformer: the document URL-encoded
+    assert b"<ParameterValue>gold</ParameterValue>" in motos["DescribeStacks"]  # the stack's explicit alias
+    assert b'"tags": [{"key": "k", "value": "v"}]' in motos["DescribeClusters"]  # included on request
+    assert first == motos and again == motos
+    assert emulator._MEMBER_NAMES  # worked out once, then remembered
+
+
+def test_the_entry_points_serializer_is_moto_s_where_moto_is_not_the_one_it_stands_in_for(monkeypatch):
+    """Another moto (alias providers of its own), or a serializer already changed by someone else: left as it is."""
+    from moto.core import serialize
+    from moto.core.utils import get_service_model
+
+    from localenv import emulator
+
+    monkeypatch.setattr(emulator, "_DEFAULT_ALIAS_PROVIDERS", [serialize.NoAlias])
+    emulator.serve_answers_faster()
+    assert serialize.ResponseSerializer.get_value is emulator._moto_get_value
+    monkeypatch.undo()
+
+    def someone_elses(*args):
+        return None
+
+    monkeypatch.setattr(serialize.ResponseSerializer, "get_value", someone_elses)
+    emulator.serve_answers_faster()
+    assert serialize.ResponseSerializer.get_value is someone_elses
+    monkeypatch.undo()
+    other = serialize.ResponseSerializer(get_service_model("sts").operation_model("GetCallerIdentity"),
+                                         value_picker=serialize.DefaultAttributePicker())
+    assert emulator._picked_value(other, {"Account": "1"}, "Account", None) == "1"  # not XFormed: moto's picker
+
 
 @pytest.mark.parametrize("body", [
     "", "{}", '{"RequestId": "x"}', "<A><B>1</B></A>",
