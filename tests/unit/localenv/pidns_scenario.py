@@ -28,10 +28,10 @@ for line in sys.stdin:
 """
 
 
-def victim(path: Path) -> subprocess.Popen:
-    """A victim holding a lock on `path`, started and holding it when this returns."""
+def victim(path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A victim holding a lock on `path`, started and holding it when this returns (with `env`, or this process's)."""
     process = subprocess.Popen([sys.executable, "-c", VICTIM, str(path)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, env=env)
     if process.stdout.readline() != "held\n":
         process.kill()
         raise RuntimeError(f"the victim did not take its lock on {path} (exit {process.wait(10)})")

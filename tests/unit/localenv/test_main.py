@@ -10,13 +10,14 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from localenv.__main__ import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unmeasured
 
 
 def test_down_without_a_deployment_is_a_usage_error(tmp_path, capsys):
@@ -173,8 +174,11 @@ def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path
     prefix = _private_pid_namespace()
     if prefix is None:
         pytest.skip("unshare --pid --mount-proc is not permitted here (needs root or user namespaces)")
+    # Unmeasured by coverage (bench/README.md): its twenty-odd processes (`up`, every `down`, the victims) each paid
+    # coverage's start-up for lines measured elsewhere: `up` in the test above, the refusals only they reached in
+    # tests/unit/localenv/test_state.py, and `serve` without a monitor in the test below.
     done = subprocess.run([*prefix, sys.executable, "-m", "tests.unit.localenv.pidns_scenario", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+                          cwd=ROOT, capture_output=True, text=True, timeout=240, env=unmeasured(os.environ))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert "up_failed" not in result, result
@@ -203,3 +207,35 @@ def test_forged_state_records_never_signal_anything_but_the_recorded_up(tmp_path
         outcome = after[name]
         assert outcome["code"] == 2 and why in outcome["said"], (name, outcome)
         assert outcome["victim_alive"] and outcome["bystander_alive"] and outcome["record_kept"], (name, outcome)
+
+
+class _Ticks(threading.Event):
+    """A `stop` that is not set for the first `ticks` waits of `serve`, then is: each wait returns at once."""
+
+    def __init__(self, ticks: int) -> None:
+        super().__init__()
+        self.ticks = ticks
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.ticks -= 1
+        return self.ticks < 0
+
+
+def test_serve_without_a_monitor_waits_for_stop_and_answers_a_restart_request_by_leaving_the_record(tmp_path):
+    """`up --no-monitor`'s loop: a restart request (SIGUSR1) is taken and answered by nothing (there is no
+    consumer to start), the record is not rewritten, and the loop ends when stopped."""
+    from localenv import state as statefile
+    from localenv.__main__ import serve
+
+    held = statefile.acquire(statefile.Paths.for_stack(tmp_path / "state", "TapStackserve"))
+    try:
+        held.write_record({"endpoint": "http://127.0.0.1:1"})
+        before = (tmp_path / "state" / "TapStackserve.json").read_text()
+        restart = threading.Event()
+        restart.set()
+        stop = _Ticks(2)  # a tick with the request, one without it, then stopped
+        serve(held, {}, None, stop=stop, restart=restart)
+        assert stop.ticks < 0 and not restart.is_set()
+        assert (tmp_path / "state" / "TapStackserve.json").read_text() == before
+    finally:
+        held.release()

@@ -22,8 +22,8 @@ from cdk_app.config import AppConfig
 from localenv import state
 from localenv.__main__ import down as down_command
 from localenv.__main__ import main
-from tests.conftest import ROOT
-from tests.unit.localenv.pidns_scenario import alive
+from tests.conftest import ROOT, unmeasured
+from tests.unit.localenv.pidns_scenario import alive, start_time, victim
 
 # struct flock (fcntl(2)) on Linux: a write lock on the whole file.
 WHOLE_FILE_WRITE_LOCK = struct.pack("@hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
@@ -205,3 +205,47 @@ def test_up_removes_only_the_record_it_wrote(tmp_path):
     held.write_record({})
     held.release()
     assert not paths.record.exists()
+
+
+def test_a_record_without_an_integer_pid_is_not_a_state_file_and_nobody_is_signalled(tmp_path, capsys):
+    """A record whose pid is a string (as a forger may write "-1"), beside a lock nobody holds: not a localenv state
+    file, so it was removed; nothing to signal."""
+    paths = state.Paths.for_stack(tmp_path, "TapStacklock")
+    held = state.acquire(paths)
+    held.write_record({})
+    genuine = record_of(tmp_path)
+    held.release()
+    (tmp_path / "TapStacklock.json").write_text(json.dumps({**genuine, "pid": "-1"}))
+    assert down(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "is not a localenv state file (no integer pid" in err and "so it was removed" in err, err
+    assert not (tmp_path / "TapStacklock.json").exists()
+
+
+def test_a_lock_that_is_the_only_name_of_another_programs_locked_file_does_not_get_it_signalled(tmp_path, capsys):
+    """The lock hard-linked to a file another program holds a POSIX lock on, the file's other name removed, and a
+    record naming that program (its pid, start time and the lock's inode): the program keeps no descriptor on the
+    state directory, as `up` does, so it is not the deployment; refused, and it lives on. (End to end, in a private
+    PID namespace: tests/unit/localenv/test_main.py.)"""
+    state_dir = tmp_path / "state"
+    paths = state.Paths.for_stack(state_dir, "TapStacklock")
+    held = state.acquire(paths)
+    held.write_record({})
+    genuine = record_of(state_dir)
+    held.release()
+    prey = victim(tmp_path / "prey.db", env=unmeasured(os.environ))
+    try:
+        paths.lock.unlink()
+        os.link(tmp_path / "prey.db", paths.lock)
+        (tmp_path / "prey.db").unlink()
+        inode = os.stat(paths.lock)
+        (state_dir / "TapStacklock.json").write_text(json.dumps({
+            **genuine, "pid": prey.pid, "start_time": start_time(prey.pid),
+            "lock": {"device": inode.st_dev, "inode": inode.st_ino}}))
+        assert down(state_dir) == 2
+        err = capsys.readouterr().err
+        assert f"refusing to signal pid {prey.pid}" in err and "does not keep the state directory open" in err, err
+        assert alive(prey) and (state_dir / "TapStacklock.json").exists()
+    finally:
+        prey.kill()
+        prey.wait(10)
