@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 from collections.abc import Callable, Iterator
 
@@ -16,6 +17,33 @@ from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import configure_moto
 from opscli.aws import Aws, new_session
 
+#: What botocore reads from the environment when it makes a client (its endpoint and credentials).
+_MADE_WITH = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+class _KeptClients:
+    """A boto3 session whose clients are made once per process: what a Deployer asks of its session. A client
+    holds no state of moto's (the mock answers it in its before-send event, whichever mock is active), and making
+    one (its class, endpoint and a copy of the session's hundreds of event handlers) is a large part of an
+    in-process deployment's CPU. opscli's own access (`aws`) keeps making its own clients: each Aws hooks its
+    call log and guard into the clients it makes."""
+
+    def __init__(self) -> None:
+        self._session = new_session(region_name="ap-northeast-1")
+        self._clients: dict[tuple, object] = {}
+
+    def client(self, service_name: str, **kwargs) -> object:
+        # a client is reused only where it would be made the same
+        key = (service_name, tuple(sorted(kwargs.items())), *(os.environ.get(name) for name in _MADE_WITH))
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service_name, **kwargs)
+        return self._clients[key]
+
+
+@functools.cache
+def _deployers_session() -> _KeptClients:
+    return _KeptClients()
+
 
 def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None] | None = None) -> dict[str, str]:
     """Deploy (a copy of) the synthesized template into the active moto mock; return the stack outputs."""
@@ -23,7 +51,7 @@ def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None]
     if mutate:
         mutate(template)
     config = AppConfig.for_suffix(suffix)
-    deployer = Deployer(template, config, session=new_session(region_name="ap-northeast-1"))
+    deployer = Deployer(template, config, session=_deployers_session())
     deployer.seed_secrets(default_secret_values(config))
     return deployer.deploy().outputs
 
