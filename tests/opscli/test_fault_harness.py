@@ -756,6 +756,7 @@ class Harness:
         return self.scopes[self._types(operation)][2]
 
     @staticmethod
+    @functools.cache  # the readers' registry is whole once opscli.readers is imported
     def _types(operation: str) -> frozenset[str]:
         """The resource types whose reader asks `operation`. Operations of the same types (IAM's four for roles,
         say) share one unfaulted read: the deployment does not change under the harness, which only reads."""
@@ -798,12 +799,14 @@ MONITOR_ONLY = {"lambda:GetEventSourceMapping": "TapMonitor's queue -> function 
                 "scheduler:GetSchedule": "TapMonitor's hourly schedule; TapStack declares none"}
 
 
-def all_reader_operations() -> list[str]:
-    return sorted({op for r in READERS.values() for op in r.operations} - SCOPE_OPERATIONS)
+@functools.cache  # the readers' registry is whole once opscli.readers is imported
+def all_reader_operations() -> tuple[str, ...]:
+    return tuple(sorted({op for r in READERS.values() for op in r.operations} - SCOPE_OPERATIONS))
 
 
-def reader_operations() -> list[str]:
-    return [op for op in all_reader_operations() if op not in MONITOR_ONLY]
+@functools.cache
+def reader_operations() -> tuple[str, ...]:
+    return tuple(op for op in all_reader_operations() if op not in MONITOR_ONLY)
 
 
 def assert_no_verdict_without_evidence(before: livestack.LiveStack, after: livestack.LiveStack,
