@@ -256,17 +256,20 @@ def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp
     assert (path.read_bytes() if path.is_file() else None) == before  # nothing of it was changed
 
 
-def layout_width(page: Path, width: int) -> int:
+def layout_width(page: Path, width: int, *, pdf: Path | None = None) -> int:
     """The page's scroll width when Chromium lays it out in a window `width` pixels wide (measured by a copy of
-    the page with one line of script added; the report itself has none)."""
+    the page with one line of script added; the report itself has none). With `pdf`, the same browser prints
+    that copy there: its script only sets the title, which a print without header and footer does not show, so
+    what prints is the report's."""
     probe = page.with_name("probe.html")
     probe.write_text(page.read_text().replace(
         "</body>", '<script>document.title="W"+document.documentElement.scrollWidth</script></body>'))
     profile = tempfile.mkdtemp(prefix="chromium-")
+    printing = ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"] if pdf else []
     try:
         dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                              f"--window-size={width},900", "--dump-dom", probe.as_uri()], capture_output=True,
-                             text=True, timeout=60).stdout
+                              f"--window-size={width},900", *printing, "--dump-dom", probe.as_uri()],
+                             capture_output=True, text=True, timeout=60, check=bool(pdf)).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     return int(re.search(r"<title>W(\d+)</title>", dom).group(1))
@@ -281,14 +284,7 @@ def test_the_report_of_a_real_audit_fits_1400_px_and_prints_to_pdf(shared_read, 
     assert main(["audit", "--suffix", "test", "--history", str(tmp_path / "h.sqlite"), "--report",
                  f"html={page}"]) == 0
     capsys.readouterr()
-    assert layout_width(page, 1400) <= 1400
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    try:
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                        "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True,
-                       timeout=60, check=True)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    assert layout_width(page, 1400, pdf=pdf) <= 1400  # one browser lays it out and prints it
     data = pdf.read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     assert data.startswith(b"%PDF-") and 2 <= pages <= 40, pages
