@@ -127,6 +127,9 @@ def pause_in_library_hot_paths() -> None:
     _pause(botocore.parsers.ResponseParser, "parse")  # XML / JSON to the answer dict
     _pause(moto.core.serialize.ResponseSerializer, "serialize")  # in-process moto: the answer to XML / JSON
     _pause(botocore.session.Session, "create_client")  # a client: its model, class, endpoint and event handlers
+    # A session: its builtin event handlers and its components, each registered to be made when first asked for
+    # (the loader of service models, ours in the tests, among them: made outside this call).
+    _pause(botocore.session.Session, "__init__")
     _pause_plain_json_encoding()  # json.dumps of plain data (the JSON and SARIF reports)
     # One round trip to jsii's Node process: the request to JSON, the pipe, the answer back to Python values. A
     # callback into Python (an Aspect's visit, our cdk-nag pack's rule) comes back as the answer and runs after it.
