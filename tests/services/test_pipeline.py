@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from localenv.emulator import free_port
-from localenv.pipeline import LocalPlatform, get_json, local_platform
+from localenv.pipeline import LocalPlatform, ServiceProcess, get_json, local_platform
 from localenv.sample_video import make_video
 from platform_spec.exit_codes import EXIT_KILLED
 from services.common import db
 from services.common.cache import Cache, video_key
 from services.common.settings import DatabaseSettings, RedisSettings
+from tests.conftest import unmeasured
 from tests.services.conftest import LogSink
 
 # One worker starts the local platform (moto over TLS, PostgreSQL, Redis) for the whole module.
@@ -50,10 +51,19 @@ def queue_empty(platform: LocalPlatform) -> bool:
     return all(v == "0" for v in attributes.values())
 
 
-def test_a_video_goes_through_the_whole_pipeline(platform, api, tmp_path):
+def doomed_worker(platform: LocalPlatform, **extra: str) -> ServiceProcess:
+    """`platform.start_worker(**extra)` for a worker the test kills (SIGKILL, or a failpoint's os._exit): coverage
+    saves what a process measured only when it exits, so this one runs unmeasured, as it would lose it all anyway."""
+    process = ServiceProcess("services.video_worker",
+                             unmeasured(platform.service_environment("video-processing", **extra)))
+    platform.processes.append(process)
+    return process
+
+
+def test_a_video_goes_through_the_whole_pipeline(platform, api, sample_video):
     _api_process, base = api
     worker = platform.start_worker()
-    video = make_video(tmp_path / "e2e.mp4", seconds=2)
+    video = sample_video  # a 2 s H.264 + AAC video at 320x240 (tests/services/conftest.py)
     version = platform.upload(video, "uploads/e2e.mp4")
     done = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED and r.get("key") == "uploads/e2e.mp4", 60)
     assert done["event"] == "job_stored" and done["version_id"] == version
@@ -74,10 +84,10 @@ def test_a_video_goes_through_the_whole_pipeline(platform, api, tmp_path):
     assert worker.stop() == 0 and worker.events("shutdown_requested") and worker.events("worker_stopped")
 
 
-def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, tmp_path):
+def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video, tmp_path):
     worker = platform.start_worker()
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(make_video(tmp_path / "whole.mp4").read_bytes()[:2000])
+    broken.write_bytes(sample_video.read_bytes()[:2000])
     platform.upload(broken, "uploads/broken.mp4")
     rejected = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED, 60)  # the only job queued
     assert rejected["event"] == "job_rejected" and rejected["reason"].startswith("unreadable video")
@@ -88,10 +98,10 @@ def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, tmp_path):
     assert worker.stop() == 0
 
 
-def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, tmp_path):
+def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, sample_video):
     key = "uploads/crash.mp4"
-    crashing = platform.start_worker(STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
-    platform.upload(make_video(tmp_path / "crash.mp4"), key)
+    crashing = doomed_worker(platform, STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
+    platform.upload(sample_video, key)
     crashing.process.wait(60)
     assert crashing.process.returncode == EXIT_KILLED  # died between the commit and the acknowledgement
     assert len(rows(platform, key)) == 1 and not queue_empty(platform)
@@ -106,8 +116,8 @@ def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(pla
 
 def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platform, tmp_path):
     key = "uploads/sigkill.mp4"
-    worker = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
-    platform.upload(make_video(tmp_path / "sigkill.mp4", seconds=4), key)
+    worker = doomed_worker(platform, WORKER_VISIBILITY_SECONDS="3")
+    platform.upload(make_video(tmp_path / "sigkill.mp4", seconds=4), key)  # a longer job: killed in its midst
     started = worker.wait_for(lambda r: r.get("event") == "worker_started", 60)
     worker.wait_for(lambda r: r.get("event") == "job_started" and r.get("key") == key, 60)
     assert worker.kill() == -9
@@ -130,10 +140,10 @@ def test_a_misconfigured_worker_exits_2_with_a_clear_log_line(platform):
     assert "DB_SSLMODE must be verify-full" in worker.events("configuration_error")[0]["error"]
 
 
-def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api, tmp_path):
+def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api, sample_video):
     api_process, base = api
     worker = platform.start_worker()
-    platform.upload(make_video(tmp_path / "nocache.mp4"), "uploads/nocache.mp4")
+    platform.upload(sample_video, "uploads/nocache.mp4")
     vid = worker.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == "uploads/nocache.mp4", 60)["id"]
     worker.stop()
     platform.redis.kill()
