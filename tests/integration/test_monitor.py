@@ -98,7 +98,8 @@ def watched(monitored_deployment) -> Watched:
     return made
 
 
-def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT, every: float = 0.2) -> Any:
+    """`condition`'s first truthy value, evaluated every `every` seconds until `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         found = condition()
@@ -106,24 +107,34 @@ def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.2)
+        time.sleep(every)
 
 
-def published(watched: Watched, condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    """`poll` of a condition on what the consumer publishes (Security Hub), evaluated at once and then only once
-    the consumer has logged another run: it logs a run after its import, so its Security Hub is as it was when the
-    condition was last evaluated until then (each evaluation reads every finding: ~0.06 s of CPU here and in the
-    emulator). The runs are counted before the condition is evaluated, so no run is missed; a consumer started
-    again writes a new log (another inode), which counts as a change."""
-    log = Path(watched.monitor["log"])
-    seen: list[tuple[int, int] | None] = [None]
+Runs = tuple[int, int]  # the consumer's log as `logged_runs` counts it: (its inode, the run lines it holds)
+
+
+def logged_runs(watched: Watched) -> Runs | None:
+    """The runs the consumer has logged so far; None between a restart's move of the old log and the new one."""
+    try:
+        with Path(watched.monitor["log"]).open("rb") as handle:
+            return os.fstat(handle.fileno()).st_ino, handle.read().count(RUN_LINE)
+    except OSError:
+        return None
+
+
+def published(watched: Watched, condition: Callable[[], Any], what: str, timeout: float = WAIT, *,
+              since: Runs | None = None) -> Any:
+    """`poll` of a condition on what the consumer publishes (Security Hub), evaluated only when the consumer has
+    logged another run: it logs a run after its import, so its Security Hub is as it was when the condition was
+    last evaluated until then (each evaluation reads every finding, here and in the emulator). `since`: the runs
+    logged before the change the condition waits for was made (`logged_runs`), so the first evaluation waits for
+    a run after it; without, the condition is evaluated at once (what was made may be judged already). The runs
+    are counted before the condition is evaluated, so no run is missed; a consumer started again writes a new log
+    (another inode), which counts as a change, and a log that cannot be read is evaluated all the same."""
+    seen: list[Runs | None] = [since]
 
     def logged_another_run() -> Any:
-        try:
-            with log.open("rb") as handle:
-                runs: tuple[int, int] | None = (os.fstat(handle.fileno()).st_ino, handle.read().count(RUN_LINE))
-        except OSError:  # between a restart's move of the old log and the new one: evaluated all the same
-            runs = None
+        runs = logged_runs(watched)
         if runs is not None and runs == seen[0]:
             return None
         seen[0] = runs
@@ -144,7 +155,7 @@ def drained(watched: Watched, what: str) -> None:
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed"])["Attributes"]
         return all(value == "0" for value in found.values())
-    poll(empty, what)
+    poll(empty, what, every=1.0)  # each look is a request here and in the emulator; a whole run takes seconds
 
 
 def hub(watched: Watched) -> dict[str, dict]:
@@ -189,7 +200,7 @@ def _runs(watched: Watched, since: int) -> list[dict[str, Any]]:
 def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watched, kind):
     toggle, rules, (rtype, _), _ = DRIFTS[kind]
     before = _of(hub(watched), rules, rtype, "FAILED", watched)
-    mark = len(watched.log_lines())
+    mark, since = len(watched.log_lines()), logged_runs(watched)
     toggle(watched, False)
 
     def opened_now() -> set[str]:
@@ -197,12 +208,14 @@ def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watc
         return {i for i in _of(found, rules, rtype, "FAILED", watched) - before if found[i]["RecordState"] == "ACTIVE"}
 
     try:
-        opened = published(watched, opened_now, f"{kind}: a new FAILED, ACTIVE finding of {rules} on a {rtype}")
+        opened = published(watched, opened_now, f"{kind}: a new FAILED, ACTIVE finding of {rules} on a {rtype}",
+                           since=since)
     finally:
+        since = logged_runs(watched)
         toggle(watched, True)
     published(watched, lambda: {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched).items()
                                 if i in opened} == {("PASSED", "ARCHIVED")},
-              f"{kind}: its findings PASSED and ARCHIVED after the fix")
+              f"{kind}: its findings PASSED and ARCHIVED after the fix", since=since)
     changed = [r for r in _runs(watched, mark) if r["kind"] == "change" and r["changes"]]
     assert changed and all(r["poison"] == 0 and r["findings"]["ERROR"] == 0 for r in changed)
     # only what the changes named, with their relations, was read: not the stack
@@ -235,11 +248,12 @@ def test_a_storm_on_one_resource_is_read_once_per_window_and_ends_on_its_last_st
         published(watched, lambda: _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
                   "the storm's last state (open) FAILED")
     finally:
+        since = logged_runs(watched)
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True})
     published(watched, lambda: not _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
-              "the bucket closed again PASSED")
+              "the bucket closed again PASSED", since=since)
 
 
 def _physical(watched: Watched) -> dict[str, str]:
@@ -573,30 +587,32 @@ def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(
     """An alarm deleted beside the declaration reaches the consumer as DeleteAlarms: its presence FAILED, and every
     other check it has NOT_AVAILABLE and ARCHIVED (no PASSED of an earlier run left standing); put back as it
     was, every check is PASSED again."""
-    cloudwatch = watched.client("cloudwatch")
+    cloudwatch, findings = watched.client("cloudwatch"), hub(watched)
     # an alarm of the stack (its findings name it by ARN), not the one test_drift's toggle flips
     lid, name = min((fid.split("/")[2], f["Resources"][0]["Id"].split(":alarm:", 1)[1])
-                    for fid, f in hub(watched).items() if fid.startswith(f"TapStack{SUFFIX}/") and
+                    for fid, f in findings.items() if fid.startswith(f"TapStack{SUFFIX}/") and
                     ":alarm:" in f["Resources"][0]["Id"] and "DatabaseCpu" not in f["Resources"][0]["Id"])
     [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
     tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
     accepted = cloudwatch.meta.service_model.operation_model("PutMetricAlarm").input_shape.members
     again = {k: v for k, v in alarm.items() if k in accepted and v not in (None, [], "")}
-    mine = [fid for fid in hub(watched) if fid.startswith(f"TapStack{SUFFIX}/") and fid.split("/")[2] == lid]
+    mine = [fid for fid in findings if fid.startswith(f"TapStack{SUFFIX}/") and fid.split("/")[2] == lid]
     assert len(mine) > 3, mine
     presence = [fid for fid in mine if fid.split("/", 3)[3].startswith("stack.")]
     assert len(presence) == 1
+    since = logged_runs(watched)
     cloudwatch.delete_alarms(AlarmNames=[name])
     try:
         published(watched, lambda: (found := hub(watched)) and
                   found[presence[0]]["Compliance"]["Status"] == "FAILED" and
                   {(found[fid]["Compliance"]["Status"], found[fid]["RecordState"]) for fid in mine
                    if fid not in presence} == {("NOT_AVAILABLE", "ARCHIVED")},
-                  "the deleted alarm: presence FAILED, every other check retired")
+                  "the deleted alarm: presence FAILED, every other check retired", since=since)
     finally:
+        since = logged_runs(watched)
         cloudwatch.put_metric_alarm(**again, Tags=tags)
     published(watched, lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
-              "the alarm put back: every check PASSED")
+              "the alarm put back: every check PASSED", since=since)
 
 
 def test_a_consumer_killed_mid_batch_leaves_its_message_to_the_next_within_seconds(watched, tmp_path):
