@@ -13,11 +13,13 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from localenv.dataservers import PostgresServer, RedisServer, missing_servers
 from localenv.sample_video import make_video
@@ -87,12 +89,52 @@ def db_settings(postgres) -> DatabaseSettings:
     return settings_for(postgres)
 
 
+class Kept:
+    """One connection of the session, made again when it was lost, for what every test repeats before it starts
+    (each new connection is a TLS handshake, here and in the server, and a PostgreSQL process)."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self.connect, self.connection = connect, None
+
+    def run(self, work: Callable[[Any], Any]) -> Any:
+        """`work(connection)`; once more on a new connection if the kept one was lost (a server that dropped it),
+        never after any other failure (a statement that timed out, a migration that does not match)."""
+        for attempt in (1, 2):
+            if self.connection is None:
+                self.connection = self.connect()
+            try:
+                return work(self.connection)
+            except (psycopg.OperationalError, redis.exceptions.ConnectionError) as exc:
+                lost = isinstance(exc, redis.exceptions.ConnectionError) or self.connection.closed or \
+                    self.connection.broken
+                self.close()
+                if not lost or attempt == 2:
+                    raise
+        return None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                self.connection.close()
+            self.connection = None
+
+
+@pytest.fixture(scope="session")
+def _database_admin(postgres) -> Iterator[Kept]:
+    kept = Kept(lambda: db.connect(settings_for(postgres), "tests"))
+    yield kept
+    kept.close()
+
+
+def _migrated_and_emptied(conn: psycopg.Connection) -> None:
+    db.migrate(conn)  # autocommit from here on: the TRUNCATE's lock is not held past it
+    conn.execute("TRUNCATE videos")
+
+
 @pytest.fixture
-def clean_db(db_settings) -> DatabaseSettings:
+def clean_db(db_settings, _database_admin) -> DatabaseSettings:
     """The migrated schema with no rows."""
-    with db.connect(db_settings, "tests") as conn:
-        db.migrate(conn)
-        conn.execute("TRUNCATE videos")
+    _database_admin.run(_migrated_and_emptied)
     return db_settings
 
 
@@ -106,25 +148,27 @@ def log() -> LogSink:
     return LogSink()
 
 
+@pytest.fixture(scope="session")
+def _redis_admin(redis_server) -> Iterator[Kept]:
+    """A client of its own with a generous timeout: the cache's own client has the service's 250 ms, which a TLS
+    handshake on a loaded machine can exceed (a set-up error, not the test's)."""
+    settings = RedisSettings.from_env(redis_server.environment())
+
+    def connect() -> redis.Redis:
+        pool = Cache(settings, LogSink()).client.connection_pool  # the cache's connection, with longer timeouts
+        kwargs = {**pool.connection_kwargs, "socket_timeout": 30, "socket_connect_timeout": 30}
+        return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    kept = Kept(connect)
+    yield kept
+    kept.close()
+
+
 @pytest.fixture
-def cache(redis_settings, log) -> Cache:
+def cache(redis_settings, log, _redis_admin) -> Cache:
+    """The service's cache, on a Redis emptied for this test."""
     cache = Cache(redis_settings, log)
-    _flush(cache)
+    _redis_admin.run(lambda client: client.flushall())
     return cache
-
-
-def _flush(cache: Cache) -> None:
-    """Empty Redis before a test through a client of its own with a generous timeout: the cache's own client has
-    the service's 250 ms, which a TLS handshake on a loaded machine can exceed (a set-up error, not the test's)."""
-    import redis
-
-    kwargs = {**cache.client.connection_pool.connection_kwargs, "socket_timeout": 30, "socket_connect_timeout": 30}
-    client = redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=cache.client.connection_pool.connection_class, **kwargs))
-    try:
-        client.flushall()
-    finally:
-        client.close()
 
 
 @pytest.fixture
