@@ -3,12 +3,14 @@ EventBridge rule -> queue), the real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -33,11 +35,20 @@ from tests.services.test_app import down_cache
 REGION = "ap-northeast-1"
 
 
+@functools.cache
+def _clients() -> tuple[Any, Any, Any]:
+    """S3, SQS and EventBridge clients, made once: a mock answers every client made after moto was imported, so
+    each test's fresh mock (its own buckets and queues) answers these too, and none makes three more."""
+    s3, sqs, events = (boto3.client(s, region_name=REGION, aws_access_key_id="testing",
+                                    aws_secret_access_key="testing") for s in ("s3", "sqs", "events"))
+    return s3, sqs, events
+
+
 @pytest.fixture
 def intake(aws_credentials, tmp_path):
     configure_moto()
     with mock_aws():
-        s3, sqs, events = (boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "events"))
+        s3, sqs, events = _clients()
         s3.create_bucket(Bucket="ingest", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket="ingest", VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_notification_configuration(Bucket="ingest", NotificationConfiguration={
