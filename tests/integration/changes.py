@@ -46,14 +46,40 @@ def _event(model: Any, region: str, account: str, request: Any, response: Any) -
                        "eventType": "AwsApiCall", "managementEvent": True}}
 
 
+#: The attribute of a session whose clients report to `recorded`: the blocks recording now. A session's handlers are
+#: copied into each client it makes, so two are put on it once, before its first client, and pass each call on.
+LISTENERS = "_tests_recording_blocks"
+
+
+def record_writes_of(session: Any) -> None:
+    """Let `recorded` see the write calls of every client `session` (a boto3 Session) makes from now on, however long
+    it is kept (a test's clients are made once, not once per block). Idempotent; call it before the session's first
+    client: one made before it reports nothing."""
+    if hasattr(session, LISTENERS):
+        return
+    listeners: list[tuple[Any, Any]] = []
+
+    def before(**kwargs: Any) -> None:
+        for on_before, _ in list(listeners):
+            on_before(**kwargs)
+
+    def after(**kwargs: Any) -> None:
+        for _, on_after in list(listeners):
+            on_after(**kwargs)
+
+    session.events.register("before-parameter-build", before)
+    session.events.register("after-call", after)
+    setattr(session, LISTENERS, listeners)
+
+
 @contextlib.contextmanager
 def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
-    """Every write call the clients made from `session` (a boto3 Session) in the block make, as the changes the
-    monitor of `suffix` reads from its queue (in call order). Only successful calls: a failed one changes nothing
-    (and CloudTrail's record of it says so). Clients copy the session's handlers when they are made: the block's
-    clients must be made inside it."""
+    """Every write call the clients made from `session` (a boto3 Session, `record_writes_of` it before its first
+    client) make in the block, as the changes the monitor of `suffix` reads from its queue (in call order). Only
+    successful calls: a failed one changes nothing (and CloudTrail's record of it says so)."""
     from localenv.cloudtrail import as_recorded, is_write
 
+    record_writes_of(session)
     changes: list[Change] = []
 
     def before(params: Any, model: Any, context: Any, **_: Any) -> None:
@@ -70,14 +96,13 @@ def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
         assert isinstance(change, Change), change  # a record the monitor could not read would be its bug
         changes.append(change)
 
-    events = session.events
-    events.register("before-parameter-build", before)
-    events.register("after-call", after)
+    listeners = getattr(session, LISTENERS)
+    listener = (before, after)
+    listeners.append(listener)
     try:
         yield changes
     finally:
-        events.unregister("before-parameter-build", before)
-        events.unregister("after-call", after)
+        listeners.remove(listener)
 
 
 _READS: dict[tuple[str, str], livestack.LiveStack] = {}

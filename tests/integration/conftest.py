@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -48,9 +49,14 @@ class Deployment:
     endpoint_url: str | None
     session: boto3.Session
     local: bool
+    clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str):
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+        """The session's client of `service` on the deployment, made once (a client costs its model, class and
+        endpoint again each time): the tests' own calls (tests/integration/changes.py records their writes)."""
+        if service not in self.clients:
+            self.clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+        return self.clients[service]
 
     @cached_property
     def aws(self) -> Aws:
@@ -84,6 +90,9 @@ def deployment(request) -> Iterator[Deployment]:
     try:
         session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                               region_name="ap-northeast-1")
+        from tests.integration.changes import record_writes_of
+
+        record_writes_of(session)  # before its first client: the cases' writes are judged as the monitor sees them
         yield Deployment(local.outputs, local.outputs_file, local.endpoint, session, local=True)
     finally:
         for key, value in saved.items():
