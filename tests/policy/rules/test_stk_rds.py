@@ -66,31 +66,47 @@ def test_the_postgresql_log_must_be_exported(properties, status):
 
 
 @pytest.mark.synth
-def test_the_export_turned_off_on_the_deployed_database_fails_live_and_says_how_to_fix_it(restored_deployment):
+def test_the_export_turned_off_on_the_deployed_database_fails_live_and_says_how_to_fix_it(local_deployment,
+                                                                                          baseline_posture):
     """Live, as opscli reads it: the postgresql log's export turned off on the deployed database (one
     modify-db-instance call) fails STK-RDS-005 on the database and nothing else, drift names the property and the
-    rule, and the fix is the command that turns it back on; once it is on again, every check is as it was
-    (restored_deployment)."""
+    rule, and the fix is the command that turns it back on. What is judged is what the posture monitor reads for
+    the call (its CloudTrail record, its planner: tests/integration/changes.py); the rest of the deployment is the
+    session's baseline, every check PASS. Once the export is on again, what the calls touched reads back as the
+    session found it (Monitor.restored), so every check is as it was."""
     from opscli.aws import new_session
     from opscli.explain import explanation
-    from tests.conftest import judge_and_compare, local_aws
+    from tests.conftest import local_aws
+    from tests.integration.changes import Monitor, record_writes_of
 
-    deployment = restored_deployment
-    rds = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                      region_name="ap-northeast-1").client("rds", endpoint_url=deployment.endpoint)
+    deployment = local_deployment
+    monitor = Monitor(local_aws(deployment.endpoint), deployment.outputs_file)
+    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                          region_name="ap-northeast-1")
+    record_writes_of(session)
+    rds = session.client("rds", endpoint_url=deployment.endpoint)
     name = deployment.outputs["DbInstanceIdentifier"]
-    rds.modify_db_instance(DBInstanceIdentifier=name,
-                           CloudwatchLogsExportConfiguration={"DisableLogTypes": [stk_rds.POSTGRES_LOG]})
-    try:
-        audit, drift, _ = judge_and_compare(local_aws(deployment.endpoint), deployment.outputs_file)
-    finally:
+
+    def exported() -> list[str]:
+        return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["EnabledCloudwatchLogsExports"]
+
+    declared = exported()
+    with monitor.recording(session) as broke:
         rds.modify_db_instance(DBInstanceIdentifier=name,
-                               CloudwatchLogsExportConfiguration={"EnableLogTypes": [stk_rds.POSTGRES_LOG]})
-    [failed] = [f for f in audit if f.status is Status.FAIL]
+                               CloudwatchLogsExportConfiguration={"DisableLogTypes": [stk_rds.POSTGRES_LOG]})
+    try:
+        judged = monitor.judge(broke)
+    finally:
+        # the types exported as they were, in their order (the emulator lists them in the order they were enabled)
+        with monitor.recording(session) as put_back:
+            rds.modify_db_instance(DBInstanceIdentifier=name, CloudwatchLogsExportConfiguration={
+                "DisableLogTypes": exported(), "EnableLogTypes": declared})
+    monitor.restored(broke + put_back, baseline_posture)
+    [failed] = [f for f in judged.audit if f.status is Status.FAIL]
     assert (failed.rule_id, failed.resource.split(" ", 1)[0]) == (stk_rds.LOG_EXPORT_ID, stk_rds.INSTANCE)
     assert "the postgresql log is not exported to CloudWatch Logs (exported: upgrade)" in failed.reason
     assert explanation(failed)["remediation"]["now"] == (
         f"aws rds modify-db-instance --db-instance-identifier {name} "
         """--cloudwatch-logs-export-configuration '{"EnableLogTypes":["postgresql"]}'""")
-    [changed] = [f for f in drift if f.status is Status.FAIL]
+    [changed] = [f for f in judged.drift if f.status is Status.FAIL]
     assert changed.check_id.endswith("EnableCloudwatchLogsExports") and stk_rds.LOG_EXPORT_ID in changed.reason
