@@ -29,6 +29,7 @@ from opscli.model import Finding, resource_parts
 from opscli.monitor import messages, resolve, run
 from opscli.monitor.messages import Change, Record
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE
+from tests.library_tracing import untraced_with_its_threads
 
 RECORDED = "tests.recorded"  # the key of a write's recorded parameters in botocore's request context
 
@@ -263,9 +264,11 @@ class Monitor:
         requires."""
         usable = [c for c in changes if not c.failed]
         iam = any(c.source in run.WHOLE_SOURCES for c in usable)
+        # The reads below run outside coverage's tracer: a restored deployment reads as the module's start read it,
+        # so they run exactly the code that read ran, traced (and one that was not restored fails the test).
         if iam:  # the account's IAM beside the stack, as the account rules read it, exactly as it was
-            assert account_iam.read(self.aws) == self.iam, "the test left the shared deployment changed: the " \
-                                                           "account's IAM differs from the module's start"
+            assert untraced_with_its_threads(account_iam.read)(self.aws) == self.iam, \
+                "the test left the shared deployment changed: the account's IAM differs from the module's start"
         named = set().union(*(resolve.named(self.idx, c) for c in usable))
         assert named or iam, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
         touched = set(named)
@@ -273,7 +276,7 @@ class Monitor:
             touched |= self.idx.children.get(lid, frozenset())
         for lid in set(touched):
             touched |= self.idx.needs.get(lid, frozenset())
-        now = livestack.read_stack(self.aws, self.scope, account=self.account, only=touched)
+        now = untraced_with_its_threads(livestack.read_stack)(self.aws, self.scope, account=self.account, only=touched)
         left = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid), explicit=False)
                 for lid in sorted(touched)}
         left = {lid: keys for lid, keys in left.items() if keys}
@@ -292,7 +295,8 @@ class Monitor:
 
     def rotation_restored(self, baseline: list[tuple[str, str, str]]) -> None:
         """`opscli rotate-check secrets` again (the secrets the stack reads, which it does not declare, so no monitor
-        run judges them): every check as in `baseline`."""
-        now = {(f.check_id, f.resource, f.status.value) for f in core.rotate_secrets(self.aws, self.target).findings}
+        run judges them): every check as in `baseline`. Outside coverage's tracer, as `restored` reads."""
+        report = untraced_with_its_threads(core.rotate_secrets)(self.aws, self.target)
+        now = {(f.check_id, f.resource, f.status.value) for f in report.findings}
         changed = sorted(now ^ {t for t in baseline if (t[0], t[1]) in self.rotation})
         assert not changed, f"the test left the shared deployment changed: {changed}"
