@@ -121,6 +121,11 @@ def pause_in_library_hot_paths() -> None:
     from jsii._kernel.providers import process as jsii_process
 
     _pause(botocore.client.BaseClient, "_convert_to_request_dict")  # validate and serialize the parameters
+    # The endpoint's URL from its ruleset (it emits before-endpoint-resolution, for botocore's own handlers only)
+    _pause(botocore.client.BaseClient, "_resolve_endpoint_ruleset")
+    _pause(botocore.client, "resolve_checksum_context")  # which checksum the request carries
+    _pause(botocore.endpoint.Endpoint, "_update_retries_context")  # the attempt's invocation id and count
+    _pause(botocore.endpoint.Endpoint, "_needs_retry")  # needs-retry: botocore's retry handler decides
     _pause(botocore.endpoint.Endpoint, "create_request")  # build and sign the HTTP request
     _pause(botocore.httpsession.URLLib3Session, "send")  # the HTTP exchange (urllib3, http.client)
     _pause(botocore.endpoint, "convert_to_response_dict")  # read the body and headers
