@@ -456,24 +456,43 @@ def copied_within_tokyo(deployment: Any) -> Iterator[None]:
         s3.delete_bucket(Bucket=copy)
 
 
-def judge_and_compare(aws: Any, outputs_file: Path) -> tuple[list[Any], list[Any], Any]:
-    """One read of the whole stack, judged as `opscli audit` judges it and compared with its declaration as
-    `opscli drift` compares it: (the audit's findings, the drift's findings, the target)."""
+_FIRST_READS: dict[tuple[str, str], Any] = {}
+
+
+def first_read(aws: Any, scope: Any, account: str) -> Any:
+    """The first whole read of a deployment in this test process (the account's IAM beside it, as `opscli audit`
+    reads them), by endpoint and stack: the shared deployment as declared, every check passed. The session's
+    baseline judges it, and the modules that change the deployment compare what their cases touched with it
+    (tests/integration/changes.py); each of them restores what it changed, and proves it."""
+    from opscli import livestack
+
+    key = (str(aws.endpoint_url), scope.stack_name)
+    if key not in _FIRST_READS:
+        _FIRST_READS[key] = livestack.read_stack(aws, scope, account=account, account_iam=True)
+    return _FIRST_READS[key]
+
+
+def judge_and_compare(aws: Any, outputs_file: Path, *, first: bool = False) -> tuple[list[Any], list[Any], Any]:
+    """One read of the whole stack (with `first`, `first_read`'s), judged as `opscli audit` judges it and compared
+    with its declaration as `opscli drift` compares it: (the audit's findings, the drift's findings, the target)."""
     from opscli import core, livestack, stackcheck, targets
 
     target = targets.from_outputs(outputs_file)
-    live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws), account_iam=True)
+    scope, account = core.stack_scope(aws, target), core.account_id(aws)
+    live = first_read(aws, scope, account) if first else livestack.read_stack(aws, scope, account=account,
+                                                                              account_iam=True)
     tags = {"Environment": target.suffix}
     return stackcheck.judge(live, expected_tags=tags), stackcheck.drift(live, expected_tags=tags)[0], target
 
 
-def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
+def posture(deployment: LocalDeployment, *, first: bool = False) -> list[tuple[str, str, str]]:
     """Every check of `opscli audit`, `drift` and `rotate-check secrets` on the deployment: (check, resource,
-    status). Drift covers every declared property the readers read, so a change a test leaves behind shows."""
+    status). Drift covers every declared property the readers read, so a change a test leaves behind shows. With
+    `first`, the audit and the drift judge `first_read`'s read."""
     from opscli import core
 
     aws = local_aws(deployment.endpoint)
-    audit, drift, target = judge_and_compare(aws, deployment.outputs_file)
+    audit, drift, target = judge_and_compare(aws, deployment.outputs_file, first=first)
     findings = audit + drift + core.rotate_secrets(aws, target).findings
     return sorted((f.check_id, f.resource, f.status.value) for f in findings)
 
@@ -482,8 +501,9 @@ def posture(deployment: LocalDeployment) -> list[tuple[str, str, str]]:
 def baseline_posture(local_deployment) -> list[tuple[str, str, str]]:
     """Every check on the shared deployment before the first test that breaks a setting: all PASS (it is the
     compliant stack), so a deployment restored to it passes every check again, and a test need not read it once
-    more to say so."""
-    baseline = posture(local_deployment)
+    more to say so. Its read is the process's first of the deployment (`first_read`), which it takes if no module
+    took it before."""
+    baseline = posture(local_deployment, first=True)
     assert baseline and {status for _, _, status in baseline} == {"PASS"}, \
         [check for check in baseline if check[2] != "PASS"]
     return baseline

@@ -106,19 +106,15 @@ def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
         listeners.remove(listener)
 
 
-_READS: dict[tuple[str, str], livestack.LiveStack] = {}
-
-
 def deployment_read(aws: Any, scope: Any, account: str) -> livestack.LiveStack:
     """One read of the whole deployment (and the account's IAM beside it, as `opscli audit` reads them) per test
-    process, stack and endpoint, taken by the first module that asks: the deployment as declared, every check
-    passed (each module that changes it restores it, and proves it). A later module's `Monitor.restored`
-    compares what a case touched with it; a picture that differs only as a restore leaves it (an explicit
-    default) is judged against the session's posture instead."""
-    key = (str(aws.endpoint_url), scope.stack_name)
-    if key not in _READS:
-        _READS[key] = livestack.read_stack(aws, scope, account=account, account_iam=True)
-    return _READS[key]
+    process, stack and endpoint, taken by the first that asks (tests/conftest.first_read: the session's baseline
+    judges the same read): the deployment as declared, every check passed (each module that changes it restores
+    it, and proves it). A later module's `Monitor.restored` compares what a case touched with it; a picture that
+    differs only as a restore leaves it (an explicit default) is judged against the session's posture instead."""
+    from tests.conftest import first_read
+
+    return first_read(aws, scope, account)
 
 
 def _picture(resource: livestack.LiveResource | None) -> Any:
