@@ -30,6 +30,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 _children: set[int] = set()  # the pids this process started and may not have reaped yet
 _counts: collections.Counter[str] = collections.Counter()  # the work asked for, since the process started
 _sink: Any = None
+# The clocks as this process started with them: a test that holds the clock (monkeypatching time.time) must not
+# move its own record's start or length.
+_now = time.time
+_perf_counter = time.perf_counter
 
 
 def cpu_now() -> float:
@@ -139,12 +143,12 @@ def _write(record: dict[str, Any]) -> None:
 
 
 def _measured(nodeid: str, phase: str):
-    cpu, wall, counts = cpu_now(), time.perf_counter(), collections.Counter(_counts)
-    start = time.time()  # when, on the clock every worker shares: the schedule's timeline (suite_cpu.py)
+    cpu, wall, counts = cpu_now(), _perf_counter(), collections.Counter(_counts)
+    start = _now()  # when, on the clock every worker shares: the schedule's timeline (suite_cpu.py)
     yield
     delta = {k: v - counts.get(k, 0) for k, v in _counts.items() if v - counts.get(k, 0)}
     _write({"test": nodeid, "phase": phase, "cpu": round(cpu_now() - cpu, 4),
-            "wall": round(time.perf_counter() - wall, 4), "start": round(start, 3), "work": delta})
+            "wall": round(_perf_counter() - wall, 4), "start": round(start, 3), "work": delta})
 
 
 @pytest.hookimpl(hookwrapper=True)
