@@ -8,6 +8,7 @@ import copy
 import functools
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -17,26 +18,32 @@ from localenv.deploy import Deployer, default_secret_values
 from localenv.emulator import configure_moto
 from opscli.aws import Aws, new_session
 
-#: What botocore reads from the environment when it makes a client (its endpoint and credentials).
-_MADE_WITH = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+#: What botocore reads from the environment when it makes a client (its endpoint) or its session first looks for
+#: credentials (which the session then keeps for every later client).
+_MADE_WITH = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
 
 
 class _KeptClients:
-    """A boto3 session whose clients are made once per process: what a Deployer asks of its session. A client
+    """boto3 sessions whose clients are made once per process: what a Deployer asks of its session. A client
     holds no state of moto's (the mock answers it in its before-send event, whichever mock is active), and making
     one (its class, endpoint and a copy of the session's hundreds of event handlers) is a large part of an
     in-process deployment's CPU. opscli's own access (`aws`) keeps making its own clients: each Aws hooks its
-    call log and guard into the clients it makes."""
+    call log and guard into the clients it makes. One session per environment: a session keeps the credentials
+    it found first, so a client made for other credentials comes from a session of its own."""
 
     def __init__(self) -> None:
-        self._session = new_session(region_name="ap-northeast-1")
+        self._sessions: dict[tuple, Any] = {}
         self._clients: dict[tuple, object] = {}
 
     def client(self, service_name: str, **kwargs) -> object:
         # a client is reused only where it would be made the same
-        key = (service_name, tuple(sorted(kwargs.items())), *(os.environ.get(name) for name in _MADE_WITH))
+        made_with = tuple(os.environ.get(name) for name in _MADE_WITH)
+        key = (service_name, tuple(sorted(kwargs.items())), *made_with)
         if key not in self._clients:
-            self._clients[key] = self._session.client(service_name, **kwargs)
+            if made_with not in self._sessions:
+                self._sessions[made_with] = new_session(region_name="ap-northeast-1")
+            self._clients[key] = self._sessions[made_with].client(service_name, **kwargs)
         return self._clients[key]
 
 
