@@ -664,7 +664,10 @@ def _keep_the_newer_finding() -> None:
 def register_stack(record: dict[str, Any], *, account: str, region: str) -> None:
     """Make the emulator answer ListStackResources / GetTemplate for `record` (a stack record as written by
     DeployResult.stack_record) as CloudFormation would for a stack deployed to `account` and `region`."""
-    _DECLARED_STACKS[(account, region, record["StackName"])] = {**record, "created": datetime.now(UTC)}
+    # The template's text written once, now: what GetTemplate answers is the template as registered, even where the
+    # caller's dict (the record is copied, its template is not) changes later (a whole-stack read asks every time).
+    _DECLARED_STACKS[(account, region, record["StackName"])] = {
+        **record, "created": datetime.now(UTC), "template_text": json.dumps(record["TemplateBody"])}
 
 
 def _declared_stack(response: Any) -> dict[str, Any] | None:
@@ -699,10 +702,7 @@ def _serve_declared_stacks() -> None:
         record = _declared_stack(self)
         if record is None:
             return get_template(self)
-        text = record.get("template_text")
-        if text is None:  # the template as deployed, written out once (a whole-stack read asks for it every time)
-            text = record["template_text"] = json.dumps(record["TemplateBody"])
-        return ActionResult({"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]})
+        return ActionResult({"TemplateBody": record["template_text"], "StagesAvailable": ["Original", "Processed"]})
 
     cfn_responses.CloudFormationResponse.list_stack_resources = list_stack_resources  # type: ignore[method-assign]
     cfn_responses.CloudFormationResponse.get_template = template  # type: ignore[method-assign]

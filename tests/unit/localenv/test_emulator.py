@@ -521,3 +521,25 @@ def test_get_template_answers_each_stack_s_template_as_registered(monkeypatch):
                            account=DEFAULT_ACCOUNT_ID, region=REGION)
             for _ in range(2):
                 assert cfn.get_template(StackName="declared")["TemplateBody"] == template
+
+
+def test_get_template_answers_the_template_as_registered_not_as_changed_in_place_after(monkeypatch):
+    """The record's template changed in place after it was registered (the caller's dict: register_stack copies
+    the record, not its template) is not what was deployed: GetTemplate answers the registered one, whether or not
+    it was asked before the change."""
+    from localenv.emulator import register_stack
+
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    configure_moto()
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        for asked_before in (True, False):
+            template = {"Resources": {"A": {"Type": "AWS::SNS::Topic"}}}
+            register_stack({"StackName": "inplace", "TemplateBody": template, "StackResourceSummaries": []},
+                           account=DEFAULT_ACCOUNT_ID, region=REGION)
+            if asked_before:
+                assert cfn.get_template(StackName="inplace")["TemplateBody"] == template
+            template["Resources"]["B"] = {"Type": "AWS::SQS::Queue"}
+            assert cfn.get_template(StackName="inplace")["TemplateBody"] == {
+                "Resources": {"A": {"Type": "AWS::SNS::Topic"}}}, asked_before
