@@ -66,20 +66,22 @@ def test_the_postgresql_log_must_be_exported(properties, status):
 
 
 @pytest.mark.synth
-def test_the_export_turned_off_on_the_deployed_database_fails_live_and_says_how_to_fix_it(local_deployment,
+def test_the_export_turned_off_on_the_deployed_database_fails_live_and_says_how_to_fix_it(restored_deployment,
                                                                                           baseline_posture):
     """Live, as opscli reads it: the postgresql log's export turned off on the deployed database (one
     modify-db-instance call) fails STK-RDS-005 on the database and nothing else, drift names the property and the
     rule, and the fix is the command that turns it back on. What is judged is what the posture monitor reads for
     the call (its CloudTrail record, its planner: tests/integration/changes.py); the rest of the deployment is the
     session's baseline, every check PASS. Once the export is on again, what the calls touched reads back as the
-    session found it (Monitor.restored), so every check is as it was."""
+    session found it (Monitor.restored), and after the test every check of the whole deployment is as at the
+    session's start (restored_deployment): a setting the call left changed elsewhere fails this test, not a later
+    module's."""
     from opscli.aws import new_session
     from opscli.explain import explanation
     from tests.conftest import local_aws
     from tests.integration.changes import Monitor, record_writes_of
 
-    deployment = local_deployment
+    deployment = restored_deployment
     monitor = Monitor(local_aws(deployment.endpoint), deployment.outputs_file)
     session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                           region_name="ap-northeast-1")
