@@ -37,17 +37,20 @@ def test_the_exit_code_contract_reads_the_same_in_the_help_the_readme_and_the_co
                                 exit_codes.EXIT_INCOMPLETE, exit_codes.EXIT_INTERRUPTED}
 
 
-def test_audit_compliant_table_json_and_sarif(shared_read):
-    table = invoke("audit", "--suffix", "test", "--no-color")
+def test_audit_compliant_table_json_and_sarif(shared_read, tmp_path):
+    # One run prints the table and writes the JSON and the SARIF with its PASS results (the same renderers as
+    # `-o json` / `-o sarif`, which the other tests here read on stdout); a second prints SARIF on stdout without.
+    as_json, with_pass = tmp_path / "audit.json", tmp_path / "audit.sarif"
+    table = invoke("audit", "--suffix", "test", "--no-color", "--sarif-include-pass", "--report", f"json={as_json}",
+                   "--report", f"sarif={with_pass}")
     assert table.exit_code == 0, table.output
     assert table.stdout.startswith("opscli audit — TapStacktest · ap-northeast-1") and "exit code 0" in table.stdout
     assert table.stderr == ""
-    as_json = invoke("audit", "--suffix", "test", "-o", "json")
-    document = json.loads(as_json.stdout)
+    document = json.loads(as_json.read_text())
     assert document["schema"] == "opscli.report/v1" and document["summary"]["exit_code"] == 0
     assert document["summary"]["FAIL"] == 0 and document["summary"]["PASS"] == len(document["findings"])
-    sarif = invoke("audit", "--suffix", "test", "-o", "sarif", "--sarif-include-pass")
-    assert {f.check_id for f in findings_from_sarif(sarif.stdout)} == {f["check_id"] for f in document["findings"]}
+    sarif = with_pass.read_text()
+    assert {f.check_id for f in findings_from_sarif(sarif)} == {f["check_id"] for f in document["findings"]}
     assert findings_from_sarif(invoke("audit", "--suffix", "test", "-o", "sarif").stdout) == []  # nothing failing
 
 
