@@ -31,6 +31,7 @@ not declare (`undeclared_access_points`)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -165,11 +166,27 @@ def _strings(value: Any) -> Iterator[str]:
         yield value
 
 
+def _may_name_a_secret(properties: Any) -> bool:
+    """False only where no text `_strings` yields from `properties` can hold a secret's ARN: their JSON holds
+    neither "secretsmanager" nor "Fn::Join". Every such ARN holds "secretsmanager" whole, and only an Fn::Join can
+    make it of pieces: a plain string is in the JSON as it is, and an Fn::Sub's text only gains TOKEN (which holds
+    none of its letters) in place of its ${...}. A value JSON cannot write is walked, as any other."""
+    try:
+        text = json.dumps(properties)
+    except (TypeError, ValueError, RecursionError):
+        return True
+    return "secretsmanager" in text or "Fn::Join" in text
+
+
 def secrets_read(resources: Mapping[str, Any], account: str, region: str) -> list[str]:
-    """The partial ARNs of the secrets the declaration reads (ECS secrets, dynamic references), this account's."""
+    """The partial ARNs of the secrets the declaration reads (ECS secrets, dynamic references), this account's.
+    (Only the resources whose properties may name one are walked string by string: most cannot.)"""
     found = set()
     for resource in resources.values():
-        for text in _strings(as_dict(resource).get("Properties")):
+        properties = as_dict(resource).get("Properties")
+        if not _may_name_a_secret(properties):
+            continue
+        for text in _strings(properties):
             for match in _SECRET_ARN.finditer(text):
                 owner = match.group("account")
                 if owner in (TOKEN, account):

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import example, given
 
 from platform_spec.result import Status
 from platform_spec.rule import AccountFacts
 from platform_spec.rules import stk_perim, stk_policy
+from tests.property.strategies import secret_reading_resources
 
 ACCOUNT, OTHER = "123456789012", "999999999999"
 KEY_ARN = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -288,3 +290,27 @@ def test_secrets_are_named_by_what_the_declaration_reads():
                                               "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:"
                                               "rds-credentials-fx-a1B2c3")))
     assert failures(judge(mine))
+
+
+def _every_string_read(resources, account, region):
+    """The secrets a walk of every string of every resource finds (no resource skipped): the oracle."""
+    found = set()
+    for resource in resources.values():
+        for text in stk_perim._strings(resource.get("Properties")):
+            for match in stk_perim._SECRET_ARN.finditer(text):
+                if match.group("account") in (stk_perim.TOKEN, account):
+                    found.add(f"arn:aws:secretsmanager:{match.group('region').replace(stk_perim.TOKEN, region)}:"
+                              f"{account}:secret:{match.group('name')}")
+    return sorted(found)
+
+
+@given(secret_reading_resources)
+@example({"Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ValueFrom": {"Fn::Join": ["", [
+    "arn:aws:secrets", "manager:ap-northeast-1:", {"Ref": "AWS::AccountId"}, ":secret:db-fx"]]}}}})
+@example({"Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ValueFrom": {"Fn::Join": ["secretsmanager", [
+    "arn:aws:", ":ap-northeast-1:123456789012:secret:db-fx"]]}}}})
+def test_the_secrets_read_are_those_a_walk_of_every_string_finds(resources):
+    """The resources secrets_read skips (their properties may not name a secret) hold none: the secrets it finds
+    are exactly those a walk of every string finds, "secretsmanager" cut into an Fn::Join's pieces included."""
+    assert stk_perim.secrets_read(resources, ACCOUNT, "ap-northeast-1") == \
+        _every_string_read(resources, ACCOUNT, "ap-northeast-1")

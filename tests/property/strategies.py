@@ -101,3 +101,34 @@ _scalars = st.sampled_from([True, False, 1, 0, 30, 30.0, 3.5, "true", "false", "
                             "arn:aws:kms:ap-northeast-1:1:key/k-1"])
 property_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
     st.sampled_from(["Action", "Resource", "Statement", "Key", "Value"]), inner, max_size=3), max_leaves=8)
+
+
+def _pieces(text: str) -> st.SearchStrategy[list[str]]:
+    """`text` cut at up to four places (anywhere: inside "secretsmanager" too)."""
+    return st.lists(st.integers(0, len(text)), max_size=4).map(
+        lambda cuts: [text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(text)], strict=True)])
+
+
+_SECRET_TEXT = st.sampled_from(["arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-fx:password::",
+                                "arn:aws-cn:secretsmanager:{token}:999999999999:secret:other",
+                                "{{resolve:secretsmanager:arn:aws:secretsmanager:ap-northeast-1:123456789012:"
+                                "secret:api-key}}", "arn:aws:kms:ap-northeast-1:123456789012:key/k-1"])
+#: Text naming a secret (or not) as a template writes it: whole, in an Fn::Sub, or cut into an Fn::Join's pieces
+#: (some an intrinsic, some a nested Fn::Join), so that no one string need hold "secretsmanager".
+secret_naming_values = st.one_of(
+    _SECRET_TEXT,
+    _SECRET_TEXT.map(lambda text: {"Fn::Sub": text.replace("123456789012", "${AWS::AccountId}")}),
+    _SECRET_TEXT.flatmap(_pieces).flatmap(lambda parts: st.lists(
+        st.sampled_from(["plain", "ref", "join"]), min_size=len(parts), max_size=len(parts)).map(
+        lambda kinds: {"Fn::Join": ["", [
+            part if kind == "plain" else {"Fn::Join": ["", [part]]} if kind == "join" else
+            [part, {"Ref": "AWS::AccountId"}][part == "123456789012"]
+            for part, kind in zip(parts, kinds, strict=True)]]})))
+#: Resources whose properties hold such text among other values, at any depth.
+secret_reading_resources = st.dictionaries(
+    st.sampled_from(["Task", "Policy", "Fn", "Other"]),
+    st.fixed_dictionaries({"Type": st.just("AWS::ECS::TaskDefinition"), "Properties": st.recursive(
+        st.one_of(secret_naming_values, _scalars),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+            st.sampled_from(["ValueFrom", "Secrets", "Environment", "Fn::Join"]), inner, max_size=3),
+        max_leaves=6)}), max_size=3)
