@@ -4,6 +4,7 @@ keeps it fixed in code, and the controls it maps to."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -44,7 +45,14 @@ def controls(rule: catalog.Rule | None) -> dict[str, list[str]]:
     """Framework name -> the control ids the rule maps to (only the frameworks it maps to)."""
     if rule is None:
         return {}
-    return {name: ids for kind, name in CONTROL_NAMES.items() if (ids := rule.references.ids(kind))}
+    return {name: list(ids) for name, ids in _controls(rule.references)}
+
+
+@functools.cache
+def _controls(references: catalog.References) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(framework name, control ids) of a rule's references, read once per rule (they are frozen): every finding
+    of the rule in every format names them."""
+    return tuple((name, tuple(ids)) for kind, name in CONTROL_NAMES.items() if (ids := references.ids(kind)))
 
 
 MISSING = object()

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from platform_spec.stacks import ALLOWED_REGION
@@ -153,11 +154,12 @@ class Rule:
     def stages(self) -> tuple[Stage, ...]:
         return tuple(dict.fromkeys(engine.stage for engine in self.engines))
 
-    @property
+    @cached_property
     def now(self) -> str:
         """What an operator does now, said for the rule (each failure has the whole command: opscli.explain):
         the AWS CLI calls of its fixes, and what to do where no single command fixes it. Empty for a rule
-        without fixes (an accepted deviation)."""
+        without fixes (an accepted deviation). Said once per rule (a rule and its fixes are frozen): every
+        finding of the rule in every format shows it."""
         calls = list(dict.fromkeys(f"aws {c.words}" for f in self.fixes for c in f.commands))
         manual = list(dict.fromkeys(f.manual for f in self.fixes if f.manual))
         said = f"{' or '.join(calls)}, with the ids and values each failure names" if calls else ""

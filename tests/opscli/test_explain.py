@@ -103,3 +103,19 @@ def test_a_fix_with_hostile_ids_is_printable_and_pasted_into_bash_passes_exactly
         assert not (tmp_path / "ran").exists()
     assert explanation(inventory)["remediation"]["now"].startswith(
         "aws s3api delete-bucket-inventory-configuration --bucket b-1 --id plain && ")
+
+
+def test_a_rules_controls_and_words_are_read_once_and_each_finding_gets_its_own_copy():
+    """controls() and Rule.now are computed once per rule (both frozen); what a finding's explanation holds is its
+    own: changing one finding's controls changes no other finding's."""
+    from opscli.explain import CONTROL_NAMES, controls
+    from platform_spec import catalog
+
+    rule = catalog.CATALOG["STK-KMS-001"]
+    expected = {name: rule.references.ids(kind) for kind, name in CONTROL_NAMES.items() if rule.references.ids(kind)}
+    first = controls(rule)
+    assert first == expected != {}
+    next(iter(first.values())).append("changed")
+    first.clear()
+    assert controls(rule) == expected
+    assert rule.now is rule.now and rule.now.startswith("aws ")
