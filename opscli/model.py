@@ -62,7 +62,9 @@ class Finding:
         rule = catalog.CATALOG.get(self.rule_id)
         if rule is not None:
             if not self.severity:
-                object.__setattr__(self, "severity", rule.severity.value)
+                # Enum's `value` is a Python-level property; `_value_` is the same string, read directly: a
+                # whole-stack audit makes hundreds of findings.
+                object.__setattr__(self, "severity", rule.severity._value_)
             if not self.title:
                 object.__setattr__(self, "title", rule.title)
 

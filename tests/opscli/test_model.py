@@ -25,3 +25,16 @@ def test_an_identitys_path_is_judged_by_the_finding_of_the_store_it_reaches():
     on_key = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.FAIL, "AWS::KMS::Key Key (k)", "reached")
     on_queue = Finding("STK-PERIM-002/account", "STK-PERIM-002", Status.PASS, "AWS::SQS::Queue Queue (q)", "nobody")
     assert path_status(path, [on_queue]) is None and path_status(path, [on_queue, on_key]) is Status.FAIL
+
+
+def test_a_finding_without_severity_or_title_takes_its_rules_as_plain_strings():
+    """Each rule's severity is its catalog value as a plain string (never the enum member, which an f-string would
+    show as "Severity.HIGH"), and its title; an unknown rule leaves both empty."""
+    from platform_spec import catalog
+
+    for rule in catalog.CATALOG.values():
+        finding = Finding("c.x", rule.id, Status.PASS, "r", "why")
+        assert type(finding.severity) is str and finding.severity == rule.severity.value
+        assert finding.title == rule.title
+    unknown = Finding("c.x", "STK-NONE-999", Status.PASS, "r", "why")
+    assert (unknown.severity, unknown.title) == ("", "")
