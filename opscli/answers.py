@@ -50,6 +50,12 @@ _SCALARS: dict[str, tuple[type, ...]] = {
 
 
 _CONTAINERS = {"structure": (dict, "an object"), "list": (list, "a list"), "map": (dict, "a map")}
+# The types a scalar of each kind may be without a closer look (_mistyped would pass it): exactly these, so that a
+# bool where a number belongs (bool is an int) and any subclass still take the full check.
+_EXACTLY: dict[str, frozenset[type]] = {"string": frozenset({str}), "integer": frozenset({int}),
+                                        "long": frozenset({int}), "boolean": frozenset({bool}),
+                                        "double": frozenset({int, float}), "float": frozenset({int, float}),
+                                        "timestamp": frozenset({datetime}), "blob": frozenset({bytes, bytearray})}
 
 
 def _children(value: Any, shape: Any) -> list[tuple[Any, Any]]:
@@ -78,7 +84,10 @@ def _mistyped(value: Any, shape: Any, path: tuple) -> str | None:
         if kind == "map" and any(not isinstance(key, str) for key in value):
             return f"{_where(path)} with a key that is not a string"
         for key, sub in _children(value, shape):
-            problem = _mistyped(value[key], sub, (*path, key))
+            item = value[key]
+            if type(item) in _EXACTLY.get(sub.type_name, ()) and not (sub.type_name == "string" and sub.enum):
+                continue  # a scalar of exactly its type, not enumerated: nothing to check in it
+            problem = _mistyped(item, sub, (*path, key))
             if problem:
                 return problem
         return None

@@ -220,6 +220,9 @@ def test_an_answer_misshapen_in_its_models_terms_is_could_not_look(endpoint, ope
     ({"Subnets": {"SubnetId": "subnet-1"}}, "Subnets of type dict, not a list"),
     ({"Subnets": [{"MapPublicIpOnLaunch": "yes"}]}, "Subnets.0.MapPublicIpOnLaunch of type str, not boolean"),
     ({"Subnets": [{"AvailableIpAddressCount": True}]}, "Subnets.0.AvailableIpAddressCount of type bool, not integer"),
+    ({"Subnets": [{"AvailableIpAddressCount": 5.0}]}, "Subnets.0.AvailableIpAddressCount of type float, not integer"),
+    ({"Subnets": [{"SubnetId": "subnet-1", "State": "Available"}]},
+     "Subnets.0.State = 'Available', not one of its model's values"),
     ([], "the answer of type list, not an object"),
 ])
 def test_a_value_of_the_wrong_type_is_named_by_its_path(parsed, problem):
