@@ -24,7 +24,6 @@ import boto3
 import botocore.exceptions
 import botocore.handlers
 import botocore.loaders
-import botocore.parsers
 import botocore.session
 from botocore.config import Config
 
@@ -69,25 +68,6 @@ def new_session(**kwargs: Any) -> boto3.Session:
     # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).
     core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
     return boto3.Session(botocore_session=core, **kwargs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _timestamp_of_text(text: str) -> Any:
-    return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(text)
-
-
-def parse_timestamp(value: Any) -> Any:
-    """botocore's own reading of a timestamp in an answer (dateutil's parser: its slowest step), made once per text
-    in this process: a run reads the stack's declaration (every resource's time) and each read of the same
-    deployment answers the same times again. The datetime is immutable, so one object serves every answer; a text
-    it cannot read raises as botocore's parser does, each time. Only a text as long as a timestamp is kept: an
-    endpoint's answers cannot fill the cache with long ones."""
-    if type(value) is str and len(value) <= TIMESTAMP_TEXT_KEPT:
-        return _timestamp_of_text(value)
-    return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)
-
-
-TIMESTAMP_TEXT_KEPT = 40  # "Sun, 06 Dec 2026 23:20:00 GMT", "2026-12-06T23:20:00.123456+09:00" and shorter
 
 
 def is_read(operation: str) -> bool:
@@ -219,8 +199,6 @@ class Aws:
         for name, handler in handlers:
             events.register(name, handler)
         _SESSION_HANDLERS[self._session] = handlers
-        self._session._session.get_component("response_parser_factory").set_parser_defaults(  # noqa: SLF001
-            timestamp_parser=parse_timestamp)
         if self.endpoint_url is not None:
             self._no_credentials_from_the_network()
 

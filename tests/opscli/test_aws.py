@@ -179,36 +179,3 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
     assert own is not loader and str(tmp_path / "models") in own.search_paths
     with pytest.raises(UsageError, match="could not be found"):
         Aws(profile="no-such-profile")
-
-
-@pytest.mark.parametrize("text", ["2026-12-06T23:20:00Z", "2026-12-06T23:20:00.123Z", "2026-12-06T23:20:00+09:00",
-                                  "Sun, 06 Dec 2026 23:20:00 GMT", "1796599492", "1796599492.5"])
-def test_a_timestamp_in_an_answer_reads_as_botocores_own_parser_reads_it(text):
-    """opscli's timestamp parser (once per text) gives what botocore's gives, tzinfo included, and a text
-    botocore cannot read is refused each time it comes."""
-    import botocore.parsers
-
-    from opscli.aws import _timestamp_of_text, parse_timestamp
-
-    expected = botocore.parsers.DEFAULT_TIMESTAMP_PARSER(text)
-    for _ in range(2):
-        got = parse_timestamp(text)
-        assert got == expected and type(got.tzinfo) is type(expected.tzinfo) and got.utcoffset() == expected.utcoffset()
-    assert parse_timestamp(1796599492) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(1796599492)
-    for _ in range(2):
-        with pytest.raises(ValueError, match="Invalid timestamp"):
-            parse_timestamp("2026-02-30T00:00:00Z")
-    long = "2026-12-06T23:20:00Z" + " " * 100  # read as botocore reads it, and not kept
-    kept = _timestamp_of_text.cache_info().currsize
-    assert parse_timestamp(long) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(long)
-    assert _timestamp_of_text.cache_info().currsize == kept
-
-
-def test_every_client_of_a_guarded_session_reads_timestamps_with_opscli_parser(aws):
-    from opscli.aws import parse_timestamp
-
-    """The endpoint of each client parses every answer with a parser of the session's factory (botocore's
-    Endpoint._do_get_response): that parser reads timestamps with opscli's."""
-    factory = aws.client("cloudformation")._endpoint._response_parser_factory
-    assert factory.create_parser("query")._timestamp_parser is parse_timestamp
-    assert factory.create_parser("json")._timestamp_parser is parse_timestamp
