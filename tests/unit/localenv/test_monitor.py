@@ -129,3 +129,32 @@ def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs
         assert running.stop(timeout=30) != 0
         assert time.monotonic() - started < 30
     assert victim.read_text() == "keep" and not (tmp_path / "b.log").is_symlink()
+
+
+def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thread_still_runs(tmp_path, monkeypatch):
+    """A consumer whose main thread has gone (a zombie in /proc, so `up` run again sees it ended and asks for a
+    restart) while another of its threads still runs, so its parent's wait cannot report it yet: the restart
+    waits for it and starts a new one, rather than answer that it runs."""
+    import subprocess
+    import threading
+
+    from localenv import monitor as local_monitor
+    from localenv import processes
+
+    script = ("import ctypes, os, threading, time\n"
+              "threading.Thread(target=lambda: (time.sleep(1.5), os._exit(0))).start()\n"
+              "ctypes.CDLL(None).pthread_exit(None)\n")
+    process = subprocess.Popen([sys.executable, "-c", script])
+    identity = processes.Identity(process.pid, processes._stat(process.pid)[1])
+    deadline = time.monotonic() + 30
+    while processes.Identity.of(process.pid) is not None:  # the main thread's exit: the leader a zombie
+        assert time.monotonic() < deadline, "the child's main thread did not exit"
+        threading.Event().wait(0.01)
+    assert process.poll() is None  # its other thread still runs: no wait reports it yet
+    consumer = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, identity)
+    started = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, None)
+    monkeypatch.setattr(local_monitor, "start", lambda *_: started)
+    # restart reads no deployment: none is made for it
+    running = local_monitor.Running(None, consumer, "https://127.0.0.1:1", tmp_path / "ca.pem")  # type: ignore[arg-type]
+    assert running.restart() is True
+    assert process.returncode == 0 and running.consumer is started and running.restarts == 1
