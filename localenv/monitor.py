@@ -32,7 +32,7 @@ from platform_spec import files, monitor
 # arguments) exits well within this; one that runs is reported as running, whatever it does later.
 START_GRACE = 3.0
 STOP_TIMEOUT = 15.0
-#: How long `Running.restart` waits for a consumer the kernel shows ended (its last threads ending).
+#: How long `Consumer.exited` waits for a consumer the kernel shows ended (its last threads ending).
 REAP_TIMEOUT = 5.0
 LOG_TAIL = 2000  # characters of the consumer's log shown when it exits
 
@@ -144,7 +144,17 @@ class Consumer:
     identity: processes.Identity | None = None  # None: it had ended before it could be looked at
 
     def exited(self) -> int | None:
-        return self.process.poll()
+        """Its exit code, or None while it runs. One the kernel already shows ended is waited for (at most
+        REAP_TIMEOUT): a process whose main thread has exited is a zombie in /proc at once, but its parent's wait
+        reports it only when its other threads have ended too (the consumer reads with a pool of threads), and a
+        request to start it again must not be answered "it runs"."""
+        code = self.process.poll()
+        if code is not None or self.identity is None or self.identity.running():
+            return code
+        try:
+            return self.process.wait(REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return None
 
     def tail(self) -> str:
         try:
@@ -212,27 +222,12 @@ class Running:
         gone); its last log is kept beside the new one (`previous_log`). False when it still runs: nothing is
         started or signalled."""
         ended = self.consumer
-        if ended.exited() is None and not self._ending(ended):
+        if ended.exited() is None:
             return False
         with contextlib.suppress(FileNotFoundError):
             os.replace(ended.log, previous_log(ended.log))  # the link itself, if it is one: nothing is followed
         self.consumer = start(ended.argv, ended.log, ended.env)
         self.restarts += 1
-        return True
-
-
-    @staticmethod
-    def _ending(consumer: Consumer) -> bool:
-        """Whether the kernel already shows the consumer ended while this process cannot wait for it yet: a
-        process whose main thread has exited is a zombie in /proc at once, but its parent's wait reports it only
-        when its other threads have ended too (the consumer reads with a pool of threads). Then it is waited for,
-        for at most REAP_TIMEOUT, so that a request to start it again is not answered "it runs"."""
-        if consumer.identity is None or consumer.identity.running():
-            return False
-        try:
-            consumer.process.wait(REAP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return False
         return True
 
 
