@@ -99,13 +99,17 @@ class PostgresServer:
             "# StreamTech local stand-in for RDS: TLS + SCRAM on loopback only\n"
             "local   all  all                 scram-sha-256\n"
             "hostssl all  all  127.0.0.1/32   scram-sha-256\n")
+        # fsync and full_page_writes off: the WAL still reaches the kernel, so only a crash of the machine could
+        # lose it. synchronous_commit stays on: with it off, a commit answers before its WAL leaves PostgreSQL's
+        # memory, and the immediate shutdown that `kill` is loses it, which RDS never does to a committed
+        # transaction (a migration applied just before `kill` was gone after the restart).
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
                 f"unix_socket_directories = '{self.directory}'\n"
                 f"ssl = on\nssl_cert_file = '{self.directory / 'server.pem'}'\n"
                 f"ssl_key_file = '{self.directory / 'server.key'}'\nssl_min_protocol_version = 'TLSv1.2'\n"
-                "password_encryption = 'scram-sha-256'\nfsync = off\nsynchronous_commit = off\n"
+                "password_encryption = 'scram-sha-256'\nfsync = off\nsynchronous_commit = on\n"
                 "full_page_writes = off\nmax_connections = 200\nshared_buffers = '128MB'\n")
 
     def start(self) -> PostgresServer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import psycopg
 import pytest
 import redis
@@ -60,3 +62,19 @@ def test_redis_answers_over_tls_with_auth_only(redis_server, cache):
                         socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.exceptions.ConnectionError):
         plain.ping()
+
+
+def test_a_committed_transaction_survives_the_stand_ins_crash(postgres, db_settings):
+    """`kill` is PostgreSQL's immediate shutdown, a crash: what was committed before it is there after the
+    restart, as on RDS. The stand-in once answered commits before writing their WAL (synchronous_commit off), and
+    a schema migrated just before the crash was gone after it."""
+    marker = secrets.token_hex(8)
+    with db.connect(db_settings, "tests") as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        conn.execute("CREATE TABLE IF NOT EXISTS crash_probe (marker text PRIMARY KEY)")
+        conn.execute("INSERT INTO crash_probe VALUES (%s)", (marker,))
+        conn.commit()
+    postgres.kill()  # at once after the commit, before any background writer of PostgreSQL's could act
+    postgres.start()
+    with db.connect(db_settings, "tests") as conn:
+        assert conn.execute("SELECT count(*) FROM crash_probe WHERE marker = %s", (marker,)).fetchone()[0] == 1
