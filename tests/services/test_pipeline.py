@@ -32,10 +32,19 @@ def platform(data_servers, synth, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def api(platform):
-    process, base = platform.start_api()
-    assert process.process.poll() is None, process.records
-    return process, base
+def _apis(platform) -> list[tuple[ServiceProcess, str]]:
+    return []
+
+
+@pytest.fixture
+def api(platform, _apis) -> tuple[ServiceProcess, str]:
+    """The module's API process and its base URL, started again if a test before stopped it: the tests do not
+    depend on their order (pytest-testmon runs a module's fastest tests first, the SIGTERM test among them)."""
+    if not _apis or _apis[-1][0].process.poll() is not None:
+        process, base = platform.start_api()
+        assert process.process.poll() is None, process.records
+        _apis.append((process, base))
+    return _apis[-1]
 
 
 def rows(platform: LocalPlatform, key: str) -> list[tuple]:
@@ -182,4 +191,4 @@ def test_a_worker_without_a_reachable_database_exits_3_after_its_start_up_window
 
 def test_the_api_stops_gracefully_on_sigterm(api):
     api_process, _ = api
-    assert api_process.stop() == 0 and api_process.events("api_stopped")
+    assert api_process.stop() == 0 and api_process.events("api_stopped"), api_process.records

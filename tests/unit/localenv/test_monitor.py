@@ -33,6 +33,16 @@ def _said(deployment) -> list[str]:
     return log.read_text().splitlines()
 
 
+def _first_line(log: Path) -> str:
+    """The consumer's first log line, once written: `up` reports the consumer running when it has started it,
+    before its imports are done (and a test before may have restarted it with a new log)."""
+    deadline = time.monotonic() + 60
+    while not (text := log.read_text()).endswith("\n"):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+    return text.splitlines()[0]
+
+
 def test_up_deploys_the_monitor_and_runs_its_consumer_as_the_function_would_run(monitored_deployment):
     record, outputs_file = monitored_deployment.record, monitored_deployment.outputs_file
     outputs = json.loads(outputs_file.with_name(f"{outputs_file.stem}.monitor.json").read_text())
@@ -43,7 +53,7 @@ def test_up_deploys_the_monitor_and_runs_its_consumer_as_the_function_would_run(
     # the consumer talks HTTPS to the emulator (the report bucket is TLS-only), with the CA made for this run
     assert record["monitor"]["endpoint"].startswith("https://127.0.0.1:")
     assert Path(record["monitor"]["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
-    started = json.loads(Path(record["monitor"]["log"]).read_text().splitlines()[0])
+    started = json.loads(_first_line(Path(record["monitor"]["log"])))
     # the deployed mapping's batching, mirrored: its window and batch size, and Lambda's 6 MB payload bound
     assert started["event"] == "started" and started["suffix"] == SUFFIX
     assert (started["window"], started["batchSize"], started["payloadLimit"]) == (
