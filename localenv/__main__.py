@@ -47,6 +47,7 @@ from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.outputs import stack_record_path
 from platform_spec import files
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from platform_spec.signals import on_signals
 
 STATE_DIR = ROOT / ".cache" / "localenv"
 # What asks a running `up` to start its monitor's consumer again if it has ended; `up` handles it from the moment it
@@ -158,8 +159,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
                          f"{f'pid {pid}' if pid else 'held by a process this PID namespace cannot see'}): "
                          f"python -m localenv down --suffix {config.environment_suffix}")
     stop, restart = threading.Event(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(RESTART_SIGNAL, lambda *_: restart.set())
+    on_signals((signal.SIGTERM, RESTART_SIGNAL), lambda signum: (stop if signum == signal.SIGTERM else restart).set())
     os.environ.update(LOCAL_CREDENTIALS)
     try:
         with deployed(template, config, outputs, port=port, quiet=True) as endpoint, \

@@ -41,6 +41,7 @@ from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from platform_spec.result import CouldNotLook
+from platform_spec.signals import on_signals
 from platform_spec.stacks import ALLOWED_REGION
 
 # The consumer's calls to its queue (what the function's event source mapping does with the role), and the IAM
@@ -332,8 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE or not args.suffix else exc.exit_code
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    on_signals((signal.SIGTERM, signal.SIGINT), lambda _signum: stop.set())
     return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL,
                     visibility=args.visibility, dead_letters=dead_letters, batch_size=args.batch_size).run()
 

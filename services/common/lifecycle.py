@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 
+from platform_spec.signals import on_signals
 from services.common.log import JsonLogger
 
 
@@ -14,11 +15,12 @@ class Shutdown:
         self.stop = threading.Event()
 
     def install(self, logger: JsonLogger) -> Shutdown:
-        def handler(signum: int, _frame: object) -> None:
+        """The handler logs and sets `stop` on a thread of its own (platform_spec.signals): run in the main thread,
+        it deadlocked on the logger's lock when the signal came while a line was being written."""
+        def stopping(signum: int) -> None:
             if not self.stop.is_set():
                 logger.info("shutdown_requested", signal=signal.Signals(signum).name)
             self.stop.set()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        on_signals((signal.SIGTERM, signal.SIGINT), stopping)
         return self

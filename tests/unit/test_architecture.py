@@ -450,8 +450,6 @@ UNMIRRORED = {
        for name in ("apigateway", "autoscaling", "base", "cloudwatch", "efs", "elasticache", "elbv2", "events", "iam",
                     "kms", "lambda_", "logs", "rds", "s3", "scheduler", "sns", "sqs", "wafv2")},
     "services/common/failpoints.py": "inert unless set: tests/services/test_pipeline.py kills the worker through one",
-    "services/common/lifecycle.py": "the SIGTERM handler of run_service: tests/services/test_pipeline.py stops the API "
-                                    "with SIGTERM",
     "cdk_app/aspects/_cfn.py": "the validating Aspects' and the cdk-nag pack's private helpers: run by their tests "
                                "(tests/unit/cdk_app/aspects/, the NAG cases of tests/policy/test_fixtures.py)",
     "cdk_app/constructs/secrets.py": "imports of the existing secrets, nothing synthesized of its own: each reader's "

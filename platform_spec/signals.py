@@ -1,0 +1,37 @@
+"""Signals handled off the interrupted code's path: a process's long-running loops stop on SIGTERM whatever they
+were doing when it came.
+
+A Python signal handler runs in the main thread, between two bytecodes of whatever that thread was running. One
+that logs or sets a `threading.Event` takes a lock, and when the interrupted code held that same lock (it was
+writing a log line, or inside the event's own wait) the process deadlocks: it ignores every later SIGTERM until
+it is killed. Here the handler only writes the signal's number to a pipe; a thread of its own reads it and runs
+the callback, holding nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+
+
+def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
+    """From now on, each of `signums` this process receives runs `callback(signum)` on the thread this starts (a
+    daemon), in the order received. Call from the main thread, as `signal.signal` requires."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    os.set_blocking(write_end, False)
+
+    def handler(signum: int, _frame: object) -> None:
+        # A full pipe: the callback has thousands of signals still to read; one more changes nothing.
+        with contextlib.suppress(BlockingIOError):
+            os.write(write_end, bytes([signum]))
+
+    def pump() -> None:
+        while data := os.read(read_end, 64):
+            for signum in data:
+                callback(signum)
+
+    threading.Thread(target=pump, name="signals", daemon=True).start()
+    for signum in signums:
+        signal.signal(signum, handler)

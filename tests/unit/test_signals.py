@@ -1,0 +1,55 @@
+"""platform_spec.signals: a signal that comes while the main thread holds a lock its callback needs (a log line
+being written, an event being waited on) still runs the callback, in order, and deadlocks nothing. Each case runs
+in a process of its own: the handler is the process's, and a deadlock there is a timeout here, not a hung suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHILD = textwrap.dedent("""
+    import os, signal, threading
+    from platform_spec.signals import on_signals
+
+    lock, received, done = threading.Lock(), [], threading.Event()
+
+    def callback(signum):
+        with lock:  # what the main thread holds when the signals come
+            received.append(signal.Signals(signum).name)
+            if len(received) == 3:
+                done.set()
+
+    on_signals((signal.SIGUSR1, signal.SIGUSR2), callback)
+    with lock:
+        for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGUSR1):
+            os.kill(os.getpid(), signum)
+        sum(range(100_000))  # bytecodes, where a handler of the main thread's would run and wait on `lock`
+    assert done.wait(20), received
+    print(" ".join(received))
+""")
+
+
+def test_signals_that_come_while_the_main_thread_holds_the_callbacks_lock_run_it_in_order():
+    done = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "SIGUSR1 SIGUSR2 SIGUSR1"), done.stderr
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_the_callback_runs_off_the_main_thread_and_the_default_action_is_gone(signum):
+    child = textwrap.dedent(f"""
+        import os, signal, threading
+        from platform_spec.signals import on_signals
+        ran = threading.Event()
+        on_signals((signal.SIGTERM, signal.SIGINT),
+                   lambda s: threading.current_thread() is not threading.main_thread() and ran.set())
+        os.kill(os.getpid(), signal.{signum})
+        assert ran.wait(20)
+        print("alive")
+    """)
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "alive"), done.stderr
