@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.coverage_session import analyse_once_after_combining
+from tests.coverage_session import analyse_once_after_combining, stop_tracing_what_is_never_kept
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # opscli appends every run to a local history: the tests' runs go to a file of this process's own, never to the
@@ -64,9 +64,10 @@ def pytest_configure(config: pytest.Config) -> None:
     paths (tests/library_tracing.py), one loader of service models for every botocore session, and cyclic
     garbage collected less often. On the xdist controller: start filling the assembly cache while the workers
     start and run the tests that need no template. Workers that need it wait on the cache's lock; none
-    synthesizes twice. In every process first: each measured file analysed once for the session's coverage
-    reports (tests/coverage_session.py)."""
+    synthesizes twice. In every process first: pytest-cov's tracer stopped where nothing it records is kept, and
+    each measured file analysed once for the session's coverage reports (tests/coverage_session.py)."""
     global _background
+    stop_tracing_what_is_never_kept(config)
     analyse_once_after_combining(config)
     if _runs_tests(config):
         if not os.environ.get("TESTS_TRACE_LIBRARIES"):  # =1: trace them too, to compare

@@ -1,8 +1,18 @@
-"""pytest-cov's reports of a test session from one analysis of each measured file.
+"""pytest-cov's own work in a test session, done once: no tracer where nothing it records is kept, and one analysis
+of each measured file for the session's reports.
 
-pytest-cov reports twice from the combined data (once for the total that --cov-fail-under compares, once for the
-terminal table), and coverage parses and analyses every measured file again for each report. The analysis of a
-file depends only on the file and the combined data, which do not change once combined: it is kept for the
+Under pytest-xdist, pytest-cov starts coverage's tracer in the controller and, because each worker parses the
+controller's command line (`-n` included), once more in each worker before the worker's own. Neither records
+anything that is kept: the controller collects no tests and runs none of our code, and a worker's early tracer is
+replaced at the session's start and its data never saved. Yet on Python 3.11 every call and line of pytest,
+xdist and execnet in those processes ran on the tracer's slow path, and the controller receives and reports every
+test phase of the run. Stopped once the session is configured, the same is recorded: all the controller saves is
+the list of the measured packages' files (so that those no process ran count as 0%), which coverage lists when
+it saves once its tracer has run, whatever it traced.
+
+pytest-cov then reports twice from the combined data (once for the total that --cov-fail-under compares, once for
+the terminal table), and coverage parses and analyses every measured file again for each report. The analysis
+of a file depends only on the file and the combined data, which do not change once combined: it is kept for the
 second report.
 
 Everything here leaves pytest-cov as it is when its objects are not the ones described (another pytest-cov)."""
@@ -21,6 +31,20 @@ PLUGIN = "_cov"
 def _controller(config: pytest.Config) -> Any:
     plugin = config.pluginmanager.getplugin(PLUGIN)
     return getattr(plugin, "cov_controller", None)
+
+
+def stop_tracing_what_is_never_kept(config: pytest.Config) -> bool:
+    """Stop pytest-cov's tracer in this process if it belongs to the xdist controller (pytest-cov's DistMaster)
+    and this process is one of a run with workers: the controller itself, or a worker (whose own tracer, a
+    DistWorker, starts at its session's start). A run without workers keeps its tracer whatever pytest-cov made
+    of it: `-n 0 --dist loadgroup` (scripts/test.sh -n 0) measures its tests with a DistMaster. True if stopped."""
+    controller = _controller(config)
+    if type(controller).__name__ != "DistMaster" or not callable(getattr(controller, "pause", None)):
+        return False
+    if not hasattr(config, "workerinput") and not getattr(config.option, "numprocesses", None):
+        return False
+    controller.pause()  # pytest-cov's own pause (its no_cover fixture's); the subprocess patch stays in the environment
+    return True
 
 
 def analyse_once_after_combining(config: pytest.Config) -> bool:

@@ -1,10 +1,13 @@
-"""tests/coverage_session.py on pytest-cov's own controller objects, in a directory of their own: the reports that
-follow the combine analyse each file once and say what they said before."""
+"""tests/coverage_session.py on pytest-cov's own controller objects, in a directory of their own: the xdist
+controller's tracer stopped after it started loses nothing of the combined data, and the reports that follow the
+combine analyse each file once and say what they said before."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,13 +16,21 @@ import pytest
 from coverage import CoverageData
 from pytest_cov.engine import DistMaster
 
-from tests.coverage_session import analyse_once_after_combining
+from tests.coverage_session import (
+    analyse_once_after_combining,
+    stop_tracing_what_is_never_kept,
+)
 
 
-def _config(controller: object) -> SimpleNamespace:
-    """What the functions read of a pytest config: pytest-cov's plugin and its controller."""
+def _config(controller: object, *, workers: int | None = 3, worker: bool = False) -> SimpleNamespace:
+    """What the functions read of a pytest config: pytest-cov's plugin and its controller, the number of workers
+    (-n) and, in a worker, pytest-xdist's workerinput."""
     plugin = SimpleNamespace(cov_controller=controller)
-    return SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: plugin if name == "_cov" else None))
+    config = SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: plugin if name == "_cov" else None),
+                             option=SimpleNamespace(numprocesses=workers))
+    if worker:
+        config.workerinput = {"workerid": "gw0"}
+    return config
 
 
 def _project(root: Path, monkeypatch) -> Path:
@@ -61,9 +72,77 @@ def _reports(cov: coverage.Coverage) -> tuple[float, str]:
     return total, table.getvalue()
 
 
+def _controller_run(project: Path, *, stop_early: bool) -> tuple[set[str], tuple[float, str]]:
+    """An xdist controller's coverage from its start (as pytest-cov starts it) to its reports, with a worker's
+    data file to combine: the files the combined data lists, and the total and table it reports."""
+    outer = sys.gettrace()
+    master = _distmaster(project)
+    master.start()
+    try:
+        assert sys.gettrace() is not outer  # the controller's tracer in place of this run's own
+        if stop_early:
+            assert stop_tracing_what_is_never_kept(_config(master)) is True
+            assert sys.gettrace() is outer  # this run's tracer (or none) back as it was
+        import json  # noqa: F401 - what the controller does while traced: nothing of the measured package
+    finally:
+        master.cov.stop()
+    _worker_data(project)
+    master.finish()
+    combined = master.cov.get_data()
+    assert not combined.arcs(str(project / "pkg" / "never.py"))
+    return {Path(f).name for f in combined.measured_files()}, _reports(master.cov)
+
+
+def test_the_controllers_tracer_stopped_early_loses_nothing_of_the_combined_data(tmp_path, monkeypatch):
+    stopped = _controller_run(_project(tmp_path / "stopped", monkeypatch), stop_early=True)
+    traced = _controller_run(_project(tmp_path / "traced", monkeypatch), stop_early=False)
+    assert stopped == traced
+    files, (_total, table) = stopped
+    assert files == {"__init__.py", "ran.py", "never.py"}  # the file no process ran is listed: reported at 0%
+    assert "never.py" in table and "0%" in table.split("never.py")[1].splitlines()[0]
+    assert os.environ.get("COVERAGE_PROCESS_CONFIG") is None  # this rc patches nothing; the suite's keeps its own
+
+
 def test_nothing_is_kept_without_pytest_covs_controller():
     assert analyse_once_after_combining(_config(None)) is False
     assert analyse_once_after_combining(_config(SimpleNamespace(combining_cov=None))) is False
+
+
+def test_only_the_controllers_coverage_is_stopped():
+    class Central:  # a run without workers, which measures its tests, and a worker's own (DistWorker)
+        def pause(self):
+            raise AssertionError("paused")
+
+    class DistWorker(Central):
+        pass
+
+    assert stop_tracing_what_is_never_kept(_config(Central())) is False
+    assert stop_tracing_what_is_never_kept(_config(DistWorker())) is False
+    assert stop_tracing_what_is_never_kept(_config(None)) is False
+
+
+@pytest.mark.parametrize("workers", [0, None])
+def test_a_run_without_workers_keeps_its_tracer_even_when_pytest_cov_made_it_a_distmaster(project, workers):
+    """`-n 0 --dist loadgroup` (scripts/test.sh -n 0 ...): pytest-cov measures the tests with a DistMaster."""
+    outer = sys.gettrace()
+    master = _distmaster(project)
+    master.start()
+    try:
+        assert stop_tracing_what_is_never_kept(_config(master, workers=workers)) is False
+        assert sys.gettrace() is not outer
+    finally:
+        master.cov.stop()
+
+
+def test_a_workers_early_distmaster_is_stopped(project):
+    outer = sys.gettrace()
+    master = _distmaster(project)
+    master.start()
+    try:
+        assert stop_tracing_what_is_never_kept(_config(master, workers=None, worker=True)) is True
+        assert sys.gettrace() is outer
+    finally:
+        master.cov.stop()
 
 
 def test_after_the_combine_each_file_is_analysed_once_and_the_reports_are_unchanged(project):
