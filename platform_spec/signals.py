@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 
 
 def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
     """From now on, each of `signums` this process receives runs `callback(signum)` on the thread this starts (a
-    daemon), in the order received. Call from the main thread, as `signal.signal` requires."""
+    daemon), in the order received; a callback that raises is reported on stderr and the next signal still runs
+    it. Call from the main thread, as `signal.signal` requires."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     os.set_blocking(write_end, False)
 
@@ -30,7 +32,11 @@ def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
     def pump() -> None:
         while data := os.read(read_end, 64):
             for signum in data:
-                callback(signum)
+                try:
+                    callback(signum)
+                except Exception as exc:  # noqa: BLE001  # the signals after it must still reach the callback
+                    with contextlib.suppress(OSError, ValueError):
+                        print(f"error: handling signal {signum}: {exc!r}", file=sys.stderr, flush=True)
 
     threading.Thread(target=pump, name="signals", daemon=True).start()
     for signum in signums:

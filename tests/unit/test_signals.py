@@ -53,3 +53,28 @@ def test_the_callback_runs_off_the_main_thread_and_the_default_action_is_gone(si
     """)
     done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "alive"), done.stderr
+
+
+def test_a_callback_that_raises_is_reported_and_the_next_signal_still_runs_it():
+    child = textwrap.dedent("""
+        import os, signal, threading
+        from platform_spec.signals import on_signals
+        calls, second = [], threading.Event()
+
+        def callback(signum):
+            calls.append(signum)
+            if len(calls) == 1:
+                raise RuntimeError("the first one fails")
+            second.set()
+
+        on_signals((signal.SIGUSR1,), callback)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        while not calls:
+            threading.Event().wait(0.01)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert second.wait(20), calls
+        print(len(calls))
+    """)
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr
+    assert "error: handling signal 10: RuntimeError('the first one fails')" in done.stderr
