@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from moto import mock_aws
 
+from localenv.emulator import configure_moto
 from opscli import core, targets
 from opscli.aws import Aws, new_session
 from opscli.errors import UsageError
@@ -14,6 +18,7 @@ from opscli.model import exit_code
 from platform_spec.result import Status
 from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from platform_spec.stages import DRIFT, live_evaluations
+from tests.conftest import FAKE_CREDENTIALS
 from tests.opscli.conftest import deploy_into_moto
 from tests.policy.mutations import by_name, props
 
@@ -79,39 +84,90 @@ def _break_platform(t):
                                                  if x["Key"] != "Owner"]
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (_break_data_stores, {("STK-RDS-001", "AWS::RDS::DBInstance"), ("STK-RDS-002", "AWS::RDS::DBInstance"),
-                          ("STK-NET-001", "AWS::RDS::DBInstance"), ("STK-RDS-003", "AWS::RDS::DBInstance"),
-                          ("STK-RDS-003", "AWS::RDS::DBParameterGroup"),
-                          ("STK-REDIS-002", "AWS::ElastiCache::ReplicationGroup"),
-                          ("STK-REDIS-001", "AWS::ElastiCache::ReplicationGroup"),
-                          ("STK-EFS-001", "AWS::EFS::FileSystem"), ("STK-EFS-002", "AWS::EFS::FileSystem")}),
-    (_break_platform, {("STK-KMS-002", "AWS::KMS::Key"), ("STK-API-001", "AWS::ApiGateway::RestApi"),
-                       ("STK-API-002", "AWS::ApiGateway::Stage"), ("STK-ECS-003", "AWS::ECS::Cluster"),
-                       ("STK-ECS-002", "AWS::ECS::Service"), ("STK-LOG-001", "AWS::Logs::LogGroup"),
-                       ("STK-TAG-001", "AWS::RDS::DBInstance")}),
-], ids=["data-stores", "platform"])
-def test_non_compliant_resources_fail_exactly_their_checks(synth, moto_env, aws, mutate, expected):
+def _use_another_key(t, other):
+    """Encrypted, but with another customer key than the project's."""
+    props(t, "AWS::RDS::DBInstance")["KmsKeyId"] = other
+    by_name(t, "AWS::Logs::LogGroup", "LogGroupName", "/ecs/metadata-api-test")["KmsKeyId"] = other
+
+
+#: Copies of the real template with requirements broken (the mutation takes the template and the ARN of a customer
+#: key that is not the project's), and the (rule, resource type) of every FAIL each case causes.
+BROKEN_TEMPLATES = {
+    "data-stores": (lambda t, _: _break_data_stores(t), {
+        ("STK-RDS-001", "AWS::RDS::DBInstance"), ("STK-RDS-002", "AWS::RDS::DBInstance"),
+        ("STK-NET-001", "AWS::RDS::DBInstance"), ("STK-RDS-003", "AWS::RDS::DBInstance"),
+        ("STK-RDS-003", "AWS::RDS::DBParameterGroup"), ("STK-REDIS-002", "AWS::ElastiCache::ReplicationGroup"),
+        ("STK-REDIS-001", "AWS::ElastiCache::ReplicationGroup"), ("STK-EFS-001", "AWS::EFS::FileSystem"),
+        ("STK-EFS-002", "AWS::EFS::FileSystem")}),
+    "platform": (lambda t, _: _break_platform(t), {
+        ("STK-KMS-002", "AWS::KMS::Key"), ("STK-API-001", "AWS::ApiGateway::RestApi"),
+        ("STK-API-002", "AWS::ApiGateway::Stage"), ("STK-ECS-003", "AWS::ECS::Cluster"),
+        ("STK-ECS-002", "AWS::ECS::Service"), ("STK-LOG-001", "AWS::Logs::LogGroup"),
+        ("STK-TAG-001", "AWS::RDS::DBInstance")}),
+    "foreign-key": (_use_another_key, {("STK-KMS-001", "AWS::RDS::DBInstance"),
+                                       ("STK-KMS-001", "AWS::Logs::LogGroup")}),
+}
+
+
+@contextlib.contextmanager
+def _in_process_moto() -> Iterator[None]:
+    """What `moto_env` gives a test (the fake credentials, a fresh in-process mock), for a module's fixture."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_CREDENTIALS.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        configure_moto()
+        with mock_aws():
+            yield
+
+
+def _audit_in_process():
+    return core.audit(Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2),
+                      targets.from_suffix("test"))
+
+
+def _disjoint(*sets: set) -> bool:
+    return sum(len(s) for s in sets) == len(set().union(*sets))
+
+
+@pytest.fixture(scope="module")
+def broken_templates(synth):
+    """One deployment of the real template with every case of BROKEN_TEMPLATES broken at once (each breaks other
+    settings, and the cases' FAILs are disjoint: each FAIL of the audit is one case's), audited once for the
+    module's cases."""
+    assert _disjoint(*(expected for _, expected in BROKEN_TEMPLATES.values()))
+    with _in_process_moto():
+        other = boto3.client("kms", region_name="ap-northeast-1").create_key()["KeyMetadata"]["Arn"]
+
+        def mutate(t):
+            for broken, _ in BROKEN_TEMPLATES.values():
+                broken(t, other)
+        deploy_into_moto(synth.template, "test", mutate)
+        return _audit_in_process()
+
+
+def _assert_fails_exactly(report, case: str, cases: dict) -> None:
+    """The report of a deployment with every case of `cases` at once fails `case`'s checks, and nothing fails that
+    no case broke (their FAILs are disjoint: what fails beyond `case`'s is another case's)."""
+    expected = cases[case][1]
+    assert expected <= failing_on(report), expected - failing_on(report)
+    assert failing_on(report) == set().union(*(e for _, e in cases.values()))
+
+
+@pytest.mark.parametrize("case", ["data-stores", "platform"])
+def test_non_compliant_resources_fail_exactly_their_checks(broken_templates, case):
     """A copy of the real template with requirements broken, deployed: the audit fails exactly those rules on
     exactly those resource types (the deployment is what was declared, so nothing else is missing)."""
-    deploy_into_moto(synth.template, "test", mutate)
-    report = core.audit(aws, targets.from_suffix("test"))
-    assert failing_on(report) == expected
-    assert not any(f.status is Status.ERROR for f in report.findings)
-    assert exit_code(report.findings) == 1
+    _assert_fails_exactly(broken_templates, case, BROKEN_TEMPLATES)
+    assert not any(f.status is Status.ERROR for f in broken_templates.findings)
+    assert exit_code(broken_templates.findings) == 1
 
 
-def test_foreign_key_is_not_the_project_cmk(synth, moto_env, aws):
+def test_foreign_key_is_not_the_project_cmk(broken_templates):
     """Encrypted, but with another customer key: the CMK-identity checks fail, the rest pass."""
-    other = boto3.client("kms", region_name="ap-northeast-1").create_key()["KeyMetadata"]["Arn"]
-
-    def mutate(t):
-        props(t, "AWS::RDS::DBInstance")["KmsKeyId"] = other
-        by_name(t, "AWS::Logs::LogGroup", "LogGroupName", "/ecs/metadata-api-test")["KmsKeyId"] = other
-    deploy_into_moto(synth.template, "test", mutate)
-    report = core.audit(aws, targets.from_suffix("test"))
-    assert failing_on(report) == {("STK-KMS-001", "AWS::RDS::DBInstance"), ("STK-KMS-001", "AWS::Logs::LogGroup")}
-    assert any("is not a reference to the project CMK" in f.reason for f in report.findings
+    _assert_fails_exactly(broken_templates, "foreign-key", BROKEN_TEMPLATES)
+    assert any("is not a reference to the project CMK" in f.reason for f in broken_templates.findings
                if f.rule_id == "STK-KMS-001" and f.status is Status.FAIL)
 
 
@@ -121,21 +177,12 @@ def test_a_stack_that_does_not_exist_is_an_error_not_a_pass(moto_env, aws):
     assert "stack TapStackghost does not exist" in report.findings[0].reason and exit_code(report.findings) == 3
 
 
-def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(synth, moto_env, aws):
-    deploy_into_moto(synth.template, "test")
-    boto3.client("sqs", region_name="ap-northeast-1").delete_queue(
-        QueueUrl=boto3.client("sqs", region_name="ap-northeast-1")
-        .get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
-    report = core.audit(aws, targets.from_suffix("test"))
-    gone = {f.resource.split(" ", 1)[0]: f for f in report.findings
-            if f.rule_id == "STK-STACK-001" and f.status is Status.FAIL}
-    assert set(gone) == {"AWS::SQS::Queue", "AWS::SQS::QueuePolicy"}  # the queue, and the policy that went with it
-    queue = gone["AWS::SQS::Queue"]
-    assert queue.reason.startswith("expected AWS::SQS::Queue ") and "declared by TapStacktest" in queue.reason
+def _delete_the_dlq() -> None:
+    sqs = boto3.client("sqs", region_name="ap-northeast-1")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
 
 
-def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(synth, moto_env, aws):
-    deploy_into_moto(synth.template, "test")
+def _deregister_a_task_definition_and_delete_a_mount_target() -> None:
     ecs = boto3.client("ecs", region_name="ap-northeast-1")
     efs = boto3.client("efs", region_name="ap-northeast-1")
     service = ecs.describe_services(cluster="ecs-cluster-test", services=["video-processing-test"])["services"][0]
@@ -143,11 +190,42 @@ def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(s
     file_system = efs.describe_file_systems()["FileSystems"][0]["FileSystemId"]
     efs.delete_mount_target(MountTargetId=efs.describe_mount_targets(FileSystemId=file_system)["MountTargets"][0][
         "MountTargetId"])
-    report = core.audit(aws, targets.from_suffix("test"))
-    assert failing_on(report) == {("STK-STACK-001", "AWS::ECS::TaskDefinition"),
-                                  ("STK-STACK-001", "AWS::EFS::MountTarget"),
-                                  ("STK-EFS-002", "AWS::EFS::FileSystem")}
-    gone = {f.resource.split(" ", 1)[0]: f.reason for f in report.findings if f.rule_id == "STK-STACK-001"
+
+
+#: What is deleted from a deployment of the real template, and the (rule, resource type) of every FAIL it causes.
+VANISHED = {
+    # the queue, and the policy that went with it
+    "dlq": (_delete_the_dlq, {("STK-STACK-001", "AWS::SQS::Queue"), ("STK-STACK-001", "AWS::SQS::QueuePolicy")}),
+    "task-definition and mount target": (_deregister_a_task_definition_and_delete_a_mount_target, {
+        ("STK-STACK-001", "AWS::ECS::TaskDefinition"), ("STK-STACK-001", "AWS::EFS::MountTarget"),
+        ("STK-EFS-002", "AWS::EFS::FileSystem")}),
+}
+
+
+@pytest.fixture(scope="module")
+def vanished(synth):
+    """One deployment of the real template from which every case of VANISHED is deleted (each deletes other
+    resources, and the cases' FAILs are disjoint), audited once for the module's cases."""
+    assert _disjoint(*(expected for _, expected in VANISHED.values()))
+    with _in_process_moto():
+        deploy_into_moto(synth.template, "test")
+        for delete, _ in VANISHED.values():
+            delete()
+        return _audit_in_process()
+
+
+def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(vanished):
+    _assert_fails_exactly(vanished, "dlq", VANISHED)
+    gone = {f.resource.split(" ", 1)[0]: f for f in vanished.findings
+            if f.rule_id == "STK-STACK-001" and f.status is Status.FAIL}
+    assert {"AWS::SQS::Queue", "AWS::SQS::QueuePolicy"} <= set(gone)
+    queue = gone["AWS::SQS::Queue"]
+    assert queue.reason.startswith("expected AWS::SQS::Queue ") and "declared by TapStacktest" in queue.reason
+
+
+def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(vanished):
+    _assert_fails_exactly(vanished, "task-definition and mount target", VANISHED)
+    gone = {f.resource.split(" ", 1)[0]: f.reason for f in vanished.findings if f.rule_id == "STK-STACK-001"
             and f.status is Status.FAIL}
     assert "deregistered (INACTIVE)" in gone["AWS::ECS::TaskDefinition"]
 
