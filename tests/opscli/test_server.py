@@ -1,5 +1,5 @@
-"""The real opscli process against a moto server on 127.0.0.1 holding a deployed environment: its exit codes and
-what it prints, piped."""
+"""The real opscli process against a moto server on 127.0.0.1 holding a deployed environment: its exit code and
+what it prints, piped (and main(), which the process returns, in process)."""
 
 from __future__ import annotations
 
@@ -34,18 +34,21 @@ def opscli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_audit_process_passes_from_outputs_file(server):
-    endpoint, outputs, _ = server
-    proc = opscli(endpoint, "audit", "--outputs", str(outputs), "-o", "json")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    document = json.loads(proc.stdout)
+def test_audit_process_passes_from_outputs_file(shared_read, local_deployment, capsys):
+    """The audit of the outputs file, from main() in process (`python -m opscli` is sys.exit(main())): exit 0,
+    JSON on stdout and nothing on stderr. What the real process exits with is main()'s return, and that its
+    stderr stays empty, test_audit_process_reports_drift_with_exit_1 proves on the real binary."""
+    code = main(["audit", "--outputs", str(local_deployment.outputs_file), "-o", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    document = json.loads(captured.out)
     assert document["summary"]["PASS"] == len(document["findings"]) > 30
-    assert proc.stderr == ""
+    assert captured.err == ""
 
 
 def test_rotate_check_process_sarif(deployed, capsys):
     """rotate-check's SARIF with every result, from main() in process (`python -m opscli` is sys.exit(main())):
-    what the real process exits with is main()'s return, which the audits above prove on the real binary, and
+    what the real process exits with is main()'s return, which the audit below proves on the real binary, and
     this claim is the SARIF's."""
     code = main(["rotate-check", "secrets", "--suffix", "test", "-o", "sarif", "--sarif-include-pass"])
     captured = capsys.readouterr()
@@ -63,7 +66,8 @@ def test_audit_process_reports_drift_with_exit_1(server, restored_deployment):
         proc = opscli(endpoint, "audit", "--suffix", "test", "--no-color")
     finally:
         kms.enable_key_rotation(KeyId=key_id)
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""  # the real process says nothing beside its report (no warning, no traceback)
     lines = proc.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80  # piped: the view fits 80 columns (rich's default)
     assert lines[1] == f"  {endpoint}"  # the header wraps rather than cut the endpoint
