@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from cdk_app.aspects import mutating_aspects, validating_aspects
 from cdk_app.config import AppConfig
 from platform_spec import catalog
 from platform_spec.catalog import Engine
 from platform_spec.registry import BY_ID, CHECKOV_BUILTIN_COVERED, RESOURCE_RULES, checkov_custom_rule_ids
 from platform_spec.template_engine import RELATIONSHIP_RULE_IDS
+from tests.conftest import CDK_AND_CHECKOV
 
 ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")
 REFERENCE_SHAPES = {
@@ -44,7 +44,10 @@ def test_words_and_references(rule):
         assert rule.engines and rule.stages
 
 
+@CDK_AND_CHECKOV  # cdk_app.aspects imports aws_cdk (tests/conftest.py says why the group)
 def test_every_aspect_rule_is_implemented_by_an_aspect():
+    from cdk_app.aspects import mutating_aspects, validating_aspects
+
     config = AppConfig.for_suffix("unit")
     implemented = {rule_id for aspect in mutating_aspects(config) + validating_aspects(config)
                    for rule_id in aspect.rule_ids}

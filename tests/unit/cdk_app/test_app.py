@@ -14,12 +14,14 @@ import sys
 
 import pytest
 
-from cdk_app.app import main
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from tests.conftest import CDK_AND_CHECKOV, ROOT, cdk_json_context
 
 
+@CDK_AND_CHECKOV  # cdk_app.app imports aws_cdk (tests/conftest.py says why the group)
 def test_main_returns_exit_code_2_with_one_line_for_bad_context():
+    from cdk_app.app import main
+
     err = io.StringIO()
     assert main({"environmentSuffix": "BAD"}, stderr=err) == EXIT_USAGE
     lines = err.getvalue().splitlines()
@@ -67,7 +69,7 @@ def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
         err = io.StringIO()
         # cdk.json's feature flags make Annotations errors fail synth through the validation report.
         context = {**(cdk_json_context() if flags else {}), "environmentSuffix": "qa"}
-        code = main(context, outdir=str(tmp_path / str(encrypted)), stderr=err)
+        code = entry.main(context, outdir=str(tmp_path / str(encrypted)), stderr=err)
         assert code == expected, err.getvalue()
         if expected == EXIT_FINDINGS:
             lines = err.getvalue().splitlines()
@@ -77,6 +79,7 @@ def test_main_exit_codes_follow_the_guardrails(monkeypatch, tmp_path, flags):
             assert err.getvalue() == ""
 
 
+@CDK_AND_CHECKOV
 def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
     from cdk_app.app import declared_at
 
@@ -89,6 +92,7 @@ def test_a_synthesis_error_line_names_the_python_line_of_its_construct():
     assert declared_at("/Elsewhere/X: message", {}) == "/Elsewhere/X: message"
 
 
+@CDK_AND_CHECKOV
 def test_a_synthesis_the_app_s_code_breaks_names_the_line_it_broke_on(tmp_path, monkeypatch):
     """Not a rule's finding but the app's code raising (a construct given a value CDK refuses): the entry point
     prints the traceback, then one line with the line of cdk_app/ it came from, and exits 3."""

@@ -3,8 +3,6 @@ Aspect's own failing and fixing cases are in tests/unit/cdk_app/aspects/, one fi
 
 from __future__ import annotations
 
-from aws_cdk import aws_logs as logs
-
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import project_key, synth_small
 
@@ -12,6 +10,8 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_compliant_small_stack_has_no_errors():
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         logs.LogGroup(stack, "Logs", log_group_name="/ecs/thing-unit", encryption_key=project_key(stack))
     _, errors, _ = synth_small(build)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from cdk_app.l1 import default_resource
 from tests.conftest import CDK_AND_CHECKOV
 
 pytestmark = CDK_AND_CHECKOV  # builds constructs (tests/conftest.py says why the group)
@@ -15,6 +14,8 @@ def test_the_default_child_of_the_type_asked_for_or_an_error_naming_the_construc
     from aws_cdk import App, Stack
     from aws_cdk import aws_s3 as s3
     from aws_cdk import aws_sqs as sqs
+
+    from cdk_app.l1 import default_resource
 
     stack = Stack(App(analytics_reporting=False), "L1")
     bucket = s3.Bucket(stack, "Bucket")

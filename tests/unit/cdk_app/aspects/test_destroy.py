@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import RemovalPolicy
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
-
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import project_key, small_db, synth_small
 
@@ -16,6 +12,10 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_destroy_aspect_turns_retain_and_snapshot_into_delete():
+    from aws_cdk import RemovalPolicy
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
     def build(stack):
         s3.Bucket(stack, "Kept", removal_policy=RemovalPolicy.RETAIN, encryption=s3.BucketEncryption.S3_MANAGED)
         logs.CfnLogGroup(stack, "Snap", log_group_name="/ecs/snap-unit").apply_removal_policy(RemovalPolicy.SNAPSHOT)
@@ -25,6 +25,8 @@ def test_destroy_aspect_turns_retain_and_snapshot_into_delete():
 
 
 def test_destroy_aspect_turns_deletion_protection_off_and_warns():
+    from aws_cdk import RemovalPolicy
+
     def build(stack):
         key = project_key(stack)
         small_db(stack, storage_encryption_key=key, deletion_protection=True, removal_policy=RemovalPolicy.SNAPSHOT)

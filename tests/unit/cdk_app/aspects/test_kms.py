@@ -3,9 +3,6 @@ fails synthesis with STK-KMS-001."""
 
 from __future__ import annotations
 
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import only, project_key, small_db, synth_small
 
@@ -13,6 +10,8 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_kms_aspect_rejects_a_log_group_without_the_cmk():
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         project_key(stack)
         logs.LogGroup(stack, "Logs", log_group_name="/ecs/thing-unit")
@@ -22,6 +21,9 @@ def test_kms_aspect_rejects_a_log_group_without_the_cmk():
 
 
 def test_kms_aspect_rejects_another_customer_key():
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         project_key(stack)
         other = kms.Key(stack, "OtherKey")
@@ -32,6 +34,8 @@ def test_kms_aspect_rejects_another_customer_key():
 
 
 def test_kms_aspect_rejects_an_aws_managed_key_and_unencrypted_storage():
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         project_key(stack)
         small_db(stack, storage_encrypted=False)

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_logs as logs
-
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import only, project_key, synth_small
 
@@ -13,6 +10,9 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_naming_aspect_rejects_bad_and_missing_names():
+    from aws_cdk import aws_ecs as ecs
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         key = project_key(stack)
         logs.LogGroup(stack, "Bad", log_group_name="/ecs/Thing_Prod", encryption_key=key)

@@ -4,7 +4,6 @@ region fixed at synthesis, fails with STK-REGION-001."""
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Environment
 
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import only, synth_small
@@ -13,7 +12,7 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 @pytest.mark.parametrize("env, expected", [
-    (Environment(region="us-east-1"), "region 'us-east-1' is outside Japan"),
+    ({"region": "us-east-1"}, "region 'us-east-1' is outside Japan"),
     (None, "region is not fixed at synthesis"),
 ])
 def test_region_aspect_rejects_other_or_unset_regions(env, expected):

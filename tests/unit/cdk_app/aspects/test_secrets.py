@@ -3,10 +3,6 @@ one (STK-SECRET-001) and a credential in a plain environment variable (STK-SECRE
 
 from __future__ import annotations
 
-from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_rds as rds
-from aws_cdk import aws_secretsmanager as sm
-
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import only, project_key, small_db, synth_small
 
@@ -14,6 +10,9 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_secrets_aspect_rejects_created_secrets_and_secret_writes():
+    from aws_cdk import aws_rds as rds
+    from aws_cdk import aws_secretsmanager as sm
+
     def build(stack):
         key = project_key(stack)
         sm.Secret(stack, "Created", encryption_key=key)
@@ -27,6 +26,8 @@ def test_secrets_aspect_rejects_created_secrets_and_secret_writes():
 
 
 def test_secrets_aspect_rejects_credentials_in_plain_environment():
+    from aws_cdk import aws_ecs as ecs
+
     def build(stack):
         project_key(stack)
         task = ecs.FargateTaskDefinition(stack, "Task", family="task-unit")

@@ -3,8 +3,6 @@ required tags."""
 
 from __future__ import annotations
 
-from aws_cdk import aws_logs as logs
-
 from platform_spec.rules.intrinsics import tag_map
 from platform_spec.tagging import REQUIRED_TAG_KEYS
 from tests.conftest import CDK_AND_CHECKOV
@@ -14,10 +12,12 @@ pytestmark = CDK_AND_CHECKOV  # every test builds constructs (tests/conftest.py 
 
 
 def test_tagging_aspect_tags_l1_l2_and_untyped_resources():
+    from aws_cdk import CfnResource
+    from aws_cdk import aws_logs as logs
+
     def build(stack):
         key = project_key(stack)
         logs.CfnLogGroup(stack, "L1", log_group_name="/ecs/l1-unit", kms_key_id=key.key_arn)
-        from aws_cdk import CfnResource
         CfnResource(stack, "Untyped", type="AWS::IAM::Role", properties={"AssumeRolePolicyDocument": {}})
     template, _, _ = synth_small(build)
     tagged = [r for r in template["Resources"].values() if r["Type"] in {"AWS::Logs::LogGroup", "AWS::IAM::Role",

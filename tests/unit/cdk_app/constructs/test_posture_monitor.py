@@ -11,7 +11,6 @@ from typing import Any
 import botocore.session
 import pytest
 
-from cdk_app.constructs.posture_monitor import MAX_RECEIVES
 from opscli.iam_policy import managed_documents, policy_document
 from opscli.monitor import publish
 from opscli.monitor.__main__ import QUEUE_CALLS, QUEUE_WRITES
@@ -56,7 +55,7 @@ def test_the_queues_the_rule_and_the_schedule_are_the_contracts(synth, monitor_t
     events_lid, events = queues[physical_name("monitor-events", SUFFIX)]
     dead_lid, _ = queues[physical_name("monitor-dead-letter", SUFFIX)]
     # five receives at least before SQS sets a change aside (AWS's advice for a queue Lambda reads)
-    assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES == 5
+    assert events["RedrivePolicy"]["maxReceiveCount"] == monitor.MAX_RECEIVES == 5
     assert ref(events["RedrivePolicy"]["deadLetterTargetArn"]) == dead_lid
     # The rule: CloudTrail's management events of every service of TapStack's declared types, to the queue.
     _, rule = one(monitor_template, "AWS::Events::Rule")

@@ -4,7 +4,6 @@ mounts the scratch space, scales on the queue's backlog and stops slowly."""
 from __future__ import annotations
 
 import pytest
-from aws_cdk.assertions import Match
 
 from tests.conftest import CDK_AND_CHECKOV
 
@@ -13,6 +12,8 @@ pytestmark = pytest.mark.synth
 
 @CDK_AND_CHECKOV  # aws_cdk.assertions or a synthesis in process
 def test_worker_mounts_efs_with_transit_encryption_and_iam(synth):
+    from aws_cdk.assertions import Match
+
     synth.assertions.has_resource_properties("AWS::ECS::TaskDefinition", {
         "Family": "video-processing-test",
         "Volumes": Match.array_with([Match.object_like({
