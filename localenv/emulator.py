@@ -134,6 +134,7 @@ def configure_moto() -> None:
     _take_key_arns_where_kms_does()
     _make_symmetric_keys_without_a_key_pair()
     _keep_the_newer_finding()
+    _filter_findings()
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
@@ -659,6 +660,73 @@ def _keep_the_newer_finding() -> None:
         return failed, succeeded + stale, failures
 
     SecurityHubBackend.batch_import_findings = batch_import_findings  # type: ignore[method-assign]
+
+
+# GetFindings' string filters (AwsSecurityFindingFilters) the emulator applies, by the finding's field each reads.
+FINDING_FILTERS = ("Id", "GeneratorId")
+FINDING_COMPARISONS = ("EQUALS", "PREFIX")
+
+
+def _finding_filter(filters: Any) -> Any:
+    """The predicate GetFindings' `filters` ask for, as Security Hub applies a StringFilter: EQUALS and PREFIX
+    filters on one field are joined by OR, the fields by AND. A filter the emulator does not apply (another field,
+    another comparison, a value that is not a string) is refused, never ignored: ignoring it answers findings the
+    caller asked to leave out."""
+    from moto.securityhub.exceptions import InvalidInputException
+
+    if not filters:
+        return lambda finding: True
+    if not isinstance(filters, dict):
+        raise InvalidInputException(op="GetFindings", msg="Filters must be an object")
+    wanted: list[tuple[str, list[tuple[str, str]]]] = []
+    for field, given in filters.items():
+        if field not in FINDING_FILTERS:
+            raise InvalidInputException(op="GetFindings", msg=f"the local emulator does not filter by {field} "
+                                        f"(only {', '.join(FINDING_FILTERS)})")
+        if not isinstance(given, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("Value"), str) and
+                f.get("Comparison") in FINDING_COMPARISONS for f in given):
+            raise InvalidInputException(op="GetFindings", msg=f"the {field} filter must be a list of string "
+                                        f"filters comparing by {' or '.join(FINDING_COMPARISONS)}")
+        if given:  # an empty list asks for nothing, as on Security Hub
+            wanted.append((field, [(f["Comparison"], f["Value"]) for f in given]))
+
+    def matches(finding: dict[str, Any]) -> bool:
+        for field, alternatives in wanted:
+            value = finding.get(field)
+            if not isinstance(value, str) or not any(value == v if how == "EQUALS" else value.startswith(v)
+                                                     for how, v in alternatives):
+                return False
+        return True
+    return matches
+
+
+def _filter_findings() -> None:
+    """moto gap: GetFindings answered every finding, whatever its Filters. The Id and GeneratorId filters are
+    applied (`_finding_filter`), before the answer is paged as moto pages it."""
+    from moto.securityhub.exceptions import InvalidInputException
+    from moto.securityhub.models import SecurityHubBackend
+    from moto.utilities.paginator import paginate
+
+    if getattr(SecurityHubBackend.get_findings, "_filtered", False):
+        return
+
+    @paginate(pagination_model=SecurityHubBackend.PAGINATION_MODEL)
+    def get_findings(self: Any, filters: Any = None, sort_criteria: Any = None,
+                     max_results: Any = None) -> list[dict[str, Any]]:
+        if max_results is not None:  # as moto checks it
+            try:
+                limit = int(max_results)
+            except ValueError:
+                raise InvalidInputException(op="GetFindings",
+                                            msg="MaxResults must be a number greater than 0") from None
+            if not 1 <= limit <= 100:
+                raise InvalidInputException(op="GetFindings", msg="MaxResults must be a number between 1 and 100")
+        wanted = _finding_filter(filters)
+        return [f.as_dict() for f in self.findings if wanted(f.data)]
+
+    get_findings._filtered = True  # type: ignore[attr-defined]
+    SecurityHubBackend.get_findings = get_findings  # type: ignore[method-assign]
 
 
 def register_stack(record: dict[str, Any], *, account: str, region: str) -> None:

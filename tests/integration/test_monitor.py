@@ -23,10 +23,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -158,14 +159,20 @@ def drained(watched: Watched, what: str) -> None:
     poll(empty, what, every=1.0)  # each look is a request here and in the emulator; a whole run takes seconds
 
 
-def hub(watched: Watched) -> dict[str, dict]:
-    """Every finding of the emulator's Security Hub by id: GetFindings page after page, signed as botocore signs
-    it, its JSON read as it is (botocore's parse of the ~800 findings costs three times the rest of a read; every
-    field the tests judge is a string or a list of them, which it leaves as they are)."""
+def hub(watched: Watched, *, ids: Iterable[str] = (), generators: Iterable[str] = ()) -> dict[str, dict]:
+    """The findings of the emulator's Security Hub by id: every one, or those of the given `ids` and/or of the
+    given rules (`generators`: their GeneratorId), as GetFindings' Id and GeneratorId filters select them (EQUALS,
+    at most 20 values each, as Security Hub takes them). Page after page, signed as botocore signs it, its JSON
+    read as it is (botocore's parse of the ~800 findings costs three times the rest of a read; every field the
+    tests judge is a string or a list of them, which it leaves as they are)."""
+    filters = {field: [{"Value": value, "Comparison": "EQUALS"} for value in sorted(set(values))]
+               for field, values in (("Id", ids), ("GeneratorId", generators)) if values}
+    assert all(0 < len(values) <= 20 for values in filters.values()), filters
     found: dict[str, dict] = {}
     token = None
     while True:
-        body = json.dumps({"MaxResults": 100, **({"NextToken": token} if token else {})})
+        body = json.dumps({"MaxResults": 100, **({"Filters": filters} if filters else {}),
+                           **({"NextToken": token} if token else {})})
         request = AWSRequest("POST", f"{watched.endpoint_url}/findings", data=body,
                              headers={"Content-Type": "application/json"})
         SigV4Auth(Credentials("local-emulator", "local-emulator"), "securityhub", "ap-northeast-1").add_auth(request)
@@ -206,12 +213,12 @@ def _runs(watched: Watched, since: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("kind", ["db-open-to-the-world", "alarm-actions-disabled"])
 def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watched, kind):
     toggle, rules, (rtype, _), _ = DRIFTS[kind]
-    before = _of(hub(watched), rules, rtype, "FAILED", watched)
+    before = _of(hub(watched, generators=rules), rules, rtype, "FAILED", watched)
     mark, since = len(watched.log_lines()), logged_runs(watched)
     toggle(watched, False)
 
     def opened_now() -> set[str]:
-        found = hub(watched)
+        found = hub(watched, generators=rules)
         return {i for i in _of(found, rules, rtype, "FAILED", watched) - before if found[i]["RecordState"] == "ACTIVE"}
 
     try:
@@ -220,8 +227,9 @@ def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watc
     finally:
         since = logged_runs(watched)
         toggle(watched, True)
-    published(watched, lambda: {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched).items()
-                                if i in opened} == {("PASSED", "ARCHIVED")},
+    published(watched, lambda: {(f["Compliance"]["Status"], f["RecordState"])
+                                for i, f in hub(watched, ids=opened).items() if i in opened} ==
+              {("PASSED", "ARCHIVED")},
               f"{kind}: its findings PASSED and ARCHIVED after the fix", since=since)
     changed = [r for r in _runs(watched, mark) if r["kind"] == "change" and r["changes"]]
     assert changed and all(r["poison"] == 0 and r["findings"]["ERROR"] == 0 for r in changed)
@@ -252,14 +260,16 @@ def test_a_storm_on_one_resource_is_read_once_per_window_and_ends_on_its_last_st
         [window] = [r["window"] for r in watched.log_lines() if r["event"] == "started"]
         assert len(runs) <= math.ceil(took / window) + 1, (len(runs), took)
         assert len({r["read"] for r in runs}) == 1
-        published(watched, lambda: _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
+        published(watched, lambda: _of(hub(watched, generators={"STK-S3-001"}), {"STK-S3-001"}, "AWS::S3::Bucket",
+                                       "FAILED", watched),
                   "the storm's last state (open) FAILED")
     finally:
         since = logged_runs(watched)
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True})
-    published(watched, lambda: not _of(hub(watched), {"STK-S3-001"}, "AWS::S3::Bucket", "FAILED", watched),
+    published(watched, lambda: not _of(hub(watched, generators={"STK-S3-001"}), {"STK-S3-001"}, "AWS::S3::Bucket",
+                                       "FAILED", watched),
               "the bucket closed again PASSED", since=since)
 
 
@@ -357,14 +367,14 @@ def test_a_monitor_that_cannot_read_says_not_available_and_keeps_the_change(watc
     with _refused(aws, "ec2", "DescribeSecurityGroups", 403, "UnauthorizedOperation"):
         outcome = handler.process(aws, settings, [Record("refused", _change(group))], log=lambda *_, **__: None)
     assert list(outcome.retry) == ["refused"] and "UnauthorizedOperation" in outcome.retry["refused"]
-    found = hub(watched)
+    found = hub(watched, generators=rules)
     unavailable = _of(found, rules, rtype, "NOT_AVAILABLE", watched)
     assert unavailable and not _of(found, rules, rtype, "PASSED", watched) & unavailable
     outcome = handler.process(aws, settings, [Record("again", _change(group), receive_count=2)],
                               log=lambda *_, **__: None)
     assert not outcome.retry
-    assert {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched).items() if i in unavailable} == {
-        ("PASSED", "ARCHIVED")}
+    assert {(f["Compliance"]["Status"], f["RecordState"]) for i, f in hub(watched, ids=unavailable).items()
+            if i in unavailable} == {("PASSED", "ARCHIVED")}
 
 
 def test_the_lambda_handler_dead_letters_poison_or_returns_it_as_a_batch_item_failure(watched, monkeypatch):
@@ -530,7 +540,7 @@ def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_clo
         _fire_schedule(watched)
         # the schedule's message, sent once the role was made, was judged: a whole run read the role
         drained(watched, "the schedule's message with the role judged")
-        found = hub(watched)
+        found = hub(watched, generators={stk_perim.IDENTITY_ID})
         opened = {fid: f for fid, f in found.items() if f["GeneratorId"] == stk_perim.IDENTITY_ID and
                   f["Compliance"]["Status"] == "FAILED" and f["RecordState"] == "ACTIVE"}
         assert len(opened) == 1, opened
@@ -538,7 +548,7 @@ def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_clo
         assert ":kms:" in finding["Resources"][0]["Id"] and role in finding["Description"]
     _fire_schedule(watched)
     drained(watched, "the schedule's message without the role judged")
-    closed = hub(watched)[fid]
+    closed = hub(watched, ids={fid})[fid]
     assert (closed["Compliance"]["Status"], closed["RecordState"]) == ("PASSED", "ARCHIVED")
 
 
@@ -610,7 +620,7 @@ def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(
     since = logged_runs(watched)
     cloudwatch.delete_alarms(AlarmNames=[name])
     try:
-        published(watched, lambda: (found := hub(watched)) and
+        published(watched, lambda: (found := hub(watched, ids=mine)) and
                   found[presence[0]]["Compliance"]["Status"] == "FAILED" and
                   {(found[fid]["Compliance"]["Status"], found[fid]["RecordState"]) for fid in mine
                    if fid not in presence} == {("NOT_AVAILABLE", "ARCHIVED")},
@@ -618,7 +628,7 @@ def test_a_deleted_resource_keeps_only_its_presence_failed_then_is_judged_again(
     finally:
         since = logged_runs(watched)
         cloudwatch.put_metric_alarm(**again, Tags=tags)
-    published(watched, lambda: {hub(watched)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
+    published(watched, lambda: {hub(watched, ids=mine)[fid]["Compliance"]["Status"] for fid in mine} == {"PASSED"},
               "the alarm put back: every check PASSED", since=since)
 
 
@@ -679,7 +689,9 @@ def test_up_run_again_starts_a_consumer_that_was_killed(watched, synth, capsys):
 
 def test_the_emulators_security_hub_keeps_the_later_update_of_a_finding(watched):
     """As Security Hub orders a provider's updates of one finding by UpdatedAt: an older update is accepted and
-    changes nothing (what makes a run stamped with when its reads began safe against a run that ended later)."""
+    changes nothing (what makes a run stamped with when its reads began safe against a run that ended later). And
+    as it filters GetFindings (what `hub` reads with): EQUALS and PREFIX filters on one field joined by OR, the
+    fields by AND; a filter the emulator does not apply is refused, never ignored."""
     client = watched.client("securityhub")
     account = watched.client("sts").get_caller_identity()["Account"]
 
@@ -693,8 +705,30 @@ def test_the_emulators_security_hub_keeps_the_later_update_of_a_finding(watched)
     newer = client.batch_import_findings(Findings=[finding("FAILED", "2026-01-02T03:00:10.000Z")])
     older = client.batch_import_findings(Findings=[finding("PASSED", "2026-01-02T03:00:00.000Z")])
     assert newer["SuccessCount"] == older["SuccessCount"] == 1 and older["FailedCount"] == 0
-    kept = hub(watched)["ordering-test"]
+    kept = hub(watched, ids={"ordering-test"})["ordering-test"]
     assert (kept["Compliance"]["Status"], kept["UpdatedAt"]) == ("FAILED", "2026-01-02T03:00:10.000Z")
     client.batch_import_findings(Findings=[finding("PASSED", "2026-01-02T03:00:20.000Z")])
-    kept = hub(watched)["ordering-test"]
+    kept = hub(watched, ids={"ordering-test"})["ordering-test"]
     assert kept["Compliance"]["Status"] == "PASSED"
+
+    assert set(hub(watched, ids={"ordering-test", "no-such-finding"})) == {"ordering-test"} != set(hub(watched))
+
+    def ids(**filters: list[tuple[str, str]]) -> list[str]:
+        return [f["Id"] for f in client.get_findings(Filters={field: [
+            {"Value": value, "Comparison": how} for how, value in given] for field, given in filters.items()})[
+            "Findings"]]
+    assert ids(Id=[("PREFIX", "ordering-"), ("EQUALS", "no-such-finding")], GeneratorId=[("EQUALS", "ordering")]) \
+        == ["ordering-test"]
+    assert ids(Id=[("PREFIX", "ordering-")], GeneratorId=[("EQUALS", "another")]) == []
+    for refused in ({"Title": [("EQUALS", "t")]}, {"Id": [("NOT_EQUALS", "ordering-test")]}):
+        with pytest.raises(botocore.exceptions.ClientError, match="InvalidInputException"):
+            ids(**refused)
+    # the same predicate in process (the emulator's process is not measured), on what botocore never sends
+    from moto.securityhub.exceptions import InvalidInputException
+
+    from localenv.emulator import _finding_filter
+    assert _finding_filter(None)({}) and _finding_filter({"Id": []})({"Id": "x"})
+    assert not _finding_filter({"GeneratorId": [{"Value": "o", "Comparison": "PREFIX"}]})({"Id": "x"})
+    for malformed in (["Id"], {"Id": "x"}, {"Id": [{"Value": 1, "Comparison": "EQUALS"}]}, {"Title": []}):
+        with pytest.raises(InvalidInputException):
+            _finding_filter(malformed)
