@@ -37,7 +37,7 @@ from localenv import processes
 from localenv.__main__ import main as localenv_main
 from localenv.deploy import ACCOUNT
 from opscli import core, targets
-from opscli.aws import new_session
+from opscli.aws import Aws, new_session
 from opscli.model import resource_parts
 from opscli.monitor import handler, lambda_handler, resolve, run
 from opscli.monitor.__main__ import main
@@ -48,6 +48,7 @@ from platform_spec.rules import stk_perim
 from tests.conftest import ROOT, SUFFIX, unmeasured
 from tests.integration.conftest import Deployment
 from tests.integration.test_drift import DRIFTS, _db_security_group
+from tests.library_tracing import untraced_with_its_threads
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("monitor")]
 WAIT = 120.0  # seconds a condition may take on a busy machine before the test fails (one change takes ~3 s)
@@ -97,6 +98,14 @@ def watched(monitored_deployment) -> Watched:
     # the consumer has judged what the monitor's own deployment sent it (its role: the whole audit)
     poll(lambda: [r for r in made.log_lines() if r["event"] == "run"], "the consumer's first run")
     return made
+
+
+@pytest.fixture(scope="module")
+def monitor_aws(watched) -> Aws:
+    """The monitor's guarded session on the deployment (every read opscli declares, and its writes), made once for
+    the module's batches run in process: its twenty clients are made once, not once per test. Each batch clears
+    its call log (`handler.process`), and a refusal is hooked on its client for one block only (`_refused`)."""
+    return handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
 
 
 def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT, every: float = 0.2) -> Any:
@@ -356,13 +365,23 @@ def _change(group: str) -> str:
         "requestParameters": {"groupId": group}, "responseElements": None}})
 
 
-def test_a_monitor_that_cannot_read_says_not_available_and_keeps_the_change(watched):
+def _alarm_change(watched: Watched) -> str:
+    """A change to one of the stack's alarms (DisableAlarmActions, as CloudTrail records it): a batch that reads
+    the alarm alone (an alarm has no relations to read with it), for the batches whose subject is not what the
+    change names but what becomes of a message that was judged."""
+    name = min(physical for lid, physical in _physical(watched).items()
+               if _types(watched).get(lid) == "AWS::CloudWatch::Alarm" and physical)
+    return json.dumps({"detail-type": monitor.CLOUDTRAIL_DETAIL_TYPE, "source": "aws.monitoring", "account": ACCOUNT,
+                       "region": "ap-northeast-1", "detail": {
+        "eventSource": "monitoring.amazonaws.com", "eventName": "DisableAlarmActions",
+        "requestParameters": {"alarmNames": [name]}, "responseElements": None}})
+
+
+def test_a_monitor_that_cannot_read_says_not_available_and_keeps_the_change(watched, monitor_aws):
     """A change whose resource the monitor may not read: NOT_AVAILABLE for every check it has (never PASSED), and
     the change is left on the queue; read again, each is judged (PASSED and ARCHIVED: the group is as declared)."""
     _, rules, (rtype, _), _ = DRIFTS["db-open-to-the-world"]
-    group = _db_security_group(watched)
-    aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
-    settings = Settings(suffix=SUFFIX)
+    group, aws, settings = _db_security_group(watched), monitor_aws, Settings(suffix=SUFFIX)
 
     with _refused(aws, "ec2", "DescribeSecurityGroups", 403, "UnauthorizedOperation"):
         outcome = handler.process(aws, settings, [Record("refused", _change(group))], log=lambda *_, **__: None)
@@ -387,7 +406,7 @@ def test_the_lambda_handler_dead_letters_poison_or_returns_it_as_a_batch_item_fa
     for key in (monitor.ENV_BUCKET, monitor.ENV_DEAD_LETTER_QUEUE, monitor.ENV_MAX_RECEIVES):
         monkeypatch.delenv(key, raising=False)
     event = {"Records": [
-        {"messageId": "ok", "body": _change(_db_security_group(watched)), "attributes": {}},
+        {"messageId": "ok", "body": _alarm_change(watched), "attributes": {}},
         {"messageId": "bad", "body": "[]", "attributes": {"ApproximateReceiveCount": "1"}}]}
     assert lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
     monkeypatch.setenv(monitor.ENV_DEAD_LETTER_QUEUE, watched.monitor["outputs"][monitor.OUTPUT_DEAD_LETTER_QUEUE_URL])
@@ -506,7 +525,7 @@ def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str]
     # the role's one PutMetricData, held to the namespace, puts the heartbeat too: a complete whole run
     assert [line["complete"] for line in whole if line["event"] == "heartbeat"] == [1], whole
 
-    change = Record("change", _change(_db_security_group(watched)))
+    change = Record("change", _alarm_change(watched))
     for action, failed_event, record in (("securityhub:BatchImportFindings", "import-failed", change),
                                          ("s3:PutObject", "report-failed", change),
                                          ("sqs:SendMessage", "dead-letter-failed", Record("poison", "[]"))):
@@ -563,15 +582,14 @@ def _schedule() -> str:
     return json.dumps(monitor.schedule_input(SUFFIX))
 
 
-def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed(watched):
+def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed(watched, monitor_aws):
     """The hourly audit with kms:DescribeKey refused: every check the project key has is NOT_AVAILABLE (and ACTIVE)
     in Security Hub, none PASSED from an earlier run; read again, each is judged again. Every finding the full
     read gave is one of the checks `run.checks_of` knows for its resource (what lets a run retire the others)."""
     # the consumer's whole runs (its first, a change to the account's IAM) are over: none overlaps these (a run
     # whose reads began after the blind one's would rightly replace its findings)
     drained(watched, "the consumer's runs before this test's")
-    aws = handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
-    settings = Settings(suffix=SUFFIX)
+    aws, settings = monitor_aws, Settings(suffix=SUFFIX)
     scope = core.stack_scope(aws, targets.from_suffix(SUFFIX))
     keys = {r.logical_id for r in scope.resources if r.type == "AWS::KMS::Key"}
     assert keys
@@ -586,7 +604,10 @@ def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed
     assert set(of_keys) >= set(before)  # every finding the key had was sent again
     assert {(f["Compliance"]["Status"], f["RecordState"]) for f in of_keys.values()} == {("NOT_AVAILABLE", "ACTIVE")}
     assert all("AccessDenied" in f["Description"] for f in of_keys.values())
-    outcome = handler.process(aws, settings, [Record("again", _schedule())], log=lambda *_, **__: None)
+    # The same whole run on the same stack as the blind one (traced: every line of ours it runs, the keys' reads
+    # too, the role's whole run in this module runs), so it is not traced again.
+    outcome = untraced_with_its_threads(handler.process)(aws, settings, [Record("again", _schedule())],
+                                                         log=lambda *_, **__: None)
     found = hub(watched)
     assert {found[fid]["Compliance"]["Status"] for fid in before} == {f["Compliance"]["Status"]
                                                                       for f in before.values()}
