@@ -28,8 +28,9 @@ from opscli import account_iam, core, livestack, stackcheck, targets
 from opscli.model import Finding, resource_parts
 from opscli.monitor import messages, resolve, run
 from opscli.monitor.messages import Change, Record
+from opscli.readers import READERS
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE
-from tests.library_tracing import untraced_with_its_threads
+from tests.library_tracing import untraced, untraced_with_its_threads
 
 RECORDED = "tests.recorded"  # the key of a write's recorded parameters in botocore's request context
 
@@ -104,6 +105,39 @@ def recorded(session: Any, account: str, suffix: str) -> Iterator[list[Change]]:
         yield changes
     finally:
         listeners.remove(listener)
+
+
+class _TracedFor:
+    """A reader whose reads run under coverage's tracer only for the resources in `traced` (as is, when coverage
+    is not measuring); for the others, outside it in the reading thread (`untraced`)."""
+
+    def __init__(self, reader: Any, traced: frozenset[str]) -> None:
+        self.reader, self.traced = reader, traced
+        self.untraced_read = untraced(reader.read)
+
+    def read(self, context: Any, declared: Any) -> Any:
+        if declared.logical_id in self.traced:
+            return self.reader.read(context, declared)
+        return self.untraced_read(context, declared)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reader, name)
+
+
+def _read(aws: Any, scope: Any, traced: frozenset[str] | None, **kwargs: Any) -> livestack.LiveStack:
+    """livestack.read_stack of what a monitor run reads for a case's writes; with `traced`, the readers run under
+    coverage's tracer only for those resources (what the writes touched: the only ones whose answers differ from
+    the baseline's), and outside it for the rest of the read, which answer as at the session's start, when its
+    traced read ran the same lines of their readers. Everything else of the read (its pool, the account's IAM) and
+    what is made of it (judging, drift, the planner) stays traced."""
+    if traced is None:
+        return livestack.read_stack(aws, scope, **kwargs)
+    saved = dict(READERS)
+    READERS.update({rtype: _TracedFor(reader, traced) for rtype, reader in saved.items()})
+    try:
+        return livestack.read_stack(aws, scope, **kwargs)
+    finally:
+        READERS.update(saved)
 
 
 def deployment_read(aws: Any, scope: Any, account: str) -> livestack.LiveStack:
@@ -222,14 +256,27 @@ class Monitor:
             yield changes
         self.restored(changes, baseline)
 
+    def touched(self, changes: list[Change]) -> frozenset[str]:
+        """What `changes` name, with their children and what their declarations take an attribute of: the resources
+        whose reads the writes may have changed."""
+        named = set().union(*(resolve.named(self.idx, c) for c in changes))
+        touched = set(named)
+        for lid in named:
+            touched |= self.idx.children.get(lid, frozenset())
+        for lid in set(touched):
+            touched |= self.idx.needs.get(lid, frozenset())
+        return frozenset(touched)
+
     def judge(self, changes: list[Change], *, whole: bool | None = None) -> Judged:
         """Read and judge what a monitor run reads for `changes`: a whole-stack read where one asks for it (`whole`
         None), or where the caller does (True: for a change no monitor run receives); False: what the planner
         names even for a change a run reads the whole stack for (a restore's proof compares the account's IAM
         itself)."""
         usable = [c for c in changes if not c.failed]
+        touched = self.touched(usable)
         if whole or (whole is None and any(run.asks_for_whole(c, self.settings) for c in usable)):
-            live = livestack.read_stack(self.aws, self.scope, account=self.account, account_iam=True)
+            # a change no monitor run receives (`whole`) may have touched anything: traced throughout
+            live = _read(self.aws, self.scope, None if whole else touched, account=self.account, account_iam=True)
             every = frozenset(r.logical_id for r in self.scope.resources)
             drift, _ = stackcheck.drift(live, expected_tags=self.tags)
             audit = stackcheck.judge(live, expected_tags=self.tags)
@@ -238,8 +285,7 @@ class Monitor:
         if not named:
             return Judged(False, named, frozenset(), frozenset(), False, [], [], None)
         plan = resolve.plan(self.idx, set(named))
-        live = livestack.read_stack(self.aws, self.scope, account=self.account, only=plan.read,
-                                    account_iam=plan.account)
+        live = _read(self.aws, self.scope, touched, account=self.account, only=plan.read, account_iam=plan.account)
         read = set(plan.read)
 
         def about(findings: list[Finding]) -> list[Finding]:
@@ -267,11 +313,7 @@ class Monitor:
                 "the test left the shared deployment changed: the account's IAM differs from the module's start"
         named = set().union(*(resolve.named(self.idx, c) for c in usable))
         assert named or iam, f"no write of the case names a resource of the stack: {[c.name for c in changes]}"
-        touched = set(named)
-        for lid in named:
-            touched |= self.idx.children.get(lid, frozenset())
-        for lid in set(touched):
-            touched |= self.idx.needs.get(lid, frozenset())
+        touched = self.touched(usable)
         now = untraced_with_its_threads(livestack.read_stack)(self.aws, self.scope, account=self.account, only=touched)
         left = {lid: _differences(self.before.resources.get(lid), now.resources.get(lid), explicit=False)
                 for lid in sorted(touched)}
