@@ -105,11 +105,14 @@ SECRET: list[tuple[str, dict[str, Any]]] = [
 @pytest.fixture(scope="module")
 def read(deployment):
     """The local deployment read once (the picture every case breaks a copy of), its target and its ids: locally,
-    the compliant shared deployment's read that tests/opscli's `shared_read` serves (the same scope, read once)."""
+    the compliant shared deployment's read that tests/opscli's `shared_read` serves (the same scope, read once), an
+    audit's read with the account's IAM beside the stack: the process's first read of the deployment, which the
+    session's baseline judges (tests/conftest.first_read), rather than one more read of it."""
     target = targets.from_outputs(deployment.outputs_file)
     aws = deployment.aws
     with sharing_reads(COMPLIANT_READS if deployment.local else {}):
-        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws))
+        live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws),
+                                    account_iam=True)
     ids = {r.declared.physical_id for r in live.resources.values() if r.declared.physical_id}
     ids |= {v for attrs in live.resolver.attrs.values() for v in attrs.values() if isinstance(v, str)}
     return live, target, aws, ids
