@@ -63,9 +63,11 @@ def _as_moto_needs(document: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def enforced(local_deployment):
-    """The session's shared deployment, a user holding exactly the policy, and its access key. Enforcement is on only
-    inside `_read_as_auditor` (tests run one at a time in a test process: no other test reads meanwhile); the user
-    is removed after the module, and the deployment is then as it was (no user of that name, enforcement off)."""
+    """The session's shared deployment, a user holding exactly the policy, and opscli's access as that user (its
+    clients made once for the module: a client costs its model, class and endpoint again each time; what the user
+    may do is the user's policy, which moto judges on each request). Enforcement is on only inside
+    `_read_as_auditor` (tests run one at a time in a test process: no other test reads meanwhile); the user is
+    removed after the module, and the deployment is then as it was (no user of that name, enforcement off)."""
     deployment = local_deployment
     admin = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                         region_name="ap-northeast-1").client("iam", endpoint_url=deployment.endpoint)
@@ -74,7 +76,9 @@ def enforced(local_deployment):
         admin.put_user_policy(UserName=USER, PolicyName="opscli",
                               PolicyDocument=json.dumps(_as_moto_needs(_scoped(deployment))))
         key = admin.create_access_key(UserName=USER)["AccessKey"]
-        yield deployment, admin, key
+        session = new_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                              region_name="ap-northeast-1")
+        yield deployment, admin, Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=1)
     finally:
         _enforce(deployment.endpoint, float("inf"))
         for access_key in admin.list_access_keys(UserName=USER)["AccessKeyMetadata"]:
@@ -90,12 +94,9 @@ def _scoped(deployment) -> dict:
     return policy_document(targets=targets.from_outputs(deployment.outputs_file), account="123456789012")
 
 
-def _read_as_auditor(deployment, key) -> tuple[list, list, list]:
+def _read_as_auditor(deployment, aws) -> tuple[list, list, list]:
     _enforce(deployment.endpoint, 0)
     try:
-        session = new_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                              region_name="ap-northeast-1")
-        aws = Aws(session=session, endpoint_url=deployment.endpoint, max_attempts=1)
         target = targets.from_outputs(deployment.outputs_file)
         live = livestack.read_stack(aws, core.stack_scope(aws, target), account=core.account_id(aws),
                                     account_iam=True)
@@ -111,8 +112,8 @@ def _errors(findings) -> list[tuple[str, str]]:
 
 
 def test_the_generated_policy_is_enough_for_every_check(enforced):
-    deployment, _admin, key = enforced
-    audit, drift, secrets = _read_as_auditor(deployment, key)
+    deployment, _admin, auditor = enforced
+    audit, drift, secrets = _read_as_auditor(deployment, auditor)
     assert _errors(secrets) == []
     assert len(audit) > 400 and secrets
     assert _errors(audit + drift) == []
@@ -127,12 +128,12 @@ def test_without_one_statement_exactly_its_checks_are_access_denied(enforced):
     """Without the RDS statement, the RDS resources are ERROR "access denied" (and the whole-stack rules that
     needed them, "is not known"), and nothing else. (RDS: moto enforces its query protocol; it was seen to let
     SQS's JSON-protocol reads through with no statement at all.)"""
-    deployment, admin, key = enforced
+    deployment, admin, auditor = enforced
     document = _scoped(deployment)
     kept = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != "OpscliReadRds"]}
     admin.put_user_policy(UserName=USER, PolicyName="opscli", PolicyDocument=json.dumps(_as_moto_needs(kept)))
     try:
-        audit, _drift, secrets = _read_as_auditor(deployment, key)
+        audit, _drift, secrets = _read_as_auditor(deployment, auditor)
     finally:
         admin.put_user_policy(UserName=USER, PolicyName="opscli",
                               PolicyDocument=json.dumps(_as_moto_needs(document)))
