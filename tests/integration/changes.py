@@ -124,20 +124,28 @@ class _TracedFor:
         return getattr(self.reader, name)
 
 
-def _read(aws: Any, scope: Any, traced: frozenset[str] | None, **kwargs: Any) -> livestack.LiveStack:
-    """livestack.read_stack of what a monitor run reads for a case's writes; with `traced`, the readers run under
-    coverage's tracer only for those resources (what the writes touched: the only ones whose answers differ from
-    the baseline's), and outside it for the rest of the read, which answer as at the session's start, when its
-    traced read ran the same lines of their readers. Everything else of the read (its pool, the account's IAM) and
-    what is made of it (judging, drift, the planner) stays traced."""
-    if traced is None:
-        return livestack.read_stack(aws, scope, **kwargs)
+@contextlib.contextmanager
+def readers_traced_for(traced: frozenset[str]) -> Iterator[None]:
+    """For the block, every reader runs under coverage's tracer only for the resources in `traced` (what a case's
+    writes touched: the only ones whose answers differ from the baseline's), and outside it for the rest of a read,
+    which answer as at the session's start, when its traced read ran the same lines of their readers. Everything
+    else of a read (its pool, the account's IAM) and what is made of it (judging, drift, the planner, a report)
+    stays traced."""
     saved = dict(READERS)
     READERS.update({rtype: _TracedFor(reader, traced) for rtype, reader in saved.items()})
     try:
-        return livestack.read_stack(aws, scope, **kwargs)
+        yield
     finally:
         READERS.update(saved)
+
+
+def _read(aws: Any, scope: Any, traced: frozenset[str] | None, **kwargs: Any) -> livestack.LiveStack:
+    """livestack.read_stack of what a monitor run reads for a case's writes; with `traced`, its readers traced for
+    those resources only (`readers_traced_for`)."""
+    if traced is None:
+        return livestack.read_stack(aws, scope, **kwargs)
+    with readers_traced_for(traced):
+        return livestack.read_stack(aws, scope, **kwargs)
 
 
 def deployment_read(aws: Any, scope: Any, account: str) -> livestack.LiveStack:
@@ -266,6 +274,11 @@ class Monitor:
         for lid in set(touched):
             touched |= self.idx.needs.get(lid, frozenset())
         return frozenset(touched)
+
+    def traced_for(self, changes: list[Change]) -> contextlib.AbstractContextManager[None]:
+        """A block whose reads of the whole deployment (an audit's, in process) run the readers traced only for what
+        `changes` (a case's writes so far) touched (`readers_traced_for`)."""
+        return readers_traced_for(self.touched([c for c in changes if not c.failed]))
 
     def judge(self, changes: list[Change], *, whole: bool | None = None) -> Judged:
         """Read and judge what a monitor run reads for `changes`: a whole-stack read where one asks for it (`whole`

@@ -343,7 +343,8 @@ def test_a_bucket_policy_naming_a_key_twice_is_error_never_pass(local, monitor, 
     objects = f"arn:aws:s3:::{local.outputs['IngestBucketName']}/*"
     twice = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "' + objects
              + '", "Effect": "Deny"}')
-    with monitor.restoring(local.session, baseline_posture), _bucket_text(local, _added(twice)):
+    with monitor.restoring(local.session, baseline_posture) as writes, _bucket_text(local, _added(twice)), \
+            monitor.traced_for(writes):
         code, findings = audit(local)
     assert code == 3  # ERROR: the policy could not be read, so nothing that reads it gives a verdict
     errors = [f for f in findings if f["status"] == "ERROR"]
@@ -377,8 +378,9 @@ def test_a_role_trusted_by_what_only_looks_pinned_or_inside_fails_perim_002(loca
     statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
     if condition:
         statement["Condition"] = condition
-    with monitor.restoring(local.session, baseline_posture), \
-            _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}):
+    with monitor.restoring(local.session, baseline_posture) as writes, \
+            _role(local, "evasive-trust", {"Version": "2012-10-17", "Statement": [statement]}), \
+            monitor.traced_for(writes):
         code, findings = audit(local)
     assert code == 1
     found = [f for f in failed(findings) if f["rule_id"] == stk_perim.IDENTITY_ID]

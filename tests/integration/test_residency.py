@@ -232,9 +232,10 @@ def test_a_path_out_of_japan_fails_its_residency_rule_alone(local, monitor, all_
 
 def test_opscli_audit_names_the_rule_the_resource_and_the_destination(local, monitor, all_restored, baseline_posture):
     """The command an operator runs: exit 1, the finding in the JSON report as the audit above found it."""
-    with monitor.restoring(local.session, baseline_posture), bucket_replicated_to_virginia(local) as destination:
+    with monitor.restoring(local.session, baseline_posture) as writes, \
+            bucket_replicated_to_virginia(local) as destination:
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), monitor.traced_for(writes):
             code = main(["audit", "--outputs", str(local.outputs_file), "--endpoint-url", local.endpoint_url,
                          "-o", "json"])
     failed = [f for f in json.loads(out.getvalue())["findings"] if f["status"] == "FAIL"]
