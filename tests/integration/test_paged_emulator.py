@@ -18,6 +18,7 @@ from localenv.pager import STATS_PATH
 from opscli import core, livestack, targets
 from opscli.aws import new_session
 from tests.conftest import deployment_process, hooked, local_aws, posture
+from tests.integration.changes import readers_traced_for
 from tests.opscli.conftest import sharing_reads
 from tests.opscli.test_fault_harness import MONITOR_ONLY
 
@@ -79,9 +80,11 @@ def test_every_check_reaches_the_same_posture_in_pages_of_one(paged, baseline_po
                     largest[operation] = max(largest.get(operation, 0), len(parsed[key]))
 
     # This test's own read is always real (its calls are what it judges): a read the other test left in
-    # `paged_reads` would be served without a call. Its read is left there for the other test.
+    # `paged_reads` would be served without a call. Its read is left there for the other test. The readers run
+    # outside coverage's tracer (what they run in pages is measured by their own tests, tests/opscli/readers, on
+    # stubbed pages); the pool, the account's IAM, the declaration's pages and the judging stay traced.
     own: dict = {}
-    with hooked(aws, "after-call.*.*", note), sharing_reads(own):
+    with hooked(aws, "after-call.*.*", note), sharing_reads(own), readers_traced_for(frozenset()):
         found = posture(paged)
     paged_reads.update(own)
     with urllib.request.urlopen(paged.endpoint + STATS_PATH, timeout=10) as answer:
