@@ -57,12 +57,17 @@ def analyse_once_after_combining(config: pytest.Config) -> bool:
 
 
 def analyse_once_after(cov: Any, method: str) -> bool:
-    """From the end of `cov`'s `method` (its data is final then), `cov`'s analysis of a file is made once and kept.
-    Only a file named by its path is kept (what a report asks for); anything else is analysed as before."""
+    """From the end of `cov`'s `method` (its data is final then), `cov`'s analysis of a file is made once and kept,
+    and so is the file reporter it was made with: a report reads the analysis beside the reporter that
+    `_get_file_reporters` gives it (the LCOV report asks that reporter's parser for arc descriptions, which only
+    the parser that made the analysis has). Only a file named by its path is kept (what a report asks for);
+    anything else is analysed as before."""
     analyse, final = getattr(cov, "_analyze", None), getattr(cov, method, None)
-    if not callable(analyse) or not callable(final):
+    reporter = getattr(cov, "_get_file_reporter", None)
+    if not callable(analyse) or not callable(final) or not callable(reporter):
         return False
     kept: dict[str, Any] = {}
+    reporters: dict[str, Any] = {}
     done = False
 
     @functools.wraps(final)
@@ -70,8 +75,17 @@ def analyse_once_after(cov: Any, method: str) -> bool:
         nonlocal done
         result = final(*args, **kwargs)
         kept.clear()
+        reporters.clear()
         done = True
         return result
+
+    @functools.wraps(reporter)
+    def one_reporter(morf: Any) -> Any:
+        if not done or not isinstance(morf, str):
+            return reporter(morf)
+        if morf not in reporters:
+            reporters[morf] = reporter(morf)
+        return reporters[morf]
 
     @functools.wraps(analyse)
     def once(morf: Any, *args: Any, **kwargs: Any) -> Any:
@@ -82,5 +96,6 @@ def analyse_once_after(cov: Any, method: str) -> bool:
         return kept[morf]
 
     setattr(cov, method, finishing)
+    cov._get_file_reporter = one_reporter
     cov._analyze = once
     return True

@@ -176,3 +176,24 @@ def test_before_the_combine_nothing_is_kept(project):
     combining = master.combining_cov
     combining.load()
     assert combining._analyze(ran) is not combining._analyze(ran)
+
+
+def test_the_lcov_report_after_the_total_reads_the_reporter_its_analysis_was_made_with(project, tmp_path):
+    """pytest-cov's total comes first; the LCOV report then asks each file's reporter for the description of its
+    arcs, which only the parser that made the analysis holds (a kept analysis beside a new reporter failed an
+    assertion in coverage's parser: pytest INTERNALERROR)."""
+    master = _distmaster(project)
+    master.start()
+    master.cov.stop()
+    assert analyse_once_after_combining(_config(master)) is True
+    _worker_data(project)
+    master.finish()
+    master.cov.report(output_format="total", file=io.StringIO())
+    master.cov.lcov_report(outfile=str(tmp_path / "kept.lcov"))
+
+    plain = coverage.Coverage(data_file=str(project / ".coverage"), config_file=str(project / "rc"))
+    plain.load()
+    plain.lcov_report(outfile=str(tmp_path / "plain.lcov"))
+    kept = (tmp_path / "kept.lcov").read_text()
+    assert kept == (tmp_path / "plain.lcov").read_text()
+    assert "BRDA:2,0," in kept  # the partial branch of ran.py, described
