@@ -15,12 +15,30 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
+
+#: The handlers each on_signals call replaced, in the order of the calls: what a forked child gets back.
+_replaced: list[dict[int, Any]] = []
+
+
+def _after_fork_in_child() -> None:
+    """A child forked without exec has no pump thread, and the pipe its handler writes to is its parent's: a
+    SIGTERM sent to the child would run the parent's callback (stopping the parent) and leave the child running.
+    The child gets back the handlers on_signals replaced, the last call's first."""
+    for replaced in reversed(_replaced):
+        for signum, before in replaced.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
+    _replaced.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
     """From now on, each of `signums` this process receives runs `callback(signum)` on the thread this starts (a
     daemon), in the order received; a callback that raises is reported on stderr and the next signal still runs
-    it. Call from the main thread, as `signal.signal` requires."""
+    it. Call from the main thread, as `signal.signal` requires. A child forked without exec gets back the
+    handlers this replaced (it has no thread of this call's)."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     os.set_blocking(write_end, False)
 
@@ -39,5 +57,4 @@ def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
                         print(f"error: handling signal {signum}: {exc!r}", file=sys.stderr, flush=True)
 
     threading.Thread(target=pump, name="signals", daemon=True).start()
-    for signum in signums:
-        signal.signal(signum, handler)
+    _replaced.append({signum: signal.signal(signum, handler) for signum in signums})
