@@ -4,9 +4,23 @@ processes: tests/services/test_pipeline.py."""
 
 from __future__ import annotations
 
+import signal
+
+import pytest
+
 from platform_spec.exit_codes import EXIT_SERVICE_FAILED
 from services.common import runtime
 from services.common.runtime import ServiceFailed
+
+
+@pytest.fixture(autouse=True)
+def _handlers_restored():
+    """run_service installs the service's SIGTERM and SIGINT handlers in this, the test process: put back what
+    pytest had, or Ctrl-C of a run without workers only logs a finished service's `shutdown_requested`."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def test_run_service_exits_4_when_the_service_fails(monkeypatch):
