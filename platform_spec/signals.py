@@ -39,17 +39,26 @@ def on_signals(signums: Iterable[int], callback: Callable[[int], None]) -> None:
     daemon), in the order received; a callback that raises is reported on stderr and the next signal still runs
     it. Call from the main thread, as `signal.signal` requires. A child forked without exec gets back the
     handlers this replaced (it has no thread of this call's)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError("on_signals must be called from the main thread")  # before the pipe and the thread
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     os.set_blocking(write_end, False)
+    # A signal already in the pipe and not yet taken by the callback is not written again: the pipe holds at
+    # most one byte per signal (a nested handler may add a second), so it never fills, and a SIGTERM after a
+    # flood of another signal is never dropped. A signal that comes again while pending runs the callback once,
+    # as the kernel merges a pending signal.
+    pending: set[int] = set()
 
     def handler(signum: int, _frame: object) -> None:
-        # A full pipe: the callback has thousands of signals still to read; one more changes nothing.
-        with contextlib.suppress(BlockingIOError):
-            os.write(write_end, bytes([signum]))
+        if signum not in pending:
+            pending.add(signum)
+            with contextlib.suppress(BlockingIOError):  # full: cannot be, by the above
+                os.write(write_end, bytes([signum]))
 
     def pump() -> None:
         while data := os.read(read_end, 64):
             for signum in data:
+                pending.discard(signum)  # before the callback: one that comes during it runs it again
                 try:
                     callback(signum)
                 except Exception as exc:  # noqa: BLE001  # the signals after it must still reach the callback
