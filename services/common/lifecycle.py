@@ -18,10 +18,11 @@ class Shutdown:
         """The handler logs and sets `stop` on a thread of its own (platform_spec.signals): run in the main thread,
         it deadlocked on the logger's lock when the signal came while a line was being written."""
         def stopping(signum: int) -> None:
-            first = not self.stop.is_set()
-            self.stop.set()  # before the log line: a stdout that fails to take it must not keep the service up
-            if first:
-                logger.info("shutdown_requested", signal=signal.Signals(signum).name)
+            try:
+                if not self.stop.is_set():  # logged before the service's own stop lines, which `stop` starts
+                    logger.info("shutdown_requested", signal=signal.Signals(signum).name)
+            finally:
+                self.stop.set()  # also when stdout cannot take the line (its reader gone)
 
         on_signals((signal.SIGTERM, signal.SIGINT), stopping)
         return self

@@ -72,17 +72,26 @@ def _reports(cov: coverage.Coverage) -> tuple[float, str]:
     return total, table.getvalue()
 
 
+def _assert_back_as_it_was(outer: object, theirs: object) -> None:
+    """This run's tracing back as it was once `theirs` stopped: none if none, else a tracer of this run's (coverage
+    resumes a paused collector with a tracer object of its own making, not the one it paused)."""
+    now = sys.gettrace()
+    assert now is not theirs
+    assert (now is None) == (outer is None) and type(now) is type(outer)
+
+
 def _controller_run(project: Path, *, stop_early: bool) -> tuple[set[str], tuple[float, str]]:
     """An xdist controller's coverage from its start (as pytest-cov starts it) to its reports, with a worker's
     data file to combine: the files the combined data lists, and the total and table it reports."""
     outer = sys.gettrace()
     master = _distmaster(project)
     master.start()
+    theirs = sys.gettrace()
     try:
-        assert sys.gettrace() is not outer  # the controller's tracer in place of this run's own
+        assert theirs is not outer  # the controller's tracer in place of this run's own
         if stop_early:
             assert stop_tracing_what_is_never_kept(_config(master)) is True
-            assert sys.gettrace() is outer  # this run's tracer (or none) back as it was
+            _assert_back_as_it_was(outer, theirs)
         import json  # noqa: F401 - what the controller does while traced: nothing of the measured package
     finally:
         master.cov.stop()
@@ -128,8 +137,9 @@ def test_a_run_without_workers_keeps_its_tracer_even_when_pytest_cov_made_it_a_d
     master = _distmaster(project)
     master.start()
     try:
+        theirs = sys.gettrace()
         assert stop_tracing_what_is_never_kept(_config(master, workers=workers)) is False
-        assert sys.gettrace() is not outer
+        assert sys.gettrace() is theirs is not outer
     finally:
         master.cov.stop()
 
@@ -138,9 +148,10 @@ def test_a_workers_early_distmaster_is_stopped(project):
     outer = sys.gettrace()
     master = _distmaster(project)
     master.start()
+    theirs = sys.gettrace()
     try:
         assert stop_tracing_what_is_never_kept(_config(master, workers=None, worker=True)) is True
-        assert sys.gettrace() is outer
+        _assert_back_as_it_was(outer, theirs)
     finally:
         master.cov.stop()
 
