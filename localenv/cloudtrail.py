@@ -1,6 +1,6 @@
 """CloudTrail as EventBridge sees it, for the emulator: every write call the emulator serves successfully puts an
-"AWS API Call via CloudTrail" event on the default event bus of the caller's account and region, so a rule routes
-it to its targets (the posture monitor's queue) as it would on AWS.
+"AWS API Call via CloudTrail" event on the default event bus of the caller's account and region (us-east-1 for
+a global service's, below), so a rule routes it to its targets (the posture monitor's queue) as it would on AWS.
 
 What counts as a write is decided from the operation as botocore's model names it, as CloudTrail's `readOnly`
 does: reads (the read prefixes of platform_spec.contract, and GET/HEAD operations of the REST protocols) put
@@ -15,7 +15,14 @@ moto gaps closed here as well: a rule whose State is DISABLED still delivered to
 schedule and no pattern received every event (its empty pattern matched all); EventBridge delivers neither. A
 target moto cannot deliver to (a Lambda function) no longer stops delivery to the rules after its own. A target
 without an input transformer gets the event as EventBridge delivers it, with its `account` (moto's default
-template left it out, and substituted its fields into the text of the detail too)."""
+template left it out, and substituted its fields into the text of the detail too).
+
+AWS's global services are recorded where AWS records them, not where the call was signed: CloudTrail records the
+calls of IAM, CloudFront, Route 53, Organizations and Account Management in us-east-1 and puts their events on
+us-east-1's default bus only, so a rule in any other region (TapMonitor's, in ap-northeast-1) never receives them
+(`recorded_region`). moto took the region from the request's credential scope, and a client with an endpoint URL
+signs IAM for its own region: the emulator put IAM's events on ap-northeast-1's bus, which AWS never does. STS is
+not among them: its regional endpoints, the SDKs' default, record in their own region."""
 
 from __future__ import annotations
 
@@ -59,6 +66,18 @@ DATA_EVENTS = {
                       "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "Sign",
                       "Verify", "GenerateMac", "VerifyMac"}),
 }
+# Where CloudTrail records the calls of a global service (by endpoint prefix) and EventBridge delivers their events:
+# us-east-1 only (AWS's knowledge center, "use EventBridge rule across regions" and "EventBridge rule triggers IAM
+# single region"; CloudTrail's user guide, update-trail, for IAM's and CloudFront's records). The emulator serves
+# the aws partition only.
+GLOBAL_REGION = "us-east-1"
+GLOBAL_SERVICES = frozenset({"iam", "cloudfront", "route53", "organizations", "account"})
+
+
+def recorded_region(prefix: str, region: str) -> str:
+    """The region whose CloudTrail records a call of the service with endpoint prefix `prefix` served for `region`,
+    and whose default bus gets its event: us-east-1 for a global service, else `region`."""
+    return GLOBAL_REGION if prefix in GLOBAL_SERVICES else region
 
 
 class Counter:
@@ -232,7 +251,8 @@ def _signed_for(authorization: str) -> str:
 
 def record(response: Any, service_name: str, answer: Any) -> None:
     """After moto answered a request (`response`: its BaseResponse, set up with the request): put the CloudTrail
-    event when the call was a write that succeeded and a rule could receive it. Never fails the request."""
+    event when the call was a write that succeeded and a rule could receive it, on the default bus of the region
+    CloudTrail records it in (`recorded_region`). Never fails the request."""
     try:
         status, headers, body = answer
         if not 200 <= int(status) < 300:
@@ -243,17 +263,19 @@ def record(response: Any, service_name: str, answer: Any) -> None:
         # The service the request was signed for names the event's source without loading the service's model
         # (a model is megabytes of JSON: EC2's took 0.2 s), which only a write a rule can receive needs.
         signed_for = _signed_for(request.headers.get("Authorization", ""))
-        if signed_for and not _listening(response.current_account, response.region, f"aws.{signed_for}"):
+        if signed_for and not _listening(response.current_account, recorded_region(signed_for, response.region),
+                                         f"aws.{signed_for}"):
             return
         operation, uri_params = get_service_router(service_name).match(request)
-        source = f"aws.{operation.service_model.endpoint_prefix}"
-        if not is_write(operation) or not _listening(response.current_account, response.region, source):
+        prefix = operation.service_model.endpoint_prefix
+        source, region = f"aws.{prefix}", recorded_region(prefix, response.region)
+        if not is_write(operation) or not _listening(response.current_account, region, source):
             return
-        detail = event_detail(operation, account=response.current_account, region=response.region,
+        detail = event_detail(operation, account=response.current_account, region=region,
                               request=request, uri_params=uri_params, status=int(status), headers=headers, body=body)
         from moto.events.models import events_backends
 
-        events_backends[response.current_account][response.region].put_events([{
+        events_backends[response.current_account][region].put_events([{
             "Source": source, "DetailType": CLOUDTRAIL_DETAIL_TYPE, "Detail": json.dumps(detail, default=str)}])
         COUNTS.add()
     except Exception as exc:  # noqa: BLE001 - the call itself was served; the event is what failed

@@ -5,11 +5,12 @@ it: the tests that break one setting at a time read again only what the monitor 
 client side) and turns each into the CloudTrail record EventBridge would deliver for it, as the emulator records a
 served write (localenv.cloudtrail: its write test, its lower-camel-case parameters), read back by the monitor's own
 message reader. `Monitor.judge` then does what a monitor run does with a batch (opscli.monitor.run): a change that
-asks for the whole stack (IAM, the stack's own declaration) reads the whole stack; otherwise the planner
-(opscli.monitor.resolve `named` and `plan`) decides what is read, and only the findings the partial read can vouch
-for are kept (`run.about`), about the resources the plan judges. Every other resource is untouched by the block's
-writes and judged by no rule that reads what they touched, so its findings are the module's baseline read's; a
-change the planner misses is a bug of the monitor, and the test that made it fails.
+asks for the whole stack (IAM, the stack's own declaration) reads the whole stack (IAM's events reach us-east-1's
+bus only, so on AWS the hourly schedule's whole run is what judges an IAM change, reading the same); otherwise the
+planner (opscli.monitor.resolve `named` and `plan`) decides what is read, and only the findings the partial read
+can vouch for are kept (`run.about`), about the resources the plan judges. Every other resource is untouched by
+the block's writes and judged by no rule that reads what they touched, so its findings are the module's baseline
+read's; a change the planner misses is a bug of the monitor, and the test that made it fails.
 
 `Monitor.restored` proves a case put back what it changed: what the case's writes (breaking and restoring) name reads
 back exactly as at the module's start (and after an IAM write, the account's IAM too). The whole deployment is
@@ -37,8 +38,11 @@ RECORDED = "tests.recorded"  # the key of a write's recorded parameters in botoc
 
 def _event(model: Any, region: str, account: str, request: Any, response: Any) -> dict[str, Any]:
     """The EventBridge event of the CloudTrail record of one successful write call (as localenv.cloudtrail puts
-    it on the bus)."""
+    it on the bus: a global service's, IAM's, recorded in us-east-1)."""
+    from localenv.cloudtrail import recorded_region
+
     source = model.service_model.endpoint_prefix
+    region = recorded_region(source, region)
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": CLOUDTRAIL_DETAIL_TYPE,
             "source": f"aws.{source}", "account": account, "time": "2026-01-01T00:00:00Z", "region": region,
             "resources": [],

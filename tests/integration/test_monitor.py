@@ -95,8 +95,11 @@ def watched(monitored_deployment) -> Watched:
     made.record = monitored_deployment.record
     made.state_dir = monitored_deployment.directory
     made.up = monitored_deployment.process
-    # the consumer has judged what the monitor's own deployment sent it (its role: the whole audit)
-    poll(lambda: [r for r in made.log_lines() if r["event"] == "run"], "the consumer's first run")
+    # The stack judged whole once, as the hourly schedule first judges a fresh deployment on AWS: the monitor's own
+    # deployment sends its writes too, but none of IAM's (its roles and policies), which reach us-east-1's bus only.
+    _fire_schedule(made)
+    poll(lambda: [r for r in made.log_lines() if r["event"] == "run" and r["kind"] == "schedule"],
+         "the consumer's first whole run")
     return made
 
 
@@ -546,13 +549,11 @@ def _as_the_role(watched: Watched, document: dict[str, Any], key: dict[str, str]
         assert list(outcome.retry) == ([] if failed_event == "report-failed" else [record.message_id])
 
 
-# Right after the role test: its IAM changes (which the emulator's consumer judges with a whole run) and this
-# test's usually share one batch, so one whole run judges both (what it asserts holds either way).
 def test_a_way_in_through_an_identity_is_failed_on_the_store_and_passed_once_closed(watched):
     """A role trusted by another account that may decrypt with the project key (STK-PERIM-002): the hourly audit
     (the schedule's message, judged by the consumer) fails the key's own finding, naming the role; once the role is
-    deleted, the same finding is PASSED and ARCHIVED (IAM's events reach EventBridge in us-east-1 only, so the
-    whole audit is what sees it; the emulator's, which also reach the queue, only add whole runs of their own)."""
+    deleted, the same finding is PASSED and ARCHIVED. IAM's events reach EventBridge in us-east-1 only, as the
+    emulator delivers them, so TapMonitor's rule never gets them: the whole audit is what sees the role."""
     from tests.integration.test_perimeter import foreign_role_with_the_key
 
     with foreign_role_with_the_key(watched) as role:
@@ -586,8 +587,8 @@ def test_a_whole_run_that_cannot_read_the_key_leaves_none_of_its_findings_passed
     """The hourly audit with kms:DescribeKey refused: every check the project key has is NOT_AVAILABLE (and ACTIVE)
     in Security Hub, none PASSED from an earlier run; read again, each is judged again. Every finding the full
     read gave is one of the checks `run.checks_of` knows for its resource (what lets a run retire the others)."""
-    # the consumer's whole runs (its first, a change to the account's IAM) are over: none overlaps these (a run
-    # whose reads began after the blind one's would rightly replace its findings)
+    # the consumer's whole runs (its first, the schedule's message the module's fixture sends) are over: none
+    # overlaps these (a run whose reads began after the blind one's would rightly replace its findings)
     drained(watched, "the consumer's runs before this test's")
     aws, settings = monitor_aws, Settings(suffix=SUFFIX)
     scope = core.stack_scope(aws, targets.from_suffix(SUFFIX))

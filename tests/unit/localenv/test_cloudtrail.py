@@ -194,3 +194,34 @@ def test_nothing_is_built_while_no_rule_listens(bus):
 def test_what_counts_as_a_write_comes_from_the_model(service, operation, write):
     model = botocore.session.get_session().get_service_model(service).operation_model(operation)
     assert cloudtrail.is_write(model) is write
+
+
+def test_a_global_services_write_reaches_us_east_1s_bus_and_no_other(bus):
+    """IAM is a global service: CloudTrail records its calls in us-east-1 and EventBridge delivers their events to
+    us-east-1's default bus only, whatever region the client signed for (a client with an endpoint URL, as every
+    client of the emulator, signs IAM for its own region). The rule in ap-northeast-1 (TapMonitor's) gets none; a
+    rule on us-east-1's bus gets it, us-east-1 in its envelope and its record, and the monitor reads it as a change
+    of its account (a global service's events are judged by account alone)."""
+    from opscli.monitor import messages
+
+    clients, drain = bus
+    virginia = new_session(region_name="us-east-1")
+    sqs = virginia.client("sqs")
+    queue = sqs.create_queue(QueueName="global-events-unit")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    virginia.client("events").put_rule(Name="global-changes-unit", EventPattern=json.dumps(
+        {"detail-type": [monitor.CLOUDTRAIL_DETAIL_TYPE], "source": ["aws.iam"]}))
+    virginia.client("events").put_targets(Rule="global-changes-unit", Targets=[{"Id": "queue", "Arn": arn}])
+    drain()
+    iam = new_session(region_name=REGION).client("iam", endpoint_url="https://iam.amazonaws.com")
+    iam.create_role(RoleName="unit-role", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": []}))
+    clients["kms"].create_key()  # a regional write still reaches ap-northeast-1's rule
+    assert _names(drain()) == ["CreateKey"]
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["region"], event["detail"]["eventName"]) == ("aws.iam", "us-east-1", "CreateRole")
+    assert event["detail"]["awsRegion"] == "us-east-1" and event["detail"]["eventSource"] == "iam.amazonaws.com"
+    change = messages.read(messages.Record("m", json.dumps(event)), "unit")
+    assert isinstance(change, messages.Change)
+    assert not messages.foreign(change, region=REGION, account=event["account"])
