@@ -42,18 +42,20 @@ from tests.integration.conftest import Deployment  # noqa: E402
 from tests.integration.test_drift import DRIFTS  # noqa: E402
 
 SUFFIX = "test"  # the suite's suffix: its synthesized assembly is shared, not made again
-# Kinds of change: the drift tests' breakers whose rule the monitor judges from the change's own event.
+# Kinds of change: the drift tests' breakers whose rule the monitor judges from the change's own event. Not an IAM
+# change (admin-on-a-task-role): IAM's events reach us-east-1's bus only, never TapMonitor's rule in ap-northeast-1,
+# so only the hourly schedule judges it, an hour at most after it (README, "What it cannot see").
 KINDS = ("db-open-to-the-world", "db-egress-to-the-world", "kms-rotation-off", "bucket-public-policy-allowed",
          "rds-multi-az-off", "rds-force-ssl-off", "log-retention-removed", "api-tracing-off", "queue-aws-managed-key",
          "topic-aws-managed-key", "insights-off", "alarm-actions-disabled", "ecs-exec-enabled", "web-acl-emptied",
-         "queue-tls-policy-removed", "admin-on-a-task-role")
+         "queue-tls-policy-removed")
 POLL = 0.2  # seconds between looks at Security Hub (the figures are at most this late)
 WAIT = 90.0  # seconds a finding may take before the case counts as missed
 
 
 def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]:
     """`python -m localenv up` with its monitor (its template beside TapStack's); the state record, once the
-    consumer has judged what the monitor's own deployment sent it."""
+    consumer has run the whole audit (the schedule's message, sent as the schedule first sends it)."""
     state = workdir / "state"
     state.mkdir(mode=0o700)
     command = [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(template),
@@ -61,8 +63,13 @@ def up(template: Path, workdir: Path) -> tuple[subprocess.Popen, dict[str, Any]]
     process = subprocess.Popen(command, cwd=ROOT, stdout=(workdir / "localenv.log").open("w"),
                                stderr=subprocess.STDOUT)
     record = state / f"{stacks.stack_name(SUFFIX)}.json"
-    deadline = time.monotonic() + 300
-    while not record.exists() or not runs(Path(json.loads(record.read_text())["monitor"]["log"]), 0):
+    deadline, scheduled = time.monotonic() + 300, False
+    while not record.exists() or not [r for r in runs(Path(json.loads(record.read_text())["monitor"]["log"]), 0)
+                                      if r.get("kind") == "schedule"]:
+        if record.exists() and not scheduled:
+            subprocess.run([sys.executable, "-m", "localenv", "schedule", "--suffix", SUFFIX, "--state-dir",
+                            str(state)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            scheduled = True
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"localenv up did not come up:\n{(workdir / 'localenv.log').read_text()[-2000:]}")
         time.sleep(0.2)
@@ -169,7 +176,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4, help="times each kind of change is made and undone "
-                        "(default 4: 64 changes with the default kinds)")
+                        "(default 4: 60 changes with the default kinds)")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=sorted(DRIFTS), metavar="KIND",
                         help="the drift tests' breakers to use (tests/integration/test_drift.py DRIFTS; default "
                              f"the {len(KINDS)} the monitor judges from the change's own event)")
