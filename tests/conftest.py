@@ -524,9 +524,23 @@ def assert_restored(deployment: LocalDeployment, baseline: list[tuple[str, str, 
     assert not changed, f"the test left the shared deployment changed: {changed}"
 
 
+@pytest.fixture(scope="session")
+def restore_check(local_deployment, baseline_posture) -> Any:
+    """How `restored_deployment` proves a test put the shared deployment back (tests/restored.py): it hears every
+    write the emulator serves during the test and reads again what they touched, or the whole deployment where
+    they touched what the posture monitor's planner cannot place."""
+    from tests.restored import Restore
+
+    return Restore(local_deployment)
+
+
 @pytest.fixture
-def restored_deployment(local_deployment, baseline_posture) -> Iterator[LocalDeployment]:
-    """The shared deployment for a test that breaks settings on it: after the test, every check of the audit
-    and the rotate-check must be as it was at the start of the session, or the test fails."""
-    yield local_deployment
-    assert_restored(local_deployment, baseline_posture)
+def restored_deployment(local_deployment, baseline_posture, restore_check) -> Iterator[LocalDeployment]:
+    """The shared deployment for a test that breaks settings on it: after the test, what every write it made
+    (from any client or process) touched must read back as at the start of the session, and the account's IAM
+    too after an IAM write; a write the posture monitor's planner cannot place on the stack makes every check of
+    the audit, the drift and the rotate-check be compared with the session's start instead (`assert_restored`).
+    Otherwise the test fails."""
+    with restore_check.hearing() as heard:
+        yield local_deployment
+    restore_check.check(heard, baseline_posture)
