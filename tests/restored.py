@@ -2,16 +2,17 @@
 
 `Writes` hears every write the emulator serves while a test runs, from any client and any process (the test's own
 clients, an `opscli` or a workload it started): the emulator puts the CloudTrail record of each successful write on
-the default event bus of the account and the region it was served in (localenv/cloudtrail.py), and an EventBridge
-rule of ours on the buses of every region a write is recorded in sends them to a queue of ours. The rule is enabled
-only while a test runs, so no other test pays for it.
+the default event bus of the account and the region it was served in (localenv/cloudtrail.py); EventBridge rules of
+ours bring them from every region to a queue of ours. The rule that fills the queue is enabled only while a test
+runs, so no other test pays for it.
 
 `Restore.check` then reads what the monitor's planner says those writes touched (tests/integration/changes.py's
 Monitor.restored: each resource's state, properties and facts exactly as at the session's start, and the account's
 IAM after an IAM write) instead of the whole stack. Nothing is taken on trust: a write the planner cannot place on
-a resource of the stack (a bucket, a stream, a secret the stack does not declare), one that asks a monitor run for
-the whole stack (the stack's own declaration), a record the monitor could not read, or a write the emulator could
-not describe (its log says so) makes the check read and judge the whole deployment as before (`assert_restored`)."""
+a resource of the stack (a bucket, a stream, a secret the stack does not declare; a write served in another region),
+one that asks a monitor run for the whole stack (the stack's own declaration), a record the monitor could not read,
+a write the emulator could not describe (its log says so), or a test that changed the rule that hears, makes the
+check read and judge the whole deployment as before (`assert_restored`)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,10 @@ from opscli.monitor import messages, resolve, run
 from opscli.monitor.messages import Change, Record
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE
 
-NAME = "tests-restore-writes"  # the rule (one per region) and the queue that hear the writes
-#: The regions whose default bus may carry a write's record: the stack's, and us-east-1, where CloudTrail records
-#: the calls of a global service (IAM).
-REGIONS = ("ap-northeast-1", "us-east-1")
+NAME = "tests-restore-writes"  # the rules and the queue that hear the writes
 #: What the emulator logs when it served a write it could not record (localenv.cloudtrail.record).
 LOST = "no CloudTrail event for a"
-
-
-def _clients(endpoint: str, service: str) -> dict[str, Any]:
-    from opscli.aws import new_session
-
-    session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                          region_name=REGIONS[0])
-    return {region: session.client(service, endpoint_url=endpoint, region_name=region) for region in REGIONS}
+PATTERN = json.dumps({"detail-type": [CLOUDTRAIL_DETAIL_TYPE]})
 
 
 @dataclass
@@ -48,54 +39,93 @@ class Heard:
 
     changes: list[Change] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # records the monitor could not read (why)
-    lost: bool = False  # the emulator served a write it could not record
+    lost: bool = False  # the emulator served a write it could not record, or the rule that hears them changed
+
+
+def _events_call(endpoint: str, region: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One EventBridge call signed for `region`, without a client of its own (one per region would cost more
+    than every check it serves)."""
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest("POST", f"{endpoint}/", data=json.dumps(body).encode(),
+                         headers={"X-Amz-Target": f"AWSEvents.{target}", "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("local-emulator", "local-emulator"), "events", region).add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(request.url, data=request.body, method="POST",
+                                                       headers=dict(request.headers)), timeout=30) as answer:
+        return json.loads(answer.read() or b"{}")
 
 
 class Writes:
-    """The writes served by one deployment's emulator while `hearing` (see the module)."""
+    """The writes served by one deployment's emulator while `hearing` (see the module): a rule on the default bus of
+    the stack's region sends every CloudTrail record to a queue of ours while a test runs; in every other region
+    EventBridge knows, a rule forwards them to that bus for good (a write there is rare, and the emulator builds a
+    record only where a rule could receive it). A forwarded record states both regions, so the monitor's planner
+    places it on no resource of the stack (but the account's IAM): the whole deployment is read for it."""
 
-    def __init__(self, endpoint: str, log: Path | None) -> None:
-        self.log = log
-        self.events, self.sqs = _clients(endpoint, "events"), _clients(endpoint, "sqs")
-        self.pattern = json.dumps({"detail-type": [CLOUDTRAIL_DETAIL_TYPE]})
-        self.urls = {}
-        for region in REGIONS:  # a queue of each region (EventBridge delivers to a queue of the rule's region)
-            self.urls[region] = url = self.sqs[region].create_queue(QueueName=NAME)["QueueUrl"]
-            arn = self.sqs[region].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-            self.events[region].put_rule(Name=NAME, EventPattern=self.pattern, State="DISABLED")
-            self.events[region].put_targets(Rule=NAME, Targets=[{"Id": NAME, "Arn": arn["QueueArn"]}])
+    def __init__(self, endpoint: str, region: str, account: str, log: Path) -> None:
+        import botocore.session
 
-    def _enable(self, on: bool) -> None:
-        for events in self.events.values():
-            events.put_rule(Name=NAME, EventPattern=self.pattern, State="ENABLED" if on else "DISABLED")
+        from opscli.aws import new_session
+
+        self.endpoint, self.region, self.log = endpoint, region, log
+        session = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                              region_name=region)
+        self.sqs = session.client("sqs", endpoint_url=endpoint)
+        self.url = self.sqs.create_queue(QueueName=NAME)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._rule(region, enabled=False)
+        _events_call(endpoint, region, "PutTargets", {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": arn}]})
+        bus = f"arn:aws:events:{region}:{account}:event-bus/default"
+        self.elsewhere = sorted(set(botocore.session.get_session().get_available_regions("events")) - {region})
+        for other in self.elsewhere:
+            _events_call(endpoint, other, "PutRule", {"Name": NAME, "EventPattern": PATTERN, "State": "ENABLED"})
+            _events_call(endpoint, other, "PutTargets", {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": bus}]})
+        self.hearing_now = False
+
+    def _rule(self, region: str, *, enabled: bool) -> None:
+        _events_call(self.endpoint, region, "PutRule",
+                     {"Name": NAME, "EventPattern": PATTERN, "State": "ENABLED" if enabled else "DISABLED"})
+
+    def _intact(self) -> bool:
+        """Whether the rule that hears is as made, enabled, and sends to our queue only (a test may not have
+        changed what hears its writes)."""
+        rule = _events_call(self.endpoint, self.region, "DescribeRule", {"Name": NAME})
+        targets = _events_call(self.endpoint, self.region, "ListTargetsByRule", {"Rule": NAME})["Targets"]
+        return rule.get("State") == "ENABLED" and json.loads(rule.get("EventPattern") or "{}") == json.loads(PATTERN) \
+            and [t["Id"] for t in targets] == [NAME]
 
     def _drain(self) -> list[Record]:
         records = []
-        for region, url in self.urls.items():
-            sqs = self.sqs[region]
-            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                               VisibilityTimeout=600).get("Messages", []):
-                records += [Record(m["MessageId"], m["Body"]) for m in batch]
-                sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+        while batch := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
+                                                VisibilityTimeout=600).get("Messages", []):
+            records += [Record(m["MessageId"], m["Body"]) for m in batch]
+            self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
         return records
 
     @contextlib.contextmanager
     def hearing(self, suffix: str) -> Iterator[Heard]:
         """Every write served in the block (after it), as the monitor of `suffix` reads its record."""
+        assert not self.hearing_now, "the writes of two blocks at once cannot be told apart"
         heard = Heard()
         self._drain()
-        start = self.log.stat().st_size if self.log and self.log.exists() else 0
-        self._enable(True)
+        start = self.log.stat().st_size
+        self.hearing_now = True
+        self._rule(self.region, enabled=True)
         try:
             yield heard
         finally:
-            self._enable(False)
+            intact = self._intact()
+            self._rule(self.region, enabled=False)
+            self.hearing_now = False
             records = self._drain()
-            if self.log is not None:
-                with self.log.open("rb") as text:
-                    text.seek(start)
-                    heard.lost = LOST.encode() in text.read()
+            with self.log.open("rb") as text:  # what the emulator logged since (a log cut short: nothing proven)
+                text.seek(start)
+                heard.lost = not intact or self.log.stat().st_size < start or LOST.encode() in text.read()
         for record in records:
             change = messages.read(record, suffix)
             if isinstance(change, Change):
@@ -121,8 +151,9 @@ class Restore:
 
         self.deployment = deployment
         self.monitor = Monitor(local_aws(deployment.endpoint), deployment.outputs_file)
-        self.writes = Writes(deployment.endpoint, deployment.directory / "localenv.log"
-                             if deployment.directory else None)
+        assert deployment.directory is not None, "the emulator's log says which writes it could not record"
+        self.writes = Writes(deployment.endpoint, self.monitor.aws.region, self.monitor.account,
+                             deployment.directory / "localenv.log")
         self.iam_resources = frozenset(lid for lid, source in self.monitor.idx.sources.items()
                                        if source == "aws.iam")
 
@@ -133,7 +164,8 @@ class Restore:
         """Why what the writes touched cannot vouch for the deployment: the whole of it must be read."""
         reasons = [f"a record the monitor could not read ({why})" for why in heard.unreadable]
         if heard.lost:
-            reasons.append("the emulator served a write it could not record (its log says so)")
+            reasons.append("a write may not have been heard (the emulator could not record one, or what hears them "
+                           "changed)")
         usable = [c for c in heard.changes if not c.failed]
         for change in usable:
             if change.source in run.WHOLE_SOURCES:

@@ -26,15 +26,30 @@ def clients(local_deployment) -> Callable[[str], Any]:
     return lambda service: session.client(service, endpoint_url=local_deployment.endpoint)
 
 
+class WholeRead(Exception):
+    """The check asked for the whole read (`whole_read_asked`)."""
+
+
+@pytest.fixture
+def whole_read_asked(monkeypatch) -> None:
+    """The check's whole read (tests.conftest.assert_restored, which tests/integration/test_drift.py proves fails a
+    deployment left changed) stood in for by WholeRead: the case proves the check takes it, not what it finds."""
+    import tests.conftest
+
+    def asked(*_: Any) -> None:
+        raise WholeRead
+    monkeypatch.setattr(tests.conftest, "assert_restored", asked)
+
+
 @contextlib.contextmanager
-def left_then_put_back(check: Restore, baseline: list, breaks: Callable[[], Any],
-                       puts_back: Callable[[], Any]) -> Iterator[tuple[Heard, Heard]]:
-    """The change made and left: the check must fail; then made and put back: it must pass. Yields what was heard
-    each time (the deployment is restored in either case)."""
+def left_then_put_back(check: Restore, baseline: list, breaks: Callable[[], Any], puts_back: Callable[[], Any],
+                       *, fails: type[Exception] = AssertionError) -> Iterator[tuple[Heard, Heard]]:
+    """The change made and left: the check must fail (with `fails`); then made and put back: it must pass. Yields
+    what was heard each time (the deployment is restored in either case)."""
     with check.hearing() as left:
         breaks()
     try:
-        with pytest.raises(AssertionError, match="left the shared deployment changed"):
+        with pytest.raises(fails, match="left the shared deployment changed" if fails is AssertionError else None):
             check.check(left, baseline)
     finally:
         with check.hearing() as restored:
@@ -82,20 +97,19 @@ def test_a_database_left_without_its_log_export_fails(restore_check, baseline_po
 
 
 def test_a_change_a_process_of_its_own_left_fails(restore_check, baseline_posture, clients, local_deployment):
-    """A write from another process (not a client of the test's own) is heard as well: the emulator records it."""
+    """A write from another process (not a client of the test's, nor Python's: curl) is heard as well: the emulator
+    records what it serves."""
     import subprocess
-    import sys
-
-    from tests.conftest import unmeasured
 
     key = _kms_key(clients)
-    script = ("import boto3,sys; boto3.client('kms', endpoint_url=sys.argv[1], region_name='ap-northeast-1', "
-              "aws_access_key_id='x', aws_secret_access_key='x').disable_key_rotation(KeyId=sys.argv[2])")
 
     def breaks() -> None:
-        import os
-        subprocess.run([sys.executable, "-c", script, local_deployment.endpoint, key], check=True,
-                       env=unmeasured(os.environ), timeout=60)
+        subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", local_deployment.endpoint + "/",
+                        "-H", "X-Amz-Target: TrentService.DisableKeyRotation",
+                        "-H", "Content-Type: application/x-amz-json-1.1",
+                        "-H", "Authorization: AWS4-HMAC-SHA256 Credential=local-emulator/20260101/ap-northeast-1/kms/"
+                              "aws4_request, SignedHeaders=host, Signature=0",
+                        "-d", json.dumps({"KeyId": key})], check=True, timeout=60)
 
     kms = clients("kms")
     with left_then_put_back(restore_check, baseline_posture, breaks, lambda: kms.enable_key_rotation(KeyId=key)):
@@ -110,6 +124,50 @@ def test_an_iam_user_left_in_the_account_fails(restore_check, baseline_posture, 
                                      iam.delete_user(UserName="left-by-a-test"))) as (left, restored):
         assert {c.source for c in left.changes} == {"iam.amazonaws.com"} and restore_check.whole_reasons(left) == []
         assert [c.name for c in restored.changes] == ["CreateUser", "DeleteUser", "DeleteUser"]
+
+
+def test_an_iam_user_left_through_another_region_fails(restore_check, baseline_posture, local_deployment):
+    """IAM is one for the account whatever region a call is signed for: a write signed for a region the stack does not
+    live in is heard too."""
+    iam = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                      region_name="eu-west-2").client("iam", endpoint_url=local_deployment.endpoint)
+    with left_then_put_back(restore_check, baseline_posture, lambda: iam.create_user(UserName="left-elsewhere"),
+                            lambda: iam.delete_user(UserName="left-elsewhere")) as (left, _):
+        assert [c.name for c in left.changes] == ["CreateUser"]
+
+
+def test_a_bucket_changed_through_another_region_reads_the_whole_deployment(restore_check, baseline_posture,
+                                                                           local_deployment, clients,
+                                                                           whole_read_asked):
+    """S3's buckets are one for the account as well: a write to the stack's bucket signed for another region is
+    heard, and (its record stating a region the stack does not live in) the whole deployment is read for it. Put
+    back from the stack's region, what it touched reads as at the session's start."""
+    s3 = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                     region_name="us-west-2").client("s3", endpoint_url=local_deployment.endpoint)
+    bucket = local_deployment.outputs["IngestBucketName"]
+    with left_then_put_back(
+            restore_check, baseline_posture,
+            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
+            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+            fails=WholeRead) as (left, restored):
+        assert [c.name for c in left.changes] == ["PutBucketVersioning"]
+        assert restore_check.whole_reasons(restored) == []
+
+
+def test_a_test_that_turns_off_what_hears_it_is_read_whole(restore_check, baseline_posture, clients,
+                                                           whole_read_asked):
+    """A write made after the rule that hears was turned off is not heard: the whole deployment is read."""
+    from tests.restored import NAME
+
+    events, kms, key = clients("events"), clients("kms"), _kms_key(clients)
+
+    def breaks() -> None:
+        events.disable_rule(Name=NAME)
+        kms.disable_key_rotation(KeyId=key)
+
+    with left_then_put_back(restore_check, baseline_posture, breaks, lambda: kms.enable_key_rotation(KeyId=key),
+                            fails=WholeRead) as (left, _):
+        assert left.lost and left.changes == []  # nothing heard, not even the rule's turning off
 
 
 def test_a_policy_left_on_a_role_of_the_stack_fails(restore_check, baseline_posture, clients):
