@@ -129,16 +129,17 @@ class Writes:
         for record in records:
             change = messages.read(record, suffix)
             if isinstance(change, Change):
-                if not _ours(change):
+                if not _ours(change, self.region):
                     heard.changes.append(change)
             else:
                 heard.unreadable.append(getattr(change, "reason", type(change).__name__))
 
 
-def _ours(change: Change) -> bool:
-    """The rule's own enabling (the only write of ours a rule that hears can record)."""
-    return change.source == "events.amazonaws.com" and change.name == "PutRule" and \
-        isinstance(change.request, dict) and change.request.get("name") == NAME
+def _ours(change: Change, region: str) -> bool:
+    """The rule's own enabling in the stack's region (the only write of ours a rule that hears can record)."""
+    return change.source == "events.amazonaws.com" and change.name == "PutRule" and change.regions == {region} and \
+        isinstance(change.request, dict) and change.request == {"name": NAME, "eventPattern": PATTERN,
+                                                                 "state": "ENABLED"}
 
 
 class Restore:
