@@ -76,9 +76,9 @@ class Writes:
                               region_name=region)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.url = self.sqs.create_queue(QueueName=NAME)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self._rule(region, enabled=False)
-        _events_call(endpoint, region, "PutTargets", {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": arn}]})
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url,
+                                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._turn_off()
         bus = f"arn:aws:events:{region}:{account}:event-bus/default"
         self.elsewhere = sorted(set(botocore.session.get_session().get_available_regions("events")) - {region})
         for other in self.elsewhere:
@@ -90,13 +90,22 @@ class Writes:
         _events_call(self.endpoint, region, "PutRule",
                      {"Name": NAME, "EventPattern": PATTERN, "State": "ENABLED" if enabled else "DISABLED"})
 
+    def _turn_off(self) -> None:
+        """The rule that hears, as made (whatever a test did to it) and disabled."""
+        self._rule(self.region, enabled=False)
+        _events_call(self.endpoint, self.region, "PutTargets",
+                     {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": self.arn}]})
+
     def _intact(self) -> bool:
         """Whether the rule that hears is as made, enabled, and sends to our queue only (a test may not have
         changed what hears its writes)."""
-        rule = _events_call(self.endpoint, self.region, "DescribeRule", {"Name": NAME})
-        targets = _events_call(self.endpoint, self.region, "ListTargetsByRule", {"Rule": NAME})["Targets"]
+        try:
+            rule = _events_call(self.endpoint, self.region, "DescribeRule", {"Name": NAME})
+            targets = _events_call(self.endpoint, self.region, "ListTargetsByRule", {"Rule": NAME})["Targets"]
+        except OSError:  # urllib's HTTPError: the rule is gone
+            return False
         return rule.get("State") == "ENABLED" and json.loads(rule.get("EventPattern") or "{}") == json.loads(PATTERN) \
-            and [t["Id"] for t in targets] == [NAME]
+            and [(t["Id"], t["Arn"]) for t in targets] == [(NAME, self.arn)]
 
     def _drain(self) -> list[Record]:
         records = []
@@ -114,13 +123,13 @@ class Writes:
         heard = Heard()
         self._drain()
         start = self.log.stat().st_size
-        self.hearing_now = True
         self._rule(self.region, enabled=True)
+        self.hearing_now = True
         try:
             yield heard
         finally:
             intact = self._intact()
-            self._rule(self.region, enabled=False)
+            self._turn_off()
             self.hearing_now = False
             records = self._drain()
             with self.log.open("rb") as text:  # what the emulator logged since (a log cut short: nothing proven)

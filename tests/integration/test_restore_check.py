@@ -154,20 +154,27 @@ def test_a_bucket_changed_through_another_region_reads_the_whole_deployment(rest
         assert restore_check.whole_reasons(restored) == []
 
 
+@pytest.mark.parametrize("how", ["disabled", "deleted", "retargeted"])
 def test_a_test_that_turns_off_what_hears_it_is_read_whole(restore_check, baseline_posture, clients,
-                                                           whole_read_asked):
-    """A write made after the rule that hears was turned off is not heard: the whole deployment is read."""
+                                                           whole_read_asked, how):
+    """A write made after the rule that hears was turned off (disabled, deleted, sent elsewhere) is not heard: the
+    whole deployment is read. The next test's rule is as made again."""
     from tests.restored import NAME
 
     events, kms, key = clients("events"), clients("kms"), _kms_key(clients)
 
     def breaks() -> None:
-        events.disable_rule(Name=NAME)
+        if how == "disabled":
+            events.disable_rule(Name=NAME)
+        else:
+            events.remove_targets(Rule=NAME, Ids=[NAME])
+            if how == "deleted":
+                events.delete_rule(Name=NAME)
         kms.disable_key_rotation(KeyId=key)
 
     with left_then_put_back(restore_check, baseline_posture, breaks, lambda: kms.enable_key_rotation(KeyId=key),
                             fails=WholeRead) as (left, _):
-        assert left.lost and left.changes == []  # nothing heard, not even the rule's turning off
+        assert left.lost and left.changes == []  # nothing heard, not even the turning off
 
 
 def test_a_policy_left_on_a_role_of_the_stack_fails(restore_check, baseline_posture, clients):
