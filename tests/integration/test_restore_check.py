@@ -96,6 +96,26 @@ def test_a_database_left_without_its_log_export_fails(restore_check, baseline_po
         assert restore_check.whole_reasons(left) == []
 
 
+def test_a_way_in_left_on_a_security_group_and_tags_left_on_a_bucket_fail(restore_check, baseline_posture, clients,
+                                                                         local_deployment):
+    """The kinds the drift and perimeter modules make: a rule added to a group of the stack, a bucket's tags."""
+    ec2, s3 = clients("ec2"), clients("s3")
+    [group] = [r.physical_id for r in restore_check.monitor.scope.resources
+               if r.type == "AWS::EC2::SecurityGroup"][:1]
+    way_in = {"GroupId": group, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                   "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+    with left_then_put_back(restore_check, baseline_posture, lambda: ec2.authorize_security_group_ingress(**way_in),
+                            lambda: ec2.revoke_security_group_ingress(**way_in)) as (left, _):
+        assert restore_check.whole_reasons(left) == []
+    bucket = local_deployment.outputs["IngestBucketName"]
+    tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    with left_then_put_back(restore_check, baseline_posture,
+                            lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
+                                *tags, {"Key": "left-by", "Value": "a-test"}]}),
+                            lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})) as (left, _):
+        assert restore_check.whole_reasons(left) == []
+
+
 def test_a_change_a_process_of_its_own_left_fails(restore_check, baseline_posture, clients, local_deployment):
     """A write from another process (not a client of the test's, nor Python's: curl) is heard as well: the emulator
     records what it serves."""
