@@ -13,11 +13,11 @@ from localenv.emulator import free_port
 from localenv.pipeline import LocalPlatform, ServiceProcess, get_json, local_platform
 from localenv.sample_video import make_video
 from platform_spec.exit_codes import EXIT_KILLED
-from services.common import db
+from services.common import db, videos
 from services.common.cache import Cache, video_key
 from services.common.settings import DatabaseSettings, RedisSettings
 from tests.conftest import unmeasured
-from tests.services.conftest import LogSink
+from tests.services.conftest import LogSink, record
 
 # One worker starts the local platform (moto over TLS, PostgreSQL, Redis) for the whole module.
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("pipeline")]
@@ -60,9 +60,11 @@ def queue_empty(platform: LocalPlatform) -> bool:
     return all(v == "0" for v in attributes.values())
 
 
-def doomed_worker(platform: LocalPlatform, **extra: str) -> ServiceProcess:
-    """`platform.start_worker(**extra)` for a worker the test kills (SIGKILL, or a failpoint's os._exit): coverage
-    saves what a process measured only when it exits, so this one runs unmeasured, as it would lose it all anyway."""
+def unmeasured_worker(platform: LocalPlatform, **extra: str) -> ServiceProcess:
+    """`platform.start_worker(**extra)`, run unmeasured by coverage: for a worker the test kills (SIGKILL, or a
+    failpoint's os._exit), as coverage saves what a process measured only when it exits; for the others, as what
+    they run is measured in process (test_worker.py) and in the measured real processes of this module (the
+    whole pipeline's worker, the two start-up exits, the API)."""
     process = ServiceProcess("services.video_worker",
                              unmeasured(platform.service_environment("video-processing", **extra)))
     platform.processes.append(process)
@@ -94,7 +96,7 @@ def test_a_video_goes_through_the_whole_pipeline(platform, api, sample_video):
 
 
 def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video, tmp_path):
-    worker = platform.start_worker()
+    worker = unmeasured_worker(platform)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(sample_video.read_bytes()[:2000])
     platform.upload(broken, "uploads/broken.mp4")
@@ -109,12 +111,12 @@ def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video,
 
 def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, sample_video):
     key = "uploads/crash.mp4"
-    crashing = doomed_worker(platform, STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
+    crashing = unmeasured_worker(platform, STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="3")
     platform.upload(sample_video, key)
     crashing.process.wait(60)
     assert crashing.process.returncode == EXIT_KILLED  # died between the commit and the acknowledgement
     assert len(rows(platform, key)) == 1 and not queue_empty(platform)
-    restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    restarted = unmeasured_worker(platform, WORKER_VISIBILITY_SECONDS="3")
     again = restarted.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == key, 60)
     assert again["inserted"] is False
     [(vid, _, processed)] = rows(platform, key)
@@ -125,14 +127,14 @@ def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(pla
 
 def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platform, tmp_path):
     key = "uploads/sigkill.mp4"
-    worker = doomed_worker(platform, WORKER_VISIBILITY_SECONDS="3")
+    worker = unmeasured_worker(platform, WORKER_VISIBILITY_SECONDS="3")
     platform.upload(make_video(tmp_path / "sigkill.mp4", seconds=4), key)  # a longer job: killed in its midst
     started = worker.wait_for(lambda r: r.get("event") == "worker_started", 60)
     worker.wait_for(lambda r: r.get("event") == "job_started" and r.get("key") == key, 60)
     assert worker.kill() == -9
     killed_dir = Path(started["scratch"])
     assert killed_dir.is_dir()  # what the killed task left on the scratch mount
-    restarted = platform.start_worker(WORKER_VISIBILITY_SECONDS="3")
+    restarted = unmeasured_worker(platform, WORKER_VISIBILITY_SECONDS="3")
     swept = restarted.wait_for(lambda r: r.get("event") == "scratch_swept", 30)
     assert killed_dir.name in swept["directories"] and not killed_dir.exists()
     if not (queue_empty(platform) and rows(platform, key)):  # the job's message comes back once its visibility lapses
@@ -149,12 +151,11 @@ def test_a_misconfigured_worker_exits_2_with_a_clear_log_line(platform):
     assert "DB_SSLMODE must be verify-full" in worker.events("configuration_error")[0]["error"]
 
 
-def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api, sample_video):
+def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api):
     api_process, base = api
-    worker = platform.start_worker()
-    platform.upload(sample_video, "uploads/nocache.mp4")
-    vid = worker.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == "uploads/nocache.mp4", 60)["id"]
-    worker.stop()
+    # The row as the worker stores it (the worker's own run: test_a_video_goes_through_the_whole_pipeline).
+    with db.connect(DatabaseSettings.from_env(platform.postgres.environment()), "tests") as conn:
+        vid = videos.upsert(conn, {**record(0), "object_key": "uploads/nocache.mp4"})[0]["id"]
     platform.redis.kill()
     try:
         mark = len(api_process.records)
