@@ -28,12 +28,12 @@ def test_down_without_a_deployment_is_a_usage_error(tmp_path, capsys):
 @contextlib.contextmanager
 def lock_held_elsewhere(lock: Path) -> Iterator[subprocess.Popen]:
     """Another process holding the stack's lock, as a running `up` does (a process never conflicts with its own
-    POSIX locks, so the test process cannot stand in for it)."""
+    POSIX locks, so the test process cannot stand in for it). It runs none of our code: not measured."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys\n"
                                f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
                                "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=unmeasured(os.environ))
     try:
         assert holder.stdout.readline() == "held\n"
         yield holder
@@ -44,12 +44,14 @@ def lock_held_elsewhere(lock: Path) -> Iterator[subprocess.Popen]:
 
 def stale_deployment(state_dir: Path, suffix: str) -> int:
     """The state an `up` leaves when it is killed: its record, and its lock that nobody holds any more. Returns
-    the pid the record names."""
+    the pid the record names. Not measured by coverage: it ends by os._exit, so coverage could never save what
+    it ran (the same steps of localenv.state run in this process in the last test of this file)."""
     done = subprocess.run([sys.executable, "-c", "import os, sys\nfrom pathlib import Path\n"
                            "from localenv import state\n"
                            "held = state.acquire(state.Paths.for_stack(Path(sys.argv[1]), sys.argv[2]))\n"
                            "held.write_record({})\nprint(os.getpid(), flush=True)\nos._exit(0)",
-                           str(state_dir), f"TapStack{suffix}"], cwd=ROOT, capture_output=True, text=True)
+                           str(state_dir), f"TapStack{suffix}"], cwd=ROOT, capture_output=True, text=True,
+                          env=unmeasured(os.environ))
     assert done.returncode == 0, done.stderr
     return int(done.stdout)
 

@@ -7,6 +7,7 @@ tests/integration/test_monitor.py)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from localenv.monitor import Deployed, command, fire_schedule, start, status_lin
 from opscli import core, targets
 from platform_spec import monitor
 from platform_spec.result import Status
-from tests.conftest import MONITOR_ONLY_READS, SUFFIX, local_aws
+from tests.conftest import MONITOR_ONLY_READS, SUFFIX, local_aws, unmeasured
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("monitor")]
 
@@ -154,7 +155,7 @@ def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thre
     script = ("import ctypes, os, threading, time\n"
               "threading.Thread(target=lambda: (time.sleep(1.5), os._exit(0))).start()\n"
               "ctypes.CDLL(None).pthread_exit(None)\n")
-    process = subprocess.Popen([sys.executable, "-c", script])
+    process = subprocess.Popen([sys.executable, "-c", script], env=unmeasured(os.environ))  # none of our code
     identity = processes.Identity(process.pid, processes._stat(process.pid)[1])
     deadline = time.monotonic() + 30
     while processes.Identity.of(process.pid) is not None:  # the main thread's exit: the leader a zombie

@@ -45,8 +45,10 @@ for line in sys.stdin:
 
 @contextlib.contextmanager
 def fake_up(state_dir: Path, stack: str = "TapStacklock", *how: str) -> Iterator[subprocess.Popen]:
+    """FAKE_UP, holding its lock and record when this yields. Not measured by coverage: it ends by a signal (a
+    SIGTERM or a kill), so coverage could never save what it ran."""
     process = subprocess.Popen([sys.executable, "-c", FAKE_UP, str(state_dir), stack, *how], cwd=ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=unmeasured(os.environ))
     try:
         assert process.stdout.readline() == "up\n"
         yield process
