@@ -28,9 +28,9 @@ def test_every_predicate_is_not_applicable_to_types_it_does_not_target(resource_
 def test_predicates_never_crash_on_arbitrary_properties(props):
     """Malformed properties get a verdict (usually FAIL), never an exception, and the predicate leaves them as
     they were (opscli's drift evaluates templates that share everything but one property)."""
+    before = copy.deepcopy(props)  # what every predicate is handed: each must leave it so
     for rule in RESOURCE_RULES:
         for resource_type in rule.resource_types:
-            before = copy.deepcopy(props)
             try:
                 rule.evaluate(resource_type, props, CONTEXT)
             except (TypeError, ValueError, AttributeError, KeyError) as exc:  # pragma: no cover - the property
