@@ -182,6 +182,15 @@ def _could_match(rule: Any, source: str) -> bool:
     return True
 
 
+def _known(account: str, region: str) -> bool:
+    """Whether EventBridge has buses in `region` (a region botocore lists for it): an account not yet seen counts
+    as known (no rule of it can listen anywhere)."""
+    from moto.events.models import events_backends
+
+    accounts = dict.get(events_backends, account)
+    return accounts is None or region in accounts.regions
+
+
 def _listening(account: str, region: str, source: str) -> bool:
     """Whether an enabled rule on the default bus of the account and region could receive an event from
     `source`: otherwise nothing is built."""
@@ -263,12 +272,18 @@ def record(response: Any, service_name: str, answer: Any) -> None:
         # The service the request was signed for names the event's source without loading the service's model
         # (a model is megabytes of JSON: EC2's took 0.2 s), which only a write a rule can receive needs.
         signed_for = _signed_for(request.headers.get("Authorization", ""))
+        if signed_for and not _known(response.current_account, recorded_region(signed_for, response.region)):
+            signed_for = ""  # a region EventBridge has no bus in: decided below, on the model
         if signed_for and not _listening(response.current_account, recorded_region(signed_for, response.region),
                                          f"aws.{signed_for}"):
             return
         operation, uri_params = get_service_router(service_name).match(request)
         prefix = operation.service_model.endpoint_prefix
         source, region = f"aws.{prefix}", recorded_region(prefix, response.region)
+        if is_write(operation) and not _known(response.current_account, region):
+            # moto serves any region a request is signed for, and a global resource (an S3 bucket) is changed from
+            # it; no bus there can receive its record: say so, as for a record that could not be built.
+            raise LookupError(f"{operation.name} served for region {region!r}, which has no event bus")
         if not is_write(operation) or not _listening(response.current_account, region, source):
             return
         detail = event_detail(operation, account=response.current_account, region=region,
