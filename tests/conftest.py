@@ -534,13 +534,27 @@ def restore_check(local_deployment, baseline_posture) -> Any:
     return Restore(local_deployment)
 
 
-@pytest.fixture
-def restored_deployment(local_deployment, baseline_posture, restore_check) -> Iterator[LocalDeployment]:
-    """The shared deployment for a test that breaks settings on it: after the test, what every write it made
-    (from any client or process) touched must read back as at the start of the session, and the account's IAM
-    too after an IAM write; a write the posture monitor's planner cannot place on the stack makes every check of
-    the audit, the drift and the rotate-check be compared with the session's start instead (`assert_restored`).
-    Otherwise the test fails."""
+@pytest.fixture(autouse=True)
+def _restore_hearing(request) -> Iterator[None]:
+    """`restored_deployment`'s hearing, for a test that asks for it: autouse, so it is set up before every other
+    function-scoped fixture of the test and torn down after them all. A fixture the test asks for before
+    `restored_deployment` (set up first, torn down last) writes inside the hearing too: begun and checked in
+    `restored_deployment` itself, such a fixture's setup and teardown writes went unheard and passed."""
+    if "restored_deployment" not in request.fixturenames:
+        yield
+        return
+    restore_check, baseline_posture = request.getfixturevalue("restore_check"), \
+        request.getfixturevalue("baseline_posture")
     with restore_check.hearing() as heard:
-        yield local_deployment
+        yield
     restore_check.check(heard, baseline_posture)
+
+
+@pytest.fixture
+def restored_deployment(local_deployment, baseline_posture, restore_check) -> LocalDeployment:
+    """The shared deployment for a test that breaks settings on it: after the test (its fixtures' teardown
+    included: `_restore_hearing`), what every write it made (from any client or process) touched must read back
+    as at the start of the session, and the account's IAM too after an IAM write; a write the posture monitor's
+    planner cannot place on the stack makes every check of the audit, the drift and the rotate-check be compared
+    with the session's start instead (`assert_restored`). Otherwise the test fails."""
+    return local_deployment

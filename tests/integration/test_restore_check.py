@@ -231,3 +231,36 @@ def test_what_falls_back_to_the_whole_read(restore_check, baseline_posture, clie
     with restore_check.hearing() as heard:
         clients("kms").list_keys()
     assert heard.changes == [] and restore_check.check(heard, baseline_posture) == []
+
+
+@pytest.fixture
+def asked_for_first(restore_check) -> Iterator[list[bool]]:
+    """A fixture a test asks for before `restored_deployment`: set up before it and torn down after it. Whether the
+    hearing was on during its setup (and, asserted, its teardown), where a fixture like it makes its writes."""
+    seen = [restore_check.writes.hearing_now]
+    yield seen
+    assert restore_check.writes.hearing_now, "a fixture's teardown ran after the hearing ended: its writes unheard"
+
+
+def test_the_fixtures_a_test_asks_for_before_it_write_within_the_hearing(asked_for_first, restored_deployment):
+    """Begun in `restored_deployment` itself, the hearing missed such a fixture's setup: one that disabled the
+    project key's rotation and never put it back passed (the whole read failed it)."""
+    assert asked_for_first == [True]
+
+
+def test_a_bucket_changed_through_a_region_without_a_bus_reads_the_whole_deployment(restore_check, baseline_posture,
+                                                                                   local_deployment, clients,
+                                                                                   whole_read_asked):
+    """The emulator serves a request signed for any region, even one EventBridge has no bus in (none botocore lists),
+    and S3's buckets are the account's whatever the region: the stack's bucket is changed, but no rule there can
+    receive the record. The emulator logs the record it could not deliver, so the whole deployment is read (before,
+    nothing was heard and the check passed a bucket left with its versioning suspended)."""
+    s3 = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                     region_name="xx-nowhere-1").client("s3", endpoint_url=local_deployment.endpoint)
+    bucket = local_deployment.outputs["IngestBucketName"]
+    with left_then_put_back(
+            restore_check, baseline_posture,
+            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
+            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+            fails=WholeRead) as (left, _):
+        assert left.lost and left.changes == []
