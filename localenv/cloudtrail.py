@@ -191,6 +191,21 @@ def _known(account: str, region: str) -> bool:
     return accounts is None or region in accounts.regions
 
 
+def _listened_elsewhere(account: str) -> bool:
+    """Whether an enabled rule of another account than `account` listens on a default bus (in a region already
+    used): only then is a write of `account` that no rule of its own receives worth a word."""
+    from moto.events.models import events_backends
+
+    for other, regions in list(dict.items(events_backends)):
+        if other == account:
+            continue
+        for backend in list(dict.values(regions)):
+            bus = backend.event_buses.get("default")
+            if bus is not None and any(rule.state in RECEIVING for rule in list(bus.rules.values())):
+                return True
+    return False
+
+
 def _listening(account: str, region: str, source: str) -> bool:
     """Whether an enabled rule on the default bus of the account and region could receive an event from
     `source`: otherwise nothing is built."""
@@ -272,19 +287,26 @@ def record(response: Any, service_name: str, answer: Any) -> None:
         # The service the request was signed for names the event's source without loading the service's model
         # (a model is megabytes of JSON: EC2's took 0.2 s), which only a write a rule can receive needs.
         signed_for = _signed_for(request.headers.get("Authorization", ""))
-        if signed_for and not _known(response.current_account, recorded_region(signed_for, response.region)):
+        account = response.current_account
+        if signed_for and not _known(account, recorded_region(signed_for, response.region)):
             signed_for = ""  # a region EventBridge has no bus in: decided below, on the model
-        if signed_for and not _listening(response.current_account, recorded_region(signed_for, response.region),
-                                         f"aws.{signed_for}"):
-            return
+        if signed_for and not _listening(account, recorded_region(signed_for, response.region), f"aws.{signed_for}"):
+            if not _listened_elsewhere(account):
+                return
+            signed_for = ""  # another account listens: decided below, on the model
         operation, uri_params = get_service_router(service_name).match(request)
         prefix = operation.service_model.endpoint_prefix
         source, region = f"aws.{prefix}", recorded_region(prefix, response.region)
-        if is_write(operation) and not _known(response.current_account, region):
+        if is_write(operation) and not _known(account, region):
             # moto serves any region a request is signed for, and a global resource (an S3 bucket) is changed from
             # it; no bus there can receive its record: say so, as for a record that could not be built.
             raise LookupError(f"{operation.name} served for region {region!r}, which has no event bus")
-        if not is_write(operation) or not _listening(response.current_account, region, source):
+        if is_write(operation) and not _listening(account, region, source) and _listened_elsewhere(account):
+            # moto lets an account change another's resource by its name (an S3 bucket), and records the call in
+            # the caller's account only, where no rule listens: whoever listens in another account would not hear
+            # a change to its own resource. Say so.
+            raise LookupError(f"{operation.name} served for account {account}, where no rule listens")
+        if not is_write(operation) or not _listening(account, region, source):
             return
         detail = event_detail(operation, account=response.current_account, region=region,
                               request=request, uri_params=uri_params, status=int(status), headers=headers, body=body)

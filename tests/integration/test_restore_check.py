@@ -264,3 +264,22 @@ def test_a_bucket_changed_through_a_region_without_a_bus_reads_the_whole_deploym
             lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
             fails=WholeRead) as (left, _):
         assert left.lost and left.changes == []
+
+
+def test_a_bucket_changed_by_another_account_is_heard(restore_check, baseline_posture, local_deployment, clients,
+                                                      whole_read_asked):
+    """A write made as another account (credentials of a role assumed there, as the perimeter tests make): moto finds
+    the stack's bucket by its name whatever account asks, and the record is put on the caller's account's bus."""
+    sts = clients("sts")
+    creds = sts.assume_role(RoleArn="arn:aws:iam::999999999999:role/outsider",
+                            RoleSessionName="outsider")["Credentials"]
+    s3 = new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                     aws_session_token=creds["SessionToken"], region_name="ap-northeast-1").client(
+        "s3", endpoint_url=local_deployment.endpoint)
+    bucket = local_deployment.outputs["IngestBucketName"]
+    with left_then_put_back(
+            restore_check, baseline_posture,
+            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
+            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+            fails=WholeRead) as (left, _):
+        assert left.lost and left.changes == []  # put on 999999999999's bus, where nothing listens
