@@ -325,6 +325,7 @@ class LocalDeployment:
     process: subprocess.Popen = field(repr=False)
     record: dict[str, Any] = field(default_factory=dict)  # the state record `up` wrote (its monitor's too)
     directory: Path | None = None  # the state directory (`--state-dir`; its log is localenv.log)
+    baseline: list[tuple[str, str, str]] | None = None  # `baseline_posture`, once a test of the session asked
 
     @property
     def environment(self) -> dict[str, str]:
@@ -370,6 +371,10 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
     setting restores it, and `restored_deployment` proves it did."""
     with deployment_process(synth, tmp_path_factory.mktemp("localenv")) as deployment:
         yield deployment
+        # A test that changed the shared deployment without asking for `restored_deployment` is found here, at
+        # the session's end, by one whole read (its writes are heard by no one, and later tests read the change).
+        if deployment.baseline is not None:
+            assert_restored(deployment, deployment.baseline)
 
 
 @pytest.fixture(scope="session")
@@ -511,6 +516,7 @@ def baseline_posture(local_deployment) -> list[tuple[str, str, str]]:
     baseline = posture(local_deployment, first=True)
     assert baseline and {status for _, _, status in baseline} == {"PASS"}, \
         [check for check in baseline if check[2] != "PASS"]
+    local_deployment.baseline = baseline
     return baseline
 
 
