@@ -139,6 +139,8 @@ class FaultProxy(ThreadingHTTPServer):
         self.circled = 0  # answers given a circling page token (bounded: see LOOP_BOUND)
         self.started = 0  # first pages given one: each starts a circle
         self.wire = 0  # requests that came over the network
+        self.hang_seconds = 5.0  # how long a hung request waits before its connection is reset
+        self.hung = 0  # hung requests whose connection has been reset
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -201,11 +203,18 @@ class _Handler(BaseHTTPRequestHandler):
         kind = self.headers.get(FAULT_HEADER)
         with self.server.lock:
             self.server.wire += 1
+            # Counted as it comes, with the request: a hang's reset comes seconds later, when the client that gave
+            # up on it is long gone and another test counts the faults it asked for.
+            if kind in WIRE_KINDS:
+                self.server.faulted.append((kind, self.path))
         if kind == "reset":
             return self._reset()
         if kind == "hang":
-            time.sleep(5)
-            return self._reset()
+            time.sleep(self.server.hang_seconds)
+            self._reset()
+            with self.server.lock:
+                self.server.hung += 1
+            return None
         status, content_type, payload = self.server.answer(self.command, self.path, body, dict(self.headers.items()))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -214,8 +223,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def _reset(self) -> None:
-        with self.server.lock:
-            self.server.faulted.append(("reset", self.path))
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
@@ -1095,6 +1102,28 @@ def test_max_attempts_counts_every_attempt_the_first_included(harness, attempts)
     finally:
         harness.fault = None
     assert len(harness.proxy.faulted) - mark == attempts
+
+
+def test_a_hung_request_is_counted_when_it_comes_not_when_its_connection_is_reset(harness):
+    """A client gives up on a hung request long before the proxy resets it: counted then, the reset would land
+    among the faults of whatever test runs next (a fault-counting test failed so, in pytest-testmon's order)."""
+    proxy = harness.proxy
+    proxy.hang_seconds, hung, wire, faulted = 1.0, proxy.hung, proxy.wire, len(proxy.faulted)
+    try:
+        with socket.create_connection(proxy.server_address, timeout=10) as client:
+            client.sendall(f"GET /hung HTTP/1.1\r\nHost: proxy\r\n{FAULT_HEADER}: hang\r\n"
+                           "Content-Length: 0\r\n\r\n".encode())
+            deadline = time.monotonic() + 30
+            while proxy.wire == wire:  # the request came: it is counted already, its reset a second away
+                assert time.monotonic() < deadline, "the hung request never came"
+                time.sleep(0.01)
+            assert proxy.faulted[faulted:] == [("hang", "/hung")]
+        while proxy.hung == hung:
+            assert time.monotonic() < deadline, "the hung request was never reset"
+            time.sleep(0.02)
+    finally:
+        proxy.hang_seconds = 5.0
+    assert proxy.faulted[faulted:] == [("hang", "/hung")]  # nothing more when its connection is reset
 
 
 @pytest.mark.parametrize("operation", ["rds:DescribeDBInstances", "ecs:DescribeServices", "s3:GetBucketPolicy"])
