@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from opscli.aws import new_session
+from platform_spec.stacks import ALLOWED_REGION
 from tests.restored import Heard, Restore
 
 
@@ -156,20 +157,32 @@ def test_an_iam_user_left_through_another_region_fails(restore_check, baseline_p
         assert [c.name for c in left.changes] == ["CreateUser"]
 
 
+def _s3(local_deployment, region: str, *, key: str = "local-emulator", secret: str = "local-emulator",
+        token: str | None = None) -> Any:
+    """An S3 client of the deployment's emulator signed for `region` (and, given them, another identity's keys)."""
+    return new_session(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
+                       region_name=region).client("s3", endpoint_url=local_deployment.endpoint)
+
+
+def _versioning_left_suspended(s3, restore_check, baseline_posture, local_deployment, clients):
+    """The stack's bucket's versioning suspended through `s3` and put back through the stack's own client, the
+    whole read being what fails the leftover (`left_then_put_back`)."""
+    bucket = local_deployment.outputs["IngestBucketName"]
+    return left_then_put_back(
+        restore_check, baseline_posture,
+        lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
+        lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+        fails=WholeRead)
+
+
 def test_a_bucket_changed_through_another_region_reads_the_whole_deployment(restore_check, baseline_posture,
                                                                            local_deployment, clients,
                                                                            whole_read_asked):
     """S3's buckets are one for the account as well: a write to the stack's bucket signed for another region is
     heard, and (its record stating a region the stack does not live in) the whole deployment is read for it. Put
     back from the stack's region, what it touched reads as at the session's start."""
-    s3 = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                     region_name="us-west-2").client("s3", endpoint_url=local_deployment.endpoint)
-    bucket = local_deployment.outputs["IngestBucketName"]
-    with left_then_put_back(
-            restore_check, baseline_posture,
-            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
-            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
-            fails=WholeRead) as (left, restored):
+    s3 = _s3(local_deployment, "us-west-2")
+    with _versioning_left_suspended(s3, restore_check, baseline_posture, local_deployment, clients) as (left, restored):
         assert [c.name for c in left.changes] == ["PutBucketVersioning"]
         assert restore_check.whole_reasons(restored) == []
 
@@ -255,14 +268,8 @@ def test_a_bucket_changed_through_a_region_without_a_bus_reads_the_whole_deploym
     and S3's buckets are the account's whatever the region: the stack's bucket is changed, but no rule there can
     receive the record. The emulator logs the record it could not deliver, so the whole deployment is read (before,
     nothing was heard and the check passed a bucket left with its versioning suspended)."""
-    s3 = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
-                     region_name="xx-nowhere-1").client("s3", endpoint_url=local_deployment.endpoint)
-    bucket = local_deployment.outputs["IngestBucketName"]
-    with left_then_put_back(
-            restore_check, baseline_posture,
-            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
-            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
-            fails=WholeRead) as (left, _):
+    s3 = _s3(local_deployment, "xx-nowhere-1")
+    with _versioning_left_suspended(s3, restore_check, baseline_posture, local_deployment, clients) as (left, _):
         assert left.lost and left.changes == []
 
 
@@ -273,13 +280,7 @@ def test_a_bucket_changed_by_another_account_is_heard(restore_check, baseline_po
     sts = clients("sts")
     creds = sts.assume_role(RoleArn="arn:aws:iam::999999999999:role/outsider",
                             RoleSessionName="outsider")["Credentials"]
-    s3 = new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                     aws_session_token=creds["SessionToken"], region_name="ap-northeast-1").client(
-        "s3", endpoint_url=local_deployment.endpoint)
-    bucket = local_deployment.outputs["IngestBucketName"]
-    with left_then_put_back(
-            restore_check, baseline_posture,
-            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}),
-            lambda: clients("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
-            fails=WholeRead) as (left, _):
+    s3 = _s3(local_deployment, ALLOWED_REGION, key=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
+             token=creds["SessionToken"])
+    with _versioning_left_suspended(s3, restore_check, baseline_posture, local_deployment, clients) as (left, _):
         assert left.lost and left.changes == []  # put on 999999999999's bus, where nothing listens
