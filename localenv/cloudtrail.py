@@ -288,25 +288,27 @@ def record(response: Any, service_name: str, answer: Any) -> None:
         # (a model is megabytes of JSON: EC2's took 0.2 s), which only a write a rule can receive needs.
         signed_for = _signed_for(request.headers.get("Authorization", ""))
         account = response.current_account
-        if signed_for and not _known(account, recorded_region(signed_for, response.region)):
-            signed_for = ""  # a region EventBridge has no bus in: decided below, on the model
-        if signed_for and not _listening(account, recorded_region(signed_for, response.region), f"aws.{signed_for}"):
-            if not _listened_elsewhere(account):
+        if signed_for:
+            # A region EventBridge has no bus in, or another account listening, is decided below, on the model.
+            where = recorded_region(signed_for, response.region)
+            if _known(account, where) and not _listening(account, where, f"aws.{signed_for}") and \
+                    not _listened_elsewhere(account):
                 return
-            signed_for = ""  # another account listens: decided below, on the model
         operation, uri_params = get_service_router(service_name).match(request)
+        if not is_write(operation):
+            return
         prefix = operation.service_model.endpoint_prefix
         source, region = f"aws.{prefix}", recorded_region(prefix, response.region)
-        if is_write(operation) and not _known(account, region):
+        if not _known(account, region):
             # moto serves any region a request is signed for, and a global resource (an S3 bucket) is changed from
             # it; no bus there can receive its record: say so, as for a record that could not be built.
             raise LookupError(f"{operation.name} served for region {region!r}, which has no event bus")
-        if is_write(operation) and not _listening(account, region, source) and _listened_elsewhere(account):
-            # moto lets an account change another's resource by its name (an S3 bucket), and records the call in
-            # the caller's account only, where no rule listens: whoever listens in another account would not hear
-            # a change to its own resource. Say so.
-            raise LookupError(f"{operation.name} served for account {account}, where no rule listens")
-        if not is_write(operation) or not _listening(account, region, source):
+        if not _listening(account, region, source):
+            if _listened_elsewhere(account):
+                # moto lets an account change another's resource by its name (an S3 bucket), and records the call
+                # in the caller's account only, where no rule listens: whoever listens in another account would
+                # not hear a change to its own resource. Say so.
+                raise LookupError(f"{operation.name} served for account {account}, where no rule listens")
             return
         detail = event_detail(operation, account=response.current_account, region=region,
                               request=request, uri_params=uri_params, status=int(status), headers=headers, body=body)
