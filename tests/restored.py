@@ -41,6 +41,11 @@ class Heard:
     unreadable: list[str] = field(default_factory=list)  # records the monitor could not read (why)
     lost: bool = False  # the emulator served a write it could not record, or the rule that hears them changed
 
+    @property
+    def usable(self) -> list[Change]:
+        """The changes whose write succeeded (a failed one changed nothing)."""
+        return [c for c in self.changes if not c.failed]
+
 
 def _events_call(endpoint: str, region: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
     """One EventBridge call signed for `region`, without a client of its own (one per region would cost more
@@ -176,7 +181,7 @@ class Restore:
         if heard.lost:
             reasons.append("a write may not have been heard (the emulator could not record one, or what hears them "
                            "changed)")
-        usable = [c for c in heard.changes if not c.failed]
+        usable = heard.usable
         for change in usable:
             if change.source in run.WHOLE_SOURCES:
                 continue  # the account's IAM is compared whole, and the stack's IAM resources are read again
@@ -197,7 +202,7 @@ class Restore:
         if reasons:
             assert_restored(self.deployment, baseline)
             return reasons
-        usable = [c for c in heard.changes if not c.failed]
+        usable = heard.usable
         if not usable:
             return []
         self.monitor.restored(usable, baseline)  # what they touched (and the account's IAM after an IAM write)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.library_tracing import _is_coverage_tracer
+from tests.library_tracing import _is_coverage_tracer, untraced
 
 
 def measured_body_only(test: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,17 +41,17 @@ def measured_body_only(test: Callable[..., Any]) -> Callable[..., Any]:
 
     handle.inner_test = body
 
+    untraced_test = untraced(test)
+
     @functools.wraps(test)
     def run(*args: Any, **kwargs: Any) -> Any:
         tracer = sys.gettrace()
         if not _is_coverage_tracer(tracer):
             return test(*args, **kwargs)
         paused.append(tracer)
-        sys.settrace(None)
         try:
-            return test(*args, **kwargs)
+            return untraced_test(*args, **kwargs)
         finally:
-            sys.settrace(tracer)
             paused.pop()
 
     return run
