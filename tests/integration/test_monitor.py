@@ -751,6 +751,9 @@ def test_the_emulators_security_hub_keeps_the_later_update_of_a_finding(watched)
     from localenv.emulator import _finding_filter
     assert _finding_filter(None)({}) and _finding_filter({"Id": []})({"Id": "x"})
     assert not _finding_filter({"GeneratorId": [{"Value": "o", "Comparison": "PREFIX"}]})({"Id": "x"})
-    for malformed in (["Id"], {"Id": "x"}, {"Id": [{"Value": 1, "Comparison": "EQUALS"}]}, {"Title": []}):
+    # a field or a comparison in another case is not one the emulator applies: refused, never read as its twin
+    for malformed in (["Id"], {"Id": "x"}, {"Id": [{"Value": 1, "Comparison": "EQUALS"}]}, {"Title": []},
+                      {"id": []}, {"ID": [{"Value": "x", "Comparison": "EQUALS"}]},
+                      {"Id": [{"Value": "x", "Comparison": "equals"}]}, {"Id": [{"Value": "x"}]}):
         with pytest.raises(InvalidInputException):
             _finding_filter(malformed)
