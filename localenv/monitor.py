@@ -32,6 +32,7 @@ from platform_spec import files, monitor
 # arguments) exits well within this; one that runs is reported as running, whatever it does later.
 START_GRACE = 3.0
 STOP_TIMEOUT = 15.0
+CONSUMER_POLL = 1  # seconds the consumer's receives wait for a first message (its --poll)
 #: How long `Consumer.exited` waits for a consumer the kernel shows ended (its last threads ending).
 REAP_TIMEOUT = 5.0
 LOG_TAIL = 2000  # characters of the consumer's log shown when it exits
@@ -115,13 +116,15 @@ def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[st
     """The consumer's command line (the contract's `python -m opscli.monitor ...`): the queue of the outputs, the
     suffix, bucket, namespace, dead-letter queue and maximum receives the function's environment names, the
     batching window and batch size of its event source mapping, and the emulator's HTTPS endpoint (the report
-    bucket, like every bucket of the stacks, refuses requests that are not over TLS)."""
+    bucket, like every bucket of the stacks, refuses requests that are not over TLS). Its receives wait CONSUMER_POLL
+    seconds for a first message: `down` (and Ctrl-C) waits for the receive under way, and a local consumer's idle
+    receives cost only the emulator a request each."""
     env = deployed.environment
     return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
             "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
             "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
             "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window),
-            "--batch-size", str(deployed.batch_size),
+            "--batch-size", str(deployed.batch_size), "--poll", str(CONSUMER_POLL),
             "--dead-letter-queue-url", env[monitor.ENV_DEAD_LETTER_QUEUE],
             "--max-receives", env[monitor.ENV_MAX_RECEIVES]]
 

@@ -2,7 +2,7 @@
 
     python -m opscli.monitor --suffix S --queue-url URL [--endpoint-url URL] [--region R] [--bucket B]
                              [--namespace N] [--window SECONDS] [--batch-size N] [--visibility SECONDS]
-                             [--dead-letter-queue-url URL [--max-receives N]]
+                             [--poll SECONDS] [--dead-letter-queue-url URL [--max-receives N]]
 
 It long-polls the queue and gathers a batch as the function's SQS event source mapping does: from the first message
 for --window seconds (every change to one resource in a batch is one read), up to --batch-size messages, and never
@@ -13,7 +13,8 @@ sent there with its reason and deleted; what is left becomes visible again, pois
 maxReceiveCount), a change whose resources could not be read after RETRY_DELAY. A message it holds is hidden for
 --visibility seconds, renewed every quarter of that while its batch is collected, judged and published: a consumer
 killed mid-batch leaves its messages to the next one within --visibility seconds. Log lines (JSON) go to stderr.
-SIGTERM or Ctrl-C stops it after the batch in hand.
+SIGTERM or Ctrl-C stops it after the batch in hand, or once the receive under way (a long poll of --poll seconds)
+has answered: a receive cut short could leave a message it was given hidden for --visibility seconds.
 Exit codes: 0 stopped by a signal; 2 usage error; 3 it cannot go on (the queue could not be read CONSECUTIVE_FAILURES
 times in a row, or the monitor's session could not be made).
 """
@@ -49,7 +50,7 @@ from platform_spec.stacks import ALLOWED_REGION
 QUEUE_CALLS = {"sqs:ReceiveMessage": "sqs:ReceiveMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
                "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 QUEUE_WRITES = frozenset(QUEUE_CALLS)
-POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20)
+POLL = 5  # seconds a receive waits for the first message of a batch (SQS long polling: 1-20); --poll
 RETRY_DELAY = 5  # seconds before a change that could not be read is delivered again
 # Seconds a received message stays hidden unless renewed: the consumer renews it every quarter of that while its
 # batch is in hand (Heartbeat), so a consumer that dies (kill -9, a crash) holds its messages this long at most,
@@ -79,6 +80,12 @@ def _visibility(text: str) -> int:
     if not 2 <= value <= 43_200:
         raise argparse.ArgumentTypeError(f"{text}: the visibility is 2 to 43200 seconds (SQS's largest is 12 hours)")
     return value
+
+
+def _poll(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: the poll is 1 to 20 whole seconds (SQS's long polling)")
+    return int(text)
 
 
 def _window(text: str) -> float:
@@ -307,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"messages in a batch at most (default {monitor.BATCH_SIZE}, the deployed mapping's)")
     parser.add_argument("--visibility", type=_visibility, default=VISIBILITY,
                         help=f"seconds a message in hand stays hidden unless renewed (default {VISIBILITY})")
+    parser.add_argument("--poll", type=_poll, default=POLL,
+                        help=f"seconds a receive waits for a first message (default {POLL}); a stop waits for it")
     parser.add_argument("--dead-letter-queue-url", default=os.environ.get(monitor.ENV_DEAD_LETTER_QUEUE) or None,
                         help="where poison is sent with its reason (MonitorDeadLetterQueueUrl); also "
                              f"{monitor.ENV_DEAD_LETTER_QUEUE}")
@@ -334,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE or not args.suffix else exc.exit_code
     stop = threading.Event()
     on_signals((signal.SIGTERM, signal.SIGINT), lambda _signum: stop.set())
-    return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=POLL,
+    return Consumer(queue, args.queue_url, aws, settings, window=args.window, log=log, stop=stop, poll=args.poll,
                     visibility=args.visibility, dead_letters=dead_letters, batch_size=args.batch_size).run()
 
 

@@ -216,6 +216,38 @@ def test_a_batch_the_event_source_mapping_would_refuse_is_a_usage_error(argv, me
     assert code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["0", "21", "2.5", "-1", "five", ""])
+def test_a_poll_sqs_would_refuse_is_a_usage_error(text, capsys):
+    """--poll is SQS's long polling (WaitTimeSeconds 1 to 20, whole seconds): 0 would be short polling, a busy
+    loop against the queue."""
+    from opscli.monitor.__main__ import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["--suffix", SUFFIX, "--queue-url", "http://127.0.0.1:1/q", "--poll", text])
+    assert refused.value.code == 2 and "the poll is 1 to 20 whole seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "poll"), [([], 5), (["--poll", "1"], 1), (["--poll", "20"], 20)])
+def test_each_receive_long_polls_the_seconds_of_poll(argv, poll, monkeypatch):
+    """The consumer's first receive of a batch waits --poll seconds (5 unless told) for a first message."""
+    from opscli.monitor import __main__ as consumer_main
+
+    asked: list[int] = []
+
+    def run(consumer):
+        asked.append(consumer.poll)
+        return 0
+
+    monkeypatch.setattr(consumer_main.Consumer, "run", run)
+    assert consumer_main.main(["--suffix", SUFFIX, "--queue-url", "http://127.0.0.1:1/q", *argv]) == 0
+    assert asked == [poll]
+    queue = FakeQueue()
+    queue.messages = []
+    consumer = _consumer(queue, [])
+    consumer.poll = poll
+    assert consumer.batch() == [] and [args["WaitTimeSeconds"] for _, args in queue.calls] == [poll]
+
+
 @pytest.mark.parametrize("text", ["1", "43201", "ten", "2.5"])
 def test_a_visibility_sqs_would_refuse_is_a_usage_error(text):
     import argparse

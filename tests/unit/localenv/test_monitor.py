@@ -124,7 +124,8 @@ def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs
     assert argv[1:3] == ["-m", "opscli.monitor"] and argv[argv.index("--queue-url") + 1] == "http://127.0.0.1:1/q"
     assert [argv[argv.index(option) + 1] for option in (
         "--suffix", "--bucket", "--namespace", "--window", "--batch-size", "--endpoint-url", "--dead-letter-queue-url",
-        "--max-receives")] == [SUFFIX, "b", "N", "5", "300", "https://127.0.0.1:1", "http://127.0.0.1:1/dlq", "5"]
+        "--max-receives", "--poll")] == [SUFFIX, "b", "N", "5", "300", "https://127.0.0.1:1", "http://127.0.0.1:1/dlq",
+                                         "5", "1"]  # --poll 1: `down` waits for the receive under way
     failed = start([sys.executable, "-c", "import sys; print('cannot go on'); sys.exit(4)"], tmp_path / "a.log", {},
                    grace=30)
     assert failed.exited() == 4 and "cannot go on" in status_line(failed) and "NOT RUNNING" in status_line(failed)
