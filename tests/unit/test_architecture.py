@@ -70,6 +70,13 @@ NAME_HOMES = {"ALLOWED_REGION": {"platform_spec.stacks"}, "CREDENTIAL_SOURCES": 
 RULE_ID = re.compile(r"STK-[A-Z][A-Z0-9]*-\d{3}")
 
 
+def plant(root: Path, texts: dict[str, str]) -> None:
+    """A failing fixture's source tree: each file (relative to `root`) with its text."""
+    for relative, text in texts.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+
+
 @functools.cache
 def tree(path: Path) -> ast.Module:
     """The syntax tree of one source file, parsed once for every test of the session."""
@@ -525,7 +532,7 @@ def test_every_module_has_a_test_file_of_its_name_or_a_reason():
 def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_another_module(tmp_path):
     """Not blind: a module with no test file, and one whose test file of that name tests a namesake, are found;
     a test file that imports its module (either way) or names its path is its mirror."""
-    for relative, text in {
+    plant(tmp_path, {
         "pkg/__init__.py": "", "pkg/__main__.py": "", "pkg/sub/__init__.py": "",
         "pkg/alone.py": "", "pkg/imported.py": "", "pkg/sub/from_package.py": "", "pkg/sub/named.py": "",
         "pkg/sub/shadowed.py": "", "other/shadowed.py": "",
@@ -534,9 +541,7 @@ def test_the_mirror_checker_finds_a_module_without_its_test_and_a_test_of_anothe
         "tests/b/test_named.py": '"""The cases of pkg/sub/named.py."""\n',
         "tests/test_shadowed.py": "from other.shadowed import thing\n",
         "tests/test_alone_and_more.py": "import pkg.alone\n",
-    }.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_text(text)
+    })
     assert unmirrored(("pkg",), tmp_path) == ["pkg/alone.py", "pkg/sub/shadowed.py"]
 
 
@@ -670,3 +675,82 @@ def test_the_rule_home_checker_finds_what_is_planted():
         "STK-TAG-001 is registered by platform_spec.rules.live_only, not by platform_spec.rules.stk_tag[_<aspect>]",
         "STK-NEW-001 is registered nowhere",
         "STK-STACK-001 is registered by platform_spec.rules.stk_stack: take it off JUDGED_OUTSIDE_THE_REGISTRY"]
+
+
+# --- collecting the tests starts no jsii kernel ---------------------------------------------------------------
+
+#: The distributions whose import starts the jsii kernel or loads an assembly into it.
+JSII = ("aws_cdk", "cdk_nag", "constructs", "jsii")
+
+
+def module_level_imports(path: Path, root: Path) -> set[str]:
+    """The dotted names the module at `path` imports when it is imported (not inside a function, not under
+    TYPE_CHECKING), with their parent packages."""
+    parts = path.relative_to(root).with_suffix("").parts
+    package = list(parts if path.name == "__init__.py" else parts[:-1])
+    names: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+
+    visit(ast.parse(path.read_bytes(), filename=str(path)).body)
+    return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
+
+
+def jsii_at_collection(root: Path) -> list[str]:
+    """'tests.x -> cdk_app.app -> aws_cdk' for every module below root/tests whose import imports aws_cdk (or
+    cdk_nag, constructs, jsii), followed through the modules of the repository."""
+    chains: dict[str, list[str] | None] = {}
+
+    def chain(dotted: str) -> list[str] | None:
+        if dotted.split(".")[0] in JSII:
+            return [dotted]
+        if dotted not in chains:
+            chains[dotted] = None  # an import cycle ends here
+            base = root.joinpath(*dotted.split("."))
+            path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+            for name in sorted(module_level_imports(path, root)) if path else ():
+                found = chain(name)
+                if found:
+                    chains[dotted] = [dotted, *found]
+                    break
+        return chains[dotted]
+
+    modules = [p for p in sorted((root / "tests").rglob("*.py")) if "schemas" not in p.parts]
+    return [" -> ".join(found) for path in modules
+            if (found := chain(".".join(path.relative_to(root).with_suffix("").parts)))]
+
+
+def test_no_test_module_imports_aws_cdk_when_it_is_collected():
+    assert jsii_at_collection(ROOT) == [], "import aws_cdk inside the tests that build constructs (the cdk group)"
+
+
+def test_an_import_of_aws_cdk_through_our_modules_is_found(tmp_path):
+    """The failing fixture: a test module importing (relatively, or in a try block) a module of ours that imports
+    aws_cdk is found; one importing it inside a function or under TYPE_CHECKING is not."""
+    plant(tmp_path, {
+        "tests/__init__.py": "",
+        "tests/test_clean.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import aws_cdk\n"
+                               "def test():\n    from app import stack\n",
+        "tests/test_through.py": "try:\n    from .helper import build\nexcept ImportError:\n    pass\n",
+        "tests/helper.py": "from app.stack import build\n",
+        "app/__init__.py": "",
+        "app/stack.py": "from aws_cdk import Stack\n",
+    })
+    assert jsii_at_collection(tmp_path) == ["tests.helper -> app.stack -> aws_cdk",
+                                            "tests.test_through -> tests.helper -> app.stack -> aws_cdk"]
