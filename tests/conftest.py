@@ -371,10 +371,7 @@ def local_deployment(synth, tmp_path_factory) -> Iterator[LocalDeployment]:
     setting restores it, and `restored_deployment` proves it did."""
     with deployment_process(synth, tmp_path_factory.mktemp("localenv")) as deployment:
         yield deployment
-        # A test that changed the shared deployment without asking for `restored_deployment` is found here, at
-        # the session's end, by one whole read (its writes are heard by no one, and later tests read the change).
-        if deployment.baseline is not None:
-            assert_restored(deployment, deployment.baseline)
+        left_changed_at_the_end(deployment)
 
 
 @pytest.fixture(scope="session")
@@ -528,6 +525,14 @@ def assert_restored(deployment: LocalDeployment, baseline: list[tuple[str, str, 
 
     changed = sorted(set(untraced_with_its_threads(posture)(deployment)) ^ set(baseline))
     assert not changed, f"the test left the shared deployment changed: {changed}"
+
+
+def left_changed_at_the_end(deployment: LocalDeployment) -> None:
+    """The shared deployment's last look, at the session's end: a test that changed it without asking for
+    `restored_deployment` is found by one whole read (its writes are heard by no one, and later tests read the
+    change). Nothing to compare with if no test of the session took the baseline."""
+    if deployment.baseline is not None:
+        assert_restored(deployment, deployment.baseline)
 
 
 @pytest.fixture(scope="session")

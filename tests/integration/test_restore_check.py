@@ -4,7 +4,8 @@ the account and of the stack's own role, and a write the posture monitor's plann
 makes it read and judge the whole deployment); a change put back passes, read only where the writes touched.
 
 Each case breaks one setting, proves the check fails with it left behind, puts it back (in a `finally`) and proves
-the check passes again, so the deployment leaves this module as it came."""
+the check passes again, so the deployment leaves this module as it came. The shared deployment's last look at the
+session's end (`left_changed_at_the_end`, for a test that did not ask for the check) is proved the same way."""
 
 from __future__ import annotations
 
@@ -57,6 +58,23 @@ def left_then_put_back(check: Restore, baseline: list, breaks: Callable[[], Any]
             puts_back()
     check.check(restored, baseline)
     yield left, restored
+
+
+def test_a_change_no_test_asked_to_check_is_found_at_the_sessions_end(local_deployment, baseline_posture,
+                                                                      clients, synth):
+    """What `local_deployment` runs last: a change left by a test that did not ask for `restored_deployment`
+    (nobody heard its write) fails the session's end, named. Put back, it passes the session's real end (the same
+    function, in `local_deployment`'s teardown, after this module's other cases)."""
+    from tests.conftest import left_changed_at_the_end
+
+    logs, name = clients("logs"), "/ecs/metadata-api-test"
+    logs.delete_retention_policy(logGroupName=name)
+    try:
+        with pytest.raises(AssertionError, match="left the shared deployment changed") as found:
+            left_changed_at_the_end(local_deployment)
+        assert "'drift.RetentionInDays', 'AWS::Logs::LogGroup" in str(found.value) and name in str(found.value)
+    finally:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=synth.config.log_retention_days)
 
 
 def _kms_key(clients) -> str:
