@@ -536,13 +536,17 @@ def left_changed_at_the_end(deployment: LocalDeployment) -> None:
 
 
 @pytest.fixture(scope="session")
-def restore_check(local_deployment, baseline_posture) -> Any:
+def restore_check(local_deployment, baseline_posture) -> Iterator[Any]:
     """How `restored_deployment` proves a test put the shared deployment back (tests/restored.py): it hears every
     write the emulator serves during the test and reads again what they touched, or the whole deployment where
     they touched what the posture monitor's planner cannot place."""
     from tests.restored import Restore
 
-    return Restore(local_deployment)
+    check = Restore(local_deployment)
+    yield check
+    deaf = check.writes.deaf()
+    assert not deaf, f"a test changed the rule that forwards the writes of {deaf} to the restore check: its " \
+                     "later tests' writes there went unheard"
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,8 @@ IAM after an IAM write) instead of the whole stack. Nothing is taken on trust: a
 a resource of the stack (a bucket, a stream, a secret the stack does not declare; a write served in another region),
 one that asks a monitor run for the whole stack (the stack's own declaration), a record the monitor could not read,
 a write the emulator could not describe (its log says so), or a test that changed the rule that hears, makes the
-check read and judge the whole deployment as before (`assert_restored`)."""
+check read and judge the whole deployment as before (`assert_restored`). A test that changed a rule forwarding
+another region's writes is found once, at the session's end (`Writes.deaf`, in `restore_check`'s teardown)."""
 
 from __future__ import annotations
 
@@ -84,12 +85,31 @@ class Writes:
         self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url,
                                                  AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._turn_off()
-        bus = f"arn:aws:events:{region}:{account}:event-bus/default"
+        self.bus = f"arn:aws:events:{region}:{account}:event-bus/default"
         self.elsewhere = sorted(set(botocore.session.get_session().get_available_regions("events")) - {region})
         for other in self.elsewhere:
-            _events_call(endpoint, other, "PutRule", {"Name": NAME, "EventPattern": PATTERN, "State": "ENABLED"})
-            _events_call(endpoint, other, "PutTargets", {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": bus}]})
+            self._forward(other)
         self.hearing_now = False
+
+    def _forward(self, region: str) -> None:
+        """The rule that forwards `region`'s records to the bus of the stack's region, as made."""
+        _events_call(self.endpoint, region, "PutRule", {"Name": NAME, "EventPattern": PATTERN, "State": "ENABLED"})
+        _events_call(self.endpoint, region, "PutTargets", {"Rule": NAME, "Targets": [{"Id": NAME, "Arn": self.bus}]})
+
+    def _as_made(self, region: str, target: str) -> bool:
+        """Whether `region`'s rule is as made, enabled, and sends to `target` only."""
+        try:
+            rule = _events_call(self.endpoint, region, "DescribeRule", {"Name": NAME})
+            targets = _events_call(self.endpoint, region, "ListTargetsByRule", {"Rule": NAME})["Targets"]
+        except OSError:  # urllib's HTTPError: the rule is gone
+            return False
+        return rule.get("State") == "ENABLED" and json.loads(rule.get("EventPattern") or "{}") == json.loads(PATTERN) \
+            and [(t["Id"], t["Arn"]) for t in targets] == [(NAME, target)]
+
+    def deaf(self) -> list[str]:
+        """The other regions whose forwarding rule is no longer as made: writes served there since went unheard
+        (checked once, at the session's end: a look per test would cost more than the checks it guards)."""
+        return [region for region in self.elsewhere if not self._as_made(region, self.bus)]
 
     def _rule(self, region: str, *, enabled: bool) -> None:
         _events_call(self.endpoint, region, "PutRule",
@@ -104,13 +124,7 @@ class Writes:
     def _intact(self) -> bool:
         """Whether the rule that hears is as made, enabled, and sends to our queue only (a test may not have
         changed what hears its writes)."""
-        try:
-            rule = _events_call(self.endpoint, self.region, "DescribeRule", {"Name": NAME})
-            targets = _events_call(self.endpoint, self.region, "ListTargetsByRule", {"Rule": NAME})["Targets"]
-        except OSError:  # urllib's HTTPError: the rule is gone
-            return False
-        return rule.get("State") == "ENABLED" and json.loads(rule.get("EventPattern") or "{}") == json.loads(PATTERN) \
-            and [(t["Id"], t["Arn"]) for t in targets] == [(NAME, self.arn)]
+        return self._as_made(self.region, self.arn)
 
     def _drain(self) -> list[Record]:
         records = []

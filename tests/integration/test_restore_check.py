@@ -77,6 +77,28 @@ def test_a_change_no_test_asked_to_check_is_found_at_the_sessions_end(local_depl
         logs.put_retention_policy(logGroupName=name, retentionInDays=synth.config.log_retention_days)
 
 
+def test_a_forwarding_rule_a_test_changed_in_another_region_is_found_at_the_sessions_end(restore_check):
+    """Writes served outside the stack's region reach the check through a rule in each region; a test that
+    deleted or changed one (a rule of another target, disabled) made the check deaf there, and `restore_check`'s
+    end names the region. Put back, none is deaf."""
+    from tests.restored import NAME
+
+    writes = restore_check.writes
+    assert writes.deaf() == [] and len(writes.elsewhere) > 30
+    oregon, ohio = (new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                                region_name=region).client("events", endpoint_url=writes.endpoint)
+                    for region in ("us-west-2", "us-east-2"))
+    try:
+        oregon.remove_targets(Rule=NAME, Ids=[NAME])
+        oregon.delete_rule(Name=NAME)
+        ohio.disable_rule(Name=NAME)
+        assert writes.deaf() == ["us-east-2", "us-west-2"]
+    finally:
+        for region in ("us-west-2", "us-east-2"):
+            writes._forward(region)
+    assert writes.deaf() == []
+
+
 def _kms_key(clients) -> str:
     return clients("kms").describe_key(KeyId="alias/kms-key-test")["KeyMetadata"]["KeyId"]
 
