@@ -53,11 +53,13 @@ def test_a_wrong_database_password_is_refused(postgres):
 def test_redis_answers_over_tls_with_auth_only(redis_server, cache):
     assert cache.ping() is True
     env = redis_server.environment()
+    # One try each: redis-py retries a ConnectionError (AuthenticationError is one) with a backoff, seconds for
+    # the same answer.
     no_auth = redis.Redis(host="127.0.0.1", port=redis_server.port, ssl=True, ssl_ca_certs=env["REDIS_CA_BUNDLE"],
-                          socket_timeout=2)
+                          socket_timeout=2, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.exceptions.AuthenticationError):
         no_auth.get("x")
-    # The TLS port never answers plaintext: one try with a short timeout, not redis-py's retries (8 s).
+    # The TLS port never answers plaintext: a short timeout, not redis-py's retries (8 s).
     plain = redis.Redis(host="127.0.0.1", port=redis_server.port, password=redis_server.password,
                         socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.exceptions.ConnectionError):
