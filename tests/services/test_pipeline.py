@@ -112,7 +112,7 @@ def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video,
 def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, sample_video):
     key = "uploads/crash.mp4"
     # The message comes back once the visibility the crashed worker received it with lapses: 1 s, the least the
-    # worker takes. The restarted one keeps its default: nobody else reads the queue, so its job is not redelivered.
+    # worker takes. The restarted one keeps its default (900 s): its job never comes back while the test runs.
     crashing = unmeasured_worker(platform, STREAMTECH_FAILPOINTS="crash_after_store", WORKER_VISIBILITY_SECONDS="1")
     platform.upload(sample_video, key)
     crashing.process.wait(60)
