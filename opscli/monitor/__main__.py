@@ -82,8 +82,14 @@ def _visibility(text: str) -> int:
     return value
 
 
+def _whole(text: str, low: int, high: int) -> bool:
+    """Whether `text` is a whole number from `low` to `high`, in ASCII digits (int() reads others, and refuses a
+    string of thousands of digits with its own error)."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= len(str(high)) and low <= int(text) <= high
+
+
 def _poll(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 20:
+    if not _whole(text, 1, 20):
         raise argparse.ArgumentTypeError(f"{text!r}: the poll is 1 to 20 whole seconds (SQS's long polling)")
     return int(text)
 
@@ -99,7 +105,7 @@ def _window(text: str) -> float:
 
 
 def _batch_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= monitor.BATCH_SIZE:
+    if not _whole(text, 1, monitor.BATCH_SIZE):
         raise argparse.ArgumentTypeError(f"{text!r}: the batch size is 1 to {monitor.BATCH_SIZE} messages (the SQS "
                                          "event source's range for a standard queue)")
     return int(text)

@@ -204,6 +204,9 @@ def test_what_a_stopping_consumer_holds_for_its_next_batch_is_returned_at_once(m
     (["--batch-size", "0"], "the batch size is 1 to 10000"),
     (["--batch-size", "10001"], "the batch size is 1 to 10000"),
     (["--batch-size", "ten"], "the batch size is 1 to 10000"),
+    (["--batch-size", "\uff11\uff10"], "the batch size is 1 to 10000"),  # fullwidth digits: int() reads them
+    (["--batch-size", "\u00b2"], "the batch size is 1 to 10000"),
+    pytest.param(["--batch-size", "9" * 5000], "the batch size is 1 to 10000", id="5000-digits"),
     (["--batch-size", "11", "--window", "0.5"], "needs a --window of at least 1 s"),
 ])
 def test_a_batch_the_event_source_mapping_would_refuse_is_a_usage_error(argv, message, capsys):
@@ -216,7 +219,8 @@ def test_a_batch_the_event_source_mapping_would_refuse_is_a_usage_error(argv, me
     assert code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text", ["0", "21", "2.5", "-1", "five", ""])
+@pytest.mark.parametrize("text", ["0", "21", "2.5", "-1", "five", "", "\uff15", "\u00b2",
+                                  pytest.param("9" * 5000, id="5000-digits")])
 def test_a_poll_sqs_would_refuse_is_a_usage_error(text, capsys):
     """--poll is SQS's long polling (WaitTimeSeconds 1 to 20, whole seconds): 0 would be short polling, a busy
     loop against the queue."""
@@ -227,7 +231,7 @@ def test_a_poll_sqs_would_refuse_is_a_usage_error(text, capsys):
     assert refused.value.code == 2 and "the poll is 1 to 20 whole seconds" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("argv", "poll"), [([], 5), (["--poll", "1"], 1), (["--poll", "20"], 20)])
+@pytest.mark.parametrize(("argv", "poll"), [([], 5), (["--poll", "1"], 1), (["--poll", "020"], 20)])
 def test_each_receive_long_polls_the_seconds_of_poll(argv, poll, monkeypatch):
     """The consumer's first receive of a batch waits --poll seconds (5 unless told) for a first message."""
     from opscli.monitor import __main__ as consumer_main
