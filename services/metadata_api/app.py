@@ -75,7 +75,8 @@ def _unavailable(what: str, detail: str) -> Response:
 
 def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
     raw = query.get("limit", [str(default)])[-1]
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    # ASCII digits only, and few: int() reads fullwidth digits, and refuses thousands of them with its own message
+    if not (raw.isascii() and raw.isdigit() and len(raw.lstrip("0")) <= len(str(high))) or not 1 <= int(raw) <= high:
         raise ValueError(f"limit must be an integer from 1 to {high}, got {raw!r}")
     return int(raw)
 
