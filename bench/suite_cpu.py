@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, fo
 from platform_spec.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = frozenset({"platform_spec", "cdk_app", "policies", "opscli", "localenv", "services", "tests", "bench"})
+OURS = frozenset({"platform_spec", "platform_utils", "cdk_app", "policies", "opscli", "localenv", "services", "tests",
+                  "bench"})
 PR_SET_CHILD_SUBREAPER = 36
 GROUP = re.compile(r"@([^@\[\]]+)$")  # pytest-xdist's loadgroup adds "@<group>" to a test's node id
 PROCESS_FRAME = re.compile(r'process \d+:"(.*?)"(?:;|$)')

@@ -2,14 +2,14 @@
 
 The key is a hash of everything that can change the assembly: the sources synthesis runs (cdk_app/ and every
 module of ours it imports, found by reading the import statements, with the data files beside them), the
-sources it stages as images (services/ and platform_spec/, the image assets' build context, and .dockerignore),
-what the posture monitor's code declares (the read policy its `opscli iam-policy` prints for the suffix, which its
-role holds), cdk.json, cdk.context.json, the context given on the command line, the versions of the installed CDK
-libraries and Python, the pinned CDK CLI (package-lock.json) and the lock the monitor's layer is made from. A
-change to code synthesis never imports (the gate) keeps the cache.
+sources it stages as images (services/, platform_spec/ and platform_utils/, the image assets' build context, and
+.dockerignore), what the posture monitor's code declares (the read policy its `opscli iam-policy` prints for the
+suffix, which its role holds), cdk.json, cdk.context.json, the context given on the command line, the versions of
+the installed CDK libraries and Python, the pinned CDK CLI (package-lock.json) and the lock the monitor's layer is
+made from. A change to code synthesis never imports (the gate) keeps the cache.
 
-The monitor's code itself (opscli/ and platform_spec/, staged as its function's asset) is not in the key: an
-entry is stored as <key>-<digest of that code>. The asset is named by that digest (a custom asset hash:
+The monitor's code itself (opscli/, platform_spec/ and platform_utils/, staged as its function's asset) is not in
+the key: an entry is stored as <key>-<digest of that code>. The asset is named by that digest (a custom asset hash:
 cdk_app/monitor_code.py), so when only the code changed, not what it declares, the assembly of another digest
 under the same key is restaged instead of synthesized: copied, with the new code as the asset's directory and the
 old asset hash, and the hash of every template that named it, replaced by the new ones wherever they occur. A
@@ -44,7 +44,7 @@ platform_spec/exit_codes.py): 0 done; 1 the app's (a guardrail or cdk-nag findin
 value), or --cdk-out empty or in the way (nothing copied); 3 synthesis could not run (the CLI missing, a lock
 that is not a file), or the copy into --cdk-out failed once begun.
 
-Standard library (and platform_spec) only: importable (and fast) without aws-cdk-lib.
+Standard library (and platform_spec, platform_utils) only: importable (and fast) without aws-cdk-lib.
 """
 
 from __future__ import annotations
@@ -72,16 +72,16 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app import monitor_code, source_tree
-from platform_spec import files as platform_files
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from platform_utils import files as platform_files
 
 ROOT = Path(__file__).resolve().parents[1]
 # What synthesis runs (with what it imports) and stages, relative to the repository root.
 APP_PACKAGE = "cdk_app"
-# The image assets stage services/ and platform_spec/ (the build context .dockerignore leaves). The posture
-# monitor's function stages opscli/ too: that code is the entry's digest, what it declares is in the key
+# The image assets stage services/, platform_spec/ and platform_utils/ (the build context .dockerignore leaves). The
+# posture monitor's function stages opscli/ too: that code is the entry's digest, what it declares is in the key
 # (`declared`), its layer is what the lock pins.
-STAGED_DIRS = ("services", "platform_spec")
+STAGED_DIRS = ("services", "platform_spec", "platform_utils")
 SOURCE_FILES = ("cdk.json", "cdk.context.json", "package-lock.json", ".dockerignore", "requirements.lock")
 LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awscli-v1",
              "aws-cdk.asset-node-proxy-agent-v6", "aws-cdk.cloud-assembly-schema")

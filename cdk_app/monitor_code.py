@@ -1,6 +1,6 @@
-"""The posture monitor's code, built offline and cached: its sources (opscli/ and platform_spec/) as the function's
-asset, its runtime dependencies as a layer made from the installed distributions that requirements.lock pins, and
-the read policy its own `opscli iam-policy` prints for the stack it watches.
+"""The posture monitor's code, built offline and cached: its sources (opscli/, platform_spec/ and platform_utils/)
+as the function's asset, its runtime dependencies as a layer made from the installed distributions that
+requirements.lock pins, and the read policy its own `opscli iam-policy` prints for the stack it watches.
 
 Nothing here downloads or installs: synthesis stays offline. The sources are staged once per change of their
 content, the layer once per change of the lock, the policy once per change of the sources and suffix (under
@@ -42,7 +42,7 @@ from cdk_app import source_tree
 from platform_spec.exit_codes import EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_PACKAGES = ("opscli", "platform_spec")
+SOURCE_PACKAGES = ("opscli", "platform_spec", "platform_utils")
 LOCK_FILE = "requirements.lock"
 # What `opscli` needs at run time (pyproject's dependencies click, rich and boto3) and what they need, in the
 # lock's names. tests/unit/test_monitor_code.py proves the set closed under the installed distributions' requirements.
@@ -121,7 +121,7 @@ def _publish(work: Path, final: Path) -> Path:
 
 
 def staged_code(root: Path = ROOT) -> Path:
-    """A directory holding only the monitor's sources (opscli/ and platform_spec/), made once per content."""
+    """A directory holding only the monitor's sources (SOURCE_PACKAGES), made once per content."""
     base = cache_dir(root) / "code"
     final = base / sources_hash(root)
     if (final / SOURCE_PACKAGES[0]).is_dir():

@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from platform_spec.exit_codes import EXIT_OK
-from platform_spec.source_map import COMMITTED_PATH, FILE_NAME, below_stack, document, load, site_of
+from platform_utils.source_map import COMMITTED_PATH, FILE_NAME, below_stack, document, load, site_of
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "cdk_app"

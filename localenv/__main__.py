@@ -45,9 +45,9 @@ from localenv import outputs
 from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.outputs import stack_record_path
-from platform_spec import files
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
-from platform_spec.signals import on_signals
+from platform_utils import files
+from platform_utils.signals import on_signals
 
 STATE_DIR = ROOT / ".cache" / "localenv"
 # What asks a running `up` to start its monitor's consumer again if it has ended; `up` handles it from the moment it

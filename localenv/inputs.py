@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app.config import AppConfig, ConfigError
-from platform_spec import files
+from platform_utils import files
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,8 @@ from typing import Any
 from cdk_app.config import AppConfig
 from localenv import processes
 from localenv.inputs import ROOT, UsageError
-from platform_spec import files, monitor
+from platform_spec import monitor
+from platform_utils import files
 
 # How long `up` watches a fresh consumer before it says it runs: one that cannot start (a missing module, bad
 # arguments) exits well within this; one that runs is reported as running, whatever it does later.

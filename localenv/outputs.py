@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 from localenv.inputs import ROOT
-from platform_spec import files
+from platform_utils import files
 
 DIRECTORY = ROOT / "cfn-outputs"
 OUTPUTS = "flat-outputs.json"

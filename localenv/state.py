@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platform_spec import files
+from platform_utils import files
 
 MAX_STATE_BYTES = 64 * 1024
 _OTHERS = 0o077  # mode bits that let anyone but the owner list, add, rename or link entries

@@ -30,9 +30,10 @@ from opscli.iam_policy import (
 )
 from opscli.model import FRAMEWORKS, FailOn, Report
 from opscli.sanitize import visible
-from platform_spec import catalog, files, monitor, source_map
+from platform_spec import catalog, monitor
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from platform_spec.stacks import ALLOWED_REGION, STACK_PREFIX
+from platform_utils import files, source_map
 
 DEFAULT_TIMEOUT = 60.0
 # "\b" keeps Click from re-wrapping the table.

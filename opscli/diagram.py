@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from platform_spec import files
 from platform_spec.exit_codes import EXIT_OK, EXIT_USAGE
 from platform_spec.rules.intrinsics import references
 from platform_spec.stacks import STACK_PREFIX
+from platform_utils import files
 
 TIERS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Edge", (("AWS::WAFv2::WebACL", "WAF web ACL"), ("AWS::ApiGateway::RestApi", "API Gateway REST API (regional)"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_spec import files
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
+from platform_utils import files
 
 # Where an operator gives opscli credentials: every message about missing or refused ones names them.
 CREDENTIAL_SOURCES = "AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID"

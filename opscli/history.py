@@ -37,9 +37,9 @@ from typing import Any
 
 from opscli.fleet import finding_id
 from opscli.model import Report
-from platform_spec import files
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from platform_spec.result import Status
+from platform_utils import files
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x6F707363  # "opsc": PRAGMA application_id, bytes 68-71 of the header of every history we create

@@ -13,7 +13,7 @@ from platform_spec import catalog, monitor, stacks
 from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from platform_spec.path import Path
 from platform_spec.result import Status
-from platform_spec.source_map import Located, Site, SourceMap, locate
+from platform_utils.source_map import Located, Site, SourceMap, locate
 
 SEVERITIES = [s.value for s in catalog.Severity]
 

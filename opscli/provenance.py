@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from platform_spec import files
+from platform_utils import files
 
 _OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 object names
 _REF = re.compile(r"refs/[A-Za-z0-9._/+-]+")

@@ -15,12 +15,13 @@ from opscli.explain import explanation
 from opscli.html import to_html
 from opscli.model import Finding, Report, compliance_view, declared_id, path_status, short_name, source_of
 from opscli.sanitize import visible_json
-from platform_spec import sarif, source_map
+from platform_spec import sarif
 from platform_spec.exit_codes import EXIT_INCOMPLETE
 from platform_spec.result import Status
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
 from platform_spec.sarif import sarif_rules
+from platform_utils import source_map
 
 JSON_SCHEMA = "opscli.report/v1"
 _SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "review", Status.NOT_APPLICABLE: "notApplicable",

@@ -12,8 +12,8 @@ from pathlib import Path
 from opscli import history, render
 from opscli.errors import UsageError
 from opscli.model import Report
-from platform_spec import files
 from platform_spec.exit_codes import EXIT_INCOMPLETE
+from platform_utils import files
 
 HISTORY_FORMATS = ("html", "asff", "ocsf")  # the reports that show what the history says (trend, observed times)
 

@@ -33,8 +33,8 @@ from opscli.model import (
     unverified_groups,
 )
 from opscli.sanitize import visible
-from platform_spec import source_map
 from platform_spec.result import Status
+from platform_utils import source_map
 
 STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.NOT_APPLICABLE: "dim",
          Status.ACCEPTED: "yellow"}

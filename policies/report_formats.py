@@ -18,7 +18,7 @@ from platform_spec.sarif import (
 )
 from platform_spec.sarif import LEVEL as SARIF_LEVEL
 from platform_spec.sarif import SCHEMA as SARIF_SCHEMA
-from platform_spec.source_map import Site
+from platform_utils.source_map import Site
 
 
 @dataclass(frozen=True)

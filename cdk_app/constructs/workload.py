@@ -15,14 +15,14 @@ from cdk_app.compliance import INLINE_POLICY_RULES, suppress
 from cdk_app.config import AppConfig
 from cdk_app.constructs.logs import encrypted_log_group
 
-# The images' build context is the repository root; its .dockerignore sends only services/ and platform_spec/.
+# The images' build context is the repository root; .dockerignore sends only services/, platform_spec/, platform_utils/.
 ROOT = Path(__file__).resolve().parents[2]
 TASK_UID = "1000"
 
 
 def container_image(directory: str, image_uri: str | None) -> ecs.ContainerImage:
     """The image built from services/<directory>/Dockerfile (the default) or the registry image `image_uri`.
-    Both images carry the shared `services.common` package and `platform_spec` (the contract they read)."""
+    Both images carry `services.common`, `platform_spec` (the contract they read) and `platform_utils`."""
     if image_uri:
         return ecs.ContainerImage.from_registry(image_uri)
     return ecs.ContainerImage.from_asset(str(ROOT), file=f"services/{directory}/Dockerfile",

@@ -42,8 +42,8 @@ from opscli.targets import from_suffix
 from platform_spec import monitor
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from platform_spec.result import CouldNotLook
-from platform_spec.signals import on_signals
 from platform_spec.stacks import ALLOWED_REGION
+from platform_utils.signals import on_signals
 
 # The consumer's calls to its queue (what the function's event source mapping does with the role), and the IAM
 # action that authorizes each: IAM authorizes the batch calls under the single-message actions.

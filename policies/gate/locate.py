@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from platform_spec import source_map
+from platform_utils import source_map
 from policies.gate import ROOT
 from policies.report_formats import ReportFinding
 

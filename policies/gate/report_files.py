@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platform_spec import files, sarif
+from platform_spec import sarif
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
+from platform_utils import files
 from policies.gate import ROOT
 from policies.gate.result import GateError, GateResult
 from policies.report_formats import to_json, to_junit, to_sarif

@@ -7,8 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from platform_spec import source_map
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
+from platform_utils import source_map
 from policies.gate.merge import severity
 from policies.gate.result import GateError
 from policies.gate.scanners.nag import nag_to_catalog

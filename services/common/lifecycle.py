@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from platform_spec.signals import on_signals
+from platform_utils.signals import on_signals
 from services.common.log import JsonLogger
 
 
@@ -15,7 +15,7 @@ class Shutdown:
         self.stop = threading.Event()
 
     def install(self, logger: JsonLogger) -> Shutdown:
-        """The handler logs and sets `stop` on a thread of its own (platform_spec.signals): run in the main thread,
+        """The handler logs and sets `stop` on a thread of its own (platform_utils.signals): run in the main thread,
         it deadlocked on the logger's lock when the signal came while a line was being written."""
         def stopping(signum: int) -> None:
             try:

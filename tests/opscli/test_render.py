@@ -20,8 +20,9 @@ from opscli.render import (
     findings_from_sarif,
     to_sarif,
 )
-from platform_spec import catalog, source_map
+from platform_spec import catalog
 from platform_spec.result import Status
+from platform_utils import source_map
 from tests.conftest import ROOT
 from tests.library_tracing import untraced
 from tests.property.strategies import findings

@@ -16,8 +16,9 @@ from opscli import history, render, run_files
 from opscli.cli import main
 from opscli.errors import UsageError
 from opscli.model import Finding, Report
-from platform_spec import exit_codes, files
+from platform_spec import exit_codes
 from platform_spec.result import Status
+from platform_utils import files
 
 
 def failing() -> Report:

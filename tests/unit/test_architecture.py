@@ -1,8 +1,9 @@
 """The architecture, read from the sources: the packages stand on each other in one direction, no module takes part
 in an import loop, every concept has one home, and the tests mirror the modules they test.
 
-Layers: platform_spec is the ground floor and imports nothing of ours; nothing imports a package above it; no package
-reaches into another's private modules. Read from the import statements (every one, also inside functions), so an
+Layers: platform_spec (the specification) and platform_utils (the tools' shared utilities) are the ground floor, side
+by side, and import nothing of ours, not even each other; nothing imports a package above it; no package reaches
+into another's private modules. Read from the import statements (every one, also inside functions), so an
 import hidden in a function still counts.
 
 Homes: a rule id is written in a rule module of its family and its catalog entry only; the region and the platform
@@ -18,12 +19,12 @@ named `main` or of a function of the same module whose call such a function retu
 `a or b`). The tests themselves are not read for homes: they state the values they test (an expected "ap-northeast-1"
 or exit 2 is the oracle the code is checked against, not a second home).
 
-Mirrors: every module of platform_spec, localenv, services, cdk_app, policies and opscli (but __init__ and
-__main__) has a test file named after it, test_<module>.py anywhere under tests/, that imports the module or names it
-(its dotted name or its path: a rule's case file names its rule module, a health check is run as `python -m`), so
-that a module's tests are found by its name and a same-named module elsewhere does not count. The exceptions are
-listed with the reason and where they are tested (UNMIRRORED); a listed module that gets its file must leave the
-list."""
+Mirrors: every module of platform_spec, platform_utils, localenv, services, cdk_app, policies and opscli (but
+__init__ and __main__) has a test file named after it, test_<module>.py anywhere under tests/, that imports the
+module or names it (its dotted name or its path: a rule's case file names its rule module, a health check is run as
+`python -m`), so that a module's tests are found by its name and a same-named module elsewhere does not count. The
+exceptions are listed with the reason and where they are tested (UNMIRRORED); a listed module that gets its file
+must leave the list."""
 
 from __future__ import annotations
 
@@ -40,15 +41,18 @@ from platform_spec import catalog, exit_codes
 ROOT = Path(__file__).resolve().parents[2]
 
 # Bottom to top: a package may import only packages to its left (and itself).
-LAYERS = ("platform_spec", "services", "cdk_app", "policies", "opscli", "localenv")
-# Who may import whom, beyond the order: the workloads stand on the contract alone.
+LAYERS = ("platform_spec", "platform_utils", "services", "cdk_app", "policies", "opscli", "localenv")
+# The ground floor: standard library only, importing nothing of ours (the two stand beside each other).
+GROUND_FLOOR = ("platform_spec", "platform_utils")
+# Who may import whom, beyond the order: the workloads stand on the contract and the utilities alone.
 ALLOWED = {
     "platform_spec": set(),
-    "services": {"platform_spec"},
-    "cdk_app": {"platform_spec"},
-    "policies": {"platform_spec", "cdk_app"},
-    "opscli": {"platform_spec", "policies"},
-    "localenv": {"platform_spec", "cdk_app"},
+    "platform_utils": set(),
+    "services": {"platform_spec", "platform_utils"},
+    "cdk_app": {"platform_spec", "platform_utils"},
+    "policies": {"platform_spec", "platform_utils", "cdk_app"},
+    "opscli": {"platform_spec", "platform_utils", "policies"},
+    "localenv": {"platform_spec", "platform_utils", "cdk_app"},
 }
 # Our code that is no package of the distribution: the benchmarks and the scripts use the homes too.
 SCRIPTS = ("bench", "scripts")
@@ -131,19 +135,35 @@ def test_no_package_reaches_into_another_packages_private_modules(package):
     assert not wrong, wrong
 
 
-def test_the_ground_floor_needs_only_the_standard_library():
-    """Checkov's own environment and the services' images load platform_spec: it may import nothing but the
-    standard library."""
+def beyond_the_standard_library(package: str, root: Path = ROOT) -> list[str]:
+    """Every import in `package` (also inside functions) of anything but the standard library and itself."""
     import sys
 
-    third_party = set()
-    for path in files(("platform_spec",), ROOT):
+    found = set()
+    for path in files((package,), root):
         for node in walked(tree(path)):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
-            third_party |= {f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
-                            if name.split(".")[0] not in sys.stdlib_module_names | {"platform_spec", "__future__"}}
-    assert not third_party, sorted(third_party)
+            found |= {f"{path.relative_to(root)}:{node.lineno} imports {name}" for name in names
+                      if name.split(".")[0] not in sys.stdlib_module_names | {package, "__future__"}}
+    return sorted(found)
+
+
+@pytest.mark.parametrize("package", GROUND_FLOOR)
+def test_the_ground_floor_needs_only_the_standard_library(package):
+    """Checkov's own environment and the services' images load platform_spec, opscli's own distribution and the
+    monitor's function ship platform_utils beside it: each may import nothing but the standard library and itself
+    (not even the other)."""
+    assert beyond_the_standard_library(package) == []
+
+
+def test_the_standard_library_check_finds_a_planted_import(tmp_path):
+    """Not blind: a third-party import and an import of the other ground-floor package, inside a function too, are
+    found; the standard library and the package itself are not."""
+    plant(tmp_path, {"platform_utils/bad.py": "import os\nfrom platform_utils import files\n"
+                                              "def f():\n    import boto3\n    from platform_spec import catalog\n"})
+    assert beyond_the_standard_library("platform_utils", tmp_path) == [
+        "platform_utils/bad.py:4 imports boto3", "platform_utils/bad.py:5 imports platform_spec"]
 
 
 def test_the_import_reader_finds_a_planted_violation(tmp_path):
@@ -425,7 +445,7 @@ def test_a_rule_id_in_the_rule_modules_is_written_by_its_familys_module_only(tmp
 
 # --- tests mirror the modules -----------------------------------------------------------------------------------
 
-MIRRORED = ("platform_spec", "localenv", "services", "cdk_app", "policies", "opscli")
+MIRRORED = ("platform_spec", "platform_utils", "localenv", "services", "cdk_app", "policies", "opscli")
 
 _DEPLOYED = ("run by every local deployment of the synthesized stacks (the shared deployment; "
              "tests/opscli/conftest.py's deploy_into_moto); tests/unit/localenv/test_deployers.py proves each declared "

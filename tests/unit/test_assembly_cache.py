@@ -31,7 +31,7 @@ VERSIONS = {"python": "3.11.7", "aws-cdk-lib": "2.275.0"}
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A copy of what a synthesis reads: the packages, services and the CDK files (no venv, no tests)."""
-    for name in ("cdk_app", "platform_spec", "policies", "services", "opscli"):
+    for name in ("cdk_app", "platform_spec", "platform_utils", "policies", "services", "opscli"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("cdk.json", "package-lock.json", ".dockerignore"):
         shutil.copy(ROOT / name, tmp_path / name)
@@ -51,6 +51,8 @@ def key(root: Path, context=CONTEXT, versions=VERSIONS, declarations=None) -> st
     "cdk_app/constructs/database.py",  # the app itself
     "cdk_app/nag_pack.py",  # imported by the app
     "platform_spec/rules/stk_rds.py",  # imported by what the app imports (and staged in the images)
+    "platform_utils/source_map.py",  # imported by the app (cdk_app/source_map.py), and staged in the images
+    "platform_utils/signals.py",  # staged in the images (the workloads' signal handling), never imported by the app
     "services/metadata_api/Dockerfile",  # staged as an image asset
     ".dockerignore",  # decides what the image assets stage
     "cdk.json",
@@ -353,7 +355,7 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path, monkey
     trace the whole app for nothing."""
     root = tmp_path / ROOT.name
     ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
-    for name in ("cdk_app", "platform_spec", "services", "opscli"):
+    for name in ("cdk_app", "platform_spec", "platform_utils", "services", "opscli"):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
     for name in cache.SOURCE_FILES:
         if (ROOT / name).is_file():

@@ -1,4 +1,4 @@
-"""platform_spec.files: what the tools read for a user is a regular file of bounded size, read without waiting on
+"""platform_utils.files: what the tools read for a user is a regular file of bounded size, read without waiting on
 anything; what they write is whole or absent, and never takes the place of something that is not a regular file."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_spec import files
+from platform_utils import files
 
 
 def test_a_regular_file_is_read_whole(tmp_path):

@@ -1,6 +1,6 @@
-"""opscli installs alone (issue 13): dist/streamtech-opscli builds a distribution of opscli and the ground-floor
-platform_spec only, whose install brings click, rich and boto3, never aws-cdk-lib. bench/opscli_install.py
-measures the real install; these tests keep the distribution honest offline."""
+"""opscli installs alone (issue 13): dist/streamtech-opscli builds a distribution of opscli and the ground floor
+(platform_spec and platform_utils) only, whose install brings click, rich and boto3, never aws-cdk-lib.
+bench/opscli_install.py measures the real install; these tests keep the distribution honest offline."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "dist" / "streamtech-opscli" / "pyproject.toml"
-PACKAGES = ("opscli", "platform_spec")
+PACKAGES = ("opscli", "platform_spec", "platform_utils")
 THIRD_PARTY = {"boto3", "botocore", "click", "rich"}
 
 
@@ -34,8 +34,8 @@ def test_its_dependencies_are_the_repositorys_own_ranges_and_no_cdk():
     assert all(dist[name] == main[name] for name in dist)
 
 
-def test_opscli_and_platform_spec_import_nothing_else():
-    """Every import in the shipped packages (also inside functions) is the standard library, the two packages
+def test_opscli_and_the_ground_floor_import_nothing_else():
+    """Every import in the shipped packages (also inside functions) is the standard library, the shipped packages
     themselves, or the distribution's dependencies (botocore comes with boto3)."""
     allowed = set(sys.stdlib_module_names) | set(PACKAGES) | THIRD_PARTY | {"__future__"}
     outside = []

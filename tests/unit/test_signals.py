@@ -1,4 +1,4 @@
-"""platform_spec.signals: a signal that comes while the main thread holds a lock its callback needs (a log line
+"""platform_utils.signals: a signal that comes while the main thread holds a lock its callback needs (a log line
 being written, an event being waited on) still runs the callback, in order, and deadlocks nothing. Each case runs
 in a process of its own: the handler is the process's, and a deadlock there is a timeout here, not a hung suite."""
 
@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 CHILD = textwrap.dedent("""
     import os, signal, threading
-    from platform_spec.signals import on_signals
+    from platform_utils.signals import on_signals
 
     lock, received, done = threading.Lock(), [], threading.Event()
 
@@ -45,7 +45,7 @@ def test_signals_that_come_while_the_main_thread_holds_the_callbacks_lock_run_it
 def test_the_callback_runs_off_the_main_thread_and_the_default_action_is_gone(signum):
     child = textwrap.dedent(f"""
         import os, signal, threading
-        from platform_spec.signals import on_signals
+        from platform_utils.signals import on_signals
         ran = threading.Event()
         on_signals((signal.SIGTERM, signal.SIGINT),
                    lambda s: threading.current_thread() is not threading.main_thread() and ran.set())
@@ -60,7 +60,7 @@ def test_the_callback_runs_off_the_main_thread_and_the_default_action_is_gone(si
 def test_a_callback_that_raises_is_reported_and_the_next_signal_still_runs_it():
     child = textwrap.dedent("""
         import os, signal, threading
-        from platform_spec.signals import on_signals
+        from platform_utils.signals import on_signals
         calls, second = [], threading.Event()
 
         def callback(signum):
@@ -87,7 +87,7 @@ def test_a_child_forked_without_exec_gets_back_the_handlers_and_never_runs_its_p
     ran the parent's callback (the parent stopped) and the child ignored it."""
     child = textwrap.dedent("""
         import os, signal, threading, time
-        from platform_spec.signals import on_signals
+        from platform_utils.signals import on_signals
         parents, ran = [], threading.Event()
         on_signals((signal.SIGTERM,), lambda s: (parents.append(s), ran.set()))
         on_signals((signal.SIGUSR1,), lambda s: None)  # a second call: the child still gets the defaults back
@@ -109,7 +109,7 @@ def test_a_child_forked_without_exec_gets_back_the_handlers_and_never_runs_its_p
 def test_a_flood_of_one_signal_while_the_callback_is_busy_never_drops_another():
     child = textwrap.dedent("""
         import os, signal, threading
-        from platform_spec.signals import on_signals
+        from platform_utils.signals import on_signals
         busy, release, seen, term = threading.Event(), threading.Event(), [], threading.Event()
 
         def callback(signum):
@@ -135,7 +135,7 @@ def test_a_flood_of_one_signal_while_the_callback_is_busy_never_drops_another():
 
 
 def test_off_the_main_thread_it_refuses_before_making_anything():
-    from platform_spec.signals import on_signals
+    from platform_utils.signals import on_signals
 
     failed: list[BaseException] = []
     threads_before = threading.active_count()

@@ -79,7 +79,7 @@ def test_the_gate_with_multi_az_off_prints_one_line_with_the_python_line_the_rul
     of the session's source map, the rule and the fix; gate.json and gate.sarif carry the same file and line."""
     from cdk_app import assembly_cache
     from cdk_app.assembly_cache import SynthesisFailed
-    from platform_spec import source_map
+    from platform_utils import source_map
 
     site = source_map.site_of("TapStackx/Database/Instance/Resource",
                               source_map.load(synth.outdir / source_map.FILE_NAME))

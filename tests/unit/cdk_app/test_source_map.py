@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cdk_app import source_map
-from platform_spec.source_map import resource_sites
+from platform_utils.source_map import resource_sites
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.synth]
@@ -60,7 +60,7 @@ def test_a_missing_or_foreign_map_gives_no_site(tmp_path):
     ("cdk_app/x.py:0", None), ("/etc/passwd:1", None), ("cdk_app/../x.py:1", None), ("cdk_app/x.py:١٢", None),
 ])
 def test_a_site_is_a_plain_path_of_the_app_and_a_line_it_can_have(text, parsed):
-    from platform_spec.source_map import Site
+    from platform_utils.source_map import Site
 
     site = Site.parse(text)
     assert (site.file, site.line) == parsed if parsed else site is None

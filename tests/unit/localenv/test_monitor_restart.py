@@ -28,7 +28,7 @@ FAKE_UP = f"""import signal, sys, threading
 from pathlib import Path
 from localenv import monitor, state
 from localenv.__main__ import RESTART_SIGNAL, Watching, serve
-from platform_spec.signals import on_signals
+from platform_utils.signals import on_signals
 directory, flag = Path(sys.argv[1]), sys.argv[2]
 # The grace in which a consumer that ends is said to end "at once": short for the consumer that sleeps (it runs
 # whatever the grace), long for the one the flag makes exit (the wait ends when it exits, however busy the machine).
@@ -36,7 +36,7 @@ _start = monitor.start
 monitor.start = lambda argv, log, env, grace=None: _start(argv, log, env, grace=60.0 if Path(flag).exists() else 0.3)
 held = state.acquire(state.Paths.for_stack(directory, "TapStack{SUFFIX}"))
 stop, restart = threading.Event(), threading.Event()
-# as `up` installs them (platform_spec.signals): a handler that sets `stop` in the main thread can deadlock in stop.wait
+# as `up` installs them (platform_utils.signals): a handler setting `stop` in the main thread can deadlock in stop.wait
 on_signals((signal.SIGTERM, RESTART_SIGNAL), lambda signum: (stop if signum == signal.SIGTERM else restart).set())
 consumer = monitor.start([sys.executable, "-c", {CONSUMER!r}, flag], directory / "TapMonitor{SUFFIX}.log", {{}})
 running = monitor.Running(monitor.Deployed({{"MonitorQueueUrl": "http://127.0.0.1:1/q"}}, {{}}, 2), consumer,

@@ -11,7 +11,7 @@ import pytest
 
 import localenv.__main__ as localenv_main
 from localenv import outputs
-from platform_spec import files
+from platform_utils import files
 
 
 @pytest.fixture

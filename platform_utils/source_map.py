@@ -1,6 +1,6 @@
 """Reading the source map that synthesis records (cdk_app/source_map.py): construct path below the stack ->
 "cdk_app/....py:LINE", and from it the Python line that declares each resource of a template. Here, on the
-ground floor, because the gate and opscli read it too (opscli without importing the CDK)."""
+ground floor (platform_utils), because the gate and opscli read it too (opscli without importing the CDK)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from platform_spec import files
+from platform_utils import files
 
 FILE_NAME = "source-map.json"  # in the cloud assembly
 COMMITTED_PATH = "cdk_app/source_map.json"  # relative to the repository's root
