@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import zipfile
 from importlib import metadata
 
@@ -69,6 +70,23 @@ def test_the_staged_code_is_the_sources_alone_and_the_policy_needs_them(tmp_path
     with pytest.raises(monitor_code.MonitorCodeError, match="not an environment suffix"):
         monitor_code.read_policy(code, "../x")
 
+
+
+def test_the_staged_code_holds_every_package_of_ours_opscli_imports():
+    """The function runs opscli from its asset alone: every package of ours that opscli imports (also inside
+    functions, followed through the packages it names) is one of the staged sources, so the asset hash moves with
+    each of them and none is missing on Lambda."""
+    ours = {p.parent.name for p in monitor_code.ROOT.glob("*/__init__.py")}
+    needed, todo = {"opscli"}, sorted((monitor_code.ROOT / "opscli").rglob("*.py"))
+    while todo:
+        for node in ast.walk(ast.parse(todo.pop().read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in {n.split(".")[0] for n in names} & ours - needed:
+                needed.add(name)
+                todo += sorted((monitor_code.ROOT / name).rglob("*.py"))
+    assert {"platform_spec", "platform_utils"} <= needed  # the reader really followed the imports
+    assert needed <= set(monitor_code.SOURCE_PACKAGES)
 
 
 def test_staged_code_with_something_written_beside_it_is_staged_again(tmp_path):
