@@ -1,9 +1,10 @@
 """Files a tool reads or writes on a user's behalf: read only a regular file of bounded size, and write a file
 whole or not at all, never in place of something that is not a regular file nor through a symbolic link.
 
-Both tools that take paths from a user (opscli and localenv) stand on this module, so that a FIFO, a device such
-as /dev/zero, a directory or a file of gigabytes is refused in one place, with one sentence, before anything
-waits on it or fills memory with it. Standard library only (the ground floor).
+Every tool that takes paths from a user or writes files for one (opscli, localenv, the policy gate's reports, the
+assembly cache) stands on this module, so that a FIFO, a device such as /dev/zero, a directory or a file of
+gigabytes is refused in one place, with one sentence, before anything waits on it or fills memory with it.
+Standard library only (the ground floor).
 """
 
 from __future__ import annotations
