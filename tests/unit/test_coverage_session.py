@@ -42,7 +42,9 @@ def _project(root: Path, monkeypatch) -> Path:
     (package / "never.py").write_text("y = 1\n")
     (root / "rc").write_text("[run]\nbranch = true\n")
     monkeypatch.chdir(root)
-    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
+    # The project's own data file and rc, whatever the run around this test set (a measurement's COVERAGE_FILE)
+    for variable in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_FILE", "COVERAGE_RCFILE"):
+        monkeypatch.delenv(variable, raising=False)
     return root
 
 
