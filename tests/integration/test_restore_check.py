@@ -99,6 +99,39 @@ def test_a_forwarding_rule_a_test_changed_in_another_region_is_found_at_the_sess
     assert writes.deaf() == []
 
 
+def test_the_session_end_looks_are_taken_by_the_fixtures_teardowns(monkeypatch):
+    """The two cases above prove what `left_changed_at_the_end` and `Writes.deaf` find, called by hand; this one
+    proves `local_deployment`'s and `restore_check`'s teardowns call them (either call dropped left both green)."""
+    import types
+
+    import tests.conftest as conftest
+    import tests.restored
+
+    deployment, looked = types.SimpleNamespace(), []
+
+    @contextlib.contextmanager
+    def deployed(synth: Any, directory: Any, **extra: Any) -> Iterator[Any]:
+        yield deployment
+
+    monkeypatch.setattr(conftest, "deployment_process", deployed)
+    monkeypatch.setattr(conftest, "left_changed_at_the_end", looked.append)
+    shared = conftest.local_deployment.__wrapped__(None, types.SimpleNamespace(mktemp=lambda name: name))
+    assert next(shared) is deployment and looked == []
+    with pytest.raises(StopIteration):
+        next(shared)
+    assert looked == [deployment]
+
+    class Deaf:
+        def __init__(self, deployment: Any) -> None:
+            self.writes = types.SimpleNamespace(deaf=lambda: ["us-west-2"])
+
+    monkeypatch.setattr(tests.restored, "Restore", Deaf)
+    check = conftest.restore_check.__wrapped__(deployment, [])
+    assert isinstance(next(check), Deaf)
+    with pytest.raises(AssertionError, match=r"the writes of \['us-west-2'\]"):
+        next(check)
+
+
 def _kms_key(clients) -> str:
     return clients("kms").describe_key(KeyId="alias/kms-key-test")["KeyMetadata"]["KeyId"]
 
