@@ -24,7 +24,12 @@ __init__ and __main__) has a test file named after it, test_<module>.py anywhere
 module or names it (its dotted name or its path: a rule's case file names its rule module, a health check is run as
 `python -m`), so that a module's tests are found by its name and a same-named module elsewhere does not count. The
 exceptions are listed with the reason and where they are tested (UNMIRRORED); a listed module that gets its file
-must leave the list."""
+must leave the list.
+
+Collection: no test module imports aws_cdk (or cdk_nag, constructs, jsii) when it is imported, directly or through
+modules of ours. Every pytest-xdist worker collects every test module, and importing aws_cdk starts a jsii kernel
+(Node) and loads the CDK's assemblies into it: only the tests that build constructs import it, when they run, on
+the "cdk" group's worker (tests/conftest.py CDK_AND_CHECKOV)."""
 
 from __future__ import annotations
 
