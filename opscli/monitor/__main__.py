@@ -72,20 +72,17 @@ def _endpoint(url: str) -> str:
     return url
 
 
-def _visibility(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not 2 <= value <= 43_200:
-        raise argparse.ArgumentTypeError(f"{text}: the visibility is 2 to 43200 seconds (SQS's largest is 12 hours)")
-    return value
-
-
 def _whole(text: str, low: int, high: int) -> bool:
     """Whether `text` is a whole number from `low` to `high`, in ASCII digits (int() reads others, and refuses a
     string of thousands of digits with its own error)."""
     return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= len(str(high)) and low <= int(text) <= high
+
+
+def _visibility(text: str) -> int:
+    if not _whole(text, 2, 43_200):
+        raise argparse.ArgumentTypeError(f"{text!r}: the visibility is 2 to 43200 whole seconds (SQS's largest is 12 "
+                                         "hours)")
+    return int(text)
 
 
 def _poll(text: str) -> int:
@@ -281,7 +278,7 @@ class Consumer:
         failures = 0
         letters = self.dead_letters
         self.log("started", suffix=self.settings.suffix, queue=self.queue_url, window=self.window,
-                 batchSize=self.batch_size, payloadLimit=self.payload_limit, visibility=self.visibility,
+                 batchSize=self.batch_size, payloadLimit=self.payload_limit, visibility=self.visibility, poll=self.poll,
                  deadLetterQueue=letters.queue_url if letters else None,
                  maxReceives=letters.max_receives if letters else None, clients=handler.warm(self.aws))
         while not self.stop.is_set():

@@ -162,6 +162,7 @@ def test_an_in_flight_request_finishes_during_shutdown(api_pool, redis_settings,
             # In flight until the shutdown has begun (the server no longer accepts), however busy the machine;
             # then past uvicorn's 0.1 s pause before it waits for what is in flight (timers of one loop fire in
             # order), so the answer comes while the shutdown waits for it.
+            assert server.servers, "uvicorn keeps no listening servers here: the wait below would prove nothing"
             while any(listening.is_serving() for listening in server.servers):
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.2)

@@ -221,11 +221,13 @@ def test_a_batch_the_event_source_mapping_would_refuse_is_a_usage_error(argv, me
 
 @pytest.mark.parametrize("text", ["0", "21", "2.5", "-1", "five", "", "\uff15", "\u00b2",
                                   pytest.param("9" * 5000, id="5000-digits")])
-def test_a_poll_sqs_would_refuse_is_a_usage_error(text, capsys):
+def test_a_poll_sqs_would_refuse_is_a_usage_error(text, capsys, monkeypatch):
     """--poll is SQS's long polling (WaitTimeSeconds 1 to 20, whole seconds): 0 would be short polling, a busy
-    loop against the queue."""
+    loop against the queue. (A value taken by mistake would not run a consumer: its run is a stand-in.)"""
+    from opscli.monitor import __main__ as consumer_main
     from opscli.monitor.__main__ import main
 
+    monkeypatch.setattr(consumer_main.Consumer, "run", lambda consumer: pytest.fail(f"ran with {consumer.poll}"))
     with pytest.raises(SystemExit) as refused:
         main(["--suffix", SUFFIX, "--queue-url", "http://127.0.0.1:1/q", "--poll", text])
     assert refused.value.code == 2 and "the poll is 1 to 20 whole seconds" in capsys.readouterr().err
@@ -252,7 +254,8 @@ def test_each_receive_long_polls_the_seconds_of_poll(argv, poll, monkeypatch):
     assert consumer.batch() == [] and [args["WaitTimeSeconds"] for _, args in queue.calls] == [poll]
 
 
-@pytest.mark.parametrize("text", ["1", "43201", "ten", "2.5"])
+@pytest.mark.parametrize("text", ["1", "43201", "ten", "2.5", " 5", "1_0", "+5", "\uff15", pytest.param("9" * 5000,
+                                                                                         id="5000-digits")])
 def test_a_visibility_sqs_would_refuse_is_a_usage_error(text):
     import argparse
 
