@@ -160,15 +160,6 @@ def _share_service_models() -> None:
 #: tests/unit/cdk_app/test_monitor.py) are two groups.
 SHARED_DEPLOYMENT = "deployment"
 
-#: The tests that mostly wait (on a consumer's batches, workloads' restarts, servers' timeouts): one xdist group,
-#: first in the run, so one worker waits while the others keep the cores busy. Apart, two or three workers waited at
-#: once and left cores idle; last, the group would be the run's tail. Named by their own groups, or by module.
-WAITING = "waiting"
-WAITING_GROUPS = frozenset({"monitor", "pipeline"})
-WAITING_MODULES = frozenset({"tests.services.test_api_connections", "tests.services.test_app",
-                             "tests.services.test_data_stores", "tests.services.test_server",
-                             "tests.unit.localenv.test_monitor_restart"})
-
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -179,28 +170,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     make one on every worker anyway), and one group of every module's tests would pin a fifth of the suite's
     CPU to one worker, which then finished last. Any other test that asks for a module-scoped fixture runs in its
     module's group ("module:<module>", by its dotted name)."""
-    waiting: set[str] = set()
     for item in items:
-        module = item.module.__name__ if item.module else ""
-        own = f"{SHARED_DEPLOYMENT}:{module}" if item.module else SHARED_DEPLOYMENT
-        if module in WAITING_MODULES or _group(item) in WAITING_GROUPS:
-            own = WAITING
+        own = f"{SHARED_DEPLOYMENT}:{item.module.__name__}" if item.module else SHARED_DEPLOYMENT
         for node in item.listchain():  # pytest-xdist joins every group mark it finds: the module's one is replaced
-            node.own_markers[:] = [pytest.mark.xdist_group(own).mark if _shared(mark) or (own == WAITING and
-                                   mark.name == "xdist_group") else mark for mark in node.own_markers]
-        if own == WAITING:
-            item.add_marker(pytest.mark.xdist_group(WAITING))
-            waiting.add(item.nodeid)
-        elif item.get_closest_marker("xdist_group") is None and "local_deployment" in getattr(item, "fixturenames", ()):
+            node.own_markers[:] = [pytest.mark.xdist_group(own).mark if _shared(mark) else mark
+                                   for mark in node.own_markers]
+        if item.get_closest_marker("xdist_group") is None and "local_deployment" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(own))
         elif item.get_closest_marker("xdist_group") is None and _module_fixtures(item):
-            item.add_marker(pytest.mark.xdist_group(f"module:{module}"))
-    items.sort(key=lambda item: (item.nodeid not in waiting, item.get_closest_marker("synth") is not None))
-
-
-def _group(item: pytest.Item) -> str | None:
-    mark = item.get_closest_marker("xdist_group")
-    return mark.args[0] if mark and mark.args else None
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__}"))
+    items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
 
 
 def _module_fixtures(item: pytest.Item) -> list[str]:
