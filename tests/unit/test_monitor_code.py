@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import zipfile
 from importlib import metadata
 
@@ -14,6 +13,7 @@ from packaging.utils import canonicalize_name
 from cdk_app import monitor_code, source_tree
 from platform_spec.rules import stk_sqs
 from tests.conftest import CDK_AND_CHECKOV
+from tests.imports import ours_imported
 
 
 def test_the_layer_holds_every_runtime_dependency_of_what_it_holds():
@@ -76,15 +76,7 @@ def test_the_staged_code_holds_every_package_of_ours_opscli_imports():
     """The function runs opscli from its asset alone: every package of ours that opscli imports (also inside
     functions, followed through the packages it names) is one of the staged sources, so the asset hash moves with
     each of them and none is missing on Lambda."""
-    ours = {p.parent.name for p in monitor_code.ROOT.glob("*/__init__.py")}
-    needed, todo = {"opscli"}, sorted((monitor_code.ROOT / "opscli").rglob("*.py"))
-    while todo:
-        for node in ast.walk(ast.parse(todo.pop().read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
-            for name in {n.split(".")[0] for n in names} & ours - needed:
-                needed.add(name)
-                todo += sorted((monitor_code.ROOT / name).rglob("*.py"))
+    needed = {"opscli"} | ours_imported(sorted((monitor_code.ROOT / "opscli").rglob("*.py")), monitor_code.ROOT)
     assert {"platform_spec", "platform_utils"} <= needed  # the reader really followed the imports
     assert needed <= set(monitor_code.SOURCE_PACKAGES)
 

@@ -4,13 +4,13 @@ build context) carries every package of ours its workload imports."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.imports import ours_imported
 
 pytestmark = pytest.mark.synth
 
@@ -41,22 +41,6 @@ def test_containers_get_credentials_only_through_secrets(synth):
         assert container["ReadonlyRootFilesystem"] is True and container["User"] == "1000:1000"
 
 
-def _ours_imported(paths: list[Path], root: Path) -> set[str]:
-    """The top-level packages of ours (directories of `root` with an __init__.py) that `paths` import, followed
-    through the packages they name (also imports inside functions)."""
-    ours = {p.parent.name for p in root.glob("*/__init__.py")}
-    found: set[str] = set()
-    todo = list(paths)
-    while todo:
-        for node in ast.walk(ast.parse(todo.pop().read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
-            for name in {n.split(".")[0] for n in names} & ours - found:
-                found.add(name)
-                todo += sorted((root / name).rglob("*.py"))
-    return found
-
-
 def _image_sources(dockerfile: Path, root: Path) -> set[str]:
     """The top-level directories of the build context a Dockerfile copies (`COPY <dir>[/...] /app/...`) that
     .dockerignore sends (`!<dir>`)."""
@@ -70,7 +54,7 @@ def test_each_image_carries_every_package_of_ours_its_workload_imports(workload)
     """The image holds services.common, the workload and every package of ours they import (the contract in
     platform_spec, the signal handling in platform_utils): one it lacked would fail at the task's start, in AWS."""
     code = sorted((ROOT / "services" / "common").rglob("*.py")) + sorted((ROOT / "services" / workload).rglob("*.py"))
-    needed = _ours_imported(code, ROOT) | {"services"}
+    needed = ours_imported(code, ROOT) | {"services"}
     assert {"platform_spec", "platform_utils"} <= needed  # the reader really followed the imports
     assert needed <= _image_sources(ROOT / "services" / workload / "Dockerfile", ROOT)
 
@@ -84,5 +68,5 @@ def test_the_image_check_finds_a_package_the_image_lacks(tmp_path):
                        ".dockerignore": "*\n!services\n!sent\n"}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert _ours_imported([tmp_path / "services" / "w" / "__init__.py"], tmp_path) == {"extra", "sent"}
+    assert ours_imported([tmp_path / "services" / "w" / "__init__.py"], tmp_path) == {"extra", "sent"}
     assert _image_sources(tmp_path / "services" / "w" / "Dockerfile", tmp_path) == {"services"}
