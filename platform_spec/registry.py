@@ -29,7 +29,7 @@ from platform_spec.rule import (
 # half of its rules (tests/unit/test_architecture.py holds each id to one such module). A few judge what no
 # registration describes and register nothing (stk_drift, stk_stack's presence, stk_ops's accepted deviations,
 # stk_secret_live's existing secrets): their ids and predicates still live there, and that test lists what judges
-# them. The package's other modules are helpers the rule modules import (intrinsics, topology, policy_documents),
+# them. The package's other modules are helpers the rule modules import (topology, policy_documents, paths, tls_policy),
 # never imported from here.
 RULE_MODULE_PREFIX = "stk_"
 

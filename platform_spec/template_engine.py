@@ -13,9 +13,9 @@ from typing import Any
 
 from platform_spec import catalog
 from platform_spec.context import Context
+from platform_spec.intrinsics import render
 from platform_spec.registry import RESOURCE_RULES, STACK_RULES_BY_ID
 from platform_spec.result import Result, Status
-from platform_spec.rules.intrinsics import render
 from platform_spec.rules.stk_kms import project_cmks
 from platform_spec.rules.topology import public_subnets
 

@@ -28,7 +28,7 @@ def project_cmk_ids(stack: Stack, alias_names: str | Collection[str]) -> frozens
     names = {alias_names} if isinstance(alias_names, str) else set(alias_names)
     from aws_cdk import aws_kms as kms
 
-    from platform_spec.rules.intrinsics import ref_target
+    from platform_spec.intrinsics import ref_target
 
     return frozenset(
         target

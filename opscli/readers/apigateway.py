@@ -21,7 +21,7 @@ from opscli.readers.base import (
     tag_list,
 )
 from opscli.stack import Declared, Present
-from platform_spec.rules.intrinsics import ref_target
+from platform_spec.intrinsics import ref_target
 from platform_spec.rules.policy_documents import KeyTwice, parse
 
 # API Gateway authorizes its control plane by HTTP verb on the path read (every operation is the action

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict
 from platform_spec.path import Path
 from platform_spec.registry import LIVE_ONLY_RULES
 from platform_spec.result import CouldNotLook
@@ -16,7 +17,6 @@ from platform_spec.rules import stk_perim as perimeter
 from platform_spec.rules import stk_policy as resource_policy
 from platform_spec.rules import stk_res as residency
 from platform_spec.rules import stk_res_stores as stores
-from platform_spec.rules.intrinsics import as_dict
 
 # (account, where undeclared buckets are) -> the declared resource's paths: each rule module's own function.
 DeclaredPaths = Callable[[str, Mapping[str, Any], str | None, Mapping[str, str | None]], list[Path]]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from platform_spec.rules.intrinsics import TOKEN, ref_target, render
+from platform_spec.intrinsics import TOKEN, ref_target, render
 
 # The partition the stack lives in (ap-northeast-1 is in "aws"). An account id is unique within its partition
 # only: the same twelve digits in aws-cn or aws-us-gov are another account. An intrinsic partition (AWS::Partition)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, as_list
 
 REGIONAL_ID = "STK-API-001"
 LOGGING_ID = "STK-API-002"

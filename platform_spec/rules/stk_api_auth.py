@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, is_true
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, is_true
 
 RULE_ID = "STK-API-004"
 TYPE = "AWS::ApiGateway::Method"

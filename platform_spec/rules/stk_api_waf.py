@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, ref_references
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_dict, references
 
 ASSOCIATED_ID = "STK-API-005"
 STAGE = "AWS::ApiGateway::Stage"
@@ -23,8 +23,8 @@ def check_associated(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result
     for resource in resources.values():
         if resource.get("Type") == ASSOCIATION:
             props = as_dict(resource.get("Properties"))
-            for stage in references(props.get("ResourceArn")):
-                guarded.setdefault(stage, set()).update(references(props.get("WebACLArn")) or {"(an ACL by ARN)"})
+            for stage in ref_references(props.get("ResourceArn")):
+                guarded.setdefault(stage, set()).update(ref_references(props.get("WebACLArn")) or {"(an ACL by ARN)"})
     for lid, resource in resources.items():
         if resource.get("Type") != STAGE:
             continue

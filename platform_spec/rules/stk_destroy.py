@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_list, is_true
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_list, is_true
 
 POLICY_RULE_ID = "STK-DESTROY-001"
 PROTECTION_RULE_ID = "STK-DESTROY-002"

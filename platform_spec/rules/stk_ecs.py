@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, ref_target
 
 EFS_ID = "STK-ECS-001"
 SERVICE_ID = "STK-ECS-002"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list, is_true
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, is_true
 
 HOST_ID = "STK-ECS-004"
 READ_ONLY_ID = "STK-ECS-005"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import ref_target
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, plain_rule, stack_rule
 from platform_spec.rules import tls_policy
-from platform_spec.rules.intrinsics import ref_target
 from platform_spec.rules.topology import ROUTING, private_subnets
 
 RULE_ID = "STK-EFS-001"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_list, render
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_list, render
 from platform_spec.rules.policy_documents import actions, allows
 
 RULE_ID = "STK-IAM-001"

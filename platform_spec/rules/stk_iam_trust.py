@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import render
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import render
 from platform_spec.rules.policy_documents import is_deny, numbered, principals
 
 RULE_ID = "STK-IAM-002"

@@ -7,10 +7,10 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, is_true, ref_target, render
 from platform_spec.naming import NAMES
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, plain_rule, resource_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, is_true, ref_target, render
 
 RULE_ID = "STK-KMS-001"
 ROTATION_ID = "STK-KMS-002"

@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import TOKEN, render, tag_map
 from platform_spec.naming import SUFFIX_PATTERN, name_problems
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.intrinsics import TOKEN, render, tag_map
 
 RULE_ID = "STK-NAME-001"
 

@@ -24,9 +24,9 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_dict, ref_target
 from platform_spec.rules.stk_net import ip_permission, ports
 
 RULE_ID = "STK-NET-005"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_dict, ref_target
 
 RULE_ID = "STK-NET-003"
 VPC = "AWS::EC2::VPC"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, ref_target, tag_map
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_dict, ref_target, tag_map
 
 RULE_ID = "STK-NET-004"
 SUBNET = "AWS::EC2::Subnet"

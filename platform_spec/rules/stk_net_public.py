@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import is_true, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule, stack_rule
-from platform_spec.rules.intrinsics import is_true, ref_target
 from platform_spec.rules.topology import ROUTING, public_subnets
 
 PUBLIC_ID = "STK-NET-001"

@@ -37,11 +37,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from platform_spec.intrinsics import TOKEN, as_dict, as_list, is_true, ref_target, render
 from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import AccountFacts as Account
 from platform_spec.rule import account_rule, live_rule, plain_rule
-from platform_spec.rules.intrinsics import TOKEN, as_dict, as_list, is_true, ref_target, render
 from platform_spec.rules.policy_documents import (
     covers,
     is_deny,

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, is_true, ref_target
 from platform_spec.result import Result, Status
 from platform_spec.rule import live_rule, plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 
 MULTI_AZ_ID = "STK-RDS-001"
 BACKUP_ID = "STK-RDS-002"

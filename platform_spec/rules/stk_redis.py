@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import is_true
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, plain_rule
-from platform_spec.rules.intrinsics import is_true
 
 HA_ID = "STK-REDIS-001"
 TRANSIT_ID = "STK-REDIS-002"

@@ -30,10 +30,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list, is_true, ref_target
 from platform_spec.path import OUT, Path
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, resource_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, is_true, ref_target
 from platform_spec.stacks import ALLOWED_REGION
 
 BUCKET_ID = "STK-RES-001"

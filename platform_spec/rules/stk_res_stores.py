@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list, is_true, render
 from platform_spec.path import OUT, Path
 from platform_spec.result import CouldNotLook, Result
 from platform_spec.rule import live_rule, plain_rule, resource_rule
-from platform_spec.rules.intrinsics import as_dict, as_list, is_true, render
 from platform_spec.stacks import ALLOWED_REGION
 
 RDS_COPIES_ID = "STK-RES-005"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, is_true, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule, stack_rule
-from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.tls_policy import denies_insecure_transport, with_tls_deny
 
 PUBLIC_ID = "STK-S3-001"

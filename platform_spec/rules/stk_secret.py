@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_list, render
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule, resource_rule
-from platform_spec.rules.intrinsics import as_list, render
 
 CREATED_RULE_ID = "STK-SECRET-001"
 ENV_RULE_ID = "STK-SECRET-002"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, is_true, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
-from platform_spec.rules.intrinsics import as_dict, is_true, ref_target
 from platform_spec.rules.tls_policy import denies_insecure_transport, with_tls_deny
 
 DLQ_ID = "STK-SQS-001"

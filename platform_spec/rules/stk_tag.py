@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from platform_spec.intrinsics import tag_map
 from platform_spec.result import Result
 from platform_spec.rule import resource_rule
-from platform_spec.rules.intrinsics import tag_map
 from platform_spec.tagging import REQUIRED_TAG_KEYS
 
 RULE_ID = "STK-TAG-001"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_dict, as_list
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
-from platform_spec.rules.intrinsics import as_dict, as_list
 
 RULES_ID = "STK-WAF-001"
 WEB_ACL = "AWS::WAFv2::WebACL"

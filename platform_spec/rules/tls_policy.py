@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from platform_spec.rules.intrinsics import as_dict, as_list
+from platform_spec.intrinsics import as_dict, as_list
 
 
 def _as_list(value: Any) -> list[Any]:

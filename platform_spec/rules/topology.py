@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from platform_spec.rules.intrinsics import ref_target
+from platform_spec.intrinsics import ref_target
 
 ROUTING = frozenset({"AWS::EC2::Subnet", "AWS::EC2::Route", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway",
                      "AWS::EC2::SubnetRouteTableAssociation"})

@@ -76,8 +76,8 @@ def test_any_transit_mode_but_required_fails(mode):
 @example([{"Effect": "Deny", "Principal": "*", "Action": [{"x": 1}]}], [{"Key": ["a"], "Value": 1}])
 def test_policy_and_tag_readers_survive_malformed_shapes(statements, tags):
     """Statement lists and tag lists of any shape are judged without an exception."""
+    from platform_spec.intrinsics import tag_map
     from platform_spec.rules import stk_efs
-    from platform_spec.rules.intrinsics import tag_map
 
     stk_efs.check(stk_efs.TYPE, {"FileSystemPolicy": {"Statement": statements}})
     assert all(isinstance(k, str) for k in tag_map(tags))

@@ -1,15 +1,14 @@
-"""CloudFormation's intrinsic functions, both ways the code reads them: without resolving anything, as the rules read
-a template (platform_spec.rules.intrinsics), and resolved against a deployment's ids and attributes, as the local
-deployer and opscli's drift resolve it (platform_spec.intrinsics)."""
+"""CloudFormation's intrinsic functions (platform_spec.intrinsics), every way the code reads them: without resolving
+anything, as the rules read a template; the logical ids a value refers to; and resolved against a deployment's ids
+and attributes, as the local deployer and opscli's drift resolve it."""
 
 from __future__ import annotations
 
 import pytest
 
-from platform_spec.intrinsics import Resolver, Unresolvable, references
-from platform_spec.rules.intrinsics import ref_target, render, tag_map
+from platform_spec.intrinsics import Resolver, Unresolvable, ref_target, references, render, tag_map
 
-# --- read without resolving (platform_spec.rules.intrinsics) ------------------------------------------------------
+# --- read without resolving --------------------------------------------------------------------------------------
 
 def test_intrinsics():
     assert ref_target({"Ref": "A"}) == "A"
@@ -23,7 +22,7 @@ def test_intrinsics():
     assert tag_map(None) == {}
 
 
-# --- resolved against a deployment (platform_spec.intrinsics) ------------------------------------------------------
+# --- resolved against a deployment -------------------------------------------------------------------------------
 
 QUEUE_ARN = "arn:aws:sqs:ap-northeast-1:123456789012:intake"
 

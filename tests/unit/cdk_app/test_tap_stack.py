@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_spec.rules.intrinsics import ref_target, tag_map
+from platform_spec.intrinsics import ref_target, tag_map
 from platform_spec.rules.stk_tag import TAG_PROPERTY, TAGGABLE_TYPES
 from platform_spec.tagging import REQUIRED_TAG_KEYS, compute_tags
 from tests.conftest import CDK_AND_CHECKOV

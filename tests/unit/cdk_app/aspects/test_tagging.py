@@ -3,7 +3,7 @@ required tags."""
 
 from __future__ import annotations
 
-from platform_spec.rules.intrinsics import tag_map
+from platform_spec.intrinsics import tag_map
 from platform_spec.tagging import REQUIRED_TAG_KEYS
 from tests.conftest import CDK_AND_CHECKOV
 from tests.unit.cdk_app.aspects.small_stack import project_key, synth_small

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from platform_spec.rules.intrinsics import ref_target
+from platform_spec.intrinsics import ref_target
 from tests.conftest import CDK_AND_CHECKOV
 
 pytestmark = pytest.mark.synth

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from platform_spec.rules.intrinsics import ref_target
+from platform_spec.intrinsics import ref_target
 from tests.unit.cdk_app.constructs.template_reads import key_id, private_subnet_ids
 
 pytestmark = pytest.mark.synth

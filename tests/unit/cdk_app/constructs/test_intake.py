@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_spec.rules.intrinsics import ref_target, tag_map
+from platform_spec.intrinsics import ref_target, tag_map
 from tests.unit.cdk_app.constructs.template_reads import key_id
 
 pytestmark = pytest.mark.synth

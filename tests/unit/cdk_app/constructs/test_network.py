@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_spec.rules.intrinsics import tag_map
+from platform_spec.intrinsics import tag_map
 
 pytestmark = pytest.mark.synth
 
