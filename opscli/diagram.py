@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from platform_spec.exit_codes import EXIT_OK, EXIT_USAGE
-from platform_spec.intrinsics import ref_references
+from platform_spec.intrinsics import references
 from platform_spec.stacks import STACK_PREFIX
 from platform_utils import files
 
@@ -62,7 +62,7 @@ def boxes(template: Mapping[str, Any]) -> tuple[list[dict], set[tuple[str, str]]
         source = types.get(lid)
         if source is None or source not in shown or not isinstance(resource, Mapping):
             continue
-        for target in ref_references(resource.get("Properties", {})):
+        for target in references(resource.get("Properties", {})):
             if types.get(target) in shown and types[target] != source and \
                     not {source, types[target]} & PLUMBING:
                 edges.add((source, types[target]))

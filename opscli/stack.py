@@ -27,7 +27,7 @@ from opscli.checks import describe_failure
 from opscli.errors import CredentialsError, OpsError, UsageError, read_json_input
 from opscli.targets import REQUIRED_OUTPUTS
 from platform_spec.contract import LOCAL_NOT_EMULATED  # the status of a resource localenv does not emulate
-from platform_spec.intrinsics import references
+from platform_spec.intrinsics import malformed_references, references
 
 # CloudFormation statuses of a resource that exists (or existed and is being changed).
 PRESENT = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "IMPORT_COMPLETE",
@@ -138,13 +138,16 @@ def _undeclared_references(template: Mapping[str, Any], resources: Mapping[str, 
     parameters = template.get("Parameters") or {}
     known = set(resources) | (set(parameters) if isinstance(parameters, Mapping) else set())
     outputs = template.get("Outputs") or {}
+    malformed = malformed_references([dict(resources), outputs])
+    if malformed:
+        raise ScopeError(f"{source}: the template's references are malformed ({_few(malformed)})")
     found: set[str] = set()
     try:
         for resource in resources.values():
             depends = resource.get("DependsOn", [])
             found |= references(resource) | set([depends] if isinstance(depends, str) else depends)
         found |= references(outputs)
-    except (TypeError, IndexError, AttributeError, KeyError, RecursionError):
+    except (TypeError, AttributeError):  # a resource that is no map, a DependsOn that is no name or names
         raise ScopeError(f"{source}: the template's references are malformed") from None
     return sorted(lid for lid in found if isinstance(lid, str) and lid not in known and not lid.startswith("AWS::"))
 

@@ -5,11 +5,16 @@ opscli from the stack's physical ids)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 TOKEN = "{token}"
+# ${X} or ${X.Attr} in an Fn::Sub string; ${!X} is the literal text ${X}
+SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+# The intrinsics that refer to a name
+REFERRING = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub"})
 DYNAMIC_REF = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+)*?)"
                          r":SecretString:(?P<key>[^:}]*)(?::[^}]*)?\}\}")
 
@@ -66,20 +71,96 @@ def tag_map(value: Any) -> dict[str, Any]:
     return {}
 
 
-def ref_references(value: Any) -> set[str]:
-    """Every logical id a value points at through Ref or Fn::GetAtt (not Fn::Sub), however deep (inside Fn::Join,
-    lists ...)."""
+def _sub_parts(arg: Any) -> tuple[str | None, Mapping[str, Any], list[Any]]:
+    """An Fn::Sub's argument as (its string, its own variable map, what else to read in it), whatever its shape."""
+    if isinstance(arg, str):
+        return arg, {}, []
+    if isinstance(arg, list):
+        text = arg[0] if arg and isinstance(arg[0], str) else None
+        variables = arg[1] if len(arg) > 1 and isinstance(arg[1], Mapping) else {}
+        return text, variables, arg[1:] if text is not None else arg
+    return None, {}, [arg]
+
+
+def references(value: Any) -> set[str]:
+    """Every name a value refers to, however deep (inside Fn::Join, maps, lists ...): a logical id, a parameter or
+    a pseudo parameter (AWS::Region) through Ref, Fn::GetAtt in both forms, and ${X} / ${X.Attr} in Fn::Sub but
+    for the names the Sub's own variable map defines. A function is a map of one key, as CloudFormation and the
+    Resolver read it. Never raises: what a malformed intrinsic holds is read like any other value (malformed
+    input is judged, never crashes a rule); a caller that must refuse it asks malformed_references(). Iterative,
+    so no nesting is too deep."""
     found: set[str] = set()
-    target = ref_target(value)
-    if target is not None:
-        found.add(target)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found |= ref_references(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= ref_references(item)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        if len(item) == 1:
+            (fn, arg), = item.items()
+            if fn == "Ref" and isinstance(arg, str):
+                found.add(arg)
+                continue
+            if fn == "Fn::GetAtt" and isinstance(arg, str):
+                found.add(arg.split(".", 1)[0])
+                continue
+            if fn == "Fn::GetAtt" and isinstance(arg, list) and arg and isinstance(arg[0], str):
+                found.add(arg[0])
+                pending.extend(arg[1:])  # the attribute's name may be a Ref
+                continue
+            if fn == "Fn::Sub":
+                text, variables, rest = _sub_parts(arg)
+                if text is not None:
+                    found |= {name.split(".", 1)[0] for name in SUB_NAME.findall(text)} - set(variables)
+                pending.extend(rest)
+                continue
+        pending.extend(item.values())
     return found
+
+
+def malformed_references(value: Any) -> list[str]:
+    """The referring intrinsics in a value that CloudFormation would refuse, each as its JSON: a Ref whose name is
+    not a string, an Fn::GetAtt neither "Id.Attr" nor [Id, attribute], an Fn::Sub neither a string nor [string,
+    map], and any of the three beside other keys (no function, and no plain map either). references() reads
+    past them; a reader that vouches for a whole template refuses it instead."""
+    bad: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        if len(item) > 1 and REFERRING & set(item):
+            bad.append(_json(item))
+        elif len(item) == 1:
+            (fn, arg), = item.items()
+            if fn in REFERRING and not _well_formed(fn, arg):
+                bad.append(_json(item))
+        pending.extend(item.values())
+    return bad
+
+
+def _well_formed(fn: str, arg: Any) -> bool:
+    if fn == "Ref":
+        return isinstance(arg, str)
+    if fn == "Fn::GetAtt":
+        if isinstance(arg, str):
+            return "." in arg
+        return isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str)
+    if isinstance(arg, str):
+        return True
+    return isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], Mapping)
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)[:200]
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)[:200]
 
 
 class Unresolvable(Exception):
@@ -123,10 +204,9 @@ class Resolver:
                 return list(self.azs)
             if fn == "Fn::Sub":
                 template, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-                return re.sub(r"\$\{([^}!][^}]*)\}",
-                              lambda m: str(variables[m.group(1)] if m.group(1) in variables
-                                            else self._sub(m.group(1))),
-                              template)
+                return SUB_NAME.sub(lambda m: str(variables[m.group(1)] if m.group(1) in variables
+                                                  else self._sub(m.group(1))),
+                                    template)
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _secret(self, secret_id: str, key: str) -> str:
@@ -151,27 +231,3 @@ class Resolver:
             except KeyError:
                 raise Unresolvable(name) from None
         return self._ref(name)
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids a value refers to (Ref, GetAtt, and ${X} / ${X.Attr} in Fn::Sub, but for the names its own
-    variable map defines)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for v in value:
-            found |= references(v)
-    elif isinstance(value, dict):
-        for key, arg in value.items():
-            if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
-            elif key == "Fn::GetAtt":
-                found.add(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
-            elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                local = set(arg[1]) if not isinstance(arg, str) and isinstance(arg[1], dict) else set()
-                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", text)} - local
-                if not isinstance(arg, str):
-                    found |= references(arg[1])
-            else:
-                found |= references(arg)
-    return found

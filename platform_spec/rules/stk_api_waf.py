@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from platform_spec.intrinsics import as_dict, ref_references
+from platform_spec.intrinsics import as_dict, references
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
 
@@ -23,8 +23,10 @@ def check_associated(resources: Mapping[str, Any]) -> Iterable[tuple[str, Result
     for resource in resources.values():
         if resource.get("Type") == ASSOCIATION:
             props = as_dict(resource.get("Properties"))
-            for stage in ref_references(props.get("ResourceArn")):
-                guarded.setdefault(stage, set()).update(ref_references(props.get("WebACLArn")) or {"(an ACL by ARN)"})
+            # a pseudo parameter (${AWS::Region} in an ARN) names no ACL of this stack: such an ARN is one by ARN
+            acl = {name for name in references(props.get("WebACLArn")) if not name.startswith("AWS::")}
+            for stage in references(props.get("ResourceArn")):
+                guarded.setdefault(stage, set()).update(acl or {"(an ACL by ARN)"})
     for lid, resource in resources.items():
         if resource.get("Type") != STAGE:
             continue

@@ -23,9 +23,9 @@ def scope(**resources):
     """A stack of the given resources: logical id -> (type, physical id, declared properties). A resource they
     refer to but the test leaves out (the key a log group names) is declared as a wait-condition handle, which
     no reader reads: a template must declare what it refers to, and the test reads only its own resources."""
-    from platform_spec.intrinsics import ref_references
+    from platform_spec.intrinsics import references
 
-    referred = {lid for _, _, p in resources.values() for lid in ref_references(p)} - set(resources)
+    referred = {lid for _, _, p in resources.values() for lid in references(p)} - set(resources)
     resources = {**resources, **{lid: ("AWS::CloudFormation::WaitConditionHandle", lid, {}) for lid in referred}}
     template = {"Resources": {lid: {"Type": t, "Properties": p} for lid, (t, _, p) in resources.items()}}
     summaries = [{"LogicalResourceId": lid, "ResourceType": t, "PhysicalResourceId": pid,

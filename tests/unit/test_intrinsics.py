@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from platform_spec.intrinsics import Resolver, Unresolvable, ref_target, references, render, tag_map
+from platform_spec.intrinsics import (
+    Resolver,
+    Unresolvable,
+    malformed_references,
+    ref_target,
+    references,
+    render,
+    tag_map,
+)
 
 # --- read without resolving --------------------------------------------------------------------------------------
 
@@ -75,3 +83,50 @@ def test_references_are_the_logical_ids_a_value_names_but_a_subs_own_variables()
         {"A", "B", "C", "D"}
     assert references({"Fn::Sub": ["${Name}-${Bucket}-${Queue.Arn}-${!Literal}", {"Name": {"Ref": "Other"}}]}) == \
         {"Bucket", "Queue", "Other"}
+
+
+def test_references_follow_sub_and_the_attribute_of_a_getatt_and_read_only_functions():
+    """${X} and ${X.Attr} in a Sub, inside any other function, are references; a Ref naming a GetAtt's attribute
+    is one; a map of more than one key is no function (as CloudFormation and the Resolver read it), its values are
+    read."""
+    assert references({"Fn::Join": ["", [{"Fn::Sub": "${AWS::Region}-${Api}"}, {"Fn::Sub": "${Fn.Arn}"}]]}) == \
+        {"AWS::Region", "Api", "Fn"}
+    assert references({"Fn::GetAtt": ["Queue", {"Ref": "AttrName"}]}) == {"Queue", "AttrName"}
+    assert references({"Ref": "A", "Other": {"Ref": "B"}}) == {"B"}
+    assert references("${NotASub}") == set() and references(None) == set()
+
+
+@pytest.mark.parametrize("value, found", [
+    ({"Fn::GetAtt": 5}, set()),  # neither a list nor a string
+    ({"Fn::GetAtt": {"Ref": "A"}}, {"A"}),
+    ({"Fn::GetAtt": []}, set()),
+    ({"Fn::GetAtt": [5, {"Ref": "A"}]}, {"A"}),  # no string to name the resource; the rest is read
+    ({"Fn::Sub": []}, set()),  # an empty Sub
+    ({"Fn::Sub": [5, {"Name": {"Ref": "A"}}]}, {"A"}),  # its first element no string
+    ({"Fn::Sub": ["${A}-${B}"]}, {"A", "B"}),  # no variable map
+    ({"Fn::Sub": ["${A}-${B}", [{"Ref": "C"}]]}, {"A", "B", "C"}),  # a variable "map" that is a list
+    ({"Fn::Sub": {"Ref": "A"}}, {"A"}),
+    ({"Ref": {"Ref": "A"}}, {"A"}),
+])
+def test_references_never_raise_on_malformed_intrinsics_and_read_what_they_hold(value, found):
+    """Malformed input is judged, never crashes a rule: what a malformed intrinsic holds is read like any value."""
+    assert references(value) == found
+    assert references({"Resources": {"R": {"Properties": {"P": [value]}}}}) == found
+
+
+def test_references_read_any_depth_without_recursion():
+    deep: object = {"Ref": "A"}
+    for _ in range(5000):
+        deep = [{"Key": deep}]
+    assert references(deep) == {"A"}
+
+
+def test_malformed_references_name_what_cloudformation_would_refuse_and_nothing_it_accepts():
+    good = [{"Ref": "A"}, {"Fn::GetAtt": "B.Arn"}, {"Fn::GetAtt": ["C", {"Ref": "Attr"}]}, {"Fn::Sub": "${D}"},
+            {"Fn::Sub": ["${Name}", {"Name": {"Ref": "E"}}]}, {"Tags": {"Fn::Join": ["", ["a"]]}}]
+    assert malformed_references(good) == []
+    bad = [{"Fn::GetAtt": []}, {"Fn::GetAtt": 5}, {"Fn::GetAtt": "NoAttr"}, {"Fn::Sub": []}, {"Fn::Sub": [5, {}]},
+           {"Fn::Sub": ["${A}"]}, {"Ref": 1}, {"Ref": "A", "Extra": 1}]
+    for value in bad:
+        assert len(malformed_references({"Resources": {"R": {"Properties": {"P": value}}}})) == 1, value
+
