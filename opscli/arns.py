@@ -353,11 +353,8 @@ def stack_arns(resources: Iterable[Any], *, resolve: Callable[[Any], Any],
             if held:  # the property holds the ARN(s) itself: those, typed where they are the stack's own
                 out += [Located(arn, kinds.get(arn, "")) for arn in held]
                 continue
-            try:
-                named = sorted(other for other in references(r.properties.get(name)) if other in declared and
-                               other != lid and (not spec.types or declared[other].type in spec.types))
-            except (RecursionError, TypeError, IndexError, AttributeError):
-                named = []
+            named = sorted(other for other in references(r.properties.get(name)) if other in declared and
+                           other != lid and (not spec.types or declared[other].type in spec.types))
             out += [item for other in named for item in parents(other, depth + 1)]
         return tuple(dict.fromkeys(out))
 

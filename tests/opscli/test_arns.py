@@ -157,15 +157,18 @@ def test_what_has_no_arn_has_none_and_a_cycle_ends():
 
 
 def test_a_hostile_declaration_ends_without_an_arn_rather_than_a_crash():
-    """A stack record is a file: a chain of 5,000 routes each naming the next, and a property nested deeper than
-    Python recurses, give no ARN, quickly."""
+    """A stack record is a file: a chain of 5,000 routes each naming the next gives no ARN, quickly; a property
+    nested deeper than Python recurses is read to its end without a crash (references() walks without recursion),
+    so it names the route table it refers to."""
     chain = [declared(f"R{n}", "AWS::EC2::Route", f"r{n}", RouteTableId={"Ref": f"R{n + 1}"}) for n in range(5000)]
     deep: dict = {"Ref": "Rt"}
     for _ in range(5000):
         deep = {"Fn::Join": ["", [deep]]}
     found = arns_of(*chain, declared("Rt", "AWS::EC2::RouteTable", "rtb-1"),
                     declared("Deep", "AWS::EC2::Route", "d", RouteTableId=deep))
-    assert found["R0"] == () and found["Deep"] == ()
+    assert found["R0"] == ()
+    assert [located.arn for located in found["Deep"]] == [
+        "arn:aws:ec2:ap-northeast-1:123456789012:route-table/rtb-1"]
     assert found["R4999"] == ()  # names R5000, which is not declared
 
 
