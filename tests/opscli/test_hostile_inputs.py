@@ -150,9 +150,10 @@ def test_cloudformations_own_listing_is_checked_by_the_same_rule_where_it_applie
     template["Resources"].pop("Key")
     with pytest.raises(stack.IncompleteDeclaration, match=r"refers to 1 more it does not declare \(missing: Key\)"):
         stack.build("TapStackx", template, [], "cloudformation")
-    template["Resources"]["Queue"]["Properties"]["QueueName"] = {"Fn::GetAtt": []}
-    with pytest.raises(stack.ScopeError, match="the template's references are malformed"):
-        stack.build("TapStackx", template, [], "cloudformation")
+    for malformed in ({"Fn::GetAtt": []}, {"Fn::Sub": [5]}, {"Ref": "Key", "Extra": 1}):
+        template["Resources"]["Queue"]["Properties"]["QueueName"] = malformed
+        with pytest.raises(stack.ScopeError, match="the template's references are malformed"):
+            stack.build("TapStackx", template, [], "cloudformation")
 
 
 @pytest.mark.synth
