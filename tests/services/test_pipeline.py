@@ -74,25 +74,31 @@ def unmeasured_worker(platform: LocalPlatform, **extra: str) -> ServiceProcess:
 def test_a_video_goes_through_the_whole_pipeline(platform, api, sample_video):
     _api_process, base = api
     worker = platform.start_worker()
-    video = sample_video  # a 2 s H.264 + AAC video at 320x240 (tests/services/conftest.py)
-    version = platform.upload(video, "uploads/e2e.mp4")
-    done = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED and r.get("key") == "uploads/e2e.mp4", 60)
-    assert done["event"] == "job_stored" and done["version_id"] == version
-    status, headers, body = get_json(f"{base}/videos/{done['id']}")
-    assert status == 200 and headers["X-Cache"] == "HIT"  # the worker refreshed the entry on write
-    assert (body["key"], body["video_codec"], body["width"], body["height"]) == ("uploads/e2e.mp4", "h264", 320, 240)
-    assert body["duration_seconds"] == pytest.approx(2.0, abs=0.1) and body["size_bytes"] == video.stat().st_size
-    # Drop the entry: the API reloads it from PostgreSQL (cache-aside).
-    Cache(RedisSettings.from_env(platform.redis.environment()), LogSink()).client.delete(video_key(done["id"]))
-    assert get_json(f"{base}/videos/{done['id']}")[1]["X-Cache"] == "MISS"
-    popular = get_json(f"{base}/videos/popular")[2]["items"]
-    assert popular[0]["id"] == done["id"] and popular[0]["views"] == 2
-    listing = get_json(f"{base}/videos?limit=5")[2]
-    assert done["id"] in [v["id"] for v in listing["items"]]
-    assert rows(platform, "uploads/e2e.mp4") == [(done["id"], version, 1)]
-    assert queue_empty(platform)
-    assert all(r.get("service") == "video-worker" for r in worker.records if "event" in r and "_aws" not in r)
-    assert worker.stop() == 0 and worker.events("shutdown_requested") and worker.events("worker_stopped")
+    try:
+        video = sample_video  # a 2 s H.264 + AAC video at 320x240 (tests/services/conftest.py)
+        version = platform.upload(video, "uploads/e2e.mp4")
+        done = worker.wait_for(lambda r: r.get("event") in STORED_OR_REJECTED and r.get("key") == "uploads/e2e.mp4", 60)
+        assert done["event"] == "job_stored" and done["version_id"] == version
+        status, headers, body = get_json(f"{base}/videos/{done['id']}")
+        assert status == 200 and headers["X-Cache"] == "HIT"  # the worker refreshed the entry on write
+        assert (body["key"], body["video_codec"], body["width"], body["height"]) == \
+            ("uploads/e2e.mp4", "h264", 320, 240)
+        assert body["duration_seconds"] == pytest.approx(2.0, abs=0.1) and body["size_bytes"] == video.stat().st_size
+        # Drop the entry: the API reloads it from PostgreSQL (cache-aside).
+        Cache(RedisSettings.from_env(platform.redis.environment()), LogSink()).client.delete(video_key(done["id"]))
+        assert get_json(f"{base}/videos/{done['id']}")[1]["X-Cache"] == "MISS"
+        popular = get_json(f"{base}/videos/popular")[2]["items"]
+        assert popular[0]["id"] == done["id"] and popular[0]["views"] == 2
+        listing = get_json(f"{base}/videos?limit=5")[2]
+        assert done["id"] in [v["id"] for v in listing["items"]]
+        assert rows(platform, "uploads/e2e.mp4") == [(done["id"], version, 1)], \
+            [(r.get("event"), r.get("key"), r.get("version_id")) for r in worker.records if "event" in r]
+        assert queue_empty(platform)
+        assert all(r.get("service") == "video-worker" for r in worker.records if "event" in r and "_aws" not in r)
+        assert worker.stop() == 0 and worker.events("shutdown_requested") and worker.events("worker_stopped")
+    finally:  # a failed assertion above: its worker must not take the module's later tests' jobs
+        if worker.process.poll() is None:
+            worker.stop()
 
 
 def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video, tmp_path):
