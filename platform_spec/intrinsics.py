@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 TOKEN = "{token}"
@@ -71,15 +71,27 @@ def tag_map(value: Any) -> dict[str, Any]:
     return {}
 
 
-def _sub_parts(arg: Any) -> tuple[str | None, Mapping[str, Any], list[Any]]:
-    """An Fn::Sub's argument as (its string, its own variable map, what else to read in it), whatever its shape."""
+def _sub_parts(arg: Any) -> tuple[str | None, Mapping[str, Any]]:
+    """An Fn::Sub's argument as (its string, its own variable map), whatever its shape."""
     if isinstance(arg, str):
-        return arg, {}, []
+        return arg, {}
     if isinstance(arg, list):
         text = arg[0] if arg and isinstance(arg[0], str) else None
-        variables = arg[1] if len(arg) > 1 and isinstance(arg[1], Mapping) else {}
-        return text, variables, arg[1:] if text is not None else arg
-    return None, {}, [arg]
+        return text, arg[1] if text is not None and len(arg) > 1 and isinstance(arg[1], Mapping) else {}
+    return None, {}
+
+
+def _maps(value: Any) -> Iterator[Mapping[str, Any]]:
+    """Every map in a value, however deep (inside lists and maps, an intrinsic's argument included). Iterative,
+    so no nesting is too deep."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            yield item
+            pending.extend(item.values())
 
 
 def references(value: Any) -> set[str]:
@@ -90,33 +102,20 @@ def references(value: Any) -> set[str]:
     input is judged, never crashes a rule); a caller that must refuse it asks malformed_references(). Iterative,
     so no nesting is too deep."""
     found: set[str] = set()
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
+    for item in _maps(value):
+        if len(item) != 1:
             continue
-        if not isinstance(item, Mapping):
-            continue
-        if len(item) == 1:
-            (fn, arg), = item.items()
-            if fn == "Ref" and isinstance(arg, str):
-                found.add(arg)
-                continue
-            if fn == "Fn::GetAtt" and isinstance(arg, str):
-                found.add(arg.split(".", 1)[0])
-                continue
-            if fn == "Fn::GetAtt" and isinstance(arg, list) and arg and isinstance(arg[0], str):
-                found.add(arg[0])
-                pending.extend(arg[1:])  # the attribute's name may be a Ref
-                continue
-            if fn == "Fn::Sub":
-                text, variables, rest = _sub_parts(arg)
-                if text is not None:
-                    found |= {name.split(".", 1)[0] for name in SUB_NAME.findall(text)} - set(variables)
-                pending.extend(rest)
-                continue
-        pending.extend(item.values())
+        (fn, arg), = item.items()
+        if fn == "Ref" and isinstance(arg, str):
+            found.add(arg)
+        elif fn == "Fn::GetAtt" and isinstance(arg, str):
+            found.add(arg.split(".", 1)[0])
+        elif fn == "Fn::GetAtt" and isinstance(arg, list) and arg and isinstance(arg[0], str):
+            found.add(arg[0])  # the attribute's name (a Ref, maybe) is read as the walk goes on
+        elif fn == "Fn::Sub":
+            text, variables = _sub_parts(arg)
+            if text is not None:
+                found |= {name.split(".", 1)[0] for name in SUB_NAME.findall(text)} - set(variables)
     return found
 
 
@@ -126,21 +125,13 @@ def malformed_references(value: Any) -> list[str]:
     map], and any of the three beside other keys (no function, and no plain map either). references() reads
     past them; a reader that vouches for a whole template refuses it instead."""
     bad: list[str] = []
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
-            continue
-        if not isinstance(item, Mapping):
-            continue
+    for item in _maps(value):
         if len(item) > 1 and REFERRING & set(item):
             bad.append(_json(item))
         elif len(item) == 1:
             (fn, arg), = item.items()
             if fn in REFERRING and not _well_formed(fn, arg):
                 bad.append(_json(item))
-        pending.extend(item.values())
     return bad
 
 
