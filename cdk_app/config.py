@@ -12,6 +12,7 @@ from platform_spec import stacks
 from platform_spec.naming import NAMES, SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
 from platform_spec.stacks import ALLOWED_REGION
 from platform_spec.tagging import tag_problems
+from platform_utils.numbers import digits
 
 # Named, not looked up, so synthesis is deterministic offline and really spans three AZs
 # (ap-northeast-1b is not offered to new accounts).
@@ -164,7 +165,7 @@ def parse_context(get: Callable[[str], Any]) -> AppConfig:
             f"to {ALLOWED_REGION} only"
         )
     account = _text(get, "account", None) or None
-    if account is not None and not (account.isdigit() and len(account) == 12):
+    if account is not None and not (digits(account) and len(account) == 12):
         raise ConfigError(f"account '{account}' is not a 12-digit AWS account id")
 
     def default(key: str) -> str:

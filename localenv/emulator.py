@@ -44,6 +44,7 @@ from werkzeug.wsgi import LimitedStream
 from localenv import cloudtrail
 from localenv.tls import TlsFiles
 from platform_spec.stacks import ALLOWED_REGION
+from platform_utils.numbers import whole
 
 # Made-up credentials for the local emulator (botocore needs some; moto accepts any).
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-emulator", "AWS_SECRET_ACCESS_KEY": "local-emulator",
@@ -757,7 +758,7 @@ def _serve_declared_stacks() -> None:
         if record is None:
             return list_resources(self)
         token = self._get_param("NextToken") or "0"
-        start = int(token) if token.isdigit() else 0
+        start = whole(token) or 0
         size = page_size() or STACK_RESOURCES_PAGE
         summaries = record["StackResourceSummaries"]
         page: dict[str, Any] = {"StackResourceSummaries": [{**summary, "LastUpdatedTimestamp": record["created"]}
@@ -983,14 +984,14 @@ class KeepAliveRequestHandler(MotoRequestHandler):
             super().log_request(code, size)
 
     def run_wsgi(self) -> None:
-        length = self.headers.get("Content-Length", "0").strip()
-        if self.request_version != "HTTP/1.1" or "Transfer-Encoding" in self.headers or not length.isdigit():
+        length = whole(self.headers.get("Content-Length", "0").strip())
+        if self.request_version != "HTTP/1.1" or "Transfer-Encoding" in self.headers or length is None:
             return super().run_wsgi()
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         environ = self.environ = self.make_environ()
         # cast: socketserver types rfile as BufferedIOBase; it is the socket's makefile("rb"), an IO[bytes].
-        body = LimitedStream(cast(IO[bytes], self.rfile), int(length))
+        body = LimitedStream(cast(IO[bytes], self.rfile), length)
         environ["wsgi.input"] = body
         answered: list[Any] = []
         chunks: list[bytes] = []

@@ -27,6 +27,8 @@ from typing import Any
 
 import botocore.session
 
+from platform_utils.numbers import whole
+
 TOKEN_PREFIX = "streamtech-page-"
 STATS_PATH = "/streamtech-pager/stats"  # GET: what the pager paged and left whole, by operation
 # botocore service names for the signing names (the credential scope) that differ from them.
@@ -227,9 +229,7 @@ class Pager:
         def offset_of(token: str | None) -> int | None:
             if not token:
                 return 0
-            if token.startswith(TOKEN_PREFIX) and token[len(TOKEN_PREFIX):].isdigit():
-                return int(token[len(TOKEN_PREFIX):])
-            return None
+            return whole(token[len(TOKEN_PREFIX):]) if token.startswith(TOKEN_PREFIX) else None
 
         if location == "body":
             document = json.loads(body) if body.strip() else {}

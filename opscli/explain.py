@@ -18,6 +18,7 @@ from opscli.sanitize import is_visible, visible_json
 from opscli.stackcheck import ACCOUNT_CHECK
 from platform_spec import catalog
 from platform_spec.result import Status
+from platform_utils.numbers import whole
 
 # catalog reference field -> how an auditor names the framework
 CONTROL_NAMES = {"iso27001": "ISO/IEC 27001:2022", "security_hub": "AWS Security Hub (FSBP)",
@@ -64,7 +65,7 @@ def _fact(facts: Mapping[str, Any], name: str) -> Any:
     for part in name.split("."):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and whole(part, 0, len(value) - 1) is not None:
             value = value[int(part)]
         else:
             return MISSING

@@ -43,6 +43,7 @@ from platform_spec import monitor
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from platform_spec.result import CouldNotLook
 from platform_spec.stacks import ALLOWED_REGION
+from platform_utils.numbers import whole
 from platform_utils.signals import on_signals
 
 # The consumer's calls to its queue (what the function's event source mapping does with the role), and the IAM
@@ -72,23 +73,19 @@ def _endpoint(url: str) -> str:
     return url
 
 
-def _whole(text: str, low: int, high: int) -> bool:
-    """Whether `text` is a whole number from `low` to `high`, in ASCII digits (int() reads others, and refuses a
-    string of thousands of digits with its own error)."""
-    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= len(str(high)) and low <= int(text) <= high
-
-
 def _visibility(text: str) -> int:
-    if not _whole(text, 2, 43_200):
+    value = whole(text, 2, 43_200)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r}: the visibility is 2 to 43200 whole seconds (SQS's largest is 12 "
                                          "hours)")
-    return int(text)
+    return value
 
 
 def _poll(text: str) -> int:
-    if not _whole(text, 1, 20):
+    value = whole(text, 1, 20)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r}: the poll is 1 to 20 whole seconds (SQS's long polling)")
-    return int(text)
+    return value
 
 
 def _window(text: str) -> float:
@@ -102,10 +99,11 @@ def _window(text: str) -> float:
 
 
 def _batch_size(text: str) -> int:
-    if not _whole(text, 1, monitor.BATCH_SIZE):
+    value = whole(text, 1, monitor.BATCH_SIZE)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r}: the batch size is 1 to {monitor.BATCH_SIZE} messages (the SQS "
                                          "event source's range for a standard queue)")
-    return int(text)
+    return value
 
 
 class Heartbeat:
@@ -164,8 +162,8 @@ class Heartbeat:
             failed = answer.get("Failed") if isinstance(answer, dict) else None
             for entry in failed if isinstance(failed, list) else []:
                 index = entry.get("Id") if isinstance(entry, dict) else None
-                record = chunk[int(index)] if isinstance(index, str) and index.isdigit() and \
-                    int(index) < len(chunk) else None
+                position = whole(index, 0, len(chunk) - 1)
+                record = None if position is None else chunk[position]
                 self.log("heartbeat-failed", messageId=record.message_id if record else None,
                          reason=str(entry.get("Message") or entry.get("Code")) if isinstance(entry, dict) else
                          "an answer that is not an entry")

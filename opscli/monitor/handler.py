@@ -28,6 +28,7 @@ from platform_spec import monitor
 from platform_spec.monitor import ENV_BUCKET, ENV_NAMESPACE, ENV_SUFFIX
 from platform_spec.result import CouldNotLook
 from platform_spec.stacks import ALLOWED_REGION
+from platform_utils.numbers import whole
 
 DEADLINE_MARGIN = 10.0  # seconds of the invocation kept for publishing after the reads
 
@@ -91,9 +92,10 @@ class DeadLetters:
         if max_receives is None:
             return cls(url)
         text = str(max_receives)
-        if not text.isdigit() or not 1 <= int(text) <= 1000:
+        count = whole(text, 1, 1000)
+        if count is None:
             raise UsageError(f"{text!r} is not a maxReceiveCount (1 to 1000)")
-        return cls(url, int(text))
+        return cls(url, count)
 
     def due(self, record: Record, poison: bool) -> bool:
         """Whether a message left for another try is dead-lettered now: poison, or its last receive."""

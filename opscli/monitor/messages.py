@@ -21,6 +21,7 @@ from typing import Any
 
 from opscli.arns import ACCOUNT, REGION
 from platform_spec.monitor import CLOUDTRAIL_DETAIL_TYPE, SCHEDULE_KIND, SCHEDULE_MARKER, SCHEDULE_SUFFIX
+from platform_utils.numbers import whole
 
 MAX_BODY = 256 * 1024  # an SQS message (and an EventBridge event) is at most 256 KB
 # What a message weighs in the event Lambda invokes the function with, beyond its id, receipt handle and body: its
@@ -50,7 +51,7 @@ class Record:
         count = str(attributes.get("ApproximateReceiveCount", "1"))
         body = record.get("body")
         return cls(str(record["messageId"]), body if isinstance(body, str) else "",
-                   str(record.get("receiptHandle", "")), int(count) if count.isdigit() else 1)
+                   str(record.get("receiptHandle", "")), whole(count, 1) or 1)
 
     @classmethod
     def from_sqs(cls, message: Mapping[str, Any]) -> Record:
@@ -58,7 +59,7 @@ class Record:
         count = str((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
         body = message.get("Body")
         return cls(str(message["MessageId"]), body if isinstance(body, str) else "",
-                   str(message["ReceiptHandle"]), int(count) if count.isdigit() else 1)
+                   str(message["ReceiptHandle"]), whole(count, 1) or 1)
 
 
 def payload_bytes(record: Record) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec import contract
+from platform_utils.numbers import whole
 
 # The RDS CA bundle shipped in the images (services/*/Dockerfile fetches Amazon's global bundle).
 DEFAULT_DB_CA_BUNDLE = "/app/certs/rds-global-bundle.pem"
@@ -28,10 +29,9 @@ def require(env: Mapping[str, str], name: str, default: str | None = None) -> st
 
 def integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    value = whole(raw)
+    if value is None:
+        raise SettingsError(f"{name} must be an integer in ASCII digits, got {raw!r}")
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from platform_utils.numbers import whole
 from services.common import videos
 from services.common.cache import AsyncCache, CacheUnavailable, entry_of
 from services.common.log import JsonLogger
@@ -75,10 +76,10 @@ def _unavailable(what: str, detail: str) -> Response:
 
 def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
     raw = query.get("limit", [str(default)])[-1]
-    # ASCII digits only, and few: int() reads fullwidth digits, and refuses thousands of them with its own message
-    if not (raw.isascii() and raw.isdigit() and len(raw.lstrip("0")) <= len(str(high))) or not 1 <= int(raw) <= high:
+    limit = whole(raw, 1, high)
+    if limit is None:
         raise ValueError(f"limit must be an integer from 1 to {high}, got {raw!r}")
-    return int(raw)
+    return limit
 
 
 async def _schema_version(conn: psycopg.AsyncConnection) -> int:

@@ -37,6 +37,7 @@ import uvicorn
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from platform_utils.numbers import whole
 from services.common.log import JsonLogger
 from services.metadata_api.app import MetadataApi, error_response
 
@@ -352,7 +353,8 @@ class AsgiAdapter:
         length, chunked, expects_continue = None, False, False
         for name, value in headers:
             if name == b"content-length":
-                length = int(value) if value.isdigit() else MAX_BODY_BYTES + 1
+                length = whole(value)
+                length = MAX_BODY_BYTES + 1 if length is None else length
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"expect" and value.lower() == b"100-continue":

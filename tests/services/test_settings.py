@@ -12,6 +12,8 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
     ({"DB_SSLMODE": "require"}, "DB_SSLMODE must be verify-full"),
     ({"DB_HOST": ""}, "DB_HOST is not set"),
     ({"DB_PORT": "eighty"}, "DB_PORT must be an integer"),
+    ({"DB_PORT": "\uff15\uff14\uff13\uff12"}, "DB_PORT must be an integer in ASCII digits"),  # int() reads it
+    ({"DB_PORT": "5_432"}, "DB_PORT must be an integer in ASCII digits"),
     ({"DB_PORT": "70000"}, "DB_PORT must be between 1 and 65535"),
     ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
 ])

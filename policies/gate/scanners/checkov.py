@@ -12,6 +12,7 @@ from pathlib import Path
 
 from platform_spec import catalog
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK
+from platform_utils.numbers import whole
 from policies.gate import ROOT
 from policies.gate.merge import severity
 from policies.gate.result import GateError
@@ -99,5 +100,5 @@ def checkov_scan_jobs(jobs: Sequence[tuple[Path, str | None]]) -> tuple[list[Rep
             lines = check.get("file_line_range") or [0]
             findings.append(ReportFinding("checkov", check_id, catalog_id, severity(catalog_id, "MEDIUM"),
                                           check["resource"], location, message,
-                                          int(lines[0]) if str(lines[0]).isdigit() else 0))
+                                          whole(str(lines[0])) or 0))
     return findings, counts, checks_run

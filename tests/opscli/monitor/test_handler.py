@@ -218,6 +218,10 @@ def test_the_dead_letter_settings_are_checked():
     for bad_url, bad_count in (("ftp://x/q", None), ("https://sqs.x/", None), (url, "0"), (url, "three")):
         with pytest.raises(UsageError):
             handler.DeadLetters.checked(bad_url, bad_count)
+    # ASCII digits only, in our own words: int() reads a fullwidth three and refuses 5,000 digits with its own
+    for bad_count in ("\uff13", "\u00b2", " 3", "9" * 5000):
+        with pytest.raises(UsageError, match="is not a maxReceiveCount"):
+            handler.DeadLetters.checked(url, bad_count)
     # every character SQS refuses in an attribute becomes U+FFFD; never empty, never longer than MAX_REASON
     assert handler._attribute_text("a\x00b\ud800c\n") == "a\ufffdb\ufffdc\n"
     assert handler._attribute_text("") == "(none given)"

@@ -107,7 +107,7 @@ def test_a_renewal_that_fails_is_logged_and_the_heartbeat_goes_on():
             if self.tries == 1:
                 raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
             return {"Successful": [], "Failed": [{"Id": "1", "Code": "ReceiptHandleIsInvalid", "SenderFault": True},
-                                                 {"Id": "x"}, "junk"]}
+                                                 {"Id": "x"}, {"Id": "\u00b2", "Code": "Foreign"}, "junk"]}
 
     log: list = []
     beat = Heartbeat(Refusing(), "http://127.0.0.1:1/q", 20, lambda event, **fields: log.append(
@@ -115,10 +115,12 @@ def test_a_renewal_that_fails_is_logged_and_the_heartbeat_goes_on():
     records = [Record("a", "{}", "r-a"), Record("b", "{}", "r-b")]
     beat.renew(records)
     beat.renew(records)
-    assert [e["event"] for e in log] == ["heartbeat-failed"] * 4 and beat.beats == 1
+    assert [e["event"] for e in log] == ["heartbeat-failed"] * 5 and beat.beats == 1
     assert "EndpointConnectionError" in log[0]["reason"]
     assert log[1]["messageId"] == "b" and log[1]["reason"] == "ReceiptHandleIsInvalid"
-    assert log[2]["messageId"] is None and log[3]["reason"] == "an answer that is not an entry"
+    # an Id that is no ASCII index (a superscript two, which int() refuses) names no message
+    assert log[2]["messageId"] is None and log[3]["messageId"] is None and log[3]["reason"] == "Foreign"
+    assert log[4]["reason"] == "an answer that is not an entry"
     beat.stop()  # never started: nothing to wait for
 
 

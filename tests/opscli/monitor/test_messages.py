@@ -42,4 +42,8 @@ def test_records_come_from_lambda_and_from_sqs_alike():
     from_sqs = Record.from_sqs({"MessageId": "a", "Body": "{}", "ReceiptHandle": "r",
                                 "Attributes": {"ApproximateReceiveCount": "2"}})
     assert from_lambda == from_sqs == Record("a", "{}", "r", 2)
+    # a count that is no ASCII number (a foreign answer) is a first receive, never int()'s error
+    for count in ("\u00b2", "\uff12", "9" * 5000, ""):
+        assert Record.from_sqs({"MessageId": "a", "ReceiptHandle": "r",
+                                "Attributes": {"ApproximateReceiveCount": count}}).receive_count == 1
     assert Record.from_lambda({"messageId": "b", "body": None, "attributes": "x"}).body == ""

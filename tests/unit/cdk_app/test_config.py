@@ -52,6 +52,7 @@ def test_context_values_override_defaults():
     ({"natGateways": 0}, "natGateways=0 is not allowed"),
     ({"redisNodeCount": 1}, "redisNodeCount=1 is not allowed; allowed: 2 to 6"),
     ({"account": "12345"}, "not a 12-digit AWS account id"),
+    ({"account": "\uff11" * 12}, "not a 12-digit AWS account id"),  # fullwidth digits are no account id
     ({"extraTags": "not json"}, "extraTags must be a JSON object"),
     ({"extraTags": {"aws:reserved": "x"}}, "reserved prefix"),
     ({"extraTags": ["a"]}, "extraTags must be a JSON object of tag key to string value"),
