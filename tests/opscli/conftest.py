@@ -63,6 +63,29 @@ def deploy_into_moto(template: dict, suffix: str, mutate: Callable[[dict], None]
     return deployer.deploy().outputs
 
 
+@contextlib.contextmanager
+def in_process_moto() -> Iterator[None]:
+    """What `moto_env` gives a test (the fake credentials, a fresh in-process mock), for a module's fixture."""
+    from tests.conftest import FAKE_CREDENTIALS
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_CREDENTIALS.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        configure_moto()
+        with mock_aws():
+            yield
+
+
+def audit_in_process() -> Any:
+    """`opscli audit --suffix test`'s core on the active moto mock: its report."""
+    from opscli import core, targets
+
+    return core.audit(Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2),
+                      targets.from_suffix("test"))
+
+
 @pytest.fixture
 def stubbed(aws_credentials) -> Aws:
     """A fresh guarded access (its own clients, call log and handlers) on the one session of this process's tests on

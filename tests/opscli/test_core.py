@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from localenv.emulator import configure_moto
 from opscli import core, targets
 from opscli.aws import Aws, new_session
 from opscli.errors import UsageError
@@ -18,8 +14,9 @@ from opscli.model import exit_code
 from platform_spec.result import Status
 from platform_spec.rules.stk_secret_live import SECRET_CHECKS
 from platform_spec.stages import DRIFT, live_evaluations
-from tests.conftest import FAKE_CREDENTIALS
-from tests.opscli.conftest import deploy_into_moto
+from tests import irreversible
+from tests.irreversible import CHANGES, changed
+from tests.opscli.conftest import audit_in_process, deploy_into_moto, in_process_moto
 from tests.policy.mutations import by_name, props
 
 # One worker holds the session's local deployment for every test that reads it (tests/conftest.py).
@@ -109,24 +106,6 @@ BROKEN_TEMPLATES = {
 }
 
 
-@contextlib.contextmanager
-def _in_process_moto() -> Iterator[None]:
-    """What `moto_env` gives a test (the fake credentials, a fresh in-process mock), for a module's fixture."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in FAKE_CREDENTIALS.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        configure_moto()
-        with mock_aws():
-            yield
-
-
-def _audit_in_process():
-    return core.audit(Aws(session=new_session(region_name="ap-northeast-1"), max_attempts=2),
-                      targets.from_suffix("test"))
-
-
 def _disjoint(*sets: set) -> bool:
     return sum(len(s) for s in sets) == len(set().union(*sets))
 
@@ -137,14 +116,14 @@ def broken_templates(synth):
     settings, and the cases' FAILs are disjoint: each FAIL of the audit is one case's), audited once for the
     module's cases."""
     assert _disjoint(*(expected for _, expected in BROKEN_TEMPLATES.values()))
-    with _in_process_moto():
+    with in_process_moto():
         other = boto3.client("kms", region_name="ap-northeast-1").create_key()["KeyMetadata"]["Arn"]
 
         def mutate(t):
             for broken, _ in BROKEN_TEMPLATES.values():
                 broken(t, other)
         deploy_into_moto(synth.template, "test", mutate)
-        return _audit_in_process()
+        return audit_in_process()
 
 
 def _assert_fails_exactly(report, case: str, cases: dict) -> None:
@@ -177,45 +156,16 @@ def test_a_stack_that_does_not_exist_is_an_error_not_a_pass(moto_env, aws):
     assert "stack TapStackghost does not exist" in report.findings[0].reason and exit_code(report.findings) == 3
 
 
-def _delete_the_dlq() -> None:
-    sqs = boto3.client("sqs", region_name="ap-northeast-1")
-    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="intake-dlq-test")["QueueUrl"])
-
-
-def _deregister_a_task_definition_and_delete_a_mount_target() -> None:
-    ecs = boto3.client("ecs", region_name="ap-northeast-1")
-    efs = boto3.client("efs", region_name="ap-northeast-1")
-    service = ecs.describe_services(cluster="ecs-cluster-test", services=["video-processing-test"])["services"][0]
-    ecs.deregister_task_definition(taskDefinition=service["taskDefinition"])
-    file_system = efs.describe_file_systems()["FileSystems"][0]["FileSystemId"]
-    efs.delete_mount_target(MountTargetId=efs.describe_mount_targets(FileSystemId=file_system)["MountTargets"][0][
-        "MountTargetId"])
-
-
-#: What is deleted from a deployment of the real template, and the (rule, resource type) of every FAIL it causes.
-VANISHED = {
-    # the queue, and the policy that went with it
-    "dlq": (_delete_the_dlq, {("STK-STACK-001", "AWS::SQS::Queue"), ("STK-STACK-001", "AWS::SQS::QueuePolicy")}),
-    "task-definition and mount target": (_deregister_a_task_definition_and_delete_a_mount_target, {
-        ("STK-STACK-001", "AWS::ECS::TaskDefinition"), ("STK-STACK-001", "AWS::EFS::MountTarget"),
-        ("STK-EFS-002", "AWS::EFS::FileSystem")}),
-}
-
-
 @pytest.fixture(scope="module")
 def vanished(synth):
-    """One deployment of the real template from which every case of VANISHED is deleted (each deletes other
-    resources, and the cases' FAILs are disjoint), audited once for the module's cases."""
-    assert _disjoint(*(expected for _, expected in VANISHED.values()))
-    with _in_process_moto():
-        deploy_into_moto(synth.template, "test")
-        for delete, _ in VANISHED.values():
-            delete()
-        return _audit_in_process()
+    """The deployment of the real template from which every case of tests/irreversible.py's VANISHED is deleted
+    (with the attack surface's changes beside them: the changes' FAILs are disjoint), audited once."""
+    return changed(synth).after
 
 
+@irreversible.GROUP
 def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(vanished):
-    _assert_fails_exactly(vanished, "dlq", VANISHED)
+    _assert_fails_exactly(vanished, "dlq", CHANGES)
     gone = {f.resource.split(" ", 1)[0]: f for f in vanished.findings
             if f.rule_id == "STK-STACK-001" and f.status is Status.FAIL}
     assert {"AWS::SQS::Queue", "AWS::SQS::QueuePolicy"} <= set(gone)
@@ -223,8 +173,9 @@ def test_a_declared_resource_that_is_gone_fails_with_what_was_expected(vanished)
     assert queue.reason.startswith("expected AWS::SQS::Queue ") and "declared by TapStacktest" in queue.reason
 
 
+@irreversible.GROUP
 def test_a_deregistered_task_definition_and_a_deleted_mount_target_are_missing(vanished):
-    _assert_fails_exactly(vanished, "task-definition and mount target", VANISHED)
+    _assert_fails_exactly(vanished, "task-definition and mount target", CHANGES)
     gone = {f.resource.split(" ", 1)[0]: f.reason for f in vanished.findings if f.rule_id == "STK-STACK-001"
             and f.status is Status.FAIL}
     assert "deregistered (INACTIVE)" in gone["AWS::ECS::TaskDefinition"]
