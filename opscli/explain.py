@@ -65,8 +65,8 @@ def _fact(facts: Mapping[str, Any], name: str) -> Any:
     for part in name.split("."):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, list) and whole(part, 0, len(value) - 1) is not None:
-            value = value[int(part)]
+        elif isinstance(value, list) and (index := whole(part, 0, len(value) - 1)) is not None:
+            value = value[index]
         else:
             return MISSING
     return MISSING if value is None else value
