@@ -42,6 +42,7 @@ from pathlib import Path
 import pytest
 
 from platform_spec import catalog, exit_codes
+from tests.imports import statements
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,18 +107,8 @@ def files(packages: tuple[str, ...], root: Path) -> list[Path]:
 
 def imports(package: str, root: Path = ROOT) -> list[tuple[Path, int, str]]:
     """(file, line, imported module) for every import of one of our packages in `package`."""
-    found = []
-    for path in files((package,), root):
-        for node in walked(tree(path)):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            for name in names:
-                if name.split(".")[0] in LAYERS:
-                    found.append((path.relative_to(root), node.lineno, name))
-    return found
+    return [(path.relative_to(root), statement.line, name) for path in files((package,), root)
+            for statement in statements(path, root) for name in statement.dotted if name.split(".")[0] in LAYERS]
 
 
 @pytest.mark.parametrize("package", LAYERS)
@@ -144,14 +135,9 @@ def beyond_the_standard_library(package: str, root: Path = ROOT) -> list[str]:
     """Every import in `package` (also inside functions) of anything but the standard library and itself."""
     import sys
 
-    found = set()
-    for path in files((package,), root):
-        for node in walked(tree(path)):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
-            found |= {f"{path.relative_to(root)}:{node.lineno} imports {name}" for name in names
-                      if name.split(".")[0] not in sys.stdlib_module_names | {package, "__future__"}}
-    return sorted(found)
+    return sorted({f"{path.relative_to(root)}:{statement.line} imports {statement.module}"
+                   for path in files((package,), root) for statement in statements(path, root)
+                   if statement.module.split(".")[0] not in sys.stdlib_module_names | {package, "__future__"}})
 
 
 @pytest.mark.parametrize("package", GROUND_FLOOR)
@@ -196,19 +182,10 @@ def import_graph() -> dict[str, set[str]]:
     ours = modules()
     graph: dict[str, set[str]] = {name: set() for name in ours}
     for name, path in ours.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in walked(tree(path)):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parts, *([node.module] if node.module else [])])
-                for alias in node.names:
-                    target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in ours else base
-                    if target in ours and target != name:
-                        graph[name].add(target)
-            elif isinstance(node, ast.Import):
-                graph[name] |= {alias.name for alias in node.names if alias.name in ours and alias.name != name}
+        for statement in statements(path, ROOT):
+            targets = [f"{statement.module}.{n}" if f"{statement.module}.{n}" in ours else statement.module
+                       for n in statement.names] or [statement.module]
+            graph[name] |= {target for target in targets if target in ours and target != name}
     return graph
 
 
@@ -711,29 +688,7 @@ JSII = ("aws_cdk", "cdk_nag", "constructs", "jsii")
 def module_level_imports(path: Path, root: Path) -> set[str]:
     """The dotted names the module at `path` imports when it is imported (not inside a function, not under
     TYPE_CHECKING), with their parent packages."""
-    parts = path.relative_to(root).with_suffix("").parts
-    package = list(parts if path.name == "__init__.py" else parts[:-1])
-    names: set[str] = set()
-
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
-                visit(node.body)
-                visit(node.orelse)
-            elif isinstance(node, ast.Try):
-                visit(node.body)
-                for handler in node.handlers:
-                    visit(handler.body)
-
-    visit(ast.parse(path.read_bytes(), filename=str(path)).body)
+    names = {name for statement in statements(path, root, when_imported=True) for name in statement.dotted}
     return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
 
 
