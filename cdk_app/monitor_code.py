@@ -175,10 +175,13 @@ def _run_policy(code: Path, suffix: str, kept: Path) -> list[dict]:
                                                               for d in documents)):
         raise MonitorCodeError(f"opscli iam-policy exited {done.returncode} without a policy: "
                                f"{done.stderr.strip()[-1000:]}")
+    # Returned as kept (keys sorted): the documents go into TapMonitor's template as they are, so the synthesis
+    # that ran the command writes what one that read them kept writes.
+    text = json.dumps(documents, indent=1, sort_keys=True) + "\n"
     work = kept.with_name(f".{kept.name}.{os.getpid()}")
-    work.write_text(json.dumps(documents, indent=1, sort_keys=True) + "\n")
+    work.write_text(text)
     os.replace(work, kept)
-    return documents
+    return json.loads(text)
 
 
 def locked_versions(lock: Path) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from importlib import metadata
 
@@ -70,6 +71,22 @@ def test_the_staged_code_is_the_sources_alone_and_the_policy_needs_them(tmp_path
     with pytest.raises(monitor_code.MonitorCodeError, match="not an environment suffix"):
         monitor_code.read_policy(code, "../x")
 
+
+def test_the_read_policy_is_the_same_whether_it_ran_or_was_kept(tmp_path):
+    """TapMonitor's template holds the documents as read_policy returns them: the call that runs `opscli
+    iam-policy` returns what the next call reads from where it kept them, in the same order, so a synthesis that
+    ran the command (a `cdk synth` with nothing kept yet) writes the bytes of one that found them kept (the
+    assembly cache's, whose key read them first)."""
+    (tmp_path / "opscli").mkdir()
+    (tmp_path / "opscli" / "__init__.py").write_text("")
+    printed = [{"Version": "2012-10-17", "Statement": [{"Sid": "Reads", "Effect": "Allow", "Action": ["s3:GetObject"],
+                                                         "Resource": "*"}]}]
+    (tmp_path / "opscli" / "__main__.py").write_text(f"print({json.dumps(json.dumps(printed))})\n")
+    code = monitor_code.staged_code(tmp_path)
+    ran = monitor_code.read_policy(code, "test")
+    kept = monitor_code.read_policy(code, "test")
+    assert ran == kept == printed
+    assert json.dumps(ran) == json.dumps(kept)  # the order of the keys too: the template keeps it
 
 
 def test_the_staged_code_holds_every_package_of_ours_opscli_imports():
