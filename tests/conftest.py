@@ -248,21 +248,6 @@ class Synthesized:
         return next(iter(found.items()))
 
 
-def synthesize(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
-    """An in-process synthesis with the context `cdk synth` passes (for the determinism test); its template."""
-    from aws_cdk import App
-
-    from cdk_app.app import build_app
-    from cdk_app.config import parse_context
-
-    cli_context = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
-                   "aws:cdk:disable-version-reporting": True, "aws:cdk:bundling-stacks": ["**"]}
-    app = App(context={**cdk_json_context(), **cli_context, **context}, outdir=str(outdir), analytics_reporting=False,
-              builtin_cloud_formation_validation=False)
-    stack = build_app(app, parse_context(app.node.try_get_context))
-    return app.synth().get_stack_by_name(stack.stack_name).template
-
-
 @pytest.fixture(scope="session")
 def synth() -> Synthesized:
     """The TapStack for suffix 'test': the real `cdk synth` (Aspects, every cdk-nag pack; CDK's template check is
@@ -277,6 +262,90 @@ def synth() -> Synthesized:
         pytest.fail(f"synthesis of TapStack{SUFFIX} failed: {exc}\n{exc.output[-4000:]}", pytrace=False)
     config = parse_context({**cdk_json_context(), **CONTEXT}.get)
     return Synthesized(config, assembly.template(config.stack_name), assembly.manifest(), assembly.directory)
+
+
+def sources_copy(parent: Path) -> Path:
+    """A copy of what a synthesis reads, at `parent`/<the checkout's name>, with cache directories of its own. The
+    copy has the checkout's own name: CDK names an image asset's staged directory after its build context's
+    extension too (the repository root: a checkout in `/tmp/tmp.x9` stages `asset.<hash>.x9`), and a synthesis of
+    the copy must stage what the session's did. Made in this checkout, not made again: the monitor's layer (by a
+    synthesis here; a checkout whose assembly came from a shared cache has none, and the copy builds its own, the
+    same bytes) and the read policy of the checkout's monitor code, which the session's cache key read."""
+    from cdk_app import assembly_cache, monitor_code
+
+    root = parent / ROOT.name
+    ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
+    for name in ("cdk_app", "platform_spec", "platform_utils", "services", "opscli"):
+        shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    for name in assembly_cache.SOURCE_FILES:
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, root / name)
+    (root / "node_modules").symlink_to(ROOT / "node_modules")
+    for made in (monitor_code.cache_dir(ROOT) / "layers",
+                 monitor_code.cache_dir(ROOT) / "policies" / monitor_code.sources_hash(ROOT)):
+        if made.is_dir():
+            shutil.copytree(made, monitor_code.cache_dir(root) / made.relative_to(monitor_code.cache_dir(ROOT)),
+                            copy_function=os.link)
+    return root
+
+
+def change_monitor_code(root: Path) -> None:
+    """A change of the posture monitor's code alone (opscli/render.py, which the monitor stages) that declares
+    nothing new: the assembly cache keeps the key and restages."""
+    render = root / "opscli" / "render.py"
+    render.write_text(render.read_text() + "\n\ndef _restaged() -> int:\n    return 1\n")
+
+
+#: The tests that read `cold_synthesis`, on one worker: it is made once per run.
+COLD_SYNTHESIS = pytest.mark.xdist_group("cold-synthesis")
+
+
+@dataclass(frozen=True)
+class ColdSynthesis:
+    root: Path  # the copy of the sources it synthesized (sources_copy, with change_monitor_code)
+    directory: Path  # the cloud assembly `cdk synth` wrote there (not in any cache)
+
+
+@pytest.fixture(scope="session")
+def cold_synthesis(tmp_path_factory) -> ColdSynthesis:
+    """A cold `cdk synth` (the real CLI, as the assembly cache runs it on a miss) with the session's context, of a
+    copy of the sources whose monitor code differs from the checkout's (change_monitor_code): for the proof that a
+    restage of the session's assembly equals a synthesis (tests/unit/test_assembly_cache.py), and a second
+    synthesis of TapStack, whose template that code is no input of (tests/unit/cdk_app/test_tap_stack.py). Its
+    `python -m cdk_app` is the suite's one synthesis of the whole app, and measured (`measured_in_copy`)."""
+    from cdk_app import assembly_cache
+
+    root = sources_copy(tmp_path_factory.mktemp("cold-synthesis"))
+    change_monitor_code(root)
+    directory = root.parent / "assembly"
+    measured = measured_in_copy()
+    try:
+        with pytest.MonkeyPatch.context() as environment:
+            for hook in COVERAGE_HOOKS:
+                environment.delenv(hook, raising=False)
+            for name, value in measured.items():
+                environment.setenv(name, value)
+            assembly_cache.cdk_synth(CONTEXT, directory, root=root)
+    except assembly_cache.SynthesisFailed as exc:
+        pytest.fail(f"cold synthesis of TapStack{SUFFIX} failed: {exc}\n{exc.output[-4000:]}", pytrace=False)
+    return ColdSynthesis(root, directory)
+
+
+def measured_in_copy() -> dict[str, str]:
+    """The environment that measures a Python process started in a copy of the checkout (sources_copy) into this
+    session's coverage: the subprocess hook the session hands on names the checkout's directories as the sources,
+    and would record nothing of the copy's. The checkout's settings are read again there (COVERAGE_PROCESS_START:
+    the packages are the copy's), into a data file of its own beside the session's, which the session combines;
+    pyproject.toml's [tool.coverage.paths] reports the copy's files as the checkout's (the same bytes: a change a
+    test makes in a copy is to code the process does not run). Empty when this process is not measured."""
+    import coverage
+
+    current = coverage.Coverage.current()
+    if current is None or not COVERAGE_HOOKS & set(os.environ):
+        return {}
+    data_file = os.path.abspath(str(current.get_option("run:data_file")))
+    return {"COVERAGE_PROCESS_START": str(ROOT / "pyproject.toml"),
+            "COVERAGE_FILE": f"{data_file}.copy.{os.getpid()}.{os.urandom(4).hex()}"}
 
 
 @pytest.fixture(scope="session")

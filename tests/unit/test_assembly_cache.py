@@ -21,8 +21,8 @@ import pytest
 from cdk_app import assembly_cache as cache
 from cdk_app import monitor_code
 from cdk_app.assembly_cache import SynthesisFailed
+from tests.conftest import COLD_SYNTHESIS, ROOT, change_monitor_code, sources_copy
 from tests.conftest import CONTEXT as SESSION
-from tests.conftest import COVERAGE_HOOKS, ROOT
 
 CONTEXT = {"environmentSuffix": "keytest"}
 VERSIONS = {"python": "3.11.7", "aws-cdk-lib": "2.275.0"}
@@ -275,11 +275,6 @@ def _forbidden(context, outdir):
     raise AssertionError("synthesized although the restage was provable")
 
 
-def _edit_opscli(root: Path) -> None:
-    render = root / "opscli" / "render.py"
-    render.write_text(render.read_text() + "\n\ndef _restaged() -> int:\n    return 1\n")
-
-
 def test_a_change_of_the_code_alone_is_restaged_as_a_synthesis_makes_it(repo, tmp_path):
     """The entry of other code under the same key is restaged, not synthesized: the new code is the asset, every
     name of the old asset and of the template that named it is the new one, and the result is what a synthesis
@@ -287,7 +282,7 @@ def test_a_change_of_the_code_alone_is_restaged_as_a_synthesis_makes_it(repo, tm
     first = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_fake_cdk(repo),
                               declarations=declares())
     before = _files(first.directory)
-    _edit_opscli(repo)
+    change_monitor_code(repo)
     second = cache.synthesized(CONTEXT, root=repo, cache_dir=tmp_path / "c", synth=_forbidden,
                                declarations=declares())
     assert (second.hit, second.restaged) == (True, True) and second.directory != first.directory
@@ -322,7 +317,7 @@ def test_a_restage_that_cannot_be_proved_synthesizes(small, tmp_path, spoil):
     else:
         (directory / "manifest.json").write_text("{")
     cache._seal(directory, directory)  # as if stored so: the restage's own check must refuse it
-    _edit_opscli(small)
+    change_monitor_code(small)
     calls: list = []
 
     def synth(context, outdir):
@@ -344,45 +339,27 @@ def _as_synthesized(directory: Path) -> dict[str, bytes]:
             for name, data in _files(directory).items()}
 
 
-def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, tmp_path, monkeypatch):
+@COLD_SYNTHESIS
+def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, cold_synthesis, tmp_path):
     """The proof, with the real CDK: the session's assembly, restaged for a change of opscli/render.py, equals a
     cold `cdk synth` of the changed sources in every file (the jsii kernel's directory aside); and the cold
-    assembly, restaged back to the unchanged code, equals the session's. One synthesis, in a copy of the
-    repository, with cache directories of its own. The copy has the checkout's own name: CDK names an image asset's
-    staged directory after its build context's extension too (the repository root: a checkout in `/tmp/tmp.x9`
-    stages `asset.<hash>.x9`), and a cold synthesis of the copy must stage what the session's did. The synthesis
-    runs without coverage's subprocess hook: coverage reports the checkout's files, never the copy's, so it would
-    trace the whole app for nothing."""
-    root = tmp_path / ROOT.name
-    ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
-    for name in ("cdk_app", "platform_spec", "platform_utils", "services", "opscli"):
-        shutil.copytree(ROOT / name, root / name, ignore=ignore)
-    for name in cache.SOURCE_FILES:
-        if (ROOT / name).is_file():
-            shutil.copy(ROOT / name, root / name)
-    (root / "node_modules").symlink_to(ROOT / "node_modules")
-    # Made in this checkout, not made again: the monitor's layer (by a synthesis here; a checkout whose assembly
-    # came from a shared cache has none, and the copy builds its own, the same bytes) and the read policy of the
-    # unchanged code, which the session's key read. The changed code's policy is the copy's own `opscli iam-policy`
-    # run, as the cache needs it to see that the key is the same.
-    for made in (monitor_code.cache_dir(ROOT) / "layers",
-                 monitor_code.cache_dir(ROOT) / "policies" / monitor_code.sources_hash(ROOT)):
-        if made.is_dir():
-            shutil.copytree(made, monitor_code.cache_dir(root) / made.relative_to(monitor_code.cache_dir(ROOT)),
-                            copy_function=os.link)
+    assembly, restaged back to the unchanged code, equals the session's. The restages run in a copy of the
+    repository of this test's own, with cache directories of its own; the cold synthesis is the session's one
+    (tests/conftest.py cold_synthesis), of a copy with the same change: the same key and the same code."""
+    root = sources_copy(tmp_path)
     unchanged = f"{cache.cache_key(SESSION, root=root)}-{monitor_code.sources_hash(root)}"
     assert synth.outdir.name == unchanged, "the copy is not the session's sources"
     shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=os.link)
     cache._seal(tmp_path / "c" / unchanged, tmp_path / "c" / unchanged)  # stored there, as the cache stores one
 
-    _edit_opscli(root)
+    change_monitor_code(root)
     restaged = cache.synthesized(SESSION, root=root, cache_dir=tmp_path / "c", synth=_forbidden)
     assert restaged.restaged and restaged.directory.name.startswith(unchanged.split("-")[0])
-    with monkeypatch.context() as unmeasured:
-        for hook in COVERAGE_HOOKS:
-            unmeasured.delenv(hook, raising=False)
-        cache.cdk_synth(SESSION, tmp_path / "cold" / restaged.directory.name, root=root)
+    assert restaged.directory.name == \
+        f"{cache.cache_key(SESSION, root=cold_synthesis.root)}-{monitor_code.sources_hash(cold_synthesis.root)}", \
+        "the cold synthesis is not of the changed sources"
     cold = tmp_path / "cold" / restaged.directory.name
+    shutil.copytree(cold_synthesis.directory, cold, copy_function=os.link)
     cache._seal(cold, cold)
     assert _as_synthesized(restaged.directory) == _as_synthesized(cold)
 
@@ -414,7 +391,7 @@ def _restage_inputs(root: Path, tmp_path: Path) -> tuple[Path, Path, str]:
     """A stored entry, and the staged code (with its digest) of an edit of opscli that restages it."""
     stored = cache.synthesized(CONTEXT, root=root, cache_dir=tmp_path / "c", synth=_fake_cdk(root),
                                declarations=declares())
-    _edit_opscli(root)
+    change_monitor_code(root)
     return stored.directory, monitor_code.staged_code(root), monitor_code.sources_hash(root)
 
 
@@ -536,7 +513,7 @@ def test_an_entry_not_written_whole_is_never_restaged_from(small, tmp_path):
     stat = report.stat()
     report.write_text("Rule ID,Resource IX\n")
     os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # as an edit a second later
-    _edit_opscli(small)
+    change_monitor_code(small)
     calls: list = []
     second = cache.synthesized(CONTEXT, root=small, cache_dir=tmp_path / "c", synth=_counting(small, calls),
                                declarations=declares())
