@@ -315,10 +315,10 @@ def cold_synthesis(tmp_path_factory) -> ColdSynthesis:
     `python -m cdk_app` is the suite's one synthesis of the whole app, and measured (`measured_in_copy`)."""
     from cdk_app import assembly_cache
 
-    root = sources_copy(tmp_path_factory.mktemp("cold-synthesis"))
+    root = sources_copy(tmp_path_factory.mktemp(MEASURED_COPIES))
     change_monitor_code(root)
     directory = root.parent / "assembly"
-    measured = measured_in_copy()
+    measured = measured_in_copy(root)
     try:
         with pytest.MonkeyPatch.context() as environment:
             for hook in COVERAGE_HOOKS:
@@ -328,18 +328,30 @@ def cold_synthesis(tmp_path_factory) -> ColdSynthesis:
             assembly_cache.cdk_synth(CONTEXT, directory, root=root)
     except assembly_cache.SynthesisFailed as exc:
         pytest.fail(f"cold synthesis of TapStack{SUFFIX} failed: {exc}\n{exc.output[-4000:]}", pytrace=False)
+    data = Path(measured.get("COVERAGE_FILE", ""))
+    if measured and not list(data.parent.glob(f"{data.name}*")):  # its name, or it with coverage's parallel suffix
+        pytest.fail("the cold synthesis's `python -m cdk_app` wrote no coverage data: the app's lines would be "
+                    "missing from the report", pytrace=False)
     return ColdSynthesis(root, directory)
 
 
-def measured_in_copy() -> dict[str, str]:
-    """The environment that measures a Python process started in a copy of the checkout (sources_copy) into this
-    session's coverage: the subprocess hook the session hands on names the checkout's directories as the sources,
-    and would record nothing of the copy's. The checkout's settings are read again there (COVERAGE_PROCESS_START:
-    the packages are the copy's), into a data file of its own beside the session's, which the session combines;
-    pyproject.toml's [tool.coverage.paths] reports the copy's files as the checkout's (the same bytes: a change a
-    test makes in a copy is to code the process does not run). Empty when this process is not measured."""
+#: The directory a measured copy of the sources is made in (tmp_path_factory.mktemp's base name): pyproject.toml's
+#: [tool.coverage.paths] reports the files below `<it><n>/<the checkout's name>/` as the checkout's.
+MEASURED_COPIES = "cold-synthesis"
+
+
+def measured_in_copy(root: Path) -> dict[str, str]:
+    """The environment that measures a Python process started in `root`, a copy of the checkout (sources_copy) in a
+    directory of MEASURED_COPIES, into this session's coverage: the subprocess hook the session hands on names the
+    checkout's directories as the sources, and would record nothing of the copy's. The checkout's settings are
+    read again there (COVERAGE_PROCESS_START: the packages are the copy's), into a data file of its own beside the
+    session's, which the session combines; pyproject.toml's [tool.coverage.paths] reports the copy's files as the
+    checkout's (the same bytes: a change a test makes in a copy is to code the process does not run). Empty when
+    this process is not measured."""
     import coverage
 
+    if not (root.parent.name.startswith(MEASURED_COPIES) and root.name == ROOT.name):
+        raise ValueError(f"{root} is not where [tool.coverage.paths] finds a copy of the checkout")
     current = coverage.Coverage.current()
     if current is None or not COVERAGE_HOOKS & set(os.environ):
         return {}
