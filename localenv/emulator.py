@@ -148,12 +148,21 @@ def _share_service_models() -> None:
     per session with `create_loader`, keyed here by its one argument, the data path). moto makes sessions of its
     own, three of them at import only to list EC2's regions, and each parsed again every model it touched, a
     large share of an emulator's start (bench/README.md). A process that has already put a loader
-    of its own in botocore's place (the tests share opscli's) keeps it."""
+    of its own in botocore's place (the tests share opscli's) keeps it.
+
+    moto reads its own copy of each model (botocore's with moto's extras applied) through a loader it makes anew for
+    every model (`moto.core.utils._load_service_model`), and a new loader lists every service of botocore's data
+    directory again before it loads one (hundreds of directories, thousands of stat calls): moto's models are read
+    through one loader too, the same loader class with the same search paths, so the same models."""
     import botocore.loaders
     import botocore.session
+    from moto.core import loaders as moto_loaders
+    from moto.core import utils as moto_utils
 
     if botocore.session.create_loader is botocore.loaders.create_loader:  # still botocore's own
         botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+    if moto_utils.create_loader is moto_loaders.create_loader:  # still moto's own
+        moto_utils.create_loader = functools.cache(moto_loaders.create_loader)
 
 
 def _remember_response_methods() -> None:

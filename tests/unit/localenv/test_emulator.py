@@ -354,6 +354,40 @@ def test_an_emulator_process_keeps_a_model_loader_it_already_shares(monkeypatch)
     assert botocore.session.Session().get_component("data_loader") is shared
 
 
+def test_moto_reads_every_model_of_an_emulator_process_through_one_loader(monkeypatch):
+    """moto loads its own copy of each service model with a loader it makes for that model, and a new loader lists
+    every service directory of botocore's data before it loads one: in the emulator's process one loader reads them
+    all, so the services are listed once, and a model is the one a loader of moto's own makes."""
+    from moto.core import loaders as moto_loaders
+    from moto.core import utils as moto_utils
+
+    monkeypatch.setattr(moto_utils, "create_loader", moto_loaders.create_loader)  # a fresh process's
+    assert moto_utils.create_loader() is not moto_utils.create_loader()
+    configure_moto()
+    shared = moto_utils.create_loader()
+    assert type(shared) is moto_loaders.Loader and moto_utils.create_loader() is shared
+    assert shared.search_paths == moto_loaders.create_loader().search_paths
+    for service in ("efs", "sqs"):
+        assert moto_utils._load_service_model(service, "service-2") == \
+            moto_loaders.Loader(extra_search_paths=[moto_loaders.moto_root]).load_service_model(service, "service-2")
+    # botocore's loader keeps what it worked out: the services were listed once, by the loader that read both
+    assert {key for key in shared._cache if key[0] in ("list_available_services", "load_service_model")} == {
+        ("list_available_services", "service-2"), ("load_service_model", "efs", "service-2"),
+        ("load_service_model", "sqs", "service-2")}
+
+
+def test_an_emulator_process_keeps_a_moto_model_loader_it_already_shares(monkeypatch):
+    """A process that put a loader of its own in moto's place keeps it."""
+    from moto.core import utils as moto_utils
+
+    def own_loader():
+        return None
+
+    monkeypatch.setattr(moto_utils, "create_loader", own_loader)
+    configure_moto()
+    assert moto_utils.create_loader is own_loader
+
+
 # --- the entry points' faster serving: the same answers -----------------------------------------------------------
 
 # A parameter and a topic: DescribeStacks answers the stack's Parameters through moto's explicit alias.
