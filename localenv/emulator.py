@@ -139,6 +139,7 @@ def configure_moto() -> None:
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
+    _build_urls_on_first_use()
     _search_request_ids_from_the_first()
     cloudtrail.install()
 
@@ -181,6 +182,32 @@ def _remember_response_methods() -> None:
         return frozenset(listed(clazz))
 
     responses.method_names_from_class = method_names  # type: ignore[assignment]
+
+
+def _build_urls_on_first_use() -> None:
+    """werkzeug compiles two URL builders (Python code generated through `ast` and `compile`) for every route it
+    binds, for `url_for`; moto binds hundreds (each service's Flask application, and moto's own routers of the
+    REST services) and only ever matches requests against them, never builds a URL. Each builder is compiled here
+    when it is first called, from the same rule, so a URL built is the same; nothing is built at start-up."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    if getattr(compile_builder, "_on_first_use", False):
+        return
+
+    @functools.wraps(compile_builder)
+    def on_first_use(self: Rule, append_unknown: bool = True) -> Any:
+        built: list[Any] = []
+
+        def build(rule: Rule, /, *args: Any, **kwargs: Any) -> Any:
+            if not built:
+                built.append(compile_builder(rule, append_unknown))
+            return built[0](rule, *args, **kwargs)
+
+        return build
+
+    on_first_use._on_first_use = True  # type: ignore[attr-defined]
+    Rule._compile_builder = on_first_use  # type: ignore[method-assign]
 
 
 _moto_get_value = serialize.ResponseSerializer.get_value

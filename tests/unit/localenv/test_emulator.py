@@ -388,6 +388,58 @@ def test_an_emulator_process_keeps_a_moto_model_loader_it_already_shares(monkeyp
     assert moto_utils.create_loader is own_loader
 
 
+def test_an_emulator_process_builds_urls_from_its_routes_as_werkzeug_does(monkeypatch):
+    """werkzeug compiles two URL builders for every route it binds, and moto binds hundreds without building a URL:
+    in the emulator's process a route's builder is compiled when a URL is first built from it, and builds the URL
+    werkzeug's own builder builds."""
+    from werkzeug.routing import Map, Rule
+    from werkzeug.routing.exceptions import BuildError
+
+    own = Rule._compile_builder
+    monkeypatch.setattr(Rule, "_compile_builder", own)  # a fresh process's
+    compiled = []
+    monkeypatch.setattr(Rule, "_get_func_code", staticmethod(
+        lambda code, name, get=Rule._get_func_code: compiled.append(name) or get(code, name)))
+    rules = [Rule("/2015-03-31/functions/<path:name>/code", endpoint="code"),
+             Rule("/restapis/<api>/resources/<resource>", endpoint="resource", defaults={"api": "a1"}),
+             Rule("/<regex('[a-z]+'):bucket>/", endpoint="bucket")]
+
+    def urls(mapping: Map) -> list:
+        adapter = mapping.bind("example.com")
+        built = []
+        for endpoint, values in (("code", {"name": "fn:1"}), ("code", {"name": "fn", "Qualifier": "v 2"}),
+                                 ("resource", {"resource": "r/1"}), ("resource", {"api": "a1", "resource": "r"}),
+                                 ("bucket", {"bucket": "logs"}), ("code", {})):
+            for append_unknown in (True, False):
+                try:
+                    built.append(adapter.build(endpoint, values, append_unknown=append_unknown))
+                except BuildError as exc:
+                    built.append(type(exc))
+        return built
+
+    class Regex:
+        def __init__(self, url_map, pattern):
+            self.regex, self.weight, self.part_isolating = pattern, 100, True
+
+        def to_python(self, value):
+            return value
+
+        def to_url(self, value):
+            return value
+
+    def mapping() -> Map:
+        return Map([rule.empty() for rule in rules], converters={"regex": Regex})
+
+    expected = urls(mapping())
+    configure_moto()
+    compiled.clear()
+    lazy = mapping()
+    assert compiled == []  # nothing compiled when the routes were bound
+    assert urls(lazy) == expected
+    assert len(compiled) == 6  # each route's two builders, each when it was first used
+    assert urls(lazy) == expected and len(compiled) == 6  # and only once
+
+
 # --- the entry points' faster serving: the same answers -----------------------------------------------------------
 
 # A parameter and a topic: DescribeStacks answers the stack's Parameters through moto's explicit alias.
