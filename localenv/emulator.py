@@ -1142,12 +1142,25 @@ class PooledWSGIServer(BaseWSGIServer):
             self._connections.put(None)
 
 
-class _Server(ThreadedMotoServer):
-    """moto's threaded server with the scheme recorder, a kept pool of threads and, optionally, TLS."""
+class _Heard:
+    """WSGI middleware: sets `heard` when a request arrives, before it is answered."""
 
-    def __init__(self, port: int, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(self, app: Any, heard: threading.Event) -> None:
+        self.app, self.heard = app, heard
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.heard.set()
+        return self.app(environ, start_response)
+
+
+class _Server(ThreadedMotoServer):
+    """moto's threaded server with the scheme recorder, a kept pool of threads and, optionally, TLS and an event
+    set by every request (`heard`)."""
+
+    def __init__(self, port: int, ssl_context: ssl.SSLContext | None, heard: threading.Event | None = None) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self._ssl_context = ssl_context
+        self._heard = heard
 
     def _server_entry(self) -> None:
         app: Any = _Dispatcher(_backend_app)
@@ -1157,6 +1170,8 @@ class _Server(ThreadedMotoServer):
 
             app = Pager(app, size)
         app = _SchemeRecorder(app)
+        if self._heard is not None:
+            app = _Heard(app, self._heard)
         self._server = PooledWSGIServer(self._ip_address, self._port, app, KeepAliveRequestHandler,
                                         ssl_context=self._ssl_context)
         self._server_ready_event.set()
@@ -1191,13 +1206,14 @@ def moto_server(port: int | None = None, *, tls: TlsFiles | None = None) -> Iter
 
 
 @contextmanager
-def tls_listener(tls: TlsFiles, port: int | None = None) -> Iterator[str]:
+def tls_listener(tls: TlsFiles, port: int | None = None, *, heard: threading.Event | None = None) -> Iterator[str]:
     """An HTTPS listener on 127.0.0.1 for the emulator `moto_server` runs in this process, for the duration of the
     block; yields its endpoint. The same emulator (moto keeps its state per process), so what a client of the plain
     HTTP endpoint made is there, and a TLS-only resource (a bucket whose policy denies requests without
-    `aws:SecureTransport`) serves a client of this one, as S3 serves a client over HTTPS. Nothing is reset."""
+    `aws:SecureTransport`) serves a client of this one, as S3 serves a client over HTTPS. Nothing is reset. Every
+    request it receives sets `heard` (when given): whoever waits for its client's first request clears it first."""
     port = port or free_port()
-    server = _Server(port, _contexts(tls)[0])
+    server = _Server(port, _contexts(tls)[0], heard)
     server.start()  # returns once the server listens
     try:
         yield f"https://127.0.0.1:{port}"

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ from localenv.inputs import ROOT, UsageError
 from platform_spec import monitor
 from platform_utils import files
 
-# How long `up` watches a fresh consumer before it says it runs: one that cannot start (a missing module, bad
-# arguments) exits well within this; one that runs is reported as running, whatever it does later.
+# How long `up` watches a fresh consumer, at most, before it says it runs: one that cannot start (a missing module, bad
+# arguments) exits well within this; one that runs is reported as running, whatever it does later. A consumer that
+# has made its first request to the emulator has started: it is reported as running then (`start`'s `heard`).
 START_GRACE = 3.0
 STOP_TIMEOUT = 15.0
 CONSUMER_POLL = 1  # seconds the consumer's receives wait for a first message (its --poll)
@@ -173,10 +175,14 @@ class Consumer:
         return processes.stop(self.process, timeout)
 
 
-def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float | None = None) -> Consumer:
-    """Start the consumer with its output to `log`, and watch it for `grace` seconds (START_GRACE): it either runs
-    or has exited (see `Consumer.exited`); nothing waits for it beyond that."""
+def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float | None = None,
+          heard: threading.Event | None = None) -> Consumer:
+    """Start the consumer with its output to `log`, and watch it until it has exited (see `Consumer.exited`), has
+    made its first request (`heard` is set: the listener that only it talks to heard from it; cleared here before it
+    starts), or for `grace` seconds (START_GRACE): it either runs or has exited; nothing waits for it beyond that."""
     grace = START_GRACE if grace is None else grace
+    if heard is not None:
+        heard.clear()
     log.parent.mkdir(parents=True, exist_ok=True)
     # A new file of ours each run, never through a name someone left there: a link (symbolic or hard) is
     # removed, which changes no other file, and the new one is made exclusively.
@@ -194,8 +200,9 @@ def start(argv: list[str], log: Path, env: Mapping[str, str], *, grace: float | 
     # Read while it is our unreaped child: its pid cannot name another process until we wait for it.
     consumer = Consumer(process, log, argv, dict(env), processes.Identity.of(process.pid))
     deadline = time.monotonic() + grace
-    while consumer.exited() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    started = heard or threading.Event()  # none given: an event nobody sets, so the grace alone
+    while consumer.exited() is None and time.monotonic() < deadline and not started.wait(0.1):
+        pass
     return consumer
 
 
@@ -220,6 +227,7 @@ class Running:
     endpoint: str
     ca_bundle: Path
     restarts: int = 0
+    heard: threading.Event | None = None  # set by every request the consumer's listener receives (`start`)
 
     def restart(self) -> bool:
         """Start the consumer again, as it was started, if it has ended (this process waited for it, so it is
@@ -230,7 +238,7 @@ class Running:
             return False
         with contextlib.suppress(FileNotFoundError):
             os.replace(ended.log, previous_log(ended.log))  # the link itself, if it is one: nothing is followed
-        self.consumer = start(ended.argv, ended.log, ended.env)
+        self.consumer = start(ended.argv, ended.log, ended.env, heard=self.heard)
         self.restarts += 1
         return True
 
@@ -250,12 +258,14 @@ def running(config: AppConfig, template: Mapping[str, Any], endpoint_url: str, t
     from localenv.tls import make_tls_files
 
     deployed = deploy(template, config, endpoint_url, tap_outputs)
+    heard = threading.Event()
     with tempfile.TemporaryDirectory(prefix="monitor-tls-") as directory:
         tls = make_tls_files(Path(directory))
-        with tls_listener(tls) as https:
+        with tls_listener(tls, heard=heard) as https:
             consumer = start(command(config, deployed, https), log,
-                             {**env, "AWS_ENDPOINT_URL": https, "AWS_CA_BUNDLE": str(tls.ca), "PYTHONUNBUFFERED": "1"})
-            watched = Running(deployed, consumer, https, tls.ca)
+                             {**env, "AWS_ENDPOINT_URL": https, "AWS_CA_BUNDLE": str(tls.ca), "PYTHONUNBUFFERED": "1"},
+                             heard=heard)
+            watched = Running(deployed, consumer, https, tls.ca, heard=heard)
             try:
                 yield watched
             finally:

@@ -143,6 +143,38 @@ def test_a_consumer_that_cannot_start_is_reported_with_its_log_and_one_that_runs
     assert victim.read_text() == "keep" and not (tmp_path / "b.log").is_symlink()
 
 
+def test_a_consumer_is_reported_running_once_its_listener_has_heard_from_it_and_not_on_an_earlier_request(tmp_path):
+    """`up` waits for a fresh consumer until it exits or makes its first request to the HTTPS listener made for it
+    (the grace is only a bound): heard from, it runs. A request heard before it was started says nothing of it."""
+    import threading
+
+    from localenv.emulator import tls_listener
+    from localenv.tls import make_tls_files
+
+    tls = make_tls_files(tmp_path / "tls")
+    heard = threading.Event()
+    requests_then_sleeps = ("import ssl, sys, time, urllib.request\n"
+                            "try:\n"
+                            "    context = ssl.create_default_context(cafile=sys.argv[2])\n"
+                            "    urllib.request.urlopen(sys.argv[1], timeout=30, context=context).close()\n"
+                            "except OSError:\n"  # moto's answer to the path is no concern here
+                            "    pass\n"
+                            "time.sleep(120)\n")
+    with tls_listener(tls, heard=heard) as https:
+        heard.set()  # as a request before the consumer's would (a restarted consumer's predecessor's)
+        exits = start([sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(4)"], tmp_path / "a.log",
+                      unmeasured(os.environ), grace=30, heard=heard)
+        assert exits.exited() == 4 and not heard.is_set()
+        began = time.monotonic()
+        running = start([sys.executable, "-c", requests_then_sleeps, f"{https}/", str(tls.ca)], tmp_path / "b.log",
+                        unmeasured(os.environ), grace=60, heard=heard)
+        try:
+            assert heard.is_set() and running.exited() is None and "running (pid" in status_line(running)
+            assert time.monotonic() - began < 60  # it did not wait out the grace
+        finally:
+            running.stop(timeout=30)
+
+
 def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thread_still_runs(tmp_path, monkeypatch):
     """A consumer whose main thread has gone (a zombie in /proc, so `up` run again sees it ended and asks for a
     restart) while another of its threads still runs, so its parent's wait cannot report it yet: the restart
@@ -165,7 +197,7 @@ def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thre
     assert process.poll() is None  # its other thread still runs: no wait reports it yet
     consumer = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, identity)
     started = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, None)
-    monkeypatch.setattr(local_monitor, "start", lambda *_: started)
+    monkeypatch.setattr(local_monitor, "start", lambda *_, **__: started)
     # restart reads no deployment: none is made for it
     running = local_monitor.Running(None, consumer, "https://127.0.0.1:1", tmp_path / "ca.pem")  # type: ignore[arg-type]
     assert running.restart() is True

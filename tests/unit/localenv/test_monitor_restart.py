@@ -33,7 +33,8 @@ directory, flag = Path(sys.argv[1]), sys.argv[2]
 # The grace in which a consumer that ends is said to end "at once": short for the consumer that sleeps (it runs
 # whatever the grace), long for the one the flag makes exit (the wait ends when it exits, however busy the machine).
 _start = monitor.start
-monitor.start = lambda argv, log, env, grace=None: _start(argv, log, env, grace=60.0 if Path(flag).exists() else 0.3)
+monitor.start = lambda argv, log, env, grace=None, heard=None: _start(
+    argv, log, env, grace=60.0 if Path(flag).exists() else 0.3)
 held = state.acquire(state.Paths.for_stack(directory, "TapStack{SUFFIX}"))
 stop, restart = threading.Event(), threading.Event()
 # as `up` installs them (platform_utils.signals): a handler setting `stop` in the main thread can deadlock in stop.wait
