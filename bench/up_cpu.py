@@ -22,8 +22,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from platform_spec.stacks import stack_name  # noqa: E402
+
 SUFFIX = "test"  # the suffix of the session's template, which the tests synthesize and cache
-STACK = f"TapStack{SUFFIX}"
+STACK = stack_name(SUFFIX)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
