@@ -162,8 +162,8 @@ def test_a_consumer_is_reported_running_once_its_listener_has_heard_from_it_and_
                             "time.sleep(120)\n")
     with tls_listener(tls, heard=heard) as https:
         heard.set()  # as a request before the consumer's would (a restarted consumer's predecessor's)
-        exits = start([sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(4)"], tmp_path / "a.log",
-                      unmeasured(os.environ), grace=30, heard=heard)
+        exits = start([sys.executable, "-c", "raise SystemExit(4)"], tmp_path / "a.log", unmeasured(os.environ),
+                      grace=30, heard=heard)
         assert exits.exited() == 4 and not heard.is_set()
         began = time.monotonic()
         running = start([sys.executable, "-c", requests_then_sleeps, f"{https}/", str(tls.ca)], tmp_path / "b.log",
