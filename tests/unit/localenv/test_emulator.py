@@ -8,7 +8,8 @@ clock: a busy machine changes how long, not what.
 
 Its moto (configure_moto) makes a symmetric KMS key without moto's RSA key pair (which AWS does not have for it, and
 which cost ~0.11 s of CPU per key); the pair is made if something asks for it, and an asymmetric key signs and
-verifies as before. Every botocore session of its process shares one loader of service models."""
+verifies as before. Every botocore session of its process shares one loader of service models, moto reads its own
+copies through one loader too, and werkzeug compiles a route's URL builders when a URL is first built from it."""
 
 from __future__ import annotations
 
