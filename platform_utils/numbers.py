@@ -33,7 +33,8 @@ def whole(text: object, low: int = 0, high: int | None = None) -> int | None:
     readable = _text(text)
     if readable is None or not digits(readable):
         return None
-    if len(readable.lstrip("0")) > (MAX_DIGITS if high is None else len(str(max(high, 0)))):
+    significant = readable.lstrip("0")
+    if len(significant) > (MAX_DIGITS if high is None else len(str(max(high, 0)))):
         return None
-    value = int(readable)
+    value = int(significant or "0")  # int() counts leading zeros toward its 4,300-digit limit
     return value if low <= value and (high is None or value <= high) else None
