@@ -12,7 +12,7 @@ from platform_spec import stacks
 from platform_spec.naming import NAMES, SERVICE_LIMITS, NamingError, name_problems, physical_name, validate_suffix
 from platform_spec.stacks import ALLOWED_REGION
 from platform_spec.tagging import tag_problems
-from platform_utils.numbers import digits
+from platform_utils.numbers import digits, whole
 
 # Named, not looked up, so synthesis is deterministic offline and really spans three AZs
 # (ap-northeast-1b is not offered to new accounts).
@@ -95,10 +95,9 @@ def _int(get: Callable[[str], Any], key: str, default: int, allowed: str, ok: Ca
     raw = get(key)
     if raw is None:
         return default
-    try:
-        value = int(str(raw), 10)
-    except ValueError:
-        raise ConfigError(f"{key}='{raw}' is not a whole number; allowed: {allowed}") from None
+    value = whole(str(raw))  # ASCII digits only: int() reads '3_0' and fullwidth digits
+    if value is None:
+        raise ConfigError(f"{key}='{raw}' is not a whole number; allowed: {allowed}")
     if not ok(value):
         raise ConfigError(f"{key}={value} is not allowed; allowed: {allowed}")
     return value

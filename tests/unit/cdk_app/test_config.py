@@ -48,6 +48,8 @@ def test_context_values_override_defaults():
      "secrets must be in ap-northeast-1"),
     ({"dbSecretName": "arn:aws:s3:::bucket"}, "is not a Secrets Manager secret ARN"),
     ({"logRetentionDays": "forever"}, "is not a whole number"),
+    ({"logRetentionDays": "3_0"}, "is not a whole number"),  # int() reads it as 30
+    ({"natGateways": "\uff13"}, "is not a whole number"),  # a fullwidth three: int() reads it
     ({"logRetentionDays": 10}, "logRetentionDays=10 is not allowed"),
     ({"natGateways": 0}, "natGateways=0 is not allowed"),
     ({"redisNodeCount": 1}, "redisNodeCount=1 is not allowed; allowed: 2 to 6"),
