@@ -29,8 +29,8 @@ class Import:
 
 
 def _package(path: Path, root: Path) -> list[str]:
-    parts = path.relative_to(root).with_suffix("").parts
-    return list(parts if path.name == "__init__.py" else parts[:-1])
+    """The package a file's relative imports start from: its directory's (a package's __init__.py is its own)."""
+    return list(path.relative_to(root).parent.parts)
 
 
 def _absolute(node: ast.ImportFrom, package: list[str]) -> str:

@@ -716,6 +716,26 @@ def jsii_at_collection(root: Path) -> list[str]:
             if (found := chain(".".join(path.relative_to(root).with_suffix("").parts)))]
 
 
+def test_the_module_level_reader_reads_every_block_an_import_runs(tmp_path):
+    """The failing fixture: what a module imports when it is imported is read from every block its import runs
+    (both branches of an if, every clause of a try), relative imports in a package's __init__ resolved against the
+    package itself, and a name imported from a package as its submodule; a function body and a TYPE_CHECKING block
+    are not read."""
+    plant(tmp_path, {
+        "pkg/__init__.py": "from . import sub\n",
+        "pkg/mod.py": "import os\nfrom typing import TYPE_CHECKING\n"
+                      "if os.environ:\n    import if_body\nelse:\n    import if_else\n"
+                      "try:\n    import try_body\nexcept ImportError:\n    import try_handler\n"
+                      "else:\n    import try_else\nfinally:\n    import try_finally\n"
+                      "if TYPE_CHECKING:\n    import type_only\n"
+                      "def f():\n    import in_function\n",
+    })
+    assert module_level_imports(tmp_path / "pkg" / "__init__.py", tmp_path) == {"pkg", "pkg.sub"}
+    assert module_level_imports(tmp_path / "pkg" / "mod.py", tmp_path) == {
+        "os", "typing", "typing.TYPE_CHECKING", "if_body", "if_else", "try_body", "try_handler", "try_else",
+        "try_finally"}
+
+
 def test_no_test_module_imports_aws_cdk_when_it_is_collected():
     assert jsii_at_collection(ROOT) == [], "import aws_cdk inside the tests that build constructs (the cdk group)"
 
