@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,30 +44,29 @@ def _absolute(node: ast.ImportFrom, package: list[str]) -> str:
 @functools.cache
 def statements(path: Path, root: Path, *, when_imported: bool = False) -> tuple[Import, ...]:
     """The import statements of the source file at `path` (below `root`, which dotted names start from): all of
-    them, also inside functions; or, `when_imported`, only those its import runs (not inside a function or class
-    body, not under TYPE_CHECKING; both branches of an if and every clause of a try)."""
+    them, also inside functions; or, `when_imported`, only those its import may run (every block but a function's
+    body and the body of `if TYPE_CHECKING:`: both branches of any other if, every clause of a try, a with, a
+    loop, a match, a class body)."""
     package = _package(path, root)
     module = ast.parse(path.read_bytes(), filename=str(path))
     found: list[Import] = []
 
-    def add(node: ast.stmt) -> None:
+    def add(node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
             found.extend(Import(node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             found.append(Import(node.lineno, _absolute(node, package), tuple(alias.name for alias in node.names)))
 
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            add(node)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
-                visit(node.body)
+    def visit(nodes: Iterable[ast.AST]) -> None:
+        """Every block the import may run: all but a function's body and the body of `if TYPE_CHECKING:`."""
+        for node in nodes:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                add(node)
+            elif isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
                 visit(node.orelse)
-            elif isinstance(node, ast.Try):
-                visit(node.body)
-                for handler in node.handlers:
-                    visit(handler.body)
-                visit(node.orelse)
-                visit(node.finalbody)
+            elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child for child in ast.iter_child_nodes(node)
+                      if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)))
 
     if when_imported:
         visit(module.body)

@@ -718,22 +718,28 @@ def jsii_at_collection(root: Path) -> list[str]:
 
 def test_the_module_level_reader_reads_every_block_an_import_runs(tmp_path):
     """The failing fixture: what a module imports when it is imported is read from every block its import runs
-    (both branches of an if, every clause of a try), relative imports in a package's __init__ resolved against the
-    package itself, and a name imported from a package as its submodule; a function body and a TYPE_CHECKING block
-    are not read."""
+    (both branches of an if, every clause of a try, a with, a loop, a match, a class body, the else of a
+    TYPE_CHECKING test), relative imports in a package's __init__ resolved against the package itself, and a name
+    imported from a package as its submodule; a function body and a TYPE_CHECKING block are not read."""
     plant(tmp_path, {
         "pkg/__init__.py": "from . import sub\n",
         "pkg/mod.py": "import os\nfrom typing import TYPE_CHECKING\n"
                       "if os.environ:\n    import if_body\nelse:\n    import if_else\n"
                       "try:\n    import try_body\nexcept ImportError:\n    import try_handler\n"
                       "else:\n    import try_else\nfinally:\n    import try_finally\n"
-                      "if TYPE_CHECKING:\n    import type_only\n"
+                      "with open(os.devnull):\n    import with_body\n"
+                      "for _ in ():\n    import for_body\nelse:\n    import for_else\n"
+                      "match os.sep:\n    case '/':\n        import match_case\n"
+                      "class Holder:\n    import class_body\n"
+                      "if TYPE_CHECKING:\n    import type_only\nelse:\n    import type_else\n"
+                      "if not TYPE_CHECKING:\n    import not_type_checking\n"
                       "def f():\n    import in_function\n",
     })
     assert module_level_imports(tmp_path / "pkg" / "__init__.py", tmp_path) == {"pkg", "pkg.sub"}
     assert module_level_imports(tmp_path / "pkg" / "mod.py", tmp_path) == {
         "os", "typing", "typing.TYPE_CHECKING", "if_body", "if_else", "try_body", "try_handler", "try_else",
-        "try_finally"}
+        "try_finally", "with_body", "for_body", "for_else", "match_case", "class_body", "type_else",
+        "not_type_checking"}
 
 
 def test_no_test_module_imports_aws_cdk_when_it_is_collected():
