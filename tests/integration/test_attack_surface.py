@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.synth, irreversible.GROUP]
 @pytest.fixture(scope="module")
 def attacked(synth):
     deployment = irreversible.changed(synth)
-    return _failures(deployment.before), _failures(deployment.after), deployment.template["Resources"]
+    return deployment.before, _failures(deployment.after), deployment.template["Resources"]
 
 
 def _failures(report: Report) -> set[tuple[str, str]]:
@@ -35,8 +35,12 @@ def _logical_id(resources, resource_type: str, contains: str = "") -> str:
 
 
 def test_a_fresh_deployment_fails_nothing(attacked):
-    before, _after, _resources = attacked
-    assert before == set()
+    """The control: the audit before the attacks judged every declared resource and passed all it judged (an
+    audit that judged nothing, or could not look, would fail nothing too)."""
+    before, _after, resources = attacked
+    assert before.findings and {f.status for f in before.findings} == {Status.PASS}, sorted(_failures(before))
+    assert before.coverage["declared"] == len(resources) and not before.coverage["missing"]
+    assert not before.coverage["errors"]
 
 
 def test_the_deleted_flow_log_fails_its_vpc(attacked):
