@@ -864,13 +864,17 @@ def _page_authorization_details(size: int | None) -> None:
     keys = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
     def paged(self: Any) -> Any:
-        whole = original(self).result
-        if not isinstance(whole, dict):  # moto types an ActionResult's payload as object
-            raise TypeError(f"moto's GetAccountAuthorizationDetails built a {type(whole).__name__}, not a dict")
-        items = [(key, item) for key in keys for item in list(whole[key])]
-        limit = int(self._get_param("MaxItems") or 100)
+        from moto.iam.exceptions import ValidationError
+
+        details = original(self).result
+        if not isinstance(details, dict):  # moto types an ActionResult's payload as object
+            raise TypeError(f"moto's GetAccountAuthorizationDetails built a {type(details).__name__}, not a dict")
+        items = [(key, item) for key in keys for item in list(details[key])]
+        limit = whole(str(self._get_param("MaxItems") or 100), 1, 1000)  # IAM's MaxItems: 1 to 1000
+        start = whole(str(self._get_param("Marker") or 0))
+        if limit is None or start is None:
+            raise ValidationError("MaxItems must be 1 to 1000 and Marker a marker this API returned")
         limit = min(limit, size) if size else limit
-        start = int(self._get_param("Marker") or 0)
         chunk = items[start:start + limit]
         result: dict[str, Any] = {key: [item for k, item in chunk if k == key] for key in keys}
         result["IsTruncated"] = start + limit < len(items)

@@ -164,9 +164,8 @@ class Pager:
             stats = json.dumps(self.stats()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(stats)))])
             return [stats]
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
+        length = whole(environ.get("CONTENT_LENGTH") or "0")
+        if length is None:
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from localenv.deployers.base import DeployContext, deployer, tags
+from platform_utils.numbers import whole
 
 
 @deployer("AWS::WAFv2::WebACL")
@@ -36,7 +37,8 @@ def _waf_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return {k: convert(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [convert(v, key) for v in value]
-        if key in ("Priority", "Limit", "EvaluationWindowSec") and isinstance(value, str) and value.isdigit():
-            return int(value)
+        if key in ("Priority", "Limit", "EvaluationWindowSec") and isinstance(value, str):
+            number = whole(value)
+            return value if number is None else number
         return value
     return convert(rules)

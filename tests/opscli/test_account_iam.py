@@ -50,6 +50,27 @@ def test_every_page_is_read_and_each_policy_keeps_its_default_document(moto_env,
     assert len(calls) == found.pages
 
 
+def test_the_emulators_pages_refuse_a_marker_or_size_iam_would_refuse(moto_env):
+    """The emulator's paging of GetAccountAuthorizationDetails reads MaxItems and Marker as IAM does: a size
+    outside 1 to 1000 or a marker it never returned is a ValidationError, never a crash of the emulator."""
+    from botocore.exceptions import ClientError
+
+    from localenv import emulator
+
+    emulator._page_authorization_details(2)
+    try:
+        iam = new_session(region_name="ap-northeast-1").client("iam")
+        first = iam.get_account_authorization_details(MaxItems=1)
+        assert first["IsTruncated"] and first["Marker"] == "1"
+        # a marker of leading zeros is the same marker (int() alone refuses over 4,300 digits)
+        assert iam.get_account_authorization_details(Marker="0" * 5000 + "1")["IsTruncated"] is not None
+        for marker in ("\u00b2", "not-a-marker", "-1"):  # a superscript two: isdigit() admits it, int() refuses it
+            with pytest.raises(ClientError, match="ValidationError"):
+                iam.get_account_authorization_details(Marker=marker)
+    finally:
+        emulator._page_authorization_details(None)
+
+
 def _answer(**changes):
     page = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": [], "IsTruncated": False}
     page.update(changes)
