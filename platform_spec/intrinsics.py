@@ -24,6 +24,28 @@ def as_dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+#: The most digits `as_int` reads: more than any count, port or number of days a template holds, far fewer than the
+#: 4,300 past which int() refuses a string with its own error.
+MAX_INT_DIGITS = 18
+
+
+def as_int(value: Any) -> int | None:
+    """A template's whole number: an int (not a bool), or a string CloudFormation reads as one (ASCII digits, a
+    leading minus allowed, at most MAX_INT_DIGITS digits); None for anything else. int() alone reads fullwidth
+    digits, spaces and underscores, and raises on a superscript or on thousands of digits: malformed input is
+    judged, never crashes a rule."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
+        return None
+    return -int(digits.lstrip("0") or "0") if value.startswith("-") else int(digits.lstrip("0") or "0")
+
+
 def as_list(value: Any) -> list[Any]:
     """`value` if it is a list, else an empty one."""
     return value if isinstance(value, list) else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.intrinsics import as_int
 from platform_spec.result import Result
 from platform_spec.rule import plain_rule
 
@@ -36,8 +37,9 @@ def ip_permission(rule: Mapping[str, Any], cidr_key: str, cidr: str) -> dict[str
     protocol = "-1" if protocol in ("all", "-1") else protocol
     permission: dict[str, Any] = {"IpProtocol": protocol}
     for key in ("FromPort", "ToPort"):
-        if protocol != "-1" and rule.get(key) is not None and str(rule[key]).lstrip("-").isdigit():
-            permission[key] = int(rule[key])
+        port = as_int(rule.get(key))
+        if protocol != "-1" and port is not None:
+            permission[key] = port
     ranges = "IpRanges" if cidr_key == "CidrIp" else "Ipv6Ranges"
     permission[ranges] = [{cidr_key: cidr}]
     return permission

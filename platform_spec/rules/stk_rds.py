@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from platform_spec.intrinsics import as_dict, is_true, ref_target
+from platform_spec.intrinsics import as_dict, as_int, is_true, ref_target
 from platform_spec.result import Result, Status
 from platform_spec.rule import live_rule, plain_rule, stack_rule
 
@@ -41,9 +41,8 @@ def check_backups(resource_type: str, properties: Mapping[str, Any]) -> Result:
     if resource_type != INSTANCE or "DBClusterIdentifier" in properties:
         return Result.na()
     retention = properties.get("BackupRetentionPeriod", 1)  # CloudFormation's default is 1 day
-    try:
-        days = int(retention)
-    except (TypeError, ValueError):
+    days = as_int(retention)
+    if days is None:
         return Result.fail(f"BackupRetentionPeriod {retention!r} is not a number of days")
     if days < 1:
         return Result.fail("BackupRetentionPeriod is 0: automated backups are off")

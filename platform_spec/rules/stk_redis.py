@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from platform_spec.intrinsics import is_true
+from platform_spec.intrinsics import as_int, is_true
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, plain_rule
 
@@ -14,12 +14,14 @@ TRANSIT_ID = "STK-REDIS-002"
 TYPE = "AWS::ElastiCache::ReplicationGroup"
 
 
-def node_count(properties: Mapping[str, Any]) -> int:
-    """Nodes per shard: NumCacheClusters (cluster mode off) or 1 + ReplicasPerNodeGroup (cluster mode on)."""
+def node_count(properties: Mapping[str, Any]) -> int | None:
+    """Nodes per shard: NumCacheClusters (cluster mode off) or 1 + ReplicasPerNodeGroup (cluster mode on); None
+    when the one given is not a whole number."""
     if "NumCacheClusters" in properties:
-        return int(properties["NumCacheClusters"])
+        return as_int(properties["NumCacheClusters"])
     if "ReplicasPerNodeGroup" in properties:
-        return 1 + int(properties["ReplicasPerNodeGroup"])
+        replicas = as_int(properties["ReplicasPerNodeGroup"])
+        return None if replicas is None else 1 + replicas
     return 1
 
 
@@ -27,9 +29,8 @@ def check_high_availability(resource_type: str, properties: Mapping[str, Any]) -
     if resource_type != TYPE:
         return Result.na()
     problems = []
-    try:
-        nodes = node_count(properties)
-    except (TypeError, ValueError):
+    nodes = node_count(properties)
+    if nodes is None:
         return Result.fail("node count is not a number")
     if nodes < 2:
         problems.append(f"{nodes} node(s) per shard; at least 2 are required")

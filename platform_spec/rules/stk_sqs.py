@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from platform_spec.intrinsics import as_dict, is_true, ref_target
+from platform_spec.intrinsics import as_dict, as_int, is_true, ref_target
 from platform_spec.result import Result
 from platform_spec.rule import stack_rule
 from platform_spec.rules.tls_policy import denies_insecure_transport, with_tls_deny
@@ -90,7 +90,7 @@ def queue_results(resources: Mapping[str, Any]) -> list[tuple[str, str, Result]]
         redrive = as_dict(as_dict(resource.get("Properties")).get("RedrivePolicy"))
         if logical_id in dead_letter_targets:
             results.append((DLQ_ID, logical_id, Result.ok("is a dead-letter queue")))
-        elif redrive.get("deadLetterTargetArn") and int(redrive.get("maxReceiveCount", 0) or 0) >= 1:
+        elif redrive.get("deadLetterTargetArn") and (as_int(redrive.get("maxReceiveCount")) or 0) >= 1:
             results.append((DLQ_ID, logical_id, Result.ok(
                 f"dead-letter queue after {redrive['maxReceiveCount']} receives")))
             results.append((BACKLOG_SCALING_ID, logical_id, Result.ok(

@@ -108,3 +108,27 @@ def test_backlog_scaling_judges_any_policy_shape_without_crashing(policy_type, c
         if policy_type != "TargetTrackingScaling":
             assert result.status is Status.FAIL
     assert any_backlog_scaling([], "intake-queue-prod").status is Status.FAIL
+
+
+@given(st.one_of(json_values, st.text(st.characters(categories=["Nd", "No"]), min_size=1),
+                 st.just("0" * 5000 + "3"), st.just("9" * 5000)))
+@example("\u00b2")  # a superscript two: isdigit() admits it, int() refuses it
+def test_the_whole_template_is_judged_whatever_number_a_count_holds(count):
+    """The whole-template rules read counts too (a queue's maxReceiveCount): a count that is no whole number gets a
+    verdict on every rule, never int()'s exception, and one that is reads as that number."""
+    from platform_spec.intrinsics import as_int
+    from platform_spec.template_engine import evaluate
+
+    template = {"Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": count}}},
+        "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Redis": {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": {"NumCacheClusters": count}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"BackupRetentionPeriod": count}},
+        "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"SecurityGroupIngress": [
+            {"IpProtocol": "tcp", "FromPort": count, "ToPort": count, "CidrIp": "0.0.0.0/0"}]}}}}
+    findings = {(f.rule_id, f.logical_id): f for f in evaluate(template)}
+    number = as_int(count)
+    dead_letter = findings[("STK-SQS-001", "Queue")]
+    assert (dead_letter.status is Status.PASS) is (number is not None and number >= 1)
+    assert (findings[("STK-RDS-002", "Db")].status is Status.PASS) is (number is not None and number >= 1)

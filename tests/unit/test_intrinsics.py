@@ -9,6 +9,7 @@ import pytest
 from platform_spec.intrinsics import (
     Resolver,
     Unresolvable,
+    as_int,
     malformed_references,
     ref_target,
     references,
@@ -130,3 +131,12 @@ def test_malformed_references_name_what_cloudformation_would_refuse_and_nothing_
     for value in bad:
         assert len(malformed_references({"Resources": {"R": {"Properties": {"P": value}}}})) == 1, value
 
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, 3), ("3", 3), ("-1", -1), ("007", 7), ("0" * 5000 + "7", 7), (-1, -1),
+    (True, None), (3.0, None), ("\uff13", None), ("\u00b2", None), (" 3", None), ("3_0", None), ("", None),
+    ("-", None), ("9" * 5000, None), (None, None), ({"Ref": "Count"}, None),
+])
+def test_a_template_number_is_an_int_or_a_string_of_ascii_digits(value, expected):
+    assert as_int(value) == expected
