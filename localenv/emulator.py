@@ -136,6 +136,7 @@ def configure_moto() -> None:
     _make_symmetric_keys_without_a_key_pair()
     _keep_the_newer_finding()
     _filter_findings()
+    _receive_each_message_once()
     _page_every_answer(page_size())
     _page_authorization_details(page_size())
     _remember_response_methods()
@@ -672,6 +673,40 @@ def _updated_at(finding: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _receive_each_message_once() -> None:
+    """SQS hands a message to one receive until its visibility timeout lapses. moto's ReceiveMessage checks that a
+    message is visible and then marks it received with no lock between the two, so two receives at once (the
+    worker's job loops, or any two consumers) could both take the same message: a video processed twice, only
+    under load. Each scan of a queue now holds the queue's own lock (the one moto's SendMessage takes), and a long
+    poll waits between scans without it, as moto's does. DeleteMessage rebuilt the queue's list with no lock
+    either, so a message sent meanwhile could be lost: it takes the lock too."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(SQSBackend, "_receives_each_message_once", False):
+        return
+    receive, delete = SQSBackend.receive_message, Queue.delete_message
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int,
+                        visibility_timeout: int, message_attribute_names: list[str] | None = None) -> Any:
+        queue = self.get_queue(queue_name)
+        polling_end = unix_time() + wait_seconds_timeout
+        while True:
+            with queue._messages_lock:
+                found = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            if found or not wait_seconds_timeout or unix_time() > polling_end:
+                return found
+            queue.wait_for_messages(1)
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend._receives_each_message_once = True  # type: ignore[attr-defined]
 
 
 def _keep_the_newer_finding() -> None:

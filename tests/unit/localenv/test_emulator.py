@@ -147,6 +147,44 @@ def test_a_response_never_writes_its_member_choices_into_state_shared_between_re
     assert before == EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
 
 
+def test_two_receives_at_once_never_take_the_same_message(monkeypatch):
+    """SQS hands a message to one receive until its visibility lapses; moto checked a message's visibility and
+    marked it received with no lock between, so two receives at once could both take it (a video processed twice
+    by two job loops, under load). Here the check is made slow, so that without the queue's lock both receives
+    would pass it: one message, two receives at once, one of them gets it."""
+    from moto.sqs.models import Message
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    configure_moto()
+    visible = Message.visible
+
+    def slowly_visible(message: Message) -> bool:
+        answer = visible.fget(message)  # type: ignore[attr-defined]
+        time.sleep(0.05)  # another thread's receive runs here: it must find the message taken
+        return answer
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="ap-northeast-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="one video")
+        monkeypatch.setattr(Message, "visible", property(slowly_visible))
+        start = threading.Barrier(2)
+
+        def receive() -> list:
+            start.wait()
+            return sqs.receive_message(QueueUrl=url, VisibilityTimeout=60).get("Messages", [])
+
+        with ThreadPoolExecutor(2) as pool:
+            received = [m for found in pool.map(lambda _: receive(), range(2)) for m in found]
+        assert [m["Body"] for m in received] == ["one video"]
+        monkeypatch.setattr(Message, "visible", visible)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"])
+        assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"]) == 0
+
+
 def _ask(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
          headers: dict | None = None) -> tuple[int, dict, bytes]:
     connection.request(method, path, body=body, headers=headers or {})
