@@ -24,25 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from platform_spec.stacks import stack_name  # noqa: E402
-
-SUFFIX = "test"  # the suffix of the session's template, which the tests synthesize and cache
-STACK = stack_name(SUFFIX)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu(pid: int) -> float:
-    """User + system CPU of `pid` (not of its children), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def newest_template() -> Path:
-    found = sorted((ROOT / ".cache" / "assemblies").glob(f"*/{STACK}.template.json"),
-                   key=lambda path: path.stat().st_mtime)
-    if not found:
-        sys.exit(f"no cached {STACK} template: run the tests once, or give --template")
-    return found[-1]
+from bench.emulator_cpu import STACK, SUFFIX, cpu, newest_template  # noqa: E402  (the same session's template)
 
 
 def one_run(checkout: Path, template: Path, monitor: bool) -> tuple[float, float, float]:
