@@ -40,10 +40,15 @@ def as_int(value: Any) -> int | None:
         return value
     if not isinstance(value, str):
         return None
-    digits = value[1:] if value.startswith("-") else value
-    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
+    negative = value.startswith("-")
+    digits = value[1:] if negative else value
+    if not (digits.isascii() and digits.isdigit()):
         return None
-    return -int(digits.lstrip("0") or "0") if value.startswith("-") else int(digits.lstrip("0") or "0")
+    significant = digits.lstrip("0")  # int() counts leading zeros toward its 4,300-digit limit
+    if len(significant) > MAX_INT_DIGITS:
+        return None
+    number = int(significant or "0")
+    return -number if negative else number
 
 
 def as_list(value: Any) -> list[Any]:

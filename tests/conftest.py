@@ -275,7 +275,8 @@ def sources_copy(parent: Path) -> Path:
 
     root = parent / ROOT.name
     ignore = shutil.ignore_patterns(*monitor_code.ASSET_EXCLUDE)
-    for name in ("cdk_app", "platform_spec", "platform_utils", "services", "opscli"):
+    # the app, what it stages into the images and what it stages as the monitor's code
+    for name in sorted({assembly_cache.APP_PACKAGE, *assembly_cache.STAGED_DIRS, *monitor_code.SOURCE_PACKAGES}):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
     for name in assembly_cache.SOURCE_FILES:
         if (ROOT / name).is_file():
