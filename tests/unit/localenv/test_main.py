@@ -30,16 +30,17 @@ def lock_held_elsewhere(lock: Path) -> Iterator[subprocess.Popen]:
     """Another process holding the stack's lock, as a running `up` does (a process never conflicts with its own
     POSIX locks, so the test process cannot stand in for it). It runs none of our code: not measured."""
     lock.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys\n"
-                               f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
-                               "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=unmeasured(os.environ))
-    try:
-        assert holder.stdout.readline() == "held\n"
-        yield holder
-    finally:
-        holder.kill()
-        holder.wait(10)
+    with subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys\n"
+                           f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+                           "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=unmeasured(os.environ)) as holder:  # its pipes closed on the way out
+        try:
+            assert holder.stdout.readline() == "held\n"
+            yield holder
+        finally:
+            holder.kill()
+            holder.wait(10)
 
 
 def stale_deployment(state_dir: Path, suffix: str) -> int:
@@ -134,23 +135,24 @@ def test_down_stops_a_running_deployment(tmp_path):
     state_dir = tmp_path / "state"
     template_path = tmp_path / "empty.json"
     template_path.write_text(json.dumps({"Resources": {}}))
-    process = subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", "downtest",
-                                "--template", str(template_path), "--outputs", str(tmp_path / "o.json"),
-                                "--state-dir", str(state_dir)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        said = []
-        for line in process.stdout:  # "is up" is printed once the record is written
-            said.append(line)
-            if "is up on the local emulator" in line:
-                break
-        assert (state_dir / "TapStackdowntest.json").exists(), "".join(said)
-        assert main(["down", "--suffix", "downtest", "--state-dir", str(state_dir)]) == 0
-        assert process.wait(20) == 0
-        assert not (state_dir / "TapStackdowntest.json").exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    with subprocess.Popen([sys.executable, "-m", "localenv", "up", "--no-monitor", "--suffix", "downtest",
+                           "--template", str(template_path), "--outputs", str(tmp_path / "o.json"),
+                           "--state-dir", str(state_dir)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            said = []
+            for line in process.stdout:  # "is up" is printed once the record is written
+                said.append(line)
+                if "is up on the local emulator" in line:
+                    break
+            assert (state_dir / "TapStackdowntest.json").exists(), "".join(said)
+            assert main(["down", "--suffix", "downtest", "--state-dir", str(state_dir)]) == 0
+            assert process.wait(20) == 0
+            assert not (state_dir / "TapStackdowntest.json").exists()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
 
 
 def _private_pid_namespace() -> list[str] | None:

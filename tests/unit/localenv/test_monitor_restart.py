@@ -56,13 +56,13 @@ finally:
 
 @contextlib.contextmanager
 def fake_up(directory: Path, flag: Path) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen([sys.executable, "-c", FAKE_UP, str(directory), str(flag)], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout.readline() == "up\n"
-        yield process
-    finally:
-        processes.stop(process, 30)
+    with subprocess.Popen([sys.executable, "-c", FAKE_UP, str(directory), str(flag)], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True) as process:  # its pipe closed on the way out
+        try:
+            assert process.stdout.readline() == "up\n"
+            yield process
+        finally:
+            processes.stop(process, 30)
 
 
 def consumer_of(directory: Path) -> processes.Identity:

@@ -47,15 +47,16 @@ for line in sys.stdin:
 def fake_up(state_dir: Path, stack: str = "TapStacklock", *how: str) -> Iterator[subprocess.Popen]:
     """FAKE_UP, holding its lock and record when this yields. Not measured by coverage: it ends by a signal (a
     SIGTERM or a kill), so coverage could never save what it ran."""
-    process = subprocess.Popen([sys.executable, "-c", FAKE_UP, str(state_dir), stack, *how], cwd=ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=unmeasured(os.environ))
-    try:
-        assert process.stdout.readline() == "up\n"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    with subprocess.Popen([sys.executable, "-c", FAKE_UP, str(state_dir), stack, *how], cwd=ROOT,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=unmeasured(os.environ)) as process:  # its pipes closed on the way out
+        try:
+            assert process.stdout.readline() == "up\n"
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
 
 
 def down(state_dir: Path, suffix: str = "lock") -> int:
@@ -235,19 +236,19 @@ def test_a_lock_that_is_the_only_name_of_another_programs_locked_file_does_not_g
     held.write_record({})
     genuine = record_of(state_dir)
     held.release()
-    prey = victim(tmp_path / "prey.db", env=unmeasured(os.environ))
-    try:
-        paths.lock.unlink()
-        os.link(tmp_path / "prey.db", paths.lock)
-        (tmp_path / "prey.db").unlink()
-        inode = os.stat(paths.lock)
-        (state_dir / "TapStacklock.json").write_text(json.dumps({
-            **genuine, "pid": prey.pid, "start_time": start_time(prey.pid),
-            "lock": {"device": inode.st_dev, "inode": inode.st_ino}}))
-        assert down(state_dir) == 2
-        err = capsys.readouterr().err
-        assert f"refusing to signal pid {prey.pid}" in err and "does not keep the state directory open" in err, err
-        assert alive(prey) and (state_dir / "TapStacklock.json").exists()
-    finally:
-        prey.kill()
-        prey.wait(10)
+    with victim(tmp_path / "prey.db", env=unmeasured(os.environ)) as prey:  # its pipes closed on the way out
+        try:
+            paths.lock.unlink()
+            os.link(tmp_path / "prey.db", paths.lock)
+            (tmp_path / "prey.db").unlink()
+            inode = os.stat(paths.lock)
+            (state_dir / "TapStacklock.json").write_text(json.dumps({
+                **genuine, "pid": prey.pid, "start_time": start_time(prey.pid),
+                "lock": {"device": inode.st_dev, "inode": inode.st_ino}}))
+            assert down(state_dir) == 2
+            err = capsys.readouterr().err
+            assert f"refusing to signal pid {prey.pid}" in err and "does not keep the state directory open" in err, err
+            assert alive(prey) and (state_dir / "TapStacklock.json").exists()
+        finally:
+            prey.kill()
+            prey.wait(10)
