@@ -449,7 +449,6 @@ UNMIRRORED = {
     "platform_spec/stages.py": "catalog integrity (tests/policy/test_catalog.py: every live rule has a live "
                                "evaluation) and the audit's coverage (tests/opscli/test_core.py)",
     "localenv/dataservers.py": f"{_TEST_INFRASTRUCTURE}; their TLS posture: tests/services/test_data_stores.py",
-    "localenv/tls.py": f"{_TEST_INFRASTRUCTURE}; a foreign CA refused: tests/services/test_data_stores.py",
     "localenv/sample_video.py": "the tests' own videos: the inputs of tests/services/test_probe.py and "
                                 "test_pipeline.py",
     "localenv/deploy.py": f"{_DEPLOYED}; its skipped types there too",
