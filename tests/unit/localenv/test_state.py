@@ -252,3 +252,19 @@ def test_a_lock_that_is_the_only_name_of_another_programs_locked_file_does_not_g
         finally:
             prey.kill()
             prey.wait(10)
+
+
+def test_a_process_that_can_no_longer_be_asked_is_not_alive_and_its_pipes_still_close():
+    """alive() on a process whose end of the pipe is gone (one that died after alive's poll, as a regressed
+    `down` makes a victim): False, asked once or again, and the undelivered question does not make Popen's
+    __exit__ raise BrokenPipeError over the verdict of the test that asked."""
+    with subprocess.Popen([sys.executable, "-c", "import os, time\nos.close(0)\nprint('deaf', flush=True)\n"
+                           "time.sleep(60)"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=unmeasured(os.environ)) as deaf:
+        try:
+            assert deaf.stdout.readline() == "deaf\n"
+            assert not alive(deaf)
+            assert not alive(deaf)
+        finally:
+            deaf.kill()
+            deaf.wait(10)
