@@ -351,21 +351,21 @@ def test_scratch_left_by_a_killed_task_is_removed_at_start_and_a_live_tasks_is_k
         (directory / LOCK_FILE).write_text("")
     (dead / "partial.mp4").write_bytes(b"x" * 4096)
     (live / "downloading.mp4").write_bytes(b"y" * 10)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(live / LOCK_FILE)], stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        log = LogSink()
-        scratch = Scratch(root, log).open()
-        assert not dead.exists() and (live / "downloading.mp4").exists() and scratch.directory.is_dir()
-        [swept] = log.events("scratch_swept")
-        assert swept["directories"] == ["task-dead"] and swept["bytes"] == 4096
-        assert Scratch(root, LogSink())._abandoned(scratch.directory) is False  # held while it lives
-        scratch.close()
-        assert not scratch.directory.exists()
-    finally:
-        holder.kill()
-        holder.wait()
+    with subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(live / LOCK_FILE)], stdout=subprocess.PIPE,
+                          text=True) as holder:  # its pipe closed on the way out
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            log = LogSink()
+            scratch = Scratch(root, log).open()
+            assert not dead.exists() and (live / "downloading.mp4").exists() and scratch.directory.is_dir()
+            [swept] = log.events("scratch_swept")
+            assert swept["directories"] == ["task-dead"] and swept["bytes"] == 4096
+            assert Scratch(root, LogSink())._abandoned(scratch.directory) is False  # held while it lives
+            scratch.close()
+            assert not scratch.directory.exists()
+        finally:
+            holder.kill()
+            holder.wait()
     Scratch(root, LogSink()).open().close()  # the holder died: its directory goes at the next start
     assert not live.exists()
 
