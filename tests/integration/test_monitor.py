@@ -49,9 +49,9 @@ from tests.conftest import ROOT, SUFFIX, unmeasured
 from tests.integration.conftest import Deployment
 from tests.integration.test_drift import DRIFTS, _db_security_group
 from tests.library_tracing import untraced_with_its_threads
+from tests.polling import WAIT, poll
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("monitor")]
-WAIT = 120.0  # seconds a condition may take on a busy machine before the test fails (one change takes ~3 s)
 
 
 def _session() -> Any:
@@ -109,18 +109,6 @@ def monitor_aws(watched) -> Aws:
     the module's batches run in process: its twenty clients are made once, not once per test. Each batch clears
     its call log (`handler.process`), and a refusal is hooked on its client for one block only (`_refused`)."""
     return handler.monitor_session(endpoint_url=watched.endpoint_url, session=_session())
-
-
-def poll(condition: Callable[[], Any], what: str, timeout: float = WAIT, every: float = 0.2) -> Any:
-    """`condition`'s first truthy value, evaluated every `every` seconds until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(every)
 
 
 Runs = tuple[int, int]  # the consumer's log as `logged_runs` counts it: (its inode, the run lines it holds)

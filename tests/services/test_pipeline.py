@@ -4,7 +4,6 @@ upload -> S3 event -> EventBridge -> SQS -> worker -> PostgreSQL -> Redis -> API
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from services.common import db, videos
 from services.common.cache import Cache, video_key
 from services.common.settings import DatabaseSettings, RedisSettings
 from tests.conftest import unmeasured
+from tests.polling import poll
 from tests.services.conftest import LogSink, record
 
 # One worker starts the local platform (moto over TLS, PostgreSQL, Redis) for the whole module.
@@ -177,10 +177,7 @@ def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api):
     # The API left as it was found: its breaker keeps it off Redis for a while after a failure, and the module's
     # other tests expect the cache in use (a whole pipeline run right after this one was served BYPASS, not HIT).
     # /health pings through the breaker and counts no view.
-    deadline = time.monotonic() + 30
-    while get_json(f"{base}/health")[2]["cache"] != "ok" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert get_json(f"{base}/health")[2]["cache"] == "ok"
+    poll(lambda: get_json(f"{base}/health")[2]["cache"] == "ok", "the API back on its cache", 30, every=0.1)
 
 
 def test_postgres_down_the_api_answers_503_quickly_then_recovers(platform, api):
@@ -193,10 +190,8 @@ def test_postgres_down_the_api_answers_503_quickly_then_recovers(platform, api):
         assert get_json(f"{base}/health")[2]["database"] == "unavailable"
     finally:
         platform.postgres.start()
-    deadline = time.monotonic() + 30
-    while get_json(f"{base}/videos?limit=1")[0] != 200 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert get_json(f"{base}/videos?limit=1")[0] == 200
+    poll(lambda: get_json(f"{base}/videos?limit=1")[0] == 200, "the API answering 200 once PostgreSQL is back", 30,
+         every=0.1)
 
 
 def test_a_worker_without_a_reachable_database_exits_3_after_its_start_up_window(platform):
