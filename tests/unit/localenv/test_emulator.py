@@ -13,6 +13,7 @@ copies through one loader too, and werkzeug compiles a route's URL builders when
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import inspect
 import json
@@ -150,8 +151,9 @@ def test_a_response_never_writes_its_member_choices_into_state_shared_between_re
 def test_two_receives_at_once_never_take_the_same_message(monkeypatch):
     """SQS hands a message to one receive until its visibility lapses; moto checked a message's visibility and
     marked it received with no lock between, so two receives at once could both take it (a video processed twice
-    by two job loops, under load). Here the check is made slow, so that without the queue's lock both receives
-    would pass it: one message, two receives at once, one of them gets it."""
+    by two job loops, under load). Here the first receive's check waits for the second receive to reach the check
+    too (as it can, without the queue's lock, and then both take the message); with the lock the second never
+    arrives, and the first goes on after its bound: one message, two receives at once, one of them gets it."""
     from moto.sqs.models import Message
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -159,10 +161,12 @@ def test_two_receives_at_once_never_take_the_same_message(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     configure_moto()
     visible = Message.visible
+    both_checking = threading.Barrier(2)
 
     def slowly_visible(message: Message) -> bool:
         answer = visible.fget(message)  # type: ignore[attr-defined]
-        time.sleep(0.05)  # another thread's receive runs here: it must find the message taken
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other receive never came: the bound, once
+            both_checking.wait(timeout=1)
         return answer
 
     with mock_aws():
