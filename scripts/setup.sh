@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.9
 
-PYTHON=${PYTHON:-python3}
+# The interpreter: $PYTHON if set, else the newest 3.13 or 3.12 here (scripts/choose-python.sh says why), else python3.
+PYTHON=${PYTHON:-$(bash scripts/choose-python.sh)}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2; exit 2
 fi
@@ -23,9 +24,22 @@ if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
 fi
 command -v node >/dev/null || { echo "error: Node.js (for the CDK CLI) is required: apt-get install nodejs npm" >&2; exit 2; }
 
+version=$("$PYTHON" -c 'import sys; print(".".join(map(str, sys.version_info[:3])))')
+# A virtual environment of another interpreter (an earlier set-up's, or one PYTHON named) is made again; only one
+# uv made (set-up's: its pyvenv.cfg says so) is removed.
+for venv in .venv .venv-checkov; do
+  if [[ -f $venv/pyvenv.cfg ]] && ! grep -qx "version_info = $version" "$venv/pyvenv.cfg"; then
+    if ! grep -q '^uv = ' "$venv/pyvenv.cfg"; then
+      echo "error: $venv is of another Python than $PYTHON ($version) and not set-up's: remove it, or set PYTHON" \
+           "to its interpreter" >&2; exit 2
+    fi
+    echo "setup: $venv is of another Python than $PYTHON ($version): made again" >&2
+    rm -rf "$venv"
+  fi
+done
 stamp=.venv/.setup-stamp
-want=$(cat requirements.lock requirements-checkov.lock build-constraints.txt package-lock.json pyproject.toml \
-         scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$( { echo "$version"; cat requirements.lock requirements-checkov.lock build-constraints.txt package-lock.json \
+           pyproject.toml scripts/setup.sh; } | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x node_modules/.bin/cdk && -x .venv-checkov/bin/checkov ]]; then
   exit 0
 fi
