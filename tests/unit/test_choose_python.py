@@ -61,7 +61,7 @@ def test_a_313_on_path_that_answers_comes_before_pyenvs(machine):
 
 
 def test_312_when_no_313_answers(machine):
-    bin_dir, pyenv, choose = machine
+    _, pyenv, choose = machine
     _interpreter(pyenv / "versions" / "3.13.0" / "bin" / "python3.13", answers=False)
     chosen = _interpreter(pyenv / "versions" / "3.12.1" / "bin" / "python3.12", answers=True)
     assert choose() == str(chosen)
