@@ -12,10 +12,14 @@ cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.9
 
-# The interpreter: $PYTHON if set, else the newest 3.13 or 3.12 here (scripts/choose-python.sh says why), else python3.
+# The interpreter: $PYTHON if set, else a 3.13, else a 3.12, here (scripts/choose-python.sh says why), else python3.
 PYTHON=${PYTHON:-$(bash scripts/choose-python.sh)}
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-  echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2; exit 2
+# Its version, as it says it: what prints none (a missing file, another program: /bin/true exits 0 whatever it is
+# asked) is refused here, before a virtual environment is removed below for being of another Python.
+version=$("$PYTHON" -c 'import platform, sys; sys.version_info >= (3, 11) and print(platform.python_version())' \
+          2>/dev/null) || version=
+if [[ ! $version =~ ^3\.[0-9]+\.[0-9]+ ]]; then
+  echo "error: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1 | head -1))" >&2; exit 2
 fi
 # An active virtual environment without pip (this project's own .venv is one: uv makes it) would leave nothing
 # to install uv with: use the interpreter it was made from.
@@ -24,16 +28,20 @@ if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
 fi
 command -v node >/dev/null || { echo "error: Node.js (for the CDK CLI) is required: apt-get install nodejs npm" >&2; exit 2; }
 
-version=$("$PYTHON" -c 'import sys; print(".".join(map(str, sys.version_info[:3])))')
-# A virtual environment of another interpreter (an earlier set-up's, or one PYTHON named) is made again; only one
-# uv made (set-up's: its pyvenv.cfg says so) is removed.
+# A virtual environment of another Python (an earlier set-up's, or one PYTHON named) is made again; only one uv
+# made (set-up's: its pyvenv.cfg says so) is removed (a symbolic link to one: the link). Its version is asked of its
+# own interpreter, as PYTHON's was: pyvenv.cfg says it under its maker's key and in its maker's form (venv's
+# `version`, uv's and virtualenv's `version_info`, a pre-release's suffix or not), and an interpreter that no longer
+# runs (its Python uninstalled) says none.
 for venv in .venv .venv-checkov; do
-  if [[ -f $venv/pyvenv.cfg ]] && ! grep -qx "version_info = $version" "$venv/pyvenv.cfg"; then
+  [[ -f $venv/pyvenv.cfg ]] || continue
+  has=$("$venv/bin/python" -c 'import platform; print(platform.python_version())' 2>/dev/null) || has=
+  if [[ $has != "$version" ]]; then
     if ! grep -q '^uv = ' "$venv/pyvenv.cfg"; then
-      echo "error: $venv is of another Python than $PYTHON ($version) and not set-up's: remove it, or set PYTHON" \
-           "to its interpreter" >&2; exit 2
+      echo "error: $venv (Python ${has:-that does not run}) is not of $PYTHON ($version), and not set-up's: remove" \
+           "it, or set PYTHON to its interpreter" >&2; exit 2
     fi
-    echo "setup: $venv is of another Python than $PYTHON ($version): made again" >&2
+    echo "setup: $venv (Python ${has:-that does not run}) is not of $PYTHON ($version): made again" >&2
     rm -rf "$venv"
   fi
 done

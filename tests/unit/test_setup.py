@@ -1,0 +1,176 @@
+"""scripts/setup.sh and the virtual environments it finds: one of another Python is made again when set-up made it
+(uv) and refused otherwise, whatever pyvenv.cfg calls its version; a PYTHON that is no Python removes nothing; a
+link to an environment is replaced, not followed; a second run with nothing changed does nothing. Run in a copy of
+what set-up reads, with stand-ins for uv, npm and node (no install)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+#: What the stand-ins do, as the real ones would for set-up: uv's `venv` a uv-made environment of the interpreter
+#: it is given (uv's pyvenv.cfg, bin/python a link to the interpreter), its `pip sync` of Checkov's lock the checkov
+#: script, npm's `ci` the CDK CLI. Every call is logged.
+UV = """#!/bin/sh
+echo "uv $*" >> "$LOG"
+[ "$1" = --version ] && { echo "uv {uv_version}"; exit 0; }
+last=; python=; previous=
+for arg; do [ "$previous" = --python ] && python=$arg; previous=$arg; last=$arg; done
+case $1 in
+  venv) mkdir -p "$last/bin" && ln -s "$python" "$last/bin/python" &&
+        printf 'home = %s\\nimplementation = CPython\\nuv = {uv_version}\\nversion_info = %s\\n' \\
+          "$(dirname "$python")" "$("$python" -c 'import platform; print(platform.python_version())')" \\
+          > "$last/pyvenv.cfg" ;;
+  pip) case "$*" in *.venv-checkov/bin/python*) touch .venv-checkov/bin/checkov && chmod +x .venv-checkov/bin/checkov ;;
+       esac ;;
+esac
+"""
+NPM = """#!/bin/sh
+echo "npm $*" >> "$LOG"
+mkdir -p node_modules/.bin && touch node_modules/.bin/cdk && chmod +x node_modules/.bin/cdk
+"""
+
+
+def _uv_version() -> str:
+    return next(line.split("=", 1)[1] for line in (ROOT / "scripts" / "setup.sh").read_text().splitlines()
+                if line.startswith("UV_VERSION="))
+
+
+def _script(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def _another_python(path: Path, version: str) -> Path:
+    """An interpreter of `version`: this one, told so, answering what set-up asks (`-c CODE`)."""
+    numbers = tuple(int(part) for part in version.split("."))
+    told = (f"import platform, sys; sys.version_info = {(*numbers, 'final', 0)!r}; "
+            f"platform.python_version = lambda: {version!r}; exec(sys.argv[1])")
+    return _script(path, f"#!/bin/sh\n[ \"$1\" = -c ] || exit 2\nexec '{sys.executable}' -c \"{told}\" \"$2\"\n")
+
+
+def _environment(path: Path, *, python: Path, by_uv: bool) -> Path:
+    """A virtual environment of `python` with something of its own in it (a marker: whether it was removed)."""
+    (path / "bin").mkdir(parents=True)
+    (path / "bin" / "python").symlink_to(python)
+    maker = f"uv = {_uv_version()}\nversion_info = 9.9.9\n" if by_uv else "version = 9.9.9\n"
+    (path / "pyvenv.cfg").write_text(f"home = {python.parent}\n{maker}")
+    (path / "marker").write_text("")
+    return path
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """What set-up reads, with uv already where set-up puts it, and npm and node on PATH."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "setup.sh", root / "scripts" / "setup.sh")
+    for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
+                 "pyproject.toml"):
+        shutil.copy(ROOT / name, root / name)
+    _script(root / ".venv-tools" / "bin" / "uv", UV.replace("{uv_version}", _uv_version()))
+    _script(tmp_path / "bin" / "npm", NPM)
+    _script(tmp_path / "bin" / "node", "#!/bin/sh\n")
+    return root
+
+
+def _setup(checkout: Path, python: str | Path = sys.executable) -> subprocess.CompletedProcess:
+    log = checkout.parent / "log"
+    log.touch()
+    return subprocess.run(["bash", str(checkout / "scripts" / "setup.sh")], capture_output=True, text=True,
+                          timeout=60, cwd=checkout.parent,
+                          env={"PATH": f"{checkout.parent / 'bin'}:/usr/bin:/bin", "HOME": str(checkout.parent),
+                               "PYTHON": str(python), "LOG": str(log)})
+
+
+def _calls(checkout: Path) -> list[str]:
+    return (checkout.parent / "log").read_text().splitlines()
+
+
+def _made(checkout: Path) -> list[str]:
+    """The environments uv was asked to make, in order."""
+    return [call.split()[-1] for call in _calls(checkout) if call.startswith("uv venv")]
+
+
+def _of_this_python(environment: Path) -> bool:
+    return subprocess.run([environment / "bin" / "python", "-c", "import sys; print(sys.version)"],
+                          capture_output=True, text=True).stdout.strip() == sys.version
+
+
+def test_a_first_run_makes_both_environments_and_a_second_does_nothing(checkout):
+    first = _setup(checkout)
+    assert first.returncode == 0, first.stderr
+    assert _made(checkout) == [".venv", ".venv-checkov"]
+    assert _of_this_python(checkout / ".venv") and _of_this_python(checkout / ".venv-checkov")
+    calls = len(_calls(checkout))
+    again = _setup(checkout)
+    assert again.returncode == 0, again.stderr
+    assert len(_calls(checkout)) == calls and again.stderr == ""
+
+
+@pytest.mark.parametrize("python", ["3.12.1", "a link to an uninstalled Python"])
+def test_an_environment_set_up_made_of_another_python_is_made_again(checkout, tmp_path, python):
+    other = (tmp_path / "gone" / "python3" if python.startswith("a link")
+             else _another_python(tmp_path / "other" / "python3", python))
+    for name in (".venv", ".venv-checkov"):
+        _environment(checkout / name, python=other, by_uv=True)
+    done = _setup(checkout)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("made again") == 2
+    for name in (".venv", ".venv-checkov"):
+        assert not (checkout / name / "marker").exists() and _of_this_python(checkout / name)
+
+
+def test_an_environment_set_up_did_not_make_of_another_python_is_refused_and_kept(checkout, tmp_path):
+    _environment(checkout / ".venv", python=_another_python(tmp_path / "other" / "python3", "3.12.1"), by_uv=False)
+    done = _setup(checkout)
+    assert done.returncode == 2
+    assert ".venv (Python 3.12.1) is not of" in done.stderr and "not set-up's" in done.stderr
+    assert (checkout / ".venv" / "marker").exists()
+    assert _made(checkout) == []
+
+
+def test_an_environment_set_up_did_not_make_of_this_python_is_used(checkout):
+    """venv's pyvenv.cfg says `version`, not uv's `version_info`: the version is the interpreter's answer."""
+    made = subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", checkout / ".venv"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    (checkout / ".venv" / "marker").write_text("")
+    done = _setup(checkout)
+    assert done.returncode == 0, done.stderr
+    assert (checkout / ".venv" / "marker").exists()
+    assert _made(checkout) == [".venv-checkov"]
+
+
+@pytest.mark.parametrize("python", ["/bin/true", "/bin/echo", "no such file", "3.10.13"])
+def test_a_python_that_is_no_python_311_or_newer_is_refused_before_anything_is_removed(checkout, tmp_path, python):
+    """/bin/true exits 0 whatever it is asked, /bin/echo prints what it is given: neither says a version."""
+    if python == "no such file":
+        python = str(tmp_path / "python3")
+    elif python[0].isdigit():
+        python = str(_another_python(tmp_path / "old" / "python3", python))
+    for name in (".venv", ".venv-checkov"):
+        _environment(checkout / name, python=Path(sys.executable), by_uv=True)
+    done = _setup(checkout, python)
+    assert done.returncode == 2 and "Python 3.11 or newer is required" in done.stderr
+    assert (checkout / ".venv" / "marker").exists() and (checkout / ".venv-checkov" / "marker").exists()
+    assert _calls(checkout) == []
+
+
+def test_a_link_to_an_environment_of_another_python_is_replaced_not_followed(checkout, tmp_path):
+    """A worktree's .venv may be a link to the main checkout's: that one stays as it is."""
+    shared = _environment(tmp_path / "main" / ".venv",
+                          python=_another_python(tmp_path / "other" / "python3", "3.12.1"), by_uv=True)
+    (checkout / ".venv").symlink_to(shared)
+    done = _setup(checkout)
+    assert done.returncode == 0, done.stderr
+    assert (shared / "marker").exists() and (shared / "pyvenv.cfg").exists()
+    assert not (checkout / ".venv").is_symlink() and _of_this_python(checkout / ".venv")
