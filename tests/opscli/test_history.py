@@ -4,11 +4,12 @@ directly; every other file is refused and left byte for byte as it was."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from opscli import history
 from opscli.model import Finding, Report
 from platform_spec.result import Status
+from tests.conftest import ROOT, unmeasured
 
 OURS = 0x6F707363  # "opsc", written out here so that a history without the mark fails these tests
 
@@ -204,24 +206,49 @@ def test_a_file_planted_while_the_history_is_created_is_refused_and_the_partial_
     assert planted.read_bytes() == b""
 
 
-def _record_runs(path: str, start, runs: int) -> None:
+#: The writers of the concurrent test, run by a new interpreter: it has one thread, so it forks them safely (a fork
+#: of the multi-threaded test process may copy a lock another thread holds, and the child waits on it forever), and
+#: it imports opscli once for all of them. It prints their exit codes.
+_WRITERS = """\
+import multiprocessing, sys
+from pathlib import Path
+
+from opscli import history
+from opscli.model import Finding, Report
+from platform_spec.result import Status
+
+
+def record_runs(path, start, runs):
     start.wait()
     for n in range(runs):
-        history.record(Path(path), report(n), 1)
+        history.record(path, Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=[
+            Finding("kms.rotation", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key Key (k-{n})", "off",
+                    severity="MEDIUM")]), 1)
+
+
+path, workers, runs = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+context = multiprocessing.get_context("fork")
+start = context.Barrier(workers)
+processes = [context.Process(target=record_runs, args=(path, start, runs)) for _ in range(workers)]
+for process in processes:
+    process.start()
+for process in processes:
+    process.join()
+print(*(process.exitcode for process in processes))
+"""
 
 
 def test_concurrent_runs_create_one_history_and_lose_no_run(tmp_path):
     """Processes that start together on a history that does not exist yet: one creates it, every run of every
-    process is in it."""
+    process is in it. Their parent is a new interpreter (`_WRITERS`), which says nothing on stderr, not even
+    Python's warning against forking a multi-threaded process; unmeasured, as what the writers run is measured in
+    this process by the tests above."""
     path, workers, runs = tmp_path / "history.sqlite", 4, 5
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(workers)
-    processes = [context.Process(target=_record_runs, args=(str(path), start, runs)) for _ in range(workers)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    assert [process.exitcode for process in processes] == [0] * workers
+    # -W: that warning is raised in multiprocessing, where Python's default filters hide DeprecationWarning
+    done = subprocess.run([sys.executable, "-W", "default::DeprecationWarning", "-c", _WRITERS, str(path),
+                           str(workers), str(runs)], cwd=ROOT, env=unmeasured(os.environ), capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["0"] * workers, "")
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == workers * runs
     db.close()
