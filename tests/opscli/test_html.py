@@ -253,7 +253,10 @@ def test_a_history_that_is_not_ours_is_refused_and_never_changes_the_verdict(tmp
     if hostile == "fifo":
         os.mkfifo(path)
     elif hostile == "foreign":
-        sqlite3.connect(path).execute("CREATE TABLE users (name TEXT)").connection.commit()
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.commit()
+        db.close()
     elif hostile == "garbage":
         path.write_bytes(b"\x00not a database" * 100)
     else:
