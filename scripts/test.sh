@@ -38,6 +38,11 @@ if [[ "${1:-}" == "--affected" ]]; then
   # A run that selects: one worker per core, not one more. Each worker makes its own shared deployment and
   # baseline before its first test, which a run of a few dozen tests does not win back (bench/README.md).
   if [[ ${#select[@]} == 0 && -z "${PYTEST_WORKERS:-}" ]]; then workers=$(nproc 2>/dev/null || echo 2); fi
+  # pytest-testmon measures each test with a coverage object of its own (not pyproject's settings) and needs every
+  # line a test runs reported for that test: sys.monitoring reports a line once, for the first test that ran it
+  # (coverage's default from Python 3.14, or COVERAGE_CORE=sysmon), and a later test that runs it would not be
+  # selected after a change there. Its C tracer reports every line for every test.
+  export COVERAGE_CORE=ctrace
   status=0
   python -m pytest -n "$workers" --dist loadgroup --testmon "${select[@]}" -p no:cov "$@" || status=$?
   if [[ $status == 0 || $status == 5 ]]; then echo "$want" > "$stamp"; status=0; fi  # 5: nothing was affected
