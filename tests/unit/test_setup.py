@@ -5,6 +5,7 @@ what set-up reads, with stand-ins for uv, npm and node (no install)."""
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,9 @@ def _script(path: Path, text: str) -> Path:
     path.chmod(0o755)
     return path
 
+
+#: A version of Python that is not this one (the environments "of another Python" say it).
+OTHER = next(v for v in ("3.12.1", "3.13.0") if v != platform.python_version())
 
 def _another_python(path: Path, version: str) -> Path:
     """An interpreter of `version`: this one, told so, answering what set-up asks (`-c CODE`)."""
@@ -116,7 +120,7 @@ def test_a_first_run_makes_both_environments_and_a_second_does_nothing(checkout)
     assert len(_calls(checkout)) == calls and again.stderr == ""
 
 
-@pytest.mark.parametrize("python", ["3.12.1", "a link to an uninstalled Python"])
+@pytest.mark.parametrize("python", [OTHER, "a link to an uninstalled Python"])
 def test_an_environment_set_up_made_of_another_python_is_made_again(checkout, tmp_path, python):
     other = (tmp_path / "gone" / "python3" if python.startswith("a link")
              else _another_python(tmp_path / "other" / "python3", python))
@@ -130,10 +134,10 @@ def test_an_environment_set_up_made_of_another_python_is_made_again(checkout, tm
 
 
 def test_an_environment_set_up_did_not_make_of_another_python_is_refused_and_kept(checkout, tmp_path):
-    _environment(checkout / ".venv", python=_another_python(tmp_path / "other" / "python3", "3.12.1"), by_uv=False)
+    _environment(checkout / ".venv", python=_another_python(tmp_path / "other" / "python3", OTHER), by_uv=False)
     done = _setup(checkout)
     assert done.returncode == 2
-    assert ".venv (Python 3.12.1) is not of" in done.stderr and "not set-up's" in done.stderr
+    assert f".venv (Python {OTHER}) is not of" in done.stderr and "not set-up's" in done.stderr
     assert (checkout / ".venv" / "marker").exists()
     assert _made(checkout) == []
 
@@ -168,7 +172,7 @@ def test_a_python_that_is_no_python_311_or_newer_is_refused_before_anything_is_r
 def test_a_link_to_an_environment_of_another_python_is_replaced_not_followed(checkout, tmp_path):
     """A worktree's .venv may be a link to the main checkout's: that one stays as it is."""
     shared = _environment(tmp_path / "main" / ".venv",
-                          python=_another_python(tmp_path / "other" / "python3", "3.12.1"), by_uv=True)
+                          python=_another_python(tmp_path / "other" / "python3", OTHER), by_uv=True)
     (checkout / ".venv").symlink_to(shared)
     done = _setup(checkout)
     assert done.returncode == 0, done.stderr
