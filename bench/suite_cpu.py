@@ -373,7 +373,7 @@ def main() -> int:
         if code != 0 or line.startswith(("FAILED ", "ERROR ")):
             print(f"  | {line}")
     total = next((line for line in reversed(lines) if line.startswith("TOTAL ")), None)
-    if total is not None:  # coverage's report: statements, missed, branches, partial, percent
+    if total is not None:  # coverage's report: statements, missed, (branches, partial,) percent
         print(f"  coverage: {total.split()[-1]}")
     n = cores()
     print(f"  wall {wall:.1f} s; CPU of every process it ran {cpu:.1f} s on {n} cores: no schedule of this work "
