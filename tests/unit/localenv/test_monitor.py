@@ -20,6 +20,7 @@ from opscli import core, targets
 from platform_spec import monitor
 from platform_spec.result import Status
 from tests.conftest import MONITOR_ONLY_READS, SUFFIX, local_aws, unmeasured
+from tests.polling import poll
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("monitor")]
 
@@ -180,7 +181,6 @@ def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thre
     restart) while another of its threads still runs, so its parent's wait cannot report it yet: the restart
     waits for it and starts a new one, rather than answer that it runs."""
     import subprocess
-    import threading
 
     from localenv import monitor as local_monitor
     from localenv import processes
@@ -190,10 +190,8 @@ def test_a_consumer_the_kernel_shows_ended_is_started_again_though_its_last_thre
               "ctypes.CDLL(None).pthread_exit(None)\n")
     process = subprocess.Popen([sys.executable, "-c", script], env=unmeasured(os.environ))  # none of our code
     identity = processes.Identity(process.pid, processes._stat(process.pid)[1])
-    deadline = time.monotonic() + 30
-    while processes.Identity.of(process.pid) is not None:  # the main thread's exit: the leader a zombie
-        assert time.monotonic() < deadline, "the child's main thread did not exit"
-        threading.Event().wait(0.01)
+    # The main thread's exit: the leader a zombie.
+    poll(lambda: processes.Identity.of(process.pid) is None, "the child's main thread's exit", 30, every=0.01)
     assert process.poll() is None  # its other thread still runs: no wait reports it yet
     consumer = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, identity)
     started = local_monitor.Consumer(process, tmp_path / "consumer.log", ["consumer"], {}, None)

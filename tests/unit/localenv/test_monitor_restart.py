@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cdk_app.config import AppConfig
 from localenv import processes, state
 from localenv.__main__ import restart_monitor
 from tests.conftest import ROOT
+from tests.polling import poll
 
 SUFFIX = "restart"
 # The consumer: says so, then sleeps; exits 5 at once when the flag file exists.
@@ -79,10 +79,7 @@ def parent_of(pid: int) -> int:
 def killed(identity: processes.Identity) -> None:
     """SIGKILL, then until it has ended (the signal is delivered, not waited for)."""
     os.kill(identity.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while identity.running():
-        assert time.monotonic() < deadline, f"pid {identity.pid} still runs"
-        time.sleep(0.05)
+    poll(lambda: not identity.running(), f"pid {identity.pid} ended", 60, every=0.05)
 
 
 def test_up_run_again_starts_the_consumer_again_only_once_it_has_ended(tmp_path, capsys):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from localenv import processes
 from tests.conftest import unmeasured
+from tests.polling import poll
 
 
 def test_a_process_is_told_by_its_pid_and_start_time():
@@ -22,9 +22,7 @@ def test_a_process_is_told_by_its_pid_and_start_time():
                                                                  {"pid": "1", "start_time": 1}, {"pid": True}))
     child = subprocess.Popen([sys.executable, "-c", "pass"], env=unmeasured(os.environ))  # none of our code
     try:
-        deadline = time.monotonic() + 60
-        while processes.Identity.of(child.pid) is not None:  # a zombie until waited for: it has ended
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        # A zombie until waited for: it has ended.
+        poll(lambda: processes.Identity.of(child.pid) is None, "the child's end", 60, every=0.05)
     finally:
         child.wait()
