@@ -68,14 +68,15 @@ if [[ ! -x $uv || "$($uv --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then
   run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
       --target .venv-tools "uv==$UV_VERSION"
 fi
-# Bytecode compiled at install: every later process (pytest workers, opscli, Checkov) imports it instead of
-# compiling the libraries again (which it would do on every start where PYTHONDONTWRITEBYTECODE is set).
+# No bytecode compiled at install: the first process to import a module compiles it and keeps it (scripts/env.sh
+# lets every process of ours write __pycache__). Compiling every library at install (uv's --compile-bytecode) cost
+# about 64 s of CPU, of which the suite, the gate and the jobs import about a quarter (bench/README.md, s47).
 export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 [[ -x .venv/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv
-run "$uv" pip sync --quiet --compile-bytecode --python .venv/bin/python requirements.lock
+run "$uv" pip sync --quiet --python .venv/bin/python requirements.lock
 run "$uv" pip install --quiet --python .venv/bin/python --no-deps --build-constraints build-constraints.txt -e .
 [[ -x .venv-checkov/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv-checkov
-run "$uv" pip sync --quiet --compile-bytecode --python .venv-checkov/bin/python requirements-checkov.lock
+run "$uv" pip sync --quiet --python .venv-checkov/bin/python requirements-checkov.lock
 
 if ! wait "$npm_pid"; then
   cat "$npm_log" >&2; echo "error: set-up step failed: npm ci" >&2; exit 1
