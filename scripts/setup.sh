@@ -70,7 +70,7 @@ if [[ ! -x $uv || "$($uv --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then
 fi
 # No bytecode compiled at install: the first process to import a module compiles it and keeps it (scripts/env.sh
 # lets every process of ours write __pycache__). Compiling every library at install (uv's --compile-bytecode) cost
-# about 64 s of CPU, of which the suite, the gate and the jobs import about a quarter (bench/README.md, s47).
+# set-up most of its time, for modules the suite, the gate and the jobs mostly never import (bench/README.md, s47).
 export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 [[ -x .venv/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv
 run "$uv" pip sync --quiet --python .venv/bin/python requirements.lock
