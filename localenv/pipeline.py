@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,30 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         yield platform
 
 
+class Terminated(BaseException):
+    """SIGTERM came while `stop_on_sigterm` was in force. A BaseException, as KeyboardInterrupt is: an `except
+    Exception` on the way (a retry loop) must not swallow it."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[Callable[[], object]]:
+    """For the block, SIGTERM raises Terminated in the main thread, so that the `with` blocks around the code it
+    interrupts stop what they started. Python's default ends the process at once, and PostgreSQL would outlive it:
+    pg_ctl starts the server in a session of its own, which a signal to our process group (.ci/run stopping its
+    jobs, `timeout`) does not reach. Yields `closing`, to call once the run stops on its own: from then on, and
+    after the first SIGTERM, SIGTERM is ignored, so that no second one cuts the stop short. Main thread only."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def get_json(url: str, timeout: float = 10) -> tuple[int, Any, Any]:
     """GET `url`; (status, headers, JSON body) for every status, 2xx or not. The headers are looked up
     case-insensitively, as HTTP header names are (the API sends them in lower case)."""
@@ -225,38 +250,47 @@ def _show(title: str, value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def run(template: dict, config: AppConfig, video: Path | None, timeout: float) -> int:
+def run(template: dict, config: AppConfig, video: Path | None, timeout: float,
+        closing: Callable[[], object] = lambda: None) -> int:
+    """Push the video through a local platform; `closing` is called when the platform starts to stop."""
     with local_platform(template, config) as platform:
-        print(f"local platform: moto (TLS) {platform.endpoint}, PostgreSQL (TLS, verify-full) "
-              f"127.0.0.1:{platform.postgres.port}, Redis (TLS + AUTH) 127.0.0.1:{platform.redis.port}")
-        worker = platform.start_worker()
-        api, base = platform.start_api()
-        if api.process.poll() is not None:
-            print(f"error: the metadata API did not start: {api.records[-3:]}", file=sys.stderr)
-            return EXIT_INCOMPLETE
-        if video is None:
-            video = make_video(platform.workdir / "sample.mp4", seconds=3)
-            print(f"generated {video.name}: {video.stat().st_size} bytes (H.264 + AAC, 3 s, 320x240)")
-        key = f"uploads/{video.name}"
-        version = platform.upload(video, key)
-        print(f"uploaded s3://{platform.outputs['IngestBucketName']}/{key} (version {version}) over TLS")
         try:
-            done = worker.wait_for(lambda r: r.get("event") in ("job_stored", "job_rejected"), timeout)
-        except TimeoutError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_FINDINGS
-        if done["event"] == "job_rejected":
-            print(f"the worker rejected the video: {done['reason']} (it is in the dead-letter queue)")
-            return EXIT_FINDINGS
-        print(f"worker stored video {done['id']} in {done['seconds']} s")
-        status, headers, body = get_json(f"{base}/videos/{done['id']}")
-        _show(f"GET /videos/{done['id']} -> {status}, X-Cache: {headers.get('X-Cache')}", body)
-        status2, headers2, _ = get_json(f"{base}/videos/{done['id']}")
-        print(f"\nsecond GET -> {status2}, X-Cache: {headers2.get('X-Cache')}")
-        _show("GET /videos/popular", get_json(f"{base}/videos/popular")[2])
-        codes = {"worker": worker.stop(), "metadata api": api.stop()}
-        print("\nservices stopped on SIGTERM: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()))
-        return EXIT_OK if status == 200 and body.get("key") == key else EXIT_FINDINGS
+            return _push(platform, video, timeout)
+        finally:
+            closing()
+
+
+def _push(platform: LocalPlatform, video: Path | None, timeout: float) -> int:
+    print(f"local platform: moto (TLS) {platform.endpoint}, PostgreSQL (TLS, verify-full) "
+          f"127.0.0.1:{platform.postgres.port}, Redis (TLS + AUTH) 127.0.0.1:{platform.redis.port}")
+    worker = platform.start_worker()
+    api, base = platform.start_api()
+    if api.process.poll() is not None:
+        print(f"error: the metadata API did not start: {api.records[-3:]}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    if video is None:
+        video = make_video(platform.workdir / "sample.mp4", seconds=3)
+        print(f"generated {video.name}: {video.stat().st_size} bytes (H.264 + AAC, 3 s, 320x240)")
+    key = f"uploads/{video.name}"
+    version = platform.upload(video, key)
+    print(f"uploaded s3://{platform.outputs['IngestBucketName']}/{key} (version {version}) over TLS")
+    try:
+        done = worker.wait_for(lambda r: r.get("event") in ("job_stored", "job_rejected"), timeout)
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    if done["event"] == "job_rejected":
+        print(f"the worker rejected the video: {done['reason']} (it is in the dead-letter queue)")
+        return EXIT_FINDINGS
+    print(f"worker stored video {done['id']} in {done['seconds']} s")
+    status, headers, body = get_json(f"{base}/videos/{done['id']}")
+    _show(f"GET /videos/{done['id']} -> {status}, X-Cache: {headers.get('X-Cache')}", body)
+    status2, headers2, _ = get_json(f"{base}/videos/{done['id']}")
+    print(f"\nsecond GET -> {status2}, X-Cache: {headers2.get('X-Cache')}")
+    _show("GET /videos/popular", get_json(f"{base}/videos/popular")[2])
+    codes = {"worker": worker.stop(), "metadata api": api.stop()}
+    print("\nservices stopped on SIGTERM: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()))
+    return EXIT_OK if status == 200 and body.get("key") == key else EXIT_FINDINGS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,10 +312,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {tool} not found: apt-get install redis-server postgresql", file=sys.stderr)
             return EXIT_INCOMPLETE
     try:
-        return run(template, config, args.video, args.timeout)
+        with stop_on_sigterm() as closing:
+            return run(template, config, args.video, args.timeout, closing)
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except Terminated:
+        print("stopped on SIGTERM: the local platform was stopped and removed", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":
