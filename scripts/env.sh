@@ -23,9 +23,11 @@ if _streamtech_root=$(CDPATH='' cd -- "$(dirname -- "$_streamtech_env")/.." 2>/d
   export CDK_DISABLE_CLI_TELEMETRY=true
   # No AWS account here: any real endpoint is unreachable on purpose. Region fixed for the SDKs.
   export AWS_DEFAULT_REGION=ap-northeast-1
-  # Our own modules and pytest's rewritten tests are compiled once and kept (__pycache__, git-ignored): where the
-  # machine sets PYTHONDONTWRITEBYTECODE, every process compiled them again (a fresh clone: `opscli --help` 0.28 s
-  # -> 0.21 s of CPU; every pytest worker, opscli, localenv, worker and Checkov process imports them).
+  # Our own modules, the libraries (set-up compiles none: scripts/setup.sh) and pytest's rewritten tests are
+  # compiled once and kept (__pycache__, git-ignored): where the machine sets PYTHONDONTWRITEBYTECODE, every process
+  # compiled them again (a fresh clone: `opscli --help` 0.28 s -> 0.21 s of CPU; every pytest worker, opscli,
+  # localenv, worker and Checkov process imports them). A process started without this file still reads what one
+  # started with it kept.
   unset PYTHONDONTWRITEBYTECODE
   unset _streamtech_env _streamtech_root _streamtech_link _streamtech_hops
 else
