@@ -7,7 +7,8 @@ task definitions, secrets resolved from Secrets Manager, data-store endpoints po
 
 pushes one video (generated unless --video is given) through upload -> event -> worker -> PostgreSQL ->
 API -> Redis and prints its metadata as the API serves it. Exit codes: 0 the video came back through the
-API; 1 it did not (worker rejected it, or timeout); 2 usage error; 3 the local platform could not start."""
+API; 1 it did not (worker rejected it, or timeout); 2 usage error; 3 the local platform could not start; 143
+stopped by SIGTERM (the local platform stopped and removed first)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.sample_video import make_video
 from localenv.tls import TlsFiles, make_tls_files
 from platform_spec import contract
-from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 
 # Endpoints that exist only inside the VPC; locally they are the servers started here.
 LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, contract.REDIS_HOST, contract.REDIS_PORT,
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     except Terminated:
         print("stopped on SIGTERM: the local platform was stopped and removed", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ One name per code, and one meaning per code across the programs, said in each pr
     4     EXIT_SERVICE_FAILED  a running workload cannot go on
     130   EXIT_INTERRUPTED     Ctrl-C (SIGINT), the shell's convention
     137   EXIT_KILLED          SIGKILL, as a killed container reports it
+    143   EXIT_TERMINATED      SIGTERM, stopped on the way, the shell's convention
 
     program                           1                            2                         3
     opscli (audit, drift, ...)        a FAIL at or above --fail-on bad option, suffix or file  a check could not look
@@ -28,9 +29,10 @@ One name per code, and one meaning per code across the programs, said in each pr
 The services are the one program with 4: the task was running and cannot go on (a job loop died, the port is
 taken), so ECS replaces it; their 3 is at start-up only. The long-running opscli.monitor consumer exits 0 when a
 signal stops it, Ctrl-C included: stopping is its normal end. The programs that treat Ctrl-C as an interruption
-(opscli, the gate, bench/suite_cpu.py and bench/flake_check.py) exit 130. 137 is only ever imitated: the services'
-crash failpoint ends the process as SIGKILL would (services/common/failpoints.py). The smaller tools (opscli.diagram,
-policies.matrix, cdk_app.source_map) use 0 and 2 alone. opscli's contract in full is its package docstring
+(opscli, the gate, bench/suite_cpu.py and bench/flake_check.py) exit 130. `python -m localenv.pipeline` stopped by
+SIGTERM stops what it started, then exits 143. 137 is only ever imitated: the services' crash failpoint ends the
+process as SIGKILL would (services/common/failpoints.py). The smaller tools (opscli.diagram, policies.matrix,
+cdk_app.source_map) use 0 and 2 alone. opscli's contract in full is its package docstring
 (`opscli --help`); README's tables say the same."""
 
 from __future__ import annotations
@@ -42,3 +44,4 @@ EXIT_INCOMPLETE = 3
 EXIT_SERVICE_FAILED = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT (2)
 EXIT_KILLED = 137  # 128 + SIGKILL (9)
+EXIT_TERMINATED = 143  # 128 + SIGTERM (15)

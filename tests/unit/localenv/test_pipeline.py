@@ -11,6 +11,7 @@ import signal
 import pytest
 
 from localenv import pipeline
+from platform_spec.exit_codes import EXIT_TERMINATED
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def pipeline_main(monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is before  # main leaves the process's SIGTERM as it found it
 
 
-def test_sigterm_stops_the_platform_and_exits_143(pipeline_main, monkeypatch, capsys):
+def test_sigterm_stops_the_platform_and_exits_terminated(pipeline_main, monkeypatch, capsys):
     stopped = []
 
     @contextlib.contextmanager
@@ -42,7 +43,7 @@ def test_sigterm_stops_the_platform_and_exits_143(pipeline_main, monkeypatch, ca
         return 0
 
     monkeypatch.setattr(pipeline, "run", run)
-    assert pipeline_main() == 128 + signal.SIGTERM
+    assert pipeline_main() == EXIT_TERMINATED
     assert stopped == ["platform"]
     assert "stopped on SIGTERM" in capsys.readouterr().err
 
