@@ -208,22 +208,19 @@ def test_a_file_planted_while_the_history_is_created_is_refused_and_the_partial_
 
 #: The writers of the concurrent test, run by a new interpreter: it has one thread, so it forks them safely (a fork
 #: of the multi-threaded test process may copy a lock another thread holds, and the child waits on it forever), and
-#: it imports opscli once for all of them. It prints their exit codes.
+#: it imports opscli and this module's `report` once for all of them. It prints their exit codes.
 _WRITERS = """\
 import multiprocessing, sys
 from pathlib import Path
 
 from opscli import history
-from opscli.model import Finding, Report
-from platform_spec.result import Status
+from tests.opscli.test_history import report
 
 
 def record_runs(path, start, runs):
     start.wait()
     for n in range(runs):
-        history.record(path, Report(command="audit", target={"suffix": "x", "stack": "TapStackx"}, findings=[
-            Finding("kms.rotation", "STK-KMS-002", Status.FAIL, f"AWS::KMS::Key Key (k-{n})", "off",
-                    severity="MEDIUM")]), 1)
+        history.record(path, report(n), 1)
 
 
 path, workers, runs = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
