@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.stand_ins import python_of, script
 
 SCRIPT = ROOT / "scripts" / "choose-python.sh"
 
@@ -19,21 +19,7 @@ SCRIPT = ROOT / "scripts" / "choose-python.sh"
 def _interpreter(path: Path, *, answers: bool) -> Path:
     """A stand-in interpreter: the script only asks whether it runs (its exit status), as a pyenv shim of a
     version that is not enabled fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\nexit {0 if answers else 1}\n")
-    path.chmod(0o755)
-    return path
-
-
-def _python(path: Path, version: tuple[int, int, int], *, releaselevel: str = "final", abiflags: str = "") -> Path:
-    """A stand-in interpreter that runs the script's check as an interpreter of `version`, `releaselevel` and
-    `abiflags` would (this one, told so)."""
-    told = (f"import sys; sys.version_info = type('V', (tuple,), {{'releaselevel': {releaselevel!r}}})"
-            f"({(*version, releaselevel, 0)!r}); sys.abiflags = {abiflags!r}; exec(sys.argv[1])")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\n[ \"$1\" = -c ] || exit 2\nexec '{sys.executable}' -c \"{told}\" \"$2\"\n")
-    path.chmod(0o755)
-    return path
+    return script(path, f"#!/bin/sh\nexit {0 if answers else 1}\n")
 
 
 @pytest.fixture
@@ -94,18 +80,18 @@ def test_a_pre_release_or_a_free_threaded_or_debug_build_is_passed_over(machine)
     """pyenv's 3.13.* holds them too, and a pre-release sorts above the final release before it."""
     _, pyenv, choose = machine
     versions = pyenv / "versions"
-    _python(versions / "3.13.2rc1" / "bin" / "python3.13", (3, 13, 2), releaselevel="candidate")
-    _python(versions / "3.13.1t" / "bin" / "python3.13", (3, 13, 1), abiflags="t")
-    _python(versions / "3.13.1-debug" / "bin" / "python3.13", (3, 13, 1), abiflags="d")
-    final = _python(versions / "3.13.1" / "bin" / "python3.13", (3, 13, 1))
-    _python(versions / "3.13.0" / "bin" / "python3.13", (3, 13, 0))
+    python_of(versions / "3.13.2rc1" / "bin" / "python3.13", "3.13.2", releaselevel="candidate")
+    python_of(versions / "3.13.1t" / "bin" / "python3.13", "3.13.1", abiflags="t")
+    python_of(versions / "3.13.1-debug" / "bin" / "python3.13", "3.13.1", abiflags="d")
+    final = python_of(versions / "3.13.1" / "bin" / "python3.13", "3.13.1")
+    python_of(versions / "3.13.0" / "bin" / "python3.13", "3.13.0")
     assert choose() == str(final)
 
 
 def test_a_313_that_says_it_is_another_version_is_passed_over(machine):
     _, pyenv, choose = machine
-    _python(pyenv / "versions" / "3.13.1" / "bin" / "python3.13", (3, 12, 1))
-    chosen = _python(pyenv / "versions" / "3.12.1" / "bin" / "python3.12", (3, 12, 1))
+    python_of(pyenv / "versions" / "3.13.1" / "bin" / "python3.13", "3.12.1")
+    chosen = python_of(pyenv / "versions" / "3.12.1" / "bin" / "python3.12", "3.12.1")
     assert choose() == str(chosen)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.stand_ins import python_of, script
 
 #: What the stand-ins do, as the real ones would for set-up: uv's `venv` a uv-made environment of the interpreter
 #: it is given (uv's pyvenv.cfg, bin/python a link to the interpreter), its `pip sync` of Checkov's lock the checkov
@@ -43,22 +44,8 @@ def _uv_version() -> str:
                 if line.startswith("UV_VERSION="))
 
 
-def _script(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
 #: A version of Python that is not this one (the environments "of another Python" say it).
 OTHER = next(v for v in ("3.12.1", "3.13.0") if v != platform.python_version())
-
-def _another_python(path: Path, version: str) -> Path:
-    """An interpreter of `version`: this one, told so, answering what set-up asks (`-c CODE`)."""
-    numbers = tuple(int(part) for part in version.split("."))
-    told = (f"import platform, sys; sys.version_info = {(*numbers, 'final', 0)!r}; "
-            f"platform.python_version = lambda: {version!r}; exec(sys.argv[1])")
-    return _script(path, f"#!/bin/sh\n[ \"$1\" = -c ] || exit 2\nexec '{sys.executable}' -c \"{told}\" \"$2\"\n")
 
 
 def _environment(path: Path, *, python: Path, by_uv: bool) -> Path:
@@ -80,9 +67,9 @@ def checkout(tmp_path) -> Path:
     for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
                  "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
-    _script(root / ".venv-tools" / "bin" / "uv", UV.replace("{uv_version}", _uv_version()))
-    _script(tmp_path / "bin" / "npm", NPM)
-    _script(tmp_path / "bin" / "node", "#!/bin/sh\n")
+    script(root / ".venv-tools" / "bin" / "uv", UV.replace("{uv_version}", _uv_version()))
+    script(tmp_path / "bin" / "npm", NPM)
+    script(tmp_path / "bin" / "node", "#!/bin/sh\n")
     return root
 
 
@@ -123,7 +110,7 @@ def test_a_first_run_makes_both_environments_and_a_second_does_nothing(checkout)
 @pytest.mark.parametrize("python", [OTHER, "a link to an uninstalled Python"])
 def test_an_environment_set_up_made_of_another_python_is_made_again(checkout, tmp_path, python):
     other = (tmp_path / "gone" / "python3" if python.startswith("a link")
-             else _another_python(tmp_path / "other" / "python3", python))
+             else python_of(tmp_path / "other" / "python3", python))
     for name in (".venv", ".venv-checkov"):
         _environment(checkout / name, python=other, by_uv=True)
     done = _setup(checkout)
@@ -134,7 +121,7 @@ def test_an_environment_set_up_made_of_another_python_is_made_again(checkout, tm
 
 
 def test_an_environment_set_up_did_not_make_of_another_python_is_refused_and_kept(checkout, tmp_path):
-    _environment(checkout / ".venv", python=_another_python(tmp_path / "other" / "python3", OTHER), by_uv=False)
+    _environment(checkout / ".venv", python=python_of(tmp_path / "other" / "python3", OTHER), by_uv=False)
     done = _setup(checkout)
     assert done.returncode == 2
     assert f".venv (Python {OTHER}) is not of" in done.stderr and "not set-up's" in done.stderr
@@ -160,7 +147,7 @@ def test_a_python_that_is_no_python_311_or_newer_is_refused_before_anything_is_r
     if python == "no such file":
         python = str(tmp_path / "python3")
     elif python[0].isdigit():
-        python = str(_another_python(tmp_path / "old" / "python3", python))
+        python = str(python_of(tmp_path / "old" / "python3", python))
     for name in (".venv", ".venv-checkov"):
         _environment(checkout / name, python=Path(sys.executable), by_uv=True)
     done = _setup(checkout, python)
@@ -172,7 +159,7 @@ def test_a_python_that_is_no_python_311_or_newer_is_refused_before_anything_is_r
 def test_a_link_to_an_environment_of_another_python_is_replaced_not_followed(checkout, tmp_path):
     """A worktree's .venv may be a link to the main checkout's: that one stays as it is."""
     shared = _environment(tmp_path / "main" / ".venv",
-                          python=_another_python(tmp_path / "other" / "python3", OTHER), by_uv=True)
+                          python=python_of(tmp_path / "other" / "python3", OTHER), by_uv=True)
     (checkout / ".venv").symlink_to(shared)
     done = _setup(checkout)
     assert done.returncode == 0, done.stderr
