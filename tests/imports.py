@@ -42,13 +42,19 @@ def _absolute(node: ast.ImportFrom, package: list[str]) -> str:
 
 
 @functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of one source file, parsed once per test process for every question asked of it."""
+    return ast.parse(path.read_bytes(), filename=str(path))
+
+
+@functools.cache
 def statements(path: Path, root: Path, *, when_imported: bool = False) -> tuple[Import, ...]:
     """The import statements of the source file at `path` (below `root`, which dotted names start from): all of
     them, also inside functions; or, `when_imported`, only those its import may run (every block but a function's
     body and the body of `if TYPE_CHECKING:`: both branches of any other if, every clause of a try, a with, a
     loop, a match, a class body)."""
     package = _package(path, root)
-    module = ast.parse(path.read_bytes(), filename=str(path))
+    module = parsed(path)
     found: list[Import] = []
 
     def add(node: ast.Import | ast.ImportFrom) -> None:

@@ -42,9 +42,12 @@ from pathlib import Path
 import pytest
 
 from platform_spec import catalog, exit_codes
-from tests.imports import statements
+from tests.imports import parsed, statements
 
 ROOT = Path(__file__).resolve().parents[2]
+# On one worker: each test parses most of the repository's sources, and a worker parses a file once (tests/imports.py
+# `parsed`), so spread over three workers the same files were parsed three times.
+pytestmark = pytest.mark.xdist_group("architecture")
 
 # Bottom to top: a package may import only packages to its left (and itself).
 LAYERS = ("platform_spec", "platform_utils", "services", "cdk_app", "policies", "opscli", "localenv")
@@ -85,12 +88,6 @@ def plant(root: Path, texts: dict[str, str]) -> None:
     for relative, text in texts.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
-
-
-@functools.cache
-def tree(path: Path) -> ast.Module:
-    """The syntax tree of one source file, parsed once for every test of the session."""
-    return ast.parse(path.read_text(), filename=str(path))
 
 
 @functools.cache
@@ -334,7 +331,7 @@ def misplaced(packages: tuple[str, ...], root: Path = ROOT) -> list[str]:
     found = []
     for path in files(packages, root):
         relative = path.relative_to(root).as_posix()
-        module = tree(path)
+        module = parsed(path)
         for line, text in data_strings(module):
             found += [f"{relative}:{line} {word!r}" for word, home in WORD_HOMES.items()
                       if word in text and relative != home]
@@ -512,7 +509,7 @@ def names_module(test_file: Path, module: Path, root: Path) -> bool:
     if dotted in text or relative.as_posix() in text:
         return True
     return any(dotted in {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
-               for node in walked(tree(test_file))
+               for node in walked(parsed(test_file))
                if isinstance(node, ast.ImportFrom) and node.module and not node.level)
 
 
@@ -631,7 +628,7 @@ def unfound_registrants(packages: tuple[str, ...], root: Path = ROOT) -> list[st
         if relative == "platform_spec/rule.py" or (path.parent == root / "platform_spec" / "rules"
                                                    and path.stem.startswith("stk_") and path.stem.isidentifier()):
             continue
-        found += [f"{relative}:{node.lineno} {name}" for node in walked(tree(path)) for name in
+        found += [f"{relative}:{node.lineno} {name}" for node in walked(parsed(path)) for name in
                   ([alias.name for alias in node.names if alias.name in REGISTRATIONS]
                    if isinstance(node, ast.ImportFrom) and node.module == "platform_spec.rule" else
                    [node.attr] if isinstance(node, ast.Attribute) and node.attr in REGISTRATIONS else [])]
