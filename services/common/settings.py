@@ -47,6 +47,7 @@ class DatabaseSettings:
     ca_bundle: str
     connect_timeout: int = 3
     statement_timeout_ms: int = 5000
+    pool_timeout_ms: int = 3000  # a request waits this long for a pooled connection, then fails (the API: a 503)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DatabaseSettings:
@@ -60,7 +61,8 @@ class DatabaseSettings:
                    name=require(env, contract.DB_NAME),
                    user=require(env, contract.DB_USERNAME), password=require(env, contract.DB_PASSWORD), ca_bundle=ca,
                    connect_timeout=integer(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
-                   statement_timeout_ms=integer(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 100, 600000))
+                   statement_timeout_ms=integer(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 100, 600000),
+                   pool_timeout_ms=integer(env, "DB_POOL_TIMEOUT_MS", 3000, 100, 60000))
 
     def conninfo(self, application: str) -> dict[str, Any]:
         """Keyword arguments for psycopg (typed as psycopg_pool types them): TLS with certificate and host-name
@@ -79,6 +81,7 @@ class RedisSettings:
     ca_bundle: str | None  # None: the system trust store (ElastiCache's certificates are publicly trusted)
     timeout_s: float = 0.25
     ttl_s: int = 300
+    retry_after_s: int = 5  # after a failure, Redis is not tried again for this long (the breaker stays open)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RedisSettings:
@@ -90,4 +93,5 @@ class RedisSettings:
         return cls(host=require(env, contract.REDIS_HOST), port=integer(env, contract.REDIS_PORT, 6379, 1, 65535),
                    password=require(env, contract.REDIS_AUTH_TOKEN), ca_bundle=ca,
                    timeout_s=integer(env, "REDIS_TIMEOUT_MS", 250, 10, 10000) / 1000,
-                   ttl_s=integer(env, "CACHE_TTL_SECONDS", 300, 1, 86400))
+                   ttl_s=integer(env, "CACHE_TTL_SECONDS", 300, 1, 86400),
+                   retry_after_s=integer(env, "CACHE_RETRY_SECONDS", 5, 1, 300))

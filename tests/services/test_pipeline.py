@@ -41,7 +41,10 @@ def api(platform, _apis) -> tuple[ServiceProcess, str]:
     """The module's API process and its base URL, started again if a test before stopped it: the tests do not
     depend on their order (pytest-testmon runs a module's fastest tests first, the SIGTERM test among them)."""
     if not _apis or _apis[-1][0].process.poll() is not None:
-        process, base = platform.start_api()
+        # Shorter waits than the defaults, which the tests of a database or cache down wait out: its breaker tries
+        # Redis again 1 s after a failure (CACHE_RETRY_SECONDS, 5 s by default), and a request waits 1 s for a
+        # pooled connection before its 503 (DB_POOL_TIMEOUT_MS, 3 s by default).
+        process, base = platform.start_api(CACHE_RETRY_SECONDS="1", DB_POOL_TIMEOUT_MS="1000")
         assert process.process.poll() is None, process.records
         _apis.append((process, base))
     return _apis[-1]

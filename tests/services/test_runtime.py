@@ -4,7 +4,9 @@ processes: tests/services/test_pipeline.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
+import threading
 
 import pytest
 
@@ -40,3 +42,17 @@ def test_run_service_exits_4_when_the_service_fails(monkeypatch):
         raise ServiceFailed("1 job loop(s) died: OSError")
 
     assert runtime.run_service("test", lambda: object(), serve, pool_size=lambda s: 1) == EXIT_SERVICE_FAILED
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_request_waits_for_a_pooled_connection_as_long_as_the_settings_say(db_settings, log, asynchronous):
+    """DB_POOL_TIMEOUT_MS reaches the worker's pool and the API's alike (3 s unless set)."""
+    assert db_settings.pool_timeout_ms == 3000
+    settings = dataclasses.replace(db_settings, pool_timeout_ms=1234)
+    made = runtime.migrated_pool(settings, "pool-timeout-test", log, threading.Event(), max_size=1,
+                                 asynchronous=asynchronous)
+    try:
+        assert made is not None and made.timeout == 1.234
+    finally:
+        if made is not None and not asynchronous:
+            made.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.cache import AsyncCache, Cache
 from services.common.settings import DatabaseSettings, RedisSettings, SettingsError
 
 
@@ -15,6 +16,7 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
     ({"DB_PORT": "\uff15\uff14\uff13\uff12"}, "DB_PORT must be an integer in ASCII digits"),  # int() reads it
     ({"DB_PORT": "5_432"}, "DB_PORT must be an integer in ASCII digits"),
     ({"DB_PORT": "70000"}, "DB_PORT must be between 1 and 65535"),
+    ({"DB_POOL_TIMEOUT_MS": "50"}, "DB_POOL_TIMEOUT_MS must be between 100 and 60000"),
     ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
 ])
 def test_database_settings_refuse_missing_or_weak_values(postgres, change, message):
@@ -27,6 +29,7 @@ def test_database_settings_refuse_missing_or_weak_values(postgres, change, messa
     ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
     ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
     ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
+    ({"CACHE_RETRY_SECONDS": "0"}, "CACHE_RETRY_SECONDS must be between"),
 ])
 def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, message):
     with pytest.raises(SettingsError, match=message):
@@ -36,3 +39,11 @@ def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, mess
 def test_settings_never_show_credentials(db_settings, redis_settings):
     assert db_settings.password not in repr(db_settings)
     assert redis_settings.password not in repr(redis_settings)
+
+
+def test_both_caches_stay_off_redis_for_the_configured_retry_after_a_failure(redis_server, log):
+    """CACHE_RETRY_SECONDS: how long the breaker stays open after a failure (5 s unless set)."""
+    assert RedisSettings.from_env(redis_server.environment()).retry_after_s == 5
+    settings = RedisSettings.from_env({**redis_server.environment(), "CACHE_RETRY_SECONDS": "7"})
+    assert Cache(settings, log).breaker.open_for_s == AsyncCache(settings, log).breaker.open_for_s == 7
+    assert Cache(settings, log, open_for_s=3600).breaker.open_for_s == 3600
