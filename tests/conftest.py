@@ -180,6 +180,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         elif item.get_closest_marker("xdist_group") is None and _module_fixtures(item):
             item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__}"))
     items.sort(key=lambda item: item.get_closest_marker("synth") is not None)
+    if hasattr(items[0].config if items else None, "workerinput"):
+        items[:] = spread_out(items)
+
+
+def spread_out(items: list[pytest.Item]) -> list[pytest.Item]:
+    """`items`, each file's tests of no xdist group spread over the stretch of such tests (the k-th of a file's n
+    at (k + 0.5) / n), the needs-a-template order kept; the tests of a group stay as they are. pytest-xdist hands
+    out tests of no group in collection order, so each file's ran in one stretch on every worker at once: the
+    workloads' tests (tests/services), which mostly wait on servers and time-outs, left the cores idle together.
+    A test of no group asks for no fixture of module scope (pytest_collection_modifyitems), so running it
+    elsewhere in the order makes nothing twice. Every worker collects the same order: it depends on the items
+    alone."""
+    single = [item for item in items if item.get_closest_marker("xdist_group") is None]
+    by_file: dict[tuple[bool, str], list[pytest.Item]] = {}
+    for item in single:
+        by_file.setdefault((item.get_closest_marker("synth") is not None, item.nodeid.split("::", 1)[0]),
+                           []).append(item)
+    placed = sorted(((needs, (k + 0.5) / len(tests), n) for (needs, _), tests in by_file.items()
+                     for k, n in enumerate(tests)), key=lambda p: (p[0], p[1]))
+    order = iter(item for *_, item in placed)
+    return [next(order) if item.get_closest_marker("xdist_group") is None else item for item in items]
 
 
 def _module_fixtures(item: pytest.Item) -> list[str]:
@@ -655,3 +676,4 @@ def restored_deployment(local_deployment, baseline_posture, restore_check) -> Lo
     planner cannot place on the stack makes every check of the audit, the drift and the rotate-check be compared
     with the session's start instead (`assert_restored`). Otherwise the test fails."""
     return local_deployment
+

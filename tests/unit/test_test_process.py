@@ -1,12 +1,12 @@
-"""The test processes' own garbage-collection settings (tests/conftest.py): they must make the suite cheaper
-without hiding anything a test would otherwise see."""
+"""The test processes' own settings (tests/conftest.py), garbage collection and the order of the tests: they must
+make the suite cheaper without hiding anything a test would otherwise see or running anything twice."""
 
 from __future__ import annotations
 
 import gc
 import sys
 
-from tests.conftest import GC_THRESHOLDS, settle_garbage_at_exit
+from tests.conftest import GC_THRESHOLDS, settle_garbage_at_exit, spread_out
 
 
 def test_this_test_process_collects_with_the_suites_thresholds():
@@ -54,3 +54,29 @@ def test_a_test_process_leaves_no_history_directory_behind(tmp_path):
     history = Path(run.stdout.strip())
     assert history.parent.parent == tmp_path and history.parent.name.startswith("opscli-history-")
     assert not history.parent.exists() and list(tmp_path.iterdir()) == []
+
+
+class _Item:
+    """What spread_out reads of a test: its node id and its markers (xdist_group, synth)."""
+
+    def __init__(self, nodeid: str, *markers: str) -> None:
+        self.nodeid, self.markers = nodeid, markers
+
+    def get_closest_marker(self, name: str) -> str | None:
+        return name if name in self.markers else None
+
+    def __repr__(self) -> str:
+        return self.nodeid
+
+
+def test_each_files_tests_of_no_group_are_spread_out_and_the_groups_stay_in_place():
+    items = [*(_Item(f"tests/a.py::t{n}") for n in range(4)), _Item("tests/g.py::t0", "xdist_group"),
+             *(_Item(f"tests/b.py::t{n}") for n in range(2)), _Item("tests/g.py::t1", "xdist_group"),
+             _Item("tests/s.py::t0", "synth"), _Item("tests/s.py::t1", "synth")]
+    spread = spread_out(items)
+    assert sorted(map(repr, spread)) == sorted(map(repr, items)) and len(spread) == len(items)  # each once
+    assert [repr(i) for i in spread] == [
+        "tests/a.py::t0", "tests/b.py::t0", "tests/a.py::t1", "tests/a.py::t2", "tests/g.py::t0",
+        "tests/b.py::t1", "tests/a.py::t3", "tests/g.py::t1",  # a group's tests keep their places
+        "tests/s.py::t0", "tests/s.py::t1"]  # those that need the template still last
+    assert spread_out(items) == spread  # every worker collects the same order
