@@ -172,7 +172,8 @@ def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api):
         mark = len(api_process.records)
         status, headers, body = get_json(f"{base}/videos/{vid}")
         assert status == 200 and headers["X-Cache"] == "BYPASS" and body["id"] == vid
-        api_process.wait_for(lambda r: r.get("event") == "cache_unavailable", 10, start=mark)
+        outage = api_process.wait_for(lambda r: r.get("event") == "cache_unavailable", 10, start=mark)
+        assert outage["retry_in_s"] == 1  # the `api` fixture's CACHE_RETRY_SECONDS reached the process's breaker
         api_process.wait_for(lambda r: "CacheBypass" in r, 10, start=mark)
         assert get_json(f"{base}/videos/popular")[0] == 503
     finally:
