@@ -29,7 +29,7 @@ def test_database_settings_refuse_missing_or_weak_values(postgres, change, messa
     ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
     ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
     ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
-    ({"CACHE_RETRY_SECONDS": "0"}, "CACHE_RETRY_SECONDS must be between"),
+    ({"CACHE_RETRY_SECONDS": "0"}, "CACHE_RETRY_SECONDS must be between 1 and 300"),
 ])
 def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, message):
     with pytest.raises(SettingsError, match=message):
