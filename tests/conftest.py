@@ -676,4 +676,3 @@ def restored_deployment(local_deployment, baseline_posture, restore_check) -> Lo
     planner cannot place on the stack makes every check of the audit, the drift and the rotate-check be compared
     with the session's start instead (`assert_restored`). Otherwise the test fails."""
     return local_deployment
-
