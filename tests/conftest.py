@@ -187,11 +187,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def spread_out(items: list[pytest.Item]) -> list[pytest.Item]:
     """`items`, each file's tests of no xdist group spread over the stretch of such tests (the k-th of a file's n
     at (k + 0.5) / n), the needs-a-template order kept; the tests of a group stay as they are. pytest-xdist hands
-    out tests of no group in collection order, so each file's ran in one stretch on every worker at once: the
-    workloads' tests (tests/services), which mostly wait on servers and time-outs, left the cores idle together.
-    A test of no group asks for no fixture of module scope (pytest_collection_modifyitems), so running it
-    elsewhere in the order makes nothing twice. Every worker collects the same order: it depends on the items
-    alone."""
+    out tests of no group in collection order: in file order, the tests of one file, such as the workloads' (which
+    mostly wait on servers and time-outs), would run on every worker at the same time and leave the cores idle
+    together. A test of no group asks for no fixture of module scope (pytest_collection_modifyitems), so running
+    it elsewhere in the order makes nothing twice. Every worker collects the same order: it depends on the items
+    alone. (Under --affected, pytest-testmon's own order comes after this one.)"""
     single = [item for item in items if item.get_closest_marker("xdist_group") is None]
     by_file: dict[tuple[bool, str], list[pytest.Item]] = {}
     for item in single:

@@ -43,7 +43,8 @@ def _absolute(node: ast.ImportFrom, package: list[str]) -> str:
 
 @functools.cache
 def parsed(path: Path) -> ast.Module:
-    """The syntax tree of one source file, parsed once per test process for every question asked of it."""
+    """The syntax tree of one source file, parsed once per test process for every test that walks it (kept: the
+    architecture tests walk each file several times)."""
     return ast.parse(path.read_bytes(), filename=str(path))
 
 
@@ -54,7 +55,7 @@ def statements(path: Path, root: Path, *, when_imported: bool = False) -> tuple[
     body and the body of `if TYPE_CHECKING:`: both branches of any other if, every clause of a try, a with, a
     loop, a match, a class body)."""
     package = _package(path, root)
-    module = parsed(path)
+    module = ast.parse(path.read_bytes(), filename=str(path))
     found: list[Import] = []
 
     def add(node: ast.Import | ast.ImportFrom) -> None:

@@ -93,7 +93,7 @@ class Cache:
                  client: redis.Redis | None = None) -> None:
         self.settings, self.logger = settings, logger
         self.client = client or redis.Redis(**client_options(settings))
-        self.breaker = Breaker(logger, settings.retry_after_s if open_for_s is None else open_for_s)
+        self.breaker = Breaker(logger, settings.breaker_open_s if open_for_s is None else open_for_s)
         self._get_and_count = self.client.register_script(GET_AND_COUNT)
 
     @property
@@ -148,7 +148,7 @@ class AsyncCache:
     def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float | None = None) -> None:
         self.settings, self.logger = settings, logger
         self.redis = AutoPipeline(settings)
-        self.breaker = Breaker(logger, settings.retry_after_s if open_for_s is None else open_for_s)
+        self.breaker = Breaker(logger, settings.breaker_open_s if open_for_s is None else open_for_s)
 
     async def warm(self) -> None:
         """Connect now (the API's start), not under the first burst of requests, and load the script. Redis

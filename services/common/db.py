@@ -57,8 +57,8 @@ def connect(settings: DatabaseSettings, application: str) -> psycopg.Connection:
     return psycopg.connect(**settings.conninfo(application))
 
 
-def pool(settings: DatabaseSettings, application: str, *, min_size: int = 1, max_size: int = 8,
-         timeout: float = 3.0) -> ConnectionPool:
+def pool(settings: DatabaseSettings, application: str, *, timeout: float, min_size: int = 1,
+         max_size: int = 8) -> ConnectionPool:
     """A pool that opens lazily (a task starts even while the database is down) and checks connections."""
     return ConnectionPool(kwargs=settings.conninfo(application), min_size=min_size, max_size=max_size,
                           timeout=timeout, open=False, check=ConnectionPool.check_connection,
@@ -87,8 +87,8 @@ class CheckAfterIdle:
             await AsyncConnectionPool.check_connection(conn)
 
 
-def async_pool(settings: DatabaseSettings, application: str, *, min_size: int = 1, max_size: int = 8,
-               timeout: float = 3.0, idle_check_s: float = IDLE_CHECK_S) -> AsyncConnectionPool:
+def async_pool(settings: DatabaseSettings, application: str, *, timeout: float, min_size: int = 1,
+               max_size: int = 8, idle_check_s: float = IDLE_CHECK_S) -> AsyncConnectionPool:
     """The API's pool, for its event loop (a query waits on the loop, never in a thread). Unopened: open it on
     the loop that uses it (`await pool.open()`), lazily as `pool` (a task starts even while the database is
     down). Autocommit: the API only reads, one statement at a time, so a read is one round trip (no BEGIN

@@ -81,7 +81,7 @@ class RedisSettings:
     ca_bundle: str | None  # None: the system trust store (ElastiCache's certificates are publicly trusted)
     timeout_s: float = 0.25
     ttl_s: int = 300
-    retry_after_s: int = 5  # after a failure, Redis is not tried again for this long (the breaker stays open)
+    breaker_open_s: int = 5  # after a failure, Redis is not tried again for this long (the breaker stays open)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RedisSettings:
@@ -94,4 +94,4 @@ class RedisSettings:
                    password=require(env, contract.REDIS_AUTH_TOKEN), ca_bundle=ca,
                    timeout_s=integer(env, "REDIS_TIMEOUT_MS", 250, 10, 10000) / 1000,
                    ttl_s=integer(env, "CACHE_TTL_SECONDS", 300, 1, 86400),
-                   retry_after_s=integer(env, "CACHE_RETRY_SECONDS", 5, 1, 300))
+                   breaker_open_s=integer(env, "CACHE_BREAKER_SECONDS", 5, 1, 300))

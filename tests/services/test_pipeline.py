@@ -42,9 +42,9 @@ def api(platform, _apis) -> tuple[ServiceProcess, str]:
     depend on their order (pytest-testmon runs a module's fastest tests first, the SIGTERM test among them)."""
     if not _apis or _apis[-1][0].process.poll() is not None:
         # Shorter waits than the defaults, which the tests of a database or cache down wait out: its breaker tries
-        # Redis again 1 s after a failure (CACHE_RETRY_SECONDS, 5 s by default), and a request waits 1 s for a
+        # Redis again 1 s after a failure (CACHE_BREAKER_SECONDS, 5 s by default), and a request waits 1 s for a
         # pooled connection before its 503 (DB_POOL_TIMEOUT_MS, 3 s by default).
-        process, base = platform.start_api(CACHE_RETRY_SECONDS="1", DB_POOL_TIMEOUT_MS="1000")
+        process, base = platform.start_api(CACHE_BREAKER_SECONDS="1", DB_POOL_TIMEOUT_MS="1000")
         assert process.process.poll() is None, process.records
         _apis.append((process, base))
     return _apis[-1]
@@ -173,7 +173,7 @@ def test_redis_down_the_api_serves_from_postgres_and_says_so(platform, api):
         status, headers, body = get_json(f"{base}/videos/{vid}")
         assert status == 200 and headers["X-Cache"] == "BYPASS" and body["id"] == vid
         outage = api_process.wait_for(lambda r: r.get("event") == "cache_unavailable", 10, start=mark)
-        assert outage["retry_in_s"] == 1  # the `api` fixture's CACHE_RETRY_SECONDS reached the process's breaker
+        assert outage["retry_in_s"] == 1  # the `api` fixture's CACHE_BREAKER_SECONDS reached the process's breaker
         api_process.wait_for(lambda r: "CacheBypass" in r, 10, start=mark)
         assert get_json(f"{base}/videos/popular")[0] == 503
     finally:

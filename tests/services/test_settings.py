@@ -29,7 +29,7 @@ def test_database_settings_refuse_missing_or_weak_values(postgres, change, messa
     ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
     ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
     ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
-    ({"CACHE_RETRY_SECONDS": "0"}, "CACHE_RETRY_SECONDS must be between 1 and 300"),
+    ({"CACHE_BREAKER_SECONDS": "0"}, "CACHE_BREAKER_SECONDS must be between 1 and 300"),
 ])
 def test_redis_settings_refuse_missing_or_weak_values(redis_server, change, message):
     with pytest.raises(SettingsError, match=message):
@@ -42,8 +42,8 @@ def test_settings_never_show_credentials(db_settings, redis_settings):
 
 
 def test_both_caches_stay_off_redis_for_the_configured_retry_after_a_failure(redis_server, log):
-    """CACHE_RETRY_SECONDS: how long the breaker stays open after a failure (5 s unless set)."""
-    assert RedisSettings.from_env(redis_server.environment()).retry_after_s == 5
-    settings = RedisSettings.from_env({**redis_server.environment(), "CACHE_RETRY_SECONDS": "7"})
+    """CACHE_BREAKER_SECONDS: how long the breaker stays open after a failure (5 s unless set)."""
+    assert RedisSettings.from_env(redis_server.environment()).breaker_open_s == 5
+    settings = RedisSettings.from_env({**redis_server.environment(), "CACHE_BREAKER_SECONDS": "7"})
     assert Cache(settings, log).breaker.open_for_s == AsyncCache(settings, log).breaker.open_for_s == 7
     assert Cache(settings, log, open_for_s=3600).breaker.open_for_s == 3600

@@ -45,8 +45,8 @@ from platform_spec import catalog, exit_codes
 from tests.imports import parsed, statements
 
 ROOT = Path(__file__).resolve().parents[2]
-# On one worker: each test parses most of the repository's sources, and a worker parses a file once (tests/imports.py
-# `parsed`), so spread over three workers the same files were parsed three times.
+# On one worker: the tests walk most of the repository's sources, which a worker parses once (tests/imports.py
+# `parsed`); on every worker, each would parse them all.
 pytestmark = pytest.mark.xdist_group("architecture")
 
 # Bottom to top: a package may import only packages to its left (and itself).
