@@ -89,11 +89,10 @@ class Breaker:
 class Cache:
     """The blocking client (the worker's write-through; tests)."""
 
-    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float | None = None,
-                 client: redis.Redis | None = None) -> None:
+    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, client: redis.Redis | None = None) -> None:
         self.settings, self.logger = settings, logger
         self.client = client or redis.Redis(**client_options(settings))
-        self.breaker = Breaker(logger, settings.breaker_open_s if open_for_s is None else open_for_s)
+        self.breaker = Breaker(logger, settings.breaker_open_s)
         self._get_and_count = self.client.register_script(GET_AND_COUNT)
 
     @property
@@ -145,10 +144,10 @@ class AsyncCache:
     request waiting on Redis holds no thread, no lock and no pooled connection. Same keys, script, timeouts
     and breaker as `Cache`. A hit is the cached entry's JSON as stored (bytes), answered without decoding."""
 
-    def __init__(self, settings: RedisSettings, logger: JsonLogger, *, open_for_s: float | None = None) -> None:
+    def __init__(self, settings: RedisSettings, logger: JsonLogger) -> None:
         self.settings, self.logger = settings, logger
         self.redis = AutoPipeline(settings)
-        self.breaker = Breaker(logger, settings.breaker_open_s if open_for_s is None else open_for_s)
+        self.breaker = Breaker(logger, settings.breaker_open_s)
 
     async def warm(self) -> None:
         """Connect now (the API's start), not under the first burst of requests, and load the script. Redis

@@ -61,8 +61,8 @@ def migrated_pool(settings: DatabaseSettings, application: str, logger: JsonLogg
     else:
         return None
     if asynchronous:
-        return db.async_pool(settings, application, max_size=max_size, timeout=settings.pool_timeout_ms / 1000)
-    pool = db.pool(settings, application, max_size=max_size, timeout=settings.pool_timeout_ms / 1000)
+        return db.async_pool(settings, application, max_size=max_size, timeout=settings.pool_timeout_s)
+    pool = db.pool(settings, application, max_size=max_size, timeout=settings.pool_timeout_s)
     pool.open(wait=False)
     return pool
 

@@ -47,7 +47,7 @@ class DatabaseSettings:
     ca_bundle: str
     connect_timeout: int = 3
     statement_timeout_ms: int = 5000
-    pool_timeout_ms: int = 3000  # a request waits this long for a pooled connection, then fails (the API: a 503)
+    pool_timeout_s: float = 3.0  # a request waits this long for a pooled connection, then fails (the API: a 503)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DatabaseSettings:
@@ -62,7 +62,7 @@ class DatabaseSettings:
                    user=require(env, contract.DB_USERNAME), password=require(env, contract.DB_PASSWORD), ca_bundle=ca,
                    connect_timeout=integer(env, "DB_CONNECT_TIMEOUT", 3, 1, 60),
                    statement_timeout_ms=integer(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 100, 600000),
-                   pool_timeout_ms=integer(env, "DB_POOL_TIMEOUT_MS", 3000, 100, 60000))
+                   pool_timeout_s=integer(env, "DB_POOL_TIMEOUT_MS", 3000, 100, 60000) / 1000)
 
     def conninfo(self, application: str) -> dict[str, Any]:
         """Keyword arguments for psycopg (typed as psycopg_pool types them): TLS with certificate and host-name

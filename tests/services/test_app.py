@@ -3,6 +3,7 @@ cache-aside, degraded modes. Served over HTTP: test_server.py; its OpenAPI descr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import uuid
@@ -145,7 +146,8 @@ def test_a_hung_redis_costs_one_short_timeout_then_nothing(api_pool, stored, red
     listener.listen()  # accepts, never answers the TLS handshake
     try:
         log = LogSink()
-        cache = AsyncCache(down_settings(redis_settings, listener.getsockname()[1]), log, open_for_s=3600)
+        cache = AsyncCache(dataclasses.replace(down_settings(redis_settings, listener.getsockname()[1]),
+                                               breaker_open_s=3600), log)
         failures = []
         failed = cache.breaker.failed
         cache.breaker.failed = lambda what, exc: failures.append(exc) or failed(what, exc)

@@ -4,7 +4,6 @@ processes: tests/services/test_pipeline.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 
@@ -13,6 +12,7 @@ import pytest
 from platform_spec.exit_codes import EXIT_SERVICE_FAILED
 from services.common import runtime
 from services.common.runtime import ServiceFailed
+from tests.services.conftest import settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +45,10 @@ def test_run_service_exits_4_when_the_service_fails(monkeypatch):
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
-def test_a_request_waits_for_a_pooled_connection_as_long_as_the_settings_say(db_settings, log, asynchronous):
+def test_a_request_waits_for_a_pooled_connection_as_long_as_the_settings_say(postgres, log, asynchronous):
     """DB_POOL_TIMEOUT_MS reaches the worker's pool and the API's alike (3 s unless set)."""
-    assert db_settings.pool_timeout_ms == 3000
-    settings = dataclasses.replace(db_settings, pool_timeout_ms=1234)
+    assert settings_for(postgres).pool_timeout_s == 3.0
+    settings = settings_for(postgres, DB_POOL_TIMEOUT_MS="1234")
     made = runtime.migrated_pool(settings, "pool-timeout-test", log, threading.Event(), max_size=1,
                                  asynchronous=asynchronous)
     try:
