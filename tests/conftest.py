@@ -185,22 +185,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def spread_out(items: list[pytest.Item]) -> list[pytest.Item]:
-    """`items`, each file's tests of no xdist group spread over the stretch of such tests (the k-th of a file's n
-    at (k + 0.5) / n), the needs-a-template order kept; the tests of a group stay as they are. pytest-xdist hands
-    out tests of no group in collection order: in file order, the tests of one file, such as the workloads' (which
-    mostly wait on servers and time-outs), would run on every worker at the same time and leave the cores idle
-    together. A test of no group asks for no fixture of module scope (pytest_collection_modifyitems), so running
-    it elsewhere in the order makes nothing twice. Every worker collects the same order: it depends on the items
-    alone. (Under --affected, pytest-testmon's own order comes after this one.)"""
-    single = [item for item in items if item.get_closest_marker("xdist_group") is None]
-    by_file: dict[tuple[bool, str], list[pytest.Item]] = {}
-    for item in single:
-        by_file.setdefault((item.get_closest_marker("synth") is not None, item.nodeid.split("::", 1)[0]),
-                           []).append(item)
-    placed = sorted(((needs, (k + 0.5) / len(tests), n) for (needs, _), tests in by_file.items()
-                     for k, n in enumerate(tests)), key=lambda p: (p[0], p[1]))
-    order = iter(item for *_, item in placed)
-    return [next(order) if item.get_closest_marker("xdist_group") is None else item for item in items]
+    """`items` in the order pytest-xdist should hand them out: the tests of an xdist group first, as they were;
+    then the tests of no group, those that need no template before those that do, in each stretch each file's
+    tests spread over it (the k-th of a file's n at (k + 0.5) / n). pytest-xdist's loadgroup hands out the groups
+    by their number of tests, then every unit of one test (a group of one, or a test of no group) in collection
+    order. A group of one owns a deployment or a module's fixture and costs seconds: among the tests of no group
+    that need the template (most of them cost milliseconds), it ran alone at the run's end (bench/README.md, s49).
+    The tests of no group, in file order, would run a file such as the workloads' (which mostly wait on servers and
+    time-outs) on every worker at the same time and leave the cores idle together. A test of no group asks for no
+    fixture of module scope (pytest_collection_modifyitems), so running it elsewhere in the order makes nothing
+    twice. Every worker collects the same order: it depends on the items alone. (Under --affected, pytest-testmon's
+    own order comes after this one.)"""
+    ordered = [item for item in items if item.get_closest_marker("xdist_group")]
+    for needs_template in (False, True):
+        by_file: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            if item.get_closest_marker("xdist_group") is None \
+                    and (item.get_closest_marker("synth") is not None) is needs_template:
+                by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        placed = sorted((((k + 0.5) / len(tests), item) for tests in by_file.values() for k, item in enumerate(tests)),
+                        key=lambda place: place[0])  # stable: a tie keeps the files' order
+        ordered += [item for _, item in placed]
+    return ordered
 
 
 def _module_fixtures(item: pytest.Item) -> list[str]:

@@ -69,14 +69,15 @@ class _Item:
         return self.nodeid
 
 
-def test_each_files_tests_of_no_group_are_spread_out_and_the_groups_stay_in_place():
+def test_the_groups_come_first_and_each_files_tests_of_no_group_are_spread_out():
     items = [*(_Item(f"tests/a.py::t{n}") for n in range(4)), _Item("tests/g.py::t0", "xdist_group"),
              *(_Item(f"tests/b.py::t{n}") for n in range(2)), _Item("tests/g.py::t1", "xdist_group"),
-             _Item("tests/s.py::t0", "synth"), _Item("tests/s.py::t1", "synth")]
+             _Item("tests/s.py::t0", "synth"), _Item("tests/s.py::t1", "synth"),
+             _Item("tests/d.py::t0", "synth", "xdist_group")]
     spread = spread_out(items)
     assert sorted(map(repr, spread)) == sorted(map(repr, items)) and len(spread) == len(items)  # each once
     assert [repr(i) for i in spread] == [
-        "tests/a.py::t0", "tests/b.py::t0", "tests/a.py::t1", "tests/a.py::t2", "tests/g.py::t0",
-        "tests/b.py::t1", "tests/a.py::t3", "tests/g.py::t1",  # a group's tests keep their places
-        "tests/s.py::t0", "tests/s.py::t1"]  # those that need the template still last
+        "tests/g.py::t0", "tests/g.py::t1", "tests/d.py::t0",  # the groups' tests first, in their order
+        "tests/a.py::t0", "tests/b.py::t0", "tests/a.py::t1", "tests/a.py::t2", "tests/b.py::t1", "tests/a.py::t3",
+        "tests/s.py::t0", "tests/s.py::t1"]  # of the others, those that need the template last
     assert spread_out(items) == spread  # every worker collects the same order
