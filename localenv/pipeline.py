@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,19 @@ from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EX
 # Endpoints that exist only inside the VPC; locally they are the servers started here.
 LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, contract.REDIS_HOST, contract.REDIS_PORT,
                    contract.REDIS_CA_BUNDLE)
+
+#: What a service process keeps of the caller's environment: what any process needs to run here (its programs, its
+#: home and temporary directory, its locale and time zone, the Python it runs in, and coverage's hooks when a test
+#: run measures it). Nothing else: ECS gives a task its task definition's environment and secrets alone, so no
+#: variable of the caller's shell (a service setting such as CACHE_BREAKER_SECONDS, an AWS_PROFILE or an
+#: AWS_ENDPOINT_URL_<SERVICE>) changes what the local platform runs or where its calls go.
+INHERITED = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV"})
+INHERITED_PREFIXES = ("LC_", "PYTHON", "COVERAGE_")
+
+
+def inherited(environment: Mapping[str, str]) -> dict[str, str]:
+    """The part of `environment` a service process keeps (INHERITED)."""
+    return {k: v for k, v in environment.items() if k in INHERITED or k.startswith(INHERITED_PREFIXES)}
 
 
 class ServiceProcess:
@@ -137,7 +150,7 @@ class LocalPlatform:
         return env
 
     def service_environment(self, family_key: str, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "STREAMTECH_"))}
+        env = inherited(os.environ)
         env.update(self.task_environment(family_key))
         env.update({k: v for k, v in {**self.postgres.environment(), **self.redis.environment()}.items()
                     if k in LOCAL_OVERRIDES})

@@ -56,3 +56,31 @@ def test_sigterm_after_the_run_began_to_stop_is_ignored(pipeline_main, monkeypat
 
     monkeypatch.setattr(pipeline, "run", run)
     assert pipeline_main() == 0
+
+
+def test_a_service_keeps_of_the_callers_environment_only_what_any_process_needs(monkeypatch, tmp_path):
+    """ECS gives a task its task definition's environment and secrets alone: a setting, a profile or an endpoint in
+    the caller's shell never reaches the local services; what a process needs to run (and coverage's hook) does."""
+    from types import SimpleNamespace
+
+    from cdk_app.config import AppConfig
+
+    caller = {"CACHE_BREAKER_SECONDS": "300", "DB_POOL_TIMEOUT_MS": "60000", "WORKER_WAIT_SECONDS": "20",
+              "STREAMTECH_FAILPOINTS": "crash_after_store", "AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "t",
+              "AWS_ENDPOINT_URL_SQS": "https://sqs.ap-northeast-1.amazonaws.com", "HTTPS_PROXY": "http://proxy:3128",
+              "PATH": "/bin:/usr/bin", "HOME": str(tmp_path), "LC_ALL": "C.UTF-8", "PYTHONPATH": "/src",
+              "COVERAGE_PROCESS_START": "/src/pyproject.toml"}
+    monkeypatch.setattr(pipeline.os, "environ", caller)
+    platform = pipeline.LocalPlatform(
+        config=AppConfig.for_suffix("test"), endpoint="https://127.0.0.1:1", tls=SimpleNamespace(ca=tmp_path / "ca"),
+        outputs={}, session=None, postgres=SimpleNamespace(environment=dict), redis=SimpleNamespace(environment=dict),
+        scratch=tmp_path, workdir=tmp_path, secret_value=lambda *_: "")
+    monkeypatch.setattr(platform, "task_environment", lambda family: {"CACHE_TTL_SECONDS": "300"})
+    env = platform.service_environment("metadata-api", PORT="8080")
+    for name in ("PATH", "HOME", "LC_ALL", "PYTHONPATH", "COVERAGE_PROCESS_START"):
+        assert env[name] == caller[name], name
+    for name in ("CACHE_BREAKER_SECONDS", "DB_POOL_TIMEOUT_MS", "STREAMTECH_FAILPOINTS", "AWS_PROFILE",
+                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SQS", "HTTPS_PROXY"):
+        assert name not in env, name
+    assert env["WORKER_WAIT_SECONDS"] == "2" and env["CACHE_TTL_SECONDS"] == "300" and env["PORT"] == "8080"
+    assert env["AWS_ENDPOINT_URL"] == "https://127.0.0.1:1"
