@@ -38,3 +38,15 @@ def whole(text: object, low: int = 0, high: int | None = None) -> int | None:
         return None
     value = int(significant or "0")  # int() counts leading zeros toward its 4,300-digit limit
     return value if low <= value and (high is None or value <= high) else None
+
+
+#: The most characters of a refused text a message quotes.
+QUOTED_CHARACTERS = 40
+
+
+def quoted(text: str) -> str:
+    """`text` as a message that refuses it quotes it: its repr, cut to QUOTED_CHARACTERS characters with how many it
+    had (a setting or a query parameter can be any length; the message stays one readable line)."""
+    if len(text) <= QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"

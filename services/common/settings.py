@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_spec import contract
-from platform_utils.numbers import whole
+from platform_utils.numbers import quoted, whole
 
 # The RDS CA bundle shipped in the images (services/*/Dockerfile fetches Amazon's global bundle).
 DEFAULT_DB_CA_BUNDLE = "/app/certs/rds-global-bundle.pem"
@@ -31,7 +31,7 @@ def integer(env: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = env.get(name, str(default))
     value = whole(raw)
     if value is None:
-        raise SettingsError(f"{name} must be an integer in ASCII digits, got {raw!r}")
+        raise SettingsError(f"{name} must be an integer in ASCII digits, got {quoted(raw)}")
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from platform_utils.numbers import whole
+from platform_utils.numbers import quoted, whole
 from services.common import videos
 from services.common.cache import AsyncCache, CacheUnavailable, entry_of
 from services.common.log import JsonLogger
@@ -78,7 +78,7 @@ def _limit(query: dict[str, list[str]], default: int, high: int) -> int:
     raw = query.get("limit", [str(default)])[-1]
     limit = whole(raw, 1, high)
     if limit is None:
-        raise ValueError(f"limit must be an integer from 1 to {high}, got {raw!r}")
+        raise ValueError(f"limit must be an integer from 1 to {high}, got {quoted(raw)}")
     return limit
 
 

@@ -17,6 +17,8 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
     ({"DB_PORT": "5_432"}, "DB_PORT must be an integer in ASCII digits"),
     ({"DB_PORT": "70000"}, "DB_PORT must be between 1 and 65535"),
     ({"DB_POOL_TIMEOUT_MS": "50"}, "DB_POOL_TIMEOUT_MS must be between 100 and 60000"),
+    ({"DB_POOL_TIMEOUT_MS": "x" * 5000}, r"^DB_POOL_TIMEOUT_MS must be an integer in ASCII digits, got 'x{40}'\.\.\. "
+                                         r"\(5,000 characters\)$"),  # a long value is cut, not echoed whole
     ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
 ])
 def test_database_settings_refuse_missing_or_weak_values(postgres, change, message):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from platform_utils.numbers import MAX_DIGITS, digits, whole
+from platform_utils.numbers import MAX_DIGITS, QUOTED_CHARACTERS, digits, quoted, whole
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -43,3 +43,9 @@ def test_whole_never_raises_and_answers_only_what_int_reads_from_ascii_digits(te
     else:
         assert readable.isascii() and readable.isdigit() and value == int(readable)
         assert low <= value and (high is None or value <= high)
+
+
+def test_a_refused_text_is_quoted_whole_when_short_and_cut_with_its_length_when_long():
+    assert quoted("eighty") == "'eighty'" and quoted("x" * QUOTED_CHARACTERS) == repr("x" * QUOTED_CHARACTERS)
+    assert quoted("9" * 5000) == f"{'9' * QUOTED_CHARACTERS!r}... (5,000 characters)"
+    assert quoted("\n" * 50).count("\n") == 0  # repr: a control character never reaches the message raw
