@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gc
 import sys
+from types import SimpleNamespace
 
-from tests.conftest import GC_THRESHOLDS, settle_garbage_at_exit, spread_out
+import tests.conftest
+from tests.conftest import GC_THRESHOLDS, pytest_collection_modifyitems, settle_garbage_at_exit, spread_out
 
 
 def test_this_test_process_collects_with_the_suites_thresholds():
@@ -57,13 +59,20 @@ def test_a_test_process_leaves_no_history_directory_behind(tmp_path):
 
 
 class _Item:
-    """What spread_out reads of a test: its node id and its markers (xdist_group, synth)."""
+    """What spread_out and the collection hook read of a test: its node id, its markers (xdist_group, synth), the
+    process's configuration (an xdist worker's has workerinput), its module and the fixtures it asks for (none)."""
 
-    def __init__(self, nodeid: str, *markers: str) -> None:
+    def __init__(self, nodeid: str, *markers: str, worker: bool = False) -> None:
         self.nodeid, self.markers = nodeid, markers
+        self.config = SimpleNamespace(workerinput={}) if worker else SimpleNamespace()
+        self.module = SimpleNamespace(__name__=nodeid.split("::")[0].removesuffix(".py").replace("/", "."))
+        self.fixturenames: tuple[str, ...] = ()
 
     def get_closest_marker(self, name: str) -> str | None:
         return name if name in self.markers else None
+
+    def listchain(self) -> list:
+        return []
 
     def __repr__(self) -> str:
         return self.nodeid
@@ -81,3 +90,16 @@ def test_the_groups_come_first_and_each_files_tests_of_no_group_are_spread_out()
         "tests/a.py::t0", "tests/b.py::t0", "tests/a.py::t1", "tests/a.py::t2", "tests/b.py::t1", "tests/a.py::t3",
         "tests/s.py::t0", "tests/s.py::t1"]  # of the others, those that need the template last
     assert spread_out(items) == spread  # every worker collects the same order
+
+
+def test_the_collection_hook_spreads_the_order_in_an_xdist_worker_only(monkeypatch):
+    """Under xdist each worker's collection hook hands its order to spread_out (every worker the same); a run of
+    one process keeps pytest's order, those that need the template last."""
+    calls = []
+    monkeypatch.setattr(tests.conftest, "spread_out", lambda items: calls.append(list(items)) or items[::-1])
+    for worker in (True, False):
+        items = [_Item("tests/s.py::t0", "synth", worker=worker), _Item("tests/a.py::t0", worker=worker)]
+        pytest_collection_modifyitems(items)
+        expected = ["tests/a.py::t0", "tests/s.py::t0"]
+        assert [repr(i) for i in items] == (expected[::-1] if worker else expected)
+    assert [[repr(i) for i in call] for call in calls] == [["tests/a.py::t0", "tests/s.py::t0"]]
