@@ -240,6 +240,9 @@ def test_a_change_is_failed_in_security_hub_and_its_fix_passed_and_archived(watc
 def test_a_storm_on_one_resource_is_read_once_per_window_and_ends_on_its_last_state(watched):
     s3, bucket = watched.client("s3"), watched.outputs["IngestBucketName"]
     [bucket_id] = [lid for lid, found in _physical(watched).items() if found == bucket]
+    # What the tests before wrote is judged and its runs logged before the mark: a run after it that names the
+    # bucket judges the storm's writes alone, so a count above them is a change judged twice.
+    drained(watched, "what the tests before the storm changed judged")
     writes, mark = 30, len(watched.log_lines())
     started = time.monotonic()
     for n in range(writes):  # on and off, the last write leaving the bucket open to public policies
