@@ -48,11 +48,14 @@ LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, co
                    contract.REDIS_CA_BUNDLE)
 
 #: What a service process keeps of the caller's environment: what any process needs to run here (its programs, its
-#: home and temporary directory, its locale and time zone, the Python it runs in, and coverage's hooks when a test
-#: run measures it). Nothing else: ECS gives a task its task definition's environment and secrets alone, so no
+#: temporary directory, its locale and time zone, the Python it runs in, and coverage's hooks when a test run
+#: measures it). Nothing else: ECS gives a task its task definition's environment and secrets alone, so no
 #: variable of the caller's shell (a service setting such as CACHE_BREAKER_SECONDS, an AWS_PROFILE or an
-#: AWS_ENDPOINT_URL_<SERVICE>) changes what the local platform runs or where its calls go.
-INHERITED = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV"})
+#: AWS_ENDPOINT_URL_<SERVICE>) changes what the local platform runs or where its calls go. Not even HOME: the
+#: service gets a home of its own (LocalPlatform.home), empty as a task's, since the caller's holds files its
+#: libraries read: ~/.aws/config (`ignore_configured_endpoint_urls` sends the calls past AWS_ENDPOINT_URL to AWS
+#: itself) and ~/.postgresql (a client certificate libpq sends, or fails on, at every connection).
+INHERITED = frozenset({"PATH", "TMPDIR", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV"})
 INHERITED_PREFIXES = ("LC_", "PYTHON", "COVERAGE_")
 
 
@@ -136,6 +139,11 @@ class LocalPlatform:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
 
+    @property
+    def home(self) -> Path:
+        """The services' HOME: a directory of the platform's own, not the caller's (INHERITED)."""
+        return self.workdir / "home"
+
     def task_environment(self, family_key: str) -> dict[str, str]:
         """What ECS would inject into the container of task family `family_key` (e.g. "video-processing"):
         the task definition's environment, its secrets resolved from Secrets Manager."""
@@ -158,7 +166,7 @@ class LocalPlatform:
         env.update({"AWS_ENDPOINT_URL": self.endpoint, "AWS_CA_BUNDLE": str(self.tls.ca),
                     # short long-polls: a local stop (SIGTERM) waits for the current receive to return
                     "WORKER_WAIT_SECONDS": "2",
-                    "SCRATCH_DIR": str(self.scratch), "PYTHONUNBUFFERED": "1",
+                    "SCRATCH_DIR": str(self.scratch), "PYTHONUNBUFFERED": "1", "HOME": str(self.home),
                     "HEARTBEAT_FILE": str(self.workdir / f"{family_key}.heartbeat")})
         env.update(extra)
         return env
@@ -221,6 +229,7 @@ def local_platform(template: dict, config: AppConfig, *, workdir: Path | None = 
         platform = LocalPlatform(config=config, endpoint=endpoint, tls=tls, outputs=outputs, session=session,
                                  postgres=postgres, redis=redis, scratch=scratch, workdir=workdir,
                                  secret_value=deployer.secret_value)
+        platform.home.mkdir()
         stack.callback(lambda: [p.stop() for p in platform.processes])
         yield platform
 

@@ -58,29 +58,56 @@ def test_sigterm_after_the_run_began_to_stop_is_ignored(pipeline_main, monkeypat
     assert pipeline_main() == 0
 
 
-def test_a_service_keeps_of_the_callers_environment_only_what_any_process_needs(monkeypatch, tmp_path):
-    """ECS gives a task its task definition's environment and secrets alone: a setting, a profile or an endpoint in
-    the caller's shell never reaches the local services; what a process needs to run (and coverage's hook) does."""
+def _platform(monkeypatch, tmp_path) -> pipeline.LocalPlatform:
+    """A local platform with nothing started: its task definition's environment is CACHE_TTL_SECONDS alone."""
     from types import SimpleNamespace
 
     from cdk_app.config import AppConfig
 
+    platform = pipeline.LocalPlatform(
+        config=AppConfig.for_suffix("test"), endpoint="https://127.0.0.1:1", tls=SimpleNamespace(ca=tmp_path / "ca"),
+        outputs={}, session=None, postgres=SimpleNamespace(environment=dict), redis=SimpleNamespace(environment=dict),
+        scratch=tmp_path, workdir=tmp_path, secret_value=lambda *_: "")
+    monkeypatch.setattr(platform, "task_environment", lambda family: {"CACHE_TTL_SECONDS": "300"})
+    return platform
+
+
+def test_a_service_keeps_of_the_callers_environment_only_what_any_process_needs(monkeypatch, tmp_path):
+    """ECS gives a task its task definition's environment and secrets alone: a setting, a profile or an endpoint in
+    the caller's shell never reaches the local services; what a process needs to run (and coverage's hook) does."""
     caller = {"CACHE_BREAKER_SECONDS": "300", "DB_POOL_TIMEOUT_MS": "60000", "WORKER_WAIT_SECONDS": "20",
               "STREAMTECH_FAILPOINTS": "crash_after_store", "AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "t",
               "AWS_ENDPOINT_URL_SQS": "https://sqs.ap-northeast-1.amazonaws.com", "HTTPS_PROXY": "http://proxy:3128",
               "PATH": "/bin:/usr/bin", "HOME": str(tmp_path), "LC_ALL": "C.UTF-8", "PYTHONPATH": "/src",
               "COVERAGE_PROCESS_START": "/src/pyproject.toml"}
     monkeypatch.setattr(pipeline.os, "environ", caller)
-    platform = pipeline.LocalPlatform(
-        config=AppConfig.for_suffix("test"), endpoint="https://127.0.0.1:1", tls=SimpleNamespace(ca=tmp_path / "ca"),
-        outputs={}, session=None, postgres=SimpleNamespace(environment=dict), redis=SimpleNamespace(environment=dict),
-        scratch=tmp_path, workdir=tmp_path, secret_value=lambda *_: "")
-    monkeypatch.setattr(platform, "task_environment", lambda family: {"CACHE_TTL_SECONDS": "300"})
+    platform = _platform(monkeypatch, tmp_path)
     env = platform.service_environment("metadata-api", PORT="8080")
-    for name in ("PATH", "HOME", "LC_ALL", "PYTHONPATH", "COVERAGE_PROCESS_START"):
+    for name in ("PATH", "LC_ALL", "PYTHONPATH", "COVERAGE_PROCESS_START"):
         assert env[name] == caller[name], name
     for name in ("CACHE_BREAKER_SECONDS", "DB_POOL_TIMEOUT_MS", "STREAMTECH_FAILPOINTS", "AWS_PROFILE",
                  "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SQS", "HTTPS_PROXY"):
         assert name not in env, name
+    assert env["HOME"] == str(platform.home) != caller["HOME"]  # a home of its own: see the next test
     assert env["WORKER_WAIT_SECONDS"] == "2" and env["CACHE_TTL_SECONDS"] == "300" and env["PORT"] == "8080"
     assert env["AWS_ENDPOINT_URL"] == "https://127.0.0.1:1"
+
+
+def test_a_services_calls_go_to_the_local_endpoint_whatever_the_callers_aws_config_says(monkeypatch, tmp_path):
+    """A task has no ~/.aws/config. The caller's, read through its HOME, would change where a service's calls go:
+    `ignore_configured_endpoint_urls` sends them past AWS_ENDPOINT_URL to AWS itself (and its ~/.postgresql client
+    certificate would be offered to the local PostgreSQL). With the service's environment, botocore resolves the
+    local endpoint."""
+    import botocore.session
+
+    caller_home = tmp_path / "caller"
+    (caller_home / ".aws").mkdir(parents=True)
+    (caller_home / ".aws" / "config").write_text("[default]\nignore_configured_endpoint_urls = true\n")
+    monkeypatch.setenv("HOME", str(caller_home))
+    env = _platform(monkeypatch, tmp_path).service_environment("video-processing")
+    for name in [name for name in pipeline.os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sqs = botocore.session.Session().create_client("sqs", region_name=env["AWS_DEFAULT_REGION"])
+    assert sqs.meta.endpoint_url == "https://127.0.0.1:1"
