@@ -48,15 +48,19 @@ LOCAL_OVERRIDES = (contract.DB_HOST, contract.DB_PORT, contract.DB_CA_BUNDLE, co
                    contract.REDIS_CA_BUNDLE)
 
 #: What a service process keeps of the caller's environment: what any process needs to run here (its programs, its
-#: temporary directory, its locale and time zone, the Python it runs in, and coverage's hooks when a test run
-#: measures it). Nothing else: ECS gives a task its task definition's environment and secrets alone, so no
-#: variable of the caller's shell (a service setting such as CACHE_BREAKER_SECONDS, an AWS_PROFILE or an
-#: AWS_ENDPOINT_URL_<SERVICE>) changes what the local platform runs or where its calls go. Not even HOME: the
-#: service gets a home of its own (LocalPlatform.home), empty as a task's, since the caller's holds files its
-#: libraries read: ~/.aws/config (`ignore_configured_endpoint_urls` sends the calls past AWS_ENDPOINT_URL to AWS
-#: itself) and ~/.postgresql (a client certificate libpq sends, or fails on, at every connection).
-INHERITED = frozenset({"PATH", "TMPDIR", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV"})
-INHERITED_PREFIXES = ("LC_", "PYTHON", "COVERAGE_")
+#: temporary directory, its locale and time zone, the virtual environment it runs in and where that keeps its
+#: bytecode, and coverage's hooks when a test run measures it). Nothing else: ECS gives a task its task definition's
+#: environment and secrets alone, so no variable of the caller's shell (a service setting such as
+#: CACHE_BREAKER_SECONDS, an AWS_PROFILE or an AWS_ENDPOINT_URL_<SERVICE>) changes what the local platform runs or
+#: where its calls go. Not even HOME: the service gets a home of its own (LocalPlatform.home), empty as a task's,
+#: since the caller's holds files its libraries read: ~/.aws/config (`ignore_configured_endpoint_urls` sends the
+#: calls past AWS_ENDPOINT_URL to AWS itself) and ~/.postgresql (a client certificate libpq sends, or fails on, at
+#: every connection). Nor the interpreter's other settings: PYTHONPATH and PYTHONHOME change the code it runs,
+#: PYTHONINSPECT its exit status (a clean exit 0 or 2 becomes 1), PYTHONOPTIMIZE its asserts, PYTHONWARNINGS
+#: whether a warning ends it.
+INHERITED = frozenset({"PATH", "TMPDIR", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE",
+                       "PYTHONPYCACHEPREFIX"})
+INHERITED_PREFIXES = ("LC_", "COVERAGE_")
 
 
 def inherited(environment: Mapping[str, str]) -> dict[str, str]:

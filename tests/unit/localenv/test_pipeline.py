@@ -73,20 +73,26 @@ def _platform(monkeypatch, tmp_path) -> pipeline.LocalPlatform:
 
 
 def test_a_service_keeps_of_the_callers_environment_only_what_any_process_needs(monkeypatch, tmp_path):
-    """ECS gives a task its task definition's environment and secrets alone: a setting, a profile or an endpoint in
-    the caller's shell never reaches the local services; what a process needs to run (and coverage's hook) does."""
+    """ECS gives a task its task definition's environment and secrets alone: a setting, a profile, an endpoint or an
+    interpreter's setting in the caller's shell never reaches the local services; what a process needs to run (and
+    coverage's hook) does."""
     caller = {"CACHE_BREAKER_SECONDS": "300", "DB_POOL_TIMEOUT_MS": "60000", "WORKER_WAIT_SECONDS": "20",
               "STREAMTECH_FAILPOINTS": "crash_after_store", "AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "t",
               "AWS_ENDPOINT_URL_SQS": "https://sqs.ap-northeast-1.amazonaws.com", "HTTPS_PROXY": "http://proxy:3128",
               "PATH": "/bin:/usr/bin", "HOME": str(tmp_path), "LC_ALL": "C.UTF-8", "PYTHONPATH": "/src",
-              "COVERAGE_PROCESS_START": "/src/pyproject.toml"}
+              "COVERAGE_PROCESS_START": "/src/pyproject.toml", "COVERAGE_PROCESS_CONFIG": "{}",
+              "TMPDIR": "/var/tmp", "LANG": "C.UTF-8", "LANGUAGE": "en", "TZ": "Asia/Tokyo", "VIRTUAL_ENV": "/venv",
+              "PYTHONPYCACHEPREFIX": "/cache/py", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONINSPECT": "1",
+              "PYTHONHOME": "/elsewhere", "PYTHONOPTIMIZE": "2", "PYTHONWARNINGS": "error"}
     monkeypatch.setattr(pipeline.os, "environ", caller)
     platform = _platform(monkeypatch, tmp_path)
     env = platform.service_environment("metadata-api", PORT="8080")
-    for name in ("PATH", "LC_ALL", "PYTHONPATH", "COVERAGE_PROCESS_START"):
+    for name in ("PATH", "LC_ALL", "COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG", "TMPDIR", "LANG", "LANGUAGE",
+                 "TZ", "VIRTUAL_ENV", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE"):
         assert env[name] == caller[name], name
     for name in ("CACHE_BREAKER_SECONDS", "DB_POOL_TIMEOUT_MS", "STREAMTECH_FAILPOINTS", "AWS_PROFILE",
-                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SQS", "HTTPS_PROXY"):
+                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SQS", "HTTPS_PROXY", "PYTHONPATH", "PYTHONINSPECT",
+                 "PYTHONHOME", "PYTHONOPTIMIZE", "PYTHONWARNINGS"):
         assert name not in env, name
     assert env["HOME"] == str(platform.home) != caller["HOME"]  # a home of its own: see the next test
     assert env["WORKER_WAIT_SECONDS"] == "2" and env["CACHE_TTL_SECONDS"] == "300" and env["PORT"] == "8080"
