@@ -48,4 +48,7 @@ def test_whole_never_raises_and_answers_only_what_int_reads_from_ascii_digits(te
 def test_a_refused_text_is_quoted_whole_when_short_and_cut_with_its_length_when_long():
     assert quoted("eighty") == "'eighty'" and quoted("x" * QUOTED_CHARACTERS) == repr("x" * QUOTED_CHARACTERS)
     assert quoted("9" * 5000) == f"{'9' * QUOTED_CHARACTERS!r}... (5,000 characters)"
-    assert quoted("\n" * 50).count("\n") == 0  # repr: a control character never reaches the message raw
+    # Short or long, through repr: a control character, a bidi override or a lone surrogate never reaches it raw.
+    for hostile in ("\n", "\x00\x1b[2J", "\u202eevil", "\udcff"):
+        assert quoted(hostile) == repr(hostile)
+    assert quoted("\n" * 50).count("\n") == 0
