@@ -169,8 +169,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     deployment is a session fixture, so each worker has its own (the drift, perimeter, residency and fault groups
     make one on every worker anyway), and one group of every module's tests would pin a fifth of the suite's
     CPU to one worker, which then finished last. Any other test that asks for a module-scoped fixture runs in its
-    module's group ("module:<module>", by its dotted name)."""
+    module's group ("module:<module>", by its dotted name). A test that asks for the synthesized template (the
+    `synth` fixture, itself or through another fixture) is marked `synth` whether or not its module says so."""
     for item in items:
+        if item.get_closest_marker("synth") is None and "synth" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synth)
         own = f"{SHARED_DEPLOYMENT}:{item.module.__name__}" if item.module else SHARED_DEPLOYMENT
         for node in item.listchain():  # pytest-xdist joins every group mark it finds: the module's one is replaced
             node.own_markers[:] = [pytest.mark.xdist_group(own).mark if _shared(mark) else mark

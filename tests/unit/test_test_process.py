@@ -7,6 +7,8 @@ import gc
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 import tests.conftest
 from tests.conftest import GC_THRESHOLDS, pytest_collection_modifyitems, settle_garbage_at_exit, spread_out
 
@@ -74,6 +76,9 @@ class _Item:
     def listchain(self) -> list:
         return []
 
+    def add_marker(self, mark: pytest.MarkDecorator) -> None:
+        self.markers += (mark.name,)
+
     def __repr__(self) -> str:
         return self.nodeid
 
@@ -103,3 +108,11 @@ def test_the_collection_hook_spreads_the_order_in_an_xdist_worker_only(monkeypat
         expected = ["tests/a.py::t0", "tests/s.py::t0"]
         assert [repr(i) for i in items] == (expected[::-1] if worker else expected)
     assert [[repr(i) for i in call] for call in calls] == [["tests/a.py::t0", "tests/s.py::t0"]]
+
+
+def test_a_test_that_asks_for_the_template_is_marked_synth_and_runs_after_those_that_do_not():
+    asks = _Item("tests/a.py::t0")
+    asks.fixturenames = ("tmp_path", "synth")
+    items = [asks, _Item("tests/b.py::t0")]
+    pytest_collection_modifyitems(items)
+    assert asks.get_closest_marker("synth") and [repr(i) for i in items] == ["tests/b.py::t0", "tests/a.py::t0"]
