@@ -33,6 +33,8 @@ from services.metadata_api import openapi
 
 CODEC = re.compile(r"^[a-z0-9_]{1,32}$")
 RETRY_AFTER_S = 5
+#: The most unknown query parameters a 400 names (quoted); the rest are counted.
+UNKNOWN_NAMED = 5
 
 
 class Response:
@@ -126,7 +128,7 @@ class MetadataApi:
             return error_response(400, "bad request", str(exc))
         except DatabaseUnavailable as exc:
             return _unavailable("database", str(exc))
-        return error_response(404, "not found", f"no route {path}")
+        return error_response(404, "not found", f"no route {quoted(path)}")
 
     # -- the database, with a clear failure ------------------------------------------------------------------
     async def _db(self, fn, *args: Any, **kwargs: Any) -> Any:
@@ -164,7 +166,7 @@ class MetadataApi:
         try:
             vid = str(uuid.UUID(raw_id))
         except ValueError:
-            raise ValueError(f"video id must be a UUID, got {raw_id!r}") from None
+            raise ValueError(f"video id must be a UUID, got {quoted(raw_id)}") from None
         started = time.perf_counter()
         cache_state = "MISS"
         entry = None
@@ -198,12 +200,14 @@ class MetadataApi:
     async def list_videos(self, query: dict[str, list[str]]) -> Response:
         unknown = sorted(set(query) - {"limit", "cursor", "codec"})
         if unknown:
-            raise ValueError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: limit, cursor, codec")
+            named = ", ".join(quoted(name) for name in unknown[:UNKNOWN_NAMED])
+            more = f" and {len(unknown) - UNKNOWN_NAMED:,} more" if len(unknown) > UNKNOWN_NAMED else ""
+            raise ValueError(f"unknown query parameter(s) {named}{more}; allowed: limit, cursor, codec")
         limit = _limit(query, 20, 100)
         cursor = query.get("cursor", [None])[-1] or None
         codec = query.get("codec", [None])[-1] or None
         if codec is not None and not CODEC.match(codec):
-            raise ValueError(f"codec must match {CODEC.pattern}, got {codec!r}")
+            raise ValueError(f"codec must match {CODEC.pattern}, got {quoted(codec)}")
         if cursor:
             videos.decode_cursor(cursor)  # a bad cursor is the caller's error (400), checked before the database
         items, next_cursor = await self._db(videos.page, limit=limit, cursor=cursor, codec=codec)

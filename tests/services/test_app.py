@@ -95,11 +95,15 @@ def test_listing_pages_with_a_cursor(api, stored):
     ("/videos?limit=%EF%BC%95", 400, "limit must be an integer from 1 to 100"),  # a fullwidth five: int() reads it
     pytest.param("/videos?limit=" + "9" * 5000, 400, "limit must be an integer from 1 to 100, got '"
                  + "9" * 40 + "'... (5,000 characters)", id="limit-of-5000-digits"),  # past int()'s 4,300 digits
-    ("/videos?page=2", 400, "unknown query parameter(s) page"),
+    ("/videos?page=2", 400, "unknown query parameter(s) 'page'; allowed"),
+    pytest.param("/videos?" + "&".join(f"p{n}=1" for n in range(7)), 400,
+                 "unknown query parameter(s) 'p0', 'p1', 'p2', 'p3', 'p4' and 2 more; allowed", id="seven-unknown"),
+    ("/videos?%E2%80%AEgap=1", 400, "unknown query parameter(s) '\\u202egap'"),  # a bidi override, escaped
     ("/videos?cursor=forged", 400, "cursor is not one this API issued"),
     ("/videos?codec=H.264;drop", 400, "codec must match"),
     ("/videos/popular?limit=51", 400, "from 1 to 50"),
-    ("/nothing", 404, "no route /nothing"),
+    ("/nothing", 404, "no route '/nothing'"),
+    pytest.param("/" + "n" * 3000, 404, f"no route '/{'n' * 39}'... (3,001 characters)", id="route-of-3001"),
     ("/videos/2bdbbeee-65a5-4068-a85a-6b8d4c02db1a", 404, "no video"),  # a fixed id: xdist workers must collect alike
 ])
 def test_bad_requests_get_clear_json_errors(api, stored, target, status, fragment):
