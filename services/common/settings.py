@@ -53,10 +53,11 @@ class DatabaseSettings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DatabaseSettings:
         sslmode = env.get(contract.DB_SSLMODE, contract.DB_SSLMODE_REQUIRED)
         if sslmode != contract.DB_SSLMODE_REQUIRED:
-            raise SettingsError(f"DB_SSLMODE must be verify-full (TLS with the server's name checked), got {sslmode!r}")
+            raise SettingsError("DB_SSLMODE must be verify-full (TLS with the server's name checked), "
+                                f"got {quoted(sslmode)}")
         ca = env.get(contract.DB_CA_BUNDLE, DEFAULT_DB_CA_BUNDLE)
         if not os.path.isfile(ca):
-            raise SettingsError(f"DB_CA_BUNDLE {ca} is not a file: the RDS CA bundle must ship in the image")
+            raise SettingsError(f"DB_CA_BUNDLE {quoted(ca)} is not a file: the RDS CA bundle must ship in the image")
         return cls(host=require(env, contract.DB_HOST), port=integer(env, contract.DB_PORT, 5432, 1, 65535),
                    name=require(env, contract.DB_NAME),
                    user=require(env, contract.DB_USERNAME), password=require(env, contract.DB_PASSWORD), ca_bundle=ca,
@@ -89,7 +90,7 @@ class RedisSettings:
             raise SettingsError("REDIS_TLS must be true: the cache is reached over TLS only")
         ca = env.get(contract.REDIS_CA_BUNDLE) or None
         if ca is not None and not os.path.isfile(ca):
-            raise SettingsError(f"REDIS_CA_BUNDLE {ca} is not a file")
+            raise SettingsError(f"REDIS_CA_BUNDLE {quoted(ca)} is not a file")
         return cls(host=require(env, contract.REDIS_HOST), port=integer(env, contract.REDIS_PORT, 6379, 1, 65535),
                    password=require(env, contract.REDIS_AUTH_TOKEN), ca_bundle=ca,
                    timeout_s=integer(env, "REDIS_TIMEOUT_MS", 250, 10, 10000) / 1000,

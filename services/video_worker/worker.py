@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from platform_spec import contract
+from platform_utils.numbers import quoted
 from services.common import failpoints, videos
 from services.common.cache import Cache, CacheUnavailable
 from services.common.log import JsonLogger
@@ -145,7 +146,7 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
         scratch = Path(require(env, contract.SCRATCH_DIR))
         if not scratch.is_dir() or not os.access(scratch, os.W_OK):
-            raise SettingsError(f"SCRATCH_DIR {scratch} is not a writable directory (the EFS mount)")
+            raise SettingsError(f"SCRATCH_DIR {quoted(str(scratch))} is not a writable directory (the EFS mount)")
         return cls(queue_url=require(env, contract.INTAKE_QUEUE_URL),
                    dead_letter_queue_url=require(env, contract.INTAKE_DLQ_URL),
                    bucket=require(env, contract.INGEST_BUCKET), scratch_dir=scratch,

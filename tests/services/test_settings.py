@@ -10,7 +10,8 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"DB_SSLMODE": "require"}, "DB_SSLMODE must be verify-full"),
+    ({"DB_SSLMODE": "require"}, "DB_SSLMODE must be verify-full .*, got 'require'$"),
+    ({"DB_SSLMODE": "\u202e" + "x" * 99}, r"got '\\u202ex{39}'\.\.\. \(100 characters\)$"),
     ({"DB_HOST": ""}, "DB_HOST is not set"),
     ({"DB_PORT": "eighty"}, "DB_PORT must be an integer"),
     ({"DB_PORT": "\uff15\uff14\uff13\uff12"}, "DB_PORT must be an integer in ASCII digits"),  # int() reads it
@@ -29,7 +30,7 @@ def test_database_settings_refuse_missing_or_weak_values(postgres, change, messa
 @pytest.mark.parametrize("change, message", [
     ({"REDIS_TLS": "false"}, "REDIS_TLS must be true"),
     ({"REDIS_AUTH_TOKEN": ""}, "REDIS_AUTH_TOKEN is not set"),
-    ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE /nonexistent is not a file"),
+    ({"REDIS_CA_BUNDLE": "/nonexistent"}, "REDIS_CA_BUNDLE '/nonexistent' is not a file"),
     ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS must be between"),
     ({"CACHE_BREAKER_SECONDS": "0"}, "CACHE_BREAKER_SECONDS must be between 1 and 300"),
 ])
