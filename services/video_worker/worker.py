@@ -186,14 +186,20 @@ def _storable(name: str, value: Any) -> None:
                             f"{exc.start})") from None
 
 
+def _shown(value: Any) -> str:
+    """A field of a message as a poison message's reason quotes it: a string quoted, anything else as its JSON,
+    either cut short (a body may be 256 KB)."""
+    return quoted(value if isinstance(value, str) else json.dumps(value))
+
+
 def parse_job(message: dict[str, Any]) -> Job:
     """An SQS message carrying EventBridge's S3 "Object Created" event."""
     body = message.get("Body", "")
     try:
         event = json.loads(body)
         if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
-            raise PoisonMessage(f"not an S3 Object Created event: source={event.get('source')!r} "
-                                f"detail-type={event.get('detail-type')!r}")
+            raise PoisonMessage(f"not an S3 Object Created event: source={_shown(event.get('source'))} "
+                                f"detail-type={_shown(event.get('detail-type'))}")
         detail = event["detail"]
         obj = detail["object"]
         key = obj["key"]

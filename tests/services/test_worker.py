@@ -131,6 +131,9 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
 @pytest.mark.parametrize("body, reason", [
     ("not json", "malformed event"),
     (json.dumps({"source": "aws.ec2", "detail-type": "Instance State-change"}), "not an S3 Object Created event"),
+    pytest.param(json.dumps({"source": "x" * 100_000, "detail-type": {"a": 1}}),
+                 "not an S3 Object Created event: source='" + "x" * 40 + "'... (100,000 characters) "
+                 "detail-type='{\"a\": 1}'", id="a-long-source"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}), "malformed event"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": ""}}}), "empty object key"),
