@@ -197,6 +197,10 @@ def parse_job(message: dict[str, Any]) -> Job:
     body = message.get("Body", "")
     try:
         event = json.loads(body)
+    except (ValueError, TypeError, RecursionError) as exc:  # not JSON (or not text), a number past int()'s
+        # 4,300 digits (ValueError, not JSONDecodeError), nesting past the recursion limit
+        raise PoisonMessage(f"malformed event: {type(exc).__name__}: {exc}") from None
+    try:
         if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
             raise PoisonMessage(f"not an S3 Object Created event: source={_shown(event.get('source'))} "
                                 f"detail-type={_shown(event.get('detail-type'))}")
@@ -204,7 +208,7 @@ def parse_job(message: dict[str, Any]) -> Job:
         obj = detail["object"]
         key = obj["key"]
         bucket = detail["bucket"]["name"]
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise PoisonMessage(f"malformed event: {type(exc).__name__}: {exc}") from None
     if not isinstance(key, str) or not key or not isinstance(bucket, str):
         raise PoisonMessage("malformed event: empty object key or bucket")
@@ -333,7 +337,7 @@ class Worker:
             return self._reject(message["MessageId"], message["ReceiptHandle"], message.get("Body", ""), str(exc))
         if job.bucket != self.settings.bucket:
             return self._reject(job.message_id, job.receipt, job.body,
-                                f"event for bucket {job.bucket}, this worker serves {self.settings.bucket}")
+                                f"event for bucket {quoted(job.bucket)}, this worker serves {self.settings.bucket}")
         self.logger.info("job_started", message_id=job.message_id, key=job.key, version_id=job.version_id,
                          receive_count=job.receive_count)
         scratch = self.scratch.file_for(job.key)

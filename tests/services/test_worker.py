@@ -135,10 +135,17 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
                  "not an S3 Object Created event: source='" + "x" * 40 + "'... (100,000 characters) "
                  "detail-type='{\"a\": 1}'", id="a-long-source"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}), "malformed event"),
+    # json.loads raises ValueError (not JSONDecodeError) past int()'s 4,300 digits, RecursionError past its nesting
+    pytest.param("1" * 5000, "malformed event: ValueError: Exceeds the limit (4300 digits)", id="a-5000-digit-number"),
+    pytest.param("[" * 100_000 + "]" * 100_000, "malformed event: RecursionError", id="nested-100000-deep"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": ""}}}), "empty object key"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "other"}, "object": {"key": "k"}}}), "this worker serves ingest"),
+    pytest.param(json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                             "detail": {"bucket": {"name": "\u202e" + "b" * 4999}, "object": {"key": "k"}}}),
+                 "event for bucket '\\u202e" + "b" * 39 + "'... (5,000 characters), this worker serves ingest",
+                 id="a-long-bucket"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": "uploads/a\x00b.mp4"}}}),
      "object key cannot be stored: it contains a NUL character (at 9)"),
