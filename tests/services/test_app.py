@@ -89,6 +89,8 @@ def test_listing_pages_with_a_cursor(api, stored):
 
 @pytest.mark.parametrize("target, status, fragment", [
     ("/videos/not-a-uuid", 400, "must be a UUID"),
+    pytest.param("/videos/" + "z" * 100, 400, "must be a UUID, got '" + "z" * 40 + "'... (100 characters)",
+                 id="video-id-of-100"),
     ("/videos?limit=0", 400, "limit must be an integer from 1 to 100"),
     ("/videos?limit=abc", 400, "limit must be"),
     ("/videos?limit=%C2%B2", 400, "limit must be an integer from 1 to 100"),  # a superscript two: isdigit() says yes
@@ -98,9 +100,15 @@ def test_listing_pages_with_a_cursor(api, stored):
     ("/videos?page=2", 400, "unknown query parameter(s) 'page'; allowed"),
     pytest.param("/videos?" + "&".join(f"p{n}=1" for n in range(7)), 400,
                  "unknown query parameter(s) 'p0', 'p1', 'p2', 'p3', 'p4' and 2 more; allowed", id="seven-unknown"),
+    pytest.param("/videos?" + "&".join(f"p{n}=1" for n in range(5)), 400,
+                 "unknown query parameter(s) 'p0', 'p1', 'p2', 'p3', 'p4'; allowed", id="five-unknown"),  # all named
+    pytest.param("/videos?" + "&".join(f"p{n}=1" for n in range(6)), 400,
+                 "unknown query parameter(s) 'p0', 'p1', 'p2', 'p3', 'p4' and 1 more; allowed", id="six-unknown"),
     ("/videos?%E2%80%AEgap=1", 400, "unknown query parameter(s) '\\u202egap'"),  # a bidi override, escaped
     ("/videos?cursor=forged", 400, "cursor is not one this API issued"),
     ("/videos?codec=H.264;drop", 400, "codec must match"),
+    pytest.param("/videos?codec=%E2%80%AE" + "x" * 99, 400, "got '\\u202e" + "x" * 39 + "'... (100 characters)",
+                 id="codec-of-100"),  # a bidi override, escaped; cut
     ("/videos/popular?limit=51", 400, "from 1 to 50"),
     ("/nothing", 404, "no route '/nothing'"),
     pytest.param("/" + "n" * 3000, 404, f"no route '/{'n' * 39}'... (3,001 characters)", id="route-of-3001"),

@@ -20,7 +20,8 @@ from services.common.settings import DatabaseSettings, RedisSettings, SettingsEr
     ({"DB_POOL_TIMEOUT_MS": "50"}, "DB_POOL_TIMEOUT_MS must be between 100 and 60000"),
     ({"DB_POOL_TIMEOUT_MS": "x" * 5000}, r"^DB_POOL_TIMEOUT_MS must be an integer in ASCII digits, got 'x{40}'\.\.\. "
                                          r"\(5,000 characters\)$"),  # a long value is cut, not echoed whole
-    ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"}, "must ship in the image"),
+    ({"DB_CA_BUNDLE": "/nonexistent/ca.pem"},
+     "^DB_CA_BUNDLE '/nonexistent/ca.pem' is not a file: the RDS CA bundle must ship"),
 ])
 def test_database_settings_refuse_missing_or_weak_values(postgres, change, message):
     with pytest.raises(SettingsError, match=message):

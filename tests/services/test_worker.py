@@ -242,6 +242,8 @@ def test_worker_settings_need_a_writable_scratch_directory(tmp_path):
            "INGEST_BUCKET": "b"}
     with pytest.raises(SettingsError, match="not a writable directory"):
         WorkerSettings.from_env(env)
+    with pytest.raises(SettingsError, match=r"^SCRATCH_DIR '/nonexistent/\\u202e" + "d" * 26 + r"'\.\.\. \(100 "):
+        WorkerSettings.from_env({**env, "SCRATCH_DIR": "/nonexistent/\u202e" + "d" * 86})  # escaped, cut
     settings = WorkerSettings.from_env({**env, "SCRATCH_DIR": str(tmp_path), "WORKER_WAIT_SECONDS": "5"})
     assert settings.wait_s == 5 and settings.visibility_s == 900
     with pytest.raises(SettingsError, match="WORKER_WAIT_SECONDS must be between 0 and 20"):
