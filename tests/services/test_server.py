@@ -79,7 +79,7 @@ def responses(data: bytes) -> list[tuple[int, dict, bytes]]:
     (b"BREW /pot HTCPCP/1.0\r\n\r\n", 400, "bad request"),
     (b"GET /health HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400, "bad request"),
     (b"POST /videos HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413, "payload too large"),
-])
+], ids=["target-of-5000", "header-of-20000", "unknown-method", "two-lengths", "body-too-large"])
 def test_protocol_errors_are_json_too(http_api, data, status, error):
     """Issue 12: 414, 431 and 501 came back as HTML, while the README promises JSON errors."""
     [(code, headers, body)] = responses(raw(http_api, data))
