@@ -186,6 +186,11 @@ def _storable(name: str, value: Any) -> None:
                             f"{exc.start})") from None
 
 
+#: The longest object key S3 takes: "a sequence of Unicode characters whose UTF-8 encoding is at most 1,024 bytes
+#: long" (Amazon S3 User Guide, "Naming Amazon S3 objects").
+MAX_KEY_BYTES = 1024
+
+
 def _shown(value: Any) -> str:
     """A field of a message as a poison message's reason quotes it: a string quoted, anything else as its JSON,
     either cut short (a body may be 256 KB)."""
@@ -215,6 +220,9 @@ def parse_job(message: dict[str, Any]) -> Job:
     for name, value in (("bucket", bucket), ("key", key), ("version-id", obj.get("version-id")),
                         ("etag", obj.get("etag") or obj.get("eTag")), ("time", event.get("time"))):
         _storable(name, value)
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:  # no such object can exist: S3 would have refused its name
+        raise PoisonMessage(f"object key is {len(key.encode('utf-8')):,} bytes of UTF-8, longer than S3 allows "
+                            f"({MAX_KEY_BYTES:,}): {quoted(key)}")
     return Job(message_id=message["MessageId"], receipt=message["ReceiptHandle"], body=body,
                receive_count=_receive_count(message),
                bucket=bucket, key=key, version_id=str(obj.get("version-id") or "null"),

@@ -146,6 +146,10 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
                              "detail": {"bucket": {"name": "\u202e" + "b" * 4999}, "object": {"key": "k"}}}),
                  "event for bucket '\\u202e" + "b" * 39 + "'... (5,000 characters), this worker serves ingest",
                  id="a-long-bucket"),
+    pytest.param(json.dumps({"source": "aws.s3", "detail-type": "Object Created",
+                             "detail": {"bucket": {"name": "ingest"}, "object": {"key": "uploads/" + "\u52d5" * 339}}}),
+                 "object key is 1,025 bytes of UTF-8, longer than S3 allows (1,024): 'uploads/",
+                 id="a-key-past-s3s-limit"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": "uploads/a\x00b.mp4"}}}),
      "object key cannot be stored: it contains a NUL character (at 9)"),
@@ -255,6 +259,9 @@ def test_an_s3_event_from_eventbridge_is_parsed():
                        "detail": {"bucket": {"name": "b"}, "object": {"key": "a b.mp4", "size": 3, "etag": "e"}}})
     job = parse_job({"MessageId": "m", "ReceiptHandle": "r", "Body": body})
     assert (job.key, job.version_id, job.etag, job.size, job.receive_count) == ("a b.mp4", "null", "e", 3, 1)
+    longest = "uploads/" + "\u52d5" * 338 + "xx"  # 1,024 bytes of UTF-8: the longest key S3 takes is a job
+    assert len(longest.encode()) == 1024
+    assert parse_job({"MessageId": "m", "ReceiptHandle": "r", "Body": s3_event(longest)}).key == longest
 
 
 def test_concurrent_job_loops_share_the_queue_without_doing_a_video_twice(intake, pool, cache, sample_video,
