@@ -199,17 +199,15 @@ def spread_out(items: list[pytest.Item]) -> list[pytest.Item]:
     fixture of module scope (pytest_collection_modifyitems), so running it elsewhere in the order makes nothing
     twice. Every worker collects the same order: it depends on the items alone. (Under --affected, pytest-testmon's
     own order comes after this one.)"""
-    ordered = [item for item in items if item.get_closest_marker("xdist_group")]
-    for needs_template in (False, True):
-        by_file: dict[str, list[pytest.Item]] = {}
-        for item in items:
-            if item.get_closest_marker("xdist_group") is None \
-                    and (item.get_closest_marker("synth") is not None) is needs_template:
-                by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-        placed = sorted((((k + 0.5) / len(tests), item) for tests in by_file.values() for k, item in enumerate(tests)),
-                        key=lambda place: place[0])  # stable: a tie keeps the files' order
-        ordered += [item for _, item in placed]
-    return ordered
+    grouped = [item for item in items if item.get_closest_marker("xdist_group")]
+    by_file: dict[tuple[bool, str], list[pytest.Item]] = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            by_file.setdefault((item.get_closest_marker("synth") is not None, item.nodeid.split("::", 1)[0]),
+                               []).append(item)
+    placed = sorted(((needs, (k + 0.5) / len(tests), item) for (needs, _), tests in by_file.items()
+                     for k, item in enumerate(tests)), key=lambda place: place[:2])  # stable: ties keep file order
+    return grouped + [item for *_, item in placed]
 
 
 def _module_fixtures(item: pytest.Item) -> list[str]:

@@ -220,9 +220,10 @@ def parse_job(message: dict[str, Any]) -> Job:
     for name, value in (("bucket", bucket), ("key", key), ("version-id", obj.get("version-id")),
                         ("etag", obj.get("etag") or obj.get("eTag")), ("time", event.get("time"))):
         _storable(name, value)
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:  # no such object can exist: S3 would have refused its name
-        raise PoisonMessage(f"object key is {len(key.encode('utf-8')):,} bytes of UTF-8, longer than S3 allows "
-                            f"({MAX_KEY_BYTES:,}): {quoted(key)}")
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:  # no such object can exist: S3 would have refused its name
+        raise PoisonMessage(f"object key is {size:,} bytes of UTF-8, longer than S3 allows ({MAX_KEY_BYTES:,}): "
+                            f"{quoted(key)}")
     return Job(message_id=message["MessageId"], receipt=message["ReceiptHandle"], body=body,
                receive_count=_receive_count(message),
                bucket=bucket, key=key, version_id=str(obj.get("version-id") or "null"),
