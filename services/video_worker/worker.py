@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from platform_spec import contract
+from platform_spec.rules.policy_documents import parse
 from platform_utils.numbers import quoted
 from services.common import failpoints, videos
 from services.common.cache import Cache, CacheUnavailable
@@ -201,9 +202,9 @@ def parse_job(message: dict[str, Any]) -> Job:
     """An SQS message carrying EventBridge's S3 "Object Created" event."""
     body = message.get("Body", "")
     try:
-        event = json.loads(body)
-    except (ValueError, TypeError, RecursionError) as exc:  # not JSON (or not text), a number past int()'s
-        # 4,300 digits (ValueError, not JSONDecodeError), nesting past the recursion limit
+        event = parse(body)
+    except (ValueError, TypeError, RecursionError) as exc:  # not JSON (or not text), a name given twice in one
+        # object (KeyTwice: json keeps the last), a number past int()'s 4,300 digits, nesting past the recursion limit
         raise PoisonMessage(f"malformed event: {type(exc).__name__}: {exc}") from None
     try:
         if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":

@@ -138,6 +138,12 @@ def test_a_corrupt_video_goes_to_the_dead_letter_queue_with_its_reason(worker, i
     # json.loads raises ValueError (not JSONDecodeError) past int()'s 4,300 digits, RecursionError past its nesting
     pytest.param("1" * 5000, "malformed event: ValueError: Exceeds the limit (4300 digits)", id="a-5000-digit-number"),
     pytest.param("[" * 100_000 + "]" * 100_000, "malformed event: RecursionError", id="nested-100000-deep"),
+    pytest.param('{"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "ingest"}, '
+                 '"object": {"key": "uploads/a.mp4", "key": "uploads/b.mp4"}}}',
+                 "malformed event: KeyTwice: the key 'key' twice in one object", id="a-key-given-twice"),
+    pytest.param('{"source": "aws.ec2", "source": "aws.s3", "detail-type": "Object Created", '
+                 '"detail": {"bucket": {"name": "ingest"}, "object": {"key": "k"}}}',
+                 "malformed event: KeyTwice: the key 'source' twice", id="a-source-given-twice"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
                  "detail": {"bucket": {"name": "ingest"}, "object": {"key": ""}}}), "empty object key"),
     (json.dumps({"source": "aws.s3", "detail-type": "Object Created",
