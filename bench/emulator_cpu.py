@@ -85,7 +85,9 @@ def cpu(pid: int) -> float:
 
 
 def newest_template() -> Path:
-    found = sorted((ROOT / ".cache" / "assemblies").glob(f"*/{STACK}.template.json"),
+    from cdk_app.assembly_cache import default_cache_dir
+
+    found = sorted(default_cache_dir().glob(f"*/{STACK}.template.json"),
                    key=lambda path: path.stat().st_mtime)
     if not found:
         sys.exit(f"no cached {STACK} template: run the tests once, or give --template")

@@ -119,7 +119,18 @@ class Assembly:
 
 
 def default_cache_dir(root: Path = ROOT) -> Path:
-    return Path(os.environ.get(ENV_CACHE_DIR) or root / ".cache" / "assemblies")
+    """Where assemblies are kept: the directory STREAMTECH_ASSEMBLY_CACHE names; else the user's cache directory
+    ($XDG_CACHE_HOME, else ~/.cache), streamtech-platform/assemblies, shared by every checkout of the user, as uv's
+    and npm's caches are: an entry is named by the hash of every input of its synthesis and holds no checkout's
+    path, so a fresh clone of code another checkout synthesized reads it instead of synthesizing; else, with no
+    absolute home to keep it in, the checkout's .cache/assemblies."""
+    named = os.environ.get(ENV_CACHE_DIR)
+    if named:
+        return Path(named)
+    for base, below in ((os.environ.get("XDG_CACHE_HOME"), ()), (os.environ.get("HOME"), (".cache",))):
+        if base and os.path.isabs(base):  # the XDG base directory specification ignores a relative path
+            return Path(base, *below, "streamtech-platform", "assemblies")
+    return root / ".cache" / "assemblies"
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:

@@ -349,7 +349,7 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, cold_synthesis, 
     root = sources_copy(tmp_path)
     unchanged = f"{cache.cache_key(SESSION, root=root)}-{monitor_code.sources_hash(root)}"
     assert synth.outdir.name == unchanged, "the copy is not the session's sources"
-    shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=os.link)
+    shutil.copytree(synth.outdir, tmp_path / "c" / unchanged, copy_function=cache._link_or_copy)
     cache._seal(tmp_path / "c" / unchanged, tmp_path / "c" / unchanged)  # stored there, as the cache stores one
 
     change_monitor_code(root)
@@ -359,7 +359,7 @@ def test_a_restage_equals_a_cold_synthesis_byte_for_byte(synth, cold_synthesis, 
         f"{cache.cache_key(SESSION, root=cold_synthesis.root)}-{monitor_code.sources_hash(cold_synthesis.root)}", \
         "the cold synthesis is not of the changed sources"
     cold = tmp_path / "cold" / restaged.directory.name
-    shutil.copytree(cold_synthesis.directory, cold, copy_function=os.link)
+    shutil.copytree(cold_synthesis.directory, cold, copy_function=cache._link_or_copy)
     cache._seal(cold, cold)
     assert _as_synthesized(restaged.directory) == _as_synthesized(cold)
 
@@ -853,3 +853,35 @@ def test_a_cdk_out_that_is_the_cached_assembly_is_refused(command, capsys):
         assert command(["--suffix", "keytest", "--cdk-out", str(target)]) == cache.EXIT_USAGE
         assert f"{target} is the cached assembly itself" in capsys.readouterr().err
     assert _files(entry) == before and cache._whole(entry)
+
+
+# --- where the cache is --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({cache.ENV_CACHE_DIR: "/srv/assemblies", "XDG_CACHE_HOME": "/x", "HOME": "/h"}, "/srv/assemblies"),
+    ({"XDG_CACHE_HOME": "/x", "HOME": "/h"}, "/x/streamtech-platform/assemblies"),
+    ({"XDG_CACHE_HOME": "relative", "HOME": "/h"}, "/h/.cache/streamtech-platform/assemblies"),
+    ({"XDG_CACHE_HOME": "", "HOME": "/h"}, "/h/.cache/streamtech-platform/assemblies"),
+    ({"HOME": "relative"}, "CHECKOUT/.cache/assemblies"),
+    ({}, "CHECKOUT/.cache/assemblies"),
+], ids=["named", "xdg", "relative-xdg-ignored", "empty-xdg-ignored", "relative-home", "no-home"])
+def test_the_cache_is_the_users_shared_by_every_checkout_else_the_checkouts(environment, expected, monkeypatch,
+                                                                           tmp_path):
+    """STREAMTECH_ASSEMBLY_CACHE, else the user's cache directory (XDG's rule: a relative XDG_CACHE_HOME is ignored),
+    else, with no absolute home, the checkout's own .cache."""
+    for name in (cache.ENV_CACHE_DIR, "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert cache.default_cache_dir(tmp_path) == Path(expected.replace("CHECKOUT", str(tmp_path)))
+
+
+@pytest.mark.synth
+def test_an_assembly_holds_no_path_of_the_checkout_that_synthesized_it(synth):
+    """What lets every checkout of the user share one cache: no file of the session's assembly names the checkout
+    (or the home it is in), so a clone elsewhere that reads it reads what its own synthesis would write."""
+    names = {str(ROOT).encode(), str(ROOT.resolve()).encode()}
+    found = [(path.relative_to(synth.outdir).as_posix(), name.decode()) for path in sorted(synth.outdir.rglob("*"))
+             if path.is_file() for name in names if name in path.read_bytes()]
+    assert found == []
