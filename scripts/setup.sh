@@ -78,6 +78,10 @@ run "$uv" pip install --quiet --python .venv/bin/python --no-deps --build-constr
 [[ -x .venv-checkov/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv-checkov
 run "$uv" pip sync --quiet --python .venv-checkov/bin/python requirements-checkov.lock
 
+# The libraries' byte code another checkout of the user compiled (scripts/bytecode.py: kept after each test run), into
+# the new environments: a fresh clone's processes then compile only what no earlier run did.
+for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py link || true; done
+
 if ! wait "$npm_pid"; then
   cat "$npm_log" >&2; echo "error: set-up step failed: npm ci" >&2; exit 1
 fi

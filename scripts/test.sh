@@ -51,4 +51,9 @@ fi
 # The coverage XML (reports/coverage.xml) is CI's artifact: written there, not in a local run (about 1 s).
 reports=(--cov-report=term)
 if [[ -n "${CI:-}" || -n "${COVERAGE_XML:-}" ]]; then reports+=(--cov-report=xml:reports/coverage.xml); fi
-exec python -m pytest -n "$workers" --dist loadgroup --cov "${reports[@]}" "$@"
+status=0
+python -m pytest -n "$workers" --dist loadgroup --cov "${reports[@]}" "$@" || status=$?
+# What the run compiled of the libraries, kept for the next checkout's set-up (scripts/bytecode.py); its line says
+# what it did, and its failure is not the suite's.
+for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py store || true; done
+exit "$status"

@@ -1,0 +1,223 @@
+"""The libraries' byte code, compiled once per user and shared by every checkout's virtual environment.
+
+    .venv/bin/python scripts/bytecode.py link    # set-up, after installing: the cached byte code, into the venv
+    .venv/bin/python scripts/bytecode.py store   # after a run: what the run compiled, into the cache
+
+Set-up compiles no byte code (a whole environment's costs far more than what the processes import: bench/README.md),
+so the first process of a fresh clone to import a library compiles it: about 16 s of CPU for the suite (aws_cdk's
+modules alone 7 s). uv links a package's files from its own cache, the same files (inode, size and time) in every
+environment of the user, and a timestamp .pyc is valid for any file of that size and time (CPython fixes the code's
+file name at import: `_imp._fix_co_filename`). So what one checkout compiled serves the next.
+
+The cache: $STREAMTECH_BYTECODE_CACHE, else $XDG_CACHE_HOME (else ~/.cache)/streamtech-platform/bytecode, with a
+directory per interpreter (its cache tag and magic number) and, in it, one per distribution: its name, version and a
+hash of the .py files its RECORD lists (their paths, hashes and sizes), so a directory serves only those files.
+
+- store: every .py a distribution's RECORD lists inside site-packages whose __pycache__ holds a .pyc valid for it
+  (the header's magic, a timestamp .pyc, the file's size and time) and that the cache lacks, hard-linked there (else
+  copied: a new file, then linked to its name, so a reader never sees half a file). Entries unused for 30 days
+  are deleted (only directories of the cache's own name shape; a link is never followed).
+- link: every .pyc of the distribution's directory whose .py the RECORD lists, valid for the installed file and
+  missing from __pycache__, hard-linked (else copied) there; nothing present is ever replaced, and a .pyc that
+  does not fit is left out, so the interpreter compiles that module as it would have. Python never writes a .pyc
+  in place (it writes a new file and renames it), so a shared inode stays as it was.
+
+Exit 0 (its counts on stderr); 3 when the cache cannot be used, with the reason: a run's status is never this
+script's, the callers print its line and go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import csv
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import stat
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+EXIT_OK, EXIT_INCOMPLETE = 0, 3
+UNUSED_DAYS = 30
+_TMP = ".tmp-"
+_ENTRY = re.compile(r"[^./][^/]*-[A-Za-z0-9_-]{16}")  # distributions()'s names
+
+
+def cache_root() -> Path | None:
+    named = os.environ.get("STREAMTECH_BYTECODE_CACHE")
+    if named:
+        return Path(named)
+    for base, below in ((os.environ.get("XDG_CACHE_HOME"), ()), (os.environ.get("HOME"), (".cache",))):
+        if base and os.path.isabs(base):  # the XDG base directory specification ignores a relative path
+            return Path(base, *below, "streamtech-platform", "bytecode")
+    return None
+
+
+def interpreter_dir(root: Path) -> Path:
+    return root / f"{sys.implementation.cache_tag}-{importlib.util.MAGIC_NUMBER.hex()}"
+
+
+def distributions(site: Path) -> Iterator[tuple[str, list[str]]]:
+    """(entry name, the .py files its RECORD lists inside site-packages, relative) per installed distribution."""
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        try:
+            rows = list(csv.reader(record.read_text(encoding="utf-8").splitlines()))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue  # not a RECORD we can read: its byte code is compiled as it would have been
+        sources = sorted({tuple(row[:3]) for row in rows if len(row) >= 3 and _inside(row[0])
+                          and row[0].endswith(".py")})
+        if not sources:
+            continue
+        digest = hashlib.sha256("\n".join(",".join(row) for row in sources).encode()).digest()
+        name = record.parent.name.removesuffix(".dist-info")
+        yield f"{name}-{base64.urlsafe_b64encode(digest[:12]).decode()}", [row[0] for row in sources]
+
+
+def _inside(relative: str) -> bool:
+    parts = relative.split("/")
+    return not relative.startswith("/") and ".." not in parts and "__pycache__" not in parts
+
+
+def fits(pyc: Path, source: Path) -> bool:
+    """True when `pyc` is a regular file, a timestamp .pyc of this interpreter for `source` as it is now."""
+    try:
+        found, made = os.lstat(pyc), os.stat(source)
+        if not stat.S_ISREG(found.st_mode):
+            return False
+        with open(pyc, "rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        return False
+    return (len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER and header[4:8] == bytes(4)
+            and int.from_bytes(header[8:12], "little") == int(made.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(header[12:16], "little") == made.st_size & 0xFFFFFFFF)
+
+
+def place(source: Path, target: Path) -> bool:
+    """`source`'s file at `target`, made anew (hard link, else a copy linked to its name when whole); False when
+    something is at `target` already (never replaced)."""
+    try:
+        os.link(source, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        pass
+    work = target.parent / f"{_TMP}{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        with open(source, "rb") as reader, open(work, "xb") as writer:
+            shutil.copyfileobj(reader, writer)
+        os.link(work, target)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(work)
+
+
+def _real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def store(site: Path, root: Path) -> tuple[int, int]:
+    """(files stored, entries deleted as unused)."""
+    base = interpreter_dir(root)
+    stored = 0
+    seen: dict[Path, bool] = {}
+    for entry, sources in distributions(site):
+        for relative in sources:
+            source = site / relative
+            pyc = Path(importlib.util.cache_from_source(str(source)))
+            target = base / entry / f"{relative}c"
+            if os.path.lexists(target) or not fits(pyc, source) or not _within(target.parent, base, seen):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            stored += place(pyc, target)
+    return stored, prune(base)
+
+
+def _within(directory: Path, base: Path, seen: dict[Path, bool]) -> bool:
+    """True when `directory` (made or not) is below `base` with no link on the way: nothing is written through
+    one. `seen`: this run's answers (a directory's answer holds for the run: only this run writes there)."""
+    if directory == base:
+        return True
+    if directory not in seen:
+        seen[directory] = (directory.parent != directory and not directory.is_symlink()
+                           and _within(directory.parent, base, seen))
+    return seen[directory]
+
+
+def prune(base: Path) -> int:
+    deleted = 0
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    for entry in base.iterdir() if _real_dir(base) else ():
+        try:
+            unused = stat.S_ISDIR(os.lstat(entry).st_mode) and os.lstat(entry).st_mtime < cutoff
+        except OSError:
+            continue
+        if unused and _ENTRY.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)  # never follows a link inside it
+            deleted += 1
+    return deleted
+
+
+def link(site: Path, root: Path) -> int:
+    """Files linked into `site`'s __pycache__ directories."""
+    base = interpreter_dir(root)
+    linked = 0
+    for entry, sources in distributions(site):
+        directory = base / entry
+        if not _real_dir(directory):
+            continue
+        os.utime(directory)  # used: kept by the prune
+        for relative in sources:
+            cached = directory / f"{relative}c"
+            source = site / relative
+            pyc = Path(importlib.util.cache_from_source(str(source)))
+            if os.path.lexists(pyc) or not fits(cached, source):
+                continue
+            try:
+                pyc.parent.mkdir(exist_ok=True)
+            except OSError:
+                continue
+            if _real_dir(pyc.parent):
+                linked += place(cached, pyc)
+    return linked
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bytecode.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("link", "store"))
+    parser.add_argument("--site-packages", type=Path, default=Path(sysconfig.get_paths()["purelib"]),
+                        help="default: this interpreter's")
+    args = parser.parse_args(argv)
+    root = cache_root()
+    if root is None:
+        print("bytecode: no cache (HOME unset or relative; STREAMTECH_BYTECODE_CACHE names one)", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    try:
+        if args.action == "store":
+            stored, deleted = store(args.site_packages, root)
+            print(f"bytecode: {stored} file(s) stored in {root}" + (f", {deleted} unused entries deleted"
+                                                                   if deleted else ""), file=sys.stderr)
+        else:
+            print(f"bytecode: {link(args.site_packages, root)} file(s) linked from {root}", file=sys.stderr)
+    except OSError as exc:
+        print(f"bytecode: the cache {root} cannot be used: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

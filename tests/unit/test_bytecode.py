@@ -1,0 +1,185 @@
+"""scripts/bytecode.py: the libraries' byte code one checkout compiled, linked into the next checkout's environment,
+only where it fits the installed file, never over anything, never through a link."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import os
+import py_compile
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bytecode_script", ROOT / "scripts" / "bytecode.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bytecode = _script()
+SOURCES = {"demo/__init__.py": "VALUE = 1\n", "demo/mod.py": "def where():\n    return where.__code__.co_filename\n"}
+
+
+def _record_row(site: Path, relative: str) -> str:
+    data = (site / relative).read_bytes()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+    return f"{relative},sha256={digest},{len(data)}"
+
+
+def installed(site: Path, sources: dict[str, str] = SOURCES, *, extra_rows: tuple[str, ...] = ()) -> Path:
+    """A site-packages with distribution demo 1.0 (its RECORD as an installer writes it), compiled as an import
+    would (timestamp .pyc files)."""
+    for relative, text in sources.items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text)
+        py_compile.compile(str(site / relative), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    info = site / "demo-1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    rows = [_record_row(site, relative) for relative in sources]
+    (info / "RECORD").write_text("\n".join([*rows, *extra_rows, "demo-1.0.dist-info/RECORD,,"]) + "\n")
+    return site
+
+
+def linked_copy(site: Path, other: Path) -> Path:
+    """`other`: the same installed files as `site` (hard links, as uv installs from its cache), no byte code."""
+    for path in site.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            (other / path.relative_to(site)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, other / path.relative_to(site))
+    return other
+
+
+def pyc(site: Path, relative: str) -> Path:
+    return Path(importlib.util.cache_from_source(str(site / relative)))
+
+
+def test_what_one_environment_compiled_serves_the_next_and_is_not_compiled_again(tmp_path):
+    """The proof of the whole idea with a real interpreter: stored from one site, linked into another with the same
+    installed files, imported there without compiling (the .pyc is the cache's inode, unchanged) and reporting the
+    second site's own file name."""
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (2, 0)
+    second = linked_copy(first, tmp_path / "second")
+    assert bytecode.link(second, cache) == 2
+    cached = bytecode.interpreter_dir(cache)
+    [entry] = cached.iterdir()
+    before = {r: os.stat(pyc(second, r)) for r in SOURCES}
+    assert all(before[r].st_ino == os.stat(entry / f"{r}c").st_ino for r in SOURCES)
+    proc = subprocess.run([sys.executable, "-c", "import demo.mod; print(demo.mod.where())"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(second)}, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == str(second / "demo" / "mod.py")
+    assert all((os.stat(pyc(second, r)).st_ino, os.stat(pyc(second, r)).st_mtime_ns)
+               == (before[r].st_ino, before[r].st_mtime_ns) for r in SOURCES)
+    assert bytecode.store(second, cache) == (0, 0) and bytecode.link(second, cache) == 0
+
+
+def test_only_byte_code_that_fits_the_installed_file_is_stored_or_linked(tmp_path):
+    """A .pyc older than its source is not stored; a file installed anew (its own time) or edited gets none of the
+    cache's: the interpreter compiles it, as without the cache."""
+    first = installed(tmp_path / "first")
+    (first / "demo" / "mod.py").write_text("def where():\n    return 'edited, not compiled'\n")
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (1, 0)  # demo/__init__ only: mod's .pyc is of the old text
+    fresh = installed(tmp_path / "first-again")
+    assert bytecode.store(fresh, cache) == (1, 0)  # the same RECORD: first's entry, which lacked mod
+    other = installed(tmp_path / "other", {**SOURCES, "demo/mod.py": "OTHER = 2\n"})
+    assert bytecode.store(other, cache) == (2, 0)  # another RECORD (mod's hash): an entry of its own
+    assert len(list(bytecode.interpreter_dir(cache).iterdir())) == 2
+    copied = tmp_path / "copied"
+    for relative, text in SOURCES.items():
+        (copied / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copied / relative).write_text(text)
+    (copied / "demo-1.0.dist-info").mkdir()
+    (copied / "demo-1.0.dist-info" / "RECORD").write_bytes((fresh / "demo-1.0.dist-info" / "RECORD").read_bytes())
+    future = time.time() + 100
+    for relative in SOURCES:
+        os.utime(copied / relative, (future, future))
+    assert bytecode.link(copied, cache) == 0
+    assert not any(pyc(copied, r).exists() for r in SOURCES)
+
+
+def test_a_link_never_replaces_byte_code_that_is_there(tmp_path):
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    bytecode.store(first, cache)
+    second = linked_copy(first, tmp_path / "second")
+    mine = pyc(second, "demo/mod.py")
+    mine.parent.mkdir()
+    mine.write_bytes(b"the user's own\n")
+    assert bytecode.link(second, cache) == 1
+    assert mine.read_bytes() == b"the user's own\n"
+
+
+def test_a_forged_cache_is_neither_followed_nor_written_through(tmp_path):
+    """An entry that is a link, a cached .pyc that is a link, and a RECORD naming files outside site-packages or
+    in __pycache__: nothing is read through them, nothing is written through them."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file.pyc").write_bytes(b"outside\n")
+    first = installed(tmp_path / "first", extra_rows=("../outside/file.py,,", "/etc/passwd.py,,",
+                                                      "demo/__pycache__/x.py,,"))
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (2, 0)
+    [entry] = bytecode.interpreter_dir(cache).iterdir()
+    second = linked_copy(first, tmp_path / "second")
+
+    (entry / "demo" / "mod.pyc").unlink()
+    (entry / "demo" / "mod.pyc").symlink_to(pyc(first, "demo/mod.py"))
+    assert bytecode.link(second, cache) == 1  # __init__ only: the link is not a cached file
+    moved = entry.rename(tmp_path / "elsewhere")
+    entry.symlink_to(moved, target_is_directory=True)
+    third = linked_copy(first, tmp_path / "third")
+    assert bytecode.link(third, cache) == 0
+    assert not pyc(third, "demo/__init__.py").exists()
+
+    entry.unlink()
+    (bytecode.interpreter_dir(cache) / entry.name).symlink_to(outside, target_is_directory=True)
+    assert bytecode.store(first, cache) == (0, 0)
+    assert sorted(p.name for p in outside.iterdir()) == ["file.pyc"]
+
+
+def test_unused_entries_are_pruned_and_nothing_else(tmp_path):
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    bytecode.store(first, cache)
+    base = bytecode.interpreter_dir(cache)
+    [entry] = base.iterdir()
+    (base / "notes").mkdir()
+    (base / "notes" / "mine.txt").write_text("the user's\n")
+    old = time.time() - (bytecode.UNUSED_DAYS + 1) * 86400
+    for path in (entry, base / "notes"):
+        os.utime(path, (old, old))
+    second = linked_copy(first, tmp_path / "second")
+    assert bytecode.link(second, cache) == 2  # used: its time is now
+    assert bytecode.store(first, cache) == (0, 0)
+    os.utime(entry, (old, old))
+    assert bytecode.store(first, cache) == (0, 1)
+    assert not entry.exists() and (base / "notes" / "mine.txt").read_text() == "the user's\n"
+    assert all(pyc(second, r).read_bytes() for r in SOURCES)  # the environment's own names stay
+
+
+@pytest.mark.parametrize("action", ["link", "store"])
+def test_the_command_says_what_it_did_and_exits_3_when_there_is_no_cache(action, tmp_path):
+    site = installed(tmp_path / "site")
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "STREAMTECH_BYTECODE_CACHE")}
+    command = [sys.executable, str(ROOT / "scripts" / "bytecode.py"), action, "--site-packages", str(site)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (3, "")
+    assert "no cache (HOME unset or relative" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(command, env={**env, "STREAMTECH_BYTECODE_CACHE": str(tmp_path / "cache")},
+                          capture_output=True, text=True)
+    counted = "2 file(s) stored" if action == "store" else "0 file(s) linked"
+    assert proc.returncode == 0 and proc.stderr.startswith(f"bytecode: {counted} ")
