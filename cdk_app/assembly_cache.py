@@ -121,9 +121,10 @@ class Assembly:
 def default_cache_dir(root: Path = ROOT) -> Path:
     """Where assemblies are kept: the directory STREAMTECH_ASSEMBLY_CACHE names; else the user's cache directory
     ($XDG_CACHE_HOME, else ~/.cache), streamtech-platform/assemblies, shared by every checkout of the user, as uv's
-    and npm's caches are: an entry is named by the hash of every input of its synthesis and holds no checkout's
-    path, so a fresh clone of code another checkout synthesized reads it instead of synthesizing; else, with no
-    absolute home to keep it in, the checkout's .cache/assemblies."""
+    and npm's caches are: an entry is named by the hash of every input of its synthesis, and holds nothing of the
+    checkout's place that the key does not (`checkout_name`), so a fresh clone of code another checkout
+    synthesized reads it instead of synthesizing; else, with no absolute home to keep it in, the checkout's
+    .cache/assemblies."""
     named = os.environ.get(ENV_CACHE_DIR)
     if named:
         return Path(named)
@@ -233,15 +234,27 @@ def declared(context: Mapping[str, str], root: Path) -> bytes:
     return b"code\0" + monitor_code.sources_hash(root).encode()
 
 
+def checkout_name(root: Path) -> str:
+    """What of the checkout's place a synthesis writes: the images' build context is the checkout, and CDK names a
+    staged asset's directory `asset.<hash><the source's extension>` (Node's path.extname: a checkout named
+    "tmp.Ab12" stages "asset.<hash>.Ab12"). A name with a dot anywhere, whole (a superset of Node's rule); else
+    nothing, so checkouts named without one share the user's cache."""
+    name = root.resolve().name
+    return name if "." in name else ""
+
+
 def cache_key(context: Mapping[str, str], *, root: Path = ROOT, versions: Mapping[str, str] | None = None,
               declarations: Callable[[Mapping[str, str], Path], bytes] | None = None) -> str:
     """The hash of every input of a synthesis with the command-line `context` (e.g. environmentSuffix), the
-    monitor's code counted by what it declares (`declarations`)."""
+    monitor's code counted by what it declares (`declarations`), and the checkout's directory name when it holds a
+    dot (`checkout_name`)."""
     digest = hashlib.sha256()
 
     def feed(label: str, data: bytes) -> None:
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
+
+    feed("checkout", checkout_name(root).encode())
 
     for path in _source_files(root):
         feed(path.relative_to(root).as_posix(), path.read_bytes())

@@ -879,9 +879,24 @@ def test_the_cache_is_the_users_shared_by_every_checkout_else_the_checkouts(envi
 
 @pytest.mark.synth
 def test_an_assembly_holds_no_path_of_the_checkout_that_synthesized_it(synth):
-    """What lets every checkout of the user share one cache: no file of the session's assembly names the checkout
-    (or the home it is in), so a clone elsewhere that reads it reads what its own synthesis would write."""
+    """What lets every checkout of the user share one cache: no file of the session's assembly names the checkout,
+    so a clone elsewhere that reads it reads what its own synthesis would write (its directory's name aside, which
+    the key holds: the next test)."""
     names = {str(ROOT).encode(), str(ROOT.resolve()).encode()}
     found = [(path.relative_to(synth.outdir).as_posix(), name.decode()) for path in sorted(synth.outdir.rglob("*"))
              if path.is_file() for name in names if name in path.read_bytes()]
     assert found == []
+
+
+def test_a_checkout_named_with_a_dot_has_keys_of_its_own(small, tmp_path):
+    """CDK names an image asset's staged directory with its build context's extension (a checkout "tmp.Ab12"
+    stages "asset.<hash>.Ab12", as a fresh clone into `mktemp -d` showed): such a checkout's assemblies differ,
+    and so do its keys. Checkouts named without a dot, wherever they are, share theirs."""
+    def at(name: str) -> Path:
+        shutil.copytree(small, tmp_path / name / "x" / name)
+        return tmp_path / name / "x" / name
+
+    key = {name: cache.cache_key(CONTEXT, root=at(name), versions={}, declarations=declares())
+           for name in ("streamtech-platform", "main", "tmp.Ab12", "tmp.Cd34", "v1.2")}
+    assert key["streamtech-platform"] == key["main"]
+    assert len({key["main"], key["tmp.Ab12"], key["tmp.Cd34"], key["v1.2"]}) == 4
