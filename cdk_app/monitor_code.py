@@ -24,8 +24,10 @@ build step reads what the package it packs declares.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -212,6 +214,22 @@ def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
             yield relative, path
 
 
+#: What a layer holds beside the pinned versions, in its cache name: a change of it builds every layer again.
+#: 2: each RECORD lists the layer's files only.
+_LAYER_LAYOUT = 2
+
+
+def _record_of(data: bytes, files: Iterable[str]) -> bytes:
+    """A distribution's RECORD as the layer holds it: the rows of the files the layer has. The installed one also
+    lists its scripts in the environment's bin/, whose hashes are of their first line, the environment's own
+    interpreter: the same lock made another layer (and another asset hash) in every checkout."""
+    kept = set(files)
+    rows = [row for row in csv.reader(data.decode("utf-8").splitlines()) if row and row[0] in kept]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
 def layer_zip(root: Path = ROOT, distributions: Iterable[str] = RUNTIME_DISTRIBUTIONS) -> Path:
     """The dependencies' layer (python/<package files>), made once per lock from the installed distributions,
     each checked to be the version the lock pins."""
@@ -220,7 +238,8 @@ def layer_zip(root: Path = ROOT, distributions: Iterable[str] = RUNTIME_DISTRIBU
         raise MonitorCodeError(f"{lock} is missing: the monitor's layer is built from the lock")
     pins = locked_versions(lock)
     wanted = sorted(normalize(d) for d in distributions)
-    digest = hashlib.sha256(json.dumps({d: pins.get(d) for d in wanted}, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps({"layout": _LAYER_LAYOUT, **{d: pins.get(d) for d in wanted}},
+                                       sort_keys=True).encode())
     final = cache_dir(root) / "layers" / f"{digest.hexdigest()[:32]}.zip"
     if final.is_file():
         return final
@@ -239,11 +258,15 @@ def layer_zip(root: Path = ROOT, distributions: Iterable[str] = RUNTIME_DISTRIBU
     handle, name = tempfile.mkstemp(prefix="tmp-", suffix=".zip", dir=final.parent)
     os.close(handle)
     work = Path(name)
-    entries = sorted((f"python/{relative}", path) for d in wanted for relative, path in _distribution_files(d))
+    held = {d: dict(_distribution_files(d)) for d in wanted}
+    entries = sorted((f"python/{relative}", path, d) for d, files in held.items() for relative, path in files.items())
     with zipfile.ZipFile(work, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for arcname, path in entries:
+        for arcname, path, d in entries:
             info = zipfile.ZipInfo(arcname, date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            data = path.read_bytes()
+            if arcname.endswith(".dist-info/RECORD"):
+                data = _record_of(data, held[d])
+            archive.writestr(info, data)
     return _publish(work, final)

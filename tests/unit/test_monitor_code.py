@@ -43,6 +43,22 @@ def test_the_layer_is_the_locked_distributions_and_the_same_bytes_each_time(tmp_
     assert monitor_code.layer_zip(tmp_path, ["six"]).read_bytes() == data
 
 
+def test_a_layers_record_lists_its_files_and_nothing_of_the_environment_it_was_built_in(tmp_path):
+    """jmespath installs a script (bin/jp.py), whose RECORD row hashes its first line: the environment's own
+    interpreter, different in every checkout. The layer leaves the script out, and its RECORD too: the same lock
+    makes the same layer (and the same asset hash) wherever it is built."""
+    import csv
+    import io
+
+    (tmp_path / "requirements.lock").write_text(f"jmespath=={metadata.version('jmespath')} \\\n    --hash=sha256:00\n")
+    archive = zipfile.ZipFile(monitor_code.layer_zip(tmp_path, ["jmespath"]))
+    [record] = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
+    rows = list(csv.reader(io.StringIO(archive.read(record).decode())))
+    assert sorted(f"python/{row[0]}" for row in rows) == sorted(archive.namelist())
+    installed = metadata.distribution("jmespath").read_text("RECORD") or ""
+    assert any(line.startswith("../") for line in installed.splitlines()), "jmespath installs no script any more"
+
+
 def test_a_dependency_the_lock_pins_otherwise_stops_synthesis_with_what_to_run(tmp_path):
     (tmp_path / "requirements.lock").write_text("six==0.0.1\n")
     with pytest.raises(monitor_code.MonitorCodeError, match=r"six .* \(lock: 0\.0\.1\).*scripts/setup\.sh"):
