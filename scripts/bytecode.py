@@ -60,6 +60,10 @@ def cache_root() -> Path | None:
     return None
 
 
+_MAGIC = importlib.util.MAGIC_NUMBER
+cache_from_source = importlib.util.cache_from_source
+
+
 def interpreter_dir(root: Path) -> Path:
     return root / f"{sys.implementation.cache_tag}-{importlib.util.MAGIC_NUMBER.hex()}"
 
@@ -85,7 +89,7 @@ def _inside(relative: str) -> bool:
     return not relative.startswith("/") and ".." not in parts and "__pycache__" not in parts
 
 
-def fits(pyc: Path, source: Path) -> bool:
+def fits(pyc: str, source: str) -> bool:
     """True when `pyc` is a regular file, a timestamp .pyc of this interpreter for `source` as it is now."""
     try:
         found, made = os.lstat(pyc), os.stat(source)
@@ -95,12 +99,12 @@ def fits(pyc: Path, source: Path) -> bool:
             header = handle.read(16)
     except OSError:
         return False
-    return (len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER and header[4:8] == bytes(4)
+    return (len(header) == 16 and header[:4] == _MAGIC and header[4:8] == bytes(4)
             and int.from_bytes(header[8:12], "little") == int(made.st_mtime) & 0xFFFFFFFF
             and int.from_bytes(header[12:16], "little") == made.st_size & 0xFFFFFFFF)
 
 
-def place(source: Path, target: Path) -> bool:
+def place(source: str, target: str) -> bool:
     """`source`'s file at `target`, made anew (hard link, else a copy linked to its name when whole); False when
     something is at `target` already (never replaced)."""
     try:
@@ -110,7 +114,7 @@ def place(source: Path, target: Path) -> bool:
         return False
     except OSError:
         pass
-    work = target.parent / f"{_TMP}{os.getpid()}-{os.urandom(4).hex()}"
+    work = os.path.join(os.path.dirname(target), f"{_TMP}{os.getpid()}-{os.urandom(4).hex()}")
     try:
         with open(source, "rb") as reader, open(work, "xb") as writer:
             shutil.copyfileobj(reader, writer)
@@ -123,39 +127,41 @@ def place(source: Path, target: Path) -> bool:
             os.unlink(work)
 
 
-def _real_dir(path: Path) -> bool:
+def _real_dir(path: str | Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
 
 
-def store(site: Path, root: Path) -> tuple[int, int]:
-    """(files stored, entries deleted as unused)."""
-    base = interpreter_dir(root)
-    stored = 0
-    seen: dict[Path, bool] = {}
-    for entry, sources in distributions(site):
-        for relative in sources:
-            source = site / relative
-            pyc = Path(importlib.util.cache_from_source(str(source)))
-            target = base / entry / f"{relative}c"
-            if os.path.lexists(target) or not fits(pyc, source) or not _within(target.parent, base, seen):
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            stored += place(pyc, target)
-    return stored, prune(base)
-
-
-def _within(directory: Path, base: Path, seen: dict[Path, bool]) -> bool:
-    """True when `directory` (made or not) is below `base` with no link on the way: nothing is written through
-    one. `seen`: this run's answers (a directory's answer holds for the run: only this run writes there)."""
+def _within(directory: str, base: str, seen: dict[str, bool]) -> bool:
+    """True when `directory` is below `base` and none of it from there is a link (or anything but a directory,
+    once made): nothing is read or written through one. `seen`: this run's answers (only this run writes there)."""
     if directory == base:
         return True
     if directory not in seen:
-        seen[directory] = (directory.parent != directory and not directory.is_symlink()
-                           and _within(directory.parent, base, seen))
+        parent = os.path.dirname(directory)
+        seen[directory] = (parent != directory and not os.path.islink(directory)
+                           and _within(parent, base, seen))
     return seen[directory]
+
+
+def store(site: Path, root: Path) -> tuple[int, int]:
+    """(files stored, entries deleted as unused)."""
+    base = str(interpreter_dir(root))
+    stored = 0
+    seen: dict[str, bool] = {}
+    for entry, sources in distributions(site):
+        for relative in sources:
+            source = os.path.join(site, relative)
+            target = os.path.join(base, entry, f"{relative}c")
+            parent = os.path.dirname(target)
+            if (os.path.lexists(target) or not fits(cache_from_source(source), source)
+                    or not _within(parent, base, seen)):
+                continue
+            os.makedirs(parent, exist_ok=True)
+            stored += place(cache_from_source(source), target)
+    return stored, prune(Path(base))
 
 
 def prune(base: Path) -> int:
@@ -174,24 +180,28 @@ def prune(base: Path) -> int:
 
 def link(site: Path, root: Path) -> int:
     """Files linked into `site`'s __pycache__ directories."""
-    base = interpreter_dir(root)
+    base = str(interpreter_dir(root))
     linked = 0
+    read: dict[str, bool] = {}
+    made: dict[str, bool] = {}
     for entry, sources in distributions(site):
-        directory = base / entry
+        directory = os.path.join(base, entry)
         if not _real_dir(directory):
             continue
         os.utime(directory)  # used: kept by the prune
         for relative in sources:
-            cached = directory / f"{relative}c"
-            source = site / relative
-            pyc = Path(importlib.util.cache_from_source(str(source)))
-            if os.path.lexists(pyc) or not fits(cached, source):
+            cached = os.path.join(directory, f"{relative}c")
+            source = os.path.join(site, relative)
+            pyc = cache_from_source(source)
+            if (os.path.lexists(pyc) or not _within(os.path.dirname(cached), directory, read)
+                    or not fits(cached, source)):
                 continue
-            try:
-                pyc.parent.mkdir(exist_ok=True)
-            except OSError:
-                continue
-            if _real_dir(pyc.parent):
+            folder = os.path.dirname(pyc)
+            if folder not in made:
+                with contextlib.suppress(FileExistsError, OSError):
+                    os.mkdir(folder)
+                made[folder] = _real_dir(folder)
+            if made[folder]:
                 linked += place(cached, pyc)
     return linked
 

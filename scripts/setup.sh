@@ -75,12 +75,15 @@ export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 [[ -x .venv/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv
 run "$uv" pip sync --quiet --python .venv/bin/python requirements.lock
 run "$uv" pip install --quiet --python .venv/bin/python --no-deps --build-constraints build-constraints.txt -e .
+# The libraries' byte code another checkout of the user compiled (scripts/bytecode.py: kept after each test run), into
+# each new environment (.venv's while Checkov's installs): a fresh clone's processes then compile only what no
+# earlier run did. Its line says what it did; a cache it cannot use is not a failed set-up.
+.venv/bin/python scripts/bytecode.py link &
+link_pid=$!
 [[ -x .venv-checkov/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv-checkov
 run "$uv" pip sync --quiet --python .venv-checkov/bin/python requirements-checkov.lock
-
-# The libraries' byte code another checkout of the user compiled (scripts/bytecode.py: kept after each test run), into
-# the new environments: a fresh clone's processes then compile only what no earlier run did.
-for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py link || true; done
+.venv-checkov/bin/python scripts/bytecode.py link || true
+wait "$link_pid" || true
 
 if ! wait "$npm_pid"; then
   cat "$npm_log" >&2; echo "error: set-up step failed: npm ci" >&2; exit 1

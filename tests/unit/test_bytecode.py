@@ -151,6 +151,18 @@ def test_a_forged_cache_is_neither_followed_nor_written_through(tmp_path):
     assert sorted(p.name for p in outside.iterdir()) == ["file.pyc"]
 
 
+def test_a_directory_inside_an_entry_that_is_a_link_is_not_read_through(tmp_path):
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    bytecode.store(first, cache)
+    [entry] = bytecode.interpreter_dir(cache).iterdir()
+    moved = (entry / "demo").rename(tmp_path / "valid-pycs")
+    (entry / "demo").symlink_to(moved, target_is_directory=True)
+    second = linked_copy(first, tmp_path / "second")
+    assert bytecode.link(second, cache) == 0
+    assert not (second / "demo" / "__pycache__").exists() or not any((second / "demo" / "__pycache__").iterdir())
+
+
 def test_unused_entries_are_pruned_and_nothing_else(tmp_path):
     first = installed(tmp_path / "first")
     cache = tmp_path / "cache"
