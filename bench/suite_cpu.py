@@ -49,6 +49,14 @@ OURS = frozenset({"platform_spec", "platform_utils", "cdk_app", "policies", "ops
                   "bench"})
 PR_SET_CHILD_SUBREAPER = 36
 GROUP = re.compile(r"@([^@\[\]]+)$")  # pytest-xdist's loadgroup adds "@<group>" to a test's node id
+#: pytest's closing line ("3293 passed, 20 skipped in 126.71s"); the test command prints more after it.
+SUMMARY = re.compile(r"\b(passed|failed|errors?|skipped|deselected|no tests ran)\b.* in [\d.]+s")
+
+
+def summary_line(lines: list[str]) -> str:
+    return next((line for line in reversed(lines) if SUMMARY.search(line)), lines[-1] if lines else "(no output)")
+
+
 PROCESS_FRAME = re.compile(r'process \d+:"(.*?)"(?:;|$)')
 
 #: (kind, what in the command line says so), first match wins.
@@ -368,7 +376,7 @@ def main() -> int:
         print("suite_cpu: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     lines = [line for line in output.strip().splitlines() if line.strip() and not line.startswith("py-spy> ")]
-    print(f"test suite: {lines[-1] if lines else '(no output)'} (exit {code})")
+    print(f"test suite: {summary_line(lines)} (exit {code})")
     for line in lines if code == 0 else lines[-12:]:
         if code != 0 or line.startswith(("FAILED ", "ERROR ")):
             print(f"  | {line}")

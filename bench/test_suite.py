@@ -44,7 +44,8 @@ def measure(cold: bool, env: dict[str, str] | None) -> int:
                           capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     lines = proc.stdout.strip().splitlines()
-    tail = lines[-1] if lines else ""
+    tail = next((line for line in reversed(lines) if re.search(r"\b(passed|failed|errors?|no tests ran)\b.* in [\d.]+s",
+                                                               line)), lines[-1] if lines else "")
     coverage = re.search(r"Total coverage: ([\d.]+)%", proc.stdout)
     own = re.search(r" in ([\d.]+)s", tail)
     print(f"test suite: {tail}")
