@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscli.readers.base import MalformedAnswer, need, pages
-from platform_spec.rules.policy_documents import KeyTwice, parse
+from platform_spec.strict_json import KeyTwice, parse
 
 OPERATION = "GetAccountAuthorizationDetails"
 OPERATIONS = (f"iam:{OPERATION}",)

@@ -28,7 +28,7 @@ from typing import Any
 
 from platform_spec.contract import LOCAL_NOT_EMULATED
 from platform_spec.result import CouldNotLook
-from platform_spec.rules.policy_documents import KeyTwice, parse
+from platform_spec.strict_json import KeyTwice, parse
 
 
 def check_answer(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
@@ -168,7 +168,7 @@ POLICY_DOCUMENT_SHAPE = "policyDocumentType"
 def decode_iam_policies(parsed: Any, model: Any, **_: Any) -> None:
     """In place of botocore's own after-call handler (botocore.handlers.json_decode_policies), which decodes each
     IAM policy document into an object and keeps the last of two keys: the same decoding, read as a policy's text
-    is (policy_documents.parse), so that an answer holding a document that names a key twice is could not look.
+    is (platform_spec.strict_json), so that an answer holding a document that names a key twice is could not look.
     Text that is not JSON stays text, as botocore leaves it (the reader then refuses it)."""
     if model.output_shape is not None:
         _decode_policies(parsed, model.output_shape, f"{model.service_model.service_name}:{model.name}")

@@ -22,7 +22,7 @@ from opscli.readers.base import (
 )
 from opscli.stack import Declared, Present
 from platform_spec.intrinsics import ref_target
-from platform_spec.rules.policy_documents import KeyTwice, parse
+from platform_spec.strict_json import KeyTwice, parse
 
 # API Gateway authorizes its control plane by HTTP verb on the path read (every operation is the action
 # apigateway:GET): the stack's APIs (and their stages, resources, methods), its usage plans, API keys and VPC

@@ -23,7 +23,7 @@ import botocore.exceptions
 
 from opscli.stack import Declared, Present, StackScope
 from platform_spec.result import CouldNotLook
-from platform_spec.rules.policy_documents import KeyTwice, parse
+from platform_spec.strict_json import KeyTwice, parse
 
 # A reader returns live facts no template holds (key state, running tasks, ...) under this key, for the
 # live-only halves (platform_spec.rule.live_rule, registered in their rule modules); they are not properties.
@@ -120,7 +120,7 @@ def error_code_in(exc: botocore.exceptions.ClientError, *codes: str) -> bool:
 
 def json_value(value: Any, operation: str, key: str) -> Any:
     """JSON text in an answer (a policy, an event pattern, a redrive policy), read as a policy's text is
-    (policy_documents.parse): one that names a key twice in one object has no one meaning (json keeps the last
+    (platform_spec.strict_json): one that names a key twice in one object has no one meaning (json keeps the last
     "Effect" of two, another reader the first), so the reader could not look, as for text that is not JSON."""
     if isinstance(value, (dict, list)):
         return value

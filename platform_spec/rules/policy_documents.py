@@ -6,7 +6,6 @@ is granted what."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -51,25 +50,6 @@ WILDCARDS = ("*", "?")
 POLICY_ELEMENTS = frozenset({"Version", "Id", "Statement"})
 STATEMENT_ELEMENTS = frozenset({"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
                                 "NotResource", "Condition"})
-
-
-class KeyTwice(ValueError):
-    """A JSON object of a policy names one key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        key = next(key for n, (key, _) in enumerate(pairs) if key in dict(pairs[:n]))
-        raise KeyTwice(f"the key {key[:40]!r} twice in one object")
-    return document
-
-
-def parse(text: str | bytes) -> Any:
-    """A policy's JSON text, refused (KeyTwice, a ValueError) when an object in it names a key twice: Python's json
-    keeps the last of two ("Effect": "Allow" ... "Effect": "Deny" reads as a Deny), another reader may keep the
-    first, so such a document has no one meaning. Other errors as json.loads raises them."""
-    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def unreadable(document: Any) -> str | None:

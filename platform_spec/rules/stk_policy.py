@@ -25,15 +25,14 @@ from platform_spec.path import IN, Path
 from platform_spec.result import Result
 from platform_spec.rule import live_rule, resource_rule
 from platform_spec.rules.policy_documents import (
-    KeyTwice,
     admits,
     arn_account,
     numbered,
-    parse,
     statements,
     unreadable,
     values,
 )
+from platform_spec.strict_json import KeyTwice, parse
 
 RULE_ID = "STK-POLICY-001"
 DOCUMENTS = {"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::SNS::TopicPolicy": "PolicyDocument",

@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from platform_spec import contract
-from platform_spec.rules.policy_documents import parse
+from platform_spec.strict_json import parse
 from platform_utils.numbers import quoted
 from services.common import failpoints, videos
 from services.common.cache import Cache, CacheUnavailable
