@@ -54,6 +54,8 @@ if [[ -n "${CI:-}" || -n "${COVERAGE_XML:-}" ]]; then reports+=(--cov-report=xml
 status=0
 python -m pytest -n "$workers" --dist loadgroup --cov "${reports[@]}" "$@" || status=$?
 # What the run compiled of the libraries, kept for the next checkout's set-up (scripts/bytecode.py); its line says
-# what it did, and its failure is not the suite's.
-for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py store || true; done
+# what it did, and its failure is not the suite's. Not after an interrupted run (pytest's exit 2: Ctrl-C ends it).
+if [[ $status != 2 ]]; then
+  for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py store || true; done
+fi
 exit "$status"
