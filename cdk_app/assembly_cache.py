@@ -23,7 +23,8 @@ output, every time. It runs with `--no-validation`, without CDK's built-in templ
 Validate plugin): that check runs cfn-lint's schema rules, which the policy gate's cfn-lint runs over the same
 templates, so they run once. A plain `cdk synth` or `cdk deploy` keeps it. Concurrent callers (pytest-xdist
 workers, the gate and a benchmark) wait on a per-key lock, so one synthesizes and the others read its result.
-Beyond the KEEP most recently used entries, a prune deletes an entry only under its key's lock, taken without
+Beyond the KEEP most recently used entries, and of those unused for IN_USE (an hour: a test session of another
+checkout may be reading one), a prune deletes an entry only under its key's lock, taken without
 waiting: an entry being served, restaged from or stored (the lock held), or served since the prune looked, stays.
 A key's lock file (<key>.lock) goes with the key's last entry, deleted under the lock: a caller that locked the
 deleted file sees that the name is not its file any more and locks the one there now. Anything but a regular file
@@ -34,7 +35,7 @@ records every file, directory and link the cache put there, with each file's siz
 edited after the fact (by a tool, a test handed the entry, a hard link written elsewhere), one made by hand, a
 link in place of the entry or of one of its files, or one stored before seals: not whole, synthesized again. The
 seal tells an accident from the stored entry; it is no defence against someone who forges the seal too, and needs
-none: the cache lies in the user's own checkout, beside the code it synthesizes, which such a person could edit.
+none: the cache lies in the user's own directories, as their checkouts do, whose code such a person could edit.
 
     python -m cdk_app.assembly_cache --suffix dev [--cdk-out cdk.out]      # prints the assembly directory
 
@@ -88,6 +89,9 @@ LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "aws-cdk.asset-awsc
 # Files beside the app that are made from a synthesis and never read by one (refreshing one keeps the key).
 OUTPUTS = frozenset({"cdk_app/source_map.json"})
 KEEP = 12  # assemblies kept; older ones are pruned after each store
+# An entry used within this many seconds is kept beyond KEEP: the cache is every checkout's, and a test session of
+# one reads the directory it was handed for minutes, without the key's lock, while others store entries of theirs.
+IN_USE = 3600
 ENV_CACHE_DIR = "STREAMTECH_ASSEMBLY_CACHE"
 
 
@@ -406,15 +410,18 @@ def _age(path: Path) -> float:
         return 0.0  # gone meanwhile
 
 
-def _prune(cache_dir: Path, keep: int) -> None:
-    """Keep the `keep` most recently used assemblies; drop work directories of killed syntheses (> 1 h old), the
-    seals they left and the lock files of keys left without an entry. Only what the cache makes, and no link is
-    followed."""
+def _prune(cache_dir: Path, keep: int, *, in_use: float = IN_USE) -> None:
+    """Keep the `keep` most recently used assemblies and every one used in the last `in_use` seconds; drop work
+    directories of killed syntheses (> 1 h old), the seals they left and the lock files of keys left without an
+    entry. Only what the cache makes, and no link is followed."""
     names = sorted(p.name for p in cache_dir.iterdir())
     used = {name: _used(cache_dir / name) for name in names if _ENTRY.fullmatch(name)}
     entries = sorted(((cache_dir / n, t) for n, t in used.items() if t is not None), key=lambda e: e[1],
                      reverse=True)
+    recent = time.time_ns() - int(in_use * 1e9)
     for stale, seen in entries[keep:]:
+        if seen > recent:
+            continue
         # Under the key's lock, not waited for: a caller serving the entry holds it while it checks the entry and
         # refreshes its time. Held: in use, kept. Its time changed since the sort: served meanwhile, kept (its
         # caller was handed this directory).
@@ -683,7 +690,8 @@ def _move_aside(cache_dir: Path, path: Path) -> None:
 
 def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Path | None = None,
                 synth: Callable[[Mapping[str, str], Path], None] | None = None, keep: int = KEEP,
-                declarations: Callable[[Mapping[str, str], Path], bytes] | None = None) -> Assembly:
+                declarations: Callable[[Mapping[str, str], Path], bytes] | None = None,
+                in_use: float = IN_USE) -> Assembly:
     """The assembly for `context`: from the cache, restaged from the cache for other code of the monitor, or
     synthesized now (and stored when clean)."""
     start = time.perf_counter()
@@ -721,7 +729,7 @@ def synthesized(context: Mapping[str, str], *, root: Path = ROOT, cache_dir: Pat
             work.rename(final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    _prune(cache_dir, keep)
+    _prune(cache_dir, keep, in_use=in_use)
     return Assembly(final, final.name, restaged, time.perf_counter() - start, restaged)
 
 

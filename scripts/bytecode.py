@@ -22,8 +22,10 @@ hash of the .py files its RECORD lists (their paths, hashes and sizes), so a dir
   does not fit is left out, so the interpreter compiles that module as it would have. Python never writes a .pyc
   in place (it writes a new file and renames it), so a shared inode stays as it was.
 
-Exit 0 (its counts on stderr); 3 when the cache cannot be used, with the reason: a run's status is never this
-script's, the callers print its line and go on.
+Only the plain .pyc (name.cpython-XY.pyc) is stored and linked, whatever the run's -O: another optimization level's
+code (no asserts) never takes its name. Exit 0 (its counts on stderr); 3 when the cache cannot be used, or a
+distribution was left out (its entry not writable or gone meanwhile: the others are done), with the reason: a
+run's status is never this script's, the callers print its line and go on.
 """
 
 from __future__ import annotations
@@ -61,7 +63,13 @@ def cache_root() -> Path | None:
 
 
 _MAGIC = importlib.util.MAGIC_NUMBER
-cache_from_source = importlib.util.cache_from_source
+
+
+def cache_from_source(source: str) -> str:
+    """The plain .pyc of `source` in its __pycache__, whatever this run's optimization level: an interpreter run
+    with -O (PYTHONOPTIMIZE) names its own name.opt-1.pyc, whose code has no asserts, and storing that as the plain
+    one (or linking the plain one under that name) would hand one level's code to the other."""
+    return importlib.util.cache_from_source(source, optimization="")
 
 
 def interpreter_dir(root: Path) -> Path:
@@ -75,7 +83,8 @@ def distributions(site: Path) -> Iterator[tuple[str, list[str]]]:
             rows = list(csv.reader(record.read_text(encoding="utf-8").splitlines()))
         except (OSError, UnicodeDecodeError, csv.Error):
             continue  # not a RECORD we can read: its byte code is compiled as it would have been
-        sources = sorted({tuple(row[:3]) for row in rows if len(row) >= 3 and _inside(row[0])
+        # a row without a hash would let the entry's name stand for any text of the file
+        sources = sorted({tuple(row[:3]) for row in rows if len(row) >= 3 and row[1] and _inside(row[0])
                           and row[0].endswith(".py")})
         if not sources:
             continue
@@ -146,21 +155,33 @@ def _within(directory: str, base: str, seen: dict[str, bool]) -> bool:
     return seen[directory]
 
 
-def store(site: Path, root: Path) -> tuple[int, int]:
-    """(files stored, entries deleted as unused)."""
+def _failed(failures: list[OSError] | None, exc: OSError) -> None:
+    """A distribution left out: noted in `failures` when the caller keeps them, else raised."""
+    if failures is None:
+        raise exc
+    failures.append(exc)
+
+
+def store(site: Path, root: Path, failures: list[OSError] | None = None) -> tuple[int, int]:
+    """(files stored, entries deleted as unused). A distribution whose entry cannot be written (a file of the
+    user's where it has a directory, a full disk, an entry pruned meanwhile) is left out and noted in `failures`
+    (raised without it): the others are stored and the prune runs."""
     base = str(interpreter_dir(root))
     stored = 0
     seen: dict[str, bool] = {}
     for entry, sources in distributions(site):
-        for relative in sources:
-            source = os.path.join(site, relative)
-            target = os.path.join(base, entry, f"{relative}c")
-            parent = os.path.dirname(target)
-            if (os.path.lexists(target) or not fits(cache_from_source(source), source)
-                    or not _within(parent, base, seen)):
-                continue
-            os.makedirs(parent, exist_ok=True)
-            stored += place(cache_from_source(source), target)
+        try:
+            for relative in sources:
+                source = os.path.join(site, relative)
+                target = os.path.join(base, entry, f"{relative}c")
+                parent = os.path.dirname(target)
+                if (os.path.lexists(target) or not fits(cache_from_source(source), source)
+                        or not _within(parent, base, seen)):
+                    continue
+                os.makedirs(parent, exist_ok=True)
+                stored += place(cache_from_source(source), target)
+        except OSError as exc:
+            _failed(failures, exc)
     return stored, prune(Path(base))
 
 
@@ -178,8 +199,9 @@ def prune(base: Path) -> int:
     return deleted
 
 
-def link(site: Path, root: Path) -> int:
-    """Files linked into `site`'s __pycache__ directories."""
+def link(site: Path, root: Path, failures: list[OSError] | None = None) -> int:
+    """Files linked into `site`'s __pycache__ directories. A distribution whose files cannot be read (its entry
+    pruned meanwhile) is left out and noted in `failures` (raised without it)."""
     base = str(interpreter_dir(root))
     linked = 0
     read: dict[str, bool] = {}
@@ -188,21 +210,25 @@ def link(site: Path, root: Path) -> int:
         directory = os.path.join(base, entry)
         if not _real_dir(directory):
             continue
-        os.utime(directory)  # used: kept by the prune
-        for relative in sources:
-            cached = os.path.join(directory, f"{relative}c")
-            source = os.path.join(site, relative)
-            pyc = cache_from_source(source)
-            if (os.path.lexists(pyc) or not _within(os.path.dirname(cached), directory, read)
-                    or not fits(cached, source)):
-                continue
-            folder = os.path.dirname(pyc)
-            if folder not in made:
-                with contextlib.suppress(FileExistsError, OSError):
-                    os.mkdir(folder)
-                made[folder] = _real_dir(folder)
-            if made[folder]:
-                linked += place(cached, pyc)
+        with contextlib.suppress(OSError):  # a cache on a read-only mount (or another's) is read, not kept fresh
+            os.utime(directory)  # used: kept by the prune
+        try:
+            for relative in sources:
+                cached = os.path.join(directory, f"{relative}c")
+                source = os.path.join(site, relative)
+                pyc = cache_from_source(source)
+                if (os.path.lexists(pyc) or not _within(os.path.dirname(cached), directory, read)
+                        or not fits(cached, source)):
+                    continue
+                folder = os.path.dirname(pyc)
+                if folder not in made:
+                    with contextlib.suppress(FileExistsError, OSError):
+                        os.mkdir(folder)
+                    made[folder] = _real_dir(folder)
+                if made[folder]:
+                    linked += place(cached, pyc)
+        except OSError as exc:
+            _failed(failures, exc)
     return linked
 
 
@@ -216,15 +242,20 @@ def main(argv: list[str] | None = None) -> int:
     if root is None:
         print("bytecode: no cache (HOME unset or relative; STREAMTECH_BYTECODE_CACHE names one)", file=sys.stderr)
         return EXIT_INCOMPLETE
+    failures: list[OSError] = []
     try:
         if args.action == "store":
-            stored, deleted = store(args.site_packages, root)
+            stored, deleted = store(args.site_packages, root, failures)
             print(f"bytecode: {stored} file(s) stored in {root}" + (f", {deleted} unused entries deleted"
                                                                    if deleted else ""), file=sys.stderr)
         else:
-            print(f"bytecode: {link(args.site_packages, root)} file(s) linked from {root}", file=sys.stderr)
+            print(f"bytecode: {link(args.site_packages, root, failures)} file(s) linked from {root}",
+                  file=sys.stderr)
     except OSError as exc:
         print(f"bytecode: the cache {root} cannot be used: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    if failures:
+        print(f"bytecode: {len(failures)} distribution(s) left out: {failures[0]}", file=sys.stderr)
         return EXIT_INCOMPLETE
     return EXIT_OK
 

@@ -52,10 +52,15 @@ fi
 reports=(--cov-report=term)
 if [[ -n "${CI:-}" || -n "${COVERAGE_XML:-}" ]]; then reports+=(--cov-report=xml:reports/coverage.xml); fi
 status=0
+# Ctrl-C reaches pytest and this shell both: pytest reports and exits 2, and this shell stores nothing (a second
+# Ctrl-C, during the store, stops it): the status is the suite's either way.
+interrupted=
+trap 'interrupted=1' INT
 python -m pytest -n "$workers" --dist loadgroup --cov "${reports[@]}" "$@" || status=$?
 # What the run compiled of the libraries, kept for the next checkout's set-up (scripts/bytecode.py); its line says
-# what it did, and its failure is not the suite's. Not after an interrupted run (pytest's exit 2: Ctrl-C ends it).
-if [[ $status != 2 ]]; then
-  for venv in .venv .venv-checkov; do "$venv/bin/python" scripts/bytecode.py store || true; done
-fi
+# what it did, and its failure is not the suite's.
+for venv in .venv .venv-checkov; do
+  [[ -z $interrupted ]] || break
+  "$venv/bin/python" scripts/bytecode.py store || true
+done
 exit "$status"

@@ -192,7 +192,7 @@ def test_old_entries_are_pruned(repo, tmp_path):
     calls: list = []
     for index in range(4):
         cache.synthesized({"environmentSuffix": f"s{index}"}, root=repo, cache_dir=tmp_path / "c",
-                          synth=_fake_synth(calls), keep=2, declarations=declares())
+                          synth=_fake_synth(calls), keep=2, declarations=declares(), in_use=0)
         time.sleep(0.01)
     assert len([p for p in (tmp_path / "c").iterdir() if p.is_dir()]) == 2
 
@@ -208,7 +208,7 @@ def test_a_prune_killed_midway_leaves_no_half_entry(repo, tmp_path, monkeypatch)
         raise KeyboardInterrupt
     monkeypatch.setattr(cache.shutil, "rmtree", dying)
     with pytest.raises(KeyboardInterrupt):
-        cache._prune(tmp_path / "c", keep=0)
+        cache._prune(tmp_path / "c", keep=0, in_use=0)
     assert cache._siblings(tmp_path / "c", stored.key.rpartition("-")[0]) == []
     assert not (stored.directory / "manifest.json").exists()
 
@@ -544,7 +544,7 @@ def test_a_prune_deletes_only_what_the_cache_made_and_follows_no_link(small, tmp
                  cache_dir / f"{'c' * 32}-{'d' * 32}.seal", outside / "kept"):
         os.utime(path, (old, old))
     before = _outside(tmp_path)
-    cache._prune(cache_dir, keep=1)
+    cache._prune(cache_dir, keep=1, in_use=0)
     assert (cache_dir / "notes" / "mine.txt").read_text() == "the user's\n"
     assert (cache_dir / "tmp-of-the-user").is_dir() and (cache_dir / "tmp-dangling").is_symlink()
     assert not (cache_dir / f"{cache.WORK_PREFIX}abcd1234").exists()
@@ -900,3 +900,22 @@ def test_a_checkout_named_with_a_dot_has_keys_of_its_own(small, tmp_path):
            for name in ("streamtech-platform", "main", "tmp.Ab12", "tmp.Cd34", "v1.2")}
     assert key["streamtech-platform"] == key["main"]
     assert len({key["main"], key["tmp.Ab12"], key["tmp.Cd34"], key["v1.2"]}) == 4
+
+
+def test_an_entry_served_within_the_hour_outlives_keep_newer_entries_of_other_checkouts(small, tmp_path):
+    """The cache is every checkout's: while one checkout's test session reads the assembly it was handed (for
+    minutes, without the key's lock), other checkouts store entries of their own code. More than KEEP of them must
+    not take the session's directory from under it: an entry used within the hour is not pruned; beyond that,
+    the KEEP most recently used are kept."""
+    cache_dir = tmp_path / "c"
+    session = cache.synthesized(CONTEXT, root=small, cache_dir=cache_dir, synth=_fake_cdk(small), keep=2,
+                                declarations=declares())
+    others = [cache.synthesized({"environmentSuffix": f"other{index}"}, root=small, cache_dir=cache_dir,
+                                synth=_fake_cdk(small), keep=2, declarations=declares()) for index in range(3)]
+    assert cache._whole(session.directory) and all(cache._whole(a.directory) for a in others)
+    for age, assembly in enumerate((others[1], others[0], session), start=1):  # the session's the oldest
+        old = time.time() - cache.IN_USE - 60 * age
+        os.utime(assembly.directory, (old, old), follow_symlinks=False)
+    cache._prune(cache_dir, keep=2)
+    assert not os.path.lexists(session.directory)  # the least recently used, beyond the hour
+    assert [cache._whole(a.directory) for a in others] == [False, True, True]

@@ -195,3 +195,143 @@ def test_the_command_says_what_it_did_and_exits_3_when_there_is_no_cache(action,
                           capture_output=True, text=True)
     counted = "2 file(s) stored" if action == "store" else "0 file(s) linked"
     assert proc.returncode == 0 and proc.stderr.startswith(f"bytecode: {counted} ")
+
+
+def test_byte_code_of_another_optimization_level_is_never_stored_or_linked_as_the_plain_one(tmp_path):
+    """A run under -O (PYTHONOPTIMIZE) compiles name.opt-1.pyc, without its asserts; a store or link run under it
+    still deals in the plain name.pyc alone: never the optimized code under the plain name, which an interpreter
+    without -O would import (asserts gone), nor the plain code as another run's opt-1."""
+    source = {"demo/__init__.py": "def check():\n    assert False, 'asserts run'\n"}
+    first = installed(tmp_path / "first", source)
+    plain = pyc(first, "demo/__init__.py")
+    plain.unlink()
+    env = {**os.environ, "PYTHONPATH": str(first)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-O", "-c", "import demo"], env=env, check=True)
+    assert sorted(p.name for p in plain.parent.iterdir()) == [Path(
+        importlib.util.cache_from_source(str(first / "demo" / "__init__.py"), optimization=1)).name]
+    cache = tmp_path / "cache"
+    command = [sys.executable, str(ROOT / "scripts" / "bytecode.py")]
+    optimized = {**os.environ, "STREAMTECH_BYTECODE_CACHE": str(cache), "PYTHONOPTIMIZE": "1"}
+    subprocess.run([*command, "store", "--site-packages", str(first)], env=optimized, check=True)
+    assert not bytecode.interpreter_dir(cache).exists() or not any(bytecode.interpreter_dir(cache).rglob("*.pyc"))
+
+    py_compile.compile(str(first / "demo" / "__init__.py"), doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    assert bytecode.store(first, cache) == (1, 0)
+    second = linked_copy(first, tmp_path / "second")
+    subprocess.run([*command, "link", "--site-packages", str(second)], env=optimized, check=True)
+    assert [p.name for p in pyc(second, "demo/__init__.py").parent.iterdir()] == [plain.name]  # the plain one, as such
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param(lambda h: b"\0\0\r\n" + h[4:], id="another-magic"),
+    pytest.param(lambda h: h[:4] + (1).to_bytes(4, "little") + h[8:], id="hash-based"),
+])
+def test_byte_code_of_another_interpreter_or_a_hash_based_one_is_not_linked(header, tmp_path):
+    """Only this interpreter's timestamp .pyc fits: another magic number is another bytecode format, and a
+    hash-based .pyc is valid by its source's hash, which the size and time do not prove."""
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (2, 0)
+    [entry] = bytecode.interpreter_dir(cache).iterdir()
+    cached = entry / "demo" / "mod.pyc"
+    data = cached.read_bytes()
+    cached.unlink()
+    cached.write_bytes(header(data[:16]) + data[16:])
+    second = linked_copy(first, tmp_path / "second")
+    assert bytecode.link(second, cache) == 1  # __init__ alone
+    assert not pyc(second, "demo/mod.py").exists()
+
+
+def test_a_record_row_outside_site_packages_is_neither_stored_nor_linked_even_with_valid_byte_code(tmp_path):
+    """A RECORD row that leaves site-packages (../) names a .py whose .pyc is valid: the store does not write it
+    outside its entry, the link does not write beside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mod.py").write_text("X = 1\n")
+    py_compile.compile(str(outside / "mod.py"), doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    site = tmp_path / "site"
+    first = installed(site, extra_rows=(f"../outside/mod.py,sha256=x,{(outside / 'mod.py').stat().st_size}",))
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (2, 0)
+    assert sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*.pyc")) == sorted(
+        f"{bytecode.interpreter_dir(cache).name}/{entry}/{r}c" for entry, _ in bytecode.distributions(first)
+        for r in SOURCES)
+    pyc(outside, "mod.py").unlink()
+    assert bytecode.link(linked_copy(first, tmp_path / "second"), cache) == 2
+    assert not pyc(outside, "mod.py").exists()
+
+
+def test_a_record_row_without_a_hash_is_not_keyed_by_content_and_left_out(tmp_path):
+    """An entry serves the files whose hashes its name holds: a .py its RECORD lists without a hash is neither
+    stored nor linked (its text could be any)."""
+    first = installed(tmp_path / "first")
+    record = first / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace(_record_row(first, "demo/mod.py"), "demo/mod.py,,"))
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (1, 0)
+
+
+def test_a_pycache_that_is_a_link_in_the_environment_is_not_written_through(tmp_path):
+    first = installed(tmp_path / "first")
+    cache = tmp_path / "cache"
+    bytecode.store(first, cache)
+    second = linked_copy(first, tmp_path / "second")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pyc(second, "demo/mod.py").parent.symlink_to(elsewhere, target_is_directory=True)
+    assert bytecode.link(second, cache) == 0
+    assert list(elsewhere.iterdir()) == []
+
+
+def _two_distributions(site: Path) -> Path:
+    installed(site)
+    other = {"zeta/__init__.py": "Z = 1\n"}
+    for relative, text in other.items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text)
+        py_compile.compile(str(site / relative), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    (site / "zeta-1.0.dist-info").mkdir()
+    (site / "zeta-1.0.dist-info" / "RECORD").write_text(_record_row(site, "zeta/__init__.py") + "\n")
+    return site
+
+
+def test_an_entry_that_cannot_be_written_leaves_the_others_stored_and_the_command_says_so(tmp_path):
+    """A file of the user's where an entry has a directory: that distribution is left out (exit 3, saying why),
+    every other one is stored, and unused entries are still pruned."""
+    first = _two_distributions(tmp_path / "first")
+    cache = tmp_path / "cache"
+    [(demo, _), (zeta, _)] = bytecode.distributions(first)
+    base = bytecode.interpreter_dir(cache)
+    (base / demo).mkdir(parents=True)
+    (base / demo / "demo").write_text("the user's\n")
+    stale = base / "gone-1.0-AAAAAAAAAAAAAAAA"
+    stale.mkdir()
+    old = time.time() - (bytecode.UNUSED_DAYS + 1) * 86400
+    os.utime(stale, (old, old))
+    failures: list[OSError] = []
+    assert bytecode.store(first, cache, failures) == (1, 1)
+    assert [type(f) for f in failures] in ([FileExistsError], [NotADirectoryError])
+    assert (base / zeta / "zeta" / "__init__.pyc").is_file()
+    assert (base / demo / "demo").read_text() == "the user's\n"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bytecode.py"), "store", "--site-packages",
+                           str(first)], env={**os.environ, "STREAMTECH_BYTECODE_CACHE": str(cache)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 3 and "1 distribution(s) left out" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_cache_that_cannot_be_marked_used_is_still_linked_from(tmp_path, monkeypatch):
+    """A cache on a read-only mount (or another owner's): its entries' times cannot be set, its byte code still
+    fits and is linked."""
+    first = _two_distributions(tmp_path / "first")
+    cache = tmp_path / "cache"
+    bytecode.store(first, cache)
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(bytecode.os, "utime", read_only)
+    assert bytecode.link(linked_copy(first, tmp_path / "second"), cache) == 3
