@@ -53,7 +53,9 @@ reports=(--cov-report=term)
 if [[ -n "${CI:-}" || -n "${COVERAGE_XML:-}" ]]; then reports+=(--cov-report=xml:reports/coverage.xml); fi
 status=0
 # Ctrl-C reaches pytest and this shell both: pytest reports and exits 2, and this shell stores nothing (a second
-# Ctrl-C, during the store, stops it): the status is the suite's either way.
+# Ctrl-C, during the store, stops it): the status is the suite's either way. pytest is not exec'd (the store runs
+# after it): a signal meant for the whole run goes to the process group (as Ctrl-C, `timeout` and CI's own jobs
+# send it), not to this shell's process alone.
 interrupted=
 trap 'interrupted=1' INT
 python -m pytest -n "$workers" --dist loadgroup --cov "${reports[@]}" "$@" || status=$?
