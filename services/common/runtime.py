@@ -4,6 +4,7 @@ schema migrated (retried while the database is not reachable yet), the cache —
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import threading
 import time
@@ -76,6 +77,9 @@ def run_service(service: str, read_settings: Callable[[], S],
     could not go on (ServiceFailed). `asynchronous_pool`: `serve` gets an unopened
     psycopg AsyncConnectionPool, which it opens and closes on its event loop; otherwise an open blocking
     pool, closed here after `serve`."""
+    # A crash in native code (FFmpeg's decoders, libpq, OpenSSL) prints every thread's Python stack on stderr, the
+    # task's log, instead of an exit by signal that says nothing of where.
+    faulthandler.enable()
     logger = JsonLogger(service)
     shutdown = Shutdown().install(logger)
     try:

@@ -115,7 +115,7 @@ def test_a_corrupt_upload_lands_in_the_dead_letter_queue(platform, sample_video,
     dead = platform.client("sqs").receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], WaitTimeSeconds=1)
     assert "unreadable video" in dead["Messages"][0]["MessageAttributes"]["reason"]["StringValue"]
     assert rows(platform, "uploads/broken.mp4") == [] and queue_empty(platform)
-    assert worker.stop() == 0
+    assert worker.stop() == 0, worker.records[-30:]
 
 
 def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(platform, sample_video):
@@ -133,7 +133,23 @@ def test_a_worker_killed_after_storing_leaves_exactly_one_row_once_restarted(pla
     [(vid, _, processed)] = rows(platform, key)
     assert vid == again["id"] and processed == 2
     assert queue_empty(platform)
-    assert restarted.stop() == 0
+    assert restarted.stop() == 0, restarted.records[-30:]
+
+
+def test_a_worker_that_crashes_in_native_code_leaves_every_threads_python_stack_in_its_log(platform):
+    """A fatal signal of native code (FFmpeg's decoders, libpq: here SIGABRT, as abort() raises it) is not an exit
+    that says nothing of where: the service's faulthandler prints each thread's Python stack on stderr, the task's
+    log, the job loops' among them."""
+    import os
+    import signal
+
+    worker = unmeasured_worker(platform)
+    worker.wait_for(lambda r: r.get("event") == "worker_started", 60)
+    os.kill(worker.process.pid, signal.SIGABRT)
+    assert worker.process.wait(30) == -signal.SIGABRT
+    worker.wait_for(lambda r: "in _loop" in r.get("line", ""), 30)
+    lines = [r["line"] for r in worker.records if r.get("event") == "non_json_output"]
+    assert "Fatal Python error: Aborted" in lines, lines
 
 
 def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platform, tmp_path):
@@ -152,7 +168,7 @@ def test_a_worker_sigkilled_mid_job_leaves_exactly_one_row_once_restarted(platfo
         # the worker deletes a message before it logs its job stored
         restarted.wait_for(lambda r: r.get("event") == "job_stored" and r.get("key") == key, 60)
     assert len(rows(platform, key)) == 1 and queue_empty(platform)
-    assert restarted.stop() == 0
+    assert restarted.stop() == 0, restarted.records[-30:]
     assert [p.name for p in platform.scratch.iterdir()] == []  # a clean stop leaves nothing behind
 
 
