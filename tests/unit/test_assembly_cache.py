@@ -919,3 +919,18 @@ def test_an_entry_served_within_the_hour_outlives_keep_newer_entries_of_other_ch
     cache._prune(cache_dir, keep=2)
     assert not os.path.lexists(session.directory)  # the least recently used, beyond the hour
     assert [cache._whole(a.directory) for a in others] == [False, True, True]
+
+
+def test_the_images_build_context_leaves_out_exactly_what_the_key_leaves_out():
+    """The key hashes every file of the staged directories but those cdk_app/source_tree.py calls no source; the
+    images' build context (.dockerignore, which CDK reads for the asset hash) must leave out the same, or a file
+    the key does not see (a .pytest_cache, an .egg-info in services/) would change an image another checkout's
+    assembly names by the same key."""
+    from cdk_app import source_tree
+
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "*" and {r.removeprefix("!") for r in rules if r.startswith("!")} == set(cache.STAGED_DIRS)
+    left_out = {r for r in rules[1:] if not r.startswith("!")}
+    assert left_out == {f"**/{name}" for name in source_tree.IGNORED_NAMES} | \
+        {f"**/*{suffix}" for suffix in source_tree.IGNORED_SUFFIXES}
