@@ -207,7 +207,8 @@ def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
     for entry in dist.files or ():
         relative = entry.as_posix()
         byte_code = "__pycache__" in entry.parts or relative.endswith(source_tree.BYTE_CODE_SUFFIXES)
-        if relative.startswith("..") or byte_code:
+        about_the_install = entry.parent.name.endswith(".dist-info") and entry.name in _INSTALLERS_FILES
+        if relative.startswith("..") or byte_code or about_the_install:
             continue
         path = Path(str(dist.locate_file(entry)))
         if path.is_file():
@@ -215,8 +216,11 @@ def _distribution_files(name: str) -> Iterable[tuple[str, Path]]:
 
 
 #: What a layer holds beside the pinned versions, in its cache name: a change of it builds every layer again.
-#: 2: each RECORD lists the layer's files only.
-_LAYER_LAYOUT = 2
+#: 2: each RECORD lists the layer's files only. 3: without what the installer wrote of itself (_INSTALLERS_FILES).
+_LAYER_LAYOUT = 3
+#: A distribution's files that say how it was installed, not what it is (uv or pip, asked for or pulled in, from
+#: where): the same lock would make another layer in an environment another tool installed.
+_INSTALLERS_FILES = frozenset({"INSTALLER", "REQUESTED", "direct_url.json"})
 
 
 def _record_of(data: bytes, files: Iterable[str]) -> bytes:

@@ -46,7 +46,8 @@ def test_the_layer_is_the_locked_distributions_and_the_same_bytes_each_time(tmp_
 def test_a_layers_record_lists_its_files_and_nothing_of_the_environment_it_was_built_in(tmp_path):
     """jmespath installs a script (bin/jp.py), whose RECORD row hashes its first line: the environment's own
     interpreter, different in every checkout. The layer leaves the script out, and its RECORD too: the same lock
-    makes the same layer (and the same asset hash) wherever it is built."""
+    makes the same layer (and the same asset hash) wherever it is built, and whichever tool installed it (what
+    the installer wrote of itself, INSTALLER and the like, is left out)."""
     import csv
     import io
 
@@ -55,6 +56,8 @@ def test_a_layers_record_lists_its_files_and_nothing_of_the_environment_it_was_b
     [record] = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
     rows = list(csv.reader(io.StringIO(archive.read(record).decode())))
     assert sorted(f"python/{row[0]}" for row in rows) == sorted(archive.namelist())
+    assert not [n for n in archive.namelist() if n.rsplit("/", 1)[-1] in ("INSTALLER", "REQUESTED", "direct_url.json")]
+    assert "INSTALLER" in {path.name for path in metadata.distribution("jmespath").files or ()}
     installed = metadata.distribution("jmespath").read_text("RECORD") or ""
     assert any(line.startswith("../") for line in installed.splitlines()), "jmespath installs no script any more"
 
