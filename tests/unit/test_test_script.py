@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -52,9 +53,12 @@ def test_the_status_is_the_suites_and_the_store_runs_after_it(suite, store, tmp_
 def test_ctrl_c_ends_the_run_with_the_suites_status_and_stores_nothing(tmp_path):
     """A terminal's Ctrl-C: SIGINT to the whole foreground process group, the script and pytest."""
     work = _copy(tmp_path)
-    proc = subprocess.Popen(["bash", "scripts/test.sh"], cwd=work, env={**os.environ, "STUB_SLEEP": "30"},
-                            stdout=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # SIGINT back to its default before bash starts (a shell cannot trap a signal ignored at its start, as it may
+    # be in a test worker), by an exec: preexec_fn is not safe in a process with threads.
+    default_int = "import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp('bash', ['bash', " \
+                  "'scripts/test.sh'])"
+    proc = subprocess.Popen([sys.executable, "-c", default_int], cwd=work, env={**os.environ, "STUB_SLEEP": "30"},
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 20
         while not (work / "started").exists():
