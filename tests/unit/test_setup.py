@@ -63,7 +63,8 @@ def checkout(tmp_path) -> Path:
     """What set-up reads, with uv already where set-up puts it, and npm and node on PATH."""
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
-    shutil.copy(ROOT / "scripts" / "setup.sh", root / "scripts" / "setup.sh")
+    for name in ("setup.sh", "bytecode.py"):
+        shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
     for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
                  "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
@@ -100,6 +101,9 @@ def test_a_first_run_makes_both_environments_and_a_second_does_nothing(checkout)
     first = _setup(checkout)
     assert first.returncode == 0, first.stderr
     assert _made(checkout) == [".venv", ".venv-checkov"]
+    linked = [line for line in first.stderr.splitlines() if line.startswith("bytecode:")]
+    assert linked == [f"bytecode: 0 file(s) linked from {checkout.parent}/.cache/streamtech-platform/bytecode"] * 2, \
+        first.stderr
     assert _of_this_python(checkout / ".venv") and _of_this_python(checkout / ".venv-checkov")
     calls = len(_calls(checkout))
     again = _setup(checkout)
