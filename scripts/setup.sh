@@ -3,7 +3,8 @@
 #   .venv          app, opscli, workloads and tests     requirements.lock         (uv pip sync)
 #   .venv-checkov  Checkov, apart for its boto3 pin      requirements-checkov.lock (uv pip sync)
 #   node_modules   the pinned CDK CLI                    package-lock.json         (npm ci)
-# uv itself is pinned below and installed into .venv-tools. Idempotent: a no-op while the inputs are unchanged.
+# uv itself is pinned below and installed once per user (.venv-tools links to it). Idempotent: a no-op while the
+# inputs are unchanged.
 # System packages (PostgreSQL, Redis) are not installed here: scripts/system-deps.sh, run by the commands that
 # need them (tests, pipeline); the main command (gate + opscli on the emulator) needs neither.
 # Lock files are regenerated with scripts/lock.sh after a change to pyproject.toml or requirements-checkov.txt.
@@ -62,11 +63,30 @@ run() { "$@" >>"$log" 2>&1 || { cat "$log" >&2; echo "error: set-up step failed:
 npm ci --no-audit --no-fund >"$npm_log" 2>&1 &
 npm_pid=$!
 
+# uv is installed once per user and version, in the user's cache beside the assemblies and the byte code
+# (streamtech-platform/tools/uv-<version>), and .venv-tools links to it: a fresh clone then installs nothing (pip's
+# install of uv took 1.4 s). A copy there is made whole in a directory of its own, then renamed into place, so
+# another set-up never sees half of one; one there that does not answer its version (not made so) is left as it is,
+# and uv is installed in the checkout instead, as it is without an absolute home.
 uv=.venv-tools/bin/uv
-if [[ ! -x $uv || "$($uv --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then
-  rm -rf .venv-tools
-  run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-      --target .venv-tools "uv==$UV_VERSION"
+answers() { [[ -x $1/bin/uv && "$("$1/bin/uv" --version 2>/dev/null)" == "uv $UV_VERSION"* ]]; }
+if ! answers .venv-tools; then
+  rm -rf .venv-tools  # a link to the user's copy: the link alone
+  cache=${XDG_CACHE_HOME:-}
+  [[ $cache == /* ]] || { [[ ${HOME:-} == /* ]] && cache=$HOME/.cache || cache=; }
+  tools=${cache:+$cache/streamtech-platform/tools/uv-$UV_VERSION}
+  if [[ -n $tools ]] && ! answers "$tools" && [[ ! -e $tools ]] && mkdir -p "${tools%/*}" 2>/dev/null; then
+    work=$(mktemp -d "${tools%/*}/.tmp-uv-XXXXXXXX")
+    run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+        --target "$work" "uv==$UV_VERSION"
+    mv -T "$work" "$tools" 2>/dev/null || rm -rf "$work"  # another set-up's copy got there first: the same uv
+  fi
+  if [[ -n $tools ]] && answers "$tools"; then
+    ln -s "$tools" .venv-tools
+  else
+    run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+        --target .venv-tools "uv==$UV_VERSION"
+  fi
 fi
 # No bytecode compiled at install: the first process to import a module compiles it and keeps it (scripts/env.sh
 # lets every process of ours write __pycache__). Compiling every library at install (uv's --compile-bytecode) cost

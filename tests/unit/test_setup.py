@@ -74,13 +74,13 @@ def checkout(tmp_path) -> Path:
     return root
 
 
-def _setup(checkout: Path, python: str | Path = sys.executable) -> subprocess.CompletedProcess:
+def _setup(checkout: Path, python: str | Path = sys.executable, **env: str) -> subprocess.CompletedProcess:
     log = checkout.parent / "log"
     log.touch()
     return subprocess.run(["bash", str(checkout / "scripts" / "setup.sh")], capture_output=True, text=True,
                           timeout=60, cwd=checkout.parent,
                           env={"PATH": f"{checkout.parent / 'bin'}:/usr/bin:/bin", "HOME": str(checkout.parent),
-                               "PYTHON": str(python), "LOG": str(log)})
+                               "PYTHON": str(python), "LOG": str(log), **env})
 
 
 def _calls(checkout: Path) -> list[str]:
@@ -169,3 +169,71 @@ def test_a_link_to_an_environment_of_another_python_is_replaced_not_followed(che
     assert done.returncode == 0, done.stderr
     assert (shared / "marker").exists() and (shared / "pyvenv.cfg").exists()
     assert not (checkout / ".venv").is_symlink() and _of_this_python(checkout / ".venv")
+
+
+#: pip's stand-in (on PYTHONPATH, before the real one): `--version` answers, `install --target DIR uv==V` puts uv's
+#: stand-in in DIR/bin. Every call is logged.
+PIP = """import os, sys
+args = sys.argv[1:]
+with open(os.environ["LOG"], "a") as log:
+    log.write("pip " + " ".join(args) + "\\n")
+if args[:1] == ["install"]:
+    target = args[args.index("--target") + 1]
+    os.makedirs(os.path.join(target, "bin"), exist_ok=True)
+    with open(os.path.join(target, "bin", "uv"), "w") as uv:
+        uv.write(os.environ["UV_TEXT"])
+    os.chmod(os.path.join(target, "bin", "uv"), 0o755)
+"""
+
+
+@pytest.fixture
+def uvless(checkout, tmp_path) -> dict[str, str]:
+    """`checkout` without uv, and the environment for set-up with pip's stand-in."""
+    shutil.rmtree(checkout / ".venv-tools")
+    (tmp_path / "stand-ins" / "pip").mkdir(parents=True)
+    (tmp_path / "stand-ins" / "pip" / "__main__.py").write_text(PIP)
+    (tmp_path / "stand-ins" / "pip" / "__init__.py").write_text("")
+    return {"PYTHONPATH": str(tmp_path / "stand-ins"), "UV_TEXT": UV.replace("{uv_version}", _uv_version())}
+
+
+def _pip_targets(checkout: Path) -> list[str]:
+    return [call.split("--target ")[1].split()[0] for call in _calls(checkout) if call.startswith("pip install")]
+
+
+def test_uv_is_installed_once_per_user_and_each_checkout_links_to_it(checkout, uvless, tmp_path):
+    home = tmp_path / "home"
+    done = _setup(checkout, HOME=str(home), **uvless)
+    assert done.returncode == 0, done.stderr
+    tools = home / ".cache" / "streamtech-platform" / "tools" / f"uv-{_uv_version()}"
+    [target] = _pip_targets(checkout)
+    assert Path(target).parent == tools.parent and Path(target).name.startswith(".tmp-uv-")
+    assert (checkout / ".venv-tools").is_symlink() and (checkout / ".venv-tools").resolve() == tools
+    assert sorted(p.name for p in tools.parent.iterdir()) == [tools.name]  # the work directory renamed, none left
+    other = tmp_path / "other" / "checkout"
+    shutil.copytree(checkout, other, symlinks=True, ignore=shutil.ignore_patterns(".venv*", "node_modules"))
+    script(tmp_path / "other" / "bin" / "npm", NPM)
+    script(tmp_path / "other" / "bin" / "node", "#!/bin/sh\n")
+    again = _setup(other, HOME=str(home), **uvless)
+    assert again.returncode == 0, again.stderr
+    assert _pip_targets(other) == [] and (other / ".venv-tools").resolve() == tools
+    assert _made(other) == [".venv", ".venv-checkov"]
+
+
+def test_a_copy_in_the_users_cache_that_does_not_answer_is_left_and_uv_installed_in_the_checkout(checkout, uvless,
+                                                                                                  tmp_path):
+    home = tmp_path / "home"
+    tools = home / ".cache" / "streamtech-platform" / "tools" / f"uv-{_uv_version()}"
+    (tools / "bin").mkdir(parents=True)
+    (tools / "bin" / "mine").write_text("the user's\n")
+    done = _setup(checkout, HOME=str(home), **uvless)
+    assert done.returncode == 0, done.stderr
+    assert _pip_targets(checkout) == [".venv-tools"] and not (checkout / ".venv-tools").is_symlink()
+    assert sorted(p.name for p in (tools / "bin").iterdir()) == ["mine"]
+    assert sorted(p.name for p in tools.parent.iterdir()) == [tools.name]
+
+
+def test_without_an_absolute_home_uv_is_installed_in_the_checkout(checkout, uvless):
+    done = _setup(checkout, HOME="relative", **uvless)
+    assert done.returncode == 0, done.stderr
+    assert _pip_targets(checkout) == [".venv-tools"] and (checkout / ".venv-tools" / "bin" / "uv").is_file()
+    assert not (checkout / ".venv-tools").is_symlink()
