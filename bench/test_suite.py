@@ -20,6 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
+
+from bench.suite_cpu import summary_line
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,8 +48,7 @@ def measure(cold: bool, env: dict[str, str] | None) -> int:
                           capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     lines = proc.stdout.strip().splitlines()
-    tail = next((line for line in reversed(lines) if re.search(r"\b(passed|failed|errors?|no tests ran)\b.* in [\d.]+s",
-                                                               line)), lines[-1] if lines else "")
+    tail = summary_line(lines)
     coverage = re.search(r"Total coverage: ([\d.]+)%", proc.stdout)
     own = re.search(r" in ([\d.]+)s", tail)
     print(f"test suite: {tail}")

@@ -132,10 +132,7 @@ def default_cache_dir(root: Path = ROOT) -> Path:
     named = os.environ.get(ENV_CACHE_DIR)
     if named:
         return Path(named)
-    for base, below in ((os.environ.get("XDG_CACHE_HOME"), ()), (os.environ.get("HOME"), (".cache",))):
-        if base and os.path.isabs(base):  # the XDG base directory specification ignores a relative path
-            return Path(base, *below, "streamtech-platform", "assemblies")
-    return root / ".cache" / "assemblies"
+    return platform_files.user_cache("assemblies") or root / ".cache" / "assemblies"
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:

@@ -24,6 +24,16 @@ class FileRefused(ValueError):
     """A path the tool will not read or write; the message names the path and says why (a usage error)."""
 
 
+def user_cache(name: str) -> Path | None:
+    """The platform's directory `name` in the user's cache ($XDG_CACHE_HOME, else ~/.cache; then
+    streamtech-platform/<name>), which every checkout of the user shares; None without an absolute home (the XDG
+    base directory specification ignores a relative path). scripts/setup.sh says the same in bash (uv's copy)."""
+    for base, below in ((os.environ.get("XDG_CACHE_HOME"), ()), (os.environ.get("HOME"), (".cache",))):
+        if base and os.path.isabs(base):
+            return Path(base, *below, "streamtech-platform", name)
+    return None
+
+
 def kind(mode: int) -> str:
     """What a file of this mode is, in words ("a FIFO", "a directory", ...; "a symbolic link" for a mode lstat
     gave)."""

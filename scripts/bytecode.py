@@ -46,6 +46,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# The checkout's packages (platform_utils is standard library only): run by each environment's interpreter, and
+# Checkov's has none of ours installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from platform_utils import files
+
 EXIT_OK, EXIT_INCOMPLETE = 0, 3
 UNUSED_DAYS = 30
 _TMP = ".tmp-"
@@ -54,12 +60,7 @@ _ENTRY = re.compile(r"[^./][^/]*-[A-Za-z0-9_-]{16}")  # distributions()'s names
 
 def cache_root() -> Path | None:
     named = os.environ.get("STREAMTECH_BYTECODE_CACHE")
-    if named:
-        return Path(named)
-    for base, below in ((os.environ.get("XDG_CACHE_HOME"), ()), (os.environ.get("HOME"), (".cache",))):
-        if base and os.path.isabs(base):  # the XDG base directory specification ignores a relative path
-            return Path(base, *below, "streamtech-platform", "bytecode")
-    return None
+    return Path(named) if named else files.user_cache("bytecode")
 
 
 _MAGIC = importlib.util.MAGIC_NUMBER
@@ -73,7 +74,7 @@ def cache_from_source(source: str) -> str:
 
 
 def interpreter_dir(root: Path) -> Path:
-    return root / f"{sys.implementation.cache_tag}-{importlib.util.MAGIC_NUMBER.hex()}"
+    return root / f"{sys.implementation.cache_tag}-{_MAGIC.hex()}"
 
 
 def distributions(site: Path) -> Iterator[tuple[str, list[str]]]:
@@ -173,13 +174,13 @@ def store(site: Path, root: Path, failures: list[OSError] | None = None) -> tupl
         try:
             for relative in sources:
                 source = os.path.join(site, relative)
+                pyc = cache_from_source(source)
                 target = os.path.join(base, entry, f"{relative}c")
                 parent = os.path.dirname(target)
-                if (os.path.lexists(target) or not fits(cache_from_source(source), source)
-                        or not _within(parent, base, seen)):
+                if os.path.lexists(target) or not fits(pyc, source) or not _within(parent, base, seen):
                     continue
                 os.makedirs(parent, exist_ok=True)
-                stored += place(cache_from_source(source), target)
+                stored += place(pyc, target)
         except OSError as exc:
             _failed(failures, exc)
     return stored, prune(Path(base))
@@ -190,9 +191,10 @@ def prune(base: Path) -> int:
     cutoff = time.time() - UNUSED_DAYS * 86400
     for entry in base.iterdir() if _real_dir(base) else ():
         try:
-            unused = stat.S_ISDIR(os.lstat(entry).st_mode) and os.lstat(entry).st_mtime < cutoff
+            found = os.lstat(entry)
         except OSError:
             continue
+        unused = stat.S_ISDIR(found.st_mode) and found.st_mtime < cutoff
         if unused and _ENTRY.fullmatch(entry.name):
             shutil.rmtree(entry, ignore_errors=True)  # never follows a link inside it
             deleted += 1

@@ -70,22 +70,25 @@ npm_pid=$!
 # and uv is installed in the checkout instead, as it is without an absolute home.
 uv=.venv-tools/bin/uv
 answers() { [[ -x $1/bin/uv && "$("$1/bin/uv" --version 2>/dev/null)" == "uv $UV_VERSION"* ]]; }
+install_uv() {
+  run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$1" \
+      "uv==$UV_VERSION"
+}
 if ! answers .venv-tools; then
   rm -rf .venv-tools  # a link to the user's copy: the link alone
+  # The user's cache as platform_utils.files.user_cache finds it.
   cache=${XDG_CACHE_HOME:-}
   [[ $cache == /* ]] || { [[ ${HOME:-} == /* ]] && cache=$HOME/.cache || cache=; }
   tools=${cache:+$cache/streamtech-platform/tools/uv-$UV_VERSION}
   if [[ -n $tools ]] && ! answers "$tools" && [[ ! -e $tools ]] && mkdir -p "${tools%/*}" 2>/dev/null; then
     work=$(mktemp -d "${tools%/*}/.tmp-uv-XXXXXXXX")
-    run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-        --target "$work" "uv==$UV_VERSION"
+    install_uv "$work"
     mv -T "$work" "$tools" 2>/dev/null || rm -rf "$work"  # another set-up's copy got there first: the same uv
   fi
   if [[ -n $tools ]] && answers "$tools"; then
     ln -s "$tools" .venv-tools
   else
-    run "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-        --target .venv-tools "uv==$UV_VERSION"
+    install_uv .venv-tools
   fi
 fi
 # No bytecode compiled at install: the first process to import a module compiles it and keeps it (scripts/env.sh

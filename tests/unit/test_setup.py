@@ -65,6 +65,7 @@ def checkout(tmp_path) -> Path:
     (root / "scripts").mkdir(parents=True)
     for name in ("setup.sh", "bytecode.py"):
         shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
+    shutil.copytree(ROOT / "platform_utils", root / "platform_utils", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
                  "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
