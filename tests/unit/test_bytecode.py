@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import os
 import py_compile
+import shutil
 import subprocess
 import sys
 import time
@@ -335,3 +336,49 @@ def test_a_cache_that_cannot_be_marked_used_is_still_linked_from(tmp_path, monke
 
     monkeypatch.setattr(bytecode.os, "utime", read_only)
     assert bytecode.link(linked_copy(first, tmp_path / "second"), cache) == 3
+
+
+def test_a_fifo_in_place_of_a_pyc_hangs_neither_a_store_nor_a_link(tmp_path):
+    """A FIFO opened to read waits for a writer forever: one where a .pyc is expected, in the environment or in the
+    cache, is never opened (only a regular file is read)."""
+    first = installed(tmp_path / "first")
+    pyc(first, "demo/mod.py").unlink()
+    os.mkfifo(pyc(first, "demo/mod.py"))
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (1, 0)  # demo/__init__ only
+    [entry] = bytecode.interpreter_dir(cache).iterdir()
+    os.mkfifo(entry / "demo" / "mod.pyc")
+    second = linked_copy(installed(tmp_path / "clean"), tmp_path / "second")
+    assert bytecode.link(second, cache) == 1
+    assert not pyc(second, "demo/mod.py").exists()
+
+
+def test_a_file_hard_linked_in_as_a_pyc_is_stored_only_when_it_is_byte_code_of_the_installed_file(tmp_path):
+    """A hard link in __pycache__ to a file elsewhere (a secret of the user's, say) is taken to the cache only if
+    its header says it is this interpreter's byte code of that very source: a secret never is."""
+    first = installed(tmp_path / "first")
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"password=hunter2\n" * 4)
+    pyc(first, "demo/mod.py").unlink()
+    os.link(secret, pyc(first, "demo/mod.py"))
+    cache = tmp_path / "cache"
+    assert bytecode.store(first, cache) == (1, 0)
+    assert not any(p.read_bytes() == secret.read_bytes() for p in cache.rglob("*") if p.is_file())
+
+
+def test_a_record_that_lists_a_file_twice_keys_its_own_entry_and_stores_the_file_once(tmp_path):
+    """A RECORD row repeated with another hash (a forged or garbled RECORD): the entry's name is the hash of every
+    row, so it is never the clean RECORD's entry, and the file is stored once."""
+    clean, forged = installed(tmp_path / "clean"), tmp_path / "forged"
+    shutil.copytree(clean, forged)
+    record = forged / "demo-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text() + "demo/mod.py,sha256=AAAA,9\n")
+    cache = tmp_path / "cache"
+    assert bytecode.store(clean, cache) == (2, 0)
+    assert bytecode.store(forged, cache) == (2, 0)  # copytree keeps the times: both .pyc fit; mod.py once, not twice
+    [(clean_name, _)], [(forged_name, listed)] = bytecode.distributions(clean), bytecode.distributions(forged)
+    assert clean_name != forged_name and listed.count("demo/mod.py") == 2
+    assert sorted(p.name for p in bytecode.interpreter_dir(cache).iterdir()) == sorted([clean_name, forged_name])
+    entry = bytecode.interpreter_dir(cache) / forged_name
+    assert sorted(p.relative_to(entry).as_posix() for p in entry.rglob("*.pyc")) == ["demo/__init__.pyc",
+                                                                                     "demo/mod.pyc"]
