@@ -1,13 +1,14 @@
 """The local stand-in for AWS: the synthesized stack deployed into a moto server on 127.0.0.1.
 
     python -m localenv --suffix dev [--template T] [--outputs F]   deploy, run opscli audit + rotate-check, stop
-    python -m localenv up --suffix dev [--template T] [--outputs F] [--port N]
+    python -m localenv up --suffix dev [--template T] [--outputs F] [--port N] [--monitor-window SECONDS]
                                                                      deploy and keep it running (Ctrl-C stops)
     python -m localenv down --suffix dev                             stop the deployment `up` started
     python -m localenv schedule --suffix dev                         fire the posture monitor's schedule now
 
 `up` also deploys the posture monitor (TapMonitor<suffix>, its template beside TapStack's) and runs its queue's
-consumer, `python -m opscli.monitor`, as a process of its own until `down`; --no-monitor leaves both out. `up` run
+consumer, `python -m opscli.monitor`, as a process of its own until `down`; --no-monitor leaves both out, and
+--monitor-window has the consumer batch changes for that many seconds instead of the deployed mapping's window. `up` run
 again while that deployment runs starts its consumer again if it has ended (the running `up`, proved by its lock as
 `down` proves it, is asked with SIGUSR1 and starts it; exit 0, or 3 if it ended again at once), and otherwise says
 the deployment is up (exit 2).
@@ -144,10 +145,11 @@ def run_once(config: AppConfig, template: dict, outputs: Path, reports: Path | N
 
 
 def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, state: statefile.Paths,
-       monitor_template: dict | None = None) -> int:
+       monitor_template: dict | None = None, monitor_window: float | None = None) -> int:
     """Deploy and serve until SIGTERM or Ctrl-C. The lock held for the whole run says which process this is; the
     state record says where (and is removed on the way out). With `monitor_template`, TapMonitor<suffix> is
-    deployed too and its consumer runs beside the emulator (localenv.monitor)."""
+    deployed too and its consumer runs beside the emulator (localenv.monitor), batching for `monitor_window`
+    seconds when given, else as the deployed event source mapping does."""
     from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
 
     held = statefile.acquire(state)
@@ -167,7 +169,7 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     os.environ.update(LOCAL_CREDENTIALS)
     try:
         with deployed(template, config, outputs, port=port, quiet=True) as endpoint, \
-                _monitor(config, monitor_template, endpoint, outputs, state) as watching:
+                _monitor(config, monitor_template, endpoint, outputs, state, monitor_window) as watching:
             fields = {"endpoint": endpoint, "outputs": str(outputs.resolve()),
                       "stack_record": str(stack_record_path(outputs).resolve()), "suffix": config.environment_suffix,
                       "environment": {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}}
@@ -235,7 +237,11 @@ class Watching:
     def status(self) -> str:
         from localenv.monitor import status_line
 
-        return status_line(self.consumer)
+        deployed = self.running.deployed
+        if deployed.mapping_window is None:
+            return status_line(self.consumer)
+        return (f"{status_line(self.consumer)}\n  monitor: batches for {deployed.window:g} s (--monitor-window; the "
+                f"deployed mapping's window is {deployed.mapping_window:g} s)")
 
     def restart(self) -> bool:
         """Start the consumer again if it has ended (see localenv.monitor.Running.restart)."""
@@ -305,7 +311,7 @@ def restart_monitor(config: AppConfig, state: statefile.Paths, *, wait: float = 
 
 @contextmanager
 def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: Path,
-             state: statefile.Paths) -> Iterator[Watching | None]:
+             state: statefile.Paths, window: float | None = None) -> Iterator[Watching | None]:
     """TapMonitor<suffix> deployed and its consumer running for the block, or nothing when left out."""
     if template is None:
         yield None
@@ -313,7 +319,7 @@ def _monitor(config: AppConfig, template: dict | None, endpoint: str, outputs: P
     from localenv import monitor as local_monitor
 
     log = local_monitor.log_path(state.directory, config)
-    with local_monitor.running(config, template, endpoint, outputs, log, os.environ) as running:
+    with local_monitor.running(config, template, endpoint, outputs, log, os.environ, window=window) as running:
         yield Watching(running, config.environment_suffix)
 
 
@@ -383,9 +389,15 @@ def main(argv: list[str] | None = None) -> int:
                              "reports, made when missing)")
     parser.add_argument("--no-monitor", action="store_true",
                         help="up: leave the posture monitor (its stack and its consumer) out")
+    parser.add_argument("--monitor-window", type=_window, metavar="SECONDS",
+                        help="up: the monitor's consumer batches changes for SECONDS (default: the deployed event "
+                             "source mapping's window, as Lambda would; shorter for quicker feedback)")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
+        if args.monitor_window is not None and (args.command != "up" or args.no_monitor):
+            raise UsageError("--monitor-window is the window of `up`'s posture monitor: give it to `up`, without "
+                             "--no-monitor")
         if args.command == "down":
             config = AppConfig.for_suffix(args.suffix)
             return down(config, state_file(config, args.state_dir))
@@ -405,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return up(config, template, args.outputs, port=args.port, state=state_file(config, args.state_dir),
-                      monitor_template=_monitor_template(config, args))
+                      monitor_template=_monitor_template(config, args), monitor_window=args.monitor_window)
         return run_once(config, template, args.outputs, args.reports)
     except (UsageError, statefile.StateError, files.FileRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -413,6 +425,21 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3
         print(f"error: the local deployment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
+
+
+def _window(text: str) -> float:
+    """A batching window in seconds, within the SQS event source's range (the mapping's batch size is checked once
+    the monitor is deployed: localenv.monitor.Deployed.with_window)."""
+    from platform_spec import monitor
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    refused = monitor.window_refused(seconds, 0)
+    if refused:
+        raise argparse.ArgumentTypeError(f"{text}: {refused}")
+    return seconds
 
 
 def _monitor_template(config: AppConfig, args: argparse.Namespace) -> dict | None:

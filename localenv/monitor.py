@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,20 @@ class Deployed:
 
     outputs: dict[str, str]
     environment: dict[str, str]
-    window: int  # seconds: the event source mapping's batching window (MaximumBatchingWindowInSeconds)
+    window: float  # seconds: the event source mapping's batching window (MaximumBatchingWindowInSeconds)
     batch_size: int = monitor.BATCH_SIZE  # messages: the mapping's BatchSize
+    mapping_window: float | None = None  # the mapping's window, when `window` is another (`with_window`)
+
+    def with_window(self, seconds: float | None) -> Deployed:
+        """The consumer's batching window `seconds` instead of the mapping's (`up --monitor-window`), or this one
+        when None. Raises UsageError when the SQS event source would refuse that window for the mapping's batch
+        size: the consumer batches as a mapping could."""
+        if seconds is None:
+            return self
+        refused = monitor.window_refused(seconds, self.batch_size)
+        if refused:
+            raise UsageError(f"--monitor-window {seconds:g}: {refused}")
+        return replace(self, window=seconds, mapping_window=self.window)
 
 
 def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> Deployed:
@@ -126,7 +138,7 @@ def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[st
     return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
             "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
             "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
-            "--namespace", env[monitor.ENV_NAMESPACE], "--window", str(deployed.window),
+            "--namespace", env[monitor.ENV_NAMESPACE], "--window", f"{deployed.window:g}",
             "--batch-size", str(deployed.batch_size), "--poll", str(CONSUMER_POLL),
             "--dead-letter-queue-url", env[monitor.ENV_DEAD_LETTER_QUEUE],
             "--max-receives", env[monitor.ENV_MAX_RECEIVES]]
@@ -250,14 +262,15 @@ def previous_log(log: Path) -> Path:
 
 @contextlib.contextmanager
 def running(config: AppConfig, template: Mapping[str, Any], endpoint_url: str, tap_outputs: Path, log: Path,
-            env: Mapping[str, str]) -> Iterator[Running]:
+            env: Mapping[str, str], *, window: float | None = None) -> Iterator[Running]:
     """TapMonitor<suffix> deployed into the emulator at `endpoint_url` (which this process runs), an HTTPS listener
     beside it with a CA made for this run, and the consumer started against that listener, for the block; the
-    consumer and the listener stopped after it, the CA's files removed."""
+    consumer and the listener stopped after it, the CA's files removed. The consumer batches as the deployed event
+    source mapping does, or for `window` seconds when given (see Deployed.with_window)."""
     from localenv.emulator import tls_listener
     from localenv.tls import make_tls_files
 
-    deployed = deploy(template, config, endpoint_url, tap_outputs)
+    deployed = deploy(template, config, endpoint_url, tap_outputs).with_window(window)
     heard = threading.Event()
     with tempfile.TemporaryDirectory(prefix="monitor-tls-") as directory:
         tls = make_tls_files(Path(directory))

@@ -5,6 +5,7 @@ on EventBridge, and which services' ones) and the schedule's message. Each is de
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 
 STACK_PREFIX = "TapMonitor"  # CloudFormation stack name: TapMonitor<suffix>, beside TapStack<suffix>
@@ -30,6 +31,21 @@ MAX_RECEIVES = 5
 BATCH_SIZE = 10_000
 BATCH_WINDOW_SECONDS = 2
 BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024
+# The SQS event source's range of windows, and the least window of a batch of more than SMALL_BATCH messages.
+MAX_BATCH_WINDOW_SECONDS = 300
+SMALL_BATCH = 10
+LARGE_BATCH_MIN_WINDOW_SECONDS = 1
+
+
+def window_refused(window: float, batch_size: int) -> str | None:
+    """Why the SQS event source would refuse a batching window of `window` seconds for batches of `batch_size`
+    messages, or None when it takes it."""
+    if math.isnan(window) or not 0 <= window <= MAX_BATCH_WINDOW_SECONDS:
+        return f"the window is 0 to {MAX_BATCH_WINDOW_SECONDS} seconds (the SQS event source's range)"
+    if batch_size > SMALL_BATCH and window < LARGE_BATCH_MIN_WINDOW_SECONDS:
+        return (f"a batch of more than {SMALL_BATCH} messages ({batch_size}) needs a window of at least "
+                f"{LARGE_BATCH_MIN_WINDOW_SECONDS} s, as the SQS event source requires")
+    return None
 # A message the monitor dead-letters itself (poison, or a change still failing on its last receive) keeps its body
 # and carries these message attributes: why, which message it was, its receives, and who sent it.
 DEAD_LETTER_REASON = "reason"

@@ -443,6 +443,11 @@ class LocalDeployment:
         return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
 
+#: The batching window of the session's monitored deployment (`localenv up --monitor-window`): the least the SQS
+#: event source takes for the mapping's batch of 10,000.
+MONITOR_WINDOW = 1.0
+
+
 @contextlib.contextmanager
 def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
                        **extra_env: str) -> Iterator[LocalDeployment]:
@@ -454,10 +459,13 @@ def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
     # Not measured by coverage: tracing the emulator's process makes every AWS call of every test ~60% slower
     # (0.8 s -> 1.3 s per whole-stack read), and `localenv up` is measured in tests/unit/localenv/test_main.py.
     env = {**unmeasured(os.environ), **extra_env}
+    # The monitor's consumer batches for MONITOR_WINDOW seconds, not the mapping's 2: each change a test makes
+    # waits out a window, then its undoing another (tests/unit/localenv/test_monitor.py proves the default).
+    watch = ["--monitor-window", f"{MONITOR_WINDOW:g}"] if monitor else ["--no-monitor"]
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),
-             "--outputs", str(outputs), "--state-dir", str(directory), *([] if monitor else ["--no-monitor"])],
+             "--outputs", str(outputs), "--state-dir", str(directory), *watch],
             cwd=ROOT, stdout=sink, stderr=sink, env=env)
     deadline = time.monotonic() + 120
     while not state.exists():

@@ -22,7 +22,6 @@ times in a row, or the monitor's session could not be made).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -93,8 +92,9 @@ def _window(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 300 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"{text}: the window is 0 to 300 seconds (the SQS event source's range)")
+    refused = monitor.window_refused(value, 0)
+    if refused:
+        raise argparse.ArgumentTypeError(f"{text}: {refused}")
     return value
 
 
@@ -329,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.suffix:
             raise OpsError("missing --suffix")
         settings = Settings(suffix=from_suffix(args.suffix).suffix, bucket=args.bucket, namespace=args.namespace)
-        if args.batch_size > 10 and args.window < 1:
-            raise UsageError(f"--batch-size {args.batch_size} needs a --window of at least 1 s (as the SQS event "
-                             "source requires of a batch of more than 10)")
+        refused = monitor.window_refused(args.window, args.batch_size)
+        if refused:
+            raise UsageError(f"--batch-size {args.batch_size} --window {args.window:g}: {refused}")
         if args.max_receives is not None and args.dead_letter_queue_url is None:
             raise UsageError("--max-receives needs --dead-letter-queue-url")
         dead_letters = None if args.dead_letter_queue_url is None else handler.DeadLetters.checked(

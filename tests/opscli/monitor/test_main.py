@@ -209,7 +209,12 @@ def test_what_a_stopping_consumer_holds_for_its_next_batch_is_returned_at_once(m
     (["--batch-size", "\uff11\uff10"], "the batch size is 1 to 10000"),  # fullwidth digits: int() reads them
     (["--batch-size", "\u00b2"], "the batch size is 1 to 10000"),
     pytest.param(["--batch-size", "9" * 5000], "the batch size is 1 to 10000", id="5000-digits"),
-    (["--batch-size", "11", "--window", "0.5"], "needs a --window of at least 1 s"),
+    (["--batch-size", "11", "--window", "0.5"], "(11) needs a window of at least 1 s"),
+    (["--window", "0.5"], "(10000) needs a window of at least 1 s"),  # the default batch: the deployed mapping's
+    (["--window", "301"], "the window is 0 to 300 seconds"),
+    (["--window", "-1"], "the window is 0 to 300 seconds"),
+    (["--window", "nan"], "the window is 0 to 300 seconds"),
+    (["--window", "five"], "is not a number of seconds"),
 ])
 def test_a_batch_the_event_source_mapping_would_refuse_is_a_usage_error(argv, message, capsys):
     from opscli.monitor.__main__ import main

@@ -126,6 +126,27 @@ def test_bad_suffix_and_bad_templates_are_usage_errors(tmp_path, capsys):
     assert "has no Resources map" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["up", "--monitor-window", "301"], "301: the window is 0 to 300 seconds"),
+    (["up", "--monitor-window", "nan"], "nan: the window is 0 to 300 seconds"),
+    (["up", "--monitor-window", "soon"], "'soon' is not a number of seconds"),
+    (["up", "--no-monitor", "--monitor-window", "1"], "give it to `up`, without --no-monitor"),
+    (["run", "--monitor-window", "1"], "give it to `up`, without --no-monitor"),
+])
+def test_a_monitor_window_up_cannot_use_is_a_usage_error(argv, message, tmp_path, capsys):
+    """`--monitor-window` outside the event source's range, or where no consumer runs: exit 2 before anything is
+    deployed (its batch size's own rule is checked once the mapping is deployed: tests/unit/localenv/
+    test_monitor.py)."""
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    try:
+        code = main([*argv, "--suffix", "window", "--template", str(template), "--state-dir", str(tmp_path)])
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
 def test_down_stops_a_running_deployment(tmp_path):
     """`down` against a real `up` process of its own, of an empty template (not the session's deployment)."""
     state_dir = tmp_path / "state"

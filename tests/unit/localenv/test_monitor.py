@@ -17,9 +17,10 @@ import pytest
 from localenv.__main__ import main
 from localenv.monitor import Deployed, command, fire_schedule, start, status_line
 from opscli import core, targets
+from opscli.aws import new_session
 from platform_spec import monitor
 from platform_spec.result import Status
-from tests.conftest import MONITOR_ONLY_READS, SUFFIX, local_aws, unmeasured
+from tests.conftest import MONITOR_ONLY_READS, MONITOR_WINDOW, SUFFIX, local_aws, unmeasured
 from tests.polling import poll
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("monitor")]
@@ -56,11 +57,49 @@ def test_up_deploys_the_monitor_and_runs_its_consumer_as_the_function_would_run(
     assert record["monitor"]["endpoint"].startswith("https://127.0.0.1:")
     assert Path(record["monitor"]["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     started = json.loads(_first_line(Path(record["monitor"]["log"])))
-    # the deployed mapping's batching, mirrored: its window and batch size, and Lambda's 6 MB payload bound
+    # the deployed mapping's batching, mirrored: its batch size and Lambda's 6 MB payload bound; its window too,
+    # but for the session's --monitor-window (MONITOR_WINDOW), which `up` says it uses instead of the mapping's
     assert started["event"] == "started" and started["suffix"] == SUFFIX
     assert (started["window"], started["batchSize"], started["payloadLimit"]) == (
-        monitor.BATCH_WINDOW_SECONDS, monitor.BATCH_SIZE, monitor.BATCH_PAYLOAD_BYTES) == (2, 10_000, 6 * 1024 * 1024)
+        MONITOR_WINDOW, monitor.BATCH_SIZE, monitor.BATCH_PAYLOAD_BYTES) == (1, 10_000, 6 * 1024 * 1024)
+    assert "  monitor: batches for 1 s (--monitor-window; the deployed mapping's window is 2 s)" in _said(
+        monitored_deployment)
+    functions = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
+                            region_name="ap-northeast-1").client("lambda", endpoint_url=monitored_deployment.endpoint)
+    [mapping] = functions.list_event_source_mappings(
+        EventSourceArn=_queue_arn(record["monitor"]["queue_url"]))["EventSourceMappings"]
+    assert (mapping["MaximumBatchingWindowInSeconds"], mapping["BatchSize"]) == (monitor.BATCH_WINDOW_SECONDS, 10_000)
     assert started["maxReceives"] == monitor.MAX_RECEIVES == 5
+
+
+def _queue_arn(url: str) -> str:
+    account, name = url.rsplit("/", 2)[-2:]
+    return f"arn:aws:sqs:ap-northeast-1:{account}:{name}"
+
+
+def test_a_window_is_the_mappings_unless_one_the_event_source_takes_is_given():
+    """The consumer batches as the deployed mapping does (`command` passes its window on), or for the window `up
+    --monitor-window` gives when the SQS event source would take it for the mapping's batch size."""
+    from cdk_app.config import AppConfig
+    from localenv.inputs import UsageError
+
+    config = AppConfig.for_suffix(SUFFIX)
+    env = {monitor.ENV_SUFFIX: SUFFIX, monitor.ENV_BUCKET: "b", monitor.ENV_NAMESPACE: "N",
+           monitor.ENV_DEAD_LETTER_QUEUE: "http://127.0.0.1:1/dlq", monitor.ENV_MAX_RECEIVES: "5"}
+    deployed = Deployed({monitor.OUTPUT_QUEUE_URL: "http://127.0.0.1:1/q"}, env, 2, 10_000)
+    assert deployed.with_window(None) is deployed
+
+    def window(given: Deployed) -> str:
+        argv = command(config, given, "https://127.0.0.1:1")
+        return argv[argv.index("--window") + 1]
+
+    assert window(deployed) == "2" and window(deployed.with_window(1.0)) == "1"
+    assert window(deployed.with_window(0.25 + 1)) == "1.25" and deployed.with_window(1).mapping_window == 2
+    with pytest.raises(UsageError, match=r"--monitor-window 0.5: a batch of more than 10 messages \(10000\) needs a "
+                                         r"window of at least 1 s"):
+        deployed.with_window(0.5)
+    small = Deployed(deployed.outputs, env, 2, 10)
+    assert window(small.with_window(0)) == "0"
 
 
 def test_the_schedule_fires_on_demand_into_the_monitors_queue(monitored_deployment, capsys):
@@ -94,7 +133,6 @@ def test_the_monitors_stack_fails_an_account_rule_with_its_environments_facts(mo
     """A user of the account with a key that may read any bucket reaches the monitor's report bucket: the account
     rule fails the monitor's stack too, and its fix is filled from the environment's names (the suffix of
     TapMonitor<suffix>, not the stack's name), never a crash."""
-    from opscli.aws import new_session
 
     iam = new_session(aws_access_key_id="local-emulator", aws_secret_access_key="local-emulator",
                       region_name="ap-northeast-1").client("iam", endpoint_url=monitored_deployment.endpoint)
