@@ -63,9 +63,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """Where tests run (each worker, or the one process): coverage's tracer paused inside botocore's and moto's hot
     paths (tests/library_tracing.py), one loader of service models for every botocore session, and cyclic
     garbage collected less often. On the xdist controller: start filling the assembly cache while the workers
-    start and run the tests that need no template. Workers that need it wait on the cache's lock; none
-    synthesizes twice. In every process first: pytest-cov's tracer stopped where nothing it records is kept, and
-    each measured file analysed once for the session's coverage reports (tests/coverage_session.py)."""
+    start and run the tests that need no template (workers that need it wait on the cache's lock; none
+    synthesizes twice), and write what every worker would otherwise make for itself at its start: Hypothesis's
+    Unicode tables and pytest's rewritten test modules. In every process first: pytest-cov's tracer stopped where
+    nothing it records is kept, and each measured file analysed once for the session's coverage reports
+    (tests/coverage_session.py)."""
     global _background
     stop_tracing_what_is_never_kept(config)
     analyse_once_after_combining(config)
@@ -80,7 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
                                    cwd=ROOT, stdout=log, stderr=log)
-    _unicode_tables_for_hypothesis()  # before the workers start: they read the tables
+    from tests import rewritten_modules
+
+    # before the workers start: they read the tables and the rewritten test modules (tests/rewritten_modules.py)
+    priming = rewritten_modules.start(config, unmeasured(os.environ), ROOT)
+    _unicode_tables_for_hypothesis()
+    priming.finish()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own collection for unraisable exceptions

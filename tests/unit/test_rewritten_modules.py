@@ -1,0 +1,119 @@
+"""tests/rewritten_modules.py: the rewritten test modules the xdist controller writes before its workers start are
+pytest's own, and a worker reads them instead of rewriting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import rewritten_modules
+from tests.conftest import ROOT, unmeasured
+
+SAMPLE = "def test_sums():\n    total = 1 + 1\n    assert total == 2, total\n"
+
+
+class _Config:
+    """The settings `start` reads, of a session rooted at `root`."""
+
+    def __init__(self, root: Path, assertmode: str = "rewrite") -> None:
+        self.rootpath, self.assertmode = root, assertmode
+
+    def getoption(self, name: str) -> Any:
+        assert name == "assertmode"
+        return self.assertmode
+
+    def getini(self, name: str) -> Any:
+        return {"python_files": ["test_*.py"], "testpaths": ["tests"], "enable_assertion_pass_hook": False}[name]
+
+
+def _tree(root: Path) -> list[Path]:
+    (root / "tests" / "deeper").mkdir(parents=True)
+    written = [root / "tests" / "conftest.py", root / "tests" / "test_a.py", root / "tests" / "deeper" / "test_b.py",
+               root / "tests" / "deeper" / "conftest.py"]
+    for number, path in enumerate(written):
+        path.write_text(SAMPLE.replace("1 + 1", f"{number} + 2 - {number}") * (number + 1))
+    (root / "tests" / "helper.py").write_text("VALUE = 1\n")  # not a test module: a plain import compiles it
+    return written
+
+
+def test_a_written_module_is_the_one_pytest_writes_and_pytest_reads_it(pytestconfig, tmp_path):
+    from _pytest.assertion import rewrite
+
+    source = tmp_path / "test_sample.py"
+    source.write_text(SAMPLE)
+    assert rewritten_modules.stale([source]) == [source]
+    assert rewritten_modules.rewrite([source], pass_hook=False) == 1
+    assert rewritten_modules.stale([source]) == []
+    kept = rewrite._read_pyc(source, rewritten_modules.cached_pyc(source))
+    _, own = rewrite._rewrite_test(source, pytestconfig)  # pytest's own rewrite, with this session's settings
+    assert kept is not None and kept == own  # the same code (marshal's bytes differ by reference counts)
+    source.write_text(SAMPLE + "\n")  # another size: the written module no longer fits
+    assert rewritten_modules.stale([source]) == [source]
+
+
+def test_a_worker_reads_the_written_module_instead_of_rewriting(tmp_path):
+    """pytest's own trace, in a pytest of its own over a module written here: it found the module, rewrote
+    nothing, and the rewritten assert still explains its failure."""
+    source = tmp_path / "test_sample.py"
+    source.write_text(SAMPLE.replace("== 2", "== 3"))
+    rewritten_modules.rewrite([source], pass_hook=False)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:cov", "-q",
+                           "--debug=" + str(tmp_path / "trace.log"), str(source)], cwd=tmp_path, capture_output=True,
+                          text=True, env={**unmeasured(os.environ), "PYTHONPATH": str(ROOT)}, timeout=120)
+    trace = (tmp_path / "trace.log").read_text()
+    assert f"found cached rewritten pyc for {source}" in trace and f"rewriting {source}" not in trace, trace[-2000:]
+    assert done.returncode == 1 and "assert 2 == 3" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_controller_writes_every_stale_module_in_two_processes_then_nothing(tmp_path):
+    written = _tree(tmp_path)
+    config = _Config(tmp_path)
+    assert rewritten_modules.rewritten_by_pytest(config) == sorted(written)
+    priming = rewritten_modules.start(config, unmeasured(os.environ), ROOT)
+    assert priming.helper is not None and 0 < len(priming.mine) < len(written)  # half in the second process
+    assert priming.finish() == len(written)
+    assert rewritten_modules.stale(written) == [] and not (tmp_path / "tests" / "__pycache__" / "helper.py").exists()
+    again = rewritten_modules.start(config, unmeasured(os.environ), ROOT)
+    assert again.helper is None and again.finish() == 0
+
+
+@pytest.mark.parametrize("why", ["plain asserts", "no byte code"])
+def test_nothing_is_written_where_pytest_would_write_nothing(why, tmp_path, monkeypatch):
+    written = _tree(tmp_path)
+    if why == "no byte code":
+        monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    priming = rewritten_modules.start(_Config(tmp_path, "plain" if why == "plain asserts" else "rewrite"), {}, ROOT)
+    assert priming.finish() == 0 and rewritten_modules.stale(written) == written
+
+
+def test_a_cache_directory_that_cannot_be_made_is_left_to_the_workers(tmp_path):
+    """A file where __pycache__ would be (a read-only directory: the same refusal): nothing written, nothing
+    raised; each worker then reads the source, as pytest would."""
+    source = tmp_path / "test_sample.py"
+    source.write_text(SAMPLE)
+    (tmp_path / "__pycache__").write_text("not a directory")
+    assert rewritten_modules.rewrite([source], pass_hook=False) == 0
+    assert (tmp_path / "__pycache__").read_text() == "not a directory"
+
+
+def test_halves_split_by_bytes_and_keep_every_file(tmp_path):
+    sizes = [9000, 5000, 4000, 3000, 1000, 1000]
+    files = []
+    for number, size in enumerate(sizes):
+        files.append(tmp_path / f"test_{number}.py")
+        files[-1].write_text("#" * size)
+    one, two = rewritten_modules.halves(files)
+    assert sorted(one + two) == sorted(files)
+    weight = [sum(path.stat().st_size for path in part) for part in (one, two)]
+    assert abs(weight[0] - weight[1]) <= 1000, weight
+
+
+def test_the_session_rewrites_its_test_modules_and_conftests_not_its_helpers(pytestconfig):
+    found = set(rewritten_modules.rewritten_by_pytest(pytestconfig))
+    assert {ROOT / "tests" / "conftest.py", Path(__file__).resolve()} <= found
+    assert ROOT / "tests" / "polling.py" not in found and ROOT / "tests" / "rewritten_modules.py" not in found
