@@ -15,11 +15,23 @@ the terminal table), and coverage parses and analyses every measured file again 
 of a file depends only on the file and the combined data, which do not change once combined: it is kept for the
 second report.
 
+The analysis parses every measured file (about 2 s of one core at the run's end, after the last test): what a parse
+finds depends only on the source, the exclusion pattern and coverage's version, and is kept in the user's cache
+(`remember_parses`), so a file parsed by any earlier run of any checkout is not parsed again.
+
 Everything here leaves pytest-cov as it is when its objects are not the ones described (another pytest-cov)."""
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import functools
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +65,13 @@ def analyse_once_after_combining(config: pytest.Config) -> bool:
     cov = getattr(_controller(config), "combining_cov", None)
     if cov is None:
         return False
+    from platform_utils.files import user_cache
+
+    cache = user_cache("coverage-parses")
+    if cache is not None and not hasattr(config, "workerinput"):  # a worker's early DistMaster never combines
+        import coverage.parser
+
+        remember_parses(coverage.parser.PythonParser, cache)
     return analyse_once_after(cov, "combine")
 
 
@@ -99,3 +118,98 @@ def analyse_once_after(cov: Any, method: str) -> bool:
     cov._get_file_reporter = one_reporter
     cov._analyze = once
     return True
+
+
+#: What coverage's parser finds in a source for a report of lines (coverage.parser.PythonParser.parse_source):
+#: sets of line numbers, and the multi-line statements' first lines.
+PARSED_SETS = ("statements", "excluded", "raw_statements", "raw_excluded", "raw_docstrings")
+#: Entries of the parse cache unused for this long are removed (their sources have changed since).
+PARSE_KEPT_SECONDS = 30 * 86400
+
+
+def parse_key(text: str, exclude: str | None) -> str:
+    """The cache's name for a parse: of this source text with this exclusion pattern, by this coverage on this
+    Python (whose tokenizer and ast the parse used)."""
+    import coverage
+
+    digest = hashlib.sha256()
+    for part in (coverage.__version__, sys.version, repr(exclude), text):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def remember_parses(parser_class: Any, cache: Path) -> bool:
+    """Make `parser_class.parse_source` (coverage's PythonParser) read what it finds from `cache` when a parse of
+    the same key (`parse_key`) is kept there, and keep what it finds otherwise. A kept parse restores the parser's
+    line sets and multi-line map; the syntax tree (which only branch measurement reads, `_analyze_ast`) is parsed
+    on first use. An entry that is not a regular file of the expected shape is parsed again (and replaced). True if
+    installed (False if the class is not the parser described, or already installed)."""
+    parse, analyse = getattr(parser_class, "parse_source", None), getattr(parser_class, "_analyze_ast", None)
+    if not callable(parse) or not callable(analyse) or getattr(parse, "remembered", False):
+        return False
+
+    @functools.wraps(parse)
+    def parse_source(self: Any) -> None:
+        entry = cache / f"{parse_key(self.text, self.exclude)}.json"
+        kept = _read_parse(entry)
+        if kept is not None:
+            for name in PARSED_SETS:
+                setattr(self, name, set(kept[name]))
+            self.multiline_map = dict(kept["multiline_map"])
+            self.show_tokens = False
+            self._ast_root = None
+            return
+        parse(self)
+        _write_parse(entry, {**{name: sorted(getattr(self, name)) for name in PARSED_SETS},
+                             "multiline_map": sorted(self.multiline_map.items())})
+
+    @functools.wraps(analyse)
+    def analyse_ast(self: Any) -> None:
+        if self._ast_root is None:
+            self._ast_root = ast.parse(self.text)
+        analyse(self)
+
+    parse_source.remembered = True  # type: ignore[attr-defined]
+    parser_class.parse_source = parse_source
+    parser_class._analyze_ast = analyse_ast
+    return True
+
+
+def _read_parse(entry: Path) -> dict[str, Any] | None:
+    from platform_utils.files import FileRefused, read_json
+
+    try:
+        kept = read_json(entry, "coverage parse", limit=4 * 1024 * 1024)
+    except (OSError, FileRefused):
+        return None
+    lines = [kept.get(name) for name in PARSED_SETS] if isinstance(kept, dict) else [None]
+    pairs = kept.get("multiline_map") if isinstance(kept, dict) else None
+    if not all(isinstance(found, list) and all(type(n) is int for n in found) for found in lines) or not (
+            isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(type(n) is int for n in p)
+                                            for p in pairs)):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(entry)  # used: kept from the prune
+    return kept
+
+
+def _write_parse(entry: Path, kept: dict[str, Any]) -> None:
+    """Keep a parse (written whole under a name of this process's, then renamed into place), and remove the
+    entries no run has used for PARSE_KEPT_SECONDS. A cache that cannot be written is left as it is."""
+    work = entry.with_name(f".{entry.name}.{os.getpid()}")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with open(work, "x") as out:
+            json.dump(kept, out, separators=(",", ":"))
+        os.replace(work, entry)
+    except OSError:
+        with contextlib.suppress(OSError):
+            work.unlink()
+        return
+    old = time.time() - PARSE_KEPT_SECONDS
+    with contextlib.suppress(OSError), os.scandir(entry.parent) as entries:
+        for found in entries:
+            with contextlib.suppress(OSError):
+                if found.name.endswith(".json") and found.is_file(follow_symlinks=False) and \
+                        found.stat(follow_symlinks=False).st_mtime < old:
+                    os.unlink(found.path)

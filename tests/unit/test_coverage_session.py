@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +19,10 @@ from coverage import CoverageData
 from pytest_cov.engine import DistMaster
 
 from tests.coverage_session import (
+    PARSE_KEPT_SECONDS,
     analyse_once_after_combining,
+    parse_key,
+    remember_parses,
     stop_tracing_what_is_never_kept,
 )
 
@@ -51,6 +56,20 @@ def _project(root: Path, monkeypatch) -> Path:
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     return _project(tmp_path, monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def parse_cache(tmp_path, monkeypatch) -> Path:
+    """Coverage's parser class as coverage made it, whatever this session installed on it (remember_parses), and
+    as it was again after the test; the cache in the test's own directory, never the user's."""
+    from coverage.parser import PythonParser
+
+    remembered = getattr(PythonParser.parse_source, "remembered", False)  # this session's own (a run with no workers)
+    for name in ("parse_source", "_analyze_ast"):
+        method = getattr(PythonParser, name)
+        monkeypatch.setattr(PythonParser, name, method.__wrapped__ if remembered else method)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache" / "streamtech-platform" / "coverage-parses"
 
 
 def _distmaster(project: Path) -> DistMaster:
@@ -210,3 +229,137 @@ def test_the_lcov_report_after_the_total_reads_the_reporter_its_analysis_was_mad
     kept = (tmp_path / "kept.lcov").read_text()
     assert kept == (tmp_path / "plain.lcov").read_text()
     assert "BRDA:2,0," in kept  # the partial branch of ran.py, described
+
+
+# --- the parses kept in the user's cache ------------------------------------------------------------------------
+
+SOURCE = '''"""A module."""
+
+def f(x,
+      y):  # one statement over two lines
+    """Its docstring."""
+    if x:  # pragma: no cover
+        return (1 +
+                2)
+    return y
+'''
+EXCLUDE = r"#\s*pragma[:\s]?\s*no\s*cover"
+
+
+def _parser(parse_cache: Path, calls: list[str]) -> type:
+    """coverage's parser, as a subclass of its own whose parses are counted and kept in `parse_cache`."""
+    from coverage.parser import PythonParser
+
+    class Counted(PythonParser):
+        def parse_source(self) -> None:
+            calls.append(self.filename)
+            super().parse_source()
+
+    assert remember_parses(Counted, parse_cache) is True
+    assert remember_parses(Counted, parse_cache) is False  # once
+    return Counted
+
+
+def _found(parser) -> tuple:
+    return (parser.statements, parser.excluded, parser.raw_statements, parser.raw_docstrings, parser.multiline_map,
+            parser.translate_lines(range(1, 12)), parser.arcs(), parser.exit_counts())
+
+
+def test_a_kept_parse_is_what_coverage_finds_and_is_read_instead_of_parsing(tmp_path):
+    from coverage.parser import PythonParser
+
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    fresh = PythonParser(text=SOURCE, exclude=EXCLUDE)
+    fresh.parse_source()
+    first = counted(text=SOURCE, filename="a.py", exclude=EXCLUDE)
+    first.parse_source()
+    kept = counted(text=SOURCE, filename="b.py", exclude=EXCLUDE)
+    kept.parse_source()
+    assert calls == ["a.py"]  # the second parse was read
+    assert kept._ast_root is None and _found(kept) == _found(first) == _found(fresh)  # arcs parse the tree then
+    assert fresh.statements == {3, 9} and 6 in fresh.excluded and fresh.multiline_map[4] == 3  # what is compared
+    [entry] = (tmp_path / "parses").iterdir()
+    assert entry.name == f"{parse_key(SOURCE, EXCLUDE)}.json"
+    counted(text=SOURCE, filename="c.py", exclude=None).parse_source()  # another pattern: another parse
+    counted(text=SOURCE + "\n", filename="d.py", exclude=EXCLUDE).parse_source()  # another text: another parse
+    assert calls == ["a.py", "c.py", "d.py"] and len(list((tmp_path / "parses").iterdir())) == 3
+
+
+@pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "fifo", "directory"])
+def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    entry = tmp_path / "parses" / f"{parse_key(SOURCE, EXCLUDE)}.json"
+    entry.parent.mkdir()
+    good = {"statements": [3], "excluded": [], "raw_statements": [3], "raw_excluded": [], "raw_docstrings": [],
+            "multiline_map": [[4, 3]]}
+    if damage == "not json":
+        entry.write_text("{")
+    elif damage == "wrong shape":
+        entry.write_text(json.dumps({**good, "multiline_map": {"4": 3}}))
+    elif damage == "a string for a line":
+        entry.write_text(json.dumps({**good, "statements": ["3"]}))
+    elif damage == "fifo":
+        os.mkfifo(entry)  # read without waiting for a writer, and refused
+    else:
+        entry.mkdir()
+    parser = counted(text=SOURCE, exclude=EXCLUDE)
+    parser.parse_source()
+    assert calls == ["<code>"] and parser.statements == {3, 9}
+    if damage != "directory":  # a directory in the way stays; the parse is still right
+        assert json.loads(entry.read_text())["statements"] == [3, 9]
+
+
+def test_an_unwritable_cache_leaves_every_parse_as_coverage_makes_it(tmp_path):
+    (tmp_path / "parses").write_text("a file where the cache would be")
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    for _ in range(2):
+        parser = counted(text=SOURCE, exclude=EXCLUDE)
+        parser.parse_source()
+        assert parser.statements == {3, 9}
+    assert len(calls) == 2 and (tmp_path / "parses").read_text() == "a file where the cache would be"
+
+
+def test_entries_unused_for_a_month_go_when_a_parse_is_kept(tmp_path):
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    counted(text=SOURCE, exclude=EXCLUDE).parse_source()
+    used = tmp_path / "parses" / f"{parse_key(SOURCE, EXCLUDE)}.json"
+    stale, other = tmp_path / "parses" / ("0" * 64 + ".json"), tmp_path / "parses" / "notes.txt"
+    stale.write_text("{}")
+    other.write_text("not the cache's")
+    long_ago = time.time() - PARSE_KEPT_SECONDS - 60
+    for path in (used, stale, other):
+        os.utime(path, (long_ago, long_ago))
+    counted(text=SOURCE, exclude=EXCLUDE).parse_source()  # read: its entry is used again
+    counted(text=SOURCE + "\n", exclude=EXCLUDE).parse_source()  # kept: the prune runs
+    assert used.exists() and other.exists() and not stale.exists()
+
+
+def test_the_combining_coverage_keeps_its_parses_in_the_users_cache_and_reports_alike(project, parse_cache,
+                                                                                      monkeypatch):
+    """The session's install (analyse_once_after_combining): the combining Coverage's reports, branch measurement
+    included, say what coverage alone says, from parses kept in $XDG_CACHE_HOME/streamtech-platform/."""
+    tables = []
+    for _ in range(2):  # parsed, then read
+        master = _distmaster(project)
+        master.start()
+        master.cov.stop()
+        assert analyse_once_after_combining(_config(master)) is True
+        _worker_data(project)
+        master.finish()
+        tables.append(_reports(master.combining_cov))
+    assert len(list(parse_cache.iterdir())) == 3  # pkg/__init__.py, ran.py and never.py
+    plain = coverage.Coverage(data_file=str(project / ".coverage"), config_file=str(project / "rc"))
+    plain.load()
+    assert tables[0] == tables[1] == _reports(plain) and "ran.py" in tables[0][1]
+    from coverage.parser import PythonParser
+
+    master = _distmaster(project)  # a worker's early DistMaster (it parses the controller's -n too): nothing
+    master.start()
+    master.cov.stop()
+    monkeypatch.setattr(PythonParser, "parse_source", PythonParser.parse_source.__wrapped__)
+    assert analyse_once_after_combining(_config(master, worker=True)) is True
+    assert not getattr(PythonParser.parse_source, "remembered", False)
