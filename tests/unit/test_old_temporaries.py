@@ -1,0 +1,93 @@
+"""tests/old_temporaries.py: the xdist controller's early removal of old sessions' temporary directories removes
+what pytest's session end would (pytest's own factory and locks, in a temporary root of the test's own), and
+nothing a live session holds."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from _pytest.pathlib import LOCK_TIMEOUT
+from _pytest.tmpdir import TempPathFactory
+
+from tests import old_temporaries
+from tests.conftest import ROOT, unmeasured
+
+
+def _factory(monkeypatch, tmp_path: Path, **options) -> TempPathFactory:
+    """pytest's own factory of a session's temporary directory, under `tmp_path` (PYTEST_DEBUG_TEMPROOT)."""
+    monkeypatch.setenv("PYTEST_DEBUG_TEMPROOT", str(tmp_path))
+    return TempPathFactory(given_basetemp=options.get("given"), retention_count=options.get("count", 3),
+                           retention_policy=options.get("policy", "all"), trace=lambda *args: None, _ispytest=True)
+
+
+def _earlier_sessions(root: Path, count: int) -> list[Path]:
+    """Directories of `count` finished sessions, numbered from 1, each with a file inside."""
+    made = []
+    for number in range(1, count + 1):
+        made.append(root / f"pytest-{number}")
+        (made[-1] / "test_x0").mkdir(parents=True)
+        (made[-1] / "test_x0" / "kept.txt").write_text("a test's file")
+    return made
+
+
+def test_the_early_removal_removes_what_the_session_end_would_and_spares_a_live_session(tmp_path, monkeypatch):
+    factory = _factory(monkeypatch, tmp_path)
+    root = tmp_path / f"pytest-of-{os.environ.get('USER') or 'root'}"
+    root.mkdir(mode=0o700)
+    old = _earlier_sessions(root, 5)
+    (old[1] / ".lock").write_text("a live session's lock")  # pytest-2: another session still runs
+    config = SimpleNamespace(_tmp_path_factory=factory)
+    top, keep, dead_before = old_temporaries.arguments(config)
+    current = factory.getbasetemp()
+    assert (top, keep) == (root, 3) and current == root / "pytest-6"
+    assert dead_before == pytest.approx(current.stat().st_mtime - LOCK_TIMEOUT)
+
+    early = old_temporaries.start(config, unmeasured(os.environ), ROOT)
+    assert early.wait() == 0
+    # the newest three sessions stay (this one among them), pytest-2 for its lock; the rest are gone
+    assert sorted(p.name for p in root.iterdir()) == ["pytest-2", "pytest-4", "pytest-5", "pytest-6", "pytest-current"]
+    assert (old[1] / "test_x0" / "kept.txt").read_text() == "a test's file"
+
+
+def test_a_stale_lock_does_not_keep_a_session(tmp_path):
+    """A lock older than pytest's timeout is a session that died: removed, as pytest's end removes it."""
+    root = tmp_path / "pytest-of-someone"
+    old = _earlier_sessions(root, 4)
+    lock = old[0] / ".lock"
+    lock.write_text("a crashed session's lock")
+    past = time.time() - LOCK_TIMEOUT - 60
+    os.utime(lock, (past, past))
+    assert old_temporaries.main([str(root), "3", repr(time.time() - LOCK_TIMEOUT)]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["pytest-2", "pytest-3", "pytest-4"]
+
+
+def test_the_removal_runs_at_the_lowest_priority(tmp_path, monkeypatch):
+    niced = []
+    monkeypatch.setattr(os, "nice", niced.append)
+    root = tmp_path / "pytest-of-someone"
+    _earlier_sessions(root, 2)
+    assert old_temporaries.main([str(root), "1", "0"]) == 0
+    assert niced == [19] and [p.name for p in root.iterdir()] == ["pytest-2"]
+
+
+@pytest.mark.parametrize("options", [{"given": "somewhere"}, {"policy": "none"}])
+def test_a_given_basetemp_removes_nothing_and_policy_none_keeps_no_session(options, tmp_path, monkeypatch):
+    if "given" in options:
+        options = {"given": tmp_path / "given"}
+    factory = _factory(monkeypatch, tmp_path, **options)
+    found = old_temporaries.arguments(SimpleNamespace(_tmp_path_factory=factory))
+    if "given" in options:
+        assert found is None and old_temporaries.start(SimpleNamespace(_tmp_path_factory=factory), {}, ROOT).wait() \
+            is None
+    else:
+        assert found is not None and found[1] == 0  # pytest then keeps no earlier session either
+
+
+def test_another_pytest_leaves_the_removal_to_its_own_end(capsys):
+    early = old_temporaries.start(SimpleNamespace(), {}, ROOT)  # no _tmp_path_factory
+    assert early.process is None and early.wait() is None
+    assert "its session end removes the old temporary directories itself" in capsys.readouterr().err
