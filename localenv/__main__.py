@@ -46,6 +46,7 @@ from localenv import outputs
 from localenv import state as statefile
 from localenv.inputs import ROOT, UsageError, load_stack
 from localenv.outputs import stack_record_path
+from platform_spec import monitor
 from platform_spec.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from platform_utils import files
 from platform_utils.signals import on_signals
@@ -225,8 +226,6 @@ class Watching:
         """The state record's `monitor`: where it is, and which process its consumer is (pid and start time, so
         that `up` run again can tell whether it still runs), how many times it was started and whether it has
         exited."""
-        from platform_spec import monitor
-
         outputs, consumer = self.running.deployed.outputs, self.consumer
         return {"queue_url": outputs[monitor.OUTPUT_QUEUE_URL], "outputs": outputs, "log": str(consumer.log),
                 "endpoint": self.running.endpoint, "ca_bundle": str(self.running.ca_bundle),
@@ -389,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                              "reports, made when missing)")
     parser.add_argument("--no-monitor", action="store_true",
                         help="up: leave the posture monitor (its stack and its consumer) out")
-    parser.add_argument("--monitor-window", type=_window, metavar="SECONDS",
+    parser.add_argument("--monitor-window", type=monitor.window_argument, metavar="SECONDS",
                         help="up: the monitor's consumer batches changes for SECONDS (default: the deployed event "
                              "source mapping's window, as Lambda would; shorter for quicker feedback)")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
@@ -425,21 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the deployment could not complete: one line, exit 3
         print(f"error: the local deployment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
-
-
-def _window(text: str) -> float:
-    """A batching window in seconds, within the SQS event source's range (the mapping's batch size is checked once
-    the monitor is deployed: localenv.monitor.Deployed.with_window)."""
-    from platform_spec import monitor
-
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    refused = monitor.window_refused(seconds, 0)
-    if refused:
-        raise argparse.ArgumentTypeError(f"{text}: {refused}")
-    return seconds
 
 
 def _monitor_template(config: AppConfig, args: argparse.Namespace) -> dict | None:

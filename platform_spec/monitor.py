@@ -37,6 +37,21 @@ SMALL_BATCH = 10
 LARGE_BATCH_MIN_WINDOW_SECONDS = 1
 
 
+def window_argument(text: str) -> float:
+    """A command line's batching window in seconds (argparse's `type`), within the SQS event source's range; the
+    batch size's own rule (`window_refused`) is the caller's, once it knows the batch size."""
+    import argparse
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    refused = window_refused(seconds, 0)
+    if refused:
+        raise argparse.ArgumentTypeError(f"{text}: {refused}")
+    return seconds
+
+
 def window_refused(window: float, batch_size: int) -> str | None:
     """Why the SQS event source would refuse a batching window of `window` seconds for batches of `batch_size`
     messages, or None when it takes it."""

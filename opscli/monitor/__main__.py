@@ -87,17 +87,6 @@ def _poll(text: str) -> int:
     return value
 
 
-def _window(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    refused = monitor.window_refused(value, 0)
-    if refused:
-        raise argparse.ArgumentTypeError(f"{text}: {refused}")
-    return value
-
-
 def _batch_size(text: str) -> int:
     value = whole(text, 1, monitor.BATCH_SIZE)
     if value is None:
@@ -308,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the report bucket (MonitorBucketName); also OPSCLI_MONITOR_BUCKET")
     parser.add_argument("--namespace", default=os.environ.get(monitor.ENV_NAMESPACE) or None,
                         help="the CloudWatch namespace of FailingFindings; also OPSCLI_MONITOR_NAMESPACE")
-    parser.add_argument("--window", type=_window, default=float(monitor.BATCH_WINDOW_SECONDS),
+    parser.add_argument("--window", type=monitor.window_argument, default=float(monitor.BATCH_WINDOW_SECONDS),
                         help=f"seconds a batch collects (default {monitor.BATCH_WINDOW_SECONDS}, the deployed "
                              "mapping's)")
     parser.add_argument("--batch-size", type=_batch_size, default=monitor.BATCH_SIZE,

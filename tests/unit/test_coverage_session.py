@@ -210,16 +210,22 @@ def test_before_the_combine_nothing_is_kept(project):
     assert combining._analyze(ran) is not combining._analyze(ran)
 
 
-def test_the_lcov_report_after_the_total_reads_the_reporter_its_analysis_was_made_with(project, tmp_path):
-    """pytest-cov's total comes first; the LCOV report then asks each file's reporter for the description of its
-    arcs, which only the parser that made the analysis holds (a kept analysis beside a new reporter failed an
-    assertion in coverage's parser: pytest INTERNALERROR)."""
+def _combined(project: Path) -> DistMaster:
+    """The controller of a run whose worker ran f(1): its data combined, the session's install made."""
     master = _distmaster(project)
     master.start()
     master.cov.stop()
     assert analyse_once_after_combining(_config(master)) is True
     _worker_data(project)
     master.finish()
+    return master
+
+
+def test_the_lcov_report_after_the_total_reads_the_reporter_its_analysis_was_made_with(project, tmp_path):
+    """pytest-cov's total comes first; the LCOV report then asks each file's reporter for the description of its
+    arcs, which only the parser that made the analysis holds (a kept analysis beside a new reporter failed an
+    assertion in coverage's parser: pytest INTERNALERROR)."""
+    master = _combined(project)
     master.cov.report(output_format="total", file=io.StringIO())
     master.cov.lcov_report(outfile=str(tmp_path / "kept.lcov"))
 
@@ -344,13 +350,7 @@ def test_the_combining_coverage_keeps_its_parses_in_the_users_cache_and_reports_
     included, say what coverage alone says, from parses kept in $XDG_CACHE_HOME/streamtech-platform/."""
     tables = []
     for _ in range(2):  # parsed, then read
-        master = _distmaster(project)
-        master.start()
-        master.cov.stop()
-        assert analyse_once_after_combining(_config(master)) is True
-        _worker_data(project)
-        master.finish()
-        tables.append(_reports(master.combining_cov))
+        tables.append(_reports(_combined(project).combining_cov))
     assert len(list(parse_cache.iterdir())) == 3  # pkg/__init__.py, ran.py and never.py
     plain = coverage.Coverage(data_file=str(project / ".coverage"), config_file=str(project / "rc"))
     plain.load()
