@@ -71,14 +71,18 @@ class _Trace:
 def rewrite(sources: Iterable[Path], *, pass_hook: bool, config: Any = None) -> int:
     """Rewrite `sources` as a worker's import would (with `config`, or pytest's defaults and the
     enable_assertion_pass_hook `pass_hook`) and write each one's `.pyc` (atomically, as pytest does). How many
-    were written."""
+    were written. A source that cannot be read or compiled is skipped: the worker that imports it reports it as
+    pytest does (a collection error of that module), and a session that does not select it never sees it."""
     rewrite = _pytest_rewrite()
     written = 0
     for source in sources:
         cache = rewrite.get_cache_dir(source)
         if not rewrite.try_makedirs(cache):
             continue  # a read-only directory: the workers read the source, as pytest would
-        stat, code = rewrite._rewrite_test(source, config if config is not None else _Options(pass_hook))
+        try:
+            stat, code = rewrite._rewrite_test(source, config if config is not None else _Options(pass_hook))
+        except (OSError, SyntaxError, ValueError, RecursionError):  # gone, unreadable, not Python, nested too deep
+            continue
         written += bool(rewrite._write_pyc(_Trace(), code, stat, cached_pyc(source)))
     return written
 

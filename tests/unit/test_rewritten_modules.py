@@ -91,6 +91,21 @@ def test_nothing_is_written_where_pytest_would_write_nothing(why, tmp_path, monk
     assert priming.finish() == 0 and rewritten_modules.stale(written) == written
 
 
+def test_a_module_pytest_cannot_import_is_left_to_the_worker_that_imports_it(tmp_path):
+    """A test module that does not compile (work in progress), anywhere under the test paths and in either half:
+    the others are written and nothing is raised; a session that selects the module reports it as pytest does (a
+    collection error of that module), and one that does not select it runs as if it were not there."""
+    written = _tree(tmp_path)
+    broken = [tmp_path / "tests" / "test_unfinished.py", tmp_path / "tests" / "deeper" / "test_unfinished_too.py"]
+    for number, path in enumerate(broken):
+        path.write_text("def test_wip(:\n" + "    pass\n" * (number + 1))
+    assert rewritten_modules.rewrite(broken, pass_hook=False) == 0  # the controller's half
+    priming = rewritten_modules.start(_Config(tmp_path), unmeasured(os.environ), ROOT)
+    assert priming.helper is not None and set(broken) & set(priming.mine) and set(broken) - set(priming.mine)
+    assert priming.finish() == len(written)
+    assert rewritten_modules.stale([*written, *broken]) == broken
+
+
 def test_a_cache_directory_that_cannot_be_made_is_left_to_the_workers(tmp_path):
     """A file where __pycache__ would be (a read-only directory: the same refusal): nothing written, nothing
     raised; each worker then reads the source, as pytest would."""
