@@ -17,6 +17,8 @@ internals (the pinned pytest, pyproject.toml); with another pytest that lacks th
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,9 +58,18 @@ def rewritten_by_pytest(config: Any) -> list[Path]:
 
 def stale(sources: Iterable[Path]) -> list[Path]:
     """The `sources` whose rewritten module pytest would not read (missing, or written for another version of the
-    file): pytest's own check."""
+    file): pytest's own check. A `.pyc` path that names something other than a regular file (a FIFO, whose opening
+    waits for a writer forever) is neither opened nor replaced: left to a worker that imports its module."""
     rewrite = _pytest_rewrite()
-    return [source for source in sources if rewrite._read_pyc(source, cached_pyc(source)) is None]
+    return [source for source in sources
+            if _regular_or_absent(cached_pyc(source)) and rewrite._read_pyc(source, cached_pyc(source)) is None]
+
+
+def _regular_or_absent(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # nothing there (or nothing reachable): pytest's own check says what it is
 
 
 class _Trace:

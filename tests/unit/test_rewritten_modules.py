@@ -4,8 +4,10 @@ pytest's own, and a worker reads them instead of rewriting."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,24 @@ def test_a_cache_directory_that_cannot_be_made_is_left_to_the_workers(tmp_path):
     (tmp_path / "__pycache__").write_text("not a directory")
     assert rewritten_modules.rewrite([source], pass_hook=False) == 0
     assert (tmp_path / "__pycache__").read_text() == "not a directory"
+
+
+def test_a_fifo_in_place_of_a_rewritten_module_hangs_no_session_that_does_not_import_it(tmp_path):
+    """A FIFO opened to read waits for a writer forever: one where a module's rewritten `.pyc` is expected is never
+    opened by the controller (a worker that imports that module meets it as pytest alone would), and stays."""
+    source = tmp_path / "test_sample.py"
+    source.write_text(SAMPLE)
+    fifo = rewritten_modules.cached_pyc(source)
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    found: list[list[Path]] = []
+    looking = threading.Thread(target=lambda: found.append(rewritten_modules.stale([source])), daemon=True)
+    looking.start()
+    looking.join(60)  # a bound only: the answer comes at once, or never
+    if looking.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # a writer that closes: the waiting read ends
+        looking.join()
+    assert found == [[]] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_halves_split_by_bytes_and_keep_every_file(tmp_path):
