@@ -22,15 +22,16 @@ SAMPLE = "def test_sums():\n    total = 1 + 1\n    assert total == 2, total\n"
 class _Config:
     """The settings `start` reads, of a session rooted at `root`."""
 
-    def __init__(self, root: Path, assertmode: str = "rewrite") -> None:
-        self.rootpath, self.assertmode = root, assertmode
+    def __init__(self, root: Path, assertmode: str = "rewrite", *, pass_hook: bool = False) -> None:
+        self.rootpath, self.assertmode, self.pass_hook = root, assertmode, pass_hook
 
     def getoption(self, name: str) -> Any:
         assert name == "assertmode"
         return self.assertmode
 
     def getini(self, name: str) -> Any:
-        return {"python_files": ["test_*.py"], "testpaths": ["tests"], "enable_assertion_pass_hook": False}[name]
+        return {"python_files": ["test_*.py"], "testpaths": ["tests"], "enable_assertion_pass_hook": self.pass_hook}[
+            name]
 
 
 def _tree(root: Path) -> list[Path]:
@@ -82,6 +83,29 @@ def test_the_controller_writes_every_stale_module_in_two_processes_then_nothing(
     assert rewritten_modules.stale(written) == [] and not (tmp_path / "tests" / "__pycache__" / "helper.py").exists()
     again = rewritten_modules.start(config, unmeasured(os.environ), ROOT)
     assert again.helper is None and again.finish() == 0
+
+
+def _names(code: Any) -> set[str]:
+    """The names a code object and the code objects inside it use."""
+    found = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            found |= _names(constant)
+    return found
+
+
+@pytest.mark.parametrize("pass_hook", [True, False])
+def test_both_processes_write_with_the_sessions_assertion_pass_hook_setting(pass_hook, tmp_path):
+    """enable_assertion_pass_hook changes what a rewrite makes (each passing assert calls the hook), and pytest
+    reads a written module whatever the setting it was written with: both halves write with the session's."""
+    from _pytest.assertion import rewrite
+
+    written = _tree(tmp_path)
+    priming = rewritten_modules.start(_Config(tmp_path, pass_hook=pass_hook), unmeasured(os.environ), ROOT)
+    assert priming.helper is not None and priming.mine and priming.finish() == len(written)
+    for source in written:
+        code = rewrite._read_pyc(source, rewritten_modules.cached_pyc(source))
+        assert code is not None and ("_check_if_assertion_pass_impl" in _names(code)) is pass_hook, source
 
 
 @pytest.mark.parametrize("why", ["plain asserts", "no byte code"])
