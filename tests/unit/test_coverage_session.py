@@ -286,7 +286,8 @@ def test_a_kept_parse_is_what_coverage_finds_and_is_read_instead_of_parsing(tmp_
     assert calls == ["a.py", "c.py", "d.py"] and len(list((tmp_path / "parses").iterdir())) == 3
 
 
-@pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "fifo", "directory"])
+@pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "a number too long", "fifo",
+                                    "directory"])
 def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
     calls: list[str] = []
     counted = _parser(tmp_path / "parses", calls)
@@ -300,6 +301,8 @@ def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
         entry.write_text(json.dumps({**good, "multiline_map": {"4": 3}}))
     elif damage == "a string for a line":
         entry.write_text(json.dumps({**good, "statements": ["3"]}))
+    elif damage == "a number too long":  # JSON, but more digits than Python reads into an int
+        entry.write_text(json.dumps(good).replace("[3]", "[" + "3" * 5000 + "]", 1))
     elif damage == "fifo":
         os.mkfifo(entry)  # read without waiting for a writer, and refused
     else:
