@@ -326,9 +326,9 @@ def test_an_unwritable_cache_leaves_every_parse_as_coverage_makes_it(tmp_path):
 
 
 def test_entries_unused_for_a_month_go_when_a_parse_is_kept(tmp_path):
+    """By the first parse a run keeps (a run is one install: `_parser`)."""
     calls: list[str] = []
-    counted = _parser(tmp_path / "parses", calls)
-    counted(text=SOURCE, exclude=EXCLUDE).parse_source()
+    _parser(tmp_path / "parses", calls)(text=SOURCE, exclude=EXCLUDE).parse_source()  # an earlier run's
     used = tmp_path / "parses" / f"{parse_key(SOURCE, EXCLUDE)}.json"
     stale, other = tmp_path / "parses" / ("0" * 64 + ".json"), tmp_path / "parses" / "notes.txt"
     stale.write_text("{}")
@@ -336,9 +336,26 @@ def test_entries_unused_for_a_month_go_when_a_parse_is_kept(tmp_path):
     long_ago = time.time() - PARSE_KEPT_SECONDS - 60
     for path in (used, stale, other):
         os.utime(path, (long_ago, long_ago))
+    counted = _parser(tmp_path / "parses", calls)  # this run's
     counted(text=SOURCE, exclude=EXCLUDE).parse_source()  # read: its entry is used again
     counted(text=SOURCE + "\n", exclude=EXCLUDE).parse_source()  # kept: the prune runs
     assert used.exists() and other.exists() and not stale.exists()
+
+
+def test_the_cache_is_scanned_for_unused_entries_once_however_many_parses_are_kept(tmp_path, monkeypatch):
+    """Many parses kept at once (a new coverage or Python: every file misses) scan the cache once, not once each:
+    a scan per parse cost seconds in a cache of thousands of entries."""
+    import tests.coverage_session as session
+
+    scanned = []
+    scandir = os.scandir
+    monkeypatch.setattr(session.os, "scandir", lambda path: scanned.append(path) or scandir(path))
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    for number in range(3):
+        counted(text=SOURCE + "\n" * number, exclude=EXCLUDE).parse_source()
+    assert scanned == [tmp_path / "parses"]  # before iterdir, which scans too
+    assert len(calls) == 3 and len(list((tmp_path / "parses").iterdir())) == 3
 
 
 def test_the_combining_coverage_keeps_its_parses_in_the_users_cache_and_reports_alike(project, parse_cache,
