@@ -74,17 +74,27 @@ def test_the_removal_runs_at_the_lowest_priority(tmp_path, monkeypatch):
     assert niced == [19] and [p.name for p in root.iterdir()] == ["pytest-2"]
 
 
-@pytest.mark.parametrize("options", [{"given": "somewhere"}, {"policy": "none"}])
-def test_a_given_basetemp_removes_nothing_and_policy_none_keeps_no_session(options, tmp_path, monkeypatch):
-    if "given" in options:
-        options = {"given": tmp_path / "given"}
-    factory = _factory(monkeypatch, tmp_path, **options)
+def test_a_given_basetemp_removes_nothing(tmp_path, monkeypatch):
+    factory = _factory(monkeypatch, tmp_path, given=tmp_path / "given")
     found = old_temporaries.arguments(SimpleNamespace(_tmp_path_factory=factory))
-    if "given" in options:
-        assert found is None and old_temporaries.start(SimpleNamespace(_tmp_path_factory=factory), {}, ROOT).wait() \
-            is None
-    else:
-        assert found is not None and found[1] == 0  # pytest then keeps no earlier session either
+    assert found is None and old_temporaries.start(SimpleNamespace(_tmp_path_factory=factory), {}, ROOT).wait() is None
+
+
+@pytest.mark.parametrize("options", [{"policy": "none"}, {"count": 0}])
+def test_a_session_that_keeps_none_is_left_to_its_own_end(options, tmp_path, monkeypatch):
+    """Keeping no session, pytest locks none, not even this one's, and its end removes them all, this session's
+    own directory (its workers' temporary directories) among them: removed at the start, the tests would lose
+    theirs. Nothing is started; the end removes them as it always did."""
+    factory = _factory(monkeypatch, tmp_path, **options)
+    config = SimpleNamespace(_tmp_path_factory=factory)
+    root = tmp_path / f"pytest-of-{os.environ.get('USER') or 'root'}"
+    root.mkdir(mode=0o700)
+    _earlier_sessions(root, 2)
+    early = old_temporaries.start(config, unmeasured(os.environ), ROOT)
+    early.wait()
+    current = factory.getbasetemp()
+    assert current == root / "pytest-3" and current.is_dir() and early.process is None
+    assert sorted(p.name for p in root.iterdir()) == ["pytest-1", "pytest-2", "pytest-3", "pytest-current"]
 
 
 def test_another_pytest_leaves_the_removal_to_its_own_end(capsys):
