@@ -5,13 +5,15 @@ nothing a live session holds."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from _pytest.pathlib import LOCK_TIMEOUT
-from _pytest.tmpdir import TempPathFactory
+from _pytest.tmpdir import TempPathFactory, get_user
 
 from tests import old_temporaries
 from tests.conftest import ROOT, unmeasured
@@ -51,6 +53,40 @@ def test_the_early_removal_removes_what_the_session_end_would_and_spares_a_live_
     # the newest three sessions stay (this one among them), pytest-2 for its lock; the rest are gone
     assert sorted(p.name for p in root.iterdir()) == ["pytest-2", "pytest-4", "pytest-5", "pytest-6", "pytest-current"]
     assert (old[1] / "test_x0" / "kept.txt").read_text() == "a test's file"
+
+
+#: A test run by a session of the suite's own hooks: it waits for an old session's directory to go.
+PROBE = """
+import os
+from pathlib import Path
+
+from tests.polling import poll
+
+
+def test_an_old_session_goes_while_this_one_runs():
+    old = Path(os.environ["OLD_SESSION"])
+    poll(lambda: not old.exists(), f"{old} removed before the session's end")
+"""
+
+
+def test_an_xdist_session_of_the_suites_hooks_removes_old_sessions_while_its_tests_run(tmp_path):
+    """tests/conftest.py's hooks (loaded as a plugin, where they run in the order a conftest's do) in an xdist
+    session of their own, over a test in a directory of its own: an old session's directory goes while the test
+    runs, not at the session's end. The removal must start where pytest's tmpdir plugin has made the session's
+    factory, which a conftest's pytest_configure runs before."""
+    temproot, probe = tmp_path / "temproot", tmp_path / "probe"
+    root = temproot / f"pytest-of-{get_user()}"
+    root.mkdir(parents=True, mode=0o700)
+    old = _earlier_sessions(root, 4)
+    probe.mkdir()
+    (probe / "test_probe.py").write_text(PROBE)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-p",
+                           "no:cov", "-n", "1", "-q", "--rootdir", str(probe), str(probe)], cwd=probe,
+                          capture_output=True, text=True, timeout=600,
+                          env={**unmeasured(os.environ), "PYTHONPATH": str(ROOT),
+                               "PYTEST_DEBUG_TEMPROOT": str(temproot), "OLD_SESSION": str(old[0])})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "removes the old temporary directories itself" not in done.stderr, done.stderr[-3000:]
 
 
 def test_a_stale_lock_does_not_keep_a_session(tmp_path):
