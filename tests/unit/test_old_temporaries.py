@@ -19,6 +19,16 @@ from tests import old_temporaries
 from tests.conftest import ROOT, unmeasured
 
 
+@pytest.fixture(autouse=True)
+def niced(monkeypatch) -> list[int]:
+    """What the removal's os.nice was asked, instead of asking it: a test that calls `main` in its own process
+    would otherwise leave that process (an xdist worker, and every process it starts after) at the lowest
+    priority for the rest of the session."""
+    asked: list[int] = []
+    monkeypatch.setattr(os, "nice", asked.append)
+    return asked
+
+
 def _factory(monkeypatch, tmp_path: Path, **options) -> TempPathFactory:
     """pytest's own factory of a session's temporary directory, under `tmp_path` (PYTEST_DEBUG_TEMPROOT)."""
     monkeypatch.setenv("PYTEST_DEBUG_TEMPROOT", str(tmp_path))
@@ -101,9 +111,7 @@ def test_a_stale_lock_does_not_keep_a_session(tmp_path):
     assert sorted(p.name for p in root.iterdir()) == ["pytest-2", "pytest-3", "pytest-4"]
 
 
-def test_the_removal_runs_at_the_lowest_priority(tmp_path, monkeypatch):
-    niced = []
-    monkeypatch.setattr(os, "nice", niced.append)
+def test_the_removal_runs_at_the_lowest_priority(tmp_path, niced):
     root = tmp_path / "pytest-of-someone"
     _earlier_sessions(root, 2)
     assert old_temporaries.main([str(root), "1", "0"]) == 0
