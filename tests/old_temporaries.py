@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     top, keep, dead_before = sys.argv[1:] if argv is None else argv
     os.nice(19)  # the cores' idle time: the tests come first
-    cleanup_numbered_dir(Path(top), "pytest-", int(keep), float(dead_before))
+    try:
+        cleanup_numbered_dir(Path(top), "pytest-", int(keep), float(dead_before))
+    except KeyboardInterrupt:  # Ctrl-C, sent to the session's process group: pytest's end removes what is left
+        return 130
     return 0
 
 

@@ -124,6 +124,22 @@ def test_a_given_basetemp_removes_nothing(tmp_path, monkeypatch):
     assert found is None and old_temporaries.start(SimpleNamespace(_tmp_path_factory=factory), {}, ROOT).wait() is None
 
 
+def test_ctrl_c_ends_the_removal_quietly(tmp_path, monkeypatch):
+    """Ctrl-C reaches the removal with the session (one process group): it ends without a traceback of its own in
+    the terminal, and pytest's end removes what is left, as it did before."""
+    import _pytest.pathlib
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_pytest.pathlib, "cleanup_numbered_dir", interrupted)
+    try:
+        code: object = old_temporaries.main([str(tmp_path), "3", "0"])
+    except KeyboardInterrupt:
+        code = "raised"
+    assert code == 130
+
+
 @pytest.mark.parametrize("options", [{"policy": "none"}, {"count": 0}])
 def test_a_session_that_keeps_none_is_left_to_its_own_end(options, tmp_path, monkeypatch):
     """Keeping no session, pytest locks none, not even this one's, and its end removes them all, this session's
