@@ -152,6 +152,10 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     seconds when given, else as the deployed event source mapping does."""
     from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
 
+    if monitor_template is not None:
+        from localenv.monitor import check_window
+
+        check_window(monitor_template, monitor_window)  # a usage error before both stacks are deployed
     held = statefile.acquire(state)
     if held is None and monitor_template is not None:
         restarted = restart_monitor(config, state)
@@ -429,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _window(text: str) -> float:
     """A batching window in seconds, within the SQS event source's range (the mapping's batch size is checked once
-    the monitor is deployed: localenv.monitor.Deployed.with_window)."""
+    the monitor's template is read, localenv.monitor.check_window, and again once it is deployed,
+    Deployed.with_window)."""
     from platform_spec import monitor
 
     try:
