@@ -286,6 +286,17 @@ def test_a_kept_parse_is_what_coverage_finds_and_is_read_instead_of_parsing(tmp_
     assert calls == ["a.py", "c.py", "d.py"] and len(list((tmp_path / "parses").iterdir())) == 3
 
 
+def test_a_parse_is_kept_for_this_coverage_and_this_python_only(monkeypatch):
+    """Another coverage (its parser's rules) or another Python (its tokenizer, ast and byte code) names another
+    entry: a parse kept by one is never read by the other."""
+    kept = parse_key(SOURCE, EXCLUDE)
+    monkeypatch.setattr(coverage, "__version__", coverage.__version__ + ".1")
+    other_coverage = parse_key(SOURCE, EXCLUDE)
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "version", sys.version + " (another build)")
+    assert len({kept, other_coverage, parse_key(SOURCE, EXCLUDE)}) == 3
+
+
 @pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "a number too long", "fifo",
                                     "directory"])
 def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
