@@ -153,6 +153,10 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
     seconds when given, else as the deployed event source mapping does."""
     from localenv.emulator import LOCAL_CREDENTIALS  # moto and boto3 load here, not for `down`
 
+    if monitor_template is not None:
+        from localenv.monitor import check_window
+
+        check_window(monitor_template, monitor_window)  # a usage error before both stacks are deployed
     held = statefile.acquire(state)
     if held is None and monitor_template is not None:
         restarted = restart_monitor(config, state)

@@ -85,10 +85,28 @@ class Deployed:
         size: the consumer batches as a mapping could."""
         if seconds is None:
             return self
-        refused = monitor.window_refused(seconds, self.batch_size)
-        if refused:
-            raise UsageError(f"--monitor-window {seconds:g}: {refused}")
+        _refuse_window(seconds, self.batch_size)
         return replace(self, window=seconds, mapping_window=self.window)
+
+
+def check_window(template: Mapping[str, Any], seconds: float | None) -> None:
+    """Before anything is deployed: raises UsageError when the SQS event source would refuse a batching window of
+    `seconds` for the batch size the monitor template gives its event source mapping (Lambda's default for SQS,
+    10, when it gives none). A template that does not say it plainly (no mapping, several, or an expression) is
+    left to the deployed mapping's check (Deployed.with_window)."""
+    if seconds is None:
+        return
+    mappings = [resource.get("Properties") or {} for resource in template.get("Resources", {}).values()
+                if isinstance(resource, dict) and resource.get("Type") == "AWS::Lambda::EventSourceMapping"]
+    size = mappings[0].get("BatchSize", 10) if len(mappings) == 1 and isinstance(mappings[0], dict) else None
+    if type(size) is int:
+        _refuse_window(seconds, size)
+
+
+def _refuse_window(seconds: float, batch_size: int) -> None:
+    refused = monitor.window_refused(seconds, batch_size)
+    if refused:
+        raise UsageError(f"--monitor-window {seconds:g}: {refused}")
 
 
 def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> Deployed:

@@ -39,7 +39,8 @@ LARGE_BATCH_MIN_WINDOW_SECONDS = 1
 
 def window_argument(text: str) -> float:
     """A command line's batching window in seconds (argparse's `type`), within the SQS event source's range; the
-    batch size's own rule (`window_refused`) is the caller's, once it knows the batch size."""
+    batch size's own rule (`window_refused`) is the caller's, once it knows the batch size (localenv.monitor
+    check_window from the template, then Deployed.with_window from the deployed mapping)."""
     import argparse
 
     try:

@@ -89,7 +89,7 @@ def read_regular(path: str | os.PathLike[str], what: str, *, limit: int = MAX_IN
 
 def read_json(path: str | os.PathLike[str], what: str, *, limit: int = MAX_INPUT_BYTES) -> Any:
     """The JSON value in `path`, read as `read_regular` reads; FileRefused when it is not JSON (or is nested
-    deeper than the parser goes)."""
+    deeper than the parser goes, or has an integer longer than Python converts: sys.get_int_max_str_digits)."""
     text = read_regular(path, what, limit=limit)
     try:
         return json.loads(text)
@@ -97,6 +97,8 @@ def read_json(path: str | os.PathLike[str], what: str, *, limit: int = MAX_INPUT
         raise FileRefused(f"{what} {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
         raise FileRefused(f"{what} {path} is nested too deeply to be read") from None
+    except ValueError:  # a number with more digits than int() converts (sys.get_int_max_str_digits)
+        raise FileRefused(f"{what} {path} has a number too long to be read") from None
 
 
 def names_a_file(path: str) -> bool:

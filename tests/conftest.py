@@ -66,8 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     garbage collected less often. On the xdist controller: start filling the assembly cache while the workers
     start and run the tests that need no template (workers that need it wait on the cache's lock; none
     synthesizes twice), and write what every worker would otherwise make for itself at its start: Hypothesis's
-    Unicode tables and pytest's rewritten test modules; and start removing old sessions' temporary directories,
-    which pytest's end would otherwise do after the last test. In every process first: pytest-cov's tracer stopped where
+    Unicode tables and pytest's rewritten test modules. In every process first: pytest-cov's tracer stopped where
     nothing it records is kept, and each measured file analysed once for the session's coverage reports
     (tests/coverage_session.py)."""
     global _background
@@ -84,14 +83,24 @@ def pytest_configure(config: pytest.Config) -> None:
     log = open(os.devnull, "w")  # noqa: SIM115 - a failure shows again, with its output, in the fixture
     _background = subprocess.Popen([sys.executable, "-m", "cdk_app.assembly_cache", "--suffix", SUFFIX],
                                    cwd=ROOT, stdout=log, stderr=log)
-    from tests import old_temporaries, rewritten_modules
+    from tests import rewritten_modules
 
     # before the workers start: they read the tables and the rewritten test modules (tests/rewritten_modules.py)
     priming = rewritten_modules.start(config, unmeasured(os.environ), ROOT)
     _unicode_tables_for_hypothesis()
     priming.finish()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the xdist controller, before its workers start (pytest-xdist starts them in its own sessionstart, which
+    runs last): start removing old sessions' temporary directories, which pytest's end would otherwise do after
+    the last test (tests/old_temporaries.py). Here, not in pytest_configure: a conftest's pytest_configure runs
+    before pytest's tmpdir plugin has made the session's factory of temporary directories."""
     global _old_temporaries
-    _old_temporaries = old_temporaries.start(config, unmeasured(os.environ), ROOT)
+    if not _runs_tests(session.config):
+        from tests import old_temporaries
+
+        _old_temporaries = old_temporaries.start(session.config, unmeasured(os.environ), ROOT)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own removal of old temporary directories (its tmpdir plugin)

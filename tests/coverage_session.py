@@ -143,10 +143,13 @@ def remember_parses(parser_class: Any, cache: Path) -> bool:
     the same key (`parse_key`) is kept there, and keep what it finds otherwise. A kept parse restores the parser's
     line sets and multi-line map; the syntax tree (which only branch measurement reads, `_analyze_ast`) is parsed
     on first use. An entry that is not a regular file of the expected shape is parsed again (and replaced). True if
-    installed (False if the class is not the parser described, or already installed)."""
+    installed (False if the class is not the parser described, or already installed). The entries no run has used
+    for PARSE_KEPT_SECONDS are removed once, after the first parse kept: a scan of the whole cache per parse kept
+    would cost more than the parses when many miss at once (a new coverage or Python) in a large cache."""
     parse, analyse = getattr(parser_class, "parse_source", None), getattr(parser_class, "_analyze_ast", None)
     if not callable(parse) or not callable(analyse) or getattr(parse, "remembered", False):
         return False
+    pruned = False
 
     @functools.wraps(parse)
     def parse_source(self: Any) -> None:
@@ -160,8 +163,11 @@ def remember_parses(parser_class: Any, cache: Path) -> bool:
             self._ast_root = None
             return
         parse(self)
-        _write_parse(entry, {**{name: sorted(getattr(self, name)) for name in PARSED_SETS},
-                             "multiline_map": sorted(self.multiline_map.items())})
+        nonlocal pruned
+        if _write_parse(entry, {**{name: sorted(getattr(self, name)) for name in PARSED_SETS},
+                                "multiline_map": sorted(self.multiline_map.items())}) and not pruned:
+            pruned = True
+            _prune_parses(cache)
 
     @functools.wraps(analyse)
     def analyse_ast(self: Any) -> None:
@@ -193,9 +199,9 @@ def _read_parse(entry: Path) -> dict[str, Any] | None:
     return kept
 
 
-def _write_parse(entry: Path, kept: dict[str, Any]) -> None:
-    """Keep a parse (written whole under a name of this process's, then renamed into place), and remove the
-    entries no run has used for PARSE_KEPT_SECONDS. A cache that cannot be written is left as it is."""
+def _write_parse(entry: Path, kept: dict[str, Any]) -> bool:
+    """Keep a parse (written whole under a name of this process's, then renamed into place); whether it was kept.
+    A cache that cannot be written is left as it is."""
     work = entry.with_name(f".{entry.name}.{os.getpid()}")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -205,9 +211,14 @@ def _write_parse(entry: Path, kept: dict[str, Any]) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             work.unlink()
-        return
+        return False
+    return True
+
+
+def _prune_parses(cache: Path) -> None:
+    """Remove the entries of `cache` that no run has used for PARSE_KEPT_SECONDS."""
     old = time.time() - PARSE_KEPT_SECONDS
-    with contextlib.suppress(OSError), os.scandir(entry.parent) as entries:
+    with contextlib.suppress(OSError), os.scandir(cache) as entries:
         for found in entries:
             with contextlib.suppress(OSError):
                 if found.name.endswith(".json") and found.is_file(follow_symlinks=False) and \

@@ -49,14 +49,17 @@ class Early:
 def arguments(config: Any) -> tuple[Path, int, float] | None:
     """What pytest's session end will remove old temporary directories with (the root, how many sessions to keep,
     the time before which a lock is stale), once this session's own directory is made; None when pytest removes
-    none (a --basetemp given) or this pytest keeps its temporary directories otherwise."""
+    none (a --basetemp given), when it keeps no session (its end then removes this session's own directory too,
+    which it does not lock: only the end may), or when this pytest keeps its temporary directories otherwise."""
     from _pytest.pathlib import LOCK_TIMEOUT
 
     factory = config._tmp_path_factory
     if factory._given_basetemp is not None:
         return None
-    basetemp = factory.getbasetemp()  # made now rather than when the first worker starts: the same directory
     keep = 0 if factory._retention_policy == "none" else int(factory._retention_count)
+    if keep == 0:
+        return None
+    basetemp = factory.getbasetemp()  # made now rather than when the first worker starts: the same directory
     return basetemp.parent, keep, basetemp.stat().st_mtime - LOCK_TIMEOUT
 
 
@@ -82,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     top, keep, dead_before = sys.argv[1:] if argv is None else argv
     os.nice(19)  # the cores' idle time: the tests come first
-    cleanup_numbered_dir(Path(top), "pytest-", int(keep), float(dead_before))
+    try:
+        cleanup_numbered_dir(Path(top), "pytest-", int(keep), float(dead_before))
+    except KeyboardInterrupt:  # Ctrl-C, sent to the session's process group: pytest's end removes what is left
+        return 130
     return 0
 
 

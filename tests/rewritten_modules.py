@@ -17,6 +17,8 @@ internals (the pinned pytest, pyproject.toml); with another pytest that lacks th
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,9 +58,18 @@ def rewritten_by_pytest(config: Any) -> list[Path]:
 
 def stale(sources: Iterable[Path]) -> list[Path]:
     """The `sources` whose rewritten module pytest would not read (missing, or written for another version of the
-    file): pytest's own check."""
+    file): pytest's own check. A `.pyc` path that names something other than a regular file (a FIFO, whose opening
+    waits for a writer forever) is neither opened nor replaced: left to a worker that imports its module."""
     rewrite = _pytest_rewrite()
-    return [source for source in sources if rewrite._read_pyc(source, cached_pyc(source)) is None]
+    return [source for source in sources
+            if _regular_or_absent(cached_pyc(source)) and rewrite._read_pyc(source, cached_pyc(source)) is None]
+
+
+def _regular_or_absent(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # nothing there (or nothing reachable): pytest's own check says what it is
 
 
 class _Trace:
@@ -71,14 +82,18 @@ class _Trace:
 def rewrite(sources: Iterable[Path], *, pass_hook: bool, config: Any = None) -> int:
     """Rewrite `sources` as a worker's import would (with `config`, or pytest's defaults and the
     enable_assertion_pass_hook `pass_hook`) and write each one's `.pyc` (atomically, as pytest does). How many
-    were written."""
+    were written. A source that cannot be read or compiled is skipped: the worker that imports it reports it as
+    pytest does (a collection error of that module), and a session that does not select it never sees it."""
     rewrite = _pytest_rewrite()
     written = 0
     for source in sources:
         cache = rewrite.get_cache_dir(source)
         if not rewrite.try_makedirs(cache):
             continue  # a read-only directory: the workers read the source, as pytest would
-        stat, code = rewrite._rewrite_test(source, config if config is not None else _Options(pass_hook))
+        try:
+            stat, code = rewrite._rewrite_test(source, config if config is not None else _Options(pass_hook))
+        except (OSError, SyntaxError, ValueError, RecursionError):  # gone, unreadable, not Python, nested too deep
+            continue
         written += bool(rewrite._write_pyc(_Trace(), code, stat, cached_pyc(source)))
     return written
 

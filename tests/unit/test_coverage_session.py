@@ -292,7 +292,19 @@ def test_a_kept_parse_is_what_coverage_finds_and_is_read_instead_of_parsing(tmp_
     assert calls == ["a.py", "c.py", "d.py"] and len(list((tmp_path / "parses").iterdir())) == 3
 
 
-@pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "fifo", "directory"])
+def test_a_parse_is_kept_for_this_coverage_and_this_python_only(monkeypatch):
+    """Another coverage (its parser's rules) or another Python (its tokenizer, ast and byte code) names another
+    entry: a parse kept by one is never read by the other."""
+    kept = parse_key(SOURCE, EXCLUDE)
+    monkeypatch.setattr(coverage, "__version__", coverage.__version__ + ".1")
+    other_coverage = parse_key(SOURCE, EXCLUDE)
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "version", sys.version + " (another build)")
+    assert len({kept, other_coverage, parse_key(SOURCE, EXCLUDE)}) == 3
+
+
+@pytest.mark.parametrize("damage", ["not json", "wrong shape", "a string for a line", "a number too long", "fifo",
+                                    "directory"])
 def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
     calls: list[str] = []
     counted = _parser(tmp_path / "parses", calls)
@@ -306,6 +318,8 @@ def test_a_damaged_entry_is_parsed_again_and_replaced(damage, tmp_path):
         entry.write_text(json.dumps({**good, "multiline_map": {"4": 3}}))
     elif damage == "a string for a line":
         entry.write_text(json.dumps({**good, "statements": ["3"]}))
+    elif damage == "a number too long":  # JSON, but more digits than Python reads into an int
+        entry.write_text(json.dumps(good).replace("[3]", "[" + "3" * 5000 + "]", 1))
     elif damage == "fifo":
         os.mkfifo(entry)  # read without waiting for a writer, and refused
     else:
@@ -329,9 +343,9 @@ def test_an_unwritable_cache_leaves_every_parse_as_coverage_makes_it(tmp_path):
 
 
 def test_entries_unused_for_a_month_go_when_a_parse_is_kept(tmp_path):
+    """By the first parse a run keeps (a run is one install: `_parser`)."""
     calls: list[str] = []
-    counted = _parser(tmp_path / "parses", calls)
-    counted(text=SOURCE, exclude=EXCLUDE).parse_source()
+    _parser(tmp_path / "parses", calls)(text=SOURCE, exclude=EXCLUDE).parse_source()  # an earlier run's
     used = tmp_path / "parses" / f"{parse_key(SOURCE, EXCLUDE)}.json"
     stale, other = tmp_path / "parses" / ("0" * 64 + ".json"), tmp_path / "parses" / "notes.txt"
     stale.write_text("{}")
@@ -339,9 +353,26 @@ def test_entries_unused_for_a_month_go_when_a_parse_is_kept(tmp_path):
     long_ago = time.time() - PARSE_KEPT_SECONDS - 60
     for path in (used, stale, other):
         os.utime(path, (long_ago, long_ago))
+    counted = _parser(tmp_path / "parses", calls)  # this run's
     counted(text=SOURCE, exclude=EXCLUDE).parse_source()  # read: its entry is used again
     counted(text=SOURCE + "\n", exclude=EXCLUDE).parse_source()  # kept: the prune runs
     assert used.exists() and other.exists() and not stale.exists()
+
+
+def test_the_cache_is_scanned_for_unused_entries_once_however_many_parses_are_kept(tmp_path, monkeypatch):
+    """Many parses kept at once (a new coverage or Python: every file misses) scan the cache once, not once each:
+    a scan per parse cost seconds in a cache of thousands of entries."""
+    import tests.coverage_session as session
+
+    scanned = []
+    scandir = os.scandir
+    monkeypatch.setattr(session.os, "scandir", lambda path: scanned.append(path) or scandir(path))
+    calls: list[str] = []
+    counted = _parser(tmp_path / "parses", calls)
+    for number in range(3):
+        counted(text=SOURCE + "\n" * number, exclude=EXCLUDE).parse_source()
+    assert scanned == [tmp_path / "parses"]  # before iterdir, which scans too
+    assert len(calls) == 3 and len(list((tmp_path / "parses").iterdir())) == 3
 
 
 def test_the_combining_coverage_keeps_its_parses_in_the_users_cache_and_reports_alike(project, parse_cache,

@@ -212,6 +212,9 @@ def test_json_is_read_and_what_is_not_json_is_refused(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(files.FileRefused, match="is nested too deeply to be read"):
         files.read_json(path, "stack record")
+    path.write_text("[" + "1" * 5000 + "]")  # JSON, but more digits than Python turns into an int (ValueError)
+    with pytest.raises(files.FileRefused, match="has a number too long to be read"):
+        files.read_json(path, "stack record")
 
 
 def test_a_report_path_hard_linked_to_another_file_leaves_that_file_as_it_was(tmp_path):

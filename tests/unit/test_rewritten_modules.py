@@ -4,8 +4,10 @@ pytest's own, and a worker reads them instead of rewriting."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,16 @@ SAMPLE = "def test_sums():\n    total = 1 + 1\n    assert total == 2, total\n"
 class _Config:
     """The settings `start` reads, of a session rooted at `root`."""
 
-    def __init__(self, root: Path, assertmode: str = "rewrite") -> None:
-        self.rootpath, self.assertmode = root, assertmode
+    def __init__(self, root: Path, assertmode: str = "rewrite", *, pass_hook: bool = False) -> None:
+        self.rootpath, self.assertmode, self.pass_hook = root, assertmode, pass_hook
 
     def getoption(self, name: str) -> Any:
         assert name == "assertmode"
         return self.assertmode
 
     def getini(self, name: str) -> Any:
-        return {"python_files": ["test_*.py"], "testpaths": ["tests"], "enable_assertion_pass_hook": False}[name]
+        return {"python_files": ["test_*.py"], "testpaths": ["tests"], "enable_assertion_pass_hook": self.pass_hook}[
+            name]
 
 
 def _tree(root: Path) -> list[Path]:
@@ -82,6 +85,29 @@ def test_the_controller_writes_every_stale_module_in_two_processes_then_nothing(
     assert again.helper is None and again.finish() == 0
 
 
+def _names(code: Any) -> set[str]:
+    """The names a code object and the code objects inside it use."""
+    found = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            found |= _names(constant)
+    return found
+
+
+@pytest.mark.parametrize("pass_hook", [True, False])
+def test_both_processes_write_with_the_sessions_assertion_pass_hook_setting(pass_hook, tmp_path):
+    """enable_assertion_pass_hook changes what a rewrite makes (each passing assert calls the hook), and pytest
+    reads a written module whatever the setting it was written with: both halves write with the session's."""
+    from _pytest.assertion import rewrite
+
+    written = _tree(tmp_path)
+    priming = rewritten_modules.start(_Config(tmp_path, pass_hook=pass_hook), unmeasured(os.environ), ROOT)
+    assert priming.helper is not None and priming.mine and priming.finish() == len(written)
+    for source in written:
+        code = rewrite._read_pyc(source, rewritten_modules.cached_pyc(source))
+        assert code is not None and ("_check_if_assertion_pass_impl" in _names(code)) is pass_hook, source
+
+
 @pytest.mark.parametrize("why", ["plain asserts", "no byte code"])
 def test_nothing_is_written_where_pytest_would_write_nothing(why, tmp_path, monkeypatch):
     written = _tree(tmp_path)
@@ -89,6 +115,21 @@ def test_nothing_is_written_where_pytest_would_write_nothing(why, tmp_path, monk
         monkeypatch.setattr(sys, "dont_write_bytecode", True)
     priming = rewritten_modules.start(_Config(tmp_path, "plain" if why == "plain asserts" else "rewrite"), {}, ROOT)
     assert priming.finish() == 0 and rewritten_modules.stale(written) == written
+
+
+def test_a_module_pytest_cannot_import_is_left_to_the_worker_that_imports_it(tmp_path):
+    """A test module that does not compile (work in progress), anywhere under the test paths and in either half:
+    the others are written and nothing is raised; a session that selects the module reports it as pytest does (a
+    collection error of that module), and one that does not select it runs as if it were not there."""
+    written = _tree(tmp_path)
+    broken = [tmp_path / "tests" / "test_unfinished.py", tmp_path / "tests" / "deeper" / "test_unfinished_too.py"]
+    for number, path in enumerate(broken):
+        path.write_text("def test_wip(:\n" + "    pass\n" * (number + 1))
+    assert rewritten_modules.rewrite(broken, pass_hook=False) == 0  # the controller's half
+    priming = rewritten_modules.start(_Config(tmp_path), unmeasured(os.environ), ROOT)
+    assert priming.helper is not None and set(broken) & set(priming.mine) and set(broken) - set(priming.mine)
+    assert priming.finish() == len(written)
+    assert rewritten_modules.stale([*written, *broken]) == broken
 
 
 def test_a_cache_directory_that_cannot_be_made_is_left_to_the_workers(tmp_path):
@@ -99,6 +140,24 @@ def test_a_cache_directory_that_cannot_be_made_is_left_to_the_workers(tmp_path):
     (tmp_path / "__pycache__").write_text("not a directory")
     assert rewritten_modules.rewrite([source], pass_hook=False) == 0
     assert (tmp_path / "__pycache__").read_text() == "not a directory"
+
+
+def test_a_fifo_in_place_of_a_rewritten_module_hangs_no_session_that_does_not_import_it(tmp_path):
+    """A FIFO opened to read waits for a writer forever: one where a module's rewritten `.pyc` is expected is never
+    opened by the controller (a worker that imports that module meets it as pytest alone would), and stays."""
+    source = tmp_path / "test_sample.py"
+    source.write_text(SAMPLE)
+    fifo = rewritten_modules.cached_pyc(source)
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    found: list[list[Path]] = []
+    looking = threading.Thread(target=lambda: found.append(rewritten_modules.stale([source])), daemon=True)
+    looking.start()
+    looking.join(60)  # a bound only: the answer comes at once, or never
+    if looking.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # a writer that closes: the waiting read ends
+        looking.join()
+    assert found == [[]] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_halves_split_by_bytes_and_keep_every_file(tmp_path):

@@ -147,6 +147,31 @@ def test_a_monitor_window_up_cannot_use_is_a_usage_error(argv, message, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
 
 
+def test_a_monitor_window_too_short_for_the_templates_batch_is_refused_before_anything_is_deployed(
+        tmp_path, capsys, monkeypatch):
+    """The monitor template's event source mapping batches 10,000 messages, for which the SQS event source wants a
+    window of at least 1 s: `up --monitor-window 0.5` is a usage error before the emulator starts, not after both
+    stacks are deployed (the deployed mapping is still checked: localenv.monitor.Deployed.with_window)."""
+    import localenv.__main__ as entry
+
+    def deployed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("deployed before the window was refused")
+
+    monkeypatch.setattr(entry, "deployed", deployed)
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    (tmp_path / "TapMonitorwindow.template.json").write_text(json.dumps({"Resources": {"Events": {
+        "Type": "AWS::Lambda::EventSourceMapping", "Properties": {"BatchSize": 10_000,
+                                                                  "MaximumBatchingWindowInSeconds": 2}}}}))
+    (tmp_path / "out").mkdir()
+    code = main(["up", "--monitor-window", "0.5", "--suffix", "window", "--template", str(template), "--outputs",
+                 str(tmp_path / "out" / "flat-outputs.json"), "--state-dir", str(tmp_path / "state")])
+    assert (code, capsys.readouterr().err) == (2, "error: --monitor-window 0.5: a batch of more than 10 messages "
+                                                  "(10000) needs a window of at least 1 s, as the SQS event source "
+                                                  "requires\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_down_stops_a_running_deployment(tmp_path):
     """`down` against a real `up` process of its own, of an empty template (not the session's deployment)."""
     state_dir = tmp_path / "state"
