@@ -158,6 +158,10 @@ def up(config: AppConfig, template: dict, outputs: Path, *, port: int | None, st
 
         check_window(monitor_template, monitor_window)  # a usage error before both stacks are deployed
     held = statefile.acquire(state)
+    if held is None and monitor_window is not None:
+        raise UsageError(f"{config.stack_name} is already up: --monitor-window applies when `up` deploys, and its "
+                         f"consumer keeps the window it started with (python -m localenv down --suffix "
+                         f"{config.environment_suffix}, then up again)")
     if held is None and monitor_template is not None:
         restarted = restart_monitor(config, state)
         if restarted is not None:
@@ -238,13 +242,13 @@ class Watching:
                              "exited": consumer.exited()}}
 
     def status(self) -> str:
-        from localenv.monitor import status_line
+        from localenv.monitor import seconds_text, status_line
 
         deployed = self.running.deployed
         if deployed.mapping_window is None:
             return status_line(self.consumer)
-        return (f"{status_line(self.consumer)}\n  monitor: batches for {deployed.window:g} s (--monitor-window; the "
-                f"deployed mapping's window is {deployed.mapping_window:g} s)")
+        return (f"{status_line(self.consumer)}\n  monitor: batches for {seconds_text(deployed.window)} s "
+                f"(--monitor-window; the deployed mapping's window is {seconds_text(deployed.mapping_window)} s)")
 
     def restart(self) -> bool:
         """Start the consumer again if it has ended (see localenv.monitor.Running.restart)."""

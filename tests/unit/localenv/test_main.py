@@ -113,6 +113,23 @@ def test_up_refuses_a_second_deployment_of_the_same_stack(tmp_path, capsys):
     assert code == 2 and f"TapStacktwice is already up at http://127.0.0.1:1 (pid {holder.pid})" in err
 
 
+def test_a_window_given_to_up_run_again_is_refused_not_ignored(tmp_path, capsys):
+    """`up --monitor-window` while an `up` of the stack runs: the running consumer keeps the window it started with
+    (a restart starts it as it was), so the option is a usage error naming what to do, and nothing is signalled."""
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    (tmp_path / "TapMonitoragain.template.json").write_text(json.dumps({"Resources": {}}))
+    (tmp_path / "TapStackagain.json").write_text(json.dumps({"pid": 12345, "start_time": 1, "lock": {
+        "device": 1, "inode": 1}, "endpoint": "http://127.0.0.1:1", "monitor": {"consumer": {"pid": 1}}}))
+    with lock_held_elsewhere(tmp_path / "TapStackagain.lock") as holder:
+        code = main(["up", "--suffix", "again", "--template", str(template), "--state-dir", str(tmp_path),
+                     "--monitor-window", "5"])
+        assert holder.poll() is None  # not signalled
+    err = capsys.readouterr().err
+    assert code == 2 and "TapStackagain is already up: --monitor-window applies when `up` deploys" in err, err
+    assert "python -m localenv down --suffix again" in err
+
+
 def test_bad_suffix_and_bad_templates_are_usage_errors(tmp_path, capsys):
     assert main(["up", "--suffix", "Bad!", "--state-dir", str(tmp_path)]) == 2
     assert "environmentSuffix 'Bad!' is not allowed" in capsys.readouterr().err

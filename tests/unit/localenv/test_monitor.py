@@ -94,6 +94,7 @@ def test_a_window_is_the_mappings_unless_one_the_event_source_takes_is_given():
         return argv[argv.index("--window") + 1]
 
     assert window(deployed) == "2" and window(deployed.with_window(1.0)) == "1"
+    assert window(deployed.with_window(1.2345678)) == "1.2345678"  # every digit, not six
     assert window(deployed.with_window(0.25 + 1)) == "1.25" and deployed.with_window(1).mapping_window == 2
     assert window(deployed.with_window(300)) == "300"  # the range's end is in it
     with pytest.raises(UsageError, match=r"--monitor-window 0.5: a batch of more than 10 messages \(10000\) needs a "
