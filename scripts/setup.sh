@@ -97,6 +97,15 @@ fi
 export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 [[ -x .venv/bin/python ]] || run "$uv" venv --quiet --python "$PYTHON" .venv
 run "$uv" pip sync --quiet --python .venv/bin/python requirements.lock
+# aws-cdk-lib and its dependency aws-cdk-cloud-assembly-schema both install aws_cdk/cloud_assembly_schema/__init__.py,
+# and uv installs in parallel: when the dependency's was written last, aws-cdk-lib is installed again, alone, so its
+# own stays, as pip's order (dependencies first) leaves it (scripts/overlaps.py).
+overlaps=0
+.venv/bin/python scripts/overlaps.py aws-cdk-lib aws-cdk-cloud-assembly-schema >>"$log" 2>&1 || overlaps=$?
+if [[ $overlaps == 1 ]]; then
+  run "$uv" pip install --quiet --python .venv/bin/python --no-deps --reinstall-package aws-cdk-lib -r requirements.lock
+  run .venv/bin/python scripts/overlaps.py aws-cdk-lib aws-cdk-cloud-assembly-schema
+fi
 run "$uv" pip install --quiet --python .venv/bin/python --no-deps --build-constraints build-constraints.txt -e .
 # The libraries' byte code another checkout of the user compiled (scripts/bytecode.py: kept after each test run), into
 # each new environment (.venv's while Checkov's installs): a fresh clone's processes then compile only what no

@@ -63,7 +63,7 @@ def checkout(tmp_path) -> Path:
     """What set-up reads, with uv already where set-up puts it, and npm and node on PATH."""
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
-    for name in ("setup.sh", "bytecode.py"):
+    for name in ("setup.sh", "bytecode.py", "overlaps.py"):
         shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
     shutil.copytree(ROOT / "platform_utils", root / "platform_utils", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
