@@ -20,6 +20,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+# The checkout's exit codes: set-up runs this before the checkout is installed into the environment.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from platform_spec.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+
 
 def _hashes(dist: metadata.Distribution) -> dict[str, str]:
     """path -> RECORD hash ("sha256=<urlsafe base64>") of the files `dist` lists with a hash."""
@@ -57,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         found = lost(name, others)
     except metadata.PackageNotFoundError as exc:
         print(f"overlaps: {exc.args[0] if exc.args else exc} is not installed", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     for path in found:
         print(f"overlaps: {path} is not {name}'s (another distribution wrote it last)", file=sys.stderr)
-    return 1 if found else 0
+    return EXIT_FINDINGS if found else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def _dist(site: Path, name: str, files: dict[str, bytes]) -> None:
 
 def _run(site: Path, *names: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-S", str(SCRIPT), *names], capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(site)})
+                          env={"PYTHONPATH": str(site)})  # -S: only `site`'s distributions (the checkout's own path
+    # is the script's to add)
 
 
 @pytest.mark.parametrize("last", ["lib", "schema"])

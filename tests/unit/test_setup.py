@@ -66,6 +66,9 @@ def checkout(tmp_path) -> Path:
     for name in ("setup.sh", "bytecode.py", "overlaps.py"):
         shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
     shutil.copytree(ROOT / "platform_utils", root / "platform_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "platform_spec").mkdir()
+    for name in ("__init__.py", "exit_codes.py"):  # scripts/overlaps.py's exit codes
+        shutil.copy(ROOT / "platform_spec" / name, root / "platform_spec" / name)
     for name in ("requirements.lock", "requirements-checkov.lock", "build-constraints.txt", "package-lock.json",
                  "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
