@@ -242,13 +242,14 @@ class Watching:
                              "exited": consumer.exited()}}
 
     def status(self) -> str:
-        from localenv.monitor import seconds_text, status_line
+        from localenv.monitor import status_line
 
         deployed = self.running.deployed
         if deployed.mapping_window is None:
             return status_line(self.consumer)
-        return (f"{status_line(self.consumer)}\n  monitor: batches for {seconds_text(deployed.window)} s "
-                f"(--monitor-window; the deployed mapping's window is {seconds_text(deployed.mapping_window)} s)")
+        given, mapping = monitor.window_text(deployed.window), monitor.window_text(deployed.mapping_window)
+        return (f"{status_line(self.consumer)}\n  monitor: batches for {given} s (--monitor-window; the deployed "
+                f"mapping's window is {mapping} s)")
 
     def restart(self) -> bool:
         """Start the consumer again if it has ended (see localenv.monitor.Running.restart)."""

@@ -89,11 +89,6 @@ class Deployed:
         return replace(self, window=seconds, mapping_window=self.window)
 
 
-def seconds_text(seconds: float) -> str:
-    """`seconds` as a command line says it, every digit kept (1 for 1.0; 1.2345678 as it is, not rounded)."""
-    return repr(float(seconds)).removesuffix(".0")
-
-
 def check_window(template: Mapping[str, Any], seconds: float | None) -> None:
     """Before anything is deployed: raises UsageError when the SQS event source would refuse a batching window of
     `seconds` for the batch size the monitor template gives its event source mapping (Lambda's default for SQS,
@@ -111,7 +106,7 @@ def check_window(template: Mapping[str, Any], seconds: float | None) -> None:
 def _refuse_window(seconds: float, batch_size: int) -> None:
     refused = monitor.window_refused(seconds, batch_size)
     if refused:
-        raise UsageError(f"--monitor-window {seconds:g}: {refused}")
+        raise UsageError(f"--monitor-window {monitor.window_text(seconds)}: {refused}")
 
 
 def deploy(template: Mapping[str, Any], config: AppConfig, endpoint_url: str, tap_outputs: Path) -> Deployed:
@@ -161,7 +156,7 @@ def command(config: AppConfig, deployed: Deployed, endpoint_url: str) -> list[st
     return [sys.executable, "-m", monitor.LOCAL_MODULE, "--suffix", env[monitor.ENV_SUFFIX],
             "--queue-url", deployed.outputs[monitor.OUTPUT_QUEUE_URL], "--endpoint-url", endpoint_url,
             "--region", config.region, "--bucket", env[monitor.ENV_BUCKET],
-            "--namespace", env[monitor.ENV_NAMESPACE], "--window", seconds_text(deployed.window),
+            "--namespace", env[monitor.ENV_NAMESPACE], "--window", monitor.window_text(deployed.window),
             "--batch-size", str(deployed.batch_size), "--poll", str(CONSUMER_POLL),
             "--dead-letter-queue-url", env[monitor.ENV_DEAD_LETTER_QUEUE],
             "--max-receives", env[monitor.ENV_MAX_RECEIVES]]

@@ -36,32 +36,6 @@ MAX_BATCH_WINDOW_SECONDS = 300
 SMALL_BATCH = 10
 LARGE_BATCH_MIN_WINDOW_SECONDS = 1
 
-
-def window_argument(text: str) -> float:
-    """A command line's batching window in seconds (argparse's `type`), within the SQS event source's range; the
-    batch size's own rule (`window_refused`) is the caller's, once it knows the batch size (localenv.monitor
-    check_window from the template, then Deployed.with_window from the deployed mapping)."""
-    import argparse
-
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    refused = window_refused(seconds, 0)
-    if refused:
-        raise argparse.ArgumentTypeError(f"{text}: {refused}")
-    return seconds
-
-
-def window_refused(window: float, batch_size: int) -> str | None:
-    """Why the SQS event source would refuse a batching window of `window` seconds for batches of `batch_size`
-    messages, or None when it takes it."""
-    if math.isnan(window) or not 0 <= window <= MAX_BATCH_WINDOW_SECONDS:
-        return f"the window is 0 to {MAX_BATCH_WINDOW_SECONDS} seconds (the SQS event source's range)"
-    if batch_size > SMALL_BATCH and window < LARGE_BATCH_MIN_WINDOW_SECONDS:
-        return (f"a batch of more than {SMALL_BATCH} messages ({batch_size}) needs a window of at least "
-                f"{LARGE_BATCH_MIN_WINDOW_SECONDS} s, as the SQS event source requires")
-    return None
 # A message the monitor dead-letters itself (poison, or a change still failing on its last receive) keeps its body
 # and carries these message attributes: why, which message it was, its receives, and who sent it.
 DEAD_LETTER_REASON = "reason"
@@ -115,6 +89,39 @@ _NO_SERVICE = frozenset({"CDK"})
 # The declaration itself: an update of TapStack<suffix> changes what every resource is judged against, so its
 # CloudFormation events reach the monitor too (opscli.monitor runs the whole audit on one).
 DECLARATION_TYPE = "AWS::CloudFormation::Stack"
+
+
+def window_argument(text: str) -> float:
+    """A command line's batching window in seconds (argparse's `type`), within the SQS event source's range; the
+    batch size's own rule (`window_refused`) is the caller's, once it knows the batch size (localenv.monitor
+    check_window from the template, then Deployed.with_window from the deployed mapping)."""
+    import argparse
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    refused = window_refused(seconds, 0)
+    if refused:
+        raise argparse.ArgumentTypeError(f"{text}: {refused}")
+    return seconds
+
+
+def window_refused(window: float, batch_size: int) -> str | None:
+    """Why the SQS event source would refuse a batching window of `window` seconds for batches of `batch_size`
+    messages, or None when it takes it."""
+    if math.isnan(window) or not 0 <= window <= MAX_BATCH_WINDOW_SECONDS:
+        return f"the window is 0 to {MAX_BATCH_WINDOW_SECONDS} seconds (the SQS event source's range)"
+    if batch_size > SMALL_BATCH and window < LARGE_BATCH_MIN_WINDOW_SECONDS:
+        return (f"a batch of more than {SMALL_BATCH} messages ({batch_size}) needs a window of at least "
+                f"{LARGE_BATCH_MIN_WINDOW_SECONDS} s, as the SQS event source requires")
+    return None
+
+
+def window_text(seconds: float) -> str:
+    """A batching window as a command line says it, every digit kept (1 for 1.0; 1.2345678 as it is, not
+    rounded)."""
+    return repr(float(seconds)).removesuffix(".0")
 
 
 def stack_name(suffix: str) -> str:

@@ -489,7 +489,7 @@ def deployment_process(synth: Any, directory: Path, *, monitor: bool = False,
     env = {**unmeasured(os.environ), **extra_env}
     # The monitor's consumer batches for MONITOR_WINDOW seconds, not the mapping's 2: each change a test makes
     # waits out a window, then its undoing another (tests/unit/localenv/test_monitor.py proves the default).
-    watch = ["--monitor-window", f"{MONITOR_WINDOW:g}"] if monitor else ["--no-monitor"]
+    watch = ["--monitor-window", repr(MONITOR_WINDOW)] if monitor else ["--no-monitor"]
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "localenv", "up", "--suffix", SUFFIX, "--template", str(synth.template_path),

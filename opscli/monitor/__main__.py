@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(suffix=from_suffix(args.suffix).suffix, bucket=args.bucket, namespace=args.namespace)
         refused = monitor.window_refused(args.window, args.batch_size)
         if refused:
-            raise UsageError(f"--batch-size {args.batch_size} --window {args.window:g}: {refused}")
+            raise UsageError(f"--batch-size {args.batch_size} --window {monitor.window_text(args.window)}: {refused}")
         if args.max_receives is not None and args.dead_letter_queue_url is None:
             raise UsageError("--max-receives needs --dead-letter-queue-url")
         dead_letters = None if args.dead_letter_queue_url is None else handler.DeadLetters.checked(

@@ -210,6 +210,7 @@ def test_what_a_stopping_consumer_holds_for_its_next_batch_is_returned_at_once(m
     (["--batch-size", "\u00b2"], "the batch size is 1 to 10000"),
     pytest.param(["--batch-size", "9" * 5000], "the batch size is 1 to 10000", id="5000-digits"),
     (["--batch-size", "11", "--window", "0.5"], "(11) needs a window of at least 1 s"),
+    (["--batch-size", "11", "--window", "0.9999999"], "--window 0.9999999: a batch"),  # as given, not rounded to 1
     (["--window", "0.5"], "(10000) needs a window of at least 1 s"),  # the default batch: the deployed mapping's
     (["--window", "301"], "the window is 0 to 300 seconds"),
     (["--window", "-1"], "the window is 0 to 300 seconds"),
