@@ -60,9 +60,13 @@ def stale(sources: Iterable[Path]) -> list[Path]:
     """The `sources` whose rewritten module pytest would not read (missing, or written for another version of the
     file): pytest's own check. A `.pyc` path that names something other than a regular file (a FIFO, whose opening
     waits for a writer forever) is neither opened nor replaced: left to a worker that imports its module."""
-    rewrite = _pytest_rewrite()
-    return [source for source in sources
-            if _regular_or_absent(cached_pyc(source)) and rewrite._read_pyc(source, cached_pyc(source)) is None]
+    pytest_rewrite = _pytest_rewrite()
+    found = []
+    for source in sources:
+        pyc = cached_pyc(source)
+        if _regular_or_absent(pyc) and pytest_rewrite._read_pyc(source, pyc) is None:
+            found.append(source)
+    return found
 
 
 def _regular_or_absent(path: Path) -> bool:
@@ -84,17 +88,18 @@ def rewrite(sources: Iterable[Path], *, pass_hook: bool, config: Any = None) -> 
     enable_assertion_pass_hook `pass_hook`) and write each one's `.pyc` (atomically, as pytest does). How many
     were written. A source that cannot be read or compiled is skipped: the worker that imports it reports it as
     pytest does (a collection error of that module), and a session that does not select it never sees it."""
-    rewrite = _pytest_rewrite()
+    pytest_rewrite = _pytest_rewrite()
+    settings = config if config is not None else _Options(pass_hook)
     written = 0
     for source in sources:
-        cache = rewrite.get_cache_dir(source)
-        if not rewrite.try_makedirs(cache):
+        pyc = cached_pyc(source)
+        if not pytest_rewrite.try_makedirs(pyc.parent):
             continue  # a read-only directory: the workers read the source, as pytest would
         try:
-            stat, code = rewrite._rewrite_test(source, config if config is not None else _Options(pass_hook))
+            source_stat, code = pytest_rewrite._rewrite_test(source, settings)
         except (OSError, SyntaxError, ValueError, RecursionError):  # gone, unreadable, not Python, nested too deep
             continue
-        written += bool(rewrite._write_pyc(_Trace(), code, stat, cached_pyc(source)))
+        written += bool(pytest_rewrite._write_pyc(_Trace(), code, source_stat, pyc))
     return written
 
 
@@ -114,10 +119,10 @@ def halves(sources: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """`sources` in two parts of about the same number of bytes (the largest first, each to the lighter part)."""
     parts: tuple[list[Path], list[Path]] = ([], [])
     sizes = [0, 0]
-    for source in sorted(sources, key=lambda path: -path.stat().st_size):
+    for size, source in sorted(((path.stat().st_size, path) for path in sources), key=lambda pair: -pair[0]):
         lighter = sizes.index(min(sizes))
         parts[lighter].append(source)
-        sizes[lighter] += source.stat().st_size
+        sizes[lighter] += size
     return parts
 
 
