@@ -10,6 +10,7 @@ is checked (opscli.answers) before any reader sees it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import botocore.handlers
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -58,11 +60,41 @@ def shared_loader(data_path: str | None = None) -> botocore.loaders.Loader:
     return botocore.loaders.Loader(extra_search_paths=paths, include_default_search_paths=False)
 
 
+class _Builtins:
+    """What a botocore session registers first, on an emitter of its own: botocore's builtin handlers, by the
+    session's own method (each through the event aliases, each handler checked for **kwargs)."""
+
+    register = botocore.session.Session.register
+    _register_builtin_handlers = botocore.session.Session._register_builtin_handlers  # noqa: SLF001
+
+    def __init__(self) -> None:
+        self._events = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())
+        self._register_builtin_handlers(self._events)
+
+
+_builtins: tuple[tuple[Any, ...], botocore.hooks.HierarchicalEmitter] | None = None
+_builtins_lock = threading.Lock()
+
+
+def builtin_emitter() -> botocore.hooks.HierarchicalEmitter:
+    """A copy of an emitter that holds botocore's builtin handlers and nothing else: what `Session()` registers
+    before anything else (about 250 handlers, each checked and aliased again for every session), registered once
+    per process and copied as botocore copies a session's emitter for each client. Registered again when the
+    list has changed (moto appends its stubber to it when it is imported)."""
+    global _builtins
+    specs = tuple(botocore.handlers.BUILTIN_HANDLERS)
+    with _builtins_lock:
+        if _builtins is None or _builtins[0] != specs:
+            _builtins = (specs, _Builtins()._events._emitter)  # noqa: SLF001
+        return copy.copy(_builtins[1])
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (the same arguments, the same errors) that shares the process's loader of service
-    models: what was parsed for one session is not parsed again for the next. Sessions share nothing else
-    (credentials, profile, region and clients stay their own)."""
-    core = botocore.session.get_session()
+    models: what was parsed for one session is not parsed again for the next; its builtin handlers are a copy
+    of the process's (builtin_emitter). Sessions share nothing else (credentials, profile, region, handlers
+    registered later and clients stay their own)."""
+    core = botocore.session.Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
     if kwargs.get("profile_name") is not None:
         core.set_config_variable("profile", kwargs["profile_name"])
     # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).

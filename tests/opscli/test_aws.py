@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import botocore.handlers
 import botocore.loaders
 import pytest
 
@@ -179,3 +180,61 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
     assert own is not loader and str(tmp_path / "models") in own.search_paths
     with pytest.raises(UsageError, match="could not be found"):
         Aws(profile="no-such-profile")
+
+
+def _handlers(session, event: str) -> list:
+    """The handlers a session's emitter calls for `event`, in order (botocore's own lookup)."""
+    events = session._session._events  # boto3 offers its botocore session only as _session
+    return list(events._emitter._handlers.prefix_search(events._alias_event_name(event)))
+
+
+def _named(handler) -> object:
+    """A handler as itself, but a closure boto3 makes anew for every session (`lazy_call`) as its function and the
+    names it closes over."""
+    cells = getattr(handler, "__closure__", None)
+    if not cells:
+        return handler
+    return handler.__module__, handler.__qualname__, tuple(c.cell_contents for c in cells
+                                                           if isinstance(c.cell_contents, str))
+
+
+#: Events a client emits: botocore's builtin handlers' own names, and operation-specific and aliased ones.
+_EMITTED = sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS} | {
+    "before-parameter-build.s3.PutObject", "before-call.ec2.DescribeVpcs", "after-call.iam.GetRolePolicy",
+    "needs-retry.sqs.ReceiveMessage", "before-send.rds.DescribeDBInstances", "creating-client-class.s3",
+    "choose-signer.cognito-identity.GetId", "docs.request-params.ec2.DescribeInstances",
+    "before-parameter-build.autoscaling.CreateLaunchConfiguration", "after-call.apigateway.GetExport"})
+
+
+def test_a_new_session_calls_exactly_the_handlers_a_session_of_botocores_own_calls():
+    """new_session copies a process-wide emitter of botocore's builtin handlers instead of registering them again:
+    for every event a client emits, the same handlers in the same order as botocore.session.Session() and
+    boto3.Session() make (boto3's own included), and a handler registered on one session reaches no other."""
+    import boto3
+
+    ours, theirs = new_session(region_name="ap-northeast-1"), boto3.Session(region_name="ap-northeast-1")
+    for event in _EMITTED:
+        assert [_named(h) for h in _handlers(ours, event)] == [_named(h) for h in _handlers(theirs, event)], event
+    assert any(_handlers(ours, event) for event in _EMITTED)
+    other = new_session(region_name="ap-northeast-1")
+    heard = []
+    ours.events.register("before-call.sts.GetCallerIdentity", lambda **_: heard.append("ours"))
+    assert len(_handlers(ours, "before-call.sts.GetCallerIdentity")) == \
+        len(_handlers(other, "before-call.sts.GetCallerIdentity")) + 1
+    assert [_named(h) for h in _handlers(other, "before-call.sts.GetCallerIdentity")] == \
+        [_named(h) for h in _handlers(theirs, "before-call.sts.GetCallerIdentity")]
+
+
+def test_a_handler_botocore_is_given_after_the_first_session_is_in_every_later_one(monkeypatch):
+    """moto appends its stubber to botocore's builtin handlers when it is imported: a session made after such a
+    change registers the list as it is now, not the copy made before it."""
+
+    def added(**_):
+        return None
+
+    new_session()
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS,
+                                                               ("before-send", added)])
+    assert added in _handlers(new_session(), "before-send.sts.GetCallerIdentity")
+    monkeypatch.undo()
+    assert added not in _handlers(new_session(), "before-send.sts.GetCallerIdentity")
