@@ -55,7 +55,7 @@ def statements(path: Path, root: Path, *, when_imported: bool = False) -> tuple[
     body and the body of `if TYPE_CHECKING:`: both branches of any other if, every clause of a try, a with, a
     loop, a match, a class body)."""
     package = _package(path, root)
-    module = ast.parse(path.read_bytes(), filename=str(path))
+    module = parsed(path)
     found: list[Import] = []
 
     def add(node: ast.Import | ast.ImportFrom) -> None:
