@@ -78,9 +78,11 @@ _builtins_lock = threading.Lock()
 
 def builtin_emitter() -> botocore.hooks.HierarchicalEmitter:
     """A copy of an emitter that holds botocore's builtin handlers and nothing else: what `Session()` registers
-    before anything else (about 250 handlers, each checked and aliased again for every session), registered once
-    per process and copied as botocore copies a session's emitter for each client. Registered again when the
-    list has changed (moto appends its stubber to it when it is imported)."""
+    before anything else (127 handlers in botocore 1.44, each checked and aliased again for every session),
+    registered once per process and copied as botocore copies a session's emitter for each client. Registered
+    again when the list's content has changed (moto appends its stubber to it, in place, when it is imported). A
+    copy shares the original's lookup cache until its first registration, as botocore's copies do; boto3.Session
+    registers its own handlers at once."""
     global _builtins
     specs = tuple(botocore.handlers.BUILTIN_HANDLERS)
     with _builtins_lock:

@@ -182,15 +182,15 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
         Aws(profile="no-such-profile")
 
 
-def _handlers(session, event: str) -> list:
-    """The handlers a session's emitter calls for `event`, in order (botocore's own lookup)."""
-    events = session._session._events  # boto3 offers its botocore session only as _session
-    return list(events._emitter._handlers.prefix_search(events._alias_event_name(event)))
+def _events(session):
+    return session._session._events  # boto3 offers its botocore session only as _session
 
 
 def _named(handler) -> object:
     """A handler as itself, but a closure boto3 makes anew for every session (`lazy_call`) as its function and the
-    names it closes over."""
+    names it closes over, and a method of an object botocore makes for each client as its function and class."""
+    if hasattr(handler, "__self__") and hasattr(handler, "__func__"):
+        return handler.__func__, type(handler.__self__)
     cells = getattr(handler, "__closure__", None)
     if not cells:
         return handler
@@ -198,43 +198,85 @@ def _named(handler) -> object:
                                                            if isinstance(c.cell_contents, str))
 
 
-#: Events a client emits: botocore's builtin handlers' own names, and operation-specific and aliased ones.
-_EMITTED = sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS} | {
-    "before-parameter-build.s3.PutObject", "before-call.ec2.DescribeVpcs", "after-call.iam.GetRolePolicy",
-    "needs-retry.sqs.ReceiveMessage", "before-send.rds.DescribeDBInstances", "creating-client-class.s3",
-    "choose-signer.cognito-identity.GetId", "docs.request-params.ec2.DescribeInstances",
-    "before-parameter-build.autoscaling.CreateLaunchConfiguration", "after-call.apigateway.GetExport"})
+def _tree(session) -> dict:
+    """Every node of a session's handler tree: its dotted name -> its handlers, (first, middle, last) in order."""
+    found: dict = {}
+
+    def walk(node: dict, name: tuple[str, ...]) -> None:
+        if node["values"] is not None:
+            found[".".join(name)] = tuple(tuple(_named(h) for h in section) for section in node["values"])
+        for chunk, child in node["children"].items():
+            walk(child, (*name, chunk))
+
+    walk(_events(session)._emitter._handlers._root, ())
+    return found
 
 
-def test_a_new_session_calls_exactly_the_handlers_a_session_of_botocores_own_calls():
+def _called(session, event: str) -> list:
+    """The handlers an emit of `event` on the session calls, in order (its emitter's lookup, cache included)."""
+    return [handler for handler, _ in _events(session).emit(event, service_name="sts")]
+
+
+def test_a_new_session_holds_exactly_the_handlers_of_a_session_boto3_makes_itself():
     """new_session copies a process-wide emitter of botocore's builtin handlers instead of registering them again:
-    for every event a client emits, the same handlers in the same order as botocore.session.Session() and
-    boto3.Session() make (boto3's own included), and a handler registered on one session reaches no other."""
+    its whole handler tree (every node, its first, middle and last handlers in order) is the one boto3.Session()
+    makes, and every client it makes calls what that session's client would."""
     import boto3
 
     ours, theirs = new_session(region_name="ap-northeast-1"), boto3.Session(region_name="ap-northeast-1")
-    for event in _EMITTED:
-        assert [_named(h) for h in _handlers(ours, event)] == [_named(h) for h in _handlers(theirs, event)], event
-    assert any(_handlers(ours, event) for event in _EMITTED)
-    other = new_session(region_name="ap-northeast-1")
-    heard = []
-    ours.events.register("before-call.sts.GetCallerIdentity", lambda **_: heard.append("ours"))
-    assert len(_handlers(ours, "before-call.sts.GetCallerIdentity")) == \
-        len(_handlers(other, "before-call.sts.GetCallerIdentity")) + 1
-    assert [_named(h) for h in _handlers(other, "before-call.sts.GetCallerIdentity")] == \
-        [_named(h) for h in _handlers(theirs, "before-call.sts.GetCallerIdentity")]
+    assert _tree(ours) == _tree(theirs) and len(_tree(ours)) > 50
+    ours_client, their_client = ours.client("sts"), theirs.client("sts")
+    assert [_named(h) for h in _called(ours, "choose-service-name")] == \
+        [_named(h) for h in _called(theirs, "choose-service-name")] == [botocore.handlers.handle_service_name_alias]
+    for event in ("before-parameter-build.sts.GetCallerIdentity", "after-call.sts.GetCallerIdentity",
+                  "choose-signer.sts.GetCallerIdentity", "before-sign.sts.GetCallerIdentity"):
+        assert [_named(h) for h in ours_client.meta.events._emitter._handlers.prefix_search(event)] == \
+            [_named(h) for h in their_client.meta.events._emitter._handlers.prefix_search(event)], event
 
 
-def test_a_handler_botocore_is_given_after_the_first_session_is_in_every_later_one(monkeypatch):
-    """moto appends its stubber to botocore's builtin handlers when it is imported: a session made after such a
-    change registers the list as it is now, not the copy made before it."""
+def _added(**_):
+    return None
 
-    def added(**_):
-        return None
 
+def test_what_one_session_registers_or_removes_reaches_no_other():
+    """Sessions stay their own although their builtin handlers come from one copy: a builtin handler one session
+    removes (as Aws._own_session removes botocore's IAM policy decoding) or a handler it adds to an event that
+    already has handlers is seen by no sibling, made before or after, by emitting (lookup cache and all)."""
+    alias, decode = botocore.handlers.handle_service_name_alias, botocore.handlers.json_decode_policies
+    one, sibling = new_session(region_name="ap-northeast-1"), new_session(region_name="ap-northeast-1")
+    assert _called(one, "choose-service-name") == _called(sibling, "choose-service-name") == [alias]
+    one.events.unregister("choose-service-name", alias)
+    one.events.unregister("after-call.iam", decode)
+    one.events.register("choose-service-name", _added)
+    later = new_session(region_name="ap-northeast-1")
+    assert _called(one, "choose-service-name") == [_added]
+    for other in (sibling, later):
+        assert _called(other, "choose-service-name") == [alias]
+        assert decode in _events(other)._emitter._handlers.prefix_search("after-call.iam.GetRolePolicy")
+    assert decode not in _events(one)._emitter._handlers.prefix_search("after-call.iam.GetRolePolicy")
+    assert _tree(sibling) == _tree(later)
+
+
+@pytest.mark.parametrize("change", ["appended", "replaced", "removed"])
+def test_a_change_to_botocores_builtin_handlers_reaches_every_later_session(change, monkeypatch):
+    """moto appends its stubber to botocore's list of builtin handlers (the same list object) when it is imported,
+    after a session may have been made: a session made after a change to the list, in place, registers the list as
+    it is now, not the copy made before it."""
+    handlers = botocore.handlers.BUILTIN_HANDLERS
     new_session()
-    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS,
-                                                               ("before-send", added)])
-    assert added in _handlers(new_session(), "before-send.sts.GetCallerIdentity")
-    monkeypatch.undo()
-    assert added not in _handlers(new_session(), "before-send.sts.GetCallerIdentity")
+    kept = list(handlers)
+    index = next(i for i, spec in enumerate(handlers) if spec[0] == "choose-service-name")
+    try:
+        if change == "appended":
+            handlers.append(("choose-service-name", _added))
+            expected = [botocore.handlers.handle_service_name_alias, _added]
+        elif change == "replaced":
+            handlers[index] = ("choose-service-name", _added)
+            expected = [_added]
+        else:
+            del handlers[index]
+            expected = []
+        assert _called(new_session(), "choose-service-name") == expected
+    finally:
+        handlers[:] = kept
+    assert _called(new_session(), "choose-service-name") == [botocore.handlers.handle_service_name_alias]
