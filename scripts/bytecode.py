@@ -9,9 +9,10 @@ modules alone 7 s). uv links a package's files from its own cache, the same file
 environment of the user, and a timestamp .pyc is valid for any file of that size and time (CPython fixes the code's
 file name at import: `_imp._fix_co_filename`). So what one checkout compiled serves the next.
 
-The cache: $STREAMTECH_BYTECODE_CACHE, else $XDG_CACHE_HOME (else ~/.cache)/streamtech-platform/bytecode, with a
-directory per interpreter (its cache tag and magic number) and, in it, one per distribution: its name, version and a
-hash of the .py files its RECORD lists (their paths, hashes and sizes), so a directory serves only those files.
+The cache: $STREAMTECH_BYTECODE_CACHE (an absolute path; a relative one names none), else $XDG_CACHE_HOME (else
+~/.cache)/streamtech-platform/bytecode, with a directory per interpreter (its cache tag and magic number) and, in
+it, one per distribution: its name, version and a hash of the .py files its RECORD lists (their paths, hashes and
+sizes), so a directory serves only those files.
 
 - store: every .py a distribution's RECORD lists inside site-packages whose __pycache__ holds a .pyc valid for it
   (the header's magic, a timestamp .pyc, the file's size and time) and that the cache lacks, hard-linked there (else
@@ -59,8 +60,12 @@ _ENTRY = re.compile(r"[^./][^/]*-[A-Za-z0-9_-]{16}")  # distributions()'s names
 
 
 def cache_root() -> Path | None:
+    """The cache's directory; None without one. A relative STREAMTECH_BYTECODE_CACHE names none: it would be a
+    different place from each working directory (the XDG rule for a relative XDG_CACHE_HOME)."""
     named = os.environ.get("STREAMTECH_BYTECODE_CACHE")
-    return Path(named) if named else files.user_cache("bytecode")
+    if named:
+        return Path(named) if os.path.isabs(named) else None
+    return files.user_cache("bytecode")
 
 
 _MAGIC = importlib.util.MAGIC_NUMBER
@@ -242,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = cache_root()
     if root is None:
-        print("bytecode: no cache (HOME unset or relative; STREAMTECH_BYTECODE_CACHE names one)", file=sys.stderr)
+        print("bytecode: no cache (HOME unset or relative, or STREAMTECH_BYTECODE_CACHE relative; "
+              "STREAMTECH_BYTECODE_CACHE=/an/absolute/path names one)", file=sys.stderr)
         return EXIT_INCOMPLETE
     failures: list[OSError] = []
     try:

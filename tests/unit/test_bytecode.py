@@ -196,6 +196,11 @@ def test_the_command_says_what_it_did_and_exits_3_when_there_is_no_cache(action,
                           capture_output=True, text=True)
     counted = "2 file(s) stored" if action == "store" else "0 file(s) linked"
     assert proc.returncode == 0 and proc.stderr.startswith(f"bytecode: {counted} ")
+    (tmp_path / "work").mkdir()
+    proc = subprocess.run(command, env={**env, "HOME": str(tmp_path), "STREAMTECH_BYTECODE_CACHE": "cache"},
+                          cwd=tmp_path / "work", capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (3, "") and "STREAMTECH_BYTECODE_CACHE relative" in proc.stderr
+    assert not (tmp_path / "work" / "cache").exists() and "Traceback" not in proc.stderr
 
 
 def test_byte_code_of_another_optimization_level_is_never_stored_or_linked_as_the_plain_one(tmp_path):
