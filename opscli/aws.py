@@ -91,17 +91,31 @@ def builtin_emitter() -> botocore.hooks.HierarchicalEmitter:
         return copy.copy(_builtins[1])
 
 
+def _botocore_session(profile: str | None = None) -> botocore.session.Session:
+    """A botocore session with the process's copy of the builtin handlers (builtin_emitter) and its loader of
+    service models (shared_loader); ProfileNotFound for a profile that does not exist, as botocore's own."""
+    core = botocore.session.Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
+    if profile is not None:
+        core.set_config_variable("profile", profile)
+    # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).
+    core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
+    return core
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (the same arguments, the same errors) that shares the process's loader of service
     models: what was parsed for one session is not parsed again for the next; its builtin handlers are a copy
     of the process's (builtin_emitter). Sessions share nothing else (credentials, profile, region, handlers
     registered later and clients stay their own)."""
-    core = botocore.session.Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
-    if kwargs.get("profile_name") is not None:
-        core.set_config_variable("profile", kwargs["profile_name"])
-    # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).
-    core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
-    return boto3.Session(botocore_session=core, **kwargs)
+    return boto3.Session(botocore_session=_botocore_session(kwargs.get("profile_name")), **kwargs)
+
+
+@functools.cache
+def models() -> botocore.session.Session:
+    """botocore's service models as this process's clients read them (the same loader, shared_loader): for a
+    lookup of a model without a client (Security Hub's for ASFF, the tests' models of operations), which then
+    parses nothing a client has parsed already, and the other way round."""
+    return _botocore_session()
 
 
 def is_read(operation: str) -> bool:

@@ -55,9 +55,9 @@ def finding_id(report: Report, f: Finding) -> str:
 @functools.cache
 def securityhub_model() -> Any:
     """Security Hub's service model as botocore ships it: what ASFF is checked against."""
-    import botocore.session
+    from opscli.aws import models
 
-    return botocore.session.get_session().get_service_model("securityhub")
+    return models().get_service_model("securityhub")
 
 
 @functools.cache

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
+
+from opscli.aws import models
 
 # Options the AWS CLI takes before or after any command (aws help global-options); those a fix may use.
 GLOBAL_OPTIONS = {"--region": True, "--endpoint-url": True, "--profile": True, "--output": True,
@@ -42,20 +43,16 @@ class Parsed:
     region: str | None
 
 
-@cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
 
 @cache
 def _commands() -> dict[str, str]:
     """The CLI's service command -> botocore's service name."""
-    return {COMMAND_OF.get(name, name): name for name in _session().get_available_services()}
+    return {COMMAND_OF.get(name, name): name for name in models().get_available_services()}
 
 
 @cache
 def _operations(service: str) -> dict[str, OperationModel]:
-    model = _session().get_service_model(service)
+    model = models().get_service_model(service)
     return {xform_name(name, "-"): model.operation_model(name) for name in model.operation_names}
 
 

@@ -10,13 +10,12 @@ import json
 import re
 import urllib.request
 
-import botocore.session
 import pytest
 
 from localenv.emulator import PAGE_SIZE_ENV, STACK_RESOURCES_PAGE
 from localenv.pager import STATS_PATH
 from opscli import core, livestack, targets
-from opscli.aws import new_session
+from opscli.aws import models, new_session
 from tests.conftest import deployment_process, hooked, local_aws, posture
 from tests.integration.changes import readers_traced_for
 from tests.opscli.conftest import sharing_reads
@@ -50,7 +49,7 @@ def test_the_stack_lists_more_resources_than_one_cloudformation_page(synth):
 
 def pageable_operations() -> dict[str, dict]:
     """Every operation opscli calls that botocore can page, with its paginator entry."""
-    session, found = botocore.session.get_session(), {}
+    session, found = models(), {}
     for operation in core.declared_operations():
         service, name = operation.split(":")
         entry = session.get_paginator_model(service)._paginator_config.get(name) \

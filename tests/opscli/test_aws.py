@@ -16,7 +16,7 @@ import botocore.loaders
 import pytest
 
 from opscli import core, targets
-from opscli.aws import CREDENTIAL_OPERATIONS, Aws, EndpointViolation, endpoint_pin, new_session
+from opscli.aws import CREDENTIAL_OPERATIONS, Aws, EndpointViolation, endpoint_pin, models, new_session
 from opscli.cli import main
 from opscli.errors import ReadOnlyViolation, UsageError
 from platform_spec.result import Status
@@ -176,6 +176,8 @@ def test_sessions_share_the_parsed_service_models_and_nothing_else(tmp_path, mon
     assert one.get_credentials().access_key == "a" and two.get_credentials().access_key == "b"
     first, second = one.client("sqs"), two.client("sqs")
     assert first is not second and first.meta.service_model.service_name == "sqs"
+    assert models().get_component("data_loader") is loader  # a model looked up without a client: the same parse
+    assert models().get_service_model("sqs").service_name == "sqs"
     own = new_session(profile_name="models")._session.get_component("data_loader")
     assert own is not loader and str(tmp_path / "models") in own.search_paths
     with pytest.raises(UsageError, match="could not be found"):

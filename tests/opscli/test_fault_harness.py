@@ -44,14 +44,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.exceptions
-import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opscli import core, livestack, stackcheck, targets
-from opscli.aws import Aws, new_session
+from opscli.aws import Aws, models, new_session
 from opscli.operations import ACCOUNT_OPERATIONS
 from opscli.readers import READERS
 from opscli.sanitize import is_visible
@@ -318,15 +317,11 @@ HAND_PAGING = {
 }
 
 
-@functools.cache
-def _session() -> Any:
-    return botocore.session.get_session()
-
 
 @functools.cache
 def _model(operation: str) -> Any:
     service, name = operation.split(":")
-    return _session().get_service_model(service).operation_model(name)
+    return models().get_service_model(service).operation_model(name)
 
 
 def _paging(operation: str) -> dict | None:
@@ -335,7 +330,7 @@ def _paging(operation: str) -> dict | None:
         return HAND_PAGING[operation]
     service, name = operation.split(":")
     try:
-        return _session().get_paginator_model(service).get_paginator(name)
+        return models().get_paginator_model(service).get_paginator(name)
     except ValueError:
         return None
 

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
-import botocore.session
 import botocore.utils
 import pytest
 from botocore.stub import Stubber
 
 from opscli import core
 from opscli.answers import _check_json_members, check_answer
-from opscli.aws import Aws, new_session
+from opscli.aws import Aws, models, new_session
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "placebo-custodian"
@@ -94,12 +93,8 @@ def _model(operation: str) -> Any:
     """The operation's model, from one botocore session for the module (a session registers botocore's hundreds
     of handlers when it is made)."""
     service, name = operation.split(":")
-    return _session().get_service_model(service).operation_model(name)
+    return models().get_service_model(service).operation_model(name)
 
-
-@functools.cache
-def _session() -> Any:
-    return botocore.session.get_session()
 
 
 RECORDINGS = recordings()
