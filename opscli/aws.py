@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -91,14 +92,16 @@ def builtin_emitter() -> botocore.hooks.HierarchicalEmitter:
         return copy.copy(_builtins[1])
 
 
-def _botocore_session(profile: str | None = None) -> botocore.session.Session:
-    """A botocore session with the process's copy of the builtin handlers (builtin_emitter) and its loader of
-    service models (shared_loader); ProfileNotFound for a profile that does not exist, as botocore's own."""
+def _botocore_session(profile: str | None = None, *, profiles: bool = True) -> botocore.session.Session:
+    """A botocore session with the process's copy of the builtin handlers (builtin_emitter) and the process's
+    loader of service models (shared_loader) for the data path botocore's own loader would read: the profile's
+    data_path (ProfileNotFound for a profile that does not exist) or AWS_DATA_PATH; without `profiles`, AWS_DATA_PATH
+    alone, and no profile is read."""
     core = botocore.session.Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
     if profile is not None:
         core.set_config_variable("profile", profile)
-    # What botocore's own loader would read first: a profile's data_path (and ProfileNotFound for no profile).
-    core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
+    data_path = core.get_config_variable("data_path") if profiles else os.environ.get("AWS_DATA_PATH") or None
+    core.register_component("data_loader", shared_loader(data_path))
     return core
 
 
@@ -110,12 +113,13 @@ def new_session(**kwargs: Any) -> boto3.Session:
     return boto3.Session(botocore_session=_botocore_session(kwargs.get("profile_name")), **kwargs)
 
 
-@functools.cache
 def models() -> botocore.session.Session:
-    """botocore's service models as this process's clients read them (the same loader, shared_loader): for a
-    lookup of a model without a client (Security Hub's for ASFF, the tests' models of operations), which then
-    parses nothing a client has parsed already, and the other way round."""
-    return _botocore_session()
+    """A botocore session to look up service models without a client (Security Hub's for ASFF, the tests'
+    operation models), on the process's loader (shared_loader) for AWS_DATA_PATH: what the process's clients
+    parsed is not parsed again. It reads no profile: a lookup does not fail for a profile the environment names
+    and the run does not use (a profile's own data_path serves its clients alone). A new session per call (about
+    2 ms here); callers keep what they look up."""
+    return _botocore_session(profiles=False)
 
 
 def is_read(operation: str) -> bool:

@@ -43,7 +43,6 @@ class Parsed:
     region: str | None
 
 
-
 @cache
 def _commands() -> dict[str, str]:
     """The CLI's service command -> botocore's service name."""

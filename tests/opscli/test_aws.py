@@ -282,3 +282,22 @@ def test_a_change_to_botocores_builtin_handlers_reaches_every_later_session(chan
     finally:
         handlers[:] = kept
     assert _called(new_session(), "choose-service-name") == [botocore.handlers.handle_service_name_alias]
+
+
+def test_a_model_lookup_reads_no_profile(monkeypatch, tmp_path):
+    """opscli.aws.models looks up botocore's models whatever profile the environment names: `opscli export
+    security-hub --profile good` with AWS_PROFILE naming a missing profile checks its findings against Security
+    Hub's model instead of ending in an internal error. AWS_DATA_PATH still adds its directory, as botocore's own."""
+    from opscli.fleet import securityhub_model
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    securityhub_model.cache_clear()
+    try:
+        assert securityhub_model().service_name == "securityhub"
+    finally:
+        securityhub_model.cache_clear()
+    with pytest.raises(UsageError, match="could not be found"):
+        Aws(region="ap-northeast-1")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    assert str(tmp_path / "models") in models().get_component("data_loader").search_paths

@@ -317,7 +317,6 @@ HAND_PAGING = {
 }
 
 
-
 @functools.cache
 def _model(operation: str) -> Any:
     service, name = operation.split(":")
@@ -1300,7 +1299,6 @@ def test_rotate_check_on_a_circle_of_version_pages_is_error_never_pass_or_fail(h
     assert proxy.started and proxy.followed == 2 * proxy.started, (proxy.started, proxy.followed)
     pending = [f for f in report.findings if f.check_id == "secret.pending"]
     assert pending and all(f.status is Status.ERROR and "a second time" in f.reason for f in pending)
-
 
 
 # --- AWS's text holding what a terminal acts on ----------------------------------------------------------------

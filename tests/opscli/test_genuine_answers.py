@@ -90,11 +90,9 @@ def _timestamps(value: Any, shape: Any) -> Any:
 
 @functools.cache
 def _model(operation: str) -> Any:
-    """The operation's model, from one botocore session for the module (a session registers botocore's hundreds
-    of handlers when it is made)."""
+    """The operation's model, as botocore ships it (opscli.aws.models: the process's loader)."""
     service, name = operation.split(":")
     return models().get_service_model(service).operation_model(name)
-
 
 
 RECORDINGS = recordings()
