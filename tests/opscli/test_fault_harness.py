@@ -323,8 +323,10 @@ def _model(operation: str) -> Any:
     return models().get_service_model(service).operation_model(name)
 
 
+@functools.cache
 def _paging(operation: str) -> dict | None:
-    """botocore's paginator entry for the operation (or the hand-paged one's), or None: it does not page."""
+    """botocore's paginator entry for the operation (or the hand-paged one's), or None: it does not page. Looked up
+    once per operation (models() makes a session per call); callers only read it."""
     if operation in HAND_PAGING:
         return HAND_PAGING[operation]
     service, name = operation.split(":")
