@@ -301,3 +301,54 @@ def test_a_model_lookup_reads_no_profile(monkeypatch, tmp_path):
         Aws(region="ap-northeast-1")
     monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
     assert str(tmp_path / "models") in models().get_component("data_loader").search_paths
+
+
+def _names(session) -> set[str]:
+    """Event names a session's clients register and emit: every node of botocore's handler tree, each operation
+    event of a few services (one of each alias form among them), and names made to hold each alias."""
+    import botocore.hooks
+
+    names = set(_tree(session))
+    for service, operation in (("apigateway", "GetRestApis"), ("logs", "DescribeLogGroups"), ("events", "ListRules"),
+                               ("elbv2", "DescribeLoadBalancers"), ("sts", "GetCallerIdentity")):
+        names |= {f"{event}.{service}.{operation}" for event in ("before-parameter-build", "before-call",
+                                                                 "after-call", "needs-retry", "choose-signer")}
+    for old in botocore.hooks.EVENT_ALIASES:
+        names |= {f"before-call.{old}.Op", f"{old}", f"x.{old}.y.{old}", f"before-call.{old}x.Op"}
+    return names
+
+
+def test_every_client_of_every_session_aliases_event_names_as_botocore_does_from_one_cache():
+    """The event aliases of new_session's sessions and of their clients resolve every name as botocore's own
+    aliaser does, and through one cache per process: a name one client resolved is not resolved again by another
+    client or session (botocore's copy for each client begins with an empty cache)."""
+    import botocore.hooks
+
+    one, two = new_session(region_name="ap-northeast-1"), new_session(region_name="ap-northeast-1")
+    clients = [one.client("sts"), one.client("logs"), two.client("sts")]
+    aliasers = [_events(one), _events(two), *(client.meta.events for client in clients)]
+    theirs = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())
+    names = _names(one)
+    assert len(names) > 400
+    for aliaser in aliasers:
+        assert {name: aliaser._alias_event_name(name) for name in names} == \
+            {name: theirs._alias_event_name(name) for name in names}
+    assert theirs._alias_event_name("before-call.apigateway.GetRestApis") == "before-call.api-gateway.GetRestApis"
+    assert len({id(aliaser._alias_name_cache) for aliaser in aliasers}) == 1
+    clients[0].meta.events.emit("made-up-event.sts.Once")
+    assert "made-up-event.sts.Once" in new_session().client("sqs").meta.events._alias_name_cache
+
+
+def test_a_change_to_botocores_aliases_reaches_every_later_session_and_client(monkeypatch):
+    """botocore's aliases are a module's dictionary: after a change to it, a session made later, and a client made
+    later (as botocore's copies take the aliases as they are), alias by it, and no name cached before it is
+    answered from the old cache."""
+    import botocore.hooks
+
+    before = new_session(region_name="ap-northeast-1")
+    assert before.client("sts").meta.events._alias_event_name("before-call.sts.X") == "before-call.sts.X"
+    monkeypatch.setitem(botocore.hooks.EVENT_ALIASES, "sts", "security-token")
+    for events in (new_session().client("sts").meta.events, _events(new_session()), before.client("sts").meta.events):
+        assert events._alias_event_name("before-call.sts.X") == "before-call.security-token.X"
+    monkeypatch.undo()
+    assert new_session().client("sts").meta.events._alias_event_name("before-call.sts.X") == "before-call.sts.X"
