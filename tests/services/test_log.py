@@ -53,3 +53,26 @@ def test_a_metric_is_embedded_metric_format_in_the_workloads_namespace_by_servic
                          "Metrics": [{"Name": "CacheBypass", "Unit": "Count"}]}
     assert record["service"] == "metadata-api" and record["CacheBypass"] == 1 and record["path"] == "/videos"
     assert isinstance(record["_aws"]["Timestamp"], int)
+
+
+def test_no_field_of_a_line_holds_more_than_its_limit_whatever_it_was_given():
+    """An exception's text, a traceback or a list can hold what a client sent, of any length: each field of a line
+    (a metric's too) is cut to FIELD_LIMIT characters and says how many more there were; short values stay as
+    they are, of their own JSON type."""
+    from services.common.log import FIELD_LIMIT
+
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    huge = "x" * (FIELD_LIMIT * 300)
+    log.error("unhandled_error", error=ValueError(huge), text=huge, items=[huge], kept=["a", 1], n=3, ok=None)
+    log.metric("Things", 1, detail=huge)
+    log.info("request", path="/" + "y" * (FIELD_LIMIT - 1))
+    error, metric, request = (json.loads(line) for line in stream.getvalue().splitlines())
+    cut = f"…[{len(huge) - FIELD_LIMIT} more characters cut]"
+    assert error["error"] == error["text"] == "x" * FIELD_LIMIT + cut
+    assert error["items"].startswith('["xxx') and error["items"].endswith(f"…[{len(huge) + 4 - FIELD_LIMIT} more "
+                                                                           "characters cut]")
+    assert (error["kept"], error["n"], error["ok"]) == (["a", 1], 3, None)
+    assert metric["detail"] == "x" * FIELD_LIMIT + cut and metric["Things"] == 1
+    assert request["path"] == "/" + "y" * (FIELD_LIMIT - 1)  # at the limit: whole
+    assert max(map(len, stream.getvalue().splitlines())) < 4 * FIELD_LIMIT

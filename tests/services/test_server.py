@@ -204,3 +204,18 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
             ApiServer(("127.0.0.1", holder.getsockname()[1]), api.core, api.logger)
     finally:
         holder.close()
+
+
+def test_an_unexpected_error_with_a_huge_text_is_logged_cut(http_api, served, log, monkeypatch):
+    """An exception's text can hold what the request carried: the log line holds its first FIELD_LIMIT characters
+    and says how many more were cut."""
+    from services.common.log import FIELD_LIMIT
+
+    def fail(query):
+        raise RuntimeError("z" * 1_000_000)
+
+    monkeypatch.setattr(served.api, "list_videos", fail)
+    status, _, _ = request(http_api, "GET", "/videos")
+    [event] = log.events("unhandled_error")
+    assert status == 500 and event["error"] == "RuntimeError: " + "z" * (FIELD_LIMIT - 14) + \
+        f"…[{1_000_014 - FIELD_LIMIT} more characters cut]"
