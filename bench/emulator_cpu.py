@@ -85,9 +85,13 @@ def cpu(pid: int) -> float:
 
 
 def newest_template() -> Path:
-    from cdk_app.assembly_cache import default_cache_dir
+    from cdk_app.assembly_cache import SynthesisFailed, default_cache_dir
 
-    found = sorted(default_cache_dir().glob(f"*/{STACK}.template.json"),
+    try:
+        cache_dir = default_cache_dir()
+    except SynthesisFailed as exc:
+        sys.exit(str(exc))
+    found = sorted(cache_dir.glob(f"*/{STACK}.template.json"),
                    key=lambda path: path.stat().st_mtime)
     if not found:
         sys.exit(f"no cached {STACK} template: run the tests once, or give --template")

@@ -128,8 +128,13 @@ def default_cache_dir(root: Path = ROOT) -> Path:
     and npm's caches are: an entry is named by the hash of every input of its synthesis, and holds nothing of the
     checkout's place that the key does not (`checkout_name`), so a fresh clone of code another checkout
     synthesized reads it instead of synthesizing; else, with no absolute home to keep it in, the checkout's
-    .cache/assemblies."""
+    .cache/assemblies. A relative STREAMTECH_ASSEMBLY_CACHE is refused (SynthesisFailed): it would name a
+    different directory from each working directory, as XDG's rule says of a relative XDG_CACHE_HOME."""
     named = os.environ.get(ENV_CACHE_DIR)
+    if named and not os.path.isabs(named):
+        raise SynthesisFailed(f"{ENV_CACHE_DIR} names a relative path, a different directory from each working "
+                              "directory: name the cache's directory by its absolute path",
+                              exit_code=EXIT_INCOMPLETE, output="")
     if named:
         return Path(named)
     return platform_files.user_cache("assemblies") or root / ".cache" / "assemblies"

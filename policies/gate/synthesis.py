@@ -78,8 +78,9 @@ def synthesize(suffix: str, cdk_out: Path) -> tuple[list[ReportFinding], float]:
             # The app's code raised: its one line (where, what) first, the traceback's end after it
             crash = next((line for line in error_lines(exc.output) if line.startswith("error: synthesis failed")),
                          None)
-            head = crash.removeprefix("error: ") if crash else f"{exc}:"
-            raise GateError(f"{head}\n{exc.output.strip()[-2000:]}", EXIT_INCOMPLETE) from None
+            output = exc.output.strip()[-2000:]
+            head = crash.removeprefix("error: ") if crash else f"{exc}:" if output else str(exc)
+            raise GateError(f"{head}\n{output}".rstrip("\n"), EXIT_INCOMPLETE) from None
         return findings, time.perf_counter() - start
     try:
         export(assembly, cdk_out)

@@ -877,6 +877,30 @@ def test_the_cache_is_the_users_shared_by_every_checkout_else_the_checkouts(envi
     assert cache.default_cache_dir(tmp_path) == Path(expected.replace("CHECKOUT", str(tmp_path)))
 
 
+@pytest.mark.parametrize("named", ["assemblies", "./assemblies", "../elsewhere", "~/assemblies"])
+def test_a_relative_cache_directory_is_refused_by_every_synthesis_with_its_reason(named, monkeypatch, tmp_path,
+                                                                                    capsys):
+    """A relative STREAMTECH_ASSEMBLY_CACHE would be a different directory from each working directory (the gate,
+    the suite and the background synthesis each start in their own): refused before anything is made, with the
+    reason, as an incomplete run (exit 3) of the gate, and nothing written where it points."""
+    from policies.gate import cli
+
+    monkeypatch.setenv(cache.ENV_CACHE_DIR, named)
+    here, reports = tmp_path / "here", tmp_path / "reports"
+    here.mkdir()
+    reports.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(cache.SynthesisFailed, match="relative path") as failed:
+        cache.synthesized(CONTEXT, synth=lambda c, o: pytest.fail("synthesized"))
+    assert failed.value.exit_code == cache.EXIT_INCOMPLETE
+    assert cli.main(["--suffix", "test", "--cdk-out", str(tmp_path / "out"), "--reports", str(reports)]) \
+        == cache.EXIT_INCOMPLETE
+    out = capsys.readouterr()
+    assert "error: STREAMTECH_ASSEMBLY_CACHE names a relative path, a different directory from each working " \
+        "directory: name the cache's directory by its absolute path\n" in out.err and "Traceback" not in out.err
+    assert not any(here.iterdir()) and not (tmp_path / "elsewhere").exists()  # nothing made where it points
+
+
 @pytest.mark.synth
 def test_an_assembly_holds_no_path_of_the_checkout_that_synthesized_it(synth):
     """What lets every checkout of the user share one cache: no file of the session's assembly names the checkout,
