@@ -90,7 +90,8 @@ def newest_template() -> Path:
     try:
         cache_dir = default_cache_dir()
     except SynthesisFailed as exc:
-        sys.exit(str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     found = sorted(cache_dir.glob(f"*/{STACK}.template.json"),
                    key=lambda path: path.stat().st_mtime)
     if not found:

@@ -129,11 +129,13 @@ def default_cache_dir(root: Path = ROOT) -> Path:
     checkout's place that the key does not (`checkout_name`), so a fresh clone of code another checkout
     synthesized reads it instead of synthesizing; else, with no absolute home to keep it in, the checkout's
     .cache/assemblies. A relative STREAMTECH_ASSEMBLY_CACHE is refused (SynthesisFailed): it would name a
-    different directory from each working directory, as XDG's rule says of a relative XDG_CACHE_HOME."""
+    different directory from each working directory, as XDG's rule says of a relative XDG_CACHE_HOME; an empty one
+    names none, as an empty XDG_CACHE_HOME."""
     named = os.environ.get(ENV_CACHE_DIR)
     if named and not os.path.isabs(named):
-        raise SynthesisFailed(f"{ENV_CACHE_DIR} names a relative path, a different directory from each working "
-                              "directory: name the cache's directory by its absolute path",
+        tilde = " (~ is not expanded)" if named.startswith("~") else ""
+        raise SynthesisFailed(f"{ENV_CACHE_DIR} names a relative path{tilde}, a different directory from each "
+                              "working directory: name the cache's directory by its absolute path",
                               exit_code=EXIT_INCOMPLETE, output="")
     if named:
         return Path(named)

@@ -98,7 +98,10 @@ class _SharedAliases(botocore.hooks.EventAliaser):
     function of the name and the aliases alone, and these aliases cannot change (a frozen copy of botocore's,
     `shared_aliases`). botocore's copy of an aliaser (one per client) starts with an empty cache, so every client
     resolved every event name it registered or emitted again, each through a loop over the aliases. A copy takes
-    botocore's aliases as they are when it is made, as botocore's copy does."""
+    botocore's aliases as they are when it is made, as botocore's copy does; a session's own aliaser keeps those of
+    when the session was made, where botocore's reads the module's dictionary for each name it has not seen (no
+    botocore, boto3 or moto code changes that dictionary). Made by `_Session` alone: its arguments are not
+    EventAliaser's."""
 
     def __init__(self, emitter: botocore.hooks.BaseEventHooks,
                  aliases: tuple[Mapping[str, str], dict[str, str]]) -> None:
@@ -148,8 +151,9 @@ def _botocore_session(profile: str | None = None, *, profiles: bool = True) -> b
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (the same arguments, the same errors) that shares the process's loader of service
     models: what was parsed for one session is not parsed again for the next; its builtin handlers are a copy
-    of the process's (builtin_emitter). Sessions share nothing else (credentials, profile, region, handlers
-    registered later and clients stay their own)."""
+    of the process's (builtin_emitter), and its event names are aliased through the process's cache
+    (_SharedAliases). Sessions share nothing else (credentials, profile, region, handlers registered later and
+    clients stay their own)."""
     return boto3.Session(botocore_session=_botocore_session(kwargs.get("profile_name")), **kwargs)
 
 

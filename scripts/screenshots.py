@@ -22,7 +22,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # our packages, for a script run by path
 
-from cdk_app.assembly_cache import synthesized
+from cdk_app.assembly_cache import SynthesisFailed, synthesized
 from cdk_app.config import AppConfig
 from localenv.__main__ import deploy
 from localenv.emulator import LOCAL_CREDENTIALS, moto_server
@@ -42,7 +42,12 @@ def opscli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
 
 def main() -> int:
     config = AppConfig.for_suffix(SUFFIX)
-    template = synthesized({"environmentSuffix": SUFFIX}).template(config.stack_name)
+    try:
+        template = synthesized({"environmentSuffix": SUFFIX}).template(config.stack_name)
+    except SynthesisFailed as exc:
+        sys.stderr.write(exc.output)
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     try:
         with moto_server() as endpoint:

@@ -11,48 +11,81 @@ from typing import Any, TextIO
 
 from platform_spec.contract import METRIC_NAMESPACE
 
-#: The most characters of one field's text a line holds: an exception's text or a traceback can hold what a client
-#: sent or a library answered, of any length, and one line of the log is one CloudWatch Logs event (256 KB at most).
+#: The most characters a line holds. The JSON is ASCII (json.dumps escapes the rest), so characters are bytes, and
+#: one line is one CloudWatch Logs event: at most 256 KB, and a log is read by people and Logs Insights, not a store.
+LINE_LIMIT = 65536
+#: A line longer than LINE_LIMIT is made again with each value's text cut to FIELD_LIMIT characters (an exception's
+#: text, a traceback or a list can hold what a client sent or a library answered, of any length) and each key's to
+#: KEY_LIMIT; the fields that still do not fit are left out and counted (`fields_left_out`).
 FIELD_LIMIT = 4096
+KEY_LIMIT = 256
+_SEPARATORS = (",", ":")
+_LEFT_OUT = "fields_left_out"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…[{len(text) - limit} more characters cut]"
+
+
+def _text(value: Any) -> str:
+    """The value's text; a value whose text cannot be made (its __str__ raised) is named by its type."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - any __str__ may raise anything: the line is written all the same
+        return f"<a {type(value).__name__} without a text>"
 
 
 def _bounded(value: Any) -> Any:
-    """`value`, its text within FIELD_LIMIT characters and a note of how many more were cut: a value JSON cannot
-    hold is written as its text, and a list or an object whose JSON is longer than the limit as its JSON, cut."""
-    if value is None or isinstance(value, bool | int | float):
+    """`value` as JSON holds it, its text within FIELD_LIMIT characters: a scalar as it is (an integer too long to
+    write as text named by its size), a list or an object as it is while its JSON fits, else that JSON as text,
+    cut; anything else as its text, cut."""
+    if value is None or isinstance(value, bool | float):
         return value
-    if isinstance(value, list | dict):
-        text = json.dumps(value, default=str, separators=(",", ":"))
-        if len(text) <= FIELD_LIMIT:
-            return value
-        value = text
-    elif not isinstance(value, str):
-        value = str(value)
-    if len(value) <= FIELD_LIMIT:
+    if isinstance(value, int):
+        try:
+            str(value)
+        except ValueError:  # more digits than Python writes (sys.get_int_max_str_digits)
+            return f"<an integer of {value.bit_length()} bits>"
         return value
-    return f"{value[:FIELD_LIMIT]}…[{len(value) - FIELD_LIMIT} more characters cut]"
+    if isinstance(value, list | tuple | dict):
+        try:
+            text = json.dumps(value, default=str, separators=_SEPARATORS)
+        except Exception:  # noqa: BLE001 - a cycle, an integer too long, a __str__ that raised
+            text = _text(value)
+        else:
+            if len(text) <= FIELD_LIMIT:
+                return value
+        return _cut(text, FIELD_LIMIT)
+    return _cut(value if isinstance(value, str) else _text(value), FIELD_LIMIT)
 
 
-_SCALARS = (type(None), bool, int, float)
-
-
-def _fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """`fields`, every value bounded (`_bounded`); as they are when each is a scalar or a short text, the access
-    log's case on every request."""
-    for value in fields.values():
-        kind = type(value)
-        if kind is str:
-            if len(value) > FIELD_LIMIT:
-                break
-        elif kind not in _SCALARS:
-            break
-    else:
-        return fields
-    return {key: _bounded(value) for key, value in fields.items()}
+def _line(record: dict[str, Any]) -> str:
+    """`record` as one line of JSON, at most LINE_LIMIT characters: as it is when it fits (every line a service
+    writes in its normal work), else made again field by field, in order, from each key and value cut
+    (`_bounded`), leaving out what does not fit and saying how many fields were left out."""
+    try:
+        text = json.dumps(record, default=str, separators=_SEPARATORS)
+    except Exception:  # noqa: BLE001 - a value JSON cannot hold and whose text cannot be made: made again below
+        text = None
+    if text is not None and len(text) <= LINE_LIMIT:
+        return text
+    pairs: list[str] = []
+    left_out = 0
+    size = 2 + len(json.dumps({_LEFT_OUT: len(record)})) + 1  # the braces, and room for the count
+    for key, value in record.items():
+        pair = json.dumps({_cut(_text(key), KEY_LIMIT): _bounded(value)}, default=str, separators=_SEPARATORS)[1:-1]
+        if size + len(pair) + 1 > LINE_LIMIT:
+            left_out += 1
+            continue
+        pairs.append(pair)
+        size += len(pair) + 1
+    if left_out:
+        pairs.append(json.dumps({_LEFT_OUT: left_out}, separators=_SEPARATORS)[1:-1])
+    return "{" + ",".join(pairs) + "}"
 
 
 class JsonLogger:
-    """One JSON object per line; every field's text within FIELD_LIMIT characters."""
+    """One JSON object per line, at most LINE_LIMIT characters."""
 
     def __init__(self, service: str, stream: TextIO | None = None) -> None:
         self.service = service
@@ -60,7 +93,7 @@ class JsonLogger:
         self._lock = threading.Lock()
 
     def _write(self, record: dict[str, Any]) -> None:
-        self.write_lines([json.dumps(record, default=str, separators=(",", ":"))])
+        self.write_lines([_line(record)])
 
     def write_lines(self, lines: list[str]) -> None:
         """Lines made by `line`, written together (one write to the stream)."""
@@ -71,9 +104,8 @@ class JsonLogger:
 
     def line(self, level: str, event: str, **fields: Any) -> str:
         """The JSON line `log` writes, to be written later with `write_lines`."""
-        return json.dumps({"ts": round(time.time(), 3), "level": level, "service": self.service, "event": event,
-                           **_fields(fields)}, default=str,
-                          separators=(",", ":"))
+        return _line({"ts": round(time.time(), 3), "level": level, "service": self.service, "event": event,
+                      **fields})
 
     def log(self, level: str, event: str, **fields: Any) -> None:
         self.write_lines([self.line(level, event, **fields)])
@@ -93,6 +125,5 @@ class JsonLogger:
             "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
                 "Namespace": METRIC_NAMESPACE, "Dimensions": [["service"]],
                 "Metrics": [{"Name": name, "Unit": unit}]}]},
-            "service": self.service, "event": "metric", "level": "INFO", name: value,
-            **_fields(fields),
+            "service": self.service, "event": "metric", "level": "INFO", name: value, **fields,
         })

@@ -336,7 +336,15 @@ def test_every_client_of_every_session_aliases_event_names_as_botocore_does_from
     assert theirs._alias_event_name("before-call.apigateway.GetRestApis") == "before-call.api-gateway.GetRestApis"
     assert len({id(aliaser._alias_name_cache) for aliaser in aliasers}) == 1
     clients[0].meta.events.emit("made-up-event.sts.Once")
-    assert "made-up-event.sts.Once" in new_session().client("sqs").meta.events._alias_name_cache
+    assert "made-up-event.sts.Once" in new_session().client("sqs", region_name="ap-northeast-1").meta.events \
+        ._alias_name_cache
+    # what is shared is the cache alone: each client's handlers stay its own, as the read-only guard needs
+    assert len({id(aliaser._emitter) for aliaser in aliasers}) == len(aliasers)
+    heard: list[str] = []
+    clients[0].meta.events.register("made-up-event.sts", lambda **_: heard.append("first"))
+    for client in clients:
+        client.meta.events.emit("made-up-event.sts.Once")
+    assert heard == ["first"]
 
 
 def test_a_change_to_botocores_aliases_reaches_every_later_session_and_client(monkeypatch):

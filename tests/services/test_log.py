@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from platform_spec.contract import METRIC_NAMESPACE
-from services.common.log import JsonLogger
+from services.common.log import FIELD_LIMIT, KEY_LIMIT, LINE_LIMIT, JsonLogger
 
 
 class Writes(io.StringIO):
@@ -55,24 +57,68 @@ def test_a_metric_is_embedded_metric_format_in_the_workloads_namespace_by_servic
     assert isinstance(record["_aws"]["Timestamp"], int)
 
 
-def test_no_field_of_a_line_holds_more_than_its_limit_whatever_it_was_given():
-    """An exception's text, a traceback or a list can hold what a client sent, of any length: each field of a line
-    (a metric's too) is cut to FIELD_LIMIT characters and says how many more there were; short values stay as
-    they are, of their own JSON type."""
-    from services.common.log import FIELD_LIMIT
+def _lines(stream: io.StringIO) -> list[dict]:
+    text = stream.getvalue()
+    assert max(map(len, text.splitlines())) <= LINE_LIMIT and text.isascii()
+    return [json.loads(line) for line in text.splitlines()]
 
+
+def test_a_line_that_fits_is_written_as_given():
+    """Below LINE_LIMIT nothing is cut or changed: a tuple is a JSON array, a text longer than FIELD_LIMIT whole."""
     stream = io.StringIO()
     log = JsonLogger("metadata-api", stream=stream)
-    huge = "x" * (FIELD_LIMIT * 300)
-    log.error("unhandled_error", error=ValueError(huge), text=huge, items=[huge], kept=["a", 1], n=3, ok=None)
-    log.metric("Things", 1, detail=huge)
-    log.info("request", path="/" + "y" * (FIELD_LIMIT - 1))
-    error, metric, request = (json.loads(line) for line in stream.getvalue().splitlines())
-    cut = f"…[{len(huge) - FIELD_LIMIT} more characters cut]"
-    assert error["error"] == error["text"] == "x" * FIELD_LIMIT + cut
-    assert error["items"].startswith('["xxx') and error["items"].endswith(f"…[{len(huge) + 4 - FIELD_LIMIT} more "
-                                                                           "characters cut]")
-    assert (error["kept"], error["n"], error["ok"]) == (["a", 1], 3, None)
-    assert metric["detail"] == "x" * FIELD_LIMIT + cut and metric["Things"] == 1
-    assert request["path"] == "/" + "y" * (FIELD_LIMIT - 1)  # at the limit: whole
-    assert max(map(len, stream.getvalue().splitlines())) < 4 * FIELD_LIMIT
+    log.info("t", ids=("a", "b"), detail="d" * (FIELD_LIMIT * 10), n=2**64, none=None)
+    [line] = _lines(stream)
+    assert (line["ids"], line["detail"], line["n"], line["none"]) == (["a", "b"], "d" * FIELD_LIMIT * 10, 2**64, None)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.parametrize("fields", [
+    {"error": ValueError("x" * LINE_LIMIT)},  # an exception: written as its text
+    {"items": ["x" * LINE_LIMIT]},  # a list: as its JSON, cut
+    {"mapping": {"x": "x" * LINE_LIMIT}},
+    {"text": "x" * LINE_LIMIT * 20},
+    {f"f{n}": "x" * FIELD_LIMIT for n in range(100)},  # many fields, each within FIELD_LIMIT
+    {"emoji": "\U0001F600" * FIELD_LIMIT * 2},  # 12 characters each, escaped
+    {"control": "\x01" * LINE_LIMIT},  # 6 each
+    {"k" * LINE_LIMIT: "long key"},
+    {"big": 10 ** 5000, "text": "x" * LINE_LIMIT},  # more digits than Python writes as text
+    {"unprintable": _Unprintable(), "text": "x" * LINE_LIMIT},
+], ids=["exception", "list", "object", "text", "100-fields", "emoji", "control", "key", "huge-int", "unprintable"])
+def test_no_line_is_longer_than_its_limit_whatever_it_was_given(fields):
+    """Each value's text cut to FIELD_LIMIT characters with the count of what was cut, each key's to KEY_LIMIT, and
+    what does not fit then left out and counted; the fields that say what the line is (ts, level, service, event)
+    stay, and the line is JSON. Nothing a caller hands the logger makes it raise."""
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    log.error("unhandled_error", **fields)
+    log.metric("Things", 1, **fields)
+    error, metric = _lines(stream)
+    assert error["event"] == "unhandled_error" and error["level"] == "ERROR" and isinstance(error["ts"], float)
+    assert metric["Things"] == 1 and metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "Things", "Unit": "Count"}]
+    for line in (error, metric):
+        written = {key: value for key, value in line.items() if key not in ("ts", "level", "service", "event", "_aws",
+                                                                           "Things", "fields_left_out")}
+        assert len(written) + line.get("fields_left_out", 0) == len(fields)
+        for key, value in written.items():
+            assert isinstance(value, str) and len(key.partition("…[")[0]) <= KEY_LIMIT
+            head, cut, _ = value.partition("…[")
+            assert len(head) <= FIELD_LIMIT and (not cut or value.endswith(" more characters cut]"))
+
+
+def test_a_value_cut_says_how_much_and_one_at_its_limit_stays_whole():
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    huge = "x" * (LINE_LIMIT * 3)
+    log.error("unhandled_error", error=ValueError(huge), at_limit="y" * FIELD_LIMIT, big=10 ** 5000,
+              unprintable=_Unprintable(), kept=["a", 1], pair=("b", 2), n=3)
+    [line] = _lines(stream)
+    assert line["error"] == "x" * FIELD_LIMIT + f"…[{len(huge) - FIELD_LIMIT} more characters cut]"
+    assert line["at_limit"] == "y" * FIELD_LIMIT and (line["kept"], line["pair"], line["n"]) == (["a", 1], ["b", 2], 3)
+    assert line["big"] == f"<an integer of {(10 ** 5000).bit_length()} bits>"
+    assert line["unprintable"] == "<a _Unprintable without a text>" and "fields_left_out" not in line

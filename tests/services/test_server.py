@@ -207,8 +207,8 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback(api):
 
 
 def test_an_unexpected_error_with_a_huge_text_is_logged_cut(http_api, served, log, monkeypatch):
-    """An exception's text can hold what the request carried: the log line holds its first FIELD_LIMIT characters
-    and says how many more were cut."""
+    """An exception's text can hold what the request carried: a line longer than the log's limit holds its first
+    FIELD_LIMIT characters and says how many more were cut."""
     from services.common.log import FIELD_LIMIT
 
     def fail(query):

@@ -896,9 +896,32 @@ def test_a_relative_cache_directory_is_refused_by_every_synthesis_with_its_reaso
     assert cli.main(["--suffix", "test", "--cdk-out", str(tmp_path / "out"), "--reports", str(reports)]) \
         == cache.EXIT_INCOMPLETE
     out = capsys.readouterr()
-    assert "error: STREAMTECH_ASSEMBLY_CACHE names a relative path, a different directory from each working " \
-        "directory: name the cache's directory by its absolute path\n" in out.err and "Traceback" not in out.err
+    tilde = " (~ is not expanded)" if named.startswith("~") else ""
+    assert f"error: STREAMTECH_ASSEMBLY_CACHE names a relative path{tilde}, a different directory from each " \
+        "working directory: name the cache's directory by its absolute path\n" in out.err and "Traceback" not in out.err
     assert not any(here.iterdir()) and not (tmp_path / "elsewhere").exists()  # nothing made where it points
+
+
+def test_an_empty_cache_directory_names_none(monkeypatch, tmp_path):
+    """An empty STREAMTECH_ASSEMBLY_CACHE names no directory, as an empty XDG_CACHE_HOME: the user's cache is used."""
+    monkeypatch.setenv(cache.ENV_CACHE_DIR, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.default_cache_dir(tmp_path) == tmp_path / "xdg" / "streamtech-platform" / "assemblies"
+
+
+@pytest.mark.parametrize("command", [["-m", "cdk_app.assembly_cache", "--suffix", "keytest"],
+                                     ["bench/emulator_cpu.py", "--runs", "1"], ["scripts/screenshots.py"]])
+def test_every_entry_point_refuses_a_relative_cache_directory_with_exit_3(command, tmp_path):
+    """The synthesis module, the emulator's benchmark and the screenshots script say why, without a traceback."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, cache.ENV_CACHE_DIR: "relative"}
+    run = subprocess.run([sys.executable, *command], cwd=ROOT, env=environment, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == cache.EXIT_INCOMPLETE, run.stderr
+    assert "error: STREAMTECH_ASSEMBLY_CACHE names a relative path" in run.stderr and "Traceback" not in run.stderr
+    assert not (ROOT / "relative").exists()
 
 
 @pytest.mark.synth
