@@ -91,7 +91,7 @@ def newest_template() -> Path:
         cache_dir = default_cache_dir()
     except SynthesisFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        sys.exit(exc.command_exit)
     found = sorted(cache_dir.glob(f"*/{STACK}.template.json"),
                    key=lambda path: path.stat().st_mtime)
     if not found:

@@ -103,6 +103,13 @@ class SynthesisFailed(RuntimeError):
         self.exit_code = exit_code
         self.output = output
 
+    @property
+    def command_exit(self) -> int:
+        """What a command that needed the synthesis exits with: the app's own codes say what was wrong (findings,
+        a usage error); anything else (node killed by a signal, the CLI missing, the cache unusable) could not
+        run."""
+        return self.exit_code if self.exit_code in (EXIT_FINDINGS, EXIT_USAGE) else EXIT_INCOMPLETE
+
 
 @dataclass(frozen=True)
 class Assembly:
@@ -829,8 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthesisFailed as exc:
         sys.stderr.write(exc.output)
         print(f"error: {exc}", file=sys.stderr)
-        # the app's own codes say what was wrong; anything else (node killed, the CLI missing) could not run
-        return exc.exit_code if exc.exit_code in (EXIT_FINDINGS, EXIT_USAGE) else EXIT_INCOMPLETE
+        return exc.command_exit
     how = (f"restaged in {assembly.seconds:.1f}s" if assembly.restaged else "cached" if assembly.hit
            else f"synthesized in {assembly.seconds:.1f}s")
     print(f"assembly {assembly.key} ({how}): {assembly.directory}", file=sys.stderr)

@@ -47,7 +47,7 @@ def main() -> int:
     except SynthesisFailed as exc:
         sys.stderr.write(exc.output)
         print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exc.command_exit
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     try:
         with moto_server() as endpoint:

@@ -43,9 +43,9 @@ def _bounded(value: Any) -> Any:
         return value
     if isinstance(value, int):
         try:
-            str(value)
+            int.__repr__(value)  # what json writes of any int, whatever a subclass says of itself
         except ValueError:  # more digits than Python writes (sys.get_int_max_str_digits)
-            return f"<an integer of {value.bit_length()} bits>"
+            return f"<an integer of {int.bit_length(value)} bits>"
         return value
     if isinstance(value, list | tuple | dict):
         try:
@@ -59,21 +59,37 @@ def _bounded(value: Any) -> Any:
     return _cut(value if isinstance(value, str) else _text(value), FIELD_LIMIT)
 
 
+def _pair(key: Any, value: Any) -> str:
+    """`"key":value` of a line made again, both cut; a value whose JSON cannot be made twice alike (a __str__ that
+    raises the second time, a list another thread changes) written as its text, cut."""
+    name = _cut(_text(key), KEY_LIMIT)
+    try:
+        return json.dumps({name: _bounded(value)}, default=str, separators=_SEPARATORS)[1:-1]
+    except Exception:  # noqa: BLE001 - whatever the value does, the line is written
+        return json.dumps({name: _cut(_text(value), FIELD_LIMIT)}, separators=_SEPARATORS)[1:-1]
+
+
 def _line(record: dict[str, Any]) -> str:
     """`record` as one line of JSON, at most LINE_LIMIT characters: as it is when it fits (every line a service
     writes in its normal work), else made again field by field, in order, from each key and value cut
-    (`_bounded`), leaving out what does not fit and saying how many fields were left out."""
-    try:
-        text = json.dumps(record, default=str, separators=_SEPARATORS)
-    except Exception:  # noqa: BLE001 - a value JSON cannot hold and whose text cannot be made: made again below
-        text = None
+    (`_bounded`), leaving out what does not fit and saying how many fields were left out. A text longer than the
+    line goes straight to the second way: its whole JSON (up to 12 characters a character) is never made."""
+    text = None
+    for value in record.values():
+        if value.__class__ is str and len(value) > LINE_LIMIT:
+            break
+    else:
+        try:
+            text = json.dumps(record, default=str, separators=_SEPARATORS)
+        except Exception:  # noqa: BLE001 - a value JSON cannot hold and whose text cannot be made: made again below
+            text = None
     if text is not None and len(text) <= LINE_LIMIT:
         return text
     pairs: list[str] = []
     left_out = 0
     size = 2 + len(json.dumps({_LEFT_OUT: len(record)})) + 1  # the braces, and room for the count
     for key, value in record.items():
-        pair = json.dumps({_cut(_text(key), KEY_LIMIT): _bounded(value)}, default=str, separators=_SEPARATORS)[1:-1]
+        pair = _pair(key, value)
         if size + len(pair) + 1 > LINE_LIMIT:
             left_out += 1
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -77,38 +78,103 @@ class _Unprintable:
         raise RuntimeError("no text")
 
 
-@pytest.mark.parametrize("fields", [
-    {"error": ValueError("x" * LINE_LIMIT)},  # an exception: written as its text
-    {"items": ["x" * LINE_LIMIT]},  # a list: as its JSON, cut
-    {"mapping": {"x": "x" * LINE_LIMIT}},
-    {"text": "x" * LINE_LIMIT * 20},
-    {f"f{n}": "x" * FIELD_LIMIT for n in range(100)},  # many fields, each within FIELD_LIMIT
-    {"emoji": "\U0001F600" * FIELD_LIMIT * 2},  # 12 characters each, escaped
-    {"control": "\x01" * LINE_LIMIT},  # 6 each
-    {"k" * LINE_LIMIT: "long key"},
-    {"big": 10 ** 5000, "text": "x" * LINE_LIMIT},  # more digits than Python writes as text
-    {"unprintable": _Unprintable(), "text": "x" * LINE_LIMIT},
-], ids=["exception", "list", "object", "text", "100-fields", "emoji", "control", "key", "huge-int", "unprintable"])
-def test_no_line_is_longer_than_its_limit_whatever_it_was_given(fields):
+class _UnprintableInt(int):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+
+class _TextOnce:
+    """A value whose text can be made twice, then no more: JSON made of it a second time fails."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __str__(self) -> str:
+        self.calls += 1
+        if self.calls > 2:
+            raise RuntimeError("no more text")
+        return "once"
+
+
+_GIVEN = ("ts", "level", "service", "event", "_aws", "Things", "fields_left_out")
+_CUT = " more characters cut]"
+
+
+@pytest.mark.parametrize(("fields", "cut"), [
+    ({"error": ValueError("x" * LINE_LIMIT)}, "error"),  # an exception: written as its text
+    ({"items": ["x" * LINE_LIMIT]}, "items"),  # a list: as its JSON, cut
+    ({"mapping": {"x": "x" * LINE_LIMIT}}, "mapping"),
+    ({"text": "x" * LINE_LIMIT * 20}, "text"),
+    ({f"f{n}": "x" * FIELD_LIMIT for n in range(100)}, None),  # many fields, each within FIELD_LIMIT
+    ({"emoji": "\U0001F600" * FIELD_LIMIT * 2}, "emoji"),  # 12 characters each, escaped
+    ({"control": "\x01" * LINE_LIMIT}, "control"),  # 6 each
+    ({"k" * LINE_LIMIT: "long key"}, "k" * KEY_LIMIT + f"…[{LINE_LIMIT - KEY_LIMIT}{_CUT}"),
+    ({"big": 10 ** 5000, "text": "x" * LINE_LIMIT}, "text"),  # more digits than Python writes as text
+    ({"unprintable": _Unprintable(), "text": "x" * LINE_LIMIT}, "text"),
+    ({"unprintable_int": _UnprintableInt(3), "text": "x" * LINE_LIMIT}, "text"),
+    ({"text_once": [_TextOnce()], "text": "x" * LINE_LIMIT}, "text"),
+], ids=["exception", "list", "object", "text", "100-fields", "emoji", "control", "key", "huge-int", "unprintable",
+        "unprintable-int", "text-once"])
+def test_no_line_is_longer_than_its_limit_whatever_it_was_given(fields, cut):
     """Each value's text cut to FIELD_LIMIT characters with the count of what was cut, each key's to KEY_LIMIT, and
-    what does not fit then left out and counted; the fields that say what the line is (ts, level, service, event)
-    stay, and the line is JSON. Nothing a caller hands the logger makes it raise."""
+    what does not fit then left out and counted, in the order given; the logger's own fields (ts, level, service,
+    event) stay, and the line is JSON. Nothing a caller hands the logger makes it raise."""
     stream = io.StringIO()
     log = JsonLogger("metadata-api", stream=stream)
     log.error("unhandled_error", **fields)
     log.metric("Things", 1, **fields)
     error, metric = _lines(stream)
-    assert error["event"] == "unhandled_error" and error["level"] == "ERROR" and isinstance(error["ts"], float)
-    assert metric["Things"] == 1 and metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
-        {"Name": "Things", "Unit": "Count"}]
+    assert (error["event"], error["level"], error["service"]) == ("unhandled_error", "ERROR", "metadata-api")
+    assert isinstance(error["ts"], float) and metric["service"] == "metadata-api" and metric["Things"] == 1
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "Things", "Unit": "Count"}]
     for line in (error, metric):
-        written = {key: value for key, value in line.items() if key not in ("ts", "level", "service", "event", "_aws",
-                                                                           "Things", "fields_left_out")}
+        written = {key: value for key, value in line.items() if key not in _GIVEN}
         assert len(written) + line.get("fields_left_out", 0) == len(fields)
+        assert [key.partition("…[")[0] for key in written] == \
+            [key[:KEY_LIMIT] for key in fields if key[:KEY_LIMIT] in {k.partition("…[")[0] for k in written}]
         for key, value in written.items():
-            assert isinstance(value, str) and len(key.partition("…[")[0]) <= KEY_LIMIT
-            head, cut, _ = value.partition("…[")
-            assert len(head) <= FIELD_LIMIT and (not cut or value.endswith(" more characters cut]"))
+            assert len(key.partition("…[")[0]) <= KEY_LIMIT
+            if isinstance(value, int):  # an int's JSON is int's own, whatever a subclass says of itself
+                assert value == fields[key]
+                continue
+            head, marked, _ = value.partition("…[")
+            assert len(head) <= FIELD_LIMIT and (not marked or value.endswith(_CUT))
+        if cut is None:
+            assert line["fields_left_out"] > 0
+        else:  # the field that was too long is there, cut (or its key is)
+            assert cut in written and "fields_left_out" not in line
+            assert written[cut].endswith(_CUT) or cut.endswith(_CUT)
+
+
+def test_a_line_made_again_fills_up_to_its_limit_and_never_past_it(monkeypatch):
+    """Fields that nearly fill a line that is made again, then one of every size around the room left, then one
+    that never fits: each line is at most LINE_LIMIT characters (the room kept for the count of what was left out
+    included), and a field that fits is written."""
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.125)
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    filler = {f"f{n:02}": "x" * 4000 for n in range(16)}
+    for size in range(1150, 1450):  # the room left for the pad: about 1,300 characters
+        log.info("fill", **filler, pad="p" * size, huge="h" * (LINE_LIMIT + 1))
+    lines = stream.getvalue().splitlines()
+    assert max(map(len, lines)) <= LINE_LIMIT
+    records = [json.loads(line) for line in lines]
+    assert all(set(filler) <= set(r) for r in records)
+    full = [len(line) for line, r in zip(lines, records, strict=True) if "pad" in r and "huge" not in r]
+    assert full and max(full) > LINE_LIMIT - 30  # filled to within the count's room and one step
+    assert any("pad" not in r and r["fields_left_out"] == 2 for r in records)  # past it, the pad left out too
+
+
+def test_a_line_of_exactly_its_limit_is_written_as_given(monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.125)
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    overhead = len(log.line("INFO", "exact", pad=""))
+    log.info("exact", pad="p" * (LINE_LIMIT - overhead))
+    [line] = stream.getvalue().splitlines()
+    assert len(line) == LINE_LIMIT and json.loads(line)["pad"] == "p" * (LINE_LIMIT - overhead)
 
 
 def test_a_value_cut_says_how_much_and_one_at_its_limit_stays_whole():
@@ -116,9 +182,12 @@ def test_a_value_cut_says_how_much_and_one_at_its_limit_stays_whole():
     log = JsonLogger("metadata-api", stream=stream)
     huge = "x" * (LINE_LIMIT * 3)
     log.error("unhandled_error", error=ValueError(huge), at_limit="y" * FIELD_LIMIT, big=10 ** 5000,
-              unprintable=_Unprintable(), kept=["a", 1], pair=("b", 2), n=3)
+              unprintable=_Unprintable(), kept=["a", 1], pair=("b", 2), n=3, once=[_TextOnce()],
+              unprintable_int=_UnprintableInt(3))
     [line] = _lines(stream)
-    assert line["error"] == "x" * FIELD_LIMIT + f"…[{len(huge) - FIELD_LIMIT} more characters cut]"
+    assert line["error"] == "x" * FIELD_LIMIT + f"…[{len(huge) - FIELD_LIMIT}{_CUT}"
     assert line["at_limit"] == "y" * FIELD_LIMIT and (line["kept"], line["pair"], line["n"]) == (["a", 1], ["b", 2], 3)
     assert line["big"] == f"<an integer of {(10 ** 5000).bit_length()} bits>"
     assert line["unprintable"] == "<a _Unprintable without a text>" and "fields_left_out" not in line
+    assert line["once"] == ["once"]  # its text made twice: the fast way stopped at `big`
+    assert line["unprintable_int"] == 3  # an int's JSON is int's own, whatever a subclass says of itself
