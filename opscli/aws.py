@@ -16,7 +16,6 @@ import json
 import os
 import threading
 import time
-import types
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
@@ -93,54 +92,12 @@ def builtin_emitter() -> botocore.hooks.HierarchicalEmitter:
         return copy.copy(_builtins[1])
 
 
-class _SharedAliases(botocore.hooks.EventAliaser):
-    """botocore's event aliases (EventAliaser) with one cache of aliased names per process: a name's alias is a
-    function of the name and the aliases alone, and these aliases cannot change (a frozen copy of botocore's,
-    `shared_aliases`). botocore's copy of an aliaser (one per client) starts with an empty cache, so every client
-    resolved every event name it registered or emitted again, each through a loop over the aliases. A copy takes
-    botocore's aliases as they are when it is made, as botocore's copy does; a session's own aliaser keeps those of
-    when the session was made, where botocore's reads the module's dictionary for each name it has not seen (no
-    botocore, boto3 or moto code changes that dictionary). Made by `_Session` alone: its arguments are not
-    EventAliaser's."""
-
-    def __init__(self, emitter: botocore.hooks.BaseEventHooks,
-                 aliases: tuple[Mapping[str, str], dict[str, str]]) -> None:
-        frozen, cache = aliases
-        super().__init__(emitter, frozen)
-        self._alias_name_cache = cache
-
-    def __copy__(self) -> _SharedAliases:
-        return self.__class__(copy.copy(self._emitter), shared_aliases())
-
-
-_aliases: tuple[Mapping[str, str], dict[str, str]] | None = None
-
-
-def shared_aliases() -> tuple[Mapping[str, str], dict[str, str]]:
-    """botocore's event aliases, frozen, and the process's cache of names aliased by them; both made again when
-    botocore's aliases have changed (a new cache, so no name is aliased by aliases that are no longer botocore's)."""
-    global _aliases
-    with _builtins_lock:
-        if _aliases is None or _aliases[0] != botocore.hooks.EVENT_ALIASES:
-            _aliases = (types.MappingProxyType(dict(botocore.hooks.EVENT_ALIASES)), {})
-        return _aliases
-
-
-class _Session(botocore.session.Session):
-    """botocore's session, its emitter's aliases those of `_SharedAliases`: each of its clients' copies shares the
-    process's cache of aliased names."""
-
-    def _register_event_emitter(self) -> None:
-        self._events = _SharedAliases(self._original_handler, shared_aliases())
-        super()._register_event_emitter()
-
-
 def _botocore_session(profile: str | None = None, *, profiles: bool = True) -> botocore.session.Session:
-    """A botocore session with the process's copy of the builtin handlers (builtin_emitter), the process's cache of
-    aliased event names (_SharedAliases) and the process's loader of service models (shared_loader) for the data
-    path botocore's own loader would read: the profile's data_path (ProfileNotFound for a profile that does not
-    exist) or AWS_DATA_PATH; without `profiles`, AWS_DATA_PATH alone, and no profile is read."""
-    core = _Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
+    """A botocore session with the process's copy of the builtin handlers (builtin_emitter) and the process's
+    loader of service models (shared_loader) for the data path botocore's own loader would read: the profile's
+    data_path (ProfileNotFound for a profile that does not exist) or AWS_DATA_PATH; without `profiles`, AWS_DATA_PATH
+    alone, and no profile is read."""
+    core = botocore.session.Session(event_hooks=builtin_emitter(), include_builtin_handlers=False)
     if profile is not None:
         core.set_config_variable("profile", profile)
     data_path = core.get_config_variable("data_path") if profiles else os.environ.get("AWS_DATA_PATH") or None
@@ -151,9 +108,8 @@ def _botocore_session(profile: str | None = None, *, profiles: bool = True) -> b
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (the same arguments, the same errors) that shares the process's loader of service
     models: what was parsed for one session is not parsed again for the next; its builtin handlers are a copy
-    of the process's (builtin_emitter), and its event names are aliased through the process's cache
-    (_SharedAliases). Sessions share nothing else (credentials, profile, region, handlers registered later and
-    clients stay their own)."""
+    of the process's (builtin_emitter). Sessions share nothing else (credentials, profile, region, handlers
+    registered later and clients stay their own)."""
     return boto3.Session(botocore_session=_botocore_session(kwargs.get("profile_name")), **kwargs)
 
 

@@ -82,9 +82,27 @@ def paused() -> Iterator[None]:
 
 
 @pytest.mark.synth
-def test_a_whole_stack_read_runs_none_of_our_code_inside_a_paused_function(local_deployment):
+def test_a_whole_stack_read_runs_none_of_our_code_inside_a_paused_function(local_deployment, monkeypatch):
+    """The read makes its session and clients inside the recording, whatever ran before it on this worker (the
+    worker's cached access to the deployment, made by an earlier test, would have made them outside it): a session's
+    and a client's making are paused too."""
+    import tests.conftest
+
+    made: list[Any] = []
+    uncached = tests.conftest.local_aws.__wrapped__
+
+    def new_aws(endpoint: str) -> Any:  # not the worker's cached one
+        made.append(uncached(endpoint))
+        return made[-1]
+
+    monkeypatch.setattr(tests.conftest, "local_aws", new_aws)
     recorder = Recorder()
-    findings = recorder.run(lambda: posture(local_deployment))
+    try:
+        findings = recorder.run(lambda: posture(local_deployment))
+    finally:
+        for aws in made:
+            aws.close()
+    assert len(made) == 1
     assert findings, "the read judged nothing"
     assert recorder.paused_calls > 300, recorder.paused_calls  # ~150 API calls, each through several paused steps
     assert recorder.ours_inside == []
