@@ -732,16 +732,31 @@ class Harness:
         types = self._types(operation)
         if types not in self.scopes:
             wanted = {r.logical_id for r in self.scope.resources if r.type in types}
-            for _ in range(4):
-                scope = self._only(wanted)
-                live = livestack.read_stack(self.aws(), scope, account=self.account, max_workers=4, only=wanted)
-                needed = {lid for r in live.resources.values() if r.state == livestack.ReadState.ERROR
-                          for lid in re.findall(r"could not look: (\w+)(?:\.\w+)? is not known", r.detail or "")}
-                if needed <= wanted:
-                    break
-                wanted |= needed
+            with self._as_deployed():  # whatever fault the test that asks first has set: the unfaulted read
+                for _ in range(4):
+                    scope = self._only(wanted)
+                    live = livestack.read_stack(self.aws(), scope, account=self.account, max_workers=4, only=wanted)
+                    needed = {lid for r in live.resources.values() if r.state == livestack.ReadState.ERROR
+                              for lid in re.findall(r"could not look: (\w+)(?:\.\w+)? is not known",
+                                                    r.detail or "")}
+                    if needed <= wanted:
+                        break
+                    wanted |= needed
             self.scopes[types] = (scope, frozenset(wanted), live)
         return self.scopes[types][:2]
+
+    @contextlib.contextmanager
+    def _as_deployed(self) -> Iterator[None]:
+        """No fault, mutation or rewrite for the block (those set before it again after): the reads that find a
+        sub-scope and keep its unfaulted picture. A test that reads under a fault before any test asked for the
+        operation's unfaulted read (another order of the tests: pytest-testmon's, say) would have kept its faulted
+        picture as the unfaulted one, and every later test of the operation found nothing READ."""
+        kept = self.fault, self.mutation, self.rewrites
+        self.fault, self.mutation, self.rewrites = None, None, {}
+        try:
+            yield
+        finally:
+            self.fault, self.mutation, self.rewrites = kept
 
     def _only(self, wanted: set[str]) -> StackScope:
         return StackScope(self.scope.stack_name, self.scope.template, tuple(
@@ -869,6 +884,22 @@ def test_a_broken_answer_to_the_account_read_is_error_never_a_verdict(harness, k
     found = [f for f in stackcheck.judge(live) if f.rule_id == stk_perim.IDENTITY_ID]
     assert [f.status for f in found] == [Status.ERROR], found
     assert found[0].reason.startswith("could not look"), found[0].reason
+
+
+def test_the_unfaulted_picture_is_unfaulted_whichever_test_asks_first(harness, local_deployment, proxy):
+    """A harness whose first read of an operation is under a fault (the order pytest-testmon chose once: the
+    in-process test of s3:GetBucketPolicy's html200 fault before any unfaulted read of it) still keeps the
+    unfaulted picture for the tests after it, and the fault still applied to that read."""
+    first = Harness(local_deployment, proxy)
+    operation, mark = "s3:GetBucketPolicy", len(proxy.faulted)
+    first.fault = (operation, "html200")
+    try:
+        faulted = first.read(operation)
+    finally:
+        first.fault = None
+    assert proxy.faulted[mark:] and not any(r.state == livestack.ReadState.READ for r in faulted.resources.values())
+    assert any(r.state == livestack.ReadState.READ for r in first.unfaulted(operation).resources.values())
+    assert first.fault is None and first.rewrites == {}
 
 
 @pytest.mark.parametrize("operation", reader_operations())
