@@ -14,6 +14,17 @@
 # change there, run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--affected" ]]; then
+  for arg in "$@"; do
+    # pytest-testmon reads the cache provider's --lf option: without it, every run that selects ends in its
+    # INTERNALERROR (KeyError: 'lf')
+    if [[ $arg == *no:cacheprovider* ]]; then
+      echo "error: --affected needs pytest's cache provider (pytest-testmon reads its --lf): leave out" \
+           "-p no:cacheprovider" >&2
+      exit 2
+    fi
+  done
+fi
 bash scripts/setup.sh
 bash scripts/system-deps.sh --browser
 source scripts/env.sh

@@ -72,3 +72,15 @@ def test_ctrl_c_ends_the_run_with_the_suites_status_and_stores_nothing(tmp_path)
             proc.wait()
     assert (proc.returncode, out.strip()) == (2, "interrupted")
     assert not (work / "stores").exists()
+
+
+@pytest.mark.parametrize("args", [["-p", "no:cacheprovider"], ["-q", "-pno:cacheprovider"]])
+def test_affected_without_the_cache_provider_is_a_usage_error_before_anything_runs(args, tmp_path):
+    """pytest-testmon reads the cache provider's --lf option: `--affected -p no:cacheprovider` would end every run
+    that selects in its INTERNALERROR. Refused with the reason, exit 2, before set-up or pytest runs."""
+    work = _copy(tmp_path)
+    (work / "scripts" / "setup.sh").write_text(f": > {work / 'set-up'}\n")
+    proc = subprocess.run(["bash", "scripts/test.sh", "--affected", *args], cwd=work, capture_output=True, text=True)
+    assert proc.returncode == 2 and "error: --affected needs pytest's cache provider" in proc.stderr
+    assert not (work / "set-up").exists() and not (work / ".cache").exists()
+    assert subprocess.run(["bash", "scripts/test.sh", *args], cwd=work, capture_output=True).returncode == 0
