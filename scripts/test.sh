@@ -15,14 +15,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--affected" ]]; then
+  previous=
   for arg in "$@"; do
-    # pytest-testmon reads the cache provider's --lf option: without it, every run that selects ends in its
-    # INTERNALERROR (KeyError: 'lf')
-    if [[ $arg == *no:cacheprovider* ]]; then
+    # pytest-testmon reads the cache provider's --lf option: without it (`-p no:cacheprovider` or
+    # `-pno:cacheprovider` on the command line), every run that selects ends in its INTERNALERROR (KeyError: 'lf')
+    if [[ $arg == -pno:cacheprovider || ( $previous == -p && $arg == no:cacheprovider ) ]]; then
       echo "error: --affected needs pytest's cache provider (pytest-testmon reads its --lf): leave out" \
-           "-p no:cacheprovider" >&2
+           "$( [[ $arg == -p* ]] && echo "$arg" || echo "-p $arg" )" >&2
       exit 2
     fi
+    previous=$arg
   done
 fi
 bash scripts/setup.sh

@@ -747,16 +747,17 @@ class Harness:
 
     @contextlib.contextmanager
     def _as_deployed(self) -> Iterator[None]:
-        """No fault, mutation or rewrite for the block (those set before it again after): the reads that find a
-        sub-scope and keep its unfaulted picture. A test that reads under a fault before any test asked for the
-        operation's unfaulted read (another order of the tests: pytest-testmon's, say) would have kept its faulted
-        picture as the unfaulted one, and every later test of the operation found nothing READ."""
-        kept = self.fault, self.mutation, self.rewrites
-        self.fault, self.mutation, self.rewrites = None, None, {}
+        """No fault, mutation or rewrite for the block, its answers made in process (those set before it again
+        after): the reads that find a sub-scope and keep its unfaulted picture. A test that reads under a fault
+        before any test asked for the operation's unfaulted read (another order of the tests: pytest-testmon's, say)
+        would have kept its faulted picture as the unfaulted one, and every later test of the operation found
+        nothing READ."""
+        kept = self.fault, self.mutation, self.rewrites, self.on_the_wire
+        self.fault, self.mutation, self.rewrites, self.on_the_wire = None, None, {}, False
         try:
             yield
         finally:
-            self.fault, self.mutation, self.rewrites = kept
+            self.fault, self.mutation, self.rewrites, self.on_the_wire = kept
 
     def _only(self, wanted: set[str]) -> StackScope:
         return StackScope(self.scope.stack_name, self.scope.template, tuple(
@@ -886,20 +887,48 @@ def test_a_broken_answer_to_the_account_read_is_error_never_a_verdict(harness, k
     assert found[0].reason.startswith("could not look"), found[0].reason
 
 
-def test_the_unfaulted_picture_is_unfaulted_whichever_test_asks_first(harness, local_deployment, proxy):
-    """A harness whose first read of an operation is under a fault (the order pytest-testmon chose once: the
-    in-process test of s3:GetBucketPolicy's html200 fault before any unfaulted read of it) still keeps the
-    unfaulted picture for the tests after it, and the fault still applied to that read."""
+class _Denied:
+    """Every answer rewritten to S3's AccessDenied; `applied` counts them."""
+
+    def __init__(self) -> None:
+        self.applied = 0
+
+    def __call__(self, status: int, content_type: str, payload: bytes) -> tuple[int, str, bytes]:
+        self.applied += 1
+        return 403, "application/xml", b"<Error><Code>AccessDenied</Code><Message>denied</Message></Error>"
+
+
+def _policy_not_json(parsed: dict) -> bool:
+    parsed["Policy"] = "{not json"
+    return True
+
+
+@pytest.mark.parametrize("set_up", ["fault", "mutation", "rewrite"])
+def test_the_unfaulted_picture_is_unfaulted_whichever_test_asks_first(harness, local_deployment, proxy, set_up):
+    """A harness whose first read of an operation is under a fault, a mutation or a rewrite (the order
+    pytest-testmon chose once: the in-process test of s3:GetBucketPolicy's html200 fault before any unfaulted read
+    of it) applies it to that read, keeps it set for the test, and still keeps the unfaulted picture for the
+    tests after it."""
     first = Harness(local_deployment, proxy)
     operation, mark = "s3:GetBucketPolicy", len(proxy.faulted)
-    first.fault = (operation, "html200")
+    denied = _Denied()
     try:
+        if set_up == "fault":
+            first.fault = (operation, "html200")
+        elif set_up == "mutation":
+            first.mutation = (operation, _policy_not_json)
+        else:
+            first.rewrites = {operation: denied}
+        set_as = (first.fault, first.mutation, dict(first.rewrites))
         faulted = first.read(operation)
+        assert (first.fault, first.mutation, first.rewrites) == set_as  # the test's own setting, kept
+        first.fault, first.mutation, first.rewrites = None, None, {}
+        assert not any(r.state == livestack.ReadState.READ for r in faulted.resources.values())
+        assert {"fault": len(proxy.faulted) > mark, "mutation": first.mutated > 0,
+                "rewrite": denied.applied > 0}[set_up]
+        assert any(r.state == livestack.ReadState.READ for r in first.unfaulted(operation).resources.values())
     finally:
-        first.fault = None
-    assert proxy.faulted[mark:] and not any(r.state == livestack.ReadState.READ for r in faulted.resources.values())
-    assert any(r.state == livestack.ReadState.READ for r in first.unfaulted(operation).resources.values())
-    assert first.fault is None and first.rewrites == {}
+        first.aws().close()
 
 
 @pytest.mark.parametrize("operation", reader_operations())

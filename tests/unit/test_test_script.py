@@ -82,5 +82,17 @@ def test_affected_without_the_cache_provider_is_a_usage_error_before_anything_ru
     (work / "scripts" / "setup.sh").write_text(f": > {work / 'set-up'}\n")
     proc = subprocess.run(["bash", "scripts/test.sh", "--affected", *args], cwd=work, capture_output=True, text=True)
     assert proc.returncode == 2 and "error: --affected needs pytest's cache provider" in proc.stderr
+    assert proc.stderr.rstrip().endswith(f"leave out {' '.join(args[-2:]) if args[-2] == '-p' else args[-1]}")
     assert not (work / "set-up").exists() and not (work / ".cache").exists()
     assert subprocess.run(["bash", "scripts/test.sh", *args], cwd=work, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("args", [["-k", "no:cacheprovider"], ["tests/a.py::test_no:cacheprovider"], []])
+def test_affected_with_the_text_elsewhere_runs(args, tmp_path):
+    """Only a disabled cache provider is refused: the same text as a -k expression or a test id runs."""
+    work = _copy(tmp_path)
+    for name in ("requirements.lock", "requirements-checkov.lock", "package-lock.json", "cdk.json", "pyproject.toml"):
+        (work / name).write_text("")  # what --affected's stamp hashes
+    (work / "tests").mkdir()
+    assert subprocess.run(["bash", "scripts/test.sh", "--affected", *args], cwd=work,
+                          capture_output=True).returncode == 0
