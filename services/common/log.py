@@ -40,7 +40,7 @@ def _bounded(value: Any) -> Any:
     write as text named by its size), a list or an object as it is while its JSON fits, else that JSON as text,
     cut; anything else as its text, cut."""
     if value is None or isinstance(value, bool | float):
-        return value
+        return value  # a float that is no number: no JSON, written as its text by _pair
     if isinstance(value, int):
         try:
             int.__repr__(value)  # what json writes of any int, whatever a subclass says of itself
@@ -49,7 +49,7 @@ def _bounded(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple | dict):
         try:
-            text = json.dumps(value, default=str, separators=_SEPARATORS)
+            text = json.dumps(value, default=str, separators=_SEPARATORS, allow_nan=False)
         except Exception:  # noqa: BLE001 - a cycle, an integer too long, a __str__ that raised
             text = _text(value)
         else:
@@ -60,11 +60,13 @@ def _bounded(value: Any) -> Any:
 
 
 def _pair(key: Any, value: Any) -> str:
-    """`"key":value` of a line made again, both cut; a value whose JSON cannot be made twice alike (a __str__ that
-    raises the second time, a list another thread changes) written as its text, cut."""
+    """`"key":value` of a line made again, both cut; a value whose JSON cannot be made (a float that is no number,
+    or one inside a list: "nan", "inf"; a __str__ that raises the second time, a list another thread changes)
+    written as its text, cut."""
     name = _cut(_text(key), KEY_LIMIT)
     try:
-        return json.dumps({name: _bounded(value)}, default=str, separators=_SEPARATORS)[1:-1]
+        return json.dumps({name: _bounded(value)}, default=str, separators=_SEPARATORS,
+                          allow_nan=False)[1:-1]
     except Exception:  # noqa: BLE001 - whatever the value does, the line is written
         return json.dumps({name: _cut(_text(value), FIELD_LIMIT)}, separators=_SEPARATORS)[1:-1]
 
@@ -72,15 +74,17 @@ def _pair(key: Any, value: Any) -> str:
 def _line(record: dict[str, Any]) -> str:
     """`record` as one line of JSON, at most LINE_LIMIT characters: as it is when it fits (every line a service
     writes in its normal work), else made again field by field, in order, from each key and value cut
-    (`_bounded`), leaving out what does not fit and saying how many fields were left out. A text longer than the
-    line goes straight to the second way: its whole JSON (up to 12 characters a character) is never made."""
+    (`_bounded`), leaving out what does not fit and saying how many fields were left out. A line that holds what
+    JSON cannot (NaN and Infinity are no JSON: Logs Insights would read no field of it) is made the second way
+    too. A text longer than the line goes straight to the second way: its whole JSON (up to 12 characters a
+    character) is never made."""
     text = None
     for value in record.values():
         if value.__class__ is str and len(value) > LINE_LIMIT:
             break
     else:
         try:
-            text = json.dumps(record, default=str, separators=_SEPARATORS)
+            text = json.dumps(record, default=str, separators=_SEPARATORS, allow_nan=False)
         except Exception:  # noqa: BLE001 - a value JSON cannot hold and whose text cannot be made: made again below
             text = None
     if text is not None and len(text) <= LINE_LIMIT:

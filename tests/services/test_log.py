@@ -191,3 +191,20 @@ def test_a_value_cut_says_how_much_and_one_at_its_limit_stays_whole():
     assert line["unprintable"] == "<a _Unprintable without a text>" and "fields_left_out" not in line
     assert line["once"] == ["once"]  # its text made twice: the fast way stopped at `big`
     assert line["unprintable_int"] == 3  # an int's JSON is int's own, whatever a subclass says of itself
+
+
+def test_a_number_json_cannot_hold_is_written_as_its_text_and_the_line_stays_json():
+    """NaN and Infinity are no JSON (Python writes them, Logs Insights reads no field of such a line): a float that
+    is no number is its text, a list that holds one its text, and every other field as given."""
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    log.info("ratio", ratio=float("nan"), high=float("inf"), low=float("-inf"), xs=[1.5, float("nan")], ok=1.5)
+    log.metric("Lag", float("nan"))
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} in a line")
+
+    line, metric = (json.loads(text, parse_constant=no_constant) for text in stream.getvalue().splitlines())
+    assert (line["ratio"], line["high"], line["low"], line["xs"], line["ok"]) == ("nan", "inf", "-inf",
+                                                                                  "[1.5, nan]", 1.5)
+    assert metric["Lag"] == "nan" and metric["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == "Lag"
