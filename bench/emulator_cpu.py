@@ -90,8 +90,7 @@ def newest_template() -> Path:
     try:
         cache_dir = default_cache_dir()
     except SynthesisFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.command_exit)
+        sys.exit(exc.report())
     found = sorted(cache_dir.glob(f"*/{STACK}.template.json"),
                    key=lambda path: path.stat().st_mtime)
     if not found:

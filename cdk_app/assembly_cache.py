@@ -110,6 +110,13 @@ class SynthesisFailed(RuntimeError):
         run."""
         return self.exit_code if self.exit_code in (EXIT_FINDINGS, EXIT_USAGE) else EXIT_INCOMPLETE
 
+    def report(self) -> int:
+        """The CLI's output and the failure's one line on stderr, as a command that needed the synthesis says it;
+        the command's exit (`command_exit`)."""
+        sys.stderr.write(self.output)
+        print(f"error: {self}", file=sys.stderr)
+        return self.command_exit
+
 
 @dataclass(frozen=True)
 class Assembly:
@@ -834,9 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         assembly = synthesized({"environmentSuffix": args.suffix})
     except SynthesisFailed as exc:
-        sys.stderr.write(exc.output)
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.command_exit
+        return exc.report()
     how = (f"restaged in {assembly.seconds:.1f}s" if assembly.restaged else "cached" if assembly.hit
            else f"synthesized in {assembly.seconds:.1f}s")
     print(f"assembly {assembly.key} ({how}): {assembly.directory}", file=sys.stderr)

@@ -45,9 +45,7 @@ def main() -> int:
     try:
         template = synthesized({"environmentSuffix": SUFFIX}).template(config.stack_name)
     except SynthesisFailed as exc:
-        sys.stderr.write(exc.output)
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.command_exit
+        return exc.report()
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     try:
         with moto_server() as endpoint:
