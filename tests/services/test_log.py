@@ -208,3 +208,17 @@ def test_a_number_json_cannot_hold_is_written_as_its_text_and_the_line_stays_jso
     assert (line["ratio"], line["high"], line["low"], line["xs"], line["ok"]) == ("nan", "inf", "-inf",
                                                                                   "[1.5, nan]", 1.5)
     assert metric["Lag"] == "nan" and metric["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == "Lag"
+
+
+@pytest.mark.parametrize("fill", [0, LINE_LIMIT], ids=["as-given", "made-again"])
+def test_what_a_terminal_acts_on_reaches_no_line_raw(fill):
+    """An exception's text holding what a terminal or a log viewer acts on (a screen clear, a bell, an OSC 8 link,
+    a bidi override, an 8-bit CSI, CR, a line feed that would start a forged line): every line is one line of
+    ASCII, escaped, and reads back to the text, whether written as given or made again."""
+    hostile = "\x1b[2J\x07\x1b]8;;http://x\x1b\\\u202e\x9b1m\r\n{\"level\":\"INFO\"}"
+    stream = io.StringIO()
+    log = JsonLogger("metadata-api", stream=stream)
+    log.error("unhandled_error", error=RuntimeError(hostile), **{hostile: "key"}, pad="p" * fill)
+    [line] = _lines(stream)  # one line, ASCII
+    assert not any(ord(c) < 0x20 or c == "\x7f" for c in stream.getvalue().rstrip("\n"))
+    assert line["error"] == hostile and line[hostile] == "key" and line["level"] == "ERROR"
